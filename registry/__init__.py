@@ -1,0 +1,28 @@
+"""Partner Support Registry (帮扶力量登记系统)."""
+from __future__ import annotations
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Application factory: wires things up and does nothing else (no I/O, no schema)."""
+    from .config import load_config
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.update(load_config(app.instance_path, config))
+
+    from .web import register_blueprints, register_commands, register_errorhandlers, register_extensions, register_hooks
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_hooks(app)
+    register_commands(app)
+    return app

@@ -1,0 +1,1 @@
+"""Accounts: users, roles, login, lock-out, password change, API tokens."""

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import AnonymousUserMixin, UserMixin
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.enums import ROLES
+from ..core.timeutil import utcnow
+from ..extensions import db
+from ..regions.models import Region
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10))
+    # scope: a region (region, viewer), an organization (unit) or a village (village)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), index=True)
+    village_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # bumped on password change: every other session of the user ends
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    region: Mapped[Region | None] = relationship(foreign_keys=[region_code], lazy="joined")
+    village: Mapped[Region | None] = relationship(foreign_keys=[village_code], lazy="joined")
+    organization = relationship("Organization", foreign_keys=[organization_id], lazy="joined")
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:  # flask-login
+        return self.active
+
+    @property
+    def role_label(self) -> str:
+        return ROLES[self.role]
+
+    @property
+    def scope_label(self) -> str:
+        if self.role == "admin":
+            return "全省（系统管理）"
+        if self.role in ("region", "viewer") and self.region:
+            return self.region.name
+        if self.role == "unit" and self.organization:
+            return self.organization.name
+        if self.role == "village" and self.village:
+            return self.village.name
+        return ""
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        return self.locked_until is not None and self.locked_until > (now or utcnow())
+
+    # Role checks used by views and templates. Scope is separate (core.scope).
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_region_staff(self) -> bool:
+        return self.role == "region"
+
+    @property
+    def can_read_region_data(self) -> bool:
+        return self.role in ("admin", "region", "viewer")
+
+    def can(self, permission: str) -> bool:
+        from ..core.permissions import role_can
+
+        return role_can(self.role, permission)
+
+
+class AnonymousUser(AnonymousUserMixin):
+    role = None
+    is_admin = False
+    is_region_staff = False
+    can_read_region_data = False
+
+    def can(self, permission: str) -> bool:
+        return False

@@ -1,0 +1,200 @@
+"""Account rules: creation with scope, authentication with lock-out, password change,
+API tokens. Every write records an audit event in the same transaction."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..audit.services import record
+from ..core.enums import ROLES
+from ..core.rules import Collector, RuleViolation
+from ..core.timeutil import utcnow
+from ..extensions import db
+from ..organizations.models import Organization
+from ..regions.models import Region
+from .models import User
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+# A throwaway hash so that an unknown username costs as much time as a wrong password.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+
+def password_problems(password: str) -> list[str]:
+    problems = []
+    if len(password) < 10:
+        problems.append("密码至少10位")
+    if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
+        problems.append("密码须同时包含字母和数字")
+    return problems
+
+
+def generate_password() -> str:
+    """A random password that passes the policy (letters and digits, 16 characters)."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # no look-alikes
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(16))
+        if not password_problems(candidate):
+            return candidate
+
+
+def create_user(
+    username: str,
+    role: str,
+    *,
+    region_code: str | None = None,
+    organization_id: int | None = None,
+    village_code: str | None = None,
+    display_name: str = "",
+    password: str | None = None,
+    actor=None,
+) -> tuple[User, str]:
+    """Create a user with the scope its role needs; returns (user, password)."""
+    errors = Collector()
+    errors.check(bool(_USERNAME.match(username or "")), "username", "用户名须为3至64位字母、数字或 _ . -")
+    if username and db.session.scalar(select(func.count()).select_from(User).where(User.username == username)):
+        errors.add("username", "用户名已存在")
+    errors.check(role in ROLES, "role", "角色无效")
+    if role in ("region", "viewer"):
+        region = db.session.get(Region, region_code or "")
+        errors.check(
+            region is not None and region.level != "village", "region_code", "请选择有效的行政区（省、市州、县市区或乡镇）"
+        )
+    elif role == "unit":
+        errors.check(
+            organization_id is not None and db.session.get(Organization, organization_id) is not None,
+            "organization_id",
+            "请选择有效的帮扶单位",
+        )
+    elif role == "village":
+        village = db.session.get(Region, village_code or "")
+        errors.check(village is not None and village.level == "village", "village_code", "请选择有效的村")
+    if password is not None:
+        for problem in password_problems(password):
+            errors.add("password", problem)
+    errors.raise_if_any()
+
+    password = password or generate_password()
+    user = User(
+        username=username,
+        role=role,
+        display_name=display_name or username,
+        password_hash=generate_password_hash(password),
+        region_code=region_code if role in ("region", "viewer") else None,
+        organization_id=organization_id if role == "unit" else None,
+        village_code=village_code if role == "village" else None,
+        session_version=1,
+        failed_logins=0,
+        active=True,
+    )
+    db.session.add(user)
+    db.session.flush()
+    record("create", user, after=_public_view(user), summary=f"创建账号 {username}（{ROLES[role]}）", actor=actor,
+           region_code=user.region_code or user.village_code, organization_id=user.organization_id)
+    return user, password
+
+
+def _public_view(user: User) -> dict:
+    return {
+        "username": user.username,
+        "role": user.role,
+        "region_code": user.region_code,
+        "organization_id": user.organization_id,
+        "village_code": user.village_code,
+        "active": user.active,
+    }
+
+
+class LoginRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def authenticate(username: str, password: str) -> User:
+    """Check the credentials; lock the account after repeated failures.
+
+    Commits: a failed attempt must be counted even though the login is refused.
+    """
+    cfg = current_app.config
+    user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        raise LoginRefused("用户名或密码错误")
+    now = utcnow()
+    if user.is_locked(now):
+        raise LoginRefused("登录失败次数过多，账号已临时锁定，请稍后再试或联系管理员")
+    if not check_password_hash(user.password_hash, password or ""):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        locked = user.failed_logins >= cfg["REGISTRY_LOGIN_MAX_FAILURES"]
+        if locked:
+            user.locked_until = now + timedelta(minutes=cfg["REGISTRY_LOGIN_LOCK_MINUTES"])
+            user.failed_logins = 0
+        record("lock" if locked else "login_failed", user, after={"failed_logins": user.failed_logins,
+               "locked_until": user.locked_until}, summary="账号锁定" if locked else "登录失败", actor=user)
+        db.session.commit()
+        if locked:
+            raise LoginRefused("登录失败次数过多，账号已临时锁定，请稍后再试或联系管理员")
+        raise LoginRefused("用户名或密码错误")
+    if not user.active:
+        raise LoginRefused("账号已停用，请联系管理员")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    record("login", user, after={"last_login_at": now}, summary="登录", actor=user)
+    db.session.commit()
+    return user
+
+
+def change_password(user: User, current: str, new: str, confirm: str) -> None:
+    errors = Collector()
+    errors.check(check_password_hash(user.password_hash, current or ""), "current_password", "当前密码不正确")
+    for problem in password_problems(new or ""):
+        errors.add("new_password", problem)
+    errors.check(new == confirm, "confirm_password", "两次输入的新密码不一致")
+    errors.check(new != current, "new_password", "新密码不能与当前密码相同")
+    errors.raise_if_any()
+    user.password_hash = generate_password_hash(new)
+    user.session_version = (user.session_version or 1) + 1  # ends other sessions
+    record("password_change", user, after={"session_version": user.session_version}, summary="修改密码", actor=user)
+    db.session.commit()
+
+
+def set_password(user: User, new: str, actor=None) -> None:
+    """Administrator's reset (CLI or admin): no current password needed."""
+    problems = password_problems(new)
+    if problems:
+        raise RuleViolation({"password": problems})
+    user.password_hash = generate_password_hash(new)
+    user.session_version = (user.session_version or 1) + 1
+    user.locked_until = None
+    user.failed_logins = 0
+    record("password_reset", user, after={"session_version": user.session_version}, summary="重置密码", actor=actor)
+    db.session.commit()
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_api_token(user: User) -> str:
+    """A new per-user API token (shown once); the old one stops working."""
+    token = "rg_" + secrets.token_urlsafe(32)
+    user.api_token_hash = _token_digest(token)
+    record("api_token", user, after={"api_token": "[新令牌]"}, summary="生成API令牌", actor=user)
+    db.session.commit()
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    if not token:
+        return None
+    user = db.session.scalar(select(User).where(User.api_token_hash == _token_digest(token)))
+    if user is None or not user.active or user.is_locked():
+        return None
+    return user

@@ -1,0 +1,1 @@
+"""Append-only audit trail, chained by hashes so that tampering is detectable."""

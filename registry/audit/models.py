@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+
+class AuditEvent(db.Model):
+    """One change: who, when (UTC), what, before and after. Never updated or deleted."""
+
+    __tablename__ = "audit_event"
+
+    # Assigned by the service (previous id + 1) under the chain lock, so ids are gap-free.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # username, kept even if the user goes
+    action: Mapped[str] = mapped_column(String(40))
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    # scope of the event: the region and organization the changed object belongs to
+    region_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    organization_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    before: Mapped[str | None] = mapped_column(Text)  # canonical JSON
+    after: Mapped[str | None] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+
+
+from sqlalchemy import false  # noqa: E402
+
+from ..core.scope import region_clause, scope_rule  # noqa: E402
+
+
+@scope_rule(AuditEvent)
+def _audit_scope(user):
+    if user.role in ("region", "viewer", "village"):
+        return region_clause(AuditEvent.region_code, user)
+    if user.role == "unit":
+        return AuditEvent.organization_id == user.organization_id
+    return false()

@@ -1,0 +1,181 @@
+"""Command-line interface: one group per area. Every command calls the same services
+as the web pages."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from .extensions import db
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(regions_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(setup_command)
+
+
+# -- regions -----------------------------------------------------------------------------
+
+@click.group("regions", help="行政区划：载入、导入村、标记重点帮扶县。")
+def regions_cli():
+    pass
+
+
+@regions_cli.command("load", help="Load province, cities, counties and townships from seeds/.")
+def regions_load():
+    from .regions.services import load_divisions
+
+    added = load_divisions()
+    db.session.commit()
+    click.echo(f"已载入行政区划 {added} 条")
+
+
+@regions_cli.command("import-villages", help="Import villages from CSV or xlsx (all or nothing).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def regions_import_villages(path: Path):
+    from .regions.services import import_villages
+
+    result = import_villages(path, path.name)
+    if not result.ok:
+        db.session.rollback()
+        for row, column, message in result.errors:
+            click.echo(f"第{row}行 [{column}]：{message}", err=True)
+        click.echo(f"导入失败：{len(result.errors)} 处错误，未写入任何数据", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"导入成功：{result.rows} 行，新增 {result.created}，更新 {result.updated}")
+
+
+@regions_cli.command("set-key-county", help="Mark a county as 重点帮扶县 (or unmark with --no).")
+@click.argument("code")
+@click.option("--no", "unset", is_flag=True)
+def regions_set_key_county(code: str, unset: bool):
+    from .core.rules import RuleViolation
+    from .regions.services import set_key_county
+
+    try:
+        county = set_key_county(code, not unset)
+    except RuleViolation as violation:
+        db.session.rollback()
+        raise click.ClickException(violation.message) from None
+    db.session.commit()
+    click.echo(f"{county.name}：重点帮扶县={'否' if unset else '是'}")
+
+
+# -- users -------------------------------------------------------------------------------
+
+@click.group("users", help="账号管理。")
+def users_cli():
+    pass
+
+
+@users_cli.command("create", help="Create a user. The password is generated and printed once, "
+                   "or read from standard input with --password-stdin.")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "region", "unit", "village", "viewer"]), required=True)
+@click.option("--region", "region_code", help="12-digit region code (region, viewer)")
+@click.option("--org", "organization_id", type=int, help="organization id (unit)")
+@click.option("--village", "village_code", help="12-digit village code (village)")
+@click.option("--name", "display_name", default="")
+@click.option("--password-stdin", is_flag=True)
+def users_create(username, role, region_code, organization_id, village_code, display_name, password_stdin):
+    from .accounts.services import create_user
+    from .core.rules import RuleViolation
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        user, password = create_user(
+            username, role, region_code=region_code, organization_id=organization_id,
+            village_code=village_code, display_name=display_name, password=password,
+        )
+    except RuleViolation as violation:
+        db.session.rollback()
+        raise click.ClickException(violation.message) from None
+    db.session.commit()
+    click.echo(f"已创建账号 {user.username}（{user.role_label}）")
+    if not password_stdin:
+        click.echo(f"初始密码（只显示这一次）：{password}")
+
+
+@users_cli.command("set-password", help="Reset a user's password (read from standard input) and unlock it.")
+@click.argument("username")
+def users_set_password(username):
+    from .accounts.models import User
+    from .accounts.services import set_password
+    from .core.rules import RuleViolation
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException("账号不存在")
+    try:
+        set_password(user, sys.stdin.readline().rstrip("\n"))
+    except RuleViolation as violation:
+        db.session.rollback()
+        raise click.ClickException(violation.message) from None
+    click.echo("密码已重置")
+
+
+# -- audit -------------------------------------------------------------------------------
+
+@click.group("audit", help="审计日志。")
+def audit_cli():
+    pass
+
+
+@audit_cli.command("verify", help="Verify the hash chain; name the first broken link.")
+def audit_verify():
+    from .audit.services import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"审计链完整：共 {report.checked} 条事件")
+        return
+    click.echo(f"审计链断裂：第一个异常事件编号 {report.broken_id}（{report.reason}）；此前 {report.checked} 条完好", err=True)
+    sys.exit(1)
+
+
+# -- demo and first-run set-up ------------------------------------------------------------
+
+@click.group("demo", help="示例数据。")
+def demo_cli():
+    pass
+
+
+@demo_cli.command("generate", help="Generate demo data (marked 示例) for every feature.")
+@click.option("--seed", default=2026, show_default=True)
+@click.option("--scale", default=1.0, show_default=True, help="villages per township factor")
+def demo_generate(seed: int, scale: float):
+    from . import demo
+
+    demo.generate(seed=seed, scale=scale, echo=click.echo)
+    click.echo("示例数据已生成")
+
+
+@click.command("setup", help="First run: load regions, demo data and demo accounts if the database is empty.")
+@click.option("--demo/--no-demo", default=True, show_default=True)
+def setup_command(demo: bool):
+    from . import demo as demo_pkg
+    from .accounts.models import User
+    from .demo.accounts import create_demo_accounts
+    from .regions.models import Region
+    from .regions.services import load_divisions
+
+    if db.session.scalar(select(func.count()).select_from(Region)):
+        click.echo("数据库已有数据，保留现有数据，不再初始化")
+        return
+    added = load_divisions()
+    db.session.commit()
+    click.echo(f"已载入行政区划 {added} 条")
+    if not demo:
+        return
+    demo_pkg.generate(echo=click.echo)
+    if not db.session.scalar(select(func.count()).select_from(User)):
+        path = Path(current_app.instance_path) / "demo-accounts.txt"
+        create_demo_accounts(path)
+        click.echo(f"示例账号及随机密码已写入 {path}")

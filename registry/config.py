@@ -1,0 +1,108 @@
+"""Configuration read from the environment.
+
+Nothing secret has a hard-coded fallback. In development (no ``SECRET_KEY`` in the
+environment) a random key is generated once and kept under ``instance/``.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import date
+from pathlib import Path
+
+
+def _instance_secret(instance_path: Path, name: str, nbytes: int = 32) -> str:
+    """Return a random secret kept in ``instance/<name>``, creating it on first use."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / name
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = secrets.token_urlsafe(nbytes)
+        # O_EXCL so two gunicorn workers starting together agree on one key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        return value
+
+
+# Policy numbers marked *(setting)* in DESIGN.md section 5. A deployment overrides any of
+# them with an environment variable of the same name, e.g. REGISTRY_MIN_TEAM_SIZE=4.
+SETTING_DEFAULTS: dict[str, object] = {
+    "REGISTRY_PLANNED_TERM_YEARS": 2,
+    "REGISTRY_MIN_TEAM_SIZE": 3,
+    "REGISTRY_MIN_DAYS_IN_VILLAGE": 20,
+    "REGISTRY_PRE_POSTING_TRAINING_DAYS": 90,
+    "REGISTRY_YEARLY_TRAININGS": 1,
+    "REGISTRY_RECORD_EARLIEST_DATE": date(2021, 1, 1),
+    "REGISTRY_CONFIRMATION_OVERDUE_DAYS": 30,
+    "REGISTRY_ENDING_SOON_DAYS": 90,
+    "REGISTRY_PERSON_GRADES": ("优秀", "称职", "基本称职", "不称职"),
+    "REGISTRY_ORG_GRADES": ("好", "较好", "一般", "差"),
+    # unexcused absences -> best grade allowed
+    "REGISTRY_ABSENCE_GRADE_CAP": ((1, "称职"), (2, "基本称职"), (3, "不称职")),
+    "REGISTRY_MAX_UPLOAD_MB": 10,
+    "REGISTRY_LOGIN_MAX_FAILURES": 5,
+    "REGISTRY_LOGIN_LOCK_MINUTES": 15,
+}
+
+
+def _coerce(default: object, raw: str) -> object:
+    if isinstance(default, bool):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, date):
+        return date.fromisoformat(raw)
+    if isinstance(default, tuple) and default and isinstance(default[0], str):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(default, tuple):
+        pairs = []
+        for part in raw.split(","):
+            count, grade = part.split(":")
+            pairs.append((int(count), grade.strip()))
+        return tuple(pairs)
+    return raw
+
+
+def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+    """Build the configuration mapping for ``create_app``."""
+    env = os.environ
+    ipath = Path(instance_path)
+    overrides = dict(overrides or {})
+    cfg: dict[str, object] = {}
+
+    secret = overrides.pop("SECRET_KEY", None) or env.get("SECRET_KEY")
+    cfg["SECRET_KEY"] = secret or _instance_secret(ipath, "secret_key")
+    # Separate key for data at rest (ID numbers, phones), so rotating the session key
+    # does not make stored data unreadable.
+    cfg["DATA_KEY"] = overrides.pop("DATA_KEY", None) or env.get("DATA_KEY") or _instance_secret(
+        ipath, "data_key"
+    )
+
+    url = overrides.pop("SQLALCHEMY_DATABASE_URI", None) or env.get("DATABASE_URL")
+    if not url:
+        url = "sqlite:///" + str(ipath / "registry.sqlite3")
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True} if not url.startswith("sqlite") else {}
+
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_SECURE"] = env.get("SESSION_COOKIE_SECURE", "0") == "1"
+    cfg["REMEMBER_COOKIE_HTTPONLY"] = True
+    cfg["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    cfg["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead
+    cfg["RATELIMIT_STORAGE_URI"] = env.get("RATELIMIT_STORAGE_URI", "memory://")
+    cfg["RATELIMIT_HEADERS_ENABLED"] = True
+    cfg["UPLOAD_FOLDER"] = env.get("UPLOAD_FOLDER") or str(ipath / "uploads")
+    cfg["GEOJSON_PATH"] = env.get("GEOJSON_PATH") or None
+
+    for key, default in SETTING_DEFAULTS.items():
+        cfg[key] = _coerce(default, env[key]) if key in env else default
+    cfg["MAX_CONTENT_LENGTH"] = int(cfg["REGISTRY_MAX_UPLOAD_MB"]) * 1024 * 1024
+
+    cfg.update(overrides)
+    return cfg

@@ -1,0 +1,1 @@
+"""Pieces shared by every feature: database session rules, scope, audit, formatting."""

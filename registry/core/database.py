@@ -1,0 +1,77 @@
+"""Engine set-up that differs per database.
+
+SQLite: WAL, a busy timeout, foreign keys on, and write transactions that start with
+``BEGIN IMMEDIATE``. A request that only reads (GET/HEAD/OPTIONS) begins a deferred
+transaction so readers never queue behind writers; everything else (POST handlers, CLI
+commands, tests) takes the write lock at ``BEGIN``, because a deferred transaction that
+reads and then writes can lose an update or fail with "database is locked" when it tries
+to upgrade its lock.
+"""
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from ..extensions import db
+
+_begin_mode: contextvars.ContextVar[str] = contextvars.ContextVar("sqlite_begin_mode", default="IMMEDIATE")
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite(engine: Engine | None = None) -> bool:
+    engine = engine or db.engine
+    return engine.dialect.name == "sqlite"
+
+
+def configure_engine(engine: Engine) -> None:
+    """Attach the SQLite pragmas and BEGIN handling to ``engine`` (no-op elsewhere)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        # Let SQLAlchemy (not pysqlite) emit BEGIN, so we choose its kind.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql(f"BEGIN {_begin_mode.get()}")
+
+
+def set_read_only_request(read_only: bool) -> None:
+    """Called before each request: safe methods begin deferred transactions."""
+    _begin_mode.set("DEFERRED" if read_only else "IMMEDIATE")
+
+
+@contextmanager
+def writing():
+    """Run a write from a read-only request (e.g. the audit event of an export).
+
+    Ends the current read transaction, then begins the next one with the write lock.
+    """
+    db.session.commit()
+    token = _begin_mode.set("IMMEDIATE")
+    try:
+        yield
+    finally:
+        _begin_mode.reset(token)
+
+
+def lock_for_chain() -> None:
+    """Serialise writers that append to a chain (audit) on PostgreSQL.
+
+    SQLite already serialises them through BEGIN IMMEDIATE.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(4342001)"))

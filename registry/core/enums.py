@@ -1,0 +1,113 @@
+"""Enumerations of DESIGN.md section 3: the code's value first, the label the UI shows."""
+from __future__ import annotations
+
+ROLES = {
+    "admin": "系统管理员",
+    "region": "行政区工作人员",
+    "unit": "帮扶单位",
+    "village": "村",
+    "viewer": "监督查询",
+}
+
+REGION_LEVELS = {
+    "province": "省",
+    "city": "市州",
+    "county": "县市区",
+    "township": "乡镇",
+    "village": "村",
+}
+# Length of the significant prefix of a 12-digit code at each level.
+PREFIX_LENGTH = {"province": 2, "city": 4, "county": 6, "township": 9, "village": 12}
+CHILD_LEVEL = {"province": "city", "city": "county", "county": "township", "township": "village"}
+
+ORG_KINDS = {
+    "backing_unit": "后盾单位",
+    "paired_unit": "对口帮扶单位",
+    "mass_org": "群团组织",
+    "party_federation": "民主党派/工商联",
+    "army_unit": "驻湘部队",
+    "enterprise": "企业",
+    "charity": "公益慈善组织",
+    "other": "其他",
+}
+ORG_LEVELS = {"central": "中央", "provincial": "省直", "city": "市直", "county": "县直", "other": "其他"}
+PAIRED_SECTORS = {
+    "locality": "地区对口",
+    "education": "教育",
+    "culture": "文化",
+    "health": "医疗卫生",
+    "science_tech": "科技",
+}
+MASS_ORG_SUBTYPES = {
+    "trade_union": "工会",
+    "youth_league": "共青团",
+    "women_federation": "妇联",
+    "science_association": "科协",
+    "disabled_federation": "残联",
+}
+PARTY_FEDERATION_SUBTYPES = {"democratic_party": "民主党派", "commerce_federation": "工商联"}
+
+POSTING_ROLES = {
+    "first_secretary": "第一书记",
+    "team_leader": "工作队长",
+    "team_member": "工作队员",
+    "seconded_cadre": "挂职干部",
+}
+VILLAGE_ROLES = ("first_secretary", "team_leader", "team_member")
+DISPATCH_LEVELS = {"central": "中央", "provincial": "省派", "city": "市派", "county": "县派"}
+END_REASONS = {
+    "term_completed": "期满轮换",
+    "retained": "留任",
+    "recalled": "召回",
+    "reassigned": "调整",
+    "promoted": "提拔",
+    "other": "其他",
+}
+
+PAIRING_KINDS = {
+    "resident": "驻村帮扶",
+    "paired": "对口帮扶",
+    "enterprise_village": "村企结对",
+    "fixed_point": "定点帮扶",
+    "other": "其他",
+}
+
+RECORD_STATUSES = {
+    "draft": "草稿",
+    "submitted": "待确认",
+    "confirmed": "已确认",
+    "disputed": "有异议",
+    "withdrawn": "已撤回",
+    "superseded": "已更正",
+}
+RECORD_CATEGORIES = {
+    "funds": "资金",
+    "project": "项目",
+    "industry": "产业",
+    "employment": "就业",
+    "consumption": "消费帮扶",
+    "education": "教育",
+    "health": "医疗卫生",
+    "culture": "文化",
+    "science_tech": "科技",
+    "infrastructure": "基础设施",
+    "goods": "物资",
+    "volunteer": "志愿服务",
+    "other": "其他",
+}
+
+GENDERS = {"male": "男", "female": "女"}
+EDUCATION = {
+    "postgraduate": "研究生",
+    "bachelor": "大学本科",
+    "college": "大学专科",
+    "secondary": "中专/高中",
+    "other": "其他",
+}
+
+
+def label(mapping: dict[str, str], value: str | None) -> str:
+    """The Chinese label of an enumeration value ('' for None)."""
+    if value is None:
+        return ""
+    return mapping.get(value, value)

@@ -1,0 +1,64 @@
+"""Jinja filters: dates as 2026年11月28日, money in 元/万元, enumeration labels."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask import Flask
+
+from . import enums
+from .timeutil import to_local
+
+
+def date_cn(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_local(value)
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def datetime_cn(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = to_local(value)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def month_cn(value: date | None) -> str:
+    return "" if value is None else f"{value.year}年{value.month}月"
+
+
+def yuan(value: Decimal | int | float | None) -> str:
+    if value is None:
+        return ""
+    amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{amount:,.2f} 元"
+
+
+def wan(value: Decimal | int | float | None) -> str:
+    """Amount in 万元 with two decimals (e.g. 12.35 万元)."""
+    if value is None:
+        return ""
+    amount = (Decimal(value) / Decimal(10000)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{amount:,.2f} 万元"
+
+
+def money(value) -> str:
+    """元 below 10,000, 万元 above: what a reader of a Chinese report expects."""
+    if value is None:
+        return ""
+    return wan(value) if abs(Decimal(value)) >= 10000 else yuan(value)
+
+
+def percent(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:.1f}%"
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        date_cn=date_cn, datetime_cn=datetime_cn, month_cn=month_cn, yuan=yuan, wan=wan, money=money, percent=percent
+    )
+    app.jinja_env.globals.update(enums=enums, label=enums.label)

@@ -1,0 +1,72 @@
+"""The navigation: features register entries with the roles that may use them."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+
+
+@dataclass
+class NavEntry:
+    order: int
+    label: str
+    endpoint: str
+    roles: frozenset[str]
+    badge: Callable | None = None
+    url_fn: Callable | None = None
+
+
+_entries: list[NavEntry] = []
+
+
+def nav_entry(order: int, label: str, endpoint: str, roles, badge: Callable | None = None, url_fn: Callable | None = None):
+    _entries.append(NavEntry(order, label, endpoint, frozenset(roles), badge, url_fn))
+
+
+def nav_items() -> list[dict]:
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    for entry in sorted(_entries, key=lambda e: e.order):
+        if current_user.role not in entry.roles:
+            continue
+        url = entry.url_fn(current_user) if entry.url_fn else url_for(entry.endpoint)
+        if url is None:
+            continue
+        items.append(
+            {
+                "label": entry.label,
+                "url": url,
+                "active": request.endpoint == entry.endpoint,
+                "badge": entry.badge(current_user) if entry.badge else None,
+            }
+        )
+    return items
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.filters["combine"] = lambda a, b: {**a, **b}
+
+
+ALL_ROLES = ("admin", "region", "unit", "village", "viewer")
+
+
+def _region_url(user):
+    if user.role == "admin":
+        return url_for("regions.detail", code="430000000000")
+    if user.role in ("region", "viewer"):
+        return url_for("regions.detail", code=user.region_code)
+    if user.role == "village":
+        return url_for("regions.detail", code=user.village_code)
+    return None
+
+
+nav_entry(0, "首页", "main.home", ALL_ROLES)
+nav_entry(10, "行政区划", "regions.detail", ("admin", "region", "viewer"), url_fn=_region_url)
+nav_entry(11, "本村", "regions.detail", ("village",), url_fn=_region_url)
+nav_entry(90, "审计日志", "audit.index", ("admin", "region", "viewer"))
+nav_entry(95, "账号管理", "accounts.users", ("admin",))
+nav_entry(96, "API 令牌", "accounts.token", ("admin", "region", "viewer", "unit", "village"))

@@ -1,0 +1,55 @@
+"""What each role may do (DESIGN.md section 2). Scope — *where* — is in ``core.scope``."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user
+
+_REGION_STAFF = {"admin", "region"}
+_READERS = {"admin", "region", "viewer"}
+
+PERMISSIONS: dict[str, set[str]] = {
+    "manage_accounts": {"admin"},
+    "manage_reference": {"admin"},
+    "read_region": _READERS,
+    "read_audit": {"admin", "region", "viewer"},
+    "manage_organizations": _REGION_STAFF,  # create any organization in the jurisdiction
+    "edit_organization": _REGION_STAFF | {"unit"},  # a unit edits its own profile
+    "manage_people": _REGION_STAFF | {"unit"},
+    "manage_postings": _REGION_STAFF,
+    "manage_pairings": _REGION_STAFF,
+    "file_records": {"unit"},
+    "confirm_records": {"village"},
+    "manage_fund": {"unit", "admin"},
+    "manage_trainings": _REGION_STAFF,
+    "file_duty": {"unit", "village"},
+    "check_duty": _REGION_STAFF,
+    "file_results": {"village"},
+    "verify_results": _REGION_STAFF,
+    "assess": _REGION_STAFF,
+    "incentive": _REGION_STAFF,
+    "export": _READERS | {"unit", "village"},
+    "api_token": _READERS | {"unit", "village"},
+}
+
+
+def role_can(role: str | None, permission: str) -> bool:
+    return role in PERMISSIONS.get(permission, set())
+
+
+def require(permission: str):
+    """View decorator: 403 unless the current user's role has ``permission``."""
+
+    def decorator(view):
+        view._permission = permission
+
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

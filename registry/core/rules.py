@@ -1,0 +1,53 @@
+"""How a broken rule is reported: one exception, Chinese messages keyed by field.
+
+Services raise ``RuleViolation``; views put the messages on the form fields, the import
+puts them on rows, the API returns them as JSON with a 4xx. Nothing is written when one
+is raised: services validate before they add anything to the session, and the caller
+rolls back in any case.
+"""
+from __future__ import annotations
+
+
+class RuleViolation(Exception):
+    """One or more broken rules. ``errors`` maps a field name (or '') to messages."""
+
+    status_code = 422
+
+    def __init__(self, errors: dict[str, str | list[str]] | str, field: str = ""):
+        if isinstance(errors, str):
+            errors = {field: errors}
+        self.errors: dict[str, list[str]] = {
+            key: [value] if isinstance(value, str) else list(value) for key, value in errors.items()
+        }
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return "；".join(msg for msgs in self.errors.values() for msg in msgs)
+
+    def apply_to_form(self, form) -> None:
+        """Attach messages to the matching form fields; others become form-level errors."""
+        for name, messages in self.errors.items():
+            field = getattr(form, name, None) if name else None
+            if field is not None and hasattr(field, "errors"):
+                field.errors = list(field.errors) + messages
+            else:
+                form.form_errors.extend(messages)
+
+
+class Collector:
+    """Collect several violations, then raise them together."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def check(self, ok: bool, field: str, message: str) -> None:
+        if not ok:
+            self.add(field, message)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise RuleViolation(self.errors)

@@ -1,0 +1,50 @@
+"""Demo accounts: one per role and scope, random passwords, written to a file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..accounts.services import create_user
+from ..extensions import db
+from ..organizations.models import Organization
+from ..regions.models import Region
+from .base import FOCUS_COUNTIES
+
+HEADER = "role\tscope\tusername\tpassword\n"
+
+
+def create_demo_accounts(path: Path) -> list[tuple[str, str, str, str]]:
+    county_code = FOCUS_COUNTIES[0] + "000000"  # 吉首市
+    county = db.session.get(Region, county_code)
+    village = db.session.scalars(
+        select(Region).where(Region.level == "village", Region.code.between(county_code[:6] + "000000", county_code[:6] + "999999")).order_by(Region.code)
+    ).first()
+    township = village.parent
+    org = db.session.scalars(select(Organization).where(Organization.kind == "backing_unit").order_by(Organization.id)).first()
+    if org is None:
+        org = Organization(name="示例后盾单位（省农业农村厅）", kind="backing_unit", level="provincial", region_code="430000000000", is_demo=True)
+        db.session.add(org)
+        db.session.flush()
+    plan = [
+        ("admin", "", "demo_admin", {}),
+        ("region", "430000000000", "demo_province", {"region_code": "430000000000"}),
+        ("region", county.parent_code, "demo_city", {"region_code": county.parent_code}),
+        ("region", county_code, "demo_county", {"region_code": county_code}),
+        ("region", township.code, "demo_township", {"region_code": township.code}),
+        ("unit", org.name, "demo_unit", {"organization_id": org.id}),
+        ("village", village.code, "demo_village", {"village_code": village.code}),
+        ("viewer", "430000000000", "demo_viewer", {"region_code": "430000000000"}),
+    ]
+    rows = []
+    for role, scope, username, kwargs in plan:
+        _, password = create_user(username, role, display_name=f"示例账号 {username}", **kwargs)
+        rows.append((role, scope, username, password))
+    db.session.commit()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(HEADER)
+        for row in rows:
+            fh.write("\t".join(row) + "\n")
+    path.chmod(0o600)
+    return rows

@@ -1,0 +1,2 @@
+"""Import the demo steps of each feature so that ``demo.generate`` sees them."""
+from .demo import base  # noqa: F401

@@ -1,0 +1,1 @@
+"""Home, health check and served assets."""

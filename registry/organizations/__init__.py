@@ -1,0 +1,1 @@
+"""Organizations 帮扶主体 of every kind."""

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false, or_, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
+from ..core.scope import region_clause, scope_rule
+from ..core.timeutil import utcnow
+from ..extensions import db
+from ..regions.models import Region
+
+
+class Organization(db.Model):
+    """帮扶主体: one table, a ``kind``."""
+
+    __tablename__ = "organization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    # mass_org: trade_union…; party_federation: democratic_party/commerce_federation;
+    # paired_unit: the sector (locality, education, culture, health, science_tech)
+    subtype: Mapped[str | None] = mapped_column(String(30))
+    level: Mapped[str | None] = mapped_column(String(12))
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False)  # 民营
+    is_xiangshang: Mapped[bool] = mapped_column(Boolean, default=False)  # 湘商回归
+    contact_name: Mapped[str | None] = mapped_column(String(50))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    region: Mapped[Region] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_organization_kind_region", "kind", "region_code"),)
+
+    @property
+    def kind_label(self) -> str:
+        return ORG_KINDS.get(self.kind, self.kind)
+
+    @property
+    def level_label(self) -> str:
+        return ORG_LEVELS.get(self.level or "", "")
+
+    @property
+    def subtype_label(self) -> str:
+        for table in (MASS_ORG_SUBTYPES, PARTY_FEDERATION_SUBTYPES, PAIRED_SECTORS):
+            if self.subtype in table:
+                return table[self.subtype]
+        return ""
+
+    @property
+    def audit_region_code(self) -> str:
+        return self.region_code
+
+    @property
+    def audit_organization_id(self) -> int:
+        return self.id
+
+
+@scope_rule(Organization)
+def _organization_scope(user):
+    """Region staff and viewers see organizations based in their region or helping in it;
+    a unit sees itself; a village sees the organizations paired with or posted to it."""
+    from ..pairings.models import Pairing
+    from ..people.models import Posting
+
+    if user.role == "unit":
+        return Organization.id == user.organization_id
+    if user.role in ("region", "viewer"):
+        lo, hi = user.region.range()
+        helping = or_(
+            Organization.id.in_(select(Pairing.organization_id).where(Pairing.region_code.between(lo, hi))),
+            Organization.id.in_(select(Posting.organization_id).where(Posting.region_code.between(lo, hi))),
+        )
+        return or_(region_clause(Organization.region_code, user), helping)
+    if user.role == "village":
+        return or_(
+            Organization.id.in_(select(Pairing.organization_id).where(Pairing.region_code == user.village_code)),
+            Organization.id.in_(select(Posting.organization_id).where(Posting.region_code == user.village_code)),
+        )
+    return false()

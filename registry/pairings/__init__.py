@@ -1,0 +1,1 @@
+"""Pairings 结对关系: an organization bound to a village or county."""

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.enums import PAIRED_SECTORS, PAIRING_KINDS
+from ..core.scope import region_clause, scope_rule
+from ..core.timeutil import local_today, utcnow
+from ..extensions import db
+from ..organizations.models import Organization
+from ..regions.models import Region
+
+
+class Pairing(db.Model):
+    __tablename__ = "pairing"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))  # village or county
+    kind: Mapped[str] = mapped_column(String(20))
+    sector: Mapped[str | None] = mapped_column(String(20))  # for paired assistance
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_pairing_region_kind", "region_code", "kind"),)
+
+    def is_active_on(self, day: date | None = None) -> bool:
+        day = day or local_today()
+        return self.start_date <= day and (self.end_date is None or self.end_date >= day)
+
+    @property
+    def is_active(self) -> bool:
+        return self.is_active_on()
+
+    @property
+    def kind_label(self) -> str:
+        return PAIRING_KINDS.get(self.kind, self.kind)
+
+    @property
+    def sector_label(self) -> str:
+        return PAIRED_SECTORS.get(self.sector or "", "")
+
+    @property
+    def audit_region_code(self) -> str:
+        return self.region_code
+
+    @property
+    def audit_organization_id(self) -> int:
+        return self.organization_id
+
+
+@scope_rule(Pairing)
+def _pairing_scope(user):
+    if user.role == "unit":
+        return Pairing.organization_id == user.organization_id
+    if user.role in ("region", "viewer", "village"):
+        return region_clause(Pairing.region_code, user)
+    return false()

@@ -1,0 +1,1 @@
+"""People 帮扶干部 and their postings 选派."""

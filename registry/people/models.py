@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false, or_, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core import crypto
+from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES
+from ..core.identity import mask_id_number, mask_phone
+from ..core.scope import region_clause, scope_rule
+from ..core.timeutil import local_today, utcnow
+from ..extensions import db
+from ..organizations.models import Organization
+from ..regions.models import Region
+
+
+class Person(db.Model):
+    """帮扶干部. The ID number and phone are stored encrypted; ``id_number_index`` is a
+    keyed hash that keeps ID numbers unique without revealing them."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), index=True)
+    gender: Mapped[str | None] = mapped_column(String(6))
+    ethnicity: Mapped[str | None] = mapped_column(String(20))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    id_number_encrypted: Mapped[str] = mapped_column(Text, info={"sensitive": True})
+    id_number_index: Mapped[str] = mapped_column(String(64), unique=True, info={"sensitive": True})
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    phone_encrypted: Mapped[str | None] = mapped_column(Text, info={"sensitive": True})
+    phone_masked: Mapped[str | None] = mapped_column(String(20))
+    is_party_member: Mapped[bool] = mapped_column(Boolean, default=False)
+    education: Mapped[str | None] = mapped_column(String(20))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    post: Mapped[str | None] = mapped_column(String(100))  # 职务
+    rank: Mapped[str | None] = mapped_column(String(50))  # 职级
+    is_reserve_cadre: Mapped[bool] = mapped_column(Boolean, default=False)  # 后备干部
+    is_veteran: Mapped[bool] = mapped_column(Boolean, default=False)  # 退役军人
+    expertise: Mapped[str | None] = mapped_column(String(200))
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def id_number(self) -> str:
+        """The full ID number. Only for roles allowed to see it (``people.services``)."""
+        return crypto.decrypt(self.id_number_encrypted) or ""
+
+    @property
+    def phone(self) -> str:
+        return crypto.decrypt(self.phone_encrypted) or ""
+
+    def set_id_number(self, number: str) -> None:
+        self.id_number_encrypted = crypto.encrypt(number)
+        self.id_number_index = crypto.blind_index(number)
+        self.id_number_masked = mask_id_number(number)
+
+    def set_phone(self, phone: str | None) -> None:
+        self.phone_encrypted = crypto.encrypt(phone) if phone else None
+        self.phone_masked = mask_phone(phone) if phone else None
+
+    @property
+    def audit_region_code(self) -> str:
+        return self.organization.region_code if self.organization else None
+
+    @property
+    def audit_organization_id(self) -> int:
+        return self.organization_id
+
+
+class Posting(db.Model):
+    """选派: a person sent by an organization to a village (first secretary, work team)
+    or a county/township (seconded cadre). Active while ``end_date`` is empty."""
+
+    __tablename__ = "posting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    # the village (first secretary, team) or the county/township (seconded cadre)
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
+    post_held: Mapped[str | None] = mapped_column(String(100))  # 挂职职务, e.g. 副县长
+    dispatch_level: Mapped[str] = mapped_column(String(12))
+    round: Mapped[str | None] = mapped_column(String(20))  # 届次, e.g. 2021届
+    start_date: Mapped[date] = mapped_column(Date)
+    planned_end: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    end_note: Mapped[str | None] = mapped_column(Text)  # the grounds of a recall, or a note
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    person: Mapped[Person] = relationship(lazy="joined", backref="postings")
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_posting_region_role_end", "region_code", "role", "end_date"),
+        Index("ix_posting_person_start", "person_id", "start_date"),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.end_date is None
+
+    @property
+    def role_label(self) -> str:
+        return POSTING_ROLES.get(self.role, self.role)
+
+    @property
+    def dispatch_level_label(self) -> str:
+        return DISPATCH_LEVELS.get(self.dispatch_level, self.dispatch_level)
+
+    @property
+    def end_reason_label(self) -> str:
+        return END_REASONS.get(self.end_reason or "", "")
+
+    @property
+    def days_to_planned_end(self) -> int:
+        return (self.planned_end - local_today()).days
+
+    @property
+    def audit_region_code(self) -> str:
+        return self.region_code
+
+    @property
+    def audit_organization_id(self) -> int:
+        return self.organization_id
+
+
+@scope_rule(Posting)
+def _posting_scope(user):
+    if user.role == "unit":
+        return Posting.organization_id == user.organization_id
+    if user.role in ("region", "viewer", "village"):
+        return region_clause(Posting.region_code, user)
+    return false()
+
+
+@scope_rule(Person)
+def _person_scope(user):
+    """A unit sees its own people; region staff see people employed by organizations of
+    their region or posted into it; a village sees the people posted to it."""
+    if user.role == "unit":
+        return Person.organization_id == user.organization_id
+    posted_here = Person.id.in_(select(Posting.person_id).where(region_clause(Posting.region_code, user)))
+    if user.role in ("region", "viewer"):
+        employed_here = Person.organization_id.in_(
+            select(Organization.id).where(region_clause(Organization.region_code, user))
+        )
+        return or_(employed_here, posted_here)
+    if user.role == "village":
+        return posted_here
+    return false()

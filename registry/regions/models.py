@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.enums import CHILD_LEVEL, PREFIX_LENGTH, REGION_LEVELS
+from ..extensions import db
+
+
+def code_range(code: str, level: str) -> tuple[str, str]:
+    """Lowest and highest 12-digit code under ``code`` (an indexed range scan)."""
+    n = PREFIX_LENGTH[level]
+    prefix = code[:n]
+    return prefix + "0" * (12 - n), prefix + "9" * (12 - n)
+
+
+class Region(db.Model):
+    """行政区划. The code's prefix is the jurisdiction: everything under R is a range."""
+
+    __tablename__ = "region"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
+    kind: Mapped[str | None] = mapped_column(String(20))
+    # village flags
+    is_poor: Mapped[bool] = mapped_column(Boolean, default=False)  # 脱贫村
+    is_key: Mapped[bool] = mapped_column(Boolean, default=False)  # 重点帮扶村 / 重点帮扶县
+    is_relocation: Mapped[bool] = mapped_column(Boolean, default=False)  # 易地扶贫搬迁安置点
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    parent: Mapped[Region | None] = relationship(remote_side=[code], lazy="joined", innerjoin=False, join_depth=1)
+
+    __table_args__ = (Index("ix_region_level_code", "level", "code"),)
+
+    @property
+    def level_label(self) -> str:
+        return REGION_LEVELS[self.level]
+
+    @property
+    def prefix(self) -> str:
+        return self.code[: PREFIX_LENGTH[self.level]]
+
+    @property
+    def child_level(self) -> str | None:
+        return CHILD_LEVEL.get(self.level)
+
+    def range(self) -> tuple[str, str]:
+        return code_range(self.code, self.level)
+
+    def contains(self, code: str) -> bool:
+        return code.startswith(self.prefix)
+
+    def ancestor_codes(self) -> list[str]:
+        """Codes of the ancestors, province first (derived from the code itself)."""
+        out = []
+        for level in ("province", "city", "county", "township"):
+            n = PREFIX_LENGTH[level]
+            if n >= PREFIX_LENGTH[self.level]:
+                break
+            out.append(self.code[:n] + "0" * (12 - n))
+        return out
+
+    @property
+    def flags_label(self) -> str:
+        flags = []
+        if self.is_poor:
+            flags.append("脱贫村")
+        if self.is_key:
+            flags.append("重点帮扶县" if self.level == "county" else "重点帮扶村")
+        if self.is_relocation:
+            flags.append("易地扶贫搬迁安置点")
+        return "、".join(flags)
+
+    def __repr__(self) -> str:
+        return f"<Region {self.code} {self.name}>"
+
+
+from sqlalchemy import false, or_, select  # noqa: E402
+
+from ..core.scope import region_clause, scope_rule  # noqa: E402
+
+
+@scope_rule(Region)
+def _region_scope(user):
+    """Region staff and viewers see their subtree; a village its own village; a unit the
+    villages and counties it is paired with or posted to."""
+    if user.role in ("region", "viewer", "village"):
+        return region_clause(Region.code, user)
+    if user.role == "unit":
+        from ..pairings.models import Pairing
+        from ..people.models import Posting
+
+        return or_(
+            Region.code.in_(select(Pairing.region_code).where(Pairing.organization_id == user.organization_id)),
+            Region.code.in_(select(Posting.region_code).where(Posting.organization_id == user.organization_id)),
+        )
+    return false()

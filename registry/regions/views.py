@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..core.access import login_only
+from ..core.scope import get_in_scope_or_404, in_scope
+from ..extensions import db
+from . import sections
+from .models import Region
+from .services import children_with_counts, village_count
+
+bp = Blueprint("regions", __name__, url_prefix="/regions")
+
+
+@bp.route("/<code>")
+@login_only
+def detail(code: str):
+    if not (len(code) == 12 and code.isdigit()):
+        abort(404)
+    region = get_in_scope_or_404(Region, code)
+    # Breadcrumbs: only the ancestors the user may see (a county user starts at the county).
+    ancestors = [a for a in db.session.scalars(select(Region).where(Region.code.in_(region.ancestor_codes())).order_by(Region.code))
+                 if in_scope(Region, a.code)]
+    extra = sections.for_region(region, current_user)
+    if region.level == "village":
+        return render_template("regions/village.html", region=region, ancestors=ancestors, sections=extra)
+    children = children_with_counts(region)
+    total, key = village_count(region)
+    return render_template(
+        "regions/detail.html", region=region, ancestors=ancestors, children=children, total=total, key=key, sections=extra
+    )

@@ -1,0 +1,160 @@
+"""The pieces ``create_app`` calls: extensions, blueprints, error handlers, hooks, CLI."""
+from __future__ import annotations
+
+from flask import Flask, abort, jsonify, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import csrf, db, limiter, login_manager, migrate, talisman
+
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    # Plotly injects its own <style> elements at run time; scripts stay strict.
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+ERROR_TITLES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限",
+    404: "页面不存在",
+    405: "请求方式不允许",
+    413: "文件过大",
+    429: "请求过于频繁",
+    500: "系统内部错误",
+}
+ERROR_MESSAGES = {
+    400: "提交的内容无法处理，请返回重试。",
+    401: "需要登录或有效的 API 令牌。",
+    403: "您的账号没有执行此操作的权限。",
+    404: "您访问的内容不存在，或不在您的权限范围内。",
+    405: "不支持此请求方式。",
+    413: "上传的文件超过了大小限制。",
+    429: "操作过于频繁，请稍后再试。",
+    500: "系统出现错误，已记录。请稍后再试，或联系系统管理员。",
+}
+
+
+def register_extensions(app: Flask) -> None:
+    from .core.database import configure_engine
+
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            configure_engine(engine)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    talisman.init_app(
+        app,
+        force_https=False,
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        content_security_policy=CSP,
+        frame_options="DENY",
+        referrer_policy="same-origin",
+        strict_transport_security=app.config["SESSION_COOKIE_SECURE"],
+    )
+
+    from .accounts import auth
+
+    auth.init_login(app, login_manager)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .accounts.views import bp as accounts_bp
+    from .audit.views import bp as audit_bp
+    from .main.views import bp as main_bp
+    from .regions.views import bp as regions_bp
+
+    for bp in (main_bp, accounts_bp, regions_bp, audit_bp):
+        app.register_blueprint(bp)
+
+    from .core import formatting, navigation
+
+    formatting.init_app(app)
+    navigation.init_app(app)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def register_errorhandlers(app: Flask) -> None:
+    def render_error(code: int, message: str | None = None):
+        message = message or ERROR_MESSAGES.get(code, "")
+        if _wants_json():
+            return jsonify(error=ERROR_TITLES.get(code, "错误"), message=message), code
+        return render_template("errors/error.html", code=code, title=ERROR_TITLES.get(code, "错误"), message=message), code
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException):
+        if error.code in (301, 302, 303, 307, 308):
+            return error
+        code = error.code or 500
+        return render_error(code if code in ERROR_TITLES else 400)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(error: CSRFError):
+        return render_error(400, "表单已过期或缺少安全校验（CSRF），请刷新页面后重新提交。")
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("Unhandled error")
+        return render_error(500)
+
+    from .core.rules import RuleViolation
+
+    @app.errorhandler(RuleViolation)
+    def handle_rule(error: RuleViolation):
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(error="数据不符合规则", errors=error.errors, message=error.message), 422
+        return render_error(400, error.message)
+
+
+def register_hooks(app: Flask) -> None:
+    from .core.database import set_read_only_request
+
+    @app.before_request
+    def _before():
+        set_read_only_request(request.method in ("GET", "HEAD", "OPTIONS"))
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        if view is None:
+            return None  # 404/405 handled by routing
+        if request.endpoint == "static" or getattr(view, "_public", False):
+            return None
+        if not current_user.is_authenticated:
+            if request.path.startswith("/api/"):
+                abort(401)
+            return login_manager.unauthorized()
+        return None
+
+    @app.after_request
+    def _no_store(response):
+        if current_user.is_authenticated:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.teardown_request
+    def _end_transaction(exc):
+        # Never leave a (possibly IMMEDIATE) transaction open across requests.
+        if exc is not None:
+            db.session.rollback()
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)
