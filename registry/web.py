@@ -45,6 +45,7 @@ ERROR_MESSAGES = {
 
 
 def register_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (every table known to the mappers and Alembic)
     from .core.database import configure_engine
 
     db.init_app(app)

@@ -64,7 +64,7 @@ def password():
             db.session.rollback()
             violation.apply_to_form(form)
         else:
-            login_user(current_user)  # re-issue the session with the new version
+            login_user(current_user._get_current_object())  # re-issue the session with the new version
             flash("密码已修改，其他设备上的登录已失效", "success")
             return redirect(url_for("main.home"))
     return render_template("accounts/password.html", form=form)

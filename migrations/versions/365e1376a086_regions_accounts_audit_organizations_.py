@@ -1,8 +1,8 @@
 """regions, accounts, audit, organizations, people, postings, pairings
 
-Revision ID: b10920e23b28
+Revision ID: 365e1376a086
 Revises: 
-Create Date: 2026-11-28 16:06:48.985425
+Create Date: 2026-11-28 16:08:25.710863
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'b10920e23b28'
+revision = '365e1376a086'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -62,6 +62,56 @@ def upgrade():
         batch_op.create_index('ix_organization_kind_region', ['kind', 'region_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_organization_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_organization_region_code'), ['region_code'], unique=False)
+
+    op.create_table('pairing',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('sector', sa.String(length=20), nullable=True),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('is_demo', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_pairing_organization_id_organization')),
+    sa.ForeignKeyConstraint(['region_code'], ['region.code'], name=op.f('fk_pairing_region_code_region')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pairing'))
+    )
+    with op.batch_alter_table('pairing', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pairing_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index('ix_pairing_region_kind', ['region_code', 'kind'], unique=False)
+
+    op.create_table('person',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('gender', sa.String(length=6), nullable=True),
+    sa.Column('ethnicity', sa.String(length=20), nullable=True),
+    sa.Column('birth_date', sa.Date(), nullable=True),
+    sa.Column('id_number_encrypted', sa.Text(), nullable=False),
+    sa.Column('id_number_index', sa.String(length=64), nullable=False),
+    sa.Column('id_number_masked', sa.String(length=18), nullable=False),
+    sa.Column('phone_encrypted', sa.Text(), nullable=True),
+    sa.Column('phone_masked', sa.String(length=20), nullable=True),
+    sa.Column('is_party_member', sa.Boolean(), nullable=False),
+    sa.Column('education', sa.String(length=20), nullable=True),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('post', sa.String(length=100), nullable=True),
+    sa.Column('rank', sa.String(length=50), nullable=True),
+    sa.Column('is_reserve_cadre', sa.Boolean(), nullable=False),
+    sa.Column('is_veteran', sa.Boolean(), nullable=False),
+    sa.Column('expertise', sa.String(length=200), nullable=True),
+    sa.Column('is_demo', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_person_organization_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_person')),
+    sa.UniqueConstraint('id_number_index', name=op.f('uq_person_id_number_index'))
+    )
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_person_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('user_account',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -115,11 +165,46 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_event_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_event_region_code'), ['region_code'], unique=False)
 
+    op.create_table('posting',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.Column('post_held', sa.String(length=100), nullable=True),
+    sa.Column('dispatch_level', sa.String(length=12), nullable=False),
+    sa.Column('round', sa.String(length=20), nullable=True),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('planned_end', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=True),
+    sa.Column('end_reason', sa.String(length=20), nullable=True),
+    sa.Column('end_note', sa.Text(), nullable=True),
+    sa.Column('is_demo', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_posting_organization_id_organization')),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_posting_person_id_person')),
+    sa.ForeignKeyConstraint(['region_code'], ['region.code'], name=op.f('fk_posting_region_code_region')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_posting'))
+    )
+    with op.batch_alter_table('posting', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_posting_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_posting_person_id'), ['person_id'], unique=False)
+        batch_op.create_index('ix_posting_person_start', ['person_id', 'start_date'], unique=False)
+        batch_op.create_index('ix_posting_region_role_end', ['region_code', 'role', 'end_date'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('posting', schema=None) as batch_op:
+        batch_op.drop_index('ix_posting_region_role_end')
+        batch_op.drop_index('ix_posting_person_start')
+        batch_op.drop_index(batch_op.f('ix_posting_person_id'))
+        batch_op.drop_index(batch_op.f('ix_posting_organization_id'))
+
+    op.drop_table('posting')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_event_region_code'))
         batch_op.drop_index(batch_op.f('ix_audit_event_organization_id'))
@@ -133,6 +218,16 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_account_organization_id'))
 
     op.drop_table('user_account')
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_person_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_person_name'))
+
+    op.drop_table('person')
+    with op.batch_alter_table('pairing', schema=None) as batch_op:
+        batch_op.drop_index('ix_pairing_region_kind')
+        batch_op.drop_index(batch_op.f('ix_pairing_organization_id'))
+
+    op.drop_table('pairing')
     with op.batch_alter_table('organization', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_organization_region_code'))
         batch_op.drop_index(batch_op.f('ix_organization_name'))

@@ -1,0 +1,195 @@
+"""Fixtures: ``app``, ``db``, ``client``, ``runner``, and login helpers.
+
+The schema is built once per run with ``flask db upgrade`` (so every run also proves
+the migrations), on SQLite or on ``TEST_DATABASE_URL`` (PostgreSQL). Each test starts
+from an empty database that holds only the province-to-township divisions.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import delete, text, update
+
+from registry import create_app
+from registry.core.access import login_only
+from registry.extensions import db as _db
+
+PASSWORD = "Passw0rd-for-tests"
+
+
+def _database_url(tmp: Path) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.sqlite3'}"
+
+
+def reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_config(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("registry")
+    url = _database_url(tmp)
+    if url.startswith("postgresql"):
+        reset_postgres(url)
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "DATA_KEY": "test-data-key-not-for-production",
+        "UPLOAD_FOLDER": str(tmp / "uploads"),
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+class Client(FlaskClient):
+    """Each request sees a fresh ``g``, as in production: the test keeps an application
+    context open (for ``db``), and Flask would otherwise share ``g`` (Flask-Login's
+    cached user, Flask-WTF's CSRF token) between the test and every request it makes."""
+
+    def open(self, *args, **kwargs):
+        from flask import g
+
+        for name in list(vars(g)):
+            g.pop(name, None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            for name in list(vars(g)):
+                g.pop(name, None)
+
+
+@pytest.fixture(scope="session")
+def _app(app_config, tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app(dict(app_config))
+    app.test_client_class = Client
+
+    @login_only
+    def boom():
+        raise RuntimeError("secret detail")
+
+    app.add_url_rule("/_test/boom", "test_boom", boom)
+    app.instance_path = str(instance)
+    with app.app_context():
+        upgrade()
+        from registry.regions.services import load_divisions
+
+        load_divisions()
+        _db.session.commit()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        for engine in _db.engines.values():
+            engine.dispose()
+
+
+def _clean(app) -> None:
+    """Delete every row except the reference divisions, children first."""
+    from registry.regions.models import Region
+
+    with app.app_context():
+        _db.session.rollback()
+        for table in reversed(_db.metadata.sorted_tables):
+            if table.name in ("region", "alembic_version"):
+                continue
+            _db.session.execute(table.delete())
+        _db.session.execute(delete(Region).where(Region.level == "village"))
+        _db.session.execute(update(Region).values(is_key=False, is_poor=False, is_relocation=False))
+        _db.session.commit()
+
+
+@pytest.fixture()
+def app(_app):
+    _clean(_app)
+    with _app.app_context():
+        yield _app
+        _db.session.rollback()
+        _db.session.remove()
+
+
+@pytest.fixture()
+def db(app):
+    return _db
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app):
+    return app.test_cli_runner()
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, url: str = "/login") -> str:
+    page = client.get(url)
+    match = _CSRF.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} ({page.status_code})"
+    return match.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    return response
+
+
+class Session:
+    """A logged-in test client that adds the CSRF token to its POSTs."""
+
+    def __init__(self, client, user, password: str = PASSWORD):
+        self.client = client
+        self.user = user
+        response = login(client, user.username, password)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        self.token = csrf_token(client, "/account/password")
+
+    def get(self, url, **kw):
+        return self.client.get(url, **kw)
+
+    def post(self, url, data=None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token)
+        return self.client.post(url, data=data, **kw)
+
+
+@pytest.fixture()
+def login_as(app):
+    """``login_as(user)`` returns a logged-in ``Session`` on a fresh client."""
+
+    def _login(user, password: str = PASSWORD):
+        return Session(app.test_client(), user, password)
+
+    return _login
+
+
+@pytest.fixture()
+def make_user(db):
+    """``make_user(role, **scope)`` creates a user with the test password."""
+    from registry.accounts.services import create_user
+
+    counter = {"n": 0}
+
+    def _make(role: str, username: str | None = None, **scope):
+        counter["n"] += 1
+        user, _ = create_user(username or f"{role}{counter['n']}", role, password=PASSWORD, **scope)
+        db.session.commit()
+        return user
+
+    return _make

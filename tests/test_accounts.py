@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.accounts.models import User
+from registry.accounts.services import create_user, generate_password, password_problems
+from registry.audit.models import AuditEvent
+from registry.core.rules import RuleViolation
+from tests.conftest import PASSWORD, csrf_token, login
+from tests.factories import COUNTY, make_village
+
+
+def test_login_and_logout(client, make_user):
+    user = make_user("admin")
+    response = login(client, user.username)
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    token = csrf_token(client, "/account/password")
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/").status_code == 302
+
+
+def test_wrong_password_is_refused_in_chinese(client, make_user):
+    user = make_user("admin")
+    response = login(client, user.username, "wrong-password-1")
+    assert response.status_code == 200
+    assert "用户名或密码错误" in response.get_data(as_text=True)
+
+
+def test_lock_out_after_repeated_failures(app, client, make_user, db):
+    user = make_user("admin")
+    limit = app.config["REGISTRY_LOGIN_MAX_FAILURES"]
+    for _ in range(limit):
+        login(client, user.username, "wrong-password-1")
+    response = login(client, user.username)  # right password, but locked
+    assert response.status_code == 200
+    assert "锁定" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, user.id).is_locked()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "lock")) == 1
+
+
+def test_password_change_ends_other_sessions(app, make_user, login_as):
+    user = make_user("admin")
+    first = login_as(user)
+    second = login_as(user)
+    response = first.post("/account/password", data={
+        "current_password": PASSWORD, "new_password": "NewPassw0rd123", "confirm_password": "NewPassw0rd123"})
+    assert response.status_code == 302
+    assert first.get("/").status_code == 200
+    assert second.get("/").status_code == 302  # the other session is gone
+
+
+def test_password_change_rules(make_user, login_as):
+    session = login_as(make_user("admin"))
+    response = session.post("/account/password", data={
+        "current_password": PASSWORD, "new_password": "short", "confirm_password": "short"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "新密码：密码至少10位" in body
+
+
+def test_generated_passwords_pass_the_policy():
+    for _ in range(20):
+        assert password_problems(generate_password()) == []
+
+
+@pytest.mark.parametrize(
+    "role, scope, field",
+    [
+        ("region", {"region_code": "999999999999"}, "region_code"),
+        ("unit", {"organization_id": 424242}, "organization_id"),
+        ("village", {"village_code": COUNTY}, "village_code"),
+        ("wizard", {}, "role"),
+    ],
+)
+def test_create_user_needs_a_valid_scope(db, role, scope, field):
+    with pytest.raises(RuleViolation) as info:
+        create_user("someone", role, **scope)
+    assert field in info.value.errors
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_cli_creates_a_user_and_prints_password(runner, db):
+    result = runner.invoke(args=["users", "create", "chief", "--role", "region", "--region", COUNTY])
+    assert result.exit_code == 0, result.output
+    assert "初始密码" in result.output
+    assert db.session.scalar(select(User).where(User.username == "chief")).region_code == COUNTY
+
+
+def test_cli_refuses_a_bad_scope(runner, db):
+    result = runner.invoke(args=["users", "create", "chief", "--role", "village", "--village", "430000000000"])
+    assert result.exit_code != 0
+    assert "请选择有效的村" in result.output
+
+
+def test_village_user_scope(db, make_user):
+    village = make_village()
+    user = make_user("village", village_code=village.code)
+    assert user.scope_label == village.name

@@ -1,0 +1,74 @@
+"""Baseline protection: health, headers, CSRF, error pages."""
+from __future__ import annotations
+
+from tests.conftest import PASSWORD, csrf_token
+
+
+def test_healthz_reports_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_security_headers_on_every_page(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_session_cookie_is_httponly_and_samesite(client, make_user):
+    user = make_user("admin")
+    token = csrf_token(client)
+    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
+    cookie = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")][0]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_post_without_csrf_is_refused(client, make_user):
+    user = make_user("admin")
+    response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+
+
+def test_logout_by_get_is_not_allowed(login_as, make_user):
+    session = login_as(make_user("admin"))
+    assert session.get("/logout").status_code == 405
+    assert session.get("/").status_code == 200  # still logged in
+
+
+def test_404_page_is_chinese_without_trace(login_as, make_user):
+    session = login_as(make_user("admin"))
+    response = session.get("/no/such/page")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "页面不存在" in body and "Traceback" not in body
+
+
+def test_500_page_hides_the_error(login_as, make_user):
+    session = login_as(make_user("admin"))
+    response = session.get("/_test/boom")  # registered by conftest, raises RuntimeError
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "系统内部错误" in body and "secret detail" not in body and "Traceback" not in body
+
+
+def test_413_for_an_oversized_body(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    try:
+        response = client.post("/login", data={"username": "x" * 5000})
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
+    assert response.status_code == 413
+    assert "文件过大" in response.get_data(as_text=True)
+
+
+def test_plotly_is_served_locally(client):
+    response = client.get("/assets/plotly.min.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    response.close()

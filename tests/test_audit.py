@@ -1,0 +1,60 @@
+"""The audit chain: every write leaves an event; an edited or deleted row is found."""
+from __future__ import annotations
+
+from sqlalchemy import func, select, text, update
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import verify_chain
+
+
+def _events(db):
+    return db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+
+
+def test_user_creation_is_audited_and_chained(db, make_user):
+    make_user("admin")
+    make_user("admin")
+    events = _events(db)
+    assert [e.action for e in events] == ["create", "create"]
+    assert events[1].prev_hash == events[0].hash
+    assert verify_chain().ok
+
+
+def test_verify_detects_an_edited_row(db, make_user, runner):
+    for _ in range(3):
+        make_user("admin")
+    second = _events(db)[1]
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == second.id).values(summary="篡改"))
+    db.session.commit()
+    report = verify_chain()
+    assert not report.ok and report.broken_id == second.id
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"第一个异常事件编号 {second.id}" in result.output
+
+
+def test_verify_detects_a_deleted_row(db, make_user):
+    for _ in range(3):
+        make_user("admin")
+    db.session.execute(text("DELETE FROM audit_event WHERE id = 2"))
+    db.session.commit()
+    report = verify_chain()
+    assert report.broken_id == 3
+
+
+def test_verify_cli_passes_on_an_intact_chain(make_user, runner):
+    make_user("admin")
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "审计链完整" in result.output
+
+
+def test_failed_write_leaves_no_event(db):
+    import pytest
+
+    from registry.accounts.services import create_user
+    from registry.core.rules import RuleViolation
+
+    with pytest.raises(RuleViolation):
+        create_user("x", "admin")  # username too short
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
