@@ -71,13 +71,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .accounts.views import bp as accounts_bp
-    from .audit.views import bp as audit_bp
-    from .main.views import bp as main_bp
-    from .regions.views import bp as regions_bp
+    from .features import modules
 
-    for bp in (main_bp, accounts_bp, regions_bp, audit_bp):
-        app.register_blueprint(bp)
+    for views in modules("views"):
+        app.register_blueprint(views.bp)
 
     from .core import formatting, navigation
 

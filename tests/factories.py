@@ -33,3 +33,80 @@ def make_village(county_code: str = COUNTY, n: int = 1, *, is_key: bool = False,
     db.session.add(village)
     db.session.commit()
     return village
+
+
+# -- registry objects (model level; feature tests may prefer the services) ----------------
+
+from datetime import date, timedelta  # noqa: E402
+from itertools import count  # noqa: E402
+
+from registry.core.identity import credit_code_check_char, id_check_char  # noqa: E402
+
+_seq = count(1)
+
+
+def valid_credit_code(n: int | None = None) -> str:
+    body = f"91430100MA{(n if n is not None else next(_seq)):07d}"
+    return body + credit_code_check_char(body)
+
+
+def valid_id_number(n: int | None = None, born: str = "19850315") -> str:
+    body = f"430101{born}{(n if n is not None else next(_seq)) % 1000:03d}"
+    return body + id_check_char(body)
+
+
+def make_org(kind: str = "backing_unit", region_code: str = PROVINCE, name: str | None = None, **kw):
+    from registry.organizations.models import Organization
+
+    n = next(_seq)
+    org = Organization(
+        name=name or f"测试单位{n}",
+        kind=kind,
+        level=kw.pop("level", "provincial"),
+        region_code=region_code,
+        credit_code=kw.pop("credit_code", valid_credit_code(n)),
+        **kw,
+    )
+    db.session.add(org)
+    db.session.commit()
+    return org
+
+
+def make_person(org, name: str | None = None, **kw):
+    from registry.people.models import Person
+
+    n = next(_seq)
+    person = Person(name=name or f"测试干部{n}", organization_id=org.id, gender=kw.pop("gender", "male"), **kw)
+    person.set_id_number(valid_id_number(n))
+    person.set_phone(f"138{n:08d}"[:11])
+    db.session.add(person)
+    db.session.commit()
+    return person
+
+
+def make_posting(person, org, region_code: str, role: str = "first_secretary", start: date | None = None, **kw):
+    from registry.people.models import Posting
+
+    start = start or date(2024, 1, 1)
+    posting = Posting(
+        person_id=person.id,
+        organization_id=org.id,
+        role=role,
+        region_code=region_code,
+        dispatch_level=kw.pop("dispatch_level", "provincial"),
+        start_date=start,
+        planned_end=kw.pop("planned_end", start + timedelta(days=730)),
+        **kw,
+    )
+    db.session.add(posting)
+    db.session.commit()
+    return posting
+
+
+def make_pairing(org, region_code: str, kind: str = "resident", start: date | None = None, **kw):
+    from registry.pairings.models import Pairing
+
+    pairing = Pairing(organization_id=org.id, region_code=region_code, kind=kind, start_date=start or date(2023, 1, 1), **kw)
+    db.session.add(pairing)
+    db.session.commit()
+    return pairing
