@@ -8,10 +8,13 @@ __all__ = ["create_app"]
 
 def create_app(config: dict | None = None) -> Flask:
     """Application factory: wires things up and does nothing else (no I/O, no schema)."""
+    import os
+
     from .config import load_config
 
     app = Flask(
         __name__,
+        instance_path=os.environ.get("REGISTRY_INSTANCE_PATH") or None,
         instance_relative_config=True,
         template_folder="../templates",
         static_folder="../static",

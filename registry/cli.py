@@ -159,7 +159,8 @@ def demo_generate(seed: int, scale: float):
 
 @click.command("setup", help="First run: load regions, demo data and demo accounts if the database is empty.")
 @click.option("--demo/--no-demo", default=True, show_default=True)
-def setup_command(demo: bool):
+@click.option("--scale", default=1.0, show_default=True, help="demo villages per township factor")
+def setup_command(demo: bool, scale: float):
     from . import demo as demo_pkg
     from .accounts.models import User
     from .demo.accounts import create_demo_accounts
@@ -174,7 +175,7 @@ def setup_command(demo: bool):
     click.echo(f"已载入行政区划 {added} 条")
     if not demo:
         return
-    demo_pkg.generate(echo=click.echo)
+    demo_pkg.generate(scale=scale, echo=click.echo)
     if not db.session.scalar(select(func.count()).select_from(User)):
         path = Path(current_app.instance_path) / "demo-accounts.txt"
         create_demo_accounts(path)

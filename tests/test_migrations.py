@@ -23,12 +23,13 @@ def _empty_url(tmp_path) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         # a second database on the same server, so the session's database is untouched
+        name = url.rsplit("/", 1)[1] + "_migrations"
         admin = create_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.exec_driver_sql("DROP DATABASE IF EXISTS registry_migration_test")
-            conn.exec_driver_sql("CREATE DATABASE registry_migration_test")
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
         admin.dispose()
-        return url.rsplit("/", 1)[0] + "/registry_migration_test"
+        return url.rsplit("/", 1)[0] + "/" + name
     return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
 
 

@@ -1,0 +1,153 @@
+"""Browser tests: a real gunicorn serving a real database with demo data, driven by
+Debian's Chromium through Playwright. Requests to any host but the test server are
+blocked, so a page that needs the internet fails here.
+
+Skipped when Chromium is missing, unless REQUIRE_BROWSER=1 (as in CI), where that fails.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _require_chromium():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip("Chromium not installed")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    _require_chromium()
+    tmp = tmp_path_factory.mktemp("live")
+    env = dict(os.environ)
+    env.update(
+        FLASK_APP="registry:create_app",
+        SECRET_KEY="browser-test-secret",
+        DATA_KEY="browser-test-data-key",
+        UPLOAD_FOLDER=str(tmp / "uploads"),
+        REGISTRY_INSTANCE_PATH=str(tmp / "instance"),
+    )
+    pg = os.environ.get("TEST_DATABASE_URL")
+    if pg:
+        from sqlalchemy import create_engine
+
+        admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+        name = pg.rsplit("/", 1)[1] + "_browser"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        admin.dispose()
+        env["DATABASE_URL"] = pg.rsplit("/", 1)[0] + "/" + name
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{tmp / 'live.sqlite3'}"
+    flask = str(BIN / "flask")
+    subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([flask, "setup", "--scale", "0.3"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = _free_port()
+    log = open(tmp / "gunicorn.log", "w")
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}", "registry:create_app()"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("gunicorn did not start: " + (tmp / "gunicorn.log").read_text()[-2000:])
+    accounts = {}
+    for line in (tmp / "instance" / "demo-accounts.txt").read_text(encoding="utf-8").splitlines()[1:]:
+        role, scope, username, password = line.split("\t")
+        accounts[username] = password
+    yield {"url": base, "accounts": accounts, "env": env, "tmp": tmp}
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page_as(browser, live_server):
+    """``page_as('demo_unit')``: a logged-in page; off-site requests are aborted and
+    console errors collected in ``page.console_errors``."""
+    contexts = []
+
+    def _open(username: str, viewport=None):
+        context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900}, locale="zh-CN")
+        contexts.append(context)
+        page = context.new_page()
+        page.console_errors = []
+        page.blocked = []
+
+        def _route(route):
+            if route.request.url.startswith(live_server["url"]):
+                return route.continue_()
+            page.blocked.append(route.request.url)
+            return route.abort()
+
+        page.route("**/*", _route)
+        page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+        page.goto(live_server["url"] + "/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", live_server["accounts"][username])
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "/login" not in page.url, f"login failed for {username}"
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture()
+def shots():
+    """Where screenshots go (for a human to look at): bench/out/screens."""
+    path = ROOT / "bench" / "out" / "screens"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
