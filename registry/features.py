@@ -15,6 +15,7 @@ FEATURES = (
     "pairings",
     "records",
     "training",
+    "duty",
     "results",
     "assessment",
     "dashboard",
