@@ -111,3 +111,26 @@ def label(mapping: dict[str, str], value: str | None) -> str:
     if value is None:
         return ""
     return mapping.get(value, value)
+
+# -- training, days in the village, village results, assessment, incentives (issue 5) ----
+
+TRAINING_KINDS = {"pre_posting": "岗前培训", "rotation": "轮训", "special": "专题培训"}
+TRAINING_LEVELS = {
+    "central": "中央",
+    "provincial": "省级",
+    "city": "市州级",
+    "county": "县级",
+    "township": "乡镇级",
+}
+TRAINING_MODES = {"onsite": "线下", "online": "线上"}
+DUTY_STATUSES = {"filed": "待核实", "checked": "已核实", "returned": "已退回"}
+RESULT_STATUSES = {"filed": "待核验", "verified": "已核验", "returned": "已退回"}
+SUBJECT_KINDS = {"person": "个人", "organization": "单位"}
+INCENTIVE_KINDS = {"commendation": "表扬激励", "summons": "约谈"}
+INCENTIVE_LEVELS = {
+    "provincial": "省级",
+    "city": "市州级",
+    "county": "县级",
+    "township": "乡镇级",
+}
+FOLLOW_UP_STATUSES = {"open": "待整改", "rectifying": "整改中", "closed": "已销号"}

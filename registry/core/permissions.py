@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "verify_results": _REGION_STAFF,
     "assess": _REGION_STAFF,
     "incentive": _REGION_STAFF,
+    "report_rectification": _REGION_STAFF | {"unit"},  # a summoned unit reports its 整改
     "export": _READERS | {"unit", "village"},
     "api_token": _READERS | {"unit", "village"},
 }
