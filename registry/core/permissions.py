@@ -21,7 +21,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "manage_pairings": _REGION_STAFF,
     "file_records": {"unit"},
     "confirm_records": {"village"},
-    "manage_fund": {"unit", "admin"},
+    "manage_fund": _REGION_STAFF | {"unit"},  # money a charitable fund received
+    "read_funds": _READERS | {"unit"},
     "manage_trainings": _REGION_STAFF,
     "file_duty": {"unit", "village"},
     "check_duty": _REGION_STAFF,
