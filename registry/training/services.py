@@ -1,0 +1,208 @@
+"""Courses and attendance. Services validate everything first, then write, audit and commit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..audit.services import record, snapshot
+from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
+from ..core.rules import Collector, RuleViolation
+from ..core.scope import in_scope
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..people.models import Person
+from ..regions.models import Region
+from .models import Attendance, Training
+
+STALE_MESSAGE = "该记录已被他人修改，请刷新页面后重新填写"
+MAX_HOURS = Decimal("999.9")
+
+
+def can_manage(user, training: Training | None = None, region_code: str | None = None) -> bool:
+    """Region staff manage the courses of their own jurisdiction (admins everything)."""
+    if user.role == "admin":
+        return True
+    if user.role != "region" or user.region is None:
+        return False
+    code = training.region_code if training is not None else region_code
+    return code is not None and user.region.contains(code)
+
+
+def _hours(value, field: str, errors: Collector, maximum: Decimal = MAX_HOURS) -> Decimal | None:
+    if value is None or value == "":
+        errors.add(field, "请填写学时")
+        return None
+    try:
+        hours = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        errors.add(field, "学时应为数字")
+        return None
+    if not hours.is_finite() or hours <= 0:
+        errors.add(field, "学时应大于0")
+        return None
+    if hours != hours.quantize(Decimal("0.1")):
+        errors.add(field, "学时最多保留1位小数")
+        return None
+    if hours > maximum:
+        errors.add(field, f"学时不能超过{maximum}")
+        return None
+    return hours
+
+
+@dataclass
+class TrainingData:
+    title: str
+    organizer: str
+    level: str
+    kind: str
+    mode: str
+    region_code: str
+    start_date: date | None
+    end_date: date | None
+    hours: object
+    location: str | None = None
+    note: str | None = None
+
+
+def _check_training(data: TrainingData, user) -> dict:
+    errors = Collector()
+    title = (data.title or "").strip()
+    organizer = (data.organizer or "").strip()
+    errors.check(bool(title), "title", "请填写培训主题")
+    errors.check(len(title) <= 200, "title", "培训主题最多200字")
+    errors.check(bool(organizer), "organizer", "请填写主办单位")
+    errors.check(len(organizer) <= 200, "organizer", "主办单位最多200字")
+    errors.check(data.level in TRAINING_LEVELS, "level", "请选择培训层级")
+    errors.check(data.kind in TRAINING_KINDS, "kind", "请选择培训类型")
+    errors.check(data.mode in TRAINING_MODES, "mode", "请选择培训方式（线下或线上）")
+    if data.start_date is None:
+        errors.add("start_date", "请填写开始日期")
+    if data.end_date is None:
+        errors.add("end_date", "请填写结束日期")
+    if data.start_date and data.end_date and data.end_date < data.start_date:
+        errors.add("end_date", "结束日期不能早于开始日期")
+    if data.start_date and data.start_date.year < 2000:
+        errors.add("start_date", "开始日期不正确")
+    hours = _hours(data.hours, "hours", errors)
+    region = db.session.get(Region, data.region_code or "")
+    if region is None or region.level == "village":
+        errors.add("region_code", "组织地区应为省、市州、县市区或乡镇的区划代码")
+    elif not can_manage(user, region_code=region.code):
+        errors.add("region_code", "组织地区应在您的管辖范围内")
+    location = (data.location or "").strip() or None
+    errors.check(location is None or len(location) <= 200, "location", "培训地点最多200字")
+    errors.raise_if_any()
+    return dict(
+        title=title, organizer=organizer, level=data.level, kind=data.kind, mode=data.mode,
+        region_code=region.code, start_date=data.start_date, end_date=data.end_date, hours=hours,
+        location=location, note=(data.note or "").strip() or None,
+    )
+
+
+def create_training(data: TrainingData, user) -> Training:
+    values = _check_training(data, user)
+    training = Training(**values, created_by_id=getattr(user, "id", None))
+    db.session.add(training)
+    db.session.flush()
+    record("create", training, summary=f"新建培训：{training.title}（{training.kind_label}）")
+    db.session.commit()
+    return training
+
+
+def _check_version(obj, version) -> None:
+    if version is not None and str(version) != str(obj.version):
+        raise RuleViolation({"": STALE_MESSAGE})
+
+
+def update_training(training: Training, data: TrainingData, user, version=None) -> Training:
+    if not can_manage(user, training):
+        raise RuleViolation("只能修改本级或下级组织的培训", "")
+    _check_version(training, version)
+    values = _check_training(data, user)
+    before = snapshot(training)
+    for key, value in values.items():
+        setattr(training, key, value)
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise RuleViolation({"": STALE_MESSAGE}) from None
+    record("update", training, before=before, summary=f"修改培训：{training.title}")
+    db.session.commit()
+    return training
+
+
+def add_attendances(training: Training, person_ids: list[int], hours, passed: bool, user, note: str | None = None) -> list[Attendance]:
+    """Register several people at once: all or nothing."""
+    errors = Collector()
+    if not can_manage(user, training):
+        raise RuleViolation("只能为本级或下级组织的培训登记参训人员", "")
+    if training.start_date > local_today():
+        errors.add("person_ids", "培训尚未开始，不能登记参训情况")
+    ids = sorted({int(i) for i in person_ids})
+    if not ids:
+        errors.add("person_ids", "请选择参训人员")
+    credited = _hours(hours, "hours", errors, maximum=Decimal(training.hours))
+    note = (note or "").strip() or None
+    errors.check(note is None or len(note) <= 200, "note", "备注最多200字")
+    outside = [i for i in ids if not in_scope(Person, i, user)]
+    if outside:
+        errors.add("person_ids", "所选人员不在您的管辖范围内")
+    existing = set(
+        db.session.scalars(
+            select(Attendance.person_id).where(Attendance.training_id == training.id, Attendance.person_id.in_(ids))
+        )
+    ) if ids else set()
+    if existing:
+        names = db.session.scalars(select(Person.name).where(Person.id.in_(existing)).order_by(Person.name)).all()
+        errors.add("person_ids", f"已登记参加本次培训：{'、'.join(names)}")
+    errors.raise_if_any()
+    made = []
+    for person_id in ids:
+        attendance = Attendance(training_id=training.id, person_id=person_id, hours=credited, passed=bool(passed), note=note)
+        db.session.add(attendance)
+        made.append(attendance)
+    db.session.flush()
+    for attendance in made:
+        record("create", attendance, summary=f"登记参训：{attendance.person.name}，{training.title}，{credited}学时，{'合格' if passed else '不合格'}")
+    db.session.commit()
+    return made
+
+
+def update_attendance(attendance: Attendance, hours, passed: bool, user, note: str | None = None, version=None) -> Attendance:
+    errors = Collector()
+    if not can_manage(user, attendance.training):
+        raise RuleViolation("只能修改本级或下级组织的培训的参训记录", "")
+    _check_version(attendance, version)
+    credited = _hours(hours, "hours", errors, maximum=Decimal(attendance.training.hours))
+    note = (note or "").strip() or None
+    errors.check(note is None or len(note) <= 200, "note", "备注最多200字")
+    errors.raise_if_any()
+    before = snapshot(attendance)
+    attendance.hours, attendance.passed, attendance.note = credited, bool(passed), note
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise RuleViolation({"": STALE_MESSAGE}) from None
+    record("update", attendance, before=before, summary=f"修改参训记录：{attendance.person.name}，{attendance.training.title}")
+    db.session.commit()
+    return attendance
+
+
+def remove_attendance(attendance: Attendance, user) -> None:
+    if not can_manage(user, attendance.training):
+        raise RuleViolation("只能删除本级或下级组织的培训的参训记录", "")
+    before = snapshot(attendance)
+    record("delete", attendance, before=before, after=None,
+           summary=f"删除参训记录：{attendance.person.name}，{attendance.training.title}")
+    db.session.delete(attendance)
+    db.session.commit()
+
+
+def attendance_count(training_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Attendance).where(Attendance.training_id == training_id)) or 0

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from ..core.access import login_only
+from ..core.enums import TRAINING_KINDS
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404, scoped
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..people.models import Person, Posting
+from . import checks
+from .forms import AttendanceAddForm, AttendanceForm, EmptyForm, TrainingForm
+from .models import Attendance, Training
+from .services import TrainingData, add_attendances, can_manage, remove_attendance, update_attendance, update_training, create_training
+
+bp = Blueprint("training", __name__, url_prefix="/training")
+
+
+def _year_arg() -> int | None:
+    try:
+        year = int(request.args.get("year", ""))
+    except ValueError:
+        return None
+    return year if 2000 <= year <= 2100 else None
+
+
+@bp.route("/")
+@login_only
+def index():
+    stmt = scoped(select(Training), Training)
+    year, kind, q = _year_arg(), request.args.get("kind", ""), request.args.get("q", "").strip()
+    if year:
+        stmt = stmt.where(Training.start_date.between(date(year, 1, 1), date(year, 12, 31)))
+    if kind in TRAINING_KINDS:
+        stmt = stmt.where(Training.kind == kind)
+    if q:
+        stmt = stmt.where(or_(Training.title.contains(q), Training.organizer.contains(q)))
+    page = db.paginate(stmt.order_by(Training.start_date.desc(), Training.id.desc()), per_page=30, error_out=False)
+    counts = dict(
+        db.session.execute(
+            scoped(select(Attendance.training_id, func.count()), Attendance)
+            .where(Attendance.training_id.in_([t.id for t in page.items]))
+            .group_by(Attendance.training_id)
+        ).all()
+    ) if page.items else {}
+    return render_template("training/index.html", page=page, counts=counts, year=year, kind=kind, q=q,
+                           may_create=current_user.can("manage_trainings"))
+
+
+def _data(form: TrainingForm) -> TrainingData:
+    return TrainingData(
+        title=form.title.data, organizer=form.organizer.data, level=form.level.data, kind=form.kind.data,
+        mode=form.mode.data, region_code=form.region_code.data, start_date=form.start_date.data,
+        end_date=form.end_date.data, hours=form.hours.data, location=form.location.data, note=form.note.data,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require("manage_trainings")
+def new():
+    form = TrainingForm(current_user)
+    if form.validate_on_submit():
+        try:
+            training = create_training(_data(form), current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("培训已登记，请继续登记参训人员", "success")
+            return redirect(url_for("training.detail", training_id=training.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("training/form.html", form=form, training=None), status
+
+
+@bp.route("/<int:training_id>/edit", methods=["GET", "POST"])
+@require("manage_trainings")
+def edit(training_id: int):
+    training = get_in_scope_or_404(Training, training_id)
+    if not can_manage(current_user, training):
+        abort(403)
+    form = TrainingForm(current_user, obj=training, current_region=training.region_code)
+    if not form.is_submitted():
+        form.version.data = training.version
+    if form.validate_on_submit():
+        try:
+            update_training(training, _data(form), current_user, version=form.version.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("培训信息已保存", "success")
+            return redirect(url_for("training.detail", training_id=training.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("training/form.html", form=form, training=training), status
+
+
+def _candidates(training: Training, q: str) -> list[tuple[Person, Posting | None]]:
+    """People in the user's scope matching ``q`` and not yet registered for the course."""
+    if not q:
+        return []
+    registered = select(Attendance.person_id).where(Attendance.training_id == training.id)
+    match = Person.name.contains(q)
+    if len(q) == 4 and q[:3].isdigit():  # the last four characters of an ID number
+        match = or_(match, Person.id_number_masked.endswith(q.upper()))
+    people = db.session.scalars(
+        scoped(select(Person), Person)
+        .where(match, Person.id.not_in(registered))
+        .order_by(Person.name, Person.id)
+        .limit(50)
+    ).all()
+    active = {
+        p.person_id: p
+        for p in db.session.scalars(
+            select(Posting).where(Posting.person_id.in_([p.id for p in people]), Posting.end_date.is_(None))
+        )
+    } if people else {}
+    return [(p, active.get(p.id)) for p in people]
+
+
+def _detail(training: Training, add_form: AttendanceAddForm | None = None, status: int = 200):
+    attendances = db.session.scalars(
+        scoped(select(Attendance), Attendance).where(Attendance.training_id == training.id).join(Person).order_by(Person.name)
+    ).all()
+    manage = can_manage(current_user, training) and current_user.can("manage_trainings")
+    q = request.values.get("q", "").strip()
+    add_form = add_form or AttendanceAddForm(formdata=None, hours=training.hours)
+    candidates = _candidates(training, q) if manage else []
+    add_form.person_ids.choices = [(p.id, p.name) for p, _ in candidates]
+    return render_template(
+        "training/detail.html", training=training, attendances=attendances, manage=manage, q=q,
+        candidates=candidates, add_form=add_form, empty=EmptyForm(),
+    ), status
+
+
+@bp.route("/<int:training_id>")
+@login_only
+def detail(training_id: int):
+    training = get_in_scope_or_404(Training, training_id)
+    return _detail(training)
+
+
+@bp.route("/<int:training_id>/attendance", methods=["POST"])
+@require("manage_trainings")
+def add_attendance(training_id: int):
+    training = get_in_scope_or_404(Training, training_id)
+    if not can_manage(current_user, training):
+        abort(403)
+    form = AttendanceAddForm()
+    if form.validate_on_submit():
+        try:
+            made = add_attendances(training, form.person_ids.data or [], form.hours.data, form.passed.data,
+                                   current_user, note=form.note.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"已登记参训人员 {len(made)} 名", "success")
+            return redirect(url_for("training.detail", training_id=training.id))
+    return _detail(training, form, 422)
+
+
+@bp.route("/attendance/<int:attendance_id>/edit", methods=["GET", "POST"])
+@require("manage_trainings")
+def edit_attendance(attendance_id: int):
+    attendance = get_in_scope_or_404(Attendance, attendance_id)
+    if not can_manage(current_user, attendance.training):
+        abort(403)
+    form = AttendanceForm(obj=attendance)
+    if not form.is_submitted():
+        form.version.data = attendance.version
+    if form.validate_on_submit():
+        try:
+            update_attendance(attendance, form.hours.data, form.passed.data, current_user, note=form.note.data,
+                              version=form.version.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("参训记录已保存", "success")
+            return redirect(url_for("training.detail", training_id=attendance.training_id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("training/attendance_form.html", form=form, attendance=attendance), status
+
+
+@bp.route("/attendance/<int:attendance_id>/delete", methods=["POST"])
+@require("manage_trainings")
+def delete_attendance(attendance_id: int):
+    attendance = get_in_scope_or_404(Attendance, attendance_id)
+    if not can_manage(current_user, attendance.training):
+        abort(403)
+    training_id = attendance.training_id
+    if EmptyForm().validate_on_submit():
+        remove_attendance(attendance, current_user)
+        flash("参训记录已删除", "success")
+    return redirect(url_for("training.detail", training_id=training_id))
+
+
+@bp.route("/person/<int:person_id>")
+@login_only
+def person(person_id: int):
+    """A person's training history and, for each of their postings, the two checks."""
+    person = get_in_scope_or_404(Person, person_id)
+    attendances = db.session.scalars(
+        scoped(select(Attendance), Attendance)
+        .where(Attendance.person_id == person.id)
+        .join(Training)
+        .order_by(Training.start_date.desc())
+    ).all()
+    postings = db.session.scalars(
+        scoped(select(Posting), Posting).where(Posting.person_id == person.id).order_by(Posting.start_date.desc())
+    ).all()
+    today = local_today()
+    results = checks.posting_training_checks(postings, today=today)
+    years = sorted({a.training.start_date.year for a in attendances if a.passed} | {today.year}, reverse=True)
+    by_year = {y: sum(1 for a in attendances if a.passed and a.training.start_date.year == y) for y in years}
+    hours_by_year = {y: sum(a.hours for a in attendances if a.passed and a.training.start_date.year == y) for y in years}
+    return render_template(
+        "training/person.html", person=person, attendances=attendances, postings=postings, checks=results,
+        by_year=by_year, hours_by_year=hours_by_year, required=checks.yearly_required(),
+        window=checks.window_days(),
+    )
+
+
+@bp.route("/gaps")
+@login_only
+def gaps():
+    """Active postings in scope whose person lacks pre-posting or this year's training."""
+    today = local_today()
+    which = request.args.get("which", "pre_posting")
+    base = scoped(select(Posting), Posting).where(Posting.end_date.is_(None))
+    if which == "yearly":
+        stmt = checks.missing_yearly(base, today.year)
+    else:
+        which = "pre_posting"
+        stmt = checks.missing_pre_posting(base, today)
+    page = db.paginate(stmt.order_by(Posting.region_code, Posting.start_date), per_page=50, error_out=False)
+    results = checks.posting_training_checks(page.items, today=today)
+    counts = {
+        "pre_posting": db.session.scalar(select(func.count()).select_from(checks.missing_pre_posting(base, today).subquery())),
+        "yearly": db.session.scalar(select(func.count()).select_from(checks.missing_yearly(base, today.year).subquery())),
+    }
+    return render_template("training/gaps.html", page=page, which=which, checks=results, counts=counts, year=today.year)
+
+
+nav_entry(50, "业务培训", "training.index", ("admin", "region", "viewer", "unit"))
