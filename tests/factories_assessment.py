@@ -2,6 +2,7 @@
 incentives (model level: tests of the rules go through the services or the pages)."""
 from __future__ import annotations
 
+import calendar
 from datetime import date
 from decimal import Decimal
 
@@ -47,6 +48,8 @@ def make_duty(posting, month: date, days: int = 22, absences: int = 0, status: s
         region_code=posting.region_code,
         organization_id=posting.organization_id,
         month=month.replace(day=1),
+        month_days=kw.pop("month_days", calendar.monthrange(month.year, month.month)[1]),
+        available_days=kw.pop("available_days", calendar.monthrange(month.year, month.month)[1]),
         days_in_village=days,
         leave_days=kw.pop("leave_days", 0),
         leave_approved_by=kw.pop("leave_approved_by", None),

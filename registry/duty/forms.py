@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from ..core.formatting import month_cn
+
+
+def month_value(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+def parse_month(value: str | None) -> date | None:
+    try:
+        year, month = (value or "").split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        return None
+
+
+class DutyForm(FlaskForm):
+    # choices are the posting's months without a record; the service checks the month
+    month = SelectField("月份", choices=[], validate_choice=False)
+    days_in_village = StringField("在村天数")
+    leave_days = StringField("请假天数", default="0")
+    leave_approved_by = StringField("请假批准人", validators=[Optional(), Length(max=100)])
+    absences = StringField("无故缺勤天数", default="0")
+    summary = TextAreaField("工作纪实（民情日记摘要）")
+    version = HiddenField()
+
+    def set_months(self, months: list[date]) -> None:
+        self.month.choices = [(month_value(m), month_cn(m)) for m in months]
+
+
+class ReturnForm(FlaskForm):
+    reason = TextAreaField("退回原因", validators=[Length(max=500)])
+    version = HiddenField()
+
+
+class VersionForm(FlaskForm):
+    """A POST-only action on a versioned record (check, verify)."""
+
+    version = HiddenField()

@@ -1,0 +1,318 @@
+"""Filing, correcting and checking months in the village (驻村纪实).
+
+Rules (DESIGN.md section 5): a record per village posting and month; the month is not in
+the future and lies within the posting's term; days are whole numbers that fit the days
+the posting covers in that month; leave needs who approved it; a checked month is locked.
+Fewer days than ``REGISTRY_MIN_DAYS_IN_VILLAGE`` (20) is a gap that is flagged, not an error;
+in the posting's first or last month the minimum is pro rata to the days it covers.
+"""
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..audit.services import record, snapshot
+from ..core.enums import VILLAGE_ROLES
+from ..core.formatting import month_cn
+from ..core.rules import Collector, RuleViolation
+from ..core.timeutil import local_today, utcnow
+from ..extensions import db
+from ..people.models import Posting
+from .models import DutyMonth
+
+STALE_MESSAGE = "该月纪实已被他人修改，请刷新页面后重新填写"
+SUMMARY_MAX = 1000
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(month: date) -> date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def posting_days_in_month(posting: Posting, month: date, until: date | None = None) -> int:
+    """Days of ``month`` inside the posting's term (and up to ``until``, if given)."""
+    first, last = month_start(month), month_end(month)
+    lo = max(first, posting.start_date)
+    hi = min(last, posting.end_date or last, until or last)
+    return max(0, (hi - lo).days + 1)
+
+
+def posting_months(posting: Posting, today: date | None = None) -> list[date]:
+    """The months a village posting should have a record for, oldest first, up to the
+    current month (or the month the posting ended)."""
+    today = today or local_today()
+    last = month_start(min(today, posting.end_date or today))
+    month, out = month_start(posting.start_date), []
+    while month <= last:
+        out.append(month)
+        month = add_months(month, 1)
+    return out
+
+
+def min_days() -> int:
+    return int(current_app.config["REGISTRY_MIN_DAYS_IN_VILLAGE"])
+
+
+@dataclass
+class DutyData:
+    month: date | None
+    days_in_village: int | None
+    leave_days: int | None
+    leave_approved_by: str | None
+    absences: int | None
+    summary: str | None
+
+
+def _int(value, field: str, label: str, errors: Collector) -> int | None:
+    if value is None or value == "":
+        errors.add(field, f"请填写{label}")
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        errors.add(field, f"{label}应为整数")
+        return None
+    if number < 0:
+        errors.add(field, f"{label}不能为负数")
+        return None
+    return number
+
+
+def _check(posting: Posting, data: DutyData, existing: DutyMonth | None, today: date) -> dict:
+    errors = Collector()
+    if posting.role not in VILLAGE_ROLES:
+        raise RuleViolation("只有驻村第一书记和驻村工作队员填报驻村纪实", "")
+    month = month_start(data.month) if data.month else None
+    if month is None:
+        errors.add("month", "请选择月份")
+    elif existing is not None and month != existing.month:
+        errors.add("month", "已填报的纪实不能更改月份")
+    elif month > month_start(today):
+        errors.add("month", "不能填报未来月份的纪实")
+    elif month < month_start(posting.start_date):
+        errors.add("month", f"月份不能早于选派开始的{month_cn(posting.start_date)}")
+    elif posting.end_date is not None and month > month_start(posting.end_date):
+        errors.add("month", f"月份不能晚于选派结束的{month_cn(posting.end_date)}")
+    elif existing is None and db.session.scalar(
+        select(DutyMonth.id).where(DutyMonth.posting_id == posting.id, DutyMonth.month == month)
+    ):
+        errors.add("month", f"{month_cn(month)}的纪实已填报，请在原记录上修改")
+    days = _int(data.days_in_village, "days_in_village", "在村天数", errors)
+    leave = _int(data.leave_days if data.leave_days not in (None, "") else 0, "leave_days", "请假天数", errors)
+    absences = _int(data.absences if data.absences not in (None, "") else 0, "absences", "无故缺勤天数", errors)
+    approved_by = (data.leave_approved_by or "").strip() or None
+    summary = (data.summary or "").strip()
+    if month is not None and not errors.errors.get("month"):
+        # Days that can be accounted for: the posting's days in that month, up to today.
+        possible = posting_days_in_month(posting, month, until=today)
+        days_in_month = calendar.monthrange(month.year, month.month)[1]
+        if days is not None and days > days_in_month:
+            errors.add("days_in_village", f"在村天数不能超过当月天数（{days_in_month}天）")
+        elif days is not None and days > possible:
+            errors.add("days_in_village", f"在村天数不能超过该月在岗天数（{possible}天）")
+        elif days is not None and leave is not None and absences is not None and days + leave + absences > possible:
+            errors.add("leave_days", f"在村、请假和无故缺勤天数合计不能超过该月在岗天数（{possible}天）")
+    if leave and not approved_by:
+        errors.add("leave_approved_by", "有请假天数时须填写请假批准人")
+    if approved_by and len(approved_by) > 100:
+        errors.add("leave_approved_by", "请假批准人最多100字")
+    if not summary:
+        errors.add("summary", "请填写工作纪实")
+    elif len(summary) > SUMMARY_MAX:
+        errors.add("summary", f"工作纪实最多{SUMMARY_MAX}字")
+    errors.raise_if_any()
+    return dict(
+        month=month, month_days=calendar.monthrange(month.year, month.month)[1],
+        available_days=posting_days_in_month(posting, month), days_in_village=days,
+        leave_days=leave, leave_approved_by=approved_by if leave else None, absences=absences, summary=summary,
+    )
+
+
+def _describe(duty: DutyMonth) -> str:
+    flag = "，不足最低要求" if duty.is_short else ""
+    return (f"{duty.posting.person.name} {month_cn(duty.month)}：在村{duty.days_in_village}天，请假{duty.leave_days}天，"
+            f"无故缺勤{duty.absences}天{flag}")
+
+
+def file_month(posting: Posting, data: DutyData, user, today: date | None = None) -> DutyMonth:
+    """Create the record of one month (status 待核实)."""
+    today = today or local_today()
+    values = _check(posting, data, None, today)
+    duty = DutyMonth(
+        posting_id=posting.id, region_code=posting.region_code, organization_id=posting.organization_id,
+        status="filed", filed_by_id=getattr(user, "id", None), filed_at=utcnow(), **values,
+    )
+    db.session.add(duty)
+    db.session.flush()
+    record("create", duty, summary="填报驻村纪实：" + _describe(duty))
+    db.session.commit()
+    return duty
+
+
+def update_month(duty: DutyMonth, data: DutyData, user, version=None, today: date | None = None) -> DutyMonth:
+    """Correct a month before it is checked; a returned month goes back to 待核实."""
+    today = today or local_today()
+    if duty.status == "checked":
+        raise RuleViolation("该月纪实已核实，不能再修改", "")
+    if version is not None and str(version) != str(duty.version):
+        raise RuleViolation(STALE_MESSAGE, "")
+    values = _check(duty.posting, data, duty, today)
+    before = snapshot(duty)
+    refiled = duty.status == "returned"
+    for key, value in values.items():
+        setattr(duty, key, value)
+    duty.status, duty.return_reason = "filed", None
+    duty.filed_by_id, duty.filed_at = getattr(user, "id", None), utcnow()
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise RuleViolation(STALE_MESSAGE, "") from None
+    record("refile" if refiled else "update", duty, before=before,
+           summary=("退回后重新填报：" if refiled else "修改驻村纪实：") + _describe(duty))
+    db.session.commit()
+    return duty
+
+
+def check_month(duty: DutyMonth, user, version=None) -> DutyMonth:
+    """核实: region staff whose jurisdiction holds the village confirm the month."""
+    if duty.status != "filed":
+        raise RuleViolation(f"只有待核实的纪实可以核实（当前：{duty.status_label}）", "")
+    if version is not None and str(version) != str(duty.version):
+        raise RuleViolation(STALE_MESSAGE, "")
+    before = snapshot(duty)
+    duty.status, duty.checked_by_id, duty.checked_at = "checked", getattr(user, "id", None), utcnow()
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise RuleViolation(STALE_MESSAGE, "") from None
+    record("check", duty, before=before, summary="核实驻村纪实：" + _describe(duty))
+    db.session.commit()
+    return duty
+
+
+def return_month(duty: DutyMonth, reason: str | None, user, version=None) -> DutyMonth:
+    """Send a filed month back to the filer with a reason."""
+    reason = (reason or "").strip()
+    if duty.status != "filed":
+        raise RuleViolation(f"只有待核实的纪实可以退回（当前：{duty.status_label}）", "")
+    if not reason:
+        raise RuleViolation("退回时须填写退回原因", "reason")
+    if len(reason) > 500:
+        raise RuleViolation("退回原因最多500字", "reason")
+    if version is not None and str(version) != str(duty.version):
+        raise RuleViolation(STALE_MESSAGE, "")
+    before = snapshot(duty)
+    duty.status, duty.return_reason = "returned", reason
+    duty.checked_by_id, duty.checked_at = getattr(user, "id", None), utcnow()
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise RuleViolation(STALE_MESSAGE, "") from None
+    record("return", duty, before=before, summary=f"退回驻村纪实：{_describe(duty)}；原因：{reason}")
+    db.session.commit()
+    return duty
+
+
+# -- reading, for the posting page and the assessment evidence ---------------------------------
+
+
+@dataclass
+class MonthRow:
+    month: date
+    duty: DutyMonth | None
+
+    @property
+    def missing(self) -> bool:
+        return self.duty is None
+
+
+def posting_month_rows(posting: Posting, today: date | None = None) -> list[MonthRow]:
+    """Every month the posting should have, newest first, with its record if filed."""
+    records = {
+        d.month: d for d in db.session.scalars(select(DutyMonth).where(DutyMonth.posting_id == posting.id))
+    }
+    return [MonthRow(m, records.get(m)) for m in reversed(posting_months(posting, today))]
+
+
+@dataclass
+class YearSummary:
+    year: int
+    months: list[MonthRow]
+    days: int
+    leave_days: int
+    absences: int
+    short_months: int
+    missing_months: int
+
+
+def year_summary(posting: Posting, year: int, today: date | None = None) -> YearSummary:
+    """The posting's months of ``year`` (oldest first) with the year's totals."""
+    today = today or local_today()
+    months = [m for m in posting_months(posting, today) if m.year == year]
+    records = {
+        d.month: d
+        for d in db.session.scalars(
+            select(DutyMonth).where(
+                DutyMonth.posting_id == posting.id, DutyMonth.month.between(date(year, 1, 1), date(year, 12, 1))
+            )
+        )
+    }
+    rows = [MonthRow(m, records.get(m)) for m in months]
+    # a record outside the expected months (e.g. the posting's start was corrected) still counts
+    rows += [MonthRow(m, d) for m, d in records.items() if m not in set(months)]
+    rows.sort(key=lambda r: r.month)
+    filed = [r.duty for r in rows if r.duty is not None]
+    return YearSummary(
+        year=year, months=rows, days=sum(d.days_in_village for d in filed), leave_days=sum(d.leave_days for d in filed),
+        absences=sum(d.absences for d in filed), short_months=sum(1 for d in filed if d.is_short),
+        missing_months=sum(1 for r in rows if r.missing),
+    )
+
+
+def absences_in_year(posting_id: int, year: int) -> int:
+    """Total unexcused absences of a posting in a calendar year (every filed month counts,
+    whether checked yet or not)."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(DutyMonth.absences), 0)).where(
+            DutyMonth.posting_id == posting_id, DutyMonth.month.between(date(year, 1, 1), date(year, 12, 1))
+        )
+    ) or 0
+
+
+def latest_months(posting_ids: list[int], months: int = 3, today: date | None = None) -> dict[int, dict[date, DutyMonth]]:
+    """{posting id: {month: record}} for the last ``months`` months, one query."""
+    today = today or local_today()
+    first = add_months(month_start(today), -(months - 1))
+    out: dict[int, dict[date, DutyMonth]] = defaultdict(dict)
+    if posting_ids:
+        for duty in db.session.scalars(
+            select(DutyMonth).where(DutyMonth.posting_id.in_(posting_ids), DutyMonth.month >= first)
+        ):
+            out[duty.posting_id][duty.month] = duty
+    return out
+
+
+def recent_months(count: int = 3, today: date | None = None) -> list[date]:
+    today = today or local_today()
+    return [add_months(month_start(today), -i) for i in range(count - 1, -1, -1)]
+
+
+def previous_month(today: date | None = None) -> date:
+    return month_start(month_start(today or local_today()) - timedelta(days=1))

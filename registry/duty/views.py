@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..core.access import login_only
+from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404, scoped
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..main.home import panel
+from ..people.models import Posting
+from ..regions.sections import section
+from .forms import DutyForm, ReturnForm, VersionForm, month_value, parse_month
+from .models import DutyMonth
+from .services import (
+    DutyData,
+    check_month,
+    file_month,
+    latest_months,
+    min_days,
+    month_end,
+    posting_month_rows,
+    previous_month,
+    recent_months,
+    return_month,
+    update_month,
+)
+
+bp = Blueprint("duty", __name__, url_prefix="/duty")
+
+
+def _village_postings():
+    return scoped(select(Posting), Posting).where(Posting.role.in_(VILLAGE_ROLES))
+
+
+@bp.route("/")
+@login_only
+def index():
+    """Filed months in scope: the township's worklist (待核实) and the flagged months."""
+    stmt = scoped(select(DutyMonth), DutyMonth)
+    status = request.args.get("status", "filed" if current_user.can("check_duty") else "")
+    short = request.args.get("short") == "1"
+    month = parse_month(request.args.get("month"))
+    if status in DUTY_STATUSES:
+        stmt = stmt.where(DutyMonth.status == status)
+    else:
+        status = ""
+    if short:
+        stmt = stmt.where(DutyMonth.short_clause())
+    if month:
+        stmt = stmt.where(DutyMonth.month == month)
+    page = db.paginate(stmt.order_by(DutyMonth.month.desc(), DutyMonth.region_code, DutyMonth.id), per_page=50, error_out=False)
+    counts = dict(
+        db.session.execute(scoped(select(DutyMonth.status, func.count()), DutyMonth).group_by(DutyMonth.status)).all()
+    )
+    short_count = db.session.scalar(scoped(select(func.count()).select_from(DutyMonth), DutyMonth).where(DutyMonth.short_clause()))
+    return render_template(
+        "duty/index.html", page=page, status=status, short=short, month=month_value(month) if month else "",
+        counts=counts, short_count=short_count, minimum=min_days(), check=current_user.can("check_duty"),
+        empty=VersionForm(),
+    )
+
+
+@bp.route("/postings")
+@login_only
+def postings():
+    """Active village postings in scope with their last three months."""
+    stmt = _village_postings().where(Posting.end_date.is_(None))
+    last = previous_month()
+    if request.args.get("missing") == "1":
+        stmt = stmt.where(~select(DutyMonth.id).where(DutyMonth.posting_id == Posting.id, DutyMonth.month == last).exists())
+    page = db.paginate(stmt.order_by(Posting.region_code, Posting.role, Posting.id), per_page=50, error_out=False)
+    months = recent_months(3)
+    records = latest_months([p.id for p in page.items], 3)
+    return render_template(
+        "duty/postings.html", page=page, months=months, records=records, last=last,
+        missing=request.args.get("missing") == "1", file=current_user.can("file_duty"),
+    )
+
+
+@bp.route("/posting/<int:posting_id>")
+@login_only
+def posting(posting_id: int):
+    posting = get_in_scope_or_404(Posting, posting_id)
+    if posting.role not in VILLAGE_ROLES:
+        abort(404)
+    rows = posting_month_rows(posting)
+    filed = [r.duty for r in rows if r.duty]
+    return render_template(
+        "duty/posting.html", posting=posting, rows=rows, minimum=min_days(),
+        file=current_user.can("file_duty"), check=current_user.can("check_duty"), empty=VersionForm(),
+        totals={"days": sum(d.days_in_village for d in filed), "absences": sum(d.absences for d in filed),
+                "short": sum(1 for d in filed if d.is_short), "missing": sum(1 for r in rows if r.missing)},
+    )
+
+
+def _data(form: DutyForm) -> DutyData:
+    return DutyData(
+        month=parse_month(form.month.data), days_in_village=form.days_in_village.data, leave_days=form.leave_days.data,
+        leave_approved_by=form.leave_approved_by.data, absences=form.absences.data, summary=form.summary.data,
+    )
+
+
+@bp.route("/posting/<int:posting_id>/new", methods=["GET", "POST"])
+@require("file_duty")
+def new(posting_id: int):
+    posting = get_in_scope_or_404(Posting, posting_id)
+    if posting.role not in VILLAGE_ROLES:
+        abort(404)
+    form = DutyForm()
+    open_months = [r.month for r in posting_month_rows(posting) if r.missing]
+    form.set_months(open_months)
+    if not form.is_submitted():
+        wanted = request.args.get("month")
+        form.month.data = wanted if wanted else (month_value(open_months[0]) if open_months else None)
+    if form.validate_on_submit():
+        try:
+            duty = file_month(posting, _data(form), current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"{duty.month.year}年{duty.month.month}月驻村纪实已填报，等待乡镇核实", "success")
+            return redirect(url_for("duty.posting", posting_id=posting.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("duty/form.html", form=form, posting=posting, duty=None, minimum=min_days()), status
+
+
+@bp.route("/<int:duty_id>/edit", methods=["GET", "POST"])
+@require("file_duty")
+def edit(duty_id: int):
+    duty = get_in_scope_or_404(DutyMonth, duty_id)
+    if duty.status == "checked":
+        flash("该月纪实已核实，不能再修改", "warning")
+        return redirect(url_for("duty.posting", posting_id=duty.posting_id))
+    form = DutyForm(obj=duty)
+    form.set_months([duty.month])
+    if not form.is_submitted():
+        form.month.data = month_value(duty.month)
+        form.version.data = duty.version
+    if form.validate_on_submit():
+        try:
+            update_month(duty, _data(form), current_user, version=form.version.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("驻村纪实已保存，等待乡镇核实", "success")
+            return redirect(url_for("duty.posting", posting_id=duty.posting_id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("duty/form.html", form=form, posting=duty.posting, duty=duty, minimum=min_days()), status
+
+
+def _back(duty: DutyMonth):
+    target = request.form.get("next") or ""
+    if target == "list":
+        return redirect(url_for("duty.index"))
+    return redirect(url_for("duty.posting", posting_id=duty.posting_id))
+
+
+@bp.route("/<int:duty_id>/check", methods=["POST"])
+@require("check_duty")
+def check(duty_id: int):
+    duty = get_in_scope_or_404(DutyMonth, duty_id)
+    form = VersionForm()
+    if form.validate_on_submit():
+        try:
+            check_month(duty, current_user, version=form.version.data or None)
+        except RuleViolation as violation:
+            db.session.rollback()
+            flash(violation.message, "danger")
+        else:
+            flash(f"已核实 {duty.posting.person.name} {duty.month.year}年{duty.month.month}月的驻村纪实", "success")
+    return _back(duty)
+
+
+@bp.route("/<int:duty_id>/return", methods=["GET", "POST"])
+@require("check_duty")
+def send_back(duty_id: int):
+    duty = get_in_scope_or_404(DutyMonth, duty_id)
+    form = ReturnForm()
+    if not form.is_submitted():
+        form.version.data = duty.version
+    if form.validate_on_submit():
+        try:
+            return_month(duty, form.reason.data, current_user, version=form.version.data or None)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("已退回，填报单位或村修改后重新提交", "success")
+            return redirect(url_for("duty.posting", posting_id=duty.posting_id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("duty/return.html", form=form, duty=duty, minimum=min_days()), status
+
+
+# -- navigation, home panels, village page section ----------------------------------------------
+
+nav_entry(52, "驻村纪实", "duty.index", ("admin", "region", "viewer", "unit", "village"))
+
+
+@panel
+def _to_check(user):
+    if not user.can("check_duty"):
+        return None
+    stmt = scoped(select(DutyMonth), DutyMonth).where(DutyMonth.status == "filed")
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(stmt.order_by(DutyMonth.month, DutyMonth.id).limit(5)).all()
+    return {
+        "title": "待核实的驻村纪实",
+        "count": total,
+        "rows": [
+            {"text": f"{d.posting.person.name} · {d.month.year}年{d.month.month}月 · 在村{d.days_in_village}天",
+             "url": url_for("duty.posting", posting_id=d.posting_id),
+             "note": f"{d.posting.region.name}{'，不足' + str(d.required_days) + '天' if d.is_short else ''}"}
+            for d in rows
+        ],
+        "link": url_for("duty.index", status="filed"),
+        "empty": "没有待核实的纪实",
+    }
+
+
+@panel
+def _to_file(user):
+    """Units and villages: active village postings whose last month is not filed yet."""
+    if user.role not in ("unit", "village"):
+        return None
+    last = previous_month()
+    stmt = _village_postings().where(
+        Posting.end_date.is_(None), Posting.start_date <= month_end(last),
+        ~select(DutyMonth.id).where(DutyMonth.posting_id == Posting.id, DutyMonth.month == last).exists(),
+    )
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    returned = db.session.scalars(
+        scoped(select(DutyMonth), DutyMonth).where(DutyMonth.status == "returned").order_by(DutyMonth.month).limit(5)
+    ).all()
+    rows = [
+        {"text": f"{d.posting.person.name} · {d.month.year}年{d.month.month}月（已退回）",
+         "url": url_for("duty.edit", duty_id=d.id), "note": d.return_reason}
+        for d in returned
+    ]
+    rows += [
+        {"text": f"{p.person.name} · {last.year}年{last.month}月未填报", "url": url_for("duty.new", posting_id=p.id, month=month_value(last)),
+         "note": f"{p.role_label} · {p.region.name}"}
+        for p in db.session.scalars(stmt.order_by(Posting.id).limit(5))
+    ]
+    if not rows:
+        return None
+    return {"title": "驻村纪实待填报", "count": total + len(returned), "rows": rows,
+            "link": url_for("duty.postings", missing=1), "empty": "已全部填报"}
+
+
+@section
+def _village_duty(region, user):
+    if region.level != "village":
+        return None
+    postings = db.session.scalars(
+        _village_postings().where(Posting.region_code == region.code, Posting.end_date.is_(None)).order_by(Posting.role)
+    ).all()
+    if not postings:
+        return None
+    months = recent_months(3)
+    return "duty/_village_section.html", {
+        "postings": postings, "months": months, "records": latest_months([p.id for p in postings], 3), "today": local_today(),
+    }
