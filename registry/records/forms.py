@@ -1,0 +1,98 @@
+"""Forms of the records pages. They only carry input and build their choices from the
+user's scope; every rule is checked in ``services`` (and ``funds``), whose Chinese
+messages land on these fields."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+
+from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
+from . import services
+
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms import SelectChoice
+
+    def _choices(pairs) -> list:
+        return [SelectChoice(value, label) for value, label in pairs]
+except ImportError:  # pragma: no cover - older WTForms
+    def _choices(pairs) -> list:
+        return list(pairs)
+
+ACCEPT = "image/jpeg,image/png,image/webp,application/pdf,.jpg,.jpeg,.png,.webp,.pdf"
+
+
+class Needed:
+    """Marks a field as required on the page (the star); the service checks it."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        return None
+
+
+class RecordForm(FlaskForm):
+    village_code = SelectField("受帮扶村", validate_choice=False, validators=[Needed()])
+    pairing_id = SelectField("所属结对关系", validate_choice=False)
+    category = SelectField(
+        "帮扶类别", choices=_choices([("", "请选择"), *RECORD_CATEGORIES.items()]), validate_choice=False, validators=[Needed()]
+    )
+    title = StringField("标题", validators=[Needed()], render_kw={"maxlength": 200, "placeholder": "如：捐建村级产业路硬化"})
+    record_date = StringField("帮扶日期", validators=[Needed()], render_kw={"type": "date"})
+    amount = StringField("直接投入资金（元）", render_kw={"inputmode": "decimal", "placeholder": "0.00"})
+    amount_attracted = StringField("引进资金（元）", render_kw={"inputmode": "decimal", "placeholder": "0.00"})
+    amount_in_kind = StringField("实物折价（元）", render_kw={"inputmode": "decimal", "placeholder": "0.00"})
+    households = StringField("受益户数", render_kw={"inputmode": "numeric", "placeholder": "0"})
+    persons = StringField("受益人数", render_kw={"inputmode": "numeric", "placeholder": "0"})
+    jobs = StringField("带动就业人数", render_kw={"inputmode": "numeric", "placeholder": "0"})
+    description = TextAreaField("内容说明", render_kw={"rows": 5})
+    files = MultipleFileField("佐证材料（照片或 PDF，可多选）", render_kw={"accept": ACCEPT})
+    version = HiddenField()
+
+    def __init__(self, organization_id: int, *args, fixed_village=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if fixed_village is not None:
+            self.village_code.choices = _choices([(fixed_village.code, f"{fixed_village.name}（{fixed_village.code}）")])
+        else:
+            villages = services.filer_villages(organization_id)
+            self.village_code.choices = _choices([("", "请选择")] + [
+                (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip()) for v in villages
+            ])
+        self.pairing_id.choices = _choices([("", "不关联")] + [
+            (str(p.id), f"{PAIRING_KINDS.get(p.kind, p.kind)} · {p.region.name if p.region else p.region_code}"
+                        f"（{p.start_date:%Y-%m-%d} 起{'' if p.end_date is None else f'，{p.end_date:%Y-%m-%d} 止'}）")
+            for p in services.filer_pairings(organization_id)
+        ])
+
+    def fill_from(self, record) -> None:
+        """Put a stored record's values on the form (for editing or correcting)."""
+        for name in ("village_code", "category", "title", "description", "households", "persons", "jobs"):
+            getattr(self, name).data = getattr(record, name)
+        for name in ("amount", "amount_attracted", "amount_in_kind"):
+            value = getattr(record, name)
+            getattr(self, name).data = "" if value is None else f"{value:.2f}"
+        self.record_date.data = record.record_date.isoformat() if record.record_date else ""
+        self.pairing_id.data = str(record.pairing_id) if record.pairing_id else ""
+
+
+class ActionForm(FlaskForm):
+    """A one-click state change: CSRF, and the version the user saw."""
+
+    version = HiddenField()
+    next = HiddenField()
+
+
+class DisputeForm(FlaskForm):
+    reason = TextAreaField("异议理由", validators=[Needed()], render_kw={"rows": 4, "placeholder": "请写明与实际不符之处，如金额、日期或内容"})
+    version = HiddenField()
+
+
+class EvidenceForm(FlaskForm):
+    files = MultipleFileField("添加佐证材料（照片或 PDF）", render_kw={"accept": ACCEPT})
+
+
+class ContributionForm(FlaskForm):
+    donor = StringField("捐赠方", validators=[Needed()], render_kw={"maxlength": 200})
+    amount = StringField("捐赠金额（元）", validators=[Needed()], render_kw={"inputmode": "decimal"})
+    received_on = StringField("到账日期", validators=[Needed()], render_kw={"type": "date"})
+    receipt_no = StringField("收据编号", validators=[Needed()], render_kw={"maxlength": 50})
+    note = TextAreaField("备注", render_kw={"rows": 3})

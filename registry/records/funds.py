@@ -1,0 +1,120 @@
+"""Charitable funds (公益慈善组织): money in (``FundContribution``) and money out (the
+fund's confirmed support records), so raised, disbursed and balance are always visible.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Select, func, select
+
+from ..audit.services import record as audit
+from ..core.rules import Collector, RuleViolation
+from ..core.scope import scoped
+from ..extensions import db
+from ..organizations.models import Organization
+from .models import FundContribution, SupportRecord
+from .services import clean_text, parse_amount, parse_date
+
+ZERO = Decimal("0.00")
+
+
+def is_fund(org: Organization | None) -> bool:
+    return org is not None and org.kind == "charity"
+
+
+def may_record_contribution(user, org: Organization) -> bool:
+    """The fund's own unit, region staff (the fund is in their scope) and administrators."""
+    if user.role == "unit":
+        return user.organization_id == org.id
+    return user.role in ("admin", "region")
+
+
+def add_contribution(org: Organization, user, data: dict) -> FundContribution:
+    """Record money received by the fund: donor, amount (> 0), date, receipt number (unique
+    per fund)."""
+    if not is_fund(org):
+        raise RuleViolation({"": "只有公益慈善组织可以登记受赠资金"})
+    if not may_record_contribution(user, org):
+        raise RuleViolation({"": "只有该基金本单位、行政区工作人员或系统管理员可以登记受赠资金"})
+    errors = Collector()
+    donor = clean_text(data.get("donor"))
+    if not donor:
+        errors.add("donor", "请填写捐赠方")
+    elif len(donor) > 200:
+        errors.add("donor", "捐赠方不能超过200个字")
+    amount = parse_amount(data.get("amount"), "amount", errors, "捐赠金额", positive=True)
+    received_on = parse_date(data.get("received_on"), "received_on", errors, "到账日期")
+    receipt_no = clean_text(data.get("receipt_no"))
+    if not receipt_no:
+        errors.add("receipt_no", "请填写收据编号")
+    elif len(receipt_no) > 50:
+        errors.add("receipt_no", "收据编号不能超过50个字符")
+    elif db.session.scalar(
+        select(func.count()).select_from(FundContribution).where(
+            FundContribution.organization_id == org.id, FundContribution.receipt_no == receipt_no
+        )
+    ):
+        errors.add("receipt_no", "该收据编号已登记过，请核对")
+    note = str(data.get("note") or "").strip()
+    errors.check(len(note) <= 1000, "note", "备注不能超过1000个字")
+    errors.raise_if_any()
+
+    item = FundContribution(
+        organization_id=org.id, donor=donor, amount=amount, received_on=received_on, receipt_no=receipt_no,
+        note=note or None, created_by_id=user.id,
+    )
+    db.session.add(item)
+    db.session.flush()
+    audit("create", item, summary=f"登记受赠资金：{donor} {amount} 元（收据 {receipt_no}）", actor=user)
+    db.session.commit()
+    return item
+
+
+@dataclass
+class FundTotals:
+    raised: Decimal
+    disbursed: Decimal  # direct money of confirmed support records
+    pending: Decimal  # direct money of records awaiting the village's confirmation
+    in_kind: Decimal  # in-kind value of confirmed records (shown, not in the balance)
+    contributions: int
+    records: int
+
+    @property
+    def balance(self) -> Decimal:
+        return self.raised - self.disbursed
+
+
+def totals(org: Organization) -> FundTotals:
+    """The fund's figures, over all its records (the balance is the fund's, wherever it
+    spent the money)."""
+    raised, n_contrib = db.session.execute(
+        select(func.coalesce(func.sum(FundContribution.amount), 0), func.count())
+        .where(FundContribution.organization_id == org.id)
+    ).one()
+    by_status = {
+        status: (amount, in_kind, n)
+        for status, amount, in_kind, n in db.session.execute(
+            select(SupportRecord.status, func.coalesce(func.sum(SupportRecord.amount), 0),
+                   func.coalesce(func.sum(SupportRecord.amount_in_kind), 0), func.count())
+            .where(SupportRecord.organization_id == org.id, SupportRecord.status.in_(("confirmed", "submitted")))
+            .group_by(SupportRecord.status)
+        )
+    }
+    confirmed = by_status.get("confirmed", (ZERO, ZERO, 0))
+    pending = by_status.get("submitted", (ZERO, ZERO, 0))
+    return FundTotals(
+        raised=Decimal(raised).quantize(ZERO), disbursed=Decimal(confirmed[0]).quantize(ZERO),
+        pending=Decimal(pending[0]).quantize(ZERO), in_kind=Decimal(confirmed[1]).quantize(ZERO),
+        contributions=n_contrib, records=confirmed[2],
+    )
+
+
+def contributions(org: Organization, user) -> Select:
+    return scoped(select(FundContribution).where(FundContribution.organization_id == org.id), FundContribution, user).order_by(
+        FundContribution.received_on.desc(), FundContribution.id.desc()
+    )
+
+
+def funds_in_scope(user) -> Select:
+    return scoped(select(Organization).where(Organization.kind == "charity"), Organization, user).order_by(Organization.name)

@@ -1,0 +1,204 @@
+"""Support records (帮扶记录), their evidence files, and the money charitable funds receive.
+
+A record's life is a small state machine kept in ``services.py``; the model only holds it.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
+from ..core.scope import region_clause, scope_filter, scope_rule
+from ..core.timeutil import utcnow
+from ..extensions import db
+from ..organizations.models import Organization
+from ..pairings.models import Pairing
+from ..regions.models import Region
+
+ZERO = Decimal("0.00")
+
+
+class SupportRecord(db.Model):
+    """帮扶记录: what an organization says it gave a village, and whether the village agrees."""
+
+    __tablename__ = "support_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))  # the filer
+    village_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
+    pairing_id: Mapped[int | None] = mapped_column(ForeignKey("pairing.id"), index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=ZERO)  # direct money, 元
+    amount_attracted: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=ZERO)  # 引进资金
+    amount_in_kind: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=ZERO)  # 实物折价
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    persons: Mapped[int] = mapped_column(Integer, default=0)
+    jobs: Mapped[int] = mapped_column(Integer, default=0)
+    record_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
+    # a correction points to the confirmed record it supersedes
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("support_record.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    village: Mapped[Region] = relationship(lazy="joined")
+    pairing: Mapped[Pairing | None] = relationship(lazy="select")
+    supersedes: Mapped[SupportRecord | None] = relationship(remote_side=[id], lazy="select")
+    created_by = relationship("User", foreign_keys=[created_by_id], lazy="select")
+    decided_by = relationship("User", foreign_keys=[decided_by_id], lazy="select")
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="record", order_by="Evidence.id", lazy="select"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_support_record_village_status_date", "village_code", "status", "record_date"),
+        Index("ix_support_record_status_submitted", "status", "submitted_at"),
+        Index("ix_support_record_org_status", "organization_id", "status", "record_date"),
+        Index("ix_support_record_date", "record_date"),
+    )
+
+    @property
+    def status_label(self) -> str:
+        return RECORD_STATUSES.get(self.status, self.status)
+
+    @property
+    def category_label(self) -> str:
+        return RECORD_CATEGORIES.get(self.category, self.category)
+
+    @property
+    def total_value(self) -> Decimal:
+        """Direct money plus in-kind value (what reached the village; attracted money is
+        reported separately because it came from third parties)."""
+        return (self.amount or ZERO) + (self.amount_in_kind or ZERO)
+
+    @property
+    def audit_region_code(self) -> str:
+        return self.village_code
+
+    @property
+    def audit_organization_id(self) -> int:
+        return self.organization_id
+
+    def __repr__(self) -> str:
+        return f"<SupportRecord {self.id} {self.status}>"
+
+
+class Evidence(db.Model):
+    """A photo or PDF attached to a record, stored under a generated name outside the web
+    root (``UPLOAD_FOLDER``); ``original_name`` is only ever shown, never used as a path."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("support_record.id"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    record: Mapped[SupportRecord] = relationship(back_populates="evidence")
+    uploaded_by = relationship("User", foreign_keys=[uploaded_by_id], lazy="select")
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    @property
+    def audit_region_code(self) -> str:
+        return self.record.village_code
+
+    @property
+    def audit_organization_id(self) -> int:
+        return self.record.organization_id
+
+
+class FundContribution(db.Model):
+    """Money received by a charitable fund (公益慈善组织). What the fund paid out is its
+    confirmed support records."""
+
+    __tablename__ = "fund_contribution"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    donor: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    received_on: Mapped[date] = mapped_column(Date)
+    receipt_no: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("organization_id", "receipt_no", name="uq_fund_contribution_receipt"),
+        Index("ix_fund_contribution_org_date", "organization_id", "received_on"),
+    )
+
+    @property
+    def audit_region_code(self) -> str:
+        return self.organization.region_code
+
+    @property
+    def audit_organization_id(self) -> int:
+        return self.organization_id
+
+
+@scope_rule(SupportRecord)
+def _record_scope(user):
+    """A unit sees its own records, drafts included. A village sees the records filed for
+    it, and region staff and viewers those of villages in their region, once submitted:
+    a draft is not yet a claim anybody else has to look at."""
+    if user.role == "unit":
+        return SupportRecord.organization_id == user.organization_id
+    if user.role in ("village", "region", "viewer"):
+        return region_clause(SupportRecord.village_code, user) & SupportRecord.submitted_at.is_not(None)
+    return false()
+
+
+@scope_rule(Evidence)
+def _evidence_scope(user):
+    return Evidence.record_id.in_(select(SupportRecord.id).where(scope_filter(SupportRecord, user)))
+
+
+@scope_rule(FundContribution)
+def _contribution_scope(user):
+    """What a fund received is visible to the fund itself and to those who may see the fund."""
+    if user.role == "unit":
+        return FundContribution.organization_id == user.organization_id
+    if user.role in ("region", "viewer"):
+        return FundContribution.organization_id.in_(select(Organization.id).where(scope_filter(Organization, user)))
+    return false()

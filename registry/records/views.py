@@ -1,0 +1,432 @@
+"""Pages of support records: the unit files and follows its records, the village confirms
+or disputes them, township and county staff watch the overdue ones; evidence files and
+the pages of charitable funds. Each view: load in scope → call a service → flash → redirect."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..core.access import login_only
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404, in_scope
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..main.home import panel
+from ..organizations.models import Organization
+from ..regions.models import Region
+from ..regions.sections import section
+from . import evidence as files
+from . import funds, services
+from .forms import ActionForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
+from .models import Evidence, SupportRecord
+
+bp = Blueprint("records", __name__, url_prefix="/records")
+
+PER_PAGE = 50
+
+
+def current_app_setting(name: str):
+    return current_app.config[name]
+
+
+def _render_form(form, status=200, **ctx):
+    return render_template("records/form.html", form=form, **ctx), status
+
+
+def _detail_context(record: SupportRecord, **extra) -> dict:
+    user = current_user
+    correction = services.pending_correction(record)
+    replaced_by = services.superseded_by(record) if record.status == "superseded" else None
+    supersedes = record.supersedes if record.supersedes_id else None
+    return {
+        "record": record,
+        "actions": services.allowed_actions(record, user),
+        "history": services.history(record, user),
+        "correction": correction if correction is not None and in_scope(SupportRecord, correction.id) else None,
+        "replaced_by": replaced_by,
+        "supersedes": supersedes if supersedes is not None and in_scope(SupportRecord, supersedes.id) else None,
+        "action_form": ActionForm(formdata=None, version=record.version),
+        "dispute_form": extra.pop("dispute_form", None) or DisputeForm(formdata=None, version=record.version),
+        "evidence_form": extra.pop("evidence_form", None) or EvidenceForm(formdata=None),
+        "overdue_days": current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"),
+        "days_pending": services.days_pending(record),
+        **extra,
+    }
+
+
+def _refused(record: SupportRecord, violation: RuleViolation, **extra):
+    """Re-show the record with the refusal (nothing was changed)."""
+    db.session.rollback()
+    record = db.session.get(SupportRecord, record.id)
+    return render_template("records/detail.html", errors=[violation.message], **_detail_context(record, **extra)), 422
+
+
+# -- lists -------------------------------------------------------------------------------------
+
+@bp.route("/")
+@login_only
+def index():
+    filters = services.RecordFilters.from_args(request.args)
+    page = db.paginate(services.record_list(current_user, filters), per_page=PER_PAGE, error_out=False)
+    villages = services.filer_villages(current_user.organization_id) if current_user.role == "unit" else []
+    return render_template("records/index.html", page=page, filters=filters, villages=villages)
+
+
+@bp.route("/inbox")
+@require("confirm_records")
+def inbox():
+    page = db.paginate(services.inbox(current_user), per_page=PER_PAGE, error_out=False)
+    return render_template("records/inbox.html", page=page, action_form=ActionForm(formdata=None),
+                           dispute_form=DisputeForm(formdata=None), days_pending=services.days_pending)
+
+
+@bp.route("/overdue")
+@require("read_region")
+def overdue():
+    code = request.args.get("region", "")
+    region = get_in_scope_or_404(Region, code) if code else None
+    page = db.paginate(services.overdue(current_user, region), per_page=PER_PAGE, error_out=False)
+    return render_template("records/overdue.html", page=page, region=region, days_pending=services.days_pending,
+                           days=current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"))
+
+
+# -- one record --------------------------------------------------------------------------------
+
+@bp.route("/<int:record_id>")
+@login_only
+def detail(record_id: int):
+    record = get_in_scope_or_404(SupportRecord, record_id)
+    return render_template("records/detail.html", errors=[], **_detail_context(record))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require("file_records")
+def new():
+    form = RecordForm(current_user.organization_id)
+    if request.method == "GET":
+        form.village_code.data = request.args.get("village", "")
+        form.record_date.data = local_today().isoformat()
+    if form.validate_on_submit():
+        try:
+            record = services.create_record(current_user, form.data, request.files.getlist("files"),
+                                            submit=request.form.get("action") == "submit")
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+            return _render_form(form, 422, title="填报帮扶记录")
+        flash("已提交，等待村确认" if record.status == "submitted" else "草稿已保存", "success")
+        return redirect(url_for("records.detail", record_id=record.id))
+    return _render_form(form, title="填报帮扶记录")
+
+
+@bp.route("/<int:record_id>/edit", methods=["GET", "POST"])
+@require("file_records")
+def edit(record_id: int):
+    record = get_in_scope_or_404(SupportRecord, record_id)
+    fixed = record.supersedes.village if record.supersedes_id else None
+    form = RecordForm(record.organization_id, fixed_village=fixed)
+    if request.method == "GET":
+        refusal = services.refusal(record, current_user, "edit")
+        if refusal:
+            flash(refusal, "danger")
+            return redirect(url_for("records.detail", record_id=record.id))
+        form.fill_from(record)
+        form.version.data = record.version
+    if form.validate_on_submit():
+        try:
+            services.update_record(record, current_user, form.data, form.version.data, request.files.getlist("files"),
+                                   submit=request.form.get("action") == "submit")
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+            return _render_form(form, 422, title="修改帮扶记录", record=record)
+        flash("已修改并提交，等待村确认" if request.form.get("action") == "submit" else "修改已保存", "success")
+        return redirect(url_for("records.detail", record_id=record_id))
+    return _render_form(form, title="修改帮扶记录", record=record)
+
+
+@bp.route("/<int:record_id>/correct", methods=["GET", "POST"])
+@require("file_records")
+def correct(record_id: int):
+    original = get_in_scope_or_404(SupportRecord, record_id)
+    refusal = services.refusal(original, current_user, "correct")
+    if refusal:
+        if request.method == "GET":
+            flash(refusal, "danger")
+            return redirect(url_for("records.detail", record_id=original.id))
+    form = RecordForm(original.organization_id, fixed_village=original.village)
+    if request.method == "GET":
+        form.fill_from(original)
+        form.record_date.data = original.record_date.isoformat()
+    if form.validate_on_submit():
+        try:
+            record = services.start_correction(original, current_user, form.data, request.files.getlist("files"),
+                                               submit=request.form.get("action") == "submit")
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+            return _render_form(form, 422, title="更正已确认的记录", original=original)
+        flash("更正记录已创建；村确认后将取代原记录", "success")
+        return redirect(url_for("records.detail", record_id=record.id))
+    return _render_form(form, title="更正已确认的记录", original=original)
+
+
+def _transition_view(record_id: int, service, done: str, **kwargs):
+    record = get_in_scope_or_404(SupportRecord, record_id)
+    form = ActionForm()
+    try:
+        service(record, current_user, expected_version=form.version.data, **kwargs)
+    except RuleViolation as violation:
+        return _refused(record, violation)
+    flash(done, "success")
+    if form.next.data == "inbox":
+        return redirect(url_for("records.inbox"))
+    return redirect(url_for("records.detail", record_id=record_id))
+
+
+@bp.route("/<int:record_id>/submit", methods=["POST"])
+@require("file_records")
+def submit(record_id: int):
+    return _transition_view(record_id, services.submit_record, "已提交，等待村确认")
+
+
+@bp.route("/<int:record_id>/withdraw", methods=["POST"])
+@require("file_records")
+def withdraw(record_id: int):
+    return _transition_view(record_id, services.withdraw_record, "记录已撤回")
+
+
+@bp.route("/<int:record_id>/confirm", methods=["POST"])
+@require("confirm_records")
+def confirm(record_id: int):
+    return _transition_view(record_id, services.confirm_record, "已确认该帮扶记录")
+
+
+@bp.route("/<int:record_id>/dispute", methods=["GET", "POST"])
+@require("confirm_records")
+def dispute(record_id: int):
+    record = get_in_scope_or_404(SupportRecord, record_id)
+    form = DisputeForm()
+    if request.method == "GET":
+        form.version.data = record.version
+    if form.validate_on_submit():
+        try:
+            services.dispute_record(record, current_user, form.reason.data, expected_version=form.version.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            record = db.session.get(SupportRecord, record_id)
+            violation.apply_to_form(form)
+            return render_template("records/dispute.html", record=record, form=form), 422
+        flash("已提出异议，记录已退回填报单位", "success")
+        return redirect(url_for("records.inbox"))
+    return render_template("records/dispute.html", record=record, form=form)
+
+
+# -- evidence ----------------------------------------------------------------------------------
+
+@bp.route("/<int:record_id>/evidence", methods=["POST"])
+@require("file_records")
+def upload(record_id: int):
+    record = get_in_scope_or_404(SupportRecord, record_id)
+    form = EvidenceForm()
+    try:
+        added = services.add_evidence(record, current_user, request.files.getlist("files"))
+    except RuleViolation as violation:
+        db.session.rollback()
+        violation.apply_to_form(form)
+        return _refused(record, violation, evidence_form=form)
+    flash(f"已上传 {added} 个佐证文件" if added else "这些文件已上传过", "success")
+    return redirect(url_for("records.detail", record_id=record_id))
+
+
+@bp.route("/<int:record_id>/evidence/<int:evidence_id>")
+@login_only
+def evidence_file(record_id: int, evidence_id: int):
+    record = get_in_scope_or_404(SupportRecord, record_id)
+    item = get_in_scope_or_404(Evidence, evidence_id)
+    if item.record_id != record.id:
+        abort(404)
+    try:
+        path = files.path_of(item.stored_name)
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path, mimetype=item.content_type, as_attachment=not item.is_image,
+        download_name=item.original_name, conditional=True, max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    return response
+
+
+@bp.route("/<int:record_id>/evidence/<int:evidence_id>/delete", methods=["POST"])
+@require("file_records")
+def evidence_delete(record_id: int, evidence_id: int):
+    record = get_in_scope_or_404(SupportRecord, record_id)
+    item = get_in_scope_or_404(Evidence, evidence_id)
+    try:
+        services.delete_evidence(record, item, current_user)
+    except RuleViolation as violation:
+        return _refused(record, violation)
+    flash("佐证文件已删除", "success")
+    return redirect(url_for("records.detail", record_id=record_id))
+
+
+# -- charitable funds --------------------------------------------------------------------------
+
+def _fund_or_404(org_id: int) -> Organization:
+    org = get_in_scope_or_404(Organization, org_id)
+    if not funds.is_fund(org):
+        abort(404)
+    return org
+
+
+@bp.route("/funds")
+@require("read_funds")
+def fund_list():
+    if current_user.role == "unit":
+        if funds.is_fund(current_user.organization):
+            return redirect(url_for("records.fund", org_id=current_user.organization_id))
+        abort(404)
+    page = db.paginate(funds.funds_in_scope(current_user), per_page=PER_PAGE, error_out=False)
+    return render_template("records/funds.html", page=page, totals={org.id: funds.totals(org) for org in page.items})
+
+
+@bp.route("/funds/<int:org_id>")
+@require("read_funds")
+def fund(org_id: int):
+    org = _fund_or_404(org_id)
+    page = db.paginate(funds.contributions(org, current_user), per_page=PER_PAGE, error_out=False)
+    recent = db.session.scalars(
+        services.record_list(current_user, services.RecordFilters(organization_id=org.id, status="confirmed")).limit(10)
+    ).all()
+    return render_template("records/fund.html", org=org, totals=funds.totals(org), page=page, recent=recent,
+                           may_add=funds.may_record_contribution(current_user, org))
+
+
+@bp.route("/funds/<int:org_id>/contributions/new", methods=["GET", "POST"])
+@require("manage_fund")
+def contribution_new(org_id: int):
+    org = _fund_or_404(org_id)
+    if not funds.may_record_contribution(current_user, org):
+        abort(403)
+    form = ContributionForm()
+    if request.method == "GET":
+        form.received_on.data = local_today().isoformat()
+    if form.validate_on_submit():
+        try:
+            funds.add_contribution(org, current_user, form.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+            return render_template("records/contribution_form.html", form=form, org=org), 422
+        flash("受赠资金已登记", "success")
+        return redirect(url_for("records.fund", org_id=org.id))
+    return render_template("records/contribution_form.html", form=form, org=org)
+
+
+# -- navigation, home panels, region sections --------------------------------------------------
+
+def _fund_url(user):
+    if user.role == "unit":
+        org = user.organization
+        return url_for("records.fund", org_id=org.id) if funds.is_fund(org) else None
+    return url_for("records.fund_list")
+
+
+nav_entry(30, "帮扶记录", "records.index", ("admin", "region", "viewer", "unit", "village"))
+nav_entry(31, "待确认", "records.inbox", ("village",), badge=lambda user: services.inbox_count(user) or None)
+nav_entry(32, "逾期未确认", "records.overdue", ("admin", "region", "viewer"))
+nav_entry(33, "慈善资金", "records.fund_list", ("admin", "region", "viewer", "unit"), url_fn=_fund_url)
+
+PANEL_ROWS = 5
+
+
+def _rows(records, note=None) -> list[dict]:
+    return [
+        {
+            "text": f"{r.village.name if r.village else r.village_code} · {r.title}",
+            "url": url_for("records.detail", record_id=r.id),
+            "note": note(r) if note else f"{r.category_label} · {r.record_date:%Y-%m-%d}",
+        }
+        for r in records
+    ]
+
+
+def _panel(title: str, stmt, link: str, empty: str, note=None) -> dict:
+    return {
+        "title": title,
+        "count": services.count(stmt),
+        "rows": _rows(db.session.scalars(stmt.limit(PANEL_ROWS)), note),
+        "link": link,
+        "empty": empty,
+    }
+
+
+@panel
+def _unit_drafts(user):
+    if user.role != "unit":
+        return None
+    result = _panel("草稿", services.own_records(user, "draft"), url_for("records.index", status="draft"), "没有草稿")
+    result["link_text"] = "查看全部草稿"
+    return result
+
+
+@panel
+def _unit_pending(user):
+    if user.role != "unit":
+        return None
+    return _panel("等待村确认", services.own_records(user, "submitted"), url_for("records.index", status="submitted"),
+                  "没有等待确认的记录", note=lambda r: f"已等待 {services.days_pending(r)} 天")
+
+
+@panel
+def _unit_disputed(user):
+    if user.role != "unit":
+        return None
+    return _panel("村有异议的记录", services.own_records(user, "disputed"),
+                  url_for("records.index", status="disputed"), "没有被提出异议的记录",
+                  note=lambda r: f"异议理由：{r.dispute_reason or '（未填写）'}")
+
+
+@panel
+def _village_inbox(user):
+    if user.role != "village":
+        return None
+    return _panel("待本村确认的帮扶记录", services.inbox(user), url_for("records.inbox"), "没有待确认的记录",
+                  note=lambda r: f"{r.organization.name} · 提交于 {r.submitted_at:%Y-%m-%d}")
+
+
+@panel
+def _region_overdue(user):
+    if user.role not in ("region", "viewer"):
+        return None
+    days = current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")
+    return _panel(f"超过 {days} 天未确认的记录", services.overdue(user), url_for("records.overdue"), "没有逾期未确认的记录",
+                  note=lambda r: f"{r.organization.name} · 已等待 {services.days_pending(r)} 天")
+
+
+@section
+def _region_records(region, user):
+    if region.level != "village":
+        if user.role not in ("admin", "region", "viewer"):
+            return None
+        stmt = services.overdue(user, region)
+        return "records/_region_section.html", {"region": region, "overdue": services.count(stmt),
+                                                "days": current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")}
+    stmt = services.record_list(user, services.RecordFilters(village_code=region.code))
+    recent = db.session.scalars(stmt.limit(10)).all()
+    confirmed_rows = stmt.where(SupportRecord.status == "confirmed").order_by(None).subquery()
+    confirmed = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(confirmed_rows.c.amount), 0),
+               func.coalesce(func.sum(confirmed_rows.c.amount_in_kind), 0))
+    ).one()
+    return "records/_village_section.html", {
+        "region": region, "recent": recent, "total": services.count(stmt),
+        "confirmed_count": confirmed[0], "confirmed_amount": confirmed[1], "confirmed_in_kind": confirmed[2],
+    }
