@@ -1,0 +1,214 @@
+"""Filing and verifying a village's yearly results (帮扶实效).
+
+Life: the village files (待核验) → township or county staff verify (已核验, locked) or
+send back with a reason (已退回) → the village corrects and files again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..audit.services import record, snapshot
+from ..core.formatting import yuan
+from ..core.rules import Collector, RuleViolation
+from ..core.timeutil import local_today, utcnow
+from ..extensions import db
+from ..regions.models import Region
+from .models import VillageResult
+
+STALE_MESSAGE = "该村帮扶实效已被他人修改，请刷新页面后重新填写"
+MAX_AMOUNT = Decimal("999999999999.99")
+VERIFIER_LEVELS = ("township", "county")
+
+FIELDS = {
+    "collective_income": "村集体经济经营性收入",
+    "per_capita_income": "脱贫人口人均纯收入",
+    "monitored_households": "监测对象户数",
+    "risk_removed_households": "已消除风险户数",
+    "industry_projects": "产业项目数",
+    "jobs_created": "带动就业人数",
+    "practical_matters": "办实事件数",
+}
+
+
+def can_verify(user) -> bool:
+    """Verification is the township's or the county's job (admins may too)."""
+    if user.role == "admin":
+        return True
+    return user.role == "region" and user.region is not None and user.region.level in VERIFIER_LEVELS
+
+
+def earliest_year() -> int:
+    return current_app.config["REGISTRY_RECORD_EARLIEST_DATE"].year
+
+
+def parse_amount(value, field: str, label: str, errors: Collector) -> Decimal | None:
+    text = str(value if value is not None else "").strip().replace(",", "").replace("，", "")
+    if not text:
+        errors.add(field, f"请填写{label}")
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        errors.add(field, f"{label}应为数字（元）")
+        return None
+    if not amount.is_finite():
+        errors.add(field, f"{label}应为数字（元）")
+        return None
+    if amount < 0:
+        errors.add(field, f"{label}不能为负数")
+        return None
+    if amount != amount.quantize(Decimal("0.01")):
+        errors.add(field, f"{label}最多保留2位小数")
+        return None
+    if amount > MAX_AMOUNT:
+        errors.add(field, f"{label}数额过大")
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def parse_count(value, field: str, label: str, errors: Collector) -> int | None:
+    text = str(value if value is not None else "").strip()
+    if not text:
+        errors.add(field, f"请填写{label}")
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        errors.add(field, f"{label}应为整数")
+        return None
+    if number < 0:
+        errors.add(field, f"{label}不能为负数")
+        return None
+    if number > 10_000_000:
+        errors.add(field, f"{label}数值过大")
+        return None
+    return number
+
+
+@dataclass
+class ResultData:
+    year: object
+    collective_income: object
+    per_capita_income: object
+    monitored_households: object
+    risk_removed_households: object
+    industry_projects: object
+    jobs_created: object
+    practical_matters: object
+    note: str | None = None
+
+
+def _check(village_code: str, data: ResultData, existing: VillageResult | None) -> dict:
+    errors = Collector()
+    year = parse_count(data.year, "year", "年度", errors)
+    this_year = local_today().year
+    if year is not None:
+        if existing is not None and year != existing.year:
+            errors.add("year", "已填报的帮扶实效不能更改年度")
+        elif not earliest_year() <= year <= this_year:
+            errors.add("year", f"年度应在{earliest_year()}年至{this_year}年之间")
+        elif existing is None and db.session.scalar(
+            select(VillageResult.id).where(VillageResult.village_code == village_code, VillageResult.year == year)
+        ):
+            errors.add("year", f"本村{year}年的帮扶实效已填报，请在原记录上修改")
+    values = {"year": year}
+    for name in ("collective_income", "per_capita_income"):
+        values[name] = parse_amount(getattr(data, name), name, FIELDS[name], errors)
+    for name in ("monitored_households", "risk_removed_households", "industry_projects", "jobs_created", "practical_matters"):
+        values[name] = parse_count(getattr(data, name), name, FIELDS[name], errors)
+    monitored, removed = values["monitored_households"], values["risk_removed_households"]
+    if monitored is not None and removed is not None and removed > monitored:
+        errors.add("risk_removed_households", f"已消除风险户数（{removed}）不能超过监测对象户数（{monitored}）")
+    note = (data.note or "").strip() or None
+    errors.check(note is None or len(note) <= 2000, "note", "说明最多2000字")
+    errors.raise_if_any()
+    values["note"] = note
+    return values
+
+
+def _describe(result: VillageResult) -> str:
+    return (f"{result.village.name if result.village else result.village_code} {result.year}年：集体经营性收入{yuan(result.collective_income)}，"
+            f"脱贫人口人均纯收入{yuan(result.per_capita_income)}，监测对象{result.monitored_households}户（消除风险{result.risk_removed_households}户）")
+
+
+def file_result(village_code: str, data: ResultData, user) -> VillageResult:
+    if db.session.get(Region, village_code) is None:
+        raise RuleViolation("村不存在", "")
+    values = _check(village_code, data, None)
+    result = VillageResult(village_code=village_code, status="filed", filed_by_id=getattr(user, "id", None),
+                           filed_at=utcnow(), **values)
+    db.session.add(result)
+    db.session.flush()
+    record("create", result, summary="填报帮扶实效：" + _describe(result))
+    db.session.commit()
+    return result
+
+
+def _flush(result) -> None:
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise RuleViolation(STALE_MESSAGE, "") from None
+
+
+def _check_version(result: VillageResult, version) -> None:
+    if version not in (None, "") and str(version) != str(result.version):
+        raise RuleViolation(STALE_MESSAGE, "")
+
+
+def update_result(result: VillageResult, data: ResultData, user, version=None) -> VillageResult:
+    """The village corrects its figures before verification; a returned result is filed again."""
+    if result.locked:
+        raise RuleViolation("已核验的帮扶实效已锁定，不能修改", "")
+    _check_version(result, version)
+    values = _check(result.village_code, data, result)
+    before = snapshot(result)
+    refiled = result.status == "returned"
+    for key, value in values.items():
+        setattr(result, key, value)
+    result.status, result.return_reason = "filed", None
+    result.filed_by_id, result.filed_at = getattr(user, "id", None), utcnow()
+    _flush(result)
+    record("refile" if refiled else "update", result, before=before,
+           summary=("退回后重新填报帮扶实效：" if refiled else "修改帮扶实效：") + _describe(result))
+    db.session.commit()
+    return result
+
+
+def verify_result(result: VillageResult, user, version=None) -> VillageResult:
+    if not can_verify(user):
+        raise RuleViolation("帮扶实效由乡镇或县市区工作人员核验", "")
+    if result.status != "filed":
+        raise RuleViolation(f"只有待核验的帮扶实效可以核验（当前：{result.status_label}）", "")
+    _check_version(result, version)
+    before = snapshot(result)
+    result.status, result.verified_by_id, result.verified_at = "verified", getattr(user, "id", None), utcnow()
+    _flush(result)
+    record("verify", result, before=before, summary="核验帮扶实效：" + _describe(result))
+    db.session.commit()
+    return result
+
+
+def return_result(result: VillageResult, reason: str | None, user, version=None) -> VillageResult:
+    if not can_verify(user):
+        raise RuleViolation("帮扶实效由乡镇或县市区工作人员核验", "")
+    if result.status != "filed":
+        raise RuleViolation(f"只有待核验的帮扶实效可以退回（当前：{result.status_label}）", "")
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleViolation("退回时须填写退回原因", "reason")
+    if len(reason) > 500:
+        raise RuleViolation("退回原因最多500字", "reason")
+    _check_version(result, version)
+    before = snapshot(result)
+    result.status, result.return_reason = "returned", reason
+    _flush(result)
+    record("return", result, before=before, summary=f"退回帮扶实效：{_describe(result)}；原因：{reason}")
+    db.session.commit()
+    return result

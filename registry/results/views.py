@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..audit.models import AuditEvent
+from ..core.access import login_only
+from ..core.enums import RESULT_STATUSES
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404, scoped
+from ..core.timeutil import local_today
+from ..duty.forms import ReturnForm, VersionForm
+from ..extensions import db
+from ..main.home import panel
+from ..regions.sections import section
+from .forms import ResultForm
+from .models import VillageResult
+from .services import FIELDS, ResultData, can_verify, earliest_year, file_result, return_result, update_result, verify_result
+
+bp = Blueprint("results", __name__, url_prefix="/results")
+
+
+@bp.route("/")
+@login_only
+def index():
+    stmt = scoped(select(VillageResult), VillageResult)
+    status = request.args.get("status", "filed" if can_verify(current_user) else "")
+    try:
+        year = int(request.args.get("year", ""))
+    except ValueError:
+        year = None
+    if status in RESULT_STATUSES:
+        stmt = stmt.where(VillageResult.status == status)
+    else:
+        status = ""
+    if year:
+        stmt = stmt.where(VillageResult.year == year)
+    page = db.paginate(stmt.order_by(VillageResult.year.desc(), VillageResult.village_code), per_page=50, error_out=False)
+    counts = dict(db.session.execute(
+        scoped(select(VillageResult.status, func.count()), VillageResult).group_by(VillageResult.status)
+    ).all())
+    return render_template("results/index.html", page=page, status=status, year=year, counts=counts,
+                           verify=can_verify(current_user) and current_user.can("verify_results"),
+                           file=current_user.can("file_results"))
+
+
+def _data(form: ResultForm) -> ResultData:
+    return ResultData(**{name: getattr(form, name).data for name in ("year", *FIELDS, "note")})
+
+
+def _years() -> list[int]:
+    return list(range(local_today().year, earliest_year() - 1, -1))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require("file_results")
+def new():
+    form = ResultForm()
+    form.set_years(_years())
+    if not form.is_submitted():
+        form.year.data = str(local_today().year - 1)
+    if form.validate_on_submit():
+        try:
+            result = file_result(current_user.village_code, _data(form), current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"{result.year}年帮扶实效已提交，等待乡镇或县市区核验", "success")
+            return redirect(url_for("results.detail", result_id=result.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("results/form.html", form=form, result=None), status
+
+
+@bp.route("/<int:result_id>/edit", methods=["GET", "POST"])
+@require("file_results")
+def edit(result_id: int):
+    result = get_in_scope_or_404(VillageResult, result_id)
+    if result.locked:
+        flash("已核验的帮扶实效已锁定，不能修改", "warning")
+        return redirect(url_for("results.detail", result_id=result.id))
+    form = ResultForm(obj=result)
+    form.set_years([result.year])
+    if not form.is_submitted():
+        form.year.data = str(result.year)
+        form.version.data = result.version
+    if form.validate_on_submit():
+        try:
+            update_result(result, _data(form), current_user, version=form.version.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("帮扶实效已重新提交，等待核验", "success")
+            return redirect(url_for("results.detail", result_id=result.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("results/form.html", form=form, result=result), status
+
+
+@bp.route("/<int:result_id>")
+@login_only
+def detail(result_id: int):
+    result = get_in_scope_or_404(VillageResult, result_id)
+    history = db.session.scalars(
+        scoped(select(AuditEvent), AuditEvent)
+        .where(AuditEvent.entity_type == "VillageResult", AuditEvent.entity_id == str(result.id))
+        .order_by(AuditEvent.id)
+    ).all()
+    return render_template("results/detail.html", result=result, history=history, fields=FIELDS,
+                           verify=can_verify(current_user) and current_user.can("verify_results"),
+                           file=current_user.can("file_results"), form=VersionForm())
+
+
+@bp.route("/<int:result_id>/verify", methods=["POST"])
+@require("verify_results")
+def verify(result_id: int):
+    result = get_in_scope_or_404(VillageResult, result_id)
+    if not can_verify(current_user):
+        abort(403)
+    form = VersionForm()
+    if form.validate_on_submit():
+        try:
+            verify_result(result, current_user, version=form.version.data or None)
+        except RuleViolation as violation:
+            db.session.rollback()
+            flash(violation.message, "danger")
+        else:
+            flash(f"已核验{result.village.name}{result.year}年帮扶实效", "success")
+    return redirect(url_for("results.detail", result_id=result.id))
+
+
+@bp.route("/<int:result_id>/return", methods=["GET", "POST"])
+@require("verify_results")
+def send_back(result_id: int):
+    result = get_in_scope_or_404(VillageResult, result_id)
+    if not can_verify(current_user):
+        abort(403)
+    form = ReturnForm()
+    if not form.is_submitted():
+        form.version.data = result.version
+    if form.validate_on_submit():
+        try:
+            return_result(result, form.reason.data, current_user, version=form.version.data or None)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("已退回，村修改后重新提交", "success")
+            return redirect(url_for("results.detail", result_id=result.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("results/return.html", form=form, result=result, fields=FIELDS), status
+
+
+# -- navigation, home panels, village section ---------------------------------------------------
+
+nav_entry(54, "帮扶实效", "results.index", ("admin", "region", "viewer", "unit", "village"))
+
+
+@panel
+def _to_verify(user):
+    if not (can_verify(user) and user.role == "region"):
+        return None
+    stmt = scoped(select(VillageResult), VillageResult).where(VillageResult.status == "filed")
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(stmt.order_by(VillageResult.filed_at).limit(5)).all()
+    return {
+        "title": "待核验的帮扶实效", "count": total,
+        "rows": [{"text": f"{r.village.name} · {r.year}年", "url": url_for("results.detail", result_id=r.id),
+                  "note": f"提交于{r.filed_at.year}年{r.filed_at.month}月{r.filed_at.day}日"} for r in rows],
+        "link": url_for("results.index", status="filed"), "empty": "没有待核验的帮扶实效",
+    }
+
+
+@panel
+def _village_results(user):
+    if user.role != "village":
+        return None
+    last_year = local_today().year - 1
+    results = db.session.scalars(
+        scoped(select(VillageResult), VillageResult).order_by(VillageResult.year.desc()).limit(3)
+    ).all()
+    rows = []
+    if last_year >= earliest_year() and not any(r.year == last_year for r in results):
+        rows.append({"text": f"{last_year}年帮扶实效尚未填报", "url": url_for("results.new"), "note": "请填报"})
+    rows += [
+        {"text": f"{r.year}年 · {r.status_label}", "url": url_for("results.edit" if r.status == "returned" else "results.detail", result_id=r.id),
+         "note": f"退回原因：{r.return_reason}" if r.status == "returned" else ""}
+        for r in results
+    ]
+    return {"title": "本村帮扶实效", "count": None, "rows": rows, "link": url_for("results.index"), "empty": "暂无"}
+
+
+@section
+def _results_section(region, user):
+    if region.level != "village":
+        return None
+    results = db.session.scalars(
+        scoped(select(VillageResult), VillageResult, user).where(VillageResult.village_code == region.code)
+        .order_by(VillageResult.year.desc())
+    ).all()
+    return "results/_village_section.html", {"results": results, "region": region,
+                                             "file": user.role == "village" and user.village_code == region.code}
