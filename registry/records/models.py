@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -82,6 +83,9 @@ class SupportRecord(db.Model):
         Index("ix_support_record_status_submitted", "status", "submitted_at"),
         Index("ix_support_record_org_status", "organization_id", "status", "record_date"),
         Index("ix_support_record_date", "record_date"),
+        # pending records only: the overdue counts of the coverage page scan this
+        Index("ix_support_record_pending", "village_code", "submitted_at",
+              sqlite_where=text("status = 'submitted'"), postgresql_where=text("status = 'submitted'")),
     )
 
     @property

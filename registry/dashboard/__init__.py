@@ -1,0 +1,1 @@
+"""Coverage and gaps: the provincial view, its charts, downloads and JSON API."""

@@ -1,0 +1,96 @@
+"""Plotly figures built from the tables (the JSON goes into the page as data; the
+browser draws it with the locally served plotly.min.js)."""
+from __future__ import annotations
+
+import json
+
+import plotly.graph_objects as go
+from plotly.utils import PlotlyJSONEncoder
+
+from .tables import Table
+
+_LAYOUT = dict(
+    font=dict(family="WenQuanYi Micro Hei, Microsoft YaHei, PingFang SC, sans-serif", size=12),
+    margin=dict(l=50, r=20, t=40, b=80),
+    legend=dict(orientation="h", y=-0.25),
+    height=380,
+)
+
+
+def _col(table: Table, name: str) -> list:
+    i = table.header.index(name)
+    return [r[i] for r in table.rows]
+
+
+def coverage_chart(table: Table) -> go.Figure:
+    rows = table.rows[:-1]  # children only, not the total line
+    names = [r[1] for r in rows]
+    fig = go.Figure()
+    for column, label in (("有第一书记（%）", "第一书记"), ("有后盾单位（%）", "后盾单位"),
+                          ("有企业结对（%）", "企业结对"), ("近12个月有已确认帮扶（%）", "近12个月已确认帮扶")):
+        i = table.header.index(column)
+        fig.add_bar(name=label, x=names, y=[r[i] for r in rows])
+    fig.update_layout(title="覆盖率（%）", barmode="group", yaxis=dict(range=[0, 100], ticksuffix="%"), **_LAYOUT)
+    return fig
+
+
+def amounts_chart(table: Table) -> go.Figure:
+    fig = go.Figure()
+    months = [r[0] for r in table.rows]
+    for i, category in enumerate(table.header[1:-1], start=1):
+        fig.add_bar(name=category, x=months, y=[r[i] for r in table.rows])
+    fig.update_layout(title="已确认帮扶金额（元）", barmode="stack", **_LAYOUT)
+    return fig
+
+
+def funnel_chart(table: Table) -> go.Figure:
+    stages = table.rows[:3]
+    fig = go.Figure(go.Funnel(y=[r[0] for r in stages], x=[r[1] for r in stages], textinfo="value+percent initial"))
+    fig.update_layout(title="确认漏斗（条）", **_LAYOUT)
+    return fig
+
+
+def training_chart(table: Table) -> go.Figure:
+    rows = table.rows[:-1]
+    fig = go.Figure()
+    fig.add_bar(name="在岗选派干部", x=[r[0] for r in rows], y=[r[1] for r in rows])
+    fig.add_bar(name="已完成年度培训", x=[r[0] for r in rows], y=[r[2] for r in rows])
+    fig.update_layout(title="培训覆盖（人）", barmode="group", **_LAYOUT)
+    return fig
+
+
+def hierarchy_chart(table: Table, root: str) -> go.Figure:
+    labels = [root] + [r[1] for r in table.rows]
+    parents = [""] + [root] * len(table.rows)
+    values = [sum(r[2] for r in table.rows)] + [r[2] for r in table.rows]
+    colors = [None] + [r[3] if r[3] is not None else 0 for r in table.rows]
+    fig = go.Figure(go.Treemap(
+        labels=labels, parents=parents, values=values, branchvalues="total",
+        marker=dict(colors=[0] + colors[1:], colorscale="RdYlGn", cmin=0, cmax=100, showscale=True,
+                    colorbar=dict(title="第一书记%")),
+        hovertemplate="%{label}<br>村数 %{value}<extra></extra>",
+    ))
+    fig.update_layout(title="村数（面积）与第一书记覆盖（颜色）", **{**_LAYOUT, "margin": dict(l=10, r=10, t=40, b=10)})
+    return fig
+
+
+def choropleth(geojson: dict, codes: list[str], values: list, title: str) -> go.Figure:
+    fig = go.Figure(go.Choropleth(
+        geojson=geojson, featureidkey="properties.code", locations=codes, z=values,
+        colorscale="RdYlGn", zmin=0, zmax=100, colorbar=dict(title="%"),
+    ))
+    fig.update_geos(fitbounds="locations", visible=False)
+    fig.update_layout(title=title, **{**_LAYOUT, "height": 480})
+    return fig
+
+
+def figures(tables: dict[str, Table], root: str) -> dict[str, str]:
+    """{chart name: Plotly figure JSON}."""
+    built = {
+        "coverage": coverage_chart(tables["coverage"]),
+        "amounts": amounts_chart(tables["amounts"]),
+        "funnel": funnel_chart(tables["funnel"]),
+        "training": training_chart(tables["training"]),
+        "hierarchy": hierarchy_chart(tables["hierarchy"], root),
+    }
+    return {name: json.dumps(fig.to_plotly_json(), cls=PlotlyJSONEncoder) for name, fig in built.items()}

@@ -1,0 +1,534 @@
+"""The coverage figures of a region (DESIGN.md section 4), for the region as a whole and
+for each child region.
+
+Village-based shares come from one grouped query over the region's villages joined to
+small derived tables (active first secretaries, backing units, enterprise pairings,
+latest confirmed support). Support amounts and the confirmation funnel come from the
+``SupportRollup`` summary. Nothing here scans the support records, except for a
+township's villages (a few hundred rows) and the overdue count (pending records only,
+through the (status, submitted_at) index).
+
+Definitions (one place, also used by the gaps worklist and the tests):
+- active posting: ``end_date IS NULL``; active pairing: started and not ended today;
+- first secretary: an active first-secretary posting to the village;
+- backing unit: an active village posting (first secretary or work team) from any
+  organization, or an active 驻村帮扶 (resident) pairing;
+- enterprise pairing: an active 村企结对 pairing;
+- confirmed support in the last 12 months: a confirmed record dated within 365 days;
+- confirmation rate: confirmed / (submitted + confirmed + disputed) in the year;
+  superseded records are replaced by their correction and counted through it;
+- overdue: submitted and not decided for more than REGISTRY_CONFIRMATION_OVERDUE_DAYS;
+- team under minimum: a village with at least one but fewer than REGISTRY_MIN_TEAM_SIZE
+  active village postings;
+- filters: year (amounts, funnel, training, duty months), category (support figures),
+  organization kind (support figures and the postings and pairings counted), village
+  flag (all village-based figures).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import and_, case, distinct, func, literal, literal_column, or_, select
+
+from ..core.enums import CHILD_LEVEL, PREFIX_LENGTH, RECORD_CATEGORIES, RECORD_STATUSES
+from ..core.timeutil import local_today, utcnow
+from ..extensions import db
+from ..organizations.models import Organization
+from ..pairings.models import Pairing
+from ..people.models import Posting
+from ..regions.models import Region
+from .models import ANY, SupportRollup, VillageSupportLast
+from .summary import YEAR_TOTAL
+
+VILLAGE_ROLES = ("first_secretary", "team_leader", "team_member")
+FLAGS = {"key": "重点帮扶村", "poor": "脱贫村", "relocation": "易地扶贫搬迁安置点"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    year: int
+    category: str | None = None
+    org_kind: str | None = None
+    flag: str | None = None  # key, poor or relocation
+
+    @classmethod
+    def from_args(cls, args) -> Filters:
+        from ..core.enums import ORG_KINDS
+        from ..core.rules import RuleViolation
+
+        today = local_today()
+        raw_year = (args.get("year") or "").strip()
+        try:
+            year = int(raw_year) if raw_year else today.year
+        except ValueError:
+            raise RuleViolation("年度应为四位数字", "year") from None
+        if not 2015 <= year <= today.year + 1:
+            raise RuleViolation("年度超出范围", "year")
+        category = (args.get("category") or "").strip() or None
+        if category and category not in RECORD_CATEGORIES:
+            raise RuleViolation("帮扶类别无效", "category")
+        org_kind = (args.get("org_kind") or "").strip() or None
+        if org_kind and org_kind not in ORG_KINDS:
+            raise RuleViolation("帮扶主体类型无效", "org_kind")
+        flag = (args.get("flag") or "").strip() or None
+        if flag and flag not in FLAGS:
+            raise RuleViolation("村标识无效", "flag")
+        return cls(year, category, org_kind, flag)
+
+    def as_args(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Row:
+    """Figures of one region (a child, or the whole)."""
+
+    code: str
+    name: str
+    level: str
+    villages: int = 0
+    key_villages: int = 0
+    first_secretary: int = 0
+    first_secretary_key: int = 0
+    backing_unit: int = 0
+    backing_unit_key: int = 0
+    enterprise: int = 0
+    enterprise_key: int = 0
+    support_12m: int = 0
+    support_12m_key: int = 0
+    confirmed_count: int = 0
+    confirmed_amount: Decimal = Decimal("0")
+    confirmed_attracted: Decimal = Decimal("0")
+    confirmed_in_kind: Decimal = Decimal("0")
+    pending: int = 0
+    disputed: int = 0
+    overdue: int = 0
+    posted_people: int = 0
+    trained_people: int = 0
+    ending_soon: int = 0
+    teams_under_min: int = 0
+    months_under_min: int = 0
+
+    @staticmethod
+    def _share(part: int, whole: int) -> float | None:
+        return part / whole if whole else None
+
+    @property
+    def shares(self) -> dict[str, float | None]:
+        s = self._share
+        return {
+            "first_secretary": s(self.first_secretary, self.villages),
+            "first_secretary_key": s(self.first_secretary_key, self.key_villages),
+            "backing_unit": s(self.backing_unit, self.villages),
+            "backing_unit_key": s(self.backing_unit_key, self.key_villages),
+            "enterprise": s(self.enterprise, self.villages),
+            "enterprise_key": s(self.enterprise_key, self.key_villages),
+            "support_12m": s(self.support_12m, self.villages),
+            "support_12m_key": s(self.support_12m_key, self.key_villages),
+            "trained": s(self.trained_people, self.posted_people),
+        }
+
+    @property
+    def confirmation_rate(self) -> float | None:
+        return self._share(self.confirmed_count, self.confirmed_count + self.pending + self.disputed)
+
+    @property
+    def confirmed_total(self) -> Decimal:
+        return self.confirmed_amount + self.confirmed_attracted + self.confirmed_in_kind
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for key in ("confirmed_amount", "confirmed_attracted", "confirmed_in_kind"):
+            out[key] = str(out[key])
+        out["confirmed_total"] = str(self.confirmed_total)
+        out["shares"] = {k: (round(v, 4) if v is not None else None) for k, v in self.shares.items()}
+        out["confirmation_rate"] = round(self.confirmation_rate, 4) if self.confirmation_rate is not None else None
+        return out
+
+
+@dataclass
+class Coverage:
+    region: Region
+    filters: Filters
+    total: Row
+    children: list[Row]
+    by_category: dict[str, Decimal] = field(default_factory=dict)
+    by_month: list[dict] = field(default_factory=list)  # [{month, category, amount}]
+    funnel: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "region": {"code": self.region.code, "name": self.region.name, "level": self.region.level},
+            "filters": self.filters.as_args(),
+            "total": self.total.to_dict(),
+            "children": [c.to_dict() for c in self.children],
+            "confirmed_by_category": {k: str(v) for k, v in self.by_category.items()},
+            "confirmed_by_month": [{**m, "amount": str(m["amount"])} for m in self.by_month],
+            "funnel": self.funnel,
+        }
+
+
+# -- building blocks ----------------------------------------------------------------------
+
+def _flag_clause(flag: str | None):
+    if flag == "key":
+        return Region.is_key.is_(True)
+    if flag == "poor":
+        return Region.is_poor.is_(True)
+    if flag == "relocation":
+        return Region.is_relocation.is_(True)
+    return None
+
+
+def _org_kind_ok(org_id_col, org_kind: str | None):
+    if not org_kind:
+        return None
+    return org_id_col.in_(select(Organization.id).where(Organization.kind == org_kind))
+
+
+def active_pairing_clause(today: date):
+    return and_(Pairing.start_date <= today, or_(Pairing.end_date.is_(None), Pairing.end_date >= today))
+
+
+def first_secretary_villages(lo: str, hi: str, org_kind: str | None = None):
+    stmt = select(Posting.region_code.label("code")).where(
+        Posting.role == "first_secretary", Posting.end_date.is_(None), Posting.region_code.between(lo, hi)
+    )
+    if (c := _org_kind_ok(Posting.organization_id, org_kind)) is not None:
+        stmt = stmt.where(c)
+    return stmt.distinct()
+
+
+def backing_unit_villages(lo: str, hi: str, today: date, org_kind: str | None = None):
+    postings = select(Posting.region_code.label("code")).where(
+        Posting.role.in_(VILLAGE_ROLES), Posting.end_date.is_(None), Posting.region_code.between(lo, hi)
+    )
+    pairings = select(Pairing.region_code.label("code")).where(
+        Pairing.kind == "resident", active_pairing_clause(today), Pairing.region_code.between(lo, hi)
+    )
+    if org_kind:
+        postings = postings.where(_org_kind_ok(Posting.organization_id, org_kind))
+        pairings = pairings.where(_org_kind_ok(Pairing.organization_id, org_kind))
+    return postings.union(pairings)
+
+
+def enterprise_villages(lo: str, hi: str, today: date, org_kind: str | None = None):
+    stmt = select(Pairing.region_code.label("code")).where(
+        Pairing.kind == "enterprise_village", active_pairing_clause(today), Pairing.region_code.between(lo, hi)
+    )
+    if (c := _org_kind_ok(Pairing.organization_id, org_kind)) is not None:
+        stmt = stmt.where(c)
+    return stmt.distinct()
+
+
+def supported_villages(lo: str, hi: str, today: date, category: str | None = None, org_kind: str | None = None):
+    return select(VillageSupportLast.village_code.label("code")).where(
+        VillageSupportLast.category == (category or ANY),
+        VillageSupportLast.org_kind == (org_kind or ANY),
+        VillageSupportLast.last_confirmed_on >= today - timedelta(days=365),
+        VillageSupportLast.village_code.between(lo, hi),
+    )
+
+
+def team_sizes(lo: str, hi: str, org_kind: str | None = None):
+    stmt = (
+        select(Posting.region_code.label("code"), func.count().label("size"))
+        .where(Posting.role.in_(VILLAGE_ROLES), Posting.end_date.is_(None), Posting.region_code.between(lo, hi))
+        .group_by(Posting.region_code)
+    )
+    if (c := _org_kind_ok(Posting.organization_id, org_kind)) is not None:
+        stmt = stmt.where(c)
+    return stmt
+
+
+# -- the figures ----------------------------------------------------------------------------
+
+def compute(region: Region, filters: Filters, today: date | None = None) -> Coverage:
+    today = today or local_today()
+    cfg = current_app.config
+    lo, hi = region.range()
+    child_level = CHILD_LEVEL.get(region.level)
+    n = PREFIX_LENGTH[child_level] if child_level else 12
+
+    children = db.session.execute(
+        select(Region.code, Region.name, Region.level).where(Region.parent_code == region.code).order_by(Region.code)
+    ).all() if child_level else []
+    rows = {c.code[:n]: Row(c.code, c.name, c.level) for c in children}
+    total = Row(region.code, region.name, region.level)
+
+    add = _Adder(total, rows)
+
+    # 1. village-based shares: one grouped query
+    fs = first_secretary_villages(lo, hi, filters.org_kind).subquery()
+    bu = backing_unit_villages(lo, hi, today, filters.org_kind).subquery()
+    en = enterprise_villages(lo, hi, today, filters.org_kind).subquery()
+    sp = supported_villages(lo, hi, today, filters.category, filters.org_kind).subquery()
+    teams = team_sizes(lo, hi, filters.org_kind).subquery()
+    key = case((Region.is_key, 1), else_=0)
+    prefix = func.substr(Region.code, 1, n)
+    min_team = cfg["REGISTRY_MIN_TEAM_SIZE"]
+
+    def has(sub):
+        return case((sub.c.code.is_not(None), 1), else_=0)
+
+    stmt = (
+        select(
+            prefix.label("p"),
+            func.count(),
+            func.sum(key),
+            func.sum(has(fs)), func.sum(has(fs) * key),
+            func.sum(has(bu)), func.sum(has(bu) * key),
+            func.sum(has(en)), func.sum(has(en) * key),
+            func.sum(has(sp)), func.sum(has(sp) * key),
+            func.sum(case((and_(teams.c.size.is_not(None), teams.c.size < min_team), 1), else_=0)),
+        )
+        .select_from(Region)
+        .outerjoin(fs, fs.c.code == Region.code)
+        .outerjoin(bu, bu.c.code == Region.code)
+        .outerjoin(en, en.c.code == Region.code)
+        .outerjoin(sp, sp.c.code == Region.code)
+        .outerjoin(teams, teams.c.code == Region.code)
+        .where(Region.level == "village", Region.code.between(lo, hi))
+        .group_by(prefix)
+    )
+    if (c := _flag_clause(filters.flag)) is not None:
+        stmt = stmt.where(c)
+    for p, villages, key_villages, f, fk, b, bk, e, ek, s, sk, small in db.session.execute(stmt):
+        add(p, villages=villages, key_villages=key_villages, first_secretary=f, first_secretary_key=fk,
+            backing_unit=b, backing_unit_key=bk, enterprise=e, enterprise_key=ek, support_12m=s, support_12m_key=sk,
+            teams_under_min=small)
+
+    # 2. support amounts and funnel from the rollup (or the records, under a township)
+    by_category: dict[str, Decimal] = {}
+    by_month: dict[tuple[int, str], Decimal] = {}
+    funnel = {status: 0 for status in RECORD_STATUSES}
+    _support_figures(region, filters, n, add, by_category, by_month, funnel)
+
+    # 3. overdue records (pending only, indexed)
+    _overdue(lo, hi, filters, n, add, cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
+
+    # 4. postings: ending soon, people trained this year, months under the minimum
+    _postings(lo, hi, filters, n, add, today, cfg)
+
+    return Coverage(
+        region=region,
+        filters=filters,
+        total=total,
+        children=list(rows.values()),
+        by_category={k: by_category[k] for k in RECORD_CATEGORIES if k in by_category},
+        by_month=[{"month": m, "category": c, "amount": a} for (m, c), a in sorted(by_month.items())],
+        funnel=funnel,
+    )
+
+
+def _support_figures(region, filters, n, add, by_category, by_month, funnel) -> None:
+    child_level = CHILD_LEVEL.get(region.level)
+
+    def apply_filters(stmt, cols):
+        if filters.category:
+            stmt = stmt.where(cols["category"] == filters.category)
+        if filters.org_kind:
+            stmt = stmt.where(cols["org_kind"] == filters.org_kind)
+        if filters.flag:
+            stmt = stmt.where(cols["is_" + filters.flag].is_(True))
+        return stmt
+
+    r = SupportRollup
+    cols = {"category": r.category, "org_kind": r.org_kind, "is_key": r.is_key, "is_poor": r.is_poor,
+            "is_relocation": r.is_relocation}
+    # whole region: its own rows
+    stmt = apply_filters(
+        select(r.month, r.category, r.status, func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted),
+               func.sum(r.amount_in_kind))
+        .where(r.region_code == region.code, r.year == filters.year, r.month != YEAR_TOTAL)
+        .group_by(r.month, r.category, r.status),
+        cols,
+    )
+    total_only = {}
+    for month, category, status, count, amount, attracted, in_kind in db.session.execute(stmt):
+        funnel[status] = funnel.get(status, 0) + int(count or 0)
+        if status == "confirmed":
+            value = Decimal(amount or 0) + Decimal(attracted or 0) + Decimal(in_kind or 0)
+            by_category[category] = by_category.get(category, Decimal("0")) + value
+            by_month[(month, category)] = by_month.get((month, category), Decimal("0")) + value
+        acc = total_only.setdefault(status, [0, Decimal("0"), Decimal("0"), Decimal("0")])
+        acc[0] += int(count or 0)
+        acc[1] += Decimal(amount or 0)
+        acc[2] += Decimal(attracted or 0)
+        acc[3] += Decimal(in_kind or 0)
+
+    # per child: the child level's rows (villages under a township: the records themselves)
+    if child_level and child_level != "village":
+        stmt = apply_filters(
+            select(r.region_code, r.status, func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted),
+                   func.sum(r.amount_in_kind))
+            .where(r.level == child_level, r.year == filters.year, r.month == YEAR_TOTAL,
+                   r.region_code.between(*region.range()))
+            .group_by(r.region_code, r.status),
+            cols,
+        )
+        per_child = db.session.execute(stmt).all()
+    elif child_level == "village":
+        from ..records.models import SupportRecord as s
+
+        year_lo, year_hi = date(filters.year, 1, 1), date(filters.year, 12, 31)
+        stmt = (
+            select(s.village_code, s.status, func.count(), func.sum(s.amount), func.sum(s.amount_attracted),
+                   func.sum(s.amount_in_kind))
+            .join(Region, Region.code == s.village_code)
+            .join(Organization, Organization.id == s.organization_id)
+            .where(s.village_code.between(*region.range()), s.record_date.between(year_lo, year_hi))
+            .group_by(s.village_code, s.status)
+        )
+        stmt = apply_filters(stmt, {"category": s.category, "org_kind": Organization.kind, "is_key": Region.is_key,
+                                    "is_poor": Region.is_poor, "is_relocation": Region.is_relocation})
+        per_child = db.session.execute(stmt).all()
+    else:
+        per_child = []
+
+    def figures(status, count, amount, attracted, in_kind) -> dict:
+        count = int(count or 0)
+        if status == "confirmed":
+            return {"confirmed_count": count, "confirmed_amount": Decimal(amount or 0),
+                    "confirmed_attracted": Decimal(attracted or 0), "confirmed_in_kind": Decimal(in_kind or 0)}
+        if status == "submitted":
+            return {"pending": count}
+        if status == "disputed":
+            return {"disputed": count}
+        return {}
+
+    # the whole from the region's own rows; each child from its rows
+    for status, (count, amount, attracted, in_kind) in total_only.items():
+        add.total_only(**figures(status, count, amount, attracted, in_kind))
+    for code, status, count, amount, attracted, in_kind in per_child:
+        add.child_only(code[:n], **figures(status, count, amount, attracted, in_kind))
+
+
+class _Adder:
+    """Adds figures to the whole and to the child whose code starts with a prefix."""
+
+    def __init__(self, total: Row, rows: dict[str, Row]):
+        self.total, self.rows = total, rows
+
+    @staticmethod
+    def _add(target: Row | None, values: dict) -> None:
+        if target is None:
+            return
+        for key, value in values.items():
+            setattr(target, key, getattr(target, key) + (value or 0))
+
+    def __call__(self, prefix: str, **values) -> None:
+        self._add(self.total, values)
+        self._add(self.rows.get(prefix), values)
+
+    def total_only(self, **values) -> None:
+        self._add(self.total, values)
+
+    def child_only(self, prefix: str, **values) -> None:
+        self._add(self.rows.get(prefix), values)
+
+
+def _record_filters(stmt, s, filters: Filters):
+    if filters.category:
+        stmt = stmt.where(s.category == filters.category)
+    if filters.org_kind:
+        stmt = stmt.where(_org_kind_ok(s.organization_id, filters.org_kind))
+    if (c := _flag_clause(filters.flag)) is not None:
+        stmt = stmt.where(s.village_code.in_(select(Region.code).where(c)))
+    return stmt
+
+
+def overdue_cutoff(days: int | None = None) -> datetime:
+    days = current_app.config["REGISTRY_CONFIRMATION_OVERDUE_DAYS"] if days is None else days
+    return utcnow() - timedelta(days=days)
+
+
+def _overdue(lo, hi, filters, n, add, days) -> None:
+    from ..records.models import SupportRecord as s
+
+    prefix = func.substr(s.village_code, 1, n)
+    stmt = (
+        select(prefix, func.count())
+        # a literal status, so SQLite can use the partial index ix_support_record_pending
+        .where(s.status == literal_column("'submitted'"), s.submitted_at < overdue_cutoff(days),
+               s.village_code.between(lo, hi))
+        .group_by(prefix)
+    )
+    for p, count in db.session.execute(_record_filters(stmt, s, filters)):
+        add(p, overdue=count)
+
+
+def _posting_filters(stmt, filters: Filters):
+    if filters.org_kind:
+        stmt = stmt.where(_org_kind_ok(Posting.organization_id, filters.org_kind))
+    if (c := _flag_clause(filters.flag)) is not None:
+        stmt = stmt.where(Posting.region_code.in_(select(Region.code).where(c)))
+    return stmt
+
+
+def _postings(lo, hi, filters, n, add, today, cfg) -> None:
+    prefix = func.substr(Posting.region_code, 1, n)
+    active = and_(Posting.end_date.is_(None), Posting.region_code.between(lo, hi))
+
+    soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
+    stmt = select(prefix, func.count()).where(active, Posting.planned_end.between(today, soon)).group_by(prefix)
+    for p, count in db.session.execute(_posting_filters(stmt, filters)):
+        add(p, ending_soon=count)
+
+    trained = trained_people(filters.year)
+    stmt = (
+        select(prefix, func.count(distinct(Posting.person_id)), func.count(distinct(trained.c.person_id)))
+        .outerjoin(trained, trained.c.person_id == Posting.person_id)
+        .where(active)
+        .group_by(prefix)
+    )
+    for p, people, trained_count in db.session.execute(_posting_filters(stmt, filters)):
+        add(p, posted_people=people, trained_people=trained_count)
+
+    under = duty_months_under_minimum(filters.year)
+    if under is not None:
+        stmt = (
+            select(prefix, func.count())
+            .select_from(under)
+            .join(Posting, Posting.id == under.c.posting_id)
+            .where(Posting.region_code.between(lo, hi))
+            .group_by(prefix)
+        )
+        for p, count in db.session.execute(_posting_filters(stmt, filters)):
+            add(p, months_under_min=count)
+
+
+def trained_people(year: int):
+    """Subquery of the people who completed the yearly training in ``year``: at least
+    REGISTRY_YEARLY_TRAININGS passed courses starting in the year (the rule of
+    ``training.checks``; the dashboard test checks that both agree)."""
+    try:
+        from ..training.models import Attendance, Training
+    except ImportError:
+        return select(Posting.person_id).where(literal(False)).subquery()
+    required = int(current_app.config["REGISTRY_YEARLY_TRAININGS"])
+    return (
+        select(Attendance.person_id)
+        .join(Training, Training.id == Attendance.training_id)
+        .where(Attendance.passed.is_(True), Training.start_date.between(date(year, 1, 1), date(year, 12, 31)))
+        .group_by(Attendance.person_id)
+        .having(func.count(Attendance.id) >= required)
+        .subquery()
+    )
+
+
+def duty_months_under_minimum(year: int):
+    """Subquery of duty months in ``year`` below the minimum days (posting_id column)."""
+    try:
+        from ..duty.models import DutyMonth
+    except ImportError:
+        return None
+    minimum = current_app.config["REGISTRY_MIN_DAYS_IN_VILLAGE"]
+    return (
+        select(DutyMonth.posting_id)
+        .where(DutyMonth.month.between(date(year, 1, 1), date(year, 12, 31)), DutyMonth.days_in_village < minimum)
+        .subquery()
+    )

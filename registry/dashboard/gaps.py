@@ -1,0 +1,161 @@
+"""The gaps worklist of a jurisdiction (DESIGN.md section 4): what policy asks for and is
+missing, each line linking to the place to act. Definitions are shared with coverage."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from flask import current_app, url_for
+from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy.orm import aliased
+
+from ..core.formatting import date_cn, month_cn
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..people.models import Person, Posting
+from ..regions.models import Region
+from .coverage import (
+    VILLAGE_ROLES,
+    backing_unit_villages,
+    first_secretary_villages,
+    overdue_cutoff,
+    supported_villages,
+    team_sizes,
+)
+
+GAP_KINDS = {
+    "no_first_secretary": "重点帮扶村或脱贫村没有在岗第一书记",
+    "no_backing_unit": "重点帮扶村或脱贫村没有后盾单位",
+    "small_team": "工作队不足规定人数",
+    "no_support": "近12个月没有已确认的帮扶",
+    "no_pre_posting_training": "未按时参加岗前培训",
+    "no_yearly_training": "本年度未参加培训",
+    "low_days": "驻村天数不足",
+    "overdue": "帮扶记录逾期未确认",
+    "ending_no_successor": "90天内到期且无接替人选",
+}
+
+
+@dataclass
+class GapList:
+    kind: str
+    label: str
+    count: int
+    items: list[dict] = field(default_factory=list)
+
+
+def _priority_villages(lo: str, hi: str):
+    return select(Region.code, Region.name).where(
+        Region.level == "village", Region.code.between(lo, hi), or_(Region.is_key.is_(True), Region.is_poor.is_(True))
+    )
+
+
+def _village_item(code: str, name: str, detail: str = "") -> dict:
+    return {"subject": name, "code": code, "detail": detail, "url": url_for("regions.detail", code=code)}
+
+
+def _listing(stmt, limit: int, offset: int, to_item) -> tuple[int, list[dict]]:
+    count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = db.session.execute(stmt.limit(limit).offset(offset)).all() if limit else []
+    return count, [to_item(r) for r in rows]
+
+
+def _posting_item(posting_id: int, person: str, place: str, detail: str) -> dict:
+    return {"subject": f"{person}（{place}）", "detail": detail, "url": url_for("people.posting_detail", posting_id=posting_id)}
+
+
+def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset: int = 0,
+         today: date | None = None) -> list[GapList]:
+    today = today or local_today()
+    cfg = current_app.config
+    lo, hi = region.range()
+    out = []
+    wanted = kinds or list(GAP_KINDS)
+
+    def add(kind, stmt, to_item):
+        if kind in wanted:
+            count, items = _listing(stmt, limit, offset, to_item)
+            out.append(GapList(kind, GAP_KINDS[kind], count, items))
+
+    priority = _priority_villages(lo, hi).order_by(Region.code)
+    add("no_first_secretary",
+        priority.where(Region.code.not_in(first_secretary_villages(lo, hi))),
+        lambda r: _village_item(r.code, r.name, "请选派第一书记"))
+    add("no_backing_unit",
+        priority.where(Region.code.not_in(backing_unit_villages(lo, hi, today))),
+        lambda r: _village_item(r.code, r.name, "请明确后盾单位或驻村帮扶结对"))
+    teams = team_sizes(lo, hi).subquery()
+    minimum = cfg["REGISTRY_MIN_TEAM_SIZE"]
+    add("small_team",
+        select(Region.code, Region.name, teams.c.size).join(teams, teams.c.code == Region.code)
+        .where(teams.c.size < minimum, or_(Region.is_key.is_(True), Region.is_poor.is_(True))).order_by(Region.code),
+        lambda r: _village_item(r.code, r.name, f"工作队{r.size}人，少于{minimum}人"))
+    add("no_support",
+        priority.where(Region.code.not_in(supported_villages(lo, hi, today))),
+        lambda r: _village_item(r.code, r.name, "近12个月没有村确认的帮扶记录"))
+
+    active = (
+        select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date, Posting.planned_end)
+        .join(Person, Person.id == Posting.person_id)
+        .join(Region, Region.code == Posting.region_code)
+        .where(Posting.end_date.is_(None), Posting.region_code.between(lo, hi))
+        .order_by(Posting.start_date, Posting.id)
+    )
+    try:
+        from ..training.checks import missing_pre_posting, missing_yearly
+    except ImportError:
+        missing_pre_posting = missing_yearly = None
+    if missing_pre_posting is not None:
+        add("no_pre_posting_training", missing_pre_posting(active, today),
+            lambda r: _posting_item(r.id, r.person, r.place, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训"))
+        add("no_yearly_training", missing_yearly(active, today.year),
+            lambda r: _posting_item(r.id, r.person, r.place, f"{today.year}年尚未参加培训"))
+
+    try:
+        from ..duty.models import DutyMonth
+    except ImportError:
+        DutyMonth = None
+    if DutyMonth is not None:
+        min_days = cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"]
+        since = date(today.year - 1, today.month, 1)
+        add("low_days",
+            select(DutyMonth.posting_id.label("id"), DutyMonth.month, DutyMonth.days_in_village,
+                   Person.name.label("person"), Region.name.label("place"))
+            .join(Posting, Posting.id == DutyMonth.posting_id)
+            .join(Person, Person.id == Posting.person_id)
+            .join(Region, Region.code == Posting.region_code)
+            .where(Posting.region_code.between(lo, hi), DutyMonth.month >= since, DutyMonth.days_in_village < min_days)
+            .order_by(DutyMonth.month.desc(), Posting.id),
+            lambda r: _posting_item(r.id, r.person, r.place, f"{month_cn(r.month)}在村{r.days_in_village}天，少于{min_days}天"))
+
+    try:
+        from ..records.models import SupportRecord
+    except ImportError:
+        SupportRecord = None
+    if SupportRecord is not None:
+        s = SupportRecord
+        add("overdue",
+            select(s.id, s.title, s.submitted_at, Region.name.label("place"))
+            .join(Region, Region.code == s.village_code)
+            .where(s.status == "submitted", s.submitted_at < overdue_cutoff(), s.village_code.between(lo, hi))
+            .order_by(s.submitted_at),
+            lambda r: {"subject": f"{r.title}（{r.place}）", "detail": f"{date_cn(r.submitted_at)}提交，村尚未确认",
+                       "url": url_for("records.detail", record_id=r.id)})
+
+    successor = aliased(Posting)
+    soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
+    add("ending_no_successor",
+        active.where(Posting.planned_end.between(today, soon)).where(
+            not_(
+                select(successor.id).where(
+                    successor.region_code == Posting.region_code, successor.role == Posting.role,
+                    successor.id != Posting.id, successor.start_date > Posting.start_date,
+                    or_(successor.end_date.is_(None), successor.end_date > today),
+                ).exists()
+            )
+        ),
+        lambda r: _posting_item(r.id, r.person, r.place, f"计划于{date_cn(r.planned_end)}期满，尚无接替人选"))
+    return out
+
+
+__all__ = ["GAP_KINDS", "GapList", "gaps", "VILLAGE_ROLES", "and_"]

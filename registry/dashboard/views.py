@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
+from flask_login import current_user
+
+from ..core.access import login_only
+from ..core.enums import ORG_KINDS, RECORD_CATEGORIES
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404
+from ..core.tabular import to_csv, to_xlsx
+from ..core.timeutil import local_today
+from ..regions.models import Region
+from . import charts
+from .coverage import FLAGS, Filters, compute
+from .gaps import GAP_KINDS, gaps
+from .openapi import openapi_document
+from .tables import all_tables
+
+bp = Blueprint("dashboard", __name__)
+
+METRICS = {
+    "first_secretary": "有第一书记（%）",
+    "backing_unit": "有后盾单位（%）",
+    "enterprise": "有企业结对（%）",
+    "support_12m": "近12个月有已确认帮扶（%）",
+    "trained": "本年度已培训（%）",
+}
+
+
+def _region_or_404(code: str) -> Region:
+    if not (len(code) == 12 and code.isdigit()):
+        abort(404)
+    region = get_in_scope_or_404(Region, code)
+    if region.level == "village":
+        abort(404)  # a village has its own page
+    return region
+
+
+def _filters() -> Filters:
+    return Filters.from_args(request.args)
+
+
+def _geojson() -> dict | None:
+    path = current_app.config.get("GEOJSON_PATH")
+    if not path:
+        return None
+    cache = current_app.extensions.setdefault("registry_geojson", {})
+    if path not in cache:
+        cache[path] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return cache[path]
+
+
+@bp.route("/coverage/")
+@require("read_region")
+def index():
+    code = "430000000000" if current_user.role == "admin" else current_user.region_code
+    return coverage(code)
+
+
+@bp.route("/coverage/<code>")
+@require("read_region")
+def coverage(code: str):
+    region = _region_or_404(code)
+    try:
+        filters = _filters()
+    except RuleViolation as violation:
+        return render_template("errors/error.html", code=400, title="筛选条件有误", message=violation.message), 400
+    cov = compute(region, filters)
+    tables = all_tables(cov)
+    figures = charts.figures(tables, region.name)
+    metric = request.args.get("metric", "first_secretary")
+    if metric not in METRICS:
+        metric = "first_secretary"
+    geojson = _geojson()
+    if geojson is not None and cov.children:
+        rows = tables["coverage"].rows[:-1]
+        col = tables["coverage"].header.index(METRICS[metric])
+        fig = charts.choropleth(geojson, [r[0] for r in rows], [r[col] for r in rows], METRICS[metric])
+        figures["map"] = json.dumps(fig.to_plotly_json(), cls=charts.PlotlyJSONEncoder)
+    return render_template(
+        "dashboard/coverage.html", region=region, cov=cov, tables=tables, figures=figures, filters=filters,
+        categories=RECORD_CATEGORIES, org_kinds=ORG_KINDS, flags=FLAGS, years=range(local_today().year, 2020, -1),
+        metrics=METRICS, metric=metric, has_map="map" in figures,
+    )
+
+
+@bp.route("/coverage/<code>/data/<name>.<fmt>")
+@require("read_region")
+def download(code: str, name: str, fmt: str):
+    region = _region_or_404(code)
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    try:
+        filters = _filters()
+    except RuleViolation as violation:
+        abort(Response(violation.message, status=400))
+    tables = all_tables(compute(region, filters))
+    table = tables.get(name)
+    if table is None:
+        abort(404)
+    filename = f"{region.code}-{name}-{filters.year}.{fmt}"
+    if fmt == "csv":
+        body, mimetype = to_csv(table.header, table.rows), "text/csv; charset=utf-8"
+    else:
+        body = to_xlsx(table.header, table.rows, title=table.title)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+@bp.route("/gaps/")
+@require("read_region")
+def gaps_index():
+    code = "430000000000" if current_user.role == "admin" else current_user.region_code
+    return gaps_page(code)
+
+
+@bp.route("/gaps/<code>")
+@require("read_region")
+def gaps_page(code: str):
+    region = _region_or_404(code)
+    kind = request.args.get("kind")
+    if kind and kind not in GAP_KINDS:
+        abort(404)
+    page = max(1, request.args.get("page", 1, type=int))
+    per_page = 50 if kind else 10
+    lists = gaps(region, [kind] if kind else None, limit=per_page, offset=(page - 1) * per_page)
+    return render_template("dashboard/gaps.html", region=region, lists=lists, kind=kind, page=page, per_page=per_page)
+
+
+# -- JSON API --------------------------------------------------------------------------------
+
+@bp.route("/api/v1/coverage/<code>")
+@require("read_region")
+def api_coverage(code: str):
+    region = _region_or_404(code)
+    return jsonify(compute(region, _filters()).to_dict())
+
+
+@bp.route("/api/v1/gaps/<code>")
+@require("read_region")
+def api_gaps(code: str):
+    region = _region_or_404(code)
+    limit = min(max(request.args.get("limit", 100, type=int), 0), 1000)
+    offset = max(request.args.get("offset", 0, type=int), 0)
+    kind = request.args.get("kind")
+    if kind and kind not in GAP_KINDS:
+        raise RuleViolation("缺口类型无效", "kind")
+    lists = gaps(region, [kind] if kind else None, limit=limit, offset=offset)
+    return jsonify({
+        "region": {"code": region.code, "name": region.name, "level": region.level},
+        "gaps": [{"kind": g.kind, "label": g.label, "count": g.count, "items": g.items} for g in lists],
+    })
+
+
+@bp.route("/api/v1/openapi.json")
+@login_only
+def api_openapi():
+    return jsonify(openapi_document(url_for("dashboard.api_coverage", code="430000000000", _external=True).split("/api/")[0]))
+
+
+def _coverage_url(user):
+    if user.role == "admin":
+        return url_for("dashboard.coverage", code="430000000000")
+    return url_for("dashboard.coverage", code=user.region_code)
+
+
+def _gaps_url(user):
+    if user.role == "admin":
+        return url_for("dashboard.gaps_page", code="430000000000")
+    return url_for("dashboard.gaps_page", code=user.region_code)
+
+
+nav_entry(12, "覆盖情况", "dashboard.coverage", ("admin", "region", "viewer"), url_fn=_coverage_url)
+nav_entry(13, "缺口清单", "dashboard.gaps_page", ("admin", "region", "viewer"), url_fn=_gaps_url)

@@ -1,0 +1,137 @@
+"""Coverage pages, downloads and the API under scope; the API token; OpenAPI; the map."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from openpyxl import load_workbook
+
+from tests.factories import CITY, COUNTY, OTHER_COUNTY, PROVINCE, make_org, make_person, make_posting, make_village
+
+
+def _setup(db):
+    village = make_village(COUNTY, 1, is_key=True)
+    other = make_village(OTHER_COUNTY, 1)
+    org = make_org()
+    make_posting(make_person(org), org, village.code)
+    make_posting(make_person(org), org, other.code)
+    return village, other
+
+
+def test_county_user_is_kept_to_its_county(db, make_user, login_as):
+    _setup(db)
+    session = login_as(make_user("region", region_code=COUNTY))
+    assert session.get(f"/coverage/{COUNTY}").status_code == 200
+    for code in (PROVINCE, CITY, OTHER_COUNTY):
+        assert session.get(f"/coverage/{code}").status_code == 404
+        assert session.get(f"/coverage/{code}/data/coverage.csv").status_code == 404
+        assert session.get(f"/coverage/{code}/data/coverage.xlsx").status_code == 404
+        assert session.get(f"/api/v1/coverage/{code}").status_code == 404
+        assert session.get(f"/api/v1/gaps/{code}").status_code == 404
+        assert session.get(f"/gaps/{code}").status_code == 404
+
+
+def test_county_totals_equal_the_countys_own(db, make_user, login_as):
+    _setup(db)
+    county = login_as(make_user("region", region_code=COUNTY)).get(f"/api/v1/coverage/{COUNTY}").get_json()
+    province = login_as(make_user("region", region_code=PROVINCE)).get(f"/api/v1/coverage/{PROVINCE}").get_json()
+    assert county["total"]["villages"] == 1 and county["total"]["first_secretary"] == 1
+    assert province["total"]["villages"] == 2 and province["total"]["first_secretary"] == 2
+    city_row = next(c for c in province["children"] if c["code"] == CITY)
+    assert city_row["villages"] == county["total"]["villages"]
+
+
+def test_downloads_are_scoped_and_safe(db, make_user, login_as):
+    _setup(db)
+    session = login_as(make_user("region", region_code=COUNTY))
+    response = session.get(f"/coverage/{COUNTY}/data/coverage.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][1] == "名称"
+    assert rows[-1][2] == "1"  # the county's own total: one village
+    response = session.get(f"/coverage/{COUNTY}/data/funnel.xlsx")
+    wb = load_workbook(io.BytesIO(response.data))
+    assert wb.active["A1"].value == "环节"
+    assert session.get(f"/coverage/{COUNTY}/data/nothing.csv").status_code == 404
+
+
+def test_bad_filter_is_a_clear_4xx(db, make_user, login_as):
+    session = login_as(make_user("region", region_code=COUNTY))
+    response = session.get(f"/api/v1/coverage/{COUNTY}?category=bogus")
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"category": ["帮扶类别无效"]}
+    assert session.get(f"/coverage/{COUNTY}?year=abc").status_code == 400
+
+
+def test_units_and_villages_cannot_open_coverage(db, make_user, login_as):
+    village, _ = _setup(db)
+    org = make_org()
+    for user in (make_user("unit", organization_id=org.id), make_user("village", village_code=village.code)):
+        session = login_as(user)
+        assert session.get(f"/coverage/{COUNTY}").status_code == 403
+        assert session.get(f"/api/v1/coverage/{COUNTY}").status_code == 403
+
+
+def test_api_token(db, make_user, login_as, client):
+    _setup(db)
+    session = login_as(make_user("region", region_code=COUNTY))
+    page = session.post("/account/token").get_data(as_text=True)
+    token = page.split('class="token">')[1].split("<")[0]
+    response = client.get(f"/api/v1/coverage/{COUNTY}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and response.get_json()["total"]["villages"] == 1
+    assert client.get(f"/api/v1/coverage/{PROVINCE}", headers={"Authorization": f"Bearer {token}"}).status_code == 404
+    assert client.get(f"/api/v1/coverage/{COUNTY}", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get(f"/api/v1/coverage/{COUNTY}").status_code == 401
+
+
+def test_openapi_document(db, make_user, login_as):
+    session = login_as(make_user("viewer", region_code=PROVINCE))
+    doc = session.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    assert "/api/v1/coverage/{code}" in doc["paths"] and "/api/v1/gaps/{code}" in doc["paths"]
+
+
+def test_page_has_no_inline_script_and_local_plotly(db, make_user, login_as):
+    _setup(db)
+    body = login_as(make_user("region", region_code=PROVINCE)).get(f"/coverage/{PROVINCE}").get_data(as_text=True)
+    assert "/assets/plotly.min.js" in body and "cdn" not in body.lower()
+    import re
+
+    for tag in re.findall(r"<script[^>]*>", body):
+        assert 'src="' in tag or 'type="application/json"' in tag, tag
+
+
+def test_map_only_with_a_configured_geojson(app, db, make_user, login_as, tmp_path):
+    _setup(db)
+    session = login_as(make_user("region", region_code=PROVINCE))
+    assert 'id="chart-map"' not in session.get(f"/coverage/{PROVINCE}").get_data(as_text=True)
+    features = [
+        {"type": "Feature", "properties": {"code": code},
+         "geometry": {"type": "Polygon", "coordinates": [[[110 + i, 27], [111 + i, 27], [111 + i, 28], [110 + i, 27]]]}}
+        for i, code in enumerate(("430100000000", "433100000000"))
+    ]
+    path = tmp_path / "hunan.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    app.config["GEOJSON_PATH"] = str(path)
+    try:
+        body = session.get(f"/coverage/{PROVINCE}?metric=first_secretary").get_data(as_text=True)
+    finally:
+        app.config["GEOJSON_PATH"] = None
+    assert 'id="chart-map"' in body
+    figure = json.loads(body.split('id="figure-map">')[1].split("</script>")[0])
+    assert figure["data"][0]["type"] == "choropleth"
+    assert "433100000000" in figure["data"][0]["locations"]
+
+
+def test_gaps_worklist_links_to_act(db, make_user, login_as):
+    village, _ = _setup(db)
+    bare = make_village(COUNTY, 2, is_key=True)
+    session = login_as(make_user("region", region_code=COUNTY))
+    data = session.get(f"/api/v1/gaps/{COUNTY}").get_json()
+    lists = {g["kind"]: g for g in data["gaps"]}
+    assert lists["no_first_secretary"]["count"] == 1
+    assert lists["no_first_secretary"]["items"][0]["url"] == f"/regions/{bare.code}"
+    assert lists["small_team"]["count"] == 1  # the village with a one-person team
+    body = session.get(f"/gaps/{COUNTY}").get_data(as_text=True)
+    assert "没有在岗第一书记" in body and f"/regions/{bare.code}" in body
