@@ -1,0 +1,175 @@
+"""Organizations 帮扶主体: the rules of a profile, who may register and edit one, and the
+scoped queries the list, the export and the API share."""
+from __future__ import annotations
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..audit.services import record, snapshot
+from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
+from ..core.identity import normalize_credit_code, normalize_phone
+from ..core.rules import Collector, RuleViolation
+from ..core.scope import scoped
+from ..extensions import db
+from ..regions.models import Region
+from .models import Organization
+
+# The subtype a kind needs, and where its values come from.
+SUBTYPES = {
+    "mass_org": ("群团组织类别", MASS_ORG_SUBTYPES),
+    "party_federation": ("民主党派/工商联类别", PARTY_FEDERATION_SUBTYPES),
+    "paired_unit": ("对口帮扶领域", PAIRED_SECTORS),
+}
+# Kinds that always hold a unified social credit code (an army unit, for one, has none).
+CREDIT_CODE_REQUIRED = {"enterprise", "charity"}
+FIELDS = (
+    "name", "kind", "subtype", "level", "region_code", "credit_code", "is_private", "is_xiangshang",
+    "contact_name", "contact_phone", "address", "note",
+)
+UNIT_FIXED = ("kind", "level", "region_code")
+STALE = "该记录已被他人修改，请刷新页面后重新填写"
+
+
+def in_jurisdiction(user, region_code: str | None) -> bool:
+    """Whether ``region_code`` lies in the region ``user`` manages (admin: anywhere)."""
+    if not region_code:
+        return False
+    if user.role == "admin":
+        return True
+    return user.role == "region" and user.region is not None and user.region.contains(region_code)
+
+
+def can_edit(user, org: Organization) -> bool:
+    """Region staff edit organizations based in their jurisdiction; a unit its own profile."""
+    if user.role == "unit":
+        return org.id == user.organization_id
+    return in_jurisdiction(user, org.region_code)
+
+
+def _clean(values: dict, *, actor, org: Organization | None) -> dict:
+    """Check and normalise every field; raise one ``RuleViolation`` with all problems."""
+    errors = Collector()
+    data = {key: values.get(key) for key in FIELDS}
+    for key in ("name", "subtype", "level", "credit_code", "contact_name", "contact_phone", "address", "note"):
+        if isinstance(data[key], str):
+            data[key] = data[key].strip() or None
+    data["is_private"] = bool(data["is_private"])
+    data["is_xiangshang"] = bool(data["is_xiangshang"])
+
+    if not data["name"]:
+        errors.add("name", "请填写单位名称")
+    elif len(data["name"]) > 200:
+        errors.add("name", "单位名称最多200字")
+
+    kind = data["kind"]
+    if kind not in ORG_KINDS:
+        errors.add("kind", "请选择主体类型")
+    if kind in SUBTYPES:
+        label, allowed = SUBTYPES[kind]
+        if data["subtype"] not in allowed:
+            errors.add("subtype", f"{ORG_KINDS[kind]}须选择{label}")
+    elif data["subtype"]:
+        errors.add("subtype", "只有群团组织、民主党派/工商联和对口帮扶单位填写类别/领域")
+    if data["level"] is not None and data["level"] not in ORG_LEVELS:
+        errors.add("level", "单位层级无效")
+    if kind != "enterprise" and (data["is_private"] or data["is_xiangshang"]):
+        errors.add("is_private", "“民营企业”“湘商回归企业”只适用于企业")
+
+    region = db.session.get(Region, data["region_code"] or "")
+    if region is None or region.level == "village":
+        errors.add("region_code", "请选择有效的所在行政区（省、市州、县市区或乡镇）")
+    elif not (org is not None and actor.role == "unit") and not in_jurisdiction(actor, region.code):
+        errors.add("region_code", "所在行政区不在您的管辖范围内")
+
+    if data["credit_code"]:
+        try:
+            data["credit_code"] = normalize_credit_code(data["credit_code"])
+        except RuleViolation as violation:
+            errors.add("credit_code", violation.message)
+        else:
+            clash = select(Organization.id).where(Organization.credit_code == data["credit_code"])
+            if org is not None:
+                clash = clash.where(Organization.id != org.id)
+            if db.session.scalar(clash) is not None:
+                errors.add("credit_code", "该统一社会信用代码已登记，同一单位不能重复登记")
+    elif kind in CREDIT_CODE_REQUIRED:
+        errors.add("credit_code", f"{ORG_KINDS[kind]}须填写统一社会信用代码")
+
+    if data["contact_phone"]:
+        try:
+            data["contact_phone"] = normalize_phone(data["contact_phone"], "contact_phone")
+        except RuleViolation as violation:
+            errors.add("contact_phone", violation.message)
+    errors.raise_if_any()
+    return data
+
+
+def _flush_or_explain() -> None:
+    """Flush; a unique-constraint race becomes the same field message as the check."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise RuleViolation("该统一社会信用代码已登记，同一单位不能重复登记", "credit_code") from None
+    except StaleDataError:
+        db.session.rollback()
+        raise RuleViolation(STALE) from None
+
+
+def create_organization(values: dict, *, actor, demo: bool = False, commit: bool = True) -> Organization:
+    if actor.role not in ("admin", "region"):
+        raise RuleViolation("只有行政区工作人员可以登记帮扶主体")
+    data = _clean(values, actor=actor, org=None)
+    org = Organization(**data, is_demo=demo)
+    db.session.add(org)
+    _flush_or_explain()
+    record("create", org, before=None, summary=f"登记帮扶主体：{org.name}（{org.kind_label}）", actor=actor)
+    if commit:
+        db.session.commit()
+    return org
+
+
+def update_organization(org: Organization, values: dict, *, version, actor, commit: bool = True) -> Organization:
+    """Save an edited profile. ``version`` is what the editor saw; a newer row refuses."""
+    if not can_edit(actor, org):
+        raise RuleViolation("您不能修改此帮扶主体")
+    if str(version) != str(org.version):
+        raise RuleViolation(STALE)
+    values = dict(values)
+    if actor.role == "unit":
+        for key in UNIT_FIXED:
+            values[key] = getattr(org, key)
+    data = _clean(values, actor=actor, org=org)
+    before = snapshot(org)
+    for key, value in data.items():
+        setattr(org, key, value)
+    if not db.session.is_modified(org):
+        return org
+    _flush_or_explain()
+    record("update", org, before=before, summary=f"修改帮扶主体：{org.name}", actor=actor)
+    if commit:
+        db.session.commit()
+    return org
+
+
+def organization_query(user, *, q: str = "", kind: str = "", level: str = "", region_code: str = "") -> Select:
+    """The organizations ``user`` may see, filtered; used by the list and the export."""
+    stmt = scoped(select(Organization), Organization, user)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(or_(Organization.name.contains(q), Organization.credit_code == q.upper()))
+    if kind:
+        stmt = stmt.where(Organization.kind == kind)
+    if level:
+        stmt = stmt.where(Organization.level == level)
+    if region_code:
+        region = db.session.get(Region, region_code)
+        if region is not None:
+            lo, hi = region.range()
+            stmt = stmt.where(Organization.region_code.between(lo, hi))
+    return stmt.order_by(Organization.region_code, Organization.kind, Organization.name, Organization.id)
+
+
+def count_in_scope(user) -> int:
+    return db.session.scalar(scoped(select(func.count(Organization.id)), Organization, user)) or 0

@@ -1,0 +1,152 @@
+"""帮扶主体: list with search and filters, export, detail, register, edit."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..core.access import login_only
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404, scoped
+from ..extensions import db
+from .exports import send_table
+from ..people.models import Person, Posting
+from ..people.privacy import shown_contact_phone
+from . import services
+from .forms import OrganizationFilter, OrganizationForm, read_filters
+from .models import Organization
+
+bp = Blueprint("organizations", __name__, url_prefix="/organizations")
+
+PER_PAGE = 30
+
+
+def _unit_home(user):
+    return url_for("organizations.detail", org_id=user.organization_id) if user.organization_id else None
+
+
+nav_entry(20, "帮扶主体", "organizations.index", ("admin", "region", "viewer"))
+nav_entry(20, "本单位", "organizations.detail", ("unit",), url_fn=_unit_home)
+
+
+def _filters():
+    form = OrganizationFilter(current_user, formdata=request.args)
+    return read_filters(form)
+
+
+def _query(form):
+    return services.organization_query(
+        current_user, q=form.q.data or "", kind=form.kind.data or "", level=form.level.data or "",
+        region_code=form.region.data or "",
+    )
+
+
+@bp.route("/")
+@login_only
+def index():
+    form = _filters()
+    page = db.paginate(_query(form), per_page=PER_PAGE, error_out=False)
+    return render_template("organizations/index.html", page=page, filters=form)
+
+
+EXPORT_HEADER = ["名称", "类型", "类别/领域", "层级", "所在行政区", "区划代码", "统一社会信用代码", "民营", "湘商回归",
+                 "联系人", "联系电话", "地址"]
+
+
+@bp.route("/export.<fmt>")
+@require("export")
+def export(fmt: str):
+    form = _filters()
+    rows = (
+        [o.name, o.kind_label, o.subtype_label, o.level_label, o.region.name, o.region_code, o.credit_code or "",
+         "是" if o.is_private else "否", "是" if o.is_xiangshang else "否", o.contact_name or "",
+         shown_contact_phone(o), o.address or ""]
+        for o in db.session.scalars(_query(form))
+    )
+    return send_table(fmt, "帮扶主体", EXPORT_HEADER, rows)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require("manage_organizations")
+def new():
+    form = OrganizationForm(current_user)
+    if request.method == "GET" and current_user.role == "region":
+        form.region_code.data = current_user.region_code
+    if form.validate_on_submit():
+        try:
+            org = services.create_organization(form.payload(), actor=current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"已登记帮扶主体：{org.name}", "success")
+            return redirect(url_for("organizations.detail", org_id=org.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("organizations/form.html", form=form, org=None), status
+
+
+@bp.route("/<int:org_id>")
+@login_only
+def detail(org_id: int):
+    org = get_in_scope_or_404(Organization, org_id)
+    people = db.session.scalars(
+        scoped(select(Person), Person).where(Person.organization_id == org.id).order_by(Person.name).limit(200)
+    ).all()
+    postings = db.session.scalars(
+        scoped(select(Posting), Posting).where(Posting.organization_id == org.id)
+        .order_by(Posting.end_date.is_not(None), Posting.start_date.desc()).limit(200)
+    ).all()
+    from ..pairings.services import pairings_of_organization
+
+    pairings = pairings_of_organization(current_user, org.id)
+    return render_template(
+        "organizations/detail.html", org=org, people=people, postings=postings, pairings=pairings,
+        can_edit=services.can_edit(current_user, org) and current_user.can("edit_organization"),
+    )
+
+
+@bp.route("/<int:org_id>/edit", methods=["GET", "POST"])
+@require("edit_organization")
+def edit(org_id: int):
+    org = get_in_scope_or_404(Organization, org_id)
+    if not services.can_edit(current_user, org):
+        abort(403)
+    form = OrganizationForm(current_user, obj=org, org=org)
+    if request.method == "GET":
+        form.version.data = org.version
+    if form.validate_on_submit():
+        try:
+            services.update_organization(org, form.payload(), version=form.version.data, actor=current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("已保存", "success")
+            return redirect(url_for("organizations.detail", org_id=org.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("organizations/form.html", form=form, org=org), status
+
+
+ACTION_LABELS = {"create": "新建", "update": "修改", "end": "结束", "export": "导出"}
+
+
+@bp.app_template_global()
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+@bp.app_template_global()
+def audit_history(obj, limit: int = 20):
+    """The object's audit events the user may read (None: not for this role)."""
+    from sqlalchemy import inspect
+
+    from ..audit.models import AuditEvent
+
+    if not current_user.can("read_audit"):
+        return None
+    stmt = scoped(select(AuditEvent), AuditEvent).where(
+        AuditEvent.entity_type == type(obj).__name__, AuditEvent.entity_id == str(inspect(obj).identity[0])
+    )
+    return db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)).all()

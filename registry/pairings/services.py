@@ -1,0 +1,196 @@
+"""Pairings 结对关系: an organization bound to a village or county for a kind of
+assistance. The rules live in ``check_pairing``; creating and ending call it."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..audit.services import record, snapshot
+from ..core.enums import ORG_KINDS, PAIRED_SECTORS, PAIRING_KINDS
+from ..core.formatting import date_cn
+from ..core.rules import Collector, RuleViolation
+from ..core.scope import scoped
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..organizations.models import Organization
+from ..organizations.services import STALE, in_jurisdiction
+from ..regions.models import Region
+from .models import Pairing
+
+# Where each kind of pairing may point, and which organizations may hold it.
+VILLAGE_ONLY = {"resident", "enterprise_village"}
+KIND_NEEDS_ORG = {"enterprise_village": ("enterprise",)}
+FIELDS = ("region_code", "kind", "sector", "start_date", "end_date", "note")
+
+
+def _overlapping(stmt: Select, start: date, end: date | None) -> Select:
+    """Pairings whose period [start, end] (end included; None = open) shares a day."""
+    stmt = stmt.where(or_(Pairing.end_date.is_(None), Pairing.end_date >= start))
+    if end is not None:
+        stmt = stmt.where(Pairing.start_date <= end)
+    return stmt
+
+
+def check_pairing(
+    *,
+    organization: Organization | None,
+    region: Region | None,
+    kind: str | None,
+    sector: str | None,
+    start_date: date | None,
+    end_date: date | None,
+    pairing_id: int | None = None,
+) -> None:
+    """The pairing rules; raises one ``RuleViolation`` naming each field.
+
+    - the organization exists; the place is a village or a county (resident and
+      village–enterprise pairings: a village); a village–enterprise pairing is held by an
+      enterprise;
+    - paired assistance (对口帮扶) names its sector, other kinds do not;
+    - end ≥ start;
+    - no two pairings of the same organization, place and kind cover the same day
+      (so no duplicate active pairing).
+    """
+    errors = Collector()
+    if organization is None:
+        errors.add("organization_id", "请选择帮扶主体")
+    if kind not in PAIRING_KINDS:
+        errors.add("kind", "请选择结对类型")
+    if region is None:
+        errors.add("region_code", "结对地不存在，请填写有效的12位区划代码")
+    elif kind in VILLAGE_ONLY and region.level != "village":
+        errors.add("region_code", f"{PAIRING_KINDS[kind]}只能结对到村（社区），“{region.name}”不是村")
+    elif region.level not in ("village", "county"):
+        errors.add("region_code", f"结对地应为村（社区）或县市区，“{region.name}”是{region.level_label}")
+    if organization is not None and kind in KIND_NEEDS_ORG and organization.kind not in KIND_NEEDS_ORG[kind]:
+        allowed = "、".join(ORG_KINDS[k] for k in KIND_NEEDS_ORG[kind])
+        errors.add("kind", f"{PAIRING_KINDS[kind]}（万企兴万村）只适用于{allowed}，“{organization.name}”是{organization.kind_label}")
+    if kind == "paired":
+        if sector not in PAIRED_SECTORS:
+            errors.add("sector", "对口帮扶须选择帮扶领域")
+    elif sector:
+        errors.add("sector", "只有对口帮扶填写帮扶领域")
+    if start_date is None:
+        errors.add("start_date", "请填写开始日期")
+    elif end_date is not None and end_date < start_date:
+        errors.add("end_date", f"结束日期不能早于开始日期（{date_cn(start_date)}）")
+    if not errors.errors and organization is not None and region is not None:
+        same = select(Pairing).where(
+            Pairing.organization_id == organization.id, Pairing.region_code == region.code, Pairing.kind == kind
+        )
+        if pairing_id is not None:
+            same = same.where(Pairing.id != pairing_id)
+        clash = db.session.scalars(_overlapping(same, start_date, end_date).order_by(Pairing.start_date).limit(1)).first()
+        if clash is not None:
+            until = f"至{date_cn(clash.end_date)}" if clash.end_date else "起，尚未结束"
+            errors.add(
+                "region_code",
+                f"{organization.name}与{region.name}已有{PAIRING_KINDS[kind]}结对（{date_cn(clash.start_date)}{until}），不能重复结对",
+            )
+    errors.raise_if_any()
+
+
+def _lock(organization_id: int, region_code: str | None) -> None:
+    db.session.execute(select(Organization.id).where(Organization.id == organization_id).with_for_update())
+    if region_code:
+        db.session.execute(select(Region.code).where(Region.code == region_code).with_for_update())
+
+
+def create_pairing(organization: Organization, values: dict, *, actor, commit: bool = True, demo: bool = False) -> Pairing:
+    """Bind ``organization`` to a place in the actor's jurisdiction."""
+    data = {key: values.get(key) for key in FIELDS}
+    for key in ("region_code", "sector", "note"):
+        data[key] = (data[key] or "").strip() or None
+    if actor.role not in ("admin", "region"):
+        raise RuleViolation("只有行政区工作人员可以办理结对")
+    if data["note"] and len(data["note"]) > 2000:
+        raise RuleViolation("备注最多2000字", "note")
+    if data["region_code"] and not in_jurisdiction(actor, data["region_code"]):
+        raise RuleViolation("结对地不在您的管辖范围内", "region_code")
+    _lock(organization.id, data["region_code"])
+    region = db.session.get(Region, data["region_code"] or "")
+    check_pairing(
+        organization=organization, region=region, kind=data["kind"], sector=data["sector"],
+        start_date=data["start_date"], end_date=data["end_date"],
+    )
+    pairing = Pairing(organization_id=organization.id, is_demo=demo, **data)
+    db.session.add(pairing)
+    db.session.flush()
+    db.session.refresh(pairing, ["organization", "region"])
+    record(
+        "create", pairing, before=None, actor=actor,
+        summary=f"结对：{organization.name}—{pairing.region.name}（{pairing.kind_label}，{date_cn(pairing.start_date)}起）",
+    )
+    if commit:
+        db.session.commit()
+    return pairing
+
+
+def can_manage_pairing(user, pairing: Pairing) -> bool:
+    return user.role in ("admin", "region") and in_jurisdiction(user, pairing.region_code)
+
+
+def end_pairing(pairing: Pairing, *, end_date: date | None, note: str | None, version, actor, commit: bool = True) -> Pairing:
+    """Ending a pairing is an action with its date (and an optional note)."""
+    if not can_manage_pairing(actor, pairing):
+        raise RuleViolation("只有结对地所在行政区的工作人员可以结束结对")
+    if pairing.end_date is not None and pairing.end_date < local_today():
+        raise RuleViolation("该结对已于" + date_cn(pairing.end_date) + "结束")
+    if str(version) != str(pairing.version):
+        raise RuleViolation(STALE)
+    errors = Collector()
+    if end_date is None:
+        errors.add("end_date", "请填写结束日期")
+    elif end_date > local_today():
+        errors.add("end_date", "结束日期不能晚于今天")
+    errors.raise_if_any()
+    check_pairing(
+        organization=pairing.organization, region=pairing.region, kind=pairing.kind, sector=pairing.sector,
+        start_date=pairing.start_date, end_date=end_date, pairing_id=pairing.id,
+    )
+    before = snapshot(pairing)
+    pairing.end_date = end_date
+    note = (note or "").strip()
+    if note:
+        pairing.note = ((pairing.note + "\n") if pairing.note else "") + f"结束说明（{date_cn(end_date)}）：{note}"
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise RuleViolation(STALE) from None
+    record(
+        "end", pairing, before=before, actor=actor,
+        summary=f"结束结对：{pairing.organization.name}—{pairing.region.name}（{pairing.kind_label}），{date_cn(end_date)}",
+    )
+    if commit:
+        db.session.commit()
+    return pairing
+
+
+def pairing_query(user, *, q: str = "", kind: str = "", status: str = "", region_code: str = "",
+                  organization_id: int | None = None) -> Select:
+    stmt = scoped(select(Pairing), Pairing, user).join(Pairing.organization)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(Organization.name.contains(q))
+    if kind:
+        stmt = stmt.where(Pairing.kind == kind)
+    today = local_today()
+    if status == "active":
+        stmt = stmt.where(Pairing.start_date <= today, or_(Pairing.end_date.is_(None), Pairing.end_date >= today))
+    elif status == "ended":
+        stmt = stmt.where(Pairing.end_date < today)
+    if region_code:
+        region = db.session.get(Region, region_code)
+        if region is not None:
+            lo, hi = region.range()
+            stmt = stmt.where(Pairing.region_code.between(lo, hi))
+    if organization_id:
+        stmt = stmt.where(Pairing.organization_id == organization_id)
+    return stmt.order_by(Pairing.end_date.is_not(None), Pairing.start_date.desc(), Pairing.id.desc())
+
+
+def pairings_of_organization(user, organization_id: int, limit: int = 200) -> list[Pairing]:
+    return db.session.scalars(pairing_query(user, organization_id=organization_id).limit(limit)).all()

@@ -1,0 +1,172 @@
+"""结对关系: list, export, detail, pair an organization with a place, end a pairing."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..core.access import login_only
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..organizations.exports import send_table
+from ..organizations.forms import read_filters
+from ..organizations.models import Organization
+from ..organizations.services import in_jurisdiction, organization_query
+from ..people.services import target_query
+from ..regions.models import Region
+from . import services
+from .forms import EndPairingForm, OrganizationPick, PairingFilter, PairingForm
+from .models import Pairing
+
+bp = Blueprint("pairings", __name__)
+
+PER_PAGE = 30
+
+nav_entry(50, "结对", "pairings.index", ("admin", "region", "viewer", "unit"))
+
+
+def _filters():
+    form = PairingFilter(current_user, formdata=request.args)
+    return read_filters(form)
+
+
+def _org_arg() -> int | None:
+    try:
+        return int(request.args.get("org", ""))
+    except ValueError:
+        return None
+
+
+def _query(form):
+    return services.pairing_query(
+        current_user, q=form.q.data or "", kind=form.kind.data or "", status=form.status.data or "",
+        region_code=form.region.data or "", organization_id=_org_arg(),
+    )
+
+
+@bp.route("/pairings/")
+@login_only
+def index():
+    form = _filters()
+    page = db.paginate(_query(form), per_page=PER_PAGE, error_out=False)
+    return render_template("pairings/index.html", page=page, filters=form)
+
+
+HEADER = ["帮扶主体", "主体类型", "结对地", "区划代码", "结对类型", "帮扶领域", "开始日期", "结束日期", "状态", "备注"]
+
+
+@bp.route("/pairings/export.<fmt>")
+@require("export")
+def export(fmt: str):
+    form = _filters()
+    rows = (
+        [p.organization.name, p.organization.kind_label, p.region.name, p.region_code, p.kind_label, p.sector_label,
+         p.start_date.isoformat(), p.end_date.isoformat() if p.end_date else "", "有效" if p.is_active else "已结束",
+         p.note or ""]
+        for p in db.session.scalars(_query(form))
+    )
+    return send_table(fmt, "结对关系", HEADER, rows)
+
+
+def _region_arg() -> Region | None:
+    code = request.args.get("region", "").strip()
+    if not code:
+        return None
+    region = db.session.get(Region, code) if len(code) == 12 and code.isdigit() else None
+    if region is None or not in_jurisdiction(current_user, region.code):
+        abort(404)
+    return region
+
+
+@bp.route("/pairings/new")
+@require("manage_pairings")
+def choose_organization():
+    """Start a pairing from a place (village or county page) or from scratch."""
+    region = _region_arg()
+    form = OrganizationPick(formdata=request.args)
+    read_filters(form)
+    stmt = organization_query(current_user, q=form.q.data or "", kind=form.kind.data or "")
+    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
+    return render_template("pairings/choose_organization.html", page=page, filters=form, region=region)
+
+
+@bp.route("/organizations/<int:org_id>/pairings/new", methods=["GET", "POST"])
+@require("manage_pairings")
+def new(org_id: int):
+    org = get_in_scope_or_404(Organization, org_id)
+    region = _region_arg()
+    form = PairingForm()
+    if request.method == "GET":
+        if region is not None:
+            form.region_code.data = region.code
+        form.kind.data = {"enterprise": "enterprise_village", "paired_unit": "paired", "army_unit": "fixed_point"}.get(
+            org.kind, "resident" if region is None or region.level == "village" else "fixed_point"
+        )
+        if org.kind == "paired_unit":
+            form.sector.data = org.subtype
+    if form.validate_on_submit():
+        try:
+            pairing = services.create_pairing(org, form.payload(), actor=current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"已建立结对：{pairing.organization.name}—{pairing.region.name}（{pairing.kind_label}）", "success")
+            return redirect(url_for("pairings.detail", pairing_id=pairing.id))
+    status = 422 if request.method == "POST" else 200
+    chosen = region or (db.session.get(Region, form.region_code.data) if form.region_code.data else None)
+    if chosen is not None and not in_jurisdiction(current_user, chosen.code):
+        chosen = None
+    return render_template("pairings/form.html", form=form, org=org, chosen=chosen), status
+
+
+@bp.route("/organizations/<int:org_id>/pairings/targets")
+@require("manage_pairings")
+def targets(org_id: int):
+    org = get_in_scope_or_404(Organization, org_id)
+    level = request.args.get("level", "village")
+    if level not in ("village", "county"):
+        abort(404)
+    q = request.args.get("q", "").strip()[:50]
+    page = db.paginate(target_query(current_user, levels=(level,), q=q), per_page=PER_PAGE, error_out=False)
+    return render_template("pairings/targets.html", org=org, page=page, level=level, q=q)
+
+
+@bp.route("/pairings/<int:pairing_id>")
+@login_only
+def detail(pairing_id: int):
+    pairing = get_in_scope_or_404(Pairing, pairing_id)
+    return render_template(
+        "pairings/detail.html", pairing=pairing,
+        can_end=(pairing.end_date is None or pairing.end_date >= local_today()) and current_user.can("manage_pairings")
+        and services.can_manage_pairing(current_user, pairing),
+    )
+
+
+@bp.route("/pairings/<int:pairing_id>/end", methods=["GET", "POST"])
+@require("manage_pairings")
+def end(pairing_id: int):
+    pairing = get_in_scope_or_404(Pairing, pairing_id)
+    if not services.can_manage_pairing(current_user, pairing):
+        abort(403)
+    if pairing.end_date is not None and pairing.end_date < local_today():
+        flash("该结对已结束", "info")
+        return redirect(url_for("pairings.detail", pairing_id=pairing.id))
+    form = EndPairingForm()
+    if request.method == "GET":
+        form.version.data = pairing.version
+    if form.validate_on_submit():
+        try:
+            services.end_pairing(pairing, end_date=form.end_date.data, note=form.note.data, version=form.version.data,
+                                 actor=current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("已结束结对", "success")
+            return redirect(url_for("pairings.detail", pairing_id=pairing.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("pairings/end.html", form=form, pairing=pairing), status

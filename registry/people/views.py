@@ -1,0 +1,327 @@
+"""帮扶干部 and 选派: lists, search, export, details, register/edit a person, post a
+person, end a posting. Full ID numbers and phones only through ``privacy``."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..audit.services import record
+from ..core.access import login_only
+from ..core.database import writing
+from ..core.enums import EDUCATION, GENDERS, label
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404, scoped
+from ..extensions import db
+from ..organizations.exports import send_table
+from ..organizations.forms import read_filters
+from ..organizations.models import Organization
+from ..organizations.services import in_jurisdiction
+from ..regions.models import Region
+from . import panels  # noqa: F401  (home panels and region-page sections)
+from . import services
+from .forms import EndPostingForm, PeopleFilter, PersonForm, PostingFilter, PostingForm
+from .models import Person, Posting
+from .privacy import may_see_full_identity, shown_contact_phone, shown_id_number, shown_phone
+
+bp = Blueprint("people", __name__)
+
+PER_PAGE = 30
+
+
+@bp.app_template_global()
+def shown_id(person) -> str:
+    return shown_id_number(person)
+
+
+bp.add_app_template_global(shown_phone, "shown_phone")
+bp.add_app_template_global(shown_contact_phone, "shown_contact_phone")
+
+nav_entry(30, "帮扶干部", "people.index", ("admin", "region", "viewer", "unit"))
+nav_entry(40, "选派", "people.postings", ("admin", "region", "viewer", "unit"))
+
+
+def _int_arg(name: str) -> int | None:
+    try:
+        return int(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+# -- people ------------------------------------------------------------------------------
+
+def _people_filters():
+    form = PeopleFilter(formdata=request.args)
+    return read_filters(form)
+
+
+def _people_query(form):
+    return services.people_query(
+        current_user, q=form.q.data or "", organization_id=_int_arg("org"), posted=form.posted.data or ""
+    )
+
+
+@bp.route("/people/")
+@login_only
+def index():
+    form = _people_filters()
+    page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
+    active = services.active_postings_of(p.id for p in page.items)
+    org = None
+    if _int_arg("org"):
+        org = db.session.scalar(scoped(select(Organization).where(Organization.id == _int_arg("org")), Organization))
+    return render_template(
+        "people/index.html", page=page, filters=form, active=active, org=org,
+        id_search=services.may_search_by_id(current_user),
+    )
+
+
+PEOPLE_HEADER = ["姓名", "性别", "民族", "出生日期", "身份证号", "联系电话", "中共党员", "学历", "工作单位", "职务", "职级",
+                 "后备干部", "退役军人", "专长", "当前选派"]
+
+
+@bp.route("/people/export.<fmt>")
+@require("export")
+def export_people(fmt: str):
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    form = _people_filters()
+    people = db.session.scalars(_people_query(form)).all()
+    active = services.active_postings_of(p.id for p in people)
+    full = sum(1 for p in people if may_see_full_identity(current_user, p.organization_id))
+    rows = [
+        [p.name, label(GENDERS, p.gender), p.ethnicity or "", p.birth_date.isoformat() if p.birth_date else "",
+         shown_id_number(p), shown_phone(p), "是" if p.is_party_member else "否", label(EDUCATION, p.education),
+         p.organization.name, p.post or "", p.rank or "", "是" if p.is_reserve_cadre else "否",
+         "是" if p.is_veteran else "否", p.expertise or "",
+         (f"{active[p.id].region.name}{active[p.id].role_label}" if p.id in active else "")]
+        for p in people
+    ]
+    # An export of personal data is on the record, whether numbers were masked or not.
+    with writing():
+        record(
+            "export", "Person",
+            after={"rows": len(people), "full_identity_rows": full, "format": fmt, "filters": request.args.to_dict()},
+            summary=f"导出帮扶干部名单 {len(people)} 人（{'含完整身份证号和电话 ' + str(full) + ' 人' if full else '身份证号和电话已遮蔽'}）",
+            region_code=current_user.region_code or current_user.village_code,
+            organization_id=current_user.organization_id,
+        )
+        db.session.commit()
+    return send_table(fmt, "帮扶干部", PEOPLE_HEADER, rows)
+
+
+@bp.route("/people/new", methods=["GET", "POST"])
+@require("manage_people")
+def new_person():
+    form = PersonForm(current_user)
+    if request.method == "GET":
+        if current_user.role == "unit":
+            form.organization_id.data = str(current_user.organization_id)
+        elif request.args.get("org"):
+            form.organization_id.data = request.args["org"]
+    if form.validate_on_submit():
+        try:
+            person = services.create_person(form.payload(), actor=current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"已登记帮扶干部：{person.name}", "success")
+            return redirect(url_for("people.detail", person_id=person.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("people/form.html", form=form, person=None), status
+
+
+@bp.route("/people/<int:person_id>")
+@login_only
+def detail(person_id: int):
+    person = get_in_scope_or_404(Person, person_id)
+    postings = db.session.scalars(
+        scoped(select(Posting), Posting).where(Posting.person_id == person.id).order_by(Posting.start_date.desc())
+    ).all()
+    return render_template(
+        "people/detail.html", person=person, postings=postings,
+        can_edit=current_user.can("manage_people") and services.can_edit_person(current_user, person),
+        can_post=current_user.can("manage_postings"),
+        active=next((p for p in postings if p.is_active), None),
+    )
+
+
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+@require("manage_people")
+def edit_person(person_id: int):
+    person = get_in_scope_or_404(Person, person_id)
+    if not services.can_edit_person(current_user, person) or not may_see_full_identity(current_user, person.organization_id):
+        abort(403)
+    form = PersonForm(current_user, obj=person, person=person)
+    if request.method == "GET":
+        form.version.data = person.version
+        form.id_number.data = person.id_number
+        form.phone.data = person.phone
+        form.organization_id.data = str(person.organization_id)
+    if form.validate_on_submit():
+        try:
+            services.update_person(person, form.payload(), version=form.version.data, actor=current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("已保存", "success")
+            return redirect(url_for("people.detail", person_id=person.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("people/form.html", form=form, person=person), status
+
+
+# -- posting someone ---------------------------------------------------------------------
+
+def _region_arg() -> Region | None:
+    """The ``region`` query argument, if it is a place the user manages (else 404)."""
+    code = request.args.get("region", "").strip()
+    if not code:
+        return None
+    region = db.session.get(Region, code) if len(code) == 12 and code.isdigit() else None
+    if region is None or not in_jurisdiction(current_user, region.code):
+        abort(404)
+    return region
+
+
+@bp.route("/people/<int:person_id>/postings/new", methods=["GET", "POST"])
+@require("manage_postings")
+def new_posting(person_id: int):
+    person = get_in_scope_or_404(Person, person_id)
+    region = _region_arg()
+    form = PostingForm()
+    if request.method == "GET":
+        if region is not None:
+            form.region_code.data = region.code
+            form.role.data = "seconded_cadre" if region.level != "village" else "first_secretary"
+    if form.validate_on_submit():
+        try:
+            posting = services.create_posting(person, form.payload(), actor=current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"已选派：{posting.person.name}任{posting.region.name}{posting.role_label}", "success")
+            return redirect(url_for("people.posting", posting_id=posting.id))
+    status = 422 if request.method == "POST" else 200
+    chosen = region or (db.session.get(Region, form.region_code.data) if form.region_code.data else None)
+    if chosen is not None and not in_jurisdiction(current_user, chosen.code):
+        chosen = None
+    active = services.active_postings_of([person.id]).get(person.id)
+    return render_template(
+        "people/posting_form.html", form=form, person=person, chosen=chosen, active=active,
+        term_years=current_app.config["REGISTRY_PLANNED_TERM_YEARS"],
+    ), status
+
+
+LEVELS = {"village": ("village",), "township": ("township",), "county": ("county",)}
+
+
+@bp.route("/people/<int:person_id>/postings/targets")
+@require("manage_postings")
+def posting_targets(person_id: int):
+    """Choose where to post a person: places in the user's jurisdiction."""
+    person = get_in_scope_or_404(Person, person_id)
+    level = request.args.get("level", "village")
+    if level not in LEVELS:
+        abort(404)
+    q = request.args.get("q", "").strip()[:50]
+    gap = request.args.get("gap") == "1"
+    stmt = services.target_query(current_user, levels=LEVELS[level], q=q, without_first_secretary=gap and level == "village")
+    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
+    secretaries = services.active_first_secretaries(r.code for r in page.items)
+    return render_template(
+        "people/targets.html", person=person, page=page, level=level, q=q, gap=gap, secretaries=secretaries,
+    )
+
+
+# -- postings ----------------------------------------------------------------------------
+
+def _posting_filters():
+    form = PostingFilter(current_user, formdata=request.args)
+    return read_filters(form)
+
+
+def _posting_query(form):
+    return services.posting_query(
+        current_user, q=form.q.data or "", role=form.role.data or "", status=form.status.data or "",
+        region_code=form.region.data or "", organization_id=_int_arg("org"),
+    )
+
+
+@bp.route("/postings/")
+@login_only
+def postings():
+    form = _posting_filters()
+    page = db.paginate(_posting_query(form), per_page=PER_PAGE, error_out=False)
+    return render_template("people/postings.html", page=page, filters=form)
+
+
+POSTING_HEADER = ["干部姓名", "派出单位", "选派类型", "挂职职务", "派驻地", "区划代码", "选派层级", "届次", "开始日期",
+                  "计划结束日期", "实际结束日期", "结束原因", "说明"]
+
+
+@bp.route("/postings/export.<fmt>")
+@require("export")
+def export_postings(fmt: str):
+    form = _posting_filters()
+    rows = (
+        [p.person.name, p.organization.name, p.role_label, p.post_held or "", p.region.name, p.region_code,
+         p.dispatch_level_label, p.round or "", p.start_date.isoformat(), p.planned_end.isoformat(),
+         p.end_date.isoformat() if p.end_date else "", p.end_reason_label, p.end_note or ""]
+        for p in db.session.scalars(_posting_query(form))
+    )
+    return send_table(fmt, "选派", POSTING_HEADER, rows)
+
+
+@bp.route("/postings/new")
+@require("manage_postings")
+def choose_person():
+    """Start a posting from a place (the village page) or from scratch: pick the person."""
+    region = _region_arg()
+    form = _people_filters()
+    page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
+    active = services.active_postings_of(p.id for p in page.items)
+    return render_template("people/choose_person.html", page=page, filters=form, region=region, active=active)
+
+
+@bp.route("/postings/<int:posting_id>")
+@login_only
+def posting(posting_id: int):
+    item = get_in_scope_or_404(Posting, posting_id)
+    person_visible = db.session.scalar(scoped(select(Person.id).where(Person.id == item.person_id), Person)) is not None
+    return render_template(
+        "people/posting.html", posting=item, person_visible=person_visible,
+        can_end=item.is_active and current_user.can("manage_postings") and services.can_manage_posting(current_user, item),
+    )
+
+
+@bp.route("/postings/<int:posting_id>/end", methods=["GET", "POST"])
+@require("manage_postings")
+def end_posting(posting_id: int):
+    item = get_in_scope_or_404(Posting, posting_id)
+    if not services.can_manage_posting(current_user, item):
+        abort(403)
+    if not item.is_active:
+        flash("该选派已结束", "info")
+        return redirect(url_for("people.posting", posting_id=item.id))
+    form = EndPostingForm()
+    if request.method == "GET":
+        form.version.data = item.version
+    if form.validate_on_submit():
+        try:
+            services.end_posting(
+                item, end_date=form.end_date.data, end_reason=form.end_reason.data or None,
+                end_note=form.end_note.data, version=form.version.data, actor=current_user,
+            )
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"已结束选派：{item.person.name}（{item.end_reason_label}）", "success")
+            return redirect(url_for("people.posting", posting_id=item.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("people/end_posting.html", form=form, posting=item), status
