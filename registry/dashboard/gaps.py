@@ -61,7 +61,7 @@ def _listing(stmt, limit: int, offset: int, to_item) -> tuple[int, list[dict]]:
 
 
 def _posting_item(posting_id: int, person: str, place: str, detail: str) -> dict:
-    return {"subject": f"{person}（{place}）", "detail": detail, "url": url_for("people.posting_detail", posting_id=posting_id)}
+    return {"subject": f"{person}（{place}）", "detail": detail, "url": url_for("people.posting", posting_id=posting_id)}
 
 
 def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset: int = 0,
