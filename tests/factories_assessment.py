@@ -91,3 +91,17 @@ def posted_secretary(county: str = COUNTY, n: int = 1, start: date | None = None
     person = make_person(org)
     posting = make_posting(person, org, village.code, role=role, start=start or date(2024, 1, 1))
     return village, org, person, posting
+
+
+def make_support(org, village_code: str, day: date, amount="50000.00", status: str = "confirmed", category: str = "industry", **kw):
+    """A support record at model level (the records feature's own tests go through its services)."""
+    from registry.records.models import SupportRecord
+
+    record = SupportRecord(
+        organization_id=org.id, village_code=village_code, category=category, title=kw.pop("title", "产业扶持资金"),
+        description="", amount=Decimal(str(amount)), amount_attracted=Decimal(str(kw.pop("attracted", "0"))),
+        amount_in_kind=Decimal(str(kw.pop("in_kind", "0"))), record_date=day, status=status, **kw,
+    )
+    db.session.add(record)
+    db.session.commit()
+    return record

@@ -1,0 +1,207 @@
+"""What an assessor sees beside the grade: the year's days in the village, absences,
+training, confirmed support from the sending unit and the village's results."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+
+from ..core.enums import RECORD_CATEGORIES
+from ..duty.models import DutyMonth
+from ..duty.services import YearSummary, year_summary
+from ..extensions import db
+from ..organizations.models import Organization
+from ..people.models import Posting
+from ..training import checks
+from ..training.checks import PrePostingCheck, YearlyCheck
+
+ZERO = Decimal("0.00")
+
+
+def absence_cap(absences: int) -> str | None:
+    """The best person grade allowed with ``absences`` unexcused absences in the year
+    (``REGISTRY_ABSENCE_GRADE_CAP``: 1 → 称职, 2 → 基本称职, 3 or more → 不称职)."""
+    best = None
+    for threshold, grade in sorted(current_app.config["REGISTRY_ABSENCE_GRADE_CAP"]):
+        if absences >= threshold:
+            best = grade
+    return best
+
+
+def grade_allowed(grade: str, absences: int) -> bool:
+    grades = list(current_app.config["REGISTRY_PERSON_GRADES"])
+    best = absence_cap(absences)
+    if best is None or best not in grades or grade not in grades:
+        return True
+    return grades.index(grade) >= grades.index(best)
+
+
+@dataclass
+class SupportSummary:
+    available: bool = True  # False when the support-record feature is not installed
+    records: int = 0
+    amount: Decimal = ZERO
+    attracted: Decimal = ZERO
+    in_kind: Decimal = ZERO
+    villages: int = 0
+    by_category: list[tuple[str, int, Decimal]] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return self.amount + self.attracted + self.in_kind
+
+
+def _support_model():
+    try:
+        from ..records.models import SupportRecord
+    except ImportError:  # the support-record feature is optional for this page
+        return None
+    return SupportRecord
+
+
+def confirmed_support(organization_id: int, year: int, village_code: str | None = None,
+                      region_range: tuple[str, str] | None = None) -> SupportSummary:
+    """Confirmed support records of an organization in ``year`` — to one village, or to
+    the villages of a range of region codes."""
+    model = _support_model()
+    if model is None:
+        return SupportSummary(available=False)
+    conditions = [
+        model.organization_id == organization_id,
+        model.status == "confirmed",
+        model.record_date.between(date(year, 1, 1), date(year, 12, 31)),
+    ]
+    if village_code is not None:
+        conditions.append(model.village_code == village_code)
+    if region_range is not None:
+        conditions.append(model.village_code.between(*region_range))
+    rows = db.session.execute(
+        select(
+            model.category, func.count(), func.coalesce(func.sum(model.amount), 0),
+            func.coalesce(func.sum(model.amount_attracted), 0), func.coalesce(func.sum(model.amount_in_kind), 0),
+        ).where(*conditions).group_by(model.category)
+    ).all()
+    summary = SupportSummary()
+    for category, n, amount, attracted, in_kind in rows:
+        amount, attracted, in_kind = Decimal(amount), Decimal(attracted), Decimal(in_kind)
+        summary.records += n
+        summary.amount += amount
+        summary.attracted += attracted
+        summary.in_kind += in_kind
+        summary.by_category.append((RECORD_CATEGORIES.get(category, category), n, amount + attracted + in_kind))
+    summary.by_category.sort(key=lambda row: row[2], reverse=True)
+    if summary.records:
+        summary.villages = db.session.scalar(select(func.count(func.distinct(model.village_code))).where(*conditions)) or 0
+    return summary
+
+
+@dataclass
+class PersonEvidence:
+    posting: Posting
+    year: int
+    duty: YearSummary
+    best_grade: str | None
+    pre_posting: PrePostingCheck
+    yearly: YearlyCheck
+    support: SupportSummary
+    result: object | None  # VillageResult of the year
+    previous_result: object | None
+
+    @property
+    def absences(self) -> int:
+        return self.duty.absences
+
+    @property
+    def village_posting(self) -> bool:
+        return self.posting.region is not None and self.posting.region.level == "village"
+
+
+def person_evidence(posting: Posting, year: int) -> PersonEvidence:
+    from ..results.models import VillageResult
+
+    duty = year_summary(posting, year)
+    check = checks.posting_training_check(posting, year=year)
+    results = {
+        r.year: r
+        for r in db.session.scalars(
+            select(VillageResult).where(VillageResult.village_code == posting.region_code, VillageResult.year.in_([year, year - 1]))
+        )
+    }
+    return PersonEvidence(
+        posting=posting, year=year, duty=duty, best_grade=absence_cap(duty.absences),
+        pre_posting=check.pre_posting, yearly=check.yearly,
+        support=confirmed_support(posting.organization_id, year, village_code=posting.region_code),
+        result=results.get(year), previous_result=results.get(year - 1),
+    )
+
+
+@dataclass
+class PostingLine:
+    posting: Posting
+    days: int
+    short_months: int
+    absences: int
+    months: int
+    training_gap: bool
+
+
+@dataclass
+class OrganizationEvidence:
+    organization: Organization
+    year: int
+    region_name: str
+    postings: list[PostingLine]
+    support: SupportSummary
+    pairings: int
+
+    @property
+    def absences(self) -> int:
+        return sum(p.absences for p in self.postings)
+
+    @property
+    def short_months(self) -> int:
+        return sum(p.short_months for p in self.postings)
+
+    @property
+    def training_gaps(self) -> int:
+        return sum(1 for p in self.postings if p.training_gap)
+
+
+def organization_evidence(organization: Organization, year: int, region) -> OrganizationEvidence:
+    """The organization's work in ``year`` inside the assessor's region (``region``)."""
+    from ..pairings.models import Pairing
+
+    lo, hi = region.range()
+    postings = db.session.scalars(
+        select(Posting)
+        .where(Posting.organization_id == organization.id, Posting.region_code.between(lo, hi), checks.active_in_year(year))
+        .order_by(Posting.role, Posting.start_date)
+    ).all()
+    ids = [p.id for p in postings]
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    if ids:
+        for duty in db.session.scalars(
+            select(DutyMonth).where(DutyMonth.posting_id.in_(ids), DutyMonth.month.between(date(year, 1, 1), date(year, 12, 1)))
+        ):
+            line = totals[duty.posting_id]
+            line[0] += duty.days_in_village
+            line[1] += int(duty.is_short)
+            line[2] += duty.absences
+            line[3] += 1
+    training = checks.posting_training_checks(postings, year=year)
+    pairings = db.session.scalar(
+        select(func.count()).select_from(Pairing).where(
+            Pairing.organization_id == organization.id, Pairing.region_code.between(lo, hi),
+            Pairing.start_date <= date(year, 12, 31),
+            or_(Pairing.end_date.is_(None), Pairing.end_date >= date(year, 1, 1)),
+        )
+    ) or 0
+    return OrganizationEvidence(
+        organization=organization, year=year, region_name=region.name,
+        postings=[PostingLine(p, *totals[p.id], training_gap=training[p.id].gap) for p in postings],
+        support=confirmed_support(organization.id, year, region_range=(lo, hi)), pairings=pairings,
+    )

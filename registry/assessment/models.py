@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INCENTIVE_LEVELS, SUBJECT_KINDS
+from ..core.scope import region_clause, scope_rule
+from ..core.timeutil import utcnow
+from ..extensions import db
+from ..organizations.models import Organization
+from ..people.models import Person, Posting
+from ..regions.models import Region
+
+
+def subject_key(kind: str, ident: int) -> str:
+    return f"{kind}:{ident}"
+
+
+class Assessment(db.Model):
+    """考核: one grade per subject (a posting's person, or an organization) and year.
+
+    A re-grade changes the row and is recorded in the audit trail with its reason; it is
+    never a silent overwrite.
+    """
+
+    __tablename__ = "assessment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    subject_kind: Mapped[str] = mapped_column(String(12))  # person / organization
+    subject_key: Mapped[str] = mapped_column(String(40))  # "person:<posting id>" or "organization:<id>"
+    posting_id: Mapped[int | None] = mapped_column(ForeignKey("posting.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    # a person: the sending unit of the posting; an organization: itself
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    # a person: the posting's village/county/township; an organization: the assessing jurisdiction
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
+    grade: Mapped[str] = mapped_column(String(10))
+    comment: Mapped[str | None] = mapped_column(Text)
+    document_number: Mapped[str | None] = mapped_column(String(100))  # 文号
+    absences: Mapped[int] = mapped_column(Integer, default=0)  # unexcused absences when graded
+    change_reason: Mapped[str | None] = mapped_column(Text)  # the reason of the last re-grade
+    assessed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    assessed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    posting: Mapped[Posting | None] = relationship(lazy="joined")
+    person: Mapped[Person | None] = relationship(lazy="joined")
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("subject_key", "year", name="uq_assessment_subject_year"),
+        Index("ix_assessment_year_kind", "year", "subject_kind"),
+    )
+
+    @property
+    def subject_label(self) -> str:
+        return SUBJECT_KINDS.get(self.subject_kind, self.subject_kind)
+
+    @property
+    def subject_name(self) -> str:
+        if self.subject_kind == "person" and self.person is not None:
+            return self.person.name
+        return self.organization.name if self.organization else ""
+
+    @property
+    def audit_region_code(self) -> str:
+        return self.region_code
+
+    @property
+    def audit_organization_id(self) -> int:
+        return self.organization_id
+
+
+class Incentive(db.Model):
+    """表扬激励 or 约谈 of a person or an organization. A summons has a follow-up (整改)
+    state: open (待整改) → rectifying (整改中) → closed (已销号)."""
+
+    __tablename__ = "incentive"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(14))  # commendation / summons
+    subject_kind: Mapped[str] = mapped_column(String(12))  # person / organization
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    # a person: their employer; an organization: itself
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)  # the issuing jurisdiction
+    # where the subject works: the person's active posting (else employer), the org's home
+    subject_region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
+    issued_on: Mapped[date] = mapped_column(Date)
+    level: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(Text)
+    document_number: Mapped[str | None] = mapped_column(String(100))
+    follow_up: Mapped[str | None] = mapped_column(String(12))  # summons only
+    rectify_note: Mapped[str | None] = mapped_column(Text)
+    rectify_at: Mapped[datetime | None] = mapped_column(DateTime)
+    close_note: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    person: Mapped[Person | None] = relationship(lazy="joined")
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="joined", foreign_keys=[region_code])
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_incentive_kind_follow_up", "kind", "follow_up"),)
+
+    @property
+    def kind_label(self) -> str:
+        return INCENTIVE_KINDS.get(self.kind, self.kind)
+
+    @property
+    def level_label(self) -> str:
+        return INCENTIVE_LEVELS.get(self.level, self.level)
+
+    @property
+    def follow_up_label(self) -> str:
+        return FOLLOW_UP_STATUSES.get(self.follow_up or "", "")
+
+    @property
+    def subject_name(self) -> str:
+        if self.subject_kind == "person" and self.person is not None:
+            return self.person.name
+        return self.organization.name if self.organization else ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.kind == "summons" and self.follow_up in ("open", "rectifying")
+
+    @property
+    def audit_region_code(self) -> str:
+        return self.region_code
+
+    @property
+    def audit_organization_id(self) -> int:
+        return self.organization_id
+
+
+@scope_rule(Assessment)
+def _assessment_scope(user):
+    """Region staff and viewers: grades given in their jurisdiction. A unit: its own
+    grade and those of its people (employed or sent by it). Villages: none."""
+    if user.role in ("region", "viewer"):
+        return region_clause(Assessment.region_code, user)
+    if user.role == "unit":
+        return or_(
+            Assessment.organization_id == user.organization_id,
+            Assessment.person_id.in_(select(Person.id).where(Person.organization_id == user.organization_id)),
+        )
+    return false()
+
+
+@scope_rule(Incentive)
+def _incentive_scope(user):
+    """Region staff and viewers: issued by their jurisdiction or about a subject working
+    in it. A unit: about itself or its people. Villages: none."""
+    if user.role in ("region", "viewer"):
+        return or_(region_clause(Incentive.region_code, user), region_clause(Incentive.subject_region_code, user))
+    if user.role == "unit":
+        return or_(
+            Incentive.organization_id == user.organization_id,
+            Incentive.person_id.in_(select(Person.id).where(Person.organization_id == user.organization_id)),
+        )
+    return false()

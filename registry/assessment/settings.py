@@ -1,0 +1,56 @@
+"""What each policy setting means, for the administrators' read-only settings page.
+
+The values live in ``registry.config.SETTING_DEFAULTS``; a deployment changes one by
+setting an environment variable of the same name and restarting the application.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+MEANINGS: dict[str, tuple[str, str]] = {
+    # name: (meaning, how to write it in the environment)
+    "REGISTRY_PLANNED_TERM_YEARS": ("选派计划任期（年），新建选派时计划结束日期默认为开始日期加此年数", "整数，如 2"),
+    "REGISTRY_MIN_TEAM_SIZE": ("驻村工作队最少人数，低于此数作为缺口提示", "整数，如 3"),
+    "REGISTRY_MIN_DAYS_IN_VILLAGE": ("每月在村天数下限，不足的月份在驻村纪实中标记提示（选派首末月按在岗天数折算）", "整数，如 20"),
+    "REGISTRY_PRE_POSTING_TRAINING_DAYS": ("岗前培训时限（天）：选派开始前后此天数内参加岗前培训视为按时完成", "整数，如 90"),
+    "REGISTRY_YEARLY_TRAININGS": ("每人每年至少参加培训次数，不足作为缺口提示", "整数，如 1"),
+    "REGISTRY_RECORD_EARLIEST_DATE": ("帮扶记录等日期的最早允许日期；帮扶实效和考核年度也不早于此年", "日期，如 2021-01-01"),
+    "REGISTRY_CONFIRMATION_OVERDUE_DAYS": ("帮扶记录提交后超过此天数未确认即为逾期，列入乡镇、县市区工作清单", "整数，如 30"),
+    "REGISTRY_ENDING_SOON_DAYS": ("选派在此天数内到期视为即将期满", "整数，如 90"),
+    "REGISTRY_PERSON_GRADES": ("干部考核等次，由高到低", "逗号分隔，如 优秀,称职,基本称职,不称职"),
+    "REGISTRY_ORG_GRADES": ("帮扶单位考核等次，由高到低", "逗号分隔，如 好,较好,一般,差"),
+    "REGISTRY_ABSENCE_GRADE_CAP": (
+        "全年无故缺勤天数对干部考核等次的限制：缺勤达到左侧天数时，最高只能评为右侧等次",
+        "“天数:等次”逗号分隔，如 1:称职,2:基本称职,3:不称职",
+    ),
+    "REGISTRY_MAX_UPLOAD_MB": ("上传佐证材料的单个文件大小上限（MB）", "整数，如 10"),
+    "REGISTRY_LOGIN_MAX_FAILURES": ("连续登录失败达到此次数后锁定账号", "整数，如 5"),
+    "REGISTRY_LOGIN_LOCK_MINUTES": ("账号锁定时长（分钟）", "整数，如 15"),
+}
+
+
+@dataclass
+class SettingRow:
+    name: str
+    value: str
+    default: str
+    changed: bool
+    meaning: str
+    syntax: str
+
+
+def show(value) -> str:
+    if isinstance(value, date):
+        return f"{value.year}年{value.month}月{value.day}日"
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return "；".join(f"缺勤{count}天及以上 → 最高“{grade}”" for count, grade in value)
+    if isinstance(value, tuple):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+def describe(name: str, default, value) -> SettingRow:
+    meaning, syntax = MEANINGS.get(name, ("（暂无说明）", "与默认值同类型"))
+    return SettingRow(name=name, value=show(value), default=show(default), changed=value != default,
+                      meaning=meaning, syntax=syntax)

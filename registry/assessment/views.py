@@ -1,0 +1,415 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import and_, func, select
+
+from ..audit.models import AuditEvent
+from ..config import SETTING_DEFAULTS
+from ..core.access import login_only
+from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, SUBJECT_KINDS
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404, scoped
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..main.home import panel
+from ..organizations.models import Organization
+from ..people.models import Person, Posting
+from ..training.checks import active_in_year
+from . import settings as settings_info
+from .evidence import absence_cap, grade_allowed, organization_evidence, person_evidence
+from .forms import FollowUpForm, GradeForm, IncentiveForm
+from .models import Assessment, Incentive, subject_key
+from .services import (
+    GradeData,
+    IncentiveData,
+    allowed_levels,
+    assess_organization,
+    assess_posting,
+    can_act_on_organization,
+    can_assess_posting,
+    can_close,
+    can_regrade,
+    can_report,
+    close_summons,
+    earliest_year,
+    issue_to_organization,
+    issue_to_person,
+    org_grades,
+    person_grades,
+    start_rectification,
+    user_region,
+)
+
+bp = Blueprint("assessment", __name__)
+
+
+def default_year() -> int:
+    """Assessments are made at the end of the year or early in the next one."""
+    today = local_today()
+    return today.year if today.month >= 10 else today.year - 1
+
+
+def _year_arg() -> int:
+    try:
+        year = int(request.values.get("year", ""))
+    except ValueError:
+        return default_year()
+    return year if earliest_year() <= year <= local_today().year else default_year()
+
+
+def _years() -> list[int]:
+    return list(range(local_today().year, earliest_year() - 1, -1))
+
+
+def _history(entity_type: str, entity_id: int) -> list[AuditEvent]:
+    return db.session.scalars(
+        scoped(select(AuditEvent), AuditEvent)
+        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
+        .order_by(AuditEvent.id)
+    ).all()
+
+
+# -- assessments ----------------------------------------------------------------------------------
+
+
+@bp.route("/assessment/")
+@login_only
+def index():
+    year = _year_arg()
+    kind = request.args.get("kind", "")
+    grade = request.args.get("grade", "")
+    stmt = scoped(select(Assessment), Assessment).where(Assessment.year == year)
+    if kind in SUBJECT_KINDS:
+        stmt = stmt.where(Assessment.subject_kind == kind)
+    if grade:
+        stmt = stmt.where(Assessment.grade == grade)
+    page = db.paginate(stmt.order_by(Assessment.subject_kind.desc(), Assessment.region_code, Assessment.id), per_page=50, error_out=False)
+    counts = dict(db.session.execute(
+        scoped(select(Assessment.grade, func.count()), Assessment).where(Assessment.year == year).group_by(Assessment.grade)
+    ).all())
+    return render_template(
+        "assessment/index.html", page=page, year=year, years=_years(), kind=kind, grade=grade, counts=counts,
+        grades=person_grades() + org_grades(), assess=current_user.can("assess"),
+    )
+
+
+@bp.route("/assessment/todo")
+@require("assess")
+def todo():
+    """Postings (people) and organizations in the jurisdiction without a grade for the year."""
+    year = _year_arg()
+    which = request.args.get("which", "person")
+    if which == "organization":
+        graded = select(Assessment.id).where(
+            Assessment.subject_kind == "organization", Assessment.organization_id == Organization.id, Assessment.year == year
+        ).exists()
+        stmt = scoped(select(Organization), Organization).where(~graded).order_by(Organization.kind, Organization.name)
+    else:
+        which = "person"
+        graded = select(Assessment.id).where(Assessment.posting_id == Posting.id, Assessment.year == year).exists()
+        stmt = scoped(select(Posting), Posting).where(active_in_year(year), ~graded).order_by(Posting.region_code, Posting.role)
+    page = db.paginate(stmt, per_page=50, error_out=False)
+    return render_template("assessment/todo.html", page=page, which=which, year=year, years=_years())
+
+
+def _grade_data(form: GradeForm, year: int) -> GradeData:
+    return GradeData(year=year, grade=form.grade.data or None, comment=form.comment.data,
+                     document_number=form.document_number.data, change_reason=form.change_reason.data,
+                     version=form.version.data)
+
+
+@bp.route("/assessment/posting/<int:posting_id>", methods=["GET", "POST"])
+@require("assess")
+def posting(posting_id: int):
+    """The assessment form for a posting's person, with the year's evidence beside it."""
+    posting = get_in_scope_or_404(Posting, posting_id)
+    if not can_assess_posting(current_user, posting):
+        abort(403)
+    year = _year_arg()
+    existing = db.session.scalar(
+        select(Assessment).where(Assessment.subject_key == subject_key("person", posting.id), Assessment.year == year)
+    )
+    evidence = person_evidence(posting, year)
+    form = GradeForm(obj=existing if existing and request.method == "GET" else None)
+    allowed = [g for g in person_grades() if grade_allowed(g, evidence.absences)]
+    form.set_grades(person_grades(), allowed)
+    if not form.is_submitted():
+        form.year.data = year
+        if existing:
+            form.version.data = existing.version
+    if form.validate_on_submit():
+        try:
+            assessment = assess_posting(posting, _grade_data(form, year), current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"已保存 {posting.person.name} {year}年度考核：{assessment.grade}", "success")
+            return redirect(url_for("assessment.detail", assessment_id=assessment.id))
+    previous = db.session.scalars(
+        scoped(select(Assessment), Assessment).where(Assessment.person_id == posting.person_id, Assessment.year != year)
+        .order_by(Assessment.year.desc())
+    ).all()
+    incentives = db.session.scalars(
+        scoped(select(Incentive), Incentive).where(Incentive.person_id == posting.person_id).order_by(Incentive.issued_on.desc())
+    ).all()
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "assessment/posting_form.html", posting=posting, year=year, years=_years(), form=form, existing=existing,
+        ev=evidence, previous=previous, incentives=incentives, allowed=allowed, grades=person_grades(),
+        cap=current_app.config["REGISTRY_ABSENCE_GRADE_CAP"], minimum=current_app.config["REGISTRY_MIN_DAYS_IN_VILLAGE"],
+    ), status
+
+
+@bp.route("/assessment/organization/<int:organization_id>", methods=["GET", "POST"])
+@require("assess")
+def organization(organization_id: int):
+    organization = get_in_scope_or_404(Organization, organization_id)
+    if not can_act_on_organization(current_user, organization):
+        abort(403)
+    year = _year_arg()
+    existing = db.session.scalar(
+        select(Assessment).where(Assessment.subject_key == subject_key("organization", organization.id), Assessment.year == year)
+    )
+    region = user_region(current_user)
+    evidence = organization_evidence(organization, year, region)
+    form = GradeForm(obj=existing if existing and request.method == "GET" else None)
+    form.set_grades(org_grades())
+    if not form.is_submitted():
+        form.year.data = year
+        if existing:
+            form.version.data = existing.version
+    if form.validate_on_submit():
+        try:
+            assessment = assess_organization(organization, _grade_data(form, year), current_user)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"已保存 {organization.name} {year}年度考核：{assessment.grade}", "success")
+            return redirect(url_for("assessment.detail", assessment_id=assessment.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "assessment/organization_form.html", organization=organization, year=year, years=_years(), form=form,
+        existing=existing, ev=evidence, foreign=existing is not None and not can_regrade(current_user, existing),
+        minimum=current_app.config["REGISTRY_MIN_DAYS_IN_VILLAGE"],
+    ), status
+
+
+@bp.route("/assessment/<int:assessment_id>")
+@login_only
+def detail(assessment_id: int):
+    assessment = get_in_scope_or_404(Assessment, assessment_id)
+    regrade = current_user.can("assess") and can_regrade(current_user, assessment)
+    if assessment.subject_kind == "person":
+        regrade_url = url_for("assessment.posting", posting_id=assessment.posting_id, year=assessment.year)
+    else:
+        regrade_url = url_for("assessment.organization", organization_id=assessment.organization_id, year=assessment.year)
+    return render_template("assessment/detail.html", a=assessment, history=_history("Assessment", assessment.id),
+                           regrade=regrade, regrade_url=regrade_url)
+
+
+@bp.route("/assessment/person/<int:person_id>")
+@login_only
+def person(person_id: int):
+    """A person's assessments, commendations and summons (as far as the user may see)."""
+    person = get_in_scope_or_404(Person, person_id)
+    assessments = db.session.scalars(
+        scoped(select(Assessment), Assessment).where(Assessment.person_id == person.id).order_by(Assessment.year.desc())
+    ).all()
+    incentives = db.session.scalars(
+        scoped(select(Incentive), Incentive).where(Incentive.person_id == person.id).order_by(Incentive.issued_on.desc())
+    ).all()
+    postings = db.session.scalars(
+        scoped(select(Posting), Posting).where(Posting.person_id == person.id).order_by(Posting.start_date.desc())
+    ).all()
+    return render_template("assessment/person.html", person=person, assessments=assessments, incentives=incentives,
+                           postings=postings, assess=current_user.can("assess"), incentive=current_user.can("incentive"))
+
+
+# -- incentives -------------------------------------------------------------------------------------
+
+
+@bp.route("/incentives/")
+@login_only
+def incentives():
+    kind = request.args.get("kind", "")
+    follow_up = request.args.get("follow_up", "")
+    stmt = scoped(select(Incentive), Incentive)
+    if kind in INCENTIVE_KINDS:
+        stmt = stmt.where(Incentive.kind == kind)
+    if follow_up == "pending":
+        stmt = stmt.where(Incentive.kind == "summons", Incentive.follow_up.in_(("open", "rectifying")))
+    elif follow_up in FOLLOW_UP_STATUSES:
+        stmt = stmt.where(Incentive.follow_up == follow_up)
+    page = db.paginate(stmt.order_by(Incentive.issued_on.desc(), Incentive.id.desc()), per_page=50, error_out=False)
+    pending = db.session.scalar(
+        scoped(select(func.count()).select_from(Incentive), Incentive)
+        .where(Incentive.kind == "summons", Incentive.follow_up.in_(("open", "rectifying")))
+    )
+    return render_template("assessment/incentives.html", page=page, kind=kind, follow_up=follow_up, pending=pending,
+                           issue=current_user.can("incentive"))
+
+
+@bp.route("/incentives/new")
+@require("incentive")
+def choose_subject():
+    """Find the person or organization to commend or summon (within the jurisdiction)."""
+    q = request.args.get("q", "").strip()
+    people, organizations = [], []
+    if q:
+        people = db.session.scalars(
+            scoped(select(Person), Person).where(Person.name.contains(q)).order_by(Person.name).limit(30)
+        ).all()
+        organizations = db.session.scalars(
+            scoped(select(Organization), Organization).where(Organization.name.contains(q)).order_by(Organization.name).limit(30)
+        ).all()
+    return render_template("assessment/choose_subject.html", q=q, people=people, organizations=organizations)
+
+
+def _incentive_form(subject_name: str, action):
+    form = IncentiveForm()
+    levels = allowed_levels(current_user)
+    form.level.choices = list(levels.items())
+    if not form.is_submitted():
+        form.kind.data = request.args.get("kind", "commendation")
+        form.issued_on.data = local_today()
+        form.level.data = next(iter(levels), None)
+    if form.validate_on_submit():
+        data = IncentiveData(kind=form.kind.data, issued_on=form.issued_on.data, level=form.level.data,
+                             reason=form.reason.data, document_number=form.document_number.data)
+        try:
+            incentive = action(data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"已登记{incentive.kind_label}：{incentive.subject_name}", "success")
+            return redirect(url_for("assessment.incentive", incentive_id=incentive.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("assessment/incentive_form.html", form=form, subject_name=subject_name), status
+
+
+@bp.route("/incentives/new/person/<int:person_id>", methods=["GET", "POST"])
+@require("incentive")
+def new_for_person(person_id: int):
+    person = get_in_scope_or_404(Person, person_id)
+    return _incentive_form(f"{person.name}（{person.organization.name}）", lambda data: issue_to_person(person, data, current_user))
+
+
+@bp.route("/incentives/new/organization/<int:organization_id>", methods=["GET", "POST"])
+@require("incentive")
+def new_for_organization(organization_id: int):
+    organization = get_in_scope_or_404(Organization, organization_id)
+    if not can_act_on_organization(current_user, organization):
+        abort(403)
+    return _incentive_form(organization.name, lambda data: issue_to_organization(organization, data, current_user))
+
+
+def _incentive_page(incentive: Incentive, form: FollowUpForm | None = None, status: int = 200):
+    form = form or FollowUpForm(formdata=None)
+    if not form.version.data:
+        form.version.data = incentive.version
+    return render_template(
+        "assessment/incentive.html", i=incentive, history=_history("Incentive", incentive.id), form=form,
+        report=current_user.can("report_rectification") and can_report(current_user, incentive),
+        close=current_user.can("incentive") and can_close(current_user, incentive),
+    ), status
+
+
+@bp.route("/incentives/<int:incentive_id>")
+@login_only
+def incentive(incentive_id: int):
+    return _incentive_page(get_in_scope_or_404(Incentive, incentive_id))
+
+
+@bp.route("/incentives/<int:incentive_id>/rectify", methods=["POST"])
+@require("report_rectification")
+def rectify(incentive_id: int):
+    incentive = get_in_scope_or_404(Incentive, incentive_id)
+    if not can_report(current_user, incentive):
+        abort(403)
+    form = FollowUpForm()
+    if form.validate_on_submit():
+        try:
+            start_rectification(incentive, form.note.data, current_user, version=form.version.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+            return _incentive_page(incentive, form, 422)
+        flash("已登记整改情况，约谈进入“整改中”", "success")
+    return redirect(url_for("assessment.incentive", incentive_id=incentive.id))
+
+
+@bp.route("/incentives/<int:incentive_id>/close", methods=["POST"])
+@require("incentive")
+def close(incentive_id: int):
+    incentive = get_in_scope_or_404(Incentive, incentive_id)
+    if not can_close(current_user, incentive):
+        abort(403)
+    form = FollowUpForm()
+    if form.validate_on_submit():
+        try:
+            close_summons(incentive, form.note.data, current_user, version=form.version.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+            return _incentive_page(incentive, form, 422)
+        flash("约谈已销号", "success")
+    return redirect(url_for("assessment.incentive", incentive_id=incentive.id))
+
+
+# -- settings ---------------------------------------------------------------------------------------
+
+
+@bp.route("/admin/settings")
+@require("manage_reference")
+def settings():
+    rows = [settings_info.describe(name, default, current_app.config.get(name)) for name, default in SETTING_DEFAULTS.items()]
+    return render_template("assessment/settings.html", rows=rows)
+
+
+# -- navigation and home panels ----------------------------------------------------------------------
+
+nav_entry(56, "考核", "assessment.index", ("admin", "region", "viewer", "unit"))
+nav_entry(57, "表扬与约谈", "assessment.incentives", ("admin", "region", "viewer", "unit"))
+nav_entry(94, "系统设置", "assessment.settings", ("admin",))
+
+
+@panel
+def _open_summons(user):
+    if user.role not in ("region", "unit", "viewer"):
+        return None
+    stmt = scoped(select(Incentive), Incentive).where(Incentive.kind == "summons", Incentive.follow_up.in_(("open", "rectifying")))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    if not total and user.role == "unit":
+        return None
+    rows = db.session.scalars(stmt.order_by(Incentive.issued_on).limit(5)).all()
+    return {
+        "title": "约谈整改未销号" if user.role != "unit" else "约谈整改",
+        "count": total,
+        "rows": [{"text": f"{i.subject_name} · {i.follow_up_label}", "url": url_for("assessment.incentive", incentive_id=i.id),
+                  "note": f"{i.issued_on.year}年{i.issued_on.month}月{i.issued_on.day}日 {i.level_label}约谈"} for i in rows],
+        "link": url_for("assessment.incentives", follow_up="pending"),
+        "empty": "没有未销号的约谈",
+    }
+
+
+@panel
+def _to_assess(user):
+    if user.role != "region":
+        return None
+    year = default_year()
+    graded = select(Assessment.id).where(Assessment.posting_id == Posting.id, Assessment.year == year).exists()
+    stmt = scoped(select(func.count()).select_from(Posting), Posting).where(
+        and_(active_in_year(year), Posting.role == "first_secretary"), ~graded
+    )
+    total = db.session.scalar(stmt)
+    if not total:
+        return None
+    return {"title": f"{year}年度第一书记待考核", "count": total, "rows": [],
+            "link": url_for("assessment.todo", year=year), "link_text": "查看待考核名单", "empty": f"共 {total} 人尚未评定"}
+
