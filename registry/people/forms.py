@@ -44,14 +44,14 @@ class PersonForm(RegistryForm):
     birth_date = DateField("出生日期", validators=[Optional()], description="不填则按身份证号")
     ethnicity = SelectField("民族", choices={e: e for e in ETHNICITIES}, default="汉族")
     phone = StringField("联系电话", validators=[Optional(), Length(max=20)])
-    is_party_member = BooleanField("中共党员")
     education = SelectField("学历", choices=options(blank("（未填）"), EDUCATION))
     organization_id = SelectField("工作单位", choices=[])
     post = StringField("职务", validators=[Optional(), Length(max=100)])
     rank = StringField("职级", validators=[Optional(), Length(max=50)])
+    expertise = StringField("专长", validators=[Optional(), Length(max=200)])
+    is_party_member = BooleanField("中共党员")
     is_reserve_cadre = BooleanField("后备干部")
     is_veteran = BooleanField("退役军人")
-    expertise = StringField("专长", validators=[Optional(), Length(max=200)])
     version = HiddenField()
 
     def __init__(self, user, *args, person=None, **kwargs):

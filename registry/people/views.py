@@ -14,6 +14,7 @@ from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404, scoped
+from ..core.timeutil import local_today
 from ..extensions import db
 from ..organizations.exports import send_table
 from ..organizations.forms import read_filters
@@ -187,6 +188,10 @@ def _region_arg() -> Region | None:
     return region
 
 
+# The dispatch level a posting usually has, from the sending organization's level.
+DISPATCH_OF_LEVEL = {"central": "central", "provincial": "provincial", "city": "city", "county": "county"}
+
+
 @bp.route("/people/<int:person_id>/postings/new", methods=["GET", "POST"])
 @require("manage_postings")
 def new_posting(person_id: int):
@@ -194,6 +199,8 @@ def new_posting(person_id: int):
     region = _region_arg()
     form = PostingForm()
     if request.method == "GET":
+        form.start_date.data = local_today()
+        form.dispatch_level.data = DISPATCH_OF_LEVEL.get(person.organization.level or "", "")
         if region is not None:
             form.region_code.data = region.code
             form.role.data = "seconded_cadre" if region.level != "village" else "first_secretary"
