@@ -374,8 +374,7 @@ def settings():
 
 # -- navigation and home panels ----------------------------------------------------------------------
 
-nav_entry(56, "考核", "assessment.index", ("admin", "region", "viewer", "unit"))
-nav_entry(57, "表扬与约谈", "assessment.incentives", ("admin", "region", "viewer", "unit"))
+nav_entry(56, "考核奖惩", "assessment.index", ("admin", "region", "viewer", "unit"))
 nav_entry(94, "系统设置", "assessment.settings", ("admin",))
 
 

@@ -237,18 +237,21 @@ def return_month(duty: DutyMonth, reason: str | None, user, version=None) -> Dut
 class MonthRow:
     month: date
     duty: DutyMonth | None
+    current: bool = False  # the month in progress: not missing until it is over
 
     @property
     def missing(self) -> bool:
-        return self.duty is None
+        return self.duty is None and not self.current
 
 
 def posting_month_rows(posting: Posting, today: date | None = None) -> list[MonthRow]:
     """Every month the posting should have, newest first, with its record if filed."""
+    today = today or local_today()
     records = {
         d.month: d for d in db.session.scalars(select(DutyMonth).where(DutyMonth.posting_id == posting.id))
     }
-    return [MonthRow(m, records.get(m)) for m in reversed(posting_months(posting, today))]
+    this_month = month_start(today)
+    return [MonthRow(m, records.get(m), m == this_month) for m in reversed(posting_months(posting, today))]
 
 
 @dataclass
@@ -274,7 +277,8 @@ def year_summary(posting: Posting, year: int, today: date | None = None) -> Year
             )
         )
     }
-    rows = [MonthRow(m, records.get(m)) for m in months]
+    this_month = month_start(today)
+    rows = [MonthRow(m, records.get(m), m == this_month) for m in months]
     # a record outside the expected months (e.g. the posting's start was corrected) still counts
     rows += [MonthRow(m, d) for m, d in records.items() if m not in set(months)]
     rows.sort(key=lambda r: r.month)

@@ -113,11 +113,13 @@ def new(posting_id: int):
     if posting.role not in VILLAGE_ROLES:
         abort(404)
     form = DutyForm()
-    open_months = [r.month for r in posting_month_rows(posting) if r.missing]
+    rows = posting_month_rows(posting)
+    open_months = [r.month for r in rows if r.duty is None]
     form.set_months(open_months)
     if not form.is_submitted():
-        wanted = request.args.get("month")
-        form.month.data = wanted if wanted else (month_value(open_months[0]) if open_months else None)
+        overdue = [r.month for r in rows if r.missing]  # newest first
+        default = overdue[0] if overdue else (open_months[0] if open_months else None)
+        form.month.data = request.args.get("month") or (month_value(default) if default else None)
     if form.validate_on_submit():
         try:
             duty = file_month(posting, _data(form), current_user)
