@@ -207,24 +207,29 @@ def _load_training_and_duty(db, rng, postings, today) -> None:
         DutyMonth = None
     if DutyMonth is not None:
         rows = []
-        ids = {}
         from sqlalchemy import select
 
         from registry.people.models import Posting
 
-        for pid, person in db.session.execute(select(Posting.id, Posting.person_id).where(Posting.end_date.is_(None))):
-            ids[person] = pid
-        for person, posting_id in ids.items():
+        active_postings = db.session.execute(
+            select(Posting.id, Posting.region_code, Posting.organization_id).where(Posting.end_date.is_(None))).all()
+        for posting_id, region_code, org_id in active_postings:
             for k in range(1, 13):
                 first = date(today.year, today.month, 1) - timedelta(days=31 * k)
-                rows.append(_duty_row(DutyMonth, posting_id, first.replace(day=1), rng))
+                row = _duty_row(DutyMonth, posting_id, first.replace(day=1), rng)
+                row.update(region_code=region_code, organization_id=org_id)
+                rows.append(row)
         db.session.execute(insert(DutyMonth.__table__), rows)
     db.session.commit()
 
 
 def _duty_row(model, posting_id, month, rng) -> dict:
+    import calendar
+
+    days = calendar.monthrange(month.year, month.month)[1]
     row = dict(posting_id=posting_id, month=month, days_in_village=rng.choice([22, 23, 24, 20, 21, 18, 25]),
-               leave_days=0, unexcused_absences=0, summary="基准纪实", is_demo=True, version=1)
+               month_days=days, available_days=days, leave_days=0, absences=0, summary="基准纪实", status="filed",
+               is_demo=True, version=1, region_code=None, organization_id=None)
     columns = set(model.__table__.c.keys())
     return {k: v for k, v in row.items() if k in columns}
 

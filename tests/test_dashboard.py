@@ -146,7 +146,8 @@ def _months_under(db, year, minimum) -> dict[int, int]:
         return {}
     out = defaultdict(int)
     for m in db.session.scalars(select(DutyMonth)):
-        if m.month.year == year and m.days_in_village < minimum:
+        # the duty rule: under the minimum, pro rata to the days the posting covers
+        if m.month.year == year and m.days_in_village * m.month_days < minimum * m.available_days:
             out[m.posting_id] += 1
     return out
 

@@ -135,3 +135,24 @@ def test_gaps_worklist_links_to_act(db, make_user, login_as):
     assert lists["small_team"]["count"] == 1  # the village with a one-person team
     body = session.get(f"/gaps/{COUNTY}").get_data(as_text=True)
     assert "没有在岗第一书记" in body and f"/regions/{bare.code}" in body
+
+
+def test_pairings_that_start_or_end_later_are_counted_on_the_right_day(app, db):
+    from datetime import timedelta
+
+    from registry.core.timeutil import local_today
+    from registry.dashboard.coverage import Filters, compute
+    from registry.regions.models import Region
+    from tests.factories import make_pairing
+
+    village = make_village(COUNTY, 1)
+    org = make_org()
+    today = local_today()
+    make_pairing(org, village.code, kind="resident", start=today + timedelta(days=1))
+    make_pairing(make_org(kind="enterprise"), village.code, kind="enterprise_village", start=today - timedelta(days=10),
+                 end_date=today)
+    county = db.session.get(Region, COUNTY)
+    now = compute(county, Filters(today.year), today).total
+    assert (now.backing_unit, now.enterprise) == (0, 1)
+    later = compute(county, Filters(today.year), today + timedelta(days=1)).total
+    assert (later.backing_unit, later.enterprise) == (1, 0)

@@ -26,12 +26,12 @@ Definitions (one place, also used by the gaps worklist and the tests):
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import and_, case, distinct, func, literal, literal_column, or_, select
+from sqlalchemy import and_, case, func, literal, literal_column, or_, select
 
 from ..core.enums import CHILD_LEVEL, PREFIX_LENGTH, RECORD_CATEGORIES, RECORD_STATUSES
 from ..core.timeutil import local_today, utcnow
@@ -40,7 +40,7 @@ from ..organizations.models import Organization
 from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
-from .models import ANY, SupportRollup, VillageSupportLast
+from .models import ANY, PersonTrainingYear, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
 from .summary import YEAR_TOTAL
 
 VILLAGE_ROLES = ("first_secretary", "team_leader", "team_member")
@@ -140,7 +140,7 @@ class Row:
         return self.confirmed_amount + self.confirmed_attracted + self.confirmed_in_kind
 
     def to_dict(self) -> dict:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies: slow
         for key in ("confirmed_amount", "confirmed_attracted", "confirmed_in_kind"):
             out[key] = str(out[key])
         out["confirmed_total"] = str(self.confirmed_total)
@@ -261,7 +261,72 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
 
     add = _Adder(total, rows)
 
-    # 1. village-based shares: one grouped query
+    # 1. village-based shares: one scan over the village summary (filters on organization
+    #    kind or category need the postings, pairings and records themselves)
+    if filters.org_kind is None and filters.category is None:
+        fresh = or_(VillageStatus.pairings_valid_until.is_(None), VillageStatus.pairings_valid_until > today)
+        rows_iter = db.session.execute(_village_summary_query(lo, hi, n, filters, fresh, cfg, today)).all()
+        stale = select(VillageStatus.code).where(VillageStatus.code.between(lo, hi), ~fresh)
+        if db.session.scalar(stale.limit(1)) is not None:  # usually none: pairings rarely change date
+            rows_iter += db.session.execute(_village_live_query(lo, hi, n, filters, today, cfg, only=stale)).all()
+    else:
+        rows_iter = db.session.execute(_village_live_query(lo, hi, n, filters, today, cfg))
+    for p, villages, key_villages, f, fk, b, bk, e, ek, s, sk, small in rows_iter:
+        add(p, villages=villages, key_villages=key_villages, first_secretary=f, first_secretary_key=fk,
+            backing_unit=b, backing_unit_key=bk, enterprise=e, enterprise_key=ek, support_12m=s, support_12m_key=sk,
+            teams_under_min=small)
+
+    # 2. support amounts and funnel from the rollup (or the records, under a township)
+    by_category: dict[str, Decimal] = {}
+    by_month: dict[tuple[int, str], Decimal] = {}
+    funnel = {status: 0 for status in RECORD_STATUSES}
+    _support_figures(region, filters, n, add, by_category, by_month, funnel)
+
+    # 3. overdue records (pending only, indexed)
+    _overdue(lo, hi, filters, n, add, cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
+
+    # 4. postings: ending soon, people trained this year, months under the minimum
+    _postings(lo, hi, filters, n, add, today, cfg)
+
+    return Coverage(
+        region=region,
+        filters=filters,
+        total=total,
+        children=list(rows.values()),
+        by_category={k: by_category[k] for k in RECORD_CATEGORIES if k in by_category},
+        by_month=[{"month": m, "category": c, "amount": a} for (m, c), a in sorted(by_month.items())],
+        funnel=funnel,
+    )
+
+
+def _village_summary_query(lo, hi, n, filters, fresh, cfg, today):
+    vs = VillageStatus
+    key = case((vs.is_key, 1), else_=0)
+    cutoff = today - timedelta(days=365)
+
+    def flag(cond):
+        return case((cond, 1), else_=0)
+
+    fs, backing = flag(vs.first_secretaries > 0), flag(or_(vs.team_size > 0, vs.resident_pairings > 0))
+    enterprise, supported = flag(vs.enterprise_pairings > 0), flag(vs.last_confirmed_on >= cutoff)
+    prefix = func.substr(vs.code, 1, n)
+    stmt = (
+        select(
+            prefix, func.count(), func.sum(key),
+            func.sum(fs), func.sum(fs * key), func.sum(backing), func.sum(backing * key),
+            func.sum(enterprise), func.sum(enterprise * key), func.sum(supported), func.sum(supported * key),
+            func.sum(flag(and_(vs.team_size > 0, vs.team_size < cfg["REGISTRY_MIN_TEAM_SIZE"]))),
+        )
+        .where(vs.code.between(lo, hi), fresh)
+        .group_by(prefix)
+    )
+    if filters.flag:
+        stmt = stmt.where(getattr(vs, "is_" + filters.flag).is_(True))
+    return stmt
+
+
+def _village_live_query(lo, hi, n, filters, today, cfg, only=None):
+    """The same figures from postings, pairings and the latest confirmed dates."""
     fs = first_secretary_villages(lo, hi, filters.org_kind).subquery()
     bu = backing_unit_villages(lo, hi, today, filters.org_kind).subquery()
     en = enterprise_villages(lo, hi, today, filters.org_kind).subquery()
@@ -294,34 +359,11 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
         .where(Region.level == "village", Region.code.between(lo, hi))
         .group_by(prefix)
     )
+    if only is not None:
+        stmt = stmt.where(Region.code.in_(only))
     if (c := _flag_clause(filters.flag)) is not None:
         stmt = stmt.where(c)
-    for p, villages, key_villages, f, fk, b, bk, e, ek, s, sk, small in db.session.execute(stmt):
-        add(p, villages=villages, key_villages=key_villages, first_secretary=f, first_secretary_key=fk,
-            backing_unit=b, backing_unit_key=bk, enterprise=e, enterprise_key=ek, support_12m=s, support_12m_key=sk,
-            teams_under_min=small)
-
-    # 2. support amounts and funnel from the rollup (or the records, under a township)
-    by_category: dict[str, Decimal] = {}
-    by_month: dict[tuple[int, str], Decimal] = {}
-    funnel = {status: 0 for status in RECORD_STATUSES}
-    _support_figures(region, filters, n, add, by_category, by_month, funnel)
-
-    # 3. overdue records (pending only, indexed)
-    _overdue(lo, hi, filters, n, add, cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
-
-    # 4. postings: ending soon, people trained this year, months under the minimum
-    _postings(lo, hi, filters, n, add, today, cfg)
-
-    return Coverage(
-        region=region,
-        filters=filters,
-        total=total,
-        children=list(rows.values()),
-        by_category={k: by_category[k] for k in RECORD_CATEGORIES if k in by_category},
-        by_month=[{"month": m, "category": c, "amount": a} for (m, c), a in sorted(by_month.items())],
-        funnel=funnel,
-    )
+    return stmt
 
 
 def _support_figures(region, filters, n, add, by_category, by_month, funnel) -> None:
@@ -336,9 +378,10 @@ def _support_figures(region, filters, n, add, by_category, by_month, funnel) -> 
             stmt = stmt.where(cols["is_" + filters.flag].is_(True))
         return stmt
 
-    r = SupportRollup
-    cols = {"category": r.category, "org_kind": r.org_kind, "is_key": r.is_key, "is_poor": r.is_poor,
-            "is_relocation": r.is_relocation}
+    # Without an organization-kind or flag filter the coarser SupportTotal answers.
+    r = SupportTotal if filters.org_kind is None and filters.flag is None else SupportRollup
+    cols = {"category": r.category, "org_kind": getattr(r, "org_kind", None), "is_key": getattr(r, "is_key", None),
+            "is_poor": getattr(r, "is_poor", None), "is_relocation": getattr(r, "is_relocation", None)}
     # whole region: its own rows
     stmt = apply_filters(
         select(r.month, r.category, r.status, func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted),
@@ -478,10 +521,12 @@ def _postings(lo, hi, filters, n, add, today, cfg) -> None:
     for p, count in db.session.execute(_posting_filters(stmt, filters)):
         add(p, ending_soon=count)
 
-    trained = trained_people(filters.year)
+    # A person holds at most one active posting (a posting rule), so rows are people.
+    required = int(cfg["REGISTRY_YEARLY_TRAININGS"])
+    t = PersonTrainingYear
     stmt = (
-        select(prefix, func.count(distinct(Posting.person_id)), func.count(distinct(trained.c.person_id)))
-        .outerjoin(trained, trained.c.person_id == Posting.person_id)
+        select(prefix, func.count(), func.sum(case((t.passed_courses >= required, 1), else_=0)))
+        .outerjoin(t, and_(t.person_id == Posting.person_id, t.year == filters.year))
         .where(active)
         .group_by(prefix)
     )
@@ -501,34 +546,15 @@ def _postings(lo, hi, filters, n, add, today, cfg) -> None:
             add(p, months_under_min=count)
 
 
-def trained_people(year: int):
-    """Subquery of the people who completed the yearly training in ``year``: at least
-    REGISTRY_YEARLY_TRAININGS passed courses starting in the year (the rule of
-    ``training.checks``; the dashboard test checks that both agree)."""
-    try:
-        from ..training.models import Attendance, Training
-    except ImportError:
-        return select(Posting.person_id).where(literal(False)).subquery()
-    required = int(current_app.config["REGISTRY_YEARLY_TRAININGS"])
-    return (
-        select(Attendance.person_id)
-        .join(Training, Training.id == Attendance.training_id)
-        .where(Attendance.passed.is_(True), Training.start_date.between(date(year, 1, 1), date(year, 12, 31)))
-        .group_by(Attendance.person_id)
-        .having(func.count(Attendance.id) >= required)
-        .subquery()
-    )
-
-
 def duty_months_under_minimum(year: int):
-    """Subquery of duty months in ``year`` below the minimum days (posting_id column)."""
+    """Subquery of duty months in ``year`` under the minimum (the duty feature's own
+    pro-rata rule, ``DutyMonth.short_clause``): posting_id and region_code columns."""
     try:
         from ..duty.models import DutyMonth
     except ImportError:
         return None
-    minimum = current_app.config["REGISTRY_MIN_DAYS_IN_VILLAGE"]
     return (
-        select(DutyMonth.posting_id)
-        .where(DutyMonth.month.between(date(year, 1, 1), date(year, 12, 31)), DutyMonth.days_in_village < minimum)
+        select(DutyMonth.posting_id, DutyMonth.region_code)
+        .where(DutyMonth.month.between(date(year, 1, 1), date(year, 12, 31)), DutyMonth.short_clause())
         .subquery()
     )

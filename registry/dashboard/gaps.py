@@ -124,9 +124,9 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
             .join(Posting, Posting.id == DutyMonth.posting_id)
             .join(Person, Person.id == Posting.person_id)
             .join(Region, Region.code == Posting.region_code)
-            .where(Posting.region_code.between(lo, hi), DutyMonth.month >= since, DutyMonth.days_in_village < min_days)
+            .where(Posting.region_code.between(lo, hi), DutyMonth.month >= since, DutyMonth.short_clause())
             .order_by(DutyMonth.month.desc(), Posting.id),
-            lambda r: _posting_item(r.id, r.person, r.place, f"{month_cn(r.month)}在村{r.days_in_village}天，少于{min_days}天"))
+            lambda r: _posting_item(r.id, r.person, r.place, f"{month_cn(r.month)}在村{r.days_in_village}天，低于规定天数（每月{min_days}天，按在岗天数折算）"))
 
     try:
         from ..records.models import SupportRecord

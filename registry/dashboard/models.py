@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint, false
+from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint, false  # noqa: F401
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.scope import region_clause, scope_rule
@@ -52,6 +52,30 @@ class SupportRollup(db.Model):
     )
 
 
+class SupportTotal(db.Model):
+    """``SupportRollup`` without the organization-kind and flag dimensions: what an
+    unfiltered (or category-filtered) page reads. Same maintenance, same month rule."""
+
+    __tablename__ = "support_total"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12))
+    level: Mapped[str] = mapped_column(String(10))
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    amount_attracted: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    amount_in_kind: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+
+    __table_args__ = (
+        UniqueConstraint("region_code", "year", "month", "category", "status", name="uq_support_total_cell"),
+        Index("ix_support_total_level_year_region", "level", "year", "region_code"),
+    )
+
+
 class VillageSupportLast(db.Model):
     __tablename__ = "village_support_last"
 
@@ -70,10 +94,61 @@ def _rollup_scope(user):
     return false()
 
 
+@scope_rule(SupportTotal)
+def _total_scope(user):
+    if user.role in ("region", "viewer"):
+        return region_clause(SupportTotal.region_code, user)
+    return false()
+
+
 @scope_rule(VillageSupportLast)
 def _last_scope(user):
     if user.role in ("region", "viewer", "village"):
         return region_clause(VillageSupportLast.village_code, user)
+    return false()
+
+
+class VillageStatus(db.Model):
+    """One row per village with what its coverage figures need, kept current by the
+    after-flush listener whenever a posting, pairing, confirmed record or the village
+    itself changes. A province page reads 24,000 of these rows instead of joining
+    postings, pairings and records.
+
+    Pairings can start or end on a future date, so their counts are only valid until
+    ``pairings_valid_until`` (the next start or end of a pairing of the village); the
+    coverage query computes such villages live.
+    """
+
+    __tablename__ = "village_status"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    is_key: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_poor: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_relocation: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_secretaries: Mapped[int] = mapped_column(Integer, default=0)
+    team_size: Mapped[int] = mapped_column(Integer, default=0)
+    resident_pairings: Mapped[int] = mapped_column(Integer, default=0)
+    enterprise_pairings: Mapped[int] = mapped_column(Integer, default=0)
+    pairings_valid_until: Mapped[date | None] = mapped_column(Date, index=True)
+    last_confirmed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class PersonTrainingYear(db.Model):
+    """Passed courses per person and year (of the course's start), kept current by the
+    after-flush listener on attendances and courses: the trained share of a province is
+    a join of the active postings to this small table."""
+
+    __tablename__ = "person_training_year"
+
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    passed_courses: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@scope_rule(VillageStatus)
+def _status_scope(user):
+    if user.role in ("region", "viewer", "village"):
+        return region_clause(VillageStatus.code, user)
     return false()
 
 

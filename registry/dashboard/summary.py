@@ -56,12 +56,83 @@ def _insert(session):
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
+def _touched_places(session) -> set[str]:
+    """Villages whose postings, pairings or own flags changed in this flush."""
+    from ..pairings.models import Pairing
+    from ..people.models import Posting
+    from ..regions.models import Region
+
+    codes: set[str] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, (Posting, Pairing)):
+            codes.add(obj.region_code)
+            hist = inspect(obj).attrs.region_code.history
+            codes.update(c for c in hist.deleted if c)
+        elif isinstance(obj, Region) and obj.level == "village":
+            codes.add(obj.code)
+    codes.discard(None)
+    return codes
+
+
+def _touched_trainees(session) -> set[int]:
+    """People whose passed courses may have changed in this flush."""
+    try:
+        from ..training.models import Attendance, Training
+    except ImportError:
+        return set()
+    people: set[int] = set()
+    courses: set[int] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Attendance):
+            people.add(obj.person_id)
+            people.update(p for p in inspect(obj).attrs.person_id.history.deleted if p)
+        elif isinstance(obj, Training) and obj.id is not None:
+            courses.add(obj.id)
+    if courses:
+        conn = session.connection()
+        people.update(conn.execute(select(Attendance.person_id).where(Attendance.training_id.in_(courses))).scalars())
+    people.discard(None)
+    return people
+
+
+def refresh_person_training(conn, people: set[int] | None) -> None:
+    """Recompute ``PersonTrainingYear`` for the given people (everyone when None)."""
+    try:
+        from ..training.models import Attendance, Training
+    except ImportError:
+        return
+    from .models import PersonTrainingYear
+
+    table = PersonTrainingYear.__table__
+    year = extract("year", Training.start_date).cast(Integer)
+    chunks = [None] if people is None else [sorted(people)[i:i + 500] for i in range(0, len(people), 500)]
+    for chunk in chunks:
+        stmt = (
+            select(Attendance.person_id, year, func.count())
+            .join(Training, Training.id == Attendance.training_id)
+            .where(Attendance.passed.is_(True))
+            .group_by(Attendance.person_id, year)
+        )
+        if chunk is not None:
+            stmt = stmt.where(Attendance.person_id.in_(chunk))
+            conn.execute(table.delete().where(table.c.person_id.in_(chunk)))
+        else:
+            conn.execute(table.delete())
+        conn.execute(table.insert().from_select(["person_id", "year", "passed_courses"], stmt))
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session, _ctx):
+    trainees = _touched_trainees(session)
+    if trainees:
+        refresh_person_training(session.connection(), trainees)
+    places = _touched_places(session)
     model = _record_model()
-    if model is None:
-        return
     changes: list[tuple[dict, int]] = []
+    if model is None:
+        if places:
+            refresh_village_status(session.connection(), places)
+        return
     for obj in session.new:
         if isinstance(obj, model):
             changes.append((_current(obj), 1))
@@ -74,10 +145,13 @@ def _after_flush(session, _ctx):
         if isinstance(obj, model):
             changes.append((_committed(obj), -1))
     if changes:
-        apply_changes(session, changes)
+        places |= apply_changes(session, changes)
+    if places:
+        refresh_village_status(session.connection(), places)
 
 
-def apply_changes(session, changes: list[tuple[dict, int]]) -> None:
+def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
+    """Update the rollups; return the villages whose latest confirmed date changed."""
     from ..organizations.models import Organization
     from ..regions.models import Region
 
@@ -111,6 +185,13 @@ def apply_changes(session, changes: list[tuple[dict, int]]) -> None:
                 cell[2] += sign * Decimal(values["amount_attracted"] or 0)
                 cell[3] += sign * Decimal(values["amount_in_kind"] or 0)
 
+    totals: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    for (region_code, level, year, month, category, _kind, *_flags, status), values in cells.items():
+        cell = totals[(region_code, level, year, month, category, status)]
+        for i in range(4):
+            cell[i] += values[i]
+    _upsert_totals(session, conn, totals)
+
     table = SupportRollup.__table__
     insert = _insert(session)
     for key, (count, amount, attracted, in_kind) in cells.items():
@@ -134,6 +215,30 @@ def apply_changes(session, changes: list[tuple[dict, int]]) -> None:
         conn.execute(stmt)
     if touched_confirmed:
         refresh_last_confirmed(conn, touched_confirmed)
+    return touched_confirmed
+
+
+def _upsert_totals(session, conn, totals) -> None:
+    from .models import SupportTotal
+
+    table = SupportTotal.__table__
+    insert = _insert(session)
+    for (region_code, level, year, month, category, status), (count, amount, attracted, in_kind) in totals.items():
+        if count == 0 and amount == attracted == in_kind == ZERO:
+            continue
+        stmt = insert(table).values(region_code=region_code, level=level, year=year, month=month, category=category,
+                                    status=status, record_count=count, amount=amount, amount_attracted=attracted,
+                                    amount_in_kind=in_kind)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["region_code", "year", "month", "category", "status"],
+            set_={
+                "record_count": table.c.record_count + stmt.excluded.record_count,
+                "amount": table.c.amount + stmt.excluded.amount,
+                "amount_attracted": table.c.amount_attracted + stmt.excluded.amount_attracted,
+                "amount_in_kind": table.c.amount_in_kind + stmt.excluded.amount_in_kind,
+            },
+        )
+        conn.execute(stmt)
 
 
 def _last_confirmed_select(village_filter=None):
@@ -172,6 +277,56 @@ def refresh_last_confirmed(conn, villages: set[str]) -> None:
     )
 
 
+def refresh_village_status(conn, codes: set[str] | None, today=None) -> None:
+    """Recompute ``VillageStatus`` for the given villages (all when ``codes`` is None)."""
+    from datetime import timedelta
+
+    from ..core.timeutil import local_today
+    from ..pairings.models import Pairing
+    from ..people.models import Posting
+    from ..regions.models import Region
+    from .models import VillageStatus
+
+    today = today or local_today()
+    village_roles = ("first_secretary", "team_leader", "team_member")
+    chunks = [None] if codes is None else [sorted(codes)[i:i + 500] for i in range(0, len(codes), 500)]
+    table = VillageStatus.__table__
+    for chunk in chunks:
+        def limit(col, stmt):
+            return stmt if chunk is None else stmt.where(col.in_(chunk))
+
+        rows = {}
+        for code, is_key, is_poor, is_relocation in conn.execute(limit(Region.code, select(
+                Region.code, Region.is_key, Region.is_poor, Region.is_relocation).where(Region.level == "village"))):
+            rows[code] = dict(code=code, is_key=bool(is_key), is_poor=bool(is_poor), is_relocation=bool(is_relocation),
+                              first_secretaries=0, team_size=0, resident_pairings=0, enterprise_pairings=0,
+                              pairings_valid_until=None, last_confirmed_on=None)
+        for code, role in conn.execute(limit(Posting.region_code, select(Posting.region_code, Posting.role).where(
+                Posting.end_date.is_(None), Posting.role.in_(village_roles)))):
+            if code in rows:
+                rows[code]["team_size"] += 1
+                rows[code]["first_secretaries"] += role == "first_secretary"
+        for code, kind, start, end in conn.execute(limit(Pairing.region_code, select(
+                Pairing.region_code, Pairing.kind, Pairing.start_date, Pairing.end_date).where(
+                Pairing.kind.in_(("resident", "enterprise_village"))))):
+            row = rows.get(code)
+            if row is None:
+                continue
+            if start <= today and (end is None or end >= today):
+                row["resident_pairings" if kind == "resident" else "enterprise_pairings"] += 1
+            change = start if start > today else (end + timedelta(days=1) if end is not None and end >= today else None)
+            if change is not None and (row["pairings_valid_until"] is None or change < row["pairings_valid_until"]):
+                row["pairings_valid_until"] = change
+        last = VillageSupportLast
+        for code, day in conn.execute(limit(last.village_code, select(last.village_code, last.last_confirmed_on).where(
+                last.category == ANY, last.org_kind == ANY))):
+            if code in rows:
+                rows[code]["last_confirmed_on"] = day
+        conn.execute(table.delete() if chunk is None else table.delete().where(table.c.code.in_(chunk)))
+        if rows:
+            conn.execute(table.insert(), list(rows.values()))
+
+
 def rebuild_all() -> None:
     """Recompute every summary from the records (after a bulk load or a flag change)."""
     from ..organizations.models import Organization
@@ -179,9 +334,14 @@ def rebuild_all() -> None:
 
     model = _record_model()
     conn = db.session.connection()
+    from .models import SupportTotal
+
     conn.execute(delete(SupportRollup.__table__))
+    conn.execute(delete(SupportTotal.__table__))
     conn.execute(delete(VillageSupportLast.__table__))
+    refresh_person_training(conn, None)
     if model is None:
+        refresh_village_status(conn, None)
         return
     year = extract("year", model.record_date).cast(Integer)
     for (level, n), whole_year in ((cut, whole) for cut in LEVEL_CUTS for whole in (False, True)):
@@ -207,8 +367,19 @@ def rebuild_all() -> None:
                 stmt,
             )
         )
+    r = SupportRollup
+    conn.execute(
+        SupportTotal.__table__.insert().from_select(
+            ["region_code", "level", "year", "month", "category", "status", "record_count", "amount",
+             "amount_attracted", "amount_in_kind"],
+            select(r.region_code, r.level, r.year, r.month, r.category, r.status, func.sum(r.record_count),
+                   func.sum(r.amount), func.sum(r.amount_attracted), func.sum(r.amount_in_kind))
+            .group_by(r.region_code, r.level, r.year, r.month, r.category, r.status),
+        )
+    )
     conn.execute(
         VillageSupportLast.__table__.insert().from_select(
             ["village_code", "category", "org_kind", "last_confirmed_on"], _last_confirmed_select()
         )
     )
+    refresh_village_status(conn, None)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false, or_, select
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false, or_, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core import crypto
@@ -106,6 +106,9 @@ class Posting(db.Model):
     __table_args__ = (
         Index("ix_posting_region_role_end", "region_code", "role", "end_date"),
         Index("ix_posting_person_start", "person_id", "start_date"),
+        # active postings only: coverage counts (ending soon, trained share) scan this
+        Index("ix_posting_active", "region_code", "planned_end", "person_id",
+              sqlite_where=text("end_date IS NULL"), postgresql_where=text("end_date IS NULL")),
     )
 
     @property
