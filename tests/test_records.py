@@ -77,6 +77,14 @@ def test_amounts_are_exact_decimals(db, world):
     assert str(record.amount_attracted) == "30000.00"
 
 
+def test_full_width_digits_are_read_and_chinese_punctuation_is_kept(db, world):
+    record = services.create_record(world.unit, record_data(world.village.code, amount="１２，３４５．６", households="１２",
+                                                            title="产业路：一期（硬化）"))
+    db.session.expire_all()
+    record = db.session.get(SupportRecord, record.id)
+    assert str(record.amount) == "12345.60" and record.households == 12 and record.title == "产业路：一期（硬化）"
+
+
 def test_a_village_outside_pairings_and_postings_is_refused(db, world):
     for village in (world.stranger_village, world.far_village):
         _refused(db, world.unit, record_data(village.code), "village_code", "该村不在本单位的结对或选派范围内")

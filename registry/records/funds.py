@@ -14,7 +14,7 @@ from ..core.scope import scoped
 from ..extensions import db
 from ..organizations.models import Organization
 from .models import FundContribution, SupportRecord
-from .services import clean_text, parse_amount, parse_date
+from .services import clean_text, halfwidth, parse_amount, parse_date
 
 ZERO = Decimal("0.00")
 
@@ -45,7 +45,7 @@ def add_contribution(org: Organization, user, data: dict) -> FundContribution:
         errors.add("donor", "捐赠方不能超过200个字")
     amount = parse_amount(data.get("amount"), "amount", errors, "捐赠金额", positive=True)
     received_on = parse_date(data.get("received_on"), "received_on", errors, "到账日期")
-    receipt_no = clean_text(data.get("receipt_no"))
+    receipt_no = halfwidth(data.get("receipt_no"))
     if not receipt_no:
         errors.add("receipt_no", "请填写收据编号")
     elif len(receipt_no) > 50:

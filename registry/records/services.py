@@ -196,7 +196,13 @@ _COUNT_FIELDS = ("households", "persons", "jobs")
 
 
 def clean_text(value) -> str:
-    return unicodedata.normalize("NFKC", str(value)).strip() if value is not None else ""
+    """Text as typed, trimmed (Chinese full-width punctuation is kept)."""
+    return str(value).strip() if value is not None else ""
+
+
+def halfwidth(value) -> str:
+    """For numbers, dates and codes: full-width digits and signs become ASCII."""
+    return unicodedata.normalize("NFKC", clean_text(value))
 
 
 def parse_amount(value, field: str, errors: Collector, label: str | None = None, *, positive: bool = False) -> Decimal | None:
@@ -205,7 +211,7 @@ def parse_amount(value, field: str, errors: Collector, label: str | None = None,
     if isinstance(value, Decimal):
         amount = value
     else:
-        raw = clean_text(value).replace(",", "").replace("，", "").replace(" ", "").removesuffix("元")
+        raw = halfwidth(value).replace(",", "").replace(" ", "").removesuffix("元")
         if raw == "":
             if positive:
                 errors.add(field, f"请填写{label}")
@@ -239,7 +245,7 @@ def _parse_count(value, field: str, errors: Collector) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
-        raw = clean_text(value).replace(",", "")
+        raw = halfwidth(value).replace(",", "")
         if raw == "":
             return 0
         if not raw.lstrip("-").isdigit():
@@ -261,7 +267,7 @@ def parse_date(value, field: str, errors: Collector, label: str | None = None) -
     if isinstance(value, date):
         day = value
     else:
-        raw = clean_text(value).replace("/", "-").replace(".", "-")
+        raw = halfwidth(value).replace("/", "-").replace(".", "-")
         if raw == "":
             errors.add(field, f"请填写{label}")
             return None
@@ -354,7 +360,7 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     """Check a record's fields; ``village_code`` fixes the village (a correction keeps the
     corrected record's village). Returns the cleaned values or raises ``RuleViolation``."""
     errors = Collector()
-    village = clean_text(data.get("village_code"))
+    village = halfwidth(data.get("village_code"))
     if village_code is not None and village and village != village_code:
         errors.add("village_code", "更正记录的村须与被更正的记录一致")
     village = village_code or village
@@ -364,7 +370,7 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
         errors.add("village_code", "该村不在本单位的结对或选派范围内")
 
     pairing_id = None
-    raw_pairing = clean_text(data.get("pairing_id"))
+    raw_pairing = halfwidth(data.get("pairing_id"))
     if raw_pairing:
         pairing = db.session.get(Pairing, int(raw_pairing)) if raw_pairing.isdigit() and len(raw_pairing) < 10 else None
         if pairing is None or pairing.organization_id != organization_id:
