@@ -292,3 +292,21 @@ def test_the_unit_reads_its_own_organization_grade(secretary, county, make_user,
     a = db.session.scalar(select(Assessment))
     assert login_as(make_user("unit", organization_id=org.id)).get(f"/assessment/{a.id}").status_code == 200
     assert login_as(make_user("unit", organization_id=make_org().id)).get(f"/assessment/{a.id}").status_code == 404
+
+
+def test_a_township_cannot_overwrite_the_countys_grade_but_the_province_can(secretary, county, make_user, login_as):
+    village, org, person, posting = secretary
+    county.post(url(posting), data={"year": YEAR, "grade": "称职"})
+    a = db.session.scalar(select(Assessment))
+    assert a.assessor_region_code == COUNTY
+    township = login_as(make_user("region", region_code=village.parent_code))
+    assert "已由吉首市评定，本级不能修改" in township.get(url(posting)).get_data(as_text=True)
+    response = township.post(url(posting), data={"year": YEAR, "grade": "优秀", "version": a.version, "change_reason": "乡镇复核"})
+    assert response.status_code == 422 and "不能重复评定" in response.get_data(as_text=True)
+    province = login_as(make_user("region", region_code=PROVINCE))
+    response = province.post(url(posting), data={"year": YEAR, "grade": "优秀", "version": a.version, "change_reason": "省级复核"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    a = db.session.get(Assessment, a.id)
+    assert a.grade == "优秀" and a.assessor_region_code == COUNTY
+    assert "评定单位</dt><dd>吉首市" in county.get(f"/assessment/{a.id}").get_data(as_text=True)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import case, func, insert, inspect, select
 
 from ..audit.services import record
 from ..core.timeutil import local_today, utcnow
@@ -49,8 +49,19 @@ def _short(name: str) -> str:
     return name
 
 
+
+def _tables_missing(ctx: DemoContext, *models) -> bool:
+    """Before the migration of these tables exists, skip instead of failing the set-up."""
+    connection = db.session.connection()
+    missing = [m.__tablename__ for m in models if not inspect(connection).has_table(m.__tablename__)]
+    if missing:
+        ctx.echo(f"  数据表 {'、'.join(missing)} 尚未建立（待生成迁移），跳过")
+    return bool(missing)
+
 @step(56, "生成示例考核结果")
 def assessments(ctx: DemoContext) -> None:
+    if _tables_missing(ctx, Assessment, DutyMonth):
+        return
     if db.session.scalar(select(func.count()).select_from(Assessment)):
         ctx.echo("  已有考核结果，跳过")
         return
@@ -86,6 +97,7 @@ def assessments(ctx: DemoContext) -> None:
         rows.append({
             "year": year, "subject_kind": "person", "subject_key": subject_key("person", p.id), "posting_id": p.id,
             "person_id": p.person_id, "organization_id": p.organization_id, "region_code": p.region_code,
+            "assessor_region_code": county if county in counties else PROVINCE,
             "grade": grade, "comment": "履职尽责，群众认可" if grade == grades[0] else None,
             "document_number": f"{_short(counties.get(county, '湘'))}组通〔{year + 1}〕{numbers[county]}号",
             "absences": missed, "assessed_at": at, "is_demo": True, "version": 1,
@@ -99,6 +111,7 @@ def assessments(ctx: DemoContext) -> None:
             rows.append({
                 "year": year, "subject_kind": "organization", "subject_key": subject_key("organization", org.id),
                 "posting_id": None, "person_id": None, "organization_id": org.id, "region_code": org.region_code,
+                "assessor_region_code": org.region_code,
                 "grade": rng.choices(org_grades, (30, 45, 20, 5)[: len(org_grades)] if len(org_grades) == 4 else None)[0],
                 "comment": None, "document_number": f"湘乡振考〔{year + 1}〕{org.id}号", "absences": 0,
                 "assessed_at": at, "is_demo": True, "version": 1,
@@ -112,6 +125,8 @@ def assessments(ctx: DemoContext) -> None:
 
 @step(57, "生成示例表扬激励与约谈")
 def incentives(ctx: DemoContext) -> None:
+    if _tables_missing(ctx, Incentive, Assessment, DutyMonth):
+        return
     if db.session.scalar(select(func.count()).select_from(Incentive)):
         ctx.echo("  已有表扬激励与约谈，跳过")
         return

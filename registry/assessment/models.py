@@ -50,6 +50,8 @@ class Assessment(db.Model):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
     # a person: the posting's village/county/township; an organization: the assessing jurisdiction
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
+    # the jurisdiction that graded: it (or one above it) may re-grade
+    assessor_region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
     grade: Mapped[str] = mapped_column(String(10))
     comment: Mapped[str | None] = mapped_column(Text)
     document_number: Mapped[str | None] = mapped_column(String(100))  # 文号
@@ -63,7 +65,8 @@ class Assessment(db.Model):
     posting: Mapped[Posting | None] = relationship(lazy="joined")
     person: Mapped[Person | None] = relationship(lazy="joined")
     organization: Mapped[Organization] = relationship(lazy="joined")
-    region: Mapped[Region] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="joined", foreign_keys=[region_code])
+    assessor_region: Mapped[Region] = relationship(lazy="joined", foreign_keys=[assessor_region_code])
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

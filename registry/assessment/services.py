@@ -125,7 +125,7 @@ def _save(existing: Assessment | None, values: dict, data: GradeData, user, erro
     change_reason = (data.change_reason or "").strip() or None
     if existing is not None:
         if not can_regrade(user, existing):
-            errors.add("", f"{existing.subject_name}{existing.year}年度考核已由{existing.region.name}评定，不能重复评定")
+            errors.add("", f"{existing.subject_name}{existing.year}年度考核已由{existing.assessor_region.name}评定，不能重复评定")
         if not change_reason:
             errors.add("change_reason", "修改已评定的考核结果须填写修改原因")
         elif len(change_reason) > 500:
@@ -134,7 +134,8 @@ def _save(existing: Assessment | None, values: dict, data: GradeData, user, erro
             errors.add("", STALE_MESSAGE)
     errors.raise_if_any()
     if existing is None:
-        assessment = Assessment(**values, assessed_by_id=getattr(user, "id", None), assessed_at=utcnow())
+        assessment = Assessment(**values, assessor_region_code=user_region(user).code,
+                                assessed_by_id=getattr(user, "id", None), assessed_at=utcnow())
         db.session.add(assessment)
         try:
             db.session.flush()
@@ -159,7 +160,7 @@ def _save(existing: Assessment | None, values: dict, data: GradeData, user, erro
 def can_regrade(user, assessment: Assessment) -> bool:
     """The jurisdiction that graded (or one above it) may change the grade."""
     region = user_region(user)
-    return region is not None and region.contains(assessment.region_code)
+    return region is not None and region.contains(assessment.assessor_region_code)
 
 
 def assess_posting(posting: Posting, data: GradeData, user) -> Assessment:

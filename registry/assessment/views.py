@@ -19,7 +19,7 @@ from ..organizations.models import Organization
 from ..people.models import Person, Posting
 from ..training.checks import active_in_year
 from . import settings as settings_info
-from .evidence import absence_cap, grade_allowed, organization_evidence, person_evidence
+from .evidence import grade_allowed, organization_evidence, person_evidence
 from .forms import FollowUpForm, GradeForm, IncentiveForm
 from .models import Assessment, Incentive, subject_key
 from .services import (
@@ -159,6 +159,7 @@ def posting(posting_id: int):
     status = 422 if form.is_submitted() else 200
     return render_template(
         "assessment/posting_form.html", posting=posting, year=year, years=_years(), form=form, existing=existing,
+        foreign=existing is not None and not can_regrade(current_user, existing),
         ev=evidence, previous=previous, incentives=incentives, allowed=allowed, grades=person_grades(),
         cap=current_app.config["REGISTRY_ABSENCE_GRADE_CAP"], minimum=current_app.config["REGISTRY_MIN_DAYS_IN_VILLAGE"],
     ), status
