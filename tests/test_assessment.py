@@ -310,3 +310,12 @@ def test_a_township_cannot_overwrite_the_countys_grade_but_the_province_can(secr
     a = db.session.get(Assessment, a.id)
     assert a.grade == "优秀" and a.assessor_region_code == COUNTY
     assert "评定单位</dt><dd>吉首市" in county.get(f"/assessment/{a.id}").get_data(as_text=True)
+
+
+def test_a_seconded_cadre_is_assessed_without_days_in_the_village(county):
+    org = make_org()
+    person = make_person(org, name="挂职干部甲")
+    cadre = make_posting(person, org, COUNTY, role="seconded_cadre", start=date(2024, 3, 1), post_held="副市长")
+    body = county.get(url(cadre)).get_data(as_text=True)
+    assert "该选派不需要驻村纪实（挂职干部）" in body and "未填报" not in body
+    assert county.post(url(cadre), data={"year": YEAR, "grade": "优秀"}).status_code == 302

@@ -10,7 +10,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import func, or_, select
 
-from ..core.enums import RECORD_CATEGORIES
+from ..core.enums import RECORD_CATEGORIES, VILLAGE_ROLES
 from ..duty.models import DutyMonth
 from ..duty.services import YearSummary, year_summary
 from ..extensions import db
@@ -117,13 +117,16 @@ class PersonEvidence:
 
     @property
     def village_posting(self) -> bool:
-        return self.posting.region is not None and self.posting.region.level == "village"
+        return self.posting.role in VILLAGE_ROLES
 
 
 def person_evidence(posting: Posting, year: int) -> PersonEvidence:
     from ..results.models import VillageResult
 
-    duty = year_summary(posting, year)
+    if posting.role in VILLAGE_ROLES:
+        duty = year_summary(posting, year)
+    else:  # a seconded cadre keeps no days-in-the-village record
+        duty = YearSummary(year=year, months=[], days=0, leave_days=0, absences=0, short_months=0, missing_months=0)
     check = checks.posting_training_check(posting, year=year)
     results = {
         r.year: r

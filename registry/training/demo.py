@@ -30,6 +30,16 @@ def _course(title, organizer, level, kind, mode, region_code, start, days, hours
 
 
 
+def _refresh_summaries() -> None:
+    """Bulk rows bypass the ORM flush; the dashboard's per-person training summary (if
+    that feature is installed) is recomputed, as its module asks of bulk loads."""
+    try:
+        from ..dashboard.summary import refresh_person_training
+    except ImportError:
+        return
+    refresh_person_training(db.session.connection(), None)
+
+
 def _tables_missing(ctx: DemoContext, *models) -> bool:
     """Before the migration of these tables exists, skip instead of failing the set-up."""
     connection = db.session.connection()
@@ -125,6 +135,7 @@ def trainings(ctx: DemoContext) -> None:
                     attend(course, p.person_id)
     if rows:
         db.session.execute(insert(Attendance), rows)
+        _refresh_summaries()
     record("demo", "Training", after={"trainings": len(courses), "attendance": len(rows)},
            summary=f"生成示例培训 {len(courses)} 期、参训记录 {len(rows)} 条")
     ctx.echo(f"  生成示例培训 {len(courses)} 期，参训记录 {len(rows)} 条")
