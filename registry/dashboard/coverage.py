@@ -507,8 +507,8 @@ def _overdue(lo, hi, filters, n, add, days) -> None:
 def _posting_filters(stmt, filters: Filters):
     if filters.org_kind:
         stmt = stmt.where(_org_kind_ok(Posting.organization_id, filters.org_kind))
-    if (c := _flag_clause(filters.flag)) is not None:
-        stmt = stmt.where(Posting.region_code.in_(select(Region.code).where(c)))
+    if (c := _flag_clause(filters.flag)) is not None:  # village flags: postings to such villages
+        stmt = stmt.where(Posting.region_code.in_(select(Region.code).where(Region.level == "village", c)))
     return stmt
 
 
