@@ -13,10 +13,10 @@ try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms import SelectChoice
 
     def _choices(pairs) -> list:
-        return [SelectChoice(value, label) for value, label in pairs]
+        return [SelectChoice(*pair) for pair in pairs]
 except ImportError:  # pragma: no cover - older WTForms
     def _choices(pairs) -> list:
-        return list(pairs)
+        return [tuple(pair) for pair in pairs]
 
 ACCEPT = "image/jpeg,image/png,image/webp,application/pdf,.jpg,.jpeg,.png,.webp,.pdf"
 
@@ -57,9 +57,12 @@ class RecordForm(FlaskForm):
             self.village_code.choices = _choices([("", "请选择")] + [
                 (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip()) for v in villages
             ])
+        # data-region: the pairing's code prefix, so static/js/records.js can offer only the
+        # pairings that cover the chosen village (the service checks it in any case)
         self.pairing_id.choices = _choices([("", "不关联")] + [
             (str(p.id), f"{PAIRING_KINDS.get(p.kind, p.kind)} · {p.region.name if p.region else p.region_code}"
-                        f"（{p.start_date:%Y-%m-%d} 起{'' if p.end_date is None else f'，{p.end_date:%Y-%m-%d} 止'}）")
+                        f"（{p.start_date:%Y-%m-%d} 起{'' if p.end_date is None else f'，{p.end_date:%Y-%m-%d} 止'}）",
+             {"data-region": p.region.prefix if p.region else p.region_code})
             for p in services.filer_pairings(organization_id)
         ])
 

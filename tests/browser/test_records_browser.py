@@ -80,6 +80,11 @@ def test_unit_files_with_a_photo_and_the_village_confirms(page_as, live_server, 
 
     unit = page_as("demo_unit")
     _file(unit, base, demo, title, _photo(tmp_path))
+    offered = unit.eval_on_selector_all(
+        "select[name=pairing_id] option[data-region]", "options => options.map(o => [o.dataset.region, o.disabled])")
+    assert offered and all(disabled != demo["village_code"].startswith(prefix) for prefix, disabled in offered)
+    assert any(not disabled for _, disabled in offered)  # the demo unit's pairing with the village is offered
+    unit.select_option("select[name=pairing_id]", index=[i for i, (_, d) in enumerate(offered) if not d][0] + 1)
     unit.screenshot(path=str(shots / "records-new-filled.png"), full_page=True)
     unit.click("button[value=submit]")
     unit.wait_for_load_state("networkidle")
