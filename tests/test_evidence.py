@@ -180,6 +180,7 @@ def test_files_are_served_only_within_scope(login_as, db, world):
         assert response.mimetype == "image/png" and response.data == png_bytes()
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Content-Disposition"].startswith("inline")
+        assert "sandbox" in response.headers["Content-Security-Policy"] and "no-store" in response.headers["Cache-Control"]
     response = _get(login_as(world.unit), _file_url(pdf))
     assert response.mimetype == "application/pdf" and response.headers["Content-Disposition"].startswith("attachment")
     assert "filename*=UTF-8''%E5%8D%8F%E8%AE%AE.pdf" in response.headers["Content-Disposition"]

@@ -13,7 +13,7 @@ from ..core.permissions import require
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404, in_scope
 from ..core.timeutil import local_today
-from ..extensions import db
+from ..extensions import db, talisman
 from ..main.home import panel
 from ..organizations.models import Organization
 from ..regions.models import Region
@@ -48,7 +48,6 @@ def _detail_context(record: SupportRecord, **extra) -> dict:
         "correction": correction if correction is not None and in_scope(SupportRecord, correction.id) else None,
         "replaced_by": replaced_by,
         "supersedes": supersedes if supersedes is not None and in_scope(SupportRecord, supersedes.id) else None,
-        "action_form": ActionForm(formdata=None, version=record.version),
         "dispute_form": extra.pop("dispute_form", None) or DisputeForm(formdata=None, version=record.version),
         "evidence_form": extra.pop("evidence_form", None) or EvidenceForm(formdata=None),
         "overdue_days": current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"),
@@ -79,8 +78,7 @@ def index():
 @require("confirm_records")
 def inbox():
     page = db.paginate(services.inbox(current_user), per_page=PER_PAGE, error_out=False)
-    return render_template("records/inbox.html", page=page, action_form=ActionForm(formdata=None),
-                           dispute_form=DisputeForm(formdata=None), days_pending=services.days_pending)
+    return render_template("records/inbox.html", page=page, days_pending=services.days_pending)
 
 
 @bp.route("/overdue")
@@ -242,7 +240,12 @@ def upload(record_id: int):
     return redirect(url_for("records.detail", record_id=record_id))
 
 
+# A file is shown on its own: nothing in it may run or load anything.
+FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>")
+@talisman(content_security_policy=FILE_CSP)
 @login_only
 def evidence_file(record_id: int, evidence_id: int):
     record = get_in_scope_or_404(SupportRecord, record_id)
@@ -260,7 +263,7 @@ def evidence_file(record_id: int, evidence_id: int):
         download_name=item.original_name, conditional=True, max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
