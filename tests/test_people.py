@@ -306,3 +306,15 @@ def test_person_detail_shows_the_posting_history(db, login_as, make_user):
     body = login_as(make_user("viewer", region_code=PROVINCE)).get(f"/people/{person.id}").get_data(as_text=True)
     assert "选派经历" in body and "2021年9月1日" in body and "期满轮换" in body and "在岗" in body
     assert person.id_number not in body
+
+
+def test_lists_do_not_name_a_posting_outside_scope(db, login_as, make_user):
+    org = make_org("backing_unit", COUNTY)
+    person = make_person(org, name="外派干部")
+    away = make_village(OTHER_COUNTY, 7)
+    make_posting(person, org, away.code)
+    session = login_as(make_user("region", region_code=COUNTY))
+    body = session.get("/people/").get_data(as_text=True)
+    assert "外派干部" in body and "在其他地区在岗" in body and away.name not in body
+    form = session.get(f"/people/{person.id}/postings/new").get_data(as_text=True)
+    assert "目前在其他地区在岗" in form and away.name not in form

@@ -54,13 +54,13 @@ def unit_people_panel(user):
     stmt = scoped(select(Person), Person, user)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     people = db.session.scalars(stmt.order_by(Person.name).limit(8)).all()
-    active = services.active_postings_of(p.id for p in people)
+    active = services.active_labels(user, (p.id for p in people))
     return {
         "title": "本单位帮扶干部",
         "count": total,
         "rows": [
             {"text": p.name, "url": url_for("people.detail", person_id=p.id),
-             "note": f"{active[p.id].region.name}{active[p.id].role_label}" if p.id in active else "未在岗"}
+             "note": active.get(p.id, "未在岗")}
             for p in people
         ],
         "link": url_for("people.index"),

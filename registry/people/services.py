@@ -222,12 +222,31 @@ def people_query(user, *, q: str = "", organization_id: int | None = None, poste
 
 
 def active_postings_of(person_ids) -> dict[int, Posting]:
-    """The active posting of each person (at most one by the rules)."""
+    """The active posting of each person (at most one by the rules), in or out of scope:
+    callers show only what ``visible_postings`` allows."""
     ids = list(person_ids)
     if not ids:
         return {}
     rows = db.session.scalars(select(Posting).where(Posting.person_id.in_(ids), Posting.end_date.is_(None)))
     return {p.person_id: p for p in rows}
+
+
+def visible_postings(user, postings) -> set[int]:
+    ids = [p.id for p in postings]
+    if not ids:
+        return set()
+    return set(db.session.scalars(scoped(select(Posting.id), Posting, user).where(Posting.id.in_(ids))))
+
+
+def active_labels(user, person_ids) -> dict[int, str]:
+    """What a list says about each person's current posting: the place and role when the
+    user may see that posting, otherwise only that the person is posted elsewhere."""
+    active = active_postings_of(person_ids)
+    visible = visible_postings(user, active.values())
+    return {
+        person_id: f"{p.region.name}{p.role_label}" if p.id in visible else "在其他地区在岗"
+        for person_id, p in active.items()
+    }
 
 
 # -- postings ----------------------------------------------------------------------------

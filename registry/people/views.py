@@ -69,7 +69,7 @@ def _people_query(form):
 def index():
     form = _people_filters()
     page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
-    active = services.active_postings_of(p.id for p in page.items)
+    active = services.active_labels(current_user, (p.id for p in page.items))
     org = None
     if _int_arg("org"):
         org = db.session.scalar(scoped(select(Organization).where(Organization.id == _int_arg("org")), Organization))
@@ -90,14 +90,14 @@ def export_people(fmt: str):
         abort(404)
     form = _people_filters()
     people = db.session.scalars(_people_query(form)).all()
-    active = services.active_postings_of(p.id for p in people)
+    active = services.active_labels(current_user, (p.id for p in people))
     full = sum(1 for p in people if may_see_full_identity(current_user, p.organization_id))
     rows = [
         [p.name, label(GENDERS, p.gender), p.ethnicity or "", p.birth_date.isoformat() if p.birth_date else "",
          shown_id_number(p), shown_phone(p), "是" if p.is_party_member else "否", label(EDUCATION, p.education),
          p.organization.name, p.post or "", p.rank or "", "是" if p.is_reserve_cadre else "否",
          "是" if p.is_veteran else "否", p.expertise or "",
-         (f"{active[p.id].region.name}{active[p.id].role_label}" if p.id in active else "")]
+         active.get(p.id, "")]
         for p in people
     ]
     # An export of personal data is on the record, whether numbers were masked or not.
@@ -218,8 +218,9 @@ def new_posting(person_id: int):
     if chosen is not None and not in_jurisdiction(current_user, chosen.code):
         chosen = None
     active = services.active_postings_of([person.id]).get(person.id)
+    active_visible = active is not None and active.id in services.visible_postings(current_user, [active])
     return render_template(
-        "people/posting_form.html", form=form, person=person, chosen=chosen, active=active,
+        "people/posting_form.html", form=form, person=person, chosen=chosen, active=active, active_visible=active_visible,
         term_years=current_app.config["REGISTRY_PLANNED_TERM_YEARS"],
     ), status
 
@@ -291,7 +292,7 @@ def choose_person():
     region = _region_arg()
     form = _people_filters()
     page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
-    active = services.active_postings_of(p.id for p in page.items)
+    active = services.active_labels(current_user, (p.id for p in page.items))
     return render_template("people/choose_person.html", page=page, filters=form, region=region, active=active)
 
 
