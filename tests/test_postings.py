@@ -350,3 +350,20 @@ def test_demo_data_obeys_the_posting_and_pairing_rules(app, db):
         Posting.role == "first_secretary", Posting.end_date.is_(None)))
     assert 0 < with_fs < villages_total
 
+
+
+def test_cli_ends_a_round_all_or_nothing(db, world, runner, make_user):
+    first = make_posting(make_person(world["org"]), world["org"], world["village"].code, start=date(2024, 9, 1), round="2024届")
+    second = make_posting(make_person(world["org"]), world["org"], make_village(COUNTY, 2).code, start=date(2024, 10, 1),
+                          round="2024届")
+    make_user("admin", username="chen.admin")
+    # one of them would end before it started: nothing is ended
+    result = runner.invoke(args=["people", "end-round", "2024届", "--date", "2024-09-15", "--as", "chen.admin"])
+    assert result.exit_code == 1 and "结束日期不能早于开始日期" in result.output and "未结束任何选派" in result.output
+    db.session.expire_all()
+    assert db.session.get(Posting, first.id).is_active and db.session.get(Posting, second.id).is_active
+    result = runner.invoke(args=["people", "end-round", "2024届", "--date", "2026-09-30", "--as", "chen.admin"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert {p.end_reason for p in db.session.scalars(select(Posting))} == {"term_completed"}
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "end")) == 2

@@ -21,13 +21,14 @@ from ..organizations.forms import read_filters
 from ..organizations.models import Organization
 from ..organizations.services import in_jurisdiction
 from ..regions.models import Region
+from . import cli, services
 from . import panels  # noqa: F401  (home panels and region-page sections)
-from . import services
 from .forms import EndPostingForm, PeopleFilter, PersonForm, PostingFilter, PostingForm
 from .models import Person, Posting
 from .privacy import may_see_full_identity, shown_contact_phone, shown_id_number, shown_phone
 
-bp = Blueprint("people", __name__)
+bp = Blueprint("people", __name__, cli_group="people")
+cli.register(bp.cli)
 
 PER_PAGE = 30
 

@@ -1,0 +1,67 @@
+"""``flask people …``: posting work from the command line, through the same services
+(and so the same ``check_posting``) as the pages."""
+from __future__ import annotations
+
+import sys
+import click
+from sqlalchemy import select
+
+from ..core.enums import END_REASONS
+from ..core.rules import RuleViolation
+from ..extensions import db
+from ..regions.models import Region
+from . import services
+from .models import Posting
+
+
+def _actor(username: str):
+    from ..accounts.models import User
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        raise click.ClickException("账号不存在或已停用")
+    if user.role not in ("admin", "region"):
+        raise click.ClickException("只有系统管理员或行政区工作人员可以办理选派")
+    return user
+
+
+def register(group: click.Group) -> None:
+    @group.command("end-round", help="End every active posting of a round (e.g. 2024届) in one go, all or nothing.")
+    @click.argument("round_name")
+    @click.option("--date", "end_date", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="end date, YYYY-MM-DD")
+    @click.option("--reason", type=click.Choice(list(END_REASONS)), default="term_completed", show_default=True)
+    @click.option("--note", default="", help="note (the grounds, for a recall)")
+    @click.option("--region", "region_code", default="", help="only postings under this 12-digit region code")
+    @click.option("--as", "username", required=True, help="the account the change is recorded under")
+    @click.option("--dry-run", is_flag=True, help="check only, write nothing")
+    def end_round(round_name, end_date, reason, note, region_code, username, dry_run):
+        actor = _actor(username)
+        stmt = select(Posting).where(Posting.round == round_name, Posting.end_date.is_(None)).order_by(Posting.id)
+        regions = [actor.region] if actor.role == "region" else []
+        if region_code:
+            region = db.session.get(Region, region_code)
+            if region is None:
+                raise click.ClickException("行政区代码不存在")
+            regions.append(region)
+        for region in regions:
+            lo, hi = region.range()
+            stmt = stmt.where(Posting.region_code.between(lo, hi))
+        postings = db.session.scalars(stmt).all()
+        errors = []
+        for posting in postings:
+            try:
+                services.end_posting(posting, end_date=end_date.date(), end_reason=reason, end_note=note,
+                                     version=posting.version, actor=actor, commit=False)
+            except RuleViolation as violation:
+                errors.append((posting, violation.message))
+        if errors or dry_run:
+            db.session.rollback()
+            for posting, message in errors:
+                click.echo(f"选派 {posting.id}（{posting.person.name}，{posting.region.name}）：{message}", err=True)
+            if errors:
+                click.echo(f"未结束任何选派：{len(errors)} 条不符合规则", err=True)
+                sys.exit(1)
+            click.echo(f"检查通过：可结束 {len(postings)} 条选派（未写入）")
+            return
+        db.session.commit()
+        click.echo(f"已结束 {round_name} 选派 {len(postings)} 条（{END_REASONS[reason]}）")
