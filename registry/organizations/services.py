@@ -173,3 +173,15 @@ def organization_query(user, *, q: str = "", kind: str = "", level: str = "", re
 
 def count_in_scope(user) -> int:
     return db.session.scalar(scoped(select(func.count(Organization.id)), Organization, user)) or 0
+
+
+def history(user, obj, limit: int = 20) -> list:
+    """The audit events of ``obj`` that ``user`` may read, newest first."""
+    from sqlalchemy import inspect
+
+    from ..audit.models import AuditEvent
+
+    stmt = scoped(select(AuditEvent), AuditEvent, user).where(
+        AuditEvent.entity_type == type(obj).__name__, AuditEvent.entity_id == str(inspect(obj).identity[0])
+    )
+    return db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)).all()

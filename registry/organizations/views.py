@@ -3,24 +3,24 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..core.access import login_only
 from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.rules import RuleViolation
-from ..core.scope import get_in_scope_or_404, scoped
+from ..core.scope import get_in_scope_or_404
 from ..extensions import db
-from .exports import send_table
-from ..people.models import Person, Posting
 from ..people.privacy import shown_contact_phone
+from ..people.services import people_query, posting_query
 from . import services
+from .exports import send_table
 from .forms import OrganizationFilter, OrganizationForm, read_filters
 from .models import Organization
 
 bp = Blueprint("organizations", __name__, url_prefix="/organizations")
 
 PER_PAGE = 30
+LIMIT = 200  # rows per section of the detail page; the lists have the rest
 
 
 def _unit_home(user):
@@ -91,18 +91,13 @@ def new():
 @login_only
 def detail(org_id: int):
     org = get_in_scope_or_404(Organization, org_id)
-    people = db.session.scalars(
-        scoped(select(Person), Person).where(Person.organization_id == org.id).order_by(Person.name).limit(200)
-    ).all()
-    postings = db.session.scalars(
-        scoped(select(Posting), Posting).where(Posting.organization_id == org.id)
-        .order_by(Posting.end_date.is_not(None), Posting.start_date.desc()).limit(200)
-    ).all()
     from ..pairings.services import pairings_of_organization
 
-    pairings = pairings_of_organization(current_user, org.id)
+    people = db.session.scalars(people_query(current_user, organization_id=org.id).limit(LIMIT)).all()
+    postings = db.session.scalars(posting_query(current_user, organization_id=org.id).limit(LIMIT)).all()
+    pairings = pairings_of_organization(current_user, org.id, limit=LIMIT)
     return render_template(
-        "organizations/detail.html", org=org, people=people, postings=postings, pairings=pairings,
+        "organizations/detail.html", org=org, people=people, postings=postings, pairings=pairings, limit=LIMIT,
         can_edit=services.can_edit(current_user, org) and current_user.can("edit_organization"),
     )
 
@@ -140,13 +135,6 @@ def action_label(action: str) -> str:
 @bp.app_template_global()
 def audit_history(obj, limit: int = 20):
     """The object's audit events the user may read (None: not for this role)."""
-    from sqlalchemy import inspect
-
-    from ..audit.models import AuditEvent
-
     if not current_user.can("read_audit"):
         return None
-    stmt = scoped(select(AuditEvent), AuditEvent).where(
-        AuditEvent.entity_type == type(obj).__name__, AuditEvent.entity_id == str(inspect(obj).identity[0])
-    )
-    return db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)).all()
+    return services.history(current_user, obj, limit)

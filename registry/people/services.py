@@ -249,6 +249,18 @@ def active_labels(user, person_ids) -> dict[int, str]:
     }
 
 
+def organization_in_scope(user, organization_id: int | None) -> Organization | None:
+    if not organization_id:
+        return None
+    return db.session.scalar(scoped(select(Organization).where(Organization.id == organization_id), Organization, user))
+
+
+def postings_of_person(user, person_id: int) -> list[Posting]:
+    """A person's posting history as far as ``user`` may see it, newest first."""
+    stmt = scoped(select(Posting), Posting, user).where(Posting.person_id == person_id)
+    return db.session.scalars(stmt.order_by(Posting.start_date.desc())).all()
+
+
 # -- postings ----------------------------------------------------------------------------
 
 def default_planned_end(start: date) -> date:

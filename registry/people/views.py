@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..audit.services import record
 from ..core.access import login_only
@@ -13,12 +12,11 @@ from ..core.enums import EDUCATION, GENDERS, label
 from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.rules import RuleViolation
-from ..core.scope import get_in_scope_or_404, scoped
+from ..core.scope import get_in_scope_or_404, in_scope
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..organizations.exports import send_table
 from ..organizations.forms import read_filters
-from ..organizations.models import Organization
 from ..organizations.services import in_jurisdiction
 from ..regions.models import Region
 from . import cli, services
@@ -71,9 +69,7 @@ def index():
     form = _people_filters()
     page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
     active = services.active_labels(current_user, (p.id for p in page.items))
-    org = None
-    if _int_arg("org"):
-        org = db.session.scalar(scoped(select(Organization).where(Organization.id == _int_arg("org")), Organization))
+    org = services.organization_in_scope(current_user, _int_arg("org"))
     return render_template(
         "people/index.html", page=page, filters=form, active=active, org=org,
         id_search=services.may_search_by_id(current_user),
@@ -140,9 +136,7 @@ def new_person():
 @login_only
 def detail(person_id: int):
     person = get_in_scope_or_404(Person, person_id)
-    postings = db.session.scalars(
-        scoped(select(Posting), Posting).where(Posting.person_id == person.id).order_by(Posting.start_date.desc())
-    ).all()
+    postings = services.postings_of_person(current_user, person.id)
     return render_template(
         "people/detail.html", person=person, postings=postings,
         can_edit=current_user.can("manage_people") and services.can_edit_person(current_user, person),
@@ -301,7 +295,7 @@ def choose_person():
 @login_only
 def posting(posting_id: int):
     item = get_in_scope_or_404(Posting, posting_id)
-    person_visible = db.session.scalar(scoped(select(Person.id).where(Person.id == item.person_id), Person)) is not None
+    person_visible = in_scope(Person, item.person_id)
     return render_template(
         "people/posting.html", posting=item, person_visible=person_visible,
         can_end=item.is_active and current_user.can("manage_postings") and services.can_manage_posting(current_user, item),
