@@ -7,7 +7,8 @@ village of 吉首市) in every state, so the demo accounts open living home page
 records waiting for the village (one overdue), a dispute with its reason, confirmed
 records with a photo, a correction that superseded its original, a withdrawn record.
 
-Rows are written in bulk (no per-row audit events; one summary event per step).
+Rows are written in bulk (no per-row audit events; one summary event per step); the
+coverage summaries are rebuilt from them by the dashboard's last demo step.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import func, insert, select
 
 from ..audit.services import record as audit
 from ..core.timeutil import local_today, utcnow
@@ -134,7 +135,7 @@ class _Maker:
         days_ago = min(age if age is not None else rng.randint(0, span), span)
         day = self.today - timedelta(days=days_ago)
         kind = self.kinds.get(org_id, "backing_unit")
-        category = rng.choice(BY_KIND.get(kind) or tuple(TITLES))
+        category = extra.pop("category", None) or rng.choice(BY_KIND.get(kind) or tuple(TITLES))
         limits = AMOUNTS[category]
         amount = _money(rng, *limits) if limits else Decimal("0.00")
         in_kind = _money(rng, 5_000, 200_000) if category == "goods" or rng.random() < 0.1 else Decimal("0.00")
@@ -225,9 +226,6 @@ def _photo(rng: random.Random, label: int) -> files.Upload:
 
 @step(40, "生成示例帮扶记录")
 def support_records(ctx: DemoContext) -> None:
-    if not inspect(db.session.connection()).has_table(SupportRecord.__tablename__):
-        ctx.echo("  帮扶记录表尚未建立（待生成迁移），跳过")
-        return
     if db.session.scalar(select(func.count()).select_from(SupportRecord)):
         ctx.echo("  已有帮扶记录，跳过")
         return
@@ -299,7 +297,6 @@ def support_records(ctx: DemoContext) -> None:
     total = len(originals) + len(others) + len(corrections)
     audit("demo", "SupportRecord", after={"added": total, "evidence": photos, "fund_contributions": contributions},
           summary=f"生成示例帮扶记录 {total} 条")
-    _refresh_summaries()
     by_status: dict[str, int] = {}
     for row in originals + others + corrections:
         by_status[row["status"]] = by_status.get(row["status"], 0) + 1
@@ -327,13 +324,3 @@ def _fund_contributions(rng: random.Random, today: date) -> int:
     if rows:
         db.session.execute(insert(FundContribution), rows)
     return len(rows)
-
-
-def _refresh_summaries() -> None:
-    """Bulk rows bypass the ORM; the coverage summaries (if that feature is installed)
-    are rebuilt from the records, as its module asks of bulk loads."""
-    try:
-        from ..dashboard.summary import rebuild_all
-    except ImportError:
-        return
-    rebuild_all()

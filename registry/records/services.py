@@ -1,12 +1,13 @@
 """The rules of support records, in one place: what a record may hold, who may do what
 to it and when, and the queries the pages and home panels read.
 
-Life of a record::
+Life of a record (``TRANSITIONS``)::
 
-    draft ──submit──▶ submitted ──confirm (village)──▶ confirmed ──(a correction confirmed)──▶ superseded
-      │                 │  ▲                                   
-      │                 │  └──resubmit── disputed ◀──dispute (village, with a reason)──┘
-      └──withdraw──▶ withdrawn ◀──withdraw── (submitted, disputed)
+    draft      -> submitted (the filer submits)  | withdrawn
+    submitted  -> confirmed (the village agrees) | disputed (the village disagrees, with a reason) | withdrawn
+    disputed   -> submitted (the filer corrects and resubmits) | withdrawn
+    confirmed  -> superseded (when a correction of it is confirmed); a confirmed record never changes
+    withdrawn, superseded: final
 
 Every change of status goes through ``_transition``: it checks the state machine, stamps
 the times, writes the audit event, and is the one place a summary of records would be kept

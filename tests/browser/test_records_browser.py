@@ -3,37 +3,14 @@ the demo village, the village confirms it, and both sides see it confirmed; a di
 reaches the unit's home page with the village's reason."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-# Until the migration for the records tables is generated, `flask setup` skips the records
-# demo step; this creates the missing tables and runs that step once. With the migration in
-# place it finds the table and does nothing.
-_BRIDGE = """
-import random
-from sqlalchemy import inspect
-from registry import create_app
-from registry.extensions import db
-app = create_app()
-with app.app_context():
-    if not inspect(db.engine).has_table("support_record"):
-        db.create_all()
-        from registry.demo import DemoContext
-        from registry.records.demo import support_records
-        support_records(DemoContext(rng=random.Random(2026), scale=0.3, echo=print))
-        db.session.commit()
-"""
-
 
 @pytest.fixture(scope="module")
 def demo(live_server):
-    subprocess.run([sys.executable, "-c", _BRIDGE], cwd=ROOT, env=live_server["env"], check=True, capture_output=True)
     scopes = {}
     path = live_server["tmp"] / "instance" / "demo-accounts.txt"
     for line in path.read_text(encoding="utf-8").splitlines()[1:]:
@@ -154,3 +131,19 @@ def test_phone_layout_of_the_inbox(page_as, live_server, demo, shots):
     village.screenshot(path=str(shots / "records-village-inbox-phone.png"), full_page=True)
     width = village.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the inbox scrolls sideways on a phone ({width}px)"
+
+
+def test_township_and_county_see_the_overdue_worklist(page_as, live_server, demo, shots):
+    for username in ("demo_township", "demo_county"):
+        page = page_as(username)
+        panel = page.locator("section.panel", has_text="天未确认的记录")
+        assert panel.count() == 1 and int(panel.locator(".badge").inner_text()) >= 1
+        page.goto(live_server["url"] + "/records/overdue")
+        assert page.locator("table.table tbody tr").count() >= 1
+        assert "援建村级农产品冷库" in page.content()  # the demo unit's record, 75 days without an answer
+        page.screenshot(path=str(shots / f"records-overdue-{username}.png"), full_page=True)
+        _no_trouble(page)
+    village = page_as("demo_village")
+    village.goto(live_server["url"] + f"/regions/{demo['village_code']}")
+    assert village.locator("section.card", has_text="已确认直接投入").count() == 1
+    village.screenshot(path=str(shots / "records-village-page.png"), full_page=True)
