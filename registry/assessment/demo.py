@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import case, func, insert, inspect, select
+from sqlalchemy import case, func, insert, select
 
 from ..audit.services import record
 from ..core.timeutil import local_today, utcnow
@@ -49,19 +49,8 @@ def _short(name: str) -> str:
     return name
 
 
-
-def _tables_missing(ctx: DemoContext, *models) -> bool:
-    """Before the migration of these tables exists, skip instead of failing the set-up."""
-    connection = db.session.connection()
-    missing = [m.__tablename__ for m in models if not inspect(connection).has_table(m.__tablename__)]
-    if missing:
-        ctx.echo(f"  数据表 {'、'.join(missing)} 尚未建立（待生成迁移），跳过")
-    return bool(missing)
-
 @step(56, "生成示例考核结果")
 def assessments(ctx: DemoContext) -> None:
-    if _tables_missing(ctx, Assessment, DutyMonth):
-        return
     if db.session.scalar(select(func.count()).select_from(Assessment)):
         ctx.echo("  已有考核结果，跳过")
         return
@@ -125,8 +114,6 @@ def assessments(ctx: DemoContext) -> None:
 
 @step(57, "生成示例表扬激励与约谈")
 def incentives(ctx: DemoContext) -> None:
-    if _tables_missing(ctx, Incentive, Assessment, DutyMonth):
-        return
     if db.session.scalar(select(func.count()).select_from(Incentive)):
         ctx.echo("  已有表扬激励与约谈，跳过")
         return

@@ -8,7 +8,7 @@ import calendar
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import func, insert, select
 
 from ..audit.services import record
 from ..core.enums import VILLAGE_ROLES
@@ -40,19 +40,8 @@ def _summary(rng) -> str:
     return "；".join(part.format(n=rng.randint(2, 40)) for part in rng.sample(WORK, 2))
 
 
-
-def _tables_missing(ctx: DemoContext, *models) -> bool:
-    """Before the migration of these tables exists, skip instead of failing the set-up."""
-    connection = db.session.connection()
-    missing = [m.__tablename__ for m in models if not inspect(connection).has_table(m.__tablename__)]
-    if missing:
-        ctx.echo(f"  数据表 {'、'.join(missing)} 尚未建立（待生成迁移），跳过")
-    return bool(missing)
-
 @step(52, "生成示例驻村纪实")
 def duty_months(ctx: DemoContext) -> None:
-    if _tables_missing(ctx, DutyMonth):
-        return
     if db.session.scalar(select(func.count()).select_from(DutyMonth)):
         ctx.echo("  已有驻村纪实，跳过")
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import func, insert, select
 
 from ..audit.services import record
 from ..core.timeutil import local_today, utcnow
@@ -38,19 +38,8 @@ def _figures(rng, village: Region, growth: float = 1.0) -> dict:
     }
 
 
-
-def _tables_missing(ctx: DemoContext, *models) -> bool:
-    """Before the migration of these tables exists, skip instead of failing the set-up."""
-    connection = db.session.connection()
-    missing = [m.__tablename__ for m in models if not inspect(connection).has_table(m.__tablename__)]
-    if missing:
-        ctx.echo(f"  数据表 {'、'.join(missing)} 尚未建立（待生成迁移），跳过")
-    return bool(missing)
-
 @step(54, "生成示例帮扶实效")
 def village_results(ctx: DemoContext) -> None:
-    if _tables_missing(ctx, VillageResult):
-        return
     if db.session.scalar(select(func.count()).select_from(VillageResult)):
         ctx.echo("  已有帮扶实效，跳过")
         return

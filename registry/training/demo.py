@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import func, insert, select
 
 from ..audit.services import record
 from ..core.timeutil import local_today
@@ -40,18 +40,8 @@ def _refresh_summaries() -> None:
     refresh_person_training(db.session.connection(), None)
 
 
-def _tables_missing(ctx: DemoContext, *models) -> bool:
-    """Before the migration of these tables exists, skip instead of failing the set-up."""
-    connection = db.session.connection()
-    missing = [m.__tablename__ for m in models if not inspect(connection).has_table(m.__tablename__)]
-    if missing:
-        ctx.echo(f"  数据表 {'、'.join(missing)} 尚未建立（待生成迁移），跳过")
-    return bool(missing)
-
 @step(50, "生成示例培训与参训记录")
 def trainings(ctx: DemoContext) -> None:
-    if _tables_missing(ctx, Training, Attendance):
-        return
     if db.session.scalar(select(func.count()).select_from(Training)):
         ctx.echo("  已有培训，跳过")
         return
