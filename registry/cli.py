@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(setup_command)
+    app.cli.add_command(dashboard_cli)
 
 
 # -- regions -----------------------------------------------------------------------------
@@ -180,3 +181,19 @@ def setup_command(demo: bool, scale: float):
         path = Path(current_app.instance_path) / "demo-accounts.txt"
         create_demo_accounts(path)
         click.echo(f"示例账号及随机密码已写入 {path}")
+
+
+# -- dashboard ----------------------------------------------------------------------------
+
+@click.group("dashboard", help="覆盖统计。")
+def dashboard_cli():
+    pass
+
+
+@dashboard_cli.command("rebuild", help="Recompute the coverage summaries from the rows (after a bulk load).")
+def dashboard_rebuild():
+    from .dashboard.summary import rebuild_all
+
+    rebuild_all()
+    db.session.commit()
+    click.echo("覆盖统计已重建")
