@@ -190,53 +190,34 @@ def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
         cell = totals[(region_code, level, year, month, category, status)]
         for i in range(4):
             cell[i] += values[i]
-    _upsert_totals(session, conn, totals)
 
-    table = SupportRollup.__table__
-    insert = _insert(session)
-    for key, (count, amount, attracted, in_kind) in cells.items():
-        if count == 0 and amount == attracted == in_kind == ZERO:
-            continue
-        region_code, level, year, month, category, kind, is_key, is_poor, is_relocation, status = key
-        stmt = insert(table).values(
-            region_code=region_code, level=level, year=year, month=month, category=category, org_kind=kind,
-            is_key=is_key, is_poor=is_poor, is_relocation=is_relocation, status=status,
-            record_count=count, amount=amount, amount_attracted=attracted, amount_in_kind=in_kind,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["region_code", "year", "month", "category", "org_kind", "is_key", "is_poor", "is_relocation", "status"],
-            set_={
-                "record_count": table.c.record_count + stmt.excluded.record_count,
-                "amount": table.c.amount + stmt.excluded.amount,
-                "amount_attracted": table.c.amount_attracted + stmt.excluded.amount_attracted,
-                "amount_in_kind": table.c.amount_in_kind + stmt.excluded.amount_in_kind,
-            },
-        )
-        conn.execute(stmt)
+    from .models import SupportTotal
+
+    _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
+    _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
     if touched_confirmed:
         refresh_last_confirmed(conn, touched_confirmed)
     return touched_confirmed
 
 
-def _upsert_totals(session, conn, totals) -> None:
-    from .models import SupportTotal
+_ROLLUP_KEY = ("region_code", "level", "year", "month", "category", "org_kind", "is_key", "is_poor", "is_relocation",
+               "status")
+_TOTAL_KEY = ("region_code", "level", "year", "month", "category", "status")
+_MEASURES = ("record_count", "amount", "amount_attracted", "amount_in_kind")
 
-    table = SupportTotal.__table__
+
+def _add_to_cells(session, conn, model, key_columns, cells) -> None:
+    """Add each cell's (count, amounts) to its summary row, creating it if needed."""
+    table = model.__table__
     insert = _insert(session)
-    for (region_code, level, year, month, category, status), (count, amount, attracted, in_kind) in totals.items():
-        if count == 0 and amount == attracted == in_kind == ZERO:
+    conflict = [c for c in key_columns if c != "level"]  # level follows from region_code
+    for key, measures in cells.items():
+        if measures[0] == 0 and all(m == ZERO for m in measures[1:]):
             continue
-        stmt = insert(table).values(region_code=region_code, level=level, year=year, month=month, category=category,
-                                    status=status, record_count=count, amount=amount, amount_attracted=attracted,
-                                    amount_in_kind=in_kind)
+        stmt = insert(table).values(**dict(zip(key_columns, key)), **dict(zip(_MEASURES, measures)))
         stmt = stmt.on_conflict_do_update(
-            index_elements=["region_code", "year", "month", "category", "status"],
-            set_={
-                "record_count": table.c.record_count + stmt.excluded.record_count,
-                "amount": table.c.amount + stmt.excluded.amount,
-                "amount_attracted": table.c.amount_attracted + stmt.excluded.amount_attracted,
-                "amount_in_kind": table.c.amount_in_kind + stmt.excluded.amount_in_kind,
-            },
+            index_elements=conflict,
+            set_={m: table.c[m] + stmt.excluded[m] for m in _MEASURES},
         )
         conn.execute(stmt)
 
