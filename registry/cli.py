@@ -170,6 +170,7 @@ def setup_command(demo: bool, scale: float):
 
     if db.session.scalar(select(func.count()).select_from(Region)):
         click.echo("数据库已有数据，保留现有数据，不再初始化")
+        _refresh_summaries()
         return
     added = load_divisions()
     db.session.commit()
@@ -197,3 +198,16 @@ def dashboard_rebuild():
     rebuild_all()
     db.session.commit()
     click.echo("覆盖统计已重建")
+
+
+@dashboard_cli.command("refresh", help="Recompute the area summaries that time has outdated (run daily, e.g. at 00:05).")
+def dashboard_refresh():
+    _refresh_summaries()
+
+
+def _refresh_summaries() -> None:
+    from .dashboard.summary import refresh_stale
+
+    count = refresh_stale()
+    db.session.commit()
+    click.echo(f"覆盖统计：已更新 {count} 个乡镇（街道）的汇总")

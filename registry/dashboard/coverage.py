@@ -1,12 +1,15 @@
 """The coverage figures of a region (DESIGN.md section 4), for the region as a whole and
 for each child region.
 
-Village-based shares come from one grouped query over the region's villages joined to
-small derived tables (active first secretaries, backing units, enterprise pairings,
-latest confirmed support). Support amounts and the confirmation funnel come from the
-``SupportRollup`` summary. Nothing here scans the support records, except for a
-township's villages (a few hundred rows) and the overdue count (pending records only,
-through the (status, submitted_at) index).
+The default view (current year, no filter) of a province, city or county sums the
+``AreaSummary`` rows of its townships; an area whose row time or a setting has outdated
+is computed live by ``area_figures``, the same code that writes the rows. Other views
+scan ``VillageStatus`` (one row per village) or, with an organization-kind or category
+filter, join the postings, pairings and latest confirmed support. Support amounts and
+the confirmation funnel come from the ``SupportTotal``/``SupportRollup`` summaries.
+Nothing here scans the support records, except for a township's villages (a few hundred
+rows) and the overdue count (pending records only, through a partial index). Ending
+soon and overdue depend on the day and are always counted from their partial indexes.
 
 Definitions (one place, also used by the gaps worklist and the tests):
 - active posting: ``end_date IS NULL``; active pairing: started and not ended today;
@@ -29,9 +32,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import and_, bindparam, case, func, literal, literal_column, or_, select
 
 from ..core.enums import CHILD_LEVEL, PREFIX_LENGTH, RECORD_CATEGORIES, RECORD_STATUSES
 from ..core.timeutil import local_today, utcnow
@@ -40,8 +44,8 @@ from ..organizations.models import Organization
 from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
-from .models import ANY, PersonTrainingYear, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
-from .summary import YEAR_TOTAL
+from .models import ANY, AreaSummary, PersonTrainingYear, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
+from .summary import YEAR_TOTAL, area_of  # noqa: F401  (area_of: the areas' rule)
 
 VILLAGE_ROLES = ("first_secretary", "team_leader", "team_member")
 FLAGS = {"key": "重点帮扶村", "poor": "脱贫村", "relocation": "易地扶贫搬迁安置点"}
@@ -80,6 +84,22 @@ class Filters:
 
     def as_args(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @property
+    def shape(self) -> tuple[bool, bool, str | None]:
+        """What a prepared statement's form depends on (the values are its parameters)."""
+        return (self.category is not None, self.org_kind is not None, self.flag)
+
+    @property
+    def params(self) -> dict:
+        return {"year": self.year, "category": self.category, "org_kind": self.org_kind}
+
+    @staticmethod
+    def parametric(shape: tuple[bool, bool, str | None]) -> Filters:
+        """Filters whose year, category and organization kind are bound parameters."""
+        has_category, has_org_kind, flag = shape
+        return Filters(bindparam("year"), bindparam("category") if has_category else None,
+                       bindparam("org_kind") if has_org_kind else None, flag)
 
 
 @dataclass
@@ -183,8 +203,8 @@ def _flag_clause(flag: str | None):
     return None
 
 
-def _org_kind_ok(org_id_col, org_kind: str | None):
-    if not org_kind:
+def _org_kind_ok(org_id_col, org_kind):
+    if org_kind is None:
         return None
     return org_id_col.in_(select(Organization.id).where(Organization.kind == org_kind))
 
@@ -253,28 +273,27 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     child_level = CHILD_LEVEL.get(region.level)
     n = PREFIX_LENGTH[child_level] if child_level else 12
 
-    children = db.session.execute(
-        select(Region.code, Region.name, Region.level).where(Region.parent_code == region.code).order_by(Region.code)
-    ).all() if child_level else []
+    children = _run(_children_stmt(), code=region.code).all() if child_level else []
     rows = {c.code[:n]: Row(c.code, c.name, c.level) for c in children}
     total = Row(region.code, region.name, region.level)
 
     add = _Adder(total, rows)
 
-    # 1. village-based shares: one scan over the village summary (filters on organization
-    #    kind or category need the postings, pairings and records themselves)
-    if filters.org_kind is None and filters.category is None:
+    # 1. village-based shares, people trained, months under the minimum: the areas'
+    #    summaries for the default view; otherwise one scan over the village summary (filters
+    #    on organization kind or category need the postings, pairings and records themselves)
+    from_areas = _areas_answer(region, filters, today)
+    if from_areas:
+        _area_summaries(lo, hi, n, add, today, cfg, filters.year)
+    elif filters.org_kind is None and filters.category is None:
         fresh = or_(VillageStatus.pairings_valid_until.is_(None), VillageStatus.pairings_valid_until > today)
-        rows_iter = db.session.execute(_village_summary_query(lo, hi, n, filters, fresh, cfg, today)).all()
+        rows_iter = _run(_village_summary_query(lo, hi, n, filters, fresh, cfg, today)).all()
         stale = select(VillageStatus.code).where(VillageStatus.code.between(lo, hi), ~fresh)
-        if db.session.scalar(stale.limit(1)) is not None:  # usually none: pairings rarely change date
-            rows_iter += db.session.execute(_village_live_query(lo, hi, n, filters, today, cfg, only=stale)).all()
+        if _run(stale.limit(1)).scalar() is not None:  # usually none: pairings rarely change date
+            rows_iter += _run(_village_live_query(lo, hi, n, filters, today, cfg, only=stale)).all()
+        _add_village_rows(add, rows_iter)
     else:
-        rows_iter = db.session.execute(_village_live_query(lo, hi, n, filters, today, cfg))
-    for p, villages, key_villages, f, fk, b, bk, e, ek, s, sk, small in rows_iter:
-        add(p, villages=villages, key_villages=key_villages, first_secretary=f, first_secretary_key=fk,
-            backing_unit=b, backing_unit_key=bk, enterprise=e, enterprise_key=ek, support_12m=s, support_12m_key=sk,
-            teams_under_min=small)
+        _add_village_rows(add, _run(_village_live_query(lo, hi, n, filters, today, cfg)))
 
     # 2. support amounts and funnel from the rollup (or the records, under a township)
     by_category: dict[str, Decimal] = {}
@@ -285,8 +304,14 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     # 3. overdue records (pending only, indexed)
     _overdue(lo, hi, filters, n, add, cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
 
-    # 4. postings: ending soon, people trained this year, months under the minimum
-    _postings(lo, hi, filters, n, add, today, cfg)
+    # 4. postings: ending soon (and, without the areas' summaries, people trained this
+    #    year and months under the minimum)
+    _ending_soon(lo, hi, filters, n, add, today, cfg)
+    if not from_areas:
+        for p, people, trained in _run(_trained_query(lo, hi, n, filters, cfg)):
+            add(p, posted_people=people, trained_people=trained)
+        for p, count in _run(_months_short_query(lo, hi, n, filters, cfg)):
+            add(p, months_under_min=count)
 
     return Coverage(
         region=region,
@@ -297,6 +322,114 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
         by_month=[{"month": m, "category": c, "amount": a} for (m, c), a in sorted(by_month.items())],
         funnel=funnel,
     )
+
+
+VILLAGE_FIGURES = ("villages", "key_villages", "first_secretary", "first_secretary_key", "backing_unit",
+                   "backing_unit_key", "enterprise", "enterprise_key", "support_12m", "support_12m_key",
+                   "teams_under_min")
+AREA_FIGURES = (*VILLAGE_FIGURES, "posted_people", "trained_people", "months_under_min")
+
+
+def _add_village_rows(add, rows) -> None:
+    for p, *values in rows:
+        add(p, **dict(zip(VILLAGE_FIGURES, values)))
+
+
+# -- the areas' summaries -------------------------------------------------------------------
+
+def area_settings(cfg) -> str:
+    """The settings an area's figures depend on; a row computed under others is unused."""
+    return "|".join(str(int(cfg[k])) for k in
+                    ("REGISTRY_MIN_TEAM_SIZE", "REGISTRY_MIN_DAYS_IN_VILLAGE", "REGISTRY_YEARLY_TRAININGS"))
+
+
+def _areas_answer(region: Region, filters: Filters, today: date) -> bool:
+    """Whether the areas' summaries hold this view: a province, city or county (a
+    township's children are villages), the current year, no filter."""
+    return (region.level in ("province", "city", "county") and filters.year == today.year
+            and filters.category is None and filters.org_kind is None and filters.flag is None)
+
+
+def _fresh_clause(year, settings, today):
+    a = AreaSummary
+    return and_(a.year == year, a.settings == settings, a.computed_on <= today, a.valid_until > today)
+
+
+def _area_fresh(today: date, cfg):
+    return _fresh_clause(today.year, area_settings(cfg), today)
+
+
+@cache
+def _area_stmts(n: int):
+    a = AreaSummary
+    fresh = _fresh_clause(bindparam("year"), bindparam("settings"), bindparam("today"))
+    in_range = a.area.between(bindparam("lo"), bindparam("hi"))
+    prefix = func.substr(a.area, 1, n)
+    sums = select(prefix, *(func.sum(getattr(a, name)) for name in AREA_FIGURES)).where(in_range, fresh).group_by(prefix)
+    return sums, select(a.area).where(in_range, ~fresh)
+
+
+def _area_summaries(lo, hi, n, add, today, cfg, year) -> None:
+    """Sum the fresh area rows per child; compute the other areas live. Every area with
+    villages or postings has a row once the summaries are built (the listener writes one
+    for each area it touches; bulk loads rebuild); where none is built yet the whole
+    region is computed live."""
+    sums_stmt, stale_stmt = _area_stmts(n)
+    params = dict(lo=lo, hi=hi, year=today.year, settings=area_settings(cfg), today=today)
+    sums = _run(sums_stmt, **params).all()
+    stale = _run(stale_stmt, **params).scalars().all()
+    if not sums and not stale:  # no row at all: not built yet (or nothing there)
+        live = area_figures(db.session, None, today, year, lo, hi)
+    else:
+        live = area_figures(db.session, stale, today, year) if stale else {}
+    for p, *values in sums:
+        add(p, **dict(zip(AREA_FIGURES, values)))
+    for area, values in live.items():
+        add(area[:n], **values)
+
+
+def area_figures(executor, areas: list[str] | None, today: date, year: int,
+                 lo: str = "000000000000", hi: str = "999999999999") -> dict[str, dict[str, int]]:
+    """The summary figures of each area, computed from the postings, pairings, latest
+    confirmed support and duty months (when ``areas`` is None: every area between
+    ``lo`` and ``hi`` with any of them)."""
+    cfg = current_app.config
+    filters = Filters(year)
+    out: dict[str, dict[str, int]] = {}
+
+    def row(p: str) -> dict[str, int]:
+        return out.setdefault(p + "000", dict.fromkeys(AREA_FIGURES, 0))
+
+    chunks = [None] if areas is None else [sorted(areas)[i:i + 500] for i in range(0, len(areas), 500)]
+    for chunk in chunks:
+        if chunk is None:
+            prefixes = None
+        else:
+            lo, hi, prefixes = chunk[0][:9] + "000", chunk[-1][:9] + "999", [a[:9] for a in chunk]
+        for p, *values in executor.execute(_village_live_query(lo, hi, 9, filters, today, cfg, areas=prefixes)):
+            row(p).update(zip(VILLAGE_FIGURES, (int(v or 0) for v in values)))
+        for p, people, trained in executor.execute(_trained_query(lo, hi, 9, filters, cfg, areas=prefixes)):
+            row(p).update(posted_people=int(people or 0), trained_people=int(trained or 0))
+        for p, count in executor.execute(_months_short_query(lo, hi, 9, filters, cfg, areas=prefixes)):
+            row(p)["months_under_min"] = int(count or 0)
+    return out
+
+
+def _in_areas(col, prefixes: list[str] | None):
+    return None if prefixes is None else func.substr(col, 1, 9).in_(prefixes)
+
+
+def _run(stmt, **params):
+    """Run a Core select on the session's connection (no ORM entities here, so the
+    ORM's execution layer would only add time). The statements of the default view are
+    built once (``@cache``) with bound parameters: building and keying a statement costs
+    more than running these small indexed queries."""
+    return db.session.connection().execute(stmt, params)
+
+
+@cache
+def _children_stmt():
+    return select(Region.code, Region.name, Region.level).where(Region.parent_code == bindparam("code")).order_by(Region.code)
 
 
 def _village_summary_query(lo, hi, n, filters, fresh, cfg, today):
@@ -325,7 +458,7 @@ def _village_summary_query(lo, hi, n, filters, fresh, cfg, today):
     return stmt
 
 
-def _village_live_query(lo, hi, n, filters, today, cfg, only=None):
+def _village_live_query(lo, hi, n, filters, today, cfg, only=None, areas=None):
     """The same figures from postings, pairings and the latest confirmed dates."""
     fs = first_secretary_villages(lo, hi, filters.org_kind).subquery()
     bu = backing_unit_villages(lo, hi, today, filters.org_kind).subquery()
@@ -361,18 +494,23 @@ def _village_live_query(lo, hi, n, filters, today, cfg, only=None):
     )
     if only is not None:
         stmt = stmt.where(Region.code.in_(only))
+    if (c := _in_areas(Region.code, areas)) is not None:
+        stmt = stmt.where(c)
     if (c := _flag_clause(filters.flag)) is not None:
         stmt = stmt.where(c)
     return stmt
 
 
-def _support_figures(region, filters, n, add, by_category, by_month, funnel) -> None:
-    child_level = CHILD_LEVEL.get(region.level)
+@cache
+def _support_stmts(child_level: str | None, shape):
+    """The region's confirmed amounts by month and category, its year by status, and its
+    children's year by status (villages under a township: from the records themselves)."""
+    filters = Filters.parametric(shape)
 
     def apply_filters(stmt, cols):
-        if filters.category:
+        if filters.category is not None:
             stmt = stmt.where(cols["category"] == filters.category)
-        if filters.org_kind:
+        if filters.org_kind is not None:
             stmt = stmt.where(cols["org_kind"] == filters.org_kind)
         if filters.flag:
             stmt = stmt.where(cols["is_" + filters.flag].is_(True))
@@ -382,55 +520,62 @@ def _support_figures(region, filters, n, add, by_category, by_month, funnel) -> 
     r = SupportTotal if filters.org_kind is None and filters.flag is None else SupportRollup
     cols = {"category": r.category, "org_kind": getattr(r, "org_kind", None), "is_key": getattr(r, "is_key", None),
             "is_poor": getattr(r, "is_poor", None), "is_relocation": getattr(r, "is_relocation", None)}
-    # whole region: its own rows
-    stmt = apply_filters(
-        select(r.month, r.category, r.status, func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted),
-               func.sum(r.amount_in_kind))
-        .where(r.region_code == region.code, r.year == filters.year, r.month != YEAR_TOTAL)
-        .group_by(r.month, r.category, r.status),
+    own = and_(r.region_code == bindparam("code"), r.year == filters.year)
+    by_month = apply_filters(
+        select(r.month, r.category, func.sum(r.amount), func.sum(r.amount_attracted), func.sum(r.amount_in_kind))
+        .where(own, r.month != YEAR_TOTAL, r.status == "confirmed")
+        .group_by(r.month, r.category),
         cols,
     )
-    total_only = {}
-    for month, category, status, count, amount, attracted, in_kind in db.session.execute(stmt):
-        funnel[status] = funnel.get(status, 0) + int(count or 0)
-        if status == "confirmed":
-            value = Decimal(amount or 0) + Decimal(attracted or 0) + Decimal(in_kind or 0)
-            by_category[category] = by_category.get(category, Decimal("0")) + value
-            by_month[(month, category)] = by_month.get((month, category), Decimal("0")) + value
-        acc = total_only.setdefault(status, [0, Decimal("0"), Decimal("0"), Decimal("0")])
-        acc[0] += int(count or 0)
-        acc[1] += Decimal(amount or 0)
-        acc[2] += Decimal(attracted or 0)
-        acc[3] += Decimal(in_kind or 0)
-
-    # per child: the child level's rows (villages under a township: the records themselves)
+    by_status = apply_filters(
+        select(r.status, func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted),
+               func.sum(r.amount_in_kind))
+        .where(own, r.month == YEAR_TOTAL)
+        .group_by(r.status),
+        cols,
+    )
     if child_level and child_level != "village":
-        stmt = apply_filters(
+        per_child = apply_filters(
             select(r.region_code, r.status, func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted),
                    func.sum(r.amount_in_kind))
             .where(r.level == child_level, r.year == filters.year, r.month == YEAR_TOTAL,
-                   r.region_code.between(*region.range()))
+                   r.region_code.between(bindparam("lo"), bindparam("hi")))
             .group_by(r.region_code, r.status),
             cols,
         )
-        per_child = db.session.execute(stmt).all()
     elif child_level == "village":
         from ..records.models import SupportRecord as s
 
-        year_lo, year_hi = date(filters.year, 1, 1), date(filters.year, 12, 31)
-        stmt = (
+        per_child = apply_filters(
             select(s.village_code, s.status, func.count(), func.sum(s.amount), func.sum(s.amount_attracted),
                    func.sum(s.amount_in_kind))
             .join(Region, Region.code == s.village_code)
             .join(Organization, Organization.id == s.organization_id)
-            .where(s.village_code.between(*region.range()), s.record_date.between(year_lo, year_hi))
-            .group_by(s.village_code, s.status)
+            .where(s.village_code.between(bindparam("lo"), bindparam("hi")),
+                   s.record_date.between(bindparam("year_lo"), bindparam("year_hi")))
+            .group_by(s.village_code, s.status),
+            {"category": s.category, "org_kind": Organization.kind, "is_key": Region.is_key, "is_poor": Region.is_poor,
+             "is_relocation": Region.is_relocation},
         )
-        stmt = apply_filters(stmt, {"category": s.category, "org_kind": Organization.kind, "is_key": Region.is_key,
-                                    "is_poor": Region.is_poor, "is_relocation": Region.is_relocation})
-        per_child = db.session.execute(stmt).all()
     else:
-        per_child = []
+        per_child = None
+    return by_month, by_status, per_child
+
+
+def _support_figures(region, filters, n, add, by_category, by_month, funnel) -> None:
+    by_month_stmt, by_status_stmt, per_child_stmt = _support_stmts(CHILD_LEVEL.get(region.level), filters.shape)
+    lo, hi = region.range()
+    params = dict(filters.params, code=region.code, lo=lo, hi=hi,
+                  year_lo=date(filters.year, 1, 1), year_hi=date(filters.year, 12, 31))
+    for month, category, amount, attracted, in_kind in _run(by_month_stmt, **params):
+        value = Decimal(amount or 0) + Decimal(attracted or 0) + Decimal(in_kind or 0)
+        by_category[category] = by_category.get(category, Decimal("0")) + value
+        by_month[(month, category)] = value
+    total_only = {}
+    for status, count, amount, attracted, in_kind in _run(by_status_stmt, **params):
+        funnel[status] = int(count or 0)
+        total_only[status] = (count, amount, attracted, in_kind)
+    per_child = _run(per_child_stmt, **params).all() if per_child_stmt is not None else []
 
     def figures(status, count, amount, attracted, in_kind) -> dict:
         count = int(count or 0)
@@ -475,9 +620,9 @@ class _Adder:
 
 
 def _record_filters(stmt, s, filters: Filters):
-    if filters.category:
+    if filters.category is not None:
         stmt = stmt.where(s.category == filters.category)
-    if filters.org_kind:
+    if filters.org_kind is not None:
         stmt = stmt.where(_org_kind_ok(s.organization_id, filters.org_kind))
     if (c := _flag_clause(filters.flag)) is not None:
         stmt = stmt.where(s.village_code.in_(select(Region.code).where(c)))
@@ -489,72 +634,81 @@ def overdue_cutoff(days: int | None = None) -> datetime:
     return utcnow() - timedelta(days=days)
 
 
-def _overdue(lo, hi, filters, n, add, days) -> None:
+@cache
+def _overdue_stmt(n: int, shape):
     from ..records.models import SupportRecord as s
 
     prefix = func.substr(s.village_code, 1, n)
     stmt = (
         select(prefix, func.count())
         # a literal status, so SQLite can use the partial index ix_support_record_pending
-        .where(s.status == literal_column("'submitted'"), s.submitted_at < overdue_cutoff(days),
-               s.village_code.between(lo, hi))
+        .where(s.status == literal_column("'submitted'"), s.submitted_at < bindparam("cutoff"),
+               s.village_code.between(bindparam("lo"), bindparam("hi")))
         .group_by(prefix)
     )
-    for p, count in db.session.execute(_record_filters(stmt, s, filters)):
+    return _record_filters(stmt, s, Filters.parametric(shape))
+
+
+def _overdue(lo, hi, filters, n, add, days) -> None:
+    stmt = _overdue_stmt(n, filters.shape)
+    for p, count in _run(stmt, **filters.params, lo=lo, hi=hi, cutoff=overdue_cutoff(days)):
         add(p, overdue=count)
 
 
-def _posting_filters(stmt, filters: Filters):
-    if filters.org_kind:
-        stmt = stmt.where(_org_kind_ok(Posting.organization_id, filters.org_kind))
+def _posting_filters(stmt, filters: Filters, region_col=Posting.region_code, org_col=Posting.organization_id):
+    if filters.org_kind is not None:
+        stmt = stmt.where(_org_kind_ok(org_col, filters.org_kind))
     if (c := _flag_clause(filters.flag)) is not None:  # village flags: postings to such villages
-        stmt = stmt.where(Posting.region_code.in_(select(Region.code).where(Region.level == "village", c)))
+        stmt = stmt.where(region_col.in_(select(Region.code).where(Region.level == "village", c)))
     return stmt
 
 
-def _postings(lo, hi, filters, n, add, today, cfg) -> None:
+@cache
+def _ending_soon_stmt(n: int, shape):
     prefix = func.substr(Posting.region_code, 1, n)
-    active = and_(Posting.end_date.is_(None), Posting.region_code.between(lo, hi))
+    stmt = (select(prefix, func.count())
+            .where(Posting.end_date.is_(None), Posting.region_code.between(bindparam("lo"), bindparam("hi")),
+                   Posting.planned_end.between(bindparam("today"), bindparam("soon")))
+            .group_by(prefix))
+    return _posting_filters(stmt, Filters.parametric(shape))
 
+
+def _ending_soon(lo, hi, filters, n, add, today, cfg) -> None:
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
-    stmt = select(prefix, func.count()).where(active, Posting.planned_end.between(today, soon)).group_by(prefix)
-    for p, count in db.session.execute(_posting_filters(stmt, filters)):
+    for p, count in _run(_ending_soon_stmt(n, filters.shape), **filters.params, lo=lo, hi=hi, today=today, soon=soon):
         add(p, ending_soon=count)
 
-    # A person holds at most one active posting (a posting rule), so rows are people.
+
+def _trained_query(lo, hi, n, filters, cfg, areas=None):
+    """Per prefix: people in an active posting, and of them those trained in the year.
+    A person holds at most one active posting (a posting rule), so rows are people."""
     required = int(cfg["REGISTRY_YEARLY_TRAININGS"])
     t = PersonTrainingYear
+    prefix = func.substr(Posting.region_code, 1, n)
     stmt = (
         select(prefix, func.count(), func.sum(case((t.passed_courses >= required, 1), else_=0)))
         .outerjoin(t, and_(t.person_id == Posting.person_id, t.year == filters.year))
-        .where(active)
+        .where(Posting.end_date.is_(None), Posting.region_code.between(lo, hi))
         .group_by(prefix)
     )
-    for p, people, trained_count in db.session.execute(_posting_filters(stmt, filters)):
-        add(p, posted_people=people, trained_people=trained_count)
-
-    under = duty_months_under_minimum(filters.year)
-    if under is not None:
-        stmt = (
-            select(prefix, func.count())
-            .select_from(under)
-            .join(Posting, Posting.id == under.c.posting_id)
-            .where(Posting.region_code.between(lo, hi))
-            .group_by(prefix)
-        )
-        for p, count in db.session.execute(_posting_filters(stmt, filters)):
-            add(p, months_under_min=count)
+    if (c := _in_areas(Posting.region_code, areas)) is not None:
+        stmt = stmt.where(c)
+    return _posting_filters(stmt, filters)
 
 
-def duty_months_under_minimum(year: int):
-    """Subquery of duty months in ``year`` under the minimum (the duty feature's own
-    pro-rata rule, ``DutyMonth.short_clause``): posting_id and region_code columns."""
-    try:
-        from ..duty.models import DutyMonth
-    except ImportError:
-        return None
-    return (
-        select(DutyMonth.posting_id, DutyMonth.region_code)
-        .where(DutyMonth.month.between(date(year, 1, 1), date(year, 12, 31)), DutyMonth.short_clause())
-        .subquery()
+def _months_short_query(lo, hi, n, filters, cfg, areas=None):
+    """Per prefix: duty months of the year under the minimum (``DutyMonth.short_clause``,
+    the duty feature's own pro-rata rule). A duty month carries its posting's village and
+    sending unit."""
+    from ..duty.models import DutyMonth as d
+
+    prefix = func.substr(d.region_code, 1, n)
+    stmt = (
+        select(prefix, func.count())
+        .where(d.month.between(date(filters.year, 1, 1), date(filters.year, 12, 31)),
+               d.short_clause(int(cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"])), d.region_code.between(lo, hi))
+        .group_by(prefix)
     )
+    if (c := _in_areas(d.region_code, areas)) is not None:
+        stmt = stmt.where(c)
+    return _posting_filters(stmt, filters, d.region_code, d.organization_id)

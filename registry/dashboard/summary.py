@@ -5,19 +5,33 @@ and ``VillageSupportLast`` in the same transaction (an ``after_flush`` listener)
 service can forget it and a rolled-back change rolls its summary back too. Bulk loads
 that bypass the ORM (the benchmark) call ``rebuild_all``; so does ``flask dashboard
 rebuild``, which also repairs summaries after village flags change.
+
+``AreaSummary`` rows are recomputed for every area the flush touched (a posting,
+pairing, village, confirmed record, duty month or passed course in it), after the
+village summaries they read. On PostgreSQL each touched area is locked for the rest of
+the transaction first (``pg_advisory_xact_lock``), so two transactions recomputing the
+same area do so one after the other and the second sees the first's rows; SQLite
+serialises writers anyway.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import Integer, delete, event, extract, func, inspect, literal, select, union_all
+from datetime import date, timedelta
+
+from sqlalchemy import Integer, case, delete, event, extract, func, inspect, literal, select, text, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..extensions import db
 from .models import ANY, SupportRollup, VillageSupportLast
+
+
+def area_of(code: str) -> str:
+    """The area (``AreaSummary``) a village, township or county code belongs to."""
+    return code[:9] + "000"
 
 LEVEL_CUTS = (("township", 9), ("county", 6), ("city", 4), ("province", 2))
 YEAR_TOTAL = 0  # the month of a row that holds the whole year's figures
@@ -74,6 +88,15 @@ def _touched_places(session) -> set[str]:
     return codes
 
 
+def _touched_duty_places(session) -> set[str]:
+    try:
+        from ..duty.models import DutyMonth
+    except ImportError:
+        return set()
+    return {obj.region_code for obj in (*session.new, *session.dirty, *session.deleted)
+            if isinstance(obj, DutyMonth) and obj.region_code}
+
+
 def _touched_trainees(session) -> set[int]:
     """People whose passed courses may have changed in this flush."""
     try:
@@ -123,31 +146,55 @@ def refresh_person_training(conn, people: set[int] | None) -> None:
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session, _ctx):
+    conn = session.connection()
     trainees = _touched_trainees(session)
-    if trainees:
-        refresh_person_training(session.connection(), trainees)
     places = _touched_places(session)
+    areas = {area_of(code) for code in places | _touched_duty_places(session)}
+    if trainees:
+        areas |= _areas_of_people(conn, trainees)
     model = _record_model()
     changes: list[tuple[dict, int]] = []
-    if model is None:
-        if places:
-            refresh_village_status(session.connection(), places)
+    if model is not None:
+        for obj in session.new:
+            if isinstance(obj, model):
+                changes.append((_current(obj), 1))
+        for obj in session.dirty:
+            if isinstance(obj, model) and session.is_modified(obj, include_collections=False):
+                old, new = _committed(obj), _current(obj)
+                if old != new:
+                    changes += [(old, -1), (new, 1)]
+        for obj in session.deleted:
+            if isinstance(obj, model):
+                changes.append((_committed(obj), -1))
+    areas |= {area_of(c["village_code"]) for c, _ in changes if c["village_code"] and c["status"] == "confirmed"}
+    if not (areas or changes or trainees):
         return
-    for obj in session.new:
-        if isinstance(obj, model):
-            changes.append((_current(obj), 1))
-    for obj in session.dirty:
-        if isinstance(obj, model) and session.is_modified(obj, include_collections=False):
-            old, new = _committed(obj), _current(obj)
-            if old != new:
-                changes += [(old, -1), (new, 1)]
-    for obj in session.deleted:
-        if isinstance(obj, model):
-            changes.append((_committed(obj), -1))
+    lock_areas(conn, areas)
+    if trainees:
+        refresh_person_training(conn, trainees)
     if changes:
         places |= apply_changes(session, changes)
     if places:
-        refresh_village_status(session.connection(), places)
+        refresh_village_status(conn, places)
+    if areas:
+        refresh_areas(conn, areas)
+
+
+def _areas_of_people(conn, people: set[int]) -> set[str]:
+    from ..people.models import Posting
+
+    codes = conn.execute(select(Posting.region_code).where(Posting.person_id.in_(sorted(people)),
+                                                           Posting.end_date.is_(None))).scalars()
+    return {area_of(code) for code in codes if code}
+
+
+def lock_areas(conn, areas: set[str]) -> None:
+    """On PostgreSQL, hold each area's lock until the transaction ends (sorted: no
+    deadlock between two transactions locking overlapping sets)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for area in sorted(areas):
+        conn.execute(text("SELECT pg_advisory_xact_lock(4342002, :key)"), {"key": int(area[:9])})
 
 
 def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
@@ -308,6 +355,102 @@ def refresh_village_status(conn, codes: set[str] | None, today=None) -> None:
             conn.execute(table.insert(), list(rows.values()))
 
 
+def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str, date]:
+    """Per area, the first day on which time alone changes one of its figures: a pairing
+    starts or ends, a village's latest confirmed support leaves the 12-month window, or
+    the year ends."""
+    from ..pairings.models import Pairing
+
+    year_end = date(today.year + 1, 1, 1)
+    out: dict[str, date] = {}
+
+    def earlier(p: str, day: date | None) -> None:
+        if day is not None:
+            area = p + "000"
+            out[area] = min(out.get(area, year_end), day)
+
+    def restrict(stmt, col):
+        return stmt if prefixes is None else stmt.where(func.substr(col, 1, 9).in_(prefixes))
+
+    p = func.substr(Pairing.region_code, 1, 9)
+    stmt = (select(p, func.min(case((Pairing.start_date > today, Pairing.start_date))),
+                   func.min(case((Pairing.end_date >= today, Pairing.end_date))))
+            .where(Pairing.kind.in_(("resident", "enterprise_village"))).group_by(p))
+    for prefix, next_start, next_end in conn.execute(restrict(stmt, Pairing.region_code)):
+        earlier(prefix, _as_date(next_start))
+        earlier(prefix, _as_date(next_end) + timedelta(days=1) if next_end is not None else None)
+    last = VillageSupportLast
+    p = func.substr(last.village_code, 1, 9)
+    stmt = (select(p, func.min(last.last_confirmed_on))
+            .where(last.category == ANY, last.org_kind == ANY, last.last_confirmed_on >= today - timedelta(days=365))
+            .group_by(p))
+    for prefix, oldest in conn.execute(restrict(stmt, last.village_code)):
+        earlier(prefix, _as_date(oldest) + timedelta(days=366) if oldest is not None else None)
+    return out
+
+
+def _as_date(value) -> date | None:
+    """SQLite returns min() of a date column as text."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> None:
+    """Recompute ``AreaSummary`` for the given areas (all when None)."""
+    from flask import current_app
+
+    from ..core.timeutil import local_today
+    from .coverage import AREA_FIGURES, area_figures, area_settings
+    from .models import AreaSummary
+
+    today = today or local_today()
+    table = AreaSummary.__table__
+    settings = area_settings(current_app.config)
+    chunks = [None] if areas is None else [sorted(areas)[i:i + 500] for i in range(0, len(areas), 500)]
+    for chunk in chunks:
+        figures = area_figures(conn, chunk, today, today.year)
+        if chunk is not None:
+            for area in chunk:  # an emptied area keeps a row of zeros: it is known, not missing
+                figures.setdefault(area, dict.fromkeys(AREA_FIGURES, 0))
+        valid = area_valid_until(conn, None if chunk is None else [a[:9] for a in chunk], today)
+        conn.execute(table.delete() if chunk is None else table.delete().where(table.c.area.in_(chunk)))
+        rows = [dict(area=area, year=today.year, settings=settings, computed_on=today,
+                     valid_until=valid.get(area, date(today.year + 1, 1, 1)), **values)
+                for area, values in figures.items()]
+        if rows:
+            conn.execute(table.insert(), rows)
+
+
+def refresh_stale(today: date | None = None) -> int:
+    """Recompute the village summaries whose pairings changed by date and every area row
+    that no longer holds (or is missing); return the number of areas recomputed. Run
+    daily (``flask dashboard refresh``) so coverage pages read only summaries."""
+    from flask import current_app
+
+    from ..core.timeutil import local_today
+    from ..people.models import Posting
+    from ..regions.models import Region
+    from .coverage import _area_fresh
+    from .models import AreaSummary, VillageStatus
+
+    today = today or local_today()
+    conn = db.session.connection()
+    villages = set(conn.execute(select(VillageStatus.code).where(VillageStatus.pairings_valid_until <= today)).scalars())
+    if villages:
+        refresh_village_status(conn, villages, today)
+    known = set(conn.execute(select(AreaSummary.area)).scalars())
+    stale = known - set(conn.execute(select(AreaSummary.area).where(_area_fresh(today, current_app.config))).scalars())
+    p = func.substr(Region.code, 1, 9).concat("000")
+    held = set(conn.execute(select(p).where(Region.level == "village").distinct()).scalars())
+    q = func.substr(Posting.region_code, 1, 9).concat("000")
+    held |= set(conn.execute(select(q).where(Posting.end_date.is_(None)).distinct()).scalars())
+    areas = stale | (held - known)
+    if areas:
+        refresh_areas(conn, areas, today)
+    return len(areas)
+
+
 def rebuild_all() -> None:
     """Recompute every summary from the records (after a bulk load or a flag change)."""
     from ..organizations.models import Organization
@@ -323,6 +466,7 @@ def rebuild_all() -> None:
     refresh_person_training(conn, None)
     if model is None:
         refresh_village_status(conn, None)
+        refresh_areas(conn, None)
         return
     year = extract("year", model.record_date).cast(Integer)
     for (level, n), whole_year in ((cut, whole) for cut in LEVEL_CUTS for whole in (False, True)):
@@ -364,3 +508,4 @@ def rebuild_all() -> None:
         )
     )
     refresh_village_status(conn, None)
+    refresh_areas(conn, None)
