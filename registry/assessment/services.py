@@ -17,12 +17,11 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record, snapshot
 from ..core.enums import INCENTIVE_KINDS, INCENTIVE_LEVELS
 from ..core.formatting import date_cn
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope
 from ..core.timeutil import local_today, utcnow
 from ..duty.services import absences_in_year
@@ -75,11 +74,7 @@ def can_act_on_organization(user, organization: Organization) -> bool:
 
 
 def _flush() -> None:
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation(STALE_MESSAGE, "") from None
+    flush_or_refuse(STALE_MESSAGE)
 
 
 # -- assessment ----------------------------------------------------------------------------

@@ -51,3 +51,29 @@ class Collector:
     def raise_if_any(self) -> None:
         if self.errors:
             raise RuleViolation(self.errors)
+
+
+def flush_or_refuse(stale: str, *, duplicate: tuple[str, str] | None = None, commit: bool = False) -> None:
+    """Flush (or commit) the session. A concurrent change found at flush time (the
+    row's version moved on) is refused with ``stale``; with ``duplicate`` (field,
+    message), so is a unique-key clash lost to a concurrent insert. The session is rolled
+    back first: nothing is half-written."""
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from ..extensions import db
+
+    try:
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise RuleViolation(stale) from None
+    except IntegrityError:
+        if duplicate is None:
+            raise
+        db.session.rollback()
+        raise RuleViolation(duplicate[1], duplicate[0]) from None
+

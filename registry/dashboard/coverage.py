@@ -35,7 +35,7 @@ from decimal import Decimal
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, func, literal, literal_column, or_, select
+from sqlalchemy import and_, bindparam, case, func, literal_column, or_, select
 
 from ..core.enums import CHILD_LEVEL, PREFIX_LENGTH, RECORD_CATEGORIES, RECORD_STATUSES
 from ..core.timeutil import local_today, utcnow
@@ -45,7 +45,7 @@ from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
 from .models import ANY, AreaSummary, PersonTrainingYear, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
-from .summary import YEAR_TOTAL, area_of  # noqa: F401  (area_of: the areas' rule)
+from .summary import YEAR_TOTAL
 
 VILLAGE_ROLES = ("first_secretary", "team_leader", "team_member")
 FLAGS = {"key": "重点帮扶村", "poor": "脱贫村", "relocation": "易地扶贫搬迁安置点"}

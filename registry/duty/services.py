@@ -15,12 +15,11 @@ from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record, snapshot
 from ..core.enums import VILLAGE_ROLES
 from ..core.formatting import month_cn
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..people.models import Posting
@@ -177,11 +176,7 @@ def update_month(duty: DutyMonth, data: DutyData, user, version=None, today: dat
         setattr(duty, key, value)
     duty.status, duty.return_reason = "filed", None
     duty.filed_by_id, duty.filed_at = getattr(user, "id", None), utcnow()
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation(STALE_MESSAGE, "") from None
+    flush_or_refuse(STALE_MESSAGE)
     record("refile" if refiled else "update", duty, before=before,
            summary=("退回后重新填报：" if refiled else "修改驻村纪实：") + _describe(duty))
     db.session.commit()
@@ -196,11 +191,7 @@ def check_month(duty: DutyMonth, user, version=None) -> DutyMonth:
         raise RuleViolation(STALE_MESSAGE, "")
     before = snapshot(duty)
     duty.status, duty.checked_by_id, duty.checked_at = "checked", getattr(user, "id", None), utcnow()
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation(STALE_MESSAGE, "") from None
+    flush_or_refuse(STALE_MESSAGE)
     record("check", duty, before=before, summary="核实驻村纪实：" + _describe(duty))
     db.session.commit()
     return duty
@@ -220,11 +211,7 @@ def return_month(duty: DutyMonth, reason: str | None, user, version=None) -> Dut
     before = snapshot(duty)
     duty.status, duty.return_reason = "returned", reason
     duty.checked_by_id, duty.checked_at = getattr(user, "id", None), utcnow()
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation(STALE_MESSAGE, "") from None
+    flush_or_refuse(STALE_MESSAGE)
     record("return", duty, before=before, summary=f"退回驻村纪实：{_describe(duty)}；原因：{reason}")
     db.session.commit()
     return duty

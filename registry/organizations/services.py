@@ -3,13 +3,11 @@ scoped queries the list, the export and the API share."""
 from __future__ import annotations
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record, snapshot
 from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.identity import normalize_credit_code, normalize_phone
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
 from ..extensions import db
 from ..regions.models import Region
@@ -107,14 +105,7 @@ def _clean(values: dict, *, actor, org: Organization | None) -> dict:
 
 def _flush_or_explain() -> None:
     """Flush; a unique-constraint race becomes the same field message as the check."""
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise RuleViolation("该统一社会信用代码已登记，同一单位不能重复登记", "credit_code") from None
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation(STALE) from None
+    flush_or_refuse(STALE, duplicate=("credit_code", "该统一社会信用代码已登记，同一单位不能重复登记"))
 
 
 def create_organization(values: dict, *, actor, demo: bool = False, commit: bool = True) -> Organization:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record, snapshot
 from ..core.enums import ORG_KINDS, PAIRED_SECTORS, PAIRING_KINDS
 from ..core.formatting import date_cn
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -155,11 +154,7 @@ def end_pairing(pairing: Pairing, *, end_date: date | None, note: str | None, ve
     note = (note or "").strip()
     if note:
         pairing.note = ((pairing.note + "\n") if pairing.note else "") + f"结束说明（{date_cn(end_date)}）：{note}"
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation(STALE) from None
+    flush_or_refuse(STALE)
     record(
         "end", pairing, before=before, actor=actor,
         summary=f"结束结对：{pairing.organization.name}—{pairing.region.name}（{pairing.kind_label}），{date_cn(end_date)}",

@@ -10,15 +10,13 @@ from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record, snapshot
 from ..core import crypto
 from ..core.enums import DISPATCH_LEVELS, EDUCATION, END_REASONS, GENDERS, POSTING_ROLES, VILLAGE_ROLES
 from ..core.formatting import date_cn
 from ..core.identity import birth_date_from_id, gender_from_id, normalize_id_number, normalize_phone
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import region_clause, scoped
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -145,14 +143,7 @@ def _apply(person: Person, data: dict) -> None:
 
 
 def _flush_person() -> None:
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise RuleViolation(DUPLICATE_ID, "id_number") from None
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation(STALE) from None
+    flush_or_refuse(STALE, duplicate=("id_number", DUPLICATE_ID))
 
 
 def create_person(values: dict, *, actor, commit: bool = True) -> Person:
@@ -447,11 +438,7 @@ def end_posting(posting: Posting, *, end_date: date | None, end_reason: str | No
     )
     before = snapshot(posting)
     posting.end_date, posting.end_reason, posting.end_note = end_date, end_reason, end_note
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation(STALE) from None
+    flush_or_refuse(STALE)
     record(
         "end", posting, before=before, actor=actor,
         summary=f"结束选派：{posting.person.name}（{posting.region.name}{posting.role_label}），{posting.end_reason_label}，{date_cn(end_date)}",

@@ -29,7 +29,7 @@ from ..accounts.models import User
 from ..audit.models import AuditEvent
 from ..audit.services import record as audit, snapshot
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
@@ -169,11 +169,7 @@ def _transition(record: SupportRecord, new_status: str, *, actor, reason: str | 
 
 def _commit_or_stale() -> None:
     """Commit; a concurrent change found at flush time (version mismatch) is refused."""
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation({"": STALE}) from None
+    flush_or_refuse(STALE, commit=True)
 
 
 # -- what a record may hold ------------------------------------------------------------------

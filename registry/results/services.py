@@ -10,11 +10,10 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record, snapshot
 from ..core.formatting import yuan
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..regions.models import Region
@@ -150,11 +149,7 @@ def file_result(village_code: str, data: ResultData, user) -> VillageResult:
 
 
 def _flush(result) -> None:
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation(STALE_MESSAGE, "") from None
+    flush_or_refuse(STALE_MESSAGE)
 
 
 def _check_version(result: VillageResult, version) -> None:

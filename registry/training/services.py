@@ -6,11 +6,10 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -126,11 +125,7 @@ def update_training(training: Training, data: TrainingData, user, version=None) 
     before = snapshot(training)
     for key, value in values.items():
         setattr(training, key, value)
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation({"": STALE_MESSAGE}) from None
+    flush_or_refuse(STALE_MESSAGE)
     record("update", training, before=before, summary=f"修改培训：{training.title}")
     db.session.commit()
     return training
@@ -184,11 +179,7 @@ def update_attendance(attendance: Attendance, hours, passed: bool, user, note: s
     errors.raise_if_any()
     before = snapshot(attendance)
     attendance.hours, attendance.passed, attendance.note = credited, bool(passed), note
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise RuleViolation({"": STALE_MESSAGE}) from None
+    flush_or_refuse(STALE_MESSAGE)
     record("update", attendance, before=before, summary=f"修改参训记录：{attendance.person.name}，{attendance.training.title}")
     db.session.commit()
     return attendance
