@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy import and_, func, literal_column, not_, or_, select
 from sqlalchemy.orm import aliased
 
 from ..core.formatting import date_cn, month_cn
@@ -123,8 +123,9 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
                    Person.name.label("person"), Region.name.label("place"))
             .join(Posting, Posting.id == DutyMonth.posting_id)
             .join(Person, Person.id == Posting.person_id)
-            .join(Region, Region.code == Posting.region_code)
-            .where(Posting.region_code.between(lo, hi), DutyMonth.month >= since, DutyMonth.short_clause())
+            .join(Region, Region.code == DutyMonth.region_code)
+            # a duty month carries its posting's village: no join needed to narrow by region
+            .where(DutyMonth.region_code.between(lo, hi), DutyMonth.month >= since, DutyMonth.short_clause())
             .order_by(DutyMonth.month.desc(), Posting.id),
             lambda r: _posting_item(r.id, r.person, r.place, f"{month_cn(r.month)}在村{r.days_in_village}天，低于规定天数（每月{min_days}天，按在岗天数折算）"))
 
@@ -137,7 +138,9 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
         add("overdue",
             select(s.id, s.title, s.submitted_at, Region.name.label("place"))
             .join(Region, Region.code == s.village_code)
-            .where(s.status == "submitted", s.submitted_at < overdue_cutoff(), s.village_code.between(lo, hi))
+            # a literal status, so the partial index ix_support_record_pending serves it
+            .where(s.status == literal_column("'submitted'"), s.submitted_at < overdue_cutoff(),
+                   s.village_code.between(lo, hi))
             .order_by(s.submitted_at),
             lambda r: {"subject": f"{r.title}（{r.place}）", "detail": f"{date_cn(r.submitted_at)}提交，村尚未确认",
                        "url": url_for("records.detail", record_id=r.id)})

@@ -1,0 +1,85 @@
+"""The gaps worklist: each kind lists exactly the places that lack what policy asks for,
+each line links to the place to act, and a jurisdiction sees only its own."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from registry.core.timeutil import local_today, utcnow
+from registry.dashboard.gaps import GAP_KINDS, gaps
+from registry.regions.models import Region
+from tests.factories import COUNTY, OTHER_COUNTY, make_org, make_pairing, make_person, make_posting, make_village
+from tests.factories_assessment import make_duty, make_support, posted_secretary
+
+
+@pytest.fixture()
+def world(db):
+    today = local_today()
+    bare = make_village(n=1, is_key=True)  # nothing at all
+    small, org, person, posting = posted_secretary(n=2)  # a first secretary alone
+    small.is_poor = True
+    full = make_village(n=3, is_key=True)  # a full team, a resident pairing, support
+    unit = make_org()
+    for role in ("first_secretary", "team_leader", "team_member"):
+        make_posting(make_person(unit), unit, full.code, role=role, start=today - timedelta(days=30))
+    make_pairing(unit, full.code)
+    make_support(unit, full.code, today - timedelta(days=20))
+    make_duty(posting, date(today.year, today.month, 1) - timedelta(days=1), days=5)
+    overdue = make_support(org, small.code, today - timedelta(days=50), status="submitted",
+                           submitted_at=utcnow() - timedelta(days=45))
+    ending = make_posting(make_person(unit), unit, make_village(OTHER_COUNTY, n=1).code, role="first_secretary",
+                          start=today - timedelta(days=700), planned_end=today + timedelta(days=20))
+    db.session.commit()
+    return dict(bare=bare, small=small, full=full, posting=posting, overdue=overdue, ending=ending)
+
+
+def _by_kind(region_code: str, db, app) -> dict:
+    with app.test_request_context():  # the items carry URLs
+        return {g.kind: g for g in gaps(db.session.get(Region, region_code), limit=50)}
+
+
+def test_each_kind_lists_exactly_the_places_that_lack_it(app, db, world):
+    lists = _by_kind(COUNTY, db, app)
+    assert set(lists) == set(GAP_KINDS)
+    codes = {kind: [item.get("code") for item in g.items] for kind, g in lists.items()}
+    assert codes["no_first_secretary"] == [world["bare"].code]
+    assert codes["no_backing_unit"] == [world["bare"].code]
+    assert codes["small_team"] == [world["small"].code]
+    assert codes["no_support"] == [world["bare"].code, world["small"].code]
+    for kind in ("no_first_secretary", "no_backing_unit", "small_team", "no_support"):
+        assert lists[kind].count == len(codes[kind])
+        assert all(item["url"] == f"/regions/{item['code']}" for item in lists[kind].items)
+
+    posting_url = f"/postings/{world['posting'].id}"
+    assert [i["url"] for i in lists["low_days"].items] == [posting_url]
+    assert "在村5天" in lists["low_days"].items[0]["detail"]
+    assert posting_url in [i["url"] for i in lists["no_pre_posting_training"].items]
+    assert posting_url in [i["url"] for i in lists["no_yearly_training"].items]
+    assert [i["url"] for i in lists["overdue"].items] == [f"/records/{world['overdue'].id}"]
+    assert lists["ending_no_successor"].count == 0  # that posting is in another county
+
+    other = _by_kind(OTHER_COUNTY, db, app)
+    assert [i["url"] for i in other["ending_no_successor"].items] == [f"/postings/{world['ending'].id}"]
+    assert other["overdue"].count == other["low_days"].count == 0
+
+
+def test_a_successor_closes_the_ending_gap(app, db, world):
+    ending = world["ending"]
+    unit = make_org()
+    make_posting(make_person(unit), unit, ending.region_code, role="first_secretary",
+                 start=local_today() + timedelta(days=21))
+    assert _by_kind(OTHER_COUNTY, db, app)["ending_no_successor"].count == 0
+
+
+def test_the_api_pages_and_refuses_outside_the_scope(app, db, world, login_as, make_user):
+    session = login_as(make_user("region", region_code=COUNTY))
+    body = session.get(f"/api/v1/gaps/{COUNTY}?kind=no_support&limit=1").get_json()
+    assert body["gaps"][0]["count"] == 2 and len(body["gaps"][0]["items"]) == 1
+    second = session.get(f"/api/v1/gaps/{COUNTY}?kind=no_support&limit=1&offset=1").get_json()
+    assert second["gaps"][0]["items"][0]["code"] == world["small"].code
+    assert session.get(f"/api/v1/gaps/{OTHER_COUNTY}").status_code == 404
+    assert session.get(f"/api/v1/gaps/{COUNTY}?kind=nonsense").status_code == 422
+    page = session.get(f"/gaps/{COUNTY}")
+    assert page.status_code == 200
+    assert world["bare"].name in page.get_data(as_text=True)
