@@ -5,16 +5,18 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 
 from ..audit.services import record, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
+from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
-from ..core.scope import in_scope
+from ..core.scope import in_scope, scoped
 from ..core.timeutil import local_today
 from ..extensions import db
-from ..people.models import Person
+from ..people.models import Person, Posting
 from ..regions.models import Region
+from . import checks
 from .models import Attendance, Training
 
 STALE_MESSAGE = "该记录已被他人修改，请刷新页面后重新填写"
@@ -197,3 +199,109 @@ def remove_attendance(attendance: Attendance, user) -> None:
 
 def attendance_count(training_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Attendance).where(Attendance.training_id == training_id)) or 0
+
+
+# -- queries: what the pages read --------------------------------------------------------------
+
+GAP_KINDS = ("pre_posting", "yearly")
+
+
+@dataclass
+class CourseFilters:
+    """The course list's filters: a year, a kind, words in the title or organizer."""
+
+    year: int | None = None
+    kind: str = ""
+    q: str = ""
+
+
+def courses_for(user, filters: CourseFilters | None = None) -> Select:
+    """The courses ``user`` may see, filtered, newest first."""
+    f = filters or CourseFilters()
+    stmt = scoped(select(Training), Training, user)
+    if f.year:
+        stmt = stmt.where(Training.start_date.between(date(f.year, 1, 1), date(f.year, 12, 31)))
+    if f.kind in TRAINING_KINDS:
+        stmt = stmt.where(Training.kind == f.kind)
+    if f.q:
+        stmt = stmt.where(or_(Training.title.contains(f.q), Training.organizer.contains(f.q)))
+    return stmt.order_by(Training.start_date.desc(), Training.id.desc())
+
+
+def attendance_counts(user, training_ids: list[int]) -> dict[int, int]:
+    """{training id: attendances ``user`` may see} for the given courses."""
+    if not training_ids:
+        return {}
+    stmt = (
+        scoped(select(Attendance.training_id, func.count()), Attendance, user)
+        .where(Attendance.training_id.in_(training_ids))
+        .group_by(Attendance.training_id)
+    )
+    return dict(db.session.execute(stmt).all())
+
+
+def course_attendances(user, training_id: int) -> list[Attendance]:
+    """The attendances of one course that ``user`` may see, by person name."""
+    stmt = (
+        scoped(select(Attendance), Attendance, user)
+        .where(Attendance.training_id == training_id)
+        .join(Person)
+        .order_by(Person.name)
+    )
+    return every(stmt)
+
+
+def attendance_candidates(user, training: Training, q: str) -> list[tuple[Person, Posting | None]]:
+    """People in scope matching ``q`` and not yet on the course, each with their active posting."""
+    if not q:
+        return []
+    registered = select(Attendance.person_id).where(Attendance.training_id == training.id)
+    match = Person.name.contains(q)
+    if len(q) == 4 and q[:3].isdigit():  # the last four characters of an ID number
+        match = or_(match, Person.id_number_masked.endswith(q.upper()))
+    people = db.session.scalars(
+        scoped(select(Person), Person, user)
+        .where(match, Person.id.not_in(registered))
+        .order_by(Person.name, Person.id)
+        .limit(50)
+    ).all()
+    active = {
+        p.person_id: p
+        for p in db.session.scalars(
+            select(Posting).where(Posting.person_id.in_([p.id for p in people]), Posting.end_date.is_(None))
+        )
+    } if people else {}
+    return [(p, active.get(p.id)) for p in people]
+
+
+def person_attendances(user, person_id: int) -> list[Attendance]:
+    """A person's attendances that ``user`` may see, latest course first."""
+    stmt = (
+        scoped(select(Attendance), Attendance, user)
+        .where(Attendance.person_id == person_id)
+        .join(Training)
+        .order_by(Training.start_date.desc())
+    )
+    return every(stmt)
+
+
+def _active_postings(user) -> Select:
+    """Active postings in scope (unordered)."""
+    return scoped(select(Posting), Posting, user).where(Posting.end_date.is_(None))
+
+
+def _gap_stmt(user, which: str, today: date) -> Select:
+    """Active postings in scope with the gap ``which`` (unordered, for counting too)."""
+    if which == "yearly":
+        return checks.missing_yearly(_active_postings(user), today.year)
+    return checks.missing_pre_posting(_active_postings(user), today)
+
+
+def training_gaps(user, which: str, today: date) -> Select:
+    """Active postings in scope with the gap ``which`` (pre_posting or yearly), by place and start."""
+    return _gap_stmt(user, which, today).order_by(Posting.region_code, Posting.start_date)
+
+
+def training_gap_counts(user, today: date) -> dict[str, int]:
+    """{"pre_posting": n, "yearly": n}: active postings in scope with each gap."""
+    return {which: count(_gap_stmt(user, which, today)) for which in GAP_KINDS}

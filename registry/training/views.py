@@ -1,24 +1,37 @@
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
 
 from ..core.access import login_only
-from ..core.enums import TRAINING_KINDS
 from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.rules import RuleViolation
-from ..core.scope import get_in_scope_or_404, scoped
+from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..extensions import db
-from ..people.models import Person, Posting
+from ..people.models import Person
+from ..people.services import postings_of_person
 from . import checks
 from .forms import AttendanceAddForm, AttendanceForm, EmptyForm, TrainingForm
 from .models import Attendance, Training
-from .services import TrainingData, add_attendances, can_manage, remove_attendance, update_attendance, update_training, create_training
+from .services import (
+    CourseFilters,
+    TrainingData,
+    add_attendances,
+    attendance_candidates,
+    attendance_counts,
+    can_manage,
+    course_attendances,
+    courses_for,
+    create_training,
+    person_attendances,
+    remove_attendance,
+    training_gap_counts,
+    training_gaps,
+    update_attendance,
+    update_training,
+)
 
 bp = Blueprint("training", __name__, url_prefix="/training")
 
@@ -34,22 +47,9 @@ def _year_arg() -> int | None:
 @bp.route("/")
 @login_only
 def index():
-    stmt = scoped(select(Training), Training)
     year, kind, q = _year_arg(), request.args.get("kind", ""), request.args.get("q", "").strip()
-    if year:
-        stmt = stmt.where(Training.start_date.between(date(year, 1, 1), date(year, 12, 31)))
-    if kind in TRAINING_KINDS:
-        stmt = stmt.where(Training.kind == kind)
-    if q:
-        stmt = stmt.where(or_(Training.title.contains(q), Training.organizer.contains(q)))
-    page = db.paginate(stmt.order_by(Training.start_date.desc(), Training.id.desc()), per_page=30, error_out=False)
-    counts = dict(
-        db.session.execute(
-            scoped(select(Attendance.training_id, func.count()), Attendance)
-            .where(Attendance.training_id.in_([t.id for t in page.items]))
-            .group_by(Attendance.training_id)
-        ).all()
-    ) if page.items else {}
+    page = db.paginate(courses_for(current_user, CourseFilters(year, kind, q)), per_page=30, error_out=False)
+    counts = attendance_counts(current_user, [t.id for t in page.items])
     return render_template("training/index.html", page=page, counts=counts, year=year, kind=kind, q=q,
                            may_create=current_user.can("manage_trainings"))
 
@@ -101,37 +101,12 @@ def edit(training_id: int):
     return render_template("training/form.html", form=form, training=training), status
 
 
-def _candidates(training: Training, q: str) -> list[tuple[Person, Posting | None]]:
-    """People in the user's scope matching ``q`` and not yet registered for the course."""
-    if not q:
-        return []
-    registered = select(Attendance.person_id).where(Attendance.training_id == training.id)
-    match = Person.name.contains(q)
-    if len(q) == 4 and q[:3].isdigit():  # the last four characters of an ID number
-        match = or_(match, Person.id_number_masked.endswith(q.upper()))
-    people = db.session.scalars(
-        scoped(select(Person), Person)
-        .where(match, Person.id.not_in(registered))
-        .order_by(Person.name, Person.id)
-        .limit(50)
-    ).all()
-    active = {
-        p.person_id: p
-        for p in db.session.scalars(
-            select(Posting).where(Posting.person_id.in_([p.id for p in people]), Posting.end_date.is_(None))
-        )
-    } if people else {}
-    return [(p, active.get(p.id)) for p in people]
-
-
 def _detail(training: Training, add_form: AttendanceAddForm | None = None, status: int = 200):
-    attendances = db.session.scalars(
-        scoped(select(Attendance), Attendance).where(Attendance.training_id == training.id).join(Person).order_by(Person.name)
-    ).all()
+    attendances = course_attendances(current_user, training.id)
     manage = can_manage(current_user, training) and current_user.can("manage_trainings")
     q = request.values.get("q", "").strip()
     add_form = add_form or AttendanceAddForm(formdata=None, hours=training.hours)
-    candidates = _candidates(training, q) if manage else []
+    candidates = attendance_candidates(current_user, training, q) if manage else []
     add_form.person_ids.choices = [(p.id, p.name) for p, _ in candidates]
     return render_template(
         "training/detail.html", training=training, attendances=attendances, manage=manage, q=q,
@@ -207,15 +182,8 @@ def delete_attendance(attendance_id: int):
 def person(person_id: int):
     """A person's training history and, for each of their postings, the two checks."""
     person = get_in_scope_or_404(Person, person_id)
-    attendances = db.session.scalars(
-        scoped(select(Attendance), Attendance)
-        .where(Attendance.person_id == person.id)
-        .join(Training)
-        .order_by(Training.start_date.desc())
-    ).all()
-    postings = db.session.scalars(
-        scoped(select(Posting), Posting).where(Posting.person_id == person.id).order_by(Posting.start_date.desc())
-    ).all()
+    attendances = person_attendances(current_user, person.id)
+    postings = postings_of_person(current_user, person.id)
     today = local_today()
     results = checks.posting_training_checks(postings, today=today)
     years = sorted({a.training.start_date.year for a in attendances if a.passed} | {today.year}, reverse=True)
@@ -233,19 +201,10 @@ def person(person_id: int):
 def gaps():
     """Active postings in scope whose person lacks pre-posting or this year's training."""
     today = local_today()
-    which = request.args.get("which", "pre_posting")
-    base = scoped(select(Posting), Posting).where(Posting.end_date.is_(None))
-    if which == "yearly":
-        stmt = checks.missing_yearly(base, today.year)
-    else:
-        which = "pre_posting"
-        stmt = checks.missing_pre_posting(base, today)
-    page = db.paginate(stmt.order_by(Posting.region_code, Posting.start_date), per_page=50, error_out=False)
+    which = "yearly" if request.args.get("which") == "yearly" else "pre_posting"
+    page = db.paginate(training_gaps(current_user, which, today), per_page=50, error_out=False)
     results = checks.posting_training_checks(page.items, today=today)
-    counts = {
-        "pre_posting": db.session.scalar(select(func.count()).select_from(checks.missing_pre_posting(base, today).subquery())),
-        "yearly": db.session.scalar(select(func.count()).select_from(checks.missing_yearly(base, today.year).subquery())),
-    }
+    counts = training_gap_counts(current_user, today)
     return render_template("training/gaps.html", page=page, which=which, checks=results, counts=counts, year=today.year)
 
 
