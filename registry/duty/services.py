@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from ..audit.services import record, snapshot
-from ..core.enums import VILLAGE_ROLES
+from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import month_cn
+from ..core.queries import every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
+from ..core.scope import scoped
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..people.models import Posting
@@ -307,3 +309,71 @@ def recent_months(count: int = 3, today: date | None = None) -> list[date]:
 
 def previous_month(today: date | None = None) -> date:
     return month_start(month_start(today or local_today()) - timedelta(days=1))
+
+
+# -- queries: what the pages read --------------------------------------------------------------
+
+
+def duty_months_for(user, *, status: str = "", short: bool = False, month: date | None = None) -> Select:
+    """Months ``user`` may see, filtered by status, shortness and month; newest month first."""
+    stmt = scoped(select(DutyMonth), DutyMonth, user)
+    if status in DUTY_STATUSES:
+        stmt = stmt.where(DutyMonth.status == status)
+    if short:
+        stmt = stmt.where(DutyMonth.short_clause())
+    if month:
+        stmt = stmt.where(DutyMonth.month == month)
+    return stmt.order_by(DutyMonth.month.desc(), DutyMonth.region_code, DutyMonth.id)
+
+
+def duty_status_counts(user) -> dict[str, int]:
+    """{status: months ``user`` may see in it}."""
+    stmt = scoped(select(DutyMonth.status, func.count()), DutyMonth, user).group_by(DutyMonth.status)
+    return dict(db.session.execute(stmt).all())
+
+
+def short_month_count(user) -> int:
+    """Months ``user`` may see with fewer days in the village than required."""
+    stmt = scoped(select(func.count()).select_from(DutyMonth), DutyMonth, user).where(DutyMonth.short_clause())
+    return db.session.scalar(stmt) or 0
+
+
+def months_to_check(user) -> Select:
+    """Months in scope awaiting the township's check (待核实), oldest first."""
+    return duty_months_for(user, status="filed").order_by(None).order_by(DutyMonth.month, DutyMonth.id)
+
+
+def returned_months(user) -> Select:
+    """Months in scope sent back to the filer (已退回), oldest first."""
+    return duty_months_for(user, status="returned").order_by(None).order_by(DutyMonth.month)
+
+
+def _village_postings(user) -> Select:
+    """Postings in scope in a village role (first secretary, work team), unordered."""
+    return scoped(select(Posting), Posting, user).where(Posting.role.in_(VILLAGE_ROLES))
+
+
+def _no_record_for(month: date) -> ColumnElement[bool]:
+    """Condition on ``Posting``: it has no record for ``month``."""
+    return ~select(DutyMonth.id).where(DutyMonth.posting_id == Posting.id, DutyMonth.month == month).exists()
+
+
+def active_village_postings(user, *, unfiled: date | None = None) -> Select:
+    """Active village postings in scope (only those with no record for ``unfiled``, if given), by place."""
+    stmt = _village_postings(user).where(Posting.end_date.is_(None))
+    if unfiled:
+        stmt = stmt.where(_no_record_for(unfiled))
+    return stmt.order_by(Posting.region_code, Posting.role, Posting.id)
+
+
+def postings_to_file(user, month: date) -> Select:
+    """Active village postings in scope, started by the end of ``month``, with no record for it."""
+    return _village_postings(user).where(
+        Posting.end_date.is_(None), Posting.start_date <= month_end(month), _no_record_for(month)
+    ).order_by(Posting.id)
+
+
+def village_postings_at(user, village_code: str) -> list[Posting]:
+    """Active village postings at one village that ``user`` may see, by role."""
+    stmt = _village_postings(user).where(Posting.region_code == village_code, Posting.end_date.is_(None))
+    return every(stmt.order_by(Posting.role))

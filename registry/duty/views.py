@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from ..core.access import login_only
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.navigation import nav_entry
 from ..core.permissions import require
+from ..core.queries import count, first
 from ..core.rules import RuleViolation
-from ..core.scope import get_in_scope_or_404, scoped
+from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..main.home import panel
@@ -19,49 +19,41 @@ from .forms import DutyForm, ReturnForm, VersionForm, month_value, parse_month
 from .models import DutyMonth
 from .services import (
     DutyData,
+    active_village_postings,
     check_month,
+    duty_months_for,
+    duty_status_counts,
     file_month,
     latest_months,
     min_days,
-    month_end,
+    months_to_check,
     posting_month_rows,
+    postings_to_file,
     previous_month,
     recent_months,
     return_month,
+    returned_months,
+    short_month_count,
     update_month,
+    village_postings_at,
 )
 
 bp = Blueprint("duty", __name__, url_prefix="/duty")
-
-
-def _village_postings():
-    return scoped(select(Posting), Posting).where(Posting.role.in_(VILLAGE_ROLES))
 
 
 @bp.route("/")
 @login_only
 def index():
     """Filed months in scope: the township's worklist (待核实) and the flagged months."""
-    stmt = scoped(select(DutyMonth), DutyMonth)
     status = request.args.get("status", "filed" if current_user.can("check_duty") else "")
+    status = status if status in DUTY_STATUSES else ""
     short = request.args.get("short") == "1"
     month = parse_month(request.args.get("month"))
-    if status in DUTY_STATUSES:
-        stmt = stmt.where(DutyMonth.status == status)
-    else:
-        status = ""
-    if short:
-        stmt = stmt.where(DutyMonth.short_clause())
-    if month:
-        stmt = stmt.where(DutyMonth.month == month)
-    page = db.paginate(stmt.order_by(DutyMonth.month.desc(), DutyMonth.region_code, DutyMonth.id), per_page=50, error_out=False)
-    counts = dict(
-        db.session.execute(scoped(select(DutyMonth.status, func.count()), DutyMonth).group_by(DutyMonth.status)).all()
-    )
-    short_count = db.session.scalar(scoped(select(func.count()).select_from(DutyMonth), DutyMonth).where(DutyMonth.short_clause()))
+    page = db.paginate(duty_months_for(current_user, status=status, short=short, month=month), per_page=50, error_out=False)
     return render_template(
         "duty/index.html", page=page, status=status, short=short, month=month_value(month) if month else "",
-        counts=counts, short_count=short_count, minimum=min_days(), check=current_user.can("check_duty"),
+        counts=duty_status_counts(current_user), short_count=short_month_count(current_user),
+        minimum=min_days(), check=current_user.can("check_duty"),
         empty=VersionForm(),
     )
 
@@ -70,16 +62,14 @@ def index():
 @login_only
 def postings():
     """Active village postings in scope with their last three months."""
-    stmt = _village_postings().where(Posting.end_date.is_(None))
     last = previous_month()
-    if request.args.get("missing") == "1":
-        stmt = stmt.where(~select(DutyMonth.id).where(DutyMonth.posting_id == Posting.id, DutyMonth.month == last).exists())
-    page = db.paginate(stmt.order_by(Posting.region_code, Posting.role, Posting.id), per_page=50, error_out=False)
+    missing = request.args.get("missing") == "1"
+    page = db.paginate(active_village_postings(current_user, unfiled=last if missing else None), per_page=50, error_out=False)
     months = recent_months(3)
     records = latest_months([p.id for p in page.items], 3)
     return render_template(
         "duty/postings.html", page=page, months=months, records=records, last=last,
-        missing=request.args.get("missing") == "1", file=current_user.can("file_duty"),
+        missing=missing, file=current_user.can("file_duty"),
     )
 
 
@@ -210,12 +200,11 @@ nav_entry(52, "驻村纪实", "duty.index", ("admin", "region", "viewer", "unit"
 def _to_check(user):
     if not user.can("check_duty"):
         return None
-    stmt = scoped(select(DutyMonth), DutyMonth).where(DutyMonth.status == "filed")
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(stmt.order_by(DutyMonth.month, DutyMonth.id).limit(5)).all()
+    stmt = months_to_check(user)
+    rows = first(stmt, 5)
     return {
         "title": "待核实的驻村纪实",
-        "count": total,
+        "count": count(stmt),
         "rows": [
             {"text": f"{d.posting.person.name} · {d.month.year}年{d.month.month}月 · 在村{d.days_in_village}天",
              "url": url_for("duty.posting", posting_id=d.posting_id),
@@ -233,14 +222,9 @@ def _to_file(user):
     if user.role not in ("unit", "village"):
         return None
     last = previous_month()
-    stmt = _village_postings().where(
-        Posting.end_date.is_(None), Posting.start_date <= month_end(last),
-        ~select(DutyMonth.id).where(DutyMonth.posting_id == Posting.id, DutyMonth.month == last).exists(),
-    )
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    returned = db.session.scalars(
-        scoped(select(DutyMonth), DutyMonth).where(DutyMonth.status == "returned").order_by(DutyMonth.month).limit(5)
-    ).all()
+    stmt = postings_to_file(user, last)
+    total = count(stmt)
+    returned = first(returned_months(user), 5)
     rows = [
         {"text": f"{d.posting.person.name} · {d.month.year}年{d.month.month}月（已退回）",
          "url": url_for("duty.edit", duty_id=d.id), "note": d.return_reason}
@@ -249,7 +233,7 @@ def _to_file(user):
     rows += [
         {"text": f"{p.person.name} · {last.year}年{last.month}月未填报", "url": url_for("duty.new", posting_id=p.id, month=month_value(last)),
          "note": f"{p.role_label} · {p.region.name}"}
-        for p in db.session.scalars(stmt.order_by(Posting.id).limit(5))
+        for p in first(stmt, 5)
     ]
     if not rows:
         return None
@@ -261,9 +245,7 @@ def _to_file(user):
 def _village_duty(region, user):
     if region.level != "village":
         return None
-    postings = db.session.scalars(
-        _village_postings().where(Posting.region_code == region.code, Posting.end_date.is_(None)).order_by(Posting.role)
-    ).all()
+    postings = village_postings_at(user, region.code)
     if not postings:
         return None
     months = recent_months(3)
