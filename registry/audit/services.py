@@ -16,6 +16,7 @@ from flask_login import current_user
 from sqlalchemy import inspect, select
 
 from ..core.database import lock_for_chain
+from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db
 from .models import AuditEvent
@@ -155,3 +156,14 @@ def verify_chain(batch: int = 5000) -> ChainReport:
             prev_hash, expected_id, checked = event.hash, event.id + 1, checked + 1
             last_id = event.id
         db.session.expunge_all()
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def events_of(user, entity_type: str, entity_id: int | str) -> list[AuditEvent]:
+    """The audit events about one object that ``user`` may read, oldest first."""
+    stmt = scoped(select(AuditEvent), AuditEvent, user).where(
+        AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id)
+    )
+    return list(db.session.scalars(stmt.order_by(AuditEvent.id)).all())

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from ..audit.services import record, snapshot
+from ..core.enums import RESULT_STATUSES
 from ..core.formatting import yuan
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
+from ..core.scope import scoped
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..regions.models import Region
@@ -207,3 +209,35 @@ def return_result(result: VillageResult, reason: str | None, user, version=None)
     record("return", result, before=before, summary=f"退回帮扶实效：{_describe(result)}；原因：{reason}")
     db.session.commit()
     return result
+
+
+# -- queries: what the pages read --------------------------------------------------------------
+
+
+def results_for(user, *, status: str = "", year: int | None = None) -> Select:
+    """Village results ``user`` may see, filtered by status and year; latest year first."""
+    stmt = scoped(select(VillageResult), VillageResult, user)
+    if status in RESULT_STATUSES:
+        stmt = stmt.where(VillageResult.status == status)
+    if year:
+        stmt = stmt.where(VillageResult.year == year)
+    return stmt.order_by(VillageResult.year.desc(), VillageResult.village_code)
+
+
+def result_status_counts(user) -> dict[str, int]:
+    """{status: village results ``user`` may see in it}."""
+    stmt = scoped(select(VillageResult.status, func.count()), VillageResult, user).group_by(VillageResult.status)
+    return dict(db.session.execute(stmt).all())
+
+
+def results_to_verify(user) -> Select:
+    """Results in scope awaiting verification (待核验), earliest filed first."""
+    return results_for(user, status="filed").order_by(None).order_by(VillageResult.filed_at)
+
+
+def results_by_year(user, village_code: str | None = None) -> Select:
+    """Results ``user`` may see (of one village, if given), latest year first."""
+    stmt = scoped(select(VillageResult), VillageResult, user)
+    if village_code is not None:
+        stmt = stmt.where(VillageResult.village_code == village_code)
+    return stmt.order_by(VillageResult.year.desc())

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
-from ..audit.models import AuditEvent
+from ..audit.services import events_of
 from ..core.access import login_only
 from ..core.enums import RESULT_STATUSES
 from ..core.navigation import nav_entry
 from ..core.permissions import require
+from ..core.queries import count, every, first
 from ..core.rules import RuleViolation
-from ..core.scope import get_in_scope_or_404, scoped
+from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..duty.forms import ReturnForm, VersionForm
 from ..extensions import db
@@ -18,7 +18,20 @@ from ..main.home import panel
 from ..regions.sections import section
 from .forms import ResultForm
 from .models import VillageResult
-from .services import FIELDS, ResultData, can_verify, earliest_year, file_result, return_result, update_result, verify_result
+from .services import (
+    FIELDS,
+    ResultData,
+    can_verify,
+    earliest_year,
+    file_result,
+    result_status_counts,
+    results_by_year,
+    results_for,
+    results_to_verify,
+    return_result,
+    update_result,
+    verify_result,
+)
 
 bp = Blueprint("results", __name__, url_prefix="/results")
 
@@ -26,23 +39,15 @@ bp = Blueprint("results", __name__, url_prefix="/results")
 @bp.route("/")
 @login_only
 def index():
-    stmt = scoped(select(VillageResult), VillageResult)
     status = request.args.get("status", "filed" if can_verify(current_user) else "")
+    status = status if status in RESULT_STATUSES else ""
     try:
         year = int(request.args.get("year", ""))
     except ValueError:
         year = None
-    if status in RESULT_STATUSES:
-        stmt = stmt.where(VillageResult.status == status)
-    else:
-        status = ""
-    if year:
-        stmt = stmt.where(VillageResult.year == year)
-    page = db.paginate(stmt.order_by(VillageResult.year.desc(), VillageResult.village_code), per_page=50, error_out=False)
-    counts = dict(db.session.execute(
-        scoped(select(VillageResult.status, func.count()), VillageResult).group_by(VillageResult.status)
-    ).all())
-    return render_template("results/index.html", page=page, status=status, year=year, counts=counts,
+    page = db.paginate(results_for(current_user, status=status, year=year), per_page=50, error_out=False)
+    return render_template("results/index.html", page=page, status=status, year=year,
+                           counts=result_status_counts(current_user),
                            verify=can_verify(current_user) and current_user.can("verify_results"),
                            file=current_user.can("file_results"))
 
@@ -104,11 +109,7 @@ def edit(result_id: int):
 @login_only
 def detail(result_id: int):
     result = get_in_scope_or_404(VillageResult, result_id)
-    history = db.session.scalars(
-        scoped(select(AuditEvent), AuditEvent)
-        .where(AuditEvent.entity_type == "VillageResult", AuditEvent.entity_id == str(result.id))
-        .order_by(AuditEvent.id)
-    ).all()
+    history = events_of(current_user, "VillageResult", result.id)
     return render_template("results/detail.html", result=result, history=history, fields=FIELDS,
                            verify=can_verify(current_user) and current_user.can("verify_results"),
                            file=current_user.can("file_results"), form=VersionForm())
@@ -163,11 +164,10 @@ nav_entry(54, "帮扶实效", "results.index", ("admin", "region", "viewer", "un
 def _to_verify(user):
     if not (can_verify(user) and user.role == "region"):
         return None
-    stmt = scoped(select(VillageResult), VillageResult).where(VillageResult.status == "filed")
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(stmt.order_by(VillageResult.filed_at).limit(5)).all()
+    stmt = results_to_verify(user)
+    rows = first(stmt, 5)
     return {
-        "title": "待核验的帮扶实效", "count": total,
+        "title": "待核验的帮扶实效", "count": count(stmt),
         "rows": [{"text": f"{r.village.name} · {r.year}年", "url": url_for("results.detail", result_id=r.id),
                   "note": f"提交于{r.filed_at.year}年{r.filed_at.month}月{r.filed_at.day}日"} for r in rows],
         "link": url_for("results.index", status="filed"), "empty": "没有待核验的帮扶实效",
@@ -179,9 +179,7 @@ def _village_results(user):
     if user.role != "village":
         return None
     last_year = local_today().year - 1
-    results = db.session.scalars(
-        scoped(select(VillageResult), VillageResult).order_by(VillageResult.year.desc()).limit(3)
-    ).all()
+    results = first(results_by_year(user), 3)
     rows = []
     if last_year >= earliest_year() and not any(r.year == last_year for r in results):
         rows.append({"text": f"{last_year}年帮扶实效尚未填报", "url": url_for("results.new"), "note": "请填报"})
@@ -197,9 +195,6 @@ def _village_results(user):
 def _results_section(region, user):
     if region.level != "village":
         return None
-    results = db.session.scalars(
-        scoped(select(VillageResult), VillageResult, user).where(VillageResult.village_code == region.code)
-        .order_by(VillageResult.year.desc())
-    ).all()
+    results = every(results_by_year(user, region.code))
     return "results/_village_section.html", {"results": results, "region": region,
                                              "file": user.role == "village" and user.village_code == region.code}
