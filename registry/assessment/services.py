@@ -15,20 +15,22 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.services import record, snapshot
-from ..core.enums import INCENTIVE_KINDS, INCENTIVE_LEVELS
+from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INCENTIVE_LEVELS, SUBJECT_KINDS
 from ..core.formatting import date_cn
+from ..core.queries import every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
-from ..core.scope import in_scope
+from ..core.scope import in_scope, scoped
 from ..core.timeutil import local_today, utcnow
 from ..duty.services import absences_in_year
 from ..extensions import db
 from ..organizations.models import Organization
 from ..people.models import Person, Posting
 from ..regions.models import Region
+from ..training.checks import active_in_year
 from .evidence import absence_cap, grade_allowed
 from .models import Assessment, Incentive, subject_key
 
@@ -354,3 +356,98 @@ def close_summons(incentive: Incentive, note: str | None, user, version=None) ->
     record("close", incentive, before=before, summary=f"约谈销号：{incentive.subject_name}，{note[:80]}")
     db.session.commit()
     return incentive
+
+
+# -- queries: what the pages read --------------------------------------------------------------
+
+
+def assessment_of(kind: str, subject_id: int, year: int) -> Assessment | None:
+    """A subject's grade for ``year``, whoever gave it (unscoped, as the rules check it)."""
+    return _existing(subject_key(kind, subject_id), year)
+
+
+def assessments_for(user, *, year: int, kind: str = "", grade: str = "") -> Select:
+    """Grades of ``year`` that ``user`` may see, filtered by subject kind and grade; people first."""
+    stmt = scoped(select(Assessment), Assessment, user).where(Assessment.year == year)
+    if kind in SUBJECT_KINDS:
+        stmt = stmt.where(Assessment.subject_kind == kind)
+    if grade:
+        stmt = stmt.where(Assessment.grade == grade)
+    return stmt.order_by(Assessment.subject_kind.desc(), Assessment.region_code, Assessment.id)
+
+
+def grade_counts(user, year: int) -> dict[str, int]:
+    """{grade: grades of ``year`` that ``user`` may see}."""
+    stmt = (
+        scoped(select(Assessment.grade, func.count()), Assessment, user)
+        .where(Assessment.year == year)
+        .group_by(Assessment.grade)
+    )
+    return dict(db.session.execute(stmt).all())
+
+
+def ungraded_postings(user, year: int, role: str | None = None) -> Select:
+    """Postings in scope active in ``year`` with no grade for it (of ``role``, if given), by place."""
+    graded = select(Assessment.id).where(Assessment.posting_id == Posting.id, Assessment.year == year).exists()
+    stmt = scoped(select(Posting), Posting, user).where(active_in_year(year), ~graded)
+    if role:
+        stmt = stmt.where(Posting.role == role)
+    return stmt.order_by(Posting.region_code, Posting.role)
+
+
+def ungraded_organizations(user, year: int) -> Select:
+    """Organizations in scope with no grade for ``year``, by kind and name."""
+    graded = select(Assessment.id).where(
+        Assessment.subject_kind == "organization", Assessment.organization_id == Organization.id, Assessment.year == year
+    ).exists()
+    return scoped(select(Organization), Organization, user).where(~graded).order_by(Organization.kind, Organization.name)
+
+
+def person_assessments(user, person_id: int, *, except_year: int | None = None) -> list[Assessment]:
+    """A person's grades that ``user`` may see (leaving out ``except_year``), latest year first."""
+    stmt = scoped(select(Assessment), Assessment, user).where(Assessment.person_id == person_id)
+    if except_year is not None:
+        stmt = stmt.where(Assessment.year != except_year)
+    return every(stmt.order_by(Assessment.year.desc()))
+
+
+def person_incentives(user, person_id: int) -> list[Incentive]:
+    """A person's commendations and summons that ``user`` may see, latest first."""
+    stmt = scoped(select(Incentive), Incentive, user).where(Incentive.person_id == person_id)
+    return every(stmt.order_by(Incentive.issued_on.desc()))
+
+
+def _pending() -> ColumnElement[bool]:
+    """Condition on ``Incentive``: a summons not yet closed (待整改 or 整改中)."""
+    return (Incentive.kind == "summons") & Incentive.follow_up.in_(("open", "rectifying"))
+
+
+def incentives_for(user, *, kind: str = "", follow_up: str = "") -> Select:
+    """Commendations and summons ``user`` may see, filtered by kind and follow-up ("pending": open); latest first."""
+    stmt = scoped(select(Incentive), Incentive, user)
+    if kind in INCENTIVE_KINDS:
+        stmt = stmt.where(Incentive.kind == kind)
+    if follow_up == "pending":
+        stmt = stmt.where(_pending())
+    elif follow_up in FOLLOW_UP_STATUSES:
+        stmt = stmt.where(Incentive.follow_up == follow_up)
+    return stmt.order_by(Incentive.issued_on.desc(), Incentive.id.desc())
+
+
+def pending_summons(user) -> Select:
+    """Summons in scope not yet closed, earliest issued first."""
+    return incentives_for(user, follow_up="pending").order_by(None).order_by(Incentive.issued_on)
+
+
+def subjects_named(user, q: str, limit: int = 30) -> tuple[list[Person], list[Organization]]:
+    """People and organizations in scope whose name contains ``q``, by name (none for an empty ``q``)."""
+    if not q:
+        return [], []
+    people = scoped(select(Person), Person, user).where(Person.name.contains(q)).order_by(Person.name).limit(limit)
+    organizations = (
+        scoped(select(Organization), Organization, user)
+        .where(Organization.name.contains(q))
+        .order_by(Organization.name)
+        .limit(limit)
+    )
+    return every(people), every(organizations)

@@ -2,32 +2,33 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import and_, func, select
 
-from ..audit.models import AuditEvent
+from ..audit.services import events_of
 from ..config import SETTING_DEFAULTS
 from ..core.access import login_only
-from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, SUBJECT_KINDS
 from ..core.navigation import nav_entry
 from ..core.permissions import require
+from ..core.queries import count, first
 from ..core.rules import RuleViolation
-from ..core.scope import get_in_scope_or_404, scoped
+from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..main.home import panel
 from ..organizations.models import Organization
 from ..people.models import Person, Posting
-from ..training.checks import active_in_year
+from ..people.services import postings_of_person
 from . import settings as settings_info
 from .evidence import grade_allowed, organization_evidence, person_evidence
 from .forms import FollowUpForm, GradeForm, IncentiveForm
-from .models import Assessment, Incentive, subject_key
+from .models import Assessment, Incentive
 from .services import (
     GradeData,
     IncentiveData,
     allowed_levels,
     assess_organization,
     assess_posting,
+    assessment_of,
+    assessments_for,
     can_act_on_organization,
     can_assess_posting,
     can_close,
@@ -35,11 +36,19 @@ from .services import (
     can_report,
     close_summons,
     earliest_year,
+    grade_counts,
+    incentives_for,
     issue_to_organization,
     issue_to_person,
     org_grades,
+    pending_summons,
+    person_assessments,
     person_grades,
+    person_incentives,
     start_rectification,
+    subjects_named,
+    ungraded_organizations,
+    ungraded_postings,
     user_region,
 )
 
@@ -64,14 +73,6 @@ def _years() -> list[int]:
     return list(range(local_today().year, earliest_year() - 1, -1))
 
 
-def _history(entity_type: str, entity_id: int) -> list[AuditEvent]:
-    return db.session.scalars(
-        scoped(select(AuditEvent), AuditEvent)
-        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
-        .order_by(AuditEvent.id)
-    ).all()
-
-
 # -- assessments ----------------------------------------------------------------------------------
 
 
@@ -81,17 +82,10 @@ def index():
     year = _year_arg()
     kind = request.args.get("kind", "")
     grade = request.args.get("grade", "")
-    stmt = scoped(select(Assessment), Assessment).where(Assessment.year == year)
-    if kind in SUBJECT_KINDS:
-        stmt = stmt.where(Assessment.subject_kind == kind)
-    if grade:
-        stmt = stmt.where(Assessment.grade == grade)
-    page = db.paginate(stmt.order_by(Assessment.subject_kind.desc(), Assessment.region_code, Assessment.id), per_page=50, error_out=False)
-    counts = dict(db.session.execute(
-        scoped(select(Assessment.grade, func.count()), Assessment).where(Assessment.year == year).group_by(Assessment.grade)
-    ).all())
+    page = db.paginate(assessments_for(current_user, year=year, kind=kind, grade=grade), per_page=50, error_out=False)
     return render_template(
-        "assessment/index.html", page=page, year=year, years=_years(), kind=kind, grade=grade, counts=counts,
+        "assessment/index.html", page=page, year=year, years=_years(), kind=kind, grade=grade,
+        counts=grade_counts(current_user, year),
         grades=person_grades() + org_grades(), assess=current_user.can("assess"),
     )
 
@@ -103,14 +97,10 @@ def todo():
     year = _year_arg()
     which = request.args.get("which", "person")
     if which == "organization":
-        graded = select(Assessment.id).where(
-            Assessment.subject_kind == "organization", Assessment.organization_id == Organization.id, Assessment.year == year
-        ).exists()
-        stmt = scoped(select(Organization), Organization).where(~graded).order_by(Organization.kind, Organization.name)
+        stmt = ungraded_organizations(current_user, year)
     else:
         which = "person"
-        graded = select(Assessment.id).where(Assessment.posting_id == Posting.id, Assessment.year == year).exists()
-        stmt = scoped(select(Posting), Posting).where(active_in_year(year), ~graded).order_by(Posting.region_code, Posting.role)
+        stmt = ungraded_postings(current_user, year)
     page = db.paginate(stmt, per_page=50, error_out=False)
     return render_template("assessment/todo.html", page=page, which=which, year=year, years=_years())
 
@@ -129,9 +119,7 @@ def posting(posting_id: int):
     if not can_assess_posting(current_user, posting):
         abort(403)
     year = _year_arg()
-    existing = db.session.scalar(
-        select(Assessment).where(Assessment.subject_key == subject_key("person", posting.id), Assessment.year == year)
-    )
+    existing = assessment_of("person", posting.id, year)
     evidence = person_evidence(posting, year)
     form = GradeForm(obj=existing if existing and request.method == "GET" else None)
     allowed = [g for g in person_grades() if grade_allowed(g, evidence.absences)]
@@ -149,13 +137,8 @@ def posting(posting_id: int):
         else:
             flash(f"已保存 {posting.person.name} {year}年度考核：{assessment.grade}", "success")
             return redirect(url_for("assessment.detail", assessment_id=assessment.id))
-    previous = db.session.scalars(
-        scoped(select(Assessment), Assessment).where(Assessment.person_id == posting.person_id, Assessment.year != year)
-        .order_by(Assessment.year.desc())
-    ).all()
-    incentives = db.session.scalars(
-        scoped(select(Incentive), Incentive).where(Incentive.person_id == posting.person_id).order_by(Incentive.issued_on.desc())
-    ).all()
+    previous = person_assessments(current_user, posting.person_id, except_year=year)
+    incentives = person_incentives(current_user, posting.person_id)
     status = 422 if form.is_submitted() else 200
     return render_template(
         "assessment/posting_form.html", posting=posting, year=year, years=_years(), form=form, existing=existing,
@@ -172,9 +155,7 @@ def organization(organization_id: int):
     if not can_act_on_organization(current_user, organization):
         abort(403)
     year = _year_arg()
-    existing = db.session.scalar(
-        select(Assessment).where(Assessment.subject_key == subject_key("organization", organization.id), Assessment.year == year)
-    )
+    existing = assessment_of("organization", organization.id, year)
     region = user_region(current_user)
     evidence = organization_evidence(organization, year, region)
     form = GradeForm(obj=existing if existing and request.method == "GET" else None)
@@ -209,7 +190,7 @@ def detail(assessment_id: int):
         regrade_url = url_for("assessment.posting", posting_id=assessment.posting_id, year=assessment.year)
     else:
         regrade_url = url_for("assessment.organization", organization_id=assessment.organization_id, year=assessment.year)
-    return render_template("assessment/detail.html", a=assessment, history=_history("Assessment", assessment.id),
+    return render_template("assessment/detail.html", a=assessment, history=events_of(current_user, "Assessment", assessment.id),
                            regrade=regrade, regrade_url=regrade_url)
 
 
@@ -218,15 +199,9 @@ def detail(assessment_id: int):
 def person(person_id: int):
     """A person's assessments, commendations and summons (as far as the user may see)."""
     person = get_in_scope_or_404(Person, person_id)
-    assessments = db.session.scalars(
-        scoped(select(Assessment), Assessment).where(Assessment.person_id == person.id).order_by(Assessment.year.desc())
-    ).all()
-    incentives = db.session.scalars(
-        scoped(select(Incentive), Incentive).where(Incentive.person_id == person.id).order_by(Incentive.issued_on.desc())
-    ).all()
-    postings = db.session.scalars(
-        scoped(select(Posting), Posting).where(Posting.person_id == person.id).order_by(Posting.start_date.desc())
-    ).all()
+    assessments = person_assessments(current_user, person.id)
+    incentives = person_incentives(current_user, person.id)
+    postings = postings_of_person(current_user, person.id)
     return render_template("assessment/person.html", person=person, assessments=assessments, incentives=incentives,
                            postings=postings, assess=current_user.can("assess"), incentive=current_user.can("incentive"))
 
@@ -239,19 +214,9 @@ def person(person_id: int):
 def incentives():
     kind = request.args.get("kind", "")
     follow_up = request.args.get("follow_up", "")
-    stmt = scoped(select(Incentive), Incentive)
-    if kind in INCENTIVE_KINDS:
-        stmt = stmt.where(Incentive.kind == kind)
-    if follow_up == "pending":
-        stmt = stmt.where(Incentive.kind == "summons", Incentive.follow_up.in_(("open", "rectifying")))
-    elif follow_up in FOLLOW_UP_STATUSES:
-        stmt = stmt.where(Incentive.follow_up == follow_up)
-    page = db.paginate(stmt.order_by(Incentive.issued_on.desc(), Incentive.id.desc()), per_page=50, error_out=False)
-    pending = db.session.scalar(
-        scoped(select(func.count()).select_from(Incentive), Incentive)
-        .where(Incentive.kind == "summons", Incentive.follow_up.in_(("open", "rectifying")))
-    )
-    return render_template("assessment/incentives.html", page=page, kind=kind, follow_up=follow_up, pending=pending,
+    page = db.paginate(incentives_for(current_user, kind=kind, follow_up=follow_up), per_page=50, error_out=False)
+    return render_template("assessment/incentives.html", page=page, kind=kind, follow_up=follow_up,
+                           pending=count(pending_summons(current_user)),
                            issue=current_user.can("incentive"))
 
 
@@ -260,14 +225,7 @@ def incentives():
 def choose_subject():
     """Find the person or organization to commend or summon (within the jurisdiction)."""
     q = request.args.get("q", "").strip()
-    people, organizations = [], []
-    if q:
-        people = db.session.scalars(
-            scoped(select(Person), Person).where(Person.name.contains(q)).order_by(Person.name).limit(30)
-        ).all()
-        organizations = db.session.scalars(
-            scoped(select(Organization), Organization).where(Organization.name.contains(q)).order_by(Organization.name).limit(30)
-        ).all()
+    people, organizations = subjects_named(current_user, q)
     return render_template("assessment/choose_subject.html", q=q, people=people, organizations=organizations)
 
 
@@ -315,7 +273,7 @@ def _incentive_page(incentive: Incentive, form: FollowUpForm | None = None, stat
     if not form.version.data:
         form.version.data = incentive.version
     return render_template(
-        "assessment/incentive.html", i=incentive, history=_history("Incentive", incentive.id), form=form,
+        "assessment/incentive.html", i=incentive, history=events_of(current_user, "Incentive", incentive.id), form=form,
         report=current_user.can("report_rectification") and can_report(current_user, incentive),
         close=current_user.can("incentive") and can_close(current_user, incentive),
     ), status
@@ -383,11 +341,11 @@ nav_entry(94, "系统设置", "assessment.settings", ("admin",))
 def _open_summons(user):
     if user.role not in ("region", "unit", "viewer"):
         return None
-    stmt = scoped(select(Incentive), Incentive).where(Incentive.kind == "summons", Incentive.follow_up.in_(("open", "rectifying")))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    stmt = pending_summons(user)
+    total = count(stmt)
     if not total and user.role == "unit":
         return None
-    rows = db.session.scalars(stmt.order_by(Incentive.issued_on).limit(5)).all()
+    rows = first(stmt, 5)
     return {
         "title": "约谈整改未销号" if user.role != "unit" else "约谈整改",
         "count": total,
@@ -403,11 +361,7 @@ def _to_assess(user):
     if user.role != "region":
         return None
     year = default_year()
-    graded = select(Assessment.id).where(Assessment.posting_id == Posting.id, Assessment.year == year).exists()
-    stmt = scoped(select(func.count()).select_from(Posting), Posting).where(
-        and_(active_in_year(year), Posting.role == "first_secretary"), ~graded
-    )
-    total = db.session.scalar(stmt)
+    total = count(ungraded_postings(user, year, role="first_secretary"))
     if not total:
         return None
     return {"title": f"{year}年度第一书记待考核", "count": total, "rows": [],
