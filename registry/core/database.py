@@ -68,10 +68,18 @@ def writing():
         _begin_mode.reset(token)
 
 
-def lock_for_chain() -> None:
-    """Serialise writers that append to a chain (audit) on PostgreSQL.
+WRITERS_LOCK = 4342001
 
-    SQLite already serialises them through BEGIN IMMEDIATE.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(4342001)"))
+
+def lock_writers(conn) -> None:
+    """On PostgreSQL, hold the writers' lock until the transaction ends: writers that
+    append to the audit chain or recompute a summary from what they read go one at a
+    time. One lock for both, so two transactions can never wait on each other. SQLite
+    already serialises writers through BEGIN IMMEDIATE."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})"))
+
+
+def lock_for_chain() -> None:
+    """Serialise writers that append to a chain (audit)."""
+    lock_writers(db.session.connection())

@@ -8,23 +8,23 @@ rebuild``, which also repairs summaries after village flags change.
 
 ``AreaSummary`` rows are recomputed for every area the flush touched (a posting,
 pairing, village, confirmed record, duty month or passed course in it), after the
-village summaries they read. On PostgreSQL each touched area is locked for the rest of
-the transaction first (``pg_advisory_xact_lock``), so two transactions recomputing the
-same area do so one after the other and the second sees the first's rows; SQLite
-serialises writers anyway.
+village summaries they read. On PostgreSQL the writers' lock is taken first (held to the
+end of the transaction, the same lock the audit chain takes), so two transactions
+recomputing the same area do so one after the other and the second sees the first's
+rows; SQLite serialises writers anyway.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date, timedelta
 from decimal import Decimal
 
-from datetime import date, timedelta
-
-from sqlalchemy import Integer, case, delete, event, extract, func, inspect, literal, select, text, union_all
+from sqlalchemy import Integer, case, delete, event, extract, func, inspect, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ..core.database import lock_writers
 from ..extensions import db
 from .models import ANY, SupportRollup, VillageSupportLast
 
@@ -189,12 +189,11 @@ def _areas_of_people(conn, people: set[int]) -> set[str]:
 
 
 def lock_areas(conn, areas: set[str]) -> None:
-    """On PostgreSQL, hold each area's lock until the transaction ends (sorted: no
-    deadlock between two transactions locking overlapping sets)."""
-    if conn.dialect.name != "postgresql":
-        return
-    for area in sorted(areas):
-        conn.execute(text("SELECT pg_advisory_xact_lock(4342002, :key)"), {"key": int(area[:9])})
+    """Before recomputing areas from what this transaction reads, take the writers' lock
+    (PostgreSQL; the one the audit chain takes too), so a concurrent transaction's
+    recomputation of the same area comes after this one commits and reads its rows."""
+    if areas:
+        lock_writers(conn)
 
 
 def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
