@@ -6,10 +6,11 @@ so a posting the registry holds has always passed it.
 """
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, false, func, or_, select
 
 from ..audit.services import record, snapshot
 from ..core import crypto
@@ -46,14 +47,84 @@ DUPLICATE_ID = "该身份证号已登记，同一人不能重复登记"
 
 # -- people ------------------------------------------------------------------------------
 
-def employer_allowed(actor, org: Organization | None) -> bool:
-    """Whom ``actor`` may register people for: a unit its own organization; region staff
-    organizations based in their jurisdiction; the admin any."""
-    if org is None:
-        return False
+def employers_query(actor) -> Select:
+    """The organizations ``actor`` may register people for: *the* employer rule, used by
+    the form's choices, the lookup, the text resolution and ``_clean_person``.
+
+    A unit its own organization; region staff organizations based in their
+    jurisdiction; the admin any; other roles none."""
     if actor.role == "unit":
-        return org.id == actor.organization_id
-    return in_jurisdiction(actor, org.region_code)
+        rule = Organization.id == actor.organization_id
+    elif actor.role in ("admin", "region"):
+        rule = region_clause(Organization.region_code, actor)
+    else:
+        rule = false()
+    return scoped(select(Organization).where(rule), Organization, actor)
+
+
+def employer(actor, org_id) -> Organization | None:
+    """The organization ``org_id`` if ``actor`` may register people for it, else None."""
+    try:
+        org_id = int(org_id)
+    except (TypeError, ValueError):
+        return None
+    return db.session.scalar(employers_query(actor).where(Organization.id == org_id))
+
+
+def employer_allowed(actor, org: Organization | None) -> bool:
+    return org is not None and employer(actor, org.id) is not None
+
+
+EMPLOYER_LOOKUP_LIMIT = 20
+
+
+def _as_code(text: str) -> str:
+    """``text`` as a 统一社会信用代码 would be stored: half-width, upper case, no spaces."""
+    return unicodedata.normalize("NFKC", text).upper().replace(" ", "")
+
+
+def employer_lookup(actor, q: str, *, limit: int = EMPLOYER_LOOKUP_LIMIT) -> tuple[list[Organization], bool]:
+    """Up to ``limit`` employers of ``actor`` whose name contains ``q`` or whose credit
+    code starts with it, best first (exact, then prefix, then shorter names); and
+    whether there were more."""
+    q = (q or "").strip()[:100]
+    if not q:
+        return [], False
+    code = _as_code(q)
+    matches = or_(Organization.name.icontains(q, autoescape=True), Organization.credit_code.startswith(code, autoescape=True))
+    rank = case(
+        (or_(Organization.name == q, Organization.credit_code == code), 0),
+        (Organization.name.istartswith(q, autoescape=True), 1),
+        else_=2,
+    )
+    stmt = employers_query(actor).where(matches).order_by(rank, func.length(Organization.name), Organization.name, Organization.id)
+    rows = db.session.scalars(stmt.limit(limit + 1)).all()
+    return rows[:limit], len(rows) > limit
+
+
+def employer_by_text(actor, text: str, field: str = "organization_id") -> Organization:
+    """The employer named by ``text`` — an exact 统一社会信用代码 or an exact name among
+    those ``actor`` may register people for (what a form without JavaScript sends).
+    Unknown, out of scope or ambiguous: a ``RuleViolation`` on ``field``."""
+    text = (text or "").strip()
+    if not text:
+        raise RuleViolation("请选择工作单位", field)
+    by_code = db.session.scalar(employers_query(actor).where(Organization.credit_code == _as_code(text)))
+    if by_code is not None:
+        return by_code
+    named = db.session.scalars(employers_query(actor).where(Organization.name == text).order_by(Organization.id).limit(6)).all()
+    if len(named) == 1:
+        return named[0]
+    if named:
+        codes = "、".join(org.credit_code for org in named[:5] if org.credit_code)
+        raise RuleViolation(
+            f"有多个单位名为“{text}”，请从候选列表中选择，或填写其统一社会信用代码" + (f"（{codes}）" if codes else ""), field
+        )
+    message = f"在您的管辖范围内没有名称或统一社会信用代码为“{text}”的单位，请从候选列表中选择"
+    similar, _ = employer_lookup(actor, text, limit=3)
+    if similar:  # without JavaScript there is no list: name the nearest ones
+        message += "。相近的单位：" + "、".join(org.name for org in similar)
+    raise RuleViolation(message, field)
 
 
 def can_edit_person(user, person: Person) -> bool:
@@ -118,14 +189,10 @@ def _clean_person(values: dict, *, actor, person: Person | None) -> dict:
         except RuleViolation as violation:
             errors.add("phone", violation.message)
 
-    try:
-        org_id = int(data["organization_id"]) if data["organization_id"] is not None else None
-    except (TypeError, ValueError):
-        org_id = None
-    org = db.session.get(Organization, org_id) if org_id is not None else None
-    if not employer_allowed(actor, org):
+    org = employer(actor, data["organization_id"])
+    if org is None:
         errors.add("organization_id", "请选择您管辖范围内的工作单位")
-    data["organization_id"] = org_id
+    data["organization_id"] = org.id if org is not None else None
     errors.raise_if_any()
     return data
 

@@ -2,7 +2,7 @@
 person, end a posting. Full ID numbers and phones only through ``privacy``."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..audit.services import record
@@ -116,9 +116,9 @@ def new_person():
     form = PersonForm(current_user)
     if request.method == "GET":
         if current_user.role == "unit":
-            form.organization_id.data = str(current_user.organization_id)
+            form.set_employer(current_user.organization_id)
         elif request.args.get("org"):
-            form.organization_id.data = request.args["org"]
+            form.set_employer(request.args["org"])
     if form.validate_on_submit():
         try:
             person = services.create_person(form.payload(), actor=current_user)
@@ -130,6 +130,20 @@ def new_person():
             return redirect(url_for("people.detail", person_id=person.id))
     status = 422 if request.method == "POST" else 200
     return render_template("people/form.html", form=form, person=None), status
+
+
+@bp.route("/people/employers")
+@require("manage_people")
+def employer_lookup():
+    """The person form's suggestions: employers the user may register people for whose
+    name contains ``q`` or whose 统一社会信用代码 starts with it (at most 20)."""
+    orgs, more = services.employer_lookup(current_user, request.args.get("q", ""))
+    results = [
+        {"id": o.id, "name": o.name, "credit_code": o.credit_code or "", "kind": o.kind, "kind_label": o.kind_label,
+         "region": o.region.name}
+        for o in orgs
+    ]
+    return jsonify(results=results, more=more)
 
 
 @bp.route("/people/<int:person_id>")
@@ -156,7 +170,7 @@ def edit_person(person_id: int):
         form.version.data = person.version
         form.id_number.data = person.id_number
         form.phone.data = person.phone
-        form.organization_id.data = str(person.organization_id)
+        form.set_employer(person.organization_id)
     if form.validate_on_submit():
         try:
             services.update_person(person, form.payload(), version=form.version.data, actor=current_user)
