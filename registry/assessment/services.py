@@ -398,9 +398,12 @@ def ungraded_postings(user, year: int, role: str | None = None) -> Select:
 def ungraded_organizations(user, year: int) -> Select:
     """Organizations in scope with no grade for ``year``, by kind and name."""
     graded = select(Assessment.id).where(
-        Assessment.subject_kind == "organization", Assessment.organization_id == Organization.id, Assessment.year == year
+        Assessment.subject_kind == "organization",
+        Assessment.organization_id == Organization.id,
+        Assessment.year == year,
     ).exists()
-    return scoped(select(Organization), Organization, user).where(~graded).order_by(Organization.kind, Organization.name)
+    stmt = scoped(select(Organization), Organization, user).where(~graded)
+    return stmt.order_by(Organization.kind, Organization.name)
 
 
 def person_assessments(user, person_id: int, *, except_year: int | None = None) -> list[Assessment]:
@@ -423,7 +426,7 @@ def _pending() -> ColumnElement[bool]:
 
 
 def incentives_for(user, *, kind: str = "", follow_up: str = "") -> Select:
-    """Commendations and summons ``user`` may see, filtered by kind and follow-up ("pending": open); latest first."""
+    """Commendations and summons ``user`` may see, by kind and follow-up ("pending": not closed); latest first."""
     stmt = scoped(select(Incentive), Incentive, user)
     if kind in INCENTIVE_KINDS:
         stmt = stmt.where(Incentive.kind == kind)

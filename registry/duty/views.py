@@ -49,7 +49,8 @@ def index():
     status = status if status in DUTY_STATUSES else ""
     short = request.args.get("short") == "1"
     month = parse_month(request.args.get("month"))
-    page = db.paginate(duty_months_for(current_user, status=status, short=short, month=month), per_page=50, error_out=False)
+    stmt = duty_months_for(current_user, status=status, short=short, month=month)
+    page = db.paginate(stmt, per_page=50, error_out=False)
     return render_template(
         "duty/index.html", page=page, status=status, short=short, month=month_value(month) if month else "",
         counts=duty_status_counts(current_user), short_count=short_month_count(current_user),
@@ -64,7 +65,8 @@ def postings():
     """Active village postings in scope with their last three months."""
     last = previous_month()
     missing = request.args.get("missing") == "1"
-    page = db.paginate(active_village_postings(current_user, unfiled=last if missing else None), per_page=50, error_out=False)
+    stmt = active_village_postings(current_user, unfiled=last if missing else None)
+    page = db.paginate(stmt, per_page=50, error_out=False)
     months = recent_months(3)
     records = latest_months([p.id for p in page.items], 3)
     return render_template(
