@@ -59,7 +59,7 @@ def test_candidates_are_people_in_scope_not_yet_registered(world, make_user):
     user = make_user("region", region_code=COUNTY)
     fresh = make_training(COUNTY, level="county", start=world["today"])
     candidates = services.attendance_candidates(user, fresh, "测试干部")
-    assert [(p.id, posting.id) for p, posting in candidates] == [(world["here"].id, world["here_posting"].id)]
+    assert [(p.id, label) for p, label in candidates] == [(world["here"].id, "测试1村第一书记")]
     assert services.attendance_candidates(user, world["county"], "测试干部") == []
     assert services.attendance_candidates(user, fresh, "") == []
 
@@ -75,3 +75,15 @@ def test_training_gaps_and_counts_stay_in_the_jurisdiction(world, make_user):
         }
     assert services.training_gap_counts(county, today) == {"pre_posting": 1, "yearly": 1}
     assert services.training_gap_counts(province, today) == {"pre_posting": 2, "yearly": 2}
+
+
+def test_candidates_show_a_posting_outside_the_jurisdiction_only_as_elsewhere(world, make_user):
+    from tests.factories import make_org, make_person, make_posting, make_village
+
+    unit = make_org(region_code=COUNTY, level="county")
+    person = make_person(unit, name="候选干部")
+    make_posting(person, unit, make_village(OTHER_COUNTY, n=7).code, role="team_member")
+    here = services.attendance_candidates(make_user("region", region_code=COUNTY), world["county"], "候选")
+    assert [(p.id, label) for p, label in here] == [(person.id, "在其他地区在岗")]
+    province = services.attendance_candidates(make_user("region", region_code=PROVINCE), world["provincial"], "候选")
+    assert "测试7村" in province[0][1]

@@ -251,8 +251,11 @@ def course_attendances(user, training_id: int) -> list[Attendance]:
     return every(stmt)
 
 
-def attendance_candidates(user, training: Training, q: str) -> list[tuple[Person, Posting | None]]:
-    """People in scope matching ``q`` and not yet on the course, each with their active posting."""
+def attendance_candidates(user, training: Training, q: str) -> list[tuple[Person, str | None]]:
+    """People in scope matching ``q`` and not yet on the course, each with what ``user``
+    may see of their current posting (``people.services.active_labels``)."""
+    from ..people.services import active_labels
+
     if not q:
         return []
     registered = select(Attendance.person_id).where(Attendance.training_id == training.id)
@@ -265,13 +268,8 @@ def attendance_candidates(user, training: Training, q: str) -> list[tuple[Person
         .order_by(Person.name, Person.id)
         .limit(50)
     ).all()
-    active = {
-        p.person_id: p
-        for p in db.session.scalars(
-            select(Posting).where(Posting.person_id.in_([p.id for p in people]), Posting.end_date.is_(None))
-        )
-    } if people else {}
-    return [(p, active.get(p.id)) for p in people]
+    labels = active_labels(user, [p.id for p in people]) if people else {}
+    return [(p, labels.get(p.id)) for p in people]
 
 
 def person_attendances(user, person_id: int) -> list[Attendance]:
