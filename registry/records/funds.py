@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import Select, func, select
 
 from ..audit.services import record as audit
+from ..core.paging import Key, order_by
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
@@ -110,11 +111,19 @@ def totals(org: Organization) -> FundTotals:
     )
 
 
+CONTRIBUTION_ORDER = (Key(FundContribution.received_on, descending=True), Key(FundContribution.id, descending=True))
+FUND_ORDER = (Key(Organization.name), Key(Organization.id))
+
+
 def contributions(org: Organization, user) -> Select:
+    """What the fund received, newest first (sorted by ``CONTRIBUTION_ORDER``)."""
     return scoped(select(FundContribution).where(FundContribution.organization_id == org.id), FundContribution, user).order_by(
-        FundContribution.received_on.desc(), FundContribution.id.desc()
+        *order_by(CONTRIBUTION_ORDER)
     )
 
 
 def funds_in_scope(user) -> Select:
-    return scoped(select(Organization).where(Organization.kind == "charity"), Organization, user).order_by(Organization.name)
+    """The charitable funds the user may see, by name (sorted by ``FUND_ORDER``)."""
+    return scoped(select(Organization).where(Organization.kind == "charity"), Organization, user).order_by(
+        *order_by(FUND_ORDER)
+    )

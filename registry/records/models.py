@@ -79,10 +79,13 @@ class SupportRecord(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        Index("ix_support_record_village_status_date", "village_code", "status", "record_date"),
+        # villages and regions: the lists of a region count and sort within this index
+        # (every column their scope and filters read, but the title search)
+        Index("ix_support_record_village_list", "village_code", "status", "record_date", "category", "submitted_at"),
         Index("ix_support_record_status_submitted", "status", "submitted_at"),
         Index("ix_support_record_org_status", "organization_id", "status", "record_date"),
-        Index("ix_support_record_date", "record_date"),
+        # the order of the records list: large lists are read along it, page by page
+        Index("ix_support_record_date_id", "record_date", "id"),
         # pending records only: the overdue counts of the coverage page scan this
         Index("ix_support_record_pending", "village_code", "submitted_at",
               sqlite_where=text("status = 'submitted'"), postgresql_where=text("status = 'submitted'")),

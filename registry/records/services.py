@@ -22,13 +22,14 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..accounts.models import User
 from ..audit.models import AuditEvent
 from ..audit.services import record as audit, snapshot
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
+from ..core.paging import Key, order_by
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
 from ..core.timeutil import local_today, utcnow
@@ -612,6 +613,12 @@ def delete_evidence(record: SupportRecord, item: Evidence, user) -> None:
 
 # -- what the pages read ---------------------------------------------------------------------
 
+# The lists' sort orders, each ending in the id so that a page can continue after a row
+# (core.paging); the pages page with the same keys the queries sort by.
+RECORD_ORDER = (Key(SupportRecord.record_date, descending=True), Key(SupportRecord.id, descending=True))
+PENDING_ORDER = (Key(SupportRecord.submitted_at), Key(SupportRecord.id))
+
+
 @dataclass
 class RecordFilters:
     status: str = ""
@@ -660,7 +667,7 @@ def record_list(user, filters: RecordFilters | None = None) -> Select:
         stmt = stmt.where(SupportRecord.record_date <= f.date_to)
     if f.q:
         stmt = stmt.where(SupportRecord.title.contains(f.q, autoescape=True))
-    return stmt.order_by(SupportRecord.record_date.desc(), SupportRecord.id.desc())
+    return stmt.order_by(*order_by(RECORD_ORDER))
 
 
 def inbox(user) -> Select:
@@ -668,7 +675,7 @@ def inbox(user) -> Select:
     return scoped(
         select(SupportRecord).where(SupportRecord.status == "submitted", SupportRecord.village_code == user.village_code),
         SupportRecord, user,
-    ).order_by(SupportRecord.submitted_at, SupportRecord.id)
+    ).order_by(*order_by(PENDING_ORDER))
 
 
 def inbox_count(user) -> int:
@@ -684,10 +691,12 @@ def overdue_cutoff():
 def overdue(user, region: Region | None = None) -> Select:
     """Records submitted more than the overdue days ago and neither confirmed nor
     disputed, within the user's jurisdiction (and ``region``), oldest first."""
-    stmt = select(SupportRecord).where(SupportRecord.status == "submitted", SupportRecord.submitted_at < overdue_cutoff())
+    # a literal status, so SQLite counts within the partial index ix_support_record_pending
+    stmt = select(SupportRecord).where(SupportRecord.status == literal_column("'submitted'"),
+                                       SupportRecord.submitted_at < overdue_cutoff())
     if region is not None:
         stmt = stmt.where(SupportRecord.village_code.between(*region.range()))
-    return scoped(stmt, SupportRecord, user).order_by(SupportRecord.submitted_at, SupportRecord.id)
+    return scoped(stmt, SupportRecord, user).order_by(*order_by(PENDING_ORDER))
 
 
 def count(stmt: Select) -> int:

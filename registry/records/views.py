@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ..core.access import login_only
 from ..core.navigation import nav_entry
+from ..core.paging import paginate
 from ..core.permissions import require
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404, in_scope
@@ -24,8 +25,6 @@ from .forms import ActionForm, ContributionForm, DisputeForm, EvidenceForm, Reco
 from .models import Evidence, SupportRecord
 
 bp = Blueprint("records", __name__, url_prefix="/records")
-
-PER_PAGE = 50
 
 
 def current_app_setting(name: str):
@@ -69,7 +68,7 @@ def _refused(record: SupportRecord, violation: RuleViolation, **extra):
 @login_only
 def index():
     filters = services.RecordFilters.from_args(request.args)
-    page = db.paginate(services.record_list(current_user, filters), per_page=PER_PAGE, error_out=False)
+    page = paginate(services.record_list(current_user, filters), services.RECORD_ORDER, request.args)
     villages = services.filer_villages(current_user.organization_id) if current_user.role == "unit" else []
     return render_template("records/index.html", page=page, filters=filters, villages=villages)
 
@@ -77,7 +76,7 @@ def index():
 @bp.route("/inbox")
 @require("confirm_records")
 def inbox():
-    page = db.paginate(services.inbox(current_user), per_page=PER_PAGE, error_out=False)
+    page = paginate(services.inbox(current_user), services.PENDING_ORDER, request.args)
     return render_template("records/inbox.html", page=page, days_pending=services.days_pending)
 
 
@@ -86,7 +85,7 @@ def inbox():
 def overdue():
     code = request.args.get("region", "")
     region = get_in_scope_or_404(Region, code) if code else None
-    page = db.paginate(services.overdue(current_user, region), per_page=PER_PAGE, error_out=False)
+    page = paginate(services.overdue(current_user, region), services.PENDING_ORDER, request.args)
     return render_template("records/overdue.html", page=page, region=region, days_pending=services.days_pending,
                            days=current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"))
 
@@ -296,7 +295,7 @@ def fund_list():
         if funds.is_fund(current_user.organization):
             return redirect(url_for("records.fund", org_id=current_user.organization_id))
         abort(404)
-    page = db.paginate(funds.funds_in_scope(current_user), per_page=PER_PAGE, error_out=False)
+    page = paginate(funds.funds_in_scope(current_user), funds.FUND_ORDER, request.args)
     return render_template("records/funds.html", page=page, totals={org.id: funds.totals(org) for org in page.items})
 
 
@@ -304,7 +303,7 @@ def fund_list():
 @require("read_funds")
 def fund(org_id: int):
     org = _fund_or_404(org_id)
-    page = db.paginate(funds.contributions(org, current_user), per_page=PER_PAGE, error_out=False)
+    page = paginate(funds.contributions(org, current_user), funds.CONTRIBUTION_ORDER, request.args)
     recent = db.session.scalars(
         services.record_list(current_user, services.RecordFilters(organization_id=org.id, status="confirmed")).limit(10)
     ).all()
