@@ -206,8 +206,12 @@ def dashboard_refresh():
 
 
 def _refresh_summaries() -> None:
+    from .core.database import refresh_planner_statistics
     from .dashboard.summary import refresh_stale
 
     count = refresh_stale()
     db.session.commit()
     click.echo(f"覆盖统计：已更新 {count} 个乡镇（街道）的汇总")
+    refresh_planner_statistics()
+    db.session.commit()
+    click.echo("已更新查询统计信息（ANALYZE）")

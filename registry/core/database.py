@@ -83,3 +83,15 @@ def lock_writers(conn) -> None:
 def lock_for_chain() -> None:
     """Serialise writers that append to a chain (audit)."""
     lock_writers(db.session.connection())
+
+
+def refresh_planner_statistics() -> None:
+    """Refresh the statistics the query planner chooses indexes by (run by the daily
+    ``flask dashboard refresh``). Without them SQLite may sort a whole province range
+    where an index would have served. SQLite samples (``analysis_limit``) so this stays
+    quick on a large file."""
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA analysis_limit = 2000")
+    conn.exec_driver_sql("ANALYZE")
+
