@@ -288,36 +288,30 @@ def incentive(incentive_id: int):
 @bp.route("/incentives/<int:incentive_id>/rectify", methods=["POST"])
 @require("report_rectification")
 def rectify(incentive_id: int):
-    incentive = get_in_scope_or_404(Incentive, incentive_id)
-    if not can_report(current_user, incentive):
-        abort(403)
-    form = FollowUpForm()
-    if form.validate_on_submit():
-        try:
-            start_rectification(incentive, form.note.data, current_user, version=form.version.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-            return _incentive_page(incentive, form, 422)
-        flash("已登记整改情况，约谈进入“整改中”", "success")
-    return redirect(url_for("assessment.incentive", incentive_id=incentive.id))
+    return _follow_up(incentive_id, can_report, start_rectification, "已登记整改情况，约谈进入“整改中”")
 
 
 @bp.route("/incentives/<int:incentive_id>/close", methods=["POST"])
 @require("incentive")
 def close(incentive_id: int):
+    return _follow_up(incentive_id, can_close, close_summons, "约谈已销号")
+
+
+def _follow_up(incentive_id: int, allowed, action, done: str):
+    """A summons' next step (report rectification, close): in scope, allowed, then the
+    service; a refusal shows the page again with the note kept."""
     incentive = get_in_scope_or_404(Incentive, incentive_id)
-    if not can_close(current_user, incentive):
+    if not allowed(current_user, incentive):
         abort(403)
     form = FollowUpForm()
     if form.validate_on_submit():
         try:
-            close_summons(incentive, form.note.data, current_user, version=form.version.data)
+            action(incentive, form.note.data, current_user, version=form.version.data)
         except RuleViolation as violation:
             db.session.rollback()
             violation.apply_to_form(form)
             return _incentive_page(incentive, form, 422)
-        flash("约谈已销号", "success")
+        flash(done, "success")
     return redirect(url_for("assessment.incentive", incentive_id=incentive.id))
 
 
