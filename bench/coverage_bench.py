@@ -5,7 +5,8 @@ Builds (or reuses) a SQLite database with about 24,000 villages, 40,000 people a
 for a county through the real Flask app (a logged-in region user), and the same figures
 computed by plain SQL on the same database in the same run: the exact statements the API
 issued, replayed on a raw sqlite3 connection. Prints median and p95 for both and their
-ratio.
+ratio. Before timing it runs what the daily `flask dashboard refresh` does (recompute the
+area summaries that time has outdated since the dataset was built), as a deployment would.
 
     .venv/bin/python bench/coverage_bench.py            # builds bench/out/province.sqlite3 once
     .venv/bin/python bench/coverage_bench.py --rebuild  # builds it again
