@@ -61,6 +61,10 @@ class DutyMonth(db.Model):
     __table_args__ = (
         UniqueConstraint("posting_id", "month", name="uq_duty_month_posting_month"),
         Index("ix_duty_month_region_month", "region_code", "month"),
+        # covers the "months under the minimum" counts of a period (coverage, gaps): the
+        # period's rows are read from the index alone, whatever the region or unit filter
+        Index("ix_duty_month_period_days", "month", "region_code", "days_in_village", "month_days", "available_days",
+              "organization_id"),
         Index("ix_duty_month_status_region", "status", "region_code"),
     )
 
