@@ -355,7 +355,8 @@ def _fresh_clause(year, settings, today):
     return and_(a.year == year, a.settings == settings, a.computed_on <= today, a.valid_until > today)
 
 
-def _area_fresh(today: date, cfg):
+def area_fresh(today: date, cfg):
+    """Condition: an area row that still holds today under the current settings."""
     return _fresh_clause(today.year, area_settings(cfg), today)
 
 

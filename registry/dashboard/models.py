@@ -87,27 +87,6 @@ class VillageSupportLast(db.Model):
     __table_args__ = (Index("ix_village_support_last_filter", "category", "org_kind", "village_code"),)
 
 
-@scope_rule(SupportRollup)
-def _rollup_scope(user):
-    if user.role in ("region", "viewer"):
-        return region_clause(SupportRollup.region_code, user)
-    return false()
-
-
-@scope_rule(SupportTotal)
-def _total_scope(user):
-    if user.role in ("region", "viewer"):
-        return region_clause(SupportTotal.region_code, user)
-    return false()
-
-
-@scope_rule(VillageSupportLast)
-def _last_scope(user):
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(VillageSupportLast.village_code, user)
-    return false()
-
-
 class VillageStatus(db.Model):
     """One row per village with what its coverage figures need, kept current by the
     after-flush listener whenever a posting, pairing, confirmed record or the village
@@ -184,18 +163,23 @@ class AreaSummary(db.Model):
     months_under_min: Mapped[int] = mapped_column(Integer, default=0)
 
 
-@scope_rule(AreaSummary)
-def _area_scope(user):
-    if user.role in ("region", "viewer"):
-        return region_clause(AreaSummary.area, user)
-    return false()
+def _scope_by_region(column, roles: tuple[str, ...] = ("region", "viewer")):
+    """The summaries' scope: rows under the user's region, for the given roles only."""
+
+    def rule(user):
+        return region_clause(column, user) if user.role in roles else false()
+
+    return rule
 
 
-@scope_rule(VillageStatus)
-def _status_scope(user):
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(VillageStatus.code, user)
-    return false()
+for _model, _column, _roles in (
+    (SupportRollup, SupportRollup.region_code, ("region", "viewer")),
+    (SupportTotal, SupportTotal.region_code, ("region", "viewer")),
+    (AreaSummary, AreaSummary.area, ("region", "viewer")),
+    (VillageSupportLast, VillageSupportLast.village_code, ("region", "viewer", "village")),
+    (VillageStatus, VillageStatus.code, ("region", "viewer", "village")),
+):
+    scope_rule(_model)(_scope_by_region(_column, _roles))
 
 
 from . import summary  # noqa: E402,F401  (registers the after_flush listener)

@@ -430,7 +430,7 @@ def refresh_stale(today: date | None = None) -> int:
     from ..core.timeutil import local_today
     from ..people.models import Posting
     from ..regions.models import Region
-    from .coverage import _area_fresh
+    from .coverage import area_fresh
     from .models import AreaSummary, VillageStatus
 
     today = today or local_today()
@@ -439,7 +439,7 @@ def refresh_stale(today: date | None = None) -> int:
     if villages:
         refresh_village_status(conn, villages, today)
     known = set(conn.execute(select(AreaSummary.area)).scalars())
-    stale = known - set(conn.execute(select(AreaSummary.area).where(_area_fresh(today, current_app.config))).scalars())
+    stale = known - set(conn.execute(select(AreaSummary.area).where(area_fresh(today, current_app.config))).scalars())
     p = func.substr(Region.code, 1, 9).concat("000")
     held = set(conn.execute(select(p).where(Region.level == "village").distinct()).scalars())
     q = func.substr(Posting.region_code, 1, 9).concat("000")
