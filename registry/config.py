@@ -47,6 +47,10 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_MAX_UPLOAD_MB": 10,
     "REGISTRY_LOGIN_MAX_FAILURES": 5,
     "REGISTRY_LOGIN_LOCK_MINUTES": 15,
+    # confirmed support counts as recent for this many days (coverage's "last 12 months")
+    "REGISTRY_SUPPORT_WINDOW_DAYS": 365,
+    # werkzeug's method string; tests use a cheap one, production keeps scrypt
+    "REGISTRY_PASSWORD_HASH_METHOD": "scrypt",
 }
 
 

@@ -50,6 +50,8 @@ def app_config(tmp_path_factory):
         "DATA_KEY": "test-data-key-not-for-production",
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "RATELIMIT_ENABLED": False,
+        # scrypt costs ~160 ms a hash; tests create and log in hundreds of users
+        "REGISTRY_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }
 
 

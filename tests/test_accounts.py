@@ -100,3 +100,21 @@ def test_village_user_scope(db, make_user):
     village = make_village()
     user = make_user("village", village_code=village.code)
     assert user.scope_label == village.name
+
+
+def test_production_hashes_passwords_with_scrypt(tmp_path):
+    from registry.config import SETTING_DEFAULTS, load_config
+
+    assert SETTING_DEFAULTS["REGISTRY_PASSWORD_HASH_METHOD"] == "scrypt"
+    assert load_config(str(tmp_path))["REGISTRY_PASSWORD_HASH_METHOD"] == "scrypt"
+
+
+def test_the_configured_hash_method_is_used_and_checked(app):
+    from werkzeug.security import check_password_hash
+
+    from registry.accounts.services import hash_password
+
+    hashed = hash_password("Another-passw0rd")
+    assert hashed.startswith(app.config["REGISTRY_PASSWORD_HASH_METHOD"].split(":")[0] + ":")
+    assert check_password_hash(hashed, "Another-passw0rd")
+    assert not check_password_hash(hashed, "another-passw0rd")

@@ -21,8 +21,21 @@ from ..regions.models import Region
 from .models import User
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
-# A throwaway hash so that an unknown username costs as much time as a wrong password.
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+# Throwaway hashes (one per method) so that an unknown username costs as much time as a
+# wrong password.
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def hash_password(password: str) -> str:
+    """Hash with the configured method (``REGISTRY_PASSWORD_HASH_METHOD``, scrypt in production)."""
+    return generate_password_hash(password, method=current_app.config["REGISTRY_PASSWORD_HASH_METHOD"])
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["REGISTRY_PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_hex(16), method=method)
+    return _DUMMY_HASHES[method]
 
 
 def password_problems(password: str) -> list[str]:
@@ -84,7 +97,7 @@ def create_user(
         username=username,
         role=role,
         display_name=display_name or username,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         region_code=region_code if role in ("region", "viewer") else None,
         organization_id=organization_id if role == "unit" else None,
         village_code=village_code if role == "village" else None,
@@ -124,7 +137,7 @@ def authenticate(username: str, password: str) -> User:
     cfg = current_app.config
     user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         raise LoginRefused("用户名或密码错误")
     now = utcnow()
     if user.is_locked(now):
@@ -159,7 +172,7 @@ def change_password(user: User, current: str, new: str, confirm: str) -> None:
     errors.check(new == confirm, "confirm_password", "两次输入的新密码不一致")
     errors.check(new != current, "new_password", "新密码不能与当前密码相同")
     errors.raise_if_any()
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = hash_password(new)
     user.session_version = (user.session_version or 1) + 1  # ends other sessions
     record("password_change", user, after={"session_version": user.session_version}, summary="修改密码", actor=user)
     db.session.commit()
@@ -170,7 +183,7 @@ def set_password(user: User, new: str, actor=None) -> None:
     problems = password_problems(new)
     if problems:
         raise RuleViolation({"password": problems})
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = hash_password(new)
     user.session_version = (user.session_version or 1) + 1
     user.locked_until = None
     user.failed_logins = 0

@@ -27,6 +27,8 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "REGISTRY_MAX_UPLOAD_MB": ("上传佐证材料的单个文件大小上限（MB）", "整数，如 10"),
     "REGISTRY_LOGIN_MAX_FAILURES": ("连续登录失败达到此次数后锁定账号", "整数，如 5"),
     "REGISTRY_LOGIN_LOCK_MINUTES": ("账号锁定时长（分钟）", "整数，如 15"),
+    "REGISTRY_SUPPORT_WINDOW_DAYS": ("近期帮扶的统计窗口（天）：已确认帮扶记录日期在此天数内的村计为近12个月有帮扶", "整数，如 365"),
+    "REGISTRY_PASSWORD_HASH_METHOD": ("密码哈希算法（werkzeug 写法），生产环境保持 scrypt", "如 scrypt"),
 }
 
 

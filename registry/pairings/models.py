@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, and_, false, or_
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.enums import PAIRED_SECTORS, PAIRING_KINDS
@@ -34,9 +35,19 @@ class Pairing(db.Model):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (Index("ix_pairing_region_kind", "region_code", "kind"),)
 
-    def is_active_on(self, day: date | None = None) -> bool:
-        day = day or local_today()
+    @hybrid_method
+    def active_on(self, day: date) -> bool:
+        """In force on ``day``: started, and not ended before it. The one definition of an
+        active pairing, in Python and (as ``Pairing.active_on(day)``) in SQL."""
         return self.start_date <= day and (self.end_date is None or self.end_date >= day)
+
+    @active_on.inplace.expression
+    @classmethod
+    def _active_on_expression(cls, day: date):
+        return and_(cls.start_date <= day, or_(cls.end_date.is_(None), cls.end_date >= day))
+
+    def is_active_on(self, day: date | None = None) -> bool:
+        return self.active_on(day or local_today())
 
     @property
     def is_active(self) -> bool:

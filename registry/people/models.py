@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false, or_, select, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core import crypto
@@ -111,9 +112,16 @@ class Posting(db.Model):
               sqlite_where=text("end_date IS NULL"), postgresql_where=text("end_date IS NULL")),
     )
 
-    @property
+    @hybrid_property
     def is_active(self) -> bool:
+        """Not ended. The one definition of an active posting, in Python and (as
+        ``Posting.is_active``) in SQL, where it matches the partial index ix_posting_active."""
         return self.end_date is None
+
+    @is_active.inplace.expression
+    @classmethod
+    def _is_active_expression(cls):
+        return cls.end_date.is_(None)
 
     @property
     def role_label(self) -> str:

@@ -49,6 +49,11 @@ class Region(db.Model):
     def range(self) -> tuple[str, str]:
         return code_range(self.code, self.level)
 
+    def within(self, column):
+        """SQL: ``column`` (a region code) lies in this region; an indexed range scan."""
+        lo, hi = self.range()
+        return column.between(lo, hi)
+
     def contains(self, code: str) -> bool:
         return code.startswith(self.prefix)
 
