@@ -20,6 +20,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(dashboard_cli)
 
+    from .transfer.cli import import_command
+
+    app.cli.add_command(import_command)
+
 
 # -- regions -----------------------------------------------------------------------------
 
