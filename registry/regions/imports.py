@@ -48,6 +48,10 @@ class VillageImport(ImportKind):
     title = "村"
     entity = "Region"
     permission = "manage_reference"
+    list_endpoint = "regions.detail"
+
+    def list_args(self, user) -> dict:
+        return {"code": getattr(user, "region_code", None) or "430000000000"}
     fields = (
         Field("村代码", "code", width=16, required=True, aliases=("代码", "区划代码"),
               note="12位统计用区划代码，前9位为所属乡镇代码，后3位不为000", example="430102001201"),

@@ -90,6 +90,10 @@ class ImportKind:
     entity: str = ""  # the model's class name, for the audit trail
     permission: str = ""
     fields: Sequence[Field] = ()
+    list_endpoint: str = ""  # where a successful web import goes back to
+
+    def list_args(self, user) -> dict:
+        return {}
 
     def __init__(self) -> None:
         self.by_key = {f.key: f for f in self.fields}
