@@ -83,3 +83,27 @@ def test_roles_that_may_not_create_villages_do_not_see_the_import(make_user, log
     assert county.get("/import/villages").status_code == 404
     assert county.get("/import/villages/template.xlsx").status_code == 404
     assert county.get("/import/nothing").status_code == 404
+
+
+def test_organizations_import_uses_the_registration_rules(db, make_user, login_as):
+    from registry.organizations.models import Organization
+    from tests.factories import valid_credit_code
+
+    county = login_as(make_user("region", region_code="433101000000"))
+    assert "/import/organizations" in county.get("/organizations/").get_data(as_text=True)
+    header = "单位名称,主体类型,所在行政区,统一社会信用代码,民营企业\n"
+    bad = header + "甲公司,企业,433101000000,,是\n乙单位,后盾单位,湖南省（430000000000）,,否\n丙,飞船,433101000000,,否\n"
+    response = county.post("/import/organizations", data={"file": (io.BytesIO(bad.encode()), "o.csv")},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "企业须填写统一社会信用代码" in page  # the form's own rule
+    assert "不存在或不在您的范围内" in page  # the province is outside a county's jurisdiction
+    assert "“飞船”不是可选的值" in page
+    assert db.session.scalar(select(func.count()).select_from(Organization)) == 0
+    good = header + f"甲公司,企业,433101000000,{valid_credit_code(3)},是\n乙单位,后盾单位,433101000000,,否\n"
+    response = county.post("/import/organizations", data={"file": (io.BytesIO(good.encode()), "o.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/organizations/")
+    kinds = dict(db.session.execute(select(Organization.name, Organization.kind)).all())
+    assert kinds == {"甲公司": "enterprise", "乙单位": "backing_unit"}

@@ -8,24 +8,10 @@ from sqlalchemy import select
 
 from ..core.rules import Collector
 from ..extensions import db
-from ..transfer.importing import Field, ImportKind
+from ..transfer.importing import Field, ImportKind, yes_no
 from .models import Region
 
 YES_NO = ("是", "否")
-_TRUE = {"1", "是", "true", "yes", "y", "√"}
-_FALSE = {"", "0", "否", "false", "no", "n", "×"}
-
-
-def parse_flag(value) -> bool | None:
-    """是/否 (also 1/0, true/false, √/×); None when it is neither."""
-    text = "" if value is None else str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    return None
-
-
 @dataclass
 class VillageRow:
     code: str
@@ -48,6 +34,7 @@ class VillageImport(ImportKind):
     title = "村"
     entity = "Region"
     permission = "manage_reference"
+    needs_actor = False
     list_endpoint = "regions.detail"
 
     def list_args(self, user) -> dict:
@@ -89,7 +76,7 @@ class VillageImport(ImportKind):
             errors.add("code", "村代码后3位不能为000")
         flags = {}
         for key in ("is_poor", "is_key", "is_relocation"):
-            flags[key] = parse_flag(values[key])
+            flags[key] = yes_no(values[key])
             errors.check(flags[key] is not None, key, "应填“是”或“否”")
         errors.raise_if_any()
         return VillageRow(code=code, name=name, township_code=township, **flags)

@@ -37,6 +37,27 @@ class Field(Column):
     # the user's own villages or organisations)
     choices: Callable[[Any], Sequence[str]] | None = None
     example: Any = None
+    # an enumeration: code -> Chinese label. The template offers the labels; the import
+    # accepts a label or a code and hands the rules the code.
+    codes: dict[str, str] | None = None
+
+    def __post_init__(self):
+        if self.codes is not None and self.choices is None:
+            labels = tuple(self.codes.values())
+            object.__setattr__(self, "choices", lambda user: labels)
+
+
+def choose(value, codes: dict[str, str], field_key: str):
+    """The code for ``value`` (a label or a code); RuleViolation naming the choices if neither."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if text in codes:
+        return text
+    for code, label in codes.items():
+        if unicodedata.normalize("NFKC", label) == text:
+            return code
+    raise RuleViolation(f"“{value}”不是可选的值，应为：{'、'.join(codes.values())}", field_key)
 
 
 @dataclass
@@ -91,12 +112,14 @@ class ImportKind:
     permission: str = ""
     fields: Sequence[Field] = ()
     list_endpoint: str = ""  # where a successful web import goes back to
+    needs_actor: bool = True  # False: the console may import without --as (reference data)
 
     def list_args(self, user) -> dict:
         return {}
 
     def __init__(self) -> None:
         self.by_key = {f.key: f for f in self.fields}
+        self.coded = [f for f in self.fields if f.codes is not None]
 
     # -- to override ---------------------------------------------------------------------
     def context(self, user, *, update: bool) -> Any:
@@ -137,6 +160,20 @@ def normalise_header(text) -> str:
     value = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
     value = re.sub(r"\s+", "", value).lstrip("*").rstrip("*")
     return value
+
+
+_YES = {"1", "是", "true", "yes", "y", "√"}
+_NO = {"", "0", "否", "false", "no", "n", "×"}
+
+
+def yes_no(value) -> bool | None:
+    """是/否 (also 1/0, true/false, √/×; blank is 否); None when it is neither."""
+    text = "" if value is None else unicodedata.normalize("NFKC", str(value)).strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    return None
 
 
 def column_letter(index: int | None) -> str:
@@ -221,6 +258,14 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
         for f in spec.fields:
             values.setdefault(f.key, None)
         try:
+            wrong = {}
+            for f in spec.coded:
+                try:
+                    values[f.key] = choose(values[f.key], f.codes, f.key)
+                except RuleViolation as broken:
+                    wrong.update(broken.errors)
+            if wrong:
+                raise RuleViolation(wrong)
             clean = spec.check(values, ctx)
         except RuleViolation as broken:
             for key, messages in broken.errors.items():
