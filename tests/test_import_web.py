@@ -107,3 +107,29 @@ def test_organizations_import_uses_the_registration_rules(db, make_user, login_a
     assert response.status_code == 302 and response.headers["Location"].endswith("/organizations/")
     kinds = dict(db.session.execute(select(Organization.name, Organization.kind)).all())
     assert kinds == {"甲公司": "enterprise", "乙单位": "backing_unit"}
+
+
+def test_a_large_file_runs_as_a_job_with_progress_and_its_report(db, make_user, login_as, monkeypatch):
+    from registry.transfer import jobs, views
+
+    monkeypatch.setattr(views, "INLINE_LIMIT_BYTES", 100)
+    admin = login_as(make_user("admin"))
+    rows = "".join(f"433101005{n:03d},村{n},{TOWNSHIP},否,否,否\n" for n in range(201, 231))
+    response = _upload(admin, HEADER + rows)
+    assert response.status_code == 302 and "/import/jobs/" in response.headers["Location"]
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "排队中" in page and 'http-equiv="refresh"' in page
+    assert _villages(db) == 0
+    assert jobs.work(once=True) == 1
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已完成" in page and "导入成功：共 30 行，新增 30 条" in page
+    assert _villages(db) == 30
+    job_url = response.headers["Location"]
+    assert login_as(make_user("region", region_code="433101000000")).get(job_url).status_code == 404  # not theirs
+
+    bad = _upload(admin, HEADER + rows.replace("村205", ""))
+    jobs.work(once=True)
+    page = admin.get(bad.headers["Location"]).get_data(as_text=True)
+    assert "第6行" in page and "村名称不能为空" in page and "系统中已有这条数据" in page
+    assert admin.get(bad.headers["Location"] + "/errors.xlsx").status_code == 200
+    assert _villages(db) == 30

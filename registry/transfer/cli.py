@@ -62,3 +62,18 @@ def import_command(kind: str, path: Path, username: str | None, update: bool):
         click.echo(report.summary(), err=True)
         sys.exit(1)
     click.echo(report.summary())
+
+
+@click.group("jobs", help="大批量导入导出任务。")
+def jobs_cli():
+    pass
+
+
+@jobs_cli.command("work", help="Run queued import/export jobs (keep running; started by `make run`).")
+@click.option("--once", is_flag=True, help="run the queued jobs, then exit")
+@click.option("--poll", default=1.0, show_default=True, help="seconds between looks at the queue")
+def jobs_work(once: bool, poll: float):
+    from .jobs import work
+
+    ran = work(once=once, poll=poll)
+    click.echo(f"已运行 {ran} 个任务")

@@ -10,9 +10,12 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 
 from ..core.access import login_only
+from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from .forms import ImportForm
 from .importing import run_import
+from .jobs import INLINE_LIMIT_BYTES, enqueue_import, jobs_dir, progress_of
+from .models import TransferJob
 from .kinds import get_kind
 from .workbooks import error_workbook, template_workbook
 
@@ -57,6 +60,9 @@ def upload(kind: str):
         status = 400 if form.is_submitted() else 200
         return render_template("transfer/import.html", spec=spec, form=form, report=None), status
     data = form.file.data.read()
+    if len(data) > INLINE_LIMIT_BYTES:  # a large file: the job worker runs it, the page follows it
+        job = enqueue_import(kind, data, form.file.data.filename or "", current_user, update=form.update.data)
+        return redirect(url_for("transfer.job", job_id=job.id))
     report = run_import(spec, data, form.file.data.filename or "", current_user, update=form.update.data)
     if report.ok:
         flash(report.summary(), "success")
@@ -81,3 +87,22 @@ def errors(token: str):
     if not path.is_file():
         abort(404)
     return _download(path.read_bytes(), f"导入错误标注-{local_today():%Y%m%d}.xlsx")
+
+
+@bp.route("/jobs/<int:job_id>")
+@login_only
+def job(job_id: int):
+    job = get_in_scope_or_404(TransferJob, job_id)
+    spec = get_kind(job.kind)
+    done, total = progress_of(job)
+    return render_template("transfer/job.html", job=job, spec=spec, done=done, total=total)
+
+
+@bp.route("/jobs/<int:job_id>/errors.xlsx")
+@login_only
+def job_errors(job_id: int):
+    job = get_in_scope_or_404(TransferJob, job_id)
+    path = jobs_dir() / (job.output or "")
+    if not job.output or not path.is_file():
+        abort(404)
+    return _download(path.read_bytes(), f"导入错误标注-{job.id}.xlsx")
