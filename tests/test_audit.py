@@ -58,3 +58,18 @@ def test_failed_write_leaves_no_event(db):
         create_user("x", "admin")  # username too short
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_record_many_extends_the_chain_as_record_would(db):
+    from registry.audit.services import record, record_many, verify_chain
+
+    record("load_divisions", "Region", after={"added": 1}, summary="one")
+    written = record_many([
+        {"action": "create", "entity_type": "Person", "entity_id": n, "summary": f"登记 {n}",
+         "after": {"name": f"人{n}"}, "region_code": "433101000000", "organization_id": 7} for n in range(1, 4)
+    ])
+    record("load_divisions", "Region", after={"added": 2}, summary="after")
+    db.session.commit()
+    assert written == 3
+    report = verify_chain()
+    assert report.ok and report.checked == 5
