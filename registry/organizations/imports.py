@@ -12,7 +12,7 @@ from ..core.identity import normalize_credit_code
 from ..core.rules import Collector, RuleViolation
 from ..extensions import db
 from ..transfer.importing import Field, ImportKind, yes_no
-from ..transfer.references import Lookup
+from ..transfer.references import Lookup, labelled
 from .forms import home_region_choices
 from .models import Organization
 from .services import clean_organization, create_organization, update_organization
@@ -111,6 +111,13 @@ class OrganizationImport(ImportKind):
                 update_organization(existing, clean.values, version=existing.version, actor=user, commit=False)
                 updated += int(existing.version != before)
         return created, updated
+
+
+def export_row(org: Organization, contact_phone: str) -> list:
+    """An organization as a row of the import template (what the export writes)."""
+    return [org.name, org.kind_label, org.subtype_label, org.level_label, labelled(org.region.name, org.region_code),
+            org.credit_code, "是" if org.is_private else "否", "是" if org.is_xiangshang else "否", org.contact_name,
+            contact_phone or None, org.address, org.note]
 
 
 KINDS = (OrganizationImport,)
