@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
-from flask import Response, abort, stream_with_context
+from flask import Response, abort, request, stream_with_context
+from flask_login import current_user
+from sqlalchemy import Select, func, select
 
+from ..audit.services import record
+from ..core.database import writing
 from ..core.timeutil import local_today, to_local, utcnow
+from ..extensions import db
 from .writing import Column, TempExport, csv_chunks, write_xlsx
 
 MIME = {
@@ -54,3 +59,18 @@ def send_export(fmt: str, title: str, columns: Sequence[Column], rows: Iterable[
         response = Response(out.stream(), mimetype=MIME[fmt], direct_passthrough=True)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
+
+
+def count_rows(stmt: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def audit_export(entity_type: str, title: str, count: int, fmt: str, filters: str, extra: str = "") -> None:
+    """Put an export of personal data on the record: who, what, which filters, how many rows."""
+    with writing():
+        record("export", entity_type, actor=current_user,
+               after={"rows": count, "format": fmt, "filters": request.args.to_dict(), "filters_shown": filters},
+               summary=f"导出{title} {count} 条{extra}（筛选：{filters}）",
+               region_code=current_user.region_code or current_user.village_code,
+               organization_id=current_user.organization_id)
+        db.session.commit()
