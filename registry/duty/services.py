@@ -16,11 +16,13 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, func, select
 
-from ..audit.services import record, snapshot
+from ..audit.services import record
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import month_cn
 from ..core.queries import every
-from ..core.rules import Collector, RuleViolation, flush_or_refuse
+from ..core.parsing import parse_count
+from ..core.review import ReviewCycle
+from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
@@ -78,21 +80,6 @@ class DutyData:
     summary: str | None
 
 
-def _int(value, field: str, label: str, errors: Collector) -> int | None:
-    if value is None or value == "":
-        errors.add(field, f"请填写{label}")
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        errors.add(field, f"{label}应为整数")
-        return None
-    if number < 0:
-        errors.add(field, f"{label}不能为负数")
-        return None
-    return number
-
-
 def _check(posting: Posting, data: DutyData, existing: DutyMonth | None, today: date) -> dict:
     errors = Collector()
     if posting.role not in VILLAGE_ROLES:
@@ -112,9 +99,9 @@ def _check(posting: Posting, data: DutyData, existing: DutyMonth | None, today: 
         select(DutyMonth.id).where(DutyMonth.posting_id == posting.id, DutyMonth.month == month)
     ):
         errors.add("month", f"{month_cn(month)}的纪实已填报，请在原记录上修改")
-    days = _int(data.days_in_village, "days_in_village", "在村天数", errors)
-    leave = _int(data.leave_days if data.leave_days not in (None, "") else 0, "leave_days", "请假天数", errors)
-    absences = _int(data.absences if data.absences not in (None, "") else 0, "absences", "无故缺勤天数", errors)
+    days = parse_count(data.days_in_village, "days_in_village", "在村天数", errors, required=True, maximum=None)
+    leave = parse_count(data.leave_days, "leave_days", "请假天数", errors, maximum=None)  # blank: none
+    absences = parse_count(data.absences, "absences", "无故缺勤天数", errors, maximum=None)
     approved_by = (data.leave_approved_by or "").strip() or None
     summary = (data.summary or "").strip()
     if month is not None and not errors.errors.get("month"):
@@ -164,59 +151,27 @@ def file_month(posting: Posting, data: DutyData, user, today: date | None = None
     return duty
 
 
+REVIEW = ReviewCycle(
+    checked="checked", action="check", verb="核实", noun="纪实", title="驻村纪实",
+    stale=STALE_MESSAGE, locked="该月纪实已核实，不能再修改", refiled="退回后重新填报：", describe=_describe,
+)
+
+
 def update_month(duty: DutyMonth, data: DutyData, user, version=None, today: date | None = None) -> DutyMonth:
     """Correct a month before it is checked; a returned month goes back to 待核实."""
     today = today or local_today()
-    if duty.status == "checked":
-        raise RuleViolation("该月纪实已核实，不能再修改", "")
-    if version is not None and str(version) != str(duty.version):
-        raise RuleViolation(STALE_MESSAGE, "")
-    values = _check(duty.posting, data, duty, today)
-    before = snapshot(duty)
-    refiled = duty.status == "returned"
-    for key, value in values.items():
-        setattr(duty, key, value)
-    duty.status, duty.return_reason = "filed", None
-    duty.filed_by_id, duty.filed_at = getattr(user, "id", None), utcnow()
-    flush_or_refuse(STALE_MESSAGE)
-    record("refile" if refiled else "update", duty, before=before,
-           summary=("退回后重新填报：" if refiled else "修改驻村纪实：") + _describe(duty))
-    db.session.commit()
-    return duty
+    REVIEW.open_for_edit(duty, version)
+    return REVIEW.refile(duty, _check(duty.posting, data, duty, today), user)
 
 
 def check_month(duty: DutyMonth, user, version=None) -> DutyMonth:
     """核实: region staff whose jurisdiction holds the village confirm the month."""
-    if duty.status != "filed":
-        raise RuleViolation(f"只有待核实的纪实可以核实（当前：{duty.status_label}）", "")
-    if version is not None and str(version) != str(duty.version):
-        raise RuleViolation(STALE_MESSAGE, "")
-    before = snapshot(duty)
-    duty.status, duty.checked_by_id, duty.checked_at = "checked", getattr(user, "id", None), utcnow()
-    flush_or_refuse(STALE_MESSAGE)
-    record("check", duty, before=before, summary="核实驻村纪实：" + _describe(duty))
-    db.session.commit()
-    return duty
+    return REVIEW.decide(duty, True, None, user, version)
 
 
 def return_month(duty: DutyMonth, reason: str | None, user, version=None) -> DutyMonth:
     """Send a filed month back to the filer with a reason."""
-    reason = (reason or "").strip()
-    if duty.status != "filed":
-        raise RuleViolation(f"只有待核实的纪实可以退回（当前：{duty.status_label}）", "")
-    if not reason:
-        raise RuleViolation("退回时须填写退回原因", "reason")
-    if len(reason) > 500:
-        raise RuleViolation("退回原因最多500字", "reason")
-    if version is not None and str(version) != str(duty.version):
-        raise RuleViolation(STALE_MESSAGE, "")
-    before = snapshot(duty)
-    duty.status, duty.return_reason = "returned", reason
-    duty.checked_by_id, duty.checked_at = getattr(user, "id", None), utcnow()
-    flush_or_refuse(STALE_MESSAGE)
-    record("return", duty, before=before, summary=f"退回驻村纪实：{_describe(duty)}；原因：{reason}")
-    db.session.commit()
-    return duty
+    return REVIEW.decide(duty, False, reason, user, version)
 
 
 # -- reading, for the posting page and the assessment evidence ---------------------------------
