@@ -315,7 +315,7 @@ def _no_record_for(month: date) -> ColumnElement[bool]:
 
 def active_village_postings(user, *, unfiled: date | None = None) -> Select:
     """Active village postings in scope (only those with no record for ``unfiled``, if given), by place."""
-    stmt = _village_postings(user).where(Posting.end_date.is_(None))
+    stmt = _village_postings(user).where(Posting.is_active)
     if unfiled:
         stmt = stmt.where(_no_record_for(unfiled))
     return stmt.order_by(Posting.region_code, Posting.role, Posting.id)
@@ -324,11 +324,11 @@ def active_village_postings(user, *, unfiled: date | None = None) -> Select:
 def postings_to_file(user, month: date) -> Select:
     """Active village postings in scope, started by the end of ``month``, with no record for it."""
     return _village_postings(user).where(
-        Posting.end_date.is_(None), Posting.start_date <= month_end(month), _no_record_for(month)
+        Posting.is_active, Posting.start_date <= month_end(month), _no_record_for(month)
     ).order_by(Posting.id)
 
 
 def village_postings_at(user, village_code: str) -> list[Posting]:
     """Active village postings at one village that ``user`` may see, by role."""
-    stmt = _village_postings(user).where(Posting.region_code == village_code, Posting.end_date.is_(None))
+    stmt = _village_postings(user).where(Posting.region_code == village_code, Posting.is_active)
     return every(stmt.order_by(Posting.role))

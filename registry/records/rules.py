@@ -20,6 +20,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ..audit.services import record as audit, snapshot
+from ..core import review
 from ..core.enums import RECORD_STATUSES
 from ..core.rules import RuleViolation, flush_or_refuse
 from ..core.timeutil import utcnow
@@ -137,14 +138,7 @@ def pending_correction(record: SupportRecord) -> SupportRecord | None:
 
 
 def check_version(record: SupportRecord, expected_version) -> None:
-    if expected_version in (None, ""):
-        return
-    try:
-        expected = int(expected_version)
-    except (TypeError, ValueError):
-        raise RuleViolation({"": STALE}) from None
-    if expected != record.version:
-        raise RuleViolation({"": STALE})
+    review.check_version(record, expected_version, STALE)
 
 
 def transition(record: SupportRecord, new_status: str, *, actor, reason: str | None = None,
