@@ -193,23 +193,16 @@ def create_record(user, data: dict, uploads=(), *, submit: bool = False, superse
         supersedes_id=supersedes.id if supersedes is not None else None,
     )
     _apply(record, values)
-    stored: list[str] = []
-    try:
+
+    def write_event() -> None:
         db.session.add(record)
         db.session.flush()
         if supersedes is not None:
             audit("correct", record, summary=f"更正记录 #{supersedes.id}：{record.title}", actor=user)
         else:
             audit("create", record, summary=f"创建草稿：{record.title}", actor=user)
-        stored = _attach(record, checked, user)
-        if submit:
-            transition(record, "submitted", actor=user)
-        commit_or_stale()
-    except Exception:
-        db.session.rollback()
-        files.discard(stored)
-        raise
-    return record
+
+    return _save(record, write_event, checked, user, submit=submit)
 
 
 def start_correction(original: SupportRecord, user, data: dict, uploads=(), *, submit: bool = False) -> SupportRecord:
@@ -229,11 +222,21 @@ def update_record(record: SupportRecord, user, data: dict, expected_version, upl
     _check_evidence_count(len(record.evidence), len(checked))
     before = snapshot(record)
     _apply(record, values)
-    stored: list[str] = []
-    try:
+
+    def write_event() -> None:
         if db.session.is_modified(record):
             audit("update", record, before=before, summary=f"修改：{record.title}", actor=user)
-        stored = _attach(record, checked, user)
+
+    return _save(record, write_event, checked, user, submit=submit)
+
+
+def _save(record: SupportRecord, write_event, uploads: list[files.Upload], user, *, submit: bool) -> SupportRecord:
+    """Write the record's audit event, store its new files, submit it if asked and commit,
+    all in one transaction; on any failure roll back and remove the stored files."""
+    stored: list[str] = []
+    try:
+        write_event()
+        stored = _attach(record, uploads, user)
         if submit:
             transition(record, "submitted", actor=user)
         commit_or_stale()
