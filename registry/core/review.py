@@ -9,7 +9,7 @@ township or county verifies, 核验) live the same short life::
 
 A ``ReviewCycle`` holds what differs between them (the status and column names of the
 check, the words of messages and audit summaries, who may decide) and does the moves:
-``open_for_edit`` + ``refile`` for the filer, ``decide`` for the reviewer. Every move
+``file``, ``open_for_edit`` + ``refile`` for the filer, ``decide`` for the reviewer. Every move
 checks the version the user saw, writes its audit event in the same transaction and
 commits; on a broken rule it raises ``RuleViolation`` and nothing is written.
 """
@@ -72,6 +72,16 @@ class ReviewCycle:
         check_version(obj, version, self.stale)
 
     # -- the filer ---------------------------------------------------------------------------
+
+    def file(self, obj, user):
+        """Add a new item, waiting for the check."""
+        obj.status = FILED
+        obj.filed_by_id, obj.filed_at = getattr(user, "id", None), utcnow()
+        db.session.add(obj)
+        db.session.flush()
+        audit("create", obj, summary=f"填报{self.title}：" + self.describe(obj))
+        db.session.commit()
+        return obj
 
     def open_for_edit(self, obj, version) -> None:
         """Refuse a change to a checked item, or to one changed since the user saw it.

@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, func, select
 
-from ..audit.services import record
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import month_cn
 from ..core.queries import every
@@ -24,7 +23,7 @@ from ..core.parsing import parse_count
 from ..core.review import ReviewCycle
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
-from ..core.timeutil import local_today, utcnow
+from ..core.timeutil import local_today
 from ..extensions import db
 from ..people.models import Posting
 from .models import DutyMonth
@@ -136,25 +135,20 @@ def _describe(duty: DutyMonth) -> str:
             f"无故缺勤{duty.absences}天{flag}")
 
 
+REVIEW = ReviewCycle(
+    checked="checked", action="check", verb="核实", noun="纪实", title="驻村纪实",
+    stale=STALE_MESSAGE, locked="该月纪实已核实，不能再修改", refiled="退回后重新填报：", describe=_describe,
+)
+
+
 def file_month(posting: Posting, data: DutyData, user, today: date | None = None) -> DutyMonth:
     """Create the record of one month (status 待核实)."""
     today = today or local_today()
     values = _check(posting, data, None, today)
     duty = DutyMonth(
-        posting_id=posting.id, region_code=posting.region_code, organization_id=posting.organization_id,
-        status="filed", filed_by_id=getattr(user, "id", None), filed_at=utcnow(), **values,
+        posting_id=posting.id, region_code=posting.region_code, organization_id=posting.organization_id, **values,
     )
-    db.session.add(duty)
-    db.session.flush()
-    record("create", duty, summary="填报驻村纪实：" + _describe(duty))
-    db.session.commit()
-    return duty
-
-
-REVIEW = ReviewCycle(
-    checked="checked", action="check", verb="核实", noun="纪实", title="驻村纪实",
-    stale=STALE_MESSAGE, locked="该月纪实已核实，不能再修改", refiled="退回后重新填报：", describe=_describe,
-)
+    return REVIEW.file(duty, user)
 
 
 def update_month(duty: DutyMonth, data: DutyData, user, version=None, today: date | None = None) -> DutyMonth:

@@ -11,14 +11,13 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import Select, func, select
 
-from ..audit.services import record
 from ..core.enums import RESULT_STATUSES
 from ..core.formatting import yuan
 from ..core.parsing import parse_amount, parse_count
 from ..core.review import ReviewCycle
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
-from ..core.timeutil import local_today, utcnow
+from ..core.timeutil import local_today
 from ..extensions import db
 from ..regions.models import Region
 from .models import VillageResult
@@ -112,24 +111,17 @@ def _describe(result: VillageResult) -> str:
             f"脱贫人口人均纯收入{yuan(result.per_capita_income)}，监测对象{result.monitored_households}户（消除风险{result.risk_removed_households}户）")
 
 
-def file_result(village_code: str, data: ResultData, user) -> VillageResult:
-    if db.session.get(Region, village_code) is None:
-        raise RuleViolation("村不存在", "")
-    values = _check(village_code, data, None)
-    result = VillageResult(village_code=village_code, status="filed", filed_by_id=getattr(user, "id", None),
-                           filed_at=utcnow(), **values)
-    db.session.add(result)
-    db.session.flush()
-    record("create", result, summary="填报帮扶实效：" + _describe(result))
-    db.session.commit()
-    return result
-
-
 REVIEW = ReviewCycle(
     checked="verified", action="verify", verb="核验", noun="帮扶实效", title="帮扶实效",
     stale=STALE_MESSAGE, locked="已核验的帮扶实效已锁定，不能修改", refiled="退回后重新填报帮扶实效：",
     describe=_describe, stamp_return=False, may_decide=can_verify, not_allowed="帮扶实效由乡镇或县市区工作人员核验",
 )
+
+
+def file_result(village_code: str, data: ResultData, user) -> VillageResult:
+    if db.session.get(Region, village_code) is None:
+        raise RuleViolation("村不存在", "")
+    return REVIEW.file(VillageResult(village_code=village_code, **_check(village_code, data, None)), user)
 
 
 def update_result(result: VillageResult, data: ResultData, user, version=None) -> VillageResult:
