@@ -136,12 +136,12 @@ def far_url(app, client, username: str, page: int) -> str:
     from registry.accounts.models import User
     from registry.core.paging import encode
     from registry.extensions import db
-    from registry.records import services
+    from registry.records import queries
 
     with app.test_request_context():
         user = db.session.scalar(select(User).where(User.username == username))
-        row = db.session.scalars(services.record_list(user).offset((page - 1) * PER_PAGE_ROWS - 1).limit(1)).first()
-        return f"/records/?after={encode(services.RECORD_ORDER, row)}"
+        row = db.session.scalars(queries.record_list(user).offset((page - 1) * PER_PAGE_ROWS - 1).limit(1)).first()
+        return f"/records/?after={encode(queries.RECORD_ORDER, row)}"
 
 
 def timed(client, url: str, runs: int) -> tuple[list[float], str]:

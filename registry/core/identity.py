@@ -6,9 +6,9 @@ the field with a Chinese message.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 
+from .parsing import halfwidth
 from .rules import RuleViolation
 
 # GB 32100-2015: 31 characters, no I, O, Z, S, V.
@@ -22,17 +22,13 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 
 
-def _halfwidth(value: str) -> str:
-    return unicodedata.normalize("NFKC", value or "").strip()
-
-
 def credit_code_check_char(first17: str) -> str:
     total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS))
     return _USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def normalize_credit_code(value: str, field: str = "credit_code") -> str:
-    code = _halfwidth(value).upper().replace(" ", "")
+    code = halfwidth(value).upper().replace(" ", "")
     if len(code) != 18:
         raise RuleViolation(f"统一社会信用代码应为18位，当前为{len(code)}位", field)
     bad = [c for c in code if c not in _USCC_ALPHABET]
@@ -49,7 +45,7 @@ def id_check_char(first17: str) -> str:
 
 def normalize_id_number(value: str, field: str = "id_number") -> str:
     """Validate a 居民身份证号; full-width digits and a lower-case x are normalised."""
-    number = _halfwidth(value).upper().replace(" ", "")
+    number = halfwidth(value).upper().replace(" ", "")
     if len(number) != 18:
         raise RuleViolation(f"身份证号应为18位，当前为{len(number)}位", field)
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
@@ -74,7 +70,7 @@ def gender_from_id(number: str) -> str:
 
 
 def normalize_phone(value: str, field: str = "phone") -> str:
-    phone = _halfwidth(value).replace(" ", "").replace("－", "-")
+    phone = halfwidth(value).replace(" ", "").replace("－", "-")
     if _MOBILE.match(phone) or _LANDLINE.match(phone):
         return phone
     raise RuleViolation("电话号码应为11位手机号或带区号的固定电话（如0731-88888888）", field)

@@ -53,7 +53,7 @@ def duty_months(ctx: DemoContext) -> None:
     last = add_months(this_month, -1)
     postings = db.session.scalars(
         select(Posting).where(
-            Posting.role.in_(VILLAGE_ROLES), (Posting.end_date.is_(None)) | (Posting.end_date >= first)
+            Posting.role.in_(VILLAGE_ROLES), Posting.is_active | (Posting.end_date >= first)
         ).order_by(Posting.id)
     ).all()
     if not postings:

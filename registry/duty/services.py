@@ -16,13 +16,14 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, func, select
 
-from ..audit.services import record, snapshot
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import month_cn
 from ..core.queries import every
-from ..core.rules import Collector, RuleViolation, flush_or_refuse
+from ..core.parsing import parse_count
+from ..core.review import ReviewCycle
+from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
-from ..core.timeutil import local_today, utcnow
+from ..core.timeutil import local_today
 from ..extensions import db
 from ..people.models import Posting
 from .models import DutyMonth
@@ -78,21 +79,6 @@ class DutyData:
     summary: str | None
 
 
-def _int(value, field: str, label: str, errors: Collector) -> int | None:
-    if value is None or value == "":
-        errors.add(field, f"请填写{label}")
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        errors.add(field, f"{label}应为整数")
-        return None
-    if number < 0:
-        errors.add(field, f"{label}不能为负数")
-        return None
-    return number
-
-
 def _check(posting: Posting, data: DutyData, existing: DutyMonth | None, today: date) -> dict:
     errors = Collector()
     if posting.role not in VILLAGE_ROLES:
@@ -112,9 +98,9 @@ def _check(posting: Posting, data: DutyData, existing: DutyMonth | None, today: 
         select(DutyMonth.id).where(DutyMonth.posting_id == posting.id, DutyMonth.month == month)
     ):
         errors.add("month", f"{month_cn(month)}的纪实已填报，请在原记录上修改")
-    days = _int(data.days_in_village, "days_in_village", "在村天数", errors)
-    leave = _int(data.leave_days if data.leave_days not in (None, "") else 0, "leave_days", "请假天数", errors)
-    absences = _int(data.absences if data.absences not in (None, "") else 0, "absences", "无故缺勤天数", errors)
+    days = parse_count(data.days_in_village, "days_in_village", "在村天数", errors, required=True, maximum=None)
+    leave = parse_count(data.leave_days, "leave_days", "请假天数", errors, maximum=None)  # blank: none
+    absences = parse_count(data.absences, "absences", "无故缺勤天数", errors, maximum=None)
     approved_by = (data.leave_approved_by or "").strip() or None
     summary = (data.summary or "").strip()
     if month is not None and not errors.errors.get("month"):
@@ -149,74 +135,37 @@ def _describe(duty: DutyMonth) -> str:
             f"无故缺勤{duty.absences}天{flag}")
 
 
+REVIEW = ReviewCycle(
+    checked="checked", action="check", verb="核实", noun="纪实", title="驻村纪实",
+    stale=STALE_MESSAGE, locked="该月纪实已核实，不能再修改", refiled="退回后重新填报：", describe=_describe,
+)
+
+
 def file_month(posting: Posting, data: DutyData, user, today: date | None = None) -> DutyMonth:
     """Create the record of one month (status 待核实)."""
     today = today or local_today()
     values = _check(posting, data, None, today)
     duty = DutyMonth(
-        posting_id=posting.id, region_code=posting.region_code, organization_id=posting.organization_id,
-        status="filed", filed_by_id=getattr(user, "id", None), filed_at=utcnow(), **values,
+        posting_id=posting.id, region_code=posting.region_code, organization_id=posting.organization_id, **values,
     )
-    db.session.add(duty)
-    db.session.flush()
-    record("create", duty, summary="填报驻村纪实：" + _describe(duty))
-    db.session.commit()
-    return duty
+    return REVIEW.file(duty, user)
 
 
 def update_month(duty: DutyMonth, data: DutyData, user, version=None, today: date | None = None) -> DutyMonth:
     """Correct a month before it is checked; a returned month goes back to 待核实."""
     today = today or local_today()
-    if duty.status == "checked":
-        raise RuleViolation("该月纪实已核实，不能再修改", "")
-    if version is not None and str(version) != str(duty.version):
-        raise RuleViolation(STALE_MESSAGE, "")
-    values = _check(duty.posting, data, duty, today)
-    before = snapshot(duty)
-    refiled = duty.status == "returned"
-    for key, value in values.items():
-        setattr(duty, key, value)
-    duty.status, duty.return_reason = "filed", None
-    duty.filed_by_id, duty.filed_at = getattr(user, "id", None), utcnow()
-    flush_or_refuse(STALE_MESSAGE)
-    record("refile" if refiled else "update", duty, before=before,
-           summary=("退回后重新填报：" if refiled else "修改驻村纪实：") + _describe(duty))
-    db.session.commit()
-    return duty
+    REVIEW.open_for_edit(duty, version)
+    return REVIEW.refile(duty, _check(duty.posting, data, duty, today), user)
 
 
 def check_month(duty: DutyMonth, user, version=None) -> DutyMonth:
     """核实: region staff whose jurisdiction holds the village confirm the month."""
-    if duty.status != "filed":
-        raise RuleViolation(f"只有待核实的纪实可以核实（当前：{duty.status_label}）", "")
-    if version is not None and str(version) != str(duty.version):
-        raise RuleViolation(STALE_MESSAGE, "")
-    before = snapshot(duty)
-    duty.status, duty.checked_by_id, duty.checked_at = "checked", getattr(user, "id", None), utcnow()
-    flush_or_refuse(STALE_MESSAGE)
-    record("check", duty, before=before, summary="核实驻村纪实：" + _describe(duty))
-    db.session.commit()
-    return duty
+    return REVIEW.decide(duty, True, None, user, version)
 
 
 def return_month(duty: DutyMonth, reason: str | None, user, version=None) -> DutyMonth:
     """Send a filed month back to the filer with a reason."""
-    reason = (reason or "").strip()
-    if duty.status != "filed":
-        raise RuleViolation(f"只有待核实的纪实可以退回（当前：{duty.status_label}）", "")
-    if not reason:
-        raise RuleViolation("退回时须填写退回原因", "reason")
-    if len(reason) > 500:
-        raise RuleViolation("退回原因最多500字", "reason")
-    if version is not None and str(version) != str(duty.version):
-        raise RuleViolation(STALE_MESSAGE, "")
-    before = snapshot(duty)
-    duty.status, duty.return_reason = "returned", reason
-    duty.checked_by_id, duty.checked_at = getattr(user, "id", None), utcnow()
-    flush_or_refuse(STALE_MESSAGE)
-    record("return", duty, before=before, summary=f"退回驻村纪实：{_describe(duty)}；原因：{reason}")
-    db.session.commit()
-    return duty
+    return REVIEW.decide(duty, False, reason, user, version)
 
 
 # -- reading, for the posting page and the assessment evidence ---------------------------------
@@ -360,7 +309,7 @@ def _no_record_for(month: date) -> ColumnElement[bool]:
 
 def active_village_postings(user, *, unfiled: date | None = None) -> Select:
     """Active village postings in scope (only those with no record for ``unfiled``, if given), by place."""
-    stmt = _village_postings(user).where(Posting.end_date.is_(None))
+    stmt = _village_postings(user).where(Posting.is_active)
     if unfiled:
         stmt = stmt.where(_no_record_for(unfiled))
     return stmt.order_by(Posting.region_code, Posting.role, Posting.id)
@@ -369,11 +318,11 @@ def active_village_postings(user, *, unfiled: date | None = None) -> Select:
 def postings_to_file(user, month: date) -> Select:
     """Active village postings in scope, started by the end of ``month``, with no record for it."""
     return _village_postings(user).where(
-        Posting.end_date.is_(None), Posting.start_date <= month_end(month), _no_record_for(month)
+        Posting.is_active, Posting.start_date <= month_end(month), _no_record_for(month)
     ).order_by(Posting.id)
 
 
 def village_postings_at(user, village_code: str) -> list[Posting]:
     """Active village postings at one village that ``user`` may see, by role."""
-    stmt = _village_postings(user).where(Posting.region_code == village_code, Posting.end_date.is_(None))
+    stmt = _village_postings(user).where(Posting.region_code == village_code, Posting.is_active)
     return every(stmt.order_by(Posting.role))

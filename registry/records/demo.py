@@ -101,9 +101,9 @@ def _bindings(today: date) -> list[tuple[int, str, int | None, date]]:
         if level == "village":
             out.setdefault((org_id, code), (pairing_id, start))
         elif level in ("county", "township"):
-            lo, hi = Region(code=code, level=level).range()
+            area = Region(code=code, level=level)
             villages = db.session.scalars(
-                select(Region.code).where(Region.level == "village", Region.code.between(lo, hi)).order_by(Region.code).limit(2)
+                select(Region.code).where(Region.level == "village", area.within(Region.code)).order_by(Region.code).limit(2)
             ).all()
             for village in villages:
                 out.setdefault((org_id, village), (pairing_id, start))

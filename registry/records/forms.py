@@ -1,5 +1,5 @@
 """Forms of the records pages. They only carry input and build their choices from the
-user's scope; every rule is checked in ``services`` (and ``funds``), whose Chinese
+user's scope; every rule is checked in ``filing``, ``services`` (and ``funds``), whose Chinese
 messages land on these fields."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
-from . import services
+from . import filing
 
 try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms import SelectChoice
@@ -53,7 +53,7 @@ class RecordForm(FlaskForm):
         if fixed_village is not None:
             self.village_code.choices = _choices([(fixed_village.code, f"{fixed_village.name}（{fixed_village.code}）")])
         else:
-            villages = services.filer_villages(organization_id)
+            villages = filing.filer_villages(organization_id)
             self.village_code.choices = _choices([("", "请选择")] + [
                 (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip()) for v in villages
             ])
@@ -63,7 +63,7 @@ class RecordForm(FlaskForm):
             (str(p.id), f"{PAIRING_KINDS.get(p.kind, p.kind)} · {p.region.name if p.region else p.region_code}"
                         f"（{p.start_date:%Y-%m-%d} 起{'' if p.end_date is None else f'，{p.end_date:%Y-%m-%d} 止'}）",
              {"data-region": p.region.prefix if p.region else p.region_code})
-            for p in services.filer_pairings(organization_id)
+            for p in filing.filer_pairings(organization_id)
         ])
 
     def fill_from(self, record) -> None:

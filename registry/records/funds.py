@@ -10,12 +10,12 @@ from sqlalchemy import Select, func, select
 
 from ..audit.services import record as audit
 from ..core.paging import Key, order_by
+from ..core.parsing import clean_text, halfwidth, parse_amount, parse_date
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
 from ..organizations.models import Organization
 from .models import FundContribution, SupportRecord
-from .services import clean_text, halfwidth, parse_amount, parse_date
 
 ZERO = Decimal("0.00")
 
@@ -44,8 +44,8 @@ def add_contribution(org: Organization, user, data: dict) -> FundContribution:
         errors.add("donor", "请填写捐赠方")
     elif len(donor) > 200:
         errors.add("donor", "捐赠方不能超过200个字")
-    amount = parse_amount(data.get("amount"), "amount", errors, "捐赠金额", positive=True)
-    received_on = parse_date(data.get("received_on"), "received_on", errors, "到账日期")
+    amount = parse_amount(data.get("amount"), "amount", "捐赠金额", errors, positive=True)
+    received_on = parse_date(data.get("received_on"), "received_on", "到账日期", errors)
     receipt_no = halfwidth(data.get("receipt_no"))
     if not receipt_no:
         errors.add("receipt_no", "请填写收据编号")

@@ -1,6 +1,6 @@
 """Support records (帮扶记录), their evidence files, and the money charitable funds receive.
 
-A record's life is a small state machine kept in ``services.py``; the model only holds it.
+A record's life is a small state machine kept in ``rules.py``; the model only holds it.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from ..organizations.models import Organization
 from ..regions.models import Region
 from ..regions.sections import section
 from . import evidence as files
-from . import funds, services
+from . import filing, funds, queries, rules, services
 from .forms import ActionForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
 from .models import Evidence, SupportRecord
 
@@ -37,20 +37,20 @@ def _render_form(form, status=200, **ctx):
 
 def _detail_context(record: SupportRecord, **extra) -> dict:
     user = current_user
-    correction = services.pending_correction(record)
-    replaced_by = services.superseded_by(record) if record.status == "superseded" else None
+    correction = rules.pending_correction(record)
+    replaced_by = queries.superseded_by(record) if record.status == "superseded" else None
     supersedes = record.supersedes if record.supersedes_id else None
     return {
         "record": record,
-        "actions": services.allowed_actions(record, user),
-        "history": services.history(record, user),
+        "actions": rules.allowed_actions(record, user),
+        "history": queries.history(record, user),
         "correction": correction if correction is not None and in_scope(SupportRecord, correction.id) else None,
         "replaced_by": replaced_by,
         "supersedes": supersedes if supersedes is not None and in_scope(SupportRecord, supersedes.id) else None,
         "dispute_form": extra.pop("dispute_form", None) or DisputeForm(formdata=None, version=record.version),
         "evidence_form": extra.pop("evidence_form", None) or EvidenceForm(formdata=None),
         "overdue_days": current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"),
-        "days_pending": services.days_pending(record),
+        "days_pending": queries.days_pending(record),
         **extra,
     }
 
@@ -67,17 +67,17 @@ def _refused(record: SupportRecord, violation: RuleViolation, **extra):
 @bp.route("/")
 @login_only
 def index():
-    filters = services.RecordFilters.from_args(request.args)
-    page = paginate(services.record_list(current_user, filters), services.RECORD_ORDER, request.args)
-    villages = services.filer_villages(current_user.organization_id) if current_user.role == "unit" else []
+    filters = queries.RecordFilters.from_args(request.args)
+    page = paginate(queries.record_list(current_user, filters), queries.RECORD_ORDER, request.args)
+    villages = filing.filer_villages(current_user.organization_id) if current_user.role == "unit" else []
     return render_template("records/index.html", page=page, filters=filters, villages=villages)
 
 
 @bp.route("/inbox")
 @require("confirm_records")
 def inbox():
-    page = paginate(services.inbox(current_user), services.PENDING_ORDER, request.args)
-    return render_template("records/inbox.html", page=page, days_pending=services.days_pending)
+    page = paginate(queries.inbox(current_user), queries.PENDING_ORDER, request.args)
+    return render_template("records/inbox.html", page=page, days_pending=queries.days_pending)
 
 
 @bp.route("/overdue")
@@ -85,8 +85,8 @@ def inbox():
 def overdue():
     code = request.args.get("region", "")
     region = get_in_scope_or_404(Region, code) if code else None
-    page = paginate(services.overdue(current_user, region), services.PENDING_ORDER, request.args)
-    return render_template("records/overdue.html", page=page, region=region, days_pending=services.days_pending,
+    page = paginate(queries.overdue(current_user, region), queries.PENDING_ORDER, request.args)
+    return render_template("records/overdue.html", page=page, region=region, days_pending=queries.days_pending,
                            days=current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"))
 
 
@@ -108,7 +108,7 @@ def new():
         form.record_date.data = local_today().isoformat()
     if form.validate_on_submit():
         try:
-            record = services.create_record(current_user, form.data, request.files.getlist("files"),
+            record = filing.create_record(current_user, form.data, request.files.getlist("files"),
                                             submit=request.form.get("action") == "submit")
         except RuleViolation as violation:
             db.session.rollback()
@@ -126,7 +126,7 @@ def edit(record_id: int):
     fixed = record.supersedes.village if record.supersedes_id else None
     form = RecordForm(record.organization_id, fixed_village=fixed)
     if request.method == "GET":
-        refusal = services.refusal(record, current_user, "edit")
+        refusal = rules.refusal(record, current_user, "edit")
         if refusal:
             flash(refusal, "danger")
             return redirect(url_for("records.detail", record_id=record.id))
@@ -134,7 +134,7 @@ def edit(record_id: int):
         form.version.data = record.version
     if form.validate_on_submit():
         try:
-            services.update_record(record, current_user, form.data, form.version.data, request.files.getlist("files"),
+            filing.update_record(record, current_user, form.data, form.version.data, request.files.getlist("files"),
                                    submit=request.form.get("action") == "submit")
         except RuleViolation as violation:
             db.session.rollback()
@@ -149,7 +149,7 @@ def edit(record_id: int):
 @require("file_records")
 def correct(record_id: int):
     original = get_in_scope_or_404(SupportRecord, record_id)
-    refusal = services.refusal(original, current_user, "correct")
+    refusal = rules.refusal(original, current_user, "correct")
     if refusal:
         if request.method == "GET":
             flash(refusal, "danger")
@@ -160,7 +160,7 @@ def correct(record_id: int):
         form.record_date.data = original.record_date.isoformat()
     if form.validate_on_submit():
         try:
-            record = services.start_correction(original, current_user, form.data, request.files.getlist("files"),
+            record = filing.start_correction(original, current_user, form.data, request.files.getlist("files"),
                                                submit=request.form.get("action") == "submit")
         except RuleViolation as violation:
             db.session.rollback()
@@ -230,7 +230,7 @@ def upload(record_id: int):
     record = get_in_scope_or_404(SupportRecord, record_id)
     form = EvidenceForm()
     try:
-        added = services.add_evidence(record, current_user, request.files.getlist("files"))
+        added = filing.add_evidence(record, current_user, request.files.getlist("files"))
     except RuleViolation as violation:
         db.session.rollback()
         violation.apply_to_form(form)
@@ -272,7 +272,7 @@ def evidence_delete(record_id: int, evidence_id: int):
     record = get_in_scope_or_404(SupportRecord, record_id)
     item = get_in_scope_or_404(Evidence, evidence_id)
     try:
-        services.delete_evidence(record, item, current_user)
+        filing.delete_evidence(record, item, current_user)
     except RuleViolation as violation:
         return _refused(record, violation)
     flash("佐证文件已删除", "success")
@@ -305,7 +305,7 @@ def fund(org_id: int):
     org = _fund_or_404(org_id)
     page = paginate(funds.contributions(org, current_user), funds.CONTRIBUTION_ORDER, request.args)
     recent = db.session.scalars(
-        services.record_list(current_user, services.RecordFilters(organization_id=org.id, status="confirmed")).limit(10)
+        queries.record_list(current_user, queries.RecordFilters(organization_id=org.id, status="confirmed")).limit(10)
     ).all()
     return render_template("records/fund.html", org=org, totals=funds.totals(org), page=page, recent=recent,
                            may_add=funds.may_record_contribution(current_user, org))
@@ -342,7 +342,7 @@ def _fund_url(user):
 
 
 nav_entry(30, "帮扶记录", "records.index", ("admin", "region", "viewer", "unit", "village"))
-nav_entry(31, "待确认", "records.inbox", ("village",), badge=lambda user: services.inbox_count(user) or None)
+nav_entry(31, "待确认", "records.inbox", ("village",), badge=lambda user: queries.inbox_count(user) or None)
 nav_entry(32, "逾期未确认", "records.overdue", ("admin", "region", "viewer"))
 nav_entry(33, "慈善资金", "records.fund_list", ("admin", "region", "viewer", "unit"), url_fn=_fund_url)
 
@@ -363,7 +363,7 @@ def _rows(records, note=None) -> list[dict]:
 def _panel(title: str, stmt, link: str, empty: str, note=None) -> dict:
     return {
         "title": title,
-        "count": services.count(stmt),
+        "count": queries.count(stmt),
         "rows": _rows(db.session.scalars(stmt.limit(PANEL_ROWS)), note),
         "link": link,
         "empty": empty,
@@ -374,7 +374,7 @@ def _panel(title: str, stmt, link: str, empty: str, note=None) -> dict:
 def _unit_drafts(user):
     if user.role != "unit":
         return None
-    result = _panel("草稿", services.own_records(user, "draft"), url_for("records.index", status="draft"), "没有草稿")
+    result = _panel("草稿", queries.own_records(user, "draft"), url_for("records.index", status="draft"), "没有草稿")
     result["link_text"] = "查看全部草稿"
     return result
 
@@ -383,15 +383,15 @@ def _unit_drafts(user):
 def _unit_pending(user):
     if user.role != "unit":
         return None
-    return _panel("等待村确认", services.own_records(user, "submitted"), url_for("records.index", status="submitted"),
-                  "没有等待确认的记录", note=lambda r: f"已等待 {services.days_pending(r)} 天")
+    return _panel("等待村确认", queries.own_records(user, "submitted"), url_for("records.index", status="submitted"),
+                  "没有等待确认的记录", note=lambda r: f"已等待 {queries.days_pending(r)} 天")
 
 
 @panel
 def _unit_disputed(user):
     if user.role != "unit":
         return None
-    return _panel("村有异议的记录", services.own_records(user, "disputed"),
+    return _panel("村有异议的记录", queries.own_records(user, "disputed"),
                   url_for("records.index", status="disputed"), "没有被提出异议的记录",
                   note=lambda r: f"异议理由：{r.dispute_reason or '（未填写）'}")
 
@@ -400,7 +400,7 @@ def _unit_disputed(user):
 def _village_inbox(user):
     if user.role != "village":
         return None
-    return _panel("待本村确认的帮扶记录", services.inbox(user), url_for("records.inbox"), "没有待确认的记录",
+    return _panel("待本村确认的帮扶记录", queries.inbox(user), url_for("records.inbox"), "没有待确认的记录",
                   note=lambda r: f"{r.organization.name} · 提交于 {r.submitted_at:%Y-%m-%d}")
 
 
@@ -409,8 +409,8 @@ def _region_overdue(user):
     if user.role not in ("region", "viewer"):
         return None
     days = current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")
-    return _panel(f"超过 {days} 天未确认的记录", services.overdue(user), url_for("records.overdue"), "没有逾期未确认的记录",
-                  note=lambda r: f"{r.organization.name} · 已等待 {services.days_pending(r)} 天")
+    return _panel(f"超过 {days} 天未确认的记录", queries.overdue(user), url_for("records.overdue"), "没有逾期未确认的记录",
+                  note=lambda r: f"{r.organization.name} · 已等待 {queries.days_pending(r)} 天")
 
 
 @section
@@ -418,10 +418,10 @@ def _region_records(region, user):
     if region.level != "village":
         if user.role not in ("admin", "region", "viewer"):
             return None
-        stmt = services.overdue(user, region)
-        return "records/_region_section.html", {"region": region, "overdue": services.count(stmt),
+        stmt = queries.overdue(user, region)
+        return "records/_region_section.html", {"region": region, "overdue": queries.count(stmt),
                                                 "days": current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")}
-    stmt = services.record_list(user, services.RecordFilters(village_code=region.code))
+    stmt = queries.record_list(user, queries.RecordFilters(village_code=region.code))
     recent = db.session.scalars(stmt.limit(10)).all()
     confirmed_rows = stmt.where(SupportRecord.status == "confirmed").order_by(None).subquery()
     confirmed = db.session.execute(
@@ -429,6 +429,6 @@ def _region_records(region, user):
                func.coalesce(func.sum(confirmed_rows.c.amount_in_kind), 0))
     ).one()
     return "records/_village_section.html", {
-        "region": region, "recent": recent, "total": services.count(stmt),
+        "region": region, "recent": recent, "total": queries.count(stmt),
         "confirmed_count": confirmed[0], "confirmed_amount": confirmed[1], "confirmed_in_kind": confirmed[2],
     }

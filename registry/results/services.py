@@ -6,23 +6,23 @@ send back with a reason (已退回) → the village corrects and files again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import Select, func, select
 
-from ..audit.services import record, snapshot
 from ..core.enums import RESULT_STATUSES
 from ..core.formatting import yuan
-from ..core.rules import Collector, RuleViolation, flush_or_refuse
+from ..core.parsing import parse_amount, parse_count
+from ..core.review import ReviewCycle
+from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
-from ..core.timeutil import local_today, utcnow
+from ..core.timeutil import local_today
 from ..extensions import db
 from ..regions.models import Region
 from .models import VillageResult
 
 STALE_MESSAGE = "该村帮扶实效已被他人修改，请刷新页面后重新填写"
-MAX_AMOUNT = Decimal("999999999999.99")
 VERIFIER_LEVELS = ("township", "county")
 
 FIELDS = {
@@ -47,48 +47,22 @@ def earliest_year() -> int:
     return current_app.config["REGISTRY_RECORD_EARLIEST_DATE"].year
 
 
-def parse_amount(value, field: str, label: str, errors: Collector) -> Decimal | None:
-    text = str(value if value is not None else "").strip().replace(",", "").replace("，", "")
-    if not text:
-        errors.add(field, f"请填写{label}")
-        return None
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        errors.add(field, f"{label}应为数字（元）")
-        return None
-    if not amount.is_finite():
-        errors.add(field, f"{label}应为数字（元）")
-        return None
-    if amount < 0:
-        errors.add(field, f"{label}不能为负数")
-        return None
-    if amount != amount.quantize(Decimal("0.01")):
-        errors.add(field, f"{label}最多保留2位小数")
-        return None
-    if amount > MAX_AMOUNT:
-        errors.add(field, f"{label}数额过大")
-        return None
-    return amount.quantize(Decimal("0.01"))
+# The words results have always used where they differ from the shared parser's.
+AMOUNT_WORDING = {
+    "not_amount": "{label}应为数字（元）",
+    "not_finite": "{label}应为数字（元）",
+    "decimals": "{label}最多保留2位小数",
+    "too_large": "{label}数额过大",
+}
+COUNT_WORDING = {"too_large": "{label}数值过大"}
 
 
-def parse_count(value, field: str, label: str, errors: Collector) -> int | None:
-    text = str(value if value is not None else "").strip()
-    if not text:
-        errors.add(field, f"请填写{label}")
-        return None
-    try:
-        number = int(text)
-    except ValueError:
-        errors.add(field, f"{label}应为整数")
-        return None
-    if number < 0:
-        errors.add(field, f"{label}不能为负数")
-        return None
-    if number > 10_000_000:
-        errors.add(field, f"{label}数值过大")
-        return None
-    return number
+def _amount(value, field: str, errors: Collector) -> Decimal | None:
+    return parse_amount(value, field, FIELDS[field], errors, required=True, wording=AMOUNT_WORDING)
+
+
+def _count(value, field: str, label: str, errors: Collector) -> int | None:
+    return parse_count(value, field, label, errors, required=True, wording=COUNT_WORDING)
 
 
 @dataclass
@@ -106,7 +80,7 @@ class ResultData:
 
 def _check(village_code: str, data: ResultData, existing: VillageResult | None) -> dict:
     errors = Collector()
-    year = parse_count(data.year, "year", "年度", errors)
+    year = _count(data.year, "year", "年度", errors)
     this_year = local_today().year
     if year is not None:
         if existing is not None and year != existing.year:
@@ -119,9 +93,9 @@ def _check(village_code: str, data: ResultData, existing: VillageResult | None) 
             errors.add("year", f"本村{year}年的帮扶实效已填报，请在原记录上修改")
     values = {"year": year}
     for name in ("collective_income", "per_capita_income"):
-        values[name] = parse_amount(getattr(data, name), name, FIELDS[name], errors)
+        values[name] = _amount(getattr(data, name), name, errors)
     for name in ("monitored_households", "risk_removed_households", "industry_projects", "jobs_created", "practical_matters"):
-        values[name] = parse_count(getattr(data, name), name, FIELDS[name], errors)
+        values[name] = _count(getattr(data, name), name, FIELDS[name], errors)
     monitored, removed = values["monitored_households"], values["risk_removed_households"]
     if monitored is not None and removed is not None and removed > monitored:
         errors.add("risk_removed_households", f"已消除风险户数（{removed}）不能超过监测对象户数（{monitored}）")
@@ -137,78 +111,31 @@ def _describe(result: VillageResult) -> str:
             f"脱贫人口人均纯收入{yuan(result.per_capita_income)}，监测对象{result.monitored_households}户（消除风险{result.risk_removed_households}户）")
 
 
+REVIEW = ReviewCycle(
+    checked="verified", action="verify", verb="核验", noun="帮扶实效", title="帮扶实效",
+    stale=STALE_MESSAGE, locked="已核验的帮扶实效已锁定，不能修改", refiled="退回后重新填报帮扶实效：",
+    describe=_describe, stamp_return=False, may_decide=can_verify, not_allowed="帮扶实效由乡镇或县市区工作人员核验",
+)
+
+
 def file_result(village_code: str, data: ResultData, user) -> VillageResult:
     if db.session.get(Region, village_code) is None:
         raise RuleViolation("村不存在", "")
-    values = _check(village_code, data, None)
-    result = VillageResult(village_code=village_code, status="filed", filed_by_id=getattr(user, "id", None),
-                           filed_at=utcnow(), **values)
-    db.session.add(result)
-    db.session.flush()
-    record("create", result, summary="填报帮扶实效：" + _describe(result))
-    db.session.commit()
-    return result
-
-
-def _flush(result) -> None:
-    flush_or_refuse(STALE_MESSAGE)
-
-
-def _check_version(result: VillageResult, version) -> None:
-    if version not in (None, "") and str(version) != str(result.version):
-        raise RuleViolation(STALE_MESSAGE, "")
+    return REVIEW.file(VillageResult(village_code=village_code, **_check(village_code, data, None)), user)
 
 
 def update_result(result: VillageResult, data: ResultData, user, version=None) -> VillageResult:
     """The village corrects its figures before verification; a returned result is filed again."""
-    if result.locked:
-        raise RuleViolation("已核验的帮扶实效已锁定，不能修改", "")
-    _check_version(result, version)
-    values = _check(result.village_code, data, result)
-    before = snapshot(result)
-    refiled = result.status == "returned"
-    for key, value in values.items():
-        setattr(result, key, value)
-    result.status, result.return_reason = "filed", None
-    result.filed_by_id, result.filed_at = getattr(user, "id", None), utcnow()
-    _flush(result)
-    record("refile" if refiled else "update", result, before=before,
-           summary=("退回后重新填报帮扶实效：" if refiled else "修改帮扶实效：") + _describe(result))
-    db.session.commit()
-    return result
+    REVIEW.open_for_edit(result, version)
+    return REVIEW.refile(result, _check(result.village_code, data, result), user)
 
 
 def verify_result(result: VillageResult, user, version=None) -> VillageResult:
-    if not can_verify(user):
-        raise RuleViolation("帮扶实效由乡镇或县市区工作人员核验", "")
-    if result.status != "filed":
-        raise RuleViolation(f"只有待核验的帮扶实效可以核验（当前：{result.status_label}）", "")
-    _check_version(result, version)
-    before = snapshot(result)
-    result.status, result.verified_by_id, result.verified_at = "verified", getattr(user, "id", None), utcnow()
-    _flush(result)
-    record("verify", result, before=before, summary="核验帮扶实效：" + _describe(result))
-    db.session.commit()
-    return result
+    return REVIEW.decide(result, True, None, user, version)
 
 
 def return_result(result: VillageResult, reason: str | None, user, version=None) -> VillageResult:
-    if not can_verify(user):
-        raise RuleViolation("帮扶实效由乡镇或县市区工作人员核验", "")
-    if result.status != "filed":
-        raise RuleViolation(f"只有待核验的帮扶实效可以退回（当前：{result.status_label}）", "")
-    reason = (reason or "").strip()
-    if not reason:
-        raise RuleViolation("退回时须填写退回原因", "reason")
-    if len(reason) > 500:
-        raise RuleViolation("退回原因最多500字", "reason")
-    _check_version(result, version)
-    before = snapshot(result)
-    result.status, result.return_reason = "returned", reason
-    _flush(result)
-    record("return", result, before=before, summary=f"退回帮扶实效：{_describe(result)}；原因：{reason}")
-    db.session.commit()
-    return result
+    return REVIEW.decide(result, False, reason, user, version)
 
 
 # -- queries: what the pages read --------------------------------------------------------------

@@ -1,0 +1,319 @@
+"""Filing support records: what a record may hold, where a unit may file, creating and
+editing records and their evidence files.
+
+Services validate everything before they touch the session and own the commit; on a
+broken rule they raise ``RuleViolation`` with Chinese messages keyed by form field.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..audit.services import record as audit, snapshot
+from ..core.enums import RECORD_CATEGORIES
+from ..core.parsing import clean_text, halfwidth, parse_amount, parse_count, parse_date
+from ..core.rules import Collector, RuleViolation
+from ..core.timeutil import local_today, utcnow
+from ..extensions import db
+from ..pairings.models import Pairing
+from ..people.models import Posting
+from ..regions.models import Region
+from . import evidence as files
+from .models import Evidence, SupportRecord
+from .rules import STALE, check_version, commit_or_stale, refuse_unless, transition
+
+MAX_EVIDENCE_PER_RECORD = 20
+
+# -- what a record may hold ------------------------------------------------------------------
+
+FIELD_LABELS = {
+    "village_code": "村",
+    "pairing_id": "结对关系",
+    "category": "帮扶类别",
+    "title": "标题",
+    "description": "内容说明",
+    "amount": "直接投入资金",
+    "amount_attracted": "引进资金",
+    "amount_in_kind": "实物折价",
+    "households": "受益户数",
+    "persons": "受益人数",
+    "jobs": "带动就业人数",
+    "record_date": "帮扶日期",
+}
+_AMOUNT_FIELDS = ("amount", "amount_attracted", "amount_in_kind")
+_COUNT_FIELDS = ("households", "persons", "jobs")
+
+
+# -- where a unit may file -------------------------------------------------------------------
+
+def _bound_regions(organization_id: int) -> list[tuple[str, str, str]]:
+    """(code, level, source) of the regions the organization has a pairing with or a posting
+    to that has started (active or past)."""
+    today = local_today()
+    pairings = select(Pairing.region_code).where(Pairing.organization_id == organization_id, Pairing.start_date <= today)
+    postings = select(Posting.region_code).where(Posting.organization_id == organization_id, Posting.start_date <= today)
+    rows = db.session.execute(
+        select(Region.code, Region.level, Region.code.in_(pairings)).where(or_(Region.code.in_(pairings), Region.code.in_(postings)))
+    ).all()
+    return [(code, level, "pairing" if from_pairing else "posting") for code, level, from_pairing in rows]
+
+
+def _village_condition(organization_id: int):
+    """SQL condition on ``Region``: the villages the organization may file records for —
+    villages it is paired with or posts people to, and the villages inside a county or
+    township it is paired with (对口帮扶 of a county)."""
+    bound = _bound_regions(organization_id)
+    direct = [code for code, level, _ in bound if level == "village"]
+    areas = [Region(code=code, level=level) for code, level, source in bound
+             if level in ("county", "township") and source == "pairing"]
+    conditions = [Region.code.in_(direct)] if direct else []
+    conditions += [area.within(Region.code) for area in areas]
+    if not conditions:
+        return None
+    return and_(Region.level == "village", or_(*conditions))
+
+
+def filer_villages(organization_id: int) -> list[Region]:
+    condition = _village_condition(organization_id)
+    if condition is None:
+        return []
+    return list(db.session.scalars(select(Region).where(condition).order_by(Region.code)))
+
+
+def village_allowed(organization_id: int, village_code: str) -> bool:
+    condition = _village_condition(organization_id)
+    if condition is None:
+        return False
+    return db.session.scalar(select(func.count()).select_from(Region).where(condition, Region.code == village_code)) > 0
+
+
+def filer_pairings(organization_id: int) -> list[Pairing]:
+    return list(db.session.scalars(
+        select(Pairing).where(Pairing.organization_id == organization_id).order_by(Pairing.start_date.desc(), Pairing.id)
+    ))
+
+
+def _pairing_covers(pairing: Pairing, village_code: str) -> bool:
+    region = pairing.region
+    return region is not None and region.contains(village_code)
+
+
+@dataclass
+class RecordData:
+    village_code: str
+    pairing_id: int | None
+    category: str
+    title: str
+    description: str
+    amount: Decimal
+    amount_attracted: Decimal
+    amount_in_kind: Decimal
+    households: int
+    persons: int
+    jobs: int
+    record_date: date
+
+
+def validate_record_data(organization_id: int, data: dict, *, village_code: str | None = None) -> RecordData:
+    """Check a record's fields; ``village_code`` fixes the village (a correction keeps the
+    corrected record's village). Returns the cleaned values or raises ``RuleViolation``."""
+    errors = Collector()
+    village = halfwidth(data.get("village_code"))
+    if village_code is not None and village and village != village_code:
+        errors.add("village_code", "更正记录的村须与被更正的记录一致")
+    village = village_code or village
+    if not village:
+        errors.add("village_code", "请选择村")
+    elif not village_allowed(organization_id, village):
+        errors.add("village_code", "该村不在本单位的结对或选派范围内")
+
+    pairing_id = None
+    raw_pairing = halfwidth(data.get("pairing_id"))
+    if raw_pairing:
+        pairing = db.session.get(Pairing, int(raw_pairing)) if raw_pairing.isdigit() and len(raw_pairing) < 10 else None
+        if pairing is None or pairing.organization_id != organization_id:
+            errors.add("pairing_id", "所选结对关系不属于本单位")
+        elif village and not _pairing_covers(pairing, village):
+            errors.add("pairing_id", "所选结对关系不包含该村")
+        else:
+            pairing_id = pairing.id
+
+    category = clean_text(data.get("category"))
+    errors.check(category in RECORD_CATEGORIES, "category", "请选择有效的帮扶类别")
+    title = clean_text(data.get("title"))
+    if not title:
+        errors.add("title", "请填写标题")
+    elif len(title) > 200:
+        errors.add("title", "标题不能超过200个字")
+    description = str(data.get("description") or "").strip()
+    errors.check(len(description) <= 5000, "description", "内容说明不能超过5000个字")
+
+    amounts = {name: parse_amount(data.get(name), name, FIELD_LABELS[name], errors) for name in _AMOUNT_FIELDS}
+    counts = {name: parse_count(data.get(name), name, FIELD_LABELS[name], errors) for name in _COUNT_FIELDS}
+    record_date = parse_date(data.get("record_date"), "record_date", FIELD_LABELS["record_date"], errors)
+    errors.raise_if_any()
+    return RecordData(
+        village_code=village, pairing_id=pairing_id, category=category, title=title, description=description,
+        record_date=record_date, **amounts, **counts,
+    )
+
+
+def _apply(record: SupportRecord, values: RecordData) -> None:
+    for name, value in vars(values).items():
+        setattr(record, name, value)
+
+
+def _organization_id(user) -> int:
+    if getattr(user, "role", None) != "unit" or not user.organization_id:
+        raise RuleViolation({"": "只有帮扶单位的账号可以填报帮扶记录"})
+    return user.organization_id
+
+
+
+# -- filing and editing ----------------------------------------------------------------------
+
+def create_record(user, data: dict, uploads=(), *, submit: bool = False, supersedes: SupportRecord | None = None) -> SupportRecord:
+    """A new record of the user's organization (a draft, or submitted at once). With
+    ``supersedes``, a correction of that confirmed record (same village)."""
+    organization_id = _organization_id(user)
+    if supersedes is not None:
+        refuse_unless(supersedes, user, "correct")
+    values = validate_record_data(
+        organization_id, data, village_code=supersedes.village_code if supersedes is not None else None
+    )
+    checked = files.check_uploads(uploads)
+    _check_evidence_count(0, len(checked))
+
+    record = SupportRecord(
+        organization_id=organization_id, status="draft", created_by_id=user.id,
+        supersedes_id=supersedes.id if supersedes is not None else None,
+    )
+    _apply(record, values)
+
+    def write_event() -> None:
+        db.session.add(record)
+        db.session.flush()
+        if supersedes is not None:
+            audit("correct", record, summary=f"更正记录 #{supersedes.id}：{record.title}", actor=user)
+        else:
+            audit("create", record, summary=f"创建草稿：{record.title}", actor=user)
+
+    return _save(record, write_event, checked, user, submit=submit)
+
+
+def start_correction(original: SupportRecord, user, data: dict, uploads=(), *, submit: bool = False) -> SupportRecord:
+    return create_record(user, data, uploads, submit=submit, supersedes=original)
+
+
+def update_record(record: SupportRecord, user, data: dict, expected_version, uploads=(), *, submit: bool = False) -> SupportRecord:
+    """Save the filer's changes to a draft or disputed record (and submit it if asked).
+    A save from an older version than the stored one is refused (optimistic lock)."""
+    refuse_unless(record, user, "edit")
+    check_version(record, expected_version)
+    values = validate_record_data(
+        record.organization_id, data,
+        village_code=record.supersedes.village_code if record.supersedes_id else None,
+    )
+    checked = files.check_uploads(uploads)
+    _check_evidence_count(len(record.evidence), len(checked))
+    before = snapshot(record)
+    _apply(record, values)
+
+    def write_event() -> None:
+        if db.session.is_modified(record):
+            audit("update", record, before=before, summary=f"修改：{record.title}", actor=user)
+
+    return _save(record, write_event, checked, user, submit=submit)
+
+
+def _save(record: SupportRecord, write_event, uploads: list[files.Upload], user, *, submit: bool) -> SupportRecord:
+    """Write the record's audit event, store its new files, submit it if asked and commit,
+    all in one transaction; on any failure roll back and remove the stored files."""
+    stored: list[str] = []
+    try:
+        write_event()
+        stored = _attach(record, uploads, user)
+        if submit:
+            transition(record, "submitted", actor=user)
+        commit_or_stale()
+    except StaleDataError:
+        db.session.rollback()
+        files.discard(stored)
+        raise RuleViolation({"": STALE}) from None
+    except Exception:
+        db.session.rollback()
+        files.discard(stored)
+        raise
+    return record
+
+
+# -- evidence --------------------------------------------------------------------------------
+
+def _check_evidence_count(existing: int, adding: int) -> None:
+    if existing + adding > MAX_EVIDENCE_PER_RECORD:
+        raise RuleViolation({"files": f"每条记录最多上传 {MAX_EVIDENCE_PER_RECORD} 个佐证文件"})
+
+
+def _attach(record: SupportRecord, uploads: list[files.Upload], user) -> list[str]:
+    """Store checked files and add their rows and audit events; returns the stored names
+    (for clean-up if the transaction fails)."""
+    stored: list[str] = []
+    known = {e.sha256 for e in record.evidence} if record.id else set()
+    try:
+        for upload in uploads:
+            if upload.sha256 in known:
+                continue  # the same file twice adds nothing
+            known.add(upload.sha256)
+            name = files.store(upload)
+            stored.append(name)
+            item = Evidence(
+                record_id=record.id, original_name=upload.original_name, stored_name=name,
+                content_type=upload.content_type, size=upload.size, sha256=upload.sha256,
+                uploaded_by_id=getattr(user, "id", None), uploaded_at=utcnow(),
+            )
+            db.session.add(item)
+            db.session.flush()
+            audit("evidence_add", record, after=_evidence_view(item),
+                  summary=f"上传佐证材料：{upload.original_name}", actor=user)
+    except Exception:
+        files.discard(stored)
+        raise
+    return stored
+
+
+def _evidence_view(item: Evidence) -> dict:
+    return {"evidence_id": item.id, "original_name": item.original_name, "content_type": item.content_type,
+            "size": item.size, "sha256": item.sha256}
+
+
+def add_evidence(record: SupportRecord, user, uploads) -> int:
+    """Attach photos or PDFs to a record the filer may still edit; returns how many."""
+    refuse_unless(record, user, "evidence")
+    checked = files.check_uploads(uploads)
+    if not checked:
+        raise RuleViolation({"files": "请选择要上传的文件"})
+    _check_evidence_count(len(record.evidence), len(checked))
+    stored = _attach(record, checked, user)
+    try:
+        commit_or_stale()
+    except Exception:
+        db.session.rollback()
+        files.discard(stored)
+        raise
+    return len(stored)
+
+
+def delete_evidence(record: SupportRecord, item: Evidence, user) -> None:
+    refuse_unless(record, user, "evidence")
+    if item.record_id != record.id:
+        raise RuleViolation({"": "该文件不属于这条记录"})
+    name, view = item.stored_name, _evidence_view(item)
+    audit("evidence_delete", record, before=view, after=False,
+          summary=f"删除佐证材料：{item.original_name}", actor=user)
+    db.session.delete(item)
+    commit_or_stale()
+    files.discard([name])

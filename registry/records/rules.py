@@ -1,0 +1,177 @@
+"""The life of a support record: its states, the moves between them, who may make which
+move now, and the one function that makes a move.
+
+Life of a record (``TRANSITIONS``)::
+
+    draft      -> submitted (the filer submits)  | withdrawn
+    submitted  -> confirmed (the village agrees) | disputed (the village disagrees, with a reason) | withdrawn
+    disputed   -> submitted (the filer corrects and resubmits) | withdrawn
+    confirmed  -> superseded (when a correction of it is confirmed); a confirmed record never changes
+    withdrawn, superseded: final
+
+``TRANSITIONS`` is the only list of allowed moves: ``refusal()`` reads it to decide
+whether an action is open in the record's state, and ``transition()`` to refuse any
+other change. Every change of status goes through ``transition``: it checks the state
+machine, stamps the times, writes the audit event, and is the one place a summary of
+records would be kept current.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..audit.services import record as audit, snapshot
+from ..core import review
+from ..core.enums import RECORD_STATUSES
+from ..core.rules import RuleViolation, flush_or_refuse
+from ..core.timeutil import utcnow
+from ..extensions import db
+from .models import SupportRecord
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"submitted", "withdrawn"}),
+    "submitted": frozenset({"confirmed", "disputed", "withdrawn"}),
+    "disputed": frozenset({"submitted", "withdrawn"}),
+    "confirmed": frozenset({"superseded"}),
+    "withdrawn": frozenset(),
+    "superseded": frozenset(),
+}
+
+# The move of the state machine each action needs: an action is open exactly when the
+# record's state allows that move. The filer may edit a record (and its evidence) while it
+# can still be submitted: a draft, or a record the village disputed. A correction is
+# filed for a record that a confirmed correction may still supersede.
+ACTION_MOVES: dict[str, str] = {
+    "edit": "submitted",
+    "evidence": "submitted",
+    "submit": "submitted",
+    "withdraw": "withdrawn",
+    "confirm": "confirmed",
+    "dispute": "disputed",
+    "correct": "superseded",
+}
+FILER_ACTIONS = frozenset({"edit", "submit", "withdraw", "correct", "evidence"})
+VILLAGE_ACTIONS = frozenset({"confirm", "dispute"})
+
+EDITABLE = frozenset(status for status, moves in TRANSITIONS.items() if ACTION_MOVES["edit"] in moves)
+PENDING_CORRECTION = ("draft", "submitted", "disputed")
+
+ACTION_LABELS = {
+    "create": "创建草稿",
+    "correct": "创建更正记录",
+    "update": "修改",
+    "submit": "提交村确认",
+    "resubmit": "修改后重新提交",
+    "confirm": "村确认",
+    "dispute": "村提出异议",
+    "withdraw": "撤回",
+    "supersede": "被更正记录取代",
+    "evidence_add": "上传佐证材料",
+    "evidence_delete": "删除佐证材料",
+}
+
+STALE = "该记录已被他人修改，您的操作未保存。请刷新页面查看最新内容后重试。"
+
+
+def status_label(status: str) -> str:
+    return RECORD_STATUSES.get(status, status)
+
+
+def move_open(status: str, action: str) -> bool:
+    """Whether the state machine lets ``action`` happen to a record in ``status``."""
+    return ACTION_MOVES[action] in TRANSITIONS.get(status, frozenset())
+
+
+def _closed(status: str, action: str) -> str:
+    """Why ``action`` is not open in ``status``, in the words of the pages."""
+    label = status_label(status)
+    if action in ("edit", "evidence"):
+        if status == "confirmed":
+            return "已确认的记录不能修改；如需更正，请提交更正记录"
+        return f"{label}的记录不能修改"
+    if action == "submit":
+        return f"{label}的记录不能提交"
+    if action == "withdraw":
+        if status == "confirmed":
+            return "已确认的记录不能撤回；如需更正，请提交更正记录"
+        return f"{label}的记录不能撤回"
+    if action in VILLAGE_ACTIONS:
+        verb = "确认" if action == "confirm" else "提出异议"
+        return f"只有待确认的记录可以{verb}（当前状态：{label}）"
+    return "只有已确认的记录需要以更正记录的方式修改"  # correct
+
+
+def refusal(record: SupportRecord, user, action: str) -> str | None:
+    """Why ``user`` may not do ``action`` to ``record`` now (None: they may).
+
+    The pages use it to decide which buttons to show; the services use it to refuse.
+    """
+    if action in FILER_ACTIONS:
+        if getattr(user, "role", None) != "unit" or user.organization_id != record.organization_id:
+            return "只有填报该记录的单位可以修改、提交、撤回或更正该记录"
+    if action in VILLAGE_ACTIONS:
+        if getattr(user, "role", None) != "village" or user.village_code != record.village_code:
+            return "只有该村的账号可以确认该记录或提出异议"
+    if action not in ACTION_MOVES:
+        return None
+    if not move_open(record.status, action):
+        return _closed(record.status, action)
+    if action == "correct" and pending_correction(record) is not None:
+        return "该记录已有一条尚未确认的更正记录，请先处理那一条"
+    return None
+
+
+def allowed_actions(record: SupportRecord, user) -> set[str]:
+    return {a for a in ACTION_MOVES if refusal(record, user, a) is None}
+
+
+def refuse_unless(record: SupportRecord, user, action: str) -> None:
+    message = refusal(record, user, action)
+    if message:
+        raise RuleViolation({"": message})
+
+
+def pending_correction(record: SupportRecord) -> SupportRecord | None:
+    """The correction of ``record`` still on its way (draft, submitted or disputed)."""
+    return db.session.scalar(
+        select(SupportRecord).where(SupportRecord.supersedes_id == record.id, SupportRecord.status.in_(PENDING_CORRECTION))
+    )
+
+
+def check_version(record: SupportRecord, expected_version) -> None:
+    review.check_version(record, expected_version, STALE)
+
+
+def transition(record: SupportRecord, new_status: str, *, actor, reason: str | None = None,
+               summary: str | None = None) -> None:
+    """The one way a record's status changes: checks the state machine, stamps times and
+    who decided, writes the audit event (same transaction). Callers check who may act."""
+    old = record.status
+    if new_status not in TRANSITIONS.get(old, frozenset()):
+        raise RuleViolation({"": f"{status_label(old)}的记录不能改为{status_label(new_status)}"})
+    before = snapshot(record)
+    now = utcnow()
+    record.status = new_status
+    if new_status == "submitted":
+        record.submitted_at = now
+        record.decided_at = None
+        record.decided_by_id = None
+        record.dispute_reason = None
+        action = "resubmit" if old == "disputed" else "submit"
+    elif new_status in ("confirmed", "disputed"):
+        record.decided_at = now
+        record.decided_by_id = getattr(actor, "id", None)
+        record.dispute_reason = reason if new_status == "disputed" else None
+        action = "confirm" if new_status == "confirmed" else "dispute"
+    elif new_status == "withdrawn":
+        action = "withdraw"
+    else:  # superseded
+        action = "supersede"
+    default = f"{ACTION_LABELS[action]}：{record.title}"
+    if new_status == "disputed":
+        default += f"（理由：{reason}）"
+    audit(action, record, before=before, summary=summary or default, actor=actor)
+
+
+def commit_or_stale() -> None:
+    """Commit; a concurrent change found at flush time (version mismatch) is refused."""
+    flush_or_refuse(STALE, commit=True)

@@ -1,0 +1,118 @@
+"""The shared field parser (registry/core/parsing.py): what it accepts, and the Chinese
+message naming the field when it refuses."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from registry.core.parsing import clean_text, halfwidth, parse_amount, parse_count, parse_date
+from registry.core.rules import Collector
+from registry.core.timeutil import local_today
+
+
+def _amount(value, **kw):
+    errors = Collector()
+    return parse_amount(value, "amount", "直接投入资金", errors, **kw), errors.errors
+
+
+def _count(value, **kw):
+    errors = Collector()
+    return parse_count(value, "persons", "受益人数", errors, **kw), errors.errors
+
+
+def test_halfwidth_turns_fullwidth_digits_letters_and_signs_into_ascii_and_trims():
+    assert halfwidth("　１２３ＡＢｃ－．，　") == "123ABc-.,"
+    assert halfwidth(None) == ""
+    assert halfwidth(42) == "42"
+
+
+def test_clean_text_trims_but_keeps_chinese_punctuation():
+    assert clean_text("  帮扶，资金。 ") == "帮扶，资金。"
+    assert clean_text(None) == ""
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("12500.50", Decimal("12500.50")),
+    ("１２５００．５", Decimal("12500.50")),  # full-width digits and point
+    ("12,500", Decimal("12500.00")),
+    ("１２，５００元", Decimal("12500.00")),  # full-width comma and a trailing 元
+    (" 3 000 ", Decimal("3000.00")),
+    ("", Decimal("0.00")),  # blank is nothing given
+    (None, Decimal("0.00")),
+    (Decimal("7.1"), Decimal("7.10")),
+])
+def test_amounts_accepted(raw, expected):
+    assert _amount(raw) == (expected, {})
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("-5", "直接投入资金不能为负数"),
+    ("12.345", "直接投入资金最多保留两位小数（精确到分）"),
+    ("一万", "直接投入资金应为数字（单位：元），如 12500.50"),
+    ("abc", "直接投入资金应为数字（单位：元），如 12500.50"),
+    # 万元 is not converted: the unit of every amount field is 元, and the message says so
+    ("5万元", "直接投入资金应为数字（单位：元），如 12500.50"),
+    ("NaN", "直接投入资金应为数字（单位：元）"),
+    ("Infinity", "直接投入资金应为数字（单位：元）"),
+    ("1e20", "直接投入资金超出可登记的范围"),
+])
+def test_amounts_refused_with_a_message_naming_the_field(raw, message):
+    assert _amount(raw) == (None, {"amount": [message]})
+
+
+def test_a_required_or_positive_amount_must_be_given_and_above_zero():
+    assert _amount("", required=True) == (None, {"amount": ["请填写直接投入资金"]})
+    assert _amount(" ", positive=True) == (None, {"amount": ["请填写直接投入资金"]})
+    assert _amount("0", positive=True) == (None, {"amount": ["直接投入资金应大于零"]})
+    assert _amount("0", required=True) == (Decimal("0.00"), {})
+
+
+def test_a_feature_may_keep_its_own_words():
+    wording = {"decimals": "{label}最多保留2位小数"}
+    assert _amount("1.234", wording=wording) == (None, {"amount": ["直接投入资金最多保留2位小数"]})
+    assert _amount("-1", wording=wording) == (None, {"amount": ["直接投入资金不能为负数"]})
+
+
+@pytest.mark.parametrize("raw, expected", [("12", 12), ("１２", 12), ("1,200", 1200), ("", 0), (None, 0), (7, 7)])
+def test_counts_accepted(raw, expected):
+    assert _count(raw) == (expected, {})
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("2.5", "受益人数应为整数"),
+    ("二十", "受益人数应为整数"),
+    ("+3", "受益人数应为整数"),
+    ("-1", "受益人数不能为负数"),
+    ("10000001", "受益人数超出可登记的范围"),
+])
+def test_counts_refused_with_a_message_naming_the_field(raw, message):
+    assert _count(raw) == (None, {"persons": [message]})
+
+
+def test_a_count_may_be_required_and_unbounded():
+    assert _count("", required=True) == (None, {"persons": ["请填写受益人数"]})
+    assert _count("99999999", maximum=None) == (99_999_999, {})
+
+
+@pytest.mark.parametrize("raw", ["2024-06-18", "2024/06/18", "2024.06.18", "２０２４－０６－１８", "20240618"])
+def test_dates_in_the_formats_used_today(app, raw):
+    errors = Collector()
+    assert parse_date(raw, "record_date", "帮扶日期", errors) == date(2024, 6, 18)
+    assert errors.errors == {}
+
+
+def test_dates_refused_with_a_message_naming_the_field(app):
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
+    cases = [
+        ("", "请填写帮扶日期"),
+        ("6月18日", "帮扶日期格式应为 年-月-日，如 2025-06-18"),
+        ("2024-02-30", "帮扶日期格式应为 年-月-日，如 2025-06-18"),
+        (tomorrow, "帮扶日期不能晚于今天"),
+        ("2020-12-31", "帮扶日期不能早于2021年1月1日"),
+    ]
+    for raw, message in cases:
+        errors = Collector()
+        assert parse_date(raw, "record_date", "帮扶日期", errors) is None
+        assert errors.errors == {"record_date": [message]}, raw
