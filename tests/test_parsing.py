@@ -2,7 +2,7 @@
 message naming the field when it refuses."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -42,6 +42,11 @@ def test_clean_text_trims_but_keeps_chinese_punctuation():
     ("", Decimal("0.00")),  # blank is nothing given
     (None, Decimal("0.00")),
     (Decimal("7.1"), Decimal("7.10")),
+    # spreadsheets: amounts in 万元 and numeric cells
+    ("5万", Decimal("50000.00")),
+    ("１.５万元", Decimal("15000.00")),
+    (12500.5, Decimal("12500.50")),
+    (300, Decimal("300.00")),
 ])
 def test_amounts_accepted(raw, expected):
     assert _amount(raw) == (expected, {})
@@ -52,11 +57,12 @@ def test_amounts_accepted(raw, expected):
     ("12.345", "直接投入资金最多保留两位小数（精确到分）"),
     ("一万", "直接投入资金应为数字（单位：元），如 12500.50"),
     ("abc", "直接投入资金应为数字（单位：元），如 12500.50"),
-    # 万元 is not converted: the unit of every amount field is 元, and the message says so
-    ("5万元", "直接投入资金应为数字（单位：元），如 12500.50"),
     ("NaN", "直接投入资金应为数字（单位：元）"),
     ("Infinity", "直接投入资金应为数字（单位：元）"),
     ("1e20", "直接投入资金超出可登记的范围"),
+    (1e308, "直接投入资金超出可登记的范围"),
+    (float("inf"), "直接投入资金应为数字（单位：元）"),
+    ("1.2345678万", "直接投入资金最多保留两位小数（精确到分）"),
 ])
 def test_amounts_refused_with_a_message_naming_the_field(raw, message):
     assert _amount(raw) == (None, {"amount": [message]})
@@ -96,7 +102,9 @@ def test_a_count_may_be_required_and_unbounded():
     assert _count("99999999", maximum=None) == (99_999_999, {})
 
 
-@pytest.mark.parametrize("raw", ["2024-06-18", "2024/06/18", "2024.06.18", "２０２４－０６－１８", "20240618"])
+@pytest.mark.parametrize("raw", ["2024-06-18", "2024/06/18", "2024.06.18", "２０２４－０６－１８", "20240618",
+                                 "2024/6/18", "2024年6月18日", "２０２４年６月１８日", 45461, 45461.0,
+                                 datetime(2024, 6, 18, 0, 0)])
 def test_dates_in_the_formats_used_today(app, raw):
     errors = Collector()
     assert parse_date(raw, "record_date", "帮扶日期", errors) == date(2024, 6, 18)

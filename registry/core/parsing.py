@@ -10,9 +10,10 @@ passes its own (``wording``) so that what users read does not change.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
@@ -63,8 +64,12 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
     when ``positive``; at most two decimals; at most ``MAX_AMOUNT``."""
     if isinstance(value, Decimal):
         amount = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):  # a spreadsheet's number
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     else:
         raw = halfwidth(value).replace(",", "").replace(" ", "").removesuffix("元")
+        tenthousands = raw.endswith("万")  # "5万", "1.5万元": spreadsheets often count in 万元
+        raw = raw.removesuffix("万")
         if raw == "":
             if required or positive:
                 _say(errors, field, "blank", label, wording)
@@ -75,6 +80,8 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
         except InvalidOperation:
             _say(errors, field, "not_amount", label, wording)
             return None
+        if tenthousands and amount.is_finite():
+            amount = amount * 10000
     if not amount.is_finite():
         _say(errors, field, "not_finite", label, wording)
         return None
@@ -84,11 +91,11 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
     if positive and amount == 0:
         _say(errors, field, "zero", label, wording)
         return None
+    if amount > MAX_AMOUNT:  # before quantize, which cannot hold 1e308 to the cent
+        _say(errors, field, "too_large", label, wording)
+        return None
     if amount != amount.quantize(CENT):
         _say(errors, field, "decimals", label, wording)
-        return None
-    if amount > MAX_AMOUNT:
-        _say(errors, field, "too_large", label, wording)
         return None
     return amount.quantize(CENT)
 
@@ -99,6 +106,11 @@ def parse_count(value, field: str, label: str, errors: Collector, *, required: b
     accepted. Blank is 0 unless ``required``."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
+    elif isinstance(value, float):  # a spreadsheet's number
+        if not value.is_integer():
+            _say(errors, field, "not_count", label, wording)
+            return None
+        number = int(value)
     else:
         raw = halfwidth(value).replace(",", "")
         if raw == "":
@@ -121,21 +133,18 @@ def parse_count(value, field: str, label: str, errors: Collector, *, required: b
 
 def parse_date(value, field: str, label: str, errors: Collector, *,
                wording: Mapping[str, str] | None = None) -> date | None:
-    """A date written 2025-06-18, 2025/06/18, 2025.06.18 or 20250618 (full-width too), required, not in
+    """A date written 2025-06-18, 2025/6/18, 2025.06.18, 2025年6月18日 or 20250618
+    (full-width too), or a spreadsheet's date cell or date serial number; required, not in
     the future (Hunan's today) and not before the registry's first date
     (``REGISTRY_RECORD_EARLIEST_DATE``)."""
-    if isinstance(value, date):
-        day = value
-    else:
-        raw = halfwidth(value).replace("/", "-").replace(".", "-")
+    day = _as_date(value)
+    if day is None:
+        raw = halfwidth(value)
         if raw == "":
             _say(errors, field, "blank", label, wording)
             return None
-        try:
-            day = date.fromisoformat(raw)
-        except ValueError:
-            _say(errors, field, "not_date", label, wording)
-            return None
+        _say(errors, field, "not_date", label, wording)
+        return None
     earliest = current_app.config["REGISTRY_RECORD_EARLIEST_DATE"]
     if day > local_today():
         _say(errors, field, "future", label, wording)
@@ -144,3 +153,30 @@ def parse_date(value, field: str, label: str, errors: Collector, *,
         _say(errors, field, "too_early", label, wording, earliest=earliest)
         return None
     return day
+
+
+_DATE_TEXT = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def _as_date(value) -> date | None:
+    """The date ``value`` stands for, or None when it is blank or not a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # a spreadsheet cell holding a date serial (days since 1899-12-30)
+        if float(value).is_integer() and 1 <= value <= 2_958_465:
+            return _EXCEL_EPOCH + timedelta(days=int(value))
+        return None
+    raw = halfwidth(value)
+    match = _DATE_TEXT.match(raw)
+    try:
+        if match:
+            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        if len(raw) == 8 and raw.isdigit():
+            return date.fromisoformat(f"{raw[:4]}-{raw[4:6]}-{raw[6:]}")
+    except ValueError:
+        return None
+    return None
