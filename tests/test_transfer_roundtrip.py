@@ -35,3 +35,35 @@ def test_organizations_round_trip(db, login_as, make_user, fmt):
     second = admin.get(f"/organizations/export.{fmt}")
     assert _cells(second.data, fmt) == _cells(first.data, fmt)
     assert len(_cells(first.data, fmt)) >= 4 if fmt == "xlsx" else first.data.count(b"\r\n") >= 4
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_pairings_round_trip(db, login_as, make_user, fmt):
+    from datetime import date
+
+    from registry.pairings.models import Pairing
+    from tests.factories import make_village
+
+    village = make_village()
+    org = make_org("enterprise", COUNTY, name="甲公司")
+    unit = make_org("paired_unit", COUNTY, name="对口单位", subtype="education", credit_code=None)
+    for values in (dict(organization_id=org.id, region_code=village.code, kind="enterprise_village",
+                        start_date=date(2023, 1, 1), end_date=date(2023, 12, 31), note="第一期"),
+                   dict(organization_id=org.id, region_code=village.code, kind="enterprise_village",
+                        start_date=date(2024, 1, 1)),
+                   dict(organization_id=unit.id, region_code=COUNTY, kind="paired", sector="education",
+                        start_date=date(2024, 3, 5))):
+        db.session.add(Pairing(**values))
+    db.session.commit()
+    county = login_as(make_user("region", region_code=COUNTY))
+    first = county.get(f"/pairings/export.{fmt}")
+    assert first.status_code == 200, first.data[:3000]
+    db.session.execute(delete(Pairing))
+    db.session.commit()
+    response = county.post("/import/pairings", data={"file": (io.BytesIO(first.data), f"p.{fmt}")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    assert _cells(county.get(f"/pairings/export.{fmt}").data, fmt) == _cells(first.data, fmt)
+    again = county.post("/import/pairings", data={"file": (io.BytesIO(first.data), f"p.{fmt}")},
+                        content_type="multipart/form-data")
+    assert again.status_code == 422 and "不能重复结对" in again.get_data(as_text=True)

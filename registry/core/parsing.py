@@ -137,7 +137,7 @@ def parse_date(value, field: str, label: str, errors: Collector, *,
     (full-width too), or a spreadsheet's date cell or date serial number; required, not in
     the future (Hunan's today) and not before the registry's first date
     (``REGISTRY_RECORD_EARLIEST_DATE``)."""
-    day = _as_date(value)
+    day = to_date(value)
     if day is None:
         raw = halfwidth(value)
         if raw == "":
@@ -159,7 +159,7 @@ _DATE_TEXT = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
-def _as_date(value) -> date | None:
+def to_date(value) -> date | None:
     """The date ``value`` stands for, or None when it is blank or not a date."""
     if isinstance(value, datetime):
         return value.date()

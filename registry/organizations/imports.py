@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.identity import normalize_credit_code
 from ..core.rules import Collector, RuleViolation
+from ..core.scope import scoped
 from ..extensions import db
 from ..transfer.importing import Field, ImportKind, yes_no
 from ..transfer.references import Lookup, labelled
@@ -19,6 +20,17 @@ from .services import clean_organization, create_organization, update_organizati
 
 YES_NO = ("是", "否")
 SUBTYPES = {**MASS_ORG_SUBTYPES, **PARTY_FEDERATION_SUBTYPES, **PAIRED_SECTORS}
+
+
+def organization_lookup(user) -> Lookup:
+    """The organizations ``user`` may see, by 名称（信用代码）, credit code, or a unique name."""
+    rows = db.session.execute(scoped(select(Organization.id, Organization.name, Organization.credit_code),
+                                     Organization, user).order_by(Organization.name, Organization.id)).all()
+    return Lookup({r.id: r.name for r in rows}, "帮扶主体", aliases={r.credit_code: r.id for r in rows if r.credit_code})
+
+
+def organization_label(org: Organization) -> str:
+    return labelled(org.name, org.credit_code) if org.credit_code else org.name
 
 
 def _regions(user) -> Lookup:

@@ -11,14 +11,15 @@ from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..extensions import db
-from ..organizations.exports import send_table
 from ..organizations.forms import read_filters
 from ..organizations.models import Organization
 from ..organizations.services import in_jurisdiction, organization_query
 from ..people.services import target_query
 from ..regions.models import Region
+from ..transfer.exporting import form_filters, send_export
 from . import services
 from .forms import EndPairingForm, OrganizationPick, PairingFilter, PairingForm
+from .imports import PairingImport, export_row
 from .models import Pairing
 
 bp = Blueprint("pairings", __name__)
@@ -55,20 +56,13 @@ def index():
     return render_template("pairings/index.html", page=page, filters=form)
 
 
-HEADER = ["帮扶主体", "主体类型", "结对地", "区划代码", "结对类型", "帮扶领域", "开始日期", "结束日期", "状态", "备注"]
-
-
 @bp.route("/pairings/export.<fmt>")
 @require("export")
 def export(fmt: str):
+    """The import template's columns (and the status), so an export imports again as it is."""
     form = _filters()
-    rows = (
-        [p.organization.name, p.organization.kind_label, p.region.name, p.region_code, p.kind_label, p.sector_label,
-         p.start_date.isoformat(), p.end_date.isoformat() if p.end_date else "", "有效" if p.is_active else "已结束",
-         p.note or ""]
-        for p in db.session.scalars(_query(form))
-    )
-    return send_table(fmt, "结对关系", HEADER, rows)
+    rows = (export_row(p) for p in db.session.scalars(_query(form)))
+    return send_export(fmt, "结对关系", PairingImport.export_columns(), rows, filters=form_filters(form))
 
 
 def _region_arg() -> Region | None:

@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from ..core.rules import Collector
 from ..extensions import db
+from ..core.scope import scoped
 from ..transfer.importing import Field, ImportKind, yes_no
+from ..transfer.references import Lookup
 from .models import Region
 
 YES_NO = ("是", "否")
@@ -103,4 +105,11 @@ class VillageImport(ImportKind):
             updated += int(changed)
         db.session.flush()
         return created, updated
+def place_lookup(user, levels: tuple[str, ...]) -> Lookup:
+    """Regions of ``levels`` in ``user``'s scope, by 名称（代码）, code, or a unique name."""
+    rows = db.session.execute(scoped(select(Region.code, Region.name).where(Region.level.in_(levels)), Region, user)
+                              .order_by(Region.code)).all()
+    return Lookup({r.code: r.name for r in rows}, "行政区" if "village" not in levels else "村或行政区")
+
+
 KINDS = (VillageImport,)

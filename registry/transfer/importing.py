@@ -113,6 +113,13 @@ class ImportKind:
     fields: Sequence[Field] = ()
     list_endpoint: str = ""  # where a successful web import goes back to
     needs_actor: bool = True  # False: the console may import without --as (reference data)
+    supports_update: bool = True  # False: rows already stored are always refused
+    # read-only columns the export adds after the fields (e.g. 状态); the import skips them
+    derived: Sequence[Column] = ()
+
+    @classmethod
+    def export_columns(cls) -> list[Column]:
+        return [*cls.fields, *cls.derived]
 
     def list_args(self, user) -> dict:
         return {}
@@ -198,6 +205,7 @@ def clean_cell(value):
 def locate_header(grid: Grid, spec: ImportKind, report: ImportReport) -> bool:
     """Find the header row among the first rows and map fields to columns."""
     names = spec.header_names()
+    derived = {normalise_header(c.header) for c in spec.derived}
     required = [f for f in spec.fields if f.required]
     best, best_hits = None, 0
     for index, row in enumerate(grid.rows[:HEADER_SEARCH_ROWS]):
@@ -219,7 +227,8 @@ def locate_header(grid: Grid, spec: ImportKind, report: ImportReport) -> bool:
             continue
         key = names.get(normalise_header(value))
         if key is None:
-            report.ignored_headers.append(str(value))
+            if normalise_header(value) not in derived:
+                report.ignored_headers.append(str(value))
         elif key in report.columns:
             report.add(best + 1, "file", f"表头“{value}”与第{column_letter(report.columns[key])}列重复")
         else:
@@ -235,6 +244,7 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
                progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Check every row; write all of them, or none and report why."""
     report = ImportReport(kind=spec.name, title=spec.title)
+    update = update and spec.supports_update
     try:
         grid = read_grid(data, filename, max_rows=max_rows)
     except FileRefused as refused:

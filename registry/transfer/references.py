@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from ..core.rules import RuleViolation
 
-_CODE_IN_BRACKETS = re.compile(r"[（(]\s*(\d{12}|\d{1,9})\s*[)）]\s*$")
+_CODE_IN_BRACKETS = re.compile(r"[（(]\s*([0-9A-Za-z]{1,18})\s*[)）]\s*$")
 
 
 def labelled(name: str, code) -> str:
@@ -22,15 +22,17 @@ def labelled(name: str, code) -> str:
 class Lookup:
     """Names and codes of the things a user may pick, for resolving a cell to a key."""
 
-    def __init__(self, items: dict, noun: str):
+    def __init__(self, items: dict, noun: str, aliases: dict | None = None):
         self.items = items  # key (code or id) -> name
         self.noun = noun
+        self.aliases = {str(k).upper(): v for k, v in (aliases or {}).items()}  # e.g. credit code -> id
         self.by_name: dict[str, list] = defaultdict(list)
         for key, name in items.items():
             self.by_name[_norm(name)].append(key)
 
     def labels(self) -> list[str]:
-        return [labelled(name, key) for key, name in self.items.items()]
+        by_key = {v: k for k, v in self.aliases.items()}
+        return [labelled(name, by_key.get(key, key)) for key, name in self.items.items()]
 
     def resolve(self, value, field_key: str):
         if value is None:
@@ -38,10 +40,15 @@ class Lookup:
         text = _norm(value)
         match = _CODE_IN_BRACKETS.search(text)
         if match:
-            key = self._key(match.group(1))
+            inner = match.group(1)
+            if inner.upper() in self.aliases:
+                return self.aliases[inner.upper()]
+            key = self._key(inner)
             if key in self.items:
                 return key
             raise RuleViolation(f"{self.noun}“{value}”不存在或不在您的范围内", field_key)
+        if text.upper() in self.aliases:
+            return self.aliases[text.upper()]
         key = self._key(text)
         if key in self.items:
             return key

@@ -56,14 +56,17 @@ def template(kind: str):
 def upload(kind: str):
     spec = _kind_or_404(kind)
     form = ImportForm()
+    if not spec.supports_update:
+        del form.update
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("transfer/import.html", spec=spec, form=form, report=None), status
     data = form.file.data.read()
+    update = spec.supports_update and form.update.data
     if len(data) > INLINE_LIMIT_BYTES:  # a large file: the job worker runs it, the page follows it
-        job = enqueue_import(kind, data, form.file.data.filename or "", current_user, update=form.update.data)
+        job = enqueue_import(kind, data, form.file.data.filename or "", current_user, update=update)
         return redirect(url_for("transfer.job", job_id=job.id))
-    report = run_import(spec, data, form.file.data.filename or "", current_user, update=form.update.data)
+    report = run_import(spec, data, form.file.data.filename or "", current_user, update=update)
     if report.ok:
         flash(report.summary(), "success")
         return redirect(url_for("transfer.upload", kind=kind) if not spec.list_endpoint
@@ -73,8 +76,10 @@ def upload(kind: str):
         token = secrets.token_urlsafe(24)
         (_reports_dir() / f"{current_user.id}-{token}.xlsx").write_bytes(error_workbook(report))
     status = 413 if any(e.column == "file" and e.header == "413" for e in report.errors) else 422
-    return render_template("transfer/import.html", spec=spec, form=ImportForm(formdata=None), report=report,
-                           token=token), status
+    fresh = ImportForm(formdata=None)
+    if not spec.supports_update:
+        del fresh.update
+    return render_template("transfer/import.html", spec=spec, form=fresh, report=report, token=token), status
 
 
 @bp.route("/errors/<token>.xlsx")
