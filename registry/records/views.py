@@ -19,8 +19,9 @@ from ..main.home import panel
 from ..organizations.models import Organization
 from ..regions.models import Region
 from ..regions.sections import section
+from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
 from . import evidence as files
-from . import filing, funds, queries, rules, services
+from . import filing, funds, ledger, queries, rules, services
 from .forms import ActionForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
 from .models import Evidence, SupportRecord
 
@@ -88,6 +89,43 @@ def overdue():
     page = paginate(queries.overdue(current_user, region), queries.PENDING_ORDER, request.args)
     return render_template("records/overdue.html", page=page, region=region, days_pending=queries.days_pending,
                            days=current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"))
+
+
+@bp.route("/export.<fmt>")
+@require("export")
+def export(fmt: str):
+    """帮扶台账: every record the list shows with its filters, streamed."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    filters = queries.RecordFilters.from_args(request.args)
+    stmt = queries.record_list(current_user, filters)
+    shown = describe_filters(ledger_filters(filters))
+    audit_export("SupportRecord", "帮扶台账", count_rows(stmt), fmt, shown)
+    return send_export(fmt, "帮扶台账", ledger.COLUMNS, ledger.ledger_rows(stmt), filters=shown)
+
+
+@bp.route("/overdue/export.<fmt>")
+@require("read_region")
+def overdue_export(fmt: str):
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    code = request.args.get("region", "")
+    region = get_in_scope_or_404(Region, code) if code else None
+    stmt = queries.overdue(current_user, region)
+    days = current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")
+    shown = describe_filters([("行政区", region.name if region else ""), ("逾期", f"提交超过{days}天未确认")])
+    return send_export(fmt, "逾期未确认的帮扶记录", ledger.COLUMNS, ledger.ledger_rows(stmt), filters=shown)
+
+
+def ledger_filters(f) -> list[tuple[str, str]]:
+    from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
+
+    village = db.session.get(Region, f.village_code) if f.village_code else None
+    org = db.session.get(Organization, f.organization_id) if f.organization_id else None
+    return [("状态", RECORD_STATUSES.get(f.status, "")), ("帮扶类别", RECORD_CATEGORIES.get(f.category, "")),
+            ("村", village.name if village else f.village_code), ("填报单位", org.name if org else ""),
+            ("帮扶日期自", f.date_from.isoformat() if f.date_from else ""),
+            ("帮扶日期至", f.date_to.isoformat() if f.date_to else ""), ("标题含", f.q)]
 
 
 # -- one record --------------------------------------------------------------------------------
