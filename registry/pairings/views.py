@@ -15,7 +15,7 @@ from ..organizations.exports import send_table
 from ..organizations.forms import read_filters
 from ..organizations.models import Organization
 from ..organizations.services import in_jurisdiction, organization_query
-from ..people.services import target_query
+from ..people.targets import target_query
 from ..regions.models import Region
 from . import services
 from .forms import EndPairingForm, OrganizationPick, PairingFilter, PairingForm
