@@ -1,5 +1,6 @@
 """The gaps worklist of a jurisdiction (DESIGN.md section 4): what policy asks for and is
-missing, each line linking to the place to act. Definitions are shared with coverage."""
+missing, each line linking to the place to act. What counts (a first secretary, a backing
+unit, recent support, overdue) is the coverage page's own definition (``definitions``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
