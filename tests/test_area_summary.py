@@ -139,3 +139,17 @@ def test_an_emptied_area_keeps_a_row_of_zeros(db, app):
     db.session.commit()
     row = _assert_row_is_live(db, area)
     assert row.villages == 0
+
+
+def test_the_support_window_is_a_setting_and_old_rows_do_not_answer_for_another(db, app, monkeypatch):
+    today = local_today()
+    village, org, _person, _posting = posted_secretary()
+    make_support(org, village.code, today - timedelta(days=100))
+    assert _county_total(db).support_12m == 1
+    monkeypatch.setitem(app.config, "REGISTRY_SUPPORT_WINDOW_DAYS", 90)
+    assert _county_total(db).support_12m == 0
+    assert refresh_stale() == 1
+    db.session.commit()
+    row = _assert_row_is_live(db, village.code[:9] + "000")
+    assert row.support_12m == 0
+    assert row.valid_until == date(today.year + 1, 1, 1)  # nothing left to leave the window

@@ -1,5 +1,6 @@
-"""The coverage figures of a region (DESIGN.md section 4), for the region as a whole and
-for each child region.
+"""The coverage page of a region (DESIGN.md section 4): its figures as a whole and for
+each child region, assembled from the summaries. What each figure counts is in
+``definitions``; the figures of one area, shared with the summary writer, in ``figures``.
 
 The default view (current year, no filter) of a province, city or county sums the
 ``AreaSummary`` rows of its townships; an area whose row time or a setting has outdated
@@ -10,96 +11,40 @@ the confirmation funnel come from the ``SupportTotal``/``SupportRollup`` summari
 Nothing here scans the support records, except for a township's villages (a few hundred
 rows) and the overdue count (pending records only, through a partial index). Ending
 soon and overdue depend on the day and are always counted from their partial indexes.
-
-Definitions (one place, also used by the gaps worklist and the tests):
-- active posting: ``end_date IS NULL``; active pairing: started and not ended today;
-- first secretary: an active first-secretary posting to the village;
-- backing unit: an active village posting (first secretary or work team) from any
-  organization, or an active 驻村帮扶 (resident) pairing;
-- enterprise pairing: an active 村企结对 pairing;
-- confirmed support in the last 12 months: a confirmed record dated within 365 days;
-- confirmation rate: confirmed / (submitted + confirmed + disputed) in the year;
-  superseded records are replaced by their correction and counted through it;
-- overdue: submitted and not decided for more than REGISTRY_CONFIRMATION_OVERDUE_DAYS;
-- team under minimum: a village with at least one but fewer than REGISTRY_MIN_TEAM_SIZE
-  active village postings;
-- filters: year (amounts, funnel, training, duty months), category (support figures),
-  organization kind (support figures and the postings and pairings counted), village
-  flag (all village-based figures).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, fields
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, literal_column, or_, select
 
-from ..core.enums import CHILD_LEVEL, PREFIX_LENGTH, RECORD_CATEGORIES, RECORD_STATUSES
-from ..core.timeutil import local_today, utcnow
+from ..core.enums import CHILD_LEVEL, PREFIX_LENGTH, RECORD_CATEGORIES, RECORD_STATUSES, VILLAGE_ROLES
+from ..core.timeutil import local_today
 from ..extensions import db
 from ..organizations.models import Organization
-from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
-from .models import ANY, AreaSummary, PersonTrainingYear, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
-from .summary import YEAR_TOTAL
+from .definitions import FLAGS, Filters, overdue_cutoff, posting_filters, record_filters, support_cutoff
+from .figures import (
+    AREA_FIGURES,
+    VILLAGE_FIGURES,
+    area_figures,
+    area_settings,
+    fresh_clause,
+    months_short_query,
+    trained_query,
+    village_live_query,
+)
+from .models import YEAR_TOTAL, AreaSummary, SupportRollup, SupportTotal, VillageStatus
 
-VILLAGE_ROLES = ("first_secretary", "team_leader", "team_member")
-FLAGS = {"key": "重点帮扶村", "poor": "脱贫村", "relocation": "易地扶贫搬迁安置点"}
-
-
-@dataclass(frozen=True)
-class Filters:
-    year: int
-    category: str | None = None
-    org_kind: str | None = None
-    flag: str | None = None  # key, poor or relocation
-
-    @classmethod
-    def from_args(cls, args) -> Filters:
-        from ..core.enums import ORG_KINDS
-        from ..core.rules import RuleViolation
-
-        today = local_today()
-        raw_year = (args.get("year") or "").strip()
-        try:
-            year = int(raw_year) if raw_year else today.year
-        except ValueError:
-            raise RuleViolation("年度应为四位数字", "year") from None
-        if not 2015 <= year <= today.year + 1:
-            raise RuleViolation("年度超出范围", "year")
-        category = (args.get("category") or "").strip() or None
-        if category and category not in RECORD_CATEGORIES:
-            raise RuleViolation("帮扶类别无效", "category")
-        org_kind = (args.get("org_kind") or "").strip() or None
-        if org_kind and org_kind not in ORG_KINDS:
-            raise RuleViolation("帮扶主体类型无效", "org_kind")
-        flag = (args.get("flag") or "").strip() or None
-        if flag and flag not in FLAGS:
-            raise RuleViolation("村标识无效", "flag")
-        return cls(year, category, org_kind, flag)
-
-    def as_args(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-    @property
-    def shape(self) -> tuple[bool, bool, str | None]:
-        """What a prepared statement's form depends on (the values are its parameters)."""
-        return (self.category is not None, self.org_kind is not None, self.flag)
-
-    @property
-    def params(self) -> dict:
-        return {"year": self.year, "category": self.category, "org_kind": self.org_kind}
-
-    @staticmethod
-    def parametric(shape: tuple[bool, bool, str | None]) -> Filters:
-        """Filters whose year, category and organization kind are bound parameters."""
-        has_category, has_org_kind, flag = shape
-        return Filters(bindparam("year"), bindparam("category") if has_category else None,
-                       bindparam("org_kind") if has_org_kind else None, flag)
+# Tests import VILLAGE_ROLES, FLAGS, overdue_cutoff, AREA_FIGURES and area_figures from
+# here; they are defined in core.enums, ``definitions`` and ``figures``.
+__all__ = ["AREA_FIGURES", "FLAGS", "VILLAGE_ROLES", "Coverage", "Filters", "Row", "area_figures", "compute",
+           "overdue_cutoff"]
 
 
 @dataclass
@@ -191,79 +136,6 @@ class Coverage:
         }
 
 
-# -- building blocks ----------------------------------------------------------------------
-
-def _flag_clause(flag: str | None):
-    if flag == "key":
-        return Region.is_key.is_(True)
-    if flag == "poor":
-        return Region.is_poor.is_(True)
-    if flag == "relocation":
-        return Region.is_relocation.is_(True)
-    return None
-
-
-def _org_kind_ok(org_id_col, org_kind):
-    if org_kind is None:
-        return None
-    return org_id_col.in_(select(Organization.id).where(Organization.kind == org_kind))
-
-
-def active_pairing_clause(today: date):
-    return and_(Pairing.start_date <= today, or_(Pairing.end_date.is_(None), Pairing.end_date >= today))
-
-
-def first_secretary_villages(lo: str, hi: str, org_kind: str | None = None):
-    stmt = select(Posting.region_code.label("code")).where(
-        Posting.role == "first_secretary", Posting.end_date.is_(None), Posting.region_code.between(lo, hi)
-    )
-    if (c := _org_kind_ok(Posting.organization_id, org_kind)) is not None:
-        stmt = stmt.where(c)
-    return stmt.distinct()
-
-
-def backing_unit_villages(lo: str, hi: str, today: date, org_kind: str | None = None):
-    postings = select(Posting.region_code.label("code")).where(
-        Posting.role.in_(VILLAGE_ROLES), Posting.end_date.is_(None), Posting.region_code.between(lo, hi)
-    )
-    pairings = select(Pairing.region_code.label("code")).where(
-        Pairing.kind == "resident", active_pairing_clause(today), Pairing.region_code.between(lo, hi)
-    )
-    if org_kind:
-        postings = postings.where(_org_kind_ok(Posting.organization_id, org_kind))
-        pairings = pairings.where(_org_kind_ok(Pairing.organization_id, org_kind))
-    return postings.union(pairings)
-
-
-def enterprise_villages(lo: str, hi: str, today: date, org_kind: str | None = None):
-    stmt = select(Pairing.region_code.label("code")).where(
-        Pairing.kind == "enterprise_village", active_pairing_clause(today), Pairing.region_code.between(lo, hi)
-    )
-    if (c := _org_kind_ok(Pairing.organization_id, org_kind)) is not None:
-        stmt = stmt.where(c)
-    return stmt.distinct()
-
-
-def supported_villages(lo: str, hi: str, today: date, category: str | None = None, org_kind: str | None = None):
-    return select(VillageSupportLast.village_code.label("code")).where(
-        VillageSupportLast.category == (category or ANY),
-        VillageSupportLast.org_kind == (org_kind or ANY),
-        VillageSupportLast.last_confirmed_on >= today - timedelta(days=365),
-        VillageSupportLast.village_code.between(lo, hi),
-    )
-
-
-def team_sizes(lo: str, hi: str, org_kind: str | None = None):
-    stmt = (
-        select(Posting.region_code.label("code"), func.count().label("size"))
-        .where(Posting.role.in_(VILLAGE_ROLES), Posting.end_date.is_(None), Posting.region_code.between(lo, hi))
-        .group_by(Posting.region_code)
-    )
-    if (c := _org_kind_ok(Posting.organization_id, org_kind)) is not None:
-        stmt = stmt.where(c)
-    return stmt
-
-
 # -- the figures ----------------------------------------------------------------------------
 
 def compute(region: Region, filters: Filters, today: date | None = None) -> Coverage:
@@ -288,12 +160,12 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     elif filters.org_kind is None and filters.category is None:
         fresh = or_(VillageStatus.pairings_valid_until.is_(None), VillageStatus.pairings_valid_until > today)
         rows_iter = _run(_village_summary_query(lo, hi, n, filters, fresh, cfg, today)).all()
-        stale = select(VillageStatus.code).where(VillageStatus.code.between(lo, hi), ~fresh)
+        stale = select(VillageStatus.code).where(region.within(VillageStatus.code), ~fresh)
         if _run(stale.limit(1)).scalar() is not None:  # usually none: pairings rarely change date
-            rows_iter += _run(_village_live_query(lo, hi, n, filters, today, cfg, only=stale)).all()
+            rows_iter += _run(village_live_query(lo, hi, n, filters, today, cfg, only=stale)).all()
         _add_village_rows(add, rows_iter)
     else:
-        _add_village_rows(add, _run(_village_live_query(lo, hi, n, filters, today, cfg)))
+        _add_village_rows(add, _run(village_live_query(lo, hi, n, filters, today, cfg)))
 
     # 2. support amounts and funnel from the rollup (or the records, under a township)
     by_category: dict[str, Decimal] = {}
@@ -308,9 +180,9 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     #    year and months under the minimum)
     _ending_soon(lo, hi, filters, n, add, today, cfg)
     if not from_areas:
-        for p, people, trained in _run(_trained_query(lo, hi, n, filters, cfg)):
+        for p, people, trained in _run(trained_query(lo, hi, n, filters, cfg)):
             add(p, posted_people=people, trained_people=trained)
-        for p, count in _run(_months_short_query(lo, hi, n, filters, cfg)):
+        for p, count in _run(months_short_query(lo, hi, n, filters, cfg)):
             add(p, months_under_min=count)
 
     return Coverage(
@@ -324,24 +196,12 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     )
 
 
-VILLAGE_FIGURES = ("villages", "key_villages", "first_secretary", "first_secretary_key", "backing_unit",
-                   "backing_unit_key", "enterprise", "enterprise_key", "support_12m", "support_12m_key",
-                   "teams_under_min")
-AREA_FIGURES = (*VILLAGE_FIGURES, "posted_people", "trained_people", "months_under_min")
-
-
 def _add_village_rows(add, rows) -> None:
     for p, *values in rows:
         add(p, **dict(zip(VILLAGE_FIGURES, values)))
 
 
 # -- the areas' summaries -------------------------------------------------------------------
-
-def area_settings(cfg) -> str:
-    """The settings an area's figures depend on; a row computed under others is unused."""
-    return "|".join(str(int(cfg[k])) for k in
-                    ("REGISTRY_MIN_TEAM_SIZE", "REGISTRY_MIN_DAYS_IN_VILLAGE", "REGISTRY_YEARLY_TRAININGS"))
-
 
 def _areas_answer(region: Region, filters: Filters, today: date) -> bool:
     """Whether the areas' summaries hold this view: a province, city or county (a
@@ -350,20 +210,10 @@ def _areas_answer(region: Region, filters: Filters, today: date) -> bool:
             and filters.category is None and filters.org_kind is None and filters.flag is None)
 
 
-def _fresh_clause(year, settings, today):
-    a = AreaSummary
-    return and_(a.year == year, a.settings == settings, a.computed_on <= today, a.valid_until > today)
-
-
-def area_fresh(today: date, cfg):
-    """Condition: an area row that still holds today under the current settings."""
-    return _fresh_clause(today.year, area_settings(cfg), today)
-
-
 @cache
 def _area_stmts(n: int):
     a = AreaSummary
-    fresh = _fresh_clause(bindparam("year"), bindparam("settings"), bindparam("today"))
+    fresh = fresh_clause(bindparam("year"), bindparam("settings"), bindparam("today"))
     in_range = a.area.between(bindparam("lo"), bindparam("hi"))
     prefix = func.substr(a.area, 1, n)
     sums = select(prefix, *(func.sum(getattr(a, name)) for name in AREA_FIGURES)).where(in_range, fresh).group_by(prefix)
@@ -389,36 +239,7 @@ def _area_summaries(lo, hi, n, add, today, cfg, year) -> None:
         add(area[:n], **values)
 
 
-def area_figures(executor, areas: list[str] | None, today: date, year: int,
-                 lo: str = "000000000000", hi: str = "999999999999") -> dict[str, dict[str, int]]:
-    """The summary figures of each area, computed from the postings, pairings, latest
-    confirmed support and duty months (when ``areas`` is None: every area between
-    ``lo`` and ``hi`` with any of them)."""
-    cfg = current_app.config
-    filters = Filters(year)
-    out: dict[str, dict[str, int]] = {}
-
-    def row(p: str) -> dict[str, int]:
-        return out.setdefault(p + "000", dict.fromkeys(AREA_FIGURES, 0))
-
-    chunks = [None] if areas is None else [sorted(areas)[i:i + 500] for i in range(0, len(areas), 500)]
-    for chunk in chunks:
-        if chunk is None:
-            prefixes = None
-        else:
-            lo, hi, prefixes = chunk[0][:9] + "000", chunk[-1][:9] + "999", [a[:9] for a in chunk]
-        for p, *values in executor.execute(_village_live_query(lo, hi, 9, filters, today, cfg, areas=prefixes)):
-            row(p).update(zip(VILLAGE_FIGURES, (int(v or 0) for v in values)))
-        for p, people, trained in executor.execute(_trained_query(lo, hi, 9, filters, cfg, areas=prefixes)):
-            row(p).update(posted_people=int(people or 0), trained_people=int(trained or 0))
-        for p, count in executor.execute(_months_short_query(lo, hi, 9, filters, cfg, areas=prefixes)):
-            row(p)["months_under_min"] = int(count or 0)
-    return out
-
-
-def _in_areas(col, prefixes: list[str] | None):
-    return None if prefixes is None else func.substr(col, 1, 9).in_(prefixes)
-
+# -- the page's own queries ---------------------------------------------------------------
 
 def _run(stmt, **params):
     """Run a Core select on the session's connection (no ORM entities here, so the
@@ -436,7 +257,7 @@ def _children_stmt():
 def _village_summary_query(lo, hi, n, filters, fresh, cfg, today):
     vs = VillageStatus
     key = case((vs.is_key, 1), else_=0)
-    cutoff = today - timedelta(days=365)
+    cutoff = support_cutoff(today)
 
     def flag(cond):
         return case((cond, 1), else_=0)
@@ -456,49 +277,6 @@ def _village_summary_query(lo, hi, n, filters, fresh, cfg, today):
     )
     if filters.flag:
         stmt = stmt.where(getattr(vs, "is_" + filters.flag).is_(True))
-    return stmt
-
-
-def _village_live_query(lo, hi, n, filters, today, cfg, only=None, areas=None):
-    """The same figures from postings, pairings and the latest confirmed dates."""
-    fs = first_secretary_villages(lo, hi, filters.org_kind).subquery()
-    bu = backing_unit_villages(lo, hi, today, filters.org_kind).subquery()
-    en = enterprise_villages(lo, hi, today, filters.org_kind).subquery()
-    sp = supported_villages(lo, hi, today, filters.category, filters.org_kind).subquery()
-    teams = team_sizes(lo, hi, filters.org_kind).subquery()
-    key = case((Region.is_key, 1), else_=0)
-    prefix = func.substr(Region.code, 1, n)
-    min_team = cfg["REGISTRY_MIN_TEAM_SIZE"]
-
-    def has(sub):
-        return case((sub.c.code.is_not(None), 1), else_=0)
-
-    stmt = (
-        select(
-            prefix.label("p"),
-            func.count(),
-            func.sum(key),
-            func.sum(has(fs)), func.sum(has(fs) * key),
-            func.sum(has(bu)), func.sum(has(bu) * key),
-            func.sum(has(en)), func.sum(has(en) * key),
-            func.sum(has(sp)), func.sum(has(sp) * key),
-            func.sum(case((and_(teams.c.size.is_not(None), teams.c.size < min_team), 1), else_=0)),
-        )
-        .select_from(Region)
-        .outerjoin(fs, fs.c.code == Region.code)
-        .outerjoin(bu, bu.c.code == Region.code)
-        .outerjoin(en, en.c.code == Region.code)
-        .outerjoin(sp, sp.c.code == Region.code)
-        .outerjoin(teams, teams.c.code == Region.code)
-        .where(Region.level == "village", Region.code.between(lo, hi))
-        .group_by(prefix)
-    )
-    if only is not None:
-        stmt = stmt.where(Region.code.in_(only))
-    if (c := _in_areas(Region.code, areas)) is not None:
-        stmt = stmt.where(c)
-    if (c := _flag_clause(filters.flag)) is not None:
-        stmt = stmt.where(c)
     return stmt
 
 
@@ -620,21 +398,6 @@ class _Adder:
         self._add(self.rows.get(prefix), values)
 
 
-def _record_filters(stmt, s, filters: Filters):
-    if filters.category is not None:
-        stmt = stmt.where(s.category == filters.category)
-    if filters.org_kind is not None:
-        stmt = stmt.where(_org_kind_ok(s.organization_id, filters.org_kind))
-    if (c := _flag_clause(filters.flag)) is not None:
-        stmt = stmt.where(s.village_code.in_(select(Region.code).where(c)))
-    return stmt
-
-
-def overdue_cutoff(days: int | None = None) -> datetime:
-    days = current_app.config["REGISTRY_CONFIRMATION_OVERDUE_DAYS"] if days is None else days
-    return utcnow() - timedelta(days=days)
-
-
 @cache
 def _overdue_stmt(n: int, shape):
     from ..records.models import SupportRecord as s
@@ -647,7 +410,7 @@ def _overdue_stmt(n: int, shape):
                s.village_code.between(bindparam("lo"), bindparam("hi")))
         .group_by(prefix)
     )
-    return _record_filters(stmt, s, Filters.parametric(shape))
+    return record_filters(stmt, s, Filters.parametric(shape))
 
 
 def _overdue(lo, hi, filters, n, add, days) -> None:
@@ -656,60 +419,17 @@ def _overdue(lo, hi, filters, n, add, days) -> None:
         add(p, overdue=count)
 
 
-def _posting_filters(stmt, filters: Filters, region_col=Posting.region_code, org_col=Posting.organization_id):
-    if filters.org_kind is not None:
-        stmt = stmt.where(_org_kind_ok(org_col, filters.org_kind))
-    if (c := _flag_clause(filters.flag)) is not None:  # village flags: postings to such villages
-        stmt = stmt.where(region_col.in_(select(Region.code).where(Region.level == "village", c)))
-    return stmt
-
-
 @cache
 def _ending_soon_stmt(n: int, shape):
     prefix = func.substr(Posting.region_code, 1, n)
     stmt = (select(prefix, func.count())
-            .where(Posting.end_date.is_(None), Posting.region_code.between(bindparam("lo"), bindparam("hi")),
+            .where(Posting.is_active, Posting.region_code.between(bindparam("lo"), bindparam("hi")),
                    Posting.planned_end.between(bindparam("today"), bindparam("soon")))
             .group_by(prefix))
-    return _posting_filters(stmt, Filters.parametric(shape))
+    return posting_filters(stmt, Filters.parametric(shape))
 
 
 def _ending_soon(lo, hi, filters, n, add, today, cfg) -> None:
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
     for p, count in _run(_ending_soon_stmt(n, filters.shape), **filters.params, lo=lo, hi=hi, today=today, soon=soon):
         add(p, ending_soon=count)
-
-
-def _trained_query(lo, hi, n, filters, cfg, areas=None):
-    """Per prefix: people in an active posting, and of them those trained in the year.
-    A person holds at most one active posting (a posting rule), so rows are people."""
-    required = int(cfg["REGISTRY_YEARLY_TRAININGS"])
-    t = PersonTrainingYear
-    prefix = func.substr(Posting.region_code, 1, n)
-    stmt = (
-        select(prefix, func.count(), func.sum(case((t.passed_courses >= required, 1), else_=0)))
-        .outerjoin(t, and_(t.person_id == Posting.person_id, t.year == filters.year))
-        .where(Posting.end_date.is_(None), Posting.region_code.between(lo, hi))
-        .group_by(prefix)
-    )
-    if (c := _in_areas(Posting.region_code, areas)) is not None:
-        stmt = stmt.where(c)
-    return _posting_filters(stmt, filters)
-
-
-def _months_short_query(lo, hi, n, filters, cfg, areas=None):
-    """Per prefix: duty months of the year under the minimum (``DutyMonth.short_clause``,
-    the duty feature's own pro-rata rule). A duty month carries its posting's village and
-    sending unit."""
-    from ..duty.models import DutyMonth as d
-
-    prefix = func.substr(d.region_code, 1, n)
-    stmt = (
-        select(prefix, func.count())
-        .where(d.month.between(date(filters.year, 1, 1), date(filters.year, 12, 31)),
-               d.short_clause(int(cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"])), d.region_code.between(lo, hi))
-        .group_by(prefix)
-    )
-    if (c := _in_areas(d.region_code, areas)) is not None:
-        stmt = stmt.where(c)
-    return _posting_filters(stmt, filters, d.region_code, d.organization_id)

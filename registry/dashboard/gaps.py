@@ -1,12 +1,13 @@
 """The gaps worklist of a jurisdiction (DESIGN.md section 4): what policy asks for and is
-missing, each line linking to the place to act. Definitions are shared with coverage."""
+missing, each line linking to the place to act. What counts (a first secretary, a backing
+unit, recent support, overdue) is the coverage page's own definition (``definitions``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import and_, func, literal_column, not_, or_, select
+from sqlalchemy import func, literal_column, not_, or_, select
 from sqlalchemy.orm import aliased
 
 from ..core.formatting import date_cn, month_cn
@@ -14,14 +15,7 @@ from ..core.timeutil import local_today
 from ..extensions import db
 from ..people.models import Person, Posting
 from ..regions.models import Region
-from .coverage import (
-    VILLAGE_ROLES,
-    backing_unit_villages,
-    first_secretary_villages,
-    overdue_cutoff,
-    supported_villages,
-    team_sizes,
-)
+from .definitions import backing_unit_villages, first_secretary_villages, overdue_cutoff, supported_villages, team_sizes
 
 GAP_KINDS = {
     "no_first_secretary": "重点帮扶村或脱贫村没有在岗第一书记",
@@ -44,9 +38,9 @@ class GapList:
     items: list[dict] = field(default_factory=list)
 
 
-def _priority_villages(lo: str, hi: str):
+def _priority_villages(region: Region):
     return select(Region.code, Region.name).where(
-        Region.level == "village", Region.code.between(lo, hi), or_(Region.is_key.is_(True), Region.is_poor.is_(True))
+        Region.level == "village", region.within(Region.code), or_(Region.is_key.is_(True), Region.is_poor.is_(True))
     )
 
 
@@ -77,7 +71,7 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
             count, items = _listing(stmt, limit, offset, to_item)
             out.append(GapList(kind, GAP_KINDS[kind], count, items))
 
-    priority = _priority_villages(lo, hi).order_by(Region.code)
+    priority = _priority_villages(region).order_by(Region.code)
     add("no_first_secretary",
         priority.where(Region.code.not_in(first_secretary_villages(lo, hi))),
         lambda r: _village_item(r.code, r.name, "请选派第一书记"))
@@ -98,7 +92,7 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
         select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date, Posting.planned_end)
         .join(Person, Person.id == Posting.person_id)
         .join(Region, Region.code == Posting.region_code)
-        .where(Posting.end_date.is_(None), Posting.region_code.between(lo, hi))
+        .where(Posting.is_active, region.within(Posting.region_code))
         .order_by(Posting.start_date, Posting.id)
     )
     try:
@@ -125,7 +119,7 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
             .join(Person, Person.id == Posting.person_id)
             .join(Region, Region.code == DutyMonth.region_code)
             # a duty month carries its posting's village: no join needed to narrow by region
-            .where(DutyMonth.region_code.between(lo, hi), DutyMonth.month >= since, DutyMonth.short_clause())
+            .where(region.within(DutyMonth.region_code), DutyMonth.month >= since, DutyMonth.short_clause())
             .order_by(DutyMonth.month.desc(), Posting.id),
             lambda r: _posting_item(r.id, r.person, r.place, f"{month_cn(r.month)}在村{r.days_in_village}天，低于规定天数（每月{min_days}天，按在岗天数折算）"))
 
@@ -140,7 +134,7 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
             .join(Region, Region.code == s.village_code)
             # a literal status, so the partial index ix_support_record_pending serves it
             .where(s.status == literal_column("'submitted'"), s.submitted_at < overdue_cutoff(),
-                   s.village_code.between(lo, hi))
+                   region.within(s.village_code))
             .order_by(s.submitted_at),
             lambda r: {"subject": f"{r.title}（{r.place}）", "detail": f"{date_cn(r.submitted_at)}提交，村尚未确认",
                        "url": url_for("records.detail", record_id=r.id)})
@@ -153,7 +147,7 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
                 select(successor.id).where(
                     successor.region_code == Posting.region_code, successor.role == Posting.role,
                     successor.id != Posting.id, successor.start_date > Posting.start_date,
-                    or_(successor.end_date.is_(None), successor.end_date > today),
+                    or_(successor.is_active, successor.end_date > today),
                 ).exists()
             )
         ),
@@ -161,4 +155,4 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
     return out
 
 
-__all__ = ["GAP_KINDS", "GapList", "gaps", "VILLAGE_ROLES", "and_"]
+__all__ = ["GAP_KINDS", "GapList", "gaps"]

@@ -22,6 +22,13 @@ from ..core.scope import region_clause, scope_rule
 from ..extensions import db
 
 ANY = "*"
+YEAR_TOTAL = 0  # the month of a rollup row that holds the whole year's figures
+LEVEL_CUTS = (("township", 9), ("county", 6), ("city", 4), ("province", 2))  # rollup levels, code prefix length
+
+
+def area_of(code: str) -> str:
+    """The area (``AreaSummary``) a village, township or county code belongs to."""
+    return code[:9] + "000"
 
 
 class SupportRollup(db.Model):
@@ -131,7 +138,7 @@ class AreaSummary(db.Model):
     digits of every code it holds, then ``000``. A province, city or county page sums about 2,000 of these rows instead of 24,000
     villages, 40,000 postings and 400,000 duty months.
 
-    A row is recomputed from the rows it sums (by ``summary.area_figures``, the same
+    A row is recomputed from the rows it sums (by ``figures.area_figures``, the same
     code the coverage page runs for an area without a row) whenever a flush touches the
     area. It is only used while it still holds: for ``year`` and the ``settings`` it was
     computed with, from ``computed_on`` until ``valid_until`` (the next day on which time
@@ -181,5 +188,3 @@ for _model, _column, _roles in (
 ):
     scope_rule(_model)(_scope_by_region(_column, _roles))
 
-
-from . import summary  # noqa: E402,F401  (registers the after_flush listener)

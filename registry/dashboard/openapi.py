@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..core.enums import ORG_KINDS, RECORD_CATEGORIES
-from .coverage import FLAGS
+from .definitions import FLAGS
 from .gaps import GAP_KINDS
 
 _CODE = {"name": "code", "in": "path", "required": True, "description": "12位统计用区划代码（省、市州、县市区或乡镇）",

@@ -19,22 +19,35 @@ from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import Integer, case, delete, event, extract, func, inspect, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..core.database import lock_writers
+from ..core.enums import VILLAGE_ROLES
+from ..core.timeutil import local_today
 from ..extensions import db
-from .models import ANY, SupportRollup, VillageSupportLast
+from ..organizations.models import Organization
+from ..pairings.models import Pairing
+from ..people.models import Posting
+from ..regions.models import Region
+from .definitions import support_cutoff, support_window
+from .figures import AREA_FIGURES, area_figures, area_fresh, area_settings
+from .models import (
+    ANY,
+    LEVEL_CUTS,
+    YEAR_TOTAL,
+    AreaSummary,
+    PersonTrainingYear,
+    SupportRollup,
+    SupportTotal,
+    VillageStatus,
+    VillageSupportLast,
+    area_of,
+)
 
-
-def area_of(code: str) -> str:
-    """The area (``AreaSummary``) a village, township or county code belongs to."""
-    return code[:9] + "000"
-
-LEVEL_CUTS = (("township", 9), ("county", 6), ("city", 4), ("province", 2))
-YEAR_TOTAL = 0  # the month of a row that holds the whole year's figures
 _FIELDS = ("village_code", "record_date", "category", "organization_id", "status",
            "amount", "amount_attracted", "amount_in_kind")
 ZERO = Decimal("0")
@@ -72,10 +85,6 @@ def _insert(session):
 
 def _touched_places(session) -> set[str]:
     """Villages whose postings, pairings or own flags changed in this flush."""
-    from ..pairings.models import Pairing
-    from ..people.models import Posting
-    from ..regions.models import Region
-
     codes: set[str] = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, (Posting, Pairing)):
@@ -124,8 +133,6 @@ def refresh_person_training(conn, people: set[int] | None) -> None:
         from ..training.models import Attendance, Training
     except ImportError:
         return
-    from .models import PersonTrainingYear
-
     table = PersonTrainingYear.__table__
     year = extract("year", Training.start_date).cast(Integer)
     chunks = [None] if people is None else [sorted(people)[i:i + 500] for i in range(0, len(people), 500)]
@@ -144,7 +151,13 @@ def refresh_person_training(conn, people: set[int] | None) -> None:
         conn.execute(table.insert().from_select(["person_id", "year", "passed_courses"], stmt))
 
 
-@event.listens_for(Session, "after_flush")
+def listen() -> None:
+    """Keep the summaries current on every flush from now on. The dashboard blueprint
+    calls this when it is registered (``views.py``); calling it again changes nothing."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+
+
 def _after_flush(session, _ctx):
     conn = session.connection()
     trainees = _touched_trainees(session)
@@ -181,10 +194,8 @@ def _after_flush(session, _ctx):
 
 
 def _areas_of_people(conn, people: set[int]) -> set[str]:
-    from ..people.models import Posting
-
     codes = conn.execute(select(Posting.region_code).where(Posting.person_id.in_(sorted(people)),
-                                                           Posting.end_date.is_(None))).scalars()
+                                                           Posting.is_active)).scalars()
     return {area_of(code) for code in codes if code}
 
 
@@ -198,9 +209,6 @@ def lock_areas(conn, areas: set[str]) -> None:
 
 def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
     """Update the rollups; return the villages whose latest confirmed date changed."""
-    from ..organizations.models import Organization
-    from ..regions.models import Region
-
     conn = session.connection()
     villages = {c["village_code"] for c, _ in changes}
     orgs = {c["organization_id"] for c, _ in changes}
@@ -237,8 +245,6 @@ def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
         for i in range(4):
             cell[i] += values[i]
 
-    from .models import SupportTotal
-
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
     _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
     if touched_confirmed:
@@ -270,8 +276,6 @@ def _add_to_cells(session, conn, model, key_columns, cells) -> None:
 
 def _last_confirmed_select(village_filter=None):
     """Latest confirmed record date per village, overall and per category/kind."""
-    from ..organizations.models import Organization
-
     model = _record_model()
     base = (
         select(model.village_code, model.category, Organization.kind.label("kind"), model.record_date)
@@ -306,16 +310,7 @@ def refresh_last_confirmed(conn, villages: set[str]) -> None:
 
 def refresh_village_status(conn, codes: set[str] | None, today=None) -> None:
     """Recompute ``VillageStatus`` for the given villages (all when ``codes`` is None)."""
-    from datetime import timedelta
-
-    from ..core.timeutil import local_today
-    from ..pairings.models import Pairing
-    from ..people.models import Posting
-    from ..regions.models import Region
-    from .models import VillageStatus
-
     today = today or local_today()
-    village_roles = ("first_secretary", "team_leader", "team_member")
     chunks = [None] if codes is None else [sorted(codes)[i:i + 500] for i in range(0, len(codes), 500)]
     table = VillageStatus.__table__
     for chunk in chunks:
@@ -329,17 +324,17 @@ def refresh_village_status(conn, codes: set[str] | None, today=None) -> None:
                               first_secretaries=0, team_size=0, resident_pairings=0, enterprise_pairings=0,
                               pairings_valid_until=None, last_confirmed_on=None)
         for code, role in conn.execute(limit(Posting.region_code, select(Posting.region_code, Posting.role).where(
-                Posting.end_date.is_(None), Posting.role.in_(village_roles)))):
+                Posting.is_active, Posting.role.in_(VILLAGE_ROLES)))):
             if code in rows:
                 rows[code]["team_size"] += 1
                 rows[code]["first_secretaries"] += role == "first_secretary"
-        for code, kind, start, end in conn.execute(limit(Pairing.region_code, select(
-                Pairing.region_code, Pairing.kind, Pairing.start_date, Pairing.end_date).where(
+        for code, kind, start, end, active in conn.execute(limit(Pairing.region_code, select(
+                Pairing.region_code, Pairing.kind, Pairing.start_date, Pairing.end_date, Pairing.active_on(today)).where(
                 Pairing.kind.in_(("resident", "enterprise_village"))))):
             row = rows.get(code)
             if row is None:
                 continue
-            if start <= today and (end is None or end >= today):
+            if active:
                 row["resident_pairings" if kind == "resident" else "enterprise_pairings"] += 1
             change = start if start > today else (end + timedelta(days=1) if end is not None and end >= today else None)
             if change is not None and (row["pairings_valid_until"] is None or change < row["pairings_valid_until"]):
@@ -358,8 +353,6 @@ def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str,
     """Per area, the first day on which time alone changes one of its figures: a pairing
     starts or ends, a village's latest confirmed support leaves the 12-month window, or
     the year ends."""
-    from ..pairings.models import Pairing
-
     year_end = date(today.year + 1, 1, 1)
     out: dict[str, date] = {}
 
@@ -381,10 +374,11 @@ def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str,
     last = VillageSupportLast
     p = func.substr(last.village_code, 1, 9)
     stmt = (select(p, func.min(last.last_confirmed_on))
-            .where(last.category == ANY, last.org_kind == ANY, last.last_confirmed_on >= today - timedelta(days=365))
+            .where(last.category == ANY, last.org_kind == ANY, last.last_confirmed_on >= support_cutoff(today))
             .group_by(p))
+    leaves = support_window() + timedelta(days=1)  # a date leaves the window the day after its last day in it
     for prefix, oldest in conn.execute(restrict(stmt, last.village_code)):
-        earlier(prefix, _as_date(oldest) + timedelta(days=366) if oldest is not None else None)
+        earlier(prefix, _as_date(oldest) + leaves if oldest is not None else None)
     return out
 
 
@@ -397,12 +391,6 @@ def _as_date(value) -> date | None:
 
 def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> None:
     """Recompute ``AreaSummary`` for the given areas (all when None)."""
-    from flask import current_app
-
-    from ..core.timeutil import local_today
-    from .coverage import AREA_FIGURES, area_figures, area_settings
-    from .models import AreaSummary
-
     today = today or local_today()
     table = AreaSummary.__table__
     settings = area_settings(current_app.config)
@@ -425,14 +413,6 @@ def refresh_stale(today: date | None = None) -> int:
     """Recompute the village summaries whose pairings changed by date and every area row
     that no longer holds (or is missing); return the number of areas recomputed. Run
     daily (``flask dashboard refresh``) so coverage pages read only summaries."""
-    from flask import current_app
-
-    from ..core.timeutil import local_today
-    from ..people.models import Posting
-    from ..regions.models import Region
-    from .coverage import area_fresh
-    from .models import AreaSummary, VillageStatus
-
     today = today or local_today()
     conn = db.session.connection()
     villages = set(conn.execute(select(VillageStatus.code).where(VillageStatus.pairings_valid_until <= today)).scalars())
@@ -443,7 +423,7 @@ def refresh_stale(today: date | None = None) -> int:
     p = func.substr(Region.code, 1, 9).concat("000")
     held = set(conn.execute(select(p).where(Region.level == "village").distinct()).scalars())
     q = func.substr(Posting.region_code, 1, 9).concat("000")
-    held |= set(conn.execute(select(q).where(Posting.end_date.is_(None)).distinct()).scalars())
+    held |= set(conn.execute(select(q).where(Posting.is_active).distinct()).scalars())
     areas = stale | (held - known)
     if areas:
         refresh_areas(conn, areas, today)
@@ -452,13 +432,8 @@ def refresh_stale(today: date | None = None) -> int:
 
 def rebuild_all() -> None:
     """Recompute every summary from the records (after a bulk load or a flag change)."""
-    from ..organizations.models import Organization
-    from ..regions.models import Region
-
     model = _record_model()
     conn = db.session.connection()
-    from .models import SupportTotal
-
     conn.execute(delete(SupportRollup.__table__))
     conn.execute(delete(SupportTotal.__table__))
     conn.execute(delete(VillageSupportLast.__table__))

@@ -15,13 +15,15 @@ from ..core.scope import get_in_scope_or_404
 from ..core.tabular import to_csv, to_xlsx
 from ..core.timeutil import local_today
 from ..regions.models import Region
-from . import charts
-from .coverage import FLAGS, Filters, compute
+from . import charts, summary
+from .coverage import compute
+from .definitions import FLAGS, Filters
 from .gaps import GAP_KINDS, gaps
 from .openapi import openapi_document
 from .tables import all_tables
 
 bp = Blueprint("dashboard", __name__)
+bp.record_once(lambda _state: summary.listen())  # the summaries follow every flush
 
 METRICS = {
     "first_secretary": "有第一书记（%）",

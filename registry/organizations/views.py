@@ -11,7 +11,8 @@ from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..extensions import db
 from ..people.privacy import shown_contact_phone
-from ..people.services import people_query, posting_query
+from ..people.postings import posting_query
+from ..people.services import people_query
 from ..transfer.exporting import form_filters, send_export
 from . import services
 from .forms import OrganizationFilter, OrganizationForm, read_filters

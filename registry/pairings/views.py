@@ -14,7 +14,7 @@ from ..extensions import db
 from ..organizations.forms import read_filters
 from ..organizations.models import Organization
 from ..organizations.services import in_jurisdiction, organization_query
-from ..people.services import target_query
+from ..people.targets import target_query
 from ..regions.models import Region
 from ..transfer.exporting import form_filters, send_export
 from . import services

@@ -1,5 +1,5 @@
 """``flask people …``: posting work from the command line, through the same services
-(and so the same ``check_posting``) as the pages."""
+(and so the same ``postings.check_posting``) as the pages."""
 from __future__ import annotations
 
 import sys
@@ -10,7 +10,7 @@ from ..core.enums import END_REASONS
 from ..core.rules import RuleViolation
 from ..extensions import db
 from ..regions.models import Region
-from . import services
+from . import postings as posting_services
 from .models import Posting
 
 
@@ -50,7 +50,7 @@ def register(group: click.Group) -> None:
         errors = []
         for posting in postings:
             try:
-                services.end_posting(posting, end_date=end_date.date(), end_reason=reason, end_note=note,
+                posting_services.end_posting(posting, end_date=end_date.date(), end_reason=reason, end_note=note,
                                      version=posting.version, actor=actor, commit=False)
             except RuleViolation as violation:
                 errors.append((posting, violation.message))

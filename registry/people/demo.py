@@ -4,7 +4,7 @@ villages with gaps (no first secretary, a team under the minimum).
 
 Built so that the posting rules hold by construction (a person's postings never
 overlap, a village's first-secretary terms follow one another); ``tests/test_postings``
-checks the generated data against ``services.check_posting``. The demo unit (the first
+checks the generated data against ``postings.check_posting``. The demo unit (the first
 backing unit) gets people, a first secretary in the demo village (the first village of
 吉首市) with a full team, more postings in 吉首市, one ending soon and one recalled.
 """

@@ -13,6 +13,7 @@ from ..main.home import panel
 from ..organizations.services import in_jurisdiction
 from ..pairings.models import Pairing
 from ..regions.sections import section
+from . import postings as posting_services
 from . import services
 from .models import Person, Posting
 
@@ -32,7 +33,7 @@ def _due_note(p: Posting) -> str:
 def ending_soon_panel(user):
     if user.role not in ("admin", "region", "viewer"):
         return None
-    total, rows = services.ending_soon(user)
+    total, rows = posting_services.ending_soon(user)
     days = current_app.config["REGISTRY_ENDING_SOON_DAYS"]
     return {
         "title": f"{days}天内期满的选派",
@@ -72,7 +73,7 @@ def unit_people_panel(user):
 def unit_postings_panel(user):
     if user.role != "unit" or not user.organization_id:
         return None
-    stmt = scoped(select(Posting), Posting, user).where(Posting.end_date.is_(None))
+    stmt = scoped(select(Posting), Posting, user).where(Posting.is_active)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.session.scalars(stmt.order_by(Posting.planned_end).limit(8)).all()
     return {
@@ -116,7 +117,7 @@ def village_forces_panel(user):
 def _village_postings(code: str, user) -> list[Posting]:
     rows = db.session.scalars(
         scoped(select(Posting), Posting, user).where(
-            Posting.region_code == code, Posting.role.in_(VILLAGE_ROLES), Posting.end_date.is_(None)
+            Posting.region_code == code, Posting.role.in_(VILLAGE_ROLES), Posting.is_active
         )
     ).all()
     return sorted(rows, key=lambda p: (_ROLE_ORDER[p.role], p.start_date, p.id))
@@ -139,7 +140,7 @@ def village_forces(region, user):
         if pairing.kind == "resident" and pairing.is_active:
             backing.setdefault(pairing.organization_id, {"org": pairing.organization, "why": set()})["why"].add("驻村帮扶结对")
     past = db.session.scalars(
-        scoped(select(Posting), Posting, user).where(Posting.region_code == region.code, Posting.end_date.is_not(None))
+        scoped(select(Posting), Posting, user).where(Posting.region_code == region.code, ~Posting.is_active)
         .order_by(Posting.end_date.desc()).limit(20)
     ).all()
     minimum = current_app.config["REGISTRY_MIN_TEAM_SIZE"]
@@ -165,10 +166,9 @@ def village_forces(region, user):
 def seconded_cadres(region, user):
     if region.level not in ("county", "township"):
         return None
-    lo, hi = region.range()
     cadres = db.session.scalars(
         scoped(select(Posting), Posting, user).where(
-            Posting.role == "seconded_cadre", Posting.end_date.is_(None), Posting.region_code.between(lo, hi)
+            Posting.role == "seconded_cadre", Posting.is_active, region.within(Posting.region_code)
         ).order_by(Posting.region_code, Posting.start_date)
     ).all()
     pairings = db.session.scalars(
@@ -177,12 +177,12 @@ def seconded_cadres(region, user):
     ).all()
     village_pairings = db.session.scalar(
         scoped(select(func.count(Pairing.id)), Pairing, user).where(
-            Pairing.region_code.between(lo, hi), Pairing.region_code != region.code, Pairing.end_date.is_(None)
+            region.within(Pairing.region_code), Pairing.region_code != region.code, Pairing.end_date.is_(None)
         )
     ) or 0
     secretaries = db.session.scalar(
         scoped(select(func.count(Posting.id)), Posting, user).where(
-            Posting.role == "first_secretary", Posting.end_date.is_(None), Posting.region_code.between(lo, hi)
+            Posting.role == "first_secretary", Posting.is_active, region.within(Posting.region_code)
         )
     ) or 0
     manages = in_jurisdiction(user, region.code)

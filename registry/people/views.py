@@ -19,7 +19,8 @@ from ..organizations.exports import send_table
 from ..organizations.forms import read_filters
 from ..organizations.services import in_jurisdiction
 from ..regions.models import Region
-from . import cli, services
+from . import cli, services, targets
+from . import postings as posting_services  # the views `postings` and `end_posting` take the plain names
 from . import panels  # noqa: F401  (home panels and region-page sections)
 from .forms import EndPostingForm, PeopleFilter, PersonForm, PostingFilter, PostingForm
 from .models import Person, Posting
@@ -215,7 +216,7 @@ def new_posting(person_id: int):
             form.role.data = "seconded_cadre" if region.level != "village" else "first_secretary"
     if form.validate_on_submit():
         try:
-            posting = services.create_posting(person, form.payload(), actor=current_user)
+            posting = posting_services.create_posting(person, form.payload(), actor=current_user)
         except RuleViolation as violation:
             db.session.rollback()
             violation.apply_to_form(form)
@@ -247,9 +248,9 @@ def posting_targets(person_id: int):
         abort(404)
     q = request.args.get("q", "").strip()[:50]
     gap = request.args.get("gap") == "1"
-    stmt = services.target_query(current_user, levels=LEVELS[level], q=q, without_first_secretary=gap and level == "village")
+    stmt = targets.target_query(current_user, levels=LEVELS[level], q=q, without_first_secretary=gap and level == "village")
     page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
-    secretaries = services.active_first_secretaries(r.code for r in page.items)
+    secretaries = targets.active_first_secretaries(r.code for r in page.items)
     return render_template(
         "people/targets.html", person=person, page=page, level=level, q=q, gap=gap, secretaries=secretaries,
     )
@@ -263,7 +264,7 @@ def _posting_filters():
 
 
 def _posting_query(form):
-    return services.posting_query(
+    return posting_services.posting_query(
         current_user, q=form.q.data or "", role=form.role.data or "", status=form.status.data or "",
         region_code=form.region.data or "", organization_id=_int_arg("org"),
     )
@@ -312,7 +313,7 @@ def posting(posting_id: int):
     person_visible = in_scope(Person, item.person_id)
     return render_template(
         "people/posting.html", posting=item, person_visible=person_visible,
-        can_end=item.is_active and current_user.can("manage_postings") and services.can_manage_posting(current_user, item),
+        can_end=item.is_active and current_user.can("manage_postings") and posting_services.can_manage_posting(current_user, item),
     )
 
 
@@ -320,7 +321,7 @@ def posting(posting_id: int):
 @require("manage_postings")
 def end_posting(posting_id: int):
     item = get_in_scope_or_404(Posting, posting_id)
-    if not services.can_manage_posting(current_user, item):
+    if not posting_services.can_manage_posting(current_user, item):
         abort(403)
     if not item.is_active:
         flash("该选派已结束", "info")
@@ -330,7 +331,7 @@ def end_posting(posting_id: int):
         form.version.data = item.version
     if form.validate_on_submit():
         try:
-            services.end_posting(
+            posting_services.end_posting(
                 item, end_date=form.end_date.data, end_reason=form.end_reason.data or None,
                 end_note=form.end_note.data, version=form.version.data, actor=current_user,
             )
