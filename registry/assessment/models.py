@@ -12,14 +12,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
-    or_,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INCENTIVE_LEVELS, SUBJECT_KINDS
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..organizations.models import Organization
@@ -159,31 +155,3 @@ class Incentive(db.Model):
     @property
     def audit_organization_id(self) -> int:
         return self.organization_id
-
-
-@scope_rule(Assessment)
-def _assessment_scope(user):
-    """Region staff and viewers: grades given in their jurisdiction. A unit: its own
-    grade and those of its people (employed or sent by it). Villages: none."""
-    if user.role in ("region", "viewer"):
-        return region_clause(Assessment.region_code, user)
-    if user.role == "unit":
-        return or_(
-            Assessment.organization_id == user.organization_id,
-            Assessment.person_id.in_(select(Person.id).where(Person.organization_id == user.organization_id)),
-        )
-    return false()
-
-
-@scope_rule(Incentive)
-def _incentive_scope(user):
-    """Region staff and viewers: issued by their jurisdiction or about a subject working
-    in it. A unit: about itself or its people. Villages: none."""
-    if user.role in ("region", "viewer"):
-        return or_(region_clause(Incentive.region_code, user), region_clause(Incentive.subject_region_code, user))
-    if user.role == "unit":
-        return or_(
-            Incentive.organization_id == user.organization_id,
-            Incentive.person_id.in_(select(Person.id).where(Person.organization_id == user.organization_id)),
-        )
-    return false()

@@ -13,12 +13,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.enums import DUTY_STATUSES
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..people.models import Posting
@@ -97,12 +95,3 @@ class DutyMonth(db.Model):
     @property
     def audit_organization_id(self) -> int:
         return self.organization_id
-
-
-@scope_rule(DutyMonth)
-def _duty_scope(user):
-    if user.role == "unit":
-        return DutyMonth.organization_id == user.organization_id
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(DutyMonth.region_code, user)
-    return false()

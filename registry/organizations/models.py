@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false, or_, select
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..regions.models import Region
@@ -64,27 +63,3 @@ class Organization(db.Model):
     @property
     def audit_organization_id(self) -> int:
         return self.id
-
-
-@scope_rule(Organization)
-def _organization_scope(user):
-    """Region staff and viewers see organizations based in their region or helping in it;
-    a unit sees itself; a village sees the organizations paired with or posted to it."""
-    from ..pairings.models import Pairing
-    from ..people.models import Posting
-
-    if user.role == "unit":
-        return Organization.id == user.organization_id
-    if user.role in ("region", "viewer"):
-        lo, hi = user.region.range()
-        helping = or_(
-            Organization.id.in_(select(Pairing.organization_id).where(Pairing.region_code.between(lo, hi))),
-            Organization.id.in_(select(Posting.organization_id).where(Posting.region_code.between(lo, hi))),
-        )
-        return or_(region_clause(Organization.region_code, user), helping)
-    if user.role == "village":
-        return or_(
-            Organization.id.in_(select(Pairing.organization_id).where(Pairing.region_code == user.village_code)),
-            Organization.id.in_(select(Posting.organization_id).where(Posting.region_code == user.village_code)),
-        )
-    return false()

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false, or_, select, text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core import crypto
 from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES
 from ..core.identity import mask_id_number, mask_phone
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..organizations.models import Organization
@@ -146,29 +145,3 @@ class Posting(db.Model):
     @property
     def audit_organization_id(self) -> int:
         return self.organization_id
-
-
-@scope_rule(Posting)
-def _posting_scope(user):
-    if user.role == "unit":
-        return Posting.organization_id == user.organization_id
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(Posting.region_code, user)
-    return false()
-
-
-@scope_rule(Person)
-def _person_scope(user):
-    """A unit sees its own people; region staff see people employed by organizations of
-    their region or posted into it; a village sees the people posted to it."""
-    if user.role == "unit":
-        return Person.organization_id == user.organization_id
-    posted_here = Person.id.in_(select(Posting.person_id).where(region_clause(Posting.region_code, user)))
-    if user.role in ("region", "viewer"):
-        employed_here = Person.organization_id.in_(
-            select(Organization.id).where(region_clause(Organization.region_code, user))
-        )
-        return or_(employed_here, posted_here)
-    if user.role == "village":
-        return posted_here
-    return false()

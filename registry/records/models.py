@@ -18,14 +18,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
-    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
-from ..core.scope import region_clause, scope_filter, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..organizations.models import Organization
@@ -182,30 +179,3 @@ class FundContribution(db.Model):
     @property
     def audit_organization_id(self) -> int:
         return self.organization_id
-
-
-@scope_rule(SupportRecord)
-def _record_scope(user):
-    """A unit sees its own records, drafts included. A village sees the records filed for
-    it, and region staff and viewers those of villages in their region, once submitted:
-    a draft is not yet a claim anybody else has to look at."""
-    if user.role == "unit":
-        return SupportRecord.organization_id == user.organization_id
-    if user.role in ("village", "region", "viewer"):
-        return region_clause(SupportRecord.village_code, user) & SupportRecord.submitted_at.is_not(None)
-    return false()
-
-
-@scope_rule(Evidence)
-def _evidence_scope(user):
-    return Evidence.record_id.in_(select(SupportRecord.id).where(scope_filter(SupportRecord, user)))
-
-
-@scope_rule(FundContribution)
-def _contribution_scope(user):
-    """What a fund received is visible to the fund itself and to those who may see the fund."""
-    if user.role == "unit":
-        return FundContribution.organization_id == user.organization_id
-    if user.role in ("region", "viewer"):
-        return FundContribution.organization_id.in_(select(Organization.id).where(scope_filter(Organization, user)))
-    return false()

@@ -13,14 +13,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
-    or_,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.enums import RESULT_STATUSES
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..regions.models import Region
@@ -75,20 +71,3 @@ class VillageResult(db.Model):
     @property
     def audit_organization_id(self) -> None:
         return None
-
-
-@scope_rule(VillageResult)
-def _result_scope(user):
-    """Like the village itself: region staff and viewers below them, the village its own,
-    a unit the villages it is paired with or posted to."""
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(VillageResult.village_code, user)
-    if user.role == "unit":
-        from ..pairings.models import Pairing
-        from ..people.models import Posting
-
-        return or_(
-            VillageResult.village_code.in_(select(Pairing.region_code).where(Pairing.organization_id == user.organization_id)),
-            VillageResult.village_code.in_(select(Posting.region_code).where(Posting.organization_id == user.organization_id)),
-        )
-    return false()

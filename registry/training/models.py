@@ -14,14 +14,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
-    or_,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
-from ..core.scope import region_clause, scope_filter, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..people.models import Person
@@ -106,28 +102,3 @@ class Attendance(db.Model):
     @property
     def audit_organization_id(self) -> int | None:
         return self.person.organization_id if self.person else None
-
-
-def _people_in_scope(user):
-    return select(Person.id).where(scope_filter(Person, user))
-
-
-@scope_rule(Training)
-def _training_scope(user):
-    """Region staff and viewers see the courses run in their jurisdiction and those run
-    above it (a provincial course is for the whole province); units and villages see the
-    courses their people attended."""
-    if user.role in ("region", "viewer"):
-        above = user.region.ancestor_codes() if user.region is not None else []
-        return or_(region_clause(Training.region_code, user), Training.region_code.in_(above))
-    if user.role in ("unit", "village"):
-        return Training.id.in_(select(Attendance.training_id).where(Attendance.person_id.in_(_people_in_scope(user))))
-    return false()
-
-
-@scope_rule(Attendance)
-def _attendance_scope(user):
-    """An attendance is as visible as the person it is about."""
-    if user.role in ("region", "viewer", "unit", "village"):
-        return Attendance.person_id.in_(_people_in_scope(user))
-    return false()
