@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INCENTIVE_LEVELS, SUBJECT_KINDS
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -27,7 +28,7 @@ def subject_key(kind: str, ident: int) -> str:
     return f"{kind}:{ident}"
 
 
-class Assessment(db.Model):
+class Assessment(Audited, db.Model):
     """考核: one grade per subject (a posting's person, or an organization) and year.
 
     A re-grade changes the row and is recorded in the audit trail with its reason; it is
@@ -35,6 +36,8 @@ class Assessment(db.Model):
     """
 
     __tablename__ = "assessment"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int] = mapped_column(Integer)
@@ -80,20 +83,14 @@ class Assessment(db.Model):
             return self.person.name
         return self.organization.name if self.organization else ""
 
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
 
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id
-
-
-class Incentive(db.Model):
+class Incentive(Audited, db.Model):
     """表扬激励 or 约谈 of a person or an organization. A summons has a follow-up (整改)
     state: open (待整改) → rectifying (整改中) → closed (已销号)."""
 
     __tablename__ = "incentive"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(14))  # commendation / summons
@@ -147,11 +144,3 @@ class Incentive(db.Model):
     @property
     def is_open(self) -> bool:
         return self.kind == "summons" and self.follow_up in ("open", "rectifying")
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id

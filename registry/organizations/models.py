@@ -5,16 +5,19 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..regions.models import Region
 
 
-class Organization(db.Model):
+class Organization(Audited, db.Model):
     """帮扶主体: one table, a ``kind``."""
 
     __tablename__ = "organization"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
@@ -55,11 +58,3 @@ class Organization(db.Model):
             if self.subtype in table:
                 return table[self.subtype]
         return ""
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.id

@@ -6,6 +6,7 @@ from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Stri
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import PAIRED_SECTORS, PAIRING_KINDS
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
@@ -13,8 +14,10 @@ from ..organizations.models import Organization
 from ..regions.models import Region
 
 
-class Pairing(db.Model):
+class Pairing(Audited, db.Model):
     __tablename__ = "pairing"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
@@ -59,11 +62,3 @@ class Pairing(db.Model):
     @property
     def sector_label(self) -> str:
         return PAIRED_SECTORS.get(self.sector or "", "")
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id

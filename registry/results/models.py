@@ -16,17 +16,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import RESULT_STATUSES
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..regions.models import Region
 
 
-class VillageResult(db.Model):
+class VillageResult(Audited, db.Model):
     """帮扶实效: a village's figures for one year. Filed by the village, verified by the
     township or county (or sent back with a reason); a verified result is locked."""
 
     __tablename__ = "village_result"
+    __audit_region__ = "village_code"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     village_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
@@ -63,11 +65,3 @@ class VillageResult(db.Model):
     @property
     def locked(self) -> bool:
         return self.status == "verified"
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.village_code
-
-    @property
-    def audit_organization_id(self) -> None:
-        return None
