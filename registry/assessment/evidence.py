@@ -178,10 +178,9 @@ def organization_evidence(organization: Organization, year: int, region) -> Orga
     """The organization's work in ``year`` inside the assessor's region (``region``)."""
     from ..pairings.models import Pairing
 
-    lo, hi = region.range()
     postings = db.session.scalars(
         select(Posting)
-        .where(Posting.organization_id == organization.id, Posting.region_code.between(lo, hi), checks.active_in_year(year))
+        .where(Posting.organization_id == organization.id, region.within(Posting.region_code), checks.active_in_year(year))
         .order_by(Posting.role, Posting.start_date)
     ).all()
     ids = [p.id for p in postings]
@@ -198,7 +197,7 @@ def organization_evidence(organization: Organization, year: int, region) -> Orga
     training = checks.posting_training_checks(postings, year=year)
     pairings = db.session.scalar(
         select(func.count()).select_from(Pairing).where(
-            Pairing.organization_id == organization.id, Pairing.region_code.between(lo, hi),
+            Pairing.organization_id == organization.id, region.within(Pairing.region_code),
             Pairing.start_date <= date(year, 12, 31),
             or_(Pairing.end_date.is_(None), Pairing.end_date >= date(year, 1, 1)),
         )
@@ -206,5 +205,5 @@ def organization_evidence(organization: Organization, year: int, region) -> Orga
     return OrganizationEvidence(
         organization=organization, year=year, region_name=region.name,
         postings=[PostingLine(p, *totals[p.id], training_gap=training[p.id].gap) for p in postings],
-        support=confirmed_support(organization.id, year, region_range=(lo, hi)), pairings=pairings,
+        support=confirmed_support(organization.id, year, region_range=region.range()), pairings=pairings,
     )
