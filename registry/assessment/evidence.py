@@ -64,9 +64,9 @@ def _support_model():
 
 
 def confirmed_support(organization_id: int, year: int, village_code: str | None = None,
-                      region_range: tuple[str, str] | None = None) -> SupportSummary:
+                      region=None) -> SupportSummary:
     """Confirmed support records of an organization in ``year`` — to one village, or to
-    the villages of a range of region codes."""
+    the villages of a region."""
     model = _support_model()
     if model is None:
         return SupportSummary(available=False)
@@ -77,8 +77,8 @@ def confirmed_support(organization_id: int, year: int, village_code: str | None 
     ]
     if village_code is not None:
         conditions.append(model.village_code == village_code)
-    if region_range is not None:
-        conditions.append(model.village_code.between(*region_range))
+    if region is not None:
+        conditions.append(region.within(model.village_code))
     rows = db.session.execute(
         select(
             model.category, func.count(), func.coalesce(func.sum(model.amount), 0),
@@ -205,5 +205,5 @@ def organization_evidence(organization: Organization, year: int, region) -> Orga
     return OrganizationEvidence(
         organization=organization, year=year, region_name=region.name,
         postings=[PostingLine(p, *totals[p.id], training_gap=training[p.id].gap) for p in postings],
-        support=confirmed_support(organization.id, year, region_range=region.range()), pairings=pairings,
+        support=confirmed_support(organization.id, year, region=region), pairings=pairings,
     )
