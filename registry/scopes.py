@@ -15,7 +15,16 @@ from sqlalchemy import false, or_, select
 
 from .assessment.models import Assessment, Incentive
 from .audit.models import AuditEvent
-from .core.scope import STAFF, as_visible_as, by_org_or_region, by_region, region_clause, scope_filter, scope_rule
+from .core.scope import (
+    REGION_ROLES,
+    STAFF,
+    as_visible_as,
+    by_org_or_region,
+    by_region,
+    region_clause,
+    scope_filter,
+    scope_rule,
+)
 from .dashboard.models import AreaSummary, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
 from .duty.models import DutyMonth
 from .organizations.models import Organization
@@ -113,7 +122,9 @@ def _support_record(user):
     a draft is not yet a claim anybody else has to look at."""
     if user.role == "unit":
         return SupportRecord.organization_id == user.organization_id
-    return by_region(SupportRecord.village_code)(user) & SupportRecord.submitted_at.is_not(None)
+    if user.role in REGION_ROLES:
+        return region_clause(SupportRecord.village_code, user) & SupportRecord.submitted_at.is_not(None)
+    return false()
 
 
 @scope_rule(FundContribution)
