@@ -28,6 +28,8 @@ run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask setup
 	@echo "帮扶力量登记系统: http://127.0.0.1:$(PORT)/  (demo accounts: instance/demo-accounts.txt)"
+	@# the job worker runs large imports and exports beside the web workers, and stops with them
+	$(BIN)/flask jobs work & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - 'registry:create_app()'
 
 test: install-test

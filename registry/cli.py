@@ -20,6 +20,11 @@ def register(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(dashboard_cli)
 
+    from .transfer.cli import import_command, jobs_cli
+
+    app.cli.add_command(import_command)
+    app.cli.add_command(jobs_cli)
+
 
 # -- regions -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ FEATURES = (
     "results",
     "assessment",
     "dashboard",
+    "transfer",
     "main",
 )
 

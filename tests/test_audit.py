@@ -58,3 +58,39 @@ def test_failed_write_leaves_no_event(db):
         create_user("x", "admin")  # username too short
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_record_many_extends_the_chain_as_record_would(db):
+    from registry.audit.services import record, record_many, verify_chain
+
+    record("load_divisions", "Region", after={"added": 1}, summary="one")
+    written = record_many([
+        {"action": "create", "entity_type": "Person", "entity_id": n, "summary": f"登记 {n}",
+         "after": {"name": f"人{n}"}, "region_code": "433101000000", "organization_id": 7} for n in range(1, 4)
+    ])
+    record("load_divisions", "Region", after={"added": 2}, summary="after")
+    db.session.commit()
+    assert written == 3
+    report = verify_chain()
+    assert report.ok and report.checked == 5
+
+
+def test_the_trail_exports_in_scope_and_the_export_is_on_the_record(db, login_as, make_user):
+    import io
+
+    from openpyxl import load_workbook
+
+    from registry.audit.services import record
+
+    record("create", "Region", after={"n": 1}, summary="县内事件", region_code="433101001001")
+    record("create", "Region", after={"n": 2}, summary="外县事件", region_code="430182001001")
+    db.session.commit()
+    county = login_as(make_user("region", region_code="433101000000"))
+    body = county.get("/audit/export.csv").get_data(as_text=True)
+    assert "县内事件" in body and "外县事件" not in body
+    sheet = load_workbook(io.BytesIO(county.get("/audit/export.xlsx?entity_type=Region").data)).worksheets[0]
+    assert [c.value for c in sheet[1]][:3] == ["编号", "时间", "操作人"]
+    assert [r[6].value for r in sheet.iter_rows(min_row=2)] == ["县内事件"]
+    exports = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
+    assert [e.summary for e in exports][-1].startswith("导出审计日志 1 条")
+    assert county.get("/audit/export.pdf").status_code == 404

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import inspect, select
+from sqlalchemy import insert, inspect, select
 
 from ..core.database import lock_for_chain
 from ..core.scope import scoped
@@ -123,6 +123,40 @@ def record(
     event.hash = compute_hash(event)
     db.session.add(event)
     return event
+
+
+def record_many(events: list[dict], *, actor=None) -> int:
+    """Append many events at once (a bulk import): one chain lock, one insert.
+
+    Each event is a dict with ``action``, ``entity_type``, ``entity_id``, ``summary`` and
+    optionally ``region_code``, ``organization_id``, ``before``, ``after``. The chain is
+    the same as if ``record`` had been called for each, in order."""
+    if not events:
+        return 0
+    db.session.flush()
+    lock_for_chain()
+    last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    user = _actor(actor)
+    next_id, prev = ((last.id + 1), last.hash) if last else (1, GENESIS)
+    at = utcnow()
+    rows = []
+    for offset, item in enumerate(events):
+        event = AuditEvent(
+            id=next_id + offset, at=at, actor_id=getattr(user, "id", None),
+            actor=getattr(user, "username", None) or "system", action=item["action"],
+            entity_type=item["entity_type"], entity_id=str(item["entity_id"]), summary=item.get("summary", "")[:300],
+            region_code=item.get("region_code"), organization_id=item.get("organization_id"),
+            before=canonical(item.get("before")), after=canonical(item.get("after")) if item.get("after") else None,
+            prev_hash=prev,
+        )
+        event.hash = prev = compute_hash(event)
+        rows.append({c: getattr(event, c) for c in _EVENT_COLUMNS})
+    db.session.execute(insert(AuditEvent), rows)
+    return len(rows)
+
+
+_EVENT_COLUMNS = ("id", "at", "actor_id", "actor", "action", "entity_type", "entity_id", "summary", "region_code",
+                  "organization_id", "before", "after", "prev_hash", "hash")
 
 
 @dataclass

@@ -45,7 +45,7 @@ def can_edit(user, org: Organization) -> bool:
     return in_jurisdiction(user, org.region_code)
 
 
-def _clean(values: dict, *, actor, org: Organization | None) -> dict:
+def clean_organization(values: dict, *, actor, org: Organization | None) -> dict:
     """Check and normalise every field; raise one ``RuleViolation`` with all problems."""
     errors = Collector()
     data = {key: values.get(key) for key in FIELDS}
@@ -111,7 +111,7 @@ def _flush_or_explain() -> None:
 def create_organization(values: dict, *, actor, demo: bool = False, commit: bool = True) -> Organization:
     if actor.role not in ("admin", "region"):
         raise RuleViolation("只有行政区工作人员可以登记帮扶主体")
-    data = _clean(values, actor=actor, org=None)
+    data = clean_organization(values, actor=actor, org=None)
     org = Organization(**data, is_demo=demo)
     db.session.add(org)
     _flush_or_explain()
@@ -131,7 +131,7 @@ def update_organization(org: Organization, values: dict, *, version, actor, comm
     if actor.role == "unit":
         for key in UNIT_FIXED:
             values[key] = getattr(org, key)
-    data = _clean(values, actor=actor, org=org)
+    data = clean_organization(values, actor=actor, org=org)
     before = snapshot(org)
     for key, value in data.items():
         setattr(org, key, value)

@@ -12,9 +12,10 @@ from ..core.scope import get_in_scope_or_404
 from ..extensions import db
 from ..people.privacy import shown_contact_phone
 from ..people.services import people_query, posting_query
+from ..transfer.exporting import form_filters, send_export
 from . import services
-from .exports import send_table
 from .forms import OrganizationFilter, OrganizationForm, read_filters
+from .imports import OrganizationImport, export_row
 from .models import Organization
 
 bp = Blueprint("organizations", __name__, url_prefix="/organizations")
@@ -51,21 +52,13 @@ def index():
     return render_template("organizations/index.html", page=page, filters=form)
 
 
-EXPORT_HEADER = ["名称", "类型", "类别/领域", "层级", "所在行政区", "区划代码", "统一社会信用代码", "民营", "湘商回归",
-                 "联系人", "联系电话", "地址"]
-
-
 @bp.route("/export.<fmt>")
 @require("export")
 def export(fmt: str):
+    """The import template's columns, so an export can be imported again as it is."""
     form = _filters()
-    rows = (
-        [o.name, o.kind_label, o.subtype_label, o.level_label, o.region.name, o.region_code, o.credit_code or "",
-         "是" if o.is_private else "否", "是" if o.is_xiangshang else "否", o.contact_name or "",
-         shown_contact_phone(o), o.address or ""]
-        for o in db.session.scalars(_query(form))
-    )
-    return send_table(fmt, "帮扶主体", EXPORT_HEADER, rows)
+    rows = (export_row(o, shown_contact_phone(o)) for o in db.session.scalars(_query(form)))
+    return send_export(fmt, "帮扶主体", OrganizationImport.fields, rows, filters=form_filters(form))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -10,7 +10,6 @@ from sqlalchemy import case, func, select
 from ..audit.services import record
 from ..core.enums import PREFIX_LENGTH
 from ..core.rules import RuleViolation
-from ..core.tabular import read_rows
 from ..extensions import db
 from .models import Region
 
@@ -42,19 +41,6 @@ def load_divisions(path: Path = DIVISIONS_CSV) -> int:
     return added
 
 
-# Accepted headers for a village import: English or the Chinese a county office uses.
-VILLAGE_COLUMNS = {
-    "code": ("code", "村代码", "代码", "区划代码"),
-    "name": ("name", "村名称", "名称"),
-    "township_code": ("township_code", "乡镇代码"),
-    "is_poor": ("is_poor", "脱贫村"),
-    "is_key": ("is_key", "重点帮扶村"),
-    "is_relocation": ("is_relocation", "易地扶贫搬迁安置点"),
-}
-_TRUE = {"1", "是", "true", "yes", "y", "√", "TRUE", "True"}
-_FALSE = {"", "0", "否", "false", "no", "n", "FALSE", "False"}
-
-
 @dataclass
 class ImportResult:
     rows: int = 0
@@ -67,75 +53,25 @@ class ImportResult:
         return not self.errors
 
 
-def _pick(row: dict[str, str], key: str) -> str:
-    for header in VILLAGE_COLUMNS[key]:
-        if header in row:
-            return (row[header] or "").strip()
-    return ""
-
-
 def import_villages(source, filename: str | None = None, *, demo: bool = False) -> ImportResult:
-    """All or nothing: every row is checked; nothing is written unless all pass."""
-    result = ImportResult()
-    townships = {
-        code: name for code, name in db.session.execute(select(Region.code, Region.name).where(Region.level == "township"))
-    }
-    existing = {r.code: r for r in db.session.scalars(select(Region).where(Region.level == "village"))}
-    seen: set[str] = set()
-    parsed = []
-    for number, row in read_rows(source, filename):
-        result.rows += 1
-        code, name, township = _pick(row, "code"), _pick(row, "name"), _pick(row, "township_code")
-        before = len(result.errors)
-        if not (len(code) == 12 and code.isdigit()):
-            result.errors.append((number, "code", "村代码应为12位数字"))
-        elif code in seen:
-            result.errors.append((number, "code", "村代码在文件中重复"))
-        if not name:
-            result.errors.append((number, "name", "村名称不能为空"))
-        elif len(name) > 100:
-            result.errors.append((number, "name", "村名称过长（最多100字）"))
-        if township not in townships:
-            result.errors.append((number, "township_code", "乡镇代码不存在"))
-        elif len(code) == 12 and not code.startswith(township[:9]):
-            result.errors.append((number, "code", f"村代码前9位应与所属乡镇代码一致（{township[:9]}）"))
-        elif code[9:] == "000":
-            result.errors.append((number, "code", "村代码后3位不能为000"))
-        flags = {}
-        for key in ("is_poor", "is_key", "is_relocation"):
-            raw = _pick(row, key)
-            if raw in _TRUE:
-                flags[key] = True
-            elif raw in _FALSE:
-                flags[key] = False
-            else:
-                result.errors.append((number, key, "应填“是”或“否”"))
-        seen.add(code)
-        if len(result.errors) == before:
-            parsed.append((code, name, township, flags))
-    if result.rows == 0:
-        result.errors.append((0, "file", "文件中没有数据行"))
-    if result.errors:
-        return result
-    for code, name, township, flags in parsed:
-        village = existing.get(code)
-        if village is None:
-            db.session.add(Region(code=code, name=name, level="village", parent_code=township, is_demo=demo, **flags))
-            result.created += 1
-        else:
-            changed = village.name != name or any(getattr(village, k) != v for k, v in flags.items())
-            village.name = name
-            for key, value in flags.items():
-                setattr(village, key, value)
-            result.updated += int(changed)
-    db.session.flush()
-    record(
-        "import_villages",
-        "Region",
-        after={"rows": result.rows, "created": result.created, "updated": result.updated},
-        summary=f"导入村 {result.rows} 行：新增 {result.created}，更新 {result.updated}",
-    )
-    return result
+    """All or nothing, updating villages already present (the reference-data loader).
+
+    The row rules are ``VillageImport``'s, shared with the web import and ``flask import``.
+    Does not commit."""
+    from ..transfer.importing import run_import
+    from .imports import VillageImport
+
+    if isinstance(source, (str, Path)):
+        data = Path(source).read_bytes()
+        filename = filename or Path(source).name
+    else:
+        data = source.read()
+        filename = filename or getattr(source, "name", "")
+    spec = VillageImport()
+    spec.demo = demo
+    report = run_import(spec, data, filename or "", None, update=True, commit=False)
+    return ImportResult(rows=report.rows, created=report.created, updated=report.updated,
+                        errors=[(e.row, e.column, e.message) for e in report.errors])
 
 
 def set_key_county(code: str, is_key: bool = True) -> Region:

@@ -1,0 +1,123 @@
+"""帮扶主体 from a spreadsheet. Each row passes ``services.clean_organization``, the rule
+the registration form uses, and is saved by ``create_organization`` or (when the user
+chose to update) ``update_organization``, audited as a form save."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
+from ..core.identity import normalize_credit_code
+from ..core.rules import Collector, RuleViolation
+from ..extensions import db
+from ..transfer.importing import Field, ImportKind, yes_no
+from ..transfer.references import Lookup, labelled
+from .forms import home_region_choices
+from .models import Organization
+from .services import clean_organization, create_organization, update_organization
+
+YES_NO = ("是", "否")
+SUBTYPES = {**MASS_ORG_SUBTYPES, **PARTY_FEDERATION_SUBTYPES, **PAIRED_SECTORS}
+
+
+def _regions(user) -> Lookup:
+    return Lookup({code: label.strip("\u3000") for code, label in home_region_choices(user)}, "行政区")
+
+
+@dataclass
+class OrganizationRow:
+    values: dict
+    existing: Organization | None
+
+
+class OrganizationImport(ImportKind):
+    name = "organizations"
+    title = "帮扶主体"
+    entity = "Organization"
+    permission = "manage_organizations"
+    list_endpoint = "organizations.index"
+    fields = (
+        Field("单位名称", "name", width=28, required=True, note="最多200字", example="湖南省示例厅"),
+        Field("主体类型", "kind", width=16, required=True, codes=ORG_KINDS, example="后盾单位",
+              note="从下拉列表选择"),
+        Field("类别/领域", "subtype", width=14, codes=SUBTYPES,
+              note="群团组织填工会/共青团/妇联等；民主党派/工商联填其一；对口帮扶单位填对口领域；其他类型留空"),
+        Field("单位层级", "level", width=10, codes=ORG_LEVELS, example="省直", note="可空"),
+        Field("所在行政区", "region_code", width=26, required=True,
+              choices=lambda user: _regions(user).labels(), example="湖南省（430000000000）",
+              note="从下拉列表选择，或填12位行政区代码；须在您的管辖范围内"),
+        Field("统一社会信用代码", "credit_code", width=22, note="18位；企业、公益慈善组织必填；同一代码只能登记一次"),
+        Field("民营企业", "is_private", width=10, choices=lambda user: YES_NO, note="仅企业可填“是”；空白为否"),
+        Field("湘商回归企业", "is_xiangshang", width=12, choices=lambda user: YES_NO, note="仅企业可填“是”；空白为否"),
+        Field("联系人", "contact_name", width=10, note="最多50字"),
+        Field("联系电话", "contact_phone", width=16, note="手机或固定电话"),
+        Field("地址", "address", width=30, note="最多200字"),
+        Field("备注", "note", width=30, note="最多2000字"),
+    )
+
+    def context(self, user, *, update: bool):
+        return {"user": user, "regions": _regions(user)}
+
+    def check(self, values, ctx) -> OrganizationRow:
+        errors = Collector()
+        data = dict(values)
+        try:
+            data["region_code"] = ctx["regions"].resolve(values["region_code"], "region_code")
+        except RuleViolation as broken:
+            errors.errors.update(broken.errors)
+        for key in ("is_private", "is_xiangshang"):
+            flag = yes_no(values[key])
+            errors.check(flag is not None, key, "应填“是”或“否”")
+            data[key] = bool(flag)
+        for key in ("name", "credit_code", "contact_name", "contact_phone", "address", "note"):
+            if data[key] is not None:
+                data[key] = str(data[key])
+        errors.raise_if_any()
+        existing = self._find(data)
+        clean = clean_organization(data, actor=ctx["user"], org=existing)
+        return OrganizationRow(values=clean, existing=existing)
+
+    def _find(self, data) -> Organization | None:
+        if data.get("credit_code"):
+            try:
+                code = normalize_credit_code(data["credit_code"])
+            except RuleViolation:
+                return None
+            return db.session.scalar(select(Organization).where(Organization.credit_code == code))
+        return db.session.scalar(select(Organization).where(
+            Organization.name == (data["name"] or "").strip(), Organization.region_code == data["region_code"]))
+
+    def key(self, clean: OrganizationRow) -> tuple:
+        if clean.values.get("credit_code"):
+            return ("credit", clean.values["credit_code"])
+        return ("name", clean.values["name"], clean.values["region_code"])
+
+    def existing(self, clean: OrganizationRow, ctx):
+        return clean.existing
+
+    def duplicate_message(self, clean: OrganizationRow) -> str:
+        return (f"帮扶主体“{clean.existing.name}”已登记；如需用文件内容修改，请选择“更新已有数据”"
+                "（命令行加 --update）后重新导入")
+
+    def write(self, rows, ctx, user) -> tuple[int, int]:
+        created = updated = 0
+        for clean, existing in rows:
+            if existing is None:
+                create_organization(clean.values, actor=user, commit=False)
+                created += 1
+            else:
+                before = existing.version
+                update_organization(existing, clean.values, version=existing.version, actor=user, commit=False)
+                updated += int(existing.version != before)
+        return created, updated
+
+
+def export_row(org: Organization, contact_phone: str) -> list:
+    """An organization as a row of the import template (what the export writes)."""
+    return [org.name, org.kind_label, org.subtype_label, org.level_label, labelled(org.region.name, org.region_code),
+            org.credit_code, "是" if org.is_private else "否", "是" if org.is_xiangshang else "否", org.contact_name,
+            contact_phone or None, org.address, org.note]
+
+
+KINDS = (OrganizationImport,)

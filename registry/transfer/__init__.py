@@ -1,0 +1,1 @@
+"""Moving data in and out in bulk: safe spreadsheet reading, streamed exports."""

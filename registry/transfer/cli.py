@@ -1,0 +1,79 @@
+"""``flask import KIND FILE``: the web import's service from the command line."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from ..extensions import db
+from .importing import run_import
+from .kinds import kinds
+from .reading import FileRefused
+
+
+def _user(username: str | None):
+    if not username:
+        return None  # the administrator at the console: no scope limit
+    from ..accounts.models import User
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        raise click.ClickException("账号不存在或已停用")
+    return user
+
+
+@click.command("import", help="Import a spreadsheet (.xlsx or .csv) of KIND, all or nothing. "
+               "KIND: villages, organizations, people, postings, pairings, records, ...")
+@click.argument("kind")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "username", help="import as this account (its scope and permissions apply)")
+@click.option("--update", is_flag=True, help="update rows already present instead of refusing them")
+def import_command(kind: str, path: Path, username: str | None, update: bool):
+    spec = kinds().get(kind)
+    if spec is None:
+        raise click.ClickException(f"未知的导入类型“{kind}”；可选：{'、'.join(sorted(kinds()))}")
+    user = _user(username)
+    if user is None and spec.needs_actor:
+        raise click.ClickException(f"导入{spec.title}须用 --as 指定以哪个账号的名义导入（其管辖范围和权限适用）")
+    if user is not None and not user.can(spec.permission):
+        raise click.ClickException(f"账号 {user.username} 没有导入{spec.title}的权限")
+    size = path.stat().st_size
+    limit = 64 * 1024 * 1024
+    if size > limit:
+        raise click.ClickException(FileRefused("文件过大（超过 64 MB），请拆分后导入", 413).message)
+    with click.progressbar(length=100, label=f"导入{spec.title}", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(current: int, total: int) -> None:
+            pct = int(current * 100 / total) if total else 100
+            bar.update(pct - done[0])
+            done[0] = pct
+
+        report = run_import(spec, path.read_bytes(), path.name, user, update=update, progress=progress)
+    for e in report.errors:
+        where = f"第{e.row}行" if e.row else "文件"
+        column = f" [{e.header or e.column}]" if e.column and e.column != "file" else ""
+        click.echo(f"{where}{column}：{e.message}", err=True)
+    if report.ignored_headers:
+        click.echo(f"未识别的列（已忽略）：{'、'.join(report.ignored_headers)}", err=True)
+    if not report.ok:
+        click.echo(report.summary(), err=True)
+        sys.exit(1)
+    click.echo(report.summary())
+
+
+@click.group("jobs", help="大批量导入导出任务。")
+def jobs_cli():
+    pass
+
+
+@jobs_cli.command("work", help="Run queued import/export jobs (keep running; started by `make run`).")
+@click.option("--once", is_flag=True, help="run the queued jobs, then exit")
+@click.option("--poll", default=1.0, show_default=True, help="seconds between looks at the queue")
+def jobs_work(once: bool, poll: float):
+    from .jobs import work
+
+    ran = work(once=once, poll=poll)
+    click.echo(f"已运行 {ran} 个任务")

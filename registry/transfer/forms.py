@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField
+
+
+class ImportForm(FlaskForm):
+    file = FileField("选择文件（.xlsx 或 .csv）", validators=[FileRequired("请选择要导入的文件")],
+                     render_kw={"accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv"})
+    update = BooleanField("更新已有数据（文件中与系统已有数据相同的行，用文件内容更新；不勾选则作为重复报错）")

@@ -1,0 +1,309 @@
+"""Importing a spreadsheet, all or nothing, row by row.
+
+Each importable kind (villages, organizations, people, ...) is an ``ImportKind``: its
+columns, a ``check`` that turns one row's cells into clean values with the same rule
+functions the form uses (raising ``RuleViolation`` keyed by column), the natural key that
+makes a re-import find the rows it wrote before, and a ``write`` for the rows that passed.
+
+``run_import`` reads the file safely (``reading.read_grid``), finds the header row (it
+may sit under a title, and Chinese headers or English code names both work), checks
+every row, then either writes them all or returns every error by row, column and reason
+with nothing written. The CLI (``flask import``) and the web page call it alike.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..audit.services import record
+from ..core.rules import RuleViolation
+from ..extensions import db
+from .reading import FileRefused, Grid, is_blank, read_grid
+from .writing import Column, unescape
+
+HEADER_SEARCH_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Field(Column):
+    """An import column: a ``Column`` plus what the import needs to know of it."""
+
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    # the values a drop-down in the template offers, given the user (an enumeration, or
+    # the user's own villages or organisations)
+    choices: Callable[[Any], Sequence[str]] | None = None
+    example: Any = None
+    # an enumeration: code -> Chinese label. The template offers the labels; the import
+    # accepts a label or a code and hands the rules the code.
+    codes: dict[str, str] | None = None
+
+    def __post_init__(self):
+        if self.codes is not None and self.choices is None:
+            labels = tuple(self.codes.values())
+            object.__setattr__(self, "choices", lambda user: labels)
+
+
+def choose(value, codes: dict[str, str], field_key: str):
+    """The code for ``value`` (a label or a code); RuleViolation naming the choices if neither."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if text in codes:
+        return text
+    for code, label in codes.items():
+        if unicodedata.normalize("NFKC", label) == text:
+            return code
+    raise RuleViolation(f"“{value}”不是可选的值，应为：{'、'.join(codes.values())}", field_key)
+
+
+@dataclass
+class RowError:
+    row: int  # as the user sees it in the sheet (1-based)
+    column: str  # the field key, "" for the row as a whole, "file" for the file
+    header: str  # the header as written in the file (or the field's Chinese name)
+    message: str
+    cell: str = ""  # e.g. "C5", for the report
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    title: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    ignored_headers: list[str] = field(default_factory=list)
+    grid: Grid | None = None
+    header_row: int = 0
+    columns: dict[str, int] = field(default_factory=dict)  # field key -> 0-based column
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add(self, row: int, key: str, message: str, spec: ImportKind | None = None) -> None:
+        col = self.columns.get(key)
+        header = ""
+        if spec is not None and key in spec.by_key:
+            header = spec.by_key[key].header
+        cell = f"{column_letter(col)}{row}" if col is not None and row else ""
+        self.errors.append(RowError(row=row, column=key, header=header, message=message, cell=cell))
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"导入成功：共 {self.rows} 行，新增 {self.created} 条，更新 {self.updated} 条"
+        rows = len({e.row for e in self.errors if e.row})
+        if not rows:
+            return "导入未完成：文件无法导入，未写入任何数据；请按提示改正后重新上传"
+        return f"导入未完成：{rows} 行有 {len(self.errors)} 处错误，未写入任何数据；请改正后重新上传"
+
+
+class ImportKind:
+    """One importable kind. Subclasses set the class attributes and the three methods."""
+
+    name: str = ""
+    title: str = ""
+    entity: str = ""  # the model's class name, for the audit trail
+    permission: str = ""
+    fields: Sequence[Field] = ()
+    list_endpoint: str = ""  # where a successful web import goes back to
+    needs_actor: bool = True  # False: the console may import without --as (reference data)
+
+    def list_args(self, user) -> dict:
+        return {}
+
+    def __init__(self) -> None:
+        self.by_key = {f.key: f for f in self.fields}
+        self.coded = [f for f in self.fields if f.codes is not None]
+
+    # -- to override ---------------------------------------------------------------------
+    def context(self, user, *, update: bool) -> Any:
+        """Everything the row checks look up, fetched once (scope applied)."""
+        return None
+
+    def check(self, values: dict[str, Any], ctx) -> Any:
+        """Clean one row or raise ``RuleViolation`` keyed by field key."""
+        raise NotImplementedError
+
+    def key(self, clean) -> tuple:
+        """The natural key: the same row imported twice has the same key."""
+        raise NotImplementedError
+
+    def existing(self, clean, ctx) -> Any:
+        """The object already stored under this row's key, or None."""
+        return None
+
+    def write(self, rows: list[tuple[Any, Any]], ctx, user) -> tuple[int, int]:
+        """Write the rows (clean values, existing object or None); return (created, updated)."""
+        raise NotImplementedError
+
+    def duplicate_message(self, clean) -> str:
+        return "系统中已有这条数据；如需用文件中的内容修改它，请选择“更新已有数据”（命令行加 --update）后重新导入"
+
+    # -- header matching -----------------------------------------------------------------
+    def header_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for f in self.fields:
+            for name in (f.header, f.key, *f.aliases):
+                names[normalise_header(name)] = f.key
+        return names
+
+
+def normalise_header(text) -> str:
+    """Headers match ignoring spaces, width, case, a required-marker * and a unit suffix
+    written in either kind of brackets: "金额（万元）" and "金额(万元)" are one header."""
+    value = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
+    value = re.sub(r"\s+", "", value).lstrip("*").rstrip("*")
+    return value
+
+
+_YES = {"1", "是", "true", "yes", "y", "√"}
+_NO = {"", "0", "否", "false", "no", "n", "×"}
+
+
+def yes_no(value) -> bool | None:
+    """是/否 (also 1/0, true/false, √/×; blank is 否); None when it is neither."""
+    text = "" if value is None else unicodedata.normalize("NFKC", str(value)).strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    return None
+
+
+def column_letter(index: int | None) -> str:
+    if index is None:
+        return ""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def clean_cell(value):
+    """A cell as the rules see it: text trimmed (None when blank), our export's escape undone."""
+    if isinstance(value, str):
+        value = unescape(value.strip())
+        return value or None
+    return value
+
+
+def locate_header(grid: Grid, spec: ImportKind, report: ImportReport) -> bool:
+    """Find the header row among the first rows and map fields to columns."""
+    names = spec.header_names()
+    required = [f for f in spec.fields if f.required]
+    best, best_hits = None, 0
+    for index, row in enumerate(grid.rows[:HEADER_SEARCH_ROWS]):
+        hits = sum(1 for v in row if v is not None and normalise_header(v) in names)
+        if hits > best_hits:
+            best, best_hits = index, hits
+    if best is None:
+        wanted = "、".join(f"“{f.header}”" for f in (required or spec.fields)[:6])
+        report.add(0, "file", f"前{HEADER_SEARCH_ROWS}行中找不到表头；表头应包含 {wanted} 等列，请使用下载的模板")
+        return False
+    report.header_row = best + 1
+    header = grid.rows[best]
+    for first_row, first_col, last_row, last_col in grid.merged:
+        if first_row <= best <= last_row and last_col > first_col:
+            report.add(best + 1, "file", f"表头含有合并单元格（{column_letter(first_col)}{first_row + 1}:"
+                       f"{column_letter(last_col)}{last_row + 1}），请取消合并，每列一个表头")
+    for col, value in enumerate(header):
+        if value is None:
+            continue
+        key = names.get(normalise_header(value))
+        if key is None:
+            report.ignored_headers.append(str(value))
+        elif key in report.columns:
+            report.add(best + 1, "file", f"表头“{value}”与第{column_letter(report.columns[key])}列重复")
+        else:
+            report.columns[key] = col
+    for f in required:
+        if f.key not in report.columns:
+            report.add(best + 1, "file", f"缺少必填列“{f.header}”")
+    return not report.errors
+
+
+def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bool = False,
+               commit: bool = True, max_rows: int = 100_000,
+               progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Check every row; write all of them, or none and report why."""
+    report = ImportReport(kind=spec.name, title=spec.title)
+    try:
+        grid = read_grid(data, filename, max_rows=max_rows)
+    except FileRefused as refused:
+        report.add(0, "file", refused.message)
+        report.errors[-1].header = str(refused.status)
+        return report
+    report.grid = grid
+    if not locate_header(grid, spec, report):
+        return report
+    ctx = spec.context(user, update=update)
+    seen: dict[tuple, int] = {}
+    ready: list[tuple[Any, Any]] = []
+    body = grid.rows[report.header_row:]
+    total = len(body)
+    for offset, cells in enumerate(body):
+        number = report.header_row + offset + 1
+        if is_blank(cells):
+            continue
+        report.rows += 1
+        values = {key: clean_cell(cells[col]) if col < len(cells) else None for key, col in report.columns.items()}
+        for f in spec.fields:
+            values.setdefault(f.key, None)
+        try:
+            wrong = {}
+            for f in spec.coded:
+                try:
+                    values[f.key] = choose(values[f.key], f.codes, f.key)
+                except RuleViolation as broken:
+                    wrong.update(broken.errors)
+            if wrong:
+                raise RuleViolation(wrong)
+            clean = spec.check(values, ctx)
+        except RuleViolation as broken:
+            for key, messages in broken.errors.items():
+                for message in messages:
+                    report.add(number, key, message, spec)
+            continue
+        key = spec.key(clean)
+        if key in seen:
+            report.add(number, "", f"与第{seen[key]}行重复（同一条数据在文件中出现两次）", spec)
+            continue
+        seen[key] = number
+        current = spec.existing(clean, ctx)
+        if current is not None and not update:
+            report.add(number, "", spec.duplicate_message(clean), spec)
+            continue
+        ready.append((clean, current))
+        if progress is not None and offset % 1000 == 0:
+            progress(offset, total)
+    if report.rows == 0 and report.ok:
+        report.add(0, "file", "文件中没有数据行（表头下面是空的）")
+    if not report.ok:
+        return report
+    try:
+        report.created, report.updated = spec.write(ready, ctx, user)
+        record(f"import_{spec.name}", spec.entity, actor=user,
+               region_code=getattr(user, "region_code", None) or getattr(user, "village_code", None),
+               organization_id=getattr(user, "organization_id", None),
+               after={"file": filename, "rows": report.rows, "created": report.created, "updated": report.updated},
+               summary=f"导入{spec.title} {report.rows} 行：新增 {report.created}，更新 {report.updated}")
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
+    except RuleViolation as broken:
+        db.session.rollback()
+        for key, messages in broken.errors.items():
+            for message in messages:
+                report.add(0, key or "file", message, spec)
+    if progress is not None:
+        progress(total, total)
+    return report

@@ -1,0 +1,138 @@
+"""Large imports run as jobs: the page queues the upload, ``flask jobs work`` runs it.
+
+A job is claimed by one worker (an UPDATE that only succeeds while it is still queued),
+runs the same ``run_import`` as the page, and records its report. Progress is a small
+file beside the upload (``<id>.progress``: done/total), written by the worker and read
+by the page, so the import's all-or-nothing transaction is never interleaved with
+progress writes.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..core.timeutil import utcnow
+from ..extensions import db
+from .importing import ImportReport, run_import
+from .kinds import get_kind
+from .models import TransferJob
+from .workbooks import error_workbook
+
+log = logging.getLogger(__name__)
+
+# Uploads larger than this run as a job (about 5,000 rows of a typical sheet).
+INLINE_LIMIT_BYTES = 512 * 1024
+REPORT_ERRORS = 1000
+
+
+def jobs_dir() -> Path:
+    path = Path(current_app.config["UPLOAD_FOLDER"]) / "jobs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _input_path(job: TransferJob) -> Path:
+    suffix = Path(job.filename).suffix.lower() if Path(job.filename).suffix.lower() in (".xlsx", ".csv") else ".bin"
+    return jobs_dir() / f"{job.id}-input{suffix}"
+
+
+def enqueue_import(kind: str, data: bytes, filename: str, user, *, update: bool) -> TransferJob:
+    job = TransferJob(user_id=user.id, action="import", kind=kind, filename=filename[:200],
+                      options=json.dumps({"update": bool(update)}), status="queued")
+    db.session.add(job)
+    db.session.flush()
+    _input_path(job).write_bytes(data)
+    db.session.commit()
+    return job
+
+
+def progress_of(job: TransferJob) -> tuple[int, int]:
+    try:
+        done, total = (jobs_dir() / f"{job.id}.progress").read_text().split("/")
+        return int(done), int(total)
+    except (FileNotFoundError, ValueError):
+        return 0, 0
+
+
+def _write_progress(job_id: int, done: int, total: int) -> None:
+    path = jobs_dir() / f"{job_id}.progress"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{done}/{total}")
+    tmp.replace(path)
+
+
+def claim_next() -> TransferJob | None:
+    """The oldest queued job, now marked running by this worker; None when there is none."""
+    while True:
+        job_id = db.session.scalar(select(TransferJob.id).where(TransferJob.status == "queued")
+                                   .order_by(TransferJob.id).limit(1))
+        if job_id is None:
+            db.session.rollback()
+            return None
+        claimed = db.session.execute(update(TransferJob).where(TransferJob.id == job_id, TransferJob.status == "queued")
+                                     .values(status="running", started_at=utcnow()))
+        db.session.commit()
+        if claimed.rowcount == 1:
+            return db.session.get(TransferJob, job_id)
+
+
+def report_json(report: ImportReport) -> str:
+    return json.dumps({
+        "summary": report.summary(), "ok": report.ok, "rows": report.rows, "created": report.created,
+        "updated": report.updated, "ignored_headers": report.ignored_headers, "error_count": len(report.errors),
+        "errors": [{"row": e.row, "column": e.column, "header": e.header, "cell": e.cell, "message": e.message}
+                   for e in report.errors[:REPORT_ERRORS]],
+    }, ensure_ascii=False)
+
+
+def run_job(job: TransferJob) -> None:
+    """Run a claimed job to the end; whatever happens, it ends done or failed."""
+    from ..accounts.models import User
+
+    job_id = job.id
+    try:
+        spec = get_kind(job.kind)
+        user = db.session.get(User, job.user_id)
+        if spec is None or user is None or not user.active or not user.can(spec.permission):
+            raise PermissionError("账号或导入类型已无效")
+        data = _input_path(job).read_bytes()
+        report = run_import(spec, data, job.filename, user, update=job.option_values.get("update", False),
+                            progress=lambda done, total: _write_progress(job_id, done, total))
+        output = None
+        if not report.ok and report.grid is not None:
+            output = f"{job_id}-errors.xlsx"
+            (jobs_dir() / output).write_bytes(error_workbook(report))
+        db.session.rollback()  # a failed import wrote nothing; make sure nothing is pending
+        db.session.execute(update(TransferJob).where(TransferJob.id == job_id).values(
+            status="done", result=report_json(report), output=output, finished_at=utcnow()))
+        db.session.commit()
+    except Exception as exc:  # the job must end either way; the log has the traceback
+        db.session.rollback()
+        log.error("job %s failed: %s", job_id, traceback.format_exc())
+        message = str(exc) if isinstance(exc, PermissionError) else "导入过程中发生系统错误，未写入任何数据，请联系管理员"
+        db.session.execute(update(TransferJob).where(TransferJob.id == job_id).values(
+            status="failed", result=json.dumps({"summary": message, "ok": False, "errors": []}, ensure_ascii=False),
+            finished_at=utcnow()))
+        db.session.commit()
+    finally:
+        _input_path(job).unlink(missing_ok=True)
+
+
+def work(*, once: bool = False, poll: float = 1.0) -> int:
+    """Run queued jobs; with ``once``, until none is left. Returns how many ran."""
+    ran = 0
+    while True:
+        job = claim_next()
+        if job is not None:
+            run_job(job)
+            ran += 1
+            continue
+        if once:
+            return ran
+        time.sleep(poll)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core.timeutil import utcnow
+from ..extensions import db
+
+JOB_STATUSES = {"queued": "排队中", "running": "进行中", "done": "已完成", "failed": "未完成"}
+
+
+class TransferJob(db.Model):
+    """A large import or export run by ``flask jobs work`` instead of a web worker.
+
+    Its files (the upload, the result) live under ``UPLOAD_FOLDER/jobs``; its progress
+    while running is a small file beside them, so the worker never writes the database
+    from outside the import's own transaction."""
+
+    __tablename__ = "transfer_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    action: Mapped[str] = mapped_column(String(10))  # import | export
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    options: Mapped[str] = mapped_column(Text, default="{}")  # JSON: update flag, filters
+    result: Mapped[str | None] = mapped_column(Text)  # JSON: the report
+    output: Mapped[str | None] = mapped_column(String(200))  # file name under jobs/
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_transfer_job_status", "status", "id"),)
+
+    @property
+    def status_label(self) -> str:
+        return JOB_STATUSES.get(self.status, self.status)
+
+    @property
+    def option_values(self) -> dict:
+        return json.loads(self.options or "{}")
+
+    @property
+    def report(self) -> dict:
+        return json.loads(self.result) if self.result else {}
+
+
+from ..core.scope import scope_rule  # noqa: E402
+
+
+@scope_rule(TransferJob)
+def _job_scope(user):
+    return TransferJob.user_id == user.id  # a job (and its files) is its owner's alone

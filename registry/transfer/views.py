@@ -1,0 +1,108 @@
+"""导入: upload a filled template, see every error by row, or the rows imported."""
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from ..core.access import login_only
+from ..core.scope import get_in_scope_or_404
+from ..core.timeutil import local_today
+from .forms import ImportForm
+from .importing import run_import
+from .jobs import INLINE_LIMIT_BYTES, enqueue_import, jobs_dir, progress_of
+from .models import TransferJob
+from .kinds import get_kind
+from .workbooks import error_workbook, template_workbook
+
+bp = Blueprint("transfer", __name__, url_prefix="/import")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+def _kind_or_404(kind: str):
+    spec = get_kind(kind)
+    if spec is None or not current_user.can(spec.permission):
+        abort(404)
+    return spec
+
+
+def _download(body: bytes, filename: str) -> Response:
+    response = Response(body, mimetype=XLSX)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+def _reports_dir() -> Path:
+    path = Path(current_app.config["UPLOAD_FOLDER"]) / "import-reports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@bp.route("/<kind>/template.xlsx")
+@login_only
+def template(kind: str):
+    spec = _kind_or_404(kind)
+    return _download(template_workbook(spec, current_user), f"{spec.title}导入模板.xlsx")
+
+
+@bp.route("/<kind>", methods=["GET", "POST"])
+@login_only
+def upload(kind: str):
+    spec = _kind_or_404(kind)
+    form = ImportForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("transfer/import.html", spec=spec, form=form, report=None), status
+    data = form.file.data.read()
+    if len(data) > INLINE_LIMIT_BYTES:  # a large file: the job worker runs it, the page follows it
+        job = enqueue_import(kind, data, form.file.data.filename or "", current_user, update=form.update.data)
+        return redirect(url_for("transfer.job", job_id=job.id))
+    report = run_import(spec, data, form.file.data.filename or "", current_user, update=form.update.data)
+    if report.ok:
+        flash(report.summary(), "success")
+        return redirect(url_for("transfer.upload", kind=kind) if not spec.list_endpoint
+                        else url_for(spec.list_endpoint, **spec.list_args(current_user)))
+    token = None
+    if report.grid is not None:
+        token = secrets.token_urlsafe(24)
+        (_reports_dir() / f"{current_user.id}-{token}.xlsx").write_bytes(error_workbook(report))
+    status = 413 if any(e.column == "file" and e.header == "413" for e in report.errors) else 422
+    return render_template("transfer/import.html", spec=spec, form=ImportForm(formdata=None), report=report,
+                           token=token), status
+
+
+@bp.route("/errors/<token>.xlsx")
+@login_only
+def errors(token: str):
+    """The uploaded sheet with its errors marked; only for the user who uploaded it."""
+    if not _TOKEN.match(token):
+        abort(404)
+    path = _reports_dir() / f"{current_user.id}-{token}.xlsx"
+    if not path.is_file():
+        abort(404)
+    return _download(path.read_bytes(), f"导入错误标注-{local_today():%Y%m%d}.xlsx")
+
+
+@bp.route("/jobs/<int:job_id>")
+@login_only
+def job(job_id: int):
+    job = get_in_scope_or_404(TransferJob, job_id)
+    spec = get_kind(job.kind)
+    done, total = progress_of(job)
+    return render_template("transfer/job.html", job=job, spec=spec, done=done, total=total)
+
+
+@bp.route("/jobs/<int:job_id>/errors.xlsx")
+@login_only
+def job_errors(job_id: int):
+    job = get_in_scope_or_404(TransferJob, job_id)
+    path = jobs_dir() / (job.output or "")
+    if not job.output or not path.is_file():
+        abort(404)
+    return _download(path.read_bytes(), f"导入错误标注-{job.id}.xlsx")

@@ -1,0 +1,136 @@
+"""Writes the corpus of bad (and awkward) files the import must survive.
+
+Run ``python tests/import_corpus/make_corpus.py`` to rebuild; the files are committed so
+that a test run does not depend on this script. Each file's name says what it is; the
+expectations live in ``tests/test_import_corpus.py``.
+"""
+from __future__ import annotations
+
+import io
+import random
+import zipfile
+from pathlib import Path
+
+from openpyxl import Workbook
+
+HERE = Path(__file__).parent
+RNG = random.Random(20261204)  # the same bytes on every rebuild
+PEOPLE_HEADER = ["姓名", "身份证号", "手机号", "工作单位", "职务"]
+
+
+def valid_xlsx(rows=None, header=PEOPLE_HEADER) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "导入"
+    ws.append(header)
+    for row in rows or [["张三", "430102199001011237", "13800000000", "湖南省农业农村厅", "科员"]]:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def rezip(base: bytes, replace: dict[str, bytes] | None = None, drop: tuple[str, ...] = (),
+          compress=zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base)) as src, zipfile.ZipFile(out, "w", compress, compresslevel=9) as dst:
+        for item in src.infolist():
+            if item.filename in drop:
+                continue
+            data = (replace or {}).get(item.filename, src.read(item.filename))
+            dst.writestr(item.filename, data)
+        for name, data in (replace or {}).items():
+            if name not in src.namelist():
+                dst.writestr(name, data)
+    return out.getvalue()
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def sheet_xml(body: bytes, prolog: bytes = b"") -> bytes:
+    return (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + prolog +
+            b"<worksheet " + NS + b"><sheetData>" + body + b"</sheetData></worksheet>")
+
+
+def build() -> dict[str, bytes]:
+    base = valid_xlsx()
+    files: dict[str, bytes] = {}
+    files["empty.xlsx"] = b""
+    files["empty.csv"] = b""
+    files["blank_lines.csv"] = b"\r\n \r\n\t\r\n"
+    files["renamed_exe.xlsx"] = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + RNG.randbytes(2000)
+    files["renamed_exe.csv"] = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + RNG.randbytes(2000)
+    files["renamed_html.xlsx"] = b"<!DOCTYPE html><html><body><table><tr><td>\xe5\xa7\x93\xe5\x90\x8d</td></tr></table></body></html>"
+    files["renamed_html.csv"] = b"<html><head><title>x</title></head><body>hi</body></html>"
+    files["renamed_png.csv"] = b"\x89PNG\r\n\x1a\n" + RNG.randbytes(500)
+    files["truncated.xlsx"] = base[: len(base) // 2]
+    files["plain_zip.xlsx"] = rezip(base, drop=("xl/workbook.xml", "[Content_Types].xml"))
+    files["missing_sheet.xlsx"] = rezip(base, drop=(SHEET,))
+    files["bad_xml.xlsx"] = rezip(base, {SHEET: b"<?xml version='1.0'?><worksheet><sheetData><row><c"})
+    files["not_xml.xlsx"] = rezip(base, {"xl/workbook.xml": RNG.randbytes(300)})
+    files["binary.csv"] = bytes(range(256)) * 8
+    files["old_excel.xls"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + RNG.randbytes(1000)
+    files["long_field.csv"] = "姓名,身份证号\n".encode() + b'"' + b"x" * 200_000 + b'",1\n'
+    files["too_many_columns.csv"] = (",".join(f"列{i}" for i in range(300)) + "\n").encode()
+    # 1 GiB of zeros inside a cell: about 1 MB compressed
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base)) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as dst:
+        for item in src.infolist():
+            if item.filename != SHEET:
+                dst.writestr(item.filename, src.read(item.filename))
+        with dst.open(SHEET, "w", force_zip64=True) as fh:
+            fh.write(b'<?xml version="1.0"?><worksheet ' + NS + b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>')
+            chunk = b"0" * (1024 * 1024)
+            for _ in range(1024):
+                fh.write(chunk)
+            fh.write(b"</t></is></c></row></sheetData></worksheet>")
+    files["zip_bomb.xlsx"] = bomb.getvalue()
+    laughs = b'<!DOCTYPE lolz [<!ENTITY lol "lol">' + b"".join(
+        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
+    ) + b"]>"
+    files["billion_laughs.xlsx"] = rezip(base, {SHEET: sheet_xml(
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row>', laughs)})
+    files["external_entity.xlsx"] = rezip(base, {SHEET: sheet_xml(
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>&xxe;</t></is></c></row>',
+        b'<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>')})
+    files["entity_in_shared_strings.xlsx"] = rezip(base, {"xl/sharedStrings.xml":
+        b'<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY a "aaaa">]><sst ' + NS + b'><si><t>&a;</t></si></sst>'})
+    # awkward but readable
+    blank = valid_xlsx()
+    body = b"".join(b'<row r="%d" s="1" customFormat="1"/>' % r for r in range(3, 100_003))
+    files["blank_rows_100000.xlsx"] = rezip(blank, {SHEET: sheet_xml(
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>\xe5\xa7\x93\xe5\x90\x8d</t></is></c></row>'
+        b'<row r="2"><c r="A2" t="inlineStr"><is><t>\xe5\xbc\xa0\xe4\xb8\x89</t></is></c></row>' + body)})
+    files["formulas.xlsx"] = rezip(base, {SHEET: sheet_xml(
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c><c r="B1" t="inlineStr"><is><t>b</t></is></c></row>'
+        b'<row r="2"><c r="A2"><f>1+1</f><v>2</v></c><c r="B2"><f>WEBSERVICE("http://example.com")</f></c></row>')})
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["姓名", None, "身份证号"])
+    ws.merge_cells("A1:B1")
+    ws.append(["张三", "x", "430102199001011237"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    files["merged_header.xlsx"] = buf.getvalue()
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["某县帮扶干部花名册"])
+    ws.append([None])
+    ws.append(PEOPLE_HEADER)
+    ws.append(["张三", "430102199001011237", "13800000000", "湖南省农业农村厅", "科员"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    files["header_on_line_3.xlsx"] = buf.getvalue()
+    files["gb18030.csv"] = "姓名,身份证号\n张三,430102199001011237\n".encode("gb18030")
+    files["utf8_bom.csv"] = "\ufeff姓名,身份证号\n张三,430102199001011237\n".encode()
+    files["utf16_tabs.csv"] = "姓名\t身份证号\n张三\t430102199001011237\n".encode("utf-16")
+    files["too_many_rows.csv"] = ("姓名\n" + "张三\n" * 100_050).encode()
+    return files
+
+
+if __name__ == "__main__":
+    for name, data in build().items():
+        (HERE / name).write_bytes(data)
+        print(f"{name:34} {len(data):>10,} bytes")

@@ -1,0 +1,135 @@
+"""The import page: template, all-or-nothing upload, errors by row, the marked workbook."""
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from registry.audit.models import AuditEvent
+from registry.regions.models import Region
+
+TOWNSHIP = "433101005000"
+HEADER = "村代码,村名称,乡镇代码,脱贫村,重点帮扶村,易地扶贫搬迁安置点\n"
+
+
+def _villages(db) -> int:
+    return db.session.scalar(select(func.count()).select_from(Region).where(Region.level == "village"))
+
+
+def _upload(session, text: str, update: bool = False, name: str = "villages.csv"):
+    data = {"file": (io.BytesIO(text.encode("gb18030")), name)}
+    if update:
+        data["update"] = "y"
+    return session.post("/import/villages", data=data, content_type="multipart/form-data")
+
+
+def test_template_has_headers_example_dropdowns_and_a_guide(make_user, login_as):
+    admin = login_as(make_user("admin"))
+    response = admin.get("/import/villages/template.xlsx")
+    assert response.status_code == 200
+    wb = load_workbook(io.BytesIO(response.data))
+    sheet = wb.worksheets[0]
+    assert [c.value for c in sheet[1]] == ["村代码", "村名称", "乡镇代码", "脱贫村", "重点帮扶村", "易地扶贫搬迁安置点"]
+    assert sheet["A2"].value == "430102001201"
+    lists = {str(v.sqref): v.formula1 for v in sheet.data_validations.dataValidation}
+    assert lists["D2:D5001"] == '"是,否"'
+    assert [c.value for c in wb["填写说明"]["A"]][1:4] == ["村代码", "村名称", "乡镇代码"]
+
+
+def test_bad_rows_are_listed_and_nothing_is_written(db, make_user, login_as):
+    admin = login_as(make_user("admin"))
+    response = _upload(admin, HEADER + f"433101005201,甲村,{TOWNSHIP},是,否,否\n433101005202,,{TOWNSHIP},也许,否,否\n")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "1 行有 2 处错误" in page and "第3行" in page and "村名称不能为空" in page and "B3" in page
+    assert _villages(db) == 0
+    token = page.split("/import/errors/")[1].split(".xlsx")[0]
+    marked = admin.get(f"/import/errors/{token}.xlsx")
+    assert marked.status_code == 200
+    sheet = load_workbook(io.BytesIO(marked.data)).active
+    assert sheet["D3"].comment.text == "应填“是”或“否”"
+    assert "村名称：村名称不能为空" in sheet["G3"].value
+    other = login_as(make_user("admin"))
+    assert other.get(f"/import/errors/{token}.xlsx").status_code == 404
+
+
+def test_good_file_imports_once_and_updates_only_when_asked(db, make_user, login_as):
+    admin = login_as(make_user("admin"))
+    good = HEADER + f"433101005201,甲村,{TOWNSHIP},是,否,否\n433101005202,乙村,{TOWNSHIP},否,否,否\n"
+    response = _upload(admin, good)
+    assert response.status_code == 302
+    assert _villages(db) == 2
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "import_villages")) == 1
+    again = _upload(admin, good)
+    assert again.status_code == 422 and "系统中已有这条数据" in again.get_data(as_text=True)
+    renamed = good.replace("乙村", "乙新村")
+    assert _upload(admin, renamed, update=True).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Region, "433101005202").name == "乙新村" and _villages(db) == 2
+
+
+def test_a_bad_file_is_refused_with_its_reason(db, make_user, login_as):
+    admin = login_as(make_user("admin"))
+    response = admin.post("/import/villages", data={"file": (io.BytesIO(b"MZ\x90\x00" * 100), "v.xlsx")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "内容不是 Excel 工作簿" in response.get_data(as_text=True)
+    assert admin.post("/import/villages", data={}, content_type="multipart/form-data").status_code == 400
+
+
+def test_roles_that_may_not_create_villages_do_not_see_the_import(make_user, login_as):
+    county = login_as(make_user("region", region_code="433101000000"))
+    assert county.get("/import/villages").status_code == 404
+    assert county.get("/import/villages/template.xlsx").status_code == 404
+    assert county.get("/import/nothing").status_code == 404
+
+
+def test_organizations_import_uses_the_registration_rules(db, make_user, login_as):
+    from registry.organizations.models import Organization
+    from tests.factories import valid_credit_code
+
+    county = login_as(make_user("region", region_code="433101000000"))
+    assert "/import/organizations" in county.get("/organizations/").get_data(as_text=True)
+    header = "单位名称,主体类型,所在行政区,统一社会信用代码,民营企业\n"
+    bad = header + "甲公司,企业,433101000000,,是\n乙单位,后盾单位,湖南省（430000000000）,,否\n丙,飞船,433101000000,,否\n"
+    response = county.post("/import/organizations", data={"file": (io.BytesIO(bad.encode()), "o.csv")},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "企业须填写统一社会信用代码" in page  # the form's own rule
+    assert "不存在或不在您的范围内" in page  # the province is outside a county's jurisdiction
+    assert "“飞船”不是可选的值" in page
+    assert db.session.scalar(select(func.count()).select_from(Organization)) == 0
+    good = header + f"甲公司,企业,433101000000,{valid_credit_code(3)},是\n乙单位,后盾单位,433101000000,,否\n"
+    response = county.post("/import/organizations", data={"file": (io.BytesIO(good.encode()), "o.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/organizations/")
+    kinds = dict(db.session.execute(select(Organization.name, Organization.kind)).all())
+    assert kinds == {"甲公司": "enterprise", "乙单位": "backing_unit"}
+
+
+def test_a_large_file_runs_as_a_job_with_progress_and_its_report(db, make_user, login_as, monkeypatch):
+    from registry.transfer import jobs, views
+
+    monkeypatch.setattr(views, "INLINE_LIMIT_BYTES", 100)
+    admin = login_as(make_user("admin"))
+    rows = "".join(f"433101005{n:03d},村{n},{TOWNSHIP},否,否,否\n" for n in range(201, 231))
+    response = _upload(admin, HEADER + rows)
+    assert response.status_code == 302 and "/import/jobs/" in response.headers["Location"]
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "排队中" in page and 'http-equiv="refresh"' in page
+    assert _villages(db) == 0
+    assert jobs.work(once=True) == 1
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已完成" in page and "导入成功：共 30 行，新增 30 条" in page
+    assert _villages(db) == 30
+    job_url = response.headers["Location"]
+    assert login_as(make_user("region", region_code="433101000000")).get(job_url).status_code == 404  # not theirs
+
+    bad = _upload(admin, HEADER + rows.replace("村205", ""))
+    jobs.work(once=True)
+    page = admin.get(bad.headers["Location"]).get_data(as_text=True)
+    assert "第6行" in page and "村名称不能为空" in page and "系统中已有这条数据" in page
+    assert admin.get(bad.headers["Location"] + "/errors.xlsx").status_code == 200
+    assert _villages(db) == 30
