@@ -34,6 +34,7 @@ from .records.models import Evidence, FundContribution, SupportRecord
 from .regions.models import Region
 from .results.models import VillageResult
 from .training.models import Attendance, Training
+from .transfer.models import TransferJob
 
 # -- the plain cases: a unit its own rows, the others what lies in their region -------
 
@@ -48,6 +49,9 @@ scope_rule(SupportTotal, by_region(SupportTotal.region_code, STAFF))
 scope_rule(AreaSummary, by_region(AreaSummary.area, STAFF))
 scope_rule(VillageSupportLast, by_region(VillageSupportLast.village_code))
 scope_rule(VillageStatus, by_region(VillageStatus.code))
+
+# an import or export job (and its files) is its owner's alone
+scope_rule(TransferJob, lambda user: TransferJob.user_id == user.id)
 
 # -- as visible as what they belong to -------------------------------------------------
 
