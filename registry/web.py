@@ -46,6 +46,7 @@ ERROR_MESSAGES = {
 
 def register_extensions(app: Flask) -> None:
     from . import models  # noqa: F401  (every table known to the mappers and Alembic)
+    from . import scopes  # noqa: F401  (every model's scope rule, before any request or command)
     from .core.database import configure_engine
 
     db.init_app(app)

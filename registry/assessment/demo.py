@@ -122,7 +122,7 @@ def incentives(ctx: DemoContext) -> None:
     regions = {r.code: r for r in db.session.scalars(select(Region).where(Region.level.in_(("province", "city", "county"))))}
     employers = dict(db.session.execute(select(Person.id, Person.organization_id)).all())
     active = db.session.execute(
-        select(Posting.id, Posting.person_id, Posting.region_code).where(Posting.end_date.is_(None)).order_by(Posting.id)
+        select(Posting.id, Posting.person_id, Posting.region_code).where(Posting.is_active).order_by(Posting.id)
     ).all()
     if not active:
         ctx.echo("  没有在岗选派，跳过")

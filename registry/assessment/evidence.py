@@ -64,9 +64,9 @@ def _support_model():
 
 
 def confirmed_support(organization_id: int, year: int, village_code: str | None = None,
-                      region_range: tuple[str, str] | None = None) -> SupportSummary:
+                      region=None) -> SupportSummary:
     """Confirmed support records of an organization in ``year`` — to one village, or to
-    the villages of a range of region codes."""
+    the villages of a region."""
     model = _support_model()
     if model is None:
         return SupportSummary(available=False)
@@ -77,8 +77,8 @@ def confirmed_support(organization_id: int, year: int, village_code: str | None 
     ]
     if village_code is not None:
         conditions.append(model.village_code == village_code)
-    if region_range is not None:
-        conditions.append(model.village_code.between(*region_range))
+    if region is not None:
+        conditions.append(region.within(model.village_code))
     rows = db.session.execute(
         select(
             model.category, func.count(), func.coalesce(func.sum(model.amount), 0),
@@ -178,10 +178,9 @@ def organization_evidence(organization: Organization, year: int, region) -> Orga
     """The organization's work in ``year`` inside the assessor's region (``region``)."""
     from ..pairings.models import Pairing
 
-    lo, hi = region.range()
     postings = db.session.scalars(
         select(Posting)
-        .where(Posting.organization_id == organization.id, Posting.region_code.between(lo, hi), checks.active_in_year(year))
+        .where(Posting.organization_id == organization.id, region.within(Posting.region_code), checks.active_in_year(year))
         .order_by(Posting.role, Posting.start_date)
     ).all()
     ids = [p.id for p in postings]
@@ -198,7 +197,7 @@ def organization_evidence(organization: Organization, year: int, region) -> Orga
     training = checks.posting_training_checks(postings, year=year)
     pairings = db.session.scalar(
         select(func.count()).select_from(Pairing).where(
-            Pairing.organization_id == organization.id, Pairing.region_code.between(lo, hi),
+            Pairing.organization_id == organization.id, region.within(Pairing.region_code),
             Pairing.start_date <= date(year, 12, 31),
             or_(Pairing.end_date.is_(None), Pairing.end_date >= date(year, 1, 1)),
         )
@@ -206,5 +205,5 @@ def organization_evidence(organization: Organization, year: int, region) -> Orga
     return OrganizationEvidence(
         organization=organization, year=year, region_name=region.name,
         postings=[PostingLine(p, *totals[p.id], training_gap=training[p.id].gap) for p in postings],
-        support=confirmed_support(organization.id, year, region_range=(lo, hi)), pairings=pairings,
+        support=confirmed_support(organization.id, year, region=region), pairings=pairings,
     )

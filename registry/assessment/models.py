@@ -12,14 +12,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
-    or_,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INCENTIVE_LEVELS, SUBJECT_KINDS
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..organizations.models import Organization
@@ -31,7 +28,7 @@ def subject_key(kind: str, ident: int) -> str:
     return f"{kind}:{ident}"
 
 
-class Assessment(db.Model):
+class Assessment(Audited, db.Model):
     """考核: one grade per subject (a posting's person, or an organization) and year.
 
     A re-grade changes the row and is recorded in the audit trail with its reason; it is
@@ -39,6 +36,8 @@ class Assessment(db.Model):
     """
 
     __tablename__ = "assessment"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int] = mapped_column(Integer)
@@ -84,20 +83,14 @@ class Assessment(db.Model):
             return self.person.name
         return self.organization.name if self.organization else ""
 
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
 
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id
-
-
-class Incentive(db.Model):
+class Incentive(Audited, db.Model):
     """表扬激励 or 约谈 of a person or an organization. A summons has a follow-up (整改)
     state: open (待整改) → rectifying (整改中) → closed (已销号)."""
 
     __tablename__ = "incentive"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(14))  # commendation / summons
@@ -151,39 +144,3 @@ class Incentive(db.Model):
     @property
     def is_open(self) -> bool:
         return self.kind == "summons" and self.follow_up in ("open", "rectifying")
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id
-
-
-@scope_rule(Assessment)
-def _assessment_scope(user):
-    """Region staff and viewers: grades given in their jurisdiction. A unit: its own
-    grade and those of its people (employed or sent by it). Villages: none."""
-    if user.role in ("region", "viewer"):
-        return region_clause(Assessment.region_code, user)
-    if user.role == "unit":
-        return or_(
-            Assessment.organization_id == user.organization_id,
-            Assessment.person_id.in_(select(Person.id).where(Person.organization_id == user.organization_id)),
-        )
-    return false()
-
-
-@scope_rule(Incentive)
-def _incentive_scope(user):
-    """Region staff and viewers: issued by their jurisdiction or about a subject working
-    in it. A unit: about itself or its people. Villages: none."""
-    if user.role in ("region", "viewer"):
-        return or_(region_clause(Incentive.region_code, user), region_clause(Incentive.subject_region_code, user))
-    if user.role == "unit":
-        return or_(
-            Incentive.organization_id == user.organization_id,
-            Incentive.person_id.in_(select(Person.id).where(Person.organization_id == user.organization_id)),
-        )
-    return false()

@@ -255,7 +255,7 @@ def _check_incentive(data: IncentiveData, user) -> dict:
 
 def _person_region(person: Person) -> str:
     active = db.session.scalar(
-        select(Posting.region_code).where(Posting.person_id == person.id, Posting.end_date.is_(None)).limit(1)
+        select(Posting.region_code).where(Posting.person_id == person.id, Posting.is_active).limit(1)
     )
     return active or person.organization.region_code
 

@@ -31,17 +31,3 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
-
-
-from sqlalchemy import false  # noqa: E402
-
-from ..core.scope import region_clause, scope_rule  # noqa: E402
-
-
-@scope_rule(AuditEvent)
-def _audit_scope(user):
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(AuditEvent.region_code, user)
-    if user.role == "unit":
-        return AuditEvent.organization_id == user.organization_id
-    return false()

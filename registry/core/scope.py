@@ -1,9 +1,11 @@
 """Scope is security: every query goes through ``scoped`` and every lookup through
 ``get_in_scope_or_404``.
 
-Each model registers one rule, a function ``(user) -> SQL condition`` saying which of
-its rows the user may see. Lists, details, exports, charts and the API all use it, so
-one battery of tests covers them all. Outside the scope an object does not exist (404).
+Each model has one rule, a function ``(user) -> SQL condition`` saying which of its rows
+the user may see. The rules of the whole system stand together in ``registry/scopes.py``,
+mostly built from the small factories below. Lists, details, exports, charts and the API
+all use them, so one battery of tests covers them all. Outside the scope an object does
+not exist (404). Admins see everything; a model without a rule is seen by admins only.
 """
 from __future__ import annotations
 
@@ -20,15 +22,23 @@ T = TypeVar("T")
 Rule = Callable[[Any], ColumnElement[bool]]
 _rules: dict[type, Rule] = {}
 
+STAFF = ("region", "viewer")  # region staff and viewers: everything under their region
+REGION_ROLES = (*STAFF, "village")  # and a village user: that village
 
-def scope_rule(model: type) -> Callable[[Rule], Rule]:
-    """Register the scope rule of ``model``."""
+
+def scope_rule(model: type, rule: Rule | None = None):
+    """Register the scope rule of ``model``: ``scope_rule(Model, rule)``, or as a
+    decorator ``@scope_rule(Model)`` over a function ``(user) -> condition``."""
 
     def decorator(fn: Rule) -> Rule:
         _rules[model] = fn
         return fn
 
-    return decorator
+    return decorator if rule is None else decorator(rule)
+
+
+def has_rule(model: type) -> bool:
+    return model in _rules
 
 
 def _user(user=None):
@@ -80,9 +90,36 @@ def region_clause(code_column, user) -> ColumnElement[bool]:
     """
     if user.role == "admin":
         return true()
-    if user.role in ("region", "viewer") and user.region is not None:
-        lo, hi = user.region.range()
-        return code_column.between(lo, hi)
+    if user.role in STAFF and user.region is not None:
+        return user.region.within(code_column)
     if user.role == "village" and user.village_code:
         return code_column == user.village_code
     return false()
+
+
+# -- factories: most rules are one of these ------------------------------------------
+
+def by_region(code_column, roles: tuple[str, ...] = REGION_ROLES) -> Rule:
+    """Rows whose ``code_column`` lies in the user's region (a village: that village),
+    for the given roles; nothing for the others."""
+
+    def rule(user):
+        return region_clause(code_column, user) if user.role in roles else false()
+
+    return rule
+
+
+def by_org_or_region(org_column, code_column) -> Rule:
+    """A unit sees the rows of its organization; region staff, viewers and villages the
+    rows in their region."""
+    in_region = by_region(code_column)
+
+    def rule(user):
+        return org_column == user.organization_id if user.role == "unit" else in_region(user)
+
+    return rule
+
+
+def as_visible_as(column, model: type) -> Rule:
+    """A row is as visible as the ``model`` row that ``column`` points at."""
+    return lambda user: column.in_(select(model.__mapper__.primary_key[0]).where(scope_filter(model, user)))

@@ -15,10 +15,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint, false  # noqa: F401
+from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint  # noqa: F401
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.scope import region_clause, scope_rule
 from ..extensions import db
 
 ANY = "*"
@@ -168,23 +167,3 @@ class AreaSummary(db.Model):
     posted_people: Mapped[int] = mapped_column(Integer, default=0)
     trained_people: Mapped[int] = mapped_column(Integer, default=0)
     months_under_min: Mapped[int] = mapped_column(Integer, default=0)
-
-
-def _scope_by_region(column, roles: tuple[str, ...] = ("region", "viewer")):
-    """The summaries' scope: rows under the user's region, for the given roles only."""
-
-    def rule(user):
-        return region_clause(column, user) if user.role in roles else false()
-
-    return rule
-
-
-for _model, _column, _roles in (
-    (SupportRollup, SupportRollup.region_code, ("region", "viewer")),
-    (SupportTotal, SupportTotal.region_code, ("region", "viewer")),
-    (AreaSummary, AreaSummary.area, ("region", "viewer")),
-    (VillageSupportLast, VillageSupportLast.village_code, ("region", "viewer", "village")),
-    (VillageStatus, VillageStatus.code, ("region", "viewer", "village")),
-):
-    scope_rule(_model)(_scope_by_region(_column, _roles))
-

@@ -8,25 +8,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-_steps: list[tuple[int, str, Callable]] = []
-
-
-def step(order: int, name: str):
-    def decorator(fn: Callable) -> Callable:
-        _steps.append((order, name, fn))
-        return fn
-
-    return decorator
-
-
-@dataclass
-class DemoContext:
-    rng: random.Random
-    scale: float = 1.0  # 1.0 = a few villages per township
-    echo: Callable[[str], None] = print
-    data: dict = field(default_factory=dict)  # steps leave things for later steps here
+from .steps import DemoContext, _steps, step  # noqa: F401  (feature demos import them from here)
 
 
 def generate(seed: int = 2026, scale: float = 1.0, echo: Callable[[str], None] = print) -> DemoContext:

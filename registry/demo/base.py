@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..regions.models import Region
-from . import DemoContext, step
+from .steps import DemoContext, step
 
 _NUMERALS = "一二三四五六七八九十"
 # Counties that get dense demo data and the demo accounts (湘西州 and 长沙).

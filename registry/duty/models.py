@@ -13,23 +13,24 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import DUTY_STATUSES
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..people.models import Posting
 
 
-class DutyMonth(db.Model):
+class DutyMonth(Audited, db.Model):
     """驻村纪实: one village posting's month — days in the village, leave, unexcused
     absences and a short work summary. Filed by the sending unit or the village, checked
     (核实) by the staff of a jurisdiction that holds the village."""
 
     __tablename__ = "duty_month"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     posting_id: Mapped[int] = mapped_column(ForeignKey("posting.id"))
@@ -89,20 +90,3 @@ class DutyMonth(db.Model):
         (days < ceil(min × available / month) is days × month < min × available)."""
         minimum = int(current_app.config["REGISTRY_MIN_DAYS_IN_VILLAGE"]) if minimum is None else minimum
         return cls.days_in_village * cls.month_days < minimum * cls.available_days
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id
-
-
-@scope_rule(DutyMonth)
-def _duty_scope(user):
-    if user.role == "unit":
-        return DutyMonth.organization_id == user.organization_id
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(DutyMonth.region_code, user)
-    return false()

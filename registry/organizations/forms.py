@@ -44,9 +44,8 @@ def home_region_choices(user, current: str | None = None) -> list[tuple[str, str
     if user.role == "admin":
         stmt = select(Region).where(Region.level.in_(("province", "city", "county")))
     elif user.role in ("region", "viewer") and user.region is not None:
-        lo, hi = user.region.range()
         stmt = select(Region).where(
-            Region.code.between(lo, hi),
+            user.region.within(Region.code),
             Region.level.in_(("province", "city", "county")) | (Region.code == user.region.code),
         )
     else:

@@ -2,20 +2,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false, or_, select
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..regions.models import Region
 
 
-class Organization(db.Model):
+class Organization(Audited, db.Model):
     """帮扶主体: one table, a ``kind``."""
 
     __tablename__ = "organization"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
@@ -56,35 +58,3 @@ class Organization(db.Model):
             if self.subtype in table:
                 return table[self.subtype]
         return ""
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.id
-
-
-@scope_rule(Organization)
-def _organization_scope(user):
-    """Region staff and viewers see organizations based in their region or helping in it;
-    a unit sees itself; a village sees the organizations paired with or posted to it."""
-    from ..pairings.models import Pairing
-    from ..people.models import Posting
-
-    if user.role == "unit":
-        return Organization.id == user.organization_id
-    if user.role in ("region", "viewer"):
-        lo, hi = user.region.range()
-        helping = or_(
-            Organization.id.in_(select(Pairing.organization_id).where(Pairing.region_code.between(lo, hi))),
-            Organization.id.in_(select(Posting.organization_id).where(Posting.region_code.between(lo, hi))),
-        )
-        return or_(region_clause(Organization.region_code, user), helping)
-    if user.role == "village":
-        return or_(
-            Organization.id.in_(select(Pairing.organization_id).where(Pairing.region_code == user.village_code)),
-            Organization.id.in_(select(Posting.organization_id).where(Posting.region_code == user.village_code)),
-        )
-    return false()

@@ -157,8 +157,7 @@ def organization_query(user, *, q: str = "", kind: str = "", level: str = "", re
     if region_code:
         region = db.session.get(Region, region_code)
         if region is not None:
-            lo, hi = region.range()
-            stmt = stmt.where(Organization.region_code.between(lo, hi))
+            stmt = stmt.where(region.within(Organization.region_code))
     return stmt.order_by(Organization.region_code, Organization.kind, Organization.name, Organization.id)
 
 

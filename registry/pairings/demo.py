@@ -38,7 +38,7 @@ def pairings(ctx: DemoContext) -> None:
     # (village, organization, start) of every current first secretary posting
     secretaries = db.session.execute(
         select(Posting.region_code, Posting.organization_id, Posting.start_date)
-        .where(Posting.role == "first_secretary", Posting.end_date.is_(None))
+        .where(Posting.role == "first_secretary", Posting.is_active)
     ).all()
     made: list[Pairing] = []
     seen: set[tuple[int, str, str]] = set()

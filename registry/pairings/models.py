@@ -2,20 +2,22 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, and_, false, or_
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, and_, or_
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import PAIRED_SECTORS, PAIRING_KINDS
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..organizations.models import Organization
 from ..regions.models import Region
 
 
-class Pairing(db.Model):
+class Pairing(Audited, db.Model):
     __tablename__ = "pairing"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
@@ -60,20 +62,3 @@ class Pairing(db.Model):
     @property
     def sector_label(self) -> str:
         return PAIRED_SECTORS.get(self.sector or "", "")
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id
-
-
-@scope_rule(Pairing)
-def _pairing_scope(user):
-    if user.role == "unit":
-        return Pairing.organization_id == user.organization_id
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(Pairing.region_code, user)
-    return false()

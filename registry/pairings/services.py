@@ -174,14 +174,13 @@ def pairing_query(user, *, q: str = "", kind: str = "", status: str = "", region
         stmt = stmt.where(Pairing.kind == kind)
     today = local_today()
     if status == "active":
-        stmt = stmt.where(Pairing.start_date <= today, or_(Pairing.end_date.is_(None), Pairing.end_date >= today))
+        stmt = stmt.where(Pairing.active_on(today))
     elif status == "ended":
         stmt = stmt.where(Pairing.end_date < today)
     if region_code:
         region = db.session.get(Region, region_code)
         if region is not None:
-            lo, hi = region.range()
-            stmt = stmt.where(Pairing.region_code.between(lo, hi))
+            stmt = stmt.where(region.within(Pairing.region_code))
     if organization_id:
         stmt = stmt.where(Pairing.organization_id == organization_id)
     return stmt.order_by(Pairing.end_date.is_not(None), Pairing.start_date.desc(), Pairing.id.desc())

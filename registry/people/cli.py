@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..core.enums import END_REASONS
 from ..core.rules import RuleViolation
+from ..core.scope import scoped
 from ..extensions import db
 from ..regions.models import Region
 from . import postings as posting_services
@@ -37,15 +38,12 @@ def register(group: click.Group) -> None:
     def end_round(round_name, end_date, reason, note, region_code, username, dry_run):
         actor = _actor(username)
         stmt = select(Posting).where(Posting.round == round_name, Posting.end_date.is_(None)).order_by(Posting.id)
-        regions = [actor.region] if actor.role == "region" else []
+        stmt = scoped(stmt, Posting, actor)
         if region_code:
             region = db.session.get(Region, region_code)
             if region is None:
                 raise click.ClickException("行政区代码不存在")
-            regions.append(region)
-        for region in regions:
-            lo, hi = region.range()
-            stmt = stmt.where(Posting.region_code.between(lo, hi))
+            stmt = stmt.where(region.within(Posting.region_code))
         postings = db.session.scalars(stmt).all()
         errors = []
         for posting in postings:

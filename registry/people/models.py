@@ -2,25 +2,27 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false, or_, select, text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core import crypto
+from ..core.audited import Audited
 from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES
 from ..core.identity import mask_id_number, mask_phone
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..organizations.models import Organization
 from ..regions.models import Region
 
 
-class Person(db.Model):
+class Person(Audited, db.Model):
     """帮扶干部. The ID number and phone are stored encrypted; ``id_number_index`` is a
     keyed hash that keeps ID numbers unique without revealing them."""
 
     __tablename__ = "person"
+    __audit_region__ = "organization.region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50), index=True)
@@ -66,20 +68,14 @@ class Person(db.Model):
         self.phone_encrypted = crypto.encrypt(phone) if phone else None
         self.phone_masked = mask_phone(phone) if phone else None
 
-    @property
-    def audit_region_code(self) -> str:
-        return self.organization.region_code if self.organization else None
 
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id
-
-
-class Posting(db.Model):
+class Posting(Audited, db.Model):
     """选派: a person sent by an organization to a village (first secretary, work team)
     or a county/township (seconded cadre). Active while ``end_date`` is empty."""
 
     __tablename__ = "posting"
+    __audit_region__ = "region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
@@ -138,37 +134,3 @@ class Posting(db.Model):
     @property
     def days_to_planned_end(self) -> int:
         return (self.planned_end - local_today()).days
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id
-
-
-@scope_rule(Posting)
-def _posting_scope(user):
-    if user.role == "unit":
-        return Posting.organization_id == user.organization_id
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(Posting.region_code, user)
-    return false()
-
-
-@scope_rule(Person)
-def _person_scope(user):
-    """A unit sees its own people; region staff see people employed by organizations of
-    their region or posted into it; a village sees the people posted to it."""
-    if user.role == "unit":
-        return Person.organization_id == user.organization_id
-    posted_here = Person.id.in_(select(Posting.person_id).where(region_clause(Posting.region_code, user)))
-    if user.role in ("region", "viewer"):
-        employed_here = Person.organization_id.in_(
-            select(Organization.id).where(region_clause(Organization.region_code, user))
-        )
-        return or_(employed_here, posted_here)
-    if user.role == "village":
-        return posted_here
-    return false()

@@ -18,14 +18,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
-    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
-from ..core.scope import region_clause, scope_filter, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..organizations.models import Organization
@@ -35,10 +33,12 @@ from ..regions.models import Region
 ZERO = Decimal("0.00")
 
 
-class SupportRecord(db.Model):
+class SupportRecord(Audited, db.Model):
     """帮扶记录: what an organization says it gave a village, and whether the village agrees."""
 
     __tablename__ = "support_record"
+    __audit_region__ = "village_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))  # the filer
@@ -105,23 +105,17 @@ class SupportRecord(db.Model):
         reported separately because it came from third parties)."""
         return (self.amount or ZERO) + (self.amount_in_kind or ZERO)
 
-    @property
-    def audit_region_code(self) -> str:
-        return self.village_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id
-
     def __repr__(self) -> str:
         return f"<SupportRecord {self.id} {self.status}>"
 
 
-class Evidence(db.Model):
+class Evidence(Audited, db.Model):
     """A photo or PDF attached to a record, stored under a generated name outside the web
     root (``UPLOAD_FOLDER``); ``original_name`` is only ever shown, never used as a path."""
 
     __tablename__ = "evidence"
+    __audit_region__ = "record.village_code"
+    __audit_organization__ = "record.organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("support_record.id"), index=True)
@@ -140,20 +134,14 @@ class Evidence(db.Model):
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
 
-    @property
-    def audit_region_code(self) -> str:
-        return self.record.village_code
 
-    @property
-    def audit_organization_id(self) -> int:
-        return self.record.organization_id
-
-
-class FundContribution(db.Model):
+class FundContribution(Audited, db.Model):
     """Money received by a charitable fund (公益慈善组织). What the fund paid out is its
     confirmed support records."""
 
     __tablename__ = "fund_contribution"
+    __audit_region__ = "organization.region_code"
+    __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
@@ -174,38 +162,3 @@ class FundContribution(db.Model):
         UniqueConstraint("organization_id", "receipt_no", name="uq_fund_contribution_receipt"),
         Index("ix_fund_contribution_org_date", "organization_id", "received_on"),
     )
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.organization.region_code
-
-    @property
-    def audit_organization_id(self) -> int:
-        return self.organization_id
-
-
-@scope_rule(SupportRecord)
-def _record_scope(user):
-    """A unit sees its own records, drafts included. A village sees the records filed for
-    it, and region staff and viewers those of villages in their region, once submitted:
-    a draft is not yet a claim anybody else has to look at."""
-    if user.role == "unit":
-        return SupportRecord.organization_id == user.organization_id
-    if user.role in ("village", "region", "viewer"):
-        return region_clause(SupportRecord.village_code, user) & SupportRecord.submitted_at.is_not(None)
-    return false()
-
-
-@scope_rule(Evidence)
-def _evidence_scope(user):
-    return Evidence.record_id.in_(select(SupportRecord.id).where(scope_filter(SupportRecord, user)))
-
-
-@scope_rule(FundContribution)
-def _contribution_scope(user):
-    """What a fund received is visible to the fund itself and to those who may see the fund."""
-    if user.role == "unit":
-        return FundContribution.organization_id == user.organization_id
-    if user.role in ("region", "viewer"):
-        return FundContribution.organization_id.in_(select(Organization.id).where(scope_filter(Organization, user)))
-    return false()

@@ -80,25 +80,3 @@ class Region(db.Model):
 
     def __repr__(self) -> str:
         return f"<Region {self.code} {self.name}>"
-
-
-from sqlalchemy import false, or_, select  # noqa: E402
-
-from ..core.scope import region_clause, scope_rule  # noqa: E402
-
-
-@scope_rule(Region)
-def _region_scope(user):
-    """Region staff and viewers see their subtree; a village its own village; a unit the
-    villages and counties it is paired with or posted to."""
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(Region.code, user)
-    if user.role == "unit":
-        from ..pairings.models import Pairing
-        from ..people.models import Posting
-
-        return or_(
-            Region.code.in_(select(Pairing.region_code).where(Pairing.organization_id == user.organization_id)),
-            Region.code.in_(select(Posting.region_code).where(Posting.organization_id == user.organization_id)),
-        )
-    return false()

@@ -98,7 +98,6 @@ def children_with_counts(region: Region) -> list[ChildRow]:
     child_level = region.child_level
     if child_level is None:
         return []
-    lo, hi = region.range()
     children = db.session.scalars(
         select(Region).where(Region.parent_code == region.code).order_by(Region.code)
     ).all()
@@ -108,7 +107,7 @@ def children_with_counts(region: Region) -> list[ChildRow]:
         p: (total, key or 0)
         for p, total, key in db.session.execute(
             select(prefix, func.count(), func.sum(case((Region.is_key, 1), else_=0)))
-            .where(Region.level == "village", Region.code.between(lo, hi))
+            .where(Region.level == "village", region.within(Region.code))
             .group_by(prefix)
         )
     }
@@ -116,10 +115,9 @@ def children_with_counts(region: Region) -> list[ChildRow]:
 
 
 def village_count(region: Region) -> tuple[int, int]:
-    lo, hi = region.range()
     total, key = db.session.execute(
         select(func.count(), func.sum(case((Region.is_key, 1), else_=0))).where(
-            Region.level == "village", Region.code.between(lo, hi)
+            Region.level == "village", region.within(Region.code)
         )
     ).one()
     return total, key or 0

@@ -13,24 +13,22 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
-    or_,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import RESULT_STATUSES
-from ..core.scope import region_clause, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..regions.models import Region
 
 
-class VillageResult(db.Model):
+class VillageResult(Audited, db.Model):
     """帮扶实效: a village's figures for one year. Filed by the village, verified by the
     township or county (or sent back with a reason); a verified result is locked."""
 
     __tablename__ = "village_result"
+    __audit_region__ = "village_code"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     village_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
@@ -67,28 +65,3 @@ class VillageResult(db.Model):
     @property
     def locked(self) -> bool:
         return self.status == "verified"
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.village_code
-
-    @property
-    def audit_organization_id(self) -> None:
-        return None
-
-
-@scope_rule(VillageResult)
-def _result_scope(user):
-    """Like the village itself: region staff and viewers below them, the village its own,
-    a unit the villages it is paired with or posted to."""
-    if user.role in ("region", "viewer", "village"):
-        return region_clause(VillageResult.village_code, user)
-    if user.role == "unit":
-        from ..pairings.models import Pairing
-        from ..people.models import Posting
-
-        return or_(
-            VillageResult.village_code.in_(select(Pairing.region_code).where(Pairing.organization_id == user.organization_id)),
-            VillageResult.village_code.in_(select(Posting.region_code).where(Posting.organization_id == user.organization_id)),
-        )
-    return false()

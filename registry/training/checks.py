@@ -284,4 +284,4 @@ def missing_yearly(stmt: Select, year: int | None = None) -> Select:
 def active_in_year(year: int):
     """Condition on ``Posting``: the posting was active at some time in ``year``."""
     return and_(Posting.start_date <= date(year, 12, 31),
-                (Posting.end_date.is_(None)) | (Posting.end_date >= date(year, 1, 1)))
+                Posting.is_active | (Posting.end_date >= date(year, 1, 1)))

@@ -14,24 +14,22 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
-    or_,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.audited import Audited
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
-from ..core.scope import region_clause, scope_filter, scope_rule
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..people.models import Person
 from ..regions.models import Region
 
 
-class Training(db.Model):
+class Training(Audited, db.Model):
     """业务培训: a course run by a jurisdiction (``region_code``) for the people it posts."""
 
     __tablename__ = "training"
+    __audit_region__ = "region_code"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))  # 培训主题
@@ -68,20 +66,14 @@ class Training(db.Model):
     def mode_label(self) -> str:
         return TRAINING_MODES.get(self.mode, self.mode)
 
-    @property
-    def audit_region_code(self) -> str:
-        return self.region_code
 
-    @property
-    def audit_organization_id(self) -> None:
-        return None
-
-
-class Attendance(db.Model):
+class Attendance(Audited, db.Model):
     """Who attended a course: hours credited and whether they passed. A course counts
     towards the pre-posting and yearly checks only when ``passed``."""
 
     __tablename__ = "training_attendance"
+    __audit_region__ = "training.region_code"
+    __audit_organization__ = "person.organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     training_id: Mapped[int] = mapped_column(ForeignKey("training.id"))
@@ -98,36 +90,3 @@ class Attendance(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (UniqueConstraint("training_id", "person_id", name="uq_training_attendance_training_person"),)
-
-    @property
-    def audit_region_code(self) -> str:
-        return self.training.region_code if self.training else None
-
-    @property
-    def audit_organization_id(self) -> int | None:
-        return self.person.organization_id if self.person else None
-
-
-def _people_in_scope(user):
-    return select(Person.id).where(scope_filter(Person, user))
-
-
-@scope_rule(Training)
-def _training_scope(user):
-    """Region staff and viewers see the courses run in their jurisdiction and those run
-    above it (a provincial course is for the whole province); units and villages see the
-    courses their people attended."""
-    if user.role in ("region", "viewer"):
-        above = user.region.ancestor_codes() if user.region is not None else []
-        return or_(region_clause(Training.region_code, user), Training.region_code.in_(above))
-    if user.role in ("unit", "village"):
-        return Training.id.in_(select(Attendance.training_id).where(Attendance.person_id.in_(_people_in_scope(user))))
-    return false()
-
-
-@scope_rule(Attendance)
-def _attendance_scope(user):
-    """An attendance is as visible as the person it is about."""
-    if user.role in ("region", "viewer", "unit", "village"):
-        return Attendance.person_id.in_(_people_in_scope(user))
-    return false()

@@ -285,7 +285,7 @@ def person_attendances(user, person_id: int) -> list[Attendance]:
 
 def _active_postings(user) -> Select:
     """Active postings in scope (unordered)."""
-    return scoped(select(Posting), Posting, user).where(Posting.end_date.is_(None))
+    return scoped(select(Posting), Posting, user).where(Posting.is_active)
 
 
 def _gap_stmt(user, which: str, today: date) -> Select:

@@ -47,11 +47,3 @@ class TransferJob(db.Model):
     @property
     def report(self) -> dict:
         return json.loads(self.result) if self.result else {}
-
-
-from ..core.scope import scope_rule  # noqa: E402
-
-
-@scope_rule(TransferJob)
-def _job_scope(user):
-    return TransferJob.user_id == user.id  # a job (and its files) is its owner's alone

@@ -1,0 +1,184 @@
+"""Who sees what: the scope rule of every model, in one place.
+
+A rule says which rows of its model a (non-admin) user may see; ``core/scope.py`` applies
+it to every list, lookup, export, chart and API call. Admins see everything, and a model
+without a rule here is seen by admins only (``tests/test_scope_rules.py`` names those).
+
+Roles: region staff and viewers see what lies under their region, a village user its
+village, a unit what belongs to its organization — with the exceptions spelled out below.
+The module sits above the models so that no model imports another to compute visibility;
+``create_app`` imports it once (``web.register_extensions``).
+"""
+from __future__ import annotations
+
+from sqlalchemy import false, or_, select
+
+from .assessment.models import Assessment, Incentive
+from .audit.models import AuditEvent
+from .core.scope import (
+    REGION_ROLES,
+    STAFF,
+    as_visible_as,
+    by_org_or_region,
+    by_region,
+    region_clause,
+    scope_filter,
+    scope_rule,
+)
+from .dashboard.models import AreaSummary, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
+from .duty.models import DutyMonth
+from .organizations.models import Organization
+from .pairings.models import Pairing
+from .people.models import Person, Posting
+from .records.models import Evidence, FundContribution, SupportRecord
+from .regions.models import Region
+from .results.models import VillageResult
+from .training.models import Attendance, Training
+from .transfer.models import TransferJob
+
+# -- the plain cases: a unit its own rows, the others what lies in their region -------
+
+scope_rule(Pairing, by_org_or_region(Pairing.organization_id, Pairing.region_code))
+scope_rule(Posting, by_org_or_region(Posting.organization_id, Posting.region_code))
+scope_rule(DutyMonth, by_org_or_region(DutyMonth.organization_id, DutyMonth.region_code))
+scope_rule(AuditEvent, by_org_or_region(AuditEvent.organization_id, AuditEvent.region_code))
+
+# summaries: region staff and viewers; the per-village ones also the village itself
+scope_rule(SupportRollup, by_region(SupportRollup.region_code, STAFF))
+scope_rule(SupportTotal, by_region(SupportTotal.region_code, STAFF))
+scope_rule(AreaSummary, by_region(AreaSummary.area, STAFF))
+scope_rule(VillageSupportLast, by_region(VillageSupportLast.village_code))
+scope_rule(VillageStatus, by_region(VillageStatus.code))
+
+# an import or export job (and its files) is its owner's alone
+scope_rule(TransferJob, lambda user: TransferJob.user_id == user.id)
+
+# -- as visible as what they belong to -------------------------------------------------
+
+scope_rule(Evidence, as_visible_as(Evidence.record_id, SupportRecord))
+scope_rule(Attendance, as_visible_as(Attendance.person_id, Person))  # as the person it is about
+
+
+# -- regions and villages: a unit sees those it helps -----------------------------------
+
+def _helped_by_unit(code_column, user):
+    """The villages and counties the user's unit is paired with or posts people to."""
+    org = user.organization_id
+    return or_(
+        code_column.in_(select(Pairing.region_code).where(Pairing.organization_id == org)),
+        code_column.in_(select(Posting.region_code).where(Posting.organization_id == org)),
+    )
+
+
+def _region_or_helped(code_column):
+    in_region = by_region(code_column)
+    return lambda user: _helped_by_unit(code_column, user) if user.role == "unit" else in_region(user)
+
+
+# Region staff and viewers see their subtree, a village itself, a unit where it helps.
+scope_rule(Region, _region_or_helped(Region.code))
+# A village's results: like the village itself.
+scope_rule(VillageResult, _region_or_helped(VillageResult.village_code))
+
+
+# -- organizations and people -------------------------------------------------------------
+
+@scope_rule(Organization)
+def _organization(user):
+    """A unit sees itself; region staff and viewers the organizations based in their region
+    or helping in it; a village the organizations paired with or posted to it."""
+    if user.role == "unit":
+        return Organization.id == user.organization_id
+    helping_here = or_(
+        Organization.id.in_(select(Pairing.organization_id).where(region_clause(Pairing.region_code, user))),
+        Organization.id.in_(select(Posting.organization_id).where(region_clause(Posting.region_code, user))),
+    )
+    if user.role in STAFF:
+        return or_(region_clause(Organization.region_code, user), helping_here)
+    if user.role == "village":
+        return helping_here
+    return false()
+
+
+@scope_rule(Person)
+def _person(user):
+    """A unit sees its own people; region staff and viewers the people employed by
+    organizations of their region or posted into it; a village the people posted to it."""
+    if user.role == "unit":
+        return Person.organization_id == user.organization_id
+    posted_here = Person.id.in_(select(Posting.person_id).where(region_clause(Posting.region_code, user)))
+    if user.role in STAFF:
+        employed_here = Person.organization_id.in_(
+            select(Organization.id).where(region_clause(Organization.region_code, user))
+        )
+        return or_(employed_here, posted_here)
+    if user.role == "village":
+        return posted_here
+    return false()
+
+
+# -- support records and funds ----------------------------------------------------------
+
+@scope_rule(SupportRecord)
+def _support_record(user):
+    """A unit sees its own records, drafts included. A village sees the records filed for
+    it, and region staff and viewers those of villages in their region, once submitted:
+    a draft is not yet a claim anybody else has to look at."""
+    if user.role == "unit":
+        return SupportRecord.organization_id == user.organization_id
+    if user.role in REGION_ROLES:
+        return region_clause(SupportRecord.village_code, user) & SupportRecord.submitted_at.is_not(None)
+    return false()
+
+
+@scope_rule(FundContribution)
+def _fund_contribution(user):
+    """What a fund received: seen by the fund itself and by staff who may see the fund."""
+    if user.role == "unit":
+        return FundContribution.organization_id == user.organization_id
+    if user.role in STAFF:
+        return as_visible_as(FundContribution.organization_id, Organization)(user)
+    return false()
+
+
+# -- training and assessment ---------------------------------------------------------------
+
+@scope_rule(Training)
+def _training(user):
+    """Region staff and viewers see the courses run in their jurisdiction and those run
+    above it (a provincial course is for the whole province); units and villages the
+    courses their people attended."""
+    if user.role in STAFF:
+        above = user.region.ancestor_codes() if user.region is not None else []
+        return or_(region_clause(Training.region_code, user), Training.region_code.in_(above))
+    if user.role in ("unit", "village"):
+        return Training.id.in_(select(Attendance.training_id).where(scope_filter(Attendance, user)))
+    return false()
+
+
+def _unit_or_its_people(org_column, person_column, user):
+    """About the user's unit itself, or about a person it employs."""
+    its_people = select(Person.id).where(Person.organization_id == user.organization_id)
+    return or_(org_column == user.organization_id, person_column.in_(its_people))
+
+
+@scope_rule(Assessment)
+def _assessment(user):
+    """Region staff and viewers: grades given in their jurisdiction. A unit: its own
+    grade and those of its people. Villages: none."""
+    if user.role in STAFF:
+        return region_clause(Assessment.region_code, user)
+    if user.role == "unit":
+        return _unit_or_its_people(Assessment.organization_id, Assessment.person_id, user)
+    return false()
+
+
+@scope_rule(Incentive)
+def _incentive(user):
+    """Region staff and viewers: issued by their jurisdiction or about a subject working
+    in it. A unit: about itself or its people. Villages: none."""
+    if user.role in STAFF:
+        return or_(region_clause(Incentive.region_code, user), region_clause(Incentive.subject_region_code, user))
+    if user.role == "unit":
+        return _unit_or_its_people(Incentive.organization_id, Incentive.person_id, user)
+    return false()
