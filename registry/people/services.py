@@ -7,6 +7,7 @@ Postings 选派 and their rule are in ``postings``; choosing where to post someo
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 
 from sqlalchemy import Select, case, false, func, or_, select
 
@@ -129,7 +130,28 @@ def can_edit_person(user, person: Person) -> bool:
     return in_jurisdiction(user, person.organization.region_code if person.organization else None)
 
 
-def _clean_person(values: dict, *, actor, person: Person | None) -> dict:
+@dataclass
+class KnownPeople:
+    """What the person rule looks up, fetched once for a whole import: the blind index
+    of every registered ID number (-> person id) and the employers the actor may use."""
+
+    ids: dict[str, int]
+    employers: dict[int, Organization]
+
+    @classmethod
+    def load(cls, actor) -> KnownPeople:
+        ids = {index: person_id for index, person_id in db.session.execute(select(Person.id_number_index, Person.id))}
+        employers = {org.id: org for org in db.session.scalars(employers_query(actor))}
+        return cls(ids=ids, employers=employers)
+
+
+def clean_person(values: dict, *, actor, person: Person | None = None, known: KnownPeople | None = None) -> dict:
+    """The person rule (the form's and the import's): the cleaned values, or one
+    ``RuleViolation`` naming every field that is wrong."""
+    return _clean_person(values, actor=actor, person=person, known=known)
+
+
+def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeople | None = None) -> dict:
     errors = Collector()
     data = {key: values.get(key) for key in PERSON_FIELDS}
     for key, value in data.items():
@@ -153,10 +175,15 @@ def _clean_person(values: dict, *, actor, person: Person | None) -> dict:
         except RuleViolation as violation:
             errors.add("id_number", violation.message)
         else:
-            clash = select(Person.id).where(Person.id_number_index == crypto.blind_index(number))
-            if person is not None:
-                clash = clash.where(Person.id != person.id)
-            if db.session.scalar(clash) is not None:
+            if known is not None:
+                other = known.ids.get(crypto.blind_index(number))
+                taken = other is not None and (person is None or other != person.id)
+            else:
+                clash = select(Person.id).where(Person.id_number_index == crypto.blind_index(number))
+                if person is not None:
+                    clash = clash.where(Person.id != person.id)
+                taken = db.session.scalar(clash) is not None
+            if taken:
                 errors.add("id_number", DUPLICATE_ID)
             data["id_number"] = number
 
@@ -185,7 +212,10 @@ def _clean_person(values: dict, *, actor, person: Person | None) -> dict:
         except RuleViolation as violation:
             errors.add("phone", violation.message)
 
-    org = employer(actor, data["organization_id"])
+    if known is not None:
+        org = known.employers.get(data["organization_id"]) if isinstance(data["organization_id"], int) else None
+    else:
+        org = employer(actor, data["organization_id"])
     if org is None:
         errors.add("organization_id", "请选择您管辖范围内的工作单位")
     data["organization_id"] = org.id if org is not None else None

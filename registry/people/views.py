@@ -8,7 +8,6 @@ from flask_login import current_user
 from ..audit.services import record
 from ..core.access import login_only
 from ..core.database import writing
-from ..core.enums import EDUCATION, GENDERS, label
 from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.rules import RuleViolation
@@ -19,10 +18,12 @@ from ..organizations.exports import send_table
 from ..organizations.forms import read_filters
 from ..organizations.services import in_jurisdiction
 from ..regions.models import Region
+from ..transfer.exporting import form_filters, send_export
 from . import cli, services, targets
-from . import postings as posting_services  # the views `postings` and `end_posting` take the plain names
 from . import panels  # noqa: F401  (home panels and region-page sections)
+from . import postings as posting_services  # the views `postings` and `end_posting` take the plain names
 from .forms import EndPostingForm, PeopleFilter, PersonForm, PostingFilter, PostingForm
+from .imports import PersonImport, export_row
 from .models import Person, Posting
 from .privacy import may_see_full_identity, shown_contact_phone, shown_id_number, shown_phone
 
@@ -77,10 +78,6 @@ def index():
     )
 
 
-PEOPLE_HEADER = ["姓名", "性别", "民族", "出生日期", "身份证号", "联系电话", "中共党员", "学历", "工作单位", "职务", "职级",
-                 "后备干部", "退役军人", "专长", "当前选派"]
-
-
 @bp.route("/people/export.<fmt>")
 @require("export")
 def export_people(fmt: str):
@@ -90,14 +87,9 @@ def export_people(fmt: str):
     people = db.session.scalars(_people_query(form)).all()
     active = services.active_labels(current_user, (p.id for p in people))
     full = sum(1 for p in people if may_see_full_identity(current_user, p.organization_id))
-    rows = [
-        [p.name, label(GENDERS, p.gender), p.ethnicity or "", p.birth_date.isoformat() if p.birth_date else "",
-         shown_id_number(p), shown_phone(p), "是" if p.is_party_member else "否", label(EDUCATION, p.education),
-         p.organization.name, p.post or "", p.rank or "", "是" if p.is_reserve_cadre else "否",
-         "是" if p.is_veteran else "否", p.expertise or "",
-         active.get(p.id, "")]
-        for p in people
-    ]
+    # the import template's columns (and the current posting), so an export imports again
+    # built now: the audit commit below expires the loaded people
+    rows = [export_row(p, shown_id_number(p), shown_phone(p), active.get(p.id, "")) for p in people]
     # An export of personal data is on the record, whether numbers were masked or not.
     with writing():
         record(
@@ -108,7 +100,7 @@ def export_people(fmt: str):
             organization_id=current_user.organization_id,
         )
         db.session.commit()
-    return send_table(fmt, "帮扶干部", PEOPLE_HEADER, rows)
+    return send_export(fmt, "帮扶干部", PersonImport.export_columns(), rows, filters=form_filters(form))
 
 
 @bp.route("/people/new", methods=["GET", "POST"])

@@ -1,0 +1,186 @@
+"""帮扶干部 from a spreadsheet.
+
+Every row passes ``services.clean_person``, the person rule the form uses, with what it
+looks up (registered ID numbers, the employers the user may register people for)
+fetched once for the file. New people are written in one batch insert and their audit
+events in one ``record_many`` (the same chain as one ``record`` per person); people
+already registered are updated through ``update_person`` when the user chose to update.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import insert
+
+from ..audit.services import record_many
+from ..core import crypto
+from ..core.enums import EDUCATION, GENDERS
+from ..core.identity import mask_id_number, mask_phone
+from ..core.parsing import to_date
+from ..core.rules import Collector, RuleViolation
+from ..core.timeutil import utcnow
+from ..extensions import db
+from ..transfer.importing import Field, ImportKind, yes_no
+from ..transfer.references import Lookup, labelled
+from ..transfer.writing import Column
+from . import services
+from .models import Person
+
+YES_NO = ("是", "否")
+FLAGS = ("is_party_member", "is_reserve_cadre", "is_veteran")
+
+
+def employer_lookup(known: services.KnownPeople) -> Lookup:
+    orgs = known.employers.values()
+    return Lookup({o.id: o.name for o in orgs}, "工作单位",
+                  aliases={o.credit_code: o.id for o in orgs if o.credit_code})
+
+
+def _employer_labels(user) -> list[str]:
+    orgs = db.session.scalars(services.employers_query(user)).all()
+    return [labelled(o.name, o.credit_code) if o.credit_code else o.name for o in orgs]
+
+
+@dataclass
+class PersonRow:
+    data: dict
+    index: str  # blind index of the ID number: the natural key
+    existing: Person | None
+
+
+class PersonImport(ImportKind):
+    name = "people"
+    title = "帮扶干部"
+    entity = "Person"
+    permission = "manage_people"
+    list_endpoint = "people.index"
+    fields = (
+        Field("姓名", "name", width=10, required=True, example="张三", note="最多50字"),
+        Field("身份证号", "id_number", width=22, required=True, example="430102199001011237",
+              note="18位，末位X大小写均可；校验位须正确；同一人只能登记一次（按身份证号识别）"),
+        Field("性别", "gender", width=6, codes=GENDERS, note="可空，按身份证号；填写时须与身份证号一致"),
+        Field("民族", "ethnicity", width=10, choices=lambda user: services.ETHNICITIES, example="汉族",
+              note="空白为汉族"),
+        Field("出生日期", "birth_date", "date", 12, note="可空，按身份证号；填写时须与身份证号一致"),
+        Field("联系电话", "phone", width=16, example="13800000000", note="11位手机号或带区号的固定电话"),
+        Field("中共党员", "is_party_member", width=10, choices=lambda user: YES_NO, note="是/否，空白为否"),
+        Field("学历", "education", width=12, codes=EDUCATION, note="可空"),
+        Field("工作单位", "organization_id", width=30, required=True, choices=_employer_labels,
+              example="湖南省示例厅", note="单位名称，或“名称（统一社会信用代码）”；须是您可以为其登记干部的单位"),
+        Field("职务", "post", width=14, note="最多100字"),
+        Field("职级", "rank", width=10, note="最多50字"),
+        Field("后备干部", "is_reserve_cadre", width=10, choices=lambda user: YES_NO, note="是/否，空白为否"),
+        Field("退役军人", "is_veteran", width=10, choices=lambda user: YES_NO, note="是/否，空白为否"),
+        Field("专长", "expertise", width=20, note="最多200字"),
+    )
+    derived = (Column("当前选派", "posting", width=24),)
+
+    def context(self, user, *, update: bool):
+        known = services.KnownPeople.load(user)
+        return {"user": user, "known": known, "employers": employer_lookup(known), "people": {}}
+
+    def check(self, values, ctx) -> PersonRow:
+        errors = Collector()
+        data = dict(values)
+        try:
+            data["organization_id"] = ctx["employers"].resolve(values["organization_id"], "organization_id")
+        except RuleViolation as broken:
+            errors.errors.update(broken.errors)
+        for key in FLAGS:
+            flag = yes_no(values[key])
+            errors.check(flag is not None, key, "应填“是”或“否”")
+            data[key] = bool(flag)
+        if values["birth_date"] is not None:
+            data["birth_date"] = to_date(values["birth_date"])
+            errors.check(data["birth_date"] is not None, "birth_date", "出生日期格式应为 年-月-日，如 1990-01-01")
+        data["ethnicity"] = values["ethnicity"] or "汉族"
+        for key in ("name", "id_number", "phone", "post", "rank", "expertise"):
+            if data[key] is not None:
+                data[key] = str(data[key])
+        errors.raise_if_any()
+        known = ctx["known"]
+        try:
+            clean = services.clean_person(data, actor=ctx["user"], known=known)
+            existing = None
+        except RuleViolation as broken:
+            if broken.errors.get("id_number") != [services.DUPLICATE_ID]:
+                raise
+            # already registered: the same person again, checked as an edit of that person
+            existing = self._person(known.ids[crypto.blind_index(_number(data))], ctx)
+            clean = services.clean_person(data, actor=ctx["user"], person=existing, known=known)
+        return PersonRow(data=clean, index=crypto.blind_index(clean["id_number"]), existing=existing)
+
+    def _person(self, person_id: int, ctx) -> Person:
+        return db.session.get(Person, person_id)
+
+    def key(self, clean: PersonRow) -> tuple:
+        return (clean.index,)
+
+    def existing(self, clean: PersonRow, ctx):
+        return clean.existing
+
+    def duplicate_message(self, clean: PersonRow) -> str:
+        return (f"身份证号已登记（{clean.existing.name}）；如需用文件内容修改其信息，请选择“更新已有数据”"
+                "（命令行加 --update）后重新导入")
+
+    def write(self, rows, ctx, user) -> tuple[int, int]:
+        new = [clean for clean, existing in rows if existing is None]
+        created = _insert(new, ctx["known"], user)
+        updated = 0
+        for clean, person in rows:
+            if person is None:
+                continue
+            before = person.version
+            services.update_person(person, clean.data, version=person.version, actor=user, commit=False)
+            updated += int(person.version != before)
+        return created, updated
+
+
+def _number(data: dict) -> str:
+    from ..core.identity import normalize_id_number
+
+    return normalize_id_number(data["id_number"])
+
+
+PUBLIC = ("name", "gender", "ethnicity", "birth_date", "is_party_member", "education", "organization_id", "post",
+          "rank", "is_reserve_cadre", "is_veteran", "expertise")
+
+
+def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
+    """One insert for all new people, then one batch of audit events."""
+    if not rows:
+        return 0
+    now = utcnow()
+    values = []
+    for row in rows:
+        d = row.data
+        values.append({
+            **{key: d[key] for key in PUBLIC}, "id_number_encrypted": crypto.encrypt(d["id_number"]),
+            "id_number_index": row.index, "id_number_masked": mask_id_number(d["id_number"]),
+            "phone_encrypted": crypto.encrypt(d["phone"]) if d["phone"] else None,
+            "phone_masked": mask_phone(d["phone"]) if d["phone"] else None,
+            "is_demo": False, "created_at": now, "version": 1,
+        })
+    ids = db.session.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True), values).all()
+    events = []
+    for person_id, row, value in zip(ids, rows, values):
+        org = known.employers[row.data["organization_id"]]
+        after = {key: value[key] for key in PUBLIC}
+        after.update(id=person_id, id_number_masked=value["id_number_masked"], phone_masked=value["phone_masked"])
+        events.append({"action": "create", "entity_type": "Person", "entity_id": person_id,
+                       "summary": f"登记帮扶干部：{row.data['name']}（{org.name}）（批量导入）",
+                       "region_code": org.region_code, "organization_id": org.id, "after": after})
+    record_many(events, actor=user)
+    return len(ids)
+
+
+def export_row(person: Person, id_number: str, phone: str, posting: str) -> list:
+    org = person.organization
+    return [person.name, id_number, GENDERS.get(person.gender or "", None), person.ethnicity, person.birth_date,
+            phone or None, "是" if person.is_party_member else "否", EDUCATION.get(person.education or "", None),
+            labelled(org.name, org.credit_code) if org.credit_code else org.name, person.post, person.rank,
+            "是" if person.is_reserve_cadre else "否", "是" if person.is_veteran else "否", person.expertise,
+            posting or None]
+
+
+KINDS = (PersonImport,)
