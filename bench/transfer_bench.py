@@ -1,0 +1,221 @@
+"""Bulk import and export at province scale (issue 11), on SQLite, in one run.
+
+- people import: a 40,000-row .xlsx of new cadres imported end to end by a county's staff
+  (read, every row checked by the person rule, written, audited, committed), beside the
+  bare parse of the same file by the reader (python-calamine), and their ratio;
+- records import: a 40,000-row support-record import (printed as not built until the
+  records import exists);
+- ledger export: 1,000,000 support records as .csv and as .xlsx, each in a fresh process,
+  with its time and the process's peak memory (ru_maxrss).
+
+Targets (issue 11): people import ≤ 3 s, records import ≤ 1.5 s, export peak memory
+≤ 300 MB, CSV ≤ 15 s, xlsx ≤ 90 s. The machine is shared: compare within one run.
+
+    .venv/bin/python bench/transfer_bench.py [--people 40000] [--records 1000000] [--skip-export]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+COUNTY = "433101000000"
+
+
+def make_app(path: Path):
+    from registry import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench", "DATA_KEY": "bench",
+                       "UPLOAD_FOLDER": str(path.parent / "uploads"), "REGISTRY_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
+
+
+def prepare(path: Path) -> None:
+    """Schema, divisions, one county's villages, an employer and a county account."""
+    from flask_migrate import upgrade
+    from sqlalchemy import insert, select
+
+    from registry.accounts.services import create_user
+    from registry.extensions import db
+    from registry.organizations.models import Organization
+    from registry.pairings.models import Pairing
+    from registry.regions.models import Region
+    from registry.regions.services import load_divisions
+
+    app = make_app(path)
+    with app.app_context():
+        upgrade()
+        load_divisions()
+        townships = db.session.scalars(select(Region.code).where(Region.level == "township",
+                                                                   Region.parent_code == COUNTY)).all()
+        villages = [dict(code=f"{t[:9]}{i:03d}", name=f"基准{i}村", level="village", parent_code=t)
+                    for t in townships for i in range(1, 21)]
+        db.session.execute(insert(Region.__table__), villages)
+        org = Organization(name="基准县农业农村局", kind="backing_unit", level="county", region_code=COUNTY, version=1)
+        db.session.add(org)
+        db.session.flush()
+        for v in villages:
+            db.session.add(Pairing(organization_id=org.id, region_code=v["code"], kind="resident",
+                                   start_date=date(2022, 1, 1)))
+        create_user("bench_county", "region", password="BenchPassw0rd1", region_code=COUNTY)
+        create_user("bench_unit", "unit", password="BenchPassw0rd1", organization_id=org.id)
+        db.session.commit()
+
+
+def people_file(n: int) -> bytes:
+    import xlsxwriter
+
+    from registry.core.identity import id_check_char
+    from registry.people.imports import PersonImport
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "constant_memory": True})
+    ws = wb.add_worksheet()
+    header = [f.header for f in PersonImport.fields]
+    ws.write_row(0, 0, header)
+    for i in range(1, n + 1):
+        body = f"433101{1960 + i % 35}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
+        # vary the sequence part beyond 1000 people with the birth year block
+        body = f"4331{i // 1000:02d}{body[6:]}"
+        number = body + id_check_char(body)
+        gender = "男" if int(number[16]) % 2 else "女"
+        ws.write_row(i, 0, [f"干部{i}", number, gender, "汉族", None, f"138{i:08d}", "是", "大学本科",
+                            "基准县农业农村局", "科员", None, "否", "否", None])
+    wb.close()
+    return buf.getvalue()
+
+
+def bench_people(path: Path, n: int) -> None:
+    from sqlalchemy import func, select
+
+    from registry.accounts.models import User
+    from registry.extensions import db
+    from registry.people.imports import PersonImport
+    from registry.people.models import Person
+    from registry.transfer.importing import run_import
+    from registry.transfer.reading import read_grid
+
+    data = people_file(n)
+    app = make_app(path)
+    with app.app_context():
+        t = time.perf_counter()
+        grid = read_grid(data, "people.xlsx")
+        parse = time.perf_counter() - t
+        user = db.session.scalar(select(User).where(User.username == "bench_county"))
+        t = time.perf_counter()
+        report = run_import(PersonImport(), data, "people.xlsx", user)
+        full = time.perf_counter() - t
+        stored = db.session.scalar(select(func.count()).select_from(Person))
+    status = "ok" if report.ok else f"FAILED: {report.errors[:3]}"
+    print(f"people import   {n:>9,} rows  parse {parse:6.2f} s  import {full:6.2f} s  "
+          f"ratio {full / parse:5.1f}x  (target ≤ 3 s)  {status}, {stored:,} people stored, {len(grid.rows) - 1:,} read",
+          flush=True)
+
+
+def fill_records(path: Path, n: int) -> None:
+    from sqlalchemy import insert, select
+
+    from registry.extensions import db
+    from registry.organizations.models import Organization
+    from registry.records.models import SupportRecord
+    from registry.regions.models import Region
+
+    app = make_app(path)
+    rng = random.Random(11)
+    with app.app_context():
+        org = db.session.scalar(select(Organization.id))
+        villages = db.session.scalars(select(Region.code).where(Region.level == "village")).all()
+        start = date(2023, 1, 1)
+        categories = ["funds", "project", "industry", "employment", "consumption", "education", "health"]
+        batch = []
+        for i in range(1, n + 1):
+            batch.append(dict(organization_id=org, village_code=rng.choice(villages), category=rng.choice(categories),
+                              title=f"帮扶项目{i}", description="基准数据，含逗号，和“引号”", amount=Decimal(rng.randint(0, 10**6)) / 100,
+                              amount_attracted=Decimal(0), amount_in_kind=Decimal(rng.randint(0, 5000)),
+                              households=rng.randint(0, 50), persons=rng.randint(0, 200), jobs=rng.randint(0, 10),
+                              record_date=start + timedelta(days=i % 900), status="confirmed", version=1))
+            if len(batch) == 50_000:
+                db.session.execute(insert(SupportRecord.__table__), batch)
+                batch = []
+        if batch:
+            db.session.execute(insert(SupportRecord.__table__), batch)
+        db.session.commit()
+
+
+def export_child(path: str, fmt: str, out: str) -> None:
+    """Run in its own process: one export of every record, as the province's admin sees it."""
+    from sqlalchemy import select
+
+    from registry.accounts.models import User
+    from registry.extensions import db
+    from registry.records import ledger, queries
+    from registry.transfer.writing import csv_chunks, write_xlsx
+
+    app = make_app(Path(path))
+    with app.app_context():
+        admin = User(username="bench_admin", role="admin", active=True)  # never stored
+        stmt = queries.record_list(admin)
+        t = time.perf_counter()
+        if fmt == "csv":
+            with open(out, "wb") as fh:
+                for chunk in csv_chunks(ledger.COLUMNS, ledger.ledger_rows(stmt)):
+                    fh.write(chunk)
+            rows = None
+        else:
+            rows = write_xlsx(out, ledger.COLUMNS, ledger.ledger_rows(stmt), title="帮扶台账")
+        elapsed = time.perf_counter() - t
+        assert select  # the import above keeps the child's imports like the app's
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{elapsed:.2f} {peak:.0f} {os.path.getsize(out)} {rows or ''}")
+
+
+def bench_export(path: Path, n: int) -> None:
+    targets = {"csv": 15, "xlsx": 90}
+    for fmt in ("csv", "xlsx"):
+        out = str(path.parent / f"ledger.{fmt}")
+        result = subprocess.run([sys.executable, __file__, "--export-child", str(path), fmt, out],
+                                capture_output=True, text=True, cwd=ROOT)
+        if result.returncode != 0:
+            print(f"ledger export {fmt}: FAILED\n{result.stderr[-2000:]}")
+            continue
+        elapsed, peak, size, *_ = result.stdout.split()
+        print(f"ledger export   {n:>9,} rows  {fmt:4}  {float(elapsed):6.1f} s (target ≤ {targets[fmt]} s)  "
+              f"peak memory {peak} MB (target ≤ 300 MB)  file {int(size) / 1e6:.0f} MB", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=40_000)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--export-child", nargs=3, metavar=("DB", "FMT", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.export_child:
+        export_child(*args.export_child)
+        return
+    with tempfile.TemporaryDirectory(prefix="transfer-bench-") as tmp:
+        path = Path(tmp) / "bench.sqlite3"
+        t = time.perf_counter()
+        prepare(path)
+        print(f"setup: schema, divisions, {COUNTY} villages: {time.perf_counter() - t:.1f} s", flush=True)
+        bench_people(path, args.people)
+        print("records import  (not built yet: the support-record import is the next step of issue 11)")
+        if not args.skip_export:
+            t = time.perf_counter()
+            fill_records(path, args.records)
+            print(f"setup: {args.records:,} support records inserted in {time.perf_counter() - t:.1f} s", flush=True)
+            bench_export(path, args.records)
+
+
+if __name__ == "__main__":
+    main()
