@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, or_, text, update
 
 from registry import create_app
 from registry.core.access import login_only
@@ -142,12 +142,19 @@ def _clean(app) -> None:
 
     with app.app_context():
         _db.session.rollback()
-        for table in reversed(_db.metadata.sorted_tables):
-            if table.name in ("region", "alembic_version"):
-                continue
-            _db.session.execute(table.delete())
-        _db.session.execute(delete(Region).where(Region.level == "village"))
-        _db.session.execute(update(Region).values(is_key=False, is_poor=False, is_relocation=False))
+        statements = [table.delete() for table in reversed(_db.metadata.sorted_tables)
+                      if table.name not in ("region", "alembic_version")]
+        statements.append(delete(Region).where(Region.level == "village"))
+        flagged = or_(Region.is_key, Region.is_poor, Region.is_relocation)  # rewriting every division is slow
+        statements.append(update(Region).where(flagged).values(is_key=False, is_poor=False, is_relocation=False))
+        connection = _db.session.connection()
+        if connection.dialect.name == "postgresql":
+            # one round trip instead of one a table
+            connection.exec_driver_sql(";\n".join(
+                str(s.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})) for s in statements))
+        else:
+            for statement in statements:
+                connection.execute(statement)
         _db.session.commit()
 
 
