@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 3
+# pytest-xdist workers for `make test` (0: one process); each has its own database
+PYTEST_WORKERS ?= 2
 export FLASK_APP := registry:create_app
 
 .PHONY: run test install install-test migrate-check browser-deps clean
@@ -33,7 +35,7 @@ run: install
 	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - 'registry:create_app()'
 
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, or_, text, update
 
 from registry import create_app
 from registry.core.access import login_only
@@ -23,8 +23,44 @@ from registry.extensions import db as _db
 PASSWORD = "Passw0rd-for-tests"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist (``-n 2``): tests go one by one to whichever worker is free, but
+    the browser tests all go to one worker, so only one live server is built."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneBrowserWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "browser" if nodeid.startswith("tests/browser/") else nodeid
+
+    return OneBrowserWorker(config, log)
+
+
 def _database_url(tmp: Path) -> str:
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.sqlite3'}"
+    """SQLite in this run's temporary folder (one per xdist worker), or a PostgreSQL
+    database of its own for each worker, beside ``TEST_DATABASE_URL``."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp / 'test.sqlite3'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return postgres_database(url, worker) if worker else url
+
+
+def postgres_database(url: str, suffix: str) -> str:
+    """``<database>_<suffix>`` on the server of ``url``, created through the ``postgres``
+    maintenance database if missing; commits need not wait for the disk there."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{suffix}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_postgres(url: str) -> None:
@@ -106,12 +142,19 @@ def _clean(app) -> None:
 
     with app.app_context():
         _db.session.rollback()
-        for table in reversed(_db.metadata.sorted_tables):
-            if table.name in ("region", "alembic_version"):
-                continue
-            _db.session.execute(table.delete())
-        _db.session.execute(delete(Region).where(Region.level == "village"))
-        _db.session.execute(update(Region).values(is_key=False, is_poor=False, is_relocation=False))
+        statements = [table.delete() for table in reversed(_db.metadata.sorted_tables)
+                      if table.name not in ("region", "alembic_version")]
+        statements.append(delete(Region).where(Region.level == "village"))
+        flagged = or_(Region.is_key, Region.is_poor, Region.is_relocation)  # rewriting every division is slow
+        statements.append(update(Region).where(flagged).values(is_key=False, is_poor=False, is_relocation=False))
+        connection = _db.session.connection()
+        if connection.dialect.name == "postgresql":
+            # one round trip instead of one a table
+            connection.exec_driver_sql(";\n".join(
+                str(s.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})) for s in statements))
+        else:
+            for statement in statements:
+                connection.execute(statement)
         _db.session.commit()
 
 

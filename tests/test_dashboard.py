@@ -19,12 +19,26 @@ from registry.people.models import Posting
 from registry.regions.models import Region
 
 
+# The raw rows (and the month counts and trained people derived from them) are read once
+# per demo build: the checks only read, and reading every row again for each of the
+# twenty regions and filters took most of this module's time.
+_derived: dict[tuple, object] = {}
+
+
+def _once(key: tuple, compute):
+    if key not in _derived:
+        _derived[key] = compute()
+    return _derived[key]
+
+
 @pytest.fixture()
 def demo(app, db):
     from registry import demo
 
+    _derived.clear()
     demo.generate(seed=7, scale=0.08, echo=lambda *_: None)
-    return db
+    yield db
+    _derived.clear()
 
 
 def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[str, dict]:
@@ -35,8 +49,9 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
     child_level = CHILD_LEVEL.get(region.level)
     n = PREFIX_LENGTH[child_level] if child_level else 12
     prefix = region.prefix
-    kinds = dict(db.session.execute(select(Organization.id, Organization.kind)).all())
-    villages = {v.code: v for v in db.session.scalars(select(Region).where(Region.level == "village"))}
+    kinds = _once(("kinds",), lambda: dict(db.session.execute(select(Organization.id, Organization.kind)).all()))
+    villages = _once(("villages",), lambda: {
+        v.code: v for v in db.session.scalars(select(Region).where(Region.level == "village"))})
 
     def flag_ok(code):
         v = villages.get(code)
@@ -56,9 +71,9 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
         out[""][key] += value
         out[code[:n]][key] += value
 
-    postings = [p for p in db.session.scalars(select(Posting))]
-    pairings = [p for p in db.session.scalars(select(Pairing))]
-    records = [r for r in db.session.scalars(select(SupportRecord))]
+    postings = _once(("postings",), lambda: [p for p in db.session.scalars(select(Posting))])
+    pairings = _once(("pairings",), lambda: [p for p in db.session.scalars(select(Pairing))])
+    records = _once(("records",), lambda: [r for r in db.session.scalars(select(SupportRecord))])
 
     def active_pairing(p):
         return p.start_date <= today and (p.end_date is None or p.end_date >= today)
@@ -108,8 +123,10 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
             add(r.village_code, "disputed")
 
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
-    trained_people = _trained_people(db, filters.year, cfg["REGISTRY_YEARLY_TRAININGS"])
-    under = _months_under(db, filters.year, cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"])
+    trained_people = _once(("trained", filters.year, cfg["REGISTRY_YEARLY_TRAININGS"]),
+                           lambda: _trained_people(db, filters.year, cfg["REGISTRY_YEARLY_TRAININGS"]))
+    under = _once(("under", filters.year, cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"]),
+                  lambda: _months_under(db, filters.year, cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"]))
     for p in postings:
         if not inside(p.region_code) or not kind_ok(p.organization_id) or not flag_ok(p.region_code):
             continue

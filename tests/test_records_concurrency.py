@@ -117,7 +117,8 @@ def _prepare(url: str, env: dict) -> dict[str, list[int]]:
     from tests.factories import COUNTY, first_township, make_org, make_pairing, make_village
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": env["SECRET_KEY"], "DATA_KEY": env["DATA_KEY"],
-                      "UPLOAD_FOLDER": env["UPLOAD_FOLDER"], "TESTING": True})
+                      "UPLOAD_FOLDER": env["UPLOAD_FOLDER"], "TESTING": True,
+                      "REGISTRY_PASSWORD_HASH_METHOD": env["REGISTRY_PASSWORD_HASH_METHOD"]})
     plan: dict[str, list[int]] = {}
     with app.app_context():
         db.create_all()  # tables whose migration is not generated yet (a no-op once it is)
@@ -193,6 +194,7 @@ def served(tmp_path):
         DATABASE_URL=url,
         UPLOAD_FOLDER=str(tmp_path / "uploads"),
         REGISTRY_INSTANCE_PATH=str(tmp_path / "instance"),
+        REGISTRY_PASSWORD_HASH_METHOD="pbkdf2:sha256:1",  # scrypt costs ~160 ms a login
     )
     env.pop("TEST_DATABASE_URL", None)
     plan = _prepare(url, env)

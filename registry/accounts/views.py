@@ -7,8 +7,8 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from ..core.access import login_only, public
+from ..core.forms import save_form
 from ..core.permissions import require
-from ..core.rules import RuleViolation
 from ..extensions import db, limiter
 from .forms import EmptyForm, LoginForm, PasswordForm, UserForm
 from .models import User
@@ -58,15 +58,13 @@ def logout():
 def password():
     form = PasswordForm()
     if form.validate_on_submit():
-        try:
+        def change():
             change_password(current_user, form.current_password.data, form.new_password.data, form.confirm_password.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
             login_user(current_user._get_current_object())  # re-issue the session with the new version
-            flash("密码已修改，其他设备上的登录已失效", "success")
-            return redirect(url_for("main.home"))
+
+        saved = save_form(form, change, success="密码已修改，其他设备上的登录已失效", redirect_to=url_for("main.home"))
+        if saved:
+            return saved
     return render_template("accounts/password.html", form=form)
 
 
@@ -91,7 +89,6 @@ def users():
 @require("manage_accounts")
 def new_user():
     form = UserForm()
-    password = None
     if form.validate_on_submit():
         org_id = form.organization_id.data
         try:
@@ -99,7 +96,7 @@ def new_user():
         except ValueError:
             form.organization_id.errors.append("帮扶单位编号应为数字")
         else:
-            try:
+            def create():
                 user, password = create_user(
                     form.username.data.strip(),
                     form.role.data,
@@ -109,11 +106,9 @@ def new_user():
                     display_name=form.display_name.data or "",
                 )
                 db.session.commit()
-            except RuleViolation as violation:
-                db.session.rollback()
-                violation.apply_to_form(form)
-                password = None
-            else:
-                flash(f"账号 {user.username} 已创建，初始密码只显示这一次：{password}", "success")
-                return redirect(url_for("accounts.users"))
+                return f"账号 {user.username} 已创建，初始密码只显示这一次：{password}"
+
+            saved = save_form(form, create, success=lambda message: message, redirect_to=url_for("accounts.users"))
+            if saved:
+                return saved
     return render_template("accounts/user_form.html", form=form)

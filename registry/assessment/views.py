@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..audit.services import events_of
 from ..config import SETTING_DEFAULTS
 from ..core.access import login_only
+from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.queries import count, first
-from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -129,14 +129,11 @@ def posting(posting_id: int):
         if existing:
             form.version.data = existing.version
     if form.validate_on_submit():
-        try:
-            assessment = assess_posting(posting, _grade_data(form, year), current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"已保存 {posting.person.name} {year}年度考核：{assessment.grade}", "success")
-            return redirect(url_for("assessment.detail", assessment_id=assessment.id))
+        saved = save_form(form, lambda: assess_posting(posting, _grade_data(form, year), current_user),
+                          success=lambda assessment: f"已保存 {posting.person.name} {year}年度考核：{assessment.grade}",
+                          redirect_to=lambda assessment: url_for("assessment.detail", assessment_id=assessment.id))
+        if saved:
+            return saved
     previous = person_assessments(current_user, posting.person_id, except_year=year)
     incentives = person_incentives(current_user, posting.person_id)
     status = 422 if form.is_submitted() else 200
@@ -165,14 +162,11 @@ def organization(organization_id: int):
         if existing:
             form.version.data = existing.version
     if form.validate_on_submit():
-        try:
-            assessment = assess_organization(organization, _grade_data(form, year), current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"已保存 {organization.name} {year}年度考核：{assessment.grade}", "success")
-            return redirect(url_for("assessment.detail", assessment_id=assessment.id))
+        saved = save_form(form, lambda: assess_organization(organization, _grade_data(form, year), current_user),
+                          success=lambda assessment: f"已保存 {organization.name} {year}年度考核：{assessment.grade}",
+                          redirect_to=lambda assessment: url_for("assessment.detail", assessment_id=assessment.id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template(
         "assessment/organization_form.html", organization=organization, year=year, years=_years(), form=form,
@@ -240,14 +234,11 @@ def _incentive_form(subject_name: str, action):
     if form.validate_on_submit():
         data = IncentiveData(kind=form.kind.data, issued_on=form.issued_on.data, level=form.level.data,
                              reason=form.reason.data, document_number=form.document_number.data)
-        try:
-            incentive = action(data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"已登记{incentive.kind_label}：{incentive.subject_name}", "success")
-            return redirect(url_for("assessment.incentive", incentive_id=incentive.id))
+        saved = save_form(form, lambda: action(data),
+                          success=lambda incentive: f"已登记{incentive.kind_label}：{incentive.subject_name}",
+                          redirect_to=lambda incentive: url_for("assessment.incentive", incentive_id=incentive.id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("assessment/incentive_form.html", form=form, subject_name=subject_name), status
 
@@ -304,15 +295,12 @@ def _follow_up(incentive_id: int, allowed, action, done: str):
     if not allowed(current_user, incentive):
         abort(403)
     form = FollowUpForm()
+    back = url_for("assessment.incentive", incentive_id=incentive.id)
     if form.validate_on_submit():
-        try:
-            action(incentive, form.note.data, current_user, version=form.version.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-            return _incentive_page(incentive, form, 422)
-        flash(done, "success")
-    return redirect(url_for("assessment.incentive", incentive_id=incentive.id))
+        saved = save_form(form, lambda: action(incentive, form.note.data, current_user, version=form.version.data),
+                          success=done, redirect_to=back)
+        return saved or _incentive_page(incentive, form, 422)
+    return redirect(back)
 
 
 # -- settings ---------------------------------------------------------------------------------------

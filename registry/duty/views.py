@@ -5,10 +5,10 @@ from flask_login import current_user
 
 from ..core.access import login_only
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
+from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.queries import count, first
-from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -113,14 +113,11 @@ def new(posting_id: int):
         default = overdue[0] if overdue else (open_months[0] if open_months else None)
         form.month.data = request.args.get("month") or (month_value(default) if default else None)
     if form.validate_on_submit():
-        try:
-            duty = file_month(posting, _data(form), current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"{duty.month.year}年{duty.month.month}月驻村纪实已填报，等待乡镇核实", "success")
-            return redirect(url_for("duty.posting", posting_id=posting.id))
+        saved = save_form(form, lambda: file_month(posting, _data(form), current_user),
+                          success=lambda duty: f"{duty.month.year}年{duty.month.month}月驻村纪实已填报，等待乡镇核实",
+                          redirect_to=url_for("duty.posting", posting_id=posting.id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("duty/form.html", form=form, posting=posting, duty=None, minimum=min_days()), status
 
@@ -138,14 +135,10 @@ def edit(duty_id: int):
         form.month.data = month_value(duty.month)
         form.version.data = duty.version
     if form.validate_on_submit():
-        try:
-            update_month(duty, _data(form), current_user, version=form.version.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("驻村纪实已保存，等待乡镇核实", "success")
-            return redirect(url_for("duty.posting", posting_id=duty.posting_id))
+        saved = save_form(form, lambda: update_month(duty, _data(form), current_user, version=form.version.data),
+                          success="驻村纪实已保存，等待乡镇核实", redirect_to=url_for("duty.posting", posting_id=duty.posting_id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("duty/form.html", form=form, posting=duty.posting, duty=duty, minimum=min_days()), status
 
@@ -163,13 +156,9 @@ def check(duty_id: int):
     duty = get_in_scope_or_404(DutyMonth, duty_id)
     form = VersionForm()
     if form.validate_on_submit():
-        try:
-            check_month(duty, current_user, version=form.version.data or None)
-        except RuleViolation as violation:
-            db.session.rollback()
-            flash(violation.message, "danger")
-        else:
-            flash(f"已核实 {duty.posting.person.name} {duty.month.year}年{duty.month.month}月的驻村纪实", "success")
+        save_form(form, lambda: check_month(duty, current_user, version=form.version.data or None),
+                  success=lambda _: f"已核实 {duty.posting.person.name} {duty.month.year}年{duty.month.month}月的驻村纪实",
+                  refused="danger")
     return _back(duty)
 
 
@@ -181,14 +170,12 @@ def send_back(duty_id: int):
     if not form.is_submitted():
         form.version.data = duty.version
     if form.validate_on_submit():
-        try:
-            return_month(duty, form.reason.data, current_user, version=form.version.data or None)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("已退回，填报单位或村修改后重新提交", "success")
-            return redirect(url_for("duty.posting", posting_id=duty.posting_id))
+        saved = save_form(form, lambda: return_month(duty, form.reason.data, current_user,
+                                                     version=form.version.data or None),
+                          success="已退回，填报单位或村修改后重新提交",
+                          redirect_to=url_for("duty.posting", posting_id=duty.posting_id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("duty/return.html", form=form, duty=duty, minimum=min_days()), status
 

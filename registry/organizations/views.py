@@ -1,13 +1,13 @@
 """帮扶主体: list with search and filters, export, detail, register, edit."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 
 from ..core.access import login_only
+from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.permissions import require
-from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..extensions import db
 from ..people.privacy import shown_contact_phone
@@ -69,14 +69,11 @@ def new():
     if request.method == "GET" and current_user.role == "region":
         form.region_code.data = current_user.region_code
     if form.validate_on_submit():
-        try:
-            org = services.create_organization(form.payload(), actor=current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"已登记帮扶主体：{org.name}", "success")
-            return redirect(url_for("organizations.detail", org_id=org.id))
+        saved = save_form(form, lambda: services.create_organization(form.payload(), actor=current_user),
+                          success=lambda org: f"已登记帮扶主体：{org.name}",
+                          redirect_to=lambda org: url_for("organizations.detail", org_id=org.id))
+        if saved:
+            return saved
     status = 422 if request.method == "POST" else 200
     return render_template("organizations/form.html", form=form, org=None), status
 
@@ -106,14 +103,12 @@ def edit(org_id: int):
     if request.method == "GET":
         form.version.data = org.version
     if form.validate_on_submit():
-        try:
-            services.update_organization(org, form.payload(), version=form.version.data, actor=current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("已保存", "success")
-            return redirect(url_for("organizations.detail", org_id=org.id))
+        saved = save_form(
+            form, lambda: services.update_organization(org, form.payload(), version=form.version.data, actor=current_user),
+            success="已保存", redirect_to=url_for("organizations.detail", org_id=org.id),
+        )
+        if saved:
+            return saved
     status = 422 if request.method == "POST" else 200
     return render_template("organizations/form.html", form=form, org=org), status
 

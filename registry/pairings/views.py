@@ -5,9 +5,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from ..core.access import login_only
+from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.permissions import require
-from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -102,14 +102,13 @@ def new(org_id: int):
         if org.kind == "paired_unit":
             form.sector.data = org.subtype
     if form.validate_on_submit():
-        try:
-            pairing = services.create_pairing(org, form.payload(), actor=current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"已建立结对：{pairing.organization.name}—{pairing.region.name}（{pairing.kind_label}）", "success")
-            return redirect(url_for("pairings.detail", pairing_id=pairing.id))
+        saved = save_form(
+            form, lambda: services.create_pairing(org, form.payload(), actor=current_user),
+            success=lambda pairing: f"已建立结对：{pairing.organization.name}—{pairing.region.name}（{pairing.kind_label}）",
+            redirect_to=lambda pairing: url_for("pairings.detail", pairing_id=pairing.id),
+        )
+        if saved:
+            return saved
     status = 422 if request.method == "POST" else 200
     chosen = region or (db.session.get(Region, form.region_code.data) if form.region_code.data else None)
     if chosen is not None and not in_jurisdiction(current_user, chosen.code):
@@ -153,14 +152,12 @@ def end(pairing_id: int):
     if request.method == "GET":
         form.version.data = pairing.version
     if form.validate_on_submit():
-        try:
-            services.end_pairing(pairing, end_date=form.end_date.data, note=form.note.data, version=form.version.data,
-                                 actor=current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("已结束结对", "success")
-            return redirect(url_for("pairings.detail", pairing_id=pairing.id))
+        saved = save_form(
+            form, lambda: services.end_pairing(pairing, end_date=form.end_date.data, note=form.note.data,
+                                               version=form.version.data, actor=current_user),
+            success="已结束结对", redirect_to=url_for("pairings.detail", pairing_id=pairing.id),
+        )
+        if saved:
+            return saved
     status = 422 if request.method == "POST" else 200
     return render_template("pairings/end.html", form=form, pairing=pairing), status

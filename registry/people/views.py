@@ -8,9 +8,9 @@ from flask_login import current_user
 from ..audit.services import record
 from ..core.access import login_only
 from ..core.database import writing
+from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.permissions import require
-from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404, in_scope
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -113,14 +113,11 @@ def new_person():
         elif request.args.get("org"):
             form.set_employer(request.args["org"])
     if form.validate_on_submit():
-        try:
-            person = services.create_person(form.payload(), actor=current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"已登记帮扶干部：{person.name}", "success")
-            return redirect(url_for("people.detail", person_id=person.id))
+        saved = save_form(form, lambda: services.create_person(form.payload(), actor=current_user),
+                          success=lambda person: f"已登记帮扶干部：{person.name}",
+                          redirect_to=lambda person: url_for("people.detail", person_id=person.id))
+        if saved:
+            return saved
     status = 422 if request.method == "POST" else 200
     return render_template("people/form.html", form=form, person=None), status
 
@@ -165,14 +162,12 @@ def edit_person(person_id: int):
         form.phone.data = person.phone
         form.set_employer(person.organization_id)
     if form.validate_on_submit():
-        try:
-            services.update_person(person, form.payload(), version=form.version.data, actor=current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("已保存", "success")
-            return redirect(url_for("people.detail", person_id=person.id))
+        saved = save_form(
+            form, lambda: services.update_person(person, form.payload(), version=form.version.data, actor=current_user),
+            success="已保存", redirect_to=url_for("people.detail", person_id=person.id),
+        )
+        if saved:
+            return saved
     status = 422 if request.method == "POST" else 200
     return render_template("people/form.html", form=form, person=person), status
 
@@ -207,14 +202,13 @@ def new_posting(person_id: int):
             form.region_code.data = region.code
             form.role.data = "seconded_cadre" if region.level != "village" else "first_secretary"
     if form.validate_on_submit():
-        try:
-            posting = posting_services.create_posting(person, form.payload(), actor=current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"已选派：{posting.person.name}任{posting.region.name}{posting.role_label}", "success")
-            return redirect(url_for("people.posting", posting_id=posting.id))
+        saved = save_form(
+            form, lambda: posting_services.create_posting(person, form.payload(), actor=current_user),
+            success=lambda posting: f"已选派：{posting.person.name}任{posting.region.name}{posting.role_label}",
+            redirect_to=lambda posting: url_for("people.posting", posting_id=posting.id),
+        )
+        if saved:
+            return saved
     status = 422 if request.method == "POST" else 200
     chosen = region or (db.session.get(Region, form.region_code.data) if form.region_code.data else None)
     if chosen is not None and not in_jurisdiction(current_user, chosen.code):
@@ -322,16 +316,16 @@ def end_posting(posting_id: int):
     if request.method == "GET":
         form.version.data = item.version
     if form.validate_on_submit():
-        try:
-            posting_services.end_posting(
+        saved = save_form(
+            form,
+            lambda: posting_services.end_posting(
                 item, end_date=form.end_date.data, end_reason=form.end_reason.data or None,
                 end_note=form.end_note.data, version=form.version.data, actor=current_user,
-            )
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"已结束选派：{item.person.name}（{item.end_reason_label}）", "success")
-            return redirect(url_for("people.posting", posting_id=item.id))
+            ),
+            success=lambda _: f"已结束选派：{item.person.name}（{item.end_reason_label}）",
+            redirect_to=url_for("people.posting", posting_id=item.id),
+        )
+        if saved:
+            return saved
     status = 422 if request.method == "POST" else 200
     return render_template("people/end_posting.html", form=form, posting=item), status

@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..core.access import login_only
+from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.paging import paginate
 from ..core.permissions import require
@@ -145,15 +146,13 @@ def new():
         form.village_code.data = request.args.get("village", "")
         form.record_date.data = local_today().isoformat()
     if form.validate_on_submit():
-        try:
-            record = filing.create_record(current_user, form.data, request.files.getlist("files"),
-                                            submit=request.form.get("action") == "submit")
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-            return _render_form(form, 422, title="填报帮扶记录")
-        flash("已提交，等待村确认" if record.status == "submitted" else "草稿已保存", "success")
-        return redirect(url_for("records.detail", record_id=record.id))
+        saved = save_form(
+            form, lambda: filing.create_record(current_user, form.data, request.files.getlist("files"),
+                                                 submit=request.form.get("action") == "submit"),
+            success=lambda record: "已提交，等待村确认" if record.status == "submitted" else "草稿已保存",
+            redirect_to=lambda record: url_for("records.detail", record_id=record.id),
+        )
+        return saved or _render_form(form, 422, title="填报帮扶记录")
     return _render_form(form, title="填报帮扶记录")
 
 
@@ -171,15 +170,14 @@ def edit(record_id: int):
         form.fill_from(record)
         form.version.data = record.version
     if form.validate_on_submit():
-        try:
-            filing.update_record(record, current_user, form.data, form.version.data, request.files.getlist("files"),
-                                   submit=request.form.get("action") == "submit")
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-            return _render_form(form, 422, title="修改帮扶记录", record=record)
-        flash("已修改并提交，等待村确认" if request.form.get("action") == "submit" else "修改已保存", "success")
-        return redirect(url_for("records.detail", record_id=record_id))
+        saved = save_form(
+            form, lambda: filing.update_record(record, current_user, form.data, form.version.data,
+                                                 request.files.getlist("files"),
+                                                 submit=request.form.get("action") == "submit"),
+            success="已修改并提交，等待村确认" if request.form.get("action") == "submit" else "修改已保存",
+            redirect_to=url_for("records.detail", record_id=record_id),
+        )
+        return saved or _render_form(form, 422, title="修改帮扶记录", record=record)
     return _render_form(form, title="修改帮扶记录", record=record)
 
 
@@ -197,15 +195,13 @@ def correct(record_id: int):
         form.fill_from(original)
         form.record_date.data = original.record_date.isoformat()
     if form.validate_on_submit():
-        try:
-            record = filing.start_correction(original, current_user, form.data, request.files.getlist("files"),
-                                               submit=request.form.get("action") == "submit")
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-            return _render_form(form, 422, title="更正已确认的记录", original=original)
-        flash("更正记录已创建；村确认后将取代原记录", "success")
-        return redirect(url_for("records.detail", record_id=record.id))
+        saved = save_form(
+            form, lambda: filing.start_correction(original, current_user, form.data, request.files.getlist("files"),
+                                                    submit=request.form.get("action") == "submit"),
+            success="更正记录已创建；村确认后将取代原记录",
+            redirect_to=lambda record: url_for("records.detail", record_id=record.id),
+        )
+        return saved or _render_form(form, 422, title="更正已确认的记录", original=original)
     return _render_form(form, title="更正已确认的记录", original=original)
 
 
@@ -248,15 +244,15 @@ def dispute(record_id: int):
     if request.method == "GET":
         form.version.data = record.version
     if form.validate_on_submit():
-        try:
-            services.dispute_record(record, current_user, form.reason.data, expected_version=form.version.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            record = db.session.get(SupportRecord, record_id)
-            violation.apply_to_form(form)
-            return render_template("records/dispute.html", record=record, form=form), 422
-        flash("已提出异议，记录已退回填报单位", "success")
-        return redirect(url_for("records.inbox"))
+        saved = save_form(
+            form, lambda: services.dispute_record(record, current_user, form.reason.data,
+                                                  expected_version=form.version.data),
+            success="已提出异议，记录已退回填报单位", redirect_to=url_for("records.inbox"),
+        )
+        if saved:
+            return saved
+        record = db.session.get(SupportRecord, record_id)
+        return render_template("records/dispute.html", record=record, form=form), 422
     return render_template("records/dispute.html", record=record, form=form)
 
 
@@ -359,14 +355,9 @@ def contribution_new(org_id: int):
     if request.method == "GET":
         form.received_on.data = local_today().isoformat()
     if form.validate_on_submit():
-        try:
-            funds.add_contribution(org, current_user, form.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-            return render_template("records/contribution_form.html", form=form, org=org), 422
-        flash("受赠资金已登记", "success")
-        return redirect(url_for("records.fund", org_id=org.id))
+        saved = save_form(form, lambda: funds.add_contribution(org, current_user, form.data),
+                          success="受赠资金已登记", redirect_to=url_for("records.fund", org_id=org.id))
+        return saved or (render_template("records/contribution_form.html", form=form, org=org), 422)
     return render_template("records/contribution_form.html", form=form, org=org)
 
 

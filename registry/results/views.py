@@ -6,10 +6,10 @@ from flask_login import current_user
 from ..audit.services import events_of
 from ..core.access import login_only
 from ..core.enums import RESULT_STATUSES
+from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.queries import count, every, first
-from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..duty.forms import ReturnForm, VersionForm
@@ -68,14 +68,11 @@ def new():
     if not form.is_submitted():
         form.year.data = str(local_today().year - 1)
     if form.validate_on_submit():
-        try:
-            result = file_result(current_user.village_code, _data(form), current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"{result.year}年帮扶实效已提交，等待乡镇或县市区核验", "success")
-            return redirect(url_for("results.detail", result_id=result.id))
+        saved = save_form(form, lambda: file_result(current_user.village_code, _data(form), current_user),
+                          success=lambda result: f"{result.year}年帮扶实效已提交，等待乡镇或县市区核验",
+                          redirect_to=lambda result: url_for("results.detail", result_id=result.id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("results/form.html", form=form, result=None), status
 
@@ -93,14 +90,11 @@ def edit(result_id: int):
         form.year.data = str(result.year)
         form.version.data = result.version
     if form.validate_on_submit():
-        try:
-            update_result(result, _data(form), current_user, version=form.version.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("帮扶实效已重新提交，等待核验", "success")
-            return redirect(url_for("results.detail", result_id=result.id))
+        saved = save_form(form, lambda: update_result(result, _data(form), current_user, version=form.version.data),
+                          success="帮扶实效已重新提交，等待核验",
+                          redirect_to=url_for("results.detail", result_id=result.id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("results/form.html", form=form, result=result), status
 
@@ -123,13 +117,8 @@ def verify(result_id: int):
         abort(403)
     form = VersionForm()
     if form.validate_on_submit():
-        try:
-            verify_result(result, current_user, version=form.version.data or None)
-        except RuleViolation as violation:
-            db.session.rollback()
-            flash(violation.message, "danger")
-        else:
-            flash(f"已核验{result.village.name}{result.year}年帮扶实效", "success")
+        save_form(form, lambda: verify_result(result, current_user, version=form.version.data or None),
+                  success=lambda _: f"已核验{result.village.name}{result.year}年帮扶实效", refused="danger")
     return redirect(url_for("results.detail", result_id=result.id))
 
 
@@ -143,14 +132,11 @@ def send_back(result_id: int):
     if not form.is_submitted():
         form.version.data = result.version
     if form.validate_on_submit():
-        try:
-            return_result(result, form.reason.data, current_user, version=form.version.data or None)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("已退回，村修改后重新提交", "success")
-            return redirect(url_for("results.detail", result_id=result.id))
+        saved = save_form(form, lambda: return_result(result, form.reason.data, current_user,
+                                                      version=form.version.data or None),
+                          success="已退回，村修改后重新提交", redirect_to=url_for("results.detail", result_id=result.id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("results/return.html", form=form, result=result, fields=FIELDS), status
 

@@ -4,9 +4,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from ..core.access import login_only
+from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.permissions import require
-from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -67,14 +67,11 @@ def _data(form: TrainingForm) -> TrainingData:
 def new():
     form = TrainingForm(current_user)
     if form.validate_on_submit():
-        try:
-            training = create_training(_data(form), current_user)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("培训已登记，请继续登记参训人员", "success")
-            return redirect(url_for("training.detail", training_id=training.id))
+        saved = save_form(form, lambda: create_training(_data(form), current_user),
+                          success="培训已登记，请继续登记参训人员",
+                          redirect_to=lambda training: url_for("training.detail", training_id=training.id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("training/form.html", form=form, training=None), status
 
@@ -89,14 +86,10 @@ def edit(training_id: int):
     if not form.is_submitted():
         form.version.data = training.version
     if form.validate_on_submit():
-        try:
-            update_training(training, _data(form), current_user, version=form.version.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("培训信息已保存", "success")
-            return redirect(url_for("training.detail", training_id=training.id))
+        saved = save_form(form, lambda: update_training(training, _data(form), current_user, version=form.version.data),
+                          success="培训信息已保存", redirect_to=url_for("training.detail", training_id=training.id))
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("training/form.html", form=form, training=training), status
 
@@ -129,15 +122,15 @@ def add_attendance(training_id: int):
         abort(403)
     form = AttendanceAddForm()
     if form.validate_on_submit():
-        try:
-            made = add_attendances(training, form.person_ids.data or [], form.hours.data, form.passed.data,
-                                   current_user, note=form.note.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash(f"已登记参训人员 {len(made)} 名", "success")
-            return redirect(url_for("training.detail", training_id=training.id))
+        saved = save_form(
+            form,
+            lambda: add_attendances(training, form.person_ids.data or [], form.hours.data, form.passed.data,
+                                    current_user, note=form.note.data),
+            success=lambda made: f"已登记参训人员 {len(made)} 名",
+            redirect_to=url_for("training.detail", training_id=training.id),
+        )
+        if saved:
+            return saved
     return _detail(training, form, 422)
 
 
@@ -151,15 +144,14 @@ def edit_attendance(attendance_id: int):
     if not form.is_submitted():
         form.version.data = attendance.version
     if form.validate_on_submit():
-        try:
-            update_attendance(attendance, form.hours.data, form.passed.data, current_user, note=form.note.data,
-                              version=form.version.data)
-        except RuleViolation as violation:
-            db.session.rollback()
-            violation.apply_to_form(form)
-        else:
-            flash("参训记录已保存", "success")
-            return redirect(url_for("training.detail", training_id=attendance.training_id))
+        saved = save_form(
+            form,
+            lambda: update_attendance(attendance, form.hours.data, form.passed.data, current_user,
+                                      note=form.note.data, version=form.version.data),
+            success="参训记录已保存", redirect_to=url_for("training.detail", training_id=attendance.training_id),
+        )
+        if saved:
+            return saved
     status = 422 if form.is_submitted() else 200
     return render_template("training/attendance_form.html", form=form, attendance=attendance), status
 

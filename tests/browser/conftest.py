@@ -52,18 +52,16 @@ def live_server(tmp_path_factory):
         DATA_KEY="browser-test-data-key",
         UPLOAD_FOLDER=str(tmp / "uploads"),
         REGISTRY_INSTANCE_PATH=str(tmp / "instance"),
+        # scrypt costs ~160 ms a hash: the demo accounts are created and logged in often
+        REGISTRY_PASSWORD_HASH_METHOD="pbkdf2:sha256:1",
     )
     pg = os.environ.get("TEST_DATABASE_URL")
     if pg:
-        from sqlalchemy import create_engine
+        from tests.conftest import postgres_database, reset_postgres
 
-        admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-        name = pg.rsplit("/", 1)[1] + "_browser"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        admin.dispose()
-        env["DATABASE_URL"] = pg.rsplit("/", 1)[0] + "/" + name
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        env["DATABASE_URL"] = postgres_database(pg, f"{worker}_browser" if worker else "browser")
+        reset_postgres(env["DATABASE_URL"])
     else:
         env["DATABASE_URL"] = f"sqlite:///{tmp / 'live.sqlite3'}"
     flask = str(BIN / "flask")

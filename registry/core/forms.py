@@ -1,0 +1,67 @@
+"""The save step of a form view, written once.
+
+A form view loads its object in scope, validates the form, then calls a service. The
+service either succeeds (the view flashes and redirects) or raises ``RuleViolation``
+(the session is rolled back and the messages are shown, on the form's fields or as a
+flash). ``save_form`` is that step; the view keeps the rest (what to load, which page to
+show again and with which status), so each view still reads top to bottom::
+
+    if form.validate_on_submit():
+        saved = save_form(form, lambda: create_thing(form.payload(), current_user), success="已保存",
+                          redirect_to=lambda thing: url_for("things.detail", thing_id=thing.id))
+        if saved:
+            return saved
+    return render_template("things/form.html", form=form), 422 if form.is_submitted() else 200
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import flash, redirect
+from werkzeug.wrappers import Response
+
+from ..extensions import db
+from .rules import RuleViolation
+
+T = TypeVar("T")
+
+Text = str | Callable[[Any], str]
+
+
+def _text(value: Text, result: Any) -> str:
+    return value(result) if callable(value) else value
+
+
+def save_form(
+    form,
+    action: Callable[[], T],
+    *,
+    success: Text,
+    redirect_to: Text | None = None,
+    refused: str | None = None,
+) -> Response | None:
+    """Call ``action()`` for a validated ``form``.
+
+    Done: flash ``success`` (category "success") and return a redirect to ``redirect_to``.
+    Both may be a string or a function of what the action returned, called after the
+    action (so a message can name what was just saved). Without ``redirect_to`` nothing
+    is returned and the caller goes where it goes in any case.
+
+    Refused (``RuleViolation``): roll the session back, then put the messages on the
+    form's fields, or with ``refused`` (a flash category such as "danger") flash them
+    instead; return None so the view shows its page again.
+    """
+    try:
+        result = action()
+    except RuleViolation as violation:
+        db.session.rollback()
+        if refused is None:
+            violation.apply_to_form(form)
+        else:
+            flash(violation.message, refused)
+        return None
+    flash(_text(success, result), "success")
+    if redirect_to is None:
+        return None
+    return redirect(_text(redirect_to, result))
