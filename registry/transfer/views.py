@@ -13,9 +13,10 @@ from ..core.access import login_only
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from .forms import ImportForm
-from .importing import run_import
+from .importing import ImportReport, run_import
 from .jobs import INLINE_LIMIT_BYTES, enqueue_import, jobs_dir, progress_of
 from .models import TransferJob
+from .reading import FileRefused, read_grid
 from .kinds import get_kind
 from .workbooks import error_workbook, template_workbook
 
@@ -61,12 +62,20 @@ def upload(kind: str):
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("transfer/import.html", spec=spec, form=form, report=None), status
-    data = form.file.data.read()
+    upload = form.file.data
+    data, filename = upload.read(), upload.filename or ""
+    upload.close()
     update = spec.supports_update and form.update.data
     if len(data) > INLINE_LIMIT_BYTES:  # a large file: the job worker runs it, the page follows it
-        job = enqueue_import(kind, data, form.file.data.filename or "", current_user, update=update)
+        try:
+            read_grid(data, filename)  # but a file that cannot be read is refused now
+        except FileRefused as refused:
+            report = ImportReport(kind=spec.name, title=spec.title)
+            report.add(0, "file", refused.message)
+            return _show_report(spec, report, None, refused.status)
+        job = enqueue_import(kind, data, filename, current_user, update=update)
         return redirect(url_for("transfer.job", job_id=job.id))
-    report = run_import(spec, data, form.file.data.filename or "", current_user, update=update)
+    report = run_import(spec, data, filename, current_user, update=update)
     if report.ok:
         flash(report.summary(), "success")
         return redirect(url_for("transfer.upload", kind=kind) if not spec.list_endpoint
@@ -76,6 +85,10 @@ def upload(kind: str):
         token = secrets.token_urlsafe(24)
         (_reports_dir() / f"{current_user.id}-{token}.xlsx").write_bytes(error_workbook(report))
     status = 413 if any(e.column == "file" and e.header == "413" for e in report.errors) else 422
+    return _show_report(spec, report, token, status)
+
+
+def _show_report(spec, report, token, status: int):
     fresh = ImportForm(formdata=None)
     if not spec.supports_update:
         del fresh.update

@@ -127,7 +127,51 @@ def build() -> dict[str, bytes]:
     files["utf8_bom.csv"] = "\ufeff姓名,身份证号\n张三,430102199001011237\n".encode()
     files["utf16_tabs.csv"] = "姓名\t身份证号\n张三\t430102199001011237\n".encode("utf-16")
     files["too_many_rows.csv"] = ("姓名\n" + "张三\n" * 100_050).encode()
+    files.update(row_level())
     return files
+
+
+def _csv(rows: list[list]) -> bytes:
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+# Rows that are well-formed files but wrong by the rules. The file name's first word is the
+# kind it is imported as (tests/test_import_corpus.py); the world it meets has a unit
+# 测试单位 in county 433101 with a person registered under ID_TAKEN and village 433101005001.
+ID_OK = "430101198503150018"
+ID_TAKEN = "430101198503150026"
+CREDIT_BAD = "91430100MA4L16PJ4X"
+
+
+def row_level() -> dict[str, bytes]:
+    people = ["姓名", "身份证号", "工作单位"]
+    pairing = ["帮扶主体", "结对地", "结对类型", "开始日期", "结束日期"]
+    return {
+        "people_duplicate_in_file.csv": _csv([people, ["甲", ID_OK, "测试单位"], ["乙", ID_OK, "测试单位"]]),
+        "people_duplicate_in_database.csv": _csv([people, ["丙", ID_TAKEN, "测试单位"]]),
+        "people_bad_id_numbers.csv": _csv([people, ["丁", "430101198503150019", "测试单位"],
+                                           ["戊", "43010119850315", "测试单位"], ["己", "X30101198503150018", "测试单位"]]),
+        "people_unknown_employer.csv": _csv([people, ["庚", ID_OK, "不存在的单位"]]),
+        "people_formula_and_spaces.xlsx": valid_xlsx([["=1+1", "４３０１０１１９８５０３１５００１８ ", "测试单位", "科员", "x"]],
+                                                     header=["姓名", "身份证号", "工作单位", "职务", "未知列"]),
+        "organizations_bad_credit_code.csv": _csv([["单位名称", "主体类型", "所在行政区", "统一社会信用代码"],
+                                                   ["坏码公司", "企业", "433101000000", CREDIT_BAD],
+                                                   ["短码公司", "企业", "433101000000", "9143"]]),
+        "organizations_outside_scope.csv": _csv([["单位名称", "主体类型", "所在行政区"],
+                                                 ["外县单位", "后盾单位", "430102000000"]]),
+        "pairings_unknown_village.csv": _csv([pairing, ["测试单位", "433101005999", "驻村帮扶", "2024-01-01", ""]]),
+        "pairings_village_outside_scope.csv": _csv([pairing, ["测试单位", "430102001001", "驻村帮扶", "2024-01-01", ""]]),
+        "pairings_dates_out_of_range.csv": _csv([pairing, ["测试单位", "433101005001", "驻村帮扶", "2024-13-01", ""],
+                                                 ["测试单位", "433101005001", "驻村帮扶", "2024-05-01", "2024-01-01"],
+                                                 ["测试单位", "433101005001", "驻村帮扶", "1e308", ""]]),
+        "villages_duplicate_codes.csv": _csv([["村代码", "村名称", "乡镇代码"], ["433101005901", "甲村", "433101005000"],
+                                              ["433101005901", "乙村", "433101005000"]]),
+        "villages_header_missing.csv": _csv([["名字", "代码"], ["甲村", "433101005902"]]),
+    }
 
 
 if __name__ == "__main__":
