@@ -133,8 +133,8 @@ def page_as(browser, live_server):
         page.goto(live_server["url"] + "/login")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", live_server["accounts"][username])
-        page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        with page.expect_navigation(wait_until="load"):  # not networkidle: it idles 500 ms more
+            page.click("button[type=submit]")
         assert "/login" not in page.url, f"login failed for {username}"
         return page
 
