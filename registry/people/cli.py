@@ -37,7 +37,7 @@ def register(group: click.Group) -> None:
     @click.option("--dry-run", is_flag=True, help="check only, write nothing")
     def end_round(round_name, end_date, reason, note, region_code, username, dry_run):
         actor = _actor(username)
-        stmt = select(Posting).where(Posting.round == round_name, Posting.end_date.is_(None)).order_by(Posting.id)
+        stmt = select(Posting).where(Posting.round == round_name, Posting.is_active).order_by(Posting.id)
         stmt = scoped(stmt, Posting, actor)
         if region_code:
             region = db.session.get(Region, region_code)
