@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -140,23 +141,19 @@ def record_many(events: list[dict], *, actor=None) -> int:
     next_id, prev = ((last.id + 1), last.hash) if last else (1, GENESIS)
     at = utcnow()
     rows = []
+    actor_id, actor_name = getattr(user, "id", None), getattr(user, "username", None) or "system"
     for offset, item in enumerate(events):
-        event = AuditEvent(
-            id=next_id + offset, at=at, actor_id=getattr(user, "id", None),
-            actor=getattr(user, "username", None) or "system", action=item["action"],
-            entity_type=item["entity_type"], entity_id=str(item["entity_id"]), summary=item.get("summary", "")[:300],
-            region_code=item.get("region_code"), organization_id=item.get("organization_id"),
-            before=canonical(item.get("before")), after=canonical(item.get("after")) if item.get("after") else None,
-            prev_hash=prev,
-        )
-        event.hash = prev = compute_hash(event)
-        rows.append({c: getattr(event, c) for c in _EVENT_COLUMNS})
-    db.session.execute(insert(AuditEvent), rows)
+        row = {
+            "id": next_id + offset, "at": at, "actor_id": actor_id, "actor": actor_name, "action": item["action"],
+            "entity_type": item["entity_type"], "entity_id": str(item["entity_id"]),
+            "summary": item.get("summary", "")[:300], "region_code": item.get("region_code"),
+            "organization_id": item.get("organization_id"), "before": canonical(item.get("before")),
+            "after": canonical(item.get("after")) if item.get("after") else None, "prev_hash": prev,
+        }
+        row["hash"] = prev = compute_hash(SimpleNamespace(**row))  # the same hash as record()'s
+        rows.append(row)
+    db.session.execute(insert(AuditEvent.__table__), rows)  # Core: no ORM bookkeeping per row
     return len(rows)
-
-
-_EVENT_COLUMNS = ("id", "at", "actor_id", "actor", "action", "entity_type", "entity_id", "summary", "region_code",
-                  "organization_id", "before", "after", "prev_hash", "hash")
 
 
 @dataclass

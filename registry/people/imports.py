@@ -161,7 +161,8 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
             "phone_masked": mask_phone(d["phone"]) if d["phone"] else None,
             "is_demo": False, "created_at": now, "version": 1,
         })
-    ids = db.session.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True), values).all()
+    table = Person.__table__  # Core: no ORM bookkeeping per row
+    ids = db.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), values).all()
     events = []
     for person_id, row, value in zip(ids, rows, values):
         org = known.employers[row.data["organization_id"]]
