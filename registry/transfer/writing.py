@@ -58,18 +58,21 @@ def unescape(value):
     return value
 
 
-def _csv_value(value, kind: str):
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return escape(value) if isinstance(value, str) else value
+_CSV_TEXT = {
+    str: escape,
+    type(None): lambda value: "",
+    bool: lambda value: "是" if value else "否",
+    Decimal: lambda value: format(value, "f"),
+    date: date.isoformat,
+    datetime: lambda value: value.strftime("%Y-%m-%d %H:%M"),
+}
+
+
+def _csv_value(value):
+    """A cell as CSV text; one dictionary lookup by type (a million-row export calls this
+    eighteen million times)."""
+    convert = _CSV_TEXT.get(type(value))
+    return value if convert is None else convert(value)
 
 
 def csv_chunks(columns: Sequence[Column], rows: Iterable[Sequence]) -> Iterator[bytes]:
@@ -78,12 +81,11 @@ def csv_chunks(columns: Sequence[Column], rows: Iterable[Sequence]) -> Iterator[
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([c.header for c in columns])
     yield ("\ufeff" + buf.getvalue()).encode("utf-8")
-    kinds = [c.kind for c in columns]
     pending = 0
     buf.seek(0)
     buf.truncate()
     for row in rows:
-        writer.writerow([_csv_value(v, k) for v, k in zip(row, kinds)])
+        writer.writerow([_csv_value(v) for v in row])
         pending += 1
         if pending >= CSV_CHUNK_ROWS:
             yield buf.getvalue().encode("utf-8")
