@@ -133,3 +133,23 @@ def test_a_large_file_runs_as_a_job_with_progress_and_its_report(db, make_user, 
     assert "第6行" in page and "村名称不能为空" in page and "系统中已有这条数据" in page
     assert admin.get(bad.headers["Location"] + "/errors.xlsx").status_code == 200
     assert _villages(db) == 30
+
+
+def test_the_cli_imports_people_and_updates_only_when_asked(db, make_user, runner, tmp_path):
+    from registry.people.models import Person
+    from tests.factories import make_org
+
+    org = make_org("backing_unit", "433101000000", name="县农业农村局")
+    user = make_user("region", region_code="433101000000")
+    path = tmp_path / "people.csv"
+    path.write_text(f"姓名,身份证号,工作单位,职务\n张三,430101198503150018,{org.name},科员\n", encoding="utf-8")
+    result = runner.invoke(args=["import", "people", str(path), "--as", user.username])
+    assert result.exit_code == 0 and "新增 1 条" in result.output
+    path.write_text(f"姓名,身份证号,工作单位,职务\n张三,430101198503150018,{org.name},副科长\n", encoding="utf-8")
+    refused = runner.invoke(args=["import", "people", str(path), "--as", user.username])
+    assert refused.exit_code == 1 and "第2行：身份证号已登记（张三）" in refused.output
+    updated = runner.invoke(args=["import", "people", str(path), "--as", user.username, "--update"])
+    assert updated.exit_code == 0 and "更新 1 条" in updated.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Person.post)) == "副科长"
+    assert runner.invoke(args=["import", "people", str(path)]).exit_code == 1  # --as is required here

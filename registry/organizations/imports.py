@@ -12,7 +12,7 @@ from ..core.identity import normalize_credit_code
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
-from ..transfer.importing import Field, ImportKind, yes_no
+from ..transfer.importing import UPDATE_HINT, Field, ImportKind, save_updates, yes_no
 from ..transfer.references import Lookup, labelled
 from .forms import home_region_choices
 from .models import Organization
@@ -109,20 +109,16 @@ class OrganizationImport(ImportKind):
         return clean.existing
 
     def duplicate_message(self, clean: OrganizationRow) -> str:
-        return (f"帮扶主体“{clean.existing.name}”已登记；如需用文件内容修改，请选择“更新已有数据”"
-                "（命令行加 --update）后重新导入")
+        return f"帮扶主体“{clean.existing.name}”已登记；{UPDATE_HINT}"
 
     def write(self, rows, ctx, user) -> tuple[int, int]:
-        created = updated = 0
+        created = 0
         for clean, existing in rows:
             if existing is None:
                 create_organization(clean.values, actor=user, commit=False)
                 created += 1
-            else:
-                before = existing.version
-                update_organization(existing, clean.values, version=existing.version, actor=user, commit=False)
-                updated += int(existing.version != before)
-        return created, updated
+        return created, save_updates(rows, lambda clean, org: update_organization(
+            org, clean.values, version=org.version, actor=user, commit=False))
 
 
 def export_row(org: Organization, contact_phone: str) -> list:

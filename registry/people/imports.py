@@ -20,7 +20,7 @@ from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..extensions import db
-from ..transfer.importing import Field, ImportKind, yes_no
+from ..transfer.importing import UPDATE_HINT, Field, ImportKind, save_updates, yes_no
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from . import services
@@ -120,20 +120,12 @@ class PersonImport(ImportKind):
         return clean.existing
 
     def duplicate_message(self, clean: PersonRow) -> str:
-        return (f"身份证号已登记（{clean.existing.name}）；如需用文件内容修改其信息，请选择“更新已有数据”"
-                "（命令行加 --update）后重新导入")
+        return f"身份证号已登记（{clean.existing.name}）；{UPDATE_HINT}"
 
     def write(self, rows, ctx, user) -> tuple[int, int]:
-        new = [clean for clean, existing in rows if existing is None]
-        created = _insert(new, ctx["known"], user)
-        updated = 0
-        for clean, person in rows:
-            if person is None:
-                continue
-            before = person.version
-            services.update_person(person, clean.data, version=person.version, actor=user, commit=False)
-            updated += int(person.version != before)
-        return created, updated
+        created = _insert([clean for clean, existing in rows if existing is None], ctx["known"], user)
+        return created, save_updates(rows, lambda clean, person: services.update_person(
+            person, clean.data, version=person.version, actor=user, commit=False))
 
 
 def _number(data: dict) -> str:

@@ -150,7 +150,7 @@ class ImportKind:
         raise NotImplementedError
 
     def duplicate_message(self, clean) -> str:
-        return "系统中已有这条数据；如需用文件中的内容修改它，请选择“更新已有数据”（命令行加 --update）后重新导入"
+        return f"系统中已有这条数据；{UPDATE_HINT}"
 
     # -- header matching -----------------------------------------------------------------
     def header_names(self) -> dict[str, str]:
@@ -159,6 +159,21 @@ class ImportKind:
             for name in (f.header, f.key, *f.aliases):
                 names[normalise_header(name)] = f.key
         return names
+
+
+UPDATE_HINT = "如需用文件内容修改，请选择“更新已有数据”（命令行加 --update）后重新导入"
+
+
+def save_updates(rows: list[tuple[Any, Any]], save: Callable[[Any, Any], Any]) -> int:
+    """Update the rows already stored through ``save(clean, existing)`` (the form's own
+    update service, so each is audited like a form save); returns how many changed."""
+    changed = 0
+    for clean, existing in rows:
+        if existing is not None:
+            before = existing.version
+            save(clean, existing)
+            changed += int(existing.version != before)
+    return changed
 
 
 def normalise_header(text) -> str:
