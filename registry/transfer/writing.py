@@ -24,7 +24,8 @@ from decimal import Decimal
 
 import xlsxwriter
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from ..core.tabular import safe_cell
+
 CSV_CHUNK_ROWS = 2000
 
 
@@ -44,11 +45,7 @@ class Column:
     note: str = ""  # the column's rule, for the template's explanation sheet
 
 
-def escape(value):
-    """Make a text cell safe to open in a spreadsheet program."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+escape = safe_cell  # the one formula guard, for the small exports and the streamed ones alike
 
 
 def unescape(value):
