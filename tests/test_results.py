@@ -186,3 +186,25 @@ def test_panels_and_village_page(village_session, make_user, login_as):
     assert "待核验的帮扶实效" in township.get("/").get_data(as_text=True)
     page = township.get(f"/regions/{village.code}").get_data(as_text=True)
     assert "帮扶实效" in page and f"{LAST_YEAR}年" in page
+
+
+def test_results_export_with_the_lists_filters_in_scope(db, login_as, make_user):
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.factories import COUNTY, OTHER_COUNTY, make_village
+    from tests.factories_assessment import make_result
+
+    mine, far = make_village(COUNTY, 7), make_village(OTHER_COUNTY, 7)
+    make_result(mine.code, 2025, status="verified")
+    make_result(far.code, 2025, status="verified")
+    db.session.commit()
+    county = login_as(make_user("region", region_code=COUNTY))
+    sheet = load_workbook(io.BytesIO(county.get("/results/export.xlsx?status=verified&year=2025").data))
+    rows = [[c.value for c in r] for r in sheet.worksheets[0].iter_rows()]
+    assert rows[0][:3] == ["村", "年度", "村集体经济经营性收入（元）"]
+    assert len(rows) == 2 and rows[1][0].endswith(f"（{mine.code}）") and rows[1][10] == "已核验"
+    about = {r[0].value: r[1].value for r in sheet["导出说明"].iter_rows()}
+    assert about["筛选条件"] == "状态：已核验；年度：2025"
+    assert "（" + far.code not in county.get("/results/export.csv?status=").get_data(as_text=True)
