@@ -256,3 +256,31 @@ def test_home_panels(setup, make_user, login_as):
     township = login_as(make_user("region", region_code=village.parent_code))
     assert "待核实的驻村纪实" in township.get("/").get_data(as_text=True)
     assert person.name in township.get(f"/regions/{village.code}").get_data(as_text=True)
+
+
+def test_duty_months_export_with_filters_in_scope_and_audited(db, login_as, make_user):
+    import io
+    from datetime import date
+
+    from openpyxl import load_workbook
+    from sqlalchemy import select
+
+    from registry.audit.models import AuditEvent
+    from tests.factories import COUNTY, OTHER_COUNTY, make_org, make_person, make_posting, make_village
+    from tests.factories_assessment import make_duty
+
+    org = make_org("backing_unit", COUNTY, name="县直单位")
+    mine, far = make_village(COUNTY, 8), make_village(OTHER_COUNTY, 8)
+    here = make_posting(make_person(org, name="在县干部"), org, mine.code, "first_secretary", start=date(2025, 1, 1))
+    there = make_posting(make_person(org, name="外县干部"), org, far.code, "first_secretary", start=date(2025, 1, 1))
+    make_duty(here, date(2025, 3, 1), days=12)
+    make_duty(there, date(2025, 3, 1), days=25)
+    db.session.commit()
+    county = login_as(make_user("region", region_code=COUNTY))
+    sheet = load_workbook(io.BytesIO(county.get("/duty/export.xlsx?status=filed&month=2025-03").data))
+    rows = [[c.value for c in r] for r in sheet.worksheets[0].iter_rows()]
+    assert rows[0][:3] == ["姓名", "岗位", "村"] and len(rows) == 2
+    assert rows[1][0] == "在县干部" and rows[1][6] == 12 and rows[1][11] == "待核实"
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()[-1]
+    assert event.summary.startswith("导出驻村纪实 1 条")
+    assert county.get("/duty/export.pdf").status_code == 404

@@ -15,6 +15,9 @@ from ..extensions import db
 from ..main.home import panel
 from ..people.models import Posting
 from ..regions.sections import section
+from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.references import labelled
+from ..transfer.writing import Column
 from .forms import DutyForm, ReturnForm, VersionForm, month_value, parse_month
 from .models import DutyMonth
 from .services import (
@@ -41,14 +44,17 @@ from .services import (
 bp = Blueprint("duty", __name__, url_prefix="/duty")
 
 
+def _list_filters():
+    status = request.args.get("status", "filed" if current_user.can("check_duty") else "")
+    status = status if status in DUTY_STATUSES else ""
+    return status, request.args.get("short") == "1", parse_month(request.args.get("month"))
+
+
 @bp.route("/")
 @login_only
 def index():
     """Filed months in scope: the township's worklist (待核实) and the flagged months."""
-    status = request.args.get("status", "filed" if current_user.can("check_duty") else "")
-    status = status if status in DUTY_STATUSES else ""
-    short = request.args.get("short") == "1"
-    month = parse_month(request.args.get("month"))
+    status, short, month = _list_filters()
     stmt = duty_months_for(current_user, status=status, short=short, month=month)
     page = db.paginate(stmt, per_page=50, error_out=False)
     return render_template(
@@ -57,6 +63,34 @@ def index():
         minimum=min_days(), check=current_user.can("check_duty"),
         empty=VersionForm(),
     )
+
+
+EXPORT_COLUMNS = (
+    Column("姓名", "person", width=10), Column("岗位", "role", width=12), Column("村", "village", width=28),
+    Column("派出单位", "organization", width=26), Column("月份", "month", width=10),
+    Column("应在岗天数", "available_days", "int", 10), Column("在村天数", "days_in_village", "int", 10),
+    Column("请假天数", "leave_days", "int", 10), Column("请假批准人", "leave_approved_by", width=12),
+    Column("无故缺勤天数", "absences", "int", 12), Column("工作纪实", "summary", width=40),
+    Column("状态", "status", width=8), Column("退回理由", "return_reason", width=30),
+)
+
+
+@bp.route("/export.<fmt>")
+@require("export")
+def export(fmt: str):
+    """驻村纪实 as a ledger, with the list's filters; names are personal data, so audited."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    status, short, month = _list_filters()
+    stmt = duty_months_for(current_user, status=status, short=short, month=month)
+    shown = describe_filters([("状态", DUTY_STATUSES.get(status, "")), ("只看不足天数的月份", "是" if short else ""),
+                              ("月份", month_value(month) if month else "")])
+    audit_export("DutyMonth", "驻村纪实", count_rows(stmt), fmt, shown)
+    rows = [[d.posting.person.name, d.posting.role_label, labelled(d.posting.region.name, d.region_code),
+             d.posting.organization.name, month_value(d.month), d.available_days, d.days_in_village, d.leave_days,
+             d.leave_approved_by, d.absences, d.summary, DUTY_STATUSES.get(d.status, d.status), d.return_reason]
+            for d in db.session.scalars(stmt)]  # built before the response: the audit commit expired them
+    return send_export(fmt, "驻村纪实", EXPORT_COLUMNS, rows, filters=shown)
 
 
 @bp.route("/postings")
