@@ -184,3 +184,24 @@ def test_the_list_filters_open_summons(world):
     body = world["county"].get("/incentives/?follow_up=pending").get_data(as_text=True)
     assert "待整改" in body and "表现突出" not in body
     assert "表现突出" in world["county"].get("/incentives/?kind=commendation").get_data(as_text=True)
+
+
+def test_incentives_and_assessments_export_in_scope_and_audited(world, make_user, login_as):
+    import io
+
+    from openpyxl import load_workbook
+
+    _summon(world)
+    county = world["county"]
+    sheet = load_workbook(io.BytesIO(county.get("/incentives/export.xlsx?follow_up=open").data)).worksheets[0]
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert rows[0][:3] == ["类型", "对象", "姓名或单位"] and len(rows) == 2
+    assert rows[1][0] == "约谈" and rows[1][2] == world["person"].name and rows[1][8] == "待整改"
+    assert world["person"].name not in login_as(make_user("region", region_code=OTHER_COUNTY)).get(
+        "/incentives/export.csv").get_data(as_text=True)
+    year = local_today().year
+    body = county.get(f"/assessment/export.csv?year={year}").get_data(as_text=True)
+    assert body.startswith("\ufeff年度,对象,姓名或单位")
+    exports = db.session.scalars(select(AuditEvent.summary).where(AuditEvent.action == "export")).all()
+    assert any(s.startswith("导出表扬激励与约谈 1 条") for s in exports)
+    assert any(s.startswith("导出考核结果 0 条") for s in exports)

@@ -11,12 +11,16 @@ from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.queries import count, first
 from ..core.scope import get_in_scope_or_404
-from ..core.timeutil import local_today
+from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, SUBJECT_KINDS
+from ..core.timeutil import local_today, to_local
 from ..extensions import db
 from ..main.home import panel
 from ..organizations.models import Organization
 from ..people.models import Person, Posting
 from ..people.services import postings_of_person
+from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.references import labelled
+from ..transfer.writing import Column
 from . import settings as settings_info
 from .evidence import grade_allowed, organization_evidence, person_evidence
 from .forms import FollowUpForm, GradeForm, IncentiveForm
@@ -88,6 +92,35 @@ def index():
         counts=grade_counts(current_user, year),
         grades=person_grades() + org_grades(), assess=current_user.can("assess"),
     )
+
+
+ASSESSMENT_COLUMNS = (
+    Column("年度", "year", "int", 8), Column("对象", "subject_kind", width=8), Column("姓名或单位", "subject", width=24),
+    Column("所属单位", "organization", width=26), Column("所在地", "region", width=24), Column("等次", "grade", width=10),
+    Column("无故缺勤天数", "absences", "int", 12), Column("评语", "comment", width=40),
+    Column("文号", "document_number", width=20), Column("考核单位", "assessor_region", width=16),
+    Column("考核时间", "assessed_at", "datetime", 17),
+)
+
+
+@bp.route("/assessment/export.<fmt>")
+@require("export")
+def export(fmt: str):
+    """考核结果 as a ledger, with the list's year, subject and grade; names: audited."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    year, kind, grade = _year_arg(), request.args.get("kind", ""), request.args.get("grade", "")
+    stmt = assessments_for(current_user, year=year, kind=kind, grade=grade)
+    shown = describe_filters([("年度", str(year)), ("对象", SUBJECT_KINDS.get(kind, "")), ("等次", grade)])
+    audit_export("Assessment", "考核结果", count_rows(stmt), fmt, shown)
+    rows = [[a.year, a.subject_label, a.subject_name, a.organization.name,
+             labelled(a.region.name, a.region_code), a.grade, a.absences, a.comment, a.document_number,
+             a.assessor_region.name, _local(a.assessed_at)] for a in db.session.scalars(stmt)]
+    return send_export(fmt, f"{year}年度考核结果", ASSESSMENT_COLUMNS, rows, filters=shown)
+
+
+def _local(moment):
+    return to_local(moment).replace(tzinfo=None) if moment else None
 
 
 @bp.route("/assessment/todo")
@@ -212,6 +245,31 @@ def incentives():
     return render_template("assessment/incentives.html", page=page, kind=kind, follow_up=follow_up,
                            pending=count(pending_summons(current_user)),
                            issue=current_user.can("incentive"))
+
+
+INCENTIVE_COLUMNS = (
+    Column("类型", "kind", width=10), Column("对象", "subject_kind", width=8), Column("姓名或单位", "subject", width=24),
+    Column("所属单位", "organization", width=26), Column("日期", "issued_on", "date", 12), Column("级别", "level", width=10),
+    Column("事由", "reason", width=40), Column("文号", "document_number", width=20),
+    Column("整改状态", "follow_up", width=10), Column("整改情况", "rectify_note", width=30),
+    Column("销号说明", "close_note", width=30), Column("销号时间", "closed_at", "datetime", 17),
+)
+
+
+@bp.route("/incentives/export.<fmt>")
+@require("export")
+def incentives_export(fmt: str):
+    """表扬激励与约谈 as a ledger, with the list's filters; names: audited."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    kind, follow_up = request.args.get("kind", ""), request.args.get("follow_up", "")
+    stmt = incentives_for(current_user, kind=kind, follow_up=follow_up)
+    shown = describe_filters([("类型", INCENTIVE_KINDS.get(kind, "")), ("整改状态", FOLLOW_UP_STATUSES.get(follow_up, ""))])
+    audit_export("Incentive", "表扬激励与约谈", count_rows(stmt), fmt, shown)
+    rows = [[i.kind_label, SUBJECT_KINDS.get(i.subject_kind, i.subject_kind), i.subject_name, i.organization.name,
+             i.issued_on, i.level_label, i.reason, i.document_number, i.follow_up_label or None, i.rectify_note,
+             i.close_note, _local(i.closed_at)] for i in db.session.scalars(stmt)]
+    return send_export(fmt, "表扬激励与约谈", INCENTIVE_COLUMNS, rows, filters=shown)
 
 
 @bp.route("/incentives/new")
