@@ -324,3 +324,29 @@ def test_the_gap_list_shows_people_without_training(login_as, make_user):
     assert body.count("未参加岗前培训") + body.count("岗前培训未按时完成") >= 3
     yearly = session.get("/training/gaps?which=yearly").get_data(as_text=True)
     assert "尚未完成培训" in yearly
+
+
+def test_the_training_ledger_exports_attendance_in_scope_and_audited(db, login_as, make_user):
+    import io
+    from datetime import date
+
+    from openpyxl import load_workbook
+    from sqlalchemy import select
+
+    from registry.audit.models import AuditEvent
+    from tests.factories import COUNTY, OTHER_COUNTY, make_org, make_person
+    from tests.factories_assessment import attend, make_training
+
+    course = make_training(COUNTY, start=date(2025, 4, 1), title="县级轮训", kind="rotation", level="county")
+    attend(course, make_person(make_org("backing_unit", COUNTY), name="县内学员"), hours=16)
+    attend(course, make_person(make_org("backing_unit", OTHER_COUNTY), name="外县学员"), passed=False)
+    county = login_as(make_user("region", region_code=COUNTY))
+    sheet = load_workbook(io.BytesIO(county.get("/training/export.xlsx?year=2025").data)).worksheets[0]
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert rows[0][:2] == ["培训主题", "主办单位"]
+    names = [r[8] for r in rows[1:]]
+    assert "县内学员" in names
+    row = rows[1 + names.index("县内学员")]
+    assert row[0] == "县级轮训" and row[3] == "轮训" and row[10] == 16 and row[11] == "是"
+    summary = db.session.scalars(select(AuditEvent.summary).where(AuditEvent.action == "export")).all()[-1]
+    assert summary.startswith(f"导出培训台账 {len(names)} 条")

@@ -2,16 +2,20 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.permissions import require
-from ..core.scope import get_in_scope_or_404
+from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
+from ..core.scope import get_in_scope_or_404, scoped
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..people.models import Person
 from ..people.services import postings_of_person
+from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.writing import Column
 from . import checks
 from .forms import AttendanceAddForm, AttendanceForm, EmptyForm, TrainingForm
 from .models import Attendance, Training
@@ -52,6 +56,34 @@ def index():
     counts = attendance_counts(current_user, [t.id for t in page.items])
     return render_template("training/index.html", page=page, counts=counts, year=year, kind=kind, q=q,
                            may_create=current_user.can("manage_trainings"))
+
+
+ATTENDANCE_COLUMNS = (
+    Column("培训主题", "title", width=30), Column("主办单位", "organizer", width=22), Column("层级", "level", width=8),
+    Column("类型", "kind", width=10), Column("方式", "mode", width=6), Column("开始日期", "start_date", "date", 12),
+    Column("结束日期", "end_date", "date", 12), Column("课程学时", "course_hours", "amount", 10),
+    Column("姓名", "person", width=10), Column("工作单位", "organization", width=26),
+    Column("认定学时", "hours", "amount", 10), Column("是否合格", "passed", width=8), Column("备注", "note", width=24),
+)
+
+
+@bp.route("/export.<fmt>")
+@require("export")
+def export(fmt: str):
+    """培训台账: who attended the courses the list shows (its filters), one row each; audited."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    year, kind, q = _year_arg(), request.args.get("kind", ""), request.args.get("q", "").strip()
+    courses = courses_for(current_user, CourseFilters(year, kind, q)).with_only_columns(Training.id).order_by(None)
+    stmt = scoped(select(Attendance).where(Attendance.training_id.in_(courses)), Attendance, current_user)
+    stmt = stmt.order_by(Attendance.training_id, Attendance.id)
+    shown = describe_filters([("年度", str(year) if year else ""), ("类型", TRAINING_KINDS.get(kind, "")), ("主题含", q)])
+    audit_export("Attendance", "培训台账", count_rows(stmt), fmt, shown)
+    rows = [[a.training.title, a.training.organizer, TRAINING_LEVELS.get(a.training.level, a.training.level),
+             TRAINING_KINDS.get(a.training.kind, a.training.kind), TRAINING_MODES.get(a.training.mode, a.training.mode),
+             a.training.start_date, a.training.end_date, a.training.hours, a.person.name, a.person.organization.name,
+             a.hours, a.passed, a.note] for a in db.session.scalars(stmt)]
+    return send_export(fmt, "培训台账", ATTENDANCE_COLUMNS, rows, filters=shown)
 
 
 def _data(form: TrainingForm) -> TrainingData:
