@@ -12,7 +12,7 @@ from ..core.identity import normalize_credit_code
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
-from ..transfer.importing import UPDATE_HINT, Field, ImportKind, save_updates, yes_no
+from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
 from ..transfer.references import Lookup, labelled
 from .forms import home_region_choices
 from .models import Organization
@@ -74,14 +74,8 @@ class OrganizationImport(ImportKind):
     def check(self, values, ctx) -> OrganizationRow:
         errors = Collector()
         data = dict(values)
-        try:
-            data["region_code"] = ctx["regions"].resolve(values["region_code"], "region_code")
-        except RuleViolation as broken:
-            errors.errors.update(broken.errors)
-        for key in ("is_private", "is_xiangshang"):
-            flag = yes_no(values[key])
-            errors.check(flag is not None, key, "应填“是”或“否”")
-            data[key] = bool(flag)
+        data["region_code"] = resolve(ctx["regions"], values, "region_code", errors)
+        data.update(read_flags(values, ("is_private", "is_xiangshang"), errors))
         for key in ("name", "credit_code", "contact_name", "contact_phone", "address", "note"):
             if data[key] is not None:
                 data[key] = str(data[key])

@@ -8,14 +8,14 @@ from datetime import date
 
 from ..core.enums import PAIRED_SECTORS, PAIRING_KINDS
 from ..core.parsing import to_date
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector
 from ..extensions import db
 from ..organizations.imports import organization_label, organization_lookup
 from ..organizations.models import Organization
 from ..organizations.services import in_jurisdiction
 from ..regions.imports import place_lookup
 from ..regions.models import Region
-from ..transfer.importing import Field, ImportKind
+from ..transfer.importing import Field, ImportKind, resolve
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from .models import Pairing
@@ -58,17 +58,8 @@ class PairingImport(ImportKind):
 
     def check(self, values, ctx) -> PairingRow:
         errors = Collector()
-        org_id = region_code = None
-        for key, lookup in (("organization", ctx["organizations"]), ("region_code", ctx["places"])):
-            try:
-                found = lookup.resolve(values[key], key)
-            except RuleViolation as broken:
-                errors.errors.update(broken.errors)
-                continue
-            if key == "organization":
-                org_id = found
-            else:
-                region_code = found
+        org_id = resolve(ctx["organizations"], values, "organization", errors)
+        region_code = resolve(ctx["places"], values, "region_code", errors)
         dates = {}
         for key, label in (("start_date", "开始日期"), ("end_date", "结束日期")):
             dates[key] = to_date(values[key])

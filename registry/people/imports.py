@@ -20,7 +20,7 @@ from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..extensions import db
-from ..transfer.importing import UPDATE_HINT, Field, ImportKind, save_updates, yes_no
+from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from . import services
@@ -77,19 +77,13 @@ class PersonImport(ImportKind):
 
     def context(self, user, *, update: bool):
         known = services.KnownPeople.load(user)
-        return {"user": user, "known": known, "employers": employer_lookup(known), "people": {}}
+        return {"user": user, "known": known, "employers": employer_lookup(known)}
 
     def check(self, values, ctx) -> PersonRow:
         errors = Collector()
         data = dict(values)
-        try:
-            data["organization_id"] = ctx["employers"].resolve(values["organization_id"], "organization_id")
-        except RuleViolation as broken:
-            errors.errors.update(broken.errors)
-        for key in FLAGS:
-            flag = yes_no(values[key])
-            errors.check(flag is not None, key, "应填“是”或“否”")
-            data[key] = bool(flag)
+        data["organization_id"] = resolve(ctx["employers"], values, "organization_id", errors)
+        data.update(read_flags(values, FLAGS, errors))
         if values["birth_date"] is not None:
             data["birth_date"] = to_date(values["birth_date"])
             errors.check(data["birth_date"] is not None, "birth_date", "出生日期格式应为 年-月-日，如 1990-01-01")
@@ -106,12 +100,9 @@ class PersonImport(ImportKind):
             if broken.errors.get("id_number") != [services.DUPLICATE_ID]:
                 raise
             # already registered: the same person again, checked as an edit of that person
-            existing = self._person(known.ids[crypto.blind_index(_number(data))], ctx)
+            existing = db.session.get(Person, known.ids[crypto.blind_index(_number(data))])
             clean = services.clean_person(data, actor=ctx["user"], person=existing, known=known)
         return PersonRow(data=clean, index=crypto.blind_index(clean["id_number"]), existing=existing)
-
-    def _person(self, person_id: int, ctx) -> Person:
-        return db.session.get(Person, person_id)
 
     def key(self, clean: PersonRow) -> tuple:
         return (clean.index,)

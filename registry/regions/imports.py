@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..core.rules import Collector
 from ..extensions import db
 from ..core.scope import scoped
-from ..transfer.importing import Field, ImportKind, yes_no
+from ..transfer.importing import Field, ImportKind, read_flags
 from ..transfer.references import Lookup
 from .models import Region
 
@@ -76,10 +76,7 @@ class VillageImport(ImportKind):
             errors.add("code", f"村代码前9位应与所属乡镇代码一致（{township[:9]}）")
         elif code[9:] == "000":
             errors.add("code", "村代码后3位不能为000")
-        flags = {}
-        for key in ("is_poor", "is_key", "is_relocation"):
-            flags[key] = yes_no(values[key])
-            errors.check(flags[key] is not None, key, "应填“是”或“否”")
+        flags = read_flags(values, ("is_poor", "is_key", "is_relocation"), errors)
         errors.raise_if_any()
         return VillageRow(code=code, name=name, township_code=township, **flags)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..audit.services import record
-from ..core.rules import RuleViolation
+from ..core.rules import Collector, RuleViolation
 from ..extensions import db
 from .reading import FileRefused, Grid, is_blank, read_grid
 from .writing import Column, unescape
@@ -196,6 +196,25 @@ def yes_no(value) -> bool | None:
     if text in _NO:
         return False
     return None
+
+
+def read_flags(values: dict, keys, errors: Collector) -> dict[str, bool]:
+    """The 是/否 columns ``keys`` as booleans; a wrong value is an error on its column."""
+    flags = {}
+    for key in keys:
+        flag = yes_no(values[key])
+        errors.check(flag is not None, key, "应填“是”或“否”")
+        flags[key] = bool(flag)
+    return flags
+
+
+def resolve(lookup, values: dict, key: str, errors: Collector):
+    """The key ``lookup`` finds for column ``key`` (None, with the error collected, if none)."""
+    try:
+        return lookup.resolve(values[key], key)
+    except RuleViolation as broken:
+        errors.errors.update(broken.errors)
+        return None
 
 
 def column_letter(index: int | None) -> str:
