@@ -21,6 +21,7 @@ from ..organizations.models import Organization
 from ..regions.models import Region
 from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
 from . import evidence as files
 from . import filing, funds, ledger, queries, rules, services
 from .forms import ActionForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
@@ -93,6 +94,7 @@ def overdue():
 
 
 @bp.route("/export.<fmt>")
+@export_job("records", "帮扶台账")
 @require("export")
 def export(fmt: str):
     """帮扶台账: every record the list shows with its filters, streamed."""
@@ -106,6 +108,7 @@ def export(fmt: str):
 
 
 @bp.route("/overdue/export.<fmt>")
+@export_job("overdue", "逾期未确认的帮扶记录")
 @require("read_region")
 def overdue_export(fmt: str):
     if fmt not in ("xlsx", "csv"):
@@ -113,6 +116,7 @@ def overdue_export(fmt: str):
     code = request.args.get("region", "")
     region = get_in_scope_or_404(Region, code) if code else None
     stmt = queries.overdue(current_user, region)
+    count_rows(stmt)  # a large export is a job
     days = current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")
     shown = describe_filters([("行政区", region.name if region else ""), ("逾期", f"提交超过{days}天未确认")])
     return send_export(fmt, "逾期未确认的帮扶记录", ledger.COLUMNS, ledger.ledger_rows(stmt), filters=shown)

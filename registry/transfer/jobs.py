@@ -1,4 +1,5 @@
 """Large imports run as jobs: the page queues the upload, ``flask jobs work`` runs it.
+(Large exports too: ``exports.py`` queues and runs them; ``run_job`` hands them over.)
 
 A job is claimed by one worker (an UPDATE that only succeeds while it is still queued),
 runs the same ``run_import`` as the page, and records its report. Progress is a small
@@ -95,6 +96,10 @@ def run_job(job: TransferJob) -> None:
     """Run a claimed job to the end; whatever happens, it ends done or failed."""
     from ..accounts.models import User
 
+    if job.action == "export":
+        from .exports import run_export_job
+
+        return run_export_job(job)
     job_id = job.id
     try:
         spec = get_kind(job.kind)
