@@ -20,6 +20,7 @@ import logging
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from functools import wraps
+from urllib.parse import urlencode
 
 from flask import Response, current_app, g, redirect, request, url_for
 from flask_login import current_user, login_user
@@ -68,7 +69,8 @@ def export_job(name: str, title: str):
 def enqueue_export(name: str, total: int) -> TransferJob:
     """Queue the current request's export for the current user."""
     fmt = (request.view_args or {}).get("fmt", "")
-    options = {"path": request.path, "query": request.query_string.decode("latin-1"), "fmt": fmt, "total": total}
+    query = urlencode(list(request.args.items(multi=True)))  # as parsed: the same args in the worker
+    options = {"path": request.path, "query": query, "fmt": fmt, "total": total}
     job = TransferJob(user_id=current_user.id, action="export", kind=name, status="queued",
                       filename=export_filename(EXPORTS.get(name, name), fmt)[:200],
                       options=json.dumps(options, ensure_ascii=False))

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..core.access import login_only
@@ -147,7 +147,12 @@ def job_download(job_id: int):
     path = jobs_dir() / (job.output or "")
     if job.action != "export" or job.status != "done" or not job.output or not path.is_file():
         abort(404)
-    fmt = path.suffix.lstrip(".")
-    response = send_file(path, mimetype=MIME.get(fmt, "application/octet-stream"), conditional=False)
+    def chunks(size: int = 256 * 1024):
+        with open(path, "rb") as fh:
+            while block := fh.read(size):
+                yield block
+
+    response = Response(chunks(), mimetype=MIME.get(path.suffix.lstrip("."), "application/octet-stream"),
+                        direct_passthrough=True)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(job.filename)}"
     return response
