@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import wraps
 from urllib.parse import urlencode
 
-from flask import Response, current_app, g, redirect, request, url_for
+from flask import Response, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user, login_user
 from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException
 from ..core.database import set_read_only_request
 from ..core.timeutil import utcnow
 from ..extensions import db
-from .exporting import LargeExport, about_lines, export_filename
+from .exporting import MIME, LargeExport, about_lines, export_filename
 from .jobs import _write_progress, jobs_dir
 from .models import TransferJob
 from .writing import Column, csv_chunks, write_xlsx
@@ -69,6 +69,8 @@ def export_job(name: str, title: str):
 def enqueue_export(name: str, total: int) -> TransferJob:
     """Queue the current request's export for the current user."""
     fmt = (request.view_args or {}).get("fmt", "")
+    if fmt not in MIME:
+        abort(404)
     query = urlencode(list(request.args.items(multi=True)))  # as parsed: the same args in the worker
     options = {"path": request.path, "query": query, "fmt": fmt, "total": total}
     job = TransferJob(user_id=current_user.id, action="export", kind=name, status="queued",
@@ -136,17 +138,19 @@ def run_export_job(job: TransferJob) -> None:
         if user is None or not user.active:
             raise PermissionError("账号已停用，导出未进行")
         with app.test_request_context(options.get("path", "/"), query_string=options.get("query", ""), method="GET"):
-            set_read_only_request(True)
             view = app.view_functions.get(request.endpoint) if request.endpoint else None
             if view is None or getattr(view, "_export_name", None) != kind:
                 raise PermissionError("导出类型已无效")
             login_user(user, force=True)
             g.export_job_target = target
             try:
+                set_read_only_request(True)  # as the GET it replays: reads begin deferred
                 view(**(request.view_args or {}))
             finally:
                 g.pop("export_job_target", None)
                 g.pop("_login_user", None)
+                set_read_only_request(False)  # the worker's other jobs write: back to BEGIN IMMEDIATE
+        db.session.commit()  # end the replay's read transaction before the job's row is written
         if target.rows is None:
             raise PermissionError("导出未生成文件")
         _write_progress(job_id, target.rows, target.rows)
