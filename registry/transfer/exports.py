@@ -31,7 +31,7 @@ from ..core.database import set_read_only_request
 from ..core.timeutil import utcnow
 from ..extensions import db
 from .exporting import MIME, LargeExport, about_lines, export_filename
-from .jobs import _write_progress, jobs_dir
+from .files import jobs_dir, write_progress
 from .models import TransferJob
 from .writing import Column, csv_chunks, write_xlsx
 
@@ -95,7 +95,7 @@ class JobTarget:
         done = 0
         for done, row in enumerate(rows, start=1):
             if done % PROGRESS_EVERY == 0:
-                _write_progress(self.job_id, done, max(self.total, done))
+                write_progress(self.job_id, done, max(self.total, done))
             yield row
         self.rows = done
 
@@ -153,7 +153,7 @@ def run_export_job(job: TransferJob) -> None:
         db.session.commit()  # end the replay's read transaction before the job's row is written
         if target.rows is None:
             raise PermissionError("导出未生成文件")
-        _write_progress(job_id, target.rows, target.rows)
+        write_progress(job_id, target.rows, target.rows)
         _finish(job_id, status="done", output=target.output, filename=(target.filename or job.filename)[:200],
                 result=json.dumps({"summary": f"导出完成：共 {target.rows} 行", "ok": True, "rows": target.rows},
                                   ensure_ascii=False))

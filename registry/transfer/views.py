@@ -16,7 +16,8 @@ from .exporting import MIME
 from .exports import EXPORTS
 from .forms import ImportForm
 from .importing import ImportReport, run_import
-from .jobs import INLINE_LIMIT_BYTES, enqueue_import, jobs_dir, progress_of
+from .files import jobs_dir, progress_of
+from .jobs import INLINE_LIMIT_BYTES, enqueue_import
 from .models import TransferJob
 from .reading import FileRefused, read_grid
 from .kinds import get_kind
