@@ -148,6 +148,7 @@ def job_download(job_id: int):
     path = jobs_dir() / (job.output or "")
     if job.action != "export" or job.status != "done" or not job.output or not path.is_file():
         abort(404)
+
     def chunks(size: int = 256 * 1024):
         with open(path, "rb") as fh:
             while block := fh.read(size):
