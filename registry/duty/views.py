@@ -16,6 +16,7 @@ from ..main.home import panel
 from ..people.models import Posting
 from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from .forms import DutyForm, ReturnForm, VersionForm, month_value, parse_month
@@ -76,6 +77,7 @@ EXPORT_COLUMNS = (
 
 
 @bp.route("/export.<fmt>")
+@export_job("duty", "驻村纪实")
 @require("export")
 def export(fmt: str):
     """驻村纪实 as a ledger, with the list's filters; names are personal data, so audited."""

@@ -16,7 +16,8 @@ from ..duty.forms import ReturnForm, VersionForm
 from ..extensions import db
 from ..main.home import panel
 from ..regions.sections import section
-from ..transfer.exporting import describe_filters, send_export
+from ..transfer.exporting import count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from .forms import ResultForm
@@ -73,10 +74,12 @@ EXPORT_COLUMNS = (
 
 
 @bp.route("/export.<fmt>")
+@export_job("results", "帮扶实效")
 @require("export")
 def export(fmt: str):
     """帮扶实效 as a ledger, with the list's filters (status "" is every status)."""
     status, year = _list_filters()
+    count_rows(results_for(current_user, status=status, year=year))  # a large export is a job
     rows = ([labelled(r.village.name, r.village_code), r.year, r.collective_income, r.per_capita_income,
              r.monitored_households, r.risk_removed_households, r.industry_projects, r.jobs_created,
              r.practical_matters, r.note, RESULT_STATUSES.get(r.status, r.status), r.return_reason,

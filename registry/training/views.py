@@ -15,6 +15,7 @@ from ..extensions import db
 from ..people.models import Person
 from ..people.services import postings_of_person
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
 from ..transfer.writing import Column
 from . import checks
 from .forms import AttendanceAddForm, AttendanceForm, EmptyForm, TrainingForm
@@ -68,6 +69,7 @@ ATTENDANCE_COLUMNS = (
 
 
 @bp.route("/export.<fmt>")
+@export_job("training", "培训台账")
 @require("export")
 def export(fmt: str):
     """培训台账: who attended the courses the list shows (its filters), one row each; audited."""
