@@ -16,6 +16,9 @@ from registry.extensions import db
 from registry.results.models import VillageResult
 from tests.factories import COUNTY, make_village
 from tests.factories_assessment import make_result
+from tests.test_import_corpus import FILES
+from tests.test_import_corpus import KINDS as CORPUS_KINDS
+from tests.test_import_corpus import _post_file as post_corpus_file
 
 THIS_YEAR = local_today().year
 LAST_YEAR = THIS_YEAR - 1
@@ -208,3 +211,20 @@ def test_only_the_village_files_and_sees_the_import(village, make_user, login_as
     county = login_as(make_user("region", region_code=COUNTY))
     assert "/import/results" not in county.get("/results/").get_data(as_text=True)
     assert county.get("/import/results").status_code == 404
+
+
+# the corpus's files that are bad whatever the kind (not those written for one kind)
+GENERIC = [name for name in FILES if name.split("_")[0] not in CORPUS_KINDS]
+
+
+@pytest.mark.parametrize("name", GENERIC)
+def test_every_bad_file_of_the_corpus_is_refused_and_writes_nothing(village, login_as, name):
+    place, user = village
+    make_result(place.code, LAST_YEAR)
+    session = login_as(user)
+    before = (count(), count(AuditEvent))
+    response = post_corpus_file(session, "/import/results", name)
+    page = response.get_data(as_text=True)
+    assert response.status_code in (400, 413, 422) and "导入未完成" in page and "Traceback" not in page
+    db.session.rollback()
+    assert (count(), count(AuditEvent)) == before

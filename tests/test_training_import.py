@@ -15,6 +15,9 @@ from registry.extensions import db
 from registry.training.models import Attendance
 from tests.factories import COUNTY, OTHER_COUNTY, PROVINCE, make_org, make_person
 from tests.factories_assessment import attend, make_training
+from tests.test_import_corpus import FILES
+from tests.test_import_corpus import KINDS as CORPUS_KINDS
+from tests.test_import_corpus import _post_file as post_corpus_file
 
 PRE = "'=岗前培训"  # a title beginning with "=", written as our export writes it (no formula)
 HEADER = ["培训主题", "开始日期", "姓名", "认定学时", "是否合格", "备注", "身份证号"]
@@ -245,3 +248,19 @@ def test_only_those_who_record_attendance_see_the_import(county, make_user, logi
     assert viewer.get("/import/training").status_code == 404
     unit = login_as(make_user("unit", organization_id=county["zhang"].organization_id))
     assert unit.get("/import/training/template.xlsx").status_code == 404
+
+
+# the corpus's files that are bad whatever the kind (not those written for one kind)
+GENERIC = [name for name in FILES if name.split("_")[0] not in CORPUS_KINDS]
+
+
+@pytest.mark.parametrize("name", GENERIC)
+def test_every_bad_file_of_the_corpus_is_refused_and_writes_nothing(county, login_as, name):
+    attend(county["rotation"], county["zhang"])
+    session = login_as(county["user"])
+    before = (count(), count(AuditEvent))
+    response = post_corpus_file(session, "/import/training", name)
+    page = response.get_data(as_text=True)
+    assert response.status_code in (400, 413, 422) and "导入未完成" in page and "Traceback" not in page
+    db.session.rollback()
+    assert (count(), count(AuditEvent)) == before
