@@ -264,3 +264,15 @@ def test_every_bad_file_of_the_corpus_is_refused_and_writes_nothing(county, logi
     assert response.status_code in (400, 413, 422) and "导入未完成" in page and "Traceback" not in page
     db.session.rollback()
     assert (count(), count(AuditEvent)) == before
+
+
+def test_the_command_line_imports_as_an_account(county, runner, tmp_path):
+    path = tmp_path / "参训.csv"
+    path.write_bytes(_csv([HEADER, ["县级轮训", None, None, 8, "是", None, county["zhang"].id_number],
+                           ["省级示范培训", None, None, 8, "是", None, county["li"].id_number]]))
+    refused = runner.invoke(args=["import", "training", str(path), "--as", county["user"].username])
+    assert refused.exit_code == 1 and "第3行 [培训主题]：只能为本级或下级组织的培训登记参训人员" in refused.output
+    assert count() == 0
+    path.write_bytes(_csv([HEADER, ["县级轮训", None, None, 8, "是", None, county["zhang"].id_number]]))
+    done = runner.invoke(args=["import", "training", str(path), "--as", county["user"].username])
+    assert done.exit_code == 0 and "新增 1 条" in done.output and count() == 1

@@ -180,6 +180,9 @@ class AttendanceImport(ImportKind):
         if values["id_number"] is None:
             errors.add("id_number", "请填写身份证号")
             return None
+        if "*" in str(values["id_number"]):
+            errors.add("id_number", "身份证号已遮蔽（含*），请填写完整的18位身份证号")
+            return None
         try:
             number = normalize_id_number(str(values["id_number"]))
         except RuleViolation as broken:
