@@ -11,6 +11,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import delete, func, select
 
 from registry.audit.models import AuditEvent
+from registry.audit.services import verify_chain
 from registry.core.timeutil import local_today
 from registry.extensions import db
 from registry.results.models import VillageResult
@@ -113,7 +114,7 @@ def test_round_trip_export_delete_import_export(village, login_as, fmt):
     response = _upload(session, first.data, f"ledger.{fmt}")
     assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
     assert count(village_code=place.code, status="filed") == 2
-    assert count(AuditEvent, entity_type="VillageResult", action="create") == 2
+    assert count(AuditEvent, entity_type="VillageResult", action="create") == 2 and verify_chain().ok
     assert _cells(session.get(f"/results/export.{fmt}").data, fmt) == cells
     again = _upload(session, first.data, f"ledger.{fmt}")
     assert again.status_code == 422

@@ -11,6 +11,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import delete, func, select
 
 from registry.audit.models import AuditEvent
+from registry.audit.services import verify_chain
 from registry.extensions import db
 from registry.training.models import Attendance
 from tests.factories import COUNTY, OTHER_COUNTY, PROVINCE, make_org, make_person
@@ -118,6 +119,7 @@ def test_round_trip_export_delete_import_export(county, login_as, fmt):
     response = _upload(session, first.data, f"ledger.{fmt}")
     assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
     assert count() == 3 and count(AuditEvent, entity_type="Attendance", action="create") == 3
+    assert verify_chain().ok
     assert _cells(session.get(f"/training/export.{fmt}").data, fmt) == cells
     again = _upload(session, first.data, f"ledger.{fmt}")
     assert again.status_code == 422
@@ -224,14 +226,11 @@ def test_a_failure_while_writing_leaves_nothing(county, monkeypatch):
     from registry.core.rules import RuleViolation
     from registry.training import services
 
-    real = services.record
+    def fail(events, **kw):  # the attendances are flushed by now; the audit fails
+        assert count() == 2
+        raise RuleViolation("写入失败", "")
 
-    def fail_on_second(action, entity, **kw):
-        if action == "create" and count(AuditEvent, entity_type="Attendance") == 1:
-            raise RuleViolation("写入失败", "")
-        return real(action, entity, **kw)
-
-    monkeypatch.setattr(services, "record", fail_on_second)
+    monkeypatch.setattr(services, "record_many", fail)
     report = _run(county["user"], [["县级轮训", None, None, 8, "是", None, county["zhang"].id_number],
                                    ["县级轮训", None, None, 8, "是", None, county["li"].id_number]])
     assert not report.ok and count() == 0 and count(AuditEvent, entity_type="Attendance") == 0

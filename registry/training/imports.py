@@ -6,7 +6,7 @@ whether they passed, and a note. Each row passes the attendance rules of the cou
 (``services.attendance_terms``, ``has_started``, ``can_manage``; the person within the
 user's scope) and is written by ``services.write_attendances``, audited like the form's
 save; an attendance already registered is refused, or changed through
-``update_attendance`` when the user chose to update.
+``change_attendances`` (the edit form's service) when the user chose to update.
 """
 from __future__ import annotations
 
@@ -27,17 +27,18 @@ from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
 from ..people.models import Person
-from ..transfer.importing import UPDATE_HINT, Field, ImportKind, save_updates, yes_no
+from ..transfer.importing import UPDATE_HINT, Field, ImportKind, yes_no
 from ..transfer.writing import Column
 from .models import Attendance, Training
 from .services import (
     NOT_STARTED,
     NOT_YOURS,
+    AttendanceChange,
     NewAttendance,
     attendance_terms,
     can_manage,
+    change_attendances,
     has_started,
-    update_attendance,
     write_attendances,
 )
 
@@ -210,8 +211,9 @@ class AttendanceImport(ImportKind):
     def write(self, rows, ctx, user) -> tuple[int, int]:
         new = [NewAttendance(c.training, c.person_id, c.hours, c.passed, c.note) for c, existing in rows if existing is None]
         write_attendances(new, user, commit=False)
-        return len(new), save_updates(rows, lambda clean, attendance: update_attendance(
-            attendance, clean.hours, clean.passed, user, note=clean.note, version=attendance.version, commit=False))
+        changes = [AttendanceChange(existing, c.hours, c.passed, c.note, existing.version)
+                   for c, existing in rows if existing is not None]
+        return len(new), change_attendances(changes, user, commit=False)
 
 
 def export_row(a: Attendance, id_number: str) -> list:

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Select, func, or_, select
 
-from ..audit.services import record, snapshot
+from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
 from ..core.parsing import halfwidth
 from ..core.queries import count, every
@@ -167,17 +167,23 @@ class NewAttendance:
 
 
 def write_attendances(items: list[NewAttendance], user, *, commit: bool = True) -> list[Attendance]:
-    """Add checked attendances, each audited; one commit (or none: the caller's)."""
-    made = []
-    for item in items:
-        attendance = Attendance(training_id=item.training.id, person_id=item.person_id, hours=item.hours,
-                                passed=bool(item.passed), note=item.note)
-        db.session.add(attendance)
-        made.append(attendance)
+    """Add checked attendances, each with its audit event (one batch, the same chain as
+    one ``record`` each); one commit (or none: the caller's)."""
+    made = [Attendance(training_id=item.training.id, person_id=item.person_id, hours=item.hours,
+                       passed=bool(item.passed), note=item.note) for item in items]
+    db.session.add_all(made)
     db.session.flush()
-    for attendance, item in zip(made, items):
-        record("create", attendance, summary=f"登记参训：{attendance.person.name}，{item.training.title}，"
-                                              f"{item.hours}学时，{'合格' if item.passed else '不合格'}")
+    people = {}
+    ids = sorted({item.person_id for item in items})
+    for i in range(0, len(ids), 900):
+        people.update({row.id: row for row in db.session.execute(
+            select(Person.id, Person.name, Person.organization_id).where(Person.id.in_(ids[i : i + 900])))})
+    record_many([{
+        "action": "create", "entity_type": "Attendance", "entity_id": attendance.id, "after": snapshot(attendance),
+        "region_code": item.training.region_code, "organization_id": people[item.person_id].organization_id,
+        "summary": f"登记参训：{people[item.person_id].name}，{item.training.title}，{item.hours}学时，"
+                   f"{'合格' if item.passed else '不合格'}",
+    } for attendance, item in zip(made, items)], actor=user)
     if commit:
         db.session.commit()
     return made
@@ -209,20 +215,50 @@ def add_attendances(training: Training, person_ids: list[int], hours, passed: bo
     return write_attendances([NewAttendance(training, i, credited, bool(passed), note) for i in ids], user)
 
 
-def update_attendance(attendance: Attendance, hours, passed: bool, user, note: str | None = None, version=None,
-                      *, commit: bool = True) -> Attendance:
-    errors = Collector()
-    if not can_manage(user, attendance.training):
-        raise RuleViolation("只能修改本级或下级组织的培训的参训记录", "")
-    _check_version(attendance, version)
-    credited, note = attendance_terms(attendance.training, hours, note, errors)
-    errors.raise_if_any()
-    before = snapshot(attendance)
-    attendance.hours, attendance.passed, attendance.note = credited, bool(passed), note
+@dataclass
+class AttendanceChange:
+    attendance: Attendance
+    hours: object
+    passed: bool
+    note: str | None = None
+    version: object = None  # the version the user saw (None: not checked)
+
+
+def change_attendances(changes: list[AttendanceChange], user, *, commit: bool = True) -> int:
+    """Change stored attendances (the edit form's one, or an import's many): every change
+    checked first, then one flush; each attendance that really changed gets its audit event
+    (one batch). Returns how many changed."""
+    checked = []
+    for change in changes:
+        attendance = change.attendance
+        if not can_manage(user, attendance.training):
+            raise RuleViolation("只能修改本级或下级组织的培训的参训记录", "")
+        _check_version(attendance, change.version)
+        errors = Collector()
+        credited, note = attendance_terms(attendance.training, change.hours, change.note, errors)
+        errors.raise_if_any()
+        checked.append((attendance, credited, bool(change.passed), note))
+    befores = []
+    for attendance, credited, passed, note in checked:
+        befores.append(snapshot(attendance))
+        attendance.hours, attendance.passed, attendance.note = credited, passed, note
     flush_or_refuse(STALE_MESSAGE)
-    record("update", attendance, before=before, summary=f"修改参训记录：{attendance.person.name}，{attendance.training.title}")
+    events = []
+    for (attendance, *_), before in zip(checked, befores):
+        after = snapshot(attendance)
+        if after != before:
+            events.append({"action": "update", "entity_type": "Attendance", "entity_id": attendance.id,
+                           "before": before, "after": after, "region_code": attendance.training.region_code,
+                           "organization_id": attendance.person.organization_id,
+                           "summary": f"修改参训记录：{attendance.person.name}，{attendance.training.title}"})
+    record_many(events, actor=user)
     if commit:
         db.session.commit()
+    return len(events)
+
+
+def update_attendance(attendance: Attendance, hours, passed: bool, user, note: str | None = None, version=None) -> Attendance:
+    change_attendances([AttendanceChange(attendance, hours, passed, note, version)], user)
     return attendance
 
 
