@@ -208,7 +208,10 @@ def test_bad_values_are_reported_by_row_and_column(village, fmt):
 
 def test_only_the_village_files_and_sees_the_import(village, make_user, login_as):
     place, user = village
-    assert "/import/results" in login_as(user).get("/results/").get_data(as_text=True)
+    session = login_as(user)
+    assert "/import/results" in session.get("/results/").get_data(as_text=True)
+    upload = session.get("/import/results")
+    assert upload.status_code == 200 and "导入帮扶实效" in upload.get_data(as_text=True)
     county = login_as(make_user("region", region_code=COUNTY))
     assert "/import/results" not in county.get("/results/").get_data(as_text=True)
     assert county.get("/import/results").status_code == 404

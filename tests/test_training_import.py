@@ -242,6 +242,8 @@ def test_only_those_who_record_attendance_see_the_import(county, make_user, logi
     assert "/import/training" in page
     detail = session.get(f"/training/{county['rotation'].id}").get_data(as_text=True)
     assert "/import/training" in detail
+    upload = session.get("/import/training")
+    assert upload.status_code == 200 and "导入参训情况" in upload.get_data(as_text=True)
     viewer = login_as(make_user("viewer", region_code=COUNTY))
     assert "/import/training" not in viewer.get("/training/").get_data(as_text=True)
     assert viewer.get("/import/training").status_code == 404
