@@ -55,7 +55,7 @@ def _hours(value, field: str, errors: Collector, maximum: Decimal = MAX_HOURS) -
     if hours != hours.quantize(Decimal("0.1")):
         errors.add(field, "学时最多保留1位小数")
         return None
-    return hours
+    return hours.quantize(Decimal("0.1"))  # as stored: "12" and "12.0" are the same hours
 
 
 @dataclass
