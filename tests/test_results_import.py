@@ -164,6 +164,9 @@ def test_update_while_the_review_allows_and_refused_once_verified(village, make_
     assert db.session.get(VillageResult, verified.id).industry_projects == 3
     actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "VillageResult")).all()
     assert sorted(actions) == ["import_results", "refile", "update"]
+    same = _run(user, [_row(place, industry_projects=7)], update=True)  # changes nothing: nothing written
+    assert same.ok and (same.created, same.updated) == (0, 0)
+    assert count(AuditEvent, entity_type="VillageResult", action="update") == 1
 
 
 def test_another_village_or_an_unknown_one_is_refused_by_row(village, make_user):

@@ -165,6 +165,9 @@ def test_update_changes_stored_attendance_audited_only_when_asked(county):
     assert (stored.hours, stored.passed, stored.note, stored.version) == (Decimal("12.0"), False, "补考未过", 2)
     assert count(AuditEvent, entity_type="Attendance", action="update") == 1
     assert count(AuditEvent, action="import_training") == 1
+    same = _run(user, rows, update=True)  # changes nothing: no update, no event
+    assert same.ok and (same.created, same.updated) == (0, 0)
+    assert count(AuditEvent, entity_type="Attendance", action="update") == 1
 
 
 def test_scope_is_enforced_by_row_and_nothing_written(county, make_user):

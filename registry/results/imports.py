@@ -6,7 +6,7 @@ accepted, counts, the year's range, removed ≤ monitored), for a village in the
 scope, and is filed by ``file_result`` (waiting for verification, audited as the form's
 filing). A year already filed is refused, or, when the user chose to update, corrected
 through ``update_result`` while the review cycle still lets the village change it
-(not once verified).
+(not once verified); a row that would change nothing is left alone.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ..core.enums import RESULT_STATUSES
 from ..core.parsing import parse_count
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
-from ..core.timeutil import local_today, to_local
+from ..core.timeutil import to_local
 from ..extensions import db
 from ..regions.imports import place_lookup
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, resolve, save_updates
@@ -47,8 +47,19 @@ class ResultsContext:
 class ResultRow:
     village_code: str
     data: ResultData
-    year: int
+    values: dict  # as the rule cleaned them
     existing: VillageResult | None
+
+    @property
+    def year(self) -> int:
+        return self.values["year"]
+
+    @property
+    def unchanged(self) -> bool:
+        """A result waiting for verification that the row would not change."""
+        stored = self.existing
+        return (stored is not None and stored.status == "filed"
+                and all(getattr(stored, key) == value for key, value in self.values.items()))
 
 
 class ResultImport(ImportKind):
@@ -60,7 +71,7 @@ class ResultImport(ImportKind):
     fields = (
         Field("村", "village_code", width=28, required=True, choices=lambda user: _villages(user).labels(),
               example="示例村（430102001201）", note="“村名（12位代码）”或12位代码；须是您所在的村"),
-        Field("年度", "year", "int", 8, required=True, example=local_today().year - 1,
+        Field("年度", "year", "int", 8, required=True, example=2025,
               note="如 2025；不早于系统启用年度，不晚于今年；同一村同一年度只填一行"),
         Field("村集体经济经营性收入（元）", "collective_income", "amount", 18, required=True,
               aliases=("村集体经济经营性收入",), example=156800.5, note=AMOUNT_NOTE),
@@ -102,7 +113,7 @@ class ResultImport(ImportKind):
                 for message in messages:
                     errors.add(key, message)
         errors.raise_if_any()
-        return ResultRow(village_code=code, data=data, year=clean["year"], existing=existing)
+        return ResultRow(village_code=code, data=data, values=clean, existing=existing)
 
     def key(self, clean: ResultRow) -> tuple:
         return (clean.village_code, clean.year)
@@ -119,7 +130,9 @@ class ResultImport(ImportKind):
             if existing is None:
                 file_result(clean.village_code, clean.data, user, commit=False)
                 created += 1
-        return created, save_updates(rows, lambda clean, result: update_result(
+        # a row that changes nothing is left alone (a returned result is filed again even so)
+        changed = [(clean, existing) for clean, existing in rows if existing is not None and not clean.unchanged]
+        return created, save_updates(changed, lambda clean, result: update_result(
             result, clean.data, user, version=result.version, commit=False))
 
 
