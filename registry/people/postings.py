@@ -140,11 +140,21 @@ def _lock(*rows) -> None:
 
 
 POSTING_FIELDS = ("region_code", "role", "post_held", "dispatch_level", "round", "start_date", "planned_end")
+# a posting already over when it is registered (an import of past postings) brings its end
+END_FIELDS = ("end_date", "end_reason", "end_note")
+MAY_POST = "只有行政区工作人员可以办理选派"
 
 
-def create_posting(person: Person, values: dict, *, actor, commit: bool = True, demo: bool = False) -> Posting:
-    """Post ``person`` (sent by their employer) as ``values['role']`` to a place in the
-    actor's jurisdiction. ``planned_end`` defaults to start + the planned term."""
+def may_post(actor) -> bool:
+    """Who may post people (the form, the import): the staff of a region, and the admin."""
+    return getattr(actor, "role", None) in ("admin", "region")
+
+
+def clean_posting(person: Person, values: dict, *, actor, lock: bool = False) -> dict:
+    """The values of a new posting of ``person`` as they will be stored (``POSTING_FIELDS``
+    and ``END_FIELDS``), checked: who may post, the place in the actor's jurisdiction, the
+    lengths, and ``check_posting``. The form and the import call it alike (``lock``: the
+    rows are locked first, as ``create_posting`` does before it writes)."""
     data = {key: values.get(key) for key in POSTING_FIELDS}
     for key in ("region_code", "post_held", "round"):
         data[key] = (data[key] or "").strip() or None
@@ -152,33 +162,46 @@ def create_posting(person: Person, values: dict, *, actor, commit: bool = True, 
         data["post_held"] = None
     if data["start_date"] is not None and data["planned_end"] is None:
         data["planned_end"] = default_planned_end(data["start_date"])
-    if actor.role not in ("admin", "region"):
-        raise RuleViolation("只有行政区工作人员可以办理选派")
+    end = {key: values.get(key) for key in END_FIELDS}
+    end["end_note"] = (end["end_note"] or "").strip() or None
+    if not may_post(actor):
+        raise RuleViolation(MAY_POST)
     errors = Collector()
     errors.check(not data["round"] or len(data["round"]) <= 20, "round", "届次最多20字")
     errors.check(not data["post_held"] or len(data["post_held"]) <= 100, "post_held", "挂职职务最多100字")
     if data["region_code"] and not in_jurisdiction(actor, data["region_code"]):
         errors.add("region_code", "派驻地不在您的管辖范围内")
         errors.raise_if_any()
-    _lock((Person, person.id), (Region, data["region_code"]))
+    if lock:
+        _lock((Person, person.id), (Region, data["region_code"]))
     region = db.session.get(Region, data["region_code"] or "")
     try:
         check_posting(
             person=person, role=data["role"], region=region, dispatch_level=data["dispatch_level"],
-            start_date=data["start_date"], planned_end=data["planned_end"], post_held=data["post_held"],
+            start_date=data["start_date"], planned_end=data["planned_end"], post_held=data["post_held"], **end,
         )
     except RuleViolation as violation:
         for field, messages in violation.errors.items():
             for message in messages:
                 errors.add(field, message)
     errors.raise_if_any()
+    return {**data, **end}
+
+
+def create_posting(person: Person, values: dict, *, actor, commit: bool = True, demo: bool = False) -> Posting:
+    """Post ``person`` (sent by their employer) as ``values['role']`` to a place in the
+    actor's jurisdiction. ``planned_end`` defaults to start + the planned term. The form
+    posts from today on; an import may also register a posting that has already ended
+    (``end_date``, ``end_reason``, ``end_note``), checked by the same rule as ending one."""
+    data = clean_posting(person, values, actor=actor, lock=True)
     posting = Posting(person_id=person.id, organization_id=person.organization_id, is_demo=demo, **data)
     db.session.add(posting)
     db.session.flush()
     db.session.refresh(posting, ["person", "organization", "region"])
+    ended = f"，{date_cn(posting.end_date)}{posting.end_reason_label}" if posting.end_date else ""
     record(
         "create", posting, before=None, actor=actor,
-        summary=f"选派：{person.name}任{posting.region.name}{posting.role_label}（{date_cn(posting.start_date)}起）",
+        summary=f"选派：{person.name}任{posting.region.name}{posting.role_label}（{date_cn(posting.start_date)}起{ended}）",
     )
     if commit:
         db.session.commit()
@@ -189,22 +212,30 @@ def can_manage_posting(user, posting: Posting) -> bool:
     return user.role in ("admin", "region") and in_jurisdiction(user, posting.region_code)
 
 
-def end_posting(posting: Posting, *, end_date: date | None, end_reason: str | None, end_note: str | None,
-                version, actor, commit: bool = True) -> Posting:
-    """Ending is an action with a reason (a recall with its grounds), never a date edit."""
+def check_end(posting: Posting, *, end_date: date | None, end_reason: str | None, end_note: str | None,
+              version, actor, lock: bool = False) -> None:
+    """Whether ``actor`` may end ``posting`` so (the end form's rule and the import's)."""
     if not can_manage_posting(actor, posting):
         raise RuleViolation("只有派驻地所在行政区的工作人员可以结束选派")
     if posting.end_date is not None:
         raise RuleViolation("该选派已于" + date_cn(posting.end_date) + "结束")
     if str(version) != str(posting.version):
         raise RuleViolation(STALE)
-    end_note = (end_note or "").strip() or None
-    _lock((Person, posting.person_id), (Region, posting.region_code))
+    if lock:
+        _lock((Person, posting.person_id), (Region, posting.region_code))
     check_posting(
         person=posting.person, role=posting.role, region=posting.region, dispatch_level=posting.dispatch_level,
         start_date=posting.start_date, planned_end=posting.planned_end, post_held=posting.post_held,
         end_date=end_date, end_reason=end_reason, end_note=end_note, posting_id=posting.id,
     )
+
+
+def end_posting(posting: Posting, *, end_date: date | None, end_reason: str | None, end_note: str | None,
+                version, actor, commit: bool = True) -> Posting:
+    """Ending is an action with a reason (a recall with its grounds), never a date edit."""
+    end_note = (end_note or "").strip() or None
+    check_end(posting, end_date=end_date, end_reason=end_reason, end_note=end_note, version=version, actor=actor,
+              lock=True)
     before = snapshot(posting)
     posting.end_date, posting.end_reason, posting.end_note = end_date, end_reason, end_note
     flush_or_refuse(STALE)
@@ -240,7 +271,10 @@ def posting_query(user, *, q: str = "", role: str = "", status: str = "", region
         stmt = stmt.where(Posting.organization_id == organization_id)
     if status == "ending":
         return stmt.order_by(Posting.planned_end, Posting.id)
-    return stmt.order_by(~Posting.is_active, Posting.start_date.desc(), Posting.id.desc())
+    # ties (a whole round starts on one day) by place, role and name: an order the export
+    # keeps when its file is imported again
+    return stmt.order_by(~Posting.is_active, Posting.start_date.desc(), Posting.region_code, Posting.role,
+                         Person.name, Posting.id.desc())
 
 
 def ending_soon_limit() -> date:
