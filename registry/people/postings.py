@@ -150,11 +150,9 @@ def may_post(actor) -> bool:
     return getattr(actor, "role", None) in ("admin", "region")
 
 
-def clean_posting(person: Person, values: dict, *, actor, lock: bool = False) -> dict:
-    """The values of a new posting of ``person`` as they will be stored (``POSTING_FIELDS``
-    and ``END_FIELDS``), checked: who may post, the place in the actor's jurisdiction, the
-    lengths, and ``check_posting``. The form and the import call it alike (``lock``: the
-    rows are locked first, as ``create_posting`` does before it writes)."""
+def posting_values(values: dict) -> tuple[dict, dict]:
+    """The posting fields and the end fields of ``values`` as they would be stored
+    (trimmed; no post held in a village role; the default planned end), unchecked."""
     data = {key: values.get(key) for key in POSTING_FIELDS}
     for key in ("region_code", "post_held", "round"):
         data[key] = (data[key] or "").strip() or None
@@ -164,6 +162,15 @@ def clean_posting(person: Person, values: dict, *, actor, lock: bool = False) ->
         data["planned_end"] = default_planned_end(data["start_date"])
     end = {key: values.get(key) for key in END_FIELDS}
     end["end_note"] = (end["end_note"] or "").strip() or None
+    return data, end
+
+
+def clean_posting(person: Person, values: dict, *, actor, lock: bool = False) -> dict:
+    """The values of a new posting of ``person`` as they will be stored (``POSTING_FIELDS``
+    and ``END_FIELDS``), checked: who may post, the place in the actor's jurisdiction, the
+    lengths, and ``check_posting``. The form and the import call it alike (``lock``: the
+    rows are locked first, as ``create_posting`` does before it writes)."""
+    data, end = posting_values(values)
     if not may_post(actor):
         raise RuleViolation(MAY_POST)
     errors = Collector()
