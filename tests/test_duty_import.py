@@ -113,6 +113,7 @@ def test_each_bad_row_is_reported_by_row_and_column_and_nothing_is_written(world
         _row(posting, month="2025-07", start="2024-02-01"),  # no posting starting then
         _row(posting, month="2025-08", name="别人"),  # the name is not the ID number's
         _row(posting, month="2025-09", village="不存在村"),
+        _row(posting, month="", id=""),
     )
     report = run_import(DutyImport(), body, "d.csv", world["unit"])
     errors = {(e.row, e.column) for e in report.errors}
@@ -122,6 +123,7 @@ def test_each_bad_row_is_reported_by_row_and_column_and_nothing_is_written(world
     assert expected <= errors, errors
     assert not any(e.row == 2 for e in report.errors)
     messages = {(e.row, e.column): e.message for e in report.errors}
+    assert (messages[(14, "id_number")], messages[(14, "month")]) == ("请填写身份证号", "请填写月份")
     assert messages[(3, "month")] == "不能填报未来月份的纪实"
     assert messages[(5, "days_in_village")] == "在村天数不能超过当月天数（28天）"
     assert "开始于2024年1月1日" in messages[(11, "posting_start")]

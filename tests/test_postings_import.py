@@ -107,12 +107,14 @@ def test_each_bad_row_is_reported_by_row_and_column_and_nothing_is_written(world
         _row(wang, name="王六", place=world["other_village"].code),  # name not the ID number's
         _row(li, place=world["other_village"].code, planned="2023-01-01", start="2024-05-01"),  # planned < start
         _row(li, place=world["other_village"].code, start="2023-01-01", end="2023-06-30"),  # end without reason
+        _row(li, id_number="", place=world["other_village"].code, start=""),  # blank required cells
     )
     report = run_import(PostingImport(), body, "p.csv", world["county"])
     errors = {(e.row, e.column) for e in report.errors}
     assert (3, "role") in errors and (4, "start_date") in errors and (5, "region_code") in errors
     assert (6, "id_number") in errors and (7, "region_code") in errors and (7, "post_held") in errors
     assert (8, "name") in errors and (9, "planned_end") in errors and (10, "end_reason") in errors
+    assert {(e.message) for e in report.errors if e.row == 11} == {"请填写身份证号", "请填写开始日期"}
     assert not any(e.row == 2 for e in report.errors)
     cells = {(e.row, e.cell) for e in report.errors}
     assert (4, "H4") in cells

@@ -26,10 +26,11 @@ from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import date_cn, month_cn
 from ..core.identity import normalize_id_number
 from ..core.parsing import halfwidth, to_date
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
 from ..people.models import Posting
+from ..people.posting_imports import blanks
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, resolve
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
@@ -137,7 +138,7 @@ class DutyImport(ImportKind):
         return DutyContext(user=user, update=update, villages=self.village_lookup(user, postings), postings=by_village)
 
     def check(self, values, ctx: DutyContext) -> DutyRow:
-        errors = Collector()
+        errors = blanks(self, values)
         village = resolve(ctx.villages, values, "village", errors)
         start = to_date(values["posting_start"])
         if values["posting_start"] is not None and start is None:

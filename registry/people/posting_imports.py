@@ -65,6 +65,15 @@ class PostingContext:
     places: object
 
 
+def blanks(spec: ImportKind, values: dict) -> Collector:
+    """A collector holding an error for each required cell left blank."""
+    errors = Collector()
+    for f in spec.fields:
+        if f.required and values[f.key] is None:
+            errors.add(f.key, f"请填写{f.header}")
+    return errors
+
+
 def find_person(text, people: dict[str, int], field: str = "id_number") -> int:
     """The id of the visible person whose ID number ``text`` is; RuleViolation if none."""
     raw = unicodedata.normalize("NFKC", str(text)).strip()
@@ -112,7 +121,7 @@ class PostingImport(ImportKind):
     def check(self, values, ctx: PostingContext) -> PostingRow:
         if not may_post(ctx.user):
             raise RuleViolation(MAY_POST)
-        errors = Collector()
+        errors = blanks(self, values)
         person_id = None
         if values["id_number"] is not None:
             try:
