@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import delete, func, select
 
 from registry.audit.models import AuditEvent
+from registry.audit.services import verify_chain
 from registry.duty.imports import DutyImport, to_month
 from registry.duty.models import DutyMonth
 from registry.duty.services import add_months, month_start
@@ -92,6 +93,7 @@ def test_duty_round_trip(world, login_as, make_user, fmt, role):
     assert _cells(session.get(f"/duty/export.{fmt}?status=filed").data, fmt) == _cells(first.data, fmt)
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.entity_type == "DutyMonth", AuditEvent.action == "create")) == 3
+    assert verify_chain().ok  # the batch of events is the chain one event at a time would make
     again = _upload(session, first.data, f"d.{fmt}")
     assert again.status_code == 422 and "的纪实已填报（待核实）" in again.get_data(as_text=True)
     assert _months() == 4

@@ -5,8 +5,8 @@ the village postings they may see. A row names its posting as a filer sees it: t
 person's 身份证号 (in full, or masked as the registry shows it to a village), the village
 and the posting's start date. Each row passes ``services.clean_month``, the month rule the
 duty form uses (the month within the posting and not in the future, days that fit the
-month, leave with who approved it, a summary), and is filed through ``file_month`` (or,
-with "update", corrected through ``update_month``) — audited as the form's saves are.
+month, leave with who approved it, a summary), and is filed through ``file_months`` (``file_month``
+for a batch; or, with "update", corrected through ``update_month``) — audited as the form's saves are.
 
 The natural key is the posting and the month. A month already checked (核实) is locked by
 the review cycle: a row that would change it is an error; one that repeats it is ignored.
@@ -36,7 +36,7 @@ from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from .forms import month_value
 from .models import DutyMonth
-from .services import REVIEW, DutyData, clean_month, file_month, update_month
+from .services import REVIEW, DutyData, clean_month, file_months, update_month
 
 _MONTH_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
 
@@ -175,15 +175,14 @@ class DutyImport(ImportKind):
                 + UPDATE_HINT)
 
     def write(self, rows, ctx: DutyContext, user) -> tuple[int, int]:
-        created = updated = 0
+        new = [(clean.posting, clean.values) for clean, existing in rows if existing is None]
+        file_months(new, user, commit=False)  # one flush for them all: the summaries refresh once
+        updated = 0
         for clean, existing in rows:
-            if existing is None:
-                file_month(clean.posting, clean.data, user, commit=False)
-                created += 1
-            elif clean.changes:
+            if existing is not None and clean.changes:
                 update_month(existing, clean.data, user, version=existing.version, commit=False)
                 updated += 1
-        return created, updated
+        return len(new), updated
 
 
 def _text(value) -> str | None:

@@ -158,6 +158,14 @@ def file_month(posting: Posting, data: DutyData, user, today: date | None = None
     return REVIEW.file(duty, user, commit=commit)
 
 
+def file_months(rows: list[tuple[Posting, dict]], user, *, commit: bool = True) -> list[DutyMonth]:
+    """``file_month`` for many months at once (an import), each given as its posting and
+    the values ``clean_month`` returned for it: one flush, one batch of audit events."""
+    months = [DutyMonth(posting=posting, posting_id=posting.id, region_code=posting.region_code,
+                        organization_id=posting.organization_id, **values) for posting, values in rows]
+    return REVIEW.file_many(months, user, commit=commit)
+
+
 def update_month(duty: DutyMonth, data: DutyData, user, version=None, today: date | None = None, *,
                  commit: bool = True) -> DutyMonth:
     """Correct a month before it is checked; a returned month goes back to 待核实."""

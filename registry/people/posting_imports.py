@@ -5,6 +5,8 @@ importer) and is checked by ``postings.clean_posting``, the rule the posting for
 who may post, the place in the importer's jurisdiction, the role's kind of place, one
 active posting a person, one first secretary a village, no overlapping terms, dates. A
 posting that has already ended may be registered with its end (checked as ending it is).
+New postings are written together by ``create_postings`` (one flush, the rule checked once
+more against the file's other rows, the audit events of ``create_posting`` in one batch).
 
 The natural key is the person and the start date. A posting, once registered, is only
 ever *ended* (the form has no edit): with "update", a row that ends a posting still active
@@ -38,7 +40,7 @@ from .postings import (
     can_manage_posting,
     check_end,
     clean_posting,
-    create_posting,
+    create_postings,
     end_posting,
     may_post,
     posting_values,
@@ -189,20 +191,15 @@ class PostingImport(ImportKind):
                 f"如需用文件办理结束，{UPDATE_HINT.removeprefix('如需用文件内容修改，')}")
 
     def write(self, rows, ctx: PostingContext, user) -> tuple[int, int]:
-        created = ended = 0
+        new = [(clean.person, clean.values) for clean, existing in rows if existing is None]
+        create_postings(new, actor=user, commit=False)  # one flush: the summaries refresh once
+        ended = 0
         for clean, existing in rows:
-            if existing is None:
-                try:
-                    create_posting(clean.person, clean.values, actor=user, commit=False)
-                except RuleViolation as broken:  # a clash with an earlier row of the same file
-                    raise RuleViolation({"": f"{clean.person.name}自{date_cn(clean.values['start_date'])}起的选派："
-                                             + broken.message}) from None
-                created += 1
-            elif clean.ends:
+            if existing is not None and clean.ends:
                 end_posting(existing, end_date=clean.values["end_date"], end_reason=clean.values["end_reason"],
                             end_note=clean.values["end_note"], version=existing.version, actor=user, commit=False)
                 ended += 1
-        return created, ended
+        return len(new), ended
 
 
 def _shown(posting: Posting, key: str) -> str:

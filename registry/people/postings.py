@@ -10,8 +10,9 @@ from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import lazyload
 
-from ..audit.services import record, snapshot
+from ..audit.services import record, record_many, snapshot
 from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES, VILLAGE_ROLES
 from ..core.formatting import date_cn
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
@@ -70,6 +71,9 @@ def check_posting(
     - a person holds at most one active posting and their postings never overlap;
     - a village has at most one active first secretary (first-secretary periods of a
       village never overlap).
+
+    The look-ups load the clashing posting alone (its person and place only when a
+    message names them): an import runs the rule for every row.
     """
     errors = Collector()
     if person is None:
@@ -105,7 +109,7 @@ def check_posting(
         errors.add("end_date", "填写结束原因时须同时填写结束日期")
 
     if person is not None and start_date is not None and not errors.errors.get("end_date"):
-        others = select(Posting).where(Posting.person_id == person.id)
+        others = select(Posting).options(lazyload("*")).where(Posting.person_id == person.id)
         if posting_id is not None:
             others = others.where(Posting.id != posting_id)
         if end_date is None:
@@ -117,7 +121,8 @@ def check_posting(
             if clash is not None:
                 errors.add("start_date", f"任职时间与{person.name}的另一选派重叠（{_describe(clash)}）")
     if role == "first_secretary" and region is not None and region.level == "village" and start_date is not None:
-        secretaries = select(Posting).where(Posting.region_code == region.code, Posting.role == "first_secretary")
+        secretaries = select(Posting).options(lazyload("*")).where(Posting.region_code == region.code,
+                                                                   Posting.role == "first_secretary")
         if posting_id is not None:
             secretaries = secretaries.where(Posting.id != posting_id)
         clash = db.session.scalars(_overlap(secretaries, start_date, end_date).order_by(Posting.start_date).limit(1)).first()
@@ -205,14 +210,43 @@ def create_posting(person: Person, values: dict, *, actor, commit: bool = True, 
     db.session.add(posting)
     db.session.flush()
     db.session.refresh(posting, ["person", "organization", "region"])
-    ended = f"，{date_cn(posting.end_date)}{posting.end_reason_label}" if posting.end_date else ""
-    record(
-        "create", posting, before=None, actor=actor,
-        summary=f"选派：{person.name}任{posting.region.name}{posting.role_label}（{date_cn(posting.start_date)}起{ended}）",
-    )
+    record("create", posting, before=None, actor=actor, summary=_created(posting))
     if commit:
         db.session.commit()
     return posting
+
+
+def _created(posting: Posting) -> str:
+    ended = f"，{date_cn(posting.end_date)}{posting.end_reason_label}" if posting.end_date else ""
+    return f"选派：{posting.person.name}任{posting.region.name}{posting.role_label}（{date_cn(posting.start_date)}起{ended}）"
+
+
+def create_postings(rows: list[tuple[Person, dict]], *, actor, commit: bool = True) -> list[Posting]:
+    """``create_posting`` for many postings at once (an import), each given as the person
+    and the values ``clean_posting`` returned: one flush for them all, then the posting
+    rule once more for each, now that the others are in (two rows of one file may clash
+    with each other), then one batch of the audit events ``create_posting`` writes."""
+    if not may_post(actor):
+        raise RuleViolation(MAY_POST)
+    postings = [Posting(person_id=person.id, organization_id=person.organization_id, is_demo=False, **values)
+                for person, values in rows]
+    db.session.add_all(postings)
+    db.session.flush()
+    for posting, (person, values) in zip(postings, rows):
+        try:
+            check_posting(person=person, role=posting.role, region=posting.region, dispatch_level=posting.dispatch_level,
+                          start_date=posting.start_date, planned_end=posting.planned_end, post_held=posting.post_held,
+                          end_date=posting.end_date, end_reason=posting.end_reason, end_note=posting.end_note,
+                          posting_id=posting.id)
+        except RuleViolation as broken:
+            db.session.rollback()
+            raise RuleViolation({"": f"{person.name}自{date_cn(values['start_date'])}起的选派：{broken.message}"}) from None
+    record_many([{"action": "create", "entity_type": "Posting", "entity_id": p.id, "summary": _created(p),
+                  "region_code": p.audit_region_code, "organization_id": p.audit_organization_id,
+                  "after": snapshot(p)} for p in postings], actor=actor)
+    if commit:
+        db.session.commit()
+    return postings
 
 
 def can_manage_posting(user, posting: Posting) -> bool:
