@@ -5,8 +5,9 @@ the village postings they may see. A row names its posting as a filer sees it: t
 person's 身份证号 (in full, or masked as the registry shows it to a village), the village
 and the posting's start date. Each row passes ``services.clean_month``, the month rule the
 duty form uses (the month within the posting and not in the future, days that fit the
-month, leave with who approved it, a summary), and is filed through ``file_months`` (``file_month``
-for a batch; or, with "update", corrected through ``update_month``) — audited as the form's saves are.
+month, leave with who approved it, a summary). New months are filed together through
+``file_months`` (``file_month`` for many: one flush, the same audit events); with "update",
+an open month is corrected through ``update_month``, as the form's save is.
 
 The natural key is the posting and the month. A month already checked (核实) is locked by
 the review cycle: a row that would change it is an error; one that repeats it is ignored.

@@ -14,9 +14,9 @@ from ..core.timeutil import local_today
 from ..extensions import db
 from ..main.home import panel
 from ..people.models import Posting
+from ..people.privacy import shown_id_number
 from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
-from ..people.privacy import shown_id_number
 from .forms import DutyForm, ReturnForm, VersionForm, month_value, parse_month
 from .imports import DutyImport, export_row
 from .models import DutyMonth

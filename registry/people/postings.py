@@ -228,6 +228,8 @@ def create_postings(rows: list[tuple[Person, dict]], *, actor, commit: bool = Tr
     with each other), then one batch of the audit events ``create_posting`` writes."""
     if not may_post(actor):
         raise RuleViolation(MAY_POST)
+    if any(not in_jurisdiction(actor, values["region_code"]) for _, values in rows):
+        raise RuleViolation("派驻地不在您的管辖范围内", "region_code")
     postings = [Posting(person_id=person.id, organization_id=person.organization_id, is_demo=False, **values)
                 for person, values in rows]
     db.session.add_all(postings)

@@ -105,6 +105,8 @@ class VillageImport(ImportKind):
             updated += int(changed)
         db.session.flush()
         return created, updated
+
+
 def export_row(village: Region) -> list:
     """A village in ``VillageImport.export_columns()`` order."""
     return [village.code, village.name, village.parent_code, village.is_poor, village.is_key, village.is_relocation,
