@@ -201,6 +201,14 @@ def test_scope_outside_the_jurisdiction_is_refused_by_row(world, make_user):
     assert "不存在或不在您的范围内" in messages[(2, "region_code")]
     assert "未登记或不在您的范围内" in messages[(3, "id_number")]
     assert "不存在或不在您的范围内" in messages[(4, "region_code")]
+    # one of the county's people posted elsewhere: the duplicate does not say where
+    make_posting(li, world["org"], make_village(OTHER_COUNTY, 6).code, "team_member", start=date(2024, 2, 1))
+    report = run_import(PostingImport(), _csv(_row(li, role="工作队员", place=world["village"].code, start="2024-02-01")),
+                        "p.csv", world["county"])
+    assert [e.message.split("；")[0] for e in report.errors] == ["李四自2024年2月1日起的选派已登记"]
+    report = run_import(PostingImport(), _csv(_row(li, role="工作队员", place=world["village"].code, start="2024-02-01",
+                                                   end="2024-05-01", reason="调整")), "p.csv", world["county"], update=True)
+    assert [e.message for e in report.errors] == ["该选派不在您的管辖范围内，不能修改"]
     # a township's staff may not post into another township of the county
     township = first_township(COUNTY)
     other = make_village(COUNTY, 5, township=db.session.scalars(
@@ -208,7 +216,7 @@ def test_scope_outside_the_jurisdiction_is_refused_by_row(world, make_user):
     township_staff = make_user("region", region_code=township.code)
     report = run_import(PostingImport(), _csv(_row(zhang, place=other.code)), "p.csv", township_staff)
     assert report.errors and report.errors[0].column in ("region_code", "id_number")
-    assert _postings() == 0
+    assert _postings() == 1
 
 
 def test_only_posting_staff_see_the_import(world, login_as, make_user):

@@ -27,7 +27,7 @@ from ..core.formatting import date_cn
 from ..core.identity import normalize_id_number
 from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
-from ..core.scope import scoped
+from ..core.scope import in_scope, scoped
 from ..extensions import db
 from ..regions.imports import place_lookup
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, resolve
@@ -57,6 +57,7 @@ class PostingRow:
     values: dict  # as ``clean_posting`` returns them
     existing: Posting | None = None
     ends: bool = False  # the row ends ``existing``
+    visible: bool = False  # the user may see ``existing`` (a message may name its place)
 
 
 @dataclass
@@ -152,7 +153,8 @@ class PostingImport(ImportKind):
             except RuleViolation as broken:  # the rule speaks of the person as the form's field
                 broken.errors = {"id_number" if k == "person_id" else k: v for k, v in broken.errors.items()}
                 raise
-        row = PostingRow(person=person, values=data, existing=existing)
+        row = PostingRow(person=person, values=data, existing=existing,
+                         visible=in_scope(Posting, existing.id, ctx.user))
         if ctx.update:
             row.ends = self._update(row, ctx)
         return row
@@ -162,7 +164,7 @@ class PostingImport(ImportKind):
         for any other change (a posting is ended, never edited)."""
         posting, data = row.existing, row.values
         if not can_manage_posting(ctx.user, posting):
-            raise RuleViolation(f"该选派（{posting.region.name}{posting.role_label}）不在您的管辖范围内，不能修改", "")
+            raise RuleViolation("该选派不在您的管辖范围内，不能修改", "")
         wanted, end = posting_values(data)
         errors = Collector()
         for key in POSTING_FIELDS:
@@ -187,7 +189,8 @@ class PostingImport(ImportKind):
 
     def duplicate_message(self, clean: PostingRow) -> str:
         p = clean.existing
-        return (f"{clean.person.name}自{date_cn(p.start_date)}起的选派（{p.region.name}{p.role_label}）已登记；"
+        where = f"（{p.region.name}{p.role_label}）" if clean.visible else ""
+        return (f"{clean.person.name}自{date_cn(p.start_date)}起的选派{where}已登记；"
                 f"如需用文件办理结束，{UPDATE_HINT.removeprefix('如需用文件内容修改，')}")
 
     def write(self, rows, ctx: PostingContext, user) -> tuple[int, int]:
