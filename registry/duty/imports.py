@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from ..core import crypto
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
@@ -77,6 +78,7 @@ class DutyContext:
     update: bool
     villages: Lookup  # the villages of the user's village postings
     postings: dict[str, list[Posting]]  # village code -> village postings the user may see
+    months: dict[tuple[int, date], DutyMonth]  # (posting id, month) -> the months filed, in scope
 
 
 STORED = ("month_days", "available_days", "days_in_village", "leave_days", "leave_approved_by", "absences", "summary")
@@ -136,7 +138,10 @@ class DutyImport(ImportKind):
         by_village: dict[str, list[Posting]] = defaultdict(list)
         for p in postings:
             by_village[p.region_code].append(p)
-        return DutyContext(user=user, update=update, villages=self.village_lookup(user, postings), postings=by_village)
+        filed = scoped(select(DutyMonth).options(lazyload("*")), DutyMonth, user)
+        months = {(d.posting_id, d.month): d for d in db.session.scalars(filed)}
+        return DutyContext(user=user, update=update, villages=self.village_lookup(user, postings), postings=by_village,
+                           months=months)
 
     def check(self, values, ctx: DutyContext) -> DutyRow:
         errors = blanks(self, values)
@@ -152,8 +157,7 @@ class DutyImport(ImportKind):
         data = DutyData(month=month, days_in_village=values["days_in_village"], leave_days=values["leave_days"],
                         leave_approved_by=_text(values["leave_approved_by"]), absences=values["absences"],
                         summary=_text(values["summary"]))
-        existing = db.session.scalar(select(DutyMonth).where(DutyMonth.posting_id == posting.id,
-                                                             DutyMonth.month == month))
+        existing = ctx.months.get((posting.id, month))
         clean = clean_month(posting, data, existing)
         row = DutyRow(posting=posting, data=data, values=clean, existing=existing)
         if existing is not None:
