@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from ..core import crypto
 from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES
@@ -145,8 +146,8 @@ class PostingImport(ImportKind):
         name = unicodedata.normalize("NFKC", str(values["name"] or "")).strip()
         if name and name != unicodedata.normalize("NFKC", person.name):
             raise RuleViolation(f"姓名与身份证号不符：该身份证号登记的干部是{person.name}", "name")
-        existing = db.session.scalar(select(Posting).where(Posting.person_id == person.id,
-                                                           Posting.start_date == data["start_date"]))
+        existing = db.session.scalar(select(Posting).options(lazyload("*")).where(
+            Posting.person_id == person.id, Posting.start_date == data["start_date"]))
         if existing is None:
             try:
                 return PostingRow(person=person, values=clean_posting(person, data, actor=ctx.user))
