@@ -17,6 +17,7 @@ from ..people.models import Posting
 from ..people.privacy import shown_id_number
 from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
 from .forms import DutyForm, ReturnForm, VersionForm, month_value, parse_month
 from .imports import DutyImport, export_row
 from .models import DutyMonth
@@ -66,6 +67,7 @@ def index():
 
 
 @bp.route("/export.<fmt>")
+@export_job("duty", "驻村纪实")
 @require("export")
 def export(fmt: str):
     """驻村纪实 as a ledger, with the list's filters, in the import's columns (so the file

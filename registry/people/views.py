@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import func, select
 
 from ..audit.services import record
 from ..core.access import login_only
@@ -18,6 +19,7 @@ from ..organizations.forms import read_filters
 from ..organizations.services import in_jurisdiction
 from ..regions.models import Region
 from ..transfer.exporting import audit_export, count_rows, form_filters, send_export
+from ..transfer.exports import export_job
 from . import cli, services, targets
 from . import panels  # noqa: F401  (home panels and region-page sections)
 from . import postings as posting_services  # the views `postings` and `end_posting` take the plain names
@@ -80,28 +82,39 @@ def index():
 
 
 @bp.route("/people/export.<fmt>")
+@export_job("people", "帮扶干部")
 @require("export")
 def export_people(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     form = _people_filters()
-    people = db.session.scalars(_people_query(form)).all()
-    active = services.active_labels(current_user, (p.id for p in people))
-    full = sum(1 for p in people if may_see_full_identity(current_user, p.organization_id))
-    # the import template's columns (and the current posting), so an export imports again
-    # built now: the audit commit below expires the loaded people
-    rows = [export_row(p, shown_id_number(p), shown_phone(p), active.get(p.id, "")) for p in people]
+    stmt = _people_query(form)
+    count = count_rows(stmt)  # a large export is a job
+    employers = stmt.order_by(None).subquery().c.organization_id  # the privacy rule is per employer
+    full = sum(n for org_id, n in db.session.execute(select(employers, func.count()).group_by(employers))
+               if may_see_full_identity(current_user, org_id))
     # An export of personal data is on the record, whether numbers were masked or not.
     with writing():
         record(
             "export", "Person",
-            after={"rows": len(people), "full_identity_rows": full, "format": fmt, "filters": request.args.to_dict()},
-            summary=f"导出帮扶干部名单 {len(people)} 人（{'含完整身份证号和电话 ' + str(full) + ' 人' if full else '身份证号和电话已遮蔽'}）",
+            after={"rows": count, "full_identity_rows": full, "format": fmt, "filters": request.args.to_dict()},
+            summary=f"导出帮扶干部名单 {count} 人（{'含完整身份证号和电话 ' + str(full) + ' 人' if full else '身份证号和电话已遮蔽'}）",
             region_code=current_user.region_code or current_user.village_code,
             organization_id=current_user.organization_id,
         )
         db.session.commit()
+    # the import template's columns (and the current posting), so an export imports again;
+    # streamed in batches, each with one query for its people's current postings
+    rows = _people_rows(stmt)
     return send_export(fmt, "帮扶干部", PersonImport.export_columns(), rows, filters=form_filters(form))
+
+
+def _people_rows(stmt, batch: int = 900):
+    result = db.session.scalars(stmt.execution_options(yield_per=batch))
+    for people in result.partitions():
+        active = services.active_labels(current_user, (p.id for p in people))
+        for p in people:
+            yield export_row(p, shown_id_number(p), shown_phone(p), active.get(p.id, ""))
 
 
 @bp.route("/people/new", methods=["GET", "POST"])
@@ -266,6 +279,7 @@ def postings():
 
 
 @bp.route("/postings/export.<fmt>")
+@export_job("postings", "选派")
 @require("export")
 def export_postings(fmt: str):
     """The postings the list shows, in the import's columns (so the file imports again);

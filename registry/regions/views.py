@@ -8,7 +8,8 @@ from ..core.access import login_only
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404, in_scope, scoped
 from ..extensions import db
-from ..transfer.exporting import describe_filters, send_export
+from ..transfer.exporting import count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
 from . import sections
 from .imports import VillageImport, export_row
 from .models import Region
@@ -37,6 +38,7 @@ def detail(code: str):
 
 
 @bp.route("/<code>/villages.<fmt>")
+@export_job("villages", "村名录")
 @require("export")
 def export_villages(code: str, fmt: str):
     """The villages under a region that the user may see, in the villages import's columns."""
@@ -44,6 +46,7 @@ def export_villages(code: str, fmt: str):
         abort(404)
     region = get_in_scope_or_404(Region, code)
     stmt = scoped(select(Region).where(Region.level == "village", region.within(Region.code)), Region, current_user)
+    count_rows(stmt)  # a large export (a city's villages) is a job
     rows = (export_row(v) for v in db.session.scalars(stmt.order_by(Region.code).execution_options(yield_per=2000)))
     return send_export(fmt, f"{region.name}村名录", VillageImport.export_columns(), rows,
                        filters=describe_filters([("地区", f"{region.name}（{region.code}）")]))
