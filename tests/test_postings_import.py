@@ -239,3 +239,24 @@ def test_the_cli_imports_postings_as_a_named_account(world, runner, tmp_path):
     result = runner.invoke(args=["import", "postings", str(path), "--as", world["county"].username])
     assert result.exit_code == 0, result.output
     assert _postings() == 1
+
+
+def test_a_large_postings_export_runs_as_a_job_and_its_file_imports_again(world, login_as, app, monkeypatch):
+    from registry.transfer import jobs
+
+    monkeypatch.setitem(app.config, "REGISTRY_EXPORT_JOB_ROWS", 2)
+    zhang, li, wang = world["people"]
+    for person, village in ((zhang, world["village"]), (li, world["other_village"])):
+        make_posting(person, world["org"], village.code, "team_member", start=date(2024, 3, 1))
+    make_posting(wang, world["org"], first_township(COUNTY).code, "seconded_cadre", start=date(2024, 3, 1),
+                 post_held="副镇长")
+    county = login_as(world["county"])
+    response = county.get("/postings/export.csv")
+    assert response.status_code == 302 and "/import/jobs/" in response.headers["Location"]
+    assert jobs.work(once=True) == 1
+    body = county.get(response.headers["Location"] + "/download").data
+    assert zhang.id_number in body.decode("utf-8-sig")
+    db.session.execute(delete(Posting))
+    db.session.commit()
+    assert _upload(county, body).status_code == 302
+    assert _postings() == 3

@@ -85,3 +85,15 @@ def test_the_villages_export_is_scoped(villages, login_as, make_user):
     assert villages[0].code in body and "测试4村" not in body
     assert county.get(f"/regions/{COUNTY}/villages.pdf").status_code == 404
     assert f'/regions/{COUNTY}/villages.xlsx' in county.get(f"/regions/{COUNTY}").get_data(as_text=True)
+
+
+def test_a_large_villages_export_runs_as_a_job(villages, login_as, make_user, app, monkeypatch):
+    from registry.transfer import jobs
+
+    monkeypatch.setitem(app.config, "REGISTRY_EXPORT_JOB_ROWS", 2)
+    admin = login_as(make_user("admin"))
+    response = admin.get(f"/regions/{COUNTY}/villages.csv")
+    assert response.status_code == 302 and "/import/jobs/" in response.headers["Location"]
+    assert jobs.work(once=True) == 1
+    body = admin.get(response.headers["Location"] + "/download").data.decode("utf-8-sig")
+    assert [line.split(",")[0] for line in body.splitlines()[1:]] == [v.code for v in villages]
