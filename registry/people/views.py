@@ -15,17 +15,18 @@ from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404, in_scope
 from ..core.timeutil import local_today
 from ..extensions import db
-from ..organizations.exports import send_table
 from ..organizations.forms import read_filters
 from ..organizations.services import in_jurisdiction
 from ..regions.models import Region
-from ..transfer.exporting import count_rows, form_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, form_filters, send_export
 from ..transfer.exports import export_job
 from . import cli, services, targets
 from . import panels  # noqa: F401  (home panels and region-page sections)
 from . import postings as posting_services  # the views `postings` and `end_posting` take the plain names
 from .forms import EndPostingForm, PeopleFilter, PersonForm, PostingFilter, PostingForm
 from .imports import PersonImport, export_row
+from .posting_imports import PostingImport
+from .posting_imports import export_row as posting_export_row
 from .models import Person, Posting
 from .privacy import may_see_full_identity, shown_contact_phone, shown_id_number, shown_phone
 
@@ -277,23 +278,21 @@ def postings():
     return render_template("people/postings.html", page=page, filters=form)
 
 
-POSTING_HEADER = ["干部姓名", "派出单位", "选派类型", "挂职职务", "派驻地", "区划代码", "选派层级", "届次", "开始日期",
-                  "计划结束日期", "实际结束日期", "结束原因", "说明"]
-
-
 @bp.route("/postings/export.<fmt>")
 @export_job("postings", "选派")
 @require("export")
 def export_postings(fmt: str):
+    """The postings the list shows, in the import's columns (so the file imports again);
+    ID numbers as the privacy rule shows them, and the export on the record."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
     form = _posting_filters()
-    count_rows(_posting_query(form))  # a large export is a job
-    rows = (
-        [p.person.name, p.organization.name, p.role_label, p.post_held or "", p.region.name, p.region_code,
-         p.dispatch_level_label, p.round or "", p.start_date.isoformat(), p.planned_end.isoformat(),
-         p.end_date.isoformat() if p.end_date else "", p.end_reason_label, p.end_note or ""]
-        for p in db.session.scalars(_posting_query(form))
-    )
-    return send_table(fmt, "选派", POSTING_HEADER, rows)
+    stmt = _posting_query(form)
+    shown = form_filters(form)
+    audit_export("Posting", "选派", count_rows(stmt), fmt, shown)
+    rows = (posting_export_row(p, shown_id_number(p.person))
+            for p in db.session.scalars(stmt.execution_options(yield_per=1000)))
+    return send_export(fmt, "选派", PostingImport.export_columns(), rows, filters=shown)
 
 
 @bp.route("/postings/new")
