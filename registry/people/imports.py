@@ -145,9 +145,14 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
             "is_demo": False, "created_at": now, "version": 1,
         })
     table = Person.__table__  # Core: no ORM bookkeeping per row
-    ids = db.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), values).all()
+    # Each new id comes back with its row's blind index (unique), so the rows may be sent
+    # in batches in any order: asking for the ids in parameter order makes SQLAlchemy
+    # insert one row per statement on SQLite.
+    stmt = insert(table).returning(table.c.id_number_index, table.c.id)
+    ids = dict(db.session.execute(stmt, values).tuples().all())
     events = []
-    for person_id, row, value in zip(ids, rows, values):
+    for row, value in zip(rows, values):
+        person_id = ids[row.index]
         org = known.employers[row.data["organization_id"]]
         after = {key: value[key] for key in PUBLIC}
         after.update(id=person_id, id_number_masked=value["id_number_masked"], phone_masked=value["phone_masked"])
@@ -155,7 +160,7 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
                        "summary": f"登记帮扶干部：{row.data['name']}（{org.name}）（批量导入）",
                        "region_code": org.region_code, "organization_id": org.id, "after": after})
     record_many(events, actor=user)
-    return len(ids)
+    return len(values)
 
 
 def export_row(person: Person, id_number: str, phone: str, posting: str) -> list:
