@@ -16,7 +16,9 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
@@ -29,7 +31,7 @@ PREFIX = "v2:"
 NONCE = 12
 _PREFIX_BYTES = PREFIX.encode()
 
-__all__ = ["InvalidToken", "blind_index", "decrypt", "encrypt"]
+__all__ = ["InvalidToken", "blind_index", "blind_indexer", "decrypt", "encrypt", "encrypter"]
 
 
 def _derive(purpose: bytes) -> bytes:
@@ -57,11 +59,19 @@ def _keys() -> _Keys:
 
 
 def encrypt(value: str | None) -> str | None:
+    return _seal(_keys().aead, value)
+
+
+def encrypter() -> Callable[[str | None], str | None]:
+    """``encrypt`` with its key looked up once, for a whole import."""
+    return partial(_seal, _keys().aead)
+
+
+def _seal(aead: AESGCM, value: str | None) -> str | None:
     if value is None or value == "":
         return None
     nonce = os.urandom(NONCE)
-    sealed = _keys().aead.encrypt(nonce, value.encode(), _PREFIX_BYTES)
-    return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+    return PREFIX + base64.urlsafe_b64encode(nonce + aead.encrypt(nonce, value.encode(), _PREFIX_BYTES)).decode()
 
 
 def decrypt(token: str | None) -> str | None:
@@ -81,3 +91,9 @@ def decrypt(token: str | None) -> str | None:
 
 def blind_index(value: str) -> str:
     return hmac.digest(_keys().index, value.encode(), hashlib.sha256).hex()
+
+
+def blind_indexer() -> Callable[[str], str]:
+    """``blind_index`` with its key looked up once, for a whole import."""
+    key = _keys().index
+    return lambda value: hmac.digest(key, value.encode(), hashlib.sha256).hex()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 
 from .parsing import halfwidth
 from .rules import RuleViolation
@@ -40,7 +41,7 @@ def normalize_credit_code(value: str, field: str = "credit_code") -> str:
 
 
 def id_check_char(first17: str) -> str:
-    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
+    return _ID_CHECK[sum(map(mul, map(int, first17), _ID_WEIGHTS)) % 11]
 
 
 def normalize_id_number(value: str, field: str = "id_number") -> str:

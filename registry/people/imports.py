@@ -100,9 +100,9 @@ class PersonImport(ImportKind):
             if broken.errors.get("id_number") != [services.DUPLICATE_ID]:
                 raise
             # already registered: the same person again, checked as an edit of that person
-            existing = db.session.get(Person, known.ids[crypto.blind_index(_number(data))])
+            existing = db.session.get(Person, known.ids[known.index(_number(data))])
             clean = services.clean_person(data, actor=ctx["user"], person=existing, known=known)
-        return PersonRow(data=clean, index=crypto.blind_index(clean["id_number"]), existing=existing)
+        return PersonRow(data=clean, index=known.index(clean["id_number"]), existing=existing)
 
     def key(self, clean: PersonRow) -> tuple:
         return (clean.index,)
@@ -134,16 +134,17 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
     if not rows:
         return 0
     now = utcnow()
-    values = []
+    seal = crypto.encrypter()
+    values, public = [], []
     for row in rows:
         d = row.data
-        values.append({
-            **{key: d[key] for key in PUBLIC}, "id_number_encrypted": crypto.encrypt(d["id_number"]),
-            "id_number_index": row.index, "id_number_masked": mask_id_number(d["id_number"]),
-            "phone_encrypted": crypto.encrypt(d["phone"]) if d["phone"] else None,
-            "phone_masked": mask_phone(d["phone"]) if d["phone"] else None,
-            "is_demo": False, "created_at": now, "version": 1,
-        })
+        number, phone = d["id_number"], d["phone"] or None
+        shown = {key: d[key] for key in PUBLIC}  # what the audit event records, with the id added
+        shown["id_number_masked"] = mask_id_number(number)
+        shown["phone_masked"] = mask_phone(phone) if phone else None
+        public.append(shown)
+        values.append({**shown, "id_number_encrypted": seal(number), "id_number_index": row.index,
+                       "phone_encrypted": seal(phone), "is_demo": False, "created_at": now, "version": 1})
     table = Person.__table__  # Core: no ORM bookkeeping per row
     # Each new id comes back with its row's blind index (unique), so the rows may be sent
     # in batches in any order: asking for the ids in parameter order makes SQLAlchemy
@@ -151,11 +152,9 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
     stmt = insert(table).returning(table.c.id_number_index, table.c.id)
     ids = dict(db.session.execute(stmt, values).tuples().all())
     events = []
-    for row, value in zip(rows, values):
-        person_id = ids[row.index]
+    for row, after in zip(rows, public):
+        person_id = after["id"] = ids[row.index]
         org = known.employers[row.data["organization_id"]]
-        after = {key: value[key] for key in PUBLIC}
-        after.update(id=person_id, id_number_masked=value["id_number_masked"], phone_masked=value["phone_masked"])
         events.append({"action": "create", "entity_type": "Person", "entity_id": person_id,
                        "summary": f"登记帮扶干部：{row.data['name']}（{org.name}）（批量导入）",
                        "region_code": org.region_code, "organization_id": org.id, "after": after})

@@ -7,6 +7,8 @@ Postings 选派 and their rule are in ``postings``; choosing where to post someo
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy import Select, case, false, func, or_, select
@@ -137,12 +139,21 @@ class KnownPeople:
 
     ids: dict[str, int]
     employers: dict[int, Organization]
+    indexes: dict[str, str] = dataclasses.field(default_factory=dict)  # ID number -> its blind index
+    indexer: Callable[[str], str] = crypto.blind_index
 
     @classmethod
     def load(cls, actor) -> KnownPeople:
         ids = {index: person_id for index, person_id in db.session.execute(select(Person.id_number_index, Person.id))}
         employers = {org.id: org for org in db.session.scalars(employers_query(actor))}
-        return cls(ids=ids, employers=employers)
+        return cls(ids=ids, employers=employers, indexer=crypto.blind_indexer())
+
+    def index(self, number: str) -> str:
+        """The blind index of a (normalised) ID number, computed once per number."""
+        found = self.indexes.get(number)
+        if found is None:
+            found = self.indexes[number] = self.indexer(number)
+        return found
 
 
 def clean_person(values: dict, *, actor, person: Person | None = None, known: KnownPeople | None = None) -> dict:
@@ -176,7 +187,7 @@ def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeo
             errors.add("id_number", violation.message)
         else:
             if known is not None:
-                other = known.ids.get(crypto.blind_index(number))
+                other = known.ids.get(known.index(number))
                 taken = other is not None and (person is None or other != person.id)
             else:
                 clash = select(Person.id).where(Person.id_number_index == crypto.blind_index(number))
