@@ -77,12 +77,12 @@ class PersonImport(ImportKind):
 
     def context(self, user, *, update: bool):
         known = services.KnownPeople.load(user)
-        return {"user": user, "known": known, "employers": employer_lookup(known)}
+        return {"user": user, "known": known, "employers": employer_lookup(known), "employer_of": {}}
 
     def check(self, values, ctx) -> PersonRow:
         errors = Collector()
         data = dict(values)
-        data["organization_id"] = resolve(ctx["employers"], values, "organization_id", errors)
+        data["organization_id"] = _employer(values["organization_id"], ctx, errors)
         data.update(read_flags(values, FLAGS, errors))
         if values["birth_date"] is not None:
             data["birth_date"] = to_date(values["birth_date"])
@@ -117,6 +117,20 @@ class PersonImport(ImportKind):
         created = _insert([clean for clean, existing in rows if existing is None], ctx["known"], user)
         return created, save_updates(rows, lambda clean, person: services.update_person(
             person, clean.data, version=person.version, actor=user, commit=False))
+
+
+def _employer(cell, ctx, errors: Collector) -> int | None:
+    """The employer the 工作单位 cell names (None, with the error collected, if none); a
+    file names few employers, so each distinct cell is resolved once."""
+    memo = ctx["employer_of"]
+    if cell not in memo:
+        found = Collector()
+        memo[cell] = resolve(ctx["employers"], {"organization_id": cell}, "organization_id", found), found.errors
+    org_id, problems = memo[cell]
+    for key, messages in problems.items():
+        for message in messages:
+            errors.add(key, message)
+    return org_id
 
 
 def _number(data: dict) -> str:

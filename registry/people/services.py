@@ -164,10 +164,10 @@ def clean_person(values: dict, *, actor, person: Person | None = None, known: Kn
 
 def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeople | None = None) -> dict:
     errors = Collector()
-    data = {key: values.get(key) for key in PERSON_FIELDS}
-    for key, value in data.items():
-        if isinstance(value, str):
-            data[key] = value.strip() or None
+    data = {}
+    for key in PERSON_FIELDS:
+        value = values.get(key)
+        data[key] = (value.strip() or None) if isinstance(value, str) else value
     for key in ("is_party_member", "is_reserve_cadre", "is_veteran"):
         data[key] = bool(data[key])
 
