@@ -6,9 +6,9 @@ Postings 选派 and their rule are in ``postings``; choosing where to post someo
 """
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy import Select, case, false, func, or_, select
@@ -17,7 +17,12 @@ from ..audit.services import record, snapshot
 from ..core import crypto
 from ..core.enums import EDUCATION, GENDERS
 from ..core.formatting import date_cn
-from ..core.identity import birth_date_from_id, gender_from_id, normalize_id_number, normalize_phone
+from ..core.identity import (
+    birth_date_from_id,
+    gender_from_id,
+    normalize_id_number,
+    normalize_phone,
+)
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import region_clause, scoped
 from ..extensions import db
