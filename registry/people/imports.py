@@ -165,13 +165,15 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
     # insert one row per statement on SQLite.
     stmt = insert(table).returning(table.c.id_number_index, table.c.id)
     ids = dict(db.session.execute(stmt, values).tuples().all())
+    employers = {org.id: (org.name, org.region_code) for org in known.employers.values()}  # read once, not per row
     events = []
     for row, after in zip(rows, public):
         person_id = after["id"] = ids[row.index]
-        org = known.employers[row.data["organization_id"]]
+        org_id = row.data["organization_id"]
+        org_name, region_code = employers[org_id]
         events.append({"action": "create", "entity_type": "Person", "entity_id": person_id,
-                       "summary": f"登记帮扶干部：{row.data['name']}（{org.name}）（批量导入）",
-                       "region_code": org.region_code, "organization_id": org.id, "after": after})
+                       "summary": f"登记帮扶干部：{row.data['name']}（{org_name}）（批量导入）",
+                       "region_code": region_code, "organization_id": org_id, "after": after})
     record_many(events, actor=user)
     return len(values)
 
