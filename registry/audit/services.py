@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -33,10 +32,14 @@ def _default(value):
     return str(value)
 
 
+# one encoder for every event (json.dumps would build one per call)
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
 def canonical(data) -> str | None:
     if data is None:
         return None
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
+    return _CANONICAL.encode(data)
 
 
 def snapshot(obj) -> dict:
@@ -53,22 +56,32 @@ def snapshot(obj) -> dict:
     return json.loads(canonical(out))
 
 
+_HASHED = ("prev_hash", "id", "actor_id", "actor", "action", "entity_type", "entity_id", "summary", "region_code",
+           "organization_id", "before", "after")
+
+
 def compute_hash(event: AuditEvent) -> str:
+    return _chain_hash({key: getattr(event, key) for key in _HASHED}, event.at.isoformat(timespec="microseconds"))
+
+
+def _chain_hash(row: dict, at: str) -> str:
+    """The hash of an event given as a dict of its columns, ``at`` already as text (a
+    bulk insert formats its one timestamp once)."""
     payload = "|".join(
         [
-            event.prev_hash,
-            str(event.id),
-            event.at.isoformat(timespec="microseconds"),
-            str(event.actor_id or ""),
-            event.actor,
-            event.action,
-            event.entity_type,
-            event.entity_id,
-            event.summary or "",
-            event.region_code or "",
-            str(event.organization_id or ""),
-            event.before or "",
-            event.after or "",
+            row["prev_hash"],
+            str(row["id"]),
+            at,
+            str(row["actor_id"] or ""),
+            row["actor"],
+            row["action"],
+            row["entity_type"],
+            row["entity_id"],
+            row["summary"] or "",
+            row["region_code"] or "",
+            str(row["organization_id"] or ""),
+            row["before"] or "",
+            row["after"] or "",
         ]
     )
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -140,6 +153,7 @@ def record_many(events: list[dict], *, actor=None) -> int:
     user = _actor(actor)
     next_id, prev = ((last.id + 1), last.hash) if last else (1, GENESIS)
     at = utcnow()
+    stamp = at.isoformat(timespec="microseconds")
     rows = []
     actor_id, actor_name = getattr(user, "id", None), getattr(user, "username", None) or "system"
     for offset, item in enumerate(events):
@@ -150,7 +164,7 @@ def record_many(events: list[dict], *, actor=None) -> int:
             "organization_id": item.get("organization_id"), "before": canonical(item.get("before")),
             "after": canonical(item.get("after")) if item.get("after") else None, "prev_hash": prev,
         }
-        row["hash"] = prev = compute_hash(SimpleNamespace(**row))  # the same hash as record()'s
+        row["hash"] = prev = _chain_hash(row, stamp)  # the same hash as record()'s
         rows.append(row)
     db.session.execute(insert(AuditEvent.__table__), rows)  # Core: no ORM bookkeeping per row
     return len(rows)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 
 from .parsing import halfwidth
 from .rules import RuleViolation
@@ -17,6 +18,7 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+_ID_ZERO = ord("0") * sum(_ID_WEIGHTS)
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
@@ -40,7 +42,11 @@ def normalize_credit_code(value: str, field: str = "credit_code") -> str:
 
 
 def id_check_char(first17: str) -> str:
-    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
+    if len(first17) == 17 and first17.isascii() and first17.isdigit():  # codes less 48 ("0") are the digits
+        total = sum(map(mul, first17.encode(), _ID_WEIGHTS)) - _ID_ZERO
+    else:
+        total = sum(map(mul, map(int, first17), _ID_WEIGHTS))
+    return _ID_CHECK[total % 11]
 
 
 def normalize_id_number(value: str, field: str = "id_number") -> str:

@@ -77,12 +77,12 @@ class PersonImport(ImportKind):
 
     def context(self, user, *, update: bool):
         known = services.KnownPeople.load(user)
-        return {"user": user, "known": known, "employers": employer_lookup(known)}
+        return {"user": user, "known": known, "employers": employer_lookup(known), "employer_of": {}}
 
     def check(self, values, ctx) -> PersonRow:
         errors = Collector()
         data = dict(values)
-        data["organization_id"] = resolve(ctx["employers"], values, "organization_id", errors)
+        data["organization_id"] = _employer(values["organization_id"], ctx, errors)
         data.update(read_flags(values, FLAGS, errors))
         if values["birth_date"] is not None:
             data["birth_date"] = to_date(values["birth_date"])
@@ -100,9 +100,9 @@ class PersonImport(ImportKind):
             if broken.errors.get("id_number") != [services.DUPLICATE_ID]:
                 raise
             # already registered: the same person again, checked as an edit of that person
-            existing = db.session.get(Person, known.ids[crypto.blind_index(_number(data))])
+            existing = db.session.get(Person, known.ids[known.index(_number(data))])
             clean = services.clean_person(data, actor=ctx["user"], person=existing, known=known)
-        return PersonRow(data=clean, index=crypto.blind_index(clean["id_number"]), existing=existing)
+        return PersonRow(data=clean, index=known.index(clean["id_number"]), existing=existing)
 
     def key(self, clean: PersonRow) -> tuple:
         return (clean.index,)
@@ -117,6 +117,20 @@ class PersonImport(ImportKind):
         created = _insert([clean for clean, existing in rows if existing is None], ctx["known"], user)
         return created, save_updates(rows, lambda clean, person: services.update_person(
             person, clean.data, version=person.version, actor=user, commit=False))
+
+
+def _employer(cell, ctx, errors: Collector) -> int | None:
+    """The employer the 工作单位 cell names (None, with the error collected, if none); a
+    file names few employers, so each distinct cell is resolved once."""
+    memo = ctx["employer_of"]
+    if cell not in memo:
+        found = Collector()
+        memo[cell] = resolve(ctx["employers"], {"organization_id": cell}, "organization_id", found), found.errors
+    org_id, problems = memo[cell]
+    for key, messages in problems.items():
+        for message in messages:
+            errors.add(key, message)
+    return org_id
 
 
 def _number(data: dict) -> str:
@@ -134,28 +148,34 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
     if not rows:
         return 0
     now = utcnow()
-    values = []
+    seal = crypto.encrypter()
+    values, public = [], []
     for row in rows:
         d = row.data
-        values.append({
-            **{key: d[key] for key in PUBLIC}, "id_number_encrypted": crypto.encrypt(d["id_number"]),
-            "id_number_index": row.index, "id_number_masked": mask_id_number(d["id_number"]),
-            "phone_encrypted": crypto.encrypt(d["phone"]) if d["phone"] else None,
-            "phone_masked": mask_phone(d["phone"]) if d["phone"] else None,
-            "is_demo": False, "created_at": now, "version": 1,
-        })
+        number, phone = d["id_number"], d["phone"] or None
+        shown = {key: d[key] for key in PUBLIC}  # what the audit event records, with the id added
+        shown["id_number_masked"] = mask_id_number(number)
+        shown["phone_masked"] = mask_phone(phone) if phone else None
+        public.append(shown)
+        values.append({**shown, "id_number_encrypted": seal(number), "id_number_index": row.index,
+                       "phone_encrypted": seal(phone), "is_demo": False, "created_at": now, "version": 1})
     table = Person.__table__  # Core: no ORM bookkeeping per row
-    ids = db.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), values).all()
+    # Each new id comes back with its row's blind index (unique), so the rows may be sent
+    # in batches in any order: asking for the ids in parameter order makes SQLAlchemy
+    # insert one row per statement on SQLite.
+    stmt = insert(table).returning(table.c.id_number_index, table.c.id)
+    ids = dict(db.session.execute(stmt, values).tuples().all())
+    employers = {org.id: (org.name, org.region_code) for org in known.employers.values()}  # read once, not per row
     events = []
-    for person_id, row, value in zip(ids, rows, values):
-        org = known.employers[row.data["organization_id"]]
-        after = {key: value[key] for key in PUBLIC}
-        after.update(id=person_id, id_number_masked=value["id_number_masked"], phone_masked=value["phone_masked"])
+    for row, after in zip(rows, public):
+        person_id = after["id"] = ids[row.index]
+        org_id = row.data["organization_id"]
+        org_name, region_code = employers[org_id]
         events.append({"action": "create", "entity_type": "Person", "entity_id": person_id,
-                       "summary": f"登记帮扶干部：{row.data['name']}（{org.name}）（批量导入）",
-                       "region_code": org.region_code, "organization_id": org.id, "after": after})
+                       "summary": f"登记帮扶干部：{row.data['name']}（{org_name}）（批量导入）",
+                       "region_code": region_code, "organization_id": org_id, "after": after})
     record_many(events, actor=user)
-    return len(ids)
+    return len(values)
 
 
 def export_row(person: Person, id_number: str, phone: str, posting: str) -> list:

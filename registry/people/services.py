@@ -6,7 +6,9 @@ Postings 选派 and their rule are in ``postings``; choosing where to post someo
 """
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Select, case, false, func, or_, select
@@ -15,7 +17,12 @@ from ..audit.services import record, snapshot
 from ..core import crypto
 from ..core.enums import EDUCATION, GENDERS
 from ..core.formatting import date_cn
-from ..core.identity import birth_date_from_id, gender_from_id, normalize_id_number, normalize_phone
+from ..core.identity import (
+    birth_date_from_id,
+    gender_from_id,
+    normalize_id_number,
+    normalize_phone,
+)
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import region_clause, scoped
 from ..extensions import db
@@ -137,12 +144,21 @@ class KnownPeople:
 
     ids: dict[str, int]
     employers: dict[int, Organization]
+    indexes: dict[str, str] = dataclasses.field(default_factory=dict)  # ID number -> its blind index
+    indexer: Callable[[str], str] = crypto.blind_index
 
     @classmethod
     def load(cls, actor) -> KnownPeople:
         ids = {index: person_id for index, person_id in db.session.execute(select(Person.id_number_index, Person.id))}
         employers = {org.id: org for org in db.session.scalars(employers_query(actor))}
-        return cls(ids=ids, employers=employers)
+        return cls(ids=ids, employers=employers, indexer=crypto.blind_indexer())
+
+    def index(self, number: str) -> str:
+        """The blind index of a (normalised) ID number, computed once per number."""
+        found = self.indexes.get(number)
+        if found is None:
+            found = self.indexes[number] = self.indexer(number)
+        return found
 
 
 def clean_person(values: dict, *, actor, person: Person | None = None, known: KnownPeople | None = None) -> dict:
@@ -153,10 +169,10 @@ def clean_person(values: dict, *, actor, person: Person | None = None, known: Kn
 
 def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeople | None = None) -> dict:
     errors = Collector()
-    data = {key: values.get(key) for key in PERSON_FIELDS}
-    for key, value in data.items():
-        if isinstance(value, str):
-            data[key] = value.strip() or None
+    data = {}
+    for key in PERSON_FIELDS:
+        value = values.get(key)
+        data[key] = (value.strip() or None) if isinstance(value, str) else value
     for key in ("is_party_member", "is_reserve_cadre", "is_veteran"):
         data[key] = bool(data[key])
 
@@ -176,7 +192,7 @@ def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeo
             errors.add("id_number", violation.message)
         else:
             if known is not None:
-                other = known.ids.get(crypto.blind_index(number))
+                other = known.ids.get(known.index(number))
                 taken = other is not None and (person is None or other != person.id)
             else:
                 clash = select(Person.id).where(Person.id_number_index == crypto.blind_index(number))

@@ -118,7 +118,8 @@ def _read_xlsx(data: bytes, max_rows: int) -> Grid:
         raise
     except Exception:  # calamine's XmlError, ZipError, CalamineError, PasswordError...
         raise FileRefused("Excel 文件内容无法解析（可能已损坏、加密或不是标准的 .xlsx），请重新保存后再导入") from None
-    rows = _trim([[_cell(v) for v in row] for row in rows])
+    # text, most cells, without a call each: as _cell would have it
+    rows = _trim([[(v if v.strip() else None) if v.__class__ is str else _cell(v) for v in row] for row in rows])
     if len(rows) > max_rows + 1:
         raise FileRefused(f"工作表行数超过上限（最多 {max_rows} 行），请拆分成多个文件后导入", 413)
     return Grid(rows=rows, kind="xlsx", sheet_name=sheet.name, merged=merged)
@@ -229,7 +230,7 @@ def _trim(rows: list[list]) -> list[list]:
             if not (v is None or (isinstance(v, str) and not v.strip())):
                 width = max(width, i + 1)
                 break
-    return [row[:width] + [None] * (width - len(row)) for row in rows]
+    return [row if len(row) == width else row[:width] + [None] * (width - len(row)) for row in rows]
 
 
 def is_blank(row: list) -> bool:
