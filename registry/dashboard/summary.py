@@ -430,6 +430,55 @@ def refresh_stale(today: date | None = None) -> int:
     return len(areas)
 
 
+def _rollup_select(model, level: str, n: int, whole_year: bool, condition=None, *, total: bool = False):
+    """The records' rollup cells at one level (by month, or the whole year), as
+    ``SupportRollup`` (or, with ``total``, ``SupportTotal``) holds them; ``condition``
+    limits the records counted."""
+    year = extract("year", model.record_date).cast(Integer)
+    region_code = func.substr(model.village_code, 1, n).concat("0" * (12 - n))
+    month = literal(YEAR_TOTAL) if whole_year else extract("month", model.record_date).cast(Integer)
+    cuts = [model.category] if total else [model.category, Organization.kind, Region.is_key, Region.is_poor,
+                                             Region.is_relocation]
+    stmt = (
+        select(
+            region_code.label("region_code"), literal(level).label("level"), year.label("year"), month.label("month"),
+            *cuts, model.status, func.count().label("record_count"),
+            func.coalesce(func.sum(model.amount), 0), func.coalesce(func.sum(model.amount_attracted), 0),
+            func.coalesce(func.sum(model.amount_in_kind), 0),
+        )
+        .group_by(region_code, year, month, *cuts, model.status)
+    )
+    if not total:
+        stmt = (stmt.join(Organization, Organization.id == model.organization_id)
+                .join(Region, Region.code == model.village_code))
+    return stmt if condition is None else stmt.where(condition)
+
+
+def add_records(session, condition) -> None:
+    """Add the records ``condition`` selects to the summaries, in one step per summary
+    cut: for records written in bulk through Core, which the per-flush listener does not
+    see. The figures are the listener's for the same records, added one by one."""
+    model = _record_model()
+    conn = session.connection()
+    insert = _insert(session)
+    for (level, n), whole_year in ((cut, whole) for cut in LEVEL_CUTS for whole in (False, True)):
+        for summary, key, total in ((SupportRollup, _ROLLUP_KEY, False), (SupportTotal, _TOTAL_KEY, True)):
+            table = summary.__table__
+            stmt = insert(table).from_select(
+                [*key, *_MEASURES], _rollup_select(model, level, n, whole_year, condition, total=total))
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=[c for c in key if c != "level"],
+                set_={m: table.c[m] + stmt.excluded[m] for m in _MEASURES}))
+    confirmed = set(conn.execute(select(model.village_code).where(condition, model.status == "confirmed")
+                                 .distinct()).scalars())
+    if confirmed:  # as the listener: the villages' latest confirmed support and their areas
+        areas = {area_of(code) for code in confirmed}
+        lock_areas(conn, areas)
+        refresh_last_confirmed(conn, confirmed)
+        refresh_village_status(conn, confirmed)
+        refresh_areas(conn, areas)
+
+
 def rebuild_all() -> None:
     """Recompute every summary from the records (after a bulk load or a flag change)."""
     model = _record_model()
@@ -442,30 +491,9 @@ def rebuild_all() -> None:
         refresh_village_status(conn, None)
         refresh_areas(conn, None)
         return
-    year = extract("year", model.record_date).cast(Integer)
     for (level, n), whole_year in ((cut, whole) for cut in LEVEL_CUTS for whole in (False, True)):
-        region_code = func.substr(model.village_code, 1, n).concat("0" * (12 - n))
-        month = literal(YEAR_TOTAL) if whole_year else extract("month", model.record_date).cast(Integer)
-        stmt = (
-            select(
-                region_code.label("region_code"), literal(level).label("level"), year.label("year"), month.label("month"),
-                model.category, Organization.kind, Region.is_key, Region.is_poor, Region.is_relocation, model.status,
-                func.count().label("record_count"),
-                func.coalesce(func.sum(model.amount), 0), func.coalesce(func.sum(model.amount_attracted), 0),
-                func.coalesce(func.sum(model.amount_in_kind), 0),
-            )
-            .join(Organization, Organization.id == model.organization_id)
-            .join(Region, Region.code == model.village_code)
-            .group_by(region_code, year, month, model.category, Organization.kind, Region.is_key, Region.is_poor,
-                      Region.is_relocation, model.status)
-        )
-        conn.execute(
-            SupportRollup.__table__.insert().from_select(
-                ["region_code", "level", "year", "month", "category", "org_kind", "is_key", "is_poor", "is_relocation",
-                 "status", "record_count", "amount", "amount_attracted", "amount_in_kind"],
-                stmt,
-            )
-        )
+        conn.execute(SupportRollup.__table__.insert().from_select(
+            [*_ROLLUP_KEY, *_MEASURES], _rollup_select(model, level, n, whole_year)))
     r = SupportRollup
     conn.execute(
         SupportTotal.__table__.insert().from_select(
