@@ -455,27 +455,58 @@ def _rollup_select(model, level: str, n: int, whole_year: bool, condition=None, 
 
 
 def add_records(session, condition) -> None:
-    """Add the records ``condition`` selects to the summaries, in one step per summary
-    cut: for records written in bulk through Core, which the per-flush listener does not
-    see. The figures are the listener's for the same records, added one by one."""
+    """Add the records ``condition`` selects to the summaries in one step: for records
+    written in bulk through Core, which the per-flush listener does not see. The records
+    are counted once per township cell in SQL, the cells are carried up the levels as the
+    listener carries each record, and each summary gets one batch of upserts. The
+    figures are the listener's for the same records, added one by one."""
     model = _record_model()
     conn = session.connection()
+    township = func.substr(model.village_code, 1, 9)
+    year = extract("year", model.record_date).cast(Integer)
+    month = extract("month", model.record_date).cast(Integer)
+    keys = (township, year, month, model.category, Organization.kind, Region.is_key, Region.is_poor,
+            Region.is_relocation, model.status)
+    stmt = (
+        select(*keys, func.count(), func.coalesce(func.sum(model.amount), 0),
+               func.coalesce(func.sum(model.amount_attracted), 0), func.coalesce(func.sum(model.amount_in_kind), 0))
+        .join(Organization, Organization.id == model.organization_id)
+        .join(Region, Region.code == model.village_code)
+        .where(condition)
+        .group_by(*keys)
+    )
+    cells: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    totals: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    confirmed = False
+    for prefix, y, m, category, kind, is_key, is_poor, is_relocation, status, *measures in conn.execute(stmt):
+        measures = [measures[0], *(Decimal(str(v)) for v in measures[1:])]
+        confirmed = confirmed or status == "confirmed"
+        for level, n in LEVEL_CUTS:
+            region_code = prefix[:n] + "0" * (12 - n)
+            for month_key in (m, YEAR_TOTAL):
+                for cell in (cells[(region_code, level, y, month_key, category, kind, bool(is_key), bool(is_poor),
+                                    bool(is_relocation), status)],
+                             totals[(region_code, level, y, month_key, category, status)]):
+                    for i in range(4):
+                        cell[i] += measures[i]
     insert = _insert(session)
-    for (level, n), whole_year in ((cut, whole) for cut in LEVEL_CUTS for whole in (False, True)):
-        for summary, key, total in ((SupportRollup, _ROLLUP_KEY, False), (SupportTotal, _TOTAL_KEY, True)):
-            table = summary.__table__
-            stmt = insert(table).from_select(
-                [*key, *_MEASURES], _rollup_select(model, level, n, whole_year, condition, total=total))
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[c for c in key if c != "level"],
-                set_={m: table.c[m] + stmt.excluded[m] for m in _MEASURES}))
-    confirmed = set(conn.execute(select(model.village_code).where(condition, model.status == "confirmed")
-                                 .distinct()).scalars())
+    for model_, key_columns, found in ((SupportRollup, _ROLLUP_KEY, cells), (SupportTotal, _TOTAL_KEY, totals)):
+        if not found:
+            continue
+        table = model_.__table__
+        upsert = insert(table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[c for c in key_columns if c != "level"],
+            set_={m: table.c[m] + upsert.excluded[m] for m in _MEASURES})
+        conn.execute(upsert, [{**dict(zip(key_columns, key)), **dict(zip(_MEASURES, values))}
+                              for key, values in found.items()])
     if confirmed:  # as the listener: the villages' latest confirmed support and their areas
-        areas = {area_of(code) for code in confirmed}
+        villages = set(conn.execute(select(model.village_code).where(condition, model.status == "confirmed")
+                                    .distinct()).scalars())
+        areas = {area_of(code) for code in villages}
         lock_areas(conn, areas)
-        refresh_last_confirmed(conn, confirmed)
-        refresh_village_status(conn, confirmed)
+        refresh_last_confirmed(conn, villages)
+        refresh_village_status(conn, villages)
         refresh_areas(conn, areas)
 
 

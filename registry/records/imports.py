@@ -217,18 +217,25 @@ def _insert(rows: list[filing.RecordData], ctx: Context, user) -> int:
         "supersedes_id": None, "created_by_id": user.id, "submitted_at": now, "decided_at": None,
         "decided_by_id": None, "is_demo": False, "created_at": now, "updated_at": now, "version": 1,
     } for row in rows]
-    table = SupportRecord.__table__  # Core: no ORM bookkeeping, no listener per row
-    ids = db.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), values).all()
+    table = SupportRecord.__table__
+    # Core, without RETURNING: SQLite can only return ids in order one row per statement;
+    # the ids are read back by 编号, which is unique within the unit
+    db.session.execute(insert(table), values)
+    written = (table.c.organization_id == org.id) & (table.c.created_at == now)
+    ids = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
     events = []
-    for record_id, value in zip(ids, values):
+    stamp = now.isoformat()  # what ``canonical`` makes of the times, the dates and the amounts
+    for value in values:
+        after = {**value, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp,
+                 "record_date": value["record_date"].isoformat(), "amount": str(value["amount"]),
+                 "amount_attracted": str(value["amount_attracted"]), "amount_in_kind": str(value["amount_in_kind"])}
+        after["id"] = record_id = ids[value["reference"]]
         events.append({"action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
                        "summary": f"导入并提交村确认：{value['title']}（批量导入）",
-                       "region_code": value["village_code"], "organization_id": org.id,
-                       "after": {**value, "id": record_id}})
+                       "region_code": value["village_code"], "organization_id": org.id, "after": after})
     record_many(events, actor=user)
-    summary.add_records(db.session, (table.c.id.between(ids[0], ids[-1]) & (table.c.organization_id == org.id)
-                                     & (table.c.created_at == now)))
-    return len(ids)
+    summary.add_records(db.session, written)
+    return len(values)
 
 
 # -- the ledger (export) -------------------------------------------------------------------------
