@@ -138,11 +138,16 @@ def test_only_those_who_may_file_may_import(db, world, login_as, who):
     assert _count() == 0
 
 
-def test_the_cli_refuses_an_account_that_may_not_file(db, world, runner, tmp_path):
+def test_the_cli_imports_as_the_unit_and_refuses_an_account_that_may_not_file(db, world, runner, tmp_path):
     path = tmp_path / "r.csv"
-    path.write_bytes(_csv([_row(world.village)]))
-    result = runner.invoke(args=["import", "records", str(path), "--as", world.county.username])
-    assert result.exit_code != 0 and _count() == 0
+    path.write_bytes(_csv([_row(world.village, "C-1"), _row(world.posted_village, "C-2")]))
+    county, unit = world.county.username, world.unit.username
+    refused = runner.invoke(args=["import", "records", str(path), "--as", county])
+    assert refused.exit_code != 0 and "没有导入帮扶记录的权限" in refused.output and _count() == 0
+    done = runner.invoke(args=["import", "records", str(path), "--as", unit])
+    assert done.exit_code == 0 and "新增 2 条" in done.output and _count() == 2
+    again = runner.invoke(args=["import", "records", str(path), "--as", unit])
+    assert again.exit_code == 1 and "本单位已有编号为“C-1”的记录" in again.output and _count() == 2
 
 
 def test_bad_amounts_dates_and_counts_are_reported_by_row_and_column(db, world, login_as):

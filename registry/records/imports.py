@@ -43,7 +43,7 @@ from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from . import filing
 from .models import SupportRecord
-from .rules import EDITABLE, refusal
+from .rules import EDITABLE, refusal, status_label
 
 # the columns a row hands to the record rule (as the form's fields)
 RULE_KEYS = ("reference", "category", "title", "description", "amount", "amount_attracted", "amount_in_kind",
@@ -73,9 +73,19 @@ def _unit_labels(user) -> list[str]:
 
 
 @dataclass
+class Stored:
+    """What a re-import needs to know of a record already stored under a row's 编号."""
+
+    id: int
+    status: str
+    title: str
+
+
+@dataclass
 class RecordRow:
     values: filing.RecordData
-    existing: SupportRecord | None = None
+    stored: Stored | None = None
+    existing: SupportRecord | None = None  # loaded only to be updated
     unchanged: bool = False  # an update that would change nothing
 
 
@@ -86,7 +96,7 @@ class Context:
     villages: set[str]  # the codes the unit may file for (the filing rule, fetched once)
     lookup: Lookup
     unit: Lookup
-    references: dict[str, int]  # the unit's stored 编号 -> record id
+    references: dict[str, Stored]  # the unit's stored records by 编号
     update: bool
     today: date = field(default_factory=local_today)
 
@@ -130,8 +140,9 @@ class RecordImport(ImportKind):
         organization_id = filing.filer_organization(user)
         org = db.session.get(Organization, organization_id)
         table = SupportRecord.__table__
-        references = dict(db.session.execute(
-            select(table.c.reference, table.c.id).where(table.c.organization_id == organization_id)).all())
+        references = {reference: Stored(*rest) for reference, *rest in db.session.execute(
+            select(table.c.reference, table.c.id, table.c.status, table.c.title)
+            .where(table.c.organization_id == organization_id))}
         unit = Lookup({org.id: org.name}, "填报单位", aliases={org.credit_code: org.id} if org.credit_code else None)
         return Context(user=user, organization=org, villages=filing.filer_village_codes(organization_id),
                        lookup=_village_lookup(organization_id), unit=unit, references=references, update=update)
@@ -150,30 +161,28 @@ class RecordImport(ImportKind):
         clean = filing.validate_record_data(ctx.organization.id, data, allowed_villages=ctx.villages)
         if clean.reference is None:
             raise RuleViolation("请填写编号：导入按编号识别同一条记录，同一文件再次导入时不会重复", "reference")
-        row = RecordRow(clean)
-        record_id = ctx.references.get(clean.reference)
-        if record_id is not None:
-            row.existing = db.session.get(SupportRecord, record_id)
-            if ctx.update:
-                row.unchanged = all(getattr(row.existing, k) == getattr(clean, k) for k in COMPARED)
-                why = None if row.unchanged else refusal(row.existing, ctx.user, "edit")
-                if why:
-                    raise RuleViolation(f"编号“{clean.reference}”的记录{row.existing.status_label}，不能用导入修改："
-                                        f"{why}", "reference")
+        row = RecordRow(clean, stored=ctx.references.get(clean.reference))
+        if row.stored is not None and ctx.update:
+            row.existing = db.session.get(SupportRecord, row.stored.id)
+            row.unchanged = all(getattr(row.existing, k) == getattr(clean, k) for k in COMPARED)
+            why = None if row.unchanged else refusal(row.existing, ctx.user, "edit")
+            if why:
+                raise RuleViolation(f"编号“{clean.reference}”的记录{row.existing.status_label}，不能用导入修改：{why}",
+                                    "reference")
         return row
 
     def key(self, clean: RecordRow) -> tuple:
         return (clean.values.reference,)
 
     def existing(self, clean: RecordRow, ctx: Context):
-        return clean.existing
+        return clean.existing or clean.stored
 
     def duplicate_message(self, clean: RecordRow) -> str:
-        record = clean.existing
-        said = f"本单位已有编号为“{record.reference}”的记录（{record.status_label}：{record.title}）"
-        if record.status in EDITABLE:
+        stored, label = clean.stored, status_label(clean.stored.status)
+        said = f"本单位已有编号为“{clean.values.reference}”的记录（{label}：{stored.title}）"
+        if stored.status in EDITABLE:
             return f"{said}；{UPDATE_HINT}"
-        return f"{said}，该记录{record.status_label}，不能再修改；如是另一条记录，请换一个编号"
+        return f"{said}，该记录{label}，不能再修改；如是另一条记录，请换一个编号"
 
     def write(self, rows, ctx: Context, user) -> tuple[int, int]:
         created = _insert([clean.values for clean, existing in rows if existing is None], ctx, user)
