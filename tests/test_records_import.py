@@ -258,7 +258,9 @@ def test_the_form_numbers_a_blank_reference_and_refuses_a_taken_one(db, world, l
 
 
 def test_the_template_offers_the_units_villages(db, world, login_as):
-    body = login_as(world.unit).get("/import/records/template.xlsx")
+    unit = login_as(world.unit)
+    assert 'href="/import/records">导入</a>' in unit.get("/records/").get_data(as_text=True)
+    body = unit.get("/import/records/template.xlsx")
     assert body.status_code == 200
     book = load_workbook(io.BytesIO(body.data))
     sheet = book.worksheets[0]

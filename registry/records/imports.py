@@ -227,9 +227,9 @@ def _insert(rows: list[filing.RecordData], ctx: Context, user) -> int:
         "decided_by_id": None, "is_demo": False, "created_at": now, "updated_at": now, "version": 1,
     } for row in rows]
     table = SupportRecord.__table__
-    # Core, without RETURNING: SQLite can only return ids in order one row per statement;
-    # the ids are read back by 编号, which is unique within the unit
-    db.session.execute(insert(table), values)
+    # without RETURNING (SQLite returns ids in order only one row per statement): the ids
+    # are read back by 编号, which is unique within the unit
+    insert_many(table, values)
     written = (table.c.organization_id == org.id) & (table.c.created_at == now)
     ids = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
     events = []
@@ -245,6 +245,22 @@ def _insert(rows: list[filing.RecordData], ctx: Context, user) -> int:
     record_many(events, actor=user)
     summary.add_records(db.session, written)
     return len(values)
+
+
+def insert_many(table, rows: list[dict]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in one executemany. On
+    SQLite the rows go to the driver with the column types' own bind processors: Core's
+    per-row parameter handling costs about three times the insert itself at 40,000 rows.
+    Elsewhere Core batches them (insertmanyvalues)."""
+    conn = db.session.connection()
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), rows)
+        return
+    keys = list(rows[0])
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
+    order = list(compiled.positiontup)  # qmark: the columns in the statement's order
+    convert = [(name, table.c[name].type.bind_processor(conn.dialect)) for name in order]
+    conn.exec_driver_sql(str(compiled), [tuple([f(row[n]) if f else row[n] for n, f in convert]) for row in rows])
 
 
 # -- the ledger (export) -------------------------------------------------------------------------
