@@ -131,9 +131,9 @@ def records_file(n: int) -> bytes:
     from sqlalchemy import select
 
     from registry.core.enums import RECORD_CATEGORIES
+    from registry.extensions import db
     from registry.records.imports import RecordImport
     from registry.regions.models import Region
-    from registry.extensions import db
 
     villages = [f"{name}（{code}）" for code, name in db.session.execute(
         select(Region.code, Region.name).where(Region.level == "village", Region.code.like(COUNTY[:6] + "%")))]

@@ -270,3 +270,39 @@ def test_the_template_offers_the_units_villages(db, world, login_as):
     assert lists  # drop-downs for the village, the unit and the category
     words = lists + " ".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value)
     assert world.village.code in words and world.stranger_village.code not in words
+
+
+def test_the_migration_numbers_the_stored_records_by_unit_and_year(tmp_path, app_config):
+    from flask_migrate import upgrade
+
+    from registry import create_app
+
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
+    with app.app_context():
+        upgrade(revision="1354efd6c8f1")
+        from registry.regions.services import load_divisions
+        from tests.factories import make_org, make_village
+
+        load_divisions()
+        code = make_village().code  # the regions and organizations are as at that revision
+        orgs = [make_org(name="甲单位").id, make_org(name="乙单位").id]
+        _db.session.commit()  # (reading the ids began a transaction)
+        raw = _db.engine.raw_connection()
+        for org, created in ((1, "2025-12-31 15:59:00"), (2, "2025-03-01 00:00:00"), (1, "2025-12-31 16:00:00"),
+                             (1, "2025-06-01 00:00:00"), (1, "2026-01-02 00:00:00")):
+            raw.execute(
+                "INSERT INTO support_record (organization_id, village_code, category, title, description, amount, "
+                "amount_attracted, amount_in_kind, households, persons, jobs, record_date, status, is_demo, "
+                "created_at, updated_at, version) VALUES (?, ?, 'funds', 't', '', 0, 0, 0, 0, 0, 0, "
+                "'2025-01-01', 'draft', 0, ?, ?, 1)", (orgs[org - 1], code, created, created))
+        raw.commit()
+        raw.close()
+        upgrade()
+        with _db.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT organization_id, reference FROM support_record ORDER BY id").all()
+        _db.session.remove()
+        _db.engine.dispose()
+    # Hunan time: 2025-12-31 16:00 UTC is already 2026 there
+    first, second = orgs
+    assert rows == [(first, "2025-0001"), (second, "2025-0001"), (first, "2026-0001"), (first, "2025-0002"),
+                    (first, "2026-0002")]

@@ -24,7 +24,7 @@ the filer edit, and sent to the village again).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import insert, select
@@ -33,7 +33,7 @@ from ..audit.services import record_many
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
 from ..core.parsing import halfwidth
 from ..core.rules import Collector, RuleViolation
-from ..core.timeutil import local_today, to_local, utcnow
+from ..core.timeutil import to_local, utcnow
 from ..dashboard import summary
 from ..extensions import db
 from ..organizations.imports import organization_label
@@ -98,7 +98,6 @@ class Context:
     unit: Lookup
     references: dict[str, Stored]  # the unit's stored records by 编号
     update: bool
-    today: date = field(default_factory=local_today)
 
 
 class RecordImport(ImportKind):
