@@ -306,3 +306,15 @@ def test_the_migration_numbers_the_stored_records_by_unit_and_year(tmp_path, app
     first, second = orgs
     assert rows == [(first, "2025-0001"), (second, "2025-0001"), (first, "2026-0001"), (first, "2025-0002"),
                     (first, "2026-0002")]
+
+
+def test_an_automatic_number_taken_by_a_concurrent_save_is_refused_not_a_crash(db, world, monkeypatch):
+    from registry.core.rules import RuleViolation
+    from registry.records import filing, models
+    from tests.factories_records import record_data
+
+    file_record(world.unit, world.village.code)
+    monkeypatch.setattr(models, "highest_sequence", lambda *args: 0)  # as if the other save were not seen yet
+    with pytest.raises(RuleViolation) as refused:
+        filing.create_record(world.unit, record_data(world.village.code))
+    assert "占用了自动分配的编号" in refused.value.message and _count() == 1

@@ -243,8 +243,10 @@ def create_record(user, data: dict, uploads=(), *, submit: bool = False, superse
 
     def write_event() -> None:
         db.session.add(record)
-        # a 编号 taken meanwhile by a concurrent save is refused, not a crash
-        flush_or_refuse(STALE, duplicate=("reference", REFERENCE_TAKEN.format(reference=values.reference or "")))
+        # a 编号 taken meanwhile by a concurrent save of the unit is refused, not a crash
+        taken = (REFERENCE_TAKEN.format(reference=values.reference) if values.reference
+                 else "另一条记录同时保存，占用了自动分配的编号；请重新保存")
+        flush_or_refuse(STALE, duplicate=("reference", taken))
         if supersedes is not None:
             audit("correct", record, summary=f"更正记录 #{supersedes.id}：{record.title}", actor=user)
         else:
