@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 
 from sqlalchemy import insert, select
@@ -98,6 +99,8 @@ class Context:
     unit: Lookup
     references: dict[str, Stored]  # the unit's stored records by 编号
     update: bool
+    # cells seen before: a ledger names the same few villages (and its unit) on every row
+    seen: dict = dataclass_field(default_factory=dict)
 
 
 class RecordImport(ImportKind):
@@ -149,13 +152,19 @@ class RecordImport(ImportKind):
     def check(self, values, ctx: Context) -> RecordRow:
         errors = Collector()
         data = {key: values[key] for key in RULE_KEYS}
-        data["village_code"] = _village(values["village_code"], ctx, errors)
-        if values["organization"] is not None:
-            try:
-                ctx.unit.resolve(values["organization"], "organization")
-            except RuleViolation:
-                errors.add("organization", f"只能导入本单位（{ctx.organization.name}）的记录，"
-                                           f"“{values['organization']}”不是本单位")
+        village = values["village_code"]
+        found = ctx.seen.get(("village", village))
+        if found is None:
+            found = ctx.seen[("village", village)] = _village(village, ctx)
+        data["village_code"], message = found
+        if message:
+            errors.add("village_code", message)
+        unit = values["organization"]
+        own = True if unit is None else ctx.seen.get(("unit", unit))
+        if own is None:
+            own = ctx.seen[("unit", unit)] = _is_own(unit, ctx)
+        if not own:
+            errors.add("organization", f"只能导入本单位（{ctx.organization.name}）的记录，“{unit}”不是本单位")
         errors.raise_if_any()
         clean = filing.validate_record_data(ctx.organization.id, data, allowed_villages=ctx.villages)
         if clean.reference is None:
@@ -196,19 +205,27 @@ class RecordImport(ImportKind):
         return created, updated
 
 
-def _village(value, ctx: Context, errors: Collector) -> str | None:
-    """The village code a cell names. A code the unit may not file for is handed on, so
-    that the filing rule says why; a name must be one of the unit's villages."""
+def _village(value, ctx: Context) -> tuple[str | None, str | None]:
+    """The village code a cell names, or why there is none. A code the unit may not file
+    for is handed on, so that the filing rule says why; a name must be one of the unit's
+    villages."""
     if value is None:
-        return None
+        return None, None
     try:
-        return ctx.lookup.resolve(value, "village_code")
+        return ctx.lookup.resolve(value, "village_code"), None
     except RuleViolation as broken:
         match = _CODE.search(halfwidth(value))
         if match:
-            return match.group(1) or match.group(2)
-        errors.errors.update(broken.errors)
-        return None
+            return match.group(1) or match.group(2), None
+        return None, broken.message
+
+
+def _is_own(value, ctx: Context) -> bool:
+    try:
+        ctx.unit.resolve(value, "organization")
+    except RuleViolation:
+        return False
+    return True
 
 
 NEW_STATUS = "submitted"  # awaiting the village's confirmation, as a record the filer submits
