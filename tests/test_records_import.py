@@ -318,3 +318,41 @@ def test_an_automatic_number_taken_by_a_concurrent_save_is_refused_not_a_crash(d
     with pytest.raises(RuleViolation) as refused:
         filing.create_record(world.unit, record_data(world.village.code))
     assert "占用了自动分配的编号" in refused.value.message and _count() == 1
+
+
+def test_records_added_in_bulk_give_the_summaries_a_rebuild_gives_confirmed_ones_too(db, world):
+    from decimal import Decimal
+
+    from registry.dashboard import summary
+    from registry.dashboard.models import AreaSummary, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
+    from registry.records.models import SupportRecord
+
+    file_record(world.unit, world.village.code, status="confirmed", village_user=world.village_user, amount="10")
+    db.session.commit()
+    table = SupportRecord.__table__
+    rows = [dict(organization_id=org.id, village_code=code, category=category, title="批量", description="",
+                 amount=Decimal(amount), amount_attracted=Decimal("0"), amount_in_kind=Decimal("1.10"), households=0,
+                 persons=0, jobs=0, record_date=date.today() - timedelta(days=days), status=status, version=1,
+                 reference=f"B-{i}", is_demo=True)
+            for i, (org, code, category, amount, days, status) in enumerate((
+                (world.org, world.village.code, "funds", "100.25", 5, "confirmed"),
+                (world.org, world.posted_village.code, "funds", "7", 400, "confirmed"),
+                (world.other_org, world.far_village.code, "health", "3.30", 40, "submitted"),
+                (world.org, world.village.code, "funds", "0", 5, "draft")))]
+    db.session.execute(table.insert(), rows)
+    summary.add_records(db.session, table.c.is_demo.is_(True))
+    db.session.commit()
+
+    def tables():
+        db.session.expire_all()
+        out = []
+        for model in (SupportRollup, SupportTotal, VillageSupportLast, VillageStatus, AreaSummary):
+            cols = [c for c in model.__table__.columns if c.name != "id"]
+            out.append(sorted(tuple(map(str, r)) for r in db.session.execute(select(*cols)).all()
+                              if "record_count" not in model.__table__.c or r.record_count))
+        return out
+
+    added = tables()
+    summary.rebuild_all()
+    db.session.commit()
+    assert tables() == added
