@@ -49,6 +49,8 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_LOGIN_LOCK_MINUTES": 15,
     # confirmed support counts as recent for this many days (coverage's "last 12 months")
     "REGISTRY_SUPPORT_WINDOW_DAYS": 365,
+    # an export of more rows than this runs as a job (flask jobs work), not in the web worker
+    "REGISTRY_EXPORT_JOB_ROWS": 5000,
     # werkzeug's method string; tests use a cheap one, production keeps scrypt
     "REGISTRY_PASSWORD_HASH_METHOD": "scrypt",
 }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -71,6 +73,16 @@ def reset_postgres(url: str) -> None:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a test server started with ``start_new_session=True``: its whole process
+    group at once. Nothing is left to save: its database is thrown away."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -198,15 +210,31 @@ def login(client, username: str, password: str = PASSWORD):
     return response
 
 
+def session_csrf_token(client) -> str:
+    """The CSRF token any page of this client's session would carry, made as Flask-WTF
+    makes it (its serializer over the session's raw token) without rendering a page:
+    tests log in hundreds of times, and ``test_accounts`` covers the real login pages."""
+    import hashlib
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    with client.session_transaction() as sess:
+        raw = sess.setdefault("csrf_token", hashlib.sha1(os.urandom(64)).hexdigest())
+    app = client.application
+    secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+    return URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
+
+
 class Session:
     """A logged-in test client that adds the CSRF token to its POSTs."""
 
     def __init__(self, client, user, password: str = PASSWORD):
         self.client = client
         self.user = user
-        response = login(client, user.username, password)
+        response = client.post("/login", data={"username": user.username, "password": password,
+                                               "csrf_token": session_csrf_token(client)})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        self.token = csrf_token(client, "/account/password")
+        self.token = session_csrf_token(client)
 
     def get(self, url, **kw):
         return self.client.get(url, **kw)
@@ -225,6 +253,72 @@ def login_as(app):
         return Session(app.test_client(), user, password)
 
     return _login
+
+
+# -- worlds built once -------------------------------------------------------------------
+
+_BUILT: dict[str, tuple] = {}
+
+
+def built_once(key: str, build):
+    """``build()`` writes a test's starting rows and returns what the test needs. On
+    SQLite it runs once per test process: its rows are kept in memory and copied back
+    with SQLite's backup API for every later test asking for ``key`` (the ORM objects
+    it returned are read again by primary key). On PostgreSQL it builds every time.
+    Either way each test starts from the same rows and may change them freely."""
+    import sqlite3
+
+    engine = _db.engine
+    if engine.dialect.name != "sqlite":
+        return build()
+    kept = _BUILT.get(key)
+    if kept is None:
+        value = build()
+        _db.session.commit()
+        copy = sqlite3.connect(":memory:", check_same_thread=False)
+        _backup(engine, into=copy)
+        _BUILT[key] = (copy, _recipe(value))
+        return value
+    copy, recipe = kept
+    _db.session.rollback()
+    _backup(engine, source=copy)
+    _db.session.expire_all()
+    return _cook(recipe)
+
+
+def _backup(engine, *, into=None, source=None) -> None:
+    raw = engine.raw_connection()
+    try:
+        if into is not None:
+            raw.driver_connection.backup(into)
+        else:
+            source.backup(raw.driver_connection)
+    finally:
+        raw.close()
+
+
+def _recipe(value):
+    import dataclasses
+
+    from sqlalchemy import inspect as sa_inspect
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return ("dataclass", type(value), {f.name: _recipe(getattr(value, f.name)) for f in dataclasses.fields(value)})
+    state = sa_inspect(value, raiseerr=False)
+    if state is not None and getattr(state, "mapper", None) is not None and getattr(state, "identity", None):
+        return ("orm", state.mapper.class_, state.identity)
+    return ("value", value)
+
+
+def _cook(recipe):
+    tag, *rest = recipe
+    if tag == "dataclass":
+        cls, fields = rest
+        return cls(**{name: _cook(part) for name, part in fields.items()})
+    if tag == "orm":
+        cls, identity = rest
+        return _db.session.get(cls, identity)
+    return rest[0]
 
 
 @pytest.fixture()

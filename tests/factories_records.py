@@ -96,6 +96,12 @@ class World:
 
 @pytest.fixture()
 def world(db, make_user) -> World:
+    from tests.conftest import built_once
+
+    return built_once("records.world", lambda: _build_world(make_user))
+
+
+def _build_world(make_user) -> World:
     township = first_township(COUNTY)
     village = make_village(COUNTY, 1, township=township, is_key=True)
     posted = make_village(COUNTY, 2, township=township)

@@ -34,9 +34,10 @@ def _once(key: tuple, compute):
 @pytest.fixture()
 def demo(app, db):
     from registry import demo
+    from tests.conftest import built_once
 
     _derived.clear()
-    demo.generate(seed=7, scale=0.08, echo=lambda *_: None)
+    built_once("dashboard.demo", lambda: demo.generate(seed=7, scale=0.08, echo=lambda *_: None))
     yield db
     _derived.clear()
 

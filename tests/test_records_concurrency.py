@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError  # noqa: F401  (documents what the
 from registry.core.rules import RuleViolation
 from registry.records import services
 from registry.records.models import SupportRecord
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, stop_server
 from tests.factories_records import audit_count, file_record, record_data, world  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +109,8 @@ def _database(tmp: Path) -> str:
 
 def _prepare(url: str, env: dict) -> dict[str, list[int]]:
     """Schema by ``flask db upgrade``, then data through the app's own services."""
-    subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    from flask_migrate import upgrade
+
     from registry import create_app
     from registry.accounts.services import create_user
     from registry.extensions import db
@@ -121,6 +122,7 @@ def _prepare(url: str, env: dict) -> dict[str, list[int]]:
                       "REGISTRY_PASSWORD_HASH_METHOD": env["REGISTRY_PASSWORD_HASH_METHOD"]})
     plan: dict[str, list[int]] = {}
     with app.app_context():
+        upgrade()  # the schema by the migrations, in this process
         db.create_all()  # tables whose migration is not generated yet (a no-op once it is)
         load_divisions()
         db.session.commit()
@@ -203,8 +205,8 @@ def served(tmp_path):
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}", "--timeout", "120",
-         "--access-logfile", "-", "registry:create_app()"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+         "--preload", "--access-logfile", "-", "registry:create_app()"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         for _ in range(150):
@@ -217,8 +219,7 @@ def served(tmp_path):
             pytest.fail("gunicorn did not start: " + log_path.read_text()[-2000:])
         yield {"port": port, "plan": plan, "url": url, "env": env, "log": log_path}
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_server(proc)
         log.close()
 
 

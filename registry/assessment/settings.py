@@ -28,6 +28,7 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "REGISTRY_LOGIN_MAX_FAILURES": ("连续登录失败达到此次数后锁定账号", "整数，如 5"),
     "REGISTRY_LOGIN_LOCK_MINUTES": ("账号锁定时长（分钟）", "整数，如 15"),
     "REGISTRY_SUPPORT_WINDOW_DAYS": ("近期帮扶的统计窗口（天）：已确认帮扶记录日期在此天数内的村计为近12个月有帮扶", "整数，如 365"),
+    "REGISTRY_EXPORT_JOB_ROWS": ("导出超过此行数时转为后台任务（flask jobs work）生成文件，完成后在任务页下载", "整数，如 5000"),
     "REGISTRY_PASSWORD_HASH_METHOD": ("密码哈希算法（werkzeug 写法），生产环境保持 scrypt", "如 scrypt"),
 }
 

@@ -19,6 +19,7 @@ from ..organizations.models import Organization
 from ..people.models import Person, Posting
 from ..people.services import postings_of_person
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from . import settings as settings_info
@@ -104,6 +105,7 @@ ASSESSMENT_COLUMNS = (
 
 
 @bp.route("/assessment/export.<fmt>")
+@export_job("assessments", "考核结果")
 @require("export")
 def export(fmt: str):
     """考核结果 as a ledger, with the list's year, subject and grade; names: audited."""
@@ -257,6 +259,7 @@ INCENTIVE_COLUMNS = (
 
 
 @bp.route("/incentives/export.<fmt>")
+@export_job("incentives", "表扬激励与约谈")
 @require("export")
 def incentives_export(fmt: str):
     """表扬激励与约谈 as a ledger, with the list's filters; names: audited."""

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from ..core.permissions import require
 from ..core.timeutil import to_local
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
 from ..transfer.writing import Column
 from ..core.scope import scoped
 from ..extensions import db
@@ -41,6 +42,7 @@ EXPORT_COLUMNS = (
 
 
 @bp.route("/export.<fmt>")
+@export_job("audit", "审计日志")
 @require("read_audit")
 def export(fmt: str):
     """The trail as inspectors ask for it, oldest first, streamed."""

@@ -73,14 +73,15 @@ class ReviewCycle:
 
     # -- the filer ---------------------------------------------------------------------------
 
-    def file(self, obj, user):
-        """Add a new item, waiting for the check."""
+    def file(self, obj, user, *, commit: bool = True):
+        """Add a new item, waiting for the check (``commit=False``: the caller commits)."""
         obj.status = FILED
         obj.filed_by_id, obj.filed_at = getattr(user, "id", None), utcnow()
         db.session.add(obj)
         db.session.flush()
         audit("create", obj, summary=f"填报{self.title}：" + self.describe(obj))
-        db.session.commit()
+        if commit:
+            db.session.commit()
         return obj
 
     def open_for_edit(self, obj, version) -> None:
@@ -90,7 +91,7 @@ class ReviewCycle:
             raise RuleViolation(self.locked, "")
         self.check_version(obj, version)
 
-    def refile(self, obj, values: dict, user):
+    def refile(self, obj, values: dict, user, *, commit: bool = True):
         """Save the filer's corrected values; the item is (again) waiting for the check."""
         before = snapshot(obj)
         refiled = obj.status == RETURNED
@@ -101,7 +102,8 @@ class ReviewCycle:
         flush_or_refuse(self.stale)
         audit("refile" if refiled else "update", obj, before=before,
               summary=(self.refiled if refiled else f"修改{self.title}：") + self.describe(obj))
-        db.session.commit()
+        if commit:
+            db.session.commit()
         return obj
 
     # -- the reviewer ------------------------------------------------------------------------
@@ -135,3 +137,21 @@ class ReviewCycle:
             audit("return", obj, before=before, summary=f"退回{self.title}：{self.describe(obj)}；原因：{reason}")
         db.session.commit()
         return obj
+
+    def file_many(self, objs: list, user, *, commit: bool = True) -> list:
+        """``file`` for many new items at once (an import): one flush, and one batch of
+        audit events, the same events ``file`` writes one by one."""
+        from ..audit.services import record_many, snapshot
+
+        filed_at = utcnow()
+        for obj in objs:
+            obj.status = FILED
+            obj.filed_by_id, obj.filed_at = getattr(user, "id", None), filed_at
+        db.session.add_all(objs)
+        db.session.flush()
+        record_many([{"action": "create", "entity_type": type(obj).__name__, "entity_id": obj.id,
+                      "summary": f"填报{self.title}：" + self.describe(obj), "region_code": obj.audit_region_code,
+                      "organization_id": obj.audit_organization_id, "after": snapshot(obj)} for obj in objs], actor=user)
+        if commit:
+            db.session.commit()
+        return objs

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import String, and_, bindparam, case, func, select
 
 from ..people.models import Posting
 from ..regions.models import Region
@@ -53,7 +53,7 @@ def area_figures(executor, areas: list[str] | None, today: date, year: int,
     confirmed support and duty months (when ``areas`` is None: every area between
     ``lo`` and ``hi`` with any of them)."""
     cfg = current_app.config
-    filters = Filters(year)
+    village, trained, months = _area_statements(today, year, area_settings(cfg), areas is not None)
     out: dict[str, dict[str, int]] = {}
 
     def row(p: str) -> dict[str, int]:
@@ -61,17 +61,39 @@ def area_figures(executor, areas: list[str] | None, today: date, year: int,
 
     chunks = [None] if areas is None else [sorted(areas)[i:i + 500] for i in range(0, len(areas), 500)]
     for chunk in chunks:
-        if chunk is None:
-            prefixes = None
-        else:
-            lo, hi, prefixes = chunk[0][:9] + "000", chunk[-1][:9] + "999", [a[:9] for a in chunk]
-        for p, *values in executor.execute(village_live_query(lo, hi, 9, filters, today, cfg, areas=prefixes)):
+        params = {"lo": lo, "hi": hi}
+        if chunk is not None:
+            params = {"lo": chunk[0][:9] + "000", "hi": chunk[-1][:9] + "999", "areas": [a[:9] for a in chunk]}
+        for p, *values in executor.execute(village, params):
             row(p).update(zip(VILLAGE_FIGURES, (int(v or 0) for v in values)))
-        for p, people, trained in executor.execute(trained_query(lo, hi, 9, filters, cfg, areas=prefixes)):
-            row(p).update(posted_people=int(people or 0), trained_people=int(trained or 0))
-        for p, count in executor.execute(months_short_query(lo, hi, 9, filters, cfg, areas=prefixes)):
+        for p, people, trained_people in executor.execute(trained, params):
+            row(p).update(posted_people=int(people or 0), trained_people=int(trained_people or 0))
+        for p, count in executor.execute(months, params):
             row(p)["months_under_min"] = int(count or 0)
     return out
+
+
+_STATEMENTS: dict[tuple, tuple] = {}
+
+
+def _area_statements(today: date, year: int, settings: str, by_area: bool) -> tuple:
+    """The three statements of ``area_figures``, built once a day (per year and settings)
+    with the bounds and areas as parameters: every flush that touches an area runs them,
+    and building them costs more than running them on a township."""
+    key = (today, year, settings, by_area)
+    statements = _STATEMENTS.get(key)
+    if statements is None:
+        cfg = current_app.config
+        filters = Filters(year)
+        lo, hi = bindparam("lo", type_=String), bindparam("hi", type_=String)
+        areas = bindparam("areas", expanding=True) if by_area else None
+        statements = (village_live_query(lo, hi, 9, filters, today, cfg, areas=areas),
+                      trained_query(lo, hi, 9, filters, cfg, areas=areas),
+                      months_short_query(lo, hi, 9, filters, cfg, areas=areas))
+        if len(_STATEMENTS) > 16:
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = statements
+    return statements
 
 
 def in_areas(col, prefixes: list[str] | None):

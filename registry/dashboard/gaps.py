@@ -1,8 +1,13 @@
 """The gaps worklist of a jurisdiction (DESIGN.md section 4): what policy asks for and is
 missing, each line linking to the place to act. What counts (a first secretary, a backing
-unit, recent support, overdue) is the coverage page's own definition (``definitions``)."""
+unit, recent support, overdue) is the coverage page's own definition (``definitions``).
+
+Every line names its county and township (from the place's code), and a list can be
+sorted by them (``sort``: county, township, or either with a leading "-" for descending).
+``gap_rows`` streams the same lines for the export."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -10,8 +15,9 @@ from flask import current_app, url_for
 from sqlalchemy import func, literal_column, not_, or_, select
 from sqlalchemy.orm import aliased
 
+from ..core.enums import PREFIX_LENGTH
 from ..core.formatting import date_cn, month_cn
-from ..core.timeutil import local_today
+from ..core.timeutil import local_today, to_local
 from ..extensions import db
 from ..people.models import Person, Posting
 from ..regions.models import Region
@@ -28,6 +34,9 @@ GAP_KINDS = {
     "overdue": "帮扶记录逾期未确认",
     "ending_no_successor": "90天内到期且无接替人选",
 }
+
+
+SORTS = {"county": "县（市、区）", "township": "乡镇（街道）"}
 
 
 @dataclass
@@ -54,22 +63,83 @@ def _listing(stmt, limit: int, offset: int, to_item) -> tuple[int, list[dict]]:
     return count, [to_item(r) for r in rows]
 
 
-def _posting_item(posting_id: int, person: str, place: str, detail: str) -> dict:
-    return {"subject": f"{person}（{place}）", "detail": detail, "url": url_for("people.posting", posting_id=posting_id)}
+def _posting_item(posting_id: int, person: str, place: str, detail: str, when: date | None = None) -> dict:
+    return {"subject": f"{person}（{place}）", "detail": detail, "url": url_for("people.posting", posting_id=posting_id),
+            "date": when}
+
+
+class _Areas:
+    """County and township names of places, looked up once each."""
+
+    def __init__(self):
+        self.names: dict[str, str] = {}
+
+    def _name(self, code: str) -> str:
+        if code not in self.names:
+            self.names[code] = db.session.scalar(select(Region.name).where(Region.code == code)) or ""
+        return self.names[code]
+
+    def _above(self, code: str, level: str) -> str:
+        n = PREFIX_LENGTH[level]
+        if not code or code[n - 3:n] == "000":  # the place lies above that level
+            return ""
+        return self._name(code[:n] + "0" * (12 - n))
+
+    def add(self, item: dict, code: str) -> dict:
+        item["county"] = self._above(code, "county")
+        item["township"] = self._above(code, "township")
+        return item
+
+
+def _sorted(stmt, place: str, sort: str):
+    """``stmt`` ordered by the county or township of its ``place`` column first."""
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        return stmt
+    prefix = func.substr(stmt.selected_columns[place], 1, PREFIX_LENGTH[key])
+    return stmt.order_by(None).order_by(prefix.desc() if sort.startswith("-") else prefix, *stmt._order_by_clauses)
 
 
 def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset: int = 0,
-         today: date | None = None) -> list[GapList]:
+         today: date | None = None, sort: str = "") -> list[GapList]:
+    out = []
+    areas = _Areas()
+    for kind, stmt, to_item, place in _sources(region, kinds, today, sort):
+        count, items = _listing(stmt, limit, offset, lambda r: areas.add(to_item(r), getattr(r, place)))
+        out.append(GapList(kind, GAP_KINDS[kind], count, items))
+    return out
+
+
+EXPORT_HEADERS = ("缺口类型", "对象", "县（市、区）", "乡镇（街道）", "区划代码", "相关日期", "说明")
+
+
+def gap_count(region: Region, kinds: list[str] | None = None, today: date | None = None) -> int:
+    return sum(db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+               for _kind, stmt, _to_item, _place in _sources(region, kinds, today, ""))
+
+
+def gap_rows(region: Region, kinds: list[str] | None = None, sort: str = "", today: date | None = None) -> Iterator[list]:
+    """Every line of the worklist (of ``kinds``), kind by kind, as the export's rows."""
+    areas = _Areas()
+    for kind, stmt, to_item, place in _sources(region, kinds, today, sort):
+        for r in db.session.execute(stmt.execution_options(yield_per=2000)):
+            code = getattr(r, place)
+            item = areas.add(to_item(r), code)
+            yield [GAP_KINDS[kind], item["subject"], item["county"], item["township"], code, item.get("date"),
+                   item["detail"]]
+
+
+def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: str) -> list[tuple]:
+    """(kind, statement, row -> item, name of the place-code column) of each wanted kind."""
     today = today or local_today()
     cfg = current_app.config
     lo, hi = region.range()
     out = []
     wanted = kinds or list(GAP_KINDS)
 
-    def add(kind, stmt, to_item):
+    def add(kind, stmt, to_item, place="code"):
         if kind in wanted:
-            count, items = _listing(stmt, limit, offset, to_item)
-            out.append(GapList(kind, GAP_KINDS[kind], count, items))
+            out.append((kind, _sorted(stmt, place, sort), to_item, place))
 
     priority = _priority_villages(region).order_by(Region.code)
     add("no_first_secretary",
@@ -89,7 +159,8 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
         lambda r: _village_item(r.code, r.name, "近12个月没有村确认的帮扶记录"))
 
     active = (
-        select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date, Posting.planned_end)
+        select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date, Posting.planned_end,
+               Posting.region_code.label("place_code"))
         .join(Person, Person.id == Posting.person_id)
         .join(Region, Region.code == Posting.region_code)
         .where(Posting.is_active, region.within(Posting.region_code))
@@ -101,9 +172,10 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
         missing_pre_posting = missing_yearly = None
     if missing_pre_posting is not None:
         add("no_pre_posting_training", missing_pre_posting(active, today),
-            lambda r: _posting_item(r.id, r.person, r.place, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训"))
+            lambda r: _posting_item(r.id, r.person, r.place, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训",
+                                    r.start_date), "place_code")
         add("no_yearly_training", missing_yearly(active, today.year),
-            lambda r: _posting_item(r.id, r.person, r.place, f"{today.year}年尚未参加培训"))
+            lambda r: _posting_item(r.id, r.person, r.place, f"{today.year}年尚未参加培训"), "place_code")
 
     try:
         from ..duty.models import DutyMonth
@@ -114,14 +186,15 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
         since = date(today.year - 1, today.month, 1)
         add("low_days",
             select(DutyMonth.posting_id.label("id"), DutyMonth.month, DutyMonth.days_in_village,
-                   Person.name.label("person"), Region.name.label("place"))
+                   Person.name.label("person"), Region.name.label("place"), DutyMonth.region_code.label("place_code"))
             .join(Posting, Posting.id == DutyMonth.posting_id)
             .join(Person, Person.id == Posting.person_id)
             .join(Region, Region.code == DutyMonth.region_code)
             # a duty month carries its posting's village: no join needed to narrow by region
             .where(region.within(DutyMonth.region_code), DutyMonth.month >= since, DutyMonth.short_clause())
             .order_by(DutyMonth.month.desc(), Posting.id),
-            lambda r: _posting_item(r.id, r.person, r.place, f"{month_cn(r.month)}在村{r.days_in_village}天，低于规定天数（每月{min_days}天，按在岗天数折算）"))
+            lambda r: _posting_item(r.id, r.person, r.place, f"{month_cn(r.month)}在村{r.days_in_village}天，低于规定天数（每月{min_days}天，按在岗天数折算）",
+                                    r.month), "place_code")
 
     try:
         from ..records.models import SupportRecord
@@ -130,14 +203,15 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
     if SupportRecord is not None:
         s = SupportRecord
         add("overdue",
-            select(s.id, s.title, s.submitted_at, Region.name.label("place"))
+            select(s.id, s.title, s.submitted_at, Region.name.label("place"), s.village_code.label("place_code"))
             .join(Region, Region.code == s.village_code)
             # a literal status, so the partial index ix_support_record_pending serves it
             .where(s.status == literal_column("'submitted'"), s.submitted_at < overdue_cutoff(),
                    region.within(s.village_code))
             .order_by(s.submitted_at),
             lambda r: {"subject": f"{r.title}（{r.place}）", "detail": f"{date_cn(r.submitted_at)}提交，村尚未确认",
-                       "url": url_for("records.detail", record_id=r.id)})
+                       "url": url_for("records.detail", record_id=r.id), "date": to_local(r.submitted_at).date()},
+            "place_code")
 
     successor = aliased(Posting)
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
@@ -151,8 +225,9 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
                 ).exists()
             )
         ),
-        lambda r: _posting_item(r.id, r.person, r.place, f"计划于{date_cn(r.planned_end)}期满，尚无接替人选"))
+        lambda r: _posting_item(r.id, r.person, r.place, f"计划于{date_cn(r.planned_end)}期满，尚无接替人选",
+                                r.planned_end), "place_code")
     return out
 
 
-__all__ = ["GAP_KINDS", "GapList", "gaps"]
+__all__ = ["EXPORT_HEADERS", "GAP_KINDS", "SORTS", "GapList", "gap_count", "gap_rows", "gaps"]

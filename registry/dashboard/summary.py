@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import Integer, case, delete, event, extract, func, inspect, literal, select, union_all
+from sqlalchemy import Integer, bindparam, case, delete, event, extract, func, inspect, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -77,10 +77,6 @@ def _committed(obj) -> dict:
         else:
             out[name] = getattr(obj, name)
     return out
-
-
-def _insert(session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _touched_places(session) -> set[str]:
@@ -259,19 +255,28 @@ _MEASURES = ("record_count", "amount", "amount_attracted", "amount_in_kind")
 
 
 def _add_to_cells(session, conn, model, key_columns, cells) -> None:
-    """Add each cell's (count, amounts) to its summary row, creating it if needed."""
-    table = model.__table__
-    insert = _insert(session)
-    conflict = [c for c in key_columns if c != "level"]  # level follows from region_code
-    for key, measures in cells.items():
-        if measures[0] == 0 and all(m == ZERO for m in measures[1:]):
-            continue
-        stmt = insert(table).values(**dict(zip(key_columns, key)), **dict(zip(_MEASURES, measures)))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=conflict,
-            set_={m: table.c[m] + stmt.excluded[m] for m in _MEASURES},
-        )
-        conn.execute(stmt)
+    """Add each cell's (count, amounts) to its summary row, creating it if needed: one
+    upsert statement, run once for all the cells."""
+    rows = [{**dict(zip(key_columns, key)), **dict(zip(_MEASURES, measures))} for key, measures in cells.items()
+            if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
+    if rows:
+        conn.execute(_upsert(session.get_bind().dialect.name, model, key_columns), rows)
+
+
+_UPSERTS: dict[tuple, object] = {}
+
+
+def _upsert(dialect: str, model, key_columns):
+    """INSERT ... ON CONFLICT DO UPDATE adding the measures, built once per table."""
+    stmt = _UPSERTS.get((dialect, model))
+    if stmt is None:
+        table = model.__table__
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        conflict = [c for c in key_columns if c != "level"]  # level follows from region_code
+        stmt = insert.on_conflict_do_update(index_elements=conflict,
+                                            set_={m: table.c[m] + insert.excluded[m] for m in _MEASURES})
+        _UPSERTS[(dialect, model)] = stmt
+    return stmt
 
 
 def _last_confirmed_select(village_filter=None):
@@ -313,24 +318,19 @@ def refresh_village_status(conn, codes: set[str] | None, today=None) -> None:
     today = today or local_today()
     chunks = [None] if codes is None else [sorted(codes)[i:i + 500] for i in range(0, len(codes), 500)]
     table = VillageStatus.__table__
+    villages, postings, pairings, latest = _village_statements(today, codes is not None)
     for chunk in chunks:
-        def limit(col, stmt):
-            return stmt if chunk is None else stmt.where(col.in_(chunk))
-
+        params = {} if chunk is None else {"codes": chunk}
         rows = {}
-        for code, is_key, is_poor, is_relocation in conn.execute(limit(Region.code, select(
-                Region.code, Region.is_key, Region.is_poor, Region.is_relocation).where(Region.level == "village"))):
+        for code, is_key, is_poor, is_relocation in conn.execute(villages, params):
             rows[code] = dict(code=code, is_key=bool(is_key), is_poor=bool(is_poor), is_relocation=bool(is_relocation),
                               first_secretaries=0, team_size=0, resident_pairings=0, enterprise_pairings=0,
                               pairings_valid_until=None, last_confirmed_on=None)
-        for code, role in conn.execute(limit(Posting.region_code, select(Posting.region_code, Posting.role).where(
-                Posting.is_active, Posting.role.in_(VILLAGE_ROLES)))):
+        for code, role in conn.execute(postings, params):
             if code in rows:
                 rows[code]["team_size"] += 1
                 rows[code]["first_secretaries"] += role == "first_secretary"
-        for code, kind, start, end, active in conn.execute(limit(Pairing.region_code, select(
-                Pairing.region_code, Pairing.kind, Pairing.start_date, Pairing.end_date, Pairing.active_on(today)).where(
-                Pairing.kind.in_(("resident", "enterprise_village"))))):
+        for code, kind, start, end, active in conn.execute(pairings, params):
             row = rows.get(code)
             if row is None:
                 continue
@@ -339,14 +339,50 @@ def refresh_village_status(conn, codes: set[str] | None, today=None) -> None:
             change = start if start > today else (end + timedelta(days=1) if end is not None and end >= today else None)
             if change is not None and (row["pairings_valid_until"] is None or change < row["pairings_valid_until"]):
                 row["pairings_valid_until"] = change
-        last = VillageSupportLast
-        for code, day in conn.execute(limit(last.village_code, select(last.village_code, last.last_confirmed_on).where(
-                last.category == ANY, last.org_kind == ANY))):
+        for code, day in conn.execute(latest, params):
             if code in rows:
                 rows[code]["last_confirmed_on"] = day
         conn.execute(table.delete() if chunk is None else table.delete().where(table.c.code.in_(chunk)))
         if rows:
             conn.execute(table.insert(), list(rows.values()))
+
+
+# Statements the summary writer runs on every flush that touches a village or an area,
+# built once a day with the villages or areas as a parameter: building and caching a
+# statement costs more than running it on a handful of villages.
+_STATEMENTS: dict[tuple, tuple] = {}
+
+
+def _cached(key: tuple, build):
+    statements = _STATEMENTS.get(key)
+    if statements is None:
+        if len(_STATEMENTS) > 16:
+            _STATEMENTS.clear()
+        statements = _STATEMENTS[key] = build()
+    return statements
+
+
+def _village_statements(today: date, by_code: bool) -> tuple:
+    def build():
+        codes = bindparam("codes", expanding=True)
+
+        def limit(col, stmt):
+            return stmt.where(col.in_(codes)) if by_code else stmt
+
+        last = VillageSupportLast
+        return (
+            limit(Region.code, select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation)
+                  .where(Region.level == "village")),
+            limit(Posting.region_code, select(Posting.region_code, Posting.role)
+                  .where(Posting.is_active, Posting.role.in_(VILLAGE_ROLES))),
+            limit(Pairing.region_code, select(Pairing.region_code, Pairing.kind, Pairing.start_date, Pairing.end_date,
+                                              Pairing.active_on(today))
+                  .where(Pairing.kind.in_(("resident", "enterprise_village")))),
+            limit(last.village_code, select(last.village_code, last.last_confirmed_on)
+                  .where(last.category == ANY, last.org_kind == ANY)),
+        )
+
+    return _cached(("villages", today, by_code), build)
 
 
 def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str, date]:
@@ -361,25 +397,33 @@ def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str,
             area = p + "000"
             out[area] = min(out.get(area, year_end), day)
 
-    def restrict(stmt, col):
-        return stmt if prefixes is None else stmt.where(func.substr(col, 1, 9).in_(prefixes))
-
-    p = func.substr(Pairing.region_code, 1, 9)
-    stmt = (select(p, func.min(case((Pairing.start_date > today, Pairing.start_date))),
-                   func.min(case((Pairing.end_date >= today, Pairing.end_date))))
-            .where(Pairing.kind.in_(("resident", "enterprise_village"))).group_by(p))
-    for prefix, next_start, next_end in conn.execute(restrict(stmt, Pairing.region_code)):
+    params = {} if prefixes is None else {"prefixes": prefixes}
+    pairings, latest = _valid_until_statements(today, support_cutoff(today), prefixes is not None)
+    for prefix, next_start, next_end in conn.execute(pairings, params):
         earlier(prefix, _as_date(next_start))
         earlier(prefix, _as_date(next_end) + timedelta(days=1) if next_end is not None else None)
-    last = VillageSupportLast
-    p = func.substr(last.village_code, 1, 9)
-    stmt = (select(p, func.min(last.last_confirmed_on))
-            .where(last.category == ANY, last.org_kind == ANY, last.last_confirmed_on >= support_cutoff(today))
-            .group_by(p))
     leaves = support_window() + timedelta(days=1)  # a date leaves the window the day after its last day in it
-    for prefix, oldest in conn.execute(restrict(stmt, last.village_code)):
+    for prefix, oldest in conn.execute(latest, params):
         earlier(prefix, _as_date(oldest) + leaves if oldest is not None else None)
     return out
+
+
+def _valid_until_statements(today: date, cutoff: date, by_prefix: bool) -> tuple:
+    def build():
+        def restrict(stmt, col):
+            return stmt.where(func.substr(col, 1, 9).in_(bindparam("prefixes", expanding=True))) if by_prefix else stmt
+
+        p = func.substr(Pairing.region_code, 1, 9)
+        pairings = (select(p, func.min(case((Pairing.start_date > today, Pairing.start_date))),
+                           func.min(case((Pairing.end_date >= today, Pairing.end_date))))
+                    .where(Pairing.kind.in_(("resident", "enterprise_village"))).group_by(p))
+        last = VillageSupportLast
+        q = func.substr(last.village_code, 1, 9)
+        latest = (select(q, func.min(last.last_confirmed_on))
+                  .where(last.category == ANY, last.org_kind == ANY, last.last_confirmed_on >= cutoff).group_by(q))
+        return restrict(pairings, Pairing.region_code), restrict(latest, last.village_code)
+
+    return _cached(("valid_until", today, cutoff, by_prefix), build)
 
 
 def _as_date(value) -> date | None:
@@ -458,8 +502,8 @@ def add_records(session, condition) -> None:
     """Add the records ``condition`` selects to the summaries in one step: for records
     written in bulk through Core, which the per-flush listener does not see. The records
     are counted once per township cell in SQL, the cells are carried up the levels as the
-    listener carries each record, and each summary gets one batch of upserts. The
-    figures are the listener's for the same records, added one by one."""
+    listener carries each record, and each summary gets the listener's batch of upserts.
+    The figures are the listener's for the same records, added one by one."""
     model = _record_model()
     conn = session.connection()
     township = func.substr(model.village_code, 1, 9)
@@ -489,17 +533,8 @@ def add_records(session, condition) -> None:
                              totals[(region_code, level, y, month_key, category, status)]):
                     for i in range(4):
                         cell[i] += measures[i]
-    insert = _insert(session)
-    for model_, key_columns, found in ((SupportRollup, _ROLLUP_KEY, cells), (SupportTotal, _TOTAL_KEY, totals)):
-        if not found:
-            continue
-        table = model_.__table__
-        upsert = insert(table)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[c for c in key_columns if c != "level"],
-            set_={m: table.c[m] + upsert.excluded[m] for m in _MEASURES})
-        conn.execute(upsert, [{**dict(zip(key_columns, key)), **dict(zip(_MEASURES, values))}
-                              for key, values in found.items()])
+    _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)  # the listener's own upserts
+    _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
     if confirmed:  # as the listener: the villages' latest confirmed support and their areas
         villages = set(conn.execute(select(model.village_code).where(condition, model.status == "confirmed")
                                     .distinct()).scalars())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
@@ -15,10 +16,13 @@ from ..core.scope import get_in_scope_or_404
 from ..core.tabular import to_csv, to_xlsx
 from ..core.timeutil import local_today
 from ..regions.models import Region
+from ..transfer.exporting import audit_export, describe_filters, export_size, send_export
+from ..transfer.exports import export_job
+from ..transfer.writing import Column
 from . import charts, summary
 from .coverage import compute
 from .definitions import FLAGS, Filters
-from .gaps import GAP_KINDS, gaps
+from .gaps import EXPORT_HEADERS, GAP_KINDS, SORTS, gap_count, gap_rows, gaps
 from .openapi import openapi_document
 from .tables import all_tables
 
@@ -121,17 +125,49 @@ def gaps_index():
     return gaps_page(code)
 
 
+def _gap_args() -> tuple[str | None, str]:
+    kind = request.args.get("kind") or None
+    if kind and kind not in GAP_KINDS:
+        abort(404)
+    sort = request.args.get("sort", "")
+    return kind, sort if sort.lstrip("-") in SORTS else ""
+
+
 @bp.route("/gaps/<code>")
 @require("read_region")
 def gaps_page(code: str):
     region = _region_or_404(code)
-    kind = request.args.get("kind")
-    if kind and kind not in GAP_KINDS:
-        abort(404)
+    kind, sort = _gap_args()
     page = max(1, request.args.get("page", 1, type=int))
     per_page = 50 if kind else 10
-    lists = gaps(region, [kind] if kind else None, limit=per_page, offset=(page - 1) * per_page)
-    return render_template("dashboard/gaps.html", region=region, lists=lists, kind=kind, page=page, per_page=per_page)
+    lists = gaps(region, [kind] if kind else None, limit=per_page, offset=(page - 1) * per_page, sort=sort)
+    return render_template("dashboard/gaps.html", region=region, lists=lists, kind=kind, page=page, per_page=per_page,
+                           sort=sort, sorts=SORTS)
+
+
+GAP_COLUMNS = tuple(
+    Column(header, key, kind, width) for header, (key, kind, width) in zip(EXPORT_HEADERS, (
+        ("kind", "text", 24), ("subject", "text", 36), ("county", "text", 14), ("township", "text", 14),
+        ("place_code", "text", 14), ("date", "date", 12), ("detail", "text", 48)))
+)
+
+
+@bp.route("/gaps/<code>/export.<fmt>")
+@export_job("gaps", "缺口清单")
+@require("read_region")
+def gaps_export(code: str, fmt: str):
+    """The whole worklist (or one kind of it) with county and township; names: audited."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    region = _region_or_404(code)
+    kind, sort = _gap_args()
+    kinds = [kind] if kind else None
+    shown = describe_filters([("行政区", region.name), ("缺口类型", GAP_KINDS.get(kind or "", "")),
+                              ("排序", (SORTS[sort.lstrip("-")] + ("（倒序）" if sort.startswith("-") else "")) if sort else "")])
+    count = export_size(gap_count(region, kinds))
+    title = f"{region.name}缺口清单"
+    audit_export("Gap", title, count, fmt, shown)
+    return send_export(fmt, title, GAP_COLUMNS, gap_rows(region, kinds, sort), filters=shown)
 
 
 # -- JSON API --------------------------------------------------------------------------------
@@ -155,8 +191,13 @@ def api_gaps(code: str):
     lists = gaps(region, [kind] if kind else None, limit=limit, offset=offset)
     return jsonify({
         "region": {"code": region.code, "name": region.name, "level": region.level},
-        "gaps": [{"kind": g.kind, "label": g.label, "count": g.count, "items": g.items} for g in lists],
+        "gaps": [{"kind": g.kind, "label": g.label, "count": g.count, "items": [_json_item(i) for i in g.items]}
+                 for g in lists],
     })
+
+
+def _json_item(item: dict) -> dict:
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in item.items()}
 
 
 @bp.route("/api/v1/openapi.json")

@@ -141,21 +141,37 @@ REVIEW = ReviewCycle(
 )
 
 
-def file_month(posting: Posting, data: DutyData, user, today: date | None = None) -> DutyMonth:
+def clean_month(posting: Posting, data: DutyData, existing: DutyMonth | None = None,
+                today: date | None = None) -> dict:
+    """The month rule (the form's and the import's): the values to store, or one
+    ``RuleViolation`` naming every field that is wrong."""
+    return _check(posting, data, existing, today or local_today())
+
+
+def file_month(posting: Posting, data: DutyData, user, today: date | None = None, *, commit: bool = True) -> DutyMonth:
     """Create the record of one month (status 待核实)."""
     today = today or local_today()
     values = _check(posting, data, None, today)
     duty = DutyMonth(
         posting_id=posting.id, region_code=posting.region_code, organization_id=posting.organization_id, **values,
     )
-    return REVIEW.file(duty, user)
+    return REVIEW.file(duty, user, commit=commit)
 
 
-def update_month(duty: DutyMonth, data: DutyData, user, version=None, today: date | None = None) -> DutyMonth:
+def file_months(rows: list[tuple[Posting, dict]], user, *, commit: bool = True) -> list[DutyMonth]:
+    """``file_month`` for many months at once (an import), each given as its posting and
+    the values ``clean_month`` returned for it: one flush, one batch of audit events."""
+    months = [DutyMonth(posting=posting, posting_id=posting.id, region_code=posting.region_code,
+                        organization_id=posting.organization_id, **values) for posting, values in rows]
+    return REVIEW.file_many(months, user, commit=commit)
+
+
+def update_month(duty: DutyMonth, data: DutyData, user, version=None, today: date | None = None, *,
+                 commit: bool = True) -> DutyMonth:
     """Correct a month before it is checked; a returned month goes back to 待核实."""
     today = today or local_today()
     REVIEW.open_for_edit(duty, version)
-    return REVIEW.refile(duty, _check(duty.posting, data, duty, today), user)
+    return REVIEW.refile(duty, _check(duty.posting, data, duty, today), user, commit=commit)
 
 
 def check_month(duty: DutyMonth, user, version=None) -> DutyMonth:

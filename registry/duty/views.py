@@ -14,11 +14,12 @@ from ..core.timeutil import local_today
 from ..extensions import db
 from ..main.home import panel
 from ..people.models import Posting
+from ..people.privacy import shown_id_number
 from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
-from ..transfer.references import labelled
-from ..transfer.writing import Column
+from ..transfer.exports import export_job
 from .forms import DutyForm, ReturnForm, VersionForm, month_value, parse_month
+from .imports import DutyImport, export_row
 from .models import DutyMonth
 from .services import (
     DutyData,
@@ -65,20 +66,12 @@ def index():
     )
 
 
-EXPORT_COLUMNS = (
-    Column("姓名", "person", width=10), Column("岗位", "role", width=12), Column("村", "village", width=28),
-    Column("派出单位", "organization", width=26), Column("月份", "month", width=10),
-    Column("应在岗天数", "available_days", "int", 10), Column("在村天数", "days_in_village", "int", 10),
-    Column("请假天数", "leave_days", "int", 10), Column("请假批准人", "leave_approved_by", width=12),
-    Column("无故缺勤天数", "absences", "int", 12), Column("工作纪实", "summary", width=40),
-    Column("状态", "status", width=8), Column("退回理由", "return_reason", width=30),
-)
-
-
 @bp.route("/export.<fmt>")
+@export_job("duty", "驻村纪实")
 @require("export")
 def export(fmt: str):
-    """驻村纪实 as a ledger, with the list's filters; names are personal data, so audited."""
+    """驻村纪实 as a ledger, with the list's filters, in the import's columns (so the file
+    imports again); ID numbers as the privacy rule shows them; personal data, so audited."""
     if fmt not in ("xlsx", "csv"):
         abort(404)
     status, short, month = _list_filters()
@@ -86,11 +79,9 @@ def export(fmt: str):
     shown = describe_filters([("状态", DUTY_STATUSES.get(status, "")), ("只看不足天数的月份", "是" if short else ""),
                               ("月份", month_value(month) if month else "")])
     audit_export("DutyMonth", "驻村纪实", count_rows(stmt), fmt, shown)
-    rows = [[d.posting.person.name, d.posting.role_label, labelled(d.posting.region.name, d.region_code),
-             d.posting.organization.name, month_value(d.month), d.available_days, d.days_in_village, d.leave_days,
-             d.leave_approved_by, d.absences, d.summary, DUTY_STATUSES.get(d.status, d.status), d.return_reason]
-            for d in db.session.scalars(stmt)]  # built before the response: the audit commit expired them
-    return send_export(fmt, "驻村纪实", EXPORT_COLUMNS, rows, filters=shown)
+    rows = (export_row(d, shown_id_number(d.posting.person))
+            for d in db.session.scalars(stmt.execution_options(yield_per=1000)))
+    return send_export(fmt, "驻村纪实", DutyImport.export_columns(), rows, filters=shown)
 
 
 @bp.route("/postings")

@@ -1,24 +1,14 @@
-"""Sending a list as xlsx or CSV (cells made safe by ``core.tabular``)."""
+"""Sending a list as xlsx or CSV from a plain header: the shared streamed export
+(``transfer.exporting.send_export``), every column text, so such a list streams, escapes
+its cells and becomes a job when large like every other export."""
 from __future__ import annotations
 
-from urllib.parse import quote
+from flask import Response
 
-from flask import Response, abort
-
-from ..core.tabular import to_csv, to_xlsx
-from ..core.timeutil import local_today
-
-MIME = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-}
+from ..transfer.exporting import send_export
+from ..transfer.writing import Column
 
 
-def send_table(fmt: str, title: str, header: list[str], rows) -> Response:
-    if fmt not in MIME:
-        abort(404)
-    body = to_xlsx(header, rows, title=title) if fmt == "xlsx" else to_csv(header, rows)
-    filename = f"{title}-{local_today():%Y%m%d}.{fmt}"
-    response = Response(body, mimetype=MIME[fmt])
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
+def send_table(fmt: str, title: str, header: list[str], rows, *, filters: str = "") -> Response:
+    columns = [Column(name, name) for name in header]
+    return send_export(fmt, title, columns, rows, filters=filters)

@@ -13,7 +13,8 @@ from ..extensions import db
 from ..people.privacy import shown_contact_phone
 from ..people.postings import posting_query
 from ..people.services import people_query
-from ..transfer.exporting import form_filters, send_export
+from ..transfer.exporting import count_rows, form_filters, send_export
+from ..transfer.exports import export_job
 from . import services
 from .forms import OrganizationFilter, OrganizationForm, read_filters
 from .imports import OrganizationImport, export_row
@@ -54,10 +55,12 @@ def index():
 
 
 @bp.route("/export.<fmt>")
+@export_job("organizations", "帮扶主体")
 @require("export")
 def export(fmt: str):
     """The import template's columns, so an export can be imported again as it is."""
     form = _filters()
+    count_rows(_query(form))  # a large export is a job
     rows = (export_row(o, shown_contact_phone(o)) for o in db.session.scalars(_query(form)))
     return send_export(fmt, "帮扶主体", OrganizationImport.fields, rows, filters=form_filters(form))
 

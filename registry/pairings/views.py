@@ -16,7 +16,8 @@ from ..organizations.models import Organization
 from ..organizations.services import in_jurisdiction, organization_query
 from ..people.targets import target_query
 from ..regions.models import Region
-from ..transfer.exporting import form_filters, send_export
+from ..transfer.exporting import count_rows, form_filters, send_export
+from ..transfer.exports import export_job
 from . import services
 from .forms import EndPairingForm, OrganizationPick, PairingFilter, PairingForm
 from .imports import PairingImport, export_row
@@ -57,10 +58,12 @@ def index():
 
 
 @bp.route("/pairings/export.<fmt>")
+@export_job("pairings", "结对关系")
 @require("export")
 def export(fmt: str):
     """The import template's columns (and the status), so an export imports again as it is."""
     form = _filters()
+    count_rows(_query(form))  # a large export is a job
     rows = (export_row(p) for p in db.session.scalars(_query(form)))
     return send_export(fmt, "结对关系", PairingImport.export_columns(), rows, filters=form_filters(form))
 

@@ -167,4 +167,5 @@ def export_row(person: Person, id_number: str, phone: str, posting: str) -> list
             posting or None]
 
 
-KINDS = (PersonImport,)
+from .posting_imports import PostingImport  # noqa: E402  (its own module; listed here for transfer.kinds)
+KINDS = (PersonImport, PostingImport)

@@ -10,8 +10,9 @@ from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import lazyload
 
-from ..audit.services import record, snapshot
+from ..audit.services import record, record_many, snapshot
 from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES, VILLAGE_ROLES
 from ..core.formatting import date_cn
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
@@ -70,6 +71,9 @@ def check_posting(
     - a person holds at most one active posting and their postings never overlap;
     - a village has at most one active first secretary (first-secretary periods of a
       village never overlap).
+
+    The look-ups load the clashing posting alone (its person and place only when a
+    message names them): an import runs the rule for every row.
     """
     errors = Collector()
     if person is None:
@@ -105,7 +109,7 @@ def check_posting(
         errors.add("end_date", "填写结束原因时须同时填写结束日期")
 
     if person is not None and start_date is not None and not errors.errors.get("end_date"):
-        others = select(Posting).where(Posting.person_id == person.id)
+        others = select(Posting).options(lazyload("*")).where(Posting.person_id == person.id)
         if posting_id is not None:
             others = others.where(Posting.id != posting_id)
         if end_date is None:
@@ -117,7 +121,8 @@ def check_posting(
             if clash is not None:
                 errors.add("start_date", f"任职时间与{person.name}的另一选派重叠（{_describe(clash)}）")
     if role == "first_secretary" and region is not None and region.level == "village" and start_date is not None:
-        secretaries = select(Posting).where(Posting.region_code == region.code, Posting.role == "first_secretary")
+        secretaries = select(Posting).options(lazyload("*")).where(Posting.region_code == region.code,
+                                                                   Posting.role == "first_secretary")
         if posting_id is not None:
             secretaries = secretaries.where(Posting.id != posting_id)
         clash = db.session.scalars(_overlap(secretaries, start_date, end_date).order_by(Posting.start_date).limit(1)).first()
@@ -140,11 +145,19 @@ def _lock(*rows) -> None:
 
 
 POSTING_FIELDS = ("region_code", "role", "post_held", "dispatch_level", "round", "start_date", "planned_end")
+# a posting already over when it is registered (an import of past postings) brings its end
+END_FIELDS = ("end_date", "end_reason", "end_note")
+MAY_POST = "只有行政区工作人员可以办理选派"
 
 
-def create_posting(person: Person, values: dict, *, actor, commit: bool = True, demo: bool = False) -> Posting:
-    """Post ``person`` (sent by their employer) as ``values['role']`` to a place in the
-    actor's jurisdiction. ``planned_end`` defaults to start + the planned term."""
+def may_post(actor) -> bool:
+    """Who may post people (the form, the import): the staff of a region, and the admin."""
+    return getattr(actor, "role", None) in ("admin", "region")
+
+
+def posting_values(values: dict) -> tuple[dict, dict]:
+    """The posting fields and the end fields of ``values`` as they would be stored
+    (trimmed; no post held in a village role; the default planned end), unchecked."""
     data = {key: values.get(key) for key in POSTING_FIELDS}
     for key in ("region_code", "post_held", "round"):
         data[key] = (data[key] or "").strip() or None
@@ -152,59 +165,120 @@ def create_posting(person: Person, values: dict, *, actor, commit: bool = True, 
         data["post_held"] = None
     if data["start_date"] is not None and data["planned_end"] is None:
         data["planned_end"] = default_planned_end(data["start_date"])
-    if actor.role not in ("admin", "region"):
-        raise RuleViolation("只有行政区工作人员可以办理选派")
+    end = {key: values.get(key) for key in END_FIELDS}
+    end["end_note"] = (end["end_note"] or "").strip() or None
+    return data, end
+
+
+def clean_posting(person: Person, values: dict, *, actor, lock: bool = False) -> dict:
+    """The values of a new posting of ``person`` as they will be stored (``POSTING_FIELDS``
+    and ``END_FIELDS``), checked: who may post, the place in the actor's jurisdiction, the
+    lengths, and ``check_posting``. The form and the import call it alike (``lock``: the
+    rows are locked first, as ``create_posting`` does before it writes)."""
+    data, end = posting_values(values)
+    if not may_post(actor):
+        raise RuleViolation(MAY_POST)
     errors = Collector()
     errors.check(not data["round"] or len(data["round"]) <= 20, "round", "届次最多20字")
     errors.check(not data["post_held"] or len(data["post_held"]) <= 100, "post_held", "挂职职务最多100字")
     if data["region_code"] and not in_jurisdiction(actor, data["region_code"]):
         errors.add("region_code", "派驻地不在您的管辖范围内")
         errors.raise_if_any()
-    _lock((Person, person.id), (Region, data["region_code"]))
+    if lock:
+        _lock((Person, person.id), (Region, data["region_code"]))
     region = db.session.get(Region, data["region_code"] or "")
     try:
         check_posting(
             person=person, role=data["role"], region=region, dispatch_level=data["dispatch_level"],
-            start_date=data["start_date"], planned_end=data["planned_end"], post_held=data["post_held"],
+            start_date=data["start_date"], planned_end=data["planned_end"], post_held=data["post_held"], **end,
         )
     except RuleViolation as violation:
         for field, messages in violation.errors.items():
             for message in messages:
                 errors.add(field, message)
     errors.raise_if_any()
+    return {**data, **end}
+
+
+def create_posting(person: Person, values: dict, *, actor, commit: bool = True, demo: bool = False) -> Posting:
+    """Post ``person`` (sent by their employer) as ``values['role']`` to a place in the
+    actor's jurisdiction. ``planned_end`` defaults to start + the planned term. The form
+    posts from today on; an import may also register a posting that has already ended
+    (``end_date``, ``end_reason``, ``end_note``), checked by the same rule as ending one."""
+    data = clean_posting(person, values, actor=actor, lock=True)
     posting = Posting(person_id=person.id, organization_id=person.organization_id, is_demo=demo, **data)
     db.session.add(posting)
     db.session.flush()
     db.session.refresh(posting, ["person", "organization", "region"])
-    record(
-        "create", posting, before=None, actor=actor,
-        summary=f"选派：{person.name}任{posting.region.name}{posting.role_label}（{date_cn(posting.start_date)}起）",
-    )
+    record("create", posting, before=None, actor=actor, summary=_created(posting))
     if commit:
         db.session.commit()
     return posting
+
+
+def _created(posting: Posting) -> str:
+    ended = f"，{date_cn(posting.end_date)}{posting.end_reason_label}" if posting.end_date else ""
+    return f"选派：{posting.person.name}任{posting.region.name}{posting.role_label}（{date_cn(posting.start_date)}起{ended}）"
+
+
+def create_postings(rows: list[tuple[Person, dict]], *, actor, commit: bool = True) -> list[Posting]:
+    """``create_posting`` for many postings at once (an import), each given as the person
+    and the values ``clean_posting`` returned: one flush for them all, then the posting
+    rule once more for each, now that the others are in (two rows of one file may clash
+    with each other), then one batch of the audit events ``create_posting`` writes."""
+    if not may_post(actor):
+        raise RuleViolation(MAY_POST)
+    if any(not in_jurisdiction(actor, values["region_code"]) for _, values in rows):
+        raise RuleViolation("派驻地不在您的管辖范围内", "region_code")
+    postings = [Posting(person_id=person.id, organization_id=person.organization_id, is_demo=False, **values)
+                for person, values in rows]
+    db.session.add_all(postings)
+    db.session.flush()
+    for posting, (person, values) in zip(postings, rows):
+        try:
+            check_posting(person=person, role=posting.role, region=posting.region, dispatch_level=posting.dispatch_level,
+                          start_date=posting.start_date, planned_end=posting.planned_end, post_held=posting.post_held,
+                          end_date=posting.end_date, end_reason=posting.end_reason, end_note=posting.end_note,
+                          posting_id=posting.id)
+        except RuleViolation as broken:
+            db.session.rollback()
+            raise RuleViolation({"": f"{person.name}自{date_cn(values['start_date'])}起的选派：{broken.message}"}) from None
+    record_many([{"action": "create", "entity_type": "Posting", "entity_id": p.id, "summary": _created(p),
+                  "region_code": p.audit_region_code, "organization_id": p.audit_organization_id,
+                  "after": snapshot(p)} for p in postings], actor=actor)
+    if commit:
+        db.session.commit()
+    return postings
 
 
 def can_manage_posting(user, posting: Posting) -> bool:
     return user.role in ("admin", "region") and in_jurisdiction(user, posting.region_code)
 
 
-def end_posting(posting: Posting, *, end_date: date | None, end_reason: str | None, end_note: str | None,
-                version, actor, commit: bool = True) -> Posting:
-    """Ending is an action with a reason (a recall with its grounds), never a date edit."""
+def check_end(posting: Posting, *, end_date: date | None, end_reason: str | None, end_note: str | None,
+              version, actor, lock: bool = False) -> None:
+    """Whether ``actor`` may end ``posting`` so (the end form's rule and the import's)."""
     if not can_manage_posting(actor, posting):
         raise RuleViolation("只有派驻地所在行政区的工作人员可以结束选派")
     if posting.end_date is not None:
         raise RuleViolation("该选派已于" + date_cn(posting.end_date) + "结束")
     if str(version) != str(posting.version):
         raise RuleViolation(STALE)
-    end_note = (end_note or "").strip() or None
-    _lock((Person, posting.person_id), (Region, posting.region_code))
+    if lock:
+        _lock((Person, posting.person_id), (Region, posting.region_code))
     check_posting(
         person=posting.person, role=posting.role, region=posting.region, dispatch_level=posting.dispatch_level,
         start_date=posting.start_date, planned_end=posting.planned_end, post_held=posting.post_held,
         end_date=end_date, end_reason=end_reason, end_note=end_note, posting_id=posting.id,
     )
+
+
+def end_posting(posting: Posting, *, end_date: date | None, end_reason: str | None, end_note: str | None,
+                version, actor, commit: bool = True) -> Posting:
+    """Ending is an action with a reason (a recall with its grounds), never a date edit."""
+    end_note = (end_note or "").strip() or None
+    check_end(posting, end_date=end_date, end_reason=end_reason, end_note=end_note, version=version, actor=actor,
+              lock=True)
     before = snapshot(posting)
     posting.end_date, posting.end_reason, posting.end_note = end_date, end_reason, end_note
     flush_or_refuse(STALE)
@@ -240,7 +314,10 @@ def posting_query(user, *, q: str = "", role: str = "", status: str = "", region
         stmt = stmt.where(Posting.organization_id == organization_id)
     if status == "ending":
         return stmt.order_by(Posting.planned_end, Posting.id)
-    return stmt.order_by(~Posting.is_active, Posting.start_date.desc(), Posting.id.desc())
+    # ties (a whole round starts on one day) by place, role and name: an order the export
+    # keeps when its file is imported again
+    return stmt.order_by(~Posting.is_active, Posting.start_date.desc(), Posting.region_code, Posting.role,
+                         Person.name, Posting.id.desc())
 
 
 def ending_soon_limit() -> date:

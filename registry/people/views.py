@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import func, select
 
 from ..audit.services import record
 from ..core.access import login_only
@@ -14,16 +15,18 @@ from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404, in_scope
 from ..core.timeutil import local_today
 from ..extensions import db
-from ..organizations.exports import send_table
 from ..organizations.forms import read_filters
 from ..organizations.services import in_jurisdiction
 from ..regions.models import Region
-from ..transfer.exporting import form_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, form_filters, send_export
+from ..transfer.exports import export_job
 from . import cli, services, targets
 from . import panels  # noqa: F401  (home panels and region-page sections)
 from . import postings as posting_services  # the views `postings` and `end_posting` take the plain names
 from .forms import EndPostingForm, PeopleFilter, PersonForm, PostingFilter, PostingForm
 from .imports import PersonImport, export_row
+from .posting_imports import PostingImport
+from .posting_imports import export_row as posting_export_row
 from .models import Person, Posting
 from .privacy import may_see_full_identity, shown_contact_phone, shown_id_number, shown_phone
 
@@ -79,28 +82,39 @@ def index():
 
 
 @bp.route("/people/export.<fmt>")
+@export_job("people", "帮扶干部")
 @require("export")
 def export_people(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     form = _people_filters()
-    people = db.session.scalars(_people_query(form)).all()
-    active = services.active_labels(current_user, (p.id for p in people))
-    full = sum(1 for p in people if may_see_full_identity(current_user, p.organization_id))
-    # the import template's columns (and the current posting), so an export imports again
-    # built now: the audit commit below expires the loaded people
-    rows = [export_row(p, shown_id_number(p), shown_phone(p), active.get(p.id, "")) for p in people]
+    stmt = _people_query(form)
+    count = count_rows(stmt)  # a large export is a job
+    employers = stmt.order_by(None).subquery().c.organization_id  # the privacy rule is per employer
+    full = sum(n for org_id, n in db.session.execute(select(employers, func.count()).group_by(employers))
+               if may_see_full_identity(current_user, org_id))
     # An export of personal data is on the record, whether numbers were masked or not.
     with writing():
         record(
             "export", "Person",
-            after={"rows": len(people), "full_identity_rows": full, "format": fmt, "filters": request.args.to_dict()},
-            summary=f"导出帮扶干部名单 {len(people)} 人（{'含完整身份证号和电话 ' + str(full) + ' 人' if full else '身份证号和电话已遮蔽'}）",
+            after={"rows": count, "full_identity_rows": full, "format": fmt, "filters": request.args.to_dict()},
+            summary=f"导出帮扶干部名单 {count} 人（{'含完整身份证号和电话 ' + str(full) + ' 人' if full else '身份证号和电话已遮蔽'}）",
             region_code=current_user.region_code or current_user.village_code,
             organization_id=current_user.organization_id,
         )
         db.session.commit()
+    # the import template's columns (and the current posting), so an export imports again;
+    # streamed in batches, each with one query for its people's current postings
+    rows = _people_rows(stmt)
     return send_export(fmt, "帮扶干部", PersonImport.export_columns(), rows, filters=form_filters(form))
+
+
+def _people_rows(stmt, batch: int = 900):
+    result = db.session.scalars(stmt.execution_options(yield_per=batch))
+    for people in result.partitions():
+        active = services.active_labels(current_user, (p.id for p in people))
+        for p in people:
+            yield export_row(p, shown_id_number(p), shown_phone(p), active.get(p.id, ""))
 
 
 @bp.route("/people/new", methods=["GET", "POST"])
@@ -264,21 +278,21 @@ def postings():
     return render_template("people/postings.html", page=page, filters=form)
 
 
-POSTING_HEADER = ["干部姓名", "派出单位", "选派类型", "挂职职务", "派驻地", "区划代码", "选派层级", "届次", "开始日期",
-                  "计划结束日期", "实际结束日期", "结束原因", "说明"]
-
-
 @bp.route("/postings/export.<fmt>")
+@export_job("postings", "选派")
 @require("export")
 def export_postings(fmt: str):
+    """The postings the list shows, in the import's columns (so the file imports again);
+    ID numbers as the privacy rule shows them, and the export on the record."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
     form = _posting_filters()
-    rows = (
-        [p.person.name, p.organization.name, p.role_label, p.post_held or "", p.region.name, p.region_code,
-         p.dispatch_level_label, p.round or "", p.start_date.isoformat(), p.planned_end.isoformat(),
-         p.end_date.isoformat() if p.end_date else "", p.end_reason_label, p.end_note or ""]
-        for p in db.session.scalars(_posting_query(form))
-    )
-    return send_table(fmt, "选派", POSTING_HEADER, rows)
+    stmt = _posting_query(form)
+    shown = form_filters(form)
+    audit_export("Posting", "选派", count_rows(stmt), fmt, shown)
+    rows = (posting_export_row(p, shown_id_number(p.person))
+            for p in db.session.scalars(stmt.execution_options(yield_per=1000)))
+    return send_export(fmt, "选派", PostingImport.export_columns(), rows, filters=shown)
 
 
 @bp.route("/postings/new")

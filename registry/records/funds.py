@@ -3,6 +3,8 @@ fund's confirmed support records), so raised, disbursed and balance are always v
 """
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,6 +17,7 @@ from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
 from ..organizations.models import Organization
+from ..transfer.writing import Column
 from .models import FundContribution, SupportRecord
 
 ZERO = Decimal("0.00")
@@ -127,3 +130,58 @@ def funds_in_scope(user) -> Select:
     return scoped(select(Organization).where(Organization.kind == "charity"), Organization, user).order_by(
         *order_by(FUND_ORDER)
     )
+
+
+# -- 资金台账: the exports of the fund list and of one fund ------------------------------------
+
+FUND_COLUMNS = (
+    Column("组织名称", "name", width=30), Column("统一社会信用代码", "credit_code", width=20),
+    Column("所在地", "region", width=20), Column("累计受赠（元）", "raised", "amount", 16),
+    Column("受赠笔数", "contributions", "int", 10), Column("已拨付（村已确认，元）", "disbursed", "amount", 18),
+    Column("已确认帮扶记录数", "records", "int", 12), Column("结余（元）", "balance", "amount", 16),
+    Column("待村确认（元）", "pending", "amount", 16), Column("实物折价（已确认，元）", "in_kind", "amount", 18),
+)
+
+
+def fund_rows(stmt: Select) -> Iterator[list]:
+    """One row per fund of ``stmt`` (``funds_in_scope``) with its figures, as the list shows them."""
+    for org in db.session.scalars(stmt).all():  # funds are few; each needs its own totals
+        t = totals(org)
+        yield [org.name, org.credit_code, org.region.name if org.region else org.region_code, t.raised,
+               t.contributions, t.disbursed, t.records, t.balance, t.pending, t.in_kind]
+
+
+LEDGER_COLUMNS = (
+    Column("日期", "date", "date", 12), Column("收支", "direction", width=6),
+    Column("捐赠方或受援村", "party", width=30), Column("收据编号或记录编号", "reference", width=18),
+    Column("收入（元）", "income", "amount", 16), Column("支出（元）", "spending", "amount", 16),
+    Column("实物折价（元）", "in_kind", "amount", 16), Column("事项", "title", width=30), Column("备注", "note", width=30),
+)
+
+
+def ledger_statements(org: Organization, user) -> tuple[Select, Select]:
+    """What the fund received and what it paid out (records the village confirmed, with
+    money or goods), as far as ``user`` may see them."""
+    from .queries import RecordFilters, record_list
+
+    money_in = scoped(select(FundContribution).where(FundContribution.organization_id == org.id),
+                      FundContribution, user).order_by(FundContribution.received_on, FundContribution.id)
+    money_out = record_list(user, RecordFilters(organization_id=org.id, status="confirmed")).where(
+        (SupportRecord.amount > 0) | (SupportRecord.amount_in_kind > 0)
+    ).order_by(None).order_by(SupportRecord.record_date, SupportRecord.id)
+    return money_in, money_out
+
+
+def ledger_rows(money_in: Select, money_out: Select) -> Iterator[list]:
+    """Money in and money out in one list by date (receipts first on a day), streamed."""
+    received = (
+        ((c.received_on, 0, c.id), [c.received_on, "收入", c.donor, c.receipt_no, c.amount, None, None, None, c.note])
+        for c in db.session.scalars(money_in.execution_options(yield_per=2000))
+    )
+    paid = (
+        ((r.record_date, 1, r.id), [r.record_date, "支出", r.village.name, str(r.id), None, r.amount,
+                                    r.amount_in_kind or None, r.title, None])
+        for r in db.session.scalars(money_out.execution_options(yield_per=2000))
+    )
+    for _key, row in heapq.merge(received, paid, key=lambda item: item[0]):
+        yield row

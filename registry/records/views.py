@@ -20,7 +20,8 @@ from ..main.home import panel
 from ..organizations.models import Organization
 from ..regions.models import Region
 from ..regions.sections import section
-from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, describe_filters, export_size, send_export
+from ..transfer.exports import export_job
 from . import evidence as files
 from . import filing, funds, ledger, queries, rules, services
 from .forms import ActionForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
@@ -93,6 +94,7 @@ def overdue():
 
 
 @bp.route("/export.<fmt>")
+@export_job("records", "帮扶台账")
 @require("export")
 def export(fmt: str):
     """帮扶台账: every record the list shows with its filters, streamed."""
@@ -106,6 +108,7 @@ def export(fmt: str):
 
 
 @bp.route("/overdue/export.<fmt>")
+@export_job("overdue", "逾期未确认的帮扶记录")
 @require("read_region")
 def overdue_export(fmt: str):
     if fmt not in ("xlsx", "csv"):
@@ -113,6 +116,7 @@ def overdue_export(fmt: str):
     code = request.args.get("region", "")
     region = get_in_scope_or_404(Region, code) if code else None
     stmt = queries.overdue(current_user, region)
+    count_rows(stmt)  # a large export is a job
     days = current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")
     shown = describe_filters([("行政区", region.name if region else ""), ("逾期", f"提交超过{days}天未确认")])
     return send_export(fmt, "逾期未确认的帮扶记录", ledger.COLUMNS, ledger.ledger_rows(stmt), filters=shown)
@@ -343,6 +347,34 @@ def fund(org_id: int):
     ).all()
     return render_template("records/fund.html", org=org, totals=funds.totals(org), page=page, recent=recent,
                            may_add=funds.may_record_contribution(current_user, org))
+
+
+@bp.route("/funds/export.<fmt>")
+@export_job("funds", "公益慈善资金")
+@require("read_funds")
+def fund_list_export(fmt: str):
+    """The fund list with each fund's figures (no personal data: not audited)."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    stmt = funds.funds_in_scope(current_user)
+    count_rows(stmt)  # a large export is a job
+    return send_export(fmt, "公益慈善资金", funds.FUND_COLUMNS, funds.fund_rows(stmt), filters=describe_filters([]))
+
+
+@bp.route("/funds/<int:org_id>/export.<fmt>")
+@export_job("fund_ledger", "资金台账")
+@require("read_funds")
+def fund_export(org_id: int, fmt: str):
+    """资金台账 of one fund: money received and paid out by date; donors may be people: audited."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    org = _fund_or_404(org_id)
+    money_in, money_out = funds.ledger_statements(org, current_user)
+    shown = describe_filters([("公益慈善组织", org.name), ("支出", "村已确认的帮扶记录（直接投入资金或实物）")])
+    count = export_size(count_rows(money_in) + count_rows(money_out))
+    title = f"{org.name}资金台账"
+    audit_export("FundContribution", title, count, fmt, shown)
+    return send_export(fmt, title, funds.LEDGER_COLUMNS, funds.ledger_rows(money_in, money_out), filters=shown)
 
 
 @bp.route("/funds/<int:org_id>/contributions/new", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from ..extensions import db
 from ..core.scope import scoped
 from ..transfer.importing import Field, ImportKind, read_flags
 from ..transfer.references import Lookup
+from ..transfer.writing import Column
 from .models import Region
 
 YES_NO = ("是", "否")
@@ -52,6 +53,8 @@ class VillageImport(ImportKind):
         Field("易地扶贫搬迁安置点", "is_relocation", width=18, choices=lambda user: YES_NO,
               note="填“是”或“否”，空白为否", example="否"),
     )
+
+    derived = (Column("所属乡镇", "township", width=16),)
 
     demo = False  # set on an instance to mark imported villages as demo data
 
@@ -102,6 +105,14 @@ class VillageImport(ImportKind):
             updated += int(changed)
         db.session.flush()
         return created, updated
+
+
+def export_row(village: Region) -> list:
+    """A village in ``VillageImport.export_columns()`` order."""
+    return [village.code, village.name, village.parent_code, village.is_poor, village.is_key, village.is_relocation,
+            village.parent.name if village.parent is not None else None]
+
+
 def place_lookup(user, levels: tuple[str, ...]) -> Lookup:
     """Regions of ``levels`` in ``user``'s scope, by 名称（代码）, code, or a unique name."""
     rows = db.session.execute(scoped(select(Region.code, Region.name).where(Region.level.in_(levels)), Region, user)

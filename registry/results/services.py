@@ -118,16 +118,23 @@ REVIEW = ReviewCycle(
 )
 
 
-def file_result(village_code: str, data: ResultData, user) -> VillageResult:
+def check_result(village_code: str, data: ResultData, existing: VillageResult | None) -> dict:
+    """The results rule (the form's and the import's): the clean values of ``data`` for
+    ``village_code``, as a new result or as a change to ``existing``; or RuleViolation."""
+    return _check(village_code, data, existing)
+
+
+def file_result(village_code: str, data: ResultData, user, *, commit: bool = True) -> VillageResult:
     if db.session.get(Region, village_code) is None:
         raise RuleViolation("村不存在", "")
-    return REVIEW.file(VillageResult(village_code=village_code, **_check(village_code, data, None)), user)
+    return REVIEW.file(VillageResult(village_code=village_code, **_check(village_code, data, None)), user,
+                       commit=commit)
 
 
-def update_result(result: VillageResult, data: ResultData, user, version=None) -> VillageResult:
+def update_result(result: VillageResult, data: ResultData, user, version=None, *, commit: bool = True) -> VillageResult:
     """The village corrects its figures before verification; a returned result is filed again."""
     REVIEW.open_for_edit(result, version)
-    return REVIEW.refile(result, _check(result.village_code, data, result), user)
+    return REVIEW.refile(result, _check(result.village_code, data, result), user, commit=commit)
 
 
 def verify_result(result: VillageResult, user, version=None) -> VillageResult:

@@ -11,15 +11,15 @@ from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.queries import count, every, first
 from ..core.scope import get_in_scope_or_404
-from ..core.timeutil import local_today, to_local
+from ..core.timeutil import local_today
 from ..duty.forms import ReturnForm, VersionForm
 from ..extensions import db
 from ..main.home import panel
 from ..regions.sections import section
-from ..transfer.exporting import describe_filters, send_export
-from ..transfer.references import labelled
-from ..transfer.writing import Column
+from ..transfer.exporting import count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
 from .forms import ResultForm
+from .imports import ResultImport, export_row
 from .models import VillageResult
 from .services import (
     FIELDS,
@@ -60,34 +60,17 @@ def index():
                            file=current_user.can("file_results"))
 
 
-EXPORT_COLUMNS = (
-    Column("村", "village", width=28), Column("年度", "year", "int", 8),
-    Column("村集体经济经营性收入（元）", "collective_income", "amount", 18),
-    Column("脱贫人口人均纯收入（元）", "per_capita_income", "amount", 18),
-    Column("监测对象户数", "monitored_households", "int", 12), Column("其中已消除风险户数", "risk_removed_households", "int", 14),
-    Column("产业项目（个）", "industry_projects", "int", 12), Column("带动就业（人）", "jobs_created", "int", 12),
-    Column("办实事（件）", "practical_matters", "int", 12), Column("备注", "note", width=30),
-    Column("状态", "status", width=8), Column("退回理由", "return_reason", width=30),
-    Column("填报时间", "filed_at", "datetime", 17), Column("核验时间", "verified_at", "datetime", 17),
-)
-
-
 @bp.route("/export.<fmt>")
+@export_job("results", "帮扶实效")
 @require("export")
 def export(fmt: str):
     """帮扶实效 as a ledger, with the list's filters (status "" is every status)."""
     status, year = _list_filters()
-    rows = ([labelled(r.village.name, r.village_code), r.year, r.collective_income, r.per_capita_income,
-             r.monitored_households, r.risk_removed_households, r.industry_projects, r.jobs_created,
-             r.practical_matters, r.note, RESULT_STATUSES.get(r.status, r.status), r.return_reason,
-             _local(r.filed_at), _local(r.verified_at)]
-            for r in db.session.scalars(results_for(current_user, status=status, year=year)))
+    count_rows(results_for(current_user, status=status, year=year))  # a large export is a job
+    # the import's columns (and the review's, read-only), so the ledger imports again
+    rows = (export_row(r) for r in db.session.scalars(results_for(current_user, status=status, year=year)))
     shown = describe_filters([("状态", RESULT_STATUSES.get(status, "")), ("年度", str(year) if year else "")])
-    return send_export(fmt, "帮扶实效", EXPORT_COLUMNS, rows, filters=shown)
-
-
-def _local(moment):
-    return to_local(moment).replace(tzinfo=None) if moment else None
+    return send_export(fmt, "帮扶实效", ResultImport.export_columns(), rows, filters=shown)
 
 
 def _data(form: ResultForm) -> ResultData:

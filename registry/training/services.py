@@ -7,8 +7,9 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Select, func, or_, select
 
-from ..audit.services import record, snapshot
+from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
+from ..core.parsing import halfwidth
 from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
@@ -34,24 +35,27 @@ def can_manage(user, training: Training | None = None, region_code: str | None =
 
 
 def _hours(value, field: str, errors: Collector, maximum: Decimal = MAX_HOURS) -> Decimal | None:
-    if value is None or value == "":
+    if isinstance(value, float):  # a spreadsheet's number
+        value = repr(value)
+    text = halfwidth(value) if not isinstance(value, Decimal) else value
+    if text == "":
         errors.add(field, "请填写学时")
         return None
     try:
-        hours = Decimal(str(value))
+        hours = Decimal(text)
     except (InvalidOperation, ValueError):
         errors.add(field, "学时应为数字")
         return None
     if not hours.is_finite() or hours <= 0:
         errors.add(field, "学时应大于0")
         return None
+    if hours > maximum:  # before quantize, which cannot hold 1e308 to a tenth
+        errors.add(field, f"学时不能超过{maximum}")
+        return None
     if hours != hours.quantize(Decimal("0.1")):
         errors.add(field, "学时最多保留1位小数")
         return None
-    if hours > maximum:
-        errors.add(field, f"学时不能超过{maximum}")
-        return None
-    return hours
+    return hours.quantize(Decimal("0.1"))  # as stored: "12" and "12.0" are the same hours
 
 
 @dataclass
@@ -133,19 +137,69 @@ def update_training(training: Training, data: TrainingData, user, version=None) 
     return training
 
 
+NOT_STARTED = "培训尚未开始，不能登记参训情况"
+NOT_YOURS = "只能为本级或下级组织的培训登记参训人员"
+
+
+def has_started(training: Training) -> bool:
+    """Attendance is recorded once a course has begun."""
+    return training.start_date <= local_today()
+
+
+def attendance_terms(training: Training, hours, note: str | None, errors: Collector,
+                     hours_field: str = "hours") -> tuple[Decimal | None, str | None]:
+    """The credited hours (more than 0, at most the course's hours, one decimal) and the
+    note (at most 200 characters) of an attendance at ``training``: the form's rule and
+    the import's."""
+    credited = _hours(hours, hours_field, errors, maximum=Decimal(training.hours))
+    note = (note or "").strip() or None
+    errors.check(note is None or len(note) <= 200, "note", "备注最多200字")
+    return credited, note
+
+
+@dataclass
+class NewAttendance:
+    training: Training
+    person_id: int
+    hours: Decimal
+    passed: bool
+    note: str | None = None
+
+
+def write_attendances(items: list[NewAttendance], user, *, commit: bool = True) -> list[Attendance]:
+    """Add checked attendances, each with its audit event (one batch, the same chain as
+    one ``record`` each); one commit (or none: the caller's)."""
+    made = [Attendance(training_id=item.training.id, person_id=item.person_id, hours=item.hours,
+                       passed=bool(item.passed), note=item.note) for item in items]
+    db.session.add_all(made)
+    db.session.flush()
+    people = {}
+    ids = sorted({item.person_id for item in items})
+    for i in range(0, len(ids), 900):
+        people.update({row.id: row for row in db.session.execute(
+            select(Person.id, Person.name, Person.organization_id).where(Person.id.in_(ids[i : i + 900])))})
+    record_many([{
+        "action": "create", "entity_type": "Attendance", "entity_id": attendance.id, "after": snapshot(attendance),
+        "region_code": item.training.region_code, "organization_id": people[item.person_id].organization_id,
+        "summary": f"登记参训：{people[item.person_id].name}，{item.training.title}，{item.hours}学时，"
+                   f"{'合格' if item.passed else '不合格'}",
+    } for attendance, item in zip(made, items)], actor=user)
+    if commit:
+        db.session.commit()
+    return made
+
+
 def add_attendances(training: Training, person_ids: list[int], hours, passed: bool, user, note: str | None = None) -> list[Attendance]:
     """Register several people at once: all or nothing."""
     errors = Collector()
     if not can_manage(user, training):
-        raise RuleViolation("只能为本级或下级组织的培训登记参训人员", "")
-    if training.start_date > local_today():
-        errors.add("person_ids", "培训尚未开始，不能登记参训情况")
+        raise RuleViolation(NOT_YOURS, "")
+    if not has_started(training):
+        errors.add("person_ids", NOT_STARTED)
     ids = sorted({int(i) for i in person_ids})
     if not ids:
         errors.add("person_ids", "请选择参训人员")
-    credited = _hours(hours, "hours", errors, maximum=Decimal(training.hours))
-    note = (note or "").strip() or None
-    errors.check(note is None or len(note) <= 200, "note", "备注最多200字")
+    credited, note = attendance_terms(training, hours, note, errors)
     outside = [i for i in ids if not in_scope(Person, i, user)]
     if outside:
         errors.add("person_ids", "所选人员不在您的管辖范围内")
@@ -158,32 +212,53 @@ def add_attendances(training: Training, person_ids: list[int], hours, passed: bo
         names = db.session.scalars(select(Person.name).where(Person.id.in_(existing)).order_by(Person.name)).all()
         errors.add("person_ids", f"已登记参加本次培训：{'、'.join(names)}")
     errors.raise_if_any()
-    made = []
-    for person_id in ids:
-        attendance = Attendance(training_id=training.id, person_id=person_id, hours=credited, passed=bool(passed), note=note)
-        db.session.add(attendance)
-        made.append(attendance)
-    db.session.flush()
-    for attendance in made:
-        record("create", attendance, summary=f"登记参训：{attendance.person.name}，{training.title}，{credited}学时，{'合格' if passed else '不合格'}")
-    db.session.commit()
-    return made
+    return write_attendances([NewAttendance(training, i, credited, bool(passed), note) for i in ids], user)
+
+
+@dataclass
+class AttendanceChange:
+    attendance: Attendance
+    hours: object
+    passed: bool
+    note: str | None = None
+    version: object = None  # the version the user saw (None: not checked)
+
+
+def change_attendances(changes: list[AttendanceChange], user, *, commit: bool = True) -> int:
+    """Change stored attendances (the edit form's one, or an import's many): every change
+    checked first, then one flush; each attendance that really changed gets its audit event
+    (one batch). Returns how many changed."""
+    checked = []
+    for change in changes:
+        attendance = change.attendance
+        if not can_manage(user, attendance.training):
+            raise RuleViolation("只能修改本级或下级组织的培训的参训记录", "")
+        _check_version(attendance, change.version)
+        errors = Collector()
+        credited, note = attendance_terms(attendance.training, change.hours, change.note, errors)
+        errors.raise_if_any()
+        checked.append((attendance, credited, bool(change.passed), note))
+    befores = []
+    for attendance, credited, passed, note in checked:
+        befores.append(snapshot(attendance))
+        attendance.hours, attendance.passed, attendance.note = credited, passed, note
+    flush_or_refuse(STALE_MESSAGE)
+    events = []
+    for (attendance, *_), before in zip(checked, befores):
+        after = snapshot(attendance)
+        if after != before:
+            events.append({"action": "update", "entity_type": "Attendance", "entity_id": attendance.id,
+                           "before": before, "after": after, "region_code": attendance.training.region_code,
+                           "organization_id": attendance.person.organization_id,
+                           "summary": f"修改参训记录：{attendance.person.name}，{attendance.training.title}"})
+    record_many(events, actor=user)
+    if commit:
+        db.session.commit()
+    return len(events)
 
 
 def update_attendance(attendance: Attendance, hours, passed: bool, user, note: str | None = None, version=None) -> Attendance:
-    errors = Collector()
-    if not can_manage(user, attendance.training):
-        raise RuleViolation("只能修改本级或下级组织的培训的参训记录", "")
-    _check_version(attendance, version)
-    credited = _hours(hours, "hours", errors, maximum=Decimal(attendance.training.hours))
-    note = (note or "").strip() or None
-    errors.check(note is None or len(note) <= 200, "note", "备注最多200字")
-    errors.raise_if_any()
-    before = snapshot(attendance)
-    attendance.hours, attendance.passed, attendance.note = credited, bool(passed), note
-    flush_or_refuse(STALE_MESSAGE)
-    record("update", attendance, before=before, summary=f"修改参训记录：{attendance.person.name}，{attendance.training.title}")
-    db.session.commit()
+    change_attendances([AttendanceChange(attendance, hours, passed, note, version)], user)
     return attendance
 
 

@@ -8,16 +8,18 @@ from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.permissions import require
-from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
+from ..core.enums import TRAINING_KINDS
 from ..core.scope import get_in_scope_or_404, scoped
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..people.models import Person
+from ..people.privacy import shown_id_number
 from ..people.services import postings_of_person
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
-from ..transfer.writing import Column
+from ..transfer.exports import export_job
 from . import checks
 from .forms import AttendanceAddForm, AttendanceForm, EmptyForm, TrainingForm
+from .imports import AttendanceImport, export_row
 from .models import Attendance, Training
 from .services import (
     CourseFilters,
@@ -58,16 +60,8 @@ def index():
                            may_create=current_user.can("manage_trainings"))
 
 
-ATTENDANCE_COLUMNS = (
-    Column("培训主题", "title", width=30), Column("主办单位", "organizer", width=22), Column("层级", "level", width=8),
-    Column("类型", "kind", width=10), Column("方式", "mode", width=6), Column("开始日期", "start_date", "date", 12),
-    Column("结束日期", "end_date", "date", 12), Column("课程学时", "course_hours", "amount", 10),
-    Column("姓名", "person", width=10), Column("工作单位", "organization", width=26),
-    Column("认定学时", "hours", "amount", 10), Column("是否合格", "passed", width=8), Column("备注", "note", width=24),
-)
-
-
 @bp.route("/export.<fmt>")
+@export_job("training", "培训台账")
 @require("export")
 def export(fmt: str):
     """培训台账: who attended the courses the list shows (its filters), one row each; audited."""
@@ -79,11 +73,9 @@ def export(fmt: str):
     stmt = stmt.order_by(Attendance.training_id, Attendance.id)
     shown = describe_filters([("年度", str(year) if year else ""), ("类型", TRAINING_KINDS.get(kind, "")), ("主题含", q)])
     audit_export("Attendance", "培训台账", count_rows(stmt), fmt, shown)
-    rows = [[a.training.title, a.training.organizer, TRAINING_LEVELS.get(a.training.level, a.training.level),
-             TRAINING_KINDS.get(a.training.kind, a.training.kind), TRAINING_MODES.get(a.training.mode, a.training.mode),
-             a.training.start_date, a.training.end_date, a.training.hours, a.person.name, a.person.organization.name,
-             a.hours, a.passed, a.note] for a in db.session.scalars(stmt)]
-    return send_export(fmt, "培训台账", ATTENDANCE_COLUMNS, rows, filters=shown)
+    # the import's columns, so the ledger imports again; ID numbers as the privacy rule shows them
+    rows = (export_row(a, shown_id_number(a.person)) for a in db.session.scalars(stmt))
+    return send_export(fmt, "培训台账", AttendanceImport.export_columns(), rows, filters=shown)
 
 
 def _data(form: TrainingForm) -> TrainingData:

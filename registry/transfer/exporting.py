@@ -1,11 +1,16 @@
 """Sending a list or ledger as a download: CSV streamed as rows arrive, xlsx written to a
-temporary file in constant memory and streamed from it, both with Chinese file names."""
+temporary file in constant memory and streamed from it, both with Chinese file names.
+
+A large export becomes a job (``transfer/exports.py``): inside a view marked
+``@export_job``, ``count_rows`` (or ``export_size``) raises ``LargeExport`` above
+``REGISTRY_EXPORT_JOB_ROWS`` rows, and in the job worker ``send_export`` writes the file
+into the jobs folder instead of answering."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
-from flask import Response, abort, request, stream_with_context
+from flask import Response, abort, current_app, g, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 
@@ -40,19 +45,48 @@ def form_filters(form) -> str:
     return describe_filters(pairs)
 
 
+class LargeExport(Exception):
+    """Raised by ``count_rows``/``export_size`` inside an ``@export_job`` view when the export
+    is too large to send from a web worker; the decorator queues it as a job instead."""
+
+    def __init__(self, count: int):
+        super().__init__(count)
+        self.count = count
+
+
+def export_size(count: int) -> int:
+    """``count`` rows are about to be exported: above the job limit, in a web request to an
+    ``@export_job`` view, that is a job (``LargeExport``); otherwise just the count."""
+    if g.get("export_guard") and count > int(current_app.config["REGISTRY_EXPORT_JOB_ROWS"]):
+        raise LargeExport(count)
+    return count
+
+
+def export_filename(title: str, fmt: str) -> str:
+    return f"{title}-{local_today():%Y%m%d}.{fmt}"
+
+
+def about_lines(filters: str) -> list[tuple[str, str]]:
+    """What the xlsx's second sheet says besides the title and the row count."""
+    return [("筛选条件", filters or "无（全部可见数据）"), ("导出时间", f"{to_local(utcnow()):%Y年%m月%d日 %H:%M}")]
+
+
 def send_export(fmt: str, title: str, columns: Sequence[Column], rows: Iterable[Sequence], *,
                 filters: str = "") -> Response:
-    """The download response. ``rows`` is consumed lazily (CSV) or once into a file (xlsx)."""
+    """The download response. ``rows`` is consumed lazily (CSV) or once into a file (xlsx).
+    In the job worker, the file is written for the job instead (``exports.JobTarget``)."""
     if fmt not in MIME:
         abort(404)
-    filename = f"{title}-{local_today():%Y%m%d}.{fmt}"
+    target = g.get("export_job_target")
+    if target is not None:
+        return target.write(fmt, title, columns, rows, filters)
+    filename = export_filename(title, fmt)
     if fmt == "csv":
         response = Response(stream_with_context(csv_chunks(columns, rows)), mimetype=MIME[fmt])
     else:
         out = TempExport()
         try:
-            write_xlsx(out.path, columns, rows, title=title, about=[
-                ("筛选条件", filters or "无（全部可见数据）"), ("导出时间", f"{to_local(utcnow()):%Y年%m月%d日 %H:%M}")])
+            write_xlsx(out.path, columns, rows, title=title, about=about_lines(filters))
         except BaseException:
             out.remove()
             raise
@@ -62,7 +96,9 @@ def send_export(fmt: str, title: str, columns: Sequence[Column], rows: Iterable[
 
 
 def count_rows(stmt: Select) -> int:
-    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    """The rows ``stmt`` selects. In an ``@export_job`` view this is also the size check:
+    above the job limit it raises ``LargeExport`` (see ``export_size``)."""
+    return export_size(db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
 
 
 def audit_export(entity_type: str, title: str, count: int, fmt: str, filters: str, extra: str = "") -> None:

@@ -1,10 +1,11 @@
 """Large imports run as jobs: the page queues the upload, ``flask jobs work`` runs it.
+(Large exports too: ``exports.py`` queues and runs them; ``run_job`` hands them over.)
 
 A job is claimed by one worker (an UPDATE that only succeeds while it is still queued),
 runs the same ``run_import`` as the page, and records its report. Progress is a small
 file beside the upload (``<id>.progress``: done/total), written by the worker and read
 by the page, so the import's all-or-nothing transaction is never interleaved with
-progress writes.
+progress writes (``files.py``).
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import time
 import traceback
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ..core.timeutil import utcnow
 from ..extensions import db
+from .exports import run_export_job
+from .files import jobs_dir, write_progress
 from .importing import ImportReport, run_import
 from .kinds import get_kind
 from .models import TransferJob
@@ -29,12 +31,6 @@ log = logging.getLogger(__name__)
 # Uploads larger than this run as a job (about 5,000 rows of a typical sheet).
 INLINE_LIMIT_BYTES = 512 * 1024
 REPORT_ERRORS = 1000
-
-
-def jobs_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_FOLDER"]) / "jobs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _input_path(job: TransferJob) -> Path:
@@ -50,21 +46,6 @@ def enqueue_import(kind: str, data: bytes, filename: str, user, *, update: bool)
     _input_path(job).write_bytes(data)
     db.session.commit()
     return job
-
-
-def progress_of(job: TransferJob) -> tuple[int, int]:
-    try:
-        done, total = (jobs_dir() / f"{job.id}.progress").read_text().split("/")
-        return int(done), int(total)
-    except (FileNotFoundError, ValueError):
-        return 0, 0
-
-
-def _write_progress(job_id: int, done: int, total: int) -> None:
-    path = jobs_dir() / f"{job_id}.progress"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{done}/{total}")
-    tmp.replace(path)
 
 
 def claim_next() -> TransferJob | None:
@@ -95,6 +76,8 @@ def run_job(job: TransferJob) -> None:
     """Run a claimed job to the end; whatever happens, it ends done or failed."""
     from ..accounts.models import User
 
+    if job.action == "export":
+        return run_export_job(job)
     job_id = job.id
     try:
         spec = get_kind(job.kind)
@@ -103,7 +86,7 @@ def run_job(job: TransferJob) -> None:
             raise PermissionError("账号或导入类型已无效")
         data = _input_path(job).read_bytes()
         report = run_import(spec, data, job.filename, user, update=job.option_values.get("update", False),
-                            progress=lambda done, total: _write_progress(job_id, done, total))
+                            progress=lambda done, total: write_progress(job_id, done, total))
         output = None
         if not report.ok and report.grid is not None:
             output = f"{job_id}-errors.xlsx"

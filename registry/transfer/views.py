@@ -12,9 +12,12 @@ from flask_login import current_user
 from ..core.access import login_only
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
+from .exporting import MIME
+from .exports import EXPORTS
 from .forms import ImportForm
 from .importing import ImportReport, run_import
-from .jobs import INLINE_LIMIT_BYTES, enqueue_import, jobs_dir, progress_of
+from .files import jobs_dir, progress_of
+from .jobs import INLINE_LIMIT_BYTES, enqueue_import
 from .models import TransferJob
 from .reading import FileRefused, read_grid
 from .kinds import get_kind
@@ -107,20 +110,51 @@ def errors(token: str):
     return _download(path.read_bytes(), f"导入错误标注-{local_today():%Y%m%d}.xlsx")
 
 
+def _own_job_or_404(job_id: int) -> TransferJob:
+    """A job and its files are its owner's alone: anybody else (an administrator too) gets 404."""
+    job = get_in_scope_or_404(TransferJob, job_id)
+    if job.user_id != current_user.id:
+        abort(404)
+    return job
+
+
 @bp.route("/jobs/<int:job_id>")
 @login_only
 def job(job_id: int):
-    job = get_in_scope_or_404(TransferJob, job_id)
-    spec = get_kind(job.kind)
+    job = _own_job_or_404(job_id)
     done, total = progress_of(job)
+    if job.action == "export":
+        return render_template("transfer/export_job.html", job=job, title=EXPORTS.get(job.kind, job.kind),
+                               done=done, total=total or job.option_values.get("total", 0))
+    spec = get_kind(job.kind)
     return render_template("transfer/job.html", job=job, spec=spec, done=done, total=total)
 
 
 @bp.route("/jobs/<int:job_id>/errors.xlsx")
 @login_only
 def job_errors(job_id: int):
-    job = get_in_scope_or_404(TransferJob, job_id)
+    job = _own_job_or_404(job_id)
     path = jobs_dir() / (job.output or "")
-    if not job.output or not path.is_file():
+    if job.action != "import" or not job.output or not path.is_file():
         abort(404)
     return _download(path.read_bytes(), f"导入错误标注-{job.id}.xlsx")
+
+
+@bp.route("/jobs/<int:job_id>/download")
+@login_only
+def job_download(job_id: int):
+    """The file an export job wrote, streamed from the jobs folder."""
+    job = _own_job_or_404(job_id)
+    path = jobs_dir() / (job.output or "")
+    if job.action != "export" or job.status != "done" or not job.output or not path.is_file():
+        abort(404)
+
+    def chunks(size: int = 256 * 1024):
+        with open(path, "rb") as fh:
+            while block := fh.read(size):
+                yield block
+
+    response = Response(chunks(), mimetype=MIME.get(path.suffix.lstrip("."), "application/octet-stream"),
+                        direct_passthrough=True)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(job.filename)}"
+    return response

@@ -69,9 +69,11 @@ def live_server(tmp_path_factory):
     subprocess.run([flask, "setup", "--scale", "0.3"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     log = open(tmp / "gunicorn.log", "w")
+    # --preload: the app is imported once and forked; its own process group, so the
+    # teardown can stop master and workers at once (a graceful stop idles ~6 s)
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}", "registry:create_app()"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [str(BIN / "gunicorn"), "--workers", "2", "--preload", "--bind", f"127.0.0.1:{port}", "registry:create_app()"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -88,8 +90,9 @@ def live_server(tmp_path_factory):
         role, scope, username, password = line.split("\t")
         accounts[username] = password
     yield {"url": base, "accounts": accounts, "env": env, "tmp": tmp}
-    proc.terminate()
-    proc.wait(timeout=10)
+    from tests.conftest import stop_server
+
+    stop_server(proc)
     log.close()
 
 

@@ -17,12 +17,12 @@ def test_assessment_form_shows_the_evidence_beside_the_grade(page_as, live_serve
     base = live_server["url"]
     page = page_as("demo_county")
     page.get_by_role("link", name="考核奖惩").click()
-    page.get_by_role("link", name="待考核干部").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="待考核干部").click()
     row = page.locator("tbody tr", has_text="第一书记").first
     name = row.locator("td").first.inner_text().strip()
-    row.get_by_role("link", name="考核").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        row.get_by_role("link", name="考核").click()
     assert re.search(r"/assessment/posting/\d+", page.url), page.url
     assert name in page.locator("h1").inner_text()
 
@@ -45,16 +45,16 @@ def test_assessment_form_shows_the_evidence_beside_the_grade(page_as, live_serve
     page.fill("textarea[name=comment]", "驻村在岗，走访到位，群众认可")
     if capped:  # unexcused absences cap the grade: a better one is refused, the input kept
         page.select_option("select[name=grade]", label=capped[0])
-        page.get_by_role("button", name="保存考核结果").click()
-        page.wait_for_load_state("networkidle")
+        with page.expect_navigation(wait_until="load"):
+            page.get_by_role("button", name="保存考核结果").click()
         assert "考核等次：本年度无故缺勤" in page.content()
         assert page.input_value("textarea[name=comment]") == "驻村在岗，走访到位，群众认可"
         page.screenshot(path=str(shots / "assessment-1b-capped.png"), full_page=True)
     # a grade within what the absences allow
     page.select_option("select[name=grade]", label=allowed[0])
     page.fill("input[name=document_number]", "吉组通〔2026〕15号")
-    page.get_by_role("button", name="保存考核结果").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="保存考核结果").click()
     assert re.search(r"/assessment/\d+$", page.url), page.url
     assert f"年度考核：{allowed[0]}" in page.locator("h1").inner_text()
     assert "吉组通〔2026〕15号" in page.content()
@@ -78,13 +78,13 @@ def test_a_summons_is_followed_to_closure(page_as, live_server, shots):
     county.get_by_role("link", name="登记表扬激励或约谈").click()
     county.fill("input[name=q]", person)
     county.get_by_role("button", name="查找").click()
-    county.get_by_role("link", name=person, exact=True).first.click()
-    county.wait_for_load_state("networkidle")
+    with county.expect_navigation(wait_until="load"):
+        county.get_by_role("link", name=person, exact=True).first.click()
     county.select_option("select[name=kind]", "summons")
     county.fill("textarea[name=reason]", "驻村纪实显示在村天数不足，群众反映走访不到位")
     county.fill("input[name=document_number]", "吉乡振约〔2026〕9号")
-    county.get_by_role("button", name="登记").click()
-    county.wait_for_load_state("networkidle")
+    with county.expect_navigation(wait_until="load"):
+        county.get_by_role("button", name="登记").click()
     assert re.search(r"/incentives/\d+$", county.url), county.url
     url = county.url
     assert county.locator(".followup .step.current").inner_text() == "待整改"
@@ -92,24 +92,24 @@ def test_a_summons_is_followed_to_closure(page_as, live_server, shots):
 
     # 2. the unit reports its rectification (a note is required)
     unit.goto(url)
-    unit.get_by_role("button", name="提交整改情况").click()
-    unit.wait_for_load_state("networkidle")
+    with unit.expect_navigation(wait_until="load"):
+        unit.get_by_role("button", name="提交整改情况").click()
     assert "说明：请填写整改措施" in unit.content()
     unit.fill("textarea[name=note]", "制定驻村考勤制度，每周向乡镇报备在岗情况")
-    unit.get_by_role("button", name="提交整改情况").click()
-    unit.wait_for_load_state("networkidle")
+    with unit.expect_navigation(wait_until="load"):
+        unit.get_by_role("button", name="提交整改情况").click()
     assert unit.locator(".followup .step.current").inner_text() == "整改中"
     assert unit.get_by_role("button", name="整改到位，销号").count() == 0  # only the county closes
     unit.screenshot(path=str(shots / "summons-2-rectifying.png"), full_page=True)
 
     # 3. the county closes it (a closing note is required)
     county.goto(url)
-    county.get_by_role("button", name="整改到位，销号").click()
-    county.wait_for_load_state("networkidle")
+    with county.expect_navigation(wait_until="load"):
+        county.get_by_role("button", name="整改到位，销号").click()
     assert "说明：销号须填写整改结果说明" in county.content()
     county.fill("textarea[name=note]", "经乡镇核查，连续三个月在村天数达标，整改到位")
-    county.get_by_role("button", name="整改到位，销号").click()
-    county.wait_for_load_state("networkidle")
+    with county.expect_navigation(wait_until="load"):
+        county.get_by_role("button", name="整改到位，销号").click()
     assert county.locator(".followup .step.current").inner_text() == "已销号"
     history = county.locator("section", has_text="处理记录").locator("li")
     assert history.count() == 3

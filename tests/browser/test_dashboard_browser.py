@@ -31,8 +31,8 @@ def test_filters_and_drill_down(page_as, live_server, shots):
     page = page_as("demo_city")
     page.goto(live_server["url"] + "/coverage/433100000000")
     page.select_option("select[name=flag]", "key")
-    page.get_by_role("button", name="应用").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="应用").click()
     assert "flag=key" in page.url
     page.get_by_role("link", name="吉首市").first.click()
     page.wait_for_selector("#chart-coverage[data-rendered='1']", timeout=20000)

@@ -56,8 +56,8 @@ def test_province_picks_an_employer_from_suggestions(page_as, live_server, shots
     assert page.locator(".combobox-note").inner_text().startswith("已选择：后盾单位 · 吉首市 · ")
     page.screenshot(path=str(shots / "employer-2-picked.png"), full_page=True)
 
-    page.get_by_role("button", name="登记").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="登记").click()
     assert re.search(r"/people/\d+$", page.url), page.url
     assert name in page.content() and employer in page.content()
     person_url = page.url
@@ -77,8 +77,8 @@ def test_province_picks_an_employer_from_suggestions(page_as, live_server, shots
     field.press("Enter")  # picks; does not submit
     assert "/edit" in page.url and field.input_value() == chosen
     page.screenshot(path=str(shots / "employer-3-edit-keyboard.png"), full_page=True)
-    page.get_by_role("button", name="保存").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="保存").click()
     assert page.url == person_url and chosen in page.content()
     assert not page.console_errors, page.console_errors
     assert not page.blocked, page.blocked

@@ -31,8 +31,8 @@ def _upload(page, base, body: bytes):
     page.goto(base + "/import/people")
     page.set_input_files("input[name=file]", files=[{"name": "干部.xlsx", "buffer": body,
                          "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
-    page.get_by_role("button", name="上传并导入").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="上传并导入").click()
 
 
 def test_county_imports_people_from_the_template(page_as, live_server, shots):

@@ -78,8 +78,8 @@ def test_unit_files_with_a_photo_and_the_village_confirms(page_as, live_server, 
     card = village.locator("section.inbox-item", has_text=title)
     assert card.count() == 1
     village.screenshot(path=str(shots / "records-village-inbox.png"), full_page=True)
-    card.get_by_role("button", name="确认属实").click()
-    village.wait_for_load_state("networkidle")
+    with village.expect_navigation(wait_until="load"):
+        card.get_by_role("button", name="确认属实").click()
     assert "已确认该帮扶记录" in village.content()
     assert village.locator("section.inbox-item", has_text=title).count() == 0
     village.goto(record_url)
@@ -101,21 +101,21 @@ def test_a_dispute_reaches_the_units_home_with_the_reason(page_as, live_server, 
     title = f"浏览器测试：捐赠农资 {int(time.time())}"
     unit = page_as("demo_unit")
     _file(unit, base, demo, title, amount="12000")
-    unit.click("button[value=submit]")
-    unit.wait_for_load_state("networkidle")
+    with unit.expect_navigation(wait_until="load"):
+        unit.click("button[value=submit]")
 
     village = page_as("demo_village")
     village.goto(base + "/records/inbox")
     card = village.locator("section.inbox-item", has_text=title)
     card.locator("summary").click()
-    card.get_by_role("button", name="提出异议").click()  # without a reason: refused, nothing changed
-    village.wait_for_load_state("networkidle")
+    with village.expect_navigation(wait_until="load"):
+        card.get_by_role("button", name="提出异议").click()  # without a reason: refused, nothing changed
     assert "请填写异议理由" in village.content()
     assert village.console_errors == ["Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"]
     village.console_errors.clear()  # that refusal (422) was the point
     village.fill("textarea[name=reason]", "实际只收到化肥20袋，金额需核实")
-    village.get_by_role("button", name="提出异议").click()
-    village.wait_for_load_state("networkidle")
+    with village.expect_navigation(wait_until="load"):
+        village.get_by_role("button", name="提出异议").click()
     assert "已提出异议" in village.content()
 
     unit.goto(base + "/")

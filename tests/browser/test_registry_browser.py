@@ -39,8 +39,8 @@ def test_county_registers_enterprise_person_and_first_secretary(page_as, live_se
     page.fill("input[name=contact_name]", "龙经理")
     page.fill("input[name=contact_phone]", "13907431234")
     page.screenshot(path=str(shots / "registry-1-enterprise-form.png"), full_page=True)
-    page.get_by_role("button", name="登记").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="登记").click()
     assert re.search(r"/organizations/\d+$", page.url), page.url
     assert firm in page.locator("h1").inner_text()
     assert "民营" in page.content()
@@ -53,15 +53,15 @@ def test_county_registers_enterprise_person_and_first_secretary(page_as, live_se
     page.fill("input[name=phone]", "13807439876")
     page.select_option("select[name=ethnicity]", "苗族")
     page.check("input[name=is_party_member]")
-    page.get_by_role("button", name="登记").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="登记").click()
     assert "身份证号：身份证号校验位不正确" in page.content()
     assert page.input_value("input[name=name]") == person_name
     page.screenshot(path=str(shots / "registry-2-person-refused.png"), full_page=True)
     page.console_errors.clear()  # the browser logs the 422 of the refused form; that was the point
     page.fill("input[name=id_number]", number.lower())
-    page.get_by_role("button", name="登记").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="登记").click()
     assert re.search(r"/people/\d+$", page.url), page.url
     body = page.content()
     assert number in body and firm in body  # county staff see the full number
@@ -70,26 +70,26 @@ def test_county_registers_enterprise_person_and_first_secretary(page_as, live_se
     # 3. post them as first secretary of a village without one
     page.locator("main").get_by_role("link", name="选派", exact=True).click()
     page.select_option("select[name=gap]", "1")
-    page.get_by_role("button", name="查找").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="查找").click()
     page.screenshot(path=str(shots / "registry-3-choose-village.png"), full_page=True)
     row = page.locator("table.table tbody tr").first
     village_name = row.locator("td").first.inner_text().split(" ")[0].strip()
-    row.get_by_role("link", name="选择").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        row.get_by_role("link", name="选择").click()
     assert page.input_value("select[name=role]") == "first_secretary"
     page.select_option("select[name=dispatch_level]", "county")
     page.fill("input[name=round]", "2026届")
     page.fill("input[name=start_date]", "2026-11-01")
     page.screenshot(path=str(shots / "registry-4-posting-form.png"), full_page=True)
-    page.get_by_role("button", name="确认选派").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="确认选派").click()
     assert re.search(r"/postings/\d+$", page.url), page.url
     assert "2028年11月1日" in page.content()  # planned end: start + 2 years
 
     # 4. the village page shows them
-    page.get_by_role("link", name=village_name).first.click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name=village_name).first.click()
     forces = page.locator("#forces")
     assert person_name in forces.inner_text()
     assert firm in forces.inner_text()

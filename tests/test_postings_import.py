@@ -1,0 +1,262 @@
+"""Importing 选派: the posting rule by row, the round trip, duplicates, ending by update, scope."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import delete, func, select
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import verify_chain
+from registry.extensions import db
+from registry.people.models import Posting
+from registry.people.posting_imports import PostingImport
+from registry.transfer.importing import run_import
+from tests.factories import COUNTY, OTHER_COUNTY, first_township, make_org, make_person, make_posting, make_village
+
+HEADER = ["干部姓名", "身份证号", "选派类型", "派驻地", "挂职职务", "选派层级", "届次", "开始日期", "计划结束日期",
+          "结束日期", "结束原因", "结束说明"]
+
+
+def _csv(*rows, header=HEADER) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def _cells(body: bytes, fmt: str):
+    if fmt == "csv":
+        return body.decode("utf-8-sig")
+    return [[c.value for c in row] for row in load_workbook(io.BytesIO(body)).worksheets[0].iter_rows()]
+
+
+def _postings() -> int:
+    return db.session.scalar(select(func.count()).select_from(Posting))
+
+
+def _upload(session, body: bytes, name: str = "p.csv", update: bool = False):
+    data = {"file": (io.BytesIO(body), name)}
+    if update:
+        data["update"] = "y"
+    return session.post("/import/postings", data=data, content_type="multipart/form-data")
+
+
+@pytest.fixture()
+def world(db, make_user):
+    org = make_org("backing_unit", COUNTY, name="县农业农村局")
+    village = make_village(COUNTY, 1)
+    other_village = make_village(COUNTY, 2)
+    people = [make_person(org, name=n) for n in ("张三", "李四", "王五")]
+    county = make_user("region", region_code=COUNTY)
+    return {"org": org, "village": village, "other_village": other_village, "people": people, "county": county}
+
+
+def _row(person, role="第一书记", place=None, start="2024-01-01", **over):
+    values = {"name": person.name, "id_number": person.id_number, "role": role, "place": place, "post_held": "",
+              "level": "省派", "round": "2024届", "start": start, "planned": "", "end": "", "reason": "", "note": ""}
+    values.update(over)
+    return list(values.values())
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_postings_round_trip(world, login_as, fmt):
+    zhang, li, wang = world["people"]
+    org, village = world["org"], world["village"]
+    make_posting(zhang, org, village.code, "first_secretary", start=date(2024, 3, 1), round="2024届")
+    make_posting(li, org, village.code, "team_member", start=date(2022, 3, 1), end_date=date(2023, 9, 30),
+                 end_reason="recalled", end_note="=长期不在岗")
+    make_posting(li, org, world["other_village"].code, "team_member", start=date(2024, 3, 1))
+    make_posting(wang, org, first_township(COUNTY).code, "seconded_cadre", start=date(2024, 3, 1), post_held="副镇长",
+                 dispatch_level="county")
+    county = login_as(world["county"])
+    first = county.get(f"/postings/export.{fmt}")
+    assert first.status_code == 200
+    header = _cells(first.data, fmt)
+    if fmt == "xlsx":
+        assert header[0] == [c.header for c in PostingImport.export_columns()] and len(header) == 5
+        assert zhang.id_number in [r[1] for r in header[1:]]  # region staff see ID numbers in full
+    db.session.execute(delete(Posting))
+    db.session.commit()
+    response = _upload(county, first.data, f"p.{fmt}")
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    assert _postings() == 4
+    assert _cells(county.get(f"/postings/export.{fmt}").data, fmt) == _cells(first.data, fmt)
+    # every posting is on the record, as the form's save would put it, and so is each export
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.entity_type == "Posting", AuditEvent.action == "create")) == 4
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "export")) == 2
+    assert verify_chain().ok  # the batch of events is the chain one event at a time would make
+    again = _upload(county, first.data, f"p.{fmt}")
+    assert again.status_code == 422 and "已登记" in again.get_data(as_text=True)
+    assert _postings() == 4
+
+
+def test_each_bad_row_is_reported_by_row_and_column_and_nothing_is_written(world):
+    zhang, li, wang = world["people"]
+    village = world["village"].code
+    body = _csv(
+        _row(zhang, place=village),  # good
+        _row(li, role="书记", place=village),  # unknown role
+        _row(wang, place=village, start="2024-02-30"),  # no such date
+        _row(li, place="不存在村"),  # unknown place
+        _row(wang, id_number=wang.id_number[:-1] + ("1" if wang.id_number[-1] == "0" else "0"), place=village),
+        _row(wang, role="挂职干部", place=village),  # a seconded cadre to a village, no post
+        _row(wang, name="王六", place=world["other_village"].code),  # name not the ID number's
+        _row(li, place=world["other_village"].code, planned="2023-01-01", start="2024-05-01"),  # planned < start
+        _row(li, place=world["other_village"].code, start="2023-01-01", end="2023-06-30"),  # end without reason
+        _row(li, id_number="", place=world["other_village"].code, start=""),  # blank required cells
+    )
+    report = run_import(PostingImport(), body, "p.csv", world["county"])
+    errors = {(e.row, e.column) for e in report.errors}
+    assert (3, "role") in errors and (4, "start_date") in errors and (5, "region_code") in errors
+    assert (6, "id_number") in errors and (7, "region_code") in errors and (7, "post_held") in errors
+    assert (8, "name") in errors and (9, "planned_end") in errors and (10, "end_reason") in errors
+    assert {(e.message) for e in report.errors if e.row == 11} == {"请填写身份证号", "请填写开始日期"}
+    assert not any(e.row == 2 for e in report.errors)
+    cells = {(e.row, e.cell) for e in report.errors}
+    assert (4, "H4") in cells
+    assert _postings() == 0
+
+
+def test_overlaps_and_the_village_s_first_secretary_are_checked_against_the_registry(world):
+    zhang, li, wang = world["people"]
+    make_posting(zhang, world["org"], world["village"].code, "first_secretary", start=date(2024, 1, 1))
+    body = _csv(
+        _row(zhang, role="工作队员", place=world["other_village"].code, start="2024-06-01"),  # already posted
+        _row(li, place=world["village"].code, start="2024-06-01"),  # the village has its first secretary
+        _row(zhang, role="工作队员", place=world["other_village"].code, start="2023-01-01", end="2024-03-01",
+             reason="调整"),  # overlaps the active posting
+    )
+    report = run_import(PostingImport(), body, "p.csv", world["county"])
+    messages = {(e.row, e.column): e.message for e in report.errors}
+    assert "一人同时只能有一个在岗选派" in messages[(2, "id_number")]
+    assert "一个村同时只能有一名第一书记" in messages[(3, "region_code")]
+    assert "重叠" in messages[(4, "start_date")]
+    assert _postings() == 1
+
+
+def test_a_clash_between_rows_of_one_file_writes_nothing(world):
+    zhang = world["people"][0]
+    body = _csv(_row(zhang, place=world["village"].code, start="2024-01-01"),
+                _row(zhang, role="工作队员", place=world["other_village"].code, start="2024-06-01"))
+    report = run_import(PostingImport(), body, "p.csv", world["county"])
+    assert not report.ok and report.errors[0].message.startswith("张三自2024年")
+    assert "一人同时只能有一个在岗选派" in report.errors[0].message
+    assert _postings() == 0
+
+
+def test_duplicates_within_the_file_are_refused_by_row(world):
+    zhang = world["people"][0]
+    body = _csv(_row(zhang, place=world["village"].code), _row(zhang, place=world["village"].code))
+    report = run_import(PostingImport(), body, "p.csv", world["county"])
+    assert [(e.row, e.message) for e in report.errors] == [(3, "与第2行重复（同一条数据在文件中出现两次）")]
+    assert _postings() == 0
+
+
+def test_update_ends_an_active_posting_through_the_end_rule(world, login_as):
+    zhang, li, _ = world["people"]
+    active = make_posting(zhang, world["org"], world["village"].code, "first_secretary", start=date(2024, 1, 1),
+                          planned_end=date(2026, 1, 1), round="2024届")
+    county = login_as(world["county"])
+    ending = _csv(_row(zhang, place=world["village"].code, planned="2026-01-01", end="2025-06-30", reason="召回", note=""))
+    refused = _upload(county, ending, update=True)
+    assert refused.status_code == 422 and "召回须写明召回事由" in refused.get_data(as_text=True)
+    plain = _upload(county, ending)  # without "update": the posting is there already
+    assert plain.status_code == 422 and "已登记" in plain.get_data(as_text=True)
+    ending = _csv(_row(zhang, place=world["village"].code, planned="2026-01-01", end="2025-06-30", reason="召回",
+                       note="长期不在岗"))
+    assert _upload(county, ending, update=True).status_code == 302
+    db.session.expire_all()
+    posting = db.session.get(Posting, active.id)
+    assert (posting.end_date, posting.end_reason, posting.end_note) == (date(2025, 6, 30), "recalled", "长期不在岗")
+    assert db.session.scalar(select(AuditEvent.summary).where(AuditEvent.action == "end")).startswith("结束选派：张三")
+    # the same file again changes nothing; a change of anything but the end is refused by row
+    report = run_import(PostingImport(), ending, "p.csv", world["county"], update=True)
+    assert report.ok and report.updated == 0
+    changed = _csv(_row(zhang, role="工作队员", place=world["other_village"].code, level="县派", planned="2026-01-01",
+                        end="2025-07-31", reason="召回", note="长期不在岗"))
+    report = run_import(PostingImport(), changed, "p.csv", world["county"], update=True)
+    messages = {(e.row, e.column): e.message for e in report.errors}
+    assert "选派登记后不能修改选派类型" in messages[(2, "role")]
+    assert "不能修改派驻地" in messages[(2, "region_code")] and "不能修改选派层级" in messages[(2, "dispatch_level")]
+    report = run_import(PostingImport(), _csv(_row(zhang, place=world["village"].code, planned="2026-01-01",
+                                                  end="2025-07-31", reason="召回", note="长期不在岗")),
+                        "p.csv", world["county"], update=True)
+    assert "结束信息不能修改" in report.errors[0].message and report.errors[0].column == "end_date"
+
+
+def test_scope_outside_the_jurisdiction_is_refused_by_row(world, make_user):
+    zhang, li, _ = world["people"]
+    far_village = make_village(OTHER_COUNTY, 3)
+    stranger = make_person(make_org("backing_unit", OTHER_COUNTY), name="宁乡干部")
+    body = _csv(_row(zhang, place=far_village.code), _row(stranger, place=world["village"].code),
+                _row(li, place=f"{far_village.name}（{far_village.code}）"))
+    report = run_import(PostingImport(), body, "p.csv", world["county"])
+    messages = {(e.row, e.column): e.message for e in report.errors}
+    assert "不存在或不在您的范围内" in messages[(2, "region_code")]
+    assert "未登记或不在您的范围内" in messages[(3, "id_number")]
+    assert "不存在或不在您的范围内" in messages[(4, "region_code")]
+    # one of the county's people posted elsewhere: the duplicate does not say where
+    make_posting(li, world["org"], make_village(OTHER_COUNTY, 6).code, "team_member", start=date(2024, 2, 1))
+    report = run_import(PostingImport(), _csv(_row(li, role="工作队员", place=world["village"].code, start="2024-02-01")),
+                        "p.csv", world["county"])
+    assert [e.message.split("；")[0] for e in report.errors] == ["李四自2024年2月1日起的选派已登记"]
+    report = run_import(PostingImport(), _csv(_row(li, role="工作队员", place=world["village"].code, start="2024-02-01",
+                                                   end="2024-05-01", reason="调整")), "p.csv", world["county"], update=True)
+    assert [e.message for e in report.errors] == ["该选派不在您的管辖范围内，不能修改"]
+    # a township's staff may not post into another township of the county
+    township = first_township(COUNTY)
+    other = make_village(COUNTY, 5, township=db.session.scalars(
+        select(type(township)).where(type(township).parent_code == COUNTY, type(township).code != township.code)).first())
+    township_staff = make_user("region", region_code=township.code)
+    report = run_import(PostingImport(), _csv(_row(zhang, place=other.code)), "p.csv", township_staff)
+    assert report.errors and report.errors[0].column in ("region_code", "id_number")
+    assert _postings() == 1
+
+
+def test_only_posting_staff_see_the_import(world, login_as, make_user):
+    unit = login_as(make_user("unit", organization_id=world["org"].id))
+    assert unit.get("/import/postings").status_code == 404
+    county = login_as(world["county"])
+    assert 'href="/import/postings"' in county.get("/postings/").get_data(as_text=True)
+    template = county.get("/import/postings/template.xlsx")
+    assert template.status_code == 200
+    headers = [c.value for c in next(load_workbook(io.BytesIO(template.data)).worksheets[0].iter_rows())]
+    assert "身份证号" in " ".join(str(h) for h in headers)
+
+
+def test_the_cli_imports_postings_as_a_named_account(world, runner, tmp_path):
+    zhang = world["people"][0]
+    path = tmp_path / "p.csv"
+    path.write_bytes(_csv(_row(zhang, place=world["village"].code)))
+    refused = runner.invoke(args=["import", "postings", str(path)])
+    assert refused.exit_code != 0 and "--as" in refused.output
+    result = runner.invoke(args=["import", "postings", str(path), "--as", world["county"].username])
+    assert result.exit_code == 0, result.output
+    assert _postings() == 1
+
+
+def test_a_large_postings_export_runs_as_a_job_and_its_file_imports_again(world, login_as, app, monkeypatch):
+    from registry.transfer import jobs
+
+    monkeypatch.setitem(app.config, "REGISTRY_EXPORT_JOB_ROWS", 2)
+    zhang, li, wang = world["people"]
+    for person, village in ((zhang, world["village"]), (li, world["other_village"])):
+        make_posting(person, world["org"], village.code, "team_member", start=date(2024, 3, 1))
+    make_posting(wang, world["org"], first_township(COUNTY).code, "seconded_cadre", start=date(2024, 3, 1),
+                 post_held="副镇长")
+    county = login_as(world["county"])
+    response = county.get("/postings/export.csv")
+    assert response.status_code == 302 and "/import/jobs/" in response.headers["Location"]
+    assert jobs.work(once=True) == 1
+    body = county.get(response.headers["Location"] + "/download").data
+    assert zhang.id_number in body.decode("utf-8-sig")
+    db.session.execute(delete(Posting))
+    db.session.commit()
+    assert _upload(county, body).status_code == 302
+    assert _postings() == 3
