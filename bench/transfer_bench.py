@@ -3,15 +3,18 @@
 - people import: a 40,000-row .xlsx of new cadres imported end to end by a county's staff
   (read, every row checked by the person rule, written, audited, committed), beside the
   bare parse of the same file by the reader (python-calamine), and their ratio;
-- records import: a 40,000-row support-record import (printed as not built until the
-  records import exists);
+- records import: a 40,000-row .xlsx of a unit's support records imported end to end by
+  the unit's staff (read, every row checked by the filing rule, written in one Core insert,
+  audited, the dashboard summaries updated, committed), beside the bare parse of the same
+  file by the reader, and their ratio;
 - ledger export: 1,000,000 support records as .csv and as .xlsx, each in a fresh process,
   with its time and the process's peak memory (VmHWM).
 
 Targets (issue 11): people import ≤ 3 s, records import ≤ 1.5 s, export peak memory
 ≤ 300 MB, CSV ≤ 15 s, xlsx ≤ 90 s. The machine is shared: compare within one run.
 
-    .venv/bin/python bench/transfer_bench.py [--people 40000] [--records 1000000] [--skip-export]
+    .venv/bin/python bench/transfer_bench.py [--people 40000] [--import-records 40000] [--records 1000000]
+                                             [--skip-export]      (0 rows skips a section)
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -122,6 +125,67 @@ def bench_people(path: Path, n: int) -> None:
           flush=True)
 
 
+def records_file(n: int) -> bytes:
+    """A unit's ledger as a spreadsheet: its villages by label, amounts as numbers (some
+    written "5万"), dates as date cells, a 编号 on every row."""
+    import xlsxwriter
+    from sqlalchemy import select
+
+    from registry.core.enums import RECORD_CATEGORIES
+    from registry.extensions import db
+    from registry.records.imports import RecordImport
+    from registry.regions.models import Region
+
+    villages = [f"{name}（{code}）" for code, name in db.session.execute(
+        select(Region.code, Region.name).where(Region.level == "village", Region.code.like(COUNTY[:6] + "%")))]
+    categories = list(RECORD_CATEGORIES.values())
+    rng = random.Random(7)
+    start = date(2024, 1, 1)
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "constant_memory": True})
+    ws = wb.add_worksheet()
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, [f.header for f in RecordImport.fields])
+    for i in range(1, n + 1):
+        amount = f"{rng.randint(1, 50)}万" if i % 10 == 0 else rng.randint(0, 10**6) / 100
+        ws.write_row(i, 0, [f"2025-{i:05d}", villages[i % len(villages)], "基准县农业农村局",
+                            categories[i % len(categories)], f"帮扶项目{i}", "基准数据" if i % 3 else None, amount,
+                            0, rng.randint(0, 5000), rng.randint(0, 50), rng.randint(0, 200), rng.randint(0, 10)])
+        ws.write_datetime(i, 12, datetime.combine(start + timedelta(days=i % 600), datetime.min.time()), day)
+    wb.close()
+    return buf.getvalue()
+
+
+def bench_records(path: Path, n: int) -> None:
+    from sqlalchemy import func, select
+
+    from registry.accounts.models import User
+    from registry.dashboard.models import SupportTotal
+    from registry.extensions import db
+    from registry.records.imports import RecordImport
+    from registry.records.models import SupportRecord
+    from registry.transfer.importing import run_import
+    from registry.transfer.reading import read_grid
+
+    app = make_app(path)
+    with app.app_context():
+        data = records_file(n)
+        t = time.perf_counter()
+        grid = read_grid(data, "records.xlsx")
+        parse = time.perf_counter() - t
+        user = db.session.scalar(select(User).where(User.username == "bench_unit"))
+        t = time.perf_counter()
+        report = run_import(RecordImport(), data, "records.xlsx", user)
+        full = time.perf_counter() - t
+        stored = db.session.scalar(select(func.count()).select_from(SupportRecord))
+        counted = db.session.scalar(select(func.sum(SupportTotal.record_count)).where(
+            SupportTotal.level == "province", SupportTotal.month == 0))
+    status = "ok" if report.ok else f"FAILED: {report.errors[:3]}"
+    print(f"records import  {n:>9,} rows  parse {parse:6.2f} s  import {full:6.2f} s  "
+          f"ratio {full / parse:5.1f}x  (target ≤ 1.5 s)  {status}, {stored:,} records stored, "
+          f"{counted or 0:,} in the summaries, {len(grid.rows) - 1:,} read", flush=True)
+
+
 def fill_records(path: Path, n: int) -> None:
     from sqlalchemy import insert, select
 
@@ -143,7 +207,8 @@ def fill_records(path: Path, n: int) -> None:
                               title=f"帮扶项目{i}", description="基准数据，含逗号，和“引号”", amount=Decimal(rng.randint(0, 10**6)) / 100,
                               amount_attracted=Decimal(0), amount_in_kind=Decimal(rng.randint(0, 5000)),
                               households=rng.randint(0, 50), persons=rng.randint(0, 200), jobs=rng.randint(0, 10),
-                              record_date=start + timedelta(days=i % 900), status="confirmed", version=1))
+                              record_date=start + timedelta(days=i % 900), status="confirmed", version=1,
+                              reference=f"L-{i:07d}"))
             if len(batch) == 50_000:
                 db.session.execute(insert(SupportRecord.__table__), batch)
                 batch = []
@@ -204,6 +269,7 @@ def bench_export(path: Path, n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=40_000)
+    parser.add_argument("--import-records", type=int, default=40_000, dest="import_records")
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--export-child", nargs=3, metavar=("DB", "FMT", "OUT"), help=argparse.SUPPRESS)
@@ -216,8 +282,10 @@ def main() -> None:
         t = time.perf_counter()
         prepare(path)
         print(f"setup: schema, divisions, {COUNTY} villages: {time.perf_counter() - t:.1f} s", flush=True)
-        bench_people(path, args.people)
-        print("records import  (not built yet: the support-record import is the next step of issue 11)")
+        if args.people:
+            bench_people(path, args.people)
+        if args.import_records:
+            bench_records(path, args.import_records)
         if not args.skip_export:
             t = time.perf_counter()
             fill_records(path, args.records)

@@ -28,7 +28,7 @@ def test_the_ledger_exports_what_the_list_shows(db, world, login_as):
     rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=2)]
     assert len(rows) == 1
     row = dict(zip(header, rows[0]))
-    assert row["编号"] == confirmed.id and row["标题"] == "'=捐建产业路" and row["状态"] == "已确认"
+    assert row["编号"] == confirmed.reference and row["标题"] == "'=捐建产业路" and row["状态"] == "已确认"
     assert row["直接投入资金（元）"] == 50000 and isinstance(row["帮扶日期"], datetime)
     assert row["村"].endswith(f"（{world.village.code}）")
     assert about["筛选条件"] == "状态：已确认" and about["行数"] == "1"

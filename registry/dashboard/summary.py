@@ -474,6 +474,77 @@ def refresh_stale(today: date | None = None) -> int:
     return len(areas)
 
 
+def _rollup_select(model, level: str, n: int, whole_year: bool, condition=None, *, total: bool = False):
+    """The records' rollup cells at one level (by month, or the whole year), as
+    ``SupportRollup`` (or, with ``total``, ``SupportTotal``) holds them; ``condition``
+    limits the records counted."""
+    year = extract("year", model.record_date).cast(Integer)
+    region_code = func.substr(model.village_code, 1, n).concat("0" * (12 - n))
+    month = literal(YEAR_TOTAL) if whole_year else extract("month", model.record_date).cast(Integer)
+    cuts = [model.category] if total else [model.category, Organization.kind, Region.is_key, Region.is_poor,
+                                             Region.is_relocation]
+    stmt = (
+        select(
+            region_code.label("region_code"), literal(level).label("level"), year.label("year"), month.label("month"),
+            *cuts, model.status, func.count().label("record_count"),
+            func.coalesce(func.sum(model.amount), 0), func.coalesce(func.sum(model.amount_attracted), 0),
+            func.coalesce(func.sum(model.amount_in_kind), 0),
+        )
+        .group_by(region_code, year, month, *cuts, model.status)
+    )
+    if not total:
+        stmt = (stmt.join(Organization, Organization.id == model.organization_id)
+                .join(Region, Region.code == model.village_code))
+    return stmt if condition is None else stmt.where(condition)
+
+
+def add_records(session, condition) -> None:
+    """Add the records ``condition`` selects to the summaries in one step: for records
+    written in bulk through Core, which the per-flush listener does not see. The records
+    are counted once per township cell in SQL, the cells are carried up the levels as the
+    listener carries each record, and each summary gets the listener's batch of upserts.
+    The figures are the listener's for the same records, added one by one."""
+    model = _record_model()
+    conn = session.connection()
+    township = func.substr(model.village_code, 1, 9)
+    year = extract("year", model.record_date).cast(Integer)
+    month = extract("month", model.record_date).cast(Integer)
+    keys = (township, year, month, model.category, Organization.kind, Region.is_key, Region.is_poor,
+            Region.is_relocation, model.status)
+    stmt = (
+        select(*keys, func.count(), func.coalesce(func.sum(model.amount), 0),
+               func.coalesce(func.sum(model.amount_attracted), 0), func.coalesce(func.sum(model.amount_in_kind), 0))
+        .join(Organization, Organization.id == model.organization_id)
+        .join(Region, Region.code == model.village_code)
+        .where(condition)
+        .group_by(*keys)
+    )
+    cells: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    totals: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    confirmed = False
+    for prefix, y, m, category, kind, is_key, is_poor, is_relocation, status, *measures in conn.execute(stmt):
+        measures = [measures[0], *(Decimal(str(v)) for v in measures[1:])]
+        confirmed = confirmed or status == "confirmed"
+        for level, n in LEVEL_CUTS:
+            region_code = prefix[:n] + "0" * (12 - n)
+            for month_key in (m, YEAR_TOTAL):
+                for cell in (cells[(region_code, level, y, month_key, category, kind, bool(is_key), bool(is_poor),
+                                    bool(is_relocation), status)],
+                             totals[(region_code, level, y, month_key, category, status)]):
+                    for i in range(4):
+                        cell[i] += measures[i]
+    _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)  # the listener's own upserts
+    _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
+    if confirmed:  # as the listener: the villages' latest confirmed support and their areas
+        villages = set(conn.execute(select(model.village_code).where(condition, model.status == "confirmed")
+                                    .distinct()).scalars())
+        areas = {area_of(code) for code in villages}
+        lock_areas(conn, areas)
+        refresh_last_confirmed(conn, villages)
+        refresh_village_status(conn, villages)
+        refresh_areas(conn, areas)
+
+
 def rebuild_all() -> None:
     """Recompute every summary from the records (after a bulk load or a flag change)."""
     model = _record_model()
@@ -486,30 +557,9 @@ def rebuild_all() -> None:
         refresh_village_status(conn, None)
         refresh_areas(conn, None)
         return
-    year = extract("year", model.record_date).cast(Integer)
     for (level, n), whole_year in ((cut, whole) for cut in LEVEL_CUTS for whole in (False, True)):
-        region_code = func.substr(model.village_code, 1, n).concat("0" * (12 - n))
-        month = literal(YEAR_TOTAL) if whole_year else extract("month", model.record_date).cast(Integer)
-        stmt = (
-            select(
-                region_code.label("region_code"), literal(level).label("level"), year.label("year"), month.label("month"),
-                model.category, Organization.kind, Region.is_key, Region.is_poor, Region.is_relocation, model.status,
-                func.count().label("record_count"),
-                func.coalesce(func.sum(model.amount), 0), func.coalesce(func.sum(model.amount_attracted), 0),
-                func.coalesce(func.sum(model.amount_in_kind), 0),
-            )
-            .join(Organization, Organization.id == model.organization_id)
-            .join(Region, Region.code == model.village_code)
-            .group_by(region_code, year, month, model.category, Organization.kind, Region.is_key, Region.is_poor,
-                      Region.is_relocation, model.status)
-        )
-        conn.execute(
-            SupportRollup.__table__.insert().from_select(
-                ["region_code", "level", "year", "month", "category", "org_kind", "is_key", "is_poor", "is_relocation",
-                 "status", "record_count", "amount", "amount_attracted", "amount_in_kind"],
-                stmt,
-            )
-        )
+        conn.execute(SupportRollup.__table__.insert().from_select(
+            [*_ROLLUP_KEY, *_MEASURES], _rollup_select(model, level, n, whole_year)))
     r = SupportRollup
     conn.execute(
         SupportTotal.__table__.insert().from_select(

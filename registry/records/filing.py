@@ -16,14 +16,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..audit.services import record as audit, snapshot
 from ..core.enums import RECORD_CATEGORIES
 from ..core.parsing import clean_text, halfwidth, parse_amount, parse_count, parse_date
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
 from . import evidence as files
-from .models import Evidence, SupportRecord
+from .models import REFERENCE_LENGTH, Evidence, SupportRecord
 from .rules import STALE, check_version, commit_or_stale, refuse_unless, transition
 
 MAX_EVIDENCE_PER_RECORD = 20
@@ -31,6 +31,7 @@ MAX_EVIDENCE_PER_RECORD = 20
 # -- what a record may hold ------------------------------------------------------------------
 
 FIELD_LABELS = {
+    "reference": "编号",
     "village_code": "村",
     "pairing_id": "结对关系",
     "category": "帮扶类别",
@@ -84,6 +85,14 @@ def filer_villages(organization_id: int) -> list[Region]:
     return list(db.session.scalars(select(Region).where(condition).order_by(Region.code)))
 
 
+def filer_village_codes(organization_id: int) -> set[str]:
+    """The codes of ``filer_villages``, fetched once (for checking many records)."""
+    condition = _village_condition(organization_id)
+    if condition is None:
+        return set()
+    return set(db.session.scalars(select(Region.code).where(condition)))
+
+
 def village_allowed(organization_id: int, village_code: str) -> bool:
     condition = _village_condition(organization_id)
     if condition is None:
@@ -102,8 +111,36 @@ def _pairing_covers(pairing: Pairing, village_code: str) -> bool:
     return region is not None and region.contains(village_code)
 
 
+def clean_reference(value, errors: Collector) -> str | None:
+    """A 编号 as typed (full-width characters made ASCII, spaces trimmed); None when blank
+    (the registry then assigns one)."""
+    reference = halfwidth(value)
+    if not reference:
+        return None
+    if len(reference) > REFERENCE_LENGTH:
+        errors.add("reference", f"编号不能超过{REFERENCE_LENGTH}个字符")
+    elif any(not ch.isprintable() for ch in reference):
+        errors.add("reference", "编号不能含有换行、制表符等控制字符")
+    return reference
+
+
+REFERENCE_TAKEN = "编号“{reference}”已被本单位的另一条记录使用，请换一个编号，或留空由系统自动编号"
+
+
+def _check_reference_free(organization_id: int, reference: str | None, record_id: int | None = None) -> None:
+    if reference is None:
+        return
+    stmt = select(SupportRecord.id).where(SupportRecord.organization_id == organization_id,
+                                          SupportRecord.reference == reference)
+    if record_id is not None:
+        stmt = stmt.where(SupportRecord.id != record_id)
+    if db.session.scalar(stmt.limit(1)) is not None:
+        raise RuleViolation(REFERENCE_TAKEN.format(reference=reference), "reference")
+
+
 @dataclass
 class RecordData:
+    reference: str | None
     village_code: str
     pairing_id: int | None
     category: str
@@ -118,17 +155,21 @@ class RecordData:
     record_date: date
 
 
-def validate_record_data(organization_id: int, data: dict, *, village_code: str | None = None) -> RecordData:
+def validate_record_data(organization_id: int, data: dict, *, village_code: str | None = None,
+                         allowed_villages: set[str] | None = None) -> RecordData:
     """Check a record's fields; ``village_code`` fixes the village (a correction keeps the
-    corrected record's village). Returns the cleaned values or raises ``RuleViolation``."""
+    corrected record's village). ``allowed_villages`` is ``filer_village_codes`` fetched
+    once by a caller checking many records. Returns the cleaned values or raises
+    ``RuleViolation``."""
     errors = Collector()
+    reference = clean_reference(data.get("reference"), errors)
     village = halfwidth(data.get("village_code"))
     if village_code is not None and village and village != village_code:
         errors.add("village_code", "更正记录的村须与被更正的记录一致")
     village = village_code or village
     if not village:
         errors.add("village_code", "请选择村")
-    elif not village_allowed(organization_id, village):
+    elif not (village in allowed_villages if allowed_villages is not None else village_allowed(organization_id, village)):
         errors.add("village_code", "该村不在本单位的结对或选派范围内")
 
     pairing_id = None
@@ -157,20 +198,25 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     record_date = parse_date(data.get("record_date"), "record_date", FIELD_LABELS["record_date"], errors)
     errors.raise_if_any()
     return RecordData(
-        village_code=village, pairing_id=pairing_id, category=category, title=title, description=description,
+        reference=reference, village_code=village, pairing_id=pairing_id, category=category, title=title, description=description,
         record_date=record_date, **amounts, **counts,
     )
 
 
 def _apply(record: SupportRecord, values: RecordData) -> None:
     for name, value in vars(values).items():
+        if name == "reference" and value is None:
+            continue  # blank: a new record is numbered by the registry, a stored one keeps its 编号
         setattr(record, name, value)
 
 
-def _organization_id(user) -> int:
+def filer_organization(user) -> int:
+    """The organization a user files records for: only a backing unit's account files,
+    and only its own unit's records (the rule the form and the import share)."""
     if getattr(user, "role", None) != "unit" or not user.organization_id:
         raise RuleViolation({"": "只有帮扶单位的账号可以填报帮扶记录"})
     return user.organization_id
+
 
 
 
@@ -179,12 +225,13 @@ def _organization_id(user) -> int:
 def create_record(user, data: dict, uploads=(), *, submit: bool = False, supersedes: SupportRecord | None = None) -> SupportRecord:
     """A new record of the user's organization (a draft, or submitted at once). With
     ``supersedes``, a correction of that confirmed record (same village)."""
-    organization_id = _organization_id(user)
+    organization_id = filer_organization(user)
     if supersedes is not None:
         refuse_unless(supersedes, user, "correct")
     values = validate_record_data(
         organization_id, data, village_code=supersedes.village_code if supersedes is not None else None
     )
+    _check_reference_free(organization_id, values.reference)
     checked = files.check_uploads(uploads)
     _check_evidence_count(0, len(checked))
 
@@ -196,7 +243,10 @@ def create_record(user, data: dict, uploads=(), *, submit: bool = False, superse
 
     def write_event() -> None:
         db.session.add(record)
-        db.session.flush()
+        # a 编号 taken meanwhile by a concurrent save of the unit is refused, not a crash
+        taken = (REFERENCE_TAKEN.format(reference=values.reference) if values.reference
+                 else "另一条记录同时保存，占用了自动分配的编号；请重新保存")
+        flush_or_refuse(STALE, duplicate=("reference", taken))
         if supersedes is not None:
             audit("correct", record, summary=f"更正记录 #{supersedes.id}：{record.title}", actor=user)
         else:
@@ -209,15 +259,19 @@ def start_correction(original: SupportRecord, user, data: dict, uploads=(), *, s
     return create_record(user, data, uploads, submit=submit, supersedes=original)
 
 
-def update_record(record: SupportRecord, user, data: dict, expected_version, uploads=(), *, submit: bool = False) -> SupportRecord:
+def update_record(record: SupportRecord, user, data: dict, expected_version, uploads=(), *, submit: bool = False,
+                  commit: bool = True, allowed_villages: set[str] | None = None) -> SupportRecord:
     """Save the filer's changes to a draft or disputed record (and submit it if asked).
-    A save from an older version than the stored one is refused (optimistic lock)."""
+    A save from an older version than the stored one is refused (optimistic lock).
+    ``commit=False`` leaves the commit to the caller (an import that saves many)."""
     refuse_unless(record, user, "edit")
     check_version(record, expected_version)
     values = validate_record_data(
         record.organization_id, data,
         village_code=record.supersedes.village_code if record.supersedes_id else None,
+        allowed_villages=allowed_villages,
     )
+    _check_reference_free(record.organization_id, values.reference, record.id)
     checked = files.check_uploads(uploads)
     _check_evidence_count(len(record.evidence), len(checked))
     before = snapshot(record)
@@ -227,19 +281,24 @@ def update_record(record: SupportRecord, user, data: dict, expected_version, upl
         if db.session.is_modified(record):
             audit("update", record, before=before, summary=f"修改：{record.title}", actor=user)
 
-    return _save(record, write_event, checked, user, submit=submit)
+    return _save(record, write_event, checked, user, submit=submit, commit=commit)
 
 
-def _save(record: SupportRecord, write_event, uploads: list[files.Upload], user, *, submit: bool) -> SupportRecord:
-    """Write the record's audit event, store its new files, submit it if asked and commit,
-    all in one transaction; on any failure roll back and remove the stored files."""
+def _save(record: SupportRecord, write_event, uploads: list[files.Upload], user, *, submit: bool,
+          commit: bool = True) -> SupportRecord:
+    """Write the record's audit event, store its new files, submit it if asked and commit
+    (or only flush, when the caller commits), all in one transaction; on any failure roll
+    back and remove the stored files."""
     stored: list[str] = []
     try:
         write_event()
         stored = _attach(record, uploads, user)
         if submit:
             transition(record, "submitted", actor=user)
-        commit_or_stale()
+        if commit:
+            commit_or_stale()
+        else:
+            db.session.flush()
     except StaleDataError:
         db.session.rollback()
         files.discard(stored)

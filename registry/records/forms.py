@@ -31,6 +31,7 @@ class Needed:
 
 
 class RecordForm(FlaskForm):
+    reference = StringField("编号", render_kw={"maxlength": 30, "placeholder": "留空则自动编号，如 2026-0001"})
     village_code = SelectField("受帮扶村", validate_choice=False, validators=[Needed()])
     pairing_id = SelectField("所属结对关系", validate_choice=False)
     category = SelectField(
@@ -68,7 +69,7 @@ class RecordForm(FlaskForm):
 
     def fill_from(self, record) -> None:
         """Put a stored record's values on the form (for editing or correcting)."""
-        for name in ("village_code", "category", "title", "description", "households", "persons", "jobs"):
+        for name in ("reference", "village_code", "category", "title", "description", "households", "persons", "jobs"):
             getattr(self, name).data = getattr(record, name)
         for name in ("amount", "amount_attracted", "amount_in_kind"):
             value = getattr(record, name)

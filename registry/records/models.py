@@ -18,19 +18,53 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.audited import Audited
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
-from ..core.timeutil import utcnow
+from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..organizations.models import Organization
 from ..pairings.models import Pairing
 from ..regions.models import Region
 
 ZERO = Decimal("0.00")
+REFERENCE_LENGTH = 30
+
+
+def reference_for(year: int, sequence: int) -> str:
+    """A record's 编号 as the registry assigns it: the year it was filed and its place
+    among the unit's records of that year, "2026-0001". A unit's ledger is kept by year
+    and numbered in order, as paper 台账 are; the number tells a reader both at a glance,
+    and it never changes when the record's own date is corrected."""
+    return f"{year}-{sequence:04d}"
+
+
+def highest_sequence(conn, organization_id: int, year: int) -> int:
+    """The highest sequence among the unit's 编号 of ``year`` written as the registry
+    writes them (a unit's own 编号 such as "甲-7" do not count)."""
+    prefix = f"{year}-"
+    table = SupportRecord.__table__
+    found = conn.execute(select(table.c.reference).where(
+        table.c.organization_id == organization_id, table.c.reference.like(f"{prefix}%"))).scalars()
+    return max((int(ref[len(prefix):]) for ref in found if ref[len(prefix):].isdigit()), default=0)
+
+
+def _assign_reference(context) -> str:
+    """The column default of ``reference``: the next 编号 of the record's unit this year.
+    Every insert without a 编号 gets one (a form save, a bulk load, a test's record); one
+    statement inserting many rows reads each unit's highest number once."""
+    params = context.get_current_parameters()
+    year = local_today().year
+    key = (params["organization_id"], year)
+    counters = context.__dict__.setdefault("_record_references", {})
+    if key not in counters:
+        counters[key] = highest_sequence(context.connection, *key)
+    counters[key] += 1
+    return reference_for(year, counters[key])
 
 
 class SupportRecord(Audited, db.Model):
@@ -42,6 +76,8 @@ class SupportRecord(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))  # the filer
+    # 编号: the record's own reference, unique within its unit (the natural key of imports)
+    reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH), default=_assign_reference)
     village_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
     pairing_id: Mapped[int | None] = mapped_column(ForeignKey("pairing.id"), index=True)
     category: Mapped[str] = mapped_column(String(20))
@@ -79,6 +115,7 @@ class SupportRecord(Audited, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
+        UniqueConstraint("organization_id", "reference", name="uq_support_record_organization_reference"),
         # villages and regions: the lists of a region count and sort within this index
         # (every column their scope and filters read, but the title search)
         Index("ix_support_record_village_list", "village_code", "status", "record_date", "category", "submitted_at"),

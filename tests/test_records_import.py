@@ -1,0 +1,358 @@
+"""帮扶记录 import: a unit's own records, checked by the filing rule, keyed by 编号, all or
+nothing; the ledger round-trips; the summaries equal a rebuild."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import delete, func, select
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import snapshot, verify_chain
+from registry.extensions import db as _db
+from tests.factories_records import file_record, world  # noqa: F401
+
+HEADER = ["编号", "村", "填报单位", "帮扶类别", "标题", "内容说明", "直接投入资金（元）", "引进资金（元）", "实物折价（元）",
+          "受益户数", "受益人数", "带动就业人数", "帮扶日期"]
+
+
+def _cells(body: bytes, fmt: str):
+    if fmt == "csv":
+        return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    return [[c.value for c in row] for row in load_workbook(io.BytesIO(body)).worksheets[0].iter_rows()]
+
+
+def _csv(rows, header=HEADER) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _post(client, body: bytes, name="records.csv", update=False):
+    data = {"file": (io.BytesIO(body), name)}
+    if update:
+        data["update"] = "y"
+    return client.post("/import/records", data=data, content_type="multipart/form-data")
+
+
+def _records():
+    from registry.records.models import SupportRecord
+
+    _db.session.expire_all()
+    return _db.session.scalars(select(SupportRecord).order_by(SupportRecord.id)).all()
+
+
+def _count() -> int:
+    from registry.records.models import SupportRecord
+
+    return _db.session.scalar(select(func.count()).select_from(SupportRecord))
+
+
+def _day(days_ago=10) -> str:
+    return (date.today() - timedelta(days=days_ago)).isoformat()
+
+
+def _row(village, reference="A-1", **kw) -> list:
+    values = {"编号": reference, "村": f"示例（{village.code}）", "填报单位": "", "帮扶类别": "产业", "标题": "捐建产业路",
+              "内容说明": "", "直接投入资金（元）": "5万", "引进资金（元）": "", "实物折价（元）": "1,200.50",
+              "受益户数": "12", "受益人数": "40", "带动就业人数": "", "帮扶日期": _day()}
+    values.update(kw)
+    return [values[h] for h in HEADER]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_ledger_round_trips(db, world, login_as, fmt):
+    from registry.records.models import SupportRecord
+
+    # distinct dates: the ledger lists the newest first, then the last filed (an import files
+    # a file's rows in its order, so records of one day would come back in reverse)
+    for days, title, amount in ((3, "=捐建产业路", "5万"), (9, "送医下乡，含逗号", "1200.50"), (30, "消费帮扶", "")):
+        file_record(world.unit, world.village.code, status="submitted", title=title, amount=amount,
+                    description="第一行\n第二行" if amount else "", record_date=_day(days))
+    file_record(world.unit, world.posted_village.code, status="submitted", title="驻村点", reference="甲-7",
+                record_date=date(2024, 5, 6).isoformat())
+    db.session.commit()
+    unit = login_as(world.unit)
+    first = unit.get(f"/records/export.{fmt}")
+    assert first.status_code == 200
+    before = _cells(first.data, fmt)
+    assert before[0][:13] == HEADER and before[0][13:] == ["状态", "提交日期", "确认或异议日期", "异议理由", "更正的记录编号"]
+    assert len(before) == 5 and {row[13] for row in before[1:]} == {"待确认"}
+    db.session.execute(delete(SupportRecord))
+    db.session.commit()
+    response = _post(unit, first.data, f"ledger.{fmt}")
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    assert _cells(unit.get(f"/records/export.{fmt}").data, fmt) == before
+    assert {r.status for r in _records()} == {"submitted"} and all(r.created_by_id == world.unit.id for r in _records())
+    assert verify_chain().ok
+    # the same file again: every row is a duplicate, refused by row, nothing written
+    again = _post(unit, first.data, f"ledger.{fmt}")
+    page = again.get_data(as_text=True)
+    assert again.status_code == 422 and page.count("本单位已有编号为") == 4 and _count() == 4
+
+
+def test_imported_records_await_the_village_and_are_audited(db, world, login_as):
+    unit, village = login_as(world.unit), login_as(world.village_user)
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    body = _csv([_row(world.village, "R-1"), _row(world.posted_village, "R-2", 帮扶日期="2024年3月5日",
+                                                   填报单位="省测试厅", **{"直接投入资金（元）": "１２，５００"})])
+    response = _post(unit, body)
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    first, second = _records()
+    assert (first.reference, first.status, first.amount, first.amount_in_kind) == ("R-1", "submitted", 50000, 1200.5)
+    assert second.record_date == date(2024, 3, 5) and second.amount == 12500 and second.submitted_at is not None
+    created = db.session.scalars(select(AuditEvent).where(AuditEvent.id > events).order_by(AuditEvent.id)).all()
+    assert [e.action for e in created] == ["create", "create", "import_records"]
+    assert created[0].entity_id == str(first.id) and created[0].region_code == world.village.code
+    # the event holds the stored record as a form save's snapshot of it would
+    assert json.loads(created[0].after) == snapshot(first) and first.status == "submitted" and verify_chain().ok
+    # the village sees them in its inbox, as records a unit submitted
+    assert "捐建产业路" in village.get("/records/inbox").get_data(as_text=True)
+
+
+def test_rows_outside_the_units_villages_or_of_another_unit_are_refused_by_row(db, world, login_as):
+    unit = login_as(world.unit)
+    body = _csv([_row(world.village, "S-1"), _row(world.stranger_village, "S-2"), _row(world.far_village, "S-3"),
+                 _row(world.village, "S-4", 填报单位="测试企业"), _row(world.village, "S-5", 村="没有这个村")])
+    response = _post(unit, body)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert page.count("该村不在本单位的结对或选派范围内") == 2
+    assert "只能导入本单位（省测试厅）的记录" in page and "没有这个村" in page
+    assert "C5" in page  # the cell of the other unit's name
+    assert _count() == 0
+
+
+@pytest.mark.parametrize("who", ["county", "township", "village_user", "viewer"])
+def test_only_those_who_may_file_may_import(db, world, login_as, who):
+    client = login_as(getattr(world, who))
+    assert client.get("/import/records").status_code == 404  # as for every kind a role may not create
+    assert _post(client, _csv([_row(world.village)])).status_code == 404
+    assert "/import/records" not in client.get("/records/").get_data(as_text=True)
+    assert _count() == 0
+
+
+def test_the_cli_imports_as_the_unit_and_refuses_an_account_that_may_not_file(db, world, runner, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(_csv([_row(world.village, "C-1"), _row(world.posted_village, "C-2")]))
+    county, unit = world.county.username, world.unit.username
+    refused = runner.invoke(args=["import", "records", str(path), "--as", county])
+    assert refused.exit_code != 0 and "没有导入帮扶记录的权限" in refused.output and _count() == 0
+    done = runner.invoke(args=["import", "records", str(path), "--as", unit])
+    assert done.exit_code == 0 and "新增 2 条" in done.output and _count() == 2
+    again = runner.invoke(args=["import", "records", str(path), "--as", unit])
+    assert again.exit_code == 1 and "本单位已有编号为“C-1”的记录" in again.output and _count() == 2
+
+
+def test_bad_amounts_dates_and_counts_are_reported_by_row_and_column(db, world, login_as):
+    unit = login_as(world.unit)
+    body = _csv([
+        _row(world.village, "B-1"),
+        _row(world.village, "B-2", **{"直接投入资金（元）": "1e308"}),
+        _row(world.village, "B-3", **{"引进资金（元）": "abc", "受益户数": "1.5"}),
+        _row(world.village, "B-4", 帮扶日期=(date.today() + timedelta(days=3)).isoformat()),
+        _row(world.village, "B-5", 帮扶日期="1900-01-01"),
+        _row(world.village, "B-6", 帮扶日期="2024-02-30"),
+        _row(world.village, "B-7", 帮扶类别="捐款"),
+        _row(world.village, ""),
+        _row(world.village, "B-1"),
+    ])
+    response = _post(unit, body)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for expected in ("G3", "直接投入资金超出可登记的范围", "H4", "引进资金应为数字", "J4", "受益户数应为整数",
+                     "M5", "帮扶日期不能晚于今天", "M6", "帮扶日期不能早于", "M7", "帮扶日期格式应为", "D8", "不是可选的值",
+                     "A9", "请填写编号", "与第2行重复"):
+        assert expected in page, expected
+    assert _count() == 0
+
+
+def test_a_reimport_updates_only_records_the_rules_let_the_filer_edit(db, world, login_as):
+    disputed = file_record(world.unit, world.village.code, status="disputed", village_user=world.village_user,
+                           reference="U-1", title="旧标题")
+    submitted = file_record(world.unit, world.village.code, status="submitted", reference="U-2", title="待确认的")
+    confirmed = file_record(world.unit, world.village.code, status="confirmed", village_user=world.village_user,
+                            reference="U-3", title="已确认的")
+    db.session.commit()
+    unit = login_as(world.unit)
+
+    def row(record, title):
+        return _row(world.village, record.reference, 标题=title, 帮扶类别="产业", 内容说明=record.description,
+                    **{"直接投入资金（元）": str(record.amount), "引进资金（元）": str(record.amount_attracted),
+                       "实物折价（元）": str(record.amount_in_kind), "受益户数": record.households,
+                       "受益人数": record.persons, "带动就业人数": record.jobs,
+                       "帮扶日期": record.record_date.isoformat()})
+
+    changed = _csv([row(disputed, "新标题"), row(submitted, "改了待确认的"), row(confirmed, "已确认的")])
+    refused = _post(unit, changed)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "本单位已有编号为“U-1”的记录" in page and "更新已有数据" in page
+    assert "该记录已确认，不能再修改" in page
+    refused = _post(unit, changed, update=True)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "编号“U-2”的记录待确认，不能用导入修改" in page
+    assert "U-1" not in page and "U-3" not in page  # the editable one, and an unchanged confirmed one, pass
+    assert _records()[0].title == "旧标题"
+    ok = _post(unit, _csv([row(disputed, "新标题"), row(submitted, "待确认的"), row(confirmed, "已确认的")]), update=True)
+    assert ok.status_code == 302, ok.get_data(as_text=True)[-2000:]
+    first, second, third = _records()
+    assert (first.title, first.status, first.dispute_reason) == ("新标题", "submitted", None)
+    assert (second.version, third.status) == (submitted.version, "confirmed")
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.entity_id == str(first.id),
+                                                                  AuditEvent.entity_type == "SupportRecord")
+                                 .order_by(AuditEvent.id)).all()
+    assert actions[-2:] == ["update", "resubmit"]
+
+
+def test_the_summaries_after_an_import_equal_a_rebuild(db, world, login_as):
+    from registry.dashboard.models import SupportRollup, SupportTotal
+    from registry.dashboard.summary import rebuild_all
+
+    file_record(world.unit, world.village.code, status="confirmed", village_user=world.village_user, amount="3000")
+    file_record(world.unit, world.village.code, status="submitted", amount="100.10", category="health")
+    db.session.commit()
+    rows = [_row(world.village if i % 3 else world.posted_village, f"S-{i}", 帮扶类别=("产业", "医疗卫生", "教育")[i % 3],
+                 帮扶日期=_day(i * 40), **{"直接投入资金（元）": f"{i * 1000}.{i:02d}", "引进资金（元）": str(i)})
+            for i in range(1, 30)]
+    response = _post(login_as(world.unit), _csv(rows))
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+
+    def tables():
+        db.session.expire_all()
+        out = []
+        for model in (SupportRollup, SupportTotal):
+            cols = [c for c in model.__table__.columns if c.name != "id"]
+            out.append(sorted(tuple(r) for r in db.session.execute(select(*cols)).all() if r.record_count))
+        return out
+
+    imported = tables()
+    assert sum(r[-4] for r in imported[1] if r[1] == "province" and r[3] == 0) == 31  # every record, once a year
+    rebuild_all()
+    db.session.commit()
+    assert tables() == imported
+
+
+def test_the_form_numbers_a_blank_reference_and_refuses_a_taken_one(db, world, login_as):
+    from registry.core.timeutil import local_today
+
+    first = file_record(world.unit, world.village.code)
+    second = file_record(world.unit, world.village.code)
+    other = file_record(world.other_unit, world.far_village.code)
+    year = local_today().year
+    assert (first.reference, second.reference, other.reference) == (f"{year}-0001", f"{year}-0002", f"{year}-0001")
+    own = file_record(world.unit, world.village.code, reference="２０２６－甲")
+    assert own.reference == "2026-甲"
+    unit = login_as(world.unit)
+    from tests.factories_records import record_data
+
+    response = unit.post("/records/new", data={**record_data(world.village.code), "reference": first.reference})
+    assert response.status_code == 422 and f"编号“{first.reference}”已被本单位的另一条记录使用" in response.get_data(as_text=True)
+    assert "record-reference" in unit.get(f"/records/{first.id}").get_data(as_text=True)
+    assert f"{year}-0003" == file_record(world.unit, world.village.code).reference
+
+
+def test_the_template_offers_the_units_villages(db, world, login_as):
+    unit = login_as(world.unit)
+    assert 'href="/import/records">导入</a>' in unit.get("/records/").get_data(as_text=True)
+    body = unit.get("/import/records/template.xlsx")
+    assert body.status_code == 200
+    book = load_workbook(io.BytesIO(body.data))
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    assert [h.lstrip("*") if h else h for h in header][:13] == HEADER
+    lists = " ".join(str(v.formula1) for v in sheet.data_validations.dataValidation)
+    assert lists  # drop-downs for the village, the unit and the category
+    words = lists + " ".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value)
+    assert world.village.code in words and world.stranger_village.code not in words
+
+
+def test_the_migration_numbers_the_stored_records_by_unit_and_year(tmp_path, app_config):
+    from flask_migrate import upgrade
+
+    from registry import create_app
+
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
+    with app.app_context():
+        upgrade(revision="1354efd6c8f1")
+        from registry.regions.services import load_divisions
+        from tests.factories import make_org, make_village
+
+        load_divisions()
+        code = make_village().code  # the regions and organizations are as at that revision
+        orgs = [make_org(name="甲单位").id, make_org(name="乙单位").id]
+        _db.session.commit()  # (reading the ids began a transaction)
+        raw = _db.engine.raw_connection()
+        for org, created in ((1, "2025-12-31 15:59:00"), (2, "2025-03-01 00:00:00"), (1, "2025-12-31 16:00:00"),
+                             (1, "2025-06-01 00:00:00"), (1, "2026-01-02 00:00:00")):
+            raw.execute(
+                "INSERT INTO support_record (organization_id, village_code, category, title, description, amount, "
+                "amount_attracted, amount_in_kind, households, persons, jobs, record_date, status, is_demo, "
+                "created_at, updated_at, version) VALUES (?, ?, 'funds', 't', '', 0, 0, 0, 0, 0, 0, "
+                "'2025-01-01', 'draft', 0, ?, ?, 1)", (orgs[org - 1], code, created, created))
+        raw.commit()
+        raw.close()
+        upgrade()
+        with _db.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT organization_id, reference FROM support_record ORDER BY id").all()
+        _db.session.remove()
+        _db.engine.dispose()
+    # Hunan time: 2025-12-31 16:00 UTC is already 2026 there
+    first, second = orgs
+    assert rows == [(first, "2025-0001"), (second, "2025-0001"), (first, "2026-0001"), (first, "2025-0002"),
+                    (first, "2026-0002")]
+
+
+def test_an_automatic_number_taken_by_a_concurrent_save_is_refused_not_a_crash(db, world, monkeypatch):
+    from registry.core.rules import RuleViolation
+    from registry.records import filing, models
+    from tests.factories_records import record_data
+
+    file_record(world.unit, world.village.code)
+    monkeypatch.setattr(models, "highest_sequence", lambda *args: 0)  # as if the other save were not seen yet
+    with pytest.raises(RuleViolation) as refused:
+        filing.create_record(world.unit, record_data(world.village.code))
+    assert "占用了自动分配的编号" in refused.value.message and _count() == 1
+
+
+def test_records_added_in_bulk_give_the_summaries_a_rebuild_gives_confirmed_ones_too(db, world):
+    from decimal import Decimal
+
+    from registry.dashboard import summary
+    from registry.dashboard.models import AreaSummary, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
+    from registry.records.models import SupportRecord
+
+    file_record(world.unit, world.village.code, status="confirmed", village_user=world.village_user, amount="10")
+    db.session.commit()
+    table = SupportRecord.__table__
+    rows = [dict(organization_id=org.id, village_code=code, category=category, title="批量", description="",
+                 amount=Decimal(amount), amount_attracted=Decimal("0"), amount_in_kind=Decimal("1.10"), households=0,
+                 persons=0, jobs=0, record_date=date.today() - timedelta(days=days), status=status, version=1,
+                 reference=f"B-{i}", is_demo=True)
+            for i, (org, code, category, amount, days, status) in enumerate((
+                (world.org, world.village.code, "funds", "100.25", 5, "confirmed"),
+                (world.org, world.posted_village.code, "funds", "7", 400, "confirmed"),
+                (world.other_org, world.far_village.code, "health", "3.30", 40, "submitted"),
+                (world.org, world.village.code, "funds", "0", 5, "draft")))]
+    db.session.execute(table.insert(), rows)
+    summary.add_records(db.session, table.c.is_demo.is_(True))
+    db.session.commit()
+
+    def tables():
+        db.session.expire_all()
+        out = []
+        for model in (SupportRollup, SupportTotal, VillageSupportLast, VillageStatus, AreaSummary):
+            cols = [c for c in model.__table__.columns if c.name != "id"]
+            out.append(sorted(tuple(map(str, r)) for r in db.session.execute(select(*cols)).all()
+                              if "record_count" not in model.__table__.c or r.record_count))
+        return out
+
+    added = tables()
+    summary.rebuild_all()
+    db.session.commit()
+    assert tables() == added
