@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# SCREENSHOTS=1 keeps the screenshots the tests take, in bench/out/screens, for a human
+SCREENSHOTS = os.environ.get("SCREENSHOTS") == "1"
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -130,6 +132,8 @@ def page_as(browser, live_server):
             page.blocked.append(route.request.url)
             return route.abort()
 
+        if not SCREENSHOTS:  # each full-page PNG costs 0.1-0.5 s of CPU; opt in to look at them
+            page.screenshot = lambda **_: b""
         page.route("**/*", _route)
         page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
@@ -148,7 +152,7 @@ def page_as(browser, live_server):
 
 @pytest.fixture()
 def shots():
-    """Where screenshots go (for a human to look at): bench/out/screens."""
+    """Where screenshots go (for a human to look at, with SCREENSHOTS=1): bench/out/screens."""
     path = ROOT / "bench" / "out" / "screens"
     path.mkdir(parents=True, exist_ok=True)
     return path
