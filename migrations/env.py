@@ -98,8 +98,24 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        # SQLite: batch mode rebuilds a table (copy, drop, rename). Dropping a table that
+        # others reference fails while foreign keys are enforced, and the pragma only
+        # takes effect outside a transaction, so it is switched off on the driver's
+        # connection before the migrations begin, the references are checked after they
+        # commit, and it is on again before the connection goes back to the pool.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.connection.driver_connection.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken after the migration: {broken[:10]}")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():

@@ -295,11 +295,19 @@ def test_the_migration_numbers_the_stored_records_by_unit_and_year(tmp_path, app
                 "amount_attracted, amount_in_kind, households, persons, jobs, record_date, status, is_demo, "
                 "created_at, updated_at, version) VALUES (?, ?, 'funds', 't', '', 0, 0, 0, 0, 0, 0, "
                 "'2025-01-01', 'draft', 0, ?, ?, 1)", (orgs[org - 1], code, created, created))
+        # rows that reference the records (a photo, a correction): the rebuilt table keeps them valid
+        first_id = raw.execute("SELECT min(id) FROM support_record").fetchone()[0]
+        raw.execute("UPDATE support_record SET supersedes_id = ? WHERE id = ?", (first_id, first_id + 4))
+        raw.execute("INSERT INTO evidence (record_id, original_name, stored_name, content_type, size, sha256, "
+                    "uploaded_at) VALUES (?, 'a.jpg', 'stored-a', 'image/jpeg', 1, ?, '2025-01-01')",
+                    (first_id, "0" * 64))
         raw.commit()
         raw.close()
         upgrade()
         with _db.engine.connect() as conn:
             rows = conn.exec_driver_sql("SELECT organization_id, reference FROM support_record ORDER BY id").all()
+            assert conn.exec_driver_sql("SELECT count(*) FROM evidence").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # on again after the migration
         _db.session.remove()
         _db.engine.dispose()
     # Hunan time: 2025-12-31 16:00 UTC is already 2026 there
