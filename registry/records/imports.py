@@ -165,8 +165,14 @@ class RecordImport(ImportKind):
             own = ctx.seen[("unit", unit)] = _is_own(unit, ctx)
         if not own:
             errors.add("organization", f"只能导入本单位（{ctx.organization.name}）的记录，“{unit}”不是本单位")
+        try:
+            clean = filing.validate_record_data(ctx.organization.id, data, allowed_villages=ctx.villages)
+        except RuleViolation as broken:  # every cell's error at once, the village's said once
+            for key, messages in broken.errors.items():
+                if key not in errors.errors:
+                    for message in messages:
+                        errors.add(key, message)
         errors.raise_if_any()
-        clean = filing.validate_record_data(ctx.organization.id, data, allowed_villages=ctx.villages)
         if clean.reference is None:
             raise RuleViolation("请填写编号：导入按编号识别同一条记录，同一文件再次导入时不会重复", "reference")
         row = RecordRow(clean, stored=ctx.references.get(clean.reference))
