@@ -30,7 +30,7 @@ from datetime import date
 
 from sqlalchemy import insert, select
 
-from ..audit.services import record_many
+from ..audit.services import FlatCanonical, record_many
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
 from ..core.parsing import halfwidth
 from ..core.rules import Collector, RuleViolation
@@ -231,52 +231,81 @@ def _is_own(value, ctx: Context) -> bool:
 NEW_STATUS = "submitted"  # awaiting the village's confirmation, as a record the filer submits
 
 
+# a new record's own values (the rest is the same for every record of one import)
+_OWN = ("reference", "village_code", "category", "title", "description", "amount", "amount_attracted",
+        "amount_in_kind", "households", "persons", "jobs", "record_date")
+
+
 def _insert(rows: list[filing.RecordData], ctx: Context, user) -> int:
     """One insert for all new records, one batch of audit events, one summary update."""
     if not rows:
         return 0
     now = utcnow()
     org = ctx.organization
-    values = [{
-        **vars(row), "organization_id": org.id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
-        "supersedes_id": None, "created_by_id": user.id, "submitted_at": now, "decided_at": None,
-        "decided_by_id": None, "is_demo": False, "created_at": now, "updated_at": now, "version": 1,
-    } for row in rows]
+    fixed = {"organization_id": org.id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
+             "supersedes_id": None, "created_by_id": user.id, "submitted_at": now, "decided_at": None,
+             "decided_by_id": None, "is_demo": False, "created_at": now, "updated_at": now, "version": 1}
     table = SupportRecord.__table__
+    insert_many(table, _OWN, [(r.reference, r.village_code, r.category, r.title, r.description, r.amount,
+                               r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date)
+                              for r in rows], fixed)
     # without RETURNING (SQLite returns ids in order only one row per statement): the ids
     # are read back by 编号, which is unique within the unit
-    insert_many(table, values)
     written = (table.c.organization_id == org.id) & (table.c.created_at == now)
     ids = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
+    # each event's ``after`` is the record's columns, as ``canonical`` writes them (the
+    # times, dates and amounts as text): the shared columns encoded once
+    stamp = now.isoformat()
+    after = FlatCanonical({**fixed, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp},
+                          (*_OWN, "id")).make
     events = []
-    stamp = now.isoformat()  # what ``canonical`` makes of the times, the dates and the amounts
-    for value in values:
-        after = {**value, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp,
-                 "record_date": value["record_date"].isoformat(), "amount": str(value["amount"]),
-                 "amount_attracted": str(value["amount_attracted"]), "amount_in_kind": str(value["amount_in_kind"])}
-        after["id"] = record_id = ids[value["reference"]]
-        events.append({"action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
-                       "summary": f"导入并提交村确认：{value['title']}（批量导入）",
-                       "region_code": value["village_code"], "organization_id": org.id, "after": after})
+    for r in rows:
+        record_id = ids[r.reference]
+        events.append({
+            "action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
+            "summary": f"导入并提交村确认：{r.title}（批量导入）", "region_code": r.village_code, "organization_id": org.id,
+            "after_json": after({
+                "reference": r.reference, "village_code": r.village_code, "category": r.category, "title": r.title,
+                "description": r.description, "amount": str(r.amount), "amount_attracted": str(r.amount_attracted),
+                "amount_in_kind": str(r.amount_in_kind), "households": r.households, "persons": r.persons,
+                "jobs": r.jobs, "record_date": r.record_date.isoformat(), "id": record_id}),
+        })
     record_many(events, actor=user)
     summary.add_records(db.session, written)
-    return len(values)
+    return len(rows)
 
 
-def insert_many(table, rows: list[dict]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` in one executemany. On
-    SQLite the rows go to the driver with the column types' own bind processors: Core's
-    per-row parameter handling costs about three times the insert itself at 40,000 rows.
-    Elsewhere Core batches them (insertmanyvalues)."""
+def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | None = None) -> None:
+    """Insert ``rows`` (tuples of the values of ``keys``, each row also given the
+    ``fixed`` values) into ``table`` in one executemany. On SQLite the rows go to the
+    driver with the column types' own bind processors, the fixed values converted once:
+    Core's per-row parameter handling costs about three times the insert itself at
+    40,000 rows. Elsewhere Core batches them (insertmanyvalues)."""
+    fixed = fixed or {}
     conn = db.session.connection()
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), rows)
+        conn.execute(insert(table), [{**fixed, **dict(zip(keys, row))} for row in rows])
         return
-    keys = list(rows[0])
-    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
-    order = list(compiled.positiontup)  # qmark: the columns in the statement's order
-    convert = [(name, table.c[name].type.bind_processor(conn.dialect)) for name in order]
-    conn.exec_driver_sql(str(compiled), [tuple([f(row[n]) if f else row[n] for n, f in convert]) for row in rows])
+    dbapi = conn.dialect.dbapi
+    constant = []
+    for name, value in fixed.items():
+        convert = table.c[name].type.bind_processor(conn.dialect)
+        value = convert(value) if convert else value
+        constant.append(dbapi.adapt(value, dbapi.PrepareProtocol, value))  # as the driver would, once
+    constant = tuple(constant)
+    names = [*keys, *fixed]
+    sql = (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "
+           f"({', '.join(conn.dialect.identifier_preparer.quote(n) for n in names)}) "
+           f"VALUES ({', '.join('?' * len(names))})")
+    convert = [(i, f) for i, name in enumerate(keys) if (f := table.c[name].type.bind_processor(conn.dialect))]
+    params = []
+    for row in rows:
+        if convert:
+            row = list(row)
+            for i, f in convert:
+                row[i] = f(row[i])
+        params.append((*row, *constant))
+    conn.exec_driver_sql(sql, params)
 
 
 # -- the ledger (export) -------------------------------------------------------------------------
