@@ -47,9 +47,6 @@ from . import filing
 from .models import SupportRecord
 from .rules import EDITABLE, refusal, status_label
 
-# the columns a row hands to the record rule (as the form's fields)
-RULE_KEYS = ("reference", "category", "title", "description", "amount", "amount_attracted", "amount_in_kind",
-             "households", "persons", "jobs", "record_date")
 COMPARED = ("village_code", "category", "title", "description", "amount", "amount_attracted", "amount_in_kind",
             "households", "persons", "jobs", "record_date")
 _CODE = re.compile(r"[（(]\s*(\d{12})\s*[)）]\s*$|^(\d{12})$")
@@ -100,6 +97,7 @@ class Context:
     unit: Lookup
     references: dict[str, Stored]  # the unit's stored records by 编号
     update: bool
+    organization_id: int = 0  # ``organization.id``, read once (not through the ORM per row)
     # cells seen before: a ledger names the same few villages (and its unit) on every row
     seen: dict = dataclass_field(default_factory=dict)
 
@@ -148,26 +146,30 @@ class RecordImport(ImportKind):
             .where(table.c.organization_id == organization_id))}
         unit = Lookup({org.id: org.name}, "填报单位", aliases={org.credit_code: org.id} if org.credit_code else None)
         return Context(user=user, organization=org, villages=filing.filer_village_codes(organization_id),
-                       lookup=_village_lookup(organization_id), unit=unit, references=references, update=update)
+                       lookup=_village_lookup(organization_id), unit=unit, references=references, update=update,
+                       organization_id=organization_id)
 
     def check(self, values, ctx: Context) -> RecordRow:
-        errors = Collector()
-        data = {key: values[key] for key in RULE_KEYS}
         village = values["village_code"]
         found = ctx.seen.get(("village", village))
         if found is None:
             found = ctx.seen[("village", village)] = _village(village, ctx)
-        data["village_code"], message = found
-        if message:
-            errors.add("village_code", message)
+        code, message = found
         unit = values["organization"]
         own = True if unit is None else ctx.seen.get(("unit", unit))
         if own is None:
             own = ctx.seen[("unit", unit)] = _is_own(unit, ctx)
-        if not own:
-            errors.add("organization", f"只能导入本单位（{ctx.organization.name}）的记录，“{unit}”不是本单位")
-        errors.raise_if_any()
-        clean = filing.validate_record_data(ctx.organization.id, data, allowed_villages=ctx.villages)
+        if message or not own:
+            errors = Collector()
+            if message:
+                errors.add("village_code", message)
+            if not own:
+                errors.add("organization", f"只能导入本单位（{ctx.organization.name}）的记录，“{unit}”不是本单位")
+            errors.raise_if_any()
+        # the row's cells are the form's fields (the rule reads those and no others); the
+        # dict is this row's own, so the village's code replaces its cell in place
+        values["village_code"] = code
+        clean = filing.validate_record_data(ctx.organization_id, values, allowed_villages=ctx.villages)
         if clean.reference is None:
             raise RuleViolation("请填写编号：导入按编号识别同一条记录，同一文件再次导入时不会重复", "reference")
         row = RecordRow(clean, stored=ctx.references.get(clean.reference))

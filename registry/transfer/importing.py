@@ -336,8 +336,9 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
         report.rows += 1
         if len(cells) <= last:
             cells = [*cells, *[None] * (last + 1 - len(cells))]
-        # clean_cell, without a call for the cells that are not text
-        values = {key: clean_cell(v) if (v := cells[col]).__class__ is str else v for key, col in columns}
+        # clean_cell, written out: a call only for text our export escaped ('=...)
+        values = {key: ((s or None) if (s := v.strip())[:1] != "'" else clean_cell(v))
+                  if (v := cells[col]).__class__ is str else v for key, col in columns}
         for key in absent:
             values[key] = None
         try:
