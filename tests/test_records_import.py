@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import delete, func, select
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import snapshot, verify_chain
+from registry.audit.services import canonical, snapshot, verify_chain
 from registry.extensions import db as _db
 from tests.factories_records import file_record, world  # noqa: F401
 
@@ -112,6 +112,8 @@ def test_imported_records_await_the_village_and_are_audited(db, world, login_as)
     assert created[0].entity_id == str(first.id) and created[0].region_code == world.village.code
     # the event holds the stored record as a form save's snapshot of it would
     assert json.loads(created[0].after) == snapshot(first) and first.status == "submitted" and verify_chain().ok
+    # ... to the letter: the text a form save's event would hold (the bulk path builds it itself)
+    assert [e.after for e in created[:2]] == [canonical(snapshot(first)), canonical(snapshot(second))]
     # the village sees them in its inbox, as records a unit submitted
     assert "捐建产业路" in village.get("/records/inbox").get_data(as_text=True)
 

@@ -119,7 +119,7 @@ def clean_reference(value, errors: Collector) -> str | None:
         return None
     if len(reference) > REFERENCE_LENGTH:
         errors.add("reference", f"编号不能超过{REFERENCE_LENGTH}个字符")
-    elif any(not ch.isprintable() for ch in reference):
+    elif not reference.isprintable():  # every character printable (one call, not one per character)
         errors.add("reference", "编号不能含有换行、制表符等控制字符")
     return reference
 

@@ -24,13 +24,14 @@ the filer edit, and sent to the village again).
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date
 
 from sqlalchemy import insert, select
 
-from ..audit.services import record_many
+from ..audit.services import FlatCanonical, record_many
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
 from ..core.parsing import halfwidth
 from ..core.rules import Collector, RuleViolation
@@ -46,9 +47,6 @@ from . import filing
 from .models import SupportRecord
 from .rules import EDITABLE, refusal, status_label
 
-# the columns a row hands to the record rule (as the form's fields)
-RULE_KEYS = ("reference", "category", "title", "description", "amount", "amount_attracted", "amount_in_kind",
-             "households", "persons", "jobs", "record_date")
 COMPARED = ("village_code", "category", "title", "description", "amount", "amount_attracted", "amount_in_kind",
             "households", "persons", "jobs", "record_date")
 _CODE = re.compile(r"[（(]\s*(\d{12})\s*[)）]\s*$|^(\d{12})$")
@@ -99,6 +97,7 @@ class Context:
     unit: Lookup
     references: dict[str, Stored]  # the unit's stored records by 编号
     update: bool
+    organization_id: int = 0  # ``organization.id``, read once (not through the ORM per row)
     # cells seen before: a ledger names the same few villages (and its unit) on every row
     seen: dict = dataclass_field(default_factory=dict)
 
@@ -147,32 +146,40 @@ class RecordImport(ImportKind):
             .where(table.c.organization_id == organization_id))}
         unit = Lookup({org.id: org.name}, "填报单位", aliases={org.credit_code: org.id} if org.credit_code else None)
         return Context(user=user, organization=org, villages=filing.filer_village_codes(organization_id),
-                       lookup=_village_lookup(organization_id), unit=unit, references=references, update=update)
+                       lookup=_village_lookup(organization_id), unit=unit, references=references, update=update,
+                       organization_id=organization_id)
 
     def check(self, values, ctx: Context) -> RecordRow:
-        errors = Collector()
-        data = {key: values[key] for key in RULE_KEYS}
         village = values["village_code"]
         found = ctx.seen.get(("village", village))
         if found is None:
             found = ctx.seen[("village", village)] = _village(village, ctx)
-        data["village_code"], message = found
-        if message:
-            errors.add("village_code", message)
+        code, message = found
         unit = values["organization"]
         own = True if unit is None else ctx.seen.get(("unit", unit))
         if own is None:
             own = ctx.seen[("unit", unit)] = _is_own(unit, ctx)
-        if not own:
-            errors.add("organization", f"只能导入本单位（{ctx.organization.name}）的记录，“{unit}”不是本单位")
+        errors = None
+        if message or not own:
+            errors = Collector()
+            if message:
+                errors.add("village_code", message)
+            if not own:
+                errors.add("organization", f"只能导入本单位（{ctx.organization.name}）的记录，“{unit}”不是本单位")
+        # the row's cells are the form's fields (the rule reads those and no others); the
+        # dict is this row's own, so the village's code replaces its cell in place
+        values["village_code"] = code
         try:
-            clean = filing.validate_record_data(ctx.organization.id, data, allowed_villages=ctx.villages)
-        except RuleViolation as broken:  # every cell's error at once, the village's said once
-            for key, messages in broken.errors.items():
+            clean = filing.validate_record_data(ctx.organization_id, values, allowed_villages=ctx.villages)
+        except RuleViolation as broken:
+            if errors is None:
+                raise
+            for key, messages in broken.errors.items():  # every cell's error at once, the village's once
                 if key not in errors.errors:
-                    for message in messages:
-                        errors.add(key, message)
-        errors.raise_if_any()
+                    for text in messages:
+                        errors.add(key, text)
+        if errors is not None:
+            errors.raise_if_any()
         if clean.reference is None:
             raise RuleViolation("请填写编号：导入按编号识别同一条记录，同一文件再次导入时不会重复", "reference")
         row = RecordRow(clean, stored=ctx.references.get(clean.reference))
@@ -199,7 +206,8 @@ class RecordImport(ImportKind):
         return f"{said}，该记录{label}，不能再修改；如是另一条记录，请换一个编号"
 
     def write(self, rows, ctx: Context, user) -> tuple[int, int]:
-        created = _insert([clean.values for clean, existing in rows if existing is None], ctx, user)
+        with bulk_cache():
+            created = _insert([clean.values for clean, existing in rows if existing is None], ctx, user)
         updated = 0
         for clean, record in rows:
             if record is None or clean.unchanged:
@@ -237,52 +245,102 @@ def _is_own(value, ctx: Context) -> bool:
 NEW_STATUS = "submitted"  # awaiting the village's confirmation, as a record the filer submits
 
 
+# a new record's own values (the rest is the same for every record of one import)
+_OWN = ("reference", "village_code", "category", "title", "description", "amount", "amount_attracted",
+        "amount_in_kind", "households", "persons", "jobs", "record_date")
+
+
 def _insert(rows: list[filing.RecordData], ctx: Context, user) -> int:
     """One insert for all new records, one batch of audit events, one summary update."""
     if not rows:
         return 0
     now = utcnow()
     org = ctx.organization
-    values = [{
-        **vars(row), "organization_id": org.id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
-        "supersedes_id": None, "created_by_id": user.id, "submitted_at": now, "decided_at": None,
-        "decided_by_id": None, "is_demo": False, "created_at": now, "updated_at": now, "version": 1,
-    } for row in rows]
+    fixed = {"organization_id": org.id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
+             "supersedes_id": None, "created_by_id": user.id, "submitted_at": now, "decided_at": None,
+             "decided_by_id": None, "is_demo": False, "created_at": now, "updated_at": now, "version": 1}
     table = SupportRecord.__table__
+    insert_many(table, _OWN, [(r.reference, r.village_code, r.category, r.title, r.description, r.amount,
+                               r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date)
+                              for r in rows], fixed)
     # without RETURNING (SQLite returns ids in order only one row per statement): the ids
     # are read back by 编号, which is unique within the unit
-    insert_many(table, values)
     written = (table.c.organization_id == org.id) & (table.c.created_at == now)
     ids = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
+    # each event's ``after`` is the record's columns, as ``canonical`` writes them (the
+    # times, dates and amounts as text): the shared columns encoded once
+    stamp = now.isoformat()
+    after = FlatCanonical({**fixed, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp},
+                          (*_OWN, "id")).make
     events = []
-    stamp = now.isoformat()  # what ``canonical`` makes of the times, the dates and the amounts
-    for value in values:
-        after = {**value, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp,
-                 "record_date": value["record_date"].isoformat(), "amount": str(value["amount"]),
-                 "amount_attracted": str(value["amount_attracted"]), "amount_in_kind": str(value["amount_in_kind"])}
-        after["id"] = record_id = ids[value["reference"]]
-        events.append({"action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
-                       "summary": f"导入并提交村确认：{value['title']}（批量导入）",
-                       "region_code": value["village_code"], "organization_id": org.id, "after": after})
+    for r in rows:
+        record_id = ids[r.reference]
+        events.append({
+            "action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
+            "summary": f"导入并提交村确认：{r.title}（批量导入）", "region_code": r.village_code, "organization_id": org.id,
+            "after_json": after({
+                "reference": r.reference, "village_code": r.village_code, "category": r.category, "title": r.title,
+                "description": r.description, "amount": str(r.amount), "amount_attracted": str(r.amount_attracted),
+                "amount_in_kind": str(r.amount_in_kind), "households": r.households, "persons": r.persons,
+                "jobs": r.jobs, "record_date": r.record_date.isoformat(), "id": record_id}),
+        })
     record_many(events, actor=user)
     summary.add_records(db.session, written)
-    return len(values)
+    return len(rows)
 
 
-def insert_many(table, rows: list[dict]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` in one executemany. On
-    SQLite the rows go to the driver with the column types' own bind processors: Core's
-    per-row parameter handling costs about three times the insert itself at 40,000 rows.
-    Elsewhere Core batches them (insertmanyvalues)."""
+BULK_CACHE_KIB = 65536
+
+
+@contextmanager
+def bulk_cache():
+    """On SQLite, a larger page cache for the connection while a bulk insert runs (then
+    the connection's own again): the table's nine indexes take their new entries in
+    no order, and with the default 2 MiB cache their pages are written out and read
+    back again and again (about a fifth of the insert at 40,000 records)."""
     conn = db.session.connection()
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), rows)
+        yield
         return
-    keys = list(rows[0])
-    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
-    order = list(compiled.positiontup)  # qmark: the columns in the statement's order
-    convert = [(name, table.c[name].type.bind_processor(conn.dialect)) for name in order]
-    conn.exec_driver_sql(str(compiled), [tuple([f(row[n]) if f else row[n] for n, f in convert]) for row in rows])
+    size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(size)}")
+
+
+def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | None = None) -> None:
+    """Insert ``rows`` (tuples of the values of ``keys``, each row also given the
+    ``fixed`` values) into ``table`` in one executemany. On SQLite the rows go to the
+    driver with the column types' own bind processors, the fixed values converted once:
+    Core's per-row parameter handling costs about three times the insert itself at
+    40,000 rows. Elsewhere Core batches them (insertmanyvalues)."""
+    fixed = fixed or {}
+    conn = db.session.connection()
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), [{**fixed, **dict(zip(keys, row))} for row in rows])
+        return
+    dbapi = conn.dialect.dbapi
+    constant = []
+    for name, value in fixed.items():
+        convert = table.c[name].type.bind_processor(conn.dialect)
+        value = convert(value) if convert else value
+        constant.append(dbapi.adapt(value, dbapi.PrepareProtocol, value))  # as the driver would, once
+    constant = tuple(constant)
+    names = [*keys, *fixed]
+    sql = (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "
+           f"({', '.join(conn.dialect.identifier_preparer.quote(n) for n in names)}) "
+           f"VALUES ({', '.join('?' * len(names))})")
+    convert = [(i, f) for i, name in enumerate(keys) if (f := table.c[name].type.bind_processor(conn.dialect))]
+    params = []
+    for row in rows:
+        if convert:
+            row = list(row)
+            for i, f in convert:
+                row[i] = f(row[i])
+        params.append((*row, *constant))
+    conn.exec_driver_sql(sql, params)
 
 
 # -- the ledger (export) -------------------------------------------------------------------------

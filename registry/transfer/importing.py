@@ -62,6 +62,14 @@ def choose(value, codes: dict[str, str], field_key: str):
     raise RuleViolation(f"“{value}”不是可选的值，应为：{'、'.join(codes.values())}", field_key)
 
 
+def _choice(value, codes: dict[str, str], field_key: str) -> tuple[Any, dict | None]:
+    """``choose``'s code and None, or None and its errors."""
+    try:
+        return choose(value, codes, field_key), None
+    except RuleViolation as broken:
+        return None, broken.errors
+
+
 @dataclass
 class RowError:
     row: int  # as the user sees it in the sheet (1-based)
@@ -314,23 +322,37 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
     body = grid.rows[report.header_row:]
     total = len(body)
     columns = list(report.columns.items())
+    last = max(report.columns.values(), default=-1)
     absent = [f.key for f in spec.fields if f.key not in report.columns]
+    # an enumeration's cells repeat (a few labels down a long column): each distinct
+    # cell is looked up once, its code or its error remembered
+    chosen: dict[tuple, tuple[Any, dict | None]] = {}
+    coded = [(f.key, f.codes) for f in spec.coded]
     for offset, cells in enumerate(body):
         number = report.header_row + offset + 1
-        if is_blank(cells):
+        first = cells[0] if cells else None
+        if (first is None or (first.__class__ is str and not first.strip())) and is_blank(cells):
             continue
         report.rows += 1
-        width = len(cells)
-        values = {key: clean_cell(cells[col]) if col < width else None for key, col in columns}
+        if len(cells) <= last:
+            cells = [*cells, *[None] * (last + 1 - len(cells))]
+        # clean_cell, written out: a call only for text our export escaped ('=...)
+        values = {key: ((s or None) if (s := v.strip())[:1] != "'" else clean_cell(v))
+                  if (v := cells[col]).__class__ is str else v for key, col in columns}
         for key in absent:
             values[key] = None
         try:
             wrong = {}
-            for f in spec.coded:
+            for key, codes in coded:
+                value = values[key]
                 try:
-                    values[f.key] = choose(values[f.key], f.codes, f.key)
-                except RuleViolation as broken:
-                    wrong.update(broken.errors)
+                    code, broken = chosen[(key, value.__class__, value)]  # the type too: 1 == 1.0 == True
+                except KeyError:
+                    code, broken = chosen[(key, value.__class__, value)] = _choice(value, codes, key)
+                if broken:
+                    wrong.update(broken)
+                else:
+                    values[key] = code
             if wrong:
                 raise RuleViolation(wrong)
             clean = spec.check(values, ctx)
