@@ -20,6 +20,7 @@ from registry.extensions import db
 from registry.transfer.importing import run_import
 from tests.factories import COUNTY, make_org, make_person, make_posting
 from tests.factories_assessment import make_duty, posted_secretary
+from tests.sheets import upload
 
 HEADER = ["姓名", "身份证号", "村", "选派开始日期", "月份", "在村天数", "请假天数", "请假批准人", "无故缺勤天数", "工作纪实"]
 
@@ -43,10 +44,7 @@ def _months() -> int:
 
 
 def _upload(session, body: bytes, name: str = "d.csv", update: bool = False):
-    data = {"file": (io.BytesIO(body), name)}
-    if update:
-        data["update"] = "y"
-    return session.post("/import/duty", data=data, content_type="multipart/form-data")
+    return upload(session, "duty", body, name, update)
 
 
 @pytest.fixture()

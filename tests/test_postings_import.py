@@ -16,6 +16,7 @@ from registry.people.models import Posting
 from registry.people.posting_imports import PostingImport
 from registry.transfer.importing import run_import
 from tests.factories import COUNTY, OTHER_COUNTY, first_township, make_org, make_person, make_posting, make_village
+from tests.sheets import upload
 
 HEADER = ["干部姓名", "身份证号", "选派类型", "派驻地", "挂职职务", "选派层级", "届次", "开始日期", "计划结束日期",
           "结束日期", "结束原因", "结束说明"]
@@ -40,10 +41,7 @@ def _postings() -> int:
 
 
 def _upload(session, body: bytes, name: str = "p.csv", update: bool = False):
-    data = {"file": (io.BytesIO(body), name)}
-    if update:
-        data["update"] = "y"
-    return session.post("/import/postings", data=data, content_type="multipart/form-data")
+    return upload(session, "postings", body, name, update)
 
 
 @pytest.fixture()

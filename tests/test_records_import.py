@@ -15,15 +15,13 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import canonical, snapshot, verify_chain
 from registry.extensions import db as _db
 from tests.factories_records import file_record, world  # noqa: F401
+from tests.sheets import sheet_rows, upload
 
 HEADER = ["编号", "村", "填报单位", "帮扶类别", "标题", "内容说明", "直接投入资金（元）", "引进资金（元）", "实物折价（元）",
           "受益户数", "受益人数", "带动就业人数", "帮扶日期"]
 
 
-def _cells(body: bytes, fmt: str):
-    if fmt == "csv":
-        return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    return [[c.value for c in row] for row in load_workbook(io.BytesIO(body)).worksheets[0].iter_rows()]
+_cells = sheet_rows
 
 
 def _csv(rows, header=HEADER) -> bytes:
@@ -35,10 +33,7 @@ def _csv(rows, header=HEADER) -> bytes:
 
 
 def _post(client, body: bytes, name="records.csv", update=False):
-    data = {"file": (io.BytesIO(body), name)}
-    if update:
-        data["update"] = "y"
-    return client.post("/import/records", data=data, content_type="multipart/form-data")
+    return upload(client, "records", body, name, update)
 
 
 def _records():

@@ -7,7 +7,7 @@ import io
 from decimal import Decimal
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import delete, func, select
 
 from registry.audit.models import AuditEvent
@@ -20,6 +20,7 @@ from tests.factories_assessment import make_result
 from tests.test_import_corpus import FILES
 from tests.test_import_corpus import KINDS as CORPUS_KINDS
 from tests.test_import_corpus import _post_file as post_corpus_file
+from tests.sheets import sheet_rows, upload, xlsx_bytes
 
 THIS_YEAR = local_today().year
 LAST_YEAR = THIS_YEAR - 1
@@ -36,20 +37,10 @@ def count(model=VillageResult, **where) -> int:
 
 
 def _cells(body: bytes, fmt: str):
-    if fmt == "csv":
-        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    else:
-        rows = [[c.value for c in row] for row in load_workbook(io.BytesIO(body)).worksheets[0].iter_rows()]
-    return [row[:FILED_AT] + row[FILED_AT + 1:] for row in rows]
+    return [row[:FILED_AT] + row[FILED_AT + 1:] for row in sheet_rows(body, fmt)]
 
 
-def _xlsx(rows) -> bytes:
-    wb = Workbook()
-    for row in rows:
-        wb.active.append(list(row))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+_xlsx = xlsx_bytes
 
 
 def _csv(rows) -> bytes:
@@ -59,10 +50,7 @@ def _csv(rows) -> bytes:
 
 
 def _upload(session, body: bytes, name: str = "r.xlsx", update: bool = False):
-    data = {"file": (io.BytesIO(body), name)}
-    if update:
-        data["update"] = "y"
-    return session.post("/import/results", data=data, content_type="multipart/form-data")
+    return upload(session, "results", body, name, update)
 
 
 def _run(user, rows, update: bool = False, fmt: str = "xlsx"):

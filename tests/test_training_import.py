@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import delete, func, select
 
 from registry.audit.models import AuditEvent
@@ -19,6 +19,7 @@ from tests.factories_assessment import attend, make_training
 from tests.test_import_corpus import FILES
 from tests.test_import_corpus import KINDS as CORPUS_KINDS
 from tests.test_import_corpus import _post_file as post_corpus_file
+from tests.sheets import sheet_rows, upload, xlsx_bytes
 
 PRE = "'=岗前培训"  # a title beginning with "=", written as our export writes it (no formula)
 HEADER = ["培训主题", "开始日期", "姓名", "认定学时", "是否合格", "备注", "身份证号"]
@@ -31,19 +32,10 @@ def count(model=Attendance, **where) -> int:
     return db.session.scalar(stmt)
 
 
-def _cells(body: bytes, fmt: str):
-    if fmt == "csv":
-        return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    return [[c.value for c in row] for row in load_workbook(io.BytesIO(body)).worksheets[0].iter_rows()]
+_cells = sheet_rows
 
 
-def _xlsx(rows) -> bytes:
-    wb = Workbook()
-    for row in rows:
-        wb.active.append(list(row))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+_xlsx = xlsx_bytes
 
 
 def _csv(rows) -> bytes:
@@ -53,10 +45,7 @@ def _csv(rows) -> bytes:
 
 
 def _upload(session, body: bytes, name: str = "a.xlsx", update: bool = False):
-    data = {"file": (io.BytesIO(body), name)}
-    if update:
-        data["update"] = "y"
-    return session.post("/import/training", data=data, content_type="multipart/form-data")
+    return upload(session, "training", body, name, update)
 
 
 def _run(user, rows, update: bool = False, fmt: str = "xlsx"):
