@@ -153,3 +153,13 @@ def test_the_cli_imports_people_and_updates_only_when_asked(db, make_user, runne
     db.session.expire_all()
     assert db.session.scalar(select(Person.post)) == "副科长"
     assert runner.invoke(args=["import", "people", str(path)]).exit_code == 1  # --as is required here
+
+
+def test_every_templates_example_id_number_is_valid(app):
+    """An example row a user leaves in must not be refused for its 身份证号."""
+    from registry.core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
+    from registry.transfer.kinds import kinds
+
+    assert normalize_id_number(EXAMPLE_ID_NUMBER) == EXAMPLE_ID_NUMBER
+    examples = [f.example for kind in kinds().values() for f in kind.fields if f.key == "id_number"]
+    assert len(examples) >= 4 and set(examples) == {EXAMPLE_ID_NUMBER}

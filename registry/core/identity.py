@@ -94,3 +94,8 @@ def mask_phone(phone: str | None) -> str:
     if len(phone) <= 7:
         return "*" * len(phone)
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+# The import templates' example 身份证号: a valid one (check digit 8), so an example row
+# a user leaves in is not refused for its number.
+EXAMPLE_ID_NUMBER = "430102199001011238"

@@ -26,7 +26,7 @@ from sqlalchemy.orm import lazyload
 from ..core import crypto
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import date_cn, month_cn
-from ..core.identity import normalize_id_number
+from ..core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
 from ..core.parsing import halfwidth, to_date
 from ..core.rules import RuleViolation
 from ..core.scope import scoped
@@ -92,7 +92,7 @@ class DutyImport(ImportKind):
     list_endpoint = "duty.index"
     fields = (
         Field("姓名", "person", width=10, example="张三", note="可空；填写时须与身份证号的干部一致"),
-        Field("身份证号", "id_number", width=22, required=True, example="430102199001011237",
+        Field("身份证号", "id_number", width=22, required=True, example=EXAMPLE_ID_NUMBER,
               note="驻村干部的身份证号：完整18位，或系统导出的遮蔽形式（如 4301**********1237）"),
         Field("村", "village", width=28, required=True,
               choices=lambda user: DutyImport.village_lookup(user).labels(), example="示例村（430102001201）",

@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from ..audit.services import record_many
 from ..core import crypto
 from ..core.enums import EDUCATION, GENDERS
-from ..core.identity import mask_id_number, mask_phone
+from ..core.identity import EXAMPLE_ID_NUMBER, mask_id_number, mask_phone
 from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
@@ -56,7 +56,7 @@ class PersonImport(ImportKind):
     list_endpoint = "people.index"
     fields = (
         Field("姓名", "name", width=10, required=True, example="张三", note="最多50字"),
-        Field("身份证号", "id_number", width=22, required=True, example="430102199001011237",
+        Field("身份证号", "id_number", width=22, required=True, example=EXAMPLE_ID_NUMBER,
               note="18位，末位X大小写均可；校验位须正确；同一人只能登记一次（按身份证号识别）"),
         Field("性别", "gender", width=6, codes=GENDERS, note="可空，按身份证号；填写时须与身份证号一致"),
         Field("民族", "ethnicity", width=10, choices=lambda user: services.ETHNICITIES, example="汉族",

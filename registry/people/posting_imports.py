@@ -25,7 +25,7 @@ from sqlalchemy.orm import lazyload
 from ..core import crypto
 from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES
 from ..core.formatting import date_cn
-from ..core.identity import normalize_id_number
+from ..core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
 from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import in_scope, scoped
@@ -99,7 +99,7 @@ class PostingImport(ImportKind):
     fields = (
         Field("干部姓名", "name", width=10, aliases=("姓名",), example="张三",
               note="可空；填写时须与身份证号登记的姓名一致"),
-        Field("身份证号", "id_number", width=22, required=True, example="430102199001011237",
+        Field("身份证号", "id_number", width=22, required=True, example=EXAMPLE_ID_NUMBER,
               note="已登记的帮扶干部的18位身份证号；须是您能看到的干部"),
         Field("选派类型", "role", width=12, required=True, codes=POSTING_ROLES, example="第一书记",
               note="第一书记、工作队长、工作队员派驻到村（社区）；挂职干部派往县市区或乡镇"),

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from ..core import crypto
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
 from ..core.formatting import date_cn
-from ..core.identity import normalize_id_number
+from ..core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
 from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
@@ -130,7 +130,7 @@ class AttendanceImport(ImportKind):
               note="大于0、不超过该培训的学时，最多1位小数；空白为该培训的学时"),
         Field("是否合格", "passed", width=8, choices=lambda user: YES_NO, example="是", note="是/否；空白为是（考核合格）"),
         Field("备注", "note", width=24, note="最多200字"),
-        Field("身份证号", "id_number", width=22, required=True, example="430102199001011237",
+        Field("身份证号", "id_number", width=22, required=True, example=EXAMPLE_ID_NUMBER,
               note="18位；须是已登记、在您管辖范围内的帮扶干部（按身份证号识别）"),
     )
     derived = (
