@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import func, insert, select
 
 from ..audit.services import record as audit
+from ..core.enums import RECORD_STATUSES
 from ..core.timeutil import local_today, utcnow
 from ..demo import DemoContext, step
 from ..demo.base import FOCUS_COUNTIES
@@ -300,7 +301,8 @@ def support_records(ctx: DemoContext) -> None:
     by_status: dict[str, int] = {}
     for row in originals + others + corrections:
         by_status[row["status"]] = by_status.get(row["status"], 0) + 1
-    ctx.echo(f"  生成示例帮扶记录 {total} 条（" + "，".join(f"{k} {v}" for k, v in sorted(by_status.items()))
+    ctx.echo(f"  生成示例帮扶记录 {total} 条（" + "，".join(f"{RECORD_STATUSES[k]} {by_status[k]}" for k in RECORD_STATUSES
+                                                    if k in by_status)
              + f"），佐证照片 {photos} 张，慈善受赠 {contributions} 笔")
 
 
