@@ -68,7 +68,7 @@ def live_server(tmp_path_factory):
         env["DATABASE_URL"] = f"sqlite:///{tmp / 'live.sqlite3'}"
     flask = str(BIN / "flask")
     subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([flask, "setup", "--scale", "0.1"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([flask, "setup", "--scale", "0.3"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     log = open(tmp / "gunicorn.log", "w")
     # --preload: the app is imported once and forked; its own process group, so the

@@ -104,7 +104,8 @@ def test_demo_unit_and_village_see_living_data(page_as, live_server, shots):
     home = unit.locator("main").inner_text()
     assert "本单位帮扶干部" in home and "本单位在岗选派" in home and "第一书记" in home
     unit.screenshot(path=str(shots / "registry-unit-home.png"), full_page=True)
-    unit.get_by_role("link", name="帮扶干部").first.click()
+    with unit.expect_navigation(wait_until="load"):
+        unit.get_by_role("link", name="帮扶干部").first.click()
     assert unit.locator("table.table tbody tr").count() >= 3
     unit.context.close()
 
