@@ -29,3 +29,9 @@ def upload(session, kind: str, body: bytes, name: str, update: bool = False):
     if update:
         data["update"] = "y"
     return session.post(f"/import/{kind}", data=data, content_type="multipart/form-data")
+
+
+def csv_bytes(rows, encoding: str = "utf-8") -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue().encode(encoding)

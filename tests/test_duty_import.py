@@ -2,7 +2,6 @@
 review cycle, scope."""
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 
@@ -20,17 +19,13 @@ from registry.extensions import db
 from registry.transfer.importing import run_import
 from tests.factories import COUNTY, make_org, make_person, make_posting
 from tests.factories_assessment import make_duty, posted_secretary
-from tests.sheets import upload
+from tests.sheets import csv_bytes, upload
 
 HEADER = ["姓名", "身份证号", "村", "选派开始日期", "月份", "在村天数", "请假天数", "请假批准人", "无故缺勤天数", "工作纪实"]
 
 
 def _csv(*rows, header=HEADER) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8")
+    return csv_bytes([header, *rows])
 
 
 def _cells(body: bytes, fmt: str):

@@ -1,7 +1,6 @@
 """Importing 选派: the posting rule by row, the round trip, duplicates, ending by update, scope."""
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 
@@ -16,18 +15,14 @@ from registry.people.models import Posting
 from registry.people.posting_imports import PostingImport
 from registry.transfer.importing import run_import
 from tests.factories import COUNTY, OTHER_COUNTY, first_township, make_org, make_person, make_posting, make_village
-from tests.sheets import upload
+from tests.sheets import csv_bytes, upload
 
 HEADER = ["干部姓名", "身份证号", "选派类型", "派驻地", "挂职职务", "选派层级", "届次", "开始日期", "计划结束日期",
           "结束日期", "结束原因", "结束说明"]
 
 
 def _csv(*rows, header=HEADER) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8")
+    return csv_bytes([header, *rows])
 
 
 def _cells(body: bytes, fmt: str):

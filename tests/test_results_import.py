@@ -2,7 +2,6 @@
 row, all or nothing; a year already filed is updated only while the review lets it."""
 from __future__ import annotations
 
-import csv
 import io
 from decimal import Decimal
 
@@ -20,7 +19,7 @@ from tests.factories_assessment import make_result
 from tests.test_import_corpus import FILES
 from tests.test_import_corpus import KINDS as CORPUS_KINDS
 from tests.test_import_corpus import _post_file as post_corpus_file
-from tests.sheets import sheet_rows, upload, xlsx_bytes
+from tests.sheets import csv_bytes, sheet_rows, upload, xlsx_bytes
 
 THIS_YEAR = local_today().year
 LAST_YEAR = THIS_YEAR - 1
@@ -44,9 +43,7 @@ _xlsx = xlsx_bytes
 
 
 def _csv(rows) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
-    return buf.getvalue().encode("gb18030")
+    return csv_bytes(rows, "gb18030")
 
 
 def _upload(session, body: bytes, name: str = "r.xlsx", update: bool = False):

@@ -1,7 +1,6 @@
 """Importing 参训情况 (training attendance): the 培训台账 read back in, row by row, all or nothing."""
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from decimal import Decimal
@@ -19,7 +18,7 @@ from tests.factories_assessment import attend, make_training
 from tests.test_import_corpus import FILES
 from tests.test_import_corpus import KINDS as CORPUS_KINDS
 from tests.test_import_corpus import _post_file as post_corpus_file
-from tests.sheets import sheet_rows, upload, xlsx_bytes
+from tests.sheets import csv_bytes, sheet_rows, upload, xlsx_bytes
 
 PRE = "'=岗前培训"  # a title beginning with "=", written as our export writes it (no formula)
 HEADER = ["培训主题", "开始日期", "姓名", "认定学时", "是否合格", "备注", "身份证号"]
@@ -38,10 +37,7 @@ _cells = sheet_rows
 _xlsx = xlsx_bytes
 
 
-def _csv(rows) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
-    return buf.getvalue().encode("utf-8")
+_csv = csv_bytes
 
 
 def _upload(session, body: bytes, name: str = "a.xlsx", update: bool = False):
