@@ -51,6 +51,8 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_SUPPORT_WINDOW_DAYS": 365,
     # an export of more rows than this runs as a job (flask jobs work), not in the web worker
     "REGISTRY_EXPORT_JOB_ROWS": 5000,
+    # the files of finished import/export jobs (and import error reports) are removed after this many days
+    "REGISTRY_JOB_KEEP_DAYS": 7,
     # werkzeug's method string; tests use a cheap one, production keeps scrypt
     "REGISTRY_PASSWORD_HASH_METHOD": "scrypt",
 }

@@ -161,3 +161,41 @@ def test_every_export_is_a_job_when_large(app, db, make_user, login_as, monkeypa
     db.session.refresh(job)
     assert job.status == "done", job.report
     assert admin.get(response.headers["Location"] + "/download").status_code == 200
+
+
+def test_my_jobs_page_lists_only_my_jobs_and_old_files_expire(app, db, make_user, login_as, small_limit, runner):
+    """我的导入导出: the owner's jobs with their results; another user's job is not listed.
+    After REGISTRY_JOB_KEEP_DAYS the files go (the worker, or `flask jobs clean`), the rows
+    stay, the page says the file expired and its download is gone."""
+    from datetime import timedelta
+
+    from registry.core.timeutil import utcnow
+    from registry.transfer.files import jobs_dir
+
+    _people(db, COUNTY, 5, "本县")
+    _people(db, OTHER_COUNTY, 4, "外县")
+    county = login_as(make_user("region", region_code=COUNTY))
+    other = login_as(make_user("region", region_code=OTHER_COUNTY))
+    mine = county.get("/people/export.csv?posted=").headers["Location"]
+    theirs = other.get("/people/export.csv?posted=").headers["Location"]
+    assert jobs.work(once=True) == 2
+
+    page = county.get("/import/jobs").get_data(as_text=True)
+    assert "我的导入导出" in page and "导出帮扶干部" in page and "导出完成：共 5 行" in page
+    assert mine in page and theirs not in page and "共 4 行" not in page
+    assert "我的导入导出" in county.get("/").get_data(as_text=True)  # linked from every page
+
+    job = db.session.scalar(select(TransferJob).where(TransferJob.id == int(mine.rsplit("/", 1)[1])))
+    output = jobs_dir() / job.output
+    assert output.is_file() and jobs.expire_files() == 0  # recent: kept
+    old = utcnow() - timedelta(days=app.config["REGISTRY_JOB_KEEP_DAYS"] + 1)
+    db.session.execute(TransferJob.__table__.update().where(TransferJob.id == job.id).values(finished_at=old))
+    db.session.commit()
+    result = runner.invoke(args=["jobs", "clean"])
+    assert result.exit_code == 0 and "已删除 1 个" in result.output, result.output
+    assert not output.exists() and db.session.get(TransferJob, job.id) is not None  # the row stays
+    assert county.get(mine + "/download").status_code == 404
+    page = county.get(mine).get_data(as_text=True)
+    assert "过期删除" in page and "请重新导出" in page and "/download" not in page
+    assert "已过期删除" in county.get("/import/jobs").get_data(as_text=True)
+    assert other.get(theirs + "/download").status_code == 200  # another's recent file is untouched

@@ -13,13 +13,16 @@ import json
 import logging
 import time
 import traceback
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import Select, select, update
 
+from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db
-from .exports import run_export_job
+from .exports import EXPORTS, run_export_job
 from .files import jobs_dir, write_progress
 from .importing import ImportReport, run_import
 from .kinds import get_kind
@@ -107,9 +110,59 @@ def run_job(job: TransferJob) -> None:
         _input_path(job).unlink(missing_ok=True)
 
 
+def jobs_of(user) -> Select:
+    """The user's own import and export jobs, newest first (the 我的导入导出 page)."""
+    return scoped(select(TransferJob), TransferJob, user).order_by(TransferJob.id.desc())
+
+
+def job_title(job: TransferJob) -> str:
+    """What the job imports or exports, in Chinese (导入帮扶记录, 导出培训台账 …)."""
+    if job.action == "export":
+        return "导出" + EXPORTS.get(job.kind, job.kind)
+    spec = get_kind(job.kind)
+    return "导入" + (spec.title if spec else job.kind)
+
+
+def keep_days() -> int:
+    return current_app.config["REGISTRY_JOB_KEEP_DAYS"]
+
+
+def expire_files(now=None) -> int:
+    """Delete the files of jobs that finished more than ``REGISTRY_JOB_KEEP_DAYS`` ago,
+    and import error reports as old: exports of personal data should not pile up on the
+    server. The job rows stay, so the 我的导入导出 page still says what ran, when, with
+    which result, and that its file has expired. Returns how many files were removed."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=keep_days())
+    removed = 0
+    finished = db.session.execute(select(TransferJob.id, TransferJob.output).where(
+        TransferJob.status.in_(("done", "failed")), TransferJob.finished_at < cutoff)).all()
+    folder = jobs_dir()
+    for job_id, output in finished:
+        (folder / f"{job_id}.progress").unlink(missing_ok=True)
+        if output and (folder / output).is_file():
+            (folder / output).unlink()
+            removed += 1
+    reports = Path(current_app.config["UPLOAD_FOLDER"]) / "import-reports"
+    if reports.is_dir():
+        stamp = cutoff.timestamp()
+        for path in reports.iterdir():
+            if path.is_file() and path.stat().st_mtime < stamp:
+                path.unlink()
+                removed += 1
+    db.session.rollback()
+    return removed
+
+
+EXPIRE_EVERY_SECONDS = 3600
+
+
 def work(*, once: bool = False, poll: float = 1.0) -> int:
-    """Run queued jobs; with ``once``, until none is left. Returns how many ran."""
+    """Run queued jobs; with ``once``, until none is left. Returns how many ran. Old
+    job files are removed at the start and then hourly (``expire_files``)."""
     ran = 0
+    expired_at = time.monotonic()
+    expire_files()
     while True:
         job = claim_next()
         if job is not None:
@@ -118,4 +171,7 @@ def work(*, once: bool = False, poll: float = 1.0) -> int:
             continue
         if once:
             return ran
+        if time.monotonic() - expired_at > EXPIRE_EVERY_SECONDS:
+            expire_files()
+            expired_at = time.monotonic()
         time.sleep(poll)

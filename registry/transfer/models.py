@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,6 +39,10 @@ class TransferJob(db.Model):
     @property
     def status_label(self) -> str:
         return JOB_STATUSES.get(self.status, self.status)
+
+    def expires_at(self, keep_days: int) -> datetime | None:
+        """When its file is removed (``jobs.expire_files``); None while it runs."""
+        return self.finished_at + timedelta(days=keep_days) if self.finished_at else None
 
     @property
     def option_values(self) -> dict:

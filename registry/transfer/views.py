@@ -11,13 +11,14 @@ from flask_login import current_user
 
 from ..core.access import login_only
 from ..core.scope import get_in_scope_or_404
-from ..core.timeutil import local_today
+from ..core.timeutil import local_today, utcnow
+from ..extensions import db
 from .exporting import MIME
 from .exports import EXPORTS
 from .forms import ImportForm
 from .importing import ImportReport, run_import
 from .files import jobs_dir, progress_of
-from .jobs import INLINE_LIMIT_BYTES, enqueue_import
+from .jobs import INLINE_LIMIT_BYTES, enqueue_import, job_title, jobs_of, keep_days
 from .models import TransferJob
 from .reading import FileRefused, read_grid
 from .kinds import get_kind
@@ -118,16 +119,33 @@ def _own_job_or_404(job_id: int) -> TransferJob:
     return job
 
 
+@bp.route("/jobs")
+@login_only
+def jobs():
+    """我的导入导出: the user's own large imports and exports, with their results and files."""
+    page = db.paginate(jobs_of(current_user), per_page=30, error_out=False)
+    return render_template("transfer/jobs.html", page=page, title_of=job_title, keep_days=keep_days(),
+                           now=utcnow())
+
+
 @bp.route("/jobs/<int:job_id>")
 @login_only
 def job(job_id: int):
     job = _own_job_or_404(job_id)
     done, total = progress_of(job)
+    expires, expired = job.expires_at(keep_days()), _expired(job)
     if job.action == "export":
         return render_template("transfer/export_job.html", job=job, title=EXPORTS.get(job.kind, job.kind),
-                               done=done, total=total or job.option_values.get("total", 0))
+                               done=done, total=total or job.option_values.get("total", 0),
+                               expires=expires, expired=expired)
     spec = get_kind(job.kind)
-    return render_template("transfer/job.html", job=job, spec=spec, done=done, total=total)
+    return render_template("transfer/job.html", job=job, spec=spec, done=done, total=total,
+                           expires=expires, expired=expired)
+
+
+def _expired(job: TransferJob) -> bool:
+    expires = job.expires_at(keep_days())
+    return expires is not None and expires < utcnow()
 
 
 @bp.route("/jobs/<int:job_id>/errors.xlsx")
@@ -135,7 +153,7 @@ def job(job_id: int):
 def job_errors(job_id: int):
     job = _own_job_or_404(job_id)
     path = jobs_dir() / (job.output or "")
-    if job.action != "import" or not job.output or not path.is_file():
+    if job.action != "import" or not job.output or _expired(job) or not path.is_file():
         abort(404)
     return _download(path.read_bytes(), f"导入错误标注-{job.id}.xlsx")
 
@@ -146,7 +164,7 @@ def job_download(job_id: int):
     """The file an export job wrote, streamed from the jobs folder."""
     job = _own_job_or_404(job_id)
     path = jobs_dir() / (job.output or "")
-    if job.action != "export" or job.status != "done" or not job.output or not path.is_file():
+    if job.action != "export" or job.status != "done" or not job.output or _expired(job) or not path.is_file():
         abort(404)
 
     def chunks(size: int = 256 * 1024):
