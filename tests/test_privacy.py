@@ -187,3 +187,25 @@ def test_pages_say_the_rule_the_code_applies(db, login_as, make_user):
     page = county.get(f"/people/{person.id}").get_data(as_text=True)
     assert person.id_number_masked in page and text in page
     assert text in county.get("/people/").get_data(as_text=True)
+
+
+# -- imports -------------------------------------------------------------------------------
+
+def test_an_import_cannot_reach_a_person_it_may_not_edit(db, make_user, runner, tmp_path):
+    """A unit uploading another unit's person's full ID number learns no name (the duplicate
+    message named the person) and changes nobody: the row is refused, as the form's edit."""
+    from registry.people.models import Person
+
+    theirs = make_org("backing_unit", PROVINCE, name="省甲厅")
+    person = make_person(theirs, name="甲厅干部")
+    mine = make_org("backing_unit", PROVINCE, name="省乙厅")
+    unit = make_user("unit", organization_id=mine.id)
+    path = tmp_path / "people.csv"
+    path.write_text(f"姓名,身份证号,工作单位,职务\n改名,{person.id_number},{mine.name},科员\n", encoding="utf-8")
+    for update in ([], ["--update"]):
+        result = runner.invoke(args=["import", "people", str(path), "--as", unit.username, *update])
+        assert result.exit_code == 1 and "第2行" in result.output and "无权修改" in result.output, result.output
+        assert "甲厅干部" not in result.output
+    db.session.expire_all()
+    assert db.session.get(Person, person.id).organization_id == theirs.id
+    assert db.session.get(Person, person.id).name == "甲厅干部"
