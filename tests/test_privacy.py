@@ -187,6 +187,10 @@ def test_pages_say_the_rule_the_code_applies(db, login_as, make_user):
     page = county.get(f"/people/{person.id}").get_data(as_text=True)
     assert person.id_number_masked in page and text in page
     assert text in county.get("/people/").get_data(as_text=True)
+    from registry.people.privacy import contact_rule_text
+
+    org_page = county.get(f"/organizations/{org.id}").get_data(as_text=True)
+    assert text in org_page and contact_rule_text() in org_page
 
 
 # -- imports -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
 from ..extensions import db
-from ..people.privacy import count_full_contacts, shown_contact_phone
+from ..people.privacy import count_full_contacts, prime, shown_contact_phone
 from ..people.postings import posting_query
 from ..people.services import people_query
 from ..transfer.exporting import audit_export, count_rows, export_purpose, form_filters, send_export
@@ -91,6 +91,7 @@ def detail(org_id: int):
     from ..pairings.services import pairings_of_organization
 
     people = db.session.scalars(people_query(current_user, organization_id=org.id).limit(LIMIT)).all()
+    prime(people)  # the privacy rule for the listed people in one query
     postings = db.session.scalars(posting_query(current_user, organization_id=org.id).limit(LIMIT)).all()
     pairings = pairings_of_organization(current_user, org.id, limit=LIMIT)
     return render_template(

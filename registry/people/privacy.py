@@ -255,3 +255,10 @@ def rule_text() -> str:
         f"限于工作单位在其辖区内的干部，以及在其辖区内由本级或下级选派的干部（{by_level}）。"
         f"{masked}看到的是遮蔽后的号码。导出完整号码须填写用途，用途连同筛选条件和行数记入审计日志。"
     )
+
+
+def contact_rule_text() -> str:
+    """The contact-phone rule (``may_see_full_phone_of``) in the words the pages show."""
+    levels = "、".join(REGION_LEVELS[level] for level in FULL_REGION_LEVELS)
+    return (f"单位联系电话的完整号码只向{ROLES['admin']}、本单位，以及单位所在地的{levels}三级{ROLES['region']}显示；"
+            f"其他人看到的是遮蔽后的号码。")
