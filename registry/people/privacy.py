@@ -105,7 +105,7 @@ def may_see_full_identity(user, person: Person | None) -> bool:
     office = _office(user)
     if office is None:
         return False
-    if person.organization is not None and office.contains(person.organization.region_code):
+    if person.organization is not None and office.contains(person.organization.region_code or ""):
         return True
     cache = _cache()
     key = (user.id, person.id)
