@@ -277,7 +277,7 @@ def test_duty_months_export_with_filters_in_scope_and_audited(db, login_as, make
     make_duty(there, date(2025, 3, 1), days=25)
     db.session.commit()
     county = login_as(make_user("region", region_code=COUNTY))
-    sheet = load_workbook(io.BytesIO(county.get("/duty/export.xlsx?status=filed&month=2025-03").data))
+    sheet = load_workbook(io.BytesIO(county.get("/duty/export.xlsx?status=filed&month=2025-03&purpose=核对名单").data))
     rows = [[c.value for c in r] for r in sheet.worksheets[0].iter_rows()]
     assert rows[0][:3] == ["姓名", "岗位", "村"] and len(rows) == 2
     assert rows[1][0] == "在县干部" and rows[1][6] == 12 and rows[1][11] == "待核实"

@@ -38,7 +38,7 @@ def test_a_large_export_becomes_a_job_the_owner_downloads(db, make_user, login_a
     _people(db, OTHER_COUNTY, 4, "外县")
     county = login_as(make_user("region", region_code=COUNTY))
 
-    response = county.get("/people/export.csv?posted=")
+    response = county.get("/people/export.csv?posted=&purpose=核对名单")
     assert response.status_code == 302 and "/import/jobs/" in response.headers["Location"]
     job_url = response.headers["Location"]
     page = county.get(job_url).get_data(as_text=True)
@@ -77,7 +77,7 @@ def test_the_worker_writes_xlsx_with_the_filters_and_the_cli_runs_it(db, make_us
         make_posting(person, org, village.code, role="work_team")
     county = login_as(make_user("region", region_code=COUNTY))
 
-    response = county.get("/postings/export.xlsx")
+    response = county.get("/postings/export.xlsx?purpose=核对名单")
     assert response.status_code == 302
     result = runner.invoke(args=["jobs", "work", "--once"])
     assert result.exit_code == 0 and "已运行 1 个任务" in result.output
@@ -93,7 +93,7 @@ def test_the_worker_writes_xlsx_with_the_filters_and_the_cli_runs_it(db, make_us
 def test_small_exports_still_answer_at_once(db, make_user, login_as, small_limit):
     _people(db, COUNTY, 3, "本县")
     county = login_as(make_user("region", region_code=COUNTY))
-    response = county.get("/people/export.csv")
+    response = county.get("/people/export.csv?purpose=核对名单")
     assert response.status_code == 200 and len(_csv_rows(response.data)) == 4
     assert db.session.scalar(select(func.count()).select_from(TransferJob)) == 0
 
@@ -104,7 +104,7 @@ def test_filters_travel_with_the_job(db, make_user, login_as, small_limit):
         for i in range(4):
             make_person(org, name=f"{name}干部{i}")
     county = login_as(make_user("region", region_code=COUNTY))
-    response = county.get("/people/export.csv?q=甲干部")
+    response = county.get("/people/export.csv?q=甲干部&purpose=核对名单")
     assert response.status_code == 302
     jobs.work(once=True)
     rows = _csv_rows(county.get(response.headers["Location"] + "/download").data)
@@ -132,7 +132,7 @@ def test_the_scope_is_the_owners_when_the_job_runs(db, make_user, login_as, smal
     _people(db, OTHER_COUNTY, 4, "外县")
     user = make_user("region", region_code=COUNTY)
     county = login_as(user)
-    response = county.get("/people/export.csv")
+    response = county.get("/people/export.csv?purpose=核对名单")
     user.region_code = OTHER_COUNTY  # moved before the worker ran: the old county is no longer theirs
     db.session.commit()
     jobs.work(once=True)

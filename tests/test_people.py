@@ -227,21 +227,28 @@ def test_full_numbers_for_the_roles_that_need_them(db, login_as, make_user, role
     session = login_as(make_user(role, **scope))
     assert person.id_number in session.get(f"/people/{person.id}").get_data(as_text=True)
     assert person.phone in session.get("/people/").get_data(as_text=True)
-    assert person.id_number in session.get("/people/export.csv").get_data(as_text=True)
+    assert person.id_number in session.get("/people/export.csv?purpose=核对名单").get_data(as_text=True)
     # and they may find a person by the exact number
     body = session.get(f"/people/?q={person.id_number.lower()}").get_data(as_text=True)
     assert f"/people/{person.id}" in body
 
 
 def test_the_rule_itself():
-    class U:
-        def __init__(self, role, organization_id=None):
-            self.role, self.organization_id = role, organization_id
+    """Issue 12 changed the rule: region staff no longer see every number in their scope,
+    only those of the people they answer for (by level: tests/test_privacy.py)."""
+    from types import SimpleNamespace as NS
 
-    assert may_see_full_identity(U("admin"), 1) and may_see_full_identity(U("region"), 1)
-    assert may_see_full_identity(U("unit", 7), 7) and not may_see_full_identity(U("unit", 7), 8)
-    assert not may_see_full_identity(U("viewer"), 1) and not may_see_full_identity(U("village"), 1)
-    assert not may_see_full_identity(None, 1)
+    def U(role, organization_id=None, level=None):
+        return NS(role=role, organization_id=organization_id, is_authenticated=True, id=1,
+                  region=NS(level=level) if level else None)
+
+    def P(organization_id):
+        return NS(id=1, organization_id=organization_id, organization=None)
+
+    assert may_see_full_identity(U("admin"), P(1)) and not may_see_full_identity(U("region", level="township"), P(1))
+    assert may_see_full_identity(U("unit", 7), P(7)) and not may_see_full_identity(U("unit", 7), P(8))
+    assert not may_see_full_identity(U("viewer"), P(1)) and not may_see_full_identity(U("village"), P(1))
+    assert not may_see_full_identity(None, P(1))
 
 
 def test_templates_never_print_raw_numbers():
@@ -263,7 +270,7 @@ def test_templates_never_print_raw_numbers():
 def test_people_export_is_audited(db, login_as, make_user):
     org, village, person = _leak_world(db)
     session = login_as(make_user("region", region_code=COUNTY))
-    assert session.get("/people/export.xlsx").status_code == 200
+    assert session.get("/people/export.xlsx?purpose=核对名单").status_code == 200
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export"))
     assert event.entity_type == "Person" and event.region_code == COUNTY
     assert "含完整身份证号" in event.summary and '"rows":1' in event.after

@@ -67,7 +67,7 @@ def test_postings_round_trip(world, login_as, fmt):
     make_posting(wang, org, first_township(COUNTY).code, "seconded_cadre", start=date(2024, 3, 1), post_held="副镇长",
                  dispatch_level="county")
     county = login_as(world["county"])
-    first = county.get(f"/postings/export.{fmt}")
+    first = county.get(f"/postings/export.{fmt}?purpose=核对名单")
     assert first.status_code == 200
     header = _cells(first.data, fmt)
     if fmt == "xlsx":
@@ -78,7 +78,7 @@ def test_postings_round_trip(world, login_as, fmt):
     response = _upload(county, first.data, f"p.{fmt}")
     assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
     assert _postings() == 4
-    assert _cells(county.get(f"/postings/export.{fmt}").data, fmt) == _cells(first.data, fmt)
+    assert _cells(county.get(f"/postings/export.{fmt}?purpose=核对名单").data, fmt) == _cells(first.data, fmt)
     # every posting is on the record, as the form's save would put it, and so is each export
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.entity_type == "Posting", AuditEvent.action == "create")) == 4
@@ -244,7 +244,7 @@ def test_a_large_postings_export_runs_as_a_job_and_its_file_imports_again(world,
     make_posting(wang, world["org"], first_township(COUNTY).code, "seconded_cadre", start=date(2024, 3, 1),
                  post_held="副镇长")
     county = login_as(world["county"])
-    response = county.get("/postings/export.csv")
+    response = county.get("/postings/export.csv?purpose=核对名单")
     assert response.status_code == 302 and "/import/jobs/" in response.headers["Location"]
     assert jobs.work(once=True) == 1
     body = county.get(response.headers["Location"] + "/download").data

@@ -341,7 +341,7 @@ def test_the_training_ledger_exports_attendance_in_scope_and_audited(db, login_a
     attend(course, make_person(make_org("backing_unit", COUNTY), name="县内学员"), hours=16)
     attend(course, make_person(make_org("backing_unit", OTHER_COUNTY), name="外县学员"), passed=False)
     county = login_as(make_user("region", region_code=COUNTY))
-    sheet = load_workbook(io.BytesIO(county.get("/training/export.xlsx?year=2025").data)).worksheets[0]
+    sheet = load_workbook(io.BytesIO(county.get("/training/export.xlsx?year=2025&purpose=核对名单").data)).worksheets[0]
     rows = [[c.value for c in r] for r in sheet.iter_rows()]
     assert rows[0][:2] == ["培训主题", "主办单位"]
     names = [r[8] for r in rows[1:]]

@@ -95,7 +95,7 @@ def test_round_trip_export_delete_import_export(county, login_as, fmt):
     first_attendance.note = "=补课后合格，含逗号,和换行\n第二行"
     db.session.commit()
     session = login_as(county["user"])
-    first = session.get(f"/training/export.{fmt}")
+    first = session.get(f"/training/export.{fmt}?purpose=核对名单")
     assert first.status_code == 200
     cells = _cells(first.data, fmt)
     assert cells[0][:2] == ["培训主题", "主办单位"] and cells[0][-1] == "身份证号" and len(cells) == 4
@@ -106,7 +106,7 @@ def test_round_trip_export_delete_import_export(county, login_as, fmt):
     assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
     assert count() == 3 and count(AuditEvent, entity_type="Attendance", action="create") == 3
     assert verify_chain().ok
-    assert _cells(session.get(f"/training/export.{fmt}").data, fmt) == cells
+    assert _cells(session.get(f"/training/export.{fmt}?purpose=核对名单").data, fmt) == cells
     again = _upload(session, first.data, f"ledger.{fmt}")
     assert again.status_code == 422
     page = again.get_data(as_text=True)

@@ -25,14 +25,14 @@ def test_organizations_round_trip(db, login_as, make_user, fmt):
     make_org("mass_org", COUNTY, name="县妇联", subtype="women_federation", level="county", credit_code=None)
     make_org("paired_unit", COUNTY, name="对口单位", subtype="education", level="city")
     admin = login_as(make_user("admin"))
-    first = admin.get(f"/organizations/export.{fmt}")
+    first = admin.get(f"/organizations/export.{fmt}?purpose=核对名单")
     assert first.status_code == 200
     db.session.execute(delete(Organization))
     db.session.commit()
     response = admin.post("/import/organizations", data={"file": (io.BytesIO(first.data), f"orgs.{fmt}")},
                           content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
-    second = admin.get(f"/organizations/export.{fmt}")
+    second = admin.get(f"/organizations/export.{fmt}?purpose=核对名单")
     assert _cells(second.data, fmt) == _cells(first.data, fmt)
     assert len(_cells(first.data, fmt)) >= 4 if fmt == "xlsx" else first.data.count(b"\r\n") >= 4
 
@@ -84,14 +84,14 @@ def test_people_round_trip(db, login_as, make_user, fmt):
         person.gender, person.birth_date = gender_from_id(person.id_number), birth_date_from_id(person.id_number)
     db.session.commit()
     county = login_as(make_user("region", region_code=COUNTY))
-    first = county.get(f"/people/export.{fmt}")
+    first = county.get(f"/people/export.{fmt}?purpose=核对名单")
     assert first.status_code == 200 and first.data  # read before the rows go
     db.session.execute(delete(Person))
     db.session.commit()
     response = county.post("/import/people", data={"file": (io.BytesIO(first.data), f"p.{fmt}")},
                            content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
-    assert _cells(county.get(f"/people/export.{fmt}").data, fmt) == _cells(first.data, fmt)
+    assert _cells(county.get(f"/people/export.{fmt}?purpose=核对名单").data, fmt) == _cells(first.data, fmt)
     assert verify_chain().ok
     again = county.post("/import/people", data={"file": (io.BytesIO(first.data), f"p.{fmt}")},
                         content_type="multipart/form-data")

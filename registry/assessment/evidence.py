@@ -48,6 +48,7 @@ class SupportSummary:
     attracted: Decimal = ZERO
     in_kind: Decimal = ZERO
     villages: int = 0
+    year: int | None = None  # the year the figures are of (their basis, with all three parts)
     by_category: list[tuple[str, int, Decimal]] = field(default_factory=list)
 
     @property
@@ -85,7 +86,7 @@ def confirmed_support(organization_id: int, year: int, village_code: str | None 
             func.coalesce(func.sum(model.amount_attracted), 0), func.coalesce(func.sum(model.amount_in_kind), 0),
         ).where(*conditions).group_by(model.category)
     ).all()
-    summary = SupportSummary()
+    summary = SupportSummary(year=year)
     for category, n, amount, attracted, in_kind in rows:
         amount, attracted, in_kind = Decimal(amount), Decimal(attracted), Decimal(in_kind)
         summary.records += n

@@ -51,6 +51,21 @@ def money(value) -> str:
     return wan(value) if abs(Decimal(value)) >= 10000 else yuan(value)
 
 
+# The parts of a support record's value (SupportRecord.amount, amount_attracted, amount_in_kind).
+MONEY_PARTS = {"amount": "直接投入资金", "attracted": "引进资金", "in_kind": "实物折价"}
+
+
+def money_basis(year: int | None, *parts: str) -> str:
+    """What a money figure counts (口径): its period and which parts of a record's value,
+    e.g. '2026年；直接投入资金、引进资金、实物折价合计' or '历年累计；仅直接投入资金，不含引进资金、实物折价'.
+    Every page that shows a sum says it with this, so two figures never look alike by accident."""
+    parts = parts or tuple(MONEY_PARTS)
+    period = f"{year}年" if year else "历年累计"
+    counted = "、".join(MONEY_PARTS[p] for p in MONEY_PARTS if p in parts)
+    left_out = "、".join(MONEY_PARTS[p] for p in MONEY_PARTS if p not in parts)
+    return f"{period}；{counted}合计" if not left_out else f"{period}；仅{counted}，不含{left_out}"
+
+
 def percent(value: float | None) -> str:
     if value is None:
         return "—"
@@ -61,4 +76,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         date_cn=date_cn, datetime_cn=datetime_cn, month_cn=month_cn, yuan=yuan, wan=wan, money=money, percent=percent
     )
-    app.jinja_env.globals.update(enums=enums, label=enums.label)
+    app.jinja_env.globals.update(enums=enums, label=enums.label, money_basis=money_basis)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.enums import RECORD_CATEGORIES, REGION_LEVELS
+from ..core.formatting import money_basis
 from .coverage import Coverage
 
 
@@ -24,7 +25,7 @@ def coverage_table(cov: Coverage) -> Table:
     header = ["代码", "名称", "村（社区）数", "重点帮扶村数",
               "有第一书记（%）", "重点村有第一书记（%）", "有后盾单位（%）", "重点村有后盾单位（%）",
               "有企业结对（%）", "重点村有企业结对（%）", "近12个月有已确认帮扶（%）", "重点村近12个月有已确认帮扶（%）",
-              "已确认帮扶金额（元）", "确认率（%）", "逾期未确认记录", "选派干部数", "本年度已培训（%）",
+              f"已确认帮扶金额（元；{money_basis(cov.filters.year)}）", "确认率（%）", "逾期未确认记录", "选派干部数", "本年度已培训（%）",
               "90天内到期选派", "工作队不足人数的村", "驻村天数不足的月份"]
     rows = []
     for row in [*cov.children, cov.total]:
@@ -49,12 +50,12 @@ def amounts_table(cov: Coverage) -> Table:
     for month in months:
         values = [float(cells.get((month, c), 0)) for c in categories]
         rows.append([f"{cov.filters.year}年{month}月", *values, round(sum(values), 2)])
-    return Table("amounts", f"{cov.filters.year}年已确认帮扶金额（按月份和类别，元）", header, rows)
+    return Table("amounts", f"已确认帮扶金额（按月份和类别，元；{money_basis(cov.filters.year)}）", header, rows)
 
 
 def category_table(cov: Coverage) -> Table:
     rows = [[RECORD_CATEGORIES[c], float(v)] for c, v in cov.by_category.items()]
-    return Table("categories", f"{cov.filters.year}年已确认帮扶金额（按类别，元）", ["类别", "金额（元）"], rows)
+    return Table("categories", f"已确认帮扶金额（按类别，元；{money_basis(cov.filters.year)}）", ["类别", "金额（元）"], rows)
 
 
 FUNNEL_STAGES = (

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from ..core.access import login_only
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
@@ -13,10 +14,11 @@ from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..main.home import panel
+from ..people import privacy
 from ..people.models import Posting
 from ..people.privacy import shown_id_number
 from ..regions.sections import section
-from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, describe_filters, export_purpose, send_export
 from ..transfer.exports import export_job
 from .forms import DutyForm, ReturnForm, VersionForm, month_value, parse_month
 from .imports import DutyImport, export_row
@@ -78,9 +80,11 @@ def export(fmt: str):
     stmt = duty_months_for(current_user, status=status, short=short, month=month)
     shown = describe_filters([("状态", DUTY_STATUSES.get(status, "")), ("只看不足天数的月份", "是" if short else ""),
                               ("月份", month_value(month) if month else "")])
-    audit_export("DutyMonth", "驻村纪实", count_rows(stmt), fmt, shown)
+    full, purpose = export_purpose(lambda: privacy.count_full(
+        stmt, select(Posting.person_id).where(Posting.id == DutyMonth.posting_id).scalar_subquery()))
+    audit_export("DutyMonth", "驻村纪实", count_rows(stmt), fmt, shown, full=full, purpose=purpose)
     rows = (export_row(d, shown_id_number(d.posting.person))
-            for d in db.session.scalars(stmt.execution_options(yield_per=1000)))
+            for d in privacy.primed(db.session.scalars(stmt.execution_options(yield_per=1000)), lambda d: d.posting.person))
     return send_export(fmt, "驻村纪实", DutyImport.export_columns(), rows, filters=shown)
 
 

@@ -10,10 +10,10 @@ from ..core.navigation import nav_entry
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
 from ..extensions import db
-from ..people.privacy import shown_contact_phone
+from ..people.privacy import count_full_contacts, prime, shown_contact_phone
 from ..people.postings import posting_query
 from ..people.services import people_query
-from ..transfer.exporting import count_rows, form_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, export_purpose, form_filters, send_export
 from ..transfer.exports import export_job
 from . import services
 from .forms import OrganizationFilter, OrganizationForm, read_filters
@@ -60,7 +60,10 @@ def index():
 def export(fmt: str):
     """The import template's columns, so an export can be imported again as it is."""
     form = _filters()
-    count_rows(_query(form))  # a large export is a job
+    full, purpose = export_purpose(lambda: count_full_contacts(_query(form)))  # contact phones are personal data
+    count = count_rows(_query(form))  # a large export is a job
+    if full:
+        audit_export("Organization", "帮扶主体", count, fmt, form_filters(form), full=full, purpose=purpose)
     rows = (export_row(o, shown_contact_phone(o)) for o in db.session.scalars(_query(form)))
     return send_export(fmt, "帮扶主体", OrganizationImport.fields, rows, filters=form_filters(form))
 
@@ -88,6 +91,7 @@ def detail(org_id: int):
     from ..pairings.services import pairings_of_organization
 
     people = db.session.scalars(people_query(current_user, organization_id=org.id).limit(LIMIT)).all()
+    prime(people)  # the privacy rule for the listed people in one query
     postings = db.session.scalars(posting_query(current_user, organization_id=org.id).limit(LIMIT)).all()
     pairings = pairings_of_organization(current_user, org.id, limit=LIMIT)
     return render_template(

@@ -25,6 +25,10 @@ from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from . import services
 from .models import Person
+from .privacy import may_see_full_identity
+
+# an ID number registered for someone the uploader may not edit: say so, name nobody
+NOT_YOURS = "该身份证号已由其他单位或地区登记，您无权修改该人员（请联系其登记机关）"
 
 YES_NO = ("是", "否")
 FLAGS = ("is_party_member", "is_reserve_cadre", "is_veteran")
@@ -99,8 +103,12 @@ class PersonImport(ImportKind):
         except RuleViolation as broken:
             if broken.errors.get("id_number") != [services.DUPLICATE_ID]:
                 raise
-            # already registered: the same person again, checked as an edit of that person
+            # already registered: the same person again, checked as an edit of that person —
+            # only by whom the form lets edit them (who sees their full number); to anyone
+            # else the row names nobody and changes nothing
             existing = db.session.get(Person, known.ids[known.index(_number(data))])
+            if not (services.can_edit_person(ctx["user"], existing) and may_see_full_identity(ctx["user"], existing)):
+                raise RuleViolation(NOT_YOURS, "id_number") from None
             clean = services.clean_person(data, actor=ctx["user"], person=existing, known=known)
         return PersonRow(data=clean, index=known.index(clean["id_number"]), existing=existing)
 

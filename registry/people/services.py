@@ -28,6 +28,7 @@ from ..core.scope import region_clause, scoped
 from ..extensions import db
 from ..organizations.models import Organization
 from ..organizations.services import STALE, in_jurisdiction
+from . import privacy
 from .models import Person, Posting
 from .postings import check_posting  # noqa: F401  (tests call services.check_posting; the rule lives in postings)
 
@@ -291,9 +292,9 @@ def update_person(person: Person, values: dict, *, version, actor, commit: bool 
 
 
 def may_search_by_id(user) -> bool:
-    """Finding a person by a full ID number is only for roles that see full numbers: a
-    masked role must not be able to test whether a number is registered."""
-    return getattr(user, "role", None) in ("admin", "region", "unit")
+    """Finding a person by a full ID number is only for users who see full numbers: a
+    masked user must not be able to test whether a number is registered."""
+    return privacy.may_ever_see_full(user)
 
 
 def people_query(user, *, q: str = "", organization_id: int | None = None, posted: str = "") -> Select:
@@ -307,8 +308,8 @@ def people_query(user, *, q: str = "", organization_id: int | None = None, poste
                 by_id = normalize_id_number(q)
             except RuleViolation:
                 by_id = None
-        if by_id:
-            stmt = stmt.where(Person.id_number_index == crypto.blind_index(by_id))
+        if by_id:  # and only among the people whose full number the user sees
+            stmt = stmt.where(Person.id_number_index == crypto.blind_index(by_id), privacy.full_identity_filter(user))
         else:
             stmt = stmt.where(Person.name.contains(q))
     if organization_id:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from ..audit.services import record
 from ..core.access import login_only
@@ -18,7 +17,7 @@ from ..extensions import db
 from ..organizations.forms import read_filters
 from ..organizations.services import in_jurisdiction
 from ..regions.models import Region
-from ..transfer.exporting import audit_export, count_rows, form_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, export_purpose, form_filters, send_export
 from ..transfer.exports import export_job
 from . import cli, services, targets
 from . import panels  # noqa: F401  (home panels and region-page sections)
@@ -28,7 +27,8 @@ from .imports import PersonImport, export_row
 from .posting_imports import PostingImport
 from .posting_imports import export_row as posting_export_row
 from .models import Person, Posting
-from .privacy import may_see_full_identity, shown_contact_phone, shown_id_number, shown_phone
+from . import privacy
+from .privacy import may_see_full_identity, rule_text, shown_contact_phone, shown_id_number, shown_phone
 
 bp = Blueprint("people", __name__, cli_group="people")
 cli.register(bp.cli)
@@ -43,6 +43,8 @@ def shown_id(person) -> str:
 
 bp.add_app_template_global(shown_phone, "shown_phone")
 bp.add_app_template_global(shown_contact_phone, "shown_contact_phone")
+bp.add_app_template_global(rule_text, "identity_rule")
+bp.add_app_template_global(privacy.contact_rule_text, "contact_rule")
 
 nav_entry(30, "帮扶干部", "people.index", ("admin", "region", "viewer", "unit"))
 nav_entry(40, "选派", "people.postings", ("admin", "region", "viewer", "unit"))
@@ -74,6 +76,7 @@ def index():
     form = _people_filters()
     page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
     active = services.active_labels(current_user, (p.id for p in page.items))
+    privacy.prime(page.items)
     org = services.organization_in_scope(current_user, _int_arg("org"))
     return render_template(
         "people/index.html", page=page, filters=form, active=active, org=org,
@@ -89,16 +92,15 @@ def export_people(fmt: str):
         abort(404)
     form = _people_filters()
     stmt = _people_query(form)
+    full, purpose = export_purpose(lambda: privacy.count_full(stmt, Person.id))  # asks first, job or not
     count = count_rows(stmt)  # a large export is a job
-    employers = stmt.order_by(None).subquery().c.organization_id  # the privacy rule is per employer
-    full = sum(n for org_id, n in db.session.execute(select(employers, func.count()).group_by(employers))
-               if may_see_full_identity(current_user, org_id))
     # An export of personal data is on the record, whether numbers were masked or not.
     with writing():
         record(
             "export", "Person",
-            after={"rows": count, "full_identity_rows": full, "format": fmt, "filters": request.args.to_dict()},
-            summary=f"导出帮扶干部名单 {count} 人（{'含完整身份证号和电话 ' + str(full) + ' 人' if full else '身份证号和电话已遮蔽'}）",
+            after={"rows": count, "full_identity_rows": full, "purpose": purpose, "format": fmt,
+                   "filters": request.args.to_dict()},
+            summary=f"导出帮扶干部名单 {count} 人（{f'含完整身份证号和电话 {full} 人，用途：{purpose}' if full else '身份证号和电话已遮蔽'}）",
             region_code=current_user.region_code or current_user.village_code,
             organization_id=current_user.organization_id,
         )
@@ -113,6 +115,7 @@ def _people_rows(stmt, batch: int = 900):
     result = db.session.scalars(stmt.execution_options(yield_per=batch))
     for people in result.partitions():
         active = services.active_labels(current_user, (p.id for p in people))
+        privacy.prime(people)
         for p in people:
             yield export_row(p, shown_id_number(p), shown_phone(p), active.get(p.id, ""))
 
@@ -167,7 +170,7 @@ def detail(person_id: int):
 @require("manage_people")
 def edit_person(person_id: int):
     person = get_in_scope_or_404(Person, person_id)
-    if not services.can_edit_person(current_user, person) or not may_see_full_identity(current_user, person.organization_id):
+    if not services.can_edit_person(current_user, person) or not may_see_full_identity(current_user, person):
         abort(403)
     form = PersonForm(current_user, obj=person, person=person)
     if request.method == "GET":
@@ -289,9 +292,10 @@ def export_postings(fmt: str):
     form = _posting_filters()
     stmt = _posting_query(form)
     shown = form_filters(form)
-    audit_export("Posting", "选派", count_rows(stmt), fmt, shown)
+    full, purpose = export_purpose(lambda: privacy.count_full(stmt, Posting.person_id))
+    audit_export("Posting", "选派", count_rows(stmt), fmt, shown, full=full, purpose=purpose)
     rows = (posting_export_row(p, shown_id_number(p.person))
-            for p in db.session.scalars(stmt.execution_options(yield_per=1000)))
+            for p in privacy.primed(db.session.scalars(stmt.execution_options(yield_per=1000)), lambda p: p.person))
     return send_export(fmt, "选派", PostingImport.export_columns(), rows, filters=shown)
 
 
@@ -303,6 +307,7 @@ def choose_person():
     form = _people_filters()
     page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
     active = services.active_labels(current_user, (p.id for p in page.items))
+    privacy.prime(page.items)
     return render_template("people/choose_person.html", page=page, filters=form, region=region, active=active)
 
 

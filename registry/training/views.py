@@ -12,10 +12,11 @@ from ..core.enums import TRAINING_KINDS
 from ..core.scope import get_in_scope_or_404, scoped
 from ..core.timeutil import local_today
 from ..extensions import db
+from ..people import privacy
 from ..people.models import Person
 from ..people.privacy import shown_id_number
 from ..people.services import postings_of_person
-from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, describe_filters, export_purpose, send_export
 from ..transfer.exports import export_job
 from . import checks
 from .forms import AttendanceAddForm, AttendanceForm, EmptyForm, TrainingForm
@@ -72,9 +73,10 @@ def export(fmt: str):
     stmt = scoped(select(Attendance).where(Attendance.training_id.in_(courses)), Attendance, current_user)
     stmt = stmt.order_by(Attendance.training_id, Attendance.id)
     shown = describe_filters([("年度", str(year) if year else ""), ("类型", TRAINING_KINDS.get(kind, "")), ("主题含", q)])
-    audit_export("Attendance", "培训台账", count_rows(stmt), fmt, shown)
+    full, purpose = export_purpose(lambda: privacy.count_full(stmt, Attendance.person_id))
+    audit_export("Attendance", "培训台账", count_rows(stmt), fmt, shown, full=full, purpose=purpose)
     # the import's columns, so the ledger imports again; ID numbers as the privacy rule shows them
-    rows = (export_row(a, shown_id_number(a.person)) for a in db.session.scalars(stmt))
+    rows = (export_row(a, shown_id_number(a.person)) for a in privacy.primed(db.session.scalars(stmt), lambda a: a.person))
     return send_export(fmt, "培训台账", AttendanceImport.export_columns(), rows, filters=shown)
 
 

@@ -8,14 +8,15 @@ into the jobs folder instead of answering."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from flask import Response, abort, current_app, g, request, stream_with_context
+from flask import Response, abort, current_app, g, make_response, render_template, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 
 from ..audit.services import record
 from ..core.database import writing
+from ..people.privacy import mask_everything, masked_requested, rule_text
 from ..core.timeutil import local_today, to_local, utcnow
 from ..extensions import db
 from .writing import Column, TempExport, csv_chunks, write_xlsx
@@ -101,11 +102,51 @@ def count_rows(stmt: Select) -> int:
     return export_size(db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
 
 
-def audit_export(entity_type: str, title: str, count: int, fmt: str, filters: str, extra: str = "") -> None:
-    """Put an export of personal data on the record: who, what, which filters, how many rows."""
+PURPOSE_ARG = "purpose"
+PURPOSE_LENGTH = (2, 100)
+
+
+def export_purpose(full_rows) -> tuple[int, str]:
+    """Before an export that may carry full ID numbers or phones: ``(rows with full numbers,
+    purpose)``. ``full_rows()`` counts the rows the privacy rule shows in full.
+
+    ``?masked=1`` masks every number (no purpose needed). Otherwise, when some row would
+    carry full numbers, the request must say what the export is for (``?purpose=``): without
+    one the answer is the form asking for it (the filters kept), a blank or overlong one is
+    refused (422) naming the field. A job replays its request, purpose included."""
+    if (request.view_args or {}).get("fmt", "csv") not in MIME:
+        abort(404)  # no form for a file that would not be sent
+    if masked_requested():
+        mask_everything()
+        return 0, ""
+    full = full_rows()
+    if not full:
+        return 0, ""
+    raw = request.args.get(PURPOSE_ARG)
+    purpose = " ".join((raw or "").split())
+    low, high = PURPOSE_LENGTH
+    if low <= len(purpose) <= high:
+        return full, purpose
+    if g.get("export_job_target") is not None:
+        raise PermissionError("导出含完整身份证号或电话，须填写导出用途，导出未进行")
+    error = None if raw is None else f"请填写导出用途（{low}至{high}字）"
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in (PURPOSE_ARG, "masked")]
+    page = render_template("transfer/export_purpose.html", full=full, error=error, kept=kept, purpose=purpose,
+                           rule=rule_text(), limits=PURPOSE_LENGTH,
+                           masked_url=request.path + "?" + urlencode([*kept, ("masked", "1")]))
+    abort(make_response(page, 200 if error is None else 422))
+
+
+def audit_export(entity_type: str, title: str, count: int, fmt: str, filters: str, extra: str = "", *,
+                 full: int | None = None, purpose: str = "") -> None:
+    """Put an export of personal data on the record: who, what, which filters, how many rows;
+    for numbers, how many rows carried them in full and the purpose given."""
+    after = {"rows": count, "format": fmt, "filters": request.args.to_dict(), "filters_shown": filters}
+    if full is not None:
+        after |= {"full_identity_rows": full, "purpose": purpose}
+        extra += f"，含完整号码 {full} 条，用途：{purpose}" if full else "，号码已遮蔽"
     with writing():
-        record("export", entity_type, actor=current_user,
-               after={"rows": count, "format": fmt, "filters": request.args.to_dict(), "filters_shown": filters},
+        record("export", entity_type, actor=current_user, after=after,
                summary=f"导出{title} {count} 条{extra}（筛选：{filters}）",
                region_code=current_user.region_code or current_user.village_code,
                organization_id=current_user.organization_id)
