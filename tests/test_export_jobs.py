@@ -176,8 +176,8 @@ def test_my_jobs_page_lists_only_my_jobs_and_old_files_expire(app, db, make_user
     _people(db, OTHER_COUNTY, 4, "外县")
     county = login_as(make_user("region", region_code=COUNTY))
     other = login_as(make_user("region", region_code=OTHER_COUNTY))
-    mine = county.get("/people/export.csv?posted=").headers["Location"]
-    theirs = other.get("/people/export.csv?posted=").headers["Location"]
+    mine = county.get("/people/export.csv?posted=&purpose=核对名单").headers["Location"]
+    theirs = other.get("/people/export.csv?posted=&purpose=核对名单").headers["Location"]
     assert jobs.work(once=True) == 2
 
     page = county.get("/import/jobs").get_data(as_text=True)
