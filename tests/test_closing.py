@@ -244,3 +244,153 @@ def test_a_closed_year_refuses_fund_entries(db, make_user, login_as):
     response = session.post(f"/records/funds/{org.id}/contributions/new", data=data)
     assert response.status_code == 422 and "不能修改受赠资金" in response.get_data(as_text=True)
     assert counts(FundContribution) == before
+
+
+# -- the close page ---------------------------------------------------------------------------
+
+
+def test_the_close_page_says_what_closing_freezes_and_lists_what_is_pending(posted, make_user, login_as):
+    from registry.closing.models import YearClose
+
+    village, org, person, posting = posted
+    make_duty(posting, date(CLOSED, 11, 1))  # 待核实
+    make_support(org, village.code, date(CLOSED, 5, 1), status="submitted", submitted_at=datetime(CLOSED, 5, 2))
+    county = login_as(make_user("region", region_code=COUNTY, display_name="县乡村振兴局张三"))
+    page = county.get(f"/closing/close?year={CLOSED}").get_data(as_text=True)
+    for words in ("驻村纪实", "帮扶实效", "考核结果", "表扬激励和约谈", "帮扶记录", "受赠资金", "照原样冻结", "先返回处理",
+                  "帮扶记录 待确认</a>：1 条", "驻村纪实 待核实</a>：1 条"):
+        assert words in page, words
+    before = counts(YearClose)
+    # neither the choice nor the confirmation: refused; going back closes nothing
+    refused = county.post("/closing/close", data={"year": CLOSED})
+    assert refused.status_code == 422 and "请先处理完毕，或选择" in refused.get_data(as_text=True)
+    back = county.post("/closing/close", data={"year": CLOSED, "pending_choice": "finish", "confirm": "y"})
+    assert back.status_code == 302 and "/records" in back.headers["Location"]
+    assert counts(YearClose) == before
+    done = county.post("/closing/close", data={"year": CLOSED, "pending_choice": "freeze", "confirm": "y"})
+    assert done.status_code == 302
+    assert count(YearClose) == 1 and count(AuditEvent) == before[1] + 1
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "YearClose"))
+    assert event.action == "close" and "待处理事项照原样冻结：帮扶记录 待确认 1 条；驻村纪实 待核实 1 条" in event.summary
+    record_page = county.get("/closing/").get_data(as_text=True)
+    assert f"{CLOSED}年度" in record_page and "县乡村振兴局张三" in record_page
+    again = county.post("/closing/close", data={"year": CLOSED, "pending_choice": "freeze", "confirm": "y"})
+    assert again.status_code == 422 and count(YearClose) == 1
+
+
+def test_the_close_page_is_for_region_staff_of_counties_and_above(db, make_user, login_as):
+    from registry.regions.models import Region
+
+    township = db.session.scalar(select(Region).where(Region.parent_code == COUNTY).limit(1))
+    assert login_as(make_user("region", region_code=township.code)).get("/closing/close").status_code == 403
+    assert login_as(make_user("viewer", region_code=COUNTY)).get("/closing/close").status_code == 403
+    assert login_as(make_user("region", region_code=CITY)).get("/closing/close").status_code == 200
+
+
+# -- reopening --------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def reopening(posted, make_user, login_as):
+    from registry.regions.models import Region
+
+    village, org, person, posting = posted
+    township = db.session.get(Region, village.parent_code)
+    other_township = db.session.scalar(select(Region).where(Region.parent_code == COUNTY, Region.code != township.code)
+                                       .limit(1))
+    users = {
+        "county": make_user("region", region_code=COUNTY, display_name="县甲"),
+        "county2": make_user("region", region_code=COUNTY, display_name="县乙"),
+        "township": make_user("region", region_code=township.code, display_name="乡镇丙"),
+        "other_township": make_user("region", region_code=other_township.code),
+        "other_county": make_user("region", region_code=OTHER_COUNTY),
+        "city": make_user("region", region_code=CITY),
+        "unit": make_user("unit", organization_id=org.id),
+    }
+    closed = close_year(users["county"], CLOSED, "freeze", True)
+    return closed, users, posting
+
+
+def _ask(user, closed, kinds=("duty",), days=10):
+    from datetime import timedelta
+
+    from registry.closing.services import request_reopen
+
+    return request_reopen(closed, user, list(kinds), "11月缺勤天数录入有误，需更正", local_today() + timedelta(days=days))
+
+
+def test_reopening_is_approved_by_the_closing_level_or_above_never_by_the_requester(reopening, login_as):
+    from registry.closing.services import approve_reopen
+
+    closed, users, posting = reopening
+    asked = _ask(users["county"], closed)
+    requester = login_as(users["county"])
+    response = requester.post(f"/closing/reopen/{asked.id}/approve", data={"note": ""}, follow_redirects=True)
+    assert "不能审批本人提出的重新开放申请" in response.get_data(as_text=True)
+    with pytest.raises(RuleViolation, match="不能审批本人"):
+        approve_reopen(asked, users["county"])
+    with pytest.raises(RuleViolation, match="关账单位或其上级"):
+        approve_reopen(asked, users["township"])  # below the closing level
+    db.session.expire_all()
+    assert asked.state == "requested"
+    assert not year_open(CLOSED, posting.region_code, "duty")
+    login_as(users["county2"]).post(f"/closing/reopen/{asked.id}/approve", data={"note": "同意"})
+    db.session.expire_all()
+    assert asked.state == "approved" and asked.decided_by_id == users["county2"].id
+
+
+def test_a_request_comes_from_the_closing_level_or_below(reopening):
+    closed, users, posting = reopening
+    for outsider in ("other_county", "city", "unit"):
+        with pytest.raises(RuleViolation, match="关账单位及其下级"):
+            _ask(users[outsider], closed)
+    with pytest.raises(RuleViolation) as refused:
+        _ask(users["township"], closed, kinds=(), days=200)
+    assert set(refused.value.errors) == {"kinds", "deadline"}
+
+
+def test_an_approved_reopening_opens_only_the_named_kinds_in_the_requesters_region_until_closed_again(
+        reopening, make_user):
+    from registry.closing.services import approve_reopen, reclose
+
+    closed, users, posting = reopening
+    other_village = make_village(COUNTY, 9, township=users["other_township"].region)
+    asked = _ask(users["township"], closed, kinds=("duty", "assessment"))
+    approve_reopen(asked, users["city"])  # above the closing level
+    assert year_open(CLOSED, posting.region_code, "duty") and year_open(CLOSED, posting.region_code, "assessment")
+    assert not year_open(CLOSED, posting.region_code, "records")  # not named
+    assert not year_open(CLOSED, other_village.code, "duty")  # another township
+    reclose(asked, users["county"])
+    assert not year_open(CLOSED, posting.region_code, "duty")
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "ReopenRequest")
+                                 .order_by(AuditEvent.id)).all()
+    assert actions == ["reopen_request", "reopen_approve", "reclose"]
+
+
+def test_a_reopening_ends_by_itself_at_its_deadline(reopening, monkeypatch):
+    from datetime import timedelta
+
+    from registry.closing import rules
+    from registry.closing.services import approve_reopen
+
+    closed, users, posting = reopening
+    asked = _ask(users["township"], closed, days=3)
+    approve_reopen(asked, users["county2"])
+    assert year_open(CLOSED, posting.region_code, "duty")
+    later = local_today() + timedelta(days=4)
+    monkeypatch.setattr(rules, "local_today", lambda: later)
+    db.session.commit()  # a new transaction reads the closes again
+    assert not year_open(CLOSED, posting.region_code, "duty")
+
+
+def test_the_close_record_page_shows_every_step(reopening, login_as):
+    from registry.closing.services import approve_reopen, reclose
+
+    closed, users, posting = reopening
+    asked = _ask(users["township"], closed)
+    approve_reopen(asked, users["county2"], "同意更正")
+    reclose(asked, users["county"])
+    page = login_as(users["township"]).get(f"/closing/{closed.id}").get_data(as_text=True)
+    for words in ("年度关账", "申请重新开放", "批准重新开放", "重新关账：", "11月缺勤天数录入有误", "同意更正", "已重新关账", "乡镇丙"):
+        assert words in page, words
+    assert login_as(users["other_county"]).get(f"/closing/{closed.id}").status_code == 404
