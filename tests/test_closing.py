@@ -394,3 +394,50 @@ def test_the_close_record_page_shows_every_step(reopening, login_as):
     for words in ("年度关账", "申请重新开放", "批准重新开放", "重新关账：", "11月缺勤天数录入有误", "同意更正", "已重新关账", "乡镇丙"):
         assert words in page, words
     assert login_as(users["other_county"]).get(f"/closing/{closed.id}").status_code == 404
+
+
+# -- 依据已变化 --------------------------------------------------------------------------------
+
+
+def test_a_grade_whose_evidence_changed_is_flagged_with_what_changed_until_the_year_is_closed(
+        posted, make_user, login_as):
+    from registry.assessment.models import Assessment
+    from registry.assessment.services import GradeData, assess_posting
+    from registry.duty.services import DutyData, update_month
+
+    village, org, person, posting = posted
+    november = make_duty(posting, date(CLOSED, 11, 1), absences=0)
+    county_user = make_user("region", region_code=COUNTY)
+    unit = make_user("unit", organization_id=org.id)
+    graded = assess_posting(posting, GradeData(year=CLOSED, grade="基本称职"), county_user)
+    county = login_as(county_user)
+    assert "依据已变化" not in county.get(f"/assessment/?year={CLOSED}").get_data(as_text=True)
+    # the village changes her November absences from 0 to 6
+    update_month(november, DutyData(month=november.month, days_in_village=16, leave_days=0, leave_approved_by=None,
+                                    absences=6, summary="走访农户"), unit)
+    for url in (f"/assessment/?year={CLOSED}", f"/assessment/person/{person.id}", f"/assessment/{graded.id}"):
+        page = county.get(url).get_data(as_text=True)
+        assert "依据已变化" in page, url
+        assert "全年无故缺勤：评定时0天，现为6天，按缺勤上限最高只能评为“不称职”" in page, url
+        assert f"{CLOSED}年11月驻村纪实" in page and "无故缺勤天数 0→6" in page, url
+    close(make_user)
+    assert "依据已变化" not in county.get(f"/assessment/?year={CLOSED}").get_data(as_text=True)
+    assert db.session.get(Assessment, graded.id).grade == "基本称职"
+
+
+def test_a_regrade_takes_in_the_changed_evidence(posted, make_user, login_as):
+    from registry.assessment.services import GradeData, assess_posting
+    from registry.closing.evidence import evidence_changes
+    from registry.duty.services import DutyData, update_month
+
+    village, org, person, posting = posted
+    november = make_duty(posting, date(CLOSED, 11, 1), absences=0)
+    county_user = make_user("region", region_code=COUNTY)
+    graded = assess_posting(posting, GradeData(year=CLOSED, grade="称职"), county_user)
+    update_month(november, DutyData(month=november.month, days_in_village=21, leave_days=0, leave_approved_by=None,
+                                    absences=1, summary="走访农户"), make_user("unit", organization_id=org.id))
+    changed = evidence_changes([graded])[graded.id]
+    assert changed.cap == "全年无故缺勤：评定时0天，现为1天" and len(changed.items) == 1  # 称职 is still allowed
+    assess_posting(posting, GradeData(year=CLOSED, grade="称职", change_reason="缺勤更正后复核",
+                                      version=graded.version), county_user)
+    assert evidence_changes([graded]) == {}
