@@ -258,7 +258,7 @@ def test_the_close_page_says_what_closing_freezes_and_lists_what_is_pending(post
     county = login_as(make_user("region", region_code=COUNTY, display_name="县乡村振兴局张三"))
     page = county.get(f"/closing/close?year={CLOSED}").get_data(as_text=True)
     for words in ("驻村纪实", "帮扶实效", "考核结果", "表扬激励和约谈", "帮扶记录", "受赠资金", "照原样冻结", "先返回处理",
-                  "帮扶记录 待确认</a>：1 条", "驻村纪实 待核实</a>：1 条"):
+                  "帮扶记录 待确认</a>：1 条", "驻村纪实 待核实</a>：1 条", "未考核的选派干部</a>：1 人"):
         assert words in page, words
     before = counts(YearClose)
     # neither the choice nor the confirmation: refused; going back closes nothing
@@ -271,7 +271,8 @@ def test_the_close_page_says_what_closing_freezes_and_lists_what_is_pending(post
     assert done.status_code == 302
     assert count(YearClose) == 1 and count(AuditEvent) == before[1] + 1
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "YearClose"))
-    assert event.action == "close" and "待处理事项照原样冻结：帮扶记录 待确认 1 条；驻村纪实 待核实 1 条" in event.summary
+    assert event.action == "close" and "待处理事项照原样冻结：帮扶记录 待确认 1 条；驻村纪实 待核实 1 条；未考核的选派干部 1 人" \
+        in event.summary
     record_page = county.get("/closing/").get_data(as_text=True)
     assert f"{CLOSED}年度" in record_page and "县乡村振兴局张三" in record_page
     again = county.post("/closing/close", data={"year": CLOSED, "pending_choice": "freeze", "confirm": "y"})
@@ -420,6 +421,7 @@ def test_a_grade_whose_evidence_changed_is_flagged_with_what_changed_until_the_y
         assert "依据已变化" in page, url
         assert "全年无故缺勤：评定时0天，现为6天，按缺勤上限最高只能评为“不称职”" in page, url
         assert f"{CLOSED}年11月驻村纪实" in page and "无故缺勤天数 0→6" in page, url
+    assert "考核 依据已变化</a>：1 条" in county.get(f"/closing/close?year={CLOSED}").get_data(as_text=True)
     close(make_user)
     assert "依据已变化" not in county.get(f"/assessment/?year={CLOSED}").get_data(as_text=True)
     assert db.session.get(Assessment, graded.id).grade == "基本称职"

@@ -68,6 +68,7 @@ class Pending:
     count: int
     endpoint: str  # where to finish them
     args: dict
+    unit: str = "条"
 
 
 def pending_items(region: Region, year: int) -> list[Pending]:
@@ -96,11 +97,39 @@ def pending_items(region: Region, year: int) -> list[Pending]:
         Pending("帮扶实效 待核验", results("filed"), "results.index", {"status": "filed", "year": year}),
         Pending("帮扶实效 已退回", results("returned"), "results.index", {"status": "returned", "year": year}),
     ]
+    items += [
+        Pending("未考核的选派干部", ungraded_count(region, year), "assessment.todo", {"year": year}, "人"),
+        Pending("考核 依据已变化", len(flagged_grades(region, year)), "assessment.index", {"year": year, "kind": "person"}),
+    ]
     return [item for item in items if item.count]
 
 
+def ungraded_count(region: Region, year: int) -> int:
+    """Postings in ``region`` active in ``year`` without a grade for it."""
+    from ..assessment.models import Assessment
+    from ..people.models import Posting
+    from ..training.checks import active_in_year
+
+    graded = select(Assessment.id).where(Assessment.posting_id == Posting.id, Assessment.year == year).exists()
+    return db.session.scalar(select(func.count()).select_from(Posting).where(
+        region.within(Posting.region_code), active_in_year(year), ~graded)) or 0
+
+
+def flagged_grades(region: Region, year: int, chunk: int = 500) -> dict:
+    """The person grades of ``year`` in ``region`` whose evidence changed after grading."""
+    from ..assessment.models import Assessment
+    from .evidence import evidence_changes
+
+    grades = every(select(Assessment).where(region.within(Assessment.region_code), Assessment.year == year,
+                                            Assessment.subject_kind == "person").order_by(Assessment.id))
+    out: dict = {}
+    for start in range(0, len(grades), chunk):
+        out.update(evidence_changes(grades[start:start + chunk]))
+    return out
+
+
 def pending_note(items: list[Pending]) -> str | None:
-    return "；".join(f"{item.label} {item.count} 条" for item in items) or None
+    return "；".join(f"{item.label} {item.count} {item.unit}" for item in items) or None
 
 
 # -- closing ---------------------------------------------------------------------------------
