@@ -391,9 +391,10 @@ def test_the_close_record_page_shows_every_step(reopening, login_as):
     asked = _ask(users["township"], closed)
     approve_reopen(asked, users["county2"], "同意更正")
     reclose(asked, users["county"])
-    page = login_as(users["township"]).get(f"/closing/{closed.id}").get_data(as_text=True)
-    for words in ("年度关账", "申请重新开放", "批准重新开放", "重新关账：", "11月缺勤天数录入有误", "同意更正", "已重新关账", "乡镇丙"):
+    page = login_as(users["county2"]).get(f"/closing/{closed.id}").get_data(as_text=True)
+    for words in (f"{closed.region.name}{CLOSED}年度关账；待处理事项照原样冻结：未考核的选派干部 1 人", "申请重新开放", "批准重新开放", "重新关账：", "11月缺勤天数录入有误", "同意更正", "已重新关账", "乡镇丙"):
         assert words in page, words
+    assert "申请重新开放" in login_as(users["township"]).get(f"/closing/{closed.id}").get_data(as_text=True)
     assert login_as(users["other_county"]).get(f"/closing/{closed.id}").status_code == 404
 
 

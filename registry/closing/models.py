@@ -8,7 +8,6 @@ from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..core.audited import Audited
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..regions.models import Region
@@ -36,12 +35,11 @@ PENDING_CHOICES = {
 }
 
 
-class YearClose(Audited, db.Model):
+class YearClose(db.Model):
     """One jurisdiction's year, closed: nothing of year ``year`` under ``region_code``
     changes any more unless a reopening approved for that kind of data is open."""
 
     __tablename__ = "year_close"
-    __audit_region__ = "region_code"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int] = mapped_column(Integer)
@@ -66,13 +64,12 @@ class YearClose(Audited, db.Model):
         return CLOSE_STATES.get(self.state, self.state)
 
 
-class ReopenRequest(Audited, db.Model):
+class ReopenRequest(db.Model):
     """A request to reopen named kinds of a closed year's data, for the requester's
     jurisdiction, until a deadline: requested below (or at) the closing level, approved
     at (or above) it by someone else, then closed again."""
 
     __tablename__ = "reopen_request"
-    __audit_region__ = "region_code"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year_close_id: Mapped[int] = mapped_column(ForeignKey("year_close.id"), index=True)

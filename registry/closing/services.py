@@ -168,7 +168,7 @@ def close_year(user, year, pending_choice: str | None, confirmed: bool) -> YearC
     summary = f"{region.name}{year}年度关账"
     if items:
         summary += f"；待处理事项照原样冻结：{close.pending_note}"
-    audit("close", close, summary=summary[:300], actor=user)
+    audit("close", close, summary=summary[:300], region_code=close.region_code, actor=user)
     db.session.commit()
     return close
 
@@ -218,7 +218,7 @@ def request_reopen(close: YearClose, user, kinds, reason: str | None, deadline: 
     db.session.flush()
     audit("reopen_request", request, summary=(
         f"申请重新开放{region.name}{close.year}年度的{request.kinds_label}至{date_cn(deadline)}；理由：{reason}")[:300],
-        actor=user)
+        region_code=request.region_code, actor=user)
     db.session.commit()
     return request
 
@@ -244,7 +244,8 @@ def _decide(request: ReopenRequest, user, approve: bool, note: str | None) -> Re
     verb = "批准" if approve else "不批准"
     audit("reopen_approve" if approve else "reopen_reject", request, before=before, summary=(
         f"{verb}重新开放{request.region.name}{request.year_close.year}年度的{request.kinds_label}"
-        f"（至{date_cn(request.deadline)}）" + (f"；意见：{note}" if note else ""))[:300], actor=user)
+        f"（至{date_cn(request.deadline)}）" + (f"；意见：{note}" if note else ""))[:300],
+        region_code=request.region_code, actor=user)
     db.session.commit()
     return request
 
@@ -272,7 +273,8 @@ def reclose(request: ReopenRequest, user) -> ReopenRequest:
     request.state, request.reclosed_by_id, request.reclosed_at = "reclosed", user.id, utcnow()
     db.session.flush()
     audit("reclose", request, before=before, summary=(
-        f"重新关账：{request.region.name}{request.year_close.year}年度的{request.kinds_label}"), actor=user)
+        f"重新关账：{request.region.name}{request.year_close.year}年度的{request.kinds_label}"),
+        region_code=request.region_code, actor=user)
     db.session.commit()
     return request
 
