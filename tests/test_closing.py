@@ -444,3 +444,26 @@ def test_a_regrade_takes_in_the_changed_evidence(posted, make_user, login_as):
     assess_posting(posting, GradeData(year=CLOSED, grade="称职", change_reason="缺勤更正后复核",
                                       version=graded.version), county_user)
     assert evidence_changes([graded]) == {}
+
+
+def test_a_reopening_is_requested_and_refused_on_the_page(reopening, login_as):
+    from datetime import timedelta
+
+    from registry.closing.models import ReopenRequest
+
+    closed, users, posting = reopening
+    township = login_as(users["township"])
+    deadline = (local_today() + timedelta(days=7)).isoformat()
+    empty = township.post(f"/closing/{closed.id}/reopen", data={"reason": "", "deadline": deadline})
+    assert empty.status_code == 422 and "请选择要重新开放的数据类别" in empty.get_data(as_text=True)
+    assert count(ReopenRequest) == 0
+    asked = township.post(f"/closing/{closed.id}/reopen", data={"kinds": ["duty", "records"], "reason": "补录",
+                                                                "deadline": deadline})
+    assert asked.status_code == 302
+    item = db.session.scalar(select(ReopenRequest))
+    assert item.kind_list == ["duty", "records"] and item.region_code == users["township"].region_code
+    refused = login_as(users["county"]).post(f"/closing/reopen/{item.id}/reject", data={"note": "依据不足"},
+                                             follow_redirects=True)
+    assert "已不批准该申请" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert item.state == "rejected" and not year_open(CLOSED, posting.region_code, "duty")
