@@ -18,6 +18,7 @@ FEATURES = (
     "duty",
     "results",
     "assessment",
+    "closing",
     "dashboard",
     "transfer",
     "main",

@@ -26,6 +26,7 @@ from .core.scope import (
     scope_rule,
 )
 from .dashboard.models import AreaSummary, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
+from .closing.models import ReopenRequest, YearClose
 from .duty.models import DutyMonth
 from .organizations.models import Organization
 from .pairings.models import Pairing
@@ -182,3 +183,23 @@ def _incentive(user):
     if user.role == "unit":
         return _unit_or_its_people(Incentive.organization_id, Incentive.person_id, user)
     return false()
+
+
+def _year_close_region(code_column, user):
+    """Region staff and viewers: closes of their region, of the regions above it (which
+    cover it) and of those below it."""
+    if user.role not in STAFF or user.region is None:
+        return false()
+    return or_(region_clause(code_column, user), code_column.in_(user.region.ancestor_codes()))
+
+
+@scope_rule(YearClose)
+def _year_close(user):
+    return _year_close_region(YearClose.region_code, user)
+
+
+@scope_rule(ReopenRequest)
+def _reopen_request(user):
+    """As the close it reopens; and a requester sees the requests of their own region."""
+    closes = select(YearClose.id).where(_year_close_region(YearClose.region_code, user))
+    return ReopenRequest.year_close_id.in_(closes) if user.role in STAFF else false()

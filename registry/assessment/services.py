@@ -24,6 +24,7 @@ from ..core.formatting import date_cn
 from ..core.queries import every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
+from ..closing.rules import ensure_year_open
 from ..core.timeutil import local_today, utcnow
 from ..duty.services import absences_in_year
 from ..extensions import db
@@ -130,6 +131,7 @@ def _save(existing: Assessment | None, values: dict, data: GradeData, user, erro
         if data.version not in (None, "") and str(data.version) != str(existing.version):
             errors.add("", STALE_MESSAGE)
     errors.raise_if_any()
+    ensure_year_open(values["year"], values["region_code"], "assessment", "year")
     if existing is None:
         assessment = Assessment(**values, assessor_region_code=user_region(user).code,
                                 assessed_by_id=getattr(user, "id", None), assessed_at=utcnow())
@@ -285,6 +287,7 @@ def issue_to_organization(organization: Organization, data: IncentiveData, user)
 
 
 def _issue(incentive: Incentive, name: str) -> Incentive:
+    ensure_year_open(incentive.issued_on.year, incentive.subject_region_code, "incentives", "issued_on")
     db.session.add(incentive)
     db.session.flush()
     record("create", incentive, summary=f"{incentive.level_label}{incentive.kind_label}：{name}，{incentive.reason[:80]}")

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_login import current_user
 
 from ..audit.services import events_of
+from ..closing.evidence import evidence_changes
 from ..config import SETTING_DEFAULTS
 from ..core.access import login_only
 from ..core.forms import save_form
@@ -90,7 +91,7 @@ def index():
     page = db.paginate(assessments_for(current_user, year=year, kind=kind, grade=grade), per_page=50, error_out=False)
     return render_template(
         "assessment/index.html", page=page, year=year, years=_years(), kind=kind, grade=grade,
-        counts=grade_counts(current_user, year),
+        counts=grade_counts(current_user, year), changes=evidence_changes(page.items),
         grades=person_grades() + org_grades(), assess=current_user.can("assess"),
     )
 
@@ -220,6 +221,7 @@ def detail(assessment_id: int):
     else:
         regrade_url = url_for("assessment.organization", organization_id=assessment.organization_id, year=assessment.year)
     return render_template("assessment/detail.html", a=assessment, history=events_of(current_user, "Assessment", assessment.id),
+                           changed=evidence_changes([assessment]).get(assessment.id),
                            regrade=regrade, regrade_url=regrade_url)
 
 
@@ -232,6 +234,7 @@ def person(person_id: int):
     incentives = person_incentives(current_user, person.id)
     postings = postings_of_person(current_user, person.id)
     return render_template("assessment/person.html", person=person, assessments=assessments, incentives=incentives,
+                           changes=evidence_changes(assessments),
                            postings=postings, assess=current_user.can("assess"), incentive=current_user.can("incentive"))
 
 

@@ -33,6 +33,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "report_rectification": _REGION_STAFF | {"unit"},  # a summoned unit reports its 整改
     "export": _READERS | {"unit", "village"},
     "api_token": _READERS | {"unit", "village"},
+    "close_year": {"region"},  # county, city and province staff (the closing service checks the level)
+    "reopen_year": {"region"},  # request, approve, close again (the closing service checks the level)
 }
 
 

@@ -54,6 +54,7 @@ class ReviewCycle:
     stamp_return: bool = True  # a return also records who sent it back (checked_by_id/at)
     may_decide: Callable[[object], bool] | None = None  # who may check or return, if the cycle says
     not_allowed: str = ""  # the message when ``may_decide`` refuses
+    frozen: Callable[[object], None] | None = None  # raises when the item's year is closed (年度关账)
 
     @property
     def moves(self) -> dict[str, frozenset[str]]:
@@ -89,6 +90,8 @@ class ReviewCycle:
         Called before the new values are checked."""
         if self.is_locked(obj):
             raise RuleViolation(self.locked, "")
+        if self.frozen is not None:
+            self.frozen(obj)
         self.check_version(obj, version)
 
     def refile(self, obj, values: dict, user, *, commit: bool = True):
@@ -112,6 +115,8 @@ class ReviewCycle:
         """Check (``accept``) a filed item, or return it to the filer with ``reason``."""
         if self.may_decide is not None and not self.may_decide(user):
             raise RuleViolation(self.not_allowed, "")
+        if self.frozen is not None:
+            self.frozen(obj)
         move = self.verb if accept else "退回"
         if not self.may_move(obj, self.checked if accept else RETURNED):
             raise RuleViolation(f"只有待{self.verb}的{self.noun}可以{move}（当前：{obj.status_label}）", "")

@@ -23,6 +23,7 @@ from ..core.parsing import parse_count
 from ..core.review import ReviewCycle
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
+from ..closing.rules import ensure_year_open
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..people.models import Posting
@@ -122,6 +123,7 @@ def _check(posting: Posting, data: DutyData, existing: DutyMonth | None, today: 
     elif len(summary) > SUMMARY_MAX:
         errors.add("summary", f"工作纪实最多{SUMMARY_MAX}字")
     errors.raise_if_any()
+    ensure_year_open(month.year, posting.region_code, "duty", "month")
     return dict(
         month=month, month_days=calendar.monthrange(month.year, month.month)[1],
         available_days=posting_days_in_month(posting, month), days_in_village=days,
@@ -138,6 +140,7 @@ def _describe(duty: DutyMonth) -> str:
 REVIEW = ReviewCycle(
     checked="checked", action="check", verb="核实", noun="纪实", title="驻村纪实",
     stale=STALE_MESSAGE, locked="该月纪实已核实，不能再修改", refiled="退回后重新填报：", describe=_describe,
+    frozen=lambda duty: ensure_year_open(duty.month.year, duty.region_code, "duty"),
 )
 
 

@@ -17,6 +17,7 @@ from ..audit.services import record as audit, snapshot
 from ..core.enums import RECORD_CATEGORIES
 from ..core.parsing import clean_text, halfwidth, parse_amount, parse_count, parse_date
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
+from ..closing.rules import ensure_year_open
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..pairings.models import Pairing
@@ -197,6 +198,7 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     counts = {name: parse_count(data.get(name), name, FIELD_LABELS[name], errors) for name in _COUNT_FIELDS}
     record_date = parse_date(data.get("record_date"), "record_date", FIELD_LABELS["record_date"], errors)
     errors.raise_if_any()
+    ensure_year_open(record_date.year, village, "records", "record_date")
     return RecordData(
         reference=reference, village_code=village, pairing_id=pairing_id, category=category, title=title, description=description,
         record_date=record_date, **amounts, **counts,

@@ -14,6 +14,7 @@ from ..audit.services import record as audit
 from ..core.paging import Key, order_by
 from ..core.parsing import clean_text, halfwidth, parse_amount, parse_date
 from ..core.rules import Collector, RuleViolation
+from ..closing.rules import ensure_year_open
 from ..core.scope import scoped
 from ..extensions import db
 from ..organizations.models import Organization
@@ -63,6 +64,7 @@ def add_contribution(org: Organization, user, data: dict) -> FundContribution:
     note = str(data.get("note") or "").strip()
     errors.check(len(note) <= 1000, "note", "备注不能超过1000个字")
     errors.raise_if_any()
+    ensure_year_open(received_on.year, org.region_code, "funds", "received_on")
 
     item = FundContribution(
         organization_id=org.id, donor=donor, amount=amount, received_on=received_on, receipt_no=receipt_no,

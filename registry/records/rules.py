@@ -20,6 +20,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ..audit.services import record as audit, snapshot
+from ..closing.rules import blocking_close
 from ..core import review
 from ..core.enums import RECORD_STATUSES
 from ..core.rules import RuleViolation, flush_or_refuse
@@ -117,7 +118,8 @@ def refusal(record: SupportRecord, user, action: str) -> str | None:
         return _closed(record.status, action)
     if action == "correct" and pending_correction(record) is not None:
         return "该记录已有一条尚未确认的更正记录，请先处理那一条"
-    return None
+    closed = blocking_close(record.record_date.year, record.village_code, "records")
+    return closed.message("records") if closed is not None else None
 
 
 def allowed_actions(record: SupportRecord, user) -> set[str]:

@@ -17,6 +17,7 @@ from ..core.parsing import parse_amount, parse_count
 from ..core.review import ReviewCycle
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
+from ..closing.rules import ensure_year_open
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..regions.models import Region
@@ -102,6 +103,7 @@ def _check(village_code: str, data: ResultData, existing: VillageResult | None) 
     note = (data.note or "").strip() or None
     errors.check(note is None or len(note) <= 2000, "note", "说明最多2000字")
     errors.raise_if_any()
+    ensure_year_open(year, village_code, "results", "year")
     values["note"] = note
     return values
 
@@ -115,6 +117,7 @@ REVIEW = ReviewCycle(
     checked="verified", action="verify", verb="核验", noun="帮扶实效", title="帮扶实效",
     stale=STALE_MESSAGE, locked="已核验的帮扶实效已锁定，不能修改", refiled="退回后重新填报帮扶实效：",
     describe=_describe, stamp_return=False, may_decide=can_verify, not_allowed="帮扶实效由乡镇或县市区工作人员核验",
+    frozen=lambda result: ensure_year_open(result.year, result.village_code, "results"),
 )
 
 

@@ -1,0 +1,126 @@
+"""依据已变化: a grade whose evidence changed after it was given.
+
+A person's grade rests on the year's duty months of the posting, the village's results of
+the year and the sending unit's support records to the village dated in the year (what
+the assessment page shows beside the grade). Until the year is closed for the place, any
+change to those after the grade was given (read from the audit trail, which holds the
+before and after of every change) flags the grade, with what changed; and if the year's
+unexcused absences now cap the grade below it, that is said first.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import and_, or_, select, tuple_
+
+from ..audit.models import AuditEvent
+from ..core.formatting import date_cn, month_cn
+from ..extensions import db
+from .rules import year_open
+
+DUTY_FIELDS = {"days_in_village": "在村天数", "leave_days": "请假天数", "absences": "无故缺勤天数"}
+RESULT_FIELDS = {
+    "collective_income": "村集体经济经营性收入", "per_capita_income": "脱贫人口人均纯收入",
+    "monitored_households": "监测对象户数", "risk_removed_households": "已消除风险户数",
+    "industry_projects": "产业项目数", "jobs_created": "带动就业人数", "practical_matters": "办实事件数",
+}
+RECORD_ACTIONS = {"confirm": "村已确认", "supersede": "被更正记录取代", "withdraw": "已撤回"}
+FILING_ACTIONS = ("create", "update", "refile")
+
+
+@dataclass
+class Changed:
+    """What changed in a grade's evidence since it was given (empty: nothing)."""
+
+    cap: str | None = None  # the absence cap now below the grade, said in words
+    items: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.cap or self.items)
+
+    @property
+    def lines(self) -> list[str]:
+        return ([self.cap] if self.cap else []) + self.items
+
+
+def _diff(before: str | None, after: str | None, labels: dict[str, str]) -> str:
+    old = json.loads(before) if before else {}
+    new = json.loads(after) if after else {}
+    parts = [f"{label} {old.get(key, '—')}→{new.get(key)}" for key, label in labels.items()
+             if old and old.get(key) != new.get(key)]
+    if not old:
+        parts = [f"{label} {new.get(key)}" for key, label in labels.items() if key in new]
+    return "，".join(parts) or "其他内容"
+
+
+def evidence_changes(assessments) -> dict[int, Changed]:
+    """{assessment id: what changed} for the person grades among ``assessments`` whose
+    evidence changed after grading and whose year is not closed for their place (a page
+    of grades costs four queries, whatever its length)."""
+    from ..assessment.evidence import absence_cap, grade_allowed
+    from ..duty.models import DutyMonth
+    from ..records.models import SupportRecord
+    from ..results.models import VillageResult
+
+    graded = [a for a in assessments if a.subject_kind == "person" and a.posting_id is not None
+              and year_open(a.year, a.region_code, "assessment")]
+    if not graded:
+        return {}
+    since = min(a.assessed_at for a in graded)
+    years = {a.year for a in graded}
+
+    duty = db.session.execute(select(DutyMonth.id, DutyMonth.posting_id, DutyMonth.month, DutyMonth.absences).where(
+        DutyMonth.posting_id.in_({a.posting_id for a in graded}),
+        DutyMonth.month.between(date(min(years), 1, 1), date(max(years), 12, 31)))).all()
+    results = db.session.execute(select(VillageResult.id, VillageResult.village_code, VillageResult.year).where(
+        tuple_(VillageResult.village_code, VillageResult.year).in_({(a.region_code, a.year) for a in graded}))).all()
+    records = db.session.execute(select(
+        SupportRecord.id, SupportRecord.organization_id, SupportRecord.village_code, SupportRecord.record_date,
+        SupportRecord.title).where(
+        or_(*[and_(SupportRecord.organization_id == org, SupportRecord.village_code == village)
+              for org, village in {(a.organization_id, a.region_code) for a in graded}]),
+        SupportRecord.record_date.between(date(min(years), 1, 1), date(max(years), 12, 31)))).all()
+
+    wanted = ([("DutyMonth", str(r.id)) for r in duty] + [("VillageResult", str(r.id)) for r in results]
+              + [("SupportRecord", str(r.id)) for r in records])
+    events: dict[tuple[str, str], list[AuditEvent]] = defaultdict(list)
+    if wanted:
+        for event in db.session.scalars(select(AuditEvent).where(
+                AuditEvent.at > since, tuple_(AuditEvent.entity_type, AuditEvent.entity_id).in_(wanted))
+                .order_by(AuditEvent.id)):
+            events[(event.entity_type, event.entity_id)].append(event)
+
+    out: dict[int, Changed] = {}
+    for a in graded:
+        changed = Changed()
+        mine = [r for r in duty if r.posting_id == a.posting_id and r.month.year == a.year]
+        absences = sum(r.absences for r in mine)
+        if absences != a.absences:
+            cap = absence_cap(absences)
+            said = f"全年无故缺勤：评定时{a.absences}天，现为{absences}天"
+            if not grade_allowed(a.grade, absences):
+                said += f"，按缺勤上限最高只能评为“{cap}”"
+            changed.cap = said
+        for r in sorted(mine, key=lambda r: r.month):
+            for e in events.get(("DutyMonth", str(r.id)), ()):
+                if e.at > a.assessed_at and e.action in FILING_ACTIONS:
+                    verb = "新填报" if e.action == "create" else "修改"
+                    changed.items.append(f"{month_cn(r.month)}驻村纪实{date_cn(e.at)}{verb}：{_diff(e.before, e.after, DUTY_FIELDS)}")
+        for r in results:
+            if r.village_code == a.region_code and r.year == a.year:
+                for e in events.get(("VillageResult", str(r.id)), ()):
+                    if e.at > a.assessed_at and e.action in FILING_ACTIONS:
+                        verb = "新填报" if e.action == "create" else "修改"
+                        changed.items.append(f"{a.year}年帮扶实效{date_cn(e.at)}{verb}："
+                                             f"{_diff(e.before, e.after, RESULT_FIELDS)}")
+        for r in records:
+            if r.organization_id == a.organization_id and r.village_code == a.region_code and r.record_date.year == a.year:
+                for e in events.get(("SupportRecord", str(r.id)), ()):
+                    if e.at > a.assessed_at and e.action in RECORD_ACTIONS:
+                        changed.items.append(f"帮扶记录“{r.title}”{date_cn(e.at)}{RECORD_ACTIONS[e.action]}")
+        if changed:
+            out[a.id] = changed
+    return out

@@ -1,0 +1,137 @@
+"""The one rule of closing: a figure of year Y in a closed jurisdiction does not change.
+
+``ensure_year_open(year, region_code, kind)`` is called by the single service function
+(or shared check) that writes each kind of figure, so the form, the import, the API and the
+CLI are refused alike. A close of a region covers everything under it (a province's close
+covers its cities and counties); the year stays open for ``kind`` under a region only where
+an approved reopening of that kind covers it and its deadline has not passed.
+
+The closes of a year are read once per transaction (an import checks thousands of rows)
+and forgotten when the transaction ends, so a close committed meanwhile counts at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from ..core.enums import PREFIX_LENGTH
+from ..core.formatting import datetime_cn
+from ..core.rules import RuleViolation
+from ..core.timeutil import local_today
+from ..extensions import db
+from ..regions.models import Region
+from .models import KINDS, ReopenRequest, YearClose
+
+_CACHE = "registry.closing.closes"
+
+
+@dataclass(frozen=True)
+class Window:
+    """An approved reopening: ``kinds`` under ``prefix`` are open up to ``deadline``."""
+
+    prefix: str
+    kinds: frozenset[str]
+    deadline: date
+
+    def opens(self, code: str, kind: str, today: date) -> bool:
+        return kind in self.kinds and code.startswith(self.prefix) and today <= self.deadline
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A close of a year, as the rule needs it (plain values: it outlives no transaction)."""
+
+    id: int
+    year: int
+    region_code: str
+    region_name: str
+    prefix: str
+    closed_by: str
+    closed_at: datetime
+    windows: tuple[Window, ...]
+
+    def covers(self, code: str) -> bool:
+        return code.startswith(self.prefix)
+
+    def open_for(self, code: str, kind: str, today: date) -> bool:
+        return any(w.opens(code, kind, today) for w in self.windows)
+
+    def message(self, kind: str) -> str:
+        return (f"{self.year}年度已由{self.region_name}关账（{self.closed_by}，{datetime_cn(self.closed_at)}），"
+                f"不能修改{KINDS.get(kind, '')}")
+
+
+def _prefix(code: str, level: str) -> str:
+    return code[: PREFIX_LENGTH[level]]
+
+
+def _load(year: int) -> tuple[Closed, ...]:
+    rows = db.session.execute(
+        select(YearClose, Region.level, Region.name)
+        .join(Region, Region.code == YearClose.region_code)
+        .where(YearClose.year == year, YearClose.state == "closed")
+    ).all()
+    if not rows:
+        return ()
+    windows: dict[int, list[Window]] = {}
+    for request, level in db.session.execute(
+        select(ReopenRequest, Region.level).join(Region, Region.code == ReopenRequest.region_code).where(
+            ReopenRequest.year_close_id.in_([close.id for close, *_ in rows]), ReopenRequest.state == "approved")
+    ):
+        windows.setdefault(request.year_close_id, []).append(
+            Window(_prefix(request.region_code, level), frozenset(request.kind_list), request.deadline))
+    out = []
+    for close, level, name in rows:
+        who = close.closed_by.display_name or close.closed_by.username if close.closed_by else "系统"
+        out.append(Closed(close.id, year, close.region_code, name, _prefix(close.region_code, level), who,
+                          close.closed_at, tuple(windows.get(close.id, ()))))
+    # the highest level first: its close is the one a message names
+    return tuple(sorted(out, key=lambda c: len(c.prefix)))
+
+
+def closes_of(year: int) -> tuple[Closed, ...]:
+    """Every close of ``year`` (highest level first), read once per transaction."""
+    cache = db.session.info.setdefault(_CACHE, {})
+    if year not in cache:
+        cache[year] = _load(year)
+    return cache[year]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session, transaction) -> None:
+    session.info.pop(_CACHE, None)
+
+
+def blocking_close(year: int, region_code: str, kind: str, today: date | None = None) -> Closed | None:
+    """The close that keeps ``kind`` of ``year`` at ``region_code`` frozen, if any."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind of closed data: {kind}")
+    today = today or local_today()
+    for closed in closes_of(year):
+        if closed.covers(region_code) and not closed.open_for(region_code, kind, today):
+            return closed
+    return None
+
+
+def year_open(year: int, region_code: str, kind: str) -> bool:
+    return blocking_close(year, region_code, kind) is None
+
+
+def ensure_year_open(year: int | None, region_code: str | None, kind: str, field: str = "") -> None:
+    """Refuse (``RuleViolation``) a change to ``kind`` of ``year`` at ``region_code`` when
+    a close covers it; a missing year or place (caught by the caller's own checks) passes."""
+    if year is None or not region_code:
+        return
+    closed = blocking_close(year, region_code, kind)
+    if closed is not None:
+        raise RuleViolation(closed.message(kind), field)
+
+
+def ensure_years_open(years, region_code: str | None, kind: str, field: str = "") -> None:
+    """``ensure_year_open`` for each distinct year (an edit that may move a figure from one
+    year to another touches both)."""
+    for year in sorted({y for y in years if y is not None}):
+        ensure_year_open(year, region_code, kind, field)

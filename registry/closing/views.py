@@ -1,0 +1,177 @@
+"""Pages of 年度关账: the close page (what closing freezes, what is still pending), the
+关账记录 list, and one close with its reopening requests and every step's audit event."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..audit.services import events_of
+from ..core.navigation import nav_entry
+from ..core.permissions import require
+from ..core.queries import every
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404
+from ..core.timeutil import local_today
+from ..extensions import db
+from .forms import CloseForm, DecisionForm, ReopenForm
+from .models import KINDS, ReopenRequest, YearClose
+from .services import (
+    acting_region,
+    approve_reopen,
+    close_year,
+    closable_years,
+    closes_for,
+    covering_close,
+    is_expired,
+    may_close,
+    may_decide,
+    may_reclose,
+    may_request,
+    pending_items,
+    reclose,
+    reject_reopen,
+    request_reopen,
+    requests_for,
+)
+
+bp = Blueprint("closing", __name__, url_prefix="/closing")
+
+# what a close freezes, in the words of the close page (one list, shown before confirming)
+FREEZES = [
+    ("驻村纪实", "该年度各月的驻村纪实：不能新增、修改、核实或退回"),
+    ("帮扶实效", "该年度各村的帮扶实效：不能新增、修改、核验或退回"),
+    ("考核结果", "该年度干部和帮扶单位的考核等次：不能新评或改评"),
+    ("表扬激励和约谈", "日期在该年度内的表扬激励和约谈：不能新增（已登记约谈的整改和销号不受影响）"),
+    ("帮扶记录", "帮扶日期在该年度内的帮扶记录：不能新增、修改、提交、撤回、确认、提出异议或更正，也不能把记录改到该年度"),
+    ("受赠资金", "到账日期在该年度内的公益慈善组织受赠资金：不能新增"),
+]
+
+
+def _year_arg() -> int:
+    try:
+        year = int(request.args.get("year", ""))
+    except ValueError:
+        year = local_today().year - 1
+    return year if year in closable_years() else closable_years()[0]
+
+
+@bp.route("/")
+@require("read_region")
+def index():
+    """关账记录: the closes the user may see, each with its reopenings."""
+    closes = every(closes_for(current_user))
+    requests = {close.id: requests_for(current_user, close) for close in closes}
+    return render_template("closing/index.html", closes=closes, requests=requests, can_close=may_close(current_user),
+                           expired=is_expired)
+
+
+@bp.route("/close", methods=["GET", "POST"])
+@require("close_year")
+def close():
+    if not may_close(current_user):
+        abort(403)
+    region = acting_region(current_user)
+    year = _year_arg() if request.method == "GET" else _form_year()
+    form = CloseForm()
+    if not form.is_submitted():
+        form.year.data = year
+    existing = covering_close(year, region.code)
+    items = pending_items(region, year)
+    if form.validate_on_submit():
+        if items and form.pending_choice.data == "finish":
+            flash(f"尚未关账：请先处理{region.name}{year}年度的待办事项，再来关账", "info")
+            first = items[0]
+            return redirect(url_for(first.endpoint, **first.args))
+        try:
+            done = close_year(current_user, year, form.pending_choice.data, form.confirm.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash(f"{region.name}{year}年度已关账", "success")
+            return redirect(url_for("closing.detail", close_id=done.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("closing/close.html", form=form, region=region, year=year, years=closable_years(),
+                           existing=existing, items=items, freezes=FREEZES), status
+
+
+def _form_year() -> int:
+    try:
+        return int(request.form.get("year", ""))
+    except ValueError:
+        abort(400)
+
+
+@bp.route("/<int:close_id>")
+@require("read_region")
+def detail(close_id: int):
+    close = get_in_scope_or_404(YearClose, close_id)
+    return _detail(close)
+
+
+def _detail(close: YearClose, form: ReopenForm | None = None, status: int = 200):
+    requests = requests_for(current_user, close)
+    history = events_of(current_user, "YearClose", close.id)
+    for item in requests:
+        history += events_of(current_user, "ReopenRequest", item.id)
+    history.sort(key=lambda e: e.id)
+    return render_template(
+        "closing/detail.html", close=close, requests=requests, history=history, freezes=FREEZES, kinds=KINDS,
+        form=form or ReopenForm(formdata=None), decision=DecisionForm(formdata=None),
+        can_request=current_user.can("reopen_year") and may_request(current_user, close),
+        may_decide=lambda r: current_user.can("reopen_year") and may_decide(current_user, r),
+        may_reclose=lambda r: current_user.can("reopen_year") and may_reclose(current_user, r),
+        expired=is_expired,
+    ), status
+
+
+@bp.route("/<int:close_id>/reopen", methods=["POST"])
+@require("reopen_year")
+def reopen(close_id: int):
+    close = get_in_scope_or_404(YearClose, close_id)
+    form = ReopenForm()
+    if form.validate_on_submit():
+        try:
+            request_reopen(close, current_user, form.kinds.data, form.reason.data, form.deadline.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            flash("已提交重新开放申请，等待关账单位或其上级审批", "success")
+            return redirect(url_for("closing.detail", close_id=close.id))
+    return _detail(close, form, 422)
+
+
+def _decide(request_id: int, action, done: str):
+    item = get_in_scope_or_404(ReopenRequest, request_id)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            action(item, form.note.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            flash(violation.message, "danger")
+        else:
+            flash(done, "success")
+    return redirect(url_for("closing.detail", close_id=item.year_close_id))
+
+
+@bp.route("/reopen/<int:request_id>/approve", methods=["POST"])
+@require("reopen_year")
+def approve(request_id: int):
+    return _decide(request_id, lambda item, note: approve_reopen(item, current_user, note), "已批准重新开放")
+
+
+@bp.route("/reopen/<int:request_id>/reject", methods=["POST"])
+@require("reopen_year")
+def reject(request_id: int):
+    return _decide(request_id, lambda item, note: reject_reopen(item, current_user, note), "已不批准该申请")
+
+
+@bp.route("/reopen/<int:request_id>/reclose", methods=["POST"])
+@require("reopen_year")
+def close_again(request_id: int):
+    return _decide(request_id, lambda item, note: reclose(item, current_user), "已重新关账")
+
+
+nav_entry(85, "年度关账", "closing.index", ("admin", "region", "viewer"))

@@ -1,0 +1,469 @@
+"""Closing a year (年度关账): one rule refuses every change to a figure of a closed year,
+by form, import and CLI alike, and nothing is written (rows and audit events stay)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.audit.models import AuditEvent
+from registry.closing.rules import ensure_year_open, year_open
+from registry.closing.services import close_year
+from registry.core.rules import RuleViolation
+from registry.core.timeutil import local_today
+from registry.extensions import db
+from tests.factories import COUNTY, OTHER_COUNTY, PROVINCE, make_org, make_pairing, make_village
+from tests.factories_assessment import make_duty, make_result, make_support, posted_secretary
+from tests.sheets import csv_bytes, upload
+
+THIS_YEAR = local_today().year
+CLOSED = THIS_YEAR - 1
+CITY = COUNTY[:4] + "00000000"
+
+
+def count(model) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def counts(model) -> tuple[int, int]:
+    return count(model), count(AuditEvent)
+
+
+@pytest.fixture()
+def posted(db):
+    village, org, person, posting = posted_secretary(start=date(2024, 1, 1))
+    return village, org, person, posting
+
+
+def close(make_user, code: str = COUNTY, year: int = CLOSED):
+    user = make_user("region", region_code=code, display_name="关账员")
+    return close_year(user, year, "freeze", True)
+
+
+def cli(runner, tmp_path, kind: str, body: bytes, user):
+    path = tmp_path / f"{kind}.csv"
+    path.write_bytes(body)
+    return runner.invoke(args=["import", kind, str(path), "--as", user.username])
+
+
+# -- the rule ----------------------------------------------------------------------------------
+
+
+def test_a_close_covers_its_jurisdiction_and_everything_under_it(db, make_user):
+    village = make_village(COUNTY, 1)
+    other = make_village(OTHER_COUNTY, 1)
+    assert year_open(CLOSED, village.code, "duty")
+    close(make_user)
+    assert not year_open(CLOSED, village.code, "duty")
+    assert not year_open(CLOSED, COUNTY, "assessment")
+    assert year_open(CLOSED, other.code, "duty")  # another county
+    assert year_open(THIS_YEAR, village.code, "duty")  # another year
+    assert year_open(CLOSED, CITY, "incentives")  # the city above is not closed by its county
+    with pytest.raises(RuleViolation) as refused:
+        ensure_year_open(CLOSED, village.code, "records", "record_date")
+    message = refused.value.errors["record_date"][0]
+    assert message.startswith(f"{CLOSED}年度已由") and "关账（关账员，" in message and message.endswith("不能修改帮扶记录")
+
+
+def test_a_higher_levels_close_covers_the_lower_ones(db, make_user):
+    village, other = make_village(COUNTY, 1), make_village(OTHER_COUNTY, 1)
+    close(make_user, PROVINCE)
+    assert not year_open(CLOSED, village.code, "results") and not year_open(CLOSED, other.code, "results")
+    with pytest.raises(RuleViolation, match="无需再次关账"):
+        close(make_user, COUNTY)  # already covered from above
+
+
+@pytest.mark.parametrize("level_code", ["township", "unit"])
+def test_only_county_city_and_province_staff_close(db, make_user, level_code):
+    from registry.regions.models import Region
+
+    if level_code == "township":
+        township = db.session.scalar(select(Region).where(Region.parent_code == COUNTY).limit(1))
+        user = make_user("region", region_code=township.code)
+    else:
+        user = make_user("unit", organization_id=make_org().id)
+    with pytest.raises(RuleViolation, match="县市区、市州和省级"):
+        close_year(user, CLOSED, "freeze", True)
+
+
+# -- duty months ------------------------------------------------------------------------------
+
+DUTY_HEADER = ["姓名", "身份证号", "村", "选派开始日期", "月份", "在村天数", "请假天数", "请假批准人", "无故缺勤天数", "工作纪实"]
+
+
+def _duty_csv(posting, month: str) -> bytes:
+    return csv_bytes([DUTY_HEADER, [posting.person.name, posting.person.id_number,
+                                    f"{posting.region.name}（{posting.region_code}）", posting.start_date.isoformat(),
+                                    month, 22, 0, "", 0, "走访农户"]])
+
+
+def test_a_closed_year_refuses_duty_months_by_form_import_and_cli(posted, make_user, login_as, runner, tmp_path):
+    from registry.duty.models import DutyMonth
+
+    village, org, person, posting = posted
+    unit = make_user("unit", organization_id=org.id)
+    filed = make_duty(posting, date(CLOSED, 11, 1), absences=0)
+    close(make_user)
+    session = login_as(unit)
+    township = login_as(make_user("region", region_code=COUNTY))
+    before = counts(DutyMonth)  # after the logins, which are audited too
+    form = {"month": f"{CLOSED}-03", "days_in_village": "22", "leave_days": "0", "absences": "0", "summary": "走访"}
+    response = session.post(f"/duty/posting/{posting.id}/new", data=form)
+    assert response.status_code == 422 and f"{CLOSED}年度已由" in response.get_data(as_text=True)
+    edit = session.post(f"/duty/{filed.id}/edit", data={**form, "month": f"{CLOSED}-11", "absences": "6",
+                                                         "version": filed.version})
+    assert edit.status_code == 422 and "不能修改驻村纪实" in edit.get_data(as_text=True)
+    imported = upload(session, "duty", _duty_csv(posting, f"{CLOSED}-04"), "d.csv")
+    assert f"{CLOSED}年度已由" in imported.get_data(as_text=True)
+    result = cli(runner, tmp_path, "duty", _duty_csv(posting, f"{CLOSED}-05"), unit)
+    assert result.exit_code == 1 and f"{CLOSED}年度已由" in result.output
+    township.post(f"/duty/{filed.id}/check", data={"version": filed.version})
+    assert counts(DutyMonth) == before
+    db.session.expire_all()
+    assert db.session.get(DutyMonth, filed.id).status == "filed" and db.session.get(DutyMonth, filed.id).absences == 0
+    # this year is open
+    ok = session.post(f"/duty/posting/{posting.id}/new", data={**form, "month": f"{THIS_YEAR}-01"})
+    assert ok.status_code == 302 and count(DutyMonth) == before[0] + 1
+
+
+# -- village results --------------------------------------------------------------------------
+
+RESULT_HEADER = ["村", "年度", "村集体经济经营性收入（元）", "脱贫人口人均纯收入（元）", "监测对象户数", "其中已消除风险户数",
+                 "产业项目（个）", "带动就业（人）", "办实事（件）", "备注"]
+RESULT_FORM = {"collective_income": "156800.50", "per_capita_income": "16234", "monitored_households": "14",
+               "risk_removed_households": "9", "industry_projects": "3", "jobs_created": "42", "practical_matters": "18"}
+
+
+def test_a_closed_year_refuses_village_results_by_form_import_and_cli(db, make_user, login_as, runner, tmp_path):
+    from registry.results.models import VillageResult
+
+    village = make_village(COUNTY, 1)
+    filed = make_result(village.code, year=CLOSED - 1)
+    user = make_user("village", village_code=village.code)
+    close(make_user, year=CLOSED - 1)
+    close(make_user, year=CLOSED)
+    session = login_as(user)
+    verifier = login_as(make_user("region", region_code=COUNTY))
+    before = counts(VillageResult)
+    response = session.post("/results/new", data={"year": str(CLOSED), **RESULT_FORM})
+    assert response.status_code == 422 and "不能修改帮扶实效" in response.get_data(as_text=True)
+    edit = session.post(f"/results/{filed.id}/edit", data={"year": str(CLOSED - 1), **RESULT_FORM,
+                                                             "version": filed.version})
+    assert edit.status_code == 422 and "不能修改帮扶实效" in edit.get_data(as_text=True)
+    body = csv_bytes([RESULT_HEADER, [village.code, CLOSED, *RESULT_FORM.values(), ""]])
+    assert "不能修改帮扶实效" in upload(session, "results", body, "r.csv").get_data(as_text=True)
+    result = cli(runner, tmp_path, "results", body, user)
+    assert result.exit_code == 1 and "不能修改帮扶实效" in result.output
+    verifier.post(f"/results/{filed.id}/verify", data={"version": filed.version})
+    assert counts(VillageResult) == before
+    db.session.expire_all()
+    assert db.session.get(VillageResult, filed.id).status == "filed"
+    ok = session.post("/results/new", data={"year": str(THIS_YEAR), **RESULT_FORM})
+    assert ok.status_code == 302
+
+
+# -- support records --------------------------------------------------------------------------
+
+RECORD_HEADER = ["编号", "村", "填报单位", "帮扶类别", "标题", "内容说明", "直接投入资金（元）", "引进资金（元）", "实物折价（元）",
+                 "受益户数", "受益人数", "带动就业人数", "帮扶日期"]
+
+
+def test_a_closed_year_refuses_support_records_by_form_import_and_cli(db, make_user, login_as, runner, tmp_path):
+    from registry.records.models import SupportRecord
+    from tests.factories_records import record_data
+
+    village = make_village(COUNTY, 1)
+    org = make_org(name="省测试厅")
+    make_pairing(org, village.code, "resident", start=date(2023, 1, 1))
+    unit = make_user("unit", organization_id=org.id)
+    village_user = make_user("village", village_code=village.code)
+    day = date(CLOSED, 6, 1)
+    filed_at = datetime(CLOSED, 6, 2, 8, 0)
+    submitted = make_support(org, village.code, day, status="submitted", reference="S-1", submitted_at=filed_at)
+    draft = make_support(org, village.code, day, status="draft", reference="S-2")
+    confirmed = make_support(org, village.code, day, status="confirmed", reference="S-3", submitted_at=filed_at)
+    close(make_user)
+    session = login_as(unit)
+    village_session = login_as(village_user)
+    before = counts(SupportRecord)
+    data = record_data(village.code, record_date=day.isoformat())
+    response = session.post("/records/new", data=data)
+    assert response.status_code == 422 and "不能修改帮扶记录" in response.get_data(as_text=True)
+    # a record of this year may not be moved into the closed year either
+    session.post(f"/records/{draft.id}/edit", data={**data, "version": draft.version})
+    session.post(f"/records/{confirmed.id}/correct", data={**data, "amount": "1"})
+    row = ["N-1", f"示例（{village.code}）", "", "产业", "捐建产业路", "", "50000", "", "", "12", "40", "", day.isoformat()]
+    body = csv_bytes([RECORD_HEADER, row])
+    assert "不能修改帮扶记录" in upload(session, "records", body, "records.csv").get_data(as_text=True)
+    result = cli(runner, tmp_path, "records", body, unit)
+    assert result.exit_code == 1 and "不能修改帮扶记录" in result.output
+    confirm = village_session.post(f"/records/{submitted.id}/confirm", data={"version": submitted.version},
+                                   follow_redirects=True)
+    assert "不能修改帮扶记录" in confirm.get_data(as_text=True)
+    village_session.post(f"/records/{submitted.id}/dispute", data={"reason": "不符", "version": submitted.version})
+    assert counts(SupportRecord) == before
+    db.session.expire_all()
+    assert [db.session.get(SupportRecord, r.id).status for r in (submitted, draft, confirmed)] == \
+        ["submitted", "draft", "confirmed"]
+    ok = session.post("/records/new", data=record_data(village.code))  # dated this year
+    assert ok.status_code == 302 and count(SupportRecord) == before[0] + 1
+
+
+# -- assessments, incentives, fund entries ------------------------------------------------------
+
+
+def test_a_closed_year_refuses_grades_and_incentives(posted, make_user, login_as):
+    from registry.assessment.models import Assessment, Incentive
+
+    village, org, person, posting = posted
+    county = make_user("region", region_code=COUNTY)
+    close(make_user)
+    session = login_as(county)
+    before = count(Assessment), count(Incentive), count(AuditEvent)
+    graded = session.post(f"/assessment/posting/{posting.id}?year={CLOSED}", data={"year": CLOSED, "grade": "称职"})
+    assert graded.status_code == 422 and "不能修改考核结果" in graded.get_data(as_text=True)
+    issued = session.post(f"/incentives/new/person/{person.id}", data={
+        "kind": "commendation", "issued_on": f"{CLOSED}-12-20", "level": "county", "reason": "表现突出"})
+    assert issued.status_code == 422 and "不能修改表扬激励和约谈" in issued.get_data(as_text=True)
+    assert (count(Assessment), count(Incentive), count(AuditEvent)) == before
+    ok = session.post(f"/assessment/posting/{posting.id}?year={THIS_YEAR}", data={"year": THIS_YEAR, "grade": "称职"})
+    assert ok.status_code == 302
+
+
+def test_a_closed_year_refuses_fund_entries(db, make_user, login_as):
+    from registry.records.models import FundContribution
+
+    org = make_org("charity", region_code=COUNTY, name="测试慈善基金会")
+    user = make_user("unit", organization_id=org.id)
+    close(make_user)
+    session = login_as(user)
+    before = counts(FundContribution)
+    data = {"donor": "某爱心企业", "amount": "500000", "received_on": f"{CLOSED}-12-01", "receipt_no": "R-1", "note": ""}
+    response = session.post(f"/records/funds/{org.id}/contributions/new", data=data)
+    assert response.status_code == 422 and "不能修改受赠资金" in response.get_data(as_text=True)
+    assert counts(FundContribution) == before
+
+
+# -- the close page ---------------------------------------------------------------------------
+
+
+def test_the_close_page_says_what_closing_freezes_and_lists_what_is_pending(posted, make_user, login_as):
+    from registry.closing.models import YearClose
+
+    village, org, person, posting = posted
+    make_duty(posting, date(CLOSED, 11, 1))  # 待核实
+    make_support(org, village.code, date(CLOSED, 5, 1), status="submitted", submitted_at=datetime(CLOSED, 5, 2))
+    county = login_as(make_user("region", region_code=COUNTY, display_name="县乡村振兴局张三"))
+    page = county.get(f"/closing/close?year={CLOSED}").get_data(as_text=True)
+    for words in ("驻村纪实", "帮扶实效", "考核结果", "表扬激励和约谈", "帮扶记录", "受赠资金", "照原样冻结", "先返回处理",
+                  "帮扶记录 待确认</a>：1 条", "驻村纪实 待核实</a>：1 条", "未考核的选派干部</a>：1 人"):
+        assert words in page, words
+    before = counts(YearClose)
+    # neither the choice nor the confirmation: refused; going back closes nothing
+    refused = county.post("/closing/close", data={"year": CLOSED})
+    assert refused.status_code == 422 and "请先处理完毕，或选择" in refused.get_data(as_text=True)
+    back = county.post("/closing/close", data={"year": CLOSED, "pending_choice": "finish", "confirm": "y"})
+    assert back.status_code == 302 and "/records" in back.headers["Location"]
+    assert counts(YearClose) == before
+    done = county.post("/closing/close", data={"year": CLOSED, "pending_choice": "freeze", "confirm": "y"})
+    assert done.status_code == 302
+    assert count(YearClose) == 1 and count(AuditEvent) == before[1] + 1
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "YearClose"))
+    assert event.action == "close" and "待处理事项照原样冻结：帮扶记录 待确认 1 条；驻村纪实 待核实 1 条；未考核的选派干部 1 人" \
+        in event.summary
+    record_page = county.get("/closing/").get_data(as_text=True)
+    assert f"{CLOSED}年度" in record_page and "县乡村振兴局张三" in record_page
+    again = county.post("/closing/close", data={"year": CLOSED, "pending_choice": "freeze", "confirm": "y"})
+    assert again.status_code == 422 and count(YearClose) == 1
+
+
+def test_the_close_page_is_for_region_staff_of_counties_and_above(db, make_user, login_as):
+    from registry.regions.models import Region
+
+    township = db.session.scalar(select(Region).where(Region.parent_code == COUNTY).limit(1))
+    assert login_as(make_user("region", region_code=township.code)).get("/closing/close").status_code == 403
+    assert login_as(make_user("viewer", region_code=COUNTY)).get("/closing/close").status_code == 403
+    assert login_as(make_user("region", region_code=CITY)).get("/closing/close").status_code == 200
+
+
+# -- reopening --------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def reopening(posted, make_user, login_as):
+    from registry.regions.models import Region
+
+    village, org, person, posting = posted
+    township = db.session.get(Region, village.parent_code)
+    other_township = db.session.scalar(select(Region).where(Region.parent_code == COUNTY, Region.code != township.code)
+                                       .limit(1))
+    users = {
+        "county": make_user("region", region_code=COUNTY, display_name="县甲"),
+        "county2": make_user("region", region_code=COUNTY, display_name="县乙"),
+        "township": make_user("region", region_code=township.code, display_name="乡镇丙"),
+        "other_township": make_user("region", region_code=other_township.code),
+        "other_county": make_user("region", region_code=OTHER_COUNTY),
+        "city": make_user("region", region_code=CITY),
+        "unit": make_user("unit", organization_id=org.id),
+    }
+    closed = close_year(users["county"], CLOSED, "freeze", True)
+    return closed, users, posting
+
+
+def _ask(user, closed, kinds=("duty",), days=10):
+    from datetime import timedelta
+
+    from registry.closing.services import request_reopen
+
+    return request_reopen(closed, user, list(kinds), "11月缺勤天数录入有误，需更正", local_today() + timedelta(days=days))
+
+
+def test_reopening_is_approved_by_the_closing_level_or_above_never_by_the_requester(reopening, login_as):
+    from registry.closing.services import approve_reopen
+
+    closed, users, posting = reopening
+    asked = _ask(users["county"], closed)
+    requester = login_as(users["county"])
+    response = requester.post(f"/closing/reopen/{asked.id}/approve", data={"note": ""}, follow_redirects=True)
+    assert "不能审批本人提出的重新开放申请" in response.get_data(as_text=True)
+    with pytest.raises(RuleViolation, match="不能审批本人"):
+        approve_reopen(asked, users["county"])
+    with pytest.raises(RuleViolation, match="关账单位或其上级"):
+        approve_reopen(asked, users["township"])  # below the closing level
+    db.session.expire_all()
+    assert asked.state == "requested"
+    assert not year_open(CLOSED, posting.region_code, "duty")
+    login_as(users["county2"]).post(f"/closing/reopen/{asked.id}/approve", data={"note": "同意"})
+    db.session.expire_all()
+    assert asked.state == "approved" and asked.decided_by_id == users["county2"].id
+
+
+def test_a_request_comes_from_the_closing_level_or_below(reopening):
+    closed, users, posting = reopening
+    for outsider in ("other_county", "city", "unit"):
+        with pytest.raises(RuleViolation, match="关账单位及其下级"):
+            _ask(users[outsider], closed)
+    with pytest.raises(RuleViolation) as refused:
+        _ask(users["township"], closed, kinds=(), days=200)
+    assert set(refused.value.errors) == {"kinds", "deadline"}
+
+
+def test_an_approved_reopening_opens_only_the_named_kinds_in_the_requesters_region_until_closed_again(
+        reopening, make_user):
+    from registry.closing.services import approve_reopen, reclose
+
+    closed, users, posting = reopening
+    other_village = make_village(COUNTY, 9, township=users["other_township"].region)
+    asked = _ask(users["township"], closed, kinds=("duty", "assessment"))
+    approve_reopen(asked, users["city"])  # above the closing level
+    assert year_open(CLOSED, posting.region_code, "duty") and year_open(CLOSED, posting.region_code, "assessment")
+    assert not year_open(CLOSED, posting.region_code, "records")  # not named
+    assert not year_open(CLOSED, other_village.code, "duty")  # another township
+    reclose(asked, users["county"])
+    assert not year_open(CLOSED, posting.region_code, "duty")
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "ReopenRequest")
+                                 .order_by(AuditEvent.id)).all()
+    assert actions == ["reopen_request", "reopen_approve", "reclose"]
+
+
+def test_a_reopening_ends_by_itself_at_its_deadline(reopening, monkeypatch):
+    from datetime import timedelta
+
+    from registry.closing import rules
+    from registry.closing.services import approve_reopen
+
+    closed, users, posting = reopening
+    asked = _ask(users["township"], closed, days=3)
+    approve_reopen(asked, users["county2"])
+    assert year_open(CLOSED, posting.region_code, "duty")
+    later = local_today() + timedelta(days=4)
+    monkeypatch.setattr(rules, "local_today", lambda: later)
+    db.session.commit()  # a new transaction reads the closes again
+    assert not year_open(CLOSED, posting.region_code, "duty")
+
+
+def test_the_close_record_page_shows_every_step(reopening, login_as):
+    from registry.closing.services import approve_reopen, reclose
+
+    closed, users, posting = reopening
+    asked = _ask(users["township"], closed)
+    approve_reopen(asked, users["county2"], "同意更正")
+    reclose(asked, users["county"])
+    page = login_as(users["county2"]).get(f"/closing/{closed.id}").get_data(as_text=True)
+    for words in (f"{closed.region.name}{CLOSED}年度关账；待处理事项照原样冻结：未考核的选派干部 1 人", "申请重新开放", "批准重新开放", "重新关账：", "11月缺勤天数录入有误", "同意更正", "已重新关账", "乡镇丙"):
+        assert words in page, words
+    assert "申请重新开放" in login_as(users["township"]).get(f"/closing/{closed.id}").get_data(as_text=True)
+    assert login_as(users["other_county"]).get(f"/closing/{closed.id}").status_code == 404
+
+
+# -- 依据已变化 --------------------------------------------------------------------------------
+
+
+def test_a_grade_whose_evidence_changed_is_flagged_with_what_changed_until_the_year_is_closed(
+        posted, make_user, login_as):
+    from registry.assessment.models import Assessment
+    from registry.assessment.services import GradeData, assess_posting
+    from registry.duty.services import DutyData, update_month
+
+    village, org, person, posting = posted
+    november = make_duty(posting, date(CLOSED, 11, 1), absences=0)
+    county_user = make_user("region", region_code=COUNTY)
+    unit = make_user("unit", organization_id=org.id)
+    graded = assess_posting(posting, GradeData(year=CLOSED, grade="基本称职"), county_user)
+    county = login_as(county_user)
+    assert "依据已变化" not in county.get(f"/assessment/?year={CLOSED}").get_data(as_text=True)
+    # the village changes her November absences from 0 to 6
+    update_month(november, DutyData(month=november.month, days_in_village=16, leave_days=0, leave_approved_by=None,
+                                    absences=6, summary="走访农户"), unit)
+    for url in (f"/assessment/?year={CLOSED}", f"/assessment/person/{person.id}", f"/assessment/{graded.id}"):
+        page = county.get(url).get_data(as_text=True)
+        assert "依据已变化" in page, url
+        assert "全年无故缺勤：评定时0天，现为6天，按缺勤上限最高只能评为“不称职”" in page, url
+        assert f"{CLOSED}年11月驻村纪实" in page and "无故缺勤天数 0→6" in page, url
+    assert "考核 依据已变化</a>：1 条" in county.get(f"/closing/close?year={CLOSED}").get_data(as_text=True)
+    close(make_user)
+    assert "依据已变化" not in county.get(f"/assessment/?year={CLOSED}").get_data(as_text=True)
+    assert db.session.get(Assessment, graded.id).grade == "基本称职"
+
+
+def test_a_regrade_takes_in_the_changed_evidence(posted, make_user, login_as):
+    from registry.assessment.services import GradeData, assess_posting
+    from registry.closing.evidence import evidence_changes
+    from registry.duty.services import DutyData, update_month
+
+    village, org, person, posting = posted
+    november = make_duty(posting, date(CLOSED, 11, 1), absences=0)
+    county_user = make_user("region", region_code=COUNTY)
+    graded = assess_posting(posting, GradeData(year=CLOSED, grade="称职"), county_user)
+    update_month(november, DutyData(month=november.month, days_in_village=21, leave_days=0, leave_approved_by=None,
+                                    absences=1, summary="走访农户"), make_user("unit", organization_id=org.id))
+    changed = evidence_changes([graded])[graded.id]
+    assert changed.cap == "全年无故缺勤：评定时0天，现为1天" and len(changed.items) == 1  # 称职 is still allowed
+    assess_posting(posting, GradeData(year=CLOSED, grade="称职", change_reason="缺勤更正后复核",
+                                      version=graded.version), county_user)
+    assert evidence_changes([graded]) == {}
+
+
+def test_a_reopening_is_requested_and_refused_on_the_page(reopening, login_as):
+    from datetime import timedelta
+
+    from registry.closing.models import ReopenRequest
+
+    closed, users, posting = reopening
+    township = login_as(users["township"])
+    deadline = (local_today() + timedelta(days=7)).isoformat()
+    empty = township.post(f"/closing/{closed.id}/reopen", data={"reason": "", "deadline": deadline})
+    assert empty.status_code == 422 and "请选择要重新开放的数据类别" in empty.get_data(as_text=True)
+    assert count(ReopenRequest) == 0
+    asked = township.post(f"/closing/{closed.id}/reopen", data={"kinds": ["duty", "records"], "reason": "补录",
+                                                                "deadline": deadline})
+    assert asked.status_code == 302
+    item = db.session.scalar(select(ReopenRequest))
+    assert item.kind_list == ["duty", "records"] and item.region_code == users["township"].region_code
+    refused = login_as(users["county"]).post(f"/closing/reopen/{item.id}/reject", data={"note": "依据不足"},
+                                             follow_redirects=True)
+    assert "已不批准该申请" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert item.state == "rejected" and not year_open(CLOSED, posting.region_code, "duty")
