@@ -254,3 +254,19 @@ def test_the_dispute_flash_names_the_record(login_as, db, world):
                                                  follow_redirects=True)
     text = _flash(response.get_data(as_text=True))
     assert "已提出异议" in text and record.reference in text and world.village.name in text
+
+
+def test_the_correction_form_as_it_comes_can_be_submitted(login_as, db, world):
+    """The form starts from the confirmed record's values but not its 编号, which stays the
+    original's: the correction is numbered anew."""
+    original = services.create_record(world.unit, record_data(world.village.code), [_photo()], submit=True)
+    services.confirm_record(original, world.village_user)
+    unit = login_as(world.unit)
+    form = unit.get(f"/records/{original.id}/correct").get_data(as_text=True)
+    shown = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', form))
+    assert shown.get("reference", "") == "" and shown["title"] == original.title
+    assert "原记录的 1 个佐证材料将随更正记录沿用" in form
+    data = {**record_data(world.village.code), **{k: v for k, v in shown.items() if k != "csrf_token"}, "action": "submit"}
+    assert unit.post(f"/records/{original.id}/correct", data=data).status_code == 302
+    correction = db.session.scalars(select(SupportRecord).where(SupportRecord.supersedes_id == original.id)).one()
+    assert correction.reference != original.reference and len(correction.evidence) == 1

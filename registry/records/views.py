@@ -199,6 +199,7 @@ def correct(record_id: int):
     form = RecordForm(original.organization_id, fixed_village=original.village)
     if request.method == "GET":
         form.fill_from(original)
+        form.reference.data = ""  # the 编号 stays the original's; the correction gets its own
         form.record_date.data = original.record_date.isoformat()
     if form.validate_on_submit():
         saved = save_form(
