@@ -270,3 +270,17 @@ def test_the_correction_form_as_it_comes_can_be_submitted(login_as, db, world):
     assert unit.post(f"/records/{original.id}/correct", data=data).status_code == 302
     correction = db.session.scalars(select(SupportRecord).where(SupportRecord.supersedes_id == original.id)).one()
     assert correction.reference != original.reference and len(correction.evidence) == 1
+
+
+def test_a_photo_whose_file_is_gone_is_not_carried_over_and_the_village_is_told(app, login_as, db, world):
+    original = services.create_record(world.unit, record_data(world.village.code), [_photo(), _pdf()], submit=True)
+    services.confirm_record(original, world.village_user)
+    photo = next(e for e in original.evidence if e.is_image)
+    (Path(app.config["UPLOAD_FOLDER"]) / "records" / photo.stored_name[:2] / photo.stored_name).unlink()
+    correction = services.start_correction(_fresh(db, original), world.unit, record_data(world.village.code, amount="1"),
+                                           submit=True)
+    assert [e.content_type for e in correction.evidence] == ["application/pdf"]
+    body = login_as(world.village_user).get(f"/records/{correction.id}").get_data(as_text=True)
+    assert "佐证材料未沿用：" + photo.original_name in body
+    thumb = login_as(world.village_user).get(f"/records/{original.id}/evidence/{photo.id}/thumb")
+    assert thumb.status_code == 404

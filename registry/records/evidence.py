@@ -199,11 +199,14 @@ def thumbnail(stored_name: str, content_type: str) -> Path | None:
         return None
     if target.is_file():
         return target
-    with Image.open(source) as image:
-        image.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # a JPEG decodes at a fraction of its size
-        small = ImageOps.exif_transpose(image)
-        small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        small = small.convert("RGB")
+    try:
+        with Image.open(source) as image:
+            image.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # a JPEG decodes at a fraction of its size
+            small = ImageOps.exif_transpose(image)
+            small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+            small = small.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):  # damaged on disk since it was checked
+        return None
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.stem}.{secrets.token_hex(4)}.part")
     try:

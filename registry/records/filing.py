@@ -351,13 +351,17 @@ def _attach(record: SupportRecord, uploads: list[files.Upload], user) -> list[st
 def _carry_over(record: SupportRecord, original: SupportRecord, items: list[Evidence], user) -> list[str]:
     """A correction starts with the evidence of the record it corrects: each file copied
     under a new name, as the correction's own row (same name, type, checksum, uploader and
-    upload time), each copy an audit event naming the original. The unit then removes what
+    upload time), each copy an audit event naming the original (a row whose file is missing
+    is not carried over; the pages list it as 未沿用). The unit then removes what
     no longer applies, as any evidence (``delete_evidence``, audited). Returns the stored
     names (for clean-up if the transaction fails)."""
     stored: list[str] = []
     try:
         for source in items:
-            name = files.copy(source.stored_name)
+            try:
+                name = files.copy(source.stored_name)
+            except (FileNotFoundError, ValueError):
+                continue  # its file is gone: not carried over, and the village is shown so
             stored.append(name)
             item = Evidence(
                 record=record, original_name=source.original_name, stored_name=name,
