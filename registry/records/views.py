@@ -334,6 +334,7 @@ def evidence_file(record_id: int, evidence_id: int):
 
 
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>/thumb")
+@talisman(content_security_policy=FILE_CSP)
 @login_only
 def evidence_thumb(record_id: int, evidence_id: int):
     """A photo's thumbnail (a small JPEG), for the same users as the photo; none for a PDF."""
@@ -346,7 +347,7 @@ def evidence_thumb(record_id: int, evidence_id: int):
         abort(404)
     response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Cache-Control"] = "private, no-store"  # as the photo: nothing left on a shared computer
     return response
 
 
