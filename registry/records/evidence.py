@@ -12,6 +12,7 @@ import io
 import os
 import re
 import secrets
+import shutil
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import filetype
 from flask import current_app
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..core.rules import RuleViolation
 
@@ -142,10 +143,75 @@ def store(upload: Upload) -> str:
     return stored_name
 
 
+def copy(stored_name: str) -> str:
+    """Store a copy of a stored file under a new random name; return that name. A
+    correction carries over the evidence of the record it corrects this way: each record
+    owns its files, so removing one from the correction leaves the original's intact."""
+    source = path_of(stored_name)
+    new_name = secrets.token_hex(16) + source.suffix
+    target = path_of(new_name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return new_name
+
+
 def discard(stored_names) -> None:
-    """Remove stored files (after a failed transaction or a deletion)."""
+    """Remove stored files (after a failed transaction or a deletion), with their thumbnails."""
     for name in stored_names:
-        try:
-            path_of(name).unlink()
-        except (FileNotFoundError, ValueError):
-            pass
+        for path in (_path_or_none(name), _thumbnail_path_or_none(name)):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+def _path_or_none(stored_name: str) -> Path | None:
+    try:
+        return path_of(stored_name)
+    except ValueError:
+        return None
+
+
+# -- thumbnails ------------------------------------------------------------------------------
+
+THUMBNAIL_SIZE = 320  # px, the longer side: sharp on a phone's card, a few kB to load
+
+
+def _thumbnail_path_or_none(stored_name: str) -> Path | None:
+    if not _STORED_NAME.match(stored_name or ""):
+        return None
+    return _folder() / "thumbs" / stored_name[:2] / (stored_name.rsplit(".", 1)[0] + ".jpg")
+
+
+def thumbnail(stored_name: str, content_type: str) -> Path | None:
+    """A small JPEG of a stored photo (made once, then kept beside the photos); None for a
+    PDF or a file that is missing. The inbox shows many on a phone, so it loads these, not
+    the camera's full-size photos."""
+    if not content_type.startswith("image/"):
+        return None
+    target = _thumbnail_path_or_none(stored_name)
+    source = _path_or_none(stored_name)
+    if target is None or source is None or not source.is_file():
+        return None
+    if target.is_file():
+        return target
+    try:
+        with Image.open(source) as image:
+            image.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # a JPEG decodes at a fraction of its size
+            small = ImageOps.exif_transpose(image)
+            small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+            small = small.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):  # damaged on disk since it was checked
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.stem}.{secrets.token_hex(4)}.part")
+    try:
+        small.save(partial, format="JPEG", quality=80)
+        os.replace(partial, target)  # two requests at once: the last one wins, both whole
+    finally:
+        partial.unlink(missing_ok=True)
+    return target

@@ -235,7 +235,8 @@ def create_record(user, data: dict, uploads=(), *, submit: bool = False, superse
     )
     _check_reference_free(organization_id, values.reference)
     checked = files.check_uploads(uploads)
-    _check_evidence_count(0, len(checked))
+    carried = list(supersedes.evidence) if supersedes is not None else []
+    _check_evidence_count(len(carried), len(checked))
 
     record = SupportRecord(
         organization_id=organization_id, status="draft", created_by_id=user.id,
@@ -254,7 +255,8 @@ def create_record(user, data: dict, uploads=(), *, submit: bool = False, superse
         else:
             audit("create", record, summary=f"创建草稿：{record.title}", actor=user)
 
-    return _save(record, write_event, checked, user, submit=submit)
+    carry = (lambda: _carry_over(record, supersedes, carried, user)) if carried else None
+    return _save(record, write_event, checked, user, submit=submit, carry=carry)
 
 
 def start_correction(original: SupportRecord, user, data: dict, uploads=(), *, submit: bool = False) -> SupportRecord:
@@ -287,14 +289,16 @@ def update_record(record: SupportRecord, user, data: dict, expected_version, upl
 
 
 def _save(record: SupportRecord, write_event, uploads: list[files.Upload], user, *, submit: bool,
-          commit: bool = True) -> SupportRecord:
-    """Write the record's audit event, store its new files, submit it if asked and commit
-    (or only flush, when the caller commits), all in one transaction; on any failure roll
-    back and remove the stored files."""
+          commit: bool = True, carry=None) -> SupportRecord:
+    """Write the record's audit event, carry over a corrected record's evidence (``carry``),
+    store its new files, submit it if asked and commit (or only flush, when the caller
+    commits), all in one transaction; on any failure roll back and remove the stored files."""
     stored: list[str] = []
     try:
         write_event()
-        stored = _attach(record, uploads, user)
+        if carry is not None:
+            stored = carry()
+        stored += _attach(record, uploads, user)
         if submit:
             transition(record, "submitted", actor=user)
         if commit:
@@ -340,6 +344,36 @@ def _attach(record: SupportRecord, uploads: list[files.Upload], user) -> list[st
             db.session.flush()
             audit("evidence_add", record, after=_evidence_view(item),
                   summary=f"上传佐证材料：{upload.original_name}", actor=user)
+    except Exception:
+        files.discard(stored)
+        raise
+    return stored
+
+
+def _carry_over(record: SupportRecord, original: SupportRecord, items: list[Evidence], user) -> list[str]:
+    """A correction starts with the evidence of the record it corrects: each file copied
+    under a new name, as the correction's own row (same name, type, checksum, uploader and
+    upload time), each copy an audit event naming the original (a row whose file is missing
+    is not carried over; the pages list it as 未沿用). The unit then removes what
+    no longer applies, as any evidence (``delete_evidence``, audited). Returns the stored
+    names (for clean-up if the transaction fails)."""
+    stored: list[str] = []
+    try:
+        for source in items:
+            try:
+                name = files.copy(source.stored_name)
+            except (FileNotFoundError, ValueError):
+                continue  # its file is gone: not carried over, and the village is shown so
+            stored.append(name)
+            item = Evidence(
+                record=record, original_name=source.original_name, stored_name=name,
+                content_type=source.content_type, size=source.size, sha256=source.sha256,
+                uploaded_by_id=source.uploaded_by_id, uploaded_at=source.uploaded_at,
+            )
+            db.session.add(item)
+            db.session.flush()
+            audit("evidence_add", record, after={**_evidence_view(item), "carried_from": source.id},
+                  summary=f"沿用原记录 {original.reference} 的佐证材料：{source.original_name}", actor=user)
     except Exception:
         files.discard(stored)
         raise

@@ -4,7 +4,7 @@ messages land on these fields."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
 from . import filing
@@ -83,6 +83,14 @@ class ActionForm(FlaskForm):
 
     version = HiddenField()
     next = HiddenField()
+
+
+class ConfirmForm(ActionForm):
+    """确认属实 in two steps: ``step=review`` shows the record once more with the final
+    button; ``step=final`` confirms only with ``attest`` ticked."""
+
+    step = HiddenField()
+    attest = BooleanField("我已核对以上金额、受益户数和人数及佐证材料，与本村实际情况一致")
 
 
 class DisputeForm(FlaskForm):

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy.orm import selectinload
 
 from ..accounts.models import User
 from ..audit.models import AuditEvent
@@ -78,12 +79,14 @@ def record_list(user, filters: RecordFilters | None = None) -> Select:
     return stmt.order_by(*order_by(RECORD_ORDER))
 
 
-def inbox(user) -> Select:
-    """A village's records awaiting its confirmation, oldest first."""
-    return scoped(
+def inbox(user, *, with_evidence: bool = False) -> Select:
+    """A village's records awaiting its confirmation, oldest first (``with_evidence``:
+    their evidence rows loaded with them, for a page that shows every card's files)."""
+    stmt = scoped(
         select(SupportRecord).where(SupportRecord.status == "submitted", SupportRecord.village_code == user.village_code),
         SupportRecord, user,
     ).order_by(*order_by(PENDING_ORDER))
+    return stmt.options(selectinload(SupportRecord.evidence)) if with_evidence else stmt
 
 
 def inbox_count(user) -> int:

@@ -23,8 +23,8 @@ from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, export_size, send_export
 from ..transfer.exports import export_job
 from . import evidence as files
-from . import filing, funds, ledger, queries, rules, services
-from .forms import ActionForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
+from . import changes, filing, funds, ledger, queries, rules, services
+from .forms import ActionForm, ConfirmForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
 from .models import Evidence, SupportRecord
 
 bp = Blueprint("records", __name__, url_prefix="/records")
@@ -54,6 +54,7 @@ def _detail_context(record: SupportRecord, **extra) -> dict:
         "evidence_form": extra.pop("evidence_form", None) or EvidenceForm(formdata=None),
         "overdue_days": current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"),
         "days_pending": queries.days_pending(record),
+        "review": changes.review(record, user),
         **extra,
     }
 
@@ -79,8 +80,9 @@ def index():
 @bp.route("/inbox")
 @require("confirm_records")
 def inbox():
-    page = paginate(queries.inbox(current_user), queries.PENDING_ORDER, request.args)
-    return render_template("records/inbox.html", page=page, days_pending=queries.days_pending)
+    page = paginate(queries.inbox(current_user, with_evidence=True), queries.PENDING_ORDER, request.args)
+    return render_template("records/inbox.html", page=page, days_pending=queries.days_pending,
+                           reviews=changes.reviews(page.items, current_user))
 
 
 @bp.route("/overdue")
@@ -197,6 +199,7 @@ def correct(record_id: int):
     form = RecordForm(original.organization_id, fixed_village=original.village)
     if request.method == "GET":
         form.fill_from(original)
+        form.reference.data = ""  # the 编号 stays the original's; the correction gets its own
         form.record_date.data = original.record_date.isoformat()
     if form.validate_on_submit():
         saved = save_form(
@@ -209,14 +212,21 @@ def correct(record_id: int):
     return _render_form(form, title="更正已确认的记录", original=original)
 
 
-def _transition_view(record_id: int, service, done: str, **kwargs):
+def named(record: SupportRecord) -> str:
+    """A record as a message names it: its 编号, village and title."""
+    village = record.village.name if record.village else record.village_code
+    return f"编号 {record.reference}（{village}）{record.title}"
+
+
+def _transition_view(record_id: int, service, done, **kwargs):
+    """``done``: the flash, or a function of the record that makes it."""
     record = get_in_scope_or_404(SupportRecord, record_id)
     form = ActionForm()
     try:
         service(record, current_user, expected_version=form.version.data, **kwargs)
     except RuleViolation as violation:
         return _refused(record, violation)
-    flash(done, "success")
+    flash(done(record) if callable(done) else done, "success")
     if form.next.data == "inbox":
         return redirect(url_for("records.inbox"))
     return redirect(url_for("records.detail", record_id=record_id))
@@ -237,7 +247,25 @@ def withdraw(record_id: int):
 @bp.route("/<int:record_id>/confirm", methods=["POST"])
 @require("confirm_records")
 def confirm(record_id: int):
-    return _transition_view(record_id, services.confirm_record, "已确认该帮扶记录")
+    """确认属实 takes two deliberate steps, with no script: the buttons of the inbox and
+    the record page post ``step=review``, which only shows the record once more (every
+    figure, what changed, the evidence) with a box to tick and the final button
+    (``step=final``). A post without a step confirms at once (the version check still
+    applies): no page of the registry sends one."""
+    form = ConfirmForm()
+    step = form.step.data or ""
+    if step in ("review", "final"):
+        record = get_in_scope_or_404(SupportRecord, record_id)
+        refusal = rules.refusal(record, current_user, "confirm")
+        if refusal:
+            return _refused(record, RuleViolation({"": refusal}))
+        if step == "review" or not form.attest.data:
+            errors = [] if step == "review" else ["请勾选“我已核对……”，确认您已核对以上内容后再点“确认属实”"]
+            stale = bool(form.version.data) and str(form.version.data) != str(record.version)
+            return render_template("records/confirm.html", record=record, errors=errors, stale=stale,
+                                   review=changes.review(record, current_user),
+                                   next=form.next.data if form.next.data == "inbox" else ""), (422 if errors else 200)
+    return _transition_view(record_id, services.confirm_record, lambda r: f"已确认该帮扶记录：{named(r)}")
 
 
 @bp.route("/<int:record_id>/dispute", methods=["GET", "POST"])
@@ -251,13 +279,14 @@ def dispute(record_id: int):
         saved = save_form(
             form, lambda: services.dispute_record(record, current_user, form.reason.data,
                                                   expected_version=form.version.data),
-            success="已提出异议，记录已退回填报单位", redirect_to=url_for("records.inbox"),
+            success=lambda r: f"已提出异议，记录已退回填报单位：{named(r)}", redirect_to=url_for("records.inbox"),
         )
         if saved:
             return saved
         record = db.session.get(SupportRecord, record_id)
-        return render_template("records/dispute.html", record=record, form=form), 422
-    return render_template("records/dispute.html", record=record, form=form)
+        return render_template("records/dispute.html", record=record, form=form,
+                               review=changes.review(record, current_user)), 422
+    return render_template("records/dispute.html", record=record, form=form, review=changes.review(record, current_user))
 
 
 # -- evidence ----------------------------------------------------------------------------------
@@ -301,6 +330,24 @@ def evidence_file(record_id: int, evidence_id: int):
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/<int:record_id>/evidence/<int:evidence_id>/thumb")
+@talisman(content_security_policy=FILE_CSP)
+@login_only
+def evidence_thumb(record_id: int, evidence_id: int):
+    """A photo's thumbnail (a small JPEG), for the same users as the photo; none for a PDF."""
+    record = get_in_scope_or_404(SupportRecord, record_id)
+    item = get_in_scope_or_404(Evidence, evidence_id)
+    if item.record_id != record.id:
+        abort(404)
+    path = files.thumbnail(item.stored_name, item.content_type)
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"  # as the photo: nothing left on a shared computer
     return response
 
 

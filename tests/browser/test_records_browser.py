@@ -80,6 +80,7 @@ def test_unit_files_with_a_photo_and_the_village_confirms(page_as, live_server, 
     village.screenshot(path=str(shots / "records-village-inbox.png"), full_page=True)
     with village.expect_navigation(wait_until="load"):
         card.get_by_role("button", name="确认属实").click()
+    _second_step(village)
     assert "已确认该帮扶记录" in village.content()
     assert village.locator("section.inbox-item", has_text=title).count() == 0
     village.goto(record_url)
@@ -93,6 +94,63 @@ def test_unit_files_with_a_photo_and_the_village_confirms(page_as, live_server, 
     assert unit.get_by_role("link", name="提交更正").count() == 1  # corrections, never edits
     assert unit.get_by_role("link", name="修改", exact=True).count() == 0
     unit.screenshot(path=str(shots / "records-unit-confirmed.png"), full_page=True)
+    _no_trouble(unit, village)
+
+
+def _second_step(village):
+    """确认属实 asks once more: tick that the figures and evidence were checked, confirm."""
+    assert "第 2 步" in village.content()
+    village.check("input[name=attest]")
+    with village.expect_navigation(wait_until="load"):
+        village.get_by_role("button", name="确认属实", exact=True).click()
+
+
+def test_the_village_sees_a_corrections_old_and_new_amounts_and_its_evidence_on_a_phone(
+        page_as, live_server, demo, shots, tmp_path):
+    base = live_server["url"]
+    title = f"浏览器测试：捐赠化肥 {int(time.time())}"
+    unit = page_as("demo_unit")
+    _file(unit, base, demo, title, _photo(tmp_path), amount="0")
+    unit.fill("input[name=amount_in_kind]", "12000")
+    with unit.expect_navigation(wait_until="load"):
+        unit.click("button[value=submit]")
+    original_url = unit.url
+
+    village = page_as("demo_village", viewport={"width": 375, "height": 812})
+    village.goto(original_url)
+    with village.expect_navigation(wait_until="load"):
+        village.locator("#decide").get_by_role("button", name="确认属实").click()
+    _second_step(village)
+
+    unit.goto(original_url + "/correct")  # the form starts from the confirmed record's values
+    unit.fill("input[name=amount_in_kind]", "7200")
+    with unit.expect_navigation(wait_until="load"):
+        unit.click("button[value=submit]")
+    correction_url = unit.url
+    reference = unit.locator("#record-reference").inner_text()
+
+    village.goto(correction_url)
+    changed = village.locator("#changes tr.changed")
+    assert changed.count() == 1 and changed.get_attribute("data-field") == "amount_in_kind"
+    row = changed.inner_text()
+    assert "7,200.00 元" in row and "12,000.00 元" in row  # new and old, the old one struck through
+    thumb = village.locator("#decide ul.thumbs img").first  # the photo came over with the correction
+    thumb.scroll_into_view_if_needed()
+    assert thumb.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0  # a thumbnail, not the photo
+    assert thumb.evaluate("img => img.naturalWidth") <= 320
+    width = village.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the record scrolls sideways on a phone ({width}px)"
+    village.screenshot(path=str(shots / "records-correction-phone.png"), full_page=True)
+
+    with village.expect_navigation(wait_until="load"):
+        village.locator("#decide").get_by_role("button", name="确认属实").click()
+    assert "12,000.00 元" in village.content() and village.locator("ul.thumbs img").count() >= 1
+    assert village.evaluate("document.documentElement.scrollWidth") <= 375
+    village.screenshot(path=str(shots / "records-confirm-step-phone.png"), full_page=True)
+    _second_step(village)
+    flash = village.locator(".flash-success").inner_text()
+    assert "已确认该帮扶记录" in flash and reference in flash
+    assert village.locator("#record-status").inner_text() == "已确认"
     _no_trouble(unit, village)
 
 
