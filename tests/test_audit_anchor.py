@@ -1,0 +1,178 @@
+"""The audit trail's anchor: a keyed chain plus signed checkpoints of its head kept outside
+the database. Whoever holds a copy of the database but not the server's keys or its
+checkpoint file can neither cut the tail off, nor empty the table, nor rewrite an event
+and re-hash the rest without ``verify_chain`` saying so."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from sqlalchemy import select, text
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import record, verify_chain
+from tests.tampering import tamper
+
+
+def _write(db, n: int, start: int = 1) -> None:
+    for i in range(start, start + n):
+        record("create", "Region", after={"n": i}, summary=f"事件 {i}", region_code="433101000000")
+        db.session.commit()  # one transaction each, as requests write them
+
+
+def _plain_sha256(row: dict, prev: str) -> str:
+    """What the chain's hash was before it was keyed: SHA-256 of the columns joined by |."""
+    payload = "|".join([
+        prev, str(row["id"]), row["at"].isoformat(timespec="microseconds"), str(row["actor_id"] or ""),
+        row["actor"], row["action"], row["entity_type"], row["entity_id"], row["summary"] or "",
+        row["region_code"] or "", str(row["organization_id"] or ""), row["before"] or "", row["after"] or "",
+    ])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _rehash_from(db, event_id: int, summary: str, *, legacy_key: bool) -> None:
+    """Edit one event's summary and recompute every hash from there on, with plain SHA-256."""
+    table = AuditEvent.__table__
+    has_key_id = "key_id" in table.c
+    rows = [dict(r) for r in db.session.execute(select(table).order_by(table.c.id)).mappings()]
+    prev = next((r["hash"] for r in rows if r["id"] == event_id - 1), "0" * 64)
+    statements, params = [], {}
+    for row in rows:
+        if row["id"] < event_id:
+            continue
+        if row["id"] == event_id:
+            row["summary"] = summary
+        digest = _plain_sha256(row, prev)
+        n = row["id"]
+        key = ", key_id = 0" if (has_key_id and legacy_key) else ""
+        statements.append(f"UPDATE audit_event SET summary = :s{n}, prev_hash = :p{n}, hash = :h{n}{key} WHERE id = {n}")
+        params.update({f"s{n}": row["summary"], f"p{n}": prev, f"h{n}": digest})
+        prev = digest
+    tamper(db, *statements, params=params)
+
+
+def test_cutting_off_the_last_events_is_detected(db, runner):
+    _write(db, 8)
+    assert verify_chain().ok
+    tamper(db, "DELETE FROM audit_event WHERE id > 3")
+    report = verify_chain()
+    assert not report.ok and report.broken_id == 4
+    assert "3" in report.reason and "8" in report.reason  # 3 events left, the checkpoint saw 8
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "审计链断裂" in result.output
+
+
+def test_emptying_the_table_is_detected(db, runner):
+    _write(db, 4)
+    tamper(db, "DELETE FROM audit_event")
+    report = verify_chain()
+    assert not report.ok and report.broken_id == 1 and report.checked == 0
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "审计链完整" not in result.output
+
+
+@pytest.mark.parametrize("legacy_key", [False, True], ids=["same-key-id", "marked-legacy"])
+def test_editing_an_event_and_rehashing_the_rest_with_sha256_is_detected(db, legacy_key):
+    _write(db, 6)
+    _rehash_from(db, 3, "篡改后的摘要", legacy_key=legacy_key)
+    assert db.session.scalar(select(AuditEvent.summary).where(AuditEvent.id == 3)) == "篡改后的摘要"
+    report = verify_chain()
+    assert not report.ok and report.broken_id == 3
+
+
+def test_rehashing_events_written_since_the_last_checkpoint_is_detected(db, app, tmp_path):
+    """The key alone catches a re-hash even where no checkpoint covers the event yet."""
+    _write(db, 3)
+    checkpoint = app.config["AUDIT_CHECKPOINT_PATH"]
+    import os
+
+    os.remove(checkpoint)
+    _rehash_from(db, 2, "篡改", legacy_key=False)
+    report = verify_chain()
+    assert not report.ok and report.broken_id == 2
+
+
+def test_a_truncation_is_not_laundered_by_the_next_write(db):
+    """Events written after a cut reuse the lost ids; the checkpoint is not moved onto
+    the forged tail, so verification still fails."""
+    _write(db, 6)
+    tamper(db, "DELETE FROM audit_event WHERE id > 2")
+    _write(db, 5, start=100)
+    report = verify_chain()
+    assert not report.ok and report.broken_id == 6
+
+
+def test_every_commit_that_writes_events_moves_the_signed_checkpoint(db, app):
+    from registry.audit.anchor import read_checkpoint
+
+    _write(db, 2)
+    checkpoint = read_checkpoint()
+    head = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc())).first()
+    assert checkpoint.valid and (checkpoint.count, checkpoint.hash) == (2, head.hash)
+    path = app.config["AUDIT_CHECKPOINT_PATH"]
+    with open(path) as fh:
+        data = json.load(fh)
+    data["count"] = 1  # the file edited by hand: the signature no longer holds
+    with open(path, "w") as fh:
+        json.dump(data, fh)
+    report = verify_chain()
+    assert not report.ok and "签名" in report.reason
+
+
+def test_the_chain_verifies_across_a_key_rotation(db, app, monkeypatch):
+    _write(db, 2)
+    old = app.config.get("AUDIT_KEY") or app.config["DATA_KEY"]
+    for name, value in {"AUDIT_KEY": "a-new-audit-key", "AUDIT_KEY_ID": 2, "AUDIT_OLD_KEYS": f"1:{old}"}.items():
+        monkeypatch.setitem(app.config, name, value)
+    _write(db, 2, start=3)
+    keys = db.session.scalars(select(AuditEvent.key_id).order_by(AuditEvent.id)).all()
+    assert keys == [1, 1, 2, 2]
+    assert verify_chain().ok
+    monkeypatch.setitem(app.config, "AUDIT_OLD_KEYS", "")  # the old key lost: its events cannot be checked
+    report = verify_chain()
+    assert not report.ok and report.broken_id == 1 and "密钥" in report.reason
+
+
+def test_events_written_before_the_chain_was_keyed_keep_verifying(db):
+    """Rows stored before the upgrade carry key id 0 (plain SHA-256); they still verify,
+    the first keyed event seals them, and nobody can append more of them later."""
+    table = AuditEvent.__table__
+    from datetime import datetime
+
+    prev = "0" * 64
+    for n in (1, 2, 3):
+        row = {"id": n, "at": datetime(2026, 1, 1, 8, 0, n), "actor_id": None, "actor": "system", "action": "create",
+               "entity_type": "Region", "entity_id": "", "summary": f"旧事件 {n}", "region_code": None,
+               "organization_id": None, "before": None, "after": None}
+        digest = _plain_sha256(row, prev)
+        db.session.execute(table.insert().values(**row, prev_hash=prev, hash=digest, key_id=0))
+        prev = digest
+    db.session.commit()
+    assert verify_chain().ok
+    _write(db, 2, start=4)
+    report = verify_chain()
+    assert report.ok and report.checked == 5
+    # an unkeyed event appended after the keyed ones is refused
+    row = {"id": 6, "at": datetime(2026, 2, 1), "actor_id": None, "actor": "system", "action": "create",
+           "entity_type": "Region", "entity_id": "", "summary": "伪造", "region_code": None,
+           "organization_id": None, "before": None, "after": None}
+    head = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.id == 5))
+    db.session.execute(table.insert().values(**row, prev_hash=head, hash=_plain_sha256(row, head), key_id=0))
+    db.session.commit()
+    report = verify_chain()
+    assert not report.ok and report.broken_id == 6
+
+
+def test_postgres_refuses_to_update_or_delete_audit_events(db):
+    from sqlalchemy.exc import DBAPIError
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the append-only trigger is PostgreSQL's")
+    _write(db, 2)
+    for statement in ("UPDATE audit_event SET summary = 'x' WHERE id = 1", "DELETE FROM audit_event WHERE id = 2",
+                      "TRUNCATE audit_event"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+    assert db.session.scalar(text("SELECT count(*) FROM audit_event")) == 2
