@@ -176,3 +176,67 @@ def test_postgres_refuses_to_update_or_delete_audit_events(db):
             db.session.execute(text(statement))
         db.session.rollback()
     assert db.session.scalar(text("SELECT count(*) FROM audit_event")) == 2
+
+
+def test_the_administrator_sees_the_verification_and_the_last_checkpoint(db, login_as, make_user):
+    admin = make_user("admin")
+    _write(db, 3)
+    page = login_as(admin).get("/audit/integrity")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "审计链完整" in body and "最近检查点" in body
+    count = db.session.scalar(text("SELECT count(*) FROM audit_event"))
+    head = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.id == count))
+    assert head[:16] in body
+    tamper(db, "DELETE FROM audit_event WHERE id > 2")
+    body = login_as(admin).get("/audit/integrity").get_data(as_text=True)
+    assert "审计链断裂" in body and "审计链完整" not in body
+
+
+def test_only_the_administrator_sees_the_verification_page(db, login_as, make_user):
+    region = login_as(make_user("region", region_code="433101000000"))
+    assert region.get("/audit/integrity").status_code == 403
+    viewer = login_as(make_user("viewer", region_code="433101000000"))
+    assert viewer.get("/audit/integrity").status_code == 403
+
+
+def test_the_audit_list_speaks_chinese_and_shows_before_and_after(db, login_as, make_user):
+    admin = make_user("admin")
+    record("update", "Organization", before={"name": "原来的单位名称", "phone": "1"},
+           after={"name": "新的单位名称", "phone": "1"}, summary="修改帮扶主体")
+    record("confirm", "SupportRecord", after={"status": "confirmed"}, summary="村确认")
+    record("close", "Incentive", before={"status": "rectifying"}, after={"status": "closed"}, summary="约谈销号")
+    db.session.commit()
+    body = login_as(admin).get("/audit/").get_data(as_text=True)
+    for verb in ("新增", "修改", "确认", "销号"):
+        assert f"<td>{verb}</td>" in body
+    for code in ("create", "update", "confirm", "close"):
+        assert f"<td>{code}</td>" not in body
+    # before and after of the change, side by side in one row of the change table
+    assert "原来的单位名称</td><td" in body and "新的单位名称" in body
+    cut = body.index("原来的单位名称")
+    assert body.index("新的单位名称") - cut < 200
+
+
+def test_every_action_the_code_records_has_a_chinese_verb():
+    import re
+    from pathlib import Path
+
+    from registry.audit.labels import ACTION_LABELS, action_label
+    from registry.transfer.kinds import kinds
+
+    root = Path(__file__).resolve().parent.parent / "registry"
+    source = "\n".join(p.read_text() for p in root.rglob("*.py"))
+    found = set()
+    found |= set(re.findall(r'\b(?:record|audit)\(\s*"([a-z_]+)"', source))
+    found |= set(re.findall(r'record\(\s*"[a-z_]+" if [^"]+ else "([a-z_]+)"', source))
+    found |= set(re.findall(r'"action": "([a-z_]+)"', source))
+    found |= set(re.findall(r'\baction = "([a-z_]+)"', source))  # the record transitions
+    found |= set(re.findall(r'\baction="([a-z_]+)"', source))  # the review kinds (check, verify)
+    found |= {f"import_{name}" for name in kinds()}  # transfer/importing.py records import_<kind>
+    found -= {"import"}  # a TransferJob's kind of job, not an audit action
+    assert {"create", "update", "confirm", "close", "end", "check", "verify", "import_records"} <= found
+    missing = sorted(a for a in found if a not in ACTION_LABELS)
+    assert not missing, missing
+    assert action_label("something_new") == "something_new"  # shown as it is rather than hidden
+    assert all(re.search(r"[\u4e00-\u9fff]", label) for label in ACTION_LABELS.values())

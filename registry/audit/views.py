@@ -10,8 +10,9 @@ from ..transfer.exports import export_job
 from ..transfer.writing import Column
 from ..core.scope import scoped
 from ..extensions import db
-from . import anchor
+from . import anchor, labels
 from .models import AuditEvent
+from .services import verify_chain
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 bp.record_once(lambda _state: anchor.listen())  # a signed checkpoint after every commit that wrote events
@@ -30,7 +31,17 @@ def _events():
 def index():
     stmt, entity = _events()
     page = db.paginate(stmt.order_by(AuditEvent.id.desc()), per_page=50, error_out=False)
-    return render_template("audit/index.html", page=page, entity=entity)
+    return render_template("audit/index.html", page=page, entity=entity, action_label=labels.action_label,
+                           changes=labels.changes)
+
+
+@bp.route("/integrity")
+@require("verify_audit")
+def integrity():
+    """The whole chain verified now against the latest signed checkpoint."""
+    keys = anchor.keyring()
+    return render_template("audit/integrity.html", report=verify_chain(), keys=keys,
+                           path=anchor.checkpoint_path())
 
 
 EXPORT_COLUMNS = (
