@@ -30,7 +30,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..core.timeutil import utcnow
@@ -51,15 +51,25 @@ def _derive(secret: str, purpose: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Keyring:
-    current_id: int
-    chain: dict[int, bytes]  # key id -> HMAC key of the chain
-    checkpoint: dict[int, bytes]  # key id -> HMAC key of the checkpoints
+    """Per key id, an HMAC-SHA256 already keyed (``hmac.new`` once): hashing one event is
+    then ``copy``, ``update``, ``hexdigest``, which costs less than ``hmac.digest`` with
+    its key set up anew for every event of a bulk import."""
 
-    def chain_key(self, key_id: int) -> bytes:
+    current_id: int
+    chain: dict[int, hmac.HMAC]  # key id -> the chain's keyed HMAC
+    checkpoint: dict[int, hmac.HMAC]  # key id -> the checkpoints' keyed HMAC
+
+    def chain_hmac(self, key_id: int) -> hmac.HMAC:
         try:
             return self.chain[key_id]
         except KeyError:
             raise UnknownKey(key_id) from None
+
+
+def _sign(prototype: hmac.HMAC, data: bytes) -> str:
+    mac = prototype.copy()
+    mac.update(data)
+    return mac.hexdigest()
 
 
 def _parse_old_keys(text: str) -> dict[int, str]:
@@ -90,8 +100,10 @@ def keyring() -> Keyring:
         secrets.pop(LEGACY, None)
         cache["keys"] = Keyring(
             current_id=current_id,
-            chain={k: _derive(s, b"registry-audit-chain") for k, s in secrets.items()},
-            checkpoint={k: _derive(s, b"registry-audit-checkpoint") for k, s in secrets.items()},
+            chain={k: hmac.new(_derive(s, b"registry-audit-chain"), digestmod=hashlib.sha256)
+                   for k, s in secrets.items()},
+            checkpoint={k: hmac.new(_derive(s, b"registry-audit-checkpoint"), digestmod=hashlib.sha256)
+                        for k, s in secrets.items()},
         )
         cache["marker"] = marker
     return cache["keys"]
@@ -101,7 +113,7 @@ def chain_digest(key_id: int, payload: str, keys: Keyring | None = None) -> str:
     """The hash of one event's payload under ``key_id`` (0: plain SHA-256)."""
     if key_id == LEGACY:
         return hashlib.sha256(payload.encode()).hexdigest()
-    return hmac.digest((keys or keyring()).chain_key(key_id), payload.encode(), "sha256").hex()
+    return _sign((keys or keyring()).chain_hmac(key_id), payload.encode())
 
 
 # -- checkpoints -----------------------------------------------------------------------------
@@ -122,6 +134,14 @@ def checkpoint_path() -> Path:
     return Path(current_app.config.get("AUDIT_CHECKPOINT_PATH") or Path(current_app.instance_path) / CHECKPOINT_FILE)
 
 
+# The file holds two slots of SLOT bytes, each one line of JSON padded with spaces; a write
+# overwrites in place the slot that does not hold the latest checkpoint, so a crash in the
+# middle of a write tears at most the older one (and in place costs no rename, which on
+# ext4 waits for the data to reach the disk). The reader takes the valid slot with the
+# most events.
+SLOT = 512
+
+
 def _signed_text(body: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
@@ -131,48 +151,87 @@ def _body(count: int, head: str, legacy_end: int, at: datetime, key_id: int) -> 
             "key_id": key_id}
 
 
-def read_checkpoint(path: Path | None = None) -> Checkpoint | None:
-    """The latest checkpoint (None: none written yet); ``valid`` says whether its signature holds."""
-    path = path or checkpoint_path()
+_UNREADABLE = "检查点文件无法读取"
+
+
+def _parse(raw: bytes, keys: Keyring) -> Checkpoint | None:
+    """One slot; None when it is empty or torn (not JSON)."""
     try:
-        raw = path.read_text()
-    except FileNotFoundError:
+        data = json.loads(raw.decode().strip() or "null")
+    except ValueError:
+        return None
+    if data is None:
         return None
     try:
-        data = json.loads(raw)
         body = {k: data[k] for k in ("count", "hash", "legacy_end", "at", "key_id")}
         checkpoint = Checkpoint(int(body["count"]), str(body["hash"]), int(body["legacy_end"]),
                                 datetime.fromisoformat(body["at"]), int(body["key_id"]), valid=False)
         signature = str(data["signature"])
-    except (ValueError, KeyError, TypeError):
-        return Checkpoint(0, "", 0, datetime.min, 0, valid=False, problem="检查点文件无法读取")
-    key = keyring().checkpoint.get(checkpoint.key_id)
-    if key is None:
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return Checkpoint(0, "", 0, datetime.min, 0, valid=False, problem=_UNREADABLE)
+    prototype = keys.checkpoint.get(checkpoint.key_id)
+    if prototype is None:
         return replace(checkpoint, problem=f"检查点的签名密钥（编号 {checkpoint.key_id}）不在密钥环中")
-    expected = hmac.digest(key, _signed_text(body), "sha256").hex()
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(_sign(prototype, _signed_text(body)), signature):
         return replace(checkpoint, problem="检查点签名不符（检查点文件被改动）")
     return replace(checkpoint, valid=True)
+
+
+def _slots(raw: bytes, keys: Keyring) -> list[Checkpoint | None]:
+    return [_parse(raw[i * SLOT:(i + 1) * SLOT], keys) for i in range(2)]
+
+
+def _latest(slots: list[Checkpoint | None]) -> tuple[int, Checkpoint | None]:
+    """The slot to trust and its checkpoint: a slot whose signature fails is reported
+    (somebody edited it); a torn one is passed over while the other holds."""
+    bad = [c for c in slots if c is not None and not c.valid]
+    if bad:
+        return slots.index(bad[0]), bad[0]
+    good = [(c.count, i) for i, c in enumerate(slots) if c is not None]
+    if not good:
+        return -1, None
+    _, index = max(good)
+    return index, slots[index]
+
+
+def read_checkpoint(path: Path | None = None) -> Checkpoint | None:
+    """The latest checkpoint (None: none written yet); ``valid`` says whether its signature holds."""
+    path = path or checkpoint_path()
+    try:
+        with open(path, "rb") as fh:
+            fcntl.flock(fh, fcntl.LOCK_SH)
+            raw = fh.read()
+    except FileNotFoundError:
+        return None
+    _, checkpoint = _latest(_slots(raw, keyring()))
+    if checkpoint is None and raw.strip():
+        return Checkpoint(0, "", 0, datetime.min, 0, valid=False, problem=_UNREADABLE)
+    return checkpoint
 
 
 def write_checkpoint(count: int, head: str, legacy_end: int, *, allow_lower: bool = False) -> bool:
     """Sign and store the head ``count``/``head``, unless the stored checkpoint is already
     further along (another worker committed later events first) and ``allow_lower`` is
-    not given. Written to a temporary file and renamed, under a lock, so a reader never
-    sees half a file and two writers never undo each other."""
+    not given; ``allow_lower`` writes both slots. Under an exclusive lock, so two writers
+    never undo each other and a reader never sees half a slot."""
     path = checkpoint_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = keyring()
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        current = read_checkpoint(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with os.fdopen(fd, "r+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        index, current = _latest(_slots(fh.read(), keys))
         if current is not None and current.valid and current.count >= count and not allow_lower:
             return False
         body = _body(count, head, legacy_end, utcnow(), keys.current_id)
-        signature = hmac.digest(keys.checkpoint[keys.current_id], _signed_text(body), "sha256").hex()
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({**body, "signature": signature}, ensure_ascii=False, indent=1) + "\n")
-        os.replace(temporary, path)
+        line = json.dumps({**body, "signature": _sign(keys.checkpoint[keys.current_id], _signed_text(body))},
+                          sort_keys=True, separators=(",", ":")).encode()
+        slot = line.ljust(SLOT - 1) + b"\n"
+        targets = (0, 1) if allow_lower or current is None or not current.valid else (1 - index,)
+        for target in targets:
+            fh.seek(target * SLOT)
+            fh.write(slot)
+        fh.flush()
     return True
 
 
@@ -193,28 +252,31 @@ def _before_commit(session: Session) -> None:
         return
     from .models import AuditEvent
 
-    head = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    if head is None:
-        return
-    try:
-        checkpoint = read_checkpoint()
-        if checkpoint is None:
-            legacy_end = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.key_id == LEGACY)) or 0
-        elif not checkpoint.valid or checkpoint.count > head.id:
-            raise _Inconsistent(checkpoint.problem or f"检查点记录 {checkpoint.count} 条，库中仅有 {head.id} 条")
-        else:
-            seen = session.scalar(select(AuditEvent.hash).where(AuditEvent.id == checkpoint.count))
-            if checkpoint.count and seen != checkpoint.hash:
-                raise _Inconsistent(f"编号 {checkpoint.count} 的事件与检查点不符")
-            legacy_end = checkpoint.legacy_end
-    except _Inconsistent as problem:
-        current_app.logger.error("audit checkpoint not moved: %s; run `flask audit verify`", problem)
-        return
-    session.info[_HEAD] = (head.id, head.hash, legacy_end)
+    checkpoint = read_checkpoint()
+    if checkpoint is not None and not checkpoint.valid:
+        return _not_moved(checkpoint.problem)
+    # the head and, in the same round trip, the event the checkpoint ends on
+    last = select(func.max(AuditEvent.id)).scalar_subquery()
+    wanted = AuditEvent.id == last if checkpoint is None else or_(AuditEvent.id == last,
+                                                                    AuditEvent.id == checkpoint.count)
+    rows = dict(session.execute(select(AuditEvent.id, AuditEvent.hash).where(wanted)).all())
+    if not rows:
+        return None
+    head = max(rows)
+    if checkpoint is None:
+        legacy_end = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.key_id == LEGACY)) or 0
+    elif checkpoint.count > head:
+        return _not_moved(f"检查点记录 {checkpoint.count} 条，库中仅有 {head} 条")
+    elif checkpoint.count and rows.get(checkpoint.count) != checkpoint.hash:
+        return _not_moved(f"编号 {checkpoint.count} 的事件与检查点不符")
+    else:
+        legacy_end = checkpoint.legacy_end
+    session.info[_HEAD] = (head, rows[head], legacy_end)
+    return None
 
 
-class _Inconsistent(Exception):
-    pass
+def _not_moved(problem: str) -> None:
+    current_app.logger.error("audit checkpoint not moved: %s; run `flask audit verify`", problem)
 
 
 def _after_commit(session: Session) -> None:

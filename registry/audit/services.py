@@ -157,8 +157,7 @@ def record_many(events: list[dict], *, actor=None) -> int:
         return 0
     keys = keyring()
     key_id = keys.current_id
-    key = keys.chain_key(key_id)
-    digest_of = hmac.digest
+    keyed = keys.chain_hmac(key_id)  # copied for each event (anchor.Keyring)
     db.session.flush()
     lock_for_chain()
     last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
@@ -183,7 +182,9 @@ def record_many(events: list[dict], *, actor=None) -> int:
         # _payload written out: the same hash as record()'s (tests hold it)
         payload = (f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
                    f"{region_code or ''}|{organization_id or ''}|{before or ''}|{after or ''}")
-        digest = digest_of(key, payload.encode(), "sha256").hex()
+        mac = keyed.copy()
+        mac.update(payload.encode())
+        digest = mac.hexdigest()
         rows.append((event_id, actor_id, actor_name, action, entity_type, entity_id, summary, region_code,
                      organization_id, before, after, prev, digest, key_id))
         prev = digest
