@@ -239,3 +239,31 @@ def test_every_action_the_code_records_has_a_chinese_verb():
     assert not missing, missing
     assert action_label("something_new") == "something_new"  # shown as it is rather than hidden
     assert all(re.search(r"[\u4e00-\u9fff]", label) for label in ACTION_LABELS.values())
+
+
+def test_the_checkpoint_command_signs_the_head_only_of_an_intact_chain(db, app, runner):
+    from registry.audit.anchor import read_checkpoint
+
+    _write(db, 3)
+    import os
+
+    os.remove(app.config["AUDIT_CHECKPOINT_PATH"])
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 0 and "审计链完整：共 3 条事件" in result.output and "最近检查点：3 条" in result.output
+    assert read_checkpoint().count == 3
+    tamper(db, "DELETE FROM audit_event WHERE id = 3")
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 1 and "审计链断裂" in result.output
+    assert read_checkpoint().count == 3  # not moved onto the cut chain
+
+
+def test_a_restored_backup_is_accepted_by_an_explicit_reset_that_stays_on_the_record(db, runner):
+    _write(db, 5)
+    tamper(db, "DELETE FROM audit_event WHERE id > 3")  # as a restore of an older backup looks
+    assert not verify_chain().ok
+    result = runner.invoke(args=["audit", "checkpoint", "--after-restore"])
+    assert result.exit_code == 0, result.output
+    report = verify_chain()
+    assert report.ok and report.checked == 4 and report.checkpoint.count == 4
+    reset = db.session.scalar(select(AuditEvent).where(AuditEvent.id == 4))
+    assert reset.action == "checkpoint_reset" and "原检查点 5 条" in reset.summary
