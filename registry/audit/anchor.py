@@ -203,6 +203,8 @@ def read_checkpoint(path: Path | None = None) -> Checkpoint | None:
             raw = fh.read()
     except FileNotFoundError:
         return None
+    except OSError as error:
+        return Checkpoint(0, "", 0, datetime.min, 0, valid=False, problem=f"{_UNREADABLE}（{error.strerror}）")
     _, checkpoint = _latest(_slots(raw, keyring()))
     if checkpoint is None and raw.strip():
         return Checkpoint(0, "", 0, datetime.min, 0, valid=False, problem=_UNREADABLE)
@@ -264,7 +266,7 @@ def _before_commit(session: Session) -> None:
         return None
     head = max(rows)
     if checkpoint is None:
-        legacy_end = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.key_id == LEGACY)) or 0
+        legacy_end = legacy_end_of(session)
     elif checkpoint.count > head:
         return _not_moved(f"检查点记录 {checkpoint.count} 条，库中仅有 {head} 条")
     elif checkpoint.count and rows.get(checkpoint.count) != checkpoint.hash:
@@ -273,6 +275,14 @@ def _before_commit(session: Session) -> None:
         legacy_end = checkpoint.legacy_end
     session.info[_HEAD] = (head, rows[head], legacy_end)
     return None
+
+
+def legacy_end_of(session) -> int:
+    """The last event stored before the chain was keyed (0: none); asked only while no
+    checkpoint exists (it scans: there is no index on key_id)."""
+    from .models import AuditEvent
+
+    return session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.key_id == LEGACY)) or 0
 
 
 def _not_moved(problem: str) -> None:

@@ -14,7 +14,7 @@ from json.encoder import encode_basestring
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import insert, inspect, select
 
 from ..core.database import lock_for_chain
 from ..core.scope import scoped
@@ -350,8 +350,7 @@ def write_checkpoint_now(*, after_restore: bool = False, actor=None) -> ChainRep
         db.session.commit()
     head = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
     if head is not None:
-        legacy_end = old.legacy_end if old is not None and old.valid else (
-            db.session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.key_id == LEGACY)) or 0)
+        legacy_end = old.legacy_end if old is not None and old.valid else anchor.legacy_end_of(db.session)
         anchor.write_checkpoint(head.id, head.hash, legacy_end, allow_lower=after_restore)
     db.session.rollback()
     return verify_chain()
