@@ -211,6 +211,7 @@ def test_the_audit_list_speaks_chinese_and_shows_before_and_after(db, login_as, 
         assert f"<td>{verb}</td>" in body
     for code in ("create", "update", "confirm", "close"):
         assert f"<td>{code}</td>" not in body
+    assert "<td>帮扶主体</td>" in body and "<td>账号 #" in body  # what the event is about, in Chinese too
     # before and after of the change, side by side in one row of the change table
     assert "原来的单位名称</td><td" in body and "新的单位名称" in body
     cut = body.index("原来的单位名称")

@@ -55,6 +55,20 @@ ACTION_LABELS = {
 }
 
 
+# what an event is about (AuditEvent.entity_type: a model's class name, or a page's)
+ENTITY_LABELS = {
+    "Organization": "帮扶主体", "Person": "帮扶干部", "Posting": "选派", "Pairing": "结对关系",
+    "SupportRecord": "帮扶记录", "Evidence": "佐证材料", "FundContribution": "受赠资金", "Training": "培训",
+    "Attendance": "参训记录", "DutyMonth": "驻村纪实", "VillageResult": "帮扶实效", "Assessment": "考核",
+    "Incentive": "表扬激励与约谈", "Region": "行政区划", "User": "账号", "AuditEvent": "审计日志",
+    "Gap": "缺口清单", "TransferJob": "导入导出任务",
+}
+
+
+def entity_label(entity_type: str) -> str:
+    return ENTITY_LABELS.get(entity_type, entity_type)
+
+
 def action_label(action: str) -> str:
     """The verb the pages show; an action nobody named yet is shown as it is."""
     return ACTION_LABELS.get(action, action)

@@ -32,7 +32,7 @@ def index():
     stmt, entity = _events()
     page = db.paginate(stmt.order_by(AuditEvent.id.desc()), per_page=50, error_out=False)
     return render_template("audit/index.html", page=page, entity=entity, action_label=labels.action_label,
-                           changes=labels.changes)
+                           entity_label=labels.entity_label, entities=labels.ENTITY_LABELS, changes=labels.changes)
 
 
 @bp.route("/integrity")
@@ -62,9 +62,10 @@ def export(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     stmt, entity = _events()
-    filters = describe_filters([("对象类型", entity)])
+    filters = describe_filters([("对象类型", labels.entity_label(entity) if entity else "")])
     audit_export("AuditEvent", "审计日志", count_rows(stmt), fmt, filters)
-    rows = ([e.id, to_local(e.at).replace(tzinfo=None), e.actor, e.action, e.entity_type, e.entity_id, e.summary,
-             e.region_code, e.organization_id, e.before, e.after, e.prev_hash, e.hash]
+    verb, noun = labels.action_label, labels.entity_label
+    rows = ([e.id, to_local(e.at).replace(tzinfo=None), e.actor, verb(e.action), noun(e.entity_type), e.entity_id,
+             e.summary, e.region_code, e.organization_id, e.before, e.after, e.prev_hash, e.hash]
             for e in db.session.scalars(stmt.order_by(AuditEvent.id).execution_options(yield_per=2000)))
     return send_export(fmt, "审计日志", EXPORT_COLUMNS, rows, filters=filters)
