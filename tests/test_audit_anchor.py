@@ -268,3 +268,41 @@ def test_a_restored_backup_is_accepted_by_an_explicit_reset_that_stays_on_the_re
     assert report.ok and report.checked == 4 and report.checkpoint.count == 4
     reset = db.session.scalar(select(AuditEvent).where(AuditEvent.id == 4))
     assert reset.action == "checkpoint_reset" and "原检查点 5 条" in reset.summary
+
+
+def test_the_upgrade_keeps_the_events_already_stored_verifying(tmp_path, app_config):
+    """Events hashed with plain SHA-256 before the migration get key id 0 and still verify;
+    the events after them are keyed."""
+    from datetime import datetime
+
+    from flask_migrate import upgrade
+
+    from registry import create_app
+    from registry.extensions import db as _db
+
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite3'}",
+                      "AUDIT_CHECKPOINT_PATH": str(tmp_path / "checkpoint.json")})
+    with app.app_context():
+        upgrade(revision="7a3e5c1d9b20")  # the last revision before the chain was keyed
+        raw = _db.engine.raw_connection()
+        prev = "0" * 64
+        for n in (1, 2, 3):
+            row = {"id": n, "at": datetime(2026, 1, 1, 8, 0, n), "actor_id": None, "actor": "system",
+                   "action": "create", "entity_type": "Region", "entity_id": "", "summary": f"旧事件 {n}",
+                   "region_code": None, "organization_id": None, "before": None, "after": None}
+            digest = _plain_sha256(row, prev)
+            raw.execute("INSERT INTO audit_event (id, at, actor, action, entity_type, entity_id, summary, prev_hash, "
+                        "hash) VALUES (?, ?, 'system', 'create', 'Region', '', ?, ?, ?)",
+                        (n, row["at"].isoformat(sep=" "), row["summary"], prev, digest))
+            prev = digest
+        raw.commit()
+        raw.close()
+        upgrade()
+        assert verify_chain().ok
+        record("create", "Region", after={"n": 4}, summary="升级后的事件")
+        _db.session.commit()
+        report = verify_chain()
+        assert report.ok and report.checked == 4 and report.checkpoint.legacy_end == 3
+        assert _db.session.scalars(select(AuditEvent.key_id).order_by(AuditEvent.id)).all() == [0, 0, 0, 1]
+        _db.session.remove()
+        _db.engine.dispose()
