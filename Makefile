@@ -29,6 +29,7 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask setup
+	-$(BIN)/flask audit checkpoint  # seals the trail's head (says so, and goes on, if the chain is broken)
 	@echo "帮扶力量登记系统: http://127.0.0.1:$(PORT)/  (demo accounts: instance/demo-accounts.txt)"
 	@# the job worker runs large imports and exports beside the web workers, and stops with them
 	$(BIN)/flask jobs work & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \

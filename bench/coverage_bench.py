@@ -55,7 +55,8 @@ def build(path: Path, seed: int = 1) -> None:
     if path.exists():
         path.unlink()
     rng = random.Random(seed)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench", "DATA_KEY": "bench"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench", "DATA_KEY": "bench",
+                      "AUDIT_CHECKPOINT_PATH": f"{path}.audit-checkpoint.json"})
     t0 = time.perf_counter()
     with app.app_context():
         upgrade()
@@ -243,7 +244,7 @@ def measure(path: Path, runs: int) -> None:
     from registry.extensions import db
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench", "DATA_KEY": "bench",
-                      "RATELIMIT_ENABLED": False})
+                      "AUDIT_CHECKPOINT_PATH": f"{path}.audit-checkpoint.json", "RATELIMIT_ENABLED": False})
     with app.app_context():
         from registry.accounts.models import User
 

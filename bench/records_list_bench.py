@@ -180,7 +180,8 @@ def main() -> None:
     from registry import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{args.copy}", "SECRET_KEY": "bench",
-                      "DATA_KEY": "bench", "RATELIMIT_ENABLED": False})
+                      "DATA_KEY": "bench", "AUDIT_CHECKPOINT_PATH": f"{args.copy}.audit-checkpoint.json",
+                      "RATELIMIT_ENABLED": False})
     prepare(app)
     records = sqlite3.connect(args.copy).execute("SELECT count(*) FROM support_record").fetchone()[0]
     print(f"dataset: {records:,} support records; {args.runs} timed runs per page")

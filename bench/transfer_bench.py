@@ -40,7 +40,9 @@ def make_app(path: Path):
     from registry import create_app
 
     return create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench", "DATA_KEY": "bench",
-                       "UPLOAD_FOLDER": str(path.parent / "uploads"), "REGISTRY_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
+                       "UPLOAD_FOLDER": str(path.parent / "uploads"), "REGISTRY_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+                       # the audit chain's checkpoint beside the bench's database, not in instance/
+                       "AUDIT_CHECKPOINT_PATH": f"{path}.audit-checkpoint.json"})
 
 
 def prepare(path: Path) -> None:

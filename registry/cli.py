@@ -134,16 +134,35 @@ def audit_cli():
     pass
 
 
-@audit_cli.command("verify", help="Verify the hash chain; name the first broken link.")
+@audit_cli.command("verify", help="Verify the keyed hash chain against the latest checkpoint; name the first broken link.")
 def audit_verify():
     from .audit.services import verify_chain
 
-    report = verify_chain()
-    if report.ok:
-        click.echo(f"审计链完整：共 {report.checked} 条事件")
-        return
-    click.echo(f"审计链断裂：第一个异常事件编号 {report.broken_id}（{report.reason}）；此前 {report.checked} 条完好", err=True)
-    sys.exit(1)
+    _report_chain(verify_chain())
+
+
+@audit_cli.command("checkpoint", help="Verify the chain, then sign its head into the checkpoint file (a frequent job).")
+@click.option("--after-restore", is_flag=True,
+              help="The database was restored from an older backup: accept its (intact) head as the new checkpoint.")
+def audit_checkpoint(after_restore: bool):
+    from .audit.services import write_checkpoint_now
+
+    _report_chain(write_checkpoint_now(after_restore=after_restore))
+
+
+def _report_chain(report) -> None:
+    if not report.ok:
+        where = f"第一个异常事件编号 {report.broken_id}（{report.reason}）；此前 {report.checked} 条完好" \
+            if report.broken_id is not None else report.reason
+        click.echo(f"审计链断裂：{where}", err=True)
+        sys.exit(1)
+    click.echo(f"审计链完整：共 {report.checked} 条事件")
+    if report.checkpoint is not None:
+        cp = report.checkpoint
+        click.echo(f"最近检查点：{cp.count} 条，末条哈希 {cp.hash[:16]}…，{cp.at.isoformat(timespec='seconds')} UTC，"
+                   f"密钥编号 {cp.key_id}")
+    if report.note:
+        click.echo(f"注意：{report.note}", err=True)
 
 
 # -- demo and first-run set-up ------------------------------------------------------------

@@ -91,6 +91,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         ipath, "data_key"
     )
 
+    # The audit chain's HMAC key (registry/audit/anchor.py): by default DATA_KEY's secret
+    # (a derived key of its own, so the two never coincide). A rotation sets a new
+    # AUDIT_KEY under a higher AUDIT_KEY_ID and keeps the old ones in AUDIT_OLD_KEYS
+    # ("1:secret,2:secret") so the events written under them still verify.
+    cfg["AUDIT_KEY"] = env.get("AUDIT_KEY") or None
+    cfg["AUDIT_KEY_ID"] = int(env.get("AUDIT_KEY_ID") or 1)
+    cfg["AUDIT_OLD_KEYS"] = env.get("AUDIT_OLD_KEYS", "")
+    # where the signed checkpoint of the chain's head is kept, outside the database
+    # (default instance/audit-checkpoint.json)
+    cfg["AUDIT_CHECKPOINT_PATH"] = env.get("AUDIT_CHECKPOINT_PATH") or None
+
     url = overrides.pop("SQLALCHEMY_DATABASE_URI", None) or env.get("DATABASE_URL")
     if not url:
         url = "sqlite:///" + str(ipath / "registry.sqlite3")

@@ -1,10 +1,11 @@
 """The audit chain: every write leaves an event; an edited or deleted row is found."""
 from __future__ import annotations
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import verify_chain
+from tests.tampering import tamper
 
 
 def _events(db):
@@ -24,8 +25,7 @@ def test_verify_detects_an_edited_row(db, make_user, runner):
     for _ in range(3):
         make_user("admin")
     second = _events(db)[1]
-    db.session.execute(update(AuditEvent).where(AuditEvent.id == second.id).values(summary="篡改"))
-    db.session.commit()
+    tamper(db, update(AuditEvent).where(AuditEvent.id == second.id).values(summary="篡改"))
     report = verify_chain()
     assert not report.ok and report.broken_id == second.id
     result = runner.invoke(args=["audit", "verify"])
@@ -36,8 +36,7 @@ def test_verify_detects_an_edited_row(db, make_user, runner):
 def test_verify_detects_a_deleted_row(db, make_user):
     for _ in range(3):
         make_user("admin")
-    db.session.execute(text("DELETE FROM audit_event WHERE id = 2"))
-    db.session.commit()
+    tamper(db, "DELETE FROM audit_event WHERE id = 2")
     report = verify_chain()
     assert report.broken_id == 3
 

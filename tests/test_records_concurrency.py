@@ -118,7 +118,7 @@ def _prepare(url: str, env: dict) -> dict[str, list[int]]:
     from tests.factories import COUNTY, first_township, make_org, make_pairing, make_village
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": env["SECRET_KEY"], "DATA_KEY": env["DATA_KEY"],
-                      "UPLOAD_FOLDER": env["UPLOAD_FOLDER"], "TESTING": True,
+                      "UPLOAD_FOLDER": env["UPLOAD_FOLDER"], "AUDIT_CHECKPOINT_PATH": env["AUDIT_CHECKPOINT_PATH"], "TESTING": True,
                       "REGISTRY_PASSWORD_HASH_METHOD": env["REGISTRY_PASSWORD_HASH_METHOD"]})
     plan: dict[str, list[int]] = {}
     with app.app_context():
@@ -196,6 +196,8 @@ def served(tmp_path):
         DATABASE_URL=url,
         UPLOAD_FOLDER=str(tmp_path / "uploads"),
         REGISTRY_INSTANCE_PATH=str(tmp_path / "instance"),
+        # the servers and this process's own apps sign one checkpoint of the audit chain
+        AUDIT_CHECKPOINT_PATH=str(tmp_path / "instance" / "audit-checkpoint.json"),
         REGISTRY_PASSWORD_HASH_METHOD="pbkdf2:sha256:1",  # scrypt costs ~160 ms a login
     )
     env.pop("TEST_DATABASE_URL", None)
@@ -273,7 +275,7 @@ def test_many_confirmations_at_once_lose_nothing(served):
 
     env = served["env"]
     app = create_app({"SQLALCHEMY_DATABASE_URI": served["url"], "SECRET_KEY": env["SECRET_KEY"], "DATA_KEY": env["DATA_KEY"],
-                      "UPLOAD_FOLDER": env["UPLOAD_FOLDER"], "TESTING": True})
+                      "UPLOAD_FOLDER": env["UPLOAD_FOLDER"], "AUDIT_CHECKPOINT_PATH": env["AUDIT_CHECKPOINT_PATH"], "TESTING": True})
     with app.app_context():
         statuses = dict(db.session.execute(select(SupportRecord.status, func.count()).group_by(SupportRecord.status)).all())
         assert statuses == {"confirmed": VILLAGES * PER_VILLAGE}

@@ -271,10 +271,15 @@ def test_the_template_offers_the_units_villages(db, world, login_as):
     assert world.village.code in words and world.stranger_village.code not in words
 
 
-def test_the_migration_numbers_the_stored_records_by_unit_and_year(tmp_path, app_config):
+def test_the_migration_numbers_the_stored_records_by_unit_and_year(tmp_path, app_config, monkeypatch):
     from flask_migrate import upgrade
 
     from registry import create_app
+    from registry.regions import services as regions
+
+    # loading the divisions records an event; today's events have columns (key_id) that
+    # the audit table of that old revision lacks, and the trail is not what this tests
+    monkeypatch.setattr(regions, "record", lambda *args, **kwargs: None)
 
     app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
     with app.app_context():

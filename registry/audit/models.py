@@ -9,7 +9,8 @@ from ..extensions import db
 
 
 class AuditEvent(db.Model):
-    """One change: who, when (UTC), what, before and after. Never updated or deleted."""
+    """One change: who, when (UTC), what, before and after. Never updated or deleted (on
+    PostgreSQL a trigger refuses both)."""
 
     __tablename__ = "audit_event"
 
@@ -29,5 +30,8 @@ class AuditEvent(db.Model):
     after: Mapped[str | None] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # the key the hash is an HMAC under (``anchor.keyring``); 0: plain SHA-256, the events
+    # stored before the chain was keyed
+    key_id: Mapped[int] = mapped_column(Integer, server_default="0")  # not null
 
     __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)

@@ -5,7 +5,7 @@ so the change and its event commit or roll back together.
 """
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +20,8 @@ from ..core.database import lock_for_chain
 from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db
+from . import anchor
+from .anchor import LEGACY, Checkpoint, UnknownKey, chain_digest, keyring, read_checkpoint
 from .models import AuditEvent
 
 GENESIS = "0" * 64
@@ -62,13 +64,15 @@ _HASHED = ("prev_hash", "id", "actor_id", "actor", "action", "entity_type", "ent
 
 
 def compute_hash(event: AuditEvent) -> str:
-    return _chain_hash({key: getattr(event, key) for key in _HASHED}, event.at.isoformat(timespec="microseconds"))
+    """The hash ``event`` must carry: an HMAC-SHA256 under its key (``anchor``)."""
+    row = {key: getattr(event, key) for key in _HASHED}
+    return chain_digest(event.key_id, _payload(row, event.at.isoformat(timespec="microseconds")))
 
 
-def _chain_hash(row: dict, at: str) -> str:
-    """The hash of an event given as a dict of its columns, ``at`` already as text (a
-    bulk insert formats its one timestamp once)."""
-    payload = "|".join(
+def _payload(row: dict, at: str) -> str:
+    """What an event's hash is computed over: its columns joined by ``|``, ``at`` already
+    as text (a bulk insert formats its one timestamp once)."""
+    return "|".join(
         [
             row["prev_hash"],
             str(row["id"]),
@@ -85,7 +89,6 @@ def _chain_hash(row: dict, at: str) -> str:
             row["after"] or "",
         ]
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _actor(actor):
@@ -119,6 +122,7 @@ def record(
     last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
     user = _actor(actor)
     event = AuditEvent(
+        key_id=keyring().current_id,
         id=(last.id + 1) if last else 1,
         at=utcnow(),
         actor_id=getattr(user, "id", None),
@@ -137,6 +141,7 @@ def record(
     )
     event.hash = compute_hash(event)
     db.session.add(event)
+    anchor.mark_written(db.session)
     return event
 
 
@@ -150,6 +155,9 @@ def record_many(events: list[dict], *, actor=None) -> int:
     ``record`` had been called for each, in order: the same columns, the same hashes."""
     if not events:
         return 0
+    keys = keyring()
+    key_id = keys.current_id
+    keyed = keys.chain_hmac(key_id)  # copied for each event (anchor.Keyring)
     db.session.flush()
     lock_for_chain()
     last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
@@ -157,9 +165,8 @@ def record_many(events: list[dict], *, actor=None) -> int:
     next_id, prev = ((last.id + 1), last.hash) if last else (1, GENESIS)
     at = utcnow()
     actor_id, actor_name = getattr(user, "id", None), getattr(user, "username", None) or "system"
-    # what _chain_hash joins between the id and the action is the same for every event
+    # what _payload joins between the id and the action is the same for every event
     middle = f"{at.isoformat(timespec='microseconds')}|{actor_id or ''}|{actor_name}"
-    sha256 = hashlib.sha256
     rows = []
     for event_id, item in enumerate(events, start=next_id):
         entity_id = str(item["entity_id"])
@@ -172,19 +179,22 @@ def record_many(events: list[dict], *, actor=None) -> int:
             after = item.get("after")
             after = canonical(after) if after else None
         action, entity_type = item["action"], item["entity_type"]
-        # _chain_hash's payload, written out: the same hash as record()'s (tests hold it)
+        # _payload written out: the same hash as record()'s (tests hold it)
         payload = (f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
                    f"{region_code or ''}|{organization_id or ''}|{before or ''}|{after or ''}")
-        digest = sha256(payload.encode()).hexdigest()
+        mac = keyed.copy()
+        mac.update(payload.encode())
+        digest = mac.hexdigest()
         rows.append((event_id, actor_id, actor_name, action, entity_type, entity_id, summary, region_code,
-                     organization_id, before, after, prev, digest))
+                     organization_id, before, after, prev, digest, key_id))
         prev = digest
     _insert_events(at, rows)
+    anchor.mark_written(db.session)
     return len(rows)
 
 
 _EVENT_COLUMNS = ("id", "actor_id", "actor", "action", "entity_type", "entity_id", "summary", "region_code",
-                  "organization_id", "before", "after", "prev_hash", "hash")
+                  "organization_id", "before", "after", "prev_hash", "hash", "key_id")
 
 
 def _insert_events(at: datetime, rows: list[tuple]) -> None:
@@ -258,34 +268,92 @@ class FlatCanonical:
 @dataclass
 class ChainReport:
     checked: int
-    broken_id: int | None = None
-    reason: str = ""
+    broken_id: int | None = None  # the first event that is wrong or missing
+    reason: str = ""  # what is wrong (empty: nothing)
+    checkpoint: Checkpoint | None = None  # the latest checkpoint, as read
+    note: str = ""  # a caveat that is not a break (no checkpoint yet)
 
     @property
     def ok(self) -> bool:
-        return self.broken_id is None
+        return not self.reason
 
 
-def verify_chain(batch: int = 5000) -> ChainReport:
-    """Walk the chain in id order; name the first event whose link or hash is wrong."""
-    prev_hash, expected_id, checked = GENESIS, 1, 0
-    last_id = 0
+_VERIFIED = [getattr(AuditEvent, name) for name in (*_HASHED, "at", "key_id", "hash")]
+
+
+def verify_chain(batch: int = 5000, *, against_checkpoint: bool = True) -> ChainReport:
+    """Walk the chain in id order and compare it with the latest checkpoint; name the
+    first event whose link, hash or key is wrong, or the first one missing."""
+    checkpoint = read_checkpoint() if against_checkpoint else None
+    trusted = checkpoint if checkpoint is not None and checkpoint.valid else None
+    keys = keyring()
+    prev_hash, expected_id, checked, keyed = GENESIS, 1, 0, False
+
+    def broken(event_id: int, reason: str) -> ChainReport:
+        return ChainReport(checked, event_id, reason, checkpoint)
+
     while True:
-        rows = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+        rows = db.session.execute(
+            select(*_VERIFIED).where(AuditEvent.id >= expected_id).order_by(AuditEvent.id).limit(batch)
         ).all()
         if not rows:
-            return ChainReport(checked)
-        for event in rows:
-            if event.id != expected_id:
-                return ChainReport(checked, event.id, f"缺少编号为 {expected_id} 的事件（记录被删除）")
-            if event.prev_hash != prev_hash:
-                return ChainReport(checked, event.id, "与上一事件的链接不符")
-            if compute_hash(event) != event.hash:
-                return ChainReport(checked, event.id, "内容与哈希不符（记录被修改）")
-            prev_hash, expected_id, checked = event.hash, event.id + 1, checked + 1
-            last_id = event.id
-        db.session.expunge_all()
+            break
+        for row in rows:
+            if row.id != expected_id:
+                return broken(row.id, f"缺少编号为 {expected_id} 的事件（记录被删除）")
+            if row.prev_hash != prev_hash:
+                return broken(row.id, "与上一事件的链接不符")
+            if row.key_id == LEGACY:
+                if keyed:
+                    return broken(row.id, "无密钥的旧式事件出现在有密钥的事件之后（链被改写）")
+                if trusted is not None and row.id > trusted.legacy_end:
+                    return broken(row.id, f"无密钥的旧式事件超出了检查点封存的范围（第 {trusted.legacy_end} 条）（链被改写）")
+            else:
+                keyed = True
+            try:
+                digest = chain_digest(row.key_id, _payload(row._asdict(), row.at.isoformat(timespec="microseconds")),
+                                      keys)
+            except UnknownKey:
+                return broken(row.id, f"密钥编号 {row.key_id} 不在密钥环中，无法核验（旧密钥应保留在 AUDIT_OLD_KEYS 中）")
+            if not hmac.compare_digest(digest, row.hash):
+                return broken(row.id, "内容与哈希不符（记录被修改）")
+            if trusted is not None and row.id == trusted.count and row.hash != trusted.hash:
+                return broken(row.id, f"与检查点记录的第 {trusted.count} 条事件的哈希不符（此前的记录被改写）")
+            prev_hash, expected_id, checked = row.hash, row.id + 1, checked + 1
+    if trusted is not None and checked < trusted.count:
+        if checked == 0:
+            return broken(1, f"审计表为空，但检查点记录了 {trusted.count} 条事件（记录被全部删除）")
+        return broken(checked + 1, f"库中只有 {checked} 条事件，检查点记录了 {trusted.count} 条"
+                                   f"（末尾 {trusted.count - checked} 条被删除）")
+    if checkpoint is not None and not checkpoint.valid:
+        return ChainReport(checked, None, checkpoint.problem, checkpoint)
+    note = "" if checkpoint is not None or not checked or not against_checkpoint else \
+        "尚无检查点：无法判断末尾的记录是否被删除"
+    return ChainReport(checked, None, "", checkpoint, note)
+
+
+def write_checkpoint_now(*, after_restore: bool = False, actor=None) -> ChainReport:
+    """Verify the chain and, if it holds, sign its head as the checkpoint (the frequent
+    job, ``flask audit checkpoint``). ``after_restore``: the database was restored from a
+    backup older than the checkpoint; the chain is checked on its own, the reset is
+    recorded as an event, and the head after it replaces the checkpoint."""
+    report = verify_chain(against_checkpoint=not after_restore)
+    if not report.ok:
+        return report
+    old = read_checkpoint()
+    if after_restore and old is not None:
+        record("checkpoint_reset", "AuditEvent", actor=actor, summary=(
+            f"恢复备份后重置审计检查点：原检查点 {old.count} 条（{old.at.isoformat(timespec='seconds')}），"
+            f"现有 {report.checked} 条"),
+            before={"count": old.count, "hash": old.hash, "at": old.at, "key_id": old.key_id},
+            after={"count": report.checked + 1})
+        db.session.commit()
+    head = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    if head is not None:
+        legacy_end = old.legacy_end if old is not None and old.valid else anchor.legacy_end_of(db.session)
+        anchor.write_checkpoint(head.id, head.hash, legacy_end, allow_lower=after_restore)
+    db.session.rollback()
+    return verify_chain()
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -10,9 +10,12 @@ from ..transfer.exports import export_job
 from ..transfer.writing import Column
 from ..core.scope import scoped
 from ..extensions import db
+from . import anchor, labels
 from .models import AuditEvent
+from .services import verify_chain
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
+bp.record_once(lambda _state: anchor.listen())  # a signed checkpoint after every commit that wrote events
 
 
 def _events():
@@ -28,7 +31,17 @@ def _events():
 def index():
     stmt, entity = _events()
     page = db.paginate(stmt.order_by(AuditEvent.id.desc()), per_page=50, error_out=False)
-    return render_template("audit/index.html", page=page, entity=entity)
+    return render_template("audit/index.html", page=page, entity=entity, action_label=labels.action_label,
+                           entity_label=labels.entity_label, entities=labels.ENTITY_LABELS, changes=labels.changes)
+
+
+@bp.route("/integrity")
+@require("verify_audit")
+def integrity():
+    """The whole chain verified now against the latest signed checkpoint."""
+    keys = anchor.keyring()
+    return render_template("audit/integrity.html", report=verify_chain(), keys=keys,
+                           path=anchor.checkpoint_path())
 
 
 EXPORT_COLUMNS = (
@@ -49,9 +62,10 @@ def export(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     stmt, entity = _events()
-    filters = describe_filters([("对象类型", entity)])
+    filters = describe_filters([("对象类型", labels.entity_label(entity) if entity else "")])
     audit_export("AuditEvent", "审计日志", count_rows(stmt), fmt, filters)
-    rows = ([e.id, to_local(e.at).replace(tzinfo=None), e.actor, e.action, e.entity_type, e.entity_id, e.summary,
-             e.region_code, e.organization_id, e.before, e.after, e.prev_hash, e.hash]
+    verb, noun = labels.action_label, labels.entity_label
+    rows = ([e.id, to_local(e.at).replace(tzinfo=None), e.actor, verb(e.action), noun(e.entity_type), e.entity_id,
+             e.summary, e.region_code, e.organization_id, e.before, e.after, e.prev_hash, e.hash]
             for e in db.session.scalars(stmt.order_by(AuditEvent.id).execution_options(yield_per=2000)))
     return send_export(fmt, "审计日志", EXPORT_COLUMNS, rows, filters=filters)

@@ -14,6 +14,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "manage_reference": {"admin"},
     "read_region": _READERS,
     "read_audit": {"admin", "region", "viewer"},
+    "verify_audit": {"admin"},  # the whole chain and its checkpoint, beyond any one region
     "manage_organizations": _REGION_STAFF,  # create any organization in the jurisdiction
     "edit_organization": _REGION_STAFF | {"unit"},  # a unit edits its own profile
     "manage_people": _REGION_STAFF | {"unit"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 
+from ..audit import labels
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
@@ -120,12 +121,10 @@ def edit(org_id: int):
     return render_template("organizations/form.html", form=form, org=org), status
 
 
-ACTION_LABELS = {"create": "新建", "update": "修改", "end": "结束", "export": "导出"}
-
-
 @bp.app_template_global()
 def action_label(action: str) -> str:
-    return ACTION_LABELS.get(action, action)
+    """The audit trail's verb for ``action`` (one list, ``audit/labels.py``)."""
+    return labels.action_label(action)
 
 
 @bp.app_template_global()
