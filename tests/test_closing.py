@@ -271,7 +271,7 @@ def test_the_close_page_says_what_closing_freezes_and_lists_what_is_pending(post
     assert done.status_code == 302
     assert count(YearClose) == 1 and count(AuditEvent) == before[1] + 1
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "YearClose"))
-    assert event.action == "close" and "待处理事项照原样冻结：帮扶记录 待确认 1 条；驻村纪实 待核实 1 条；未考核的选派干部 1 人" \
+    assert event.action == "year_close" and "待处理事项照原样冻结：帮扶记录 待确认 1 条；驻村纪实 待核实 1 条；未考核的选派干部 1 人" \
         in event.summary
     record_page = county.get("/closing/").get_data(as_text=True)
     assert f"{CLOSED}年度" in record_page and "县乡村振兴局张三" in record_page

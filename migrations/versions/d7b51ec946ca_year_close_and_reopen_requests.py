@@ -1,7 +1,7 @@
 """year close (年度关账) and reopen requests
 
 Revision ID: d7b51ec946ca
-Revises: 7a3e5c1d9b20
+Revises: 9c4e2a7f1d30
 Create Date: 2026-12-04 16:29:02.854195
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd7b51ec946ca'
-down_revision = '7a3e5c1d9b20'
+down_revision = '9c4e2a7f1d30'
 branch_labels = None
 depends_on = None
 

@@ -32,6 +32,12 @@ ACTION_LABELS = {
     "regrade": "改定等次",
     "rectify": "整改",
     "close": "销号",
+    # closing a year (closing/services.py)
+    "year_close": "年度关账",
+    "reopen_request": "申请重新开放",
+    "reopen_approve": "批准重新开放",
+    "reopen_reject": "驳回重新开放申请",
+    "reclose": "重新关账",
     # accounts
     "login": "登录",
     "login_failed": "登录失败",
@@ -61,7 +67,7 @@ ENTITY_LABELS = {
     "SupportRecord": "帮扶记录", "Evidence": "佐证材料", "FundContribution": "受赠资金", "Training": "培训",
     "Attendance": "参训记录", "DutyMonth": "驻村纪实", "VillageResult": "帮扶实效", "Assessment": "考核",
     "Incentive": "表扬激励与约谈", "Region": "行政区划", "User": "账号", "AuditEvent": "审计日志",
-    "Gap": "缺口清单", "TransferJob": "导入导出任务",
+    "Gap": "缺口清单", "TransferJob": "导入导出任务", "YearClose": "年度关账", "ReopenRequest": "重新开放申请",
 }
 
 

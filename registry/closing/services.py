@@ -168,7 +168,7 @@ def close_year(user, year, pending_choice: str | None, confirmed: bool) -> YearC
     summary = f"{region.name}{year}年度关账"
     if items:
         summary += f"；待处理事项照原样冻结：{close.pending_note}"
-    audit("close", close, summary=summary[:300], region_code=close.region_code, actor=user)
+    audit("year_close", close, summary=summary[:300], region_code=close.region_code, actor=user)
     db.session.commit()
     return close
 
