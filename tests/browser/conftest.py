@@ -113,14 +113,26 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session")
+def _signed_in():
+    """The cookies of each demo account's first login, so later pages of that account
+    open signed in without going through the login form again."""
+    return {}
+
+
 @pytest.fixture()
-def page_as(browser, live_server):
-    """``page_as('demo_unit')``: a logged-in page; off-site requests are aborted and
-    console errors collected in ``page.console_errors``."""
+def page_as(browser, live_server, _signed_in):
+    """``page_as('demo_unit')``: a logged-in page on that account's home page; off-site
+    requests are aborted and console errors collected in ``page.console_errors``.
+    The first page of an account logs in through the form; later ones reuse its
+    session cookie (and log in again if that session has ended), unless
+    ``through_form=True``."""
     contexts = []
 
-    def _open(username: str, viewport=None):
-        context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900}, locale="zh-CN")
+    def _open(username: str, viewport=None, *, through_form: bool = False):
+        signed_in = None if through_form else _signed_in.get(username)
+        context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900}, locale="zh-CN",
+                                      storage_state=signed_in)
         contexts.append(context)
         page = context.new_page()
         page.console_errors = []
@@ -137,12 +149,17 @@ def page_as(browser, live_server):
         page.route("**/*", _route)
         page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+        if signed_in is not None:
+            page.goto(live_server["url"] + "/")
+            if "/login" not in page.url:
+                return page
         page.goto(live_server["url"] + "/login")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", live_server["accounts"][username])
         with page.expect_navigation(wait_until="load"):  # not networkidle: it idles 500 ms more
             page.click("button[type=submit]")
         assert "/login" not in page.url, f"login failed for {username}"
+        _signed_in[username] = context.storage_state()
         return page
 
     yield _open

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def test_every_demo_account_logs_in(page_as, live_server):
     for username in live_server["accounts"]:
-        page = page_as(username)
+        page = page_as(username, through_form=True)
         assert page.locator("header .who").inner_text().strip() != ""
         assert not page.console_errors, page.console_errors
         assert not page.blocked, page.blocked
