@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from ..audit.services import FlatCanonical, record_many
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
-from ..core.parsing import halfwidth
+from ..core.parsing import DateBounds, date_bounds, halfwidth
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import to_local, utcnow
 from ..dashboard import summary
@@ -98,6 +98,7 @@ class Context:
     references: dict[str, Stored]  # the unit's stored records by 编号
     update: bool
     organization_id: int = 0  # ``organization.id``, read once (not through the ORM per row)
+    dates: DateBounds | None = None  # the dates a record may have, read once for the file
     # cells seen before: a ledger names the same few villages (and its unit) on every row
     seen: dict = dataclass_field(default_factory=dict)
 
@@ -147,7 +148,7 @@ class RecordImport(ImportKind):
         unit = Lookup({org.id: org.name}, "填报单位", aliases={org.credit_code: org.id} if org.credit_code else None)
         return Context(user=user, organization=org, villages=filing.filer_village_codes(organization_id),
                        lookup=_village_lookup(organization_id), unit=unit, references=references, update=update,
-                       organization_id=organization_id)
+                       organization_id=organization_id, dates=date_bounds())
 
     def check(self, values, ctx: Context) -> RecordRow:
         village = values["village_code"]
@@ -170,7 +171,8 @@ class RecordImport(ImportKind):
         # dict is this row's own, so the village's code replaces its cell in place
         values["village_code"] = code
         try:
-            clean = filing.validate_record_data(ctx.organization_id, values, allowed_villages=ctx.villages)
+            clean = filing.validate_record_data(ctx.organization_id, values, allowed_villages=ctx.villages,
+                                                dates=ctx.dates)
         except RuleViolation as broken:
             if errors is None:
                 raise
