@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..audit.services import FlatCanonical, record_many
 from ..core import crypto
@@ -160,12 +160,11 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
         public.append(shown)
         values.append((*shown, seal(number), row.index, seal(phone)))
     table = Person.__table__
-    # the new ids are read back by blind index (unique): they are the rows above the
-    # highest id before the insert (the transaction holds the write lock on SQLite; rows
-    # another PostgreSQL transaction adds have other indexes and are not looked up)
-    last = db.session.scalar(select(func.max(table.c.id))) or 0
     insert_many(table, _COLUMNS, values, {"is_demo": False, "created_at": now, "version": 1})
-    ids = dict(db.session.execute(select(table.c.id_number_index, table.c.id).where(table.c.id > last)).tuples().all())
+    # the new ids are read back by blind index (unique) among the rows written at this
+    # import's own timestamp (a row another transaction wrote then has another index)
+    ids = dict(db.session.execute(select(table.c.id_number_index, table.c.id)
+                                  .where(table.c.created_at == now)).tuples().all())
     employers = {org.id: (org.name, org.region_code) for org in known.employers.values()}  # read once, not per row
     after = FlatCanonical({}, (*_AFTER, "id")).make
     events = []
