@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from registry.transfer import importing
-from registry.transfer.importing import Field, ImportKind, choose, clean_cell, run_import
+from registry.transfer.importing import Field, ImportKind, choose, clean_cell, run_import, yes_no
 from registry.transfer.reading import Grid
 
 CODES = {"1": "一类", "2": "二类", "x": "其他"}
@@ -66,3 +66,8 @@ def test_equal_cells_of_other_types_are_looked_up_apart(db, monkeypatch, first):
     """1 == 1.0 == True as dict keys; ``choose`` reads them as "1", "1.0" and "True"."""
     _, report = _run(db, monkeypatch, [["名称", "类别"], ["a", first], ["b", 1.0], ["c", True]])
     assert [(e.row, e.column) for e in report.errors] == [(3, "kind"), (4, "kind")]
+
+
+def test_yes_no_tells_a_cell_s_type_even_when_it_remembers_cells():
+    # remembered by value and type: 1.0 == 1 == True, but only 1 and True read as 是
+    assert [yes_no(v) for v in (1.0, 1, True, 1.0, "是", " 否 ", None, "x")] == [None, True, True, None, True, False, False, None]

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from registry.core.parsing import clean_text, halfwidth, parse_amount, parse_count, parse_date
+from registry.core.parsing import DateBounds, clean_text, halfwidth, parse_amount, parse_count, parse_date
 from registry.core.rules import Collector
 from registry.core.timeutil import local_today
 
@@ -124,3 +124,17 @@ def test_dates_refused_with_a_message_naming_the_field(app):
         errors = Collector()
         assert parse_date(raw, "record_date", "帮扶日期", errors) is None
         assert errors.errors == {"record_date": [message]}, raw
+
+
+def test_dates_checked_against_bounds_read_once(app):
+    # an import reads the first date and today once for its file and hands them in
+    bounds = DateBounds(earliest=date(2024, 1, 1), latest=date(2024, 6, 30))
+    cases = [
+        (date(2024, 6, 30), date(2024, 6, 30), {}),
+        ("2024-07-01", None, {"record_date": ["帮扶日期不能晚于今天"]}),
+        (datetime(2023, 12, 31), None, {"record_date": ["帮扶日期不能早于2024年1月1日"]}),
+    ]
+    for raw, expected, messages in cases:
+        errors = Collector()
+        assert parse_date(raw, "record_date", "帮扶日期", errors, bounds=bounds) == expected
+        assert errors.errors == messages, raw

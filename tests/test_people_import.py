@@ -14,7 +14,7 @@ from registry.core import crypto
 from registry.people.imports import PersonImport
 from registry.people.models import Person
 from registry.transfer.importing import run_import
-from tests.factories import COUNTY, make_org, valid_id_number
+from tests.factories import COUNTY, make_org, make_person, valid_id_number
 
 HEADER = "姓名,身份证号,工作单位,联系电话\n"
 
@@ -47,6 +47,22 @@ def test_new_people_and_their_audit_events_match_row_by_row(db, make_user):
         assert after["id_number_masked"] == person.id_number_masked and person.id_number not in event.after
     assert verify_chain().ok
     assert gc.isenabled()
+
+
+def test_people_imported_beside_people_already_registered_get_their_own_events(db, make_user):
+    # the new ids are read back after the insert: people stored before must not be taken for them
+    org = make_org("backing_unit", COUNTY, name="县农业农村局")
+    stored = [make_person(org, name=f"已登记{n}") for n in range(3)]
+    user = make_user("region", region_code=COUNTY)
+    numbers = [valid_id_number(n, born="19900101") for n in range(1, 5)]
+    report = _run(user, HEADER + "".join(f"新干部{n},{number},{org.name},\n" for n, number in enumerate(numbers)))
+    assert report.ok and report.created == 4, report.errors[:3]
+    new = db.session.scalars(select(Person).where(Person.id.not_in([p.id for p in stored]))).all()
+    assert sorted((p.name, p.id_number) for p in new) == [(f"新干部{n}", number) for n, number in enumerate(numbers)]
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "Person",
+                                                         AuditEvent.action == "create")).all()
+    assert sorted((int(e.entity_id), json.loads(e.after)["name"]) for e in events) == sorted((p.id, p.name) for p in new)
+    assert verify_chain().ok
 
 
 def test_every_row_naming_an_unknown_employer_is_reported(db, make_user):

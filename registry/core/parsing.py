@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -62,9 +63,14 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
     """An amount in 元, to the cent: full-width digits, thousands commas, spaces and a
     trailing 元 are accepted. Blank is 0 unless ``required`` (or ``positive``); ≥ 0, or > 0
     when ``positive``; at most two decimals; at most ``MAX_AMOUNT``."""
-    if isinstance(value, Decimal):
+    kind = value.__class__
+    if kind is float:  # a spreadsheet's number (the commonest case, tested first)
+        amount = Decimal(repr(value))
+    elif kind is int or kind is Decimal:
+        amount = Decimal(value)
+    elif isinstance(value, Decimal):
         amount = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):  # a spreadsheet's number
+    elif isinstance(value, int | float) and not isinstance(value, bool):
         amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     else:
         raw = halfwidth(value).replace(",", "").replace(" ", "").removesuffix("元")
@@ -94,10 +100,11 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
     if amount > MAX_AMOUNT:  # before quantize, which cannot hold 1e308 to the cent
         _say(errors, field, "too_large", label, wording)
         return None
-    if amount != amount.quantize(CENT):
+    cents = amount.quantize(CENT)
+    if amount != cents:
         _say(errors, field, "decimals", label, wording)
         return None
-    return amount.quantize(CENT)
+    return cents
 
 
 def parse_count(value, field: str, label: str, errors: Collector, *, required: bool = False,
@@ -131,13 +138,28 @@ def parse_count(value, field: str, label: str, errors: Collector, *, required: b
     return number
 
 
+@dataclass(frozen=True)
+class DateBounds:
+    """The dates ``parse_date`` accepts: from the registry's first date to Hunan's today."""
+
+    earliest: date
+    latest: date
+
+
+def date_bounds() -> DateBounds:
+    """``parse_date``'s bounds as of now, for a caller checking many dates at once (an
+    import reads the setting and the clock once for its file, not once per row)."""
+    return DateBounds(current_app.config["REGISTRY_RECORD_EARLIEST_DATE"], local_today())
+
+
 def parse_date(value, field: str, label: str, errors: Collector, *,
-               wording: Mapping[str, str] | None = None) -> date | None:
+               wording: Mapping[str, str] | None = None, bounds: DateBounds | None = None) -> date | None:
     """A date written 2025-06-18, 2025/6/18, 2025.06.18, 2025年6月18日 or 20250618
     (full-width too), or a spreadsheet's date cell or date serial number; required, not in
     the future (Hunan's today) and not before the registry's first date
-    (``REGISTRY_RECORD_EARLIEST_DATE``)."""
-    day = to_date(value)
+    (``REGISTRY_RECORD_EARLIEST_DATE``). ``bounds`` (``date_bounds()``, read once by
+    the caller) saves reading the setting and the clock for each date."""
+    day = value if value.__class__ is date else to_date(value)  # a date cell, as it usually is
     if day is None:
         raw = halfwidth(value)
         if raw == "":
@@ -145,8 +167,10 @@ def parse_date(value, field: str, label: str, errors: Collector, *,
             return None
         _say(errors, field, "not_date", label, wording)
         return None
-    earliest = current_app.config["REGISTRY_RECORD_EARLIEST_DATE"]
-    if day > local_today():
+    if bounds is None:
+        bounds = date_bounds()
+    earliest = bounds.earliest
+    if day > bounds.latest:
         _say(errors, field, "future", label, wording)
         return None
     if day < earliest:

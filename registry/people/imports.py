@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert
+from sqlalchemy import select
 
-from ..audit.services import record_many
+from ..audit.services import FlatCanonical, record_many
 from ..core import crypto
 from ..core.enums import EDUCATION, GENDERS
 from ..core.identity import EXAMPLE_ID_NUMBER, mask_id_number, mask_phone
@@ -20,6 +20,7 @@ from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..extensions import db
+from ..transfer.bulk import bulk_cache, insert_many
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
@@ -122,7 +123,8 @@ class PersonImport(ImportKind):
         return f"身份证号已登记（{clean.existing.name}）；{UPDATE_HINT}"
 
     def write(self, rows, ctx, user) -> tuple[int, int]:
-        created = _insert([clean for clean, existing in rows if existing is None], ctx["known"], user)
+        with bulk_cache():
+            created = _insert([clean for clean, existing in rows if existing is None], ctx["known"], user)
         return created, save_updates(rows, lambda clean, person: services.update_person(
             person, clean.data, version=person.version, actor=user, commit=False))
 
@@ -161,29 +163,36 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
     for row in rows:
         d = row.data
         number, phone = d["id_number"], d["phone"] or None
-        shown = {key: d[key] for key in PUBLIC}  # what the audit event records, with the id added
-        shown["id_number_masked"] = mask_id_number(number)
-        shown["phone_masked"] = mask_phone(phone) if phone else None
+        # what the audit event records (with the id added), in _AFTER order
+        shown = (*[d[key] for key in PUBLIC], mask_id_number(number), mask_phone(phone) if phone else None)
         public.append(shown)
-        values.append({**shown, "id_number_encrypted": seal(number), "id_number_index": row.index,
-                       "phone_encrypted": seal(phone), "is_demo": False, "created_at": now, "version": 1})
-    table = Person.__table__  # Core: no ORM bookkeeping per row
-    # Each new id comes back with its row's blind index (unique), so the rows may be sent
-    # in batches in any order: asking for the ids in parameter order makes SQLAlchemy
-    # insert one row per statement on SQLite.
-    stmt = insert(table).returning(table.c.id_number_index, table.c.id)
-    ids = dict(db.session.execute(stmt, values).tuples().all())
+        values.append((*shown, seal(number), row.index, seal(phone)))
+    table = Person.__table__
+    insert_many(table, _COLUMNS, values, {"is_demo": False, "created_at": now, "version": 1})
+    # the new ids are read back by blind index (unique) among the rows written at this
+    # import's own timestamp (a row another transaction wrote then has another index)
+    ids = dict(db.session.execute(select(table.c.id_number_index, table.c.id)
+                                  .where(table.c.created_at == now)).tuples().all())
     employers = {org.id: (org.name, org.region_code) for org in known.employers.values()}  # read once, not per row
+    after = FlatCanonical({}, (*_AFTER, "id")).make
     events = []
-    for row, after in zip(rows, public):
-        person_id = after["id"] = ids[row.index]
+    for row, shown in zip(rows, public):
+        person_id = ids[row.index]
         org_id = row.data["organization_id"]
         org_name, region_code = employers[org_id]
+        fields = dict(zip(_AFTER, shown))
+        fields["id"] = person_id
+        if fields["birth_date"] is not None:
+            fields["birth_date"] = fields["birth_date"].isoformat()  # as canonical writes a date
         events.append({"action": "create", "entity_type": "Person", "entity_id": person_id,
                        "summary": f"登记帮扶干部：{row.data['name']}（{org_name}）（批量导入）",
-                       "region_code": region_code, "organization_id": org_id, "after": after})
+                       "region_code": region_code, "organization_id": org_id, "after_json": after(fields)})
     record_many(events, actor=user)
     return len(values)
+
+
+_AFTER = (*PUBLIC, "id_number_masked", "phone_masked")
+_COLUMNS = (*_AFTER, "id_number_encrypted", "id_number_index", "phone_encrypted")
 
 
 def export_row(person: Person, id_number: str, phone: str, posting: str) -> list:

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record as audit, snapshot
 from ..core.enums import RECORD_CATEGORIES
-from ..core.parsing import clean_text, halfwidth, parse_amount, parse_count, parse_date
+from ..core.parsing import DateBounds, clean_text, halfwidth, parse_amount, parse_count, parse_date
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..closing.rules import ensure_year_open
 from ..core.timeutil import local_today, utcnow
@@ -46,8 +46,6 @@ FIELD_LABELS = {
     "jobs": "带动就业人数",
     "record_date": "帮扶日期",
 }
-_AMOUNT_FIELDS = ("amount", "amount_attracted", "amount_in_kind")
-_COUNT_FIELDS = ("households", "persons", "jobs")
 
 
 # -- where a unit may file -------------------------------------------------------------------
@@ -157,14 +155,16 @@ class RecordData:
 
 
 def validate_record_data(organization_id: int, data: dict, *, village_code: str | None = None,
-                         allowed_villages: set[str] | None = None) -> RecordData:
+                         allowed_villages: set[str] | None = None, dates: DateBounds | None = None) -> RecordData:
     """Check a record's fields; ``village_code`` fixes the village (a correction keeps the
-    corrected record's village). ``allowed_villages`` is ``filer_village_codes`` fetched
-    once by a caller checking many records. Returns the cleaned values or raises
-    ``RuleViolation``."""
+    corrected record's village). ``allowed_villages`` is ``filer_village_codes`` and
+    ``dates`` is ``parsing.date_bounds()``, each fetched once by a caller checking many
+    records. Returns the cleaned values or raises ``RuleViolation``."""
     errors = Collector()
-    reference = clean_reference(data.get("reference"), errors)
-    village = halfwidth(data.get("village_code"))
+    get = data.get
+    reference = clean_reference(get("reference"), errors)
+    village = get("village_code")
+    village = village if village.__class__ is str and village.isascii() and village.isalnum() else halfwidth(village)
     if village_code is not None and village and village != village_code:
         errors.add("village_code", "更正记录的村须与被更正的记录一致")
     village = village_code or village
@@ -174,7 +174,8 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
         errors.add("village_code", "该村不在本单位的结对或选派范围内")
 
     pairing_id = None
-    raw_pairing = halfwidth(data.get("pairing_id"))
+    raw_pairing = get("pairing_id")
+    raw_pairing = halfwidth(raw_pairing) if raw_pairing is not None else ""
     if raw_pairing:
         pairing = db.session.get(Pairing, int(raw_pairing)) if raw_pairing.isdigit() and len(raw_pairing) < 10 else None
         if pairing is None or pairing.organization_id != organization_id:
@@ -184,24 +185,29 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
         else:
             pairing_id = pairing.id
 
-    category = clean_text(data.get("category"))
+    category = clean_text(get("category"))
     errors.check(category in RECORD_CATEGORIES, "category", "请选择有效的帮扶类别")
-    title = clean_text(data.get("title"))
+    title = clean_text(get("title"))
     if not title:
         errors.add("title", "请填写标题")
     elif len(title) > 200:
         errors.add("title", "标题不能超过200个字")
-    description = str(data.get("description") or "").strip()
+    description = str(get("description") or "").strip()
     errors.check(len(description) <= 5000, "description", "内容说明不能超过5000个字")
 
-    amounts = {name: parse_amount(data.get(name), name, FIELD_LABELS[name], errors) for name in _AMOUNT_FIELDS}
-    counts = {name: parse_count(data.get(name), name, FIELD_LABELS[name], errors) for name in _COUNT_FIELDS}
-    record_date = parse_date(data.get("record_date"), "record_date", FIELD_LABELS["record_date"], errors)
+    amount = parse_amount(get("amount"), "amount", FIELD_LABELS["amount"], errors)
+    amount_attracted = parse_amount(get("amount_attracted"), "amount_attracted", FIELD_LABELS["amount_attracted"], errors)
+    amount_in_kind = parse_amount(get("amount_in_kind"), "amount_in_kind", FIELD_LABELS["amount_in_kind"], errors)
+    households = parse_count(get("households"), "households", FIELD_LABELS["households"], errors)
+    persons = parse_count(get("persons"), "persons", FIELD_LABELS["persons"], errors)
+    jobs = parse_count(get("jobs"), "jobs", FIELD_LABELS["jobs"], errors)
+    record_date = parse_date(get("record_date"), "record_date", FIELD_LABELS["record_date"], errors, bounds=dates)
     errors.raise_if_any()
     ensure_year_open(record_date.year, village, "records", "record_date")
     return RecordData(
-        reference=reference, village_code=village, pairing_id=pairing_id, category=category, title=title, description=description,
-        record_date=record_date, **amounts, **counts,
+        reference=reference, village_code=village, pairing_id=pairing_id, category=category, title=title,
+        description=description, amount=amount, amount_attracted=amount_attracted, amount_in_kind=amount_in_kind,
+        households=households, persons=persons, jobs=jobs, record_date=record_date,
     )
 
 

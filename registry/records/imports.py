@@ -24,22 +24,22 @@ the filer edit, and sent to the village again).
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from ..audit.services import FlatCanonical, record_many
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
-from ..core.parsing import halfwidth
+from ..core.parsing import DateBounds, date_bounds, halfwidth
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import to_local, utcnow
 from ..dashboard import summary
 from ..extensions import db
 from ..organizations.imports import organization_label
 from ..organizations.models import Organization
+from ..transfer.bulk import bulk_cache, insert_many
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
@@ -98,6 +98,7 @@ class Context:
     references: dict[str, Stored]  # the unit's stored records by 编号
     update: bool
     organization_id: int = 0  # ``organization.id``, read once (not through the ORM per row)
+    dates: DateBounds | None = None  # the dates a record may have, read once for the file
     # cells seen before: a ledger names the same few villages (and its unit) on every row
     seen: dict = dataclass_field(default_factory=dict)
 
@@ -147,7 +148,7 @@ class RecordImport(ImportKind):
         unit = Lookup({org.id: org.name}, "填报单位", aliases={org.credit_code: org.id} if org.credit_code else None)
         return Context(user=user, organization=org, villages=filing.filer_village_codes(organization_id),
                        lookup=_village_lookup(organization_id), unit=unit, references=references, update=update,
-                       organization_id=organization_id)
+                       organization_id=organization_id, dates=date_bounds())
 
     def check(self, values, ctx: Context) -> RecordRow:
         village = values["village_code"]
@@ -170,7 +171,8 @@ class RecordImport(ImportKind):
         # dict is this row's own, so the village's code replaces its cell in place
         values["village_code"] = code
         try:
-            clean = filing.validate_record_data(ctx.organization_id, values, allowed_villages=ctx.villages)
+            clean = filing.validate_record_data(ctx.organization_id, values, allowed_villages=ctx.villages,
+                                                dates=ctx.dates)
         except RuleViolation as broken:
             if errors is None:
                 raise
@@ -287,60 +289,6 @@ def _insert(rows: list[filing.RecordData], ctx: Context, user) -> int:
     record_many(events, actor=user)
     summary.add_records(db.session, written)
     return len(rows)
-
-
-BULK_CACHE_KIB = 65536
-
-
-@contextmanager
-def bulk_cache():
-    """On SQLite, a larger page cache for the connection while a bulk insert runs (then
-    the connection's own again): the table's nine indexes take their new entries in
-    no order, and with the default 2 MiB cache their pages are written out and read
-    back again and again (about a fifth of the insert at 40,000 records)."""
-    conn = db.session.connection()
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    conn.exec_driver_sql(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size = {int(size)}")
-
-
-def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | None = None) -> None:
-    """Insert ``rows`` (tuples of the values of ``keys``, each row also given the
-    ``fixed`` values) into ``table`` in one executemany. On SQLite the rows go to the
-    driver with the column types' own bind processors, the fixed values converted once:
-    Core's per-row parameter handling costs about three times the insert itself at
-    40,000 rows. Elsewhere Core batches them (insertmanyvalues)."""
-    fixed = fixed or {}
-    conn = db.session.connection()
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), [{**fixed, **dict(zip(keys, row))} for row in rows])
-        return
-    dbapi = conn.dialect.dbapi
-    constant = []
-    for name, value in fixed.items():
-        convert = table.c[name].type.bind_processor(conn.dialect)
-        value = convert(value) if convert else value
-        constant.append(dbapi.adapt(value, dbapi.PrepareProtocol, value))  # as the driver would, once
-    constant = tuple(constant)
-    names = [*keys, *fixed]
-    sql = (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "
-           f"({', '.join(conn.dialect.identifier_preparer.quote(n) for n in names)}) "
-           f"VALUES ({', '.join('?' * len(names))})")
-    convert = [(i, f) for i, name in enumerate(keys) if (f := table.c[name].type.bind_processor(conn.dialect))]
-    params = []
-    for row in rows:
-        if convert:
-            row = list(row)
-            for i, f in convert:
-                row[i] = f(row[i])
-        params.append((*row, *constant))
-    conn.exec_driver_sql(sql, params)
 
 
 # -- the ledger (export) -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..audit.services import record
@@ -198,6 +199,7 @@ _YES = {"1", "是", "true", "yes", "y", "√"}
 _NO = {"", "0", "否", "false", "no", "n", "×"}
 
 
+@lru_cache(maxsize=1024, typed=True)  # a 是/否 column holds a few distinct cells (typed: 1, 1.0 and True differ)
 def yes_no(value) -> bool | None:
     """是/否 (also 1/0, true/false, √/×; blank is 否); None when it is neither."""
     text = "" if value is None else unicodedata.normalize("NFKC", str(value)).strip().lower()

@@ -118,8 +118,10 @@ def _read_xlsx(data: bytes, max_rows: int) -> Grid:
         raise
     except Exception:  # calamine's XmlError, ZipError, CalamineError, PasswordError...
         raise FileRefused("Excel 文件内容无法解析（可能已损坏、加密或不是标准的 .xlsx），请重新保存后再导入") from None
-    # text, most cells, without a call each: as _cell would have it
-    rows = _trim([[(v if v.strip() else None) if v.__class__ is str else _cell(v) for v in row] for row in rows])
+    # text and numbers, most cells, without a call each: as _cell would have it
+    rows = _trim([[(v if v.strip() else None) if (kind := v.__class__) is str
+                   else (int(v) if v.is_integer() and -1e15 < v < 1e15 else v) if kind is float
+                   else _cell(v) for v in row] for row in rows])
     if len(rows) > max_rows + 1:
         raise FileRefused(f"工作表行数超过上限（最多 {max_rows} 行），请拆分成多个文件后导入", 413)
     return Grid(rows=rows, kind="xlsx", sheet_name=sheet.name, merged=merged)
@@ -223,13 +225,15 @@ def _trim(rows: list[list]) -> list[list]:
     """Drop blank rows at the end and blank columns at the right."""
     while rows and all(v is None or (isinstance(v, str) and not v.strip()) for v in rows[-1]):
         rows.pop()
-    width = 0
+    width, full = 0, max(map(len, rows), default=0)
     for row in rows:
-        for i in range(len(row) - 1, -1, -1):
+        for i in range(len(row) - 1, width - 1, -1):  # columns left of ``width`` are kept anyway
             v = row[i]
             if not (v is None or (isinstance(v, str) and not v.strip())):
-                width = max(width, i + 1)
+                width = i + 1
                 break
+        if width == full:  # no row is wider
+            break
     return [row if len(row) == width else row[:width] + [None] * (width - len(row)) for row in rows]
 
 
