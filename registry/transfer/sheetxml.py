@@ -98,13 +98,8 @@ class SheetWriter:
     def __init__(self, out, styles: Sequence[int | None], widths: Sequence[float], *, freeze_header: bool,
                  selected: bool):
         self.out = out
-        self.letters = [column_letter(i) for i in range(len(widths))]
-        # a number cell's opening, by column: '<c s="4" r="B' (its row and value follow)
-        self.number_open = [f'<c s="{style or 0}" r="{letter}' for style, letter in zip(styles, self.letters)]
-        self.date_open = [f'<c s="{DATE}" r="{letter}' for letter in self.letters]
-        self.datetime_open = [f'<c s="{DATETIME}" r="{letter}' for letter in self.letters]
-        # a text cell in the column's style, as a cell without a style of its own would be
-        self.text_open = [f'<c{_style(style)} t="inlineStr" r="{letter}' for style, letter in zip(styles, self.letters)]
+        self.styles = list(styles)
+        self._widen(len(widths))
         self.rows = 0
         self.parts: list[str] = []
         view = ('<sheetView tabSelected="1" workbookViewId="0">' if selected else '<sheetView workbookViewId="0">')
@@ -117,6 +112,18 @@ class SheetWriter:
         self.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}" '
                    f'xmlns:r="{_REL}"><sheetViews>{view}</sheetViews><sheetFormatPr defaultRowHeight="15"/>'
                    f"{f'<cols>{cols}</cols>' if cols else ''}<sheetData>")
+
+    def _widen(self, columns: int) -> None:
+        """The pieces each column's cells begin with, for ``columns`` columns (a row longer
+        than the header gets more, its extra cells unstyled)."""
+        styles = self.styles + [None] * (columns - len(self.styles))
+        self.letters = [column_letter(i) for i in range(columns)]
+        # a number cell's opening, by column: '<c s="4" r="B' (its row and value follow)
+        self.number_open = [f'<c s="{style or 0}" r="{letter}' for style, letter in zip(styles, self.letters)]
+        self.date_open = [f'<c s="{DATE}" r="{letter}' for letter in self.letters]
+        self.datetime_open = [f'<c s="{DATETIME}" r="{letter}' for letter in self.letters]
+        # a text cell in the column's style, as a cell without a style of its own would be
+        self.text_open = [f'<c{_style(style)} t="inlineStr" r="{letter}' for style, letter in zip(styles, self.letters)]
 
     def write(self, text: str) -> None:
         self.out.write(text.encode("utf-8"))
@@ -139,10 +146,15 @@ class SheetWriter:
         date_open, datetime_open = self.date_open, self.datetime_open
         special, last_row = _MAY_NEED_CARE, EXCEL_MAX_ROWS
         first, count = self.rows, 0
+        width = len(self.letters)
         for count, row in enumerate(rows, start=1):
             n = first + count
             if n > last_row:
                 continue
+            if len(row) > width:
+                self._widen(width := len(row))
+                number_open, text_open = self.number_open, self.text_open
+                date_open, datetime_open = self.date_open, self.datetime_open
             ns = str(n)
             append(f'<row r="{ns}">')
             for i, value in enumerate(row):
@@ -218,7 +230,10 @@ def write_workbook(path: str, sheet_name: str, headers: Sequence[str], kinds: Se
     a second sheet of ``about(row count)`` label/text lines; returns the row count."""
     styles = [NUMBER_STYLE.get(kind) for kind in kinds]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as zf:
-        data = SheetWriter(zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True), styles, widths,
+        # no ZIP64 records unless the sizes need them (zipfile's default): Excel on the web
+        # refuses files that carry them needlessly. A million ledger rows are about 0.8 GB
+        # of XML; past 2 GiB zipfile stops with an error rather than write a bad file.
+        data = SheetWriter(zf.open("xl/worksheets/sheet1.xml", "w"), styles, widths,
                            freeze_header=True, selected=True)
         data.text_row(headers, [HEADER] * len(headers))
         count = data.data_rows(rows, progress, escape)
