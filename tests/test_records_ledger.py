@@ -52,3 +52,24 @@ def test_the_overdue_list_exports(db, world, login_as):
     db.session.commit()
     body = login_as(world.county).get("/records/overdue/export.csv").get_data(as_text=True)
     assert "久未确认" in body
+
+
+def test_ledger_rows_are_typed_and_give_back_the_sqlite_cache(db, world):
+    from datetime import date
+    from decimal import Decimal
+
+    from registry.records import ledger, queries
+
+    record = file_record(world.unit, world.village.code, status="confirmed", village_user=world.village_user,
+                         title="+86 热线", amount="125000.50")
+    db.session.commit()
+    conn = db.session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar() if sqlite else None
+    rows = [r for r in ledger.ledger_rows(queries.record_list(world.county)) if r[0] == record.reference]
+    row = dict(zip([c.key for c in ledger.COLUMNS], rows[0]))
+    assert row["title"] == "+86 热线"  # the writers escape it, not the rows
+    assert Decimal(str(row["amount"])) == Decimal("125000.50") and isinstance(row["record_date"], date)
+    assert isinstance(row["submitted_on"], date) and isinstance(row["decided_on"], date)
+    if sqlite:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before

@@ -135,3 +135,32 @@ def test_an_empty_export_still_has_its_header(tmp_path):
     assert write_xlsx(str(path), COLUMNS, iter(()), title="空") == 0
     assert [c.value for c in load_workbook(path).active[1]] == ["日期", "金额（元）", "说明"]
     assert b"".join(csv_chunks(COLUMNS, iter(()))) == "\ufeff日期,金额（元）,说明\r\n".encode()
+
+
+def test_xlsx_reads_back_the_same_in_openpyxl_and_calamine(tmp_path):
+    from python_calamine import CalamineWorkbook
+
+    columns = [*COLUMNS, Column("时间", "at", "datetime"), Column("人数", "n", "int")]
+    texts = ["a&b<c>d\"e'", "控制\x01\x1f字符", "_x0041_ 字面", " 前后空格 ", "多\n行", "\ufffe", "=1+1", "\rx", "😀"]
+    rows = [(date(2026, 3, 5), Decimal("1234.50"), text, datetime(2026, 3, 5, 14, 30), 7) for text in texts]
+    rows.append((None, None, None, None, None))
+    path = tmp_path / "out.xlsx"
+    assert write_xlsx(str(path), columns, iter(rows), title="帮扶台账", about=[("筛选条件", "村：<某村> & 乙村")]) == 10
+    # openpyxl shows Excel's _xHHHH_ escapes of control characters as they are stored
+    shown = ["a&b<c>d\"e'", "控制_x0001__x001F_字符", "_x005F_x0041_ 字面", " 前后空格 ", "多\n行", "_xFFFE_",
+             "'=1+1", "'_x000D_x", "😀"]
+    sheet = load_workbook(path)["帮扶台账"]
+    assert [c.value for c in sheet[1]] == ["日期", "金额（元）", "说明", "时间", "人数"]
+    assert [c.value for c in sheet["C"][1:10]] == shown
+    assert {(c.value, c.number_format) for c in sheet["B"][1:10]} == {(1234.5, "#,##0.00")}
+    assert {(c.value, c.number_format) for c in sheet["D"][1:10]} == {(datetime(2026, 3, 5, 14, 30), "yyyy-mm-dd hh:mm")}
+    assert {(c.value, c.number_format) for c in sheet["E"][1:10]} == {(7, "0")}
+    calamine = CalamineWorkbook.from_path(str(path))
+    cells = calamine.get_sheet_by_name("帮扶台账").to_python()
+    assert cells[0] == ["日期", "金额（元）", "说明", "时间", "人数"]
+    # calamine (the import's reader) undoes the _xHHHH_ escapes: the text comes back as it was
+    assert [r[2] for r in cells[1:10]] == [*texts[:5], "_xFFFE_", "'=1+1", "'\rx", "😀"]
+    assert cells[1][:2] == [date(2026, 3, 5), 1234.5] and cells[1][3:] == [datetime(2026, 3, 5, 14, 30), 7]
+    assert len(cells) == 10  # the empty row writes no cells
+    about = calamine.get_sheet_by_name("导出说明").to_python()
+    assert about == [["内容", "帮扶台账"], ["筛选条件", "村：<某村> & 乙村"], ["行数", "10"]]

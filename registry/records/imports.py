@@ -31,17 +31,17 @@ from datetime import date
 from sqlalchemy import select
 
 from ..audit.services import FlatCanonical, record_many
-from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
+from ..core.enums import RECORD_CATEGORIES
 from ..core.parsing import DateBounds, date_bounds, halfwidth
 from ..core.rules import Collector, RuleViolation
-from ..core.timeutil import to_local, utcnow
+from ..core.timeutil import utcnow
 from ..dashboard import summary
 from ..extensions import db
 from ..organizations.imports import organization_label
 from ..organizations.models import Organization
 from ..transfer.bulk import bulk_cache, insert_many
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind
-from ..transfer.references import Lookup, labelled
+from ..transfer.references import Lookup
 from ..transfer.writing import Column
 from . import filing
 from .models import SupportRecord
@@ -289,18 +289,6 @@ def _insert(rows: list[filing.RecordData], ctx: Context, user) -> int:
     record_many(events, actor=user)
     summary.add_records(db.session, written)
     return len(rows)
-
-
-# -- the ledger (export) -------------------------------------------------------------------------
-
-def export_row(reference, village, village_code, org, credit, category, title, description, amount, attracted,
-               in_kind, households, persons, jobs, day, status, submitted, decided, reason, supersedes) -> list:
-    """One ledger row: the import's columns, then the derived ones."""
-    return [reference, labelled(village, village_code), labelled(org, credit) if credit else org,
-            RECORD_CATEGORIES.get(category, category), title, description or None, amount, attracted, in_kind,
-            households, persons, jobs, day, RECORD_STATUSES.get(status, status),
-            to_local(submitted).date() if submitted else None, to_local(decided).date() if decided else None,
-            reason, supersedes]
 
 
 KINDS = (RecordImport,)
