@@ -10,9 +10,10 @@ to upgrade its lock.
 from __future__ import annotations
 
 import contextvars
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Engine
 
 from ..extensions import db
@@ -95,3 +96,28 @@ def refresh_planner_statistics() -> None:
         conn.exec_driver_sql("PRAGMA analysis_limit = 2000")
     conn.exec_driver_sql("ANALYZE")
 
+
+
+LARGE_PAGE_CACHE_KIB = 65536
+
+
+@contextmanager
+def large_page_cache(kib: int = LARGE_PAGE_CACHE_KIB):
+    """On SQLite, a larger page cache for the session's connection while a bulk job runs,
+    then the connection's own again (SQLite's default is 2 MiB). A bulk insert puts its
+    rows into nine indexes in no order, and a ledger read in date order fetches rows from
+    all over the table: with the default cache the same pages are read again and again
+    (about a fifth of the work at 40,000 inserts or a million rows read). No-op elsewhere.
+    A connection that is already gone when the job ends has no cache to give back."""
+    conn = db.session.connection()
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            with suppress(SQLAlchemyError):
+                conn.exec_driver_sql(f"PRAGMA cache_size = {int(size)}")

@@ -19,8 +19,9 @@ from ..core.identity import EXAMPLE_ID_NUMBER, mask_id_number, mask_phone
 from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
+from ..core.database import large_page_cache
 from ..extensions import db
-from ..transfer.bulk import bulk_cache, insert_many
+from ..transfer.bulk import insert_many
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
@@ -123,7 +124,7 @@ class PersonImport(ImportKind):
         return f"身份证号已登记（{clean.existing.name}）；{UPDATE_HINT}"
 
     def write(self, rows, ctx, user) -> tuple[int, int]:
-        with bulk_cache():
+        with large_page_cache():
             created = _insert([clean for clean, existing in rows if existing is None], ctx["known"], user)
         return created, save_updates(rows, lambda clean, person: services.update_person(
             person, clean.data, version=person.version, actor=user, commit=False))

@@ -36,10 +36,11 @@ from ..core.parsing import DateBounds, date_bounds, halfwidth
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..dashboard import summary
+from ..core.database import large_page_cache
 from ..extensions import db
 from ..organizations.imports import organization_label
 from ..organizations.models import Organization
-from ..transfer.bulk import bulk_cache, insert_many
+from ..transfer.bulk import insert_many
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind
 from ..transfer.references import Lookup
 from ..transfer.writing import Column
@@ -208,7 +209,7 @@ class RecordImport(ImportKind):
         return f"{said}，该记录{label}，不能再修改；如是另一条记录，请换一个编号"
 
     def write(self, rows, ctx: Context, user) -> tuple[int, int]:
-        with bulk_cache():
+        with large_page_cache():
             created = _insert([clean.values for clean, existing in rows if existing is None], ctx, user)
         updated = 0
         for clean, record in rows:

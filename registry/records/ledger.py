@@ -14,15 +14,14 @@ The statement's filters and scope (its WHERE clause) are not touched.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import suppress
 from datetime import date, datetime
 
 from sqlalchemy import Select, type_coerce
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlalchemy.types import NullType
 
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
+from ..core.database import large_page_cache
 from ..core.timeutil import to_local
 from ..extensions import db
 from ..organizations.models import Organization
@@ -34,12 +33,6 @@ from .models import SupportRecord
 COLUMNS = tuple(RecordImport.export_columns())
 
 BATCH = 5000
-# SQLite's page cache while a ledger is read, in KiB (its default is 2 MiB): the ledger is
-# read in date order, so its rows are fetched from all over the table; with the larger
-# cache, fewer pages are read again (a fifth less CPU for a million records scattered in
-# time, as bench/transfer_bench.py fills them). Set back when the rows are done.
-SQLITE_CACHE_KIB = 65536
-
 _village = aliased(Region)
 _corrected = aliased(SupportRecord)
 
@@ -93,17 +86,9 @@ def ledger_rows(records: Select) -> Iterator[list]:
     """The ledger's rows for the records ``records`` selects: the import's columns, then
     the derived ones."""
     # executed by the session's connection, not the ORM: the rows are plain tuples either way
-    conn = db.session.connection()
-    cache = None
-    if conn.dialect.name == "sqlite":
-        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-    try:
+    with large_page_cache():
+        conn = db.session.connection()
         yield from _rows(conn.execute(ledger_select(records).execution_options(yield_per=BATCH)))
-    finally:
-        if cache is not None and not conn.closed:
-            with suppress(SQLAlchemyError):  # a connection already gone has no cache to give back
-                conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
 
 
 def _rows(result) -> Iterator[list]:

@@ -5,31 +5,9 @@ helpers make that write cost what the database needs and little more.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from sqlalchemy import insert
 
 from ..extensions import db
-
-BULK_CACHE_KIB = 65536
-
-
-@contextmanager
-def bulk_cache():
-    """On SQLite, a larger page cache for the connection while a bulk insert runs (then
-    the connection's own again): the table's nine indexes take their new entries in
-    no order, and with the default 2 MiB cache their pages are written out and read
-    back again and again (about a fifth of the insert at 40,000 records)."""
-    conn = db.session.connection()
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    conn.exec_driver_sql(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size = {int(size)}")
 
 
 def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | None = None) -> None:
