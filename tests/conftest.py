@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 from flask_migrate import upgrade
 from sqlalchemy import delete, or_, text, update
 
@@ -23,6 +24,15 @@ from registry.core.access import login_only
 from registry.extensions import db as _db
 
 PASSWORD = "Passw0rd-for-tests"
+
+# Property-based tests (Hypothesis): a few examples in `make test`, many more in CI
+# (`HYPOTHESIS_PROFILE=ci`, a separate step of .ci/run). No deadline: the machine is
+# shared and a slow step is not a failure.
+settings.register_profile("quick", max_examples=6, stateful_step_count=10, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=200, stateful_step_count=16, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 
 @pytest.hookimpl(optionalhook=True)
