@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 from flask_migrate import upgrade
 from sqlalchemy import delete, or_, text, update
 
@@ -43,6 +44,16 @@ def pytest_xdist_make_scheduler(config, log):
             return "browser" if nodeid.startswith("tests/browser/") else nodeid
 
     return OneBrowserWorker(config, log)
+
+
+# Property-based tests (Hypothesis): a few examples in `make test`, many more in CI
+# (`HYPOTHESIS_PROFILE=ci`, a separate step of .ci/run). No deadline: the machine is
+# shared and a slow step is not a failure.
+settings.register_profile("quick", max_examples=6, stateful_step_count=10, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=200, stateful_step_count=16, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 
 def _database_url(tmp: Path) -> str:

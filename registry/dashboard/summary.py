@@ -2,9 +2,12 @@
 
 Every flush that adds, changes or deletes a ``SupportRecord`` updates ``SupportRollup``
 and ``VillageSupportLast`` in the same transaction (an ``after_flush`` listener), so no
-service can forget it and a rolled-back change rolls its summary back too. Bulk loads
-that bypass the ORM (the benchmark) call ``rebuild_all``; so does ``flask dashboard
-rebuild``, which also repairs summaries after village flags change.
+service can forget it and a rolled-back change rolls its summary back too. So does a
+flush that changes what those rows are keyed on, a village's flags or an organization's
+kind: the records of that village or organization move from their old cells to their
+new ones (``rekey``). Bulk loads that bypass the ORM (the benchmark) call
+``rebuild_all``; so does ``flask dashboard rebuild``, the reference the tests hold the
+listener to.
 
 ``AreaSummary`` rows are recomputed for every area the flush touched (a posting,
 pairing, village, confirmed record, duty month or passed course in it), after the
@@ -93,6 +96,29 @@ def _touched_places(session) -> set[str]:
     return codes
 
 
+_FLAGS = ("is_key", "is_poor", "is_relocation")
+
+
+def _rekeyed(session) -> tuple[dict[str, tuple[bool, bool, bool]], dict[int, str]]:
+    """Villages whose flags, and organizations whose kind, this flush changed: with the
+    flags or kind their records are counted under until now (``Region``'s flags and
+    ``Organization.kind`` keep the value they replace: ``active_history``)."""
+    villages: dict[str, tuple[bool, bool, bool]] = {}
+    orgs: dict[int, str] = {}
+    for obj in session.dirty:
+        if isinstance(obj, Region):
+            state = inspect(obj)
+            old = tuple(bool(h.deleted[0]) if h.deleted else bool(getattr(obj, name))
+                        for name, h in ((name, state.attrs[name].history) for name in _FLAGS))
+            if old != tuple(bool(getattr(obj, name)) for name in _FLAGS) and obj.level == "village":
+                villages[obj.code] = old
+        elif isinstance(obj, Organization):
+            hist = inspect(obj).attrs.kind.history
+            if hist.deleted and hist.deleted[0] is not None and hist.deleted[0] != obj.kind:
+                orgs[obj.id] = hist.deleted[0]
+    return villages, orgs
+
+
 def _touched_duty_places(session) -> set[str]:
     try:
         from ..duty.models import DutyMonth
@@ -161,6 +187,7 @@ def _after_flush(session, _ctx):
     areas = {area_of(code) for code in places | _touched_duty_places(session)}
     if trainees:
         areas |= _areas_of_people(conn, trainees)
+    old_flags, old_kinds = _rekeyed(session)
     model = _record_model()
     changes: list[tuple[dict, int]] = []
     if model is not None:
@@ -176,13 +203,15 @@ def _after_flush(session, _ctx):
             if isinstance(obj, model):
                 changes.append((_committed(obj), -1))
     areas |= {area_of(c["village_code"]) for c, _ in changes if c["village_code"] and c["status"] == "confirmed"}
-    if not (areas or changes or trainees):
+    if not (areas or changes or trainees or old_kinds):
         return
     lock_areas(conn, areas)
     if trainees:
         refresh_person_training(conn, trainees)
-    if changes:
-        places |= apply_changes(session, changes)
+    if changes:  # counted under the flags and kinds the summaries hold now, then re-keyed
+        places |= apply_changes(session, changes, old_flags, old_kinds)
+    if model is not None and (old_flags or old_kinds):
+        rekey(session, old_flags, old_kinds)
     if places:
         refresh_village_status(conn, places)
     if areas:
@@ -203,8 +232,11 @@ def lock_areas(conn, areas: set[str]) -> None:
         lock_writers(conn)
 
 
-def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
-    """Update the rollups; return the villages whose latest confirmed date changed."""
+def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | None = None,
+                  old_kinds: dict | None = None) -> set[str]:
+    """Update the rollups; return the villages whose latest confirmed date changed.
+    ``old_flags`` and ``old_kinds``: the villages and organizations this flush re-keys,
+    whose records count under their old flags and kind until ``rekey`` moves them."""
     conn = session.connection()
     villages = {c["village_code"] for c, _ in changes}
     orgs = {c["organization_id"] for c, _ in changes}
@@ -213,6 +245,8 @@ def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
         for row in conn.execute(select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation).where(Region.code.in_(villages)))
     }
     kinds = dict(conn.execute(select(Organization.id, Organization.kind).where(Organization.id.in_(orgs))).all())
+    flags.update(old_flags or {})
+    kinds.update(old_kinds or {})
 
     cells: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     touched_confirmed: set[str] = set()
@@ -223,17 +257,10 @@ def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
             continue
         if values["status"] == "confirmed":
             touched_confirmed.add(code)
-        key_flags = flags.get(code, (False, False, False))
-        for level, n in LEVEL_CUTS:
-            region_code = code[:n] + "0" * (12 - n)
-            for month in (day.month, YEAR_TOTAL):
-                key = (region_code, level, day.year, month, values["category"],
-                       kinds.get(values["organization_id"], "other"), *key_flags, values["status"])
-                cell = cells[key]
-                cell[0] += sign
-                cell[1] += sign * Decimal(values["amount"] or 0)
-                cell[2] += sign * Decimal(values["amount_attracted"] or 0)
-                cell[3] += sign * Decimal(values["amount_in_kind"] or 0)
+        measures = (sign, sign * Decimal(values["amount"] or 0), sign * Decimal(values["amount_attracted"] or 0),
+                    sign * Decimal(values["amount_in_kind"] or 0))
+        _spread(cells, code, day.year, day.month, values["category"], kinds.get(values["organization_id"], "other"),
+                flags.get(code, (False, False, False)), values["status"], measures)
 
     totals: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     for (region_code, level, year, month, category, _kind, *_flags, status), values in cells.items():
@@ -246,6 +273,67 @@ def apply_changes(session, changes: list[tuple[dict, int]]) -> set[str]:
     if touched_confirmed:
         refresh_last_confirmed(conn, touched_confirmed)
     return touched_confirmed
+
+
+def _spread(cells: dict, code: str, year: int, month: int, category: str, kind: str, flags: tuple, status: str,
+            measures) -> None:
+    """Add a village's (count, amounts) to its rollup cells: each level, its month and the year."""
+    for level, n in LEVEL_CUTS:
+        region_code = code[:n] + "0" * (12 - n)
+        for month_key in (month, YEAR_TOTAL):
+            cell = cells[(region_code, level, year, month_key, category, kind, *flags, status)]
+            for i in range(4):
+                cell[i] += measures[i]
+
+
+def rekey(session, old_flags: dict[str, tuple[bool, bool, bool]], old_kinds: dict[int, str]) -> None:
+    """Move the records of the villages whose flags changed and of the organizations
+    whose kind changed from the rollup cells of their old flags and kind to those of the
+    new: one grouped read of their records (by village and organization), one batch of
+    upserts. ``SupportTotal`` has neither dimension; ``VillageSupportLast`` has the kind,
+    and is recomputed for the villages of a re-kind-ed organization's confirmed records."""
+    conn = session.connection()
+    by_village, by_org = _rekey_statements()
+    groups: dict[tuple, tuple] = {}
+    for stmt, name, keys in ((by_village, "villages", sorted(old_flags)), (by_org, "orgs", sorted(old_kinds))):
+        for i in range(0, len(keys), 500):
+            for code, org_id, year, month, category, status, kind, *rest in conn.execute(stmt, {name: keys[i:i + 500]}):
+                groups[(code, org_id, year, month, category, status)] = (kind, *rest)  # a group read twice is one
+    cells: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    kind_moved: set[str] = set()
+    for (code, org_id, year, month, category, status), (kind, *rest) in groups.items():
+        flags, (count, *amounts) = tuple(bool(f) for f in rest[:3]), rest[3:]
+        measures = (count, *(Decimal(str(a)) for a in amounts))
+        was_flags, was_kind = old_flags.get(code, flags), old_kinds.get(org_id, kind)
+        _spread(cells, code, year, month, category, was_kind, was_flags, status, [-m for m in measures])
+        _spread(cells, code, year, month, category, kind, flags, status, measures)
+        if status == "confirmed" and was_kind != kind:
+            kind_moved.add(code)
+    _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
+    if kind_moved:
+        refresh_last_confirmed(conn, kind_moved)
+
+
+def _rekey_statements() -> tuple:
+    """The records of some villages, and of some organizations, per village, organization
+    and rollup cell, with the flags and kind they count under now."""
+    def build():
+        model = _record_model()
+        year = extract("year", model.record_date).cast(Integer)
+        month = extract("month", model.record_date).cast(Integer)
+        keys = (model.village_code, model.organization_id, year, month, model.category, model.status,
+                Organization.kind, Region.is_key, Region.is_poor, Region.is_relocation)
+        base = (
+            select(*keys, func.count(), func.coalesce(func.sum(model.amount), 0),
+                   func.coalesce(func.sum(model.amount_attracted), 0), func.coalesce(func.sum(model.amount_in_kind), 0))
+            .join(Organization, Organization.id == model.organization_id)
+            .join(Region, Region.code == model.village_code)
+            .group_by(*keys)
+        )
+        return (base.where(model.village_code.in_(bindparam("villages", expanding=True))),
+                base.where(model.organization_id.in_(bindparam("orgs", expanding=True))))
+
+    return _cached(("rekey",), build)
 
 
 _ROLLUP_KEY = ("region_code", "level", "year", "month", "category", "org_kind", "is_key", "is_poor", "is_relocation",

@@ -21,7 +21,8 @@ class Organization(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
-    kind: Mapped[str] = mapped_column(String(20), index=True)
+    # the summaries are keyed on the kind: a change keeps the kind it replaces (see Region's flags)
+    kind: Mapped[str] = mapped_column(String(20), index=True, active_history=True)
     # mass_org: trade_union…; party_federation: democratic_party/commerce_federation;
     # paired_unit: the sector (locality, education, culture, health, science_tech)
     subtype: Mapped[str | None] = mapped_column(String(30))

@@ -24,10 +24,11 @@ class Region(db.Model):
     level: Mapped[str] = mapped_column(String(10))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
     kind: Mapped[str | None] = mapped_column(String(20))
-    # village flags
-    is_poor: Mapped[bool] = mapped_column(Boolean, default=False)  # 脱贫村
-    is_key: Mapped[bool] = mapped_column(Boolean, default=False)  # 重点帮扶村 / 重点帮扶县
-    is_relocation: Mapped[bool] = mapped_column(Boolean, default=False)  # 易地扶贫搬迁安置点
+    # village flags; the summaries are keyed on them, so a change keeps the value it
+    # replaces (active_history) for the summary writer to move the village's figures
+    is_poor: Mapped[bool] = mapped_column(Boolean, default=False, active_history=True)  # 脱贫村
+    is_key: Mapped[bool] = mapped_column(Boolean, default=False, active_history=True)  # 重点帮扶村 / 重点帮扶县
+    is_relocation: Mapped[bool] = mapped_column(Boolean, default=False, active_history=True)  # 易地扶贫搬迁安置点
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
     parent: Mapped[Region | None] = relationship(remote_side=[code], lazy="joined", innerjoin=False, join_depth=1)

@@ -1,0 +1,129 @@
+"""The summary tables as readers use them, beside a rebuild from the rows (``flask
+dashboard rebuild``, the reference): what ``assert_summaries_exact`` compares after a
+change, in the same transaction, undoing the rebuild afterwards.
+
+A village's ``VillageStatus`` row whose pairing counts time has outdated, and an area
+row that time or a setting has outdated, are not compared: the coverage page computes
+those live (see ``coverage.compute``). Every other row must be the rebuild's, and a
+village or area that the rebuild has but the stored summaries lack is a difference (a
+page reading the summaries would leave it out). Rollup cells whose count and amounts are
+all zero are left out on both sides: they add nothing to any sum.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+
+from registry.core.timeutil import local_today
+from registry.dashboard.figures import AREA_FIGURES, area_settings
+from registry.dashboard.models import (
+    AreaSummary,
+    PersonTrainingYear,
+    SupportRollup,
+    SupportTotal,
+    VillageStatus,
+    VillageSupportLast,
+)
+from registry.dashboard.summary import rebuild_all
+from registry.extensions import db
+
+_ROLLUP_KEY = ("region_code", "level", "year", "month", "category", "org_kind", "is_key", "is_poor", "is_relocation",
+               "status")
+_TOTAL_KEY = ("region_code", "level", "year", "month", "category", "status")
+_MEASURES = ("record_count", "amount", "amount_attracted", "amount_in_kind")
+_STATUS = ("is_key", "is_poor", "is_relocation", "first_secretaries", "team_size", "resident_pairings",
+           "enterprise_pairings", "pairings_valid_until", "last_confirmed_on")
+
+
+def _cells(model, key_columns) -> dict[tuple, tuple]:
+    table = model.__table__
+    out = {}
+    for row in db.session.execute(select(*(table.c[c] for c in (*key_columns, *_MEASURES)))):
+        n = len(key_columns)
+        key, measures = tuple(row[:n]), tuple(row[n:])
+        if any(measures):
+            out[key] = measures
+    return out
+
+
+def read_summaries() -> dict[str, object]:
+    """Every summary table, as plain values."""
+    conn = db.session
+    return {
+        "support_rollup": _cells(SupportRollup, _ROLLUP_KEY),
+        "support_total": _cells(SupportTotal, _TOTAL_KEY),
+        "village_support_last": set(conn.execute(select(
+            VillageSupportLast.village_code, VillageSupportLast.category, VillageSupportLast.org_kind,
+            VillageSupportLast.last_confirmed_on)).all()),
+        "person_training_year": set(conn.execute(select(
+            PersonTrainingYear.person_id, PersonTrainingYear.year, PersonTrainingYear.passed_courses)).all()),
+        "village_status": {row.code: tuple(getattr(row, c) for c in _STATUS)
+                           for row in conn.execute(select(VillageStatus.__table__))},
+        "area_summary": {row.area: row for row in conn.execute(select(AreaSummary.__table__))},
+    }
+
+
+def rebuilt_summaries() -> dict[str, object]:
+    """The summaries a rebuild from the rows gives, read, then rolled back to a savepoint."""
+    nested = db.session.begin_nested()
+    try:
+        rebuild_all()
+        return read_summaries()
+    finally:
+        nested.rollback()
+
+
+def differences() -> list[str]:
+    """What the stored summaries say that a rebuild from the rows does not, as readers see
+    it today (``local_today``, the day the rebuild computes for)."""
+    today = local_today()
+    db.session.expire_all()
+    stored = read_summaries()
+    built = rebuilt_summaries()
+    out: list[str] = []
+    for name in ("support_rollup", "support_total", "village_support_last", "person_training_year"):
+        have, want = stored[name], built[name]
+        if have != want:
+            if isinstance(have, dict):
+                keys = sorted({*have, *want}, key=str)
+                detail = [f"{k}: {have.get(k)} != {want.get(k)}" for k in keys if have.get(k) != want.get(k)]
+            else:
+                detail = [f"extra {sorted(have - want, key=str)}", f"missing {sorted(want - have, key=str)}"]
+            out.append(f"{name}: " + "; ".join(detail))
+
+    have, want = stored["village_status"], built["village_status"]
+    valid_until = _STATUS.index("pairings_valid_until")
+    for code in sorted({*have, *want}):
+        row = have.get(code)
+        if row is not None and row[valid_until] is not None and row[valid_until] <= today:
+            continue  # outdated by time: computed live
+        if row != want.get(code):
+            out.append(f"village_status {code}: {row} != {want.get(code)}")
+
+    have, want = stored["area_summary"], built["area_summary"]
+    settings = area_settings(current_app.config)
+    zeros = dict.fromkeys(AREA_FIGURES, 0)
+    for area in sorted({*have, *want}):
+        row, ref = have.get(area), want.get(area)
+        wanted = {k: getattr(ref, k) for k in AREA_FIGURES} if ref is not None else zeros
+        if row is None:
+            if wanted != zeros:
+                out.append(f"area_summary {area}: missing, rebuild has {wanted}")
+            continue
+        fresh = row.year == today.year and row.settings == settings and row.computed_on <= today < row.valid_until
+        if not fresh:
+            continue  # outdated by time or a setting: computed live
+        figures = {k: getattr(row, k) for k in AREA_FIGURES}
+        if figures != wanted:
+            out.append(f"area_summary {area}: {figures} != {wanted}")
+        ref_until = ref.valid_until if ref is not None else date(today.year + 1, 1, 1)
+        if row.valid_until != ref_until:
+            out.append(f"area_summary {area}: valid until {row.valid_until} != {ref_until}")
+    return out
+
+
+def assert_summaries_exact() -> None:
+    found = differences()
+    assert not found, "\n".join(found)
