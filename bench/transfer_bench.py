@@ -225,7 +225,6 @@ def export_child(path: str, fmt: str, out: str) -> None:
     from sqlalchemy import select
 
     from registry.accounts.models import User
-    from registry.extensions import db
     from registry.records import ledger, queries
     from registry.transfer.writing import csv_chunks, write_xlsx
 

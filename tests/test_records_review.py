@@ -143,7 +143,7 @@ def test_a_correction_that_was_disputed_names_the_earlier_dispute(login_as, db, 
 
 
 def test_an_unchanged_record_marks_nothing(login_as, db, world):
-    record = _submitted_with_photo(world)
+    _submitted_with_photo(world)
     body = login_as(world.village_user).get("/records/inbox").get_data(as_text=True)
     assert 'class="changed"' not in body and "原为" not in body
 

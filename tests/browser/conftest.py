@@ -7,7 +7,6 @@ Skipped when Chromium is missing, unless REQUIRE_BROWSER=1 (as in CI), where tha
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
