@@ -310,27 +310,37 @@ def upload(record_id: int):
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
-@bp.route("/<int:record_id>/evidence/<int:evidence_id>")
-@talisman(content_security_policy=FILE_CSP)
-@login_only
-def evidence_file(record_id: int, evidence_id: int):
+def _evidence_or_404(record_id: int, evidence_id: int) -> Evidence:
+    """A file of a record the user may see; a file of another record is a 404 too."""
     record = get_in_scope_or_404(SupportRecord, record_id)
     item = get_in_scope_or_404(Evidence, evidence_id)
     if item.record_id != record.id:
         abort(404)
+    return item
+
+
+def _private(response):
+    """A file served as itself (never sniffed) and never kept: nothing left on a shared computer."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/<int:record_id>/evidence/<int:evidence_id>")
+@talisman(content_security_policy=FILE_CSP)
+@login_only
+def evidence_file(record_id: int, evidence_id: int):
+    item = _evidence_or_404(record_id, evidence_id)
     try:
         path = files.path_of(item.stored_name)
     except ValueError:
         abort(404)
     if not path.is_file():
         abort(404)
-    response = send_file(
+    return _private(send_file(
         path, mimetype=item.content_type, as_attachment=not item.is_image,
         download_name=item.original_name, conditional=True, max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    ))
 
 
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>/thumb")
@@ -338,17 +348,11 @@ def evidence_file(record_id: int, evidence_id: int):
 @login_only
 def evidence_thumb(record_id: int, evidence_id: int):
     """A photo's thumbnail (a small JPEG), for the same users as the photo; none for a PDF."""
-    record = get_in_scope_or_404(SupportRecord, record_id)
-    item = get_in_scope_or_404(Evidence, evidence_id)
-    if item.record_id != record.id:
-        abort(404)
+    item = _evidence_or_404(record_id, evidence_id)
     path = files.thumbnail(item.stored_name, item.content_type)
     if path is None:
         abort(404)
-    response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"  # as the photo: nothing left on a shared computer
-    return response
+    return _private(send_file(path, mimetype="image/jpeg", conditional=True, max_age=0))
 
 
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>/delete", methods=["POST"])
