@@ -7,6 +7,8 @@
   the unit's staff (read, every row checked by the filing rule, written in one Core insert,
   audited, the dashboard summaries updated, committed), beside the bare parse of the same
   file by the reader, and their ratio;
+- bad files: the corpus's zip bomb, billion laughs and oversized sheets, each refused in a
+  fresh process, with the time and how much the process's peak memory grew;
 - ledger export: 1,000,000 support records as .csv and as .xlsx, each in a fresh process,
   with its time, its CPU time (user and system: what a busy machine disturbs least) and
   the process's peak memory (VmHWM).
@@ -261,6 +263,38 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+REFUSED_FILES = ("zip_bomb.xlsx", "billion_laughs.xlsx", "too_many_rows.csv", "too_many_columns.csv")
+
+
+def refuse_child(name: str) -> None:
+    """Run in its own process: read one bad file of the test corpus, which must be refused."""
+    from registry.transfer.reading import FileRefused, read_grid
+
+    data = (ROOT / "tests" / "import_corpus" / name).read_bytes()
+    before = peak_mb()
+    t, cpu = time.perf_counter(), cpu_seconds()
+    try:
+        read_grid(data, name)
+        verdict = "READ (should be refused)"
+    except FileRefused as refused:
+        verdict = f"refused {refused.status}"
+    print(f"{time.perf_counter() - t:.4f} {cpu_seconds() - cpu:.4f} {peak_mb() - before:.1f} {len(data)} {verdict}")
+
+
+def bench_refusals() -> None:
+    """How fast and in how little memory the reader refuses the worst files of the corpus
+    (the zip bomb unpacks to gigabytes), each in a fresh process."""
+    for name in REFUSED_FILES:
+        result = subprocess.run([sys.executable, __file__, "--refuse-child", name], capture_output=True, text=True,
+                                cwd=ROOT)
+        if result.returncode != 0:
+            print(f"refusal {name}: FAILED\n{result.stderr[-2000:]}")
+            continue
+        elapsed, cpu, grown, size, verdict = result.stdout.split(maxsplit=4)
+        print(f"bad file  {name:22} {int(size) / 1e6:5.2f} MB  {verdict.strip()} in {float(elapsed) * 1000:6.1f} ms "
+              f"(CPU {float(cpu) * 1000:.1f} ms), memory grew {float(grown):.1f} MB", flush=True)
+
+
 def bench_export(path: Path, n: int) -> None:
     targets = {"csv": 15, "xlsx": 90}
     for fmt in ("csv", "xlsx"):
@@ -283,10 +317,15 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--export-child", nargs=3, metavar=("DB", "FMT", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--refuse-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_child:
         export_child(*args.export_child)
         return
+    if args.refuse_child:
+        refuse_child(args.refuse_child)
+        return
+    bench_refusals()
     with tempfile.TemporaryDirectory(prefix="transfer-bench-") as tmp:
         path = Path(tmp) / "bench.sqlite3"
         t = time.perf_counter()
