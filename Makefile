@@ -35,8 +35,11 @@ run: install
 	$(BIN)/flask jobs work & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - 'registry:create_app()'
 
+# Bytecode caches are kept even where PYTHONDONTWRITEBYTECODE is set: every pytest worker
+# (and every server a test starts) would otherwise compile the app and rewrite the test
+# modules' asserts anew, a few seconds of CPU each time.
 test: install-test
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
