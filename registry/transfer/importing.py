@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from openpyxl.utils import get_column_letter
+
 from ..audit.services import record
 from ..core.rules import Collector, RuleViolation
 from ..extensions import db
@@ -230,14 +232,8 @@ def resolve(lookup, values: dict, key: str, errors: Collector):
 
 
 def column_letter(index: int | None) -> str:
-    if index is None:
-        return ""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    """A 0-based column's letter as Excel shows it (0 -> A, 26 -> AA); none for no column."""
+    return "" if index is None else get_column_letter(index + 1)
 
 
 def clean_cell(value):
