@@ -103,26 +103,36 @@ def people_file(n: int) -> bytes:
     return buf.getvalue()
 
 
-def bench_people(path: Path, n: int) -> None:
-    from sqlalchemy import func, select
+def timed_import(spec, data: bytes, filename: str, username: str):
+    """The bare parse of the file by the reader, then the whole import as ``username``:
+    (grid, parse s, parse CPU s, report, import s, import CPU s)."""
+    from sqlalchemy import select
 
     from registry.accounts.models import User
     from registry.extensions import db
-    from registry.people.imports import PersonImport
-    from registry.people.models import Person
     from registry.transfer.importing import run_import
     from registry.transfer.reading import read_grid
+
+    t, c = time.perf_counter(), time.process_time()
+    grid = read_grid(data, filename)
+    parse, parse_cpu = time.perf_counter() - t, time.process_time() - c
+    user = db.session.scalar(select(User).where(User.username == username))
+    t, c = time.perf_counter(), time.process_time()
+    report = run_import(spec, data, filename, user)
+    return grid, parse, parse_cpu, report, time.perf_counter() - t, time.process_time() - c
+
+
+def bench_people(path: Path, n: int) -> None:
+    from sqlalchemy import func, select
+
+    from registry.extensions import db
+    from registry.people.imports import PersonImport
+    from registry.people.models import Person
 
     data = people_file(n)
     app = make_app(path)
     with app.app_context():
-        t, c = time.perf_counter(), time.process_time()
-        grid = read_grid(data, "people.xlsx")
-        parse, parse_cpu = time.perf_counter() - t, time.process_time() - c
-        user = db.session.scalar(select(User).where(User.username == "bench_county"))
-        t, c = time.perf_counter(), time.process_time()
-        report = run_import(PersonImport(), data, "people.xlsx", user)
-        full, full_cpu = time.perf_counter() - t, time.process_time() - c
+        grid, parse, parse_cpu, report, full, full_cpu = timed_import(PersonImport(), data, "people.xlsx", "bench_county")
         stored = db.session.scalar(select(func.count()).select_from(Person))
     status = "ok" if report.ok else f"FAILED: {report.errors[:3]}"
     print(f"people import   {n:>9,} rows  parse {parse:6.2f} s (cpu {parse_cpu:.2f})  "
@@ -164,24 +174,15 @@ def records_file(n: int) -> bytes:
 def bench_records(path: Path, n: int) -> None:
     from sqlalchemy import func, select
 
-    from registry.accounts.models import User
     from registry.dashboard.models import SupportTotal
     from registry.extensions import db
     from registry.records.imports import RecordImport
     from registry.records.models import SupportRecord
-    from registry.transfer.importing import run_import
-    from registry.transfer.reading import read_grid
 
     app = make_app(path)
     with app.app_context():
         data = records_file(n)
-        t, c = time.perf_counter(), time.process_time()
-        grid = read_grid(data, "records.xlsx")
-        parse, parse_cpu = time.perf_counter() - t, time.process_time() - c
-        user = db.session.scalar(select(User).where(User.username == "bench_unit"))
-        t, c = time.perf_counter(), time.process_time()
-        report = run_import(RecordImport(), data, "records.xlsx", user)
-        full, full_cpu = time.perf_counter() - t, time.process_time() - c
+        grid, parse, parse_cpu, report, full, full_cpu = timed_import(RecordImport(), data, "records.xlsx", "bench_unit")
         stored = db.session.scalar(select(func.count()).select_from(SupportRecord))
         counted = db.session.scalar(select(func.sum(SupportTotal.record_count)).where(
             SupportTotal.level == "province", SupportTotal.month == 0))
