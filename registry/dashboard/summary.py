@@ -18,6 +18,7 @@ rows; SQLite serialises writers anyway.
 """
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -633,6 +634,16 @@ def add_records(session, condition) -> None:
         refresh_areas(conn, areas)
 
 
+@functools.cache
+def _rebuild_rollup_statements(model) -> tuple:
+    """The rollup's INSERT ... SELECT at each level, by month and for the whole year: built
+    once (a statement and its cache key cost more Python than the rebuild of a small
+    registry, which the summaries' tests do after every change)."""
+    return tuple(SupportRollup.__table__.insert().from_select([*_ROLLUP_KEY, *_MEASURES],
+                                                              _rollup_select(model, level, n, whole_year))
+                 for (level, n) in LEVEL_CUTS for whole_year in (False, True))
+
+
 def rebuild_all() -> None:
     """Recompute every summary from the records (after a bulk load or a flag change)."""
     model = _record_model()
@@ -645,9 +656,8 @@ def rebuild_all() -> None:
         refresh_village_status(conn, None)
         refresh_areas(conn, None)
         return
-    for (level, n), whole_year in ((cut, whole) for cut in LEVEL_CUTS for whole in (False, True)):
-        conn.execute(SupportRollup.__table__.insert().from_select(
-            [*_ROLLUP_KEY, *_MEASURES], _rollup_select(model, level, n, whole_year)))
+    for statement in _rebuild_rollup_statements(model):
+        conn.execute(statement)
     r = SupportRollup
     conn.execute(
         SupportTotal.__table__.insert().from_select(
