@@ -25,6 +25,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(jobs_cli)
 
+    from .backup.cli import backup_cli
+
+    app.cli.add_command(backup_cli)
+
 
 # -- regions -----------------------------------------------------------------------------
 
