@@ -232,6 +232,34 @@ def test_an_archive_made_while_the_backup_folder_is_inside_uploads_is_refused(ap
     assert not (tmp_path / "uploads" / "backups").exists() or not os.listdir(tmp_path / "uploads" / "backups")
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"kind": "other"}, "不支持跨数据库类型恢复"),
+    ({"alembic_revision": "0123456789ab"}, "不为本程序所知"),
+])
+def test_an_archive_of_the_other_kind_or_an_unknown_schema_is_refused(target, tmp_path, change, message):
+    """Signed with the right key, so only the rule itself refuses it."""
+    from registry.backup.archive import FORMAT, FORMAT_VERSION, ArchiveWriter
+    from registry.core.timeutil import utcnow
+
+    with target.app_context():
+        kind = _db.engine.dialect.name
+        manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "created_at": "2026-11-28T02:00:00Z",
+                    "app": {"name": "registry", "version": "0.1.0"}, "alembic_revision": None,
+                    "database": {"kind": kind, "file": "database/registry.db"}, "tables": {},
+                    "audit": {"checkpoint": None}, "uploads": "uploads"}
+        if change.get("kind"):
+            manifest["database"]["kind"] = "sqlite" if kind == "postgresql" else "postgresql"
+        manifest["alembic_revision"] = change.get("alembic_revision")
+        writer = ArchiveWriter(tmp_path / "forged.tar", utcnow())
+        writer.add_bytes("database/registry.db", b"rows")
+        writer.add_bytes("uploads/records/ab/x.pdf", b"%PDF-")
+        archive = writer.finish(manifest)
+
+    result = _invoke(target, "restore", str(archive))
+    assert result.exit_code == 1 and message in result.output
+    _assert_nothing_written(target)
+
+
 @pytest.mark.parametrize("name, ok", [
     ("uploads/records/ab/ab12.pdf", True), ("database/registry.sqlite3", True),
     ("checkpoint/audit-checkpoint.json", True), ("uploads/../../etc/passwd", False), ("/etc/passwd", False),
