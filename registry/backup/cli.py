@@ -57,7 +57,7 @@ def backup_verify(archive: Path):
                     "is verified before anything is written; the audit chain is verified afterwards.")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def backup_restore(archive: Path):
-    from ..cli import _report_chain
+    from ..audit.console import report_chain
     from .services import describe, restore_backup
 
     try:
@@ -75,6 +75,6 @@ def backup_restore(archive: Path):
         click.echo(f"行数不符：{problem}", err=True)
     if restored.count_problems:
         click.echo("恢复后的行数与备份清单不符，请检查", err=True)
-    _report_chain(restored.chain)  # exits 1 if the chain is broken
+    report_chain(restored.chain)  # exits 1 if the chain is broken
     if restored.count_problems:
         sys.exit(1)
