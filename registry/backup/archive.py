@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import os
 import tarfile
@@ -150,8 +151,6 @@ class ArchiveWriter:
         self.files[name] = {"size": size, "sha256": reader.hash.hexdigest()}
 
     def add_bytes(self, name: str, data: bytes, *, listed: bool = True) -> None:
-        import io
-
         self._tar.addfile(self._info(name, len(data)), io.BytesIO(data))
         if listed:
             self.files[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}

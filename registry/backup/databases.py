@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import column, create_engine, func, inspect, select, table, text
 from sqlalchemy.engine import Connection, URL
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from ..extensions import db
@@ -70,7 +71,11 @@ def existing_tables() -> list[str]:
         finally:
             conn.close()
         return [name for (name,) in rows]
-    with db.engine.connect() as conn:
+    try:
+        conn = db.engine.connect()
+    except OperationalError as error:
+        raise BackupError(f"无法连接目标数据库：{error.orig}") from None
+    with conn:
         return list(conn.scalars(text(
             "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END "
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "

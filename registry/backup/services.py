@@ -92,7 +92,7 @@ def create_backup(folder: Path | None = None) -> Created:
         skipped: list[str] = []
         try:
             writer.add_file(snap.member, snap.path)
-            Path(snap.path).unlink()
+            snap.path.unlink()  # the space it took, before the files are copied
             if checkpoint is not None:
                 writer.add_bytes(CHECKPOINT, checkpoint)
             if uploads.is_dir():
