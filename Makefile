@@ -8,7 +8,7 @@ WORKERS ?= 3
 PYTEST_WORKERS ?= 2
 export FLASK_APP := registry:create_app
 
-.PHONY: run test install install-test migrate-check browser-deps clean
+.PHONY: run test security bandit install install-test migrate-check browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,18 @@ run: install
 # Bytecode caches are kept even where PYTHONDONTWRITEBYTECODE is set: every pytest worker
 # (and every server a test starts) would otherwise compile the app and rewrite the test
 # modules' asserts anew, a few seconds of CPU each time.
-test: install-test
+test: install-test security
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Security lint of registry/ before the tests: ruff's S rules (bandit's checks reimplemented,
+# ~0.05 s against bandit's ~3.5 s). No finding may stand: fix it, or mark a false positive
+# `# noqa: SXXX  # nosec BXXX` with the reason in a comment above the line.
+security: install-test
+	$(BIN)/ruff check --quiet --no-cache --select S registry
+
+# bandit itself, medium and high findings (the same markers keep it at zero)
+bandit: install-test
+	$(BIN)/python -m bandit -r registry -ll -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -25,6 +25,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(jobs_cli)
 
+    from .backup.cli import backup_cli
+
+    app.cli.add_command(backup_cli)
+
 
 # -- regions -----------------------------------------------------------------------------
 
@@ -151,18 +155,9 @@ def audit_checkpoint(after_restore: bool):
 
 
 def _report_chain(report) -> None:
-    if not report.ok:
-        where = f"第一个异常事件编号 {report.broken_id}（{report.reason}）；此前 {report.checked} 条完好" \
-            if report.broken_id is not None else report.reason
-        click.echo(f"审计链断裂：{where}", err=True)
-        sys.exit(1)
-    click.echo(f"审计链完整：共 {report.checked} 条事件")
-    if report.checkpoint is not None:
-        cp = report.checkpoint
-        click.echo(f"最近检查点：{cp.count} 条，末条哈希 {cp.hash[:16]}…，{cp.at.isoformat(timespec='seconds')} UTC，"
-                   f"密钥编号 {cp.key_id}")
-    if report.note:
-        click.echo(f"注意：{report.note}", err=True)
+    from .audit.console import report_chain
+
+    report_chain(report)
 
 
 # -- demo and first-run set-up ------------------------------------------------------------

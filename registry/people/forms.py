@@ -46,7 +46,8 @@ class EmployerLookupWidget:
         )
         hidden = html_params(type="hidden", name=field.name, value=field.data or "", data_combobox_value=True)
         box = html_params(class_="combobox", data_combobox=url_for("people.employer_lookup"))
-        return Markup(
+        # every value goes through wtforms' html_params, which escapes it (as wtforms' own widgets do)
+        return Markup(  # noqa: S704  # nosec B704
             f'<div {box}><input {text}><input {hidden}>'
             f'<ul {html_params(id=listbox, role="listbox", class_="combobox-list", aria_label="候选单位", hidden=True)}></ul>'
             f'<p class="combobox-note" aria-live="polite"></p></div>'

@@ -29,9 +29,10 @@ def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | N
         constant.append(dbapi.adapt(value, dbapi.PrepareProtocol, value))  # as the driver would, once
     constant = tuple(constant)
     names = [*keys, *fixed]
-    sql = (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "
-           f"({', '.join(conn.dialect.identifier_preparer.quote(n) for n in names)}) "
-           f"VALUES ({', '.join('?' * len(names))})")
+    quote = conn.dialect.identifier_preparer
+    columns, marks = ", ".join(quote.quote(n) for n in names), ", ".join("?" * len(names))
+    # identifiers from the table's own metadata, quoted; every value is a bound parameter
+    sql = f"INSERT INTO {quote.format_table(table)} ({columns}) VALUES ({marks})"  # noqa: S608  # nosec B608
     convert = [(i, f) for i, name in enumerate(keys) if (f := table.c[name].type.bind_processor(conn.dialect))]
     params = []
     for row in rows:
