@@ -58,12 +58,42 @@ def test_password_change_rules(make_user, login_as):
         "current_password": PASSWORD, "new_password": "short", "confirm_password": "short"})
     body = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "新密码：密码至少10位" in body
+    assert "新密码：密码至少12位" in body
 
 
 def test_generated_passwords_pass_the_policy():
     for _ in range(20):
         assert password_problems(generate_password()) == []
+
+
+@pytest.mark.parametrize("password, problem", [
+    ("Abcdefgh123", "密码至少12位"),
+    ("qwerty123456", "常见"),
+    ("QWERTY123456", "常见"),  # the list is checked without regard to case
+    ("Password1234", "常见"),
+    ("Sunshine2024!!!", "常见"),  # a common word with digits and signs around it
+])
+def test_short_and_common_passwords_are_refused(password, problem):
+    assert any(problem in message for message in password_problems(password))
+
+
+def test_the_tests_and_demo_passwords_pass_the_policy():
+    assert password_problems(PASSWORD) == []
+    assert password_problems("NewPassw0rd123") == []
+
+
+def test_every_way_of_setting_a_password_uses_the_policy(db, runner, make_user, login_as):
+    with pytest.raises(RuleViolation) as info:
+        create_user("someone", "admin", password="Password1234")
+    assert "password" in info.value.errors
+    db.session.rollback()
+    user = make_user("admin")
+    result = runner.invoke(args=["users", "set-password", user.username], input="qwertyuiop123\n")
+    assert result.exit_code != 0 and "常见" in result.output
+    body = login_as(user).post("/account/password", data={
+        "current_password": PASSWORD, "new_password": "1q2w3e4r5t6y", "confirm_password": "1q2w3e4r5t6y"}
+    ).get_data(as_text=True)
+    assert "新密码：密码过于常见" in body
 
 
 @pytest.mark.parametrize(

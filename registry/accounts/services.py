@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import string
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -38,12 +41,36 @@ def _dummy_hash() -> str:
     return _DUMMY_HASHES[method]
 
 
+MIN_PASSWORD_LENGTH = 12
+# Django's list of the 20,000 most common passwords (Royce Williams's, lower-cased,
+# django/contrib/auth/common-passwords.txt.gz of Django 5.2.19), unpacked unchanged.
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt")
+# what people put around a common word to pass a rule: digits, signs, spaces
+_DECORATION = string.digits + string.punctuation + string.whitespace
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    return frozenset(COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").split("\n")) - {""}
+
+
+def is_common_password(password: str) -> bool:
+    """In the list, ignoring case, or a listed word with digits and signs around it
+    (``Sunshine2024!!``)."""
+    lowered = password.lower().strip()
+    common = _common_passwords()
+    return lowered in common or lowered.strip(_DECORATION) in common
+
+
 def password_problems(password: str) -> list[str]:
+    """The password policy, for every way a password is set (form, CLI, admin reset)."""
     problems = []
-    if len(password) < 10:
-        problems.append("密码至少10位")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"密码至少{MIN_PASSWORD_LENGTH}位")
     if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
         problems.append("密码须同时包含字母和数字")
+    if is_common_password(password):
+        problems.append("密码过于常见（或只是在常见密码前后加了数字、符号），容易被猜中，请换一个")
     return problems
 
 

@@ -12,7 +12,7 @@ from ..core.permissions import require
 from ..extensions import db, limiter
 from .forms import EmptyForm, LoginForm, PasswordForm, UserForm
 from .models import User
-from .services import LoginRefused, authenticate, change_password, create_user, issue_api_token
+from .services import MIN_PASSWORD_LENGTH, LoginRefused, authenticate, change_password, create_user, issue_api_token
 
 bp = Blueprint("accounts", __name__)
 
@@ -65,7 +65,7 @@ def password():
         saved = save_form(form, change, success="密码已修改，其他设备上的登录已失效", redirect_to=url_for("main.home"))
         if saved:
             return saved
-    return render_template("accounts/password.html", form=form)
+    return render_template("accounts/password.html", form=form, min_length=MIN_PASSWORD_LENGTH)
 
 
 @bp.route("/account/token", methods=["GET", "POST"])
