@@ -5,7 +5,6 @@ from sqlalchemy import func, select
 
 from registry.accounts.models import User
 from registry.accounts.services import create_user, generate_password, password_problems
-from registry.audit.models import AuditEvent
 from registry.core.rules import RuleViolation
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.factories import COUNTY, make_village
@@ -26,19 +25,6 @@ def test_wrong_password_is_refused_in_chinese(client, make_user):
     response = login(client, user.username, "wrong-password-1")
     assert response.status_code == 200
     assert "用户名或密码错误" in response.get_data(as_text=True)
-
-
-def test_lock_out_after_repeated_failures(app, client, make_user, db):
-    user = make_user("admin")
-    limit = app.config["REGISTRY_LOGIN_MAX_FAILURES"]
-    for _ in range(limit):
-        login(client, user.username, "wrong-password-1")
-    response = login(client, user.username)  # right password, but locked
-    assert response.status_code == 200
-    assert "锁定" in response.get_data(as_text=True)
-    db.session.expire_all()
-    assert db.session.get(User, user.id).is_locked()
-    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "lock")) == 1
 
 
 def test_password_change_ends_other_sessions(app, make_user, login_as):
