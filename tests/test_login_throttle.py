@@ -219,3 +219,13 @@ def test_an_ipv6_subscriber_counts_as_one_address():
     assert throttle.network("2001:db8:1:2::5") == throttle.network("2001:db8:1:2:ffff::1") == "2001:db8:1:2::/64"
     assert throttle.network("::ffff:10.0.0.1") == "10.0.0.1"
     assert throttle.network(None) == "unknown"
+
+
+def test_a_failure_counted_a_moment_later_by_another_worker_refuses_nothing_below_the_limit():
+    """``now`` is read before the store's lock: another worker's failure may be later."""
+    policy = throttle.Policy(free_failures=5, max_delay=900, account_failures=100, account_max_delay=60,
+                             address_failures=50, window=timedelta(minutes=15))
+    keys = throttle.Keys.of("dave", "10.9.0.1")
+    later = throttle.Bucket(2, T0 + timedelta(milliseconds=5), T0 + timedelta(days=1))
+    buckets = {keys.pair: later, keys.account: later, keys.address: later, keys.known: None}
+    assert throttle.refusal(policy, keys, buckets, T0) is None

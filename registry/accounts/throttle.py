@@ -156,21 +156,21 @@ class Refusal:
 def refusal(policy: Policy, keys: Keys, buckets: dict[str, Bucket | None], now: datetime) -> Refusal | None:
     """Whether an attempt now is refused, and until when (the longest wait that applies)."""
     found: list[Refusal] = []
-    pair = buckets[keys.pair]
-    if pair is not None:
-        until = pair.last_at + timedelta(seconds=backoff(pair.failures, policy.free_failures, policy.max_delay))
-        if until > now:
-            found.append(Refusal("pair", until))
+
+    def delayed(reason: str, bucket: Bucket | None, free: int, cap: int) -> None:
+        # only past the free failures: ``now`` was read before the store's lock, so a
+        # failure counted meanwhile may be a moment later than it
+        wait = backoff(bucket.failures, free, cap) if bucket is not None else 0
+        if wait and bucket.last_at + timedelta(seconds=wait) > now:
+            found.append(Refusal(reason, bucket.last_at + timedelta(seconds=wait)))
+
+    delayed("pair", buckets[keys.pair], policy.free_failures, policy.max_delay)
     known = buckets[keys.known] is not None  # the account logged in from here lately
     address = buckets[keys.address]
     if address is not None and address.failures >= policy.address_failures and not known:
         found.append(Refusal("address", address.expires_at))
-    account = buckets[keys.account]
-    if account is not None and not known:
-        wait = backoff(account.failures, policy.account_failures, policy.account_max_delay)
-        until = account.last_at + timedelta(seconds=wait)
-        if until > now:
-            found.append(Refusal("account", until))
+    if not known:
+        delayed("account", buckets[keys.account], policy.account_failures, policy.account_max_delay)
     return max(found, key=lambda r: r.until) if found else None
 
 
