@@ -131,6 +131,20 @@ def users_set_password(username):
     click.echo("密码已重置")
 
 
+@users_cli.command("unlock", help="Let a user try to log in again at once, from every address "
+                   "(forgets the login throttle's counts for the account).")
+@click.argument("username")
+def users_unlock(username):
+    from .accounts.models import User
+    from .accounts.services import unlock
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException("账号不存在")
+    unlock(user)
+    click.echo(f"已解除账号 {user.username} 的登录限制")
+
+
 # -- audit -------------------------------------------------------------------------------
 
 @click.group("audit", help="审计日志。")

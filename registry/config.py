@@ -45,8 +45,13 @@ SETTING_DEFAULTS: dict[str, object] = {
     # unexcused absences -> best grade allowed
     "REGISTRY_ABSENCE_GRADE_CAP": ((1, "称职"), (2, "基本称职"), (3, "不称职")),
     "REGISTRY_MAX_UPLOAD_MB": 10,
+    # login throttling (registry/accounts/throttle.py): delays, never a lock-out
     "REGISTRY_LOGIN_MAX_FAILURES": 5,
-    "REGISTRY_LOGIN_LOCK_MINUTES": 15,
+    "REGISTRY_LOGIN_MAX_DELAY_SECONDS": 900,
+    "REGISTRY_LOGIN_ACCOUNT_FAILURES": 100,
+    "REGISTRY_LOGIN_ACCOUNT_MAX_DELAY_SECONDS": 60,
+    "REGISTRY_LOGIN_ADDRESS_FAILURES": 50,
+    "REGISTRY_LOGIN_WINDOW_MINUTES": 15,
     # confirmed support counts as recent for this many days (coverage's "last 12 months")
     "REGISTRY_SUPPORT_WINDOW_DAYS": 365,
     # an export of more rows than this runs as a job (flask jobs work), not in the web worker
@@ -114,8 +119,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["REMEMBER_COOKIE_HTTPONLY"] = True
     cfg["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     cfg["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead
-    cfg["RATELIMIT_STORAGE_URI"] = env.get("RATELIMIT_STORAGE_URI", "memory://")
-    cfg["RATELIMIT_HEADERS_ENABLED"] = True
+    # Login throttling counts in the database, or in Redis when this names one
+    # (redis://host:6379/0); never in a process. The prefix keeps two registries apart.
+    cfg["RATELIMIT_STORAGE_URI"] = env.get("RATELIMIT_STORAGE_URI", "")
+    cfg["RATELIMIT_KEY_PREFIX"] = env.get("RATELIMIT_KEY_PREFIX", "registry-login")
     cfg["UPLOAD_FOLDER"] = env.get("UPLOAD_FOLDER") or str(ipath / "uploads")
     cfg["GEOJSON_PATH"] = env.get("GEOJSON_PATH") or None
 

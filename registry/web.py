@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from .extensions import csrf, db, limiter, login_manager, migrate, talisman
+from .extensions import csrf, db, login_manager, migrate, talisman
 
 CSP = {
     "default-src": "'self'",
@@ -55,7 +55,6 @@ def register_extensions(app: Flask) -> None:
             configure_engine(engine)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
     talisman.init_app(
         app,
         force_https=False,

@@ -116,7 +116,6 @@ def app_config(tmp_path_factory):
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         # the signed head of the audit chain, outside the database (one per worker)
         "AUDIT_CHECKPOINT_PATH": str(tmp / "audit-checkpoint.json"),
-        "RATELIMIT_ENABLED": False,
         # scrypt costs ~160 ms a hash; tests create and log in hundreds of users
         "REGISTRY_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }

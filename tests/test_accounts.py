@@ -5,7 +5,6 @@ from sqlalchemy import func, select
 
 from registry.accounts.models import User
 from registry.accounts.services import create_user, generate_password, password_problems
-from registry.audit.models import AuditEvent
 from registry.core.rules import RuleViolation
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.factories import COUNTY, make_village
@@ -28,19 +27,6 @@ def test_wrong_password_is_refused_in_chinese(client, make_user):
     assert "用户名或密码错误" in response.get_data(as_text=True)
 
 
-def test_lock_out_after_repeated_failures(app, client, make_user, db):
-    user = make_user("admin")
-    limit = app.config["REGISTRY_LOGIN_MAX_FAILURES"]
-    for _ in range(limit):
-        login(client, user.username, "wrong-password-1")
-    response = login(client, user.username)  # right password, but locked
-    assert response.status_code == 200
-    assert "锁定" in response.get_data(as_text=True)
-    db.session.expire_all()
-    assert db.session.get(User, user.id).is_locked()
-    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "lock")) == 1
-
-
 def test_password_change_ends_other_sessions(app, make_user, login_as):
     user = make_user("admin")
     first = login_as(user)
@@ -58,12 +44,42 @@ def test_password_change_rules(make_user, login_as):
         "current_password": PASSWORD, "new_password": "short", "confirm_password": "short"})
     body = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "新密码：密码至少10位" in body
+    assert "新密码：密码至少12位" in body
 
 
 def test_generated_passwords_pass_the_policy():
     for _ in range(20):
         assert password_problems(generate_password()) == []
+
+
+@pytest.mark.parametrize("password, problem", [
+    ("Abcdefgh123", "密码至少12位"),
+    ("qwerty123456", "常见"),
+    ("QWERTY123456", "常见"),  # the list is checked without regard to case
+    ("Password1234", "常见"),
+    ("Sunshine2024!!!", "常见"),  # a common word with digits and signs around it
+])
+def test_short_and_common_passwords_are_refused(password, problem):
+    assert any(problem in message for message in password_problems(password))
+
+
+def test_the_tests_and_demo_passwords_pass_the_policy():
+    assert password_problems(PASSWORD) == []
+    assert password_problems("NewPassw0rd123") == []
+
+
+def test_every_way_of_setting_a_password_uses_the_policy(db, runner, make_user, login_as):
+    with pytest.raises(RuleViolation) as info:
+        create_user("someone", "admin", password="Password1234")
+    assert "password" in info.value.errors
+    db.session.rollback()
+    user = make_user("admin")
+    result = runner.invoke(args=["users", "set-password", user.username], input="qwertyuiop123\n")
+    assert result.exit_code != 0 and "常见" in result.output
+    body = login_as(user).post("/account/password", data={
+        "current_password": PASSWORD, "new_password": "1q2w3e4r5t6y", "confirm_password": "1q2w3e4r5t6y"}
+    ).get_data(as_text=True)
+    assert "新密码：密码过于常见" in body
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ ADMIN_ONLY = {
     # a summary table read by the coverage pages only joined to postings that are scoped
     # themselves; never queried on its own for a user
     "PersonTrainingYear": "internal summary, read only through scoped postings",
+    # counts of failed logins (accounts hashed, addresses), read only by the login itself
+    "LoginThrottle": "internal counts of the login throttle, never shown or queried for a user",
 }
 
 

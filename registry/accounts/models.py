@@ -90,3 +90,6 @@ class AnonymousUser(AnonymousUserMixin):
 
     def can(self, permission: str) -> bool:
         return False
+
+
+from .throttle import LoginThrottle  # noqa: E402,F401  (login throttling's table, for Alembic and the mappers)

@@ -1,11 +1,14 @@
-"""Account rules: creation with scope, authentication with lock-out, password change,
-API tokens. Every write records an audit event in the same transaction."""
+"""Account rules: creation with scope, authentication (throttled, never locked out by
+others), password change, API tokens. Every write records an audit event in the same transaction."""
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
-from datetime import timedelta
+import string
+from functools import cache
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -18,6 +21,7 @@ from ..core.timeutil import utcnow
 from ..extensions import db
 from ..organizations.models import Organization
 from ..regions.models import Region
+from . import throttle
 from .models import User
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
@@ -38,12 +42,36 @@ def _dummy_hash() -> str:
     return _DUMMY_HASHES[method]
 
 
+MIN_PASSWORD_LENGTH = 12
+# Django's list of the 20,000 most common passwords (Royce Williams's, lower-cased,
+# django/contrib/auth/common-passwords.txt.gz of Django 5.2.19), unpacked unchanged.
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt")
+# what people put around a common word to pass a rule: digits, signs, spaces
+_DECORATION = string.digits + string.punctuation + string.whitespace
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    return frozenset(COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").split("\n")) - {""}
+
+
+def is_common_password(password: str) -> bool:
+    """In the list, ignoring case, or a listed word with digits and signs around it
+    (``Sunshine2024!!``)."""
+    lowered = password.lower().strip()
+    common = _common_passwords()
+    return lowered in common or lowered.strip(_DECORATION) in common
+
+
 def password_problems(password: str) -> list[str]:
+    """The password policy, for every way a password is set (form, CLI, admin reset)."""
     problems = []
-    if len(password) < 10:
-        problems.append("密码至少10位")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"密码至少{MIN_PASSWORD_LENGTH}位")
     if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
         problems.append("密码须同时包含字母和数字")
+    if is_common_password(password):
+        problems.append("密码过于常见（或只是在常见密码前后加了数字、符号），容易被猜中，请换一个")
     return problems
 
 
@@ -129,39 +157,63 @@ class LoginRefused(Exception):
         self.message = message
 
 
-def authenticate(username: str, password: str) -> User:
-    """Check the credentials; lock the account after repeated failures.
+class LoginThrottled(LoginRefused):
+    """Too many failures: the view answers 429 with ``Retry-After: retry_after``."""
 
-    Commits: a failed attempt must be counted even though the login is refused.
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+_THROTTLED = {
+    "pair": "登录失败次数过多，请{wait}后再试。如忘记密码，请联系管理员重置。",
+    "account": "该账号近期登录失败次数过多，请{wait}后再试。如忘记密码，请联系管理员重置。",
+    "address": "您所在网络地址的登录失败次数过多，请{wait}后再试。",
+}
+
+
+def _wait_text(seconds: int) -> str:
+    return f"{seconds}秒" if seconds < 60 else f"{math.ceil(seconds / 60)}分钟"
+
+
+def authenticate(username: str, password: str, address: str | None = None) -> User:
+    """Check the credentials of an attempt from ``address`` (the client's IP address).
+
+    Throttled per account and address with doubling delays (``throttle``), never a lock
+    that a stranger's wrong passwords could set off. Commits: a failed attempt must be
+    counted even though the login is refused.
     """
-    cfg = current_app.config
-    user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
+    name = (username or "").strip()
+    try:
+        attempt = throttle.begin(name, address)
+    except throttle.Throttled as refused:
+        message = _THROTTLED[refused.reason].format(wait=_wait_text(refused.retry_after))
+        raise LoginThrottled(message, refused.retry_after) from None
+    user = db.session.scalar(select(User).where(User.username == name))
     if user is None:
         check_password_hash(_dummy_hash(), password or "")
         raise LoginRefused("用户名或密码错误")
-    now = utcnow()
-    if user.is_locked(now):
-        raise LoginRefused("登录失败次数过多，账号已临时锁定，请稍后再试或联系管理员")
     if not check_password_hash(user.password_hash, password or ""):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        locked = user.failed_logins >= cfg["REGISTRY_LOGIN_MAX_FAILURES"]
-        if locked:
-            user.locked_until = now + timedelta(minutes=cfg["REGISTRY_LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-        record("lock" if locked else "login_failed", user, after={"failed_logins": user.failed_logins,
-               "locked_until": user.locked_until}, summary="账号锁定" if locked else "登录失败", actor=user)
+        record("login_failed", user, after={"address": address}, summary="登录失败", actor=user)
         db.session.commit()
-        if locked:
-            raise LoginRefused("登录失败次数过多，账号已临时锁定，请稍后再试或联系管理员")
         raise LoginRefused("用户名或密码错误")
     if not user.active:
         raise LoginRefused("账号已停用，请联系管理员")
-    user.failed_logins = 0
-    user.locked_until = None
+    attempt.succeeded()
+    now = utcnow()
     user.last_login_at = now
     record("login", user, after={"last_login_at": now}, summary="登录", actor=user)
     db.session.commit()
     return user
+
+
+def unlock(user: User, actor=None) -> None:
+    """An administrator lets an account try again at once from every address."""
+    throttle.forget_account(user.username)
+    user.locked_until = None
+    user.failed_logins = 0
+    record("unlock", user, after={"username": user.username}, summary="解除登录限制", actor=actor)
+    db.session.commit()
 
 
 def change_password(user: User, current: str, new: str, confirm: str) -> None:
@@ -187,6 +239,7 @@ def set_password(user: User, new: str, actor=None) -> None:
     user.session_version = (user.session_version or 1) + 1
     user.locked_until = None
     user.failed_logins = 0
+    throttle.forget_account(user.username)
     record("password_reset", user, after={"session_version": user.session_version}, summary="重置密码", actor=actor)
     db.session.commit()
 

@@ -9,10 +9,12 @@ from sqlalchemy import select
 from ..core.access import login_only, public
 from ..core.forms import save_form
 from ..core.permissions import require
-from ..extensions import db, limiter
+from ..extensions import db
 from .forms import EmptyForm, LoginForm, PasswordForm, UserForm
 from .models import User
-from .services import LoginRefused, authenticate, change_password, create_user, issue_api_token
+from .services import (
+    MIN_PASSWORD_LENGTH, LoginRefused, LoginThrottled, authenticate, change_password, create_user, issue_api_token,
+)
 
 bp = Blueprint("accounts", __name__)
 
@@ -24,7 +26,6 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
 @public
 def login():
     if current_user.is_authenticated:
@@ -32,7 +33,11 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = authenticate(form.username.data, form.password.data)
+            user = authenticate(form.username.data, form.password.data, request.remote_addr)
+        except LoginThrottled as refused:
+            form.form_errors.append(refused.message)
+            page = render_template("accounts/login.html", form=form)
+            return page, 429, {"Retry-After": str(refused.retry_after)}
         except LoginRefused as refused:
             form.form_errors.append(refused.message)
         else:
@@ -65,7 +70,7 @@ def password():
         saved = save_form(form, change, success="密码已修改，其他设备上的登录已失效", redirect_to=url_for("main.home"))
         if saved:
             return saved
-    return render_template("accounts/password.html", form=form)
+    return render_template("accounts/password.html", form=form, min_length=MIN_PASSWORD_LENGTH)
 
 
 @bp.route("/account/token", methods=["GET", "POST"])

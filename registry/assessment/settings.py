@@ -25,8 +25,18 @@ MEANINGS: dict[str, tuple[str, str]] = {
         "“天数:等次”逗号分隔，如 1:称职,2:基本称职,3:不称职",
     ),
     "REGISTRY_MAX_UPLOAD_MB": ("上传佐证材料的单个文件大小上限（MB）", "整数，如 10"),
-    "REGISTRY_LOGIN_MAX_FAILURES": ("连续登录失败达到此次数后锁定账号", "整数，如 5"),
-    "REGISTRY_LOGIN_LOCK_MINUTES": ("账号锁定时长（分钟）", "整数，如 15"),
+    "REGISTRY_LOGIN_MAX_FAILURES": (
+        "同一账号从同一网络地址连续登录失败达到此次数后，每次再试须等待的时间逐次加倍（2秒、4秒、8秒……），不锁定账号；登录成功即清零",
+        "整数，如 5"),
+    "REGISTRY_LOGIN_MAX_DELAY_SECONDS": ("上述等待时间的上限（秒）", "整数，如 900"),
+    "REGISTRY_LOGIN_ACCOUNT_FAILURES": (
+        "同一账号在统计时段内从所有网络地址登录失败的总次数达到此数后，从未成功登录过的网络地址再试须等待（近30天登录成功过的地址不受影响）",
+        "整数，如 100"),
+    "REGISTRY_LOGIN_ACCOUNT_MAX_DELAY_SECONDS": ("上述等待时间的上限（秒）", "整数，如 60"),
+    "REGISTRY_LOGIN_ADDRESS_FAILURES": (
+        "同一网络地址在统计时段内对所有账号登录失败的总次数达到此数后，该地址暂停登录至时段结束（只计失败，不计成功登录；近30天从该地址登录成功过的账号不受影响）",
+        "整数，如 50"),
+    "REGISTRY_LOGIN_WINDOW_MINUTES": ("上述两项登录失败次数的统计时段（分钟）", "整数，如 15"),
     "REGISTRY_SUPPORT_WINDOW_DAYS": ("近期帮扶的统计窗口（天）：已确认帮扶记录日期在此天数内的村计为近12个月有帮扶", "整数，如 365"),
     "REGISTRY_EXPORT_JOB_ROWS": ("导出超过此行数时转为后台任务（flask jobs work）生成文件，完成后在任务页下载", "整数，如 5000"),
     "REGISTRY_JOB_KEEP_DAYS": ("后台导入导出任务的文件（及导入错误标注文件）在任务完成后保留的天数，到期自动删除，任务记录保留", "整数，如 7"),

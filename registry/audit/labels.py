@@ -42,6 +42,7 @@ ACTION_LABELS = {
     "login": "登录",
     "login_failed": "登录失败",
     "lock": "锁定账号",
+    "unlock": "解除登录限制",
     "password_change": "修改密码",
     "password_reset": "重置密码",
     "api_token": "生成API令牌",
@@ -95,7 +96,7 @@ COMMON_FIELDS = {
     "person_id": "人员编号", "posting_id": "选派编号", "pairing_id": "结对编号", "record_id": "记录编号",
     "phone": "电话", "note": "备注", "reason": "原因", "year": "年度", "grade": "等次", "comment": "评语",
     "created_at": "创建时间", "updated_at": "修改时间", "version": "版本", "last_login_at": "最近登录",
-    "failed_logins": "登录失败次数", "locked_until": "锁定至", "session_version": "会话版本",
+    "failed_logins": "登录失败次数", "locked_until": "锁定至", "session_version": "会话版本", "address": "网络地址",
     "is_key": "重点帮扶", "added": "新增条数", "rows": "行数", "format": "格式", "filters": "筛选条件",
 }
 
