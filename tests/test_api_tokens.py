@@ -78,7 +78,8 @@ def test_bad_token_input_is_refused_with_a_message_and_nothing_written(db, make_
     _new_token(session, name="报表")
     for data, message in (({"name": "报表"}, "名称：已有同名的有效令牌"), ({"name": "长" * 101}, "名称：名称不能超过100个字"),
                           ({"name": "a\u202eb"}, "名称：名称含有不可见的控制字符"),
-                          ({"expires_days": "9999"}, "有效期：")):
+                          ({"expires_days": "9999"}, "有效期：有效期须为1至366天"),
+                          ({"expires_days": "abc"}, "有效期：有效期须为1至366天")):
         response = session.post("/account/token", data=data)
         assert response.status_code == 422, data
         assert message in response.get_data(as_text=True)

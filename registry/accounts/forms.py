@@ -43,7 +43,8 @@ class EmptyForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("名称", validators=[Optional(), Length(max=100, message="名称不能超过100个字")])
-    expires_days = SelectField("有效期", default="", choices=_choices(
+    # any value is checked by tokens.issue_token (WTForms' own message is English)
+    expires_days = SelectField("有效期", default="", validate_choice=False, choices=_choices(
         [("", "长期有效（直到撤销）")] + [(str(days), f"{days}天") for days in EXPIRY_CHOICES if days]))
 
 

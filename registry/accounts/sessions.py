@@ -100,11 +100,12 @@ def user_for_session(key) -> User | None:
     disabled). Ends a session found run out; notes the visit at most once a minute."""
     if not key or not isinstance(key, str):
         return None
-    row = db.session.scalar(select(LoginSession).where(LoginSession.key_digest == key_digest(key)))
-    if row is None or row.ended_at is not None:
+    found = db.session.execute(select(LoginSession, User).join(User, User.id == LoginSession.user_id)
+                               .where(LoginSession.key_digest == key_digest(key))).first()
+    if found is None:
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if row.ended_at is not None or not user.active:
         return None
     now = utcnow()
     reason = expiry_reason(row, now)

@@ -61,9 +61,22 @@ def token_list(user: User, limit: int = 50) -> list[ApiToken]:
     ))
 
 
-def issue_token(user: User, name: str = "", expires_days: int | None = None, actor=None) -> str:
-    """A new token for ``user`` (returned, to be shown once). Commits."""
+def _days(value) -> int | None:
+    """``expires_days`` as given by the form or a caller: blank for no expiry, else a
+    whole number of days (anything else is 0, refused by the range check)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def issue_token(user: User, name: str = "", expires_days: int | str | None = None, actor=None) -> str:
+    """A new token for ``user`` (returned, to be shown once), valid for ``expires_days``
+    days or until revoked. Commits."""
     name = (name or "").strip()
+    expires_days = _days(expires_days)
     live = live_tokens(user)
     errors = Collector()
     errors.check(len(name) <= 100, "name", "名称不能超过100个字")
@@ -71,7 +84,7 @@ def issue_token(user: User, name: str = "", expires_days: int | None = None, act
     errors.check(not name or all(token.name != name for token in live), "name", "已有同名的有效令牌，请换一个名称")
     errors.check(len(live) < MAX_LIVE_TOKENS, "", f"有效令牌最多{MAX_LIVE_TOKENS}个，请先撤销不再使用的令牌")
     if expires_days is not None:
-        errors.check(1 <= expires_days <= MAX_EXPIRY_DAYS, "expires_days", f"有效期须为1至{MAX_EXPIRY_DAYS}天")
+        errors.check(1 <= expires_days <= MAX_EXPIRY_DAYS, "expires_days", f"有效期须为1至{MAX_EXPIRY_DAYS}天，请从列表中选择")
     errors.raise_if_any()
     if not name:
         issued = db.session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id))

@@ -117,9 +117,8 @@ def token():
     form = TokenForm()
     new_token = None
     if form.validate_on_submit():
-        days = int(form.expires_days.data) if form.expires_days.data else None
         try:
-            new_token = tokens.issue_token(me, form.name.data or "", days)
+            new_token = tokens.issue_token(me, form.name.data or "", form.expires_days.data)
         except RuleViolation as violation:
             db.session.rollback()
             violation.apply_to_form(form)
