@@ -42,5 +42,5 @@ def log_in(user: User) -> None:
 
 
 def end_current_session(reason: str = "logout") -> None:
-    """End the login session this request runs under (logout). The caller commits."""
+    """End the login session this request runs under (logout). Commits."""
     end_session_by_key(session.get("_user_id"), reason)

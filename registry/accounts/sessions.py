@@ -125,15 +125,16 @@ def _end_where(condition, reason: str, now: datetime | None = None):
 
 
 def end_session_by_key(key, reason: str = "logout") -> None:
-    """End the session ``key`` names (logout). The caller commits."""
+    """End the session ``key`` names (logout). Commits."""
     if key and isinstance(key, str):
         db.session.execute(_end_where(LoginSession.key_digest == key_digest(key), reason))
+        db.session.commit()
 
 
 def end_session(row: LoginSession, reason: str = "ended") -> None:
-    """End one session (the user's 结束 on the account page). The caller commits."""
+    """End one session (the user's 结束 on the account page). Commits."""
     db.session.execute(_end_where(LoginSession.id == row.id, reason))
-    db.session.expire(row)
+    db.session.commit()
 
 
 def end_all_sessions(user: User, reason: str) -> int:

@@ -60,7 +60,6 @@ def login():
 def logout():
     if EmptyForm().validate_on_submit():
         end_current_session("logout")
-        db.session.commit()
         logout_user()
         session.clear()
         flash("您已退出登录", "info")
@@ -76,7 +75,7 @@ def password():
             change_password(current_user, form.current_password.data, form.new_password.data, form.confirm_password.data)
             log_in(current_user._get_current_object())  # every session ended: this one starts anew
 
-        saved = save_form(form, change, success="密码已修改，其他设备上的登录已失效", redirect_to=url_for("main.home"))
+        saved = save_form(form, change, success="密码已修改，其他设备上的登录和全部 API 令牌已失效", redirect_to=url_for("main.home"))
         if saved:
             return saved
     return render_template("accounts/password.html", form=form)
@@ -100,7 +99,6 @@ def end_session(session_id: int):
     if EmptyForm().validate_on_submit():
         current = row.key_digest == sessions.key_digest(me.session_key or "")
         sessions.end_session(row)
-        db.session.commit()
         if current:
             logout_user()
             session.clear()
