@@ -86,30 +86,35 @@ def test_bad_token_input_is_refused_with_a_message_and_nothing_written(db, make_
     assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 1
 
 
-def test_existing_tokens_are_kept_by_the_migration(tmp_path, app_config):
-    """``user_account.api_token_hash`` becomes an ``api_token`` row with the same digest."""
+def test_existing_tokens_are_kept_by_the_migration(app, db):
+    """``user_account.api_token_hash`` becomes an ``api_token`` row with the same digest,
+    and back. Runs this revision down and up again on the test database (the whole chain
+    on an empty database is test_migrations')."""
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
-    from registry import create_app
     from registry.accounts.tokens import token_digest, user_for_token
-    from registry.extensions import db
-    from tests.test_migrations import _empty_url
 
-    url = _empty_url(tmp_path)
-    fresh = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
-    with fresh.app_context():
-        upgrade(revision="d7b51ec946ca")
+    db.session.close()
+    try:
+        downgrade(revision=PREVIOUS)
         db.session.execute(text(
             "INSERT INTO user_account (username, display_name, password_hash, role, active, failed_logins, "
             "session_version, api_token_hash, created_at) VALUES ('old', 'old', 'x', 'admin', true, 0, 1, :digest, "
             "'2026-01-01')"), {"digest": token_digest("rg_old-token")})
         db.session.commit()
-        upgrade()
+        db.session.close()
+        upgrade(revision=REVISION)
         assert user_for_token("rg_old-token").username == "old"
         assert db.session.scalar(select(ApiToken.name)) == "原有令牌"
         db.session.commit()
-        downgrade(revision="d7b51ec946ca")
+        db.session.close()
+        downgrade(revision=PREVIOUS)
         assert db.session.scalar(text("SELECT api_token_hash FROM user_account")) == token_digest("rg_old-token")
-        db.session.remove()
-        db.engine.dispose()
+    finally:
+        db.session.rollback()
+        db.session.close()
+        upgrade()
+
+
+REVISION, PREVIOUS = "e5a1c3d7f9b2", "d7b51ec946ca"
