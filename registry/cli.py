@@ -131,18 +131,55 @@ def users_set_password(username):
     click.echo("密码已重置")
 
 
-@users_cli.command("unlock", help="Let a user try to log in again at once, from every address "
-                   "(forgets the login throttle's counts for the account).")
-@click.argument("username")
-def users_unlock(username):
+def _user_named(username: str):
     from .accounts.models import User
-    from .accounts.services import unlock
 
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         raise click.ClickException("账号不存在")
+    return user
+
+
+@users_cli.command("unlock", help="Let a user try to log in again at once, from every address "
+                   "(forgets the login throttle's counts for the account).")
+@click.argument("username")
+def users_unlock(username):
+    from .accounts.services import unlock
+
+    user = _user_named(username)
     unlock(user)
     click.echo(f"已解除账号 {user.username} 的登录限制")
+
+
+@users_cli.command("disable", help="Disable an account: it can no longer log in, and its sessions and API tokens "
+                   "end at once.")
+@click.argument("username")
+@click.option("--reason", required=True, help="why (kept with the account and in the audit trail)")
+def users_disable(username, reason):
+    from .accounts.services import disable_user
+    from .core.rules import RuleViolation
+
+    try:
+        disable_user(_user_named(username), reason)
+    except RuleViolation as violation:
+        db.session.rollback()
+        raise click.ClickException(violation.message) from None
+    click.echo(f"账号 {username} 已停用，其登录会话和 API 令牌已全部失效")
+
+
+@users_cli.command("enable", help="Enable a disabled account again (its old sessions and tokens stay ended).")
+@click.argument("username")
+@click.option("--reason", default="", help="why (optional)")
+def users_enable(username, reason):
+    from .accounts.services import enable_user
+    from .core.rules import RuleViolation
+
+    try:
+        enable_user(_user_named(username), reason)
+    except RuleViolation as violation:
+        db.session.rollback()
+        raise click.ClickException(violation.message) from None
+    click.echo(f"账号 {username} 已启用")
 
 
 # -- audit -------------------------------------------------------------------------------

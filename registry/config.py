@@ -52,6 +52,9 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_LOGIN_ACCOUNT_MAX_DELAY_SECONDS": 60,
     "REGISTRY_LOGIN_ADDRESS_FAILURES": 50,
     "REGISTRY_LOGIN_WINDOW_MINUTES": 15,
+    # a login session ends after this long without a request, and this long after the login
+    "REGISTRY_SESSION_IDLE_MINUTES": 30,
+    "REGISTRY_SESSION_MAX_HOURS": 12,
     # confirmed support counts as recent for this many days (coverage's "last 12 months")
     "REGISTRY_SUPPORT_WINDOW_DAYS": 365,
     # an export of more rows than this runs as a job (flask jobs work), not in the web worker

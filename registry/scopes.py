@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import false, or_, select
 
+from .accounts.models import ApiToken, LoginSession
 from .assessment.models import Assessment, Incentive
 from .audit.models import AuditEvent
 from .core.scope import (
@@ -53,6 +54,10 @@ scope_rule(VillageStatus, by_region(VillageStatus.code))
 
 # an import or export job (and its files) is its owner's alone
 scope_rule(TransferJob, lambda user: TransferJob.user_id == user.id)
+# so is a login session or an API token (the account pages end or revoke only the user's
+# own, administrators' included: accounts.sessions/tokens own_*_or_404)
+scope_rule(LoginSession, lambda user: LoginSession.user_id == user.id)
+scope_rule(ApiToken, lambda user: ApiToken.user_id == user.id)
 
 # -- as visible as what they belong to -------------------------------------------------
 

@@ -249,24 +249,28 @@ def session_csrf_token(client) -> str:
 
 
 def _start_session(client, user) -> None:
-    """What ``login_user(user)`` stores in the session of a request from this client."""
+    """What ``accounts.auth.log_in(user)`` leaves: a login session on the server
+    (``sessions.start_session``, one insert) and its key in this client's session."""
     from flask_login.utils import _create_identifier
+
+    from registry.accounts.sessions import start_session
 
     app = client.application
     with app.test_request_context(environ_base=client.environ_base):
         identifier = _create_identifier()
+    key = start_session(user, address="127.0.0.1", user_agent="test client")
     with client.session_transaction() as sess:
         sess.clear()
-        sess.update({"_user_id": user.get_id(), "_fresh": True, "_id": identifier})
+        sess.update({"_user_id": key, "_fresh": True, "_id": identifier})
 
 
 class Session:
     """A logged-in test client that adds the CSRF token to its POSTs.
 
-    It starts logged in as Flask-Login's ``login_user`` leaves a session (the user's id
-    and session version, fresh, the session identifier), written straight into the
+    It starts logged in as the login form leaves a session (a login session row on the
+    server, its key, fresh, the session identifier), the key written straight into the
     client's session cookie: posting the login form costs a request, a password check,
-    an audit event and a commit, and hundreds of tests log in. ``test_accounts`` and the
+    an audit event and two commits, and hundreds of tests log in. ``test_accounts`` and the
     browser tests cover the login form itself; a user the form would refuse (inactive,
     locked) or another password still goes through the form."""
 

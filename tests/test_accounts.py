@@ -134,3 +134,30 @@ def test_the_configured_hash_method_is_used_and_checked(app):
     assert hashed.startswith(app.config["REGISTRY_PASSWORD_HASH_METHOD"].split(":")[0] + ":")
     assert check_password_hash(hashed, "Another-passw0rd")
     assert not check_password_hash(hashed, "another-passw0rd")
+
+
+def test_a_copied_cookie_no_longer_works_after_logout(app, make_user):
+    """Defect 1 of issue 13: logout ended nothing the server checks."""
+    user = make_user("admin")
+    browser = app.test_client()
+    assert login(browser, user.username).status_code == 302
+    stolen = browser.get_cookie("session").value
+    token = csrf_token(browser, "/account/password")
+    browser.post("/logout", data={"csrf_token": token})
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    response = thief.get("/people/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_password_change_ends_the_api_tokens(make_user, login_as, client):
+    """Defect 2 of issue 13: a token kept working after its owner's password change."""
+    session = login_as(make_user("region", region_code=COUNTY))
+    page = session.post("/account/token").get_data(as_text=True)
+    token = page.split('class="token">')[1].split("<")[0]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/api/v1/coverage/{COUNTY}", headers=bearer).status_code == 200
+    response = session.post("/account/password", data={
+        "current_password": PASSWORD, "new_password": "NewPassw0rd123", "confirm_password": "NewPassw0rd123"})
+    assert response.status_code == 302
+    assert client.get(f"/api/v1/coverage/{COUNTY}", headers=bearer).status_code == 401

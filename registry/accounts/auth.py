@@ -1,11 +1,14 @@
-"""Flask-Login wiring: sessions carry ``id:session_version``; the API also accepts a
-per-user bearer token."""
+"""Flask-Login wiring: the session cookie carries the key of a server-side login session
+(sessions.py), looked up on every request; the API also accepts a bearer token
+(tokens.py)."""
 from __future__ import annotations
 
-from flask import request
+from flask import request, session
+from flask_login import login_user
 
-from ..extensions import db
 from .models import AnonymousUser, User
+from .sessions import end_session_by_key, start_session, user_for_session
+from .tokens import user_for_token
 
 
 def init_login(app, login_manager) -> None:
@@ -17,15 +20,8 @@ def init_login(app, login_manager) -> None:
     login_manager.anonymous_user = AnonymousUser
 
     @login_manager.user_loader
-    def load_user(raw: str):
-        try:
-            user_id, version = (int(part) for part in raw.split(":"))
-        except (ValueError, AttributeError):
-            return None
-        user = db.session.get(User, user_id)
-        if user is None or user.session_version != version or not user.active:
-            return None
-        return user
+    def load_user(key: str):
+        return user_for_session(key)
 
     @login_manager.request_loader
     def load_from_token(req):
@@ -34,6 +30,17 @@ def init_login(app, login_manager) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        from .services import user_for_token
-
         return user_for_token(header[len("Bearer "):].strip())
+
+
+def log_in(user: User) -> None:
+    """Start a new login session for ``user`` (who has proved who they are) and put its
+    key in the session cookie: a new session identifier at every login."""
+    user.session_key = start_session(user, address=request.remote_addr or "",
+                                      user_agent=request.user_agent.string or "")
+    login_user(user)
+
+
+def end_current_session(reason: str = "logout") -> None:
+    """End the login session this request runs under (logout). Commits."""
+    end_session_by_key(session.get("_user_id"), reason)

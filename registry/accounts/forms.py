@@ -5,6 +5,16 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..core.enums import ROLES
+from .tokens import EXPIRY_CHOICES
+
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms import SelectChoice
+
+    def _choices(pairs) -> list:
+        return [SelectChoice(*pair) for pair in pairs]
+except ImportError:  # pragma: no cover - older WTForms
+    def _choices(pairs) -> list:
+        return [tuple(pair) for pair in pairs]
 
 
 class LoginForm(FlaskForm):
@@ -21,7 +31,7 @@ class PasswordForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField("用户名", validators=[DataRequired(message="请输入用户名"), Length(max=64)])
     display_name = StringField("姓名", validators=[Optional(), Length(max=100)])
-    role = SelectField("角色", choices=list(ROLES.items()))
+    role = SelectField("角色", choices=_choices(ROLES.items()))
     region_code = StringField("所属行政区代码（行政区工作人员、监督查询）", validators=[Optional(), Length(max=12)])
     organization_id = StringField("所属帮扶单位编号（帮扶单位）", validators=[Optional(), Length(max=12)])
     village_code = StringField("所属村代码（村）", validators=[Optional(), Length(max=12)])
@@ -29,3 +39,16 @@ class UserForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """For POST-only actions: carries the CSRF token."""
+
+
+class TokenForm(FlaskForm):
+    name = StringField("名称", validators=[Optional(), Length(max=100, message="名称不能超过100个字")])
+    # any value is checked by tokens.issue_token (WTForms' own message is English)
+    expires_days = SelectField("有效期", default="", validate_choice=False, choices=_choices(
+        [("", "长期有效（直到撤销）")] + [(str(days), f"{days}天") for days in EXPIRY_CHOICES if days]))
+
+
+class ReasonForm(FlaskForm):
+    """停用 (reason required by the service) and 启用 (reason optional)."""
+
+    reason = StringField("原因", validators=[Optional(), Length(max=200, message="原因不能超过200个字")])

@@ -25,11 +25,11 @@ class User(UserMixin, db.Model):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), index=True)
     village_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # set by the administrator's 停用 (services.disable_user), cleared by 启用
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
-    # bumped on password change: every other session of the user ends
-    session_version: Mapped[int] = mapped_column(Integer, default=1)
-    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -37,8 +37,12 @@ class User(UserMixin, db.Model):
     village: Mapped[Region | None] = relationship(foreign_keys=[village_code], lazy="joined")
     organization = relationship("Organization", foreign_keys=[organization_id], lazy="joined")
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+    # The key of the login session this request runs under (sessions.py), not stored:
+    # Flask-Login keeps what get_id() returns in the session cookie.
+    session_key = None
+
+    def get_id(self) -> str | None:
+        return self.session_key
 
     @property
     def is_active(self) -> bool:  # flask-login
@@ -92,4 +96,42 @@ class AnonymousUser(AnonymousUserMixin):
         return False
 
 
+class LoginSession(db.Model):
+    """One login, kept on the server (sessions.py). The cookie carries a random key; only
+    its digest is stored. A session ends at logout, password change, account disable,
+    an administrator's 结束全部会话, or by being idle or old (the limits are settings)."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # updated at most once a minute (sessions.TOUCH_EVERY), not on every request
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ApiToken(db.Model):
+    """A named bearer token for /api/ (tokens.py); only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # updated at most once a minute, as a session's last_seen_at
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(20))
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 from .throttle import LoginThrottle  # noqa: E402,F401  (login throttling's table, for Alembic and the mappers)

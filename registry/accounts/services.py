@@ -1,8 +1,8 @@
 """Account rules: creation with scope, authentication (throttled, never locked out by
-others), password change, API tokens. Every write records an audit event in the same transaction."""
+others), password change, disabling and enabling (login sessions are in sessions.py, API
+tokens in tokens.py). Every write records an audit event in the same transaction."""
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import secrets
@@ -23,6 +23,8 @@ from ..organizations.models import Organization
 from ..regions.models import Region
 from . import throttle
 from .models import User
+from .sessions import end_all_sessions
+from .tokens import owner_scope, revoke_all_tokens
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 # Throwaway hashes (one per method) so that an unknown username costs as much time as a
@@ -129,7 +131,6 @@ def create_user(
         region_code=region_code if role in ("region", "viewer") else None,
         organization_id=organization_id if role == "unit" else None,
         village_code=village_code if role == "village" else None,
-        session_version=1,
         failed_logins=0,
         active=True,
     )
@@ -225,8 +226,7 @@ def change_password(user: User, current: str, new: str, confirm: str) -> None:
     errors.check(new != current, "new_password", "新密码不能与当前密码相同")
     errors.raise_if_any()
     user.password_hash = hash_password(new)
-    user.session_version = (user.session_version or 1) + 1  # ends other sessions
-    record("password_change", user, after={"session_version": user.session_version}, summary="修改密码", actor=user)
+    record("password_change", user, after=_end_access(user, "password_change"), summary="修改密码", actor=user)
     db.session.commit()
 
 
@@ -236,31 +236,61 @@ def set_password(user: User, new: str, actor=None) -> None:
     if problems:
         raise RuleViolation({"password": problems})
     user.password_hash = hash_password(new)
-    user.session_version = (user.session_version or 1) + 1
     user.locked_until = None
     user.failed_logins = 0
     throttle.forget_account(user.username)
-    record("password_reset", user, after={"session_version": user.session_version}, summary="重置密码", actor=actor)
+    record("password_reset", user, after=_end_access(user, "password_reset"), summary="重置密码", actor=actor)
     db.session.commit()
 
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _end_access(user: User, reason: str) -> dict:
+    """End every login session and API token of ``user`` (password change or reset,
+    disable); what ended, for the audit event."""
+    return {"sessions_ended": end_all_sessions(user, reason), "tokens_revoked": revoke_all_tokens(user, reason)}
 
 
-def issue_api_token(user: User) -> str:
-    """A new per-user API token (shown once); the old one stops working."""
-    token = "rg_" + secrets.token_urlsafe(32)
-    user.api_token_hash = _token_digest(token)
-    record("api_token", user, after={"api_token": "[新令牌]"}, summary="生成API令牌", actor=user)
+def end_sessions_by_admin(user: User, actor=None) -> int:
+    """An administrator's 结束全部会话: every login session of ``user`` ends. Commits."""
+    ended = end_all_sessions(user, "ended_by_admin")
+    record("end_sessions", user, after={"sessions_ended": ended}, summary=f"结束账号 {user.username} 的全部会话",
+           actor=actor, **owner_scope(user))
     db.session.commit()
-    return token
+    return ended
 
 
-def user_for_token(token: str) -> User | None:
-    if not token:
-        return None
-    user = db.session.scalar(select(User).where(User.api_token_hash == _token_digest(token)))
-    if user is None or not user.active or user.is_locked():
-        return None
-    return user
+def _reason(reason: str | None, *, required: bool) -> str:
+    reason = (reason or "").strip()
+    errors = Collector()
+    errors.check(bool(reason) or not required, "reason", "请填写原因")
+    errors.check(len(reason) <= 200, "reason", "原因不能超过200个字")
+    errors.raise_if_any()
+    return reason
+
+
+def disable_user(user: User, reason: str, actor=None) -> None:
+    """停用: the account can no longer log in; its sessions and tokens end at once. Commits."""
+    reason = _reason(reason, required=True)
+    if not user.active:
+        raise RuleViolation("该账号已停用")
+    if actor is not None and getattr(actor, "id", None) == user.id:
+        raise RuleViolation("不能停用自己的账号")
+    user.active = False
+    user.disabled_at = utcnow()
+    user.disabled_reason = reason
+    ended = _end_access(user, "disabled")
+    record("disable", user, after={"active": False, "reason": reason, **ended},
+           summary=f"停用账号 {user.username}：{reason}", actor=actor, **owner_scope(user))
+    db.session.commit()
+
+
+def enable_user(user: User, reason: str = "", actor=None) -> None:
+    """启用 a disabled account again (its old sessions and tokens stay ended). Commits."""
+    reason = _reason(reason, required=False)
+    if user.active:
+        raise RuleViolation("该账号未停用")
+    user.active = True
+    user.disabled_at = None
+    user.disabled_reason = None
+    record("enable", user, after={"active": True, "reason": reason},
+           summary=f"启用账号 {user.username}" + (f"：{reason}" if reason else ""), actor=actor, **owner_scope(user))
+    db.session.commit()

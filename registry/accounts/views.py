@@ -2,18 +2,30 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from ..core.access import login_only, public
 from ..core.forms import save_form
 from ..core.permissions import require
+from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404
 from ..extensions import db
-from .forms import EmptyForm, LoginForm, PasswordForm, UserForm
+from . import sessions, tokens
+from .auth import end_current_session, log_in
+from .forms import EmptyForm, LoginForm, PasswordForm, ReasonForm, TokenForm, UserForm
 from .models import User
 from .services import (
-    MIN_PASSWORD_LENGTH, LoginRefused, LoginThrottled, authenticate, change_password, create_user, issue_api_token,
+    MIN_PASSWORD_LENGTH,
+    LoginRefused,
+    LoginThrottled,
+    authenticate,
+    change_password,
+    create_user,
+    disable_user,
+    enable_user,
+    end_sessions_by_admin,
 )
 
 bp = Blueprint("accounts", __name__)
@@ -42,7 +54,7 @@ def login():
             form.form_errors.append(refused.message)
         else:
             session.clear()
-            login_user(user)
+            log_in(user)
             flash(f"欢迎，{user.display_name or user.username}", "success")
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form)
@@ -52,6 +64,7 @@ def login():
 @login_only
 def logout():
     if EmptyForm().validate_on_submit():
+        end_current_session("logout")
         logout_user()
         session.clear()
         flash("您已退出登录", "info")
@@ -65,22 +78,70 @@ def password():
     if form.validate_on_submit():
         def change():
             change_password(current_user, form.current_password.data, form.new_password.data, form.confirm_password.data)
-            login_user(current_user._get_current_object())  # re-issue the session with the new version
+            log_in(current_user._get_current_object())  # every session ended: this one starts anew
 
-        saved = save_form(form, change, success="密码已修改，其他设备上的登录已失效", redirect_to=url_for("main.home"))
+        saved = save_form(form, change, success="密码已修改，其他设备上的登录和全部 API 令牌已失效", redirect_to=url_for("main.home"))
         if saved:
             return saved
     return render_template("accounts/password.html", form=form, min_length=MIN_PASSWORD_LENGTH)
 
 
+@bp.route("/account")
+@login_only
+def account():
+    """我的账号: who I am, my live login sessions (each can be ended) and my tokens."""
+    me = current_user._get_current_object()
+    return render_template("accounts/account.html", form=EmptyForm(), sessions=sessions.active_sessions(me),
+                           current_key=sessions.key_digest(me.session_key or ""),
+                           tokens=tokens.live_tokens(me) if me.can("api_token") else None)
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@login_only
+def end_session(session_id: int):
+    me = current_user._get_current_object()
+    row = sessions.own_session_or_404(me, session_id)
+    if EmptyForm().validate_on_submit():
+        current = row.key_digest == sessions.key_digest(me.session_key or "")
+        sessions.end_session(row)
+        if current:
+            logout_user()
+            session.clear()
+            flash("当前会话已结束，请重新登录", "info")
+            return redirect(url_for("accounts.login"))
+        flash("该会话已结束，使用它的设备需要重新登录", "success")
+    return redirect(url_for("accounts.account"))
+
+
 @bp.route("/account/token", methods=["GET", "POST"])
 @require("api_token")
 def token():
-    form = EmptyForm()
+    me = current_user._get_current_object()
+    form = TokenForm()
     new_token = None
     if form.validate_on_submit():
-        new_token = issue_api_token(current_user)
-    return render_template("accounts/token.html", form=form, new_token=new_token)
+        try:
+            new_token = tokens.issue_token(me, form.name.data or "", form.expires_days.data)
+        except RuleViolation as violation:
+            db.session.rollback()
+            violation.apply_to_form(form)
+        else:
+            form = TokenForm(formdata=None)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("accounts/token.html", form=form, revoke_form=EmptyForm(), new_token=new_token,
+                           tokens=tokens.token_list(me), reasons=tokens.REVOKED_REASONS), status
+
+
+@bp.route("/account/token/<int:token_id>/revoke", methods=["POST"])
+@require("api_token")
+def revoke_token(token_id: int):
+    me = current_user._get_current_object()
+    row = tokens.own_token_or_404(me, token_id)
+    if EmptyForm().validate_on_submit():
+        name = row.name
+        save_form(EmptyForm(), lambda: tokens.revoke_token(row, actor=me), success=f"令牌「{name}」已撤销",
+                  refused="danger")
+    return redirect(url_for("accounts.token"))
 
 
 @bp.route("/admin/users")
@@ -117,3 +178,60 @@ def new_user():
             if saved:
                 return saved
     return render_template("accounts/user_form.html", form=form)
+
+
+def _account_or_404(user_id: int) -> User:
+    """An account the current user may manage: looked up in scope first (accounts are
+    the administrator's: anyone else gets 404), then the permission (403)."""
+    user = get_in_scope_or_404(User, user_id)
+    if not current_user.can("manage_accounts"):
+        abort(403)
+    return user
+
+
+@bp.route("/admin/users/<int:user_id>")
+@login_only
+def user_detail(user_id: int):
+    user = _account_or_404(user_id)
+    return render_template("accounts/user_detail.html", user=user, form=EmptyForm(), reason_form=ReasonForm(),
+                           sessions=sessions.active_sessions(user), tokens=tokens.token_list(user),
+                           token_reasons=tokens.REVOKED_REASONS)
+
+
+@bp.route("/admin/users/<int:user_id>/disable", methods=["POST"])
+@login_only
+def disable(user_id: int):
+    user = _account_or_404(user_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        saved = save_form(form, lambda: disable_user(user, form.reason.data, actor=current_user),
+                          success=f"账号 {user.username} 已停用，其登录会话和 API 令牌已全部失效",
+                          redirect_to=url_for("accounts.user_detail", user_id=user.id))
+        if saved:
+            return saved
+    return render_template("accounts/user_detail.html", user=user, form=EmptyForm(), reason_form=form,
+                           sessions=sessions.active_sessions(user), tokens=tokens.token_list(user),
+                           token_reasons=tokens.REVOKED_REASONS), 422
+
+
+@bp.route("/admin/users/<int:user_id>/enable", methods=["POST"])
+@login_only
+def enable(user_id: int):
+    user = _account_or_404(user_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        save_form(form, lambda: enable_user(user, form.reason.data, actor=current_user),
+                  success=f"账号 {user.username} 已启用", refused="danger")
+    else:
+        flash("；".join(form.reason.errors) or "表单无效，请重试", "danger")
+    return redirect(url_for("accounts.user_detail", user_id=user.id))
+
+
+@bp.route("/admin/users/<int:user_id>/end-sessions", methods=["POST"])
+@login_only
+def end_sessions(user_id: int):
+    user = _account_or_404(user_id)
+    if EmptyForm().validate_on_submit():
+        ended = end_sessions_by_admin(user, actor=current_user)
+        flash(f"已结束账号 {user.username} 的全部会话（{ended} 个）", "success")
+    return redirect(url_for("accounts.user_detail", user_id=user.id))

@@ -37,6 +37,8 @@ MEANINGS: dict[str, tuple[str, str]] = {
         "同一网络地址在统计时段内对所有账号登录失败的总次数达到此数后，该地址暂停登录至时段结束（只计失败，不计成功登录；近30天从该地址登录成功过的账号不受影响）",
         "整数，如 50"),
     "REGISTRY_LOGIN_WINDOW_MINUTES": ("上述两项登录失败次数的统计时段（分钟）", "整数，如 15"),
+    "REGISTRY_SESSION_IDLE_MINUTES": ("登录后连续此分钟数未操作，会话结束，须重新登录", "整数，如 30"),
+    "REGISTRY_SESSION_MAX_HOURS": ("一次登录最长有效小时数，期满须重新登录", "整数，如 12"),
     "REGISTRY_SUPPORT_WINDOW_DAYS": ("近期帮扶的统计窗口（天）：已确认帮扶记录日期在此天数内的村计为近12个月有帮扶", "整数，如 365"),
     "REGISTRY_EXPORT_JOB_ROWS": ("导出超过此行数时转为后台任务（flask jobs work）生成文件，完成后在任务页下载", "整数，如 5000"),
     "REGISTRY_JOB_KEEP_DAYS": ("后台导入导出任务的文件（及导入错误标注文件）在任务完成后保留的天数，到期自动删除，任务记录保留", "整数，如 7"),

@@ -46,6 +46,10 @@ ACTION_LABELS = {
     "password_change": "修改密码",
     "password_reset": "重置密码",
     "api_token": "生成API令牌",
+    "api_token_revoke": "撤销API令牌",
+    "end_sessions": "结束全部会话",
+    "disable": "停用账号",
+    "enable": "启用账号",
     # reference data and the trail itself
     "load_divisions": "载入行政区划",
     "checkpoint_reset": "重置审计检查点",
@@ -69,6 +73,7 @@ ENTITY_LABELS = {
     "Attendance": "参训记录", "DutyMonth": "驻村纪实", "VillageResult": "帮扶实效", "Assessment": "考核",
     "Incentive": "表扬激励与约谈", "Region": "行政区划", "User": "账号", "AuditEvent": "审计日志",
     "Gap": "缺口清单", "TransferJob": "导入导出任务", "YearClose": "年度关账", "ReopenRequest": "重新开放申请",
+    "ApiToken": "API令牌",
 }
 
 
@@ -97,6 +102,7 @@ COMMON_FIELDS = {
     "phone": "电话", "note": "备注", "reason": "原因", "year": "年度", "grade": "等次", "comment": "评语",
     "created_at": "创建时间", "updated_at": "修改时间", "version": "版本", "last_login_at": "最近登录",
     "failed_logins": "登录失败次数", "locked_until": "锁定至", "session_version": "会话版本", "address": "网络地址",
+    "sessions_ended": "结束的会话数", "tokens_revoked": "失效的令牌数", "expires_at": "有效期至", "revoked_at": "撤销时间",
     "is_key": "重点帮扶", "added": "新增条数", "rows": "行数", "format": "格式", "filters": "筛选条件",
 }
 
