@@ -368,3 +368,16 @@ def test_records_added_in_bulk_give_the_summaries_a_rebuild_gives_confirmed_ones
     summary.rebuild_all()
     db.session.commit()
     assert tables() == added
+
+
+def test_an_import_at_a_whole_second_finds_the_records_it_wrote(db, world, login_as, monkeypatch):
+    """The bulk insert stores a timestamp as the ORM does (with its microseconds, also
+    .000000), so the rows written at ``now`` are found again at a whole second too."""
+    from datetime import datetime
+
+    from registry.records import imports
+
+    monkeypatch.setattr(imports, "utcnow", lambda: datetime(2026, 3, 1, 8, 0, 0))
+    response = _post(login_as(world.unit), _csv([_row(world.village, "W-1"), _row(world.village, "W-2")]))
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    assert [r.created_at for r in _records()] == [datetime(2026, 3, 1, 8, 0, 0)] * 2
