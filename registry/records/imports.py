@@ -32,7 +32,9 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import date
 
-from sqlalchemy import select
+from json.encoder import encode_basestring
+
+from sqlalchemy import func, select
 
 from ..audit.services import FlatCanonical, record_many
 from ..core.enums import RECORD_CATEGORIES
@@ -325,6 +327,13 @@ _OWN = ("reference", "village_code", "category", "title", "description", "amount
         "amount_in_kind", "households", "persons", "jobs", "record_date")
 
 
+# the keys of an event's ``after`` that differ by record, in the order ``FlatCanonical``
+# writes them (sorted), so that a row's values are encoded straight into its template
+_AFTER_ORDER = ("amount", "amount_attracted", "amount_in_kind", "category", "description", "households", "id", "jobs",
+                "persons", "record_date", "reference", "title", "village_code")
+assert _AFTER_ORDER == tuple(sorted((*_OWN, "id")))
+
+
 def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     """One insert per unit for all new records (a unit's own import: one), one batch of
     audit events, one summary update."""
@@ -339,40 +348,53 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
         by_unit.setdefault(row.unit.id, []).append(row.values)
         units[row.unit.id] = row.unit
     table = SupportRecord.__table__
+    conn = db.session.connection()
+    # SQLite has one writer at a time (this transaction began IMMEDIATE; a deferred one
+    # whose snapshot is stale fails at its first write): the new ids are the table's next
+    # ones, given in the insert, and need not be read back
+    numbered = conn.dialect.name == "sqlite"
+    first = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() + 1 if numbered else None
+    next_id = first
     stamp = now.isoformat()
+    encode = encode_basestring  # a text value as ``canonical`` writes it
     events = []
     for unit_id, values in by_unit.items():
         fixed = {"organization_id": unit_id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
                  "supersedes_id": None, "created_by_id": user.id, "on_behalf_region_code": on_behalf,
                  "submitted_at": now, "decided_at": None, "decided_by_id": None, "is_demo": False,
                  "created_at": now, "updated_at": now, "version": 1}
-        insert_many(table, _OWN, [(r.reference, r.village_code, r.category, r.title, r.description, r.amount,
-                                   r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs,
-                                   r.record_date) for r in values], fixed)
-        # without RETURNING (SQLite returns ids in order only one row per statement): the
-        # ids are read back by 编号, which is unique within the unit
-        written = (table.c.organization_id == unit_id) & (table.c.created_at == now)
-        ids = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
+        tuples = [(r.reference, r.village_code, r.category, r.title, r.description, r.amount, r.amount_attracted,
+                   r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date) for r in values]
+        if numbered:
+            ids = range(next_id, next_id + len(values))
+            next_id += len(values)
+            insert_many(table, ("id", *_OWN), [(i, *t) for i, t in zip(ids, tuples)], fixed)
+        else:
+            insert_many(table, _OWN, tuples, fixed)
+            # the ids read back by 编号, which is unique within the unit
+            written = (table.c.organization_id == unit_id) & (table.c.created_at == now)
+            by_reference = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
+            ids = [by_reference[r.reference] for r in values]
         # each event's ``after`` is the record's columns, as ``canonical`` writes them (the
-        # times, dates and amounts as text): the shared columns encoded once
-        after = FlatCanonical({**fixed, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp},
-                              (*_OWN, "id")).make
+        # times, dates and amounts as text): the shared columns encoded once, each row's
+        # own straight into the template in ``_AFTER_ORDER``
+        template = FlatCanonical({**fixed, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp},
+                                 _AFTER_ORDER).template
         saying = ("导入并提交村确认：" if within is None
                   else f"{office_name(within)}代{units[unit_id].name}导入并提交村确认：")
-        for r in values:
-            record_id = ids[r.reference]
+        for r, record_id in zip(values, ids):
             events.append({
                 "action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
                 "summary": f"{saying}{r.title}（批量导入）", "region_code": r.village_code, "organization_id": unit_id,
-                "after_json": after({
-                    "reference": r.reference, "village_code": r.village_code, "category": r.category,
-                    "title": r.title, "description": r.description, "amount": str(r.amount),
-                    "amount_attracted": str(r.amount_attracted), "amount_in_kind": str(r.amount_in_kind),
-                    "households": r.households, "persons": r.persons, "jobs": r.jobs,
-                    "record_date": r.record_date.isoformat(), "id": record_id}),
+                "after_json": template % (
+                    f'"{r.amount}"', f'"{r.amount_attracted}"', f'"{r.amount_in_kind}"', encode(r.category),
+                    encode(r.description), r.households, record_id, r.jobs, r.persons,
+                    f'"{r.record_date.isoformat()}"', encode(r.reference), encode(r.title), encode(r.village_code)),
             })
     record_many(events, actor=user)
-    summary.add_records(db.session, table.c.organization_id.in_(list(by_unit)) & (table.c.created_at == now))
+    written = (table.c.id.between(first, next_id - 1) if numbered
+               else table.c.organization_id.in_(list(by_unit)) & (table.c.created_at == now))
+    summary.add_records(db.session, written)
     return len(rows)
 
 
