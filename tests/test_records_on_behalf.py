@@ -81,9 +81,16 @@ def test_who_may_file_for_which_unit(db, world):
                                                                               world.posted_village.code}
     assert filing.filer_village_codes(world.org.id, world.other_county.region) == set()
     # a county-wide pairing (对口帮扶 of a county) makes the unit one its county and townships act for
+    assert set(filing.acting_village_names(world.county)) == {world.village.code, world.posted_village.code}
     make_pairing(world.other_org, COUNTY, "paired")
     assert {o.id for o in filing.acting_organizations(world.township)} == {world.org.id, world.other_org.id}
     assert world.stranger_village.code in filing.filer_village_codes(world.other_org.id, world.township.region)
+    # the villages offered are those of every unit the staff may act for, in one query
+    union = set()
+    for org in filing.acting_organizations(world.township):
+        union |= filing.filer_village_codes(org.id, world.township.region)
+    assert set(filing.acting_village_names(world.township)) == union and world.stranger_village.code in union
+    assert filing.acting_village_names(world.viewer) == {}
 
 
 def test_region_staff_file_for_the_unit_the_village_confirms_and_the_unit_sees_it(db, world, login_as):

@@ -146,6 +146,28 @@ def acting_organizations(user) -> list[Organization]:
                                    .order_by(Organization.name, Organization.id)))
 
 
+def acting_village_names(user) -> dict[str, str]:
+    """Code -> name of the villages region staff may file for on some unit's behalf: the
+    union of ``filer_villages(org, within=region)`` over ``acting_organizations`` (a
+    started pairing with or posting to the village, or a started pairing with its county
+    or township), in one query however many units help in the region."""
+    if not files_on_behalf(user):
+        return {}
+    region, today = user.region, local_today()
+    direct = select(Pairing.region_code).where(Pairing.start_date <= today).union(
+        select(Posting.region_code).where(Posting.start_date <= today))
+    areas = db.session.execute(
+        select(Region.code, Region.level).where(
+            Region.code.in_(select(Pairing.region_code).where(Pairing.start_date <= today)),
+            Region.level.in_(("county", "township")),
+            or_(region.within(Region.code), Region.code.in_([*region.ancestor_codes(), region.code])))
+    ).all()
+    helped = or_(Region.code.in_(direct), *[Region(code=code, level=level).within(Region.code) for code, level in areas])
+    stmt = (select(Region.code, Region.name).where(Region.level == "village", region.within(Region.code), helped)
+            .order_by(Region.code))
+    return dict(db.session.execute(stmt).all())
+
+
 @dataclass(frozen=True)
 class Filer:
     """Who a record is filed for, and where: the unit, and for region staff acting on its

@@ -86,11 +86,12 @@ def _organization_labels(user) -> list[str]:
 def _village_labels(user) -> list[str]:
     """The villages the user may file for: a unit's own; for region staff those of every
     unit they may act for, inside their region."""
-    within = _region(user)
-    villages: dict[str, str] = {}
-    for org in filing.acting_organizations(user):
-        villages.update(filing.filer_village_names(org.id, within))
-    return [labelled(name, code) for code, name in sorted(villages.items())]
+    if _region(user) is not None:
+        villages = filing.acting_village_names(user)
+    else:
+        orgs = filing.acting_organizations(user)
+        villages = filing.filer_village_names(orgs[0].id) if orgs else {}
+    return [labelled(name, code) for code, name in villages.items()]
 
 
 @dataclass
