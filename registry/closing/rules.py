@@ -109,8 +109,11 @@ def blocking_close(year: int, region_code: str, kind: str, today: date | None = 
     """The close that keeps ``kind`` of ``year`` at ``region_code`` frozen, if any."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of closed data: {kind}")
+    closes = closes_of(year)
+    if not closes:  # most years: nothing closed, and no need to ask the clock (an import asks per row)
+        return None
     today = today or local_today()
-    for closed in closes_of(year):
+    for closed in closes:
         if closed.covers(region_code) and not closed.open_for(region_code, kind, today):
             return closed
     return None

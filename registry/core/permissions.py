@@ -20,7 +20,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "manage_people": _REGION_STAFF | {"unit"},
     "manage_postings": _REGION_STAFF,
     "manage_pairings": _REGION_STAFF,
-    "file_records": {"unit"},
+    "file_records": {"unit"},  # the filer's moves on a record: edit, submit, withdraw, correct, evidence
+    # a new record: a unit its own, region staff on a unit's behalf (records.filing.filer_for says for whom)
+    "new_records": {"unit", "region"},
     "confirm_records": {"village"},
     "manage_fund": _REGION_STAFF | {"unit"},  # money a charitable fund received
     "read_funds": _READERS | {"unit"},

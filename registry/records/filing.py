@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record as audit, snapshot
@@ -20,11 +21,12 @@ from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..closing.rules import ensure_year_open
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
+from ..organizations.models import Organization
 from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
 from . import evidence as files
-from .models import REFERENCE_LENGTH, Evidence, SupportRecord
+from .models import REFERENCE_LENGTH, Evidence, SupportRecord, office_name
 from .rules import STALE, check_version, commit_or_stale, refuse_unless, transition
 
 MAX_EVIDENCE_PER_RECORD = 20
@@ -62,10 +64,11 @@ def _bound_regions(organization_id: int) -> list[tuple[str, str, str]]:
     return [(code, level, "pairing" if from_pairing else "posting") for code, level, from_pairing in rows]
 
 
-def _village_condition(organization_id: int):
+def _village_condition(organization_id: int, within: Region | None = None):
     """SQL condition on ``Region``: the villages the organization may file records for —
     villages it is paired with or posts people to, and the villages inside a county or
-    township it is paired with (对口帮扶 of a county)."""
+    township it is paired with (对口帮扶 of a county). ``within``: only those inside that
+    region (region staff filing on the unit's behalf)."""
     bound = _bound_regions(organization_id)
     direct = [code for code, level, _ in bound if level == "village"]
     areas = [Region(code=code, level=level) for code, level, source in bound
@@ -74,29 +77,143 @@ def _village_condition(organization_id: int):
     conditions += [area.within(Region.code) for area in areas]
     if not conditions:
         return None
-    return and_(Region.level == "village", or_(*conditions))
+    condition = and_(Region.level == "village", or_(*conditions))
+    return condition if within is None else and_(condition, within.within(Region.code))
 
 
-def filer_villages(organization_id: int) -> list[Region]:
-    condition = _village_condition(organization_id)
+def filer_villages(organization_id: int, within: Region | None = None) -> list[Region]:
+    condition = _village_condition(organization_id, within)
     if condition is None:
         return []
     return list(db.session.scalars(select(Region).where(condition).order_by(Region.code)))
 
 
-def filer_village_codes(organization_id: int) -> set[str]:
+def filer_village_names(organization_id: int, within: Region | None = None) -> dict[str, str]:
+    """Code -> name of ``filer_villages``, fetched once (for checking many records)."""
+    condition = _village_condition(organization_id, within)
+    if condition is None:
+        return {}
+    return dict(db.session.execute(select(Region.code, Region.name).where(condition).order_by(Region.code)).all())
+
+
+def filer_village_codes(organization_id: int, within: Region | None = None) -> set[str]:
     """The codes of ``filer_villages``, fetched once (for checking many records)."""
-    condition = _village_condition(organization_id)
+    condition = _village_condition(organization_id, within)
     if condition is None:
         return set()
     return set(db.session.scalars(select(Region.code).where(condition)))
 
 
-def village_allowed(organization_id: int, village_code: str) -> bool:
-    condition = _village_condition(organization_id)
+def village_allowed(organization_id: int, village_code: str, within: Region | None = None) -> bool:
+    condition = _village_condition(organization_id, within)
     if condition is None:
         return False
     return db.session.scalar(select(func.count()).select_from(Region).where(condition, Region.code == village_code)) > 0
+
+
+# -- who files: a unit its own records, region staff on a unit's behalf -----------------------
+
+def files_on_behalf(user) -> bool:
+    """Region staff (not viewers, not administrators) of a region may file records on the
+    behalf of the units that help villages inside it (代为填报)."""
+    return getattr(user, "role", None) == "region" and getattr(user, "region", None) is not None
+
+
+def _acting_condition(region: Region):
+    """SQL condition on ``Organization``: the organizations that may file for some village
+    inside ``region`` by the rule of ``_village_condition`` — a started pairing with a
+    village inside it, or with a county or township that overlaps it (lies inside it, or
+    holds it), or a started posting to a village inside it."""
+    today = local_today()
+    place = aliased(Region)
+    around = [*region.ancestor_codes(), region.code]  # a county pairing covers a township inside
+    paired = (select(Pairing.organization_id).join(place, place.code == Pairing.region_code)
+              .where(Pairing.start_date <= today, place.level.in_(("village", "county", "township")),
+                     or_(region.within(place.code), place.code.in_(around))))
+    posted = (select(Posting.organization_id).join(place, place.code == Posting.region_code)
+              .where(Posting.start_date <= today, place.level == "village", region.within(place.code)))
+    return or_(Organization.id.in_(paired), Organization.id.in_(posted))
+
+
+def acting_organizations(user) -> list[Organization]:
+    """The organizations ``user`` may file records for: a unit itself; region staff the
+    units helping villages inside their region; nobody else any."""
+    if getattr(user, "role", None) == "unit" and user.organization_id:
+        return [db.session.get(Organization, user.organization_id)]
+    if not files_on_behalf(user):
+        return []
+    return list(db.session.scalars(select(Organization).where(_acting_condition(user.region))
+                                   .order_by(Organization.name, Organization.id)))
+
+
+def acting_village_names(user) -> dict[str, str]:
+    """Code -> name of the villages region staff may file for on some unit's behalf: the
+    union of ``filer_villages(org, within=region)`` over ``acting_organizations`` (a
+    started pairing with or posting to the village, or a started pairing with its county
+    or township), in one query however many units help in the region."""
+    if not files_on_behalf(user):
+        return {}
+    region, today = user.region, local_today()
+    direct = select(Pairing.region_code).where(Pairing.start_date <= today).union(
+        select(Posting.region_code).where(Posting.start_date <= today))
+    areas = db.session.execute(
+        select(Region.code, Region.level).where(
+            Region.code.in_(select(Pairing.region_code).where(Pairing.start_date <= today)),
+            Region.level.in_(("county", "township")),
+            or_(region.within(Region.code), Region.code.in_([*region.ancestor_codes(), region.code])))
+    ).all()
+    helped = or_(Region.code.in_(direct), *[Region(code=code, level=level).within(Region.code) for code, level in areas])
+    stmt = (select(Region.code, Region.name).where(Region.level == "village", region.within(Region.code), helped)
+            .order_by(Region.code))
+    return dict(db.session.execute(stmt).all())
+
+
+@dataclass(frozen=True)
+class Filer:
+    """Who a record is filed for, and where: the unit, and for region staff acting on its
+    behalf the staff member's region (only its villages)."""
+
+    organization_id: int
+    within: Region | None = None
+
+    @property
+    def on_behalf(self) -> bool:
+        return self.within is not None
+
+
+ONLY_FILERS = "只有帮扶单位的账号可以填报帮扶记录；行政区工作人员可以代帮扶单位填报"
+NOT_ACTING = "该单位不在您可以代为填报的单位之列（须在您管辖范围内的村有结对关系或选派干部）"
+
+
+def filer_for(user, organization_id=None) -> Filer:
+    """The one rule of who may file a record for which unit: a backing unit's account files
+    its own unit's records; region staff file for a unit that may file for some village in
+    their region (and then only for those villages). The form, the import, the API and the
+    CLI all ask here. ``organization_id``: the unit chosen (region staff must choose)."""
+    role = getattr(user, "role", None)
+    if role == "unit" and user.organization_id:
+        if organization_id not in (None, "") and str(organization_id) != str(user.organization_id):
+            raise RuleViolation("只能填报本单位的记录", "organization_id")
+        return Filer(user.organization_id)
+    if not files_on_behalf(user):
+        raise RuleViolation({"": ONLY_FILERS})
+    if organization_id in (None, ""):
+        raise RuleViolation("请选择帮扶单位（代哪个单位填报）", "organization_id")
+    try:
+        organization_id = int(organization_id)
+    except (TypeError, ValueError):
+        raise RuleViolation(NOT_ACTING, "organization_id") from None
+    if not may_act_for(user, organization_id):
+        raise RuleViolation(NOT_ACTING, "organization_id")
+    return Filer(organization_id, user.region)
+
+
+def may_act_for(user, organization_id: int) -> bool:
+    """Whether region staff ``user`` may file on behalf of the organization."""
+    if not files_on_behalf(user):
+        return False
+    stmt = select(Organization.id).where(Organization.id == organization_id, _acting_condition(user.region))
+    return db.session.scalar(stmt) is not None
 
 
 def filer_pairings(organization_id: int) -> list[Pairing]:
@@ -154,12 +271,19 @@ class RecordData:
     record_date: date
 
 
+OUTSIDE_UNIT = "该村不在本单位的结对或选派范围内"
+OUTSIDE_ACTING = "该村不在该单位的结对或选派范围内，或不在您的管辖范围内"
+
+
 def validate_record_data(organization_id: int, data: dict, *, village_code: str | None = None,
-                         allowed_villages: set[str] | None = None, dates: DateBounds | None = None) -> RecordData:
+                         allowed_villages: set[str] | None = None, dates: DateBounds | None = None,
+                         within: Region | None = None) -> RecordData:
     """Check a record's fields; ``village_code`` fixes the village (a correction keeps the
     corrected record's village). ``allowed_villages`` is ``filer_village_codes`` and
     ``dates`` is ``parsing.date_bounds()``, each fetched once by a caller checking many
-    records. Returns the cleaned values or raises ``RuleViolation``."""
+    records. ``within``: the region of staff filing on the unit's behalf (``Filer.within``;
+    the village must lie inside it too). Returns the cleaned values or raises
+    ``RuleViolation``."""
     errors = Collector()
     get = data.get
     reference = clean_reference(get("reference"), errors)
@@ -170,8 +294,9 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     village = village_code or village
     if not village:
         errors.add("village_code", "请选择村")
-    elif not (village in allowed_villages if allowed_villages is not None else village_allowed(organization_id, village)):
-        errors.add("village_code", "该村不在本单位的结对或选派范围内")
+    elif not (village in allowed_villages if allowed_villages is not None
+              else village_allowed(organization_id, village, within)):
+        errors.add("village_code", OUTSIDE_UNIT if within is None else OUTSIDE_ACTING)
 
     pairing_id = None
     raw_pairing = get("pairing_id")
@@ -179,7 +304,7 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     if raw_pairing:
         pairing = db.session.get(Pairing, int(raw_pairing)) if raw_pairing.isdigit() and len(raw_pairing) < 10 else None
         if pairing is None or pairing.organization_id != organization_id:
-            errors.add("pairing_id", "所选结对关系不属于本单位")
+            errors.add("pairing_id", "所选结对关系不属于本单位" if within is None else "所选结对关系不属于该单位")
         elif village and not _pairing_covers(pairing, village):
             errors.add("pairing_id", "所选结对关系不包含该村")
         else:
@@ -218,26 +343,24 @@ def _apply(record: SupportRecord, values: RecordData) -> None:
         setattr(record, name, value)
 
 
-def filer_organization(user) -> int:
-    """The organization a user files records for: only a backing unit's account files,
-    and only its own unit's records (the rule the form and the import share)."""
-    if getattr(user, "role", None) != "unit" or not user.organization_id:
-        raise RuleViolation({"": "只有帮扶单位的账号可以填报帮扶记录"})
-    return user.organization_id
-
-
-
-
 # -- filing and editing ----------------------------------------------------------------------
 
-def create_record(user, data: dict, uploads=(), *, submit: bool = False, supersedes: SupportRecord | None = None) -> SupportRecord:
+def create_record(user, data: dict, uploads=(), *, submit: bool = False, supersedes: SupportRecord | None = None,
+                  organization_id=None) -> SupportRecord:
     """A new record of the user's organization (a draft, or submitted at once). With
-    ``supersedes``, a correction of that confirmed record (same village)."""
-    organization_id = filer_organization(user)
+    ``supersedes``, a correction of that confirmed record (same village).
+
+    Region staff file on behalf of a unit (``organization_id``, see ``filer_for``): the
+    record is the unit's, remembers the staff member's region (代为填报), and goes to the
+    village at once (a draft would be nobody's to finish: region staff see submitted
+    records only, and the unit did not write it)."""
+    filer = filer_for(user, organization_id)
+    organization_id = filer.organization_id
     if supersedes is not None:
         refuse_unless(supersedes, user, "correct")
     values = validate_record_data(
-        organization_id, data, village_code=supersedes.village_code if supersedes is not None else None
+        organization_id, data, village_code=supersedes.village_code if supersedes is not None else None,
+        within=filer.within,
     )
     _check_reference_free(organization_id, values.reference)
     checked = files.check_uploads(uploads)
@@ -247,8 +370,10 @@ def create_record(user, data: dict, uploads=(), *, submit: bool = False, superse
     record = SupportRecord(
         organization_id=organization_id, status="draft", created_by_id=user.id,
         supersedes_id=supersedes.id if supersedes is not None else None,
+        on_behalf_region_code=filer.within.code if filer.on_behalf else None,
     )
     _apply(record, values)
+    submit = submit or filer.on_behalf
 
     def write_event() -> None:
         db.session.add(record)
@@ -258,11 +383,20 @@ def create_record(user, data: dict, uploads=(), *, submit: bool = False, superse
         flush_or_refuse(STALE, duplicate=("reference", taken))
         if supersedes is not None:
             audit("correct", record, summary=f"更正记录 #{supersedes.id}：{record.title}", actor=user)
+        elif filer.on_behalf:
+            audit("create", record, summary=on_behalf_summary(filer.within, record.organization_id, record.title),
+                  actor=user)
         else:
             audit("create", record, summary=f"创建草稿：{record.title}", actor=user)
 
     carry = (lambda: _carry_over(record, supersedes, carried, user)) if carried else None
     return _save(record, write_event, checked, user, submit=submit, carry=carry)
+
+
+def on_behalf_summary(region: Region, organization_id: int, title: str, how: str = "填报") -> str:
+    """The audit summary of a record filed on a unit's behalf: who filed it for whom."""
+    org = db.session.get(Organization, organization_id)
+    return f"{office_name(region)}代{org.name if org else organization_id}{how}：{title}"
 
 
 def start_correction(original: SupportRecord, user, data: dict, uploads=(), *, submit: bool = False) -> SupportRecord:

@@ -49,12 +49,14 @@ class RecordForm(FlaskForm):
     files = MultipleFileField("佐证材料（照片或 PDF，可多选）", render_kw={"accept": ACCEPT})
     version = HiddenField()
 
-    def __init__(self, organization_id: int, *args, fixed_village=None, **kwargs):
+    def __init__(self, organization_id: int, *args, fixed_village=None, within=None, **kwargs):
+        """``within``: region staff filing on the unit's behalf see only the unit's villages
+        inside their region, and the unit's pairings that reach into it."""
         super().__init__(*args, **kwargs)
         if fixed_village is not None:
             self.village_code.choices = _choices([(fixed_village.code, f"{fixed_village.name}（{fixed_village.code}）")])
         else:
-            villages = filing.filer_villages(organization_id)
+            villages = filing.filer_villages(organization_id, within)
             self.village_code.choices = _choices([("", "请选择")] + [
                 (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip()) for v in villages
             ])
@@ -65,6 +67,7 @@ class RecordForm(FlaskForm):
                         f"（{p.start_date:%Y-%m-%d} 起{'' if p.end_date is None else f'，{p.end_date:%Y-%m-%d} 止'}）",
              {"data-region": p.region.prefix if p.region else p.region_code})
             for p in filing.filer_pairings(organization_id)
+            if within is None or p.region is None or within.contains(p.region_code) or p.region.contains(within.code)
         ])
 
     def fill_from(self, record) -> None:

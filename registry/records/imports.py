@@ -1,16 +1,20 @@
 """帮扶记录 (帮扶台账) from a spreadsheet.
 
-Who imports: whoever may file records, for the unit they may file for
-(``filing.filer_organization``: a backing unit's account, its own unit's records). The
-填报单位 column (also read as 帮扶主体) may be left out or blank; when it is filled it must
-name that unit, so the unit's own ledger export comes back in unchanged. No account may
-file on behalf of another unit today, so no import does either.
+Who imports, and for which unit, is ``filing.filer_for``'s rule, read once for the file:
+
+- a backing unit's account imports its own unit's records. The 填报单位 column (also read as
+  帮扶主体 or 帮扶单位) may be left out or blank; when it is filled it must name that unit, so
+  the unit's own ledger export comes back in unchanged;
+- region staff import on behalf of units (代为填报): the column is required (their template
+  heads it 帮扶单位) and each row must name a unit they may act for
+  (``filing.acting_organizations``, by name or 统一社会信用代码), and a village that unit may
+  file for inside their region (``filing.filer_village_codes(..., within=region)``). Each
+  unit's villages and stored 编号 are fetched once, when a row first names it.
 
 Every row passes ``filing.validate_record_data``, the rule the form uses (the village must
-be one the unit may file for, amounts and dates through ``core.parsing``), with the
-unit's villages fetched once for the file. The natural key is the record's 编号 within its
-unit, so the 编号 is required here (the form numbers a blank one itself; a file without
-编号 could not be imported twice safely).
+be one the unit may file for, amounts and dates through ``core.parsing``). The natural key
+is the record's 编号 within its unit, so the 编号 is required here (the form numbers a blank
+one itself; a file without 编号 could not be imported twice safely).
 
 Imported records start where a filed record starts on its way to the village: submitted,
 awaiting the village's confirmation (the village must confirm what it signs, so a ledger of
@@ -24,11 +28,13 @@ the filer edit, and sent to the village again).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import date
 
-from sqlalchemy import select
+from json.encoder import encode_basestring
+
+from sqlalchemy import func, select
 
 from ..audit.services import FlatCanonical, record_many
 from ..core.enums import RECORD_CATEGORIES
@@ -38,14 +44,14 @@ from ..core.timeutil import utcnow
 from ..dashboard import summary
 from ..core.database import large_page_cache
 from ..extensions import db
-from ..organizations.imports import organization_label
 from ..organizations.models import Organization
+from ..regions.models import Region
 from ..transfer.bulk import insert_many
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind
-from ..transfer.references import Lookup
+from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from . import filing
-from .models import SupportRecord
+from .models import SupportRecord, office_name
 from .rules import EDITABLE, refusal, status_label
 
 COMPARED = ("village_code", "category", "title", "description", "amount", "amount_attracted", "amount_in_kind",
@@ -53,23 +59,39 @@ COMPARED = ("village_code", "category", "title", "description", "amount", "amoun
 _CODE = re.compile(r"[（(]\s*(\d{12})\s*[)）]\s*$|^(\d{12})$")
 
 
-def _unit(user) -> Organization | None:
-    org_id = getattr(user, "organization_id", None)
-    return db.session.get(Organization, org_id) if getattr(user, "role", None) == "unit" and org_id else None
+def _region(user) -> Region | None:
+    """The region of staff filing on a unit's behalf; None for a unit's own account."""
+    return user.region if filing.files_on_behalf(user) else None
 
 
-def _village_lookup(organization_id: int) -> Lookup:
-    return Lookup({v.code: v.name for v in filing.filer_villages(organization_id)}, "村")
+def _organization_lookup(user) -> Lookup:
+    """The organizations ``user`` may file for, by name or 统一社会信用代码 (or the id
+    where a nameless twin has no code)."""
+    orgs = filing.acting_organizations(user)
+    return Lookup({org.id: org.name for org in orgs}, "帮扶单位",
+                  aliases={org.credit_code: org.id for org in orgs if org.credit_code})
+
+
+def _organization_labels(user) -> list[str]:
+    """The drop-down of the column: "名称（统一社会信用代码）", the bare name when it has
+    none and no other organization offered bears it."""
+    orgs = filing.acting_organizations(user)
+    names: dict[str, int] = {}
+    for org in orgs:
+        names[org.name] = names.get(org.name, 0) + 1
+    return [labelled(org.name, org.credit_code) if org.credit_code
+            else (org.name if names[org.name] == 1 else labelled(org.name, org.id)) for org in orgs]
 
 
 def _village_labels(user) -> list[str]:
-    org = _unit(user)
-    return _village_lookup(org.id).labels() if org else []
-
-
-def _unit_labels(user) -> list[str]:
-    org = _unit(user)
-    return [organization_label(org)] if org else []
+    """The villages the user may file for: a unit's own; for region staff those of every
+    unit they may act for, inside their region."""
+    if _region(user) is not None:
+        villages = filing.acting_village_names(user)
+    else:
+        orgs = filing.acting_organizations(user)
+        villages = filing.filer_village_names(orgs[0].id) if orgs else {}
+    return [labelled(name, code) for code, name in villages.items()]
 
 
 @dataclass
@@ -82,8 +104,22 @@ class Stored:
 
 
 @dataclass
+class Unit:
+    """One unit a file's rows are filed for, with what its rows are checked against,
+    fetched once for the file."""
+
+    id: int
+    name: str
+    villages: set[str]  # the codes the unit may file for (the filing rule; within the staff's region)
+    lookup: Lookup  # the same villages by name
+    references: dict[str, Stored]  # the unit's stored records by 编号
+    own: bool = False  # the importing account's own unit
+
+
+@dataclass
 class RecordRow:
     values: filing.RecordData
+    unit: Unit
     stored: Stored | None = None
     existing: SupportRecord | None = None  # loaded only to be updated
     unchanged: bool = False  # an update that would change nothing
@@ -92,31 +128,52 @@ class RecordRow:
 @dataclass
 class Context:
     user: object
-    organization: Organization
-    villages: set[str]  # the codes the unit may file for (the filing rule, fetched once)
-    lookup: Lookup
-    unit: Lookup
-    references: dict[str, Stored]  # the unit's stored records by 编号
     update: bool
-    organization_id: int = 0  # ``organization.id``, read once (not through the ORM per row)
+    organizations: Lookup  # the units the user may file for (a unit: itself)
+    own: Unit | None  # a unit's account: its own unit (the rows' unit when the column is blank)
+    within: Region | None  # region staff: their region (None: a unit's own records)
     dates: DateBounds | None = None  # the dates a record may have, read once for the file
-    # cells seen before: a ledger names the same few villages (and its unit) on every row
+    units: dict[int, Unit] = dataclass_field(default_factory=dict)
+    # cells seen before: a ledger names the same few villages (and units) on every row
     seen: dict = dataclass_field(default_factory=dict)
+
+    def unit(self, organization_id: int) -> Unit:
+        found = self.units.get(organization_id)
+        if found is None:
+            found = self.units[organization_id] = _load_unit(organization_id, self.within)
+        return found
+
+
+def _load_unit(organization_id: int, within: Region | None) -> Unit:
+    org = db.session.get(Organization, organization_id)
+    villages = filing.filer_village_names(organization_id, within)
+    table = SupportRecord.__table__
+    references = {reference: Stored(*rest) for reference, *rest in db.session.execute(
+        select(table.c.reference, table.c.id, table.c.status, table.c.title)
+        .where(table.c.organization_id == organization_id))}
+    return Unit(id=org.id, name=org.name, villages=set(villages), lookup=Lookup(villages, "村"),
+                references=references)
+
+
+ORGANIZATION_NOTE = "可空；填写时须为本单位（只能导入本单位的记录）"
+ON_BEHALF_NOTE = ("必填：代哪个帮扶单位填报，写单位名称或统一社会信用代码，可从下拉列表中选择；"
+                  "须是在您管辖范围内的村有结对关系或选派干部的单位")
 
 
 class RecordImport(ImportKind):
     name = "records"
     title = "帮扶记录"
     entity = "SupportRecord"
-    permission = "file_records"
+    permission = "new_records"  # a unit its own records, region staff on a unit's behalf
     list_endpoint = "records.index"
     fields = (
         Field("编号", "reference", width=14, required=True, example="2026-0001",
               note="本单位记录的编号，单位内不能重复，最多30个字符；再次导入时按编号识别同一条记录"),
         Field("村", "village_code", width=28, required=True, choices=_village_labels, example="示例村（430102001201）",
-              note="“名称（12位代码）”或12位代码，可从下拉列表中选择；须是本单位结对或选派干部的村"),
-        Field("填报单位", "organization", width=28, aliases=("帮扶主体",), choices=_unit_labels,
-              note="可空；填写时须为本单位（只能导入本单位的记录）"),
+              note="“名称（12位代码）”或12位代码，可从下拉列表中选择；须是本单位结对或选派干部的村"
+                   "（代为填报：该单位结对或选派干部、且在您管辖范围内的村）"),
+        Field("填报单位", "organization", width=28, aliases=("帮扶主体", "帮扶单位"), choices=_organization_labels,
+              note=ORGANIZATION_NOTE),
         Field("帮扶类别", "category", width=10, required=True, codes=RECORD_CATEGORIES, example="产业"),
         Field("标题", "title", width=30, required=True, example="捐建村级产业路", note="最多200字"),
         Field("内容说明", "description", width=40, note="最多5000字"),
@@ -139,53 +196,58 @@ class RecordImport(ImportKind):
         Column("更正的记录编号", "supersedes", width=14),
     )
 
+    def fields_for(self, user):
+        """Region staff's template and import: the unit column is required, headed 帮扶单位."""
+        if _region(user) is None:
+            return self.fields
+        return tuple(replace(f, header="帮扶单位", required=True, note=ON_BEHALF_NOTE) if f.key == "organization" else f
+                     for f in self.fields)
+
     def context(self, user, *, update: bool) -> Context:
-        organization_id = filing.filer_organization(user)
-        org = db.session.get(Organization, organization_id)
-        table = SupportRecord.__table__
-        references = {reference: Stored(*rest) for reference, *rest in db.session.execute(
-            select(table.c.reference, table.c.id, table.c.status, table.c.title)
-            .where(table.c.organization_id == organization_id))}
-        unit = Lookup({org.id: org.name}, "填报单位", aliases={org.credit_code: org.id} if org.credit_code else None)
-        return Context(user=user, organization=org, villages=filing.filer_village_codes(organization_id),
-                       lookup=_village_lookup(organization_id), unit=unit, references=references, update=update,
-                       organization_id=organization_id, dates=date_bounds())
+        within = _region(user)
+        ctx = Context(user=user, update=update, organizations=_organization_lookup(user), own=None, within=within,
+                      dates=date_bounds())
+        if within is None:  # a unit's own records (``filer_for`` refuses whoever may not file at all)
+            ctx.own = ctx.unit(filing.filer_for(user).organization_id)
+            ctx.own.own = True
+        return ctx
 
     def check(self, values, ctx: Context) -> RecordRow:
-        village = values["village_code"]
-        found = ctx.seen.get(("village", village))
-        if found is None:
-            found = ctx.seen[("village", village)] = _village(village, ctx)
-        code, message = found
-        unit = values["organization"]
-        own = True if unit is None else ctx.seen.get(("unit", unit))
-        if own is None:
-            own = ctx.seen[("unit", unit)] = _is_own(unit, ctx)
         errors = None
-        if message or not own:
+        unit, why = _unit(values["organization"], ctx)
+        village = values["village_code"]
+        if unit is not None:
+            found = ctx.seen.get(("village", unit.id, village))
+            if found is None:
+                found = ctx.seen[("village", unit.id, village)] = _village(village, unit)
+            code, message = found
+        else:  # no unit: its villages are unknown, the row's other cells are still checked
+            code, message = (None, None)
+        if message or why:
             errors = Collector()
+            if why:
+                errors.add("organization", why)
             if message:
                 errors.add("village_code", message)
-            if not own:
-                errors.add("organization", f"只能导入本单位（{ctx.organization.name}）的记录，“{unit}”不是本单位")
         # the row's cells are the form's fields (the rule reads those and no others); the
         # dict is this row's own, so the village's code replaces its cell in place
         values["village_code"] = code
         try:
-            clean = filing.validate_record_data(ctx.organization_id, values, allowed_villages=ctx.villages,
-                                                dates=ctx.dates)
+            clean = filing.validate_record_data(unit.id if unit else 0, values,
+                                                allowed_villages=unit.villages if unit else frozenset(),
+                                                dates=ctx.dates, within=ctx.within)
         except RuleViolation as broken:
             if errors is None:
                 raise
             for key, messages in broken.errors.items():  # every cell's error at once, the village's once
-                if key not in errors.errors:
+                if key not in errors.errors and not (unit is None and key == "village_code"):
                     for text in messages:
                         errors.add(key, text)
         if errors is not None:
             errors.raise_if_any()
         if clean.reference is None:
             raise RuleViolation("请填写编号：导入按编号识别同一条记录，同一文件再次导入时不会重复", "reference")
-        row = RecordRow(clean, stored=ctx.references.get(clean.reference))
+        row = RecordRow(clean, unit, stored=unit.references.get(clean.reference))
         if row.stored is not None and ctx.update:
             row.existing = db.session.get(SupportRecord, row.stored.id)
             row.unchanged = all(getattr(row.existing, k) == getattr(clean, k) for k in COMPARED)
@@ -196,53 +258,66 @@ class RecordImport(ImportKind):
         return row
 
     def key(self, clean: RecordRow) -> tuple:
-        return (clean.values.reference,)
+        return (clean.unit.id, clean.values.reference)
 
     def existing(self, clean: RecordRow, ctx: Context):
         return clean.existing or clean.stored
 
     def duplicate_message(self, clean: RecordRow) -> str:
         stored, label = clean.stored, status_label(clean.stored.status)
-        said = f"本单位已有编号为“{clean.values.reference}”的记录（{label}：{stored.title}）"
+        owner = "本单位" if clean.unit.own else clean.unit.name
+        said = f"{owner}已有编号为“{clean.values.reference}”的记录（{label}：{stored.title}）"
         if stored.status in EDITABLE:
             return f"{said}；{UPDATE_HINT}"
         return f"{said}，该记录{label}，不能再修改；如是另一条记录，请换一个编号"
 
     def write(self, rows, ctx: Context, user) -> tuple[int, int]:
         with large_page_cache():
-            created = _insert([clean.values for clean, existing in rows if existing is None], ctx, user)
+            created = _insert([clean for clean, existing in rows if existing is None], ctx, user)
         updated = 0
         for clean, record in rows:
             if record is None or clean.unchanged:
                 continue
             data = {**vars(clean.values), "pairing_id": record.pairing_id}
             filing.update_record(record, user, data, record.version, submit=True, commit=False,
-                                 allowed_villages=ctx.villages)
+                                 allowed_villages=clean.unit.villages)
             updated += 1
         return created, updated
 
 
-def _village(value, ctx: Context) -> tuple[str | None, str | None]:
+def _unit(value, ctx: Context) -> tuple[Unit | None, str | None]:
+    """The unit a row is filed for, or why there is none: a unit's own rows may leave the
+    column blank but not name another unit; region staff must name one they may act for."""
+    if value is None:
+        if ctx.own is not None:
+            return ctx.own, None
+        return None, "请填写帮扶单位：代为填报须写明是哪个单位的记录"
+    found = ctx.seen.get(("unit", value))
+    if found is None:
+        try:
+            found = (ctx.unit(ctx.organizations.resolve(value, "organization")), None)
+        except RuleViolation as broken:
+            if ctx.own is not None:
+                found = (None, f"只能导入本单位（{ctx.own.name}）的记录，“{value}”不是本单位")
+            else:
+                found = (None, broken.message + "；只能代在您管辖范围内的村有结对关系或选派干部的单位填报")
+        ctx.seen[("unit", value)] = found
+    return found
+
+
+def _village(value, unit: Unit) -> tuple[str | None, str | None]:
     """The village code a cell names, or why there is none. A code the unit may not file
     for is handed on, so that the filing rule says why; a name must be one of the unit's
     villages."""
     if value is None:
         return None, None
     try:
-        return ctx.lookup.resolve(value, "village_code"), None
+        return unit.lookup.resolve(value, "village_code"), None
     except RuleViolation as broken:
         match = _CODE.search(halfwidth(value))
         if match:
             return match.group(1) or match.group(2), None
         return None, broken.message
-
-
-def _is_own(value, ctx: Context) -> bool:
-    try:
-        ctx.unit.resolve(value, "organization")
-    except RuleViolation:
-        return False
-    return True
 
 
 NEW_STATUS = "submitted"  # awaiting the village's confirmation, as a record the filer submits
@@ -253,41 +328,71 @@ _OWN = ("reference", "village_code", "category", "title", "description", "amount
         "amount_in_kind", "households", "persons", "jobs", "record_date")
 
 
-def _insert(rows: list[filing.RecordData], ctx: Context, user) -> int:
-    """One insert for all new records, one batch of audit events, one summary update."""
+# the keys of an event's ``after`` that differ by record, in the order ``FlatCanonical``
+# writes them (sorted), so that a row's values are encoded straight into its template
+_AFTER_ORDER = tuple(sorted((*_OWN, "id")))
+
+
+def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
+    """One insert per unit for all new records (a unit's own import: one), one batch of
+    audit events, one summary update."""
     if not rows:
         return 0
     now = utcnow()
-    org = ctx.organization
-    fixed = {"organization_id": org.id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
-             "supersedes_id": None, "created_by_id": user.id, "submitted_at": now, "decided_at": None,
-             "decided_by_id": None, "is_demo": False, "created_at": now, "updated_at": now, "version": 1}
+    within = ctx.within
+    on_behalf = within.code if within is not None else None
+    by_unit: dict[int, list[filing.RecordData]] = {}
+    units: dict[int, Unit] = {}
+    for row in rows:
+        by_unit.setdefault(row.unit.id, []).append(row.values)
+        units[row.unit.id] = row.unit
     table = SupportRecord.__table__
-    insert_many(table, _OWN, [(r.reference, r.village_code, r.category, r.title, r.description, r.amount,
-                               r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date)
-                              for r in rows], fixed)
-    # without RETURNING (SQLite returns ids in order only one row per statement): the ids
-    # are read back by 编号, which is unique within the unit
-    written = (table.c.organization_id == org.id) & (table.c.created_at == now)
-    ids = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
-    # each event's ``after`` is the record's columns, as ``canonical`` writes them (the
-    # times, dates and amounts as text): the shared columns encoded once
+    conn = db.session.connection()
+    # SQLite has one writer at a time (this transaction began IMMEDIATE; a deferred one
+    # whose snapshot is stale fails at its first write): the new ids are the table's next
+    # ones, given in the insert, and need not be read back
+    numbered = conn.dialect.name == "sqlite"
+    first = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() + 1 if numbered else None
+    next_id = first
     stamp = now.isoformat()
-    after = FlatCanonical({**fixed, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp},
-                          (*_OWN, "id")).make
+    encode = encode_basestring  # a text value as ``canonical`` writes it
     events = []
-    for r in rows:
-        record_id = ids[r.reference]
-        events.append({
-            "action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
-            "summary": f"导入并提交村确认：{r.title}（批量导入）", "region_code": r.village_code, "organization_id": org.id,
-            "after_json": after({
-                "reference": r.reference, "village_code": r.village_code, "category": r.category, "title": r.title,
-                "description": r.description, "amount": str(r.amount), "amount_attracted": str(r.amount_attracted),
-                "amount_in_kind": str(r.amount_in_kind), "households": r.households, "persons": r.persons,
-                "jobs": r.jobs, "record_date": r.record_date.isoformat(), "id": record_id}),
-        })
+    for unit_id, values in by_unit.items():
+        fixed = {"organization_id": unit_id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
+                 "supersedes_id": None, "created_by_id": user.id, "on_behalf_region_code": on_behalf,
+                 "submitted_at": now, "decided_at": None, "decided_by_id": None, "is_demo": False,
+                 "created_at": now, "updated_at": now, "version": 1}
+        tuples = [(r.reference, r.village_code, r.category, r.title, r.description, r.amount, r.amount_attracted,
+                   r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date) for r in values]
+        if numbered:
+            ids = range(next_id, next_id + len(values))
+            next_id += len(values)
+            insert_many(table, ("id", *_OWN), [(i, *t) for i, t in zip(ids, tuples)], fixed)
+        else:
+            insert_many(table, _OWN, tuples, fixed)
+            # the ids read back by 编号, which is unique within the unit
+            written = (table.c.organization_id == unit_id) & (table.c.created_at == now)
+            by_reference = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
+            ids = [by_reference[r.reference] for r in values]
+        # each event's ``after`` is the record's columns, as ``canonical`` writes them (the
+        # times, dates and amounts as text): the shared columns encoded once, each row's
+        # own straight into the template in ``_AFTER_ORDER``
+        template = FlatCanonical({**fixed, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp},
+                                 _AFTER_ORDER).template
+        saying = ("导入并提交村确认：" if within is None
+                  else f"{office_name(within)}代{units[unit_id].name}导入并提交村确认：")
+        for r, record_id in zip(values, ids):
+            events.append({
+                "action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
+                "summary": f"{saying}{r.title}（批量导入）", "region_code": r.village_code, "organization_id": unit_id,
+                "after_json": template % (
+                    f'"{r.amount}"', f'"{r.amount_attracted}"', f'"{r.amount_in_kind}"', encode(r.category),
+                    encode(r.description), r.households, record_id, r.jobs, r.persons,
+                    f'"{r.record_date.isoformat()}"', encode(r.reference), encode(r.title), encode(r.village_code)),
+            })
     record_many(events, actor=user)
+    written = (table.c.id.between(first, next_id - 1) if numbered
+               else table.c.organization_id.in_(list(by_unit)) & (table.c.created_at == now))
     summary.add_records(db.session, written)
     return len(rows)
 

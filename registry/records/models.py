@@ -67,6 +67,12 @@ def _assign_reference(context) -> str:
     return reference_for(year, counters[key])
 
 
+def office_name(region: Region) -> str:
+    """The rural-revitalisation office of a region as a page names it: 芙蓉区乡村振兴局,
+    a township's 乡村振兴办."""
+    return f"{region.name}{'乡村振兴办' if region.level in ('township', 'village') else '乡村振兴局'}"
+
+
 class SupportRecord(Audited, db.Model):
     """帮扶记录: what an organization says it gave a village, and whether the village agrees."""
 
@@ -95,6 +101,9 @@ class SupportRecord(Audited, db.Model):
     # a correction points to the confirmed record it supersedes
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("support_record.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # 代为填报: the region whose staff filed the record on the unit's behalf (``created_by``
+    # is the staff member); NULL when the unit filed it itself
+    on_behalf_region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -104,9 +113,10 @@ class SupportRecord(Audited, db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     organization: Mapped[Organization] = relationship(lazy="joined")
-    village: Mapped[Region] = relationship(lazy="joined")
+    village: Mapped[Region] = relationship(foreign_keys=[village_code], lazy="joined")
     pairing: Mapped[Pairing | None] = relationship(lazy="select")
     supersedes: Mapped[SupportRecord | None] = relationship(remote_side=[id], lazy="select")
+    on_behalf_region: Mapped[Region | None] = relationship(foreign_keys=[on_behalf_region_code], lazy="select")
     created_by = relationship("User", foreign_keys=[created_by_id], lazy="select")
     decided_by = relationship("User", foreign_keys=[decided_by_id], lazy="select")
     evidence: Mapped[list[Evidence]] = relationship(
@@ -135,6 +145,18 @@ class SupportRecord(Audited, db.Model):
     @property
     def category_label(self) -> str:
         return RECORD_CATEGORIES.get(self.category, self.category)
+
+    @property
+    def filed_on_behalf(self) -> bool:
+        return self.on_behalf_region_code is not None
+
+    @property
+    def on_behalf_label(self) -> str:
+        """"由芙蓉区乡村振兴局代为填报" for a record region staff filed for the unit; "" otherwise."""
+        if self.on_behalf_region_code is None:
+            return ""
+        region = self.on_behalf_region
+        return f"由{office_name(region) if region is not None else self.on_behalf_region_code}代为填报"
 
     @property
     def total_value(self) -> Decimal:

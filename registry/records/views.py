@@ -25,7 +25,7 @@ from ..transfer.exports import export_job
 from . import evidence as files
 from . import changes, filing, funds, ledger, queries, rules, services
 from .forms import ActionForm, ConfirmForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
-from .models import Evidence, SupportRecord
+from .models import Evidence, SupportRecord, office_name
 
 bp = Blueprint("records", __name__, url_prefix="/records")
 
@@ -144,22 +144,44 @@ def detail(record_id: int):
     return render_template("records/detail.html", errors=[], **_detail_context(record))
 
 
+def _acting_or_404(raw: str) -> Organization | None:
+    """The unit region staff chose to file for (``?organization=``): one they may see and act
+    for (``filing.may_act_for``), else 404; None when none is chosen yet."""
+    if not raw:
+        return None
+    org = get_in_scope_or_404(Organization, raw)
+    if not filing.may_act_for(current_user, org.id):
+        abort(404)
+    return org
+
+
 @bp.route("/new", methods=["GET", "POST"])
-@require("file_records")
+@require("new_records")
 def new():
-    form = RecordForm(current_user.organization_id)
+    """A unit files its own record; region staff first choose the unit they file for (代为填报)."""
+    acting, within = None, None
+    if filing.files_on_behalf(current_user):
+        acting, within = _acting_or_404(request.args.get("organization", "").strip()), current_user.region
+        if acting is None:
+            return render_template("records/choose_unit.html", organizations=filing.acting_organizations(current_user),
+                                   office=office_name(within))
+    form = RecordForm(acting.id if acting else current_user.organization_id, within=within)
+    ctx = {"title": "代为填报帮扶记录" if acting else "填报帮扶记录", "acting": acting,
+           "office": office_name(within) if within else None}
     if request.method == "GET":
         form.village_code.data = request.args.get("village", "")
         form.record_date.data = local_today().isoformat()
     if form.validate_on_submit():
         saved = save_form(
             form, lambda: filing.create_record(current_user, form.data, request.files.getlist("files"),
-                                                 submit=request.form.get("action") == "submit"),
-            success=lambda record: "已提交，等待村确认" if record.status == "submitted" else "草稿已保存",
+                                                 submit=request.form.get("action") == "submit",
+                                                 organization_id=acting.id if acting else None),
+            success=lambda record: (f"已代{acting.name}填报并提交，等待村确认" if acting
+                                    else "已提交，等待村确认" if record.status == "submitted" else "草稿已保存"),
             redirect_to=lambda record: url_for("records.detail", record_id=record.id),
         )
-        return saved or _render_form(form, 422, title="填报帮扶记录")
-    return _render_form(form, title="填报帮扶记录")
+        return saved or _render_form(form, 422, **ctx)
+    return _render_form(form, **ctx)
 
 
 @bp.route("/<int:record_id>/edit", methods=["GET", "POST"])

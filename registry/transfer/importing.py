@@ -94,6 +94,7 @@ class ImportReport:
     grid: Grid | None = None
     header_row: int = 0
     columns: dict[str, int] = field(default_factory=dict)  # field key -> 0-based column
+    headers: dict[str, str] = field(default_factory=dict)  # field key -> its header as the file writes it
 
     @property
     def ok(self) -> bool:
@@ -101,8 +102,8 @@ class ImportReport:
 
     def add(self, row: int, key: str, message: str, spec: ImportKind | None = None) -> None:
         col = self.columns.get(key)
-        header = ""
-        if spec is not None and key in spec.by_key:
+        header = self.headers.get(key, "")
+        if not header and spec is not None and key in spec.by_key:
             header = spec.by_key[key].header
         cell = f"{column_letter(col)}{row}" if col is not None and row else ""
         self.errors.append(RowError(row=row, column=key, header=header, message=message, cell=cell))
@@ -136,6 +137,12 @@ class ImportKind:
 
     def list_args(self, user) -> dict:
         return {}
+
+    def fields_for(self, user) -> Sequence[Field]:
+        """The columns as ``user``'s template shows them and the import requires them (the
+        same keys and rules as ``fields``; a kind may head or require one differently for
+        some users)."""
+        return self.fields
 
     def __init__(self) -> None:
         self.by_key = {f.key: f for f in self.fields}
@@ -246,18 +253,20 @@ def clean_cell(value):
     return value
 
 
-def locate_header(grid: Grid, spec: ImportKind, report: ImportReport) -> bool:
-    """Find the header row among the first rows and map fields to columns."""
+def locate_header(grid: Grid, spec: ImportKind, report: ImportReport, fields: Sequence[Field] | None = None) -> bool:
+    """Find the header row among the first rows and map fields to columns. ``fields``: the
+    columns as the importing user's template has them (``spec.fields_for``)."""
+    fields = spec.fields if fields is None else fields
     names = spec.header_names()
     derived = {normalise_header(c.header) for c in spec.derived}
-    required = [f for f in spec.fields if f.required]
+    required = [f for f in fields if f.required]
     best, best_hits = None, 0
     for index, row in enumerate(grid.rows[:HEADER_SEARCH_ROWS]):
         hits = sum(1 for v in row if v is not None and normalise_header(v) in names)
         if hits > best_hits:
             best, best_hits = index, hits
     if best is None:
-        wanted = "、".join(f"“{f.header}”" for f in (required or spec.fields)[:6])
+        wanted = "、".join(f"“{f.header}”" for f in (required or fields)[:6])
         report.add(0, "file", f"前{HEADER_SEARCH_ROWS}行中找不到表头；表头应包含 {wanted} 等列，请使用下载的模板")
         return False
     report.header_row = best + 1
@@ -277,6 +286,8 @@ def locate_header(grid: Grid, spec: ImportKind, report: ImportReport) -> bool:
             report.add(best + 1, "file", f"表头“{value}”与第{column_letter(report.columns[key])}列重复")
         else:
             report.columns[key] = col
+            if normalise_header(value) != key:  # a Chinese header (or alias) as the file writes it
+                report.headers[key] = str(value).strip().strip("*")
     for f in required:
         if f.key not in report.columns:
             report.add(best + 1, "file", f"缺少必填列“{f.header}”")
@@ -312,7 +323,7 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
         report.errors[-1].header = str(refused.status)
         return report
     report.grid = grid
-    if not locate_header(grid, spec, report):
+    if not locate_header(grid, spec, report, spec.fields_for(user)):
         return report
     ctx = spec.context(user, update=update)
     seen: dict[tuple, int] = {}

@@ -39,7 +39,8 @@ def template_workbook(spec: ImportKind, user) -> bytes:
         "text": wb.add_format({"num_format": "@"}),  # ID numbers and codes stay text
     }
     list_column = 0
-    for col, f in enumerate(spec.fields):
+    fields = spec.fields_for(user)
+    for col, f in enumerate(fields):
         sheet.set_column(col, col, max(f.width, len(f.header) * 2 + 2), formats.get(f.kind, formats["text"]))
         sheet.write_string(0, col, f.header, head_required if f.required else head)
         if f.example is not None:
@@ -73,12 +74,12 @@ def template_workbook(spec: ImportKind, user) -> bytes:
     guide.set_column(3, 3, 70)
     for c, text in enumerate(("列名", "是否必填", "英文列名", "填写规则")):
         guide.write_string(0, c, text, head)
-    for r, f in enumerate(spec.fields, start=1):
+    for r, f in enumerate(fields, start=1):
         guide.write_string(r, 0, f.header)
         guide.write_string(r, 1, "必填" if f.required else "选填")
         guide.write_string(r, 2, f.key)
         guide.write_string(r, 3, f.note or "")
-    tail = len(spec.fields) + 2
+    tail = len(fields) + 2
     guide.write_string(tail, 0, "说明", head)
     guide.write_string(tail, 3, "第2行是示例，导入前请删除或改成真实数据。表头可以在前几行标题之下；"
                                 "英文列名也可以作为表头。整个文件全部检查通过才会写入，有错误时不写入任何数据。")
