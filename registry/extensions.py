@@ -1,6 +1,7 @@
 """Bare extension instances; ``create_app`` initialises them."""
 from __future__ import annotations
 
+from flask import has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -25,7 +26,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+class RegistrySQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy whose ``paginate`` reads ``?page=`` through ``core.parsing.page_arg``:
+    a page number that is not 1..ID_MAX is a 400 naming it, never an OFFSET the database
+    cannot take (Flask-SQLAlchemy would pass any integer on)."""
+
+    def paginate(self, select, *, page=None, **kwargs):
+        if page is None and has_request_context():
+            from .core.parsing import page_arg
+
+            page = page_arg(request.args)
+        return super().paginate(select, page=page, **kwargs)
+
+
+db = RegistrySQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -72,7 +72,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .core.parsing import IdConverter
     from .features import modules
+
+    # before any route is added: every <int:...> is an id, bounded (a larger one is a 404)
+    app.url_map.converters["int"] = IdConverter
 
     for views in modules("views"):
         app.register_blueprint(views.bp)
@@ -119,7 +123,8 @@ def register_errorhandlers(app: Flask) -> None:
     def handle_rule(error: RuleViolation):
         db.session.rollback()
         if _wants_json():
-            return jsonify(error="数据不符合规则", errors=error.errors, message=error.message), 422
+            title = getattr(error, "title", "数据不符合规则")
+            return jsonify(error=title, errors=error.errors, message=error.message), error.status_code
         return render_error(400, error.message)
 
 

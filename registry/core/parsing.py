@@ -18,8 +18,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
+from werkzeug.routing import IntegerConverter
 
-from .rules import Collector
+from .rules import Collector, RuleViolation
 from .timeutil import local_today
 
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -204,3 +205,76 @@ def to_date(value) -> date | None:
     except ValueError:
         return None
     return None
+
+
+# -- ids, in paths and query strings ---------------------------------------------------------
+
+# The largest id any table holds: ids are INTEGER columns, 32-bit on PostgreSQL. A larger
+# number names nothing, and handed to the database it is an error (SQLite cannot bind an
+# integer above 2^63 - 1), so it is refused before any query.
+ID_MAX = 2**31 - 1
+# A year in a query string: any plausible one; a page narrows it further (its own default)
+YEAR_MIN, YEAR_MAX = 2000, 2100
+
+
+def to_id(value) -> int | None:
+    """``value`` (an int, or text of ASCII digits, e.g. a form's hidden id) as an id, or
+    None when it is not one: not a whole number, below 1 or above ``ID_MAX``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip() if value is not None else ""
+        if not (text.isascii() and text.isdigit()) or len(text) > len(str(ID_MAX)):
+            return None
+        number = int(text)
+    return number if 1 <= number <= ID_MAX else None
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route (``create_app`` puts it in place of werkzeug's): ASCII
+    digits up to ``ID_MAX``. A larger number is no object's id, so the route does not match
+    and the answer is 404, as for any id that does not exist."""
+
+    regex = r"[0-9]+"  # not \d, which also matches other scripts' digits
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = ID_MAX,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+class BadArgument(RuleViolation):
+    """A query-string argument the page cannot use: 400, with a message naming it (as a
+    page, or as JSON for the API)."""
+
+    status_code = 400
+    title = "请求参数有误"
+
+
+def int_arg(args: Mapping[str, str], name: str, label: str, *, default: int | None = None,
+            minimum: int = 1, maximum: int = ID_MAX) -> int | None:
+    """The whole number ``args[name]`` (a request's query string or form): ``default``
+    when absent or blank; ``BadArgument`` (400, naming ``label`` and ``name``) when it is
+    not a whole number or lies outside [``minimum``, ``maximum``]. Every query argument
+    read as a number goes through here: ids (the default range), page numbers, offsets,
+    years (``YEAR_MIN``..``YEAR_MAX``; a page may then fall back to its own default year
+    for one it does not offer)."""
+    raw = args.get(name)
+    text = halfwidth(raw) if raw is not None else ""
+    if text == "":
+        return default
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        raise BadArgument(f"{label}（{name}）应为整数", name)
+    if len(digits) > len(str(max(abs(minimum), abs(maximum)))):
+        raise BadArgument(f"{label}（{name}）应在{minimum}至{maximum}之间", name)
+    number = int(text)
+    if not minimum <= number <= maximum:
+        raise BadArgument(f"{label}（{name}）应在{minimum}至{maximum}之间", name)
+    return number
+
+
+def page_arg(args: Mapping[str, str], name: str = "page") -> int:
+    """The page number of a paged list (``?page=``): 1 when absent; 400 when not 1..ID_MAX."""
+    return int_arg(args, name, "页码", default=1)

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, or_, select
 
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
-from ..core.parsing import halfwidth
+from ..core.parsing import halfwidth, to_id
 from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
@@ -196,11 +196,12 @@ def add_attendances(training: Training, person_ids: list[int], hours, passed: bo
         raise RuleViolation(NOT_YOURS, "")
     if not has_started(training):
         errors.add("person_ids", NOT_STARTED)
-    ids = sorted({int(i) for i in person_ids})
-    if not ids:
+    chosen = {to_id(i) for i in person_ids}
+    ids = sorted(i for i in chosen if i is not None)
+    if not chosen:
         errors.add("person_ids", "请选择参训人员")
     credited, note = attendance_terms(training, hours, note, errors)
-    outside = [i for i in ids if not in_scope(Person, i, user)]
+    outside = [i for i in ids if not in_scope(Person, i, user)] + [None] * (None in chosen)
     if outside:
         errors.add("person_ids", "所选人员不在您的管辖范围内")
     existing = set(
