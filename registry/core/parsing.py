@@ -25,7 +25,12 @@ from .timeutil import local_today
 
 MAX_AMOUNT = Decimal("999999999999.99")
 MAX_COUNT = 10_000_000
+# The largest id any table holds: ids (and counts) are INTEGER columns, 32-bit on PostgreSQL. A larger
+# number names nothing, and handed to the database it is an error (SQLite cannot bind an
+# integer above 2^63 - 1), so it is refused before any query.
+ID_MAX = 2**31 - 1
 CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
 
 # {label} is the field's Chinese name. Amounts and counts share the keys they both use.
 WORDING: dict[str, str] = {
@@ -37,6 +42,11 @@ WORDING: dict[str, str] = {
     "zero": "{label}应大于零",
     "decimals": "{label}最多保留两位小数（精确到分）",
     "too_large": "{label}超出可登记的范围",
+    # hours
+    "not_number": "{label}应为数字",
+    "not_positive": "{label}应大于0",
+    "above": "{label}不能超过{maximum}",
+    "tenths": "{label}最多保留1位小数",
     "not_date": "{label}格式应为 年-月-日，如 2025-06-18",
     "future": "{label}不能晚于今天",
     "too_early": "{label}不能早于{earliest.year}年{earliest.month}月{earliest.day}日",
@@ -59,21 +69,45 @@ def _say(errors: Collector, field: str, key: str, label: str, wording: Mapping[s
     errors.add(field, template.format(label=label, **extra))
 
 
+# A number as typed: ASCII digits (after ``halfwidth``), a point, an exponent. Decimal
+# alone would also take 1_000, NaN, Infinity and other scripts' digits.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NOT_FINITE = {"nan", "snan", "inf", "infinity"}
+
+
+def _decimal(raw: str) -> Decimal | str:
+    """Cleaned text (half-width, no separators) as a Decimal, or why it is not one: the
+    ``WORDING`` key "not_amount", "not_finite", "too_large" or "decimals" (an exponent
+    beyond what Decimal holds: far too large, or far too many decimals)."""
+    if not _NUMBER.fullmatch(raw):
+        return "not_finite" if raw.lstrip("+-").lower() in _NOT_FINITE else "not_amount"
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        return "decimals" if re.search(r"[eE]-", raw) else "too_large"
+
+
+def _as_decimal(value) -> Decimal | str | None:
+    """A spreadsheet's number or a Decimal as a Decimal; None for anything else (text)."""
+    kind = value.__class__
+    if kind is float:  # a spreadsheet's number (the commonest case, tested first)
+        return Decimal(repr(value))
+    if kind is int or kind is Decimal or isinstance(value, Decimal):
+        return Decimal(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return None
+
+
 def parse_amount(value, field: str, label: str, errors: Collector, *, required: bool = False,
                  positive: bool = False, wording: Mapping[str, str] | None = None) -> Decimal | None:
     """An amount in 元, to the cent: full-width digits, thousands commas, spaces and a
     trailing 元 are accepted. Blank is 0 unless ``required`` (or ``positive``); ≥ 0, or > 0
-    when ``positive``; at most two decimals; at most ``MAX_AMOUNT``."""
-    kind = value.__class__
-    if kind is float:  # a spreadsheet's number (the commonest case, tested first)
-        amount = Decimal(repr(value))
-    elif kind is int or kind is Decimal:
-        amount = Decimal(value)
-    elif isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    else:
+    when ``positive``; at most two decimals; at most ``MAX_AMOUNT`` (what the column
+    holds; a deployment's ceiling per record is ``check_amounts``). Every range is checked
+    before any arithmetic: 1e308, NaN, Infinity and huge exponents are refused, -0 is 0."""
+    amount = _as_decimal(value)
+    if amount is None:
         raw = halfwidth(value).replace(",", "").replace(" ", "").removesuffix("元")
         tenthousands = raw.endswith("万")  # "5万", "1.5万元": spreadsheets often count in 万元
         raw = raw.removesuffix("万")
@@ -82,12 +116,14 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
                 _say(errors, field, "blank", label, wording)
                 return None
             return Decimal("0.00")
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            _say(errors, field, "not_amount", label, wording)
+        amount = _decimal(raw)
+        if isinstance(amount, str):
+            _say(errors, field, amount, label, wording)
             return None
         if tenthousands and amount.is_finite():
+            if amount.adjusted() > MAX_AMOUNT.adjusted():  # before multiplying
+                _say(errors, field, "too_large", label, wording)
+                return None
             amount = amount * 10000
     if not amount.is_finite():
         _say(errors, field, "not_finite", label, wording)
@@ -101,6 +137,11 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
     if amount > MAX_AMOUNT:  # before quantize, which cannot hold 1e308 to the cent
         _say(errors, field, "too_large", label, wording)
         return None
+    if amount == 0:
+        return Decimal("0.00")  # also -0 and 0E-999999
+    if amount.adjusted() < -2:  # a non-zero amount below a cent: quantize would round it away
+        _say(errors, field, "decimals", label, wording)
+        return None
     cents = amount.quantize(CENT)
     if amount != cents:
         _say(errors, field, "decimals", label, wording)
@@ -108,10 +149,41 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
     return cents
 
 
+def parse_hours(value, field: str, label: str, errors: Collector, *, maximum: Decimal,
+                wording: Mapping[str, str] | None = None) -> Decimal | None:
+    """Hours (学时) to a tenth: required, above 0, at most ``maximum``; full-width digits
+    are accepted. Checked before any arithmetic, like ``parse_amount``."""
+    hours = _as_decimal(value)
+    if hours is None:
+        raw = halfwidth(value)
+        if raw == "":
+            _say(errors, field, "blank", label, wording)
+            return None
+        hours = _decimal(raw)
+        if hours == "too_large":
+            _say(errors, field, "above", label, wording, maximum=maximum)
+            return None
+        if isinstance(hours, str):
+            _say(errors, field, {"not_finite": "not_positive", "decimals": "tenths"}.get(hours, "not_number"),
+                 label, wording)
+            return None
+    if not hours.is_finite() or hours <= 0:
+        _say(errors, field, "not_positive", label, wording)
+        return None
+    if hours > maximum:  # before quantize, which cannot hold 1e308 to a tenth
+        _say(errors, field, "above", label, wording, maximum=maximum)
+        return None
+    if hours.adjusted() < -1 or hours != hours.quantize(TENTH):
+        _say(errors, field, "tenths", label, wording)
+        return None
+    return hours.quantize(TENTH)  # as stored: "12" and "12.0" are the same hours
+
+
 def parse_count(value, field: str, label: str, errors: Collector, *, required: bool = False,
                 maximum: int | None = MAX_COUNT, wording: Mapping[str, str] | None = None) -> int | None:
-    """A whole number ≥ 0 (and ≤ ``maximum``): full-width digits and thousands commas are
-    accepted. Blank is 0 unless ``required``."""
+    """A whole number ≥ 0 (and ≤ ``maximum``; with None, what an INTEGER column holds):
+    full-width digits and thousands commas are accepted. Blank is 0 unless ``required``."""
+    ceiling = ID_MAX if maximum is None else maximum
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, float):  # a spreadsheet's number
@@ -126,14 +198,18 @@ def parse_count(value, field: str, label: str, errors: Collector, *, required: b
                 _say(errors, field, "blank", label, wording)
                 return None
             return 0
-        if not raw.removeprefix("-").isdecimal():
+        digits = raw.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()):
             _say(errors, field, "not_count", label, wording)
+            return None
+        if len(digits) > len(str(ceiling)):  # before int(), which refuses 4,300 digits
+            _say(errors, field, "negative" if raw.startswith("-") else "too_large", label, wording)
             return None
         number = int(raw)
     if number < 0:
         _say(errors, field, "negative", label, wording)
         return None
-    if maximum is not None and number > maximum:
+    if number > ceiling:
         _say(errors, field, "too_large", label, wording)
         return None
     return number
@@ -209,10 +285,6 @@ def to_date(value) -> date | None:
 
 # -- ids, in paths and query strings ---------------------------------------------------------
 
-# The largest id any table holds: ids are INTEGER columns, 32-bit on PostgreSQL. A larger
-# number names nothing, and handed to the database it is an error (SQLite cannot bind an
-# integer above 2^63 - 1), so it is refused before any query.
-ID_MAX = 2**31 - 1
 # A year in a query string: any plausible one; a page narrows it further (its own default)
 YEAR_MIN, YEAR_MAX = 2000, 2100
 

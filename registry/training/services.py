@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import Select, func, or_, select
 
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
-from ..core.parsing import halfwidth, to_id
+from ..core.parsing import parse_hours, to_id
 from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
@@ -35,27 +35,7 @@ def can_manage(user, training: Training | None = None, region_code: str | None =
 
 
 def _hours(value, field: str, errors: Collector, maximum: Decimal = MAX_HOURS) -> Decimal | None:
-    if isinstance(value, float):  # a spreadsheet's number
-        value = repr(value)
-    text = halfwidth(value) if not isinstance(value, Decimal) else value
-    if text == "":
-        errors.add(field, "请填写学时")
-        return None
-    try:
-        hours = Decimal(text)
-    except (InvalidOperation, ValueError):
-        errors.add(field, "学时应为数字")
-        return None
-    if not hours.is_finite() or hours <= 0:
-        errors.add(field, "学时应大于0")
-        return None
-    if hours > maximum:  # before quantize, which cannot hold 1e308 to a tenth
-        errors.add(field, f"学时不能超过{maximum}")
-        return None
-    if hours != hours.quantize(Decimal("0.1")):
-        errors.add(field, "学时最多保留1位小数")
-        return None
-    return hours.quantize(Decimal("0.1"))  # as stored: "12" and "12.0" are the same hours
+    return parse_hours(value, field, "学时", errors, maximum=maximum)
 
 
 @dataclass
