@@ -47,7 +47,7 @@ def test_every_id_in_a_path_is_an_int_route(app):
     assert len(_int_rules(app)) > 50
 
 
-@pytest.mark.parametrize("value", [HUGE, MUCH_TOO_HUGE, str(ID_MAX + 1), "0" * 5000 + "1", "٣"])
+@pytest.mark.parametrize("value", [HUGE, str(ID_MAX + 1)])
 def test_an_id_no_table_can_hold_is_a_404_on_every_route(app, make_user, login_as, value):
     session = login_as(make_user("admin"))
     failures = []
@@ -75,8 +75,9 @@ def test_the_largest_id_is_looked_up_and_not_found(app, make_user, login_as):
 
 def test_the_person_page_of_2_to_the_63_is_not_found(app, make_user, login_as):
     session = login_as(make_user("admin"))
-    assert session.get(f"/people/{HUGE}").status_code == 404
-    assert session.get(f"/people/{HUGE}/edit").status_code == 404
+    for value in (HUGE, MUCH_TOO_HUGE, "0" * 5000 + "1", "٣"):  # int() refuses 4,300 digits; ٣ is no ASCII digit
+        assert session.get(f"/people/{value}").status_code == 404
+        assert session.get(f"/people/{value}/edit").status_code == 404
 
 
 # -- numbers in query strings ------------------------------------------------------------------
@@ -162,3 +163,206 @@ def test_a_huge_person_id_in_an_attendance_is_a_form_error(app, make_user, login
                             data={"person_ids": [MUCH_TOO_HUGE], "hours": "24", "passed": "y"})
     assert response.status_code in (302, 422)
     assert rows(Attendance) == 0
+
+
+# -- amounts, counts and hours on the forms --------------------------------------------------------
+
+from tests.factories_records import record_data, world  # noqa: E402,F401
+
+
+def _record_form(world, **over):
+    return {**record_data(world.village.code), "action": "save", **over}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("amount", "1e308", "直接投入资金超出可登记的范围"),
+    ("amount_attracted", "1E+999999999999999999999", "引进资金超出可登记的范围"),
+    ("amount_in_kind", "-Infinity", "实物折价应为数字（单位：元）"),
+    ("persons", "9" * 5000, "受益人数超出可登记的范围"),
+])
+def test_extreme_numbers_on_the_record_form_are_form_errors(db, world, login_as, field, value, message):
+    from registry.records.models import SupportRecord
+
+    response = login_as(world.unit).post("/records/new", data=_record_form(world, **{field: value}))
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert rows(SupportRecord) == 0
+
+
+def test_an_amount_above_the_ceiling_is_refused_whatever_the_confirmation(db, world, login_as):
+    from registry.records.models import SupportRecord
+
+    session = login_as(world.unit)
+    response = session.post("/records/new", data=_record_form(world, amount="110101001001", amount_confirmed="y"))
+    assert response.status_code == 422
+    assert "直接投入资金（11,010,100.10 万元）超过单条记录的上限 100,000.00 万元" in response.get_data(as_text=True)
+    assert rows(SupportRecord) == 0
+
+
+def test_a_large_amount_is_saved_once_the_user_confirms_it(db, world, login_as):
+    from registry.records.models import SupportRecord
+
+    session = login_as(world.unit)
+    response = session.post("/records/new", data=_record_form(world, amount="20000000"))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and rows(SupportRecord) == 0
+    assert "直接投入资金金额较大（2,000.00 万元），请确认" in body
+    assert 'name="amount_confirmed"' in body  # the box appears only now
+    assert 'name="amount_confirmed"' not in session.get("/records/new").get_data(as_text=True)
+    response = session.post("/records/new", data=_record_form(world, amount="20000000", amount_confirmed="y"))
+    assert response.status_code == 302
+    record = db.session.scalars(select(SupportRecord)).one()
+    # an edit that keeps the amount asks nothing again; a new large amount does
+    edit = {**_record_form(world, amount="20000000.00", title="改了标题"), "version": record.version}
+    assert session.post(f"/records/{record.id}/edit", data=edit).status_code == 302
+    edit = {**_record_form(world, amount="30000000", title="又改"), "version": record.version + 1}
+    assert session.post(f"/records/{record.id}/edit", data=edit).status_code == 422
+
+
+def test_the_limits_are_settings(app, db, world, login_as):
+    session = login_as(world.unit)
+    app.config.update(REGISTRY_AMOUNT_MAX_YUAN=100_000, REGISTRY_AMOUNT_CONFIRM_YUAN=50_000)
+    try:
+        body = session.post("/records/new", data=_record_form(world, amount="60000")).get_data(as_text=True)
+        assert "直接投入资金金额较大（6.00 万元），请确认" in body
+        body = session.post("/records/new", data=_record_form(world, amount="100000.01")).get_data(as_text=True)
+        assert "超过单条记录的上限 10.00 万元" in body
+    finally:
+        app.config.update(REGISTRY_AMOUNT_MAX_YUAN=1_000_000_000, REGISTRY_AMOUNT_CONFIRM_YUAN=10_000_000)
+
+
+def test_a_record_import_asks_for_the_confirmation_column(db, world):
+    from registry.records.imports import RecordImport
+    from registry.records.models import SupportRecord
+    from registry.transfer.importing import run_import
+    from tests.sheets import csv_bytes
+
+    header = ["编号", "村", "帮扶类别", "标题", "直接投入资金（元）", "帮扶日期"]
+    row = ["A-1", world.village.code, "产业", "捐建产业路", "2000万", record_data("")["record_date"]]
+    report = run_import(RecordImport(), csv_bytes([header, row]), "records.csv", world.unit)
+    assert [(e.row, e.message) for e in report.errors] == [
+        (2, "直接投入资金金额较大（2,000.00 万元），请确认；核对无误请在该行“大额已核实”列填“是”"
+            "（文件中没有此列的，在表头添加一列“大额已核实”）")]
+    report = run_import(RecordImport(), csv_bytes([header, ["A-2", *row[1:4], "110101001001", row[5]]]), "r.csv", world.unit)
+    assert "超过单条记录的上限" in report.errors[0].message
+    assert rows(SupportRecord) == 0
+    report = run_import(RecordImport(), csv_bytes([[*header, "大额已核实"], [*row, "是"]]), "records.csv", world.unit)
+    assert report.ok, report.errors
+    assert rows(SupportRecord) == 1
+
+
+def _fund(world, make_user):
+    from tests.factories import make_pairing
+
+    org = make_org("charity", region_code=COUNTY, name="测试慈善基金会")
+    make_pairing(org, world.village.code, "other")
+    return org, make_user("unit", "fund_user", organization_id=org.id)
+
+
+@pytest.mark.parametrize("amount, message", [
+    ("1e308", "捐赠金额超出可登记的范围"),
+    ("110101001001", "超过单条记录的上限"),
+    ("20000000", "捐赠金额金额较大（2,000.00 万元），请确认"),
+])
+def test_the_fund_contribution_form_refuses_extreme_amounts(db, world, make_user, login_as, amount, message):
+    from registry.records.models import FundContribution
+
+    org, user = _fund(world, make_user)
+    data = {"donor": "某爱心企业", "amount": amount, "received_on": record_data("")["record_date"], "receipt_no": "R-1"}
+    response = login_as(user).post(f"/records/funds/{org.id}/contributions/new", data=data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert rows(FundContribution) == 0
+
+
+def _results_form(**over):
+    from registry.core.timeutil import local_today
+
+    data = {"year": str(local_today().year - 1), "collective_income": "156800.50", "per_capita_income": "16234.00",
+            "monitored_households": "14", "risk_removed_households": "9", "industry_projects": "3",
+            "jobs_created": "42", "practical_matters": "18", "note": ""}
+    return {**data, **over}
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"collective_income": "1e308"}, "村集体经济经营性收入数额过大"),
+    ({"per_capita_income": "NaN"}, "脱贫人口人均纯收入应为数字（元）"),
+    ({"jobs_created": "1e308"}, "带动就业人数应为整数"),
+    ({"practical_matters": "9" * 5000}, "办实事件数数值过大"),
+    ({"collective_income": "20000000"}, "村集体经济经营性收入金额较大（2,000.00 万元），请确认"),
+])
+def test_the_results_form_refuses_extreme_figures(db, make_user, login_as, over, message):
+    from registry.results.models import VillageResult
+    from tests.factories import make_village
+
+    village = make_village(COUNTY, 1)
+    session = login_as(make_user("village", village_code=village.code))
+    response = session.post("/results/new", data=_results_form(**over))
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert rows(VillageResult) == 0
+    if "请确认" in message:
+        assert session.post("/results/new", data=_results_form(**over, amount_confirmed="y")).status_code == 302
+
+
+def _course_form(**over):
+    data = {"title": "第一书记岗前培训班", "organizer": "吉首市委组织部", "kind": "pre_posting", "level": "county",
+            "mode": "onsite", "region_code": COUNTY, "start_date": "2025-03-02", "end_date": "2025-03-06",
+            "hours": "40", "location": "", "note": ""}
+    return {**data, **over}
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"hours": "1e308"}, "学时：学时不能超过999.9"),
+    ({"hours": "Infinity"}, "学时：学时应大于0"),
+    ({"end_date": "9999-12-31"}, "结束日期：结束日期不能晚于"),
+    ({"start_date": "9999-12-30", "end_date": "9999-12-31"}, "开始日期：开始日期不能晚于"),
+])
+def test_the_training_form_refuses_extreme_hours_and_dates(db, make_user, login_as, over, message):
+    from registry.training.models import Training
+
+    session = login_as(make_user("region", region_code=COUNTY))
+    response = session.post("/training/new", data=_course_form(**over))
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert rows(Training) == 0
+
+
+# -- plausible dates -----------------------------------------------------------------------------
+
+def test_a_date_years_ahead_is_refused_as_a_setting_says(app):
+    from registry.core.parsing import check_plausible_date, latest_plausible
+    from registry.core.rules import Collector
+    from registry.core.timeutil import local_today
+
+    latest = latest_plausible()
+    assert (latest - local_today()).days in range(365 * 5, 365 * 5 + 2)
+    errors = Collector()
+    assert check_plausible_date(latest, "end_date", "结束日期", errors) and errors.errors == {}
+    assert not check_plausible_date(date(9999, 12, 31), "end_date", "结束日期", errors)
+    assert errors.errors["end_date"] == [f"结束日期不能晚于{latest.year}年{latest.month}月{latest.day}日（今天起5年内）"]
+    assert not check_plausible_date(date(1, 1, 1), "start_date", "开始日期", errors)
+    assert errors.errors["start_date"] == ["开始日期不能早于1990年1月1日"]
+    app.config["REGISTRY_DATE_YEARS_AHEAD"] = 1
+    try:
+        assert latest_plausible(date(2024, 2, 29)) == date(2025, 2, 28)
+    finally:
+        app.config["REGISTRY_DATE_YEARS_AHEAD"] = 5
+
+
+def test_postings_and_pairings_refuse_dates_far_ahead(db, make_user):
+    from registry.core.rules import RuleViolation
+    from registry.pairings.services import check_pairing
+    from registry.people.postings import check_posting
+    from tests.factories import make_person, make_village
+
+    village = make_village(COUNTY, 1)
+    org = make_org()
+    with pytest.raises(RuleViolation) as refused:
+        check_posting(person=make_person(org), role="first_secretary", region=village, dispatch_level="county",
+                      start_date=date(9999, 1, 1), planned_end=date(9999, 12, 31))
+    assert "开始日期不能晚于" in refused.value.errors["start_date"][0]
+    with pytest.raises(RuleViolation) as refused:
+        check_pairing(organization=org, region=village, kind="resident", sector=None,
+                      start_date=date(2024, 1, 1), end_date=date(9999, 12, 31))
+    assert "结束日期不能晚于" in refused.value.errors["end_date"][0]

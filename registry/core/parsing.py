@@ -149,6 +149,51 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
     return cents
 
 
+# -- a deployment's limits on one record's amounts ------------------------------------------
+
+CONFIRM_FIELD = "amount_confirmed"  # the form's checkbox, the import's column
+CONFIRM_LABEL = "以上金额已核对无误"
+FORM_CONFIRM_HINT = f"，核对无误后勾选下面的“{CONFIRM_LABEL}”再保存"
+CONFIRM_HEADER = "大额已核实"  # the import's column, added to the file when a row needs it
+IMPORT_CONFIRM_HINT = f"；核对无误请在该行“{CONFIRM_HEADER}”列填“是”（文件中没有此列的，在表头添加一列“{CONFIRM_HEADER}”）"
+
+
+@dataclass(frozen=True)
+class AmountLimits:
+    """``REGISTRY_AMOUNT_MAX_YUAN``: no single amount above it; ``REGISTRY_AMOUNT_CONFIRM_YUAN``:
+    one above it only when the user confirms it (a slip of the keyboard adds a digit)."""
+
+    ceiling: Decimal
+    confirm_above: Decimal
+
+
+def amount_limits() -> AmountLimits:
+    """The settings, read once (an import reads them once for its file)."""
+    cfg = current_app.config
+    return AmountLimits(Decimal(cfg["REGISTRY_AMOUNT_MAX_YUAN"]), Decimal(cfg["REGISTRY_AMOUNT_CONFIRM_YUAN"]))
+
+
+def _wan(amount: Decimal) -> str:
+    return f"{(amount / 10000).quantize(CENT):,} 万元"
+
+
+def check_amounts(amounts: Mapping[str, tuple[str, Decimal | None]], errors: Collector, *, confirmed: bool,
+                  stored: Mapping[str, Decimal | None] | None = None, hint: str = FORM_CONFIRM_HINT,
+                  limits: AmountLimits | None = None) -> None:
+    """One record's amounts (field -> (label, parsed amount)) against the deployment's limits:
+    above the ceiling refused on the field; above the confirmation threshold refused on
+    ``CONFIRM_FIELD`` unless ``confirmed``, with ``hint`` saying how to confirm. An amount
+    equal to the ``stored`` one (an edit that leaves it as it was) was confirmed before."""
+    limits = limits or amount_limits()
+    for field, (label, amount) in amounts.items():
+        if amount is None:
+            continue
+        if amount > limits.ceiling:
+            errors.add(field, f"{label}（{_wan(amount)}）超过单条记录的上限 {_wan(limits.ceiling)}，请核对金额（单位：元）")
+        elif amount > limits.confirm_above and not confirmed and (stored or {}).get(field) != amount:
+            errors.add(CONFIRM_FIELD, f"{label}金额较大（{_wan(amount)}），请确认{hint}")
+
+
 def parse_hours(value, field: str, label: str, errors: Collector, *, maximum: Decimal,
                 wording: Mapping[str, str] | None = None) -> Decimal | None:
     """Hours (学时) to a tenth: required, above 0, at most ``maximum``; full-width digits
@@ -254,6 +299,41 @@ def parse_date(value, field: str, label: str, errors: Collector, *,
         _say(errors, field, "too_early", label, wording, earliest=earliest)
         return None
     return day
+
+
+# The earliest date anything in the registry can be about (a pairing, a posting, a course):
+# below it a date is a typing error, and date arithmetic near year 1 overflows.
+EARLIEST_PLAUSIBLE = date(1990, 1, 1)
+
+
+def latest_plausible(today: date | None = None) -> date:
+    """The latest date a planned event may have: ``REGISTRY_DATE_YEARS_AHEAD`` years
+    after today (29 February falls back to the 28th)."""
+    today = today or local_today()
+    years = int(current_app.config["REGISTRY_DATE_YEARS_AHEAD"])
+    try:
+        return today.replace(year=today.year + years)
+    except ValueError:
+        return today.replace(year=today.year + years, day=28)
+
+
+def check_plausible_date(day: date | None, field: str, label: str, errors: Collector, *,
+                         latest: date | None = None) -> bool:
+    """A date that may lie ahead (a course's end, a posting's start or planned end, a
+    pairing's end) is plausible: not before ``EARLIEST_PLAUSIBLE`` and not more than
+    ``REGISTRY_DATE_YEARS_AHEAD`` years after today (``latest``, read once by a caller
+    checking many). A blank date passes (its rule says whether it is required)."""
+    if day is None:
+        return True
+    latest = latest or latest_plausible()
+    if day > latest:
+        errors.add(field, f"{label}不能晚于{latest.year}年{latest.month}月{latest.day}日"
+                          f"（今天起{current_app.config['REGISTRY_DATE_YEARS_AHEAD']}年内）")
+        return False
+    if day < EARLIEST_PLAUSIBLE:
+        errors.add(field, f"{label}不能早于{EARLIEST_PLAUSIBLE.year}年{EARLIEST_PLAUSIBLE.month}月{EARLIEST_PLAUSIBLE.day}日")
+        return False
+    return True
 
 
 _DATE_TEXT = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")

@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, select
 
 from ..audit.services import record as audit
 from ..core.paging import Key, order_by
-from ..core.parsing import clean_text, halfwidth, parse_amount, parse_date
+from ..core.parsing import CONFIRM_FIELD, check_amounts, clean_text, halfwidth, parse_amount, parse_date
 from ..core.rules import Collector, RuleViolation
 from ..closing.rules import ensure_year_open
 from ..core.scope import scoped
@@ -49,6 +49,7 @@ def add_contribution(org: Organization, user, data: dict) -> FundContribution:
     elif len(donor) > 200:
         errors.add("donor", "捐赠方不能超过200个字")
     amount = parse_amount(data.get("amount"), "amount", "捐赠金额", errors, positive=True)
+    check_amounts({"amount": ("捐赠金额", amount)}, errors, confirmed=data.get(CONFIRM_FIELD) is True)
     received_on = parse_date(data.get("received_on"), "received_on", "到账日期", errors)
     receipt_no = halfwidth(data.get("receipt_no"))
     if not receipt_no:

@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from ..audit.services import FlatCanonical, record_many
 from ..core.enums import RECORD_CATEGORIES
-from ..core.parsing import DateBounds, date_bounds, halfwidth
+from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, AmountLimits, DateBounds, amount_limits, date_bounds, halfwidth
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..dashboard import summary
@@ -41,7 +41,7 @@ from ..extensions import db
 from ..organizations.imports import organization_label
 from ..organizations.models import Organization
 from ..transfer.bulk import insert_many
-from ..transfer.importing import UPDATE_HINT, Field, ImportKind
+from ..transfer.importing import CONFIRM_COLUMN, UPDATE_HINT, Field, ImportKind, yes_no
 from ..transfer.references import Lookup
 from ..transfer.writing import Column
 from . import filing
@@ -79,6 +79,7 @@ class Stored:
     id: int
     status: str
     title: str
+    amounts: dict  # field -> Decimal: a re-import that keeps them needs no new confirmation
 
 
 @dataclass
@@ -100,6 +101,7 @@ class Context:
     update: bool
     organization_id: int = 0  # ``organization.id``, read once (not through the ORM per row)
     dates: DateBounds | None = None  # the dates a record may have, read once for the file
+    limits: AmountLimits | None = None  # the amounts' ceiling and confirmation threshold, read once
     # cells seen before: a ledger names the same few villages (and its unit) on every row
     seen: dict = dataclass_field(default_factory=dict)
 
@@ -130,6 +132,7 @@ class RecordImport(ImportKind):
         Field("帮扶日期", "record_date", "date", 12, required=True, example=date(2026, 1, 15),
               note="如 2026-01-15、2026/1/15 或 2026年1月15日；不能晚于今天"),
     )
+    extra_fields = (CONFIRM_COLUMN,)
     # read-only: what happened to the record after it was filed
     derived = (
         Column("状态", "status", width=8),
@@ -143,13 +146,15 @@ class RecordImport(ImportKind):
         organization_id = filing.filer_organization(user)
         org = db.session.get(Organization, organization_id)
         table = SupportRecord.__table__
-        references = {reference: Stored(*rest) for reference, *rest in db.session.execute(
-            select(table.c.reference, table.c.id, table.c.status, table.c.title)
+        references = {reference: Stored(id_, status, title, dict(zip(filing.AMOUNTS, amounts)))
+                      for reference, id_, status, title, *amounts in db.session.execute(
+            select(table.c.reference, table.c.id, table.c.status, table.c.title,
+                   *(table.c[name] for name in filing.AMOUNTS))
             .where(table.c.organization_id == organization_id))}
         unit = Lookup({org.id: org.name}, "填报单位", aliases={org.credit_code: org.id} if org.credit_code else None)
         return Context(user=user, organization=org, villages=filing.filer_village_codes(organization_id),
                        lookup=_village_lookup(organization_id), unit=unit, references=references, update=update,
-                       organization_id=organization_id, dates=date_bounds())
+                       organization_id=organization_id, dates=date_bounds(), limits=amount_limits())
 
     def check(self, values, ctx: Context) -> RecordRow:
         village = values["village_code"]
@@ -171,9 +176,16 @@ class RecordImport(ImportKind):
         # the row's cells are the form's fields (the rule reads those and no others); the
         # dict is this row's own, so the village's code replaces its cell in place
         values["village_code"] = code
+        confirmed = yes_no(values.get(CONFIRM_FIELD))  # an extra column: absent unless the file has it
+        if confirmed is None:
+            errors = errors or Collector()
+            errors.add(CONFIRM_FIELD, "应填“是”或“否”")
+        values[CONFIRM_FIELD] = bool(confirmed)
+        stored = ctx.references.get(halfwidth(values["reference"])) if values["reference"] is not None else None
         try:
             clean = filing.validate_record_data(ctx.organization_id, values, allowed_villages=ctx.villages,
-                                                dates=ctx.dates)
+                                                dates=ctx.dates, limits=ctx.limits, confirm_hint=IMPORT_CONFIRM_HINT,
+                                                stored=stored.amounts if stored is not None and ctx.update else None)
         except RuleViolation as broken:
             if errors is None:
                 raise
@@ -215,7 +227,8 @@ class RecordImport(ImportKind):
         for clean, record in rows:
             if record is None or clean.unchanged:
                 continue
-            data = {**vars(clean.values), "pairing_id": record.pairing_id}
+            # its large amounts were confirmed (or were the stored ones) when the row was checked
+            data = {**vars(clean.values), "pairing_id": record.pairing_id, CONFIRM_FIELD: True}
             filing.update_record(record, user, data, record.version, submit=True, commit=False,
                                  allowed_villages=ctx.villages)
             updated += 1

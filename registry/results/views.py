@@ -72,7 +72,7 @@ def export(fmt: str):
 
 
 def _data(form: ResultForm) -> ResultData:
-    return ResultData(**{name: getattr(form, name).data for name in ("year", *FIELDS, "note")})
+    return ResultData(**{name: getattr(form, name).data for name in ("year", *FIELDS, "note", "amount_confirmed")})
 
 
 def _years() -> list[int]:

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, or_, select
 
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
-from ..core.parsing import parse_hours, to_id
+from ..core.parsing import check_plausible_date, parse_hours, to_id
 from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
@@ -72,6 +72,8 @@ def _check_training(data: TrainingData, user) -> dict:
         errors.add("end_date", "结束日期不能早于开始日期")
     if data.start_date and data.start_date.year < 2000:
         errors.add("start_date", "开始日期不正确")
+    elif check_plausible_date(data.start_date, "start_date", "开始日期", errors):
+        check_plausible_date(data.end_date, "end_date", "结束日期", errors)
     hours = _hours(data.hours, "hours", errors)
     region = db.session.get(Region, data.region_code or "")
     if region is None or region.level == "village":
