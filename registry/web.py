@@ -130,10 +130,14 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from .core.database import set_read_only_request
+    from .core.parsing import refuse_nul
 
     @app.before_request
     def _before():
         set_read_only_request(request.method in ("GET", "HEAD", "OPTIONS"))
+        refuse_nul(request.args)
+        if request.method == "POST":
+            refuse_nul(request.form)
         view = app.view_functions.get(request.endpoint) if request.endpoint else None
         if view is None:
             return None  # 404/405 handled by routing

@@ -366,3 +366,72 @@ def test_postings_and_pairings_refuse_dates_far_ahead(db, make_user):
         check_pairing(organization=org, region=village, kind="resident", sector=None,
                       start_date=date(2024, 1, 1), end_date=date(9999, 12, 31))
     assert "结束日期不能晚于" in refused.value.errors["end_date"][0]
+
+
+# -- control and bidirectional-override characters -----------------------------------------------
+
+@pytest.mark.parametrize("text, multiline, found", [
+    ("示例\u202e村", False, "U+202E"), ("a\u2066b", False, "U+2066"), ("a\u200fb", False, "U+200F"),
+    ("a\x00b", True, "U+0000"), ("a\x1bb", True, "U+001B"), ("a\x85b", True, "U+0085"), ("a\nb", False, "U+000A"),
+    ("a\u200bb", False, "U+200B"),  # zero width: two names that look alike must be alike
+    ("张·三", False, None), ("阿卜杜·热合曼", False, None), ("第一行\n第二行\t缩进", True, None),
+    ("村（４３３１）", False, None),
+])
+def test_the_one_rule_for_characters_in_text(text, multiline, found):
+    from registry.core.parsing import unsafe_character
+
+    assert unsafe_character(text, multiline=multiline) == found
+
+
+def test_a_village_name_with_an_rtl_override_is_refused(db):
+    from registry.regions.models import Region
+    from registry.regions.services import import_villages
+
+    body = "code,name,township_code,is_poor,is_key,is_relocation\n433101005201,\u202e村例示,433101005000,否,否,否\n"
+    import io
+
+    result = import_villages(io.BytesIO(body.encode()), "villages.csv")
+    db.session.rollback()
+    assert (2, "name", "村名称含有不可见的控制字符（U+202E），请删除后重新填写") in result.errors
+    assert db.session.get(Region, "433101005201") is None
+
+
+def test_an_organization_or_person_name_with_an_rtl_override_is_refused(db, login_as, make_user):
+    from registry.organizations.models import Organization
+    from registry.people.models import Person
+    from tests.factories import valid_credit_code, valid_id_number
+
+    session = login_as(make_user("region", region_code=COUNTY))
+    response = session.post("/organizations/new", data={
+        "name": "吉首市\u202e局业农", "kind": "backing_unit", "subtype": "", "level": "", "region_code": COUNTY,
+        "credit_code": valid_credit_code(901), "contact_name": "张\u2067经理", "note": "第一行\n第二行"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "单位名称：单位名称含有不可见的控制字符（U+202E）" in body and "联系人含有不可见的控制字符（U+2067）" in body
+    assert "备注含有" not in body  # line breaks are a note's own
+    org = make_org("backing_unit", COUNTY)
+    response = session.post("/people/new", data={"name": "张\u202e三", "id_number": valid_id_number(), "gender": "",
+                                                 "education": "", "ethnicity": "汉族", "organization_id": str(org.id)})
+    assert response.status_code == 422
+    assert "姓名含有不可见的控制字符（U+202E）" in response.get_data(as_text=True)
+    assert rows(Organization) == 1 and rows(Person) == 0
+
+
+def test_a_record_title_must_be_clean_and_its_description_keeps_its_lines(db, world, login_as):
+    from registry.records.models import SupportRecord
+
+    session = login_as(world.unit)
+    response = session.post("/records/new", data=_record_form(world, title="捐建\u202e路业产", description="a\x07b"))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "标题含有不可见的控制字符（U+202E）" in body and "内容说明含有不可见的控制字符（U+0007）" in body
+    assert session.post("/records/new", data=_record_form(world, description="第一行\r\n第二行")).status_code == 302
+    assert rows(SupportRecord) == 1
+
+
+def test_nul_anywhere_in_a_request_is_a_400(db, world, login_as):
+    session = login_as(world.unit)
+    assert session.get("/people/?q=a%00b").status_code == 400
+    response = session.post("/records/new", data=_record_form(world, description="a\x00b"))
+    assert response.status_code == 400
+    assert "U+0000" in response.get_data(as_text=True)

@@ -64,6 +64,50 @@ def halfwidth(value) -> str:
     return unicodedata.normalize("NFKC", str(value) if value is not None else "").strip()
 
 
+# -- characters text may not hold -------------------------------------------------------------
+
+# Invisible characters that change how text reads without showing themselves: C0 and C1
+# controls, DEL, and the bidirectional marks, embeddings, overrides and isolates (U+202E
+# turns "村（代码）" around on screen: a name that reads as another). PostgreSQL also
+# refuses NUL in text (a 500 before this rule).
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# a name (one line): also tab and line breaks, zero-width and other format characters
+# (two names that look alike must be alike), and the line and paragraph separators
+_NAME_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200d\u2028\u2029\u2060-\u2064\ufeff{_BIDI}]")
+# free text (a description, a note): line breaks and tabs are its own
+_TEXT_UNSAFE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def unsafe_character(text: str, *, multiline: bool = False) -> str | None:
+    """The first character of ``text`` that a name (or, ``multiline``, a free text) may
+    not hold, as "U+202E"; None when there is none."""
+    found = (_TEXT_UNSAFE if multiline else _NAME_UNSAFE).search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def check_text(text: str | None, field: str, label: str, errors: Collector, *, multiline: bool = False) -> bool:
+    """*The* rule for characters in typed text, used by every form, import and command:
+    no control or bidirectional-override character in a name (``multiline`` for a free
+    text, which keeps its line breaks and tabs). Adds a message naming the field and the
+    character; True when the text is clean (or blank)."""
+    if text is None or text == "":
+        return True
+    bad = unsafe_character(str(text), multiline=multiline)
+    if bad is None:
+        return True
+    errors.add(field, f"{label}含有不可见的控制字符（{bad}），请删除后重新填写")
+    return False
+
+
+def refuse_nul(values) -> None:
+    """A request whose query string or form holds NUL (U+0000) anywhere is refused (400):
+    no one types it, and PostgreSQL refuses it in text, so any field a rule does not check
+    (a search box, a free-text note) would otherwise reach the database and fail there."""
+    for name, value in values.items(multi=True):
+        if "\x00" in value or "\x00" in name:
+            raise BadArgument(f"提交的内容含有不可见的控制字符（U+0000），请删除后重新提交（{name[:40]}）", name[:40])
+
+
 def _say(errors: Collector, field: str, key: str, label: str, wording: Mapping[str, str] | None, **extra) -> None:
     template = (wording or {}).get(key) or WORDING[key]
     errors.add(field, template.format(label=label, **extra))

@@ -23,7 +23,7 @@ from ..core.identity import (
     normalize_id_number,
     normalize_phone,
 )
-from ..core.parsing import to_id
+from ..core.parsing import check_text, to_id
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import region_clause, scoped
 from ..extensions import db
@@ -182,6 +182,8 @@ def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeo
     for key, limit in TEXT_LIMITS.items():
         if data[key] and len(data[key]) > limit:
             errors.add(key, f"{TEXT_LABELS[key]}最多{limit}字")
+        else:
+            check_text(data[key], key, TEXT_LABELS[key], errors)
 
     number = None
     if not data["id_number"]:

@@ -21,6 +21,7 @@ from ..core.parsing import (
     AmountLimits,
     DateBounds,
     check_amounts,
+    check_text,
     clean_text,
     halfwidth,
     parse_amount,
@@ -215,8 +216,13 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
         errors.add("title", "请填写标题")
     elif len(title) > 200:
         errors.add("title", "标题不能超过200个字")
+    else:
+        check_text(title, "title", "标题", errors)
     description = str(get("description") or "").strip()
-    errors.check(len(description) <= 5000, "description", "内容说明不能超过5000个字")
+    if len(description) > 5000:
+        errors.add("description", "内容说明不能超过5000个字")
+    else:
+        check_text(description, "description", "内容说明", errors, multiline=True)
 
     amount = parse_amount(get("amount"), "amount", FIELD_LABELS["amount"], errors)
     amount_attracted = parse_amount(get("amount_attracted"), "amount_attracted", FIELD_LABELS["amount_attracted"], errors)

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, or_, select
 
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
-from ..core.parsing import check_plausible_date, parse_hours, to_id
+from ..core.parsing import check_plausible_date, check_text, parse_hours, to_id
 from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
@@ -61,6 +61,8 @@ def _check_training(data: TrainingData, user) -> dict:
     errors.check(len(title) <= 200, "title", "培训主题最多200字")
     errors.check(bool(organizer), "organizer", "请填写主办单位")
     errors.check(len(organizer) <= 200, "organizer", "主办单位最多200字")
+    check_text(title, "title", "培训主题", errors)
+    check_text(organizer, "organizer", "主办单位", errors)
     errors.check(data.level in TRAINING_LEVELS, "level", "请选择培训层级")
     errors.check(data.kind in TRAINING_KINDS, "kind", "请选择培训类型")
     errors.check(data.mode in TRAINING_MODES, "mode", "请选择培训方式（线下或线上）")
@@ -82,6 +84,8 @@ def _check_training(data: TrainingData, user) -> dict:
         errors.add("region_code", "组织地区应在您的管辖范围内")
     location = (data.location or "").strip() or None
     errors.check(location is None or len(location) <= 200, "location", "培训地点最多200字")
+    check_text(location, "location", "培训地点", errors)
+    check_text(data.note, "note", "备注", errors, multiline=True)
     errors.raise_if_any()
     return dict(
         title=title, organizer=organizer, level=data.level, kind=data.kind, mode=data.mode,
@@ -136,6 +140,7 @@ def attendance_terms(training: Training, hours, note: str | None, errors: Collec
     credited = _hours(hours, hours_field, errors, maximum=Decimal(training.hours))
     note = (note or "").strip() or None
     errors.check(note is None or len(note) <= 200, "note", "备注最多200字")
+    check_text(note, "note", "备注", errors, multiline=True)  # a note may keep its line breaks
     return credited, note
 
 
