@@ -135,6 +135,8 @@ def register_hooks(app: Flask) -> None:
     @app.before_request
     def _before():
         set_read_only_request(request.method in ("GET", "HEAD", "OPTIONS"))
+        if "\x00" in request.path:
+            abort(404)  # no object is named with NUL, and PostgreSQL would refuse it in a look-up
         refuse_nul(request.args)
         if request.method == "POST":
             refuse_nul(request.form)

@@ -432,6 +432,7 @@ def test_a_record_title_must_be_clean_and_its_description_keeps_its_lines(db, wo
 def test_nul_anywhere_in_a_request_is_a_400(db, world, login_as):
     session = login_as(world.unit)
     assert session.get("/people/?q=a%00b").status_code == 400
+    assert session.get("/regions/4331%00").status_code == 404
     response = session.post("/records/new", data=_record_form(world, description="a\x00b"))
     assert response.status_code == 400
     assert "U+0000" in response.get_data(as_text=True)
