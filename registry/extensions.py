@@ -1,6 +1,9 @@
 """Bare extension instances; ``create_app`` initialises them."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -27,15 +30,16 @@ class Base(DeclarativeBase):
 
 
 class RegistrySQLAlchemy(SQLAlchemy):
-    """Flask-SQLAlchemy whose ``paginate`` reads ``?page=`` through ``core.parsing.page_arg``:
-    a page number that is not 1..ID_MAX is a 400 naming it, never an OFFSET the database
-    cannot take (Flask-SQLAlchemy would pass any integer on)."""
+    """Flask-SQLAlchemy whose ``paginate`` reads ``?page=`` through ``read_page``
+    (``core.parsing.page_arg``, wired by ``create_app``): a page number that is not
+    1..ID_MAX is a 400 naming it, never an OFFSET the database cannot take (Flask-SQLAlchemy
+    would pass any integer on)."""
+
+    read_page: Callable[[Any], int] | None = None
 
     def paginate(self, select, *, page=None, **kwargs):
-        if page is None and has_request_context():
-            from .core.parsing import page_arg
-
-            page = page_arg(request.args)
+        if page is None and self.read_page is not None and has_request_context():
+            page = self.read_page(request.args)
         return super().paginate(select, page=page, **kwargs)
 
 

@@ -48,8 +48,10 @@ def register_extensions(app: Flask) -> None:
     from . import models  # noqa: F401  (every table known to the mappers and Alembic)
     from . import scopes  # noqa: F401  (every model's scope rule, before any request or command)
     from .core.database import configure_engine
+    from .core.parsing import page_arg
 
     db.init_app(app)
+    db.read_page = page_arg  # every paged list reads ?page= through the one bounded helper
     with app.app_context():
         for engine in db.engines.values():
             configure_engine(engine)
