@@ -38,6 +38,13 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_PRE_POSTING_TRAINING_DAYS": 90,
     "REGISTRY_YEARLY_TRAININGS": 1,
     "REGISTRY_RECORD_EARLIEST_DATE": date(2021, 1, 1),
+    # no date of something planned (a course's end, a posting's start or planned end, a
+    # pairing's end) more than this many years after today: 9999-12-31 is a typing error
+    "REGISTRY_DATE_YEARS_AHEAD": 5,
+    # one amount (元) of a support record, fund contribution or village result: above the
+    # first it is refused; above the second it needs the user's confirmation
+    "REGISTRY_AMOUNT_MAX_YUAN": 1_000_000_000,
+    "REGISTRY_AMOUNT_CONFIRM_YUAN": 10_000_000,
     "REGISTRY_CONFIRMATION_OVERDUE_DAYS": 30,
     "REGISTRY_ENDING_SOON_DAYS": 90,
     "REGISTRY_PERSON_GRADES": ("优秀", "称职", "基本称职", "不称职"),

@@ -48,8 +48,10 @@ def register_extensions(app: Flask) -> None:
     from . import models  # noqa: F401  (every table known to the mappers and Alembic)
     from . import scopes  # noqa: F401  (every model's scope rule, before any request or command)
     from .core.database import configure_engine
+    from .core.parsing import page_arg
 
     db.init_app(app)
+    db.read_page = page_arg  # every paged list reads ?page= through the one bounded helper
     with app.app_context():
         for engine in db.engines.values():
             configure_engine(engine)
@@ -71,7 +73,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .core.parsing import IdConverter
     from .features import modules
+
+    # before any route is added: every <int:...> is an id, bounded (a larger one is a 404)
+    app.url_map.converters["int"] = IdConverter
 
     for views in modules("views"):
         app.register_blueprint(views.bp)
@@ -118,16 +124,23 @@ def register_errorhandlers(app: Flask) -> None:
     def handle_rule(error: RuleViolation):
         db.session.rollback()
         if _wants_json():
-            return jsonify(error="数据不符合规则", errors=error.errors, message=error.message), 422
+            title = getattr(error, "title", "数据不符合规则")
+            return jsonify(error=title, errors=error.errors, message=error.message), error.status_code
         return render_error(400, error.message)
 
 
 def register_hooks(app: Flask) -> None:
     from .core.database import set_read_only_request
+    from .core.parsing import refuse_nul
 
     @app.before_request
     def _before():
         set_read_only_request(request.method in ("GET", "HEAD", "OPTIONS"))
+        if "\x00" in request.path:
+            abort(404)  # no object is named with NUL, and PostgreSQL would refuse it in a look-up
+        refuse_nul(request.args)
+        if request.method == "POST":
+            refuse_nul(request.form)
         view = app.view_functions.get(request.endpoint) if request.endpoint else None
         if view is None:
             return None  # 404/405 handled by routing

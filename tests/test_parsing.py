@@ -138,3 +138,64 @@ def test_dates_checked_against_bounds_read_once(app):
         errors = Collector()
         assert parse_date(raw, "record_date", "帮扶日期", errors, bounds=bounds) == expected
         assert errors.errors == messages, raw
+
+
+# -- every range checked before any arithmetic (issue 13) --------------------------------------
+
+@pytest.mark.parametrize("raw, message", [
+    ("1e99999999999999999999999", "直接投入资金超出可登记的范围"),  # beyond what Decimal holds
+    ("1e-99999999999999999999", "直接投入资金最多保留两位小数（精确到分）"),
+    ("1e400万", "直接投入资金超出可登记的范围"),
+    ("9" * 5000, "直接投入资金超出可登记的范围"),
+    ("1_000", "直接投入资金应为数字（单位：元），如 12500.50"),  # Decimal alone takes it
+    ("٣", "直接投入资金应为数字（单位：元），如 12500.50"),  # Arabic-Indic three: not a digit we read
+    ("sNaN", "直接投入资金应为数字（单位：元）"),
+    ("-Infinity", "直接投入资金应为数字（单位：元）"),
+])
+def test_extreme_amounts_are_refused_before_any_arithmetic(raw, message):
+    assert _amount(raw) == (None, {"amount": [message]})
+
+
+@pytest.mark.parametrize("raw", ["-0", "-0.00", -0.0, "0e-99999999", "0E+99999999", Decimal("-0")])
+def test_minus_zero_is_zero(raw):
+    value, errors = _amount(raw)
+    assert errors == {} and value == 0 and str(value) == "0.00"
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("9" * 5000, "受益人数超出可登记的范围"),  # int() itself refuses 4,300 digits
+    ("-" + "9" * 5000, "受益人数不能为负数"),
+    ("٣", "受益人数应为整数"),
+    (1e308, "受益人数超出可登记的范围"),
+])
+def test_extreme_counts_are_refused(raw, message):
+    assert _count(raw) == (None, {"persons": [message]})
+
+
+def test_an_unbounded_count_is_still_what_a_column_holds():
+    assert _count(str(2**31 - 1), maximum=None) == (2**31 - 1, {})
+    assert _count(str(2**31), maximum=None) == (None, {"persons": ["受益人数超出可登记的范围"]})
+
+
+@pytest.mark.parametrize("raw, expected, message", [
+    ("12", Decimal("12.0"), None),
+    ("１２．５", Decimal("12.5"), None),
+    (8.0, Decimal("8.0"), None),
+    ("", None, "请填写学时"),
+    ("abc", None, "学时应为数字"),
+    ("1_0", None, "学时应为数字"),
+    ("0", None, "学时应大于0"),
+    ("-0", None, "学时应大于0"),
+    ("NaN", None, "学时应大于0"),
+    ("1e308", None, "学时不能超过999.9"),
+    ("1e99999999999999999999999", None, "学时不能超过999.9"),
+    (1e308, None, "学时不能超过999.9"),
+    ("1.25", None, "学时最多保留1位小数"),
+    ("1e-99999999999999999999", None, "学时最多保留1位小数"),
+])
+def test_hours_to_a_tenth_checked_before_any_arithmetic(raw, expected, message):
+    from registry.core.parsing import parse_hours
+
+    errors = Collector()
+    assert parse_hours(raw, "hours", "学时", errors, maximum=Decimal("999.9")) == expected
+    assert errors.errors == ({"hours": [message]} if message else {})

@@ -9,6 +9,7 @@ from ..config import SETTING_DEFAULTS
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.queries import count, first
 from ..core.scope import get_in_scope_or_404
@@ -68,10 +69,9 @@ def default_year() -> int:
 
 
 def _year_arg() -> int:
-    try:
-        year = int(request.values.get("year", ""))
-    except ValueError:
-        return default_year()
+    """``year`` (query or form): the default year when blank or one the page does not
+    offer; 400 if it is not a year."""
+    year = int_arg(request.values, "year", "年度", default=default_year(), minimum=YEAR_MIN, maximum=YEAR_MAX)
     return year if earliest_year() <= year <= local_today().year else default_year()
 
 

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from ..audit.services import events_of
 from ..core.navigation import nav_entry
+from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.queries import every
 from ..core.rules import RuleViolation
@@ -48,10 +49,9 @@ FREEZES = [
 
 
 def _year_arg() -> int:
-    try:
-        year = int(request.args.get("year", ""))
-    except ValueError:
-        year = local_today().year - 1
+    """``?year=``: last year when blank; a year the page does not offer, its first one;
+    400 if it is not a year."""
+    year = int_arg(request.args, "year", "年度", default=local_today().year - 1, minimum=YEAR_MIN, maximum=YEAR_MAX)
     return year if year in closable_years() else closable_years()[0]
 
 
@@ -96,10 +96,10 @@ def close():
 
 
 def _form_year() -> int:
-    try:
-        return int(request.form.get("year", ""))
-    except ValueError:
+    year = int_arg(request.form, "year", "年度", minimum=YEAR_MIN, maximum=YEAR_MAX)
+    if year is None:
         abort(400)
+    return year
 
 
 @bp.route("/<int:close_id>")

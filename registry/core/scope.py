@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, and_, false, select, true
 
 from ..extensions import db
+from .parsing import to_id
 
 T = TypeVar("T")
 Rule = Callable[[Any], ColumnElement[bool]]
@@ -63,13 +64,24 @@ def scoped(stmt: Select, model: type, user=None) -> Select:
     return stmt.where(scope_filter(model, user))
 
 
+def _key(model: type, ident):
+    """``ident`` as ``model``'s primary key, or None when it cannot be one (an integer key
+    outside 1..ID_MAX: the database would refuse to compare with it)."""
+    kind = model.__mapper__.primary_key[0].type.python_type
+    if kind is int:
+        return to_id(ident)
+    try:
+        return kind(ident)
+    except (TypeError, ValueError):
+        return None
+
+
 def get_in_scope_or_404(model: type[T], ident, user=None) -> T:
     """The object with primary key ``ident`` if the user may see it, else 404."""
-    pk = model.__mapper__.primary_key[0]
-    try:
-        ident = pk.type.python_type(ident)
-    except (TypeError, ValueError):
+    ident = _key(model, ident)
+    if ident is None:
         abort(404)
+    pk = model.__mapper__.primary_key[0]
     obj = db.session.scalar(scoped(select(model).where(pk == ident), model, user))
     if obj is None:
         abort(404)
@@ -77,6 +89,9 @@ def get_in_scope_or_404(model: type[T], ident, user=None) -> T:
 
 
 def in_scope(model: type, ident, user=None) -> bool:
+    ident = _key(model, ident)
+    if ident is None:
+        return False
     pk = model.__mapper__.primary_key[0]
     stmt = select(pk).where(and_(pk == ident, scope_filter(model, user)))
     return db.session.scalar(stmt) is not None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..core.enums import ORG_KINDS, RECORD_CATEGORIES
+from ..core.parsing import ID_MAX
 from .definitions import FLAGS
 from .gaps import GAP_KINDS
 
@@ -13,7 +14,9 @@ _FILTERS = [
     {"name": "org_kind", "in": "query", "schema": {"type": "string", "enum": list(ORG_KINDS)}, "description": "帮扶主体类型"},
     {"name": "flag", "in": "query", "schema": {"type": "string", "enum": list(FLAGS)}, "description": "村标识"},
 ]
+API_LIMIT_MAX = 1000  # items of each gap list in one answer
 _ERRORS = {
+    "400": {"description": "查询参数不是整数或超出范围", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
     "401": {"description": "未登录且未提供有效令牌"},
     "403": {"description": "角色无权访问"},
     "404": {"description": "地区不存在或不在权限范围内"},
@@ -64,8 +67,8 @@ def openapi_document(server: str) -> dict:
                     "parameters": [
                         _CODE,
                         {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(GAP_KINDS)}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1000}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": API_LIMIT_MAX}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX}},
                     ],
                     "responses": {"200": {"description": "缺口清单", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Gaps"}}}}, **_ERRORS},

@@ -10,6 +10,7 @@ from flask_login import current_user
 from ..core.access import login_only
 from ..core.enums import ORG_KINDS, RECORD_CATEGORIES
 from ..core.navigation import nav_entry
+from ..core.parsing import int_arg, page_arg
 from ..core.permissions import require
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
@@ -23,7 +24,7 @@ from . import charts, summary
 from .coverage import compute
 from .definitions import FLAGS, Filters
 from .gaps import EXPORT_HEADERS, GAP_KINDS, SORTS, gap_count, gap_rows, gaps
-from .openapi import openapi_document
+from .openapi import API_LIMIT_MAX, openapi_document
 from .tables import all_tables
 
 bp = Blueprint("dashboard", __name__)
@@ -138,7 +139,7 @@ def _gap_args() -> tuple[str | None, str]:
 def gaps_page(code: str):
     region = _region_or_404(code)
     kind, sort = _gap_args()
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg(request.args)
     per_page = 50 if kind else 10
     lists = gaps(region, [kind] if kind else None, limit=per_page, offset=(page - 1) * per_page, sort=sort)
     return render_template("dashboard/gaps.html", region=region, lists=lists, kind=kind, page=page, per_page=per_page,
@@ -183,8 +184,8 @@ def api_coverage(code: str):
 @require("read_region")
 def api_gaps(code: str):
     region = _region_or_404(code)
-    limit = min(max(request.args.get("limit", 100, type=int), 0), 1000)
-    offset = max(request.args.get("offset", 0, type=int), 0)
+    limit = int_arg(request.args, "limit", "条数", default=100, minimum=0, maximum=API_LIMIT_MAX)
+    offset = int_arg(request.args, "offset", "起始位置", default=0, minimum=0)
     kind = request.args.get("kind")
     if kind and kind not in GAP_KINDS:
         raise RuleViolation("缺口类型无效", "kind")

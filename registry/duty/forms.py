@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask_wtf import FlaskForm
@@ -7,18 +8,22 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from ..core.formatting import month_cn
+from ..core.parsing import YEAR_MAX, YEAR_MIN
 
 
 def month_value(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
 
 
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
+
+
 def parse_month(value: str | None) -> date | None:
-    try:
-        year, month = (value or "").split("-")
-        return date(int(year), int(month), 1)
-    except ValueError:
+    """``2025-03`` as the first day of that month; None when it is not a month."""
+    match = _MONTH.fullmatch((value or "").strip())
+    if match is None or not (YEAR_MIN <= int(match.group(1)) <= YEAR_MAX and 1 <= int(match.group(2)) <= 12):
         return None
+    return date(int(match.group(1)), int(match.group(2)), 1)
 
 
 class DutyForm(FlaskForm):

@@ -8,6 +8,7 @@ from ..core.access import login_only
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.parsing import BadArgument
 from ..core.permissions import require
 from ..core.queries import count, first
 from ..core.scope import get_in_scope_or_404
@@ -50,7 +51,11 @@ bp = Blueprint("duty", __name__, url_prefix="/duty")
 def _list_filters():
     status = request.args.get("status", "filed" if current_user.can("check_duty") else "")
     status = status if status in DUTY_STATUSES else ""
-    return status, request.args.get("short") == "1", parse_month(request.args.get("month"))
+    raw = request.args.get("month", "").strip()
+    month = parse_month(raw)
+    if raw and month is None:
+        raise BadArgument("月份（month）格式应为 年-月，如 2025-03", "month")
+    return status, request.args.get("short") == "1", month
 
 
 @bp.route("/")

@@ -7,6 +7,7 @@ from sqlalchemy import Select, func, or_, select
 from ..audit.services import record, snapshot
 from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.identity import normalize_credit_code, normalize_phone
+from ..core.parsing import check_text
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
 from ..extensions import db
@@ -45,6 +46,9 @@ def can_edit(user, org: Organization) -> bool:
     return in_jurisdiction(user, org.region_code)
 
 
+TEXT_LABELS = {"name": "单位名称", "contact_name": "联系人", "address": "地址", "note": "备注"}
+
+
 def clean_organization(values: dict, *, actor, org: Organization | None) -> dict:
     """Check and normalise every field; raise one ``RuleViolation`` with all problems."""
     errors = Collector()
@@ -59,6 +63,8 @@ def clean_organization(values: dict, *, actor, org: Organization | None) -> dict
         errors.add("name", "请填写单位名称")
     elif len(data["name"]) > 200:
         errors.add("name", "单位名称最多200字")
+    for key, label in TEXT_LABELS.items():
+        check_text(data[key], key, label, errors, multiline=key == "note")
 
     kind = data["kind"]
     if kind not in ORG_KINDS:

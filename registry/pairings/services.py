@@ -9,6 +9,7 @@ from sqlalchemy import Select, or_, select
 from ..audit.services import record, snapshot
 from ..core.enums import ORG_KINDS, PAIRED_SECTORS, PAIRING_KINDS
 from ..core.formatting import date_cn
+from ..core.parsing import check_plausible_date
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
 from ..core.timeutil import local_today
@@ -73,8 +74,12 @@ def check_pairing(
         errors.add("sector", "只有对口帮扶填写帮扶领域")
     if start_date is None:
         errors.add("start_date", "请填写开始日期")
+    elif not check_plausible_date(start_date, "start_date", "开始日期", errors):
+        start_date = None  # the overlap look-up below needs it
     elif end_date is not None and end_date < start_date:
         errors.add("end_date", f"结束日期不能早于开始日期（{date_cn(start_date)}）")
+    else:
+        check_plausible_date(end_date, "end_date", "结束日期", errors)
     if not errors.errors and organization is not None and region is not None:
         same = select(Pairing).where(
             Pairing.organization_id == organization.id, Pairing.region_code == region.code, Pairing.kind == kind

@@ -7,6 +7,7 @@ from flask_login import current_user
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.parsing import int_arg
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
@@ -36,10 +37,8 @@ def _filters():
 
 
 def _org_arg() -> int | None:
-    try:
-        return int(request.args.get("org", ""))
-    except ValueError:
-        return None
+    """``?org=``: the organization the list is narrowed to (400 if it is not an id)."""
+    return int_arg(request.args, "org", "帮扶主体")
 
 
 def _query(form):

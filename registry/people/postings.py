@@ -15,6 +15,7 @@ from sqlalchemy.orm import lazyload
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES, VILLAGE_ROLES
 from ..core.formatting import date_cn
+from ..core.parsing import check_plausible_date
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
 from ..core.timeutil import local_today
@@ -92,10 +93,14 @@ def check_posting(
         errors.add("dispatch_level", "请选择选派层级")
     if start_date is None:
         errors.add("start_date", "请填写开始日期")
+    elif not check_plausible_date(start_date, "start_date", "开始日期", errors):
+        start_date = None  # the rules below compare with it
     if planned_end is None:
         errors.add("planned_end", "请填写计划结束日期")
     elif start_date is not None and planned_end <= start_date:
         errors.add("planned_end", "计划结束日期须晚于开始日期")
+    else:
+        check_plausible_date(planned_end, "planned_end", "计划结束日期", errors)
     if end_date is not None:
         if start_date is not None and end_date < start_date:
             errors.add("end_date", f"结束日期不能早于开始日期（{date_cn(start_date)}）")

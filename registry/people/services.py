@@ -23,6 +23,7 @@ from ..core.identity import (
     normalize_id_number,
     normalize_phone,
 )
+from ..core.parsing import check_text, to_id
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import region_clause, scoped
 from ..extensions import db
@@ -69,9 +70,8 @@ def employers_query(actor) -> Select:
 
 def employer(actor, org_id) -> Organization | None:
     """The organization ``org_id`` if ``actor`` may register people for it, else None."""
-    try:
-        org_id = int(org_id)
-    except (TypeError, ValueError):
+    org_id = to_id(org_id)  # a tampered form's 99999999999999999999 is no organization
+    if org_id is None:
         return None
     return db.session.scalar(employers_query(actor).where(Organization.id == org_id))
 
@@ -182,6 +182,8 @@ def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeo
     for key, limit in TEXT_LIMITS.items():
         if data[key] and len(data[key]) > limit:
             errors.add(key, f"{TEXT_LABELS[key]}最多{limit}字")
+        else:
+            check_text(data[key], key, TEXT_LABELS[key], errors)
 
     number = None
     if not data["id_number"]:

@@ -10,6 +10,7 @@ from ..core.access import login_only
 from ..core.database import writing
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.parsing import int_arg
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404, in_scope
 from ..core.timeutil import local_today
@@ -50,11 +51,9 @@ nav_entry(30, "帮扶干部", "people.index", ("admin", "region", "viewer", "uni
 nav_entry(40, "选派", "people.postings", ("admin", "region", "viewer", "unit"))
 
 
-def _int_arg(name: str) -> int | None:
-    try:
-        return int(request.args.get(name, ""))
-    except ValueError:
-        return None
+def _org_arg() -> int | None:
+    """``?org=``: the employer a list is narrowed to (400 if it is not an id)."""
+    return int_arg(request.args, "org", "工作单位")
 
 
 # -- people ------------------------------------------------------------------------------
@@ -66,7 +65,7 @@ def _people_filters():
 
 def _people_query(form):
     return services.people_query(
-        current_user, q=form.q.data or "", organization_id=_int_arg("org"), posted=form.posted.data or ""
+        current_user, q=form.q.data or "", organization_id=_org_arg(), posted=form.posted.data or ""
     )
 
 
@@ -77,7 +76,7 @@ def index():
     page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
     active = services.active_labels(current_user, (p.id for p in page.items))
     privacy.prime(page.items)
-    org = services.organization_in_scope(current_user, _int_arg("org"))
+    org = services.organization_in_scope(current_user, _org_arg())
     return render_template(
         "people/index.html", page=page, filters=form, active=active, org=org,
         id_search=services.may_search_by_id(current_user),
@@ -127,8 +126,8 @@ def new_person():
     if request.method == "GET":
         if current_user.role == "unit":
             form.set_employer(current_user.organization_id)
-        elif request.args.get("org"):
-            form.set_employer(request.args["org"])
+        elif (org_id := _org_arg()) is not None:
+            form.set_employer(org_id)
     if form.validate_on_submit():
         saved = save_form(form, lambda: services.create_person(form.payload(), actor=current_user),
                           success=lambda person: f"已登记帮扶干部：{person.name}",
@@ -269,7 +268,7 @@ def _posting_filters():
 def _posting_query(form):
     return posting_services.posting_query(
         current_user, q=form.q.data or "", role=form.role.data or "", status=form.status.data or "",
-        region_code=form.region.data or "", organization_id=_int_arg("org"),
+        region_code=form.region.data or "", organization_id=_org_arg(),
     )
 
 

@@ -16,7 +16,19 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record as audit, snapshot
 from ..core.enums import RECORD_CATEGORIES
-from ..core.parsing import DateBounds, clean_text, halfwidth, parse_amount, parse_count, parse_date
+from ..core.parsing import (
+    CONFIRM_FIELD,
+    FORM_CONFIRM_HINT,
+    AmountLimits,
+    DateBounds,
+    check_amounts,
+    check_text,
+    clean_text,
+    halfwidth,
+    parse_amount,
+    parse_count,
+    parse_date,
+)
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..closing.rules import ensure_year_open
 from ..core.timeutil import local_today, utcnow
@@ -273,17 +285,26 @@ class RecordData:
 
 OUTSIDE_UNIT = "该村不在本单位的结对或选派范围内"
 OUTSIDE_ACTING = "该村不在该单位的结对或选派范围内，或不在您的管辖范围内"
+AMOUNTS = ("amount", "amount_attracted", "amount_in_kind")
+
+
+def stored_amounts(record: SupportRecord | None) -> dict[str, Decimal] | None:
+    """A stored record's amounts: an edit that keeps them needs no new confirmation."""
+    return None if record is None else {name: getattr(record, name) for name in AMOUNTS}
 
 
 def validate_record_data(organization_id: int, data: dict, *, village_code: str | None = None,
                          allowed_villages: set[str] | None = None, dates: DateBounds | None = None,
-                         within: Region | None = None) -> RecordData:
+                         within: Region | None = None, stored: dict[str, Decimal] | None = None,
+                         confirm_hint: str = FORM_CONFIRM_HINT, limits: AmountLimits | None = None) -> RecordData:
     """Check a record's fields; ``village_code`` fixes the village (a correction keeps the
-    corrected record's village). ``allowed_villages`` is ``filer_village_codes`` and
-    ``dates`` is ``parsing.date_bounds()``, each fetched once by a caller checking many
-    records. ``within``: the region of staff filing on the unit's behalf (``Filer.within``;
-    the village must lie inside it too). Returns the cleaned values or raises
-    ``RuleViolation``."""
+    corrected record's village). ``allowed_villages`` is ``filer_village_codes``, ``dates``
+    is ``parsing.date_bounds()`` and ``limits`` ``parsing.amount_limits()``, each fetched
+    once by a caller checking many records. ``within``: the region of staff filing on the
+    unit's behalf (``Filer.within``; the village must lie inside it too). A large amount
+    needs ``data["amount_confirmed"]`` (True) unless it is the ``stored`` one
+    (``stored_amounts`` of the record edited or corrected). Returns the cleaned values or
+    raises ``RuleViolation``."""
     errors = Collector()
     get = data.get
     reference = clean_reference(get("reference"), errors)
@@ -317,8 +338,13 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
         errors.add("title", "请填写标题")
     elif len(title) > 200:
         errors.add("title", "标题不能超过200个字")
+    else:
+        check_text(title, "title", "标题", errors)
     description = str(get("description") or "").strip()
-    errors.check(len(description) <= 5000, "description", "内容说明不能超过5000个字")
+    if len(description) > 5000:
+        errors.add("description", "内容说明不能超过5000个字")
+    else:
+        check_text(description, "description", "内容说明", errors, multiline=True)
 
     amount = parse_amount(get("amount"), "amount", FIELD_LABELS["amount"], errors)
     amount_attracted = parse_amount(get("amount_attracted"), "amount_attracted", FIELD_LABELS["amount_attracted"], errors)
@@ -326,6 +352,8 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     households = parse_count(get("households"), "households", FIELD_LABELS["households"], errors)
     persons = parse_count(get("persons"), "persons", FIELD_LABELS["persons"], errors)
     jobs = parse_count(get("jobs"), "jobs", FIELD_LABELS["jobs"], errors)
+    check_amounts({name: (FIELD_LABELS[name], value) for name, value in zip(AMOUNTS, (amount, amount_attracted, amount_in_kind))},
+                  errors, confirmed=get(CONFIRM_FIELD) is True, stored=stored, hint=confirm_hint, limits=limits)
     record_date = parse_date(get("record_date"), "record_date", FIELD_LABELS["record_date"], errors, bounds=dates)
     errors.raise_if_any()
     ensure_year_open(record_date.year, village, "records", "record_date")
@@ -360,7 +388,7 @@ def create_record(user, data: dict, uploads=(), *, submit: bool = False, superse
         refuse_unless(supersedes, user, "correct")
     values = validate_record_data(
         organization_id, data, village_code=supersedes.village_code if supersedes is not None else None,
-        within=filer.within,
+        within=filer.within, stored=stored_amounts(supersedes),
     )
     _check_reference_free(organization_id, values.reference)
     checked = files.check_uploads(uploads)
@@ -413,7 +441,7 @@ def update_record(record: SupportRecord, user, data: dict, expected_version, upl
     values = validate_record_data(
         record.organization_id, data,
         village_code=record.supersedes.village_code if record.supersedes_id else None,
-        allowed_villages=allowed_villages,
+        allowed_villages=allowed_villages, stored=stored_amounts(record),
     )
     _check_reference_free(record.organization_id, values.reference, record.id)
     checked = files.check_uploads(uploads)

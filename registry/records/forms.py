@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
+from ..core.parsing import CONFIRM_LABEL
 from . import filing
 
 try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
@@ -47,6 +48,7 @@ class RecordForm(FlaskForm):
     jobs = StringField("带动就业人数", render_kw={"inputmode": "numeric", "placeholder": "0"})
     description = TextAreaField("内容说明", render_kw={"rows": 5})
     files = MultipleFileField("佐证材料（照片或 PDF，可多选）", render_kw={"accept": ACCEPT})
+    amount_confirmed = BooleanField(CONFIRM_LABEL)  # shown once an amount needs it (core.parsing.check_amounts)
     version = HiddenField()
 
     def __init__(self, organization_id: int, *args, fixed_village=None, within=None, **kwargs):
@@ -111,3 +113,4 @@ class ContributionForm(FlaskForm):
     received_on = StringField("到账日期", validators=[Needed()], render_kw={"type": "date"})
     receipt_no = StringField("收据编号", validators=[Needed()], render_kw={"maxlength": 50})
     note = TextAreaField("备注", render_kw={"rows": 3})
+    amount_confirmed = BooleanField(CONFIRM_LABEL)

@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, select
 
 from ..audit.services import record as audit
 from ..core.paging import Key, order_by
-from ..core.parsing import clean_text, halfwidth, parse_amount, parse_date
+from ..core.parsing import CONFIRM_FIELD, check_amounts, check_text, clean_text, halfwidth, parse_amount, parse_date
 from ..core.rules import Collector, RuleViolation
 from ..closing.rules import ensure_year_open
 from ..core.scope import scoped
@@ -48,14 +48,17 @@ def add_contribution(org: Organization, user, data: dict) -> FundContribution:
         errors.add("donor", "请填写捐赠方")
     elif len(donor) > 200:
         errors.add("donor", "捐赠方不能超过200个字")
+    else:
+        check_text(donor, "donor", "捐赠方", errors)
     amount = parse_amount(data.get("amount"), "amount", "捐赠金额", errors, positive=True)
+    check_amounts({"amount": ("捐赠金额", amount)}, errors, confirmed=data.get(CONFIRM_FIELD) is True)
     received_on = parse_date(data.get("received_on"), "received_on", "到账日期", errors)
     receipt_no = halfwidth(data.get("receipt_no"))
     if not receipt_no:
         errors.add("receipt_no", "请填写收据编号")
     elif len(receipt_no) > 50:
         errors.add("receipt_no", "收据编号不能超过50个字符")
-    elif db.session.scalar(
+    elif check_text(receipt_no, "receipt_no", "收据编号", errors) and db.session.scalar(
         select(func.count()).select_from(FundContribution).where(
             FundContribution.organization_id == org.id, FundContribution.receipt_no == receipt_no
         )
@@ -63,6 +66,7 @@ def add_contribution(org: Organization, user, data: dict) -> FundContribution:
         errors.add("receipt_no", "该收据编号已登记过，请核对")
     note = str(data.get("note") or "").strip()
     errors.check(len(note) <= 1000, "note", "备注不能超过1000个字")
+    check_text(note, "note", "备注", errors, multiline=True)
     errors.raise_if_any()
     ensure_year_open(received_on.year, org.region_code, "funds", "received_on")
 

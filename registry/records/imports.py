@@ -38,7 +38,7 @@ from sqlalchemy import func, select
 
 from ..audit.services import FlatCanonical, record_many
 from ..core.enums import RECORD_CATEGORIES
-from ..core.parsing import DateBounds, date_bounds, halfwidth
+from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, AmountLimits, DateBounds, amount_limits, date_bounds, halfwidth
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..dashboard import summary
@@ -47,7 +47,7 @@ from ..extensions import db
 from ..organizations.models import Organization
 from ..regions.models import Region
 from ..transfer.bulk import insert_many
-from ..transfer.importing import UPDATE_HINT, Field, ImportKind
+from ..transfer.importing import CONFIRM_COLUMN, UPDATE_HINT, Field, ImportKind, yes_no
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from . import filing
@@ -101,6 +101,7 @@ class Stored:
     id: int
     status: str
     title: str
+    amounts: dict  # field -> Decimal: a re-import that keeps them needs no new confirmation
 
 
 @dataclass
@@ -133,6 +134,7 @@ class Context:
     own: Unit | None  # a unit's account: its own unit (the rows' unit when the column is blank)
     within: Region | None  # region staff: their region (None: a unit's own records)
     dates: DateBounds | None = None  # the dates a record may have, read once for the file
+    limits: AmountLimits | None = None  # the amounts' ceiling and confirmation threshold, read once
     units: dict[int, Unit] = dataclass_field(default_factory=dict)
     # cells seen before: a ledger names the same few villages (and units) on every row
     seen: dict = dataclass_field(default_factory=dict)
@@ -148,8 +150,10 @@ def _load_unit(organization_id: int, within: Region | None) -> Unit:
     org = db.session.get(Organization, organization_id)
     villages = filing.filer_village_names(organization_id, within)
     table = SupportRecord.__table__
-    references = {reference: Stored(*rest) for reference, *rest in db.session.execute(
-        select(table.c.reference, table.c.id, table.c.status, table.c.title)
+    references = {reference: Stored(id_, status, title, dict(zip(filing.AMOUNTS, amounts)))
+                  for reference, id_, status, title, *amounts in db.session.execute(
+        select(table.c.reference, table.c.id, table.c.status, table.c.title,
+               *(table.c[name] for name in filing.AMOUNTS))
         .where(table.c.organization_id == organization_id))}
     return Unit(id=org.id, name=org.name, villages=set(villages), lookup=Lookup(villages, "村"),
                 references=references)
@@ -187,6 +191,7 @@ class RecordImport(ImportKind):
         Field("帮扶日期", "record_date", "date", 12, required=True, example=date(2026, 1, 15),
               note="如 2026-01-15、2026/1/15 或 2026年1月15日；不能晚于今天"),
     )
+    extra_fields = (CONFIRM_COLUMN,)
     # read-only: what happened to the record after it was filed
     derived = (
         Column("状态", "status", width=8),
@@ -206,7 +211,7 @@ class RecordImport(ImportKind):
     def context(self, user, *, update: bool) -> Context:
         within = _region(user)
         ctx = Context(user=user, update=update, organizations=_organization_lookup(user), own=None, within=within,
-                      dates=date_bounds())
+                      dates=date_bounds(), limits=amount_limits())
         if within is None:  # a unit's own records (``filer_for`` refuses whoever may not file at all)
             ctx.own = ctx.unit(filing.filer_for(user).organization_id)
             ctx.own.own = True
@@ -232,10 +237,19 @@ class RecordImport(ImportKind):
         # the row's cells are the form's fields (the rule reads those and no others); the
         # dict is this row's own, so the village's code replaces its cell in place
         values["village_code"] = code
+        confirmed = yes_no(values.get(CONFIRM_FIELD))  # an extra column: absent unless the file has it
+        if confirmed is None:
+            errors = errors or Collector()
+            errors.add(CONFIRM_FIELD, "应填“是”或“否”")
+        values[CONFIRM_FIELD] = bool(confirmed)
+        stored = (unit.references.get(halfwidth(values["reference"]))
+                  if unit is not None and values["reference"] is not None else None)
         try:
             clean = filing.validate_record_data(unit.id if unit else 0, values,
                                                 allowed_villages=unit.villages if unit else frozenset(),
-                                                dates=ctx.dates, within=ctx.within)
+                                                dates=ctx.dates, within=ctx.within, limits=ctx.limits,
+                                                confirm_hint=IMPORT_CONFIRM_HINT,
+                                                stored=stored.amounts if stored is not None and ctx.update else None)
         except RuleViolation as broken:
             if errors is None:
                 raise
@@ -278,7 +292,8 @@ class RecordImport(ImportKind):
         for clean, record in rows:
             if record is None or clean.unchanged:
                 continue
-            data = {**vars(clean.values), "pairing_id": record.pairing_id}
+            # its large amounts were confirmed (or were the stored ones) when the row was checked
+            data = {**vars(clean.values), "pairing_id": record.pairing_id, CONFIRM_FIELD: True}
             filing.update_record(record, user, data, record.version, submit=True, commit=False,
                                  allowed_villages=clean.unit.villages)
             updated += 1

@@ -15,6 +15,7 @@ from ..accounts.models import User
 from ..audit.models import AuditEvent
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
 from ..core.paging import Key, order_by
+from ..core.parsing import to_id
 from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -46,12 +47,11 @@ class RecordFilters:
             except ValueError:
                 return None
 
-        org = args.get("organization_id", "").strip()
         return cls(
             status=args.get("status", "").strip() if args.get("status", "").strip() in RECORD_STATUSES else "",
             category=args.get("category", "").strip() if args.get("category", "").strip() in RECORD_CATEGORIES else "",
             village_code=args.get("village_code", "").strip()[:12],
-            organization_id=int(org) if org.isdigit() and len(org) < 10 else None,
+            organization_id=to_id(args.get("organization_id", "")),  # this list ignores a filter it cannot use
             date_from=_day("date_from"),
             date_to=_day("date_to"),
             q=args.get("q", "").strip()[:50],

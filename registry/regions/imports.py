@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from ..core.parsing import check_text
 from ..core.rules import Collector
 from ..extensions import db
 from ..core.scope import scoped
@@ -73,6 +74,8 @@ class VillageImport(ImportKind):
             errors.add("name", "村名称不能为空")
         elif len(name) > 100:
             errors.add("name", "村名称过长（最多100字）")
+        else:
+            check_text(name, "name", "村名称", errors)
         if township not in ctx.townships:
             errors.add("township_code", "乡镇代码不存在")
         elif len(code) == 12 and not code.startswith(township[:9]):

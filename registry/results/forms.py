@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
+
+from ..core.parsing import CONFIRM_LABEL
 
 
 class ResultForm(FlaskForm):
@@ -15,6 +17,7 @@ class ResultForm(FlaskForm):
     jobs_created = StringField("带动就业人数（人）")
     practical_matters = StringField("办实事件数（件）")
     note = TextAreaField("说明", validators=[Optional(), Length(max=2000)])
+    amount_confirmed = BooleanField(CONFIRM_LABEL)  # shown once an amount needs it
     version = HiddenField()
 
     def set_years(self, years: list[int]) -> None:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..core.enums import RESULT_STATUSES
-from ..core.parsing import parse_count
+from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, parse_count
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..core.timeutil import to_local
 from ..extensions import db
 from ..regions.imports import place_lookup
-from ..transfer.importing import UPDATE_HINT, Field, ImportKind, resolve, save_updates
+from ..transfer.importing import CONFIRM_COLUMN, UPDATE_HINT, Field, ImportKind, resolve, save_updates, yes_no
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from .models import VillageResult
@@ -88,6 +88,7 @@ class ResultImport(ImportKind):
               example=18, note=COUNT_NOTE),
         Field("备注", "note", width=30, aliases=("说明",), note="最多2000字"),
     )
+    extra_fields = (CONFIRM_COLUMN,)
     derived = (
         Column("状态", "status", width=8), Column("退回理由", "return_reason", width=30),
         Column("填报时间", "filed_at", "datetime", 17), Column("核验时间", "verified_at", "datetime", 17),
@@ -100,14 +101,17 @@ class ResultImport(ImportKind):
     def check(self, values, ctx: ResultsContext) -> ResultRow:
         errors = Collector()
         code = resolve(ctx.villages, values, "village_code", errors)
+        confirmed = yes_no(values.get(CONFIRM_FIELD))
+        errors.check(confirmed is not None, CONFIRM_FIELD, "应填“是”或“否”")
         data = ResultData(**{key: values[key] for key in ("year", *FIELDS)},
-                          note=str(values["note"]) if values["note"] is not None else None)
+                          note=str(values["note"]) if values["note"] is not None else None,
+                          amount_confirmed=bool(confirmed))
         year = parse_count(data.year, "year", "年度", Collector())  # the rule says what is wrong with it
         existing = ctx.stored.get((code, year)) if code is not None else None
         if existing is not None and ctx.update and REVIEW.is_locked(existing):
             errors.add("", REVIEW.locked)
         try:
-            clean = check_result(code or "", data, existing)
+            clean = check_result(code or "", data, existing, confirm_hint=IMPORT_CONFIRM_HINT)
         except RuleViolation as broken:
             for key, messages in broken.errors.items():
                 for message in messages:

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 
 from ..core.enums import RESULT_STATUSES
 from ..core.formatting import yuan
-from ..core.parsing import parse_amount, parse_count
+from ..core.parsing import FORM_CONFIRM_HINT, check_amounts, parse_amount, parse_count
 from ..core.review import ReviewCycle
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
@@ -77,9 +77,14 @@ class ResultData:
     jobs_created: object
     practical_matters: object
     note: str | None = None
+    amount_confirmed: bool = False  # large amounts confirmed (core.parsing.check_amounts)
 
 
-def _check(village_code: str, data: ResultData, existing: VillageResult | None) -> dict:
+AMOUNTS = ("collective_income", "per_capita_income")
+
+
+def _check(village_code: str, data: ResultData, existing: VillageResult | None,
+           confirm_hint: str = FORM_CONFIRM_HINT) -> dict:
     errors = Collector()
     year = _count(data.year, "year", "年度", errors)
     this_year = local_today().year
@@ -93,8 +98,11 @@ def _check(village_code: str, data: ResultData, existing: VillageResult | None) 
         ):
             errors.add("year", f"本村{year}年的帮扶实效已填报，请在原记录上修改")
     values = {"year": year}
-    for name in ("collective_income", "per_capita_income"):
+    for name in AMOUNTS:
         values[name] = _amount(getattr(data, name), name, errors)
+    check_amounts({name: (FIELDS[name], values[name]) for name in AMOUNTS}, errors, confirmed=data.amount_confirmed is True,
+                  stored={name: getattr(existing, name) for name in AMOUNTS} if existing is not None else None,
+                  hint=confirm_hint)
     for name in ("monitored_households", "risk_removed_households", "industry_projects", "jobs_created", "practical_matters"):
         values[name] = _count(getattr(data, name), name, FIELDS[name], errors)
     monitored, removed = values["monitored_households"], values["risk_removed_households"]
@@ -121,10 +129,11 @@ REVIEW = ReviewCycle(
 )
 
 
-def check_result(village_code: str, data: ResultData, existing: VillageResult | None) -> dict:
+def check_result(village_code: str, data: ResultData, existing: VillageResult | None,
+                 confirm_hint: str = FORM_CONFIRM_HINT) -> dict:
     """The results rule (the form's and the import's): the clean values of ``data`` for
     ``village_code``, as a new result or as a change to ``existing``; or RuleViolation."""
-    return _check(village_code, data, existing)
+    return _check(village_code, data, existing, confirm_hint)
 
 
 def file_result(village_code: str, data: ResultData, user, *, commit: bool = True) -> VillageResult:

@@ -8,6 +8,7 @@ from ..core.access import login_only
 from ..core.enums import RESULT_STATUSES
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.queries import count, every, first
 from ..core.scope import get_in_scope_or_404
@@ -42,10 +43,7 @@ bp = Blueprint("results", __name__, url_prefix="/results")
 def _list_filters() -> tuple[str, int | None]:
     status = request.args.get("status", "filed" if can_verify(current_user) else "")
     status = status if status in RESULT_STATUSES else ""
-    try:
-        year = int(request.args.get("year", ""))
-    except ValueError:
-        year = None
+    year = int_arg(request.args, "year", "年度", minimum=YEAR_MIN, maximum=YEAR_MAX)  # blank: every year
     return status, year
 
 
@@ -74,7 +72,7 @@ def export(fmt: str):
 
 
 def _data(form: ResultForm) -> ResultData:
-    return ResultData(**{name: getattr(form, name).data for name in ("year", *FIELDS, "note")})
+    return ResultData(**{name: getattr(form, name).data for name in ("year", *FIELDS, "note", "amount_confirmed")})
 
 
 def _years() -> list[int]:

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import Select, func, or_, select
 
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
-from ..core.parsing import halfwidth
+from ..core.parsing import check_plausible_date, check_text, parse_hours, to_id
 from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
@@ -35,27 +35,7 @@ def can_manage(user, training: Training | None = None, region_code: str | None =
 
 
 def _hours(value, field: str, errors: Collector, maximum: Decimal = MAX_HOURS) -> Decimal | None:
-    if isinstance(value, float):  # a spreadsheet's number
-        value = repr(value)
-    text = halfwidth(value) if not isinstance(value, Decimal) else value
-    if text == "":
-        errors.add(field, "请填写学时")
-        return None
-    try:
-        hours = Decimal(text)
-    except (InvalidOperation, ValueError):
-        errors.add(field, "学时应为数字")
-        return None
-    if not hours.is_finite() or hours <= 0:
-        errors.add(field, "学时应大于0")
-        return None
-    if hours > maximum:  # before quantize, which cannot hold 1e308 to a tenth
-        errors.add(field, f"学时不能超过{maximum}")
-        return None
-    if hours != hours.quantize(Decimal("0.1")):
-        errors.add(field, "学时最多保留1位小数")
-        return None
-    return hours.quantize(Decimal("0.1"))  # as stored: "12" and "12.0" are the same hours
+    return parse_hours(value, field, "学时", errors, maximum=maximum)
 
 
 @dataclass
@@ -81,6 +61,8 @@ def _check_training(data: TrainingData, user) -> dict:
     errors.check(len(title) <= 200, "title", "培训主题最多200字")
     errors.check(bool(organizer), "organizer", "请填写主办单位")
     errors.check(len(organizer) <= 200, "organizer", "主办单位最多200字")
+    check_text(title, "title", "培训主题", errors)
+    check_text(organizer, "organizer", "主办单位", errors)
     errors.check(data.level in TRAINING_LEVELS, "level", "请选择培训层级")
     errors.check(data.kind in TRAINING_KINDS, "kind", "请选择培训类型")
     errors.check(data.mode in TRAINING_MODES, "mode", "请选择培训方式（线下或线上）")
@@ -92,6 +74,8 @@ def _check_training(data: TrainingData, user) -> dict:
         errors.add("end_date", "结束日期不能早于开始日期")
     if data.start_date and data.start_date.year < 2000:
         errors.add("start_date", "开始日期不正确")
+    elif check_plausible_date(data.start_date, "start_date", "开始日期", errors):
+        check_plausible_date(data.end_date, "end_date", "结束日期", errors)
     hours = _hours(data.hours, "hours", errors)
     region = db.session.get(Region, data.region_code or "")
     if region is None or region.level == "village":
@@ -100,6 +84,8 @@ def _check_training(data: TrainingData, user) -> dict:
         errors.add("region_code", "组织地区应在您的管辖范围内")
     location = (data.location or "").strip() or None
     errors.check(location is None or len(location) <= 200, "location", "培训地点最多200字")
+    check_text(location, "location", "培训地点", errors)
+    check_text(data.note, "note", "备注", errors, multiline=True)
     errors.raise_if_any()
     return dict(
         title=title, organizer=organizer, level=data.level, kind=data.kind, mode=data.mode,
@@ -154,6 +140,7 @@ def attendance_terms(training: Training, hours, note: str | None, errors: Collec
     credited = _hours(hours, hours_field, errors, maximum=Decimal(training.hours))
     note = (note or "").strip() or None
     errors.check(note is None or len(note) <= 200, "note", "备注最多200字")
+    check_text(note, "note", "备注", errors, multiline=True)  # a note may keep its line breaks
     return credited, note
 
 
@@ -196,11 +183,12 @@ def add_attendances(training: Training, person_ids: list[int], hours, passed: bo
         raise RuleViolation(NOT_YOURS, "")
     if not has_started(training):
         errors.add("person_ids", NOT_STARTED)
-    ids = sorted({int(i) for i in person_ids})
-    if not ids:
+    chosen = {to_id(i) for i in person_ids}
+    ids = sorted(i for i in chosen if i is not None)
+    if not chosen:
         errors.add("person_ids", "请选择参训人员")
     credited, note = attendance_terms(training, hours, note, errors)
-    outside = [i for i in ids if not in_scope(Person, i, user)]
+    outside = [i for i in ids if not in_scope(Person, i, user)] + [None] * (None in chosen)
     if outside:
         errors.add("person_ids", "所选人员不在您的管辖范围内")
     existing = set(

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.enums import TRAINING_KINDS
 from ..core.scope import get_in_scope_or_404, scoped
@@ -44,11 +45,8 @@ bp = Blueprint("training", __name__, url_prefix="/training")
 
 
 def _year_arg() -> int | None:
-    try:
-        year = int(request.args.get("year", ""))
-    except ValueError:
-        return None
-    return year if 2000 <= year <= 2100 else None
+    """``?year=``: blank is every year; 400 if it is not a year."""
+    return int_arg(request.args, "year", "年度", minimum=YEAR_MIN, maximum=YEAR_MAX)
 
 
 @bp.route("/")

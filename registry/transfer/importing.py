@@ -24,6 +24,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from ..audit.services import record
+from ..core.parsing import CONFIRM_FIELD, CONFIRM_HEADER
 from ..core.rules import Collector, RuleViolation
 from ..extensions import db
 from .reading import FileRefused, Grid, is_blank, read_grid
@@ -130,6 +131,9 @@ class ImportKind:
     supports_update: bool = True  # False: rows already stored are always refused
     # read-only columns the export adds after the fields (e.g. 状态); the import skips them
     derived: Sequence[Column] = ()
+    # columns read when a file has them, which the template does not offer and exports do
+    # not write (the confirmation of a large amount: a message asks for it when needed)
+    extra_fields: Sequence[Field] = ()
 
     @classmethod
     def export_columns(cls) -> list[Column]:
@@ -145,7 +149,7 @@ class ImportKind:
         return self.fields
 
     def __init__(self) -> None:
-        self.by_key = {f.key: f for f in self.fields}
+        self.by_key = {f.key: f for f in (*self.fields, *self.extra_fields)}
         self.coded = [f for f in self.fields if f.codes is not None]
 
     # -- to override ---------------------------------------------------------------------
@@ -175,11 +179,15 @@ class ImportKind:
     # -- header matching -----------------------------------------------------------------
     def header_names(self) -> dict[str, str]:
         names: dict[str, str] = {}
-        for f in self.fields:
+        for f in (*self.fields, *self.extra_fields):
             for name in (f.header, f.key, *f.aliases):
                 names[normalise_header(name)] = f.key
         return names
 
+
+# Added to a file by the user when a row's large amount asks for it (``parsing.IMPORT_CONFIRM_HINT``).
+CONFIRM_COLUMN = Field(CONFIRM_HEADER, CONFIRM_FIELD, width=10, aliases=("金额已核实",),
+                       note="某项金额较大（超过设定的确认线）时，核对无误后填“是”；空白为否")
 
 UPDATE_HINT = "如需用文件内容修改，请选择“更新已有数据”（命令行加 --update）后重新导入"
 
