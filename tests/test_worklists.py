@@ -31,6 +31,7 @@ class World:
     team: object  # key village in t2 with a first secretary alone (a team of one), untrained
     rotating: object  # a village in t1 whose first secretary and team member end within 90 days
     far: object  # a key village in another county
+    far_posting: object
     unit: object
     posting: object  # the untrained first secretary of ``team``
     member_ending: object
@@ -73,8 +74,10 @@ def _build(make_user) -> World:
                                title="甲村未逾期", submitted_at=utcnow() - timedelta(days=10)),
     }
     records = {name: record.id for name, record in records.items()}
+    far_unit = make_org(region_code=OTHER_COUNTY, level="county")
+    far_posting = make_posting(make_person(far_unit, "外县书记"), far_unit, far.code, start=today - timedelta(days=100))
     return World(
-        t1=t1, t2=t2, bare=bare, team=team, rotating=rotating, far=far, unit=unit, posting=posting,
+        t1=t1, t2=t2, bare=bare, team=team, rotating=rotating, far=far, far_posting=far_posting, unit=unit, posting=posting,
         member_ending=member_ending, secretary_ending=secretary_ending,
         idle=make_person(unit, "待派书记"), member=make_person(unit, "待派队员"), successor=make_person(unit, "接任队员"),
         pre_course=make_training(COUNTY, "pre_posting", today - timedelta(days=100), title="岗前示范班", level="county"),
@@ -189,7 +192,18 @@ def test_only_the_roles_that_may_act_see_the_actions(w, login_as):
     assert _action(county, w.posting.person.name, "查看驻村纪实") == f"/duty/posting/{w.posting.id}"
     assert _action(county, "乙村逾期二百日", "查看记录") == f"/records/{w.records['t2_200']}"
     assert login_as(w.viewer).get(f"/training/arrange/{w.posting.id}").status_code == 403
-    assert login_as(w.county).get(f"/training/arrange/{w.posting.id + 10_000}").status_code == 404
+    county = login_as(w.county)
+    assert county.get(f"/training/arrange/{w.far_posting.id}").status_code == 404  # another county's posting
+    outsider = county.get(f"/training/{w.pre_course.id}?person={w.far_posting.person_id}").get_data(as_text=True)
+    assert "外县书记" not in outsider and 'name="person_ids"' not in outsider  # nobody outside the scope is offered
+
+
+def test_a_places_county_and_township_come_from_its_code(app, w):
+    from registry.regions.areas import Areas, above
+
+    assert above(w.bare.code, "county") == COUNTY and above(w.bare.code, "township") == w.t1.code
+    assert above(COUNTY, "township") == "" and above(CITY, "county") == "" and above("4331", "county") == ""
+    assert Areas().preload([w.bare.code, w.team.code]).of(w.team.code) == ("吉首市", w.t2.name)
 
 
 def test_the_gaps_list_counts_filters_sorts_and_exports_within_the_scope(w, login_as):
@@ -204,6 +218,7 @@ def test_the_gaps_list_counts_filters_sorts_and_exports_within_the_scope(w, logi
     assert w.bare.name in narrowed and w.team.name not in narrowed
     assert f"sort=county&amp;county=&amp;township={w.t1.code}" not in narrowed  # no empty arguments
     assert f"sort=county&amp;township={w.t1.code}" in narrowed  # sorting keeps the filters
+    assert f"/gaps/{COUNTY}/export.xlsx?kind=no_support&amp;township={w.t1.code}" in narrowed  # so does the export
     assert county.get(f"/gaps/{COUNTY}?township={w.far.parent_code}").status_code == 404
 
     city = login_as(w.city)
