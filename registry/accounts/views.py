@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from ..core.access import login_only, public
 from ..core.forms import save_form
+from ..core.navigation import local_path
 from ..core.permissions import require
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
@@ -32,9 +31,7 @@ bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("main.home")
+    return local_path(target) or url_for("main.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])

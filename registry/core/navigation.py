@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import Flask, request, url_for
 from flask_login import current_user
@@ -49,6 +50,7 @@ def nav_items() -> list[dict]:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.filters["combine"] = lambda a, b: {**a, **b}
+    app.jinja_env.globals["next_arg"] = next_arg
 
 
 ALL_ROLES = ("admin", "region", "unit", "village", "viewer")
@@ -71,3 +73,33 @@ nav_entry(90, "审计日志", "audit.index", ("admin", "region", "viewer"))
 nav_entry(91, "审计核验", "audit.integrity", ("admin",))
 nav_entry(95, "账号管理", "accounts.users", ("admin",))
 nav_entry(96, "API 令牌", "accounts.token", ("admin", "region", "viewer", "unit", "village"))
+
+
+# -- returning to where the user came from -----------------------------------------------------
+
+_MAX_NEXT = 2000
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site ("/gaps/…?kind=x"), else None. Refused: a
+    scheme or host, "//" and "/\\" (browsers read a backslash as a slash, so "/\\host" is
+    another site), spaces and control characters (browsers drop tabs and newlines), and
+    anything overlong."""
+    if not target or len(target) > _MAX_NEXT or not target.startswith("/"):
+        return None
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    if target.startswith("//") or urlsplit(target).netloc or urlsplit(target).scheme:
+        return None
+    return target
+
+
+def next_arg() -> str | None:
+    """The request's ``next`` (query string or form) if it is a local path."""
+    return local_path(request.values.get("next"))
+
+
+def back_to(default: str) -> str:
+    """Where a form goes once it has saved: the request's ``next`` if it is a local path
+    (a worklist that sent the user here), else ``default``."""
+    return next_arg() or default

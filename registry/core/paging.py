@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -49,10 +49,17 @@ _TYPE_BOUNDS: dict[type, tuple[Any, Any]] = {
 @dataclass(frozen=True)
 class Key:
     """One column of a list's sort order. The last key of an order must be unique and
-    no key may be NULL in the rows of the list."""
+    no key may be NULL in the rows of the list.
 
-    column: Any  # a mapped attribute, e.g. SupportRecord.record_date
+    A key may also be an expression over a row's columns (a county's code prefix), typed,
+    with ``value`` giving the same value from a loaded row for the cursor."""
+
+    column: Any  # a mapped attribute, e.g. SupportRecord.record_date, or a typed expression
     descending: bool = False
+    value: Callable[[Any], Any] | None = None  # the key's value in a row, for an expression
+
+    def of(self, row):
+        return self.value(row) if self.value is not None else getattr(row, self.name)
 
     @property
     def name(self) -> str:
@@ -99,7 +106,7 @@ class Page:
 def encode(keys: Sequence[Key], row) -> str:
     values = []
     for key in keys:
-        value = getattr(row, key.name)
+        value = key.of(row)
         values.append(value.isoformat() if isinstance(value, date | datetime) else value)
     raw = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -13,6 +13,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "manage_accounts": {"admin"},
     "manage_reference": {"admin"},
     "read_region": _READERS,
+    "read_overdue": _READERS | {"village"},  # the overdue list: a village sees its own, to confirm them
+    "work_gaps": _REGION_STAFF,  # act on the worklists (the gaps, the overdue records)
     "read_audit": {"admin", "region", "viewer"},
     "verify_audit": {"admin"},  # the whole chain and its checkpoint, beyond any one region
     "manage_organizations": _REGION_STAFF,  # create any organization in the jurisdiction

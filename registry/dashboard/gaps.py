@@ -20,6 +20,7 @@ from ..core.formatting import date_cn, month_cn
 from ..core.timeutil import local_today, to_local
 from ..extensions import db
 from ..people.models import Person, Posting
+from ..regions.areas import Areas
 from ..regions.models import Region
 from .definitions import backing_unit_villages, first_secretary_villages, overdue_cutoff, supported_villages, team_sizes
 
@@ -63,32 +64,12 @@ def _listing(stmt, limit: int, offset: int, to_item) -> tuple[int, list[dict]]:
     return count, [to_item(r) for r in rows]
 
 
-def _posting_item(posting_id: int, person: str, place: str, detail: str, when: date | None = None) -> dict:
-    return {"subject": f"{person}（{place}）", "detail": detail, "url": url_for("people.posting", posting_id=posting_id),
-            "date": when}
-
-
-class _Areas:
-    """County and township names of places, looked up once each."""
-
-    def __init__(self):
-        self.names: dict[str, str] = {}
-
-    def _name(self, code: str) -> str:
-        if code not in self.names:
-            self.names[code] = db.session.scalar(select(Region.name).where(Region.code == code)) or ""
-        return self.names[code]
-
-    def _above(self, code: str, level: str) -> str:
-        n = PREFIX_LENGTH[level]
-        if not code or code[n - 3:n] == "000":  # the place lies above that level
-            return ""
-        return self._name(code[:n] + "0" * (12 - n))
-
-    def add(self, item: dict, code: str) -> dict:
-        item["county"] = self._above(code, "county")
-        item["township"] = self._above(code, "township")
-        return item
+def _posting_item(r, detail: str, when: date | None = None) -> dict:
+    """A line about a posting ``r`` (a row with its id, person, place and role); what it
+    carries besides the text is what the line's action needs (``actions``)."""
+    return {"subject": f"{r.person}（{r.place}）", "detail": detail, "url": url_for("people.posting", posting_id=r.id),
+            "date": when, "posting_id": r.id, "person_id": r.person_id, "role": r.role, "code": r.place_code,
+            "planned_end": getattr(r, "planned_end", None)}
 
 
 def _sorted(stmt, place: str, sort: str):
@@ -103,7 +84,7 @@ def _sorted(stmt, place: str, sort: str):
 def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset: int = 0,
          today: date | None = None, sort: str = "") -> list[GapList]:
     out = []
-    areas = _Areas()
+    areas = Areas()
     for kind, stmt, to_item, place in _sources(region, kinds, today, sort):
         count, items = _listing(stmt, limit, offset, lambda r: areas.add(to_item(r), getattr(r, place)))
         out.append(GapList(kind, GAP_KINDS[kind], count, items))
@@ -113,14 +94,19 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
 EXPORT_HEADERS = ("缺口类型", "对象", "县（市、区）", "乡镇（街道）", "区划代码", "相关日期", "说明")
 
 
+def gap_counts(region: Region, kinds: list[str] | None = None, today: date | None = None) -> dict[str, int]:
+    """{kind: number of lines} of the worklist (of ``kinds``), in the order of ``GAP_KINDS``."""
+    return {kind: db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+            for kind, stmt, _to_item, _place in _sources(region, kinds, today, "")}
+
+
 def gap_count(region: Region, kinds: list[str] | None = None, today: date | None = None) -> int:
-    return sum(db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-               for _kind, stmt, _to_item, _place in _sources(region, kinds, today, ""))
+    return sum(gap_counts(region, kinds, today).values())
 
 
 def gap_rows(region: Region, kinds: list[str] | None = None, sort: str = "", today: date | None = None) -> Iterator[list]:
     """Every line of the worklist (of ``kinds``), kind by kind, as the export's rows."""
-    areas = _Areas()
+    areas = Areas()
     for kind, stmt, to_item, place in _sources(region, kinds, today, sort):
         for r in db.session.execute(stmt.execution_options(yield_per=2000)):
             code = getattr(r, place)
@@ -160,7 +146,7 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
 
     active = (
         select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date, Posting.planned_end,
-               Posting.region_code.label("place_code"))
+               Posting.region_code.label("place_code"), Posting.person_id, Posting.role)
         .join(Person, Person.id == Posting.person_id)
         .join(Region, Region.code == Posting.region_code)
         .where(Posting.is_active, region.within(Posting.region_code))
@@ -172,10 +158,9 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
         missing_pre_posting = missing_yearly = None
     if missing_pre_posting is not None:
         add("no_pre_posting_training", missing_pre_posting(active, today),
-            lambda r: _posting_item(r.id, r.person, r.place, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训",
-                                    r.start_date), "place_code")
+            lambda r: _posting_item(r, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训", r.start_date), "place_code")
         add("no_yearly_training", missing_yearly(active, today.year),
-            lambda r: _posting_item(r.id, r.person, r.place, f"{today.year}年尚未参加培训"), "place_code")
+            lambda r: _posting_item(r, f"{today.year}年尚未参加培训"), "place_code")
 
     try:
         from ..duty.models import DutyMonth
@@ -186,14 +171,15 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
         since = date(today.year - 1, today.month, 1)
         add("low_days",
             select(DutyMonth.posting_id.label("id"), DutyMonth.month, DutyMonth.days_in_village,
-                   Person.name.label("person"), Region.name.label("place"), DutyMonth.region_code.label("place_code"))
+                   Person.name.label("person"), Region.name.label("place"), DutyMonth.region_code.label("place_code"),
+                   Posting.person_id, Posting.role)
             .join(Posting, Posting.id == DutyMonth.posting_id)
             .join(Person, Person.id == Posting.person_id)
             .join(Region, Region.code == DutyMonth.region_code)
             # a duty month carries its posting's village: no join needed to narrow by region
             .where(region.within(DutyMonth.region_code), DutyMonth.month >= since, DutyMonth.short_clause())
             .order_by(DutyMonth.month.desc(), Posting.id),
-            lambda r: _posting_item(r.id, r.person, r.place, f"{month_cn(r.month)}在村{r.days_in_village}天，低于规定天数（每月{min_days}天，按在岗天数折算）",
+            lambda r: _posting_item(r, f"{month_cn(r.month)}在村{r.days_in_village}天，低于规定天数（每月{min_days}天，按在岗天数折算）",
                                     r.month), "place_code")
 
     try:
@@ -210,7 +196,8 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
                    region.within(s.village_code))
             .order_by(s.submitted_at),
             lambda r: {"subject": f"{r.title}（{r.place}）", "detail": f"{date_cn(r.submitted_at)}提交，村尚未确认",
-                       "url": url_for("records.detail", record_id=r.id), "date": to_local(r.submitted_at).date()},
+                       "url": url_for("records.detail", record_id=r.id), "date": to_local(r.submitted_at).date(),
+                       "record_id": r.id, "code": r.place_code},
             "place_code")
 
     successor = aliased(Posting)
@@ -225,9 +212,8 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
                 ).exists()
             )
         ),
-        lambda r: _posting_item(r.id, r.person, r.place, f"计划于{date_cn(r.planned_end)}期满，尚无接替人选",
-                                r.planned_end), "place_code")
+        lambda r: _posting_item(r, f"计划于{date_cn(r.planned_end)}期满，尚无接替人选", r.planned_end), "place_code")
     return out
 
 
-__all__ = ["EXPORT_HEADERS", "GAP_KINDS", "SORTS", "GapList", "gap_count", "gap_rows", "gaps"]
+__all__ = ["EXPORT_HEADERS", "GAP_KINDS", "SORTS", "GapList", "gap_count", "gap_counts", "gap_rows", "gaps"]

@@ -16,6 +16,7 @@ from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..core.tabular import to_csv, to_xlsx
 from ..core.timeutil import local_today
+from ..regions.areas import AreaFilter, area_filter
 from ..regions.models import Region
 from ..transfer.exporting import audit_export, describe_filters, export_size, send_export
 from ..transfer.exports import export_job
@@ -23,7 +24,8 @@ from ..transfer.writing import Column
 from . import charts, summary
 from .coverage import compute
 from .definitions import FLAGS, Filters
-from .gaps import EXPORT_HEADERS, GAP_KINDS, SORTS, gap_count, gap_rows, gaps
+from .actions import NOTES, gap_action
+from .gaps import EXPORT_HEADERS, GAP_KINDS, SORTS, gap_count, gap_counts, gap_rows, gaps
 from .openapi import API_LIMIT_MAX, openapi_document
 from .tables import all_tables
 
@@ -126,24 +128,37 @@ def gaps_index():
     return gaps_page(code)
 
 
-def _gap_args() -> tuple[str | None, str]:
+def _gap_args(root: Region) -> tuple[str | None, str, AreaFilter]:
+    """The worklist's filters: the kind of gap, the sort, the county / township under ``root``."""
     kind = request.args.get("kind") or None
     if kind and kind not in GAP_KINDS:
         abort(404)
     sort = request.args.get("sort", "")
-    return kind, sort if sort.lstrip("-") in SORTS else ""
+    return kind, sort if sort.lstrip("-") in SORTS else "", area_filter(root, request.args)
+
+
+def _here() -> str:
+    """This page's own address, for the actions' ``next``."""
+    return request.full_path.rstrip("?")
 
 
 @bp.route("/gaps/<code>")
 @require("read_region")
 def gaps_page(code: str):
-    region = _region_or_404(code)
-    kind, sort = _gap_args()
+    root = _region_or_404(code)
+    kind, sort, area = _gap_args(root)
     page = page_arg(request.args)
     per_page = 50 if kind else 10
-    lists = gaps(region, [kind] if kind else None, limit=per_page, offset=(page - 1) * per_page, sort=sort)
-    return render_template("dashboard/gaps.html", region=region, lists=lists, kind=kind, page=page, per_page=per_page,
-                           sort=sort, sorts=SORTS)
+    lists = gaps(area.region, [kind] if kind else None, limit=per_page, offset=(page - 1) * per_page, sort=sort)
+    counts = gap_counts(area.region) if kind else {g.kind: g.count for g in lists}
+    back = _here()
+    for g in lists:
+        for item in g.items:
+            item["action"] = gap_action(g.kind, item, current_user.role, back)
+    return render_template("dashboard/gaps.html", region=root, area=area, lists=lists, counts=counts, kinds=GAP_KINDS,
+                           notes=NOTES,
+                           kind=kind, page=page, per_page=per_page, sort=sort, sorts=SORTS,
+                           args={"kind": kind, "sort": sort or None, **area.args})
 
 
 GAP_COLUMNS = tuple(
@@ -160,10 +175,11 @@ def gaps_export(code: str, fmt: str):
     """The whole worklist (or one kind of it) with county and township; names: audited."""
     if fmt not in ("xlsx", "csv"):
         abort(404)
-    region = _region_or_404(code)
-    kind, sort = _gap_args()
+    root = _region_or_404(code)
+    kind, sort, area = _gap_args(root)
+    region = area.region
     kinds = [kind] if kind else None
-    shown = describe_filters([("行政区", region.name), ("缺口类型", GAP_KINDS.get(kind or "", "")),
+    shown = describe_filters([("行政区", root.name), *area.shown, ("缺口类型", GAP_KINDS.get(kind or "", "")),
                               ("排序", (SORTS[sort.lstrip("-")] + ("（倒序）" if sort.startswith("-") else "")) if sort else "")])
     count = export_size(gap_count(region, kinds))
     title = f"{region.name}缺口清单"

@@ -6,7 +6,8 @@ from flask_login import current_user
 
 from ..core.access import login_only
 from ..core.forms import save_form
-from ..core.navigation import nav_entry
+from ..core.enums import PAIRING_KINDS
+from ..core.navigation import back_to, nav_entry, next_arg
 from ..core.parsing import int_arg
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
@@ -77,16 +78,24 @@ def _region_arg() -> Region | None:
     return region
 
 
+def _pairing_choices() -> dict:
+    """What a worklist chose for the pairing it asks for (``pairing_kind``, dropped when not
+    a kind) and where to return (``next``)."""
+    kind = request.args.get("pairing_kind", "")
+    return {"pairing_kind": kind if kind in PAIRING_KINDS else None, "next": next_arg()}
+
+
 @bp.route("/pairings/new")
 @require("manage_pairings")
 def choose_organization():
-    """Start a pairing from a place (village or county page) or from scratch."""
+    """Start a pairing from a place (village or county page, a gap of the worklist) or from scratch."""
     region = _region_arg()
     form = OrganizationPick(formdata=request.args)
     read_filters(form)
     stmt = organization_query(current_user, q=form.q.data or "", kind=form.kind.data or "")
     page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
-    return render_template("pairings/choose_organization.html", page=page, filters=form, region=region)
+    return render_template("pairings/choose_organization.html", page=page, filters=form, region=region,
+                           chosen={k: v for k, v in _pairing_choices().items() if v}, kinds=PAIRING_KINDS)
 
 
 @bp.route("/organizations/<int:org_id>/pairings/new", methods=["GET", "POST"])
@@ -98,16 +107,17 @@ def new(org_id: int):
     if request.method == "GET":
         if region is not None:
             form.region_code.data = region.code
-        form.kind.data = {"enterprise": "enterprise_village", "paired_unit": "paired", "army_unit": "fixed_point"}.get(
+        form.kind.data = _pairing_choices()["pairing_kind"] or {
+            "enterprise": "enterprise_village", "paired_unit": "paired", "army_unit": "fixed_point"}.get(
             org.kind, "resident" if region is None or region.level == "village" else "fixed_point"
         )
-        if org.kind == "paired_unit":
+        if org.kind == "paired_unit" and form.kind.data == "paired":
             form.sector.data = org.subtype
     if form.validate_on_submit():
         saved = save_form(
             form, lambda: services.create_pairing(org, form.payload(), actor=current_user),
             success=lambda pairing: f"已建立结对：{pairing.organization.name}—{pairing.region.name}（{pairing.kind_label}）",
-            redirect_to=lambda pairing: url_for("pairings.detail", pairing_id=pairing.id),
+            redirect_to=lambda pairing: back_to(url_for("pairings.detail", pairing_id=pairing.id)),
         )
         if saved:
             return saved
@@ -115,7 +125,8 @@ def new(org_id: int):
     chosen = region or (db.session.get(Region, form.region_code.data) if form.region_code.data else None)
     if chosen is not None and not in_jurisdiction(current_user, chosen.code):
         chosen = None
-    return render_template("pairings/form.html", form=form, org=org, chosen=chosen), status
+    return render_template("pairings/form.html", form=form, org=org, chosen=chosen,
+                           cancel=back_to(url_for("organizations.detail", org_id=org.id))), status
 
 
 @bp.route("/organizations/<int:org_id>/pairings/targets")

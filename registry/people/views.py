@@ -2,6 +2,8 @@
 person, end a posting. Full ID numbers and phones only through ``privacy``."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -9,7 +11,8 @@ from ..audit.services import record
 from ..core.access import login_only
 from ..core.database import writing
 from ..core.forms import save_form
-from ..core.navigation import nav_entry
+from ..core.enums import POSTING_ROLES, VILLAGE_ROLES
+from ..core.navigation import back_to, nav_entry, next_arg
 from ..core.parsing import int_arg
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404, in_scope
@@ -201,6 +204,19 @@ def _region_arg() -> Region | None:
     return region
 
 
+def _posting_choices(region: Region | None) -> dict:
+    """What a worklist chose for the posting it asks for (``role``, ``start``), kept where
+    valid for ``region`` and dropped otherwise, and where to return (``next``)."""
+    role = request.args.get("role", "")
+    if role not in POSTING_ROLES or (region is not None and (role in VILLAGE_ROLES) != (region.level == "village")):
+        role = None
+    try:
+        start = date.fromisoformat(request.args.get("start", ""))
+    except ValueError:
+        start = None
+    return {"role": role, "start": start.isoformat() if start else None, "next": next_arg()}
+
+
 # The dispatch level a posting usually has, from the sending organization's level.
 DISPATCH_OF_LEVEL = {"central": "central", "provincial": "provincial", "city": "city", "county": "county"}
 
@@ -210,18 +226,20 @@ DISPATCH_OF_LEVEL = {"central": "central", "provincial": "provincial", "city": "
 def new_posting(person_id: int):
     person = get_in_scope_or_404(Person, person_id)
     region = _region_arg()
+    chosen_args = _posting_choices(region)
     form = PostingForm()
     if request.method == "GET":
-        form.start_date.data = local_today()
+        start = chosen_args["start"]
+        form.start_date.data = date.fromisoformat(start) if start else local_today()
         form.dispatch_level.data = DISPATCH_OF_LEVEL.get(person.organization.level or "", "")
         if region is not None:
             form.region_code.data = region.code
-            form.role.data = "seconded_cadre" if region.level != "village" else "first_secretary"
+            form.role.data = chosen_args["role"] or ("seconded_cadre" if region.level != "village" else "first_secretary")
     if form.validate_on_submit():
         saved = save_form(
             form, lambda: posting_services.create_posting(person, form.payload(), actor=current_user),
             success=lambda posting: f"已选派：{posting.person.name}任{posting.region.name}{posting.role_label}",
-            redirect_to=lambda posting: url_for("people.posting", posting_id=posting.id),
+            redirect_to=lambda posting: back_to(url_for("people.posting", posting_id=posting.id)),
         )
         if saved:
             return saved
@@ -234,6 +252,7 @@ def new_posting(person_id: int):
     return render_template(
         "people/posting_form.html", form=form, person=person, chosen=chosen, active=active, active_visible=active_visible,
         term_years=current_app.config["REGISTRY_PLANNED_TERM_YEARS"],
+        cancel=back_to(url_for("people.detail", person_id=person.id)),
     ), status
 
 
@@ -307,7 +326,8 @@ def choose_person():
     page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
     active = services.active_labels(current_user, (p.id for p in page.items))
     privacy.prime(page.items)
-    return render_template("people/choose_person.html", page=page, filters=form, region=region, active=active)
+    return render_template("people/choose_person.html", page=page, filters=form, region=region, active=active,
+                           chosen={k: v for k, v in _posting_choices(region).items() if v}, roles=POSTING_ROLES)
 
 
 @bp.route("/postings/<int:posting_id>")

@@ -103,14 +103,18 @@ def overdue_cutoff(days: int | None = None) -> datetime:
     return utcnow() - timedelta(days=int(days))
 
 
-def overdue(user, region: Region | None = None) -> Select:
-    """Records submitted more than the overdue days ago and neither confirmed nor
-    disputed, within the user's jurisdiction (and ``region``), oldest first."""
+def overdue(user, region: Region | None = None, *, category: str = "", min_days: int | None = None) -> Select:
+    """Records submitted more than the overdue days ago (or ``min_days``, if more) and
+    neither confirmed nor disputed, within the user's jurisdiction (and ``region``, of
+    ``category``), oldest first."""
+    days = current_app.config["REGISTRY_CONFIRMATION_OVERDUE_DAYS"]
     # a literal status, so SQLite counts within the partial index ix_support_record_pending
     stmt = select(SupportRecord).where(SupportRecord.status == literal_column("'submitted'"),
-                                       SupportRecord.submitted_at < overdue_cutoff())
+                                       SupportRecord.submitted_at < overdue_cutoff(max(int(days), min_days or 0)))
     if region is not None:
         stmt = stmt.where(region.within(SupportRecord.village_code))
+    if category:
+        stmt = stmt.where(SupportRecord.category == category)
     return scoped(stmt, SupportRecord, user).order_by(*order_by(PENDING_ORDER))
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
-from ..core.paging import paginate
+from ..core.enums import RECORD_CATEGORIES
+from ..core.paging import order_by, paginate
 from ..core.permissions import require
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404, in_scope
@@ -18,12 +19,14 @@ from ..core.timeutil import local_today
 from ..extensions import db, talisman
 from ..main.home import panel
 from ..organizations.models import Organization
+from ..regions.areas import AreaFilter, Areas, area_filter
 from ..regions.models import Region
 from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, export_size, send_export
 from ..transfer.exports import export_job
 from . import evidence as files
 from . import changes, filing, funds, ledger, queries, rules, services
+from . import overdue as overdue_list
 from .forms import ActionForm, ConfirmForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
 from .models import Evidence, SupportRecord, office_name
 
@@ -85,14 +88,33 @@ def inbox():
                            reviews=changes.reviews(page.items, current_user))
 
 
-@bp.route("/overdue")
-@require("read_region")
-def overdue():
+def _overdue_area() -> AreaFilter:
+    """The overdue list's region (``?region=``, in scope, else the user's own) narrowed by
+    the county / township chosen under it."""
     code = request.args.get("region", "")
-    region = get_in_scope_or_404(Region, code) if code else None
-    page = paginate(queries.overdue(current_user, region), queries.PENDING_ORDER, request.args)
-    return render_template("records/overdue.html", page=page, region=region, days_pending=queries.days_pending,
-                           days=current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"))
+    if code:
+        root = get_in_scope_or_404(Region, code)
+    else:
+        own = {"admin": "430000000000", "village": current_user.village_code}.get(current_user.role,
+                                                                                  current_user.region_code)
+        root = get_in_scope_or_404(Region, own or "")
+    return area_filter(root, request.args)
+
+
+@bp.route("/overdue")
+@require("read_overdue")
+def overdue():
+    area = _overdue_area()
+    filters = overdue_list.OverdueFilters.from_args(request.args)
+    keys = overdue_list.sort_keys(filters.sort)
+    page = paginate(filters.query(current_user, area.region), keys, request.args)
+    by_category, by_age = overdue_list.counts(current_user, area.region, filters)
+    code = request.args.get("region") or None
+    return render_template("records/overdue.html", page=page, area=area, filters=filters, by_category=by_category,
+                           by_age=by_age, ages=overdue_list.AGES, sorts=overdue_list.SORTS, categories=RECORD_CATEGORIES,
+                           areas=Areas().preload(r.village_code for r in page.items), days_pending=queries.days_pending,
+                           days=current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"),
+                           args={"region": code, **area.args, **filters.args})
 
 
 @bp.route("/export.<fmt>")
@@ -111,17 +133,18 @@ def export(fmt: str):
 
 @bp.route("/overdue/export.<fmt>")
 @export_job("overdue", "逾期未确认的帮扶记录")
-@require("read_region")
+@require("read_overdue")
 def overdue_export(fmt: str):
+    """The overdue list as it is filtered and sorted, with county and township; audited."""
     if fmt not in ("xlsx", "csv"):
         abort(404)
-    code = request.args.get("region", "")
-    region = get_in_scope_or_404(Region, code) if code else None
-    stmt = queries.overdue(current_user, region)
-    count_rows(stmt)  # a large export is a job
-    days = current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")
-    shown = describe_filters([("行政区", region.name if region else ""), ("逾期", f"提交超过{days}天未确认")])
-    return send_export(fmt, "逾期未确认的帮扶记录", ledger.COLUMNS, ledger.ledger_rows(stmt), filters=shown)
+    area = _overdue_area()
+    filters = overdue_list.OverdueFilters.from_args(request.args)
+    stmt = filters.query(current_user, area.region).order_by(None).order_by(*order_by(overdue_list.sort_keys(filters.sort)))
+    shown = describe_filters([("行政区", area.root.name), *area.shown, *filters.shown()])
+    title = "逾期未确认的帮扶记录"
+    audit_export("SupportRecord", title, count_rows(stmt), fmt, shown)
+    return send_export(fmt, title, overdue_list.COLUMNS, overdue_list.rows(stmt), filters=shown)
 
 
 def ledger_filters(f) -> list[tuple[str, str]]:
@@ -477,7 +500,7 @@ def _fund_url(user):
 
 nav_entry(30, "帮扶记录", "records.index", ("admin", "region", "viewer", "unit", "village"))
 nav_entry(31, "待确认", "records.inbox", ("village",), badge=lambda user: queries.inbox_count(user) or None)
-nav_entry(32, "逾期未确认", "records.overdue", ("admin", "region", "viewer"))
+nav_entry(32, "逾期未确认", "records.overdue", ("admin", "region", "viewer", "village"))
 nav_entry(33, "慈善资金", "records.fund_list", ("admin", "region", "viewer", "unit"), url_fn=_fund_url)
 
 PANEL_ROWS = 5

@@ -281,6 +281,18 @@ def missing_yearly(stmt: Select, year: int | None = None) -> Select:
     return stmt.where(~yearly_trained_clause(year))
 
 
+def closing_courses(start: date, which: str, today: date | None = None) -> Select:
+    """The courses a passed attendance at which would close a posting's gap ``which``: for
+    ``pre_posting``, the pre-posting courses within the window of the posting's ``start``;
+    for ``yearly``, any course of this year. Only courses that have begun (attendance is
+    recorded once a course has begun)."""
+    today = today or local_today()
+    if which == "pre_posting":
+        lo, hi = pre_posting_window(start)
+        return select(Training).where(Training.kind == PRE_POSTING, Training.start_date.between(lo, min(hi, today)))
+    return select(Training).where(Training.start_date.between(date(today.year, 1, 1), today))
+
+
 def active_in_year(year: int):
     """Condition on ``Posting``: the posting was active at some time in ``year``."""
     return and_(Posting.start_date <= date(year, 12, 31),

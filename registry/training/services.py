@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
@@ -314,17 +314,21 @@ def course_attendances(user, training_id: int) -> list[Attendance]:
     return every(stmt)
 
 
-def attendance_candidates(user, training: Training, q: str) -> list[tuple[Person, str | None]]:
-    """People in scope matching ``q`` and not yet on the course, each with what ``user``
-    may see of their current posting (``people.services.active_labels``)."""
+def attendance_candidates(user, training: Training, q: str, person_id: int | None = None) -> list[tuple[Person, str | None]]:
+    """People in scope matching ``q`` (or the one person ``person_id``, whom a worklist
+    chose) and not yet on the course, each with what ``user`` may see of their current
+    posting (``people.services.active_labels``)."""
     from ..people.services import active_labels
 
-    if not q:
+    if not q and not person_id:
         return []
     registered = select(Attendance.person_id).where(Attendance.training_id == training.id)
-    match = Person.name.contains(q)
-    if len(q) == 4 and q[:3].isdigit():  # the last four characters of an ID number
-        match = or_(match, Person.id_number_masked.endswith(q.upper()))
+    if q:
+        match = Person.name.contains(q)
+        if len(q) == 4 and q[:3].isdigit():  # the last four characters of an ID number
+            match = or_(match, Person.id_number_masked.endswith(q.upper()))
+    else:
+        match = Person.id == person_id
     people = db.session.scalars(
         scoped(select(Person), Person, user)
         .where(match, Person.id.not_in(registered))
@@ -356,6 +360,23 @@ def _gap_stmt(user, which: str, today: date) -> Select:
     if which == "yearly":
         return checks.missing_yearly(_active_postings(user), today.year)
     return checks.missing_pre_posting(_active_postings(user), today)
+
+
+def closing_courses_for(user, posting: Posting, which: str, today: date) -> list[tuple[Training, Attendance | None]]:
+    """The courses ``user`` manages at which a passed attendance would close ``posting``'s
+    training gap ``which`` (``checks.closing_courses``), newest first, each with the
+    person's attendance there if there is one (registered, but not passed)."""
+    stmt = checks.closing_courses(posting.start_date, which, today)
+    if user.role != "admin":
+        if user.role != "region" or user.region is None:
+            return []
+        stmt = stmt.where(user.region.within(Training.region_code))  # can_manage, in SQL
+    stmt = (scoped(stmt, Training, user)
+            .outerjoin(Attendance, and_(Attendance.training_id == Training.id, Attendance.person_id == posting.person_id))
+            .add_columns(Attendance)
+            .order_by(Training.start_date.desc(), Training.id.desc())
+            .limit(100))
+    return [(t, a) for t, a in db.session.execute(stmt)]
 
 
 def training_gaps(user, which: str, today: date) -> Select:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..core.access import login_only
 from ..core.forms import save_form
-from ..core.navigation import nav_entry
+from ..core.navigation import back_to, nav_entry, next_arg
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.enums import TRAINING_KINDS
@@ -14,7 +14,7 @@ from ..core.scope import get_in_scope_or_404, scoped
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..people import privacy
-from ..people.models import Person
+from ..people.models import Person, Posting
 from ..people.privacy import shown_id_number
 from ..people.services import postings_of_person
 from ..transfer.exporting import audit_export, count_rows, describe_filters, export_purpose, send_export
@@ -30,6 +30,7 @@ from .services import (
     attendance_candidates,
     attendance_counts,
     can_manage,
+    closing_courses_for,
     course_attendances,
     courses_for,
     create_training,
@@ -86,14 +87,29 @@ def _data(form: TrainingForm) -> TrainingData:
     )
 
 
+def _person_arg() -> int | None:
+    """The person a worklist chose for a course's attendance form (``?person=``)."""
+    return int_arg(request.values, "person", "人员")
+
+
+def _with_person(training_id: int) -> str:
+    """A course's page; with the worklist's person and ``next``, at its attendance form."""
+    person_id = _person_arg()
+    if person_id is None:
+        return url_for("training.detail", training_id=training_id)
+    return url_for("training.detail", training_id=training_id, person=person_id, next=next_arg(), _anchor="add")
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @require("manage_trainings")
 def new():
     form = TrainingForm(current_user)
+    if not form.is_submitted() and request.args.get("kind") in TRAINING_KINDS:
+        form.kind.data = request.args["kind"]
     if form.validate_on_submit():
         saved = save_form(form, lambda: create_training(_data(form), current_user),
                           success="培训已登记，请继续登记参训人员",
-                          redirect_to=lambda training: url_for("training.detail", training_id=training.id))
+                          redirect_to=lambda training: _with_person(training.id))
         if saved:
             return saved
     status = 422 if form.is_submitted() else 200
@@ -122,11 +138,14 @@ def _detail(training: Training, add_form: AttendanceAddForm | None = None, statu
     attendances = course_attendances(current_user, training.id)
     manage = can_manage(current_user, training) and current_user.can("manage_trainings")
     q = request.values.get("q", "").strip()
-    add_form = add_form or AttendanceAddForm(formdata=None, hours=training.hours)
-    candidates = attendance_candidates(current_user, training, q) if manage else []
+    person_id = None if q else _person_arg()  # a worklist's person: the form opens with them ticked
+    if add_form is None:
+        add_form = AttendanceAddForm(formdata=None, hours=training.hours)
+        add_form.person_ids.data = [person_id] if person_id else []
+    candidates = attendance_candidates(current_user, training, q, person_id) if manage else []
     add_form.person_ids.choices = [(p.id, p.name) for p, _ in candidates]
     return render_template(
-        "training/detail.html", training=training, attendances=attendances, manage=manage, q=q,
+        "training/detail.html", training=training, attendances=attendances, manage=manage, q=q, person_id=person_id,
         candidates=candidates, add_form=add_form, empty=EmptyForm(),
     ), status
 
@@ -151,7 +170,7 @@ def add_attendance(training_id: int):
             lambda: add_attendances(training, form.person_ids.data or [], form.hours.data, form.passed.data,
                                     current_user, note=form.note.data),
             success=lambda made: f"已登记参训人员 {len(made)} 名",
-            redirect_to=url_for("training.detail", training_id=training.id),
+            redirect_to=back_to(url_for("training.detail", training_id=training.id)),
         )
         if saved:
             return saved
@@ -172,12 +191,13 @@ def edit_attendance(attendance_id: int):
             form,
             lambda: update_attendance(attendance, form.hours.data, form.passed.data, current_user,
                                       note=form.note.data, version=form.version.data),
-            success="参训记录已保存", redirect_to=url_for("training.detail", training_id=attendance.training_id),
+            success="参训记录已保存", redirect_to=back_to(url_for("training.detail", training_id=attendance.training_id)),
         )
         if saved:
             return saved
     status = 422 if form.is_submitted() else 200
-    return render_template("training/attendance_form.html", form=form, attendance=attendance), status
+    return render_template("training/attendance_form.html", form=form, attendance=attendance,
+                           cancel=back_to(url_for("training.detail", training_id=attendance.training_id))), status
 
 
 @bp.route("/attendance/<int:attendance_id>/delete", methods=["POST"])
@@ -209,6 +229,22 @@ def person(person_id: int):
         "training/person.html", person=person, attendances=attendances, postings=postings, checks=results,
         by_year=by_year, hours_by_year=hours_by_year, required=checks.yearly_required(),
         window=checks.window_days(),
+    )
+
+
+@bp.route("/arrange/<int:posting_id>")
+@require("manage_trainings")
+def arrange(posting_id: int):
+    """登记岗前培训 / 年度培训 for one posting (from the gaps worklist): the courses at which
+    a passed attendance would close its gap, each opening its attendance form with the
+    person chosen; or a new course."""
+    posting = get_in_scope_or_404(Posting, posting_id)
+    which = "yearly" if request.args.get("which") == "yearly" else "pre_posting"
+    today = local_today()
+    return render_template(
+        "training/arrange.html", posting=posting, which=which, today=today,
+        courses=closing_courses_for(current_user, posting, which, today),
+        check=checks.posting_training_check(posting, today=today), back=next_arg(),
     )
 
 
