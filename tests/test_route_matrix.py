@@ -212,11 +212,12 @@ def world(app, db):
 
 # -- ids in and out of scope ------------------------------------------------------------------
 
-MISSING_ID = "987654321"  # an id nothing has
+MISSING_ID = 987654321  # an id nothing has
 MISSING_CODE = "439999999999"  # a well-formed code of no division
 
 
 def _arg_models() -> dict:
+    from registry.accounts.models import User
     from registry.assessment.models import Assessment, Incentive
     from registry.closing.models import ReopenRequest, YearClose
     from registry.duty.models import DutyMonth
@@ -230,6 +231,7 @@ def _arg_models() -> dict:
     from registry.transfer.models import TransferJob
 
     return {
+        "user_id": User,  # no scope rule: administrators' alone
         "assessment_id": Assessment, "incentive_id": Incentive, "close_id": YearClose, "request_id": ReopenRequest,
         "duty_id": DutyMonth, "organization_id": Organization, "org_id": Organization, "pairing_id": Pairing,
         "person_id": Person, "posting_id": Posting, "record_id": SupportRecord, "evidence_id": Evidence,
@@ -295,7 +297,7 @@ class Values:
     missing: list  # nothing has it
 
 
-def _candidates(model, world, condition=None) -> list[str]:
+def _candidates(model, world, condition=None) -> list:
     from sqlalchemy import select
 
     from registry.extensions import db
@@ -307,10 +309,10 @@ def _candidates(model, world, condition=None) -> list[str]:
         stmt = stmt.where(Region.code.in_(world.codes))
     if condition is not None:
         stmt = stmt.where(condition)
-    found = [str(v) for v in db.session.scalars(stmt)]
+    found = list(db.session.scalars(stmt))
     if model is Region:  # from the top down: a region user's own region comes first
         return sorted(found, key=world.codes.index)
-    return sorted(found, key=int)
+    return sorted(found)
 
 
 def _model_values(model, world, oracle: Oracle, condition=None) -> Values:
@@ -388,8 +390,8 @@ def probes(app, rule, persona: str, world, oracle: Oracle) -> list[Probe]:
     args = sorted(rule.arguments)
     values = {arg: argument_values(endpoint, arg, persona, world, oracle) for arg in args}
     if "evidence_id" in values and values["evidence_id"].inside:  # a file of that very record
-        item = db.session.get(Evidence, int(values["evidence_id"].inside[0]))
-        values["record_id"].inside = [str(item.record_id)]
+        item = db.session.get(Evidence, values["evidence_id"].inside[0])
+        values["record_id"].inside = [item.record_id]
     adapter = app.url_map.bind("localhost")
     query = _query(endpoint, args)
 
