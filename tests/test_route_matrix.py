@@ -13,7 +13,13 @@ A route missing from ``EXPECT`` fails ``test_every_route_has_an_expectation`` by
 
 What the rows must be: every link on a page to an object (``/people/7``) points at one
 in scope; every row of an export (CSV and xlsx, read back with the importer's reader),
-of a chart table and of an API answer is about something in scope.
+of a chart table and of an API answer is about something in scope; no name the world
+gave to a person, unit, record or course outside the scope appears anywhere.
+
+GETs come first, then POSTs with an empty form (only the CSRF token): those outside the
+scope, which must change nothing, then those in scope, which may act (submit, confirm,
+approve), deletions and the logout last. Each persona's test starts from the same rows
+(``built_once``: copied back on SQLite, built again on PostgreSQL).
 """
 from __future__ import annotations
 
