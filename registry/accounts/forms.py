@@ -5,16 +5,8 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..core.enums import ROLES
+from ..core.forms import select_choices
 from .tokens import EXPIRY_CHOICES
-
-try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
-    from wtforms import SelectChoice
-
-    def _choices(pairs) -> list:
-        return [SelectChoice(*pair) for pair in pairs]
-except ImportError:  # pragma: no cover - older WTForms
-    def _choices(pairs) -> list:
-        return [tuple(pair) for pair in pairs]
 
 
 class LoginForm(FlaskForm):
@@ -31,7 +23,7 @@ class PasswordForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField("用户名", validators=[DataRequired(message="请输入用户名"), Length(max=64)])
     display_name = StringField("姓名", validators=[Optional(), Length(max=100)])
-    role = SelectField("角色", choices=_choices(ROLES.items()))
+    role = SelectField("角色", choices=select_choices(ROLES.items()))
     region_code = StringField("所属行政区代码（行政区工作人员、监督查询）", validators=[Optional(), Length(max=12)])
     organization_id = StringField("所属帮扶单位编号（帮扶单位）", validators=[Optional(), Length(max=12)])
     village_code = StringField("所属村代码（村）", validators=[Optional(), Length(max=12)])
@@ -44,7 +36,7 @@ class EmptyForm(FlaskForm):
 class TokenForm(FlaskForm):
     name = StringField("名称", validators=[Optional(), Length(max=100, message="名称不能超过100个字")])
     # any value is checked by tokens.issue_token (WTForms' own message is English)
-    expires_days = SelectField("有效期", default="", validate_choice=False, choices=_choices(
+    expires_days = SelectField("有效期", default="", validate_choice=False, choices=select_choices(
         [("", "长期有效（直到撤销）")] + [(str(days), f"{days}天") for days in EXPIRY_CHOICES if days]))
 
 

@@ -26,6 +26,16 @@ from .rules import RuleViolation
 
 T = TypeVar("T")
 
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice (3.4 drops them)
+    from wtforms import SelectChoice
+
+    def select_choices(pairs) -> list:
+        """A select field's choices from (value, label) pairs, as this WTForms wants them."""
+        return [SelectChoice(*pair) for pair in pairs]
+except ImportError:  # pragma: no cover - older WTForms
+    def select_choices(pairs) -> list:
+        return [tuple(pair) for pair in pairs]
+
 Text = str | Callable[[Any], str]
 
 

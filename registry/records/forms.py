@@ -8,16 +8,8 @@ from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, S
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
 from ..core.parsing import CONFIRM_LABEL
+from ..core.forms import select_choices as _choices
 from . import filing
-
-try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
-    from wtforms import SelectChoice
-
-    def _choices(pairs) -> list:
-        return [SelectChoice(*pair) for pair in pairs]
-except ImportError:  # pragma: no cover - older WTForms
-    def _choices(pairs) -> list:
-        return [tuple(pair) for pair in pairs]
 
 ACCEPT = "image/jpeg,image/png,image/webp,application/pdf,.jpg,.jpeg,.png,.webp,.pdf"
 
