@@ -191,9 +191,12 @@ def build_world() -> MatrixWorld:
     request_reopen(closed_here, county_clerk, ["duty"], "补录驻村纪实，需重新开放", today + timedelta(days=10))
     request_reopen(closed_there, other_county, ["duty"], "补录驻村纪实，需重新开放", today + timedelta(days=10))
 
+    from registry.accounts.tokens import issue_token
+
     tokens = {}
     for persona, user in users.items():
         tokens[persona] = _jobs_and_reports(user)
+        issue_token(user, f"{persona}的接口令牌")  # an API token of its own, to revoke
     codes = [PROVINCE, CITY, COUNTY, t1.code, v1.code, v2.code, t2.code, v3.code, SAME_CITY_COUNTY, v4.code,
              OTHER_COUNTY, v5.code]
     return MatrixWorld(user_ids={p: u.id for p, u in users.items()}, tokens=tokens, codes=codes, evidence_png=png)

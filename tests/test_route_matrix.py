@@ -68,6 +68,13 @@ EXPECT: dict[str, Expect] = {
     "main.home": E(LOGGED_IN),
     "accounts.password": E(LOGGED_IN),
     "accounts.token": E(LOGGED_IN),
+    "accounts.revoke_token": E(LOGGED_IN),
+    "accounts.account": E(LOGGED_IN),
+    "accounts.end_session": E(LOGGED_IN),  # one's own sessions only: another's is 404
+    "accounts.user_detail": E(("admin",)),
+    "accounts.disable": E(("admin",)),
+    "accounts.enable": E(("admin",)),
+    "accounts.end_sessions": E(("admin",)),
     "accounts.users": E(("admin",)),
     "accounts.new_user": E(("admin",)),
     "assessment.settings": E(("admin",)),
@@ -114,7 +121,7 @@ EXPECT: dict[str, Expect] = {
     "records.index": E(LOGGED_IN),
     "records.export": E(LOGGED_IN),
     "records.detail": E(LOGGED_IN),
-    "records.new": E(("unit",)),
+    "records.new": E(("unit", *REGION)),  # region staff file on a unit's behalf (代为填报)
     "records.edit": E(("unit",)),
     "records.submit": E(("unit",)),
     "records.withdraw": E(("unit",)),
@@ -126,8 +133,8 @@ EXPECT: dict[str, Expect] = {
     "records.inbox": E(("village",)),
     "records.confirm": E(("village",)),
     "records.dispute": E(("village",)),
-    "records.overdue": E(READERS),
-    "records.overdue_export": E(READERS),
+    "records.overdue": E((*READERS, "village")),  # a village sees its own, to confirm them
+    "records.overdue_export": E((*READERS, "village")),
     "records.fund_list": E(READERS),  # a unit that is not a fund has no fund page (404)
     "records.fund_list_export": E((*READERS, "unit")),
     "records.fund": E(READERS),  # the unit persona is no fund: no fund is in its scope
@@ -137,6 +144,7 @@ EXPECT: dict[str, Expect] = {
     "training.index": E(LOGGED_IN),
     "training.export": E(LOGGED_IN),
     "training.detail": E(LOGGED_IN),
+    "training.arrange": E(STAFF),
     "training.gaps": E(LOGGED_IN),
     "training.person": E(LOGGED_IN),
     "training.new": E(STAFF),
@@ -223,7 +231,7 @@ MISSING_CODE = "439999999999"  # a well-formed code of no division
 
 
 def _arg_models() -> dict:
-    from registry.accounts.models import User
+    from registry.accounts.models import ApiToken, LoginSession, User
     from registry.assessment.models import Assessment, Incentive
     from registry.closing.models import ReopenRequest, YearClose
     from registry.duty.models import DutyMonth
@@ -238,6 +246,7 @@ def _arg_models() -> dict:
 
     return {
         "user_id": User,  # no scope rule: administrators' alone
+        "session_id": LoginSession, "token_id": ApiToken,  # one's own
         "assessment_id": Assessment, "incentive_id": Incentive, "close_id": YearClose, "request_id": ReopenRequest,
         "duty_id": DutyMonth, "organization_id": Organization, "org_id": Organization, "pairing_id": Pairing,
         "person_id": Person, "posting_id": Posting, "record_id": SupportRecord, "evidence_id": Evidence,
@@ -469,13 +478,17 @@ def _answer(session, probe: Probe) -> Answer | str:
     return Answer(response.status_code, response.headers.get("Location", ""), response.mimetype, body)
 
 
+SESSION_ENDERS = ("accounts.logout", "accounts.end_session", "accounts.end_sessions")
+
+
 def _ordered(found: list[Probe]) -> list[Probe]:
     """GETs first; then the POSTs outside the scope (they must change nothing), then those
-    in scope, deletions after the rest and the logout last (they end what others use)."""
+    in scope, deletions after the rest and the logout and the ending of sessions last
+    (they end what others use)."""
 
     def key(probe: Probe):
         posting_in_scope = probe.method == "POST" and probe.case == "in scope"
-        return (probe.method != "GET", probe.endpoint == "accounts.logout", posting_in_scope,
+        return (probe.method != "GET", probe.endpoint in SESSION_ENDERS, posting_in_scope,
                 "delete" in probe.endpoint)
 
     return sorted(found, key=key)
