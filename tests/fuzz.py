@@ -37,24 +37,25 @@ TODAY = date.today()
 KNOWN_BY_INPUT_HELPER = os.environ.get("FUZZ_ALL_INPUT") != "1"
 
 INT64_MAX = 2**63 - 1
+INT32_LIMIT = 2**31
 
 
 def _left_to_input_helper(value: str) -> bool:
-    """A value of the kinds KNOWN_BY_INPUT_HELPER keeps out: a number that is not finite, or
-    too large for 64-bit ids and the arithmetic done with it (a page number times the page
-    size, an amount quantized to cents), however it is written."""
+    """A value of the kinds KNOWN_BY_INPUT_HELPER keeps out, however it is written: a number
+    that is not finite; an integer beyond PostgreSQL's ``integer`` (ids, counts, a page
+    number times the page size); an amount beyond the money columns (Numeric(14, 2))."""
     from decimal import Decimal, InvalidOperation
 
     text = value.strip()
     try:
-        return abs(int(text)) >= 10**15
+        return abs(int(text)) >= INT32_LIMIT
     except ValueError:
         pass
     try:
         number = Decimal(text.replace(",", ""))
     except (InvalidOperation, ValueError):
         return False
-    return not number.is_finite() or abs(number) >= Decimal(10) ** 15
+    return not number.is_finite() or abs(number) >= Decimal(10) ** 12
 
 
 def _year_in_range(value: str) -> bool:
@@ -141,8 +142,8 @@ def hostile_number() -> st.SearchStrategy[str]:
 
 def hostile_id(ids: list[int]) -> st.SearchStrategy:
     """An id as a form or a path carries it: real ids (of any scope), impossible ones."""
-    top = 10**15 - 1 if KNOWN_BY_INPUT_HELPER else 2**70
-    edges = [0, -1, 2**31, 2**53] + ([] if KNOWN_BY_INPUT_HELPER else [INT64_MAX, 2**63, 10**30])
+    top = INT32_LIMIT - 1 if KNOWN_BY_INPUT_HELPER else 2**70
+    edges = [0, -1, INT32_LIMIT - 1] + ([] if KNOWN_BY_INPUT_HELPER else [INT32_LIMIT, 2**53, INT64_MAX, 2**63, 10**30])
     parts = [st.sampled_from(sorted(set(ids)) or [1]), st.integers(0, top), st.sampled_from(edges)]
     return st.one_of(parts).map(str) | st.sampled_from(["", "abc", "1.0", "１", " 1", "1,2", "-0"])
 

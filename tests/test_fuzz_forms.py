@@ -253,6 +253,7 @@ class Harness:
         """The world as built (SQLite: copied back; PostgreSQL: emptied and built again)."""
         if db.engine.dialect.name != "sqlite" or self.world is None:
             _clean(self.app)
+            db.session.remove()  # the objects of the world before are gone
         self.world = built_once("fuzz.world", build_world)
         self.last = None
         self.pages.clear()
@@ -302,12 +303,12 @@ def harness(_app):
         _app.logger.removeHandler(handler)
         db.session.rollback()
         db.session.remove()
-    _clean(_app)  # later tests of this worker start from an empty registry, as with ``app``
     report = os.environ.get("FUZZ_REPORT")
     if report:
         with open(report, "a", encoding="utf-8") as fh:
             for name, counts in sorted(REPORT.items()):
                 fh.write(json.dumps({"test": name, **counts}, ensure_ascii=False) + "\n")
+    REPORT.clear()  # written once, even if the module's fixture is set up again
 
 
 class _Anonymous:
