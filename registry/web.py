@@ -123,12 +123,31 @@ def register_errorhandlers(app: Flask) -> None:
         return render_error(400, error.message)
 
 
+NUL_REFUSED = "提交的内容含有空字符（U+0000），无法处理，请删除后重新提交"
+
+
+def _carries_nul() -> bool:
+    """A NUL character in the path, a query argument or a form field (names included).
+    PostgreSQL can neither store nor compare text that holds one, so every request is
+    refused here, before any view reads it; uploaded files may hold any bytes."""
+    if "\x00" in request.path:
+        return True
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                return True
+    return False
+
+
 def register_hooks(app: Flask) -> None:
     from .core.database import set_read_only_request
+    from .core.rules import RuleViolation
 
     @app.before_request
     def _before():
         set_read_only_request(request.method in ("GET", "HEAD", "OPTIONS"))
+        if _carries_nul():
+            raise RuleViolation(NUL_REFUSED)
         view = app.view_functions.get(request.endpoint) if request.endpoint else None
         if view is None:
             return None  # 404/405 handled by routing
