@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -95,6 +96,7 @@ def api(_app):
     REPORT.clear()  # written once, even if the module's fixture is set up again
 
 
+@functools.cache
 def _schema():
     import schemathesis
 
@@ -103,10 +105,11 @@ def _schema():
     return schemathesis.openapi.from_dict(openapi_document("http://localhost"))
 
 
+@functools.cache
 def _operations():
     from schemathesis.core.result import Ok
 
-    return [result.ok() for result in _schema().get_all_operations() if isinstance(result, Ok)]
+    return tuple(result.ok() for result in _schema().get_all_operations() if isinstance(result, Ok))
 
 
 def _label(operation) -> str:
