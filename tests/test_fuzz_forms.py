@@ -32,7 +32,7 @@ from tests.conftest import PASSWORD, Session, _clean, built_once, session_csrf_t
 from tests.factories import COUNTY, OTHER_COUNTY, valid_id_number
 from tests.fuzz import (
     ABSENT, TODAY, World, build_world, census, census_statement, changed, examples, field_strategy, form_fields,
-    hostile_id, hostile_text, mutations, page_form, upload_strategy,
+    hostile_id, hostile_number, hostile_text, id_like, mutations, page_form, upload_strategy,
 )
 
 
@@ -471,7 +471,7 @@ def test_filter_form_never_fails(harness, endpoint):
     ids = harness.ids_of()
     codes = [*harness.world.codes.values(), COUNTY, OTHER_COUNTY]
     fields = {name: field_strategy(name, cls, kw, ids, codes) for name, (cls, kw) in form_fields(_load(form)).items()}
-    fields.update(page=st.sampled_from(["1", "2", "0", "-1", "", "abc", "１"]) | hostile_text(10),
+    fields.update(page=id_like(st.sampled_from(["1", "2", "0", "-1", "", "abc", "１"]) | hostile_number() | hostile_text(10)),
                   org=hostile_id(ids["organization_id"]), region=st.sampled_from(codes) | hostile_text(12))
     rule = next(r for r in harness.app.url_map.iter_rules() if r.endpoint == endpoint)
     stats = REPORT.setdefault(endpoint + " (GET)", {"examples": 0, "accepted": 0})
