@@ -72,3 +72,32 @@ def test_plotly_is_served_locally(client):
     assert response.status_code == 200
     assert response.mimetype == "text/javascript"
     response.close()
+
+
+def test_a_nul_character_anywhere_in_a_request_is_refused_and_nothing_is_written(app, db, client, make_user, login_as):
+    """PostgreSQL cannot hold a NUL (U+0000): one in a form field, a query argument or the
+    path used to reach the database and answer 500 (the login form's user name included)."""
+    from sqlalchemy import func, select
+
+    from registry.audit.models import AuditEvent
+    from registry.organizations.models import Organization
+    from tests.conftest import session_csrf_token
+
+    make_user("viewer", "nul_viewer", region_code="430000000000")
+    admin = login_as(make_user("admin", "nul_admin"))
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    refused = [
+        client.post("/login", data={"username": "nul\x00viewer", "password": PASSWORD,
+                                    "csrf_token": session_csrf_token(client)}),
+        admin.post("/organizations/new", data={"name": "空字符\x00单位", "kind": "backing_unit", "level": "provincial",
+                                               "region_code": "430000000000"}),
+        admin.get("/people/", query_string={"q": "张\x00三"}),
+        admin.get("/regions/4300000000%00"),
+        admin.get("/api/v1/gaps/430000000000", query_string={"kind": "\x00"}),
+    ]
+    # a path that holds NUL names nothing (404), as an id out of range; the rest is a 400
+    assert [r.status_code for r in refused] == [400, 400, 400, 404, 400]
+    assert "空字符" in refused[1].get_data(as_text=True)
+    assert refused[4].get_json()["message"].startswith("提交的内容含有空字符")
+    assert db.session.scalar(select(func.count()).select_from(Organization)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events

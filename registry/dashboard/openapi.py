@@ -1,47 +1,84 @@
-"""The OpenAPI 3.1 document of /api/v1/."""
+"""The OpenAPI 3.1 document of /api/v1/: every endpoint under /api/ with its parameters,
+its answers and their schemas (``tests/test_fuzz_api.py`` checks that no /api/ route is
+missing and fuzzes the API against it with schemathesis)."""
 from __future__ import annotations
 
-from ..core.enums import ORG_KINDS, RECORD_CATEGORIES
+from ..core.enums import ORG_KINDS, RECORD_CATEGORIES, RECORD_STATUSES, REGION_LEVELS
 from ..core.parsing import ID_MAX
+from .coverage import Row
 from .definitions import FLAGS
 from .gaps import GAP_KINDS
 
 _CODE = {"name": "code", "in": "path", "required": True, "description": "12位统计用区划代码（省、市州、县市区或乡镇）",
-         "schema": {"type": "string", "pattern": "^[0-9]{12}$"}}
+         "schema": {"type": "string", "pattern": "^[0-9]{12}$"}, "example": "430000000000"}
 _FILTERS = [
-    {"name": "year", "in": "query", "schema": {"type": "integer"}, "description": "年度（默认当年）"},
+    {"name": "year", "in": "query", "schema": {"type": "integer", "minimum": 2015},
+     "description": "年度（默认当年；2015年至明年）"},
     {"name": "category", "in": "query", "schema": {"type": "string", "enum": list(RECORD_CATEGORIES)}, "description": "帮扶类别"},
     {"name": "org_kind", "in": "query", "schema": {"type": "string", "enum": list(ORG_KINDS)}, "description": "帮扶主体类型"},
     {"name": "flag", "in": "query", "schema": {"type": "string", "enum": list(FLAGS)}, "description": "村标识"},
 ]
 API_LIMIT_MAX = 1000  # items of each gap list in one answer
+
+
+def _json(ref: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+_UNAUTHORIZED = {"401": _json("Error", "未登录且未提供有效令牌")}
 _ERRORS = {
-    "400": {"description": "查询参数不是整数或超出范围", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "401": {"description": "未登录且未提供有效令牌"},
-    "403": {"description": "角色无权访问"},
-    "404": {"description": "地区不存在或不在权限范围内"},
-    "422": {"description": "参数不符合规则", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    **_UNAUTHORIZED,
+    "400": _json("Error", "查询参数不是整数或超出范围"),
+    "403": _json("Error", "角色无权访问"),
+    "404": _json("Error", "地区不存在或不在权限范围内"),
+    "422": _json("Error", "参数不符合规则（errors 按参数名给出原因）"),
 }
 
-_ROW = {
+_INTEGER = {"type": "integer", "minimum": 0}
+_MONEY = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "元，精确小数"}
+_SHARE = {"type": ["number", "null"], "minimum": 0}
+_MONEY_FIELDS = ("confirmed_amount", "confirmed_attracted", "confirmed_in_kind")
+
+
+def _row_schema() -> dict:
+    """One region's figures: the fields of ``coverage.Row`` (money as exact decimal
+    strings), its total, shares and confirmation rate."""
+    from dataclasses import fields
+
+    properties: dict[str, dict] = {"code": {"type": "string", "pattern": "^[0-9]{12}$"}, "name": {"type": "string"},
+                                   "level": {"type": "string", "enum": list(REGION_LEVELS)}}
+    for f in fields(Row):
+        if f.name not in properties:
+            properties[f.name] = _MONEY if f.name in _MONEY_FIELDS else _INTEGER
+    properties["confirmed_total"] = _MONEY
+    shares = list(Row("", "", "").shares)
+    properties["shares"] = {"type": "object", "properties": {k: _SHARE for k in shares}, "required": shares,
+                            "additionalProperties": False}
+    properties["confirmation_rate"] = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+_REGION = {
+    "type": "object",
+    "properties": {"code": {"type": "string", "pattern": "^[0-9]{12}$"}, "name": {"type": "string"},
+                   "level": {"type": "string", "enum": list(REGION_LEVELS)}},
+    "required": ["code", "name", "level"],
+    "additionalProperties": False,
+}
+
+_GAP_ITEM = {
     "type": "object",
     "properties": {
-        "code": {"type": "string"}, "name": {"type": "string"}, "level": {"type": "string"},
-        "villages": {"type": "integer"}, "key_villages": {"type": "integer"},
-        "first_secretary": {"type": "integer"}, "first_secretary_key": {"type": "integer"},
-        "backing_unit": {"type": "integer"}, "backing_unit_key": {"type": "integer"},
-        "enterprise": {"type": "integer"}, "enterprise_key": {"type": "integer"},
-        "support_12m": {"type": "integer"}, "support_12m_key": {"type": "integer"},
-        "confirmed_count": {"type": "integer"},
-        "confirmed_amount": {"type": "string", "description": "元，精确小数"},
-        "confirmed_attracted": {"type": "string"}, "confirmed_in_kind": {"type": "string"},
-        "confirmed_total": {"type": "string"},
-        "pending": {"type": "integer"}, "disputed": {"type": "integer"}, "overdue": {"type": "integer"},
-        "posted_people": {"type": "integer"}, "trained_people": {"type": "integer"},
-        "ending_soon": {"type": "integer"}, "teams_under_min": {"type": "integer"}, "months_under_min": {"type": "integer"},
-        "shares": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
-        "confirmation_rate": {"type": ["number", "null"]},
+        "subject": {"type": "string", "description": "村名，或“姓名（派驻地）”，或“记录标题（村名）”"},
+        "code": {"type": "string", "pattern": "^[0-9]{12}$", "description": "村的区划代码（村的缺口）"},
+        "detail": {"type": "string"},
+        "url": {"type": "string", "description": "处理该缺口的页面"},
+        "date": {"type": ["string", "null"], "format": "date", "description": "相关日期（到岗、期满、提交等）"},
+        "county": {"type": "string"},
+        "township": {"type": "string"},
     },
+    "required": ["subject", "detail", "url", "county", "township"],
+    "additionalProperties": False,
 }
 
 
@@ -53,12 +90,17 @@ def openapi_document(server: str) -> dict:
         "servers": [{"url": server}],
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "本文档（OpenAPI 3.1）", "operationId": "getOpenApi",
+                    "responses": {"200": _json("OpenApi", "OpenAPI 文档"), **_UNAUTHORIZED},
+                }
+            },
             "/api/v1/coverage/{code}": {
                 "get": {
                     "summary": "地区及其下级的覆盖情况", "operationId": "getCoverage",
                     "parameters": [_CODE, *_FILTERS],
-                    "responses": {"200": {"description": "覆盖情况", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Coverage"}}}}, **_ERRORS},
+                    "responses": {"200": _json("Coverage", "覆盖情况"), **_ERRORS},
                 }
             },
             "/api/v1/gaps/{code}": {
@@ -66,12 +108,14 @@ def openapi_document(server: str) -> dict:
                     "summary": "地区的缺口清单", "operationId": "getGaps",
                     "parameters": [
                         _CODE,
-                        {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(GAP_KINDS)}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": API_LIMIT_MAX}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX}},
+                        {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(GAP_KINDS)},
+                         "description": "只列这一类缺口（默认全部）"},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": API_LIMIT_MAX},
+                         "description": "每类最多列出的条数（默认100，最多1000）"},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX},
+                         "description": "每类跳过的条数"},
                     ],
-                    "responses": {"200": {"description": "缺口清单", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Gaps"}}}}, **_ERRORS},
+                    "responses": {"200": _json("Gaps", "缺口清单"), **_ERRORS},
                 }
             },
         },
@@ -81,23 +125,60 @@ def openapi_document(server: str) -> dict:
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},
             },
             "schemas": {
-                "Row": _ROW,
+                "OpenApi": {"type": "object", "required": ["openapi", "info", "paths"],
+                            "properties": {"openapi": {"type": "string"}, "info": {"type": "object"},
+                                           "paths": {"type": "object"}}},
+                "Region": _REGION,
+                "Row": _row_schema(),
                 "Coverage": {
                     "type": "object",
                     "properties": {
-                        "region": {"type": "object"}, "filters": {"type": "object"},
+                        "region": {"$ref": "#/components/schemas/Region"},
+                        "filters": {
+                            "type": "object", "description": "生效的筛选条件",
+                            "properties": {"year": {"type": "integer"},
+                                           "category": {"type": "string", "enum": list(RECORD_CATEGORIES)},
+                                           "org_kind": {"type": "string", "enum": list(ORG_KINDS)},
+                                           "flag": {"type": "string", "enum": list(FLAGS)}},
+                            "required": ["year"], "additionalProperties": False,
+                        },
                         "total": {"$ref": "#/components/schemas/Row"},
                         "children": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
-                        "confirmed_by_category": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "confirmed_by_month": {"type": "array", "items": {"type": "object"}},
-                        "funnel": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "confirmed_by_category": {"type": "object", "additionalProperties": _MONEY,
+                                                  "propertyNames": {"enum": list(RECORD_CATEGORIES)}},
+                        "confirmed_by_month": {"type": "array", "items": {
+                            "type": "object",
+                            "properties": {"month": {"type": "integer", "minimum": 1, "maximum": 12},
+                                           "category": {"type": "string", "enum": list(RECORD_CATEGORIES)},
+                                           "amount": _MONEY},
+                            "required": ["month", "category", "amount"], "additionalProperties": False}},
+                        "funnel": {"type": "object", "description": "各状态的帮扶记录数",
+                                   "properties": {k: _INTEGER for k in RECORD_STATUSES},
+                                   "required": list(RECORD_STATUSES), "additionalProperties": False},
                     },
+                    "required": ["region", "filters", "total", "children", "confirmed_by_category",
+                                 "confirmed_by_month", "funnel"],
+                    "additionalProperties": False,
                 },
-                "Gaps": {"type": "object", "properties": {"region": {"type": "object"}, "gaps": {"type": "array", "items": {
-                    "type": "object", "properties": {"kind": {"type": "string"}, "label": {"type": "string"},
-                                                     "count": {"type": "integer"}, "items": {"type": "array"}}}}}},
-                "Error": {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"},
-                                                           "errors": {"type": "object"}}},
+                "Gaps": {
+                    "type": "object",
+                    "properties": {
+                        "region": {"$ref": "#/components/schemas/Region"},
+                        "gaps": {"type": "array", "items": {
+                            "type": "object",
+                            "properties": {"kind": {"type": "string", "enum": list(GAP_KINDS)}, "label": {"type": "string"},
+                                           "count": _INTEGER,
+                                           "items": {"type": "array", "items": {"$ref": "#/components/schemas/GapItem"}}},
+                            "required": ["kind", "label", "count", "items"], "additionalProperties": False}},
+                    },
+                    "required": ["region", "gaps"],
+                    "additionalProperties": False,
+                },
+                "GapItem": _GAP_ITEM,
+                "Error": {"type": "object", "required": ["error", "message"],
+                          "properties": {"error": {"type": "string"}, "message": {"type": "string"},
+                                         "errors": {"type": "object", "description": "参数名（或空串）→ 原因",
+                                                    "additionalProperties": {"type": "array", "items": {"type": "string"}}}}},
             },
         },
     }
