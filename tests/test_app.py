@@ -97,7 +97,7 @@ def test_a_nul_character_anywhere_in_a_request_is_refused_and_nothing_is_written
     ]
     # a path that holds NUL names nothing (404), as an id out of range; the rest is a 400
     assert [r.status_code for r in refused] == [400, 400, 400, 404, 400]
-    assert "空字符" in refused[1].get_data(as_text=True)
-    assert refused[4].get_json()["message"].startswith("提交的内容含有空字符")
+    assert "U+0000" in refused[1].get_data(as_text=True)  # the message names the character
+    assert "U+0000" in refused[4].get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Organization)) == 0
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
