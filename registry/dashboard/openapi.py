@@ -3,7 +3,7 @@ its answers and their schemas (``tests/test_fuzz_api.py`` checks that no /api/ r
 missing and fuzzes the API against it with schemathesis)."""
 from __future__ import annotations
 
-from ..core.enums import ORG_KINDS, RECORD_CATEGORIES, RECORD_STATUSES, REGION_LEVELS
+from ..core.enums import ORG_KINDS, POSTING_ROLES, RECORD_CATEGORIES, RECORD_STATUSES, REGION_LEVELS
 from ..core.parsing import ID_MAX
 from .coverage import Row
 from .definitions import FLAGS
@@ -70,7 +70,12 @@ _GAP_ITEM = {
     "type": "object",
     "properties": {
         "subject": {"type": "string", "description": "村名，或“姓名（派驻地）”，或“记录标题（村名）”"},
-        "code": {"type": "string", "pattern": "^[0-9]{12}$", "description": "村的区划代码（村的缺口）"},
+        "code": {"type": "string", "pattern": "^[0-9]{12}$", "description": "村的区划代码（村的缺口；选派、记录的缺口为其所在村）"},
+        "posting_id": {"type": "integer", "description": "选派编号（选派的缺口：岗前培训、到期接替等）"},
+        "person_id": {"type": "integer", "description": "人员编号（选派的缺口）"},
+        "role": {"type": "string", "enum": list(POSTING_ROLES), "description": "选派的身份（选派的缺口）"},
+        "planned_end": {"type": ["string", "null"], "format": "date", "description": "计划期满日期（选派的缺口）"},
+        "record_id": {"type": "integer", "description": "记录编号（逾期未确认的记录）"},
         "detail": {"type": "string"},
         "url": {"type": "string", "description": "处理该缺口的页面"},
         "date": {"type": ["string", "null"], "format": "date", "description": "相关日期（到岗、期满、提交等）"},
