@@ -131,7 +131,7 @@ def test_the_gaps_export_has_county_township_filters_and_an_audit_record(db, gap
     everything = _csv(session.get(f"/gaps/{COUNTY}/export.csv").data)
     kinds = {r[0] for r in everything[1:]}
     assert {"重点帮扶村或脱贫村没有在岗第一书记", "近12个月没有已确认的帮扶"} <= kinds
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export", AuditEvent.entity_type == "Gap")).all()
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export", AuditEvent.entity_type == "Gap").order_by(AuditEvent.id)).all()
     assert len(events) == 2 and "近12个月没有已确认的帮扶" in events[0].summary
 
 
