@@ -11,6 +11,8 @@ lie far away; ids of objects in another user's scope.
 from __future__ import annotations
 
 import io
+import json
+import os
 import string
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -34,6 +36,16 @@ INT32_LIMIT = 2**31
 def id_like(strategy: st.SearchStrategy) -> st.SearchStrategy:
     """``strategy`` for a value that names a row or a page (huge integers included)."""
     return strategy
+
+
+def write_report(report: dict) -> None:
+    """Append each test's example counts to FUZZ_REPORT (``.ci/run`` sums them), once."""
+    path = os.environ.get("FUZZ_REPORT")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            for name, counts in sorted(report.items()):
+                fh.write(json.dumps({"test": name, **counts}, ensure_ascii=False) + "\n")
+    report.clear()  # written once, even if the module's fixture is set up again
 
 
 def examples(per_form_ci: int = 200) -> int:

@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import functools
-import json
-import os
 import re
 from dataclasses import dataclass
 
@@ -26,7 +24,7 @@ from registry.extensions import db
 from tests.conftest import Session, _clean, built_once
 from tests.factories import COUNTY, OTHER_COUNTY, PROVINCE
 from tests.fuzz import (
-    ABSENT, World, build_world, examples, hostile_number, hostile_text, id_like, mutations,
+    ABSENT, World, build_world, examples, hostile_number, hostile_text, id_like, mutations, write_report,
 )
 
 CITY = COUNTY[:4] + "00000000"
@@ -90,12 +88,7 @@ def api(_app):
         yield Api(_app, world, clients, codes)
         db.session.rollback()
         db.session.remove()
-    report = os.environ.get("FUZZ_REPORT")
-    if report:
-        with open(report, "a", encoding="utf-8") as fh:
-            for name, counts in sorted(REPORT.items()):
-                fh.write(json.dumps({"test": name, **counts}, ensure_ascii=False) + "\n")
-    REPORT.clear()  # written once, even if the module's fixture is set up again
+    write_report(REPORT)
 
 
 @functools.cache

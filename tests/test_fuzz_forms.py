@@ -14,9 +14,7 @@ Each test prints how many examples it ran and how many were accepted (``pytest -
 from __future__ import annotations
 
 import io
-import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +30,7 @@ from tests.conftest import PASSWORD, Session, _clean, built_once, session_csrf_t
 from tests.factories import COUNTY, OTHER_COUNTY, valid_id_number
 from tests.fuzz import (
     ABSENT, TODAY, World, build_world, census, census_statement, changed, examples, field_strategy, form_fields,
-    hostile_id, hostile_number, hostile_text, id_like, mutations, page_form, upload_strategy,
+    hostile_id, hostile_number, hostile_text, id_like, mutations, page_form, upload_strategy, write_report,
 )
 
 
@@ -322,12 +320,7 @@ def harness(_app):
         _app.logger.removeHandler(handler)
         db.session.rollback()
         db.session.remove()
-    report = os.environ.get("FUZZ_REPORT")
-    if report:
-        with open(report, "a", encoding="utf-8") as fh:
-            for name, counts in sorted(REPORT.items()):
-                fh.write(json.dumps({"test": name, **counts}, ensure_ascii=False) + "\n")
-    REPORT.clear()  # written once, even if the module's fixture is set up again
+    write_report(REPORT)
 
 
 class _Anonymous:

@@ -13,7 +13,6 @@ the idle limit is kept to within that much.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from flask import current_app
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 
+from ..core.crypto import secret_digest
 from ..core.database import writing
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -45,8 +45,7 @@ ENDED_REASONS = {
 }
 
 
-def key_digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+key_digest = secret_digest  # what the login_session row keeps of the cookie's key
 
 
 def _limits() -> tuple[timedelta, timedelta]:

@@ -89,6 +89,12 @@ def decrypt(token: str | None) -> str | None:
         raise InvalidToken from None
 
 
+def secret_digest(secret: str) -> str:
+    """What is stored of a random secret handed to a client (a login session's key, an API
+    token): its SHA-256. The secret is long and random, so no key or salt is needed."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def blind_index(value: str) -> str:
     return hmac.digest(_keys().index, value.encode(), hashlib.sha256).hex()
 
