@@ -9,8 +9,10 @@ from __future__ import annotations
 import gc
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,30 @@ def pytest_xdist_make_scheduler(config, log):
             return "browser" if nodeid.startswith("tests/browser/") else nodeid
 
     return OneBrowserWorker(config, log)
+
+
+# The longest tests first: with two workers the run lasts until the last test ends, and a
+# long one handed out last keeps one worker busy while the other has nothing left to do.
+# Each entry is a node id prefix; the order among the rest is as collected.
+LONGEST_FIRST = (
+    "tests/browser/",  # one group on one worker (above)
+    "tests/test_summary_property.py",
+    "tests/test_route_matrix.py::test_route_matrix",
+    "tests/test_fuzz_api.py::test_schemathesis",
+    "tests/test_dashboard.py",
+    "tests/test_postings.py::test_demo_data",
+    "tests/test_records_concurrency.py",
+    "tests/test_fuzz_forms.py",
+    "tests/test_fuzz_api.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return next((n for n, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+                    len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the order within each rank is kept
 
 
 # Property-based tests (Hypothesis): a few examples in `make test`, many more in CI
@@ -102,23 +128,36 @@ def stop_server(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
+def _memory_backed(tmp: Path) -> Path:
+    """A folder for the worker's SQLite database in RAM (``/dev/shm``) where the machine
+    has one: its commits and the copies ``built_once`` puts back then never wait for
+    the disk, which other work on a shared machine keeps busy. Else ``tmp``."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        return tmp
+    return Path(tempfile.mkdtemp(prefix="registry-test-", dir=shm))
+
+
 @pytest.fixture(scope="session")
 def app_config(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("registry")
-    url = _database_url(tmp)
+    fast = _memory_backed(tmp)
+    url = _database_url(fast)
     if url.startswith("postgresql"):
         reset_postgres(url)
-    return {
+    yield {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "DATA_KEY": "test-data-key-not-for-production",
-        "UPLOAD_FOLDER": str(tmp / "uploads"),
+        "UPLOAD_FOLDER": str(fast / "uploads"),
         # the signed head of the audit chain, outside the database (one per worker)
-        "AUDIT_CHECKPOINT_PATH": str(tmp / "audit-checkpoint.json"),
+        "AUDIT_CHECKPOINT_PATH": str(fast / "audit-checkpoint.json"),
         # scrypt costs ~160 ms a hash; tests create and log in hundreds of users
         "REGISTRY_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }
+    if fast != tmp:
+        shutil.rmtree(fast, ignore_errors=True)
 
 
 class Client(FlaskClient):

@@ -271,6 +271,7 @@ class Harness:
             _clean(self.app)
             db.session.remove()  # the objects of the world before are gone
         self.world = built_once("fuzz.world", build_world)
+        self.clients.clear()  # their login sessions were rows of the world before
         self.last = None
         self.pages.clear()
 
@@ -282,15 +283,20 @@ class Harness:
     def client(self, persona: str, fresh: bool = False):
         if persona == "anonymous":
             return _Anonymous(self.app.test_client())
-        user = self.user(persona)
-        key = (persona, user.id, user.get_id())
+        key = (persona, self.world.users[persona])
         if fresh or key not in self.clients:
-            session = Session(self.app.test_client(), user)
+            session = Session(self.app.test_client(), self.user(persona))
             self.last = None  # its login session is a row: count again before the post
             if fresh:
                 return session
             self.clients[key] = session
         return self.clients[key]
+
+    def signed_out(self, persona: str, response) -> None:
+        """A post that ended its own login session (an administrator ending its own
+        sessions) sends its client to the login page: the next example signs in anew."""
+        if response.status_code in (302, 303) and "/login" in response.headers.get("Location", ""):
+            self.clients.pop((persona, self.world.users.get(persona)), None)
 
     def census(self):
         if self.last is None:
@@ -442,6 +448,7 @@ def _run_form(h: Harness, endpoint: str, spec: Spec, path_args: dict, values: di
     response = (client.post(url, data=data, content_type="multipart/form-data") if files
                 else client.post(url, data=data))
     flashes = _flashes(client)
+    h.signed_out(spec.persona, response)
     shown = {k: (v if not isinstance(v, str) or len(v) < 80 else v[:80] + "…") for k, v in data.items()}
     assert response.status_code < 500, f"{response.status_code} from POST {url} as {spec.persona}: {shown}\n" + \
         "\n".join(h.errors[-1:])

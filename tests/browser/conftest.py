@@ -7,6 +7,7 @@ Skipped when Chromium is missing, unless REQUIRE_BROWSER=1 (as in CI), where tha
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -45,13 +46,16 @@ def _require_chromium():
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     _require_chromium()
+    from tests.conftest import _memory_backed
+
     tmp = tmp_path_factory.mktemp("live")
+    fast = _memory_backed(tmp)  # the database and uploads in RAM where there is /dev/shm
     env = dict(os.environ)
     env.update(
         FLASK_APP="registry:create_app",
         SECRET_KEY="browser-test-secret",
         DATA_KEY="browser-test-data-key",
-        UPLOAD_FOLDER=str(tmp / "uploads"),
+        UPLOAD_FOLDER=str(fast / "uploads"),
         REGISTRY_INSTANCE_PATH=str(tmp / "instance"),
         # scrypt costs ~160 ms a hash: the demo accounts are created and logged in often
         REGISTRY_PASSWORD_HASH_METHOD="pbkdf2:sha256:1",
@@ -64,7 +68,7 @@ def live_server(tmp_path_factory):
         env["DATABASE_URL"] = postgres_database(pg, f"{worker}_browser" if worker else "browser")
         reset_postgres(env["DATABASE_URL"])
     else:
-        env["DATABASE_URL"] = f"sqlite:///{tmp / 'live.sqlite3'}"
+        env["DATABASE_URL"] = f"sqlite:///{fast / 'live.sqlite3'}"
     flask = str(BIN / "flask")
     subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([flask, "setup", "--scale", "0.3"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -95,6 +99,8 @@ def live_server(tmp_path_factory):
 
     stop_server(proc)
     log.close()
+    if fast != tmp:
+        shutil.rmtree(fast, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
