@@ -7,6 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask import Flask
 
 from . import enums
+from .parsing import parse_amount
+from .rules import Collector
 from .timeutil import to_local
 
 
@@ -51,6 +53,16 @@ def money(value) -> str:
     return wan(value) if abs(Decimal(value)) >= 10000 else yuan(value)
 
 
+def amount_hint(raw) -> str:
+    """What a typed amount stands for, in both units ("5万" -> "＝50,000.00 元＝5.00 万元"),
+    read by the one amount parser (``parsing.parse_amount``); "" for a blank or unreadable
+    one (its error says why). static/js/money.js writes the same words as the user types."""
+    if raw is None or str(raw).strip() == "":
+        return ""
+    amount = parse_amount(raw, "amount", "金额", Collector())
+    return "" if amount is None else f"＝{yuan(amount)}＝{wan(amount)}"
+
+
 # The parts of a support record's value (SupportRecord.amount, amount_attracted, amount_in_kind).
 MONEY_PARTS = {"amount": "直接投入资金", "attracted": "引进资金", "in_kind": "实物折价"}
 
@@ -74,6 +86,7 @@ def percent(value: float | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        date_cn=date_cn, datetime_cn=datetime_cn, month_cn=month_cn, yuan=yuan, wan=wan, money=money, percent=percent
+        date_cn=date_cn, datetime_cn=datetime_cn, month_cn=month_cn, yuan=yuan, wan=wan, money=money, percent=percent,
+        amount_hint=amount_hint,
     )
     app.jinja_env.globals.update(enums=enums, label=enums.label, money_basis=money_basis)

@@ -8,6 +8,7 @@ from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, S
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
 from ..core.parsing import CONFIRM_LABEL
+from ..core.forms import MONEY_INPUT as MONEY
 from ..core.forms import select_choices as _choices
 from . import filing
 
@@ -32,9 +33,9 @@ class RecordForm(FlaskForm):
     )
     title = StringField("标题", validators=[Needed()], render_kw={"maxlength": 200, "placeholder": "如：捐建村级产业路硬化"})
     record_date = StringField("帮扶日期", validators=[Needed()], render_kw={"type": "date"})
-    amount = StringField("直接投入资金（元）", render_kw={"inputmode": "decimal", "placeholder": "0.00"})
-    amount_attracted = StringField("引进资金（元）", render_kw={"inputmode": "decimal", "placeholder": "0.00"})
-    amount_in_kind = StringField("实物折价（元）", render_kw={"inputmode": "decimal", "placeholder": "0.00"})
+    amount = StringField("直接投入资金（元）", render_kw=MONEY)
+    amount_attracted = StringField("引进资金（元）", render_kw=MONEY)
+    amount_in_kind = StringField("实物折价（元）", render_kw=MONEY)
     households = StringField("受益户数", render_kw={"inputmode": "numeric", "placeholder": "0"})
     persons = StringField("受益人数", render_kw={"inputmode": "numeric", "placeholder": "0"})
     jobs = StringField("带动就业人数", render_kw={"inputmode": "numeric", "placeholder": "0"})
@@ -101,7 +102,7 @@ class EvidenceForm(FlaskForm):
 
 class ContributionForm(FlaskForm):
     donor = StringField("捐赠方", validators=[Needed()], render_kw={"maxlength": 200})
-    amount = StringField("捐赠金额（元）", validators=[Needed()], render_kw={"inputmode": "decimal"})
+    amount = StringField("捐赠金额（元）", validators=[Needed()], render_kw=MONEY)
     received_on = StringField("到账日期", validators=[Needed()], render_kw={"type": "date"})
     receipt_no = StringField("收据编号", validators=[Needed()], render_kw={"maxlength": 50})
     note = TextAreaField("备注", render_kw={"rows": 3})
