@@ -9,7 +9,7 @@ from flask import Flask
 from . import enums
 from .parsing import parse_amount
 from .rules import Collector
-from .timeutil import to_local
+from .timeutil import local_today, to_local
 
 
 def date_cn(value: date | datetime | None) -> str:
@@ -25,6 +25,18 @@ def datetime_cn(value: datetime | None) -> str:
         return ""
     local = to_local(value)
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def date_padded(value: date | None) -> str:
+    """A date as printed on paper, two-digit month and day: 2026年12月04日."""
+    if value is None:
+        return ""
+    return f"{value.year}年{value.month:02d}月{value.day:02d}日"
+
+
+def printed_on() -> str:
+    """Today in Hunan, for a printed page's header."""
+    return date_padded(local_today())
 
 
 def month_cn(value: date | None) -> str:
@@ -89,4 +101,4 @@ def init_app(app: Flask) -> None:
         date_cn=date_cn, datetime_cn=datetime_cn, month_cn=month_cn, yuan=yuan, wan=wan, money=money, percent=percent,
         amount_hint=amount_hint,
     )
-    app.jinja_env.globals.update(enums=enums, label=enums.label, money_basis=money_basis)
+    app.jinja_env.globals.update(enums=enums, label=enums.label, money_basis=money_basis, printed_on=printed_on)
