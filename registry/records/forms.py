@@ -52,6 +52,8 @@ class RecordForm(FlaskForm):
             self.village_code.choices = _choices([(fixed_village.code, f"{fixed_village.name}（{fixed_village.code}）")])
         else:
             villages = filing.filer_villages(organization_id, within)
+            # searchable (static/js/combobox.js): a unit may reach dozens of villages
+            self.village_code.render_kw = {"data-combobox-select": "村"}
             self.village_code.choices = _choices([("", "请选择")] + [
                 (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip()) for v in villages
             ])
@@ -64,6 +66,17 @@ class RecordForm(FlaskForm):
             for p in filing.filer_pairings(organization_id)
             if within is None or p.region is None or within.contains(p.region_code) or p.region.contains(within.code)
         ])
+
+    def choose_only_pairing(self) -> None:
+        """With a village chosen and no pairing, the pairing when exactly one covers the
+        village (static/js/records.js does the same as the user picks a village)."""
+        code = self.village_code.data or ""
+        if not code or self.pairing_id.data:
+            return
+        fitting = [c.value for c in self.pairing_id.choices
+                   if c.value and code.startswith((c.render_kw or {}).get("data-region") or "\0")]
+        if len(fitting) == 1:
+            self.pairing_id.data = fitting[0]
 
     def fill_from(self, record) -> None:
         """Put a stored record's values on the form (for editing or correcting)."""
