@@ -130,3 +130,16 @@ def test_kept_files_are_deleted_after_a_day_by_jobs_clean(app, db, world, login_
     with app.test_request_context():
         assert pending.expire(time.time() + 2 * 86400) == 1
     assert _pending_files(app) == []
+
+
+def test_no_more_files_are_kept_than_a_record_may_hold(app, db, world, login_as, monkeypatch):
+    from registry.records import filing
+
+    _clean(db, app)
+    monkeypatch.setattr(filing, "MAX_EVIDENCE_PER_RECORD", 2)
+    photos = [(f"{i}.png", png_bytes(color=(i, i, i))) for i in range(3)]
+    page = _post(login_as(world.unit), _form(world, title=""), *photos).get_data(as_text=True)
+    assert len(TOKEN.findall(page)) == 2 and len(_pending_files(app)) == 2
+    done = _post(login_as(world.unit), _form(world, title="三个文件"), *photos)
+    assert done.status_code == 422 and "每条记录最多上传 2 个佐证文件" in done.get_data(as_text=True)
+    assert _records(db) == 0

@@ -60,9 +60,11 @@ def _form_uploads() -> tuple[list, list, list[pending.Pending]]:
         except RuleViolation:
             storage.stream.seek(0)
             refused.append(storage)
-    tokens += [item.token for item in pending.keep(current_user, fresh)]
+    # no more kept than a record may hold: the rest go to the service, which refuses the count
+    room = max(0, filing.MAX_EVIDENCE_PER_RECORD - len(tokens))
+    tokens += [item.token for item in pending.keep(current_user, fresh[:room])]
     kept = pending.load(current_user, tokens)
-    return [upload for _, upload in kept], refused, [item for item, _ in kept]
+    return [upload for _, upload in kept] + fresh[room:], refused, [item for item, _ in kept]
 
 
 def _save_record(form, save, **kw):
