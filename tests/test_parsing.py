@@ -47,6 +47,14 @@ def test_clean_text_trims_but_keeps_chinese_punctuation():
     ("１.５万元", Decimal("15000.00")),
     (12500.5, Decimal("12500.50")),
     (300, Decimal("300.00")),
+    # one way to write money (issue 15): 元 or 万元, as typed in a form
+    ("5万元", Decimal("50000.00")),
+    ("50,000元", Decimal("50000.00")),
+    ("5.2万", Decimal("52000.00")),
+    ("５万 元", Decimal("50000.00")),
+    ("¥50000", Decimal("50000.00")),
+    ("￥５０，０００", Decimal("50000.00")),
+    ("0.01万", Decimal("100.00")),
 ])
 def test_amounts_accepted(raw, expected):
     assert _amount(raw) == (expected, {})
@@ -55,14 +63,17 @@ def test_amounts_accepted(raw, expected):
 @pytest.mark.parametrize("raw, message", [
     ("-5", "直接投入资金不能为负数"),
     ("12.345", "直接投入资金最多保留两位小数（精确到分）"),
-    ("一万", "直接投入资金应为数字（单位：元），如 12500.50"),
-    ("abc", "直接投入资金应为数字（单位：元），如 12500.50"),
+    ("一万", "直接投入资金应为金额：单位为元，如 12500.50；也可写万元，如 5万、5.2万元"),
+    ("abc", "直接投入资金应为金额：单位为元，如 12500.50；也可写万元，如 5万、5.2万元"),
     ("NaN", "直接投入资金应为数字（单位：元）"),
     ("Infinity", "直接投入资金应为数字（单位：元）"),
     ("1e20", "直接投入资金超出可登记的范围"),
     (1e308, "直接投入资金超出可登记的范围"),
     (float("inf"), "直接投入资金应为数字（单位：元）"),
     ("1.2345678万", "直接投入资金最多保留两位小数（精确到分）"),
+    ("5万万", "直接投入资金应为金额：单位为元，如 12500.50；也可写万元，如 5万、5.2万元"),
+    ("万", "直接投入资金应为金额：单位为元，如 12500.50；也可写万元，如 5万、5.2万元"),
+    ("5元万", "直接投入资金应为金额：单位为元，如 12500.50；也可写万元，如 5万、5.2万元"),
 ])
 def test_amounts_refused_with_a_message_naming_the_field(raw, message):
     assert _amount(raw) == (None, {"amount": [message]})
@@ -147,8 +158,8 @@ def test_dates_checked_against_bounds_read_once(app):
     ("1e-99999999999999999999", "直接投入资金最多保留两位小数（精确到分）"),
     ("1e400万", "直接投入资金超出可登记的范围"),
     ("9" * 5000, "直接投入资金超出可登记的范围"),
-    ("1_000", "直接投入资金应为数字（单位：元），如 12500.50"),  # Decimal alone takes it
-    ("٣", "直接投入资金应为数字（单位：元），如 12500.50"),  # Arabic-Indic three: not a digit we read
+    ("1_000", "直接投入资金应为金额：单位为元，如 12500.50；也可写万元，如 5万、5.2万元"),  # Decimal alone takes it
+    ("٣", "直接投入资金应为金额：单位为元，如 12500.50；也可写万元，如 5万、5.2万元"),  # Arabic-Indic three: not a digit we read
     ("sNaN", "直接投入资金应为数字（单位：元）"),
     ("-Infinity", "直接投入资金应为数字（单位：元）"),
 ])

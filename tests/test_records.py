@@ -32,7 +32,7 @@ def _refused(db, user, data, field, fragment):
 @pytest.mark.parametrize("field,value,fragment", [
     ("amount", "-1", "直接投入资金不能为负数"),
     ("amount", "12.345", "直接投入资金最多保留两位小数"),
-    ("amount", "一万", "直接投入资金应为数字"),
+    ("amount", "一万", "直接投入资金应为金额"),
     ("amount", "NaN", "直接投入资金应为数字"),
     ("amount_attracted", "-0.01", "引进资金不能为负数"),
     ("amount_in_kind", "1e20", "实物折价超出可登记的范围"),

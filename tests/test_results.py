@@ -51,7 +51,7 @@ def test_the_village_files_its_results(village_session):
         ({"risk_removed_households": "15"}, "已消除风险户数", "已消除风险户数（15）不能超过监测对象户数（14）"),
         ({"collective_income": "-1"}, "村集体经济经营性收入（元）", "村集体经济经营性收入不能为负数"),
         ({"per_capita_income": "12000.123"}, "脱贫人口人均纯收入（元）", "脱贫人口人均纯收入最多保留2位小数"),
-        ({"per_capita_income": "一万"}, "脱贫人口人均纯收入（元）", "脱贫人口人均纯收入应为数字（元）"),
+        ({"per_capita_income": "一万"}, "脱贫人口人均纯收入（元）", "脱贫人口人均纯收入应为数字（元；也可写万元，如 5万）"),
         ({"jobs_created": "2.5"}, "带动就业人数（人）", "带动就业人数应为整数"),
         ({"industry_projects": ""}, "产业项目数（个）", "请填写产业项目数"),
         ({"year": str(local_today().year + 1)}, "年度", "年度应在2021年至"),

@@ -187,7 +187,7 @@ def test_bad_values_are_reported_by_row_and_column(village, fmt):
     assert found[(7, "risk_removed_households")] == "已消除风险户数（15）不能超过监测对象户数（14）"
     assert found[(7, "jobs_created")] == "带动就业人数应为整数"
     assert found[(7, "industry_projects")] == "产业项目数不能为负数"
-    assert found[(8, "collective_income")] == "村集体经济经营性收入应为数字（元）"
+    assert found[(8, "collective_income")] == "村集体经济经营性收入应为数字（元；也可写万元，如 5万）"
     assert found[(8, "per_capita_income")] == "脱贫人口人均纯收入最多保留2位小数"
     assert found[(8, "practical_matters")] == "请填写办实事件数"
     assert report.errors[0].cell == "C2"

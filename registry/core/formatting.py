@@ -7,7 +7,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask import Flask
 
 from . import enums
-from .timeutil import to_local
+from .parsing import parse_amount
+from .rules import Collector
+from .timeutil import local_today, to_local
 
 
 def date_cn(value: date | datetime | None) -> str:
@@ -23,6 +25,18 @@ def datetime_cn(value: datetime | None) -> str:
         return ""
     local = to_local(value)
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def date_padded(value: date | None) -> str:
+    """A date as printed on paper, two-digit month and day: 2026年12月04日."""
+    if value is None:
+        return ""
+    return f"{value.year}年{value.month:02d}月{value.day:02d}日"
+
+
+def printed_on() -> str:
+    """Today in Hunan, for a printed page's header."""
+    return date_padded(local_today())
 
 
 def month_cn(value: date | None) -> str:
@@ -51,6 +65,16 @@ def money(value) -> str:
     return wan(value) if abs(Decimal(value)) >= 10000 else yuan(value)
 
 
+def amount_hint(raw) -> str:
+    """What a typed amount stands for, in both units ("5万" -> "＝50,000.00 元＝5.00 万元"),
+    read by the one amount parser (``parsing.parse_amount``); "" for a blank or unreadable
+    one (its error says why). static/js/money.js writes the same words as the user types."""
+    if raw is None or str(raw).strip() == "":
+        return ""
+    amount = parse_amount(raw, "amount", "金额", Collector())
+    return "" if amount is None else f"＝{yuan(amount)}＝{wan(amount)}"
+
+
 # The parts of a support record's value (SupportRecord.amount, amount_attracted, amount_in_kind).
 MONEY_PARTS = {"amount": "直接投入资金", "attracted": "引进资金", "in_kind": "实物折价"}
 
@@ -74,6 +98,7 @@ def percent(value: float | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        date_cn=date_cn, datetime_cn=datetime_cn, month_cn=month_cn, yuan=yuan, wan=wan, money=money, percent=percent
+        date_cn=date_cn, datetime_cn=datetime_cn, month_cn=month_cn, yuan=yuan, wan=wan, money=money, percent=percent,
+        amount_hint=amount_hint,
     )
-    app.jinja_env.globals.update(enums=enums, label=enums.label, money_basis=money_basis)
+    app.jinja_env.globals.update(enums=enums, label=enums.label, money_basis=money_basis, printed_on=printed_on)

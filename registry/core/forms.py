@@ -38,6 +38,12 @@ except ImportError:  # pragma: no cover - older WTForms
 
 Text = str | Callable[[Any], str]
 
+# An amount field's render_kw: 元 or 万元 as typed ("50000", "5万"), read by
+# core.parsing.parse_amount; data-money shows the value back in both units under the field
+# (templates/_macros.html, static/js/money.js). No inputmode=decimal: a phone's number pad
+# has no 万.
+MONEY_INPUT = {"data-money": "1", "placeholder": "如 50000 或 5万", "autocomplete": "off"}
+
 
 def _text(value: Text, result: Any) -> str:
     return value(result) if callable(value) else value

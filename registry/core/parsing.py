@@ -35,7 +35,7 @@ TENTH = Decimal("0.1")
 # {label} is the field's Chinese name. Amounts and counts share the keys they both use.
 WORDING: dict[str, str] = {
     "blank": "请填写{label}",
-    "not_amount": "{label}应为数字（单位：元），如 12500.50",
+    "not_amount": "{label}应为金额：单位为元，如 12500.50；也可写万元，如 5万、5.2万元",
     "not_finite": "{label}应为数字（单位：元）",
     "not_count": "{label}应为整数",
     "negative": "{label}不能为负数",
@@ -145,16 +145,21 @@ def _as_decimal(value) -> Decimal | str | None:
 
 def parse_amount(value, field: str, label: str, errors: Collector, *, required: bool = False,
                  positive: bool = False, wording: Mapping[str, str] | None = None) -> Decimal | None:
-    """An amount in 元, to the cent: full-width digits, thousands commas, spaces and a
-    trailing 元 are accepted. Blank is 0 unless ``required`` (or ``positive``); ≥ 0, or > 0
+    """An amount in 元, to the cent: *the* reading of money for every form, import, API
+    and CLI. Written in 元 or in 万元: "50000", "50,000元", "5万", "5万元", "5.2万",
+    "¥50000" and full-width digits (``５万``) are all accepted, with spaces anywhere;
+    "5万" is 50000.00. Blank is 0 unless ``required`` (or ``positive``); ≥ 0, or > 0
     when ``positive``; at most two decimals; at most ``MAX_AMOUNT`` (what the column
     holds; a deployment's ceiling per record is ``check_amounts``). Every range is checked
     before any arithmetic: 1e308, NaN, Infinity and huge exponents are refused, -0 is 0."""
     amount = _as_decimal(value)
     if amount is None:
-        raw = halfwidth(value).replace(",", "").replace(" ", "").removesuffix("元")
+        raw = halfwidth(value).replace(",", "").replace(" ", "").removeprefix("¥").removesuffix("元")
         tenthousands = raw.endswith("万")  # "5万", "1.5万元": spreadsheets often count in 万元
         raw = raw.removesuffix("万")
+        if raw == "" and tenthousands:  # "万" alone is no amount, not a blank one
+            _say(errors, field, "not_amount", label, wording)
+            return None
         if raw == "":
             if required or positive:
                 _say(errors, field, "blank", label, wording)

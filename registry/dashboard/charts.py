@@ -17,6 +17,20 @@ _LAYOUT = dict(
 )
 
 
+# Numbers on every axis as a Chinese reader writes them: 1,234.5, never 1.2k or 50M
+# (Plotly's default SI suffixes); money in 万元, said in the axis title.
+NUMBER_FORMAT = ",~f"
+WAN = 10000
+
+
+def plain_numbers(fig: go.Figure) -> go.Figure:
+    """Thousands commas and a decimal point, no SI suffix or exponent, on every axis."""
+    fig.update_layout(separators=".,")
+    fig.update_xaxes(exponentformat="none", separatethousands=True)
+    fig.update_yaxes(exponentformat="none", separatethousands=True, tickformat=NUMBER_FORMAT)
+    return fig
+
+
 def _col(table: Table, name: str) -> list:
     i = table.header.index(name)
     return [r[i] for r in table.rows]
@@ -35,17 +49,21 @@ def coverage_chart(table: Table) -> go.Figure:
 
 
 def amounts_chart(table: Table) -> go.Figure:
+    """The table counts in 元; the chart in 万元 (a month's sum is often millions of 元)."""
     fig = go.Figure()
     months = [r[0] for r in table.rows]
     for i, category in enumerate(table.header[1:-1], start=1):
-        fig.add_bar(name=category, x=months, y=[r[i] for r in table.rows])
-    fig.update_layout(title="已确认帮扶金额（元）", barmode="stack", **_LAYOUT)
+        fig.add_bar(name=category, x=months, y=[round(r[i] / WAN, 4) for r in table.rows],
+                    hovertemplate="%{x} · %{fullData.name}<br>%{y:,.2f} 万元<extra></extra>")
+    fig.update_layout(title="已确认帮扶金额（万元）", barmode="stack", yaxis=dict(title=dict(text="金额（万元）")),
+                      **_LAYOUT)
     return fig
 
 
 def funnel_chart(table: Table) -> go.Figure:
     stages = table.rows[:3]
-    fig = go.Figure(go.Funnel(y=[r[0] for r in stages], x=[r[1] for r in stages], textinfo="value+percent initial"))
+    fig = go.Figure(go.Funnel(y=[r[0] for r in stages], x=[r[1] for r in stages], texttemplate="%{value:,d} 条<br>%{percentInitial:.1%}",
+                           hovertemplate="%{y}：%{value:,d} 条<extra></extra>"))
     fig.update_layout(title="确认漏斗（条）", **_LAYOUT)
     return fig
 
@@ -68,7 +86,7 @@ def hierarchy_chart(table: Table, root: str) -> go.Figure:
         labels=labels, parents=parents, values=values, branchvalues="total",
         marker=dict(colors=[0] + colors[1:], colorscale="RdYlGn", cmin=0, cmax=100, showscale=True,
                     colorbar=dict(title="第一书记%")),
-        hovertemplate="%{label}<br>村数 %{value}<extra></extra>",
+        hovertemplate="%{label}<br>村数 %{value:,d}<extra></extra>",
     ))
     fig.update_layout(title="村数（面积）与第一书记覆盖（颜色）", **{**_LAYOUT, "margin": dict(l=10, r=10, t=40, b=10)})
     return fig
@@ -93,4 +111,4 @@ def figures(tables: dict[str, Table], root: str) -> dict[str, str]:
         "training": training_chart(tables["training"]),
         "hierarchy": hierarchy_chart(tables["hierarchy"], root),
     }
-    return {name: json.dumps(fig.to_plotly_json(), cls=PlotlyJSONEncoder) for name, fig in built.items()}
+    return {name: json.dumps(plain_numbers(fig).to_plotly_json(), cls=PlotlyJSONEncoder) for name, fig in built.items()}

@@ -2,7 +2,7 @@
 table on the page, and its CSV and xlsx downloads."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..core.enums import RECORD_CATEGORIES, REGION_LEVELS
 from ..core.formatting import money_basis
@@ -15,6 +15,7 @@ class Table:
     title: str
     header: list[str]
     rows: list[list]
+    money: frozenset[int] = field(default_factory=frozenset)  # columns in 元: shown as 1,234.50 on the page
 
 
 def _pct(value: float | None):
@@ -38,7 +39,8 @@ def coverage_table(cov: Coverage) -> Table:
             row.ending_soon, row.teams_under_min, row.months_under_min,
         ])
     child = REGION_LEVELS.get(cov.children[0].level, "下级") if cov.children else "下级"
-    return Table("coverage", f"按{child}的覆盖情况", header, rows)
+    return Table("coverage", f"按{child}的覆盖情况", header, rows,
+                 money=frozenset(i for i, h in enumerate(header) if "（元" in h))
 
 
 def amounts_table(cov: Coverage) -> Table:
@@ -50,12 +52,14 @@ def amounts_table(cov: Coverage) -> Table:
     for month in months:
         values = [float(cells.get((month, c), 0)) for c in categories]
         rows.append([f"{cov.filters.year}年{month}月", *values, round(sum(values), 2)])
-    return Table("amounts", f"已确认帮扶金额（按月份和类别，元；{money_basis(cov.filters.year)}）", header, rows)
+    return Table("amounts", f"已确认帮扶金额（按月份和类别，元；{money_basis(cov.filters.year)}）", header, rows,
+                 money=frozenset(range(1, len(header))))
 
 
 def category_table(cov: Coverage) -> Table:
     rows = [[RECORD_CATEGORIES[c], float(v)] for c, v in cov.by_category.items()]
-    return Table("categories", f"已确认帮扶金额（按类别，元；{money_basis(cov.filters.year)}）", ["类别", "金额（元）"], rows)
+    return Table("categories", f"已确认帮扶金额（按类别，元；{money_basis(cov.filters.year)}）", ["类别", "金额（元）"], rows,
+                 money=frozenset({1}))
 
 
 FUNNEL_STAGES = (

@@ -108,9 +108,13 @@ def check_upload(storage, field: str = "files") -> Upload:
 
 
 def check_uploads(storages, field: str = "files") -> list[Upload]:
-    """Check every non-empty file of a multi-file field; all messages are collected."""
+    """Check every non-empty file of a multi-file field; all messages are collected. An
+    ``Upload`` is one checked already (a file kept from a refused save, ``pending``)."""
     uploads, errors = [], []
     for storage in storages or ():
+        if isinstance(storage, Upload):
+            uploads.append(storage)
+            continue
         if storage is None or not getattr(storage, "filename", None):
             continue
         try:

@@ -8,6 +8,7 @@ from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, S
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
 from ..core.parsing import CONFIRM_LABEL
+from ..core.forms import MONEY_INPUT as MONEY
 from ..core.forms import select_choices as _choices
 from . import filing
 
@@ -32,9 +33,9 @@ class RecordForm(FlaskForm):
     )
     title = StringField("标题", validators=[Needed()], render_kw={"maxlength": 200, "placeholder": "如：捐建村级产业路硬化"})
     record_date = StringField("帮扶日期", validators=[Needed()], render_kw={"type": "date"})
-    amount = StringField("直接投入资金（元）", render_kw={"inputmode": "decimal", "placeholder": "0.00"})
-    amount_attracted = StringField("引进资金（元）", render_kw={"inputmode": "decimal", "placeholder": "0.00"})
-    amount_in_kind = StringField("实物折价（元）", render_kw={"inputmode": "decimal", "placeholder": "0.00"})
+    amount = StringField("直接投入资金（元）", render_kw=MONEY)
+    amount_attracted = StringField("引进资金（元）", render_kw=MONEY)
+    amount_in_kind = StringField("实物折价（元）", render_kw=MONEY)
     households = StringField("受益户数", render_kw={"inputmode": "numeric", "placeholder": "0"})
     persons = StringField("受益人数", render_kw={"inputmode": "numeric", "placeholder": "0"})
     jobs = StringField("带动就业人数", render_kw={"inputmode": "numeric", "placeholder": "0"})
@@ -51,6 +52,8 @@ class RecordForm(FlaskForm):
             self.village_code.choices = _choices([(fixed_village.code, f"{fixed_village.name}（{fixed_village.code}）")])
         else:
             villages = filing.filer_villages(organization_id, within)
+            # searchable (static/js/combobox.js): a unit may reach dozens of villages
+            self.village_code.render_kw = {"data-combobox-select": "村"}
             self.village_code.choices = _choices([("", "请选择")] + [
                 (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip()) for v in villages
             ])
@@ -63,6 +66,17 @@ class RecordForm(FlaskForm):
             for p in filing.filer_pairings(organization_id)
             if within is None or p.region is None or within.contains(p.region_code) or p.region.contains(within.code)
         ])
+
+    def choose_only_pairing(self) -> None:
+        """With a village chosen and no pairing, the pairing when exactly one covers the
+        village (static/js/records.js does the same as the user picks a village)."""
+        code = self.village_code.data or ""
+        if not code or self.pairing_id.data:
+            return
+        fitting = [c.value for c in self.pairing_id.choices
+                   if c.value and code.startswith((c.render_kw or {}).get("data-region") or "\0")]
+        if len(fitting) == 1:
+            self.pairing_id.data = fitting[0]
 
     def fill_from(self, record) -> None:
         """Put a stored record's values on the form (for editing or correcting)."""
@@ -101,7 +115,7 @@ class EvidenceForm(FlaskForm):
 
 class ContributionForm(FlaskForm):
     donor = StringField("捐赠方", validators=[Needed()], render_kw={"maxlength": 200})
-    amount = StringField("捐赠金额（元）", validators=[Needed()], render_kw={"inputmode": "decimal"})
+    amount = StringField("捐赠金额（元）", validators=[Needed()], render_kw=MONEY)
     received_on = StringField("到账日期", validators=[Needed()], render_kw={"type": "date"})
     receipt_no = StringField("收据编号", validators=[Needed()], render_kw={"maxlength": 50})
     note = TextAreaField("备注", render_kw={"rows": 3})

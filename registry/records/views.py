@@ -25,7 +25,7 @@ from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, export_size, send_export
 from ..transfer.exports import export_job
 from . import evidence as files
-from . import changes, filing, funds, ledger, queries, rules, services
+from . import changes, filing, funds, ledger, pending, queries, rules, services
 from . import overdue as overdue_list
 from .forms import ActionForm, ConfirmForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
 from .models import Evidence, SupportRecord, office_name
@@ -39,6 +39,54 @@ def current_app_setting(name: str):
 
 def _render_form(form, status=200, **ctx):
     return render_template("records/form.html", form=form, **ctx), status
+
+
+def _form_uploads() -> tuple[list, list, list[pending.Pending]]:
+    """The evidence a record form sends: the files kept from a refused save (``pending``,
+    less those ticked ``pending_remove``, deleted now) and the files chosen now. Each file
+    chosen now is checked, and kept at once if accepted, so that a refusal does not lose
+    it; a refused one goes to the service as it came, which names it in its message.
+    Returns the checked uploads, the refused files and the kept files (shown again if the
+    save is refused)."""
+    removed = request.form.getlist("pending_remove")
+    pending.discard(current_user, removed)
+    tokens = [token for token in request.form.getlist("pending") if token not in removed]
+    fresh, refused = [], []
+    for storage in request.files.getlist("files"):
+        if storage is None or not storage.filename:
+            continue
+        try:
+            fresh.append(files.check_upload(storage))
+        except RuleViolation:
+            storage.stream.seek(0)
+            refused.append(storage)
+    # no more kept than a record may hold: the rest go to the service, which refuses the count
+    room = max(0, filing.MAX_EVIDENCE_PER_RECORD - len(tokens))
+    tokens += [item.token for item in pending.keep(current_user, fresh[:room])]
+    kept = pending.load(current_user, tokens)
+    return [upload for _, upload in kept] + fresh[room:], refused, [item for item, _ in kept]
+
+
+def _save_record(form, save, **kw):
+    """``save_form`` for a record form with evidence: ``save(uploads)`` calls the service;
+    on success the kept files (now the record's evidence) are removed from the pending
+    area. Returns the redirect (None when refused) and the kept files, which the refused
+    form shows again."""
+    uploads, refused, kept = _form_uploads()
+    saved = save_form(form, lambda: save(uploads + refused), **kw)
+    if saved is not None:
+        pending.discard(current_user, [item.token for item in kept])
+        return saved, kept
+    # the service stops at the record's own errors before it looks at files: name a
+    # refused file now, since it is neither kept nor saved
+    for storage in refused:
+        storage.stream.seek(0)
+        try:
+            files.check_upload(storage)
+        except RuleViolation as violation:
+            form.files.errors = [*(e for e in form.files.errors if e not in violation.errors["files"]),
+                                 *violation.errors["files"]]
+    return None, kept
 
 
 def _detail_context(record: SupportRecord, **extra) -> dict:
@@ -193,17 +241,18 @@ def new():
            "office": office_name(within) if within else None}
     if request.method == "GET":
         form.village_code.data = request.args.get("village", "")
+        form.choose_only_pairing()
         form.record_date.data = local_today().isoformat()
     if form.validate_on_submit():
-        saved = save_form(
-            form, lambda: filing.create_record(current_user, form.data, request.files.getlist("files"),
-                                                 submit=request.form.get("action") == "submit",
-                                                 organization_id=acting.id if acting else None),
+        saved, kept = _save_record(
+            form, lambda uploads: filing.create_record(current_user, form.data, uploads,
+                                                         submit=request.form.get("action") == "submit",
+                                                         organization_id=acting.id if acting else None),
             success=lambda record: (f"已代{acting.name}填报并提交，等待村确认" if acting
                                     else "已提交，等待村确认" if record.status == "submitted" else "草稿已保存"),
             redirect_to=lambda record: url_for("records.detail", record_id=record.id),
         )
-        return saved or _render_form(form, 422, **ctx)
+        return saved or _render_form(form, 422, kept=kept, **ctx)
     return _render_form(form, **ctx)
 
 
@@ -221,14 +270,13 @@ def edit(record_id: int):
         form.fill_from(record)
         form.version.data = record.version
     if form.validate_on_submit():
-        saved = save_form(
-            form, lambda: filing.update_record(record, current_user, form.data, form.version.data,
-                                                 request.files.getlist("files"),
-                                                 submit=request.form.get("action") == "submit"),
+        saved, kept = _save_record(
+            form, lambda uploads: filing.update_record(record, current_user, form.data, form.version.data, uploads,
+                                                         submit=request.form.get("action") == "submit"),
             success="已修改并提交，等待村确认" if request.form.get("action") == "submit" else "修改已保存",
             redirect_to=url_for("records.detail", record_id=record_id),
         )
-        return saved or _render_form(form, 422, title="修改帮扶记录", record=record)
+        return saved or _render_form(form, 422, title="修改帮扶记录", record=record, kept=kept)
     return _render_form(form, title="修改帮扶记录", record=record)
 
 
@@ -247,13 +295,13 @@ def correct(record_id: int):
         form.reference.data = ""  # the 编号 stays the original's; the correction gets its own
         form.record_date.data = original.record_date.isoformat()
     if form.validate_on_submit():
-        saved = save_form(
-            form, lambda: filing.start_correction(original, current_user, form.data, request.files.getlist("files"),
-                                                    submit=request.form.get("action") == "submit"),
+        saved, kept = _save_record(
+            form, lambda uploads: filing.start_correction(original, current_user, form.data, uploads,
+                                                            submit=request.form.get("action") == "submit"),
             success="更正记录已创建；村确认后将取代原记录",
             redirect_to=lambda record: url_for("records.detail", record_id=record.id),
         )
-        return saved or _render_form(form, 422, title="更正已确认的记录", original=original)
+        return saved or _render_form(form, 422, title="更正已确认的记录", original=original, kept=kept)
     return _render_form(form, title="更正已确认的记录", original=original)
 
 

@@ -5,12 +5,13 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.validators import Length, Optional
 
 from ..core.parsing import CONFIRM_LABEL
+from ..core.forms import MONEY_INPUT as MONEY
 
 
 class ResultForm(FlaskForm):
     year = SelectField("年度", choices=[], validate_choice=False)
-    collective_income = StringField("村集体经济经营性收入（元）")
-    per_capita_income = StringField("脱贫人口人均纯收入（元）")
+    collective_income = StringField("村集体经济经营性收入（元）", render_kw=MONEY)
+    per_capita_income = StringField("脱贫人口人均纯收入（元）", render_kw=MONEY)
     monitored_households = StringField("监测对象户数")
     risk_removed_households = StringField("已消除风险户数")
     industry_projects = StringField("产业项目数（个）")

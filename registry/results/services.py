@@ -50,7 +50,7 @@ def earliest_year() -> int:
 
 # The words results have always used where they differ from the shared parser's.
 AMOUNT_WORDING = {
-    "not_amount": "{label}应为数字（元）",
+    "not_amount": "{label}应为数字（元；也可写万元，如 5万）",
     "not_finite": "{label}应为数字（元）",
     "decimals": "{label}最多保留2位小数",
     "too_large": "{label}数额过大",

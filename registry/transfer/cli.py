@@ -79,9 +79,10 @@ def jobs_work(once: bool, poll: float):
     click.echo(f"已运行 {ran} 个任务")
 
 
-@jobs_cli.command("clean", help="Remove the files of jobs finished more than REGISTRY_JOB_KEEP_DAYS ago (the worker does it hourly).")
+@jobs_cli.command("clean", help="Remove the files of jobs finished more than REGISTRY_JOB_KEEP_DAYS ago, and evidence kept "
+                                 "from refused record forms for over a day (the worker does it hourly).")
 def jobs_clean():
     from .jobs import expire_files, keep_days
 
     removed = expire_files()
-    click.echo(f"已删除 {removed} 个超过 {keep_days()} 天的导入导出文件（任务记录保留）")
+    click.echo(f"已删除 {removed} 个过期文件：超过 {keep_days()} 天的导入导出文件（任务记录保留）、超过1天未使用的待保存佐证材料")

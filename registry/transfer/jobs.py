@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import traceback
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 
 from flask import current_app
@@ -131,7 +131,8 @@ def expire_files(now=None) -> int:
     """Delete the files of jobs that finished more than ``REGISTRY_JOB_KEEP_DAYS`` ago,
     and import error reports as old: exports of personal data should not pile up on the
     server. The job rows stay, so the 我的导入导出 page still says what ran, when, with
-    which result, and that its file has expired. Returns how many files were removed."""
+    which result, and that its file has expired. Evidence kept from refused record forms
+    goes after a day (``records.pending``). Returns how many files were removed."""
     now = now or utcnow()
     cutoff = now - timedelta(days=keep_days())
     removed = 0
@@ -150,6 +151,9 @@ def expire_files(now=None) -> int:
             if path.is_file() and path.stat().st_mtime < stamp:
                 path.unlink()
                 removed += 1
+    from ..records import pending  # evidence kept from refused record forms, a day at most
+
+    removed += pending.expire(now.replace(tzinfo=timezone.utc).timestamp())
     db.session.rollback()
     return removed
 

@@ -11,4 +11,21 @@
       el.setAttribute("data-rendered", "1");
     });
   });
+
+  // On paper (static/css/print.css) a chart is drawn to the printable width of an A4 page,
+  // then back to the screen's width after printing.
+  var PRINT_WIDTH = 640;
+  function drawn() { return document.querySelectorAll("[data-figure][data-rendered]"); }
+  function toPaper() {
+    drawn().forEach(function (el) { window.Plotly.relayout(el, { width: PRINT_WIDTH, autosize: false }); });
+  }
+  function toScreen() {
+    drawn().forEach(function (el) { window.Plotly.relayout(el, { width: null, autosize: true }); });
+  }
+  window.addEventListener("beforeprint", toPaper);
+  window.addEventListener("afterprint", toScreen);
+  var print = window.matchMedia && window.matchMedia("print");
+  if (print && print.addEventListener) {
+    print.addEventListener("change", function (event) { (event.matches ? toPaper : toScreen)(); });
+  }
 })();

@@ -1,27 +1,30 @@
-// A text input with suggestions from a JSON lookup (the person form's 工作单位).
-// The container's data-combobox is the lookup URL; it answers ?q=… with
-// {results: [{id, name, credit_code, kind_label, region}], more}. Picking a suggestion
-// (mouse, or ↑ ↓ and Enter) puts its name in the text input and its id in the hidden
-// input [data-combobox-value]. Without this script the text alone is sent and the
-// server resolves an exact name or 统一社会信用代码; the server checks the id anyway.
+// A text input with suggestions, in two forms sharing one behaviour (the list, ↑ ↓ Enter
+// Escape, the note under the input):
+//
+// 1. [data-combobox] (the person form's 工作单位): the container's data-combobox is a JSON
+//    lookup URL answering ?q=… with {results: [{id, name, credit_code, kind_label, region}],
+//    more}. Picking a suggestion puts its name in the text input and its id in the hidden
+//    input [data-combobox-value]. Without this script the text alone is sent and the server
+//    resolves an exact name or 统一社会信用代码; the server checks the id anyway.
+//
+// 2. select[data-combobox-select] (the record form's 受帮扶村): a plain <select> that this
+//    script turns into a searchable input over the select's own options (every word typed
+//    must appear in the option's text: "镇溪 一村", or a division code). The select stays in
+//    the form, visually hidden, and holds the value: picking an option sets it and fires its
+//    "change" event, so scripts listening to the select keep working. Without this script
+//    the select is shown as it is.
 (function () {
   "use strict";
   var DELAY = 200;
+  var LOCAL_LIMIT = 30;
 
-  function setup(box) {
-    var url = box.getAttribute("data-combobox");
-    var input = box.querySelector("input[role=combobox]");
-    var value = box.querySelector("input[data-combobox-value]");
-    var list = box.querySelector("[role=listbox]");
-    var note = box.querySelector(".combobox-note");
-    if (!url || !input || !value || !list || !note) {
-      return;
-    }
+  // source: {search(q, done, fail), describe(item), noun, picked(item), cleared(), failed}
+  function setup(box, input, value, list, note, source) {
     var items = [];
     var active = -1;
     var timer = null;
     var seq = 0; // answers to older requests are dropped
-    var picked = value.value ? input.value : null; // the text of the current choice
+    var picked = value() ? input.value : null; // the text of the current choice
 
     function open() {
       list.hidden = false;
@@ -45,19 +48,15 @@
       options[active].scrollIntoView({ block: "nearest" });
     }
 
-    function describe(item) {
-      return [item.kind_label, item.region, item.credit_code].filter(Boolean).join(" · ");
-    }
-
     function pick(index) {
       var item = items[index];
       if (!item) {
         return;
       }
       input.value = item.name;
-      value.value = String(item.id);
       picked = item.name;
-      note.textContent = "已选择：" + describe(item);
+      source.picked(item);
+      note.textContent = "已选择：" + (source.describe(item) || item.name);
       close();
     }
 
@@ -70,9 +69,11 @@
       li.setAttribute("role", "option");
       li.setAttribute("aria-selected", "false");
       name.textContent = item.name;
-      meta.textContent = describe(item);
+      meta.textContent = source.describe(item);
       li.appendChild(name);
-      li.appendChild(meta);
+      if (meta.textContent) {
+        li.appendChild(meta);
+      }
       li.addEventListener("mousedown", function (event) {
         event.preventDefault(); // keep the focus in the input
       });
@@ -90,52 +91,45 @@
       });
       close();
       if (!items.length) {
-        note.textContent = "没有匹配的单位";
+        note.textContent = "没有匹配的" + source.noun;
         return;
       }
       open();
       note.textContent = data.more
         ? "仅显示前" + items.length + "个，请输入更多文字缩小范围"
-        : "找到" + items.length + "个单位，可用 ↑ ↓ 键选择、回车确认";
+        : "找到" + items.length + "个" + source.noun + "，可用 ↑ ↓ 键选择、回车确认";
     }
 
     function search() {
       var q = input.value.trim();
       var mine = ++seq;
-      if (!q) {
+      if (!q && !source.listsAll) {
         items = [];
         close();
         note.textContent = "";
         return;
       }
-      fetch(url + "?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (response) {
-          var type = response.headers.get("Content-Type") || "";
-          if (!response.ok || type.indexOf("application/json") !== 0) {
-            throw new Error("lookup failed: " + response.status);
-          }
-          return response.json();
-        })
-        .then(function (data) {
-          if (mine === seq) {
-            show(data);
-          }
-        })
-        .catch(function () {
-          if (mine === seq) {
-            close();
-            note.textContent = "无法加载候选单位，可直接填写完整的单位名称或统一社会信用代码";
-          }
-        });
+      source.search(q, function (data) {
+        if (mine === seq) {
+          show(data);
+        }
+      }, function () {
+        if (mine === seq) {
+          close();
+          note.textContent = source.failed;
+        }
+      });
     }
 
     input.addEventListener("input", function () {
       if (input.value !== picked) {
-        value.value = ""; // typing drops the earlier choice
+        if (picked !== null || value()) {
+          source.cleared(); // typing drops the earlier choice
+        }
         picked = null;
       }
       clearTimeout(timer);
-      timer = setTimeout(search, DELAY);
+      timer = setTimeout(search, source.delay);
     });
 
     input.addEventListener("keydown", function (event) {
@@ -143,6 +137,9 @@
       if (down || event.key === "ArrowUp") {
         event.preventDefault();
         if (!items.length) {
+          if (source.listsAll) {
+            search();
+          }
           return;
         }
         if (list.hidden) {
@@ -164,7 +161,133 @@
     });
 
     input.addEventListener("blur", close);
+
+    return {
+      // the value changed from outside (another script set the select): show its text
+      sync: function (text) {
+        input.value = text;
+        picked = text || null;
+        note.textContent = "";
+        close();
+      },
+    };
   }
 
-  Array.prototype.forEach.call(document.querySelectorAll("[data-combobox]"), setup);
+  function remote(box) {
+    var url = box.getAttribute("data-combobox");
+    var input = box.querySelector("input[role=combobox]");
+    var hidden = box.querySelector("input[data-combobox-value]");
+    var list = box.querySelector("[role=listbox]");
+    var note = box.querySelector(".combobox-note");
+    if (!url || !input || !hidden || !list || !note) {
+      return;
+    }
+    setup(box, input, function () { return hidden.value; }, list, note, {
+      noun: "单位",
+      delay: DELAY,
+      listsAll: false,
+      failed: "无法加载候选单位，可直接填写完整的单位名称或统一社会信用代码",
+      describe: function (item) {
+        return [item.kind_label, item.region, item.credit_code].filter(Boolean).join(" · ");
+      },
+      picked: function (item) { hidden.value = String(item.id); },
+      cleared: function () { hidden.value = ""; },
+      search: function (q, done, fail) {
+        fetch(url + "?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (response) {
+            var type = response.headers.get("Content-Type") || "";
+            if (!response.ok || type.indexOf("application/json") !== 0) {
+              throw new Error("lookup failed: " + response.status);
+            }
+            return response.json();
+          })
+          .then(done)
+          .catch(fail);
+      },
+    });
+  }
+
+  function local(select) {
+    var noun = select.getAttribute("data-combobox-select") || "选项";
+    var box = document.createElement("div");
+    var input = document.createElement("input");
+    var list = document.createElement("ul");
+    var note = document.createElement("p");
+    box.className = "combobox combobox-local";
+    input.type = "text";
+    input.id = select.id + "-search";
+    input.autocomplete = "off";
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("aria-controls", select.id + "-options");
+    input.placeholder = "输入" + noun + "名称或代码搜索";
+    list.id = select.id + "-options";
+    list.className = "combobox-list";
+    list.setAttribute("role", "listbox");
+    list.setAttribute("aria-label", "候选" + noun);
+    list.hidden = true;
+    note.className = "combobox-note";
+    note.setAttribute("aria-live", "polite");
+    box.appendChild(input);
+    box.appendChild(list);
+    box.appendChild(note);
+    select.parentNode.insertBefore(box, select);
+    box.appendChild(select);
+    select.classList.add("combobox-native");
+    select.tabIndex = -1;
+    select.setAttribute("aria-hidden", "true");
+    Array.prototype.forEach.call(document.querySelectorAll("label[for='" + select.id + "']"), function (label) {
+      label.htmlFor = input.id;
+    });
+
+    function chosenText() {
+      var option = select.options[select.selectedIndex];
+      return option && option.value ? option.text : "";
+    }
+    input.value = chosenText();
+
+    var quiet = false; // our own change events are not news to us
+    var box_ = setup(box, input, function () { return select.value; }, list, note, {
+      noun: noun,
+      delay: 0,
+      listsAll: true,
+      failed: "",
+      describe: function () { return ""; },
+      picked: function (item) {
+        select.value = item.id;
+        quiet = true;
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+        quiet = false;
+      },
+      cleared: function () {
+        select.value = "";
+        quiet = true;
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+        quiet = false;
+      },
+      search: function (q, done) {
+        var words = q.toLowerCase().split(/\s+/).filter(Boolean);
+        var found = [];
+        Array.prototype.forEach.call(select.options, function (option) {
+          if (!option.value || option.disabled) {
+            return;
+          }
+          var text = option.text.toLowerCase();
+          if (words.every(function (word) { return text.indexOf(word) !== -1; })) {
+            found.push({ id: option.value, name: option.text });
+          }
+        });
+        done({ results: found.slice(0, LOCAL_LIMIT), more: found.length > LOCAL_LIMIT });
+      },
+    });
+    select.addEventListener("change", function () {
+      if (!quiet) {
+        box_.sync(chosenText());
+      }
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-combobox]"), remote);
+  Array.prototype.forEach.call(document.querySelectorAll("select[data-combobox-select]"), local);
 })();

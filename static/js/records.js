@@ -1,13 +1,16 @@
-// Support record form: offer only the pairings that cover the chosen village.
-// (A convenience: the server refuses a pairing that does not cover the village anyway.)
+// Support record form: offer only the pairings that cover the chosen village, and choose
+// the pairing when exactly one covers it (the server does the same for a village given in
+// the link, RecordForm.choose_only_pairing). A convenience: the server refuses a pairing
+// that does not cover the village anyway.
 (function () {
   var village = document.querySelector("select[name=village_code]");
   var pairing = document.querySelector("select[name=pairing_id]");
   if (!village || !pairing) {
     return;
   }
-  function update() {
+  function update(chosen) {
     var code = village.value;
+    var fitting = [];
     Array.prototype.forEach.call(pairing.options, function (option) {
       var prefix = option.getAttribute("data-region");
       if (!prefix) {
@@ -16,11 +19,18 @@
       var fits = !code || code.indexOf(prefix) === 0;
       option.hidden = !fits;
       option.disabled = !fits;
+      if (fits) {
+        fitting.push(option);
+      }
       if (!fits && option.selected) {
         pairing.value = "";
       }
     });
+    if (chosen && code && fitting.length === 1 && !pairing.value) {
+      pairing.value = fitting[0].value;
+      pairing.dispatchEvent(new Event("change", { bubbles: true }));
+    }
   }
-  village.addEventListener("change", update);
-  update();
+  village.addEventListener("change", function () { update(true); });
+  update(false);
 })();
