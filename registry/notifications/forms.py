@@ -1,34 +1,34 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from ..core.forms import select_choices
+from ..organizations.forms import RegistryForm
 from .kinds import KINDS
 from .models import MODES
 
 STATES = {"": "全部", "unread": "未读", "read": "已读"}
 
 
-class NotificationFilter(FlaskForm):
+class NotificationFilter(RegistryForm):
     """The list's filters (GET)."""
 
-    class Meta:
+    class Meta(RegistryForm.Meta):
         csrf = False
 
     kind = SelectField("类别", choices=select_choices([("", "全部类别"), *KINDS.items()]), validators=[Optional()])
     state = SelectField("状态", choices=select_choices(STATES.items()), validators=[Optional()])
 
 
-class ReadForm(FlaskForm):
+class ReadForm(RegistryForm):
     """标为已读 (one, or all of a kind): carries the CSRF token; ``go`` opens the item after."""
 
     go = HiddenField()
     kind = HiddenField()
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(RegistryForm):
     """The e-mail address and, per kind (fields ``mode_<kind>``, added below), how to be told."""
 
     email = StringField("接收通知的电子邮箱", validators=[Optional(), Length(max=254, message="电子邮箱不能超过254个字符")],
