@@ -57,16 +57,15 @@ def _user_id(user) -> int | None:
     return user if isinstance(user, int) else getattr(user, "id", None)
 
 
-def _modes(user_ids: list[int], kind: str) -> dict[int, str]:
-    rows = db.session.execute(select(NotificationPreference.user_id, NotificationPreference.mode).where(
-        NotificationPreference.kind == kind, NotificationPreference.user_id.in_(user_ids)))
-    return {uid: mode for uid, mode in rows}
-
-
-def _addresses(user_ids: list[int]) -> dict[int, str]:
-    rows = db.session.execute(select(NotificationProfile.user_id, NotificationProfile.email).where(
-        NotificationProfile.user_id.in_(user_ids), NotificationProfile.email.is_not(None)))
-    return {uid: email for uid, email in rows if email}
+def _recipients(user_ids: list[int], kind: str) -> list[tuple[int, str, str | None]]:
+    """(id, mode for ``kind``, e-mail address) of the active accounts among ``user_ids``:
+    one query."""
+    rows = db.session.execute(
+        select(User.id, NotificationPreference.mode, NotificationProfile.email)
+        .outerjoin(NotificationPreference, (NotificationPreference.user_id == User.id) & (NotificationPreference.kind == kind))
+        .outerjoin(NotificationProfile, NotificationProfile.user_id == User.id)
+        .where(User.id.in_(user_ids), User.active.is_(True)).order_by(User.id))
+    return [(uid, mode or DEFAULT_MODE, email or None) for uid, mode, email in rows]
 
 
 def email_text(title: str, body: str, link: str | None) -> str:
@@ -97,20 +96,16 @@ def notify(kind: str, users: Iterable, *, title: str, body: str = "", link: str 
     ids = list(dict.fromkeys(uid for uid in (_user_id(u) for u in users) if uid is not None and uid != skip))
     if not ids:
         return []
-    ids = list(db.session.scalars(select(User.id).where(User.id.in_(ids), User.active.is_(True))))
-    modes = _modes(ids, kind)
     emailing = email_enabled()
-    addresses = _addresses(ids) if emailing else {}
     title = title[:TITLE_MAX]
     made = []
     now = utcnow()
-    for uid in sorted(ids):
-        mode = modes.get(uid, DEFAULT_MODE)
+    for uid, mode, address in _recipients(ids, kind):
         state = EMAIL_NONE
-        if uid in addresses and mode == "email":
-            queue_email(uid, addresses[uid], f"【帮扶力量登记系统】{title}", email_text(title, body, link))
+        if emailing and address and mode == "email":
+            queue_email(uid, address, f"【帮扶力量登记系统】{title}", email_text(title, body, link))
             state = EMAIL_QUEUED
-        elif uid in addresses and mode == "digest":
+        elif emailing and address and mode == "digest":
             state = EMAIL_DIGEST
         note = Notification(user_id=uid, kind=kind, title=title, body=body or "", link=link, created_at=now,
                             email_state=state)
