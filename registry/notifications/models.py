@@ -11,7 +11,7 @@ from ..core.timeutil import utcnow
 from ..extensions import db
 
 # how a user wants one kind of notification (NotificationPreference.mode)
-MODES = {"app": "仅站内", "email": "站内和邮件", "digest": "站内，并每日汇总一封邮件"}
+MODES = {"app": "仅站内", "email": "站内和邮件", "digest": "站内和每日汇总邮件"}
 DEFAULT_MODE = "app"
 
 # Notification.email_state: whether (and how) it goes out by e-mail

@@ -65,4 +65,15 @@ def test_the_village_is_told_on_a_phone_and_the_unit_hears_of_the_dispute(page_a
     row = unit.locator("#notifications tr", has_text=title)
     assert row.count() == 1 and "金额与村账不符" in row.inner_text()
     unit.screenshot(path=str(shots / "notifications-unit-disputed.png"), full_page=True)
+
+    village.goto(base + "/account")
+    with village.expect_navigation(wait_until="load"):
+        village.get_by_role("link", name="通知设置").click()
+    village.fill("input[name=email]", "cun@example.gov.cn")
+    village.select_option("select[name=mode_record_submitted]", "digest")
+    with village.expect_navigation(wait_until="load"):
+        village.get_by_role("button", name="保存").click()
+    assert "通知设置已保存" in village.content()
+    assert village.locator("select[name=mode_record_submitted]").input_value() == "digest"
+    village.screenshot(path=str(shots / "notifications-phone-preferences.png"), full_page=True)
     _no_trouble(unit, village)
