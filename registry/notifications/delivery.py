@@ -39,7 +39,7 @@ from .models import (
     NotificationProfile,
     OutboundEmail,
 )
-from .services import absolute, email_enabled, queue_email  # noqa: F401  (email_enabled: re-exported)
+from .services import absolute, queue_email
 
 TLS_MODES = {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": "不加密"}
 LEASE_SECONDS = 600
@@ -205,7 +205,14 @@ def deliver(*, loop: bool = False, poll: float = 30.0, echo=None) -> PassResult:
     """``deliver_once``, or with ``loop`` every ``poll`` seconds until stopped."""
     total = PassResult()
     while True:
-        result = deliver_once()
+        try:
+            result = deliver_once()
+        except Exception:  # noqa: BLE001 — the loop outlives a database hiccup; one pass raises
+            if not loop:
+                raise
+            db.session.rollback()
+            current_app.logger.exception("notification delivery pass failed; trying again in %s s", poll)
+            result = PassResult()
         db.session.remove()
         for name in ("sent", "retried", "failed", "digests"):
             setattr(total, name, getattr(total, name) + getattr(result, name))
@@ -304,5 +311,5 @@ def retry_failed(email: OutboundEmail) -> None:
     db.session.commit()
 
 
-__all__ = ["deliver", "deliver_once", "queue_digests", "smtp_settings", "settings_status", "email_enabled",
-           "retry_failed", "outbox", "outbox_counts", "backoff"]
+__all__ = ["deliver", "deliver_once", "queue_digests", "smtp_settings", "settings_status", "retry_failed", "outbox",
+           "outbox_counts", "backoff"]
