@@ -31,8 +31,12 @@ run: install
 	$(BIN)/flask setup
 	-$(BIN)/flask audit checkpoint  # seals the trail's head (says so, and goes on, if the chain is broken)
 	@echo "帮扶力量登记系统: http://127.0.0.1:$(PORT)/  (demo accounts: instance/demo-accounts.txt)"
-	@# the job worker runs large imports and exports beside the web workers, and stops with them
-	$(BIN)/flask jobs work & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	@# the job worker runs large imports and exports beside the web workers, and the
+	@# notification worker sends the queued e-mails (nothing while no SMTP host is set);
+	@# both stop with them
+	$(BIN)/flask jobs work & worker=$$!; \
+	$(BIN)/flask notify deliver --loop & mailer=$$!; \
+	trap 'kill $$worker $$mailer 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - 'registry:create_app()'
 
 # Bytecode caches are kept even where PYTHONDONTWRITEBYTECODE is set: every pytest worker

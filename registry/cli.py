@@ -29,6 +29,10 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(backup_cli)
 
+    from .notifications.cli import notify_cli
+
+    app.cli.add_command(notify_cli)
+
 
 # -- regions -----------------------------------------------------------------------------
 

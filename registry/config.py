@@ -68,6 +68,23 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_EXPORT_JOB_ROWS": 5000,
     # the files of finished import/export jobs (and import error reports) are removed after this many days
     "REGISTRY_JOB_KEEP_DAYS": 7,
+    # notifications by e-mail (registry/notifications): the deployment's own SMTP server;
+    # nothing is sent while the host is empty. The password is REGISTRY_SMTP_PASSWORD,
+    # read from the environment only and never shown.
+    "REGISTRY_SMTP_HOST": "",
+    "REGISTRY_SMTP_PORT": 587,
+    "REGISTRY_SMTP_TLS": "starttls",  # starttls, ssl or none
+    "REGISTRY_SMTP_USER": "",
+    "REGISTRY_SMTP_SENDER": "",
+    "REGISTRY_SMTP_TIMEOUT_SECONDS": 30,
+    # the site's address as users reach it, for the links in e-mails (https://host)
+    "REGISTRY_SITE_URL": "",
+    # a failed delivery is tried again after 1, 2, 4, ... times this many seconds, and given
+    # up (shown to the administrator) after this many attempts
+    "REGISTRY_EMAIL_RETRY_SECONDS": 60,
+    "REGISTRY_EMAIL_MAX_ATTEMPTS": 6,
+    # the daily digest goes out at the first delivery pass after this hour (Asia/Shanghai)
+    "REGISTRY_DIGEST_HOUR": 8,
     # werkzeug's method string; tests use a cheap one, production keeps scrypt
     "REGISTRY_PASSWORD_HASH_METHOD": "scrypt",
 }
@@ -141,6 +158,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["RATELIMIT_KEY_PREFIX"] = env.get("RATELIMIT_KEY_PREFIX", "registry-login")
     cfg["UPLOAD_FOLDER"] = env.get("UPLOAD_FOLDER") or str(ipath / "uploads")
     cfg["GEOJSON_PATH"] = env.get("GEOJSON_PATH") or None
+    cfg["REGISTRY_SMTP_PASSWORD"] = overrides.pop("REGISTRY_SMTP_PASSWORD", None) or env.get("REGISTRY_SMTP_PASSWORD", "")
 
     for key, default in SETTING_DEFAULTS.items():
         cfg[key] = _coerce(default, env[key]) if key in env else default

@@ -18,6 +18,7 @@ from .assessment.models import Assessment, Incentive
 from .audit.models import AuditEvent
 from .core.scope import (
     REGION_ROLES,
+    personal_rule,
     STAFF,
     as_visible_as,
     by_org_or_region,
@@ -26,6 +27,7 @@ from .core.scope import (
     scope_filter,
     scope_rule,
 )
+from .notifications.models import Notification, NotificationPreference, NotificationProfile
 from .dashboard.models import AreaSummary, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
 from .closing.models import ReopenRequest, YearClose
 from .duty.models import DutyMonth
@@ -58,6 +60,11 @@ scope_rule(TransferJob, lambda user: TransferJob.user_id == user.id)
 # own, administrators' included: accounts.sessions/tokens own_*_or_404)
 scope_rule(LoginSession, lambda user: LoginSession.user_id == user.id)
 scope_rule(ApiToken, lambda user: ApiToken.user_id == user.id)
+# a notification, and a user's choices about them, are the user's alone: administrators too
+# see only their own (notifications.services.own_or_404)
+personal_rule(Notification, Notification.user_id)
+personal_rule(NotificationPreference, NotificationPreference.user_id)
+personal_rule(NotificationProfile, NotificationProfile.user_id)
 
 # -- as visible as what they belong to -------------------------------------------------
 

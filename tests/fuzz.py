@@ -443,6 +443,13 @@ def build_world() -> World:
     approved = approve_reopen(request_reopen(closed, users["township"], ["results"], "需更正", TODAY + timedelta(days=10)),
                               users["county"])
     other_closed = close_year(users["other_county"], 2021, "freeze", True)
+    from registry.notifications import notify
+    from registry.notifications.models import OutboundEmail
+
+    [notification] = notify("record_chased", [users["village"]], title="模糊测试通知", link="/records/")
+    failed_email = OutboundEmail(to_address="fuzz@example.gov.cn", subject="模糊测试邮件", body="…", status="failed",
+                                 attempts=6, last_error="SMTPServerDisconnected")
+    db.session.add(failed_email)
     db.session.commit()
     objects = {
         "org_a": org_a, "org_b": org_b, "org_c": org_c, "org_f": org_f, "pairing_a": pairing_a,
@@ -453,7 +460,7 @@ def build_world() -> World:
         "incentive_rectifying": rectifying, "reopen_approved": approved,
         "year_close": closed, "other_close": other_closed, "reopen": reopen,
         "target_user": users["target"], "disabled_user": users["disabled"], "login_session": login_session,
-        "api_token": api_token,
+        "api_token": api_token, "notification": notification, "failed_email": failed_email,
     }
     return World(ids={k: v.id for k, v in objects.items()}, users={k: v.id for k, v in users.items()},
                  codes={"v1": v1.code, "v2": v2.code, "vf": vf.code, "township": township.code})

@@ -191,6 +191,15 @@ def build_world() -> MatrixWorld:
     request_reopen(closed_here, county_clerk, ["duty"], "补录驻村纪实，需重新开放", today + timedelta(days=10))
     request_reopen(closed_there, other_county, ["duty"], "补录驻村纪实，需重新开放", today + timedelta(days=10))
 
+    # a notification for every persona (its own to open; others' are 404) and a failed e-mail
+    from registry.notifications import notify
+    from registry.notifications.models import OutboundEmail
+
+    notify("record_chased", list(users.values()), title="矩阵通知", link="/notifications/")
+    db.session.add(OutboundEmail(to_address="matrix@example.gov.cn", subject="矩阵邮件", body="…", status="failed",
+                                 attempts=6, last_error="SMTPServerDisconnected"))
+    db.session.commit()
+
     from registry.accounts.tokens import issue_token
 
     tokens = {}

@@ -147,6 +147,12 @@ FORMS: dict[str, Spec] = {
                                             organization_id=lambda w: str(w.ids["org_c"]))),
     "people.edit_person": Spec("county", R + "people.forms.PersonForm", {"person_id": "person_c"},
                                valid=_values(gender="")),
+    "notifications.read": Spec("village", R + "notifications.forms.ReadForm", {"notification_id": "notification"},
+                               page=False),
+    "notifications.read_all": Spec("village", R + "notifications.forms.ReadForm", page=False),
+    "notifications.preferences": Spec("village", R + "notifications.forms.PreferencesForm",
+                                      valid=_values(email="cun@example.gov.cn", mode_record_submitted="digest")),
+    "notifications.retry": Spec("admin", R + "notifications.forms.ReadForm", {"email_id": "failed_email"}, page=False),
     "people.new_posting": Spec("county", R + "people.forms.PostingForm", {"person_id": "person_c"},
                                valid=_values(region_code=lambda w: w.codes["v1"], role="team_member",
                                              dispatch_level="county")),
@@ -202,6 +208,7 @@ FILTERS: dict[str, tuple[str, str]] = {
     "people.index": ("unit", R + "people.forms.PeopleFilter"),
     "people.choose_person": ("county", R + "people.forms.PeopleFilter"),
     "people.postings": ("township", R + "people.forms.PostingFilter"),
+    "notifications.index": ("village", R + "notifications.forms.NotificationFilter"),
 }
 
 # Form classes that no view posts on their own (bases).

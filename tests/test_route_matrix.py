@@ -78,6 +78,12 @@ EXPECT: dict[str, Expect] = {
     "accounts.users": E(("admin",)),
     "accounts.new_user": E(("admin",)),
     "assessment.settings": E(("admin",)),
+    "notifications.index": E(LOGGED_IN),
+    "notifications.read": E(LOGGED_IN),  # one's own notifications only: another's is 404, to admins too
+    "notifications.read_all": E(LOGGED_IN),
+    "notifications.preferences": E(LOGGED_IN),
+    "notifications.outbox": E(("admin",)),
+    "notifications.retry": E(("admin",)),
     # -- organizations, people, postings, pairings ------------------------------------------
     "organizations.index": E(LOGGED_IN),
     "organizations.export": E(LOGGED_IN),
@@ -235,6 +241,7 @@ def _arg_models() -> dict:
     from registry.assessment.models import Assessment, Incentive
     from registry.closing.models import ReopenRequest, YearClose
     from registry.duty.models import DutyMonth
+    from registry.notifications.models import Notification, OutboundEmail
     from registry.organizations.models import Organization
     from registry.pairings.models import Pairing
     from registry.people.models import Person, Posting
@@ -252,6 +259,8 @@ def _arg_models() -> dict:
         "person_id": Person, "posting_id": Posting, "record_id": SupportRecord, "evidence_id": Evidence,
         "code": Region, "result_id": VillageResult, "training_id": Training, "attendance_id": Attendance,
         "job_id": TransferJob,
+        "notification_id": Notification,  # one's own
+        "email_id": OutboundEmail,  # no scope rule: administrators' alone
     }
 
 

@@ -13,6 +13,10 @@ ADMIN_ONLY = {
     "PersonTrainingYear": "internal summary, read only through scoped postings",
     # counts of failed logins (accounts hashed, addresses), read only by the login itself
     "LoginThrottle": "internal counts of the login throttle, never shown or queried for a user",
+    # the notification e-mails waiting or failed: the administrators' page 通知邮件发送情况 only
+    "OutboundEmail": "the e-mail outbox, shown to administrators only",
+    # the daily scan's marks of what it has told about; never shown
+    "NotificationTrigger": "internal marks of the notification scan, never shown or queried for a user",
 }
 
 

@@ -286,11 +286,30 @@ def issue_to_organization(organization: Organization, data: IncentiveData, user)
     return _issue(incentive, organization.name)
 
 
+def _tell_summons(incentive: Incentive, title: str, body: str, user) -> None:
+    """A summons and each of its steps: the subject (the summoned unit, or the person's unit
+    and the person's own account) and the issuer are told, all but who made the step."""
+    if incentive.kind != "summons":
+        return
+    from ..notifications import link_for, notify, recipients
+
+    told = recipients.unit_users(incentive.organization_id)
+    if incentive.person_id is not None:
+        told += recipients.person_users(incentive.person_id)
+    if incentive.issued_by_id is not None:
+        told.append(incentive.issued_by_id)
+    notify("summons", told, title=title, body=body, link=link_for("assessment.incentive", incentive_id=incentive.id),
+           actor=user)
+
+
 def _issue(incentive: Incentive, name: str) -> Incentive:
     ensure_year_open(incentive.issued_on.year, incentive.subject_region_code, "incentives", "issued_on")
     db.session.add(incentive)
     db.session.flush()
     record("create", incentive, summary=f"{incentive.level_label}{incentive.kind_label}：{name}，{incentive.reason[:80]}")
+    _tell_summons(incentive, f"{incentive.level_label}约谈：{name}",
+                  f"约谈事由：{incentive.reason[:300]}。请按要求整改，并在系统中登记整改情况。",
+                  incentive.issued_by_id)
     db.session.commit()
     return incentive
 
@@ -331,6 +350,7 @@ def start_rectification(incentive: Incentive, note: str | None, user, version=No
     incentive.follow_up, incentive.rectify_note, incentive.rectify_at = "rectifying", note, utcnow()
     _flush()
     record("rectify", incentive, before=before, summary=f"约谈整改中：{incentive.subject_name}，{note[:80]}")
+    _tell_summons(incentive, f"约谈已登记整改：{incentive.subject_name}", f"整改措施：{note[:300]}", user)
     db.session.commit()
     return incentive
 
@@ -357,6 +377,7 @@ def close_summons(incentive: Incentive, note: str | None, user, version=None) ->
     incentive.closed_at, incentive.closed_by_id = utcnow(), getattr(user, "id", None)
     _flush()
     record("close", incentive, before=before, summary=f"约谈销号：{incentive.subject_name}，{note[:80]}")
+    _tell_summons(incentive, f"约谈已销号：{incentive.subject_name}", f"销号说明：{note[:300]}", user)
     db.session.commit()
     return incentive
 

@@ -45,6 +45,16 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "REGISTRY_SUPPORT_WINDOW_DAYS": ("近期帮扶的统计窗口（天）：已确认帮扶记录日期在此天数内的村计为近12个月有帮扶", "整数，如 365"),
     "REGISTRY_EXPORT_JOB_ROWS": ("导出超过此行数时转为后台任务（flask jobs work）生成文件，完成后在任务页下载", "整数，如 5000"),
     "REGISTRY_JOB_KEEP_DAYS": ("后台导入导出任务的文件（及导入错误标注文件）在任务完成后保留的天数，到期自动删除，任务记录保留", "整数，如 7"),
+    "REGISTRY_SMTP_HOST": ("发送通知邮件的 SMTP 服务器地址（本单位自有邮件服务器）；为空时不发送任何邮件，通知只在站内显示", "主机名，如 smtp.example.gov.cn"),
+    "REGISTRY_SMTP_PORT": ("SMTP 服务器端口", "整数，如 587（STARTTLS）、465（SSL）、25"),
+    "REGISTRY_SMTP_TLS": ("与 SMTP 服务器的加密方式", "starttls、ssl 或 none"),
+    "REGISTRY_SMTP_USER": ("SMTP 登录用户名；为空时不登录。密码在环境变量 REGISTRY_SMTP_PASSWORD 中设置，本页不显示", "如 registry@example.gov.cn"),
+    "REGISTRY_SMTP_SENDER": ("通知邮件的发件人地址；为空时使用 SMTP 用户名", "如 帮扶力量登记系统 <registry@example.gov.cn>"),
+    "REGISTRY_SMTP_TIMEOUT_SECONDS": ("连接 SMTP 服务器的超时时间（秒）", "整数，如 30"),
+    "REGISTRY_SITE_URL": ("本系统对用户的访问地址，用于通知邮件中的链接；为空时邮件中只写页面路径", "如 https://bangfu.example.gov.cn"),
+    "REGISTRY_EMAIL_RETRY_SECONDS": ("邮件发送失败后重试的基础间隔（秒），每次失败后间隔加倍（1倍、2倍、4倍……）", "整数，如 60"),
+    "REGISTRY_EMAIL_MAX_ATTEMPTS": ("一封邮件最多尝试发送的次数，仍失败的标记为发送失败，在“通知邮件发送情况”页显示", "整数，如 6"),
+    "REGISTRY_DIGEST_HOUR": ("每日汇总邮件的发送时间（北京时间，时），到点后的第一次发送时生成", "0—23 的整数，如 8"),
     "REGISTRY_PASSWORD_HASH_METHOD": ("密码哈希算法（werkzeug 写法），生产环境保持 scrypt", "如 scrypt"),
 }
 

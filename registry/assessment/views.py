@@ -373,8 +373,11 @@ def _follow_up(incentive_id: int, allowed, action, done: str):
 @bp.route("/admin/settings")
 @require("manage_reference")
 def settings():
+    from ..notifications.delivery import outbox_counts, settings_status
+
     rows = [settings_info.describe(name, default, current_app.config.get(name)) for name, default in SETTING_DEFAULTS.items()]
-    return render_template("assessment/settings.html", rows=rows)
+    return render_template("assessment/settings.html", rows=rows, smtp_status=settings_status()[1],
+                           failed_emails=outbox_counts().get("failed", 0))
 
 
 # -- navigation and home panels ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
+from ..notifications import link_for, notify, recipients
 from ..regions.models import Region
 from .models import KINDS, PENDING_CHOICES, ReopenRequest, YearClose
 from .rules import closes_of
@@ -219,6 +220,9 @@ def request_reopen(close: YearClose, user, kinds, reason: str | None, deadline: 
     audit("reopen_request", request, summary=(
         f"申请重新开放{region.name}{close.year}年度的{request.kinds_label}至{date_cn(deadline)}；理由：{reason}")[:300],
         region_code=request.region_code, actor=user)
+    notify("reopen", recipients.region_staff(close.region_code),
+           title=f"重新开放申请待审批：{region.name}{close.year}年度{request.kinds_label}",
+           body=f"申请开放至{date_cn(deadline)}；理由：{reason}", link=link_for("closing.detail", close_id=close.id), actor=user)
     db.session.commit()
     return request
 
@@ -246,6 +250,11 @@ def _decide(request: ReopenRequest, user, approve: bool, note: str | None) -> Re
         f"{verb}重新开放{request.region.name}{request.year_close.year}年度的{request.kinds_label}"
         f"（至{date_cn(request.deadline)}）" + (f"；意见：{note}" if note else ""))[:300],
         region_code=request.region_code, actor=user)
+    if request.requested_by_id is not None:
+        notify("reopen", [request.requested_by_id],
+               title=f"重新开放申请{verb}：{request.region.name}{request.year_close.year}年度{request.kinds_label}",
+               body=f"审批意见：{note}" if note else "", link=link_for("closing.detail", close_id=request.year_close_id),
+               actor=user)
     db.session.commit()
     return request
 

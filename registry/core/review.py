@@ -55,6 +55,8 @@ class ReviewCycle:
     may_decide: Callable[[object], bool] | None = None  # who may check or return, if the cycle says
     not_allowed: str = ""  # the message when ``may_decide`` refuses
     frozen: Callable[[object], None] | None = None  # raises when the item's year is closed (年度关账)
+    # called with (item, reason, reviewer) after a return, before the commit: tells the filer
+    on_return: Callable[[object, str, object], None] | None = None
 
     @property
     def moves(self) -> dict[str, frozenset[str]]:
@@ -140,6 +142,8 @@ class ReviewCycle:
             audit(self.action, obj, before=before, summary=f"{self.verb}{self.title}：{self.describe(obj)}")
         else:
             audit("return", obj, before=before, summary=f"退回{self.title}：{self.describe(obj)}；原因：{reason}")
+            if self.on_return is not None:
+                self.on_return(obj, reason, user)
         db.session.commit()
         return obj
 

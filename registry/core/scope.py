@@ -22,6 +22,9 @@ from .parsing import to_id
 T = TypeVar("T")
 Rule = Callable[[Any], ColumnElement[bool]]
 _rules: dict[type, Rule] = {}
+# models whose rows belong to one user: their rule binds administrators too (a notification
+# is its recipient's alone, whoever else asks)
+_personal: set[type] = set()
 
 STAFF = ("region", "viewer")  # region staff and viewers: everything under their region
 REGION_ROLES = (*STAFF, "village")  # and a village user: that village
@@ -38,6 +41,13 @@ def scope_rule(model: type, rule: Rule | None = None):
     return decorator if rule is None else decorator(rule)
 
 
+def personal_rule(model: type, user_column) -> None:
+    """Register ``model`` as personal: each row is seen by the user ``user_column`` names
+    and by nobody else, administrators included."""
+    _rules[model] = lambda user: user_column == user.id
+    _personal.add(model)
+
+
 def has_rule(model: type) -> bool:
     return model in _rules
 
@@ -50,7 +60,7 @@ def scope_filter(model: type, user=None) -> ColumnElement[bool]:
     user = _user(user)
     if not getattr(user, "is_authenticated", False) or getattr(user, "role", None) is None:
         return false()
-    if user.role == "admin":
+    if user.role == "admin" and model not in _personal:
         return true()
     try:
         rule = _rules[model]

@@ -137,10 +137,22 @@ def _describe(duty: DutyMonth) -> str:
             f"无故缺勤{duty.absences}天{flag}")
 
 
+def _tell_returned(duty: DutyMonth, reason: str, user) -> None:
+    """The filer of a returned month, the village and the person's own account are told."""
+    from ..notifications import link_for, notify, recipients
+
+    posting = duty.posting
+    told = ([duty.filed_by_id] if duty.filed_by_id else []) + recipients.village_users(duty.region_code)
+    notify("duty_returned", told + recipients.person_users(posting.person_id),
+           title=f"驻村纪实被退回：{posting.person.name} {duty.month.year}年{duty.month.month}月",
+           body=f"退回原因：{reason}。请修改后重新填报。", link=link_for("duty.posting", posting_id=posting.id), actor=user)
+
+
 REVIEW = ReviewCycle(
     checked="checked", action="check", verb="核实", noun="纪实", title="驻村纪实",
     stale=STALE_MESSAGE, locked="该月纪实已核实，不能再修改", refiled="退回后重新填报：", describe=_describe,
     frozen=lambda duty: ensure_year_open(duty.month.year, duty.region_code, "duty"),
+    on_return=_tell_returned,
 )
 
 

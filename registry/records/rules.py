@@ -26,6 +26,7 @@ from ..core.enums import RECORD_STATUSES
 from ..core.rules import RuleViolation, flush_or_refuse
 from ..core.timeutil import utcnow
 from ..extensions import db
+from ..notifications import link_for, notify, recipients
 from .models import SupportRecord
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -172,6 +173,30 @@ def transition(record: SupportRecord, new_status: str, *, actor, reason: str | N
     if new_status == "disputed":
         default += f"（理由：{reason}）"
     audit(action, record, before=before, summary=summary or default, actor=actor)
+    _tell(record, new_status, actor, reason)
+
+
+def _tell(record: SupportRecord, new_status: str, actor, reason: str | None) -> None:
+    """Who must act next is told: the village of a record to confirm, the unit of the
+    village's decision (same transaction as the move)."""
+    if new_status not in ("submitted", "confirmed", "disputed"):
+        return
+    if record.id is None:
+        db.session.flush()
+    link = link_for("records.detail", record_id=record.id)
+    unit = record.organization.name if record.organization is not None else ""
+    village = record.village.name if record.village is not None else ""
+    if new_status == "submitted":
+        notify("record_submitted", recipients.village_users(record.village_code),
+               title=f"待确认的帮扶记录：{record.title}", body=f"{unit}提交了帮扶记录，请核对后确认或提出异议。",
+               link=link, actor=actor)
+    elif new_status == "confirmed":
+        notify("record_confirmed", recipients.unit_users(record.organization_id),
+               title=f"{village}已确认帮扶记录：{record.title}", link=link, actor=actor)
+    else:
+        notify("record_disputed", recipients.unit_users(record.organization_id),
+               title=f"{village}对帮扶记录提出异议：{record.title}",
+               body=f"异议理由：{reason}。请更正后重新提交，或撤回该记录。", link=link, actor=actor)
 
 
 def commit_or_stale() -> None:

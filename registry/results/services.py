@@ -121,11 +121,21 @@ def _describe(result: VillageResult) -> str:
             f"脱贫人口人均纯收入{yuan(result.per_capita_income)}，监测对象{result.monitored_households}户（消除风险{result.risk_removed_households}户）")
 
 
+def _tell_returned(result: VillageResult, reason: str, user) -> None:
+    """The filer and the village's accounts are told of a returned result."""
+    from ..notifications import link_for, notify, recipients
+
+    told = ([result.filed_by_id] if result.filed_by_id else []) + recipients.village_users(result.village_code)
+    notify("result_returned", told, title=f"{result.year}年度帮扶实效被退回：{result.village.name}",
+           body=f"退回原因：{reason}。请修改后重新填报。", link=link_for("results.detail", result_id=result.id), actor=user)
+
+
 REVIEW = ReviewCycle(
     checked="verified", action="verify", verb="核验", noun="帮扶实效", title="帮扶实效",
     stale=STALE_MESSAGE, locked="已核验的帮扶实效已锁定，不能修改", refiled="退回后重新填报帮扶实效：",
     describe=_describe, stamp_return=False, may_decide=can_verify, not_allowed="帮扶实效由乡镇或县市区工作人员核验",
     frozen=lambda result: ensure_year_open(result.year, result.village_code, "results"),
+    on_return=_tell_returned,
 )
 
 
