@@ -4,10 +4,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from openpyxl import load_workbook
 
 from tests.factories import CITY, COUNTY, OTHER_COUNTY, PROVINCE, make_org, make_person, make_posting, make_village
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _setup(db):
@@ -122,6 +125,12 @@ def test_map_only_with_a_configured_geojson(app, db, make_user, login_as, tmp_pa
     figure = json.loads(body.split('id="figure-map">')[1].split("</script>")[0])
     assert figure["data"][0]["type"] == "choropleth"
     assert "433100000000" in figure["data"][0]["locations"]
+    # no base map, and the base topology Plotly loads anyway is the site's own (empty) file
+    geo = figure["layout"]["geo"]
+    assert geo["visible"] is False and geo["fitbounds"] == "locations"
+    assert 'data-topojson="/static/geo/"' in body
+    topology = json.loads((ROOT / "static" / "geo" / f"{geo['scope']}_{geo['resolution']}m.json").read_text(encoding="utf-8"))
+    assert topology["type"] == "Topology" and topology["arcs"] == []
 
 
 def test_gaps_worklist_links_to_act(db, make_user, login_as):

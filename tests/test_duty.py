@@ -162,6 +162,25 @@ def test_the_posting_page_shows_missing_months(setup):
     assert "未填报" in page and "2024年1月" in page and "不足20天" in page
 
 
+def test_the_list_filters_by_a_month_chosen_from_a_list(setup):
+    """The month filter lists months in Chinese (a month input shows "--------- ----" in a
+    Chinese browser); the list still reads ?month=2025-03 through the one parser."""
+    village, org, person, posting, unit = setup
+    earlier = add_months(LAST, -1)
+    make_duty(posting, LAST)
+    make_duty(posting, earlier, days=12)
+    page = unit.get(f"/duty/?status=all&month={ym(earlier)}").get_data(as_text=True)
+    assert 'type="month"' not in page
+    assert f'<option value="{ym(earlier)}" selected>{earlier.year}年{earlier.month}月</option>' in page
+    assert f'<option value="{ym(LAST)}">{LAST.year}年{LAST.month}月</option>' in page
+    assert '<optgroup label="2021年">' in page and '<option value="2021-01">2021年1月</option>' in page
+    assert '<optgroup label="2020年">' not in page  # nothing before the registry's earliest date
+    rows = page.split("<tbody>")[1]
+    assert f"{earlier.year}年{earlier.month}月" in rows and f"{LAST.year}年{LAST.month}月" not in rows
+    # a month from before the list is still shown as chosen
+    assert '<option value="2019-05" selected>2019年5月</option>' in unit.get("/duty/?month=2019-05").get_data(as_text=True)
+
+
 # -- checking and sending back ------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from tests.factories_records import world  # noqa: F401
 
 NEXT = re.compile(r'<a href="([^"]+)" rel="next">下一页</a>')
 PREV = re.compile(r'<a href="([^"]+)" rel="prev">上一页</a>')
-ROW = re.compile(r'<td class="ref"><a href="/records/(\d+)">[^<]+</a></td>')
+ROW = re.compile(r'<td class="ref"[^>]*><a href="/records/(\d+)">[^<]+</a></td>')
 
 
 def _bulk(org, village_code: str, n: int, *, status: str = "confirmed", start: date | None = None,

@@ -208,3 +208,14 @@ def test_results_export_with_the_lists_filters_in_scope(db, login_as, make_user)
     about = {r[0].value: r[1].value for r in sheet["导出说明"].iter_rows()}
     assert about["筛选条件"] == "状态：已核验；年度：2025"
     assert "（" + far.code not in county.get("/results/export.csv?status=").get_data(as_text=True)
+
+
+def test_the_list_filters_by_a_year_chosen_from_a_list(village_session):
+    village, session = village_session
+    make_result(village.code, LAST_YEAR)
+    make_result(village.code, LAST_YEAR - 1)
+    page = session.get(f"/results/?status=all&year={LAST_YEAR - 1}").get_data(as_text=True)
+    assert f'<option value="{LAST_YEAR - 1}" selected>{LAST_YEAR - 1}年</option>' in page
+    assert '<option value="2021">2021年</option>' in page and '<option value="">全部年度</option>' in page
+    rows = page.split("<tbody>")[1]
+    assert f"{LAST_YEAR - 1}年" in rows and f"{LAST_YEAR}年" not in rows

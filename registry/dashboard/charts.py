@@ -92,12 +92,20 @@ def hierarchy_chart(table: Table, root: str) -> go.Figure:
     return fig
 
 
+# The base topology Plotly loads before it draws any geo figure, even one with every base layer
+# hidden; static/geo/ serves an empty one of this name (the registry ships no boundaries) and
+# static/js/charts.js points Plotly there instead of its CDN.
+MAP_TOPOLOGY = dict(scope="world", resolution=110)  # → static/geo/world_110m.json
+
+
 def choropleth(geojson: dict, codes: list[str], values: list, title: str) -> go.Figure:
+    """The deployment's own boundaries (GeoJSON keyed by division code), coloured by
+    ``values``, with no base map: nothing but the site's own files is needed to draw it."""
     fig = go.Figure(go.Choropleth(
         geojson=geojson, featureidkey="properties.code", locations=codes, z=values,
         colorscale="RdYlGn", zmin=0, zmax=100, colorbar=dict(title="%"),
     ))
-    fig.update_geos(fitbounds="locations", visible=False)
+    fig.update_geos(fitbounds="locations", visible=False, **MAP_TOPOLOGY)
     fig.update_layout(title=title, **{**_LAYOUT, "height": 480})
     return fig
 

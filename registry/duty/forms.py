@@ -29,10 +29,11 @@ def parse_month(value: str | None) -> date | None:
 class DutyForm(FlaskForm):
     # choices are the posting's months without a record; the service checks the month
     month = SelectField("月份", choices=[], validate_choice=False)
-    days_in_village = StringField("在村天数")
-    leave_days = StringField("请假天数", default="0")
+    # whole days: a phone shows its number pad (the service parses and checks them)
+    days_in_village = StringField("在村天数", render_kw={"inputmode": "numeric"})
+    leave_days = StringField("请假天数", default="0", render_kw={"inputmode": "numeric"})
     leave_approved_by = StringField("请假批准人", validators=[Optional(), Length(max=100)])
-    absences = StringField("无故缺勤天数", default="0")
+    absences = StringField("无故缺勤天数", default="0", render_kw={"inputmode": "numeric"})
     summary = TextAreaField("工作纪实（民情日记摘要）")
     version = HiddenField()
 

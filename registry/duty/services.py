@@ -291,6 +291,23 @@ def previous_month(today: date | None = None) -> date:
     return month_start(month_start(today or local_today()) - timedelta(days=1))
 
 
+def filter_months(selected: date | None = None, today: date | None = None) -> list[tuple[int, list[date]]]:
+    """The months a list can be filtered by, newest first, grouped by year: from this month
+    back to the registry's earliest date (``REGISTRY_RECORD_EARLIEST_DATE``), and
+    ``selected`` if it lies outside."""
+    first = month_start(current_app.config["REGISTRY_RECORD_EARLIEST_DATE"])
+    months, month = [], month_start(today or local_today())
+    while month >= first:
+        months.append(month)
+        month = add_months(month, -1)
+    if selected and selected not in months:
+        months = sorted([*months, selected], reverse=True)
+    years: dict[int, list[date]] = {}
+    for month in months:
+        years.setdefault(month.year, []).append(month)
+    return list(years.items())
+
+
 # -- queries: what the pages read --------------------------------------------------------------
 
 

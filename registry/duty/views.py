@@ -31,6 +31,7 @@ from .services import (
     duty_months_for,
     duty_status_counts,
     file_month,
+    filter_months,
     latest_months,
     min_days,
     months_to_check,
@@ -67,6 +68,7 @@ def index():
     page = db.paginate(stmt, per_page=50, error_out=False)
     return render_template(
         "duty/index.html", page=page, status=status, short=short, month=month_value(month) if month else "",
+        month_groups=filter_months(month), month_value=month_value,
         counts=duty_status_counts(current_user), short_count=short_month_count(current_user),
         minimum=min_days(), check=current_user.can("check_duty"),
         empty=VersionForm(),

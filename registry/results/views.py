@@ -52,7 +52,8 @@ def _list_filters() -> tuple[str, int | None]:
 def index():
     status, year = _list_filters()
     page = db.paginate(results_for(current_user, status=status, year=year), per_page=50, error_out=False)
-    return render_template("results/index.html", page=page, status=status, year=year,
+    years = sorted({*_years(), *([year] if year else [])}, reverse=True)
+    return render_template("results/index.html", page=page, status=status, year=year, years=years,
                            counts=result_status_counts(current_user),
                            verify=can_verify(current_user) and current_user.can("verify_results"),
                            file=current_user.can("file_results"))

@@ -59,6 +59,8 @@ def live_server(tmp_path_factory):
         REGISTRY_INSTANCE_PATH=str(tmp / "instance"),
         # scrypt costs ~160 ms a hash: the demo accounts are created and logged in often
         REGISTRY_PASSWORD_HASH_METHOD="pbkdf2:sha256:1",
+        # a deployment's own boundaries: made-up squares for four townships of 吉首市
+        GEOJSON_PATH=str(ROOT / "tests" / "browser" / "fixtures" / "townships.geojson"),
     )
     pg = os.environ.get("TEST_DATABASE_URL")
     if pg:
