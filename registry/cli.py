@@ -29,6 +29,10 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(backup_cli)
 
+    from .chase.cli import chase_cli
+
+    app.cli.add_command(chase_cli)
+
 
 # -- regions -----------------------------------------------------------------------------
 
