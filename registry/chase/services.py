@@ -303,11 +303,14 @@ class ChaseState:
     escalated_on: date | None = None
 
     @property
+    def last(self) -> str:
+        """The latest chase: "2026年11月28日 某某（乡镇）"; "" when never chased."""
+        return f"{date_cn(self.last_day)} {self.last_by}（{LEVEL_LABELS.get(self.last_level, '')}）" if self.count else ""
+
+    @property
     def chased(self) -> str:
         """"已催办 2 次，最近：2026年11月28日 某某（乡镇）"; "" when never chased."""
-        if not self.count:
-            return ""
-        return f"已催办 {self.count} 次，最近：{date_cn(self.last_day)} {self.last_by}（{LEVEL_LABELS.get(self.last_level, '')}）"
+        return f"已催办 {self.count} 次，最近：{self.last}" if self.count else ""
 
     @property
     def badge(self) -> str:
