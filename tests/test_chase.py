@@ -195,10 +195,15 @@ def test_a_chased_record_still_untouched_escalates_to_the_county_then_the_city(a
         page = county.get("/records/overdue?chase=county").get_data(as_text=True)
         assert "甲村逾期待确认" in page and "已升级至县级" in page and "乙村逾期" not in page
         assert "已升级至县级" in county.get(f"/records/{w.overdue}").get_data(as_text=True)
+        home = county.get("/").get_data(as_text=True)
+        assert "升级至县级督办的逾期记录" in home and "甲村逾期待确认" in home
+        assert "升级至" not in login_as(w.township).get("/").get_data(as_text=True)
     with time_machine.travel(_at(start + timedelta(days=to_county + to_city)), tick=False):
         assert [e.level for e in escalate()] == ["city"]
         page = login_as(w.city).get("/records/overdue?chase=city").get_data(as_text=True)
         assert "甲村逾期待确认" in page and "已升级至市级" in page
+        assert "甲村逾期待确认" in login_as(w.city).get("/").get_data(as_text=True)
+        assert "升级至县级督办的逾期记录" not in login_as(w.county).get("/").get_data(as_text=True)  # gone up
     with time_machine.travel(_at(start + timedelta(days=365)), tick=False):
         assert escalate() == []  # escalation stops at the city
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "escalate").order_by(AuditEvent.id)).all()

@@ -30,6 +30,7 @@ from datetime import date, timedelta
 from flask import current_app, url_for
 from sqlalchemy import ColumnElement, Select, and_, exists, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from ..audit.services import record as audit
 from ..core.enums import VILLAGE_ROLES
@@ -388,12 +389,20 @@ def record_state_clause(record_id_column, state: str) -> ColumnElement[bool]:
     return up("city")
 
 
-def escalated_here(user, stmt: Select | None = None) -> Select:
-    """Escalations to ``user``'s own level within their scope, newest first (the county's or
+def escalated_records(user, level: str) -> Select:
+    """(record id, title, day it escalated) of the records still overdue whose highest
+    escalation is ``level``, within ``user``'s scope, the latest first (the county's or
     city's home panel)."""
-    level = chase_level(user)
-    stmt = select(Escalation).where(Escalation.level == level) if stmt is None else stmt
-    return scoped(stmt, Escalation, user).order_by(Escalation.due_on.desc(), Escalation.id.desc())
+    from ..records.models import SupportRecord
+
+    higher = [lv for lv in ESCALATION_LEVELS if LEVELS.index(lv) > LEVELS.index(level)]
+    stmt = (select(Escalation.record_id, SupportRecord.title, Escalation.due_on)
+            .join(SupportRecord, SupportRecord.id == Escalation.record_id)
+            .where(Escalation.level == level, SupportRecord.status == "submitted"))
+    if higher:
+        above = aliased(Escalation)
+        stmt = stmt.where(~exists().where(above.record_id == SupportRecord.id, above.level.in_(higher)))
+    return scoped(stmt, SupportRecord, user).order_by(Escalation.due_on.desc(), Escalation.id.desc())
 
 
 def count(stmt: Select) -> int:
@@ -401,5 +410,5 @@ def count(stmt: Select) -> int:
 
 
 __all__ = ["ChaseState", "Item", "NOTE_MAX", "STATES", "chase", "chase_level", "duty_item", "duty_states",
-           "escalate", "escalated_here", "history", "may_chase", "missing_months", "period_days", "record_item",
+           "escalate", "escalated_records", "history", "may_chase", "missing_months", "period_days", "record_item",
            "record_state_clause", "record_states", "result_item", "result_states", "state_of"]

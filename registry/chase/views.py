@@ -3,11 +3,13 @@ and the form. Load in scope (404) → permission (403) → validate → ``servic
 flash → back to the worklist that sent the user (``next``) or the item's page."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
 from ..core.enums import VILLAGE_ROLES
 from ..core.forms import save_form
+from ..extensions import db
+from ..main.home import panel
 from ..core.navigation import back_to, next_arg
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
@@ -17,7 +19,7 @@ from ..records.models import SupportRecord
 from ..results.models import VillageResult
 from . import services
 from .forms import ChaseForm, DutyChaseForm
-from .models import LEVEL_LABELS
+from .models import ESCALATION_LEVELS, LEVEL_LABELS
 
 bp = Blueprint("chase", __name__, url_prefix="/chase")
 
@@ -66,3 +68,26 @@ def duty(posting_id: int):
         form.month.data = request.args.get("month") or (month_value(missing[0]) if missing else "")
     return _chase(services.duty_item(posting, parse_month(form.month.data)), form, months=missing,
                   village_posting=posting.role in VILLAGE_ROLES)
+
+
+# -- the county's and city's home panel ----------------------------------------------------------
+
+
+@panel
+def _escalated_here(user):
+    """Records still overdue that escalated to the user's own level (county or city); none: no panel."""
+    level = services.chase_level(user) if user.role == "region" else None
+    if level not in ESCALATION_LEVELS:
+        return None
+    stmt = services.escalated_records(user, level)
+    total = services.count(stmt)
+    if not total:  # nothing escalated here: no panel
+        return None
+    rows = db.session.execute(stmt.limit(5)).all()
+    return {
+        "title": f"升级至{LEVEL_LABELS[level]}督办的逾期记录",
+        "count": total,
+        "rows": [{"text": f"{r.title}", "url": url_for("records.detail", record_id=r.record_id),
+                  "note": f"{r.due_on.year}年{r.due_on.month}月{r.due_on.day}日升级"} for r in rows],
+        "link": url_for("records.overdue", chase=level),
+    }
