@@ -151,6 +151,8 @@ def test_a_missing_duty_month_and_an_unverified_result_are_chased_on_their_pages
     done = county.post(f"/chase/duty/{w.posting.id}", data={"month": _month(month), "note": "请补报上月纪实"})
     assert done.status_code == 302
     assert "已催办 1 次" in county.get(f"/duty/posting/{w.posting.id}").get_data(as_text=True)
+    listed = county.get("/duty/postings?missing=1").get_data(as_text=True)  # the list of months not filed
+    assert "缺报书记" in listed and "已催办 1 次" in listed
     assert "已催办 1 次" in login_as(w.unit).get(f"/duty/posting/{w.posting.id}").get_data(as_text=True)
     # a month that is filed, or not over yet, is not missing
     make_duty(w.posting, month - timedelta(days=1))
@@ -163,6 +165,7 @@ def test_a_missing_duty_month_and_an_unverified_result_are_chased_on_their_pages
     result = county.post(f"/chase/result/{w.result}", data={"note": "请乡镇尽快核验"})
     assert result.status_code == 302
     assert "已催办 1 次，最近：" in login_as(w.village_user).get(f"/results/{w.result}").get_data(as_text=True)
+    assert "已催办 1 次，最近：" in county.get("/results/?status=filed").get_data(as_text=True)
     assert db.session.scalars(select(ChaseUp.item_key).order_by(ChaseUp.id)).all() == [
         f"duty_month:{w.posting.id}:{_month(month)}", f"result:{w.result}"]
 

@@ -362,6 +362,12 @@ def duty_states(posting_id: int) -> dict[date, ChaseState]:
     return _states(lambda m: m.posting_id == posting_id, lambda row: row.month)
 
 
+def duty_states_of(posting_ids: Iterable[int]) -> dict[tuple[int, date], ChaseState]:
+    """{(posting id, month): state} of the chased months of ``posting_ids`` (a page of a list)."""
+    ids = list(posting_ids)
+    return _states(lambda m: m.posting_id.in_(ids), lambda row: (row.posting_id, row.month)) if ids else {}
+
+
 def state_of(item: Item) -> ChaseState:
     return _states(lambda m: m.item_key == item.key, lambda row: row.item_key).get(item.key, ChaseState())
 
@@ -409,6 +415,6 @@ def count(stmt: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
-__all__ = ["ChaseState", "Item", "NOTE_MAX", "STATES", "chase", "chase_level", "duty_item", "duty_states",
+__all__ = ["ChaseState", "Item", "NOTE_MAX", "STATES", "chase", "chase_level", "duty_item", "duty_states", "duty_states_of",
            "escalate", "escalated_records", "history", "may_chase", "missing_months", "period_days", "record_item",
            "record_state_clause", "record_states", "result_item", "result_states", "state_of"]

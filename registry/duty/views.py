@@ -107,6 +107,8 @@ def postings():
     return render_template(
         "duty/postings.html", page=page, months=months, records=records, last=last,
         missing=missing, file=current_user.can("file_duty"),
+        chases=chasing.duty_states_of(p.id for p in page.items),
+        chase=current_user.can("chase") and chasing.may_chase(current_user),
     )
 
 

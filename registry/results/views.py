@@ -55,6 +55,7 @@ def index():
     page = db.paginate(results_for(current_user, status=status, year=year), per_page=50, error_out=False)
     return render_template("results/index.html", page=page, status=status, year=year,
                            counts=result_status_counts(current_user),
+                           chases=chasing.result_states(r.id for r in page.items),
                            verify=can_verify(current_user) and current_user.can("verify_results"),
                            file=current_user.can("file_results"))
 
