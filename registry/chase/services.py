@@ -40,7 +40,7 @@ from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..core.timeutil import local_today, to_local
 from ..extensions import db
-from .models import ESCALATION_LEVELS, LEVEL_LABELS, LEVELS, ChaseUp, Escalation, item_key
+from .models import ESCALATION_LEVELS, ITEM_KINDS, LEVEL_LABELS, LEVELS, ChaseUp, Escalation, item_key
 
 NOTE_MAX = 500
 LEVEL_DAYS = {"county": "REGISTRY_ESCALATE_TO_COUNTY_DAYS", "city": "REGISTRY_ESCALATE_TO_CITY_DAYS"}
@@ -282,9 +282,8 @@ def _escalate_one(columns: dict, level: str, due: date, as_of: date) -> Escalati
     row = Escalation(**columns, level=level, due_on=due)
     db.session.add(row)
     db.session.flush()
-    what = {"record": "逾期未确认的帮扶记录", "duty_month": "未填报的驻村纪实", "result": "未核验的帮扶实效"}
     audit("escalate", row, actor=None, actor_name="system",
-          summary=f"{what.get(columns['item_kind'], '')}（{columns['item_key']}）催办后逾期未办理，"
+          summary=f"{ITEM_KINDS.get(columns['item_kind'], '')}（{columns['item_key']}）催办后逾期未办理，"
                   f"{date_cn(due)}起升级至{LEVEL_LABELS[level]}督办（按{date_cn(as_of)}计算）")
     # notify: item_escalated — the staff of ``level`` over the item's village and the party
     # that must act; the lead wires registry.notifications.notify(...) here at merge.
