@@ -32,6 +32,9 @@ def register(app: Flask) -> None:
     from .notifications.cli import notify_cli
 
     app.cli.add_command(notify_cli)
+    from .chase.cli import chase_cli
+
+    app.cli.add_command(chase_cli)
 
 
 # -- regions -----------------------------------------------------------------------------

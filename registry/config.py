@@ -46,6 +46,11 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_AMOUNT_MAX_YUAN": 1_000_000_000,
     "REGISTRY_AMOUNT_CONFIRM_YUAN": 10_000_000,
     "REGISTRY_CONFIRMATION_OVERDUE_DAYS": 30,
+    # 督办升级 (registry/chase): a chased item still untouched this many days after the
+    # township chased it escalates to the county's worklist, and this many days after
+    # that to the city's
+    "REGISTRY_ESCALATE_TO_COUNTY_DAYS": 14,
+    "REGISTRY_ESCALATE_TO_CITY_DAYS": 14,
     "REGISTRY_ENDING_SOON_DAYS": 90,
     "REGISTRY_PERSON_GRADES": ("优秀", "称职", "基本称职", "不称职"),
     "REGISTRY_ORG_GRADES": ("好", "较好", "一般", "差"),

@@ -17,6 +17,7 @@ FEATURES = (
     "training",
     "duty",
     "results",
+    "chase",
     "assessment",
     "closing",
     "dashboard",

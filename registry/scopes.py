@@ -16,6 +16,7 @@ from sqlalchemy import false, or_, select
 from .accounts.models import ApiToken, LoginSession
 from .assessment.models import Assessment, Incentive
 from .audit.models import AuditEvent
+from .chase.models import ChaseUp, Escalation
 from .core.scope import (
     REGION_ROLES,
     personal_rule,
@@ -46,6 +47,9 @@ scope_rule(Pairing, by_org_or_region(Pairing.organization_id, Pairing.region_cod
 scope_rule(Posting, by_org_or_region(Posting.organization_id, Posting.region_code))
 scope_rule(DutyMonth, by_org_or_region(DutyMonth.organization_id, DutyMonth.region_code))
 scope_rule(AuditEvent, by_org_or_region(AuditEvent.organization_id, AuditEvent.region_code))
+# chase-ups and escalations: the unit that must act sees its own, the others those in their region
+scope_rule(ChaseUp, by_org_or_region(ChaseUp.organization_id, ChaseUp.village_code))
+scope_rule(Escalation, by_org_or_region(Escalation.organization_id, Escalation.village_code))
 
 # summaries: region staff and viewers; the per-village ones also the village itself
 scope_rule(SupportRollup, by_region(SupportRollup.region_code, STAFF))

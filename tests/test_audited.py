@@ -39,7 +39,7 @@ def test_a_missing_related_object_or_path_gives_none(app):
 
 
 AUDITED = {
-    "Assessment", "Attendance", "DutyMonth", "Evidence", "FundContribution", "Incentive", "Organization",
+    "Assessment", "Attendance", "ChaseUp", "DutyMonth", "Escalation", "Evidence", "FundContribution", "Incentive", "Organization",
     "Pairing", "Person", "Posting", "SupportRecord", "Training", "VillageResult",
 }
 

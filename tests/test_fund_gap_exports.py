@@ -122,7 +122,7 @@ def test_the_gaps_export_has_county_township_filters_and_an_audit_record(db, gap
     session = login_as(make_user("region", region_code=COUNTY))
     county = db.session.get(Region, COUNTY).name
     rows, about = _book(session.get(f"/gaps/{COUNTY}/export.xlsx?kind=no_support&sort=-township").data)
-    assert rows[0] == ["缺口类型", "对象", "县（市、区）", "乡镇（街道）", "区划代码", "相关日期", "说明"]
+    assert rows[0] == ["缺口类型", "对象", "县（市、区）", "乡镇（街道）", "区划代码", "相关日期", "说明", "催办情况"]
     assert [r[1] for r in rows[1:]] == [second[0].name, first[1].name]  # the supported village is no gap
     assert rows[1][2:5] == [county, townships[1].name, second[0].code]
     assert "缺口类型：近12个月没有已确认的帮扶" in about["筛选条件"] and "乡镇（街道）（倒序）" in about["筛选条件"]

@@ -118,6 +118,14 @@ FORMS: dict[str, Spec] = {
     "assessment.close": Spec("county", R + "assessment.forms.FollowUpForm", {"incentive_id": "incentive_rectifying"},
                              page=False, valid=_values(note="已销号", version=_version(R + "assessment.models.Incentive",
                                                                                      "incentive_rectifying"))),
+    # 催办: the world's submitted record is not overdue yet (refused: only the note and the
+    # refusal are fuzzed); its result waits for verification and its posting has missing months
+    "chase.record": Spec("township", R + "chase.forms.ChaseForm", {"record_id": "record_submitted"},
+                         valid=_values(note="请于本周内确认")),
+    "chase.result": Spec("township", R + "chase.forms.ChaseForm", {"result_id": "result_a"},
+                         valid=_values(note="请尽快核验")),
+    "chase.duty": Spec("township", R + "chase.forms.DutyChaseForm", {"posting_id": "posting_a"},
+                       valid=_values(month="2025-04", note="请补报驻村纪实")),
     "closing.close": Spec("county", R + "closing.forms.CloseForm",
                           valid=_values(year="2022", pending_choice="freeze", confirm="y")),
     "closing.reopen": Spec("township", R + "closing.forms.ReopenForm", {"close_id": "year_close"}, page=False,

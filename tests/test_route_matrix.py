@@ -124,6 +124,10 @@ EXPECT: dict[str, Expect] = {
     "dashboard.api_gaps": E(READERS),
     "dashboard.api_openapi": E(LOGGED_IN),
     # -- support records, evidence, funds ---------------------------------------------------
+    # 催办: township staff and above (and administrators); viewers, units and villages 403
+    "chase.record": E(STAFF),
+    "chase.result": E(STAFF),
+    "chase.duty": E(STAFF),
     "records.index": E(LOGGED_IN),
     "records.export": E(LOGGED_IN),
     "records.detail": E(LOGGED_IN),

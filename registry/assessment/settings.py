@@ -20,6 +20,10 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "REGISTRY_AMOUNT_MAX_YUAN": ("单条帮扶记录、受赠资金或帮扶实效中每项金额的上限（元），超过即拒绝", "整数，如 1000000000"),
     "REGISTRY_AMOUNT_CONFIRM_YUAN": ("金额确认线（元）：超过此数的金额须勾选“以上金额已核对无误”（导入时在“大额已核实”列填“是”）才能保存", "整数，如 10000000"),
     "REGISTRY_CONFIRMATION_OVERDUE_DAYS": ("帮扶记录提交后超过此天数未确认即为逾期，列入乡镇、县市区工作清单", "整数，如 30"),
+    "REGISTRY_ESCALATE_TO_COUNTY_DAYS": (
+        "催办后仍未办理的事项（逾期未确认的帮扶记录、未填报的驻村纪实、未核验的帮扶实效），自乡镇催办之日起超过此天数升级至县级督办（每日由 flask chase escalate 计算）",
+        "整数，如 14"),
+    "REGISTRY_ESCALATE_TO_CITY_DAYS": ("已升级至县级的事项自升级之日（或县级催办之日）起超过此天数仍未办理，升级至市级督办", "整数，如 14"),
     "REGISTRY_ENDING_SOON_DAYS": ("选派在此天数内到期视为即将期满", "整数，如 90"),
     "REGISTRY_PERSON_GRADES": ("干部考核等次，由高到低", "逗号分隔，如 优秀,称职,基本称职,不称职"),
     "REGISTRY_ORG_GRADES": ("帮扶单位考核等次，由高到低", "逗号分隔，如 好,较好,一般,差"),

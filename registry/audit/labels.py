@@ -28,6 +28,9 @@ ACTION_LABELS = {
     "return": "退回",
     "check": "核实",
     "verify": "核验",
+    # chase-up and escalation (chase/services.py)
+    "chase": "催办",
+    "escalate": "督办升级",
     # assessment and incentives
     "regrade": "改定等次",
     "rectify": "整改",
@@ -73,7 +76,7 @@ ENTITY_LABELS = {
     "Attendance": "参训记录", "DutyMonth": "驻村纪实", "VillageResult": "帮扶实效", "Assessment": "考核",
     "Incentive": "表扬激励与约谈", "Region": "行政区划", "User": "账号", "AuditEvent": "审计日志",
     "Gap": "缺口清单", "TransferJob": "导入导出任务", "YearClose": "年度关账", "ReopenRequest": "重新开放申请",
-    "ApiToken": "API令牌",
+    "ApiToken": "API令牌", "ChaseUp": "催办", "Escalation": "督办升级",
 }
 
 

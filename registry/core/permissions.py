@@ -15,6 +15,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "read_region": _READERS,
     "read_overdue": _READERS | {"village"},  # the overdue list: a village sees its own, to confirm them
     "work_gaps": _REGION_STAFF,  # act on the worklists (the gaps, the overdue records)
+    # 催办 an overdue record, a missing duty month or an unverified result: region staff of a
+    # township or above (chase.services.chase_level says at which level), administrators
+    "chase": _REGION_STAFF,
     "read_audit": {"admin", "region", "viewer"},
     "verify_audit": {"admin"},  # the whole chain and its checkpoint, beyond any one region
     "manage_organizations": _REGION_STAFF,  # create any organization in the jurisdiction

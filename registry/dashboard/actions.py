@@ -16,7 +16,8 @@ Kind by kind:
   that would count for that posting, then the course's attendance form with the person chosen.
 - low_days: the days are the filer's to state; the posting's duty months, where the
   township verifies or returns a month for correction.
-- overdue: only the village confirms; the record (chase-up comes with issue 14's 催办).
+- overdue: only the village confirms; the record, and for township staff and above 催办
+  (the worklist adds that button itself: ``chase``).
 - ending_no_successor: 选派接替人选 — the village, role and start date chosen; a first
   secretary's successor can only be posted once the incumbent's posting has ended (one
   active first secretary per village), so that line links to the posting instead.

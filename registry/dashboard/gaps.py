@@ -4,7 +4,11 @@ unit, recent support, overdue) is the coverage page's own definition (``definiti
 
 Every line names its county and township (from the place's code), and a list can be
 sorted by them (``sort``: county, township, or either with a leading "-" for descending).
-``gap_rows`` streams the same lines for the export."""
+``gap_rows`` streams the same lines for the export.
+
+Lines that can be chased (催办: the overdue records) carry their chase state, shown in
+the list and the export, and ``chase`` (a state of ``chase.services.STATES``) narrows
+the worklist to such lines in that state."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -15,6 +19,8 @@ from flask import current_app, url_for
 from sqlalchemy import func, literal_column, not_, or_, select
 from sqlalchemy.orm import aliased
 
+from ..chase.services import STATES as CHASE_STATES
+from ..chase.services import record_state_clause, record_states
 from ..core.enums import PREFIX_LENGTH
 from ..core.formatting import date_cn, month_cn
 from ..core.timeutil import local_today, to_local
@@ -38,6 +44,7 @@ GAP_KINDS = {
 
 
 SORTS = {"county": "县（市、区）", "township": "乡镇（街道）"}
+CHASEABLE = ("overdue",)  # the kinds whose lines are chased (chase.services)
 
 
 @dataclass
@@ -82,46 +89,58 @@ def _sorted(stmt, place: str, sort: str):
 
 
 def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset: int = 0,
-         today: date | None = None, sort: str = "") -> list[GapList]:
+         today: date | None = None, sort: str = "", chase: str = "") -> list[GapList]:
     out = []
     areas = Areas()
-    for kind, stmt, to_item, place in _sources(region, kinds, today, sort):
+    for kind, stmt, to_item, place in _sources(region, kinds, today, sort, chase):
         count, items = _listing(stmt, limit, offset, lambda r: areas.add(to_item(r), getattr(r, place)))
+        if kind in CHASEABLE:
+            states = record_states(i["record_id"] for i in items)
+            for i in items:
+                i["chase"] = states.get(i["record_id"])
         out.append(GapList(kind, GAP_KINDS[kind], count, items))
     return out
 
 
-EXPORT_HEADERS = ("缺口类型", "对象", "县（市、区）", "乡镇（街道）", "区划代码", "相关日期", "说明")
+EXPORT_HEADERS = ("缺口类型", "对象", "县（市、区）", "乡镇（街道）", "区划代码", "相关日期", "说明", "催办情况")
 
 
-def gap_counts(region: Region, kinds: list[str] | None = None, today: date | None = None) -> dict[str, int]:
+def gap_counts(region: Region, kinds: list[str] | None = None, today: date | None = None,
+               chase: str = "") -> dict[str, int]:
     """{kind: number of lines} of the worklist (of ``kinds``), in the order of ``GAP_KINDS``."""
     return {kind: db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-            for kind, stmt, _to_item, _place in _sources(region, kinds, today, "")}
+            for kind, stmt, _to_item, _place in _sources(region, kinds, today, "", chase)}
 
 
-def gap_count(region: Region, kinds: list[str] | None = None, today: date | None = None) -> int:
-    return sum(gap_counts(region, kinds, today).values())
+def gap_count(region: Region, kinds: list[str] | None = None, today: date | None = None, chase: str = "") -> int:
+    return sum(gap_counts(region, kinds, today, chase).values())
 
 
-def gap_rows(region: Region, kinds: list[str] | None = None, sort: str = "", today: date | None = None) -> Iterator[list]:
-    """Every line of the worklist (of ``kinds``), kind by kind, as the export's rows."""
+def gap_rows(region: Region, kinds: list[str] | None = None, sort: str = "", today: date | None = None,
+             chase: str = "") -> Iterator[list]:
+    """Every line of the worklist (of ``kinds``), kind by kind, as the export's rows; a line
+    that can be chased ends with its chase state ("未催办", "已催办 2 次，最近：…；已升级至县级")."""
     areas = Areas()
-    for kind, stmt, to_item, place in _sources(region, kinds, today, sort):
+    for kind, stmt, to_item, place in _sources(region, kinds, today, sort, chase):
+        states = record_states() if kind in CHASEABLE else {}
         for r in db.session.execute(stmt.execution_options(yield_per=2000)):
             code = getattr(r, place)
             item = areas.add(to_item(r), code)
+            state = states.get(item["record_id"]) if kind in CHASEABLE else None
             yield [GAP_KINDS[kind], item["subject"], item["county"], item["township"], code, item.get("date"),
-                   item["detail"]]
+                   item["detail"], (state.text if state else "未催办") if kind in CHASEABLE else ""]
 
 
-def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: str) -> list[tuple]:
-    """(kind, statement, row -> item, name of the place-code column) of each wanted kind."""
+def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: str, chase: str = "") -> list[tuple]:
+    """(kind, statement, row -> item, name of the place-code column) of each wanted kind
+    (with ``chase``, a chase state: only the kinds that are chased, in that state)."""
     today = today or local_today()
     cfg = current_app.config
     lo, hi = region.range()
     out = []
     wanted = kinds or list(GAP_KINDS)
+    if chase in CHASE_STATES:
+        wanted = [k for k in wanted if k in CHASEABLE]
 
     def add(kind, stmt, to_item, place="code"):
         if kind in wanted:
@@ -193,7 +212,8 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
             .join(Region, Region.code == s.village_code)
             # a literal status, so the partial index ix_support_record_pending serves it
             .where(s.status == literal_column("'submitted'"), s.submitted_at < overdue_cutoff(),
-                   region.within(s.village_code))
+                   region.within(s.village_code),
+                   *([record_state_clause(s.id, chase)] if chase in CHASE_STATES else []))
             .order_by(s.submitted_at),
             lambda r: {"subject": f"{r.title}（{r.place}）", "detail": f"{date_cn(r.submitted_at)}提交，村尚未确认",
                        "url": url_for("records.detail", record_id=r.id), "date": to_local(r.submitted_at).date(),
@@ -216,4 +236,4 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
     return out
 
 
-__all__ = ["EXPORT_HEADERS", "GAP_KINDS", "SORTS", "GapList", "gap_count", "gap_counts", "gap_rows", "gaps"]
+__all__ = ["CHASEABLE", "EXPORT_HEADERS", "GAP_KINDS", "SORTS", "GapList", "gap_count", "gap_counts", "gap_rows", "gaps"]

@@ -25,7 +25,9 @@ from . import charts, summary
 from .coverage import compute
 from .definitions import FLAGS, Filters
 from .actions import NOTES, gap_action
-from .gaps import EXPORT_HEADERS, GAP_KINDS, SORTS, gap_count, gap_counts, gap_rows, gaps
+from ..chase.services import STATES as CHASE_STATES
+from ..chase.services import may_chase
+from .gaps import CHASEABLE, EXPORT_HEADERS, GAP_KINDS, SORTS, gap_count, gap_counts, gap_rows, gaps
 from .openapi import API_LIMIT_MAX, openapi_document
 from .tables import all_tables
 
@@ -137,6 +139,12 @@ def _gap_args(root: Region) -> tuple[str | None, str, AreaFilter]:
     return kind, sort if sort.lstrip("-") in SORTS else "", area_filter(root, request.args)
 
 
+def _chase_arg() -> str:
+    """The worklist's chase-state filter (催办情况), or "" (a value not among the choices is ignored)."""
+    chase = request.args.get("chase", "")
+    return chase if chase in CHASE_STATES else ""
+
+
 def _here() -> str:
     """This page's own address, for the actions' ``next``."""
     return request.full_path.rstrip("?")
@@ -147,10 +155,12 @@ def _here() -> str:
 def gaps_page(code: str):
     root = _region_or_404(code)
     kind, sort, area = _gap_args(root)
+    chase = _chase_arg()
     page = page_arg(request.args)
     per_page = 50 if kind else 10
-    lists = gaps(area.region, [kind] if kind else None, limit=per_page, offset=(page - 1) * per_page, sort=sort)
-    counts = gap_counts(area.region) if kind else {g.kind: g.count for g in lists}
+    lists = gaps(area.region, [kind] if kind else None, limit=per_page, offset=(page - 1) * per_page, sort=sort,
+                 chase=chase)
+    counts = gap_counts(area.region, chase=chase) if kind else {g.kind: g.count for g in lists}
     back = _here()
     for g in lists:
         for item in g.items:
@@ -158,13 +168,15 @@ def gaps_page(code: str):
     return render_template("dashboard/gaps.html", region=root, area=area, lists=lists, counts=counts, kinds=GAP_KINDS,
                            notes=NOTES,
                            kind=kind, page=page, per_page=per_page, sort=sort, sorts=SORTS,
-                           args={"kind": kind, "sort": sort or None, **area.args})
+                           chase=chase, chase_states=CHASE_STATES, chaseable=CHASEABLE,
+                           may_chase=current_user.can("chase") and may_chase(current_user),
+                           args={"kind": kind, "sort": sort or None, "chase": chase or None, **area.args})
 
 
 GAP_COLUMNS = tuple(
     Column(header, key, kind, width) for header, (key, kind, width) in zip(EXPORT_HEADERS, (
         ("kind", "text", 24), ("subject", "text", 36), ("county", "text", 14), ("township", "text", 14),
-        ("place_code", "text", 14), ("date", "date", 12), ("detail", "text", 48)))
+        ("place_code", "text", 14), ("date", "date", 12), ("detail", "text", 48), ("chase", "text", 36)))
 )
 
 
@@ -177,14 +189,16 @@ def gaps_export(code: str, fmt: str):
         abort(404)
     root = _region_or_404(code)
     kind, sort, area = _gap_args(root)
+    chase = _chase_arg()
     region = area.region
     kinds = [kind] if kind else None
     shown = describe_filters([("行政区", root.name), *area.shown, ("缺口类型", GAP_KINDS.get(kind or "", "")),
-                              ("排序", (SORTS[sort.lstrip("-")] + ("（倒序）" if sort.startswith("-") else "")) if sort else "")])
-    count = export_size(gap_count(region, kinds))
+                              ("排序", (SORTS[sort.lstrip("-")] + ("（倒序）" if sort.startswith("-") else "")) if sort else ""),
+                              ("催办情况", CHASE_STATES.get(chase, ""))])
+    count = export_size(gap_count(region, kinds, chase=chase))
     title = f"{region.name}缺口清单"
     audit_export("Gap", title, count, fmt, shown)
-    return send_export(fmt, title, GAP_COLUMNS, gap_rows(region, kinds, sort), filters=shown)
+    return send_export(fmt, title, GAP_COLUMNS, gap_rows(region, kinds, sort, chase=chase), filters=shown)
 
 
 # -- JSON API --------------------------------------------------------------------------------
@@ -214,7 +228,11 @@ def api_gaps(code: str):
 
 
 def _json_item(item: dict) -> dict:
-    return {k: v.isoformat() if isinstance(v, date) else v for k, v in item.items()}
+    out = {k: v.isoformat() if isinstance(v, date) else v for k, v in item.items() if k != "chase"}
+    if "chase" in item:  # a line that is chased (催办): its state as a value and as text
+        state = item["chase"]
+        out["chase"], out["chase_text"] = (state.value, state.text) if state else ("none", "未催办")
+    return out
 
 
 @bp.route("/api/v1/openapi.json")

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..chase import services as chasing
 from ..core.access import login_only
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.forms import save_form
@@ -108,6 +109,8 @@ def postings():
     return render_template(
         "duty/postings.html", page=page, months=months, records=records, last=last,
         missing=missing, file=current_user.can("file_duty"),
+        chases=chasing.duty_states_of(p.id for p in page.items),
+        chase=current_user.can("chase") and chasing.may_chase(current_user),
     )
 
 
@@ -121,6 +124,8 @@ def posting(posting_id: int):
     filed = [r.duty for r in rows if r.duty]
     return render_template(
         "duty/posting.html", posting=posting, rows=rows, minimum=min_days(),
+        chases=chasing.duty_states(posting.id),
+        chase=current_user.can("chase") and chasing.may_chase(current_user),
         file=current_user.can("file_duty"), check=current_user.can("check_duty"), empty=VersionForm(),
         totals={"days": sum(d.days_in_village for d in filed), "absences": sum(d.absences for d in filed),
                 "short": sum(1 for d in filed if d.is_short), "missing": sum(1 for r in rows if r.missing)},

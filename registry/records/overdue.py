@@ -1,7 +1,8 @@
 """The overdue worklist (逾期未确认): records the village has neither confirmed nor disputed
 for longer than the setting, narrowed by county / township (``regions.areas``), category
-and age, sorted by waiting time or by county or township, counted per category and per
-age, and exported with the same filters. What is overdue is ``queries.overdue``."""
+and age and chase state (催办, 督办升级: ``chase.services``), sorted by waiting time or by county
+or township, counted per category, per age and per chase state, and exported with the same
+filters and the chase columns. What is overdue is ``queries.overdue``."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import Select, String, case, func, select
 
+from ..chase.services import STATES as CHASE_STATES
+from ..chase.services import record_state_clause, record_states
 from ..core.enums import RECORD_CATEGORIES
 from ..core.paging import Key
 from ..core.timeutil import to_local, utcnow
@@ -44,6 +47,7 @@ class OverdueFilters:
     category: str = ""
     min_days: int | None = None
     sort: str = ""
+    chase: str = ""  # CHASE_STATES
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> OverdueFilters:
@@ -51,35 +55,53 @@ class OverdueFilters:
         category = args.get("category", "")
         age = args.get("age", "")
         sort = args.get("sort", "")
+        chase = args.get("chase", "")
         return cls(category if category in RECORD_CATEGORIES else "",
                    int(age) if age.isdigit() and int(age) in AGES else None,
-                   sort if sort.lstrip("-") in SORTS else "")
+                   sort if sort.lstrip("-") in SORTS else "", chase if chase in CHASE_STATES else "")
 
     @property
     def args(self) -> dict:
-        return {"category": self.category or None, "age": self.min_days, "sort": self.sort or None}
+        return {"category": self.category or None, "age": self.min_days, "sort": self.sort or None,
+                "chase": self.chase or None}
 
     def shown(self) -> list[tuple[str, str]]:
         days = current_app.config["REGISTRY_CONFIRMATION_OVERDUE_DAYS"]
         sort = SORTS.get(self.sort.lstrip("-"), "")
         return [("帮扶类别", RECORD_CATEGORIES.get(self.category, "")),
                 ("逾期", f"提交超过{self.min_days or days}天未确认"),
-                ("排序", (sort + ("（倒序）" if self.sort.startswith("-") else "")) if sort else "")]
+                ("排序", (sort + ("（倒序）" if self.sort.startswith("-") else "")) if sort else ""),
+                ("催办情况", CHASE_STATES.get(self.chase, ""))]
 
-    def query(self, user, region: Region | None) -> Select:
-        return overdue(user, region, category=self.category, min_days=self.min_days)
+    def query(self, user, region: Region | None, *, chase: bool = True) -> Select:
+        stmt = overdue(user, region, category=self.category, min_days=self.min_days)
+        return stmt.where(record_state_clause(SupportRecord.id, self.chase)) if chase and self.chase else stmt
 
 
 def counts(user, region: Region | None, filters: OverdueFilters) -> tuple[dict[str, int], dict[int | None, int]]:
     """({category: records}, {age: records}) of the overdue list: the categories within
     the age chosen, the ages within the category chosen (None: overdue at all)."""
-    by_category = overdue(user, region, min_days=filters.min_days).order_by(None).subquery()
+    by_category = overdue(user, region, min_days=filters.min_days)
+    if filters.chase:
+        by_category = by_category.where(record_state_clause(SupportRecord.id, filters.chase))
+    by_category = by_category.order_by(None).subquery()
     categories = dict(db.session.execute(
         select(by_category.c.category, func.count()).group_by(by_category.c.category)).all())
-    by_age = overdue(user, region, category=filters.category).order_by(None).subquery()
+    by_age = overdue(user, region, category=filters.category)
+    if filters.chase:
+        by_age = by_age.where(record_state_clause(SupportRecord.id, filters.chase))
+    by_age = by_age.order_by(None).subquery()
     ages = db.session.execute(select(func.count(), *(
         func.count(case((by_age.c.submitted_at < overdue_cutoff(days), 1))) for days in AGES))).one()
     return {k: categories[k] for k in RECORD_CATEGORIES if categories.get(k)}, dict(zip((None, *AGES), ages))
+
+
+def chase_counts(user, region: Region | None, filters: OverdueFilters) -> dict[str, int]:
+    """{chase state: records} of the overdue list within the category and age chosen."""
+    listed = filters.query(user, region, chase=False).order_by(None).subquery()
+    found = db.session.execute(select(*(func.count(case((record_state_clause(listed.c.id, state), 1)))
+                                        for state in CHASE_STATES)).select_from(listed)).one()
+    return dict(zip(CHASE_STATES, found))
 
 
 COLUMNS = (
@@ -88,6 +110,8 @@ COLUMNS = (
     Column("帮扶类别", "category", width=10), Column("标题", "title", width=30),
     Column("直接投入（元）", "amount", "amount"), Column("提交日期", "submitted", "date", width=12),
     Column("已等待（天）", "days", "int", width=10),
+    Column("催办次数", "chases", "int", width=10), Column("最近催办", "last_chase", width=30),
+    Column("督办升级", "escalated", width=12),
 )
 
 
@@ -98,12 +122,15 @@ def rows(stmt: Select) -> Iterator[list]:
                                     s.amount, s.submitted_at, maintain_column_froms=True)
              .join_from(s, Region, Region.code == s.village_code)
              .join_from(s, Organization, Organization.id == s.organization_id))
-    areas, now = Areas(), utcnow()
-    for reference, code, village, org, category, title, amount, submitted in db.session.execute(
+    lines = lines.add_columns(s.id)
+    areas, now, chased = Areas(), utcnow(), record_states()
+    for reference, code, village, org, category, title, amount, submitted, record_id in db.session.execute(
             lines.execution_options(yield_per=2000)):
         county, township = areas.of(code)
+        state = chased.get(record_id)
         yield [reference, county, township, village, code, org, RECORD_CATEGORIES.get(category, category), title,
-               amount, to_local(submitted).date(), (now - submitted).days]
+               amount, to_local(submitted).date(), (now - submitted).days, state.count if state else 0,
+               state.last if state else "", state.badge if state else ""]
 
 
-__all__ = ["AGES", "COLUMNS", "SORTS", "OverdueFilters", "counts", "rows", "sort_keys"]
+__all__ = ["AGES", "COLUMNS", "SORTS", "OverdueFilters", "chase_counts", "counts", "rows", "sort_keys"]

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from ..chase import services as chasing
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
@@ -106,8 +107,17 @@ def _detail_context(record: SupportRecord, **extra) -> dict:
         "overdue_days": current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"),
         "days_pending": queries.days_pending(record),
         "review": changes.review(record, user),
+        **_chase_context(record, user),
         **extra,
     }
+
+
+def _chase_context(record: SupportRecord, user) -> dict:
+    """The record's 催办 card: its chases and escalations, and the chase link for those who may."""
+    item = chasing.record_item(record)
+    may = user.can("chase") and chasing.may_chase(user) and item.is_open
+    return {"chase_state": chasing.state_of(item), "chase_history": chasing.history(item, user),
+            "chase_url": url_for("chase.record", record_id=record.id) if may else None}
 
 
 def _refused(record: SupportRecord, violation: RuleViolation, **extra):
@@ -159,6 +169,9 @@ def overdue():
     by_category, by_age = overdue_list.counts(current_user, area.region, filters)
     code = request.args.get("region") or None
     return render_template("records/overdue.html", page=page, area=area, filters=filters, by_category=by_category,
+                           by_chase=overdue_list.chase_counts(current_user, area.region, filters),
+                           chase_states=chasing.STATES, chased=chasing.record_states(r.id for r in page.items),
+                           may_chase=current_user.can("chase") and chasing.may_chase(current_user),
                            by_age=by_age, ages=overdue_list.AGES, sorts=overdue_list.SORTS, categories=RECORD_CATEGORIES,
                            areas=Areas().preload(r.village_code for r in page.items), days_pending=queries.days_pending,
                            days=current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..chase import services as chasing
 from ..audit.services import events_of
 from ..core.access import login_only
 from ..core.enums import RESULT_STATUSES
@@ -55,6 +56,7 @@ def index():
     years = sorted({*_years(), *([year] if year else [])}, reverse=True)
     return render_template("results/index.html", page=page, status=status, year=year, years=years,
                            counts=result_status_counts(current_user),
+                           chases=chasing.result_states(r.id for r in page.items),
                            verify=can_verify(current_user) and current_user.can("verify_results"),
                            file=current_user.can("file_results"))
 
@@ -124,7 +126,11 @@ def edit(result_id: int):
 def detail(result_id: int):
     result = get_in_scope_or_404(VillageResult, result_id)
     history = events_of(current_user, "VillageResult", result.id)
+    item = chasing.result_item(result)
+    may_chase = current_user.can("chase") and chasing.may_chase(current_user) and item.is_open
     return render_template("results/detail.html", result=result, history=history, fields=FIELDS,
+                           chase_state=chasing.state_of(item), chase_history=chasing.history(item, current_user),
+                           chase_url=url_for("chase.result", result_id=result.id) if may_chase else None,
                            verify=can_verify(current_user) and current_user.can("verify_results"),
                            file=current_user.can("file_results"), form=VersionForm())
 
