@@ -68,6 +68,8 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_EXPORT_JOB_ROWS": 5000,
     # the files of finished import/export jobs (and import error reports) are removed after this many days
     "REGISTRY_JOB_KEEP_DAYS": 7,
+    # a cadre's one-time activation code (cadres.services) expires after this many days
+    "REGISTRY_CADRE_ACTIVATION_DAYS": 7,
     # werkzeug's method string; tests use a cheap one, production keeps scrypt
     "REGISTRY_PASSWORD_HASH_METHOD": "scrypt",
 }

@@ -45,6 +45,7 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "REGISTRY_SUPPORT_WINDOW_DAYS": ("近期帮扶的统计窗口（天）：已确认帮扶记录日期在此天数内的村计为近12个月有帮扶", "整数，如 365"),
     "REGISTRY_EXPORT_JOB_ROWS": ("导出超过此行数时转为后台任务（flask jobs work）生成文件，完成后在任务页下载", "整数，如 5000"),
     "REGISTRY_JOB_KEEP_DAYS": ("后台导入导出任务的文件（及导入错误标注文件）在任务完成后保留的天数，到期自动删除，任务记录保留", "整数，如 7"),
+    "REGISTRY_CADRE_ACTIVATION_DAYS": ("驻村干部账号的一次性激活码自发放起的有效天数，过期须由开通单位重新发放", "整数，如 7"),
     "REGISTRY_PASSWORD_HASH_METHOD": ("密码哈希算法（werkzeug 写法），生产环境保持 scrypt", "如 scrypt"),
 }
 
