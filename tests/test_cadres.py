@@ -250,11 +250,17 @@ def test_a_cadre_sees_their_own_part_only(world, cadre, login_as):
 
 
 def test_a_cadres_pages_link_nowhere_closed_to_them(world, cadre, login_as, app):
-    session = login_as(cadre)
-    adapter = app.url_map.bind("localhost")
     from registry.core.access import cadre_may_open
 
-    for url in ("/", f"/people/{world.person.id}", f"/postings/{world.posting.id}", f"/duty/posting/{world.posting.id}"):
+    course = make_training(COUNTY, "pre_posting", start=world.posting.start_date, title="岗前培训甲", level="county")
+    attend(course, world.person)
+    duty = make_duty(world.posting, date(local_today().year, local_today().month, 1) - timedelta(days=1), days=12)
+    session = login_as(cadre)
+    adapter = app.url_map.bind("localhost")
+    for url in ("/", f"/people/{world.person.id}", f"/postings/{world.posting.id}", f"/duty/posting/{world.posting.id}",
+                "/duty/", f"/duty/{duty.id}/edit", f"/duty/posting/{world.posting.id}/new", f"/training/{course.id}",
+                f"/training/person/{world.person.id}", f"/assessment/person/{world.person.id}", "/account",
+                "/account/password"):
         html = session.get(url).get_data(as_text=True)
         for path in re.findall(r'\shref="(/[^"#?]*)', html):
             endpoint, _ = adapter.match(path, method="GET")
