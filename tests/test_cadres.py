@@ -257,14 +257,17 @@ def test_a_cadres_pages_link_nowhere_closed_to_them(world, cadre, login_as, app)
     duty = make_duty(world.posting, date(local_today().year, local_today().month, 1) - timedelta(days=1), days=12)
     session = login_as(cadre)
     adapter = app.url_map.bind("localhost")
+    dead = []
     for url in ("/", f"/people/{world.person.id}", f"/postings/{world.posting.id}", f"/duty/posting/{world.posting.id}",
                 "/duty/", f"/duty/{duty.id}/edit", f"/duty/posting/{world.posting.id}/new", f"/training/{course.id}",
                 f"/training/person/{world.person.id}", f"/assessment/person/{world.person.id}", "/account",
                 "/account/password"):
         html = session.get(url).get_data(as_text=True)
-        for path in re.findall(r'\shref="(/[^"#?]*)', html):
-            endpoint, _ = adapter.match(path, method="GET")
-            assert endpoint == "static" or cadre_may_open(app.view_functions[endpoint]), f"{url} links to {path}"
+        for path in re.findall(r'\s(?:href|action)="(/[^"#?]*)', html):
+            endpoint, _ = adapter.match(path, method="POST" if "/logout" in path or "/end" in path else "GET")
+            if endpoint != "static" and not cadre_may_open(app.view_functions[endpoint]):
+                dead.append(f"{url} links to {path}")
+    assert not dead, dead
 
 
 # -- filing and verifying ---------------------------------------------------------------------
