@@ -21,7 +21,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10))
     # scope: a region (region, viewer), an organization (unit), a village (village) or
-    # one registered person (cadre: 驻村干部, accounts/cadres.py)
+    # one registered person (cadre: 驻村干部, cadres/services.py)
     region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), index=True)
     village_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
@@ -43,7 +43,7 @@ class User(UserMixin, db.Model):
     region: Mapped[Region | None] = relationship(foreign_keys=[region_code], lazy="joined")
     village: Mapped[Region | None] = relationship(foreign_keys=[village_code], lazy="joined")
     organization = relationship("Organization", foreign_keys=[organization_id], lazy="joined")
-    person = relationship("Person", foreign_keys=[person_id], lazy="joined")
+    person = relationship("Person", foreign_keys=[person_id])  # loaded when asked: cadres only
 
     # The key of the login session this request runs under (sessions.py), not stored:
     # Flask-Login keeps what get_id() returns in the session cookie.
