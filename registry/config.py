@@ -90,6 +90,8 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_EMAIL_MAX_ATTEMPTS": 6,
     # the daily digest goes out at the first delivery pass after this hour (Asia/Shanghai)
     "REGISTRY_DIGEST_HOUR": 8,
+    # a cadre's one-time activation code (cadres.services) expires after this many days
+    "REGISTRY_CADRE_ACTIVATION_DAYS": 7,
     # werkzeug's method string; tests use a cheap one, production keeps scrypt
     "REGISTRY_PASSWORD_HASH_METHOD": "scrypt",
 }

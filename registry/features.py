@@ -12,6 +12,7 @@ FEATURES = (
     "audit",
     "organizations",
     "people",
+    "cadres",
     "pairings",
     "records",
     "training",

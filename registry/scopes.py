@@ -5,7 +5,9 @@ it to every list, lookup, export, chart and API call. Admins see everything, and
 without a rule here is seen by admins only (``tests/test_scope_rules.py`` names those).
 
 Roles: region staff and viewers see what lies under their region, a village user its
-village, a unit what belongs to its organization — with the exceptions spelled out below.
+village, a unit what belongs to its organization, a cadre (驻村干部) what is about their
+own person — with the exceptions spelled out below. A cadre moreover reaches only a few
+pages (``core.access.for_cadres``): everything else is 404 to them.
 The module sits above the models so that no model imports another to compute visibility;
 ``create_app`` imports it once (``web.register_extensions``).
 """
@@ -41,11 +43,26 @@ from .results.models import VillageResult
 from .training.models import Attendance, Training
 from .transfer.models import TransferJob
 
+# -- a cadre: their own person ---------------------------------------------------------
+
+def _own_postings(user):
+    """The ids of the postings of a cadre's person."""
+    return select(Posting.id).where(Posting.person_id == user.person_id)
+
+
+def _or_cadre(rule, own):
+    """``rule`` for every role, but a cadre: ``own(user)``, about their own person."""
+    return lambda user: own(user) if user.role == "cadre" else rule(user)
+
+
 # -- the plain cases: a unit its own rows, the others what lies in their region -------
 
 scope_rule(Pairing, by_org_or_region(Pairing.organization_id, Pairing.region_code))
-scope_rule(Posting, by_org_or_region(Posting.organization_id, Posting.region_code))
-scope_rule(DutyMonth, by_org_or_region(DutyMonth.organization_id, DutyMonth.region_code))
+scope_rule(Posting, _or_cadre(by_org_or_region(Posting.organization_id, Posting.region_code),
+                              lambda user: Posting.person_id == user.person_id))
+# a cadre's days in the village: those of their own postings
+scope_rule(DutyMonth, _or_cadre(by_org_or_region(DutyMonth.organization_id, DutyMonth.region_code),
+                                lambda user: DutyMonth.posting_id.in_(_own_postings(user))))
 scope_rule(AuditEvent, by_org_or_region(AuditEvent.organization_id, AuditEvent.region_code))
 # chase-ups and escalations: the unit that must act sees its own, the others those in their region
 scope_rule(ChaseUp, by_org_or_region(ChaseUp.organization_id, ChaseUp.village_code))
@@ -103,9 +120,14 @@ scope_rule(VillageResult, _region_or_helped(VillageResult.village_code))
 @scope_rule(Organization)
 def _organization(user):
     """A unit sees itself; region staff and viewers the organizations based in their region
-    or helping in it; a village the organizations paired with or posted to it."""
+    or helping in it; a village the organizations paired with or posted to it; a cadre
+    their employer and the units that sent them (by name: no organization page opens to
+    a cadre)."""
     if user.role == "unit":
         return Organization.id == user.organization_id
+    if user.role == "cadre":
+        return or_(Organization.id.in_(select(Person.organization_id).where(Person.id == user.person_id)),
+                   Organization.id.in_(select(Posting.organization_id).where(Posting.person_id == user.person_id)))
     helping_here = or_(
         Organization.id.in_(select(Pairing.organization_id).where(region_clause(Pairing.region_code, user))),
         Organization.id.in_(select(Posting.organization_id).where(region_clause(Posting.region_code, user))),
@@ -123,6 +145,8 @@ def _person(user):
     organizations of their region or posted into it; a village the people posted to it."""
     if user.role == "unit":
         return Person.organization_id == user.organization_id
+    if user.role == "cadre":
+        return Person.id == user.person_id
     posted_here = Person.id.in_(select(Posting.person_id).where(region_clause(Posting.region_code, user)))
     if user.role in STAFF:
         employed_here = Person.organization_id.in_(
@@ -163,12 +187,12 @@ def _fund_contribution(user):
 @scope_rule(Training)
 def _training(user):
     """Region staff and viewers see the courses run in their jurisdiction and those run
-    above it (a provincial course is for the whole province); units and villages the
-    courses their people attended."""
+    above it (a provincial course is for the whole province); units, villages and cadres
+    the courses their people (a cadre: they themselves) attended."""
     if user.role in STAFF:
         above = user.region.ancestor_codes() if user.region is not None else []
         return or_(region_clause(Training.region_code, user), Training.region_code.in_(above))
-    if user.role in ("unit", "village"):
+    if user.role in ("unit", "village", "cadre"):
         return Training.id.in_(select(Attendance.training_id).where(scope_filter(Attendance, user)))
     return false()
 
@@ -182,11 +206,13 @@ def _unit_or_its_people(org_column, person_column, user):
 @scope_rule(Assessment)
 def _assessment(user):
     """Region staff and viewers: grades given in their jurisdiction. A unit: its own
-    grade and those of its people. Villages: none."""
+    grade and those of its people. A cadre: their own grades. Villages: none."""
     if user.role in STAFF:
         return region_clause(Assessment.region_code, user)
     if user.role == "unit":
         return _unit_or_its_people(Assessment.organization_id, Assessment.person_id, user)
+    if user.role == "cadre":
+        return Assessment.person_id == user.person_id
     return false()
 
 

@@ -130,6 +130,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
+    from .core.access import cadre_may_open
     from .core.database import set_read_only_request
     from .core.parsing import refuse_nul
 
@@ -150,6 +151,8 @@ def register_hooks(app: Flask) -> None:
             if request.path.startswith("/api/"):
                 abort(401)
             return login_manager.unauthorized()
+        if current_user.role == "cadre" and not cadre_may_open(view):
+            abort(404)  # a cadre sees their own part only (core.access.for_cadres)
         return None
 
     @app.after_request

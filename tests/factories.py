@@ -110,3 +110,14 @@ def make_pairing(org, region_code: str, kind: str = "resident", start: date | No
     db.session.add(pairing)
     db.session.commit()
     return pairing
+
+
+def make_cadre(person, actor, password: str | None = None, username: str | None = None):
+    """A cadre's account for ``person``, opened by ``actor`` (who manages the person) and
+    activated with ``password`` (the test password) — through the services, as the pages do."""
+    from registry.cadres.services import activate, issue_activation
+    from tests.conftest import PASSWORD
+
+    issued = issue_activation(person, username or f"cadre{person.id}", actor=actor)
+    password = password or PASSWORD
+    return activate(issued.user.username, issued.code, password, password, "192.0.2.1")

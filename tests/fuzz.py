@@ -14,7 +14,7 @@ import io
 import json
 import os
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html.parser import HTMLParser
 
@@ -353,6 +353,7 @@ class World:
     ids: dict[str, int]  # name -> id of the objects the forms act on
     users: dict[str, int]  # persona -> user id
     codes: dict[str, str]  # name -> region code
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> a one-time secret a form takes
 
 
 def build_world() -> World:
@@ -383,6 +384,10 @@ def build_world() -> World:
     posting_a = make_posting(person_a, org_a, v2.code, "first_secretary", start=date(2024, 1, 1))
     person_c = make_person(org_c)
     person_b = make_person(org_b)
+    person_d = make_person(org_c)  # posted, with no account yet: the county opens one
+    make_posting(person_d, org_c, v1.code, "team_member", start=date(2024, 1, 1))
+    person_p = make_person(org_c)  # posted, with an account waiting for activation
+    make_posting(person_p, org_c, v1.code, "team_member", start=date(2024, 2, 1))
     posting_b = make_posting(person_b, org_b, vf.code, "first_secretary", start=date(2024, 1, 1))
 
     def user(name, role, **scope):
@@ -414,6 +419,12 @@ def build_world() -> World:
     from registry.accounts.services import disable_user
 
     disable_user(users["disabled"], "调离", actor=users["admin"])
+    # a cadre (驻村干部) of person_a, and an account of person_p not yet activated
+    from registry.cadres.services import issue_activation
+    from tests.factories import make_cadre
+
+    users["cadre"] = make_cadre(person_a, users["unit"], username="fz_cadre")
+    pending = issue_activation(person_p, "fz_pending", actor=users["county"])
     sessions.start_session(users["sessions"], address="127.0.0.1", user_agent="fuzz")  # one to end
     tokens.issue_token(users["token"], "模糊测试令牌")  # one to revoke
     login_session = db.session.scalar(select(LoginSession).where(LoginSession.user_id == users["sessions"].id))
@@ -453,7 +464,7 @@ def build_world() -> World:
     db.session.commit()
     objects = {
         "org_a": org_a, "org_b": org_b, "org_c": org_c, "org_f": org_f, "pairing_a": pairing_a,
-        "person_a": person_a, "person_b": person_b, "person_c": person_c, "posting_a": posting_a, "posting_b": posting_b,
+        "person_a": person_a, "person_b": person_b, "person_c": person_c, "person_d": person_d, "posting_a": posting_a, "posting_b": posting_b,
         "record_draft": draft, "record_submitted": submitted, "record_confirmed": confirmed, "record_other": other,
         "evidence": evidence, "duty_a": duty_a, "duty_b": duty_b, "result_a": result_a, "result_b": result_b,
         "training_c": training_c, "training_b": training_b, "attendance_c": attendance_c, "incentive": incentive,
@@ -463,4 +474,5 @@ def build_world() -> World:
         "api_token": api_token, "notification": notification, "failed_email": failed_email,
     }
     return World(ids={k: v.id for k, v in objects.items()}, users={k: v.id for k, v in users.items()},
-                 codes={"v1": v1.code, "v2": v2.code, "vf": vf.code, "township": township.code})
+                 codes={"v1": v1.code, "v2": v2.code, "vf": vf.code, "township": township.code},
+                 secrets={"activation_code": pending.code})

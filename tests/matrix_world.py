@@ -4,7 +4,8 @@ scope, and the accounts of the personas.
 
 Geography (real divisions): V1 and V2 in township T1 of 吉首市 (COUNTY), V3 in another
 township of 吉首市, V4 in 泸溪县 (same city), V5 in 宁乡市 (another city). The unit persona
-is organization A, helping V1; the village persona is V1.
+is organization A, helping V1; the village persona is V1; the cadre persona (驻村干部) is
+the account of 矩阵干部甲一, A's first secretary in V1.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ PNG_EVIDENCE_NAME = "现场照片.png"
 
 # Each persona but the anonymous one is an account of the world; "disabled" is county staff
 # whose account is switched off after logging in.
-PERSONAS = ("anonymous", "admin", "province", "city", "county", "township", "unit", "village", "viewer", "disabled")
+PERSONAS = ("anonymous", "admin", "province", "city", "county", "township", "unit", "village", "viewer", "disabled",
+            "cadre")
 
 
 @dataclass
@@ -206,6 +208,12 @@ def build_world() -> MatrixWorld:
     for persona, user in users.items():
         tokens[persona] = _jobs_and_reports(user)
         issue_token(user, f"{persona}的接口令牌")  # an API token of its own, to revoke
+    # the cadre: an account of 矩阵干部甲一's own (no API token nor jobs: a cadre has neither)
+    from tests.factories import make_cadre
+
+    users["cadre"] = make_cadre(people["a1"], users["unit"], username="m_cadre")
+    notify("record_chased", [users["cadre"]], title="矩阵通知", link="/notifications/")  # its own, too
+    db.session.commit()
     codes = [PROVINCE, CITY, COUNTY, t1.code, v1.code, v2.code, t2.code, v3.code, SAME_CITY_COUNTY, v4.code,
              OTHER_COUNTY, v5.code]
     return MatrixWorld(user_ids={p: u.id for p, u in users.items()}, tokens=tokens, codes=codes, evidence_png=png)
@@ -258,6 +266,8 @@ def lay_files(app, world: MatrixWorld) -> None:
     reports = Path(app.config["UPLOAD_FOLDER"]) / "import-reports"
     reports.mkdir(parents=True, exist_ok=True)
     for persona, user in world.users.items():
+        if persona not in world.tokens:
+            continue
         path = reports / f"{user.id}-{world.tokens[persona]}.xlsx"
         if not path.is_file():
             path.write_bytes(sheet)

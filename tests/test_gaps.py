@@ -25,7 +25,7 @@ def world(db):
         make_posting(make_person(unit), unit, full.code, role=role, start=today - timedelta(days=30))
     make_pairing(unit, full.code)
     make_support(unit, full.code, today - timedelta(days=20))
-    make_duty(posting, date(today.year, today.month, 1) - timedelta(days=1), days=5)
+    make_duty(posting, date(today.year, today.month, 1) - timedelta(days=1), days=5, status="checked")
     overdue = make_support(org, small.code, today - timedelta(days=50), status="submitted",
                            submitted_at=utcnow() - timedelta(days=45))
     ending = make_posting(make_person(unit), unit, make_village(OTHER_COUNTY, n=1).code, role="first_secretary",

@@ -39,6 +39,9 @@ REGION = ("province", "city", "county", "township")
 STAFF = ("admin", *REGION)  # who runs the registry in a jurisdiction
 READERS = (*STAFF, "viewer")  # and who reads all of it
 TURNED_AWAY = ("anonymous", "disabled")  # no session that counts: the login page (the API: 401)
+# a cadre (驻村干部) reaches their home, their account and their own person's postings,
+# training, days in the village and grades, and nothing else (core.access.for_cadres: 404)
+CADRE = ("cadre",)
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Expect:
 
 
 E = Expect
-PUBLIC_ALL = (*TURNED_AWAY, *LOGGED_IN)
+PUBLIC_ALL = (*TURNED_AWAY, *LOGGED_IN, *CADRE)
 
 EXPECT: dict[str, Expect] = {
     # -- public and the account ------------------------------------------------------------
@@ -64,13 +67,13 @@ EXPECT: dict[str, Expect] = {
     "main.plotly_js": E(PUBLIC_ALL, public=True),
     "main.favicon": E(PUBLIC_ALL, ok=(302,), public=True),  # to the static file
     "accounts.login": E(PUBLIC_ALL, ok=(200, 302), public=True),  # a logged-in user goes home
-    "accounts.logout": E(LOGGED_IN),
-    "main.home": E(LOGGED_IN),
-    "accounts.password": E(LOGGED_IN),
+    "accounts.logout": E((*LOGGED_IN, *CADRE)),
+    "main.home": E((*LOGGED_IN, *CADRE)),
+    "accounts.password": E((*LOGGED_IN, *CADRE)),
     "accounts.token": E(LOGGED_IN),
     "accounts.revoke_token": E(LOGGED_IN),
-    "accounts.account": E(LOGGED_IN),
-    "accounts.end_session": E(LOGGED_IN),  # one's own sessions only: another's is 404
+    "accounts.account": E((*LOGGED_IN, *CADRE)),
+    "accounts.end_session": E((*LOGGED_IN, *CADRE)),  # one's own sessions only: another's is 404
     "accounts.user_detail": E(("admin",)),
     "accounts.disable": E(("admin",)),
     "accounts.enable": E(("admin",)),
@@ -78,10 +81,10 @@ EXPECT: dict[str, Expect] = {
     "accounts.users": E(("admin",)),
     "accounts.new_user": E(("admin",)),
     "assessment.settings": E(("admin",)),
-    "notifications.index": E(LOGGED_IN),
-    "notifications.read": E(LOGGED_IN),  # one's own notifications only: another's is 404, to admins too
-    "notifications.read_all": E(LOGGED_IN),
-    "notifications.preferences": E(LOGGED_IN),
+    "notifications.index": E((*LOGGED_IN, *CADRE)),
+    "notifications.read": E((*LOGGED_IN, *CADRE)),  # one's own notifications only: another's is 404, to admins too
+    "notifications.read_all": E((*LOGGED_IN, *CADRE)),
+    "notifications.preferences": E((*LOGGED_IN, *CADRE)),
     "notifications.outbox": E(("admin",)),
     "notifications.retry": E(("admin",)),
     # -- organizations, people, postings, pairings ------------------------------------------
@@ -92,14 +95,17 @@ EXPECT: dict[str, Expect] = {
     "organizations.edit": E((*STAFF, "unit")),  # a unit edits its own profile
     "people.index": E(LOGGED_IN),
     "people.export_people": E(LOGGED_IN),
-    "people.detail": E(LOGGED_IN),
+    "people.detail": E((*LOGGED_IN, *CADRE)),
     "people.new_person": E((*STAFF, "unit")),
+    # a cadre's account, opened by whoever manages the person (viewers and villages do not)
+    "cadres.account": E((*STAFF, "unit")),
+    "cadres.activate": E(PUBLIC_ALL, ok=(200, 302), public=True),  # a logged-in user goes home
     # editing shows the full ID number, which township staff never see (people/privacy.py)
     "people.edit_person": E(("admin", "province", "city", "county", "unit")),
     "people.employer_lookup": E((*STAFF, "unit")),
     "people.postings": E(LOGGED_IN),
     "people.export_postings": E(LOGGED_IN),
-    "people.posting": E(LOGGED_IN),
+    "people.posting": E((*LOGGED_IN, *CADRE)),
     "people.choose_person": E(STAFF),
     "people.new_posting": E(STAFF),
     "people.posting_targets": E(STAFF),
@@ -153,21 +159,21 @@ EXPECT: dict[str, Expect] = {
     # -- training, days in the village, results ----------------------------------------------
     "training.index": E(LOGGED_IN),
     "training.export": E(LOGGED_IN),
-    "training.detail": E(LOGGED_IN),
+    "training.detail": E((*LOGGED_IN, *CADRE)),
     "training.arrange": E(STAFF),
     "training.gaps": E(LOGGED_IN),
-    "training.person": E(LOGGED_IN),
+    "training.person": E((*LOGGED_IN, *CADRE)),
     "training.new": E(STAFF),
     "training.edit": E(STAFF),
     "training.add_attendance": E(STAFF),
     "training.edit_attendance": E(STAFF),
     "training.delete_attendance": E(STAFF),
-    "duty.index": E(LOGGED_IN),
+    "duty.index": E((*LOGGED_IN, *CADRE)),
     "duty.export": E(LOGGED_IN),
     "duty.postings": E(LOGGED_IN),
-    "duty.posting": E(LOGGED_IN),
-    "duty.new": E(("unit", "village")),
-    "duty.edit": E(("unit", "village")),
+    "duty.posting": E((*LOGGED_IN, *CADRE)),
+    "duty.new": E(("unit", "village", *CADRE)),  # a cadre their own months
+    "duty.edit": E(("unit", "village", *CADRE)),
     "duty.check": E(STAFF),
     "duty.send_back": E(STAFF),
     "results.index": E(LOGGED_IN),
@@ -181,8 +187,8 @@ EXPECT: dict[str, Expect] = {
     # -- assessment, incentives, closing, audit ---------------------------------------------
     "assessment.index": E(LOGGED_IN),
     "assessment.export": E(LOGGED_IN),
-    "assessment.detail": E((*READERS, "unit")),  # villages see no grades
-    "assessment.person": E(LOGGED_IN),  # the person; the grades on it as far as one may see them
+    "assessment.detail": E((*READERS, "unit", *CADRE)),  # villages see no grades; a cadre their own
+    "assessment.person": E((*LOGGED_IN, *CADRE)),  # the person; the grades on it as far as one may see them
     "assessment.todo": E(STAFF),
     "assessment.posting": E(STAFF),
     "assessment.organization": E(STAFF),

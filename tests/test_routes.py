@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-PUBLIC = {"accounts.login", "main.healthz", "static", "main.plotly_js", "main.favicon"}
+PUBLIC = {"accounts.login", "cadres.activate", "main.healthz", "static", "main.plotly_js", "main.favicon"}
 
 
 def _view_rule(view) -> str | None:

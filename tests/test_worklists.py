@@ -57,7 +57,7 @@ def _build(make_user) -> World:
     far = make_village(OTHER_COUNTY, 3, is_key=True)
     unit = make_org(region_code=COUNTY, level="county", name="吉首市测试局")
     posting = make_posting(make_person(unit, "未培训书记"), unit, team.code, start=today - timedelta(days=100))
-    make_duty(posting, today.replace(day=1) - timedelta(days=1), days=5)
+    make_duty(posting, today.replace(day=1) - timedelta(days=1), days=5, status="checked")  # verified: a gap
     ending = dict(start=today - timedelta(days=710), planned_end=today + timedelta(days=20))
     secretary_ending = make_posting(make_person(unit, "到期书记"), unit, rotating.code, **ending)
     member_ending = make_posting(make_person(unit, "到期队员"), unit, rotating.code, role="team_member", **ending)

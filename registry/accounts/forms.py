@@ -23,7 +23,8 @@ class PasswordForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField("用户名", validators=[DataRequired(message="请输入用户名"), Length(max=64)])
     display_name = StringField("姓名", validators=[Optional(), Length(max=100)])
-    role = SelectField("角色", choices=select_choices(ROLES.items()))
+    # a cadre's account is opened from the person's page (cadres.services)
+    role = SelectField("角色", choices=select_choices((k, v) for k, v in ROLES.items() if k != "cadre"))
     region_code = StringField("所属行政区代码（行政区工作人员、监督查询）", validators=[Optional(), Length(max=12)])
     organization_id = StringField("所属帮扶单位编号（帮扶单位）", validators=[Optional(), Length(max=12)])
     village_code = StringField("所属村代码（村）", validators=[Optional(), Length(max=12)])

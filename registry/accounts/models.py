@@ -20,10 +20,17 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10))
-    # scope: a region (region, viewer), an organization (unit) or a village (village)
+    # scope: a region (region, viewer), an organization (unit), a village (village) or
+    # one registered person (cadre: 驻村干部, cadres/services.py)
     region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), index=True)
     village_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), unique=True)
+    # a cadre's account starts with a one-time activation code (only its digest is kept)
+    # instead of a password; activating sets the password and clears the code
+    activation_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    activation_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # set by the administrator's 停用 (services.disable_user), cleared by 启用
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -36,6 +43,7 @@ class User(UserMixin, db.Model):
     region: Mapped[Region | None] = relationship(foreign_keys=[region_code], lazy="joined")
     village: Mapped[Region | None] = relationship(foreign_keys=[village_code], lazy="joined")
     organization = relationship("Organization", foreign_keys=[organization_id], lazy="joined")
+    person = relationship("Person", foreign_keys=[person_id])  # loaded when asked: cadres only
 
     # The key of the login session this request runs under (sessions.py), not stored:
     # Flask-Login keeps what get_id() returns in the session cookie.
@@ -62,6 +70,8 @@ class User(UserMixin, db.Model):
             return self.organization.name
         if self.role == "village" and self.village:
             return self.village.name
+        if self.role == "cadre" and self.person:
+            return self.person.name
         return ""
 
     def is_locked(self, now: datetime | None = None) -> bool:
@@ -80,6 +90,10 @@ class User(UserMixin, db.Model):
     def can_read_region_data(self) -> bool:
         return self.role in ("admin", "region", "viewer")
 
+    @property
+    def is_cadre(self) -> bool:
+        return self.role == "cadre"
+
     def can(self, permission: str) -> bool:
         from ..core.permissions import role_can
 
@@ -91,6 +105,7 @@ class AnonymousUser(AnonymousUserMixin):
     is_admin = False
     is_region_staff = False
     can_read_region_data = False
+    is_cadre = False
 
     def can(self, permission: str) -> bool:
         return False

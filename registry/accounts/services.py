@@ -86,6 +86,13 @@ def generate_password() -> str:
             return candidate
 
 
+def check_username(errors: Collector, username: str | None) -> None:
+    """The username rule of every account: its form, and not taken."""
+    errors.check(bool(_USERNAME.match(username or "")), "username", "用户名须为3至64位字母、数字或 _ . -")
+    if username and db.session.scalar(select(func.count()).select_from(User).where(User.username == username)):
+        errors.add("username", "用户名已存在")
+
+
 def create_user(
     username: str,
     role: str,
@@ -99,10 +106,10 @@ def create_user(
 ) -> tuple[User, str]:
     """Create a user with the scope its role needs; returns (user, password)."""
     errors = Collector()
-    errors.check(bool(_USERNAME.match(username or "")), "username", "用户名须为3至64位字母、数字或 _ . -")
-    if username and db.session.scalar(select(func.count()).select_from(User).where(User.username == username)):
-        errors.add("username", "用户名已存在")
+    check_username(errors, username)
     errors.check(role in ROLES, "role", "角色无效")
+    # a cadre's account is bound to a person and starts with an activation code
+    errors.check(role != "cadre", "role", "驻村干部账号须在干部信息页开通（发放一次性激活码）")
     if role in ("region", "viewer"):
         region = db.session.get(Region, region_code or "")
         errors.check(

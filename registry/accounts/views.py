@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 
-from ..core.access import login_only, public
+from ..core.access import for_cadres, login_only, public
 from ..core.forms import save_form
 from ..core.navigation import local_path
 from ..core.permissions import require
@@ -58,6 +58,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
+@for_cadres
 @login_only
 def logout():
     if EmptyForm().validate_on_submit():
@@ -69,6 +70,7 @@ def logout():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
+@for_cadres
 @login_only
 def password():
     form = PasswordForm()
@@ -84,6 +86,7 @@ def password():
 
 
 @bp.route("/account")
+@for_cadres
 @login_only
 def account():
     """我的账号: who I am, my live login sessions (each can be ended) and my tokens."""
@@ -94,6 +97,7 @@ def account():
 
 
 @bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@for_cadres
 @login_only
 def end_session(session_id: int):
     me = current_user._get_current_object()

@@ -59,6 +59,7 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "REGISTRY_EMAIL_RETRY_SECONDS": ("邮件发送失败后重试的基础间隔（秒），每次失败后间隔加倍（1倍、2倍、4倍……）", "整数，如 60"),
     "REGISTRY_EMAIL_MAX_ATTEMPTS": ("一封邮件最多尝试发送的次数，仍失败的标记为发送失败，在“通知邮件发送情况”页显示", "整数，如 6"),
     "REGISTRY_DIGEST_HOUR": ("每日汇总邮件的发送时间（北京时间，时），到点后的第一次发送时生成", "0—23 的整数，如 8"),
+    "REGISTRY_CADRE_ACTIVATION_DAYS": ("驻村干部账号的一次性激活码自发放起的有效天数，过期须由开通单位重新发放", "整数，如 7"),
     "REGISTRY_PASSWORD_HASH_METHOD": ("密码哈希算法（werkzeug 写法），生产环境保持 scrypt", "如 scrypt"),
 }
 

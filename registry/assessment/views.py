@@ -6,7 +6,7 @@ from flask_login import current_user
 from ..audit.services import events_of
 from ..closing.evidence import evidence_changes
 from ..config import SETTING_DEFAULTS
-from ..core.access import login_only
+from ..core.access import for_cadres, login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
@@ -212,6 +212,7 @@ def organization(organization_id: int):
 
 
 @bp.route("/assessment/<int:assessment_id>")
+@for_cadres
 @login_only
 def detail(assessment_id: int):
     assessment = get_in_scope_or_404(Assessment, assessment_id)
@@ -226,6 +227,7 @@ def detail(assessment_id: int):
 
 
 @bp.route("/assessment/person/<int:person_id>")
+@for_cadres
 @login_only
 def person(person_id: int):
     """A person's assessments, commendations and summons (as far as the user may see)."""

@@ -9,6 +9,9 @@ from functools import lru_cache
 ACTION_LABELS = {
     # any object
     "create": "新增",
+    # a cadre's account (cadres/services.py): a new one-time code, the cadre's activation
+    "activation_code": "发放激活码",
+    "activate": "激活账号",
     "update": "修改",
     "delete": "删除",
     "end": "结束",

@@ -7,6 +7,7 @@ ROLES = {
     "unit": "帮扶单位",
     "village": "村",
     "viewer": "监督查询",
+    "cadre": "驻村干部",
 }
 
 REGION_LEVELS = {

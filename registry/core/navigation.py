@@ -47,13 +47,27 @@ def nav_items() -> list[dict]:
     return items
 
 
+def opens(endpoint: str) -> bool:
+    """Whether a link to ``endpoint`` leads the current user anywhere: a cadre reaches only
+    the views marked ``core.access.for_cadres`` (a link to any other would be a 404).
+    Scope still decides what the page shows."""
+    from flask import current_app
+
+    from .access import cadre_may_open
+
+    if getattr(current_user, "role", None) != "cadre":
+        return True
+    return cadre_may_open(current_app.view_functions.get(endpoint))
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["opens"] = opens
     app.jinja_env.filters["combine"] = lambda a, b: {**a, **b}
     app.jinja_env.globals["next_arg"] = next_arg
 
 
-ALL_ROLES = ("admin", "region", "unit", "village", "viewer")
+ALL_ROLES = ("admin", "region", "unit", "village", "viewer", "cadre")
 
 
 def _region_url(user):

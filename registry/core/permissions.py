@@ -23,6 +23,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "manage_organizations": _REGION_STAFF,  # create any organization in the jurisdiction
     "edit_organization": _REGION_STAFF | {"unit"},  # a unit edits its own profile
     "manage_people": _REGION_STAFF | {"unit"},
+    # a cadre's account (驻村干部), opened by whoever manages the person (cadres.services)
+    "open_cadre_accounts": _REGION_STAFF | {"unit"},
     "manage_postings": _REGION_STAFF,
     "manage_pairings": _REGION_STAFF,
     "file_records": {"unit"},  # the filer's moves on a record: edit, submit, withdraw, correct, evidence
@@ -32,7 +34,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "manage_fund": _REGION_STAFF | {"unit"},  # money a charitable fund received
     "read_funds": _READERS | {"unit"},
     "manage_trainings": _REGION_STAFF,
-    "file_duty": {"unit", "village"},
+    "file_duty": {"unit", "village", "cadre"},  # a cadre their own months (scope: their postings)
     "check_duty": _REGION_STAFF,
     "file_results": {"village"},
     "verify_results": _REGION_STAFF,

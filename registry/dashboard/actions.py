@@ -69,7 +69,7 @@ _FORMS: dict[str, tuple[str, str, Callable[[dict, str], str], str]] = {
 # Said once above a kind's lines: who closes the gap where no form of the registry does it
 NOTES = {
     "no_support": "由结对单位填报帮扶记录、经村确认后消除。",
-    "low_days": "在村天数由驻村干部或村据实填报；乡镇可在驻村纪实中核实，或退回更正。",
+    "low_days": "在村天数由驻村干部本人或所在村据实填报，经乡镇核实后计入此处；待核实的月份见“驻村纪实”的待核实列表。",
     "overdue": "须由村确认或提出异议；点“查看记录”了解详情。",
 }
 

@@ -195,10 +195,13 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
             .join(Posting, Posting.id == DutyMonth.posting_id)
             .join(Person, Person.id == Posting.person_id)
             .join(Region, Region.code == DutyMonth.region_code)
-            # a duty month carries its posting's village: no join needed to narrow by region
-            .where(region.within(DutyMonth.region_code), DutyMonth.month >= since, DutyMonth.short_clause())
+            # a duty month carries its posting's village: no join needed to narrow by region.
+            # Only months the township has verified (已核实): until then the days are the
+            # filer's claim, flagged on the township's 待核实 list (duty.index), not a gap.
+            .where(region.within(DutyMonth.region_code), DutyMonth.month >= since, DutyMonth.short_clause(),
+                   DutyMonth.status == literal_column("'checked'"))
             .order_by(DutyMonth.month.desc(), Posting.id),
-            lambda r: _posting_item(r, f"{month_cn(r.month)}在村{r.days_in_village}天，低于规定天数（每月{min_days}天，按在岗天数折算）",
+            lambda r: _posting_item(r, f"{month_cn(r.month)}在村{r.days_in_village}天（乡镇已核实），低于规定天数（每月{min_days}天，按在岗天数折算）",
                                     r.month), "place_code")
 
     try:

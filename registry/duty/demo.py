@@ -61,6 +61,10 @@ def duty_months(ctx: DemoContext) -> None:
         return
     # the demo village's first secretary (吉首市's first village): a short month and one absence
     demo_village = min((p.region_code for p in postings if p.region_code.startswith(FOCUS_COUNTIES[0])), default=None)
+    # and its last team member's last month left for the member to file with an account of
+    # their own (驻村干部): the row is made (the random draws stay the same) but not kept
+    own_filer = max((p.id for p in postings if p.region_code == demo_village and p.role == "team_member"
+                     and p.end_date is None), default=None)
     now = utcnow()
     rows: list[dict] = []
     for p in postings:
@@ -93,7 +97,7 @@ def duty_months(ctx: DemoContext) -> None:
             else:
                 status = "checked"
             filed_at = now - timedelta(days=(this_month - month).days - 3)
-            rows.append({
+            row = {
                 "posting_id": p.id, "region_code": p.region_code, "organization_id": p.organization_id, "month": month,
                 "month_days": month_days, "available_days": available, "days_in_village": days, "leave_days": leave,
                 "leave_approved_by": rng.choice(APPROVERS) if leave else None, "absences": absences,
@@ -101,7 +105,9 @@ def duty_months(ctx: DemoContext) -> None:
                 "return_reason": rng.choice(RETURN_REASONS) if status == "returned" else None,
                 "filed_at": filed_at, "checked_at": filed_at + timedelta(days=5) if status != "filed" else None,
                 "is_demo": True, "version": 1,
-            })
+            }
+            if not (p.id == own_filer and month == last):
+                rows.append(row)
             month = add_months(month, 1)
     if rows:
         db.session.execute(insert(DutyMonth), rows)

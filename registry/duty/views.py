@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..chase import services as chasing
-from ..core.access import login_only
+from ..core.access import for_cadres, login_only
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
@@ -61,6 +61,7 @@ def _list_filters():
 
 
 @bp.route("/")
+@for_cadres
 @login_only
 def index():
     """Filed months in scope: the township's worklist (待核实) and the flagged months."""
@@ -115,6 +116,7 @@ def postings():
 
 
 @bp.route("/posting/<int:posting_id>")
+@for_cadres
 @login_only
 def posting(posting_id: int):
     posting = get_in_scope_or_404(Posting, posting_id)
@@ -140,6 +142,7 @@ def _data(form: DutyForm) -> DutyData:
 
 
 @bp.route("/posting/<int:posting_id>/new", methods=["GET", "POST"])
+@for_cadres
 @require("file_duty")
 def new(posting_id: int):
     posting = get_in_scope_or_404(Posting, posting_id)
@@ -164,6 +167,7 @@ def new(posting_id: int):
 
 
 @bp.route("/<int:duty_id>/edit", methods=["GET", "POST"])
+@for_cadres
 @require("file_duty")
 def edit(duty_id: int):
     duty = get_in_scope_or_404(DutyMonth, duty_id)
@@ -223,7 +227,7 @@ def send_back(duty_id: int):
 
 # -- navigation, home panels, village page section ----------------------------------------------
 
-nav_entry(52, "驻村纪实", "duty.index", ("admin", "region", "viewer", "unit", "village"))
+nav_entry(52, "驻村纪实", "duty.index", ("admin", "region", "viewer", "unit", "village", "cadre"))
 
 
 @panel

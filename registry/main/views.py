@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, redirect, render_template, send_file, url_
 from flask_login import current_user
 from sqlalchemy import text
 
-from ..core.access import login_only, public
+from ..core.access import for_cadres, login_only, public
 from ..extensions import db
 from . import home as home_panels
 
@@ -14,8 +14,13 @@ bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
+@for_cadres
 @login_only
 def home():
+    if current_user.role == "cadre":  # 驻村干部: their own posting, days, training and grades
+        from ..cadres.home import cadre_home
+
+        return render_template("cadres/home.html", home=cadre_home(current_user))
     if current_user.role in ("region", "viewer"):
         region_url = url_for("regions.detail", code=current_user.region_code)
     elif current_user.role == "admin":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..core.access import login_only
+from ..core.access import for_cadres, login_only
 from ..core.forms import save_form
 from ..core.navigation import local_path, nav_entry
 from ..core.permissions import require
@@ -36,6 +36,7 @@ def _filters() -> tuple[str, str]:
 
 @bp.route("/notifications/")
 @login_only
+@for_cadres
 def index():
     kind, state = _filters()
     form = NotificationFilter(request.args)
@@ -46,6 +47,7 @@ def index():
 
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
 @login_only
+@for_cadres
 def read(notification_id: int):
     note = services.own_or_404(current_user, notification_id)
     form = ReadForm()
@@ -59,6 +61,7 @@ def read(notification_id: int):
 
 @bp.route("/notifications/read-all", methods=["POST"])
 @login_only
+@for_cadres
 def read_all():
     form = ReadForm()
     if not form.validate_on_submit():
@@ -71,6 +74,7 @@ def read_all():
 
 @bp.route("/account/notifications", methods=["GET", "POST"])
 @login_only
+@for_cadres
 def preferences():
     email, modes = services.preferences(current_user)
     form = PreferencesForm(data={"email": email, **{f"mode_{k}": m for k, m in modes.items()}})

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user
 
 from ..audit.services import record
-from ..core.access import login_only
+from ..core.access import for_cadres, login_only
 from ..core.database import writing
 from ..core.forms import save_form
 from ..core.enums import POSTING_ROLES, VILLAGE_ROLES
@@ -32,6 +32,7 @@ from .posting_imports import PostingImport
 from .posting_imports import export_row as posting_export_row
 from .models import Person, Posting
 from . import privacy
+from ..cadres.services import may_open_account
 from .privacy import may_see_full_identity, rule_text, shown_contact_phone, shown_id_number, shown_phone
 
 bp = Blueprint("people", __name__, cli_group="people")
@@ -156,6 +157,7 @@ def employer_lookup():
 
 
 @bp.route("/people/<int:person_id>")
+@for_cadres
 @login_only
 def detail(person_id: int):
     person = get_in_scope_or_404(Person, person_id)
@@ -165,6 +167,7 @@ def detail(person_id: int):
         can_edit=current_user.can("manage_people") and services.can_edit_person(current_user, person),
         can_post=current_user.can("manage_postings"),
         active=next((p for p in postings if p.is_active), None),
+        can_open_account=current_user.can("open_cadre_accounts") and may_open_account(current_user, person),
     )
 
 
@@ -331,6 +334,7 @@ def choose_person():
 
 
 @bp.route("/postings/<int:posting_id>")
+@for_cadres
 @login_only
 def posting(posting_id: int):
     item = get_in_scope_or_404(Posting, posting_id)

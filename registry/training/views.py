@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..core.access import login_only
+from ..core.access import for_cadres, login_only
 from ..core.forms import save_form
 from ..core.navigation import back_to, nav_entry, next_arg
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
@@ -151,6 +151,7 @@ def _detail(training: Training, add_form: AttendanceAddForm | None = None, statu
 
 
 @bp.route("/<int:training_id>")
+@for_cadres
 @login_only
 def detail(training_id: int):
     training = get_in_scope_or_404(Training, training_id)
@@ -214,6 +215,7 @@ def delete_attendance(attendance_id: int):
 
 
 @bp.route("/person/<int:person_id>")
+@for_cadres
 @login_only
 def person(person_id: int):
     """A person's training history and, for each of their postings, the two checks."""
