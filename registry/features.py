@@ -21,6 +21,7 @@ FEATURES = (
     "closing",
     "dashboard",
     "transfer",
+    "offline",
     "main",
 )
 
