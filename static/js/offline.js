@@ -444,6 +444,8 @@
   function connected() {
     return whatToKeep().then(function (kept) {
       return sync().then(function (sent) { return keepPages(kept, sent > 0); });
+    }).then(function () {
+      document.documentElement.setAttribute("data-offline-kept", String(Date.now())); // for the browser tests
     }).catch(function () { return render(); });
   }
 

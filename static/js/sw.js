@@ -24,10 +24,12 @@ var KEPT = [
 ];
 
 self.addEventListener("install", function (event) {
+  // one by one, each allowed to fail: on a weak signal the worker still installs, and an
+  // asset it could not fetch now is kept the next time the page loads it
   event.waitUntil(
-    caches.open(STATIC_CACHE).then(function (cache) { return cache.addAll(SHELL); }).then(function () {
-      return self.skipWaiting();
-    })
+    caches.open(STATIC_CACHE).then(function (cache) {
+      return Promise.all(SHELL.map(function (url) { return cache.add(url).catch(function () { return null; }); }));
+    }).then(function () { return self.skipWaiting(); })
   );
 });
 
@@ -76,7 +78,13 @@ function networkThenKept(request) {
 }
 
 function networkThenShell(request) {
-  return fetch(request).catch(function () {
+  return fetch(request).then(function (response) {
+    if (keepable(response)) {
+      var copy = response.clone();
+      caches.open(STATIC_CACHE).then(function (cache) { return cache.put(request, copy); });
+    }
+    return response;
+  }, function () {
     return caches.open(STATIC_CACHE).then(function (cache) {
       return cache.match(request, {ignoreSearch: true});
     }).then(function (found) { return found || Response.error(); });
