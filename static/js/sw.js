@@ -10,6 +10,7 @@ var VERSION = "__VERSION__";
 var STATIC_CACHE = "registry-static-" + VERSION;
 var PAGES_CACHE = "registry-pages"; // also written by offline.js
 var OFFLINE_PAGE = "/offline";
+var SLOW_MS = 8000;
 var SHELL = ["__SHELL__"];
 // The pages kept for use offline (the path, any query): network first, the kept copy
 // when the network fails.
@@ -62,17 +63,35 @@ function offlinePage() {
   });
 }
 
+// Network first; the kept copy when the network fails, or when it has not answered within
+// SLOW_MS on a weak signal (the network's answer, when it comes, is still kept for next time).
 function networkThenKept(request) {
-  return fetch(request).then(function (response) {
+  function kept() {
+    return caches.open(PAGES_CACHE).then(function (cache) { return cache.match(request, {ignoreVary: true}); });
+  }
+  var network = fetch(request).then(function (response) {
     if (keepable(response)) {
       var copy = response.clone();
       caches.open(PAGES_CACHE).then(function (cache) { return cache.put(request, copy); });
     }
     return response;
-  }, function () {
-    return caches.open(PAGES_CACHE).then(function (cache) { return cache.match(request, {ignoreVary: true}); }).then(function (found) {
-      if (found) { return found; }
-      return request.mode === "navigate" ? offlinePage() : Response.error();
+  });
+  return new Promise(function (resolve) {
+    var settled = false;
+    function answer(response) {
+      if (!settled) { settled = true; resolve(response); }
+    }
+    var timer = setTimeout(function () {
+      kept().then(function (found) { if (found) { answer(found); } });
+    }, SLOW_MS);
+    network.then(function (response) {
+      clearTimeout(timer);
+      answer(response);
+    }, function () {
+      clearTimeout(timer);
+      kept().then(function (found) {
+        answer(found || (request.mode === "navigate" ? offlinePage() : Response.error()));
+      });
     });
   });
 }
