@@ -103,7 +103,7 @@ def test_a_village_device_keeps_its_inbox_records_and_thumbnails_and_nothing_els
 
 
 def test_the_days_in_the_village_forms_are_kept(make_user, login_as):
-    village, org, person, posting = posted_secretary()
+    village, _org, _person, posting = posted_secretary()
     kept = login_as(make_user("village", village_code=village.code)).get("/offline/pages").get_json()
     assert f"/duty/posting/{posting.id}/new" in kept["pages"] and f"/duty/posting/{posting.id}" in kept["pages"]
 
@@ -234,7 +234,7 @@ def _duty(month=LAST, **over):
 
 
 def test_a_month_filed_offline_arrives_once_and_a_month_filed_meanwhile_is_a_conflict(make_user, login_as):
-    village, org, person, posting = posted_secretary()
+    village, _org, _person, posting = posted_secretary()
     session = login_as(make_user("village", village_code=village.code))
     first = _send(session, f"/offline/duty/{posting.id}", _duty())
     assert first.status_code == 200 and "已填报" in first.get_json()["message"]
@@ -250,7 +250,7 @@ def test_a_month_filed_offline_arrives_once_and_a_month_filed_meanwhile_is_a_con
 
 
 def test_a_bad_month_is_refused_naming_the_field(make_user, login_as):
-    village, org, person, posting = posted_secretary()
+    village, _org, _person, posting = posted_secretary()
     session = login_as(make_user("village", village_code=village.code))
     response = _send(session, f"/offline/duty/{posting.id}", _duty(days_in_village="40"))
     assert response.status_code == 422 and "days_in_village" in response.get_json()["errors"]
@@ -260,6 +260,6 @@ def test_a_bad_month_is_refused_naming_the_field(make_user, login_as):
 
 
 def test_another_villages_posting_is_404(make_user, login_as, world):
-    village, org, person, posting = posted_secretary(n=9)
+    *_, posting = posted_secretary(n=9)
     response = _send(login_as(world.stranger_village_user), f"/offline/duty/{posting.id}", _duty())
     assert response.status_code == 404

@@ -21,7 +21,7 @@ def demo(live_server):
     scopes = {}
     path = live_server["tmp"] / "instance" / "demo-accounts.txt"
     for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        role, scope, username, _ = line.split("\t")
+        _role, scope, username, _ = line.split("\t")
         scopes[username] = scope
     return {"village_code": scopes["demo_village"]}
 
@@ -53,9 +53,25 @@ def _file(unit, base: str, demo, title: str, amount: str) -> str:
     return unit.url
 
 
+WORKER_STATE = """() => navigator.serviceWorker.getRegistration().then(r => JSON.stringify({
+    controlled: !!navigator.serviceWorker.controller, installing: !!(r && r.installing),
+    waiting: !!(r && r.waiting), active: r && r.active ? r.active.state : null}))"""
+
+
 def _kept(page):
-    """The worker controls the page and the device has kept the village's pages."""
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30000)
+    """The worker controls the page and the device has kept the village's pages. A page
+    loaded while the worker was still installing is claimed when it activates; on a busy
+    machine that may take a while, and a reload (as a person would do) is controlled at once."""
+    controlled = "() => navigator.serviceWorker.controller !== null"
+    try:
+        page.wait_for_function(controlled, timeout=20000)
+    except PlaywrightError:
+        try:
+            page.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)", timeout=30000)
+            page.reload()
+            page.wait_for_function(controlled, timeout=20000)
+        except PlaywrightError:
+            pytest.fail("the service worker does not control the page: " + page.evaluate(WORKER_STATE))
     page.wait_for_function("() => document.documentElement.hasAttribute('data-offline-kept')", timeout=30000)
 
 
