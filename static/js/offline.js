@@ -226,6 +226,14 @@
   function titleFor(form) {
     var card = form.closest("section.inbox-item");
     var heading = (card && card.querySelector("h2 a, h2")) || document.querySelector("main h1");
+    if (!heading) { return ""; }
+    heading = heading.cloneNode(true);  // the title alone, not the tags and notes beside it
+    heading.querySelectorAll("small, .tag").forEach(function (n) { n.parentNode.removeChild(n); });
+    return heading.textContent.replace(/\s+/g, " ").trim();
+  }
+
+  function headingText() {  // 填报驻村纪实 张三 · 第一书记 · 某村
+    var heading = document.querySelector("main h1");
     return heading ? heading.textContent.replace(/\s+/g, " ").trim() : "";
   }
 
@@ -286,7 +294,7 @@
     var month = form.querySelector("select[name=month]");
     var label = month && month.selectedIndex >= 0 ? month.options[month.selectedIndex].text : body.month;
     queue({kind: "duty", postingId: postingId, url: "/offline/duty/" + postingId, csrf: hidden(form, "csrf_token"),
-           title: titleFor(form) + " · " + label + " · 在村" + body.days_in_village + "天",
+           title: headingText() + " · " + label + " · 在村" + body.days_in_village + "天",
            recordUrl: "/duty/posting/" + postingId, body: body}).then(function () {
       form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
       fieldError(form, "已保存在本机，联网后自动发送（见上方“离线操作”）。");

@@ -209,3 +209,25 @@ def test_days_filed_offline_arrive_other_pages_need_a_connection_and_logout_leav
         village.goto(base + "/records/inbox")
     village.context.set_offline(False)
     assert not village.blocked
+
+
+def test_a_kept_record_page_takes_a_dispute_offline(page_as, live_server, demo, database, shots):
+    base = live_server["url"]
+    title = f"离线测试丁：捐赠图书 {int(time.time())}"
+    record_url = _file(page_as("demo_unit"), base, demo, title, "800")
+    village = page_as("demo_village", viewport=PHONE)
+    village.goto(base + "/records/inbox")
+    _kept(village)
+    village.context.set_offline(True)
+    village.goto(record_url)  # the record's own page, kept with the inbox
+    decide = village.locator("#decide")
+    decide.locator("textarea[name=reason]").fill("图书实际为300册")
+    decide.get_by_role("button", name="提出异议").click()
+    village.wait_for_function("() => document.querySelector('#decide .offline-note.waiting')")
+    assert title in village.locator("#offline-waiting").inner_text()
+    assert decide.get_by_role("button", name="提出异议").is_disabled()
+    village.context.set_offline(False)
+    village.wait_for_function("() => document.querySelectorAll('#offline-sent li.sent').length >= 1", timeout=30000)
+    stored = _record(database, title)
+    assert (stored["status"], stored["dispute_reason"]) == ("disputed", "图书实际为300册")
+    village.screenshot(path=str(shots / "offline-record-page-phone.png"), full_page=True)
