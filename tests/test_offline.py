@@ -95,7 +95,7 @@ def test_a_village_device_keeps_its_inbox_records_and_thumbnails_and_nothing_els
     assert f"/records/{confirmed.id}" not in kept["pages"]  # not waiting for the village
     evidence = draft.evidence[0]
     assert kept["thumbs"] == [f"/records/{draft.id}/evidence/{evidence.id}/thumb"]
-    assert kept["csrf_token"] and kept["user"]
+    assert kept["csrf_token"] and kept["user"] == str(world.village_user.id)  # not the login session's key
 
     stranger = login_as(world.stranger_village_user).get("/offline/pages").get_json()
     assert not any(f"/records/{r.id}" in stranger["pages"] for r in (mine, draft))

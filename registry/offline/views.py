@@ -92,7 +92,9 @@ def page():
 def pages():
     """What this user's device keeps for use offline, a fresh CSRF token for the queued
     decisions, and who the user is (a device that finds another user's data drops it)."""
-    return jsonify(user=current_user.get_id(), csrf_token=generate_csrf(), **services.kept_pages(current_user))
+    # the account's id, not ``get_id()`` (the login session's key, a secret the cookie carries):
+    # the same user logging in again keeps the queue
+    return jsonify(user=str(current_user.id), csrf_token=generate_csrf(), **services.kept_pages(current_user))
 
 
 def _answer(outcome: services.Outcome):
