@@ -24,6 +24,7 @@ FEATURES = (
     "dashboard",
     "transfer",
     "notifications",
+    "offline",
     "main",
 )
 

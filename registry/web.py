@@ -16,6 +16,9 @@ CSP = {
     "img-src": ["'self'", "data:", "blob:"],
     "font-src": "'self'",
     "connect-src": "'self'",
+    # the offline app's service worker (/sw.js) and manifest, from the site itself
+    "worker-src": "'self'",
+    "manifest-src": "'self'",
     "object-src": "'none'",
     "base-uri": "'self'",
     "form-action": "'self'",

@@ -211,6 +211,15 @@ FORMS: dict[str, Spec] = {
     "training.edit_attendance": Spec("county", R + "training.forms.AttendanceForm", {"attendance_id": "attendance_c"}),
     "training.delete_attendance": Spec("county", R + "training.forms.EmptyForm", {"attendance_id": "attendance_c"},
                                        page=False),
+    # the offline app's endpoints take JSON from a device, and a form's fields alike (Flask-WTF)
+    "offline.decide": Spec("village", R + "offline.forms.DecisionForm", {"record_id": "record_submitted"}, page=False,
+                           valid=_values(action="confirm", attest="y",
+                                         version=_version(R + "records.models.SupportRecord", "record_submitted")),
+                           accepted=lambda response, flashes: response.status_code == 200),
+    "offline.file_duty": Spec("unit", R + "duty.forms.DutyForm", {"posting_id": "posting_a"}, page=False,
+                              valid=_values(month=f"{TODAY.year:04d}-{TODAY.month:02d}", days_in_village="1",
+                                            summary="走访农户"),
+                              accepted=lambda response, flashes: response.status_code == 200),
     "transfer.upload": Spec("county", R + "transfer.forms.ImportForm", {"kind": "import_kind"}, valid=lambda world: {
         "file": [(f"姓名,身份证号,工作单位,联系电话\n导入的干部,{valid_id_number(778)},县测试局,\n".encode(), "people.csv")]}),
 }

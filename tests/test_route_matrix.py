@@ -218,6 +218,13 @@ EXPECT: dict[str, Expect] = {
     "transfer.job": E(LOGGED_IN),
     "transfer.job_download": E(LOGGED_IN),
     "transfer.job_errors": E(LOGGED_IN),
+    # -- the offline app (issue 15) -----------------------------------------------------------
+    "offline.service_worker": E(PUBLIC_ALL, public=True),  # /sw.js: no data, the worker's own code
+    "offline.manifest": E(PUBLIC_ALL, public=True),
+    "offline.page": E(PUBLIC_ALL, public=True),  # "needs a connection", the same for everyone
+    "offline.pages": E(("village", *CADRE)),  # what a device keeps: links checked like a page's
+    "offline.decide": E(("village",)),  # a queued 确认/异议 (JSON; a form post is a 422)
+    "offline.file_duty": E(("unit", "village", *CADRE)),  # a queued month of 驻村纪实
 }
 
 SKIPPED = {"test_boom"}  # the suite's own route (conftest), not the application's
@@ -293,6 +300,7 @@ def _constraints() -> dict:
         "records.fund": fund, "records.fund_export": fund, "records.contribution_new": fund,
         "records.edit": draft, "records.submit": draft, "records.upload": draft,
         "records.confirm": submitted, "records.dispute": submitted, "records.withdraw": submitted,
+        "offline.decide": submitted,
         "records.correct": {"record_id": SupportRecord.status == "confirmed"},
         "transfer.job_download": {"job_id": TransferJob.action == "export"},
         "transfer.job_errors": {"job_id": TransferJob.action == "import"},
@@ -761,6 +769,8 @@ class Contents:
             for code in [data["region"]["code"], *(c["code"] for c in data["children"])]:
                 if self._outside(Region, code):
                     found.append(f"holds division {code}, outside the scope")
+        elif endpoint == "offline.pages":  # every page and thumbnail a device keeps is in scope
+            found += self._links("".join(f' href="{url}"' for url in [*data["pages"], *data["thumbs"]]))
         elif endpoint == "dashboard.api_gaps":
             for gap in data["gaps"]:
                 for item in gap["items"]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-PUBLIC = {"accounts.login", "cadres.activate", "main.healthz", "static", "main.plotly_js", "main.favicon"}
+PUBLIC = {"accounts.login", "cadres.activate", "main.healthz", "static", "main.plotly_js", "main.favicon",
+          # the offline app's worker, manifest and "needs a connection" page: nothing personal
+          "offline.service_worker", "offline.manifest", "offline.page"}
 
 
 def _view_rule(view) -> str | None:

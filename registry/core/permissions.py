@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, set[str]] = {
     # a new record: a unit its own, region staff on a unit's behalf (records.filing.filer_for says for whom)
     "new_records": {"unit", "region"},
     "confirm_records": {"village"},
+    # the installable offline app (issue 15): kept pages, decisions queued on the device
+    "offline_app": {"village", "cadre"},
     "manage_fund": _REGION_STAFF | {"unit"},  # money a charitable fund received
     "read_funds": _READERS | {"unit"},
     "manage_trainings": _REGION_STAFF,

@@ -72,6 +72,8 @@ ACTION_LABELS = {
 }
 
 STALE = "该记录已被他人修改，您的操作未保存。请刷新页面查看最新内容后重试。"
+# 确认属实 is deliberate: the box saying the figures and evidence were checked must be ticked
+ATTEST_REQUIRED = "请勾选“我已核对……”，确认您已核对以上内容后再点“确认属实”"
 
 
 def status_label(status: str) -> str:

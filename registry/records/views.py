@@ -366,7 +366,7 @@ def confirm(record_id: int):
         if refusal:
             return _refused(record, RuleViolation({"": refusal}))
         if step == "review" or not form.attest.data:
-            errors = [] if step == "review" else ["请勾选“我已核对……”，确认您已核对以上内容后再点“确认属实”"]
+            errors = [] if step == "review" else [rules.ATTEST_REQUIRED]
             stale = bool(form.version.data) and str(form.version.data) != str(record.version)
             return render_template("records/confirm.html", record=record, errors=errors, stale=stale,
                                    review=changes.review(record, current_user),
