@@ -16,7 +16,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import insert, inspect, select
 
-from ..core.database import lock_for_chain
+from ..core.database import lock_for_chain, staged_insert
 from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -185,43 +185,40 @@ def record_many(events: list[dict], *, actor=None) -> int:
         mac = keyed.copy()
         mac.update(payload.encode())
         digest = mac.hexdigest()
-        rows.append((event_id, actor_id, actor_name, action, entity_type, entity_id, summary, region_code,
-                     organization_id, before, after, prev, digest, key_id))
+        rows.append((event_id, action, entity_type, entity_id, summary, region_code, organization_id, before, after,
+                     prev, digest))
         prev = digest
-    _insert_events(at, rows)
+    _insert_events({"at": at, "actor_id": actor_id, "actor": actor_name, "key_id": key_id}, rows)
     anchor.mark_written(db.session)
     return len(rows)
 
 
-_EVENT_COLUMNS = ("id", "actor_id", "actor", "action", "entity_type", "entity_id", "summary", "region_code",
-                  "organization_id", "before", "after", "prev_hash", "hash", "key_id")
+# an event's own columns (the time, the actor and the key are the same for a whole batch)
+_EVENT_COLUMNS = ("id", "action", "entity_type", "entity_id", "summary", "region_code", "organization_id", "before",
+                  "after", "prev_hash", "hash")
 
 
-def _insert_events(at: datetime, rows: list[tuple]) -> None:
-    """Insert the events (tuples in ``_EVENT_COLUMNS`` order, all at ``at``) in one
-    executemany. On SQLite the tuples go straight to the driver (Core's per-row parameter
-    handling would cost more than the insert); elsewhere Core batches them."""
+def _insert_events(shared: dict, rows: list[tuple]) -> None:
+    """Insert the events (tuples in ``_EVENT_COLUMNS`` order, each also given the
+    ``shared`` columns: time, actor, key). On SQLite the tuples go straight to the
+    driver (Core's per-row parameter handling would cost more than the insert) through
+    ``staged_insert``, which binds the shared columns once; elsewhere Core batches them."""
     table = AuditEvent.__table__
     conn = db.session.connection()
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), [{"at": at, **dict(zip(_EVENT_COLUMNS, row))} for row in rows])
+        conn.execute(insert(table), [{**shared, **dict(zip(_EVENT_COLUMNS, row))} for row in rows])
         return
     # the columns' own bind processors (none for these types on SQLite today, but a
-    # type that gains one keeps working), and ``at`` as the driver would adapt it, once
-    names = ("at", *_EVENT_COLUMNS)
-    processors = [table.c[name].type.bind_processor(conn.dialect) for name in names]
-    stamp = processors[0](at) if processors[0] else at
-    dbapi = conn.dialect.dbapi
-    stamp = dbapi.adapt(stamp, dbapi.PrepareProtocol, stamp)
-    columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
-    # identifiers from the table's own metadata, quoted; every value is a bound parameter
-    sql = f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608  # nosec B608
-    if any(processors[1:]):
-        convert = [f or (lambda v: v) for f in processors[1:]]
-        params = [(stamp, *[f(v) for f, v in zip(convert, row)]) for row in rows]
-    else:
-        params = [(stamp, *row) for row in rows]
-    conn.exec_driver_sql(sql, params)
+    # type that gains one keeps working)
+    convert = [(i, f) for i, name in enumerate(_EVENT_COLUMNS) if (f := table.c[name].type.bind_processor(conn.dialect))]
+    if convert:
+        rows = [tuple(row) for row in rows]
+        for k, row in enumerate(rows):
+            row = list(row)
+            for i, f in convert:
+                row[i] = f(row[i])
+            rows[k] = tuple(row)
+    staged_insert(conn, table, _EVENT_COLUMNS, rows, shared)
 
 
 _ESCAPE = encode_basestring  # what _CANONICAL writes for a str (ensure_ascii=False)
