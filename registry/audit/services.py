@@ -152,45 +152,82 @@ def record_many(events: list[dict], *, actor=None) -> int:
     optionally ``region_code``, ``organization_id``, ``before``, ``after``; instead of
     ``after`` a bulk caller may give ``after_json``, the text ``canonical(after)`` makes
     (``FlatCanonical`` builds it cheaply for many rows alike). The chain is the same as if
-    ``record`` had been called for each, in order: the same columns, the same hashes."""
+    ``record`` had been called for each, in order: the same columns, the same hashes.
+    (``open_chain`` does the same in steps, for a caller that links its events while
+    the database is busy with something else.)"""
     if not events:
         return 0
+    chain = open_chain(actor)
+    chain.write(chain.link(events))
+    return len(events)
+
+
+@dataclass
+class Chain:
+    """The head of the audit chain, read once for a batch of events (``open_chain``):
+    ``link`` hashes events onto it in order (Python only, no database), ``write``
+    inserts what was linked. Nothing else may append to the chain in between: the
+    transaction holds the writers' lock (``lock_for_chain``; SQLite's write lock)."""
+
+    next_id: int
+    prev: str
+    at: datetime
+    actor_id: int | None
+    actor_name: str
+    key_id: int
+    keyed: object  # the key's HMAC, copied for each event (anchor.Keyring)
+
+    def link(self, events: list[dict]) -> list[tuple]:
+        """The events (as ``record_many`` takes them) as rows in ``_EVENT_COLUMNS`` order,
+        each hashed onto the one before, from the head on; the head moves past them."""
+        # what _payload joins between the id and the action is the same for every event
+        middle = f"{self.at.isoformat(timespec='microseconds')}|{self.actor_id or ''}|{self.actor_name}"
+        keyed, prev = self.keyed, self.prev
+        rows = []
+        for event_id, item in enumerate(events, start=self.next_id):
+            entity_id = str(item["entity_id"])
+            summary = item.get("summary", "")[:300]
+            region_code, organization_id = item.get("region_code"), item.get("organization_id")
+            before = canonical(item.get("before"))
+            if "after_json" in item:
+                after = item["after_json"]
+            else:
+                after = item.get("after")
+                after = canonical(after) if after else None
+            action, entity_type = item["action"], item["entity_type"]
+            # _payload written out: the same hash as record()'s (tests hold it)
+            payload = (f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
+                       f"{region_code or ''}|{organization_id or ''}|{before or ''}|{after or ''}")
+            mac = keyed.copy()
+            mac.update(payload.encode())
+            digest = mac.hexdigest()
+            rows.append((event_id, action, entity_type, entity_id, summary, region_code, organization_id, before,
+                         after, prev, digest))
+            prev = digest
+        self.next_id += len(rows)
+        self.prev = prev
+        return rows
+
+    def write(self, rows: list[tuple]) -> None:
+        """Insert rows ``link`` made, in one batch."""
+        if not rows:
+            return
+        _insert_events({"at": self.at, "actor_id": self.actor_id, "actor": self.actor_name, "key_id": self.key_id},
+                       rows)
+        anchor.mark_written(db.session)
+
+
+def open_chain(actor=None) -> Chain:
+    """Lock the chain for this transaction and read its head, for ``Chain.link``."""
     keys = keyring()
     key_id = keys.current_id
-    keyed = keys.chain_hmac(key_id)  # copied for each event (anchor.Keyring)
     db.session.flush()
     lock_for_chain()
     last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
     user = _actor(actor)
-    next_id, prev = ((last.id + 1), last.hash) if last else (1, GENESIS)
-    at = utcnow()
-    actor_id, actor_name = getattr(user, "id", None), getattr(user, "username", None) or "system"
-    # what _payload joins between the id and the action is the same for every event
-    middle = f"{at.isoformat(timespec='microseconds')}|{actor_id or ''}|{actor_name}"
-    rows = []
-    for event_id, item in enumerate(events, start=next_id):
-        entity_id = str(item["entity_id"])
-        summary = item.get("summary", "")[:300]
-        region_code, organization_id = item.get("region_code"), item.get("organization_id")
-        before = canonical(item.get("before"))
-        if "after_json" in item:
-            after = item["after_json"]
-        else:
-            after = item.get("after")
-            after = canonical(after) if after else None
-        action, entity_type = item["action"], item["entity_type"]
-        # _payload written out: the same hash as record()'s (tests hold it)
-        payload = (f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
-                   f"{region_code or ''}|{organization_id or ''}|{before or ''}|{after or ''}")
-        mac = keyed.copy()
-        mac.update(payload.encode())
-        digest = mac.hexdigest()
-        rows.append((event_id, action, entity_type, entity_id, summary, region_code, organization_id, before, after,
-                     prev, digest))
-        prev = digest
-    _insert_events({"at": at, "actor_id": actor_id, "actor": actor_name, "key_id": key_id}, rows)
-    anchor.mark_written(db.session)
-    return len(rows)
+    return Chain(next_id=last.id + 1 if last else 1, prev=last.hash if last else GENESIS, at=utcnow(),
+                 actor_id=getattr(user, "id", None), actor_name=getattr(user, "username", None) or "system",
+                 key_id=key_id, keyed=keys.chain_hmac(key_id))
 
 
 # an event's own columns (the time, the actor and the key are the same for a whole batch)

@@ -10,6 +10,7 @@ to upgrade its lock.
 from __future__ import annotations
 
 import contextvars
+import threading
 from contextlib import contextmanager, suppress
 
 from sqlalchemy import column, event, insert, literal, literal_column, select, table as table_clause, text
@@ -139,7 +140,19 @@ def staged_insert(conn, table, keys, params: list, fixed: dict) -> None:
     40,000 support records with their nine indexes). The rows go in the order given.
     The staging table is dropped at the end (and, being created in the transaction,
     vanishes with it on a rollback)."""
+    with staged_inserting(conn, table, keys, params, fixed, meanwhile=False):
+        pass
+
+
+@contextmanager
+def staged_inserting(conn, table, keys, params: list, fixed: dict, *, meanwhile: bool = True):
+    """``staged_insert``, whose copy into ``table`` (one statement, during which the
+    driver lets go of Python's interpreter lock) runs on a worker thread while the
+    ``with`` block runs (``meanwhile``): the block may do Python work (link audit events)
+    but must not use the database, whose connection is busy. The copy is waited for when
+    the block ends, however it ends, and its error, if any, raised then."""
     if not params:
+        yield
         return
     staging = table_clause(STAGING, *[column(f"c{i}") for i in range(len(keys))], schema="temp")
     columns = ", ".join(c.name for c in staging.c)
@@ -149,8 +162,28 @@ def staged_insert(conn, table, keys, params: list, fixed: dict) -> None:
     conn.exec_driver_sql(f"INSERT INTO temp.{STAGING} VALUES ({', '.join('?' * len(keys))})",  # noqa: S608  # nosec B608
                          params)
     names = list(fixed)
-    conn.execute(insert(table).from_select(
+    copy = insert(table).from_select(
         [*keys, *names],
         select(*staging.c, *[literal(fixed[name], table.c[name].type) for name in names])
-        .order_by(literal_column("rowid"))))
+        .order_by(literal_column("rowid")))
+    if not meanwhile:
+        conn.execute(copy)
+        yield
+    else:
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                conn.execute(copy)
+            except BaseException as error:  # handed to the waiting thread  # noqa: BLE001
+                failed.append(error)
+
+        worker = threading.Thread(target=run, name="staged-insert", daemon=True)
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.join()
+        if failed:
+            raise failed[0]
     conn.exec_driver_sql(f"DROP TABLE temp.{STAGING}")

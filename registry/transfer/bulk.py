@@ -5,9 +5,11 @@ helpers make that write cost what the database needs and little more.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlalchemy import insert
 
-from ..core.database import staged_insert
+from ..core.database import staged_inserting
 from ..extensions import db
 
 
@@ -21,10 +23,21 @@ def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | N
 
     A fixed NULL is left out of the statement (the column's NULL, when it has no server
     default)."""
+    with inserting_many(table, keys, rows, fixed, meanwhile=False):
+        pass
+
+
+@contextmanager
+def inserting_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | None = None, *,
+                   meanwhile: bool = True):
+    """``insert_many``; on SQLite the rows are copied into ``table`` while the ``with``
+    block runs (``core.database.staged_inserting``: the block may do Python work, not use
+    the database). Elsewhere the rows are inserted before the block."""
     fixed = fixed or {}
     conn = db.session.connection()
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), [{**fixed, **dict(zip(keys, row))} for row in rows])
+        yield
         return
     dialect = conn.dialect
     convert = [(i, f) for i, name in enumerate(keys)
@@ -39,6 +52,8 @@ def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | N
             append(tuple(row))
     else:
         params = rows
-    staged_insert(conn, table, keys, params,
-                  {name: value for name, value in fixed.items()
-                   if value is not None or table.c[name].server_default is not None})
+    with staged_inserting(conn, table, keys, params,
+                          {name: value for name, value in fixed.items()
+                           if value is not None or table.c[name].server_default is not None},
+                          meanwhile=meanwhile):
+        yield
