@@ -38,6 +38,7 @@ from json.encoder import encode_basestring
 from sqlalchemy import func, select
 
 from ..audit.services import FlatCanonical, open_chain
+from ..closing.rules import YearCloses
 from ..core.enums import RECORD_CATEGORIES
 from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, AmountLimits, DateBounds, amount_limits, date_bounds, halfwidth
 from ..core.rules import Collector, RuleViolation
@@ -136,6 +137,7 @@ class Context:
     within: Region | None  # region staff: their region (None: a unit's own records)
     dates: DateBounds | None = None  # the dates a record may have, read once for the file
     limits: AmountLimits | None = None  # the amounts' ceiling and confirmation threshold, read once
+    closes: YearCloses = dataclass_field(default_factory=YearCloses)  # the years' closes, read once each
     units: dict[int, Unit] = dataclass_field(default_factory=dict)
     # cells seen before: a ledger names the same few villages (and units) on every row
     seen: dict = dataclass_field(default_factory=dict)
@@ -250,7 +252,8 @@ class RecordImport(ImportKind):
                                                 allowed_villages=unit.villages if unit else frozenset(),
                                                 dates=ctx.dates, within=ctx.within, limits=ctx.limits,
                                                 confirm_hint=IMPORT_CONFIRM_HINT,
-                                                stored=stored.amounts if stored is not None and ctx.update else None)
+                                                stored=stored.amounts if stored is not None and ctx.update else None,
+                                                closes=ctx.closes)
         except RuleViolation as broken:
             if errors is None:
                 raise
