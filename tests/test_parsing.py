@@ -210,3 +210,22 @@ def test_hours_to_a_tenth_checked_before_any_arithmetic(raw, expected, message):
     errors = Collector()
     assert parse_hours(raw, "hours", "学时", errors, maximum=Decimal("999.9")) == expected
     assert errors.errors == ({"hours": [message]} if message else {})
+
+
+@pytest.mark.parametrize("value", [0, 1, 7, 5000, 999_999_999_999, 1_000_000_000_000, -1, True, False,
+                                   0.0, -0.0, 0.01, 0.001, 0.1 + 0.2, 1234.5, 1234.56, 1234.567, 5e-324, 1e-05,
+                                   999_999_999_998.99, 999_999_999_999.0, 999_999_999_999.99, 1e12, 1e308,
+                                   float("inf"), float("nan")])
+def test_amount_fast_path_same_as_text(value):
+    """A number cell takes ``parse_amount``'s shortcut; it gives the same cents (or the
+    same message) as the number written as text, which takes the general path."""
+    from registry.core.parsing import parse_amount
+
+    number, text = Collector(), Collector()
+    as_number = parse_amount(value, "amount", "金额", number)
+    as_text = parse_amount(repr(value) if not isinstance(value, bool) else str(int(value)), "amount", "金额", text)
+    if isinstance(value, bool):  # a boolean is not a number cell: refused, never read as 1 or 0
+        assert as_number is None or str(as_number) == str(as_text)
+        return
+    assert str(as_number) == str(as_text)
+    assert number.errors == text.errors

@@ -16,7 +16,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import insert, inspect, select
 
-from ..core.database import lock_for_chain
+from ..core.database import lock_for_chain, staged_insert
 from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -152,76 +152,110 @@ def record_many(events: list[dict], *, actor=None) -> int:
     optionally ``region_code``, ``organization_id``, ``before``, ``after``; instead of
     ``after`` a bulk caller may give ``after_json``, the text ``canonical(after)`` makes
     (``FlatCanonical`` builds it cheaply for many rows alike). The chain is the same as if
-    ``record`` had been called for each, in order: the same columns, the same hashes."""
+    ``record`` had been called for each, in order: the same columns, the same hashes.
+    (``open_chain`` does the same in steps, for a caller that links its events while
+    the database is busy with something else.)"""
     if not events:
         return 0
+    chain = open_chain(actor)
+    chain.write(chain.link(events))
+    return len(events)
+
+
+@dataclass
+class Chain:
+    """The head of the audit chain, read once for a batch of events (``open_chain``):
+    ``link`` hashes events onto it in order (Python only, no database), ``write``
+    inserts what was linked. Nothing else may append to the chain in between: the
+    transaction holds the writers' lock (``lock_for_chain``; SQLite's write lock)."""
+
+    next_id: int
+    prev: str
+    at: datetime
+    actor_id: int | None
+    actor_name: str
+    key_id: int
+    keyed: object  # the key's HMAC, copied for each event (anchor.Keyring)
+
+    def link(self, events: list[dict]) -> list[tuple]:
+        """The events (as ``record_many`` takes them) as rows in ``_EVENT_COLUMNS`` order,
+        each hashed onto the one before, from the head on; the head moves past them."""
+        # what _payload joins between the id and the action is the same for every event
+        middle = f"{self.at.isoformat(timespec='microseconds')}|{self.actor_id or ''}|{self.actor_name}"
+        keyed, prev = self.keyed, self.prev
+        rows = []
+        for event_id, item in enumerate(events, start=self.next_id):
+            entity_id = str(item["entity_id"])
+            summary = item.get("summary", "")[:300]
+            region_code, organization_id = item.get("region_code"), item.get("organization_id")
+            before = canonical(item.get("before"))
+            if "after_json" in item:
+                after = item["after_json"]
+            else:
+                after = item.get("after")
+                after = canonical(after) if after else None
+            action, entity_type = item["action"], item["entity_type"]
+            # _payload written out: the same hash as record()'s (tests hold it)
+            payload = (f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
+                       f"{region_code or ''}|{organization_id or ''}|{before or ''}|{after or ''}")
+            mac = keyed.copy()
+            mac.update(payload.encode())
+            digest = mac.hexdigest()
+            rows.append((event_id, action, entity_type, entity_id, summary, region_code, organization_id, before,
+                         after, prev, digest))
+            prev = digest
+        self.next_id += len(rows)
+        self.prev = prev
+        return rows
+
+    def write(self, rows: list[tuple]) -> None:
+        """Insert rows ``link`` made, in one batch."""
+        if not rows:
+            return
+        _insert_events({"at": self.at, "actor_id": self.actor_id, "actor": self.actor_name, "key_id": self.key_id},
+                       rows)
+        anchor.mark_written(db.session)
+
+
+def open_chain(actor=None) -> Chain:
+    """Lock the chain for this transaction and read its head, for ``Chain.link``."""
     keys = keyring()
     key_id = keys.current_id
-    keyed = keys.chain_hmac(key_id)  # copied for each event (anchor.Keyring)
     db.session.flush()
     lock_for_chain()
     last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
     user = _actor(actor)
-    next_id, prev = ((last.id + 1), last.hash) if last else (1, GENESIS)
-    at = utcnow()
-    actor_id, actor_name = getattr(user, "id", None), getattr(user, "username", None) or "system"
-    # what _payload joins between the id and the action is the same for every event
-    middle = f"{at.isoformat(timespec='microseconds')}|{actor_id or ''}|{actor_name}"
-    rows = []
-    for event_id, item in enumerate(events, start=next_id):
-        entity_id = str(item["entity_id"])
-        summary = item.get("summary", "")[:300]
-        region_code, organization_id = item.get("region_code"), item.get("organization_id")
-        before = canonical(item.get("before"))
-        if "after_json" in item:
-            after = item["after_json"]
-        else:
-            after = item.get("after")
-            after = canonical(after) if after else None
-        action, entity_type = item["action"], item["entity_type"]
-        # _payload written out: the same hash as record()'s (tests hold it)
-        payload = (f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
-                   f"{region_code or ''}|{organization_id or ''}|{before or ''}|{after or ''}")
-        mac = keyed.copy()
-        mac.update(payload.encode())
-        digest = mac.hexdigest()
-        rows.append((event_id, actor_id, actor_name, action, entity_type, entity_id, summary, region_code,
-                     organization_id, before, after, prev, digest, key_id))
-        prev = digest
-    _insert_events(at, rows)
-    anchor.mark_written(db.session)
-    return len(rows)
+    return Chain(next_id=last.id + 1 if last else 1, prev=last.hash if last else GENESIS, at=utcnow(),
+                 actor_id=getattr(user, "id", None), actor_name=getattr(user, "username", None) or "system",
+                 key_id=key_id, keyed=keys.chain_hmac(key_id))
 
 
-_EVENT_COLUMNS = ("id", "actor_id", "actor", "action", "entity_type", "entity_id", "summary", "region_code",
-                  "organization_id", "before", "after", "prev_hash", "hash", "key_id")
+# an event's own columns (the time, the actor and the key are the same for a whole batch)
+_EVENT_COLUMNS = ("id", "action", "entity_type", "entity_id", "summary", "region_code", "organization_id", "before",
+                  "after", "prev_hash", "hash")
 
 
-def _insert_events(at: datetime, rows: list[tuple]) -> None:
-    """Insert the events (tuples in ``_EVENT_COLUMNS`` order, all at ``at``) in one
-    executemany. On SQLite the tuples go straight to the driver (Core's per-row parameter
-    handling would cost more than the insert); elsewhere Core batches them."""
+def _insert_events(shared: dict, rows: list[tuple]) -> None:
+    """Insert the events (tuples in ``_EVENT_COLUMNS`` order, each also given the
+    ``shared`` columns: time, actor, key). On SQLite the tuples go straight to the
+    driver (Core's per-row parameter handling would cost more than the insert) through
+    ``staged_insert``, which binds the shared columns once; elsewhere Core batches them."""
     table = AuditEvent.__table__
     conn = db.session.connection()
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), [{"at": at, **dict(zip(_EVENT_COLUMNS, row))} for row in rows])
+        conn.execute(insert(table), [{**shared, **dict(zip(_EVENT_COLUMNS, row))} for row in rows])
         return
     # the columns' own bind processors (none for these types on SQLite today, but a
-    # type that gains one keeps working), and ``at`` as the driver would adapt it, once
-    names = ("at", *_EVENT_COLUMNS)
-    processors = [table.c[name].type.bind_processor(conn.dialect) for name in names]
-    stamp = processors[0](at) if processors[0] else at
-    dbapi = conn.dialect.dbapi
-    stamp = dbapi.adapt(stamp, dbapi.PrepareProtocol, stamp)
-    columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
-    # identifiers from the table's own metadata, quoted; every value is a bound parameter
-    sql = f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608  # nosec B608
-    if any(processors[1:]):
-        convert = [f or (lambda v: v) for f in processors[1:]]
-        params = [(stamp, *[f(v) for f, v in zip(convert, row)]) for row in rows]
-    else:
-        params = [(stamp, *row) for row in rows]
-    conn.exec_driver_sql(sql, params)
+    # type that gains one keeps working)
+    convert = [(i, f) for i, name in enumerate(_EVENT_COLUMNS) if (f := table.c[name].type.bind_processor(conn.dialect))]
+    if convert:
+        rows = [tuple(row) for row in rows]
+        for k, row in enumerate(rows):
+            row = list(row)
+            for i, f in convert:
+                row[i] = f(row[i])
+            rows[k] = tuple(row)
+    staged_insert(conn, table, _EVENT_COLUMNS, rows, shared)
 
 
 _ESCAPE = encode_basestring  # what _CANONICAL writes for a str (ensure_ascii=False)

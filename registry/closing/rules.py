@@ -105,11 +105,21 @@ def _forget(session, transaction) -> None:
     session.info.pop(_CACHE, None)
 
 
-def blocking_close(year: int, region_code: str, kind: str, today: date | None = None) -> Closed | None:
+class YearCloses(dict):
+    """``closes_of`` by year, remembered by a caller that checks many rows in one
+    transaction (an import): a year's closes are looked up once, not once per row."""
+
+    def __missing__(self, year: int) -> tuple[Closed, ...]:
+        found = self[year] = closes_of(year)
+        return found
+
+
+def blocking_close(year: int, region_code: str, kind: str, today: date | None = None, *,
+                   closes: YearCloses | None = None) -> Closed | None:
     """The close that keeps ``kind`` of ``year`` at ``region_code`` frozen, if any."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of closed data: {kind}")
-    closes = closes_of(year)
+    closes = closes_of(year) if closes is None else closes[year]
     if not closes:  # most years: nothing closed, and no need to ask the clock (an import asks per row)
         return None
     today = today or local_today()
@@ -123,12 +133,14 @@ def year_open(year: int, region_code: str, kind: str) -> bool:
     return blocking_close(year, region_code, kind) is None
 
 
-def ensure_year_open(year: int | None, region_code: str | None, kind: str, field: str = "") -> None:
+def ensure_year_open(year: int | None, region_code: str | None, kind: str, field: str = "", *,
+                     closes: YearCloses | None = None) -> None:
     """Refuse (``RuleViolation``) a change to ``kind`` of ``year`` at ``region_code`` when
-    a close covers it; a missing year or place (caught by the caller's own checks) passes."""
+    a close covers it; a missing year or place (caught by the caller's own checks) passes.
+    ``closes``: a ``YearCloses`` kept by a caller checking many changes."""
     if year is None or not region_code:
         return
-    closed = blocking_close(year, region_code, kind)
+    closed = blocking_close(year, region_code, kind, closes=closes)
     if closed is not None:
         raise RuleViolation(closed.message(kind), field)
 

@@ -30,6 +30,8 @@ MAX_COUNT = 10_000_000
 # integer above 2^63 - 1), so it is refused before any query.
 ID_MAX = 2**31 - 1
 CENT = Decimal("0.01")
+ZERO_CENTS = Decimal("0.00")
+_MAX_WHOLE = int(MAX_AMOUNT)  # the largest whole number of 元 an amount may be
 TENTH = Decimal("0.1")
 
 # {label} is the field's Chinese name. Amounts and counts share the keys they both use.
@@ -152,6 +154,19 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
     when ``positive``; at most two decimals; at most ``MAX_AMOUNT`` (what the column
     holds; a deployment's ceiling per record is ``check_amounts``). Every range is checked
     before any arithmetic: 1e308, NaN, Infinity and huge exponents are refused, -0 is 0."""
+    kind = value.__class__
+    # a spreadsheet's number in range, as most cells are: the general path below gives
+    # the same cents (and sends anything else, below a cent too, to its messages)
+    if kind is int:
+        if 0 < value <= _MAX_WHOLE:
+            return Decimal(value).quantize(CENT)
+        if value == 0 and not (required or positive):
+            return ZERO_CENTS
+    elif kind is float and 0 < value < _MAX_WHOLE:
+        amount = Decimal(repr(value))
+        cents = amount.quantize(CENT)
+        if cents == amount:
+            return cents
     amount = _as_decimal(value)
     if amount is None:
         raw = halfwidth(value).replace(",", "").replace(" ", "").removeprefix("¥").removesuffix("元")
@@ -164,7 +179,7 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
             if required or positive:
                 _say(errors, field, "blank", label, wording)
                 return None
-            return Decimal("0.00")
+            return ZERO_CENTS
         amount = _decimal(raw)
         if isinstance(amount, str):
             _say(errors, field, amount, label, wording)
@@ -187,7 +202,7 @@ def parse_amount(value, field: str, label: str, errors: Collector, *, required: 
         _say(errors, field, "too_large", label, wording)
         return None
     if amount == 0:
-        return Decimal("0.00")  # also -0 and 0E-999999
+        return ZERO_CENTS  # also -0 and 0E-999999
     if amount.adjusted() < -2:  # a non-zero amount below a cent: quantize would round it away
         _say(errors, field, "decimals", label, wording)
         return None

@@ -30,7 +30,7 @@ from ..core.parsing import (
     parse_date,
 )
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
-from ..closing.rules import ensure_year_open
+from ..closing.rules import YearCloses, ensure_year_open
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..organizations.models import Organization
@@ -296,11 +296,13 @@ def stored_amounts(record: SupportRecord | None) -> dict[str, Decimal] | None:
 def validate_record_data(organization_id: int, data: dict, *, village_code: str | None = None,
                          allowed_villages: set[str] | None = None, dates: DateBounds | None = None,
                          within: Region | None = None, stored: dict[str, Decimal] | None = None,
-                         confirm_hint: str = FORM_CONFIRM_HINT, limits: AmountLimits | None = None) -> RecordData:
+                         confirm_hint: str = FORM_CONFIRM_HINT, limits: AmountLimits | None = None,
+                         closes: YearCloses | None = None) -> RecordData:
     """Check a record's fields; ``village_code`` fixes the village (a correction keeps the
     corrected record's village). ``allowed_villages`` is ``filer_village_codes``, ``dates``
     is ``parsing.date_bounds()`` and ``limits`` ``parsing.amount_limits()``, each fetched
-    once by a caller checking many records. ``within``: the region of staff filing on the
+    once by a caller checking many records, and ``closes`` a ``closing.rules.YearCloses``
+    it keeps. ``within``: the region of staff filing on the
     unit's behalf (``Filer.within``; the village must lie inside it too). A large amount
     needs ``data["amount_confirmed"]`` (True) unless it is the ``stored`` one
     (``stored_amounts`` of the record edited or corrected). Returns the cleaned values or
@@ -356,7 +358,7 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
                   errors, confirmed=get(CONFIRM_FIELD) is True, stored=stored, hint=confirm_hint, limits=limits)
     record_date = parse_date(get("record_date"), "record_date", FIELD_LABELS["record_date"], errors, bounds=dates)
     errors.raise_if_any()
-    ensure_year_open(record_date.year, village, "records", "record_date")
+    ensure_year_open(record_date.year, village, "records", "record_date", closes=closes)
     return RecordData(
         reference=reference, village_code=village, pairing_id=pairing_id, category=category, title=title,
         description=description, amount=amount, amount_attracted=amount_attracted, amount_in_kind=amount_in_kind,

@@ -19,7 +19,8 @@ one itself; a file without 编号 could not be imported twice safely).
 Imported records start where a filed record starts on its way to the village: submitted,
 awaiting the village's confirmation (the village must confirm what it signs, so a ledger of
 confirmed records comes back awaiting confirmation). New records are written in one Core
-insert, their audit events in one ``record_many`` and the dashboard summaries in one bulk
+insert, their audit events in one batch (``audit.services.open_chain``, made and
+hashed while the database copies the records in) and the dashboard summaries in one bulk
 step (``summary.add_records``), which gives the figures the per-flush listener would.
 Records already stored under the same 编号 are refused, or, when the user chose to update,
 saved through ``filing.update_record`` (the form's edit: audited, only while the rules let
@@ -36,7 +37,8 @@ from json.encoder import encode_basestring
 
 from sqlalchemy import func, select
 
-from ..audit.services import FlatCanonical, record_many
+from ..audit.services import FlatCanonical, open_chain
+from ..closing.rules import YearCloses
 from ..core.enums import RECORD_CATEGORIES
 from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, AmountLimits, DateBounds, amount_limits, date_bounds, halfwidth
 from ..core.rules import Collector, RuleViolation
@@ -46,7 +48,7 @@ from ..core.database import large_page_cache
 from ..extensions import db
 from ..organizations.models import Organization
 from ..regions.models import Region
-from ..transfer.bulk import insert_many
+from ..transfer.bulk import insert_many, inserting_many
 from ..transfer.importing import CONFIRM_COLUMN, UPDATE_HINT, Field, ImportKind, yes_no
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
@@ -135,6 +137,7 @@ class Context:
     within: Region | None  # region staff: their region (None: a unit's own records)
     dates: DateBounds | None = None  # the dates a record may have, read once for the file
     limits: AmountLimits | None = None  # the amounts' ceiling and confirmation threshold, read once
+    closes: YearCloses = dataclass_field(default_factory=YearCloses)  # the years' closes, read once each
     units: dict[int, Unit] = dataclass_field(default_factory=dict)
     # cells seen before: a ledger names the same few villages (and units) on every row
     seen: dict = dataclass_field(default_factory=dict)
@@ -249,7 +252,8 @@ class RecordImport(ImportKind):
                                                 allowed_villages=unit.villages if unit else frozenset(),
                                                 dates=ctx.dates, within=ctx.within, limits=ctx.limits,
                                                 confirm_hint=IMPORT_CONFIRM_HINT,
-                                                stored=stored.amounts if stored is not None and ctx.update else None)
+                                                stored=stored.amounts if stored is not None and ctx.update else None,
+                                                closes=ctx.closes)
         except RuleViolation as broken:
             if errors is None:
                 raise
@@ -350,7 +354,9 @@ _AFTER_ORDER = tuple(sorted((*_OWN, "id")))
 
 def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     """One insert per unit for all new records (a unit's own import: one), one batch of
-    audit events, one summary update."""
+    audit events, one summary update. On SQLite the events are made and hashed onto the
+    chain while the database copies the records into the table and its indexes
+    (``bulk.inserting_many``)."""
     if not rows:
         return 0
     now = utcnow()
@@ -370,8 +376,8 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     first = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() + 1 if numbered else None
     next_id = first
     stamp = now.isoformat()
-    encode = encode_basestring  # a text value as ``canonical`` writes it
-    events = []
+    chain = open_chain(user)
+    linked = []
     for unit_id, values in by_unit.items():
         fixed = {"organization_id": unit_id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
                  "supersedes_id": None, "created_by_id": user.id, "on_behalf_region_code": on_behalf,
@@ -379,37 +385,44 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
                  "created_at": now, "updated_at": now, "version": 1}
         tuples = [(r.reference, r.village_code, r.category, r.title, r.description, r.amount, r.amount_attracted,
                    r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date) for r in values]
+        saying = ("导入并提交村确认：" if within is None
+                  else f"{office_name(within)}代{units[unit_id].name}导入并提交村确认：")
         if numbered:
             ids = range(next_id, next_id + len(values))
             next_id += len(values)
-            insert_many(table, ("id", *_OWN), [(i, *t) for i, t in zip(ids, tuples)], fixed)
+            # the records are copied in while their events are made and linked
+            with inserting_many(table, ("id", *_OWN), [(i, *t) for i, t in zip(ids, tuples)], fixed):
+                linked += chain.link(_events(values, ids, unit_id, fixed, stamp, saying))
         else:
             insert_many(table, _OWN, tuples, fixed)
             # the ids read back by 编号, which is unique within the unit
             written = (table.c.organization_id == unit_id) & (table.c.created_at == now)
             by_reference = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
             ids = [by_reference[r.reference] for r in values]
-        # each event's ``after`` is the record's columns, as ``canonical`` writes them (the
-        # times, dates and amounts as text): the shared columns encoded once, each row's
-        # own straight into the template in ``_AFTER_ORDER``
-        template = FlatCanonical({**fixed, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp},
-                                 _AFTER_ORDER).template
-        saying = ("导入并提交村确认：" if within is None
-                  else f"{office_name(within)}代{units[unit_id].name}导入并提交村确认：")
-        for r, record_id in zip(values, ids):
-            events.append({
-                "action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
-                "summary": f"{saying}{r.title}（批量导入）", "region_code": r.village_code, "organization_id": unit_id,
-                "after_json": template % (
-                    f'"{r.amount}"', f'"{r.amount_attracted}"', f'"{r.amount_in_kind}"', encode(r.category),
-                    encode(r.description), r.households, record_id, r.jobs, r.persons,
-                    f'"{r.record_date.isoformat()}"', encode(r.reference), encode(r.title), encode(r.village_code)),
-            })
-    record_many(events, actor=user)
+            linked += chain.link(_events(values, ids, unit_id, fixed, stamp, saying))
+    chain.write(linked)
     written = (table.c.id.between(first, next_id - 1) if numbered
                else table.c.organization_id.in_(list(by_unit)) & (table.c.created_at == now))
     summary.add_records(db.session, written)
     return len(rows)
+
+
+def _events(values: list[filing.RecordData], ids, unit_id: int, fixed: dict, stamp: str, saying: str) -> list[dict]:
+    """The audit events of a unit's new records (Python only: no database). Each
+    event's ``after`` is the record's columns, as ``canonical`` writes them (the times,
+    dates and amounts as text): the shared columns encoded once, each row's own straight
+    into the template in ``_AFTER_ORDER``."""
+    encode = encode_basestring  # a text value as ``canonical`` writes it
+    template = FlatCanonical({**fixed, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp},
+                             _AFTER_ORDER).template
+    return [{
+        "action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
+        "summary": f"{saying}{r.title}（批量导入）", "region_code": r.village_code, "organization_id": unit_id,
+        "after_json": template % (
+            f'"{r.amount}"', f'"{r.amount_attracted}"', f'"{r.amount_in_kind}"', encode(r.category),
+            encode(r.description), r.households, record_id, r.jobs, r.persons,
+            f'"{r.record_date.isoformat()}"', encode(r.reference), encode(r.title), encode(r.village_code)),
+    } for r, record_id in zip(values, ids)]
 
 
 KINDS = (RecordImport,)

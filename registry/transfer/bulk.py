@@ -5,54 +5,55 @@ helpers make that write cost what the database needs and little more.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlalchemy import insert
 
+from ..core.database import staged_inserting
 from ..extensions import db
 
 
 def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | None = None) -> None:
     """Insert ``rows`` (tuples of the values of ``keys``, each row also given the
-    ``fixed`` values) into ``table`` in one executemany. On SQLite the rows go to the
-    driver converted by the columns' own bind processors (those of the dialect's types,
-    so a date or a timestamp is stored exactly as the ORM stores it), the fixed values
-    converted once: Core's per-row parameter handling costs about three times the insert
-    itself at 40,000 rows. Elsewhere Core batches them (insertmanyvalues).
+    ``fixed`` values) into ``table``. On SQLite the rows go to the driver converted by
+    the columns' own bind processors (those of the dialect's types, so a date or a
+    timestamp is stored exactly as the ORM stores it) and are written by
+    ``staged_insert``: Core's per-row parameter handling costs about three times the
+    insert itself at 40,000 rows. Elsewhere Core batches them (insertmanyvalues).
 
-    Values the driver would have to adapt for every row cost most of the binding: a fixed
-    NULL is left out of the statement (the column's NULL, when it has no server default)
-    and a fixed boolean goes as the integer the processor makes of it."""
+    A fixed NULL is left out of the statement (the column's NULL, when it has no server
+    default)."""
+    with inserting_many(table, keys, rows, fixed, meanwhile=False):
+        pass
+
+
+@contextmanager
+def inserting_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | None = None, *,
+                   meanwhile: bool = True):
+    """``insert_many``; on SQLite the rows are copied into ``table`` while the ``with``
+    block runs (``core.database.staged_inserting``: the block may do Python work, not use
+    the database). Elsewhere the rows are inserted before the block."""
     fixed = fixed or {}
     conn = db.session.connection()
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), [{**fixed, **dict(zip(keys, row))} for row in rows])
+        yield
         return
     dialect = conn.dialect
-    dbapi = dialect.dbapi
-
-    def processor(name):
-        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-
-    constant, fixed_names = [], []
-    for name, value in fixed.items():
-        if value is None and table.c[name].server_default is None:
-            continue
-        convert = processor(name)
-        value = convert(value) if convert else value
-        constant.append(dbapi.adapt(value, dbapi.PrepareProtocol, value))  # as the driver would, once
-        fixed_names.append(name)
-    constant = tuple(constant)
-    names = [*keys, *fixed_names]
-    quote = dialect.identifier_preparer
-    columns, marks = ", ".join(quote.quote(n) for n in names), ", ".join("?" * len(names))
-    # identifiers from the table's own metadata, quoted; every value is a bound parameter
-    sql = f"INSERT INTO {quote.format_table(table)} ({columns}) VALUES ({marks})"  # noqa: S608  # nosec B608
-    convert = [(i, f) for i, name in enumerate(keys) if (f := processor(name))]
-    params = []
-    append = params.append
-    for row in rows:
-        if convert:
+    convert = [(i, f) for i, name in enumerate(keys)
+               if (f := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
+    if convert:
+        params = []
+        append = params.append
+        for row in rows:
             row = list(row)
             for i, f in convert:
                 row[i] = f(row[i])
-        append((*row, *constant))
-    conn.exec_driver_sql(sql, params)
+            append(tuple(row))
+    else:
+        params = rows
+    with staged_inserting(conn, table, keys, params,
+                          {name: value for name, value in fixed.items()
+                           if value is not None or table.c[name].server_default is not None},
+                          meanwhile=meanwhile):
+        yield
