@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -111,6 +112,22 @@ def test_imported_records_await_the_village_and_are_audited(db, world, login_as)
     assert [e.after for e in created[:2]] == [canonical(snapshot(first)), canonical(snapshot(second))]
     # the village sees them in its inbox, as records a unit submitted
     assert "捐建产业路" in village.get("/records/inbox").get_data(as_text=True)
+
+
+def test_each_village_is_told_once_of_the_records_an_import_submitted_to_it(db, world, login_as, make_user):
+    from registry.notifications.models import Notification
+
+    other = make_user("village", "village_1b", village_code=world.village.code)  # the village's second account
+    body = _csv([_row(world.village, "N-1"), _row(world.village, "N-2"), _row(world.posted_village, "N-3")])
+    assert _post(login_as(world.unit), body).status_code == 302
+    told = db.session.execute(select(Notification.user_id, Notification.kind, Notification.title, Notification.link)
+                              .order_by(Notification.user_id)).all()
+    # one notification per account of the village (the posted village has no account), none per record
+    assert [(uid, kind, link) for uid, kind, _, link in told] == [
+        (world.village_user.id, "record_submitted", "/records/inbox"), (other.id, "record_submitted", "/records/inbox")]
+    assert all(title == "待确认的帮扶记录 2 条（省测试厅导入）" for *_, title, _ in told)
+    bell = login_as(world.village_user).get("/").get_data(as_text=True)
+    assert re.search(r'class="bell"[^>]*aria-label="通知，1 条未读"', bell)
 
 
 def test_rows_outside_the_units_villages_or_of_another_unit_are_refused_by_row(db, world, login_as):

@@ -22,6 +22,18 @@ def village_users(village_code: str) -> list[int]:
     return _ids(select(User.id).where(User.role == "village", User.village_code == village_code))
 
 
+def village_users_of(village_codes) -> dict[str, list[int]]:
+    """``village_users`` of many villages at once (an import's): code -> account ids."""
+    found: dict[str, list[int]] = {}
+    codes = list(dict.fromkeys(village_codes))
+    for start in range(0, len(codes), 5000):
+        for uid, code in db.session.execute(select(User.id, User.village_code).where(
+                User.role == "village", User.active.is_(True), User.village_code.in_(codes[start:start + 5000]))
+                .order_by(User.id)):
+            found.setdefault(code, []).append(uid)
+    return found
+
+
 def unit_users(organization_id: int) -> list[int]:
     """The accounts of a helping organization (帮扶单位)."""
     return _ids(select(User.id).where(User.role == "unit", User.organization_id == organization_id))

@@ -46,6 +46,7 @@ from ..core.timeutil import utcnow
 from ..dashboard import summary
 from ..core.database import large_page_cache
 from ..extensions import db
+from ..notifications import link_for, notify, recipients
 from ..organizations.models import Organization
 from ..regions.models import Region
 from ..transfer.bulk import insert_many, inserting_many
@@ -404,7 +405,27 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     written = (table.c.id.between(first, next_id - 1) if numbered
                else table.c.organization_id.in_(list(by_unit)) & (table.c.created_at == now))
     summary.add_records(db.session, written)
+    _tell_villages(rows, user)
     return len(rows)
+
+
+def _tell_villages(rows: list[RecordRow], user) -> None:
+    """Each village is told once of the records an import submitted to it for confirmation
+    (a record filed by the form tells it once a record): how many, and from which units."""
+    count: dict[str, int] = {}
+    units: dict[str, dict[str, None]] = {}
+    for row in rows:
+        code = row.values.village_code
+        count[code] = count.get(code, 0) + 1
+        units.setdefault(code, {})[row.unit.name] = None
+    told = recipients.village_users_of(count)
+    if not told:
+        return
+    link = link_for("records.inbox")
+    for code, ids in told.items():
+        names = "、".join(units[code])
+        notify("record_submitted", ids, title=f"待确认的帮扶记录 {count[code]} 条（{names}导入）",
+               body=f"{names}导入并提交了 {count[code]} 条帮扶记录，请逐条核对后确认或提出异议。", link=link, actor=user)
 
 
 def _events(values: list[filing.RecordData], ids, unit_id: int, fixed: dict, stamp: str, saying: str) -> list[dict]:
