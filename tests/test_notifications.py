@@ -4,7 +4,7 @@ delivery retried with backoff; the scan's idempotence; a user sees only their ow
 from __future__ import annotations
 
 import socket
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from email import message_from_bytes, policy
 
 import pytest
@@ -415,3 +415,26 @@ def test_preferences_page_from_the_account(w, login_as):
     assert ok.status_code == 302
     email, modes = preferences(w.unit)
     assert email == "unit@example.gov.cn" and modes["record_disputed"] == "digest" and modes["summons"] == "app"
+
+
+def test_the_delivery_loop_runs_the_daily_work_once_a_day(app, monkeypatch):
+    """``flask notify deliver --loop`` (what ``make run`` starts) also does once a day what
+    cron does in production: the scan and the escalation."""
+    import time_machine
+
+    from registry.notifications import delivery
+
+    calls, passes = [], []
+
+    def sleep(_):
+        passes.append(1)
+        if len(passes) == 2:
+            traveller.shift(timedelta(days=1))
+        if len(passes) == 4:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(delivery.time, "sleep", sleep)
+    with time_machine.travel(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc), tick=False) as traveller:
+        with pytest.raises(KeyboardInterrupt):
+            delivery.deliver(loop=True, poll=0, daily=lambda: calls.append(delivery.utcnow().date()))
+    assert calls == [date(2026, 12, 1), date(2026, 12, 2)]  # four passes over two days: twice

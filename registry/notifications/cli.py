@@ -11,13 +11,24 @@ def notify_cli():
 
 @notify_cli.command("deliver", help="Send the queued notification e-mails and the due daily digests "
                                     "(one pass; --loop keeps running, as `make run` does).")
-@click.option("--loop", is_flag=True, help="keep running, a pass every --poll seconds")
+@click.option("--loop", is_flag=True, help="keep running, a pass every --poll seconds, and once a day the "
+                                            "scan and the escalation (`flask notify scan`, `flask chase escalate`)")
 @click.option("--poll", default=30.0, show_default=True, help="seconds between passes with --loop")
 def deliver_command(loop: bool, poll: float):
     from .delivery import deliver, summary
 
-    result = deliver(loop=loop, poll=poll, echo=click.echo if loop else None)
+    result = deliver(loop=loop, poll=poll, echo=click.echo if loop else None, daily=_daily if loop else None)
     click.echo(summary(result))
+
+
+def _daily() -> None:
+    """What cron runs once a day in production, done by the ``--loop`` worker of ``make run``:
+    the scan of things due, then the escalation of chased items left untouched."""
+    from ..chase.services import escalate
+    from .scan import scan
+
+    scan()
+    escalate()
 
 
 @notify_cli.command("scan", help="Notify overdue records, postings ending soon and missing pre-posting "

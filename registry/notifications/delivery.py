@@ -201,11 +201,19 @@ def deliver_once(now: datetime | None = None) -> PassResult:
     return result
 
 
-def deliver(*, loop: bool = False, poll: float = 30.0, echo=None) -> PassResult:
-    """``deliver_once``, or with ``loop`` every ``poll`` seconds until stopped."""
+def deliver(*, loop: bool = False, poll: float = 30.0, echo=None, daily=None) -> PassResult:
+    """``deliver_once``, or with ``loop`` every ``poll`` seconds until stopped; ``daily``
+    (with ``loop``) is called at the first pass of each day in Hunan (the daily scan and
+    escalation, so that ``make run`` needs no cron)."""
+    from ..core.timeutil import local_today
+
     total = PassResult()
+    last_day = None
     while True:
         try:
+            if loop and daily is not None and local_today() != last_day:
+                daily()
+                last_day = local_today()
             result = deliver_once()
         except Exception:  # noqa: BLE001 — the loop outlives a database hiccup; one pass raises
             if not loop:
