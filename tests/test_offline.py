@@ -263,3 +263,16 @@ def test_another_villages_posting_is_404(make_user, login_as, world):
     *_, posting = posted_secretary(n=9)
     response = _send(login_as(world.stranger_village_user), f"/offline/duty/{posting.id}", _duty())
     assert response.status_code == 404
+
+
+def test_every_asset_the_layout_loads_is_kept_for_use_offline():
+    """A kept page loads base.html's styles and scripts: each must be in the worker's shell,
+    or the page offline logs a failed load (and is unstyled)."""
+    import re
+    from pathlib import Path
+
+    from registry.offline.views import SHELL_ASSETS
+
+    layout = (Path(__file__).resolve().parents[1] / "templates" / "base.html").read_text(encoding="utf-8")
+    linked = set(re.findall(r"url_for\('static', filename='([^']+)'\)", layout))
+    assert linked and linked <= set(SHELL_ASSETS), sorted(linked - set(SHELL_ASSETS))

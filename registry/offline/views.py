@@ -28,7 +28,8 @@ bp = Blueprint("offline", __name__)
 
 # What the worker keeps at install: the page shown offline and the assets every kept page
 # uses (the kept pages themselves are stored as they are visited, and by static/js/offline.js).
-SHELL_ASSETS = ("css/app.css", "css/records.css", "css/offline.css", "js/app.js", "js/offline.js", "js/records.js", "favicon.svg",
+SHELL_ASSETS = ("css/app.css", "css/print.css", "css/records.css", "css/offline.css", "js/app.js", "js/money.js", "js/offline.js",
+                "js/records.js", "favicon.svg",
                 "icons/icon-192.png", "icons/icon-512.png")
 WORKER = "js/sw.js"
 
