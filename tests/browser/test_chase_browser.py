@@ -47,6 +47,12 @@ def test_the_township_chases_an_overdue_record_and_the_county_sees_it_escalated(
     card = county.locator("#chase")
     assert "已升级至县级" in card.inner_text() and "请村里本周内核实冷库建设情况" in card.inner_text()
     county.screenshot(path=str(shots / "chase-county-escalated.png"), full_page=True)
+    # the township that chased sees it gone up, on its own list, and the county was told
+    township.reload()
+    row = township.locator("table.overdue tbody tr", has_text=TITLE).first
+    assert row.locator("[data-escalated=county]").inner_text() == "已升级至县级"
+    county.goto(live_server["url"] + "/notifications/?kind=item_escalated")
+    assert county.locator("#notifications tr", has_text="已升级至县级督办").count() >= 1
     for page in (township, county):
         assert not page.console_errors, page.console_errors
         assert not page.blocked, page.blocked

@@ -66,6 +66,20 @@ def test_the_village_is_told_on_a_phone_and_the_unit_hears_of_the_dispute(page_a
     assert row.count() == 1 and "金额与村账不符" in row.inner_text()
     unit.screenshot(path=str(shots / "notifications-unit-disputed.png"), full_page=True)
 
+    # the unit opens the notification, corrects the amount and submits again: the village is told anew
+    with unit.expect_navigation(wait_until="load"):
+        row.get_by_role("button").first.click()
+    assert "/records/" in unit.url and unit.locator("#record-status").inner_text() == "有异议"
+    with unit.expect_navigation(wait_until="load"):
+        unit.get_by_role("link", name="修改").click()
+    unit.fill("input[name=amount]", "4.5万")
+    with unit.expect_navigation(wait_until="load"):
+        unit.click("button[value=submit]")  # 保存并提交村确认
+    assert unit.locator("#record-status").inner_text() == "待确认"
+    village.goto(base + "/notifications/?state=unread")
+    assert _bell(village) >= 1
+    assert village.locator("#notifications tr.unread", has_text=title).count() == 1
+
     village.goto(base + "/account")
     with village.expect_navigation(wait_until="load"):
         village.get_by_role("link", name="通知设置").click()
