@@ -219,11 +219,14 @@ def _assessment(user):
 @scope_rule(Incentive)
 def _incentive(user):
     """Region staff and viewers: issued by their jurisdiction or about a subject working
-    in it. A unit: about itself or its people. Villages: none."""
+    in it. A unit: about itself or its people. A cadre: about themselves (a summons about
+    them is sent to them too). Villages: none."""
     if user.role in STAFF:
         return or_(region_clause(Incentive.region_code, user), region_clause(Incentive.subject_region_code, user))
     if user.role == "unit":
         return _unit_or_its_people(Incentive.organization_id, Incentive.person_id, user)
+    if user.role == "cadre":
+        return Incentive.person_id == user.person_id
     return false()
 
 

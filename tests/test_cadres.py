@@ -347,3 +347,25 @@ def test_a_seconded_cadre_files_no_days(world, login_as):
     session = login_as(make_cadre(person, world.users["county"]))
     home = session.get("/").get_data(as_text=True)
     assert "挂职干部" in home and "填报本月驻村天数" not in home
+
+
+def test_a_summons_about_the_cadre_reaches_them_and_its_link_opens(world, cadre, login_as):
+    """The summons' notification goes to the cadre's own account too: its link must open,
+    with the summons about them and no other."""
+    from registry.assessment.services import IncentiveData, issue_to_person
+    from registry.notifications.models import Notification
+
+    county = world.users["county"]
+    about_them = issue_to_person(world.person, IncentiveData("summons", local_today(), "county", "驻村天数不足"), county)
+    db.session.commit()
+    told = db.session.scalars(select(Notification).where(Notification.user_id == cadre.id,
+                                                         Notification.kind == "summons")).all()
+    assert [n.link for n in told] == [f"/incentives/{about_them.id}"]
+    session = login_as(cadre)
+    page = session.get(told[0].link)
+    assert page.status_code == 200 and "驻村天数不足" in page.get_data(as_text=True)
+    assert 'href="/incentives/"' not in page.get_data(as_text=True)  # the list is closed to a cadre
+    other_county = world.users["other_county"]
+    about_another = issue_to_person(world.other, IncentiveData("summons", local_today(), "county", "另一人"), other_county)
+    db.session.commit()
+    assert session.get(f"/incentives/{about_another.id}").status_code == 404

@@ -194,7 +194,7 @@ EXPECT: dict[str, Expect] = {
     "assessment.organization": E(STAFF),
     "assessment.incentives": E(LOGGED_IN),
     "assessment.incentives_export": E(LOGGED_IN),
-    "assessment.incentive": E((*READERS, "unit")),
+    "assessment.incentive": E((*READERS, "unit", *CADRE)),  # a cadre: about themselves
     "assessment.choose_subject": E(STAFF),
     "assessment.new_for_person": E(STAFF),
     "assessment.new_for_organization": E(STAFF),

@@ -338,6 +338,7 @@ def _incentive_page(incentive: Incentive, form: FollowUpForm | None = None, stat
 
 @bp.route("/incentives/<int:incentive_id>")
 @login_only
+@for_cadres  # a commendation or summons about themselves
 def incentive(incentive_id: int):
     return _incentive_page(get_in_scope_or_404(Incentive, incentive_id))
 
