@@ -174,6 +174,17 @@ def page_as(browser, live_server, _signed_in):
         context.close()
 
 
+@pytest.fixture(scope="session")
+def demo(live_server):
+    """What the demo accounts stand for: the demo village's code."""
+    scopes = {}
+    path = live_server["tmp"] / "instance" / "demo-accounts.txt"
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        role, scope, username, _ = line.split("\t")
+        scopes[username] = scope
+    return {"village_code": scopes["demo_village"]}
+
+
 @pytest.fixture()
 def shots():
     """Where screenshots go (for a human to look at, with SCREENSHOTS=1): bench/out/screens."""

@@ -5,19 +5,8 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from tests.browser.test_records_browser import _file, _no_trouble
 
-
-@pytest.fixture(scope="module")
-def demo(live_server):
-    scopes = {}
-    path = live_server["tmp"] / "instance" / "demo-accounts.txt"
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        role, scope, username, _ = line.split("\t")
-        scopes[username] = scope
-    return {"village_code": scopes["demo_village"]}
 
 
 def _bell(page) -> int:

@@ -17,16 +17,6 @@ PHONE = {"width": 375, "height": 812}
 
 
 @pytest.fixture(scope="module")
-def demo(live_server):
-    scopes = {}
-    path = live_server["tmp"] / "instance" / "demo-accounts.txt"
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        _role, scope, username, _ = line.split("\t")
-        scopes[username] = scope
-    return {"village_code": scopes["demo_village"]}
-
-
-@pytest.fixture(scope="module")
 def database(live_server):
     engine = create_engine(live_server["env"]["DATABASE_URL"])
     yield engine

@@ -6,17 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
-
-@pytest.fixture(scope="module")
-def demo(live_server):
-    path = live_server["tmp"] / "instance" / "demo-accounts.txt"
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        role, scope, username, _ = line.split("\t")
-        if username == "demo_village":
-            return {"village_code": scope}
-    raise AssertionError("no demo village")
 
 
 def _photo(tmp_path: Path) -> Path:

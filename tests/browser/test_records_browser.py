@@ -6,17 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 
 
-@pytest.fixture(scope="module")
-def demo(live_server):
-    scopes = {}
-    path = live_server["tmp"] / "instance" / "demo-accounts.txt"
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        role, scope, username, _ = line.split("\t")
-        scopes[username] = scope
-    return {"village_code": scopes["demo_village"]}
 
 
 def _photo(tmp_path: Path) -> Path:
