@@ -37,10 +37,14 @@ def create_demo_accounts(path: Path) -> list[tuple[str, str, str, str]]:
         ("viewer", "430000000000", "demo_viewer", {"region_code": "430000000000"}),
     ]
     rows = []
+    made = {}
     for role, scope, username, kwargs in plan:
-        _, password = create_user(username, role, display_name=f"示例账号 {username}", **kwargs)
+        made[username], password = create_user(username, role, display_name=f"示例账号 {username}", **kwargs)
         rows.append((role, scope, username, password))
     db.session.commit()
+    cadre = _demo_cadre(org, village, made["demo_unit"])
+    if cadre is not None:
+        rows.append(cadre)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(HEADER)
@@ -48,3 +52,21 @@ def create_demo_accounts(path: Path) -> list[tuple[str, str, str, str]]:
             fh.write("\t".join(row) + "\n")
     path.chmod(0o600)
     return rows
+
+
+def _demo_cadre(org: Organization, village: Region, unit_user) -> tuple[str, str, str, str] | None:
+    """demo_cadre: the account of the demo unit's first secretary in the demo village,
+    opened by the demo unit and activated, as a cadre (驻村干部) would do it."""
+    from ..accounts.services import generate_password
+    from ..cadres.services import activate, issue_activation
+    from ..people.models import Posting
+
+    posting = db.session.scalars(select(Posting).where(
+        Posting.organization_id == org.id, Posting.region_code == village.code, Posting.role == "first_secretary",
+        Posting.is_active).order_by(Posting.id)).first()
+    if posting is None:
+        return None
+    issued = issue_activation(posting.person, "demo_cadre", actor=unit_user)
+    password = generate_password()
+    activate("demo_cadre", issued.code, password, password, "127.0.0.1")
+    return ("cadre", posting.person.name, "demo_cadre", password)
