@@ -369,3 +369,14 @@ def test_a_summons_about_the_cadre_reaches_them_and_its_link_opens(world, cadre,
     about_another = issue_to_person(world.other, IncentiveData("summons", local_today(), "county", "另一人"), other_county)
     db.session.commit()
     assert session.get(f"/incentives/{about_another.id}").status_code == 404
+
+
+def test_a_cadres_own_grade_opens_and_links_nowhere_closed_to_them(world, cadre, login_as):
+    from registry.assessment.services import GradeData, assess_posting
+
+    grade = assess_posting(world.posting, GradeData(local_today().year - 1, "称职"), world.users["county"])
+    db.session.commit()
+    page = login_as(cadre).get(f"/assessment/{grade.id}")
+    assert page.status_code == 200 and "称职" in page.get_data(as_text=True)
+    body = page.get_data(as_text=True)
+    assert 'href="/assessment/?' not in body and 'href="/assessment/"' not in body  # the list is closed to them
