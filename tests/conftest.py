@@ -303,7 +303,22 @@ def _start_session(client, user) -> None:
         sess.update({"_user_id": key, "_fresh": True, "_id": identifier})
 
 
-class Session:
+class CsrfClient:
+    """A test client whose POSTs carry ``self.token``, its session's CSRF token."""
+
+    client: FlaskClient
+    token: str
+
+    def get(self, url, **kw):
+        return self.client.get(url, **kw)
+
+    def post(self, url, data=None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token)
+        return self.client.post(url, data=data, **kw)
+
+
+class Session(CsrfClient):
     """A logged-in test client that adds the CSRF token to its POSTs.
 
     It starts logged in as the login form leaves a session (a login session row on the
@@ -323,14 +338,6 @@ class Session:
                                                    "csrf_token": session_csrf_token(client)})
             assert response.status_code == 302, response.get_data(as_text=True)[:500]
         self.token = session_csrf_token(client)
-
-    def get(self, url, **kw):
-        return self.client.get(url, **kw)
-
-    def post(self, url, data=None, **kw):
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.token)
-        return self.client.post(url, data=data, **kw)
 
 
 @pytest.fixture()

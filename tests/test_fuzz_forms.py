@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
 from registry.extensions import db
-from tests.conftest import PASSWORD, Session, _clean, built_once, session_csrf_token
+from tests.conftest import PASSWORD, CsrfClient, Session, _clean, built_once, session_csrf_token
 from tests.factories import COUNTY, OTHER_COUNTY, valid_id_number
 from tests.fuzz import (
     ABSENT, TODAY, World, build_world, census, census_statement, changed, examples, field_strategy, form_fields,
@@ -360,20 +360,12 @@ def harness(_app):
     write_report(REPORT)
 
 
-class _Anonymous:
+class _Anonymous(CsrfClient):
     """A client nobody logged in, whose posts carry the CSRF token of its session."""
 
     def __init__(self, client):
         self.client = client
         self.token = session_csrf_token(client)
-
-    def get(self, url, **kw):
-        return self.client.get(url, **kw)
-
-    def post(self, url, data=None, **kw):
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.token)
-        return self.client.post(url, data=data, **kw)
 
 
 class _Errors(logging.Handler):
