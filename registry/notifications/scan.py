@@ -59,19 +59,27 @@ def _posting_name(posting: Posting) -> str:
     return f"{posting.person.name}（{posting.organization.name}，{posting.region.name}{posting.role_label}）"
 
 
+def _first_time(reason: str, items: list, key) -> list:
+    """The items not yet told of for ``reason`` (``key(item)`` names the item and its
+    occasion), each marked now in the caller's transaction so that no later scan tells again."""
+    keyed = [(item, key(item)) for item in items]
+    done = _marked(reason, [k for _, k in keyed])
+    fresh = []
+    for item, k in keyed:
+        if k not in done:
+            db.session.add(NotificationTrigger(reason=reason, item_key=k))
+            fresh.append(item)
+    return fresh
+
+
 def scan(today: date | None = None) -> ScanResult:
     today = today or local_today()
     result = ScanResult()
 
     records = list(db.session.scalars(select(SupportRecord).where(
         SupportRecord.status == "submitted", SupportRecord.submitted_at < overdue_cutoff()).order_by(SupportRecord.id)))
-    keys = {r.id: f"{r.id}:{r.submitted_at:%Y%m%d%H%M%S}" for r in records}
-    done = _marked("record_overdue", list(keys.values()))
     days = int(current_app.config["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
-    for record in records:
-        if keys[record.id] in done:
-            continue
-        db.session.add(NotificationTrigger(reason="record_overdue", item_key=keys[record.id]))
+    for record in _first_time("record_overdue", records, lambda r: f"{r.id}:{r.submitted_at:%Y%m%d%H%M%S}"):
         notify("record_overdue", recipients.unit_users(record.organization_id),
                title=f"帮扶记录逾期未确认：{record.title}",
                body=f"{record.village.name}超过{days}天未确认或提出异议（提交于{date_cn(record.submitted_at.date())}）。",
@@ -82,12 +90,7 @@ def scan(today: date | None = None) -> ScanResult:
     ending = list(db.session.scalars(select(Posting).where(
         Posting.is_active, Posting.planned_end <= date.fromordinal(limit), Posting.planned_end >= today,
     ).order_by(Posting.id)))
-    keys = {p.id: f"{p.id}:{p.planned_end.isoformat()}" for p in ending}
-    done = _marked("posting_ending", list(keys.values()))
-    for posting in ending:
-        if keys[posting.id] in done:
-            continue
-        db.session.add(NotificationTrigger(reason="posting_ending", item_key=keys[posting.id]))
+    for posting in _first_time("posting_ending", ending, lambda p: f"{p.id}:{p.planned_end.isoformat()}"):
         left = (posting.planned_end - today).days
         notify("posting_ending", _posting_recipients(posting),
                title=f"选派即将期满：{posting.person.name}，{date_cn(posting.planned_end)}（还有{left}天）",
@@ -97,13 +100,8 @@ def scan(today: date | None = None) -> ScanResult:
 
     untrained = list(db.session.scalars(missing_pre_posting(select(Posting).where(Posting.is_active), today)
                                         .order_by(Posting.id)))
-    keys = {p.id: str(p.id) for p in untrained}
-    done = _marked("training_missing", list(keys.values()))
     window = int(current_app.config["REGISTRY_PRE_POSTING_TRAINING_DAYS"])
-    for posting in untrained:
-        if keys[posting.id] in done:
-            continue
-        db.session.add(NotificationTrigger(reason="training_missing", item_key=keys[posting.id]))
+    for posting in _first_time("training_missing", untrained, lambda p: str(p.id)):
         notify("training_missing", _posting_recipients(posting),
                title=f"岗前培训逾期未完成：{posting.person.name}",
                body=f"{_posting_name(posting)}于{date_cn(posting.start_date)}开始驻村，{window}天内未参加岗前培训。",
