@@ -126,9 +126,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["SECRET_KEY"] = secret or _instance_secret(ipath, "secret_key")
     # Separate key for data at rest (ID numbers, phones), so rotating the session key
     # does not make stored data unreadable.
-    cfg["DATA_KEY"] = overrides.pop("DATA_KEY", None) or env.get("DATA_KEY") or _instance_secret(
-        ipath, "data_key"
-    )
+    data_key = overrides.pop("DATA_KEY", None) or env.get("DATA_KEY")
+    cfg["DATA_KEY"] = data_key or _instance_secret(ipath, "data_key")
 
     # The audit chain's HMAC key (registry/audit/anchor.py): by default DATA_KEY's secret
     # (a derived key of its own, so the two never coincide). A rotation sets a new
@@ -164,6 +163,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["RATELIMIT_STORAGE_URI"] = env.get("RATELIMIT_STORAGE_URI", "")
     cfg["RATELIMIT_KEY_PREFIX"] = env.get("RATELIMIT_KEY_PREFIX", "registry-login")
     cfg["UPLOAD_FOLDER"] = env.get("UPLOAD_FOLDER") or str(ipath / "uploads")
+    # Files in S3-compatible object storage instead of UPLOAD_FOLDER (registry/core/storage.py)
+    # when a bucket is named: MinIO (STORAGE_S3_ENDPOINT_URL=http://minio:9000) or a cloud
+    # bucket. The keys may stay empty: boto3 then finds its own (AWS_ACCESS_KEY_ID, a role).
+    for name in ("STORAGE_S3_BUCKET", "STORAGE_S3_ENDPOINT_URL", "STORAGE_S3_REGION", "STORAGE_S3_PREFIX",
+                 "STORAGE_S3_ACCESS_KEY_ID", "STORAGE_S3_SECRET_ACCESS_KEY"):
+        cfg[name] = overrides.pop(name, None) or env.get(name, "")
+    if cfg["STORAGE_S3_BUCKET"] and not (secret and data_key):
+        # shared storage means several hosts: a key generated into each host's instance/
+        # would differ between them (CSRF tokens and ID numbers unreadable on the others)
+        raise RuntimeError("STORAGE_S3_BUCKET is set (several app hosts): set SECRET_KEY and DATA_KEY in the "
+                           "environment, the same on every host")
     cfg["GEOJSON_PATH"] = env.get("GEOJSON_PATH") or None
     cfg["REGISTRY_SMTP_PASSWORD"] = overrides.pop("REGISTRY_SMTP_PASSWORD", None) or env.get("REGISTRY_SMTP_PASSWORD", "")
 

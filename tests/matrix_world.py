@@ -13,7 +13,6 @@ import calendar
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -247,27 +246,23 @@ def _jobs_and_reports(user) -> str:
 def lay_files(app, world: MatrixWorld) -> None:
     """The files the rows point at: evidence, job outputs, error sheets. Written again
     before each test (a test may delete one; the database is laid anew, the disk is not)."""
-    from registry.records.evidence import path_of
+    from registry.core.storage import store
+    from registry.records.evidence import key_of
     from registry.records.models import Evidence
-    from registry.transfer.files import jobs_dir
+    from registry.transfer.files import job_key, report_key
     from registry.transfer.models import TransferJob
     from tests.sheets import xlsx_bytes
 
+    files = store()
     for stored_name in db.session.scalars(select(Evidence.stored_name)):
-        path = path_of(stored_name)
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(world.evidence_png)
+        if not files.exists(key_of(stored_name)):
+            files.put(key_of(stored_name), world.evidence_png)
     sheet = xlsx_bytes([["姓名"], ["矩阵干部甲一"]])
     for output in db.session.scalars(select(TransferJob.output).where(TransferJob.output.is_not(None))):
-        path = jobs_dir() / output
-        if not path.is_file():
-            path.write_bytes(b"\xef\xbb\xbf\xe5\xa7\x93\xe5\x90\x8d\r\n" if output.endswith(".csv") else sheet)
-    reports = Path(app.config["UPLOAD_FOLDER"]) / "import-reports"
-    reports.mkdir(parents=True, exist_ok=True)
+        if not files.exists(job_key(output)):
+            files.put(job_key(output), b"\xef\xbb\xbf\xe5\xa7\x93\xe5\x90\x8d\r\n" if output.endswith(".csv") else sheet)
     for persona, user in world.users.items():
         if persona not in world.tokens:
             continue
-        path = reports / f"{user.id}-{world.tokens[persona]}.xlsx"
-        if not path.is_file():
-            path.write_bytes(sheet)
+        if not files.exists(report_key(user.id, world.tokens[persona])):
+            files.put(report_key(user.id, world.tokens[persona]), sheet)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -170,7 +171,6 @@ def test_my_jobs_page_lists_only_my_jobs_and_old_files_expire(app, db, make_user
     from datetime import timedelta
 
     from registry.core.timeutil import utcnow
-    from registry.transfer.files import jobs_dir
 
     _people(db, COUNTY, 5, "本县")
     _people(db, OTHER_COUNTY, 4, "外县")
@@ -186,7 +186,7 @@ def test_my_jobs_page_lists_only_my_jobs_and_old_files_expire(app, db, make_user
     assert "我的导入导出" in county.get("/").get_data(as_text=True)  # linked from every page
 
     job = db.session.scalar(select(TransferJob).where(TransferJob.id == int(mine.rsplit("/", 1)[1])))
-    output = jobs_dir() / job.output
+    output = Path(app.config["UPLOAD_FOLDER"]) / "jobs" / job.output
     assert output.is_file() and jobs.expire_files() == 0  # recent: kept
     old = utcnow() - timedelta(days=app.config["REGISTRY_JOB_KEEP_DAYS"] + 1)
     db.session.execute(TransferJob.__table__.update().where(TransferJob.id == job.id).values(finished_at=old))

@@ -1,5 +1,6 @@
 """Evidence files: what is accepted (checked from the content, never the name) and where
-it is kept (``UPLOAD_FOLDER/records/``, under a generated name).
+it is kept (``records/`` in the file store, ``core/storage.py``: ``UPLOAD_FOLDER`` or an S3
+bucket; under a generated name).
 
 Accepted: JPEG, PNG and WebP photos and PDF documents. The type comes from the file's
 magic bytes (``filetype``); a photo must also decode with Pillow, so an HTML page or a
@@ -9,19 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 import secrets
-import shutil
 import unicodedata
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import filetype
-from flask import current_app
+from flask import abort, current_app
 from PIL import Image, ImageOps
 
+from ..core.storage import Missing, store as file_store
 from ..core.rules import RuleViolation
 
 EXTENSIONS = {
@@ -126,24 +125,17 @@ def check_uploads(storages, field: str = "files") -> list[Upload]:
     return uploads
 
 
-def _folder() -> Path:
-    return Path(current_app.config["UPLOAD_FOLDER"]) / "records"
-
-
-def path_of(stored_name: str) -> Path:
+def key_of(stored_name: str) -> str:
+    """The evidence file's key in the store (``records/ab/ab….jpg``)."""
     if not _STORED_NAME.match(stored_name or ""):
         raise ValueError("not a stored evidence name")
-    return _folder() / stored_name[:2] / stored_name
+    return f"records/{stored_name[:2]}/{stored_name}"
 
 
 def store(upload: Upload) -> str:
     """Write the file under a new random name; return that name."""
     stored_name = secrets.token_hex(16) + EXTENSIONS[upload.content_type]
-    path = path_of(stored_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(upload.data)
+    file_store().put(key_of(stored_name), upload.data)
     return stored_name
 
 
@@ -151,33 +143,35 @@ def copy(stored_name: str) -> str:
     """Store a copy of a stored file under a new random name; return that name. A
     correction carries over the evidence of the record it corrects this way: each record
     owns its files, so removing one from the correction leaves the original's intact."""
-    source = path_of(stored_name)
-    new_name = secrets.token_hex(16) + source.suffix
-    target = path_of(new_name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    files = file_store()
+    data = files.read(key_of(stored_name))
+    new_name = secrets.token_hex(16) + "." + stored_name.rsplit(".", 1)[1]
+    files.put(key_of(new_name), data)
     return new_name
 
 
 def discard(stored_names) -> None:
     """Remove stored files (after a failed transaction or a deletion), with their thumbnails."""
+    files = file_store()
     for name in stored_names:
-        for path in (_path_or_none(name), _thumbnail_path_or_none(name)):
-            if path is not None:
-                path.unlink(missing_ok=True)
+        for found in (_key_or_none(name), _thumbnail_key_or_none(name)):
+            if found is not None:
+                files.delete(found)
 
 
-def _path_or_none(stored_name: str) -> Path | None:
+def _key_or_none(stored_name: str) -> str | None:
     try:
-        return path_of(stored_name)
+        return key_of(stored_name)
     except ValueError:
         return None
+
+
+def serve(stored_name: str, content_type: str, **send_args):
+    """The stored file as an answer (a 404 when it is missing)."""
+    found = _key_or_none(stored_name)
+    if found is None:
+        abort(404)
+    return file_store().response(found, content_type, **send_args)
 
 
 # -- thumbnails ------------------------------------------------------------------------------
@@ -185,37 +179,38 @@ def _path_or_none(stored_name: str) -> Path | None:
 THUMBNAIL_SIZE = 320  # px, the longer side: sharp on a phone's card, a few kB to load
 
 
-def _thumbnail_path_or_none(stored_name: str) -> Path | None:
+def _thumbnail_key_or_none(stored_name: str) -> str | None:
     if not _STORED_NAME.match(stored_name or ""):
         return None
-    return _folder() / "thumbs" / stored_name[:2] / (stored_name.rsplit(".", 1)[0] + ".jpg")
+    return f"records/thumbs/{stored_name[:2]}/{stored_name.rsplit('.', 1)[0]}.jpg"
 
 
-def thumbnail(stored_name: str, content_type: str) -> Path | None:
-    """A small JPEG of a stored photo (made once, then kept beside the photos); None for a
-    PDF or a file that is missing. The inbox shows many on a phone, so it loads these, not
-    the camera's full-size photos."""
+def thumbnail(stored_name: str, content_type: str) -> str | None:
+    """The store key of a small JPEG of a stored photo (made once, then kept beside the
+    photos); None for a PDF or a file that is missing. The inbox shows many on a phone, so
+    it loads these, not the camera's full-size photos."""
     if not content_type.startswith("image/"):
         return None
-    target = _thumbnail_path_or_none(stored_name)
-    source = _path_or_none(stored_name)
-    if target is None or source is None or not source.is_file():
+    target = _thumbnail_key_or_none(stored_name)
+    source = _key_or_none(stored_name)
+    if target is None or source is None:
         return None
-    if target.is_file():
+    files = file_store()
+    if files.exists(target):
         return target
     try:
-        with Image.open(source) as image:
+        data = files.read(source)
+    except Missing:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
             image.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # a JPEG decodes at a fraction of its size
             small = ImageOps.exif_transpose(image)
             small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
             small = small.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError):  # damaged on disk since it was checked
+    except (OSError, ValueError, Image.DecompressionBombError):  # damaged in the store since it was checked
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.stem}.{secrets.token_hex(4)}.part")
-    try:
-        small.save(partial, format="JPEG", quality=80)
-        os.replace(partial, target)  # two requests at once: the last one wins, both whole
-    finally:
-        partial.unlink(missing_ok=True)
+    out = io.BytesIO()
+    small.save(out, format="JPEG", quality=80)
+    files.put(target, out.getvalue())  # two requests at once: the last one wins, both whole
     return target

@@ -3,11 +3,12 @@ or disputes them, township and county staff watch the overdue ones; evidence fil
 the pages of charitable funds. Each view: load in scope → call a service → flash → redirect."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..chase import services as chasing
+from ..core.storage import store as file_store
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
@@ -437,16 +438,8 @@ def _private(response):
 @login_only
 def evidence_file(record_id: int, evidence_id: int):
     item = _evidence_or_404(record_id, evidence_id)
-    try:
-        path = files.path_of(item.stored_name)
-    except ValueError:
-        abort(404)
-    if not path.is_file():
-        abort(404)
-    return _private(send_file(
-        path, mimetype=item.content_type, as_attachment=not item.is_image,
-        download_name=item.original_name, conditional=True, max_age=0,
-    ))
+    return _private(files.serve(item.stored_name, item.content_type, as_attachment=not item.is_image,
+                                download_name=item.original_name, max_age=0))
 
 
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>/thumb")
@@ -455,10 +448,10 @@ def evidence_file(record_id: int, evidence_id: int):
 def evidence_thumb(record_id: int, evidence_id: int):
     """A photo's thumbnail (a small JPEG), for the same users as the photo; none for a PDF."""
     item = _evidence_or_404(record_id, evidence_id)
-    path = files.thumbnail(item.stored_name, item.content_type)
-    if path is None:
+    found = files.thumbnail(item.stored_name, item.content_type)
+    if found is None:
         abort(404)
-    return _private(send_file(path, mimetype="image/jpeg", conditional=True, max_age=0))
+    return _private(file_store().response(found, "image/jpeg", max_age=0))
 
 
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>/delete", methods=["POST"])

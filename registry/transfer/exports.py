@@ -27,11 +27,12 @@ from flask_login import current_user, login_user
 from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
+from ..core import storage
 from ..core.database import set_read_only_request
 from ..core.timeutil import utcnow
 from ..extensions import db
 from .exporting import MIME, LargeExport, about_lines, export_filename
-from .files import jobs_dir, write_progress
+from .files import job_key, scratch_file, write_progress
 from .models import TransferJob
 from .writing import Column, csv_chunks, write_xlsx
 
@@ -102,15 +103,17 @@ class JobTarget:
     def write(self, fmt: str, title: str, columns: Sequence[Column], rows: Iterable[Sequence], filters: str) -> Response:
         self.filename = export_filename(title, fmt)
         self.output = f"{self.job_id}-export.{fmt}"
-        path = jobs_dir() / self.output
-        part = path.with_name(path.name + ".part")
-        if fmt == "csv":
-            with open(part, "wb") as fh:
-                for chunk in csv_chunks(columns, self._counted(rows)):
-                    fh.write(chunk)
-        else:
-            write_xlsx(str(part), columns, self._counted(rows), title=title, about=about_lines(filters))
-        part.replace(path)
+        part = scratch_file(f".{fmt}.part")  # streamed to local disk, then put into the store whole
+        try:
+            if fmt == "csv":
+                with open(part, "wb") as fh:
+                    for chunk in csv_chunks(columns, self._counted(rows)):
+                        fh.write(chunk)
+            else:
+                write_xlsx(str(part), columns, self._counted(rows), title=title, about=about_lines(filters))
+            storage.store().put_file(job_key(self.output), part)
+        finally:
+            part.unlink(missing_ok=True)
         return Response(status=204)
 
 
@@ -164,6 +167,4 @@ def run_export_job(job: TransferJob) -> None:
     except Exception:  # the job must end either way; the log has the traceback
         log.error("export job %s failed: %s", job_id, traceback.format_exc())
         _failed(job_id, "导出过程中发生系统错误，请稍后重试或联系管理员")
-    finally:
-        for part in jobs_dir().glob(f"{job_id}-export.*.part"):
-            part.unlink(missing_ok=True)
+

@@ -5,7 +5,8 @@ A job is claimed by one worker (an UPDATE that only succeeds while it is still q
 runs the same ``run_import`` as the page, and records its report. Progress is a small
 file beside the upload (``<id>.progress``: done/total), written by the worker and read
 by the page, so the import's all-or-nothing transaction is never interleaved with
-progress writes (``files.py``).
+progress writes (``files.py``). The upload, the progress and the result are in the file
+store (``core/storage.py``), so the worker may run on another host than the page.
 """
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import Select, select, update
 
+from ..core import storage
 from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db
 from .exports import EXPORTS, run_export_job
-from .files import jobs_dir, write_progress
+from .files import REPORTS, job_key, write_progress
 from .importing import ImportReport, run_import
 from .kinds import get_kind
 from .models import TransferJob
@@ -36,9 +38,9 @@ INLINE_LIMIT_BYTES = 512 * 1024
 REPORT_ERRORS = 1000
 
 
-def _input_path(job: TransferJob) -> Path:
+def _input_key(job: TransferJob) -> str:
     suffix = Path(job.filename).suffix.lower() if Path(job.filename).suffix.lower() in (".xlsx", ".csv") else ".bin"
-    return jobs_dir() / f"{job.id}-input{suffix}"
+    return job_key(f"{job.id}-input{suffix}")
 
 
 def enqueue_import(kind: str, data: bytes, filename: str, user, *, update: bool) -> TransferJob:
@@ -46,7 +48,7 @@ def enqueue_import(kind: str, data: bytes, filename: str, user, *, update: bool)
                       options=json.dumps({"update": bool(update)}), status="queued")
     db.session.add(job)
     db.session.flush()
-    _input_path(job).write_bytes(data)
+    storage.store().put(_input_key(job), data)
     db.session.commit()
     return job
 
@@ -87,13 +89,13 @@ def run_job(job: TransferJob) -> None:
         user = db.session.get(User, job.user_id)
         if spec is None or user is None or not user.active or not user.can(spec.permission):
             raise PermissionError("账号或导入类型已无效")
-        data = _input_path(job).read_bytes()
+        data = storage.store().read(_input_key(job))
         report = run_import(spec, data, job.filename, user, update=job.option_values.get("update", False),
                             progress=lambda done, total: write_progress(job_id, done, total))
         output = None
         if not report.ok and report.grid is not None:
             output = f"{job_id}-errors.xlsx"
-            (jobs_dir() / output).write_bytes(error_workbook(report))
+            storage.store().put(job_key(output), error_workbook(report))
         db.session.rollback()  # a failed import wrote nothing; make sure nothing is pending
         db.session.execute(update(TransferJob).where(TransferJob.id == job_id).values(
             status="done", result=report_json(report), output=output, finished_at=utcnow()))
@@ -107,7 +109,7 @@ def run_job(job: TransferJob) -> None:
             finished_at=utcnow()))
         db.session.commit()
     finally:
-        _input_path(job).unlink(missing_ok=True)
+        storage.store().delete(_input_key(job))
 
 
 def jobs_of(user) -> Select:
@@ -138,19 +140,17 @@ def expire_files(now=None) -> int:
     removed = 0
     finished = db.session.execute(select(TransferJob.id, TransferJob.output).where(
         TransferJob.status.in_(("done", "failed")), TransferJob.finished_at < cutoff)).all()
-    folder = jobs_dir()
+    store = storage.store()
     for job_id, output in finished:
-        (folder / f"{job_id}.progress").unlink(missing_ok=True)
-        if output and (folder / output).is_file():
-            (folder / output).unlink()
+        store.delete(job_key(f"{job_id}.progress"))
+        if output and store.exists(job_key(output)):
+            store.delete(job_key(output))
             removed += 1
-    reports = Path(current_app.config["UPLOAD_FOLDER"]) / "import-reports"
-    if reports.is_dir():
-        stamp = cutoff.timestamp()
-        for path in reports.iterdir():
-            if path.is_file() and path.stat().st_mtime < stamp:
-                path.unlink()
-                removed += 1
+    stamp = cutoff.replace(tzinfo=timezone.utc).timestamp()
+    for entry in list(store.entries(REPORTS)):
+        if entry.modified < stamp:
+            store.delete(entry.key)
+            removed += 1
     from ..records import pending  # evidence kept from refused record forms, a day at most
 
     removed += pending.expire(now.replace(tzinfo=timezone.utc).timestamp())

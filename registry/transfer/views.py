@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from ..core import storage
 from ..core.access import login_only
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today, utcnow
@@ -17,7 +17,7 @@ from .exporting import MIME
 from .exports import EXPORTS
 from .forms import ImportForm
 from .importing import ImportReport, run_import
-from .files import jobs_dir, progress_of
+from .files import job_key, progress_of, report_key
 from .jobs import INLINE_LIMIT_BYTES, enqueue_import, job_title, jobs_of, keep_days
 from .models import TransferJob
 from .reading import FileRefused, read_grid
@@ -43,10 +43,12 @@ def _download(body: bytes, filename: str) -> Response:
     return response
 
 
-def _reports_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_FOLDER"]) / "import-reports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _stored(key_of, *parts) -> bytes:
+    """A stored file's bytes; a name that is none, or a file that is gone, is a 404."""
+    try:
+        return storage.store().read(key_of(*parts))
+    except (ValueError, storage.Missing):
+        abort(404)
 
 
 @bp.route("/<kind>/template.xlsx")
@@ -87,7 +89,7 @@ def upload(kind: str):
     token = None
     if report.grid is not None:
         token = secrets.token_urlsafe(24)
-        (_reports_dir() / f"{current_user.id}-{token}.xlsx").write_bytes(error_workbook(report))
+        storage.store().put(report_key(current_user.id, token), error_workbook(report))
     status = 413 if any(e.column == "file" and e.header == "413" for e in report.errors) else 422
     return _show_report(spec, report, token, status)
 
@@ -105,10 +107,7 @@ def errors(token: str):
     """The uploaded sheet with its errors marked; only for the user who uploaded it."""
     if not _TOKEN.match(token):
         abort(404)
-    path = _reports_dir() / f"{current_user.id}-{token}.xlsx"
-    if not path.is_file():
-        abort(404)
-    return _download(path.read_bytes(), f"导入错误标注-{local_today():%Y%m%d}.xlsx")
+    return _download(_stored(report_key, current_user.id, token), f"导入错误标注-{local_today():%Y%m%d}.xlsx")
 
 
 def _own_job_or_404(job_id: int) -> TransferJob:
@@ -152,27 +151,22 @@ def _expired(job: TransferJob) -> bool:
 @login_only
 def job_errors(job_id: int):
     job = _own_job_or_404(job_id)
-    path = jobs_dir() / (job.output or "")
-    if job.action != "import" or not job.output or _expired(job) or not path.is_file():
+    if job.action != "import" or not job.output or _expired(job):
         abort(404)
-    return _download(path.read_bytes(), f"导入错误标注-{job.id}.xlsx")
+    return _download(_stored(job_key, job.output), f"导入错误标注-{job.id}.xlsx")
 
 
 @bp.route("/jobs/<int:job_id>/download")
 @login_only
 def job_download(job_id: int):
-    """The file an export job wrote, streamed from the jobs folder."""
+    """The file an export job wrote, streamed from the file store."""
     job = _own_job_or_404(job_id)
-    path = jobs_dir() / (job.output or "")
-    if job.action != "export" or job.status != "done" or not job.output or _expired(job) or not path.is_file():
+    if job.action != "export" or job.status != "done" or not job.output or _expired(job):
         abort(404)
-
-    def chunks(size: int = 256 * 1024):
-        with open(path, "rb") as fh:
-            while block := fh.read(size):
-                yield block
-
-    response = Response(chunks(), mimetype=MIME.get(path.suffix.lstrip("."), "application/octet-stream"),
-                        direct_passthrough=True)
+    try:
+        key = job_key(job.output)
+    except ValueError:
+        abort(404)
+    response = storage.store().response(key, MIME.get(job.output.rsplit(".", 1)[-1], "application/octet-stream"))
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(job.filename)}"
     return response
