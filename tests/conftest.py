@@ -430,3 +430,42 @@ def make_user(db):
         return user
 
     return _make
+
+
+# -- a local S3 server ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A local S3 server (moto's server mode, a thread of this process) on a free port of
+    127.0.0.1, for the object-store tests and the app hosts they start; its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def s3_settings(endpoint: str) -> dict:
+    """The settings of a new, empty bucket on the local S3 server."""
+    import uuid
+
+    import boto3
+
+    settings = {"STORAGE_S3_BUCKET": f"registry-test-{uuid.uuid4().hex[:12]}", "STORAGE_S3_ENDPOINT_URL": endpoint,
+                "STORAGE_S3_REGION": "us-east-1", "STORAGE_S3_ACCESS_KEY_ID": "test-key",
+                "STORAGE_S3_SECRET_ACCESS_KEY": "test-secret"}
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test-key",
+                 aws_secret_access_key="test-secret").create_bucket(Bucket=settings["STORAGE_S3_BUCKET"])
+    return settings
+
+
+@pytest.fixture()
+def s3_bucket(app, s3_server, monkeypatch):
+    """The app's files in a new bucket of the local S3 server for this test; the bucket's
+    settings (``STORAGE_S3_*``)."""
+    settings = s3_settings(s3_server)
+    for name, value in settings.items():
+        monkeypatch.setitem(app.config, name, value)
+    return settings

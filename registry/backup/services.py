@@ -37,6 +37,11 @@ def default_folder() -> Path:
 
 
 def _upload_root() -> Path:
+    if current_app.config.get("STORAGE_S3_BUCKET"):
+        # the files are in a bucket, not UPLOAD_FOLDER: an archive without them would
+        # look whole and restore records whose evidence is missing
+        raise BackupError("文件保存在对象存储（STORAGE_S3_BUCKET）中，本命令只能备份本地上传目录："
+                          "请用对象存储的版本控制或复制备份文件，并用 pg_dump 备份数据库")
     return Path(current_app.config["UPLOAD_FOLDER"]).resolve()
 
 

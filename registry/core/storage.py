@@ -29,7 +29,7 @@ import shutil
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol
+from typing import Iterator, Protocol
 from urllib.parse import quote
 
 from flask import Response, abort, current_app
@@ -62,7 +62,6 @@ class Store(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def put_file(self, key: str, path: Path) -> None: ...
     def read(self, key: str) -> bytes: ...
-    def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def entries(self, prefix: str) -> Iterator[Entry]: ...
@@ -98,12 +97,6 @@ class LocalStore:
     def read(self, name: str) -> bytes:
         try:
             return self.path(name).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise Missing(name) from None
-
-    def open(self, name: str) -> BinaryIO:
-        try:
-            return self.path(name).open("rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise Missing(name) from None
 
@@ -193,9 +186,6 @@ class S3Store:
 
     def read(self, name: str) -> bytes:
         return self._get(name)["Body"].read()
-
-    def open(self, name: str) -> BinaryIO:
-        return self._get(name)["Body"]
 
     def exists(self, name: str) -> bool:
         from botocore.exceptions import ClientError
