@@ -130,13 +130,7 @@ class LocalStore:
             fh = path.open("rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             abort(404)
-
-        def chunks():
-            with fh:
-                while block := fh.read(CHUNK):
-                    yield block
-
-        return answer(chunks(), os.fstat(fh.fileno()).st_size, mimetype, **send_args)
+        return answer(_Stream(fh), os.fstat(fh.fileno()).st_size, mimetype, **send_args)
 
 
 class S3Store:
@@ -213,18 +207,28 @@ class S3Store:
             found = self._get(name)
         except Missing:
             abort(404)
-        body = found["Body"]
-
-        def chunks():
-            try:
-                yield from body.iter_chunks(CHUNK)
-            finally:
-                body.close()
-
-        return answer(chunks(), int(found["ContentLength"]), mimetype, **send_args)
+        return answer(_Stream(found["Body"]), int(found["ContentLength"]), mimetype, **send_args)
 
 
-def answer(chunks: Iterator[bytes], size: int, mimetype: str, *, as_attachment: bool = False,
+class _Stream:
+    """A file's or an object's body as a response's chunks; closed by the server when the
+    answer ends, sent or not (a HEAD request, a client gone)."""
+
+    def __init__(self, body):
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while block := self.body.read(CHUNK):
+                yield block
+        finally:  # read to the end (or stopped): done with it
+            self.body.close()
+
+    def close(self) -> None:
+        self.body.close()
+
+
+def answer(chunks, size: int, mimetype: str, *, as_attachment: bool = False,
            download_name: str | None = None, max_age: int | None = None) -> Response:
     """A streamed file answer, with the headers ``send_file`` would give it."""
     response = Response(chunks, mimetype=mimetype, direct_passthrough=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import filetype
 from flask import abort, current_app
 from PIL import Image, ImageOps
+from werkzeug.exceptions import NotFound
 
 from ..core.storage import Missing, store as file_store
 from ..core.rules import RuleViolation
@@ -214,3 +215,17 @@ def thumbnail(stored_name: str, content_type: str) -> str | None:
     small.save(out, format="JPEG", quality=80)
     files.put(target, out.getvalue())  # two requests at once: the last one wins, both whole
     return target
+
+
+def serve_thumbnail(stored_name: str, content_type: str, **send_args):
+    """The photo's thumbnail as an answer, made on the first request (a 404 for a PDF or
+    a photo that is missing). One round trip to the store once it exists."""
+    target = _thumbnail_key_or_none(stored_name)
+    if target is None or not content_type.startswith("image/"):
+        abort(404)
+    try:
+        return file_store().response(target, "image/jpeg", **send_args)
+    except NotFound:
+        if thumbnail(stored_name, content_type) is None:
+            abort(404)
+    return file_store().response(target, "image/jpeg", **send_args)

@@ -8,7 +8,6 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..chase import services as chasing
-from ..core.storage import store as file_store
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
@@ -448,10 +447,7 @@ def evidence_file(record_id: int, evidence_id: int):
 def evidence_thumb(record_id: int, evidence_id: int):
     """A photo's thumbnail (a small JPEG), for the same users as the photo; none for a PDF."""
     item = _evidence_or_404(record_id, evidence_id)
-    found = files.thumbnail(item.stored_name, item.content_type)
-    if found is None:
-        abort(404)
-    return _private(file_store().response(found, "image/jpeg", max_age=0))
+    return _private(files.serve_thumbnail(item.stored_name, item.content_type, max_age=0))
 
 
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>/delete", methods=["POST"])
