@@ -267,3 +267,40 @@ def test_an_archive_of_the_other_kind_or_an_unknown_schema_is_refused(target, tm
 ])
 def test_only_names_this_module_writes_are_read(name, ok):
     assert safe_name(name) is ok
+
+
+def test_a_bucket_is_restored_into_and_backed_up_from(source, target, s3_server, tmp_path):
+    """With the files in an S3 bucket (``STORAGE_S3_BUCKET``): a folder's archive restores
+    into an empty bucket (the way from one host to several), never over a different
+    object, and a backup holds every object of the bucket."""
+    import boto3
+
+    from tests.conftest import s3_settings
+
+    bucket = s3_settings(s3_server)
+    name = bucket["STORAGE_S3_BUCKET"]
+    target.config.update(bucket)
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1", aws_access_key_id="test-key",
+                          aws_secret_access_key="test-secret")
+
+    def objects() -> dict[str, bytes]:
+        listed = client.list_objects_v2(Bucket=name).get("Contents", [])
+        return {o["Key"]: client.get_object(Bucket=name, Key=o["Key"])["Body"].read() for o in listed}
+
+    key = next(k for k in source.files if k.startswith("records/"))
+    client.put_object(Bucket=name, Key=key, Body=b"another file")
+    result = _invoke(target, "restore", str(source.archive))
+    assert result.exit_code == 1 and "同名但内容不同" in result.output and "存储桶" in result.output
+    assert objects() == {key: b"another file"} and _tables(_url(target)) == []
+
+    client.delete_object(Bucket=name, Key=key)
+    result = _invoke(target, "restore", str(source.archive))
+    assert result.exit_code == 0, result.output
+    assert objects() == source.files and not Path(target.config["UPLOAD_FOLDER"]).exists()
+
+    result = _invoke(target, "create", "--to", str(tmp_path / "again"))
+    assert result.exit_code == 0, result.output
+    with tarfile.open(next((tmp_path / "again").glob("*.tar"))) as tar:
+        backed_up = {m.name.removeprefix("uploads/"): tar.extractfile(m).read() for m in tar.getmembers()
+                     if m.name.startswith("uploads/")}
+    assert backed_up == source.files

@@ -1,7 +1,7 @@
 """The file store (registry/core/storage.py): a local folder or an S3-compatible bucket,
 the latter tested against a local S3 server (moto's server mode) started by the tests.
 Every file the app keeps goes through it: evidence and thumbnails, kept form uploads,
-job inputs, results and progress, import error sheets."""
+job inputs, results and progress, import error sheets (backups of a bucket: test_backup.py)."""
 from __future__ import annotations
 
 import io
@@ -219,10 +219,3 @@ def test_an_import_error_sheet_waits_in_the_bucket(app, db, make_user, login_as,
     assert download.status_code == 200 and download.data == next(iter(reports.values()))
     assert user_id == str(county.user.id)
 
-
-def test_backups_refuse_a_bucket(app, s3_bucket, tmp_path):
-    from registry.backup.archive import BackupError
-    from registry.backup.services import create_backup
-
-    with pytest.raises(BackupError, match="STORAGE_S3_BUCKET"):
-        create_backup(tmp_path / "backups")

@@ -11,10 +11,12 @@ Restoring refuses, before anything is written, a database that is not empty, an 
 of the other database kind or of a schema this version does not know, a manifest whose
 signature fails, any member whose checksum fails, and an uploaded file that would
 replace a different one. The archive is read once into a staging folder beside
-``UPLOAD_FOLDER`` while it is checked, so what is restored is what was checked.
+``UPLOAD_FOLDER`` (or in the instance folder, when the files are in an S3 bucket:
+``core/storage.py``) while it is checked, so what is restored is what was checked.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -26,6 +28,7 @@ from flask import current_app
 
 from ..audit.anchor import checkpoint_path
 from ..audit.services import ChainReport, verify_chain
+from ..core import storage
 from ..core.timeutil import utcnow
 from . import databases
 from .archive import (CHECKPOINT, FORMAT, FORMAT_VERSION, UPLOADS_DIR, ArchiveWriter, BackupError, CheckResult,
@@ -36,13 +39,11 @@ def default_folder() -> Path:
     return Path(current_app.instance_path) / "backups"
 
 
-def _upload_root() -> Path:
-    if current_app.config.get("STORAGE_S3_BUCKET"):
-        # the files are in a bucket, not UPLOAD_FOLDER: an archive without them would
-        # look whole and restore records whose evidence is missing
-        raise BackupError("文件保存在对象存储（STORAGE_S3_BUCKET）中，本命令只能备份本地上传目录："
-                          "请用对象存储的版本控制或复制备份文件，并用 pg_dump 备份数据库")
-    return Path(current_app.config["UPLOAD_FOLDER"]).resolve()
+def _upload_root() -> Path | None:
+    """The upload folder, or None when the files are in a bucket (``core/storage.py``):
+    then they are read from and restored into the bucket, object by object."""
+    files = storage.store()
+    return Path(files.root).resolve() if isinstance(files, storage.LocalStore) else None
 
 
 def _app_version() -> str:
@@ -86,7 +87,7 @@ class Created:
 def create_backup(folder: Path | None = None) -> Created:
     folder = (folder or default_folder()).resolve()
     uploads = _upload_root()
-    if folder == uploads or uploads in folder.parents:
+    if uploads is not None and (folder == uploads or uploads in folder.parents):
         raise BackupError("备份目录不能位于上传目录（UPLOAD_FOLDER）之内")
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     created = utcnow()
@@ -100,7 +101,14 @@ def create_backup(folder: Path | None = None) -> Created:
             snap.path.unlink()  # the space it took, before the files are copied
             if checkpoint is not None:
                 writer.add_bytes(CHECKPOINT, checkpoint)
-            if uploads.is_dir():
+            if uploads is None:
+                files = storage.store()
+                for entry in files.entries(""):
+                    try:
+                        writer.add_bytes(f"{UPLOADS_DIR}/{entry.key}", files.read(entry.key))
+                    except storage.Missing:  # expired or removed meanwhile
+                        skipped.append(entry.key)
+            elif uploads.is_dir():
                 for name, path in _upload_files(uploads):
                     try:
                         writer.add_file(name, path)
@@ -141,7 +149,7 @@ def verify_backup(path: Path) -> Verified:
 class Restored:
     manifest: Manifest
     files_written: int = 0
-    files_present: int = 0  # already in UPLOAD_FOLDER with the same content
+    files_present: int = 0  # already in UPLOAD_FOLDER (or the bucket) with the same content
     checkpoint_note: str = ""
     count_problems: list[str] = field(default_factory=list)
     upgrade_needed: bool = False
@@ -188,8 +196,9 @@ def restore_backup(path: Path) -> Restored:
             raise BackupError(f"备份的数据库结构版本 {manifest.revision} 不为本程序所知（备份来自更新的版本）：请先升级程序")
         databases.check_restorable(manifest.data["database"])
         uploads = _upload_root()
-        uploads.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=uploads.parent, prefix=".registry-restore-") as work:
+        beside = uploads.parent if uploads is not None else Path(current_app.instance_path)
+        beside.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=beside, prefix=".registry-restore-") as work:
             staging = Path(work)
             result = check_members(tar, manifest, staging)
             if not result.ok:
@@ -198,12 +207,15 @@ def restore_backup(path: Path) -> Restored:
             restored = Restored(manifest)
             plan = _plan_uploads(manifest, staging, uploads, restored)
             _refuse_unless_empty()  # once more, right before writing
-            placed = _place(plan)
+            placed = _place(plan) if uploads is not None else _put(plan)
             try:
                 databases.restore(staging / manifest.database_file)
             except BaseException:
                 for target in placed:
-                    target.unlink(missing_ok=True)
+                    if uploads is not None:
+                        target.unlink(missing_ok=True)
+                    else:
+                        storage.store().delete(target)
                 raise
             restored.files_written = len(placed)
             restored.checkpoint_note = _restore_checkpoint(staging / CHECKPOINT if CHECKPOINT in manifest.files else None)
@@ -213,13 +225,26 @@ def restore_backup(path: Path) -> Restored:
     return restored
 
 
-def _plan_uploads(manifest: Manifest, staging: Path, uploads: Path, restored: Restored) -> list[tuple[Path, Path]]:
-    """(staged file, target) of each uploaded file to write; refuses if any target exists
-    with other content (no silent overwrite); one with the same content is left as it is."""
+def _plan_uploads(manifest: Manifest, staging: Path, uploads: Path | None, restored: Restored) -> list[tuple]:
+    """(staged file, target) of each uploaded file to write (the target a path, or a key
+    of the bucket); refuses if any target exists with other content (no silent
+    overwrite); one with the same content is left as it is."""
     plan, conflicts = [], []
     prefix = UPLOADS_DIR + "/"
     for name, expected in manifest.files.items():
         if not name.startswith(prefix):
+            continue
+        if uploads is None:
+            key = storage.key(name[len(prefix):])
+            try:
+                same = hashlib.sha256(storage.store().read(key)).hexdigest() == expected["sha256"]
+            except storage.Missing:
+                plan.append((staging / name, key))
+                continue
+            if same:
+                restored.files_present += 1
+            else:
+                conflicts.append(key)
             continue
         target = uploads / name[len(prefix):]
         if target.is_symlink() or target.exists():
@@ -230,9 +255,26 @@ def _plan_uploads(manifest: Manifest, staging: Path, uploads: Path, restored: Re
             continue
         plan.append((staging / name, target))
     if conflicts:
-        raise BackupError(f"上传目录中已有 {len(conflicts)} 个同名但内容不同的文件（如 {conflicts[0]}），"
-                          "恢复不覆盖文件，未写入任何数据：请指定一个空的 UPLOAD_FOLDER")
+        where, empty = ("上传目录", "UPLOAD_FOLDER") if uploads is not None else ("对象存储", "存储桶（STORAGE_S3_BUCKET）")
+        raise BackupError(f"{where}中已有 {len(conflicts)} 个同名但内容不同的文件（如 {conflicts[0]}），"
+                          f"恢复不覆盖文件，未写入任何数据：请指定一个空的 {empty}")
     return plan
+
+
+def _put(plan: list[tuple[Path, str]]) -> list[str]:
+    """Put the staged files into the bucket; on a failure the objects put so far are
+    removed again. (An object that appeared meanwhile is replaced: a bucket has no
+    create-only write; the database is empty, so nothing names it yet.)"""
+    files, placed = storage.store(), []
+    try:
+        for staged, key in plan:
+            files.put(key, staged.read_bytes())
+            placed.append(key)
+    except BaseException:
+        for key in placed:
+            files.delete(key)
+        raise
+    return placed
 
 
 def _place(plan: list[tuple[Path, Path]]) -> list[Path]:

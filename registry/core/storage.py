@@ -116,7 +116,8 @@ class LocalStore:
                 break
 
     def entries(self, prefix: str) -> Iterator[Entry]:
-        base = self.root / key(prefix.rstrip("/"))
+        """Every file under ``prefix`` (``""``: every file), in key order."""
+        base = self.root / key(prefix.rstrip("/")) if prefix else self.root
         if not base.is_dir():
             return
         for path in sorted(base.rglob("*")):
@@ -196,7 +197,7 @@ class S3Store:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(name))  # no error when absent
 
     def entries(self, prefix: str) -> Iterator[Entry]:
-        start = self.prefix + key(prefix.rstrip("/")) + "/"
+        start = self.prefix + (key(prefix.rstrip("/")) + "/" if prefix else "")
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start)
         for page in pages:
             for item in page.get("Contents", ()):
