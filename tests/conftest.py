@@ -451,13 +451,12 @@ def s3_settings(endpoint: str) -> dict:
     """The settings of a new, empty bucket on the local S3 server."""
     import uuid
 
-    import boto3
-
     settings = {"STORAGE_S3_BUCKET": f"registry-test-{uuid.uuid4().hex[:12]}", "STORAGE_S3_ENDPOINT_URL": endpoint,
                 "STORAGE_S3_REGION": "us-east-1", "STORAGE_S3_ACCESS_KEY_ID": "test-key",
                 "STORAGE_S3_SECRET_ACCESS_KEY": "test-secret"}
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test-key",
-                 aws_secret_access_key="test-secret").create_bucket(Bucket=settings["STORAGE_S3_BUCKET"])
+    from registry.core.storage import _client
+
+    _client(endpoint, "us-east-1", "test-key", "test-secret").create_bucket(Bucket=settings["STORAGE_S3_BUCKET"])
     return settings
 
 

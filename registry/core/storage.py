@@ -22,6 +22,7 @@ most ``REGISTRY_MAX_UPLOAD_MB``, so streaming it costs a worker little.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -134,6 +135,21 @@ class LocalStore:
         return answer(_Stream(fh), os.fstat(fh.fileno()).st_size, mimetype, **send_args)
 
 
+@functools.lru_cache(maxsize=8)
+def _client(endpoint_url, region, access_key, secret_key):
+    """One boto3 client per settings in a process (thread-safe; making one costs ~0.3 s)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint_url, region_name=region,
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+        # path-style addressing works with MinIO and every cloud; bounded retries
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"},
+                      connect_timeout=5, read_timeout=30),
+    )
+
+
 class S3Store:
     """A bucket (under an optional prefix) of S3-compatible storage, through boto3."""
 
@@ -142,18 +158,7 @@ class S3Store:
                  client=None):
         self.bucket = bucket
         self.prefix = key(prefix.strip("/")) + "/" if prefix.strip("/") else ""
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.client(
-                "s3", endpoint_url=endpoint_url or None, region_name=region or None,
-                aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
-                # path-style addressing works with MinIO and every cloud; bounded retries
-                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"},
-                              connect_timeout=5, read_timeout=30),
-            )
-        self.client = client
+        self.client = client or _client(endpoint_url or None, region or None, access_key or None, secret_key or None)
 
     def _key(self, name: str) -> str:
         return self.prefix + key(name)
