@@ -461,10 +461,12 @@ def s3_settings(endpoint: str) -> dict:
 
 
 @pytest.fixture()
-def s3_bucket(app, s3_server, monkeypatch):
+def s3_bucket(app, s3_server, monkeypatch, tmp_path):
     """The app's files in a new bucket of the local S3 server for this test; the bucket's
-    settings (``STORAGE_S3_*``)."""
+    settings (``STORAGE_S3_*``). ``UPLOAD_FOLDER`` is an empty folder of the test's own,
+    where nothing should appear."""
     settings = s3_settings(s3_server)
     for name, value in settings.items():
         monkeypatch.setitem(app.config, name, value)
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path / "uploads-unused"))
     return settings

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 from pathlib import Path
 
 import boto3
@@ -197,7 +198,11 @@ def test_jobs_keep_their_files_in_the_bucket(app, db, make_user, login_as, s3_bu
     old = utcnow() - timedelta(days=app.config["REGISTRY_JOB_KEEP_DAYS"] + 1)
     db.session.execute(TransferJob.__table__.update().where(TransferJob.id == job.id).values(finished_at=old))
     db.session.commit()
-    assert jobs.expire_files() == 1 and _objects(s3_bucket, "jobs/") == {}
+    left = Path(app.instance_path) / "tmp" / "left-by-a-dead-worker.csv.part"  # its local scratch file
+    left.parent.mkdir(parents=True, exist_ok=True)
+    left.write_bytes(b"x")
+    os.utime(left, (old.timestamp(), old.timestamp()))
+    assert jobs.expire_files() == 1 and _objects(s3_bucket, "jobs/") == {} and not left.exists()
     assert county.get(job_url + "/download").status_code == 404
 
 

@@ -151,6 +151,11 @@ def expire_files(now=None) -> int:
         if entry.modified < stamp:
             store.delete(entry.key)
             removed += 1
+    scratch = Path(current_app.instance_path) / "tmp"  # an export's local file, left by a worker that died
+    if scratch.is_dir():
+        for path in scratch.iterdir():
+            if path.is_file() and path.stat().st_mtime < stamp:
+                path.unlink(missing_ok=True)
     from ..records import pending  # evidence kept from refused record forms, a day at most
 
     removed += pending.expire(now.replace(tzinfo=timezone.utc).timestamp())

@@ -15,8 +15,9 @@ JOB_STATUSES = {"queued": "排队中", "running": "进行中", "done": "已完�
 class TransferJob(db.Model):
     """A large import or export run by ``flask jobs work`` instead of a web worker.
 
-    Its files (the upload, the result) live under ``UPLOAD_FOLDER/jobs``; its progress
-    while running is a small file beside them, so the worker never writes the database
+    Its files (the upload, the result) live under ``jobs/`` in the file store
+    (``core/storage.py``: ``UPLOAD_FOLDER`` or an S3 bucket); its progress while running
+    is a small file beside them, so the worker never writes the database
     from outside the import's own transaction."""
 
     __tablename__ = "transfer_job"
