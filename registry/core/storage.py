@@ -13,7 +13,7 @@ Keys are relative paths of ``/``-separated parts made of letters, digits, ``.``,
 and ``-`` (never ``..``): the callers build them from generated names and ids, never
 from what a user typed, and ``key()`` refuses anything else.
 
-Files are served through the app (``serve``), never by a presigned redirect: every
+Files are served through the app (``Store.response``), never by a presigned redirect: every
 request passes the same scope check as the page that links the file, a logout or a
 disabled account stops access at once (a presigned URL stays valid for its lifetime
 with whoever holds it), the answer keeps its ``Cache-Control: private, no-store`` and
@@ -80,9 +80,15 @@ class LocalStore:
 
     def put(self, name: str, data: bytes) -> None:
         target = self.path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        for attempt in range(3):  # a folder emptied by ``delete`` may go between mkdir and open
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -91,9 +97,18 @@ class LocalStore:
             partial.unlink(missing_ok=True)
 
     def put_file(self, name: str, path: Path) -> None:
+        """Move a finished local file into the store (an export written to disk)."""
         target = self.path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), target)
+        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        for attempt in range(3):  # as in ``put``
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.move(str(path), partial)
+                break
+            except FileNotFoundError:
+                if attempt == 2 or not Path(path).exists():
+                    raise
+        os.replace(partial, target)
 
     def read(self, name: str) -> bytes:
         try:
