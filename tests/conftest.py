@@ -37,12 +37,15 @@ gc.set_threshold(700, 10, 1000)
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """With pytest-xdist (``-n 2``): tests go one by one to whichever worker is free, but
-    the browser tests all go to one worker, so only one live server is built."""
+    the browser tests all go to one worker, so only one live server is built, and so do
+    the tests of several app hosts (one pair of gunicorn hosts)."""
     from xdist.scheduler import LoadScopeScheduling
+
+    grouped = {"tests/browser/": "browser", "tests/test_several_hosts.py": "several_hosts"}
 
     class OneBrowserWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "browser" if nodeid.startswith("tests/browser/") else nodeid
+            return next((group for prefix, group in grouped.items() if nodeid.startswith(prefix)), nodeid)
 
     return OneBrowserWorker(config, log)
 
@@ -58,6 +61,7 @@ LONGEST_FIRST = (
     "tests/test_dashboard.py",
     "tests/test_postings.py::test_demo_data",
     "tests/test_records_concurrency.py",
+    "tests/test_several_hosts.py",  # one group (above): two gunicorn hosts, ~10 s
     "tests/test_fuzz_forms.py",
     "tests/test_fuzz_api.py",
 )

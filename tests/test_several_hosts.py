@@ -41,9 +41,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class Hosts:
+    """The hosts' URLs by name; the first look waits until both answer, so the hosts boot
+    while the test builds its world."""
+
+    def __init__(self, urls: dict[str, str], logs: list[Path]):
+        self.urls, self.logs, self.ready = urls, logs, False
+
+    def __getitem__(self, name: str) -> str:
+        if not self.ready:
+            deadline = time.monotonic() + 60
+            for url in self.urls.values():
+                while True:
+                    try:
+                        if requests.get(url + "/healthz", timeout=5).ok:
+                            break
+                    except requests.RequestException:  # not listening yet, or its worker still booting
+                        pass
+                    if time.monotonic() > deadline:
+                        pytest.fail("a host did not start: " + "\n".join(p.read_text()[-1500:] for p in self.logs))
+                    time.sleep(0.05)
+            self.ready = True
+        return self.urls[name]
+
+
 @pytest.fixture(scope="module")
 def hosts(_app, app_config, s3_server, tmp_path_factory):
-    """Two gunicorn hosts ``{"a": url, "b": url}`` on the test's database and one bucket."""
+    """Two gunicorn hosts (``hosts["a"]``, ``hosts["b"]``: their URLs) on the test's
+    database and one bucket."""
     shared = {
         "FLASK_APP": "registry:create_app",
         "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
@@ -65,24 +90,14 @@ def hosts(_app, app_config, s3_server, tmp_path_factory):
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         urls[name] = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        for url in urls.values():
-            while True:
-                try:
-                    if requests.get(url + "/healthz", timeout=5).ok:
-                        break
-                except requests.RequestException:  # not listening yet, or its worker still booting
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("a host did not start: " + "\n".join(path.read_text()[-1500:] for _, path in logs))
-                time.sleep(0.05)
-        yield urls
+        yield Hosts(urls, [path for _, path in logs])
     finally:
         for proc in procs:
             stop_server(proc)
         for log, path in logs:
             log.close()
             assert "Traceback" not in path.read_text(), path.read_text()[-3000:]
+            assert not (path.parent / "uploads").exists()  # no file was kept on a host itself
 
 
 def _token(response) -> str:
