@@ -15,7 +15,8 @@ def backup_cli():
 
 
 @backup_cli.command("create", help="Write a backup archive (database snapshot, the files of UPLOAD_FOLDER or "
-                    "the S3 bucket, audit checkpoint, signed manifest) while the site runs. Default folder: instance/backups.")
+                    "the S3 bucket, audit checkpoint, signed manifest) while the site runs. "
+                    "Default folder: instance/backups.")
 @click.option("--to", "folder", type=click.Path(file_okay=False, path_type=Path), help="folder for the archive")
 def backup_create(folder: Path | None):
     from .services import create_backup, describe
@@ -54,7 +55,8 @@ def backup_verify(archive: Path):
 
 
 @backup_cli.command("restore", help="Restore an archive into an EMPTY database (and UPLOAD_FOLDER or the S3 "
-                    "bucket): every checksum is verified before anything is written; the audit chain is verified afterwards.")
+                    "bucket): every checksum is verified before anything is written; the audit chain is "
+                    "verified afterwards.")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def backup_restore(archive: Path):
     from ..audit.console import report_chain

@@ -170,7 +170,8 @@ class SupportRecord(Audited, db.Model):
 
 class Evidence(Audited, db.Model):
     """A photo or PDF attached to a record, stored under a generated name outside the web
-    root (the file store: ``UPLOAD_FOLDER`` or an S3 bucket); ``original_name`` is only ever shown, never used as a path."""
+    root (the file store: ``UPLOAD_FOLDER`` or an S3 bucket); ``original_name`` is only
+    ever shown, never used as a path."""
 
     __tablename__ = "evidence"
     __audit_region__ = "record.village_code"

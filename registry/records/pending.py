@@ -3,8 +3,8 @@
 
 A browser forgets the files of a file input when the page comes back with the form's
 errors. So each file the form sends is checked (``evidence.check_upload``: the same rule as
-any evidence) and, if accepted, kept at once under ``pending/<user>/<session>/`` in the file store (``core/storage.py``),
-named by a random token; the form shows it again ("已上传：现场照片.jpg（可移除）") and sends
+any evidence) and, if accepted, kept at once under ``pending/<user>/<session>/`` in the
+file store (``core/storage.py``, so any host finds it), named by a random token; the form shows it again ("已上传：现场照片.jpg（可移除）") and sends
 its token back. The save that succeeds attaches the files as evidence (stored anew, audited
 as any upload) and removes them from here; one the user removes is deleted at once.
 
