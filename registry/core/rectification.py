@@ -112,7 +112,7 @@ class RectificationCycle:
             raise RuleViolation(self.close_refused, "")
         if self.state(obj) != RECTIFYING:
             raise RuleViolation(
-                "请先登记整改情况，再销号" if self.state(obj) == OPEN else f"该{self.noun}已{self.label(obj)}", "note"
+                "请先登记整改情况，再销号" if self.state(obj) == OPEN else f"该{self.noun}{self.label(obj)}", "note"
             )
         note = self._note(note, "销号须填写整改结果说明", f"销号说明最多{NOTE_MAX}字")
         check_version(obj, version, self.stale)

@@ -30,7 +30,7 @@ class VisitForm(FlaskForm):
 
 class FindingForm(FlaskForm):
     visit_id = SelectField("所属走访", choices=[], validate_choice=False)
-    item = SelectField("督查事项", choices=[("", "请选择"), *FINDING_ITEMS.items()], validate_choice=False)
+    item = SelectField("督查事项", choices={"": "请选择", **FINDING_ITEMS}, validate_choice=False)
     description = TextAreaField("问题描述", validators=[Length(max=2000)], render_kw={"rows": 3})
     deadline = StringField("整改期限", render_kw=DATE)
     files = MultipleFileField("问题佐证（照片或 PDF）", render_kw={"accept": ACCEPT})
