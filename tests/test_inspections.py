@@ -382,3 +382,20 @@ def test_the_pages_render_for_each_side(w):
     assert "省测试厅" in body and "吉首市" not in body
     assert w["login"]("county").get("/").status_code == 200
     assert count(Inspection) == 2
+
+
+def test_the_demo_has_this_years_plan_with_findings_in_every_state(app, db, make_user, login_as):
+    from registry import demo
+    from tests.conftest import built_once
+
+    built_once("dashboard.demo", lambda: demo.generate(seed=7, scale=0.08, echo=lambda *_: None))
+    plans = db.session.scalars(select(InspectionPlan).where(InspectionPlan.year == TODAY.year)).all()
+    assert {p.region_code for p in plans} >= {PROVINCE} and all(p.is_demo and "示例" in p.title for p in plans)
+    findings = db.session.scalars(select(Finding).where(Finding.target_region_code == COUNTY)).all()
+    assert {f.status for f in findings} == {"open", "rectifying", "closed"}
+    assert [f.is_overdue for f in findings].count(True) == 1
+    assert all(f.is_demo and f.description.startswith("示例") for f in findings)
+    assert db.session.scalar(select(func.count()).select_from(Finding).where(Finding.target_kind == "organization")) == 1
+    county = login_as(make_user("region", region_code=COUNTY))
+    assert "督查问题逾期未销号" in county.get("/").get_data(as_text=True)
+    assert findings_rectified(COUNTY, TODAY.year) == (1, 4)
