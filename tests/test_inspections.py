@@ -263,12 +263,12 @@ def test_evidence_by_each_side_and_none_after_closing(w):
     stages = dict(db.session.execute(select(FindingEvidence.original_name, FindingEvidence.stage)).all())
     assert stages == {"整改后.png": "rectification", "问题.png": "finding"}
     item = db.session.scalar(select(FindingEvidence).where(FindingEvidence.original_name == "整改后.png"))
-    file_url = f"/inspections/findings/{finding.id}/files/{item.id}"
+    file_url = f"/inspections/findings/{finding.id}/evidence/{item.id}"
     response = w["login"]("viewer").get(file_url)
     assert response.status_code == 200 and response.mimetype == "image/png"
     response.close()  # a file response holds the file open until closed
     assert w["login"]("other_county").get(file_url).status_code == 404
-    assert w["login"]("county").get(f"/inspections/findings/{w['dept_finding'].id}/files/{item.id}").status_code == 404
+    assert w["login"]("county").get(f"/inspections/findings/{w['dept_finding'].id}/evidence/{item.id}").status_code == 404
     services.rectify(finding, "整改", w["users"]["county"])
     services.close(finding, "销号", w["users"]["province"])
     response = upload(w["login"]("county"), "晚了.png")
@@ -399,3 +399,15 @@ def test_the_demo_has_this_years_plan_with_findings_in_every_state(app, db, make
     county = login_as(make_user("region", region_code=COUNTY))
     assert "督查问题逾期未销号" in county.get("/").get_data(as_text=True)
     assert findings_rectified(COUNTY, TODAY.year) == (1, 4)
+
+
+def test_a_county_page_shows_its_findings_and_the_list_filters_by_region(w):
+    city_plan = services.create_plan(w["users"]["city"], TODAY.year, "湘西州督查")
+    other = services.add_inspection(city_plan, w["users"]["city"], "region:433122000000")  # 泸溪县
+    services.add_finding(other, w["users"]["city"], services.FindingData("training", "泸溪培训不足", TODAY))
+    _overdue(w)
+    page = w["login"]("province").get(f"/regions/{COUNTY}").get_data(as_text=True)
+    assert f"{TODAY.year}年督查问题" in page and "待整改 1 个" in page and "逾期未销号 1 个" in page
+    listed = w["login"]("city").get(f"/inspections/findings/?region={COUNTY}").get_data(as_text=True)
+    assert "衔接资金项目进度滞后" in listed and "泸溪培训不足" not in listed
+    assert "年督查问题" not in w["login"]("township").get(f"/regions/{first_township(COUNTY).code}").get_data(as_text=True)

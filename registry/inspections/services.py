@@ -427,6 +427,7 @@ class FindingFilters:
     state: str = ""  # STATES
     item: str = ""  # FINDING_ITEMS
     inspection_id: int | None = None
+    region: str = ""  # the inspected region's code
 
     @classmethod
     def from_args(cls, args) -> FindingFilters:
@@ -435,17 +436,19 @@ class FindingFilters:
         year = int(raw_year) if raw_year.isdigit() and len(raw_year) == 4 else None
         state, item = args.get("state", ""), args.get("item", "")
         raw_inspection = (args.get("inspection") or "").strip()
+        region = (args.get("region") or "").strip()
         return cls(year, state if state in STATES else "", item if item in FINDING_ITEMS else "",
-                   int(raw_inspection) if raw_inspection.isdigit() and len(raw_inspection) < 10 else None)
+                   int(raw_inspection) if raw_inspection.isdigit() and len(raw_inspection) < 10 else None,
+                   region if len(region) == 12 and region.isascii() and region.isdigit() else "")
 
     @property
     def args(self) -> dict:
         return {"year": self.year, "state": self.state or None, "item": self.item or None,
-                "inspection": self.inspection_id}
+                "inspection": self.inspection_id, "region": self.region or None}
 
     def shown(self) -> list[tuple[str, str]]:
         return [("年度", str(self.year) if self.year else ""), ("整改状态", STATES.get(self.state, "")),
-                ("督查事项", FINDING_ITEMS.get(self.item, ""))]
+                ("督查事项", FINDING_ITEMS.get(self.item, "")), ("被督查地区", self.region)]
 
 
 def findings_for(user, filters: FindingFilters | None = None) -> Select:
@@ -464,7 +467,21 @@ def findings_for(user, filters: FindingFilters | None = None) -> Select:
         stmt = stmt.where(Finding.item == filters.item)
     if filters.inspection_id:
         stmt = stmt.where(Finding.inspection_id == filters.inspection_id)
+    if filters.region:
+        stmt = stmt.where(Finding.target_region_code == filters.region)
     return stmt.order_by(Finding.year.desc(), Finding.deadline, Finding.id)
+
+
+def region_summary(user, region_code: str, year: int) -> dict[str, int]:
+    """{status: findings} of the inspections of one region in ``year`` that ``user`` may see,
+    with "overdue"."""
+    stmt = scoped(select(Finding.status, func.count()), Finding, user).where(
+        Finding.target_region_code == region_code, Finding.year == year).group_by(Finding.status)
+    out = {status: n for status, n in db.session.execute(stmt)}
+    out["overdue"] = db.session.scalar(scoped(select(func.count()), Finding, user).select_from(Finding).where(
+        Finding.target_region_code == region_code, Finding.year == year,
+        overdue_clause(Finding.status, Finding.deadline, local_today()))) or 0
+    return out
 
 
 def overdue_findings(user, today: date | None = None) -> Select:

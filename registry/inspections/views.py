@@ -19,6 +19,7 @@ from ..extensions import db, talisman
 from ..main.home import panel
 from ..records import evidence as files
 from ..records.forms import EvidenceForm
+from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
 from ..transfer.exports import export_job
 from ..transfer.writing import Column
@@ -278,7 +279,7 @@ def upload(finding_id: int):
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
-@bp.route("/findings/<int:finding_id>/files/<int:file_id>")
+@bp.route("/findings/<int:finding_id>/evidence/<int:file_id>")
 @talisman(content_security_policy=FILE_CSP)
 @require("read_inspections")
 def evidence_file(finding_id: int, file_id: int):
@@ -302,6 +303,18 @@ def evidence_file(finding_id: int, file_id: int):
 # -- navigation and the home worklist -------------------------------------------------------------------
 
 nav_entry(57, "督查", "inspections.index", ("admin", "region", "viewer", "unit"))
+
+
+@section
+def _region_findings(region, user):
+    """A city's or county's page: this year's findings of its inspections, by state."""
+    if region.level not in ("city", "county") or not user.can("read_inspections"):
+        return None
+    year = local_today().year
+    counts = services.region_summary(user, region.code, year)
+    if not any(counts.values()):
+        return None
+    return "inspections/_region_section.html", {"region": region, "year": year, "counts": counts}
 
 
 @panel
