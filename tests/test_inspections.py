@@ -385,12 +385,18 @@ def test_the_pages_render_for_each_side(w):
 
 
 def test_the_demo_has_this_years_plan_with_findings_in_every_state(app, db, make_user, login_as):
-    from registry import demo
-    from tests.conftest import built_once
+    """The demo step alone (the whole demo runs in test_dashboard): over the real divisions and
+    a provincial backing unit."""
+    import random
 
-    built_once("dashboard.demo", lambda: demo.generate(seed=7, scale=0.08, echo=lambda *_: None))
+    from registry.demo import DemoContext
+    from registry.inspections.demo import inspections
+
+    make_org("backing_unit", PROVINCE, name="示例后盾单位", level="provincial")
+    inspections(DemoContext(random.Random(7), echo=lambda *_: None))
+    db.session.commit()
     plans = db.session.scalars(select(InspectionPlan).where(InspectionPlan.year == TODAY.year)).all()
-    assert {p.region_code for p in plans} >= {PROVINCE} and all(p.is_demo and "示例" in p.title for p in plans)
+    assert {p.region_code for p in plans} == {PROVINCE, CITY} and all(p.is_demo and "示例" in p.title for p in plans)
     findings = db.session.scalars(select(Finding).where(Finding.target_region_code == COUNTY)).all()
     assert {f.status for f in findings} == {"open", "rectifying", "closed"}
     assert [f.is_overdue for f in findings].count(True) == 1
@@ -399,6 +405,8 @@ def test_the_demo_has_this_years_plan_with_findings_in_every_state(app, db, make
     county = login_as(make_user("region", region_code=COUNTY))
     assert "督查问题逾期未销号" in county.get("/").get_data(as_text=True)
     assert findings_rectified(COUNTY, TODAY.year) == (1, 4)
+    inspections(DemoContext(random.Random(7), echo=lambda *_: None))  # once only
+    assert count(InspectionPlan) == 2
 
 
 def test_a_county_page_shows_its_findings_and_the_list_filters_by_region(w):
