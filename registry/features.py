@@ -20,6 +20,7 @@ FEATURES = (
     "results",
     "chase",
     "assessment",
+    "inspections",
     "closing",
     "dashboard",
     "transfer",

@@ -34,6 +34,7 @@ from .notifications.models import Notification, NotificationPreference, Notifica
 from .dashboard.models import AreaSummary, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
 from .closing.models import ReopenRequest, YearClose
 from .duty.models import DutyMonth
+from .inspections.models import Finding, FindingEvidence, Inspection, InspectionPlan, InspectionVisit
 from .organizations.models import Organization
 from .pairings.models import Pairing
 from .people.models import Person, Posting
@@ -248,3 +249,34 @@ def _reopen_request(user):
     """As the close it reopens; and a requester sees the requests of their own region."""
     closes = select(YearClose.id).where(_year_close_region(YearClose.region_code, user))
     return ReopenRequest.year_close_id.in_(closes) if user.role in STAFF else false()
+
+
+# -- inspections (督查) ------------------------------------------------------------------------
+
+@scope_rule(InspectionPlan)
+def _inspection_plan(user):
+    """A plan: the inspecting jurisdiction and those above it (region staff and viewers). The
+    inspected see their own inspections, not the whole plan."""
+    return region_clause(InspectionPlan.region_code, user) if user.role in STAFF else false()
+
+
+def _inspected(inspector_column, region_column, org_column):
+    """An inspection or finding: region staff and viewers of the inspecting jurisdiction and
+    above, and of the inspected region and above; a unit: those of its own department."""
+
+    def rule(user):
+        if user.role in STAFF:
+            return or_(region_clause(inspector_column, user), region_clause(region_column, user))
+        if user.role == "unit":
+            return org_column == user.organization_id
+        return false()
+
+    return rule
+
+
+scope_rule(Inspection, _inspected(Inspection.inspector_region_code, Inspection.target_region_code,
+                                  Inspection.target_organization_id))
+scope_rule(Finding, _inspected(Finding.inspector_region_code, Finding.target_region_code,
+                               Finding.target_organization_id))
+scope_rule(InspectionVisit, as_visible_as(InspectionVisit.inspection_id, Inspection))
+scope_rule(FindingEvidence, as_visible_as(FindingEvidence.finding_id, Finding))

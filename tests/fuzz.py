@@ -403,6 +403,7 @@ def build_world() -> World:
         "village": user("fz_village", "village", village_code=v1.code),
         "village_f": user("fz_village_f", "village", village_code=vf.code),
         "other_county": user("fz_other_county", "region", region_code=OTHER_COUNTY),
+        "province": user("fz_province", "region", region_code="430000000000"),
         # accounts whose session a form may end or whose secrets it may change
         "login": user("fz_login", "viewer", region_code=COUNTY),
         "logout": user("fz_logout", "viewer", region_code=COUNTY),
@@ -454,6 +455,19 @@ def build_world() -> World:
     approved = approve_reopen(request_reopen(closed, users["township"], ["results"], "需更正", TODAY + timedelta(days=10)),
                               users["county"])
     other_closed = close_year(users["other_county"], 2021, "freeze", True)
+    # inspections (督查): the province's plan of this year, of the county (a finding open, one
+    # rectifying) and of the other county
+    from registry.inspections import services as inspections
+
+    plan = inspections.create_plan(users["province"], TODAY.year, "模糊测试督查计划")
+    inspection = inspections.add_inspection(plan, users["province"], f"region:{COUNTY}")
+    later = (TODAY + timedelta(days=30)).isoformat()
+    finding = inspections.add_finding(inspection, users["province"], inspections.FindingData("funds", "资金滞留", later))
+    finding_rectifying = inspections.add_finding(inspection, users["province"],
+                                                 inspections.FindingData("training", "培训不足", later))
+    inspections.rectify(finding_rectifying, "已组织培训", users["county"])
+    other_inspection = inspections.add_inspection(plan, users["province"], f"region:{OTHER_COUNTY}")
+    inspections.add_finding(other_inspection, users["province"], inspections.FindingData("funds", "外县问题", later))
     from registry.notifications import notify
     from registry.notifications.models import OutboundEmail
 
@@ -470,6 +484,7 @@ def build_world() -> World:
         "training_c": training_c, "training_b": training_b, "attendance_c": attendance_c, "incentive": incentive,
         "incentive_rectifying": rectifying, "reopen_approved": approved,
         "year_close": closed, "other_close": other_closed, "reopen": reopen,
+        "plan": plan, "inspection": inspection, "finding": finding, "finding_rectifying": finding_rectifying,
         "target_user": users["target"], "disabled_user": users["disabled"], "login_session": login_session,
         "api_token": api_token, "notification": notification, "failed_email": failed_email,
     }

@@ -186,6 +186,33 @@ def build_world() -> MatrixWorld:
     issue_to_organization(org_b, IncentiveData("commendation", today - timedelta(days=3), "county", "帮扶成效突出"),
                           other_county)
 
+    # inspections (督查) of this year: the city's of 吉首市 first (so that the city's own come
+    # first among what it sees), then the province's of 吉首市, of unit A (a provincial
+    # department) and of 宁乡市; each with a finding, the city's with a photo, the unit's
+    # rectifying with its photo, the province's of 吉首市 overdue (on the home worklists)
+    from registry.inspections import services as inspections
+
+    city_plan = inspections.create_plan(users["city"], today.year, "矩阵市州督查计划")
+    city_inspection = inspections.add_inspection(city_plan, users["city"], f"region:{COUNTY}")
+    inspections.add_visit(city_inspection, users["city"], today, "市督查组：甲、乙")
+    due = (today + timedelta(days=30)).isoformat()
+    inspections.add_finding(city_inspection, users["city"], inspections.FindingData("funds", "矩阵督查问题一", due,
+                                                                                   uploads=evidence()))
+    province_plan = inspections.create_plan(users["province"], today.year, "矩阵省级督查计划")
+    late = inspections.add_finding(
+        inspections.add_inspection(province_plan, users["province"], f"region:{COUNTY}"), users["province"],
+        inspections.FindingData("monitoring", "矩阵督查问题二", due))
+    unit_finding = inspections.add_finding(
+        inspections.add_inspection(province_plan, users["province"], f"organization:{org_a.id}"), users["province"],
+        inspections.FindingData("paired_support", "矩阵督查问题三", due))
+    inspections.rectify(unit_finding, "已整改", users["unit"])
+    inspections.add_evidence(unit_finding, users["unit"], evidence())
+    inspections.add_finding(
+        inspections.add_inspection(province_plan, users["province"], f"region:{OTHER_COUNTY}"), users["province"],
+        inspections.FindingData("training", "矩阵督查问题四", due))
+    late.deadline = today - timedelta(days=3)
+    db.session.commit()
+
     # year closes and reopen requests (after everything of that year is in)
     closed_here = close_year(users["county"], last_year - 1, "freeze", True)
     closed_there = close_year(other_county, last_year - 1, "freeze", True)
@@ -253,8 +280,11 @@ def lay_files(app, world: MatrixWorld) -> None:
     from registry.transfer.models import TransferJob
     from tests.sheets import xlsx_bytes
 
+    from registry.inspections.models import FindingEvidence
+
     files = store()
-    for stored_name in db.session.scalars(select(Evidence.stored_name)):
+    stored = [*db.session.scalars(select(Evidence.stored_name)), *db.session.scalars(select(FindingEvidence.stored_name))]
+    for stored_name in stored:
         if not files.exists(key_of(stored_name)):
             files.put(key_of(stored_name), world.evidence_png)
     sheet = xlsx_bytes([["姓名"], ["矩阵干部甲一"]])

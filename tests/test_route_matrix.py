@@ -200,6 +200,22 @@ EXPECT: dict[str, Expect] = {
     "assessment.new_for_organization": E(STAFF),
     "assessment.close": E(("admin", "province", "city", "county")),  # the issuing county or above
     "assessment.rectify": E(("admin", "province", "city", "county", "unit")),
+    # inspections (督查): the province and cities plan, visit, record findings and close them; the
+    # inspected party (the county's staff, a provincial department's unit) registers the rectification
+    "inspections.index": E((*READERS, "unit")),
+    "inspections.new_plan": E(("admin", "province", "city")),
+    "inspections.plan": E(("admin", "province", "city")),  # the inspecting level and above
+    "inspections.add_target": E(("admin", "province", "city")),
+    "inspections.inspection": E(("admin", "province", "city", "county", "viewer", "unit")),
+    "inspections.add_visit": E(("admin", "province", "city")),
+    "inspections.add_finding": E(("admin", "province", "city")),
+    "inspections.findings": E((*READERS, "unit")),
+    "inspections.findings_export": E((*READERS, "unit")),
+    "inspections.finding": E(("admin", "province", "city", "county", "viewer", "unit")),
+    "inspections.rectify": E(("county", "unit")),  # the inspected party only
+    "inspections.close": E(("admin", "province", "city")),  # never the inspected party
+    "inspections.upload": E(("admin", "province", "city", "county", "unit")),
+    "inspections.evidence_file": E(("admin", "province", "city", "county", "viewer", "unit")),
     "closing.index": E(READERS),
     "closing.detail": E(READERS),
     "closing.close": E(("province", "city", "county")),  # townships do not close a year
@@ -258,6 +274,7 @@ def _arg_models() -> dict:
     from registry.assessment.models import Assessment, Incentive
     from registry.closing.models import ReopenRequest, YearClose
     from registry.duty.models import DutyMonth
+    from registry.inspections.models import Finding, FindingEvidence, Inspection, InspectionPlan
     from registry.notifications.models import Notification, OutboundEmail
     from registry.organizations.models import Organization
     from registry.pairings.models import Pairing
@@ -276,6 +293,7 @@ def _arg_models() -> dict:
         "person_id": Person, "posting_id": Posting, "record_id": SupportRecord, "evidence_id": Evidence,
         "code": Region, "result_id": VillageResult, "training_id": Training, "attendance_id": Attendance,
         "job_id": TransferJob,
+        "plan_id": InspectionPlan, "inspection_id": Inspection, "finding_id": Finding, "file_id": FindingEvidence,
         "notification_id": Notification,  # one's own
         "email_id": OutboundEmail,  # no scope rule: administrators' alone
     }
@@ -434,6 +452,10 @@ def probes(app, rule, persona: str, world, oracle: Oracle) -> list[Probe]:
     if "evidence_id" in values and values["evidence_id"].inside:  # a file of that very record
         item = db.session.get(Evidence, values["evidence_id"].inside[0])
         values["record_id"].inside = [item.record_id]
+    if "file_id" in values and values["file_id"].inside:  # a file of that very finding
+        from registry.inspections.models import FindingEvidence
+
+        values["finding_id"].inside = [db.session.get(FindingEvidence, values["file_id"].inside[0]).finding_id]
     adapter = app.url_map.bind("localhost")
     query = _query(endpoint, args)
 
@@ -629,6 +651,7 @@ def _export_rows() -> dict[str, Callable]:
     from registry.assessment.models import Assessment, Incentive
     from registry.audit.models import AuditEvent
     from registry.duty.models import DutyMonth
+    from registry.inspections.models import Finding
     from registry.organizations.models import Organization
     from registry.pairings.models import Pairing
     from registry.people.models import Person, Posting
@@ -664,6 +687,7 @@ def _export_rows() -> dict[str, Callable]:
         "assessment.export": lambda r, lk: [(Assessment, lk.assessment.get((r["姓名或单位"], int(r["年度"]))))],
         "assessment.incentives_export": lambda r, lk: [(Incentive, lk.incentive.get(r["姓名或单位"]))],
         "audit.export": lambda r, lk: [(AuditEvent, r["编号"])],
+        "inspections.findings_export": lambda r, lk: [(Finding, r["编号"])],
         "dashboard.gaps_export": lambda r, lk: [(Region, r["区划代码"])],
         "regions.export_villages": lambda r, lk: [(Region, r["村代码"])],
         "dashboard.download": codes,

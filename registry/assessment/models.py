@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.audited import Audited
+from ..core.rectification import PENDING
 from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INCENTIVE_LEVELS, SUBJECT_KINDS
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -86,7 +87,8 @@ class Assessment(Audited, db.Model):
 
 class Incentive(Audited, db.Model):
     """表扬激励 or 约谈 of a person or an organization. A summons has a follow-up (整改)
-    state: open (待整改) → rectifying (整改中) → closed (已销号)."""
+    state: open (待整改) → rectifying (整改中) → closed (已销号), the rectification cycle of
+    ``core/rectification.py`` (``services.SUMMONS_FOLLOW_UP``)."""
 
     __tablename__ = "incentive"
     __audit_region__ = "region_code"
@@ -143,4 +145,4 @@ class Incentive(Audited, db.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.kind == "summons" and self.follow_up in ("open", "rectifying")
+        return self.kind == "summons" and self.follow_up in PENDING

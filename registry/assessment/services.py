@@ -22,6 +22,7 @@ from ..audit.services import record, snapshot
 from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INCENTIVE_LEVELS, SUBJECT_KINDS
 from ..core.formatting import date_cn
 from ..core.queries import every
+from ..core.rectification import RectificationCycle, pending_clause
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
 from ..closing.rules import ensure_year_open
@@ -327,59 +328,26 @@ def can_report(user, incentive: Incentive) -> bool:
     return can_close(user, incentive)
 
 
-def _version(incentive: Incentive, version) -> None:
-    if version not in (None, "") and str(version) != str(incentive.version):
-        raise RuleViolation(STALE_MESSAGE, "")
+# A summons' follow-up is the rectification cycle (core/rectification.py), as for an
+# inspection finding; a commendation has none.
+SUMMONS_FOLLOW_UP = RectificationCycle(
+    noun="约谈", status="follow_up", may_report=can_report, may_close=can_close,
+    report_refused="只有被约谈单位或发起约谈的部门可以登记整改情况",
+    close_refused="只有发起约谈的部门或其上级可以销号",
+    describe=lambda incentive: incentive.subject_name, stale=STALE_MESSAGE,
+    applies=lambda incentive: incentive.kind == "summons", not_applicable=("只有约谈需要整改", "只有约谈需要销号"),
+    tell=_tell_summons,
+)
 
 
 def start_rectification(incentive: Incentive, note: str | None, user, version=None) -> Incentive:
     """待整改 → 整改中, with what is being done."""
-    if incentive.kind != "summons":
-        raise RuleViolation("只有约谈需要整改", "")
-    if not can_report(user, incentive):
-        raise RuleViolation("只有被约谈单位或发起约谈的部门可以登记整改情况", "")
-    if incentive.follow_up != "open":
-        raise RuleViolation(f"只有待整改的约谈可以登记整改（当前：{incentive.follow_up_label}）", "")
-    note = (note or "").strip()
-    if not note:
-        raise RuleViolation("请填写整改措施", "note")
-    if len(note) > 2000:
-        raise RuleViolation("整改措施最多2000字", "note")
-    _version(incentive, version)
-    before = snapshot(incentive)
-    incentive.follow_up, incentive.rectify_note, incentive.rectify_at = "rectifying", note, utcnow()
-    _flush()
-    record("rectify", incentive, before=before, summary=f"约谈整改中：{incentive.subject_name}，{note[:80]}")
-    _tell_summons(incentive, f"约谈已登记整改：{incentive.subject_name}", f"整改措施：{note[:300]}", user)
-    db.session.commit()
-    return incentive
+    return SUMMONS_FOLLOW_UP.rectify(incentive, note, user, version)
 
 
 def close_summons(incentive: Incentive, note: str | None, user, version=None) -> Incentive:
     """整改中 → 已销号, with the closing note."""
-    if incentive.kind != "summons":
-        raise RuleViolation("只有约谈需要销号", "")
-    if not can_close(user, incentive):
-        raise RuleViolation("只有发起约谈的部门或其上级可以销号", "")
-    if incentive.follow_up != "rectifying":
-        status = incentive.follow_up_label
-        raise RuleViolation(
-            "请先登记整改情况，再销号" if incentive.follow_up == "open" else f"该约谈已{status}", "note"
-        )
-    note = (note or "").strip()
-    if not note:
-        raise RuleViolation("销号须填写整改结果说明", "note")
-    if len(note) > 2000:
-        raise RuleViolation("销号说明最多2000字", "note")
-    _version(incentive, version)
-    before = snapshot(incentive)
-    incentive.follow_up, incentive.close_note = "closed", note
-    incentive.closed_at, incentive.closed_by_id = utcnow(), getattr(user, "id", None)
-    _flush()
-    record("close", incentive, before=before, summary=f"约谈销号：{incentive.subject_name}，{note[:80]}")
-    _tell_summons(incentive, f"约谈已销号：{incentive.subject_name}", f"销号说明：{note[:300]}", user)
-    db.session.commit()
-    return incentive
+    return SUMMONS_FOLLOW_UP.close(incentive, note, user, version)
 
 
 # -- queries: what the pages read --------------------------------------------------------------
@@ -446,7 +414,7 @@ def person_incentives(user, person_id: int) -> list[Incentive]:
 
 def _pending() -> ColumnElement[bool]:
     """Condition on ``Incentive``: a summons not yet closed (待整改 or 整改中)."""
-    return (Incentive.kind == "summons") & Incentive.follow_up.in_(("open", "rectifying"))
+    return (Incentive.kind == "summons") & pending_clause(Incentive.follow_up)
 
 
 def incentives_for(user, *, kind: str = "", follow_up: str = "") -> Select:

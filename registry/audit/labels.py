@@ -34,7 +34,7 @@ ACTION_LABELS = {
     # chase-up and escalation (chase/services.py)
     "chase": "催办",
     "escalate": "督办升级",
-    # assessment and incentives
+    # assessment and incentives; the rectification cycle (core/rectification.py) of summons and findings
     "regrade": "改定等次",
     "rectify": "整改",
     "close": "销号",
@@ -80,6 +80,7 @@ ENTITY_LABELS = {
     "Incentive": "表扬激励与约谈", "Region": "行政区划", "User": "账号", "AuditEvent": "审计日志",
     "Gap": "缺口清单", "TransferJob": "导入导出任务", "YearClose": "年度关账", "ReopenRequest": "重新开放申请",
     "ApiToken": "API令牌", "ChaseUp": "催办", "Escalation": "督办升级",
+    "InspectionPlan": "督查计划", "Inspection": "督查对象", "InspectionVisit": "督查走访", "Finding": "督查问题",
 }
 
 

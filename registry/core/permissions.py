@@ -43,6 +43,13 @@ PERMISSIONS: dict[str, set[str]] = {
     "assess": _REGION_STAFF,
     "incentive": _REGION_STAFF,
     "report_rectification": _REGION_STAFF | {"unit"},  # a summoned unit reports its 整改
+    # inspections (督查): the province and cities plan, visit, record findings and close them
+    # (inspections.services says which level and whose); the inspected party (region staff of
+    # the inspected region, a department's unit) registers its rectification and its evidence
+    "read_inspections": _READERS | {"unit"},
+    "inspect": _REGION_STAFF,
+    "rectify_findings": {"region", "unit"},
+    "finding_evidence": _REGION_STAFF | {"unit"},
     "export": _READERS | {"unit", "village"},
     "api_token": _READERS | {"unit", "village"},
     "close_year": {"region"},  # county, city and province staff (the closing service checks the level)

@@ -38,4 +38,5 @@ def scan_command():
 
     result = scan()
     click.echo(f"逾期未确认的帮扶记录 {result.counts['record_overdue']} 条，即将期满的选派 {result.counts['posting_ending']} 个，"
-               f"岗前培训逾期未完成 {result.counts['training_missing']} 人，已发出通知")
+               f"岗前培训逾期未完成 {result.counts['training_missing']} 人，"
+               f"逾期未销号的督查问题 {result.counts['finding_overdue']} 个，已发出通知")

@@ -14,5 +14,7 @@ KINDS: dict[str, str] = {
     "duty_returned": "驻村纪实被退回",
     "result_returned": "帮扶实效被退回",
     "summons": "约谈及整改进展",
+    "inspection": "督查问题及整改进展",
+    "finding_overdue": "督查问题逾期未销号",
     "reopen": "重新开放年度数据申请",
 }

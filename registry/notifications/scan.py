@@ -5,7 +5,9 @@
 - a posting whose planned end falls within ``REGISTRY_ENDING_SOON_DAYS``, to the staff of the
   dispatching region and the unit;
 - a posting whose pre-posting training window (``REGISTRY_PRE_POSTING_TRAINING_DAYS``) closed
-  without the training, to the same.
+  without the training, to the same;
+- an inspection finding (督查问题) past its deadline and not closed, to its owner (the inspected
+  region's staff or the inspected department's unit accounts).
 
 Idempotent: each (reason, item) is marked in ``NotificationTrigger`` in the same transaction
 as its notifications, and a marked pair is never told again. The item key carries what makes
@@ -34,7 +36,7 @@ from .services import link_for, notify
 @dataclass
 class ScanResult:
     counts: dict[str, int] = field(default_factory=lambda: {"record_overdue": 0, "posting_ending": 0,
-                                                            "training_missing": 0})
+                                                            "training_missing": 0, "finding_overdue": 0})
 
     @property
     def total(self) -> int:
@@ -107,6 +109,20 @@ def scan(today: date | None = None) -> ScanResult:
                body=f"{_posting_name(posting)}于{date_cn(posting.start_date)}开始驻村，{window}天内未参加岗前培训。",
                link=link_for("people.posting", posting_id=posting.id))
         result.counts["training_missing"] += 1
+
+    from ..inspections.models import Finding
+    from ..inspections.services import owners
+    from ..core.rectification import overdue_clause
+
+    late = list(db.session.scalars(select(Finding).where(overdue_clause(Finding.status, Finding.deadline, today))
+                                   .order_by(Finding.id)))
+    for finding in _first_time("finding_overdue", late, lambda f: f"{f.id}:{f.deadline.isoformat()}"):
+        notify("finding_overdue", owners(finding),
+               title=f"督查问题逾期未销号：{finding.target_name}·{finding.item_label}",
+               body=f"{finding.inspector_region.name}{finding.year}年督查发现的问题“{finding.description[:60]}”"
+                    f"整改期限为{date_cn(finding.deadline)}，至今未销号，请尽快整改并登记整改情况。",
+               link=link_for("inspections.finding", finding_id=finding.id))
+        result.counts["finding_overdue"] += 1
 
     db.session.commit()
     return result
