@@ -84,6 +84,15 @@ def make_person(org, name: str | None = None, **kw):
     return person
 
 
+def make_individual(region_code: str = PROVINCE, name: str | None = None, way: str = "returnee", **person_kw):
+    """An individual helper (个人): its organization row (kind ``individual``) and its person."""
+    n = next(_seq)
+    name = name or f"测试个人{n}"
+    org = make_org("individual", region_code, name=name, level=None, credit_code=None, subtype=way)
+    make_person(org, name, **person_kw)
+    return org
+
+
 def make_posting(person, org, region_code: str, role: str = "first_secretary", start: date | None = None, **kw):
     from registry.people.models import Posting
 

@@ -63,6 +63,7 @@ BY_KIND = {
     "mass_org": ("volunteer", "employment", "education", "consumption", "culture"),
     "army_unit": ("infrastructure", "volunteer", "goods", "education"),
     "paired_unit": ("education", "health", "culture", "science_tech", "project"),
+    "individual": ("goods", "volunteer", "employment", "industry"),
 }
 DISPUTE_REASONS = (
     "实际到位资金与填报金额不符，请核对",
