@@ -89,7 +89,12 @@ def make_individual(region_code: str = PROVINCE, name: str | None = None, way: s
     n = next(_seq)
     name = name or f"测试个人{n}"
     org = make_org("individual", region_code, name=name, level=None, credit_code=None, subtype=way)
-    make_person(org, name, **person_kw)
+    person = make_person(org, name, **person_kw)
+    if "gender" not in person_kw:  # as the person rule derives it
+        from registry.core.identity import gender_from_id
+
+        person.gender = gender_from_id(person.id_number)
+        db.session.commit()
     return org
 
 
