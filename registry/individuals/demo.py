@@ -1,9 +1,13 @@
 """Demo individual helpers (示例): a few citizens of the demo county — a veteran who came
 home to start a business, a donor, a volunteer — each paired (其他) with a village there,
-the first with the demo village, so the support-record step files records for them that
-the demo village confirms like any other."""
+the first with the demo village, with support records in several states: the demo village
+confirms theirs like any other.
+
+The step runs after every step that draws from the shared random generator and draws
+from a generator of its own, so the other features' demo data stay as they were."""
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -29,6 +33,9 @@ HELPERS = (
     ("田国强", True, "volunteer", True, "电工", "退役军人志愿服务队成员，义务检修村组线路"),
     ("龙小梅", False, "returnee", False, "农村电商", "返乡开办网店，代销村里的腊肉和茶叶"),
 )
+# (status, age in days) of each helper's records; the first helper's, in the demo village,
+# include one waiting for the village's confirmation
+RECORDS = (("confirmed", 150), ("confirmed", 60), ("submitted", 5))
 
 
 def _id_number(area: str, born: date, male: bool, n: int) -> str:
@@ -36,8 +43,10 @@ def _id_number(area: str, born: date, male: bool, n: int) -> str:
     return body + id_check_char(body)
 
 
-@step(32, "生成示例个人帮扶者")
+@step(58, "生成示例个人帮扶者")
 def individuals(ctx: DemoContext) -> None:
+    from ..records.demo import add_records
+
     if db.session.scalar(select(func.count()).select_from(Organization).where(Organization.kind == INDIVIDUAL)):
         ctx.echo("  已有个人帮扶者，跳过")
         return
@@ -46,11 +55,12 @@ def individuals(ctx: DemoContext) -> None:
         .order_by(Region.code)).all()
     if not villages:
         return
-    rng, today = ctx.rng, local_today()
+    own = DemoContext(rng=random.Random(ctx.rng.getrandbits(32)), scale=ctx.scale, echo=ctx.echo)  # noqa: S311
+    rng, today = own.rng, local_today()
     township = villages[0][:9] + "000"
     home = township if db.session.get(Region, township) is not None else DEMO_COUNTY + "000000"
     taken = set(db.session.scalars(select(Person.id_number_index)))
-    made = 0
+    filings = []
     for n, (name, male, way, veteran, expertise, note) in enumerate(HELPERS):
         shown = f"{name}（示例）"
         org = Organization(name=shown, kind=INDIVIDUAL, subtype=way, region_code=home, note=note, is_demo=True)
@@ -67,10 +77,14 @@ def individuals(ctx: DemoContext) -> None:
         person.set_id_number(number)
         person.set_phone(f"1{rng.choice('3578')}{rng.randint(0, 999_999_999):09d}")
         db.session.add(person)
-        village = villages[0] if n == 0 else villages[n % len(villages)]
-        db.session.add(Pairing(organization_id=org.id, region_code=village, kind=INDIVIDUAL_PAIRING,
-                               start_date=today - timedelta(days=300 - 30 * n), note="示例：个人帮扶结对", is_demo=True))
-        made += 1
-    db.session.flush()
-    record("demo", "Organization", after={"individuals": made}, summary=f"生成示例个人帮扶者 {made} 人")
-    ctx.echo(f"  生成示例个人帮扶者 {made} 人")
+        village = villages[n % len(villages)]
+        start = today - timedelta(days=300 - 30 * n)
+        pairing = Pairing(organization_id=org.id, region_code=village, kind=INDIVIDUAL_PAIRING, start_date=start,
+                          note="示例：个人帮扶结对", is_demo=True)
+        db.session.add(pairing)
+        db.session.flush()
+        filings += [(org.id, village, pairing.id, start, status, age) for status, age in RECORDS[: 3 if n == 0 else 2]]
+    made = add_records(own, filings)
+    record("demo", "Organization", after={"individuals": len(HELPERS), "records": made},
+           summary=f"生成示例个人帮扶者 {len(HELPERS)} 人，帮扶记录 {made} 条")
+    ctx.echo(f"  生成示例个人帮扶者 {len(HELPERS)} 人，帮扶记录 {made} 条")

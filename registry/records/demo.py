@@ -176,6 +176,18 @@ class _Maker:
         return self.rng.choices(values, w)[0]
 
 
+def add_records(ctx: DemoContext, filings: list[tuple[int, str, int | None, date, str, int]]) -> int:
+    """Demo records for a later step (individual helpers): (organization, village, pairing,
+    since, status, age in days) each, made as this step makes its own; returns how many."""
+    if not filings:
+        return 0
+    kinds = dict(db.session.execute(select(Organization.id, Organization.kind)
+                                    .where(Organization.id.in_({f[0] for f in filings}))).all())
+    maker = _Maker(ctx, kinds)
+    return len(_insert([maker.row(org, village, pairing, since, status, age=age)
+                        for org, village, pairing, since, status, age in filings]))
+
+
 def _insert(rows: list[dict]) -> list[int]:
     ids: list[int] = []
     for start in range(0, len(rows), 2000):
