@@ -265,6 +265,20 @@ def test_an_individual_helpers_person_can_be_commended_too(db, make_user, login_
     assert db.session.scalar(select(Incentive.person_id)) == person.id
 
 
+def test_an_individual_is_commended_not_graded_as_a_unit(db, make_user):
+    from registry.assessment.services import GradeData, assess_organization, ungraded_organizations
+
+    county = make_user("region", region_code=COUNTY)
+    helper = make_individual(COUNTY, "彭丽华")
+    unit = make_org("backing_unit", COUNTY, level="county")
+    year = local_today().year
+    with pytest.raises(RuleViolation) as broken:
+        assess_organization(helper, GradeData(year, "好"), county)
+    assert "表扬激励" in broken.value.message
+    db.session.rollback()
+    assert [o.id for o in db.session.scalars(ungraded_organizations(county, year))] == [unit.id]
+
+
 # -- veterans in the people lists ------------------------------------------------------------
 
 def test_people_lists_mark_and_filter_veterans_and_leave_individuals_to_their_list(db, county):
@@ -393,3 +407,14 @@ def test_the_export_imports_again_unchanged(db, make_user, login_as):
     assert rows[1][header.index("退役军人")] == "是"
     report = run_import(IndividualImport(), response.data, "individuals.xlsx", user, update=True)
     assert report.ok and report.created == 0, report.errors[:3]
+
+
+def test_the_template_and_the_upload_page_are_offered_to_region_staff_only(db, county, make_user, login_as):
+    template = county.get("/import/individuals/template.xlsx")
+    assert template.status_code == 200
+    book = load_workbook(io.BytesIO(template.data))
+    header = [c.value for c in book.worksheets[0][1]]
+    assert header[:2] == ["姓名", "身份证号"] and "参与方式" in header and "退役军人" in header
+    assert county.get("/import/individuals").status_code == 200
+    viewer = login_as(make_user("viewer", region_code=COUNTY))
+    assert viewer.get("/import/individuals").status_code == 404  # not a kind a viewer imports
