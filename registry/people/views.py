@@ -166,7 +166,7 @@ def detail(person_id: int):
     return render_template(
         "people/detail.html", person=person, postings=postings,
         can_edit=current_user.can("manage_people") and services.can_edit_person(current_user, person),
-        can_post=current_user.can("manage_postings"),
+        can_post=current_user.can("manage_postings") and not services.is_individual(person),  # never posted
         active=next((p for p in postings if p.is_active), None),
         can_open_account=current_user.can("open_cadre_accounts") and may_open_account(current_user, person),
     )
