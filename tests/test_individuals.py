@@ -195,6 +195,14 @@ def test_an_individual_is_never_posted(db, make_user):
     assert _count(Posting) == 0
 
 
+def test_an_individual_gets_no_cadre_account_and_no_posting_button(db, county):
+    helper = make_individual(COUNTY, "向志军")
+    person = services.person_of(helper)
+    page = county.get(f"/people/{person.id}").get_data(as_text=True)
+    assert "个人帮扶者" in page and "驻村干部账号" not in page and "/postings/targets" not in page
+    assert county.get(f"/people/{person.id}/account").status_code == 403
+
+
 def test_an_individuals_record_is_confirmed_by_the_village_like_a_units(db, make_user, login_as):
     village = make_village(COUNTY, 1)
     helper = make_individual(COUNTY, "彭丽华", way="donation")
