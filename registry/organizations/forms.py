@@ -69,7 +69,6 @@ UNIT_FIXED = ("kind", "level", "region_code")
 
 class OrganizationForm(RegistryForm):
     name = StringField("单位名称", validators=[DataRequired(message="请填写单位名称"), Length(max=200)])
-    # an individual (个人) is registered with its ID number in 个人帮扶 (individuals)
     kind = SelectField("主体类型", choices=options(blank(), UNIT_KINDS))
     subtype = SelectField(
         "类别/领域",

@@ -21,8 +21,8 @@ SUBTYPES = {
     "paired_unit": ("对口帮扶领域", PAIRED_SECTORS),
     INDIVIDUAL: ("参与方式", INDIVIDUAL_WAYS),
 }
-# The kinds the organization form and import register; an individual (个人) is registered
-# with its person (ID number, phone) by ``individuals.services``, never as a bare row.
+# An individual (个人) is registered with its person (ID number, phone) by
+# ``individuals.services``, never as a bare row: the form and import here refuse the kind.
 INDIVIDUAL_ELSEWHERE = "个人帮扶者须连同身份证号在“个人帮扶”中登记和修改"
 # Kinds that always hold a unified social credit code (an army unit, for one, has none).
 CREDIT_CODE_REQUIRED = {"enterprise", "charity"}
