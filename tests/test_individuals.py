@@ -402,6 +402,19 @@ def test_the_import_registers_helpers_all_or_nothing_and_finds_them_again(db, ma
     assert not refused.ok and "无权修改" in refused.errors[0].message
 
 
+def test_the_people_import_leaves_an_individuals_person_to_the_helpers_import(db, make_user):
+    from registry.people.imports import PersonImport
+
+    user = make_user("region", region_code=COUNTY)
+    unit = make_org("backing_unit", COUNTY, level="county", name="县农业农村局")
+    person = services.person_of(make_individual(COUNTY, "向志军"))
+    text = f"姓名,身份证号,工作单位\n向志军,{person.id_number},{unit.name}\n"
+    report = run_import(PersonImport(), text.encode(), "people.csv", user, update=True)
+    assert not report.ok and "个人帮扶" in report.errors[0].message
+    db.session.expire_all()
+    assert services.person_of(db.session.get(Organization, person.organization_id)).id == person.id
+
+
 def test_the_export_imports_again_unchanged(db, make_user, login_as):
     user = make_user("region", region_code=COUNTY)
     make_individual(COUNTY, "向志军", is_veteran=True, way="returnee")
