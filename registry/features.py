@@ -12,6 +12,7 @@ FEATURES = (
     "audit",
     "organizations",
     "people",
+    "individuals",
     "cadres",
     "pairings",
     "records",

@@ -33,6 +33,7 @@ from .core.scope import (
 from .notifications.models import Notification, NotificationPreference, NotificationProfile
 from .dashboard.models import AreaSummary, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
 from .closing.models import ReopenRequest, YearClose
+from .core.enums import INDIVIDUAL
 from .duty.models import DutyMonth
 from .inspections.models import Finding, FindingEvidence, Inspection, InspectionPlan, InspectionVisit
 from .organizations.models import Organization
@@ -143,19 +144,25 @@ def _organization(user):
 @scope_rule(Person)
 def _person(user):
     """A unit sees its own people; region staff and viewers the people employed by
-    organizations of their region or posted into it; a village the people posted to it."""
+    organizations of their region or posted into it; a village the people posted to it.
+    An individual helper (个人) is seen where it helps, as a cadre where posted: its
+    person wherever the helper is paired with a village."""
     if user.role == "unit":
         return Person.organization_id == user.organization_id
     if user.role == "cadre":
         return Person.id == user.person_id
     posted_here = Person.id.in_(select(Posting.person_id).where(region_clause(Posting.region_code, user)))
+    helping_here = Person.organization_id.in_(
+        select(Pairing.organization_id).join(Organization, Organization.id == Pairing.organization_id)
+        .where(Organization.kind == INDIVIDUAL, region_clause(Pairing.region_code, user))
+    )
     if user.role in STAFF:
         employed_here = Person.organization_id.in_(
             select(Organization.id).where(region_clause(Organization.region_code, user))
         )
-        return or_(employed_here, posted_here)
+        return or_(employed_here, posted_here, helping_here)
     if user.role == "village":
-        return posted_here
+        return or_(posted_here, helping_here)
     return false()
 
 

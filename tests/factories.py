@@ -84,6 +84,20 @@ def make_person(org, name: str | None = None, **kw):
     return person
 
 
+def make_individual(region_code: str = PROVINCE, name: str | None = None, way: str = "returnee", **person_kw):
+    """An individual helper (个人): its organization row (kind ``individual``) and its person."""
+    n = next(_seq)
+    name = name or f"测试个人{n}"
+    org = make_org("individual", region_code, name=name, level=None, credit_code=None, subtype=way)
+    person = make_person(org, name, **person_kw)
+    if "gender" not in person_kw:  # as the person rule derives it
+        from registry.core.identity import gender_from_id
+
+        person.gender = gender_from_id(person.id_number)
+        db.session.commit()
+    return org
+
+
 def make_posting(person, org, region_code: str, role: str = "first_secretary", start: date | None = None, **kw):
     from registry.people.models import Posting
 

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 
 from registry.extensions import db
 from tests.conftest import PASSWORD
-from tests.factories import COUNTY, OTHER_COUNTY, first_township, make_org, make_pairing, make_person, make_posting, \
-    make_village
+from tests.factories import COUNTY, OTHER_COUNTY, first_township, make_individual, make_org, make_pairing, make_person, \
+    make_posting, make_village
 
 TODAY = date.today()
 
@@ -377,6 +377,8 @@ def build_world() -> World:
     org_c = make_org("backing_unit", region_code=COUNTY, level="county", name="县测试局")
     org_f = make_org("charity", region_code=COUNTY, name="测试慈善基金会")
     org_b = make_org("enterprise", region_code=OTHER_COUNTY, name="外县测试企业")
+    helper = make_individual(COUNTY, "测试个人帮扶者", is_veteran=True)
+    make_pairing(helper, v1.code, "other")
     pairing_a = make_pairing(org_a, v1.code, "resident")
     make_pairing(org_f, v1.code, "other")
     make_pairing(org_b, vf.code, "enterprise_village")
@@ -477,7 +479,7 @@ def build_world() -> World:
     db.session.add(failed_email)
     db.session.commit()
     objects = {
-        "org_a": org_a, "org_b": org_b, "org_c": org_c, "org_f": org_f, "pairing_a": pairing_a,
+        "org_a": org_a, "org_b": org_b, "org_c": org_c, "org_f": org_f, "pairing_a": pairing_a, "helper": helper,
         "person_a": person_a, "person_b": person_b, "person_c": person_c, "person_d": person_d, "posting_a": posting_a, "posting_b": posting_b,
         "record_draft": draft, "record_submitted": submitted, "record_confirmed": confirmed, "record_other": other,
         "evidence": evidence, "duty_a": duty_a, "duty_b": duty_b, "result_a": result_a, "result_b": result_b,

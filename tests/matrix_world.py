@@ -20,7 +20,8 @@ from registry.extensions import db
 from registry.regions.models import Region
 from tests.conftest import PASSWORD
 from tests.factories import (
-    CITY, COUNTY, OTHER_COUNTY, PROVINCE, make_org, make_pairing, make_person, make_posting, make_village)
+    CITY, COUNTY, OTHER_COUNTY, PROVINCE, make_individual, make_org, make_pairing, make_person, make_posting,
+    make_village)
 from tests.factories_assessment import attend, make_duty, make_result, make_training
 
 SAME_CITY_COUNTY = "433122000000"  # 泸溪县
@@ -103,6 +104,11 @@ def build_world() -> MatrixWorld:
         "b": make_person(org_b, "矩阵干部乙"), "c": make_person(org_c, "矩阵干部丙"),
         "d": make_person(org_d, "矩阵干部丁"), "e": make_person(org_c, "矩阵干部戊"),
     }
+    # individual helpers (个人): one at home in T1, a veteran, helping V1; one in the other city
+    helper_i = make_individual(t1.code, "矩阵个人壬", is_veteran=True)
+    helper_j = make_individual(OTHER_COUNTY, "矩阵个人癸")
+    make_pairing(helper_i, v1.code, "other", start=start)
+    make_pairing(helper_j, v5.code, "other", start=start)
     postings = {
         "h": make_posting(people["h"], org_h, v2.code, role="team_member", start=start),
         "a1": make_posting(people["a1"], org_a, v1.code, start=start),
@@ -128,6 +134,8 @@ def build_world() -> MatrixWorld:
     unit_c = _user("m_unit_c", "unit", organization_id=org_c.id)
     unit_d = _user("m_unit_d", "unit", organization_id=org_d.id)
     unit_f = _user("m_unit_f", "unit", organization_id=fund_f.id)
+    unit_i = _user("m_unit_i", "unit", organization_id=helper_i.id)  # the helper's own account
+    unit_j = _user("m_unit_j", "unit", organization_id=helper_j.id)
     other_county = _user("m_other_county", "region", region_code=OTHER_COUNTY)
     same_city_county = _user("m_same_city_county", "region", region_code=SAME_CITY_COUNTY)
     county_clerk = _user("m_county_clerk", "region", region_code=COUNTY)
@@ -143,6 +151,8 @@ def build_world() -> MatrixWorld:
     records.create_record(users["unit"], _record(v1.code, "矩阵记录甲已提交"), evidence(), submit=True)
     file_record(users["unit"], v1.code, status="confirmed", village_user=users["village"], title="矩阵记录甲已确认")
     file_record(unit_f, v1.code, status="confirmed", village_user=users["village"], title="矩阵记录戊已确认")
+    file_record(unit_i, v1.code, status="confirmed", village_user=users["village"], title="矩阵记录壬已确认")
+    file_record(unit_j, v5.code, status="submitted", title="矩阵记录癸已提交")
     overdue = file_record(unit_c, v3.code, status="submitted", title="矩阵记录丙一")
     overdue.submitted_at -= timedelta(days=60)  # waiting for the village longer than allowed
     db.session.commit()

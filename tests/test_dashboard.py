@@ -15,7 +15,7 @@ from registry.core.timeutil import local_today
 from registry.dashboard.coverage import VILLAGE_ROLES, Filters, compute, overdue_cutoff
 from registry.organizations.models import Organization
 from registry.pairings.models import Pairing
-from registry.people.models import Posting
+from registry.people.models import Person, Posting
 from registry.regions.models import Region
 
 
@@ -63,6 +63,19 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
     def kind_ok(org_id):
         return filters.org_kind is None or kinds[org_id] == filters.org_kind
 
+    # the veteran filter: a posting's person is a veteran; a pairing's or record's holder is
+    # an individual helper (个人) whose person is one
+    veterans = _once(("veterans",), lambda: {
+        (p.id, p.organization_id) for p in db.session.scalars(select(Person).where(Person.is_veteran.is_(True)))})
+    veteran_people = {person for person, _ in veterans}
+    veteran_helpers = {org for _, org in veterans if kinds[org] == "individual"}
+
+    def held_ok(org_id):  # pairings and records
+        return kind_ok(org_id) and (not filters.veteran or org_id in veteran_helpers)
+
+    def sent_ok(p):  # postings
+        return kind_ok(p.organization_id) and (not filters.veteran or p.person_id in veteran_people)
+
     def inside(code):
         return code.startswith(prefix)
 
@@ -79,18 +92,18 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
     def active_pairing(p):
         return p.start_date <= today and (p.end_date is None or p.end_date >= today)
 
-    fs = {p.region_code for p in postings if p.role == "first_secretary" and p.end_date is None and kind_ok(p.organization_id)}
-    backing = {p.region_code for p in postings if p.role in VILLAGE_ROLES and p.end_date is None and kind_ok(p.organization_id)}
-    backing |= {p.region_code for p in pairings if p.kind == "resident" and active_pairing(p) and kind_ok(p.organization_id)}
-    enterprise = {p.region_code for p in pairings if p.kind == "enterprise_village" and active_pairing(p) and kind_ok(p.organization_id)}
+    fs = {p.region_code for p in postings if p.role == "first_secretary" and p.end_date is None and sent_ok(p)}
+    backing = {p.region_code for p in postings if p.role in VILLAGE_ROLES and p.end_date is None and sent_ok(p)}
+    backing |= {p.region_code for p in pairings if p.kind == "resident" and active_pairing(p) and held_ok(p.organization_id)}
+    enterprise = {p.region_code for p in pairings if p.kind == "enterprise_village" and active_pairing(p) and held_ok(p.organization_id)}
     supported = {
         r.village_code for r in records
         if r.status == "confirmed" and r.record_date >= today - timedelta(days=365)
-        and (filters.category is None or r.category == filters.category) and kind_ok(r.organization_id)
+        and (filters.category is None or r.category == filters.category) and held_ok(r.organization_id)
     }
     team = defaultdict(int)
     for p in postings:
-        if p.role in VILLAGE_ROLES and p.end_date is None and kind_ok(p.organization_id):
+        if p.role in VILLAGE_ROLES and p.end_date is None and sent_ok(p):
             team[p.region_code] += 1
     for code, v in villages.items():
         if not inside(code) or not flag_ok(code):
@@ -107,7 +120,7 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
 
     cutoff = overdue_cutoff()
     for r in records:
-        if not inside(r.village_code) or not flag_ok(r.village_code) or not kind_ok(r.organization_id):
+        if not inside(r.village_code) or not flag_ok(r.village_code) or not held_ok(r.organization_id):
             continue
         if filters.category and r.category != filters.category:
             continue
@@ -129,7 +142,7 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
     under = _once(("under", filters.year, cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"]),
                   lambda: _months_under(db, filters.year, cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"]))
     for p in postings:
-        if not inside(p.region_code) or not kind_ok(p.organization_id) or not flag_ok(p.region_code):
+        if not inside(p.region_code) or not sent_ok(p) or not flag_ok(p.region_code):
             continue
         if filters.flag and p.region_code not in villages:
             continue
@@ -214,7 +227,7 @@ def test_figures_match_raw_rows_at_every_level(demo, app):
 
 FILTERS = [
     dict(category="funds"), dict(org_kind="enterprise"), dict(flag="key"), dict(flag="poor", org_kind="backing_unit"),
-    dict(year_offset=-1),
+    dict(year_offset=-1), dict(veteran=True), dict(veteran=True, flag="key"), dict(veteran=True, category="goods"),
 ]
 
 
@@ -228,6 +241,13 @@ def test_filters_match_raw_rows_and_survive_a_rebuild(demo, app):
         year = local_today().year + filters.pop("year_offset", 0)
         for region in _sample_regions(db):
             _check(db, app, region, Filters(year, **filters))
+    # the veteran view is not empty: veterans posted, and the demo's veteran individual
+    # helpers' confirmed support in the demo county
+    county = _sample_regions(db)[2]
+    veterans = compute(county, Filters(local_today().year, veteran=True)).total
+    assert veterans.posted_people > 0 and veterans.support_12m > 0, veterans
+    confirmed_year = (local_today() - timedelta(days=60)).year  # a demo helper's record of 60 days ago
+    assert compute(county, Filters(confirmed_year, veteran=True)).total.confirmed_count > 0
     region = db.session.get(Region, "430000000000")
     before = compute(region, Filters(local_today().year)).to_dict()
     rebuild_all()

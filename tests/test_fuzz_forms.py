@@ -171,6 +171,11 @@ FORMS: dict[str, Spec] = {
     "organizations.new": Spec("county", R + "organizations.forms.OrganizationForm",
                               valid=_values(name="新登记的单位", kind="backing_unit", level="county", region_code=COUNTY)),
     "organizations.edit": Spec("county", R + "organizations.forms.OrganizationForm", {"org_id": "org_c"}),
+    "individuals.new": Spec("county", R + "individuals.forms.IndividualForm",
+                            valid=_values(name="新个人帮扶者", id_number=valid_id_number(779), gender="", way="donation",
+                                          region_code=COUNTY)),
+    "individuals.edit": Spec("county", R + "individuals.forms.IndividualForm", {"org_id": "helper"},
+                             valid=_values(gender="")),
     "pairings.new": Spec("county", R + "pairings.forms.PairingForm", {"org_id": "org_c"},
                          valid=_values(region_code=lambda w: w.codes["v2"], kind="resident", start_date="2025-01-01")),
     "pairings.end": Spec("county", R + "pairings.forms.EndPairingForm", {"pairing_id": "pairing_a"}),
@@ -244,6 +249,7 @@ FORMS: dict[str, Spec] = {
 # The list pages' GET filter forms (they change nothing; only "never a 5xx" applies).
 FILTERS: dict[str, tuple[str, str]] = {
     "organizations.index": ("county", R + "organizations.forms.OrganizationFilter"),
+    "individuals.index": ("county", R + "individuals.forms.IndividualFilter"),
     "pairings.index": ("county", R + "pairings.forms.PairingFilter"),
     "pairings.choose_organization": ("county", R + "pairings.forms.OrganizationPick"),
     "people.index": ("unit", R + "people.forms.PeopleFilter"),
@@ -256,7 +262,8 @@ FILTERS: dict[str, tuple[str, str]] = {
 NOT_FORMS = {R + "organizations.forms.RegistryForm"}
 
 # URL arguments that are not object ids, and the values a request may carry there.
-WORDS = {"import_kind": ["people", "postings", "organizations", "records", "villages", "nope", "..", "%00"]}
+WORDS = {"import_kind": ["people", "postings", "organizations", "individuals", "records", "villages", "nope", "..",
+                         "%00"]}
 
 
 def _load(path: str):

@@ -93,6 +93,11 @@ EXPECT: dict[str, Expect] = {
     "organizations.detail": E(LOGGED_IN),
     "organizations.new": E(STAFF),
     "organizations.edit": E((*STAFF, "unit")),  # a unit edits its own profile
+    "individuals.index": E(LOGGED_IN),
+    "individuals.export": E(LOGGED_IN),
+    "individuals.new": E(STAFF),
+    # region staff who see the helper's full ID number (not a township), and its own account
+    "individuals.edit": E(("admin", "province", "city", "county")),
     "people.index": E(LOGGED_IN),
     "people.export_people": E(LOGGED_IN),
     "people.detail": E((*LOGGED_IN, *CADRE)),
@@ -320,6 +325,7 @@ def _constraints() -> dict:
         "records.confirm": submitted, "records.dispute": submitted, "records.withdraw": submitted,
         "offline.decide": submitted,
         "records.correct": {"record_id": SupportRecord.status == "confirmed"},
+        "individuals.edit": {"org_id": Organization.kind == "individual"},
         "transfer.job_download": {"job_id": TransferJob.action == "export"},
         "transfer.job_errors": {"job_id": TransferJob.action == "import"},
     }
@@ -675,8 +681,9 @@ def _export_rows() -> dict[str, Callable]:
         "people.export_people": lambda r, lk: [(Person, lk.person.get(r["姓名"]))],
         "people.export_postings": lambda r, lk: [(Posting, lk.posting.get(r["干部姓名"]))],
         "organizations.export": lambda r, lk: [(Organization, lk.org.get(r["单位名称"]))],
-        "pairings.export": lambda r, lk: [(Pairing, lk.pairing.get(
-            (lk.org_by_credit.get(_parens(r["帮扶主体"])), _parens(r["结对地"]))))],
+        "individuals.export": lambda r, lk: [(Person, lk.person.get(r["姓名"]))],
+        "pairings.export": lambda r, lk: [(Pairing, lk.pairing.get(  # an individual helper: by name (no code)
+            (lk.org_by_credit.get(_parens(r["帮扶主体"])) or lk.org.get(r["帮扶主体"]), _parens(r["结对地"]))))],
         "records.export": records,
         "records.overdue_export": records,
         "records.fund_list_export": lambda r, lk: [(Organization, lk.org.get(r["组织名称"]))],

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.services import record, snapshot
-from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INCENTIVE_LEVELS, SUBJECT_KINDS
+from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INDIVIDUAL, INCENTIVE_LEVELS, SUBJECT_KINDS
 from ..core.formatting import date_cn
 from ..core.queries import every
 from ..core.rectification import RectificationCycle, pending_clause
@@ -190,9 +190,14 @@ def assess_posting(posting: Posting, data: GradeData, user) -> Assessment:
                  f"{posting.person.name}（{posting.role_label}，{posting.region.name}）{year}年度考核：{grade}")
 
 
+INDIVIDUAL_NOT_GRADED = "个人帮扶者不参加帮扶单位的年度考核；如帮扶成效突出，可予以表扬激励"
+
+
 def assess_organization(organization: Organization, data: GradeData, user) -> Assessment:
     if not can_act_on_organization(user, organization):
         raise RuleViolation("只能考核本辖区内的帮扶单位", "")
+    if organization.is_individual:  # the yearly grade (好/较好/一般/差) is a unit's
+        raise RuleViolation(INDIVIDUAL_NOT_GRADED, "")
     errors = Collector()
     year = _year(data.year, errors)
     grade, comment, number = _common(data, org_grades(), errors)
@@ -388,13 +393,14 @@ def ungraded_postings(user, year: int, role: str | None = None) -> Select:
 
 
 def ungraded_organizations(user, year: int) -> Select:
-    """Organizations in scope with no grade for ``year``, by kind and name."""
+    """Organizations in scope with no grade for ``year``, by kind and name (individual
+    helpers are not graded: ``INDIVIDUAL_NOT_GRADED``)."""
     graded = select(Assessment.id).where(
         Assessment.subject_kind == "organization",
         Assessment.organization_id == Organization.id,
         Assessment.year == year,
     ).exists()
-    stmt = scoped(select(Organization), Organization, user).where(~graded)
+    stmt = scoped(select(Organization), Organization, user).where(~graded, Organization.kind != INDIVIDUAL)
     return stmt.order_by(Organization.kind, Organization.name)
 
 

@@ -70,7 +70,10 @@ def normalize_code(typed: str | None) -> str:
 # -- who may open an account for whom ----------------------------------------------------
 
 def may_open_account(user, person: Person) -> bool:
-    """The region staff or unit that manages ``person`` (and administrators)."""
+    """The region staff or unit that manages ``person`` (and administrators). Never for an
+    individual helper (个人): it is never posted, and signs in with its own helper account."""
+    if person.organization is not None and person.organization.is_individual:
+        return False
     role = getattr(user, "role", None)
     if role == "admin":
         return True

@@ -29,8 +29,13 @@ ORG_KINDS = {
     "army_unit": "驻湘部队",
     "enterprise": "企业",
     "charity": "公益慈善组织",
+    "individual": "个人",
     "other": "其他",
 }
+# 个人帮扶: a citizen helping on their own (湘办〔2023〕17号 §六); the organization row of kind
+# ``individual`` is the helper in pairings and records, its one Person the private fields.
+INDIVIDUAL = "individual"
+INDIVIDUAL_WAYS = {"donation": "捐款捐物", "volunteer": "志愿服务", "returnee": "返乡创业", "other": "其他"}
 ORG_LEVELS = {"central": "中央", "provincial": "省直", "city": "市直", "county": "县直", "other": "其他"}
 PAIRED_SECTORS = {
     "locality": "地区对口",

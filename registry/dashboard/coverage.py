@@ -20,7 +20,7 @@ from decimal import Decimal
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, func, literal_column, or_, select
+from sqlalchemy import Integer, and_, bindparam, case, extract, func, literal_column, or_, select
 
 from ..core.enums import CHILD_LEVEL, PREFIX_LENGTH, RECORD_CATEGORIES, RECORD_STATUSES, VILLAGE_ROLES
 from ..core.timeutil import local_today
@@ -28,7 +28,15 @@ from ..extensions import db
 from ..organizations.models import Organization
 from ..people.models import Posting
 from ..regions.models import Region
-from .definitions import FLAGS, Filters, overdue_cutoff, posting_filters, record_filters, support_cutoff
+from .definitions import (
+    FLAGS,
+    Filters,
+    overdue_cutoff,
+    posting_filters,
+    record_filters,
+    support_cutoff,
+    veteran_helpers,
+)
 from .figures import (
     AREA_FIGURES,
     VILLAGE_FIGURES,
@@ -157,7 +165,7 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     from_areas = _areas_answer(region, filters, today)
     if from_areas:
         _area_summaries(lo, hi, n, add, today, cfg, filters.year)
-    elif filters.org_kind is None and filters.category is None:
+    elif filters.org_kind is None and filters.category is None and not filters.veteran:
         fresh = or_(VillageStatus.pairings_valid_until.is_(None), VillageStatus.pairings_valid_until > today)
         rows_iter = _run(_village_summary_query(lo, hi, n, filters, fresh, cfg, today)).all()
         stale = select(VillageStatus.code).where(region.within(VillageStatus.code), ~fresh)
@@ -207,7 +215,8 @@ def _areas_answer(region: Region, filters: Filters, today: date) -> bool:
     """Whether the areas' summaries hold this view: a province, city or county (a
     township's children are villages), the current year, no filter."""
     return (region.level in ("province", "city", "county") and filters.year == today.year
-            and filters.category is None and filters.org_kind is None and filters.flag is None)
+            and filters.category is None and filters.org_kind is None and filters.flag is None
+            and not filters.veteran)
 
 
 @cache
@@ -295,6 +304,8 @@ def _support_stmts(child_level: str | None, shape):
             stmt = stmt.where(cols["is_" + filters.flag].is_(True))
         return stmt
 
+    if filters.veteran:
+        return _veteran_support_stmts(child_level, apply_filters)
     # Without an organization-kind or flag filter the coarser SupportTotal answers.
     r = SupportTotal if filters.org_kind is None and filters.flag is None else SupportRollup
     cols = {"category": r.category, "org_kind": getattr(r, "org_kind", None), "is_key": getattr(r, "is_key", None),
@@ -338,6 +349,34 @@ def _support_stmts(child_level: str | None, shape):
         )
     else:
         per_child = None
+    return by_month, by_status, per_child
+
+
+def _veteran_support_stmts(child_level: str | None, apply_filters):
+    """``_support_stmts`` for the veteran filter, which the rollups do not carry: the
+    records of the individual helpers who are veterans (``veteran_helpers``, a few
+    organizations; their records through ix_support_record_org_status), in the region and
+    year; each child from its villages' rows."""
+    from ..records.models import SupportRecord as s
+
+    cols = {"category": s.category, "org_kind": Organization.kind, "is_key": Region.is_key, "is_poor": Region.is_poor,
+            "is_relocation": Region.is_relocation}
+
+    def over(stmt):
+        return apply_filters(
+            stmt.join(Region, Region.code == s.village_code).join(Organization, Organization.id == s.organization_id)
+            .where(s.organization_id.in_(veteran_helpers()),
+                   s.record_date.between(bindparam("year_lo"), bindparam("year_hi")),
+                   s.village_code.between(bindparam("lo"), bindparam("hi"))),
+            cols,
+        )
+
+    sums = (func.sum(s.amount), func.sum(s.amount_attracted), func.sum(s.amount_in_kind))
+    month = extract("month", s.record_date).cast(Integer)
+    by_month = over(select(month, s.category, *sums).where(s.status == "confirmed").group_by(month, s.category))
+    by_status = over(select(s.status, func.count(), *sums).group_by(s.status))
+    per_child = over(select(s.village_code, s.status, func.count(), *sums).group_by(s.village_code, s.status)) \
+        if child_level else None
     return by_month, by_status, per_child
 
 

@@ -16,7 +16,12 @@ the areas' summaries, the gaps worklist and the tests all use these definitions.
   active village postings;
 - filters: year (amounts, funnel, training, duty months), category (support figures),
   organization kind (support figures and the postings and pairings counted), village
-  flag (all village-based figures).
+  flag (all village-based figures), veteran (退役军人: the helpers counted are veterans —
+  postings of people marked as veterans, and the pairings and support of individual
+  helpers (个人) whose person is one; ``helper_ok``). The summaries carry no veteran
+  dimension: a veteran view is computed from the postings, pairings and records through
+  indexed look-ups (the partial index ``ix_person_veteran``; records by organization,
+  ``ix_support_record_org_status``).
 """
 from __future__ import annotations
 
@@ -24,14 +29,14 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 
-from ..core.enums import ORG_KINDS, RECORD_CATEGORIES, VILLAGE_ROLES
+from ..core.enums import INDIVIDUAL, ORG_KINDS, RECORD_CATEGORIES, VILLAGE_ROLES
 from ..core.rules import RuleViolation
 from ..core.timeutil import local_today
 from ..organizations.models import Organization
 from ..pairings.models import Pairing
-from ..people.models import Posting
+from ..people.models import Person, Posting
 from ..records.queries import overdue_cutoff  # noqa: F401  (the one definition of overdue)
 from ..regions.models import Region
 from .models import ANY, VillageSupportLast
@@ -45,6 +50,7 @@ class Filters:
     category: str | None = None
     org_kind: str | None = None
     flag: str | None = None  # key, poor or relocation
+    veteran: bool = False  # only veterans (退役军人) among the helpers counted
 
     @classmethod
     def from_args(cls, args) -> Filters:
@@ -65,26 +71,32 @@ class Filters:
         flag = (args.get("flag") or "").strip() or None
         if flag and flag not in FLAGS:
             raise RuleViolation("村标识无效", "flag")
-        return cls(year, category, org_kind, flag)
+        veteran = (args.get("veteran") or "").strip()
+        if veteran not in ("", "0", "1"):
+            raise RuleViolation("退役军人筛选无效（应为1或留空）", "veteran")
+        return cls(year, category, org_kind, flag, veteran == "1")
 
     def as_args(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        args = {k: v for k, v in asdict(self).items() if v is not None and k != "veteran"}
+        if self.veteran:
+            args["veteran"] = 1
+        return args
 
     @property
-    def shape(self) -> tuple[bool, bool, str | None]:
+    def shape(self) -> tuple[bool, bool, str | None, bool]:
         """What a prepared statement's form depends on (the values are its parameters)."""
-        return (self.category is not None, self.org_kind is not None, self.flag)
+        return (self.category is not None, self.org_kind is not None, self.flag, self.veteran)
 
     @property
     def params(self) -> dict:
         return {"year": self.year, "category": self.category, "org_kind": self.org_kind}
 
     @staticmethod
-    def parametric(shape: tuple[bool, bool, str | None]) -> Filters:
+    def parametric(shape: tuple[bool, bool, str | None, bool]) -> Filters:
         """Filters whose year, category and organization kind are bound parameters."""
-        has_category, has_org_kind, flag = shape
+        has_category, has_org_kind, flag, veteran = shape
         return Filters(bindparam("year"), bindparam("category") if has_category else None,
-                       bindparam("org_kind") if has_org_kind else None, flag)
+                       bindparam("org_kind") if has_org_kind else None, flag, veteran)
 
 
 # -- the windows -----------------------------------------------------------------------------
@@ -119,38 +131,75 @@ def org_kind_ok(org_id_col, org_kind):
     return org_id_col.in_(select(Organization.id).where(Organization.kind == org_kind))
 
 
-def first_secretary_villages(lo: str, hi: str, org_kind: str | None = None):
+def veteran_people():
+    """Ids of the people marked 退役军人 (the partial index ``ix_person_veteran``)."""
+    return select(Person.id).where(Person.is_veteran == True)  # noqa: E712  (the index's own predicate)
+
+
+def veteran_helpers():
+    """Ids of the individual helpers (个人) whose person is a veteran."""
+    return (select(Person.organization_id).join(Organization, Organization.id == Person.organization_id)
+            .where(Person.is_veteran == True, Organization.kind == INDIVIDUAL))  # noqa: E712
+
+
+def helper_ok(org_col, org_kind, veteran: bool = False, person_col=None):
+    """Condition on a row sent or held by an organization: its kind is ``org_kind``; with
+    ``veteran``, the helper is a veteran — a posting's person (``person_col``), or for a
+    pairing or record (no person) an individual helper who is one. None: no condition."""
+    conditions = []
+    if org_kind is not None:
+        conditions.append(org_kind_ok(org_col, org_kind))
+    if veteran:
+        conditions.append(person_col.in_(veteran_people()) if person_col is not None
+                          else org_col.in_(veteran_helpers()))
+    return and_(*conditions) if conditions else None
+
+
+def first_secretary_villages(lo: str, hi: str, org_kind: str | None = None, veteran: bool = False):
     stmt = select(Posting.region_code.label("code")).where(
         Posting.role == "first_secretary", Posting.is_active, Posting.region_code.between(lo, hi)
     )
-    if (c := org_kind_ok(Posting.organization_id, org_kind)) is not None:
+    if (c := helper_ok(Posting.organization_id, org_kind, veteran, Posting.person_id)) is not None:
         stmt = stmt.where(c)
     return stmt.distinct()
 
 
-def backing_unit_villages(lo: str, hi: str, today: date, org_kind: str | None = None):
+def backing_unit_villages(lo: str, hi: str, today: date, org_kind: str | None = None, veteran: bool = False):
     postings = select(Posting.region_code.label("code")).where(
         Posting.role.in_(VILLAGE_ROLES), Posting.is_active, Posting.region_code.between(lo, hi)
     )
     pairings = select(Pairing.region_code.label("code")).where(
         Pairing.kind == "resident", Pairing.active_on(today), Pairing.region_code.between(lo, hi)
     )
-    if org_kind:
-        postings = postings.where(org_kind_ok(Posting.organization_id, org_kind))
-        pairings = pairings.where(org_kind_ok(Pairing.organization_id, org_kind))
+    if (c := helper_ok(Posting.organization_id, org_kind, veteran, Posting.person_id)) is not None:
+        postings = postings.where(c)
+    if (c := helper_ok(Pairing.organization_id, org_kind, veteran)) is not None:
+        pairings = pairings.where(c)
     return postings.union(pairings)
 
 
-def enterprise_villages(lo: str, hi: str, today: date, org_kind: str | None = None):
+def enterprise_villages(lo: str, hi: str, today: date, org_kind: str | None = None, veteran: bool = False):
     stmt = select(Pairing.region_code.label("code")).where(
         Pairing.kind == "enterprise_village", Pairing.active_on(today), Pairing.region_code.between(lo, hi)
     )
-    if (c := org_kind_ok(Pairing.organization_id, org_kind)) is not None:
+    if (c := helper_ok(Pairing.organization_id, org_kind, veteran)) is not None:
         stmt = stmt.where(c)
     return stmt.distinct()
 
 
-def supported_villages(lo: str, hi: str, today: date, category: str | None = None, org_kind: str | None = None):
+def supported_villages(lo: str, hi: str, today: date, category: str | None = None, org_kind: str | None = None,
+                       veteran: bool = False):
+    if veteran:  # not in the summary: the veterans' confirmed records themselves (by organization, indexed)
+        from ..records.models import SupportRecord as s
+
+        stmt = select(s.village_code.label("code")).where(
+            s.organization_id.in_(veteran_helpers()), s.status == "confirmed",
+            s.record_date >= support_cutoff(today), s.village_code.between(lo, hi))
+        if category is not None:
+            stmt = stmt.where(s.category == category)
+        if (c := org_kind_ok(s.organization_id, org_kind)) is not None:
+            stmt = stmt.where(c)
+        return stmt.distinct()
     return select(VillageSupportLast.village_code.label("code")).where(
         VillageSupportLast.category == (category or ANY),
         VillageSupportLast.org_kind == (org_kind or ANY),
@@ -159,33 +208,34 @@ def supported_villages(lo: str, hi: str, today: date, category: str | None = Non
     )
 
 
-def team_sizes(lo: str, hi: str, org_kind: str | None = None):
+def team_sizes(lo: str, hi: str, org_kind: str | None = None, veteran: bool = False):
     stmt = (
         select(Posting.region_code.label("code"), func.count().label("size"))
         .where(Posting.role.in_(VILLAGE_ROLES), Posting.is_active, Posting.region_code.between(lo, hi))
         .group_by(Posting.region_code)
     )
-    if (c := org_kind_ok(Posting.organization_id, org_kind)) is not None:
+    if (c := helper_ok(Posting.organization_id, org_kind, veteran, Posting.person_id)) is not None:
         stmt = stmt.where(c)
     return stmt
 
 
 def record_filters(stmt, s, filters: Filters):
-    """Support records ``s`` narrowed by the filters' category, organization kind and flag."""
+    """Support records ``s`` narrowed by the filters' category, organization kind, veteran and flag."""
     if filters.category is not None:
         stmt = stmt.where(s.category == filters.category)
-    if filters.org_kind is not None:
-        stmt = stmt.where(org_kind_ok(s.organization_id, filters.org_kind))
+    if (c := helper_ok(s.organization_id, filters.org_kind, filters.veteran)) is not None:
+        stmt = stmt.where(c)
     if (c := flag_clause(filters.flag)) is not None:
         stmt = stmt.where(s.village_code.in_(select(Region.code).where(c)))
     return stmt
 
 
-def posting_filters(stmt, filters: Filters, region_col=Posting.region_code, org_col=Posting.organization_id):
-    """Postings (or rows carrying a posting's place and sending unit) narrowed by the
-    filters' organization kind and village flag."""
-    if filters.org_kind is not None:
-        stmt = stmt.where(org_kind_ok(org_col, filters.org_kind))
+def posting_filters(stmt, filters: Filters, region_col=Posting.region_code, org_col=Posting.organization_id,
+                    person_col=Posting.person_id):
+    """Postings (or rows carrying a posting's place, sending unit and person) narrowed by
+    the filters' organization kind, veteran and village flag."""
+    if (c := helper_ok(org_col, filters.org_kind, filters.veteran, person_col)) is not None:
+        stmt = stmt.where(c)
     if (c := flag_clause(filters.flag)) is not None:  # village flags: postings to such villages
         stmt = stmt.where(region_col.in_(select(Region.code).where(Region.level == "village", c)))
     return stmt

@@ -102,11 +102,12 @@ def in_areas(col, prefixes: list[str] | None):
 
 def village_live_query(lo, hi, n, filters, today, cfg, only=None, areas=None):
     """The same figures from postings, pairings and the latest confirmed dates."""
-    fs = first_secretary_villages(lo, hi, filters.org_kind).subquery()
-    bu = backing_unit_villages(lo, hi, today, filters.org_kind).subquery()
-    en = enterprise_villages(lo, hi, today, filters.org_kind).subquery()
-    sp = supported_villages(lo, hi, today, filters.category, filters.org_kind).subquery()
-    teams = team_sizes(lo, hi, filters.org_kind).subquery()
+    kind, veteran = filters.org_kind, filters.veteran
+    fs = first_secretary_villages(lo, hi, kind, veteran).subquery()
+    bu = backing_unit_villages(lo, hi, today, kind, veteran).subquery()
+    en = enterprise_villages(lo, hi, today, kind, veteran).subquery()
+    sp = supported_villages(lo, hi, today, filters.category, kind, veteran).subquery()
+    teams = team_sizes(lo, hi, kind, veteran).subquery()
     key = case((Region.is_key, 1), else_=0)
     prefix = func.substr(Region.code, 1, n)
     min_team = cfg["REGISTRY_MIN_TEAM_SIZE"]
@@ -175,4 +176,6 @@ def months_short_query(lo, hi, n, filters, cfg, areas=None):
     )
     if (c := in_areas(d.region_code, areas)) is not None:
         stmt = stmt.where(c)
-    return posting_filters(stmt, filters, d.region_code, d.organization_id)
+    # a duty month carries its posting, whose person is the veteran or not
+    person = select(Posting.person_id).where(Posting.id == d.posting_id).scalar_subquery()
+    return posting_filters(stmt, filters, d.region_code, d.organization_id, person)

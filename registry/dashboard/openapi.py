@@ -17,6 +17,8 @@ _FILTERS = [
     {"name": "category", "in": "query", "schema": {"type": "string", "enum": list(RECORD_CATEGORIES)}, "description": "帮扶类别"},
     {"name": "org_kind", "in": "query", "schema": {"type": "string", "enum": list(ORG_KINDS)}, "description": "帮扶主体类型"},
     {"name": "flag", "in": "query", "schema": {"type": "string", "enum": list(FLAGS)}, "description": "村标识"},
+    {"name": "veteran", "in": "query", "schema": {"type": "string", "enum": ["", "0", "1"]},
+     "description": "1：只计退役军人（在岗干部为退役军人的选派，及本人为退役军人的个人帮扶者的结对和帮扶记录）"},
 ]
 API_LIMIT_MAX = 1000  # items of each gap list in one answer
 
@@ -147,7 +149,8 @@ def openapi_document(server: str) -> dict:
                             "properties": {"year": {"type": "integer"},
                                            "category": {"type": "string", "enum": list(RECORD_CATEGORIES)},
                                            "org_kind": {"type": "string", "enum": list(ORG_KINDS)},
-                                           "flag": {"type": "string", "enum": list(FLAGS)}},
+                                           "flag": {"type": "string", "enum": list(FLAGS)},
+                                           "veteran": {"type": "integer", "enum": [1]}},
                             "required": ["year"], "additionalProperties": False,
                         },
                         "total": {"$ref": "#/components/schemas/Row"},

@@ -17,6 +17,8 @@ from ..extensions import db
 from ..regions.models import Region
 
 _ZH = get_translations(["zh"])
+# an individual (个人) is registered with its ID number in 个人帮扶 (``individuals``)
+UNIT_KINDS = {kind: label for kind, label in ORG_KINDS.items() if kind != "individual"}
 
 
 class RegistryForm(FlaskForm):
@@ -67,7 +69,7 @@ UNIT_FIXED = ("kind", "level", "region_code")
 
 class OrganizationForm(RegistryForm):
     name = StringField("单位名称", validators=[DataRequired(message="请填写单位名称"), Length(max=200)])
-    kind = SelectField("主体类型", choices=options(blank(), ORG_KINDS))
+    kind = SelectField("主体类型", choices=options(blank(), UNIT_KINDS))
     subtype = SelectField(
         "类别/领域",
         choices=options(blank("（无）"), SUBTYPE_CHOICES),
@@ -111,7 +113,7 @@ class OrganizationFilter(RegistryForm):
         csrf = False
 
     q = StringField("名称或信用代码", validators=[Optional(), Length(max=100)])
-    kind = SelectField("类型", choices=options(blank("全部"), ORG_KINDS), validators=[Optional()])
+    kind = SelectField("类型", choices=options(blank("全部"), UNIT_KINDS), validators=[Optional()])
     level = SelectField("层级", choices=options(blank("全部"), ORG_LEVELS), validators=[Optional()])
     region = SelectField("所在行政区", choices=[], validators=[Optional()])
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
+from ..core.enums import MASS_ORG_SUBTYPES, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.identity import normalize_credit_code
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
 from ..transfer.references import Lookup, labelled
-from .forms import home_region_choices
+from .forms import UNIT_KINDS, home_region_choices
 from .models import Organization
 from .services import clean_organization, create_organization, update_organization
 
@@ -51,7 +51,7 @@ class OrganizationImport(ImportKind):
     list_endpoint = "organizations.index"
     fields = (
         Field("单位名称", "name", width=28, required=True, note="最多200字", example="湖南省示例厅"),
-        Field("主体类型", "kind", width=16, required=True, codes=ORG_KINDS, example="后盾单位",
+        Field("主体类型", "kind", width=16, required=True, codes=UNIT_KINDS, example="后盾单位",
               note="从下拉列表选择"),
         Field("类别/领域", "subtype", width=14, codes=SUBTYPES,
               note="群团组织填工会/共青团/妇联等；民主党派/工商联填其一；对口帮扶单位填对口领域；其他类型留空"),

@@ -6,7 +6,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.audited import Audited
-from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
+from ..core.enums import INDIVIDUAL, INDIVIDUAL_WAYS, MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..regions.models import Region
@@ -50,12 +50,17 @@ class Organization(Audited, db.Model):
         return ORG_KINDS.get(self.kind, self.kind)
 
     @property
+    def is_individual(self) -> bool:
+        """个人帮扶: a citizen helping on their own; its one Person holds the private fields."""
+        return self.kind == INDIVIDUAL
+
+    @property
     def level_label(self) -> str:
         return ORG_LEVELS.get(self.level or "", "")
 
     @property
     def subtype_label(self) -> str:
-        for table in (MASS_ORG_SUBTYPES, PARTY_FEDERATION_SUBTYPES, PAIRED_SECTORS):
+        for table in (MASS_ORG_SUBTYPES, PARTY_FEDERATION_SUBTYPES, PAIRED_SECTORS, INDIVIDUAL_WAYS):
             if self.subtype in table:
                 return table[self.subtype]
         return ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, func, or_, select
 
 from ..audit.services import record, snapshot
-from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
+from ..core.enums import INDIVIDUAL, INDIVIDUAL_WAYS, MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.identity import normalize_credit_code, normalize_phone
 from ..core.parsing import check_text
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
@@ -19,7 +19,11 @@ SUBTYPES = {
     "mass_org": ("群团组织类别", MASS_ORG_SUBTYPES),
     "party_federation": ("民主党派/工商联类别", PARTY_FEDERATION_SUBTYPES),
     "paired_unit": ("对口帮扶领域", PAIRED_SECTORS),
+    INDIVIDUAL: ("参与方式", INDIVIDUAL_WAYS),
 }
+# An individual (个人) is registered with its person (ID number, phone) by
+# ``individuals.services``, never as a bare row: the form and import here refuse the kind.
+INDIVIDUAL_ELSEWHERE = "个人帮扶者须连同身份证号在“个人帮扶”中登记和修改"
 # Kinds that always hold a unified social credit code (an army unit, for one, has none).
 CREDIT_CODE_REQUIRED = {"enterprise", "charity"}
 FIELDS = (
@@ -49,8 +53,9 @@ def can_edit(user, org: Organization) -> bool:
 TEXT_LABELS = {"name": "单位名称", "contact_name": "联系人", "address": "地址", "note": "备注"}
 
 
-def clean_organization(values: dict, *, actor, org: Organization | None) -> dict:
-    """Check and normalise every field; raise one ``RuleViolation`` with all problems."""
+def clean_organization(values: dict, *, actor, org: Organization | None, individual: bool = False) -> dict:
+    """Check and normalise every field; raise one ``RuleViolation`` with all problems.
+    ``individual``: the profile of an individual helper (``individuals.services`` only)."""
     errors = Collector()
     data = {key: values.get(key) for key in FIELDS}
     for key in ("name", "subtype", "level", "credit_code", "contact_name", "contact_phone", "address", "note"):
@@ -69,12 +74,14 @@ def clean_organization(values: dict, *, actor, org: Organization | None) -> dict
     kind = data["kind"]
     if kind not in ORG_KINDS:
         errors.add("kind", "请选择主体类型")
+    elif (kind == INDIVIDUAL) != individual or (org is not None and org.is_individual != individual):
+        errors.add("kind", INDIVIDUAL_ELSEWHERE)
     if kind in SUBTYPES:
         label, allowed = SUBTYPES[kind]
         if data["subtype"] not in allowed:
             errors.add("subtype", f"{ORG_KINDS[kind]}须选择{label}")
     elif data["subtype"]:
-        errors.add("subtype", "只有群团组织、民主党派/工商联和对口帮扶单位填写类别/领域")
+        errors.add("subtype", "只有群团组织、民主党派/工商联、对口帮扶单位和个人填写类别/领域")
     if data["level"] is not None and data["level"] not in ORG_LEVELS:
         errors.add("level", "单位层级无效")
     if kind != "enterprise" and (data["is_private"] or data["is_xiangshang"]):
@@ -150,9 +157,13 @@ def update_organization(org: Organization, values: dict, *, version, actor, comm
     return org
 
 
-def organization_query(user, *, q: str = "", kind: str = "", level: str = "", region_code: str = "") -> Select:
-    """The organizations ``user`` may see, filtered; used by the list and the export."""
+def organization_query(user, *, q: str = "", kind: str = "", level: str = "", region_code: str = "",
+                       individuals: bool = True) -> Select:
+    """The organizations ``user`` may see, filtered; used by the list and the export
+    (``individuals=False``: units only; individual helpers have their own list)."""
     stmt = scoped(select(Organization), Organization, user)
+    if not individuals:
+        stmt = stmt.where(Organization.kind != INDIVIDUAL)
     q = (q or "").strip()
     if q:
         stmt = stmt.where(or_(Organization.name.contains(q), Organization.credit_code == q.upper()))

@@ -1,7 +1,7 @@
 """帮扶主体: list with search and filters, export, detail, register, edit."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..audit import labels
@@ -43,7 +43,7 @@ def _filters():
 def _query(form):
     return services.organization_query(
         current_user, q=form.q.data or "", kind=form.kind.data or "", level=form.level.data or "",
-        region_code=form.region.data or "",
+        region_code=form.region.data or "", individuals=False,
     )
 
 
@@ -107,6 +107,8 @@ def edit(org_id: int):
     org = get_in_scope_or_404(Organization, org_id)
     if not services.can_edit(current_user, org):
         abort(403)
+    if org.is_individual:  # edited with its person (ID number, phone)
+        return redirect(url_for("individuals.edit", org_id=org.id))
     form = OrganizationForm(current_user, obj=org, org=org)
     if request.method == "GET":
         form.version.data = org.version

@@ -22,6 +22,9 @@ from .models import Pairing
 # Where each kind of pairing may point, and which organizations may hold it.
 VILLAGE_ONLY = {"resident", "enterprise_village"}
 KIND_NEEDS_ORG = {"enterprise_village": ("enterprise",)}
+# An individual helper (个人) pairs with a village, as 其他: not a backing unit (驻村帮扶 counts
+# as one in coverage), not an enterprise, not an institution's 对口/定点帮扶.
+INDIVIDUAL_PAIRING = "other"
 FIELDS = ("region_code", "kind", "sector", "start_date", "end_date", "note")
 
 
@@ -47,7 +50,7 @@ def check_pairing(
 
     - the organization exists; the place is a village or a county (resident and
       village–enterprise pairings: a village); a village–enterprise pairing is held by an
-      enterprise;
+      enterprise; an individual helper pairs with a village only, as 其他;
     - paired assistance (对口帮扶) names its sector, other kinds do not;
     - end ≥ start;
     - no two pairings of the same organization, place and kind cover the same day
@@ -67,6 +70,11 @@ def check_pairing(
     if organization is not None and kind in KIND_NEEDS_ORG and organization.kind not in KIND_NEEDS_ORG[kind]:
         allowed = "、".join(ORG_KINDS[k] for k in KIND_NEEDS_ORG[kind])
         errors.add("kind", f"{PAIRING_KINDS[kind]}（万企兴万村）只适用于{allowed}，“{organization.name}”是{organization.kind_label}")
+    if organization is not None and organization.is_individual and kind in PAIRING_KINDS:
+        if kind != INDIVIDUAL_PAIRING:
+            errors.add("kind", f"个人帮扶者只能以“{PAIRING_KINDS[INDIVIDUAL_PAIRING]}”类型结对（驻村帮扶、对口帮扶等由单位承担）")
+        elif region is not None and region.level != "village":
+            errors.add("region_code", f"个人帮扶者只能结对到村（社区），“{region.name}”不是村")
     if kind == "paired":
         if sector not in PAIRED_SECTORS:
             errors.add("sector", "对口帮扶须选择帮扶领域")

@@ -161,6 +161,7 @@ class PeopleFilter(RegistryForm):
 
     q = StringField("姓名或身份证号", validators=[Optional(), Length(max=40)])
     posted = SelectField("在岗情况", choices={"": "全部", "active": "在岗", "idle": "未在岗"}, validators=[Optional()])
+    veteran = SelectField("退役军人", choices={"": "全部", "1": "退役军人", "0": "非退役军人"}, validators=[Optional()])
 
 
 class PostingForm(RegistryForm):

@@ -18,6 +18,7 @@ from ..core.enums import EDUCATION, GENDERS
 from ..core.identity import EXAMPLE_ID_NUMBER, mask_id_number, mask_phone
 from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
+from ..organizations.services import INDIVIDUAL_ELSEWHERE
 from ..core.timeutil import utcnow
 from ..core.database import large_page_cache
 from ..extensions import db
@@ -111,6 +112,8 @@ class PersonImport(ImportKind):
             existing = db.session.get(Person, known.ids[known.index(_number(data))])
             if not (services.can_edit_person(ctx["user"], existing) and may_see_full_identity(ctx["user"], existing)):
                 raise RuleViolation(NOT_YOURS, "id_number") from None
+            if services.is_individual(existing):  # kept with its helper row
+                raise RuleViolation(INDIVIDUAL_ELSEWHERE, "id_number") from None
             clean = services.clean_person(data, actor=ctx["user"], person=existing, known=known)
         return PersonRow(data=clean, index=known.index(clean["id_number"]), existing=existing)
 

@@ -49,6 +49,12 @@ class Person(Audited, db.Model):
     organization: Mapped[Organization] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        # veterans only: the coverage page's veteran filter looks them (and their
+        # individual-helper rows) up here (dashboard.definitions.veteran_people)
+        Index("ix_person_veteran", "organization_id", "id",
+              sqlite_where=text("is_veteran = 1"), postgresql_where=text("is_veteran")),
+    )
 
     @property
     def id_number(self) -> str:

@@ -69,6 +69,7 @@ def check_posting(
       to a county or township (and names the post held);
     - dispatch level exists; planned end after the start; actual end not before the
       start and not in the future; an end has a reason; a recall has its grounds;
+    - an individual helper (个人帮扶) is sent by nobody: never posted;
     - a person holds at most one active posting and their postings never overlap;
     - a village has at most one active first secretary (first-secretary periods of a
       village never overlap).
@@ -79,6 +80,8 @@ def check_posting(
     errors = Collector()
     if person is None:
         errors.add("person_id", "请选择选派干部")
+    elif person.organization is not None and person.organization.is_individual:
+        errors.add("person_id", f"{person.name}是个人帮扶者，不是单位选派的干部，不能选派")
     if role not in POSTING_ROLES:
         errors.add("role", "请选择选派类型")
     if region is None:

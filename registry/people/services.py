@@ -15,7 +15,7 @@ from sqlalchemy import Select, case, false, func, or_, select
 
 from ..audit.services import record, snapshot
 from ..core import crypto
-from ..core.enums import EDUCATION, GENDERS
+from ..core.enums import EDUCATION, GENDERS, INDIVIDUAL
 from ..core.formatting import date_cn
 from ..core.identity import (
     birth_date_from_id,
@@ -28,7 +28,7 @@ from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import region_clause, scoped
 from ..extensions import db
 from ..organizations.models import Organization
-from ..organizations.services import STALE, in_jurisdiction
+from ..organizations.services import INDIVIDUAL_ELSEWHERE, STALE, in_jurisdiction
 from . import privacy
 from .models import Person, Posting
 from .postings import check_posting  # noqa: F401  (tests call services.check_posting; the rule lives in postings)
@@ -58,14 +58,15 @@ def employers_query(actor) -> Select:
     the form's choices, the lookup, the text resolution and ``_clean_person``.
 
     A unit its own organization; region staff organizations based in their
-    jurisdiction; the admin any; other roles none."""
+    jurisdiction; the admin any; other roles none. Never an individual helper (个人):
+    its one person is registered with it (``individuals.services``)."""
     if actor.role == "unit":
         rule = Organization.id == actor.organization_id
     elif actor.role in ("admin", "region"):
         rule = region_clause(Organization.region_code, actor)
     else:
         rule = false()
-    return scoped(select(Organization).where(rule), Organization, actor)
+    return scoped(select(Organization).where(rule, Organization.kind != INDIVIDUAL), Organization, actor)
 
 
 def employer(actor, org_id) -> Organization | None:
@@ -162,13 +163,17 @@ class KnownPeople:
         return found
 
 
-def clean_person(values: dict, *, actor, person: Person | None = None, known: KnownPeople | None = None) -> dict:
+def clean_person(values: dict, *, actor, person: Person | None = None, known: KnownPeople | None = None,
+                 individual: Organization | bool | None = None) -> dict:
     """The person rule (the form's and the import's): the cleaned values, or one
-    ``RuleViolation`` naming every field that is wrong."""
-    return _clean_person(values, actor=actor, person=person, known=known)
+    ``RuleViolation`` naming every field that is wrong. ``individual``: the person of an
+    individual helper (``individuals.services``), employed by that helper's own row (True:
+    a helper still being registered, whose row has no id yet)."""
+    return _clean_person(values, actor=actor, person=person, known=known, individual=individual)
 
 
-def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeople | None = None) -> dict:
+def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeople | None = None,
+                  individual: Organization | bool | None = None) -> dict:
     errors = Collector()
     data = {}
     for key in PERSON_FIELDS:
@@ -231,6 +236,10 @@ def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeo
         except RuleViolation as violation:
             errors.add("phone", violation.message)
 
+    if individual is not None:  # the helper's own row; its rules are the helper's
+        data["organization_id"] = individual.id if isinstance(individual, Organization) else None
+        errors.raise_if_any()
+        return data
     if known is not None:
         org = known.employers.get(data["organization_id"]) if isinstance(data["organization_id"], int) else None
     else:
@@ -240,6 +249,11 @@ def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeo
     data["organization_id"] = org.id if org is not None else None
     errors.raise_if_any()
     return data
+
+
+def fill_person(person: Person, data: dict) -> None:
+    """Set a person's cleaned values (``clean_person``): the ID number and phone encrypted."""
+    _apply(person, data)
 
 
 def _apply(person: Person, data: dict) -> None:
@@ -272,9 +286,16 @@ def create_person(values: dict, *, actor, commit: bool = True) -> Person:
     return person
 
 
+def is_individual(person: Person) -> bool:
+    """Whether ``person`` is an individual helper (个人帮扶), kept with its helper's row."""
+    return person.organization is not None and person.organization.kind == INDIVIDUAL
+
+
 def update_person(person: Person, values: dict, *, version, actor, commit: bool = True) -> Person:
     if not can_edit_person(actor, person):
         raise RuleViolation("您不能修改此帮扶干部的信息")
+    if is_individual(person):
+        raise RuleViolation(INDIVIDUAL_ELSEWHERE)
     if str(version) != str(person.version):
         raise RuleViolation(STALE)
     values = dict(values)
@@ -299,9 +320,21 @@ def may_search_by_id(user) -> bool:
     return privacy.may_ever_see_full(user)
 
 
-def people_query(user, *, q: str = "", organization_id: int | None = None, posted: str = "") -> Select:
-    """People ``user`` may see, by name or (for roles allowed) by exact ID number."""
+def not_individual():
+    """SQL: the person is not an individual helper (their employer is not of kind 个人)."""
+    return Person.organization_id.in_(select(Organization.id).where(Organization.kind != INDIVIDUAL))
+
+
+def people_query(user, *, q: str = "", organization_id: int | None = None, posted: str = "",
+                 veteran: str = "", individuals: bool = False) -> Select:
+    """People ``user`` may see, by name or (for roles allowed) by exact ID number; cadres
+    only unless ``individuals`` (individual helpers have their own list). ``veteran``:
+    "1" only 退役军人, "0" only others."""
     stmt = scoped(select(Person), Person, user)
+    if not individuals:
+        stmt = stmt.where(not_individual())
+    if veteran in ("0", "1"):
+        stmt = stmt.where(Person.is_veteran.is_(veteran == "1"))
     q = (q or "").strip()
     if q:
         by_id = None

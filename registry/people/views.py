@@ -69,7 +69,8 @@ def _people_filters():
 
 def _people_query(form):
     return services.people_query(
-        current_user, q=form.q.data or "", organization_id=_org_arg(), posted=form.posted.data or ""
+        current_user, q=form.q.data or "", organization_id=_org_arg(), posted=form.posted.data or "",
+        veteran=form.veteran.data or "",
     )
 
 
@@ -165,7 +166,7 @@ def detail(person_id: int):
     return render_template(
         "people/detail.html", person=person, postings=postings,
         can_edit=current_user.can("manage_people") and services.can_edit_person(current_user, person),
-        can_post=current_user.can("manage_postings"),
+        can_post=current_user.can("manage_postings") and not services.is_individual(person),  # never posted
         active=next((p for p in postings if p.is_active), None),
         can_open_account=current_user.can("open_cadre_accounts") and may_open_account(current_user, person),
     )
@@ -177,6 +178,8 @@ def edit_person(person_id: int):
     person = get_in_scope_or_404(Person, person_id)
     if not services.can_edit_person(current_user, person) or not may_see_full_identity(current_user, person):
         abort(403)
+    if services.is_individual(person):  # edited with its helper row
+        return redirect(url_for("individuals.edit", org_id=person.organization_id))
     form = PersonForm(current_user, obj=person, person=person)
     if request.method == "GET":
         form.version.data = person.version

@@ -63,6 +63,7 @@ BY_KIND = {
     "mass_org": ("volunteer", "employment", "education", "consumption", "culture"),
     "army_unit": ("infrastructure", "volunteer", "goods", "education"),
     "paired_unit": ("education", "health", "culture", "science_tech", "project"),
+    "individual": ("goods", "volunteer", "employment", "industry"),
 }
 DISPUTE_REASONS = (
     "实际到位资金与填报金额不符，请核对",
@@ -173,6 +174,18 @@ class _Maker:
                    (("confirmed", 78), ("disputed", 5), ("withdrawn", 5), ("submitted", 5), ("superseded", 7)))
         values, w = zip(*weights)
         return self.rng.choices(values, w)[0]
+
+
+def add_records(ctx: DemoContext, filings: list[tuple[int, str, int | None, date, str, int]]) -> int:
+    """Demo records for a later step (individual helpers): (organization, village, pairing,
+    since, status, age in days) each, made as this step makes its own; returns how many."""
+    if not filings:
+        return 0
+    kinds = dict(db.session.execute(select(Organization.id, Organization.kind)
+                                    .where(Organization.id.in_({f[0] for f in filings}))).all())
+    maker = _Maker(ctx, kinds)
+    return len(_insert([maker.row(org, village, pairing, since, status, age=age)
+                        for org, village, pairing, since, status, age in filings]))
 
 
 def _insert(rows: list[dict]) -> list[int]:
