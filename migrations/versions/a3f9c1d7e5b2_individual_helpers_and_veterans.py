@@ -5,7 +5,7 @@ An individual helper is an ``organization`` row of kind ``individual`` with one 
 finds veterans through ``ix_person_veteran``.
 
 Revision ID: a3f9c1d7e5b2
-Revises: c4d8e2a6b913
+Revises: a7b82fc230dc
 Create Date: 2026-12-05 01:00:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a3f9c1d7e5b2'
-down_revision = 'c4d8e2a6b913'
+down_revision = "a7b82fc230dc"
 branch_labels = None
 depends_on = None
 
