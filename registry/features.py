@@ -21,6 +21,7 @@ FEATURES = (
     "chase",
     "assessment",
     "closing",
+    "scorecards",
     "dashboard",
     "transfer",
     "notifications",
