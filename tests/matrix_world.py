@@ -187,6 +187,28 @@ def build_world() -> MatrixWorld:
     issue_to_organization(org_b, IncentiveData("commendation", today - timedelta(days=3), "county", "帮扶成效突出"),
                           other_county)
 
+    # 实绩考核: the province's scheme of the year; 吉首市's scorecard published (with an
+    # evidence file), 宁乡市's still being scored
+    from registry.scorecards import services as scorecards
+
+    reviewer = _user("m_province_reviewer", "region", region_code=PROVINCE)
+    scheme = scorecards.create_scheme(users["province"], {"name": "矩阵考核方案", "year": str(today.year),
+                                                          "target_level": "county"})
+    scorecards.add_indicator(users["province"], scheme, {
+        "name": "第一书记覆盖", "weight": "60", "source": "computed", "provider": "first_secretary_share",
+        "rule": "linear", "better": "higher", "floor": "0", "target": "100"})
+    scorecards.add_indicator(users["province"], scheme, {"name": "工作创新", "weight": "40", "source": "entered",
+                                                         "rule": "direct"})
+    scorecards.activate(users["province"], scheme)
+    card = scorecards.start_scorecard(users["province"], scheme, COUNTY)
+    scorecards.compute_line(users["province"], card, scheme.indicators[0])
+    scorecards.enter_line(users["province"], card, scheme.indicators[1], {"value": "30", "note": "矩阵评分依据"},
+                          evidence())
+    scorecards.submit(users["province"], card)
+    scorecards.approve(reviewer, card)
+    scorecards.publish(users["province"], card)
+    scorecards.start_scorecard(users["province"], scheme, OTHER_COUNTY)
+
     # year closes and reopen requests (after everything of that year is in)
     closed_here = close_year(users["county"], last_year - 1, "freeze", True)
     closed_there = close_year(other_county, last_year - 1, "freeze", True)
@@ -254,6 +276,13 @@ def lay_files(app, world: MatrixWorld) -> None:
     from tests.sheets import xlsx_bytes
 
     for stored_name in db.session.scalars(select(Evidence.stored_name)):
+        path = path_of(stored_name)
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(world.evidence_png)
+    from registry.scorecards.models import ScoreFile
+
+    for stored_name in db.session.scalars(select(ScoreFile.stored_name)):
         path = path_of(stored_name)
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -200,6 +200,24 @@ EXPECT: dict[str, Expect] = {
     "assessment.new_for_organization": E(STAFF),
     "assessment.close": E(("admin", "province", "city", "county")),  # the issuing county or above
     "assessment.rectify": E(("admin", "province", "city", "county", "unit")),
+    # 实绩考核: the province defines, scores, reviews and publishes; an assessed county (and
+    # its city, and a viewer there) reads its own published scorecard and prints it
+    "scorecards.index": E(READERS),
+    "scorecards.scheme_new": E(("province",)),
+    "scorecards.scheme": E(("admin", "province")),
+    "scorecards.indicator_new": E(("province",)),
+    "scorecards.indicator_delete": E(("province",)),
+    "scorecards.scheme_activate": E(("province",)),
+    "scorecards.scorecard_new": E(("province",)),
+    "scorecards.detail": E(("admin", "province", "city", "county", "viewer")),
+    "scorecards.print_view": E(("admin", "province", "city", "county", "viewer")),
+    "scorecards.score_file": E(("admin", "province", "city", "county", "viewer")),
+    "scorecards.compute": E(("province",)),
+    "scorecards.enter": E(("province",)),
+    "scorecards.submit": E(("province",)),
+    "scorecards.approve": E(("province",)),
+    "scorecards.send_back": E(("province",)),
+    "scorecards.publish": E(("province",)),
     "closing.index": E(READERS),
     "closing.detail": E(READERS),
     "closing.close": E(("province", "city", "county")),  # townships do not close a year
@@ -265,10 +283,12 @@ def _arg_models() -> dict:
     from registry.records.models import Evidence, SupportRecord
     from registry.regions.models import Region
     from registry.results.models import VillageResult
+    from registry.scorecards.models import Indicator, Scheme, ScoreFile, Scorecard
     from registry.training.models import Attendance, Training
     from registry.transfer.models import TransferJob
 
     return {
+        "scheme_id": Scheme, "indicator_id": Indicator, "card_id": Scorecard, "file_id": ScoreFile,
         "user_id": User,  # no scope rule: administrators' alone
         "session_id": LoginSession, "token_id": ApiToken,  # one's own
         "assessment_id": Assessment, "incentive_id": Incentive, "close_id": YearClose, "request_id": ReopenRequest,
@@ -288,6 +308,7 @@ def _constraints() -> dict:
     from registry.organizations.models import Organization
     from registry.records.models import SupportRecord
     from registry.regions.models import Region
+    from registry.scorecards.models import Scorecard
     from registry.transfer.models import TransferJob
 
     area = {"code": Region.level != "village"}  # a village has no coverage page of its own
@@ -303,6 +324,7 @@ def _constraints() -> dict:
         "offline.decide": submitted,
         "records.correct": {"record_id": SupportRecord.status == "confirmed"},
         "transfer.job_download": {"job_id": TransferJob.action == "export"},
+        "scorecards.print_view": {"card_id": Scorecard.state == "published"},
         "transfer.job_errors": {"job_id": TransferJob.action == "import"},
     }
 

@@ -402,3 +402,32 @@ def test_evidence_files_are_served_to_those_who_see_the_scorecard(db, people, lo
     response.close()
     assert login_as(people["county"]).get(url).status_code == 404
     assert db.session.scalar(select(func.count()).select_from(ScoreFile)) == 1
+
+
+def test_the_forms_define_a_scheme_and_score_a_county(db, people, login_as):
+    province = login_as(people["province"])
+    assert province.get("/scorecards/schemes/new").status_code == 200
+    response = province.post("/scorecards/schemes/new", data={"name": "表单方案", "year": str(YEAR),
+                                                              "target_level": "county"})
+    assert response.status_code == 302
+    scheme = db.session.scalar(select(Scheme))
+    url = f"/scorecards/schemes/{scheme.id}/indicators/new"
+    assert province.get(url).status_code == 200
+    refused = province.post(url, data={**FIRST_SECRETARY, "weight": "120"})
+    assert refused.status_code == 422 and "权重（分值）应在0.01至100之间" in refused.get_data(as_text=True)
+    assert province.post(url, data=FIRST_SECRETARY).status_code == 302
+    assert province.post(url, data={**ENTERED, "note": "看材料"}).status_code == 302
+    assert province.post(f"/scorecards/schemes/{scheme.id}/activate", data={}).status_code == 302
+    response = province.post(f"/scorecards/schemes/{scheme.id}/scorecards", data={"region_code": COUNTY})
+    card = db.session.scalar(select(Scorecard))
+    assert response.headers["Location"].endswith(f"/scorecards/{card.id}")
+    entered = scheme.indicators[1]
+    page = province.get(f"/scorecards/{card.id}/enter/{entered.id}")
+    assert page.status_code == 200 and "得分（0—40分）" in page.get_data(as_text=True)
+    response = province.post(f"/scorecards/{card.id}/enter/{entered.id}",
+                             data={"value": "36", "note": "", "files": [(io.BytesIO(png_bytes()), "现场.png")]},
+                             content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert province.post(f"/scorecards/{card.id}/compute/{scheme.indicators[0].id}", data={}).status_code == 302
+    page = province.get(f"/scorecards/{card.id}").get_data(as_text=True)
+    assert "现场.png" in page and "36.00" in page
