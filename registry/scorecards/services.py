@@ -23,7 +23,7 @@ from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..records import evidence as files
 from ..regions.models import Region, code_range
-from .models import BETTER, EDITABLE, RULES, SOURCES, TARGET_LEVELS, Indicator, Scheme, ScoreFile, ScoreLine, Scorecard
+from .models import BETTER, RULES, SOURCES, TARGET_LEVELS, Indicator, Scheme, ScoreFile, ScoreLine, Scorecard
 from .providers import PROVIDERS
 from .rules import FULL, check_weights, parse_decimal, parse_steps, score_of, shown, steps_json
 
