@@ -81,7 +81,11 @@ def test_the_province_scores_a_county_which_sees_and_prints_it(page_as, live_ser
     province.goto(card_url)
     _click(province, "button", "发布", confirm=True)
     assert province.locator("#card-state").inner_text() == "已发布"
-    province.goto(live_server["url"] + province.url.split(live_server["url"])[1].rsplit("/", 1)[0] + "/")
+    # the scheme's scorecards ranked on a chart (Plotly served by the site itself)
+    with province.expect_navigation(wait_until="load"):
+        province.locator(".crumbs").get_by_role("link", name=NAME).click()
+    province.wait_for_selector("#chart-ranking[data-rendered]")
+    assert "吉首市" in province.locator("#ranking").inner_text()
     _no_errors(province)
 
     # the county: its own scorecard from its navigation, then the one-page report
