@@ -113,4 +113,16 @@ def test_the_province_scores_a_county_which_sees_and_prints_it(page_as, live_ser
     assert pages == 1, f"the report prints on {pages} pages"
     county.screenshot(path=str(shots / "scorecards-2-print.png"), full_page=True)
     county.emulate_media(media="screen")
+
+    # the demo's six-indicator scorecard of the county prints on one page too
+    county.goto(live_server["url"] + "/scorecards/")
+    with county.expect_navigation(wait_until="load"):
+        county.locator("#scorecards tbody tr", has_text="示例").get_by_role("link", name="吉首市").click()
+    _click(county, "link", "打印考核报告")
+    assert county.locator("#lines tbody tr").count() == 6
+    county.emulate_media(media="print")
+    pdf = county.pdf(format="A4", print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+    county.screenshot(path=str(shots / "scorecards-3-print-demo.png"), full_page=True)
+    county.emulate_media(media="screen")
     _no_errors(county)
