@@ -431,3 +431,22 @@ def test_the_forms_define_a_scheme_and_score_a_county(db, people, login_as):
     assert province.post(f"/scorecards/{card.id}/compute/{scheme.indicators[0].id}", data={}).status_code == 302
     page = province.get(f"/scorecards/{card.id}").get_data(as_text=True)
     assert "现场.png" in page and "36.00" in page
+
+
+def test_every_change_to_a_scheme_is_audited(db, people):
+    from registry.audit.models import AuditEvent
+
+    province = people["province"]
+    scheme = _scheme(province, FIRST_SECRETARY, activate=False)
+    extra = services.add_indicator(province, scheme, {**ENTERED, "weight": "10"})
+    services.remove_indicator(province, scheme, extra)
+    services.add_indicator(province, scheme, ENTERED)
+    services.activate(province, scheme)
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type.in_(("Scheme", "Indicator")))
+                                .order_by(AuditEvent.id)).all()
+    assert [(e.entity_type, e.action) for e in events] == [
+        ("Scheme", "create"), ("Indicator", "create"), ("Indicator", "create"), ("Indicator", "delete"),
+        ("Indicator", "create"), ("Scheme", "activate")]
+    assert all(e.region_code == PROVINCE and e.actor == "sc_province" for e in events)
+    deleted = events[3]
+    assert "工作创新" in deleted.before and deleted.after is None  # what was removed stays in the trail
