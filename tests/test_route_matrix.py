@@ -205,6 +205,7 @@ EXPECT: dict[str, Expect] = {
     "scorecards.index": E(READERS),
     "scorecards.scheme_new": E(("province",)),
     "scorecards.scheme": E(("admin", "province")),
+    "scorecards.export": E(("admin", "province")),
     "scorecards.indicator_new": E(("province",)),
     "scorecards.indicator_delete": E(("province",)),
     "scorecards.scheme_activate": E(("province",)),
@@ -670,6 +671,15 @@ def _export_rows() -> dict[str, Callable]:
     def codes(r, lk):  # a chart table's rows by division code, where it has one
         return [(Region, r["代码"])] if _CODE.match(r.get("代码", "")) else []
 
+    def scorecard(r, lk):  # the world has one scheme: a region has one scorecard
+        from sqlalchemy import select
+
+        from registry.extensions import db
+        from registry.scorecards.models import Scorecard
+
+        code = _parens(r["被考核地区"])
+        return [(Scorecard, db.session.scalar(select(Scorecard.id).where(Scorecard.region_code == code)))]
+
     return {
         "people.export_people": lambda r, lk: [(Person, lk.person.get(r["姓名"]))],
         "people.export_postings": lambda r, lk: [(Posting, lk.posting.get(r["干部姓名"]))],
@@ -689,6 +699,7 @@ def _export_rows() -> dict[str, Callable]:
         "dashboard.gaps_export": lambda r, lk: [(Region, r["区划代码"])],
         "regions.export_villages": lambda r, lk: [(Region, r["村代码"])],
         "dashboard.download": codes,
+        "scorecards.export": scorecard,
     }
 
 

@@ -450,3 +450,16 @@ def test_every_change_to_a_scheme_is_audited(db, people):
     assert all(e.region_code == PROVINCE and e.actor == "sc_province" for e in events)
     deleted = events[3]
     assert "工作创新" in deleted.before and deleted.after is None  # what was removed stays in the trail
+
+
+def test_the_scheme_exports_its_ranked_scorecards(db, people, login_as):
+    from registry.transfer.reading import read_grid
+
+    card = _scored(people)
+    services.submit(people["province"], card)
+    response = login_as(people["province"]).get(f"/scorecards/schemes/{card.scheme_id}/export.xlsx")
+    assert response.status_code == 200
+    rows = read_grid(response.get_data(), "export.xlsx").rows
+    assert [str(c) for c in rows[0][:6]] == ["排名", "被考核地区", "状态", "总分", "第一书记覆盖：指标值", "第一书记覆盖：得分"]
+    assert str(rows[1][1]) == f"吉首市（{COUNTY}）" and str(rows[1][0]) == "1"
+    assert login_as(people["county"]).get(f"/scorecards/schemes/{card.scheme_id}/export.csv").status_code == 404

@@ -14,6 +14,9 @@ from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..extensions import db, talisman
 from ..records import evidence as files
+from ..transfer.exporting import send_export
+from ..transfer.references import labelled
+from ..transfer.writing import Column
 from . import services
 from .charts import ranking_figure
 from .forms import IndicatorForm, LineForm, ReturnForm, SchemeForm, ScorecardForm, VersionForm
@@ -83,6 +86,32 @@ def scheme(scheme_id: int):
         card_form=ScorecardForm(formdata=None, regions=services.assessable_regions(scheme) if acting else ()),
         action=VersionForm(formdata=None), history=events_of(current_user, "Scheme", scheme.id),
     )
+
+
+@bp.route("/schemes/<int:scheme_id>/export.<fmt>")
+@require("read_region")
+def export(scheme_id: int, fmt: str):
+    """The scheme's scorecards as a sheet: rank, region, state, total, and each indicator's
+    value and score (the figures as frozen on the lines)."""
+    scheme = get_in_scope_or_404(Scheme, scheme_id)
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    cards = every(services.scorecards_for(current_user, scheme))
+    ranks = {card.id: rank for rank, card in services.ranking(cards)}
+    columns = [Column("排名", "rank", "int", 6), Column("被考核地区", "region", width=24),
+               Column("状态", "state", width=14), Column("总分", "total", "amount", 10)]
+    for i in scheme.indicators:
+        columns += [Column(f"{i.name}：指标值", f"value_{i.id}", width=16),
+                    Column(f"{i.name}：得分", f"score_{i.id}", "amount", 10)]
+    rows = []
+    for card in cards:
+        row = [ranks.get(card.id), labelled(card.region.name, card.region_code), card.state_label, card.total]
+        for indicator in scheme.indicators:
+            line = card.line_for(indicator.id)
+            value = "" if line is None else ("无可计算的对象" if line.value is None else shown(line.value) + indicator.unit)
+            row += [value, line.score if line is not None else None]
+        rows.append(row)
+    return send_export(fmt, f"{scheme.name}考核结果", columns, rows, filters=f"方案：{scheme.name}")
 
 
 @bp.route("/schemes/<int:scheme_id>/indicators/new", methods=["GET", "POST"])
