@@ -23,6 +23,7 @@ FEATURES = (
     "assessment",
     "inspections",
     "closing",
+    "scorecards",
     "dashboard",
     "transfer",
     "notifications",

@@ -13,7 +13,7 @@ The module sits above the models so that no model imports another to compute vis
 """
 from __future__ import annotations
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import and_, false, or_, select
 
 from .accounts.models import ApiToken, LoginSession
 from .assessment.models import Assessment, Incentive
@@ -42,6 +42,7 @@ from .people.models import Person, Posting
 from .records.models import Evidence, FundContribution, SupportRecord
 from .regions.models import Region
 from .results.models import VillageResult
+from .scorecards.models import Indicator, Scheme, ScoreFile, ScoreLine, Scorecard
 from .training.models import Attendance, Training
 from .transfer.models import TransferJob
 
@@ -287,3 +288,28 @@ scope_rule(Finding, _inspected(Finding.inspector_region_code, Finding.target_reg
                                Finding.target_organization_id))
 scope_rule(InspectionVisit, as_visible_as(InspectionVisit.inspection_id, Inspection))
 scope_rule(FindingEvidence, as_visible_as(FindingEvidence.finding_id, Finding))
+# -- 实绩考核 of cities and counties ----------------------------------------------------------
+
+@scope_rule(Scheme)
+def _scheme(user):
+    """A scheme: staff and viewers of the assessing region (the province), not those assessed."""
+    return region_clause(Scheme.region_code, user) if user.role in STAFF else false()
+
+
+scope_rule(Indicator, as_visible_as(Indicator.scheme_id, Scheme))
+
+
+@scope_rule(Scorecard)
+def _scorecard(user):
+    """Staff and viewers of the assessing region see every scorecard of its schemes; those
+    of an assessed region (and of the regions above it, below the assessor) see it once it
+    is published, and never another region's. Units, villages and cadres: none."""
+    if user.role not in STAFF:
+        return false()
+    assessing = Scorecard.scheme_id.in_(select(Scheme.id).where(region_clause(Scheme.region_code, user)))
+    published = and_(Scorecard.state == "published", region_clause(Scorecard.region_code, user))
+    return or_(assessing, published)
+
+
+scope_rule(ScoreLine, as_visible_as(ScoreLine.scorecard_id, Scorecard))
+scope_rule(ScoreFile, as_visible_as(ScoreFile.line_id, ScoreLine))

@@ -356,6 +356,40 @@ class World:
     secrets: dict[str, str] = field(default_factory=dict)  # name -> a one-time secret a form takes
 
 
+def _scorecards(users) -> dict:
+    """实绩考核: last year's scheme still a draft (60 + 30 points: room for one more, one to
+    delete); this year's enabled, with the county's scorecard scored but not submitted, another county's
+    submitted (for the reviewer) and a third's approved (to publish)."""
+    from registry.scorecards import services as scorecards
+
+    province = users["province"]
+    computed = {"name": "第一书记覆盖", "weight": "60", "source": "computed", "provider": "first_secretary_share",
+                "rule": "linear", "better": "higher", "floor": "0", "target": "100"}
+    entered = {"name": "工作创新", "weight": "40", "source": "entered", "rule": "direct"}
+    draft = scorecards.create_scheme(province, {"name": "模糊测试草稿方案", "year": str(TODAY.year - 1),
+                                                "target_level": "county"})
+    scorecards.add_indicator(province, draft, computed)
+    to_delete = scorecards.add_indicator(province, draft, {**entered, "weight": "30"})  # 90 points: room for one
+    active = scorecards.create_scheme(province, {"name": "模糊测试方案", "year": str(TODAY.year),
+                                                 "target_level": "county"})
+    scorecards.add_indicator(province, active, computed)
+    scorecards.add_indicator(province, active, entered)
+    scorecards.activate(province, active)
+
+    def scored(code):
+        card = scorecards.start_scorecard(province, active, code)
+        scorecards.compute_line(province, card, active.indicators[0])
+        scorecards.enter_line(province, card, active.indicators[1], {"value": "30", "note": "依据"})
+        return card
+
+    scoring = scored(COUNTY)
+    submitted = scorecards.submit(province, scored(OTHER_COUNTY))
+    approved = scorecards.approve(users["reviewer"], scorecards.submit(province, scored("433122000000")))
+    return {"scheme_draft": draft, "indicator_draft": to_delete, "scheme_active": active,
+            "indicator_computed": active.indicators[0], "indicator_entered": active.indicators[1],
+            "card_scoring": scoring, "card_submitted": submitted, "card_approved": approved}
+
+
 def build_world() -> World:
     """Two counties: in one, an organization of each kind the forms act on, with its people,
     postings, records in every state, duty months, results, a course, a summons and a closed
@@ -405,7 +439,9 @@ def build_world() -> World:
         "village": user("fz_village", "village", village_code=v1.code),
         "village_f": user("fz_village_f", "village", village_code=vf.code),
         "other_county": user("fz_other_county", "region", region_code=OTHER_COUNTY),
+        # 实绩考核: province staff define, score and publish; a second one reviews
         "province": user("fz_province", "region", region_code="430000000000"),
+        "reviewer": user("fz_reviewer", "region", region_code="430000000000"),
         # accounts whose session a form may end or whose secrets it may change
         "login": user("fz_login", "viewer", region_code=COUNTY),
         "logout": user("fz_logout", "viewer", region_code=COUNTY),
@@ -478,7 +514,9 @@ def build_world() -> World:
                                  attempts=6, last_error="SMTPServerDisconnected")
     db.session.add(failed_email)
     db.session.commit()
+    scorecard_objects = _scorecards(users)
     objects = {
+        **scorecard_objects,
         "org_a": org_a, "org_b": org_b, "org_c": org_c, "org_f": org_f, "pairing_a": pairing_a, "helper": helper,
         "person_a": person_a, "person_b": person_b, "person_c": person_c, "person_d": person_d, "posting_a": posting_a, "posting_b": posting_b,
         "record_draft": draft, "record_submitted": submitted, "record_confirmed": confirmed, "record_other": other,

@@ -222,6 +222,27 @@ def build_world() -> MatrixWorld:
         inspections.FindingData("training", "矩阵督查问题四", due))
     late.deadline = today - timedelta(days=3)
     db.session.commit()
+    # 实绩考核: the province's scheme of the year; 吉首市's scorecard published (with an
+    # evidence file), 宁乡市's still being scored
+    from registry.scorecards import services as scorecards
+
+    reviewer = _user("m_province_reviewer", "region", region_code=PROVINCE)
+    scheme = scorecards.create_scheme(users["province"], {"name": "矩阵考核方案", "year": str(today.year),
+                                                          "target_level": "county"})
+    scorecards.add_indicator(users["province"], scheme, {
+        "name": "第一书记覆盖", "weight": "60", "source": "computed", "provider": "first_secretary_share",
+        "rule": "linear", "better": "higher", "floor": "0", "target": "100"})
+    scorecards.add_indicator(users["province"], scheme, {"name": "工作创新", "weight": "40", "source": "entered",
+                                                         "rule": "direct"})
+    scorecards.activate(users["province"], scheme)
+    card = scorecards.start_scorecard(users["province"], scheme, COUNTY)
+    scorecards.compute_line(users["province"], card, scheme.indicators[0])
+    scorecards.enter_line(users["province"], card, scheme.indicators[1], {"value": "30", "note": "矩阵评分依据"},
+                          evidence())
+    scorecards.submit(users["province"], card)
+    scorecards.approve(reviewer, card)
+    scorecards.publish(users["province"], card)
+    scorecards.start_scorecard(users["province"], scheme, OTHER_COUNTY)
 
     # year closes and reopen requests (after everything of that year is in)
     closed_here = close_year(users["county"], last_year - 1, "freeze", True)
@@ -291,9 +312,11 @@ def lay_files(app, world: MatrixWorld) -> None:
     from tests.sheets import xlsx_bytes
 
     from registry.inspections.models import FindingEvidence
+    from registry.scorecards.models import ScoreFile
 
     files = store()
-    stored = [*db.session.scalars(select(Evidence.stored_name)), *db.session.scalars(select(FindingEvidence.stored_name))]
+    stored = [*db.session.scalars(select(Evidence.stored_name)), *db.session.scalars(select(FindingEvidence.stored_name)),
+              *db.session.scalars(select(ScoreFile.stored_name))]
     for stored_name in stored:
         if not files.exists(key_of(stored_name)):
             files.put(key_of(stored_name), world.evidence_png)

@@ -221,6 +221,25 @@ EXPECT: dict[str, Expect] = {
     "inspections.close": E(("admin", "province", "city")),  # never the inspected party
     "inspections.upload": E(("admin", "province", "city", "county", "unit")),
     "inspections.evidence_file": E(("admin", "province", "city", "county", "viewer", "unit")),
+    # 实绩考核: the province defines, scores, reviews and publishes; an assessed county (and
+    # its city, and a viewer there) reads its own published scorecard and prints it
+    "scorecards.index": E(READERS),
+    "scorecards.scheme_new": E(("province",)),
+    "scorecards.scheme": E(("admin", "province")),
+    "scorecards.export": E(("admin", "province")),
+    "scorecards.indicator_new": E(("province",)),
+    "scorecards.indicator_delete": E(("province",)),
+    "scorecards.scheme_activate": E(("province",)),
+    "scorecards.scorecard_new": E(("province",)),
+    "scorecards.detail": E(("admin", "province", "city", "county", "viewer")),
+    "scorecards.print_view": E(("admin", "province", "city", "county", "viewer")),
+    "scorecards.score_file": E(("admin", "province", "city", "county", "viewer")),
+    "scorecards.compute": E(("province",)),
+    "scorecards.enter": E(("province",)),
+    "scorecards.submit": E(("province",)),
+    "scorecards.approve": E(("province",)),
+    "scorecards.send_back": E(("province",)),
+    "scorecards.publish": E(("province",)),
     "closing.index": E(READERS),
     "closing.detail": E(READERS),
     "closing.close": E(("province", "city", "county")),  # townships do not close a year
@@ -287,10 +306,12 @@ def _arg_models() -> dict:
     from registry.records.models import Evidence, SupportRecord
     from registry.regions.models import Region
     from registry.results.models import VillageResult
+    from registry.scorecards.models import Indicator, Scheme, ScoreFile, Scorecard
     from registry.training.models import Attendance, Training
     from registry.transfer.models import TransferJob
 
     return {
+        "scheme_id": Scheme, "indicator_id": Indicator, "card_id": Scorecard, "file_id": ScoreFile,
         "user_id": User,  # no scope rule: administrators' alone
         "session_id": LoginSession, "token_id": ApiToken,  # one's own
         "assessment_id": Assessment, "incentive_id": Incentive, "close_id": YearClose, "request_id": ReopenRequest,
@@ -311,6 +332,7 @@ def _constraints() -> dict:
     from registry.organizations.models import Organization
     from registry.records.models import SupportRecord
     from registry.regions.models import Region
+    from registry.scorecards.models import Scorecard
     from registry.transfer.models import TransferJob
 
     area = {"code": Region.level != "village"}  # a village has no coverage page of its own
@@ -327,6 +349,7 @@ def _constraints() -> dict:
         "records.correct": {"record_id": SupportRecord.status == "confirmed"},
         "individuals.edit": {"org_id": Organization.kind == "individual"},
         "transfer.job_download": {"job_id": TransferJob.action == "export"},
+        "scorecards.print_view": {"card_id": Scorecard.state == "published"},
         "transfer.job_errors": {"job_id": TransferJob.action == "import"},
     }
 
@@ -677,6 +700,15 @@ def _export_rows() -> dict[str, Callable]:
     def codes(r, lk):  # a chart table's rows by division code, where it has one
         return [(Region, r["代码"])] if _CODE.match(r.get("代码", "")) else []
 
+    def scorecard(r, lk):  # the world has one scheme: a region has one scorecard
+        from sqlalchemy import select
+
+        from registry.extensions import db
+        from registry.scorecards.models import Scorecard
+
+        code = _parens(r["被考核地区"])
+        return [(Scorecard, db.session.scalar(select(Scorecard.id).where(Scorecard.region_code == code)))]
+
     return {
         "people.export_people": lambda r, lk: [(Person, lk.person.get(r["姓名"]))],
         "people.export_postings": lambda r, lk: [(Posting, lk.posting.get(r["干部姓名"]))],
@@ -698,6 +730,7 @@ def _export_rows() -> dict[str, Callable]:
         "dashboard.gaps_export": lambda r, lk: [(Region, r["区划代码"])],
         "regions.export_villages": lambda r, lk: [(Region, r["村代码"])],
         "dashboard.download": codes,
+        "scorecards.export": scorecard,
     }
 
 

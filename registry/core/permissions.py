@@ -52,6 +52,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "finding_evidence": _REGION_STAFF | {"unit"},
     "export": _READERS | {"unit", "village"},
     "api_token": _READERS | {"unit", "village"},
+    # 实绩考核 of cities and counties: province staff define, score, review and publish
+    # (scorecards.services says which of them may take each step)
+    "assess_regions": {"region"},
     "close_year": {"region"},  # county, city and province staff (the closing service checks the level)
     "reopen_year": {"region"},  # request, approve, close again (the closing service checks the level)
 }

@@ -29,6 +29,8 @@ def create_demo_accounts(path: Path) -> list[tuple[str, str, str, str]]:
     plan = [
         ("admin", "", "demo_admin", {}),
         ("region", "430000000000", "demo_province", {"region_code": "430000000000"}),
+        # a second province user: reviews what demo_province scored (实绩考核 needs two)
+        ("region", "430000000000", "demo_reviewer", {"region_code": "430000000000"}),
         ("region", county.parent_code, "demo_city", {"region_code": county.parent_code}),
         ("region", county_code, "demo_county", {"region_code": county_code}),
         ("region", township.code, "demo_township", {"region_code": township.code}),

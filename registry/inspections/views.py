@@ -287,11 +287,7 @@ def evidence_file(finding_id: int, file_id: int):
     item = get_in_scope_or_404(FindingEvidence, file_id)
     if item.finding_id != finding.id:
         abort(404)
-    response = files.serve(item.stored_name, item.content_type, as_attachment=not item.is_image,
-                           download_name=item.original_name, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return files.serve_item(item)
 
 
 # -- navigation and the home worklist -------------------------------------------------------------------

@@ -17,4 +17,5 @@ KINDS: dict[str, str] = {
     "inspection": "督查问题及整改进展",
     "finding_overdue": "督查问题逾期未销号",
     "reopen": "重新开放年度数据申请",
+    "scorecard_published": "实绩考核结果发布",
 }

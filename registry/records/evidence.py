@@ -175,6 +175,20 @@ def serve(stored_name: str, content_type: str, **send_args):
     return file_store().response(found, content_type, **send_args)
 
 
+def private(response):
+    """A file served as itself (never sniffed) and never kept: nothing left on a shared computer."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def serve_item(item):
+    """An evidence row's file (of a record, a finding or a scorecard line): an image shown,
+    anything else downloaded under its own name; private, never sniffed (a 404 when missing)."""
+    return private(serve(item.stored_name, item.content_type, as_attachment=not item.is_image,
+                         download_name=item.original_name, max_age=0))
+
+
 # -- thumbnails ------------------------------------------------------------------------------
 
 THUMBNAIL_SIZE = 320  # px, the longer side: sharp on a phone's card, a few kB to load

@@ -425,20 +425,12 @@ def _evidence_or_404(record_id: int, evidence_id: int) -> Evidence:
     return item
 
 
-def _private(response):
-    """A file served as itself (never sniffed) and never kept: nothing left on a shared computer."""
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>")
 @talisman(content_security_policy=FILE_CSP)
 @login_only
 def evidence_file(record_id: int, evidence_id: int):
     item = _evidence_or_404(record_id, evidence_id)
-    return _private(files.serve(item.stored_name, item.content_type, as_attachment=not item.is_image,
-                                download_name=item.original_name, max_age=0))
+    return files.serve_item(item)
 
 
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>/thumb")
@@ -447,7 +439,7 @@ def evidence_file(record_id: int, evidence_id: int):
 def evidence_thumb(record_id: int, evidence_id: int):
     """A photo's thumbnail (a small JPEG), for the same users as the photo; none for a PDF."""
     item = _evidence_or_404(record_id, evidence_id)
-    return _private(files.serve_thumbnail(item.stored_name, item.content_type, max_age=0))
+    return files.private(files.serve_thumbnail(item.stored_name, item.content_type, max_age=0))
 
 
 @bp.route("/<int:record_id>/evidence/<int:evidence_id>/delete", methods=["POST"])
