@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'dc4e284f929f'
-down_revision = 'c4d8e2a6b913'
+down_revision = 'a3f9c1d7e5b2'
 branch_labels = None
 depends_on = None
 
