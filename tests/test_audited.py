@@ -41,6 +41,8 @@ def test_a_missing_related_object_or_path_gives_none(app):
 AUDITED = {
     "Assessment", "Attendance", "ChaseUp", "DutyMonth", "Escalation", "Evidence", "FundContribution", "Incentive", "Organization",
     "Pairing", "Person", "Posting", "SupportRecord", "Training", "VillageResult",
+    "InspectionPlan", "Inspection", "InspectionVisit", "Finding", "FindingEvidence",  # 督查
+    "Scheme", "Indicator", "Scorecard", "ScoreLine", "ScoreFile",  # 实绩考核
 }
 
 

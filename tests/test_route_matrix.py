@@ -311,7 +311,7 @@ def _arg_models() -> dict:
     from registry.transfer.models import TransferJob
 
     return {
-        "scheme_id": Scheme, "indicator_id": Indicator, "card_id": Scorecard, "file_id": ScoreFile,
+        "scheme_id": Scheme, "indicator_id": Indicator, "card_id": Scorecard, "score_file_id": ScoreFile,
         "user_id": User,  # no scope rule: administrators' alone
         "session_id": LoginSession, "token_id": ApiToken,  # one's own
         "assessment_id": Assessment, "incentive_id": Incentive, "close_id": YearClose, "request_id": ReopenRequest,
@@ -481,10 +481,14 @@ def probes(app, rule, persona: str, world, oracle: Oracle) -> list[Probe]:
     if "evidence_id" in values and values["evidence_id"].inside:  # a file of that very record
         item = db.session.get(Evidence, values["evidence_id"].inside[0])
         values["record_id"].inside = [item.record_id]
-    if "file_id" in values and values["file_id"].inside:  # a file of that very finding
+    if "finding_id" in values and "file_id" in values and values["file_id"].inside:  # a file of that very finding
         from registry.inspections.models import FindingEvidence
 
         values["finding_id"].inside = [db.session.get(FindingEvidence, values["file_id"].inside[0]).finding_id]
+    if "score_file_id" in values and values["score_file_id"].inside:  # a file of that very scorecard
+        from registry.scorecards.models import ScoreFile
+
+        values["card_id"].inside = [db.session.get(ScoreFile, values["score_file_id"].inside[0]).line.scorecard_id]
     adapter = app.url_map.bind("localhost")
     query = _query(endpoint, args)
 

@@ -274,9 +274,10 @@ def test_an_entered_line_needs_evidence_or_a_note(app, db, people):
 
     line = services.enter_line(province, card, entered, {"value": "30"}, [_png()])
     assert line.score == Decimal("30.00") and len(line.files) == 1
-    from registry.records.evidence import path_of
+    from registry.core.storage import store
+    from registry.records.evidence import key_of
 
-    assert path_of(line.files[0].stored_name).is_file()  # kept by the records' evidence storage
+    assert store().exists(key_of(line.files[0].stored_name))  # kept by the records' evidence storage
     assert _audits("ScoreLine") == 2  # the entry and its file
 
 

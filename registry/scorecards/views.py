@@ -274,12 +274,12 @@ def enter(card_id: int, indicator_id: int):
                            may_enter=services.may_enter(current_user, indicator)), 422 if form.is_submitted() else 200
 
 
-@bp.route("/<int:card_id>/files/<int:file_id>")
+@bp.route("/<int:card_id>/files/<int:score_file_id>")
 @talisman(content_security_policy=FILE_CSP)
 @require("read_region")
-def score_file(card_id: int, file_id: int):
+def score_file(card_id: int, score_file_id: int):
     card = _card(card_id)
-    item = services.file_of(card, file_id)
+    item = services.file_of(card, score_file_id)
     if item is None:
         abort(404)
     return files.serve_item(item)
