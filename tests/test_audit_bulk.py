@@ -25,7 +25,7 @@ def test_record_many_stores_what_record_stores(db, make_user):
     user = make_user("admin")
     user_id, username = user.id, user.username
     record("create", "Region", after={"n": 1}, summary="before", actor=user)
-    db.session.flush()
+    db.session.commit()  # events are written when their transaction commits
     earlier = len(_events(db))  # the user's creation and the event above
     items = [
         # (PostgreSQL text cannot hold NUL: the summary goes without it; the JSON escapes it)
@@ -53,7 +53,11 @@ def test_record_many_stores_what_record_stores(db, make_user):
         assert event.after == canonical(item["after"])
         assert event.hash == compute_hash(event)  # the hash record() and verify compute
         assert event.at == bulk[0].at
-    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    for chain in {e.chain for e in events}:  # each chain linked in the order recorded
+        linked = sorted((e for e in events if e.chain == chain), key=lambda e: e.seq)
+        assert [e.seq for e in linked] == list(range(1, len(linked) + 1))
+        assert [e.id for e in linked] == sorted(e.id for e in linked)
+        assert [e.prev_hash for e in linked[1:]] == [e.hash for e in linked[:-1]]
     report = verify_chain()
     assert report.ok and report.checked == len(items) + earlier + 1
 
