@@ -244,6 +244,9 @@ def open_chain(actor=None) -> Chain:
 _ITEM = ("action", "entity_type", "entity_id", "summary", "region_code", "organization_id", "before", "after")
 
 
+_FEW = 64  # up to so many events a transaction inserts in one executemany; more go in per batch (bulk)
+
+
 @before_commit(20, "audit")
 def link_and_write(session, queued: list[Queued]) -> None:
     """Link every event the transaction recorded into its chain and insert them: lock
@@ -262,6 +265,7 @@ def link_and_write(session, queued: list[Queued]) -> None:
     keys = keyring()
     key_id = keys.current_id
     keyed = keys.chain_hmac(key_id)
+    linked: list[tuple[dict, list[tuple]]] = []
     for shared, items in batches:
         at = shared["at"]
         # what _payload joins between the id and the action is the same for every event of a batch
@@ -281,7 +285,13 @@ def link_and_write(session, queued: list[Queued]) -> None:
             rows.append((event_id, chain, seq + 1, action, entity_type, entity_id, summary, region_code,
                          organization_id, before_json, after_json, prev, digest))
             heads[chain] = (seq + 1, digest)
-        _insert_events(conn, {**shared, "key_id": key_id}, rows)
+        linked.append(({**shared, "key_id": key_id}, rows))
+    if count <= _FEW:  # one statement for the transaction's few events
+        conn.execute(insert(AuditEvent.__table__), [{**shared, **dict(zip(_EVENT_COLUMNS, row))}
+                                                    for shared, rows in linked for row in rows])
+    else:
+        for shared, rows in linked:
+            _insert_events(conn, shared, rows)
     anchor.extend(session, before, {chain: heads[chain] for chain in chains})
 
 
