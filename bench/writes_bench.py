@@ -139,7 +139,7 @@ def start_server(env: dict, workers: int) -> tuple[subprocess.Popen, int]:
         [gunicorn, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
          "registry:create_app()"],
         cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
-    deadline = time.time() + 60
+    deadline = time.time() + 300  # a busy machine starts 8 workers slowly
     while time.time() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -324,6 +324,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="how long the clients write (default 10, quick 2)")
     parser.add_argument("--clients", type=int, help="concurrent clients (default 16, quick 6)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers on SQLite (default 4)")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (DATABASE_URL)")
     args = parser.parse_args()
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     clients = args.clients or (6 if args.quick else 16)
@@ -332,9 +333,13 @@ def main() -> None:
     print(f"{'database':<12} {'workers':>7} {'clients':>7} {'writes':>7} {'writes/s':>9} {'errors':>6} {'lost':>5}  "
           "audit chain; summaries")
     failures = []
-    sqlite = run("SQLite", f"sqlite:///{OUT / 'writes.sqlite3'}", args.workers, clients, seconds)
-    show(sqlite)
-    results = [sqlite]
+    results = []
+    if not args.skip_sqlite:
+        sqlite = run("SQLite", f"sqlite:///{OUT / 'writes.sqlite3'}", args.workers, clients, seconds)
+        show(sqlite)
+        results.append(sqlite)
+        if not args.quick and sqlite["rate"] < 300:
+            failures.append(f"SQLite {sqlite['rate']:.0f} writes/s < 300")
     pg_url = os.environ.get("DATABASE_URL", "")
     if pg_url.startswith("postgresql"):
         two = run("PostgreSQL", pg_url, 2, clients, seconds)
@@ -346,8 +351,6 @@ def main() -> None:
         print(f"PostgreSQL 8 workers / 2 workers: {ratio:.2f}x (target >= 2x)")
         if not args.quick and ratio < 2:
             failures.append(f"PostgreSQL 8/2 workers {ratio:.2f}x < 2x")
-    if not args.quick and sqlite["rate"] < 300:
-        failures.append(f"SQLite {sqlite['rate']:.0f} writes/s < 300")
     for result in results:
         if result["errors"] or result["lost"] or result["chain"] != "intact" or result["summaries"]:
             failures.append(f"{result['label']} {result['workers']} workers: errors, lost writes or a broken "

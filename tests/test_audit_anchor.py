@@ -171,7 +171,7 @@ def test_postgres_refuses_to_update_or_delete_audit_events(db):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("the append-only trigger is PostgreSQL's")
     _write(db, 2)
-    for statement in ("UPDATE audit_event SET summary = 'x' WHERE id = 1", "DELETE FROM audit_event WHERE id = 2",
+    for statement in ("UPDATE audit_event SET summary = 'x' WHERE seq = 1", "DELETE FROM audit_event WHERE seq = 2",
                       "TRUNCATE audit_event"):
         with pytest.raises(DBAPIError, match="append-only"):
             db.session.execute(text(statement))

@@ -121,6 +121,7 @@ def test_a_write_locks_only_its_own_area_and_chain(db, app):
 
     event.listen(db.engine, "before_cursor_execute", seen)
     try:
+        assert row.status == "submitted"  # loaded, as a service loads it before a change
         row.status = "confirmed"
         record("confirm", row, summary="村确认")
         db.session.commit()

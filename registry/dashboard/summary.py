@@ -625,8 +625,6 @@ def refresh_stale(today: date | None = None) -> int:
     today = today or local_today()
     conn = db.session.connection()
     villages = set(conn.execute(select(VillageStatus.code).where(VillageStatus.pairings_valid_until <= today)).scalars())
-    if villages:
-        refresh_village_status(conn, villages, today)
     known = set(conn.execute(select(AreaSummary.area)).scalars())
     stale = known - set(conn.execute(select(AreaSummary.area).where(area_fresh(today, current_app.config))).scalars())
     p = func.substr(Region.code, 1, 9).concat("000")
@@ -634,6 +632,10 @@ def refresh_stale(today: date | None = None) -> int:
     q = func.substr(Posting.region_code, 1, 9).concat("000")
     held |= set(conn.execute(select(q).where(Posting.is_active).distinct()).scalars())
     areas = stale | (held - known)
+    # the areas' locks, as a writer takes them (sorted), so a write in one waits or is waited for
+    lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in areas | {area_of(code) for code in villages}])
+    if villages:
+        refresh_village_status(conn, villages, today)
     if areas:
         refresh_areas(conn, areas, today)
     return len(areas)
