@@ -25,6 +25,7 @@ lock of their own. SQLite serialises writers anyway.
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -241,11 +242,28 @@ def _after_flush(session, _ctx):
         touched.old_kinds.setdefault(org_id, kind)
 
 
+_REBUILT_LATER = "summaries_rebuilt_later"  # session.info: a bulk job ends with rebuild_all
+
+
+@contextmanager
+def rebuilt_later(session):
+    """Within: commits leave the summaries alone, because the job ends with
+    ``rebuild_all`` (demo generation, whose last step it is): the per-transaction
+    recomputation would be thrown away."""
+    session.info[_REBUILT_LATER] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_REBUILT_LATER, None)
+
+
 @before_commit(10, "summaries")
 def settle(session, pending_work: list[Touched]) -> None:
     """Write what the transaction's flushes changed into the summaries, once: lock its
     areas (and trainees), add the record changes to the rollups and move re-keyed
     records, then recompute the villages' and areas' rows."""
+    if session.info.get(_REBUILT_LATER):
+        return
     touched = Touched()
     for part in pending_work:
         touched.areas |= part.areas
