@@ -11,6 +11,10 @@ Afterwards it counts: a write the server answered as done (a redirect) must be i
 database (a record submitted, a record confirmed), or it is lost; every other answer is
 an error. It also verifies the audit chain and compares every summary with a rebuild
 from the rows (``tests/summaries.py``), since writes in parallel must leave both exact.
+On PostgreSQL the 8-worker run also holds one village's area uncommitted for a third of
+the time (a slow job) and counts the writes the other areas made meanwhile. Last, what
+one write costs with one client in process (CPU ms, SQL statements): the figure a busy
+machine disturbs least.
 
 - SQLite: gunicorn with 4 workers (target: >= 300 writes/s, 0 errors, 0 lost).
 - PostgreSQL, when DATABASE_URL is given (a scratch database: the bench empties it):
@@ -354,6 +358,52 @@ def show(result: dict) -> None:
         print(f"    summary: {line}")
 
 
+def cost(url: str, rounds: int) -> tuple[float, float]:
+    """One client, in process (the Flask test client, no HTTP, no other writer): the CPU
+    milliseconds and SQL statements one write costs, best of three. What a busy machine
+    disturbs least: the figure to compare between two versions of the code."""
+    workdir = Path(tempfile.mkdtemp(prefix="writes-cost-", dir=OUT))
+    env = config(url, workdir)
+    empty_database(url)
+    build(env, 1)
+    village = village_codes(env, 1)[0]
+    from sqlalchemy import event
+
+    from registry.extensions import db
+
+    app = make_app(env)
+    app.config["WTF_CSRF_ENABLED"] = False
+    statements = [0]
+    unit, chief = app.test_client(), app.test_client()
+    unit.post("/login", data={"username": "bench_unit0", "password": PASSWORD})
+    chief.post("/login", data={"username": "bench_village0", "password": PASSWORD})
+    day = (date.today() - timedelta(days=3)).isoformat()
+
+    def write_twice(n: int) -> None:
+        filed = unit.post("/records/new", data={
+            "village_code": village, "category": "funds", "title": f"压测记录{n}", "record_date": day,
+            "amount": "1000", "households": "3", "persons": "9", "jobs": "1", "description": "", "action": "submit"})
+        record_id = re.search(r"/records/(\d+)$", filed.headers["Location"]).group(1)
+        assert chief.post(f"/records/{record_id}/confirm", data={"version": "", "next": ""}).status_code == 302
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda *_: statements.__setitem__(0, statements[0] + 1))
+    for n in range(5):
+        write_twice(n)
+    best = None
+    for _ in range(3):
+        statements[0] = 0
+        cpu = time.process_time()
+        for n in range(rounds):
+            write_twice(n)
+        ms = (time.process_time() - cpu) * 1000 / (2 * rounds)
+        best = ms if best is None else min(best, ms)
+    per_write = statements[0] / (2 * rounds)
+    with app.app_context():
+        db.engine.dispose()
+    return best, per_write
+
+
 def seconds_held(result: dict) -> str:
     return f"{result['held']:.1f} s"
 
@@ -391,6 +441,10 @@ def main() -> None:
         print(f"PostgreSQL 8 workers / 2 workers: {ratio:.2f}x (target >= 2x)")
         if not args.quick and ratio < 2:
             failures.append(f"PostgreSQL 8/2 workers {ratio:.2f}x < 2x")
+    for label, url in [("SQLite", f"sqlite:///{OUT / 'writes-cost.sqlite3'}")] * (not args.skip_sqlite) + \
+            [("PostgreSQL", pg_url)] * pg_url.startswith("postgresql"):
+        ms, statements = cost(url, 5 if args.quick else 20)
+        print(f"{label}: one write, one client, in process: {ms:.1f} ms CPU, {statements:.1f} SQL statements")
     for result in results:
         if result["errors"] or result["lost"] or result["chain"] != "intact" or result["summaries"]:
             failures.append(f"{result['label']} {result['workers']} workers: errors, lost writes or a broken "
