@@ -31,16 +31,17 @@ def _plain_sha256(row: dict, prev: str) -> str:
 
 
 def _rehash_from(db, event_id: int, summary: str, *, legacy_key: bool) -> None:
-    """Edit one event's summary and recompute every hash from there on, with plain SHA-256."""
+    """Edit one event's summary and recompute every hash from there on, with plain SHA-256
+    (the tests' events are all in one chain; ``event_id`` is the place in it)."""
     table = AuditEvent.__table__
     has_key_id = "key_id" in table.c
-    rows = [dict(r) for r in db.session.execute(select(table).order_by(table.c.id)).mappings()]
-    prev = next((r["hash"] for r in rows if r["id"] == event_id - 1), "0" * 64)
+    rows = [dict(r) for r in db.session.execute(select(table).order_by(table.c.chain, table.c.seq)).mappings()]
+    prev = next((r["hash"] for r in rows if r["seq"] == event_id - 1), "0" * 64)
     statements, params = [], {}
     for row in rows:
-        if row["id"] < event_id:
+        if row["seq"] < event_id:
             continue
-        if row["id"] == event_id:
+        if row["seq"] == event_id:
             row["summary"] = summary
         digest = _plain_sha256(row, prev)
         n = row["id"]
@@ -54,9 +55,9 @@ def _rehash_from(db, event_id: int, summary: str, *, legacy_key: bool) -> None:
 def test_cutting_off_the_last_events_is_detected(db, runner):
     _write(db, 8)
     assert verify_chain().ok
-    tamper(db, "DELETE FROM audit_event WHERE id > 3")
+    tamper(db, "DELETE FROM audit_event WHERE seq > 3")
     report = verify_chain()
-    assert not report.ok and report.broken_id == 4
+    assert not report.ok and (report.chain, report.seq) == ("4331", 4)
     assert "3" in report.reason and "8" in report.reason  # 3 events left, the checkpoint saw 8
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and "审计链断裂" in result.output
@@ -66,7 +67,7 @@ def test_emptying_the_table_is_detected(db, runner):
     _write(db, 4)
     tamper(db, "DELETE FROM audit_event")
     report = verify_chain()
-    assert not report.ok and report.broken_id == 1 and report.checked == 0
+    assert not report.ok and report.seq == 1 and report.checked == 0
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and "审计链完整" not in result.output
 
@@ -75,9 +76,9 @@ def test_emptying_the_table_is_detected(db, runner):
 def test_editing_an_event_and_rehashing_the_rest_with_sha256_is_detected(db, legacy_key):
     _write(db, 6)
     _rehash_from(db, 3, "篡改后的摘要", legacy_key=legacy_key)
-    assert db.session.scalar(select(AuditEvent.summary).where(AuditEvent.id == 3)) == "篡改后的摘要"
+    assert db.session.scalar(select(AuditEvent.summary).where(AuditEvent.seq == 3)) == "篡改后的摘要"
     report = verify_chain()
-    assert not report.ok and report.broken_id == 3
+    assert not report.ok and report.seq == 3
 
 
 def test_rehashing_events_written_since_the_last_checkpoint_is_detected(db, app, tmp_path):
@@ -89,17 +90,17 @@ def test_rehashing_events_written_since_the_last_checkpoint_is_detected(db, app,
     os.remove(checkpoint)
     _rehash_from(db, 2, "篡改", legacy_key=False)
     report = verify_chain()
-    assert not report.ok and report.broken_id == 2
+    assert not report.ok and report.seq == 2
 
 
 def test_a_truncation_is_not_laundered_by_the_next_write(db):
-    """Events written after a cut reuse the lost ids; the checkpoint is not moved onto
+    """Events written after a cut reuse the lost places; the checkpoint is not moved onto
     the forged tail, so verification still fails."""
     _write(db, 6)
-    tamper(db, "DELETE FROM audit_event WHERE id > 2")
+    tamper(db, "DELETE FROM audit_event WHERE seq > 2")
     _write(db, 5, start=100)
     report = verify_chain()
-    assert not report.ok and report.broken_id == 6
+    assert not report.ok and (report.chain, report.seq) == ("4331", 6)
 
 
 def test_every_commit_that_writes_events_moves_the_signed_checkpoint(db, app):
@@ -107,8 +108,8 @@ def test_every_commit_that_writes_events_moves_the_signed_checkpoint(db, app):
 
     _write(db, 2)
     checkpoint = read_checkpoint()
-    head = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc())).first()
-    assert checkpoint.valid and (checkpoint.count, checkpoint.hash) == (2, head.hash)
+    head = db.session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc())).first()
+    assert checkpoint.valid and checkpoint.count == 2 and checkpoint.heads == {"4331": (2, head.hash)}
     path = app.config["AUDIT_CHECKPOINT_PATH"]
     with open(path) as fh:
         text = fh.read()
@@ -130,7 +131,7 @@ def test_the_chain_verifies_across_a_key_rotation(db, app, monkeypatch):
     assert verify_chain().ok
     monkeypatch.setitem(app.config, "AUDIT_OLD_KEYS", "")  # the old key lost: its events cannot be checked
     report = verify_chain()
-    assert not report.ok and report.broken_id == 1 and "密钥" in report.reason
+    assert not report.ok and report.seq == 1 and "密钥" in report.reason
 
 
 def test_events_written_before_the_chain_was_keyed_keep_verifying(db):
@@ -145,19 +146,20 @@ def test_events_written_before_the_chain_was_keyed_keep_verifying(db):
                "entity_type": "Region", "entity_id": "", "summary": f"旧事件 {n}", "region_code": None,
                "organization_id": None, "before": None, "after": None}
         digest = _plain_sha256(row, prev)
-        db.session.execute(table.insert().values(**row, prev_hash=prev, hash=digest, key_id=0))
+        db.session.execute(table.insert().values(**row, prev_hash=prev, hash=digest, key_id=0, chain="", seq=n))
         prev = digest
     db.session.commit()
     assert verify_chain().ok
     _write(db, 2, start=4)
     report = verify_chain()
     assert report.ok and report.checked == 5
-    # an unkeyed event appended after the keyed ones is refused
+    # an unkeyed event appended after the keyed ones is refused (they are in the city's chain)
     row = {"id": 6, "at": datetime(2026, 2, 1), "actor_id": None, "actor": "system", "action": "create",
            "entity_type": "Region", "entity_id": "", "summary": "伪造", "region_code": None,
            "organization_id": None, "before": None, "after": None}
-    head = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.id == 5))
-    db.session.execute(table.insert().values(**row, prev_hash=head, hash=_plain_sha256(row, head), key_id=0))
+    head = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.chain == "4331", AuditEvent.seq == 2))
+    db.session.execute(table.insert().values(**row, prev_hash=head, hash=_plain_sha256(row, head), key_id=0,
+                                             chain="4331", seq=3))
     db.session.commit()
     report = verify_chain()
     assert not report.ok and report.broken_id == 6
@@ -169,7 +171,7 @@ def test_postgres_refuses_to_update_or_delete_audit_events(db):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("the append-only trigger is PostgreSQL's")
     _write(db, 2)
-    for statement in ("UPDATE audit_event SET summary = 'x' WHERE id = 1", "DELETE FROM audit_event WHERE id = 2",
+    for statement in ("UPDATE audit_event SET summary = 'x' WHERE seq = 1", "DELETE FROM audit_event WHERE seq = 2",
                       "TRUNCATE audit_event"):
         with pytest.raises(DBAPIError, match="append-only"):
             db.session.execute(text(statement))
@@ -184,10 +186,10 @@ def test_the_administrator_sees_the_verification_and_the_last_checkpoint(db, log
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "审计链完整" in body and "最近检查点" in body
-    count = db.session.scalar(text("SELECT count(*) FROM audit_event"))
-    head = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.id == count))
+    head = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.chain == "4331")
+                             .order_by(AuditEvent.seq.desc()).limit(1))
     assert head[:16] in body
-    tamper(db, "DELETE FROM audit_event WHERE id > 2")
+    tamper(db, "DELETE FROM audit_event WHERE seq > 2")
     body = login_as(admin).get("/audit/integrity").get_data(as_text=True)
     assert "审计链断裂" in body and "审计链完整" not in body
 
@@ -252,7 +254,7 @@ def test_the_checkpoint_command_signs_the_head_only_of_an_intact_chain(db, app, 
     result = runner.invoke(args=["audit", "checkpoint"])
     assert result.exit_code == 0 and "审计链完整：共 3 条事件" in result.output and "最近检查点：3 条" in result.output
     assert read_checkpoint().count == 3
-    tamper(db, "DELETE FROM audit_event WHERE id = 3")
+    tamper(db, "DELETE FROM audit_event WHERE seq = 3")
     result = runner.invoke(args=["audit", "checkpoint"])
     assert result.exit_code == 1 and "审计链断裂" in result.output
     assert read_checkpoint().count == 3  # not moved onto the cut chain
@@ -260,13 +262,13 @@ def test_the_checkpoint_command_signs_the_head_only_of_an_intact_chain(db, app, 
 
 def test_a_restored_backup_is_accepted_by_an_explicit_reset_that_stays_on_the_record(db, runner):
     _write(db, 5)
-    tamper(db, "DELETE FROM audit_event WHERE id > 3")  # as a restore of an older backup looks
+    tamper(db, "DELETE FROM audit_event WHERE seq > 3")  # as a restore of an older backup looks
     assert not verify_chain().ok
     result = runner.invoke(args=["audit", "checkpoint", "--after-restore"])
     assert result.exit_code == 0, result.output
     report = verify_chain()
     assert report.ok and report.checked == 4 and report.checkpoint.count == 4
-    reset = db.session.scalar(select(AuditEvent).where(AuditEvent.id == 4))
+    reset = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "checkpoint_reset"))
     assert reset.action == "checkpoint_reset" and "原检查点 5 条" in reset.summary
 
 

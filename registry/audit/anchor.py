@@ -5,11 +5,15 @@ carries (``key_id``), so nobody without the key can recompute a hash after chang
 event. Events stored before the chain was keyed carry key id 0 (plain SHA-256); they are
 accepted only as the chain's beginning, up to the point the first checkpoint sealed.
 
-A checkpoint is the chain's head (number of events, last hash) signed with the current
-key and written to a file outside the database after every commit that wrote events (and
-by ``flask audit checkpoint``). Verification compares the chain with it: fewer events than
-the checkpoint saw means the tail was cut off, none at all that the table was emptied, a
-different hash at the checkpoint's position that the events up to it were rewritten.
+The trail is cut into chains, one per partition (``services.partition``: a city, or the
+root chain of the province and the system). A checkpoint is the heads of every chain
+(per chain: its number of events and its last hash), anchored together under one
+signature with the current key and written to a file outside the database after every
+commit that wrote events (each commit moves the heads of the chains it wrote; the
+others stay) and by ``flask audit checkpoint``. Verification compares each chain with
+it: fewer events than the checkpoint saw means the tail was cut off, none at all that the
+chain or the table was emptied, a different hash at the checkpoint's position that the
+events up to it were rewritten.
 
 Keys come from the configuration: ``AUDIT_KEY`` (default: ``DATA_KEY``) under
 ``AUDIT_KEY_ID`` (default 1) signs what is written now; ``AUDIT_OLD_KEYS``
@@ -23,21 +27,20 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from ..core.timeutil import utcnow
 
 LEGACY = 0  # key id of events hashed with plain SHA-256, before the chain was keyed
 CHECKPOINT_FILE = "audit-checkpoint.json"
-_PENDING = "audit_checkpoint_pending"  # session.info: this transaction wrote events
 _HEAD = "audit_checkpoint_head"  # session.info: the head to checkpoint once committed
 
 
@@ -121,13 +124,22 @@ def chain_digest(key_id: int, payload: str, keys: Keyring | None = None) -> str:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    count: int  # events 1..count existed when it was written (ids are gap-free)
-    hash: str  # the hash of event ``count``
-    legacy_end: int  # the last event hashed without a key; none may come after it
+    count: int  # events in all chains when it was written
+    legacy_end: int  # the last event of the root chain hashed without a key; none may come after it
     at: datetime
     key_id: int
     valid: bool  # the signature holds under the keyring
     problem: str = ""
+    heads: dict = field(default_factory=dict)  # chain -> (seq, hash) of its last event
+
+    @property
+    def hash(self) -> str:
+        """One digest of every chain's head: what the checkpoint anchors, in short."""
+        return hashlib.sha256(_heads_text(self.heads).encode()).hexdigest() if self.heads else ""
+
+
+def _heads_text(heads: dict) -> str:
+    return json.dumps({chain: list(head) for chain, head in heads.items()}, sort_keys=True, separators=(",", ":"))
 
 
 def checkpoint_path() -> Path:
@@ -138,17 +150,20 @@ def checkpoint_path() -> Path:
 # overwrites in place the slot that does not hold the latest checkpoint, so a crash in the
 # middle of a write tears at most the older one (and in place costs no rename, which on
 # ext4 waits for the data to reach the disk). The reader takes the valid slot with the
-# most events.
-SLOT = 512
+# most events. (Files written before the chains were partitioned have 512-byte slots
+# holding one head; they are read as the root chain's, and rewritten whole at the next
+# write.)
+SLOT = 8192
+OLD_SLOT = 512
 
 
 def _signed_text(body: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _body(count: int, head: str, legacy_end: int, at: datetime, key_id: int) -> dict:
-    return {"count": count, "hash": head, "legacy_end": legacy_end, "at": at.isoformat(timespec="seconds"),
-            "key_id": key_id}
+def _body(heads: dict, legacy_end: int, at: datetime, key_id: int) -> dict:
+    return {"count": sum(seq for seq, _ in heads.values()), "heads": {c: list(h) for c, h in heads.items()},
+            "legacy_end": legacy_end, "at": at.isoformat(timespec="seconds"), "key_id": key_id}
 
 
 _UNREADABLE = "检查点文件无法读取"
@@ -163,12 +178,17 @@ def _parse(raw: bytes, keys: Keyring) -> Checkpoint | None:
     if data is None:
         return None
     try:
-        body = {k: data[k] for k in ("count", "hash", "legacy_end", "at", "key_id")}
-        checkpoint = Checkpoint(int(body["count"]), str(body["hash"]), int(body["legacy_end"]),
-                                datetime.fromisoformat(body["at"]), int(body["key_id"]), valid=False)
+        if "heads" in data:
+            body = {k: data[k] for k in ("count", "heads", "legacy_end", "at", "key_id")}
+            heads = {str(c): (int(h[0]), str(h[1])) for c, h in body["heads"].items()}
+        else:  # one chain, before the partitions: the root chain's head
+            body = {k: data[k] for k in ("count", "hash", "legacy_end", "at", "key_id")}
+            heads = {"": (int(body["count"]), str(body["hash"]))} if int(body["count"]) else {}
+        checkpoint = Checkpoint(int(body["count"]), int(body["legacy_end"]), datetime.fromisoformat(body["at"]),
+                                int(body["key_id"]), valid=False, heads=heads)
         signature = str(data["signature"])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return Checkpoint(0, "", 0, datetime.min, 0, valid=False, problem=_UNREADABLE)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return Checkpoint(0, 0, datetime.min, 0, valid=False, problem=_UNREADABLE)
     prototype = keys.checkpoint.get(checkpoint.key_id)
     if prototype is None:
         return replace(checkpoint, problem=f"检查点的签名密钥（编号 {checkpoint.key_id}）不在密钥环中")
@@ -177,8 +197,13 @@ def _parse(raw: bytes, keys: Keyring) -> Checkpoint | None:
     return replace(checkpoint, valid=True)
 
 
+def _slot_size(raw: bytes) -> int:
+    return OLD_SLOT if len(raw) == 2 * OLD_SLOT else SLOT
+
+
 def _slots(raw: bytes, keys: Keyring) -> list[Checkpoint | None]:
-    return [_parse(raw[i * SLOT:(i + 1) * SLOT], keys) for i in range(2)]
+    size = _slot_size(raw)
+    return [_parse(raw[i * size:(i + 1) * size], keys) for i in range(2)]
 
 
 def _latest(slots: list[Checkpoint | None]) -> tuple[int, Checkpoint | None]:
@@ -204,34 +229,48 @@ def read_checkpoint(path: Path | None = None) -> Checkpoint | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        return Checkpoint(0, "", 0, datetime.min, 0, valid=False, problem=f"{_UNREADABLE}（{error.strerror}）")
+        return Checkpoint(0, 0, datetime.min, 0, valid=False, problem=f"{_UNREADABLE}（{error.strerror}）")
     _, checkpoint = _latest(_slots(raw, keyring()))
     if checkpoint is None and raw.strip():
-        return Checkpoint(0, "", 0, datetime.min, 0, valid=False, problem=_UNREADABLE)
+        return Checkpoint(0, 0, datetime.min, 0, valid=False, problem=_UNREADABLE)
     return checkpoint
 
 
-def write_checkpoint(count: int, head: str, legacy_end: int, *, allow_lower: bool = False) -> bool:
-    """Sign and store the head ``count``/``head``, unless the stored checkpoint is already
-    further along (another worker committed later events first) and ``allow_lower`` is
-    not given; ``allow_lower`` writes both slots. Under an exclusive lock, so two writers
-    never undo each other and a reader never sees half a slot."""
+def write_checkpoint(heads: dict[str, tuple[int, str]], legacy_end: int, *, allow_lower: bool = False) -> bool:
+    """Sign and store the chains' ``heads`` (chain -> (seq, hash)) merged into the stored
+    checkpoint: a chain's head moves only forward (another worker may have committed
+    later events first), and the chains not given keep theirs. ``allow_lower`` replaces
+    the checkpoint with ``heads`` and writes both slots. Under an exclusive lock, so two
+    writers never undo each other and a reader never sees half a slot."""
     path = checkpoint_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = keyring()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     with os.fdopen(fd, "r+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        index, current = _latest(_slots(fh.read(), keys))
-        if current is not None and current.valid and current.count >= count and not allow_lower:
-            return False
-        body = _body(count, head, legacy_end, utcnow(), keys.current_id)
+        raw = fh.read()
+        index, current = _latest(_slots(raw, keys))
+        merged = dict(heads)
+        if current is not None and current.valid and not allow_lower:
+            merged = dict(current.heads)
+            for chain, head in heads.items():
+                if chain not in merged or head[0] > merged[chain][0]:
+                    merged[chain] = head
+            if merged == current.heads:
+                return False
+        body = _body(merged, legacy_end, utcnow(), keys.current_id)
         line = json.dumps({**body, "signature": _sign(keys.checkpoint[keys.current_id], _signed_text(body))},
                           sort_keys=True, separators=(",", ":")).encode()
+        if len(line) >= SLOT:
+            raise OSError(f"the audit checkpoint has outgrown its slot ({len(line)} bytes)")
         slot = line.ljust(SLOT - 1) + b"\n"
-        targets = (0, 1) if allow_lower or current is None or not current.valid else (1 - index,)
-        for target in targets:
-            fh.seek(target * SLOT)
+        whole = allow_lower or current is None or not current.valid or _slot_size(raw) != SLOT
+        if whole:
+            fh.seek(0)
+            fh.write(slot + slot)
+            fh.truncate()
+        else:
+            fh.seek((1 - index) * SLOT)
             fh.write(slot)
         fh.flush()
     return True
@@ -240,49 +279,45 @@ def write_checkpoint(count: int, head: str, legacy_end: int, *, allow_lower: boo
 # -- a checkpoint after every commit that wrote events ---------------------------------------
 
 
-def mark_written(session: Session) -> None:
-    """Called by ``record``/``record_many``: checkpoint the head once this transaction commits."""
-    session.info[_PENDING] = True
-
-
-def _before_commit(session: Session) -> None:
-    """Still inside the transaction (and the chain lock): read the head, and make sure it
-    extends the head the last checkpoint saw. If it does not (events were cut off or
-    rewritten behind the application's back) the checkpoint is left as it is, so
+def extend(session: Session, before: dict[str, tuple[int, str]], heads: dict[str, tuple[int, str]]) -> None:
+    """Called when a transaction has linked its events (``services.link_and_write``),
+    still inside it and holding its chains' locks, with the heads of the chains it wrote
+    before (``before``) and after (``heads``): checkpoint these heads once it commits,
+    if they extend the heads the last checkpoint saw. If one does not (events were cut
+    off or rewritten behind the application's back) the checkpoint is left as it is, so
     verification keeps reporting the break rather than vouching for the new tail."""
-    if not session.info.pop(_PENDING, False):
-        return
     from .models import AuditEvent
 
     checkpoint = read_checkpoint()
     if checkpoint is not None and not checkpoint.valid:
         return _not_moved(checkpoint.problem)
-    # the head and, in the same round trip, the event the checkpoint ends on
-    last = select(func.max(AuditEvent.id)).scalar_subquery()
-    wanted = AuditEvent.id == last if checkpoint is None else or_(AuditEvent.id == last,
-                                                                    AuditEvent.id == checkpoint.count)
-    rows = dict(session.execute(select(AuditEvent.id, AuditEvent.hash).where(wanted)).all())
-    if not rows:
-        return None
-    head = max(rows)
-    if checkpoint is None:
-        legacy_end = legacy_end_of(session)
-    elif checkpoint.count > head:
-        return _not_moved(f"检查点记录 {checkpoint.count} 条，库中仅有 {head} 条")
-    elif checkpoint.count and rows.get(checkpoint.count) != checkpoint.hash:
-        return _not_moved(f"编号 {checkpoint.count} 的事件与检查点不符")
-    else:
-        legacy_end = checkpoint.legacy_end
-    session.info[_HEAD] = (head, rows[head], legacy_end)
+    sealed = checkpoint.heads if checkpoint is not None else {}
+    for chain, (seq, _) in heads.items():
+        want = sealed.get(chain)
+        if want is None:
+            continue
+        if want[0] > seq:
+            return _not_moved(f"检查点记录{chain or '省级'}链 {want[0]} 条，库中仅有 {seq} 条")
+        known = before.get(chain)
+        if known is not None and known[0] == want[0]:
+            found = known[1]
+        else:
+            found = session.execute(select(AuditEvent.hash).where(AuditEvent.chain == chain,
+                                                                  AuditEvent.seq == want[0])).scalar()
+        if found != want[1]:
+            return _not_moved(f"{chain or '省级'}链第 {want[0]} 条事件与检查点不符")
+    legacy_end = legacy_end_of(session) if checkpoint is None else checkpoint.legacy_end
+    session.info[_HEAD] = ({**session.info.get(_HEAD, ({}, 0))[0], **heads}, legacy_end)
     return None
 
 
 def legacy_end_of(session) -> int:
-    """The last event stored before the chain was keyed (0: none); asked only while no
-    checkpoint exists (it scans: there is no index on key_id)."""
+    """The last event of the root chain stored before the chain was keyed (0: none);
+    asked only while no checkpoint exists (it scans: there is no index on key_id)."""
     from .models import AuditEvent
 
-    return session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.key_id == LEGACY)) or 0
+    return session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.key_id == LEGACY,
+                                                                 AuditEvent.chain == "")) or 0
 
 
 def _not_moved(problem: str) -> None:
@@ -300,13 +335,14 @@ def _after_commit(session: Session) -> None:
 
 
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
     session.info.pop(_HEAD, None)
 
 
 def listen() -> None:
-    """Checkpoint after every commit that wrote events (idempotent)."""
-    for name, handler in (("before_commit", _before_commit), ("after_commit", _after_commit),
-                          ("after_rollback", _after_rollback)):
+    """Link the events before every commit and checkpoint after it (idempotent)."""
+    from ..core.database import listen_before_commit
+
+    listen_before_commit()
+    for name, handler in (("after_commit", _after_commit), ("after_rollback", _after_rollback)):
         if not event.contains(Session, name, handler):
             event.listen(Session, name, handler)

@@ -10,12 +10,16 @@ from ..extensions import db
 
 class AuditEvent(db.Model):
     """One change: who, when (UTC), what, before and after. Never updated or deleted (on
-    PostgreSQL a trigger refuses both)."""
+    PostgreSQL a trigger refuses both). Each event is the ``seq``-th of its ``chain``
+    (``services.partition``), linked to the one before it there."""
 
     __tablename__ = "audit_event"
 
-    # Assigned by the service (previous id + 1) under the chain lock, so ids are gap-free.
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Assigned when the transaction links its events (the table's sequence on PostgreSQL),
+    # in the order they were recorded; not gap-free: ``seq`` is, within its chain.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain: Mapped[str] = mapped_column(String(4), server_default="")  # a city's code, or "" (province, system)
+    seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     actor: Mapped[str] = mapped_column(String(64))  # username, kept even if the user goes
@@ -34,4 +38,5 @@ class AuditEvent(db.Model):
     # stored before the chain was keyed
     key_id: Mapped[int] = mapped_column(Integer, server_default="0")  # not null
 
-    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),
+                      Index("uq_audit_event_chain_seq", "chain", "seq", unique=True))

@@ -1,7 +1,17 @@
-"""Recording and verifying the audit chain.
+"""Recording and verifying the audit chains.
 
 ``record`` is called by every service that writes, inside the service's transaction,
 so the change and its event commit or roll back together.
+
+The trail is cut into chains, one per partition (``partition``: a city, or the province
+and the system for events above any city): each event hashes the one before it in its
+own chain (``chain``, ``seq``: its place there, gap-free). Writes in different cities
+never queue for one chain's head. The events a transaction records are linked and
+written once, just before it commits (a ``core.database.before_commit`` step, after the
+summaries): its chains are locked then (on PostgreSQL, an advisory lock per chain in
+sorted order; SQLite has one writer anyway), their heads read, the events hashed onto
+them in the order they were recorded and inserted in one batch. The heads of every
+chain are checkpointed together (``anchor``).
 """
 from __future__ import annotations
 
@@ -14,9 +24,9 @@ from json.encoder import encode_basestring
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import func, insert, inspect, literal, select, text, tuple_
 
-from ..core.database import lock_for_chain, staged_insert
+from ..core.database import CHAIN_LOCKS, before_commit, lock_keys, pending, staged_insert
 from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -63,16 +73,29 @@ _HASHED = ("prev_hash", "id", "actor_id", "actor", "action", "entity_type", "ent
            "organization_id", "before", "after")
 
 
+ROOT_CHAIN = ""  # the province's and the system's events, and every event written before the partitions
+
+
+def partition(region_code: str | None) -> str:
+    """The chain an event about ``region_code`` goes into: its city (the code's first
+    four digits), or the root chain for the province level and events without a region."""
+    if region_code and len(region_code) >= 4 and region_code[2:4] != "00" and region_code[:4].isdigit():
+        return region_code[:4]
+    return ROOT_CHAIN
+
+
 def compute_hash(event: AuditEvent) -> str:
     """The hash ``event`` must carry: an HMAC-SHA256 under its key (``anchor``)."""
     row = {key: getattr(event, key) for key in _HASHED}
-    return chain_digest(event.key_id, _payload(row, event.at.isoformat(timespec="microseconds")))
+    return chain_digest(event.key_id, _payload(row, event.at.isoformat(timespec="microseconds"), event.chain or ""))
 
 
-def _payload(row: dict, at: str) -> str:
+def _payload(row: dict, at: str, chain: str = ROOT_CHAIN) -> str:
     """What an event's hash is computed over: its columns joined by ``|``, ``at`` already
-    as text (a bulk insert formats its one timestamp once)."""
-    return "|".join(
+    as text (a bulk insert formats its one timestamp once), then its chain's name unless
+    it is the root chain (whose events, from before the partitions, keep their hashes):
+    an event moved to another chain no longer verifies."""
+    return _chained("|".join(
         [
             row["prev_hash"],
             str(row["id"]),
@@ -88,7 +111,11 @@ def _payload(row: dict, at: str) -> str:
             row["before"] or "",
             row["after"] or "",
         ]
-    )
+    ), chain)
+
+
+def _chained(payload: str, chain: str) -> str:
+    return payload if chain == ROOT_CHAIN else f"{payload}|{chain}"
 
 
 def _actor(actor):
@@ -111,19 +138,16 @@ def record(
     actor=None,
     actor_name: str | None = None,
 ) -> AuditEvent:
-    """Append an event for ``entity`` (a model instance) to the chain.
+    """Record an event for ``entity`` (a model instance): it is linked into its chain
+    and written when the transaction commits (returned unsaved, without id or hash).
 
     ``after=True`` (the default) snapshots the entity as it is now.
     """
     db.session.flush()
     if after is True:
         after = snapshot(entity)
-    lock_for_chain()
-    last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
     user = _actor(actor)
     event = AuditEvent(
-        key_id=keyring().current_id,
-        id=(last.id + 1) if last else 1,
         at=utcnow(),
         actor_id=getattr(user, "id", None),
         actor=actor_name or getattr(user, "username", None) or "system",
@@ -137,23 +161,24 @@ def record(
         ),
         before=canonical(before),
         after=canonical(after) if after else None,
-        prev_hash=last.hash if last else GENESIS,
     )
-    event.hash = compute_hash(event)
-    db.session.add(event)
-    anchor.mark_written(db.session)
+    _queued(db.session).append(
+        {"at": event.at, "actor_id": event.actor_id, "actor": event.actor},
+        [(event.action, event.entity_type, event.entity_id, event.summary, event.region_code,
+          event.organization_id, event.before, event.after)])
     return event
 
 
 def record_many(events: list[dict], *, actor=None) -> int:
-    """Append many events at once (a bulk import): one chain lock, one insert.
+    """Record many events at once (a bulk import): one batch, linked and written with
+    the transaction's other events when it commits.
 
     Each event is a dict with ``action``, ``entity_type``, ``entity_id``, ``summary`` and
     optionally ``region_code``, ``organization_id``, ``before``, ``after``; instead of
     ``after`` a bulk caller may give ``after_json``, the text ``canonical(after)`` makes
-    (``FlatCanonical`` builds it cheaply for many rows alike). The chain is the same as if
-    ``record`` had been called for each, in order: the same columns, the same hashes.
-    (``open_chain`` does the same in steps, for a caller that links its events while
+    (``FlatCanonical`` builds it cheaply for many rows alike). The chains are the same as
+    if ``record`` had been called for each, in order: the same columns, the same hashes.
+    (``open_chain`` does the same in steps, for a caller that prepares its events while
     the database is busy with something else.)"""
     if not events:
         return 0
@@ -163,85 +188,145 @@ def record_many(events: list[dict], *, actor=None) -> int:
 
 
 @dataclass
-class Chain:
-    """The head of the audit chain, read once for a batch of events (``open_chain``):
-    ``link`` hashes events onto it in order (Python only, no database), ``write``
-    inserts what was linked. Nothing else may append to the chain in between: the
-    transaction holds the writers' lock (``lock_for_chain``; SQLite's write lock)."""
+class Queued:
+    """The events a transaction recorded, in batches sharing a time and an actor."""
 
-    next_id: int
-    prev: str
+    batches: list[tuple[dict, list[tuple]]]
+
+    def append(self, shared: dict, items: list[tuple]) -> None:
+        self.batches.append((shared, items))
+
+
+def _queued(session) -> Queued:
+    anchor.listen()
+    return pending(session, "audit", lambda: Queued([]))
+
+
+@dataclass
+class Chain:
+    """A batch of events by one actor at one instant (``open_chain``): ``link`` turns
+    event dicts into rows (Python only, no database), ``write`` queues what was linked
+    for the commit, which hashes the rows onto their chains' heads."""
+
     at: datetime
     actor_id: int | None
     actor_name: str
-    key_id: int
-    keyed: object  # the key's HMAC, copied for each event (anchor.Keyring)
 
     def link(self, events: list[dict]) -> list[tuple]:
-        """The events (as ``record_many`` takes them) as rows in ``_EVENT_COLUMNS`` order,
-        each hashed onto the one before, from the head on; the head moves past them."""
-        # what _payload joins between the id and the action is the same for every event
-        middle = f"{self.at.isoformat(timespec='microseconds')}|{self.actor_id or ''}|{self.actor_name}"
-        keyed, prev = self.keyed, self.prev
+        """The events (as ``record_many`` takes them) as rows in ``_ITEM`` order."""
         rows = []
-        for event_id, item in enumerate(events, start=self.next_id):
-            entity_id = str(item["entity_id"])
-            summary = item.get("summary", "")[:300]
-            region_code, organization_id = item.get("region_code"), item.get("organization_id")
+        for item in events:
             before = canonical(item.get("before"))
             if "after_json" in item:
                 after = item["after_json"]
             else:
                 after = item.get("after")
                 after = canonical(after) if after else None
-            action, entity_type = item["action"], item["entity_type"]
-            # _payload written out: the same hash as record()'s (tests hold it)
-            payload = (f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
-                       f"{region_code or ''}|{organization_id or ''}|{before or ''}|{after or ''}")
-            mac = keyed.copy()
-            mac.update(payload.encode())
-            digest = mac.hexdigest()
-            rows.append((event_id, action, entity_type, entity_id, summary, region_code, organization_id, before,
-                         after, prev, digest))
-            prev = digest
-        self.next_id += len(rows)
-        self.prev = prev
+            rows.append((item["action"], item["entity_type"], str(item["entity_id"]), item.get("summary", "")[:300],
+                         item.get("region_code"), item.get("organization_id"), before, after))
         return rows
 
     def write(self, rows: list[tuple]) -> None:
-        """Insert rows ``link`` made, in one batch."""
-        if not rows:
-            return
-        _insert_events({"at": self.at, "actor_id": self.actor_id, "actor": self.actor_name, "key_id": self.key_id},
-                       rows)
-        anchor.mark_written(db.session)
+        """Queue rows ``link`` made, in one batch."""
+        if rows:
+            _queued(db.session).append({"at": self.at, "actor_id": self.actor_id, "actor": self.actor_name}, rows)
 
 
 def open_chain(actor=None) -> Chain:
-    """Lock the chain for this transaction and read its head, for ``Chain.link``."""
+    """A batch of events by ``actor`` at this instant, for ``Chain.link``."""
+    user = _actor(actor)
+    return Chain(at=utcnow(), actor_id=getattr(user, "id", None),
+                 actor_name=getattr(user, "username", None) or "system")
+
+
+# a recorded event's own columns, as queued (``_ITEM``) and as inserted (``_EVENT_COLUMNS``;
+# the time, the actor and the key are shared by a batch)
+_ITEM = ("action", "entity_type", "entity_id", "summary", "region_code", "organization_id", "before", "after")
+
+
+_FEW = 64  # up to so many events a transaction inserts in one executemany; more go in per batch (bulk)
+
+
+@before_commit(20, "audit")
+def link_and_write(session, queued: list[Queued]) -> None:
+    """Link every event the transaction recorded into its chain and insert them: lock
+    the chains (sorted), read their heads, hash each event onto its chain's head in the
+    order recorded; then let the anchor check the heads it will checkpoint."""
+    batches = [batch for part in queued for batch in part.batches if batch[1]]
+    if not batches:
+        return
+    conn = session.connection()
+    chains = sorted({partition(item[4]) for _, items in batches for item in items})
+    lock_keys(conn, [(CHAIN_LOCKS, int(chain or 0)) for chain in chains])
+    heads = _heads(conn, chains)
+    before = dict(heads)
+    count = sum(len(items) for _, items in batches)
+    ids = iter(_new_ids(conn, count))
     keys = keyring()
     key_id = keys.current_id
-    db.session.flush()
-    lock_for_chain()
-    last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    user = _actor(actor)
-    return Chain(next_id=last.id + 1 if last else 1, prev=last.hash if last else GENESIS, at=utcnow(),
-                 actor_id=getattr(user, "id", None), actor_name=getattr(user, "username", None) or "system",
-                 key_id=key_id, keyed=keys.chain_hmac(key_id))
+    keyed = keys.chain_hmac(key_id)
+    linked: list[tuple[dict, list[tuple]]] = []
+    for shared, items in batches:
+        at = shared["at"]
+        # what _payload joins between the id and the action is the same for every event of a batch
+        middle = f"{at.isoformat(timespec='microseconds')}|{shared['actor_id'] or ''}|{shared['actor']}"
+        rows = []
+        for action, entity_type, entity_id, summary, region_code, organization_id, before_json, after_json in items:
+            chain = partition(region_code)
+            seq, prev = heads.get(chain, (0, GENESIS))
+            event_id = next(ids)
+            # _payload written out: the same hash as compute_hash's (tests hold it)
+            payload = _chained(f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
+                               f"{region_code or ''}|{organization_id or ''}|{before_json or ''}|{after_json or ''}",
+                               chain)
+            mac = keyed.copy()
+            mac.update(payload.encode())
+            digest = mac.hexdigest()
+            rows.append((event_id, chain, seq + 1, action, entity_type, entity_id, summary, region_code,
+                         organization_id, before_json, after_json, prev, digest))
+            heads[chain] = (seq + 1, digest)
+        linked.append(({**shared, "key_id": key_id}, rows))
+    if count <= _FEW:  # one statement for the transaction's few events
+        conn.execute(insert(AuditEvent.__table__), [{**shared, **dict(zip(_EVENT_COLUMNS, row))}
+                                                    for shared, rows in linked for row in rows])
+    else:
+        for shared, rows in linked:
+            _insert_events(conn, shared, rows)
+    anchor.extend(session, before, {chain: heads[chain] for chain in chains})
+
+
+def _heads(conn, chains: list[str]) -> dict[str, tuple[int, str]]:
+    """Each chain's last (seq, hash); a chain with no events yet is absent."""
+    heads = {}
+    for chain in chains:
+        row = conn.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain == chain)
+                           .order_by(AuditEvent.seq.desc()).limit(1)).first()
+        if row is not None:
+            heads[chain] = (row.seq, row.hash)
+    return heads
+
+
+def _new_ids(conn, count: int) -> list[int]:
+    """Ids for ``count`` new events: from the table's sequence on PostgreSQL; on SQLite
+    (one writer at a time) the next ones after the largest."""
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(text("SELECT nextval('audit_event_id_seq') FROM generate_series(1, :n)"),
+                                 {"n": count}).scalars())
+    first = (conn.execute(select(func.max(AuditEvent.id))).scalar() or 0) + 1
+    return list(range(first, first + count))
 
 
 # an event's own columns (the time, the actor and the key are the same for a whole batch)
-_EVENT_COLUMNS = ("id", "action", "entity_type", "entity_id", "summary", "region_code", "organization_id", "before",
-                  "after", "prev_hash", "hash")
+_EVENT_COLUMNS = ("id", "chain", "seq", "action", "entity_type", "entity_id", "summary", "region_code",
+                  "organization_id", "before", "after", "prev_hash", "hash")
 
 
-def _insert_events(shared: dict, rows: list[tuple]) -> None:
+def _insert_events(conn, shared: dict, rows: list[tuple]) -> None:
     """Insert the events (tuples in ``_EVENT_COLUMNS`` order, each also given the
     ``shared`` columns: time, actor, key). On SQLite the tuples go straight to the
     driver (Core's per-row parameter handling would cost more than the insert) through
     ``staged_insert``, which binds the shared columns once; elsewhere Core batches them."""
     table = AuditEvent.__table__
-    conn = db.session.connection()
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), [{**shared, **dict(zip(_EVENT_COLUMNS, row))} for row in rows])
         return
@@ -303,63 +388,96 @@ class FlatCanonical:
 @dataclass
 class ChainReport:
     checked: int
-    broken_id: int | None = None  # the first event that is wrong or missing
+    broken_id: int | None = None  # the first event that is wrong (None when one is missing)
     reason: str = ""  # what is wrong (empty: nothing)
     checkpoint: Checkpoint | None = None  # the latest checkpoint, as read
     note: str = ""  # a caveat that is not a break (no checkpoint yet)
+    chain: str | None = None  # the chain of the first event wrong or missing
+    seq: int | None = None  # and its place in that chain
 
     @property
     def ok(self) -> bool:
         return not self.reason
 
 
-_VERIFIED = [getattr(AuditEvent, name) for name in (*_HASHED, "at", "key_id", "hash")]
+_VERIFIED = [getattr(AuditEvent, name) for name in (*_HASHED, "at", "key_id", "hash", "chain", "seq")]
+
+
+def chain_label(chain: str) -> str:
+    return "省级及系统链" if chain == ROOT_CHAIN else f"{chain} 分区链"
 
 
 def verify_chain(batch: int = 5000, *, against_checkpoint: bool = True) -> ChainReport:
-    """Walk the chain in id order and compare it with the latest checkpoint; name the
-    first event whose link, hash or key is wrong, or the first one missing."""
+    """Walk every chain in order and compare each with the latest checkpoint; name the
+    first event whose place, link, hash or key is wrong, or the first one missing."""
     checkpoint = read_checkpoint() if against_checkpoint else None
     trusted = checkpoint if checkpoint is not None and checkpoint.valid else None
+    sealed = trusted.heads if trusted is not None else {}
     keys = keyring()
-    prev_hash, expected_id, checked, keyed = GENESIS, 1, 0, False
+    checked = 0
+    seen: set[str] = set()
 
-    def broken(event_id: int, reason: str) -> ChainReport:
-        return ChainReport(checked, event_id, reason, checkpoint)
+    def broken(event_id: int | None, chain: str, seq: int, reason: str) -> ChainReport:
+        return ChainReport(checked, event_id, reason, checkpoint, chain=chain, seq=seq)
 
+    def cut(chain: str, last: int) -> ChainReport | None:
+        """The chain ends at ``last``: fewer events than the checkpoint sealed is a cut tail."""
+        want = sealed.get(chain)
+        if want is None or last >= want[0]:
+            return None
+        return broken(None, chain, last + 1, f"{chain_label(chain)}只有 {last} 条事件，检查点记录了 {want[0]} 条"
+                                             f"（末尾 {want[0] - last} 条被删除）")
+
+    chain, expected, prev_hash, keyed = None, 1, GENESIS, False
+    cursor = (ROOT_CHAIN, 0)
     while True:
         rows = db.session.execute(
-            select(*_VERIFIED).where(AuditEvent.id >= expected_id).order_by(AuditEvent.id).limit(batch)
+            select(*_VERIFIED).where(tuple_(AuditEvent.chain, AuditEvent.seq) > tuple_(*map(literal, cursor)))
+            .order_by(AuditEvent.chain, AuditEvent.seq).limit(batch)
         ).all()
         if not rows:
             break
         for row in rows:
-            if row.id != expected_id:
-                return broken(row.id, f"缺少编号为 {expected_id} 的事件（记录被删除）")
+            if row.chain != chain:
+                if chain is not None and (report := cut(chain, expected - 1)):
+                    return report
+                chain, expected, prev_hash, keyed = row.chain, 1, GENESIS, False
+                seen.add(chain)
+            label = chain_label(chain)
+            if row.seq != expected:  # named by the event after the gap
+                return broken(row.id, chain, expected, f"{label}缺少第 {expected} 条事件（记录被删除）")
             if row.prev_hash != prev_hash:
-                return broken(row.id, "与上一事件的链接不符")
+                return broken(row.id, chain, row.seq, "与上一事件的链接不符")
             if row.key_id == LEGACY:
-                if keyed:
-                    return broken(row.id, "无密钥的旧式事件出现在有密钥的事件之后（链被改写）")
-                if trusted is not None and row.id > trusted.legacy_end:
-                    return broken(row.id, f"无密钥的旧式事件超出了检查点封存的范围（第 {trusted.legacy_end} 条）（链被改写）")
+                if chain != ROOT_CHAIN or keyed:
+                    return broken(row.id, chain, row.seq, "无密钥的旧式事件出现在有密钥的事件之后（链被改写）")
+                if trusted is not None and row.seq > trusted.legacy_end:
+                    return broken(row.id, chain, row.seq,
+                                  f"无密钥的旧式事件超出了检查点封存的范围（第 {trusted.legacy_end} 条）（链被改写）")
             else:
                 keyed = True
             try:
-                digest = chain_digest(row.key_id, _payload(row._asdict(), row.at.isoformat(timespec="microseconds")),
-                                      keys)
+                digest = chain_digest(row.key_id, _payload(row._asdict(), row.at.isoformat(timespec="microseconds"),
+                                                           chain), keys)
             except UnknownKey:
-                return broken(row.id, f"密钥编号 {row.key_id} 不在密钥环中，无法核验（旧密钥应保留在 AUDIT_OLD_KEYS 中）")
+                return broken(row.id, chain, row.seq,
+                              f"密钥编号 {row.key_id} 不在密钥环中，无法核验（旧密钥应保留在 AUDIT_OLD_KEYS 中）")
             if not hmac.compare_digest(digest, row.hash):
-                return broken(row.id, "内容与哈希不符（记录被修改）")
-            if trusted is not None and row.id == trusted.count and row.hash != trusted.hash:
-                return broken(row.id, f"与检查点记录的第 {trusted.count} 条事件的哈希不符（此前的记录被改写）")
-            prev_hash, expected_id, checked = row.hash, row.id + 1, checked + 1
-    if trusted is not None and checked < trusted.count:
+                return broken(row.id, chain, row.seq, "内容与哈希不符（记录被修改）")
+            want = sealed.get(chain)
+            if want is not None and row.seq == want[0] and row.hash != want[1]:
+                return broken(row.id, chain, row.seq,
+                              f"与检查点记录的{label}第 {want[0]} 条事件的哈希不符（此前的记录被改写）")
+            prev_hash, expected, checked = row.hash, row.seq + 1, checked + 1
+        cursor = (rows[-1].chain, rows[-1].seq)
+    if chain is not None and (report := cut(chain, expected - 1)):
+        return report
+    for lost in sorted(set(sealed) - seen):
+        if sealed[lost][0] == 0:
+            continue
         if checked == 0:
-            return broken(1, f"审计表为空，但检查点记录了 {trusted.count} 条事件（记录被全部删除）")
-        return broken(checked + 1, f"库中只有 {checked} 条事件，检查点记录了 {trusted.count} 条"
-                                   f"（末尾 {trusted.count - checked} 条被删除）")
+            return broken(None, lost, 1, f"审计表为空，但检查点记录了 {trusted.count} 条事件（记录被全部删除）")
+        return broken(None, lost, 1, f"{chain_label(lost)}的事件全部缺失，检查点记录了 {sealed[lost][0]} 条（记录被删除）")
     if checkpoint is not None and not checkpoint.valid:
         return ChainReport(checked, None, checkpoint.problem, checkpoint)
     note = "" if checkpoint is not None or not checked or not against_checkpoint else \
@@ -367,11 +485,20 @@ def verify_chain(batch: int = 5000, *, against_checkpoint: bool = True) -> Chain
     return ChainReport(checked, None, "", checkpoint, note)
 
 
+def chain_heads(session) -> dict[str, tuple[int, str]]:
+    """Every chain's last (seq, hash)."""
+    last = (select(AuditEvent.chain, func.max(AuditEvent.seq).label("seq")).group_by(AuditEvent.chain)
+            .subquery())
+    rows = session.execute(select(AuditEvent.chain, AuditEvent.seq, AuditEvent.hash)
+                           .join(last, (AuditEvent.chain == last.c.chain) & (AuditEvent.seq == last.c.seq)))
+    return {row.chain: (row.seq, row.hash) for row in rows}
+
+
 def write_checkpoint_now(*, after_restore: bool = False, actor=None) -> ChainReport:
-    """Verify the chain and, if it holds, sign its head as the checkpoint (the frequent
-    job, ``flask audit checkpoint``). ``after_restore``: the database was restored from a
-    backup older than the checkpoint; the chain is checked on its own, the reset is
-    recorded as an event, and the head after it replaces the checkpoint."""
+    """Verify the chains and, if they hold, sign their heads as the checkpoint (the
+    frequent job, ``flask audit checkpoint``). ``after_restore``: the database was
+    restored from a backup older than the checkpoint; the chains are checked on their
+    own, the reset is recorded as an event, and the heads after it replace the checkpoint."""
     report = verify_chain(against_checkpoint=not after_restore)
     if not report.ok:
         return report
@@ -383,10 +510,10 @@ def write_checkpoint_now(*, after_restore: bool = False, actor=None) -> ChainRep
             before={"count": old.count, "hash": old.hash, "at": old.at, "key_id": old.key_id},
             after={"count": report.checked + 1})
         db.session.commit()
-    head = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    if head is not None:
+    heads = chain_heads(db.session)
+    if heads:
         legacy_end = old.legacy_end if old is not None and old.valid else anchor.legacy_end_of(db.session)
-        anchor.write_checkpoint(head.id, head.hash, legacy_end, allow_lower=after_restore)
+        anchor.write_checkpoint(heads, legacy_end, allow_lower=after_restore)
     db.session.rollback()
     return verify_chain()
 

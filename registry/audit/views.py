@@ -12,7 +12,7 @@ from ..core.scope import scoped
 from ..extensions import db
 from . import anchor, labels
 from .models import AuditEvent
-from .services import verify_chain
+from .services import chain_label, verify_chain
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 bp.record_once(lambda _state: anchor.listen())  # a signed checkpoint after every commit that wrote events
@@ -41,7 +41,7 @@ def integrity():
     """The whole chain verified now against the latest signed checkpoint."""
     keys = anchor.keyring()
     return render_template("audit/integrity.html", report=verify_chain(), keys=keys,
-                           path=anchor.checkpoint_path())
+                           path=anchor.checkpoint_path(), chain_label=chain_label)
 
 
 EXPORT_COLUMNS = (

@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 from sqlalchemy import column, event, insert, literal, literal_column, select, table as table_clause, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import scoped_session
 
 from ..extensions import db
 
@@ -70,21 +71,106 @@ def writing():
         _begin_mode.reset(token)
 
 
-WRITERS_LOCK = 4342001
+# -- locks by key, and the work each transaction does once, just before it commits ------
+#
+# There is no lock for all writers. A transaction collects what its flushes touched (the
+# summaries' areas, the audit events it records) and does the work that reads and
+# rewrites shared rows once, just before it commits (``before_commit`` steps, in order),
+# under PostgreSQL advisory locks on just the keys it needs, each set taken in sorted
+# order and every class of lock in the same order (the steps' order: summaries' areas,
+# then the audit chains): two transactions never wait on each other in a circle. SQLite
+# has one writer at a time anyway (BEGIN IMMEDIATE); there the locks are no-ops.
+
+AREA_LOCKS = 4342010  # pg_advisory_xact_lock(AREA_LOCKS, township code // 1000): summaries
+PERSON_LOCKS = 4342011  # (PERSON_LOCKS, person id): a person's training summary
+CHAIN_LOCKS = 4342012  # (CHAIN_LOCKS, partition): the audit chain of a partition
 
 
-def lock_writers(conn) -> None:
-    """On PostgreSQL, hold the writers' lock until the transaction ends: writers that
-    append to the audit chain or recompute a summary from what they read go one at a
-    time. One lock for both, so two transactions can never wait on each other. SQLite
-    already serialises writers through BEGIN IMMEDIATE."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})"))
+def lock_keys(conn, keys) -> None:
+    """On PostgreSQL, hold the advisory locks ``keys`` ((class, int) pairs) until the
+    transaction ends, taken in sorted order. No-op on SQLite."""
+    if conn.dialect.name != "postgresql":
+        return
+    for cls, key in sorted(set(keys)):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:cls, :key)"), {"cls": cls, "key": key})
 
 
-def lock_for_chain() -> None:
-    """Serialise writers that append to a chain (audit)."""
-    lock_writers(db.session.connection())
+_STEPS: list[tuple[int, str, object]] = []
+_PENDING = "registry_pending"  # session.info: [(transaction, name, accumulator)]
+
+
+def before_commit(order: int, name: str):
+    """Register ``fn(session, accumulators)`` to run once per transaction before it
+    commits, after a final flush, in ``order`` (lower first), with the accumulators
+    ``name`` its flushes left (``pending``); it is not called when they left none."""
+    def register(fn):
+        _STEPS[:] = sorted([s for s in _STEPS if s[1] != name] + [(order, name, fn)], key=lambda s: s[0])
+        return fn
+    return register
+
+
+def pending(session, name: str, factory):
+    """The accumulator ``name`` of the session's innermost transaction (made by
+    ``factory`` when it has none): what the transaction's flushes leave for its commit.
+    A savepoint rolled back takes its accumulators with it."""
+    if isinstance(session, scoped_session):
+        session = session()
+    tx = session.get_nested_transaction() or session.get_transaction() or session.begin()
+    entries = session.info.setdefault(_PENDING, [])
+    for owner, key, value in entries:
+        if owner is tx and key == name:
+            return value
+    value = factory()
+    entries.append((tx, name, value))
+    return value
+
+
+def pending_all(session, name: str) -> list:
+    """Every accumulator ``name`` the transaction's flushes have left so far."""
+    return [value for _, key, value in session.info.get(_PENDING, ()) if key == name]
+
+
+def _inside(tx, ancestor) -> bool:
+    while tx is not None:
+        if tx is ancestor:
+            return True
+        tx = tx.parent
+    return False
+
+
+def _after_soft_rollback(session, previous_transaction) -> None:
+    entries = session.info.get(_PENDING)
+    if entries:
+        entries[:] = [e for e in entries if not _inside(e[0], previous_transaction)]
+
+
+def _before_commit(session) -> None:
+    if session.get_nested_transaction() is not None:
+        return
+    for _ in range(3):  # a step's own flush may leave work for the steps (it does not today)
+        session.flush()
+        if not session.info.get(_PENDING):
+            return
+        entries = session.info.pop(_PENDING)
+        for _, name, fn in _STEPS:
+            values = [value for _, key, value in entries if key == name]
+            if values:
+                fn(session, values)
+
+
+def _after_transaction_end(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost: committed or rolled back, nothing stays pending
+        session.info.pop(_PENDING, None)
+
+
+def listen_before_commit() -> None:
+    """Run the ``before_commit`` steps on every commit from now on (idempotent)."""
+    from sqlalchemy.orm import Session
+
+    for name, handler in (("before_commit", _before_commit), ("after_soft_rollback", _after_soft_rollback),
+                          ("after_transaction_end", _after_transaction_end)):
+        if not event.contains(Session, name, handler):
+            event.listen(Session, name, handler)
 
 
 def refresh_planner_statistics() -> None:

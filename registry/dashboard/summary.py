@@ -9,17 +9,25 @@ new ones (``rekey``). Bulk loads that bypass the ORM (the benchmark) call
 ``rebuild_all``; so does ``flask dashboard rebuild``, the reference the tests hold the
 listener to.
 
-``AreaSummary`` rows are recomputed for every area the flush touched (a posting,
-pairing, village, confirmed record, duty month or passed course in it), after the
-village summaries they read. On PostgreSQL the writers' lock is taken first (held to the
-end of the transaction, the same lock the audit chain takes), so two transactions
-recomputing the same area do so one after the other and the second sees the first's
-rows; SQLite serialises writers anyway.
+The listener only notes what each flush changed (``Touched``); the summaries are
+written once per transaction, just before it commits (``settle``, a
+``core.database.before_commit`` step): the rollup cells of every record change, then the
+village summaries and the ``AreaSummary`` rows of every area (township) the transaction
+touched (a posting, pairing, village, confirmed record, duty month or passed course in
+it), each recomputed once however many flushes touched it (a bulk job's thousand
+postings in one township: one recomputation). On PostgreSQL each area is locked first
+(an advisory lock per township, taken in sorted order, held to the end of the
+transaction), so two transactions recomputing the same area do so one after the other
+and the second reads the first's rows, while transactions in other areas go on at the
+same time; the rollup cells are added to (an atomic upsert), not recomputed, and need no
+lock of their own. SQLite serialises writers anyway.
 """
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -29,7 +37,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..core.database import lock_writers
+from ..core.database import (AREA_LOCKS, PERSON_LOCKS, before_commit, listen_before_commit, lock_keys, pending,
+                             pending_all)
 from ..core.enums import VILLAGE_ROLES
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -177,17 +186,34 @@ def refresh_person_training(conn, people: set[int] | None) -> None:
 def listen() -> None:
     """Keep the summaries current on every flush from now on. The dashboard blueprint
     calls this when it is registered (``views.py``); calling it again changes nothing."""
+    listen_before_commit()
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
 
 
+@dataclass
+class Touched:
+    """What a transaction's flushes changed, for ``settle`` to write before it commits."""
+
+    areas: set[str] = field(default_factory=set)  # AreaSummary rows to recompute
+    places: set[str] = field(default_factory=set)  # villages whose VillageStatus to recompute
+    last: set[str] = field(default_factory=set)  # villages whose VillageSupportLast to recompute
+    trainees: set[int] = field(default_factory=set)  # people whose PersonTrainingYear to recompute
+    changes: list[tuple[dict, int]] = field(default_factory=list)  # record values counted in (+1) or out (-1)
+    # villages and organizations re-keyed, with the flags and kind the summaries hold
+    # them under (the first a flush saw: what was committed before this transaction)
+    old_flags: dict[str, tuple[bool, bool, bool]] = field(default_factory=dict)
+    old_kinds: dict[int, str] = field(default_factory=dict)
+
+
+def _touched(session) -> Touched:
+    return pending(session, "summaries", Touched)
+
+
 def _after_flush(session, _ctx):
-    conn = session.connection()
     trainees = _touched_trainees(session)
     places = _touched_places(session)
     areas = {area_of(code) for code in places | _touched_duty_places(session)}
-    if trainees:
-        areas |= _areas_of_people(conn, trainees)
     old_flags, old_kinds = _rekeyed(session)
     model = _record_model()
     changes: list[tuple[dict, int]] = []
@@ -203,20 +229,94 @@ def _after_flush(session, _ctx):
         for obj in session.deleted:
             if isinstance(obj, model):
                 changes.append((_committed(obj), -1))
-    areas |= {area_of(c["village_code"]) for c, _ in changes if c["village_code"] and c["status"] == "confirmed"}
-    if not (areas or changes or trainees or old_kinds):
+    if not (areas or changes or trainees or old_kinds or old_flags):
         return
-    lock_areas(conn, areas)
-    if trainees:
-        refresh_person_training(conn, trainees)
-    if changes:  # counted under the flags and kinds the summaries hold now, then re-keyed
-        places |= apply_changes(session, changes, old_flags, old_kinds)
-    if model is not None and (old_flags or old_kinds):
-        rekey(session, old_flags, old_kinds)
-    if places:
-        refresh_village_status(conn, places)
+    touched = _touched(session)
+    touched.areas |= areas
+    touched.places |= places
+    touched.trainees |= trainees
+    touched.changes += changes
+    for code, flags in old_flags.items():
+        touched.old_flags.setdefault(code, flags)
+    for org_id, kind in old_kinds.items():
+        touched.old_kinds.setdefault(org_id, kind)
+
+
+_REBUILT_LATER = "summaries_rebuilt_later"  # session.info: a bulk job ends with rebuild_all
+
+
+@contextmanager
+def rebuilt_later(session):
+    """Within: commits leave the summaries alone, because the job ends with
+    ``rebuild_all`` (demo generation, whose last step it is): the per-transaction
+    recomputation would be thrown away."""
+    session.info[_REBUILT_LATER] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_REBUILT_LATER, None)
+
+
+@before_commit(10, "summaries")
+def settle(session, pending_work: list[Touched]) -> None:
+    """Write what the transaction's flushes changed into the summaries, once: lock its
+    areas (and trainees), add the record changes to the rollups and move re-keyed
+    records, then recompute the villages' and areas' rows."""
+    if session.info.get(_REBUILT_LATER):
+        return
+    touched = Touched()
+    for part in pending_work:
+        touched.areas |= part.areas
+        touched.places |= part.places
+        touched.last |= part.last
+        touched.trainees |= part.trainees
+        touched.changes += part.changes
+        for code, flags in part.old_flags.items():
+            touched.old_flags.setdefault(code, flags)
+        for org_id, kind in part.old_kinds.items():
+            touched.old_kinds.setdefault(org_id, kind)
+    conn = session.connection()
+    model = _record_model()
+    confirmed = {c["village_code"] for c, _ in touched.changes if c["village_code"] and c["status"] == "confirmed"}
+    areas = touched.areas | {area_of(code) for code in confirmed | touched.last}
+    if touched.trainees:
+        areas |= _areas_of_people(conn, touched.trainees)
+    if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
+        areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
+    lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in areas]
+              + [(PERSON_LOCKS, person) for person in touched.trainees])
+    if touched.trainees:
+        refresh_person_training(conn, touched.trainees)
+    _settle_rollups(session, touched)
+    if touched.last:
+        refresh_last_confirmed(conn, touched.last)
+    if touched.places:
+        refresh_village_status(conn, touched.places)
     if areas:
         refresh_areas(conn, areas)
+
+
+def _settle_rollups(session, touched: Touched) -> None:
+    """Add ``touched``'s record changes to the rollups and move its re-keyed records;
+    note the villages whose latest confirmed support they changed."""
+    model = _record_model()
+    if touched.changes:  # counted under the flags and kinds the summaries hold now, then re-keyed
+        confirmed = apply_changes(session, touched.changes, touched.old_flags, touched.old_kinds)
+        touched.places |= confirmed
+        touched.last |= confirmed
+    if model is not None and (touched.old_flags or touched.old_kinds):
+        touched.last |= rekey(session, touched.old_flags, touched.old_kinds)
+    touched.changes, touched.old_flags, touched.old_kinds = [], {}, {}
+
+
+def _area_key(area: str) -> int:
+    """An area's lock key: its township code without the three zeros (fits 32 bits)."""
+    return int(area[:9])
+
+
+def _confirmed_villages_of(conn, model, orgs: dict[int, str]) -> set[str]:
+    return set(conn.execute(select(model.village_code).where(model.organization_id.in_(sorted(orgs)),
+                                                             model.status == "confirmed").distinct()).scalars())
 
 
 def _areas_of_people(conn, people: set[int]) -> set[str]:
@@ -225,17 +325,10 @@ def _areas_of_people(conn, people: set[int]) -> set[str]:
     return {area_of(code) for code in codes if code}
 
 
-def lock_areas(conn, areas: set[str]) -> None:
-    """Before recomputing areas from what this transaction reads, take the writers' lock
-    (PostgreSQL; the one the audit chain takes too), so a concurrent transaction's
-    recomputation of the same area comes after this one commits and reads its rows."""
-    if areas:
-        lock_writers(conn)
-
-
 def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | None = None,
                   old_kinds: dict | None = None) -> set[str]:
-    """Update the rollups; return the villages whose latest confirmed date changed.
+    """Update the rollups; return the villages whose latest confirmed date may have
+    changed (their ``VillageSupportLast`` and ``VillageStatus`` are the caller's).
     ``old_flags`` and ``old_kinds``: the villages and organizations this flush re-keys,
     whose records count under their old flags and kind until ``rekey`` moves them."""
     conn = session.connection()
@@ -271,8 +364,6 @@ def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | No
 
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
     _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
-    if touched_confirmed:
-        refresh_last_confirmed(conn, touched_confirmed)
     return touched_confirmed
 
 
@@ -287,12 +378,13 @@ def _spread(cells: dict, code: str, year: int, month: int, category: str, kind: 
                 cell[i] += measures[i]
 
 
-def rekey(session, old_flags: dict[str, tuple[bool, bool, bool]], old_kinds: dict[int, str]) -> None:
+def rekey(session, old_flags: dict[str, tuple[bool, bool, bool]], old_kinds: dict[int, str]) -> set[str]:
     """Move the records of the villages whose flags changed and of the organizations
     whose kind changed from the rollup cells of their old flags and kind to those of the
     new: one grouped read of their records (by village and organization), one batch of
-    upserts. ``SupportTotal`` has neither dimension; ``VillageSupportLast`` has the kind,
-    and is recomputed for the villages of a re-kind-ed organization's confirmed records."""
+    upserts. ``SupportTotal`` has neither dimension; ``VillageSupportLast`` has the kind:
+    returns the villages of a re-kind-ed organization's confirmed records, whose rows the
+    caller recomputes."""
     conn = session.connection()
     by_village, by_org = _rekey_statements()
     groups: dict[tuple, tuple] = {}
@@ -311,8 +403,7 @@ def rekey(session, old_flags: dict[str, tuple[bool, bool, bool]], old_kinds: dic
         if status == "confirmed" and was_kind != kind:
             kind_moved.add(code)
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
-    if kind_moved:
-        refresh_last_confirmed(conn, kind_moved)
+    return kind_moved
 
 
 def _rekey_statements() -> tuple:
@@ -345,8 +436,11 @@ _MEASURES = ("record_count", "amount", "amount_attracted", "amount_in_kind")
 
 def _add_to_cells(session, conn, model, key_columns, cells) -> None:
     """Add each cell's (count, amounts) to its summary row, creating it if needed: one
-    upsert statement, run once for all the cells."""
-    rows = [{**dict(zip(key_columns, key)), **dict(zip(_MEASURES, measures))} for key, measures in cells.items()
+    upsert statement, run once for all the cells, in the cells' order (on PostgreSQL each
+    row stays locked to the end of the transaction: two transactions adding to the same
+    cells take them in the same order, so neither waits on the other in a circle)."""
+    rows = [{**dict(zip(key_columns, key)), **dict(zip(_MEASURES, measures))}
+            for key, measures in sorted(cells.items(), key=lambda item: tuple(map(str, item[0])))
             if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
     if rows:
         conn.execute(_upsert(session.get_bind().dialect.name, model, key_columns), rows)
@@ -549,8 +643,6 @@ def refresh_stale(today: date | None = None) -> int:
     today = today or local_today()
     conn = db.session.connection()
     villages = set(conn.execute(select(VillageStatus.code).where(VillageStatus.pairings_valid_until <= today)).scalars())
-    if villages:
-        refresh_village_status(conn, villages, today)
     known = set(conn.execute(select(AreaSummary.area)).scalars())
     stale = known - set(conn.execute(select(AreaSummary.area).where(area_fresh(today, current_app.config))).scalars())
     p = func.substr(Region.code, 1, 9).concat("000")
@@ -558,6 +650,10 @@ def refresh_stale(today: date | None = None) -> int:
     q = func.substr(Posting.region_code, 1, 9).concat("000")
     held |= set(conn.execute(select(q).where(Posting.is_active).distinct()).scalars())
     areas = stale | (held - known)
+    # the areas' locks, as a writer takes them (sorted), so a write in one waits or is waited for
+    lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in areas | {area_of(code) for code in villages}])
+    if villages:
+        refresh_village_status(conn, villages, today)
     if areas:
         refresh_areas(conn, areas, today)
     return len(areas)
@@ -592,8 +688,15 @@ def add_records(session, condition) -> None:
     written in bulk through Core, which the per-flush listener does not see. The records
     are counted once per township cell in SQL, the cells are carried up the levels as the
     listener carries each record, and each summary gets the listener's batch of upserts.
-    The figures are the listener's for the same records, added one by one."""
+    The figures are the listener's for the same records, added one by one. The villages
+    and areas are recomputed with the rest of the transaction's, before it commits.
+
+    The rollup cells are taken under the flags and kinds stored now, so the record
+    changes and re-keyings the transaction's flushes left pending go in first."""
     model = _record_model()
+    session.flush()
+    for touched in pending_all(session, "summaries"):
+        _settle_rollups(session, touched)
     conn = session.connection()
     township = func.substr(model.village_code, 1, 9)
     year = extract("year", model.record_date).cast(Integer)
@@ -627,11 +730,10 @@ def add_records(session, condition) -> None:
     if confirmed:  # as the listener: the villages' latest confirmed support and their areas
         villages = set(conn.execute(select(model.village_code).where(condition, model.status == "confirmed")
                                     .distinct()).scalars())
-        areas = {area_of(code) for code in villages}
-        lock_areas(conn, areas)
-        refresh_last_confirmed(conn, villages)
-        refresh_village_status(conn, villages)
-        refresh_areas(conn, areas)
+        touched = _touched(session)
+        touched.last |= villages
+        touched.places |= villages
+        touched.areas |= {area_of(code) for code in villages}
 
 
 @functools.cache

@@ -19,8 +19,12 @@ def generate(seed: int = 2026, scale: float = 1.0, echo: Callable[[str], None] =
 
     # demo data, the same for the same seed: nothing secret is drawn from it
     ctx = DemoContext(rng=random.Random(seed), scale=scale, echo=echo)  # noqa: S311
-    for order, name, fn in sorted(_steps, key=lambda s: s[0]):
-        echo(f"[示例数据] {name} …")
-        fn(ctx)
-        db.session.commit()
+    from ..dashboard.summary import rebuilt_later
+
+    # the last step rebuilds the summaries from the rows: no step recomputes them before
+    with rebuilt_later(db.session()):
+        for order, name, fn in sorted(_steps, key=lambda s: s[0]):
+            echo(f"[示例数据] {name} …")
+            fn(ctx)
+            db.session.commit()
     return ctx
