@@ -6,14 +6,14 @@ hashes unchanged. On PostgreSQL the append-only trigger is switched off while se
 filled in, and ``audit_event.id`` gets a sequence starting after the largest id.
 
 Revision ID: a1c3e5f7b9d2
-Revises: c4d8e2a6b913
+Revises: dc4e284f929f
 Create Date: 2026-12-05 01:30:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "a1c3e5f7b9d2"
-down_revision = "c4d8e2a6b913"
+down_revision = "dc4e284f929f"
 branch_labels = None
 depends_on = None
 
