@@ -25,7 +25,7 @@ from ..transfer.exports import export_job
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from . import settings as settings_info
-from .evidence import grade_allowed, organization_evidence, person_evidence
+from .evidence import organization_evidence, person_evidence
 from .forms import FollowUpForm, GradeForm, IncentiveForm
 from .models import Assessment, Incentive
 from .services import (
@@ -158,7 +158,7 @@ def posting(posting_id: int):
     existing = assessment_of("person", posting.id, year)
     evidence = person_evidence(posting, year)
     form = GradeForm(obj=existing if existing and request.method == "GET" else None)
-    allowed = [g for g in person_grades() if grade_allowed(g, evidence.absences)]
+    allowed = [g for g in person_grades() if evidence.cap.allows(g)]
     form.set_grades(person_grades(), allowed)
     if not form.is_submitted():
         form.year.data = year

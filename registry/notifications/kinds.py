@@ -15,4 +15,5 @@ KINDS: dict[str, str] = {
     "result_returned": "帮扶实效被退回",
     "summons": "约谈及整改进展",
     "reopen": "重新开放年度数据申请",
+    "fault_tolerance": "容错纠错申请及决定",
 }
