@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import url_for
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,13 @@ class SubjectKind:
 SUBJECTS: dict[str, SubjectKind] = {}
 
 
+def _link(endpoint: str, **values) -> str:
+    """A page's path, in a request or outside one (a CLI or an import applies too)."""
+    from ..notifications import link_for
+
+    return link_for(endpoint, **values)
+
+
 def register(kind: SubjectKind) -> None:
     SUBJECTS[kind.kind] = kind
 
@@ -52,7 +58,7 @@ def _summons_info(incentive) -> SubjectInfo:
         title=f"{day.year}年{day.month}月{day.day}日 {incentive.level_label}约谈：{incentive.subject_name}（{incentive.reason[:60]}）",
         person_id=incentive.person_id, organization_id=incentive.organization_id,
         region_code=incentive.subject_region_code, decider_region_code=incentive.region_code, year=day.year,
-        url=url_for("assessment.incentive", incentive_id=incentive.id),
+        url=_link("assessment.incentive", incentive_id=incentive.id),
     )
 
 
@@ -73,7 +79,7 @@ def _grade_info(assessment) -> SubjectInfo:
         title=f"{assessment.year}年度考核：{assessment.subject_name}（{assessment.grade}）",
         person_id=assessment.person_id, organization_id=assessment.organization_id,
         region_code=assessment.region_code, decider_region_code=assessment.assessor_region_code,
-        year=assessment.year, url=url_for("assessment.detail", assessment_id=assessment.id),
+        year=assessment.year, url=_link("assessment.detail", assessment_id=assessment.id),
     )
 
 
