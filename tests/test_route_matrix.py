@@ -200,6 +200,25 @@ EXPECT: dict[str, Expect] = {
     "assessment.new_for_organization": E(STAFF),
     "assessment.close": E(("admin", "province", "city", "county")),  # the issuing county or above
     "assessment.rectify": E(("admin", "province", "city", "county", "unit")),
+    # -- care, fault tolerance, supervision (issue 17) ----------------------------------------
+    "care.index": E((*READERS, "unit")),
+    "care.export": E((*READERS, "unit")),
+    "care.person": E((*READERS, "unit", *CADRE)),  # a cadre: their own
+    "care.detail": E((*READERS, "unit", *CADRE)),
+    # the form answers every region staff; only the dispatching office (or above) may save (care.services)
+    "care.new": E(STAFF),
+    "care.cancel": E(STAFF),
+    "tolerance.index": E((*READERS, "unit")),
+    "tolerance.detail": E((*READERS, "unit", *CADRE)),
+    # the person themself, their unit or region staff apply; viewers and villages never
+    "tolerance.apply_summons": E((*STAFF, "unit", *CADRE)),
+    "tolerance.apply_grade": E((*STAFF, "unit", *CADRE)),
+    "tolerance.decide": E(STAFF),  # the service says which level (the issuing one or above)
+    "supervision.index": E(READERS),
+    "supervision.record": E(READERS),
+    "supervision.record_export": E(READERS),
+    "supervision.fund": E(READERS),
+    "supervision.fund_export": E(READERS),
     "closing.index": E(READERS),
     "closing.detail": E(READERS),
     "closing.close": E(("province", "city", "county")),  # townships do not close a year
@@ -267,8 +286,11 @@ def _arg_models() -> dict:
     from registry.results.models import VillageResult
     from registry.training.models import Attendance, Training
     from registry.transfer.models import TransferJob
+    from registry.care.models import CareRecord
+    from registry.tolerance.models import FaultToleranceCase
 
     return {
+        "care_id": CareRecord, "tolerance_id": FaultToleranceCase,
         "user_id": User,  # no scope rule: administrators' alone
         "session_id": LoginSession, "token_id": ApiToken,  # one's own
         "assessment_id": Assessment, "incentive_id": Incentive, "close_id": YearClose, "request_id": ReopenRequest,
@@ -298,6 +320,7 @@ def _constraints() -> dict:
         **{f"dashboard.{name}": area for name in ("coverage", "download", "gaps_page", "gaps_export", "api_coverage",
                                                   "api_gaps")},
         "records.fund": fund, "records.fund_export": fund, "records.contribution_new": fund,
+        "supervision.fund": fund, "supervision.fund_export": fund,
         "records.edit": draft, "records.submit": draft, "records.upload": draft,
         "records.confirm": submitted, "records.dispute": submitted, "records.withdraw": submitted,
         "offline.decide": submitted,
@@ -666,6 +689,7 @@ def _export_rows() -> dict[str, Callable]:
         "audit.export": lambda r, lk: [(AuditEvent, r["编号"])],
         "dashboard.gaps_export": lambda r, lk: [(Region, r["区划代码"])],
         "regions.export_villages": lambda r, lk: [(Region, r["村代码"])],
+        "care.export": lambda r, lk: [(Person, lk.person.get(r["姓名"]))],
         "dashboard.download": codes,
     }
 
