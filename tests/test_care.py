@@ -247,3 +247,12 @@ def test_the_export_is_audited_and_carries_no_id_numbers(world, login_as):
     assert world["county_cadre"].id_number not in text
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export"))
     assert event.entity_type == "CareRecord" and "关心关爱" in event.summary
+
+
+def test_the_cadre_home_shows_their_care(world, login_as):
+    add_care(world["county_cadre"], insurance(world["county_posting"]), world["county"])
+    cadre = login_as(make_cadre(world["county_cadre"], world["unit"]))
+    body = cadre.get("/").get_data(as_text=True)
+    section = body.split('id="cadre-care"')[1].split("</section>")[0]
+    assert "保障至" in section and "尚未体检" in section
+    assert f"/care/person/{world['county_cadre'].id}" in section
