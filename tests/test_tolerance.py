@@ -197,3 +197,12 @@ def test_through_the_pages(world, login_as):
     assert "不再限制考核等次" in body and "予以容错" in body
     assert login_as(world["other_county"]).get(f"/tolerance/{case.id}").status_code == 404
     assert "容错张三" in county.get("/tolerance/").get_data(as_text=True)
+
+
+def test_a_summons_of_an_organization_cannot_be_applied_for(world):
+    from registry.assessment.services import issue_to_organization
+
+    summons = issue_to_organization(world["org"], IncentiveData("summons", TODAY, "county", "结对项目推进缓慢"),
+                                    world["county"])
+    with pytest.raises(RuleViolation, match="适用于干部个人"):
+        apply("summons", summons, FACTS, world["unit"])

@@ -2,8 +2,9 @@
 
 Rules (one home, used by the pages and any future import or API):
 - a case is about one subject of a registered kind (``tolerance.subjects``): a summons
-  (约谈) of a person or an organization, or a person's yearly grade; a commendation or an
-  organization's grade cannot be applied for;
+  (约谈) of a person, or a person's yearly grade; a commendation, a summons of an
+  organization and an organization's grade cannot be applied for (the mechanism is for
+  cadres, and an organization's grade has no summons cap for a decision to lift);
 - who applies: the person themself (their cadre account), the unit the subject belongs
   to (its people, or itself), or region staff who see the subject; viewers and villages
   never;

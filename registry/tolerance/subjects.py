@@ -63,13 +63,15 @@ def _summons_info(incentive) -> SubjectInfo:
 
 
 def _summons_refusal(incentive) -> str | None:
-    return None if incentive.kind == "summons" else "只有约谈可以申请容错，表扬激励不需要"
+    if incentive.kind != "summons":
+        return "只有约谈可以申请容错，表扬激励不需要"
+    if incentive.subject_kind != "person":  # an organization's grade has no summons cap to lift
+        return "容错纠错适用于干部个人，对单位的约谈不适用"
+    return None
 
 
 def _summons_effect(incentive) -> str:
-    if incentive.subject_kind == "person":
-        return f"该约谈不再计入{incentive.issued_on.year}年度考核，不再限制考核等次"
-    return f"该约谈不再计入{incentive.issued_on.year}年度对该单位的考核"
+    return f"该约谈不再计入{incentive.issued_on.year}年度考核，不再限制考核等次"
 
 
 # -- yearly grades ------------------------------------------------------------------------------
