@@ -114,6 +114,7 @@ def new(person_id: int):
                           redirect_to=lambda care: back_to(url_for("care.person", person_id=person.id)))
         if saved:
             return saved
+        form.form_errors.extend(form.kind.errors)  # a hidden field shows no errors of its own
     elif form.is_submitted() and not postings:
         form.form_errors.append("您不是该干部任何一次选派的派出机关（或其上级），不能登记")
     status = 422 if form.is_submitted() else 200
