@@ -99,3 +99,25 @@ def test_a_viewer_body_is_only_for_viewers(app):
         create_user("body_region", "region", region_code=COUNTY, oversight_body="audit")
     with pytest.raises(RuleViolation, match="有效的监督单位"):
         create_user("body_viewer", "viewer", region_code=COUNTY, oversight_body="nobody")
+
+
+def test_a_record_trail_holds_its_chase_ups(app, make_user, login_as):
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from registry.chase.services import chase, record_item
+    from tests.factories import first_township
+
+    village = make_village(COUNTY, 2)
+    unit = make_org("backing_unit", COUNTY, level="county")
+    make_pairing(unit, village.code)
+    money = file_record(make_user("unit", organization_id=unit.id), village.code, status="submitted",
+                        title="待确认的帮扶资金", category="funds")
+    money.submitted_at -= timedelta(days=45)
+    db.session.commit()
+    township = make_user("region", region_code=first_township(COUNTY).code)
+    with current_app.test_request_context():
+        chase(record_item(money), township, "请尽快确认")
+    body = login_as(make_user("viewer", region_code=COUNTY)).get(f"/supervision/records/{money.id}").get_data(as_text=True)
+    assert "请尽快确认" in body.split('id="trail"')[1]

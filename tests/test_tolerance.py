@@ -206,3 +206,13 @@ def test_a_summons_of_an_organization_cannot_be_applied_for(world):
                                     world["county"])
     with pytest.raises(RuleViolation, match="适用于干部个人"):
         apply("summons", summons, FACTS, world["unit"])
+
+
+def test_the_grade_page_says_what_the_decision_changed(world, login_as):
+    grade = assess_posting(world["posting"], GradeData(YEAR, "称职"), world["county"])
+    county = login_as(world["county"])
+    before = county.get(f"/assessment/{grade.id}").get_data(as_text=True)
+    assert "全年受到约谈 1 次，最高“称职”" in before
+    decide(apply("summons", world["summons"], FACTS, world["unit"]), Decision("tolerated", "属实"), world["county"])
+    after = county.get(f"/assessment/{grade.id}").get_data(as_text=True)
+    assert "本年度有1次约谈已予以容错，不计入考核" in after and "最高“称职”" not in after

@@ -122,13 +122,22 @@ class RecordTrail:
     events: list[TrailEvent]
 
 
+def _chases(record_ids: list[int]) -> dict[str, list[int]]:
+    """The chase-ups (催办) and escalations of records, by entity type (their events belong
+    to the record's trail: who pressed the village to confirm, and when)."""
+    from ..chase.models import ChaseUp, Escalation
+
+    return {model.__name__: list(db.session.scalars(select(model.id).where(model.record_id.in_(record_ids))))
+            for model in (ChaseUp, Escalation)}
+
+
 def record_trail(record: SupportRecord, user) -> RecordTrail:
     chain = correction_chain(record, user)
     ids = [r.id for r in chain]
     evidence = list(db.session.scalars(select(Evidence).where(Evidence.record_id.in_(ids)).order_by(Evidence.id)))
     names = {("SupportRecord", str(r.id)): _record_name(r) for r in chain}
     names |= {("Evidence", str(e.id)): f"佐证材料 {e.original_name}" for e in evidence}
-    events = events_about({"SupportRecord": ids, "Evidence": [e.id for e in evidence]}, names)
+    events = events_about({"SupportRecord": ids, "Evidence": [e.id for e in evidence], **_chases(ids)}, names)
     return RecordTrail(record, chain, evidence, events)
 
 
