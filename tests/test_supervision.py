@@ -121,3 +121,26 @@ def test_a_record_trail_holds_its_chase_ups(app, make_user, login_as):
         chase(record_item(money), township, "请尽快确认")
     body = login_as(make_user("viewer", region_code=COUNTY)).get(f"/supervision/records/{money.id}").get_data(as_text=True)
     assert "请尽快确认" in body.split('id="trail"')[1]
+
+
+def test_the_navigation_of_each_role(app, make_user, login_as):
+    from tests.factories import make_person, make_posting
+
+    def nav(user) -> str:
+        body = login_as(user).get("/").get_data(as_text=True)
+        return body.split('class="mainnav')[1].split("</nav>")[0]
+
+    viewer = nav(make_user("viewer", region_code=COUNTY))
+    assert all(f'href="{path}"' in viewer for path in ("/care/", "/tolerance/", "/supervision/"))
+    unit_org = make_org("backing_unit", COUNTY, level="county")
+    unit = nav(make_user("unit", organization_id=unit_org.id))
+    assert 'href="/care/"' in unit and 'href="/tolerance/"' in unit and "/supervision/" not in unit
+    village = make_village(COUNTY, 3)
+    shown = nav(make_user("village", village_code=village.code))
+    assert "/care/" not in shown and "/tolerance/" not in shown and "/supervision/" not in shown
+    person = make_person(unit_org, "导航干部")
+    make_posting(person, unit_org, village.code)
+    from tests.factories import make_cadre
+
+    cadre = nav(make_cadre(person, make_user("unit", organization_id=unit_org.id)))
+    assert f'href="/care/person/{person.id}"' in cadre and "/tolerance/" not in cadre
