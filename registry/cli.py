@@ -100,8 +100,11 @@ def users_cli():
 @click.option("--org", "organization_id", type=int, help="organization id (unit)")
 @click.option("--village", "village_code", help="12-digit village code (village)")
 @click.option("--name", "display_name", default="")
+@click.option("--body", "oversight_body", default=None,
+              help="a viewer's body: discipline, finance, audit, agriculture, development")
 @click.option("--password-stdin", is_flag=True)
-def users_create(username, role, region_code, organization_id, village_code, display_name, password_stdin):
+def users_create(username, role, region_code, organization_id, village_code, display_name, oversight_body,
+                 password_stdin):
     from .accounts.services import create_user
     from .core.rules import RuleViolation
 
@@ -110,6 +113,7 @@ def users_create(username, role, region_code, organization_id, village_code, dis
         user, password = create_user(
             username, role, region_code=region_code, organization_id=organization_id,
             village_code=village_code, display_name=display_name, password=password,
+            oversight_body=oversight_body,
         )
     except RuleViolation as violation:
         db.session.rollback()

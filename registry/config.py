@@ -56,6 +56,9 @@ SETTING_DEFAULTS: dict[str, object] = {
     "REGISTRY_ORG_GRADES": ("好", "较好", "一般", "差"),
     # unexcused absences -> best grade allowed
     "REGISTRY_ABSENCE_GRADE_CAP": ((1, "称职"), (2, "基本称职"), (3, "不称职")),
+    # a person summoned (约谈) in the year may be graded at best this (empty: no cap); a
+    # summons tolerated by a 容错 decision does not count (registry/tolerance)
+    "REGISTRY_SUMMONS_GRADE_CAP": "称职",
     "REGISTRY_MAX_UPLOAD_MB": 10,
     # login throttling (registry/accounts/throttle.py): delays, never a lock-out
     "REGISTRY_LOGIN_MAX_FAILURES": 5,

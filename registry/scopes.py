@@ -18,6 +18,7 @@ from sqlalchemy import and_, false, or_, select
 from .accounts.models import ApiToken, LoginSession
 from .assessment.models import Assessment, Incentive
 from .audit.models import AuditEvent
+from .care.models import CareRecord
 from .chase.models import ChaseUp, Escalation
 from .core.scope import (
     REGION_ROLES,
@@ -41,6 +42,7 @@ from .pairings.models import Pairing
 from .people.models import Person, Posting
 from .records.models import Evidence, FundContribution, SupportRecord
 from .regions.models import Region
+from .tolerance.models import FaultToleranceCase
 from .results.models import VillageResult
 from .scorecards.models import Indicator, Scheme, ScoreFile, ScoreLine, Scorecard
 from .training.models import Attendance, Training
@@ -313,3 +315,32 @@ def _scorecard(user):
 
 scope_rule(ScoreLine, as_visible_as(ScoreLine.scorecard_id, Scorecard))
 scope_rule(ScoreFile, as_visible_as(ScoreFile.line_id, ScoreLine))
+# -- care and fault tolerance (issue 17) ---------------------------------------------------------
+
+@scope_rule(CareRecord)
+def _care_record(user):
+    """Region staff and viewers: the care of cadres posted in their jurisdiction (the
+    dispatching office always lies above the posting's place). A unit: its own postings'
+    and its people's. A cadre: their own. Villages: none (it is personal)."""
+    if user.role in STAFF:
+        return region_clause(CareRecord.region_code, user)
+    if user.role == "unit":
+        return _unit_or_its_people(CareRecord.organization_id, CareRecord.person_id, user)
+    if user.role == "cadre":
+        return CareRecord.person_id == user.person_id
+    return false()
+
+
+@scope_rule(FaultToleranceCase)
+def _fault_tolerance_case(user):
+    """As the summons or grade it is about: region staff and viewers where the subject works
+    or where the original decision was made; a unit about itself or its people; a cadre
+    about themselves. Villages: none."""
+    if user.role in STAFF:
+        return or_(region_clause(FaultToleranceCase.region_code, user),
+                   region_clause(FaultToleranceCase.decider_region_code, user))
+    if user.role == "unit":
+        return _unit_or_its_people(FaultToleranceCase.organization_id, FaultToleranceCase.person_id, user)
+    if user.role == "cadre":
+        return FaultToleranceCase.person_id == user.person_id
+    return false()

@@ -488,6 +488,18 @@ def build_world() -> World:
     incentive = issue_to_person(person_a, IncentiveData("summons", TODAY, "county", "在村天数不足"), users["county"])
     rectifying = issue_to_person(person_a, IncentiveData("summons", TODAY, "county", "走访不足"), users["county"])
     start_rectification(rectifying, "已整改", users["unit"])
+    # care (关心关爱): a county-dispatched team member the county provides for, with a policy;
+    # a grade, and a fault-tolerance case waiting for the county's decision
+    from registry.assessment.services import GradeData, assess_posting
+    from registry.care.services import CareData, add_care
+    from registry.tolerance.services import Application, apply
+
+    person_k = make_person(org_c)
+    posting_k = make_posting(person_k, org_c, v2.code, "team_member", start=date(2024, 3, 1), dispatch_level="county")
+    care_k = add_care(person_k, CareData(posting_k.id, "insurance", "人身意外伤害保险", date(2025, 1, 1), date(2025, 12, 31),
+                                         "300000"), users["county"])
+    grade_a = assess_posting(posting_a, GradeData(2025, "称职"), users["county"])
+    tolerance_case = apply("summons", rectifying, Application("objective", "暴雨致道路中断"), users["unit"])
     closed = close_year(users["county"], 2021, "freeze", True)
     reopen = request_reopen(closed, users["township"], ["duty"], "需更正", TODAY + timedelta(days=10))
     approved = approve_reopen(request_reopen(closed, users["township"], ["results"], "需更正", TODAY + timedelta(days=10)),
@@ -523,6 +535,7 @@ def build_world() -> World:
         "evidence": evidence, "duty_a": duty_a, "duty_b": duty_b, "result_a": result_a, "result_b": result_b,
         "training_c": training_c, "training_b": training_b, "attendance_c": attendance_c, "incentive": incentive,
         "incentive_rectifying": rectifying, "reopen_approved": approved,
+        "person_k": person_k, "care_k": care_k, "grade_a": grade_a, "tolerance_case": tolerance_case,
         "year_close": closed, "other_close": other_closed, "reopen": reopen,
         "plan": plan, "inspection": inspection, "finding": finding, "finding_rectifying": finding_rectifying,
         "target_user": users["target"], "disabled_user": users["disabled"], "login_session": login_session,

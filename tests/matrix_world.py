@@ -192,7 +192,7 @@ def build_world() -> MatrixWorld:
     assess_organization(org_c, GradeData(year, "好"), users["county"])
     assess_posting(postings["d"], GradeData(year, "称职"), same_city_county)
     summons = IncentiveData("summons", today - timedelta(days=3), "county", "驻村天数不足")
-    issue_to_person(people["a1"], summons, users["county"])
+    summons_a1 = issue_to_person(people["a1"], summons, users["county"])
     issue_to_organization(org_b, IncentiveData("commendation", today - timedelta(days=3), "county", "帮扶成效突出"),
                           other_county)
 
@@ -243,6 +243,20 @@ def build_world() -> MatrixWorld:
     scorecards.approve(reviewer, card)
     scorecards.publish(users["province"], card)
     scorecards.start_scorecard(users["province"], scheme, OTHER_COUNTY)
+    # care (关心关爱): A's first secretary insured by the province that dispatched them, and
+    # the other county's secretary checked; fault-tolerance cases about a summons in each
+    from registry.care.services import CareData, add_care
+    from registry.tolerance.services import Application, Decision, apply, decide
+
+    add_care(people["a1"], CareData(postings["a1"].id, "insurance", "人身意外伤害保险", today - timedelta(days=10),
+                                    today + timedelta(days=355), "500000"), users["province"])
+    add_care(people["b"], CareData(postings["b"].id, "health_check", "年度体检", today - timedelta(days=1)),
+             users["province"])
+    summons_b = issue_to_person(people["b"], IncentiveData("summons", today - timedelta(days=2), "county", "走访不到位"),
+                                other_county)
+    apply("summons", summons_b, Application("objective", "暴雨致道路中断"), unit_b)
+    case_a1 = apply("summons", summons_a1, Application("objective", "山洪致道路中断，未能返村"), users["unit"])
+    decide(case_a1, Decision("tolerated", "情况属实"), users["city"])
 
     # year closes and reopen requests (after everything of that year is in)
     closed_here = close_year(users["county"], last_year - 1, "freeze", True)

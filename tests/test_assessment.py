@@ -71,7 +71,7 @@ def test_the_form_shows_the_evidence_beside_the_grade(secretary, county):
     assert "231,000.00 元" in body or "23.10 万元" in body
     assert "16,888.00 元" in body
     # and the grade form beside it
-    assert 'name="grade"' in body and "优秀（缺勤限制，不可选）" in body
+    assert 'name="grade"' in body and "优秀（受限制，不可选）" in body
 
 
 def test_missing_evidence_is_shown_as_gaps(secretary, county):

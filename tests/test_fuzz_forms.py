@@ -68,6 +68,12 @@ def _values(**fixed):
 
 
 R = "registry."
+
+
+def _posting_of(world: World, person_key: str) -> int:
+    from registry.people.models import Posting
+
+    return db.session.scalar(select(Posting.id).where(Posting.person_id == world.ids[person_key]))
 RECORD_VERSION = _version(R + "records.models.SupportRecord", "record_draft")
 
 
@@ -118,6 +124,20 @@ FORMS: dict[str, Spec] = {
     "assessment.close": Spec("county", R + "assessment.forms.FollowUpForm", {"incentive_id": "incentive_rectifying"},
                              page=False, valid=_values(note="已销号", version=_version(R + "assessment.models.Incentive",
                                                                                      "incentive_rectifying"))),
+    # care (关心关爱), 容错纠错
+    "care.new": Spec("county", R + "care.forms.CareForm", {"person_id": "person_k"},
+                     valid=lambda world: {"posting_id": str(_posting_of(world, "person_k")), "kind": "insurance",
+                                          "item": "人身意外伤害保险", "start_date": "2025-06-01",
+                                          "end_date": "2026-05-31", "amount": "50万"}),
+    "care.cancel": Spec("county", R + "care.forms.CancelForm", {"care_id": "care_k"}, page=False,
+                        valid=_values(reason="保单号录入错误", version=_version(R + "care.models.CareRecord", "care_k"))),
+    "tolerance.apply_summons": Spec("unit", R + "tolerance.forms.ApplicationForm", {"incentive_id": "incentive"},
+                                    valid=_values(grounds="objective", facts="暴雨致道路中断，未能返村")),
+    "tolerance.apply_grade": Spec("unit", R + "tolerance.forms.ApplicationForm", {"assessment_id": "grade_a"},
+                                  valid=_values(grounds="no_rule", facts="参加抗洪抢险")),
+    "tolerance.decide": Spec("county", R + "tolerance.forms.DecisionForm", {"tolerance_id": "tolerance_case"},
+                             page=False, valid=_values(decision="tolerated", reason="情况属实", version=_version(
+                                 R + "tolerance.models.FaultToleranceCase", "tolerance_case"))),
     # 催办: the world's submitted record is not overdue yet (refused: only the note and the
     # refusal are fuzzed); its result waits for verification and its posting has missing months
     "chase.record": Spec("township", R + "chase.forms.ChaseForm", {"record_id": "record_submitted"},
@@ -280,6 +300,7 @@ FILTERS: dict[str, tuple[str, str]] = {
     "people.choose_person": ("county", R + "people.forms.PeopleFilter"),
     "people.postings": ("township", R + "people.forms.PostingFilter"),
     "notifications.index": ("village", R + "notifications.forms.NotificationFilter"),
+    "care.index": ("county", R + "care.forms.CareFilter"),
 }
 
 # Form classes that no view posts on their own (bases).

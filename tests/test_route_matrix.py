@@ -240,6 +240,25 @@ EXPECT: dict[str, Expect] = {
     "scorecards.approve": E(("province",)),
     "scorecards.send_back": E(("province",)),
     "scorecards.publish": E(("province",)),
+    # -- care, fault tolerance, supervision (issue 17) ----------------------------------------
+    "care.index": E((*READERS, "unit")),
+    "care.export": E((*READERS, "unit")),
+    "care.person": E((*READERS, "unit", *CADRE)),  # a cadre: their own
+    "care.detail": E((*READERS, "unit", *CADRE)),
+    # the form answers every region staff; only the dispatching office (or above) may save (care.services)
+    "care.new": E(STAFF),
+    "care.cancel": E(STAFF),
+    "tolerance.index": E((*READERS, "unit")),
+    "tolerance.detail": E((*READERS, "unit", *CADRE)),
+    # the person themself, their unit or region staff apply; viewers and villages never
+    "tolerance.apply_summons": E((*STAFF, "unit", *CADRE)),
+    "tolerance.apply_grade": E((*STAFF, "unit", *CADRE)),
+    "tolerance.decide": E(STAFF),  # the service says which level (the issuing one or above)
+    "supervision.index": E(READERS),
+    "supervision.record": E(READERS),
+    "supervision.record_export": E(READERS),
+    "supervision.fund": E(READERS),
+    "supervision.fund_export": E(READERS),
     "closing.index": E(READERS),
     "closing.detail": E(READERS),
     "closing.close": E(("province", "city", "county")),  # townships do not close a year
@@ -309,9 +328,12 @@ def _arg_models() -> dict:
     from registry.scorecards.models import Indicator, Scheme, ScoreFile, Scorecard
     from registry.training.models import Attendance, Training
     from registry.transfer.models import TransferJob
+    from registry.care.models import CareRecord
+    from registry.tolerance.models import FaultToleranceCase
 
     return {
         "scheme_id": Scheme, "indicator_id": Indicator, "card_id": Scorecard, "score_file_id": ScoreFile,
+        "care_id": CareRecord, "tolerance_id": FaultToleranceCase,
         "user_id": User,  # no scope rule: administrators' alone
         "session_id": LoginSession, "token_id": ApiToken,  # one's own
         "assessment_id": Assessment, "incentive_id": Incentive, "close_id": YearClose, "request_id": ReopenRequest,
@@ -343,6 +365,7 @@ def _constraints() -> dict:
         **{f"dashboard.{name}": area for name in ("coverage", "download", "gaps_page", "gaps_export", "api_coverage",
                                                   "api_gaps")},
         "records.fund": fund, "records.fund_export": fund, "records.contribution_new": fund,
+        "supervision.fund": fund, "supervision.fund_export": fund,
         "records.edit": draft, "records.submit": draft, "records.upload": draft,
         "records.confirm": submitted, "records.dispute": submitted, "records.withdraw": submitted,
         "offline.decide": submitted,
@@ -733,6 +756,7 @@ def _export_rows() -> dict[str, Callable]:
         "inspections.findings_export": lambda r, lk: [(Finding, r["编号"])],
         "dashboard.gaps_export": lambda r, lk: [(Region, r["区划代码"])],
         "regions.export_villages": lambda r, lk: [(Region, r["村代码"])],
+        "care.export": lambda r, lk: [(Person, lk.person.get(r["姓名"]))],
         "dashboard.download": codes,
         "scorecards.export": scorecard,
     }

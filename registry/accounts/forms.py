@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..core.enums import ROLES
+from ..core.enums import OVERSIGHT_BODIES, ROLES
 from ..core.forms import select_choices
 from .tokens import EXPIRY_CHOICES
 
@@ -28,6 +28,8 @@ class UserForm(FlaskForm):
     region_code = StringField("所属行政区代码（行政区工作人员、监督查询）", validators=[Optional(), Length(max=12)])
     organization_id = StringField("所属帮扶单位编号（帮扶单位）", validators=[Optional(), Length(max=12)])
     village_code = StringField("所属村代码（村）", validators=[Optional(), Length(max=12)])
+    oversight_body = SelectField("监督单位（监督查询）", validate_choice=False,
+                                 choices=select_choices([("", "（不填）"), *OVERSIGHT_BODIES.items()]))
 
 
 class EmptyForm(FlaskForm):

@@ -26,6 +26,8 @@ class User(UserMixin, db.Model):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), index=True)
     village_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), unique=True)
+    # a viewer (监督查询): the body it belongs to (core.enums.OVERSIGHT_BODIES: 纪检监察, 财政, 审计…)
+    oversight_body: Mapped[str | None] = mapped_column(String(20))
     # a cadre's account starts with a one-time activation code (only its digest is kept)
     # instead of a password; activating sets the password and clears the code
     activation_digest: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..audit.services import record
-from ..core.enums import ROLES
+from ..core.enums import OVERSIGHT_BODIES, ROLES
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -103,9 +103,15 @@ def create_user(
     display_name: str = "",
     password: str | None = None,
     actor=None,
+    oversight_body: str | None = None,
 ) -> tuple[User, str]:
-    """Create a user with the scope its role needs; returns (user, password)."""
+    """Create a user with the scope its role needs; returns (user, password). A viewer may
+    name the body it belongs to (``OVERSIGHT_BODIES``)."""
     errors = Collector()
+    oversight_body = oversight_body or None
+    if oversight_body is not None:
+        errors.check(role == "viewer", "oversight_body", "只有监督查询账号填写监督单位")
+        errors.check(oversight_body in OVERSIGHT_BODIES, "oversight_body", "请选择有效的监督单位")
     check_username(errors, username)
     errors.check(role in ROLES, "role", "角色无效")
     # a cadre's account is bound to a person and starts with an activation code
@@ -134,6 +140,7 @@ def create_user(
         username=username,
         role=role,
         display_name=display_name or username,
+        oversight_body=oversight_body,
         password_hash=hash_password(password),
         region_code=region_code if role in ("region", "viewer") else None,
         organization_id=organization_id if role == "unit" else None,

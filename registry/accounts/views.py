@@ -171,6 +171,7 @@ def new_user():
                     organization_id=org_id,
                     village_code=form.village_code.data or None,
                     display_name=form.display_name.data or "",
+                    oversight_body=form.oversight_body.data or None,
                 )
                 db.session.commit()
                 return f"账号 {user.username} 已创建，初始密码只显示这一次：{password}"

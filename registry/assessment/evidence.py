@@ -33,11 +33,105 @@ def absence_cap(absences: int) -> str | None:
 
 
 def grade_allowed(grade: str, absences: int) -> bool:
+    return _within(grade, absence_cap(absences))
+
+
+def _within(grade: str, best: str | None) -> bool:
+    """``grade`` is no better than ``best`` (None: anything goes)."""
     grades = list(current_app.config["REGISTRY_PERSON_GRADES"])
-    best = absence_cap(absences)
     if best is None or best not in grades or grade not in grades:
         return True
     return grades.index(grade) >= grades.index(best)
+
+
+def _worse(a: str | None, b: str | None) -> str | None:
+    """The lower of two caps (None: no cap)."""
+    grades = list(current_app.config["REGISTRY_PERSON_GRADES"])
+    if a is None or a not in grades:
+        return b
+    if b is None or b not in grades:
+        return a
+    return a if grades.index(a) >= grades.index(b) else b
+
+
+def _tolerated(kind: str, ids) -> set[int]:
+    """The ids of ``kind`` (summons, assessment) that a 容错 decision tolerated; none when
+    the fault-tolerance feature is not installed."""
+    try:
+        from ..tolerance.effects import tolerated_ids
+    except ImportError:
+        return set()
+    return tolerated_ids(kind, ids)
+
+
+@dataclass
+class GradeCap:
+    """The best grade a person may get for a year, and why: unexcused absences
+    (``REGISTRY_ABSENCE_GRADE_CAP``) and summons (约谈) about the person issued in the
+    year (``REGISTRY_SUMMONS_GRADE_CAP``). A summons tolerated by a 容错纠错 decision does
+    not count; a grade tolerated as a whole is capped by neither (``tolerated``)."""
+
+    best: str | None
+    absences: int
+    summons: int  # summons of the year that count
+    tolerated_summons: int  # summons of the year a 容错 decision took out
+    grade_tolerated: bool  # the year's grade itself was tolerated: no cap
+
+    def allows(self, grade: str) -> bool:
+        return _within(grade, self.best)
+
+    @property
+    def by_absences(self) -> bool:
+        return not self.grade_tolerated and bool(self.absences) and absence_cap(self.absences) is not None
+
+    @property
+    def by_summons(self) -> bool:
+        return not self.grade_tolerated and bool(self.summons) and summons_cap() is not None
+
+    def reasons(self, spaced: bool = False) -> list[str]:
+        gap = " " if spaced else ""
+        out = []
+        if self.by_absences:
+            out.append(f"全年无故缺勤{gap}{self.absences}{gap}天" if spaced else f"本年度无故缺勤{self.absences}天")
+        if self.by_summons:
+            out.append(f"全年受到约谈{gap}{self.summons}{gap}次" if spaced else f"本年度受到约谈{self.summons}次")
+        return out
+
+    @property
+    def message(self) -> str:
+        return f"{'、'.join(self.reasons())}，考核等次最高只能评为“{self.best}”"
+
+    @property
+    def tolerance_note(self) -> str:
+        """What 容错 decisions changed, in words ('' when nothing)."""
+        if self.grade_tolerated:
+            return "该年度考核已予以容错，不受缺勤和约谈限制"
+        if self.tolerated_summons:
+            return f"本年度有{self.tolerated_summons}次约谈已予以容错，不计入考核"
+        return ""
+
+
+def summons_cap() -> str | None:
+    return current_app.config.get("REGISTRY_SUMMONS_GRADE_CAP") or None
+
+
+def grade_cap(posting_id: int, person_id: int, year: int, absences: int) -> GradeCap:
+    """The cap on the grade of ``posting_id``'s person for ``year`` (see ``GradeCap``)."""
+    from .models import Assessment, Incentive, subject_key
+
+    summons = list(db.session.scalars(select(Incentive.id).where(
+        Incentive.kind == "summons", Incentive.subject_kind == "person", Incentive.person_id == person_id,
+        Incentive.issued_on.between(date(year, 1, 1), date(year, 12, 31)))))
+    tolerated = _tolerated("summons", summons) if summons else set()
+    graded = db.session.scalar(select(Assessment.id).where(
+        Assessment.subject_key == subject_key("person", posting_id), Assessment.year == year))
+    whole = graded is not None and graded in _tolerated("assessment", [graded])
+    counting = len(summons) - len(tolerated)
+    best = None
+    if not whole:
+        best = _worse(absence_cap(absences), summons_cap() if counting else None)
+    return GradeCap(best=best, absences=absences, summons=counting, tolerated_summons=len(tolerated),
+                    grade_tolerated=whole)
 
 
 @dataclass
@@ -106,6 +200,7 @@ class PersonEvidence:
     year: int
     duty: YearSummary
     best_grade: str | None
+    cap: GradeCap
     pre_posting: PrePostingCheck
     yearly: YearlyCheck
     support: SupportSummary
@@ -135,8 +230,9 @@ def person_evidence(posting: Posting, year: int) -> PersonEvidence:
             select(VillageResult).where(VillageResult.village_code == posting.region_code, VillageResult.year.in_([year, year - 1]))
         )
     }
+    cap = grade_cap(posting.id, posting.person_id, year, duty.absences)
     return PersonEvidence(
-        posting=posting, year=year, duty=duty, best_grade=absence_cap(duty.absences),
+        posting=posting, year=year, duty=duty, best_grade=cap.best, cap=cap,
         pre_posting=check.pre_posting, yearly=check.yearly,
         support=confirmed_support(posting.organization_id, year, village_code=posting.region_code),
         result=results.get(year), previous_result=results.get(year - 1),

@@ -17,7 +17,7 @@ class GradeForm(FlaskForm):
     version = HiddenField()
 
     def set_grades(self, grades, allowed=None) -> None:
-        self.grade.choices = [("", "请选择")] + [(g, g if allowed is None or g in allowed else f"{g}（缺勤限制，不可选）") for g in grades]
+        self.grade.choices = [("", "请选择")] + [(g, g if allowed is None or g in allowed else f"{g}（受限制，不可选）") for g in grades]
 
 
 class IncentiveForm(FlaskForm):

@@ -3,7 +3,9 @@
 Rules (DESIGN.md section 5):
 - grades come from the settings (people ``REGISTRY_PERSON_GRADES``, organizations
   ``REGISTRY_ORG_GRADES``); one grade per subject and year;
-- a person's unexcused absences in the year cap the grade (``REGISTRY_ABSENCE_GRADE_CAP``);
+- a person's unexcused absences in the year cap the grade (``REGISTRY_ABSENCE_GRADE_CAP``),
+  and so does a summons about them issued in the year (``REGISTRY_SUMMONS_GRADE_CAP``)
+  unless a 容错纠错 decision tolerated it (``evidence.grade_cap``);
 - only region staff whose jurisdiction holds the subject assess it (a person: the
   posting's place; an organization: its home region or a place it helps);
 - a re-grade is an edit with a reason, recorded in the audit trail;
@@ -33,7 +35,7 @@ from ..organizations.models import Organization
 from ..people.models import Person, Posting
 from ..regions.models import Region
 from ..training.checks import active_in_year
-from .evidence import absence_cap, grade_allowed
+from .evidence import grade_cap
 from .models import Assessment, Incentive, subject_key
 
 STALE_MESSAGE = "该记录已被他人修改，请刷新页面后重新填写"
@@ -176,8 +178,9 @@ def assess_posting(posting: Posting, data: GradeData, user) -> Assessment:
         if posting.start_date > date(year, 12, 31) or (posting.end_date is not None and posting.end_date < date(year, 1, 1)):
             errors.add("year", f"该选派{year}年不在岗，不能考核该年度")
         absences = absences_in_year(posting.id, year)
-        if grade in person_grades() and not grade_allowed(grade, absences):
-            errors.add("grade", f"本年度无故缺勤{absences}天，考核等次最高只能评为“{absence_cap(absences)}”")
+        cap = grade_cap(posting.id, posting.person_id, year, absences)
+        if grade in person_grades() and not cap.allows(grade):
+            errors.add("grade", cap.message)
         existing = _existing(subject_key("person", posting.id), year)
     if year is None:
         errors.raise_if_any()

@@ -25,7 +25,7 @@ from ..transfer.exports import export_job
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from . import settings as settings_info
-from .evidence import grade_allowed, organization_evidence, person_evidence
+from .evidence import grade_cap, organization_evidence, person_evidence
 from .forms import FollowUpForm, GradeForm, IncentiveForm
 from .models import Assessment, Incentive
 from .services import (
@@ -158,7 +158,7 @@ def posting(posting_id: int):
     existing = assessment_of("person", posting.id, year)
     evidence = person_evidence(posting, year)
     form = GradeForm(obj=existing if existing and request.method == "GET" else None)
-    allowed = [g for g in person_grades() if grade_allowed(g, evidence.absences)]
+    allowed = [g for g in person_grades() if evidence.cap.allows(g)]
     form.set_grades(person_grades(), allowed)
     if not form.is_submitted():
         form.year.data = year
@@ -221,9 +221,12 @@ def detail(assessment_id: int):
         regrade_url = url_for("assessment.posting", posting_id=assessment.posting_id, year=assessment.year)
     else:
         regrade_url = url_for("assessment.organization", organization_id=assessment.organization_id, year=assessment.year)
+    cap = None
+    if assessment.subject_kind == "person" and assessment.posting_id is not None:
+        cap = grade_cap(assessment.posting_id, assessment.person_id, assessment.year, assessment.absences)
     return render_template("assessment/detail.html", a=assessment, history=events_of(current_user, "Assessment", assessment.id),
                            changed=evidence_changes([assessment]).get(assessment.id),
-                           regrade=regrade, regrade_url=regrade_url)
+                           regrade=regrade, regrade_url=regrade_url, cap=cap)
 
 
 @bp.route("/assessment/person/<int:person_id>")

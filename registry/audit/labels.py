@@ -38,6 +38,10 @@ ACTION_LABELS = {
     "regrade": "改定等次",
     "rectify": "整改",
     "close": "销号",
+    # care records (care/services.py) and fault tolerance (tolerance/services.py)
+    "cancel": "作废",
+    "tolerance_apply": "申请容错",
+    "tolerance_decide": "容错决定",
     # closing a year (closing/services.py)
     "year_close": "年度关账",
     "reopen_request": "申请重新开放",
@@ -81,6 +85,7 @@ ENTITY_LABELS = {
     "Gap": "缺口清单", "TransferJob": "导入导出任务", "YearClose": "年度关账", "ReopenRequest": "重新开放申请",
     "ApiToken": "API令牌", "ChaseUp": "催办", "Escalation": "督办升级",
     "InspectionPlan": "督查计划", "Inspection": "督查对象", "InspectionVisit": "督查走访", "Finding": "督查问题",
+    "CareRecord": "关心关爱", "FaultToleranceCase": "容错纠错",
 }
 
 

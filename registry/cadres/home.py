@@ -46,6 +46,15 @@ class CadreHome:
     attendances: list[Attendance]
     training_check: object | None
     assessments: list[Assessment]
+    care: object | None = None  # care.services.CareStatus: insurance, health check, allowances, leave
+
+
+def _care_status(user, today: date):
+    try:
+        from ..care.services import care_status, person_care
+    except ImportError:  # the care feature is not installed
+        return None
+    return care_status(person_care(user, user.person_id), user.person_id, today)
 
 
 def cadre_home(user, today: date | None = None) -> CadreHome:
@@ -64,4 +73,4 @@ def cadre_home(user, today: date | None = None) -> CadreHome:
     check = checks.posting_training_checks([active], today=today).get(active.id) if active else None
     return CadreHome(person=person, posting=active, village_posting=village, months=months, postings=postings,
                      attendances=person_attendances(user, user.person_id)[:5], training_check=check,
-                     assessments=person_assessments(user, user.person_id))
+                     assessments=person_assessments(user, user.person_id), care=_care_status(user, today))

@@ -140,3 +140,42 @@ INCENTIVE_LEVELS = {
     "township": "乡镇级",
 }
 FOLLOW_UP_STATUSES = {"open": "待整改", "rectifying": "整改中", "closed": "已销号"}
+
+# -- care for frontline cadres and fault tolerance (issue 17, §八) -------------------------
+
+CARE_KINDS = {
+    "allowance": "补助",
+    "insurance": "保险",
+    "health_check": "体检",
+    "leave": "休假",
+}
+# what each kind may be (the item of a care record), as the dispatching offices name them
+CARE_ITEMS = {
+    "allowance": ("生活补助", "交通补助", "通讯补助", "伙食补助", "其他补助"),
+    "insurance": ("人身意外伤害保险", "重大疾病保险", "住院医疗保险", "其他保险"),
+    "health_check": ("年度体检", "专项体检"),
+    "leave": ("休假", "探亲假", "轮休", "病假"),
+}
+ACCIDENT_INSURANCE = "人身意外伤害保险"
+CARE_STATUSES = {"active": "有效", "cancelled": "已作废"}
+
+# 容错纠错: what a case is about; the inspections feature adds "finding" (tolerance.subjects)
+TOLERANCE_SUBJECTS = {"summons": "约谈", "assessment": "年度考核"}
+TOLERANCE_STATUSES = {"pending": "待决定", "tolerated": "予以容错", "not_tolerated": "不予容错"}
+# the situations the measures name (三个区分开来)
+TOLERANCE_GROUNDS = {
+    "exploration": "推进改革、探索创新中因缺乏经验、先行先试出现失误",
+    "no_rule": "上级尚无明确限制的探索性工作中出现失误",
+    "objective": "因不可抗力、难以预见等客观因素未达到预期效果",
+    "collective": "经集体决策、按规定程序办事，因客观原因出现偏差",
+    "other": "其他情形",
+}
+
+# which body a supervising account (监督查询, role viewer) belongs to
+OVERSIGHT_BODIES = {
+    "discipline": "纪检监察",
+    "finance": "财政",
+    "audit": "审计",
+    "agriculture": "农业农村",
+    "development": "发展改革",
+}

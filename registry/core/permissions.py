@@ -55,6 +55,17 @@ PERMISSIONS: dict[str, set[str]] = {
     # 实绩考核 of cities and counties: province staff define, score, review and publish
     # (scorecards.services says which of them may take each step)
     "assess_regions": {"region"},
+    # care for frontline cadres: the dispatching office records (care.services.may_record
+    # says which); the cadre reads their own, the unit its people's
+    "read_care": _READERS | {"unit", "cadre"},
+    "manage_care": _REGION_STAFF,
+    # 容错纠错: the person, their unit or region staff apply; the deciding jurisdiction
+    # decides (tolerance.services.can_decide)
+    "read_tolerance": _READERS | {"unit", "cadre"},
+    "apply_tolerance": _REGION_STAFF | {"unit", "cadre"},
+    "decide_tolerance": _REGION_STAFF,
+    # 监督: a fund or record followed from contribution to village to confirmation, with its trail
+    "supervise": _READERS,
     "close_year": {"region"},  # county, city and province staff (the closing service checks the level)
     "reopen_year": {"region"},  # request, approve, close again (the closing service checks the level)
 }

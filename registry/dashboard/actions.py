@@ -18,6 +18,8 @@ Kind by kind:
   township verifies or returns a month for correction.
 - overdue: only the village confirms; the record, and for township staff and above 催办
   (the worklist adds that button itself: ``chase``).
+- no_accident_insurance / no_health_check: 登记保险 / 登记体检 — the care form of the person
+  (the dispatching office records it: county for 县派, city for 市派, province for 省派).
 - ending_no_successor: 选派接替人选 — the village, role and start date chosen; a first
   secretary's successor can only be posted once the incumbent's posting has ended (one
   active first secretary per village), so that line links to the posting instead.
@@ -51,6 +53,10 @@ def _arrange(which: str) -> Callable[[dict, str], str]:
     return lambda item, back: url_for("training.arrange", posting_id=item["posting_id"], which=which, next=back)
 
 
+def _care(kind: str) -> Callable[[dict, str], str]:
+    return lambda item, back: url_for("care.new", person_id=item["person_id"], kind=kind, next=back)
+
+
 # kind: (label, permission, url of the form (item, back) -> str, note)
 _FORMS: dict[str, tuple[str, str, Callable[[dict, str], str], str]] = {
     "no_first_secretary": ("选派第一书记", "manage_postings", _choose_person("first_secretary"), ""),
@@ -64,6 +70,8 @@ _FORMS: dict[str, tuple[str, str, Callable[[dict, str], str], str]] = {
                  lambda item, back: url_for("duty.posting", posting_id=item["posting_id"]), ""),
     "overdue": ("查看记录", "work_gaps", lambda item, back: url_for("records.detail", record_id=item["record_id"]), ""),
     "ending_no_successor": ("选派接替人选", "manage_postings", _choose_person(start=True), ""),
+    "no_accident_insurance": ("登记保险", "manage_care", _care("insurance"), ""),
+    "no_health_check": ("登记体检", "manage_care", _care("health_check"), ""),
 }
 
 # Said once above a kind's lines: who closes the gap where no form of the registry does it
@@ -71,6 +79,8 @@ NOTES = {
     "no_support": "由结对单位填报帮扶记录、经村确认后消除。",
     "low_days": "在村天数由驻村干部本人或所在村据实填报，经乡镇核实后计入此处；待核实的月份见“驻村纪实”的待核实列表。",
     "overdue": "须由村确认或提出异议；点“查看记录”了解详情。",
+    "no_accident_insurance": "由派出机关登记：县派干部由县级、市派由市级、省派和中央单位选派由省级登记。",
+    "no_health_check": "由派出机关登记：县派干部由县级、市派由市级、省派和中央单位选派由省级登记。",
 }
 
 

@@ -40,6 +40,8 @@ GAP_KINDS = {
     "low_days": "驻村天数不足",
     "overdue": "帮扶记录逾期未确认",
     "ending_no_successor": "90天内到期且无接替人选",
+    "no_accident_insurance": "驻村干部没有在保的人身意外伤害保险",
+    "no_health_check": "驻村干部本年度未体检",
 }
 
 
@@ -222,6 +224,16 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
                        "url": url_for("records.detail", record_id=r.id), "date": to_local(r.submitted_at).date(),
                        "record_id": r.id, "code": r.place_code},
             "place_code")
+
+    try:
+        from ..care.services import uninsured, unchecked
+    except ImportError:
+        uninsured = unchecked = None
+    if uninsured is not None:
+        add("no_accident_insurance", uninsured(active, today),
+            lambda r: _posting_item(r, f"今天（{date_cn(today)}）没有在保的人身意外伤害保险，请派出机关办理"), "place_code")
+        add("no_health_check", unchecked(active, today.year),
+            lambda r: _posting_item(r, f"{today.year}年尚未安排体检"), "place_code")
 
     successor = aliased(Posting)
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])

@@ -36,7 +36,7 @@ def create_demo_accounts(path: Path) -> list[tuple[str, str, str, str]]:
         ("region", township.code, "demo_township", {"region_code": township.code}),
         ("unit", org.name, "demo_unit", {"organization_id": org.id}),
         ("village", village.code, "demo_village", {"village_code": village.code}),
-        ("viewer", "430000000000", "demo_viewer", {"region_code": "430000000000"}),
+        ("viewer", "430000000000", "demo_viewer", {"region_code": "430000000000", "oversight_body": "audit"}),
     ]
     rows = []
     made = {}

@@ -18,4 +18,5 @@ KINDS: dict[str, str] = {
     "finding_overdue": "督查问题逾期未销号",
     "reopen": "重新开放年度数据申请",
     "scorecard_published": "实绩考核结果发布",
+    "fault_tolerance": "容错纠错申请及决定",
 }

@@ -1,0 +1,136 @@
+"""容错纠错: the list, applying about a summons or a grade, a case and its decision."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request, url_for
+from flask_login import current_user
+
+from ..assessment.models import Assessment, Incentive
+from ..audit.services import events_of
+from ..core.access import for_cadres
+from ..core.enums import TOLERANCE_STATUSES
+from ..core.forms import save_form
+from ..core.navigation import nav_entry
+from ..core.parsing import page_arg
+from ..core.permissions import require
+from ..core.queries import count, first
+from ..core.scope import get_in_scope_or_404
+from ..extensions import db
+from ..main.home import panel
+from .forms import ApplicationForm, DecisionForm
+from .models import FaultToleranceCase
+from .services import Application, Decision, apply, can_decide, cases_for, cases_of_subject, live_case, may_apply, to_decide
+from .subjects import SUBJECTS
+
+bp = Blueprint("tolerance", __name__, url_prefix="/tolerance")
+
+
+@bp.route("/")
+@require("read_tolerance")
+def index():
+    status = request.args.get("status", "")
+    status = status if status in TOLERANCE_STATUSES else ""
+    page = db.paginate(cases_for(current_user, status=status), page=page_arg(request.args), per_page=50,
+                       error_out=False)
+    return render_template("tolerance/index.html", page=page, status=status, statuses=TOLERANCE_STATUSES,
+                           waiting=count(to_decide(current_user)) if current_user.can("decide_tolerance") else 0)
+
+
+def _apply(kind: str, subject):
+    """The application form about ``subject`` (found in scope by the route)."""
+    subject_kind = SUBJECTS[kind]
+    info = subject_kind.info(subject)
+    form = ApplicationForm()
+    refusal = subject_kind.refusal(subject)
+    if refusal is None and not may_apply(current_user, info):
+        refusal = "只有当事干部本人、所在单位或相关行政区工作人员可以申请容错"
+    existing = live_case(kind, subject.id)
+    if form.validate_on_submit():
+        data = Application(grounds=form.grounds.data, facts=form.facts.data)
+        saved = save_form(form, lambda: apply(kind, subject, data, current_user), success="已提交容错申请",
+                          redirect_to=lambda case: url_for("tolerance.detail", tolerance_id=case.id))
+        if saved:
+            return saved
+    status = 422 if form.is_submitted() else 200
+    return render_template("tolerance/apply.html", form=form, info=info, label=subject_kind.label, refusal=refusal,
+                           existing=existing, effect=subject_kind.effect(subject)), status
+
+
+@bp.route("/new/summons/<int:incentive_id>", methods=["GET", "POST"])
+@for_cadres  # about a summons of their own
+@require("apply_tolerance")
+def apply_summons(incentive_id: int):
+    return _apply("summons", get_in_scope_or_404(Incentive, incentive_id))
+
+
+@bp.route("/new/grade/<int:assessment_id>", methods=["GET", "POST"])
+@for_cadres  # about a grade of their own
+@require("apply_tolerance")
+def apply_grade(assessment_id: int):
+    return _apply("assessment", get_in_scope_or_404(Assessment, assessment_id))
+
+
+def _page(case: FaultToleranceCase, form: DecisionForm | None = None, status: int = 200):
+    form = form or DecisionForm(formdata=None)
+    if not form.version.data:
+        form.version.data = case.version
+    subject_kind = SUBJECTS.get(case.subject_kind)
+    subject = db.session.get(subject_kind.model, case.subject_id) if subject_kind else None
+    return render_template(
+        "tolerance/detail.html", case=case, form=form, history=events_of(current_user, "FaultToleranceCase", case.id),
+        decide=case.status == "pending" and current_user.can("decide_tolerance") and can_decide(current_user, case),
+        subject_url=subject_kind.info(subject).url if subject is not None else None,
+        others=[c for c in cases_of_subject(current_user, case.subject_kind, case.subject_id) if c.id != case.id],
+    ), status
+
+
+@bp.route("/<int:tolerance_id>")
+@for_cadres  # a case about themselves
+@require("read_tolerance")
+def detail(tolerance_id: int):
+    return _page(get_in_scope_or_404(FaultToleranceCase, tolerance_id))
+
+
+@bp.route("/<int:tolerance_id>/decide", methods=["POST"])
+@require("decide_tolerance")
+def decide(tolerance_id: int):
+    from .services import decide as decide_case
+
+    case = get_in_scope_or_404(FaultToleranceCase, tolerance_id)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        data = Decision(decision=form.decision.data, reason=form.reason.data, document_number=form.document_number.data,
+                        correction=form.correction.data, version=form.version.data)
+        saved = save_form(form, lambda: decide_case(case, data, current_user),
+                          success=lambda c: f"已作出决定：{c.status_label}",
+                          redirect_to=url_for("tolerance.detail", tolerance_id=case.id))
+        if saved:
+            return saved
+    return _page(case, form, 422)
+
+
+@bp.app_context_processor
+def _helpers():
+    """``tolerance_of(kind, id)``: the cases about a subject the reader may see, for the
+    summons' and grades' pages (``templates/tolerance/_subject.html``)."""
+    return {"tolerance_of": lambda kind, ident: cases_of_subject(current_user, kind, ident)}
+
+
+# -- navigation and the home panel -------------------------------------------------------------------
+
+nav_entry(58, "容错纠错", "tolerance.index", ("admin", "region", "viewer", "unit"))
+
+
+@panel
+def _tolerance_to_decide(user):
+    if user.role != "region":
+        return None
+    stmt = to_decide(user)
+    total = count(stmt)
+    if not total:
+        return None
+    return {
+        "title": "容错申请待决定", "count": total,
+        "rows": [{"text": f"{c.subject_name} · {c.subject_label}", "note": c.subject_title,
+                  "url": url_for("tolerance.detail", tolerance_id=c.id)} for c in first(stmt, 5)],
+        "link": url_for("tolerance.index", status="pending"), "empty": "没有待决定的容错申请",
+    }
