@@ -43,6 +43,7 @@ AUDITED = {
     "Pairing", "Person", "Posting", "SupportRecord", "Training", "VillageResult",
     "InspectionPlan", "Inspection", "InspectionVisit", "Finding", "FindingEvidence",  # 督查
     "Scheme", "Indicator", "Scorecard", "ScoreLine", "ScoreFile",  # 实绩考核
+    "CareRecord", "FaultToleranceCase",  # 关心关爱, 容错纠错
 }
 
 

@@ -464,3 +464,34 @@ def test_the_scheme_exports_its_ranked_scorecards(db, people, login_as):
     assert [str(c) for c in rows[0][:6]] == ["排名", "被考核地区", "状态", "总分", "第一书记覆盖：指标值", "第一书记覆盖：得分"]
     assert str(rows[1][1]) == f"吉首市（{COUNTY}）" and str(rows[1][0]) == "1"
     assert login_as(people["county"]).get(f"/scorecards/schemes/{card.scheme_id}/export.csv").status_code == 404
+
+
+def test_inspection_findings_and_tolerated_summons_count_as_recounted(db, people):
+    """The two indicators wired at merge: findings rectified (督查) equals a recount of the
+    county's findings of the year; a summons covered by a 容错 decision no longer counts."""
+    from registry.assessment.models import Incentive
+    from registry.inspections import services as inspections
+    from registry.inspections.models import Finding
+    from registry.scorecards.providers import PROVIDERS
+    from registry.tolerance.services import Application, Decision, apply, decide
+
+    _county_world()
+    province = people["province"]
+    plan = inspections.create_plan(province, YEAR, "示例督查计划")
+    inspection = inspections.add_inspection(plan, province, f"region:{COUNTY}")
+    due = (local_today() + timedelta(days=30)).isoformat()
+    found = [inspections.add_finding(inspection, province, inspections.FindingData("funds", f"示例问题{n}", due))
+             for n in range(3)]
+    inspections.rectify(found[0], "已整改到位", people["county"])
+    inspections.close(found[0], "核实销号", province)
+    rows = [f for f in db.session.scalars(select(Finding)) if f.target_region_code == COUNTY and f.year == YEAR]
+    expected = (sum(1 for f in rows if f.status == "closed"), len(rows))
+    figures = PROVIDERS["findings_rectified"].compute(COUNTY, YEAR)
+    assert (figures.numerator, figures.denominator) == expected == (1, 3)
+
+    summons = db.session.scalar(select(Incentive).where(Incentive.kind == "summons"))
+    assert PROVIDERS["summons"].compute(COUNTY, YEAR).numerator == 1
+    case = apply("summons", summons, Application("objective", "山洪致道路中断，未能返村"), people["county"])
+    decide(case, Decision("tolerated", "情况属实"), people["city"])
+    figures = PROVIDERS["summons"].compute(COUNTY, YEAR)
+    assert figures.numerator == 0 and "予以容错" in figures.basis

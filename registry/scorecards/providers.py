@@ -13,8 +13,8 @@ training rule (``training.checks``), days in the village from the duty months, s
 the incentives (``assessment``).
 
 More providers are added with ``register(...)``. The inspection feature (督查) provides
-``registry/inspections/figures.py: findings_rectified(region_code, year) -> (closed, total)``;
-it is registered at merge, in the slot marked below.
+``registry/inspections/figures.py: findings_rectified(region_code, year) -> (closed, total)``,
+registered below. Summons that a 容错 decision covers (``tolerance.effects``) do not count.
 """
 from __future__ import annotations
 
@@ -162,28 +162,30 @@ def duty_days(code: str, year: int) -> Figures:
 # -- summons (assessment) -------------------------------------------------------------------------
 
 @register("summons", "被约谈次数", "次", "lower",
-          "考核年度内对在本地区工作的干部或单位的约谈次数（表扬激励不计）")
+          "考核年度内对在本地区工作的干部或单位的约谈次数（表扬激励不计；予以容错的约谈不计）")
 def summons(code: str, year: int) -> Figures:
     from ..assessment.models import Incentive
+    from ..tolerance.effects import tolerated_ids
 
     region = _region(code)
-    count = db.session.scalar(select(func.count()).select_from(Incentive).where(
+    ids = db.session.scalars(select(Incentive.id).where(
         Incentive.kind == "summons", region.within(Incentive.subject_region_code),
-        Incentive.issued_on.between(date(year, 1, 1), date(year, 12, 31)))) or 0
-    return Figures(Decimal(count), count, None, f"{year}年约谈在本地区工作的干部或单位：{count}次")
+        Incentive.issued_on.between(date(year, 1, 1), date(year, 12, 31)))).all()
+    tolerated = len(tolerated_ids("summons", ids))
+    count = len(ids) - tolerated
+    spared = f"（另有{tolerated}次予以容错，不计）" if tolerated else ""
+    return Figures(Decimal(count), count, None, f"{year}年约谈在本地区工作的干部或单位：{count}次{spared}")
 
 
 # -- inspections (督查) -----------------------------------------------------------------------------
-# Slot for the inspection feature, registered by the lead at merge (the module does not
-# exist yet in this branch, so it is not imported here):
-#
-#     @register("findings_rectified", "督查发现问题整改销号率", "%", "higher",
-#               "考核年度内督查发现的问题中已销号的占比")
-#     def findings_rectified(code: str, year: int) -> Figures:
-#         from ..inspections.figures import findings_rectified as counted
-#
-#         closed, total = counted(code, year)
-#         return shared_figures(closed, total, f"{year}年督查发现问题：已销号 / 全部")
+
+@register("findings_rectified", "督查发现问题整改销号率", "%", "higher",
+          "考核年度内对本地区督查发现的问题中已销号的占比")
+def findings_rectified(code: str, year: int) -> Figures:
+    from ..inspections.figures import findings_rectified as counted
+
+    closed, total = counted(code, year)
+    return shared_figures(closed, total, f"{year}年督查发现问题：已销号 / 全部")
 
 
 def choices() -> dict[str, str]:
