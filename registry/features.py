@@ -18,6 +18,7 @@ FEATURES = (
     "training",
     "duty",
     "results",
+    "projects",
     "chase",
     "assessment",
     "closing",

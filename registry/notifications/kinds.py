@@ -15,4 +15,6 @@ KINDS: dict[str, str] = {
     "result_returned": "帮扶实效被退回",
     "summons": "约谈及整改进展",
     "reopen": "重新开放年度数据申请",
+    "project_progress": "企业项目进展待本村确认",
+    "project_disputed": "企业项目进展被村提出异议",
 }

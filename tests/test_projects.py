@@ -1,0 +1,433 @@
+"""Enterprise projects (万企兴万村 / 湘商回归): who records them, status moves, the villages'
+confirmation of each progress entry (only by the villages it affects), the sums by status
+on the coverage page and the enterprise's page against a recount, scope, the export and
+the supervision trail."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.audit.models import AuditEvent
+from registry.core.rules import RuleViolation
+from registry.core.timeutil import local_today
+from registry.extensions import db
+from registry.projects import queries, services
+from registry.projects.models import (
+    Project,
+    ProjectConfirmation,
+    ProjectEvidence,
+    ProjectProgress,
+    ProjectVillage,
+)
+from registry.projects.services import ProgressData, ProjectData
+from tests.factories import COUNTY, OTHER_COUNTY, make_org, make_pairing, make_village
+from tests.factories_records import png_bytes
+
+TODAY = local_today()
+SIGNED = TODAY - timedelta(days=200)
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def census() -> tuple:
+    return tuple(count(m) for m in (Project, ProjectVillage, ProjectProgress, ProjectConfirmation, ProjectEvidence,
+                                    AuditEvent))
+
+
+@pytest.fixture()
+def world(db, make_user):
+    """V1, V2 in COUNTY; V3 in OTHER_COUNTY. Enterprise E paired with V1, V2 and V3; a
+    backing unit B; accounts for E, B, each village, the county and the other county."""
+    v1, v2 = make_village(COUNTY, 1), make_village(COUNTY, 2)
+    v3 = make_village(OTHER_COUNTY, 1)
+    enterprise = make_org("enterprise", COUNTY, name="测试农业开发有限公司", level="county", is_xiangshang=True)
+    other = make_org("enterprise", OTHER_COUNTY, name="测试食品有限公司", level="county")
+    backing = make_org("backing_unit", COUNTY, name="测试后盾单位", level="county")
+    for village in (v1, v2, v3):
+        make_pairing(enterprise, village.code, "enterprise_village", start=SIGNED - timedelta(days=30))
+    make_pairing(other, v3.code, "enterprise_village", start=SIGNED - timedelta(days=30))
+    users = {
+        "unit": make_user("unit", organization_id=enterprise.id),
+        "other_unit": make_user("unit", organization_id=other.id),
+        "backing": make_user("unit", organization_id=backing.id),
+        "u1": make_user("village", village_code=v1.code),
+        "u2": make_user("village", village_code=v2.code),
+        "u3": make_user("village", village_code=v3.code),
+        "county": make_user("region", region_code=COUNTY),
+        "other_county": make_user("region", region_code=OTHER_COUNTY),
+        "viewer": make_user("viewer", region_code=COUNTY),
+    }
+    return {"v1": v1, "v2": v2, "v3": v3, "enterprise": enterprise, "other": other, "backing": backing, **users}
+
+
+def _project(w, villages=("v1", "v2"), user="unit", **over) -> Project:
+    data = ProjectData(name=over.pop("name", "油茶精深加工项目"), kind=over.pop("kind", "industry"),
+                       planned_investment=over.pop("planned", "500万"), signed_on=SIGNED.isoformat(),
+                       villages=",".join(w[v].code for v in villages), **over)
+    return services.create_project(w[user], data)
+
+
+def _progress(w, project, user="unit", **over) -> ProjectProgress:
+    values = {"entry_date": (SIGNED + timedelta(days=30)).isoformat()}
+    values.update(over)
+    return services.record_progress(project, w[user], ProgressData(**values))
+
+
+# -- recording -----------------------------------------------------------------------------------
+
+def test_an_enterprise_records_a_project_in_its_paired_villages(world):
+    project = _project(world)
+    assert (project.status, project.planned_investment, project.is_xiangshang) == ("signed", Decimal("5000000.00"), True)
+    assert project.village_codes == [world["v1"].code, world["v2"].code]
+    assert project.lead_village_code == world["v1"].code
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "Project"))
+    assert event.action == "create" and event.organization_id == world["enterprise"].id
+
+
+def test_the_flag_can_differ_from_the_enterprises(world):
+    assert _project(world, is_xiangshang=False).is_xiangshang is False
+
+
+def test_only_an_enterprise_has_projects(world):
+    before = census()
+    with pytest.raises(RuleViolation, match="只有企业"):
+        _project(world, user="backing")
+    assert census() == before
+
+
+def test_a_unit_names_only_villages_it_is_bound_to(world):
+    stranger = make_village(COUNTY, 5)
+    before = census()
+    with pytest.raises(RuleViolation) as refused:
+        services.create_project(world["unit"], ProjectData(name="甲", kind="industry", planned_investment="1",
+                                                           signed_on=SIGNED.isoformat(), villages=stranger.code))
+    assert "不是本单位结对或选派的村" in refused.value.errors["villages"][0]
+    assert census() == before
+
+
+def test_region_staff_record_for_an_enterprise_in_villages_under_them(world):
+    project = _project(world, villages=("v1",), user="county", organization_id=world["enterprise"].id)
+    assert project.organization_id == world["enterprise"].id
+    before = census()
+    with pytest.raises(RuleViolation) as refused:
+        _project(world, villages=("v3",), user="county", organization_id=world["enterprise"].id)
+    assert "不是本辖区的村" in refused.value.errors["villages"][0]
+    with pytest.raises(RuleViolation) as refused:  # an enterprise the county does not see
+        _project(world, villages=("v1",), user="county", organization_id=world["other"].id)
+    assert "organization_id" in refused.value.errors
+    assert census() == before
+
+
+@pytest.mark.parametrize("over, field", [
+    ({"name": ""}, "name"), ({"kind": "mining"}, "kind"), ({"planned": "-5"}, "planned_investment"),
+    ({"planned": "五百万"}, "planned_investment"), ({"villages": ()}, "villages"),
+])
+def test_bad_projects_are_refused_naming_the_field(world, over, field):
+    before = census()
+    with pytest.raises(RuleViolation) as refused:
+        _project(world, **over)
+    assert field in refused.value.errors
+    assert census() == before
+
+
+# -- status moves -------------------------------------------------------------------------------
+
+def test_status_goes_signed_building_operating_with_dates(world):
+    project = _project(world)
+    _progress(world, project, status_to="building", entry_date=(SIGNED + timedelta(days=10)).isoformat())
+    _progress(world, project, status_to="operating", entry_date=(SIGNED + timedelta(days=100)).isoformat())
+    assert project.status == "operating"
+    assert project.started_on == SIGNED + timedelta(days=10) and project.operating_on == SIGNED + timedelta(days=100)
+
+
+@pytest.mark.parametrize("path, refused", [
+    ((), "operating"),  # a step skipped
+    (("building",), "signed"),  # backwards
+    (("building", "operating"), "building"),
+    (("building", "operating"), "operating"),  # to the same status
+])
+def test_refused_status_moves_write_nothing(world, path, refused):
+    project = _project(world)
+    for status in path:
+        _progress(world, project, status_to=status)
+    before = census()
+    with pytest.raises(RuleViolation) as error:
+        _progress(world, project, status_to=refused)
+    assert "status_to" in error.value.errors
+    assert census() == before
+
+
+def test_termination_needs_a_reason_and_ends_everything(world):
+    project = _project(world)
+    before = census()
+    with pytest.raises(RuleViolation) as error:
+        _progress(world, project, status_to="terminated")
+    assert error.value.errors["end_reason"] == ["终止项目须填写终止原因"]
+    assert census() == before
+    _progress(world, project, status_to="terminated", end_reason="企业资金链断裂")
+    assert (project.status, project.end_reason) == ("terminated", "企业资金链断裂")
+    with pytest.raises(RuleViolation, match="已终止"):
+        _progress(world, project, note="复工")
+    with pytest.raises(RuleViolation, match="已终止"):
+        services.update_project(project, world["unit"], ProjectData(name="新名", kind="industry", planned_investment="1",
+                                                                   signed_on=SIGNED.isoformat(), villages=world["v1"].code))
+
+
+def test_a_progress_entry_cannot_predate_the_signing_or_be_empty(world):
+    project = _project(world)
+    with pytest.raises(RuleViolation) as error:
+        _progress(world, project, entry_date=(SIGNED - timedelta(days=1)).isoformat(), note="x")
+    assert "entry_date" in error.value.errors
+    with pytest.raises(RuleViolation) as error:
+        _progress(world, project)
+    assert "至少一项" in error.value.errors["note"][0]
+
+
+def test_another_enterprise_cannot_record_progress(world):
+    project = _project(world)
+    before = census()
+    with pytest.raises(RuleViolation):
+        services.record_progress(project, world["other_unit"], ProgressData(entry_date=TODAY.isoformat(), note="x"))
+    assert census() == before
+
+
+# -- confirmation by the villages it affects --------------------------------------------------------
+
+def test_each_affected_village_confirms_and_the_confirmed_figure_follows(world):
+    project = _project(world)
+    entry = _progress(world, project, actual_investment="120万", local_jobs="35")
+    assert project.actual_investment == Decimal("1200000.00") and project.local_jobs == 35
+    assert sorted(c.village_code for c in entry.confirmations) == [world["v1"].code, world["v2"].code]
+    services.confirm_progress(entry, world["u1"])
+    assert project.confirmed_investment == Decimal("0.00")  # V2 has not decided yet
+    services.confirm_progress(entry, world["u2"])
+    assert project.confirmed_investment == Decimal("1200000.00")
+    later = _progress(world, project, actual_investment="200万", entry_date=(SIGNED + timedelta(days=60)).isoformat())
+    services.confirm_progress(later, world["u1"])
+    services.dispute_progress(later, world["u2"], "实际到位不足200万")
+    assert project.actual_investment == Decimal("2000000.00")
+    assert project.confirmed_investment == Decimal("1200000.00")  # the disputed figure does not count
+    assert later.confirmation_state == "disputed"
+
+
+def test_a_village_the_project_does_not_touch_cannot_confirm_its_investment(world, login_as):
+    """The acceptance rule: V3 is not among the project's villages."""
+    project = _project(world)
+    entry = _progress(world, project, actual_investment="120万")
+    before = census()
+    with pytest.raises(RuleViolation, match="本村不涉及"):
+        services.confirm_progress(entry, world["u3"])
+    session = login_as(world["u3"])
+    assert session.post(f"/projects/{project.id}/progress/{entry.id}/confirm", data={}).status_code == 404
+    assert session.post(f"/projects/{project.id}/progress/{entry.id}/dispute", data={"reason": "x"}).status_code == 404
+    assert session.get(f"/projects/{project.id}").status_code == 404
+    assert census() == before
+    assert all(c.state == "pending" for c in entry.confirmations)
+
+
+def test_a_village_not_affected_by_one_entry_cannot_decide_it(world, login_as):
+    project = _project(world)
+    entry = services.record_progress(project, world["unit"], ProgressData(
+        entry_date=TODAY.isoformat(), actual_investment="10万", villages=[world["v1"].code]))
+    before = census()
+    with pytest.raises(RuleViolation, match="本村不涉及"):
+        services.confirm_progress(entry, world["u2"])
+    response = login_as(world["u2"]).post(f"/projects/{project.id}/progress/{entry.id}/confirm", data={})
+    assert response.status_code == 302  # the project is V2's, the entry is not: refused with a message
+    assert census() == before
+
+
+def test_only_village_accounts_decide_and_only_once(world, login_as):
+    project = _project(world)
+    entry = _progress(world, project, note="完成土地流转")
+    assert login_as(world["county"]).post(f"/projects/{project.id}/progress/{entry.id}/confirm").status_code == 403
+    assert login_as(world["unit"]).post(f"/projects/{project.id}/progress/{entry.id}/confirm").status_code == 403
+    with pytest.raises(RuleViolation):
+        services.confirm_progress(entry, world["county"])
+    session = login_as(world["u1"])
+    assert session.post(f"/projects/{project.id}/progress/{entry.id}/confirm").status_code == 302
+    before = census()
+    with pytest.raises(RuleViolation, match="已对该进展作出处理"):
+        services.dispute_progress(entry, world["u1"], "反悔")
+    assert census() == before
+
+
+def test_a_dispute_needs_a_reason_and_tells_the_enterprise(world, login_as):
+    from registry.notifications.models import Notification
+
+    project = _project(world)
+    entry = _progress(world, project, actual_investment="50万")
+    session = login_as(world["u1"])
+    before = census()
+    response = session.post(f"/projects/{project.id}/progress/{entry.id}/dispute", data={"reason": "  "})
+    assert response.status_code == 422 and "提出异议须填写理由" in response.get_data(as_text=True)
+    assert census() == before
+    response = session.post(f"/projects/{project.id}/progress/{entry.id}/dispute", data={"reason": "资金未到村"})
+    assert response.status_code == 302
+    row = db.session.scalar(select(ProjectConfirmation).where(ProjectConfirmation.village_code == world["v1"].code))
+    assert (row.state, row.reason) == ("disputed", "资金未到村")
+    assert db.session.scalar(select(Notification.kind).where(Notification.user_id == world["unit"].id,
+                                                             Notification.kind == "project_disputed"))
+
+
+# -- evidence --------------------------------------------------------------------------------------
+
+def test_evidence_is_kept_by_the_records_storage_and_served_in_scope(world, login_as):
+    from werkzeug.datastructures import FileStorage
+
+    from registry.records import evidence as files
+
+    project = _project(world)
+    entry = services.record_progress(project, world["unit"], ProgressData(entry_date=TODAY.isoformat(), note="开工"),
+                                     [FileStorage(io.BytesIO(png_bytes()), filename="工地.png")])
+    item = entry.evidence[0]
+    assert files.path_of(item.stored_name).is_file()
+    url = f"/projects/{project.id}/progress/{entry.id}/evidence/{item.id}"
+    response = login_as(world["u1"]).get(url)
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    response.close()
+    assert login_as(world["u3"]).get(url).status_code == 404
+    assert login_as(world["other_unit"]).get(url).status_code == 404
+
+
+def test_a_disguised_file_is_refused_and_nothing_written(world):
+    from werkzeug.datastructures import FileStorage
+
+    project = _project(world)
+    before = census()
+    with pytest.raises(RuleViolation) as error:
+        services.record_progress(project, world["unit"], ProgressData(entry_date=TODAY.isoformat(), note="x"),
+                                 [FileStorage(io.BytesIO(b"<html>x</html>"), filename="x.png")])
+    assert "files" in error.value.errors
+    assert census() == before
+
+
+# -- scope ----------------------------------------------------------------------------------------
+
+def test_scope_unit_region_village(world):
+    from registry.core.scope import in_scope
+
+    here = _project(world, villages=("v1",))
+    there = _project(world, villages=("v3",), name="外县项目")
+    both = _project(world, villages=("v2", "v3"), name="跨县项目")
+    seen = {name: {p.id for p in db.session.scalars(queries.project_list(world[name], queries.ProjectFilters()))}
+            for name in ("unit", "other_unit", "backing", "u1", "u2", "u3", "county", "other_county", "viewer")}
+    assert seen["unit"] == {here.id, there.id, both.id}
+    assert seen["other_unit"] == set() and seen["backing"] == set()
+    assert seen["u1"] == {here.id} and seen["u2"] == {both.id} and seen["u3"] == {there.id, both.id}
+    assert seen["county"] == seen["viewer"] == {here.id, both.id}
+    assert seen["other_county"] == {there.id, both.id}
+    entry = _progress(world, both, note="开工")
+    assert in_scope(ProjectProgress, entry.id, world["u3"]) and not in_scope(ProjectProgress, entry.id, world["u1"])
+
+
+def test_a_village_and_the_region_see_the_enterprise_investing_there(world):
+    from registry.core.scope import in_scope
+
+    assert not in_scope(type(world["enterprise"]), world["other"].id, world["county"])
+    services.create_project(world["other_unit"], ProjectData(
+        name="外企项目", kind="consumption", planned_investment="10万", signed_on=SIGNED.isoformat(), villages=world["v3"].code))
+    assert in_scope(type(world["enterprise"]), world["other"].id, world["other_county"])
+    assert not in_scope(type(world["enterprise"]), world["other"].id, world["county"])
+
+
+def test_pages_in_scope(world, login_as):
+    project = _project(world, villages=("v1",))
+    for name, status in (("unit", 200), ("u1", 200), ("county", 200), ("viewer", 200), ("u2", 404),
+                         ("other_county", 404), ("other_unit", 404)):
+        assert login_as(world[name]).get(f"/projects/{project.id}").status_code == status, name
+    assert login_as(world["viewer"]).get(f"/projects/{project.id}/edit").status_code == 403
+    assert login_as(world["backing"]).get("/projects/new").status_code == 403
+    assert login_as(world["unit"]).get("/projects/new").status_code == 200
+
+
+# -- sums: coverage and the enterprise's page against a recount ----------------------------------------
+
+def _recount(projects, status=None):
+    chosen = [p for p in projects if status is None or p.status == status]
+    return len(chosen), sum((p.planned_investment for p in chosen), Decimal(0)), \
+        sum((p.actual_investment for p in chosen), Decimal(0))
+
+
+def test_sums_by_status_equal_a_recount(world, login_as):
+    from registry.regions.models import Region
+
+    a = _project(world, villages=("v1", "v2"), planned="300万")  # two villages of the county: counted once
+    b = _project(world, villages=("v2",), planned="80万", name="乙", is_xiangshang=False)
+    c = _project(world, villages=("v3",), planned="40万", name="丙")
+    _progress(world, a, status_to="building", actual_investment="100万")
+    _progress(world, b, status_to="terminated", end_reason="选址调整", actual_investment="5万")
+    county = db.session.get(Region, COUNTY)
+    totals = queries.region_totals(county)
+    in_county = [a, b]
+    for status in ("signed", "building", "operating", "terminated"):
+        line = totals.of(status)
+        assert (line.count, line.planned, line.actual) == _recount(in_county, status), status
+    assert (totals.total.count, totals.total.planned, totals.total.actual) == _recount(in_county)
+    flagged = queries.region_totals(county, "1")
+    assert (flagged.total.count, flagged.total.planned) == _recount([a])[:2]
+    assert queries.region_totals(county, "0").total.count == 1
+    # the enterprise's page, as the enterprise sees it (every project) and as the county does
+    mine = queries.organization_totals(world["enterprise"].id, world["unit"])
+    assert (mine.total.count, mine.total.planned) == _recount([a, b, c])[:2]
+    theirs = queries.organization_totals(world["enterprise"].id, world["county"])
+    assert (theirs.total.count, theirs.total.planned) == _recount(in_county)[:2]
+    # and the pages show them
+    body = login_as(world["county"]).get(f"/coverage/{COUNTY}?xiangshang=1").get_data(as_text=True)
+    assert "企业项目" in body and "300.00 万元" in body
+    body = login_as(world["unit"]).get(f"/organizations/{world['enterprise'].id}").get_data(as_text=True)
+    assert "企业项目" in body and "420.00 万元" in body
+
+
+def test_the_list_filters_by_the_flag_and_status(world, login_as):
+    a = _project(world, villages=("v1",), name="湘商甲")
+    _project(world, villages=("v1",), name="本地乙", is_xiangshang=False)
+    _progress(world, a, status_to="building")
+    session = login_as(world["county"])
+    body = session.get("/projects/?xiangshang=1").get_data(as_text=True)
+    assert "湘商甲" in body and "本地乙" not in body
+    body = session.get("/projects/?status=signed").get_data(as_text=True)
+    assert "本地乙" in body and "湘商甲" not in body
+
+
+# -- export ---------------------------------------------------------------------------------------
+
+def test_export_follows_the_filters_and_scope(world, login_as):
+    _project(world, villages=("v1",), name="县内项目")
+    _project(world, villages=("v3",), name="外县项目")
+    response = login_as(world["county"]).get("/projects/export.csv")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [r["项目名称"] for r in rows] == ["县内项目"]
+    assert rows[0]["计划投资（元）"] in ("5000000.00", "5000000")
+    assert "联系电话" not in rows[0]
+    xlsx = login_as(world["county"]).get("/projects/export.xlsx?xiangshang=0")
+    assert xlsx.status_code == 200 and xlsx.data.startswith(b"PK")
+
+
+# -- the supervision trail ----------------------------------------------------------------------------
+
+def test_history_holds_creation_progress_confirmations_and_evidence(world, login_as):
+    from werkzeug.datastructures import FileStorage
+
+    project = _project(world, villages=("v1", "v3"))
+    entry = services.record_progress(project, world["unit"], ProgressData(
+        entry_date=TODAY.isoformat(), status_to="building", actual_investment="60万"),
+        [FileStorage(io.BytesIO(png_bytes()), filename="开工.png")])
+    services.confirm_progress(entry, world["u1"])
+    services.dispute_progress(entry, world["u3"], "未见开工")
+    trail = queries.project_history(project)
+    kinds = [(t.entity, t.action) for t in trail]
+    assert kinds[0] == ("项目", "新增")
+    assert ("佐证材料", "上传佐证") in kinds and ("进展", "新增") in kinds and ("项目", "项目进展") in kinds
+    assert ("村确认", "确认") in kinds and ("村确认", "提出异议") in kinds
+    # a viewer of the county sees the whole trail on the page, the other county's decision too
+    body = login_as(world["viewer"]).get(f"/projects/{project.id}").get_data(as_text=True)
+    assert "全过程记录" in body and "未见开工" in body
