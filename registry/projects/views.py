@@ -213,12 +213,12 @@ def dispute(project_id: int, entry_id: int):
 
 # -- evidence: the support records' storage, served to whoever sees the project ---------------------
 
-@bp.route("/<int:project_id>/progress/<int:entry_id>/evidence/<int:evidence_id>")
+@bp.route("/<int:project_id>/progress/<int:entry_id>/evidence/<int:file_id>")
 @talisman(content_security_policy=FILE_CSP)
 @login_only
-def evidence_file(project_id: int, entry_id: int, evidence_id: int):
+def evidence_file(project_id: int, entry_id: int, file_id: int):
     project = _project_or_404(project_id)
-    item = services.evidence_in(project, entry_id, evidence_id)
+    item = services.evidence_in(project, entry_id, file_id)
     if item is None:
         abort(404)
     try:
