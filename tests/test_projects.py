@@ -26,6 +26,7 @@ from registry.projects.models import (
 )
 from registry.projects.services import ProgressData, ProjectData
 from tests.factories import COUNTY, OTHER_COUNTY, make_org, make_pairing, make_village
+from registry.pairings.models import Pairing
 from tests.factories_records import png_bytes
 
 TODAY = local_today()
@@ -431,3 +432,26 @@ def test_history_holds_creation_progress_confirmations_and_evidence(world, login
     # a viewer of the county sees the whole trail on the page, the other county's decision too
     body = login_as(world["viewer"]).get(f"/projects/{project.id}").get_data(as_text=True)
     assert "全过程记录" in body and "未见开工" in body
+
+
+# -- demo data ------------------------------------------------------------------------------------
+
+def test_demo_projects_obey_the_rules(app, db):
+    """The demo (the same world as the dashboard tests) has 示例 projects for its enterprises,
+    some 湘商回归, in every status; each project's figures are what its entries say."""
+    from registry import demo
+    from tests.conftest import built_once
+
+    built_once("dashboard.demo", lambda: demo.generate(seed=7, scale=0.08, echo=lambda *_: None))
+    projects = db.session.scalars(select(Project)).all()
+    assert projects and all(p.is_demo and "示例" in p.name for p in projects)
+    assert {p.status for p in projects} >= {"signed", "building"}
+    assert any(p.is_xiangshang for p in projects) and not all(p.is_xiangshang for p in projects)
+    assert all(p.organization.kind == "enterprise" for p in projects)
+    for p in projects:
+        assert p.confirmed_investment == services.confirmed_investment(p.id)
+        assert (p.status == "terminated") == bool(p.end_reason)
+        paired = set(db.session.scalars(select(Pairing.region_code).where(Pairing.organization_id == p.organization_id)))
+        assert set(p.village_codes) <= paired
+    assert db.session.scalar(select(func.count()).select_from(ProjectConfirmation)
+                             .where(ProjectConfirmation.state == "confirmed"))

@@ -478,7 +478,7 @@ def own_confirmation(entry: ProjectProgress, user) -> ProjectConfirmation:
     return row
 
 
-def _decide(entry: ProjectProgress, user, accept: bool, reason: str | None, version) -> ProjectConfirmation:
+def _decide(entry: ProjectProgress, user, accept: bool, reason: str | None, version, commit: bool = True) -> ProjectConfirmation:
     row = own_confirmation(entry, user)
     if row.state != "pending":
         raise RuleViolation(f"本村已对该进展作出处理（{row.state_label}）", "")
@@ -511,16 +511,18 @@ def _decide(entry: ProjectProgress, user, accept: bool, reason: str | None, vers
         notify("project_disputed", unit_users(project.organization_id), title=f"项目进展被{village}提出异议：{project.name}",
                body=f"理由：{reason}", link=link_for("projects.detail", project_id=project.id), actor=user)
     _refresh_confirmed(project)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return row
 
 
-def confirm_progress(entry: ProjectProgress, user, version=None) -> ProjectConfirmation:
-    return _decide(entry, user, True, None, version)
+def confirm_progress(entry: ProjectProgress, user, version=None, *, commit: bool = True) -> ProjectConfirmation:
+    return _decide(entry, user, True, None, version, commit)
 
 
-def dispute_progress(entry: ProjectProgress, user, reason: str | None, version=None) -> ProjectConfirmation:
-    return _decide(entry, user, False, reason, version)
+def dispute_progress(entry: ProjectProgress, user, reason: str | None, version=None, *,
+                     commit: bool = True) -> ProjectConfirmation:
+    return _decide(entry, user, False, reason, version, commit)
 
 
 def confirmed_investment(project_id: int) -> Decimal:
