@@ -455,3 +455,84 @@ def test_demo_projects_obey_the_rules(app, db):
         assert set(p.village_codes) <= paired
     assert db.session.scalar(select(func.count()).select_from(ProjectConfirmation)
                              .where(ProjectConfirmation.state == "confirmed"))
+
+
+def test_editing_keeps_the_villages_that_decided_and_is_audited(world, login_as):
+    project = _project(world)
+    entry = _progress(world, project, note="开工")
+    services.confirm_progress(entry, world["u2"])
+    data = ProjectData(name="油茶精深加工项目（二期）", kind="industry", planned_investment="600万",
+                       signed_on=SIGNED.isoformat(), villages=world["v1"].code)
+    before = census()
+    with pytest.raises(RuleViolation) as error:  # V2 confirmed an entry: it stays in the project
+        services.update_project(project, world["unit"], data)
+    assert "不能移出项目" in error.value.errors["villages"][0]
+    assert census() == before
+    data.villages = f"{world['v2'].code}\n{world['v1'].code}"
+    services.update_project(project, world["unit"], data)
+    assert (project.name, project.planned_investment) == ("油茶精深加工项目（二期）", Decimal("6000000.00"))
+    assert project.lead_village_code == world["v2"].code
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "Project", AuditEvent.action == "update"))
+    assert '"planned_investment":"5000000.00"' in event.before and "6000000.00" in event.after
+    stale = login_as(world["unit"]).post(f"/projects/{project.id}/edit", data={
+        "name": "又改", "kind": "industry", "planned_investment": "1", "signed_on": SIGNED.isoformat(),
+        "villages": world["v1"].code, "version": "1"})
+    assert stale.status_code == 422 and "已被他人修改" in stale.get_data(as_text=True)
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+IMPORT_HEADER = ["企业", "项目名称", "项目类型", "湘商回归", "计划投资（元）", "签约日期", "涉及村", "项目简介"]
+
+
+def _import(user, rows):
+    from registry.projects.imports import ProjectImport
+    from registry.transfer.importing import run_import
+    from tests.sheets import xlsx_bytes
+
+    return run_import(ProjectImport(), xlsx_bytes([IMPORT_HEADER, *rows]), "p.xlsx", user, update=False)
+
+
+def test_import_registers_projects_all_or_nothing(world):
+    e = world["enterprise"]
+    good = [e.name, "蔬菜大棚", "产业", "", "80万", SIGNED.isoformat(), f"{world['v1'].code}、{world['v2'].code}", ""]
+    stranger = make_village(COUNTY, 7)
+    bad = [e.name, "冷库", "基础设施", "否", "30万", SIGNED.isoformat(), stranger.code, ""]
+    before = census()
+    report = _import(world["unit"], [good, bad])
+    assert not report.ok and census() == before
+    assert [(err.row, err.column) for err in report.errors] == [(3, "villages")]
+    report = _import(world["unit"], [good])
+    assert report.ok and report.created == 1
+    project = db.session.scalar(select(Project).where(Project.name == "蔬菜大棚"))
+    assert (project.is_xiangshang, project.planned_investment, project.status) == (True, Decimal("800000.00"), "signed")
+    actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "Project")))
+    assert {"create", "import_projects"} <= actions  # each project as the form writes it, and the import
+    again = _import(world["unit"], [good])
+    assert not again.ok and "已登记" in again.errors[0].message and count(Project) == 1
+
+
+def test_import_refuses_an_enterprise_the_user_may_not_record_for(world):
+    row = [world["other"].name, "外企项目", "消费", "否", "10万", SIGNED.isoformat(), world["v1"].code, ""]
+    report = _import(world["unit"], [row])
+    assert not report.ok and report.errors[0].column == "organization" and count(Project) == 0
+    assert not _import(world["backing"], [row]).ok and count(Project) == 0
+
+
+def test_the_export_imports_again_as_duplicates(world, login_as):
+    from registry.projects.imports import ProjectImport
+    from registry.transfer.importing import run_import
+
+    _project(world, villages=("v1", "v2"), name="回环项目")
+    body = login_as(world["unit"]).get("/projects/export.xlsx").data
+    report = run_import(ProjectImport(), body, "p.xlsx", world["unit"], update=False)
+    assert not report.ok and all("已登记" in err.message for err in report.errors)  # read back, found as stored
+    db.session.execute(Project.__table__.update().values(name="改名"))
+    db.session.commit()
+    report = run_import(ProjectImport(), body, "p.xlsx", world["unit"], update=False)
+    assert report.ok and report.created == 1, [e.message for e in report.errors]
+
+
+def test_import_template_downloads(world, login_as):
+    response = login_as(world["unit"]).get("/import/projects/template.xlsx")
+    assert response.status_code == 200 and response.data.startswith(b"PK")

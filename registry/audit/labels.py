@@ -70,6 +70,7 @@ ACTION_LABELS = {
     "import_pairings": "导入结对关系",
     "import_postings": "导入选派",
     "import_people": "导入帮扶干部",
+    "import_projects": "导入企业项目",
 }
 
 

@@ -189,7 +189,13 @@ def _organization(user, data: ProjectData, errors: Collector) -> Organization | 
     return org
 
 
-def _check(user, data: ProjectData, existing: Project | None) -> dict:
+def check_project(user, data: ProjectData, confirm_hint: str = FORM_CONFIRM_HINT) -> dict:
+    """The project rule (the form's and the import's): the clean values of a new project of
+    ``data`` recorded by ``user``; or RuleViolation."""
+    return _check(user, data, None, confirm_hint)
+
+
+def _check(user, data: ProjectData, existing: Project | None, confirm_hint: str = FORM_CONFIRM_HINT) -> dict:
     errors = Collector()
     values: dict = {}
     org = existing.organization if existing is not None else _organization(user, data, errors)
@@ -207,7 +213,7 @@ def _check(user, data: ProjectData, existing: Project | None) -> dict:
     values["planned_investment"] = parse_amount(data.planned_investment, "planned_investment", "计划投资", errors,
                                                 required=True)
     check_amounts({"planned_investment": ("计划投资", values["planned_investment"])}, errors,
-                  confirmed=data.amount_confirmed is True, hint=FORM_CONFIRM_HINT,
+                  confirmed=data.amount_confirmed is True, hint=confirm_hint,
                   stored={"planned_investment": existing.planned_investment} if existing else None)
     values["signed_on"] = parse_date(data.signed_on, "signed_on", "签约日期", errors)
     if existing is not None and values["signed_on"] is not None and existing.started_on is not None \

@@ -25,7 +25,7 @@ from ..regions.sections import section
 from ..transfer.exporting import count_rows, describe_filters, send_export
 from ..transfer.exports import export_job
 from . import queries, services
-from .exports import COLUMNS, export_row
+from .imports import ProjectImport, export_row
 from .forms import DecisionForm, ProgressForm, ProjectForm
 from .models import PROJECT_KINDS, PROJECT_STATUSES, Project
 from .queries import XIANGSHANG, ProjectFilters
@@ -64,13 +64,15 @@ def index():
 @export_job("projects", "企业项目")
 @require("export")
 def export(fmt: str):
-    """The list as filtered. No personal data: the enterprise's contact and its people are
-    not exported (people/privacy.py has nothing to mask here)."""
+    """The list as filtered, in the import's columns (and the read-only ones after them), so
+    an export imports again. No personal data: the enterprise's contact and its people are
+    not exported (people/privacy.py has nothing to mask here), so the export is not audited
+    as a personal-data export."""
     filters = ProjectFilters.from_args(request.args)
     stmt = queries.project_list(current_user, filters)
     count_rows(stmt)  # a large export is a job
     rows = (export_row(p) for p in db.session.scalars(stmt))
-    return send_export(fmt, "企业项目", COLUMNS, rows, filters=describe_filters(filters.described()))
+    return send_export(fmt, "企业项目", ProjectImport.export_columns(), rows, filters=describe_filters(filters.described()))
 
 
 # -- one project -----------------------------------------------------------------------------------
