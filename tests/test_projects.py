@@ -536,3 +536,14 @@ def test_the_export_imports_again_as_duplicates(world, login_as):
 def test_import_template_downloads(world, login_as):
     response = login_as(world["unit"]).get("/import/projects/template.xlsx")
     assert response.status_code == 200 and response.data.startswith(b"PK")
+
+
+def test_home_pages_tell_the_village_and_the_enterprise(world, login_as):
+    project = _project(world, villages=("v1",), name="待确认的项目")
+    entry = _progress(world, project, actual_investment="10万")
+    body = login_as(world["u1"]).get("/").get_data(as_text=True)
+    assert "待本村确认的企业项目进展" in body and "待确认的项目" in body
+    services.dispute_progress(entry, world["u1"], "金额不符")
+    body = login_as(world["unit"]).get("/").get_data(as_text=True)
+    assert "被村提出异议的项目进展" in body and "金额不符" in body
+    assert "被村提出异议的项目进展" not in login_as(world["backing"]).get("/").get_data(as_text=True)

@@ -175,6 +175,14 @@ def pending_for_village(user) -> Select:
             .order_by(ProjectProgress.entry_date, ProjectConfirmation.id))
 
 
+def disputed_for_unit(user) -> Select:
+    """The villages' disputes of the user's enterprise's progress entries, latest first."""
+    return (select(ProjectConfirmation).join(Project, ProjectConfirmation.project_id == Project.id)
+            .where(Project.organization_id == user.organization_id, ProjectConfirmation.state == "disputed",
+                   Project.status != "terminated")
+            .order_by(ProjectConfirmation.decided_at.desc(), ProjectConfirmation.id.desc()))
+
+
 @dataclass
 class TrailEntry:
     at: datetime

@@ -253,6 +253,22 @@ def _village_pending(user):
     }
 
 
+@panel
+def _unit_disputed(user):
+    if user.role != "unit":
+        return None
+    stmt = queries.disputed_for_unit(user)
+    rows = first(stmt, 5)
+    if not rows:
+        return None  # a unit that is no enterprise, or has nothing disputed: no panel
+    return {
+        "title": "被村提出异议的项目进展", "count": count(stmt),
+        "rows": [{"text": f"{c.progress.project.name} · {c.village.name}",
+                  "url": url_for("projects.detail", project_id=c.project_id), "note": f"理由：{c.reason}"} for c in rows],
+        "link": url_for("projects.index"), "empty": "没有异议",
+    }
+
+
 @section
 def _region_projects(region, user):
     if user.role == "cadre":
