@@ -564,3 +564,15 @@ def test_home_pages_tell_the_village_and_the_enterprise(world, login_as):
     body = login_as(world["unit"]).get("/").get_data(as_text=True)
     assert "被村提出异议的项目进展" in body and "金额不符" in body
     assert "被村提出异议的项目进展" not in login_as(world["backing"]).get("/").get_data(as_text=True)
+
+
+def test_a_terminated_projects_forms_send_back_to_its_page(world, login_as):
+    project = _project(world)
+    _progress(world, project, status_to="terminated", end_reason="政策调整")
+    session = login_as(world["unit"])
+    for path in ("edit", "progress"):
+        response = session.get(f"/projects/{project.id}/{path}")
+        assert response.status_code == 302 and response.headers["Location"].endswith(f"/projects/{project.id}")
+    before = census()
+    assert session.post(f"/projects/{project.id}/progress", data={"entry_date": TODAY.isoformat(), "note": "x"}).status_code == 302
+    assert census() == before

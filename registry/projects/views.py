@@ -4,7 +4,7 @@ the enterprise (or region staff) and the village's decision. Each view: load in 
 call a service → flash → redirect."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from ..core.access import login_only
@@ -134,6 +134,9 @@ def edit(project_id: int):
     project = _project_or_404(project_id)
     if not services.may_manage(current_user, project):
         abort(403)
+    if not project.is_open:
+        flash("已终止的项目不能修改", "warning")
+        return _back(project)
     form = ProjectForm(obj=project)
     form.set_enterprises([project.organization])
     if not form.is_submitted():
@@ -157,6 +160,9 @@ def progress(project_id: int):
     project = _project_or_404(project_id)
     if not services.may_manage(current_user, project):
         abort(403)
+    if not project.is_open:
+        flash("项目已终止，不能再填报进展", "warning")
+        return _back(project)
     form = ProgressForm()
     form.set_project(project)
     if not form.is_submitted():
@@ -193,8 +199,6 @@ def confirm(project_id: int, entry_id: int):
 
 
 def _back(project: Project):
-    from flask import redirect
-
     return redirect(url_for("projects.detail", project_id=project.id))
 
 
