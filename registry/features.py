@@ -19,6 +19,7 @@ FEATURES = (
     "training",
     "duty",
     "results",
+    "projects",
     "chase",
     "assessment",
     "inspections",

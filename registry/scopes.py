@@ -39,6 +39,7 @@ from .duty.models import DutyMonth
 from .inspections.models import Finding, FindingEvidence, Inspection, InspectionPlan, InspectionVisit
 from .organizations.models import Organization
 from .pairings.models import Pairing
+from .projects.models import Project, ProjectConfirmation, ProjectEvidence, ProjectProgress, ProjectVillage
 from .people.models import Person, Posting
 from .records.models import Evidence, FundContribution, SupportRecord
 from .regions.models import Region
@@ -120,6 +121,32 @@ scope_rule(Region, _region_or_helped(Region.code))
 scope_rule(VillageResult, _region_or_helped(VillageResult.village_code))
 
 
+# -- enterprise projects -----------------------------------------------------------------
+
+def _projects_touching(user):
+    """The ids of the projects touching a village in the user's region (a village: itself)."""
+    return select(ProjectVillage.project_id).where(region_clause(ProjectVillage.village_code, user))
+
+
+@scope_rule(Project)
+def _project(user):
+    """An enterprise's unit sees its own projects; region staff and viewers those touching a
+    village under their region; a village those touching it. Cadres: none."""
+    if user.role == "unit":
+        return Project.organization_id == user.organization_id
+    if user.role in REGION_ROLES:
+        return Project.id.in_(_projects_touching(user))
+    return false()
+
+
+# what belongs to a project is seen with it (a village sees the other villages' decisions on
+# a project that touches it too: the confirmations are the project's public record)
+scope_rule(ProjectVillage, as_visible_as(ProjectVillage.project_id, Project))
+scope_rule(ProjectProgress, as_visible_as(ProjectProgress.project_id, Project))
+scope_rule(ProjectConfirmation, as_visible_as(ProjectConfirmation.project_id, Project))
+scope_rule(ProjectEvidence, as_visible_as(ProjectEvidence.project_id, Project))
+
+
 # -- organizations and people -------------------------------------------------------------
 
 @scope_rule(Organization)
@@ -136,6 +163,8 @@ def _organization(user):
     helping_here = or_(
         Organization.id.in_(select(Pairing.organization_id).where(region_clause(Pairing.region_code, user))),
         Organization.id.in_(select(Posting.organization_id).where(region_clause(Posting.region_code, user))),
+        # an enterprise investing here (企业项目): a project touching a village in the region
+        Organization.id.in_(select(Project.organization_id).where(Project.id.in_(_projects_touching(user)))),
     )
     if user.role in STAFF:
         return or_(region_clause(Organization.region_code, user), helping_here)

@@ -518,6 +518,21 @@ def build_world() -> World:
     inspections.rectify(finding_rectifying, "已组织培训", users["county"])
     other_inspection = inspections.add_inspection(plan, users["province"], f"region:{OTHER_COUNTY}")
     inspections.add_finding(other_inspection, users["province"], inspections.FindingData("funds", "外县问题", later))
+    # enterprise projects: the county's enterprise in v1 (an entry waiting for v1), and the
+    # other county's in vf
+    from registry.projects import services as projects
+
+    org_e = make_org("enterprise", region_code=COUNTY, level="county", name="县测试企业")
+    project_a = projects.create_project(users["admin"], projects.ProjectData(
+        name="测试油茶项目", kind="industry", planned_investment="300万", signed_on="2024-03-01", villages=v1.code,
+        organization_id=org_e.id))
+    entry_a = projects.record_progress(project_a, users["admin"], projects.ProgressData(
+        entry_date="2024-06-01", status_to="building", actual_investment="80万"))
+    project_b = projects.create_project(users["admin"], projects.ProjectData(
+        name="外县测试项目", kind="consumption", planned_investment="50万", signed_on="2024-03-01", villages=vf.code,
+        organization_id=org_b.id))
+    entry_b = projects.record_progress(project_b, users["admin"], projects.ProgressData(entry_date="2024-06-01",
+                                                                                       note="开工"))
     from registry.notifications import notify
     from registry.notifications.models import OutboundEmail
 
@@ -540,6 +555,7 @@ def build_world() -> World:
         "plan": plan, "inspection": inspection, "finding": finding, "finding_rectifying": finding_rectifying,
         "target_user": users["target"], "disabled_user": users["disabled"], "login_session": login_session,
         "api_token": api_token, "notification": notification, "failed_email": failed_email,
+        "org_e": org_e, "project_a": project_a, "entry_a": entry_a, "project_b": project_b, "entry_b": entry_b,
     }
     return World(ids={k: v.id for k, v in objects.items()}, users={k: v.id for k, v in users.items()},
                  codes={"v1": v1.code, "v2": v2.code, "vf": vf.code, "township": township.code},

@@ -161,6 +161,21 @@ def build_world() -> MatrixWorld:
     records.create_record(unit_b, _record(v5.code, "矩阵记录乙已提交"), evidence(), submit=True)
     file_record(unit_b, v5.code, status="draft", title="矩阵记录乙草稿")
 
+    # enterprise projects: B's in V1 and V5 (湘商回归; a milestone waiting for both villages,
+    # with a photo) and B's in V5 only
+    from registry.projects import services as projects
+
+    in_v1 = projects.create_project(users["admin"], projects.ProjectData(
+        name="矩阵项目乙一", kind="industry", planned_investment="300万", signed_on=start.isoformat(),
+        villages=f"{v1.code},{v5.code}", organization_id=org_b.id, is_xiangshang=True))
+    projects.record_progress(in_v1, users["admin"], projects.ProgressData(
+        entry_date=(start + timedelta(days=30)).isoformat(), status_to="building", actual_investment="100万"), evidence())
+    in_v5 = projects.create_project(users["admin"], projects.ProjectData(
+        name="矩阵项目乙二", kind="consumption", planned_investment="40万", signed_on=start.isoformat(),
+        villages=v5.code, organization_id=org_b.id))
+    projects.record_progress(in_v5, users["admin"], projects.ProgressData(
+        entry_date=(start + timedelta(days=30)).isoformat(), note="开工"), evidence())
+
     # money a fund received
     add_contribution(fund_f, unit_f, {"donor": "矩阵捐赠人一", "amount": "5000", "received_on": start.isoformat(),
                                       "receipt_no": "M-001"})
@@ -326,11 +341,12 @@ def lay_files(app, world: MatrixWorld) -> None:
     from tests.sheets import xlsx_bytes
 
     from registry.inspections.models import FindingEvidence
+    from registry.projects.models import ProjectEvidence
     from registry.scorecards.models import ScoreFile
 
     files = store()
     stored = [*db.session.scalars(select(Evidence.stored_name)), *db.session.scalars(select(FindingEvidence.stored_name)),
-              *db.session.scalars(select(ScoreFile.stored_name))]
+              *db.session.scalars(select(ScoreFile.stored_name)), *db.session.scalars(select(ProjectEvidence.stored_name))]
     for stored_name in stored:
         if not files.exists(key_of(stored_name)):
             files.put(key_of(stored_name), world.evidence_png)

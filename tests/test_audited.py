@@ -44,6 +44,7 @@ AUDITED = {
     "InspectionPlan", "Inspection", "InspectionVisit", "Finding", "FindingEvidence",  # 督查
     "Scheme", "Indicator", "Scorecard", "ScoreLine", "ScoreFile",  # 实绩考核
     "CareRecord", "FaultToleranceCase",  # 关心关爱, 容错纠错
+    "Project", "ProjectVillage", "ProjectProgress", "ProjectConfirmation", "ProjectEvidence",  # 企业项目
 }
 
 

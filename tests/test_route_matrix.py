@@ -122,6 +122,19 @@ EXPECT: dict[str, Expect] = {
     "pairings.new": E(STAFF),
     "pairings.targets": E(STAFF),
     "pairings.end": E(STAFF),
+    # -- enterprise projects: the enterprise's unit or region staff record them, the villages
+    # they touch confirm each milestone. The unit persona is a backing unit, which has no
+    # projects (only enterprises do): every project is a 404 to it, its lists are empty; an
+    # enterprise's own scope is tested in tests/test_projects.py
+    "projects.index": E(LOGGED_IN),
+    "projects.export": E(LOGGED_IN),
+    "projects.detail": E(NOT_UNIT := tuple(p for p in LOGGED_IN if p != "unit")),
+    "projects.evidence_file": E(NOT_UNIT),
+    "projects.new": E(STAFF),
+    "projects.edit": E(STAFF),
+    "projects.progress": E(STAFF),
+    "projects.confirm": E(("village",)),
+    "projects.dispute": E(("village",)),
     # -- regions, coverage, gaps, the API ---------------------------------------------------
     "regions.detail": E(LOGGED_IN),
     "regions.export_villages": E(LOGGED_IN),
@@ -322,6 +335,7 @@ def _arg_models() -> dict:
     from registry.organizations.models import Organization
     from registry.pairings.models import Pairing
     from registry.people.models import Person, Posting
+    from registry.projects.models import Project, ProjectEvidence, ProjectProgress
     from registry.records.models import Evidence, SupportRecord
     from registry.regions.models import Region
     from registry.results.models import VillageResult
@@ -334,6 +348,7 @@ def _arg_models() -> dict:
     return {
         "scheme_id": Scheme, "indicator_id": Indicator, "card_id": Scorecard, "score_file_id": ScoreFile,
         "care_id": CareRecord, "tolerance_id": FaultToleranceCase,
+        "project_id": Project, "entry_id": ProjectProgress, "project_file_id": ProjectEvidence,
         "user_id": User,  # no scope rule: administrators' alone
         "session_id": LoginSession, "token_id": ApiToken,  # one's own
         "assessment_id": Assessment, "incentive_id": Incentive, "close_id": YearClose, "request_id": ReopenRequest,
@@ -508,6 +523,11 @@ def probes(app, rule, persona: str, world, oracle: Oracle) -> list[Probe]:
         from registry.inspections.models import FindingEvidence
 
         values["finding_id"].inside = [db.session.get(FindingEvidence, values["file_id"].inside[0]).finding_id]
+    if "project_file_id" in values and values["project_file_id"].inside:  # a file of that very entry
+        from registry.projects.models import ProjectEvidence
+
+        item = db.session.get(ProjectEvidence, values["project_file_id"].inside[0])
+        values["entry_id"].inside, values["project_id"].inside = [item.progress_id], [item.project_id]
     if "score_file_id" in values and values["score_file_id"].inside:  # a file of that very scorecard
         from registry.scorecards.models import ScoreFile
 
@@ -683,6 +703,9 @@ class Lookups:
         self.assessment = subjects[Assessment]
         self.incentive = {name: ident for (name, _), ident in subjects[Incentive].items()}
         self.training = pairs(select(Training.title, Training.id))
+        from registry.projects.models import Project
+
+        self.project = pairs(select(Project.name, Project.id))
 
     def names(self) -> dict:
         """Every name the world gave (all begin with 矩阵) -> (Model, id)."""
@@ -692,13 +715,21 @@ class Lookups:
         from registry.training.models import Training
 
         found = {}
+        from registry.projects.models import Project
+
         for model, named in ((Person, self.person), (Organization, self.org), (SupportRecord, self.record),
-                             (Training, self.training)):
+                             (Training, self.training), (Project, self.project)):
             found |= {name: (model, ident) for name, ident in named.items()}
         overlapping = [(a, b) for a in found for b in found if a != b and a in b]
         assert not overlapping, f"a world name inside another makes the name check see ghosts: {overlapping}"
         assert all(name.startswith(WORLD_PREFIX) for name in found), "Contents._present reads only from 矩阵 on"
         return found
+
+
+def _project_model():
+    from registry.projects.models import Project
+
+    return Project
 
 
 def _export_rows() -> dict[str, Callable]:
@@ -744,6 +775,7 @@ def _export_rows() -> dict[str, Callable]:
         "pairings.export": lambda r, lk: [(Pairing, lk.pairing.get(  # an individual helper: by name (no code)
             (lk.org_by_credit.get(_parens(r["帮扶主体"])) or lk.org.get(r["帮扶主体"]), _parens(r["结对地"]))))],
         "records.export": records,
+        "projects.export": lambda r, lk: [(_project_model(), lk.project.get(r["项目名称"]))],
         "records.overdue_export": records,
         "records.fund_list_export": lambda r, lk: [(Organization, lk.org.get(r["组织名称"]))],
         "records.fund_export": fund_line,

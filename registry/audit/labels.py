@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "withdraw": "撤回",
     "supersede": "被更正取代",
     "evidence_add": "上传佐证",
+    "progress": "项目进展",  # an enterprise project's status or figures moved (projects/services.py)
     "evidence_delete": "删除佐证",
     "refile": "重新填报",
     "return": "退回",
@@ -73,6 +74,7 @@ ACTION_LABELS = {
     "import_pairings": "导入结对关系",
     "import_postings": "导入选派",
     "import_people": "导入帮扶干部",
+    "import_projects": "导入企业项目",
 }
 
 

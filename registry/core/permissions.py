@@ -33,6 +33,10 @@ PERMISSIONS: dict[str, set[str]] = {
     "confirm_records": {"village"},
     # the installable offline app (issue 15): kept pages, decisions queued on the device
     "offline_app": {"village", "cadre"},
+    # enterprise projects (万企兴万村 / 湘商回归): the enterprise's own account, or region staff
+    # for an enterprise in their scope (projects.services says which enterprises and villages)
+    "manage_projects": _REGION_STAFF | {"unit"},
+    "confirm_projects": {"village"},  # only a village a progress entry affects (projects.services)
     "manage_fund": _REGION_STAFF | {"unit"},  # money a charitable fund received
     "read_funds": _READERS | {"unit"},
     "manage_trainings": _REGION_STAFF,

@@ -21,7 +21,7 @@ from ..regions.models import Region
 from ..transfer.exporting import audit_export, describe_filters, export_size, send_export
 from ..transfer.exports import export_job
 from ..transfer.writing import Column
-from . import charts, summary
+from . import charts, sections, summary
 from .coverage import compute
 from .definitions import FLAGS, Filters
 from .actions import NOTES, gap_action
@@ -97,6 +97,7 @@ def coverage(code: str):
         "dashboard/coverage.html", region=region, cov=cov, tables=tables, figures=figures, filters=filters,
         categories=RECORD_CATEGORIES, org_kinds=ORG_KINDS, flags=FLAGS, years=range(local_today().year, 2020, -1),
         metrics=METRICS, metric=metric, has_map="map" in figures,
+        sections=sections.for_coverage(region, current_user, request.args),
     )
 
 

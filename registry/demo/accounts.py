@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from ..accounts.services import create_user
 from ..extensions import db
@@ -38,6 +38,9 @@ def create_demo_accounts(path: Path) -> list[tuple[str, str, str, str]]:
         ("village", village.code, "demo_village", {"village_code": village.code}),
         ("viewer", "430000000000", "demo_viewer", {"region_code": "430000000000", "oversight_body": "audit"}),
     ]
+    enterprise = _demo_enterprise(county_code)
+    if enterprise is not None:  # an enterprise's own account (企业项目, 万企兴万村): after demo_unit
+        plan.append(("unit", enterprise.name, "demo_enterprise", {"organization_id": enterprise.id}))
     rows = []
     made = {}
     for role, scope, username, kwargs in plan:
@@ -54,6 +57,19 @@ def create_demo_accounts(path: Path) -> list[tuple[str, str, str, str]]:
             fh.write("\t".join(row) + "\n")
     path.chmod(0o600)
     return rows
+
+
+def _demo_enterprise(county_code: str) -> Organization | None:
+    """The demo enterprise with the most projects, those of the demo county first."""
+    from ..projects.models import Project
+
+    return db.session.scalars(
+        select(Organization).join(Project, Project.organization_id == Organization.id)
+        .where(Organization.kind == "enterprise")
+        .group_by(Organization.id)
+        .order_by(func.max(case((Organization.region_code == county_code, 1), else_=0)).desc(),
+                  func.count(Project.id).desc(), Organization.id)
+    ).first()
 
 
 def _demo_cadre(org: Organization, village: Region, unit_user) -> tuple[str, str, str, str] | None:

@@ -19,4 +19,6 @@ KINDS: dict[str, str] = {
     "reopen": "重新开放年度数据申请",
     "scorecard_published": "实绩考核结果发布",
     "fault_tolerance": "容错纠错申请及决定",
+    "project_progress": "企业项目进展待本村确认",
+    "project_disputed": "企业项目进展被村提出异议",
 }

@@ -21,6 +21,8 @@ from .forms import OrganizationFilter, OrganizationForm, read_filters
 from .imports import OrganizationImport, export_row
 from .models import Organization
 
+from .sections import for_organization
+
 bp = Blueprint("organizations", __name__, url_prefix="/organizations")
 
 PER_PAGE = 30
@@ -98,6 +100,7 @@ def detail(org_id: int):
     return render_template(
         "organizations/detail.html", org=org, people=people, postings=postings, pairings=pairings, limit=LIMIT,
         can_edit=services.can_edit(current_user, org) and current_user.can("edit_organization"),
+        sections=for_organization(org, current_user),
     )
 
 

@@ -1,0 +1,57 @@
+"""Forms of the project pages: they carry input and build their choices from the user's
+scope; every rule is checked in ``services``, whose Chinese messages land on these fields."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, SelectMultipleField, StringField, TextAreaField
+
+from ..core.forms import MONEY_INPUT as MONEY
+from ..core.forms import select_choices
+from ..core.parsing import CONFIRM_LABEL
+from ..records.forms import ACCEPT, Needed
+from .models import PROJECT_KINDS, PROJECT_STATUSES, STATUS_MOVES
+
+
+class ProjectForm(FlaskForm):
+    organization_id = SelectField("企业", validate_choice=False, validators=[Needed()])
+    name = StringField("项目名称", validators=[Needed()], render_kw={"maxlength": 200})
+    kind = SelectField("项目类型", validate_choice=False, validators=[Needed()],
+                       choices=select_choices([("", "请选择"), *PROJECT_KINDS.items()]))
+    is_xiangshang = BooleanField("湘商回归项目")
+    planned_investment = StringField("计划投资（元）", validators=[Needed()], render_kw=MONEY)
+    signed_on = StringField("签约日期", validators=[Needed()], render_kw={"type": "date"})
+    villages = TextAreaField("涉及村（12位区划代码，多个用逗号或换行分隔）", validators=[Needed()],
+                             render_kw={"rows": 3, "placeholder": "如 433101001001, 433101001002"})
+    description = TextAreaField("项目简介", render_kw={"rows": 4})
+    amount_confirmed = BooleanField(CONFIRM_LABEL)
+    version = HiddenField()
+
+    def set_enterprises(self, enterprises) -> None:
+        self.organization_id.choices = select_choices([("", "请选择企业"), *((str(o.id), o.name) for o in enterprises)])
+
+
+class ProgressForm(FlaskForm):
+    entry_date = StringField("进展日期", validators=[Needed()], render_kw={"type": "date"})
+    status_to = SelectField("项目状态变更", validate_choice=False)
+    end_reason = TextAreaField("终止原因（终止项目时必填）", render_kw={"rows": 2})
+    actual_investment = StringField("实际到位投资（元，截至进展日期累计）", render_kw=MONEY)
+    local_jobs = StringField("带动当地就业（人，截至进展日期）")
+    note = TextAreaField("进展说明", render_kw={"rows": 3})
+    villages = SelectMultipleField("涉及的村（由这些村确认；不选则为项目全部村）", validate_choice=False)
+    files = MultipleFileField("佐证材料（照片或 PDF）", render_kw={"accept": ACCEPT})
+    amount_confirmed = BooleanField(CONFIRM_LABEL)
+    version = HiddenField()
+
+    def set_project(self, project) -> None:
+        moves = sorted(STATUS_MOVES.get(project.status, ()), key=list(PROJECT_STATUSES).index)
+        self.status_to.choices = select_choices(
+            [("", f"不变（{project.status_label}）"), *((s, PROJECT_STATUSES[s]) for s in moves)])
+        self.villages.choices = select_choices(
+            [(v.village_code, v.village.name if v.village else v.village_code) for v in project.villages])
+
+
+class DecisionForm(FlaskForm):
+    """确认 (no reason) or 提出异议 (with one) on a progress entry, for the user's village."""
+
+    reason = TextAreaField("异议理由", render_kw={"rows": 3, "placeholder": "请写明与实际不符之处"})
+    version = HiddenField()
