@@ -75,6 +75,11 @@ ACTION_LABELS = {
     "import_postings": "导入选派",
     "import_people": "导入帮扶干部",
     "import_projects": "导入企业项目",
+    "import_individuals": "导入个人帮扶者",
+    # 实绩考核 (scorecards/services.py): a computed line's score, an entered one
+    "compute": "计算得分",
+    "recompute": "重新计算得分",
+    "enter": "录入得分",
 }
 
 
@@ -88,6 +93,10 @@ ENTITY_LABELS = {
     "ApiToken": "API令牌", "ChaseUp": "催办", "Escalation": "督办升级",
     "InspectionPlan": "督查计划", "Inspection": "督查对象", "InspectionVisit": "督查走访", "Finding": "督查问题",
     "CareRecord": "关心关爱", "FaultToleranceCase": "容错纠错",
+    "Scheme": "考核方案", "Indicator": "考核指标", "Scorecard": "实绩考核评分", "ScoreLine": "指标得分",
+    "ScoreFile": "考核佐证材料",
+    "Project": "企业项目", "ProjectVillage": "项目涉及村", "ProjectProgress": "项目进展",
+    "ProjectConfirmation": "项目进展确认", "ProjectEvidence": "项目佐证材料",
 }
 
 

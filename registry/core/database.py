@@ -158,6 +158,14 @@ def _before_commit(session) -> None:
                 fn(session, values)
 
 
+def settle(session) -> None:
+    """Run the ``before_commit`` steps now, inside the transaction: what its commit would
+    do first (a test looks at the summaries before deciding to roll back)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    _before_commit(session)
+
+
 def _after_transaction_end(session, transaction) -> None:
     if transaction.parent is None:  # the outermost: committed or rolled back, nothing stays pending
         session.info.pop(_PENDING, None)
