@@ -1,7 +1,7 @@
 """The pages of every role at province scale: the accounts that open them, the URLs, and
 their timing through the real Flask app (a test client per persona, in this process).
 
-Used by ``bench/bench.py`` (``make bench``) on the dataset of ``bench/dataset.py``.
+Used by ``bench/province_bench.py`` (``make bench``) on the dataset of ``bench/dataset.py``.
 """
 from __future__ import annotations
 
