@@ -1,6 +1,7 @@
 """counts by day (day_count): records awaiting confirmation by the day they were
 submitted, active postings by their planned end, per area and per county, city and
-province, so overdue and ending-soon counts read a few rows instead of scanning
+province, so overdue and ending-soon counts read a few rows instead of scanning; the
+duty months' status index carries the month
 
 Revision ID: a7d3f1c9e5b2
 Revises: c4d8e2a6b913
@@ -43,5 +44,14 @@ def upgrade():
                    f"FROM day_count WHERE level = 'area' GROUP BY kind, substr(region_code, 1, {n}), day")
 
 
+    # the oldest duty months awaiting a check (home pages) ordered from the index alone
+    with op.batch_alter_table('duty_month', schema=None) as batch_op:
+        batch_op.drop_index('ix_duty_month_status_region')
+        batch_op.create_index('ix_duty_month_status_region', ['status', 'region_code', 'month'], unique=False)
+
+
 def downgrade():
+    with op.batch_alter_table('duty_month', schema=None) as batch_op:
+        batch_op.drop_index('ix_duty_month_status_region')
+        batch_op.create_index('ix_duty_month_status_region', ['status', 'region_code'], unique=False)
     op.drop_table('day_count')
