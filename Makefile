@@ -61,9 +61,10 @@ bandit: install-test
 
 # Province scale (bench/province_bench.py): builds the dataset and prints one table for
 # SQLite and, with DATABASE_URL naming a PostgreSQL database (emptied first), the same
-# figures for PostgreSQL beside it. BENCH_ARGS=--small (or BENCH_SCALE=0.125): a few
-# thousand villages, what CI runs. wrk is a Debian package: installed here when missing
-# (as root); without it a Python load generator measures, and the table says so.
+# figures for PostgreSQL beside it. BENCH_ARGS=--small: 2,400 villages and few requests
+# (what CI runs); BENCH_SCALE=0.25: a quarter of the province. wrk is a Debian package:
+# installed here when missing (as root); without it a Python load generator measures,
+# and the table says so.
 bench: $(VENV)/.installed-bench
 	@command -v wrk >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
 		|| echo "== wrk could not be installed: throughput by the Python load generator"

@@ -11,7 +11,7 @@ SQLite file; the gunicorn workers' peak memory (VmHWM) after the load and a pass
 every page. Then ``bench/writes_bench.py`` if it exists.
 
     .venv/bin/python bench/province_bench.py                 # 24,000 villages, 1,000,000 records
-    .venv/bin/python bench/province_bench.py --small         # BENCH_SCALE=0.125: ~3,000 villages (CI)
+    .venv/bin/python bench/province_bench.py --small         # scale 0.1: 2,400 villages (what CI runs)
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench .venv/bin/python bench/province_bench.py
 
 The PostgreSQL database named is emptied (its public schema dropped). The machine may be
@@ -346,15 +346,15 @@ def worst_ratio(results: dict[str, dict]) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE") or 1.0))
-    parser.add_argument("--small", action="store_true", help="a few thousand villages, few runs (what CI runs)")
-    parser.add_argument("--runs", type=int, default=None, help="timed requests per page (20; 5 with --small)")
+    parser.add_argument("--small", action="store_true", help="2,400 villages, few runs (what CI runs)")
+    parser.add_argument("--runs", type=int, default=None, help="timed requests per page (20; 3 with --small)")
     parser.add_argument("--duration", type=float, default=None, help="seconds of load (10; 2 with --small)")
     parser.add_argument("--no-load", action="store_true", help="skip gunicorn, wrk and Datasette")
     parser.add_argument("--sqlite-only", action="store_true", help="even with DATABASE_URL set")
     args = parser.parse_args()
     if args.small:
-        args.scale = min(args.scale, 0.125)
-    args.runs = args.runs or (5 if args.small else 20)
+        args.scale = min(args.scale, 0.1)
+    args.runs = args.runs or (3 if args.small else 20)
     args.duration = args.duration or (2 if args.small else 10)
     OUT.mkdir(parents=True, exist_ok=True)
     pg_url = os.environ.pop("DATABASE_URL", "")
