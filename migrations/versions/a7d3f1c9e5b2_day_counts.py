@@ -1,7 +1,7 @@
 """counts by day (day_count): records awaiting confirmation by the day they were
 submitted, active postings by their planned end, per area and per county, city and
 province, so overdue and ending-soon counts read a few rows instead of scanning; the
-duty months' status index carries the month
+duty months' status index carries the month; the corrections' index holds corrections only
 
 Revision ID: a7d3f1c9e5b2
 Revises: c4d8e2a6b913
@@ -48,9 +48,18 @@ def upgrade():
     with op.batch_alter_table('duty_month', schema=None) as batch_op:
         batch_op.drop_index('ix_duty_month_status_region')
         batch_op.create_index('ix_duty_month_status_region', ['status', 'region_code', 'month'], unique=False)
+    # corrections only: an index of every record's NULL misleads SQLite's statistics
+    with op.batch_alter_table('support_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_support_record_supersedes_id')
+        batch_op.create_index('ix_support_record_supersedes_id', ['supersedes_id'], unique=False,
+                              sqlite_where=sa.text('supersedes_id IS NOT NULL'),
+                              postgresql_where=sa.text('supersedes_id IS NOT NULL'))
 
 
 def downgrade():
+    with op.batch_alter_table('support_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_support_record_supersedes_id')
+        batch_op.create_index('ix_support_record_supersedes_id', ['supersedes_id'], unique=False)
     with op.batch_alter_table('duty_month', schema=None) as batch_op:
         batch_op.drop_index('ix_duty_month_status_region')
         batch_op.create_index('ix_duty_month_status_region', ['status', 'region_code'], unique=False)
