@@ -15,6 +15,7 @@ from sqlalchemy import Select, case, false, func, or_, select
 
 from ..audit.services import record, snapshot
 from ..core import crypto
+from ..core.paging import Key, order_by
 from ..core.enums import EDUCATION, GENDERS
 from ..core.formatting import date_cn
 from ..core.identity import (
@@ -299,6 +300,9 @@ def may_search_by_id(user) -> bool:
     return privacy.may_ever_see_full(user)
 
 
+PEOPLE_ORDER = (Key(Person.name), Key(Person.id))  # the people list's order (keyset pages)
+
+
 def people_query(user, *, q: str = "", organization_id: int | None = None, posted: str = "") -> Select:
     """People ``user`` may see, by name or (for roles allowed) by exact ID number."""
     stmt = scoped(select(Person), Person, user)
@@ -321,7 +325,7 @@ def people_query(user, *, q: str = "", organization_id: int | None = None, poste
         stmt = stmt.where(Person.id.in_(active))
     elif posted == "idle":
         stmt = stmt.where(Person.id.not_in(active))
-    return stmt.order_by(Person.name, Person.id)
+    return stmt.order_by(*order_by(PEOPLE_ORDER))
 
 
 def active_postings_of(person_ids) -> dict[int, Posting]:
