@@ -295,6 +295,7 @@ def table(results: dict[str, dict], args) -> str:
     engines = list(results)
     rows: list[tuple[str, list[str], str]] = []
     first = results[engines[0]]
+    sqlite = results.get("SQLite", {})
 
     def add(name: str, values: list[str], target: str = "") -> None:
         rows.append((name, values, target))
@@ -314,7 +315,7 @@ def table(results: dict[str, dict], args) -> str:
         add("coverage API req/s (2 workers, 8 conn)",
             [f"{r['throughput'][0]:.0f} ({r['throughput'][1]})" for r in results.values()],
             "≥ Datasette's")
-        peer = first.get("datasette")
+        peer = sqlite.get("datasette")
         add("Datasette, area_summary query req/s", [f"{peer[0]:.0f} ({peer[1]})" if peer else "n/a"]
             + ["(SQLite file)"] * (len(engines) - 1), "peer")
         add("worker peak memory (VmHWM)", [f"{r['memory']:.0f} MB" for r in results.values()], "≤ 150 MB")
@@ -336,7 +337,7 @@ def table(results: dict[str, dict], args) -> str:
 
 def worst_ratio(results: dict[str, dict]) -> str | None:
     """PostgreSQL's worst page beside SQLite's (target: no figure worse than 2×)."""
-    if "PostgreSQL" not in results:
+    if "PostgreSQL" not in results or "SQLite" not in results:
         return None
     lite, pg = results["SQLite"]["pages"], results["PostgreSQL"]["pages"]
     name = max(lite, key=lambda k: pg[k][0] / lite[k][0])
@@ -351,6 +352,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=None, help="seconds of load (10; 2 with --small)")
     parser.add_argument("--no-load", action="store_true", help="skip gunicorn, wrk and Datasette")
     parser.add_argument("--sqlite-only", action="store_true", help="even with DATABASE_URL set")
+    parser.add_argument("--postgresql-only", action="store_true", help="with DATABASE_URL set: skip SQLite")
     args = parser.parse_args()
     if args.small:
         args.scale = min(args.scale, 0.1)
@@ -361,7 +363,8 @@ def main() -> None:
     load_avg = os.getloadavg()
     results = {}
     path = OUT / (f"bench-{args.scale:g}".replace(".", "_") + ".sqlite3")  # no dot in the name Datasette routes by
-    results["SQLite"] = run_engine("SQLite", f"sqlite:///{path}", path, args)
+    if not (args.postgresql_only and pg_url):
+        results["SQLite"] = run_engine("SQLite", f"sqlite:///{path}", path, args)
     if pg_url.startswith("postgres") and not args.sqlite_only:
         results["PostgreSQL"] = run_engine("PostgreSQL", pg_url, None, args)
     print()
