@@ -8,7 +8,7 @@ WORKERS ?= 3
 PYTEST_WORKERS ?= 2
 export FLASK_APP := registry:create_app
 
-.PHONY: run test security bandit install install-test migrate-check browser-deps clean
+.PHONY: run test security bandit install install-test migrate-check browser-deps clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-bench: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
 
 run: install
 	$(BIN)/flask db upgrade
@@ -54,6 +58,17 @@ security: install-test
 # bandit itself, medium and high findings (the same markers keep it at zero)
 bandit: install-test
 	$(BIN)/python -m bandit -r registry -ll -q
+
+# Province scale (bench/province_bench.py): builds the dataset and prints one table for
+# SQLite and, with DATABASE_URL naming a PostgreSQL database (emptied first), the same
+# figures for PostgreSQL beside it. BENCH_ARGS=--small: 2,400 villages and few requests
+# (what CI runs); BENCH_SCALE=0.25: a quarter of the province. wrk is a Debian package:
+# installed here when missing (as root); without it a Python load generator measures,
+# and the table says so.
+bench: $(VENV)/.installed-bench
+	@command -v wrk >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
+		|| echo "== wrk could not be installed: throughput by the Python load generator"
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python bench/province_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

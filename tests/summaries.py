@@ -7,7 +7,8 @@ row that time or a setting has outdated, are not compared: the coverage page com
 those live (see ``coverage.compute``). Every other row must be the rebuild's, and a
 village or area that the rebuild has but the stored summaries lack is a difference (a
 page reading the summaries would leave it out). Rollup cells whose count and amounts are
-all zero are left out on both sides: they add nothing to any sum.
+all zero are left out on both sides: they add nothing to any sum; so are counts by day of
+zero. Counts by day never go stale (they hold days, not the distance from today).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from registry.core.timeutil import local_today
 from registry.dashboard.figures import AREA_FIGURES, area_settings
 from registry.dashboard.models import (
     AreaSummary,
+    DayCount,
     PersonTrainingYear,
     SupportRollup,
     SupportTotal,
@@ -62,6 +64,8 @@ def read_summaries() -> dict[str, object]:
         "village_status": {row.code: tuple(getattr(row, c) for c in _STATUS)
                            for row in conn.execute(select(VillageStatus.__table__))},
         "area_summary": {row.area: row for row in conn.execute(select(AreaSummary.__table__))},
+        "day_count": {(row.kind, row.level, row.region_code, row.day): row.count
+                      for row in conn.execute(select(DayCount.__table__)) if row.count},
     }
 
 
@@ -83,7 +87,7 @@ def differences() -> list[str]:
     stored = read_summaries()
     built = rebuilt_summaries()
     out: list[str] = []
-    for name in ("support_rollup", "support_total", "village_support_last", "person_training_year"):
+    for name in ("support_rollup", "support_total", "village_support_last", "person_training_year", "day_count"):
         have, want = stored[name], built[name]
         if have != want:
             if isinstance(have, dict):

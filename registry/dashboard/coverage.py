@@ -15,7 +15,7 @@ soon and overdue depend on the day and are always counted from their partial ind
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 
@@ -47,7 +47,7 @@ from .figures import (
     trained_query,
     village_live_query,
 )
-from .models import YEAR_TOTAL, AreaSummary, SupportRollup, SupportTotal, VillageStatus
+from .models import YEAR_TOTAL, AreaSummary, DayCount, SupportRollup, SupportTotal, VillageStatus
 
 # Tests import VILLAGE_ROLES, FLAGS, overdue_cutoff, AREA_FIGURES and area_figures from
 # here; they are defined in core.enums, ``definitions`` and ``figures``.
@@ -181,12 +181,14 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     funnel = {status: 0 for status in RECORD_STATUSES}
     _support_figures(region, filters, n, add, by_category, by_month, funnel)
 
-    # 3. overdue records (pending only, indexed)
-    _overdue(lo, hi, filters, n, add, cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
-
-    # 4. postings: ending soon (and, without the areas' summaries, people trained this
-    #    year and months under the minimum)
-    _ending_soon(lo, hi, filters, n, add, today, cfg)
+    # 3. overdue records and 4. postings ending soon: from the counts by day where no
+    #    filter narrows them (pending records and active postings otherwise, indexed)
+    if by_days(region, filters):
+        _day_counts(region, lo, hi, n, add, today, cfg)
+    else:
+        _overdue(lo, hi, filters, n, add, cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
+        _ending_soon(lo, hi, filters, n, add, today, cfg)
+    # (without the areas' summaries, people trained this year and months under the minimum)
     if not from_areas:
         for p, people, trained in _run(trained_query(lo, hi, n, filters, cfg)):
             add(p, posted_people=people, trained_people=trained)
@@ -435,6 +437,57 @@ class _Adder:
 
     def child_only(self, prefix: str, **values) -> None:
         self._add(self.rows.get(prefix), values)
+
+
+def by_days(region: Region, filters: Filters) -> bool:
+    """Whether the counts by day answer a region's overdue and ending-soon figures: a
+    province, city or county (a township's children are villages, counted from their few
+    records and postings), without a category, organization-kind or flag filter (the year
+    does not change either figure)."""
+    return (region.level in ("province", "city", "county") and filters.category is None
+            and filters.org_kind is None and filters.flag is None)
+
+
+@cache
+def _day_stmts():
+    """The children's sums of the counts by day (``DayCount``) over a span of days, and
+    the records submitted on the cut-off's own day before the cut-off (the one day the
+    rows cannot split), through the index on (status, submitted_at)."""
+    from ..records.models import SupportRecord as s
+
+    d = DayCount
+    sums = (select(d.region_code, func.sum(d.count))
+            .where(d.kind == bindparam("kind"), d.level == bindparam("level"),
+                   d.region_code.between(bindparam("lo"), bindparam("hi")),
+                   d.day.between(bindparam("first"), bindparam("last")))
+            .group_by(d.region_code))
+    prefix = func.substr(s.village_code, 1, bindparam("n"))
+    # the region by its code's prefix, not a range of village codes: a range would lead the
+    # planner to the pending records' index by village, all of a province's
+    within = func.substr(s.village_code, 1, bindparam("m")) == bindparam("region_prefix")
+    sliver = (select(prefix, func.count())
+              .where(s.status == literal_column("'submitted'"), s.submitted_at >= bindparam("day_start"),
+                     s.submitted_at < bindparam("cutoff"), within)
+              .group_by(prefix))
+    return sums, sliver
+
+
+def _day_counts(region, lo, hi, n, add, today, cfg) -> None:
+    """Overdue and ending soon of a province, city or county from the counts by day of its
+    children (an area's rows for a county's townships and its own postings)."""
+    sums, sliver = _day_stmts()
+    level = {"province": "city", "city": "county", "county": "area"}[region.level]
+    cutoff = overdue_cutoff(cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
+    day_start = datetime.combine(cutoff.date(), time())
+    for code, count in _run(sums, kind="submitted", level=level, lo=lo, hi=hi, first=date.min,
+                            last=cutoff.date() - timedelta(days=1)):
+        add(code[:n], overdue=int(count or 0))
+    m = PREFIX_LENGTH[region.level]
+    for p, count in _run(sliver, n=n, m=m, region_prefix=region.code[:m], day_start=day_start, cutoff=cutoff):
+        add(p, overdue=count)
+    soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
+    for code, count in _run(sums, kind="ends", level=level, lo=lo, hi=hi, first=today, last=soon):
+        add(code[:n], ending_soon=int(count or 0))
 
 
 @cache

@@ -167,3 +167,24 @@ class AreaSummary(db.Model):
     posted_people: Mapped[int] = mapped_column(Integer, default=0)
     trained_people: Mapped[int] = mapped_column(Integer, default=0)
     months_under_min: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DayCount(db.Model):
+    """The counts that depend on the day, by day, so a page counts them from a few rows:
+    ``kind`` 'submitted' holds the records awaiting confirmation by the day they were
+    submitted (UTC), 'ends' the active postings by their planned end. A record submitted
+    before the cut-off 30 days ago is overdue; a posting ending between today and 90 days
+    on is ending soon: the sum of the rows on those days.
+
+    ``level`` 'area' holds each area's own rows (``area_of``: a township with its villages,
+    or a county's own postings), kept by the summary writer with the area's other figures;
+    'county', 'city' and 'province' hold the sums of the areas under them, kept by adding
+    each area's change. Nothing here depends on today, so no row goes stale."""
+
+    __tablename__ = "day_count"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    level: Mapped[str] = mapped_column(String(10), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

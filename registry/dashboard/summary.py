@@ -32,13 +32,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import Integer, bindparam, case, delete, event, extract, func, inspect, literal, select, union_all
+from sqlalchemy import (Integer, and_, bindparam, case, delete, event, extract, func, inspect, literal, literal_column,
+                        select, union_all)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..core.database import (AREA_LOCKS, PERSON_LOCKS, before_commit, listen_before_commit, lock_keys, pending,
-                             pending_all)
+from ..core.database import (AREA_LOCKS, PERSON_LOCKS, before_commit, large_page_cache, listen_before_commit,
+                             lock_keys, pending, pending_all)
 from ..core.enums import VILLAGE_ROLES
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -53,6 +54,7 @@ from .models import (
     LEVEL_CUTS,
     YEAR_TOTAL,
     AreaSummary,
+    DayCount,
     PersonTrainingYear,
     SupportRollup,
     SupportTotal,
@@ -199,6 +201,7 @@ class Touched:
     places: set[str] = field(default_factory=set)  # villages whose VillageStatus to recompute
     last: set[str] = field(default_factory=set)  # villages whose VillageSupportLast to recompute
     trainees: set[int] = field(default_factory=set)  # people whose PersonTrainingYear to recompute
+    days: set[str] = field(default_factory=set)  # areas whose DayCount rows to recompute (records awaiting confirmation)
     changes: list[tuple[dict, int]] = field(default_factory=list)  # record values counted in (+1) or out (-1)
     # villages and organizations re-keyed, with the flags and kind the summaries hold
     # them under (the first a flush saw: what was committed before this transaction)
@@ -229,10 +232,16 @@ def _after_flush(session, _ctx):
         for obj in session.deleted:
             if isinstance(obj, model):
                 changes.append((_committed(obj), -1))
-    if not (areas or changes or trainees or old_kinds or old_flags):
+    # records entering or leaving confirmation, or submitted again: their areas' counts by day
+    days = {area_of(c["village_code"]) for c, _ in changes if c["village_code"] and c["status"] == "submitted"}
+    if model is not None:
+        days |= {area_of(obj.village_code) for obj in session.dirty if isinstance(obj, model) and obj.village_code
+                 and obj.status == "submitted" and inspect(obj).attrs.submitted_at.history.has_changes()}
+    if not (areas or changes or trainees or old_kinds or old_flags or days):
         return
     touched = _touched(session)
     touched.areas |= areas
+    touched.days |= days
     touched.places |= places
     touched.trainees |= trainees
     touched.changes += changes
@@ -270,6 +279,7 @@ def settle(session, pending_work: list[Touched]) -> None:
         touched.places |= part.places
         touched.last |= part.last
         touched.trainees |= part.trainees
+        touched.days |= part.days
         touched.changes += part.changes
         for code, flags in part.old_flags.items():
             touched.old_flags.setdefault(code, flags)
@@ -283,7 +293,8 @@ def settle(session, pending_work: list[Touched]) -> None:
         areas |= _areas_of_people(conn, touched.trainees)
     if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
         areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
-    lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in areas]
+    days = touched.days - areas  # refresh_areas counts its areas' days too
+    lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in sorted(areas | days)]
               + [(PERSON_LOCKS, person) for person in touched.trainees])
     if touched.trainees:
         refresh_person_training(conn, touched.trainees)
@@ -294,6 +305,8 @@ def settle(session, pending_work: list[Touched]) -> None:
         refresh_village_status(conn, touched.places)
     if areas:
         refresh_areas(conn, areas)
+    if days:
+        refresh_days(conn, days)
 
 
 def _settle_rollups(session, touched: Touched) -> None:
@@ -634,6 +647,109 @@ def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> No
                 for area, values in figures.items()]
         if rows:
             conn.execute(table.insert(), rows)
+    refresh_days(conn, areas)
+
+
+# -- the counts by day (DayCount) ----------------------------------------------------------
+
+DAY_LEVELS = (("county", 6), ("city", 4), ("province", 2))  # DayCount's levels above the areas
+
+
+def refresh_days(conn, areas: set[str] | None) -> None:
+    """Recompute the areas' ``DayCount`` rows (every area when None) from the records
+    awaiting confirmation and the active postings, and add each area's change to the
+    rows of its county, city and province."""
+    table = DayCount.__table__
+    if areas is None:
+        conn.execute(table.delete())
+        for statement in _day_rebuild_statements():
+            conn.execute(statement)
+        return
+    pending, ending = _day_statements()
+    for i in range(0, len(areas), 500):
+        chunk = sorted(areas)[i:i + 500]
+        params = {"lo": chunk[0][:9] + "000", "hi": chunk[-1][:9] + "999", "areas": [a[:9] for a in chunk]}
+        new: dict[tuple, int] = {}
+        for kind, statement in (("submitted", pending), ("ends", ending)):
+            for prefix, day, count in conn.execute(statement, params):
+                if day is not None:
+                    new[(kind, prefix + "000", _as_date(day))] = int(count)
+        t = table.c
+        old = {(kind, code, _as_date(day)): int(count) for kind, code, day, count in conn.execute(
+            select(t.kind, t.region_code, t.day, t.count).where(t.level == "area", t.region_code.in_(chunk)))}
+        if new == old:
+            continue
+        conn.execute(table.delete().where(t.level == "area", t.region_code.in_(chunk)))
+        if new:
+            conn.execute(table.insert(), [dict(kind=kind, level="area", region_code=code, day=day, count=count)
+                                          for (kind, code, day), count in sorted(new.items())])
+        change: dict[tuple, int] = defaultdict(int)
+        for key in new.keys() | old.keys():
+            delta = new.get(key, 0) - old.get(key, 0)
+            if delta:
+                kind, code, day = key
+                for level, n in DAY_LEVELS:
+                    change[(kind, level, code[:n] + "0" * (12 - n), day)] += delta
+        rows = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
+                for (kind, level, code, day), delta in sorted(change.items()) if delta]
+        if rows:  # in key order, so two writers meet the rows they share in the same order
+            conn.execute(_day_upsert(conn.dialect.name), rows)
+            touched = sorted({r["region_code"] for r in rows})
+            conn.execute(table.delete().where(t.level != "area", t.count == 0, t.region_code.in_(touched)))
+
+
+def _day_sources(restrict: bool) -> tuple:
+    """Per area (its code's first nine digits) and day: the records awaiting confirmation
+    by the day they were submitted, the active postings by their planned end; through
+    the partial indexes of pending records and of active postings."""
+    from ..records.models import SupportRecord as s
+
+    def limit(stmt, col):
+        if not restrict:
+            return stmt
+        return stmt.where(col.between(bindparam("lo"), bindparam("hi")),
+                          func.substr(col, 1, 9).in_(bindparam("areas", expanding=True)))
+
+    p, day = func.substr(s.village_code, 1, 9), func.date(s.submitted_at)
+    pending = limit(select(p, day, func.count())
+                    .where(s.status == literal_column("'submitted'"), s.submitted_at.is_not(None))
+                    .group_by(p, day), s.village_code)
+    q = func.substr(Posting.region_code, 1, 9)
+    ending = limit(select(q, Posting.planned_end, func.count())
+                   .where(Posting.is_active, Posting.planned_end.is_not(None))
+                   .group_by(q, Posting.planned_end), Posting.region_code)
+    return pending, ending
+
+
+@functools.cache
+def _day_statements() -> tuple:
+    return _day_sources(restrict=True)
+
+
+@functools.cache
+def _day_rebuild_statements() -> tuple:
+    """Every area's rows from the records and postings, then each level's from the areas."""
+    table, t = DayCount.__table__, DayCount.__table__.c
+    columns = ["kind", "level", "region_code", "day", "count"]
+    statements = []
+    for kind, source in zip(("submitted", "ends"), _day_sources(restrict=False)):
+        prefix, day, count = source.selected_columns
+        statements.append(table.insert().from_select(columns, source.with_only_columns(
+            literal(kind), literal("area"), prefix.concat("000"), day, count)))
+    for level, n in DAY_LEVELS:
+        code = func.substr(t.region_code, 1, n).concat("0" * (12 - n))
+        statements.append(table.insert().from_select(columns, select(
+            t.kind, literal(level), code, t.day, func.sum(t.count)).where(t.level == "area")
+            .group_by(t.kind, code, t.day)))
+    return tuple(statements)
+
+
+@functools.cache
+def _day_upsert(dialect: str):
+    table = DayCount.__table__
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return insert.on_conflict_do_update(index_elements=["kind", "level", "region_code", "day"],
+                                        set_={"count": table.c.count + insert.excluded.count})
 
 
 def refresh_stale(today: date | None = None) -> int:
@@ -714,9 +830,12 @@ def add_records(session, condition) -> None:
     cells: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     totals: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     confirmed = False
+    pending: set[str] = set()
     for prefix, y, m, category, kind, is_key, is_poor, is_relocation, status, *measures in conn.execute(stmt):
         measures = [measures[0], *(Decimal(str(v)) for v in measures[1:])]
         confirmed = confirmed or status == "confirmed"
+        if status == "submitted":
+            pending.add(prefix + "000")
         for level, n in LEVEL_CUTS:
             region_code = prefix[:n] + "0" * (12 - n)
             for month_key in (m, YEAR_TOTAL):
@@ -734,20 +853,70 @@ def add_records(session, condition) -> None:
         touched.last |= villages
         touched.places |= villages
         touched.areas |= {area_of(code) for code in villages}
+    if pending:  # records awaiting confirmation: their areas' counts by day, before commit
+        _touched(session).days |= pending
 
 
 @functools.cache
 def _rebuild_rollup_statements(model) -> tuple:
-    """The rollup's INSERT ... SELECT at each level, by month and for the whole year: built
+    """The rollup's INSERT ... SELECT statements: the townships' months from the records
+    (the one pass over them), then each level's months from the months of the level below,
+    then every level's year from its months. Summing the cells below gives the figures of
+    summing the records (a cell is a sum of records), at a fraction of the reading. Built
     once (a statement and its cache key cost more Python than the rebuild of a small
     registry, which the summaries' tests do after every change)."""
-    return tuple(SupportRollup.__table__.insert().from_select([*_ROLLUP_KEY, *_MEASURES],
-                                                              _rollup_select(model, level, n, whole_year))
-                 for (level, n) in LEVEL_CUTS for whole_year in (False, True))
+    table, r = SupportRollup.__table__, SupportRollup
+    columns = [*_ROLLUP_KEY, *_MEASURES]
+    cuts = (r.category, r.org_kind, r.is_key, r.is_poor, r.is_relocation, r.status)
+    sums = (func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted), func.sum(r.amount_in_kind))
+
+    def from_rows(level: str, n: int, below: str, month, where) -> object:
+        region_code = func.substr(r.region_code, 1, n).concat("0" * (12 - n))
+        return table.insert().from_select(columns, select(
+            region_code, literal(level), r.year, month, *cuts, *sums,
+        ).where(r.level == below, where).group_by(region_code, r.year, month, *cuts))
+
+    statements = [table.insert().from_select(columns, _rollup_select(model, "township", 9, False))]
+    for (level, n), (below, _) in zip(LEVEL_CUTS[1:], LEVEL_CUTS):
+        statements.append(from_rows(level, n, below, r.month, r.month != YEAR_TOTAL))
+    for level, n in LEVEL_CUTS:
+        statements.append(from_rows(level, n, level, literal(YEAR_TOTAL), r.month != YEAR_TOTAL))
+    return tuple(statements)
+
+
+@functools.cache
+def _rebuild_last_statements() -> tuple:
+    """``VillageSupportLast`` rebuilt: the latest confirmed date per village, category and
+    kind from the records (one pass), then the coarser rows (any kind, any category, both)
+    from those: the latest of the latest."""
+    model = _record_model()
+    table, last = VillageSupportLast.__table__, VillageSupportLast
+    columns = ["village_code", "category", "org_kind", "last_confirmed_on"]
+    statements = [table.insert().from_select(columns, (
+        select(model.village_code, model.category, Organization.kind, func.max(model.record_date))
+        .join(Organization, Organization.id == model.organization_id)
+        .where(model.status == "confirmed")
+        .group_by(model.village_code, model.category, Organization.kind)))]
+    finest = and_(last.category != ANY, last.org_kind != ANY)
+    for category, kind, keys in ((last.category, literal(ANY), [last.category]),
+                                 (literal(ANY), last.org_kind, [last.org_kind]), (literal(ANY), literal(ANY), [])):
+        statements.append(table.insert().from_select(columns, (
+            select(last.village_code, category, kind, func.max(last.last_confirmed_on))
+            .where(finest).group_by(last.village_code, *keys))))
+    return tuple(statements)
 
 
 def rebuild_all() -> None:
-    """Recompute every summary from the records (after a bulk load or a flag change)."""
+    """Recompute every summary from the records (after a bulk load or a flag change). On
+    SQLite with a large page cache while it runs: its GROUP BYs sort a million rows."""
+    with large_page_cache(REBUILD_PAGE_CACHE_KIB):
+        _rebuild_all()
+
+
+REBUILD_PAGE_CACHE_KIB = 262144
+
+
+def _rebuild_all() -> None:
     model = _record_model()
     conn = db.session.connection()
     conn.execute(delete(SupportRollup.__table__))
@@ -770,10 +939,7 @@ def rebuild_all() -> None:
             .group_by(r.region_code, r.level, r.year, r.month, r.category, r.status),
         )
     )
-    conn.execute(
-        VillageSupportLast.__table__.insert().from_select(
-            ["village_code", "category", "org_kind", "last_confirmed_on"], _last_confirmed_select()
-        )
-    )
+    for statement in _rebuild_last_statements():
+        conn.execute(statement)
     refresh_village_status(conn, None)
     refresh_areas(conn, None)

@@ -66,7 +66,9 @@ class DutyMonth(Audited, db.Model):
         # period's rows are read from the index alone, whatever the region or unit filter
         Index("ix_duty_month_period_days", "month", "region_code", "days_in_village", "month_days", "available_days",
               "organization_id"),
-        Index("ix_duty_month_status_region", "status", "region_code"),
+        # a status within a region, and (with the month) the oldest months awaiting a check
+        # ordered from the index alone
+        Index("ix_duty_month_status_region", "status", "region_code", "month"),
     )
 
     @property

@@ -15,6 +15,7 @@ from sqlalchemy import Select, case, false, func, or_, select
 
 from ..audit.services import record, snapshot
 from ..core import crypto
+from ..core.paging import Key, order_by
 from ..core.enums import EDUCATION, GENDERS, INDIVIDUAL
 from ..core.formatting import date_cn
 from ..core.identity import (
@@ -320,6 +321,9 @@ def may_search_by_id(user) -> bool:
     return privacy.may_ever_see_full(user)
 
 
+PEOPLE_ORDER = (Key(Person.name), Key(Person.id))  # the people list's order (keyset pages)
+
+
 def not_individual():
     """SQL: the person is not an individual helper (their employer is not of kind 个人)."""
     return Person.organization_id.in_(select(Organization.id).where(Organization.kind != INDIVIDUAL))
@@ -354,7 +358,7 @@ def people_query(user, *, q: str = "", organization_id: int | None = None, poste
         stmt = stmt.where(Person.id.in_(active))
     elif posted == "idle":
         stmt = stmt.where(Person.id.not_in(active))
-    return stmt.order_by(Person.name, Person.id)
+    return stmt.order_by(*order_by(PEOPLE_ORDER))
 
 
 def active_postings_of(person_ids) -> dict[int, Posting]:

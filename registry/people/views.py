@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user
 
 from ..audit.services import record
+from ..core.paging import paginate
 from ..core.access import for_cadres, login_only
 from ..core.database import writing
 from ..core.forms import save_form
@@ -78,7 +79,9 @@ def _people_query(form):
 @login_only
 def index():
     form = _people_filters()
-    page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
+    # keyset pages: a province's 40,000 people are walked by name, never counted past
+    # paging.COUNT_LIMIT nor skipped by OFFSET
+    page = paginate(_people_query(form), services.PEOPLE_ORDER, request.args, per_page=PER_PAGE)
     active = services.active_labels(current_user, (p.id for p in page.items))
     privacy.prime(page.items)
     org = services.organization_in_scope(current_user, _org_arg())

@@ -99,7 +99,7 @@ class SupportRecord(Audited, db.Model):
     status: Mapped[str] = mapped_column(String(12), default="draft")
     dispute_reason: Mapped[str | None] = mapped_column(Text)
     # a correction points to the confirmed record it supersedes
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("support_record.id"), index=True)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("support_record.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # 代为填报: the region whose staff filed the record on the unit's behalf (``created_by``
     # is the staff member); NULL when the unit filed it itself
@@ -136,6 +136,10 @@ class SupportRecord(Audited, db.Model):
         # pending records only: the overdue counts of the coverage page scan this
         Index("ix_support_record_pending", "village_code", "submitted_at",
               sqlite_where=text("status = 'submitted'"), postgresql_where=text("status = 'submitted'")),
+        # corrections only (almost every record has none): SQLite's statistics of an index
+        # of all the NULLs say a look-up finds every row, and it scans by status instead
+        Index("ix_support_record_supersedes_id", "supersedes_id", sqlite_where=text("supersedes_id IS NOT NULL"),
+              postgresql_where=text("supersedes_id IS NOT NULL")),
     )
 
     @property

@@ -14,6 +14,7 @@ from ..core.navigation import nav_entry
 from ..core.enums import RECORD_CATEGORIES
 from ..core.paging import order_by, paginate
 from ..core.permissions import require
+from ..core.queries import first
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404, in_scope
 from ..core.timeutil import local_today
@@ -563,7 +564,7 @@ def _panel(title: str, stmt, link: str, empty: str, note=None) -> dict:
     return {
         "title": title,
         "count": queries.count(stmt),
-        "rows": _rows(db.session.scalars(stmt.limit(PANEL_ROWS)), note),
+        "rows": _rows(first(stmt, PANEL_ROWS), note),
         "link": link,
         "empty": empty,
     }

@@ -1,0 +1,100 @@
+"""Every query behind the province-scale pages uses an index on the large tables.
+
+The pages ``make bench`` times (bench/pages.py: every role's home, the coverage API with
+each filter and a past year, the gaps worklists, every list, a village and a record) are
+requested on a small copy of the bench's dataset, every SELECT they issue is captured,
+and each is explained on this database: SQLite's ``EXPLAIN QUERY PLAN`` must not
+``SCAN`` support_record, posting, duty_month or audit_event without an index, and
+PostgreSQL's plan (with sequential scans priced out, so any usable index is taken) must
+not hold a ``Seq Scan`` on them. No statistics are gathered: the plans are the ones the
+indexes allow, not the ones a small table's statistics would prefer.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import event
+
+from registry.extensions import db
+
+LARGE = ("support_record", "posting", "duty_month", "audit_event")
+SQLITE_SCAN = re.compile(r"\bSCAN (\w+)(?: AS \w+)?(?! USING)")
+PG_SCAN = re.compile(r"Seq Scan on (\w+)")
+
+
+@pytest.fixture(scope="module")
+def captured(_app):
+    """(page, statement, parameters) of every SELECT the pages issued."""
+    from bench import pages as bench_pages
+    from bench.dataset import fill
+    from registry.dashboard.summary import rebuild_all
+    from tests.conftest import _clean
+
+    _clean(_app)
+    with _app.app_context():
+        fill(db.session.connection(), scale=0.002, log=lambda _text: None)
+        rebuild_all()
+        db.session.commit()
+        found = bench_pages.prepare_users(_app)
+        engine = db.engine
+    statements: list[tuple[str, str, object]] = []
+    page = [""]
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if page[0] and statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            statements.append((page[0], statement, parameters))
+
+    clients = {}
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with _app.app_context():
+            for label, persona, url in bench_pages.pages(found):
+                if persona not in clients:
+                    clients[persona] = bench_pages.login(_app, f"bench_{persona}")
+                page[0] = label
+                response = clients[persona].get(url.format(last_year=2025))
+                assert response.status_code == 200, (label, response.status_code)
+                page[0] = ""
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    yield statements
+    _clean(_app)
+
+
+def full_scans(conn, statement: str, parameters) -> list[str]:
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur:
+            cur.execute("SET LOCAL enable_seqscan = off")
+            cur.execute("EXPLAIN " + statement, parameters)
+            plan = "\n".join(row[0] for row in cur.fetchall())
+        return [t for t in PG_SCAN.findall(plan) if t in LARGE]
+    plan = "\n".join(row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall())
+    return [t for t in SQLITE_SCAN.findall(plan) if t in LARGE]
+
+
+def test_no_full_scan_of_the_large_tables(captured, _app):
+    assert len({page for page, _, _ in captured}) >= 30  # every page was requested and issued queries
+    problems = []
+    with _app.app_context():
+        conn = db.session.connection()
+        seen = set()
+        for page, statement, parameters in captured:
+            if statement in seen:
+                continue
+            seen.add(statement)
+            tables = full_scans(conn, statement, parameters)
+            if tables:
+                problems.append(f"{page}: full scan of {', '.join(tables)} in\n  {' '.join(statement.split())[:400]}")
+        db.session.rollback()
+    assert not problems, f"{len(problems)} statements scan a large table:\n" + "\n".join(problems)
+
+
+def test_the_check_sees_a_full_scan(app):
+    """The check itself: a filter on a column without an index is a full scan."""
+    conn = db.session.connection()
+    marker = "%s" if conn.dialect.name == "postgresql" else "?"
+    assert full_scans(conn, f"SELECT count(*) FROM support_record WHERE title = {marker}", ("x",)) == ["support_record"]
+    assert full_scans(conn, f"SELECT id FROM support_record WHERE id = {marker}", (1,)) == []
+    db.session.rollback()
