@@ -442,10 +442,10 @@ class _Adder:
 def by_days(region: Region, filters: Filters) -> bool:
     """Whether the counts by day answer a region's overdue and ending-soon figures: a
     province, city or county (a township's children are villages, counted from their few
-    records and postings), without a category, organization-kind or flag filter (the year
-    does not change either figure)."""
+    records and postings), without a category, organization-kind, flag or veteran filter
+    (the year does not change either figure)."""
     return (region.level in ("province", "city", "county") and filters.category is None
-            and filters.org_kind is None and filters.flag is None)
+            and filters.org_kind is None and filters.flag is None and not filters.veteran)
 
 
 @cache
