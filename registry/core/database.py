@@ -145,14 +145,21 @@ def staged_insert(conn, table, keys, params: list, fixed: dict) -> None:
 
 
 @contextmanager
-def staged_inserting(conn, table, keys, params: list, fixed: dict, *, meanwhile: bool = True):
+def staged_inserting(conn, table, keys, params: list, fixed: dict, *, meanwhile: bool = True, then=None):
     """``staged_insert``, whose copy into ``table`` (one statement, during which the
     driver lets go of Python's interpreter lock) runs on a worker thread while the
     ``with`` block runs (``meanwhile``): the block may do Python work (link audit events)
     but must not use the database, whose connection is busy. The copy is waited for when
-    the block ends, however it ends, and its error, if any, raised then."""
+    the block ends, however it ends, and its error, if any, raised then.
+
+    ``then``: a function of the connection run right after the copy, on the same thread
+    (a read of the rows just copied, which needs the connection too); the list the
+    ``with`` yields holds its result once the block has ended."""
+    done: list = []
     if not params:
-        yield
+        if then is not None:
+            done.append(then(conn))
+        yield done
         return
     staging = table_clause(STAGING, *[column(f"c{i}") for i in range(len(keys))], schema="temp")
     columns = ", ".join(c.name for c in staging.c)
@@ -168,20 +175,24 @@ def staged_inserting(conn, table, keys, params: list, fixed: dict, *, meanwhile:
         .order_by(literal_column("rowid")))
     if not meanwhile:
         conn.execute(copy)
-        yield
+        if then is not None:
+            done.append(then(conn))
+        yield done
     else:
         failed: list[BaseException] = []
 
         def run() -> None:
             try:
                 conn.execute(copy)
+                if then is not None:
+                    done.append(then(conn))
             except BaseException as error:  # handed to the waiting thread  # noqa: BLE001
                 failed.append(error)
 
         worker = threading.Thread(target=run, name="staged-insert", daemon=True)
         worker.start()
         try:
-            yield
+            yield done
         finally:
             worker.join()
         if failed:

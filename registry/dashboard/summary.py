@@ -587,14 +587,12 @@ def _rollup_select(model, level: str, n: int, whole_year: bool, condition=None, 
     return stmt if condition is None else stmt.where(condition)
 
 
-def add_records(session, condition) -> None:
-    """Add the records ``condition`` selects to the summaries in one step: for records
-    written in bulk through Core, which the per-flush listener does not see. The records
-    are counted once per township cell in SQL, the cells are carried up the levels as the
-    listener carries each record, and each summary gets the listener's batch of upserts.
-    The figures are the listener's for the same records, added one by one."""
+def count_records(conn, condition) -> list[tuple]:
+    """The records ``condition`` selects, counted once per township cell in SQL (the
+    first step of ``add_records``), as plain rows. Reads only: a bulk import runs it on
+    the worker thread that has just copied the records in (``bulk.inserting_many``'s
+    ``then``), while the interpreter links the records' audit events."""
     model = _record_model()
-    conn = session.connection()
     township = func.substr(model.village_code, 1, 9)
     year = extract("year", model.record_date).cast(Integer)
     month = extract("month", model.record_date).cast(Integer)
@@ -608,10 +606,25 @@ def add_records(session, condition) -> None:
         .where(condition)
         .group_by(*keys)
     )
+    return [tuple(row) for row in conn.execute(stmt)]
+
+
+def add_records(session, condition, counted: list[tuple] | None = None) -> None:
+    """Add the records ``condition`` selects to the summaries in one step: for records
+    written in bulk through Core, which the per-flush listener does not see. The records
+    are counted once per township cell in SQL (``count_records``; ``counted``: its rows,
+    when the caller has already run it on the same records in this transaction), the
+    cells are carried up the levels as the listener carries each record, and each summary
+    gets the listener's batch of upserts. The figures are the listener's for the same
+    records, added one by one."""
+    model = _record_model()
+    conn = session.connection()
+    if counted is None:
+        counted = count_records(conn, condition)
     cells: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     totals: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     confirmed = False
-    for prefix, y, m, category, kind, is_key, is_poor, is_relocation, status, *measures in conn.execute(stmt):
+    for prefix, y, m, category, kind, is_key, is_poor, is_relocation, status, *measures in counted:
         measures = [measures[0], *(Decimal(str(v)) for v in measures[1:])]
         confirmed = confirmed or status == "confirmed"
         for level, n in LEVEL_CUTS:
