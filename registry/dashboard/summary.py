@@ -799,21 +799,12 @@ def _rollup_select(model, level: str, n: int, whole_year: bool, condition=None, 
     return stmt if condition is None else stmt.where(condition)
 
 
-def add_records(session, condition) -> None:
-    """Add the records ``condition`` selects to the summaries in one step: for records
-    written in bulk through Core, which the per-flush listener does not see. The records
-    are counted once per township cell in SQL, the cells are carried up the levels as the
-    listener carries each record, and each summary gets the listener's batch of upserts.
-    The figures are the listener's for the same records, added one by one. The villages
-    and areas are recomputed with the rest of the transaction's, before it commits.
-
-    The rollup cells are taken under the flags and kinds stored now, so the record
-    changes and re-keyings the transaction's flushes left pending go in first."""
+def count_records(conn, condition) -> list[tuple]:
+    """The records ``condition`` selects, counted once per township cell in SQL (the
+    first step of ``add_records``), as plain rows. Reads only the records: a bulk import
+    runs it on the worker thread that has just copied the records in
+    (``bulk.inserting_many``'s ``then``), while the interpreter links their audit events."""
     model = _record_model()
-    session.flush()
-    for touched in pending_all(session, "summaries"):
-        _settle_rollups(session, touched)
-    conn = session.connection()
     township = func.substr(model.village_code, 1, 9)
     year = extract("year", model.record_date).cast(Integer)
     month = extract("month", model.record_date).cast(Integer)
@@ -827,11 +818,33 @@ def add_records(session, condition) -> None:
         .where(condition)
         .group_by(*keys)
     )
+    return [tuple(row) for row in conn.execute(stmt)]
+
+
+def add_records(session, condition, counted: list[tuple] | None = None) -> None:
+    """Add the records ``condition`` selects to the summaries in one step: for records
+    written in bulk through Core, which the per-flush listener does not see. The records
+    are counted once per township cell in SQL (``count_records``; ``counted``: its rows,
+    when the caller has already run it on the same records in this transaction), the
+    cells are carried up the levels as the listener carries each record, and each summary
+    gets the listener's batch of upserts. The figures are the listener's for the same
+    records, added one by one. The villages and areas are recomputed with the rest of
+    the transaction's, before it commits.
+
+    The rollup cells are taken under the flags and kinds stored now, so the record
+    changes and re-keyings the transaction's flushes left pending go in first."""
+    model = _record_model()
+    session.flush()
+    for touched in pending_all(session, "summaries"):
+        _settle_rollups(session, touched)
+    conn = session.connection()
+    if counted is None:
+        counted = count_records(conn, condition)
     cells: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     totals: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     confirmed = False
     pending: set[str] = set()
-    for prefix, y, m, category, kind, is_key, is_poor, is_relocation, status, *measures in conn.execute(stmt):
+    for prefix, y, m, category, kind, is_key, is_poor, is_relocation, status, *measures in counted:
         measures = [measures[0], *(Decimal(str(v)) for v in measures[1:])]
         confirmed = confirmed or status == "confirmed"
         if status == "submitted":

@@ -379,6 +379,8 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     stamp = now.isoformat()
     chain = open_chain(user)
     linked = []
+    counted = None  # the summaries' count of the new records (SQLite: on the copying thread)
+    last_unit = next(reversed(by_unit))
     for unit_id, values in by_unit.items():
         fixed = {"organization_id": unit_id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
                  "supersedes_id": None, "created_by_id": user.id, "on_behalf_region_code": on_behalf,
@@ -391,9 +393,19 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
         if numbered:
             ids = range(next_id, next_id + len(values))
             next_id += len(values)
-            # the records are copied in while their events are made and linked
-            with inserting_many(table, ("id", *_OWN), [(i, *t) for i, t in zip(ids, tuples)], fixed):
+            # the records are copied in, and (after the last unit's) counted for the
+            # summaries, while their events are made and linked
+            count = None
+            if unit_id == last_unit:
+                every = table.c.id.between(first, next_id - 1)
+
+                def count(conn):
+                    return summary.count_records(conn, every)
+            with inserting_many(table, ("id", *_OWN), [(i, *t) for i, t in zip(ids, tuples)], fixed,
+                                then=count) as done:
                 linked += chain.link(_events(values, ids, unit_id, fixed, stamp, saying))
+            if count is not None:
+                counted = done[0]
         else:
             insert_many(table, _OWN, tuples, fixed)
             # the ids read back by 编号, which is unique within the unit
@@ -404,7 +416,7 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     chain.write(linked)
     written = (table.c.id.between(first, next_id - 1) if numbered
                else table.c.organization_id.in_(list(by_unit)) & (table.c.created_at == now))
-    summary.add_records(db.session, written)
+    summary.add_records(db.session, written, counted)
     _tell_villages(rows, user)
     return len(rows)
 

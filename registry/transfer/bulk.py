@@ -29,15 +29,17 @@ def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | N
 
 @contextmanager
 def inserting_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | None = None, *,
-                   meanwhile: bool = True):
+                   meanwhile: bool = True, then=None):
     """``insert_many``; on SQLite the rows are copied into ``table`` while the ``with``
     block runs (``core.database.staged_inserting``: the block may do Python work, not use
-    the database). Elsewhere the rows are inserted before the block."""
+    the database). Elsewhere the rows are inserted before the block. ``then``: a function
+    of the connection run after the rows are in (on SQLite on the same worker thread, while
+    the block runs); the list the ``with`` yields holds its result when the block ends."""
     fixed = fixed or {}
     conn = db.session.connection()
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), [{**fixed, **dict(zip(keys, row))} for row in rows])
-        yield
+        yield [then(conn)] if then is not None else []
         return
     dialect = conn.dialect
     convert = [(i, f) for i, name in enumerate(keys)
@@ -55,5 +57,5 @@ def inserting_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict 
     with staged_inserting(conn, table, keys, params,
                           {name: value for name, value in fixed.items()
                            if value is not None or table.c[name].server_default is not None},
-                          meanwhile=meanwhile):
-        yield
+                          meanwhile=meanwhile, then=then) as done:
+        yield done

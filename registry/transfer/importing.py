@@ -24,6 +24,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from ..audit.services import record
+from ..core.database import commit_checkpointing_later
 from ..core.parsing import CONFIRM_FIELD, CONFIRM_HEADER
 from ..core.rules import Collector, RuleViolation
 from ..extensions import db
@@ -31,6 +32,9 @@ from .reading import FileRefused, Grid, is_blank, read_grid
 from .writing import Column, unescape
 
 HEADER_SEARCH_ROWS = 10
+# an import that writes this many rows commits without the WAL checkpoint in its path
+# (``core.database.commit_checkpointing_later``)
+BULK_COMMIT_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -401,7 +405,9 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
                organization_id=getattr(user, "organization_id", None),
                after={"file": filename, "rows": report.rows, "created": report.created, "updated": report.updated},
                summary=f"导入{spec.title} {report.rows} 行：新增 {report.created}，更新 {report.updated}")
-        if commit:
+        if commit and report.created + report.updated >= BULK_COMMIT_ROWS:
+            commit_checkpointing_later(db.session)
+        elif commit:
             db.session.commit()
         else:
             db.session.flush()

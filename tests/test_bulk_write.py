@@ -1,0 +1,64 @@
+"""The bulk write helpers a large import uses: a read run right after the copy
+(``inserting_many(..., then=...)``), and a commit that leaves the WAL checkpoint to a
+thread of its own (``commit_checkpointing_later``)."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.core.database import commit_checkpointing_later
+from registry.regions.models import Region
+from registry.transfer.bulk import inserting_many
+
+
+FIXED = {"is_poor": False, "is_key": False, "is_relocation": False, "is_demo": True}
+
+
+def _villages(n: int, prefix: str) -> list[tuple]:
+    return [(f"{prefix}{i:03d}", f"批量{i}村", "village") for i in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("meanwhile", [True, False])
+def test_the_read_after_the_copy_sees_the_rows_copied(db, meanwhile):
+    table = Region.__table__
+    before = db.session.scalar(select(func.count()).select_from(table))
+    ran_on: list[str] = []
+
+    def count(conn):
+        ran_on.append(threading.current_thread().name)
+        return conn.execute(select(func.count()).select_from(table)).scalar()
+
+    with inserting_many(table, ("code", "name", "level"), _villages(30, "439901001"), FIXED,
+                        meanwhile=meanwhile, then=count) as done:
+        pass
+    assert done == [before + 30]
+    if db.engine.dialect.name == "sqlite":  # on the copying thread when the copy runs meanwhile
+        assert (ran_on[0] == "staged-insert") is meanwhile
+    db.session.rollback()
+
+
+def test_a_bulk_commit_commits_and_leaves_the_checkpoint_to_its_own_thread(db):
+    table = Region.__table__
+    with inserting_many(table, ("code", "name", "level"), _villages(20, "439901002"), FIXED) as done:
+        pass
+    assert done == []
+    sqlite = db.engine.dialect.name == "sqlite"
+    if sqlite:
+        setting = db.session.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    commit_checkpointing_later(db.session)
+    for thread in threading.enumerate():
+        if thread.name == "wal-checkpoint":
+            thread.join()
+    stored = db.session.scalar(select(func.count()).select_from(table).where(table.c.code.like("439901002%")))
+    assert stored == 20
+    if sqlite:
+        # the connection's own setting is back, and the WAL holds nothing left to copy
+        assert db.session.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == setting
+        db.session.rollback()
+        with sqlite3.connect(db.engine.url.database) as other:
+            busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            assert busy == 0 and frames == copied
+            assert other.execute("SELECT count(*) FROM region WHERE code LIKE '439901002%'").fetchone()[0] == 20
