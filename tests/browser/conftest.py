@@ -17,11 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from registry.core.permissions import PERMISSIONS
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # SCREENSHOTS=1 keeps the screenshots the tests take, in bench/out/screens, for a human
 SCREENSHOTS = os.environ.get("SCREENSHOTS") == "1"
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+OFFLINE_APP_ROLES = PERMISSIONS["offline_app"]  # their pages register a service worker
 
 
 def pytest_collection_modifyitems(config, items):
@@ -92,11 +95,11 @@ def live_server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("gunicorn did not start: " + (tmp / "gunicorn.log").read_text()[-2000:])
-    accounts = {}
+    accounts, roles = {}, {}
     for line in (tmp / "instance" / "demo-accounts.txt").read_text(encoding="utf-8").splitlines()[1:]:
         role, scope, username, password = line.split("\t")
-        accounts[username] = password
-    yield {"url": base, "accounts": accounts, "env": env, "tmp": tmp}
+        accounts[username], roles[username] = password, role
+    yield {"url": base, "accounts": accounts, "roles": roles, "env": env, "tmp": tmp}
     from tests.conftest import stop_server
 
     stop_server(proc)
@@ -127,26 +130,115 @@ def _signed_in():
     return {}
 
 
+# A new page costs Chromium ~0.45 s of CPU, a navigation in an open one ~0.1 s: the pages
+# page_as opens are kept after a test that passed and lent again to a later test of the
+# same account and viewport, reset (see page_as). A page is not kept when the
+# test failed, closed it, or changed more than what a navigation resets: anything in
+# TAINTING called on the page or its context (its own listeners or routes, offline mode,
+# print media, ...), or when its account has the offline app (a service worker, pages and
+# a queue kept on the device) — those pages are never lent twice.
+TAINTING = {
+    "page": ("on", "once", "add_listener", "route", "route_from_har", "unroute", "unroute_all", "set_viewport_size",
+             "emulate_media", "set_extra_http_headers", "add_init_script", "expose_function", "expose_binding",
+             "add_locator_handler", "set_default_timeout", "set_default_navigation_timeout"),
+    "context": ("on", "once", "add_listener", "route", "route_from_har", "unroute", "unroute_all", "set_offline",
+                "set_extra_http_headers", "add_init_script", "expose_function", "expose_binding", "grant_permissions",
+                "clear_permissions", "set_geolocation", "add_cookies", "set_default_timeout",
+                "set_default_navigation_timeout"),
+}
+
+
+def _watch(page) -> None:
+    """Marks the page ``tainted`` once the test calls anything in TAINTING on it or its context."""
+    page.tainted = False
+    for target, names in ((page, TAINTING["page"]), (page.context, TAINTING["context"])):
+        for name in names:
+            method = getattr(target, name, None)
+            if method is None:
+                continue
+
+            def tainting(*args, _method=method, **kwargs):
+                page.tainted = True
+                return _method(*args, **kwargs)
+
+            setattr(target, name, tainting)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if outcome.get_result().failed:
+        item.browser_test_failed = True  # page_as keeps none of its pages
+
+
+@pytest.fixture(scope="session")
+def _idle_pages(browser):
+    """Pages a passed test left in a state a navigation resets, by (account, width, height)."""
+    idle: dict[tuple, list] = {}
+    yield idle
+    for pages in idle.values():
+        for page in pages:
+            page.context.close()
+
+
 @pytest.fixture()
-def page_as(browser, live_server, _signed_in):
+def page_as(request, browser, live_server, _signed_in, _idle_pages):
     """``page_as('demo_unit')``: a logged-in page on that account's home page; off-site
     requests are aborted and console errors collected in ``page.console_errors``.
     The first page of an account logs in through the form; later ones reuse its
     session cookie (and log in again if that session has ended), unless
-    ``through_form=True``."""
-    contexts = []
+    ``through_form=True``. A page may have served an earlier test of the same account
+    and viewport (the module's comment above TAINTING says when); it is handed over
+    as a new one would be: on the home page, nothing collected yet."""
+    base = live_server["url"]
+    opened = []
+
+    def _login(page, username):
+        page.goto(base + "/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", live_server["accounts"][username])
+        with page.expect_navigation(wait_until="load"):  # not networkidle: it idles 500 ms more
+            page.click("button[type=submit]")
+        assert "/login" not in page.url, f"login failed for {username}"
+        _signed_in[username] = page.context.storage_state()
+
+    def _lend(key, through_form: bool):
+        """An idle page for ``key``, back on the home page, or None."""
+        idle = _idle_pages.get(key, [])
+        while idle:
+            page = idle.pop()
+            try:
+                page.console_errors, page.blocked = [], []
+                if through_form:
+                    page.context.clear_cookies()  # signed out, as a new context would be
+                    _login(page, key[0])
+                else:
+                    page.goto(base + "/")
+                    if "/login" in page.url:  # the session ended
+                        _login(page, key[0])
+            except Exception:  # a page that cannot be reset is dropped, a new one opened
+                page.context.close()
+                continue
+            page.console_errors, page.blocked = [], []  # what resetting it logged is not the test's
+            return page
+        return None
 
     def _open(username: str, viewport=None, *, through_form: bool = False):
+        viewport = viewport or {"width": 1366, "height": 900}
+        key = (username, viewport["width"], viewport["height"])
+        page = _lend(key, through_form)
+        if page is not None:
+            opened.append((key, page))
+            return page
         signed_in = None if through_form else _signed_in.get(username)
-        context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900}, locale="zh-CN",
-                                      storage_state=signed_in)
-        contexts.append(context)
+        context = browser.new_context(viewport=viewport, locale="zh-CN", storage_state=signed_in)
         page = context.new_page()
+        opened.append((key, page))
         page.console_errors = []
         page.blocked = []
 
         def _route(route):
-            if route.request.url.startswith(live_server["url"]):
+            if route.request.url.startswith(base):
                 return route.continue_()
             page.blocked.append(route.request.url)
             return route.abort()
@@ -156,22 +248,29 @@ def page_as(browser, live_server, _signed_in):
         page.route("**/*", _route)
         page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+        _watch(page)  # after page_as's own listeners and route
         if signed_in is not None:
-            page.goto(live_server["url"] + "/")
+            page.goto(base + "/")
             if "/login" not in page.url:
                 return page
-        page.goto(live_server["url"] + "/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", live_server["accounts"][username])
-        with page.expect_navigation(wait_until="load"):  # not networkidle: it idles 500 ms more
-            page.click("button[type=submit]")
-        assert "/login" not in page.url, f"login failed for {username}"
-        _signed_in[username] = context.storage_state()
+        _login(page, username)
         return page
 
     yield _open
-    for context in contexts:
-        context.close()
+    failed = getattr(request.node, "browser_test_failed", False)
+    for key, page in opened:
+        if page.is_closed():
+            continue
+        if (failed or page.tainted or live_server["roles"][key[0]] in OFFLINE_APP_ROLES
+                or page.context.service_workers or len(page.context.pages) != 1):
+            page.context.close()
+            continue
+        try:
+            page.goto("about:blank")  # the test's page unloaded: no script of it runs while idle
+        except Exception:
+            page.context.close()
+            continue
+        _idle_pages.setdefault(key, []).append(page)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ def test_every_demo_account_logs_in(page_as, live_server):
         assert page.locator("header .who").inner_text().strip() != ""
         assert not page.console_errors, page.console_errors
         assert not page.blocked, page.blocked
-        page.context.close()
 
 
 def test_province_page_lists_14_cities(page_as, live_server, shots):

@@ -107,7 +107,6 @@ def test_demo_unit_and_village_see_living_data(page_as, live_server, shots):
     with unit.expect_navigation(wait_until="load"):
         unit.get_by_role("link", name="帮扶干部").first.click()
     assert unit.locator("table.table tbody tr").count() >= 3
-    unit.context.close()
 
     village = page_as("demo_village")
     village.get_by_role("link", name="本村", exact=True).click()
