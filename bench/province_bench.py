@@ -379,8 +379,7 @@ def main() -> None:
     writes = ROOT / "bench" / "writes_bench.py"
     if writes.exists():  # concurrent record submission and confirmation (the writes helper's)
         print("\n== bench/writes_bench.py")
-        usage = subprocess.run([sys.executable, str(writes), "--help"], capture_output=True, text=True).stdout
-        command = [sys.executable, str(writes)] + (["--small"] if args.small and "--small" in usage else [])
+        command = [sys.executable, str(writes)] + (["--quick"] if args.small else [])
         subprocess.run(command, cwd=ROOT, check=True, env=dict(os.environ, DATABASE_URL=pg_url) if pg_url else None)
 
 
