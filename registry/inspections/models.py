@@ -27,6 +27,7 @@ from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.audited import Audited
+from ..core.stored import StoredFile
 from ..core.enums import FOLLOW_UP_STATUSES
 from ..core.rectification import PENDING
 from ..core.timeutil import local_today, utcnow
@@ -212,7 +213,7 @@ class Finding(_Target, Audited, db.Model):
         return max(0, (local_today() - self.deadline).days)
 
 
-class FindingEvidence(Audited, db.Model):
+class FindingEvidence(StoredFile, Audited, db.Model):
     """A photo or PDF of a finding; the file is kept by ``records/evidence.py``."""
 
     __tablename__ = "finding_evidence"
@@ -222,19 +223,9 @@ class FindingEvidence(Audited, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     finding_id: Mapped[int] = mapped_column(ForeignKey("inspection_finding.id"), index=True)
     stage: Mapped[str] = mapped_column(String(16))  # EVIDENCE_STAGES
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(50))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     finding: Mapped[Finding] = relationship(back_populates="evidence")
 
-    @property
-    def is_image(self) -> bool:
-        return self.content_type.startswith("image/")
 
     @property
     def stage_label(self) -> str:

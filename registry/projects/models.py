@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.audited import Audited
+from ..core.stored import StoredFile
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..organizations.models import Organization
@@ -229,7 +230,7 @@ class ProjectConfirmation(Audited, db.Model):
         return CONFIRMATION_STATES.get(self.state, self.state)
 
 
-class ProjectEvidence(Audited, db.Model):
+class ProjectEvidence(StoredFile, Audited, db.Model):
     """A photo or PDF of a progress entry, stored by ``records.evidence`` under a generated
     name outside the web root; ``original_name`` is only shown."""
 
@@ -240,16 +241,6 @@ class ProjectEvidence(Audited, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     progress_id: Mapped[int] = mapped_column(ForeignKey("project_progress.id"), index=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(50))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     progress: Mapped[ProjectProgress] = relationship(back_populates="evidence")
 
-    @property
-    def is_image(self) -> bool:
-        return self.content_type.startswith("image/")

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.audited import Audited
+from ..core.stored import StoredFile
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
 from ..core.timeutil import local_today, utcnow
 from ..extensions import db
@@ -172,7 +173,7 @@ class SupportRecord(Audited, db.Model):
         return f"<SupportRecord {self.id} {self.status}>"
 
 
-class Evidence(Audited, db.Model):
+class Evidence(StoredFile, Audited, db.Model):
     """A photo or PDF attached to a record, stored under a generated name outside the web
     root (the file store: ``UPLOAD_FOLDER`` or an S3 bucket); ``original_name`` is only
     ever shown, never used as a path."""
@@ -183,20 +184,10 @@ class Evidence(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("support_record.id"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(50))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     record: Mapped[SupportRecord] = relationship(back_populates="evidence")
-    uploaded_by = relationship("User", foreign_keys=[uploaded_by_id], lazy="select")
+    uploaded_by = relationship("User", foreign_keys="Evidence.uploaded_by_id", lazy="select")
 
-    @property
-    def is_image(self) -> bool:
-        return self.content_type.startswith("image/")
 
 
 class FundContribution(Audited, db.Model):

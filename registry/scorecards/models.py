@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, Numeric, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.audited import Audited
+from ..core.stored import StoredFile
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..regions.models import Region
@@ -215,7 +216,7 @@ class ScoreLine(Audited, db.Model):
     __table_args__ = (UniqueConstraint("scorecard_id", "indicator_id", name="uq_scorecard_line_indicator"),)
 
 
-class ScoreFile(Audited, db.Model):
+class ScoreFile(StoredFile, Audited, db.Model):
     """An evidence file of an entered line: a photo or PDF kept by the records' evidence
     storage (``records/evidence.py``: checked by content, stored under a generated name
     outside the web root); ``original_name`` is only ever shown."""
@@ -225,16 +226,6 @@ class ScoreFile(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("scorecard_line.id"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(50))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     line: Mapped[ScoreLine] = relationship(back_populates="files")
 
-    @property
-    def is_image(self) -> bool:
-        return self.content_type.startswith("image/")
