@@ -25,6 +25,9 @@ def test_the_demo_has_care_records_with_gaps_and_cases_decided_each_way(app, db)
     assert {"insurance", "health_check"} <= set(kinds)
     assert db.session.scalar(select(func.count()).select_from(CareRecord).where(CareRecord.status == "cancelled")) == 1
     assert all(r.is_demo for r in db.session.scalars(select(CareRecord)))
+    # the demo keeps the care rule: no period ends before it starts (a quarter over before
+    # the posting began is not the cadre's)
+    assert all(r.end_date is None or r.end_date >= r.start_date for r in db.session.scalars(select(CareRecord)))
     with current_app.test_request_context():
         counts = gap_counts(db.session.get(Region, "433101000000"), ["no_accident_insurance", "no_health_check"],
                             today=date.today())

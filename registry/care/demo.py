@@ -41,10 +41,13 @@ def care(ctx: DemoContext) -> None:
     rows: list[dict] = []
 
     def add(p: Posting, kind: str, item: str, start: date, end: date | None, amount="0", **kw):
+        start = max(start, p.start_date)
+        if end is not None and end < start:  # a period over before the posting began: not theirs
+            return
         rows.append({
             "person_id": p.person_id, "posting_id": p.id, "organization_id": p.organization_id,
             "region_code": p.region_code, "provider_region_code": dispatching_region(p), "kind": kind, "item": item,
-            "start_date": max(start, p.start_date), "end_date": end, "amount": Decimal(amount),
+            "start_date": start, "end_date": end, "amount": Decimal(amount),
             "provider_name": kw.get("provider"), "reference": kw.get("reference"), "note": kw.get("note"),
             "status": kw.get("status", "active"), "cancel_reason": kw.get("cancel_reason"),
             "cancelled_at": now if kw.get("status") == "cancelled" else None, "cancelled_by_id": None,
