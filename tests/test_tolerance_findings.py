@@ -121,7 +121,7 @@ def test_the_steps_are_audited_and_told_without_an_organization(w):
         Notification.kind == "fault_tolerance", Notification.title.contains("予以容错"))))
     assert told == {w["county"].id, w["county_clerk"].id}  # the applicant and the inspected region's office
     actions = db.session.scalars(select(AuditEvent.action).where(
-        AuditEvent.entity_type == "FaultToleranceCase", AuditEvent.entity_id == case.id).order_by(AuditEvent.id)).all()
+        AuditEvent.entity_type == "FaultToleranceCase", AuditEvent.entity_id == str(case.id)).order_by(AuditEvent.id)).all()
     assert list(actions) == ["tolerance_apply", "tolerance_decide"]
 
 
