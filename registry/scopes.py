@@ -363,9 +363,11 @@ def _care_record(user):
 
 @scope_rule(FaultToleranceCase)
 def _fault_tolerance_case(user):
-    """As the summons or grade it is about: region staff and viewers where the subject works
-    or where the original decision was made; a unit about itself or its people; a cadre
-    about themselves. Villages: none."""
+    """As the summons, grade or finding it is about: region staff and viewers where the
+    subject works (a finding: the inspected region, or for a department's the inspecting
+    one) or where the original decision was made (issued, graded, inspected); a unit about
+    itself or its people (a case about a region's finding has no organization nor person:
+    no unit sees it); a cadre about themselves. Villages: none."""
     if user.role in STAFF:
         return or_(region_clause(FaultToleranceCase.region_code, user),
                    region_clause(FaultToleranceCase.decider_region_code, user))

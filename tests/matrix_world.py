@@ -221,8 +221,8 @@ def build_world() -> MatrixWorld:
     city_inspection = inspections.add_inspection(city_plan, users["city"], f"region:{COUNTY}")
     inspections.add_visit(city_inspection, users["city"], today, "市督查组：甲、乙")
     due = (today + timedelta(days=30)).isoformat()
-    inspections.add_finding(city_inspection, users["city"], inspections.FindingData("funds", "矩阵督查问题一", due,
-                                                                                   uploads=evidence()))
+    city_finding = inspections.add_finding(city_inspection, users["city"], inspections.FindingData(
+        "funds", "矩阵督查问题一", due, uploads=evidence()))
     province_plan = inspections.create_plan(users["province"], today.year, "矩阵省级督查计划")
     late = inspections.add_finding(
         inspections.add_inspection(province_plan, users["province"], f"region:{COUNTY}"), users["province"],
@@ -272,6 +272,9 @@ def build_world() -> MatrixWorld:
     apply("summons", summons_b, Application("objective", "暴雨致道路中断"), unit_b)
     case_a1 = apply("summons", summons_a1, Application("objective", "山洪致道路中断，未能返村"), users["unit"])
     decide(case_a1, Decision("tolerated", "情况属实"), users["city"])
+    # and one about the city's finding of 吉首市, applied for by the county (no organization:
+    # units see none of it), waiting for the city's decision
+    apply("finding", city_finding, Application("objective", "汛期道路中断，资金项目无法按期施工"), users["county"])
 
     # year closes and reopen requests (after everything of that year is in)
     closed_here = close_year(users["county"], last_year - 1, "freeze", True)

@@ -135,6 +135,8 @@ FORMS: dict[str, Spec] = {
                                     valid=_values(grounds="objective", facts="暴雨致道路中断，未能返村")),
     "tolerance.apply_grade": Spec("unit", R + "tolerance.forms.ApplicationForm", {"assessment_id": "grade_a"},
                                   valid=_values(grounds="no_rule", facts="参加抗洪抢险")),
+    "inspections.apply_tolerance": Spec("county", R + "tolerance.forms.ApplicationForm", {"finding_id": "finding"},
+                                        valid=_values(grounds="objective", facts="汛期道路中断，项目无法按期施工")),
     "tolerance.decide": Spec("county", R + "tolerance.forms.DecisionForm", {"tolerance_id": "tolerance_case"},
                              page=False, valid=_values(decision="tolerated", reason="情况属实", version=_version(
                                  R + "tolerance.models.FaultToleranceCase", "tolerance_case"))),

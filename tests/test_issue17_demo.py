@@ -33,7 +33,15 @@ def test_the_demo_has_care_records_with_gaps_and_cases_decided_each_way(app, db)
                             today=date.today())
     assert counts["no_accident_insurance"] > 0 and counts["no_health_check"] > 0
     statuses = dict(db.session.execute(select(FaultToleranceCase.status, func.count())
+                                       .where(FaultToleranceCase.subject_kind == "summons")
                                        .group_by(FaultToleranceCase.status)).all())
     assert statuses == {"tolerated": 1, "not_tolerated": 1, "pending": 1}
-    tolerated = db.session.scalar(select(FaultToleranceCase).where(FaultToleranceCase.status == "tolerated"))
+    tolerated = db.session.scalar(select(FaultToleranceCase).where(FaultToleranceCase.status == "tolerated",
+                                                                   FaultToleranceCase.subject_kind == "summons"))
     assert tolerated_ids("summons", [tolerated.subject_id]) == {tolerated.subject_id}
+    # and one about a finding of 吉首市, tolerated by the province: it leaves the yearly figure
+    from registry.inspections.figures import finding_counts
+
+    about_finding = db.session.scalars(select(FaultToleranceCase).where(FaultToleranceCase.subject_kind == "finding")).all()
+    assert [(c.status, c.organization_id, c.is_demo) for c in about_finding] == [("tolerated", None, True)]
+    assert finding_counts("433101000000", about_finding[0].year)[2] == 1

@@ -267,6 +267,9 @@ EXPECT: dict[str, Expect] = {
     "tolerance.apply_summons": E((*STAFF, "unit", *CADRE)),
     "tolerance.apply_grade": E((*STAFF, "unit", *CADRE)),
     "tolerance.decide": E(STAFF),  # the service says which level (the issuing one or above)
+    # about a finding: those who see it reach the form; only the inspected party may apply
+    # (inspections.tolerance), the others are shown why not
+    "inspections.apply_tolerance": E(("admin", "province", "city", "county", "unit")),
     "supervision.index": E(READERS),
     "supervision.record": E(READERS),
     "supervision.record_export": E(READERS),

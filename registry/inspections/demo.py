@@ -102,3 +102,41 @@ def inspections(ctx: DemoContext) -> None:
     record("demo", "Finding", after={"plans": 2 if luxi in regions else 1, "findings": len(findings)},
            summary=f"生成示例督查计划及督查问题 {len(findings)} 个")
     ctx.echo(f"  生成示例督查问题 {len(findings)} 个")
+
+
+@step(60, "生成示例督查问题容错")
+def finding_tolerance(ctx: DemoContext) -> None:
+    """One 容错纠错 case about a finding (after the summons' cases, step 59): 吉首市 applied about
+    its open finding on funds (slowed by the flood season), and the province, which inspected,
+    tolerated it — the finding leaves 吉首市's yearly figure, its rectification goes on."""
+    try:
+        from ..tolerance.models import FaultToleranceCase, case_key
+        from ..tolerance.subjects import SUBJECTS
+    except ImportError:  # the fault-tolerance feature is not installed
+        return
+    if db.session.scalar(select(func.count()).select_from(FaultToleranceCase).where(
+            FaultToleranceCase.subject_kind == "finding")):
+        ctx.echo("  已有督查问题容错记录，跳过")
+        return
+    finding = db.session.scalar(select(Finding).where(
+        Finding.target_region_code == FOCUS_COUNTIES[0] + "000000", Finding.inspector_region_code == PROVINCE,
+        Finding.item == "funds", Finding.status == "open", Finding.is_demo.is_(True)).limit(1))
+    if finding is None or "finding" not in SUBJECTS:
+        ctx.echo("  没有可申请容错的示例督查问题，跳过")
+        return
+    kind, now = SUBJECTS["finding"], utcnow()
+    info = kind.info(finding)
+    case = FaultToleranceCase(
+        subject_kind="finding", subject_id=finding.id, subject_key=case_key("finding", finding.id),
+        subject_title=info.title[:200], person_id=None, organization_id=info.organization_id,
+        region_code=info.region_code, decider_region_code=info.decider_region_code, year=info.year,
+        grounds="objective", facts="示例：汛期道路多次中断，项目无法进场施工，资金未能按进度拨付，已向督查组书面报告",
+        applied_at=now - timedelta(days=8), status="tolerated",
+        decision_reason="示例：经核实，开工率偏低系汛期客观原因所致，县里已及时报告并调整计划，予以容错",
+        document_number=f"湘乡振容〔{info.year}〕1号", correction="示例：汛期结束后一个月内全面开工，资金按进度拨付到位",
+        effect=kind.effect(finding)[:300], decided_at=now - timedelta(days=4), is_demo=True,
+    )
+    db.session.add(case)
+    db.session.flush()
+    record("demo", "FaultToleranceCase", after={"cases": 1}, summary="生成示例督查问题容错 1 件")
+    ctx.echo("  生成示例督查问题容错 1 件")

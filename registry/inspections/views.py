@@ -23,7 +23,7 @@ from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
 from ..transfer.exports import export_job
 from ..transfer.writing import Column
-from . import services
+from . import services, tolerance  # tolerance: registers the finding as a subject of 容错纠错
 from .forms import FindingForm, PlanForm, TargetForm, VisitForm
 from .models import FINDING_ITEMS, Finding, FindingEvidence, Inspection, InspectionPlan
 
@@ -223,6 +223,7 @@ def _finding_page(finding: Finding, form: FollowUpForm | None = None, evidence_f
         close=current_user.can("inspect") and services.may_close(current_user, finding),
         stage=services.evidence_stage(current_user, finding) if current_user.can("finding_evidence") else None,
         history=events_of(current_user, "Finding", finding.id),
+        may_apply_tolerance=current_user.can("apply_tolerance") and services.is_inspected_party(current_user, finding),
     ), status
 
 
@@ -230,6 +231,16 @@ def _finding_page(finding: Finding, form: FollowUpForm | None = None, evidence_f
 @require("read_inspections")
 def finding(finding_id: int):
     return _finding_page(get_in_scope_or_404(Finding, finding_id))
+
+
+@bp.route("/findings/<int:finding_id>/tolerance", methods=["GET", "POST"])
+@require("apply_tolerance")
+def apply_tolerance(finding_id: int):
+    """容错纠错 about a finding: the fault-tolerance feature's form and rules
+    (``inspections.tolerance``: only the inspected party applies)."""
+    from ..tolerance.views import application_page
+
+    return application_page(tolerance.KIND, get_in_scope_or_404(Finding, finding_id))
 
 
 @bp.route("/findings/<int:finding_id>/rectify", methods=["POST"])

@@ -14,12 +14,13 @@ the incentives (``assessment``).
 
 More providers are added with ``register(...)``. The inspection feature (督查) provides
 ``registry/inspections/figures.py: findings_rectified(region_code, year) -> (closed, total)``,
-registered below. Summons that a 容错 decision covers (``tolerance.effects``) do not count.
+registered below. Summons and findings that a 容错 decision covers (``tolerance.effects``)
+do not count.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -180,12 +181,15 @@ def summons(code: str, year: int) -> Figures:
 # -- inspections (督查) -----------------------------------------------------------------------------
 
 @register("findings_rectified", "督查发现问题整改销号率", "%", "higher",
-          "考核年度内对本地区督查发现的问题中已销号的占比")
+          "考核年度内对本地区督查发现的问题中已销号的占比（予以容错的问题不计）")
 def findings_rectified(code: str, year: int) -> Figures:
-    from ..inspections.figures import findings_rectified as counted
+    from ..inspections.figures import finding_counts
 
-    closed, total = counted(code, year)
-    return shared_figures(closed, total, f"{year}年督查发现问题：已销号 / 全部")
+    closed, total, tolerated = finding_counts(code, year)
+    figures = shared_figures(closed, total, f"{year}年督查发现问题：已销号 / 全部")
+    if tolerated:
+        figures = replace(figures, basis=f"{figures.basis}（另有{tolerated}个问题予以容错，不计）")
+    return figures
 
 
 def choices() -> dict[str, str]:

@@ -1,13 +1,14 @@
 """容错纠错 (fault tolerance and correction, 湘办〔2023〕17号 §八).
 
 A case (``fault_tolerance_case``) is an application about one earlier decision — a
-summons (约谈, ``Incentive``), a yearly grade (``Assessment``) or, once inspections
-exist, an inspection finding — and the decision on it: 予以容错 or 不予容错, with its
+summons (约谈, ``Incentive``), a yearly grade (``Assessment``) or an inspection finding
+(督查问题, registered by ``inspections.tolerance``) — and the decision on it: 予以容错 or 不予容错, with its
 reason, the document, the correction asked for (纠错) and the effect it has, frozen as
 text when decided. What it is about is ``subject_kind`` + ``subject_id`` (no foreign key),
 so a new kind of subject registers itself (``tolerance.subjects``) without a change here.
 
-The case copies where its subject belongs (the person and organization it is about, the
+The case copies where its subject belongs (the person and organization it is about — a
+finding against a region has neither — the
 region where the subject works, the jurisdiction that made the original decision): the
 scope rule and the deciding rule read these columns, not the subject's table.
 """
@@ -37,12 +38,13 @@ class FaultToleranceCase(Audited, db.Model):
     __audit_organization__ = "organization_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject_kind: Mapped[str] = mapped_column(String(20))  # summons / assessment / (finding)
+    subject_kind: Mapped[str] = mapped_column(String(20))  # summons / assessment / finding
     subject_id: Mapped[int] = mapped_column(Integer)
     subject_key: Mapped[str] = mapped_column(String(40), index=True)  # "summons:12"
     subject_title: Mapped[str] = mapped_column(String(200))  # as the subject read when applied for
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    # None for a subject that belongs to no organization (a finding against a region)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), index=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)  # where the subject works
     # the jurisdiction that made the original decision: it, or one above it, decides
     decider_region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
@@ -62,7 +64,7 @@ class FaultToleranceCase(Audited, db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     person: Mapped[Person | None] = relationship(lazy="joined")
-    organization: Mapped[Organization] = relationship(lazy="joined")
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
     region: Mapped[Region] = relationship(lazy="joined", foreign_keys=[region_code])
     decider_region: Mapped[Region] = relationship(lazy="joined", foreign_keys=[decider_region_code])
     applicant = relationship("User", foreign_keys=[applicant_id], lazy="select")
@@ -88,6 +90,10 @@ class FaultToleranceCase(Audited, db.Model):
 
     @property
     def subject_name(self) -> str:
+        """Whom the case is about: the person, else the organization, else (a finding
+        against a region) the region."""
         if self.person is not None:
             return self.person.name
-        return self.organization.name if self.organization else ""
+        if self.organization is not None:
+            return self.organization.name
+        return self.region.name if self.region is not None else ""

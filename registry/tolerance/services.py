@@ -2,20 +2,23 @@
 
 Rules (one home, used by the pages and any future import or API):
 - a case is about one subject of a registered kind (``tolerance.subjects``): a summons
-  (约谈) of a person, or a person's yearly grade; a commendation, a summons of an
-  organization and an organization's grade cannot be applied for (the mechanism is for
-  cadres, and an organization's grade has no summons cap for a decision to lift);
-- who applies: the person themself (their cadre account), the unit the subject belongs
-  to (its people, or itself), or region staff who see the subject; viewers and villages
-  never;
+  (约谈) of a person, a person's yearly grade, or an inspection finding (督查问题, registered
+  by ``inspections.tolerance``); a commendation, a summons of an organization and an
+  organization's grade cannot be applied for (the mechanism is for cadres, and an
+  organization's grade has no summons cap for a decision to lift);
+- who applies: the kind's own rule where it has one (a finding: only the inspected party,
+  never the inspectors); else the person themself (their cadre account), the unit the
+  subject belongs to (its people, or itself), or region staff who see the subject;
+  viewers and villages never;
 - one live case per subject: none while another waits for its decision or after one was
   tolerated (a refused application may be made again, with new facts);
 - who decides: region staff of the jurisdiction that made the original decision (issued
-  the summons, gave the grade) or of one above it — never the applicant;
+  the summons, gave the grade, inspected) or of one above it — never the applicant;
 - a decision is 予以容错 or 不予容错, with its reason (required), the document number and
   the correction asked for (纠错); its effect is stated on the case as decided, and put into
   force where it applies (``tolerance.effects``: a tolerated summons no longer caps the
-  grade of its year, a tolerated grade is capped by nothing);
+  grade of its year, a tolerated grade is capped by nothing, a tolerated finding no longer
+  counts in the inspected region's yearly figure ``inspections.figures``);
 - every step is an audit event in the same transaction, and those concerned are told.
 """
 from __future__ import annotations
@@ -33,15 +36,18 @@ from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db
 from .models import FaultToleranceCase, case_key
-from .subjects import SUBJECTS, SubjectInfo
+from .subjects import SUBJECTS, SubjectInfo, SubjectKind
 
 STALE_MESSAGE = "该容错申请已被他人处理，请刷新页面后再试"
 DECISIONS = {"tolerated": "予以容错", "not_tolerated": "不予容错"}
 
 
-def may_apply(user, info: SubjectInfo) -> bool:
-    """The person themself, the unit the subject belongs to, region staff (who already see
-    the subject) and administrators."""
+def may_apply(user, info: SubjectInfo, kind: SubjectKind | None = None, subject=None) -> bool:
+    """The kind's own rule when it has one (a finding: the inspected party); else the person
+    themself, the unit the subject belongs to, region staff (who already see the subject)
+    and administrators."""
+    if kind is not None and kind.applicants is not None:
+        return kind.applicants(user, subject)
     if user.role == "cadre":
         return info.person_id is not None and info.person_id == user.person_id
     if user.role == "unit":
@@ -75,8 +81,8 @@ def apply(kind: str, subject, data: Application, user) -> FaultToleranceCase:
     if subject_kind is None or not isinstance(subject, subject_kind.model):
         raise RuleViolation("不支持对该事项申请容错", "")
     info = subject_kind.info(subject)
-    if not may_apply(user, info):
-        raise RuleViolation("只有当事干部本人、所在单位或相关行政区工作人员可以申请容错", "")
+    if not may_apply(user, info, subject_kind, subject):
+        raise RuleViolation(subject_kind.applicants_text, "")
     refusal = subject_kind.refusal(subject)
     if refusal:
         raise RuleViolation(refusal, "")
@@ -179,6 +185,8 @@ def _decider_staff(case: FaultToleranceCase) -> list[int]:
 def _concerned(case: FaultToleranceCase) -> list[int]:
     from ..notifications import recipients
 
+    if case.organization_id is None:  # a finding against a region: that region's office
+        return recipients.region_staff(case.region_code)
     told = recipients.unit_users(case.organization_id)
     if case.person_id is not None:
         told += recipients.person_users(case.person_id)

@@ -14,12 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
-
 @dataclass(frozen=True)
 class SubjectInfo:
     title: str  # "2026年3月1日 县级约谈：张三（驻村天数不足）"
     person_id: int | None
-    organization_id: int
+    organization_id: int | None  # None: a subject of no organization (a finding against a region)
     region_code: str  # where the subject works
     decider_region_code: str  # who made the original decision
     year: int
@@ -34,6 +33,10 @@ class SubjectKind:
     info: Callable[[object], SubjectInfo]
     refusal: Callable[[object], str | None]  # why it cannot be applied for, or None
     effect: Callable[[object], str]  # what 予以容错 does, in words
+    # who may apply, (user, subject) -> bool, with the refusal's words; None: the general rule
+    # (``services.may_apply``: the person, their unit, region staff who see the subject)
+    applicants: Callable[[object, object], bool] | None = None
+    applicants_text: str = "只有当事干部本人、所在单位或相关行政区工作人员可以申请容错"
 
 
 SUBJECTS: dict[str, SubjectKind] = {}

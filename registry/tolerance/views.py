@@ -35,14 +35,15 @@ def index():
                            waiting=count(to_decide(current_user)) if current_user.can("decide_tolerance") else 0)
 
 
-def _apply(kind: str, subject):
-    """The application form about ``subject`` (found in scope by the route)."""
+def application_page(kind: str, subject):
+    """The application form about ``subject`` (found in scope by the route). Another
+    feature's route serves it for its own kind (``inspections.apply_tolerance``)."""
     subject_kind = SUBJECTS[kind]
     info = subject_kind.info(subject)
     form = ApplicationForm()
     refusal = subject_kind.refusal(subject)
-    if refusal is None and not may_apply(current_user, info):
-        refusal = "只有当事干部本人、所在单位或相关行政区工作人员可以申请容错"
+    if refusal is None and not may_apply(current_user, info, subject_kind, subject):
+        refusal = subject_kind.applicants_text
     existing = live_case(kind, subject.id)
     if form.validate_on_submit():
         data = Application(grounds=form.grounds.data, facts=form.facts.data)
@@ -59,14 +60,14 @@ def _apply(kind: str, subject):
 @for_cadres  # about a summons of their own
 @require("apply_tolerance")
 def apply_summons(incentive_id: int):
-    return _apply("summons", get_in_scope_or_404(Incentive, incentive_id))
+    return application_page("summons", get_in_scope_or_404(Incentive, incentive_id))
 
 
 @bp.route("/new/grade/<int:assessment_id>", methods=["GET", "POST"])
 @for_cadres  # about a grade of their own
 @require("apply_tolerance")
 def apply_grade(assessment_id: int):
-    return _apply("assessment", get_in_scope_or_404(Assessment, assessment_id))
+    return application_page("assessment", get_in_scope_or_404(Assessment, assessment_id))
 
 
 def _page(case: FaultToleranceCase, form: DecisionForm | None = None, status: int = 200):
