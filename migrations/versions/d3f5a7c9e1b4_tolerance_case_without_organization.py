@@ -2,7 +2,7 @@
 against a region (督查问题) concerns no organization
 
 Revision ID: d3f5a7c9e1b4
-Revises: b7e3f1a9c5d2
+Revises: a7d3f1c9e5b2
 Create Date: 2026-12-05 02:15:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd3f5a7c9e1b4'
-down_revision = "b7e3f1a9c5d2"
+down_revision = "a7d3f1c9e5b2"
 branch_labels = None
 depends_on = None
 
