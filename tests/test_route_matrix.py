@@ -256,6 +256,7 @@ EXPECT: dict[str, Expect] = {
     # -- care, fault tolerance, supervision (issue 17) ----------------------------------------
     "care.index": E((*READERS, "unit")),
     "care.export": E((*READERS, "unit")),
+    "tolerance.export": E((*READERS, "unit")),
     "care.person": E((*READERS, "unit", *CADRE)),  # a cadre: their own
     "care.detail": E((*READERS, "unit", *CADRE)),
     # the form answers every region staff; only the dispatching office (or above) may save (care.services)
@@ -709,6 +710,9 @@ class Lookups:
         from registry.projects.models import Project
 
         self.project = pairs(select(Project.name, Project.id))
+        from registry.tolerance.models import FaultToleranceCase
+
+        self.case = pairs(select(FaultToleranceCase.subject_title, FaultToleranceCase.id))
 
     def names(self) -> dict:
         """Every name the world gave (all begin with 矩阵) -> (Model, id)."""
@@ -733,6 +737,12 @@ def _project_model():
     from registry.projects.models import Project
 
     return Project
+
+
+def _case_model():
+    from registry.tolerance.models import FaultToleranceCase
+
+    return FaultToleranceCase
 
 
 def _export_rows() -> dict[str, Callable]:
@@ -792,6 +802,7 @@ def _export_rows() -> dict[str, Callable]:
         "dashboard.gaps_export": lambda r, lk: [(Region, r["区划代码"])],
         "regions.export_villages": lambda r, lk: [(Region, r["村代码"])],
         "care.export": lambda r, lk: [(Person, lk.person.get(r["姓名"]))],
+        "tolerance.export": lambda r, lk: [(_case_model(), lk.case.get(r["事项"]))],
         "dashboard.download": codes,
         "scorecards.export": scorecard,
     }

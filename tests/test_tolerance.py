@@ -216,3 +216,19 @@ def test_the_grade_page_says_what_the_decision_changed(world, login_as):
     decide(apply("summons", world["summons"], FACTS, world["unit"]), Decision("tolerated", "属实"), world["county"])
     after = county.get(f"/assessment/{grade.id}").get_data(as_text=True)
     assert "本年度有1次约谈已予以容错，不计入考核" in after and "最高“称职”" not in after
+
+
+def test_the_list_exports_as_filtered_and_the_export_is_audited(world, login_as):
+    """Every list exports (issue 11): the cases in scope, as filtered, names only; the
+    export of personal data is on the record. Another county sees none of them."""
+    decided = apply("summons", world["summons"], FACTS, world["county"])
+    decide(decided, Decision("tolerated", "情况属实"), world["city"])
+    county = login_as(world["county"])
+    text = county.get("/tolerance/export.csv").get_data(as_text=True)
+    assert "容错张三" in text and "予以容错" in text and "情况属实" in text
+    assert world["person"].id_number not in text
+    assert "容错张三" not in county.get("/tolerance/export.csv?status=pending").get_data(as_text=True)
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export"))
+    assert event.entity_type == "FaultToleranceCase" and "容错纠错" in event.summary
+    assert "容错张三" not in login_as(world["other_county"]).get("/tolerance/export.csv").get_data(as_text=True)
+    assert login_as(world["county"]).get("/tolerance/export.xlsx").status_code == 200

@@ -1,7 +1,7 @@
 """容错纠错: the list, applying about a summons or a grade, a case and its decision."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 
 from ..assessment.models import Assessment, Incentive
@@ -16,6 +16,9 @@ from ..core.queries import count, first
 from ..core.scope import get_in_scope_or_404
 from ..extensions import db
 from ..main.home import panel
+from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exports import export_job
+from ..transfer.writing import Column
 from .forms import ApplicationForm, DecisionForm
 from .models import FaultToleranceCase
 from .services import Application, Decision, apply, can_decide, cases_for, cases_of_subject, live_case, may_apply, to_decide
@@ -33,6 +36,34 @@ def index():
                        error_out=False)
     return render_template("tolerance/index.html", page=page, status=status, statuses=TOLERANCE_STATUSES,
                            waiting=count(to_decide(current_user)) if current_user.can("decide_tolerance") else 0)
+
+
+EXPORT_COLUMNS = (
+    Column("申请日期", "applied", "date", 12), Column("对象", "subject", width=16), Column("事项类别", "kind", width=10),
+    Column("事项", "title", width=40), Column("所在地", "place", width=16), Column("容错情形", "grounds", width=24),
+    Column("申请人陈述", "facts", width=40), Column("决定机关", "decider", width=16), Column("状态", "status", width=8),
+    Column("决定日期", "decided", "date", 12), Column("决定理由", "reason", width=30), Column("文号", "document", width=16),
+    Column("纠错要求", "correction", width=30), Column("效果", "effect", width=40),
+)
+
+
+@bp.route("/export.<fmt>")
+@export_job("tolerance", "容错纠错")
+@require("read_tolerance")
+def export(fmt: str):
+    """The list as filtered: names only (no ID numbers or phones); audited as personal data."""
+    if fmt not in ("xlsx", "csv") or current_user.role == "cadre":
+        abort(404)
+    status = request.args.get("status", "")
+    status = status if status in TOLERANCE_STATUSES else ""
+    stmt = cases_for(current_user, status=status)
+    shown = describe_filters([("状态", TOLERANCE_STATUSES.get(status, ""))])
+    audit_export("FaultToleranceCase", "容错纠错", count_rows(stmt), fmt, shown)
+    rows = ([c.applied_at.date(), c.subject_name, c.subject_label, c.subject_title, c.region.name, c.grounds_label,
+             c.facts, c.decider_region.name, c.status_label, c.decided_at.date() if c.decided_at else None,
+             c.decision_reason, c.document_number, c.correction, c.effect]
+            for c in db.session.scalars(stmt.execution_options(yield_per=1000)))
+    return send_export(fmt, "容错纠错", EXPORT_COLUMNS, rows, filters=shown)
 
 
 def application_page(kind: str, subject):
