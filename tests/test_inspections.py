@@ -356,6 +356,71 @@ def test_findings_export_with_filters_in_scope(w):
         AuditEvent.action == "export", AuditEvent.entity_type == "Finding")) == 3
 
 
+def _csv_rows(response) -> list[dict]:
+    import csv
+
+    text = response.get_data(as_text=True).lstrip("\ufeff")
+    lines = text.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("编号,"))  # after the filters' line
+    return list(csv.DictReader(lines[start:]))
+
+
+def test_the_inspections_list_exports_as_filtered_in_scope_and_audited(w):
+    """The list of inspections (督查对象) exports with its year filter: each inspection's plan,
+    inspecting level and body, the inspected party, its visits and its findings by state, and
+    the result in words; only the inspections in scope; the export is on the record."""
+    from openpyxl import load_workbook
+
+    province, county = w["users"]["province"], w["users"]["county"]
+    services.add_visit(w["county_inspection"], province, TODAY, "督查组：甲、乙")
+    _overdue(w)
+    services.add_finding(w["county_inspection"], province, services.FindingData("training", "培训不足", TODAY))
+    last_year = services.create_plan(w["users"]["city"], TODAY.year - 1, "湘西州上年督查")
+    earlier = services.add_inspection(last_year, w["users"]["city"], f"region:{COUNTY}")
+
+    rows = {int(r["编号"]): r for r in _csv_rows(w["login"]("province").get("/inspections/export.csv"))}
+    assert set(rows) == set(db.session.scalars(select(Inspection.id)))
+    line = rows[w["county_inspection"].id]
+    assert line["年度"] == str(TODAY.year) and line["督查计划"] == "省级乡村振兴督查"
+    assert line["督查层级"] == "省级" and line["督查单位"] == "湖南省"
+    assert line["被督查对象"] == "吉首市" and line["对象类别"] == "地区"
+    assert line["走访次数"] == "1" and line["走访日期"] == f"{TODAY:%Y-%m-%d}"
+    assert (line["问题数"], line["待整改"], line["整改中"], line["已销号"], line["逾期未销号"]) == ("2", "2", "0", "0", "1")
+    assert line["督查结果"] == "有问题逾期未销号"
+    dept_line = rows[w["dept_inspection"].id]
+    assert dept_line["被督查对象"] == "省测试厅" and dept_line["对象类别"] == "省直部门"
+    assert dept_line["走访次数"] == "0" and dept_line["督查结果"] == "问题整改中"
+
+    # the year filter, as on the page
+    this_year = _csv_rows(w["login"]("province").get(f"/inspections/export.csv?year={TODAY.year}"))
+    assert {int(r["编号"]) for r in this_year} == {w["county_inspection"].id, w["dept_inspection"].id}
+    assert w["login"]("province").get("/inspections/export.csv?year=abc").status_code == 400
+    earlier_line = rows[earlier.id]
+    assert earlier_line["督查层级"] == "市州级" and earlier_line["督查结果"] == "尚未走访"
+
+    # scope: the county sees the inspections of itself (not the department's), and not the
+    # province's plan title (the plan is not in its scope)
+    mine = {int(r["编号"]): r for r in _csv_rows(w["login"]("county").get("/inspections/export.csv"))}
+    assert w["county_inspection"].id in mine and w["dept_inspection"].id not in mine
+    assert mine[w["county_inspection"].id]["督查计划"] == ""
+    assert _csv_rows(w["login"]("other_county").get("/inspections/export.csv")) == []
+    dept = _csv_rows(w["login"]("dept").get("/inspections/export.csv"))
+    assert [int(r["编号"]) for r in dept] == [w["dept_inspection"].id]
+
+    sheet = load_workbook(io.BytesIO(w["login"]("county").get(
+        f"/inspections/export.xlsx?year={TODAY.year}").data)).worksheets[0]
+    values = [[c.value for c in r] for r in sheet.iter_rows()]
+    header = next(n for n, r in enumerate(values) if r[0] == "编号")
+    assert values[header][:6] == ["编号", "年度", "督查计划", "督查层级", "督查单位", "被督查对象"]
+    assert [r[0] for r in values[header + 1:]] == [w["county_inspection"].id]
+    assert w["login"]("county").get("/inspections/export.pdf").status_code == 404
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "export", AuditEvent.entity_type == "Inspection").order_by(AuditEvent.id.desc())).first()
+    assert "导出督查" in event.summary and f"年度：{TODAY.year}年" in event.summary
+    page = w["login"]("province").get(f"/inspections/?year={TODAY.year}").get_data(as_text=True)
+    assert f"/inspections/export.xlsx?year={TODAY.year}" in page and "/inspections/export.csv" in page
+
+
 def test_findings_rectified_counts_the_regions_findings_of_the_year(w):
     province, county = w["users"]["province"], w["users"]["county"]
     assert findings_rectified(COUNTY, TODAY.year) == (0, 1)

@@ -229,6 +229,7 @@ EXPECT: dict[str, Expect] = {
     "inspections.add_finding": E(("admin", "province", "city")),
     "inspections.findings": E((*READERS, "unit")),
     "inspections.findings_export": E((*READERS, "unit")),
+    "inspections.export": E((*READERS, "unit")),
     "inspections.finding": E(("admin", "province", "city", "county", "viewer", "unit")),
     "inspections.rectify": E(("county", "unit")),  # the inspected party only
     "inspections.close": E(("admin", "province", "city")),  # never the inspected party
@@ -751,7 +752,7 @@ def _export_rows() -> dict[str, Callable]:
     from registry.assessment.models import Assessment, Incentive
     from registry.audit.models import AuditEvent
     from registry.duty.models import DutyMonth
-    from registry.inspections.models import Finding
+    from registry.inspections.models import Finding, Inspection
     from registry.organizations.models import Organization
     from registry.pairings.models import Pairing
     from registry.people.models import Person, Posting
@@ -799,6 +800,7 @@ def _export_rows() -> dict[str, Callable]:
         "assessment.incentives_export": lambda r, lk: [(Incentive, lk.incentive.get(r["姓名或单位"]))],
         "audit.export": lambda r, lk: [(AuditEvent, r["编号"])],
         "inspections.findings_export": lambda r, lk: [(Finding, r["编号"])],
+        "inspections.export": lambda r, lk: [(Inspection, r["编号"])],
         "dashboard.gaps_export": lambda r, lk: [(Region, r["区划代码"])],
         "regions.export_villages": lambda r, lk: [(Region, r["村代码"])],
         "care.export": lambda r, lk: [(Person, lk.person.get(r["姓名"]))],

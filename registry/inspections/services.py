@@ -43,6 +43,7 @@ from .models import FINDING_ITEMS, Finding, FindingEvidence, Inspection, Inspect
 
 STALE_MESSAGE = "该督查问题已被他人修改，请刷新页面后重新填写"
 PLANNING_LEVELS = ("province", "city")  # who makes an inspection plan
+INSPECTING_LEVELS = {"province": "省级", "city": "市州级"}  # how the ledger names the inspecting level
 TEXT_MAX = 2000
 TEAM_MAX = 500
 MAX_EVIDENCE = 20
@@ -416,6 +417,58 @@ def finding_counts(inspection_ids: list[int]) -> dict[int, dict[str, int]]:
     for ident, status, n in rows:
         out.setdefault(ident, {})[status] = n
     return out
+
+
+@dataclass
+class InspectionLine:
+    """One line of the inspections' ledger (the list's export): an inspection, its visits'
+    dates and its findings by state."""
+
+    inspection: Inspection
+    visit_dates: list[date]
+    counts: dict[str, int]  # status -> findings, and "overdue"
+
+    @property
+    def findings(self) -> int:
+        return sum(n for status, n in self.counts.items() if status in FOLLOW_UP_STATUSES)
+
+    @property
+    def result(self) -> str:
+        """督查结果, in words: not visited yet, nothing found, or where the rectification stands."""
+        if not self.findings:
+            return "未发现问题" if self.visit_dates else "尚未走访"
+        if self.counts.get("overdue"):
+            return "有问题逾期未销号"
+        if self.counts.get(CLOSED, 0) == self.findings:
+            return "问题已全部销号"
+        return "问题整改中"
+
+
+LEDGER_BATCH = 500
+
+
+def inspection_lines(stmt: Select, today: date | None = None):
+    """The inspections ``stmt`` selects, as ``InspectionLine``s, read in batches (visits and
+    findings of a batch by two grouped queries)."""
+    today = today or local_today()
+    inspections = list(db.session.scalars(stmt))
+    for start in range(0, len(inspections), LEDGER_BATCH):
+        batch = inspections[start:start + LEDGER_BATCH]
+        ids = [i.id for i in batch]
+        counts = finding_counts(ids)
+        for ident, n in db.session.execute(
+                select(Finding.inspection_id, func.count()).where(
+                    Finding.inspection_id.in_(ids), overdue_clause(Finding.status, Finding.deadline, today))
+                .group_by(Finding.inspection_id)):
+            counts.setdefault(ident, {})["overdue"] = n
+        visits: dict[int, list[date]] = {}
+        for ident, day in db.session.execute(
+                select(InspectionVisit.inspection_id, InspectionVisit.visited_on)
+                .where(InspectionVisit.inspection_id.in_(ids))
+                .order_by(InspectionVisit.inspection_id, InspectionVisit.visited_on, InspectionVisit.id)):
+            visits.setdefault(ident, []).append(day)
+        for inspection in batch:
+            yield InspectionLine(inspection, visits.get(inspection.id, []), counts.get(inspection.id, {}))
 
 
 STATES = {**FOLLOW_UP_STATUSES, "pending": "未销号", "overdue": "逾期未销号"}

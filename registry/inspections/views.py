@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from ..assessment.forms import FollowUpForm
 from ..audit.services import events_of
@@ -13,7 +14,7 @@ from ..core.navigation import nav_entry
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.queries import count, first
-from ..core.scope import get_in_scope_or_404
+from ..core.scope import get_in_scope_or_404, scoped
 from ..core.timeutil import local_today, to_local
 from ..extensions import db, talisman
 from ..main.home import panel
@@ -48,6 +49,37 @@ def index():
                            years=services.plan_years(), counts=services.finding_counts([i.id for i in page.items]),
                            may_plan=current_user.can("inspect") and services.may_plan(current_user),
                            overdue=count(services.overdue_findings(current_user)))
+
+
+INSPECTION_COLUMNS = (
+    Column("编号", "id", "int", 8), Column("年度", "year", "int", 8), Column("督查计划", "plan", width=24),
+    Column("督查层级", "level", width=8), Column("督查单位", "inspector", width=16),
+    Column("被督查对象", "target", width=24), Column("对象类别", "kind", width=8), Column("督查重点", "focus", width=30),
+    Column("走访次数", "visits", "int", 8), Column("走访日期", "visit_dates", width=24),
+    Column("问题数", "findings", "int", 8), Column("待整改", "open", "int", 8), Column("整改中", "rectifying", "int", 8),
+    Column("已销号", "closed", "int", 8), Column("逾期未销号", "overdue", "int", 10), Column("督查结果", "result", width=16),
+)
+
+
+@bp.route("/export.<fmt>")
+@export_job("inspections", "督查")
+@require("read_inspections")
+def export(fmt: str):
+    """The inspections of the list as filtered (the year), with their visits and findings by
+    state; a plan's title only where the plan itself is in scope (as on the inspection's page)."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    year = _year_arg()
+    stmt = services.inspections_for(current_user, year)
+    shown = describe_filters([("年度", f"{year}年" if year else "")])
+    audit_export("Inspection", "督查", count_rows(stmt), fmt, shown)
+    plans = set(db.session.scalars(scoped(select(InspectionPlan.id), InspectionPlan, current_user)))
+    rows = ([i.id, i.year, i.plan.title if i.plan_id in plans else "", services.INSPECTING_LEVELS.get(i.inspector_region.level, i.inspector_region.level_label),
+             i.inspector_region.name, i.target_name, i.target_kind_label, i.focus, len(line.visit_dates),
+             "、".join(f"{d:%Y-%m-%d}" for d in line.visit_dates), line.findings,
+             *(line.counts.get(k, 0) for k in ("open", "rectifying", "closed", "overdue")), line.result]
+            for line in services.inspection_lines(stmt) for i in (line.inspection,))
+    return send_export(fmt, "督查", INSPECTION_COLUMNS, rows, filters=shown)
 
 
 @bp.route("/plans/new", methods=["GET", "POST"])
