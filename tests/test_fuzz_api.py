@@ -151,7 +151,7 @@ def test_schemathesis_no_5xx_and_answers_conform(api, label):
 
 
 API_ARGS = {
-    "/api/v1/coverage/<code>": ("year", "category", "org_kind", "flag"),
+    "/api/v1/coverage/<code>": ("year", "category", "org_kind", "flag", "xiangshang"),
     "/api/v1/gaps/<code>": ("kind", "limit", "offset"),
     "/api/v1/openapi.json": (),
 }

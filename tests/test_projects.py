@@ -387,6 +387,72 @@ def test_sums_by_status_equal_a_recount(world, login_as):
     assert "企业项目" in body and "420.00 万元" in body
 
 
+def _api_recount(user, region_code: str, flag: bool | None = None) -> dict:
+    """Independently of ``queries``: the projects ``user`` may see that touch a village under
+    ``region_code``, each once, summed by status from the Project table."""
+    from registry.core.scope import scoped
+
+    prefix = region_code.rstrip("0")
+    visible = db.session.scalars(scoped(select(Project), Project, user)).all()
+    chosen = [p for p in visible if any(code.startswith(prefix) for code in p.village_codes)
+              and (flag is None or p.is_xiangshang is flag)]
+    out = {}
+    for status in ("signed", "building", "operating", "terminated", None):
+        some = [p for p in chosen if status is None or p.status == status]
+        out[status or "total"] = {
+            "count": len(some), "planned": sum((p.planned_investment for p in some), Decimal(0)),
+            "actual": sum((p.actual_investment or Decimal(0) for p in some), Decimal(0)),
+            "jobs": sum(p.local_jobs or 0 for p in some)}
+    return out
+
+
+def _api_sums(answer: dict) -> dict:
+    def line(x):
+        return {"count": x["count"], "planned": Decimal(x["planned"]), "actual": Decimal(x["actual"]),
+                "jobs": x["jobs"]}
+
+    return {**{x["status"]: line(x) for x in answer["by_status"]}, "total": line(answer["total"])}
+
+
+def test_the_coverage_api_sums_the_projects_by_status_with_the_flag(world, login_as):
+    """/api/v1/coverage/<code> carries the coverage card's project sums (``projects``): equal
+    to a recount from the Project table in the reader's scope; ``?xiangshang=`` filters them,
+    and a value not among 1, 0 or blank is refused naming the field."""
+    a = _project(world, villages=("v1", "v2"), planned="300万")
+    b = _project(world, villages=("v2",), planned="80万", name="乙", is_xiangshang=False)
+    _project(world, villages=("v3",), planned="40万", name="丙")  # the other county's
+    _progress(world, a, status_to="building", actual_investment="100万", local_jobs="12")
+    _progress(world, b, status_to="terminated", end_reason="选址调整", actual_investment="5万")
+    county = login_as(world["county"])
+
+    answer = county.get(f"/api/v1/coverage/{COUNTY}").get_json()["projects"]
+    assert answer["xiangshang"] is None and answer["xiangshang_label"] == "全部项目"
+    assert _api_sums(answer) == _api_recount(world["county"], COUNTY)
+    assert answer["total"]["count"] == 2 and Decimal(answer["total"]["planned"]) == Decimal("3800000")
+    assert answer["total"]["jobs"] == 12
+    confirmed = sum((p.confirmed_investment or Decimal(0) for p in (a, b)), Decimal(0))
+    assert Decimal(answer["total"]["confirmed"]) == confirmed
+
+    flagged = county.get(f"/api/v1/coverage/{COUNTY}?xiangshang=1").get_json()["projects"]
+    assert flagged["xiangshang"] == "1" and flagged["xiangshang_label"] == "湘商回归项目"
+    assert _api_sums(flagged) == _api_recount(world["county"], COUNTY, True)
+    assert flagged["total"]["count"] == 1 and _api_sums(flagged) != _api_sums(answer)
+    others = county.get(f"/api/v1/coverage/{COUNTY}?xiangshang=0").get_json()["projects"]
+    assert _api_sums(others) == _api_recount(world["county"], COUNTY, False)
+    assert others["by_status"][[x["status"] for x in others["by_status"]].index("terminated")]["count"] == 1
+    # the other county's staff: its own project only
+    theirs = login_as(world["other_county"]).get(f"/api/v1/coverage/{OTHER_COUNTY}").get_json()["projects"]
+    assert _api_sums(theirs) == _api_recount(world["other_county"], OTHER_COUNTY)
+    assert theirs["total"]["count"] == 1
+
+    for bad in ("2", "yes", "湘商"):
+        refused = county.get(f"/api/v1/coverage/{COUNTY}?xiangshang={bad}")
+        assert refused.status_code == 422, bad
+        assert refused.get_json()["errors"] == {"xiangshang": [queries.XIANGSHANG_INVALID]}
+    # the page ignores such a value, as it does for its other choices
+    assert county.get(f"/coverage/{COUNTY}?xiangshang=2").status_code == 200
+
+
 def test_the_list_filters_by_the_flag_and_status(world, login_as):
     a = _project(world, villages=("v1",), name="湘商甲")
     _project(world, villages=("v1",), name="本地乙", is_xiangshang=False)

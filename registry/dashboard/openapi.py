@@ -92,6 +92,56 @@ _GAP_ITEM = {
 }
 
 
+def _coverage_schema() -> dict:
+    """The coverage answer: its own figures, and each member another feature adds
+    (``sections.coverage_api_section``) with that feature's schema."""
+    from .sections import api_sections
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "region": {"$ref": "#/components/schemas/Region"},
+            "filters": {
+                "type": "object", "description": "生效的筛选条件",
+                "properties": {"year": {"type": "integer"},
+                               "category": {"type": "string", "enum": list(RECORD_CATEGORIES)},
+                               "org_kind": {"type": "string", "enum": list(ORG_KINDS)},
+                               "flag": {"type": "string", "enum": list(FLAGS)},
+                               "veteran": {"type": "integer", "enum": [1]}},
+                "required": ["year"], "additionalProperties": False,
+            },
+            "total": {"$ref": "#/components/schemas/Row"},
+            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
+            "confirmed_by_category": {"type": "object", "additionalProperties": _MONEY,
+                                      "propertyNames": {"enum": list(RECORD_CATEGORIES)}},
+            "confirmed_by_month": {"type": "array", "items": {
+                "type": "object",
+                "properties": {"month": {"type": "integer", "minimum": 1, "maximum": 12},
+                               "category": {"type": "string", "enum": list(RECORD_CATEGORIES)},
+                               "amount": _MONEY},
+                "required": ["month", "category", "amount"], "additionalProperties": False}},
+            "funnel": {"type": "object", "description": "各状态的帮扶记录数",
+                       "properties": {k: _INTEGER for k in RECORD_STATUSES},
+                       "required": list(RECORD_STATUSES), "additionalProperties": False},
+        },
+        "required": ["region", "filters", "total", "children", "confirmed_by_category",
+                     "confirmed_by_month", "funnel"],
+        "additionalProperties": False,
+    }
+    for section in api_sections():
+        if section.name in schema["properties"]:
+            raise ValueError(f"coverage API extra {section.name!r} would hide a member of the answer")
+        schema["properties"][section.name] = section.schema
+        schema["required"].append(section.name)
+    return schema
+
+
+def _coverage_parameters() -> list[dict]:
+    from .sections import api_sections
+
+    return [_CODE, *_FILTERS, *(p for section in api_sections() for p in section.parameters)]
+
+
 def openapi_document(server: str) -> dict:
     return {
         "openapi": "3.1.0",
@@ -109,7 +159,7 @@ def openapi_document(server: str) -> dict:
             "/api/v1/coverage/{code}": {
                 "get": {
                     "summary": "地区及其下级的覆盖情况", "operationId": "getCoverage",
-                    "parameters": [_CODE, *_FILTERS],
+                    "parameters": _coverage_parameters(),
                     "responses": {"200": _json("Coverage", "覆盖情况"), **_ERRORS},
                 }
             },
@@ -140,37 +190,7 @@ def openapi_document(server: str) -> dict:
                                            "paths": {"type": "object"}}},
                 "Region": _REGION,
                 "Row": _row_schema(),
-                "Coverage": {
-                    "type": "object",
-                    "properties": {
-                        "region": {"$ref": "#/components/schemas/Region"},
-                        "filters": {
-                            "type": "object", "description": "生效的筛选条件",
-                            "properties": {"year": {"type": "integer"},
-                                           "category": {"type": "string", "enum": list(RECORD_CATEGORIES)},
-                                           "org_kind": {"type": "string", "enum": list(ORG_KINDS)},
-                                           "flag": {"type": "string", "enum": list(FLAGS)},
-                                           "veteran": {"type": "integer", "enum": [1]}},
-                            "required": ["year"], "additionalProperties": False,
-                        },
-                        "total": {"$ref": "#/components/schemas/Row"},
-                        "children": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
-                        "confirmed_by_category": {"type": "object", "additionalProperties": _MONEY,
-                                                  "propertyNames": {"enum": list(RECORD_CATEGORIES)}},
-                        "confirmed_by_month": {"type": "array", "items": {
-                            "type": "object",
-                            "properties": {"month": {"type": "integer", "minimum": 1, "maximum": 12},
-                                           "category": {"type": "string", "enum": list(RECORD_CATEGORIES)},
-                                           "amount": _MONEY},
-                            "required": ["month", "category", "amount"], "additionalProperties": False}},
-                        "funnel": {"type": "object", "description": "各状态的帮扶记录数",
-                                   "properties": {k: _INTEGER for k in RECORD_STATUSES},
-                                   "required": list(RECORD_STATUSES), "additionalProperties": False},
-                    },
-                    "required": ["region", "filters", "total", "children", "confirmed_by_category",
-                                 "confirmed_by_month", "funnel"],
-                    "additionalProperties": False,
-                },
+                "Coverage": _coverage_schema(),
                 "Gaps": {
                     "type": "object",
                     "properties": {

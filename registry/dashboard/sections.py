@@ -1,11 +1,18 @@
-"""Cards other features add to the coverage page (``/coverage/<code>``).
+"""What other features add to the coverage page (``/coverage/<code>``) and to its JSON
+answer (``/api/v1/coverage/<code>``); the dashboard imports none of them.
 
-A provider is ``fn(region, user, args) -> (template_name, context) | None``; ``args`` is
-the request's query string (a card may read a filter of its own from it).
+- A page card: ``@coverage_section``, ``fn(region, user, args) -> (template_name, context) | None``;
+  ``args`` is the request's query string (a card may read a filter of its own from it).
+- An API extra: ``@coverage_api_section(name, schema=..., parameters=...)``,
+  ``fn(region, user, args) -> dict``: the answer's ``name`` member (always present), checked
+  against ``schema`` (a JSON schema) by the OpenAPI document, which also lists the query
+  ``parameters`` it reads. A bad argument raises ``RuleViolation`` naming it (4xx, before any
+  figure is computed).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 _providers: list[Callable] = []
 
@@ -17,3 +24,31 @@ def coverage_section(fn: Callable) -> Callable:
 
 def for_coverage(region, user, args) -> list[tuple[str, dict]]:
     return [found for found in (provider(region, user, args) for provider in _providers) if found]
+
+
+@dataclass(frozen=True)
+class ApiSection:
+    name: str
+    provider: Callable
+    schema: dict
+    parameters: tuple[dict, ...] = ()
+
+
+_api_sections: dict[str, ApiSection] = {}
+
+
+def coverage_api_section(name: str, *, schema: dict, parameters: tuple[dict, ...] | list[dict] = ()) -> Callable:
+    def decorator(fn: Callable) -> Callable:
+        _api_sections[name] = ApiSection(name, fn, schema, tuple(parameters))
+        return fn
+
+    return decorator
+
+
+def api_sections() -> list[ApiSection]:
+    return list(_api_sections.values())
+
+
+def for_coverage_api(region, user, args) -> dict:
+    """The extras' members of the API answer, by name."""
+    return {section.name: section.provider(region, user, args) for section in _api_sections.values()}

@@ -207,8 +207,12 @@ def gaps_export(code: str, fmt: str):
 @bp.route("/api/v1/coverage/<code>")
 @require("read_region")
 def api_coverage(code: str):
+    """The region's coverage, and what other features add (``sections.coverage_api_section``:
+    the projects by status, with their own filter); every argument is checked first."""
     region = _region_or_404(code)
-    return jsonify(compute(region, _filters()).to_dict())
+    filters = _filters()
+    extras = sections.for_coverage_api(region, current_user, request.args)
+    return jsonify({**compute(region, filters).to_dict(), **extras})
 
 
 @bp.route("/api/v1/gaps/<code>")

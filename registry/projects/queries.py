@@ -13,6 +13,7 @@ from ..accounts.models import User
 from ..audit.labels import action_label
 from ..audit.models import AuditEvent
 from ..core.parsing import to_id
+from ..core.rules import RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
 from ..regions.models import Region
@@ -28,6 +29,18 @@ from .models import (
 )
 
 XIANGSHANG = {"1": "湘商回归项目", "0": "非湘商回归项目"}
+XIANGSHANG_INVALID = "湘商回归筛选无效（应为1、0或留空）"
+
+
+def xiangshang_arg(args, *, strict: bool = False) -> str:
+    """The 湘商回归 filter of a query string: "1", "0" or "" (all). A value not among them is
+    ignored by a page (as its other filters) and refused by the API (``strict``)."""
+    value = (args.get("xiangshang") or "").strip()
+    if value == "" or value in XIANGSHANG:
+        return value
+    if strict:
+        raise RuleViolation(XIANGSHANG_INVALID, "xiangshang")
+    return ""
 
 
 @dataclass(frozen=True)

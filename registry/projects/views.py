@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from ..core.access import login_only
 from ..core.formatting import money
-from ..dashboard.sections import coverage_section
+from ..dashboard.sections import coverage_api_section, coverage_section
 from ..organizations.sections import organization_section
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
@@ -282,10 +282,55 @@ def _region_projects(region, user):
 def _coverage(region, user, args):
     """The coverage page's card: projects touching the region, by status; ``xiangshang``
     filters by the 湘商回归 flag."""
-    flag = args.get("xiangshang", "")
-    flag = flag if flag in XIANGSHANG else ""
+    flag = queries.xiangshang_arg(args)
     return "projects/_coverage.html", {"totals": queries.region_totals(region, flag), "flag": flag, "flags": XIANGSHANG,
                                        "region": region}
+
+
+_API_MONEY = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "元，精确小数"}
+_API_LINE = {
+    "type": "object",
+    "properties": {"count": {"type": "integer", "minimum": 0, "description": "项目数"},
+                   "planned": {**_API_MONEY, "description": "计划投资（元）"},
+                   "actual": {**_API_MONEY, "description": "已报实际投资（元）"},
+                   "confirmed": {**_API_MONEY, "description": "各村均已确认的投资（元）"},
+                   "jobs": {"type": "integer", "minimum": 0, "description": "带动本地就业（人）"}},
+    "required": ["count", "planned", "actual", "confirmed", "jobs"],
+}
+_API_SCHEMA = {
+    "type": "object",
+    "description": "涉及本地区村的企业项目（万企兴万村 · 湘商回归），按状态汇总：每个项目计一次，金额为项目全部投资；所有年度",
+    "properties": {
+        "xiangshang": {"type": ["string", "null"], "enum": [*XIANGSHANG, None], "description": "生效的湘商回归筛选（null：全部项目）"},
+        "xiangshang_label": {"type": "string"},
+        "by_status": {"type": "array", "items": {
+            "type": "object",
+            "properties": {"status": {"type": "string", "enum": list(PROJECT_STATUSES)}, "label": {"type": "string"},
+                           **_API_LINE["properties"]},
+            "required": ["status", "label", *_API_LINE["required"]], "additionalProperties": False}},
+        "total": {**_API_LINE, "additionalProperties": False},
+    },
+    "required": ["xiangshang", "xiangshang_label", "by_status", "total"],
+    "additionalProperties": False,
+}
+_API_PARAMETERS = ({"name": "xiangshang", "in": "query", "schema": {"type": "string", "enum": ["", *XIANGSHANG]},
+                    "description": "企业项目汇总（projects）的湘商回归筛选：1 只计湘商回归项目，0 只计其他项目，留空为全部"},)
+
+
+def _api_line(line) -> dict:
+    return {"count": line.count, "planned": format(line.planned, "f"), "actual": format(line.actual, "f"),
+            "confirmed": format(line.confirmed, "f"), "jobs": line.jobs}
+
+
+@coverage_api_section("projects", schema=_API_SCHEMA, parameters=_API_PARAMETERS)
+def _coverage_api(region, user, args) -> dict:
+    """The coverage API's ``projects``: the page card's sums (``queries.region_totals``), with
+    the 湘商回归 filter applied; a bad value of it is refused (422, naming ``xiangshang``)."""
+    flag = queries.xiangshang_arg(args, strict=True)
+    totals = queries.region_totals(region, flag)
+    return {"xiangshang": flag or None, "xiangshang_label": XIANGSHANG.get(flag, "全部项目"),
+            "by_status": [{"status": line.status, "label": line.label, **_api_line(line)} for line in totals.lines],
+            "total": _api_line(totals.total)}
 
 
 @organization_section
