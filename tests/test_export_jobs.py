@@ -145,7 +145,7 @@ def test_the_scope_is_the_owners_when_the_job_runs(db, make_user, login_as, smal
     "/records/export.csv", "/records/overdue/export.csv", "/training/export.csv", "/assessment/export.csv",
     "/incentives/export.csv", "/audit/export.csv", "/duty/export.csv", "/results/export.csv",
     "/organizations/export.csv", "/pairings/export.csv", "/people/export.csv", "/postings/export.csv",
-    "/records/funds/export.csv", "/gaps/430000000000/export.csv",
+    "/records/funds/export.csv", "/gaps/430000000000/export.csv", "/inspections/export.csv",
 ])
 def test_every_export_is_a_job_when_large(app, db, make_user, login_as, monkeypatch, url):
     """Every export view is marked, so each can be queued and replayed by name."""
