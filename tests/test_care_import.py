@@ -18,6 +18,9 @@ from registry.core.timeutil import local_today
 from registry.extensions import db
 from tests.factories import CITY, COUNTY, OTHER_COUNTY, PROVINCE, first_township, make_org, make_person, make_posting, make_village
 from tests.sheets import csv_bytes, upload, xlsx_bytes
+from tests.test_import_corpus import FILES
+from tests.test_import_corpus import KINDS as CORPUS_KINDS
+from tests.test_import_corpus import _post_file as post_corpus_file
 
 TODAY = local_today()
 START = TODAY - timedelta(days=400)  # the postings' start
@@ -187,6 +190,8 @@ def test_who_may_import_is_who_may_record(world, login_as):
 def test_the_import_button_is_on_the_list_for_the_recording_offices(world, login_as):
     for name in ("county", "city", "province"):
         assert "/import/care" in login_as(world[name]).get("/care/").get_data(as_text=True)
+    page = login_as(world["county"]).get("/import/care")
+    assert page.status_code == 200 and "关心关爱" in page.get_data(as_text=True)
     for name in ("township", "viewer", "unit"):
         assert "/import/care" not in login_as(world[name]).get("/care/").get_data(as_text=True)
 
@@ -204,3 +209,18 @@ def test_the_cli_imports_care_as_a_user(world, runner, tmp_path):
     viewer = runner.invoke(args=["import", "care", str(path), "--as", world["viewer"].username])
     assert viewer.exit_code == 1 and "没有导入关心关爱的权限" in viewer.output
     assert records() == 1
+
+
+# the corpus's files that are bad whatever the kind (not those written for one kind)
+GENERIC = [name for name in FILES if name.split("_")[0] not in CORPUS_KINDS]
+
+
+@pytest.mark.parametrize("name", GENERIC)
+def test_every_bad_file_of_the_corpus_is_refused_and_writes_nothing(world, login_as, name):
+    session = login_as(world["county"])
+    before = (records(), db.session.scalar(select(func.count()).select_from(AuditEvent)))
+    response = post_corpus_file(session, "/import/care", name)
+    page = response.get_data(as_text=True)
+    assert response.status_code in (400, 413, 422) and "导入未完成" in page and "Traceback" not in page
+    db.session.rollback()
+    assert (records(), db.session.scalar(select(func.count()).select_from(AuditEvent))) == before

@@ -17,6 +17,9 @@ from registry.inspections.models import Finding
 from registry.notifications.models import Notification
 from tests.factories import CITY, COUNTY, OTHER_COUNTY, PROVINCE, make_org
 from tests.sheets import upload, xlsx_bytes
+from tests.test_import_corpus import FILES
+from tests.test_import_corpus import KINDS as CORPUS_KINDS
+from tests.test_import_corpus import _post_file as post_corpus_file
 
 TODAY = local_today()
 YEAR = TODAY.year
@@ -122,6 +125,20 @@ def test_cells_are_normalised_and_each_finding_is_written_as_the_form_writes_it(
     assert upload(province, "findings", _file(rows[0]), "f.xlsx").status_code == 302 and findings() == 3
 
 
+def test_the_list_export_imports_again_as_duplicates(w, login_as):
+    """The ledger's 年度, 督查单位, 被督查对象, 督查事项, 问题描述 and 整改期限 are the import's
+    columns (its other columns are skipped): read back, each finding is found as stored."""
+    services.add_finding(w["county_inspection"], w["users"]["province"], services.FindingData(
+        "funds", "导出再导入的问题", DEADLINE.isoformat()))
+    province = login_as(w["users"]["province"])
+    body = province.get("/inspections/findings/export.xlsx").data
+    response = upload(province, "findings", body, "f.xlsx")
+    assert response.status_code == 422 and "相同描述的问题已登记" in response.get_data(as_text=True)
+    db.session.execute(Finding.__table__.update().values(description="改过的描述"))
+    db.session.commit()
+    assert upload(province, "findings", body, "f.xlsx").status_code == 302 and findings() == 2
+
+
 def test_a_duplicate_row_within_the_file_is_named(w):
     from registry.inspections.imports import FindingImport
     from registry.transfer.importing import run_import
@@ -179,7 +196,10 @@ def test_only_those_who_keep_the_inspection_import(w, login_as):
 
 
 def test_the_import_button_is_beside_the_list_for_the_inspecting_side_only(w, login_as):
-    assert "/import/findings" in login_as(w["users"]["province"]).get("/inspections/findings/").get_data(as_text=True)
+    province = login_as(w["users"]["province"])
+    assert "/import/findings" in province.get("/inspections/findings/").get_data(as_text=True)
+    page = province.get("/import/findings")
+    assert page.status_code == 200 and "督查问题" in page.get_data(as_text=True)
     assert "/import/findings" in login_as(w["users"]["city"]).get("/inspections/findings/").get_data(as_text=True)
     for name in ("county", "viewer", "dept"):
         assert "/import/findings" not in login_as(w["users"][name]).get("/inspections/findings/").get_data(as_text=True)
@@ -196,3 +216,18 @@ def test_the_cli_imports_findings_as_a_user(w, runner, tmp_path):
     viewer = runner.invoke(args=["import", "findings", str(path), "--as", w["users"]["viewer"].username])
     assert viewer.exit_code == 1 and "没有导入督查问题的权限" in viewer.output
     assert findings() == 1
+
+
+# the corpus's files that are bad whatever the kind (not those written for one kind)
+GENERIC = [name for name in FILES if name.split("_")[0] not in CORPUS_KINDS]
+
+
+@pytest.mark.parametrize("name", GENERIC)
+def test_every_bad_file_of_the_corpus_is_refused_and_writes_nothing(w, login_as, name):
+    session = login_as(w["users"]["province"])
+    before = (findings(), db.session.scalar(select(func.count()).select_from(AuditEvent)))
+    response = post_corpus_file(session, "/import/findings", name)
+    page = response.get_data(as_text=True)
+    assert response.status_code in (400, 413, 422) and "导入未完成" in page and "Traceback" not in page
+    db.session.rollback()
+    assert (findings(), db.session.scalar(select(func.count()).select_from(AuditEvent))) == before
