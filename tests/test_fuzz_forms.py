@@ -319,7 +319,8 @@ FILTERS: dict[str, tuple[str, str]] = {
 NOT_FORMS = {R + "organizations.forms.RegistryForm"}
 
 # URL arguments that are not object ids, and the values a request may carry there.
-WORDS = {"import_kind": ["people", "postings", "organizations", "individuals", "records", "villages", "nope", "..",
+WORDS = {"import_kind": ["people", "postings", "organizations", "individuals", "records", "villages", "findings", "care",
+                         "nope", "..",
                          "%00"]}
 
 

@@ -76,6 +76,8 @@ ACTION_LABELS = {
     "import_people": "导入帮扶干部",
     "import_projects": "导入企业项目",
     "import_individuals": "导入个人帮扶者",
+    "import_findings": "导入督查问题",
+    "import_care": "导入关心关爱",
     # 实绩考核 (scorecards/services.py): a computed line's score, an entered one
     "compute": "计算得分",
     "recompute": "重新计算得分",

@@ -56,6 +56,15 @@ def may_record(user, posting: Posting) -> bool:
     return region is not None and region.level != "township" and region.contains(provider_code(posting))
 
 
+def may_record_any(user) -> bool:
+    """Whether ``user`` is an office that records care at all (a township dispatches nobody):
+    who sees the import."""
+    if user.role == "admin":
+        return True
+    region = user_region(user)
+    return region is not None and region.level != "township"
+
+
 def recordable_postings(user, person: Person) -> list[Posting]:
     """The person's postings ``user`` may record care under, the active one first."""
     postings = db.session.scalars(select(Posting).where(Posting.person_id == person.id)
@@ -93,7 +102,10 @@ def _date(value) -> date | None:
     return value if isinstance(value, date) else to_date(value)
 
 
-def _check(person: Person, data: CareData, user) -> dict:
+def check_care(person: Person, data: CareData, user) -> dict:
+    """The rule of a new care record (the form's and the import's): the posting one of the
+    person's that ``user`` may record under, the kind's item, the period or the day within
+    the posting's time, the amount the kind asks for. Returns the clean values."""
     errors = Collector()
     posting = None
     try:
@@ -150,8 +162,9 @@ def _check(person: Person, data: CareData, user) -> dict:
                 note=note)
 
 
-def add_care(person: Person, data: CareData, user) -> CareRecord:
-    values = _check(person, data, user)
+def add_care(person: Person, data: CareData, user, *, commit: bool = True) -> CareRecord:
+    """``commit=False``: flushed only (an import commits all its rows at once)."""
+    values = check_care(person, data, user)
     posting = values.pop("posting")
     care = CareRecord(
         person_id=person.id, posting_id=posting.id, organization_id=posting.organization_id,
@@ -161,7 +174,8 @@ def add_care(person: Person, data: CareData, user) -> CareRecord:
     db.session.add(care)
     db.session.flush()
     record("create", care, summary=f"登记{care.kind_label}：{person.name} {care.item}，{period_text(care)}")
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return care
 
 

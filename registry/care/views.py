@@ -29,6 +29,7 @@ from .services import (
     care_for,
     care_status,
     may_record,
+    may_record_any,
     period_text,
     person_care,
     recordable_postings,
@@ -52,6 +53,7 @@ def index():
     stmt = care_for(current_user, kind=kind, year=year, status=status)
     page = db.paginate(stmt, page=page_arg(request.args), per_page=50, error_out=False)
     return render_template("care/index.html", page=page, form=form, year=year, period_text=period_text,
+                           may_import=current_user.can("manage_care") and may_record_any(current_user),
                            years=list(range(local_today().year, YEAR_MIN - 1, -1))[:6])
 
 

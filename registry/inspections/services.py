@@ -235,8 +235,10 @@ class FindingData:
     uploads: list = field(default_factory=list)
 
 
-def add_finding(inspection: Inspection, user, data: FindingData) -> Finding:
-    """A problem found (by item), to be rectified by the inspected party by the deadline."""
+def check_finding(inspection: Inspection, user, data: FindingData) -> dict:
+    """The rule of a new finding (the form's and the import's): who may record it, the item,
+    the description, the deadline (not before today, within three years), the visit (one of
+    the inspection's) and the evidence files. Returns the clean values; RuleViolation by field."""
     if not may_keep(user, inspection):
         raise RuleViolation("只有组织督查的部门或其上级可以登记督查发现的问题", "")
     errors = Collector()
@@ -264,11 +266,20 @@ def add_finding(inspection: Inspection, user, data: FindingData) -> Finding:
     if len(uploads) > MAX_EVIDENCE:
         errors.add("files", f"每个问题最多上传 {MAX_EVIDENCE} 个佐证文件")
     errors.raise_if_any()
+    return {"item": data.item, "description": description, "deadline": deadline, "visit": visit, "uploads": uploads}
+
+
+def add_finding(inspection: Inspection, user, data: FindingData, *, commit: bool = True) -> Finding:
+    """A problem found (by item), to be rectified by the inspected party by the deadline.
+    ``commit=False``: flushed only (an import commits all its rows at once)."""
+    values = check_finding(inspection, user, data)
+    deadline, uploads = values["deadline"], values["uploads"]
     finding = Finding(
-        inspection=inspection, visit=visit, year=inspection.year, inspector_region_code=inspection.inspector_region_code,
-        target_kind=inspection.target_kind, target_region_code=inspection.target_region_code,
-        target_organization_id=inspection.target_organization_id, item=data.item, description=description,
-        deadline=deadline, status="open", created_by_id=getattr(user, "id", None), created_at=utcnow(),
+        inspection=inspection, visit=values["visit"], year=inspection.year,
+        inspector_region_code=inspection.inspector_region_code, target_kind=inspection.target_kind,
+        target_region_code=inspection.target_region_code, target_organization_id=inspection.target_organization_id,
+        item=values["item"], description=values["description"], deadline=deadline, status="open",
+        created_by_id=getattr(user, "id", None), created_at=utcnow(),
     )
     db.session.add(finding)
     db.session.flush()
@@ -277,7 +288,10 @@ def add_finding(inspection: Inspection, user, data: FindingData) -> Finding:
     try:
         _tell(finding, f"督查问题待整改：{finding.title}",
               f"{finding.inspector_region.name}督查发现的问题，请于{deadline:%Y-%m-%d}前整改，并在系统中登记整改情况。", user)
-        db.session.commit()
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
     except Exception:
         db.session.rollback()
         files.discard(stored)

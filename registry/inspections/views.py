@@ -212,7 +212,8 @@ def findings():
     filters = services.FindingFilters.from_args(request.args)
     page = db.paginate(services.findings_for(current_user, filters), per_page=50, error_out=False)
     return render_template("inspections/findings.html", page=page, filters=filters, states=services.STATES,
-                           items=FINDING_ITEMS, years=services.plan_years())
+                           items=FINDING_ITEMS, years=services.plan_years(),
+                           may_import=current_user.can("inspect") and services.may_plan(current_user))
 
 
 FINDING_COLUMNS = (

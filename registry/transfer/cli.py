@@ -25,7 +25,7 @@ def _user(username: str | None):
 
 
 @click.command("import", help="Import a spreadsheet (.xlsx or .csv) of KIND, all or nothing. "
-               "KIND: villages, organizations, people, postings, pairings, records, ...")
+               "KIND: villages, organizations, people, postings, pairings, records, findings, care, ...")
 @click.argument("kind")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "username", help="import as this account (its scope and permissions apply)")
