@@ -388,8 +388,8 @@ def settings():
 
 # -- navigation and home panels ----------------------------------------------------------------------
 
-nav_entry(56, "考核奖惩", "assessment.index", ("admin", "region", "viewer", "unit"))
-nav_entry(94, "系统设置", "assessment.settings", ("admin",))
+nav_entry(56, "考核奖惩", "assessment.index", ("admin", "region", "viewer", "unit"), group="oversight")
+nav_entry(94, "系统设置", "assessment.settings", ("admin",), group="system")
 
 
 @panel

@@ -158,6 +158,6 @@ def _home_url(user):
     return url_for("care.index")
 
 
-nav_entry(57, "关心关爱", "care.index", ("admin", "region", "viewer", "unit", "cadre"), url_fn=_home_url)
+nav_entry(57, "关心关爱", "care.index", ("admin", "region", "viewer", "unit", "cadre"), url_fn=_home_url, group="oversight")
 
 

@@ -174,4 +174,4 @@ def close_again(request_id: int):
     return _decide(request_id, lambda item, note: reclose(item, current_user), "已重新关账")
 
 
-nav_entry(85, "年度关账", "closing.index", ("admin", "region", "viewer"))
+nav_entry(85, "年度关账", "closing.index", ("admin", "region", "viewer"), group="system")

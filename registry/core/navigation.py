@@ -1,4 +1,8 @@
-"""The navigation: features register entries with the roles that may use them."""
+"""The navigation: features register entries with the roles that may use them.
+
+A few daily entries stand at the top level; the rest sit in labelled groups (NAV_GROUPS),
+each a disclosure menu (templates/_nav.html, static/js/app.js). Each role sees its own subset:
+a group left with one entry is shown as a plain link, an empty group is not shown."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,16 +21,33 @@ class NavEntry:
     roles: frozenset[str]
     badge: Callable | None = None
     url_fn: Callable | None = None
+    group: str | None = None
 
 
 _entries: list[NavEntry] = []
 
+# The groups of the navigation: key → (label, place among the entries' orders). The daily
+# entries (首页 0 … 帮扶记录 30, 待确认 31) come first, then the groups.
+NAV_GROUPS: dict[str, tuple[str, int]] = {
+    "force": ("帮扶力量", 35),
+    "work": ("帮扶工作", 36),
+    "oversight": ("考核监督", 55),
+    "system": ("系统", 80),
+}
 
-def nav_entry(order: int, label: str, endpoint: str, roles, badge: Callable | None = None, url_fn: Callable | None = None):
-    _entries.append(NavEntry(order, label, endpoint, frozenset(roles), badge, url_fn))
+
+def nav_entry(order: int, label: str, endpoint: str, roles, badge: Callable | None = None,
+              url_fn: Callable | None = None, group: str | None = None):
+    """Register an entry; ``group`` (a key of NAV_GROUPS) puts it in a menu, None at the top."""
+    if group is not None and group not in NAV_GROUPS:
+        raise ValueError(f"unknown navigation group {group!r}")
+    _entries.append(NavEntry(order, label, endpoint, frozenset(roles), badge, url_fn, group))
 
 
 def nav_items() -> list[dict]:
+    """The entries the current user may use, in order. ``active``: the entry's own page is shown;
+    ``current``: the page shown belongs to the entry (its own page, or the page whose address
+    begins with the entry's, the longest such: /records/12 belongs to 帮扶记录)."""
     if not current_user.is_authenticated:
         return []
     items = []
@@ -39,12 +60,45 @@ def nav_items() -> list[dict]:
         items.append(
             {
                 "label": entry.label,
+                "order": entry.order,
                 "url": url,
+                "group": entry.group,
                 "active": request.endpoint == entry.endpoint,
+                "current": False,
                 "badge": entry.badge(current_user) if entry.badge else None,
             }
         )
+    active = [item for item in items if item["active"]]
+    if active:
+        active[0]["current"] = True
+    else:
+        within = [item for item in items if _within(request.path, urlsplit(item["url"]).path)]
+        if within:
+            max(within, key=lambda item: len(urlsplit(item["url"]).path))["current"] = True
     return items
+
+
+def _within(path: str, entry_path: str) -> bool:
+    """Whether the page at ``path`` is the entry's page or below it (never below 首页 "/")."""
+    prefix = entry_path.rstrip("/")
+    return path == entry_path or bool(prefix) and path.startswith(prefix + "/")
+
+
+def nav_menu() -> list[dict]:
+    """The navigation as shown: the top-level entries and one menu per group the user has
+    entries in (``{"label": label, "key": key, "entries": [...], "current": bool}``), by order
+    (a group at its place in NAV_GROUPS). A group with a single entry is that entry, at the
+    entry's own place (a cadre's five entries stand in a row)."""
+    items = nav_items()
+    slots: list[tuple[int, dict]] = [(item["order"], item) for item in items if item["group"] is None]
+    for key, (label, place) in NAV_GROUPS.items():
+        members = [item for item in items if item["group"] == key]
+        if len(members) == 1:
+            slots.append((members[0]["order"], members[0]))
+        elif members:
+            slots.append((place, {"label": label, "key": key, "entries": members,
+                                  "current": any(item["current"] for item in members)}))
+    return [slot for _order, slot in sorted(slots, key=lambda pair: pair[0])]
 
 
 def opens(endpoint: str) -> bool:
@@ -62,6 +116,7 @@ def opens(endpoint: str) -> bool:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["nav_menu"] = nav_menu
     app.jinja_env.globals["opens"] = opens
     app.jinja_env.filters["combine"] = lambda a, b: {**a, **b}
     app.jinja_env.globals["next_arg"] = next_arg
@@ -81,12 +136,12 @@ def _region_url(user):
 
 
 nav_entry(0, "首页", "main.home", ALL_ROLES)
-nav_entry(10, "行政区划", "regions.detail", ("admin", "region", "viewer"), url_fn=_region_url)
+nav_entry(10, "行政区划", "regions.detail", ("admin", "region", "viewer"), url_fn=_region_url, group="system")
 nav_entry(11, "本村", "regions.detail", ("village",), url_fn=_region_url)
-nav_entry(90, "审计日志", "audit.index", ("admin", "region", "viewer"))
-nav_entry(91, "审计核验", "audit.integrity", ("admin",))
-nav_entry(95, "账号管理", "accounts.users", ("admin",))
-nav_entry(96, "API 令牌", "accounts.token", ("admin", "region", "viewer", "unit", "village"))
+nav_entry(90, "审计日志", "audit.index", ("admin", "region", "viewer"), group="system")
+nav_entry(91, "审计核验", "audit.integrity", ("admin",), group="system")
+nav_entry(95, "账号管理", "accounts.users", ("admin",), group="system")
+nav_entry(96, "API 令牌", "accounts.token", ("admin", "region", "viewer", "unit", "village"), group="system")
 
 
 # -- returning to where the user came from -----------------------------------------------------

@@ -227,7 +227,7 @@ def send_back(duty_id: int):
 
 # -- navigation, home panels, village page section ----------------------------------------------
 
-nav_entry(52, "驻村纪实", "duty.index", ("admin", "region", "viewer", "unit", "village", "cadre"))
+nav_entry(52, "驻村纪实", "duty.index", ("admin", "region", "viewer", "unit", "village", "cadre"), group="work")
 
 
 @panel

@@ -27,7 +27,7 @@ bp = Blueprint("individuals", __name__, url_prefix="/individuals")
 
 PER_PAGE = 30
 
-nav_entry(22, "个人帮扶", "individuals.index", ("admin", "region", "viewer"))
+nav_entry(22, "个人帮扶", "individuals.index", ("admin", "region", "viewer"), group="force")
 
 
 def _filters():

@@ -336,7 +336,7 @@ def evidence_file(finding_id: int, file_id: int):
 
 # -- navigation and the home worklist -------------------------------------------------------------------
 
-nav_entry(57, "督查", "inspections.index", ("admin", "region", "viewer", "unit"))
+nav_entry(57, "督查", "inspections.index", ("admin", "region", "viewer", "unit"), group="oversight")
 
 
 @section

@@ -112,4 +112,4 @@ def retry(email_id: int):
     return redirect(url_for("notifications.outbox"))
 
 
-nav_entry(97, "通知邮件", "notifications.outbox", ("admin",))
+nav_entry(97, "通知邮件", "notifications.outbox", ("admin",), group="system")

@@ -33,7 +33,7 @@ def _unit_home(user):
     return url_for("organizations.detail", org_id=user.organization_id) if user.organization_id else None
 
 
-nav_entry(20, "帮扶主体", "organizations.index", ("admin", "region", "viewer"))
+nav_entry(20, "帮扶主体", "organizations.index", ("admin", "region", "viewer"), group="force")
 nav_entry(20, "本单位", "organizations.detail", ("unit",), url_fn=_unit_home)
 
 

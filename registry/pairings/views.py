@@ -29,7 +29,7 @@ bp = Blueprint("pairings", __name__)
 
 PER_PAGE = 30
 
-nav_entry(50, "结对", "pairings.index", ("admin", "region", "viewer", "unit"))
+nav_entry(50, "结对", "pairings.index", ("admin", "region", "viewer", "unit"), group="force")
 
 
 def _filters():

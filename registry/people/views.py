@@ -52,8 +52,8 @@ bp.add_app_template_global(shown_contact_phone, "shown_contact_phone")
 bp.add_app_template_global(rule_text, "identity_rule")
 bp.add_app_template_global(privacy.contact_rule_text, "contact_rule")
 
-nav_entry(30, "帮扶干部", "people.index", ("admin", "region", "viewer", "unit"))
-nav_entry(40, "选派", "people.postings", ("admin", "region", "viewer", "unit"))
+nav_entry(30, "帮扶干部", "people.index", ("admin", "region", "viewer", "unit"), group="force")
+nav_entry(40, "选派", "people.postings", ("admin", "region", "viewer", "unit"), group="force")
 
 
 def _org_arg() -> int | None:

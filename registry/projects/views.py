@@ -234,7 +234,7 @@ def evidence_file(project_id: int, entry_id: int, project_file_id: int):
 
 # -- navigation, home panels, region and organization sections ----------------------------------------
 
-nav_entry(57, "企业项目", "projects.index", ("admin", "region", "viewer", "unit", "village"))
+nav_entry(57, "企业项目", "projects.index", ("admin", "region", "viewer", "unit", "village"), group="work")
 
 
 @panel

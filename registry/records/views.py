@@ -543,8 +543,8 @@ def _fund_url(user):
 
 nav_entry(30, "帮扶记录", "records.index", ("admin", "region", "viewer", "unit", "village"))
 nav_entry(31, "待确认", "records.inbox", ("village",), badge=lambda user: queries.inbox_count(user) or None)
-nav_entry(32, "逾期未确认", "records.overdue", ("admin", "region", "viewer", "village"))
-nav_entry(33, "慈善资金", "records.fund_list", ("admin", "region", "viewer", "unit"), url_fn=_fund_url)
+nav_entry(32, "逾期未确认", "records.overdue", ("admin", "region", "viewer", "village"), group="work")
+nav_entry(33, "慈善资金", "records.fund_list", ("admin", "region", "viewer", "unit"), url_fn=_fund_url, group="work")
 
 PANEL_ROWS = 5
 

@@ -169,7 +169,7 @@ def send_back(result_id: int):
 
 # -- navigation, home panels, village section ---------------------------------------------------
 
-nav_entry(54, "帮扶实效", "results.index", ("admin", "region", "viewer", "unit", "village"))
+nav_entry(54, "帮扶实效", "results.index", ("admin", "region", "viewer", "unit", "village"), group="work")
 
 
 @panel

@@ -343,6 +343,6 @@ def _level(user) -> str | None:
 
 nav_entry(57, "实绩考核", "scorecards.index", ("admin", "region", "viewer"),
           url_fn=lambda user: url_for("scorecards.index") if user.role == "admin" or _level(user) == "province"
-          else None)
+          else None, group="oversight")
 nav_entry(57, "考核结果", "scorecards.index", ("region", "viewer"),
-          url_fn=lambda user: url_for("scorecards.index") if _level(user) in ("city", "county") else None)
+          url_fn=lambda user: url_for("scorecards.index") if _level(user) in ("city", "county") else None, group="oversight")

@@ -94,4 +94,4 @@ def fund_export(org_id: int, fmt: str):
     return _trail_export(fmt, "资金监督轨迹", trail.events, describe_filters([("基金", org.name)]))
 
 
-nav_entry(59, "资金监督", "supervision.index", ("admin", "region", "viewer"))
+nav_entry(59, "资金监督", "supervision.index", ("admin", "region", "viewer"), group="oversight")

@@ -149,7 +149,7 @@ def _helpers():
 
 # -- navigation and the home panel -------------------------------------------------------------------
 
-nav_entry(58, "容错纠错", "tolerance.index", ("admin", "region", "viewer", "unit"))
+nav_entry(58, "容错纠错", "tolerance.index", ("admin", "region", "viewer", "unit"), group="oversight")
 
 
 @panel

@@ -262,4 +262,4 @@ def gaps():
     return render_template("training/gaps.html", page=page, which=which, checks=results, counts=counts, year=today.year)
 
 
-nav_entry(50, "业务培训", "training.index", ("admin", "region", "viewer", "unit"))
+nav_entry(50, "业务培训", "training.index", ("admin", "region", "viewer", "unit"), group="work")

@@ -28,3 +28,34 @@ document.addEventListener("submit", function (event) {
     out.hidden = false;
   }
 })();
+
+// The navigation's groups (templates/_nav.html) are <details> disclosures, usable without this
+// script. With it, one group is open at a time, and an open group closes on Escape (focus back
+// on its summary), on a click or tap elsewhere, and when the keyboard focus leaves it.
+(function () {
+  var groups = document.querySelectorAll("details.navgroup");
+  if (!groups.length) { return; }
+  function closeAll(except) {
+    groups.forEach(function (group) {
+      if (group !== except && group.open) { group.open = false; }
+    });
+  }
+  groups.forEach(function (group) {
+    group.addEventListener("toggle", function () {
+      if (group.open) { closeAll(group); }
+    });
+    group.addEventListener("focusout", function (event) {
+      if (event.relatedTarget && !group.contains(event.relatedTarget)) { group.open = false; }
+    });
+  });
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest || !event.target.closest("details.navgroup")) { closeAll(null); }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var open = document.querySelector("details.navgroup[open]");
+    if (!open) { return; }
+    open.open = false;
+    open.querySelector("summary").focus();
+  });
+})();
