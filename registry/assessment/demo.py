@@ -1,9 +1,10 @@
-"""Demo assessments, commendations and summons (示例).
+"""Demo summons, assessments and commendations (示例).
 
-Last year's grades for most postings active then (within the absence cap) and for the
-backing units; this year's are left to do. Commendations for some of last year's best;
-summons of people with short months or absences and of a slow enterprise, in every
-follow-up state — 吉首市 (the demo county) has one of each."""
+Summons first: of people with short months or absences and of a slow enterprise, in every
+follow-up state — 吉首市 (the demo county) has one of each. Then last year's grades for most
+postings active then and for the backing units (this year's are left to do), each within the
+cap the grading service enforces (``evidence.grade_cap``: absences, and the year's summons not
+tolerated). Then commendations for some of last year's best."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -22,7 +23,7 @@ from ..organizations.models import Organization
 from ..people.models import Person, Posting
 from ..regions.models import Region
 from ..training.checks import active_in_year
-from .evidence import absence_cap
+from .evidence import grade_cap
 from .models import Assessment, Incentive, subject_key
 
 PROVINCE = "430000000000"
@@ -78,9 +79,9 @@ def assessments(ctx: DemoContext) -> None:
             continue  # not graded yet
         grade = rng.choices(grades, (20, 62, 13, 5)[: len(grades)] if len(grades) == 4 else None)[0]
         missed = int(absences.get(p.id) or 0)
-        cap = absence_cap(missed)
-        if cap in grades and grades.index(grade) < grades.index(cap):
-            grade = cap
+        cap = grade_cap(p.id, p.person_id, year, missed)  # the rule assess_posting enforces
+        if not cap.allows(grade):
+            grade = cap.best
         county = p.region_code[:6] + "000000"
         numbers[county] += 1
         rows.append({
@@ -112,36 +113,27 @@ def assessments(ctx: DemoContext) -> None:
     ctx.echo(f"  生成{year}年度示例考核结果 {len(rows)} 条")
 
 
-@step(57, "生成示例表扬激励与约谈")
-def incentives(ctx: DemoContext) -> None:
-    if db.session.scalar(select(func.count()).select_from(Incentive)):
-        ctx.echo("  已有表扬激励与约谈，跳过")
-        return
-    rng = ctx.rng
-    today = local_today()
-    regions = {r.code: r for r in db.session.scalars(select(Region).where(Region.level.in_(("province", "city", "county"))))}
-    employers = dict(db.session.execute(select(Person.id, Person.organization_id)).all())
-    active = db.session.execute(
-        select(Posting.id, Posting.person_id, Posting.region_code).where(Posting.is_active).order_by(Posting.id)
-    ).all()
-    if not active:
-        ctx.echo("  没有在岗选派，跳过")
-        return
-    rows: list[dict] = []
-    now = utcnow()
+class _Issuer:
+    """Adds demo incentives (rows for one bulk insert), numbered in order."""
 
-    def issuer(code: str, weights=(15, 25, 60)) -> str:
-        level = rng.choices(("province", "city", "county"), weights)[0]
+    def __init__(self, ctx: DemoContext, start: int = 0):
+        self.rng, self.today, self.now, self.rows, self.start = ctx.rng, local_today(), utcnow(), [], start
+        self.regions = {r.code: r for r in db.session.scalars(
+            select(Region).where(Region.level.in_(("province", "city", "county"))))}
+
+    def issuer(self, code: str, weights=(15, 25, 60)) -> str:
+        level = self.rng.choices(("province", "city", "county"), weights)[0]
         return {"province": PROVINCE, "city": code[:4] + "00000000", "county": code[:6] + "000000"}[level]
 
-    def add(kind, person_id, org_id, subject_region, issuer_code, reason, state=None, days_ago=None):
-        issued = today - timedelta(days=days_ago if days_ago is not None else rng.randint(10, 400))
-        region = regions.get(issuer_code) or regions[PROVINCE]
+    def add(self, kind, person_id, org_id, subject_region, issuer_code, reason, state=None, days_ago=None):
+        rng, rows, now = self.rng, self.rows, self.now
+        issued = self.today - timedelta(days=days_ago if days_ago is not None else rng.randint(10, 400))
+        region = self.regions.get(issuer_code) or self.regions[PROVINCE]
         row = {
             "kind": kind, "subject_kind": "person" if person_id else "organization", "person_id": person_id,
             "organization_id": org_id, "region_code": region.code, "subject_region_code": subject_region,
             "issued_on": issued, "level": LEVEL_OF[region.level], "reason": reason,
-            "document_number": f"{_short(region.name)}乡振{'表' if kind == 'commendation' else '约'}〔{issued.year}〕{len(rows) + 1}号",
+            "document_number": f"{_short(region.name)}乡振{'表' if kind == 'commendation' else '约'}〔{issued.year}〕{self.start + len(rows) + 1}号",
             "follow_up": state, "rectify_note": None, "rectify_at": None, "close_note": None, "closed_at": None,
             "created_at": now, "is_demo": True, "version": 1,
         }
@@ -151,15 +143,23 @@ def incentives(ctx: DemoContext) -> None:
             row["close_note"], row["closed_at"] = rng.choice(CLOSE_NOTES), now - timedelta(days=2)
         rows.append(row)
 
-    best = db.session.execute(
-        select(Assessment.person_id, Assessment.region_code).where(
-            Assessment.subject_kind == "person", Assessment.grade == current_app.config["REGISTRY_PERSON_GRADES"][0]
-        )
+
+@step(55, "生成示例约谈")
+def summons(ctx: DemoContext) -> None:
+    """Before the grades: a summons of the graded year caps the grade (unless tolerated)."""
+    if db.session.scalar(select(func.count()).select_from(Incentive).where(Incentive.kind == "summons")):
+        ctx.echo("  已有约谈，跳过")
+        return
+    rng = ctx.rng
+    employers = dict(db.session.execute(select(Person.id, Person.organization_id)).all())
+    active = db.session.execute(
+        select(Posting.id, Posting.person_id, Posting.region_code).where(Posting.is_active).order_by(Posting.id)
     ).all()
-    for person_id, code in best:
-        if rng.random() < 0.3 and person_id in employers:
-            add("commendation", person_id, employers[person_id], code, issuer(code, (30, 40, 30)), rng.choice(COMMENDATIONS),
-                days_ago=rng.randint(60, 300))
+    if not active:
+        ctx.echo("  没有在岗选派，跳过")
+        return
+    out = _Issuer(ctx)
+    add, issuer = out.add, out.issuer
     # people with short months or absences in the last year are summoned
     flagged = set(db.session.scalars(
         select(DutyMonth.posting_id).group_by(DutyMonth.posting_id).having(
@@ -186,9 +186,33 @@ def incentives(ctx: DemoContext) -> None:
     ).all()
     for org_id, village_code, home in slow:
         add("summons", None, org_id, home, village_code[:6] + "000000", ORG_SUMMONS, "open")
-    if rows:
-        db.session.execute(insert(Incentive), rows)
-    summons = sum(1 for r in rows if r["kind"] == "summons")
-    record("demo", "Incentive", after={"commendations": len(rows) - summons, "summons": summons},
-           summary=f"生成示例表扬激励 {len(rows) - summons} 条、约谈 {summons} 条")
-    ctx.echo(f"  生成示例表扬激励 {len(rows) - summons} 条，约谈 {summons} 条")
+    if out.rows:
+        db.session.execute(insert(Incentive), out.rows)
+    record("demo", "Incentive", after={"summons": len(out.rows)}, summary=f"生成示例约谈 {len(out.rows)} 条")
+    ctx.echo(f"  生成示例约谈 {len(out.rows)} 条")
+
+
+@step(57, "生成示例表扬激励")
+def commendations(ctx: DemoContext) -> None:
+    """After the grades: some of last year's best are commended."""
+    if db.session.scalar(select(func.count()).select_from(Incentive).where(Incentive.kind == "commendation")):
+        ctx.echo("  已有表扬激励，跳过")
+        return
+    rng = ctx.rng
+    employers = dict(db.session.execute(select(Person.id, Person.organization_id)).all())
+    out = _Issuer(ctx, start=db.session.scalar(select(func.count()).select_from(Incentive)))
+    add, issuer = out.add, out.issuer
+    best = db.session.execute(
+        select(Assessment.person_id, Assessment.region_code).where(
+            Assessment.subject_kind == "person", Assessment.grade == current_app.config["REGISTRY_PERSON_GRADES"][0]
+        )
+    ).all()
+    for person_id, code in best:
+        if rng.random() < 0.3 and person_id in employers:
+            add("commendation", person_id, employers[person_id], code, issuer(code, (30, 40, 30)), rng.choice(COMMENDATIONS),
+                days_ago=rng.randint(60, 300))
+    if out.rows:
+        db.session.execute(insert(Incentive), out.rows)
+    record("demo", "Incentive", after={"commendations": len(out.rows)},
+           summary=f"生成示例表扬激励 {len(out.rows)} 条")
+    ctx.echo(f"  生成示例表扬激励 {len(out.rows)} 条")
