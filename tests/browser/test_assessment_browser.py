@@ -4,6 +4,7 @@ summons followed from 待整改 through 整改中 to 已销号."""
 from __future__ import annotations
 
 import re
+from tests.browser.nav import open_nav_group
 
 
 def _no_errors(page):
@@ -16,6 +17,7 @@ def _no_errors(page):
 def test_assessment_form_shows_the_evidence_beside_the_grade(page_as, live_server, shots):
     base = live_server["url"]
     page = page_as("demo_county")
+    open_nav_group(page, "考核奖惩")
     page.get_by_role("link", name="考核奖惩").click()
     with page.expect_navigation(wait_until="load"):
         page.get_by_role("link", name="待考核干部").click()
@@ -73,6 +75,7 @@ def test_a_summons_is_followed_to_closure(page_as, live_server, shots):
     person = row.locator("td").first.inner_text().strip()
 
     # 1. the county summons one of the unit's people posted in the county
+    open_nav_group(county, "考核奖惩")
     county.get_by_role("link", name="考核奖惩").click()
     county.get_by_role("link", name="表扬激励与约谈").click()
     county.get_by_role("link", name="登记表扬激励或约谈").click()

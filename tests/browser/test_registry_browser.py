@@ -8,6 +8,7 @@ import random
 import re
 
 from registry.core.identity import credit_code_check_char, id_check_char
+from tests.browser.nav import open_nav_group
 
 
 def _credit_code() -> str:
@@ -29,6 +30,7 @@ def test_county_registers_enterprise_person_and_first_secretary(page_as, live_se
     person_name = f"龙晓{suffix}"
 
     # 1. the enterprise
+    open_nav_group(page, "帮扶主体")
     page.get_by_role("link", name="帮扶主体").click()
     page.get_by_role("link", name="登记帮扶主体").click()
     page.fill("input[name=name]", firm)
@@ -104,6 +106,7 @@ def test_demo_unit_and_village_see_living_data(page_as, live_server, shots):
     home = unit.locator("main").inner_text()
     assert "本单位帮扶干部" in home and "本单位在岗选派" in home and "第一书记" in home
     unit.screenshot(path=str(shots / "registry-unit-home.png"), full_page=True)
+    open_nav_group(unit, "帮扶干部")
     with unit.expect_navigation(wait_until="load"):
         unit.get_by_role("link", name="帮扶干部").first.click()
     assert unit.locator("table.table tbody tr").count() >= 3

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from registry.core.timeutil import local_today
+from tests.browser.nav import open_nav_group
 
 YEAR = local_today().year - 1  # the demo's scheme is this year's: the test's is last year's
 NAME = f"{YEAR}年度浏览器测试考核方案"
@@ -38,6 +39,7 @@ def _indicator(page, **fields):
 
 def test_the_province_scores_a_county_which_sees_and_prints_it(page_as, live_server, shots):
     province = page_as("demo_province")
+    open_nav_group(province, "实绩考核")
     _click(province, "link", "实绩考核")
     _click(province, "link", "制定考核方案")
     province.fill("input[name=name]", NAME)
@@ -90,6 +92,7 @@ def test_the_province_scores_a_county_which_sees_and_prints_it(page_as, live_ser
 
     # the county: its own scorecard from its navigation, then the one-page report
     county = page_as("demo_county")
+    open_nav_group(county, "考核结果")
     _click(county, "link", "考核结果")
     row = county.locator("#scorecards tbody tr", has_text=NAME)
     assert row.count() == 1
