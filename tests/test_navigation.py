@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import re
 
-from tests.factories import COUNTY, PROVINCE, make_org, make_person, make_posting, make_village
+from tests.factories import (
+    COUNTY,
+    PROVINCE,
+    make_cadre,
+    make_org,
+    make_person,
+    make_posting,
+    make_village,
+)
 
 
 def _nav(session, path: str = "/") -> str:
@@ -16,7 +24,7 @@ def _nav(session, path: str = "/") -> str:
 def _shape(nav: str) -> list:
     """The navigation as a list: a link's label, or (a group's label, [its links' labels])."""
     shape: list = []
-    for group, link in re.findall(r'<details class="navgroup[^"]*"[^>]*>(.*?)</details>|<a [^>]*>([^<]*)', nav, re.S):
+    for group, link in re.findall(r'<details class="navgroup[^"]*"[^>]*>(.*?)</details>|<a [^>]*>([^<]*)', nav, re.DOTALL):
         if group:
             label = re.search(r"<summary[^>]*>([^<]*)</summary>", group).group(1)
             shape.append((label, re.findall(r"<a [^>]*>([^<]*)", group)))
@@ -52,8 +60,6 @@ def test_each_role_sees_few_entries_and_its_groups(app, make_user, login_as):
 
     person = make_person(unit_org, "导航分组干部")
     make_posting(person, unit_org, village.code)
-    from tests.factories import make_cadre
-
     cadre = _shape(_nav(login_as(make_cadre(person, make_user("unit", organization_id=unit_org.id)))))
     assert cadre == ["首页", "驻村纪实", "我的培训", "我的考核", "关心关爱"]  # no group of one
 

@@ -4,6 +4,7 @@ summons followed from 待整改 through 整改中 to 已销号."""
 from __future__ import annotations
 
 import re
+
 from tests.browser.nav import open_nav_group
 
 
