@@ -12,6 +12,9 @@ Rules:
 - an allowance has an amount (> 0); an insurance may state its sum insured and a health
   check its cost (≥ 0); a leave has none;
 - nothing is deleted: a wrong record is cancelled (作废) with a reason, by the same offices;
+- a closed year (``closing.rules``, kind ``care``) does not change: a record whose date
+  (a health check's day, a period's first day) lies in a year closed for the place copied on
+  it (the posting's village, ``region_code``) is neither added nor cancelled;
 - every change is an audit event in the same transaction.
 
 Gaps (``dashboard.gaps``): a resident cadre (an active posting of a village role) with no
@@ -26,6 +29,7 @@ from decimal import Decimal
 from sqlalchemy import Select, and_, func, or_, select
 
 from ..assessment.services import user_region
+from ..closing.rules import ensure_year_open
 from ..audit.services import record, snapshot
 from ..core.enums import ACCIDENT_INSURANCE, CARE_ITEMS, CARE_KINDS, VILLAGE_ROLES
 from ..core.formatting import date_cn
@@ -157,6 +161,7 @@ def check_care(person: Person, data: CareData, user) -> dict:
     reference = _text(data.reference, "reference", "保单号或文号", 100, errors)
     note = _text(data.note, "note", "备注", 1000, errors, multiline=True)
     errors.raise_if_any()
+    ensure_year_open(start.year, posting.region_code, "care", "start_date")
     return dict(posting=posting, kind=kind, item=data.item, start_date=start, end_date=end,
                 amount=amount if amount is not None else ZERO, provider_name=provider_name, reference=reference,
                 note=note)
@@ -185,6 +190,7 @@ def cancel_care(care: CareRecord, reason: str | None, user, version=None) -> Car
         raise RuleViolation("只有派出机关（或其上级）可以作废关心关爱记录", "")
     if care.status != "active":
         raise RuleViolation("该记录已作废", "")
+    ensure_year_open(care.start_date.year, care.region_code, "care")
     reason = (reason or "").strip()
     if not reason:
         raise RuleViolation("请填写作废原因", "reason")

@@ -20,6 +20,8 @@ KINDS: dict[str, str] = {
     "incentives": "表扬激励和约谈",
     "records": "帮扶记录",
     "funds": "受赠资金",
+    "projects": "企业项目",
+    "care": "关心关爱",
 }
 
 CLOSE_STATES = {"closed": "已关账"}

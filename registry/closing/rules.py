@@ -6,6 +6,19 @@ CLI are refused alike. A close of a region covers everything under it (a provinc
 covers its cities and counties); the year stays open for ``kind`` under a region only where
 an approved reopening of that kind covers it and its deadline has not passed.
 
+What a close freezes, kind by kind (each kind's service decides the year of its figures):
+support records by their date, duty months by their month, village results and grades by
+their year, incentives and fund entries by their date; enterprise projects (``projects``)
+by the date of a progress entry (its figures, and the villages' confirmations of it) and by
+the signing date (the project's own figures: planned investment, kind, villages); an entry
+touching several villages is frozen when any of them is covered; care records (``care``)
+by their date or the start of their period, at the place copied on the record.
+
+Not frozen, on purpose: the rectification of inspection findings (a finding of 2026 is
+rectified, and closed, in 2027: that is the point of rectification) and scorecards (a
+scorecard is frozen by its own publish cycle, not by the year close); nor the rectification
+and 销号 of an interview (约谈) already recorded.
+
 The closes of a year are read once per transaction (an import checks thousands of rows)
 and forgotten when the transaction ends, so a close committed meanwhile counts at once.
 """
@@ -143,6 +156,26 @@ def ensure_year_open(year: int | None, region_code: str | None, kind: str, field
     closed = blocking_close(year, region_code, kind, closes=closes)
     if closed is not None:
         raise RuleViolation(closed.message(kind), field)
+
+
+def ensure_year_open_for_any(year: int | None, region_codes, kind: str, field: str = "", *,
+                             closes: YearCloses | None = None) -> None:
+    """``ensure_year_open`` for one change that touches several places (a project's progress
+    entry and its villages): refused when a close covers any of them; with more than one
+    place the message names the covered one and says so."""
+    codes = list(dict.fromkeys(c for c in region_codes if c))
+    if year is None or not codes:
+        return
+    for code in codes:
+        closed = blocking_close(year, code, kind, closes=closes)
+        if closed is None:
+            continue
+        message = closed.message(kind)
+        if len(codes) > 1:
+            region = db.session.get(Region, code)
+            name = f"{region.name}（{code}）" if region is not None else code
+            message += f"（涉及{len(codes)}个村，其中{name}在关账范围内；涉及的村有一个在关账范围内即不能修改）"
+        raise RuleViolation(message, field)
 
 
 def ensure_years_open(years, region_code: str | None, kind: str, field: str = "") -> None:

@@ -75,6 +75,7 @@ class Pending:
 def pending_items(region: Region, year: int) -> list[Pending]:
     """What is still waiting in ``region``'s ``year`` (only the kinds with something)."""
     from ..duty.models import DutyMonth
+    from ..projects.models import ProjectConfirmation, ProjectProgress
     from ..records.models import SupportRecord
     from ..results.models import VillageResult
 
@@ -98,6 +99,12 @@ def pending_items(region: Region, year: int) -> list[Pending]:
         Pending("帮扶实效 待核验", results("filed"), "results.index", {"status": "filed", "year": year}),
         Pending("帮扶实效 已退回", results("returned"), "results.index", {"status": "returned", "year": year}),
     ]
+    project_entries = db.session.scalar(
+        select(func.count(func.distinct(ProjectConfirmation.progress_id)))
+        .join(ProjectProgress, ProjectProgress.id == ProjectConfirmation.progress_id)
+        .where(region.within(ProjectConfirmation.village_code), ProjectConfirmation.state == "pending",
+               ProjectProgress.entry_date.between(first, last))) or 0
+    items.append(Pending("企业项目进展 待村确认", project_entries, "projects.index", {"area": region.code}))
     items += [
         Pending("未考核的选派干部", ungraded_count(region, year), "assessment.todo", {"year": year}, "人"),
         Pending("考核 依据已变化", len(flagged_grades(region, year)), "assessment.index", {"year": year, "kind": "person"}),

@@ -13,6 +13,14 @@ call these functions).
 - Every progress entry is confirmed or disputed (with a reason) by each village it affects,
   and by no other: the confirmation rows are made for the affected villages only, and a
   village user can act only on the row of their own village.
+- A closed year (``closing.rules``, kind ``projects``) does not change: no progress entry
+  dated in it for an affected village under the close, no confirmation or dispute of an
+  entry dated in it, no new project signed in it and no change to the figures (planned
+  investment, kind, 湘商回归, signing date, villages) of a project signed in it. The year of
+  a figure is the date of the entry that reports it (a project spanning years changes in
+  its open years), and of the project's own figures its signing date. An entry or project
+  touching several villages is frozen when any of them is covered. The name and the
+  description are no figures and stay editable.
 - Every change writes its audit event in the same transaction; a broken rule raises
   ``RuleViolation`` before anything is written.
 """
@@ -26,6 +34,7 @@ from sqlalchemy import func, select
 
 from ..audit.services import record as audit
 from ..audit.services import snapshot
+from ..closing.rules import ensure_year_open_for_any
 from ..core.parsing import (
     FORM_CONFIRM_HINT,
     check_amounts,
@@ -240,8 +249,29 @@ def _check(user, data: ProjectData, existing: Project | None, confirm_hint: str 
     flag = data.is_xiangshang
     values["is_xiangshang"] = (org.is_xiangshang if org is not None else False) if flag is None else bool(flag)
     errors.raise_if_any()
+    _ensure_open(existing, values)
     values["organization"] = org
     return values
+
+
+FIGURES = ("planned_investment", "kind", "is_xiangshang", "signed_on")
+
+
+def _ensure_open(existing: Project | None, values: dict) -> None:
+    """A project's own figures belong to the year it was signed: a new one signed in a
+    closed year, or a change of the figures of one signed in (or moved into or out of) a
+    closed year, is refused when a close covers any of its villages (old or new)."""
+    codes = list(values["villages"])
+    if existing is None:
+        ensure_year_open_for_any(values["signed_on"].year, codes, "projects", "signed_on")
+        return
+    changed = any(getattr(existing, key) != values[key] for key in FIGURES) \
+        or set(existing.village_codes) != set(codes)
+    if not changed:
+        return
+    codes = list(dict.fromkeys([*existing.village_codes, *codes]))
+    for year in sorted({existing.signed_on.year, values["signed_on"].year}):
+        ensure_year_open_for_any(year, codes, "projects", "signed_on")
 
 
 def _describe(project: Project) -> str:
@@ -359,6 +389,7 @@ def _check_progress(project: Project, data: ProgressData) -> dict:
     if outside:
         errors.add("villages", f"以下村不在该项目涉及的村中：{'、'.join(outside[:5])}")
     errors.raise_if_any()
+    ensure_year_open_for_any(day.year, codes, "projects", "entry_date")
     return {"entry_date": day, "status_to": status_to, "actual_investment": amount, "local_jobs": jobs,
             "note": note, "end_reason": reason or None, "villages": codes}
 
@@ -488,6 +519,7 @@ def _decide(entry: ProjectProgress, user, accept: bool, reason: str | None, vers
     row = own_confirmation(entry, user)
     if row.state != "pending":
         raise RuleViolation(f"本村已对该进展作出处理（{row.state_label}）", "")
+    ensure_entry_open(entry)
     check_version(row, version, "该进展的确认状态已变化，请刷新页面")
     if not accept:
         reason = str(reason or "").strip()
@@ -520,6 +552,14 @@ def _decide(entry: ProjectProgress, user, accept: bool, reason: str | None, vers
     if commit:
         db.session.commit()
     return row
+
+
+def ensure_entry_open(entry: ProjectProgress) -> None:
+    """An entry dated in a closed year is frozen, its confirmations too, when a close covers
+    any village it affects (a village outside the close cannot confirm it either: the
+    confirmed figure is the entry's, one for all its villages)."""
+    codes = [c.village_code for c in entry.confirmations] or list(entry.project.village_codes)
+    ensure_year_open_for_any(entry.entry_date.year, codes, "projects")
 
 
 def confirm_progress(entry: ProjectProgress, user, version=None, *, commit: bool = True) -> ProjectConfirmation:
