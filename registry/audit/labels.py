@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..core.identity import mask_phone
+
 ACTION_LABELS = {
     # any object
     "create": "新增",
@@ -145,6 +147,29 @@ def _field_headers() -> dict[str, dict[str, str]]:
     return out
 
 
+# Snapshot fields that hold a phone number in the clear (an organization's contact phone;
+# a person's phone is encrypted and snapshotted as [受保护]). The trail shows and exports
+# them masked, as the lists do to whoever may not see the full number: the stored and
+# hashed events are unchanged, so the chain still verifies.
+MASKED_FIELDS = frozenset({"contact_phone", "phone"})
+_PROTECTED = "[受保护]"
+
+
+def _masked(key: str, value):
+    if key in MASKED_FIELDS and isinstance(value, str) and value != _PROTECTED:
+        return mask_phone(value)
+    return value
+
+
+def masked_json(text: str | None) -> str | None:
+    """An event's stored before or after with its phone fields masked (for exports)."""
+    data = _load(text)
+    if not isinstance(data, dict) or not MASKED_FIELDS.intersection(data):
+        return text
+    return json.dumps({k: _masked(k, v) for k, v in data.items()}, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":"))
+
+
 def _shown(value) -> str:
     if value is None:
         return ""
@@ -169,7 +194,8 @@ def changes(entity_type: str, before: str | None, after: str | None) -> list[Cha
         changed = a != b
         if both and not changed:
             continue
-        rows.append(Change(headers.get(key) or COMMON_FIELDS.get(key, key), _shown(a), _shown(b), changed))
+        rows.append(Change(headers.get(key) or COMMON_FIELDS.get(key, key), _shown(_masked(key, a)),
+                           _shown(_masked(key, b)), changed))
     return rows
 
 

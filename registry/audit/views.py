@@ -66,6 +66,7 @@ def export(fmt: str):
     audit_export("AuditEvent", "审计日志", count_rows(stmt), fmt, filters)
     verb, noun = labels.action_label, labels.entity_label
     rows = ([e.id, to_local(e.at).replace(tzinfo=None), e.actor, verb(e.action), noun(e.entity_type), e.entity_id,
-             e.summary, e.region_code, e.organization_id, e.before, e.after, e.prev_hash, e.hash]
+             e.summary, e.region_code, e.organization_id, labels.masked_json(e.before), labels.masked_json(e.after),
+             e.prev_hash, e.hash]
             for e in db.session.scalars(stmt.order_by(AuditEvent.id).execution_options(yield_per=2000)))
     return send_export(fmt, "审计日志", EXPORT_COLUMNS, rows, filters=filters)
