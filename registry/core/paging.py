@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Integer, Select, and_, case, func, or_, select, type_coerce
 
 from ..extensions import db
 from .database import is_sqlite
@@ -71,6 +71,19 @@ class Key:
 
     def ordered(self, reverse: bool = False):
         return self.column.asc() if self.descending == reverse else self.column.desc()
+
+
+def flag(condition, value: Callable[[Any], bool], descending: bool = False) -> Key:
+    """A key on whether ``condition`` holds for a row (0 before 1 when ascending), such as
+    an ended posting after the active ones; ``value`` tells it from a loaded row."""
+    return Key(type_coerce(case((condition, 1), else_=0), Integer), descending,
+               value=lambda row: 1 if value(row) else 0)
+
+
+def joined(column, path: Callable[[Any], Any], descending: bool = False) -> Key:
+    """A key on a column of a joined table (the person's name of a posting), ``path``
+    giving its value from a loaded row."""
+    return Key(column, descending, value=path)
 
 
 def order_by(keys: Sequence[Key]) -> list:

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import month_cn
+from ..core.paging import Key, order_by
 from ..core.queries import every
 from ..core.parsing import parse_count
 from ..core.review import ReviewCycle
@@ -320,7 +321,11 @@ def duty_months_for(user, *, status: str = "", short: bool = False, month: date 
         stmt = stmt.where(DutyMonth.short_clause())
     if month:
         stmt = stmt.where(DutyMonth.month == month)
-    return stmt.order_by(DutyMonth.month.desc(), DutyMonth.region_code, DutyMonth.id)
+    return stmt.order_by(*order_by(DUTY_MONTH_ORDER))
+
+
+DUTY_MONTH_ORDER = (Key(DutyMonth.month, descending=True), Key(DutyMonth.region_code), Key(DutyMonth.id))
+VILLAGE_POSTING_ORDER = (Key(Posting.region_code), Key(Posting.role), Key(Posting.id))  # by place
 
 
 def duty_status_counts(user) -> dict[str, int]:
@@ -360,7 +365,7 @@ def active_village_postings(user, *, unfiled: date | None = None) -> Select:
     stmt = _village_postings(user).where(Posting.is_active)
     if unfiled:
         stmt = stmt.where(_no_record_for(unfiled))
-    return stmt.order_by(Posting.region_code, Posting.role, Posting.id)
+    return stmt.order_by(*order_by(VILLAGE_POSTING_ORDER))
 
 
 def postings_to_file(user, month: date) -> Select:

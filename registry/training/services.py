@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
+from ..core.paging import Key, order_by
 from ..core.parsing import check_plausible_date, check_text, parse_hours, to_id
 from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
@@ -288,7 +289,12 @@ def courses_for(user, filters: CourseFilters | None = None) -> Select:
         stmt = stmt.where(Training.kind == f.kind)
     if f.q:
         stmt = stmt.where(or_(Training.title.contains(f.q), Training.organizer.contains(f.q)))
-    return stmt.order_by(Training.start_date.desc(), Training.id.desc())
+    return stmt.order_by(*order_by(COURSE_ORDER))
+
+
+COURSE_ORDER = (Key(Training.start_date, descending=True), Key(Training.id, descending=True))  # newest first
+# the gaps worklist: by place and start (the id only orders a round's postings started on one day)
+GAP_ORDER = (Key(Posting.region_code), Key(Posting.start_date), Key(Posting.id))
 
 
 def attendance_counts(user, training_ids: list[int]) -> dict[int, int]:
@@ -381,7 +387,7 @@ def closing_courses_for(user, posting: Posting, which: str, today: date) -> list
 
 def training_gaps(user, which: str, today: date) -> Select:
     """Active postings in scope with the gap ``which`` (pre_posting or yearly), by place and start."""
-    return _gap_stmt(user, which, today).order_by(Posting.region_code, Posting.start_date)
+    return _gap_stmt(user, which, today).order_by(*order_by(GAP_ORDER))
 
 
 def training_gap_counts(user, today: date) -> dict[str, int]:
