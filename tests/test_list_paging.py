@@ -200,3 +200,15 @@ def test_the_other_lists_page_by_cursor(db, scene, login_as, url):
     joiner = "&" if "?" in url else "?"
     for extra in ("after=bm9wZQ", "before=WzEsMl0", "page=2"):
         assert session.get(f"{url}{joiner}{extra}").status_code == 200, (url, extra)
+
+
+def test_the_duty_tabs_count_up_to_the_limit(db, scene, login_as, monkeypatch):
+    """The duty list's tab counts stop where its pager's count does: "5+" past the limit."""
+    county = login_as(scene)
+    body = county.get("/duty/?status=").get_data(as_text=True)
+    assert "已核实 21" in body  # 14 postings × 3 months in the county, half of them checked
+    assert duty.duty_status_counts(scene, 100) == {"filed": 21, "checked": 21, "returned": 0}
+    assert duty.duty_status_counts(scene) == {"filed": 21, "checked": 21}
+    monkeypatch.setattr(paging, "COUNT_LIMIT", 5)
+    body = county.get("/duty/?status=").get_data(as_text=True)
+    assert "已核实 5+" in body and "超过 5 条" in body

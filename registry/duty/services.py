@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import month_cn
-from ..core.paging import Key, order_by
+from ..core.paging import Key, count_up_to, order_by
 from ..core.queries import every
 from ..core.parsing import parse_count
 from ..core.review import ReviewCycle
@@ -328,14 +328,23 @@ DUTY_MONTH_ORDER = (Key(DutyMonth.month, descending=True), Key(DutyMonth.region_
 VILLAGE_POSTING_ORDER = (Key(Posting.region_code), Key(Posting.role), Key(Posting.id))  # by place
 
 
-def duty_status_counts(user) -> dict[str, int]:
-    """{status: months ``user`` may see in it}."""
-    stmt = scoped(select(DutyMonth.status, func.count()), DutyMonth, user).group_by(DutyMonth.status)
-    return dict(db.session.execute(stmt).all())
+def duty_status_counts(user, limit: int | None = None) -> dict[str, int]:
+    """{status: months ``user`` may see in it}; with ``limit``, each counted up to ``limit``
+    + 1 only (the list's tabs: a province's months are never all read to say "more than")."""
+    if limit is None:
+        stmt = scoped(select(DutyMonth.status, func.count()), DutyMonth, user).group_by(DutyMonth.status)
+        return dict(db.session.execute(stmt).all())
+    months = scoped(select(DutyMonth.id), DutyMonth, user)
+    return {status: count_up_to(months.where(DutyMonth.status == status), limit, DutyMonth.id)
+            for status in DUTY_STATUSES}
 
 
-def short_month_count(user) -> int:
-    """Months ``user`` may see with fewer days in the village than required."""
+def short_month_count(user, limit: int | None = None) -> int:
+    """Months ``user`` may see with fewer days in the village than required (with
+    ``limit``: counted up to ``limit`` + 1 only)."""
+    if limit is not None:
+        months = scoped(select(DutyMonth.id), DutyMonth, user).where(DutyMonth.short_clause())
+        return count_up_to(months, limit, DutyMonth.id)
     stmt = scoped(select(func.count()).select_from(DutyMonth), DutyMonth, user).where(DutyMonth.short_clause())
     return db.session.scalar(stmt) or 0
 

@@ -9,6 +9,7 @@ from ..core.access import for_cadres, login_only
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core import paging
 from ..core.paging import paginate
 from ..core.parsing import BadArgument
 from ..core.permissions import require
@@ -74,7 +75,9 @@ def index():
     return render_template(
         "duty/index.html", page=page, status=status, short=short, month=month_value(month) if month else "",
         month_groups=filter_months(month), month_value=month_value,
-        counts=duty_status_counts(current_user), short_count=short_month_count(current_user),
+        # the tabs' counts stop where the pager's does (a province's months are never all read)
+        counts=duty_status_counts(current_user, paging.COUNT_LIMIT),
+        short_count=short_month_count(current_user, paging.COUNT_LIMIT), count_limit=paging.COUNT_LIMIT,
         minimum=min_days(), check=current_user.can("check_duty"),
         empty=VersionForm(),
     )
