@@ -212,3 +212,25 @@ def test_the_duty_tabs_count_up_to_the_limit(db, scene, login_as, monkeypatch):
     monkeypatch.setattr(paging, "COUNT_LIMIT", 5)
     body = county.get("/duty/?status=").get_data(as_text=True)
     assert "已核实 5+" in body and "超过 5 条" in body
+
+
+@pytest.mark.parametrize("url, marker, expected", [
+    ("/postings/export.csv?status=active&masked=1", "干部甲", lambda user: postings.posting_query(user, status="active")),
+    ("/organizations/export.csv?kind=backing_unit", "同名单位甲",
+     lambda user: organizations.organization_query(user, kind="backing_unit", individuals=False)),
+    ("/pairings/export.csv?status=active", "同名单位甲", lambda user: pairings.pairing_query(user, status="active")),
+    ("/duty/export.csv?status=checked&masked=1", "干部甲", lambda user: duty.duty_months_for(user, status="checked")),
+])
+def test_an_export_still_holds_every_row_the_filters_keep(db, scene, login_as, monkeypatch, url, marker, expected):
+    """The lists page by key; their exports are not paged: every filtered row, more than a page."""
+    from registry.organizations import views as org_views
+    from registry.pairings import views as pairing_views
+    from registry.people import views as people_views
+
+    for module in (org_views, pairing_views, people_views):
+        monkeypatch.setattr(module, "PER_PAGE", 3)
+    response = login_as(scene).get(url)
+    assert response.status_code == 200, url
+    lines = [line for line in response.get_data(as_text=True).splitlines() if marker in line]
+    rows = len(list(db.session.scalars(expected(scene))))
+    assert rows > 3 and len(lines) == rows, (url, rows, len(lines))  # every row, one line each
