@@ -234,3 +234,13 @@ def test_an_export_still_holds_every_row_the_filters_keep(db, scene, login_as, m
     lines = [line for line in response.get_data(as_text=True).splitlines() if marker in line]
     rows = len(list(db.session.scalars(expected(scene))))
     assert rows > 3 and len(lines) == rows, (url, rows, len(lines))  # every row, one line each
+
+
+def test_the_training_gap_tabs_count_up_to_the_limit(db, scene, login_as, monkeypatch):
+    """The training gaps' tab counts stop where the pager's count does."""
+    today = local_today()
+    full = training.training_gap_counts(scene, today)
+    assert full["pre_posting"] > 3 and training.training_gap_counts(scene, today, 1_000) == full
+    monkeypatch.setattr(paging, "COUNT_LIMIT", 3)
+    body = login_as(scene).get("/training/gaps").get_data(as_text=True)
+    assert '<span class="badge">3+</span>' in body and "超过 3 条" in body

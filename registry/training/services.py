@@ -9,7 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
-from ..core.paging import Key, order_by
+from ..core.paging import Key, count_up_to, order_by
 from ..core.parsing import check_plausible_date, check_text, parse_hours, to_id
 from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
@@ -390,6 +390,9 @@ def training_gaps(user, which: str, today: date) -> Select:
     return _gap_stmt(user, which, today).order_by(*order_by(GAP_ORDER))
 
 
-def training_gap_counts(user, today: date) -> dict[str, int]:
-    """{"pre_posting": n, "yearly": n}: active postings in scope with each gap."""
+def training_gap_counts(user, today: date, limit: int | None = None) -> dict[str, int]:
+    """{"pre_posting": n, "yearly": n}: active postings in scope with each gap (with
+    ``limit``: each counted up to ``limit`` + 1 only, as the worklist's tabs show them)."""
+    if limit is not None:
+        return {which: count_up_to(_gap_stmt(user, which, today), limit, Posting.id) for which in GAP_KINDS}
     return {which: count(_gap_stmt(user, which, today)) for which in GAP_KINDS}

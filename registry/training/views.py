@@ -7,6 +7,7 @@ from sqlalchemy import select
 from ..core.access import for_cadres, login_only
 from ..core.forms import save_form
 from ..core.navigation import back_to, nav_entry, next_arg
+from ..core import paging
 from ..core.paging import paginate
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
@@ -261,8 +262,9 @@ def gaps():
     which = "yearly" if request.args.get("which") == "yearly" else "pre_posting"
     page = paginate(training_gaps(current_user, which, today), GAP_ORDER, request.args)
     results = checks.posting_training_checks(page.items, today=today)
-    counts = training_gap_counts(current_user, today)
-    return render_template("training/gaps.html", page=page, which=which, checks=results, counts=counts, year=today.year)
+    counts = training_gap_counts(current_user, today, paging.COUNT_LIMIT)  # as far as the pager counts
+    return render_template("training/gaps.html", page=page, which=which, checks=results, counts=counts, year=today.year,
+                           count_limit=paging.COUNT_LIMIT)
 
 
 nav_entry(50, "业务培训", "training.index", ("admin", "region", "viewer", "unit"))
