@@ -244,3 +244,25 @@ def test_the_training_gap_tabs_count_up_to_the_limit(db, scene, login_as, monkey
     monkeypatch.setattr(paging, "COUNT_LIMIT", 3)
     body = login_as(scene).get("/training/gaps").get_data(as_text=True)
     assert '<span class="badge">3+</span>' in body and "超过 3 条" in body
+
+
+def test_the_courses_attendance_counts_follow_the_attendance_scope(db, scene, make_user):
+    """The course list counts attendances through the person's rule (a join, not a list of
+    every person in scope): the same numbers as the attendance's own scope rule gives."""
+    from sqlalchemy import func, select
+
+    from registry.core.scope import scoped
+    from registry.people.models import Person
+    from registry.training.models import Attendance
+    from tests.factories_assessment import attend
+
+    courses = list(db.session.scalars(training.courses_for(make_user("admin"))))
+    people = list(db.session.scalars(select(Person)))
+    for i, course in enumerate(courses):
+        for person in people[i % 5::4]:
+            attend(course, person)
+    ids = [c.id for c in courses]
+    for user in (scene, make_user("region", region_code=OTHER_COUNTY), make_user("admin")):
+        rule = scoped(select(Attendance.training_id, func.count()), Attendance, user)
+        by_rule = dict(db.session.execute(rule.where(Attendance.training_id.in_(ids)).group_by(Attendance.training_id)).all())
+        assert by_rule and training.attendance_counts(user, ids) == by_rule

@@ -301,8 +301,11 @@ def attendance_counts(user, training_ids: list[int]) -> dict[int, int]:
     """{training id: attendances ``user`` may see} for the given courses."""
     if not training_ids:
         return {}
+    # an attendance is as visible as its person (scopes.py): the person's rule is applied to
+    # the joined person of each of the page's attendances, rather than as a list of every
+    # person in scope (a province's 40,000, gathered for a page of 30 courses: 500 ms)
     stmt = (
-        scoped(select(Attendance.training_id, func.count()), Attendance, user)
+        scoped(select(Attendance.training_id, func.count()).join(Person, Person.id == Attendance.person_id), Person, user)
         .where(Attendance.training_id.in_(training_ids))
         .group_by(Attendance.training_id)
     )
