@@ -86,12 +86,13 @@ def test_the_person_page_of_2_to_the_63_is_not_found(app, make_user, login_as):
     ("/people/?org=99999999999999999999", "org"),
     ("/people/?org=abc", "org"),
     ("/people/new?org=99999999999999999999", "org"),
-    # (the people list pages by key, ?after=…: its page numbers are the postings list's here)
-    ("/postings/?page=99999999999999999999", "page"),
-    ("/postings/?page=0", "page"),
+    # (the people, postings and organizations lists page by key, ?after=…: their page
+    # numbers are the individuals list's here, a list that still pages by number)
+    ("/individuals/?page=99999999999999999999", "page"),
+    ("/individuals/?page=0", "page"),
     ("/postings/?org=99999999999999999999", "org"),
     ("/pairings/?org=99999999999999999999", "org"),
-    ("/organizations/?page=-1", "page"),
+    ("/individuals/?page=-1", "page"),
     (f"/gaps/{COUNTY}?page=99999999999999999999", "page"),
     ("/training/?year=99999999999999999999", "year"),
     ("/results/?year=99999999999999999999", "year"),

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ..audit.services import record, snapshot
 from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INDIVIDUAL, INCENTIVE_LEVELS, SUBJECT_KINDS
 from ..core.formatting import date_cn
+from ..core.paging import Key, order_by
 from ..core.queries import every
 from ..core.rectification import RectificationCycle, pending_clause
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
@@ -373,7 +374,14 @@ def assessments_for(user, *, year: int, kind: str = "", grade: str = "") -> Sele
         stmt = stmt.where(Assessment.subject_kind == kind)
     if grade:
         stmt = stmt.where(Assessment.grade == grade)
-    return stmt.order_by(Assessment.subject_kind.desc(), Assessment.region_code, Assessment.id)
+    return stmt.order_by(*order_by(ASSESSMENT_ORDER))
+
+
+# the lists' orders (their keyset pages' keys)
+ASSESSMENT_ORDER = (Key(Assessment.subject_kind, descending=True), Key(Assessment.region_code), Key(Assessment.id))
+UNGRADED_POSTING_ORDER = (Key(Posting.region_code), Key(Posting.role), Key(Posting.id))
+UNGRADED_ORGANIZATION_ORDER = (Key(Organization.kind), Key(Organization.name), Key(Organization.id))
+INCENTIVE_ORDER = (Key(Incentive.issued_on, descending=True), Key(Incentive.id, descending=True))
 
 
 def grade_counts(user, year: int) -> dict[str, int]:
@@ -392,7 +400,7 @@ def ungraded_postings(user, year: int, role: str | None = None) -> Select:
     stmt = scoped(select(Posting), Posting, user).where(active_in_year(year), ~graded)
     if role:
         stmt = stmt.where(Posting.role == role)
-    return stmt.order_by(Posting.region_code, Posting.role)
+    return stmt.order_by(*order_by(UNGRADED_POSTING_ORDER))
 
 
 def ungraded_organizations(user, year: int) -> Select:
@@ -404,7 +412,7 @@ def ungraded_organizations(user, year: int) -> Select:
         Assessment.year == year,
     ).exists()
     stmt = scoped(select(Organization), Organization, user).where(~graded, Organization.kind != INDIVIDUAL)
-    return stmt.order_by(Organization.kind, Organization.name)
+    return stmt.order_by(*order_by(UNGRADED_ORGANIZATION_ORDER))
 
 
 def person_assessments(user, person_id: int, *, except_year: int | None = None) -> list[Assessment]:
@@ -435,7 +443,7 @@ def incentives_for(user, *, kind: str = "", follow_up: str = "") -> Select:
         stmt = stmt.where(_pending())
     elif follow_up in FOLLOW_UP_STATUSES:
         stmt = stmt.where(Incentive.follow_up == follow_up)
-    return stmt.order_by(Incentive.issued_on.desc(), Incentive.id.desc())
+    return stmt.order_by(*order_by(INCENTIVE_ORDER))
 
 
 def pending_summons(user) -> Select:

@@ -9,6 +9,7 @@ from ..config import SETTING_DEFAULTS
 from ..core.access import for_cadres, login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.paging import paginate
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.queries import count, first
@@ -29,6 +30,10 @@ from .evidence import grade_cap, organization_evidence, person_evidence
 from .forms import FollowUpForm, GradeForm, IncentiveForm
 from .models import Assessment, Incentive
 from .services import (
+    ASSESSMENT_ORDER,
+    INCENTIVE_ORDER,
+    UNGRADED_ORGANIZATION_ORDER,
+    UNGRADED_POSTING_ORDER,
     GradeData,
     IncentiveData,
     allowed_levels,
@@ -88,7 +93,7 @@ def index():
     year = _year_arg()
     kind = request.args.get("kind", "")
     grade = request.args.get("grade", "")
-    page = db.paginate(assessments_for(current_user, year=year, kind=kind, grade=grade), per_page=50, error_out=False)
+    page = paginate(assessments_for(current_user, year=year, kind=kind, grade=grade), ASSESSMENT_ORDER, request.args)
     return render_template(
         "assessment/index.html", page=page, year=year, years=_years(), kind=kind, grade=grade,
         counts=grade_counts(current_user, year), changes=evidence_changes(page.items),
@@ -133,11 +138,11 @@ def todo():
     year = _year_arg()
     which = request.args.get("which", "person")
     if which == "organization":
-        stmt = ungraded_organizations(current_user, year)
+        stmt, order = ungraded_organizations(current_user, year), UNGRADED_ORGANIZATION_ORDER
     else:
         which = "person"
-        stmt = ungraded_postings(current_user, year)
-    page = db.paginate(stmt, per_page=50, error_out=False)
+        stmt, order = ungraded_postings(current_user, year), UNGRADED_POSTING_ORDER
+    page = paginate(stmt, order, request.args)
     return render_template("assessment/todo.html", page=page, which=which, year=year, years=_years())
 
 
@@ -251,7 +256,7 @@ def person(person_id: int):
 def incentives():
     kind = request.args.get("kind", "")
     follow_up = request.args.get("follow_up", "")
-    page = db.paginate(incentives_for(current_user, kind=kind, follow_up=follow_up), per_page=50, error_out=False)
+    page = paginate(incentives_for(current_user, kind=kind, follow_up=follow_up), INCENTIVE_ORDER, request.args)
     return render_template("assessment/incentives.html", page=page, kind=kind, follow_up=follow_up,
                            pending=count(pending_summons(current_user)),
                            issue=current_user.can("incentive"))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Integer, Select, and_, case, func, or_, select, type_coerce
 
 from ..extensions import db
 from .database import is_sqlite
@@ -71,6 +71,19 @@ class Key:
 
     def ordered(self, reverse: bool = False):
         return self.column.asc() if self.descending == reverse else self.column.desc()
+
+
+def flag(condition, value: Callable[[Any], bool], descending: bool = False) -> Key:
+    """A key on whether ``condition`` holds for a row (0 before 1 when ascending), such as
+    an ended posting after the active ones; ``value`` tells it from a loaded row."""
+    return Key(type_coerce(case((condition, 1), else_=0), Integer), descending,
+               value=lambda row: 1 if value(row) else 0)
+
+
+def joined(column, path: Callable[[Any], Any], descending: bool = False) -> Key:
+    """A key on a column of a joined table (the person's name of a posting), ``path``
+    giving its value from a loaded row."""
+    return Key(column, descending, value=path)
 
 
 def order_by(keys: Sequence[Key]) -> list:
@@ -188,20 +201,21 @@ def _lead_has_bounds(keys: Sequence[Key]) -> bool:
 def _fetch(stmt: Select, keys: Sequence[Key], values: list | None, reverse: bool, n: int, large: bool) -> list:
     """``n`` rows of ``stmt`` from the cursor ``values`` on, in the order of ``keys``.
 
-    A large set is read in order along the sort key's index until ``n`` rows match. A
-    small one is sorted by id alone first (the filter's index often holds every column
-    it needs, so no row is read), then only the page's rows are loaded.
+    The page's ids are found first, sorted by the keys alone, then only the page's rows
+    are loaded (with what they load joined). A large set is read in order along the sort
+    key's index until ``n`` rows match; where the index orders by the leading key only
+    (a month's duty records by place and id), the rows of one leading value are sorted
+    from the index without reading them, never joined before the sort. A small set is
+    sorted likewise from the filter's index, which often holds every column it needs.
     """
     steer = large and _lead_has_bounds(keys) and is_sqlite()
-    if values is not None or steer:
-        stmt = stmt.where(_position(keys, values, reverse, steer))
-    ordered = stmt.order_by(None).order_by(*(key.ordered(reverse) for key in keys))
-    if large:
-        return list(db.session.scalars(ordered.limit(n)))
+    seek = stmt.where(_position(keys, values, reverse, steer)) if values is not None or steer else stmt
+    ordered = seek.order_by(None).order_by(*(key.ordered(reverse) for key in keys))
     unique = keys[-1]
     ids = list(db.session.scalars(ordered.with_only_columns(unique.column, maintain_column_froms=True).limit(n)))
     if not ids:
         return []
+    # the page's rows by id (the filter again: a row changed meanwhile is left out, not shown)
     rows = {getattr(row, unique.name): row for row in db.session.scalars(stmt.order_by(None).where(unique.column.in_(ids)))}
     return [rows[i] for i in ids if i in rows]
 

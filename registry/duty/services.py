@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import month_cn
+from ..core.paging import Key, count_up_to, order_by
 from ..core.queries import every
 from ..core.parsing import parse_count
 from ..core.review import ReviewCycle
@@ -320,17 +321,30 @@ def duty_months_for(user, *, status: str = "", short: bool = False, month: date 
         stmt = stmt.where(DutyMonth.short_clause())
     if month:
         stmt = stmt.where(DutyMonth.month == month)
-    return stmt.order_by(DutyMonth.month.desc(), DutyMonth.region_code, DutyMonth.id)
+    return stmt.order_by(*order_by(DUTY_MONTH_ORDER))
 
 
-def duty_status_counts(user) -> dict[str, int]:
-    """{status: months ``user`` may see in it}."""
-    stmt = scoped(select(DutyMonth.status, func.count()), DutyMonth, user).group_by(DutyMonth.status)
-    return dict(db.session.execute(stmt).all())
+DUTY_MONTH_ORDER = (Key(DutyMonth.month, descending=True), Key(DutyMonth.region_code), Key(DutyMonth.id))
+VILLAGE_POSTING_ORDER = (Key(Posting.region_code), Key(Posting.role), Key(Posting.id))  # by place
 
 
-def short_month_count(user) -> int:
-    """Months ``user`` may see with fewer days in the village than required."""
+def duty_status_counts(user, limit: int | None = None) -> dict[str, int]:
+    """{status: months ``user`` may see in it}; with ``limit``, each counted up to ``limit``
+    + 1 only (the list's tabs: a province's months are never all read to say "more than")."""
+    if limit is None:
+        stmt = scoped(select(DutyMonth.status, func.count()), DutyMonth, user).group_by(DutyMonth.status)
+        return dict(db.session.execute(stmt).all())
+    months = scoped(select(DutyMonth.id), DutyMonth, user)
+    return {status: count_up_to(months.where(DutyMonth.status == status), limit, DutyMonth.id)
+            for status in DUTY_STATUSES}
+
+
+def short_month_count(user, limit: int | None = None) -> int:
+    """Months ``user`` may see with fewer days in the village than required (with
+    ``limit``: counted up to ``limit`` + 1 only)."""
+    if limit is not None:
+        months = scoped(select(DutyMonth.id), DutyMonth, user).where(DutyMonth.short_clause())
+        return count_up_to(months, limit, DutyMonth.id)
     stmt = scoped(select(func.count()).select_from(DutyMonth), DutyMonth, user).where(DutyMonth.short_clause())
     return db.session.scalar(stmt) or 0
 
@@ -360,7 +374,7 @@ def active_village_postings(user, *, unfiled: date | None = None) -> Select:
     stmt = _village_postings(user).where(Posting.is_active)
     if unfiled:
         stmt = stmt.where(_no_record_for(unfiled))
-    return stmt.order_by(Posting.region_code, Posting.role, Posting.id)
+    return stmt.order_by(*order_by(VILLAGE_POSTING_ORDER))
 
 
 def postings_to_file(user, month: date) -> Select:

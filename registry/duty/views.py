@@ -9,6 +9,8 @@ from ..core.access import for_cadres, login_only
 from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core import paging
+from ..core.paging import paginate
 from ..core.parsing import BadArgument
 from ..core.permissions import require
 from ..core.queries import count, first
@@ -26,6 +28,8 @@ from .forms import DutyForm, ReturnForm, VersionForm, month_value, parse_month
 from .imports import DutyImport, export_row
 from .models import DutyMonth
 from .services import (
+    DUTY_MONTH_ORDER,
+    VILLAGE_POSTING_ORDER,
     DutyData,
     active_village_postings,
     check_month,
@@ -67,11 +71,13 @@ def index():
     """Filed months in scope: the township's worklist (待核实) and the flagged months."""
     status, short, month = _list_filters()
     stmt = duty_months_for(current_user, status=status, short=short, month=month)
-    page = db.paginate(stmt, per_page=50, error_out=False)
+    page = paginate(stmt, DUTY_MONTH_ORDER, request.args)
     return render_template(
         "duty/index.html", page=page, status=status, short=short, month=month_value(month) if month else "",
         month_groups=filter_months(month), month_value=month_value,
-        counts=duty_status_counts(current_user), short_count=short_month_count(current_user),
+        # the tabs' counts stop where the pager's does (a province's months are never all read)
+        counts=duty_status_counts(current_user, paging.COUNT_LIMIT),
+        short_count=short_month_count(current_user, paging.COUNT_LIMIT), count_limit=paging.COUNT_LIMIT,
         minimum=min_days(), check=current_user.can("check_duty"),
         empty=VersionForm(),
     )
@@ -104,7 +110,7 @@ def postings():
     last = previous_month()
     missing = request.args.get("missing") == "1"
     stmt = active_village_postings(current_user, unfiled=last if missing else None)
-    page = db.paginate(stmt, per_page=50, error_out=False)
+    page = paginate(stmt, VILLAGE_POSTING_ORDER, request.args)
     months = recent_months(3)
     records = latest_months([p.id for p in page.items], 3)
     return render_template(

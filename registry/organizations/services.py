@@ -7,6 +7,7 @@ from sqlalchemy import Select, func, or_, select
 from ..audit.services import record, snapshot
 from ..core.enums import INDIVIDUAL, INDIVIDUAL_WAYS, MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.identity import normalize_credit_code, normalize_phone
+from ..core.paging import Key, order_by
 from ..core.parsing import check_text
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
@@ -175,7 +176,11 @@ def organization_query(user, *, q: str = "", kind: str = "", level: str = "", re
         region = db.session.get(Region, region_code)
         if region is not None:
             stmt = stmt.where(region.within(Organization.region_code))
-    return stmt.order_by(Organization.region_code, Organization.kind, Organization.name, Organization.id)
+    return stmt.order_by(*order_by(ORGANIZATION_ORDER))
+
+
+# the organizations list's order (its keyset pages' keys): by place, kind and name
+ORGANIZATION_ORDER = (Key(Organization.region_code), Key(Organization.kind), Key(Organization.name), Key(Organization.id))
 
 
 def count_in_scope(user) -> int:

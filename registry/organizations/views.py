@@ -8,6 +8,7 @@ from ..audit import labels
 from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.paging import paginate
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
 from ..extensions import db
@@ -53,7 +54,7 @@ def _query(form):
 @login_only
 def index():
     form = _filters()
-    page = db.paginate(_query(form), per_page=PER_PAGE, error_out=False)
+    page = paginate(_query(form), services.ORGANIZATION_ORDER, request.args, per_page=PER_PAGE)
     return render_template("organizations/index.html", page=page, filters=form)
 
 

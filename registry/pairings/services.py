@@ -9,6 +9,7 @@ from sqlalchemy import Select, or_, select
 from ..audit.services import record, snapshot
 from ..core.enums import ORG_KINDS, PAIRED_SECTORS, PAIRING_KINDS
 from ..core.formatting import date_cn
+from ..core.paging import Key, flag, order_by
 from ..core.parsing import check_plausible_date
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
@@ -196,7 +197,12 @@ def pairing_query(user, *, q: str = "", kind: str = "", status: str = "", region
             stmt = stmt.where(region.within(Pairing.region_code))
     if organization_id:
         stmt = stmt.where(Pairing.organization_id == organization_id)
-    return stmt.order_by(Pairing.end_date.is_not(None), Pairing.start_date.desc(), Pairing.id.desc())
+    return stmt.order_by(*order_by(PAIRING_ORDER))
+
+
+# the pairings list's order (its keyset pages' keys): open-ended first, then the newest
+PAIRING_ORDER = (flag(Pairing.end_date.is_not(None), lambda p: p.end_date is not None),
+                 Key(Pairing.start_date, descending=True), Key(Pairing.id, descending=True))
 
 
 def pairings_of_organization(user, organization_id: int, limit: int = 200) -> list[Pairing]:

@@ -8,6 +8,7 @@ from ..core.access import login_only
 from ..core.forms import save_form
 from ..core.enums import PAIRING_KINDS
 from ..core.navigation import back_to, nav_entry, next_arg
+from ..core.paging import paginate
 from ..core.parsing import int_arg
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
@@ -53,7 +54,7 @@ def _query(form):
 @login_only
 def index():
     form = _filters()
-    page = db.paginate(_query(form), per_page=PER_PAGE, error_out=False)
+    page = paginate(_query(form), services.PAIRING_ORDER, request.args, per_page=PER_PAGE)
     return render_template("pairings/index.html", page=page, filters=form)
 
 

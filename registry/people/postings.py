@@ -15,6 +15,7 @@ from sqlalchemy.orm import lazyload
 from ..audit.services import record, record_many, snapshot
 from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES, VILLAGE_ROLES
 from ..core.formatting import date_cn
+from ..core.paging import Key, flag, joined, order_by
 from ..core.parsing import check_plausible_date
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
@@ -320,12 +321,22 @@ def posting_query(user, *, q: str = "", role: str = "", status: str = "", region
             stmt = stmt.where(region.within(Posting.region_code))
     if organization_id:
         stmt = stmt.where(Posting.organization_id == organization_id)
-    if status == "ending":
-        return stmt.order_by(Posting.planned_end, Posting.id)
-    # ties (a whole round starts on one day) by place, role and name: an order the export
-    # keeps when its file is imported again
-    return stmt.order_by(~Posting.is_active, Posting.start_date.desc(), Posting.region_code, Posting.role,
-                         Person.name, Posting.id.desc())
+    return stmt.order_by(*order_by(posting_order(status)))
+
+
+# ties (a whole round starts on one day) by place, role and name: an order the export keeps
+# when its file is imported again
+POSTING_ORDER = (
+    flag(Posting.end_date.is_not(None), lambda p: p.end_date is not None), Key(Posting.start_date, descending=True),
+    Key(Posting.region_code), Key(Posting.role), joined(Person.name, lambda p: p.person.name),
+    Key(Posting.id, descending=True),
+)
+ENDING_ORDER = (Key(Posting.planned_end), Key(Posting.id))  # "ending": the soonest end first
+
+
+def posting_order(status: str = "") -> tuple[Key, ...]:
+    """The postings list's order (its keyset pages' keys) for the status filter."""
+    return ENDING_ORDER if status == "ending" else POSTING_ORDER
 
 
 def ending_soon_limit() -> date:

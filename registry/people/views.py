@@ -304,7 +304,8 @@ def _posting_query(form):
 @login_only
 def postings():
     form = _posting_filters()
-    page = db.paginate(_posting_query(form), per_page=PER_PAGE, error_out=False)
+    order = posting_services.posting_order(form.status.data or "")
+    page = paginate(_posting_query(form), order, request.args, per_page=PER_PAGE)
     return render_template("people/postings.html", page=page, filters=form)
 
 

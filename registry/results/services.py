@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 
 from ..core.enums import RESULT_STATUSES
 from ..core.formatting import yuan
+from ..core.paging import Key, order_by
 from ..core.parsing import FORM_CONFIRM_HINT, check_amounts, parse_amount, parse_count
 from ..core.review import ReviewCycle
 from ..core.rules import Collector, RuleViolation
@@ -177,7 +178,11 @@ def results_for(user, *, status: str = "", year: int | None = None) -> Select:
         stmt = stmt.where(VillageResult.status == status)
     if year:
         stmt = stmt.where(VillageResult.year == year)
-    return stmt.order_by(VillageResult.year.desc(), VillageResult.village_code)
+    return stmt.order_by(*order_by(RESULT_ORDER))
+
+
+# latest year first, by village (one result a village and year; the id makes the order total)
+RESULT_ORDER = (Key(VillageResult.year, descending=True), Key(VillageResult.village_code), Key(VillageResult.id))
 
 
 def result_status_counts(user) -> dict[str, int]:

@@ -9,6 +9,7 @@ from ..core.access import login_only
 from ..core.enums import RESULT_STATUSES
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.paging import paginate
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.queries import count, every, first
@@ -25,6 +26,7 @@ from .imports import ResultImport, export_row
 from .models import VillageResult
 from .services import (
     FIELDS,
+    RESULT_ORDER,
     ResultData,
     can_verify,
     earliest_year,
@@ -52,7 +54,7 @@ def _list_filters() -> tuple[str, int | None]:
 @login_only
 def index():
     status, year = _list_filters()
-    page = db.paginate(results_for(current_user, status=status, year=year), per_page=50, error_out=False)
+    page = paginate(results_for(current_user, status=status, year=year), RESULT_ORDER, request.args)
     years = sorted({*_years(), *([year] if year else [])}, reverse=True)
     return render_template("results/index.html", page=page, status=status, year=year, years=years,
                            counts=result_status_counts(current_user),

@@ -7,6 +7,8 @@ from sqlalchemy import select
 from ..core.access import for_cadres, login_only
 from ..core.forms import save_form
 from ..core.navigation import back_to, nav_entry, next_arg
+from ..core import paging
+from ..core.paging import paginate
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.enums import TRAINING_KINDS
@@ -24,6 +26,8 @@ from .forms import AttendanceAddForm, AttendanceForm, EmptyForm, TrainingForm
 from .imports import AttendanceImport, export_row
 from .models import Attendance, Training
 from .services import (
+    COURSE_ORDER,
+    GAP_ORDER,
     CourseFilters,
     TrainingData,
     add_attendances,
@@ -54,7 +58,7 @@ def _year_arg() -> int | None:
 @login_only
 def index():
     year, kind, q = _year_arg(), request.args.get("kind", ""), request.args.get("q", "").strip()
-    page = db.paginate(courses_for(current_user, CourseFilters(year, kind, q)), per_page=30, error_out=False)
+    page = paginate(courses_for(current_user, CourseFilters(year, kind, q)), COURSE_ORDER, request.args, per_page=30)
     counts = attendance_counts(current_user, [t.id for t in page.items])
     return render_template("training/index.html", page=page, counts=counts, year=year, kind=kind, q=q,
                            may_create=current_user.can("manage_trainings"))
@@ -256,10 +260,11 @@ def gaps():
     """Active postings in scope whose person lacks pre-posting or this year's training."""
     today = local_today()
     which = "yearly" if request.args.get("which") == "yearly" else "pre_posting"
-    page = db.paginate(training_gaps(current_user, which, today), per_page=50, error_out=False)
+    page = paginate(training_gaps(current_user, which, today), GAP_ORDER, request.args)
     results = checks.posting_training_checks(page.items, today=today)
-    counts = training_gap_counts(current_user, today)
-    return render_template("training/gaps.html", page=page, which=which, checks=results, counts=counts, year=today.year)
+    counts = training_gap_counts(current_user, today, paging.COUNT_LIMIT)  # as far as the pager counts
+    return render_template("training/gaps.html", page=page, which=which, checks=results, counts=counts, year=today.year,
+                           count_limit=paging.COUNT_LIMIT)
 
 
 nav_entry(50, "业务培训", "training.index", ("admin", "region", "viewer", "unit"), group="work")
