@@ -17,7 +17,7 @@ def upgrade():
     op.create_table(
         "area_change",
         sa.Column("area", sa.String(length=12), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("area", name=op.f("pk_area_change")),
     )
 

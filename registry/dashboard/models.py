@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint  # noqa: F401
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint  # noqa: F401
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -201,4 +201,5 @@ class AreaChange(db.Model):
     __tablename__ = "area_change"
 
     area: Mapped[str] = mapped_column(String(12), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, default=0)
+    # raised by a random step (``summary.raise_markers``), so a value never comes back
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

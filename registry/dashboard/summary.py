@@ -25,6 +25,7 @@ lock of their own. SQLite serialises writers anyway.
 from __future__ import annotations
 
 import functools
+import secrets
 from contextlib import contextmanager
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -284,10 +285,15 @@ def raise_markers(conn, areas: set[str] | None) -> None:
     if stmt is None:
         table = AreaChange.__table__
         insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        stmt = insert.on_conflict_do_update(index_elements=["area"], set_={"version": table.c.version + 1})
+        stmt = insert.on_conflict_do_update(index_elements=["area"],
+                                            set_={"version": table.c.version + insert.excluded.version})
         _UPSERTS[(dialect, AreaChange)] = stmt
-    conn.execute(stmt, [{"area": key, "version": 1} for key in keys])
+    # a random step, not 1: a marker never comes back to a value it had, even after the
+    # table was emptied or a backup restored (whose counters a cached answer may have seen)
+    conn.execute(stmt, [{"area": key, "version": secrets.randbelow(MARKER_STEP) + 1} for key in keys])
 
+
+MARKER_STEP = 1 << 30
 
 _REBUILT_LATER = "summaries_rebuilt_later"  # session.info: a bulk job ends with rebuild_all
 
