@@ -3,11 +3,15 @@ browser draws it with the locally served plotly.min.js)."""
 from __future__ import annotations
 
 import json
-
-import plotly.graph_objects as go
-from plotly.utils import PlotlyJSONEncoder
+from typing import TYPE_CHECKING
 
 from .tables import Table
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+# plotly (its figure classes and validators, about 15 MB) is imported by the functions that
+# build a figure, not with the app: a worker that never draws a chart never loads it.
 
 _LAYOUT = dict(
     font=dict(family="WenQuanYi Micro Hei, Microsoft YaHei, PingFang SC, sans-serif", size=12),
@@ -37,6 +41,8 @@ def _col(table: Table, name: str) -> list:
 
 
 def coverage_chart(table: Table) -> go.Figure:
+    import plotly.graph_objects as go
+
     rows = table.rows[:-1]  # children only, not the total line
     names = [r[1] for r in rows]
     fig = go.Figure()
@@ -50,6 +56,8 @@ def coverage_chart(table: Table) -> go.Figure:
 
 def amounts_chart(table: Table) -> go.Figure:
     """The table counts in 元; the chart in 万元 (a month's sum is often millions of 元)."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     months = [r[0] for r in table.rows]
     for i, category in enumerate(table.header[1:-1], start=1):
@@ -61,6 +69,8 @@ def amounts_chart(table: Table) -> go.Figure:
 
 
 def funnel_chart(table: Table) -> go.Figure:
+    import plotly.graph_objects as go
+
     stages = table.rows[:3]
     fig = go.Figure(go.Funnel(y=[r[0] for r in stages], x=[r[1] for r in stages], texttemplate="%{value:,d} 条<br>%{percentInitial:.1%}",
                            hovertemplate="%{y}：%{value:,d} 条<extra></extra>"))
@@ -69,6 +79,8 @@ def funnel_chart(table: Table) -> go.Figure:
 
 
 def training_chart(table: Table) -> go.Figure:
+    import plotly.graph_objects as go
+
     rows = table.rows[:-1]
     fig = go.Figure()
     fig.add_bar(name="在岗选派干部", x=[r[0] for r in rows], y=[r[1] for r in rows])
@@ -78,6 +90,8 @@ def training_chart(table: Table) -> go.Figure:
 
 
 def hierarchy_chart(table: Table, root: str) -> go.Figure:
+    import plotly.graph_objects as go
+
     labels = [root] + [r[1] for r in table.rows]
     parents = [""] + [root] * len(table.rows)
     values = [sum(r[2] for r in table.rows)] + [r[2] for r in table.rows]
@@ -101,6 +115,8 @@ MAP_TOPOLOGY = dict(scope="world", resolution=110)  # → static/geo/world_110m.
 def choropleth(geojson: dict, codes: list[str], values: list, title: str) -> go.Figure:
     """The deployment's own boundaries (GeoJSON keyed by division code), coloured by
     ``values``, with no base map: nothing but the site's own files is needed to draw it."""
+    import plotly.graph_objects as go
+
     fig = go.Figure(go.Choropleth(
         geojson=geojson, featureidkey="properties.code", locations=codes, z=values,
         colorscale="RdYlGn", zmin=0, zmax=100, colorbar=dict(title="%"),
@@ -119,4 +135,11 @@ def figures(tables: dict[str, Table], root: str) -> dict[str, str]:
         "training": training_chart(tables["training"]),
         "hierarchy": hierarchy_chart(tables["hierarchy"], root),
     }
-    return {name: json.dumps(plain_numbers(fig).to_plotly_json(), cls=PlotlyJSONEncoder) for name, fig in built.items()}
+    return {name: to_json(plain_numbers(fig)) for name, fig in built.items()}
+
+
+def to_json(fig: go.Figure) -> str:
+    """A figure as the JSON plotly.js draws."""
+    from plotly.utils import PlotlyJSONEncoder
+
+    return json.dumps(fig.to_plotly_json(), cls=PlotlyJSONEncoder)

@@ -93,7 +93,7 @@ def coverage(code: str):
         rows = tables["coverage"].rows[:-1]
         col = tables["coverage"].header.index(METRICS[metric])
         fig = charts.choropleth(geojson, [r[0] for r in rows], [r[col] for r in rows], METRICS[metric])
-        figures["map"] = json.dumps(fig.to_plotly_json(), cls=charts.PlotlyJSONEncoder)
+        figures["map"] = charts.to_json(fig)
     return render_template(
         "dashboard/coverage.html", region=region, cov=cov, tables=tables, figures=figures, filters=filters,
         categories=RECORD_CATEGORIES, org_kinds=ORG_KINDS, flags=FLAGS, years=range(local_today().year, 2020, -1),
