@@ -147,7 +147,7 @@ def replay_coverage(app, runs: int, cache: bool = True) -> tuple[float, float, f
         return _replay_coverage(app, runs)
     finally:
         if size is None:
-            app.config.pop("COVERAGE_CACHE_SIZE")
+            app.config.pop("COVERAGE_CACHE_SIZE", None)
         else:
             app.config["COVERAGE_CACHE_SIZE"] = size
         app.extensions.pop("coverage_cache", None)

@@ -132,8 +132,8 @@ def store(app=None) -> CoverageCache:
     app = app or current_app
     found = app.extensions.get("coverage_cache")
     if found is None:
-        found = app.extensions["coverage_cache"] = CoverageCache(int(app.config.get("COVERAGE_CACHE_SIZE",
-                                                                                    DEFAULT_SIZE)))
+        size = app.config.get("COVERAGE_CACHE_SIZE", DEFAULT_SIZE)
+        found = app.extensions["coverage_cache"] = CoverageCache(int(size))
     return found
 
 

@@ -258,18 +258,40 @@ def _after_flush(session, _ctx):
 
 def _touched_marks(session) -> set[str]:
     """Change markers a flush raises beyond its areas' own: a county's, city's or the
-    province's own row (its name is a child's line of its parent's figures), and every
-    marker (``*``) for a model the coverage API's extras are computed from."""
+    province's own row (its name is a child's line of its parent's figures); every marker
+    (``*``) for a model the coverage API's extras are computed from, and for a person who
+    is or was a veteran (the veteran view is computed from the people, not the summaries)."""
+    from ..people.models import Person
     from .sections import watched_models
 
     watched = watched_models()
     marks: set[str] = set()
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Region) and obj.level != "village" and obj.code:
-            marks.add(area_of(obj.code))
-        elif watched and isinstance(obj, watched):
-            marks.add(ANY)
+    dirty = session.dirty
+    for changed, objects in ((False, session.new), (True, dirty), (False, session.deleted)):
+        for obj in objects:
+            if isinstance(obj, Region) and obj.level != "village" and obj.code:
+                marks.add(area_of(obj.code))
+            elif watched and isinstance(obj, watched):
+                marks.add(ANY)
+            elif isinstance(obj, Person) and _veteran_moved(obj, changed):
+                marks.add(ANY)
     return marks
+
+
+def _veteran_moved(person, dirty: bool) -> bool:
+    """Whether a person added, changed or deleted moves a figure of the veteran view: a
+    veteran added or deleted, the flag changed, or a veteran's organization changed."""
+    if not dirty:
+        return bool(person.is_veteran)
+    attrs = inspect(person).attrs
+    return attrs.is_veteran.history.has_changes() or (bool(person.is_veteran)
+                                                      and attrs.organization_id.history.has_changes())
+
+
+def raise_everywhere_later(session) -> None:
+    """Raise every change marker (``*``) before the transaction commits: for a bulk write
+    through Core the listener does not see (a people import with veterans)."""
+    _touched(session).marks.add(ANY)
 
 
 def raise_markers(conn, areas: set[str] | None) -> None:
@@ -922,6 +944,8 @@ def add_records(session, condition, counted: list[tuple] | None = None) -> None:
         touched.areas |= {area_of(code) for code in villages}
     if pending:  # records awaiting confirmation: their areas' counts by day, before commit
         _touched(session).days |= pending
+    if counted:  # every area whose cells moved: its change marker, before commit
+        _touched(session).marks |= {prefix + "000" for prefix, *_ in counted}
 
 
 @functools.cache
