@@ -137,9 +137,26 @@ def time_pages(app, found: dict, runs: int, log=print) -> dict[str, tuple[float,
     return out
 
 
-def replay_coverage(app, runs: int) -> tuple[float, float, float]:
+def replay_coverage(app, runs: int, cache: bool = True) -> tuple[float, float, float]:
     """The province coverage API beside its own SQL replayed on the same connection's
-    driver (the statements it issued, captured once): medians (ms) and their ratio."""
+    driver (the statements it issued, captured once): medians (ms) and their ratio.
+    ``cache=False``: with the API's cache of answers off (``COVERAGE_CACHE_SIZE`` 0), so
+    every request computes the figures; with it on, a request reads the change marker and
+    serves the stored answer, and its own SQL is that read."""
+    size = app.config.get("COVERAGE_CACHE_SIZE")
+    app.config["COVERAGE_CACHE_SIZE"] = 256 if cache else 0
+    app.extensions.pop("coverage_cache", None)
+    try:
+        return _replay_coverage(app, runs)
+    finally:
+        if size is None:
+            app.config.pop("COVERAGE_CACHE_SIZE", None)
+        else:
+            app.config["COVERAGE_CACHE_SIZE"] = size
+        app.extensions.pop("coverage_cache", None)
+
+
+def _replay_coverage(app, runs: int) -> tuple[float, float, float]:
     from sqlalchemy import event
 
     from registry.extensions import db

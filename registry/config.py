@@ -183,6 +183,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     for key, default in SETTING_DEFAULTS.items():
         cfg[key] = _coerce(default, env[key]) if key in env else default
     cfg["MAX_CONTENT_LENGTH"] = int(cfg["REGISTRY_MAX_UPLOAD_MB"]) * 1024 * 1024
+    # coverage API answers kept per worker (dashboard/coverage_cache.py); 0: none kept
+    cfg["COVERAGE_CACHE_SIZE"] = int(env.get("COVERAGE_CACHE_SIZE") or 256)
 
     cfg.update(overrides)
     return cfg

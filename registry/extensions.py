@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
+from flask.cli import with_appcontext
 from flask_login import LoginManager
-from flask_migrate import Migrate
+import click
 from flask_sqlalchemy import SQLAlchemy
 from flask_talisman import Talisman
 from flask_wtf import CSRFProtect
@@ -42,7 +43,57 @@ class RegistrySQLAlchemy(SQLAlchemy):
 
 
 db = RegistrySQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True, compare_type=True)
+class LazyMigrate:
+    """Flask-Migrate, loaded when a migration runs (``flask db``, ``flask_migrate.upgrade``),
+    not with every web worker: Alembic is about 11 MB a process. ``init_app`` leaves a
+    stand-in as ``app.extensions["migrate"]`` whose first use initialises the real one (which
+    replaces it), and the ``flask db`` group, whose commands are Flask-Migrate's."""
+
+    OPTIONS = dict(render_as_batch=True, compare_type=True)
+
+    def init_app(self, app, db, directory: str) -> None:
+        app.extensions["migrate"] = _PendingMigrate(app, db, directory)
+        app.cli.add_command(_db_group)
+
+
+class _PendingMigrate:
+    def __init__(self, app, db, directory: str):
+        self._app, self._db, self._directory = app, db, directory
+
+    def __getattr__(self, name: str):
+        from flask_migrate import Migrate
+
+        Migrate(**LazyMigrate.OPTIONS).init_app(self._app, self._db, directory=self._directory)
+        return getattr(self._app.extensions["migrate"], name)
+
+
+class _LazyDbGroup(click.Group):
+    """``flask db ...``: Flask-Migrate's own command group, imported when it is run."""
+
+    @staticmethod
+    def _real() -> click.Group:
+        from flask_migrate.cli import db as group
+
+        return group
+
+    def list_commands(self, ctx):
+        return self._real().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        return self._real().get_command(ctx, name)
+
+
+@click.group("db", cls=_LazyDbGroup)
+@click.option("-d", "--directory", default=None, help='Migration script directory (default is "migrations")')
+@click.option("-x", "--x-arg", multiple=True, help="Additional arguments consumed by custom env.py scripts")
+@with_appcontext
+def _db_group(directory, x_arg):
+    """Perform database migrations."""
+    g.directory = directory  # as Flask-Migrate's own group: read by Migrate.get_config
+    g.x_arg = x_arg
+
+
+migrate = LazyMigrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 talisman = Talisman()

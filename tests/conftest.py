@@ -239,6 +239,7 @@ def _clean(app) -> None:
 @pytest.fixture()
 def app(_app):
     _clean(_app)
+    _app.extensions.pop("coverage_cache", None)  # the coverage API's answers of the last test
     with _app.app_context():
         yield _app
         _db.session.rollback()

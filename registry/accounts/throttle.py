@@ -332,14 +332,14 @@ DATABASE = DatabaseStore()
 def _transact(keys: tuple[str, ...], step: Step, now: datetime, *, clean: bool = False):
     """Run ``step`` in the configured store. If Redis cannot be reached, the database
     stands in (still shared by every worker), and the log says so."""
+    store = _store()
+    if store is DATABASE:  # (redis, about 7 MB, is loaded only where it is used)
+        return store.transact(keys, step, now, clean=clean)
     import redis
 
-    store = _store()
     try:
         return store.transact(keys, step, now, clean=clean)
     except redis.RedisError:
-        if store is DATABASE:
-            raise
         current_app.logger.exception("login throttle: Redis unreachable, counting in the database")
         return DATABASE.transact(keys, step, now, clean=clean)
 
@@ -397,12 +397,12 @@ def begin(username: str, address: str | None, now: datetime | None = None) -> At
 def forget_account(username: str) -> None:
     """An administrator's unlock: the account's counts, from every address, are gone (in
     the database within the caller's transaction)."""
-    import redis
-
     account = account_key(username)
     DATABASE.forget(account)
     store = _store()
     if store is not DATABASE:
+        import redis
+
         try:
             store.forget(account)
         except redis.RedisError:

@@ -13,6 +13,7 @@ import unicodedata
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import lazyload
 
 from ..core.crypto import secret_digest
 from ..audit.services import record
@@ -136,12 +137,17 @@ def user_for_token(token) -> User | None:
     disabled or locked). Notes the use at most once a minute."""
     if not token or not isinstance(token, str):
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.digest == token_digest(token)))
+    # the token and its owner in one statement (every API request runs it)
+    # (the user's village and organization, which the pages' navigation shows and an API
+    # answer rarely reads, are loaded if asked; the region, which every scope reads, at once)
+    found = db.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                               .options(lazyload(User.village), lazyload(User.organization))
+                               .where(ApiToken.digest == token_digest(token))).first()
     now = utcnow()
-    if row is None or not row.is_live(now):
+    if found is None or not found[0].is_live(now):
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active or user.is_locked(now):
+    row, user = found
+    if not user.active or user.is_locked(now):
         return None
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
         write_now(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))

@@ -10,8 +10,6 @@ import csv
 import io
 from collections.abc import Iterable
 
-from openpyxl import Workbook
-
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -30,7 +28,21 @@ def to_csv(header: list[str], rows: Iterable[Iterable]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens UTF-8 correctly
 
 
+def column_letter(number: int) -> str:
+    """A spreadsheet column's letters from its number (1: A, 27: AA), as openpyxl's
+    ``get_column_letter`` (which would load openpyxl with the app)."""
+    if number < 1:
+        raise ValueError(f"column {number}")
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def to_xlsx(header: list[str], rows: Iterable[Iterable], title: str = "数据") -> bytes:
+    from openpyxl import Workbook  # with the export, not with the app (about 9 MB)
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title[:31])
     ws.append(header)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint  # noqa: F401
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint  # noqa: F401
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -188,3 +188,18 @@ class DayCount(db.Model):
     region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AreaChange(db.Model):
+    """A counter per area (``area_of``: a township's code, or a county's, city's or the
+    province's own code for a change to that region itself), raised in the transaction of
+    every change the summary writer sees there, committed with it; ``*`` is raised by a
+    change that may touch any area (a rebuild, an organization's kind, a project). The sum
+    of a region's counters and ``*`` changes with every committed change to its figures:
+    the coverage API's change marker (``coverage_cache``)."""
+
+    __tablename__ = "area_change"
+
+    area: Mapped[str] = mapped_column(String(12), primary_key=True)
+    # raised by a random step (``summary.raise_markers``), so a value never comes back
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

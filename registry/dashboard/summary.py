@@ -25,6 +25,7 @@ lock of their own. SQLite serialises writers anyway.
 from __future__ import annotations
 
 import functools
+import secrets
 from contextlib import contextmanager
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from .models import (
     ANY,
     LEVEL_CUTS,
     YEAR_TOTAL,
+    AreaChange,
     AreaSummary,
     DayCount,
     PersonTrainingYear,
@@ -202,6 +204,7 @@ class Touched:
     last: set[str] = field(default_factory=set)  # villages whose VillageSupportLast to recompute
     trainees: set[int] = field(default_factory=set)  # people whose PersonTrainingYear to recompute
     days: set[str] = field(default_factory=set)  # areas whose DayCount rows to recompute (records awaiting confirmation)
+    marks: set[str] = field(default_factory=set)  # AreaChange counters to raise besides those of the areas above
     changes: list[tuple[dict, int]] = field(default_factory=list)  # record values counted in (+1) or out (-1)
     # villages and organizations re-keyed, with the flags and kind the summaries hold
     # them under (the first a flush saw: what was committed before this transaction)
@@ -237,9 +240,11 @@ def _after_flush(session, _ctx):
     if model is not None:
         days |= {area_of(obj.village_code) for obj in session.dirty if isinstance(obj, model) and obj.village_code
                  and obj.status == "submitted" and inspect(obj).attrs.submitted_at.history.has_changes()}
-    if not (areas or changes or trainees or old_kinds or old_flags or days):
+    marks = _touched_marks(session)
+    if not (areas or changes or trainees or old_kinds or old_flags or days or marks):
         return
     touched = _touched(session)
+    touched.marks |= marks
     touched.areas |= areas
     touched.days |= days
     touched.places |= places
@@ -250,6 +255,67 @@ def _after_flush(session, _ctx):
     for org_id, kind in old_kinds.items():
         touched.old_kinds.setdefault(org_id, kind)
 
+
+def _touched_marks(session) -> set[str]:
+    """Change markers a flush raises beyond its areas' own: a county's, city's or the
+    province's own row (its name is a child's line of its parent's figures); every marker
+    (``*``) for a model the coverage API's extras are computed from, and for a person who
+    is or was a veteran (the veteran view is computed from the people, not the summaries)."""
+    from ..people.models import Person
+    from .sections import watched_models
+
+    watched = watched_models()
+    marks: set[str] = set()
+    dirty = session.dirty
+    for changed, objects in ((False, session.new), (True, dirty), (False, session.deleted)):
+        for obj in objects:
+            if isinstance(obj, Region) and obj.level != "village" and obj.code:
+                marks.add(area_of(obj.code))
+            elif watched and isinstance(obj, watched):
+                marks.add(ANY)
+            elif isinstance(obj, Person) and _veteran_moved(obj, changed):
+                marks.add(ANY)
+    return marks
+
+
+def _veteran_moved(person, dirty: bool) -> bool:
+    """Whether a person added, changed or deleted moves a figure of the veteran view: a
+    veteran added or deleted, the flag changed, or a veteran's organization changed."""
+    if not dirty:
+        return bool(person.is_veteran)
+    attrs = inspect(person).attrs
+    return attrs.is_veteran.history.has_changes() or (bool(person.is_veteran)
+                                                      and attrs.organization_id.history.has_changes())
+
+
+def raise_everywhere_later(session) -> None:
+    """Raise every change marker (``*``) before the transaction commits: for a bulk write
+    through Core the listener does not see (a people import with veterans)."""
+    _touched(session).marks.add(ANY)
+
+
+def raise_markers(conn, areas: set[str] | None) -> None:
+    """Raise the change marker (``AreaChange``) of each area, or with None every one
+    (``*``), in the writer's transaction: committed with the change, so a reader that
+    sees the change sees the new marker (``coverage_cache``). One upsert, in sorted order
+    (the rows stay locked to the end of the transaction on PostgreSQL)."""
+    keys = sorted(areas) if areas is not None else [ANY]
+    if not keys:
+        return
+    dialect = conn.dialect.name
+    stmt = _UPSERTS.get((dialect, AreaChange))
+    if stmt is None:
+        table = AreaChange.__table__
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        stmt = insert.on_conflict_do_update(index_elements=["area"],
+                                            set_={"version": table.c.version + insert.excluded.version})
+        _UPSERTS[(dialect, AreaChange)] = stmt
+    # a random step, not 1: a marker never comes back to a value it had, even after the
+    # table was emptied or a backup restored (whose counters a cached answer may have seen)
+    conn.execute(stmt, [{"area": key, "version": secrets.randbelow(MARKER_STEP) + 1} for key in keys])
+
+
+MARKER_STEP = 1 << 30
 
 _REBUILT_LATER = "summaries_rebuilt_later"  # session.info: a bulk job ends with rebuild_all
 
@@ -285,6 +351,7 @@ def settle(session, pending_work: list[Touched]) -> None:
             touched.old_flags.setdefault(code, flags)
         for org_id, kind in part.old_kinds.items():
             touched.old_kinds.setdefault(org_id, kind)
+        touched.marks |= part.marks
     conn = session.connection()
     model = _record_model()
     confirmed = {c["village_code"] for c, _ in touched.changes if c["village_code"] and c["status"] == "confirmed"}
@@ -294,6 +361,13 @@ def settle(session, pending_work: list[Touched]) -> None:
     if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
         areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
     days = touched.days - areas  # refresh_areas counts its areas' days too
+    # every area whose figures this transaction may change (``*``: an organization's kind
+    # moves its records and pairings in any area)
+    marks = areas | touched.days | touched.marks | {area_of(c["village_code"]) for c, _ in touched.changes
+                                                    if c["village_code"]}
+    marks |= {area_of(code) for code in touched.old_flags}
+    if touched.old_kinds:
+        marks.add(ANY)
     lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in sorted(areas | days)]
               + [(PERSON_LOCKS, person) for person in touched.trainees])
     if touched.trainees:
@@ -307,6 +381,7 @@ def settle(session, pending_work: list[Touched]) -> None:
         refresh_areas(conn, areas)
     if days:
         refresh_days(conn, days)
+    raise_markers(conn, marks)
 
 
 def _settle_rollups(session, touched: Touched) -> None:
@@ -772,6 +847,7 @@ def refresh_stale(today: date | None = None) -> int:
         refresh_village_status(conn, villages, today)
     if areas:
         refresh_areas(conn, areas, today)
+    raise_markers(conn, None)
     return len(areas)
 
 
@@ -868,6 +944,8 @@ def add_records(session, condition, counted: list[tuple] | None = None) -> None:
         touched.areas |= {area_of(code) for code in villages}
     if pending:  # records awaiting confirmation: their areas' counts by day, before commit
         _touched(session).days |= pending
+    if counted:  # every area whose cells moved: its change marker, before commit
+        _touched(session).marks |= {prefix + "000" for prefix, *_ in counted}
 
 
 @functools.cache
@@ -936,6 +1014,7 @@ def _rebuild_all() -> None:
     conn.execute(delete(SupportTotal.__table__))
     conn.execute(delete(VillageSupportLast.__table__))
     refresh_person_training(conn, None)
+    raise_markers(conn, None)
     if model is None:
         refresh_village_status(conn, None)
         refresh_areas(conn, None)

@@ -16,12 +16,13 @@ from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..core.tabular import to_csv, to_xlsx
 from ..core.timeutil import local_today
+from ..extensions import db
 from ..regions.areas import AreaFilter, area_filter
 from ..regions.models import Region
 from ..transfer.exporting import audit_export, describe_filters, export_size, send_export
 from ..transfer.exports import export_job
 from ..transfer.writing import Column
-from . import charts, sections, summary
+from . import charts, coverage_cache, sections, summary
 from .coverage import compute
 from .definitions import FLAGS, Filters
 from .actions import NOTES, gap_action
@@ -92,7 +93,7 @@ def coverage(code: str):
         rows = tables["coverage"].rows[:-1]
         col = tables["coverage"].header.index(METRICS[metric])
         fig = charts.choropleth(geojson, [r[0] for r in rows], [r[col] for r in rows], METRICS[metric])
-        figures["map"] = json.dumps(fig.to_plotly_json(), cls=charts.PlotlyJSONEncoder)
+        figures["map"] = charts.to_json(fig)
     return render_template(
         "dashboard/coverage.html", region=region, cov=cov, tables=tables, figures=figures, filters=filters,
         categories=RECORD_CATEGORIES, org_kinds=ORG_KINDS, flags=FLAGS, years=range(local_today().year, 2020, -1),
@@ -210,9 +211,28 @@ def api_coverage(code: str):
     """The region's coverage, and what other features add (``sections.coverage_api_section``:
     the projects by status, with their own filter); every argument is checked first."""
     region = _region_or_404(code)
-    filters = _filters()
-    extras = sections.for_coverage_api(region, current_user, request.args)
-    return jsonify({**compute(region, filters).to_dict(), **extras})
+    cached = coverage_cache.store()
+    if cached.size <= 0 or not sections.api_cacheable():
+        filters = _filters()
+        extras = sections.for_coverage_api(region, current_user, request.args)
+        return jsonify({**compute(region, filters).to_dict(), **extras})
+    # the marker first: whatever is computed after it is at least as new (coverage_cache)
+    conn = db.session.connection()
+    key, marker = coverage_cache.key_for(current_user, region, request.args), coverage_cache.marker(conn, region)
+    entry = cached.get(key, marker)
+    if entry is None:
+        expires = coverage_cache.expiry(conn)  # before the figures: their cut-off is no earlier
+        filters = _filters()
+        extras = sections.for_coverage_api(region, current_user, request.args)
+        body = jsonify({**compute(region, filters).to_dict(), **extras}).get_data()
+        entry = coverage_cache.Entry(marker, expires, body, coverage_cache.etag_of(body))
+        cached.put(key, entry)
+    if request.if_none_match.contains(entry.etag):
+        response = Response(status=304)
+    else:
+        response = Response(entry.body, mimetype="application/json")
+    response.set_etag(entry.etag)
+    return response
 
 
 @bp.route("/api/v1/gaps/<code>")

@@ -173,6 +173,10 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
         values.append((*shown, seal(number), row.index, seal(phone)))
     table = Person.__table__
     insert_many(table, _COLUMNS, values, {"is_demo": False, "created_at": now, "version": 1})
+    if any(row.data.get("is_veteran") for row in rows):  # the coverage's veteran view counts them
+        from ..dashboard.summary import raise_everywhere_later
+
+        raise_everywhere_later(db.session)
     # the new ids are read back by blind index (unique) among the rows written at this
     # import's own timestamp (a row another transaction wrote then has another index)
     ids = dict(db.session.execute(select(table.c.id_number_index, table.c.id)

@@ -29,7 +29,7 @@ from ..transfer.exports import export_job
 from . import queries, services
 from .imports import ProjectImport, export_row
 from .forms import DecisionForm, ProgressForm, ProjectForm
-from .models import PROJECT_KINDS, PROJECT_STATUSES, Project
+from .models import PROJECT_KINDS, PROJECT_STATUSES, Project, ProjectVillage
 from .queries import XIANGSHANG, ProjectFilters
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -322,7 +322,8 @@ def _api_line(line) -> dict:
             "confirmed": format(line.confirmed, "f"), "jobs": line.jobs}
 
 
-@coverage_api_section("projects", schema=_API_SCHEMA, parameters=_API_PARAMETERS)
+@coverage_api_section("projects", schema=_API_SCHEMA, parameters=_API_PARAMETERS,
+                      watches=(Project, ProjectVillage))  # what queries.region_totals reads
 def _coverage_api(region, user, args) -> dict:
     """The coverage API's ``projects``: the page card's sums (``queries.region_totals``), with
     the 湘商回归 filter applied; a bad value of it is refused (422, naming ``xiangshang``)."""

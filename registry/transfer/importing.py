@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from openpyxl.utils import get_column_letter
 
 from ..audit.services import record
 from ..core.database import commit_checkpointing_later
 from ..core.parsing import CONFIRM_FIELD, CONFIRM_HEADER
+from ..core.tabular import column_letter as letters_of
 from ..core.rules import Collector, RuleViolation
 from ..extensions import db
 from .reading import FileRefused, Grid, is_blank, read_grid
@@ -252,7 +252,7 @@ def resolve(lookup, values: dict, key: str, errors: Collector):
 
 def column_letter(index: int | None) -> str:
     """A 0-based column's letter as Excel shows it (0 -> A, 26 -> AA); none for no column."""
-    return "" if index is None else get_column_letter(index + 1)
+    return "" if index is None else letters_of(index + 1)
 
 
 def clean_cell(value):

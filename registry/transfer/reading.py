@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 import filetype
-from python_calamine import CalamineWorkbook
 
 from ..core.rules import RuleViolation
 
@@ -102,6 +101,8 @@ def _read_xlsx(data: bytes, max_rows: int) -> Grid:
             _check_prolog(archive, part)
     archive.close()
     try:
+        from python_calamine import CalamineWorkbook  # with an upload, not with the app
+
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         if not workbook.sheet_names:
             raise FileRefused("Excel 文件中没有工作表")

@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from openpyxl.utils import get_column_letter
+from ..core.tabular import column_letter
+
 
 EXCEL_MAX_ROWS = 1_048_576  # rows past the sheet's last one are not written (as XlsxWriter)
 EXCEL_MAX_TEXT = 32_767  # characters in one cell; longer text is cut (as XlsxWriter)
@@ -109,7 +110,7 @@ class SheetWriter:
         """The pieces each column's cells begin with, for ``columns`` columns (a row longer
         than the header gets more, its extra cells unstyled)."""
         styles = self.styles + [None] * (columns - len(self.styles))
-        self.letters = [get_column_letter(i + 1) for i in range(columns)]
+        self.letters = [column_letter(i + 1) for i in range(columns)]
         # a number cell's opening, by column: '<c s="4" r="B' (its row and value follow)
         self.number_open = [f'<c s="{style or 0}" r="{letter}' for style, letter in zip(styles, self.letters)]
         self.date_open = [f'<c s="{DATE}" r="{letter}' for letter in self.letters]

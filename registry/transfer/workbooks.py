@@ -13,9 +13,8 @@ import io
 from collections import defaultdict
 from datetime import date, datetime
 
-import xlsxwriter
-
 from .importing import ImportKind, ImportReport
+from ..core.tabular import column_letter
 from .writing import escape
 
 LIST_SHEET = "选项"
@@ -23,6 +22,8 @@ MAX_VALIDATION_ROWS = 5000
 
 
 def template_workbook(spec: ImportKind, user) -> bytes:
+    import xlsxwriter  # with the workbook, not with the app
+
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False})
     sheet = wb.add_worksheet(spec.title[:31])
@@ -57,7 +58,7 @@ def template_workbook(spec: ImportKind, user) -> bytes:
                     lists.hide()
                 for r, option in enumerate(options):
                     lists.write_string(r, list_column, option)
-                letter = xlsxwriter.utility.xl_col_to_name(list_column)
+                letter = column_letter(list_column + 1)
                 sheet.data_validation(1, col, MAX_VALIDATION_ROWS, col, {
                     "validate": "list", "source": f"='{LIST_SHEET}'!${letter}$1:${letter}${len(options)}",
                     "error_title": f.header, "error_message": "请从下拉列表中选择"})
@@ -98,6 +99,8 @@ def _write_example(sheet, row, col, value, fmt) -> None:
 
 def error_workbook(report: ImportReport) -> bytes:
     """The sheet as uploaded, bad cells red with a comment, and a 错误说明 column."""
+    import xlsxwriter
+
     grid = report.grid
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
