@@ -157,6 +157,28 @@ def start_server(env: dict, workers: int) -> tuple[subprocess.Popen, int]:
     raise SystemExit("gunicorn did not start")
 
 
+def server_cpu(proc: subprocess.Popen) -> float | None:
+    """CPU seconds the server's workers (the master's children) have used so far: what a
+    write costs the server, a figure a busy machine disturbs far less than writes per
+    second (Linux's /proc; None elsewhere)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == proc.pid:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -323,6 +345,7 @@ def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: 
         for t in threads:
             t.start()
         ready.wait()
+        cpu_before = server_cpu(proc)
         start = time.time()
         until[0] = start + seconds
         if slow:  # the last client's village: a slow transaction holds its area mid-run
@@ -331,6 +354,7 @@ def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: 
         for t in threads:
             t.join()
         elapsed = time.time() - start
+        cpu_after = server_cpu(proc)
     finally:
         stop_server(proc)
     found = check(env, tally)
@@ -342,13 +366,19 @@ def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: 
         during = sum(1 for t in tally.done_at if lo <= t <= hi) / held
     return {"during_hold": during, "held": held, "label": label, "workers": workers, "clients": clients, "seconds": elapsed, "writes": writes,
             "rate": writes / elapsed, "errors": len(tally.errors), "error_kinds": sorted(set(tally.errors))[:5],
-            "built": built, **found}
+            "built": built, "cpu_ms": ((cpu_after - cpu_before) * 1000 / writes
+                                       if writes and cpu_before is not None and cpu_after is not None else None),
+            **found}
 
 
 def show(result: dict) -> None:
     print(f"{result['label']:<12} {result['workers']:>7} {result['clients']:>7} {result['writes']:>7} "
           f"{result['rate']:>9.1f} {result['errors']:>6} {result['lost']:>5}  {result['chain']}; "
           f"summaries {'exact' if not result['summaries'] else 'DIFFER'}", flush=True)
+    if result.get("cpu_ms") is not None:
+        print(f"{'':<12} server CPU per write (all workers): {result['cpu_ms']:.1f} ms; with the machine's "
+              f"{os.cpu_count()} cores to itself the server could do about "
+              f"{os.cpu_count() * 1000 / result['cpu_ms']:.0f} writes/s")
     if result.get("during_hold") is not None:
         print(f"{'':<12} while one transaction held a village's area and chain uncommitted for {seconds_held(result)}: "
               f"{result['during_hold']:.1f} writes/s in the other areas")
