@@ -14,7 +14,8 @@ from the rows (``tests/summaries.py``), since writes in parallel must leave both
 On PostgreSQL the 8-worker run also holds one village's area uncommitted for a third of
 the time (a slow job) and counts the writes the other areas made meanwhile. Last, what
 one write costs with one client in process (CPU ms, SQL statements): the figure a busy
-machine disturbs least.
+machine disturbs least; and, for each run, the CPU the server's workers spent per write
+(with the writes per second the machine's cores could give at that cost).
 
 - SQLite: gunicorn with 4 workers (target: >= 300 writes/s, 0 errors, 0 lost).
 - PostgreSQL, when DATABASE_URL is given (a scratch database: the bench empties it):

@@ -5,7 +5,9 @@ SQLite: WAL, a busy timeout, foreign keys on, and write transactions that start 
 transaction so readers never queue behind writers; everything else (POST handlers, CLI
 commands, tests) takes the write lock at ``BEGIN``, because a deferred transaction that
 reads and then writes can lose an update or fail with "database is locked" when it tries
-to upgrade its lock.
+to upgrade its lock. Writers of the app wait for that lock in a queue (a ``flock`` on a
+file beside the database) rather than in SQLite's sleeping busy handler: see "the writers'
+queue" below.
 """
 from __future__ import annotations
 
