@@ -5,7 +5,9 @@ a township of its own, spread over the cities), starts gunicorn on it and lets H
 clients write at once for a fixed time: each client is logged in as its unit and as its
 village, files a record and submits it (POST /records/new), then confirms it as the
 village (POST /records/<id>/confirm), again and again. Two writes per round, each one
-transaction with its audit event and its summaries.
+transaction with its audit event and its summaries. The first seconds (``--warmup``) are
+not counted: each worker's first writes pay for its imports and for compiling its
+statements once, which would weigh on 8 workers four times as much as on 2.
 
 Afterwards it counts: a write the server answered as done (a redirect) must be in the
 database (a record submitted, a record confirmed), or it is lost; every other answer is
@@ -14,7 +16,8 @@ from the rows (``tests/summaries.py``), since writes in parallel must leave both
 On PostgreSQL the 8-worker run also holds one village's area uncommitted for a third of
 the time (a slow job) and counts the writes the other areas made meanwhile. Last, what
 one write costs with one client in process (CPU ms, SQL statements): the figure a busy
-machine disturbs least.
+machine disturbs least; and, for each run, the CPU the server's workers spent per write
+(with the writes per second the machine's cores could give at that cost).
 
 - SQLite: gunicorn with 4 workers (target: >= 300 writes/s, 0 errors, 0 lost).
 - PostgreSQL, when DATABASE_URL is given (a scratch database: the bench empties it):
@@ -157,6 +160,28 @@ def start_server(env: dict, workers: int) -> tuple[subprocess.Popen, int]:
     raise SystemExit("gunicorn did not start")
 
 
+def server_cpu(proc: subprocess.Popen) -> float | None:
+    """CPU seconds the server's workers (the master's children) have used so far: what a
+    write costs the server, a figure a busy machine disturbs far less than writes per
+    second (Linux's /proc; None elsewhere)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == proc.pid:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -297,7 +322,8 @@ def check(env: dict, tally: Tally) -> dict:
     return {"lost": lost, "chain": "intact" if chain.ok else f"BROKEN: {chain.reason}", "summaries": summaries}
 
 
-def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: bool = False) -> dict:
+def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: bool = False,
+        warmup: float = 3.0) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="writes-bench-", dir=OUT))
     env = config(url, workdir)
     empty_database(url)
@@ -323,18 +349,21 @@ def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: 
         for t in threads:
             t.start()
         ready.wait()
+        until[0] = time.time() + warmup + seconds
+        time.sleep(warmup)  # every worker's first writes (imports, statements compiled) are not counted
+        cpu_before = server_cpu(proc)
         start = time.time()
-        until[0] = start + seconds
         if slow:  # the last client's village: a slow transaction holds its area mid-run
             time.sleep(seconds / 3)
             slow_transaction(env, villages[-1], seconds / 3, tally)
         for t in threads:
             t.join()
         elapsed = time.time() - start
+        cpu_after = server_cpu(proc)
     finally:
         stop_server(proc)
     found = check(env, tally)
-    writes = len(tally.submitted) + len(tally.confirmed)
+    writes = sum(1 for t in tally.done_at if t >= start)  # in the measured window (the checks count all)
     during = held = None
     if tally.hold is not None:
         lo, hi = tally.hold
@@ -342,13 +371,19 @@ def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: 
         during = sum(1 for t in tally.done_at if lo <= t <= hi) / held
     return {"during_hold": during, "held": held, "label": label, "workers": workers, "clients": clients, "seconds": elapsed, "writes": writes,
             "rate": writes / elapsed, "errors": len(tally.errors), "error_kinds": sorted(set(tally.errors))[:5],
-            "built": built, **found}
+            "built": built, "cpu_ms": ((cpu_after - cpu_before) * 1000 / writes
+                                       if writes and cpu_before is not None and cpu_after is not None else None),
+            **found}
 
 
 def show(result: dict) -> None:
     print(f"{result['label']:<12} {result['workers']:>7} {result['clients']:>7} {result['writes']:>7} "
           f"{result['rate']:>9.1f} {result['errors']:>6} {result['lost']:>5}  {result['chain']}; "
           f"summaries {'exact' if not result['summaries'] else 'DIFFER'}", flush=True)
+    if result.get("cpu_ms") is not None:
+        print(f"{'':<12} server CPU per write (all workers): {result['cpu_ms']:.1f} ms; with the machine's "
+              f"{os.cpu_count()} cores to itself the server could do about "
+              f"{os.cpu_count() * 1000 / result['cpu_ms']:.0f} writes/s")
     if result.get("during_hold") is not None:
         print(f"{'':<12} while one transaction held a village's area and chain uncommitted for {seconds_held(result)}: "
               f"{result['during_hold']:.1f} writes/s in the other areas")
@@ -415,8 +450,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, help="concurrent clients (default 16, quick 6)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers on SQLite (default 4)")
     parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (DATABASE_URL)")
+    parser.add_argument("--warmup", type=float,
+                        help="seconds the clients write before the measured window (default 3, quick 1)")
     args = parser.parse_args()
     seconds = args.seconds or (2.0 if args.quick else 10.0)
+    warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 3.0)
     clients = args.clients or (6 if args.quick else 16)
     OUT.mkdir(parents=True, exist_ok=True)
 
@@ -425,16 +463,16 @@ def main() -> None:
     failures = []
     results = []
     if not args.skip_sqlite:
-        sqlite = run("SQLite", f"sqlite:///{OUT / 'writes.sqlite3'}", args.workers, clients, seconds)
+        sqlite = run("SQLite", f"sqlite:///{OUT / 'writes.sqlite3'}", args.workers, clients, seconds, warmup=warmup)
         show(sqlite)
         results.append(sqlite)
         if not args.quick and sqlite["rate"] < 300:
             failures.append(f"SQLite {sqlite['rate']:.0f} writes/s < 300")
     pg_url = os.environ.get("DATABASE_URL", "")
     if pg_url.startswith("postgresql"):
-        two = run("PostgreSQL", pg_url, 2, clients, seconds)
+        two = run("PostgreSQL", pg_url, 2, clients, seconds, warmup=warmup)
         show(two)
-        eight = run("PostgreSQL", pg_url, 8, clients, seconds, slow=not args.quick)
+        eight = run("PostgreSQL", pg_url, 8, clients, seconds, slow=not args.quick, warmup=warmup)
         show(eight)
         results += [two, eight]
         ratio = eight["rate"] / two["rate"] if two["rate"] else 0.0

@@ -160,7 +160,9 @@ def register_hooks(app: Flask) -> None:
 
     @app.after_request
     def _no_store(response):
-        if current_user.is_authenticated:
+        # is_anonymous, not is_authenticated: it reads nothing (is_authenticated reloads the
+        # account after a write request's commit, queueing for the write lock again)
+        if not current_user.is_anonymous:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

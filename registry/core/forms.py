@@ -22,6 +22,7 @@ from flask import flash, redirect
 from werkzeug.wrappers import Response
 
 from ..extensions import db
+from .database import only_reading_from_here
 from .rules import RuleViolation
 
 T = TypeVar("T")
@@ -56,6 +57,7 @@ def save_form(
     success: Text,
     redirect_to: Text | None = None,
     refused: str | None = None,
+    last_write: bool = False,
 ) -> Response | None:
     """Call ``action()`` for a validated ``form``.
 
@@ -67,6 +69,10 @@ def save_form(
     Refused (``RuleViolation``): roll the session back, then put the messages on the
     form's fields, or with ``refused`` (a flash category such as "danger") flash them
     instead; return None so the view shows its page again.
+
+    ``last_write``: the action's commit is the request's last write (the caller only
+    redirects after it): the message and the redirect read through a reader's transaction
+    (``core.database.only_reading_from_here``), not the write lock.
     """
     try:
         result = action()
@@ -77,6 +83,8 @@ def save_form(
         else:
             flash(violation.message, refused)
         return None
+    if last_write:
+        only_reading_from_here()
     flash(_text(success, result), "success")
     if redirect_to is None:
         return None

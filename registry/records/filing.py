@@ -497,7 +497,7 @@ def _attach(record: SupportRecord, uploads: list[files.Upload], user) -> list[st
     """Store checked files and add their rows and audit events; returns the stored names
     (for clean-up if the transaction fails)."""
     stored: list[str] = []
-    known = {e.sha256 for e in record.evidence} if record.id else set()
+    known = {e.sha256 for e in record.evidence} if record.id and uploads else set()  # no files: nothing to load
     try:
         for upload in uploads:
             if upload.sha256 in known:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ..chase import services as chasing
 from ..core.access import login_only
+from ..core.database import only_reading_from_here
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.enums import RECORD_CATEGORIES
@@ -75,7 +76,7 @@ def _save_record(form, save, **kw):
     area. Returns the redirect (None when refused) and the kept files, which the refused
     form shows again."""
     uploads, refused, kept = _form_uploads()
-    saved = save_form(form, lambda: save(uploads + refused), **kw)
+    saved = save_form(form, lambda: save(uploads + refused), last_write=True, **kw)
     if saved is not None:
         pending.discard(current_user, [item.token for item in kept])
         return saved, kept
@@ -333,6 +334,7 @@ def _transition_view(record_id: int, service, done, **kwargs):
         service(record, current_user, expected_version=form.version.data, **kwargs)
     except RuleViolation as violation:
         return _refused(record, violation)
+    only_reading_from_here()  # the service committed; the message and the redirect only read
     flash(done(record) if callable(done) else done, "success")
     if form.next.data == "inbox":
         return redirect(url_for("records.inbox"))
@@ -387,6 +389,7 @@ def dispute(record_id: int):
             form, lambda: services.dispute_record(record, current_user, form.reason.data,
                                                   expected_version=form.version.data),
             success=lambda r: f"已提出异议，记录已退回填报单位：{named(r)}", redirect_to=url_for("records.inbox"),
+            last_write=True,
         )
         if saved:
             return saved

@@ -1,0 +1,125 @@
+"""SQLite writers wait in line (core/database.py, "the writers' queue").
+
+1. A connection's ``BEGIN IMMEDIATE`` waits for the queue while another transaction of
+   the app writes, and goes on the moment it commits; a rollback and a closed
+   connection give the queue up too. A thread never queues behind itself.
+2. A record submitted and one confirmed through the app take the write lock once each:
+   the flash and the redirect after the commit read through a reader's transaction.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from sqlalchemy import create_engine, event, text
+
+from registry.core import database
+from tests.factories_records import file_record, record_data, world  # noqa: F401
+
+
+def _engine(path):
+    engine = create_engine(f"sqlite:///{path}")
+    database.configure_engine(engine)
+    return engine
+
+
+@pytest.fixture()
+def engines(tmp_path):
+    path = tmp_path / "queue.sqlite3"
+    first, second = _engine(path), _engine(path)
+    with first.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)"))
+    yield first, second
+    first.dispose()
+    second.dispose()
+
+
+def _write_in_thread(engine, started: threading.Event, done: list):
+    def run():
+        started.set()
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t (v) VALUES (2)"))
+        done.append(time.monotonic())
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback", "close"])
+def test_a_writer_waits_for_the_queue_and_goes_on_when_it_is_given_up(engines, tmp_path, end):
+    first, second = engines
+    conn = first.connect()
+    trans = conn.begin()
+    conn.execute(text("INSERT INTO t (v) VALUES (1)"))
+    assert (tmp_path / "queue.sqlite3-writers").exists()
+    started, done = threading.Event(), []
+    thread = _write_in_thread(second, started, done)
+    started.wait()
+    time.sleep(0.3)
+    assert done == []  # in line behind the open transaction
+    released = time.monotonic()
+    if end == "commit":
+        trans.commit()
+    elif end == "rollback":
+        trans.rollback()
+    else:
+        conn.invalidate()  # the connection closed: its lock file with it
+    thread.join(timeout=10)
+    assert done and done[0] - released < 5
+    conn.close()
+    with first.connect() as check:
+        assert check.execute(text("SELECT count(*) FROM t")).scalar() == (2 if end == "commit" else 1)
+
+
+def test_a_thread_does_not_queue_behind_itself(engines):
+    """A second connection opened inside a write does not wait for its own thread's
+    queue: SQLite's busy timeout decides for it, as before there was a queue."""
+    first, second = engines
+    with first.begin() as conn:
+        conn.execute(text("INSERT INTO t (v) VALUES (1)"))
+        other = second.connect()
+        other.connection.driver_connection.execute("PRAGMA busy_timeout = 50")
+        with pytest.raises(Exception, match="locked"):
+            other.execute(text("INSERT INTO t (v) VALUES (2)"))
+        other.invalidate()
+        other.close()
+
+
+def test_readers_do_not_queue(engines):
+    first, second = engines
+    with first.begin() as conn:
+        conn.execute(text("INSERT INTO t (v) VALUES (1)"))
+        token = database._begin_mode.set("DEFERRED")
+        try:
+            with second.connect() as reader:
+                assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        finally:
+            database._begin_mode.reset(token)
+
+
+def test_a_record_filed_and_confirmed_takes_the_write_lock_once_each(login_as, db, world):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
+    begins: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    unit, village = login_as(world.unit), login_as(world.village_user)
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        begins.clear()
+        data = {k: v for k, v in record_data(world.village.code).items() if v is not None}
+        filed = unit.post("/records/new", data={**data, "action": "submit"})
+        assert filed.status_code == 302, filed.get_data(as_text=True)[:500]
+        record_id = int(re.search(r"/records/(\d+)$", filed.headers["Location"]).group(1))
+        assert begins.count("BEGIN IMMEDIATE") == 1, begins
+        begins.clear()
+        confirmed = village.post(f"/records/{record_id}/confirm", data={"version": "", "next": ""})
+        assert confirmed.status_code == 302 and confirmed.headers["Location"].endswith(f"/records/{record_id}")
+        assert begins.count("BEGIN IMMEDIATE") == 1, begins
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
