@@ -47,7 +47,7 @@ from .figures import (
     trained_query,
     village_live_query,
 )
-from .models import YEAR_TOTAL, AreaSummary, DayCount, SupportRollup, SupportTotal, VillageStatus
+from .models import YEAR_TOTAL, AreaCut, AreaSummary, AreaYear, DayCount, SupportRollup, SupportTotal, VillageStatus
 
 # Tests import VILLAGE_ROLES, FLAGS, overdue_cutoff, AREA_FIGURES and area_figures from
 # here; they are defined in core.enums, ``definitions`` and ``figures``.
@@ -163,8 +163,14 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     #    summaries for the default view; otherwise one scan over the village summary (filters
     #    on organization kind or category need the postings, pairings and records themselves)
     from_areas = _areas_answer(region, filters, today)
+    cut = _cut_answer(region, filters, today)
+    past_year = _past_year_answer(region, filters, today)
     if from_areas:
         _area_summaries(lo, hi, n, add, today, cfg, filters.year)
+    elif cut is not None:
+        _cut_summaries(lo, hi, n, add, today, cfg, filters, cut)
+    elif past_year:
+        _year_summaries(lo, hi, n, add, today, cfg, filters.year)
     elif filters.org_kind is None and filters.category is None and not filters.veteran:
         fresh = or_(VillageStatus.pairings_valid_until.is_(None), VillageStatus.pairings_valid_until > today)
         rows_iter = _run(_village_summary_query(lo, hi, n, filters, fresh, cfg, today)).all()
@@ -189,7 +195,7 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
         _overdue(lo, hi, filters, n, add, cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
         _ending_soon(lo, hi, filters, n, add, today, cfg)
     # (without the areas' summaries, people trained this year and months under the minimum)
-    if not from_areas:
+    if not (from_areas or cut is not None or past_year):
         for p, people, trained in _run(trained_query(lo, hi, n, filters, cfg)):
             add(p, posted_people=people, trained_people=trained)
         for p, count in _run(months_short_query(lo, hi, n, filters, cfg)):
@@ -246,6 +252,94 @@ def _area_summaries(lo, hi, n, add, today, cfg, year) -> None:
         live = area_figures(db.session, stale, today, year) if stale else {}
     for p, *values in sums:
         add(p, **dict(zip(AREA_FIGURES, values)))
+    for area, values in live.items():
+        add(area[:n], **values)
+
+
+def _cut_answer(region: Region, filters: Filters, today: date) -> tuple[str, str] | None:
+    """The ``AreaCut`` rows (cut, value) that hold this view, if any: a province, city or
+    county, the current year, one filter (a category, an organization kind or a flag)."""
+    if region.level not in ("province", "city", "county") or filters.year != today.year or filters.veteran:
+        return None
+    given = [(cut, value) for cut, value in (("category", filters.category), ("org_kind", filters.org_kind),
+                                             ("flag", filters.flag)) if value is not None]
+    return given[0] if len(given) == 1 else None
+
+
+def _past_year_answer(region: Region, filters: Filters, today: date) -> bool:
+    """Whether ``AreaSummary`` with ``AreaYear`` holds this view: a province, city or
+    county, another year than the current one, no other filter."""
+    return (region.level in ("province", "city", "county") and filters.year != today.year
+            and filters.category is None and filters.org_kind is None and filters.flag is None
+            and not filters.veteran)
+
+
+@cache
+def _cut_stmts(n: int):
+    c, a = AreaCut, AreaSummary
+    fresh = fresh_clause(bindparam("year"), bindparam("settings"), bindparam("today"), c)
+    own = and_(c.cut == bindparam("cut"), c.value == bindparam("value"))
+    prefix = func.substr(c.area, 1, n)
+    sums = (select(prefix, *(func.sum(getattr(c, name)) for name in AREA_FIGURES))
+            .where(own, c.area.between(bindparam("lo"), bindparam("hi")), fresh).group_by(prefix))
+    # the areas without a fresh row of the cut: every area with a row is expected to have one
+    stale = select(a.area).where(a.area.between(bindparam("lo"), bindparam("hi")),
+                                 ~select(c.area).where(own, c.area == a.area, fresh).exists())
+    return sums, stale
+
+
+def _cut_summaries(lo, hi, n, add, today, cfg, filters: Filters, cut: tuple[str, str]) -> None:
+    """Sum the fresh ``AreaCut`` rows of the filter per child; compute the other areas live
+    under the filter (``area_figures``, the code that writes the rows)."""
+    sums_stmt, stale_stmt = _cut_stmts(n)
+    params = dict(lo=lo, hi=hi, year=today.year, settings=area_settings(cfg), today=today, cut=cut[0], value=cut[1])
+    sums = _run(sums_stmt, **params).all()
+    stale = _run(stale_stmt, **params).scalars().all()
+    if not sums and not stale:  # no row at all: not built yet (or nothing there)
+        live = area_figures(db.session, None, today, filters.year, lo, hi, filters=filters)
+    else:
+        live = area_figures(db.session, stale, today, filters.year, filters=filters) if stale else {}
+    for p, *values in sums:
+        add(p, **dict(zip(AREA_FIGURES, values)))
+    for area, values in live.items():
+        add(area[:n], **values)
+
+
+_YEARLESS = tuple(name for name in AREA_FIGURES if name not in ("trained_people", "months_under_min"))
+
+
+@cache
+def _year_stmts(n: int):
+    a, y = AreaSummary, AreaYear
+    fresh = fresh_clause(bindparam("this_year"), bindparam("settings"), bindparam("today"))
+    in_range = a.area.between(bindparam("lo"), bindparam("hi"))
+    prefix = func.substr(a.area, 1, n)
+    base = select(prefix, *(func.sum(getattr(a, name)) for name in _YEARLESS)).where(in_range, fresh).group_by(prefix)
+    q = func.substr(y.area, 1, n)
+    year = (select(q, func.sum(y.trained_people), func.sum(y.months_under_min))
+            .join(a, a.area == y.area)
+            .where(y.year == bindparam("year"), y.settings == bindparam("settings"),
+                   y.area.between(bindparam("lo"), bindparam("hi")), fresh)
+            .group_by(q))
+    return base, year, select(a.area).where(in_range, ~fresh)
+
+
+def _year_summaries(lo, hi, n, add, today, cfg, year: int) -> None:
+    """A past (or next) year: the village figures and posted people of the fresh
+    ``AreaSummary`` rows (they do not depend on the year), the year's trained people and
+    short duty months from ``AreaYear``; the other areas live for the year."""
+    base_stmt, year_stmt, stale_stmt = _year_stmts(n)
+    params = dict(lo=lo, hi=hi, this_year=today.year, year=year, settings=area_settings(cfg), today=today)
+    base = _run(base_stmt, **params).all()
+    stale = _run(stale_stmt, **params).scalars().all()
+    if not base and not stale:
+        live = area_figures(db.session, None, today, year, lo, hi)
+    else:
+        live = area_figures(db.session, stale, today, year) if stale else {}
+        for p, trained, months in _run(year_stmt, **params):
+            add(p, trained_people=int(trained or 0), months_under_min=int(months or 0))
+    for p, *values in base:
+        add(p, **dict(zip(_YEARLESS, values)))
     for area, values in live.items():
         add(area[:n], **values)
 

@@ -188,3 +188,53 @@ class DayCount(db.Model):
     region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AreaCut(db.Model):
+    """``AreaSummary`` for one filter of the coverage page: the figures of an area under a
+    record category (``cut`` 'category'), a filer's organization kind ('org_kind') or a
+    village flag ('flag'; ``value`` key, poor or relocation), for the current year. Written
+    with the area's ``AreaSummary`` row, one row per area and filter value (zeros
+    included), so a filtered province page sums about 2,000 rows. Same freshness rule as
+    ``AreaSummary`` (``year``, ``settings``, ``computed_on`` .. ``valid_until``); the
+    coverage page computes an area live where its row no longer holds."""
+
+    __tablename__ = "area_cut"
+
+    cut: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    area: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[str] = mapped_column(String(40))
+    computed_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date, index=True)
+    villages: Mapped[int] = mapped_column(Integer, default=0)
+    key_villages: Mapped[int] = mapped_column(Integer, default=0)
+    first_secretary: Mapped[int] = mapped_column(Integer, default=0)
+    first_secretary_key: Mapped[int] = mapped_column(Integer, default=0)
+    backing_unit: Mapped[int] = mapped_column(Integer, default=0)
+    backing_unit_key: Mapped[int] = mapped_column(Integer, default=0)
+    enterprise: Mapped[int] = mapped_column(Integer, default=0)
+    enterprise_key: Mapped[int] = mapped_column(Integer, default=0)
+    support_12m: Mapped[int] = mapped_column(Integer, default=0)
+    support_12m_key: Mapped[int] = mapped_column(Integer, default=0)
+    teams_under_min: Mapped[int] = mapped_column(Integer, default=0)
+    posted_people: Mapped[int] = mapped_column(Integer, default=0)
+    trained_people: Mapped[int] = mapped_column(Integer, default=0)
+    months_under_min: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AreaYear(db.Model):
+    """The figures of an area that depend on the year, for every year: people in an active
+    posting trained in that year, duty months of that year under the minimum. Written with
+    the area's ``AreaSummary`` row (only years with a figure: a missing row is zeros); a
+    past year's page takes the rest from ``AreaSummary`` (the village figures and the
+    posted people do not depend on the year). Nothing here depends on the day."""
+
+    __tablename__ = "area_year"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area: Mapped[str] = mapped_column(String(12), primary_key=True)
+    settings: Mapped[str] = mapped_column(String(40))
+    trained_people: Mapped[int] = mapped_column(Integer, default=0)
+    months_under_min: Mapped[int] = mapped_column(Integer, default=0)

@@ -33,7 +33,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import (Integer, and_, bindparam, case, delete, event, extract, func, inspect, literal, literal_column,
-                        select, union_all)
+                        or_, select, union_all)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -47,13 +47,16 @@ from ..organizations.models import Organization
 from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
+from .cuts import cut_figures, year_figures
 from .definitions import support_cutoff, support_window
-from .figures import AREA_FIGURES, area_figures, area_fresh, area_settings
+from .figures import AREA_FIGURES, area_figures, area_fresh, area_settings, fresh_clause
 from .models import (
     ANY,
     LEVEL_CUTS,
     YEAR_TOTAL,
+    AreaCut,
     AreaSummary,
+    AreaYear,
     DayCount,
     PersonTrainingYear,
     SupportRollup,
@@ -581,10 +584,11 @@ def _village_statements(today: date, by_code: bool) -> tuple:
     return _cached(("villages", today, by_code), build)
 
 
-def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str, date]:
+def area_valid_until(conn, prefixes: list[str] | None, today: date, every_cut: bool = False) -> dict[str, date]:
     """Per area, the first day on which time alone changes one of its figures: a pairing
     starts or ends, a village's latest confirmed support leaves the 12-month window, or
-    the year ends."""
+    the year ends. With ``every_cut``: of any of its filtered figures (``AreaCut``), whose
+    support is a village's latest by category or by kind."""
     year_end = date(today.year + 1, 1, 1)
     out: dict[str, date] = {}
 
@@ -594,7 +598,7 @@ def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str,
             out[area] = min(out.get(area, year_end), day)
 
     params = {} if prefixes is None else {"prefixes": prefixes}
-    pairings, latest = _valid_until_statements(today, support_cutoff(today), prefixes is not None)
+    pairings, latest = _valid_until_statements(today, support_cutoff(today), prefixes is not None, every_cut)
     for prefix, next_start, next_end in conn.execute(pairings, params):
         earlier(prefix, _as_date(next_start))
         earlier(prefix, _as_date(next_end) + timedelta(days=1) if next_end is not None else None)
@@ -604,7 +608,7 @@ def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str,
     return out
 
 
-def _valid_until_statements(today: date, cutoff: date, by_prefix: bool) -> tuple:
+def _valid_until_statements(today: date, cutoff: date, by_prefix: bool, every_cut: bool = False) -> tuple:
     def build():
         def restrict(stmt, col):
             return stmt.where(func.substr(col, 1, 9).in_(bindparam("prefixes", expanding=True))) if by_prefix else stmt
@@ -615,11 +619,13 @@ def _valid_until_statements(today: date, cutoff: date, by_prefix: bool) -> tuple
                     .where(Pairing.kind.in_(("resident", "enterprise_village"))).group_by(p))
         last = VillageSupportLast
         q = func.substr(last.village_code, 1, 9)
+        which = or_(last.category == ANY, last.org_kind == ANY) if every_cut else and_(last.category == ANY,
+                                                                                          last.org_kind == ANY)
         latest = (select(q, func.min(last.last_confirmed_on))
-                  .where(last.category == ANY, last.org_kind == ANY, last.last_confirmed_on >= cutoff).group_by(q))
+                  .where(which, last.last_confirmed_on >= cutoff).group_by(q))
         return restrict(pairings, Pairing.region_code), restrict(latest, last.village_code)
 
-    return _cached(("valid_until", today, cutoff, by_prefix), build)
+    return _cached(("valid_until", today, cutoff, by_prefix, every_cut), build)
 
 
 def _as_date(value) -> date | None:
@@ -647,7 +653,32 @@ def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> No
                 for area, values in figures.items()]
         if rows:
             conn.execute(table.insert(), rows)
+        _refresh_cuts(conn, chunk, today, settings, figures)
     refresh_days(conn, areas)
+
+
+def _refresh_cuts(conn, chunk: list[str] | None, today: date, settings: str, figures: dict) -> None:
+    """Write the areas' ``AreaCut`` and ``AreaYear`` rows (every area's when ``chunk`` is
+    None), with their ``AreaSummary`` rows (``figures``: theirs)."""
+    cut_table, year_table = AreaCut.__table__, AreaYear.__table__
+    cuts = cut_figures(conn, chunk, today, today.year, figures)
+    valid = area_valid_until(conn, None if chunk is None else [a[:9] for a in chunk], today, every_cut=True)
+    if chunk is None:
+        conn.execute(cut_table.delete())
+        conn.execute(year_table.delete())
+    else:
+        conn.execute(cut_table.delete().where(cut_table.c.area.in_(chunk)))
+        conn.execute(year_table.delete().where(year_table.c.area.in_(chunk)))
+    end = date(today.year + 1, 1, 1)
+    rows = [dict(cut=cut, value=value, area=area, year=today.year, settings=settings, computed_on=today,
+                 valid_until=valid.get(area, end), **values)
+            for (cut, value, area), values in cuts.items()]
+    if rows:
+        conn.execute(cut_table.insert(), rows)
+    years = [dict(year=year, area=area, settings=settings, trained_people=trained, months_under_min=months)
+             for (area, year), (trained, months) in sorted(year_figures(conn, chunk).items())]
+    if years:
+        conn.execute(year_table.insert(), years)
 
 
 # -- the counts by day (DayCount) ----------------------------------------------------------
@@ -761,6 +792,9 @@ def refresh_stale(today: date | None = None) -> int:
     villages = set(conn.execute(select(VillageStatus.code).where(VillageStatus.pairings_valid_until <= today)).scalars())
     known = set(conn.execute(select(AreaSummary.area)).scalars())
     stale = known - set(conn.execute(select(AreaSummary.area).where(area_fresh(today, current_app.config))).scalars())
+    stale |= known - set(conn.execute(select(AreaCut.area).distinct()).scalars())  # no filtered rows yet
+    stale |= set(conn.execute(select(AreaCut.area).where(~fresh_clause(today.year, area_settings(current_app.config),
+                                                                         today, AreaCut)).distinct()).scalars())
     p = func.substr(Region.code, 1, 9).concat("000")
     held = set(conn.execute(select(p).where(Region.level == "village").distinct()).scalars())
     q = func.substr(Posting.region_code, 1, 9).concat("000")
