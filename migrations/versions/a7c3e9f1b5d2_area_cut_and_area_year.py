@@ -1,4 +1,6 @@
-"""area cuts and area years: the coverage page's filters and past years from summaries
+"""area cuts and area years: the coverage page's filters and past years from summaries;
+partial indexes of the rollup's year cells by organization kind and village flag; the
+counts by day under each filter (a longer day_count.kind)
 
 Revision ID: a7c3e9f1b5d2
 Revises: d3f5a7c9e1b4
@@ -18,6 +20,8 @@ depends_on = None
 FIGURES = ('villages', 'key_villages', 'first_secretary', 'first_secretary_key', 'backing_unit', 'backing_unit_key',
            'enterprise', 'enterprise_key', 'support_12m', 'support_12m_key', 'teams_under_min', 'posted_people',
            'trained_people', 'months_under_min')
+
+ROLLUP_INDEXES = (('kind', 'org_kind'), ('key', 'is_key'), ('poor', 'is_poor'), ('relocation', 'is_relocation'))
 
 
 def upgrade():
@@ -42,10 +46,26 @@ def upgrade():
     sa.Column('months_under_min', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('year', 'area', name=op.f('pk_area_year'))
     )
+    with op.batch_alter_table('support_rollup', schema=None) as batch_op:
+        for name, column in ROLLUP_INDEXES:
+            batch_op.create_index(f'ix_support_rollup_year_{name}', ['level', 'year', column, 'region_code'],
+                                  unique=False, sqlite_where=sa.text('month = 0'),
+                                  postgresql_where=sa.text('month = 0'))
+    # the counts by day under each filter have kinds of their own ('submitted:category=funds')
+    with op.batch_alter_table('day_count', schema=None) as batch_op:
+        batch_op.alter_column('kind', existing_type=sa.String(length=10), type_=sa.String(length=40),
+                              existing_nullable=False)
     # filled by the next `flask dashboard rebuild` (or refresh); until then the page computes live
 
 
 def downgrade():
+    op.execute("DELETE FROM day_count WHERE kind NOT IN ('submitted', 'ends')")
+    with op.batch_alter_table('day_count', schema=None) as batch_op:
+        batch_op.alter_column('kind', existing_type=sa.String(length=40), type_=sa.String(length=10),
+                              existing_nullable=False)
+    with op.batch_alter_table('support_rollup', schema=None) as batch_op:
+        for name, _column in ROLLUP_INDEXES:
+            batch_op.drop_index(f'ix_support_rollup_year_{name}')
     op.drop_table('area_year')
     with op.batch_alter_table('area_cut', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_area_cut_valid_until'))

@@ -190,7 +190,7 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     # 3. overdue records and 4. postings ending soon: from the counts by day where no
     #    filter narrows them (pending records and active postings otherwise, indexed)
     if by_days(region, filters):
-        _day_counts(region, lo, hi, n, add, today, cfg)
+        _day_counts(region, lo, hi, n, add, today, cfg, filters)
     else:
         _overdue(lo, hi, filters, n, add, cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
         _ending_soon(lo, hi, filters, n, add, today, cfg)
@@ -424,7 +424,8 @@ def _support_stmts(child_level: str | None, shape):
         per_child = apply_filters(
             select(r.region_code, r.status, func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted),
                    func.sum(r.amount_in_kind))
-            .where(r.level == child_level, r.year == filters.year, r.month == YEAR_TOTAL,
+            # the month a literal, so the partial indexes of the year's cells (month = 0) apply
+            .where(r.level == child_level, r.year == filters.year, r.month == literal_column(str(YEAR_TOTAL)),
                    r.region_code.between(bindparam("lo"), bindparam("hi")))
             .group_by(r.region_code, r.status),
             cols,
@@ -533,20 +534,30 @@ class _Adder:
         self._add(self.rows.get(prefix), values)
 
 
+def _one_filter(filters: Filters) -> tuple[str, str] | None | bool:
+    """The filter of a view narrowed by one category, organization kind or village flag
+    (and nothing else but the year); None without any; False with more than one or the
+    veteran filter."""
+    if filters.veteran:
+        return False
+    given = [(cut, value) for cut, value in (("category", filters.category), ("org_kind", filters.org_kind),
+                                             ("flag", filters.flag)) if value is not None]
+    return given[0] if len(given) == 1 else (None if not given else False)
+
+
 def by_days(region: Region, filters: Filters) -> bool:
     """Whether the counts by day answer a region's overdue and ending-soon figures: a
     province, city or county (a township's children are villages, counted from their few
-    records and postings), without a category, organization-kind, flag or veteran filter
-    (the year does not change either figure)."""
-    return (region.level in ("province", "city", "county") and filters.category is None
-            and filters.org_kind is None and filters.flag is None and not filters.veteran)
+    records and postings), without a filter or with one category, organization kind or
+    flag (the counts by day hold each); the year does not change either figure."""
+    return region.level in ("province", "city", "county") and _one_filter(filters) is not False
 
 
 @cache
-def _day_stmts():
+def _day_stmts(shape):
     """The children's sums of the counts by day (``DayCount``) over a span of days, and
     the records submitted on the cut-off's own day before the cut-off (the one day the
-    rows cannot split), through the index on (status, submitted_at)."""
+    rows cannot split), through the index on (status, submitted_at), under the filter."""
     from ..records.models import SupportRecord as s
 
     d = DayCount
@@ -563,24 +574,31 @@ def _day_stmts():
               .where(s.status == literal_column("'submitted'"), s.submitted_at >= bindparam("day_start"),
                      s.submitted_at < bindparam("cutoff"), within)
               .group_by(prefix))
-    return sums, sliver
+    return sums, record_filters(sliver, s, Filters.parametric(shape))
 
 
-def _day_counts(region, lo, hi, n, add, today, cfg) -> None:
+def _day_counts(region, lo, hi, n, add, today, cfg, filters: Filters) -> None:
     """Overdue and ending soon of a province, city or county from the counts by day of its
-    children (an area's rows for a county's townships and its own postings)."""
-    sums, sliver = _day_stmts()
+    children (an area's rows for a county's townships and its own postings), under the
+    view's filter (``summary.day_kind``; a category does not narrow the postings)."""
+    from .summary import day_kind
+
+    one = _one_filter(filters) or None
+    submitted = day_kind("submitted", *one) if one else "submitted"
+    ends = day_kind("ends", *one) if one and one[0] != "category" else "ends"
+    sums, sliver = _day_stmts(filters.shape)
     level = {"province": "city", "city": "county", "county": "area"}[region.level]
     cutoff = overdue_cutoff(cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
     day_start = datetime.combine(cutoff.date(), time())
-    for code, count in _run(sums, kind="submitted", level=level, lo=lo, hi=hi, first=date.min,
+    for code, count in _run(sums, kind=submitted, level=level, lo=lo, hi=hi, first=date.min,
                             last=cutoff.date() - timedelta(days=1)):
         add(code[:n], overdue=int(count or 0))
     m = PREFIX_LENGTH[region.level]
-    for p, count in _run(sliver, n=n, m=m, region_prefix=region.code[:m], day_start=day_start, cutoff=cutoff):
+    for p, count in _run(sliver, **filters.params, n=n, m=m, region_prefix=region.code[:m], day_start=day_start,
+                         cutoff=cutoff):
         add(p, overdue=count)
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
-    for code, count in _run(sums, kind="ends", level=level, lo=lo, hi=hi, first=today, last=soon):
+    for code, count in _run(sums, kind=ends, level=level, lo=lo, hi=hi, first=today, last=soon):
         add(code[:n], ending_soon=int(count or 0))
 
 

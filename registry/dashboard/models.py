@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint  # noqa: F401
+from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint, text  # noqa: F401
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -55,6 +55,11 @@ class SupportRollup(db.Model):
             name="uq_support_rollup_cell",
         ),
         Index("ix_support_rollup_level_year_region", "level", "year", "region_code"),
+        # a filtered page's children, by organization kind or village flag: the year's cells
+        *(Index(f"ix_support_rollup_year_{name}", "level", "year", column, "region_code",
+                sqlite_where=text("month = 0"), postgresql_where=text("month = 0"))
+          for name, column in (("kind", "org_kind"), ("key", "is_key"), ("poor", "is_poor"),
+                               ("relocation", "is_relocation"))),
     )
 
 
@@ -179,11 +184,16 @@ class DayCount(db.Model):
     ``level`` 'area' holds each area's own rows (``area_of``: a township with its villages,
     or a county's own postings), kept by the summary writer with the area's other figures;
     'county', 'city' and 'province' hold the sums of the areas under them, kept by adding
-    each area's change. Nothing here depends on today, so no row goes stale."""
+    each area's change. Nothing here depends on today, so no row goes stale.
+
+    The same counts under each filter of the coverage page have kinds of their own
+    (``summary.day_kind``: ``submitted:category=funds``, ``ends:org_kind=enterprise``,
+    ``submitted:flag=key``): a record counts under its category, its filer's kind and its
+    village's flags, a posting under its sending unit's kind and its village's flags."""
 
     __tablename__ = "day_count"
 
-    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
     level: Mapped[str] = mapped_column(String(10), primary_key=True)
     region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -296,6 +296,8 @@ def settle(session, pending_work: list[Touched]) -> None:
         areas |= _areas_of_people(conn, touched.trainees)
     if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
         areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
+    if touched.old_kinds:  # and the figures by kind (AreaCut, DayCount) of the areas they work in
+        areas |= _areas_of_orgs(conn, model, touched.old_kinds)
     days = touched.days - areas  # refresh_areas counts its areas' days too
     lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in sorted(areas | days)]
               + [(PERSON_LOCKS, person) for person in touched.trainees])
@@ -333,6 +335,18 @@ def _area_key(area: str) -> int:
 def _confirmed_villages_of(conn, model, orgs: dict[int, str]) -> set[str]:
     return set(conn.execute(select(model.village_code).where(model.organization_id.in_(sorted(orgs)),
                                                              model.status == "confirmed").distinct()).scalars())
+
+
+def _areas_of_orgs(conn, model, orgs: dict[int, str]) -> set[str]:
+    """The areas of the organizations' postings (with their duty months), pairings and
+    records awaiting confirmation: those whose figures by organization kind they are in."""
+    ids = sorted(orgs)
+    codes = set(conn.execute(select(Posting.region_code).where(Posting.organization_id.in_(ids)).distinct()).scalars())
+    codes |= set(conn.execute(select(Pairing.region_code).where(Pairing.organization_id.in_(ids)).distinct()).scalars())
+    if model is not None:
+        codes |= set(conn.execute(select(model.village_code).where(model.organization_id.in_(ids),
+                                                                    model.status == "submitted").distinct()).scalars())
+    return {area_of(code) for code in codes if code}
 
 
 def _areas_of_people(conn, people: set[int]) -> set[str]:
@@ -693,10 +707,18 @@ def refresh_days(conn, areas: set[str] | None) -> None:
     table = DayCount.__table__
     if areas is None:
         conn.execute(table.delete())
-        for statement in _day_rebuild_statements():
+        by_area, by_level = _day_rebuild_statements()
+        for statement in by_area:
+            conn.execute(statement)
+        rows = [dict(kind=kind, level="area", region_code=code, day=day, count=count)
+                for (kind, code, day), count in sorted(_day_cut_counts(conn, _day_cut_sources(False), {}).items())]
+        for i in range(0, len(rows), 5000):
+            conn.execute(table.insert(), rows[i:i + 5000])
+        for statement in by_level:
             conn.execute(statement)
         return
     pending, ending = _day_statements()
+    cut_sources = _day_cut_statements()
     for i in range(0, len(areas), 500):
         chunk = sorted(areas)[i:i + 500]
         params = {"lo": chunk[0][:9] + "000", "hi": chunk[-1][:9] + "999", "areas": [a[:9] for a in chunk]}
@@ -705,6 +727,7 @@ def refresh_days(conn, areas: set[str] | None) -> None:
             for prefix, day, count in conn.execute(statement, params):
                 if day is not None:
                     new[(kind, prefix + "000", _as_date(day))] = int(count)
+        new.update(_day_cut_counts(conn, cut_sources, params))
         t = table.c
         old = {(kind, code, _as_date(day)): int(count) for kind, code, day, count in conn.execute(
             select(t.kind, t.region_code, t.day, t.count).where(t.level == "area", t.region_code.in_(chunk)))}
@@ -752,6 +775,70 @@ def _day_sources(restrict: bool) -> tuple:
     return pending, ending
 
 
+def day_kind(kind: str, cut: str | None = None, value: str | None = None) -> str:
+    """``DayCount.kind`` of the counts by day under a filter: 'submitted' or 'ends', then
+    the filter (``submitted:category=funds``, ``ends:flag=key``); without one, the kind."""
+    return kind if cut is None else f"{kind}:{cut}={value}"
+
+
+def _day_cut_sources(restrict: bool) -> tuple:
+    """Per area (its code's first nine digits), day, category, kind and village flags: the
+    records awaiting confirmation and the active postings, as ``_day_sources`` counts them;
+    ``_day_cut_counts`` spreads them over the filters (``day_kind``)."""
+    from ..records.models import SupportRecord as s
+
+    def limit(stmt, col):
+        if not restrict:
+            return stmt
+        return stmt.where(col.between(bindparam("lo"), bindparam("hi")),
+                          func.substr(col, 1, 9).in_(bindparam("areas", expanding=True)))
+
+    flags = (Region.is_key, Region.is_poor, Region.is_relocation)
+    p, day = func.substr(s.village_code, 1, 9), func.date(s.submitted_at)
+    pending = limit(select(p, day, s.category, Organization.kind, *flags, func.count())
+                    .select_from(s)
+                    .outerjoin(Organization, Organization.id == s.organization_id)
+                    .outerjoin(Region, Region.code == s.village_code)
+                    .where(s.status == literal_column("'submitted'"), s.submitted_at.is_not(None))
+                    .group_by(p, day, s.category, Organization.kind, *flags), s.village_code)
+    q = func.substr(Posting.region_code, 1, 9)
+    ending = limit(select(q, Posting.planned_end, Organization.kind, *flags, func.count())
+                   .select_from(Posting)
+                   .outerjoin(Organization, Organization.id == Posting.organization_id)
+                   .outerjoin(Region, and_(Region.code == Posting.region_code, Region.level == "village"))
+                   .where(Posting.is_active, Posting.planned_end.is_not(None))
+                   .group_by(q, Posting.planned_end, Organization.kind, *flags), Posting.region_code)
+    return pending, ending
+
+
+@functools.cache
+def _day_cut_statements() -> tuple:
+    return _day_cut_sources(restrict=True)
+
+
+def _day_cut_counts(conn, sources: tuple, params: dict) -> dict[tuple, int]:
+    """(kind, area, day) -> count of the counts by day under each filter: a record by its
+    category, its filer's kind and its village's flags; a posting by its sending unit's
+    kind and its village's flags (the category does not narrow the postings ending)."""
+    pending, ending = sources
+    out: dict[tuple, int] = defaultdict(int)
+    names = ("key", "poor", "relocation")
+    for kind, statement in (("submitted", pending), ("ends", ending)):
+        for prefix, day, *keys, count in conn.execute(statement, params):
+            if day is None or prefix is None:
+                continue
+            category = keys.pop(0) if kind == "submitted" else None
+            org_kind, *flags = keys
+            day, area = _as_date(day), prefix + "000"
+            cuts = [("org_kind", org_kind)] if org_kind is not None else []
+            if category is not None:
+                cuts.append(("category", category))
+            cuts += [("flag", name) for name, flag in zip(names, flags) if flag]
+            for cut, value in cuts:
+                out[(day_kind(kind, cut, value), area, day)] += int(count)
+    return dict(out)
+
+
 @functools.cache
 def _day_statements() -> tuple:
     return _day_sources(restrict=True)
@@ -767,12 +854,13 @@ def _day_rebuild_statements() -> tuple:
         prefix, day, count = source.selected_columns
         statements.append(table.insert().from_select(columns, source.with_only_columns(
             literal(kind), literal("area"), prefix.concat("000"), day, count)))
+    by_area, statements = tuple(statements), []
     for level, n in DAY_LEVELS:
         code = func.substr(t.region_code, 1, n).concat("0" * (12 - n))
         statements.append(table.insert().from_select(columns, select(
             t.kind, literal(level), code, t.day, func.sum(t.count)).where(t.level == "area")
             .group_by(t.kind, code, t.day)))
-    return tuple(statements)
+    return by_area, tuple(statements)
 
 
 @functools.cache
