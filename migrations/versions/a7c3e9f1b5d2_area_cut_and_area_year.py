@@ -51,6 +51,9 @@ def upgrade():
             batch_op.create_index(f'ix_support_rollup_year_{name}', ['level', 'year', column, 'region_code'],
                                   unique=False, sqlite_where=sa.text('month = 0'),
                                   postgresql_where=sa.text('month = 0'))
+    with op.batch_alter_table('support_total', schema=None) as batch_op:
+        batch_op.create_index('ix_support_total_year', ['level', 'year', 'region_code'], unique=False,
+                              sqlite_where=sa.text('month = 0'), postgresql_where=sa.text('month = 0'))
     # the counts by day under each filter have kinds of their own ('submitted:category=funds')
     with op.batch_alter_table('day_count', schema=None) as batch_op:
         batch_op.alter_column('kind', existing_type=sa.String(length=10), type_=sa.String(length=40),
@@ -59,6 +62,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('support_total', schema=None) as batch_op:
+        batch_op.drop_index('ix_support_total_year')
     op.execute("DELETE FROM day_count WHERE kind NOT IN ('submitted', 'ends')")
     with op.batch_alter_table('day_count', schema=None) as batch_op:
         batch_op.alter_column('kind', existing_type=sa.String(length=40), type_=sa.String(length=10),

@@ -4,13 +4,19 @@ each child region, assembled from the summaries. What each figure counts is in
 
 The default view (current year, no filter) of a province, city or county sums the
 ``AreaSummary`` rows of its townships; an area whose row time or a setting has outdated
-is computed live by ``area_figures``, the same code that writes the rows. Other views
-scan ``VillageStatus`` (one row per village) or, with an organization-kind or category
-filter, join the postings, pairings and latest confirmed support. Support amounts and
-the confirmation funnel come from the ``SupportTotal``/``SupportRollup`` summaries.
-Nothing here scans the support records, except for a township's villages (a few hundred
-rows) and the overdue count (pending records only, through a partial index). Ending
-soon and overdue depend on the day and are always counted from their partial indexes.
+is computed live by ``area_figures``, the same code that writes the rows. A view with one
+filter (a category, an organization kind or a village flag) sums the ``AreaCut`` rows of
+that filter the same way (live, under the filter, where a row no longer holds); a past
+(or next) year takes the village figures and posted people from ``AreaSummary`` and the
+year's trained people and short duty months from ``AreaYear``. Other views (a township,
+two filters, the veteran filter) scan ``VillageStatus`` (one row per village) or, with
+an organization-kind or category filter, join the postings, pairings and latest
+confirmed support. Support amounts and the confirmation funnel come from the
+``SupportTotal``/``SupportRollup`` summaries. Overdue and ending soon of a province,
+city or county, unfiltered or under one filter, come from the counts by day
+(``DayCount``); otherwise from the partial indexes of pending records and active
+postings. Nothing here scans the support records, except for a township's villages (a
+few hundred rows) and the pending records of such other views.
 """
 from __future__ import annotations
 

@@ -84,6 +84,9 @@ class SupportTotal(db.Model):
     __table_args__ = (
         UniqueConstraint("region_code", "year", "month", "category", "status", name="uq_support_total_cell"),
         Index("ix_support_total_level_year_region", "level", "year", "region_code"),
+        # a page's children: the year's cells (month = 0) only
+        Index("ix_support_total_year", "level", "year", "region_code",
+              sqlite_where=text("month = 0"), postgresql_where=text("month = 0")),
     )
 
 
