@@ -50,12 +50,16 @@ def _restrict(stmt, col, by_area: bool):
 
 
 def _statements(today: date, year: int, by_area: bool) -> tuple:
-    key = (today, year, by_area)
+    """The statements of ``cut_figures``, built once per day, year and settings (the
+    support window and the minimum days are in them)."""
+    from .figures import area_settings
+
+    cfg = current_app.config
+    key = (today, year, by_area, area_settings(cfg))
     statements = _STATEMENTS.get(key)
     if statements is None:
         from ..duty.models import DutyMonth as d
 
-        cfg = current_app.config
         t = PersonTrainingYear
         villages = _restrict(select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation)
                              .where(Region.level == "village"), Region.code, by_area)
