@@ -25,6 +25,7 @@ from registry.dashboard.models import (
     AreaYear,
     DayCount,
     PersonTrainingYear,
+    SupportCutTotal,
     SupportRollup,
     SupportTotal,
     VillageStatus,
@@ -36,6 +37,7 @@ from registry.extensions import db
 _ROLLUP_KEY = ("region_code", "level", "year", "month", "category", "org_kind", "is_key", "is_poor", "is_relocation",
                "status")
 _TOTAL_KEY = ("region_code", "level", "year", "month", "category", "status")
+_CUT_KEY = ("region_code", "level", "year", "cut", "value", "status")
 _MEASURES = ("record_count", "amount", "amount_attracted", "amount_in_kind")
 _STATUS = ("is_key", "is_poor", "is_relocation", "first_secretaries", "team_size", "resident_pairings",
            "enterprise_pairings", "pairings_valid_until", "last_confirmed_on")
@@ -58,6 +60,7 @@ def read_summaries() -> dict[str, object]:
     return {
         "support_rollup": _cells(SupportRollup, _ROLLUP_KEY),
         "support_total": _cells(SupportTotal, _TOTAL_KEY),
+        "support_cut_total": _cells(SupportCutTotal, _CUT_KEY),
         "village_support_last": set(conn.execute(select(
             VillageSupportLast.village_code, VillageSupportLast.category, VillageSupportLast.org_kind,
             VillageSupportLast.last_confirmed_on)).all()),
@@ -92,7 +95,8 @@ def differences() -> list[str]:
     stored = read_summaries()
     built = rebuilt_summaries()
     out: list[str] = []
-    for name in ("support_rollup", "support_total", "village_support_last", "person_training_year", "day_count"):
+    for name in ("support_rollup", "support_total", "support_cut_total", "village_support_last",
+                 "person_training_year", "day_count"):
         have, want = stored[name], built[name]
         if have != want:
             if isinstance(have, dict):

@@ -1,6 +1,7 @@
 """area cuts and area years: the coverage page's filters and past years from summaries;
 partial indexes of the rollup's year cells by organization kind and village flag; the
-counts by day under each filter (a longer day_count.kind)
+counts by day under each filter (a longer day_count.kind); the year's support totals by
+one filter (support_cut_total)
 
 Revision ID: a7c3e9f1b5d2
 Revises: d3f5a7c9e1b4
@@ -54,6 +55,24 @@ def upgrade():
     with op.batch_alter_table('support_total', schema=None) as batch_op:
         batch_op.create_index('ix_support_total_year', ['level', 'year', 'region_code'], unique=False,
                               sqlite_where=sa.text('month = 0'), postgresql_where=sa.text('month = 0'))
+    op.create_table('support_cut_total',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
+    sa.Column('level', sa.String(length=10), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('cut', sa.String(length=10), nullable=False),
+    sa.Column('value', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('record_count', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.Column('amount_attracted', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.Column('amount_in_kind', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_support_cut_total')),
+    sa.UniqueConstraint('region_code', 'year', 'cut', 'value', 'status', name='uq_support_cut_total_cell')
+    )
+    with op.batch_alter_table('support_cut_total', schema=None) as batch_op:
+        batch_op.create_index('ix_support_cut_total_children', ['level', 'year', 'cut', 'value', 'region_code'],
+                              unique=False)
     # the counts by day under each filter have kinds of their own ('submitted:category=funds')
     with op.batch_alter_table('day_count', schema=None) as batch_op:
         batch_op.alter_column('kind', existing_type=sa.String(length=10), type_=sa.String(length=40),
@@ -62,6 +81,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('support_cut_total', schema=None) as batch_op:
+        batch_op.drop_index('ix_support_cut_total_children')
+    op.drop_table('support_cut_total')
     with op.batch_alter_table('support_total', schema=None) as batch_op:
         batch_op.drop_index('ix_support_total_year')
     op.execute("DELETE FROM day_count WHERE kind NOT IN ('submitted', 'ends')")

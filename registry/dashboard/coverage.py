@@ -53,7 +53,8 @@ from .figures import (
     trained_query,
     village_live_query,
 )
-from .models import YEAR_TOTAL, AreaCut, AreaSummary, AreaYear, DayCount, SupportRollup, SupportTotal, VillageStatus
+from .models import (YEAR_TOTAL, AreaCut, AreaSummary, AreaYear, DayCount, SupportCutTotal, SupportRollup, SupportTotal,
+                     VillageStatus)
 
 # Tests import VILLAGE_ROLES, FLAGS, overdue_cutoff, AREA_FIGURES and area_figures from
 # here; they are defined in core.enums, ``definitions`` and ``figures``.
@@ -426,7 +427,18 @@ def _support_stmts(child_level: str | None, shape):
         .group_by(r.status),
         cols,
     )
-    if child_level and child_level != "village":
+    one = [(cut, value) for cut, value in (("category", filters.category), ("org_kind", filters.org_kind),
+                                           ("flag", filters.flag)) if value is not None]
+    if child_level and child_level != "village" and len(one) == 1:  # one filter: its own year totals
+        c = SupportCutTotal
+        per_child = (
+            select(c.region_code, c.status, func.sum(c.record_count), func.sum(c.amount), func.sum(c.amount_attracted),
+                   func.sum(c.amount_in_kind))
+            .where(c.level == child_level, c.year == filters.year, c.cut == one[0][0], c.value == one[0][1],
+                   c.region_code.between(bindparam("lo"), bindparam("hi")))
+            .group_by(c.region_code, c.status)
+        )
+    elif child_level and child_level != "village":
         per_child = apply_filters(
             select(r.region_code, r.status, func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted),
                    func.sum(r.amount_in_kind))

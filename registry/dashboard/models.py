@@ -90,6 +90,33 @@ class SupportTotal(db.Model):
     )
 
 
+class SupportCutTotal(db.Model):
+    """The year's cells of ``SupportRollup`` (month 0) by one filter only: per region, year,
+    filter (``cut`` 'category', 'org_kind' or 'flag'; ``value`` the category, kind or flag
+    key/poor/relocation) and status. A page under one filter reads its children's few rows
+    here instead of every rollup cell of theirs. Kept with the rollup cells (the same
+    additions, in the same upsert batch), rebuilt from them."""
+
+    __tablename__ = "support_cut_total"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12))
+    level: Mapped[str] = mapped_column(String(10))
+    year: Mapped[int] = mapped_column(Integer)
+    cut: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    amount_attracted: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    amount_in_kind: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+
+    __table_args__ = (
+        UniqueConstraint("region_code", "year", "cut", "value", "status", name="uq_support_cut_total_cell"),
+        Index("ix_support_cut_total_children", "level", "year", "cut", "value", "region_code"),
+    )
+
+
 class VillageSupportLast(db.Model):
     __tablename__ = "village_support_last"
 

@@ -59,6 +59,7 @@ from .models import (
     AreaYear,
     DayCount,
     PersonTrainingYear,
+    SupportCutTotal,
     SupportRollup,
     SupportTotal,
     VillageStatus,
@@ -394,6 +395,7 @@ def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | No
 
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
     _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
+    _add_to_cells(session, conn, SupportCutTotal, _CUT_KEY, _cut_totals(cells))
     return touched_confirmed
 
 
@@ -433,6 +435,7 @@ def rekey(session, old_flags: dict[str, tuple[bool, bool, bool]], old_kinds: dic
         if status == "confirmed" and was_kind != kind:
             kind_moved.add(code)
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
+    _add_to_cells(session, conn, SupportCutTotal, _CUT_KEY, _cut_totals(cells))
     return kind_moved
 
 
@@ -462,6 +465,24 @@ _ROLLUP_KEY = ("region_code", "level", "year", "month", "category", "org_kind", 
                "status")
 _TOTAL_KEY = ("region_code", "level", "year", "month", "category", "status")
 _MEASURES = ("record_count", "amount", "amount_attracted", "amount_in_kind")
+_CUT_KEY = ("region_code", "level", "year", "cut", "value", "status")
+_CUT_FLAGS = ("key", "poor", "relocation")
+
+
+def _cut_totals(cells: dict[tuple, list]) -> dict[tuple, list]:
+    """``SupportCutTotal``'s cells of rollup cells (``_ROLLUP_KEY``: their year's, month 0):
+    each counted under its category, its kind and each flag it has."""
+    out: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    for (region_code, level, year, month, category, kind, *flags, status), values in cells.items():
+        if month != YEAR_TOTAL:
+            continue
+        cuts = [("category", category), ("org_kind", kind)]
+        cuts += [("flag", name) for name, flag in zip(_CUT_FLAGS, flags) if flag]
+        for cut, value in cuts:
+            cell = out[(region_code, level, year, cut, value, status)]
+            for i in range(4):
+                cell[i] += values[i]
+    return out
 
 
 def _add_to_cells(session, conn, model, key_columns, cells) -> None:
@@ -981,6 +1002,7 @@ def add_records(session, condition, counted: list[tuple] | None = None) -> None:
                         cell[i] += measures[i]
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)  # the listener's own upserts
     _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
+    _add_to_cells(session, conn, SupportCutTotal, _CUT_KEY, _cut_totals(cells))
     if confirmed:  # as the listener: the villages' latest confirmed support and their areas
         villages = set(conn.execute(select(model.village_code).where(condition, model.status == "confirmed")
                                     .distinct()).scalars())
@@ -1016,6 +1038,22 @@ def _rebuild_rollup_statements(model) -> tuple:
         statements.append(from_rows(level, n, below, r.month, r.month != YEAR_TOTAL))
     for level, n in LEVEL_CUTS:
         statements.append(from_rows(level, n, level, literal(YEAR_TOTAL), r.month != YEAR_TOTAL))
+    return tuple(statements)
+
+
+@functools.cache
+def _rebuild_cut_total_statements() -> tuple:
+    """``SupportCutTotal`` from the rollup's year cells: by category, by kind, by each flag."""
+    r, table = SupportRollup, SupportCutTotal.__table__
+    columns = [*_CUT_KEY, *_MEASURES]
+    sums = (func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted), func.sum(r.amount_in_kind))
+    statements = []
+    for cut, value, where in (("category", r.category, None), ("org_kind", r.org_kind, None),
+                              *(("flag", literal(name), getattr(r, "is_" + name).is_(True)) for name in _CUT_FLAGS)):
+        stmt = (select(r.region_code, r.level, r.year, literal(cut), value, r.status, *sums)
+                .where(r.month == YEAR_TOTAL)
+                .group_by(r.region_code, r.level, r.year, value, r.status))
+        statements.append(table.insert().from_select(columns, stmt if where is None else stmt.where(where)))
     return tuple(statements)
 
 
@@ -1056,6 +1094,7 @@ def _rebuild_all() -> None:
     conn = db.session.connection()
     conn.execute(delete(SupportRollup.__table__))
     conn.execute(delete(SupportTotal.__table__))
+    conn.execute(delete(SupportCutTotal.__table__))
     conn.execute(delete(VillageSupportLast.__table__))
     refresh_person_training(conn, None)
     if model is None:
@@ -1074,6 +1113,8 @@ def _rebuild_all() -> None:
             .group_by(r.region_code, r.level, r.year, r.month, r.category, r.status),
         )
     )
+    for statement in _rebuild_cut_total_statements():
+        conn.execute(statement)
     for statement in _rebuild_last_statements():
         conn.execute(statement)
     refresh_village_status(conn, None)
