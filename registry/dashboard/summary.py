@@ -1043,15 +1043,20 @@ def _rebuild_rollup_statements(model) -> tuple:
 
 @functools.cache
 def _rebuild_cut_total_statements() -> tuple:
-    """``SupportCutTotal`` from the rollup's year cells: by category, by kind, by each flag."""
-    r, table = SupportRollup, SupportCutTotal.__table__
+    """``SupportCutTotal`` from the year cells (month 0, a literal: the partial indexes) of
+    ``SupportTotal`` (by category) and of the rollup (by kind, by each flag)."""
+    table = SupportCutTotal.__table__
     columns = [*_CUT_KEY, *_MEASURES]
-    sums = (func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted), func.sum(r.amount_in_kind))
     statements = []
-    for cut, value, where in (("category", r.category, None), ("org_kind", r.org_kind, None),
-                              *(("flag", literal(name), getattr(r, "is_" + name).is_(True)) for name in _CUT_FLAGS)):
+    for model, cut, value, where in (
+            (SupportTotal, "category", SupportTotal.category, None),
+            (SupportRollup, "org_kind", SupportRollup.org_kind, None),
+            *((SupportRollup, "flag", literal(name), getattr(SupportRollup, "is_" + name).is_(True))
+              for name in _CUT_FLAGS)):
+        r = model
+        sums = (func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted), func.sum(r.amount_in_kind))
         stmt = (select(r.region_code, r.level, r.year, literal(cut), value, r.status, *sums)
-                .where(r.month == YEAR_TOTAL)
+                .where(r.month == literal_column(str(YEAR_TOTAL)))
                 .group_by(r.region_code, r.level, r.year, value, r.status))
         statements.append(table.insert().from_select(columns, stmt if where is None else stmt.where(where)))
     return tuple(statements)
