@@ -32,7 +32,8 @@ from .core.scope import (
     scope_rule,
 )
 from .notifications.models import Notification, NotificationPreference, NotificationProfile
-from .dashboard.models import AreaSummary, DayCount, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
+from .dashboard.models import (AreaCut, AreaSummary, AreaYear, DayCount, SupportCutTotal, SupportRollup, SupportTotal,
+                               VillageStatus, VillageSupportLast)
 from .closing.models import ReopenRequest, YearClose
 from .core.enums import INDIVIDUAL
 from .duty.models import DutyMonth
@@ -77,7 +78,10 @@ scope_rule(Escalation, by_org_or_region(Escalation.organization_id, Escalation.v
 # summaries: region staff and viewers; the per-village ones also the village itself
 scope_rule(SupportRollup, by_region(SupportRollup.region_code, STAFF))
 scope_rule(SupportTotal, by_region(SupportTotal.region_code, STAFF))
+scope_rule(SupportCutTotal, by_region(SupportCutTotal.region_code, STAFF))
 scope_rule(AreaSummary, by_region(AreaSummary.area, STAFF))
+scope_rule(AreaCut, by_region(AreaCut.area, STAFF))
+scope_rule(AreaYear, by_region(AreaYear.area, STAFF))
 scope_rule(DayCount, by_region(DayCount.region_code, STAFF))
 scope_rule(VillageSupportLast, by_region(VillageSupportLast.village_code))
 scope_rule(VillageStatus, by_region(VillageStatus.code))

@@ -20,9 +20,12 @@ from sqlalchemy import select
 from registry.core.timeutil import local_today
 from registry.dashboard.figures import AREA_FIGURES, area_settings
 from registry.dashboard.models import (
+    AreaCut,
     AreaSummary,
+    AreaYear,
     DayCount,
     PersonTrainingYear,
+    SupportCutTotal,
     SupportRollup,
     SupportTotal,
     VillageStatus,
@@ -34,6 +37,7 @@ from registry.extensions import db
 _ROLLUP_KEY = ("region_code", "level", "year", "month", "category", "org_kind", "is_key", "is_poor", "is_relocation",
                "status")
 _TOTAL_KEY = ("region_code", "level", "year", "month", "category", "status")
+_CUT_KEY = ("region_code", "level", "year", "cut", "value", "status")
 _MEASURES = ("record_count", "amount", "amount_attracted", "amount_in_kind")
 _STATUS = ("is_key", "is_poor", "is_relocation", "first_secretaries", "team_size", "resident_pairings",
            "enterprise_pairings", "pairings_valid_until", "last_confirmed_on")
@@ -56,6 +60,7 @@ def read_summaries() -> dict[str, object]:
     return {
         "support_rollup": _cells(SupportRollup, _ROLLUP_KEY),
         "support_total": _cells(SupportTotal, _TOTAL_KEY),
+        "support_cut_total": _cells(SupportCutTotal, _CUT_KEY),
         "village_support_last": set(conn.execute(select(
             VillageSupportLast.village_code, VillageSupportLast.category, VillageSupportLast.org_kind,
             VillageSupportLast.last_confirmed_on)).all()),
@@ -64,6 +69,9 @@ def read_summaries() -> dict[str, object]:
         "village_status": {row.code: tuple(getattr(row, c) for c in _STATUS)
                            for row in conn.execute(select(VillageStatus.__table__))},
         "area_summary": {row.area: row for row in conn.execute(select(AreaSummary.__table__))},
+        "area_cut": {(row.cut, row.value, row.area): row for row in conn.execute(select(AreaCut.__table__))},
+        "area_year": {(row.year, row.area): (row.settings, row.trained_people, row.months_under_min)
+                      for row in conn.execute(select(AreaYear.__table__))},
         "day_count": {(row.kind, row.level, row.region_code, row.day): row.count
                       for row in conn.execute(select(DayCount.__table__)) if row.count},
     }
@@ -87,7 +95,8 @@ def differences() -> list[str]:
     stored = read_summaries()
     built = rebuilt_summaries()
     out: list[str] = []
-    for name in ("support_rollup", "support_total", "village_support_last", "person_training_year", "day_count"):
+    for name in ("support_rollup", "support_total", "support_cut_total", "village_support_last",
+                 "person_training_year", "day_count"):
         have, want = stored[name], built[name]
         if have != want:
             if isinstance(have, dict):
@@ -125,6 +134,71 @@ def differences() -> list[str]:
         ref_until = ref.valid_until if ref is not None else date(today.year + 1, 1, 1)
         if row.valid_until != ref_until:
             out.append(f"area_summary {area}: valid until {row.valid_until} != {ref_until}")
+
+    # the figures by year: read only beside a fresh area row (the page computes the other areas live)
+    fresh_areas = {area for area, row in stored["area_summary"].items()
+                   if row.year == today.year and row.settings == settings and row.computed_on <= today < row.valid_until}
+    have, want = stored["area_year"], built["area_year"]
+    for key in sorted({*have, *want}):
+        if key[1] in fresh_areas and have.get(key) != want.get(key):
+            out.append(f"area_year {key}: {have.get(key)} != {want.get(key)}")
+
+    # the filtered figures: as the area rows, per filter value; an area the stored area
+    # rows know must have a row for every filter value (the page computes a missing one live,
+    # but the writer always writes them)
+    have, want = stored["area_cut"], built["area_cut"]
+    for key in sorted({*have, *want}):
+        row, ref = have.get(key), want.get(key)
+        wanted = {k: getattr(ref, k) for k in AREA_FIGURES} if ref is not None else zeros
+        if row is None:
+            if wanted != zeros or key[2] in stored["area_summary"]:
+                out.append(f"area_cut {key}: missing, rebuild has {wanted}")
+            continue
+        fresh = row.year == today.year and row.settings == settings and row.computed_on <= today < row.valid_until
+        if not fresh:
+            continue  # outdated by time or a setting: computed live
+        figures = {k: getattr(row, k) for k in AREA_FIGURES}
+        if figures != wanted:
+            out.append(f"area_cut {key}: {figures} != {wanted}")
+        ref_until = ref.valid_until if ref is not None else date(today.year + 1, 1, 1)
+        if row.valid_until != ref_until:
+            out.append(f"area_cut {key}: valid until {row.valid_until} != {ref_until}")
+    out += live_differences(stored, fresh_areas, today)
+    return out
+
+
+def live_differences(stored: dict, fresh_areas: set[str], today: date) -> list[str]:
+    """What the fresh filtered and yearly rows say that the coverage page's live
+    computation of the same areas (``area_figures`` under the filter, or for the year)
+    does not: the rows are counted in Python from the rows ``area_figures`` joins in SQL."""
+    from registry.dashboard.cuts import CUTS
+    from registry.dashboard.definitions import Filters
+    from registry.dashboard.figures import area_figures
+
+    settings = area_settings(current_app.config)
+    out: list[str] = []
+    zeros = dict.fromkeys(AREA_FIGURES, 0)
+    for cut, value in CUTS:
+        rows = {key[2]: row for key, row in stored["area_cut"].items() if key[:2] == (cut, value)
+                and row.year == today.year and row.settings == settings and row.computed_on <= today < row.valid_until}
+        if not rows:
+            continue
+        filters = Filters(today.year, **{cut: value})
+        live = area_figures(db.session, sorted(rows), today, today.year, filters=filters)
+        for area, row in rows.items():
+            figures = {k: getattr(row, k) for k in AREA_FIGURES}
+            if figures != live.get(area, zeros):
+                out.append(f"area_cut {(cut, value, area)}: {figures} != live {live.get(area, zeros)}")
+    if fresh_areas:
+        years = {year for year, _area in stored["area_year"]} | {today.year - 1, today.year}
+        for year in sorted(years):
+            live = area_figures(db.session, sorted(fresh_areas), today, year)
+            for area in sorted(fresh_areas):
+                _settings, trained, months = stored["area_year"].get((year, area), (settings, 0, 0))
+                want = live.get(area, zeros)
+                if (trained, months) != (want["trained_people"], want["months_under_min"]):
+                    out.append(f"area_year {(year, area)}: {(trained, months)} != live "
+                               f"{(want['trained_people'], want['months_under_min'])}")
     return out
 
 

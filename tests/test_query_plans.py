@@ -123,6 +123,25 @@ def test_no_full_scan_of_the_large_tables(captured, _app):
     assert not problems, f"{len(problems)} statements scan a large table:\n" + "\n".join(problems)
 
 
+def test_coverage_filters_read_their_summaries(captured):
+    """The province coverage API under one filter sums the filter's area rows
+    (``area_cut``), a past year the area rows with the year's (``area_year``), and both
+    count overdue and ending soon by day (``day_count``): none joins the postings,
+    pairings, duty months or latest confirmed support of the province's villages (the live
+    computation, for an area whose row no longer holds), nor counts its pending records."""
+    live = re.compile(r"\b(?:FROM|JOIN) (posting|pairing|duty_month|village_support_last|village_status)\b")
+    pending = re.compile(r"\bFROM support_record\b(?!.*submitted_at >=)", re.S)
+    for label, table in (("?category=funds", "area_cut"), ("?org_kind=enterprise", "area_cut"),
+                         ("?flag=key", "area_cut"), ("?year=last", "area_year")):
+        statements = [statement for page, statement, _ in captured if page == f"coverage API {label}"]
+        assert statements, label
+        assert any(f"FROM {table}" in s for s in statements), (label, table)
+        assert any("FROM day_count" in s for s in statements), label
+        assert not [s for s in statements if live.search(s)], (label, [s[:200] for s in statements if live.search(s)])
+        # the one read of the records: those submitted on the overdue cut-off's own day
+        assert not [s for s in statements if pending.search(s)], label
+
+
 def test_the_check_sees_a_full_scan(app):
     """The check itself: a filter on a column without an index is a full scan."""
     conn = db.session.connection()

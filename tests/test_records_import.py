@@ -302,6 +302,8 @@ def test_the_migration_numbers_the_stored_records_by_unit_and_year(tmp_path, app
 
     monkeypatch.setattr(summary, "refresh_days", lambda *args, **kwargs: None)
     monkeypatch.setattr(summary, "raise_markers", lambda *args, **kwargs: None)  # nor the change markers
+    # nor the filtered area summaries (area_cut, area_year)
+    monkeypatch.setattr(summary, "_refresh_cuts", lambda *args, **kwargs: None)
 
     app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
     with app.app_context():

@@ -159,6 +159,20 @@ class Summaries(RuleBasedStateMachine):
         self._check()
         return done
 
+    def _check_all_fresh(self) -> None:
+        """After the daily refresh the pages read only summaries: every area row, and every
+        filtered area row, holds today."""
+        from flask import current_app
+
+        from registry.dashboard.figures import area_settings, fresh_clause
+        from registry.dashboard.models import AreaCut, AreaSummary
+
+        today, settings = local_today(), area_settings(current_app.config)
+        for model in (AreaSummary, AreaCut):
+            stale = db.session.scalars(select(model.area).where(~fresh_clause(today.year, settings, today, model))).all()
+            assert not stale, (model.__tablename__, stale, self.steps)
+        db.session.rollback()
+
     def _check(self) -> None:
         found = differences()
         db.session.rollback()
@@ -401,6 +415,7 @@ class Summaries(RuleBasedStateMachine):
         if refresh:
             refresh_stale()
             db.session.commit()
+            self._check_all_fresh()
         self.steps.append(f"{days} days later: {local_today()}{' (refreshed)' if refresh else ''}")
         self._check()
 

@@ -4,13 +4,19 @@ each child region, assembled from the summaries. What each figure counts is in
 
 The default view (current year, no filter) of a province, city or county sums the
 ``AreaSummary`` rows of its townships; an area whose row time or a setting has outdated
-is computed live by ``area_figures``, the same code that writes the rows. Other views
-scan ``VillageStatus`` (one row per village) or, with an organization-kind or category
-filter, join the postings, pairings and latest confirmed support. Support amounts and
-the confirmation funnel come from the ``SupportTotal``/``SupportRollup`` summaries.
-Nothing here scans the support records, except for a township's villages (a few hundred
-rows) and the overdue count (pending records only, through a partial index). Ending
-soon and overdue depend on the day and are always counted from their partial indexes.
+is computed live by ``area_figures``, the same code that writes the rows. A view with one
+filter (a category, an organization kind or a village flag) sums the ``AreaCut`` rows of
+that filter the same way (live, under the filter, where a row no longer holds); a past
+(or next) year takes the village figures and posted people from ``AreaSummary`` and the
+year's trained people and short duty months from ``AreaYear``. Other views (a township,
+two filters, the veteran filter) scan ``VillageStatus`` (one row per village) or, with
+an organization-kind or category filter, join the postings, pairings and latest
+confirmed support. Support amounts and the confirmation funnel come from the
+``SupportTotal``/``SupportRollup`` summaries. Overdue and ending soon of a province,
+city or county, unfiltered or under one filter, come from the counts by day
+(``DayCount``); otherwise from the partial indexes of pending records and active
+postings. Nothing here scans the support records, except for a township's villages (a
+few hundred rows) and the pending records of such other views.
 """
 from __future__ import annotations
 
@@ -47,7 +53,8 @@ from .figures import (
     trained_query,
     village_live_query,
 )
-from .models import YEAR_TOTAL, AreaSummary, DayCount, SupportRollup, SupportTotal, VillageStatus
+from .models import (YEAR_TOTAL, AreaCut, AreaSummary, AreaYear, DayCount, SupportCutTotal, SupportRollup, SupportTotal,
+                     VillageStatus)
 
 # Tests import VILLAGE_ROLES, FLAGS, overdue_cutoff, AREA_FIGURES and area_figures from
 # here; they are defined in core.enums, ``definitions`` and ``figures``.
@@ -163,8 +170,14 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     #    summaries for the default view; otherwise one scan over the village summary (filters
     #    on organization kind or category need the postings, pairings and records themselves)
     from_areas = _areas_answer(region, filters, today)
+    cut = _cut_answer(region, filters, today)
+    past_year = _past_year_answer(region, filters, today)
     if from_areas:
         _area_summaries(lo, hi, n, add, today, cfg, filters.year)
+    elif cut is not None:
+        _cut_summaries(lo, hi, n, add, today, cfg, filters, cut)
+    elif past_year:
+        _year_summaries(lo, hi, n, add, today, cfg, filters.year)
     elif filters.org_kind is None and filters.category is None and not filters.veteran:
         fresh = or_(VillageStatus.pairings_valid_until.is_(None), VillageStatus.pairings_valid_until > today)
         rows_iter = _run(_village_summary_query(lo, hi, n, filters, fresh, cfg, today)).all()
@@ -184,12 +197,12 @@ def compute(region: Region, filters: Filters, today: date | None = None) -> Cove
     # 3. overdue records and 4. postings ending soon: from the counts by day where no
     #    filter narrows them (pending records and active postings otherwise, indexed)
     if by_days(region, filters):
-        _day_counts(region, lo, hi, n, add, today, cfg)
+        _day_counts(region, lo, hi, n, add, today, cfg, filters)
     else:
         _overdue(lo, hi, filters, n, add, cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
         _ending_soon(lo, hi, filters, n, add, today, cfg)
     # (without the areas' summaries, people trained this year and months under the minimum)
-    if not from_areas:
+    if not (from_areas or cut is not None or past_year):
         for p, people, trained in _run(trained_query(lo, hi, n, filters, cfg)):
             add(p, posted_people=people, trained_people=trained)
         for p, count in _run(months_short_query(lo, hi, n, filters, cfg)):
@@ -246,6 +259,94 @@ def _area_summaries(lo, hi, n, add, today, cfg, year) -> None:
         live = area_figures(db.session, stale, today, year) if stale else {}
     for p, *values in sums:
         add(p, **dict(zip(AREA_FIGURES, values)))
+    for area, values in live.items():
+        add(area[:n], **values)
+
+
+def _cut_answer(region: Region, filters: Filters, today: date) -> tuple[str, str] | None:
+    """The ``AreaCut`` rows (cut, value) that hold this view, if any: a province, city or
+    county, the current year, one filter (a category, an organization kind or a flag)."""
+    if region.level not in ("province", "city", "county") or filters.year != today.year or filters.veteran:
+        return None
+    given = [(cut, value) for cut, value in (("category", filters.category), ("org_kind", filters.org_kind),
+                                             ("flag", filters.flag)) if value is not None]
+    return given[0] if len(given) == 1 else None
+
+
+def _past_year_answer(region: Region, filters: Filters, today: date) -> bool:
+    """Whether ``AreaSummary`` with ``AreaYear`` holds this view: a province, city or
+    county, another year than the current one, no other filter."""
+    return (region.level in ("province", "city", "county") and filters.year != today.year
+            and filters.category is None and filters.org_kind is None and filters.flag is None
+            and not filters.veteran)
+
+
+@cache
+def _cut_stmts(n: int):
+    c, a = AreaCut, AreaSummary
+    fresh = fresh_clause(bindparam("year"), bindparam("settings"), bindparam("today"), c)
+    own = and_(c.cut == bindparam("cut"), c.value == bindparam("value"))
+    prefix = func.substr(c.area, 1, n)
+    sums = (select(prefix, *(func.sum(getattr(c, name)) for name in AREA_FIGURES))
+            .where(own, c.area.between(bindparam("lo"), bindparam("hi")), fresh).group_by(prefix))
+    # the areas without a fresh row of the cut: every area with a row is expected to have one
+    stale = select(a.area).where(a.area.between(bindparam("lo"), bindparam("hi")),
+                                 ~select(c.area).where(own, c.area == a.area, fresh).exists())
+    return sums, stale
+
+
+def _cut_summaries(lo, hi, n, add, today, cfg, filters: Filters, cut: tuple[str, str]) -> None:
+    """Sum the fresh ``AreaCut`` rows of the filter per child; compute the other areas live
+    under the filter (``area_figures``, the code that writes the rows)."""
+    sums_stmt, stale_stmt = _cut_stmts(n)
+    params = dict(lo=lo, hi=hi, year=today.year, settings=area_settings(cfg), today=today, cut=cut[0], value=cut[1])
+    sums = _run(sums_stmt, **params).all()
+    stale = _run(stale_stmt, **params).scalars().all()
+    if not sums and not stale:  # no row at all: not built yet (or nothing there)
+        live = area_figures(db.session, None, today, filters.year, lo, hi, filters=filters)
+    else:
+        live = area_figures(db.session, stale, today, filters.year, filters=filters) if stale else {}
+    for p, *values in sums:
+        add(p, **dict(zip(AREA_FIGURES, values)))
+    for area, values in live.items():
+        add(area[:n], **values)
+
+
+_YEARLESS = tuple(name for name in AREA_FIGURES if name not in ("trained_people", "months_under_min"))
+
+
+@cache
+def _year_stmts(n: int):
+    a, y = AreaSummary, AreaYear
+    fresh = fresh_clause(bindparam("this_year"), bindparam("settings"), bindparam("today"))
+    in_range = a.area.between(bindparam("lo"), bindparam("hi"))
+    prefix = func.substr(a.area, 1, n)
+    base = select(prefix, *(func.sum(getattr(a, name)) for name in _YEARLESS)).where(in_range, fresh).group_by(prefix)
+    q = func.substr(y.area, 1, n)
+    year = (select(q, func.sum(y.trained_people), func.sum(y.months_under_min))
+            .join(a, a.area == y.area)
+            .where(y.year == bindparam("year"), y.settings == bindparam("settings"),
+                   y.area.between(bindparam("lo"), bindparam("hi")), fresh)
+            .group_by(q))
+    return base, year, select(a.area).where(in_range, ~fresh)
+
+
+def _year_summaries(lo, hi, n, add, today, cfg, year: int) -> None:
+    """A past (or next) year: the village figures and posted people of the fresh
+    ``AreaSummary`` rows (they do not depend on the year), the year's trained people and
+    short duty months from ``AreaYear``; the other areas live for the year."""
+    base_stmt, year_stmt, stale_stmt = _year_stmts(n)
+    params = dict(lo=lo, hi=hi, this_year=today.year, year=year, settings=area_settings(cfg), today=today)
+    base = _run(base_stmt, **params).all()
+    stale = _run(stale_stmt, **params).scalars().all()
+    if not base and not stale:
+        live = area_figures(db.session, None, today, year, lo, hi)
+    else:
+        live = area_figures(db.session, stale, today, year) if stale else {}
+        for p, trained, months in _run(year_stmt, **params):
+            add(p, trained_people=int(trained or 0), months_under_min=int(months or 0))
+    for p, *values in base:
+        add(p, **dict(zip(_YEARLESS, values)))
     for area, values in live.items():
         add(area[:n], **values)
 
@@ -326,11 +427,23 @@ def _support_stmts(child_level: str | None, shape):
         .group_by(r.status),
         cols,
     )
-    if child_level and child_level != "village":
+    one = [(cut, value) for cut, value in (("category", filters.category), ("org_kind", filters.org_kind),
+                                           ("flag", filters.flag)) if value is not None]
+    if child_level and child_level != "village" and len(one) == 1:  # one filter: its own year totals
+        c = SupportCutTotal
+        per_child = (
+            select(c.region_code, c.status, func.sum(c.record_count), func.sum(c.amount), func.sum(c.amount_attracted),
+                   func.sum(c.amount_in_kind))
+            .where(c.level == child_level, c.year == filters.year, c.cut == one[0][0], c.value == one[0][1],
+                   c.region_code.between(bindparam("lo"), bindparam("hi")))
+            .group_by(c.region_code, c.status)
+        )
+    elif child_level and child_level != "village":
         per_child = apply_filters(
             select(r.region_code, r.status, func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted),
                    func.sum(r.amount_in_kind))
-            .where(r.level == child_level, r.year == filters.year, r.month == YEAR_TOTAL,
+            # the month a literal, so the partial indexes of the year's cells (month = 0) apply
+            .where(r.level == child_level, r.year == filters.year, r.month == literal_column(str(YEAR_TOTAL)),
                    r.region_code.between(bindparam("lo"), bindparam("hi")))
             .group_by(r.region_code, r.status),
             cols,
@@ -439,20 +552,30 @@ class _Adder:
         self._add(self.rows.get(prefix), values)
 
 
+def _one_filter(filters: Filters) -> tuple[str, str] | None | bool:
+    """The filter of a view narrowed by one category, organization kind or village flag
+    (and nothing else but the year); None without any; False with more than one or the
+    veteran filter."""
+    if filters.veteran:
+        return False
+    given = [(cut, value) for cut, value in (("category", filters.category), ("org_kind", filters.org_kind),
+                                             ("flag", filters.flag)) if value is not None]
+    return given[0] if len(given) == 1 else (None if not given else False)
+
+
 def by_days(region: Region, filters: Filters) -> bool:
     """Whether the counts by day answer a region's overdue and ending-soon figures: a
     province, city or county (a township's children are villages, counted from their few
-    records and postings), without a category, organization-kind, flag or veteran filter
-    (the year does not change either figure)."""
-    return (region.level in ("province", "city", "county") and filters.category is None
-            and filters.org_kind is None and filters.flag is None and not filters.veteran)
+    records and postings), without a filter or with one category, organization kind or
+    flag (the counts by day hold each); the year does not change either figure."""
+    return region.level in ("province", "city", "county") and _one_filter(filters) is not False
 
 
 @cache
-def _day_stmts():
+def _day_stmts(shape):
     """The children's sums of the counts by day (``DayCount``) over a span of days, and
     the records submitted on the cut-off's own day before the cut-off (the one day the
-    rows cannot split), through the index on (status, submitted_at)."""
+    rows cannot split), through the index on (status, submitted_at), under the filter."""
     from ..records.models import SupportRecord as s
 
     d = DayCount
@@ -469,24 +592,31 @@ def _day_stmts():
               .where(s.status == literal_column("'submitted'"), s.submitted_at >= bindparam("day_start"),
                      s.submitted_at < bindparam("cutoff"), within)
               .group_by(prefix))
-    return sums, sliver
+    return sums, record_filters(sliver, s, Filters.parametric(shape))
 
 
-def _day_counts(region, lo, hi, n, add, today, cfg) -> None:
+def _day_counts(region, lo, hi, n, add, today, cfg, filters: Filters) -> None:
     """Overdue and ending soon of a province, city or county from the counts by day of its
-    children (an area's rows for a county's townships and its own postings)."""
-    sums, sliver = _day_stmts()
+    children (an area's rows for a county's townships and its own postings), under the
+    view's filter (``summary.day_kind``; a category does not narrow the postings)."""
+    from .summary import day_kind
+
+    one = _one_filter(filters) or None
+    submitted = day_kind("submitted", *one) if one else "submitted"
+    ends = day_kind("ends", *one) if one and one[0] != "category" else "ends"
+    sums, sliver = _day_stmts(filters.shape)
     level = {"province": "city", "city": "county", "county": "area"}[region.level]
     cutoff = overdue_cutoff(cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
     day_start = datetime.combine(cutoff.date(), time())
-    for code, count in _run(sums, kind="submitted", level=level, lo=lo, hi=hi, first=date.min,
+    for code, count in _run(sums, kind=submitted, level=level, lo=lo, hi=hi, first=date.min,
                             last=cutoff.date() - timedelta(days=1)):
         add(code[:n], overdue=int(count or 0))
     m = PREFIX_LENGTH[region.level]
-    for p, count in _run(sliver, n=n, m=m, region_prefix=region.code[:m], day_start=day_start, cutoff=cutoff):
+    for p, count in _run(sliver, **filters.params, n=n, m=m, region_prefix=region.code[:m], day_start=day_start,
+                         cutoff=cutoff):
         add(p, overdue=count)
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
-    for code, count in _run(sums, kind="ends", level=level, lo=lo, hi=hi, first=today, last=soon):
+    for code, count in _run(sums, kind=ends, level=level, lo=lo, hi=hi, first=today, last=soon):
         add(code[:n], ending_soon=int(count or 0))
 
 

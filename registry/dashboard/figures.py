@@ -36,9 +36,9 @@ def area_settings(cfg) -> str:
                      "REGISTRY_SUPPORT_WINDOW_DAYS"))
 
 
-def fresh_clause(year, settings, today):
-    """Condition: an area row computed for ``year`` under ``settings`` that holds on ``today``."""
-    a = AreaSummary
+def fresh_clause(year, settings, today, a=AreaSummary):
+    """Condition: an area row (``AreaSummary``, or ``a``: ``AreaCut``) computed for ``year``
+    under ``settings`` that holds on ``today``."""
     return and_(a.year == year, a.settings == settings, a.computed_on <= today, a.valid_until > today)
 
 
@@ -48,12 +48,15 @@ def area_fresh(today: date, cfg):
 
 
 def area_figures(executor, areas: list[str] | None, today: date, year: int,
-                 lo: str = "000000000000", hi: str = "999999999999") -> dict[str, dict[str, int]]:
+                 lo: str = "000000000000", hi: str = "999999999999",
+                 filters: Filters | None = None) -> dict[str, dict[str, int]]:
     """The summary figures of each area, computed from the postings, pairings, latest
     confirmed support and duty months (when ``areas`` is None: every area between
-    ``lo`` and ``hi`` with any of them)."""
+    ``lo`` and ``hi`` with any of them); with ``filters``, under its category,
+    organization kind or flag (``year``: the filters')."""
     cfg = current_app.config
-    village, trained, months = _area_statements(today, year, area_settings(cfg), areas is not None)
+    filters = filters or Filters(year)
+    village, trained, months = _area_statements(today, filters, area_settings(cfg), areas is not None)
     out: dict[str, dict[str, int]] = {}
 
     def row(p: str) -> dict[str, int]:
@@ -76,21 +79,20 @@ def area_figures(executor, areas: list[str] | None, today: date, year: int,
 _STATEMENTS: dict[tuple, tuple] = {}
 
 
-def _area_statements(today: date, year: int, settings: str, by_area: bool) -> tuple:
-    """The three statements of ``area_figures``, built once a day (per year and settings)
-    with the bounds and areas as parameters: every flush that touches an area runs them,
-    and building them costs more than running them on a township."""
-    key = (today, year, settings, by_area)
+def _area_statements(today: date, filters: Filters, settings: str, by_area: bool) -> tuple:
+    """The three statements of ``area_figures``, built once a day (per filters and
+    settings) with the bounds and areas as parameters: every flush that touches an area
+    runs them, and building them costs more than running them on a township."""
+    key = (today, filters, settings, by_area)
     statements = _STATEMENTS.get(key)
     if statements is None:
         cfg = current_app.config
-        filters = Filters(year)
         lo, hi = bindparam("lo", type_=String), bindparam("hi", type_=String)
         areas = bindparam("areas", expanding=True) if by_area else None
         statements = (village_live_query(lo, hi, 9, filters, today, cfg, areas=areas),
                       trained_query(lo, hi, 9, filters, cfg, areas=areas),
                       months_short_query(lo, hi, 9, filters, cfg, areas=areas))
-        if len(_STATEMENTS) > 16:
+        if len(_STATEMENTS) > 64:
             _STATEMENTS.clear()
         _STATEMENTS[key] = statements
     return statements

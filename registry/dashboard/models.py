@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint  # noqa: F401
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint, text  # noqa: F401
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -55,6 +55,11 @@ class SupportRollup(db.Model):
             name="uq_support_rollup_cell",
         ),
         Index("ix_support_rollup_level_year_region", "level", "year", "region_code"),
+        # a filtered page's children, by organization kind or village flag: the year's cells
+        *(Index(f"ix_support_rollup_year_{name}", "level", "year", column, "region_code",
+                sqlite_where=text("month = 0"), postgresql_where=text("month = 0"))
+          for name, column in (("kind", "org_kind"), ("key", "is_key"), ("poor", "is_poor"),
+                               ("relocation", "is_relocation"))),
     )
 
 
@@ -79,6 +84,36 @@ class SupportTotal(db.Model):
     __table_args__ = (
         UniqueConstraint("region_code", "year", "month", "category", "status", name="uq_support_total_cell"),
         Index("ix_support_total_level_year_region", "level", "year", "region_code"),
+        # a page's children: the year's cells (month = 0) only
+        Index("ix_support_total_year", "level", "year", "region_code",
+              sqlite_where=text("month = 0"), postgresql_where=text("month = 0")),
+    )
+
+
+class SupportCutTotal(db.Model):
+    """The year's cells of ``SupportRollup`` (month 0) by one filter only: per region, year,
+    filter (``cut`` 'category', 'org_kind' or 'flag'; ``value`` the category, kind or flag
+    key/poor/relocation) and status. A page under one filter reads its children's few rows
+    here instead of every rollup cell of theirs. Kept with the rollup cells (the same
+    additions, in the same upsert batch), rebuilt from them."""
+
+    __tablename__ = "support_cut_total"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12))
+    level: Mapped[str] = mapped_column(String(10))
+    year: Mapped[int] = mapped_column(Integer)
+    cut: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    amount_attracted: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    amount_in_kind: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+
+    __table_args__ = (
+        UniqueConstraint("region_code", "year", "cut", "value", "status", name="uq_support_cut_total_cell"),
+        Index("ix_support_cut_total_children", "level", "year", "cut", "value", "region_code"),
     )
 
 
@@ -179,11 +214,16 @@ class DayCount(db.Model):
     ``level`` 'area' holds each area's own rows (``area_of``: a township with its villages,
     or a county's own postings), kept by the summary writer with the area's other figures;
     'county', 'city' and 'province' hold the sums of the areas under them, kept by adding
-    each area's change. Nothing here depends on today, so no row goes stale."""
+    each area's change. Nothing here depends on today, so no row goes stale.
+
+    The same counts under each filter of the coverage page have kinds of their own
+    (``summary.day_kind``: ``submitted:category=funds``, ``ends:org_kind=enterprise``,
+    ``submitted:flag=key``): a record counts under its category, its filer's kind and its
+    village's flags, a posting under its sending unit's kind and its village's flags."""
 
     __tablename__ = "day_count"
 
-    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
     level: Mapped[str] = mapped_column(String(10), primary_key=True)
     region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
@@ -203,3 +243,51 @@ class AreaChange(db.Model):
     area: Mapped[str] = mapped_column(String(12), primary_key=True)
     # raised by a random step (``summary.raise_markers``), so a value never comes back
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+class AreaCut(db.Model):
+    """``AreaSummary`` for one filter of the coverage page: the figures of an area under a
+    record category (``cut`` 'category'), a filer's organization kind ('org_kind') or a
+    village flag ('flag'; ``value`` key, poor or relocation), for the current year. Written
+    with the area's ``AreaSummary`` row, one row per area and filter value (zeros
+    included), so a filtered province page sums about 2,000 rows. Same freshness rule as
+    ``AreaSummary`` (``year``, ``settings``, ``computed_on`` .. ``valid_until``); the
+    coverage page computes an area live where its row no longer holds."""
+
+    __tablename__ = "area_cut"
+
+    cut: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    area: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[str] = mapped_column(String(40))
+    computed_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date, index=True)
+    villages: Mapped[int] = mapped_column(Integer, default=0)
+    key_villages: Mapped[int] = mapped_column(Integer, default=0)
+    first_secretary: Mapped[int] = mapped_column(Integer, default=0)
+    first_secretary_key: Mapped[int] = mapped_column(Integer, default=0)
+    backing_unit: Mapped[int] = mapped_column(Integer, default=0)
+    backing_unit_key: Mapped[int] = mapped_column(Integer, default=0)
+    enterprise: Mapped[int] = mapped_column(Integer, default=0)
+    enterprise_key: Mapped[int] = mapped_column(Integer, default=0)
+    support_12m: Mapped[int] = mapped_column(Integer, default=0)
+    support_12m_key: Mapped[int] = mapped_column(Integer, default=0)
+    teams_under_min: Mapped[int] = mapped_column(Integer, default=0)
+    posted_people: Mapped[int] = mapped_column(Integer, default=0)
+    trained_people: Mapped[int] = mapped_column(Integer, default=0)
+    months_under_min: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AreaYear(db.Model):
+    """The figures of an area that depend on the year, for every year: people in an active
+    posting trained in that year, duty months of that year under the minimum. Written with
+    the area's ``AreaSummary`` row (only years with a figure: a missing row is zeros); a
+    past year's page takes the rest from ``AreaSummary`` (the village figures and the
+    posted people do not depend on the year). Nothing here depends on the day."""
+
+    __tablename__ = "area_year"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area: Mapped[str] = mapped_column(String(12), primary_key=True)
+    settings: Mapped[str] = mapped_column(String(40))
+    trained_people: Mapped[int] = mapped_column(Integer, default=0)
+    months_under_min: Mapped[int] = mapped_column(Integer, default=0)

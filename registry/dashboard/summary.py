@@ -34,7 +34,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import (Integer, and_, bindparam, case, delete, event, extract, func, inspect, literal, literal_column,
-                        select, union_all)
+                        or_, select, union_all)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -48,16 +48,20 @@ from ..organizations.models import Organization
 from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
+from .cuts import cut_figures, year_figures
 from .definitions import support_cutoff, support_window
-from .figures import AREA_FIGURES, area_figures, area_fresh, area_settings
+from .figures import AREA_FIGURES, area_figures, area_fresh, area_settings, fresh_clause
 from .models import (
     ANY,
     LEVEL_CUTS,
     YEAR_TOTAL,
     AreaChange,
+    AreaCut,
     AreaSummary,
+    AreaYear,
     DayCount,
     PersonTrainingYear,
+    SupportCutTotal,
     SupportRollup,
     SupportTotal,
     VillageStatus,
@@ -360,6 +364,8 @@ def settle(session, pending_work: list[Touched]) -> None:
         areas |= _areas_of_people(conn, touched.trainees)
     if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
         areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
+    if touched.old_kinds:  # and the figures by kind (AreaCut, DayCount) of the areas they work in
+        areas |= _areas_of_orgs(conn, model, touched.old_kinds)
     days = touched.days - areas  # refresh_areas counts its areas' days too
     # every area whose figures this transaction may change (``*``: an organization's kind
     # moves its records and pairings in any area)
@@ -407,6 +413,18 @@ def _confirmed_villages_of(conn, model, orgs: dict[int, str]) -> set[str]:
                                                              model.status == "confirmed").distinct()).scalars())
 
 
+def _areas_of_orgs(conn, model, orgs: dict[int, str]) -> set[str]:
+    """The areas of the organizations' postings (with their duty months), pairings and
+    records awaiting confirmation: those whose figures by organization kind they are in."""
+    ids = sorted(orgs)
+    codes = set(conn.execute(select(Posting.region_code).where(Posting.organization_id.in_(ids)).distinct()).scalars())
+    codes |= set(conn.execute(select(Pairing.region_code).where(Pairing.organization_id.in_(ids)).distinct()).scalars())
+    if model is not None:
+        codes |= set(conn.execute(select(model.village_code).where(model.organization_id.in_(ids),
+                                                                    model.status == "submitted").distinct()).scalars())
+    return {area_of(code) for code in codes if code}
+
+
 def _areas_of_people(conn, people: set[int]) -> set[str]:
     codes = conn.execute(select(Posting.region_code).where(Posting.person_id.in_(sorted(people)),
                                                            Posting.is_active)).scalars()
@@ -452,6 +470,7 @@ def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | No
 
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
     _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
+    _add_to_cells(session, conn, SupportCutTotal, _CUT_KEY, _cut_totals(cells))
     return touched_confirmed
 
 
@@ -491,6 +510,7 @@ def rekey(session, old_flags: dict[str, tuple[bool, bool, bool]], old_kinds: dic
         if status == "confirmed" and was_kind != kind:
             kind_moved.add(code)
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
+    _add_to_cells(session, conn, SupportCutTotal, _CUT_KEY, _cut_totals(cells))
     return kind_moved
 
 
@@ -520,6 +540,24 @@ _ROLLUP_KEY = ("region_code", "level", "year", "month", "category", "org_kind", 
                "status")
 _TOTAL_KEY = ("region_code", "level", "year", "month", "category", "status")
 _MEASURES = ("record_count", "amount", "amount_attracted", "amount_in_kind")
+_CUT_KEY = ("region_code", "level", "year", "cut", "value", "status")
+_CUT_FLAGS = ("key", "poor", "relocation")
+
+
+def _cut_totals(cells: dict[tuple, list]) -> dict[tuple, list]:
+    """``SupportCutTotal``'s cells of rollup cells (``_ROLLUP_KEY``: their year's, month 0):
+    each counted under its category, its kind and each flag it has."""
+    out: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    for (region_code, level, year, month, category, kind, *flags, status), values in cells.items():
+        if month != YEAR_TOTAL:
+            continue
+        cuts = [("category", category), ("org_kind", kind)]
+        cuts += [("flag", name) for name, flag in zip(_CUT_FLAGS, flags) if flag]
+        for cut, value in cuts:
+            cell = out[(region_code, level, year, cut, value, status)]
+            for i in range(4):
+                cell[i] += values[i]
+    return out
 
 
 def _add_to_cells(session, conn, model, key_columns, cells) -> None:
@@ -656,10 +694,11 @@ def _village_statements(today: date, by_code: bool) -> tuple:
     return _cached(("villages", today, by_code), build)
 
 
-def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str, date]:
+def area_valid_until(conn, prefixes: list[str] | None, today: date, every_cut: bool = False) -> dict[str, date]:
     """Per area, the first day on which time alone changes one of its figures: a pairing
     starts or ends, a village's latest confirmed support leaves the 12-month window, or
-    the year ends."""
+    the year ends. With ``every_cut``: of any of its filtered figures (``AreaCut``), whose
+    support is a village's latest by category or by kind."""
     year_end = date(today.year + 1, 1, 1)
     out: dict[str, date] = {}
 
@@ -669,7 +708,7 @@ def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str,
             out[area] = min(out.get(area, year_end), day)
 
     params = {} if prefixes is None else {"prefixes": prefixes}
-    pairings, latest = _valid_until_statements(today, support_cutoff(today), prefixes is not None)
+    pairings, latest = _valid_until_statements(today, support_cutoff(today), prefixes is not None, every_cut)
     for prefix, next_start, next_end in conn.execute(pairings, params):
         earlier(prefix, _as_date(next_start))
         earlier(prefix, _as_date(next_end) + timedelta(days=1) if next_end is not None else None)
@@ -679,7 +718,7 @@ def area_valid_until(conn, prefixes: list[str] | None, today: date) -> dict[str,
     return out
 
 
-def _valid_until_statements(today: date, cutoff: date, by_prefix: bool) -> tuple:
+def _valid_until_statements(today: date, cutoff: date, by_prefix: bool, every_cut: bool = False) -> tuple:
     def build():
         def restrict(stmt, col):
             return stmt.where(func.substr(col, 1, 9).in_(bindparam("prefixes", expanding=True))) if by_prefix else stmt
@@ -690,11 +729,13 @@ def _valid_until_statements(today: date, cutoff: date, by_prefix: bool) -> tuple
                     .where(Pairing.kind.in_(("resident", "enterprise_village"))).group_by(p))
         last = VillageSupportLast
         q = func.substr(last.village_code, 1, 9)
+        which = or_(last.category == ANY, last.org_kind == ANY) if every_cut else and_(last.category == ANY,
+                                                                                          last.org_kind == ANY)
         latest = (select(q, func.min(last.last_confirmed_on))
-                  .where(last.category == ANY, last.org_kind == ANY, last.last_confirmed_on >= cutoff).group_by(q))
+                  .where(which, last.last_confirmed_on >= cutoff).group_by(q))
         return restrict(pairings, Pairing.region_code), restrict(latest, last.village_code)
 
-    return _cached(("valid_until", today, cutoff, by_prefix), build)
+    return _cached(("valid_until", today, cutoff, by_prefix, every_cut), build)
 
 
 def _as_date(value) -> date | None:
@@ -722,7 +763,32 @@ def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> No
                 for area, values in figures.items()]
         if rows:
             conn.execute(table.insert(), rows)
+        _refresh_cuts(conn, chunk, today, settings, figures)
     refresh_days(conn, areas)
+
+
+def _refresh_cuts(conn, chunk: list[str] | None, today: date, settings: str, figures: dict) -> None:
+    """Write the areas' ``AreaCut`` and ``AreaYear`` rows (every area's when ``chunk`` is
+    None), with their ``AreaSummary`` rows (``figures``: theirs)."""
+    cut_table, year_table = AreaCut.__table__, AreaYear.__table__
+    cuts = cut_figures(conn, chunk, today, today.year, figures)
+    valid = area_valid_until(conn, None if chunk is None else [a[:9] for a in chunk], today, every_cut=True)
+    if chunk is None:
+        conn.execute(cut_table.delete())
+        conn.execute(year_table.delete())
+    else:
+        conn.execute(cut_table.delete().where(cut_table.c.area.in_(chunk)))
+        conn.execute(year_table.delete().where(year_table.c.area.in_(chunk)))
+    end = date(today.year + 1, 1, 1)
+    rows = [dict(cut=cut, value=value, area=area, year=today.year, settings=settings, computed_on=today,
+                 valid_until=valid.get(area, end), **values)
+            for (cut, value, area), values in cuts.items()]
+    if rows:
+        conn.execute(cut_table.insert(), rows)
+    years = [dict(year=year, area=area, settings=settings, trained_people=trained, months_under_min=months)
+             for (area, year), (trained, months) in sorted(year_figures(conn, chunk).items())]
+    if years:
+        conn.execute(year_table.insert(), years)
 
 
 # -- the counts by day (DayCount) ----------------------------------------------------------
@@ -737,10 +803,18 @@ def refresh_days(conn, areas: set[str] | None) -> None:
     table = DayCount.__table__
     if areas is None:
         conn.execute(table.delete())
-        for statement in _day_rebuild_statements():
+        by_area, by_level = _day_rebuild_statements()
+        for statement in by_area:
+            conn.execute(statement)
+        rows = [dict(kind=kind, level="area", region_code=code, day=day, count=count)
+                for (kind, code, day), count in sorted(_day_cut_counts(conn, _day_cut_sources(False), {}).items())]
+        for i in range(0, len(rows), 5000):
+            conn.execute(table.insert(), rows[i:i + 5000])
+        for statement in by_level:
             conn.execute(statement)
         return
     pending, ending = _day_statements()
+    cut_sources = _day_cut_statements()
     for i in range(0, len(areas), 500):
         chunk = sorted(areas)[i:i + 500]
         params = {"lo": chunk[0][:9] + "000", "hi": chunk[-1][:9] + "999", "areas": [a[:9] for a in chunk]}
@@ -749,6 +823,7 @@ def refresh_days(conn, areas: set[str] | None) -> None:
             for prefix, day, count in conn.execute(statement, params):
                 if day is not None:
                     new[(kind, prefix + "000", _as_date(day))] = int(count)
+        new.update(_day_cut_counts(conn, cut_sources, params))
         t = table.c
         old = {(kind, code, _as_date(day)): int(count) for kind, code, day, count in conn.execute(
             select(t.kind, t.region_code, t.day, t.count).where(t.level == "area", t.region_code.in_(chunk)))}
@@ -796,6 +871,70 @@ def _day_sources(restrict: bool) -> tuple:
     return pending, ending
 
 
+def day_kind(kind: str, cut: str | None = None, value: str | None = None) -> str:
+    """``DayCount.kind`` of the counts by day under a filter: 'submitted' or 'ends', then
+    the filter (``submitted:category=funds``, ``ends:flag=key``); without one, the kind."""
+    return kind if cut is None else f"{kind}:{cut}={value}"
+
+
+def _day_cut_sources(restrict: bool) -> tuple:
+    """Per area (its code's first nine digits), day, category, kind and village flags: the
+    records awaiting confirmation and the active postings, as ``_day_sources`` counts them;
+    ``_day_cut_counts`` spreads them over the filters (``day_kind``)."""
+    from ..records.models import SupportRecord as s
+
+    def limit(stmt, col):
+        if not restrict:
+            return stmt
+        return stmt.where(col.between(bindparam("lo"), bindparam("hi")),
+                          func.substr(col, 1, 9).in_(bindparam("areas", expanding=True)))
+
+    flags = (Region.is_key, Region.is_poor, Region.is_relocation)
+    p, day = func.substr(s.village_code, 1, 9), func.date(s.submitted_at)
+    pending = limit(select(p, day, s.category, Organization.kind, *flags, func.count())
+                    .select_from(s)
+                    .outerjoin(Organization, Organization.id == s.organization_id)
+                    .outerjoin(Region, Region.code == s.village_code)
+                    .where(s.status == literal_column("'submitted'"), s.submitted_at.is_not(None))
+                    .group_by(p, day, s.category, Organization.kind, *flags), s.village_code)
+    q = func.substr(Posting.region_code, 1, 9)
+    ending = limit(select(q, Posting.planned_end, Organization.kind, *flags, func.count())
+                   .select_from(Posting)
+                   .outerjoin(Organization, Organization.id == Posting.organization_id)
+                   .outerjoin(Region, and_(Region.code == Posting.region_code, Region.level == "village"))
+                   .where(Posting.is_active, Posting.planned_end.is_not(None))
+                   .group_by(q, Posting.planned_end, Organization.kind, *flags), Posting.region_code)
+    return pending, ending
+
+
+@functools.cache
+def _day_cut_statements() -> tuple:
+    return _day_cut_sources(restrict=True)
+
+
+def _day_cut_counts(conn, sources: tuple, params: dict) -> dict[tuple, int]:
+    """(kind, area, day) -> count of the counts by day under each filter: a record by its
+    category, its filer's kind and its village's flags; a posting by its sending unit's
+    kind and its village's flags (the category does not narrow the postings ending)."""
+    pending, ending = sources
+    out: dict[tuple, int] = defaultdict(int)
+    names = ("key", "poor", "relocation")
+    for kind, statement in (("submitted", pending), ("ends", ending)):
+        for prefix, day, *keys, count in conn.execute(statement, params):
+            if day is None or prefix is None:
+                continue
+            category = keys.pop(0) if kind == "submitted" else None
+            org_kind, *flags = keys
+            day, area = _as_date(day), prefix + "000"
+            cuts = [("org_kind", org_kind)] if org_kind is not None else []
+            if category is not None:
+                cuts.append(("category", category))
+            cuts += [("flag", name) for name, flag in zip(names, flags) if flag]
+            for cut, value in cuts:
+                out[(day_kind(kind, cut, value), area, day)] += int(count)
+    return dict(out)
+
+
 @functools.cache
 def _day_statements() -> tuple:
     return _day_sources(restrict=True)
@@ -811,12 +950,13 @@ def _day_rebuild_statements() -> tuple:
         prefix, day, count = source.selected_columns
         statements.append(table.insert().from_select(columns, source.with_only_columns(
             literal(kind), literal("area"), prefix.concat("000"), day, count)))
+    by_area, statements = tuple(statements), []
     for level, n in DAY_LEVELS:
         code = func.substr(t.region_code, 1, n).concat("0" * (12 - n))
         statements.append(table.insert().from_select(columns, select(
             t.kind, literal(level), code, t.day, func.sum(t.count)).where(t.level == "area")
             .group_by(t.kind, code, t.day)))
-    return tuple(statements)
+    return by_area, tuple(statements)
 
 
 @functools.cache
@@ -836,6 +976,9 @@ def refresh_stale(today: date | None = None) -> int:
     villages = set(conn.execute(select(VillageStatus.code).where(VillageStatus.pairings_valid_until <= today)).scalars())
     known = set(conn.execute(select(AreaSummary.area)).scalars())
     stale = known - set(conn.execute(select(AreaSummary.area).where(area_fresh(today, current_app.config))).scalars())
+    stale |= known - set(conn.execute(select(AreaCut.area).distinct()).scalars())  # no filtered rows yet
+    stale |= set(conn.execute(select(AreaCut.area).where(~fresh_clause(today.year, area_settings(current_app.config),
+                                                                         today, AreaCut)).distinct()).scalars())
     p = func.substr(Region.code, 1, 9).concat("000")
     held = set(conn.execute(select(p).where(Region.level == "village").distinct()).scalars())
     q = func.substr(Posting.region_code, 1, 9).concat("000")
@@ -935,6 +1078,7 @@ def add_records(session, condition, counted: list[tuple] | None = None) -> None:
                         cell[i] += measures[i]
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)  # the listener's own upserts
     _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
+    _add_to_cells(session, conn, SupportCutTotal, _CUT_KEY, _cut_totals(cells))
     if confirmed:  # as the listener: the villages' latest confirmed support and their areas
         villages = set(conn.execute(select(model.village_code).where(condition, model.status == "confirmed")
                                     .distinct()).scalars())
@@ -976,6 +1120,27 @@ def _rebuild_rollup_statements(model) -> tuple:
 
 
 @functools.cache
+def _rebuild_cut_total_statements() -> tuple:
+    """``SupportCutTotal`` from the year cells (month 0, a literal: the partial indexes) of
+    ``SupportTotal`` (by category) and of the rollup (by kind, by each flag)."""
+    table = SupportCutTotal.__table__
+    columns = [*_CUT_KEY, *_MEASURES]
+    statements = []
+    for model, cut, value, where in (
+            (SupportTotal, "category", SupportTotal.category, None),
+            (SupportRollup, "org_kind", SupportRollup.org_kind, None),
+            *((SupportRollup, "flag", literal(name), getattr(SupportRollup, "is_" + name).is_(True))
+              for name in _CUT_FLAGS)):
+        r = model
+        sums = (func.sum(r.record_count), func.sum(r.amount), func.sum(r.amount_attracted), func.sum(r.amount_in_kind))
+        stmt = (select(r.region_code, r.level, r.year, literal(cut), value, r.status, *sums)
+                .where(r.month == literal_column(str(YEAR_TOTAL)))
+                .group_by(r.region_code, r.level, r.year, value, r.status))
+        statements.append(table.insert().from_select(columns, stmt if where is None else stmt.where(where)))
+    return tuple(statements)
+
+
+@functools.cache
 def _rebuild_last_statements() -> tuple:
     """``VillageSupportLast`` rebuilt: the latest confirmed date per village, category and
     kind from the records (one pass), then the coarser rows (any kind, any category, both)
@@ -1012,6 +1177,7 @@ def _rebuild_all() -> None:
     conn = db.session.connection()
     conn.execute(delete(SupportRollup.__table__))
     conn.execute(delete(SupportTotal.__table__))
+    conn.execute(delete(SupportCutTotal.__table__))
     conn.execute(delete(VillageSupportLast.__table__))
     refresh_person_training(conn, None)
     raise_markers(conn, None)
@@ -1031,6 +1197,8 @@ def _rebuild_all() -> None:
             .group_by(r.region_code, r.level, r.year, r.month, r.category, r.status),
         )
     )
+    for statement in _rebuild_cut_total_statements():
+        conn.execute(statement)
     for statement in _rebuild_last_statements():
         conn.execute(statement)
     refresh_village_status(conn, None)
