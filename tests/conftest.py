@@ -240,10 +240,16 @@ def _clean(app) -> None:
 def app(_app):
     _clean(_app)
     _app.extensions.pop("coverage_cache", None)  # the coverage API's answers of the last test
+    # each test starts as a fresh worker thread does: the last test's GET requests set this
+    # thread's begin mode to deferred (core.database), and nothing of theirs carries over
+    from registry.core.database import set_begin_mode
+
+    token = set_begin_mode("IMMEDIATE")
     with _app.app_context():
         yield _app
         _db.session.rollback()
         _db.session.remove()
+    token.var.reset(token)
 
 
 @pytest.fixture()

@@ -185,6 +185,12 @@ def set_read_only_request(read_only: bool) -> None:
     _begin_mode.set("DEFERRED" if read_only else "IMMEDIATE")
 
 
+def set_begin_mode(mode: str) -> contextvars.Token:
+    """Begin this context's next transactions ``IMMEDIATE`` (a writer's) or ``DEFERRED``;
+    returns the token that resets it (a worker thread starts ``IMMEDIATE``)."""
+    return _begin_mode.set(mode)
+
+
 def only_reading_from_here() -> None:
     """The request's writes are committed and what is left of it only reads (the message
     naming what was saved, the redirect, the page's after-request checks): its next
