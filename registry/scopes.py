@@ -32,8 +32,8 @@ from .core.scope import (
     scope_rule,
 )
 from .notifications.models import Notification, NotificationPreference, NotificationProfile
-from .dashboard.models import (AreaChange, AreaCut, AreaSummary, AreaYear, DayCount, SupportCutTotal, SupportRollup, SupportTotal,
-                               VillageStatus, VillageSupportLast)
+from .dashboard.models import (AreaChange, AreaCut, AreaSummary, AreaYear, DayCount, SupportCutTotal, SupportRollup,
+                               SupportTotal, VillageStatus, VillageSupportLast)
 from .closing.models import ReopenRequest, YearClose
 from .core.enums import INDIVIDUAL
 from .duty.models import DutyMonth
