@@ -28,12 +28,14 @@ def _engine(path):
 @pytest.fixture()
 def engines(tmp_path):
     path = tmp_path / "queue.sqlite3"
+    token = database.set_begin_mode("IMMEDIATE")  # as a writer's thread (a test's GET may have left it deferred)
     first, second = _engine(path), _engine(path)
     with first.begin() as conn:
         conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)"))
     yield first, second
     first.dispose()
     second.dispose()
+    token.var.reset(token)
 
 
 def _write_in_thread(engine, started: threading.Event, done: list):
