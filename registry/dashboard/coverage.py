@@ -472,9 +472,10 @@ def _day_stmts():
     return sums, sliver
 
 
-def _day_counts(region, lo, hi, n, add, today, cfg) -> None:
-    """Overdue and ending soon of a province, city or county from the counts by day of its
-    children (an area's rows for a county's townships and its own postings)."""
+def _day_counts(region, lo, hi, n, add, today, cfg, ending: bool = True) -> None:
+    """Overdue and ending soon (unless not ``ending``) of a province, city or county from
+    the counts by day of its children (an area's rows for a county's townships and its own
+    postings)."""
     sums, sliver = _day_stmts()
     level = {"province": "city", "city": "county", "county": "area"}[region.level]
     cutoff = overdue_cutoff(cfg["REGISTRY_CONFIRMATION_OVERDUE_DAYS"])
@@ -485,9 +486,28 @@ def _day_counts(region, lo, hi, n, add, today, cfg) -> None:
     m = PREFIX_LENGTH[region.level]
     for p, count in _run(sliver, n=n, m=m, region_prefix=region.code[:m], day_start=day_start, cutoff=cutoff):
         add(p, overdue=count)
+    if not ending:
+        return
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
     for code, count in _run(sums, kind="ends", level=level, lo=lo, hi=hi, first=today, last=soon):
         add(code[:n], ending_soon=int(count or 0))
+
+
+def overdue_total(region: Region) -> int | None:
+    """The overdue records of a province, city or county, from the counts by day as the
+    coverage page counts them (a few rows per child instead of every pending record);
+    None for a region below a county (its own records are few: count them)."""
+    if region.level not in ("province", "city", "county"):
+        return None
+    lo, hi = region.range()
+    n = PREFIX_LENGTH[CHILD_LEVEL[region.level]]
+    found = [0]
+
+    def add(_prefix, overdue):
+        found[0] += int(overdue or 0)
+
+    _day_counts(region, lo, hi, n, add, local_today(), current_app.config, ending=False)
+    return found[0]
 
 
 @cache

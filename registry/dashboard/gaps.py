@@ -29,6 +29,8 @@ from ..people.models import Person, Posting
 from ..regions.areas import Areas
 from ..regions.models import Region
 from .definitions import backing_unit_villages, first_secretary_villages, overdue_cutoff, supported_villages, team_sizes
+from .coverage import overdue_total
+from .models import PersonTrainingYear
 
 GAP_KINDS = {
     "no_first_secretary": "重点帮扶村或脱贫村没有在岗第一书记",
@@ -69,7 +71,9 @@ def _village_item(code: str, name: str, detail: str = "") -> dict:
 
 def _count(stmt, core=None) -> int:
     """Lines of a kind: counted on ``core`` (the same rows without the joins that only
-    name them) when the kind has one."""
+    name them) when the kind has one; a ``core`` that is a function gives the count."""
+    if callable(core):
+        return core()
     stmt = core[0] if core is not None else stmt
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
@@ -79,7 +83,7 @@ def _page(stmt, limit: int, offset: int, core=None):
     table alone, in the same order, and the postings named: person and place, in that
     order too), the page's ids are chosen over the postings alone and only those rows are
     named, instead of naming every line and then sorting them all."""
-    if core is None:
+    if core is None or callable(core):
         return stmt.limit(limit).offset(offset)
     rows, named = core
     ids = rows.limit(limit).offset(offset).subquery()
@@ -167,8 +171,9 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
 
     def add(kind, stmt, to_item, place="code", core=None):
         if kind in wanted:
-            out.append((kind, _sorted(stmt, place, sort), to_item, place,
-                        (_sorted(core, place, sort), _sorted(active, place, sort)) if core is not None else None))
+            if core is not None and not callable(core):
+                core = (_sorted(core, place, sort), _sorted(active, place, sort))
+            out.append((kind, _sorted(stmt, place, sort), to_item, place, core))
 
     priority = _priority_villages(region).order_by(Region.code)
     add("no_first_secretary",
@@ -198,7 +203,7 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
     core = (select(Posting.id, Posting.start_date, Posting.region_code.label("place_code"))
             .where(Posting.is_active, region.within(Posting.region_code)).order_by(Posting.start_date, Posting.id))
     try:
-        from ..training.checks import missing_pre_posting, missing_yearly
+        from ..training.checks import missing_pre_posting, missing_yearly, yearly_required
     except ImportError:
         missing_pre_posting = missing_yearly = None
     if missing_pre_posting is not None:
@@ -206,7 +211,13 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
             lambda r: _posting_item(r, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训", r.start_date), "place_code",
             missing_pre_posting(core, today))
         add("no_yearly_training", missing_yearly(active, today.year),
-            lambda r: _posting_item(r, f"{today.year}年尚未参加培训"), "place_code", missing_yearly(core, today.year))
+            lambda r: _posting_item(r, f"{today.year}年尚未参加培训"), "place_code",
+            # counted (and a page's ids picked) through the passed courses per person and
+            # year (PersonTrainingYear, kept exact on every flush): one look-up per posting
+            # instead of joining its person's attendances to their courses
+            core.where(~select(PersonTrainingYear.person_id).where(
+                PersonTrainingYear.person_id == Posting.person_id, PersonTrainingYear.year == today.year,
+                PersonTrainingYear.passed_courses >= yearly_required()).exists()))
 
     try:
         from ..duty.models import DutyMonth
@@ -248,7 +259,10 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
             lambda r: {"subject": f"{r.title}（{r.place}）", "detail": f"{date_cn(r.submitted_at)}提交，村尚未确认",
                        "url": url_for("records.detail", record_id=r.id), "date": to_local(r.submitted_at).date(),
                        "record_id": r.id, "code": r.place_code},
-            "place_code")
+            "place_code",
+            # the count of a province, city or county: from the counts by day (DayCount)
+            None if chase in CHASE_STATES or region.level not in ("province", "city", "county")
+            else lambda: overdue_total(region))
 
     try:
         from ..care.services import uninsured, unchecked
