@@ -111,8 +111,10 @@ def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset
          today: date | None = None, sort: str = "", chase: str = "") -> list[GapList]:
     pages = []
     for kind, stmt, to_item, place, core in _sources(region, kinds, today, sort, chase):
-        rows = db.session.execute(_page(stmt, limit, offset, core)).all() if limit else []
-        pages.append((kind, _count(stmt, core), rows, to_item, place))
+        count = _count(stmt, core)
+        # no list query for a kind with no line on this page (most kinds are empty once handled)
+        rows = db.session.execute(_page(stmt, limit, offset, core)).all() if limit and count > offset else []
+        pages.append((kind, count, rows, to_item, place))
     # the county and township names of every shown line, in one query (no look-up per line)
     areas = Areas().preload(getattr(r, place) for _k, _n, rows, _t, place in pages for r in rows)
     out = []
