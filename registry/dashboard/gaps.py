@@ -28,8 +28,8 @@ from ..extensions import db
 from ..people.models import Person, Posting
 from ..regions.areas import Areas
 from ..regions.models import Region
-from .definitions import backing_unit_villages, first_secretary_villages, overdue_cutoff, supported_villages, team_sizes
 from .coverage import overdue_total
+from .definitions import backing_unit_villages, first_secretary_villages, overdue_cutoff, supported_villages, team_sizes
 from .models import PersonTrainingYear
 
 GAP_KINDS = {
