@@ -100,3 +100,39 @@ def test_every_gap_item_the_api_gives_is_one_its_document_describes(app, db, wor
     validator = jsonschema_rs.validator_for(schema)
     for item in items:
         validator.validate(item)
+
+
+def test_each_kinds_count_and_pages_agree_with_its_full_list_at_every_level(app, db, world):
+    """The counts come from cheaper queries (the postings alone, the passed courses per
+    person and year, the counts by day of the overdue records) and a page's lines are picked
+    before they are named: both must give exactly what the full list (the export's own
+    statements) holds, in its order, for a province, a city and a county."""
+    from registry.dashboard.gaps import gap_counts, gap_rows
+
+    unit = make_org()
+    for n, days in ((4, 31), (5, 29), (6, 90)):  # overdue, not yet overdue, overdue: in another county
+        village = make_village(OTHER_COUNTY, n=n)
+        make_support(unit, village.code, local_today() - timedelta(days=days + 5), status="submitted",
+                     submitted_at=utcnow() - timedelta(days=days))
+        make_posting(make_person(unit), unit, village.code, role="team_member",
+                     start=local_today() - timedelta(days=200 + n))
+    db.session.commit()
+    for code in ("430000000000", COUNTY[:4] + "00000000", COUNTY, OTHER_COUNTY):
+        region = db.session.get(Region, code)
+        with app.test_request_context():
+            full: dict[str, list] = {kind: [] for kind in GAP_KINDS}
+            for row in gap_rows(region):
+                full[next(k for k, label in GAP_KINDS.items() if label == row[0])].append((row[1], row[4]))
+            counts = gap_counts(region)
+            for sort in ("", "-township"):
+                lists = {g.kind: g for g in gaps(region, limit=1000, sort=sort)}
+                for kind in GAP_KINDS:
+                    assert lists[kind].count == counts[kind] == len(full[kind]), (code, kind)
+                    if not sort:
+                        assert [(i["subject"], i["code"]) for i in lists[kind].items] == full[kind], (code, kind)
+                    paged = [i for offset in range(0, len(full[kind]) + 1, 2)
+                             for i in gaps(region, [kind], limit=2, offset=offset, sort=sort)[0].items]
+                    assert [i["subject"] for i in paged] == [i["subject"] for i in lists[kind].items], (code, kind)
+            assert counts["overdue"] == {"430000000000": 3, COUNTY: 1, OTHER_COUNTY: 2}.get(code, counts["overdue"])
+            # with a chase state the records themselves are counted: none chased, all of them
+            assert gap_counts(region, ["overdue"], chase="none")["overdue"] == counts["overdue"]

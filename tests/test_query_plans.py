@@ -61,6 +61,14 @@ def captured(_app):
                 response = clients[persona].get(url.format(last_year=2025))
                 assert response.status_code == 200, (label, response.status_code)
                 page[0] = ""
+            # the gaps worklist's other shapes: a kind's later page, sorted by place, narrowed
+            # by chase state (the overdue records themselves, not the counts by day), a city
+            gaps = f"/gaps/{bench_pages.PROVINCE}"
+            for url in (f"{gaps}?kind=no_pre_posting_training&page=2", f"{gaps}?kind=no_yearly_training&sort=-township",
+                        f"{gaps}?sort=county", f"{gaps}?chase=none", f"/gaps/{bench_pages.CITY}"):
+                page[0] = f"gaps {url}"
+                assert clients["province"].get(url).status_code == 200, url
+                page[0] = ""
             # the keyset lists' further pages (a cursor's position in the query), as a small
             # set and as a large one (paging.COUNT_LIMIT passed: read along the sort's index)
             lists = [(label, persona, url) for label, persona, url in bench_pages.pages(found) if label.endswith(" list")]

@@ -595,8 +595,8 @@ def _day_stmts(shape):
     return sums, record_filters(sliver, s, Filters.parametric(shape))
 
 
-def _day_counts(region, lo, hi, n, add, today, cfg, filters: Filters) -> None:
-    """Overdue and ending soon of a province, city or county from the counts by day of its
+def _day_counts(region, lo, hi, n, add, today, cfg, filters: Filters, ending: bool = True) -> None:
+    """Overdue and ending soon (unless not ``ending``) of a province, city or county from the counts by day of its
     children (an area's rows for a county's townships and its own postings), under the
     view's filter (``summary.day_kind``; a category does not narrow the postings)."""
     from .summary import day_kind
@@ -615,9 +615,29 @@ def _day_counts(region, lo, hi, n, add, today, cfg, filters: Filters) -> None:
     for p, count in _run(sliver, **filters.params, n=n, m=m, region_prefix=region.code[:m], day_start=day_start,
                          cutoff=cutoff):
         add(p, overdue=count)
+    if not ending:
+        return
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
     for code, count in _run(sums, kind=ends, level=level, lo=lo, hi=hi, first=today, last=soon):
         add(code[:n], ending_soon=int(count or 0))
+
+
+def overdue_total(region: Region) -> int | None:
+    """The overdue records of a province, city or county, from the counts by day as the
+    coverage page counts them (a few rows per child instead of every pending record);
+    None for a region below a county (its own records are few: count them)."""
+    if region.level not in ("province", "city", "county"):
+        return None
+    lo, hi = region.range()
+    n = PREFIX_LENGTH[CHILD_LEVEL[region.level]]
+    found = [0]
+
+    def add(_prefix, overdue):
+        found[0] += int(overdue or 0)
+
+    today = local_today()
+    _day_counts(region, lo, hi, n, add, today, current_app.config, Filters(today.year), ending=False)
+    return found[0]
 
 
 @cache

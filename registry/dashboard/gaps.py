@@ -28,7 +28,9 @@ from ..extensions import db
 from ..people.models import Person, Posting
 from ..regions.areas import Areas
 from ..regions.models import Region
+from .coverage import overdue_total
 from .definitions import backing_unit_villages, first_secretary_villages, overdue_cutoff, supported_villages, team_sizes
+from .models import PersonTrainingYear
 
 GAP_KINDS = {
     "no_first_secretary": "重点帮扶村或脱贫村没有在岗第一书记",
@@ -67,10 +69,25 @@ def _village_item(code: str, name: str, detail: str = "") -> dict:
     return {"subject": name, "code": code, "detail": detail, "url": url_for("regions.detail", code=code)}
 
 
-def _listing(stmt, limit: int, offset: int, to_item) -> tuple[int, list[dict]]:
-    count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = db.session.execute(stmt.limit(limit).offset(offset)).all() if limit else []
-    return count, [to_item(r) for r in rows]
+def _count(stmt, core=None) -> int:
+    """Lines of a kind: counted on ``core`` (the same rows without the joins that only
+    name them) when the kind has one; a ``core`` that is a function gives the count."""
+    if callable(core):
+        return core()
+    stmt = core[0] if core is not None else stmt
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def _page(stmt, limit: int, offset: int, core=None):
+    """The shown lines of ``stmt``. With a ``core`` (the kind's rows over the posting
+    table alone, in the same order, and the postings named: person and place, in that
+    order too), the page's ids are chosen over the postings alone and only those rows are
+    named, instead of naming every line and then sorting them all."""
+    if core is None or callable(core):
+        return stmt.limit(limit).offset(offset)
+    rows, named = core
+    ids = rows.limit(limit).offset(offset).subquery()
+    return named.where(Posting.id.in_(select(ids.c.id)))
 
 
 def _posting_item(r, detail: str, when: date | None = None) -> dict:
@@ -92,10 +109,17 @@ def _sorted(stmt, place: str, sort: str):
 
 def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset: int = 0,
          today: date | None = None, sort: str = "", chase: str = "") -> list[GapList]:
+    pages = []
+    for kind, stmt, to_item, place, core in _sources(region, kinds, today, sort, chase):
+        count = _count(stmt, core)
+        # no list query for a kind with no line on this page (most kinds are empty once handled)
+        rows = db.session.execute(_page(stmt, limit, offset, core)).all() if limit and count > offset else []
+        pages.append((kind, count, rows, to_item, place))
+    # the county and township names of every shown line, in one query (no look-up per line)
+    areas = Areas().preload(getattr(r, place) for _k, _n, rows, _t, place in pages for r in rows)
     out = []
-    areas = Areas()
-    for kind, stmt, to_item, place in _sources(region, kinds, today, sort, chase):
-        count, items = _listing(stmt, limit, offset, lambda r: areas.add(to_item(r), getattr(r, place)))
+    for kind, count, rows, to_item, place in pages:
+        items = [areas.add(to_item(r), getattr(r, place)) for r in rows]
         if kind in CHASEABLE:
             states = record_states(i["record_id"] for i in items)
             for i in items:
@@ -110,8 +134,7 @@ EXPORT_HEADERS = ("缺口类型", "对象", "县（市、区）", "乡镇（街�
 def gap_counts(region: Region, kinds: list[str] | None = None, today: date | None = None,
                chase: str = "") -> dict[str, int]:
     """{kind: number of lines} of the worklist (of ``kinds``), in the order of ``GAP_KINDS``."""
-    return {kind: db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-            for kind, stmt, _to_item, _place in _sources(region, kinds, today, "", chase)}
+    return {kind: _count(stmt, core) for kind, stmt, _to_item, _place, core in _sources(region, kinds, today, "", chase)}
 
 
 def gap_count(region: Region, kinds: list[str] | None = None, today: date | None = None, chase: str = "") -> int:
@@ -123,7 +146,7 @@ def gap_rows(region: Region, kinds: list[str] | None = None, sort: str = "", tod
     """Every line of the worklist (of ``kinds``), kind by kind, as the export's rows; a line
     that can be chased ends with its chase state ("未催办", "已催办 2 次，最近：…；已升级至县级")."""
     areas = Areas()
-    for kind, stmt, to_item, place in _sources(region, kinds, today, sort, chase):
+    for kind, stmt, to_item, place, _core in _sources(region, kinds, today, sort, chase):
         states = record_states() if kind in CHASEABLE else {}
         for r in db.session.execute(stmt.execution_options(yield_per=2000)):
             code = getattr(r, place)
@@ -134,8 +157,12 @@ def gap_rows(region: Region, kinds: list[str] | None = None, sort: str = "", tod
 
 
 def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: str, chase: str = "") -> list[tuple]:
-    """(kind, statement, row -> item, name of the place-code column) of each wanted kind
-    (with ``chase``, a chase state: only the kinds that are chased, in that state)."""
+    """(kind, statement, row -> item, name of the place-code column, core) of each wanted
+    kind (with ``chase``, a chase state: only the kinds that are chased, in that state).
+    ``core``, for the kinds about active postings: (the same lines over the posting table
+    alone: their ``id``, start and place, in the statement's order; the active postings
+    named), which counts them and picks a page's ids without joining the person and the
+    place of every line (``_count``, ``_page``)."""
     today = today or local_today()
     cfg = current_app.config
     lo, hi = region.range()
@@ -144,9 +171,11 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
     if chase in CHASE_STATES:
         wanted = [k for k in wanted if k in CHASEABLE]
 
-    def add(kind, stmt, to_item, place="code"):
+    def add(kind, stmt, to_item, place="code", core=None):
         if kind in wanted:
-            out.append((kind, _sorted(stmt, place, sort), to_item, place))
+            if core is not None and not callable(core):
+                core = (_sorted(core, place, sort), _sorted(active, place, sort))
+            out.append((kind, _sorted(stmt, place, sort), to_item, place, core))
 
     priority = _priority_villages(region).order_by(Region.code)
     add("no_first_secretary",
@@ -173,15 +202,24 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
         .where(Posting.is_active, region.within(Posting.region_code))
         .order_by(Posting.start_date, Posting.id)
     )
+    core = (select(Posting.id, Posting.start_date, Posting.region_code.label("place_code"))
+            .where(Posting.is_active, region.within(Posting.region_code)).order_by(Posting.start_date, Posting.id))
     try:
-        from ..training.checks import missing_pre_posting, missing_yearly
+        from ..training.checks import missing_pre_posting, missing_yearly, yearly_required
     except ImportError:
         missing_pre_posting = missing_yearly = None
     if missing_pre_posting is not None:
         add("no_pre_posting_training", missing_pre_posting(active, today),
-            lambda r: _posting_item(r, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训", r.start_date), "place_code")
+            lambda r: _posting_item(r, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训", r.start_date), "place_code",
+            missing_pre_posting(core, today))
         add("no_yearly_training", missing_yearly(active, today.year),
-            lambda r: _posting_item(r, f"{today.year}年尚未参加培训"), "place_code")
+            lambda r: _posting_item(r, f"{today.year}年尚未参加培训"), "place_code",
+            # counted (and a page's ids picked) through the passed courses per person and
+            # year (PersonTrainingYear, kept exact on every flush): one look-up per posting
+            # instead of joining its person's attendances to their courses
+            core.where(~select(PersonTrainingYear.person_id).where(
+                PersonTrainingYear.person_id == Posting.person_id, PersonTrainingYear.year == today.year,
+                PersonTrainingYear.passed_courses >= yearly_required()).exists()))
 
     try:
         from ..duty.models import DutyMonth
@@ -223,7 +261,10 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
             lambda r: {"subject": f"{r.title}（{r.place}）", "detail": f"{date_cn(r.submitted_at)}提交，村尚未确认",
                        "url": url_for("records.detail", record_id=r.id), "date": to_local(r.submitted_at).date(),
                        "record_id": r.id, "code": r.place_code},
-            "place_code")
+            "place_code",
+            # the count of a province, city or county: from the counts by day (DayCount)
+            None if chase in CHASE_STATES or region.level not in ("province", "city", "county")
+            else lambda: overdue_total(region))
 
     try:
         from ..care.services import uninsured, unchecked
@@ -231,14 +272,16 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
         uninsured = unchecked = None
     if uninsured is not None:
         add("no_accident_insurance", uninsured(active, today),
-            lambda r: _posting_item(r, f"今天（{date_cn(today)}）没有在保的人身意外伤害保险，请派出机关办理"), "place_code")
+            lambda r: _posting_item(r, f"今天（{date_cn(today)}）没有在保的人身意外伤害保险，请派出机关办理"), "place_code",
+            uninsured(core, today))
         add("no_health_check", unchecked(active, today.year),
-            lambda r: _posting_item(r, f"{today.year}年尚未安排体检"), "place_code")
+            lambda r: _posting_item(r, f"{today.year}年尚未安排体检"), "place_code", unchecked(core, today.year))
 
     successor = aliased(Posting)
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
-    add("ending_no_successor",
-        active.where(Posting.planned_end.between(today, soon)).where(
+
+    def ending(stmt):
+        return stmt.where(Posting.planned_end.between(today, soon)).where(
             not_(
                 select(successor.id).where(
                     successor.region_code == Posting.region_code, successor.role == Posting.role,
@@ -246,8 +289,11 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
                     or_(successor.is_active, successor.end_date > today),
                 ).exists()
             )
-        ),
-        lambda r: _posting_item(r, f"计划于{date_cn(r.planned_end)}期满，尚无接替人选", r.planned_end), "place_code")
+        )
+
+    add("ending_no_successor", ending(active),
+        lambda r: _posting_item(r, f"计划于{date_cn(r.planned_end)}期满，尚无接替人选", r.planned_end), "place_code",
+        ending(core))
     return out
 
 
