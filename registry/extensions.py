@@ -96,4 +96,33 @@ def _db_group(directory, x_arg):
 migrate = LazyMigrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-talisman = Talisman()
+class _Talisman(Talisman):
+    """Talisman with each view's options and each parsed policy remembered: they depend on
+    the view and the settings alone (``init_app`` starts afresh), so the security headers
+    of a response cost a few dictionary look-ups. A request with a CSP nonce (none is
+    configured) has its policy parsed as before."""
+
+    def init_app(self, app, **kwargs):
+        self._options_by_view: dict = {}
+        self._parsed: dict = {}
+        super().init_app(app, **kwargs)
+
+    def _get_local_options(self):
+        from flask import current_app
+
+        view = current_app.view_functions.get(request.endpoint)
+        found = self._options_by_view.get(view)
+        if found is None:
+            found = self._options_by_view[view] = super()._get_local_options()
+        return found
+
+    def _parse_policy(self, policy):
+        if hasattr(request, "csp_nonce"):
+            return super()._parse_policy(policy)
+        found = self._parsed.get(id(policy))
+        if found is None or found[0] is not policy:
+            found = self._parsed[id(policy)] = (policy, super()._parse_policy(policy))
+        return found[1]
+
+
+talisman = _Talisman()

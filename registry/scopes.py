@@ -28,7 +28,9 @@ from .core.scope import (
     by_org_or_region,
     by_region,
     region_clause,
+    region_code_visible,
     scope_filter,
+    scope_check,
     scope_rule,
 )
 from .notifications.models import Notification, NotificationPreference, NotificationProfile
@@ -124,6 +126,8 @@ def _region_or_helped(code_column):
 
 # Region staff and viewers see their subtree, a village itself, a unit where it helps.
 scope_rule(Region, _region_or_helped(Region.code))
+# the same rule decided in Python for one code (a unit's villages: the database decides)
+scope_check(Region, lambda user, code: None if user.role == "unit" else region_code_visible(code, user))
 # A village's results: like the village itself.
 scope_rule(VillageResult, _region_or_helped(VillageResult.village_code))
 

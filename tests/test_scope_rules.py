@@ -17,6 +17,8 @@ ADMIN_ONLY = {
     "OutboundEmail": "the e-mail outbox, shown to administrators only",
     # the daily scan's marks of what it has told about; never shown
     "NotificationTrigger": "internal marks of the notification scan, never shown or queried for a user",
+    # the coverage API's change counters per area: read only after the region was checked
+    "AreaChange": "internal change markers of the coverage cache, never shown or queried for a user",
 }
 
 

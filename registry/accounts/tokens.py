@@ -11,8 +11,9 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import lazyload
 
 from ..core.crypto import secret_digest
@@ -132,23 +133,32 @@ def own_token_or_404(user: User, token_id: int) -> ApiToken:
     return row
 
 
+@cache
+def _owner_stmt():
+    """The token's state and its owner, in one statement built once (every API request
+    runs it): the user's village and organization, which the pages' navigation shows and
+    an API answer rarely reads, are loaded if asked; the region, which every scope reads,
+    at once."""
+    return (select(ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at, User)
+            .join(User, User.id == ApiToken.user_id)
+            .options(lazyload(User.village), lazyload(User.organization))
+            .where(ApiToken.digest == bindparam("digest")))
+
+
 def user_for_token(token) -> User | None:
     """The owner of the live token ``token``, or None (unknown, revoked, expired, account
     disabled or locked). Notes the use at most once a minute."""
     if not token or not isinstance(token, str):
         return None
-    # the token and its owner in one statement (every API request runs it)
-    # (the user's village and organization, which the pages' navigation shows and an API
-    # answer rarely reads, are loaded if asked; the region, which every scope reads, at once)
-    found = db.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                               .options(lazyload(User.village), lazyload(User.organization))
-                               .where(ApiToken.digest == token_digest(token))).first()
+    found = db.session.execute(_owner_stmt(), {"digest": token_digest(token)}).first()
     now = utcnow()
-    if found is None or not found[0].is_live(now):
+    if found is None:
         return None
-    row, user = found
+    token_id, revoked_at, expires_at, last_used_at, user = found
+    if revoked_at is not None or (expires_at is not None and expires_at <= now):  # ApiToken.is_live
+        return None
     if not user.active or user.is_locked(now):
         return None
-    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        write_now(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    if last_used_at is None or now - last_used_at >= TOUCH_EVERY:
+        write_now(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     return user

@@ -25,6 +25,10 @@ _rules: dict[type, Rule] = {}
 # models whose rows belong to one user: their rule binds administrators too (a notification
 # is its recipient's alone, whoever else asks)
 _personal: set[type] = set()
+# models whose rule can also be decided in Python from the key alone, for some users:
+# ``check(user, ident)`` -> True (visible), False (not) or None (ask the database). Each
+# is registered beside its model's rule and must agree with it (tests/test_scope_checks.py).
+_checks: dict[type, Callable[[Any, Any], bool | None]] = {}
 
 STAFF = ("region", "viewer")  # region staff and viewers: everything under their region
 REGION_ROLES = (*STAFF, "village")  # and a village user: that village
@@ -39,6 +43,12 @@ def scope_rule(model: type, rule: Rule | None = None):
         return fn
 
     return decorator if rule is None else decorator(rule)
+
+
+def scope_check(model: type, check: Callable[[Any, Any], bool | None]) -> None:
+    """Register a Python decision of ``model``'s rule by primary key (``_checks``): the
+    look-up by key then reads the session's identity map first, not the database."""
+    _checks[model] = check
 
 
 def personal_rule(model: type, user_column) -> None:
@@ -91,6 +101,18 @@ def get_in_scope_or_404(model: type[T], ident, user=None) -> T:
     ident = _key(model, ident)
     if ident is None:
         abort(404)
+    check = _checks.get(model)
+    if check is not None:
+        user = _user(user)
+        if getattr(user, "is_authenticated", False) and getattr(user, "role", None) is not None:
+            visible = check(user, ident)
+            if visible is False:
+                abort(404)
+            if visible:
+                obj = db.session.get(model, ident)
+                if obj is None:
+                    abort(404)
+                return obj
     pk = model.__mapper__.primary_key[0]
     obj = db.session.scalar(scoped(select(model).where(pk == ident), model, user))
     if obj is None:
@@ -120,6 +142,24 @@ def region_clause(code_column, user) -> ColumnElement[bool]:
     if user.role == "village" and user.village_code:
         return code_column == user.village_code
     return false()
+
+
+def region_code_visible(code: str, user) -> bool | None:
+    """``region_clause`` decided in Python for one code: True or False for an admin, region
+    staff, a viewer or a village user; None for the others and for anything but 12 digits
+    (the database decides; its collation orders 12-digit codes as Python does)."""
+    if not (len(code) == 12 and code.isascii() and code.isdigit()):
+        return None
+    if user.role == "admin":
+        return True
+    if user.role in STAFF:
+        if user.region is None:
+            return False
+        lo, hi = user.region.range()
+        return lo <= code <= hi
+    if user.role == "village":
+        return bool(user.village_code) and code == user.village_code
+    return None
 
 
 # -- factories: most rules are one of these ------------------------------------------

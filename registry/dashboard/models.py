@@ -239,6 +239,8 @@ class AreaChange(db.Model):
     the coverage API's change marker (``coverage_cache``)."""
 
     __tablename__ = "area_change"
+    # the marker sums a region's range of counters: read from this index alone
+    __table_args__ = (Index("ix_area_change_area_version", "area", "version"),)
 
     area: Mapped[str] = mapped_column(String(12), primary_key=True)
     # raised by a random step (``summary.raise_markers``), so a value never comes back

@@ -218,7 +218,8 @@ def api_coverage(code: str):
         return jsonify({**compute(region, filters).to_dict(), **extras})
     # the marker first: whatever is computed after it is at least as new (coverage_cache)
     conn = db.session.connection()
-    key, marker = coverage_cache.key_for(current_user, region, request.args), coverage_cache.marker(conn, region)
+    user = current_user._get_current_object()  # read several times: once through the proxy
+    key, marker = coverage_cache.key_for(user, region, request.args), coverage_cache.marker(conn, region)
     entry = cached.get(key, marker)
     if entry is None:
         expires = coverage_cache.expiry(conn)  # before the figures: their cut-off is no earlier
