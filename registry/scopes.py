@@ -34,7 +34,7 @@ from .core.scope import (
     scope_rule,
 )
 from .notifications.models import Notification, NotificationPreference, NotificationProfile
-from .dashboard.models import (AreaChange, AreaCut, AreaSummary, AreaYear, DayCount, SupportCutTotal, SupportRollup,
+from .dashboard.models import (AreaCut, AreaSummary, AreaYear, DayCount, SupportCutTotal, SupportRollup,
                                SupportTotal, VillageStatus, VillageSupportLast)
 from .closing.models import ReopenRequest, YearClose
 from .core.enums import INDIVIDUAL
@@ -83,8 +83,6 @@ scope_rule(SupportTotal, by_region(SupportTotal.region_code, STAFF))
 scope_rule(SupportCutTotal, by_region(SupportCutTotal.region_code, STAFF))
 scope_rule(AreaSummary, by_region(AreaSummary.area, STAFF))
 scope_rule(AreaCut, by_region(AreaCut.area, STAFF))
-# the change markers: an area's counter is the staff's above it (the '*' row is no region's)
-scope_rule(AreaChange, by_region(AreaChange.area, STAFF))
 scope_rule(AreaYear, by_region(AreaYear.area, STAFF))
 scope_rule(DayCount, by_region(DayCount.region_code, STAFF))
 scope_rule(VillageSupportLast, by_region(VillageSupportLast.village_code))

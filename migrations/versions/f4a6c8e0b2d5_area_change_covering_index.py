@@ -2,12 +2,12 @@
 a region's counters) is read from the index alone
 
 Revision ID: f4a6c8e0b2d5
-Revises: e8b2c4d6f1a3
+Revises: a7c3e9f1b5d2
 """
 from alembic import op
 
 revision = "f4a6c8e0b2d5"
-down_revision = "e8b2c4d6f1a3"
+down_revision = "a7c3e9f1b5d2"
 branch_labels = None
 depends_on = None
 
