@@ -205,6 +205,9 @@ class Touched:
     trainees: set[int] = field(default_factory=set)  # people whose PersonTrainingYear to recompute
     days: set[str] = field(default_factory=set)  # areas whose DayCount rows to recompute (records awaiting confirmation)
     marks: set[str] = field(default_factory=set)  # AreaChange counters to raise besides those of the areas above
+    # records entering or leaving "awaiting confirmation" seen by the flushes: (area, day) -> +n/-n, added
+    # to the DayCount rows rather than recounting the area (unless the area is recounted anyway)
+    day_deltas: dict[tuple[str, date], int] = field(default_factory=dict)
     changes: list[tuple[dict, int]] = field(default_factory=list)  # record values counted in (+1) or out (-1)
     # villages and organizations re-keyed, with the flags and kind the summaries hold
     # them under (the first a flush saw: what was committed before this transaction)
@@ -235,18 +238,16 @@ def _after_flush(session, _ctx):
         for obj in session.deleted:
             if isinstance(obj, model):
                 changes.append((_committed(obj), -1))
-    # records entering or leaving confirmation, or submitted again: their areas' counts by day
-    days = {area_of(c["village_code"]) for c, _ in changes if c["village_code"] and c["status"] == "submitted"}
-    if model is not None:
-        days |= {area_of(obj.village_code) for obj in session.dirty if isinstance(obj, model) and obj.village_code
-                 and obj.status == "submitted" and inspect(obj).attrs.submitted_at.history.has_changes()}
+    # records entering or leaving confirmation, or submitted again: their areas' counts by day, as deltas
+    day_deltas = _day_deltas(session, model) if model is not None else {}
     marks = _touched_marks(session)
-    if not (areas or changes or trainees or old_kinds or old_flags or days or marks):
+    if not (areas or changes or trainees or old_kinds or old_flags or day_deltas or marks):
         return
     touched = _touched(session)
     touched.marks |= marks
     touched.areas |= areas
-    touched.days |= days
+    for key, delta in day_deltas.items():
+        touched.day_deltas[key] = touched.day_deltas.get(key, 0) + delta
     touched.places |= places
     touched.trainees |= trainees
     touched.changes += changes
@@ -254,6 +255,53 @@ def _after_flush(session, _ctx):
         touched.old_flags.setdefault(code, flags)
     for org_id, kind in old_kinds.items():
         touched.old_kinds.setdefault(org_id, kind)
+
+
+def _pending_day(village_code, status, submitted_at) -> tuple[str, date] | None:
+    """The ``DayCount`` 'submitted' row a record with these values counts in, if any (as
+    ``_day_sources`` counts it: awaiting confirmation, by the day it was submitted)."""
+    if status != "submitted" or submitted_at is None or not village_code:
+        return None
+    day = submitted_at.date() if hasattr(submitted_at, "date") else _as_date(submitted_at)
+    return area_of(village_code), day
+
+
+def _was(state, name):
+    hist = state.attrs[name].history
+    if hist.deleted:
+        return hist.deleted[0]
+    if hist.unchanged:
+        return hist.unchanged[0]
+    return getattr(state.object, name)
+
+
+def _day_deltas(session, model) -> dict[tuple[str, date], int]:
+    """What this flush moved in the records' 'submitted' day counts: +1 for each record
+    now awaiting confirmation on a day, -1 for each that was."""
+    out: dict[tuple[str, date], int] = {}
+
+    def add(key, sign):
+        if key is not None:
+            out[key] = out.get(key, 0) + sign
+
+    for obj in session.new:
+        if isinstance(obj, model):
+            add(_pending_day(obj.village_code, obj.status, obj.submitted_at), 1)
+    for obj in session.dirty:
+        if isinstance(obj, model):
+            state = inspect(obj)
+            if not any(state.attrs[name].history.has_changes() for name in ("status", "submitted_at", "village_code")):
+                continue
+            old = _pending_day(_was(state, "village_code"), _was(state, "status"), _was(state, "submitted_at"))
+            new = _pending_day(obj.village_code, obj.status, obj.submitted_at)
+            if old != new:
+                add(old, -1)
+                add(new, 1)
+    for obj in session.deleted:
+        if isinstance(obj, model):
+            state = inspect(obj)
+            add(_pending_day(_was(state, "village_code"), _was(state, "status"), _was(state, "submitted_at")), -1)
+    return {key: delta for key, delta in out.items() if delta}
 
 
 def _touched_marks(session) -> set[str]:
@@ -352,6 +400,8 @@ def settle(session, pending_work: list[Touched]) -> None:
         for org_id, kind in part.old_kinds.items():
             touched.old_kinds.setdefault(org_id, kind)
         touched.marks |= part.marks
+        for key, delta in part.day_deltas.items():
+            touched.day_deltas[key] = touched.day_deltas.get(key, 0) + delta
     conn = session.connection()
     model = _record_model()
     confirmed = {c["village_code"] for c, _ in touched.changes if c["village_code"] and c["status"] == "confirmed"}
@@ -360,10 +410,14 @@ def settle(session, pending_work: list[Touched]) -> None:
         areas |= _areas_of_people(conn, touched.trainees)
     if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
         areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
-    days = touched.days - areas  # refresh_areas counts its areas' days too
+    # the areas whose day counts are recounted: those a bulk step or a posting (its planned
+    # end) touched; the others get the record changes' deltas (one upsert, no recount)
+    recount = touched.days | touched.areas
+    day_deltas = {key: delta for key, delta in touched.day_deltas.items() if delta and key[0] not in recount}
+    days = recount | {area for area, _ in day_deltas}
     # every area whose figures this transaction may change (``*``: an organization's kind
     # moves its records and pairings in any area)
-    marks = areas | touched.days | touched.marks | {area_of(c["village_code"]) for c, _ in touched.changes
+    marks = areas | days | touched.marks | {area_of(c["village_code"]) for c, _ in touched.changes
                                                     if c["village_code"]}
     marks |= {area_of(code) for code in touched.old_flags}
     if touched.old_kinds:
@@ -378,9 +432,11 @@ def settle(session, pending_work: list[Touched]) -> None:
     if touched.places:
         refresh_village_status(conn, touched.places)
     if areas:
-        refresh_areas(conn, areas)
-    if days:
-        refresh_days(conn, days)
+        refresh_areas(conn, areas, days=False)
+    if recount:
+        refresh_days(conn, recount)
+    if day_deltas:
+        add_day_deltas(conn, day_deltas)
     raise_markers(conn, marks)
 
 
@@ -704,8 +760,9 @@ def _as_date(value) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> None:
-    """Recompute ``AreaSummary`` for the given areas (all when None)."""
+def refresh_areas(conn, areas: set[str] | None, today: date | None = None, *, days: bool = True) -> None:
+    """Recompute ``AreaSummary`` for the given areas (all when None), and with ``days``
+    their ``DayCount`` rows (the summary writer counts those on its own)."""
     today = today or local_today()
     table = AreaSummary.__table__
     settings = area_settings(current_app.config)
@@ -722,7 +779,29 @@ def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> No
                 for area, values in figures.items()]
         if rows:
             conn.execute(table.insert(), rows)
-    refresh_days(conn, areas)
+    if days:
+        refresh_days(conn, areas)
+
+
+def add_day_deltas(conn, deltas: dict[tuple[str, date], int]) -> None:
+    """Add the records' moves in and out of "awaiting confirmation" ((area, day) -> n) to
+    the 'submitted' ``DayCount`` rows of the area and of its county, city and province:
+    one upsert in key order (as ``refresh_days`` adds an area's change), then the rows
+    a negative change left at zero are deleted (a rebuild has no zero rows)."""
+    change: dict[tuple, int] = defaultdict(int)
+    for (area, day), delta in deltas.items():
+        change[("submitted", "area", area, day)] += delta
+        for level, n in DAY_LEVELS:
+            change[("submitted", level, area[:n] + "0" * (12 - n), day)] += delta
+    rows = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
+            for (kind, level, code, day), delta in sorted(change.items()) if delta]
+    if not rows:
+        return
+    conn.execute(_day_upsert(conn.dialect.name), rows)
+    if any(r["count"] < 0 for r in rows):
+        t = DayCount.__table__.c
+        conn.execute(DayCount.__table__.delete().where(
+            t.kind == "submitted", t.count == 0, t.region_code.in_(sorted({r["region_code"] for r in rows}))))
 
 
 # -- the counts by day (DayCount) ----------------------------------------------------------
