@@ -629,15 +629,23 @@ def _last_confirmed_select(village_filter=None):
 
 
 def refresh_last_confirmed(conn, villages: set[str]) -> None:
-    table = VillageSupportLast.__table__
     codes = sorted(villages)
-    conn.execute(delete(table).where(table.c.village_code.in_(codes)))
-    conn.execute(
-        table.insert().from_select(
-            ["village_code", "category", "org_kind", "last_confirmed_on"],
-            _last_confirmed_select(lambda col: col.in_(codes)),
-        )
-    )
+    remove, recompute = _last_confirmed_statements()
+    for i in range(0, len(codes), 500):
+        chunk = codes[i:i + 500]
+        conn.execute(remove, {"codes": chunk})
+        conn.execute(recompute, {"codes": chunk})
+
+
+@functools.cache
+def _last_confirmed_statements() -> tuple:
+    """``refresh_last_confirmed``'s two statements, built once with the villages as a
+    parameter (building and compiling them cost more than running them on one village)."""
+    table = VillageSupportLast.__table__
+    codes = bindparam("codes", expanding=True)
+    return (delete(table).where(table.c.village_code.in_(codes)),
+            table.insert().from_select(["village_code", "category", "org_kind", "last_confirmed_on"],
+                                       _last_confirmed_select(lambda col: col.in_(codes))))
 
 
 def refresh_village_status(conn, codes: set[str] | None, today=None) -> None:
