@@ -587,10 +587,42 @@ def _add_to_cells(session, conn, model, key_columns, cells) -> None:
             for key, measures in sorted(cells.items(), key=lambda item: tuple(map(str, item[0])))
             if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
     if rows:
-        conn.execute(_upsert(session.get_bind().dialect.name, model, key_columns), rows)
+        execute_many(conn, _upsert(session.get_bind().dialect.name, model, key_columns), rows)
 
 
 _UPSERTS: dict[tuple, object] = {}
+_COMPILED: dict[tuple, tuple] = {}
+
+
+def execute_many(conn, stmt, rows: list[dict]) -> None:
+    """``conn.execute(stmt, rows)`` for a fixed statement run on every write (the summary
+    upserts): on SQLite compiled once and handed to the driver's ``executemany`` with each
+    value through the column type's own bind processor, as ``execute`` would bind it, but
+    without building and processing SQLAlchemy's parameters row by row (most of an upsert's
+    cost on a write of one record). Elsewhere, or for rows of other keys, plain ``execute``."""
+    if conn.dialect.name != "sqlite" or not rows:
+        conn.execute(stmt, rows)
+        return
+    keys = tuple(rows[0])
+    entry = _COMPILED.get((id(stmt), keys))
+    if entry is None or entry[0] is not stmt:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
+        names = compiled.positiontup
+        if names is None or set(names) - set(keys):
+            conn.execute(stmt, rows)
+            return
+        processors = compiled._bind_processors
+        entry = (stmt, compiled.string, tuple((name, processors.get(name)) for name in names))
+        _COMPILED[(id(stmt), keys)] = entry
+    _, sql, binds = entry
+    params = []
+    for row in rows:
+        if tuple(row) != keys:
+            conn.execute(stmt, rows)
+            return
+        params.append(tuple(row[name] if proc is None or row[name] is None else proc(row[name])
+                            for name, proc in binds))
+    conn.exec_driver_sql(sql, params)
 
 
 def _upsert(dialect: str, model, key_columns):
