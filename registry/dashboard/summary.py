@@ -478,11 +478,12 @@ def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | No
     conn = session.connection()
     villages = {c["village_code"] for c, _ in changes}
     orgs = {c["organization_id"] for c, _ in changes}
+    flags_of, kinds_of = _flag_statements()
     flags = {
         row.code: (bool(row.is_key), bool(row.is_poor), bool(row.is_relocation))
-        for row in conn.execute(select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation).where(Region.code.in_(villages)))
+        for row in conn.execute(flags_of, {"codes": sorted(c for c in villages if c is not None)})
     }
-    kinds = dict(conn.execute(select(Organization.id, Organization.kind).where(Organization.id.in_(orgs))).all())
+    kinds = dict(conn.execute(kinds_of, {"ids": sorted(o for o in orgs if o is not None)}).all())
     flags.update(old_flags or {})
     kinds.update(old_kinds or {})
 
@@ -509,6 +510,14 @@ def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | No
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
     _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
     return touched_confirmed
+
+
+@functools.cache
+def _flag_statements() -> tuple:
+    """The villages' flags and the organizations' kinds, built once with them as parameters."""
+    return (select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation)
+            .where(Region.code.in_(bindparam("codes", expanding=True))),
+            select(Organization.id, Organization.kind).where(Organization.id.in_(bindparam("ids", expanding=True))))
 
 
 def _spread(cells: dict, code: str, year: int, month: int, category: str, kind: str, flags: tuple, status: str,
@@ -837,7 +846,7 @@ def add_day_deltas(conn, deltas: dict[tuple[str, date], int]) -> None:
             for (kind, level, code, day), delta in sorted(change.items()) if delta]
     if not rows:
         return
-    conn.execute(_day_upsert(conn.dialect.name), rows)
+    execute_many(conn, _day_upsert(conn.dialect.name), rows)
     if any(r["count"] < 0 for r in rows):
         t = DayCount.__table__.c
         conn.execute(DayCount.__table__.delete().where(
