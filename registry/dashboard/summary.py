@@ -411,7 +411,8 @@ def settle(session, pending_work: list[Touched]) -> None:
     if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
         areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
     # the areas whose day counts are recounted: those a bulk step or a posting (its planned
-    # end) touched; the others get the record changes' deltas (one upsert, no recount)
+    # end) touched, and those recomputed whole (``refresh_areas``); the others get the
+    # record changes' deltas (one upsert, no recount)
     recount = touched.days | touched.areas
     day_deltas = {key: delta for key, delta in touched.day_deltas.items() if delta and key[0] not in recount}
     days = recount | {area for area, _ in day_deltas}
@@ -426,18 +427,112 @@ def settle(session, pending_work: list[Touched]) -> None:
               + [(PERSON_LOCKS, person) for person in touched.trainees])
     if touched.trainees:
         refresh_person_training(conn, touched.trainees)
+    recomputed_places = set(touched.places)  # villages whose postings, pairings or flags changed
     _settle_rollups(session, touched)
+    # villages whose latest confirmed support alone may have moved (a record confirmed,
+    # or a confirmed one changed): their status row and their area's support figures
+    # are moved by what the move changes, not recomputed (``_move_latest``)
+    moved = set() if touched.trainees or touched.old_kinds or touched.old_flags else touched.last - recomputed_places
+    before = _latest_of(conn, moved) if moved else {}
     if touched.last:
         refresh_last_confirmed(conn, touched.last)
-    if touched.places:
-        refresh_village_status(conn, touched.places)
-    if areas:
-        refresh_areas(conn, areas, days=False)
-    if recount:
-        refresh_days(conn, recount)
+    if moved:
+        recomputed = _move_latest(conn, before, _latest_of(conn, moved), areas - touched.areas)
+        recomputed_places |= recomputed[0]
+        areas = touched.areas | (areas & recomputed[1]) | {a for a in areas if a not in
+                                                           {area_of(code) for code in moved}}
+    else:
+        recomputed_places = touched.places
+    if recomputed_places:
+        refresh_village_status(conn, recomputed_places)
+    if areas:  # with their day counts
+        refresh_areas(conn, areas)
+    if recount - areas:
+        refresh_days(conn, recount - areas)
+    day_deltas = {key: delta for key, delta in day_deltas.items() if key[0] not in areas}
     if day_deltas:
         add_day_deltas(conn, day_deltas)
     raise_markers(conn, marks)
+
+
+def _latest_of(conn, villages: set[str]) -> dict[str, tuple]:
+    """Per village: (is_key, latest confirmed date of any support or None, whether its
+    ``VillageStatus`` row exists)."""
+    stmt = _latest_statement()
+    codes = sorted(villages)
+    out = {}
+    for i in range(0, len(codes), 500):
+        for code, is_key, last, status in conn.execute(stmt, {"codes": codes[i:i + 500]}):
+            out[code] = (bool(is_key), _as_date(last), status is not None)
+    return out
+
+
+@functools.cache
+def _latest_statement():
+    last, status = VillageSupportLast, VillageStatus
+    return (select(Region.code, Region.is_key, last.last_confirmed_on, status.code)
+            .select_from(Region)
+            .outerjoin(last, and_(last.village_code == Region.code, last.category == ANY, last.org_kind == ANY))
+            .outerjoin(status, status.code == Region.code)
+            .where(Region.code.in_(bindparam("codes", expanding=True))))
+
+
+@functools.cache
+def _move_statements() -> tuple:
+    status, area = VillageStatus.__table__, AreaSummary.__table__
+    return (status.update().where(status.c.code == bindparam("b_code"))
+            .values(last_confirmed_on=bindparam("b_last")),
+            select(area.c.area, area.c.year, area.c.settings, area.c.computed_on, area.c.valid_until)
+            .where(area.c.area.in_(bindparam("areas", expanding=True))),
+            area.update().where(area.c.area == bindparam("b_area"))
+            .values(support_12m=area.c.support_12m + bindparam("b_d", type_=Integer),
+                    support_12m_key=area.c.support_12m_key + bindparam("b_dk", type_=Integer),
+                    valid_until=bindparam("b_until")))
+
+
+def _move_latest(conn, before: dict[str, tuple], after: dict[str, tuple],
+                 candidates: set[str]) -> tuple[set[str], set[str]]:
+    """The villages whose latest confirmed support moved from ``before`` to ``after``
+    (``_latest_of``): set their ``VillageStatus.last_confirmed_on``, and in each of their
+    areas among ``candidates`` whose row holds today (``area_fresh``) add the change to the
+    villages supported in the window (and the key ones) and recompute the day the row
+    stops holding: the only figures a village's latest confirmed date enters. Returns the
+    villages and the areas this could not move (no row yet, or a row time or a setting
+    has outdated), for the caller to recompute."""
+    today = local_today()
+    cutoff = support_cutoff(today)
+    update_status, read_areas, update_area = _move_statements()
+    villages_left = {code for code, (_, _, has_row) in after.items() if not has_row} | (set(before) - set(after))
+    rows = [{"b_code": code, "b_last": last} for code, (_, last, has_row) in sorted(after.items())
+            if has_row and last != before.get(code, (None, None, None))[1]]
+    if rows:
+        conn.execute(update_status, rows)
+    areas = {area_of(code) for code in after} & candidates
+    if not areas:
+        return villages_left, set()
+    settings = area_settings(current_app.config)
+    fresh = set()
+    for area, year, row_settings, computed_on, valid_until in conn.execute(read_areas, {"areas": sorted(areas)}):
+        computed_on, valid_until = _as_date(computed_on), _as_date(valid_until)
+        if year == today.year and row_settings == settings and computed_on <= today < valid_until:
+            fresh.add(area)
+    change: dict[str, list[int]] = {area: [0, 0] for area in fresh}
+
+    def inside(last) -> int:
+        return int(last is not None and last >= cutoff)
+
+    for code, (is_key, last, _) in after.items():
+        area = area_of(code)
+        if area in fresh:
+            d = inside(last) - inside(before.get(code, (None, None, None))[1])
+            change[area][0] += d
+            change[area][1] += d * is_key
+    if fresh:
+        until = area_valid_until(conn, sorted(a[:9] for a in fresh), today)
+        conn.execute(update_area, [{"b_area": area, "b_d": d, "b_dk": dk,
+                                    "b_until": until.get(area, date(today.year + 1, 1, 1))}
+                                   for area, (d, dk) in sorted(change.items())])
+    return villages_left, areas - fresh
 
 
 def _settle_rollups(session, touched: Touched) -> None:
@@ -809,9 +904,8 @@ def _as_date(value) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def refresh_areas(conn, areas: set[str] | None, today: date | None = None, *, days: bool = True) -> None:
-    """Recompute ``AreaSummary`` for the given areas (all when None), and with ``days``
-    their ``DayCount`` rows (the summary writer counts those on its own)."""
+def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> None:
+    """Recompute ``AreaSummary`` for the given areas (all when None), and their ``DayCount`` rows."""
     today = today or local_today()
     table = AreaSummary.__table__
     settings = area_settings(current_app.config)
@@ -828,8 +922,7 @@ def refresh_areas(conn, areas: set[str] | None, today: date | None = None, *, da
                 for area, values in figures.items()]
         if rows:
             conn.execute(table.insert(), rows)
-    if days:
-        refresh_days(conn, areas)
+    refresh_days(conn, areas)
 
 
 def add_day_deltas(conn, deltas: dict[tuple[str, date], int]) -> None:
