@@ -203,7 +203,7 @@ class Touched:
     places: set[str] = field(default_factory=set)  # villages whose VillageStatus to recompute
     last: set[str] = field(default_factory=set)  # villages whose VillageSupportLast to recompute
     trainees: set[int] = field(default_factory=set)  # people whose PersonTrainingYear to recompute
-    days: set[str] = field(default_factory=set)  # areas whose DayCount rows to recompute (records awaiting confirmation)
+    days: set[str] = field(default_factory=set)  # areas whose DayCount rows to recount (a bulk step's records)
     marks: set[str] = field(default_factory=set)  # AreaChange counters to raise besides those of the areas above
     # records entering or leaving "awaiting confirmation" seen by the flushes: (area, day) -> +n/-n, added
     # to the DayCount rows rather than recounting the area (unless the area is recounted anyway)
