@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -203,7 +204,28 @@ def _slot_size(raw: bytes) -> int:
 
 def _slots(raw: bytes, keys: Keyring) -> list[Checkpoint | None]:
     size = _slot_size(raw)
-    return [_parse(raw[i * size:(i + 1) * size], keys) for i in range(2)]
+    return [_parsed(raw[i * size:(i + 1) * size], keys) for i in range(2)]
+
+
+# A slot's checkpoint is a function of its bytes and the keyring alone: the slots a worker
+# read or wrote last are parsed and their signatures checked once, not on every commit
+# (each commit reads the file twice). Any other bytes are parsed anew.
+_PARSED: dict[tuple[int, bytes], tuple[Keyring, Checkpoint | None]] = {}
+_PARSED_MAX = 8
+_PARSED_LOCK = threading.Lock()
+
+
+def _parsed(raw: bytes, keys: Keyring) -> Checkpoint | None:
+    key = (id(keys), raw)
+    hit = _PARSED.get(key)
+    if hit is not None and hit[0] is keys:
+        return hit[1]
+    checkpoint = _parse(raw, keys)
+    with _PARSED_LOCK:
+        while len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = (keys, checkpoint)
+    return checkpoint
 
 
 def _latest(slots: list[Checkpoint | None]) -> tuple[int, Checkpoint | None]:

@@ -30,6 +30,7 @@ from datetime import date, datetime
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from ..accounts.models import User
 from ..core.enums import PREFIX_LENGTH
 from ..core.formatting import datetime_cn
 from ..core.rules import RuleViolation
@@ -82,9 +83,13 @@ def _prefix(code: str, level: str) -> str:
 
 
 def _load(year: int) -> tuple[Closed, ...]:
+    # columns, not the entities: read on every write, mostly finding nothing, and the
+    # entities' joined relationships cost more than the query
     rows = db.session.execute(
-        select(YearClose, Region.level, Region.name)
+        select(YearClose.id, YearClose.region_code, YearClose.closed_at, Region.level, Region.name,
+               User.display_name, User.username)
         .join(Region, Region.code == YearClose.region_code)
+        .outerjoin(User, User.id == YearClose.closed_by_id)
         .where(YearClose.year == year, YearClose.state == "closed")
     ).all()
     if not rows:
@@ -92,15 +97,15 @@ def _load(year: int) -> tuple[Closed, ...]:
     windows: dict[int, list[Window]] = {}
     for request, level in db.session.execute(
         select(ReopenRequest, Region.level).join(Region, Region.code == ReopenRequest.region_code).where(
-            ReopenRequest.year_close_id.in_([close.id for close, *_ in rows]), ReopenRequest.state == "approved")
+            ReopenRequest.year_close_id.in_([row[0] for row in rows]), ReopenRequest.state == "approved")
     ):
         windows.setdefault(request.year_close_id, []).append(
             Window(_prefix(request.region_code, level), frozenset(request.kind_list), request.deadline))
     out = []
-    for close, level, name in rows:
-        who = close.closed_by.display_name or close.closed_by.username if close.closed_by else "系统"
-        out.append(Closed(close.id, year, close.region_code, name, _prefix(close.region_code, level), who,
-                          close.closed_at, tuple(windows.get(close.id, ()))))
+    for close_id, region_code, closed_at, level, name, display_name, username in rows:
+        who = (display_name or username) if username is not None else "系统"
+        out.append(Closed(close_id, year, region_code, name, _prefix(region_code, level), who,
+                          closed_at, tuple(windows.get(close_id, ()))))
     # the highest level first: its close is the one a message names
     return tuple(sorted(out, key=lambda c: len(c.prefix)))
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record as audit, snapshot
@@ -66,8 +66,40 @@ FIELD_LABELS = {
 
 def _bound_regions(organization_id: int) -> list[tuple[str, str, str]]:
     """(code, level, source) of the regions the organization has a pairing with or a posting
-    to that has started (active or past)."""
+    to that has started (active or past). Asked once per transaction and day until its next
+    flush: filing one record asks it for the form's villages and again for the check."""
     today = local_today()
+    session = db.session()
+    cache = session.info.get(_BOUND)
+    tx = session.get_transaction()
+    if tx is None or cache is None or cache[0] is not tx:
+        cache = session.info[_BOUND] = (tx, {})
+    rows = cache[1].get((organization_id, today))
+    if rows is None:
+        rows = _read_bound_regions(organization_id, today)
+        if tx is not None:
+            cache[1][(organization_id, today)] = rows
+    return rows
+
+
+_BOUND = "records_bound_regions"  # session.info: (transaction, {(organization, day): rows}), dropped on flush
+
+
+def _forget_bound(session, *_args) -> None:
+    session.info.pop(_BOUND, None)
+
+
+def _forget_bound_on_write(state) -> None:
+    if not state.is_select:
+        state.session.info.pop(_BOUND, None)
+
+
+event.listen(Session, "after_flush", _forget_bound)
+event.listen(Session, "after_transaction_end", _forget_bound)
+event.listen(Session, "do_orm_execute", _forget_bound_on_write)
+
+
+def _read_bound_regions(organization_id: int, today) -> list[tuple[str, str, str]]:
     pairings = select(Pairing.region_code).where(Pairing.organization_id == organization_id, Pairing.start_date <= today)
     postings = select(Posting.region_code).where(Posting.organization_id == organization_id, Posting.start_date <= today)
     rows = db.session.execute(

@@ -24,10 +24,34 @@ class Needed:
         return None
 
 
+class LazySelectField(SelectField):
+    """A select whose choices are read from the database only when something asks for
+    them (the page is drawn, ``choose_only_pairing``): a form posted and saved, which
+    never shows them, does not read them (each a query on every filing)."""
+
+    _loader = None
+    _loaded = None
+
+    @property
+    def choices(self):
+        if self._loader is not None:
+            loader, self._loader = self._loader, None
+            self._loaded = loader()
+        return self._loaded
+
+    @choices.setter
+    def choices(self, value) -> None:
+        self._loader = None
+        self._loaded = value
+
+    def choices_from(self, loader) -> None:
+        self._loader = loader
+
+
 class RecordForm(FlaskForm):
     reference = StringField("编号", render_kw={"maxlength": 30, "placeholder": "留空则自动编号，如 2026-0001"})
-    village_code = SelectField("受帮扶村", validate_choice=False, validators=[Needed()])
-    pairing_id = SelectField("所属结对关系", validate_choice=False)
+    village_code = LazySelectField("受帮扶村", validate_choice=False, validators=[Needed()])
+    pairing_id = LazySelectField("所属结对关系", validate_choice=False)
     category = SelectField(
         "帮扶类别", choices=_choices([("", "请选择"), *RECORD_CATEGORIES.items()]), validate_choice=False, validators=[Needed()]
     )
@@ -51,21 +75,21 @@ class RecordForm(FlaskForm):
         if fixed_village is not None:
             self.village_code.choices = _choices([(fixed_village.code, f"{fixed_village.name}（{fixed_village.code}）")])
         else:
-            villages = filing.filer_villages(organization_id, within)
             # searchable (static/js/combobox.js): a unit may reach dozens of villages
             self.village_code.render_kw = {"data-combobox-select": "村"}
-            self.village_code.choices = _choices([("", "请选择")] + [
-                (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip()) for v in villages
-            ])
+            self.village_code.choices_from(lambda: _choices([("", "请选择")] + [
+                (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip())
+                for v in filing.filer_villages(organization_id, within)
+            ]))
         # data-region: the pairing's code prefix, so static/js/records.js can offer only the
         # pairings that cover the chosen village (the service checks it in any case)
-        self.pairing_id.choices = _choices([("", "不关联")] + [
+        self.pairing_id.choices_from(lambda: _choices([("", "不关联")] + [
             (str(p.id), f"{PAIRING_KINDS.get(p.kind, p.kind)} · {p.region.name if p.region else p.region_code}"
                         f"（{p.start_date:%Y-%m-%d} 起{'' if p.end_date is None else f'，{p.end_date:%Y-%m-%d} 止'}）",
              {"data-region": p.region.prefix if p.region else p.region_code})
             for p in filing.filer_pairings(organization_id)
             if within is None or p.region is None or within.contains(p.region_code) or p.region.contains(within.code)
-        ])
+        ]))
 
     def choose_only_pairing(self) -> None:
         """With a village chosen and no pairing, the pairing when exactly one covers the

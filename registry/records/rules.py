@@ -186,13 +186,14 @@ def _tell(record: SupportRecord, new_status: str, actor, reason: str | None) -> 
     if record.id is None:
         db.session.flush()
     link = link_for("records.detail", record_id=record.id)
-    unit = record.organization.name if record.organization is not None else ""
-    village = record.village.name if record.village is not None else ""
-    if new_status == "submitted":
+    if new_status == "submitted":  # the names only where a message holds them (each may be a query)
+        unit = record.organization.name if record.organization is not None else ""
         notify("record_submitted", recipients.village_users(record.village_code),
                title=f"待确认的帮扶记录：{record.title}", body=f"{unit}提交了帮扶记录，请核对后确认或提出异议。",
                link=link, actor=actor)
-    elif new_status == "confirmed":
+        return
+    village = record.village.name if record.village is not None else ""
+    if new_status == "confirmed":
         notify("record_confirmed", recipients.unit_users(record.organization_id),
                title=f"{village}已确认帮扶记录：{record.title}", link=link, actor=actor)
     else:
