@@ -165,25 +165,12 @@ class PersonTrainingYear(db.Model):
     passed_courses: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class AreaSummary(db.Model):
-    """The default (unfiltered, current-year) coverage figures of one area: a township
-    with its villages and the postings to them and to the township itself, or a county's
-    own postings. An area's code is the township's (or the county's): the first nine
-    digits of every code it holds, then ``000``. A province, city or county page sums about 2,000 of these rows instead of 24,000
-    villages, 40,000 postings and 400,000 duty months.
+class AreaFigures:
+    """The coverage figures of one area, and when they hold: the columns ``AreaSummary``
+    (unfiltered) and ``AreaCut`` (under one filter) share. Figures are valid for ``year``
+    and the ``settings`` they were computed with, from ``computed_on`` until
+    ``valid_until``."""
 
-    A row is recomputed from the rows it sums (by ``figures.area_figures``, the same
-    code the coverage page runs for an area without a row) whenever a flush touches the
-    area. It is only used while it still holds: for ``year`` and the ``settings`` it was
-    computed with, from ``computed_on`` until ``valid_until`` (the next day on which time
-    alone changes a figure: a pairing starting or ending, a village's latest confirmed
-    support leaving the 12-month window, the year ending). The coverage page computes
-    any other area live; ``flask dashboard refresh`` (daily) recomputes them.
-    """
-
-    __tablename__ = "area_summary"
-
-    area: Mapped[str] = mapped_column(String(12), primary_key=True)
     year: Mapped[int] = mapped_column(Integer)
     settings: Mapped[str] = mapped_column(String(40))
     computed_on: Mapped[date] = mapped_column(Date)
@@ -202,6 +189,27 @@ class AreaSummary(db.Model):
     posted_people: Mapped[int] = mapped_column(Integer, default=0)
     trained_people: Mapped[int] = mapped_column(Integer, default=0)
     months_under_min: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AreaSummary(AreaFigures, db.Model):
+    """The default (unfiltered, current-year) coverage figures of one area: a township
+    with its villages and the postings to them and to the township itself, or a county's
+    own postings. An area's code is the township's (or the county's): the first nine
+    digits of every code it holds, then ``000``. A province, city or county page sums about 2,000 of these rows instead of 24,000
+    villages, 40,000 postings and 400,000 duty months.
+
+    A row is recomputed from the rows it sums (by ``figures.area_figures``, the same
+    code the coverage page runs for an area without a row) whenever a flush touches the
+    area. It is only used while it still holds: for ``year`` and the ``settings`` it was
+    computed with, from ``computed_on`` until ``valid_until`` (the next day on which time
+    alone changes a figure: a pairing starting or ending, a village's latest confirmed
+    support leaving the 12-month window, the year ending). The coverage page computes
+    any other area live; ``flask dashboard refresh`` (daily) recomputes them.
+    """
+
+    __tablename__ = "area_summary"
+
+    area: Mapped[str] = mapped_column(String(12), primary_key=True)
 
 
 class DayCount(db.Model):
@@ -245,7 +253,9 @@ class AreaChange(db.Model):
     area: Mapped[str] = mapped_column(String(12), primary_key=True)
     # raised by a random step (``summary.raise_markers``), so a value never comes back
     version: Mapped[int] = mapped_column(BigInteger, default=0)
-class AreaCut(db.Model):
+
+
+class AreaCut(AreaFigures, db.Model):
     """``AreaSummary`` for one filter of the coverage page: the figures of an area under a
     record category (``cut`` 'category'), a filer's organization kind ('org_kind') or a
     village flag ('flag'; ``value`` key, poor or relocation), for the current year. Written
@@ -259,24 +269,6 @@ class AreaCut(db.Model):
     cut: Mapped[str] = mapped_column(String(10), primary_key=True)
     value: Mapped[str] = mapped_column(String(20), primary_key=True)
     area: Mapped[str] = mapped_column(String(12), primary_key=True)
-    year: Mapped[int] = mapped_column(Integer)
-    settings: Mapped[str] = mapped_column(String(40))
-    computed_on: Mapped[date] = mapped_column(Date)
-    valid_until: Mapped[date] = mapped_column(Date, index=True)
-    villages: Mapped[int] = mapped_column(Integer, default=0)
-    key_villages: Mapped[int] = mapped_column(Integer, default=0)
-    first_secretary: Mapped[int] = mapped_column(Integer, default=0)
-    first_secretary_key: Mapped[int] = mapped_column(Integer, default=0)
-    backing_unit: Mapped[int] = mapped_column(Integer, default=0)
-    backing_unit_key: Mapped[int] = mapped_column(Integer, default=0)
-    enterprise: Mapped[int] = mapped_column(Integer, default=0)
-    enterprise_key: Mapped[int] = mapped_column(Integer, default=0)
-    support_12m: Mapped[int] = mapped_column(Integer, default=0)
-    support_12m_key: Mapped[int] = mapped_column(Integer, default=0)
-    teams_under_min: Mapped[int] = mapped_column(Integer, default=0)
-    posted_people: Mapped[int] = mapped_column(Integer, default=0)
-    trained_people: Mapped[int] = mapped_column(Integer, default=0)
-    months_under_min: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AreaYear(db.Model):
