@@ -14,7 +14,9 @@ every page. Then ``bench/writes_bench.py`` if it exists.
     .venv/bin/python bench/province_bench.py --small         # scale 0.1: 2,400 villages (what CI runs)
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench .venv/bin/python bench/province_bench.py
 
-The PostgreSQL database named is emptied (its public schema dropped). The machine may be
+The PostgreSQL database named is created if missing and emptied (its public schema
+dropped); the dataset stays there afterwards, and ``bench/writes_bench.py`` works in a
+scratch database of its own beside it (``<name>_writes``). The machine may be
 shared: compare the figures of one run with each other, not across runs.
 """
 from __future__ import annotations
@@ -69,6 +71,7 @@ def empty_database(url: str, path: Path | None) -> None:
         return
     from sqlalchemy import create_engine, text
 
+    create_database(url)
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -385,7 +388,33 @@ def main() -> None:
     if writes.exists():  # concurrent record submission and confirmation (the writes helper's)
         print("\n== bench/writes_bench.py")
         command = [sys.executable, str(writes)] + (["--quick"] if args.small else [])
-        subprocess.run(command, cwd=ROOT, check=True, env=dict(os.environ, DATABASE_URL=pg_url) if pg_url else None)
+        # a scratch database of its own beside the one named (it empties what it is
+        # given): the province dataset just built stays for a later look
+        env = dict(os.environ, DATABASE_URL=scratch_database(pg_url, "writes")) if pg_url else None
+        subprocess.run(command, cwd=ROOT, check=True, env=env)
+
+
+def scratch_database(url: str, suffix: str) -> str:
+    """``<database>_<suffix>`` on the server of ``url``, created if missing."""
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    scratch = base.set(database=f"{base.database}_{suffix}").render_as_string(hide_password=False)
+    create_database(scratch)
+    return scratch
+
+
+def create_database(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names if it does not exist yet."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}):
+            conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+    admin.dispose()
 
 
 if __name__ == "__main__":
