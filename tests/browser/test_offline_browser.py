@@ -49,19 +49,19 @@ WORKER_STATE = """() => navigator.serviceWorker.getRegistration().then(r => JSON
 
 
 def _kept(page):
-    """The worker controls the page and the device has kept the village's pages. A page
-    loaded while the worker was still installing is claimed when it activates; on a busy
-    machine that may take a while, and a reload (as a person would do) is controlled at once."""
+    """The worker controls the page and the device has kept the village's pages. The worker
+    claims the open pages when it activates, but a page whose navigation was under way at
+    that moment is not claimed and stays uncontrolled until it loads again: so once the
+    worker is active, a page it does not control is reloaded (as a person would do), and a
+    page loaded under an active worker is controlled at once."""
     controlled = "() => navigator.serviceWorker.controller !== null"
     try:
-        page.wait_for_function(controlled, timeout=20000)
-    except PlaywrightError:
-        try:
-            page.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)", timeout=30000)
+        page.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)", timeout=30000)
+        if not page.evaluate(controlled):
             page.reload()
-            page.wait_for_function(controlled, timeout=20000)
-        except PlaywrightError:
-            pytest.fail("the service worker does not control the page: " + page.evaluate(WORKER_STATE))
+        page.wait_for_function(controlled, timeout=10000)
+    except PlaywrightError:
+        pytest.fail("the service worker does not control the page: " + page.evaluate(WORKER_STATE))
     page.wait_for_function("() => document.documentElement.hasAttribute('data-offline-kept')", timeout=30000)
 
 
