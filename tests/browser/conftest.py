@@ -7,8 +7,8 @@ Skipped when Chromium is missing, unless REQUIRE_BROWSER=1 (as in CI), where tha
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,12 +31,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/browser" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _require_chromium():
@@ -74,27 +68,34 @@ def live_server(tmp_path_factory):
         reset_postgres(env["DATABASE_URL"])
     else:
         env["DATABASE_URL"] = f"sqlite:///{fast / 'live.sqlite3'}"
-    flask = str(BIN / "flask")
-    subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([flask, "setup", "--scale", "0.3"], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = _free_port()
     log = open(tmp / "gunicorn.log", "w")
-    # --preload: the app is imported once and forked; its own process group, so the
-    # teardown can stop master and workers at once (a graceful stop idles ~6 s)
+    # one process builds the database (flask db upgrade, flask setup --scale 0.3) and serves
+    # it: gunicorn --preload, so the app is made once and forked (live_app.py), on a port
+    # the system picks (its log says which: none is taken meanwhile); its own process group,
+    # so the teardown can stop master and workers at once (a graceful stop idles ~6 s)
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "2", "--preload", "--bind", f"127.0.0.1:{port}", "registry:create_app()"],
+        [sys.executable, str(Path(__file__).with_name("live_app.py")), "0.3",
+         "--workers", "2", "--preload", "--bind", "127.0.0.1:0"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    base = None
+    deadline = time.monotonic() + 300  # the build takes ~10 s, several times that on a busy machine
+    while True:
+        if base is None:
+            listening = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", (tmp / "gunicorn.log").read_text())
+            base = listening and listening.group(1)
         try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
+            if base is not None:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
         except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("gunicorn did not start: " + (tmp / "gunicorn.log").read_text()[-2000:])
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            from tests.conftest import stop_server
+
+            stop_server(proc)
+            pytest.fail("the live server did not start: " + (tmp / "gunicorn.log").read_text()[-3000:])
+        time.sleep(0.1)
     accounts, roles = {}, {}
     for line in (tmp / "instance" / "demo-accounts.txt").read_text(encoding="utf-8").splitlines()[1:]:
         role, scope, username, password = line.split("\t")
