@@ -7,8 +7,8 @@ Skipped when Chromium is missing, unless REQUIRE_BROWSER=1 (as in CI), where tha
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,12 +31,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/browser" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _require_chromium():
@@ -74,27 +68,34 @@ def live_server(tmp_path_factory):
         reset_postgres(env["DATABASE_URL"])
     else:
         env["DATABASE_URL"] = f"sqlite:///{fast / 'live.sqlite3'}"
-    flask = str(BIN / "flask")
-    subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([flask, "setup", "--scale", "0.3"], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = _free_port()
     log = open(tmp / "gunicorn.log", "w")
-    # --preload: the app is imported once and forked; its own process group, so the
-    # teardown can stop master and workers at once (a graceful stop idles ~6 s)
+    # one process builds the database (flask db upgrade, flask setup --scale 0.3) and serves
+    # it: gunicorn --preload, so the app is made once and forked (live_app.py), on a port
+    # the system picks (its log says which: none is taken meanwhile); its own process group,
+    # so the teardown can stop master and workers at once (a graceful stop idles ~6 s)
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "2", "--preload", "--bind", f"127.0.0.1:{port}", "registry:create_app()"],
+        [sys.executable, str(Path(__file__).with_name("live_app.py")), "0.3",
+         "--workers", "2", "--preload", "--bind", "127.0.0.1:0"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    base = None
+    deadline = time.monotonic() + 300  # the build takes ~10 s, several times that on a busy machine
+    while True:
+        if base is None:
+            listening = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", (tmp / "gunicorn.log").read_text())
+            base = listening and listening.group(1)
         try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
+            if base is not None:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
         except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("gunicorn did not start: " + (tmp / "gunicorn.log").read_text()[-2000:])
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            from tests.conftest import stop_server
+
+            stop_server(proc)
+            pytest.fail("the live server did not start: " + (tmp / "gunicorn.log").read_text()[-3000:])
+        time.sleep(0.1)
     accounts, roles = {}, {}
     for line in (tmp / "instance" / "demo-accounts.txt").read_text(encoding="utf-8").splitlines()[1:]:
         role, scope, username, password = line.split("\t")
@@ -189,9 +190,30 @@ def page_as(request, browser, live_server, _signed_in, _idle_pages):
     session cookie (and log in again if that session has ended), unless
     ``through_form=True``. A page may have served an earlier test of the same account
     and viewport (the module's comment above TAINTING says when); it is handed over
-    as a new one would be: on the home page, nothing collected yet."""
+    as a new one would be: on the home page, nothing collected yet.
+
+    ``at='/records/inbox'`` (a path or an address) hands the page over there instead of on
+    the home page: the page a test would go to first is the first one loaded (a home page
+    costs ~0.3 s of CPU between the browser and the server)."""
     base = live_server["url"]
     opened = []
+
+    def _arrive(page, username, url, through_form, lent):
+        """``page`` signed in on ``url``: through the form if asked or if its session ended.
+        On a lent page, what resetting it logged (the login, the home page it is reset to)
+        is not the test's; what the page the test asked for logs is."""
+        home = base + "/"
+        if not through_form:
+            page.goto(url)
+            if "/login" not in page.url:
+                if lent and url == home:
+                    page.console_errors, page.blocked = [], []
+                return
+        _login(page, username)
+        if lent:
+            page.console_errors, page.blocked = [], []
+        if url != home:
+            page.goto(url)
 
     def _login(page, username):
         page.goto(base + "/login")
@@ -202,8 +224,8 @@ def page_as(request, browser, live_server, _signed_in, _idle_pages):
         assert "/login" not in page.url, f"login failed for {username}"
         _signed_in[username] = page.context.storage_state()
 
-    def _lend(key, through_form: bool):
-        """An idle page for ``key``, back on the home page, or None."""
+    def _lend(key, through_form: bool, url: str):
+        """An idle page for ``key``, on ``url``, or None."""
         idle = _idle_pages.get(key, [])
         while idle:
             page = idle.pop()
@@ -211,22 +233,18 @@ def page_as(request, browser, live_server, _signed_in, _idle_pages):
                 page.console_errors, page.blocked = [], []
                 if through_form:
                     page.context.clear_cookies()  # signed out, as a new context would be
-                    _login(page, key[0])
-                else:
-                    page.goto(base + "/")
-                    if "/login" in page.url:  # the session ended
-                        _login(page, key[0])
+                _arrive(page, key[0], url, through_form, lent=True)
             except Exception:  # a page that cannot be reset is dropped, a new one opened
                 page.context.close()
                 continue
-            page.console_errors, page.blocked = [], []  # what resetting it logged is not the test's
             return page
         return None
 
-    def _open(username: str, viewport=None, *, through_form: bool = False):
+    def _open(username: str, viewport=None, *, through_form: bool = False, at: str = "/"):
         viewport = viewport or {"width": 1366, "height": 900}
         key = (username, viewport["width"], viewport["height"])
-        page = _lend(key, through_form)
+        url = at if at.startswith("http") else base + at
+        page = _lend(key, through_form, url)
         if page is not None:
             opened.append((key, page))
             return page
@@ -238,22 +256,18 @@ def page_as(request, browser, live_server, _signed_in, _idle_pages):
         page.blocked = []
 
         def _route(route):
-            if route.request.url.startswith(base):
-                return route.continue_()
             page.blocked.append(route.request.url)
             return route.abort()
 
         if not SCREENSHOTS:  # each full-page PNG costs 0.1-0.5 s of CPU; opt in to look at them
             page.screenshot = lambda **_: b""
-        page.route("**/*", _route)
+        # only the off-site requests: Playwright matches the pattern itself and lets the
+        # site's own requests through without asking this process (~3000 a run)
+        page.route(re.compile("^(?!" + re.escape(base) + "/)"), _route)
         page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
         _watch(page)  # after page_as's own listeners and route
-        if signed_in is not None:
-            page.goto(base + "/")
-            if "/login" not in page.url:
-                return page
-        _login(page, username)
+        _arrive(page, username, url, through_form=signed_in is None, lent=False)
         return page
 
     yield _open

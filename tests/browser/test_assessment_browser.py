@@ -66,12 +66,10 @@ def test_assessment_form_shows_the_evidence_beside_the_grade(page_as, live_serve
 
 
 def test_a_summons_is_followed_to_closure(page_as, live_server, shots):
-    base = live_server["url"]
     unit = page_as("demo_unit")
     org_name = unit.locator("header .who small").inner_text().split("·", 1)[1].strip()
 
-    county = page_as("demo_county")
-    county.goto(base + "/duty/postings")
+    county = page_as("demo_county", at="/duty/postings")
     row = county.locator("tbody tr", has_text=org_name).first
     person = row.locator("td").first.inner_text().strip()
 

@@ -12,8 +12,7 @@ def test_every_demo_account_logs_in(page_as, live_server):
 
 
 def test_province_page_lists_14_cities(page_as, live_server, shots):
-    page = page_as("demo_province")
-    page.goto(live_server["url"] + "/regions/430000000000")
+    page = page_as("demo_province", at="/regions/430000000000")
     rows = page.locator("table.table tbody tr")
     assert rows.count() == 14
     assert page.get_by_role("link", name="湘西土家族苗族自治州").count() == 1

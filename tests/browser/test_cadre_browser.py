@@ -33,8 +33,7 @@ def test_a_cadre_activates_files_november_on_a_phone_and_the_township_verifies(
     label = f"{november.year}年{november.month}月"
 
     # the township: a village posting whose last month is not filed yet
-    township = page_as("demo_township")
-    township.goto(base + "/duty/postings?missing=1")
+    township = page_as("demo_township", at="/duty/postings?missing=1")
     rows = township.locator("table.table tbody tr")
     target = None
     for n in range(rows.count()):

@@ -13,8 +13,7 @@ TITLE = "援建村级农产品冷库"  # the demo unit's record, 75 days without
 
 
 def test_the_township_chases_an_overdue_record_and_the_county_sees_it_escalated(page_as, live_server, shots):
-    township = page_as("demo_township")
-    township.goto(live_server["url"] + "/records/overdue")
+    township = page_as("demo_township", at="/records/overdue")
     row = township.locator("table.overdue tbody tr", has_text=TITLE).first
     assert "未催办" in row.locator("td.chase").inner_text()
     with township.expect_navigation(wait_until="load"):
@@ -35,8 +34,7 @@ def test_the_township_chases_an_overdue_record_and_the_county_sees_it_escalated(
                          capture_output=True, text=True, check=True)
     assert "升级至县级" in run.stdout, run.stdout + run.stderr
 
-    county = page_as("demo_county")
-    county.goto(live_server["url"] + "/records/overdue")
+    county = page_as("demo_county", at="/records/overdue")
     with county.expect_navigation(wait_until="load"):
         county.locator("p.overdue-chase a[data-chase=county]").click()
     row = county.locator("table.overdue tbody tr", has_text=TITLE).first

@@ -28,8 +28,7 @@ def test_charts_render_offline(page_as, live_server, shots):
 
 
 def test_filters_and_drill_down(page_as, live_server, shots):
-    page = page_as("demo_city")
-    page.goto(live_server["url"] + "/coverage/433100000000")
+    page = page_as("demo_city", at="/coverage/433100000000")
     page.select_option("select[name=flag]", "key")
     with page.expect_navigation(wait_until="load"):
         page.get_by_role("button", name="应用").click()

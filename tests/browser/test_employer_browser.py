@@ -33,9 +33,7 @@ def _suggest(page, text: str):
 
 
 def test_province_picks_an_employer_from_suggestions(page_as, live_server, shots):
-    base = live_server["url"]
-    page = page_as("demo_province")
-    page.goto(base + "/people/new")
+    page = page_as("demo_province", at="/people/new")
     assert page.locator("select[name=organization_id]").count() == 0  # no select of every organization
     name = f"彭晓{random.randint(100, 999)}"
     page.fill("input[name=name]", name)

@@ -37,8 +37,7 @@ def _upload(page, base, body: bytes):
 
 def test_county_imports_people_from_the_template(page_as, live_server, shots):
     base = live_server["url"]
-    page = page_as("demo_county")
-    page.goto(base + "/people/")
+    page = page_as("demo_county", at="/people/")
     page.get_by_role("link", name="导入", exact=True).click()
     with page.expect_download() as download:
         page.get_by_role("link", name="下载导入模板").click()

@@ -17,8 +17,7 @@ def _bell(page) -> int:
 def test_the_village_is_told_on_a_phone_and_the_unit_hears_of_the_dispute(page_as, live_server, demo, shots):
     base = live_server["url"]
     title = f"浏览器测试：通知 {int(time.time())}"
-    village = page_as("demo_village", viewport={"width": 375, "height": 812})
-    village.goto(base + "/notifications/")
+    village = page_as("demo_village", viewport={"width": 375, "height": 812}, at="/notifications/")
     if village.get_by_role("button", name="全部标为已读").count():
         with village.expect_navigation(wait_until="load"):
             village.get_by_role("button", name="全部标为已读").click()

@@ -42,8 +42,7 @@ def _printed(page, shots, name: str) -> str:
 
 
 def test_the_ledger_and_a_record_print_with_their_header(page_as, live_server, shots):
-    unit = page_as("demo_unit")
-    unit.goto(live_server["url"] + "/records/?status=submitted&category=industry")
+    unit = page_as("demo_unit", at="/records/?status=submitted&category=industry")
     text = _printed(unit, shots, "ledger")
     assert "帮扶记录" in text and "打印人：" in text and "帮扶单位" in text
     assert "筛选条件：状态：待确认；类别：产业" in text
@@ -57,8 +56,7 @@ def test_the_ledger_and_a_record_print_with_their_header(page_as, live_server, s
 
 
 def test_the_village_page_and_the_coverage_page_print(page_as, live_server, shots, village_code):
-    county = page_as("demo_province")
-    county.goto(live_server["url"] + f"/regions/{village_code}")
+    county = page_as("demo_province", at=f"/regions/{village_code}")
     text = _printed(county, shots, "village")
     assert "打印人：" in text
     county.goto(live_server["url"] + "/coverage/430000000000?flag=key")

@@ -17,8 +17,7 @@ def _photo(tmp_path: Path) -> Path:
 
 
 def test_the_amount_is_shown_back_in_both_units_as_it_is_typed(page_as, live_server, shots):
-    page = page_as("demo_unit")
-    page.goto(live_server["url"] + "/records/new")
+    page = page_as("demo_unit", at="/records/new")
     hint = page.locator("[data-money-hint=amount]")
     page.fill("input[name=amount]", "5万")
     assert hint.inner_text() == "＝50,000.00 元＝5.00 万元"
@@ -33,8 +32,7 @@ def test_the_amount_is_shown_back_in_both_units_as_it_is_typed(page_as, live_ser
 
 
 def test_the_village_is_searched_and_the_only_pairing_chosen(page_as, live_server, demo):
-    page = page_as("demo_unit")
-    page.goto(live_server["url"] + "/records/new")
+    page = page_as("demo_unit", at="/records/new")
     name = page.eval_on_selector(
         "select[name=village_code]", "(s, code) => [...s.options].find(o => o.value === code).text", demo["village_code"])
     search = page.locator("#village_code-search")
@@ -57,8 +55,7 @@ def test_the_village_is_searched_and_the_only_pairing_chosen(page_as, live_serve
 
 
 def test_a_photo_chosen_before_a_refused_save_is_kept(page_as, live_server, demo, tmp_path, shots):
-    page = page_as("demo_unit")
-    page.goto(live_server["url"] + "/records/new")
+    page = page_as("demo_unit", at="/records/new")
     page.select_option("select[name=village_code]", demo["village_code"])
     page.select_option("select[name=category]", "infrastructure")
     page.fill("input[name=amount]", "3.5万")

@@ -107,8 +107,7 @@ def test_the_village_sees_a_corrections_old_and_new_amounts_and_its_evidence_on_
         unit.click("button[value=submit]")
     original_url = unit.url
 
-    village = page_as("demo_village", viewport={"width": 375, "height": 812})
-    village.goto(original_url)
+    village = page_as("demo_village", viewport={"width": 375, "height": 812}, at=original_url)
     with village.expect_navigation(wait_until="load"):
         village.locator("#decide").get_by_role("button", name="确认属实").click()
     _second_step(village)
@@ -153,8 +152,7 @@ def test_a_dispute_reaches_the_units_home_with_the_reason(page_as, live_server, 
     with unit.expect_navigation(wait_until="load"):
         unit.click("button[value=submit]")
 
-    village = page_as("demo_village")
-    village.goto(base + "/records/inbox")
+    village = page_as("demo_village", at="/records/inbox")
     card = village.locator("section.inbox-item", has_text=title)
     card.locator("summary").click()
     with village.expect_navigation(wait_until="load"):
@@ -175,8 +173,7 @@ def test_a_dispute_reaches_the_units_home_with_the_reason(page_as, live_server, 
 
 
 def test_phone_layout_of_the_inbox(page_as, live_server, demo, shots):
-    village = page_as("demo_village", viewport={"width": 390, "height": 844})
-    village.goto(live_server["url"] + "/records/inbox")
+    village = page_as("demo_village", viewport={"width": 390, "height": 844}, at="/records/inbox")
     village.screenshot(path=str(shots / "records-village-inbox-phone.png"), full_page=True)
     width = village.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the inbox scrolls sideways on a phone ({width}px)"
@@ -192,7 +189,6 @@ def test_township_and_county_see_the_overdue_worklist(page_as, live_server, demo
         assert "援建村级农产品冷库" in page.content()  # the demo unit's record, 75 days without an answer
         page.screenshot(path=str(shots / f"records-overdue-{username}.png"), full_page=True)
         _no_trouble(page)
-    village = page_as("demo_village")
-    village.goto(live_server["url"] + f"/regions/{demo['village_code']}")
+    village = page_as("demo_village", at=f"/regions/{demo['village_code']}")
     assert village.locator("section.card", has_text="已确认直接投入").count() == 1
     village.screenshot(path=str(shots / "records-village-page.png"), full_page=True)

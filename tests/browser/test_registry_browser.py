@@ -120,8 +120,7 @@ def test_demo_unit_and_village_see_living_data(page_as, live_server, shots):
 
 
 def test_viewer_sees_masked_numbers(page_as, live_server):
-    page = page_as("demo_viewer")
-    page.goto(live_server["url"] + "/people/")
+    page = page_as("demo_viewer", at="/people/")
     assert page.locator("table.table tbody tr").count() > 0
     assert not re.search(r"\b\d{17}[\dX]\b", page.content())
     assert "**********" in page.content()

@@ -75,8 +75,7 @@ def test_the_province_scores_a_county_which_sees_and_prints_it(page_as, live_ser
     total = province.locator("#card-total").inner_text()
     province.screenshot(path=str(shots / "scorecards-1-submitted.png"), full_page=True)
 
-    reviewer = page_as("demo_reviewer")
-    reviewer.goto(card_url)
+    reviewer = page_as("demo_reviewer", at=card_url)
     _click(reviewer, "button", "审核通过")
     assert reviewer.locator("#card-state").inner_text() == "已审核（待发布）"
 
