@@ -162,8 +162,11 @@ def register_hooks(app: Flask) -> None:
     def _no_store(response):
         # is_anonymous, not is_authenticated: it reads nothing (is_authenticated reloads the
         # account after a write request's commit, queueing for the write lock again)
-        if not current_user.is_anonymous:
-            response.headers.setdefault("Cache-Control", "no-store")
+        # A response that says how to cache itself (static files, the chart library) is
+        # left alone, and its request never loads the user (a file request reads nothing
+        # else from the database).
+        if "Cache-Control" not in response.headers and not current_user.is_anonymous:
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.teardown_request
