@@ -386,8 +386,6 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
                  "supersedes_id": None, "created_by_id": user.id, "on_behalf_region_code": on_behalf,
                  "submitted_at": now, "decided_at": None, "decided_by_id": None, "is_demo": False,
                  "created_at": now, "updated_at": now, "version": 1}
-        tuples = [(r.reference, r.village_code, r.category, r.title, r.description, r.amount, r.amount_attracted,
-                   r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date) for r in values]
         saying = ("导入并提交村确认：" if within is None
                   else f"{office_name(within)}代{units[unit_id].name}导入并提交村确认：")
         if numbered:
@@ -401,13 +399,17 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
 
                 def count(conn):
                     return summary.count_records(conn, every)
-            with inserting_many(table, ("id", *_OWN), [(i, *t) for i, t in zip(ids, tuples)], fixed,
-                                then=count) as done:
+            rows_in = [(i, r.reference, r.village_code, r.category, r.title, r.description, r.amount,
+                        r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date)
+                       for i, r in zip(ids, values)]
+            with inserting_many(table, ("id", *_OWN), rows_in, fixed, then=count) as done:
                 linked += _events(values, ids, unit_id, fixed, stamp, saying)
             if count is not None:
                 counted = done[0]
         else:
-            insert_many(table, _OWN, tuples, fixed)
+            insert_many(table, _OWN, [(r.reference, r.village_code, r.category, r.title, r.description, r.amount,
+                                       r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs,
+                                       r.record_date) for r in values], fixed)
             # the ids read back by 编号, which is unique within the unit
             written = (table.c.organization_id == unit_id) & (table.c.created_at == now)
             by_reference = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
