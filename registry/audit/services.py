@@ -373,8 +373,9 @@ class FlatCanonical:
     ``canonical({**fixed, **values})`` when ``values`` holds exactly the varying keys.
 
     ``quoted``: varying keys whose values ``canonical`` writes as their ``str()`` in
-    quotes, with nothing to escape (a Decimal, a date, a datetime's ``isoformat()``): the
-    template quotes them, so a caller filling ``template`` itself passes the value as is."""
+    quotes, with nothing to escape (a Decimal, a date; not a datetime, whose ``str()`` is
+    not its ``isoformat()``): the template quotes them, so a caller filling ``template``
+    itself passes the value as is."""
 
     def __init__(self, fixed: dict, varying, quoted=()) -> None:
         varying = set(varying)
