@@ -117,3 +117,14 @@ def test_flat_canonical_is_canonical(value):
 def test_flat_canonical_refuses_a_key_both_fixed_and_varying():
     with pytest.raises(ValueError):
         FlatCanonical({"a": 1}, ["a"])
+
+
+@pytest.mark.parametrize("value", [Decimal("3.10"), Decimal("0.00"), Decimal("1E+2"), date(2025, 6, 18)])
+def test_flat_canonical_quoted_keys_take_the_value_as_is(value):
+    fixed = {"status": "submitted", "note": "100% %s"}
+    make = FlatCanonical(fixed, ["value", "amount"], quoted=("value",))
+    values = {"value": value, "amount": "12.00"}
+    assert make.make(values) == canonical({**fixed, **values})
+    assert make.template % ('"12.00"', value) == canonical({**fixed, **values})  # in key order: amount, value
+    with pytest.raises(ValueError):
+        FlatCanonical(fixed, ["value"], quoted=("other",))

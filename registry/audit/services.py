@@ -227,7 +227,9 @@ class Chain:
         return rows
 
     def write(self, rows: list[tuple]) -> None:
-        """Queue rows ``link`` made, in one batch."""
+        """Queue rows ``link`` made (or a bulk caller made itself, in ``ITEM`` order: the
+        entity id as text, the summary at most 300 characters, ``before`` and ``after``
+        as ``canonical`` writes them), in one batch."""
         if rows:
             _queued(db.session).append({"at": self.at, "actor_id": self.actor_id, "actor": self.actor_name}, rows)
 
@@ -242,6 +244,7 @@ def open_chain(actor=None) -> Chain:
 # a recorded event's own columns, as queued (``_ITEM``) and as inserted (``_EVENT_COLUMNS``;
 # the time, the actor and the key are shared by a batch)
 _ITEM = ("action", "entity_type", "entity_id", "summary", "region_code", "organization_id", "before", "after")
+ITEM = _ITEM  # the order of a row ``Chain.write`` takes
 
 
 _FEW = 64  # up to so many events a transaction inserts in one executemany; more go in per batch (bulk)
@@ -256,7 +259,9 @@ def link_and_write(session, queued: list[Queued]) -> None:
     if not batches:
         return
     conn = session.connection()
-    chains = sorted({partition(item[4]) for _, items in batches for item in items})
+    # an event's chain by its region (a bulk batch names the same few villages again and again)
+    chain_of = {code: partition(code) for code in {item[4] for _, items in batches for item in items}}
+    chains = sorted(set(chain_of.values()))
     lock_keys(conn, [(CHAIN_LOCKS, int(chain or 0)) for chain in chains])
     heads = _heads(conn, chains)
     before = dict(heads)
@@ -272,7 +277,7 @@ def link_and_write(session, queued: list[Queued]) -> None:
         middle = f"{at.isoformat(timespec='microseconds')}|{shared['actor_id'] or ''}|{shared['actor']}"
         rows = []
         for action, entity_type, entity_id, summary, region_code, organization_id, before_json, after_json in items:
-            chain = partition(region_code)
+            chain = chain_of[region_code]
             seq, prev = heads.get(chain, (0, GENESIS))
             event_id = next(ids)
             # _payload written out: the same hash as compute_hash's (tests hold it)
@@ -365,24 +370,33 @@ class FlatCanonical:
     """``canonical`` of many flat dicts with the same keys (a bulk import's ``after``):
     the values every dict shares (``fixed``) are encoded once into a template, each dict's
     own values (``varying``, its other keys) one by one. ``make(values)`` equals
-    ``canonical({**fixed, **values})`` when ``values`` holds exactly the varying keys."""
+    ``canonical({**fixed, **values})`` when ``values`` holds exactly the varying keys.
 
-    def __init__(self, fixed: dict, varying) -> None:
+    ``quoted``: varying keys whose values ``canonical`` writes as their ``str()`` in
+    quotes, with nothing to escape (a Decimal, a date; not a datetime, whose ``str()`` is
+    not its ``isoformat()``): the template quotes them, so a caller filling ``template``
+    itself passes the value as is."""
+
+    def __init__(self, fixed: dict, varying, quoted=()) -> None:
         varying = set(varying)
         if varying & set(fixed):
             raise ValueError("a key is both fixed and varying")
+        if not varying.issuperset(quoted):
+            raise ValueError("a quoted key is not varying")
         parts = []
         self.order: list[str] = []
+        self.quoted = frozenset(quoted)
         for key in sorted({*fixed, *varying}):
             if key in varying:
-                parts.append(_ESCAPE(key).replace("%", "%%") + ":%s")
+                parts.append(_ESCAPE(key).replace("%", "%%") + (':"%s"' if key in quoted else ":%s"))
                 self.order.append(key)
             else:
                 parts.append(f"{_ESCAPE(key)}:{_scalar(fixed[key])}".replace("%", "%%"))
         self.template = "{" + ",".join(parts) + "}"
 
     def make(self, values: dict) -> str:
-        return self.template % tuple([_scalar(values[key]) for key in self.order])
+        return self.template % tuple([values[key] if key in self.quoted else _scalar(values[key])
+                                      for key in self.order])
 
 
 @dataclass

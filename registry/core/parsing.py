@@ -62,7 +62,9 @@ def clean_text(value) -> str:
 
 def halfwidth(value) -> str:
     """For numbers, dates and codes: full-width digits, letters and signs become ASCII
-    (NFKC), trimmed."""
+    (NFKC), trimmed. ASCII text is its own NFKC form: only trimmed (most cells are)."""
+    if value.__class__ is str and value.isascii():
+        return value.strip()
     return unicodedata.normalize("NFKC", str(value) if value is not None else "").strip()
 
 
@@ -293,7 +295,7 @@ def parse_count(value, field: str, label: str, errors: Collector, *, required: b
     """A whole number ≥ 0 (and ≤ ``maximum``; with None, what an INTEGER column holds):
     full-width digits and thousands commas are accepted. Blank is 0 unless ``required``."""
     ceiling = ID_MAX if maximum is None else maximum
-    if isinstance(value, int) and not isinstance(value, bool):
+    if value.__class__ is int or (isinstance(value, int) and not isinstance(value, bool)):
         number = value
     elif isinstance(value, float):  # a spreadsheet's number
         if not value.is_integer():

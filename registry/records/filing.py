@@ -380,15 +380,17 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     else:
         check_text(description, "description", "内容说明", errors, multiline=True)
 
-    amount = parse_amount(get("amount"), "amount", FIELD_LABELS["amount"], errors)
-    amount_attracted = parse_amount(get("amount_attracted"), "amount_attracted", FIELD_LABELS["amount_attracted"], errors)
-    amount_in_kind = parse_amount(get("amount_in_kind"), "amount_in_kind", FIELD_LABELS["amount_in_kind"], errors)
-    households = parse_count(get("households"), "households", FIELD_LABELS["households"], errors)
-    persons = parse_count(get("persons"), "persons", FIELD_LABELS["persons"], errors)
-    jobs = parse_count(get("jobs"), "jobs", FIELD_LABELS["jobs"], errors)
-    check_amounts({name: (FIELD_LABELS[name], value) for name, value in zip(AMOUNTS, (amount, amount_attracted, amount_in_kind))},
+    labels = FIELD_LABELS
+    amount = parse_amount(get("amount"), "amount", labels["amount"], errors)
+    amount_attracted = parse_amount(get("amount_attracted"), "amount_attracted", labels["amount_attracted"], errors)
+    amount_in_kind = parse_amount(get("amount_in_kind"), "amount_in_kind", labels["amount_in_kind"], errors)
+    households = parse_count(get("households"), "households", labels["households"], errors)
+    persons = parse_count(get("persons"), "persons", labels["persons"], errors)
+    jobs = parse_count(get("jobs"), "jobs", labels["jobs"], errors)
+    check_amounts({"amount": (labels["amount"], amount), "amount_attracted": (labels["amount_attracted"], amount_attracted),
+                   "amount_in_kind": (labels["amount_in_kind"], amount_in_kind)},
                   errors, confirmed=get(CONFIRM_FIELD) is True, stored=stored, hint=confirm_hint, limits=limits)
-    record_date = parse_date(get("record_date"), "record_date", FIELD_LABELS["record_date"], errors, bounds=dates)
+    record_date = parse_date(get("record_date"), "record_date", labels["record_date"], errors, bounds=dates)
     errors.raise_if_any()
     ensure_year_open(record_date.year, village, "records", "record_date", closes=closes)
     return RecordData(

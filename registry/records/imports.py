@@ -37,7 +37,7 @@ from json.encoder import encode_basestring
 
 from sqlalchemy import func, select
 
-from ..audit.services import FlatCanonical, open_chain
+from ..audit.services import ITEM, FlatCanonical, open_chain
 from ..closing.rules import YearCloses
 from ..core.enums import RECORD_CATEGORIES
 from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, AmountLimits, DateBounds, amount_limits, date_bounds, halfwidth
@@ -386,8 +386,6 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
                  "supersedes_id": None, "created_by_id": user.id, "on_behalf_region_code": on_behalf,
                  "submitted_at": now, "decided_at": None, "decided_by_id": None, "is_demo": False,
                  "created_at": now, "updated_at": now, "version": 1}
-        tuples = [(r.reference, r.village_code, r.category, r.title, r.description, r.amount, r.amount_attracted,
-                   r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date) for r in values]
         saying = ("导入并提交村确认：" if within is None
                   else f"{office_name(within)}代{units[unit_id].name}导入并提交村确认：")
         if numbered:
@@ -401,18 +399,22 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
 
                 def count(conn):
                     return summary.count_records(conn, every)
-            with inserting_many(table, ("id", *_OWN), [(i, *t) for i, t in zip(ids, tuples)], fixed,
-                                then=count) as done:
-                linked += chain.link(_events(values, ids, unit_id, fixed, stamp, saying))
+            rows_in = [(i, r.reference, r.village_code, r.category, r.title, r.description, r.amount,
+                        r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date)
+                       for i, r in zip(ids, values)]
+            with inserting_many(table, ("id", *_OWN), rows_in, fixed, then=count) as done:
+                linked += _events(values, ids, unit_id, fixed, stamp, saying)
             if count is not None:
                 counted = done[0]
         else:
-            insert_many(table, _OWN, tuples, fixed)
+            insert_many(table, _OWN, [(r.reference, r.village_code, r.category, r.title, r.description, r.amount,
+                                       r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs,
+                                       r.record_date) for r in values], fixed)
             # the ids read back by 编号, which is unique within the unit
             written = (table.c.organization_id == unit_id) & (table.c.created_at == now)
             by_reference = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
             ids = [by_reference[r.reference] for r in values]
-            linked += chain.link(_events(values, ids, unit_id, fixed, stamp, saying))
+            linked += _events(values, ids, unit_id, fixed, stamp, saying)
     chain.write(linked)
     written = (table.c.id.between(first, next_id - 1) if numbered
                else table.c.organization_id.in_(list(by_unit)) & (table.c.created_at == now))
@@ -440,22 +442,29 @@ def _tell_villages(rows: list[RecordRow], user) -> None:
                body=f"{names}导入并提交了 {count[code]} 条帮扶记录，请逐条核对后确认或提出异议。", link=link, actor=user)
 
 
-def _events(values: list[filing.RecordData], ids, unit_id: int, fixed: dict, stamp: str, saying: str) -> list[dict]:
-    """The audit events of a unit's new records (Python only: no database). Each
-    event's ``after`` is the record's columns, as ``canonical`` writes them (the times,
-    dates and amounts as text): the shared columns encoded once, each row's own straight
-    into the template in ``_AFTER_ORDER``."""
+def _events(values: list[filing.RecordData], ids, unit_id: int, fixed: dict, stamp: str, saying: str) -> list[tuple]:
+    """The audit events of a unit's new records (Python only: no database), as the rows
+    ``Chain.write`` takes (``audit.services.ITEM``). Each event's ``after`` is the
+    record's columns, as ``canonical`` writes them (the times, dates and amounts as
+    text): the shared columns encoded once, each row's own straight into the template in
+    ``_AFTER_ORDER``; the amounts and the date are quoted by the template (their text
+    needs no escaping) and the few villages and categories a file names encoded once."""
     encode = encode_basestring  # a text value as ``canonical`` writes it
     template = FlatCanonical({**fixed, "created_at": stamp, "updated_at": stamp, "submitted_at": stamp},
-                             _AFTER_ORDER).template
-    return [{
-        "action": "create", "entity_type": "SupportRecord", "entity_id": record_id,
-        "summary": f"{saying}{r.title}（批量导入）", "region_code": r.village_code, "organization_id": unit_id,
-        "after_json": template % (
-            f'"{r.amount}"', f'"{r.amount_attracted}"', f'"{r.amount_in_kind}"', encode(r.category),
-            encode(r.description), r.households, record_id, r.jobs, r.persons,
-            f'"{r.record_date.isoformat()}"', encode(r.reference), encode(r.title), encode(r.village_code)),
-    } for r, record_id in zip(values, ids)]
+                             _AFTER_ORDER, quoted=_QUOTED).template
+    codes = {text: encode(text) for text in {*(r.village_code for r in values), *(r.category for r in values)}}
+    return [(
+        "create", "SupportRecord", str(record_id), f"{saying}{r.title}（批量导入）"[:300], r.village_code, unit_id, None,
+        template % (r.amount, r.amount_attracted, r.amount_in_kind, codes[r.category], encode(r.description),
+                    r.households, record_id, r.jobs, r.persons, r.record_date, encode(r.reference), encode(r.title),
+                    codes[r.village_code]),
+    ) for r, record_id in zip(values, ids)]
+
+
+# a new record's values that ``canonical`` writes as their text in quotes (Decimal, date)
+_QUOTED = ("amount", "amount_attracted", "amount_in_kind", "record_date")
+if ITEM != ("action", "entity_type", "entity_id", "summary", "region_code", "organization_id", "before", "after"):
+    raise ImportError("_events makes its rows in another order than audit.services.ITEM")
 
 
 KINDS = (RecordImport,)

@@ -6,6 +6,7 @@ helpers make that write cost what the database needs and little more.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import date
 
 from sqlalchemy import insert
 
@@ -44,14 +45,18 @@ def inserting_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict 
     dialect = conn.dialect
     convert = [(i, f) for i, name in enumerate(keys)
                if (f := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
-    if convert:
-        params = []
-        append = params.append
-        for row in rows:
-            row = list(row)
-            for i, f in convert:
-                row[i] = f(row[i])
-            append(tuple(row))
+    if convert and rows:
+        # column by column: each converter mapped over its column; the dates of a ledger
+        # recur (a few hundred days), each converted once
+        columns = list(zip(*rows))
+        for i, f in convert:
+            values = columns[i]
+            days = set(values) if values[0].__class__ is date else ()
+            if days and len(days) * 2 < len(values) and all(day.__class__ is date for day in days):
+                columns[i] = map({day: f(day) for day in days}.__getitem__, values)
+            else:
+                columns[i] = map(f, values)
+        params = list(zip(*columns))
     else:
         params = rows
     with staged_inserting(conn, table, keys, params,

@@ -119,9 +119,11 @@ def _read_xlsx(data: bytes, max_rows: int) -> Grid:
         raise
     except Exception:  # calamine's XmlError, ZipError, CalamineError, PasswordError...
         raise FileRefused("Excel 文件内容无法解析（可能已损坏、加密或不是标准的 .xlsx），请重新保存后再导入") from None
-    # text and numbers, most cells, without a call each: as _cell would have it
+    # text, numbers, blanks and dates, most cells, without a call each: as _cell would have it
     rows = _trim([[(v if v.strip() else None) if (kind := v.__class__) is str
                    else (int(v) if v.is_integer() and -1e15 < v < 1e15 else v) if kind is float
+                   else (v.date() if v.time() == _MIDNIGHT else v) if kind is datetime
+                   else None if v is None
                    else _cell(v) for v in row] for row in rows])
     if len(rows) > max_rows + 1:
         raise FileRefused(f"工作表行数超过上限（最多 {max_rows} 行），请拆分成多个文件后导入", 413)
@@ -154,6 +156,9 @@ def _nonblank_height(sheet) -> int:
         if any(v not in ("", None) for v in row):
             last = number
     return last
+
+
+_MIDNIGHT = time(0)
 
 
 def _cell(value):
