@@ -86,8 +86,9 @@ def test_the_person_page_of_2_to_the_63_is_not_found(app, make_user, login_as):
     ("/people/?org=99999999999999999999", "org"),
     ("/people/?org=abc", "org"),
     ("/people/new?org=99999999999999999999", "org"),
-    # (the people, postings and organizations lists page by key, ?after=…: their page
-    # numbers are the individuals list's here, a list that still pages by number)
+    # (the people, postings, organizations and audit lists page by key, ?after=…: their
+    # page numbers are the individuals list's and the jobs list's here, lists that still
+    # page by number)
     ("/individuals/?page=99999999999999999999", "page"),
     ("/individuals/?page=0", "page"),
     ("/postings/?org=99999999999999999999", "org"),
@@ -99,7 +100,7 @@ def test_the_person_page_of_2_to_the_63_is_not_found(app, make_user, login_as):
     ("/assessment/?year=99999999999999999999", "year"),
     ("/closing/close?year=99999999999999999999", "year"),
     ("/duty/?month=99999999999999999999-01", "month"),
-    ("/audit/?page=99999999999999999999", "page"),
+    ("/import/jobs?page=99999999999999999999", "page"),
 ])
 def test_a_number_out_of_range_in_a_query_is_a_400_naming_it(app, make_user, login_as, url, argument):
     session = login_as(make_user("region", region_code=PROVINCE))

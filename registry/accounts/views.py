@@ -7,6 +7,7 @@ from sqlalchemy import select
 from ..core.access import for_cadres, login_only, public
 from ..core.forms import save_form
 from ..core.navigation import local_path
+from ..core.paging import Key, order_by, paginate
 from ..core.permissions import require
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
@@ -28,6 +29,9 @@ from .services import (
 )
 
 bp = Blueprint("accounts", __name__)
+
+# by user name (unique, so a key of its own; its unique index serves the order)
+USER_ORDER = (Key(User.username),)
 
 
 def _safe_next(target: str | None) -> str:
@@ -148,7 +152,7 @@ def revoke_token(token_id: int):
 @bp.route("/admin/users")
 @require("manage_accounts")
 def users():
-    page = db.paginate(select(User).order_by(User.username), per_page=50)
+    page = paginate(select(User).order_by(*order_by(USER_ORDER)), USER_ORDER, request.args)
     return render_template("accounts/users.html", page=page)
 
 

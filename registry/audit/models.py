@@ -39,4 +39,6 @@ class AuditEvent(db.Model):
     key_id: Mapped[int] = mapped_column(Integer, server_default="0")  # not null
 
     __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),
+                      # the trail's list by entity type, newest first (keyset paging on id)
+                      Index("ix_audit_event_type_id", "entity_type", "id"),
                       Index("uq_audit_event_chain_seq", "chain", "seq", unique=True))

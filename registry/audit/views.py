@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 
+from ..core.paging import Key, paginate
 from ..core.permissions import require
 from ..core.timeutil import to_local
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
@@ -17,6 +18,9 @@ from .services import chain_label, verify_chain
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 bp.record_once(lambda _state: anchor.listen())  # a signed checkpoint after every commit that wrote events
 
+# newest first: the primary key walked backwards (by entity type: ix_audit_event_type_id)
+AUDIT_ORDER = (Key(AuditEvent.id, descending=True),)
+
 
 def _events():
     stmt = scoped(select(AuditEvent), AuditEvent)
@@ -30,7 +34,7 @@ def _events():
 @require("read_audit")
 def index():
     stmt, entity = _events()
-    page = db.paginate(stmt.order_by(AuditEvent.id.desc()), per_page=50, error_out=False)
+    page = paginate(stmt, AUDIT_ORDER, request.args)
     return render_template("audit/index.html", page=page, entity=entity, action_label=labels.action_label,
                            entity_label=labels.entity_label, entities=labels.ENTITY_LABELS, changes=labels.changes)
 

@@ -72,6 +72,7 @@ class CareRecord(Audited, db.Model):
         # the gaps: a person's insurance covering a day, their health check of a year
         Index("ix_care_record_person_kind", "person_id", "kind", "status", "start_date"),
         Index("ix_care_record_region", "region_code", "kind", "start_date"),
+        Index("ix_care_record_start_id", "start_date", "id"),  # the list, newest first
     )
 
     @property

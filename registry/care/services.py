@@ -33,6 +33,7 @@ from ..closing.rules import ensure_year_open
 from ..audit.services import record, snapshot
 from ..core.enums import ACCIDENT_INSURANCE, CARE_ITEMS, CARE_KINDS, VILLAGE_ROLES
 from ..core.formatting import date_cn
+from ..core.paging import Key, order_by
 from ..core.parsing import check_plausible_date, check_text, parse_amount, parse_date
 from ..core.queries import every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
@@ -218,6 +219,10 @@ def period_text(care: CareRecord) -> str:
 
 # -- what the pages read ------------------------------------------------------------------------------
 
+# newest first (ix_care_record_start_id)
+CARE_ORDER = (Key(CareRecord.start_date, descending=True), Key(CareRecord.id, descending=True))
+
+
 def care_for(user, *, kind: str = "", year: int | None = None, status: str = "active") -> Select:
     """Care records ``user`` may see, by kind, year (of the period) and status; newest first."""
     stmt = scoped(select(CareRecord), CareRecord, user)
@@ -228,7 +233,7 @@ def care_for(user, *, kind: str = "", year: int | None = None, status: str = "ac
                           func.coalesce(CareRecord.end_date, CareRecord.start_date) >= date(year, 1, 1))
     if status in ("active", "cancelled"):
         stmt = stmt.where(CareRecord.status == status)
-    return stmt.order_by(CareRecord.start_date.desc(), CareRecord.id.desc())
+    return stmt.order_by(*order_by(CARE_ORDER))
 
 
 def person_care(user, person_id: int) -> list[CareRecord]:

@@ -10,7 +10,8 @@ from ..core.access import for_cadres
 from ..core.enums import CARE_ITEMS, CARE_KINDS
 from ..core.forms import save_form
 from ..core.navigation import back_to, nav_entry
-from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg, page_arg
+from ..core.paging import paginate
+from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today
@@ -26,6 +27,7 @@ from .services import (
     CareData,
     add_care,
     cancel_care,
+    CARE_ORDER,
     care_for,
     care_status,
     may_record,
@@ -51,7 +53,7 @@ def _filters():
 def index():
     form, kind, year, status = _filters()
     stmt = care_for(current_user, kind=kind, year=year, status=status)
-    page = db.paginate(stmt, page=page_arg(request.args), per_page=50, error_out=False)
+    page = paginate(stmt, CARE_ORDER, request.args)
     return render_template("care/index.html", page=page, form=form, year=year, period_text=period_text,
                            may_import=current_user.can("manage_care") and may_record_any(current_user),
                            years=list(range(local_today().year, YEAR_MIN - 1, -1))[:6])

@@ -129,6 +129,10 @@ class Inspection(_Target, Audited, db.Model):
     )
 
 
+# the list's order (latest year first, then by inspecting region), for keyset paging
+Index("ix_inspection_list", Inspection.year.desc(), Inspection.inspector_region_code, Inspection.id)
+
+
 class InspectionVisit(Audited, db.Model):
     __tablename__ = "inspection_visit"
     __audit_region__ = "inspection.place_code"
@@ -211,6 +215,10 @@ class Finding(_Target, Audited, db.Model):
     @property
     def days_overdue(self) -> int:
         return max(0, (local_today() - self.deadline).days)
+
+
+# the findings list's order (latest year first, then by deadline), for keyset paging
+Index("ix_inspection_finding_list", Finding.year.desc(), Finding.deadline, Finding.id)
 
 
 class FindingEvidence(StoredFile, Audited, db.Model):

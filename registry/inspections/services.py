@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy import Select, func, select
 
 from ..assessment.services import user_region
+from ..core.paging import Key, order_by
 from ..audit.services import record as audit
 from ..core.enums import FOLLOW_UP_STATUSES
 from ..core.parsing import check_text, to_date
@@ -413,11 +414,17 @@ def plans_for(user, year: int | None = None) -> Select:
     return stmt.order_by(InspectionPlan.year.desc(), InspectionPlan.region_code)
 
 
+# latest year first, then by inspecting region (ix_inspection_list)
+INSPECTION_ORDER = (Key(Inspection.year, descending=True), Key(Inspection.inspector_region_code), Key(Inspection.id))
+# latest year first, then by deadline (ix_inspection_finding_list)
+FINDING_ORDER = (Key(Finding.year, descending=True), Key(Finding.deadline), Key(Finding.id))
+
+
 def inspections_for(user, year: int | None = None) -> Select:
     stmt = scoped(select(Inspection), Inspection, user)
     if year:
         stmt = stmt.where(Inspection.year == year)
-    return stmt.order_by(Inspection.year.desc(), Inspection.inspector_region_code, Inspection.id)
+    return stmt.order_by(*order_by(INSPECTION_ORDER))
 
 
 def finding_counts(inspection_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -536,7 +543,7 @@ def findings_for(user, filters: FindingFilters | None = None) -> Select:
         stmt = stmt.where(Finding.inspection_id == filters.inspection_id)
     if filters.region:
         stmt = stmt.where(Finding.target_region_code == filters.region)
-    return stmt.order_by(Finding.year.desc(), Finding.deadline, Finding.id)
+    return stmt.order_by(*order_by(FINDING_ORDER))
 
 
 def region_summary(user, region_code: str, year: int) -> dict[str, int]:

@@ -11,6 +11,7 @@ from ..assessment.forms import FollowUpForm
 from ..audit.services import events_of
 from ..core.forms import save_form, select_choices
 from ..core.navigation import nav_entry
+from ..core.paging import paginate
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.queries import count, first
@@ -44,7 +45,7 @@ def _year_arg() -> int | None:
 def index():
     year = _year_arg()
     plans = list(db.session.scalars(services.plans_for(current_user, year)))
-    page = db.paginate(services.inspections_for(current_user, year), per_page=50, error_out=False)
+    page = paginate(services.inspections_for(current_user, year), services.INSPECTION_ORDER, request.args)
     return render_template("inspections/index.html", plans=plans, page=page, year=year,
                            years=services.plan_years(), counts=services.finding_counts([i.id for i in page.items]),
                            may_plan=current_user.can("inspect") and services.may_plan(current_user),
@@ -210,7 +211,7 @@ def add_finding(inspection_id: int):
 @require("read_inspections")
 def findings():
     filters = services.FindingFilters.from_args(request.args)
-    page = db.paginate(services.findings_for(current_user, filters), per_page=50, error_out=False)
+    page = paginate(services.findings_for(current_user, filters), services.FINDING_ORDER, request.args)
     return render_template("inspections/findings.html", page=page, filters=filters, states=services.STATES,
                            items=FINDING_ITEMS, years=services.plan_years(),
                            may_import=current_user.can("inspect") and services.may_plan(current_user))

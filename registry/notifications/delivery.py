@@ -25,6 +25,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from flask import current_app
 from sqlalchemy import Select, func, or_, select, update
 
+from ..core.paging import Key, order_by
 from ..core.timeutil import LOCAL_TZ, utcnow
 from ..extensions import db
 from .kinds import KINDS
@@ -297,11 +298,15 @@ def digest_text(items: list[Notification], today) -> str:
 # -- what the administrator sees and does ---------------------------------------------------------
 
 
+# newest first (ix_email_outbox_created, by status ix_email_outbox_status_created)
+OUTBOX_ORDER = (Key(OutboundEmail.created_at, descending=True), Key(OutboundEmail.id, descending=True))
+
+
 def outbox(status: str = "") -> Select:
     stmt = select(OutboundEmail)
     if status:
         stmt = stmt.where(OutboundEmail.status == status)
-    return stmt.order_by(OutboundEmail.created_at.desc(), OutboundEmail.id.desc())
+    return stmt.order_by(*order_by(OUTBOX_ORDER))
 
 
 def outbox_counts() -> dict[str, int]:

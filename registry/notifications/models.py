@@ -94,7 +94,10 @@ class OutboundEmail(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    __table_args__ = (Index("ix_email_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_email_outbox_status_next", "status", "next_attempt_at"),
+                      # the administrators' outbox list, newest first, of all or of one status
+                      Index("ix_email_outbox_created", "created_at", "id"),
+                      Index("ix_email_outbox_status_created", "status", "created_at", "id"))
 
     @property
     def status_label(self) -> str:

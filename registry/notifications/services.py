@@ -9,6 +9,7 @@ from flask import abort, current_app, has_request_context, url_for
 from sqlalchemy import Select, func, select, update
 
 from ..accounts.models import User
+from ..core.paging import Key, order_by
 from ..core.parsing import to_id
 from ..core.rules import RuleViolation
 from ..core.timeutil import utcnow
@@ -121,6 +122,10 @@ def own(user) -> Select:
     return select(Notification).where(Notification.user_id == user.id)
 
 
+# newest first (ix_notification_user_created)
+NOTIFICATION_ORDER = (Key(Notification.created_at, descending=True), Key(Notification.id, descending=True))
+
+
 def notifications_for(user, *, kind: str = "", state: str = "") -> Select:
     """The user's notifications, newest first, by kind and read state (``unread``/``read``)."""
     stmt = own(user)
@@ -130,7 +135,7 @@ def notifications_for(user, *, kind: str = "", state: str = "") -> Select:
         stmt = stmt.where(Notification.read_at.is_(None))
     elif state == "read":
         stmt = stmt.where(Notification.read_at.is_not(None))
-    return stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+    return stmt.order_by(*order_by(NOTIFICATION_ORDER))
 
 
 def unread_count(user) -> int:

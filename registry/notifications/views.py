@@ -9,9 +9,9 @@ from flask_login import current_user
 from ..core.access import for_cadres, login_only
 from ..core.forms import save_form
 from ..core.navigation import local_path, nav_entry
+from ..core.paging import paginate
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
-from ..extensions import db
 from . import delivery, services
 from .forms import STATES, NotificationFilter, PreferencesForm, ReadForm
 from .kinds import KINDS
@@ -40,7 +40,8 @@ def _filters() -> tuple[str, str]:
 def index():
     kind, state = _filters()
     form = NotificationFilter(request.args)
-    page = db.paginate(services.notifications_for(current_user, kind=kind, state=state), per_page=30, error_out=False)
+    page = paginate(services.notifications_for(current_user, kind=kind, state=state), services.NOTIFICATION_ORDER,
+                    request.args, per_page=30)
     return render_template("notifications/index.html", page=page, form=form, kind=kind, state=state,
                            unread=services.unread_count(current_user), kinds=KINDS)
 
@@ -94,7 +95,7 @@ def preferences():
 def outbox():
     status = request.args.get("status", FAILED)
     status = status if status in EMAIL_STATUSES or status == "all" else FAILED
-    page = db.paginate(delivery.outbox("" if status == "all" else status), per_page=50, error_out=False)
+    page = paginate(delivery.outbox("" if status == "all" else status), delivery.OUTBOX_ORDER, request.args)
     working, said = delivery.settings_status()
     return render_template("notifications/outbox.html", page=page, status=status, statuses=EMAIL_STATUSES,
                            counts=delivery.outbox_counts(), smtp_ok=working, smtp_status=said,

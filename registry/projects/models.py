@@ -106,6 +106,7 @@ class Project(Audited, db.Model):
     __table_args__ = (
         Index("ix_project_org_status", "organization_id", "status"),
         Index("ix_project_status_xiangshang", "status", "is_xiangshang"),
+        Index("ix_project_signed_id", "signed_on", "id"),  # the list, latest signed first
     )
 
     @property

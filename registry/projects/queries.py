@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, or_, select
 from ..accounts.models import User
 from ..audit.labels import action_label
 from ..audit.models import AuditEvent
+from ..core.paging import Key, order_by
 from ..core.parsing import to_id
 from ..core.rules import RuleViolation
 from ..core.scope import scoped
@@ -106,10 +107,14 @@ def _filtered(stmt: Select, filters: ProjectFilters, *, status: bool = True) -> 
     return stmt
 
 
+# latest signed first (ix_project_signed_id)
+PROJECT_ORDER = (Key(Project.signed_on, descending=True), Key(Project.id, descending=True))
+
+
 def project_list(user, filters: ProjectFilters) -> Select:
     """The projects ``user`` may see, filtered; latest signed first."""
     stmt = _filtered(scoped(select(Project), Project, user), filters)
-    return stmt.order_by(Project.signed_on.desc(), Project.id.desc())
+    return stmt.order_by(*order_by(PROJECT_ORDER))
 
 
 # -- sums by status -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from ..dashboard.sections import coverage_api_section, coverage_section
 from ..organizations.sections import organization_section
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
+from ..core.paging import paginate
 from ..core.permissions import require
 from ..core.queries import count, every, first
 from ..core.scope import get_in_scope_or_404
@@ -56,7 +57,7 @@ def _may_manage(project: Project) -> bool:
 @login_only
 def index():
     filters = ProjectFilters.from_args(request.args)
-    page = db.paginate(queries.project_list(current_user, filters), per_page=50, error_out=False)
+    page = paginate(queries.project_list(current_user, filters), queries.PROJECT_ORDER, request.args)
     return render_template("projects/index.html", page=page, filters=filters, totals=queries.list_totals(current_user, filters),
                            statuses=PROJECT_STATUSES, kinds=PROJECT_KINDS, flags=XIANGSHANG,
                            may_new=current_user.can("manage_projects") and bool(services.enterprises_for(current_user)))

@@ -24,10 +24,12 @@ from ..accounts.models import User
 from ..audit import labels
 from ..audit.models import AuditEvent
 from ..core.enums import RECORD_STATUSES
+from ..core.paging import order_by
 from ..core.scope import scoped
 from ..extensions import db
 from ..organizations.models import Organization
 from ..records.models import Evidence, FundContribution, SupportRecord
+from ..records.queries import RECORD_ORDER
 
 _sources: list[Callable] = []
 
@@ -52,7 +54,7 @@ def money_records(user, *, status: str = "", q: str = "") -> Select:
         stmt = stmt.where(SupportRecord.status == status)
     if q:
         stmt = stmt.where(SupportRecord.title.contains(q[:50]))
-    return stmt.order_by(SupportRecord.record_date.desc(), SupportRecord.id.desc())
+    return stmt.order_by(*order_by(RECORD_ORDER))
 
 
 def correction_chain(record: SupportRecord, user) -> list[SupportRecord]:

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ..core.enums import OVERSIGHT_BODIES, RECORD_STATUSES
 from ..core.navigation import nav_entry
-from ..core.parsing import page_arg
+from ..core.paging import paginate
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import to_local
@@ -14,6 +14,7 @@ from ..extensions import db
 from ..organizations.models import Organization
 from ..records.funds import funds_in_scope, totals
 from ..records.models import SupportRecord
+from ..records.queries import RECORD_ORDER
 from ..transfer.exporting import audit_export, describe_filters, send_export
 from ..transfer.writing import Column
 from .services import fund_trail, money_records, record_trail, source_panels
@@ -31,8 +32,7 @@ def index():
     status = request.args.get("status", "")
     status = status if status in RECORD_STATUSES else ""
     q = request.args.get("q", "").strip()[:50]
-    page = db.paginate(money_records(current_user, status=status, q=q), page=page_arg(request.args), per_page=50,
-                       error_out=False)
+    page = paginate(money_records(current_user, status=status, q=q), RECORD_ORDER, request.args)
     funds = db.session.scalars(funds_in_scope(current_user).limit(200)).all()
     return render_template("supervision/index.html", page=page, status=status, q=q, statuses=RECORD_STATUSES,
                            funds=[(f, totals(f)) for f in funds], panels=source_panels(current_user), body=_body())

@@ -71,7 +71,8 @@ class FaultToleranceCase(Audited, db.Model):
     decided_by = relationship("User", foreign_keys=[decided_by_id], lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_fault_tolerance_case_status", "status", "subject_kind"),)
+    __table_args__ = (Index("ix_fault_tolerance_case_status", "status", "subject_kind"),
+                      Index("ix_fault_tolerance_case_applied_id", "applied_at", "id"))  # the list, newest first
 
     @property
     def subject_label(self) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import Select, select
 from ..assessment.services import user_region
 from ..audit.services import record, snapshot
 from ..core.enums import TOLERANCE_GROUNDS, TOLERANCE_STATUSES, TOLERANCE_SUBJECTS
+from ..core.paging import Key, order_by
 from ..core.parsing import check_text
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
@@ -216,6 +217,10 @@ def _tell(case: FaultToleranceCase, title: str, body: str, users, actor) -> None
 
 # -- what the pages read ----------------------------------------------------------------------------
 
+# newest first (ix_fault_tolerance_case_applied_id)
+CASE_ORDER = (Key(FaultToleranceCase.applied_at, descending=True), Key(FaultToleranceCase.id, descending=True))
+
+
 def cases_for(user, *, status: str = "", kind: str = "") -> Select:
     """The cases ``user`` may see, newest first, by status and subject kind."""
     stmt = scoped(select(FaultToleranceCase), FaultToleranceCase, user)
@@ -223,7 +228,7 @@ def cases_for(user, *, status: str = "", kind: str = "") -> Select:
         stmt = stmt.where(FaultToleranceCase.status == status)
     if kind in SUBJECTS or kind in TOLERANCE_SUBJECTS:
         stmt = stmt.where(FaultToleranceCase.subject_kind == kind)
-    return stmt.order_by(FaultToleranceCase.applied_at.desc(), FaultToleranceCase.id.desc())
+    return stmt.order_by(*order_by(CASE_ORDER))
 
 
 def cases_of_subject(user, kind: str, subject_id: int) -> list[FaultToleranceCase]:

@@ -10,7 +10,7 @@ from ..core.access import for_cadres
 from ..core.enums import TOLERANCE_STATUSES
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
-from ..core.parsing import page_arg
+from ..core.paging import paginate
 from ..core.permissions import require
 from ..core.queries import count, first
 from ..core.scope import get_in_scope_or_404
@@ -21,7 +21,7 @@ from ..transfer.exports import export_job
 from ..transfer.writing import Column
 from .forms import ApplicationForm, DecisionForm
 from .models import FaultToleranceCase
-from .services import Application, Decision, apply, can_decide, cases_for, cases_of_subject, live_case, may_apply, to_decide
+from .services import CASE_ORDER, Application, Decision, apply, can_decide, cases_for, cases_of_subject, live_case, may_apply, to_decide
 from .subjects import SUBJECTS
 
 bp = Blueprint("tolerance", __name__, url_prefix="/tolerance")
@@ -32,8 +32,7 @@ bp = Blueprint("tolerance", __name__, url_prefix="/tolerance")
 def index():
     status = request.args.get("status", "")
     status = status if status in TOLERANCE_STATUSES else ""
-    page = db.paginate(cases_for(current_user, status=status), page=page_arg(request.args), per_page=50,
-                       error_out=False)
+    page = paginate(cases_for(current_user, status=status), CASE_ORDER, request.args)
     return render_template("tolerance/index.html", page=page, status=status, statuses=TOLERANCE_STATUSES,
                            waiting=count(to_decide(current_user)) if current_user.can("decide_tolerance") else 0)
 
