@@ -38,10 +38,15 @@ gc.set_threshold(700, 10, 1000)
 def pytest_xdist_make_scheduler(config, log):
     """With pytest-xdist (``-n 2``): tests go one by one to whichever worker is free, but
     the browser tests all go to one worker, so only one live server is built, and so do
-    the tests of several app hosts (one pair of gunicorn hosts)."""
+    the tests of several app hosts (one pair of gunicorn hosts). The tests sharing a costly
+    ``built_once`` world go to one worker too, so it is built once in the run, not once
+    per worker: the demo data (~5 s), the route matrix's world and the paging scene."""
     from xdist.scheduler import LoadScopeScheduling
 
-    grouped = {"tests/browser/": "browser", "tests/test_several_hosts.py": "several_hosts"}
+    grouped = {"tests/browser/": "browser", "tests/test_several_hosts.py": "several_hosts",
+               "tests/test_dashboard.py": "demo", "tests/test_issue17_demo.py": "demo",
+               "tests/test_demo_grades.py": "demo", "tests/test_route_matrix.py": "route_matrix",
+               "tests/test_list_paging.py": "list_paging"}
 
     class OneBrowserWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
