@@ -42,6 +42,13 @@ def demo(app, db):
     _derived.clear()
 
 
+def _rows(db, stmt) -> list:
+    """The rows of ``stmt`` as plain tuples (each column an attribute), not ORM objects:
+    loading every posting, record and duty month with its joined relations took most
+    of this module's time, and the checks read only the columns."""
+    return db.session.execute(stmt).all()
+
+
 def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[str, dict]:
     """Figures per child prefix and '' for the whole, from the raw rows, in Python."""
     cfg = app.config
@@ -52,7 +59,7 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
     prefix = region.prefix
     kinds = _once(("kinds",), lambda: dict(db.session.execute(select(Organization.id, Organization.kind)).all()))
     villages = _once(("villages",), lambda: {
-        v.code: v for v in db.session.scalars(select(Region).where(Region.level == "village"))})
+        v.code: v for v in _rows(db, select(Region.__table__).where(Region.level == "village"))})
 
     def flag_ok(code):
         v = villages.get(code)
@@ -66,7 +73,8 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
     # the veteran filter: a posting's person is a veteran; a pairing's or record's holder is
     # an individual helper (个人) whose person is one
     veterans = _once(("veterans",), lambda: {
-        (p.id, p.organization_id) for p in db.session.scalars(select(Person).where(Person.is_veteran.is_(True)))})
+        (p.id, p.organization_id)
+        for p in _rows(db, select(Person.id, Person.organization_id).where(Person.is_veteran.is_(True)))})
     veteran_people = {person for person, _ in veterans}
     veteran_helpers = {org for _, org in veterans if kinds[org] == "individual"}
 
@@ -85,9 +93,9 @@ def _expected(db, region: Region, filters: Filters, today: date, app) -> dict[st
         out[""][key] += value
         out[code[:n]][key] += value
 
-    postings = _once(("postings",), lambda: [p for p in db.session.scalars(select(Posting))])
-    pairings = _once(("pairings",), lambda: [p for p in db.session.scalars(select(Pairing))])
-    records = _once(("records",), lambda: [r for r in db.session.scalars(select(SupportRecord))])
+    postings = _once(("postings",), lambda: _rows(db, select(Posting.__table__)))
+    pairings = _once(("pairings",), lambda: _rows(db, select(Pairing.__table__)))
+    records = _once(("records",), lambda: _rows(db, select(SupportRecord.__table__)))
 
     def active_pairing(p):
         return p.start_date <= today and (p.end_date is None or p.end_date >= today)
@@ -164,8 +172,9 @@ def _trained_people(db, year, required) -> set[int]:
     except ImportError:
         return set()
     counts = defaultdict(int)
-    for a, t in db.session.execute(select(Attendance, Training).join(Training, Training.id == Attendance.training_id)):
-        if a.passed and t.start_date.year == year:
+    for a in _rows(db, select(Attendance.person_id, Attendance.passed, Training.start_date)
+                   .join(Training, Training.id == Attendance.training_id)):
+        if a.passed and a.start_date.year == year:
             counts[a.person_id] += 1
     return {p for p, c in counts.items() if c >= required}
 
@@ -176,7 +185,8 @@ def _months_under(db, year, minimum) -> dict[int, int]:
     except ImportError:
         return {}
     out = defaultdict(int)
-    for m in db.session.scalars(select(DutyMonth)):
+    for m in _rows(db, select(DutyMonth.posting_id, DutyMonth.month, DutyMonth.days_in_village, DutyMonth.month_days,
+                              DutyMonth.available_days)):
         # the duty rule: under the minimum, pro rata to the days the posting covers
         if m.month.year == year and m.days_in_village * m.month_days < minimum * m.available_days:
             out[m.posting_id] += 1

@@ -36,7 +36,11 @@ EXPECTED = {
 
 
 def _counts(db) -> dict[str, int]:
-    return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in _db.metadata.sorted_tables}
+    """Every table's row count, in one statement (not one a table: 57 round trips, twice a test)."""
+    from sqlalchemy import literal, union_all
+
+    counts = union_all(*(select(literal(t.name), func.count()).select_from(t) for t in _db.metadata.sorted_tables))
+    return dict(db.session.execute(counts).all())
 
 
 @pytest.fixture()

@@ -72,9 +72,16 @@ def _county(county: str, tag: str) -> None:
 
 @pytest.fixture
 def scene(db, make_user):
-    _county(COUNTY, "甲")
-    _county(OTHER_COUNTY, "乙")
-    return make_user("region", region_code=COUNTY)
+    """Both counties' rows and the county's account: built once per test process on
+    SQLite and copied back for each test (``built_once``), built anew on PostgreSQL."""
+    from tests.conftest import built_once
+
+    def build():
+        _county(COUNTY, "甲")
+        _county(OTHER_COUNTY, "乙")
+        return make_user("region", "paging_county", region_code=COUNTY)
+
+    return built_once("list-paging.scene", build)
 
 
 def _lists(user):
