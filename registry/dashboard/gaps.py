@@ -107,13 +107,32 @@ def _sorted(stmt, place: str, sort: str):
     return stmt.order_by(None).order_by(prefix.desc() if sort.startswith("-") else prefix, *stmt._order_by_clauses)
 
 
+def _counted_page(stmt, limit: int, offset: int, core=None) -> tuple[int, list]:
+    """(lines of a kind, the shown ones). The page's query carries the count of every
+    line (a window over the same rows), so the lines are found once instead of once to
+    count them and again to pick the page; only a page past the end counts apart."""
+    if not limit or callable(core):
+        count = _count(stmt, core)
+        # no list query for a kind with no line on this page (most kinds are empty once handled)
+        return count, db.session.execute(_page(stmt, limit, offset, core)).all() if limit and count > offset else []
+    total = func.count().over().label("gap_total")
+    if core is None:
+        rows = db.session.execute(stmt.add_columns(total).limit(limit).offset(offset)).all()
+        shown = rows
+    else:
+        found, named = core
+        rows = db.session.execute(found.add_columns(total).limit(limit).offset(offset)).all()
+        shown = db.session.execute(named.where(Posting.id.in_([r.id for r in rows]))).all() if rows else []
+    if rows:
+        return rows[0].gap_total, shown
+    return (_count(stmt, core) if offset else 0), []
+
+
 def gaps(region: Region, kinds: list[str] | None = None, limit: int = 20, offset: int = 0,
          today: date | None = None, sort: str = "", chase: str = "") -> list[GapList]:
     pages = []
     for kind, stmt, to_item, place, core in _sources(region, kinds, today, sort, chase):
-        count = _count(stmt, core)
-        # no list query for a kind with no line on this page (most kinds are empty once handled)
-        rows = db.session.execute(_page(stmt, limit, offset, core)).all() if limit and count > offset else []
+        count, rows = _counted_page(stmt, limit, offset, core)
         pages.append((kind, count, rows, to_item, place))
     # the county and township names of every shown line, in one query (no look-up per line)
     areas = Areas().preload(getattr(r, place) for _k, _n, rows, _t, place in pages for r in rows)
