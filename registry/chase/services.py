@@ -429,6 +429,14 @@ def record_state_clause(record_id_column, state: str) -> ColumnElement[bool]:
     return up("city")
 
 
+def chased_record_ids() -> Select:
+    """The ids of the records with any chase or escalation row: every record outside them
+    is in the state "none" (``record_state_clause``), so counts per state need only look
+    at these (a few) and the total."""
+    return (select(ChaseUp.record_id).where(ChaseUp.record_id.is_not(None))
+            .union(select(Escalation.record_id).where(Escalation.record_id.is_not(None))))
+
+
 def escalated_records(user, level: str) -> Select:
     """(record id, title, day it escalated) of the records still overdue whose highest
     escalation is ``level``, within ``user``'s scope, the latest first (the county's or
@@ -449,6 +457,6 @@ def count(stmt: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
-__all__ = ["ChaseState", "Item", "NOTE_MAX", "STATES", "chase", "chase_level", "duty_item", "duty_states", "duty_states_of",
+__all__ = ["ChaseState", "Item", "NOTE_MAX", "STATES", "chase", "chase_level", "chased_record_ids", "duty_item", "duty_states", "duty_states_of",
            "escalate", "escalated_records", "history", "may_chase", "missing_months", "period_days", "record_item",
            "record_state_clause", "record_states", "result_item", "result_states", "state_of"]

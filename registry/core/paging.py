@@ -43,6 +43,9 @@ _TYPE_BOUNDS: dict[type, tuple[Any, Any]] = {
     date: (date.min, date.max),
     datetime: (datetime.min, datetime.max),
     int: (-_INT_BOUND, _INT_BOUND),
+    # text: SQLite sorts every text value at or after '' and before any BLOB (the empty
+    # one included), so this range holds every name; steering is for SQLite only
+    str: ("", b""),
 }
 
 

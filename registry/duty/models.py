@@ -92,3 +92,8 @@ class DutyMonth(Audited, db.Model):
         (days < ceil(min × available / month) is days × month < min × available)."""
         minimum = int(current_app.config["REGISTRY_MIN_DAYS_IN_VILLAGE"]) if minimum is None else minimum
         return cls.days_in_village * cls.month_days < minimum * cls.available_days
+
+
+# the list of a status in its order (the latest month first, then place and id): a page is
+# read from the index and stops at its last row instead of sorting a province's months
+Index("ix_duty_month_status_list", DutyMonth.status, DutyMonth.month.desc(), DutyMonth.region_code, DutyMonth.id)

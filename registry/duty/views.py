@@ -242,9 +242,11 @@ def _to_check(user):
         return None
     stmt = months_to_check(user)
     rows = first(stmt, 5)
+    # counted as far as the list's tab counts (a province's months are never all read)
+    waiting = paging.count_up_to(stmt, paging.COUNT_LIMIT, DutyMonth.id)
     return {
         "title": "待核实的驻村纪实",
-        "count": count(stmt),
+        "count": f"{paging.COUNT_LIMIT:,}+" if waiting > paging.COUNT_LIMIT else waiting,
         "rows": [
             {"text": f"{d.posting.person.name} · {d.month.year}年{d.month.month}月 · 在村{d.days_in_village}天",
              "url": url_for("duty.posting", posting_id=d.posting_id),

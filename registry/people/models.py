@@ -112,6 +112,10 @@ class Posting(Audited, db.Model):
         # active postings only: coverage counts (ending soon, trained share) scan this
         Index("ix_posting_active", "region_code", "planned_end", "person_id",
               sqlite_where=text("end_date IS NULL"), postgresql_where=text("end_date IS NULL")),
+        # active postings by start (with what the gaps worklist filters them by): a page of
+        # a worklist in that order is read along it and stops at its last line
+        Index("ix_posting_active_start", "start_date", "region_code", "role", "person_id", "planned_end",
+              sqlite_where=text("end_date IS NULL"), postgresql_where=text("end_date IS NULL")),
     )
 
     @hybrid_property

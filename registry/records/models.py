@@ -134,8 +134,9 @@ class SupportRecord(Audited, db.Model):
         Index("ix_support_record_org_status", "organization_id", "status", "record_date"),
         # the order of the records list: large lists are read along it, page by page
         Index("ix_support_record_date_id", "record_date", "id"),
-        # pending records only: the overdue counts of the coverage page scan this
-        Index("ix_support_record_pending", "village_code", "submitted_at",
+        # pending records only: the overdue counts of the coverage page scan this, and the
+        # overdue list counts its records per category within it (hence the category)
+        Index("ix_support_record_pending", "village_code", "submitted_at", "category",
               sqlite_where=text("status = 'submitted'"), postgresql_where=text("status = 'submitted'")),
         # corrections only (almost every record has none): SQLite's statistics of an index
         # of all the NULLs say a look-up finds every row, and it scans by status instead

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import Select, String, case, func, select
 
 from ..chase.services import STATES as CHASE_STATES
-from ..chase.services import record_state_clause, record_states
+from ..chase.services import chased_record_ids, record_state_clause, record_states
 from ..core.enums import RECORD_CATEGORIES
 from ..core.paging import Key
 from ..core.timeutil import to_local, utcnow
@@ -98,10 +98,16 @@ def counts(user, region: Region | None, filters: OverdueFilters) -> tuple[dict[s
 
 def chase_counts(user, region: Region | None, filters: OverdueFilters) -> dict[str, int]:
     """{chase state: records} of the overdue list within the category and age chosen."""
-    listed = filters.query(user, region, chase=False).order_by(None).subquery()
-    found = db.session.execute(select(*(func.count(case((record_state_clause(listed.c.id, state), 1)))
-                                        for state in CHASE_STATES)).select_from(listed)).one()
-    return dict(zip(CHASE_STATES, found))
+    listed = filters.query(user, region, chase=False).order_by(None)
+    total = db.session.scalar(select(func.count()).select_from(listed.subquery())) or 0
+    # the states of the listed records that were ever chased or escalated (a few), instead
+    # of testing every overdue record's chase state; the others are all "none"
+    chased = listed.where(SupportRecord.id.in_(chased_record_ids())).subquery()
+    states = [s for s in CHASE_STATES if s != "none"]
+    *found, not_none = db.session.execute(select(
+        *(func.count(case((record_state_clause(chased.c.id, state), 1))) for state in states),
+        func.count(case((~record_state_clause(chased.c.id, "none"), 1)))).select_from(chased)).one()
+    return {state: total - not_none if state == "none" else dict(zip(states, found))[state] for state in CHASE_STATES}
 
 
 COLUMNS = (

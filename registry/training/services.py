@@ -393,9 +393,13 @@ def training_gaps(user, which: str, today: date) -> Select:
     return _gap_stmt(user, which, today).order_by(*order_by(GAP_ORDER))
 
 
-def training_gap_counts(user, today: date, limit: int | None = None) -> dict[str, int]:
+def training_gap_counts(user, today: date, limit: int | None = None, known: dict[str, int] | None = None
+                        ) -> dict[str, int]:
     """{"pre_posting": n, "yearly": n}: active postings in scope with each gap (with
-    ``limit``: each counted up to ``limit`` + 1 only, as the worklist's tabs show them)."""
+    ``limit``: each counted up to ``limit`` + 1 only, as the worklist's tabs show them).
+    ``known``: counts already made the same way (the list's own pager), not made again."""
     if limit is not None:
-        return {which: count_up_to(_gap_stmt(user, which, today), limit, Posting.id) for which in GAP_KINDS}
+        known = known or {}
+        return {which: known[which] if which in known else count_up_to(_gap_stmt(user, which, today), limit, Posting.id)
+                for which in GAP_KINDS}
     return {which: count(_gap_stmt(user, which, today)) for which in GAP_KINDS}

@@ -262,7 +262,9 @@ def gaps():
     which = "yearly" if request.args.get("which") == "yearly" else "pre_posting"
     page = paginate(training_gaps(current_user, which, today), GAP_ORDER, request.args)
     results = checks.posting_training_checks(page.items, today=today)
-    counts = training_gap_counts(current_user, today, paging.COUNT_LIMIT)  # as far as the pager counts
+    # as far as the pager counts; the list's own count is the pager's (None: more than the limit)
+    counts = training_gap_counts(current_user, today, paging.COUNT_LIMIT, known={
+        which: paging.COUNT_LIMIT + 1 if page.total is None else page.total})
     return render_template("training/gaps.html", page=page, which=which, checks=results, counts=counts, year=today.year,
                            count_limit=paging.COUNT_LIMIT)
 
