@@ -3,13 +3,13 @@ holds the category, so the overdue list's count per category is read from the in
 (at province scale it otherwise looks up every overdue record's row)
 
 Revision ID: b7d9f1a3c5e8
-Revises: f4a6c8e0b2d5
+Revises: b8d2f4a6c1e3
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "b7d9f1a3c5e8"
-down_revision = "f4a6c8e0b2d5"
+down_revision = "b8d2f4a6c1e3"
 branch_labels = None
 depends_on = None
 
