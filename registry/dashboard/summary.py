@@ -34,9 +34,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import (Integer, and_, bindparam, case, delete, event, extract, func, inspect, literal, literal_column,
-                        or_, select, union_all)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+                        or_, select, text, union_all)
 from sqlalchemy.orm import Session
 
 from ..core.database import (AREA_LOCKS, PERSON_LOCKS, before_commit, large_page_cache, listen_before_commit,
@@ -306,14 +304,7 @@ def raise_markers(conn, areas: set[str] | None) -> None:
     keys = sorted(areas) if areas is not None else [ANY]
     if not keys:
         return
-    dialect = conn.dialect.name
-    stmt = _UPSERTS.get((dialect, AreaChange))
-    if stmt is None:
-        table = AreaChange.__table__
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        stmt = insert.on_conflict_do_update(index_elements=["area"],
-                                            set_={"version": table.c.version + insert.excluded.version})
-        _UPSERTS[(dialect, AreaChange)] = stmt
+    stmt = adding_upsert(conn.dialect, AreaChange.__table__, ("area", "version"), ("area",), ("version",))
     # a random step, not 1: a marker never comes back to a value it had, even after the
     # table was emptied or a backup restored (whose counters a cached answer may have seen)
     conn.execute(stmt, [{"area": key, "version": secrets.randbelow(MARKER_STEP) + 1} for key in keys])
@@ -646,23 +637,36 @@ def _add_to_cells(session, conn, model, key_columns, cells) -> None:
             for key, measures in sorted(cells.items(), key=lambda item: tuple(map(str, item[0])))
             if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
     if rows:
-        conn.execute(_upsert(session.get_bind().dialect.name, model, key_columns), rows)
+        conn.execute(_upsert(conn.dialect, model, key_columns), rows)
+
+
+def _upsert(dialect, model, key_columns):
+    """INSERT ... ON CONFLICT DO UPDATE adding the measures (``adding_upsert``)."""
+    conflict = tuple(c for c in key_columns if c != "level")  # level follows from region_code
+    return adding_upsert(dialect, model.__table__, (*key_columns, *_MEASURES), conflict, _MEASURES)
+
+
+def adding_upsert(dialect, table, columns: tuple, conflict: tuple, adds: tuple):
+    """``INSERT INTO table (columns) ... ON CONFLICT (conflict) DO UPDATE SET`` each of
+    ``adds`` to itself plus the value inserted: the same SQL on SQLite and PostgreSQL,
+    as text with a typed parameter per column. SQLAlchemy does not cache the dialects'
+    own upsert constructs (it compiled them again on every write); a text statement it
+    caches like any other. Built once per dialect and statement."""
+    key = (dialect.name, table.name, columns, conflict, adds)
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        q = dialect.identifier_preparer.quote
+        name = dialect.identifier_preparer.format_table(table)
+        # names of the table's own columns, quoted by the dialect; the values are parameters
+        sql = (f"INSERT INTO {name} ({', '.join(q(c) for c in columns)}) "  # noqa: S608  # nosec B608
+               f"VALUES ({', '.join(':' + c for c in columns)}) "
+               f"ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET "
+               + ", ".join(f"{q(c)} = {name}.{q(c)} + excluded.{q(c)}" for c in adds))
+        stmt = _UPSERTS[key] = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    return stmt
 
 
 _UPSERTS: dict[tuple, object] = {}
-
-
-def _upsert(dialect: str, model, key_columns):
-    """INSERT ... ON CONFLICT DO UPDATE adding the measures, built once per table."""
-    stmt = _UPSERTS.get((dialect, model))
-    if stmt is None:
-        table = model.__table__
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        conflict = [c for c in key_columns if c != "level"]  # level follows from region_code
-        stmt = insert.on_conflict_do_update(index_elements=conflict,
-                                            set_={m: table.c[m] + insert.excluded[m] for m in _MEASURES})
-        _UPSERTS[(dialect, model)] = stmt
-    return stmt
 
 
 def _last_confirmed_select(village_filter=None):
@@ -920,7 +924,7 @@ def refresh_days(conn, areas: set[str] | None) -> None:
         rows = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
                 for (kind, level, code, day), delta in sorted(change.items()) if delta]
         if rows:  # in key order, so two writers meet the rows they share in the same order
-            conn.execute(_day_upsert(conn.dialect.name), rows)
+            conn.execute(_day_upsert(conn.dialect), rows)
             touched = sorted({r["region_code"] for r in rows})
             conn.execute(table.delete().where(t.level != "area", t.count == 0, t.region_code.in_(touched)))
 
@@ -942,7 +946,7 @@ def add_day_changes(conn, changes: dict[tuple, int]) -> None:
         return
     table = DayCount.__table__
     t = table.c
-    conn.execute(_day_upsert(conn.dialect.name), params)
+    conn.execute(_day_upsert(conn.dialect), params)
     conn.execute(table.delete().where(t.count == 0, t.region_code.in_(sorted({p["region_code"] for p in params}))))
 
 
@@ -1057,12 +1061,9 @@ def _day_rebuild_statements() -> tuple:
     return by_area, tuple(statements)
 
 
-@functools.cache
-def _day_upsert(dialect: str):
-    table = DayCount.__table__
-    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return insert.on_conflict_do_update(index_elements=["kind", "level", "region_code", "day"],
-                                        set_={"count": table.c.count + insert.excluded.count})
+def _day_upsert(dialect):
+    keys = ("kind", "level", "region_code", "day")
+    return adding_upsert(dialect, DayCount.__table__, (*keys, "count"), keys, ("count",))
 
 
 def refresh_stale(today: date | None = None) -> int:
