@@ -485,11 +485,15 @@ def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | No
     conn = session.connection()
     villages = {c["village_code"] for c, _ in changes}
     orgs = {c["organization_id"] for c, _ in changes}
+    flags_of, kinds_of = _cached(("keys",), lambda: (
+        select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation)
+        .where(Region.code.in_(bindparam("codes", expanding=True))),
+        select(Organization.id, Organization.kind).where(Organization.id.in_(bindparam("ids", expanding=True)))))
     flags = {
-        row.code: (bool(row.is_key), bool(row.is_poor), bool(row.is_relocation))
-        for row in conn.execute(select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation).where(Region.code.in_(villages)))
+        code: (bool(is_key), bool(is_poor), bool(is_relocation))
+        for code, is_key, is_poor, is_relocation in conn.execute(flags_of, {"codes": sorted(villages, key=str)})
     }
-    kinds = dict(conn.execute(select(Organization.id, Organization.kind).where(Organization.id.in_(orgs))).all())
+    kinds = dict(conn.execute(kinds_of, {"ids": sorted(orgs, key=str)}).all())
     flags.update(old_flags or {})
     kinds.update(old_kinds or {})
 
@@ -947,7 +951,9 @@ def add_day_changes(conn, changes: dict[tuple, int]) -> None:
     table = DayCount.__table__
     t = table.c
     conn.execute(_day_upsert(conn.dialect), params)
-    conn.execute(table.delete().where(t.count == 0, t.region_code.in_(sorted({p["region_code"] for p in params}))))
+    if any(p["count"] < 0 for p in params):  # only a count taken from can come down to zero
+        conn.execute(table.delete().where(t.count == 0, t.region_code.in_(sorted({p["region_code"] for p in params
+                                                                                   if p["count"] < 0}))))
 
 
 def _day_sources(restrict: bool) -> tuple:
