@@ -11,16 +11,20 @@ listener to.
 
 The listener only notes what each flush changed (``Touched``); the summaries are
 written once per transaction, just before it commits (``settle``, a
-``core.database.before_commit`` step): the rollup cells of every record change, then the
-village summaries and the ``AreaSummary`` rows of every area (township) the transaction
-touched (a posting, pairing, village, confirmed record, duty month or passed course in
-it), each recomputed once however many flushes touched it (a bulk job's thousand
-postings in one township: one recomputation). On PostgreSQL each area is locked first
-(an advisory lock per township, taken in sorted order, held to the end of the
-transaction), so two transactions recomputing the same area do so one after the other
-and the second reads the first's rows, while transactions in other areas go on at the
-same time; the rollup cells are added to (an atomic upsert), not recomputed, and need no
-lock of their own. SQLite serialises writers anyway.
+``core.database.before_commit`` step): the rollup cells and the counts by day
+(``DayCount``, every kind, under every filter, and the county's, city's and province's
+rows) of every record change, added to; then the village summaries and the
+``AreaSummary`` rows of every area (township) the transaction touched (a posting,
+pairing, village, duty month or passed course in it, or a confirmed record that moves
+its village's latest confirmed support: one dated no later changes none of the rows
+computed from it), each recomputed once however many flushes touched it (a bulk job's
+thousand postings in one township: one recomputation), with its counts by day. On
+PostgreSQL each area is locked first (an advisory lock per township, taken in sorted
+order, held to the end of the transaction), so two transactions recomputing or adding
+to the same area's rows do so one after the other and the second reads the first's
+rows, while transactions in other areas go on at the same time; the rollup cells are
+added to (an atomic upsert), not recomputed, and need no lock of their own. SQLite
+serialises writers anyway.
 """
 from __future__ import annotations
 
