@@ -13,12 +13,13 @@ the idle limit is kept to within that much.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from ..core.crypto import secret_digest
@@ -99,8 +100,7 @@ def user_for_session(key) -> User | None:
     disabled). Ends a session found run out; notes the visit at most once a minute."""
     if not key or not isinstance(key, str):
         return None
-    found = db.session.execute(select(LoginSession, User).join(User, User.id == LoginSession.user_id)
-                               .where(LoginSession.key_digest == key_digest(key))).first()
+    found = db.session.execute(_session_and_user(), {"digest": key_digest(key)}).first()
     if found is None:
         return None
     row, user = found
@@ -116,6 +116,14 @@ def user_for_session(key) -> User | None:
                    .values(last_seen_at=now))
     user.session_key = key
     return user
+
+
+@functools.cache
+def _session_and_user():
+    """The live-session look-up every request makes: built once (building a statement
+    and its cache key costs more than running it)."""
+    return (select(LoginSession, User).join(User, User.id == LoginSession.user_id)
+            .where(LoginSession.key_digest == bindparam("digest")))
 
 
 def _end_where(condition, reason: str, now: datetime | None = None):

@@ -15,6 +15,7 @@ chain are checkpointed together (``anchor``).
 """
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from json.encoder import encode_basestring
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import func, insert, inspect, literal, select, text, tuple_
+from sqlalchemy import bindparam, func, insert, inspect, literal, select, text, tuple_
 
 from ..core.database import CHAIN_LOCKS, before_commit, lock_keys, pending, staged_insert
 from ..core.scope import scoped
@@ -303,9 +304,9 @@ def link_and_write(session, queued: list[Queued]) -> None:
 def _heads(conn, chains: list[str]) -> dict[str, tuple[int, str]]:
     """Each chain's last (seq, hash); a chain with no events yet is absent."""
     heads = {}
+    head, _ = _statements()
     for chain in chains:
-        row = conn.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain == chain)
-                           .order_by(AuditEvent.seq.desc()).limit(1)).first()
+        row = conn.execute(head, {"chain": chain}).first()
         if row is not None:
             heads[chain] = (row.seq, row.hash)
     return heads
@@ -317,8 +318,16 @@ def _new_ids(conn, count: int) -> list[int]:
     if conn.dialect.name == "postgresql":
         return list(conn.execute(text("SELECT nextval('audit_event_id_seq') FROM generate_series(1, :n)"),
                                  {"n": count}).scalars())
-    first = (conn.execute(select(func.max(AuditEvent.id))).scalar() or 0) + 1
+    first = (conn.execute(_statements()[1]).scalar() or 0) + 1
     return list(range(first, first + count))
+
+
+@functools.cache
+def _statements() -> tuple:
+    """A chain's head, the largest event id: read by every write, built once."""
+    return (select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain == bindparam("chain"))
+            .order_by(AuditEvent.seq.desc()).limit(1),
+            select(func.max(AuditEvent.id)))
 
 
 # an event's own columns (the time, the actor and the key are the same for a whole batch)

@@ -24,10 +24,11 @@ and forgotten when the transaction ends, so a close committed meanwhile counts a
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from ..accounts.models import User
@@ -85,13 +86,7 @@ def _prefix(code: str, level: str) -> str:
 def _load(year: int) -> tuple[Closed, ...]:
     # columns, not the entities: read on every write, mostly finding nothing, and the
     # entities' joined relationships cost more than the query
-    rows = db.session.execute(
-        select(YearClose.id, YearClose.region_code, YearClose.closed_at, Region.level, Region.name,
-               User.display_name, User.username)
-        .join(Region, Region.code == YearClose.region_code)
-        .outerjoin(User, User.id == YearClose.closed_by_id)
-        .where(YearClose.year == year, YearClose.state == "closed")
-    ).all()
+    rows = db.session.execute(_closes_statement(), {"year": year}).all()
     if not rows:
         return ()
     windows: dict[int, list[Window]] = {}
@@ -108,6 +103,16 @@ def _load(year: int) -> tuple[Closed, ...]:
                           closed_at, tuple(windows.get(close_id, ()))))
     # the highest level first: its close is the one a message names
     return tuple(sorted(out, key=lambda c: len(c.prefix)))
+
+
+@functools.cache
+def _closes_statement():
+    """A year's closes, as ``_load`` reads them on every write: built once."""
+    return (select(YearClose.id, YearClose.region_code, YearClose.closed_at, Region.level, Region.name,
+                   User.display_name, User.username)
+            .join(Region, Region.code == YearClose.region_code)
+            .outerjoin(User, User.id == YearClose.closed_by_id)
+            .where(YearClose.year == bindparam("year"), YearClose.state == "closed"))
 
 
 def closes_of(year: int) -> tuple[Closed, ...]:

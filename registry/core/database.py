@@ -208,6 +208,22 @@ _READING = "registry_reading_after_commit"
 
 
 @contextmanager
+def last_write():
+    """Around the request's last write (a service that commits; the view then only names
+    what was saved and redirects): its commit leaves the session's objects as written
+    rather than expired, so the message and the redirect read them without loading
+    them again (a transaction and a query each). What they hold is what was committed;
+    the session ends with the request. A rollback expires them as always."""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
+
+
+@contextmanager
 def writing():
     """Run a write from a read-only request (e.g. the audit event of an export).
 

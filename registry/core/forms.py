@@ -22,7 +22,7 @@ from flask import flash, redirect
 from werkzeug.wrappers import Response
 
 from ..extensions import db
-from .database import only_reading_from_here
+from .database import last_write as last_write_of_request, only_reading_from_here
 from .rules import RuleViolation
 
 T = TypeVar("T")
@@ -71,11 +71,16 @@ def save_form(
     instead; return None so the view shows its page again.
 
     ``last_write``: the action's commit is the request's last write (the caller only
-    redirects after it): the message and the redirect read through a reader's transaction
+    redirects after it): the objects it saved stay as written (``core.database.last_write``)
+    and what the message and the redirect still read goes through a reader's transaction
     (``core.database.only_reading_from_here``), not the write lock.
     """
     try:
-        result = action()
+        if last_write:
+            with last_write_of_request():
+                result = action()
+        else:
+            result = action()
     except RuleViolation as violation:
         db.session.rollback()
         if refused is None:

@@ -11,16 +11,20 @@ listener to.
 
 The listener only notes what each flush changed (``Touched``); the summaries are
 written once per transaction, just before it commits (``settle``, a
-``core.database.before_commit`` step): the rollup cells of every record change, then the
-village summaries and the ``AreaSummary`` rows of every area (township) the transaction
-touched (a posting, pairing, village, confirmed record, duty month or passed course in
-it), each recomputed once however many flushes touched it (a bulk job's thousand
-postings in one township: one recomputation). On PostgreSQL each area is locked first
-(an advisory lock per township, taken in sorted order, held to the end of the
-transaction), so two transactions recomputing the same area do so one after the other
-and the second reads the first's rows, while transactions in other areas go on at the
-same time; the rollup cells are added to (an atomic upsert), not recomputed, and need no
-lock of their own. SQLite serialises writers anyway.
+``core.database.before_commit`` step): the rollup cells and the counts by day
+(``DayCount``, every kind, under every filter, and the county's, city's and province's
+rows) of every record change, added to; then the village summaries and the
+``AreaSummary`` rows of every area (township) the transaction touched (a posting,
+pairing, village, duty month or passed course in it, or a confirmed record that moves
+its village's latest confirmed support: one dated no later changes none of the rows
+computed from it), each recomputed once however many flushes touched it (a bulk job's
+thousand postings in one township: one recomputation), with its counts by day. On
+PostgreSQL each area is locked first (an advisory lock per township, taken in sorted
+order, held to the end of the transaction), so two transactions recomputing or adding
+to the same area's rows do so one after the other and the second reads the first's
+rows, while transactions in other areas go on at the same time; the rollup cells are
+added to (an atomic upsert), not recomputed, and need no lock of their own. SQLite
+serialises writers anyway.
 """
 from __future__ import annotations
 
@@ -34,9 +38,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import (Integer, and_, bindparam, case, delete, event, extract, func, inspect, literal, literal_column,
-                        or_, select, union_all)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+                        or_, select, text, union_all)
 from sqlalchemy.orm import Session
 
 from ..core.database import (AREA_LOCKS, PERSON_LOCKS, before_commit, large_page_cache, listen_before_commit,
@@ -70,7 +72,7 @@ from .models import (
 )
 
 _FIELDS = ("village_code", "record_date", "category", "organization_id", "status",
-           "amount", "amount_attracted", "amount_in_kind")
+           "amount", "amount_attracted", "amount_in_kind", "submitted_at")
 ZERO = Decimal("0")
 
 
@@ -207,9 +209,13 @@ class Touched:
     places: set[str] = field(default_factory=set)  # villages whose VillageStatus to recompute
     last: set[str] = field(default_factory=set)  # villages whose VillageSupportLast to recompute
     trainees: set[int] = field(default_factory=set)  # people whose PersonTrainingYear to recompute
-    days: set[str] = field(default_factory=set)  # areas whose DayCount rows to recompute (records awaiting confirmation)
+    days: set[str] = field(default_factory=set)  # areas whose DayCount rows to recompute (records added in bulk)
     marks: set[str] = field(default_factory=set)  # AreaChange counters to raise besides those of the areas above
     changes: list[tuple[dict, int]] = field(default_factory=list)  # record values counted in (+1) or out (-1)
+    # records confirmed, as (village, category, kind, record date), when nothing else moved
+    # their villages' confirmed records: the latest confirmed support can only move forward
+    added: list[tuple[str, str, str, date]] = field(default_factory=list)
+    day_changes: dict[tuple, int] = field(default_factory=dict)  # (kind, area, day) -> change of the area's DayCount
     # villages and organizations re-keyed, with the flags and kind the summaries hold
     # them under (the first a flush saw: what was committed before this transaction)
     old_flags: dict[str, tuple[bool, bool, bool]] = field(default_factory=dict)
@@ -239,18 +245,14 @@ def _after_flush(session, _ctx):
         for obj in session.deleted:
             if isinstance(obj, model):
                 changes.append((_committed(obj), -1))
-    # records entering or leaving confirmation, or submitted again: their areas' counts by day
-    days = {area_of(c["village_code"]) for c, _ in changes if c["village_code"] and c["status"] == "submitted"}
-    if model is not None:
-        days |= {area_of(obj.village_code) for obj in session.dirty if isinstance(obj, model) and obj.village_code
-                 and obj.status == "submitted" and inspect(obj).attrs.submitted_at.history.has_changes()}
+    # records entering or leaving confirmation, or submitted again (``submitted_at``), are
+    # changes too: their areas' counts by day move by them (``settle``)
     marks = _touched_marks(session)
-    if not (areas or changes or trainees or old_kinds or old_flags or days or marks):
+    if not (areas or changes or trainees or old_kinds or old_flags or marks):
         return
     touched = _touched(session)
     touched.marks |= marks
     touched.areas |= areas
-    touched.days |= days
     touched.places |= places
     touched.trainees |= trainees
     touched.changes += changes
@@ -306,14 +308,7 @@ def raise_markers(conn, areas: set[str] | None) -> None:
     keys = sorted(areas) if areas is not None else [ANY]
     if not keys:
         return
-    dialect = conn.dialect.name
-    stmt = _UPSERTS.get((dialect, AreaChange))
-    if stmt is None:
-        table = AreaChange.__table__
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        stmt = insert.on_conflict_do_update(index_elements=["area"],
-                                            set_={"version": table.c.version + insert.excluded.version})
-        _UPSERTS[(dialect, AreaChange)] = stmt
+    stmt = adding_upsert(conn.dialect, AreaChange.__table__, ("area", "version"), ("area",), ("version",))
     # a random step, not 1: a marker never comes back to a value it had, even after the
     # table was emptied or a backup restored (whose counters a cached answer may have seen)
     conn.execute(stmt, [{"area": key, "version": secrets.randbelow(MARKER_STEP) + 1} for key in keys])
@@ -339,8 +334,12 @@ def rebuilt_later(session):
 @before_commit(10, "summaries")
 def settle(session, pending_work: list[Touched]) -> None:
     """Write what the transaction's flushes changed into the summaries, once: lock its
-    areas (and trainees), add the record changes to the rollups and move re-keyed
-    records, then recompute the villages' and areas' rows."""
+    areas (and trainees), add the record changes to the rollups and to the counts by day
+    and move re-keyed records, then recompute the villages' and areas' rows whose inputs
+    moved: a record confirmed recomputes its village and area only when it moves the
+    village's latest confirmed support (``_latest_moved``); a record entering or leaving
+    confirmation moves its area's counts by day by itself, unless the area is recomputed
+    anyway."""
     if session.info.get(_REBUILT_LATER):
         return
     touched = Touched()
@@ -351,6 +350,9 @@ def settle(session, pending_work: list[Touched]) -> None:
         touched.trainees |= part.trainees
         touched.days |= part.days
         touched.changes += part.changes
+        touched.added += part.added
+        for key, delta in part.day_changes.items():
+            touched.day_changes[key] = touched.day_changes.get(key, 0) + delta
         for code, flags in part.old_flags.items():
             touched.old_flags.setdefault(code, flags)
         for org_id, kind in part.old_kinds.items():
@@ -359,48 +361,91 @@ def settle(session, pending_work: list[Touched]) -> None:
     conn = session.connection()
     model = _record_model()
     confirmed = {c["village_code"] for c, _ in touched.changes if c["village_code"] and c["status"] == "confirmed"}
-    areas = touched.areas | {area_of(code) for code in confirmed | touched.last}
+    confirmed |= {code for code, *_ in touched.added}
+    pending_areas = {area_of(c["village_code"]) for c, _ in touched.changes
+                     if c["village_code"] and c["status"] == "submitted"} | {a for _, a, _ in touched.day_changes}
+    areas = touched.areas | {area_of(code) for code in touched.last}
     if touched.trainees:
         areas |= _areas_of_people(conn, touched.trainees)
     if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
         areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
     if touched.old_kinds:  # and the figures by kind (AreaCut, DayCount) of the areas they work in
         areas |= _areas_of_orgs(conn, model, touched.old_kinds)
-    days = touched.days - areas  # refresh_areas counts its areas' days too
     # every area whose figures this transaction may change (``*``: an organization's kind
     # moves its records and pairings in any area)
-    marks = areas | touched.days | touched.marks | {area_of(c["village_code"]) for c, _ in touched.changes
-                                                    if c["village_code"]}
-    marks |= {area_of(code) for code in touched.old_flags}
+    marks = areas | touched.days | touched.marks | pending_areas | {area_of(c["village_code"]) for c, _ in touched.changes
+                                                                    if c["village_code"]}
+    marks |= {area_of(code) for code in touched.old_flags.keys() | confirmed}
     if touched.old_kinds:
         marks.add(ANY)
-    lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in sorted(areas | days)]
+    # locked before the latest confirmed support is read (a transaction confirming in the
+    # same area meanwhile is waited for, and read), as before the areas are recomputed
+    locked = areas | touched.days | pending_areas | {area_of(code) for code in confirmed}
+    lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in sorted(locked)]
               + [(PERSON_LOCKS, person) for person in touched.trainees])
     if touched.trainees:
         refresh_person_training(conn, touched.trainees)
     _settle_rollups(session, touched)
+    moved = _latest_moved(conn, touched.added)
+    touched.last |= moved
+    touched.places |= moved
+    areas |= {area_of(code) for code in touched.last}
     if touched.last:
         refresh_last_confirmed(conn, touched.last)
     if touched.places:
         refresh_village_status(conn, touched.places)
     if areas:
-        refresh_areas(conn, areas)
+        refresh_areas(conn, areas)  # with their counts by day
+    days = touched.days - areas
     if days:
         refresh_days(conn, days)
+    add_day_changes(conn, {key: delta for key, delta in touched.day_changes.items()
+                           if delta and key[1] not in areas and key[1] not in days})
     raise_markers(conn, marks)
 
 
 def _settle_rollups(session, touched: Touched) -> None:
     """Add ``touched``'s record changes to the rollups and move its re-keyed records;
-    note the villages whose latest confirmed support they changed."""
+    note the villages whose latest confirmed support they may have changed, the records
+    confirmed (``added``: their villages' latest support moves only if they are later)
+    and the changes of the counts by day."""
     model = _record_model()
     if touched.changes:  # counted under the flags and kinds the summaries hold now, then re-keyed
-        confirmed = apply_changes(session, touched.changes, touched.old_flags, touched.old_kinds)
-        touched.places |= confirmed
-        touched.last |= confirmed
+        moved, added, days = apply_changes(session, touched.changes, touched.old_flags, touched.old_kinds)
+        if touched.old_flags or touched.old_kinds:  # re-keyed too: recompute their villages
+            moved |= {code for code, *_ in added}
+            added = []
+        touched.places |= moved
+        touched.last |= moved
+        touched.added += added
+        for key, delta in days.items():
+            touched.day_changes[key] = touched.day_changes.get(key, 0) + delta
     if model is not None and (touched.old_flags or touched.old_kinds):
         touched.last |= rekey(session, touched.old_flags, touched.old_kinds)
     touched.changes, touched.old_flags, touched.old_kinds = [], {}, {}
+
+
+def _latest_moved(conn, added: list[tuple[str, str, str, date]]) -> set[str]:
+    """The villages whose latest confirmed support (``VillageSupportLast``: overall, by
+    category, by kind, by both) the records ``added`` to the confirmed move: a record
+    dated later than the latest it counts under, or the first. A record dated no later
+    moves none of them, so nothing computed from them (``VillageStatus``, the area rows)
+    changes."""
+    if not added:
+        return set()
+    last = VillageSupportLast
+    held = {(code, category, kind): _as_date(day) for code, category, kind, day in conn.execute(
+        _cached(("latest",), lambda: select(last.village_code, last.category, last.org_kind, last.last_confirmed_on)
+                .where(last.village_code.in_(bindparam("codes", expanding=True)))),
+        {"codes": sorted({code for code, *_ in added})})}
+    moved = set()
+    for code, category, kind, day in added:
+        for key in ((code, ANY, ANY), (code, category, ANY), (code, ANY, kind), (code, category, kind)):
+            have = held.get(key)
+            if have is None or have < day:
+                moved.add(code)
+                break
+    return moved
 
 
 def _area_key(area: str) -> int:
@@ -432,31 +477,47 @@ def _areas_of_people(conn, people: set[int]) -> set[str]:
 
 
 def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | None = None,
-                  old_kinds: dict | None = None) -> set[str]:
-    """Update the rollups; return the villages whose latest confirmed date may have
-    changed (their ``VillageSupportLast`` and ``VillageStatus`` are the caller's).
+                  old_kinds: dict | None = None) -> tuple[set[str], list[tuple], dict[tuple, int]]:
+    """Update the rollups. Return the villages whose latest confirmed date may have
+    changed (a confirmed record changed or left: their ``VillageSupportLast`` and
+    ``VillageStatus`` are the caller's), the records only added to the confirmed, as
+    (village, category, kind, record date), of the other villages (which move their
+    latest only if later: ``_latest_moved``), and the changes of the counts by day of
+    records awaiting confirmation ((``DayCount.kind``, area, day) -> change).
     ``old_flags`` and ``old_kinds``: the villages and organizations this flush re-keys,
     whose records count under their old flags and kind until ``rekey`` moves them."""
     conn = session.connection()
     villages = {c["village_code"] for c, _ in changes}
     orgs = {c["organization_id"] for c, _ in changes}
+    flags_of, kinds_of = _cached(("keys",), lambda: (
+        select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation)
+        .where(Region.code.in_(bindparam("codes", expanding=True))),
+        select(Organization.id, Organization.kind).where(Organization.id.in_(bindparam("ids", expanding=True)))))
     flags = {
-        row.code: (bool(row.is_key), bool(row.is_poor), bool(row.is_relocation))
-        for row in conn.execute(select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation).where(Region.code.in_(villages)))
+        code: (bool(is_key), bool(is_poor), bool(is_relocation))
+        for code, is_key, is_poor, is_relocation in conn.execute(flags_of, {"codes": sorted(villages, key=str)})
     }
-    kinds = dict(conn.execute(select(Organization.id, Organization.kind).where(Organization.id.in_(orgs))).all())
+    kinds = dict(conn.execute(kinds_of, {"ids": sorted(orgs, key=str)}).all())
     flags.update(old_flags or {})
     kinds.update(old_kinds or {})
 
     cells: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     touched_confirmed: set[str] = set()
+    added: list[tuple] = []
+    days: dict[tuple, int] = defaultdict(int)
     for values, sign in changes:
         code = values["village_code"]
+        if code and values["status"] == "submitted" and values["submitted_at"] is not None:
+            _day_change(days, code, values, kinds.get(values["organization_id"]),
+                        flags.get(code, (False, False, False)), sign)
         day = values["record_date"]
         if code is None or day is None:
             continue
         if values["status"] == "confirmed":
-            touched_confirmed.add(code)
+            if sign > 0:
+                added.append((code, values["category"], kinds.get(values["organization_id"], "other"), day))
+            else:
+                touched_confirmed.add(code)
         measures = (sign, sign * Decimal(values["amount"] or 0), sign * Decimal(values["amount_attracted"] or 0),
                     sign * Decimal(values["amount_in_kind"] or 0))
         _spread(cells, code, day.year, day.month, values["category"], kinds.get(values["organization_id"], "other"),
@@ -471,7 +532,22 @@ def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | No
     _add_to_cells(session, conn, SupportRollup, _ROLLUP_KEY, cells)
     _add_to_cells(session, conn, SupportTotal, _TOTAL_KEY, totals)
     _add_to_cells(session, conn, SupportCutTotal, _CUT_KEY, _cut_totals(cells))
-    return touched_confirmed
+    added = [entry for entry in added if entry[0] not in touched_confirmed]
+    return touched_confirmed, added, {key: delta for key, delta in days.items() if delta}
+
+
+def _day_change(days: dict, code: str, values: dict, org_kind: str | None, flags: tuple, sign: int) -> None:
+    """Count a record awaiting confirmation in (+1) or out (-1) of its area's counts by
+    day, as ``refresh_days`` counts it: by the day it was submitted, overall and under each
+    filter it is in (``_day_cut_counts``: its kind, its category, each flag of its village)."""
+    area, day = area_of(code), values["submitted_at"].date()
+    cuts = [("org_kind", org_kind)] if org_kind is not None else []
+    if values["category"] is not None:
+        cuts.append(("category", values["category"]))
+    cuts += [("flag", name) for name, flag in zip(_CUT_FLAGS, flags) if flag]
+    days[("submitted", area, day)] += sign
+    for cut, value in cuts:
+        days[(day_kind("submitted", cut, value), area, day)] += sign
 
 
 def _spread(cells: dict, code: str, year: int, month: int, category: str, kind: str, flags: tuple, status: str,
@@ -569,23 +645,36 @@ def _add_to_cells(session, conn, model, key_columns, cells) -> None:
             for key, measures in sorted(cells.items(), key=lambda item: tuple(map(str, item[0])))
             if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
     if rows:
-        conn.execute(_upsert(session.get_bind().dialect.name, model, key_columns), rows)
+        conn.execute(_upsert(conn.dialect, model, key_columns), rows)
+
+
+def _upsert(dialect, model, key_columns):
+    """INSERT ... ON CONFLICT DO UPDATE adding the measures (``adding_upsert``)."""
+    conflict = tuple(c for c in key_columns if c != "level")  # level follows from region_code
+    return adding_upsert(dialect, model.__table__, (*key_columns, *_MEASURES), conflict, _MEASURES)
+
+
+def adding_upsert(dialect, table, columns: tuple, conflict: tuple, adds: tuple):
+    """``INSERT INTO table (columns) ... ON CONFLICT (conflict) DO UPDATE SET`` each of
+    ``adds`` to itself plus the value inserted: the same SQL on SQLite and PostgreSQL,
+    as text with a typed parameter per column. SQLAlchemy does not cache the dialects'
+    own upsert constructs (it compiled them again on every write); a text statement it
+    caches like any other. Built once per dialect and statement."""
+    key = (dialect.name, table.name, columns, conflict, adds)
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        q = dialect.identifier_preparer.quote
+        name = dialect.identifier_preparer.format_table(table)
+        # names of the table's own columns, quoted by the dialect; the values are parameters
+        sql = (f"INSERT INTO {name} ({', '.join(q(c) for c in columns)}) "  # noqa: S608  # nosec B608
+               f"VALUES ({', '.join(':' + c for c in columns)}) "
+               f"ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET "
+               + ", ".join(f"{q(c)} = {name}.{q(c)} + excluded.{q(c)}" for c in adds))
+        stmt = _UPSERTS[key] = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    return stmt
 
 
 _UPSERTS: dict[tuple, object] = {}
-
-
-def _upsert(dialect: str, model, key_columns):
-    """INSERT ... ON CONFLICT DO UPDATE adding the measures, built once per table."""
-    stmt = _UPSERTS.get((dialect, model))
-    if stmt is None:
-        table = model.__table__
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        conflict = [c for c in key_columns if c != "level"]  # level follows from region_code
-        stmt = insert.on_conflict_do_update(index_elements=conflict,
-                                            set_={m: table.c[m] + insert.excluded[m] for m in _MEASURES})
-        _UPSERTS[(dialect, model)] = stmt
-    return stmt
 
 
 def _last_confirmed_select(village_filter=None):
@@ -843,9 +932,32 @@ def refresh_days(conn, areas: set[str] | None) -> None:
         rows = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
                 for (kind, level, code, day), delta in sorted(change.items()) if delta]
         if rows:  # in key order, so two writers meet the rows they share in the same order
-            conn.execute(_day_upsert(conn.dialect.name), rows)
+            conn.execute(_day_upsert(conn.dialect), rows)
             touched = sorted({r["region_code"] for r in rows})
             conn.execute(table.delete().where(t.level != "area", t.count == 0, t.region_code.in_(touched)))
+
+
+def add_day_changes(conn, changes: dict[tuple, int]) -> None:
+    """Add the changes of areas' counts by day ((kind, area, day) -> change) to the area
+    rows and to those of their county, city and province: one upsert in key order (two
+    writers meet the rows they share in the same order), then the rows down to zero go."""
+    if not changes:
+        return
+    rows: dict[tuple, int] = defaultdict(int)
+    for (kind, area, day), delta in changes.items():
+        rows[(kind, "area", area, day)] += delta
+        for level, n in DAY_LEVELS:
+            rows[(kind, level, area[:n] + "0" * (12 - n), day)] += delta
+    params = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
+              for (kind, level, code, day), delta in sorted(rows.items()) if delta]
+    if not params:
+        return
+    table = DayCount.__table__
+    t = table.c
+    conn.execute(_day_upsert(conn.dialect), params)
+    if any(p["count"] < 0 for p in params):  # only a count taken from can come down to zero
+        conn.execute(table.delete().where(t.count == 0, t.region_code.in_(sorted({p["region_code"] for p in params
+                                                                                   if p["count"] < 0}))))
 
 
 def _day_sources(restrict: bool) -> tuple:
@@ -959,12 +1071,9 @@ def _day_rebuild_statements() -> tuple:
     return by_area, tuple(statements)
 
 
-@functools.cache
-def _day_upsert(dialect: str):
-    table = DayCount.__table__
-    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return insert.on_conflict_do_update(index_elements=["kind", "level", "region_code", "day"],
-                                        set_={"count": table.c.count + insert.excluded.count})
+def _day_upsert(dialect):
+    keys = ("kind", "level", "region_code", "day")
+    return adding_upsert(dialect, DayCount.__table__, (*keys, "count"), keys, ("count",))
 
 
 def refresh_stale(today: date | None = None) -> int:

@@ -114,7 +114,7 @@ def _village_condition(organization_id: int, within: Region | None = None):
     township it is paired with (对口帮扶 of a county). ``within``: only those inside that
     region (region staff filing on the unit's behalf)."""
     bound = _bound_regions(organization_id)
-    direct = [code for code, level, _ in bound if level == "village"]
+    direct = _direct_villages(bound)
     areas = [Region(code=code, level=level) for code, level, source in bound
              if level in ("county", "township") and source == "pairing"]
     conditions = [Region.code.in_(direct)] if direct else []
@@ -123,6 +123,11 @@ def _village_condition(organization_id: int, within: Region | None = None):
         return None
     condition = and_(Region.level == "village", or_(*conditions))
     return condition if within is None else and_(condition, within.within(Region.code))
+
+
+def _direct_villages(bound: list[tuple[str, str, str]]) -> list[str]:
+    """The villages among the bound regions: those a unit files for directly."""
+    return [code for code, level, _ in bound if level == "village"]
 
 
 def filer_villages(organization_id: int, within: Region | None = None) -> list[Region]:
@@ -149,6 +154,8 @@ def filer_village_codes(organization_id: int, within: Region | None = None) -> s
 
 
 def village_allowed(organization_id: int, village_code: str, within: Region | None = None) -> bool:
+    if within is None and village_code in _direct_villages(_bound_regions(organization_id)):
+        return True  # one of the condition's own villages: no need to ask the database
     condition = _village_condition(organization_id, within)
     if condition is None:
         return False

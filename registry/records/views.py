@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ..chase import services as chasing
 from ..core.access import login_only
-from ..core.database import only_reading_from_here
+from ..core.database import last_write, only_reading_from_here
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.enums import RECORD_CATEGORIES
@@ -331,7 +331,8 @@ def _transition_view(record_id: int, service, done, **kwargs):
     record = get_in_scope_or_404(SupportRecord, record_id)
     form = ActionForm()
     try:
-        service(record, current_user, expected_version=form.version.data, **kwargs)
+        with last_write():
+            service(record, current_user, expected_version=form.version.data, **kwargs)
     except RuleViolation as violation:
         return _refused(record, violation)
     only_reading_from_here()  # the service committed; the message and the redirect only read
