@@ -33,7 +33,7 @@ import secrets
 from contextlib import contextmanager
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
@@ -540,7 +540,9 @@ def _day_change(days: dict, code: str, values: dict, org_kind: str | None, flags
     """Count a record awaiting confirmation in (+1) or out (-1) of its area's counts by
     day, as ``refresh_days`` counts it: by the day it was submitted, overall and under each
     filter it is in (``_day_cut_counts``: its kind, its category, each flag of its village)."""
-    area, day = area_of(code), values["submitted_at"].date()
+    submitted = values["submitted_at"]
+    # the day as the recount's SQL date() takes it: a date stored in the column is its own day
+    area, day = area_of(code), submitted.date() if isinstance(submitted, datetime) else submitted
     cuts = [("org_kind", org_kind)] if org_kind is not None else []
     if values["category"] is not None:
         cuts.append(("category", values["category"]))
