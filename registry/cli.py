@@ -274,10 +274,12 @@ def dashboard_cli():
 
 @dashboard_cli.command("rebuild", help="Recompute the coverage summaries from the rows (after a bulk load).")
 def dashboard_rebuild():
-    from .dashboard.summary import rebuild_all
+    from .core.database import vacuum_analyze
+    from .dashboard.summary import SUMMARY_TABLES, rebuild_all
 
     rebuild_all()
     db.session.commit()
+    vacuum_analyze(SUMMARY_TABLES)  # PostgreSQL: millions of rows rewritten
     click.echo("覆盖统计已重建")
 
 

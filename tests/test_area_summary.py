@@ -155,3 +155,24 @@ def test_the_support_window_is_a_setting_and_old_rows_do_not_answer_for_another(
     row = _assert_row_is_live(db, village.code[:9] + "000")
     assert row.support_12m == 0
     assert row.valid_until == date(today.year + 1, 1, 1)  # nothing left to leave the window
+
+
+def test_flask_dashboard_rebuild_leaves_the_summaries_exact_and_analyzed(db, app, runner):
+    """The command rebuilds every summary, commits, and (PostgreSQL) vacuums and analyzes
+    the tables it rewrote: the rows are the rebuild's and the planner has their statistics."""
+    from tests.summaries import assert_summaries_exact
+
+    village, org, person, posting = posted_secretary()
+    make_support(org, village.code, local_today() - timedelta(days=10))
+    result = runner.invoke(args=["dashboard", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "覆盖统计已重建" in result.output
+    db.session.expire_all()
+    row = _assert_row_is_live(db, village.code[:9] + "000")
+    assert (row.villages, row.first_secretary, row.support_12m) == (1, 1, 1)
+    assert_summaries_exact()
+    if db.engine.dialect.name == "postgresql":
+        analyzed = db.session.execute(text(
+            "SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE relname = 'support_rollup'")).scalar()
+        assert analyzed

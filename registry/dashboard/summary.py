@@ -1273,6 +1273,12 @@ def _rebuild_last_statements() -> tuple:
     return tuple(statements)
 
 
+# every table ``rebuild_all`` rewrites
+SUMMARY_TABLES = tuple(model.__table__ for model in (
+    SupportRollup, SupportTotal, SupportCutTotal, VillageSupportLast, PersonTrainingYear, AreaChange, VillageStatus,
+    AreaSummary, AreaCut, AreaYear, DayCount))
+
+
 def rebuild_all() -> None:
     """Recompute every summary from the records (after a bulk load or a flag change). On
     SQLite with a large page cache while it runs: its GROUP BYs sort a million rows."""
@@ -1283,13 +1289,25 @@ def rebuild_all() -> None:
 REBUILD_PAGE_CACHE_KIB = 262144
 
 
+def _empty(conn, tables) -> None:
+    """Empty the summary tables the rebuild refills from the records. On PostgreSQL by
+    TRUNCATE (transactional: a rollback brings the rows back): after a DELETE each of the
+    rebuild's two million inserts meets its own key's deleted row in the unique index and
+    visits it, and the table doubles; that halves the inserts' time. TRUNCATE holds the
+    tables' exclusive lock to the commit, so readers of the summaries wait for the
+    rebuild (minutes at province scale) instead of reading the old rows meanwhile."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("TRUNCATE " + ", ".join(conn.dialect.identifier_preparer.format_table(t) for t in tables))
+        return
+    for table in tables:
+        conn.execute(delete(table))
+
+
 def _rebuild_all() -> None:
     model = _record_model()
     conn = db.session.connection()
-    conn.execute(delete(SupportRollup.__table__))
-    conn.execute(delete(SupportTotal.__table__))
-    conn.execute(delete(SupportCutTotal.__table__))
-    conn.execute(delete(VillageSupportLast.__table__))
+    _empty(conn, (SupportRollup.__table__, SupportTotal.__table__, SupportCutTotal.__table__,
+                  VillageSupportLast.__table__))
     refresh_person_training(conn, None)
     raise_markers(conn, None)
     if model is None:

@@ -350,5 +350,10 @@ def ending_soon(user, limit: int = 8) -> tuple[int, list[Posting]]:
         Posting.is_active, Posting.planned_end <= ending_soon_limit()
     )
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.scalars(stmt.order_by(Posting.planned_end, Posting.id).limit(limit)).all()
+    # the first rows' ids from the postings alone, then those rows with their person,
+    # unit and village: PostgreSQL cannot put the limit below the eager outer joins and
+    # would join every posting in scope (a province's thousands) to sort them
+    order = (Posting.planned_end, Posting.id)
+    first = stmt.with_only_columns(Posting.id).order_by(*order).limit(limit)
+    rows = db.session.scalars(select(Posting).where(Posting.id.in_(first)).order_by(*order)).all()
     return total, rows
