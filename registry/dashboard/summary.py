@@ -1290,15 +1290,12 @@ REBUILD_PAGE_CACHE_KIB = 262144
 
 
 def _empty(conn, tables) -> None:
-    """Empty the summary tables the rebuild refills from the records. On PostgreSQL by
-    TRUNCATE (transactional: a rollback brings the rows back): after a DELETE each of the
-    rebuild's two million inserts meets its own key's deleted row in the unique index and
-    visits it, and the table doubles; that halves the inserts' time. TRUNCATE holds the
-    tables' exclusive lock to the commit, so readers of the summaries wait for the
-    rebuild (minutes at province scale) instead of reading the old rows meanwhile."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("TRUNCATE " + ", ".join(conn.dialect.identifier_preparer.format_table(t) for t in tables))
-        return
+    """Empty the summary tables the rebuild refills from the records, by DELETE on both
+    engines. Not TRUNCATE, though on PostgreSQL it would halve the inserts' time (after a
+    DELETE each insert meets its key's deleted row in the unique index): TRUNCATE holds
+    the tables' exclusive lock to the commit, so every coverage page and API answer of
+    the province would wait for the rebuild (minutes at province scale), where with
+    DELETE they read the old figures meanwhile."""
     for table in tables:
         conn.execute(delete(table))
 
