@@ -30,7 +30,17 @@ def area_of(code: str) -> str:
     return code[:9] + "000"
 
 
-class SupportRollup(db.Model):
+class SupportMeasures:
+    """What a cell of the support records' rollups sums: the records and their amounts
+    (元). Shared by ``SupportRollup``, ``SupportTotal`` and ``SupportCutTotal``."""
+
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    amount_attracted: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    amount_in_kind: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+
+
+class SupportRollup(SupportMeasures, db.Model):
     __tablename__ = "support_rollup"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,10 +54,6 @@ class SupportRollup(db.Model):
     is_poor: Mapped[bool] = mapped_column(Boolean)
     is_relocation: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(12))
-    record_count: Mapped[int] = mapped_column(Integer, default=0)
-    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
-    amount_attracted: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
-    amount_in_kind: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
 
     __table_args__ = (
         UniqueConstraint(
@@ -63,7 +69,7 @@ class SupportRollup(db.Model):
     )
 
 
-class SupportTotal(db.Model):
+class SupportTotal(SupportMeasures, db.Model):
     """``SupportRollup`` without the organization-kind and flag dimensions: what an
     unfiltered (or category-filtered) page reads. Same maintenance, same month rule."""
 
@@ -76,10 +82,6 @@ class SupportTotal(db.Model):
     month: Mapped[int] = mapped_column(Integer)
     category: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12))
-    record_count: Mapped[int] = mapped_column(Integer, default=0)
-    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
-    amount_attracted: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
-    amount_in_kind: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
 
     __table_args__ = (
         UniqueConstraint("region_code", "year", "month", "category", "status", name="uq_support_total_cell"),
@@ -90,7 +92,7 @@ class SupportTotal(db.Model):
     )
 
 
-class SupportCutTotal(db.Model):
+class SupportCutTotal(SupportMeasures, db.Model):
     """The year's cells of ``SupportRollup`` (month 0) by one filter only: per region, year,
     filter (``cut`` 'category', 'org_kind' or 'flag'; ``value`` the category, kind or flag
     key/poor/relocation) and status. A page under one filter reads its children's few rows
@@ -106,10 +108,6 @@ class SupportCutTotal(db.Model):
     cut: Mapped[str] = mapped_column(String(10))
     value: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12))
-    record_count: Mapped[int] = mapped_column(Integer, default=0)
-    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
-    amount_attracted: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
-    amount_in_kind: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
 
     __table_args__ = (
         UniqueConstraint("region_code", "year", "cut", "value", "status", name="uq_support_cut_total_cell"),
