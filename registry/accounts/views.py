@@ -8,6 +8,7 @@ from ..core.access import for_cadres, login_only, public
 from ..core.forms import save_form
 from ..core.navigation import local_path
 from ..core.paging import Key, order_by, paginate
+from ..core.parsing import to_id
 from ..core.permissions import require
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
@@ -162,11 +163,10 @@ def new_user():
     form = UserForm()
     if form.validate_on_submit():
         org_id = form.organization_id.data
-        try:
-            org_id = int(org_id) if org_id else None
-        except ValueError:
+        if org_id and to_id(org_id) is None:
             form.organization_id.errors.append("帮扶单位编号应为数字")
         else:
+            org_id = to_id(org_id) if org_id else None
             def create():
                 user, password = create_user(
                     form.username.data.strip(),

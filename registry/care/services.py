@@ -34,7 +34,7 @@ from ..audit.services import record, snapshot
 from ..core.enums import ACCIDENT_INSURANCE, CARE_ITEMS, CARE_KINDS, VILLAGE_ROLES
 from ..core.formatting import date_cn
 from ..core.paging import Key, order_by
-from ..core.parsing import check_plausible_date, check_text, parse_amount, parse_date
+from ..core.parsing import check_plausible_date, check_text, parse_amount, parse_date, to_id
 from ..core.queries import every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
@@ -113,10 +113,7 @@ def check_care(person: Person, data: CareData, user) -> dict:
     the posting's time, the amount the kind asks for. Returns the clean values."""
     errors = Collector()
     posting = None
-    try:
-        posting_id = int(str(data.posting_id))
-    except (TypeError, ValueError):
-        posting_id = None
+    posting_id = to_id(data.posting_id)  # None: no id any row can hold
     if posting_id is not None:
         posting = db.session.get(Posting, posting_id)
     if posting is None or posting.person_id != person.id:

@@ -28,6 +28,7 @@ from ..core.parsing import (
     parse_amount,
     parse_count,
     parse_date,
+    to_id,
 )
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..closing.rules import YearCloses, ensure_year_open
@@ -250,11 +251,8 @@ def filer_for(user, organization_id=None) -> Filer:
         raise RuleViolation({"": ONLY_FILERS})
     if organization_id in (None, ""):
         raise RuleViolation("请选择帮扶单位（代哪个单位填报）", "organization_id")
-    try:
-        organization_id = int(organization_id)
-    except (TypeError, ValueError):
-        raise RuleViolation(NOT_ACTING, "organization_id") from None
-    if not may_act_for(user, organization_id):
+    organization_id = to_id(organization_id)
+    if organization_id is None or not may_act_for(user, organization_id):
         raise RuleViolation(NOT_ACTING, "organization_id")
     return Filer(organization_id, user.region)
 
