@@ -15,7 +15,7 @@ import contextvars
 import sqlite3
 import threading
 import weakref
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from pathlib import Path
 
 try:
@@ -23,7 +23,7 @@ try:
 except ImportError:  # Windows: no writers' queue, SQLite's busy timeout alone waits
     fcntl = None
 
-from sqlalchemy import column, event, insert, literal, literal_column, select, table as table_clause, text
+from sqlalchemy import UniqueConstraint, column, event, insert, literal, literal_column, select, table as table_clause, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session
@@ -437,17 +437,25 @@ def large_page_cache(kib: int = LARGE_PAGE_CACHE_KIB):
                 conn.exec_driver_sql(f"PRAGMA cache_size = {int(size)}")
 
 
-@contextmanager
 def _work_mem(conn, kib: int):
     """PostgreSQL: ``work_mem`` of ``kib`` for the transaction while within, then its own again."""
-    size = conn.exec_driver_sql("SELECT current_setting('work_mem')").scalar()
-    conn.exec_driver_sql("SELECT set_config('work_mem', %(size)s, true)", {"size": f"{int(kib)}kB"})
+    return _settings(conn, work_mem=f"{int(kib)}kB")
+
+
+@contextmanager
+def _settings(conn, **values: str):
+    """PostgreSQL: the given settings for the transaction while within, then its own again."""
+    names = list(values)
+    before = [conn.exec_driver_sql("SELECT current_setting(%(name)s)", {"name": name}).scalar() for name in names]
+    for name in names:
+        conn.exec_driver_sql("SELECT set_config(%(name)s, %(value)s, true)", {"name": name, "value": values[name]})
     try:
         yield
     finally:
         if not conn.closed and not conn.invalidated:
             with suppress(SQLAlchemyError):
-                conn.exec_driver_sql("SELECT set_config('work_mem', %(size)s, true)", {"size": size})
+                for name, value in zip(names, before):
+                    conn.exec_driver_sql("SELECT set_config(%(name)s, %(value)s, true)", {"name": name, "value": value})
 
 
 _AUTOCHECKPOINT = "registry_wal_autocheckpoint"  # a pooled connection's setting to restore
@@ -576,3 +584,89 @@ def staged_inserting(conn, table, keys, params: list, fixed: dict, *, meanwhile:
         if failed:
             raise failed[0]
     conn.exec_driver_sql(f"DROP TABLE temp.{STAGING}")
+
+
+@contextmanager
+def rewritten(conn, tables):
+    """Rewrite whole ``tables`` from scratch, but write only what differs.
+
+    Within, each table's name stands for an empty temporary table of the same columns
+    (a temporary table of the same name shadows the real one on both engines), so the
+    statements that refill it from scratch (INSERT ... SELECT, reading their own rows too)
+    fill the shadow: no write-ahead log, no index to keep, no dead row of the same key to
+    step over. On leaving, each real table is brought to the shadow's contents: rows whose
+    key (its unique constraint's columns, or its primary key's) is gone are deleted, rows whose values
+    differ are updated, new keys inserted; then the shadows are dropped. Rebuilding a
+    million-row summary that is already right writes nothing, and readers read the old
+    figures until the commit (an empty-then-refill rewrite would also do that, but writes
+    every row again and leaves as many dead ones behind). An empty table is filled directly.
+
+    On PostgreSQL the real tables are locked against writers first (SHARE ROW EXCLUSIVE:
+    readers go on): a writer's delta committed between the shadow's filling and the merge
+    would otherwise be overwritten by figures computed without it. Statements are not
+    prepared meanwhile: a statement prepared earlier on the connection is bound to the
+    real table, not to its shadow."""
+    postgres = conn.dialect.name == "postgresql"
+    quote = conn.dialect.identifier_preparer.quote
+    real = quote(conn.exec_driver_sql("SELECT current_schema()").scalar()) if postgres else "main"
+    shadow = "pg_temp" if postgres else "temp"
+    driver = _driver(conn.connection)
+    threshold = getattr(driver, "prepare_threshold", None)
+    if postgres:
+        everything = ", ".join(f"{real}.{quote(table.name)}" for table in tables)
+        conn.exec_driver_sql(f"LOCK TABLE {everything} IN SHARE ROW EXCLUSIVE MODE")
+        driver.prepare_threshold = None
+    # an empty table (a first build) is filled directly: there is nothing to differ from
+    tables = [table for table in tables
+              if conn.exec_driver_sql(f"SELECT 1 FROM {real}.{quote(table.name)} LIMIT 1").first()]  # noqa: S608  # nosec B608
+    names = [table.name for table in tables]
+    try:
+        for name in names:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {shadow}.{quote(name)}")
+            # table and column names only, quoted by the dialect: no value of anyone's
+            conn.exec_driver_sql(f"CREATE TEMP TABLE {quote(name)} AS SELECT * FROM {real}.{quote(name)} WHERE 1 = 0")  # noqa: S608  # nosec B608
+        yield
+        # PostgreSQL: each merge is one hash join of the two tables (a sort of millions of
+        # rows by their text keys costs several times more, probing the real table's key
+        # index row by row more still), and not compiled (JIT: seconds at these row counts)
+        with _settings(conn, enable_mergejoin="off", enable_nestloop="off", jit="off") if postgres else nullcontext():
+            for table in tables:
+                _merge_shadow(conn, table, _natural_key(table), real, shadow, quote)
+        for name in names:
+            conn.exec_driver_sql(f"DROP TABLE {shadow}.{quote(name)}")
+    finally:
+        if postgres:
+            driver.prepare_threshold = threshold
+
+
+def _natural_key(table) -> tuple[str, ...]:
+    """A table's key for ``rewritten``: the columns of its unique constraint, or of its primary key."""
+    unique = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+    return tuple(c.name for c in (unique[0] if unique else table.primary_key).columns)
+
+
+def _merge_shadow(conn, table, key: tuple[str, ...], real: str, shadow: str, quote) -> None:
+    """Bring ``real``.table to the contents of its ``shadow`` (``rewritten``): delete the
+    keys it no longer has, update the rows whose values differ, insert the new keys. The
+    id, if any, is the real table's own (kept for a kept row, given for a new one)."""
+    name = quote(table.name)
+    values = [c.name for c in table.columns if c.name not in key and c.name != "id"]
+    same_key = " AND ".join(f"n.{quote(k)} = o.{quote(k)}" for k in key)
+    changed = " OR ".join(f"o.{quote(v)} IS DISTINCT FROM n.{quote(v)}" if conn.dialect.name == "postgresql"
+                          else f"o.{quote(v)} IS NOT n.{quote(v)}" for v in values)
+    columns = ", ".join(quote(c) for c in (*key, *values))
+    if conn.dialect.name == "sqlite":
+        # the shadow has no index: one on its key, or every NOT EXISTS below scans it
+        conn.exec_driver_sql(f"CREATE INDEX {shadow}.{quote('shadow_' + table.name)} ON {name} "
+                             f"({', '.join(quote(k) for k in key)})")
+    else:
+        conn.exec_driver_sql(f"ANALYZE {shadow}.{name}")  # no autovacuum for temporary tables
+    # table and column names only (the models'), quoted by the dialect: no value of anyone's
+    conn.exec_driver_sql(f"DELETE FROM {real}.{name} AS o WHERE NOT EXISTS "  # noqa: S608  # nosec B608
+                         f"(SELECT 1 FROM {shadow}.{name} AS n WHERE {same_key})")
+    if values:
+        assign = ", ".join(f"{quote(v)} = n.{quote(v)}" for v in values)
+        conn.exec_driver_sql(f"UPDATE {real}.{name} AS o SET {assign} "  # noqa: S608  # nosec B608
+                             f"FROM {shadow}.{name} AS n WHERE {same_key} AND ({changed})")
+    conn.exec_driver_sql(f"INSERT INTO {real}.{name} ({columns}) SELECT {columns} "  # noqa: S608  # nosec B608
+                         f"FROM {shadow}.{name} AS n WHERE NOT EXISTS (SELECT 1 FROM {real}.{name} AS o WHERE {same_key})")

@@ -1,0 +1,90 @@
+"""``core.database.rewritten``: a table refilled from scratch through a shadow of itself
+ends with exactly the refill's rows, while only the rows that differ are written: a kept
+row keeps its id, a changed one is updated in place, a vanished key is deleted and a new
+one inserted. A statement prepared before (PostgreSQL) still writes to the shadow."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import delete, insert, select
+
+from registry.core.database import rewritten
+from registry.dashboard.models import SupportTotal, VillageSupportLast
+
+CELL = dict(level="village", year=2026, month=0, category="funds", status="confirmed", amount_attracted=Decimal(0),
+            amount_in_kind=Decimal(0))
+
+
+def _totals(conn) -> dict:
+    rows = conn.execute(select(SupportTotal.id, SupportTotal.region_code, SupportTotal.record_count,
+                               SupportTotal.amount))
+    return {r.region_code: (r.id, r.record_count, r.amount) for r in rows}
+
+
+def _fill(conn, cells: dict) -> None:
+    conn.execute(insert(SupportTotal), [dict(CELL, region_code=code, record_count=n, amount=Decimal(amount))
+                                        for code, (n, amount) in cells.items()])
+
+
+def test_only_what_differs_is_written_and_the_rest_keeps_its_rows(db):
+    conn = db.session.connection()
+    _fill(conn, {"430102001001": (1, "10.00"), "430102001002": (2, "20.00"), "430102001003": (3, "30.00")})
+    before = _totals(conn)
+    with rewritten(conn, (SupportTotal.__table__,)):
+        assert _totals(conn) == {}  # within, the name stands for an empty shadow
+        _fill(conn, {"430102001001": (1, "10.00"), "430102001002": (5, "50.50"), "430102001004": (4, "40.00")})
+    after = _totals(conn)
+    assert set(after) == {"430102001001", "430102001002", "430102001004"}
+    assert after["430102001001"] == before["430102001001"]  # unchanged: the same row
+    assert after["430102001002"] == (before["430102001002"][0], 5, Decimal("50.50"))  # updated in place
+    assert after["430102001004"][1:] == (4, Decimal("40.00"))
+    db.session.rollback()
+
+
+def test_a_table_keyed_by_its_primary_key_and_an_empty_one(db):
+    conn = db.session.connection()
+    rows = [dict(village_code="430102001001", category="funds", org_kind="enterprise", last_confirmed_on=date(2026, 1, 5)),
+            dict(village_code="430102001002", category="funds", org_kind="enterprise", last_confirmed_on=date(2026, 2, 5))]
+    conn.execute(insert(VillageSupportLast), rows)
+    conn.execute(delete(SupportTotal))
+    with rewritten(conn, (VillageSupportLast.__table__, SupportTotal.__table__)):
+        conn.execute(insert(VillageSupportLast), [dict(rows[0], last_confirmed_on=date(2026, 3, 1))])
+        _fill(conn, {"430102001001": (1, "1.00")})  # the empty table is filled directly
+    last = dict(conn.execute(select(VillageSupportLast.village_code, VillageSupportLast.last_confirmed_on)).all())
+    assert last == {"430102001001": date(2026, 3, 1)}
+    assert set(_totals(conn)) == {"430102001001"}
+    db.session.rollback()
+
+
+def test_a_statement_prepared_before_writes_to_the_shadow(db):
+    conn = db.session.connection()
+    _fill(conn, {"430102001001": (1, "10.00")})
+    stmt = select(SupportTotal.record_count).where(SupportTotal.region_code == "430102001001")
+    for _ in range(6):  # psycopg prepares a statement at its fifth run
+        assert conn.execute(stmt).scalar() == 1
+    with rewritten(conn, (SupportTotal.__table__,)):
+        assert conn.execute(stmt).scalar() is None
+        _fill(conn, {"430102001001": (7, "70.00")})
+        assert conn.execute(stmt).scalar() == 7
+    assert conn.execute(stmt).scalar() == 7
+    db.session.rollback()
+
+
+def test_a_failure_within_leaves_the_table_as_it_was(db):
+    conn = db.session.connection()
+    _fill(conn, {"430102001001": (1, "10.00")})
+    db.session.commit()
+    conn = db.session.connection()
+    try:
+        with rewritten(conn, (SupportTotal.__table__,)):
+            _fill(conn, {"430102001009": (9, "90.00")})
+            raise RuntimeError("the refill failed")
+    except RuntimeError:
+        db.session.rollback()
+    conn = db.session.connection()
+    assert set(_totals(conn)) == {"430102001001"}
+    with rewritten(conn, (SupportTotal.__table__,)):  # the shadow of the failed run is gone
+        _fill(conn, {"430102001001": (1, "10.00")})
+    assert set(_totals(conn)) == {"430102001001"}
+    db.session.rollback()
