@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from ..core.enums import INDIVIDUAL, ORG_KINDS, RECORD_CATEGORIES, VILLAGE_ROLES
 from ..core.rules import RuleViolation
@@ -39,7 +39,7 @@ from ..pairings.models import Pairing
 from ..people.models import Person, Posting
 from ..records.queries import overdue_cutoff  # noqa: F401  (the one definition of overdue)
 from ..regions.models import Region
-from .models import ANY, VillageSupportLast
+from .models import ANY, VillageStatus, VillageSupportLast
 
 FLAGS = {"key": "重点帮扶村", "poor": "脱贫村", "relocation": "易地扶贫搬迁安置点"}
 
@@ -239,3 +239,42 @@ def posting_filters(stmt, filters: Filters, region_col=Posting.region_code, org_
     if (c := flag_clause(filters.flag)) is not None:  # village flags: postings to such villages
         stmt = stmt.where(region_col.in_(select(Region.code).where(Region.level == "village", c)))
     return stmt
+
+
+# -- the same definitions over the villages' summary (VillageStatus) --------------------------
+# ``VillageStatus`` holds, per village, its active first secretaries and village postings
+# (``first_secretary_villages``, ``team_sizes``) and its latest confirmed support
+# (``supported_villages``), recomputed on every flush that moves them; only its pairing
+# counts depend on the day (``pairings_valid_until``), so what needs a pairing is asked of
+# the pairings themselves. The gaps worklist counts its village lines from it.
+
+def status_priority():
+    """Condition on ``VillageStatus``: a key (重点帮扶) or poverty-exited (脱贫) village."""
+    vs = VillageStatus
+    return or_(vs.is_key.is_(True), vs.is_poor.is_(True))
+
+
+def status_without_first_secretary():
+    return VillageStatus.first_secretaries == 0
+
+
+def status_without_backing_unit(today: date):
+    """No active village posting, and no resident pairing (驻村帮扶) in force ``today``:
+    the row's count of them while it holds (``pairings_valid_until``), else the pairings'."""
+    vs = VillageStatus
+    fresh = or_(vs.pairings_valid_until.is_(None), vs.pairings_valid_until > today)
+    resident = select(Pairing.id).where(Pairing.region_code == vs.code, Pairing.kind == "resident",
+                                        Pairing.active_on(today))
+    return and_(vs.team_size == 0, or_(and_(fresh, vs.resident_pairings == 0), and_(~fresh, ~resident.exists())))
+
+
+def status_small_team(minimum: int):
+    """At least one but fewer than ``minimum`` active village postings."""
+    return VillageStatus.team_size.between(1, minimum - 1)
+
+
+def status_without_support(today: date):
+    """No confirmed support within the support window ending ``today``."""
+    vs = VillageStatus
+    return or_(vs.last_confirmed_on.is_(None), vs.last_confirmed_on < support_cutoff(today))
+

@@ -29,8 +29,15 @@ from ..people.models import Person, Posting
 from ..regions.areas import Areas
 from ..regions.models import Region
 from .coverage import overdue_total
-from .definitions import backing_unit_villages, first_secretary_villages, overdue_cutoff, supported_villages, team_sizes
-from .models import PersonTrainingYear
+from .definitions import (
+    overdue_cutoff,
+    status_priority,
+    status_small_team,
+    status_without_backing_unit,
+    status_without_first_secretary,
+    status_without_support,
+)
+from .models import PersonTrainingYear, VillageStatus
 
 GAP_KINDS = {
     "no_first_secretary": "重点帮扶村或脱贫村没有在岗第一书记",
@@ -59,10 +66,14 @@ class GapList:
     items: list[dict] = field(default_factory=list)
 
 
-def _priority_villages(region: Region):
-    return select(Region.code, Region.name).where(
-        Region.level == "village", region.within(Region.code), or_(Region.is_key.is_(True), Region.is_poor.is_(True))
-    )
+def _village_gaps(region: Region, condition):
+    """(the priority villages of ``region`` meeting ``condition`` on ``VillageStatus``,
+    named and in code order; a function counting them over ``VillageStatus`` alone)."""
+    vs = VillageStatus
+    where = (region.within(vs.code), status_priority(), condition)
+    named = (select(vs.code, Region.name, vs.team_size.label("size")).join(Region, Region.code == vs.code)
+             .where(*where).order_by(vs.code))
+    return named, lambda: db.session.scalar(select(func.count()).select_from(vs).where(*where)) or 0
 
 
 def _village_item(code: str, name: str, detail: str = "") -> dict:
@@ -196,22 +207,18 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
                 core = (rows, _sorted(active, place, sort), ordered)
             out.append((kind, _sorted(stmt, place, sort), to_item, place, core))
 
-    priority = _priority_villages(region).order_by(Region.code)
-    add("no_first_secretary",
-        priority.where(Region.code.not_in(first_secretary_villages(lo, hi))),
-        lambda r: _village_item(r.code, r.name, "请选派第一书记"))
-    add("no_backing_unit",
-        priority.where(Region.code.not_in(backing_unit_villages(lo, hi, today))),
-        lambda r: _village_item(r.code, r.name, "请明确后盾单位或驻村帮扶结对"))
-    teams = team_sizes(lo, hi).subquery()
+    # the village lines: over the villages' summary (one row per village, kept exact on
+    # every flush), counted without naming them (``_village_gaps``)
     minimum = cfg["REGISTRY_MIN_TEAM_SIZE"]
-    add("small_team",
-        select(Region.code, Region.name, teams.c.size).join(teams, teams.c.code == Region.code)
-        .where(teams.c.size < minimum, or_(Region.is_key.is_(True), Region.is_poor.is_(True))).order_by(Region.code),
-        lambda r: _village_item(r.code, r.name, f"工作队{r.size}人，少于{minimum}人"))
-    add("no_support",
-        priority.where(Region.code.not_in(supported_villages(lo, hi, today))),
-        lambda r: _village_item(r.code, r.name, "近12个月没有村确认的帮扶记录"))
+    for kind, condition, detail in (
+        ("no_first_secretary", status_without_first_secretary(), lambda r: "请选派第一书记"),
+        ("no_backing_unit", status_without_backing_unit(today), lambda r: "请明确后盾单位或驻村帮扶结对"),
+        ("small_team", status_small_team(minimum), lambda r: f"工作队{r.size}人，少于{minimum}人"),
+        ("no_support", status_without_support(today), lambda r: "近12个月没有村确认的帮扶记录"),
+    ):
+        if kind in wanted:
+            named, count = _village_gaps(region, condition)
+            add(kind, named, lambda r, detail=detail: _village_item(r.code, r.name, detail(r)), core=count)
 
     active = (
         select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date, Posting.planned_end,

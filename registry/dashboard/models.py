@@ -150,6 +150,16 @@ class VillageStatus(db.Model):
     pairings_valid_until: Mapped[date | None] = mapped_column(Date, index=True)
     last_confirmed_on: Mapped[date | None] = mapped_column(Date)
 
+    __table_args__ = (
+        # the priority villages (key or poverty-exited) with what the gaps worklist's village
+        # lines test: a province counts them from about 7,000 entries (``gaps._village_gaps``);
+        # the predicate as each engine renders ``definitions.status_priority()``
+        Index("ix_village_status_priority", "code", "first_secretaries", "team_size", "last_confirmed_on",
+              "resident_pairings", "pairings_valid_until",
+              sqlite_where=text("is_key IS 1 OR is_poor IS 1"),
+              postgresql_where=text("is_key IS true OR is_poor IS true")),
+    )
+
 
 class PersonTrainingYear(db.Model):
     """Passed courses per person and year (of the course's start), kept current by the
