@@ -280,6 +280,17 @@ def test_the_overdue_list_pages_in_its_sort_order(app, w):
         assert seen == [w.records[k] for k in expected], sort
 
 
+def test_the_overdue_count_of_home_and_region_pages_is_the_lists_count(app, w):
+    """A county's or city's overdue count from the counts by day is what counting the
+    records gives, for the user's own region and a region page within it."""
+    from registry.records import queries
+
+    for user in (w.county, w.city, w.viewer):
+        assert queries.overdue_count(user) == queries.count(queries.overdue(user)) > 0, user.username
+        assert queries.overdue_count(user, w.county.region) == queries.count(queries.overdue(user, w.county.region))
+        assert queries.overdue_count(user, w.t1) == queries.count(queries.overdue(user, w.t1))
+
+
 def test_the_overdue_export_has_the_lists_filters_columns_and_an_audit_record(w, login_as):
     county = login_as(w.county)
     body = county.get("/records/overdue/export.csv?category=project&sort=-township").data.decode("utf-8-sig")
