@@ -168,10 +168,14 @@ def overdue():
     filters = overdue_list.OverdueFilters.from_args(request.args)
     keys = overdue_list.sort_keys(filters.sort)
     page = paginate(filters.query(current_user, area.region), keys, request.args)
-    by_category, by_age = overdue_list.counts(current_user, area.region, filters)
+    if filters.chase:
+        by_category, by_age = overdue_list.counts(current_user, area.region, filters)
+        listed = None
+    else:  # one pass gives the counts by category and age and the chase tab's total
+        by_category, by_age, listed = overdue_list.tallies(current_user, area.region, filters)
     code = request.args.get("region") or None
     return render_template("records/overdue.html", page=page, area=area, filters=filters, by_category=by_category,
-                           by_chase=overdue_list.chase_counts(current_user, area.region, filters),
+                           by_chase=overdue_list.chase_counts(current_user, area.region, filters, total=listed),
                            chase_states=chasing.STATES, chased=chasing.record_states(r.id for r in page.items),
                            may_chase=current_user.can("chase") and chasing.may_chase(current_user),
                            by_age=by_age, ages=overdue_list.AGES, sorts=overdue_list.SORTS, categories=RECORD_CATEGORIES,
