@@ -154,6 +154,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"query_cache_size": 3000}
     if not url.startswith("sqlite"):
         cfg["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] = True
+    if url.startswith("postgresql"):
+        # no JIT compilation: PostgreSQL compiles a statement whose estimated cost passes
+        # jit_above_cost (100,000), which a page's count over a province's rows does, and
+        # the compiling (tens to hundreds of ms) costs more than it saves on queries of a
+        # few ms; a web page's statements are short by design
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"options": "-c jit=off"}
 
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"

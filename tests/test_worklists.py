@@ -280,6 +280,37 @@ def test_the_overdue_list_pages_in_its_sort_order(app, w):
         assert seen == [w.records[k] for k in expected], sort
 
 
+def test_the_overdue_count_of_home_and_region_pages_is_the_lists_count(app, w):
+    """A county's or city's overdue count from the counts by day is what counting the
+    records gives, for the user's own region and a region page within it."""
+    from registry.records import queries
+
+    for user in (w.county, w.city, w.viewer):
+        assert queries.overdue_count(user) == queries.count(queries.overdue(user)) > 0, user.username
+        assert queries.overdue_count(user, w.county.region) == queries.count(queries.overdue(user, w.county.region))
+        assert queries.overdue_count(user, w.t1) == queries.count(queries.overdue(user, w.t1))
+
+
+def test_the_overdue_lists_counts_in_one_pass_are_those_of_its_filters(app, w):
+    """``tallies`` (one grouped pass) gives what counting each filter's records gives."""
+    from sqlalchemy import func
+
+    from registry.records import overdue
+    from registry.records.queries import count
+
+    for args in ({}, {"category": "project"}, {"age": "90"}, {"age": "180", "category": "project"}, {"age": "60"}):
+        filters = overdue.OverdueFilters.from_args(args)
+        by_category, by_age, total = overdue.tallies(w.county, None, filters)
+        assert total == count(filters.query(w.county, None)), args
+        listed = overdue.overdue(w.county, None, min_days=filters.min_days).order_by(None).subquery()
+        expected = dict(db.session.execute(select(listed.c.category, func.count()).group_by(listed.c.category)).all())
+        assert by_category == expected, args
+        for age in (None, *overdue.AGES):
+            assert by_age[age] == count(overdue.overdue(w.county, None, category=filters.category, min_days=age)), (
+                args, age)
+        assert overdue.chase_counts(w.county, None, filters) == overdue.chase_counts(w.county, None, filters, total)
+
+
 def test_the_overdue_export_has_the_lists_filters_columns_and_an_audit_record(w, login_as):
     county = login_as(w.county)
     body = county.get("/records/overdue/export.csv?category=project&sort=-township").data.decode("utf-8-sig")

@@ -97,3 +97,7 @@ class DutyMonth(Audited, db.Model):
 # the list of a status in its order (the latest month first, then place and id): a page is
 # read from the index and stops at its last row instead of sorting a province's months
 Index("ix_duty_month_status_list", DutyMonth.status, DutyMonth.month.desc(), DutyMonth.region_code, DutyMonth.id)
+# the months of a status oldest first, by id within a month (the home page's months awaiting
+# a check), with their place: read along it, stopping at the panel's last row, instead of
+# sorting the ids of a province's whole oldest month
+Index("ix_duty_month_status_oldest", DutyMonth.status, DutyMonth.month, DutyMonth.id, DutyMonth.region_code)

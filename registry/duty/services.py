@@ -328,14 +328,17 @@ DUTY_MONTH_ORDER = (Key(DutyMonth.month, descending=True), Key(DutyMonth.region_
 VILLAGE_POSTING_ORDER = (Key(Posting.region_code), Key(Posting.role), Key(Posting.id))  # by place
 
 
-def duty_status_counts(user, limit: int | None = None) -> dict[str, int]:
+def duty_status_counts(user, limit: int | None = None, known: dict[str, int] | None = None) -> dict[str, int]:
     """{status: months ``user`` may see in it}; with ``limit``, each counted up to ``limit``
-    + 1 only (the list's tabs: a province's months are never all read to say "more than")."""
+    + 1 only (the list's tabs: a province's months are never all read to say "more than").
+    ``known``: counts already made the same way (the list's own pager), not made again."""
     if limit is None:
         stmt = scoped(select(DutyMonth.status, func.count()), DutyMonth, user).group_by(DutyMonth.status)
         return dict(db.session.execute(stmt).all())
+    known = known or {}
     months = scoped(select(DutyMonth.id), DutyMonth, user)
-    return {status: count_up_to(months.where(DutyMonth.status == status), limit, DutyMonth.id)
+    return {status: known[status] if status in known else
+            count_up_to(months.where(DutyMonth.status == status), limit, DutyMonth.id)
             for status in DUTY_STATUSES}
 
 

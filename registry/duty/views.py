@@ -76,7 +76,9 @@ def index():
         "duty/index.html", page=page, status=status, short=short, month=month_value(month) if month else "",
         month_groups=filter_months(month), month_value=month_value,
         # the tabs' counts stop where the pager's does (a province's months are never all read)
-        counts=duty_status_counts(current_user, paging.COUNT_LIMIT),
+        counts=duty_status_counts(current_user, paging.COUNT_LIMIT, known=(
+            {status: paging.COUNT_LIMIT + 1 if page.total is None else page.total}
+            if status in DUTY_STATUSES and not short and month is None else None)),
         short_count=short_month_count(current_user, paging.COUNT_LIMIT), count_limit=paging.COUNT_LIMIT,
         minimum=min_days(), check=current_user.can("check_duty"),
         empty=VersionForm(),

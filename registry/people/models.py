@@ -116,6 +116,11 @@ class Posting(Audited, db.Model):
         # a worklist in that order is read along it and stops at its last line
         Index("ix_posting_active_start", "start_date", "region_code", "role", "person_id", "planned_end",
               sqlite_where=text("end_date IS NULL"), postgresql_where=text("end_date IS NULL")),
+        # active postings by planned end (with their place): the first of the ending-soon
+        # panel are read along it and stop at the panel's last row, where the index by place
+        # would hand PostgreSQL a province's postings to fetch and sort
+        Index("ix_posting_active_end", "planned_end", "id", "region_code",
+              sqlite_where=text("end_date IS NULL"), postgresql_where=text("end_date IS NULL")),
     )
 
     @hybrid_property

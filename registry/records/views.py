@@ -168,10 +168,14 @@ def overdue():
     filters = overdue_list.OverdueFilters.from_args(request.args)
     keys = overdue_list.sort_keys(filters.sort)
     page = paginate(filters.query(current_user, area.region), keys, request.args)
-    by_category, by_age = overdue_list.counts(current_user, area.region, filters)
+    if filters.chase:
+        by_category, by_age = overdue_list.counts(current_user, area.region, filters)
+        listed = None
+    else:  # one pass gives the counts by category and age and the chase tab's total
+        by_category, by_age, listed = overdue_list.tallies(current_user, area.region, filters)
     code = request.args.get("region") or None
     return render_template("records/overdue.html", page=page, area=area, filters=filters, by_category=by_category,
-                           by_chase=overdue_list.chase_counts(current_user, area.region, filters),
+                           by_chase=overdue_list.chase_counts(current_user, area.region, filters, total=listed),
                            chase_states=chasing.STATES, chased=chasing.record_states(r.id for r in page.items),
                            may_chase=current_user.can("chase") and chasing.may_chase(current_user),
                            by_age=by_age, ages=overdue_list.AGES, sorts=overdue_list.SORTS, categories=RECORD_CATEGORIES,
@@ -564,10 +568,10 @@ def _rows(records, note=None) -> list[dict]:
     ]
 
 
-def _panel(title: str, stmt, link: str, empty: str, note=None) -> dict:
+def _panel(title: str, stmt, link: str, empty: str, note=None, count: int | None = None) -> dict:
     return {
         "title": title,
-        "count": queries.count(stmt),
+        "count": queries.count(stmt) if count is None else count,
         "rows": _rows(first(stmt, PANEL_ROWS), note),
         "link": link,
         "empty": empty,
@@ -614,7 +618,7 @@ def _region_overdue(user):
         return None
     days = current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")
     return _panel(f"超过 {days} 天未确认的记录", queries.overdue(user), url_for("records.overdue"), "没有逾期未确认的记录",
-                  note=lambda r: f"{r.organization.name} · 已等待 {queries.days_pending(r)} 天")
+                  note=lambda r: f"{r.organization.name} · 已等待 {queries.days_pending(r)} 天", count=queries.overdue_count(user))
 
 
 @section
@@ -622,8 +626,7 @@ def _region_records(region, user):
     if region.level != "village":
         if user.role not in ("admin", "region", "viewer"):
             return None
-        stmt = queries.overdue(user, region)
-        return "records/_region_section.html", {"region": region, "overdue": queries.count(stmt),
+        return "records/_region_section.html", {"region": region, "overdue": queries.overdue_count(user, region),
                                                 "days": current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")}
     stmt = queries.record_list(user, queries.RecordFilters(village_code=region.code))
     recent = db.session.scalars(stmt.limit(10)).all()
