@@ -50,13 +50,14 @@ def pytest_xdist_make_scheduler(config, log):
     the browser tests all go to one worker, so only one live server is built, and so do
     the tests of several app hosts (one pair of gunicorn hosts). The tests sharing a costly
     ``built_once`` world go to one worker too, so it is built once in the run, not once
-    per worker: the demo data (~5 s), the route matrix's world and the paging scene."""
+    per worker: the demo data (~5 s), the route matrix's world and the two paging scenes."""
     from xdist.scheduler import LoadScopeScheduling
 
     grouped = {"tests/browser/": "browser", "tests/test_several_hosts.py": "several_hosts",
                "tests/test_dashboard.py": "demo", "tests/test_issue17_demo.py": "demo",
                "tests/test_demo_grades.py": "demo", "tests/test_route_matrix.py": "route_matrix",
-               "tests/test_list_paging.py": "list_paging"}
+               "tests/test_list_paging.py": "list_paging",
+               "tests/test_list_paging_more.py": "list_paging_more"}
 
     class OneBrowserWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -453,6 +454,8 @@ def _recipe(value):
 
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return ("dataclass", type(value), {f.name: _recipe(getattr(value, f.name)) for f in dataclasses.fields(value)})
+    if type(value) is dict:
+        return ("dict", {name: _recipe(part) for name, part in value.items()})
     state = sa_inspect(value, raiseerr=False)
     if state is not None and getattr(state, "mapper", None) is not None and getattr(state, "identity", None):
         return ("orm", state.mapper.class_, state.identity)
@@ -464,6 +467,8 @@ def _cook(recipe):
     if tag == "dataclass":
         cls, fields = rest
         return cls(**{name: _cook(part) for name, part in fields.items()})
+    if tag == "dict":
+        return {name: _cook(part) for name, part in rest[0].items()}
     if tag == "orm":
         cls, identity = rest
         return _db.session.get(cls, identity)
