@@ -456,6 +456,8 @@ def _recipe(value):
         return ("dataclass", type(value), {f.name: _recipe(getattr(value, f.name)) for f in dataclasses.fields(value)})
     if type(value) is dict:
         return ("dict", {name: _recipe(part) for name, part in value.items()})
+    if type(value) in (list, tuple):
+        return ("sequence", type(value), [_recipe(part) for part in value])
     state = sa_inspect(value, raiseerr=False)
     if state is not None and getattr(state, "mapper", None) is not None and getattr(state, "identity", None):
         return ("orm", state.mapper.class_, state.identity)
@@ -469,6 +471,9 @@ def _cook(recipe):
         return cls(**{name: _cook(part) for name, part in fields.items()})
     if tag == "dict":
         return {name: _cook(part) for name, part in rest[0].items()}
+    if tag == "sequence":
+        cls, parts = rest
+        return cls(_cook(part) for part in parts)
     if tag == "orm":
         cls, identity = rest
         return _db.session.get(cls, identity)
@@ -483,8 +488,17 @@ def make_user(db):
     counter = {"n": 0}
 
     def _make(role: str, username: str | None = None, **scope):
+        from sqlalchemy import select
+
+        from registry.accounts.models import User
+
         counter["n"] += 1
-        user, _ = create_user(username or f"{role}{counter['n']}", role, password=PASSWORD, **scope)
+        name = username or f"{role}{counter['n']}"
+        # a world copied back by ``built_once`` holds users this counter did not make
+        while not username and db.session.scalar(select(User.id).where(User.username == name)) is not None:
+            counter["n"] += 1
+            name = f"{role}{counter['n']}"
+        user, _ = create_user(name, role, password=PASSWORD, **scope)
         db.session.commit()
         return user
 
