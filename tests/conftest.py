@@ -50,13 +50,14 @@ def pytest_xdist_make_scheduler(config, log):
     the browser tests all go to one worker, so only one live server is built, and so do
     the tests of several app hosts (one pair of gunicorn hosts). The tests sharing a costly
     ``built_once`` world go to one worker too, so it is built once in the run, not once
-    per worker: the demo data (~5 s), the route matrix's world and the paging scene."""
+    per worker: the demo data (~5 s), the route matrix's world and the two paging scenes."""
     from xdist.scheduler import LoadScopeScheduling
 
     grouped = {"tests/browser/": "browser", "tests/test_several_hosts.py": "several_hosts",
                "tests/test_dashboard.py": "demo", "tests/test_issue17_demo.py": "demo",
                "tests/test_demo_grades.py": "demo", "tests/test_route_matrix.py": "route_matrix",
-               "tests/test_list_paging.py": "list_paging"}
+               "tests/test_list_paging.py": "list_paging",
+               "tests/test_list_paging_more.py": "list_paging_more"}
 
     class OneBrowserWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -453,6 +454,10 @@ def _recipe(value):
 
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return ("dataclass", type(value), {f.name: _recipe(getattr(value, f.name)) for f in dataclasses.fields(value)})
+    if type(value) is dict:
+        return ("dict", {name: _recipe(part) for name, part in value.items()})
+    if type(value) in (list, tuple):
+        return ("sequence", type(value), [_recipe(part) for part in value])
     state = sa_inspect(value, raiseerr=False)
     if state is not None and getattr(state, "mapper", None) is not None and getattr(state, "identity", None):
         return ("orm", state.mapper.class_, state.identity)
@@ -464,6 +469,11 @@ def _cook(recipe):
     if tag == "dataclass":
         cls, fields = rest
         return cls(**{name: _cook(part) for name, part in fields.items()})
+    if tag == "dict":
+        return {name: _cook(part) for name, part in rest[0].items()}
+    if tag == "sequence":
+        cls, parts = rest
+        return cls(_cook(part) for part in parts)
     if tag == "orm":
         cls, identity = rest
         return _db.session.get(cls, identity)
@@ -478,8 +488,17 @@ def make_user(db):
     counter = {"n": 0}
 
     def _make(role: str, username: str | None = None, **scope):
+        from sqlalchemy import select
+
+        from registry.accounts.models import User
+
         counter["n"] += 1
-        user, _ = create_user(username or f"{role}{counter['n']}", role, password=PASSWORD, **scope)
+        name = username or f"{role}{counter['n']}"
+        # a world copied back by ``built_once`` holds users this counter did not make
+        while not username and db.session.scalar(select(User.id).where(User.username == name)) is not None:
+            counter["n"] += 1
+            name = f"{role}{counter['n']}"
+        user, _ = create_user(name, role, password=PASSWORD, **scope)
         db.session.commit()
         return user
 

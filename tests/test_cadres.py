@@ -43,28 +43,33 @@ class World:
 
 @pytest.fixture()
 def world(app, db, make_user):
-    township = first_township(COUNTY)
-    village = make_village(COUNTY, 1, township=township, is_key=True)
-    other_village = make_village(OTHER_COUNTY, 1, is_key=True)
-    unit = make_org("backing_unit", "430000000000", name="省直后盾单位甲")
-    other_unit = make_org("backing_unit", OTHER_COUNTY, name="宁乡单位乙", level="county")
-    start = date(local_today().year - 1, 1, 1)
-    person = make_person(unit, "驻村干部甲")
-    other = make_person(other_unit, "驻村干部乙")
-    idle = make_person(unit, "未选派干部丙")
-    posting = make_posting(person, unit, village.code, start=start)
-    other_posting = make_posting(other, other_unit, other_village.code, start=start)
-    users = {
-        "county": make_user("region", region_code=COUNTY),
-        "township": make_user("region", region_code=township.code),
-        "other_county": make_user("region", region_code=OTHER_COUNTY),
-        "unit": make_user("unit", organization_id=unit.id),
-        "other_unit": make_user("unit", organization_id=other_unit.id),
-        "village": make_user("village", village_code=village.code),
-        "viewer": make_user("viewer", region_code=COUNTY),
-        "admin": make_user("admin"),
-    }
-    return World(village, other_village, unit, person, posting, other, other_posting, idle, users)
+    from tests.conftest import built_once
+
+    def build():
+        township = first_township(COUNTY)
+        village = make_village(COUNTY, 1, township=township, is_key=True)
+        other_village = make_village(OTHER_COUNTY, 1, is_key=True)
+        unit = make_org("backing_unit", "430000000000", name="省直后盾单位甲")
+        other_unit = make_org("backing_unit", OTHER_COUNTY, name="宁乡单位乙", level="county")
+        start = date(local_today().year - 1, 1, 1)
+        person = make_person(unit, "驻村干部甲")
+        other = make_person(other_unit, "驻村干部乙")
+        idle = make_person(unit, "未选派干部丙")
+        posting = make_posting(person, unit, village.code, start=start)
+        other_posting = make_posting(other, other_unit, other_village.code, start=start)
+        users = {
+            "county": make_user("region", region_code=COUNTY),
+            "township": make_user("region", region_code=township.code),
+            "other_county": make_user("region", region_code=OTHER_COUNTY),
+            "unit": make_user("unit", organization_id=unit.id),
+            "other_unit": make_user("unit", organization_id=other_unit.id),
+            "village": make_user("village", village_code=village.code),
+            "viewer": make_user("viewer", region_code=COUNTY),
+            "admin": make_user("admin"),
+        }
+        return World(village, other_village, unit, person, posting, other, other_posting, idle, users)
+
+    return built_once("cadres.world", build)
 
 
 def _open(session, person, username: str | None = None):

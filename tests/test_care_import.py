@@ -55,23 +55,28 @@ def _row(person, kind="保险", item="人身意外伤害保险", start=None, end
 
 @pytest.fixture()
 def world(app, make_user):
-    village = make_village(COUNTY, 1, is_key=True)
-    org = make_org("backing_unit", COUNTY, level="county")
-    county_cadre = make_person(org, "县派张三")
-    province_cadre = make_person(org, "省派李四")
-    return {
-        "village": village, "org": org, "county_cadre": county_cadre, "province_cadre": province_cadre,
-        "county_posting": make_posting(county_cadre, org, village.code, start=START, dispatch_level="county"),
-        "province_posting": make_posting(province_cadre, org, village.code, role="team_member", start=START,
-                                         dispatch_level="provincial"),
-        "county": make_user("region", region_code=COUNTY),
-        "city": make_user("region", region_code=CITY),
-        "province": make_user("region", region_code=PROVINCE),
-        "township": make_user("region", region_code=first_township(COUNTY).code),
-        "other_county": make_user("region", region_code=OTHER_COUNTY),
-        "unit": make_user("unit", organization_id=org.id),
-        "viewer": make_user("viewer", region_code=COUNTY),
-    }
+    from tests.conftest import built_once
+
+    def build():
+        village = make_village(COUNTY, 1, is_key=True)
+        org = make_org("backing_unit", COUNTY, level="county")
+        county_cadre = make_person(org, "县派张三")
+        province_cadre = make_person(org, "省派李四")
+        return {
+            "village": village, "org": org, "county_cadre": county_cadre, "province_cadre": province_cadre,
+            "county_posting": make_posting(county_cadre, org, village.code, start=START, dispatch_level="county"),
+            "province_posting": make_posting(province_cadre, org, village.code, role="team_member", start=START,
+                                             dispatch_level="provincial"),
+            "county": make_user("region", region_code=COUNTY),
+            "city": make_user("region", region_code=CITY),
+            "province": make_user("region", region_code=PROVINCE),
+            "township": make_user("region", region_code=first_township(COUNTY).code),
+            "other_county": make_user("region", region_code=OTHER_COUNTY),
+            "unit": make_user("unit", organization_id=org.id),
+            "viewer": make_user("viewer", region_code=COUNTY),
+        }
+
+    return built_once("care-import.world", build)
 
 
 def test_the_template_has_headers_an_example_dropdowns_and_a_guide(world, login_as):

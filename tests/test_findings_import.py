@@ -47,21 +47,27 @@ def _file(*rows) -> bytes:
 
 @pytest.fixture()
 def w(app, make_user):
-    """The province inspects 吉首市 and a provincial department this year."""
-    dept = make_org("backing_unit", PROVINCE, name="省测试厅", level="provincial")
-    users = {
-        "province": make_user("region", region_code=PROVINCE),
-        "city": make_user("region", region_code=CITY),
-        "county": make_user("region", region_code=COUNTY),
-        "other_county": make_user("region", region_code=OTHER_COUNTY),
-        "viewer": make_user("viewer", region_code=COUNTY),
-        "dept": make_user("unit", organization_id=dept.id),
-    }
-    plan = services.create_plan(users["province"], YEAR, "省级乡村振兴督查")
-    county_inspection = services.add_inspection(plan, users["province"], f"region:{COUNTY}")
-    dept_inspection = services.add_inspection(plan, users["province"], f"organization:{dept.id}")
-    return {"users": users, "dept": dept, "plan": plan, "county_inspection": county_inspection,
-            "dept_inspection": dept_inspection}
+    """The province inspects 吉首市 and a provincial department this year. Built once per test
+    process on SQLite and copied back for each test (``built_once``), anew on PostgreSQL."""
+    from tests.conftest import built_once
+
+    def build():
+        dept = make_org("backing_unit", PROVINCE, name="省测试厅", level="provincial")
+        users = {
+            "province": make_user("region", region_code=PROVINCE),
+            "city": make_user("region", region_code=CITY),
+            "county": make_user("region", region_code=COUNTY),
+            "other_county": make_user("region", region_code=OTHER_COUNTY),
+            "viewer": make_user("viewer", region_code=COUNTY),
+            "dept": make_user("unit", organization_id=dept.id),
+        }
+        plan = services.create_plan(users["province"], YEAR, "省级乡村振兴督查")
+        county_inspection = services.add_inspection(plan, users["province"], f"region:{COUNTY}")
+        dept_inspection = services.add_inspection(plan, users["province"], f"organization:{dept.id}")
+        return {"users": users, "dept": dept, "plan": plan, "county_inspection": county_inspection,
+                "dept_inspection": dept_inspection}
+
+    return built_once("findings-import.w", build)
 
 
 def test_the_template_has_headers_an_example_dropdowns_and_a_guide(w, login_as):

@@ -29,30 +29,36 @@ def count(model) -> int:
 @pytest.fixture()
 def w(app, make_user, login_as):
     """The province inspects 吉首市 (a county) and a provincial department; 湘西州 (the city)
-    inspects 吉首市 too. Accounts of each side."""
-    dept = make_org("backing_unit", PROVINCE, name="省测试厅", level="provincial")
-    other_dept = make_org("backing_unit", PROVINCE, name="省另一厅", level="provincial")
-    users = {
-        "province": make_user("region", region_code=PROVINCE),
-        "city": make_user("region", region_code=CITY),
-        "county": make_user("region", region_code=COUNTY),
-        "other_county": make_user("region", region_code=OTHER_COUNTY),
-        "township": make_user("region", region_code=first_township(COUNTY).code),
-        "viewer": make_user("viewer", region_code=COUNTY),
-        "dept": make_user("unit", organization_id=dept.id),
-        "other_dept": make_user("unit", organization_id=other_dept.id),
-    }
-    year = TODAY.year
-    plan = services.create_plan(users["province"], year, "省级乡村振兴督查")
-    county_inspection = services.add_inspection(plan, users["province"], f"region:{COUNTY}")
-    dept_inspection = services.add_inspection(plan, users["province"], f"organization:{dept.id}")
-    finding = services.add_finding(county_inspection, users["province"], services.FindingData(
-        "funds", "衔接资金项目进度滞后", (TODAY + timedelta(days=30)).isoformat()))
-    dept_finding = services.add_finding(dept_inspection, users["province"], services.FindingData(
-        "paired_support", "定点帮扶村走访不足", (TODAY + timedelta(days=30)).isoformat()))
-    return {"users": users, "dept": dept, "plan": plan, "county_inspection": county_inspection,
-            "dept_inspection": dept_inspection, "finding": finding, "dept_finding": dept_finding,
-            "login": lambda name: login_as(users[name])}
+    inspects 吉首市 too. Accounts of each side. Built once per test process
+    on SQLite and copied back for each test (``built_once``), anew on PostgreSQL."""
+    from tests.conftest import built_once
+
+    def build():
+        dept = make_org("backing_unit", PROVINCE, name="省测试厅", level="provincial")
+        other_dept = make_org("backing_unit", PROVINCE, name="省另一厅", level="provincial")
+        users = {
+            "province": make_user("region", region_code=PROVINCE),
+            "city": make_user("region", region_code=CITY),
+            "county": make_user("region", region_code=COUNTY),
+            "other_county": make_user("region", region_code=OTHER_COUNTY),
+            "township": make_user("region", region_code=first_township(COUNTY).code),
+            "viewer": make_user("viewer", region_code=COUNTY),
+            "dept": make_user("unit", organization_id=dept.id),
+            "other_dept": make_user("unit", organization_id=other_dept.id),
+        }
+        year = TODAY.year
+        plan = services.create_plan(users["province"], year, "省级乡村振兴督查")
+        county_inspection = services.add_inspection(plan, users["province"], f"region:{COUNTY}")
+        dept_inspection = services.add_inspection(plan, users["province"], f"organization:{dept.id}")
+        finding = services.add_finding(county_inspection, users["province"], services.FindingData(
+            "funds", "衔接资金项目进度滞后", (TODAY + timedelta(days=30)).isoformat()))
+        dept_finding = services.add_finding(dept_inspection, users["province"], services.FindingData(
+            "paired_support", "定点帮扶村走访不足", (TODAY + timedelta(days=30)).isoformat()))
+        return {"users": users, "dept": dept, "plan": plan, "county_inspection": county_inspection,
+                "dept_inspection": dept_inspection, "finding": finding, "dept_finding": dept_finding}
+
+    w = built_once("inspections.w", build)
+    return {**w, "login": lambda name: login_as(w["users"][name])}
 
 
 # -- plans and who inspects whom -------------------------------------------------------------------

@@ -96,14 +96,21 @@ def _county(county: str, tag: str, reader) -> None:
 
 @pytest.fixture
 def scene(db, make_user):
-    """Two counties' rows; the first county's staff is the reader (and an administrator)."""
-    mine = make_user("region", region_code=COUNTY)
-    theirs = make_user("region", region_code=OTHER_COUNTY)
-    _county(COUNTY, "甲", mine)
-    _county(OTHER_COUNTY, "乙", theirs)
-    for i in range(7):
-        make_user("viewer", region_code=COUNTY)
-    return {"mine": mine, "theirs": theirs, "admin": make_user("admin")}
+    """Two counties' rows; the first county's staff is the reader (and an administrator).
+    Built once per test process on SQLite and copied back for each test (``built_once``;
+    no test here makes users of its own), built anew on PostgreSQL."""
+    from tests.conftest import built_once
+
+    def build():
+        mine = make_user("region", region_code=COUNTY)
+        theirs = make_user("region", region_code=OTHER_COUNTY)
+        _county(COUNTY, "甲", mine)
+        _county(OTHER_COUNTY, "乙", theirs)
+        for i in range(7):
+            make_user("viewer", region_code=COUNTY)
+        return {"mine": mine, "theirs": theirs, "admin": make_user("admin")}
+
+    return built_once("list-paging-more.scene", build)
 
 
 def _lists(user):

@@ -46,26 +46,31 @@ def census() -> tuple:
 def world(db, make_user):
     """V1, V2 in COUNTY; V3 in OTHER_COUNTY. Enterprise E paired with V1, V2 and V3; a
     backing unit B; accounts for E, B, each village, the county and the other county."""
-    v1, v2 = make_village(COUNTY, 1), make_village(COUNTY, 2)
-    v3 = make_village(OTHER_COUNTY, 1)
-    enterprise = make_org("enterprise", COUNTY, name="测试农业开发有限公司", level="county", is_xiangshang=True)
-    other = make_org("enterprise", OTHER_COUNTY, name="测试食品有限公司", level="county")
-    backing = make_org("backing_unit", COUNTY, name="测试后盾单位", level="county")
-    for village in (v1, v2, v3):
-        make_pairing(enterprise, village.code, "enterprise_village", start=SIGNED - timedelta(days=30))
-    make_pairing(other, v3.code, "enterprise_village", start=SIGNED - timedelta(days=30))
-    users = {
-        "unit": make_user("unit", organization_id=enterprise.id),
-        "other_unit": make_user("unit", organization_id=other.id),
-        "backing": make_user("unit", organization_id=backing.id),
-        "u1": make_user("village", village_code=v1.code),
-        "u2": make_user("village", village_code=v2.code),
-        "u3": make_user("village", village_code=v3.code),
-        "county": make_user("region", region_code=COUNTY),
-        "other_county": make_user("region", region_code=OTHER_COUNTY),
-        "viewer": make_user("viewer", region_code=COUNTY),
-    }
-    return {"v1": v1, "v2": v2, "v3": v3, "enterprise": enterprise, "other": other, "backing": backing, **users}
+    from tests.conftest import built_once
+
+    def build():
+        v1, v2 = make_village(COUNTY, 1), make_village(COUNTY, 2)
+        v3 = make_village(OTHER_COUNTY, 1)
+        enterprise = make_org("enterprise", COUNTY, name="测试农业开发有限公司", level="county", is_xiangshang=True)
+        other = make_org("enterprise", OTHER_COUNTY, name="测试食品有限公司", level="county")
+        backing = make_org("backing_unit", COUNTY, name="测试后盾单位", level="county")
+        for village in (v1, v2, v3):
+            make_pairing(enterprise, village.code, "enterprise_village", start=SIGNED - timedelta(days=30))
+        make_pairing(other, v3.code, "enterprise_village", start=SIGNED - timedelta(days=30))
+        users = {
+            "unit": make_user("unit", organization_id=enterprise.id),
+            "other_unit": make_user("unit", organization_id=other.id),
+            "backing": make_user("unit", organization_id=backing.id),
+            "u1": make_user("village", village_code=v1.code),
+            "u2": make_user("village", village_code=v2.code),
+            "u3": make_user("village", village_code=v3.code),
+            "county": make_user("region", region_code=COUNTY),
+            "other_county": make_user("region", region_code=OTHER_COUNTY),
+            "viewer": make_user("viewer", region_code=COUNTY),
+        }
+        return {"v1": v1, "v2": v2, "v3": v3, "enterprise": enterprise, "other": other, "backing": backing, **users}
+
+    return built_once("projects.world", build)
 
 
 def _project(w, villages=("v1", "v2"), user="unit", **over) -> Project:

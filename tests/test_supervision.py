@@ -17,33 +17,38 @@ from tests.factories_records import file_record
 
 @pytest.fixture()
 def world(app, make_user):
-    village = make_village(COUNTY, 1, is_key=True)
-    far = make_village(OTHER_COUNTY, 1)
-    fund = make_org("charity", COUNTY, name="监督测试基金会", level="county")
-    unit = make_org("backing_unit", COUNTY, name="监督测试局", level="county")
-    make_pairing(fund, village.code, "other")
-    make_pairing(fund, far.code, "other")
-    make_pairing(unit, village.code)
-    fund_user = make_user("unit", organization_id=fund.id)
-    unit_user = make_user("unit", organization_id=unit.id)
-    village_user = make_user("village", village_code=village.code)
-    far_user = make_user("village", village_code=far.code)
-    add_contribution(fund, fund_user, {"donor": "爱心企业甲", "amount": "200000", "received_on": "2025-03-01",
-                                       "receipt_no": "JD-001"})
-    paid = file_record(fund_user, village.code, status="confirmed", village_user=village_user, title="基金拨付产业资金",
-                       category="funds", amount="50000")
-    elsewhere = file_record(fund_user, far.code, status="confirmed", village_user=far_user, title="基金拨付外县资金",
-                            category="funds", amount="30000")
-    money = file_record(unit_user, village.code, status="confirmed", village_user=village_user, title="单位帮扶资金",
-                        category="funds", amount="80000")
-    from tests.factories_records import record_data
+    from tests.conftest import built_once
 
-    correction = records.start_correction(money, unit_user, record_data(
-        village.code, category="funds", title="单位帮扶资金（更正）", amount="85000"), submit=True)
-    records.confirm_record(correction, village_user)
-    viewer = make_user("viewer", region_code=COUNTY, oversight_body="audit")
-    return {"fund": fund, "paid": paid, "elsewhere": elsewhere, "money": money, "correction": correction,
-            "viewer": viewer, "village_user": village_user, "other_viewer": make_user("viewer", region_code=OTHER_COUNTY)}
+    def build():
+        village = make_village(COUNTY, 1, is_key=True)
+        far = make_village(OTHER_COUNTY, 1)
+        fund = make_org("charity", COUNTY, name="监督测试基金会", level="county")
+        unit = make_org("backing_unit", COUNTY, name="监督测试局", level="county")
+        make_pairing(fund, village.code, "other")
+        make_pairing(fund, far.code, "other")
+        make_pairing(unit, village.code)
+        fund_user = make_user("unit", organization_id=fund.id)
+        unit_user = make_user("unit", organization_id=unit.id)
+        village_user = make_user("village", village_code=village.code)
+        far_user = make_user("village", village_code=far.code)
+        add_contribution(fund, fund_user, {"donor": "爱心企业甲", "amount": "200000", "received_on": "2025-03-01",
+                                           "receipt_no": "JD-001"})
+        paid = file_record(fund_user, village.code, status="confirmed", village_user=village_user, title="基金拨付产业资金",
+                           category="funds", amount="50000")
+        elsewhere = file_record(fund_user, far.code, status="confirmed", village_user=far_user, title="基金拨付外县资金",
+                                category="funds", amount="30000")
+        money = file_record(unit_user, village.code, status="confirmed", village_user=village_user, title="单位帮扶资金",
+                            category="funds", amount="80000")
+        from tests.factories_records import record_data
+
+        correction = records.start_correction(money, unit_user, record_data(
+            village.code, category="funds", title="单位帮扶资金（更正）", amount="85000"), submit=True)
+        records.confirm_record(correction, village_user)
+        viewer = make_user("viewer", region_code=COUNTY, oversight_body="audit")
+        return {"fund": fund, "paid": paid, "elsewhere": elsewhere, "money": money, "correction": correction,
+                "viewer": viewer, "village_user": village_user, "other_viewer": make_user("viewer", region_code=OTHER_COUNTY)}
+
+    return built_once("supervision.world", build)
 
 
 def test_a_viewer_follows_a_fund_from_contribution_to_confirmation(world, login_as):

@@ -31,21 +31,26 @@ def cases() -> int:
 
 @pytest.fixture()
 def world(app, make_user):
-    village = make_village(COUNTY, 1, is_key=True)
-    org = make_org("backing_unit", COUNTY, level="county")
-    person = make_person(org, "容错张三")
-    posting = make_posting(person, org, village.code, start=date(YEAR - 1, 1, 1), dispatch_level="county")
-    users = {
-        "county": make_user("region", region_code=COUNTY),
-        "county_clerk": make_user("region", region_code=COUNTY),
-        "city": make_user("region", region_code=CITY),
-        "township": make_user("region", region_code=first_township(COUNTY).code),
-        "other_county": make_user("region", region_code=OTHER_COUNTY),
-        "unit": make_user("unit", organization_id=org.id),
-    }
-    summons = issue_to_person(person, IncentiveData("summons", TODAY - timedelta(days=1), "county", "驻村天数不足"),
-                              users["county"])
-    return {"person": person, "posting": posting, "summons": summons, "org": org, **users}
+    from tests.conftest import built_once
+
+    def build():
+        village = make_village(COUNTY, 1, is_key=True)
+        org = make_org("backing_unit", COUNTY, level="county")
+        person = make_person(org, "容错张三")
+        posting = make_posting(person, org, village.code, start=date(YEAR - 1, 1, 1), dispatch_level="county")
+        users = {
+            "county": make_user("region", region_code=COUNTY),
+            "county_clerk": make_user("region", region_code=COUNTY),
+            "city": make_user("region", region_code=CITY),
+            "township": make_user("region", region_code=first_township(COUNTY).code),
+            "other_county": make_user("region", region_code=OTHER_COUNTY),
+            "unit": make_user("unit", organization_id=org.id),
+        }
+        summons = issue_to_person(person, IncentiveData("summons", TODAY - timedelta(days=1), "county", "驻村天数不足"),
+                                  users["county"])
+        return {"person": person, "posting": posting, "summons": summons, "org": org, **users}
+
+    return built_once("tolerance.world", build)
 
 
 def _cap(world, absences=0):
