@@ -10,8 +10,8 @@ def test_map_draws_from_the_sites_own_files(page_as, live_server, shots):
     page = page_as("demo_county")
     site = live_server["url"]
     off_site, csp = [], []
-    # page_as aborts off-site requests it sees; a request the CSP refuses never reaches the
-    # route, so every request the page attempts and every CSP complaint is watched too
+    # page_as notes the off-site requests the browser refuses; a request the CSP refuses is
+    # never sent, so every request the page attempts and every CSP complaint is watched too
     page.on("request", lambda r: off_site.append(r.url) if not r.url.startswith(site) and not r.url.startswith("data:") else None)
     page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     assert page.goto(site + "/coverage/433101000000").status == 200
