@@ -3,8 +3,9 @@
 Every row passes ``services.clean_person``, the person rule the form uses, with what it
 looks up (registered ID numbers, the employers the user may register people for)
 fetched once for the file. New people are written in one batch insert and their audit
-events in one ``record_many`` (the same chain as one ``record`` per person); people
-already registered are updated through ``update_person`` when the user chose to update.
+events in one batch (``audit.services.open_chain``: the same chain as one ``record`` per
+person); people already registered are updated through ``update_person`` when the user
+chose to update.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..audit.services import FlatCanonical, record_many
+from ..audit.services import ITEM, FlatCanonical, open_chain
 from ..core import crypto
 from ..core.enums import EDUCATION, GENDERS
 from ..core.identity import EXAMPLE_ID_NUMBER, mask_id_number, mask_phone
@@ -183,6 +184,9 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
                                   .where(table.c.created_at == now)).tuples().all())
     employers = {org.id: (org.name, org.region_code) for org in known.employers.values()}  # read once, not per row
     after = FlatCanonical({}, (*_AFTER, "id")).make
+    # the events as the rows ``Chain.write`` takes (``audit.services.ITEM``), made here
+    # rather than as dicts for ``record_many`` to turn into the same rows
+    chain = open_chain(user)
     events = []
     for row, shown in zip(rows, public):
         person_id = ids[row.index]
@@ -192,11 +196,14 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
         fields["id"] = person_id
         if fields["birth_date"] is not None:
             fields["birth_date"] = fields["birth_date"].isoformat()  # as canonical writes a date
-        events.append({"action": "create", "entity_type": "Person", "entity_id": person_id,
-                       "summary": f"登记帮扶干部：{row.data['name']}（{org_name}）（批量导入）",
-                       "region_code": region_code, "organization_id": org_id, "after_json": after(fields)})
-    record_many(events, actor=user)
+        events.append(("create", "Person", str(person_id), f"登记帮扶干部：{row.data['name']}（{org_name}）（批量导入）"[:300],
+                       region_code, org_id, None, after(fields)))
+    chain.write(events)
     return len(values)
+
+
+if ITEM != ("action", "entity_type", "entity_id", "summary", "region_code", "organization_id", "before", "after"):
+    raise ImportError("_insert makes its event rows in another order than audit.services.ITEM")
 
 
 _AFTER = (*PUBLIC, "id_number_masked", "phone_masked")
