@@ -62,3 +62,35 @@ def test_a_bulk_commit_commits_and_leaves_the_checkpoint_to_its_own_thread(db):
             busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             assert busy == 0 and frames == copied
             assert other.execute("SELECT count(*) FROM region WHERE code LIKE '439901002%'").fetchone()[0] == 20
+
+
+def test_a_bulk_commit_runs_with_the_large_page_cache_then_gives_the_connection_its_own_back(db):
+    """The commit's own inserts (the audit events of a large import) run with the bulk
+    write's page cache; the connection that goes back to the pool has its own again."""
+    from sqlalchemy import event
+
+    from registry.core.database import LARGE_PAGE_CACHE_KIB
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's page cache")
+    own = db.session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+    assert own != -LARGE_PAGE_CACHE_KIB
+    with inserting_many(Region.__table__, ("code", "name", "level"), _villages(5, "439901003"), FIXED):
+        pass
+    during: list[int] = []
+
+    def look(session):
+        during.append(session.connection().exec_driver_sql("PRAGMA cache_size").scalar())
+
+    session = db.session()
+    event.listen(session, "before_commit", look)
+    try:
+        commit_checkpointing_later(db.session)
+    finally:
+        event.remove(session, "before_commit", look)
+    for thread in threading.enumerate():
+        if thread.name == "wal-checkpoint":
+            thread.join()
+    assert during == [-LARGE_PAGE_CACHE_KIB]
+    assert db.session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == own
+    db.session.rollback()

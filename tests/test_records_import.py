@@ -254,6 +254,30 @@ def test_the_summaries_after_an_import_equal_a_rebuild(db, world, login_as):
     assert tables() == imported
 
 
+def test_an_import_leaves_every_summary_a_rebuild_gives_the_counts_by_day_too(db, world, login_as):
+    """The records an import submits are added to their areas' counts by day (of records
+    awaiting confirmation, overall and under each filter) as deltas; after the import and
+    after the village confirms one, every summary is what a rebuild from the rows gives."""
+    from registry.dashboard.models import DayCount
+    from registry.records.models import SupportRecord
+    from tests.summaries import assert_summaries_exact
+
+    file_record(world.unit, world.village.code, status="submitted", amount="100.10", category="health")
+    db.session.commit()
+    rows = [_row(world.village if i % 3 else world.posted_village, f"D-{i}", 帮扶类别=("产业", "医疗卫生", "教育")[i % 3],
+                 帮扶日期=_day(i * 40)) for i in range(1, 12)]
+    response = _post(login_as(world.unit), _csv(rows))
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    counted = db.session.scalar(select(func.sum(DayCount.count)).where(DayCount.kind == "submitted",
+                                                                       DayCount.level == "province"))
+    assert counted == 12  # the record filed before and the eleven imported, on the day they were submitted
+    assert_summaries_exact()
+    record = db.session.scalar(select(SupportRecord).where(SupportRecord.reference == "D-1"))
+    record.status = "confirmed"
+    db.session.commit()
+    assert_summaries_exact()
+
+
 def test_the_form_numbers_a_blank_reference_and_refuses_a_taken_one(db, world, login_as):
     from registry.core.timeutil import local_today
 

@@ -458,18 +458,21 @@ def _settings(conn, **values: str):
                     conn.exec_driver_sql("SELECT set_config(%(name)s, %(value)s, true)", {"name": name, "value": value})
 
 
-_AUTOCHECKPOINT = "registry_wal_autocheckpoint"  # a pooled connection's setting to restore
+_AUTOCHECKPOINT = "registry_wal_autocheckpoint"  # a pooled connection's settings to restore
 _checkin_restores: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 
 def commit_checkpointing_later(session) -> None:
-    """Commit a bulk write. On a SQLite file, the WAL checkpoint that SQLite would run
+    """Commit a bulk write. On a SQLite file, the commit's own work (the audit events its
+    steps insert into their six indexes) runs with the large page cache of the bulk write
+    (``large_page_cache``: about a fifth less work for 40,000 events than with the default
+    cache), and the WAL checkpoint that SQLite would run
     inside this commit (the connection's ``wal_autocheckpoint``: a 40,000-row import
     leaves some 60 MB of WAL, and copying it into the database is about half of the
     commit) is run after it instead, on a thread of its own with its own connection
     (``PASSIVE``: it waits for no reader or writer; what it cannot copy now, the next
     checkpoint copies). The commit itself is the same: the transaction is in the WAL as
-    every commit is. The connection's setting is restored when it goes back to the pool.
+    every commit is. The connection's settings are restored when it goes back to the pool.
     Elsewhere a plain commit."""
     conn = session.connection()
     path = conn.engine.url.database
@@ -482,21 +485,28 @@ def commit_checkpointing_later(session) -> None:
         event.listen(engine, "checkin", _restore_autocheckpoint)
     fairy = conn.connection
     driver = fairy.driver_connection
-    before = driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    before = (driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0], driver.execute("PRAGMA cache_size").fetchone()[0])
     driver.execute("PRAGMA wal_autocheckpoint = 0")
+    driver.execute(f"PRAGMA cache_size = -{LARGE_PAGE_CACHE_KIB}")
     fairy.info[_AUTOCHECKPOINT] = before
     try:
         session.commit()
     finally:
         if fairy.info.pop(_AUTOCHECKPOINT, None) is not None:  # not checked in (an outer transaction)
-            driver.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
+            _restore_settings(driver, before)
     threading.Thread(target=_checkpoint, args=(Path(path).absolute().as_uri(),), name="wal-checkpoint").start()
+
+
+def _restore_settings(dbapi_conn, before: tuple[int, int]) -> None:
+    autocheckpoint, cache_size = before
+    dbapi_conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
+    dbapi_conn.execute(f"PRAGMA cache_size = {int(cache_size)}")
 
 
 def _restore_autocheckpoint(dbapi_conn, record) -> None:
     before = record.info.pop(_AUTOCHECKPOINT, None)
     if before is not None and dbapi_conn is not None:
-        dbapi_conn.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
+        _restore_settings(dbapi_conn, before)
 
 
 def _checkpoint(uri: str) -> None:

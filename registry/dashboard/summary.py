@@ -209,7 +209,6 @@ class Touched:
     places: set[str] = field(default_factory=set)  # villages whose VillageStatus to recompute
     last: set[str] = field(default_factory=set)  # villages whose VillageSupportLast to recompute
     trainees: set[int] = field(default_factory=set)  # people whose PersonTrainingYear to recompute
-    days: set[str] = field(default_factory=set)  # areas whose DayCount rows to recompute (records added in bulk)
     marks: set[str] = field(default_factory=set)  # AreaChange counters to raise besides those of the areas above
     changes: list[tuple[dict, int]] = field(default_factory=list)  # record values counted in (+1) or out (-1)
     # records confirmed, as (village, category, kind, record date), when nothing else moved
@@ -348,7 +347,6 @@ def settle(session, pending_work: list[Touched]) -> None:
         touched.places |= part.places
         touched.last |= part.last
         touched.trainees |= part.trainees
-        touched.days |= part.days
         touched.changes += part.changes
         touched.added += part.added
         for key, delta in part.day_changes.items():
@@ -373,14 +371,14 @@ def settle(session, pending_work: list[Touched]) -> None:
         areas |= _areas_of_orgs(conn, model, touched.old_kinds)
     # every area whose figures this transaction may change (``*``: an organization's kind
     # moves its records and pairings in any area)
-    marks = areas | touched.days | touched.marks | pending_areas | {area_of(c["village_code"]) for c, _ in touched.changes
-                                                                    if c["village_code"]}
+    marks = areas | touched.marks | pending_areas | {area_of(c["village_code"]) for c, _ in touched.changes
+                                                     if c["village_code"]}
     marks |= {area_of(code) for code in touched.old_flags.keys() | confirmed}
     if touched.old_kinds:
         marks.add(ANY)
     # locked before the latest confirmed support is read (a transaction confirming in the
     # same area meanwhile is waited for, and read), as before the areas are recomputed
-    locked = areas | touched.days | pending_areas | {area_of(code) for code in confirmed}
+    locked = areas | pending_areas | {area_of(code) for code in confirmed}
     lock_keys(conn, [(AREA_LOCKS, _area_key(area)) for area in sorted(locked)]
               + [(PERSON_LOCKS, person) for person in touched.trainees])
     if touched.trainees:
@@ -396,11 +394,8 @@ def settle(session, pending_work: list[Touched]) -> None:
         refresh_village_status(conn, touched.places)
     if areas:
         refresh_areas(conn, areas)  # with their counts by day
-    days = touched.days - areas
-    if days:
-        refresh_days(conn, days)
     add_day_changes(conn, {key: delta for key, delta in touched.day_changes.items()
-                           if delta and key[1] not in areas and key[1] not in days})
+                           if delta and key[1] not in areas})
     raise_markers(conn, marks)
 
 
@@ -1130,16 +1125,18 @@ def _rollup_select(model, level: str, n: int, whole_year: bool, condition=None, 
 
 
 def count_records(conn, condition) -> list[tuple]:
-    """The records ``condition`` selects, counted once per township cell in SQL (the
-    first step of ``add_records``), as plain rows. Reads only the records: a bulk import
-    runs it on the worker thread that has just copied the records in
-    (``bulk.inserting_many``'s ``then``), while the interpreter links their audit events."""
+    """The records ``condition`` selects, counted once per township cell and day of
+    submission in SQL (the first step of ``add_records``), as plain rows. Reads only the
+    records: a bulk import runs it on the worker thread that has just copied the records
+    in (``bulk.inserting_many``'s ``then``), while the interpreter links their audit
+    events. The day is SQL's date() of ``submitted_at``, as the counts by day take it
+    (``_day_sources``); the records of one import share one."""
     model = _record_model()
     township = func.substr(model.village_code, 1, 9)
     year = extract("year", model.record_date).cast(Integer)
     month = extract("month", model.record_date).cast(Integer)
     keys = (township, year, month, model.category, Organization.kind, Region.is_key, Region.is_poor,
-            Region.is_relocation, model.status)
+            Region.is_relocation, model.status, func.date(model.submitted_at))
     stmt = (
         select(*keys, func.count(), func.coalesce(func.sum(model.amount), 0),
                func.coalesce(func.sum(model.amount_attracted), 0), func.coalesce(func.sum(model.amount_in_kind), 0))
@@ -1172,13 +1169,14 @@ def add_records(session, condition, counted: list[tuple] | None = None) -> None:
         counted = count_records(conn, condition)
     cells: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
     totals: dict[tuple, list] = defaultdict(lambda: [0, ZERO, ZERO, ZERO])
+    days: dict[tuple, int] = defaultdict(int)
     confirmed = False
-    pending: set[str] = set()
-    for prefix, y, m, category, kind, is_key, is_poor, is_relocation, status, *measures in counted:
+    for prefix, y, m, category, kind, is_key, is_poor, is_relocation, status, day, *measures in counted:
         measures = [measures[0], *(Decimal(str(v)) for v in measures[1:])]
         confirmed = confirmed or status == "confirmed"
-        if status == "submitted":
-            pending.add(prefix + "000")
+        if status == "submitted" and day is not None:  # the listener's change of the counts by day, per cell
+            _day_change(days, prefix + "000", {"submitted_at": _as_date(day), "category": category}, kind,
+                        (bool(is_key), bool(is_poor), bool(is_relocation)), measures[0])
         for level, n in LEVEL_CUTS:
             region_code = prefix[:n] + "0" * (12 - n)
             for month_key in (m, YEAR_TOTAL):
@@ -1197,8 +1195,10 @@ def add_records(session, condition, counted: list[tuple] | None = None) -> None:
         touched.last |= villages
         touched.places |= villages
         touched.areas |= {area_of(code) for code in villages}
-    if pending:  # records awaiting confirmation: their areas' counts by day, before commit
-        _touched(session).days |= pending
+    if days:  # records awaiting confirmation: added to their areas' counts by day, before commit
+        changes = _touched(session).day_changes
+        for key, delta in days.items():
+            changes[key] = changes.get(key, 0) + delta
     if counted:  # every area whose cells moved: its change marker, before commit
         _touched(session).marks |= {prefix + "000" for prefix, *_ in counted}
 

@@ -3,16 +3,17 @@
 Every row passes ``services.clean_person``, the person rule the form uses, with what it
 looks up (registered ID numbers, the employers the user may register people for)
 fetched once for the file. New people are written in one batch insert and their audit
-events in one ``record_many`` (the same chain as one ``record`` per person); people
-already registered are updated through ``update_person`` when the user chose to update.
+events in one batch (``audit.services.open_chain``: the same chain as one ``record`` per
+person); people already registered are updated through ``update_person`` when the user
+chose to update.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from ..audit.services import FlatCanonical, record_many
+from ..audit.services import ITEM, FlatCanonical, open_chain
 from ..core import crypto
 from ..core.enums import EDUCATION, GENDERS
 from ..core.identity import EXAMPLE_ID_NUMBER, mask_id_number, mask_phone
@@ -22,7 +23,7 @@ from ..organizations.services import INDIVIDUAL_ELSEWHERE
 from ..core.timeutil import utcnow
 from ..core.database import large_page_cache
 from ..extensions import db
-from ..transfer.bulk import insert_many
+from ..transfer.bulk import insert_many, inserting_many
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
@@ -158,7 +159,9 @@ PUBLIC = ("name", "gender", "ethnicity", "birth_date", "is_party_member", "educa
 
 
 def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
-    """One insert for all new people, then one batch of audit events."""
+    """One insert for all new people, then one batch of audit events. On SQLite the
+    events are made while the database copies the people into the table and its indexes
+    (``bulk.inserting_many``), as the records import does."""
     if not rows:
         return 0
     now = utcnow()
@@ -172,31 +175,51 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
         public.append(shown)
         values.append((*shown, seal(number), row.index, seal(phone)))
     table = Person.__table__
-    insert_many(table, _COLUMNS, values, {"is_demo": False, "created_at": now, "version": 1})
+    fixed = {"is_demo": False, "created_at": now, "version": 1}
+    # the employers' names and regions read before the copy, which has the connection meanwhile
+    employers = {org.id: (org.name, org.region_code) for org in known.employers.values()}
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        # one writer at a time (the transaction began IMMEDIATE): the new ids are the
+        # table's next ones, given in the insert, and need not be read back
+        first = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() + 1
+        ids = range(first, first + len(values))
+        with inserting_many(table, ("id", *_COLUMNS), [(i, *v) for i, v in zip(ids, values)], fixed):
+            events = _events(rows, public, ids, employers)
+    else:
+        insert_many(table, _COLUMNS, values, fixed)
+        # the new ids are read back by blind index (unique) among the rows written at this
+        # import's own timestamp (a row another transaction wrote then has another index)
+        by_index = dict(db.session.execute(select(table.c.id_number_index, table.c.id)
+                                           .where(table.c.created_at == now)).tuples().all())
+        events = _events(rows, public, [by_index[row.index] for row in rows], employers)
     if any(row.data.get("is_veteran") for row in rows):  # the coverage's veteran view counts them
         from ..dashboard.summary import raise_everywhere_later
 
         raise_everywhere_later(db.session)
-    # the new ids are read back by blind index (unique) among the rows written at this
-    # import's own timestamp (a row another transaction wrote then has another index)
-    ids = dict(db.session.execute(select(table.c.id_number_index, table.c.id)
-                                  .where(table.c.created_at == now)).tuples().all())
-    employers = {org.id: (org.name, org.region_code) for org in known.employers.values()}  # read once, not per row
+    open_chain(user).write(events)
+    return len(values)
+
+
+def _events(rows: list[PersonRow], public: list[tuple], ids, employers: dict[int, tuple[str, str]]) -> list[tuple]:
+    """The audit events of the new people (Python only: no database), as the rows
+    ``Chain.write`` takes (``audit.services.ITEM``); ``employers``: id -> (name, region)."""
     after = FlatCanonical({}, (*_AFTER, "id")).make
     events = []
-    for row, shown in zip(rows, public):
-        person_id = ids[row.index]
+    for row, shown, person_id in zip(rows, public, ids):
         org_id = row.data["organization_id"]
         org_name, region_code = employers[org_id]
         fields = dict(zip(_AFTER, shown))
         fields["id"] = person_id
         if fields["birth_date"] is not None:
             fields["birth_date"] = fields["birth_date"].isoformat()  # as canonical writes a date
-        events.append({"action": "create", "entity_type": "Person", "entity_id": person_id,
-                       "summary": f"登记帮扶干部：{row.data['name']}（{org_name}）（批量导入）",
-                       "region_code": region_code, "organization_id": org_id, "after_json": after(fields)})
-    record_many(events, actor=user)
-    return len(values)
+        events.append(("create", "Person", str(person_id), f"登记帮扶干部：{row.data['name']}（{org_name}）（批量导入）"[:300],
+                       region_code, org_id, None, after(fields)))
+    return events
+
+
+if ITEM != ("action", "entity_type", "entity_id", "summary", "region_code", "organization_id", "before", "after"):
+    raise ImportError("_events makes its rows in another order than audit.services.ITEM")
 
 
 _AFTER = (*PUBLIC, "id_number_masked", "phone_masked")
