@@ -276,12 +276,19 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
         SupportRecord = None
     if SupportRecord is not None:
         s = SupportRecord
+        # a province holds nearly every pending record: its page (in the default order, not
+        # narrowed by chase state) is read along ix_support_record_status_submitted by
+        # submission and stops at its last line. The place's range is kept from any index
+        # (``|| ''``), else SQLite starts from the province's villages and sorts all their
+        # overdue records (full scale: 12 ms -> 0.1 ms); below a province the range is the
+        # selective part (a city of 237 overdue records reads 2.6 ms along the submissions).
+        village = s.village_code + "" if region.level == "province" and not sort and not chase else s.village_code
         add("overdue",
             select(s.id, s.title, s.submitted_at, Region.name.label("place"), s.village_code.label("place_code"))
             .join(Region, Region.code == s.village_code)
             # a literal status, so the partial index ix_support_record_pending serves it
             .where(s.status == literal_column("'submitted'"), s.submitted_at < overdue_cutoff(),
-                   region.within(s.village_code),
+                   region.within(village),
                    *([record_state_clause(s.id, chase)] if chase in CHASE_STATES else []))
             .order_by(s.submitted_at),
             lambda r: {"subject": f"{r.title}（{r.place}）", "detail": f"{date_cn(r.submitted_at)}提交，村尚未确认",
