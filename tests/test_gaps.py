@@ -136,3 +136,13 @@ def test_each_kinds_count_and_pages_agree_with_its_full_list_at_every_level(app,
             assert counts["overdue"] == {"430000000000": 3, COUNTY: 1, OTHER_COUNTY: 2}.get(code, counts["overdue"])
             # with a chase state the records themselves are counted: none chased, all of them
             assert gap_counts(region, ["overdue"], chase="none")["overdue"] == counts["overdue"]
+
+
+def test_a_province_lists_the_lines_of_its_counties(app, db, world):
+    """A province's low-days and overdue lines are read by plans of their own (along the
+    status indexes, the province's range kept from them): the same lines as its counties'."""
+    province = _by_kind("430000000000", db, app)
+    for kind in ("low_days", "overdue"):
+        below = [(i["url"], i["detail"]) for code in (COUNTY, OTHER_COUNTY) for i in _by_kind(code, db, app)[kind].items]
+        assert below and sorted((i["url"], i["detail"]) for i in province[kind].items) == sorted(below), kind
+        assert province[kind].count == len(below), kind
