@@ -4,13 +4,13 @@ end (ix_posting_active_end: the ending-soon panel) and the months of a status ol
 first (ix_duty_month_status_oldest: the months awaiting a check)
 
 Revision ID: f1b3d5e7a9c2
-Revises: e6a8c0d2f4b7
+Revises: a7c9e1b3d5f8
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "f1b3d5e7a9c2"
-down_revision = "e6a8c0d2f4b7"
+down_revision = "a7c9e1b3d5f8"
 branch_labels = None
 depends_on = None
 
