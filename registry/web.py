@@ -1,7 +1,7 @@
 """The pieces ``create_app`` calls: extensions, blueprints, error handlers, hooks, CLI."""
 from __future__ import annotations
 
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -45,6 +45,12 @@ ERROR_MESSAGES = {
     429: "操作过于频繁，请稍后再试。",
     500: "系统出现错误，已记录。请稍后再试，或联系系统管理员。",
 }
+
+# Messages waiting for the next page are kept in the session cookie; a client that posts
+# without opening the page it is sent to (a script, a form sent from several tabs) would
+# grow the cookie by one message a write, past the 4 KB a browser keeps, and every request
+# would parse and sign it again. The latest few are what a page can usefully show.
+KEEP_FLASHES = 5
 
 
 def register_extensions(app: Flask) -> None:
@@ -157,6 +163,13 @@ def register_hooks(app: Flask) -> None:
         if current_user.role == "cadre" and not cadre_may_open(view):
             abort(404)  # a cadre sees their own part only (core.access.for_cadres)
         return None
+
+    @app.after_request
+    def _bounded_flashes(response):
+        flashes = session.get("_flashes")
+        if flashes is not None and len(flashes) > KEEP_FLASHES:
+            session["_flashes"] = flashes[-KEEP_FLASHES:]
+        return response
 
     @app.after_request
     def _no_store(response):
