@@ -140,7 +140,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from .core.access import cadre_may_open
-    from .core.database import set_read_only_request
+    from .core.database import read_before_writing, set_read_only_request
     from .core.parsing import refuse_nul
 
     @app.before_request
@@ -156,7 +156,7 @@ def register_hooks(app: Flask) -> None:
             return None  # 404/405 handled by routing
         if request.endpoint == "static" or getattr(view, "_public", False):
             return None
-        if not current_user.is_authenticated:
+        if not read_before_writing(lambda: current_user.is_authenticated):
             if request.path.startswith("/api/"):
                 abort(401)
             return login_manager.unauthorized()
