@@ -1,7 +1,7 @@
 """The pieces ``create_app`` calls: extensions, blueprints, error handlers, hooks, CLI."""
 from __future__ import annotations
 
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -45,6 +45,12 @@ ERROR_MESSAGES = {
     429: "操作过于频繁，请稍后再试。",
     500: "系统出现错误，已记录。请稍后再试，或联系系统管理员。",
 }
+
+# Messages waiting for the next page are kept in the session cookie; a client that posts
+# without opening the page it is sent to (a script, a form sent from several tabs) would
+# grow the cookie by one message a write, past the 4 KB a browser keeps, and every request
+# would parse and sign it again. The latest few are what a page can usefully show.
+KEEP_FLASHES = 5
 
 
 def register_extensions(app: Flask) -> None:
@@ -134,7 +140,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from .core.access import cadre_may_open
-    from .core.database import set_read_only_request
+    from .core.database import read_before_writing, set_read_only_request
     from .core.parsing import refuse_nul
 
     @app.before_request
@@ -150,13 +156,20 @@ def register_hooks(app: Flask) -> None:
             return None  # 404/405 handled by routing
         if request.endpoint == "static" or getattr(view, "_public", False):
             return None
-        if not current_user.is_authenticated:
+        if not read_before_writing(lambda: current_user.is_authenticated):
             if request.path.startswith("/api/"):
                 abort(401)
             return login_manager.unauthorized()
         if current_user.role == "cadre" and not cadre_may_open(view):
             abort(404)  # a cadre sees their own part only (core.access.for_cadres)
         return None
+
+    @app.after_request
+    def _bounded_flashes(response):
+        flashes = session.get("_flashes")
+        if flashes is not None and len(flashes) > KEEP_FLASHES:
+            session["_flashes"] = flashes[-KEEP_FLASHES:]
+        return response
 
     @app.after_request
     def _no_store(response):

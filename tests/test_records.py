@@ -273,3 +273,20 @@ def test_overdue_count_on_region_pages_and_records_on_the_village_page(login_as,
     assert session.get("/records/overdue?region=430102000000").status_code == 404
     village_page = login_as(world.village_user).get(f"/regions/{world.village.code}").get_data(as_text=True)
     assert "确认过的记录" in village_page and "逾期的记录" in village_page and "已确认 <b>1</b> 条" in village_page
+
+
+def test_a_client_that_never_opens_the_next_page_keeps_a_few_messages_not_all(db, world, login_as):
+    """A script (or a form sent from several tabs) posts without following the redirect:
+    the messages waiting for the next page are the latest five, not one more a write (the
+    session cookie would outgrow what a browser keeps, and each request would read it)."""
+    unit = login_as(world.unit)
+    for n in range(7):
+        response = unit.post("/records/new", data={**record_data(world.village.code), "title": f"第{n}条",
+                                                   "action": "draft" if n < 6 else "submit"})
+        assert response.status_code == 302
+    with unit.client.session_transaction() as session:
+        assert [message for _, message in session["_flashes"]] == ["草稿已保存"] * 4 + ["已提交，等待村确认"]
+    assert "已提交，等待村确认" in unit.get("/records/").get_data(as_text=True)
+    with unit.client.session_transaction() as session:
+        assert "_flashes" not in session
+    assert _records(db) == 7

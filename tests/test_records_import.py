@@ -297,6 +297,21 @@ def test_the_form_numbers_a_blank_reference_and_refuses_a_taken_one(db, world, l
     assert f"{year}-0003" == file_record(world.unit, world.village.code).reference
 
 
+def test_the_next_number_follows_the_highest_of_the_units_numbers_of_the_year(db, world):
+    """Only 编号 written as the registry writes them count, compared as numbers: a unit's
+    own "2026-00012" is twelve, above "2026-0009" though shorter in order; "2026-9甲",
+    "2026-²" and a number of another year or unit count for nothing."""
+    from registry.core.timeutil import local_today
+
+    year = local_today().year
+    for reference in (f"{year}-0009", f"{year}-00012", f"{year}-9甲", f"{year}-²", f"{year}-", f"{year - 1}-0500"):
+        file_record(world.unit, world.village.code, reference=reference)
+    file_record(world.other_unit, world.far_village.code, reference=f"{year}-0700")
+    assert file_record(world.unit, world.village.code).reference == f"{year}-0013"
+    file_record(world.unit, world.village.code, reference=f"{year}-10000")
+    assert file_record(world.unit, world.village.code).reference == f"{year}-10001"
+
+
 def test_the_template_offers_the_units_villages(db, world, login_as):
     unit = login_as(world.unit)
     assert 'href="/import/records">导入</a>' in unit.get("/records/").get_data(as_text=True)

@@ -125,3 +125,36 @@ def test_a_record_filed_and_confirmed_takes_the_write_lock_once_each(login_as, d
         assert begins.count("BEGIN IMMEDIATE") == 1, begins
     finally:
         event.remove(db.engine, "before_cursor_execute", note)
+
+
+def test_a_write_request_reads_who_is_asking_before_it_takes_the_write_lock(login_as, db, world):
+    """One writer at a time: the login look-up is read in a reader's transaction, ended
+    before the request's write transaction begins, so the lock is held for the write
+    alone. An ended session is still refused, and nothing is written."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
+    from registry.accounts.sessions import end_all_sessions
+    from tests.factories_records import audit_count
+
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        if statement.startswith(("BEGIN", "SELECT login_session")):
+            seen.append(statement.split(",")[0].split(" FROM")[0][:30])
+
+    unit = login_as(world.unit)
+    data = {k: v for k, v in record_data(world.village.code).items() if v is not None}
+    db.session.commit()  # the request begins with no transaction open, as a worker's does
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        filed = unit.post("/records/new", data={**data, "action": "submit"})
+        assert filed.status_code == 302, filed.get_data(as_text=True)[:500]
+        assert seen == ["BEGIN DEFERRED", "SELECT login_session.id", "BEGIN IMMEDIATE"], seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    end_all_sessions(world.unit, "ended_by_admin")
+    db.session.commit()
+    events = audit_count()
+    refused = unit.post("/records/new", data={**data, "action": "submit"})
+    assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+    assert audit_count() == events

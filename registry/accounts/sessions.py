@@ -55,8 +55,9 @@ def _limits() -> tuple[timedelta, timedelta]:
             timedelta(hours=int(cfg["REGISTRY_SESSION_MAX_HOURS"])))
 
 
-def expiry_reason(row: LoginSession, now: datetime) -> str | None:
-    """Why ``row`` has run out by ``now`` ("expired", "idle"), or None while it is live."""
+def expiry_reason(row, now: datetime) -> str | None:
+    """Why the login session ``row`` (its ``created_at`` and ``last_seen_at``) has run out
+    by ``now`` ("expired", "idle"), or None while it is live."""
     idle, longest = _limits()
     if now - row.created_at >= longest:
         return "expired"
@@ -100,10 +101,10 @@ def user_for_session(key) -> User | None:
     disabled). Ends a session found run out; notes the visit at most once a minute."""
     if not key or not isinstance(key, str):
         return None
-    found = db.session.execute(_session_and_user(), {"digest": key_digest(key)}).first()
-    if found is None:
+    row = db.session.execute(_session_and_user(), {"digest": key_digest(key)}).first()
+    if row is None:
         return None
-    row, user = found
+    user = row.User
     if row.ended_at is not None or not user.active:
         return None
     now = utcnow()
@@ -121,8 +122,10 @@ def user_for_session(key) -> User | None:
 @functools.cache
 def _session_and_user():
     """The live-session look-up every request makes: built once (building a statement
-    and its cache key costs more than running it)."""
-    return (select(LoginSession, User).join(User, User.id == LoginSession.user_id)
+    and its cache key costs more than running it). The session's columns the check
+    reads, not the row as an object: nothing of it is kept past the request."""
+    return (select(LoginSession.id, LoginSession.created_at, LoginSession.last_seen_at, LoginSession.ended_at, User)
+            .join(User, User.id == LoginSession.user_id)
             .where(LoginSession.key_digest == bindparam("digest")))
 
 

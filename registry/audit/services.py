@@ -264,10 +264,10 @@ def link_and_write(session, queued: list[Queued]) -> None:
     chain_of = {code: partition(code) for code in {item[4] for _, items in batches for item in items}}
     chains = sorted(set(chain_of.values()))
     lock_keys(conn, [(CHAIN_LOCKS, int(chain or 0)) for chain in chains])
-    heads = _heads(conn, chains)
-    before = dict(heads)
     count = sum(len(items) for _, items in batches)
-    ids = iter(_new_ids(conn, count))
+    heads, ids = _heads_and_ids(conn, chains, count)
+    before = dict(heads)
+    ids = iter(ids)
     keys = keyring()
     key_id = keys.current_id
     keyed = keys.chain_hmac(key_id)
@@ -301,33 +301,39 @@ def link_and_write(session, queued: list[Queued]) -> None:
     anchor.extend(session, before, {chain: heads[chain] for chain in chains})
 
 
-def _heads(conn, chains: list[str]) -> dict[str, tuple[int, str]]:
-    """Each chain's last (seq, hash); a chain with no events yet is absent."""
+def _heads_and_ids(conn, chains: list[str], count: int) -> tuple[dict[str, tuple[int, str]], list[int]]:
+    """Each chain's last (seq, hash) (a chain with no events yet is absent) and ids for
+    ``count`` new events: from the table's sequence on PostgreSQL; on SQLite (one writer
+    at a time) the next ones after the largest, read with the first chain's head."""
     heads = {}
-    head, _ = _statements()
-    for chain in chains:
+    head, head_and_largest = _statements()
+    first = None
+    if conn.dialect.name == "postgresql":
+        ids = list(conn.execute(text("SELECT nextval('audit_event_id_seq') FROM generate_series(1, :n)"),
+                                {"n": count}).scalars())
+    else:
+        row = conn.execute(head_and_largest, {"chain": chains[0]}).one()
+        if row.seq is not None:
+            heads[chains[0]] = (row.seq, row.hash)
+        first = (row.largest or 0) + 1
+        ids = list(range(first, first + count))
+    for chain in chains[first is not None:]:
         row = conn.execute(head, {"chain": chain}).first()
         if row is not None:
             heads[chain] = (row.seq, row.hash)
-    return heads
-
-
-def _new_ids(conn, count: int) -> list[int]:
-    """Ids for ``count`` new events: from the table's sequence on PostgreSQL; on SQLite
-    (one writer at a time) the next ones after the largest."""
-    if conn.dialect.name == "postgresql":
-        return list(conn.execute(text("SELECT nextval('audit_event_id_seq') FROM generate_series(1, :n)"),
-                                 {"n": count}).scalars())
-    first = (conn.execute(_statements()[1]).scalar() or 0) + 1
-    return list(range(first, first + count))
+    return heads, ids
 
 
 @functools.cache
 def _statements() -> tuple:
-    """A chain's head, the largest event id: read by every write, built once."""
-    return (select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain == bindparam("chain"))
-            .order_by(AuditEvent.seq.desc()).limit(1),
-            select(func.max(AuditEvent.id)))
+    """A chain's head; a chain's head with the largest event id (SQLite): read by every
+    write, built once."""
+    head = (select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain == bindparam("chain"))
+            .order_by(AuditEvent.seq.desc()).limit(1))
+    last = head.subquery()
+    return head, select(select(func.max(AuditEvent.id)).scalar_subquery().label("largest"),
+                        select(last.c.seq).scalar_subquery().label("seq"),
+                        select(last.c.hash).scalar_subquery().label("hash"))
 
 
 # an event's own columns (the time, the actor and the key are the same for a whole batch)

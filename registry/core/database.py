@@ -234,6 +234,32 @@ def only_reading_from_here() -> None:
 _READING = "registry_reading_after_commit"
 
 
+def read_before_writing(read):
+    """SQLite: ``read()`` (a write request's login look-up) in a reader's transaction,
+    ended before the request's writes begin theirs with the write lock. SQLite has one
+    writer at a time, so what a write request does while it holds the lock bounds how many
+    writes a second the whole site can make; reading who is asking needs no lock. What
+    ``read`` loaded stays loaded (that transaction's end does not expire it), as if it had
+    been read a moment before the write began, which is all a request can know of it on
+    PostgreSQL too. Elsewhere (PostgreSQL, a transaction already open, a reader's request)
+    ``read()`` runs as it is."""
+    session = db.session()
+    if _begin_mode.get() != "IMMEDIATE" or session.in_transaction() or not is_sqlite():
+        return read()
+    token = _begin_mode.set("DEFERRED")
+    try:
+        result = read()
+    finally:
+        _begin_mode.reset(token)
+    if session.in_transaction():
+        keep, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = keep
+    return result
+
+
 @contextmanager
 def last_write():
     """Around the request's last write (a service that commits; the view then only names

@@ -38,7 +38,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import (Integer, and_, bindparam, case, delete, event, extract, func, inspect, literal, literal_column,
-                        or_, select, text, union_all)
+                        null, or_, select, text, union_all)
 from sqlalchemy.orm import Session
 
 from ..core.database import (AREA_LOCKS, PERSON_LOCKS, before_commit, large_page_cache, listen_before_commit,
@@ -484,15 +484,21 @@ def apply_changes(session, changes: list[tuple[dict, int]], old_flags: dict | No
     conn = session.connection()
     villages = {c["village_code"] for c, _ in changes}
     orgs = {c["organization_id"] for c, _ in changes}
-    flags_of, kinds_of = _cached(("keys",), lambda: (
-        select(Region.code, Region.is_key, Region.is_poor, Region.is_relocation)
-        .where(Region.code.in_(bindparam("codes", expanding=True))),
-        select(Organization.id, Organization.kind).where(Organization.id.in_(bindparam("ids", expanding=True)))))
-    flags = {
-        code: (bool(is_key), bool(is_poor), bool(is_relocation))
-        for code, is_key, is_poor, is_relocation in conn.execute(flags_of, {"codes": sorted(villages, key=str)})
-    }
-    kinds = dict(conn.execute(kinds_of, {"ids": sorted(orgs, key=str)}).all())
+    # the villages' flags and the organizations' kinds: one statement (the rows of one or
+    # the other, told apart by which of code and id they carry)
+    keys_of = _cached(("keys",), lambda: (
+        select(Region.code, null().label("org"), Region.is_key, Region.is_poor, Region.is_relocation,
+               null().label("kind"))
+        .where(Region.code.in_(bindparam("codes", expanding=True)))
+        .union_all(select(null(), Organization.id, null(), null(), null(), Organization.kind)
+                   .where(Organization.id.in_(bindparam("ids", expanding=True))))))
+    flags, kinds = {}, {}
+    for code, org_id, is_key, is_poor, is_relocation, kind in conn.execute(
+            keys_of, {"codes": sorted(villages, key=str), "ids": sorted(orgs, key=str)}):
+        if code is not None:
+            flags[code] = (bool(is_key), bool(is_poor), bool(is_relocation))
+        else:
+            kinds[org_id] = kind
     flags.update(old_flags or {})
     kinds.update(old_kinds or {})
 

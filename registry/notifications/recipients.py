@@ -7,7 +7,7 @@ with no change here.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from ..accounts.models import User
 from ..extensions import db
@@ -17,9 +17,15 @@ def _ids(stmt) -> list[int]:
     return list(db.session.scalars(stmt.where(User.active.is_(True)).order_by(User.id)))
 
 
+def village_accounts(village_code: str) -> Select:
+    """``village_users`` as a query, for ``notify`` to read with its recipients' settings
+    in one statement."""
+    return select(User.id).where(User.role == "village", User.village_code == village_code)
+
+
 def village_users(village_code: str) -> list[int]:
     """The village's accounts (村党组织书记, or the first secretary acting for the village)."""
-    return _ids(select(User.id).where(User.role == "village", User.village_code == village_code))
+    return _ids(village_accounts(village_code))
 
 
 def village_users_of(village_codes) -> dict[str, list[int]]:
@@ -34,9 +40,14 @@ def village_users_of(village_codes) -> dict[str, list[int]]:
     return found
 
 
+def unit_accounts(organization_id: int) -> Select:
+    """``unit_users`` as a query (see ``village_accounts``)."""
+    return select(User.id).where(User.role == "unit", User.organization_id == organization_id)
+
+
 def unit_users(organization_id: int) -> list[int]:
     """The accounts of a helping organization (帮扶单位)."""
-    return _ids(select(User.id).where(User.role == "unit", User.organization_id == organization_id))
+    return _ids(unit_accounts(organization_id))
 
 
 def region_staff(region_code: str) -> list[int]:

@@ -58,14 +58,14 @@ def _user_id(user) -> int | None:
     return user if isinstance(user, int) else getattr(user, "id", None)
 
 
-def _recipients(user_ids: list[int], kind: str) -> list[tuple[int, str, str | None]]:
-    """(id, mode for ``kind``, e-mail address) of the active accounts among ``user_ids``:
-    one query."""
+def _recipients(among, kind: str) -> list[tuple[int, str, str | None]]:
+    """(id, mode for ``kind``, e-mail address) of the active accounts ``among`` (a
+    condition on ``User.id``) picks: one query."""
     rows = db.session.execute(
         select(User.id, NotificationPreference.mode, NotificationProfile.email)
         .outerjoin(NotificationPreference, (NotificationPreference.user_id == User.id) & (NotificationPreference.kind == kind))
         .outerjoin(NotificationProfile, NotificationProfile.user_id == User.id)
-        .where(User.id.in_(user_ids), User.active.is_(True)).order_by(User.id))
+        .where(among, User.active.is_(True)).order_by(User.id))
     return [(uid, mode or DEFAULT_MODE, email or None) for uid, mode, email in rows]
 
 
@@ -87,21 +87,25 @@ def queue_email(user_id: int | None, address: str, subject: str, body: str) -> O
     return email
 
 
-def notify(kind: str, users: Iterable, *, title: str, body: str = "", link: str | None = None,
+def notify(kind: str, users: Iterable | Select, *, title: str, body: str = "", link: str | None = None,
            actor=None) -> list[Notification]:
     """Tell ``users`` of something (see the package's docstring). Adds rows to the caller's
     transaction; the caller commits. Returns the notifications written."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     skip = _user_id(actor)
-    ids = list(dict.fromkeys(uid for uid in (_user_id(u) for u in users) if uid is not None and uid != skip))
-    if not ids:
-        return []
+    if isinstance(users, Select):  # a query of accounts (``recipients.village_accounts``): read with their settings
+        among = User.id.in_(users) if skip is None else (User.id.in_(users) & (User.id != skip))
+    else:
+        ids = list(dict.fromkeys(uid for uid in (_user_id(u) for u in users) if uid is not None and uid != skip))
+        if not ids:
+            return []
+        among = User.id.in_(ids)
     emailing = email_enabled()
     title = title[:TITLE_MAX]
     made = []
     now = utcnow()
-    for uid, mode, address in _recipients(ids, kind):
+    for uid, mode, address in _recipients(among, kind):
         state = EMAIL_NONE
         if emailing and address and mode == "email":
             queue_email(uid, address, f"【帮扶力量登记系统】{title}", email_text(title, body, link))

@@ -188,16 +188,16 @@ def _tell(record: SupportRecord, new_status: str, actor, reason: str | None) -> 
     link = link_for("records.detail", record_id=record.id)
     if new_status == "submitted":  # the names only where a message holds them (each may be a query)
         unit = record.organization.name if record.organization is not None else ""
-        notify("record_submitted", recipients.village_users(record.village_code),
+        notify("record_submitted", recipients.village_accounts(record.village_code),
                title=f"待确认的帮扶记录：{record.title}", body=f"{unit}提交了帮扶记录，请核对后确认或提出异议。",
                link=link, actor=actor)
         return
     village = record.village.name if record.village is not None else ""
     if new_status == "confirmed":
-        notify("record_confirmed", recipients.unit_users(record.organization_id),
+        notify("record_confirmed", recipients.unit_accounts(record.organization_id),
                title=f"{village}已确认帮扶记录：{record.title}", link=link, actor=actor)
     else:
-        notify("record_disputed", recipients.unit_users(record.organization_id),
+        notify("record_disputed", recipients.unit_accounts(record.organization_id),
                title=f"{village}对帮扶记录提出异议：{record.title}",
                body=f"异议理由：{reason}。请更正后重新提交，或撤回该记录。", link=link, actor=actor)
 
