@@ -283,12 +283,13 @@ def test_the_overdue_list_pages_in_its_sort_order(app, w):
 def test_the_overdue_count_of_home_and_region_pages_is_the_lists_count(app, w):
     """A county's or city's overdue count from the counts by day is what counting the
     records gives, for the user's own region and a region page within it."""
+    from registry.dashboard.coverage import overdue_count
     from registry.records import queries
 
     for user in (w.county, w.city, w.viewer):
-        assert queries.overdue_count(user) == queries.count(queries.overdue(user)) > 0, user.username
-        assert queries.overdue_count(user, w.county.region) == queries.count(queries.overdue(user, w.county.region))
-        assert queries.overdue_count(user, w.t1) == queries.count(queries.overdue(user, w.t1))
+        assert overdue_count(user) == queries.count(queries.overdue(user)) > 0, user.username
+        assert overdue_count(user, w.county.region) == queries.count(queries.overdue(user, w.county.region))
+        assert overdue_count(user, w.t1) == queries.count(queries.overdue(user, w.t1))
 
 
 def test_the_overdue_lists_counts_in_one_pass_are_those_of_its_filters(app, w):

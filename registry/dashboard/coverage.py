@@ -33,6 +33,7 @@ from ..core.timeutil import local_today
 from ..extensions import db
 from ..organizations.models import Organization
 from ..people.models import Posting
+from ..records import queries as records_queries
 from ..regions.models import Region
 from .definitions import (
     FLAGS,
@@ -638,6 +639,22 @@ def overdue_total(region: Region) -> int | None:
     today = local_today()
     _day_counts(region, lo, hi, n, add, today, current_app.config, Filters(today.year), ending=False)
     return found[0]
+
+
+def overdue_count(user, region: Region | None = None) -> int:
+    """How many records ``records.queries.overdue(user, region)`` lists. For administrators, region staff
+    and viewers looking at a province, city or county (``region``, or their own region), the counts
+    by day give it from a few rows per child (``overdue_total``, as the
+    coverage page and the gaps worklist count them) instead of every pending record of
+    the region; a township or village, or another role, counts the records."""
+    staff = user.role in ("region", "viewer") and user.region is not None
+    area = region if region is not None else (user.region if staff else None)
+    # an administrator sees every record; staff those of their region (a region page is
+    # looked up within it, so its region lies there)
+    if (area is not None and area.level in ("province", "city", "county")
+            and (user.role == "admin" or (staff and user.region.contains(area.code)))):
+        return overdue_total(area)
+    return records_queries.count(records_queries.overdue(user, region))
 
 
 @cache

@@ -118,24 +118,6 @@ def overdue(user, region: Region | None = None, *, category: str = "", min_days:
     return scoped(stmt, SupportRecord, user).order_by(*order_by(PENDING_ORDER))
 
 
-def overdue_count(user, region: Region | None = None) -> int:
-    """How many records ``overdue(user, region)`` lists. For administrators, region staff
-    and viewers looking at a province, city or county (``region``, or their own region), the counts
-    by day give it from a few rows per child (``dashboard.coverage.overdue_total``, as the
-    coverage page and the gaps worklist count them) instead of every pending record of
-    the region; a township or village, or another role, counts the records."""
-    staff = user.role in ("region", "viewer") and user.region is not None
-    area = region if region is not None else (user.region if staff else None)
-    # an administrator sees every record; staff those of their region (a region page is
-    # looked up within it, so its region lies there)
-    if (area is not None and area.level in ("province", "city", "county")
-            and (user.role == "admin" or (staff and user.region.contains(area.code)))):
-        from ..dashboard.coverage import overdue_total
-
-        return overdue_total(area)
-    return count(overdue(user, region))
-
-
 def superseded_by(record: SupportRecord) -> SupportRecord | None:
     """The confirmed correction that replaced ``record`` (if it is superseded)."""
     return db.session.scalar(

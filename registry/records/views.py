@@ -19,6 +19,7 @@ from ..core.queries import first
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404, in_scope
 from ..core.timeutil import local_today
+from ..dashboard.coverage import overdue_count
 from ..extensions import db, talisman
 from ..main.home import panel
 from ..organizations.models import Organization
@@ -618,7 +619,7 @@ def _region_overdue(user):
         return None
     days = current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")
     return _panel(f"超过 {days} 天未确认的记录", queries.overdue(user), url_for("records.overdue"), "没有逾期未确认的记录",
-                  note=lambda r: f"{r.organization.name} · 已等待 {queries.days_pending(r)} 天", count=queries.overdue_count(user))
+                  note=lambda r: f"{r.organization.name} · 已等待 {queries.days_pending(r)} 天", count=overdue_count(user))
 
 
 @section
@@ -626,7 +627,7 @@ def _region_records(region, user):
     if region.level != "village":
         if user.role not in ("admin", "region", "viewer"):
             return None
-        return "records/_region_section.html", {"region": region, "overdue": queries.overdue_count(user, region),
+        return "records/_region_section.html", {"region": region, "overdue": overdue_count(user, region),
                                                 "days": current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")}
     stmt = queries.record_list(user, queries.RecordFilters(village_code=region.code))
     recent = db.session.scalars(stmt.limit(10)).all()
