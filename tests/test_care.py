@@ -24,31 +24,41 @@ def rows() -> int:
     return db.session.scalar(select(func.count()).select_from(CareRecord))
 
 
+def care_world(make_user, start: date, *, seconded: bool = True) -> dict:
+    """A county's key village with two cadres of one backing unit posted to it since
+    ``start`` (one by the county, one by the province), with ``seconded`` a third seconded
+    to the county itself, and an account of every role that may or may not see them."""
+    village = make_village(COUNTY, 1, is_key=True)
+    org = make_org("backing_unit", COUNTY, level="county")
+    county_cadre = make_person(org, "县派张三")
+    province_cadre = make_person(org, "省派李四")
+    extra = make_person(org, "挂职干部") if seconded else None
+    out = {
+        "village": village, "org": org, "county_cadre": county_cadre, "province_cadre": province_cadre,
+        "county_posting": make_posting(county_cadre, org, village.code, start=start, dispatch_level="county"),
+        "province_posting": make_posting(province_cadre, org, village.code, role="team_member", start=start,
+                                         dispatch_level="provincial"),
+    }
+    if extra is not None:
+        out["seconded_posting"] = make_posting(extra, org, COUNTY, role="seconded_cadre", start=start,
+                                               dispatch_level="county")
+    return out | {
+        "county": make_user("region", region_code=COUNTY),
+        "city": make_user("region", region_code=CITY),
+        "province": make_user("region", region_code=PROVINCE),
+        "township": make_user("region", region_code=first_township(COUNTY).code),
+        "other_county": make_user("region", region_code=OTHER_COUNTY),
+        "unit": make_user("unit", organization_id=org.id),
+        "viewer": make_user("viewer", region_code=COUNTY),
+    }
+
+
 @pytest.fixture()
 def world(app, make_user):
     from tests.conftest import built_once
 
     def build():
-        village = make_village(COUNTY, 1, is_key=True)
-        org = make_org("backing_unit", COUNTY, level="county")
-        county_cadre = make_person(org, "县派张三")
-        province_cadre = make_person(org, "省派李四")
-        seconded = make_person(org, "挂职干部")
-        start = TODAY - timedelta(days=400)
-        return {
-            "village": village, "org": org, "county_cadre": county_cadre, "province_cadre": province_cadre,
-            "county_posting": make_posting(county_cadre, org, village.code, start=start, dispatch_level="county"),
-            "province_posting": make_posting(province_cadre, org, village.code, role="team_member", start=start,
-                                             dispatch_level="provincial"),
-            "seconded_posting": make_posting(seconded, org, COUNTY, role="seconded_cadre", start=start, dispatch_level="county"),
-            "county": make_user("region", region_code=COUNTY),
-            "city": make_user("region", region_code=CITY),
-            "province": make_user("region", region_code=PROVINCE),
-            "township": make_user("region", region_code=first_township(COUNTY).code),
-            "other_county": make_user("region", region_code=OTHER_COUNTY),
-            "unit": make_user("unit", organization_id=org.id),
-            "viewer": make_user("viewer", region_code=COUNTY),
-        }
+        return care_world(make_user, TODAY - timedelta(days=400))
 
     return built_once("care.world", build)
 

@@ -16,8 +16,9 @@ from registry.care.models import CareRecord
 from registry.care.services import cancel_care
 from registry.core.timeutil import local_today
 from registry.extensions import db
-from tests.factories import CITY, COUNTY, OTHER_COUNTY, PROVINCE, first_township, make_org, make_person, make_posting, make_village
+from tests.factories import COUNTY, make_posting, make_village
 from tests.sheets import csv_bytes, upload, xlsx_bytes
+from tests.test_care import care_world
 from tests.test_import_corpus import FILES
 from tests.test_import_corpus import KINDS as CORPUS_KINDS
 from tests.test_import_corpus import _post_file as post_corpus_file
@@ -58,23 +59,7 @@ def world(app, make_user):
     from tests.conftest import built_once
 
     def build():
-        village = make_village(COUNTY, 1, is_key=True)
-        org = make_org("backing_unit", COUNTY, level="county")
-        county_cadre = make_person(org, "县派张三")
-        province_cadre = make_person(org, "省派李四")
-        return {
-            "village": village, "org": org, "county_cadre": county_cadre, "province_cadre": province_cadre,
-            "county_posting": make_posting(county_cadre, org, village.code, start=START, dispatch_level="county"),
-            "province_posting": make_posting(province_cadre, org, village.code, role="team_member", start=START,
-                                             dispatch_level="provincial"),
-            "county": make_user("region", region_code=COUNTY),
-            "city": make_user("region", region_code=CITY),
-            "province": make_user("region", region_code=PROVINCE),
-            "township": make_user("region", region_code=first_township(COUNTY).code),
-            "other_county": make_user("region", region_code=OTHER_COUNTY),
-            "unit": make_user("unit", organization_id=org.id),
-            "viewer": make_user("viewer", region_code=COUNTY),
-        }
+        return care_world(make_user, START, seconded=False)
 
     return built_once("care-import.world", build)
 
