@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import Select, func, or_, select
 
@@ -87,7 +88,13 @@ def _area(code: str) -> Region | None:
 def touching(region: Region):
     """SQL condition on Project: it touches a village under ``region`` (an indexed range
     scan of ``project_village``)."""
-    return Project.id.in_(select(ProjectVillage.project_id).where(region.within(ProjectVillage.village_code)))
+    return _touching(region.within)
+
+
+def _touching(within):
+    """``touching`` with the region's condition on a code column (``Region.within``, or
+    ``Region.within_bounds`` for a statement built once)."""
+    return Project.id.in_(select(ProjectVillage.project_id).where(within(ProjectVillage.village_code)))
 
 
 def _filtered(stmt: Select, filters: ProjectFilters, *, status: bool = True) -> Select:
@@ -143,8 +150,12 @@ class StatusTotals:
 
 
 def _totals(stmt: Select) -> StatusTotals:
-    rows = {status: (n, planned, actual, confirmed, jobs) for status, n, planned, actual, confirmed, jobs in
-            db.session.execute(stmt.group_by(Project.status))}
+    return _status_totals(db.session.execute(stmt.group_by(Project.status)))
+
+
+def _status_totals(found) -> StatusTotals:
+    """The lines of every status from the rows of ``_sums`` grouped by status."""
+    rows = {status: (n, planned, actual, confirmed, jobs) for status, n, planned, actual, confirmed, jobs in found}
     out = StatusTotals()
     for status in PROJECT_STATUSES:
         n, planned, actual, confirmed, jobs = rows.get(status, (0, 0, 0, 0, 0))
@@ -168,10 +179,19 @@ def region_totals(region: Region, xiangshang: str = "") -> StatusTotals:
     """Projects touching villages under ``region`` (each counted once, with its whole
     investment, however many of its villages lie there), by status. Read by an indexed
     query (``ix_project_village_code_project``), not from the coverage summaries."""
-    stmt = _sums().where(touching(region))
+    lo, hi = region.range()
+    return _status_totals(db.session.connection().execute(_region_totals_stmt(xiangshang), {"lo": lo, "hi": hi}))
+
+
+@cache
+def _region_totals_stmt(xiangshang: str) -> Select:
+    """``region_totals``' statement, built once per filter value and run on the session's
+    connection (the coverage API asks for it on every request: building a statement and
+    keying it cost more than running it, and no entity comes back for the ORM to load)."""
+    stmt = _sums().where(_touching(Region.within_bounds))
     if xiangshang in XIANGSHANG:
         stmt = stmt.where(Project.is_xiangshang.is_(xiangshang == "1"))
-    return _totals(stmt)
+    return stmt.group_by(Project.status)
 
 
 def organization_totals(organization_id: int, user) -> StatusTotals:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, literal
+from sqlalchemy import Boolean, ForeignKey, Index, String, bindparam, literal
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.enums import CHILD_LEVEL, PREFIX_LENGTH, REGION_LEVELS
@@ -62,6 +62,14 @@ class Region(db.Model):
         bounds in its text, each region's statement gets a plan of its own."""
         lo, hi = self.range()
         return column.between(literal(lo, String, literal_execute=True), literal(hi, String, literal_execute=True))
+
+    @staticmethod
+    def within_bounds(column):
+        """``within`` for a statement built once and run for any region: the bounds are the
+        parameters ``lo`` and ``hi`` (``range()``), written into its text all the same when
+        it runs (``literal_execute``), so each region still gets a plan of its own."""
+        return column.between(bindparam("lo", type_=String, literal_execute=True),
+                              bindparam("hi", type_=String, literal_execute=True))
 
     def contains(self, code: str) -> bool:
         return code.startswith(self.prefix)
