@@ -20,7 +20,7 @@ few hundred rows) and the pending records of such other views.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
@@ -121,12 +121,13 @@ class Row:
         return self.confirmed_amount + self.confirmed_attracted + self.confirmed_in_kind
 
     def to_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies: slow
+        out = dict(self.__dict__)  # the fields, in their order (asdict deep-copies: slow)
         for key in ("confirmed_amount", "confirmed_attracted", "confirmed_in_kind"):
             out[key] = str(out[key])
         out["confirmed_total"] = str(self.confirmed_total)
         out["shares"] = {k: (round(v, 4) if v is not None else None) for k, v in self.shares.items()}
-        out["confirmation_rate"] = round(self.confirmation_rate, 4) if self.confirmation_rate is not None else None
+        rate = self.confirmation_rate
+        out["confirmation_rate"] = round(rate, 4) if rate is not None else None
         return out
 
 
@@ -539,8 +540,10 @@ class _Adder:
     def _add(target: Row | None, values: dict) -> None:
         if target is None:
             return
+        figures = target.__dict__  # a Row's fields (no slots, no descriptors): read and written directly
         for key, value in values.items():
-            setattr(target, key, getattr(target, key) + (value or 0))
+            if value:
+                figures[key] += value
 
     def __call__(self, prefix: str, **values) -> None:
         self._add(self.total, values)
