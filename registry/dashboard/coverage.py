@@ -417,7 +417,7 @@ def _support_stmts(child_level: str | None, shape):
             "is_poor": getattr(r, "is_poor", None), "is_relocation": getattr(r, "is_relocation", None)}
     own = and_(r.region_code == bindparam("code"), r.year == filters.year)
     by_month = apply_filters(
-        select(r.month, r.category, func.sum(r.amount), func.sum(r.amount_attracted), func.sum(r.amount_in_kind))
+        select(r.month, r.category, _amounts_total(r.amount, r.amount_attracted, r.amount_in_kind))
         .where(own, r.month != YEAR_TOTAL, r.status == "confirmed")
         .group_by(r.month, r.category),
         cols,
@@ -437,7 +437,7 @@ def _support_stmts(child_level: str | None, shape):
             select(c.region_code, c.status, func.sum(c.record_count), func.sum(c.amount), func.sum(c.amount_attracted),
                    func.sum(c.amount_in_kind))
             .where(c.level == child_level, c.year == filters.year, c.cut == one[0][0], c.value == one[0][1],
-                   c.region_code.between(bindparam("lo"), bindparam("hi")))
+                   c.region_code.between(bindparam("lo"), bindparam("hi")), _counted(c.status))
             .group_by(c.region_code, c.status)
         )
     elif child_level and child_level != "village":
@@ -446,7 +446,7 @@ def _support_stmts(child_level: str | None, shape):
                    func.sum(r.amount_in_kind))
             # the month a literal, so the partial indexes of the year's cells (month = 0) apply
             .where(r.level == child_level, r.year == filters.year, r.month == literal_column(str(YEAR_TOTAL)),
-                   r.region_code.between(bindparam("lo"), bindparam("hi")))
+                   r.region_code.between(bindparam("lo"), bindparam("hi")), _counted(r.status))
             .group_by(r.region_code, r.status),
             cols,
         )
@@ -459,7 +459,7 @@ def _support_stmts(child_level: str | None, shape):
             .join(Region, Region.code == s.village_code)
             .join(Organization, Organization.id == s.organization_id)
             .where(s.village_code.between(bindparam("lo"), bindparam("hi")),
-                   s.record_date.between(bindparam("year_lo"), bindparam("year_hi")))
+                   s.record_date.between(bindparam("year_lo"), bindparam("year_hi")), _counted(s.status))
             .group_by(s.village_code, s.status),
             {"category": s.category, "org_kind": Organization.kind, "is_key": Region.is_key, "is_poor": Region.is_poor,
              "is_relocation": Region.is_relocation},
@@ -467,6 +467,21 @@ def _support_stmts(child_level: str | None, shape):
     else:
         per_child = None
     return by_month, by_status, per_child
+
+
+# The statuses a child's row counts (``_support_figures``): its other rows are not fetched.
+_COUNTED_STATUSES = ("confirmed", "submitted", "disputed")
+
+
+def _counted(status):
+    return status.in_([literal_column(f"'{value}'") for value in _COUNTED_STATUSES])
+
+
+def _amounts_total(amount, attracted, in_kind):
+    """The sum of the three amounts of a group, in one column: a month's confirmed total by
+    category is all the answer shows of them (one decimal to convert per row, not three)."""
+    return (func.coalesce(func.sum(amount), 0) + func.coalesce(func.sum(attracted), 0)
+            + func.coalesce(func.sum(in_kind), 0))
 
 
 def _veteran_support_stmts(child_level: str | None, apply_filters):
@@ -490,10 +505,11 @@ def _veteran_support_stmts(child_level: str | None, apply_filters):
 
     sums = (func.sum(s.amount), func.sum(s.amount_attracted), func.sum(s.amount_in_kind))
     month = extract("month", s.record_date).cast(Integer)
-    by_month = over(select(month, s.category, *sums).where(s.status == "confirmed").group_by(month, s.category))
+    by_month = over(select(month, s.category, _amounts_total(s.amount, s.amount_attracted, s.amount_in_kind))
+                    .where(s.status == "confirmed").group_by(month, s.category))
     by_status = over(select(s.status, func.count(), *sums).group_by(s.status))
-    per_child = over(select(s.village_code, s.status, func.count(), *sums).group_by(s.village_code, s.status)) \
-        if child_level else None
+    per_child = over(select(s.village_code, s.status, func.count(), *sums).where(_counted(s.status))
+                     .group_by(s.village_code, s.status)) if child_level else None
     return by_month, by_status, per_child
 
 
@@ -502,8 +518,8 @@ def _support_figures(region, filters, n, add, by_category, by_month, funnel) -> 
     lo, hi = region.range()
     params = dict(filters.params, code=region.code, lo=lo, hi=hi,
                   year_lo=date(filters.year, 1, 1), year_hi=date(filters.year, 12, 31))
-    for month, category, amount, attracted, in_kind in _run(by_month_stmt, **params):
-        value = Decimal(amount or 0) + Decimal(attracted or 0) + Decimal(in_kind or 0)
+    for month, category, value in _run(by_month_stmt, **params).all():
+        value = Decimal(value)
         by_category[category] = by_category.get(category, Decimal("0")) + value
         by_month[(month, category)] = value
     total_only = {}
