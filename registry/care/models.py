@@ -62,7 +62,8 @@ class CareRecord(Audited, db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     person: Mapped[Person] = relationship(lazy="joined")
-    posting: Mapped[Posting] = relationship(lazy="joined")
+    # by a second statement by id, not joined, as a grade's (assessment.models.Assessment)
+    posting: Mapped[Posting] = relationship(lazy="selectin")
     organization: Mapped[Organization] = relationship(lazy="joined")
     region: Mapped[Region] = relationship(lazy="joined", foreign_keys=[region_code])
     provider_region: Mapped[Region] = relationship(lazy="joined", foreign_keys=[provider_region_code])
