@@ -103,6 +103,63 @@ def test_the_bulk_chain_is_the_one_record_would_make(db, monkeypatch):
     assert [e.hash for e in _events(db)] == one_by_one
 
 
+def _ahead_items(n: int, region_code: str = "433101001001") -> list[tuple]:
+    return [("create", "SupportRecord", str(k), f"导入 {k}", region_code, 7, None, canonical({"n": k}))
+            for k in range(1, n + 1)]
+
+
+def test_events_hashed_ahead_are_written_as_hashed(db, make_user, monkeypatch):
+    """``Chain.ahead`` (SQLite) hashes the events as they are added: the commit inserts
+    those rows without hashing them again, and they are the chain's."""
+    from registry.audit import services
+
+    user = make_user("admin")
+    db.session.commit()
+    earlier = len(_events(db))
+    chain = services.open_chain(user)
+    ahead = chain.ahead(db.session.connection(), {"433101001001", "430102001001"})
+    ahead.add(_ahead_items(3))
+    ahead.add(_ahead_items(2, "430102001001"))
+    sqlite = db.engine.dialect.name == "sqlite"
+    assert len(ahead.linker.rows) == 5 if sqlite else ahead.linker is None
+    if sqlite:  # the commit takes the rows as they were hashed
+        monkeypatch.setattr(services._Linker, "link", lambda *args: pytest.fail("hashed again at the commit"))
+    chain.write(ahead)
+    db.session.commit()
+    events = _events(db)[earlier:]
+    assert [(e.entity_id, e.region_code) for e in events] == [(str(k), "433101001001") for k in (1, 2, 3)] + [
+        (str(k), "430102001001") for k in (1, 2)]
+    assert all(e.hash == compute_hash(e) for e in events)
+    assert verify_chain().ok
+
+
+@pytest.mark.parametrize("meanwhile", ["recorded before", "chain not read"])
+def test_events_hashed_ahead_are_hashed_again_when_the_chain_moved(db, make_user, meanwhile):
+    """Events hashed ahead onto heads that are no longer the heads at their turn (the
+    transaction queued another event first), or onto a chain whose head was not read
+    (another city's, which has an event), are hashed again by the commit: the chains
+    hold either way."""
+    from registry.audit import services
+
+    user = make_user("admin")
+    record("create", "Region", after={"n": 0}, summary="another city's chain", region_code="430102000000", actor=user)
+    db.session.commit()
+    chain = services.open_chain(user)
+    ahead = chain.ahead(db.session.connection(), {"433101001001"})
+    if meanwhile == "recorded before":
+        record("create", "Region", after={"n": 1}, summary="first in the transaction", region_code="433101000000",
+               actor=user)
+        ahead.add(_ahead_items(3))
+    else:
+        ahead.add([*_ahead_items(2), *_ahead_items(1, "430102001001")])
+    chain.write(ahead)
+    db.session.commit()
+    events = _events(db)
+    assert [e.entity_id for e in events[-3:]] == (["1", "2", "3"] if meanwhile == "recorded before" else ["1", "2", "1"])
+    assert all(e.hash == compute_hash(e) for e in events)
+    assert verify_chain().ok
+
+
 @pytest.mark.parametrize("value", [*ODD_TEXTS, None, True, False, 0, -7, 10**20, 1.5, 1e308, Decimal("3.10"),
                                    date(2025, 6, 18), datetime(2026, 1, 2, 3, 4, 5, 6)])
 def test_flat_canonical_is_canonical(value):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -190,12 +191,13 @@ def record_many(events: list[dict], *, actor=None) -> int:
 
 @dataclass
 class Queued:
-    """The events a transaction recorded, in batches sharing a time and an actor."""
+    """The events a transaction recorded, in batches sharing a time and an actor (each
+    with the rows it was linked to ahead of the commit, if it was: ``Chain.ahead``)."""
 
-    batches: list[tuple[dict, list[tuple]]]
+    batches: list[tuple[dict, list[tuple], Ahead | None]]
 
-    def append(self, shared: dict, items: list[tuple]) -> None:
-        self.batches.append((shared, items))
+    def append(self, shared: dict, items: list[tuple], ahead: Ahead | None = None) -> None:
+        self.batches.append((shared, items, ahead))
 
 
 def _queued(session) -> Queued:
@@ -227,12 +229,37 @@ class Chain:
                          item.get("region_code"), item.get("organization_id"), before, after))
         return rows
 
-    def write(self, rows: list[tuple]) -> None:
+    @property
+    def shared(self) -> dict:
+        """The columns every event of the batch shares (but the key)."""
+        return {"at": self.at, "actor_id": self.actor_id, "actor": self.actor_name}
+
+    def write(self, rows: list[tuple] | Ahead) -> None:
         """Queue rows ``link`` made (or a bulk caller made itself, in ``ITEM`` order: the
         entity id as text, the summary at most 300 characters, ``before`` and ``after``
-        as ``canonical`` writes them), in one batch."""
+        as ``canonical`` writes them), in one batch; or an ``Ahead``'s rows, with the
+        hashes it gave them."""
+        ahead = rows if isinstance(rows, Ahead) else None
+        if ahead is not None:
+            rows = ahead.items
         if rows:
-            _queued(db.session).append({"at": self.at, "actor_id": self.actor_id, "actor": self.actor_name}, rows)
+            _queued(db.session).append(self.shared, rows, ahead)
+
+    def ahead(self, conn, region_codes) -> Ahead:
+        """A batch whose events are hashed as they are added (``Ahead.add``), onto the
+        heads their chains have now, so that the commit need not hash them: for a bulk
+        caller that adds them while the database is busy copying other rows. Only on
+        SQLite, whose transaction is the one writer until it commits (the heads read now
+        are the heads then, unless the transaction itself records events first, which
+        the commit sees: it hashes the batch again then). ``region_codes``: the events'
+        regions (their chains' heads are read now, on ``conn``, which must be free).
+        Elsewhere the events are only collected, for the commit to hash."""
+        if conn.dialect.name != "sqlite":
+            return Ahead(self.shared, None)
+        chains = sorted({partition(code) for code in region_codes}) or [ROOT_CHAIN]
+        heads, first = _heads(conn, chains)
+        return Ahead(self.shared, _Linker({chain: heads.get(chain, (0, GENESIS)) for chain in chains},
+                                          range(first, first + 2**62), keyring().current_id))
 
 
 def open_chain(actor=None) -> Chain:
@@ -260,37 +287,22 @@ def link_and_write(session, queued: list[Queued]) -> None:
     if not batches:
         return
     conn = session.connection()
-    # an event's chain by its region (a bulk batch names the same few villages again and again)
-    chain_of = {code: partition(code) for code in {item[4] for _, items in batches for item in items}}
+    chain_of = {code: partition(code) for code in {item[4] for _, items, _ in batches for item in items}}
     chains = sorted(set(chain_of.values()))
     lock_keys(conn, [(CHAIN_LOCKS, int(chain or 0)) for chain in chains])
-    count = sum(len(items) for _, items in batches)
+    count = sum(len(items) for _, items, _ in batches)
     heads, ids = _heads_and_ids(conn, chains, count)
     before = dict(heads)
-    ids = iter(ids)
-    keys = keyring()
-    key_id = keys.current_id
-    keyed = keys.chain_hmac(key_id)
+    key_id = keyring().current_id
     linked: list[tuple[dict, list[tuple]]] = []
-    for shared, items in batches:
-        at = shared["at"]
-        # what _payload joins between the id and the action is the same for every event of a batch
-        middle = f"{at.isoformat(timespec='microseconds')}|{shared['actor_id'] or ''}|{shared['actor']}"
-        rows = []
-        for action, entity_type, entity_id, summary, region_code, organization_id, before_json, after_json in items:
-            chain = chain_of[region_code]
-            seq, prev = heads.get(chain, (0, GENESIS))
-            event_id = next(ids)
-            # _payload written out: the same hash as compute_hash's (tests hold it)
-            payload = _chained(f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
-                               f"{region_code or ''}|{organization_id or ''}|{before_json or ''}|{after_json or ''}",
-                               chain)
-            mac = keyed.copy()
-            mac.update(payload.encode())
-            digest = mac.hexdigest()
-            rows.append((event_id, chain, seq + 1, action, entity_type, entity_id, summary, region_code,
-                         organization_id, before_json, after_json, prev, digest))
-            heads[chain] = (seq + 1, digest)
+    linker = _Linker(heads, ids, key_id)
+    for shared, items, ahead in batches:
+        if ahead is not None and ahead.fits(heads, ids[linker.done:linker.done + len(items)], key_id):
+            rows = ahead.linker.rows
+            heads.update(ahead.linker.heads)
+            linker.done += len(items)
+        else:
+            rows = linker.link(shared, items)
         linked.append(({**shared, "key_id": key_id}, rows))
     if count <= _FEW:  # one statement for the transaction's few events
         conn.execute(insert(AuditEvent.__table__), [{**shared, **dict(zip(_EVENT_COLUMNS, row))}
@@ -301,27 +313,103 @@ def link_and_write(session, queued: list[Queued]) -> None:
     anchor.extend(session, before, {chain: heads[chain] for chain in chains})
 
 
-def _heads_and_ids(conn, chains: list[str], count: int) -> tuple[dict[str, tuple[int, str]], list[int]]:
+def _heads_and_ids(conn, chains: list[str], count: int) -> tuple[dict[str, tuple[int, str]], Sequence[int]]:
     """Each chain's last (seq, hash) (a chain with no events yet is absent) and ids for
     ``count`` new events: from the table's sequence on PostgreSQL; on SQLite (one writer
-    at a time) the next ones after the largest, read with the first chain's head."""
+    at a time) the next ones after the largest (a ``range``)."""
+    heads, first = _heads(conn, chains)
+    if first is not None:
+        return heads, range(first, first + count)
+    return heads, list(conn.execute(text("SELECT nextval('audit_event_id_seq') FROM generate_series(1, :n)"),
+                                    {"n": count}).scalars())
+
+
+def _heads(conn, chains: list[str]) -> tuple[dict[str, tuple[int, str]], int | None]:
+    """Each chain's last (seq, hash) (a chain with no events yet is absent); on SQLite
+    also the id after the largest, read with the first chain's head (None elsewhere)."""
     heads = {}
     head, head_and_largest = _statements()
     first = None
-    if conn.dialect.name == "postgresql":
-        ids = list(conn.execute(text("SELECT nextval('audit_event_id_seq') FROM generate_series(1, :n)"),
-                                {"n": count}).scalars())
-    else:
+    if conn.dialect.name != "postgresql":
         row = conn.execute(head_and_largest, {"chain": chains[0]}).one()
         if row.seq is not None:
             heads[chains[0]] = (row.seq, row.hash)
         first = (row.largest or 0) + 1
-        ids = list(range(first, first + count))
     for chain in chains[first is not None:]:
         row = conn.execute(head, {"chain": chain}).first()
         if row is not None:
             heads[chain] = (row.seq, row.hash)
-    return heads, ids
+    return heads, first
+
+
+class _Linker:
+    """Hashes events onto their chains: ``heads`` (chain -> (seq, hash); advanced in
+    place, a chain absent from it starts at the genesis), the ids ``ids`` in turn, under
+    key ``key_id``. ``rows``: every event it linked, as inserted (``_EVENT_COLUMNS``)."""
+
+    def __init__(self, heads: dict[str, tuple[int, str]], ids: Sequence[int], key_id: int) -> None:
+        self.heads, self.ids, self.key_id = heads, ids, key_id
+        self.done = 0  # events linked: the next one's id is ids[done]
+        self.keyed = keyring().chain_hmac(key_id)
+        self.chain_of: dict[str | None, str] = {}  # a bulk batch names the same few villages again and again
+        self.rows: list[tuple] = []
+
+    def link(self, shared: dict, items: list[tuple]) -> list[tuple]:
+        """Hash ``items`` (in ``_ITEM`` order, with the time and actor of ``shared``);
+        returns their rows."""
+        heads, ids, keyed, chain_of = self.heads, self.ids, self.keyed, self.chain_of
+        at = shared["at"]
+        # what _payload joins between the id and the action is the same for every event of a batch
+        middle = f"{at.isoformat(timespec='microseconds')}|{shared['actor_id'] or ''}|{shared['actor']}"
+        rows = []
+        n = self.done
+        for action, entity_type, entity_id, summary, region_code, organization_id, before_json, after_json in items:
+            chain = chain_of.get(region_code)
+            if chain is None:
+                chain = chain_of[region_code] = partition(region_code)
+            seq, prev = heads.get(chain, (0, GENESIS))
+            event_id = ids[n]
+            n += 1
+            # _payload written out: the same hash as compute_hash's (tests hold it)
+            payload = _chained(f"{prev}|{event_id}|{middle}|{action}|{entity_type}|{entity_id}|{summary or ''}|"
+                               f"{region_code or ''}|{organization_id or ''}|{before_json or ''}|{after_json or ''}",
+                               chain)
+            mac = keyed.copy()
+            mac.update(payload.encode())
+            digest = mac.hexdigest()
+            rows.append((event_id, chain, seq + 1, action, entity_type, entity_id, summary, region_code,
+                         organization_id, before_json, after_json, prev, digest))
+            heads[chain] = (seq + 1, digest)
+        self.done = n
+        self.rows += rows
+        return rows
+
+
+class Ahead:
+    """A batch of events hashed as they are added (``Chain.ahead``), on SQLite; elsewhere
+    (``linker`` None) only collected. The commit takes the rows hashed ahead when, at the
+    batch's turn, its chains' heads, the next id and the key are still those they were
+    hashed with, and hashes the events again otherwise."""
+
+    def __init__(self, shared: dict, linker: _Linker | None = None) -> None:
+        self.shared, self.linker = shared, linker
+        self.before = dict(linker.heads) if linker is not None else {}
+        self.items: list[tuple] = []
+
+    def add(self, items: list[tuple]) -> None:
+        """Add events (rows in ``ITEM`` order) to the batch, hashed now if it hashes ahead."""
+        self.items += items
+        if self.linker is not None:
+            self.linker.link(self.shared, items)
+
+    def fits(self, heads: dict[str, tuple[int, str]], ids: Sequence[int], key_id: int) -> bool:
+        """Whether the rows hashed ahead are those the commit would make, given the heads
+        and the batch's ids (``ids``) there: the same heads of the chains it read (and no
+        event on a chain it did not), ids and key."""
+        linker = self.linker
+        return (linker is not None and key_id == linker.key_id and len(linker.rows) == len(self.items)
+                and ids == linker.ids[:len(self.items)] and set(linker.heads) == set(self.before)
+                and all(heads.get(chain, (0, GENESIS)) == head for chain, head in self.before.items()))
 
 
 @functools.cache

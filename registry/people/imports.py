@@ -160,8 +160,9 @@ PUBLIC = ("name", "gender", "ethnicity", "birth_date", "is_party_member", "educa
 
 def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
     """One insert for all new people, then one batch of audit events. On SQLite the
-    events are made while the database copies the people into the table and its indexes
-    (``bulk.inserting_many``), as the records import does."""
+    events are made and hashed onto their chains (``Chain.ahead``) while the database
+    copies the people into the table and its indexes (``bulk.inserting_many``), as the
+    records import does."""
     if not rows:
         return 0
     now = utcnow()
@@ -179,13 +180,16 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
     # the employers' names and regions read before the copy, which has the connection meanwhile
     employers = {org.id: (org.name, org.region_code) for org in known.employers.values()}
     conn = db.session.connection()
+    chain = open_chain(user)
     if conn.dialect.name == "sqlite":
         # one writer at a time (the transaction began IMMEDIATE): the new ids are the
         # table's next ones, given in the insert, and need not be read back
         first = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() + 1
         ids = range(first, first + len(values))
+        # the events, hashed onto their chains while the people are copied in
+        events = chain.ahead(conn, {region for _, region in employers.values()})
         with inserting_many(table, ("id", *_COLUMNS), [(i, *v) for i, v in zip(ids, values)], fixed):
-            events = _events(rows, public, ids, employers)
+            events.add(_events(rows, public, ids, employers))
     else:
         insert_many(table, _COLUMNS, values, fixed)
         # the new ids are read back by blind index (unique) among the rows written at this
@@ -197,7 +201,7 @@ def _insert(rows: list[PersonRow], known: services.KnownPeople, user) -> int:
         from ..dashboard.summary import raise_everywhere_later
 
         raise_everywhere_later(db.session)
-    open_chain(user).write(events)
+    chain.write(events)
     return len(values)
 
 

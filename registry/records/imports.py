@@ -355,9 +355,9 @@ _AFTER_ORDER = tuple(sorted((*_OWN, "id")))
 
 def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     """One insert per unit for all new records (a unit's own import: one), one batch of
-    audit events, one summary update. On SQLite the events are made and hashed onto the
-    chain while the database copies the records into the table and its indexes
-    (``bulk.inserting_many``)."""
+    audit events, one summary update. On SQLite the events are made and hashed onto their
+    chains (``Chain.ahead``) while the database copies the records into the table and its
+    indexes (``bulk.inserting_many``), and the commit only inserts them."""
     if not rows:
         return 0
     now = utcnow()
@@ -378,7 +378,8 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     next_id = first
     stamp = now.isoformat()
     chain = open_chain(user)
-    linked = []
+    # the events, hashed onto their chains while the records are copied in (SQLite)
+    events = chain.ahead(conn, {r.values.village_code for r in rows})
     counted = None  # the summaries' count of the new records (SQLite: on the copying thread)
     last_unit = next(reversed(by_unit))
     for unit_id, values in by_unit.items():
@@ -403,7 +404,7 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
                         r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date)
                        for i, r in zip(ids, values)]
             with inserting_many(table, ("id", *_OWN), rows_in, fixed, then=count) as done:
-                linked += _events(values, ids, unit_id, fixed, stamp, saying)
+                events.add(_events(values, ids, unit_id, fixed, stamp, saying))
             if count is not None:
                 counted = done[0]
         else:
@@ -414,8 +415,8 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
             written = (table.c.organization_id == unit_id) & (table.c.created_at == now)
             by_reference = dict(db.session.execute(select(table.c.reference, table.c.id).where(written)).all())
             ids = [by_reference[r.reference] for r in values]
-            linked += _events(values, ids, unit_id, fixed, stamp, saying)
-    chain.write(linked)
+            events.add(_events(values, ids, unit_id, fixed, stamp, saying))
+    chain.write(events)
     written = (table.c.id.between(first, next_id - 1) if numbered
                else table.c.organization_id.in_(list(by_unit)) & (table.c.created_at == now))
     summary.add_records(db.session, written, counted)

@@ -119,9 +119,10 @@ def _read_xlsx(data: bytes, max_rows: int) -> Grid:
         raise
     except Exception:  # calamine's XmlError, ZipError, CalamineError, PasswordError...
         raise FileRefused("Excel 文件内容无法解析（可能已损坏、加密或不是标准的 .xlsx），请重新保存后再导入") from None
-    # text, numbers, blanks and dates, most cells, without a call each: as _cell would have it
+    # text, numbers, blanks, dates and times, most cells, without a call each: as _cell would have it
     rows = _trim([[(v if v.strip() else None) if (kind := v.__class__) is str
                    else (int(v) if v.is_integer() and -1e15 < v < 1e15 else v) if kind is float
+                   else v if kind is date
                    else (v.date() if v.time() == _MIDNIGHT else v) if kind is datetime
                    else None if v is None
                    else _cell(v) for v in row] for row in rows])
