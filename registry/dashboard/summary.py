@@ -1293,6 +1293,9 @@ def rebuild_all() -> None:
 
 
 REBUILD_PAGE_CACHE_KIB = 262144
+# from this many records, a rebuild fills empty summaries first and indexes them after:
+# below it the indexes' DDL costs more than the inserts it spares (the tests' small registries)
+INDEXES_LATER_RECORDS = 100_000
 
 
 def _rebuild_all() -> None:
@@ -1302,9 +1305,12 @@ def _rebuild_all() -> None:
     raise_markers(conn, None)
     # refilled from scratch through shadows of themselves (``rewritten``): only the rows
     # that differ are written (at province scale, millions of rows rewritten otherwise,
-    # the bulk of a rebuild's time on PostgreSQL); readers see the old figures meanwhile
+    # the bulk of a rebuild's time on PostgreSQL); readers see the old figures meanwhile.
+    # Empty ones (a first build) are filled directly, at scale with their indexes built after
+    large = model is not None and conn.execute(
+        select(literal(1)).select_from(model).offset(INDEXES_LATER_RECORDS).limit(1)).first() is not None
     with rewritten(conn, (SupportRollup.__table__, SupportTotal.__table__, SupportCutTotal.__table__,
-                          VillageSupportLast.__table__)):
+                          VillageSupportLast.__table__), indexes_later=large):
         if model is not None:
             _refill_support_summaries(model, conn)
     refresh_village_status(conn, None)
