@@ -16,7 +16,6 @@ from __future__ import annotations
 import calendar
 import random
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -89,23 +88,6 @@ def bulk(conn, table, rows: list[dict]) -> None:
         raw.cursor().executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", data)
 
 
-@contextmanager
-def indexes_after(conn, table: str):
-    """Drop ``table``'s secondary indexes for a bulk load and create them again after it
-    (one sort per index instead of a million scattered index inserts)."""
-    if conn.dialect.name == "postgresql":
-        found = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t "
-                                  "AND indexname NOT IN (SELECT conname FROM pg_constraint)"), {"t": table}).all()
-    else:
-        found = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t "
-                                  "AND sql IS NOT NULL"), {"t": table}).all()
-    for name, _ in found:
-        conn.execute(text(f"DROP INDEX {name}"))
-    yield
-    for _, sql in found:
-        conn.execute(text(sql))
-
-
 def build(app, scale: float = 1.0, seed: int = 1, log=print) -> dict[str, float]:
     """Fill the (empty) database of ``app``; return the seconds of each phase."""
     from flask_migrate import upgrade
@@ -159,6 +141,7 @@ def fill(conn, scale: float = 1.0, seed: int = 1, log=print) -> None:
     from sqlalchemy import select
 
     from registry.core import crypto
+    from registry.core.database import indexes_after
     from registry.core.identity import credit_code_check_char, id_check_char, mask_id_number
     from registry.duty.models import DutyMonth
     from registry.organizations.models import Organization
@@ -281,7 +264,7 @@ def fill(conn, scale: float = 1.0, seed: int = 1, log=print) -> None:
 
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA cache_size = -262144")
-    with indexes_after(conn, SupportRecord.__tablename__):
+    with indexes_after(conn, [SupportRecord.__tablename__]):
         _records(conn, size, rng, codes, units, enterprises, today)
     log(f"  {size.records:,} support records and their indexes")
     if conn.dialect.name == "postgresql":  # ids given explicitly: move the sequences past them

@@ -44,6 +44,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -322,6 +323,95 @@ def check(env: dict, tally: Tally) -> dict:
     return {"lost": lost, "chain": "intact" if chain.ok else f"BROKEN: {chain.reason}", "summaries": summaries}
 
 
+class Sampler:
+    """During a PostgreSQL run (Linux): what the database's backends are doing, sampled
+    every 0.1 s from ``pg_stat_activity`` (running, or waiting and on what: an advisory
+    lock, a row lock, the WAL's flush, ...), the CPU its backends and this process (the
+    clients) spent, and how busy the machine's cores were meanwhile (/proc/stat: every
+    process's, other work's included). Tells a run that waits on a lock from one the
+    cores cap."""
+
+    def __init__(self, url: str):
+        from sqlalchemy.engine import make_url
+
+        self.database = make_url(url).database
+        self.url = url
+        self.waits: dict[str, int] = {}
+        self.blocked: dict[str, int] = {}
+        self.samples = 0
+        self.stop = threading.Event()
+
+    def _backends_cpu(self) -> float:
+        total = 0.0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if cmd.startswith("postgres: ") and f" {self.database} " in cmd:
+                fields = stat[stat.rindex(")") + 2:].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    @staticmethod
+    def _machine() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            while not self.stop.wait(0.1):
+                rows = conn.execute(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'running'), wait_event_type = 'Lock', "
+                    "left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity "
+                    "WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()", (self.database,)).fetchall()
+                self.samples += 1
+                for what, locked, query in rows:
+                    self.waits[what] = self.waits.get(what, 0) + 1
+                    if locked:  # what the waiting statement was
+                        self.blocked[query] = self.blocked.get(query, 0) + 1
+
+    def __enter__(self):
+        import resource
+
+        self.cpu = (self._backends_cpu(), resource.getrusage(resource.RUSAGE_SELF), self._machine())
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        import resource
+
+        self.stop.set()
+        self.thread.join()
+        backends, own, machine = self._backends_cpu(), resource.getrusage(resource.RUSAGE_SELF), self._machine()
+        self.backends_cpu = backends - self.cpu[0]
+        self.clients_cpu = own.ru_utime + own.ru_stime - self.cpu[1].ru_utime - self.cpu[1].ru_stime
+        ticks, idle = machine[0] - self.cpu[2][0], machine[1] - self.cpu[2][1]
+        self.machine_busy = (1 - idle / ticks) * os.cpu_count() if ticks else None
+
+    def report(self, writes: int, seconds: float) -> list[str]:
+        n = max(1, self.samples)
+        active = sum(self.waits.values()) / n
+        waits = ", ".join(f"{what} {count / n:.2f}" for what, count in
+                          sorted(self.waits.items(), key=lambda kv: -kv[1])[:6])
+        lines = [f"database backends active on average {active:.2f} ({waits})"]
+        lines += [f"  waiting for a lock {count / n:.2f}: {query}" for query, count in
+                  sorted(self.blocked.items(), key=lambda kv: -kv[1])[:4]]
+        if writes:
+            lines.append(f"CPU per write: database backends {self.backends_cpu * 1000 / writes:.1f} ms, "
+                         f"the clients (this process) {self.clients_cpu * 1000 / writes:.1f} ms")
+        if self.machine_busy is not None:
+            lines.append(f"the machine's {os.cpu_count()} cores were {self.machine_busy:.2f} cores busy on average "
+                         f"(everything on it, other work included), over {seconds:.1f} s")
+        return lines
+
+
 def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: bool = False,
         warmup: float = 3.0) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="writes-bench-", dir=OUT))
@@ -353,13 +443,14 @@ def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: 
         time.sleep(warmup)  # every worker's first writes (imports, statements compiled) are not counted
         cpu_before = server_cpu(proc)
         start = time.time()
-        if slow:  # the last client's village: a slow transaction holds its area mid-run
-            time.sleep(seconds / 3)
-            slow_transaction(env, villages[-1], seconds / 3, tally)
-        for t in threads:
-            t.join()
-        elapsed = time.time() - start
-        cpu_after = server_cpu(proc)
+        with Sampler(url) if url.startswith("postgresql") else nullcontext() as sampled:
+            if slow:  # the last client's village: a slow transaction holds its area mid-run
+                time.sleep(seconds / 3)
+                slow_transaction(env, villages[-1], seconds / 3, tally)
+            for t in threads:
+                t.join()
+            elapsed = time.time() - start
+            cpu_after = server_cpu(proc)
     finally:
         stop_server(proc)
     found = check(env, tally)
@@ -373,6 +464,8 @@ def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: 
             "rate": writes / elapsed, "errors": len(tally.errors), "error_kinds": sorted(set(tally.errors))[:5],
             "built": built, "cpu_ms": ((cpu_after - cpu_before) * 1000 / writes
                                        if writes and cpu_before is not None and cpu_after is not None else None),
+            "sampled": sampled.report(writes, elapsed) if sampled else [],
+            "other_cpu_ms": (sampled.backends_cpu + sampled.clients_cpu) * 1000 / writes if sampled and writes else None,
             **found}
 
 
@@ -384,6 +477,12 @@ def show(result: dict) -> None:
         print(f"{'':<12} server CPU per write (all workers): {result['cpu_ms']:.1f} ms; with the machine's "
               f"{os.cpu_count()} cores to itself the server could do about "
               f"{os.cpu_count() * 1000 / result['cpu_ms']:.0f} writes/s")
+    for line in result.get("sampled", []):
+        print(f"{'':<12} {line}")
+    if result.get("other_cpu_ms") is not None and result.get("cpu_ms") is not None:
+        total = result["cpu_ms"] + result["other_cpu_ms"]
+        print(f"{'':<12} a write costs {total:.1f} ms of CPU in all (server, database, clients): the machine's "
+              f"{os.cpu_count()} cores give at most {os.cpu_count() * 1000 / total:.0f} writes/s")
     if result.get("during_hold") is not None:
         print(f"{'':<12} while one transaction held a village's area and chain uncommitted for {seconds_held(result)}: "
               f"{result['during_hold']:.1f} writes/s in the other areas")

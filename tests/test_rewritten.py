@@ -1,13 +1,16 @@
 """``core.database.rewritten``: a table refilled from scratch through a shadow of itself
 ends with exactly the refill's rows, while only the rows that differ are written: a kept
 row keeps its id, a changed one is updated in place, a vanished key is deleted and a new
-one inserted. A statement prepared before (PostgreSQL) still writes to the shadow."""
+one inserted. A statement prepared before (PostgreSQL) still writes to the shadow. An
+empty table of a large fill is filled without its secondary indexes, built after it."""
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, select
+import pytest
+from sqlalchemy import delete, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from registry.core.database import rewritten
 from registry.dashboard.models import SupportTotal, VillageSupportLast
@@ -87,4 +90,33 @@ def test_a_failure_within_leaves_the_table_as_it_was(db):
     with rewritten(conn, (SupportTotal.__table__,)):  # the shadow of the failed run is gone
         _fill(conn, {"430102001001": (1, "10.00")})
     assert set(_totals(conn)) == {"430102001001"}
+    db.session.rollback()
+
+
+def _indexes(conn, name: str) -> list:
+    found = inspect(conn)
+    return sorted([(i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in found.get_indexes(name)]
+                  + [(u["name"], tuple(u["column_names"]), True) for u in found.get_unique_constraints(name)])
+
+
+def test_an_empty_table_filled_with_its_indexes_built_after(db):
+    conn = db.session.connection()
+    conn.execute(delete(SupportTotal))
+    indexes = _indexes(conn, "support_total")
+    assert len(indexes) >= 2
+    with rewritten(conn, (SupportTotal.__table__,), indexes_later=True):
+        assert len(_indexes(conn, "support_total")) < len(indexes)  # filled without (some of) them
+        _fill(conn, {"430102001001": (1, "10.00"), "430102001002": (2, "20.00")})
+    assert _indexes(conn, "support_total") == indexes
+    assert set(_totals(conn)) == {"430102001001", "430102001002"}
+    db.session.rollback()
+
+
+def test_a_duplicate_key_still_fails_when_the_indexes_come_after(db):
+    conn = db.session.connection()
+    conn.execute(delete(SupportTotal))
+    with pytest.raises(IntegrityError):
+        with rewritten(conn, (SupportTotal.__table__,), indexes_later=True):
+            _fill(conn, {"430102001001": (1, "10.00")})
+            _fill(conn, {"430102001001": (1, "10.00")})
     db.session.rollback()

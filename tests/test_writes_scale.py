@@ -13,7 +13,7 @@ from registry.audit.anchor import read_checkpoint
 from registry.audit.models import AuditEvent
 from registry.audit.services import record, verify_chain
 from registry.core.database import AREA_LOCKS, CHAIN_LOCKS
-from registry.core.timeutil import local_today
+from registry.core.timeutil import local_today, utcnow
 from registry.dashboard import summary
 from tests.factories import COUNTY, OTHER_COUNTY, make_org, make_person, make_posting, make_village
 from tests.factories_assessment import make_support
@@ -128,4 +128,34 @@ def test_a_write_locks_only_its_own_area_and_chain(db, app):
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
     assert locks == [(AREA_LOCKS, int(village.code[:9])), (CHAIN_LOCKS, int(village.code[:4]))]
+    assert_summaries_exact()
+
+
+def test_the_rows_above_the_areas_are_added_last(db):
+    """Every writer of a province adds to the same province rows (and most to their
+    city's and county's), which an upsert keeps locked until the commit: they are added
+    after the areas are recomputed and the audit events written, so a writer holds them
+    for its last statements only."""
+    org, village = make_org(), make_village()
+    db.session.commit()
+    written: list[tuple[str, set]] = []
+
+    def note(conn, cursor, statement, params, context, executemany):
+        levels = {row.get("level") for row in (getattr(context, "compiled_parameters", None) or [])}
+        written.append((" ".join(statement.split()[:3]), levels))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        db.session.add(type(make_support(org, village.code, local_today() - timedelta(days=4)))(
+            organization_id=org.id, village_code=village.code, category="funds", title="压测", amount=5,
+            record_date=local_today() - timedelta(days=3), status="confirmed", submitted_at=utcnow()))
+        record("create", "Region", after={"n": 1}, summary="一笔", region_code=village.code)
+        written.clear()
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    audit = max(i for i, (sql, _) in enumerate(written) if "audit_event" in sql)
+    recomputed = max(i for i, (sql, _) in enumerate(written) if "area_summary" in sql)
+    above = [i for i, (_, levels) in enumerate(written) if levels & {"county", "city", "province"}]
+    assert above and min(above) > audit > recomputed
     assert_summaries_exact()

@@ -623,7 +623,7 @@ def staged_inserting(conn, table, keys, params: list, fixed: dict, *, meanwhile:
 
 
 @contextmanager
-def rewritten(conn, tables):
+def rewritten(conn, tables, *, indexes_later: bool = False):
     """Rewrite whole ``tables`` from scratch, but write only what differs.
 
     Within, each table's name stands for an empty temporary table of the same columns
@@ -635,7 +635,9 @@ def rewritten(conn, tables):
     differ are updated, new keys inserted; then the shadows are dropped. Rebuilding a
     million-row summary that is already right writes nothing, and readers read the old
     figures until the commit (an empty-then-refill rewrite would also do that, but writes
-    every row again and leaves as many dead ones behind). An empty table is filled directly.
+    every row again and leaves as many dead ones behind). An empty table is filled directly;
+    with ``indexes_later`` (a large fill: a first build at province scale) without its
+    secondary indexes, built after the fill (``indexes_after``: no ON CONFLICT within).
 
     On PostgreSQL the real tables are locked against writers first (SHARE ROW EXCLUSIVE:
     readers go on): a writer's delta committed between the shadow's filling and the merge
@@ -653,15 +655,18 @@ def rewritten(conn, tables):
         conn.exec_driver_sql(f"LOCK TABLE {everything} IN SHARE ROW EXCLUSIVE MODE")
         driver.prepare_threshold = None
     # an empty table (a first build) is filled directly: there is nothing to differ from
-    tables = [table for table in tables
+    everything_given = list(tables)
+    tables = [table for table in everything_given
               if conn.exec_driver_sql(f"SELECT 1 FROM {real}.{quote(table.name)} LIMIT 1").first()]  # noqa: S608  # nosec B608
     names = [table.name for table in tables]
+    empty = [table.name for table in everything_given if table.name not in names] if indexes_later else []
     try:
         for name in names:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {shadow}.{quote(name)}")
             # table and column names only, quoted by the dialect: no value of anyone's
             conn.exec_driver_sql(f"CREATE TEMP TABLE {quote(name)} AS SELECT * FROM {real}.{quote(name)} WHERE 1 = 0")  # noqa: S608  # nosec B608
-        yield
+        with indexes_after(conn, empty):
+            yield
         # PostgreSQL: each merge is one hash join of the two tables (a sort of millions of
         # rows by their text keys costs several times more, probing the real table's key
         # index row by row more still), and not compiled (JIT: seconds at these row counts)
@@ -673,6 +678,47 @@ def rewritten(conn, tables):
     finally:
         if postgres:
             driver.prepare_threshold = threshold
+
+
+INDEX_BUILD_KIB = 262144
+
+
+@contextmanager
+def indexes_after(conn, tables):
+    """Fill the tables named (empty ones, or a bulk load) without their secondary indexes:
+    they are dropped here and created again when the block ends, one sort per index
+    instead of a row-by-row insert into each (at a million summary rows with text keys,
+    most of a first build's time). On PostgreSQL their unique constraints too (checked
+    when added back, so a duplicate still fails the transaction; no ON CONFLICT within),
+    with ``maintenance_work_mem`` for the sorts; the primary keys stay. The DDL is part
+    of the transaction on both engines (a failure leaves the indexes as they were) and
+    locks the tables against readers until it commits: for first builds and bulk loads."""
+    postgres = conn.dialect.name == "postgresql"
+    quote = conn.dialect.identifier_preparer.quote
+    drop, create = [], []
+    for name in tables:
+        if postgres:
+            constraints = conn.execute(text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) "
+                "AND contype = 'u' AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' "
+                "AND f.conindid = pg_constraint.conindid)"), {"t": quote(name)}).all()
+            indexes = conn.execute(text(
+                "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "WHERE x.indrelid = CAST(:t AS regclass) AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"), {"t": quote(name)}).all()
+            drop += [f"ALTER TABLE {quote(name)} DROP CONSTRAINT {quote(c)}" for c, _ in constraints]
+            create += [f"ALTER TABLE {quote(name)} ADD CONSTRAINT {quote(c)} {d}" for c, d in constraints]
+        else:  # the indexes SQLite's constraints own (sql NULL) stay
+            indexes = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t "
+                                        "AND sql IS NOT NULL"), {"t": name}).all()
+        drop += [f"DROP INDEX {quote(i)}" for i, _ in indexes]
+        create += [d for _, d in indexes]
+    for statement in drop:  # the catalog's own names and definitions
+        conn.exec_driver_sql(statement)
+    yield
+    with _settings(conn, maintenance_work_mem=f"{INDEX_BUILD_KIB}kB") if postgres and create else nullcontext():
+        for statement in create:
+            conn.exec_driver_sql(statement)
 
 
 def _natural_key(table) -> tuple[str, ...]:

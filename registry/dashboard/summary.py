@@ -640,15 +640,87 @@ def _cut_totals(cells: dict[tuple, list]) -> dict[tuple, list]:
 
 
 def _add_to_cells(session, conn, model, key_columns, cells) -> None:
-    """Add each cell's (count, amounts) to its summary row, creating it if needed: one
-    upsert statement, run once for all the cells, in the cells' order (on PostgreSQL each
-    row stays locked to the end of the transaction: two transactions adding to the same
-    cells take them in the same order, so neither waits on the other in a circle)."""
-    rows = [{**dict(zip(key_columns, key)), **dict(zip(_MEASURES, measures))}
-            for key, measures in sorted(cells.items(), key=lambda item: tuple(map(str, item[0])))
-            if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
+    """Add each cell's (count, amounts) to its summary row, creating it if needed, at the
+    end of the transaction (``_add_last``): one upsert statement per table for all its
+    cells, in the cells' order (on PostgreSQL each row stays locked to the end of the
+    transaction: two transactions adding to the same cells take them in the same order,
+    so neither waits on the other in a circle)."""
+    later = _additions(session).cells.setdefault((model, key_columns), {})
+    for key, measures in cells.items():
+        cell = later.setdefault(key, [0, ZERO, ZERO, ZERO])
+        for i in range(4):
+            cell[i] += measures[i]
+
+
+# The rows writers add to (the rollup's cells, the totals', the counts by day) include
+# those above the areas: every writer of a province adds to the same province rows (and
+# most to their city's), and on PostgreSQL a row an upsert has added to stays locked
+# until the transaction ends, so a second writer waits there for the first to commit.
+# Added at the start of a transaction's summaries, they were held through the
+# recomputation of its areas and through its audit events: every write of the province
+# ran one after the other (8 workers wrote no faster than 2, their database sessions
+# waiting on one another's rows). Gathered instead and added after everything else (the
+# audit step's order is 20), they are held for those upserts and the commit alone. Nothing
+# a transaction recomputes reads them (its areas' own counts by day it recomputes are not
+# among the additions), and the locks it takes still come in one order (its areas', its
+# chains', these rows sorted), so no two transactions wait on each other in a circle.
+
+
+@dataclass
+class Additions:
+    """The transaction's additions to the summaries' additive rows, for ``_add_last``."""
+
+    cells: dict[tuple, dict[tuple, list]] = field(default_factory=dict)  # (model, key columns) -> cells
+    days: dict[tuple, int] = field(default_factory=dict)  # (kind, level, region code, day) -> change
+
+
+def _additions(session) -> Additions:
+    return pending(session, "summary additions", Additions)
+
+
+@before_commit(30, "summary additions")
+def _add_last(session, parts: list[Additions]) -> None:
+    """Add the transaction's changes (``_add_to_cells``, ``_add_days``) to the rollup, the
+    totals, the cut totals and the counts by day (those down to zero deleted): one upsert
+    per table, each table's rows in key order."""
+    conn = session.connection()
+    cells: dict[tuple, dict[tuple, list]] = {}
+    days: dict[tuple, int] = defaultdict(int)
+    for part in parts:
+        for target, found in part.cells.items():
+            merged = cells.setdefault(target, {})
+            for key, measures in found.items():
+                cell = merged.setdefault(key, [0, ZERO, ZERO, ZERO])
+                for i in range(4):
+                    cell[i] += measures[i]
+        for key, delta in part.days.items():
+            days[key] += delta
+    for model, key_columns in ((SupportRollup, _ROLLUP_KEY), (SupportTotal, _TOTAL_KEY),
+                               (SupportCutTotal, _CUT_KEY)):
+        rows = [{**dict(zip(key_columns, key)), **dict(zip(_MEASURES, measures))}
+                for key, measures in sorted(cells.get((model, key_columns), {}).items(),
+                                            key=lambda item: tuple(map(str, item[0])))
+                if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
+        if rows:
+            conn.execute(_upsert(conn.dialect, model, key_columns), rows)
+    rows = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
+            for (kind, level, code, day), delta in sorted(days.items()) if delta]
     if rows:
-        conn.execute(_upsert(conn.dialect, model, key_columns), rows)
+        table = DayCount.__table__
+        t = table.c
+        conn.execute(_day_upsert(conn.dialect), rows)
+        taken = sorted({r["region_code"] for r in rows if r["count"] < 0})
+        if taken:  # only a count taken from can come down to zero
+            conn.execute(table.delete().where(t.count == 0, t.region_code.in_(taken)))
+
+
+def _add_days(rows: dict[tuple, int]) -> None:
+    """Add changes to counts by day ((kind, level, region code, day) -> change) at the end
+    of the transaction (``_add_last``)."""
+    later = _additions(db.session).days
+    for key, delta in rows.items():
+        if delta:
+            later[key] = later.get(key, 0) + delta
 
 
 def _upsert(dialect, model, key_columns):
@@ -932,36 +1004,19 @@ def refresh_days(conn, areas: set[str] | None) -> None:
                 kind, code, day = key
                 for level, n in DAY_LEVELS:
                     change[(kind, level, code[:n] + "0" * (12 - n), day)] += delta
-        rows = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
-                for (kind, level, code, day), delta in sorted(change.items()) if delta]
-        if rows:  # in key order, so two writers meet the rows they share in the same order
-            conn.execute(_day_upsert(conn.dialect), rows)
-            touched = sorted({r["region_code"] for r in rows})
-            conn.execute(table.delete().where(t.level != "area", t.count == 0, t.region_code.in_(touched)))
+        _add_days(change)
 
 
 def add_day_changes(conn, changes: dict[tuple, int]) -> None:
     """Add the changes of areas' counts by day ((kind, area, day) -> change) to the area
-    rows and to those of their county, city and province: one upsert in key order (two
-    writers meet the rows they share in the same order), then the rows down to zero go."""
-    if not changes:
-        return
+    rows and to those of their county, city and province (at the end of the transaction:
+    ``_add_days``)."""
     rows: dict[tuple, int] = defaultdict(int)
     for (kind, area, day), delta in changes.items():
         rows[(kind, "area", area, day)] += delta
         for level, n in DAY_LEVELS:
             rows[(kind, level, area[:n] + "0" * (12 - n), day)] += delta
-    params = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
-              for (kind, level, code, day), delta in sorted(rows.items()) if delta]
-    if not params:
-        return
-    table = DayCount.__table__
-    t = table.c
-    conn.execute(_day_upsert(conn.dialect), params)
-    if any(p["count"] < 0 for p in params):  # only a count taken from can come down to zero
-        conn.execute(table.delete().where(t.count == 0, t.region_code.in_(sorted({p["region_code"] for p in params
-                                                                                   if p["count"] < 0}))))
-
+    _add_days(rows)
 
 def _day_sources(restrict: bool) -> tuple:
     """Per area (its code's first nine digits) and day: the records awaiting confirmation
@@ -1293,6 +1348,9 @@ def rebuild_all() -> None:
 
 
 REBUILD_PAGE_CACHE_KIB = 262144
+# from this many records, a rebuild fills empty summaries first and indexes them after:
+# below it the indexes' DDL costs more than the inserts it spares (the tests' small registries)
+INDEXES_LATER_RECORDS = 100_000
 
 
 def _rebuild_all() -> None:
@@ -1302,9 +1360,12 @@ def _rebuild_all() -> None:
     raise_markers(conn, None)
     # refilled from scratch through shadows of themselves (``rewritten``): only the rows
     # that differ are written (at province scale, millions of rows rewritten otherwise,
-    # the bulk of a rebuild's time on PostgreSQL); readers see the old figures meanwhile
+    # the bulk of a rebuild's time on PostgreSQL); readers see the old figures meanwhile.
+    # Empty ones (a first build) are filled directly, at scale with their indexes built after
+    large = model is not None and conn.execute(
+        select(literal(1)).select_from(model).offset(INDEXES_LATER_RECORDS).limit(1)).first() is not None
     with rewritten(conn, (SupportRollup.__table__, SupportTotal.__table__, SupportCutTotal.__table__,
-                          VillageSupportLast.__table__)):
+                          VillageSupportLast.__table__), indexes_later=large):
         if model is not None:
             _refill_support_summaries(model, conn)
     refresh_village_status(conn, None)
