@@ -5,8 +5,8 @@ scope and from others. Whatever arrives: never a 5xx, and a request that is refu
 4xx, the form shown again, a warning instead of a success message) writes no row: the
 census of every table (row counts, and the sum of versions) is the same after it.
 
-One world of two counties is built once per module (SQLite copies it back for each form;
-PostgreSQL keeps it for the module), with a logged-in client per persona kept for the module. ``make test`` runs a handful of
+One world of two counties is built once per module and put back for each form
+(``built_once``), with a logged-in client per persona kept for the form. ``make test`` runs a handful of
 examples per form; ``HYPOTHESIS_PROFILE=ci`` at least 200 (``tests/fuzz.py:examples``).
 Each test prints how many examples it ran and how many were accepted (``pytest -rP``;
 ``FUZZ_REPORT=path`` appends them as JSON lines).
@@ -57,8 +57,7 @@ class Spec:
     refusal_writes: tuple[str, ...] = ()  # tables a refused request may write (a failed login is counted)
     accepted: Callable | None = None  # (response, flash categories) -> the post was done
     # other objects' ids in the path too: off for the administrator's account actions, which
-    # may act on any account, the fuzzers' own personas included (and on PostgreSQL the
-    # world is kept for the whole module)
+    # may act on any account, the fuzzers' own personas included
     others: bool = True
 
 
@@ -374,12 +373,7 @@ class Harness:
         self.errors: list[str] = []
 
     def reset(self):
-        """The world as built, for each form on SQLite (a copy of the file put back); on
-        PostgreSQL, where building it again costs half a second, once per module: a form
-        then finds what the forms before it did (fewer of its posts may be accepted)."""
-        if self.world is not None and db.engine.dialect.name != "sqlite":
-            self.last = None
-            return
+        """The world as built, for each form (its rows put back by ``built_once``)."""
         if self.world is None:
             _clean(self.app)
             db.session.remove()  # the objects of the world before are gone

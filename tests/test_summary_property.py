@@ -29,7 +29,7 @@ from sqlalchemy import select
 from registry.core.rules import RuleViolation
 from registry.core.timeutil import LOCAL_TZ, local_today
 from registry.extensions import db
-from tests.conftest import PASSWORD, _clean, built_once
+from tests.conftest import PASSWORD, built_once
 from tests.factories import COUNTY, OTHER_COUNTY, PROVINCE, first_township
 from tests.sheets import csv_bytes
 from tests.summaries import differences
@@ -118,8 +118,6 @@ class Summaries(RuleBasedStateMachine):
 
     @initialize()
     def build(self):
-        if db.engine.dialect.name != "sqlite":
-            _clean(self.app)  # SQLite: built_once copies the whole database back
         self.world = built_once("summary-property.world", _build_world)
         self._check()
 
