@@ -184,6 +184,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise RuntimeError("STORAGE_S3_BUCKET is set (several app hosts): set SECRET_KEY and DATA_KEY in the "
                            "environment, the same on every host")
     cfg["GEOJSON_PATH"] = env.get("GEOJSON_PATH") or None
+    # An existing folder where the templates' compiled code is kept (Jinja's bytecode cache,
+    # keyed by each template's source): a new process then reads it instead of parsing and
+    # compiling every template again (~1.5 s of CPU for all of them). Unset: none kept.
+    cfg["TEMPLATE_CACHE_FOLDER"] = env.get("TEMPLATE_CACHE_FOLDER") or None
     cfg["REGISTRY_SMTP_PASSWORD"] = overrides.pop("REGISTRY_SMTP_PASSWORD", None) or env.get("REGISTRY_SMTP_PASSWORD", "")
 
     for key, default in SETTING_DEFAULTS.items():

@@ -59,6 +59,10 @@ def register_extensions(app: Flask) -> None:
     from .core.database import configure_engine
     from .core.parsing import page_arg
 
+    if app.config.get("TEMPLATE_CACHE_FOLDER"):
+        from jinja2 import FileSystemBytecodeCache
+
+        app.jinja_env.bytecode_cache = FileSystemBytecodeCache(app.config["TEMPLATE_CACHE_FOLDER"])
     db.init_app(app)
     db.read_page = page_arg  # every paged list reads ?page= through the one bounded helper
     with app.app_context():

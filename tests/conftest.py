@@ -28,6 +28,13 @@ from registry.extensions import db as _db
 
 PASSWORD = "Passw0rd-for-tests"
 
+# The templates' compiled code is kept for every process of the run and for later runs
+# (Jinja's bytecode cache, keyed by each template's source), as Python keeps its bytecode:
+# each xdist worker and each server a test starts compiled all the templates anew, ~1.5 s
+# of CPU each. Through the environment, so that those servers find it too.
+os.environ.setdefault("TEMPLATE_CACHE_FOLDER", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "templates"))
+Path(os.environ["TEMPLATE_CACHE_FOLDER"]).mkdir(parents=True, exist_ok=True)
+
 # A test run keeps a large heap alive (the app, SQLAlchemy's compiled statements, worlds
 # built once), and each of Python's full collections walks all of it: with the default
 # thresholds they took a fifth of the CPU of the heaviest test files. Young objects are

@@ -101,3 +101,21 @@ def test_a_nul_character_anywhere_in_a_request_is_refused_and_nothing_is_written
     assert "U+0000" in refused[4].get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Organization)) == 0
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
+
+
+def test_compiled_templates_are_kept_in_the_cache_folder_and_read_back(tmp_path, app_config):
+    from registry import create_app
+
+    def app_with(folder):
+        return create_app({**app_config, "TEMPLATE_CACHE_FOLDER": folder})
+
+    assert app_with(None).jinja_env.bytecode_cache is None
+    app_with(str(tmp_path)).jinja_env.get_template("base.html")
+    assert len(list(tmp_path.glob("__jinja2_*.cache"))) >= 1
+    reader = app_with(str(tmp_path))
+
+    def compile_again(*args, **kwargs):
+        raise AssertionError("a template in the cache was compiled again")
+
+    reader.jinja_env.compile = compile_again
+    assert reader.jinja_env.get_template("base.html").render  # from the folder, not compiled
