@@ -644,29 +644,32 @@ def _add_to_cells(session, conn, model, key_columns, cells) -> None:
     upsert statement, run once for all the cells, in the cells' order (on PostgreSQL each
     row stays locked to the end of the transaction: two transactions adding to the same
     cells take them in the same order, so neither waits on the other in a circle)."""
-    cells = [(key, measures) for key, measures in sorted(cells.items(), key=lambda item: tuple(map(str, item[0])))
-             if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
-    if not cells:
-        return
-    stmt = _upsert(conn.dialect, model, key_columns)
-    compiled = _positional(conn.dialect, stmt, (*key_columns, *_MEASURES))
+    rows = [(*key, *measures) for key, measures in sorted(cells.items(), key=lambda item: tuple(map(str, item[0])))
+            if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
+    if rows:
+        upsert_rows(conn, _upsert(conn.dialect, model, key_columns), (*key_columns, *_MEASURES), rows)
+
+
+def upsert_rows(conn, stmt, columns: tuple, rows: list[tuple]) -> None:
+    """Run ``stmt`` (an ``adding_upsert`` of ``columns``) for each of ``rows`` (tuples of
+    the columns' values, in order). On SQLite the rows go to the driver as they are, each
+    value converted by its column type's own conversion: SQLAlchemy would build and
+    convert a dict of parameters a row (about a third of a write's summary work, under
+    the write lock). Elsewhere (PostgreSQL's driver names its parameters), or where the
+    compiled statement does not take its parameters in that order, as dicts."""
+    compiled = _positional(conn.dialect, stmt, columns)
     if compiled is None:
-        conn.execute(stmt, [{**dict(zip(key_columns, key)), **dict(zip(_MEASURES, measures))}
-                            for key, measures in cells])
+        conn.execute(stmt, [dict(zip(columns, row)) for row in rows])
         return
     sql, processors = compiled
     conn.exec_driver_sql(sql, [tuple(value if process is None else process(value)
-                                     for value, process in zip((*key, *measures), processors))
-                               for key, measures in cells])
+                                     for value, process in zip(row, processors)) for row in rows])
 
 
 def _positional(dialect, stmt, columns: tuple) -> tuple[str, tuple] | None:
-    """SQLite: ``stmt`` (an ``adding_upsert`` of ``columns``) as the driver runs it, with
-    one parameter a column in order, and each column type's conversion of a value (None:
-    none): an executemany of rows as tuples, converted as SQLAlchemy converts them,
-    without SQLAlchemy building and converting a dict a row (about a third of a write's
-    summary work). None elsewhere (PostgreSQL's driver names its parameters), or where
-    the compiled statement does not take its parameters in that order. Built once."""
+    """SQLite: ``stmt`` as the driver runs it, with one parameter a column of ``columns``
+    in order, and each column type's conversion of a value (None: none); None elsewhere
+    or in another order. Built once a statement."""
     if dialect.name != "sqlite":
         return None
     if stmt not in _POSITIONAL:
@@ -961,11 +964,10 @@ def refresh_days(conn, areas: set[str] | None) -> None:
                 kind, code, day = key
                 for level, n in DAY_LEVELS:
                     change[(kind, level, code[:n] + "0" * (12 - n), day)] += delta
-        rows = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
-                for (kind, level, code, day), delta in sorted(change.items()) if delta]
+        rows = [(*key, delta) for key, delta in sorted(change.items()) if delta]
         if rows:  # in key order, so two writers meet the rows they share in the same order
-            conn.execute(_day_upsert(conn.dialect), rows)
-            touched = sorted({r["region_code"] for r in rows})
+            upsert_rows(conn, _day_upsert(conn.dialect), (*_DAY_KEY, "count"), rows)
+            touched = sorted({code for _, _, code, _, _ in rows})
             conn.execute(table.delete().where(t.level != "area", t.count == 0, t.region_code.in_(touched)))
 
 
@@ -980,16 +982,15 @@ def add_day_changes(conn, changes: dict[tuple, int]) -> None:
         rows[(kind, "area", area, day)] += delta
         for level, n in DAY_LEVELS:
             rows[(kind, level, area[:n] + "0" * (12 - n), day)] += delta
-    params = [dict(kind=kind, level=level, region_code=code, day=day, count=delta)
-              for (kind, level, code, day), delta in sorted(rows.items()) if delta]
+    params = [(*key, delta) for key, delta in sorted(rows.items()) if delta]
     if not params:
         return
     table = DayCount.__table__
     t = table.c
-    conn.execute(_day_upsert(conn.dialect), params)
-    if any(p["count"] < 0 for p in params):  # only a count taken from can come down to zero
-        conn.execute(table.delete().where(t.count == 0, t.region_code.in_(sorted({p["region_code"] for p in params
-                                                                                   if p["count"] < 0}))))
+    upsert_rows(conn, _day_upsert(conn.dialect), (*_DAY_KEY, "count"), params)
+    taken = sorted({code for _, _, code, _, delta in params if delta < 0})
+    if taken:  # only a count taken from can come down to zero
+        conn.execute(table.delete().where(t.count == 0, t.region_code.in_(taken)))
 
 
 def _day_sources(restrict: bool) -> tuple:
@@ -1103,9 +1104,11 @@ def _day_rebuild_statements() -> tuple:
     return by_area, tuple(statements)
 
 
+_DAY_KEY = ("kind", "level", "region_code", "day")
+
+
 def _day_upsert(dialect):
-    keys = ("kind", "level", "region_code", "day")
-    return adding_upsert(dialect, DayCount.__table__, (*keys, "count"), keys, ("count",))
+    return adding_upsert(dialect, DayCount.__table__, (*_DAY_KEY, "count"), _DAY_KEY, ("count",))
 
 
 def refresh_stale(today: date | None = None) -> int:
