@@ -149,13 +149,13 @@ def register_hooks(app: Flask) -> None:
 
     @app.before_request
     def _before():
-        set_read_only_request(request.method in ("GET", "HEAD", "OPTIONS"))
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        set_read_only_request(request.method in ("GET", "HEAD", "OPTIONS"), view)
         if "\x00" in request.path:
             abort(404)  # no object is named with NUL, and PostgreSQL would refuse it in a look-up
         refuse_nul(request.args)
         if request.method == "POST":
             refuse_nul(request.form)
-        view = app.view_functions.get(request.endpoint) if request.endpoint else None
         if view is None:
             return None  # 404/405 handled by routing
         if request.endpoint == "static" or getattr(view, "_public", False):

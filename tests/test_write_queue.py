@@ -3,7 +3,8 @@
 1. A connection's ``BEGIN IMMEDIATE`` waits for the queue while another transaction of
    the app writes, and goes on the moment it commits; a rollback and a closed
    connection give the queue up too. A thread never queues behind itself.
-2. A record submitted and one confirmed through the app take the write lock once each:
+2. A record submitted and one confirmed through the app take the write lock once each,
+   at their first write (what they read before, they read in a reader's transaction):
    the flash and the redirect after the commit read through a reader's transaction.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from contextlib import closing
 
 import pytest
 from sqlalchemy import create_engine, event, text
@@ -158,3 +160,67 @@ def test_a_write_request_reads_who_is_asking_before_it_takes_the_write_lock(logi
     refused = unit.post("/records/new", data={**data, "action": "submit"})
     assert refused.status_code == 302 and "/login" in refused.headers["Location"]
     assert audit_count() == events
+
+
+
+@pytest.mark.parametrize("meanwhile", ["elsewhere", "the record"])
+def test_a_record_is_read_before_the_write_lock_and_written_with_the_latest_state(login_as, db, world, meanwhile):
+    """A record confirmed through the app (``lock_at_first_write``) is read with who may
+    act and the year's closes in a reader's transaction, the login look-up's; the write
+    lock is taken at the first write. A write another program commits in between (here,
+    the moment the reader's transaction ends) does not make the request fail (SQLite
+    refuses a write in a transaction whose reads began before another's commit): the
+    request's writes begin a writer's transaction of their own. A change to the record
+    itself meanwhile is refused as stale, and nothing is written; the audit chain and the
+    summaries stay exact either way."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
+    import sqlite3
+
+    from registry.audit.services import verify_chain
+    from registry.records.models import SupportRecord
+    from registry.records.rules import STALE
+    from tests.factories_records import audit_count
+    from tests.summaries import assert_summaries_exact
+
+    record_id = file_record(world.unit, world.village.code, status="submitted").id
+    village = login_as(world.village_user)
+    sql, params = (("UPDATE region SET name = name || '村' WHERE code = :code", {"code": world.far_village.code})
+                   if meanwhile == "elsewhere" else
+                   ("UPDATE support_record SET version = version + 1, title = title || '改' WHERE id = :id",
+                    {"id": record_id}))
+    events = audit_count()
+    db.session.commit()  # the request begins with no transaction open, as a worker's does
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(statement)
+        if statement == "COMMIT" and "BEGIN IMMEDIATE" not in seen:
+            with closing(sqlite3.connect(db.engine.url.database)) as other, other:
+                other.execute(sql, params)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        confirmed = village.post(f"/records/{record_id}/confirm", data={"version": "", "next": ""})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+
+    def first(prefix: str) -> int:
+        return next(i for i, statement in enumerate(seen) if statement.startswith(prefix))
+
+    lock = seen.index("BEGIN IMMEDIATE")
+    assert seen[0] == "BEGIN DEFERRED" and seen[lock - 1] == "COMMIT", seen
+    assert not any(statement.startswith("BEGIN") for statement in seen[1:lock]), seen  # one reader's transaction
+    for read in ("SELECT login_session.id", "SELECT support_record.id", "SELECT year_close.id"):
+        assert first(read) < lock, (read, seen)
+    db.session.expire_all()
+    stored = db.session.get(SupportRecord, record_id)
+    if meanwhile == "elsewhere":
+        assert confirmed.status_code == 302, confirmed.get_data(as_text=True)[:500]
+        assert stored.status == "confirmed" and audit_count() == events + 1
+        assert first("UPDATE support_record") > lock
+    else:
+        assert confirmed.status_code == 422 and STALE in confirmed.get_data(as_text=True)
+        assert stored.status == "submitted" and audit_count() == events
+    assert verify_chain().ok
+    assert_summaries_exact()

@@ -67,16 +67,29 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         mode = _begin_mode.get()
+        info = conn.connection.info
+        info[_UNTIL_WRITE] = (queue or "") if mode == UNTIL_WRITE else None
         if mode != "IMMEDIATE" or queue is None:
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            conn.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == UNTIL_WRITE else mode}")
             return
-        driver = conn.connection.driver_connection
-        _WriteQueue.enter(conn.connection.info, driver, queue)
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            _WriteQueue.leave(driver)
-            raise
+        _begin_immediate(info, conn.connection.driver_connection, queue, conn.exec_driver_sql)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_statement(conn, _cursor, statement, *_):
+        if conn.connection.info.get(_UNTIL_WRITE) is not None and statement.lstrip()[:6].upper() not in _READS:
+            _writing_from_here(conn)
+
+
+def _begin_immediate(info: dict, driver, queue: str | None, execute) -> None:
+    """``execute("BEGIN IMMEDIATE")`` on ``driver``'s connection, in the writers' queue
+    (``queue``: its file) if any."""
+    if queue:
+        _WriteQueue.enter(info, driver, queue)
+    try:
+        execute("BEGIN IMMEDIATE")
+    except BaseException:
+        _WriteQueue.leave(driver)
+        raise
 
 
 def _keep_prepared_statements(conn) -> None:
@@ -201,15 +214,17 @@ def _driver(connection):
     return getattr(connection, "driver_connection", None) or connection
 
 
-def set_read_only_request(read_only: bool) -> None:
-    """Called before each request: safe methods begin deferred transactions. A reader's
-    transaction a write request left open after its commit (``only_reading_from_here``;
-    where the session outlives the request, as in tests) is ended first, so this request's
-    writes begin with the write lock."""
+def set_read_only_request(read_only: bool, view=None) -> None:
+    """Called before each request: safe methods begin deferred transactions; the others
+    take the write lock at ``BEGIN``, or at their first write for a ``view`` marked
+    ``lock_at_first_write``. A reader's transaction a write request left open after its
+    commit (``only_reading_from_here``; where the session outlives the request, as in
+    tests) is ended first, so this request's writes begin with the write lock."""
     session = db.session()
     if session.info.pop(_READING, False) and not read_only and session.in_transaction():
         session.commit()
-    _begin_mode.set("DEFERRED" if read_only else "IMMEDIATE")
+    _begin_mode.set("DEFERRED" if read_only else UNTIL_WRITE if getattr(view, "_lock_at_first_write", False)
+                    else "IMMEDIATE")
 
 
 def set_begin_mode(mode: str) -> contextvars.Token:
@@ -232,6 +247,72 @@ def only_reading_from_here() -> None:
 
 
 _READING = "registry_reading_after_commit"
+
+
+# -- a writer's transaction from its first write (SQLite) ---------------------------------
+#
+# A write request of the app takes SQLite's one write lock at its first statement and holds
+# it to its commit; everything it does meanwhile (its form's choices and checks, loading
+# what it acts on, who may act, which year is closed) makes every other writer wait, and
+# the time the lock is held bounds the writes per second of the whole site. Under
+# ``lock_at_first_write`` a request's transaction begins as a reader's (deferred) and
+# becomes a writer's at its first write: the first flush with something to write, the
+# first statement that is not a read, or the ``before_commit`` steps, whichever comes
+# first. At that moment the reader's transaction is ended and a writer's begun on the same
+# connection (``BEGIN IMMEDIATE``, through the writers' queue), so what follows (the
+# writes, and the reads made for them at flush and commit time: a new record's number,
+# the summaries' keys, the audit chain's heads) sees the latest committed state and holds
+# the lock; SQLAlchemy's transaction goes on, and what was loaded stays loaded. A
+# deferred transaction that read and then writes cannot simply go on: SQLite refuses its
+# write (SQLITE_BUSY_SNAPSHOT) once another writer committed after its reads began.
+#
+# What was read before the first write is as of a moment before it, which is all a
+# request ever knows of it on PostgreSQL too (its READ COMMITTED transactions take no lock
+# for their reads either): the checks read before are the same checks, made as late as they
+# are there. A row read before and changed by the write must therefore be versioned
+# (``version_id_col``: the UPDATE of a row changed meanwhile matches nothing and is
+# refused as stale, as ``SupportRecord``'s is) or only inserted: a view that changes an
+# unversioned row it read (a counter read, then raised) must not use it.
+
+UNTIL_WRITE = "UNTIL_WRITE"  # a begin mode: deferred, then a writer's at the first write
+_UNTIL_WRITE = "registry_until_write"  # connection info: the writers' queue (or "") while upgradable
+_READS = ("SELECT", "PRAGMA", "BEGIN ")  # statements that leave a reader's transaction a reader's
+
+
+def lock_at_first_write(view):
+    """View decorator: on SQLite, the transactions of a write request to ``view`` begin as
+    readers' and take the write lock at their first write (see above; the login look-up
+    is read in the same reader's transaction). Elsewhere it changes nothing: PostgreSQL's
+    transactions never wait for one another's reads."""
+    view._lock_at_first_write = True
+    return view
+
+
+def _writing_from_here(conn) -> None:
+    """End the reader's transaction of ``conn`` (a SQLite ``Connection`` whose transaction
+    began under ``UNTIL_WRITE``) and begin a writer's in its place."""
+    info = conn.connection.info
+    queue = info.get(_UNTIL_WRITE)
+    if queue is None:
+        return
+    info[_UNTIL_WRITE] = None
+    conn.exec_driver_sql("COMMIT")
+    _begin_immediate(info, conn.connection.driver_connection, queue, conn.exec_driver_sql)
+
+
+def write_from_here(session) -> None:
+    """The session's transaction is about to write: if it is a reader's that may become
+    a writer's (``lock_at_first_write``), it becomes one now (the flush's own reads, such
+    as a new row's defaults, and the ``before_commit`` steps' then see the latest state)."""
+    if session.in_transaction():
+        conn = session.connection()
+        if conn.dialect.name == "sqlite":
+            _writing_from_here(conn)
+
+
+def _before_flush(session, _ctx, _instances) -> None:
+    if session.new or session.deleted or session.dirty:
+        write_from_here(session)
 
 
 def read_before_writing(read):
@@ -371,6 +452,7 @@ def _before_commit(session) -> None:
         if not session.info.get(_PENDING):
             return
         entries = session.info.pop(_PENDING)
+        write_from_here(session)
         for _, name, fn in _STEPS:
             values = [value for _, key, value in entries if key == name]
             if values:
@@ -395,7 +477,7 @@ def listen_before_commit() -> None:
     from sqlalchemy.orm import Session
 
     for name, handler in (("before_commit", _before_commit), ("after_soft_rollback", _after_soft_rollback),
-                          ("after_transaction_end", _after_transaction_end)):
+                          ("after_transaction_end", _after_transaction_end), ("before_flush", _before_flush)):
         if not event.contains(Session, name, handler):
             event.listen(Session, name, handler)
 

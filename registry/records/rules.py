@@ -174,8 +174,12 @@ def transition(record: SupportRecord, new_status: str, *, actor, reason: str | N
     default = f"{ACTION_LABELS[action]}：{record.title}"
     if new_status == "disputed":
         default += f"（理由：{reason}）"
+    # who is told is read before the audit event's flush writes the record: a request whose
+    # transaction takes the write lock at its first write (``lock_at_first_write``) reads it
+    # before the lock
+    with db.session.no_autoflush:
+        _tell(record, new_status, actor, reason)
     audit(action, record, before=before, summary=summary or default, actor=actor)
-    _tell(record, new_status, actor, reason)
 
 
 def _tell(record: SupportRecord, new_status: str, actor, reason: str | None) -> None:

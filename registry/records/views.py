@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ..chase import services as chasing
 from ..core.access import login_only
-from ..core.database import last_write, only_reading_from_here
+from ..core.database import last_write, lock_at_first_write, only_reading_from_here
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.enums import RECORD_CATEGORIES
@@ -248,6 +248,7 @@ def _acting_or_404(raw: str) -> Organization | None:
 
 @bp.route("/new", methods=["GET", "POST"])
 @require("new_records")
+@lock_at_first_write
 def new():
     """A unit files its own record; region staff first choose the unit they file for (代为填报)."""
     acting, within = None, None
@@ -278,6 +279,7 @@ def new():
 
 @bp.route("/<int:record_id>/edit", methods=["GET", "POST"])
 @require("file_records")
+@lock_at_first_write
 def edit(record_id: int):
     record = get_in_scope_or_404(SupportRecord, record_id)
     fixed = record.supersedes.village if record.supersedes_id else None
@@ -302,6 +304,7 @@ def edit(record_id: int):
 
 @bp.route("/<int:record_id>/correct", methods=["GET", "POST"])
 @require("file_records")
+@lock_at_first_write
 def correct(record_id: int):
     original = get_in_scope_or_404(SupportRecord, record_id)
     refusal = rules.refusal(original, current_user, "correct")
@@ -332,7 +335,10 @@ def named(record: SupportRecord) -> str:
 
 
 def _transition_view(record_id: int, service, done, **kwargs):
-    """``done``: the flash, or a function of the record that makes it."""
+    """``done``: the flash, or a function of the record that makes it. The views that call
+    it are ``lock_at_first_write``: what the service reads before it writes (the record,
+    who may act, the year's closes) is read before the write lock, and the record's update
+    is refused as stale if it changed meanwhile."""
     record = get_in_scope_or_404(SupportRecord, record_id)
     form = ActionForm()
     try:
@@ -349,18 +355,21 @@ def _transition_view(record_id: int, service, done, **kwargs):
 
 @bp.route("/<int:record_id>/submit", methods=["POST"])
 @require("file_records")
+@lock_at_first_write
 def submit(record_id: int):
     return _transition_view(record_id, services.submit_record, "已提交，等待村确认")
 
 
 @bp.route("/<int:record_id>/withdraw", methods=["POST"])
 @require("file_records")
+@lock_at_first_write
 def withdraw(record_id: int):
     return _transition_view(record_id, services.withdraw_record, "记录已撤回")
 
 
 @bp.route("/<int:record_id>/confirm", methods=["POST"])
 @require("confirm_records")
+@lock_at_first_write
 def confirm(record_id: int):
     """确认属实 takes two deliberate steps, with no script: the buttons of the inbox and
     the record page post ``step=review``, which only shows the record once more (every
@@ -385,6 +394,7 @@ def confirm(record_id: int):
 
 @bp.route("/<int:record_id>/dispute", methods=["GET", "POST"])
 @require("confirm_records")
+@lock_at_first_write
 def dispute(record_id: int):
     record = get_in_scope_or_404(SupportRecord, record_id)
     form = DisputeForm()
