@@ -141,7 +141,11 @@ def test_the_rows_above_the_areas_are_added_last(db):
     written: list[tuple[str, set]] = []
 
     def note(conn, cursor, statement, params, context, executemany):
-        levels = {row.get("level") for row in (getattr(context, "compiled_parameters", None) or [])}
+        # the driver's parameters (dicts on PostgreSQL, tuples on SQLite, where the summary
+        # upserts go to the driver as they are: summary.upsert_rows)
+        rows = params if executemany else [params]
+        levels = {value for row in rows for value in (row.values() if isinstance(row, dict) else row or ())
+                  if isinstance(value, str)}
         written.append((" ".join(statement.split()[:3]), levels))
 
     event.listen(db.engine, "before_cursor_execute", note)
