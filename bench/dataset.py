@@ -259,12 +259,13 @@ def fill(conn, scale: float = 1.0, seed: int = 1, log=print) -> None:
                        status="filed", is_demo=True, version=1, region_code=p["region_code"],
                        organization_id=p["organization_id"])
             rows.append({k: v for k, v in row.items() if k in columns})
-    bulk(conn, DutyMonth.__table__, rows)
+    with indexes_after(conn, [DutyMonth.__tablename__], foreign_keys=True):
+        bulk(conn, DutyMonth.__table__, rows)
     log("  training, attendance, duty months")
 
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA cache_size = -262144")
-    with indexes_after(conn, [SupportRecord.__tablename__]):
+    with indexes_after(conn, [SupportRecord.__tablename__], foreign_keys=True):
         _records(conn, size, rng, codes, units, enterprises, today)
     log(f"  {size.records:,} support records and their indexes")
     if conn.dialect.name == "postgresql":  # ids given explicitly: move the sequences past them

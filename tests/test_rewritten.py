@@ -115,8 +115,30 @@ def test_an_empty_table_filled_with_its_indexes_built_after(db):
 def test_a_duplicate_key_still_fails_when_the_indexes_come_after(db):
     conn = db.session.connection()
     conn.execute(delete(SupportTotal))
-    with pytest.raises(IntegrityError):
-        with rewritten(conn, (SupportTotal.__table__,), indexes_later=True):
-            _fill(conn, {"430102001001": (1, "10.00")})
-            _fill(conn, {"430102001001": (1, "10.00")})
+    with pytest.raises(IntegrityError), rewritten(conn, (SupportTotal.__table__,), indexes_later=True):
+        _fill(conn, {"430102001001": (1, "10.00")})
+        _fill(conn, {"430102001001": (1, "10.00")})
+    db.session.rollback()
+
+
+def test_a_bulk_load_with_its_foreign_keys_added_after_still_checks_them(db):
+    """``indexes_after(..., foreign_keys=True)``: on PostgreSQL the table's foreign keys
+    are dropped for the load and added back after it, which checks every row loaded; on
+    SQLite they stay (and check each row as it comes)."""
+    from registry.core.database import indexes_after
+    from registry.pairings.models import Pairing
+    from tests.factories import make_org, make_village
+
+    org, village = make_org(), make_village()
+    conn = db.session.connection()
+    keys = inspect(conn).get_foreign_keys("pairing")
+    row = dict(organization_id=org.id, region_code=village.code, kind="resident", start_date=date(2025, 1, 1),
+               version=1, is_demo=False)
+    with indexes_after(conn, ["pairing"], foreign_keys=True):
+        if conn.dialect.name == "postgresql":
+            assert inspect(conn).get_foreign_keys("pairing") == []
+        conn.execute(insert(Pairing.__table__), [row])
+    assert inspect(conn).get_foreign_keys("pairing") == keys
+    with pytest.raises(IntegrityError), indexes_after(conn, ["pairing"], foreign_keys=True):
+        conn.execute(insert(Pairing.__table__), [dict(row, organization_id=org.id + 999)])
     db.session.rollback()
