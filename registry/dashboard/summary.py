@@ -877,8 +877,7 @@ def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> No
         if rows:
             conn.execute(table.insert(), rows)
         _refresh_cuts(conn, chunk, today, settings, figures)
-        refresh_gap_days(conn, chunk, sorted(figures))  # stamped: every area with a row
-    refresh_days(conn, areas)
+    refresh_days(conn, areas)  # with the gaps by day
 
 
 def _refresh_cuts(conn, chunk: list[str] | None, today: date, settings: str, figures: dict) -> None:
@@ -915,7 +914,8 @@ _DAY_COLUMNS = (*_DAY_KEY, "count")
 def refresh_days(conn, areas: set[str] | None) -> None:
     """Recompute the areas' ``DayCount`` rows (every area when None) from the records
     awaiting confirmation and the active postings, and add each area's change to the
-    rows of its county, city and province."""
+    rows of its county, city and province; and their gaps by day (``refresh_gap_days``)."""
+    refresh_gap_days(conn, areas)
     table = DayCount.__table__
     if areas is None:
         conn.execute(table.delete())
@@ -971,14 +971,18 @@ def _replace_area_rows(conn, table, chunk: list[str], new: dict[tuple, int]) -> 
         conn.execute(table.delete().where(t.level != "area", t.count == 0, t.region_code.in_(touched)))
 
 
-def refresh_gap_days(conn, areas: list[str] | None, stamped) -> None:
-    """Recompute the areas' ``GapDay`` rows (every area's when None; a stamp for each area
-    of ``stamped``) and carry the change to their county, city and province."""
-    table = GapDay.__table__
-    new = gap_days.area_rows(conn, areas, stamped, current_app.config)
+def refresh_gap_days(conn, areas: set[str] | None) -> None:
+    """Recompute the areas' ``GapDay`` rows (every area's when None), each with its stamp
+    (every area with an ``AreaSummary`` row: those the caller has just written), and carry
+    the change to their county, city and province."""
+    table, cfg = GapDay.__table__, current_app.config
     if areas is not None:
-        _replace_area_rows(conn, table, areas, new)
+        for i in range(0, len(areas), 500):
+            chunk = sorted(areas)[i:i + 500]
+            _replace_area_rows(conn, table, chunk, gap_days.area_rows(conn, chunk, chunk, cfg))
         return
+    stamped = conn.execute(select(AreaSummary.area)).scalars().all()
+    new = gap_days.area_rows(conn, None, stamped, cfg)
     conn.execute(table.delete())
     rows = [{"kind": kind, "level": "area", "region_code": code, "day": day, "count": count}
             for (kind, code, day), count in sorted(new.items())]
