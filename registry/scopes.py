@@ -34,7 +34,7 @@ from .core.scope import (
     scope_rule,
 )
 from .notifications.models import Notification, NotificationPreference, NotificationProfile
-from .dashboard.models import (AreaCut, AreaSummary, AreaYear, DayCount, SupportCutTotal, SupportRollup,
+from .dashboard.models import (AreaCut, AreaSummary, AreaYear, DayCount, GapDay, SupportCutTotal, SupportRollup,
                                SupportTotal, VillageStatus, VillageSupportLast)
 from .closing.models import ReopenRequest, YearClose
 from .core.enums import INDIVIDUAL
@@ -85,6 +85,7 @@ scope_rule(AreaSummary, by_region(AreaSummary.area, STAFF))
 scope_rule(AreaCut, by_region(AreaCut.area, STAFF))
 scope_rule(AreaYear, by_region(AreaYear.area, STAFF))
 scope_rule(DayCount, by_region(DayCount.region_code, STAFF))
+scope_rule(GapDay, by_region(GapDay.region_code, STAFF))
 scope_rule(VillageSupportLast, by_region(VillageSupportLast.village_code))
 scope_rule(VillageStatus, by_region(VillageStatus.code))
 

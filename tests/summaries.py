@@ -8,7 +8,8 @@ computes those live (see ``coverage.compute``); the rest of such a village's row
 village or area that the rebuild has but the stored summaries lack is a difference (a
 page reading the summaries would leave it out). Rollup cells whose count and amounts are
 all zero are left out on both sides: they add nothing to any sum; so are counts by day of
-zero. Counts by day never go stale (they hold days, not the distance from today).
+zero. Counts by day never go stale (they hold days, not the distance from today); the
+gaps by day only by a change of setting, until their areas are recomputed.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from registry.dashboard.models import (
     AreaSummary,
     AreaYear,
     DayCount,
+    GapDay,
     PersonTrainingYear,
     SupportCutTotal,
     SupportRollup,
@@ -77,6 +79,8 @@ def read_summaries() -> dict[str, object]:
                       for row in conn.execute(select(AreaYear.__table__))},
         "day_count": {(row.kind, row.level, row.region_code, row.day): row.count
                       for row in conn.execute(select(DayCount.__table__)) if row.count},
+        "gap_day": {(row.kind, row.level, row.region_code, row.day): row.count
+                    for row in conn.execute(select(GapDay.__table__)) if row.count},
     }
 
 
@@ -172,7 +176,34 @@ def differences() -> list[str]:
         if row.valid_until != ref_until:
             out.append(f"area_cut {key}: valid until {row.valid_until} != {ref_until}")
     out += live_differences(stored, fresh_areas, today)
+    out += gap_day_differences(stored["gap_day"], built["gap_day"], today)
     return out
+
+
+def gap_day_differences(have: dict, want: dict, today: date) -> list[str]:
+    """The gaps by day where the worklist reads them: an area's rows while it carries the
+    current settings' stamp, a county's, city's or province's while every area under it
+    does (``gap_days.counts``); the others wait for the refresh and are counted live."""
+    from registry.dashboard import gap_days
+    from registry.regions.models import Region
+
+    stamp = gap_days.stamp(current_app.config)
+    stamped = {code for kind, level, code, _day in have if level == "area" and kind == stamp}
+    read: dict[tuple, bool] = {}
+
+    def is_read(level: str, code: str) -> bool:
+        if level == "area":
+            return code in stamped
+        if (level, code) not in read:
+            region = db.session.get(Region, code)
+            read[(level, code)] = region is not None and gap_days.counts(region, today) is not None
+        return read[(level, code)]
+
+    # the stamps are not figures: an area emptied keeps its (zero) area row and stamp, where a
+    # rebuild writes neither; the gaps' rows of both are the same
+    return [f"gap_day {key}: {have.get(key)} != {want.get(key)}" for key in sorted({*have, *want}, key=str)
+            if have.get(key) != want.get(key) and not key[0].startswith(gap_days.STAMP + ":")
+            and is_read(key[1], key[2])]
 
 
 def live_differences(stored: dict, fresh_areas: set[str], today: date) -> list[str]:

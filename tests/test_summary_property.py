@@ -6,7 +6,8 @@ A Hypothesis state machine drives the services the pages, imports and API use: v
 flags (the village import), an organization's kind, postings and their end, pairings and
 their end, support records through their whole life (filed, edited, submitted,
 confirmed, disputed, withdrawn, corrected), duty months, courses and attendances,
-village results, a changed setting, and the clock moving forward (``time_machine``: the
+village results, care records (accident insurance, health checks) and their cancelling,
+a changed setting, and the clock moving forward (``time_machine``: the
 whole application sees the new day, as after a real night), with or without the daily
 refresh. A refused change (``RuleViolation``) is rolled back and the sequence goes on.
 
@@ -43,6 +44,8 @@ SETTINGS = {
     "REGISTRY_SUPPORT_WINDOW_DAYS": (90, 365),
     "REGISTRY_MIN_DAYS_IN_VILLAGE": (10, 20),
     "REGISTRY_YEARLY_TRAININGS": (1, 2),
+    "REGISTRY_PRE_POSTING_TRAINING_DAYS": (90, 30),
+    "REGISTRY_ENDING_SOON_DAYS": (90, 30),
 }
 
 
@@ -169,6 +172,11 @@ class Summaries(RuleBasedStateMachine):
         for model in (AreaSummary, AreaCut):
             stale = db.session.scalars(select(model.area).where(~fresh_clause(today.year, settings, today, model))).all()
             assert not stale, (model.__tablename__, stale, self.steps)
+        # and the worklist reads its gaps by day from the rows (every area recomputed)
+        from registry.dashboard import gap_days
+        from registry.regions.models import Region
+
+        assert gap_days.counts(db.session.get(Region, PROVINCE), today) is not None, self.steps
         db.session.rollback()
 
     def _check(self) -> None:
@@ -347,6 +355,44 @@ class Summaries(RuleBasedStateMachine):
         data = TrainingData(title="轮训", organizer="省乡村振兴局", level="provincial", kind="rotation", mode="onsite",
                             region_code=PROVINCE, start_date=start, end_date=start, hours=8)
         self._do(f"course on {start}", lambda: create_training(data, self.admin), "course")
+
+    @rule(days_ago=st.integers(-20, 700))
+    def create_pre_posting_course(self, days_ago):
+        from registry.training.services import TrainingData, create_training
+
+        start = local_today() - timedelta(days=days_ago)
+        data = TrainingData(title="岗前培训", organizer="省乡村振兴局", level="provincial", kind="pre_posting",
+                            mode="onsite", region_code=PROVINCE, start_date=start, end_date=start, hours=8)
+        self._do(f"pre-posting course on {start}", lambda: create_training(data, self.admin), "course")
+
+    @precondition(lambda self: "posting" in self.made)
+    @rule(index=st.integers(0, 10), kind=st.sampled_from(("insurance", "health_check")),
+          starts_in=st.integers(-500, 60), length=st.integers(0, 400))
+    def add_care(self, index, kind, starts_in, length):
+        """Accident insurance or a health check for a posted cadre (the gaps by day)."""
+        from registry.care.services import CareData, add_care
+        from registry.people.models import Person, Posting
+
+        posting = _pick(Posting, index, Posting.is_active)
+        if posting is None:
+            return
+        start = local_today() + timedelta(days=starts_in)
+        data = CareData(posting_id=posting.id, kind=kind, item="人身意外伤害保险" if kind == "insurance" else "年度体检",
+                        start_date=start, end_date=start + timedelta(days=length) if kind == "insurance" else None,
+                        amount="800")
+        person = db.session.get(Person, posting.person_id)
+        self._do(f"care {posting.id} {kind} {start} +{length}", lambda: add_care(person, data, self.admin), "care")
+
+    @precondition(lambda self: "care" in self.made)
+    @rule(index=st.integers(0, 10))
+    def cancel_care(self, index):
+        from registry.care.models import CareRecord
+        from registry.care.services import cancel_care
+
+        care = _pick(CareRecord, index, CareRecord.status == "active")
+        if care is None:
+            return
+        self._do(f"cancel care {care.id}", lambda: cancel_care(care, "录入错误", self.admin, care.version))
 
     @precondition(lambda self: "course" in self.made)
     @rule(index=st.integers(0, 5), days_ago=st.integers(-20, 500))

@@ -21,7 +21,7 @@ from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Nume
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.audited import Audited
-from ..core.enums import CARE_KINDS, CARE_STATUSES
+from ..core.enums import ACCIDENT_INSURANCE, CARE_KINDS, CARE_STATUSES
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..organizations.models import Organization
@@ -97,3 +97,15 @@ class CareRecord(Audited, db.Model):
 
     def covers(self, day: date) -> bool:
         return self.is_active and self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+
+def accident_insurance():
+    """Conditions on ``CareRecord``: an accident insurance policy (人身意外伤害保险) in
+    force; it covers the days from its start to its end (none: open-ended). The gaps
+    worklist's one definition (``services.uninsured``, ``dashboard.gap_days``)."""
+    return (CareRecord.kind == "insurance", CareRecord.item == ACCIDENT_INSURANCE, CareRecord.status == "active")
+
+
+def health_check():
+    """Conditions on ``CareRecord``: a health check not cancelled, on its start day."""
+    return (CareRecord.kind == "health_check", CareRecord.status == "active")

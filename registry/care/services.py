@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from ..assessment.services import user_region
 from ..closing.rules import ensure_year_open
@@ -42,7 +42,7 @@ from ..core.timeutil import local_today, utcnow
 from ..extensions import db
 from ..notifications.recipients import dispatching_region
 from ..people.models import Person, Posting
-from .models import ZERO, CareRecord
+from .models import ZERO, CareRecord, accident_insurance, health_check
 
 STALE_MESSAGE = "该记录已被他人修改，请刷新页面后再试"
 PERIOD_KINDS = ("allowance", "insurance", "leave")
@@ -281,22 +281,20 @@ def care_status(records: list[CareRecord], person_id: int, today: date | None = 
 
 # -- the gaps (dashboard.gaps) ---------------------------------------------------------------------
 
-def _has(kind: str, *conditions):
-    return select(CareRecord.id).where(
-        CareRecord.person_id == Posting.person_id, CareRecord.kind == kind, CareRecord.status == "active",
-        *conditions).exists()
+def _has(*conditions):
+    return select(CareRecord.id).where(CareRecord.person_id == Posting.person_id, *conditions).exists()
 
 
 def uninsured(active: Select, today: date) -> Select:
     """Of the active postings ``active``: the resident cadres with no accident insurance
     covering ``today``."""
-    covering = _has("insurance", CareRecord.item == ACCIDENT_INSURANCE, CareRecord.start_date <= today,
+    covering = _has(*accident_insurance(), CareRecord.start_date <= today,
                     or_(CareRecord.end_date.is_(None), CareRecord.end_date >= today))
     return active.where(Posting.role.in_(VILLAGE_ROLES), ~covering)
 
 
 def unchecked(active: Select, year: int) -> Select:
     """Of the active postings ``active``: the resident cadres with no health check in ``year``."""
-    checked = _has("health_check", and_(CareRecord.start_date >= date(year, 1, 1),
-                                        CareRecord.start_date <= date(year, 12, 31)))
+    checked = _has(*health_check(), CareRecord.start_date >= date(year, 1, 1),
+                   CareRecord.start_date <= date(year, 12, 31))
     return active.where(Posting.role.in_(VILLAGE_ROLES), ~checked)

@@ -248,6 +248,16 @@ def posting_filters(stmt, filters: Filters, region_col=Posting.region_code, org_
 # counts depend on the day (``pairings_valid_until``), so what needs a pairing is asked of
 # the pairings themselves. The gaps worklist counts its village lines from it.
 
+def later_postings(successor):
+    """The postings (``successor``, an alias of ``Posting``) that may succeed a posting:
+    to its place, in its role, starting after it. One counts while it is active or until
+    it ends (``or_(successor.is_active, successor.end_date > today)``): a posting ending
+    with none counting has no successor (the gaps worklist; ``gap_days``)."""
+    return select(successor.id).where(
+        successor.region_code == Posting.region_code, successor.role == Posting.role,
+        successor.id != Posting.id, successor.start_date > Posting.start_date)
+
+
 def status_priority():
     """Condition on ``VillageStatus``: a key (重点帮扶) or poverty-exited (脱贫) village."""
     vs = VillageStatus

@@ -28,8 +28,10 @@ from ..extensions import db
 from ..people.models import Person, Posting
 from ..regions.areas import Areas
 from ..regions.models import Region
+from . import gap_days
 from .coverage import overdue_total
 from .definitions import (
+    later_postings,
     overdue_cutoff,
     status_priority,
     status_small_team,
@@ -90,9 +92,12 @@ def _village_item(code: str, name: str, detail: str = "") -> dict:
 
 def _count(stmt, core=None) -> int:
     """Lines of a kind: counted on ``core`` (the same rows without the joins that only
-    name them) when the kind has one; a ``core`` that is a function gives the count."""
+    name them) when the kind has one, or taken from it when it carries the count (the
+    gaps by day); a ``core`` that is a function gives the count."""
     if callable(core):
         return core()
+    if core is not None and core[3] is not None:
+        return core[3]
     stmt = core[0] if core is not None else stmt
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
@@ -105,7 +110,7 @@ def _page(stmt, limit: int, offset: int, core=None):
     then sorting them all."""
     if core is None or callable(core):
         return stmt.limit(limit).offset(offset)
-    _rows, named, ordered = core
+    _rows, named, ordered, _counted = core
     ids = ordered.limit(limit).offset(offset).subquery()
     return named.where(Posting.id.in_(select(ids.c.id)))
 
@@ -205,6 +210,11 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
     if chase in CHASE_STATES:
         wanted = [k for k in wanted if k in CHASEABLE]
 
+    # the lines about active postings of a province, city or county: counted from the
+    # gaps by day (``gap_days``: a few rows instead of every active posting) while they hold
+    by_day = (gap_days.counts(region, today) if any(k in gap_days.SETTINGS for k in wanted)
+              else None) or {}
+
     def add(kind, stmt, to_item, place="code", core=None):
         if kind in wanted:
             if core is not None and not callable(core):
@@ -212,7 +222,7 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
                 # in the default order (by start), a range over every start steers SQLite's
                 # planner to ix_posting_active_start, read in that order (no sort of every line)
                 ordered = rows if sort else rows.where(Posting.start_date.between(date.min, date.max))
-                core = (rows, _sorted(active, place, sort), ordered)
+                core = (rows, _sorted(active, place, sort), ordered, by_day.get(kind))
             out.append((kind, _sorted(stmt, place, sort), to_item, place, core))
 
     # the village lines: over the villages' summary (one row per village, kept exact on
@@ -328,13 +338,7 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
 
     def ending(stmt):
         return stmt.where(Posting.planned_end.between(today, soon)).where(
-            not_(
-                select(successor.id).where(
-                    successor.region_code == Posting.region_code, successor.role == Posting.role,
-                    successor.id != Posting.id, successor.start_date > Posting.start_date,
-                    or_(successor.is_active, successor.end_date > today),
-                ).exists()
-            )
+            not_(later_postings(successor).where(or_(successor.is_active, successor.end_date > today)).exists())
         )
 
     add("ending_no_successor", ending(active),

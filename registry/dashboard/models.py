@@ -220,7 +220,18 @@ class AreaSummary(AreaFigures, db.Model):
     area: Mapped[str] = mapped_column(String(12), primary_key=True)
 
 
-class DayCount(db.Model):
+class ByDay:
+    """Counts by kind, level ('area', 'county', 'city', 'province'), region and day: the
+    columns ``DayCount`` and ``GapDay`` share."""
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    level: Mapped[str] = mapped_column(String(10), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DayCount(ByDay, db.Model):
     """The counts that depend on the day, by day, so a page counts them from a few rows:
     ``kind`` 'submitted' holds the records awaiting confirmation by the day they were
     submitted (UTC), 'ends' the active postings by their planned end. A record submitted
@@ -239,11 +250,26 @@ class DayCount(db.Model):
 
     __tablename__ = "day_count"
 
-    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
-    level: Mapped[str] = mapped_column(String(10), primary_key=True)
-    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
+
+class GapDay(ByDay, db.Model):
+    """The gaps worklist's lines about active postings, by day, so a province's, city's
+    or county's count is the sum of a few rows (``gap_days``): each row is a change of
+    the number of lines of a kind from that day on, so the lines on a day are the sum of
+    the rows up to it. A posting's pre-posting training gap opens the day after its
+    window closes; a cadre without this year's training or health check is a line from
+    the first day of every year but those they have them in; one without accident
+    insurance from the first day but the days a policy covers; a posting ending without
+    a successor from the start of its ending-soon span (or the day a later posting to
+    its place ended) to its planned end. ``kind`` carries the setting a rule depends on
+    (``pre_posting:90``, ``yearly:1``, ``ending:90``), and every area has a stamp row
+    (``areas:<settings>``, day ``date.min``, count 1) of the settings it was computed
+    under: a region is read only while all of its areas have the current one.
+
+    Levels as ``DayCount``: 'area' rows kept by the summary writer with the area's other
+    figures, 'county', 'city' and 'province' rows the sums of their areas'. Nothing here
+    depends on today, so no row goes stale but by a change of setting."""
+
+    __tablename__ = "gap_day"
 
 
 class AreaChange(db.Model):

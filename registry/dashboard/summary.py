@@ -52,6 +52,7 @@ from ..people.models import Posting
 from ..regions.models import Region
 from .cuts import cut_figures, year_figures
 from .definitions import support_cutoff, support_window
+from . import gap_days
 from .figures import AREA_FIGURES, area_figures, area_fresh, area_settings, fresh_clause
 from .models import (
     ANY,
@@ -62,6 +63,7 @@ from .models import (
     AreaSummary,
     AreaYear,
     DayCount,
+    GapDay,
     PersonTrainingYear,
     SupportCutTotal,
     SupportRollup,
@@ -169,6 +171,21 @@ def _touched_trainees(session) -> set[int]:
     return people
 
 
+def _touched_cared(session) -> set[int]:
+    """People whose care records (accident insurance, health checks: gaps by day) changed."""
+    try:
+        from ..care.models import CareRecord
+    except ImportError:
+        return set()
+    people: set[int] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, CareRecord):
+            people.add(obj.person_id)
+            people.update(p for p in inspect(obj).attrs.person_id.history.deleted if p)
+    people.discard(None)
+    return people
+
+
 def refresh_person_training(conn, people: set[int] | None) -> None:
     """Recompute ``PersonTrainingYear`` for the given people (everyone when None)."""
     try:
@@ -209,6 +226,7 @@ class Touched:
     places: set[str] = field(default_factory=set)  # villages whose VillageStatus to recompute
     last: set[str] = field(default_factory=set)  # villages whose VillageSupportLast to recompute
     trainees: set[int] = field(default_factory=set)  # people whose PersonTrainingYear to recompute
+    cared: set[int] = field(default_factory=set)  # people whose care records changed: their areas' gaps by day
     marks: set[str] = field(default_factory=set)  # AreaChange counters to raise besides those of the areas above
     changes: list[tuple[dict, int]] = field(default_factory=list)  # record values counted in (+1) or out (-1)
     # records confirmed, as (village, category, kind, record date), when nothing else moved
@@ -227,6 +245,7 @@ def _touched(session) -> Touched:
 
 def _after_flush(session, _ctx):
     trainees = _touched_trainees(session)
+    cared = _touched_cared(session)
     places = _touched_places(session)
     areas = {area_of(code) for code in places | _touched_duty_places(session)}
     old_flags, old_kinds = _rekeyed(session)
@@ -247,9 +266,10 @@ def _after_flush(session, _ctx):
     # records entering or leaving confirmation, or submitted again (``submitted_at``), are
     # changes too: their areas' counts by day move by them (``settle``)
     marks = _touched_marks(session)
-    if not (areas or changes or trainees or old_kinds or old_flags or marks):
+    if not (areas or changes or trainees or cared or old_kinds or old_flags or marks):
         return
     touched = _touched(session)
+    touched.cared |= cared
     touched.marks |= marks
     touched.areas |= areas
     touched.places |= places
@@ -347,6 +367,7 @@ def settle(session, pending_work: list[Touched]) -> None:
         touched.places |= part.places
         touched.last |= part.last
         touched.trainees |= part.trainees
+        touched.cared |= part.cared
         touched.changes += part.changes
         touched.added += part.added
         for key, delta in part.day_changes.items():
@@ -363,8 +384,8 @@ def settle(session, pending_work: list[Touched]) -> None:
     pending_areas = {area_of(c["village_code"]) for c, _ in touched.changes
                      if c["village_code"] and c["status"] == "submitted"} | {a for _, a, _ in touched.day_changes}
     areas = touched.areas | {area_of(code) for code in touched.last}
-    if touched.trainees:
-        areas |= _areas_of_people(conn, touched.trainees)
+    if touched.trainees or touched.cared:
+        areas |= _areas_of_people(conn, touched.trainees | touched.cared)
     if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
         areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
     if touched.old_kinds:  # and the figures by kind (AreaCut, DayCount) of the areas they work in
@@ -671,7 +692,7 @@ class Additions:
     """The transaction's additions to the summaries' additive rows, for ``_add_last``."""
 
     cells: dict[tuple, dict[tuple, list]] = field(default_factory=dict)  # (model, key columns) -> cells
-    days: dict[tuple, int] = field(default_factory=dict)  # (kind, level, region code, day) -> change
+    days: dict[object, dict[tuple, int]] = field(default_factory=dict)  # table -> (kind, level, code, day) -> change
 
 
 def _additions(session) -> Additions:
@@ -681,11 +702,11 @@ def _additions(session) -> Additions:
 @before_commit(30, "summary additions")
 def _add_last(session, parts: list[Additions]) -> None:
     """Add the transaction's changes (``_add_to_cells``, ``_add_days``) to the rollup, the
-    totals, the cut totals and the counts by day (those down to zero deleted): one upsert
-    per table, each table's rows in key order."""
+    totals, the cut totals, the counts by day and the gaps by day (the rows above the
+    areas down to zero deleted): one upsert per table, each table's rows in key order."""
     conn = session.connection()
     cells: dict[tuple, dict[tuple, list]] = {}
-    days: dict[tuple, int] = defaultdict(int)
+    days: dict[object, dict[tuple, int]] = {}
     for part in parts:
         for target, found in part.cells.items():
             merged = cells.setdefault(target, {})
@@ -693,8 +714,10 @@ def _add_last(session, parts: list[Additions]) -> None:
                 cell = merged.setdefault(key, [0, ZERO, ZERO, ZERO])
                 for i in range(4):
                     cell[i] += measures[i]
-        for key, delta in part.days.items():
-            days[key] += delta
+        for table, found in part.days.items():
+            merged_days = days.setdefault(table, defaultdict(int))
+            for key, delta in found.items():
+                merged_days[key] += delta
     for model, key_columns in ((SupportRollup, _ROLLUP_KEY), (SupportTotal, _TOTAL_KEY),
                                (SupportCutTotal, _CUT_KEY)):
         rows = [(*key, *measures)
@@ -703,20 +726,24 @@ def _add_last(session, parts: list[Additions]) -> None:
                 if measures[0] != 0 or any(m != ZERO for m in measures[1:])]
         if rows:
             upsert_rows(conn, _upsert(conn.dialect, model, key_columns), (*key_columns, *_MEASURES), rows)
-    rows = [(*key, delta) for key, delta in sorted(days.items()) if delta]
-    if rows:
-        table = DayCount.__table__
+    for table in sorted(days, key=lambda table: table.name):
+        rows = [(*key, delta) for key, delta in sorted(days[table].items()) if delta]
+        if not rows:
+            continue
         t = table.c
-        upsert_rows(conn, _day_upsert(conn.dialect), (*_DAY_KEY, "count"), rows)
-        taken = sorted({code for _, _, code, _, delta in rows if delta < 0})
-        if taken:  # only a count taken from can come down to zero
+        upsert_rows(conn, _day_upsert(conn.dialect, table), _DAY_COLUMNS, rows)
+        # a count by day is never below zero, so only a change taken from it can bring it
+        # down to zero; a gap by day's rows above the areas sum changes of either sign
+        taken = sorted({code for _, _, code, _, delta in rows if delta < 0 or table is not DayCount.__table__})
+        if taken:
             conn.execute(table.delete().where(t.count == 0, t.region_code.in_(taken)))
 
 
-def _add_days(rows: dict[tuple, int]) -> None:
-    """Add changes to counts by day ((kind, level, region code, day) -> change) at the end
-    of the transaction (``_add_last``)."""
-    later = _additions(db.session).days
+def _add_days(rows: dict[tuple, int], table=None) -> None:
+    """Add changes to the rows by day above the areas ((kind, level, region code, day) ->
+    change) of ``table`` (``DayCount``'s when None; ``GapDay``'s) at the end of the
+    transaction (``_add_last``)."""
+    later = _additions(db.session).days.setdefault(DayCount.__table__ if table is None else table, {})
     for key, delta in rows.items():
         if delta:
             later[key] = later.get(key, 0) + delta
@@ -960,7 +987,7 @@ def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> No
         if rows:
             conn.execute(table.insert(), rows)
         _refresh_cuts(conn, chunk, today, settings, figures)
-    refresh_days(conn, areas)
+    refresh_days(conn, areas)  # with the gaps by day
 
 
 def _refresh_cuts(conn, chunk: list[str] | None, today: date, settings: str, figures: dict) -> None:
@@ -990,12 +1017,15 @@ def _refresh_cuts(conn, chunk: list[str] | None, today: date, settings: str, fig
 # -- the counts by day (DayCount) ----------------------------------------------------------
 
 DAY_LEVELS = (("county", 6), ("city", 4), ("province", 2))  # DayCount's levels above the areas
+_DAY_KEY = ("kind", "level", "region_code", "day")
+_DAY_COLUMNS = (*_DAY_KEY, "count")
 
 
 def refresh_days(conn, areas: set[str] | None) -> None:
     """Recompute the areas' ``DayCount`` rows (every area when None) from the records
     awaiting confirmation and the active postings, and add each area's change to the
-    rows of its county, city and province."""
+    rows of its county, city and province; and their gaps by day (``refresh_gap_days``)."""
+    refresh_gap_days(conn, areas)
     table = DayCount.__table__
     if areas is None:
         conn.execute(table.delete())
@@ -1020,23 +1050,51 @@ def refresh_days(conn, areas: set[str] | None) -> None:
                 if day is not None:
                     new[(kind, prefix + "000", _as_date(day))] = int(count)
         new.update(_day_cut_counts(conn, cut_sources, params))
-        t = table.c
-        old = {(kind, code, _as_date(day)): int(count) for kind, code, day, count in conn.execute(
-            select(t.kind, t.region_code, t.day, t.count).where(t.level == "area", t.region_code.in_(chunk)))}
-        if new == old:
-            continue
-        conn.execute(table.delete().where(t.level == "area", t.region_code.in_(chunk)))
-        if new:
-            conn.execute(table.insert(), [dict(kind=kind, level="area", region_code=code, day=day, count=count)
-                                          for (kind, code, day), count in sorted(new.items())])
-        change: dict[tuple, int] = defaultdict(int)
-        for key in new.keys() | old.keys():
-            delta = new.get(key, 0) - old.get(key, 0)
-            if delta:
-                kind, code, day = key
-                for level, n in DAY_LEVELS:
-                    change[(kind, level, code[:n] + "0" * (12 - n), day)] += delta
-        _add_days(change)
+        _replace_area_rows(conn, table, chunk, new)
+
+
+def _replace_area_rows(conn, table, chunk: list[str], new: dict[tuple, int]) -> None:
+    """Make the areas' (``chunk``) rows of a table by day (``DayCount``, ``GapDay``) the
+    ``new`` ones ((kind, area, day) -> count) and add each one's change to the rows of
+    its county, city and province; nothing is written when they are the same."""
+    t = table.c
+    old = {(kind, code, _as_date(day)): int(count) for kind, code, day, count in conn.execute(
+        select(t.kind, t.region_code, t.day, t.count).where(t.level == "area", t.region_code.in_(chunk)))}
+    if new == old:
+        return
+    conn.execute(table.delete().where(t.level == "area", t.region_code.in_(chunk)))
+    if new:
+        conn.execute(table.insert(), [dict(kind=kind, level="area", region_code=code, day=day, count=count)
+                                      for (kind, code, day), count in sorted(new.items())])
+    change: dict[tuple, int] = defaultdict(int)
+    for key in new.keys() | old.keys():
+        delta = new.get(key, 0) - old.get(key, 0)
+        if delta:
+            kind, code, day = key
+            for level, n in DAY_LEVELS:
+                change[(kind, level, code[:n] + "0" * (12 - n), day)] += delta
+    _add_days(change, table)
+
+
+def refresh_gap_days(conn, areas: set[str] | None) -> None:
+    """Recompute the areas' ``GapDay`` rows (every area's when None), each with its stamp
+    (every area with an ``AreaSummary`` row: those the caller has just written), and carry
+    the change to their county, city and province."""
+    table, cfg = GapDay.__table__, current_app.config
+    if areas is not None:
+        for i in range(0, len(areas), 500):
+            chunk = sorted(areas)[i:i + 500]
+            _replace_area_rows(conn, table, chunk, gap_days.area_rows(conn, chunk, chunk, cfg))
+        return
+    stamped = conn.execute(select(AreaSummary.area)).scalars().all()
+    new = gap_days.area_rows(conn, None, stamped, cfg)
+    conn.execute(table.delete())
+    rows = [{"kind": kind, "level": "area", "region_code": code, "day": day, "count": count}
+            for (kind, code, day), count in sorted(new.items())]
+    for i in range(0, len(rows), 5000):
+        conn.execute(table.insert(), rows[i:i + 5000])
+    for statement in _level_statements(table):
+        conn.execute(statement)
 
 
 def add_day_changes(conn, changes: dict[tuple, int]) -> None:
@@ -1146,27 +1204,31 @@ def _day_statements() -> tuple:
 @functools.cache
 def _day_rebuild_statements() -> tuple:
     """Every area's rows from the records and postings, then each level's from the areas."""
-    table, t = DayCount.__table__, DayCount.__table__.c
-    columns = ["kind", "level", "region_code", "day", "count"]
+    table, columns = DayCount.__table__, list(_DAY_COLUMNS)
     statements = []
     for kind, source in zip(("submitted", "ends"), _day_sources(restrict=False)):
         prefix, day, count = source.selected_columns
         statements.append(table.insert().from_select(columns, source.with_only_columns(
             literal(kind), literal("area"), prefix.concat("000"), day, count)))
-    by_area, statements = tuple(statements), []
+    return tuple(statements), _level_statements(table)
+
+
+@functools.cache
+def _level_statements(table) -> tuple:
+    """The rows of each level of a table by day (``DayCount``, ``GapDay``) from its areas'
+    (sums of zero left out, as the writer deletes them)."""
+    t = table.c
+    statements = []
     for level, n in DAY_LEVELS:
         code = func.substr(t.region_code, 1, n).concat("0" * (12 - n))
-        statements.append(table.insert().from_select(columns, select(
+        statements.append(table.insert().from_select(list(_DAY_COLUMNS), select(
             t.kind, literal(level), code, t.day, func.sum(t.count)).where(t.level == "area")
-            .group_by(t.kind, code, t.day)))
-    return by_area, tuple(statements)
+            .group_by(t.kind, code, t.day).having(func.sum(t.count) != 0)))
+    return tuple(statements)
 
 
-_DAY_KEY = ("kind", "level", "region_code", "day")
-
-
-def _day_upsert(dialect):
-    return adding_upsert(dialect, DayCount.__table__, (*_DAY_KEY, "count"), _DAY_KEY, ("count",))
+def _day_upsert(dialect, table):
+    return adding_upsert(dialect, table, _DAY_COLUMNS, _DAY_KEY, ("count",))
 
 
 def refresh_stale(today: date | None = None) -> int:
@@ -1179,6 +1241,8 @@ def refresh_stale(today: date | None = None) -> int:
     known = set(conn.execute(select(AreaSummary.area)).scalars())
     stale = known - set(conn.execute(select(AreaSummary.area).where(area_fresh(today, current_app.config))).scalars())
     stale |= known - set(conn.execute(select(AreaCut.area).distinct()).scalars())  # no filtered rows yet
+    stale |= known - set(conn.execute(select(GapDay.region_code).where(  # no gaps by day under these settings
+        GapDay.kind == gap_days.stamp(current_app.config), GapDay.level == "area")).scalars())
     stale |= set(conn.execute(select(AreaCut.area).where(~fresh_clause(today.year, area_settings(current_app.config),
                                                                          today, AreaCut)).distinct()).scalars())
     p = func.substr(Region.code, 1, 9).concat("000")
@@ -1372,7 +1436,7 @@ def _rebuild_last_statements() -> tuple:
 # every table ``rebuild_all`` rewrites
 SUMMARY_TABLES = tuple(model.__table__ for model in (
     SupportRollup, SupportTotal, SupportCutTotal, VillageSupportLast, PersonTrainingYear, AreaChange, VillageStatus,
-    AreaSummary, AreaCut, AreaYear, DayCount))
+    AreaSummary, AreaCut, AreaYear, DayCount, GapDay))
 
 
 def rebuild_all() -> None:
