@@ -30,8 +30,8 @@ def test_ending_a_round_recomputes_each_area_once(db, runner, make_user, monkeyp
     make_user("admin", username="chen.admin")
     recomputed: list[list[str]] = []
     real = summary.refresh_areas
-    monkeypatch.setattr(summary, "refresh_areas", lambda conn, areas, today=None: (
-        recomputed.append(sorted(areas or ())), real(conn, areas, today))[1])
+    monkeypatch.setattr(summary, "refresh_areas", lambda conn, areas, today=None, **kw: (
+        recomputed.append(sorted(areas or ())), real(conn, areas, today, **kw))[1])
     result = runner.invoke(args=["people", "end-round", "2024届", "--date", "2026-09-30", "--as", "chen.admin"])
     assert result.exit_code == 0, result.output
     # eight postings, eight flushes: one recomputation of the two areas, at the commit
@@ -162,4 +162,26 @@ def test_the_rows_above_the_areas_are_added_last(db):
     recomputed = max(i for i, (sql, _) in enumerate(written) if "area_summary" in sql)
     above = [i for i, (_, levels) in enumerate(written) if levels & {"county", "city", "province"}]
     assert above and min(above) > audit > recomputed
+    assert_summaries_exact()
+
+
+def test_a_record_recomputes_its_area_but_not_its_gaps_by_day(db, monkeypatch):
+    """A confirmed record moves its area's figures (the latest confirmed support), never
+    the gaps by day (postings, training, care): those are left alone, and stay exact."""
+    from registry.dashboard import gap_days
+
+    org, village = make_org(), make_village()
+    make_posting(make_person(org), org, village.code, role="first_secretary", start=date(2024, 9, 1))
+    db.session.commit()
+    areas, gaps = [], []
+    real_areas, real_gaps = summary.refresh_areas, gap_days.area_rows
+    monkeypatch.setattr(summary, "refresh_areas", lambda conn, chosen, today=None, **kw: (
+        areas.append(sorted(chosen or ())), real_areas(conn, chosen, today, **kw))[1])
+    monkeypatch.setattr(gap_days, "area_rows", lambda conn, chosen, *rest: (
+        gaps.append(chosen), real_gaps(conn, chosen, *rest))[1])
+    make_support(org, village.code, local_today() - timedelta(days=3))
+    assert areas == [[village.code[:9] + "000"]] and gaps == []
+    make_posting(make_person(org), org, village.code, role="team_member", start=date(2024, 9, 1))
+    db.session.commit()
+    assert gaps == [[village.code[:9] + "000"]]
     assert_summaries_exact()

@@ -383,9 +383,12 @@ def settle(session, pending_work: list[Touched]) -> None:
     confirmed |= {code for code, *_ in touched.added}
     pending_areas = {area_of(c["village_code"]) for c, _ in touched.changes
                      if c["village_code"] and c["status"] == "submitted"} | {a for _, a, _ in touched.day_changes}
-    areas = touched.areas | {area_of(code) for code in touched.last}
+    # the areas whose gaps by day may move: those of the postings, villages and duty
+    # months changed, and of the people trained or cared for (a record moves none)
+    gap_areas = set(touched.areas)
     if touched.trainees or touched.cared:
-        areas |= _areas_of_people(conn, touched.trainees | touched.cared)
+        gap_areas |= _areas_of_people(conn, touched.trainees | touched.cared)
+    areas = gap_areas | {area_of(code) for code in touched.last}
     if model is not None and touched.old_kinds:  # their villages' latest confirmed support per kind moves
         areas |= {area_of(code) for code in _confirmed_villages_of(conn, model, touched.old_kinds)}
     if touched.old_kinds:  # and the figures by kind (AreaCut, DayCount) of the areas they work in
@@ -414,7 +417,7 @@ def settle(session, pending_work: list[Touched]) -> None:
     if touched.places:
         refresh_village_status(conn, touched.places)
     if areas:
-        refresh_areas(conn, areas)  # with their counts by day
+        refresh_areas(conn, areas, gap_areas=gap_areas)  # with their counts and gaps by day
     add_day_changes(conn, {key: delta for key, delta in touched.day_changes.items()
                            if delta and key[1] not in areas})
     raise_markers(conn, marks)
@@ -968,8 +971,10 @@ def _as_date(value) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> None:
-    """Recompute ``AreaSummary`` for the given areas (all when None)."""
+def refresh_areas(conn, areas: set[str] | None, today: date | None = None, *,
+                  gap_areas: set[str] | None = None) -> None:
+    """Recompute ``AreaSummary`` for the given areas (all when None), with their counts
+    by day, and the gaps by day of ``gap_areas`` (when None: of the same areas)."""
     today = today or local_today()
     table = AreaSummary.__table__
     settings = area_settings(current_app.config)
@@ -987,7 +992,7 @@ def refresh_areas(conn, areas: set[str] | None, today: date | None = None) -> No
         if rows:
             conn.execute(table.insert(), rows)
         _refresh_cuts(conn, chunk, today, settings, figures)
-    refresh_days(conn, areas)  # with the gaps by day
+    refresh_days(conn, areas, areas if gap_areas is None else gap_areas)
 
 
 def _refresh_cuts(conn, chunk: list[str] | None, today: date, settings: str, figures: dict) -> None:
@@ -1021,11 +1026,12 @@ _DAY_KEY = ("kind", "level", "region_code", "day")
 _DAY_COLUMNS = (*_DAY_KEY, "count")
 
 
-def refresh_days(conn, areas: set[str] | None) -> None:
+def refresh_days(conn, areas: set[str] | None, gap_areas: set[str] | None = None) -> None:
     """Recompute the areas' ``DayCount`` rows (every area when None) from the records
     awaiting confirmation and the active postings, and add each area's change to the
-    rows of its county, city and province; and their gaps by day (``refresh_gap_days``)."""
-    refresh_gap_days(conn, areas)
+    rows of its county, city and province; and the gaps by day (``refresh_gap_days``) of
+    ``gap_areas`` (when None: of the same areas)."""
+    refresh_gap_days(conn, areas if areas is None or gap_areas is None else gap_areas)
     table = DayCount.__table__
     if areas is None:
         conn.execute(table.delete())
