@@ -55,6 +55,14 @@ def test_panel_queries_stay_in_scope(world, make_user):
     assert _ids(services.postings_to_file(unit, add_months(EARLIER, -1))) == [posting.id]
 
 
+def test_months_to_check_are_counted_in_scope(world, make_user):
+    county, province = make_user("region", region_code=COUNTY), make_user("region", region_code=PROVINCE)
+    assert services.months_to_check_count(county, 10) == 1
+    assert services.months_to_check_count(province, 10) == 2
+    assert services.months_to_check_count(province, 1) == 2  # the limit + 1: "more than 1"
+    assert services.months_to_check_count(province, 0) == 1
+
+
 def test_village_postings_stay_in_scope(world, make_user):
     county = make_user("region", region_code=COUNTY)
     here, there = world["here"], world["there"]

@@ -167,3 +167,14 @@ def test_the_check_sees_a_full_scan(app):
     assert full_scans(conn, f"SELECT count(*) FROM support_record WHERE title = {marker}", ("x",)) == ["support_record"]
     assert full_scans(conn, f"SELECT id FROM support_record WHERE id = {marker}", (1,)) == []
     db.session.rollback()
+
+
+def test_home_panel_counts_months_to_check_by_place(captured):
+    """The home panel of months awaiting the check counts them without the range over every
+    month that steers its first rows along the month order: with it, SQLite counted a
+    county's months by reading every filed month of the province in month order."""
+    for label in ("home (province)", "home (city)", "home (county)", "home (township)"):
+        counts = [statement for page, statement, _ in captured
+                  if page == label and "count(" in statement and "FROM duty_month" in statement]
+        assert counts, label
+        assert not [s for s in counts if "duty_month.month BETWEEN" in s], label

@@ -360,6 +360,16 @@ def months_to_check(user) -> Select:
             .order_by(None).order_by(DutyMonth.month, DutyMonth.id))
 
 
+def months_to_check_count(user, limit: int) -> int:
+    """How many months ``user`` may see await the check, counted up to ``limit`` + 1 only.
+    Counted without ``months_to_check``'s range over every month: that range makes SQLite
+    read the months in month order (ix_duty_month_status_oldest), every filed month of the
+    province, to find a county's few thousand; without it they are the one range of
+    ix_duty_month_status_region (status, place)."""
+    return count_up_to(scoped(select(DutyMonth.id), DutyMonth, user).where(DutyMonth.status == "filed"), limit,
+                       DutyMonth.id)
+
+
 def returned_months(user) -> Select:
     """Months in scope sent back to the filer (已退回), oldest first."""
     return duty_months_for(user, status="returned").order_by(None).order_by(DutyMonth.month)

@@ -40,6 +40,7 @@ from .services import (
     latest_months,
     min_days,
     months_to_check,
+    months_to_check_count,
     posting_month_rows,
     postings_to_file,
     previous_month,
@@ -245,7 +246,7 @@ def _to_check(user):
     stmt = months_to_check(user)
     rows = first(stmt, 5)
     # counted as far as the list's tab counts (a province's months are never all read)
-    waiting = paging.count_up_to(stmt, paging.COUNT_LIMIT, DutyMonth.id)
+    waiting = months_to_check_count(user, paging.COUNT_LIMIT)
     return {
         "title": "待核实的驻村纪实",
         "count": f"{paging.COUNT_LIMIT:,}+" if waiting > paging.COUNT_LIMIT else waiting,
