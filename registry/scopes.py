@@ -159,6 +159,27 @@ scope_rule(ProjectEvidence, as_visible_as(ProjectEvidence.project_id, Project))
 
 # -- organizations and people -------------------------------------------------------------
 
+def _whole_province(user) -> bool:
+    """The user's region is the province: nearly every row lies in it."""
+    return user.region is not None and user.region.level == "province"
+
+
+def _seen_through(column, linked, link_column, user, *where):
+    """Condition on ``column`` (an id): a row of ``linked`` (a ``Select`` of its
+    ``link_column``, narrowed by ``where``) refers to it. For a region below the province,
+    the list of the linked rows in it (``column IN (...)``): a county's pairings and
+    postings are a few hundred. For the province, a correlated ``EXISTS`` instead: the list
+    would be every pairing and posting of the province, built on every request (SQLite
+    unions the arms of the OR from them: the organizations list read ~100,000 index
+    entries), while the rule's first arm (based in the region) already holds for nearly
+    every row and the ``EXISTS`` is looked up only for the others."""
+    if _whole_province(user):
+        # correlated with the column's own table only: a statement that reads the linked
+        # table too (the pairings list) must not have it correlated away
+        return linked.where(link_column == column, *where).correlate(column.table).exists()
+    return column.in_(linked.where(*where))
+
+
 @scope_rule(Organization)
 def _organization(user):
     """A unit sees itself; region staff and viewers the organizations based in their region
@@ -171,10 +192,13 @@ def _organization(user):
         return or_(Organization.id.in_(select(Person.organization_id).where(Person.id == user.person_id)),
                    Organization.id.in_(select(Posting.organization_id).where(Posting.person_id == user.person_id)))
     helping_here = or_(
-        Organization.id.in_(select(Pairing.organization_id).where(region_clause(Pairing.region_code, user))),
-        Organization.id.in_(select(Posting.organization_id).where(region_clause(Posting.region_code, user))),
+        _seen_through(Organization.id, select(Pairing.organization_id), Pairing.organization_id, user,
+                      region_clause(Pairing.region_code, user)),
+        _seen_through(Organization.id, select(Posting.organization_id), Posting.organization_id, user,
+                      region_clause(Posting.region_code, user)),
         # an enterprise investing here (企业项目): a project touching a village in the region
-        Organization.id.in_(select(Project.organization_id).where(Project.id.in_(_projects_touching(user)))),
+        _seen_through(Organization.id, select(Project.organization_id), Project.organization_id, user,
+                      Project.id.in_(_projects_touching(user))),
     )
     if user.role in STAFF:
         return or_(region_clause(Organization.region_code, user), helping_here)
@@ -193,10 +217,12 @@ def _person(user):
         return Person.organization_id == user.organization_id
     if user.role == "cadre":
         return Person.id == user.person_id
-    posted_here = Person.id.in_(select(Posting.person_id).where(region_clause(Posting.region_code, user)))
-    helping_here = Person.organization_id.in_(
-        select(Pairing.organization_id).join(Organization, Organization.id == Pairing.organization_id)
-        .where(Organization.kind == INDIVIDUAL, region_clause(Pairing.region_code, user))
+    posted_here = _seen_through(Person.id, select(Posting.person_id), Posting.person_id, user,
+                                region_clause(Posting.region_code, user))
+    helping_here = _seen_through(
+        Person.organization_id,
+        select(Pairing.organization_id).join(Organization, Organization.id == Pairing.organization_id),
+        Pairing.organization_id, user, Organization.kind == INDIVIDUAL, region_clause(Pairing.region_code, user),
     )
     if user.role in STAFF:
         employed_here = Person.organization_id.in_(
