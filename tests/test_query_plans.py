@@ -178,3 +178,14 @@ def test_home_panel_counts_months_to_check_by_place(captured):
                   if page == label and "count(" in statement and "FROM duty_month" in statement]
         assert counts, label
         assert not [s for s in counts if "duty_month.month BETWEEN" in s], label
+
+
+def test_province_lists_look_up_helpers_per_row(captured):
+    """For the province, the organizations and people in scope are those based (employed)
+    in it, or helping in it looked up per row (EXISTS): never the list of every pairing or
+    posting of the province, built for each request."""
+    whole = re.compile(r"IN \(SELECT (pairing\.organization_id|posting\.organization_id|posting\.person_id) FROM")
+    for label in ("organizations list", "people list"):
+        statements = [statement for page, statement, _ in captured if page == label]
+        assert statements, label
+        assert not [s for s in statements if whole.search(" ".join(s.split()))], label
