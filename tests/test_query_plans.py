@@ -189,3 +189,13 @@ def test_province_lists_look_up_helpers_per_row(captured):
         statements = [statement for page, statement, _ in captured if page == label]
         assert statements, label
         assert not [s for s in statements if whole.search(" ".join(s.split()))], label
+
+
+def test_overdue_counts_read_only_what_they_count(captured):
+    """The overdue list's counts by category, age and chase state select the columns they
+    count, not a subquery of every column of the records (built anew, in Python, on each
+    request)."""
+    counts = [statement for page, statement, _ in captured
+              if page == "overdue records" and "count(" in statement and "FROM support_record" in statement]
+    assert counts
+    assert not [s for s in counts if "support_record.description" in s]

@@ -102,7 +102,10 @@ def tallies(user, region: Region | None, filters: OverdueFilters) -> tuple[dict[
     province's pending records costs tens of ms). A record overdue for more than ``age``
     days is one submitted before ``overdue_cutoff(age)``; within the overdue ones that is
     what ``overdue(min_days=age)`` selects."""
-    rows = overdue(user, region).order_by(None).subquery()
+    # the two columns counted only: a subquery of every column of the records costs ~2 ms
+    # of Python a request to build (its column collection), for nothing the counts read
+    rows = (overdue(user, region).order_by(None)
+            .with_only_columns(SupportRecord.category, SupportRecord.submitted_at, maintain_column_froms=True).subquery())
     ages = db.session.execute(
         select(rows.c.category, func.count(),
                *(func.count(case((rows.c.submitted_at < overdue_cutoff(days), 1))) for days in AGES))
@@ -123,10 +126,12 @@ def chase_counts(user, region: Region | None, filters: OverdueFilters, total: in
     (``total``: those records' number, if known: ``tallies``)."""
     listed = filters.query(user, region, chase=False).order_by(None)
     if total is None:
-        total = db.session.scalar(select(func.count()).select_from(listed.subquery())) or 0
+        total = db.session.scalar(select(func.count()).select_from(
+            listed.with_only_columns(SupportRecord.id, maintain_column_froms=True).subquery())) or 0
     # the states of the listed records that were ever chased or escalated (a few), instead
     # of testing every overdue record's chase state; the others are all "none"
-    chased = listed.where(SupportRecord.id.in_(chased_record_ids())).subquery()
+    chased = (listed.where(SupportRecord.id.in_(chased_record_ids()))
+              .with_only_columns(SupportRecord.id, maintain_column_froms=True).subquery())
     states = [s for s in CHASE_STATES if s != "none"]
     *found, not_none = db.session.execute(select(
         *(func.count(case((record_state_clause(chased.c.id, state), 1))) for state in states),
