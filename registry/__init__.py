@@ -36,9 +36,16 @@ def create_app(config: dict | None = None) -> Flask:
         # every few requests (a pause of tens of milliseconds, the lists' p95). Not under
         # tests, which create many apps and let them go.
         gc.freeze()
-        if _freeze_survivors not in gc.callbacks:
-            gc.callbacks.append(_freeze_survivors)
+        app.before_request(_watch_collections)
     return app
+
+
+def _watch_collections() -> None:
+    """From a process's first request on (a web worker's: not a CLI command's, such as the
+    job worker's import, whose rows may be alive at a full collection), the survivors of
+    its first full collections are frozen too (``_freeze_survivors``)."""
+    if _freeze_survivors not in gc.callbacks:
+        gc.callbacks.append(_freeze_survivors)
 
 
 _SURVIVOR_FREEZES = [3]  # full collections left whose survivors are frozen

@@ -28,10 +28,13 @@ def test_the_first_full_collections_freeze_their_survivors(monkeypatch):
         gc.unfreeze()
 
 
-def test_an_app_outside_tests_installs_the_callback(monkeypatch):
+def test_an_app_outside_tests_installs_the_callback_at_its_first_request(monkeypatch):
     monkeypatch.setattr(gc, "callbacks", list(gc.callbacks))
     monkeypatch.setattr(gc, "freeze", lambda: None)  # this process's objects stay collectable
     app = registry.create_app({"TESTING": False, "SECRET_KEY": "x", "DATA_KEY": "x",
                                "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert not app.testing
+    assert registry._freeze_survivors not in gc.callbacks  # a CLI command's process: none
+    for _ in range(2):
+        assert app.test_client().get("/favicon.ico").status_code == 302
     assert gc.callbacks.count(registry._freeze_survivors) == 1
