@@ -380,8 +380,9 @@ AHEAD_ROWS = 5000  # a unit's own records are copied in chunks of so many while 
 class Ahead:
     """A unit's own new records, copied into the table chunk by chunk on a worker thread
     (``bulk.StreamedCopy``) while the import checks its later rows, their audit events
-    hashed onto their chains as each chunk goes (``Chain.ahead``), and at the end counted
-    for the summaries on the same thread. SQLite only: the transaction is the one writer,
+    hashed onto their chains as each chunk goes (``Chain.ahead``) and inserted after the
+    chunk on the same thread (``Ahead.store``: the commit takes them as they are), and at
+    the end counted for the summaries there too. SQLite only: the transaction is the one writer,
     so the ids are the table's next ones and the chains' heads stay those read at the start.
     A row that fails later rolls everything back (``run_import``); ``_insert`` finishes."""
 
@@ -422,7 +423,9 @@ class Ahead:
         ids = range(self.next_id, self.next_id + len(values))
         self.next_id += len(values)
         self.copy.add(_rows_in(values, ids))
-        self.events.add(_events(values, ids, self.unit.id, self.fixed, self.now.isoformat(), "导入并提交村确认："))
+        hashed = self.events.add(_events(values, ids, self.unit.id, self.fixed, self.now.isoformat(), "导入并提交村确认："))
+        # the events go into their table after the chunk's records, while the next rows are checked
+        self.copy.call(lambda conn: self.events.store(conn, hashed))
 
     def finish(self, ok: bool) -> None:
         """The last chunk and the summaries' count (all passed), or only the wait (a row failed)."""

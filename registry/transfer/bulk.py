@@ -80,7 +80,7 @@ class StreamedCopy:
     """SQLite: rows copied into ``table`` chunk by chunk on a worker thread while the caller
     goes on with Python work (an import checking its later rows): each chunk given to
     ``add`` is converted and written by ``staged_inserting``, in the order given, on the
-    caller's connection ``conn``. The caller may still use the connection meanwhile: a
+    caller's connection ``conn`` (and each function given to ``call`` run in its turn). The caller may still use the connection meanwhile: a
     statement it runs first waits until every chunk given so far is in (the connection
     runs one statement at a time). ``close`` waits for the last chunk, runs ``then`` (a
     function of the connection) after it on the worker, and raises the worker's error, if
@@ -100,6 +100,10 @@ class StreamedCopy:
         if rows:
             self.chunks.put(rows)
 
+    def call(self, work) -> None:
+        """Run ``work`` (a function of the connection) on the worker after the chunks given so far."""
+        self.chunks.put(work)
+
     def _run(self) -> None:
         conn = self.conn
         while True:
@@ -110,7 +114,7 @@ class StreamedCopy:
                 if self.failed:
                     continue  # the rest is not written: the caller raises the first error and rolls back
                 if callable(chunk):
-                    self.result.append(chunk(conn))
+                    chunk(conn)
                 else:
                     with staged_inserting(conn, self.table, self.keys, _driver_rows(conn, self.table, self.keys, chunk),
                                           self.fixed, meanwhile=False):
@@ -131,7 +135,7 @@ class StreamedCopy:
         self.closed = True
         event.remove(self.conn, "before_cursor_execute", self._wait_unless_worker)
         if then is not None and not abandon:
-            self.chunks.put(then)
+            self.chunks.put(lambda conn: self.result.append(then(conn)))
         self.chunks.put(None)
         self.worker.join()
         if self.failed and not abandon:
