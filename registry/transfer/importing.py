@@ -359,6 +359,7 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
     # cell is looked up once, its code or its error remembered
     chosen: dict[tuple, tuple[Any, dict | None]] = {}
     coded = [(f.key, f.codes) for f in spec.coded]
+    completed = False
     try:
         for offset, cells in enumerate(body):
             number = report.header_row + offset + 1
@@ -407,8 +408,9 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
                 spec.passed(clean, ctx)
             if progress is not None and offset % 1000 == 0:
                 progress(offset, total)
-    finally:
-        wrote_ahead = spec.checked(ctx, report.ok)
+        completed = True
+    finally:  # also when a check raised: what was written ahead is waited for (the caller rolls back)
+        wrote_ahead = spec.checked(ctx, completed and report.ok)
     if wrote_ahead and not report.ok:
         db.session.rollback()
     if report.rows == 0 and report.ok:
