@@ -179,7 +179,7 @@ def test_events_stored_ahead_are_kept_by_the_commit(db, make_user, monkeypatch):
     chain.write(ahead)
     record("import_records", "SupportRecord", actor=user, region_code="433101000000", after={"rows": 5}, summary="导入")
     if sqlite:  # only the later event is hashed and inserted by the commit
-        link, insert_events = services._Linker.link, services._insert_events
+        link = services._Linker.link
         monkeypatch.setattr(services._Linker, "link", lambda self, shared, items: (
             link(self, shared, items) if len(items) == 1 else pytest.fail("hashed again at the commit")))
         monkeypatch.setattr(services, "_insert_events", lambda *args: pytest.fail("inserted again at the commit"))

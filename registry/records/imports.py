@@ -22,6 +22,8 @@ confirmed records comes back awaiting confirmation). New records are written in 
 insert, their audit events in one batch (``audit.services.open_chain``, made and
 hashed while the database copies the records in) and the dashboard summaries in one bulk
 step (``summary.add_records``), which gives the figures the per-flush listener would.
+On SQLite a unit's own new records are copied in chunks, with their audit events, while
+the later rows are still checked (``Ahead``); a row that fails rolls them back.
 Records already stored under the same 编号 are refused, or, when the user chose to update,
 saved through ``filing.update_record`` (the form's edit: audited, only while the rules let
 the filer edit, and sent to the village again).
@@ -144,7 +146,10 @@ class Context:
     units: dict[int, Unit] = dataclass_field(default_factory=dict)
     # cells seen before: a ledger names the same few villages (and units) on every row
     seen: dict = dataclass_field(default_factory=dict)
-    ahead: Ahead | None = None  # a unit's own new records, copied in while later rows are checked (SQLite)
+    # a unit's own records on SQLite are copied in while later rows are checked (on a unit's
+    # behalf, rows of many units, and elsewhere they are written after the checks)
+    streams: bool = False
+    ahead: Ahead | None = None
 
     def unit(self, organization_id: int) -> Unit:
         found = self.units.get(organization_id)
@@ -222,6 +227,7 @@ class RecordImport(ImportKind):
         if within is None:  # a unit's own records (``filer_for`` refuses whoever may not file at all)
             ctx.own = ctx.unit(filing.filer_for(user).organization_id)
             ctx.own.own = True
+            ctx.streams = db.session.connection().dialect.name == "sqlite"
         return ctx
 
     def check(self, values, ctx: Context) -> RecordRow:
@@ -296,11 +302,9 @@ class RecordImport(ImportKind):
     def passed(self, clean: RecordRow, ctx: Context) -> None:
         """A unit's own new record (SQLite): copied in with the rows before it, a chunk at a
         time, while the later rows are checked (``Ahead``)."""
-        if ctx.within is not None:  # on a unit's behalf: rows of many units, written after the checks
+        if not ctx.streams:
             return
         if ctx.ahead is None:
-            if db.session.connection().dialect.name != "sqlite":
-                return
             ctx.ahead = Ahead.start(ctx.own, ctx.user)
         ctx.ahead.add(clean)
 
