@@ -444,3 +444,66 @@ def test_an_import_at_a_whole_second_finds_the_records_it_wrote(db, world, login
     response = _post(login_as(world.unit), _csv([_row(world.village, "W-1"), _row(world.village, "W-2")]))
     assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
     assert [r.created_at for r in _records()] == [datetime(2026, 3, 1, 8, 0, 0)] * 2
+
+
+def _chunked_import(db, world, login_as, monkeypatch, rows, seen_at=None):
+    """Import ``rows`` with the unit's records copied ahead three at a time; ``seen_at``:
+    the row whose check first counts the records the transaction holds (returned)."""
+    from registry.records import imports
+    from registry.records.models import SupportRecord
+
+    monkeypatch.setattr(imports, "AHEAD_ROWS", 3)
+    seen = []
+    check = imports.RecordImport.check
+
+    def counting(self, values, ctx):
+        if values["reference"] == seen_at:  # a read of the connection while chunks are being copied
+            seen.append(db.session.scalar(select(func.count()).select_from(SupportRecord)))
+        return check(self, values, ctx)
+
+    monkeypatch.setattr(imports.RecordImport, "check", counting)
+    return _post(login_as(world.unit), _csv(rows)), seen
+
+
+def test_a_units_records_are_copied_in_while_later_rows_are_checked(db, world, login_as, monkeypatch):
+    """A unit's own records go into the table a chunk at a time while the later rows are
+    still checked; a read of the database meanwhile waits for the chunks given so far. The
+    records, their audit events (in the rows' order, on their chains) and the summaries
+    are what an import after the checks gives."""
+    from registry.records.models import SupportRecord
+    from tests.summaries import assert_summaries_exact
+
+    file_record(world.unit, world.village.code, status="submitted", amount="100.10", category="health")
+    db.session.commit()
+    before = _count()
+    events = db.session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
+    rows = [_row(world.village if i % 3 else world.posted_village, f"C-{i}", 帮扶类别=("产业", "医疗卫生", "教育")[i % 3],
+                 帮扶日期=_day(i * 40)) for i in range(1, 12)]
+    response, seen = _chunked_import(db, world, login_as, monkeypatch, rows, seen_at="C-8")
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    # SQLite: two chunks of three in before the eighth row was checked (elsewhere written after the checks)
+    assert seen == [before + 6 if db.engine.dialect.name == "sqlite" else before]
+    stored = db.session.scalars(select(SupportRecord).where(SupportRecord.reference.like("C-%"))
+                                .order_by(SupportRecord.id)).all()
+    assert [r.reference for r in stored] == [f"C-{i}" for i in range(1, 12)]
+    created = db.session.scalars(select(AuditEvent).where(AuditEvent.id > events).order_by(AuditEvent.id)).all()
+    assert [(e.action, e.entity_id) for e in created] == [("create", str(r.id)) for r in stored] + [("import_records", "")]
+    assert [e.after for e in created[:-1]] == [canonical(snapshot(r)) for r in stored]
+    assert verify_chain().ok
+    assert_summaries_exact()
+
+
+def test_a_row_failing_after_records_were_copied_ahead_leaves_nothing_written(db, world, login_as, monkeypatch):
+    from tests.summaries import assert_summaries_exact
+
+    before = _count()
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    rows = [_row(world.village, f"F-{i}") for i in range(1, 10)] + [_row(world.village, "F-10", 帮扶日期="明天")]
+    response, seen = _chunked_import(db, world, login_as, monkeypatch, rows, seen_at="F-10")
+    assert response.status_code == 422
+    # SQLite: the nine rows before it were in the transaction (three chunks)
+    assert seen == [before + 9 if db.engine.dialect.name == "sqlite" else before]
+    assert "帮扶日期" in response.get_data(as_text=True)
+    assert _count() == before and db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
+    assert verify_chain().ok
+    assert_summaries_exact()
