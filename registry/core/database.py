@@ -473,13 +473,21 @@ def _after_transaction_end(session, transaction) -> None:
 
 
 def listen_before_commit() -> None:
-    """Run the ``before_commit`` steps on every commit from now on (idempotent)."""
+    """Run the ``before_commit`` steps on every commit from now on (idempotent; once it
+    has run it only reads a flag)."""
+    global _listening
+    if _listening:
+        return
     from sqlalchemy.orm import Session
 
     for name, handler in (("before_commit", _before_commit), ("after_soft_rollback", _after_soft_rollback),
                           ("after_transaction_end", _after_transaction_end), ("before_flush", _before_flush)):
         if not event.contains(Session, name, handler):
             event.listen(Session, name, handler)
+    _listening = True
+
+
+_listening = False
 
 
 def refresh_planner_statistics() -> None:
