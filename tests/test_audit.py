@@ -111,3 +111,38 @@ def test_the_trail_shows_and_exports_contact_phones_masked_and_still_verifies(db
     body = viewer.get("/audit/export.csv").get_data(as_text=True)
     assert "138****5678" in body and "13812345678" not in body and "13900001111" not in body
     assert verify_chain().ok
+
+
+def test_a_snapshot_is_what_storing_it_and_reading_it_back_gives(db, make_user):
+    """``snapshot`` builds the event's values directly: they must be exactly what the
+    canonical JSON of the columns reads back as (dates, decimals, times, None, text,
+    flags, a JSON column), in key order, and hidden columns stay hidden."""
+    import json
+
+    from sqlalchemy import inspect
+
+    from registry.audit.services import canonical, snapshot
+    from tests.factories import make_org, make_pairing, make_person, make_village
+    from tests.factories_records import file_record
+
+    village = make_village()
+    org = make_org()
+    make_pairing(org, village.code)
+    unit = make_user("unit", "snap_unit", organization_id=org.id)
+    chief = make_user("village", "snap_village", village_code=village.code)
+    record = file_record(unit, village.code, status="confirmed", village_user=chief, amount="1234.50")
+    person = make_person(org)
+    for obj in (record, org, person, village, unit):
+        mapper = inspect(obj).mapper
+        values = {}
+        for attr in mapper.column_attrs:
+            value = getattr(obj, attr.key)
+            hidden = attr.columns[0].info.get("sensitive")
+            values[attr.key] = (None if value is None else "[受保护]") if hidden else value
+        expected = json.loads(canonical(values))
+        got = snapshot(obj)
+        assert got == expected
+        assert list(got) == list(expected)
+        assert canonical(got) == canonical(expected)
+    assert snapshot(person)["id_number_encrypted"] == "[受保护]"
+    assert isinstance(snapshot(record)["amount"], str) and snapshot(record)["record_date"] == record.record_date.isoformat()

@@ -361,10 +361,18 @@ def _after_rollback(session: Session) -> None:
 
 
 def listen() -> None:
-    """Link the events before every commit and checkpoint after it (idempotent)."""
+    """Link the events before every commit and checkpoint after it (idempotent; called
+    for every event recorded, so once it has run it only reads a flag)."""
+    global _listening
+    if _listening:
+        return
     from ..core.database import listen_before_commit
 
     listen_before_commit()
     for name, handler in (("after_commit", _after_commit), ("after_rollback", _after_rollback)):
         if not event.contains(Session, name, handler):
             event.listen(Session, name, handler)
+    _listening = True
+
+
+_listening = False

@@ -58,17 +58,35 @@ def canonical(data) -> str | None:
 
 
 def snapshot(obj) -> dict:
-    """Column values of ``obj``; columns marked ``info={'sensitive': True}`` are hidden."""
+    """Column values of ``obj``; columns marked ``info={'sensitive': True}`` are hidden.
+
+    The values as storing the event and reading it back give them (what ``canonical``
+    writes, read back by ``json.loads``), in key order, so the stored form and the hashed
+    form are identical: plain text, numbers, booleans and None as they are, dates and
+    times in ISO form, decimals as text; any other value (a JSON column's) goes through
+    ``canonical`` and back. Built directly: one encoding an event (by ``record``) instead
+    of three."""
     out = {}
-    for attr in inspect(obj).mapper.column_attrs:
-        column = attr.columns[0]
-        if column.info.get("sensitive"):
-            value = getattr(obj, attr.key)
-            out[attr.key] = None if value is None else "[受保护]"
-            continue
-        out[attr.key] = getattr(obj, attr.key)
-    # round-trip so the stored form and the hashed form are identical
-    return json.loads(canonical(out))
+    for key, sensitive in _snapshot_columns(inspect(obj).mapper):
+        value = getattr(obj, key)
+        if sensitive:
+            out[key] = None if value is None else "[受保护]"
+        else:
+            kind = value.__class__
+            out[key] = (value if kind in _AS_IS else value.isoformat() if kind in _ISO else str(value)
+                        if kind is Decimal else json.loads(canonical(value)))
+    return out
+
+
+_AS_IS = frozenset({str, int, float, bool, type(None)})  # exactly these types: a subclass (an enum) is not
+_ISO = frozenset({date, datetime})
+
+
+@functools.cache
+def _snapshot_columns(mapper) -> tuple[tuple[str, bool], ...]:
+    """(attribute key, sensitive) of the mapper's columns, by key (the order a stored
+    snapshot reads back in)."""
+    return tuple(sorted((attr.key, bool(attr.columns[0].info.get("sensitive"))) for attr in mapper.column_attrs))
 
 
 _HASHED = ("prev_hash", "id", "actor_id", "actor", "action", "entity_type", "entity_id", "summary", "region_code",

@@ -764,13 +764,20 @@ def upsert_rows(conn, stmt, columns: tuple, rows: list[tuple]) -> None:
         conn.execute(stmt, [dict(zip(columns, row)) for row in rows])
         return
     sql, processors = compiled
-    conn.exec_driver_sql(sql, [tuple(value if process is None else process(value)
-                                     for value, process in zip(row, processors)) for row in rows])
+    if processors:  # only the columns that have a conversion (the amounts), in place
+        converted = []
+        for row in rows:
+            row = list(row)
+            for i, process in processors:
+                row[i] = process(row[i])
+            converted.append(tuple(row))
+        rows = converted
+    conn.exec_driver_sql(sql, rows)
 
 
 def _positional(dialect, stmt, columns: tuple) -> tuple[str, tuple] | None:
     """SQLite: ``stmt`` as the driver runs it, with one parameter a column of ``columns``
-    in order, and each column type's conversion of a value (None: none); None elsewhere
+    in order, and (position, conversion) of the columns whose type converts a value; None elsewhere
     or in another order. Built once a statement."""
     if dialect.name != "sqlite":
         return None
@@ -778,7 +785,8 @@ def _positional(dialect, stmt, columns: tuple) -> tuple[str, tuple] | None:
         compiled = stmt.compile(dialect=dialect)
         processors = getattr(compiled, "_bind_processors", None)
         _POSITIONAL[stmt] = (None if processors is None or tuple(compiled.positiontup or ()) != columns
-                             else (compiled.string, tuple(processors.get(name) for name in columns)))
+                             else (compiled.string, tuple((i, processors[name]) for i, name in enumerate(columns)
+                                                          if processors.get(name) is not None)))
     return _POSITIONAL[stmt]
 
 

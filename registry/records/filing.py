@@ -6,11 +6,12 @@ broken rule they raise ``RuleViolation`` with Chinese messages keyed by form fie
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy import Date, and_, bindparam, event, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -101,12 +102,19 @@ event.listen(Session, "do_orm_execute", _forget_bound_on_write)
 
 
 def _read_bound_regions(organization_id: int, today) -> list[tuple[str, str, str]]:
-    pairings = select(Pairing.region_code).where(Pairing.organization_id == organization_id, Pairing.start_date <= today)
-    postings = select(Posting.region_code).where(Posting.organization_id == organization_id, Posting.start_date <= today)
-    rows = db.session.execute(
-        select(Region.code, Region.level, Region.code.in_(pairings)).where(or_(Region.code.in_(pairings), Region.code.in_(postings)))
-    ).all()
+    rows = db.session.execute(_bound_statement(), {"organization_id": organization_id, "today": today}).all()
     return [(code, level, "pairing" if from_pairing else "posting") for code, level, from_pairing in rows]
+
+
+@functools.cache
+def _bound_statement():
+    """The look-up of ``_read_bound_regions``, built once (every filing asks it: building
+    the statement and its cache key cost more than running it)."""
+    org, today = bindparam("organization_id"), bindparam("today", type_=Date)
+    pairings = select(Pairing.region_code).where(Pairing.organization_id == org, Pairing.start_date <= today)
+    postings = select(Posting.region_code).where(Posting.organization_id == org, Posting.start_date <= today)
+    return select(Region.code, Region.level, Region.code.in_(pairings)).where(
+        or_(Region.code.in_(pairings), Region.code.in_(postings)))
 
 
 def _village_condition(organization_id: int, within: Region | None = None):
