@@ -87,5 +87,3 @@ def test_sqlite_runs_in_wal_with_immediate_writes(app, db):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
-        # read through a memory map shared by the workers (core.database.MMAP_BYTES)
-        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 1 << 30

@@ -33,12 +33,6 @@ from ..extensions import db
 _begin_mode: contextvars.ContextVar[str] = contextvars.ContextVar("sqlite_begin_mode", default="IMMEDIATE")
 
 BUSY_TIMEOUT_MS = 30_000
-# A file database is read through a memory map of up to this size rather than by a read()
-# into each connection's own page cache: a worker's cache is dropped whenever another
-# worker has committed (every write request, with several workers writing), and its
-# pages were then read and copied in again, statement after statement. Mapped, they are
-# the kernel's page cache itself, shared by the workers. Writes still go through write().
-MMAP_BYTES = 1 << 30
 
 
 def is_sqlite(engine: Engine | None = None) -> bool:
@@ -64,7 +58,6 @@ def configure_engine(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
-            cur.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         cur.close()
 
     queue = _write_queue_path(engine)
