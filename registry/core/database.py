@@ -550,6 +550,12 @@ def _work_mem(conn, kib: int):
     return _settings(conn, work_mem=f"{int(kib)}kB")
 
 
+def postgres_settings(conn, **values: str):
+    """On PostgreSQL, the given settings for the transaction while within (``SET LOCAL``),
+    then its own again; no-op elsewhere."""
+    return _settings(conn, **values) if conn.dialect.name == "postgresql" else nullcontext()
+
+
 @contextmanager
 def _settings(conn, **values: str):
     """PostgreSQL: the given settings for the transaction while within, then its own again."""
