@@ -142,3 +142,29 @@ def test_a_bulk_load_with_its_foreign_keys_added_after_still_checks_them(db):
     with pytest.raises(IntegrityError), indexes_after(conn, ["pairing"], foreign_keys=True):
         conn.execute(insert(Pairing.__table__), [dict(row, organization_id=org.id + 999)])
     db.session.rollback()
+
+
+def test_a_refill_that_changes_nothing_writes_nothing_to_the_real_table(db):
+    """The differences are found in one pass (a full join into a diff table): the real
+    table is read once and, the refill being the same, no statement writes to it."""
+    from sqlalchemy import event
+
+    conn = db.session.connection()
+    _fill(conn, {"430102001001": (1, "10.00"), "430102001002": (2, "20.00")})
+    before = _totals(conn)
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with rewritten(conn, (SupportTotal.__table__,)):
+            _fill(conn, {"430102001001": (1, "10.00"), "430102001002": (2, "20.00")})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert _totals(conn) == before
+    real = ("main.support_total", "public.support_total")
+    writes = [s for s in seen if s.startswith(("DELETE", "UPDATE", "INSERT")) and any(r in s for r in real)]
+    assert writes == []
+    db.session.rollback()

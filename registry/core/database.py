@@ -558,6 +558,12 @@ def _work_mem(conn, kib: int):
     return _settings(conn, work_mem=f"{int(kib)}kB")
 
 
+def postgres_settings(conn, **values: str):
+    """On PostgreSQL, the given settings for the transaction while within (``SET LOCAL``),
+    then its own again; no-op elsewhere."""
+    return _settings(conn, **values) if conn.dialect.name == "postgresql" else nullcontext()
+
+
 @contextmanager
 def _settings(conn, **values: str):
     """PostgreSQL: the given settings for the transaction while within, then its own again."""
@@ -757,10 +763,8 @@ def rewritten(conn, tables, *, indexes_later: bool = False):
             conn.exec_driver_sql(f"CREATE TEMP TABLE {quote(name)} AS SELECT * FROM {real}.{quote(name)} WHERE 1 = 0")  # noqa: S608  # nosec B608
         with indexes_after(conn, empty):
             yield
-        # PostgreSQL: each merge is one hash join of the two tables (a sort of millions of
-        # rows by their text keys costs several times more, probing the real table's key
-        # index row by row more still), and not compiled (JIT: seconds at these row counts)
-        with _settings(conn, enable_mergejoin="off", enable_nestloop="off", jit="off") if postgres else nullcontext():
+        # PostgreSQL: not compiled (JIT: seconds at these row counts)
+        with _settings(conn, jit="off") if postgres else nullcontext():
             for table in tables:
                 _merge_shadow(conn, table, _natural_key(table), real, shadow, quote)
         for name in names:
@@ -823,19 +827,68 @@ def _natural_key(table) -> tuple[str, ...]:
 def _merge_shadow(conn, table, key: tuple[str, ...], real: str, shadow: str, quote) -> None:
     """Bring ``real``.table to the contents of its ``shadow`` (``rewritten``): delete the
     keys it no longer has, update the rows whose values differ, insert the new keys. The
-    id, if any, is the real table's own (kept for a kept row, given for a new one)."""
+    id, if any, is the real table's own (kept for a kept row, given for a new one).
+
+    The differences are found in one pass over both tables, a full join on the key into a
+    temporary table (on PostgreSQL one hash join; on SQLite the shadow read in order, each
+    row looked up along the real table's unique index, then the real rows no shadow row
+    met), then applied from it (usually empty or small) along the real table's key index:
+    a rebuild that changes nothing reads each table once and writes nothing (a join per
+    kind of change before: three hash joins of the two tables). On SQLite before 3.39
+    (no FULL JOIN): a join per kind of change."""
+    postgres = conn.dialect.name == "postgresql"
+    if not postgres and sqlite3.sqlite_version_info < (3, 39):
+        _merge_shadow_by_kind(conn, table, key, real, shadow, quote)
+        return
+    name, diff = quote(table.name), quote(f"merge_{table.name}")
+    values = [c.name for c in table.columns if c.name not in key and c.name != "id"]
+    changed = " OR ".join(f"o.{quote(v)} IS DISTINCT FROM n.{quote(v)}" if postgres
+                          else f"o.{quote(v)} IS NOT n.{quote(v)}" for v in values)
+    same_key = " AND ".join(f"n.{quote(k)} = o.{quote(k)}" for k in key)
+    first = quote(key[0])  # the key's columns are NOT NULL: a null one is a row missing on that side
+    picked = [f"coalesce(n.{quote(k)}, o.{quote(k)}) AS {quote(k)}" for k in key] + [f"n.{quote(v)}" for v in values]
+    if postgres:
+        conn.exec_driver_sql(f"ANALYZE {shadow}.{name}")  # no autovacuum for temporary tables
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {shadow}.{diff}")
+    # PostgreSQL: a hash join (a sort of millions of rows by their text keys costs several
+    # times more, probing the real table's key index row by row more still)
+    with _settings(conn, enable_mergejoin="off", enable_nestloop="off") if postgres else nullcontext():
+        # table and column names only (the models'), quoted by the dialect: no value of anyone's
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {diff} AS SELECT {', '.join(picked)}, "  # noqa: S608  # nosec B608
+            f"CASE WHEN n.{first} IS NULL THEN 'd' WHEN o.{first} IS NULL THEN 'i' ELSE 'u' END AS change_kind "
+            f"FROM {shadow}.{name} AS n FULL JOIN {real}.{name} AS o ON {same_key} "
+            f"WHERE n.{first} IS NULL OR o.{first} IS NULL" + (f" OR {changed}" if values else ""))
+    counts = dict(conn.exec_driver_sql(f"SELECT change_kind, count(*) FROM {shadow}.{diff} "  # noqa: S608  # nosec B608
+                                       "GROUP BY change_kind").all())
+    if counts and postgres:
+        conn.exec_driver_sql(f"ANALYZE {shadow}.{diff}")
+    keys = ", ".join(quote(k) for k in key)
+    if counts.get("d"):
+        conn.exec_driver_sql(f"DELETE FROM {real}.{name} WHERE ({keys}) IN "  # noqa: S608  # nosec B608
+                             f"(SELECT {keys} FROM {shadow}.{diff} WHERE change_kind = 'd')")
+    if counts.get("u"):
+        assign = ", ".join(f"{quote(v)} = d.{quote(v)}" for v in values)
+        d_key = " AND ".join(f"d.{quote(k)} = o.{quote(k)}" for k in key)
+        conn.exec_driver_sql(f"UPDATE {real}.{name} AS o SET {assign} "  # noqa: S608  # nosec B608
+                             f"FROM {shadow}.{diff} AS d WHERE d.change_kind = 'u' AND {d_key}")
+    if counts.get("i"):
+        columns = ", ".join(quote(c) for c in (*key, *values))
+        conn.exec_driver_sql(f"INSERT INTO {real}.{name} ({columns}) SELECT {columns} "  # noqa: S608  # nosec B608
+                             f"FROM {shadow}.{diff} WHERE change_kind = 'i'")
+    conn.exec_driver_sql(f"DROP TABLE {shadow}.{diff}")
+
+
+def _merge_shadow_by_kind(conn, table, key: tuple[str, ...], real: str, shadow: str, quote) -> None:
+    """``_merge_shadow`` on a SQLite without FULL JOIN: a join per kind of change."""
     name = quote(table.name)
     values = [c.name for c in table.columns if c.name not in key and c.name != "id"]
     same_key = " AND ".join(f"n.{quote(k)} = o.{quote(k)}" for k in key)
-    changed = " OR ".join(f"o.{quote(v)} IS DISTINCT FROM n.{quote(v)}" if conn.dialect.name == "postgresql"
-                          else f"o.{quote(v)} IS NOT n.{quote(v)}" for v in values)
+    changed = " OR ".join(f"o.{quote(v)} IS NOT n.{quote(v)}" for v in values)
     columns = ", ".join(quote(c) for c in (*key, *values))
-    if conn.dialect.name == "sqlite":
-        # the shadow has no index: one on its key, or every NOT EXISTS below scans it
-        conn.exec_driver_sql(f"CREATE INDEX {shadow}.{quote('shadow_' + table.name)} ON {name} "
-                             f"({', '.join(quote(k) for k in key)})")
-    else:
-        conn.exec_driver_sql(f"ANALYZE {shadow}.{name}")  # no autovacuum for temporary tables
+    # the shadow has no index: one on its key, or every NOT EXISTS below scans it
+    conn.exec_driver_sql(f"CREATE INDEX {shadow}.{quote('shadow_' + table.name)} ON {name} "
+                         f"({', '.join(quote(k) for k in key)})")
     # table and column names only (the models'), quoted by the dialect: no value of anyone's
     conn.exec_driver_sql(f"DELETE FROM {real}.{name} AS o WHERE NOT EXISTS "  # noqa: S608  # nosec B608
                          f"(SELECT 1 FROM {shadow}.{name} AS n WHERE {same_key})")
