@@ -207,7 +207,8 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
 
     Only the wanted kinds' statements are built (building them costs more than running
     most of them: a page of one kind asked for all eleven); ``counting`` (the counts
-    alone are wanted): a kind the gaps by day count has no statement, only its count."""
+    alone are wanted): a kind about active postings has no statement, only its core (the
+    lines over the postings alone) or, where the gaps by day hold it, only its count."""
     today = today or local_today()
     cfg = current_app.config
     lo, hi = region.range()
@@ -228,21 +229,22 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
                 # in the default order (by start), a range over every start steers SQLite's
                 # planner to ix_posting_active_start, read in that order (no sort of every line)
                 ordered = rows if sort else rows.where(Posting.start_date.between(date.min, date.max))
-                core = (rows, _sorted(postings()[0], place, sort), ordered, by_day.get(kind))
+                core = (rows, _sorted(postings("named"), place, sort), ordered, by_day.get(kind))
             out.append((kind, _sorted(stmt, place, sort), to_item, place, core))
 
     def add_active(kind, build, to_item, build_core=None):
         """A kind about active postings: ``build(lines)`` is its statement over ``lines``,
         the active postings named (and ``build_core``'s, or else ``build``'s, over them
-        alone: its ``core``), called only when the kind is wanted and, to count it, only
-        when the gaps by day do not hold its count."""
+        alone: its ``core``), called only when the kind is wanted; to count it (``counting``)
+        only the core is built, and only when the gaps by day do not hold its count."""
         if kind not in wanted:
             return
-        if counting and by_day.get(kind) is not None:
-            out.append((kind, None, to_item, "place_code", (None, None, None, by_day[kind])))
+        if counting:  # the count alone: from the gaps by day, else over the postings alone
+            count = by_day.get(kind)
+            rows = (build_core or build)(postings("alone")) if count is None else None
+            out.append((kind, None, to_item, "place_code", (rows, None, None, count)))
             return
-        active, core = postings()
-        add(kind, build(active), to_item, "place_code", (build_core or build)(core))
+        add(kind, build(postings("named")), to_item, "place_code", (build_core or build)(postings("alone")))
 
     # the village lines: over the villages' summary (one row per village, kept exact on
     # every flush), counted without naming them (``_village_gaps``)
@@ -257,23 +259,26 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
             named, count = _village_gaps(region, condition)
             add(kind, named, lambda r, detail=detail: _village_item(r.code, r.name, detail(r)), core=count)
 
-    lines: list[tuple] = []
+    lines: dict[str, object] = {}
 
-    def postings() -> tuple:
-        """(the active postings of the region named, the same over the posting table
-        alone), built once and only for a kind about them that is wanted."""
-        if not lines:
-            lines.append((
-                select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date,
-                       Posting.planned_end, Posting.region_code.label("place_code"), Posting.person_id, Posting.role)
-                .join(Person, Person.id == Posting.person_id)
-                .join(Region, Region.code == Posting.region_code)
-                .where(Posting.is_active, region.within(Posting.region_code))
-                .order_by(Posting.start_date, Posting.id),
-                select(Posting.id, Posting.start_date, Posting.region_code.label("place_code"))
-                .where(Posting.is_active, region.within(Posting.region_code)).order_by(Posting.start_date, Posting.id),
-            ))
-        return lines[0]
+    def postings(which: str):
+        """The active postings of the region "named" (their person and place joined), or
+        "alone" (over the posting table): built once, and only for a kind about them that
+        is wanted."""
+        if which not in lines:
+            if which == "named":
+                lines[which] = (
+                    select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date,
+                           Posting.planned_end, Posting.region_code.label("place_code"), Posting.person_id, Posting.role)
+                    .join(Person, Person.id == Posting.person_id)
+                    .join(Region, Region.code == Posting.region_code)
+                    .where(Posting.is_active, region.within(Posting.region_code))
+                    .order_by(Posting.start_date, Posting.id))
+            else:
+                lines[which] = (select(Posting.id, Posting.start_date, Posting.region_code.label("place_code"))
+                                .where(Posting.is_active, region.within(Posting.region_code))
+                                .order_by(Posting.start_date, Posting.id))
+        return lines[which]
 
     try:
         from ..training.checks import missing_pre_posting, missing_yearly, yearly_required
