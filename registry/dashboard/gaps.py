@@ -173,7 +173,8 @@ EXPORT_HEADERS = ("缺口类型", "对象", "县（市、区）", "乡镇（街�
 def gap_counts(region: Region, kinds: list[str] | None = None, today: date | None = None,
                chase: str = "") -> dict[str, int]:
     """{kind: number of lines} of the worklist (of ``kinds``), in the order of ``GAP_KINDS``."""
-    return {kind: _count(stmt, core) for kind, stmt, _to_item, _place, core in _sources(region, kinds, today, "", chase)}
+    return {kind: _count(stmt, core)
+            for kind, stmt, _to_item, _place, core in _sources(region, kinds, today, "", chase, counting=True)}
 
 
 def gap_count(region: Region, kinds: list[str] | None = None, today: date | None = None, chase: str = "") -> int:
@@ -195,13 +196,19 @@ def gap_rows(region: Region, kinds: list[str] | None = None, sort: str = "", tod
                    item["detail"], (state.text if state else "未催办") if kind in CHASEABLE else ""]
 
 
-def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: str, chase: str = "") -> list[tuple]:
+def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: str, chase: str = "",
+             counting: bool = False) -> list[tuple]:
     """(kind, statement, row -> item, name of the place-code column, core) of each wanted
     kind (with ``chase``, a chase state: only the kinds that are chased, in that state).
     ``core``, for the kinds about active postings: (the same lines over the posting table
     alone: their ``id``, start and place, in the statement's order; the active postings
     named; the first again for a page), which counts them and picks a page's ids without
-    joining the person and the place of every line (``_count``, ``_page``)."""
+    joining the person and the place of every line (``_count``, ``_page``).
+
+    Only the wanted kinds' statements are built (building them costs more than running
+    most of them: a page of one kind asked for all eleven); ``counting`` (the counts
+    alone are wanted): a kind about active postings has no statement, only its core (the
+    lines over the postings alone) or, where the gaps by day hold it, only its count."""
     today = today or local_today()
     cfg = current_app.config
     lo, hi = region.range()
@@ -222,8 +229,22 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
                 # in the default order (by start), a range over every start steers SQLite's
                 # planner to ix_posting_active_start, read in that order (no sort of every line)
                 ordered = rows if sort else rows.where(Posting.start_date.between(date.min, date.max))
-                core = (rows, _sorted(active, place, sort), ordered, by_day.get(kind))
+                core = (rows, _sorted(postings("named"), place, sort), ordered, by_day.get(kind))
             out.append((kind, _sorted(stmt, place, sort), to_item, place, core))
+
+    def add_active(kind, build, to_item, build_core=None):
+        """A kind about active postings: ``build(lines)`` is its statement over ``lines``,
+        the active postings named (and ``build_core``'s, or else ``build``'s, over them
+        alone: its ``core``), called only when the kind is wanted; to count it (``counting``)
+        only the core is built, and only when the gaps by day do not hold its count."""
+        if kind not in wanted:
+            return
+        if counting:  # the count alone: from the gaps by day, else over the postings alone
+            count = by_day.get(kind)
+            rows = (build_core or build)(postings("alone")) if count is None else None
+            out.append((kind, None, to_item, "place_code", (rows, None, None, count)))
+            return
+        add(kind, build(postings("named")), to_item, "place_code", (build_core or build)(postings("alone")))
 
     # the village lines: over the villages' summary (one row per village, kept exact on
     # every flush), counted without naming them (``_village_gaps``)
@@ -238,38 +259,49 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
             named, count = _village_gaps(region, condition)
             add(kind, named, lambda r, detail=detail: _village_item(r.code, r.name, detail(r)), core=count)
 
-    active = (
-        select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date, Posting.planned_end,
-               Posting.region_code.label("place_code"), Posting.person_id, Posting.role)
-        .join(Person, Person.id == Posting.person_id)
-        .join(Region, Region.code == Posting.region_code)
-        .where(Posting.is_active, region.within(Posting.region_code))
-        .order_by(Posting.start_date, Posting.id)
-    )
-    core = (select(Posting.id, Posting.start_date, Posting.region_code.label("place_code"))
-            .where(Posting.is_active, region.within(Posting.region_code)).order_by(Posting.start_date, Posting.id))
+    lines: dict[str, object] = {}
+
+    def postings(which: str):
+        """The active postings of the region "named" (their person and place joined), or
+        "alone" (over the posting table): built once, and only for a kind about them that
+        is wanted."""
+        if which not in lines:
+            if which == "named":
+                lines[which] = (
+                    select(Posting.id, Person.name.label("person"), Region.name.label("place"), Posting.start_date,
+                           Posting.planned_end, Posting.region_code.label("place_code"), Posting.person_id, Posting.role)
+                    .join(Person, Person.id == Posting.person_id)
+                    .join(Region, Region.code == Posting.region_code)
+                    .where(Posting.is_active, region.within(Posting.region_code))
+                    .order_by(Posting.start_date, Posting.id))
+            else:
+                lines[which] = (select(Posting.id, Posting.start_date, Posting.region_code.label("place_code"))
+                                .where(Posting.is_active, region.within(Posting.region_code))
+                                .order_by(Posting.start_date, Posting.id))
+        return lines[which]
+
     try:
         from ..training.checks import missing_pre_posting, missing_yearly, yearly_required
     except ImportError:
         missing_pre_posting = missing_yearly = None
     if missing_pre_posting is not None:
-        add("no_pre_posting_training", missing_pre_posting(active, today),
-            lambda r: _posting_item(r, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训", r.start_date), "place_code",
-            missing_pre_posting(core, today))
-        add("no_yearly_training", missing_yearly(active, today.year),
-            lambda r: _posting_item(r, f"{today.year}年尚未参加培训"), "place_code",
-            # counted (and a page's ids picked) through the passed courses per person and
-            # year (PersonTrainingYear, kept exact on every flush): one look-up per posting
-            # instead of joining its person's attendances to their courses
-            core.where(~select(PersonTrainingYear.person_id).where(
-                PersonTrainingYear.person_id == Posting.person_id, PersonTrainingYear.year == today.year,
-                PersonTrainingYear.passed_courses >= yearly_required()).exists()))
+        add_active("no_pre_posting_training", lambda lines: missing_pre_posting(lines, today),
+                   lambda r: _posting_item(r, f"{date_cn(r.start_date)}到岗，未按时参加岗前培训", r.start_date))
+
+        add_active("no_yearly_training", lambda lines: missing_yearly(lines, today.year),
+                   lambda r: _posting_item(r, f"{today.year}年尚未参加培训"),
+                   # counted (and a page's ids picked) through the passed courses per person and
+                   # year (PersonTrainingYear, kept exact on every flush): one look-up per posting
+                   # instead of joining its person's attendances to their courses
+                   lambda core: core.where(~select(PersonTrainingYear.person_id).where(
+                       PersonTrainingYear.person_id == Posting.person_id, PersonTrainingYear.year == today.year,
+                       PersonTrainingYear.passed_courses >= yearly_required()).exists()))
 
     try:
         from ..duty.models import DutyMonth
     except ImportError:
         DutyMonth = None
-    if DutyMonth is not None:
+    if DutyMonth is not None and "low_days" in wanted:
         min_days = cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"]
         since = date(today.year - 1, today.month, 1)
         # a province's months are read along ix_duty_month_status_list (the status, then the
@@ -298,7 +330,7 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
         from ..records.models import SupportRecord
     except ImportError:
         SupportRecord = None
-    if SupportRecord is not None:
+    if SupportRecord is not None and "overdue" in wanted:
         s = SupportRecord
         # a province holds nearly every pending record: its page (in the default order, not
         # narrowed by chase state) is read along ix_support_record_status_submitted by
@@ -327,23 +359,21 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
     except ImportError:
         uninsured = unchecked = None
     if uninsured is not None:
-        add("no_accident_insurance", uninsured(active, today),
-            lambda r: _posting_item(r, f"今天（{date_cn(today)}）没有在保的人身意外伤害保险，请派出机关办理"), "place_code",
-            uninsured(core, today))
-        add("no_health_check", unchecked(active, today.year),
-            lambda r: _posting_item(r, f"{today.year}年尚未安排体检"), "place_code", unchecked(core, today.year))
+        add_active("no_accident_insurance", lambda lines: uninsured(lines, today),
+                   lambda r: _posting_item(r, f"今天（{date_cn(today)}）没有在保的人身意外伤害保险，请派出机关办理"))
+        add_active("no_health_check", lambda lines: unchecked(lines, today.year),
+                   lambda r: _posting_item(r, f"{today.year}年尚未安排体检"))
 
-    successor = aliased(Posting)
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
 
     def ending(stmt):
+        successor = aliased(Posting)
         return stmt.where(Posting.planned_end.between(today, soon)).where(
             not_(later_postings(successor).where(or_(successor.is_active, successor.end_date > today)).exists())
         )
 
-    add("ending_no_successor", ending(active),
-        lambda r: _posting_item(r, f"计划于{date_cn(r.planned_end)}期满，尚无接替人选", r.planned_end), "place_code",
-        ending(core))
+    add_active("ending_no_successor", ending,
+               lambda r: _posting_item(r, f"计划于{date_cn(r.planned_end)}期满，尚无接替人选", r.planned_end))
     return out
 
 
