@@ -353,12 +353,14 @@ class WriteWatch:
     READS = frozenset({"SELECT", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SHOW", "EXPLAIN"})
 
     def __init__(self):
-        self.moved = False
+        self.moved = False  # since clear()
+        self.writes = 0  # in all: what was read from the database is stale once it moves
 
     def _note(self, conn, cursor, statement, parameters, context, executemany):
-        if not self.moved:
-            words = statement.lstrip("( \n\t").split(None, 1)
-            self.moved = not words or words[0].upper() not in self.READS
+        words = statement.lstrip("( \n\t").split(None, 1)
+        if not words or words[0].upper() not in self.READS:
+            self.moved = True
+            self.writes += 1
 
     def __enter__(self):
         from sqlalchemy import event

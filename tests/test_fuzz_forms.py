@@ -405,6 +405,7 @@ class Harness:
         self.last: dict[str, int] | None = None
         self.writes = WriteWatch()
         self.pages: dict[tuple, dict] = {}
+        self.valid: dict[str, tuple[int, dict]] = {}  # endpoint -> (writes seen, its valid values)
         self.errors: list[str] = []
 
     def reset(self):
@@ -416,6 +417,7 @@ class Harness:
         self.clients.clear()  # their login sessions were rows of the world before
         self.last = None
         self.pages.clear()
+        self.valid.clear()
 
     def user(self, persona):
         from registry.accounts.models import User
@@ -439,6 +441,14 @@ class Harness:
         sessions) sends its client to the login page: the next example signs in anew."""
         if response.status_code in (302, 303) and "/login" in response.headers.get("Location", ""):
             self.clients.pop((persona, self.world.users.get(persona)), None)
+
+    def valid_values(self, endpoint: str, spec: Spec) -> dict:
+        """``spec.valid`` (some read a version or an id from the database), read again
+        only after a statement that may have written."""
+        kept = self.valid.get(endpoint)
+        if kept is None or kept[0] != self.writes.writes:
+            kept = self.valid[endpoint] = (self.writes.writes, spec.valid(self.world))
+        return kept[1]
 
     def census(self):
         """The census, taken again only if a statement that may write ran since the last
@@ -501,9 +511,19 @@ class _Errors(logging.Handler):
 
 
 def _flashes(client) -> list[str]:
+    """The categories of the messages waiting in the client's session, taken out of it.
+    The session is opened only if its cookie changed since the last look (then left
+    without messages): a request that flashed nothing, most of them, leaves it as it was."""
     client = getattr(client, "client", client)  # a conftest Session, or a bare test client
+    name = client.application.config["SESSION_COOKIE_NAME"]
+    cookie = client.get_cookie(name)
+    if cookie is not None and cookie.value == getattr(client, "fuzz_looked_at", None):
+        return []
     with client.session_transaction() as sess:
-        return [category for category, _ in sess.pop("_flashes", [])]
+        categories = [category for category, _ in sess.pop("_flashes", [])]
+    cookie = client.get_cookie(name)
+    client.fuzz_looked_at = cookie.value if cookie is not None else None
+    return categories
 
 
 def _url(rule, args: dict) -> str:
@@ -582,7 +602,7 @@ def _run_form(h: Harness, endpoint: str, spec: Spec, path_args: dict, values: di
         base = dict(h.pages[key])
     base.pop("csrf_token", None)
     if spec.valid:
-        base.update(spec.valid(h.world))
+        base.update(h.valid_values(endpoint, spec))
     data, files = _post_data({**base, **values})
     before = h.census()
     h.errors.clear()
