@@ -406,6 +406,7 @@ class Harness:
         self.writes = WriteWatch()
         self.pages: dict[tuple, dict] = {}
         self.valid: dict[str, tuple[int, dict]] = {}  # endpoint -> (writes seen, its valid values)
+        self.rules: dict[str, object] = {}
         self.errors: list[str] = []
 
     def reset(self):
@@ -441,6 +442,13 @@ class Harness:
         sessions) sends its client to the login page: the next example signs in anew."""
         if response.status_code in (302, 303) and "/login" in response.headers.get("Location", ""):
             self.clients.pop((persona, self.world.users.get(persona)), None)
+
+    def rule(self, endpoint: str):
+        """The endpoint's (first) URL rule, looked up once, not in each example."""
+        if not self.rules:
+            for rule in self.app.url_map.iter_rules():
+                self.rules.setdefault(rule.endpoint, rule)
+        return self.rules[endpoint]
 
     def valid_values(self, endpoint: str, spec: Spec) -> dict:
         """``spec.valid`` (some read a version or an id from the database), read again
@@ -584,7 +592,7 @@ def _spec_fields(h: Harness, spec: Spec) -> dict:
 
 
 def _run_form(h: Harness, endpoint: str, spec: Spec, path_args: dict, values: dict, stats: dict):
-    rule = next(r for r in h.app.url_map.iter_rules() if r.endpoint == endpoint)
+    rule = h.rule(endpoint)
     url = _url(rule, path_args)
     client = h.client(spec.persona, fresh=spec.fresh_client)
     base: dict = {}
