@@ -5,6 +5,7 @@ from flask import Flask, abort, jsonify, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from .extensions import csrf, db, login_manager, migrate, talisman
 
@@ -165,6 +166,13 @@ def register_hooks(app: Flask) -> None:
         if request.method == "POST":
             refuse_nul(request.form)
         if view is None:
+            redirect = request.routing_exception
+            if isinstance(redirect, RequestRedirect) and _wants_json():
+                # the router's redirect (a doubled or an encoded slash: /api/v1/coverage/%2F0),
+                # which Flask sends past the error handlers, in JSON as every API answer
+                answer = jsonify(error="地址已规范化", message="请改用 Location 所给的地址。")
+                answer.status_code, answer.headers["Location"] = redirect.code, redirect.new_url
+                return answer
             return None  # 404/405 handled by routing
         if request.endpoint == "static" or getattr(view, "_public", False):
             return None
