@@ -342,6 +342,43 @@ def census(statement) -> dict[str, int]:
     return dict(zip(labels, (int(v) for v in row)))
 
 
+class WriteWatch:
+    """Whether any statement that may change a row ran, on any engine, since ``clear()``:
+    the census (a count of every table) is taken again only then. A row is written only
+    by a statement, and every statement the app (and the tests) send goes through
+    SQLAlchemy's engines, so a census taken when none ran would find what the last one
+    found. Anything but a read or a transaction's start or end counts as a write (a
+    PRAGMA or a SET too): a doubt takes the census."""
+
+    READS = frozenset({"SELECT", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SHOW", "EXPLAIN"})
+
+    def __init__(self):
+        self.moved = False  # since clear()
+        self.writes = 0  # in all: what was read from the database is stale once it moves
+
+    def _note(self, conn, cursor, statement, parameters, context, executemany):
+        words = statement.lstrip("( \n\t").split(None, 1)
+        if not words or words[0].upper() not in self.READS:
+            self.moved = True
+            self.writes += 1
+
+    def __enter__(self):
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self._note)
+        return self
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "before_cursor_execute", self._note)
+
+    def clear(self) -> None:
+        self.moved = False
+
+
 def changed(before: dict[str, int], after: dict[str, int], allowed=()) -> dict[str, tuple[int, int]]:
     return {k: (before[k], after[k]) for k in before if before[k] != after[k] and k.split(".")[0] not in allowed}
 

@@ -49,6 +49,33 @@ def test_404_page_is_chinese_without_trace(login_as, make_user):
     assert "页面不存在" in body and "Traceback" not in body
 
 
+def test_an_error_page_reads_nothing_from_the_database(app, login_as, make_user):
+    """A page that does not exist and a form refused for its CSRF token, as a signed-in
+    user: the error page runs no query (no account, no unread count, no menu) and is not
+    cached."""
+    from sqlalchemy import event
+
+    from registry.extensions import db
+
+    session = login_as(make_user("admin"))
+    statements = []
+
+    def note(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        missing = session.client.get("/no/such/page")
+        refused = session.client.post("/organizations/new", data={"csrf_token": "forged", "name": "x"})
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert missing.status_code == 404 and "页面不存在" in missing.get_data(as_text=True)
+    assert refused.status_code == 400 and "CSRF" in refused.get_data(as_text=True)
+    assert missing.headers["Cache-Control"] == refused.headers["Cache-Control"] == "no-store"
+    assert statements == []
+
+
 def test_500_page_hides_the_error(login_as, make_user):
     session = login_as(make_user("admin"))
     response = session.get("/_test/boom")  # registered by conftest, raises RuntimeError

@@ -59,6 +59,20 @@ def test_every_api_route_is_in_the_openapi_document(app, db, make_user, login_as
     assert missing == [], "API routes the OpenAPI document lacks or describes wrongly"
 
 
+def test_a_redirect_of_the_api_is_json(app, db, make_user):
+    """The router sends a doubled or an encoded slash (a region code "/0", as the hostile
+    arguments test once drew) to the path without it: in JSON, as every API answer."""
+    from registry.accounts.tokens import issue_token
+
+    token = issue_token(make_user("admin"), "模糊测试")
+    db.session.commit()
+    for url in ("/api/v1/coverage/%2F0", "/api/v1/gaps//0"):
+        response = app.test_client().get(url, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 308 and response.mimetype == "application/json", (url, response.mimetype)
+        assert response.headers["Location"].endswith(url.replace("%2F", "/").replace("//", "/")), response.headers
+        assert response.get_json()["error"]
+
+
 # -- the personas --------------------------------------------------------------------------------
 
 @dataclass

@@ -29,7 +29,7 @@ from registry.extensions import db
 from tests.conftest import PASSWORD, CsrfClient, Session, _clean, built_once, session_csrf_token
 from tests.factories import COUNTY, OTHER_COUNTY, valid_id_number
 from tests.fuzz import (
-    ABSENT, TODAY, World, build_world, census, census_statement, changed, examples, field_strategy, form_fields,
+    ABSENT, TODAY, World, WriteWatch, build_world, census, census_statement, changed, examples, field_strategy, form_fields,
     hostile_id, hostile_number, hostile_text, id_like, mutations, page_form, upload_strategy, write_report,
 )
 
@@ -355,6 +355,40 @@ def test_every_form_endpoint_and_form_class_is_fuzzed(_app):
     assert sorted(declared - used) == [], "form classes no fuzz spec posts"
 
 
+def test_the_write_watch_sees_every_statement_that_may_write(db, make_user):
+    """The census is skipped only while no statement that may change a row ran: an ORM
+    insert or update, a Core delete, an upsert, raw SQL, a PRAGMA all count; reads and
+    transactions' starts and ends do not."""
+    from sqlalchemy import delete, text, update
+
+    from registry.accounts.models import User
+
+    user = make_user("viewer", region_code=COUNTY)
+    db.session.commit()
+    with WriteWatch() as watch:
+        db.session.scalar(select(User.id).where(User.id == user.id))
+        db.session.execute(text("SELECT 1 UNION SELECT 2"))
+        db.session.rollback()
+        assert not watch.moved
+        writes = [
+            lambda: (setattr(user, "display_name", "改名"), db.session.flush()),
+            lambda: make_user("viewer", region_code=COUNTY),
+            lambda: db.session.execute(update(User).where(User.id == -1).values(display_name="x")),
+            lambda: db.session.execute(delete(User).where(User.id == -1)),
+            lambda: db.session.connection().exec_driver_sql("UPDATE user_account SET display_name = display_name"),
+            lambda: db.session.execute(text("WITH gone AS (DELETE FROM user_account WHERE id = -1) SELECT 1")
+                                       if db.engine.dialect.name == "postgresql" else text("PRAGMA user_version = 0")),
+        ]
+        for write in writes:
+            watch.clear()
+            write()
+            assert watch.moved
+            db.session.rollback()
+    watch.clear()
+    make_user("viewer", region_code=COUNTY)
+    assert not watch.moved  # removed with the block
+
+
 # -- the harness ---------------------------------------------------------------------------------
 
 REPORT: dict[str, dict] = {}
@@ -369,7 +403,10 @@ class Harness:
         self.clients: dict[tuple, Session] = {}
         self.census_stmt = census_statement()
         self.last: dict[str, int] | None = None
+        self.writes = WriteWatch()
         self.pages: dict[tuple, dict] = {}
+        self.valid: dict[str, tuple[int, dict]] = {}  # endpoint -> (writes seen, its valid values)
+        self.rules: dict[str, object] = {}
         self.errors: list[str] = []
 
     def reset(self):
@@ -381,6 +418,7 @@ class Harness:
         self.clients.clear()  # their login sessions were rows of the world before
         self.last = None
         self.pages.clear()
+        self.valid.clear()
 
     def user(self, persona):
         from registry.accounts.models import User
@@ -405,9 +443,30 @@ class Harness:
         if response.status_code in (302, 303) and "/login" in response.headers.get("Location", ""):
             self.clients.pop((persona, self.world.users.get(persona)), None)
 
+    def rule(self, endpoint: str):
+        """The endpoint's (first) URL rule, looked up once, not in each example."""
+        if not self.rules:
+            for rule in self.app.url_map.iter_rules():
+                self.rules.setdefault(rule.endpoint, rule)
+        return self.rules[endpoint]
+
+    def valid_values(self, endpoint: str, spec: Spec) -> dict:
+        """``spec.valid`` (some read a version or an id from the database), read again
+        only after a statement that may have written."""
+        kept = self.valid.get(endpoint)
+        if kept is None or kept[0] != self.writes.writes:
+            kept = self.valid[endpoint] = (self.writes.writes, spec.valid(self.world))
+        return kept[1]
+
     def census(self):
-        if self.last is None:
-            self.last = census(self.census_stmt)
+        """The census, taken again only if a statement that may write ran since the last
+        (``WriteWatch``): most refused posts run none, and the census of ~100 tables was
+        the dearest part of an example after the request itself."""
+        if self.last is None or self.writes.moved:
+            self.last = census(self.census_stmt)  # rolls the session back first
+            self.writes.clear()
+        else:
+            db.session.rollback()  # as the census would: the next request starts afresh
         return self.last
 
     def ids_of(self) -> dict[str, list[int]]:
@@ -429,7 +488,8 @@ def harness(_app):
         h.reset()
         handler = _Errors(h.errors)
         _app.logger.addHandler(handler)
-        yield h
+        with h.writes:
+            yield h
         _app.logger.removeHandler(handler)
         db.session.rollback()
         db.session.remove()
@@ -459,9 +519,19 @@ class _Errors(logging.Handler):
 
 
 def _flashes(client) -> list[str]:
+    """The categories of the messages waiting in the client's session, taken out of it.
+    The session is opened only if its cookie changed since the last look (then left
+    without messages): a request that flashed nothing, most of them, leaves it as it was."""
     client = getattr(client, "client", client)  # a conftest Session, or a bare test client
+    name = client.application.config["SESSION_COOKIE_NAME"]
+    cookie = client.get_cookie(name)
+    if cookie is not None and cookie.value == getattr(client, "fuzz_looked_at", None):
+        return []
     with client.session_transaction() as sess:
-        return [category for category, _ in sess.pop("_flashes", [])]
+        categories = [category for category, _ in sess.pop("_flashes", [])]
+    cookie = client.get_cookie(name)
+    client.fuzz_looked_at = cookie.value if cookie is not None else None
+    return categories
 
 
 def _url(rule, args: dict) -> str:
@@ -522,7 +592,7 @@ def _spec_fields(h: Harness, spec: Spec) -> dict:
 
 
 def _run_form(h: Harness, endpoint: str, spec: Spec, path_args: dict, values: dict, stats: dict):
-    rule = next(r for r in h.app.url_map.iter_rules() if r.endpoint == endpoint)
+    rule = h.rule(endpoint)
     url = _url(rule, path_args)
     client = h.client(spec.persona, fresh=spec.fresh_client)
     base: dict = {}
@@ -540,7 +610,7 @@ def _run_form(h: Harness, endpoint: str, spec: Spec, path_args: dict, values: di
         base = dict(h.pages[key])
     base.pop("csrf_token", None)
     if spec.valid:
-        base.update(spec.valid(h.world))
+        base.update(h.valid_values(endpoint, spec))
     data, files = _post_data({**base, **values})
     before = h.census()
     h.errors.clear()
@@ -553,7 +623,6 @@ def _run_form(h: Harness, endpoint: str, spec: Spec, path_args: dict, values: di
         "\n".join(h.errors[-1:])
     stats["examples"] += 1
     done = spec.accepted(response, flashes) if spec.accepted else "success" in flashes
-    h.last = None
     after = h.census()
     if done:
         stats["accepted"] += 1
