@@ -124,26 +124,8 @@ LONGEST_FIRST = (
 )
 
 
-_KEPT = pytest.StashKey[dict]()
-
-
-def _kept_durations(config) -> dict:
-    """The times the last runs kept, read once per process."""
-    if _KEPT not in config.stash:
-        config.stash[_KEPT] = (config.cache.get(DURATIONS, None) if config.cache is not None else None) or {}
-    return config.stash[_KEPT]
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node):
-    """xdist: the workers order their tests by the figures the controller read once, so
-    that they collect the same order even if another run rewrites them meanwhile."""
-    node.workerinput["registry_durations"] = _kept_durations(node.config)
-
-
 def pytest_collection_modifyitems(config, items):
-    workerinput = getattr(config, "workerinput", None)
-    kept = workerinput.get("registry_durations", {}) if workerinput else _kept_durations(config)
+    kept = (config.cache.get(DURATIONS, None) if config.cache is not None else None) or {}
     if sum(item.nodeid in kept for item in items) >= 0.9 * len(items):
         longest = max(kept.values())
         totals: dict[str, float] = {}
