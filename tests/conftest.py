@@ -48,116 +48,55 @@ def pytest_sessionfinish(session, exitstatus):
     garbage left over (its cleanup and unconfigure): ~2 M objects by then, 1-5 s a collection
     in each worker. The young generations are collected here, which holds the last tests'
     garbage, and what is left is frozen: those two collections then look at nothing."""
-    _keep_durations(session)
     gc.collect(1)
     gc.freeze()
 
 
-# Tests that share something costly built once per process go to one worker, so it is
-# built once in the run, not once per worker: the browser tests (one live server), the
-# tests of several app hosts (one pair of gunicorn hosts), and the files whose tests share
-# a ``built_once`` world or a module fixture: the demo data (~5 s), the route matrix's
-# world, the paging scenes, the query plans' dataset (~6 s), the backup's sources.
-GROUPS = {"tests/browser/": "browser", "tests/test_several_hosts.py": "several_hosts",
-          "tests/test_dashboard.py": "demo", "tests/test_issue17_demo.py": "demo",
-          "tests/test_demo_grades.py": "demo", "tests/test_route_matrix.py": "route_matrix",
-          "tests/test_list_paging.py": "list_paging", "tests/test_list_paging_more.py": "list_paging_more",
-          **{f"tests/{name}.py": name for name in (
-              "test_query_plans", "test_backup", "test_login_throttle", "test_summary_property", "test_cadres",
-              "test_care", "test_care_import", "test_chase", "test_findings_import", "test_inspections",
-              "test_projects", "test_supervision", "test_tolerance", "test_worklists")}}
-
-
-def xdist_group(nodeid: str) -> str:
-    """The unit of work a test goes to a worker in: its group, or the test alone."""
-    return next((group for prefix, group in GROUPS.items() if nodeid.startswith(prefix)), nodeid)
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """With pytest-xdist (``-n 2``): tests go one by one (or group by group, ``GROUPS``) to
-    whichever worker is free, in the order ``pytest_collection_modifyitems`` leaves them
-    (the longest first), not reordered by the size of their groups."""
+    """With pytest-xdist (``-n 2``): tests go one by one to whichever worker is free, but
+    the browser tests all go to one worker, so only one live server is built, and so do
+    the tests of several app hosts (one pair of gunicorn hosts). The tests sharing a costly
+    ``built_once`` world go to one worker too, so it is built once in the run, not once
+    per worker: the demo data (~5 s), the route matrix's world and the two paging scenes."""
     from xdist.scheduler import LoadScopeScheduling
 
-    config.option.loadscopereorder = False
+    grouped = {"tests/browser/": "browser", "tests/test_several_hosts.py": "several_hosts",
+               "tests/test_dashboard.py": "demo", "tests/test_issue17_demo.py": "demo",
+               "tests/test_demo_grades.py": "demo", "tests/test_route_matrix.py": "route_matrix",
+               "tests/test_list_paging.py": "list_paging",
+               "tests/test_list_paging_more.py": "list_paging_more"}
 
-    class GroupScheduling(LoadScopeScheduling):
+    class OneBrowserWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return xdist_group(nodeid)
+            return next((group for prefix, group in grouped.items() if nodeid.startswith(prefix)), nodeid)
 
-    return GroupScheduling(config, log)
+    return OneBrowserWorker(config, log)
 
 
-# The longest first: with two workers the run lasts until the last test ends, and a long
-# one handed out last keeps one worker busy while the other has nothing left to do. Each
-# test's time (setup, call and teardown) is kept in pytest's cache at the end of a run
-# (``DURATIONS``), and while those figures know nearly every test collected the groups go
-# out by their total, longest first (a test new since then counts as the longest). Without
-# them (a fresh clone) the entries below come first, each a node id prefix, the rest as
-# collected.
-DURATIONS = "registry/durations"
+# The longest tests first: with two workers the run lasts until the last test ends, and a
+# long one handed out last keeps one worker busy while the other has nothing left to do.
+# Each entry is a node id prefix; the order among the rest is as collected.
 LONGEST_FIRST = (
     "tests/browser/",  # one group on one worker (above)
-    "tests/test_route_matrix.py::test_route_matrix",
     "tests/test_summary_property.py",
-    "tests/test_gap_days.py",
-    "tests/test_list_paging.py",
-    "tests/test_list_paging_more.py",
-    "tests/test_query_plans.py",
+    "tests/test_route_matrix.py::test_route_matrix",
     "tests/test_fuzz_api.py::test_schemathesis",
     "tests/test_dashboard.py",
-    "tests/test_backup.py",
-    "tests/test_gaps.py::test_each_kinds_count_and_pages_agree_with_its_full_list_at_every_level",
-    "tests/test_api_tokens.py::test_existing_tokens_are_kept_by_the_migration",
-    "tests/test_worker_memory.py",
     "tests/test_postings.py::test_demo_data",
     "tests/test_records_concurrency.py",
     "tests/test_several_hosts.py",  # one group (above): two gunicorn hosts, ~10 s
-    "tests/test_bad_input.py::test_an_id_no_table_can_hold_is_a_404_on_every_route",
-    "tests/test_transfer_files.py::test_bad_files_are_refused_with_a_message",
-    "tests/test_migrations.py",
-    "tests/test_writes_scale.py",
-    "tests/test_audit_anchor.py",
     "tests/test_fuzz_forms.py",
     "tests/test_fuzz_api.py",
 )
 
 
 def pytest_collection_modifyitems(config, items):
-    kept = (config.cache.get(DURATIONS, None) if config.cache is not None else None) or {}
-    if sum(item.nodeid in kept for item in items) >= 0.9 * len(items):
-        longest = max(kept.values())
-        totals: dict[str, float] = {}
-        for item in items:
-            group = xdist_group(item.nodeid)
-            totals[group] = totals.get(group, 0.0) + kept.get(item.nodeid, longest)
-        items.sort(key=lambda item: -totals[xdist_group(item.nodeid)])  # stable: a group's own order is kept
-        return
-
     def rank(item) -> int:
         return next((n for n, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
                     len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: the order within each rank is kept
-
-
-_TIMES: dict[str, float] = {}  # this run's time of each test (in the process that reports)
-
-
-def pytest_runtest_logreport(report):
-    _TIMES[report.nodeid] = _TIMES.get(report.nodeid, 0.0) + report.duration
-
-
-def _keep_durations(session) -> None:
-    """The run's times of its tests, kept for the next run's order (by the controller
-    with xdist, which hears every worker's reports; a run of a few tests updates theirs)."""
-    config = session.config
-    if hasattr(config, "workerinput") or config.cache is None or not _TIMES:
-        return
-    kept = dict(config.cache.get(DURATIONS, None) or {})
-    kept.update({nodeid: round(seconds, 3) for nodeid, seconds in _TIMES.items()})
-    config.cache.set(DURATIONS, kept)
 
 
 # Property-based tests (Hypothesis): a few examples in `make test`, many more in CI
