@@ -115,7 +115,12 @@ def run_migrations_online():
                     raise RuntimeError(f"foreign keys broken after the migration: {broken[:10]}")
         finally:
             if sqlite:
-                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                driver = connection.connection.driver_connection
+                driver.execute("PRAGMA foreign_keys = ON")
+                # the pragma is a no-op inside a transaction: a connection left without
+                # its foreign keys is closed rather than handed out again by the pool
+                if driver.execute("PRAGMA foreign_keys").fetchone()[0] != 1:
+                    connection.invalidate()
 
 
 if context.is_offline_mode():
