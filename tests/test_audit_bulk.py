@@ -160,64 +160,6 @@ def test_events_hashed_ahead_are_hashed_again_when_the_chain_moved(db, make_user
     assert verify_chain().ok
 
 
-def test_events_stored_ahead_are_kept_by_the_commit(db, make_user, monkeypatch):
-    """``Ahead.store`` (SQLite) inserts rows hashed ahead before the commit, in their
-    order; the commit, whose first batch they are and whose chains end with them, keeps
-    them as they are (neither hashed nor inserted again) and links later events after them."""
-    from registry.audit import services
-
-    user = make_user("admin")
-    db.session.commit()
-    earlier = len(_events(db))
-    conn = db.session.connection()
-    chain = services.open_chain(user)
-    ahead = chain.ahead(conn, {"433101001001", "430102001001"})
-    ahead.store(conn, ahead.add(_ahead_items(3)))
-    ahead.store(conn, ahead.add(_ahead_items(2, "430102001001")))
-    sqlite = db.engine.dialect.name == "sqlite"
-    assert len(_events(db)) == earlier + (5 if sqlite else 0)
-    chain.write(ahead)
-    record("import_records", "SupportRecord", actor=user, region_code="433101000000", after={"rows": 5}, summary="导入")
-    if sqlite:  # only the later event is hashed and inserted by the commit
-        link = services._Linker.link
-        monkeypatch.setattr(services._Linker, "link", lambda self, shared, items: (
-            link(self, shared, items) if len(items) == 1 else pytest.fail("hashed again at the commit")))
-        monkeypatch.setattr(services, "_insert_events", lambda *args: pytest.fail("inserted again at the commit"))
-    db.session.commit()
-    monkeypatch.undo()
-    events = _events(db)[earlier:]
-    assert [(e.entity_id, e.region_code) for e in events] == [(str(k), "433101001001") for k in (1, 2, 3)] + [
-        (str(k), "430102001001") for k in (1, 2)] + [("", "433101000000")]
-    assert [(e.chain, e.seq) for e in events] == [("4331", 1), ("4331", 2), ("4331", 3), ("4301", 1), ("4301", 2),
-                                                  ("4331", 4)]
-    assert all(e.hash == compute_hash(e) for e in events)
-    assert verify_chain().ok
-
-
-def test_events_stored_ahead_behind_an_earlier_event_are_linked_again(db, make_user):
-    """Rows stored ahead whose batch is not the transaction's first (an event was recorded
-    before it) are deleted by the commit and linked again after that event, in the order
-    recorded: the chains hold."""
-    from registry.audit import services
-
-    user = make_user("admin")
-    db.session.commit()
-    earlier = len(_events(db))
-    conn = db.session.connection()
-    chain = services.open_chain(user)
-    ahead = chain.ahead(conn, {"433101001001"})
-    record("create", "Region", after={"n": 1}, summary="first in the transaction", region_code="433101000000",
-           actor=user)
-    ahead.store(conn, ahead.add(_ahead_items(3)))
-    chain.write(ahead)
-    db.session.commit()
-    events = _events(db)[earlier:]
-    assert [e.summary for e in events] == ["first in the transaction", "导入 1", "导入 2", "导入 3"]
-    assert [e.seq for e in events] == [1, 2, 3, 4]
-    assert all(e.hash == compute_hash(e) for e in events)
-    assert verify_chain().ok
-
-
 @pytest.mark.parametrize("value", [*ODD_TEXTS, None, True, False, 0, -7, 10**20, 1.5, 1e308, Decimal("3.10"),
                                    date(2025, 6, 18), datetime(2026, 1, 2, 3, 4, 5, 6)])
 def test_flat_canonical_is_canonical(value):

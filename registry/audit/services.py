@@ -26,7 +26,7 @@ from json.encoder import encode_basestring
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import bindparam, delete, func, insert, inspect, literal, select, text, tuple_
+from sqlalchemy import bindparam, func, insert, inspect, literal, select, text, tuple_
 
 from ..core.database import CHAIN_LOCKS, before_commit, lock_keys, pending, staged_insert
 from ..core.scope import scoped
@@ -308,27 +308,10 @@ def link_and_write(session, queued: list[Queued]) -> None:
     chain_of = {code: partition(code) for code in {item[4] for _, items, _ in batches for item in items}}
     chains = sorted(set(chain_of.values()))
     lock_keys(conn, [(CHAIN_LOCKS, int(chain or 0)) for chain in chains])
-    # rows stored ahead (``Ahead.store``) are kept when theirs is the transaction's first
-    # batch and the chains end with them; otherwise they go and the batch is linked again
-    stored = [ahead for _, _, ahead in batches if ahead is not None and ahead.stored]
-    kept = stored[0] if stored and stored[0] is batches[0][2] else None
     count = sum(len(items) for _, items, _ in batches)
     heads, ids = _heads_and_ids(conn, chains, count)
-    key_id = keyring().current_id
-    if kept is not None and not kept.ends(heads, ids[0], key_id):
-        kept = None
-    if stored and kept is None:
-        for ahead in stored:
-            ahead.unstore(conn)
-        heads, ids = _heads_and_ids(conn, chains, count)
     before = dict(heads)
-    if kept is not None:  # the heads before the transaction's events: those the kept rows were linked onto
-        for chain, head in kept.before.items():
-            if head[0]:
-                before[chain] = head
-            else:
-                before.pop(chain, None)
-        batches = batches[1:]
+    key_id = keyring().current_id
     linked: list[tuple[dict, list[tuple]]] = []
     linker = _Linker(heads, ids, key_id)
     for shared, items, ahead in batches:
@@ -339,9 +322,7 @@ def link_and_write(session, queued: list[Queued]) -> None:
         else:
             rows = linker.link(shared, items)
         linked.append(({**shared, "key_id": key_id}, rows))
-    if not linked:
-        pass
-    elif sum(len(rows) for _, rows in linked) <= _FEW:  # one statement for the transaction's few events
+    if count <= _FEW:  # one statement for the transaction's few events
         conn.execute(insert(AuditEvent.__table__), [{**shared, **dict(zip(_EVENT_COLUMNS, row))}
                                                     for shared, rows in linked for row in rows])
     else:
@@ -432,53 +413,12 @@ class Ahead:
         self.shared, self.linker = shared, linker
         self.before = dict(linker.heads) if linker is not None else {}
         self.items: list[tuple] = []
-        self.stored = 0  # rows already inserted (``store``), the first ones linked
-        self.storable = linker is not None
 
-    def add(self, items: list[tuple]) -> list[tuple]:
-        """Add events (rows in ``ITEM`` order) to the batch, hashed now if it hashes ahead;
-        returns the rows hashed (none when it does not)."""
+    def add(self, items: list[tuple]) -> None:
+        """Add events (rows in ``ITEM`` order) to the batch, hashed now if it hashes ahead."""
         self.items += items
         if self.linker is not None:
-            return self.linker.link(self.shared, items)
-        return []
-
-    def store(self, conn, rows: list[tuple]) -> None:
-        """Insert rows ``add`` returned now, on ``conn`` (SQLite, inside the transaction;
-        a bulk caller's worker thread, while the interpreter hashes the next rows), so
-        that the commit need not: it takes them as they are when the batch is the first
-        its transaction queued and its chains still end with them (``ends``), and deletes
-        them and links the batch again otherwise. Rows are stored in the order hashed, and
-        only while the chains' heads and the next id are still those they were hashed onto
-        (checked at the first rows): if not, nothing is stored and the commit does as it
-        does for any batch hashed ahead."""
-        linker = self.linker
-        if not self.storable or not rows:
-            return
-        if rows[0][0] != linker.ids[self.stored]:
-            raise ValueError("events stored ahead out of their order")
-        if not self.stored:
-            heads, first = _heads(conn, sorted(self.before))
-            if first != linker.ids[0] or any(heads.get(chain, (0, GENESIS)) != head for chain, head in self.before.items()):
-                self.storable = False
-                return
-        _insert_events(conn, {**self.shared, "key_id": linker.key_id}, rows)
-        self.stored += len(rows)
-
-    def ends(self, heads: dict[str, tuple[int, str]], next_id: int, key_id: int) -> bool:
-        """Whether every row is stored and the chains end with them: ``heads`` are its
-        chains' heads, ``next_id`` the id after its last, read at the commit."""
-        linker = self.linker
-        return (self.stored == len(self.items) == len(linker.rows) and key_id == linker.key_id
-                and next_id == linker.ids[self.stored]
-                and all(heads.get(chain, (0, GENESIS)) == head for chain, head in linker.heads.items()))
-
-    def unstore(self, conn) -> None:
-        """Delete the rows stored (the commit links the batch again)."""
-        if self.stored:
-            ids = self.linker.ids
-            conn.execute(delete(AuditEvent.__table__).where(AuditEvent.id.between(ids[0], ids[self.stored - 1])))
-        self.stored, self.storable = 0, False
+            self.linker.link(self.shared, items)
 
     def fits(self, heads: dict[str, tuple[int, str]], ids: Sequence[int], key_id: int) -> bool:
         """Whether the rows hashed ahead are those the commit would make, given the heads

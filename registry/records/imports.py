@@ -22,8 +22,6 @@ confirmed records comes back awaiting confirmation). New records are written in 
 insert, their audit events in one batch (``audit.services.open_chain``, made and
 hashed while the database copies the records in) and the dashboard summaries in one bulk
 step (``summary.add_records``), which gives the figures the per-flush listener would.
-On SQLite a unit's own new records are copied in chunks, with their audit events, while
-the later rows are still checked (``Ahead``); a row that fails rolls them back.
 Records already stored under the same 编号 are refused, or, when the user chose to update,
 saved through ``filing.update_record`` (the form's edit: audited, only while the rules let
 the filer edit, and sent to the village again).
@@ -33,15 +31,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
-from contextlib import ExitStack
-from datetime import date, datetime
+from datetime import date
 
 from json.encoder import encode_basestring
 
 from sqlalchemy import func, select
 
-from ..audit.services import ITEM, Chain, FlatCanonical, open_chain
-from ..audit.services import Ahead as Events
+from ..audit.services import ITEM, FlatCanonical, open_chain
 from ..closing.rules import YearCloses
 from ..core.enums import RECORD_CATEGORIES
 from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, AmountLimits, DateBounds, amount_limits, date_bounds, halfwidth
@@ -53,7 +49,7 @@ from ..extensions import db
 from ..notifications import link_for, notify, recipients
 from ..organizations.models import Organization
 from ..regions.models import Region
-from ..transfer.bulk import StreamedCopy, insert_many, inserting_many
+from ..transfer.bulk import insert_many, inserting_many
 from ..transfer.importing import CONFIRM_COLUMN, UPDATE_HINT, Field, ImportKind, yes_no
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
@@ -146,10 +142,6 @@ class Context:
     units: dict[int, Unit] = dataclass_field(default_factory=dict)
     # cells seen before: a ledger names the same few villages (and units) on every row
     seen: dict = dataclass_field(default_factory=dict)
-    # a unit's own records on SQLite are copied in while later rows are checked (on a unit's
-    # behalf, rows of many units, and elsewhere they are written after the checks)
-    streams: bool = False
-    ahead: Ahead | None = None
 
     def unit(self, organization_id: int) -> Unit:
         found = self.units.get(organization_id)
@@ -227,7 +219,6 @@ class RecordImport(ImportKind):
         if within is None:  # a unit's own records (``filer_for`` refuses whoever may not file at all)
             ctx.own = ctx.unit(filing.filer_for(user).organization_id)
             ctx.own.own = True
-            ctx.streams = db.session.connection().dialect.name == "sqlite"
         return ctx
 
     def check(self, values, ctx: Context) -> RecordRow:
@@ -299,21 +290,6 @@ class RecordImport(ImportKind):
             return f"{said}；{UPDATE_HINT}"
         return f"{said}，该记录{label}，不能再修改；如是另一条记录，请换一个编号"
 
-    def passed(self, clean: RecordRow, ctx: Context) -> None:
-        """A unit's own new record (SQLite): copied in with the rows before it, a chunk at a
-        time, while the later rows are checked (``Ahead``)."""
-        if not ctx.streams:
-            return
-        if ctx.ahead is None:
-            ctx.ahead = Ahead.start(ctx.own, ctx.user)
-        ctx.ahead.add(clean)
-
-    def checked(self, ctx: Context, ok: bool) -> bool:
-        if ctx.ahead is None:
-            return False
-        ctx.ahead.finish(ok)
-        return True
-
     def write(self, rows, ctx: Context, user) -> tuple[int, int]:
         with large_page_cache():
             created = _insert([clean for clean, existing in rows if existing is None], ctx, user)
@@ -377,92 +353,6 @@ _OWN = ("reference", "village_code", "category", "title", "description", "amount
 _AFTER_ORDER = tuple(sorted((*_OWN, "id")))
 
 
-AHEAD_ROWS = 5000  # a unit's own records are copied in chunks of so many while later rows are checked
-
-
-@dataclass
-class Ahead:
-    """A unit's own new records, copied into the table chunk by chunk on a worker thread
-    (``bulk.StreamedCopy``) while the import checks its later rows, their audit events
-    hashed onto their chains as each chunk goes (``Chain.ahead``) and inserted after the
-    chunk on the same thread (``Ahead.store``: the commit takes them as they are), and at
-    the end counted for the summaries there too. SQLite only: the transaction is the one writer,
-    so the ids are the table's next ones and the chains' heads stay those read at the start.
-    A row that fails later rolls everything back (``run_import``); ``_insert`` finishes."""
-
-    unit: Unit
-    copy: StreamedCopy
-    chain: Chain
-    events: Events
-    first: int
-    now: datetime
-    fixed: dict
-    pending: list[filing.RecordData] = dataclass_field(default_factory=list)
-    next_id: int = 0
-    counted: list | None = None
-    cache: ExitStack = dataclass_field(default_factory=ExitStack)
-
-    @classmethod
-    def start(cls, unit: Unit, user) -> Ahead:
-        cache = ExitStack()
-        cache.enter_context(large_page_cache())
-        conn = db.session.connection()
-        table = SupportRecord.__table__
-        first = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() + 1
-        now = utcnow()
-        chain = open_chain(user)
-        # the chains of every village the unit may file for: those its rows name are among them
-        events = chain.ahead(conn, unit.villages)
-        fixed = _fixed(unit.id, None, now, user)
-        return cls(unit=unit, copy=StreamedCopy(conn, table, ("id", *_OWN), fixed), chain=chain, events=events,
-                   first=first, now=now, fixed=fixed, next_id=first, cache=cache)
-
-    def add(self, row: RecordRow) -> None:
-        self.pending.append(row.values)
-        if len(self.pending) >= AHEAD_ROWS:
-            self._send()
-
-    def _send(self) -> None:
-        values, self.pending = self.pending, []
-        ids = range(self.next_id, self.next_id + len(values))
-        self.next_id += len(values)
-        self.copy.add(_rows_in(values, ids))
-        hashed = self.events.add(_events(values, ids, self.unit.id, self.fixed, self.now.isoformat(), "导入并提交村确认："))
-        # the events go into their table after the chunk's records, while the next rows are checked
-        self.copy.call(lambda conn: self.events.store(conn, hashed))
-
-    def finish(self, ok: bool) -> None:
-        """The last chunk and the summaries' count (all passed), or only the wait (a row failed)."""
-        try:
-            if ok:
-                self._send()
-                every = SupportRecord.__table__.c.id.between(self.first, self.next_id - 1)
-                self.counted = self.copy.close(lambda conn: summary.count_records(conn, every))
-            else:
-                self.copy.close(abandon=True)
-        finally:
-            self.cache.close()
-
-    @property
-    def written(self):
-        return SupportRecord.__table__.c.id.between(self.first, self.next_id - 1)
-
-
-def _fixed(unit_id: int, on_behalf: str | None, now: datetime, user) -> dict:
-    """A new record's values shared by every record of one unit's import."""
-    return {"organization_id": unit_id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
-            "supersedes_id": None, "created_by_id": user.id, "on_behalf_region_code": on_behalf,
-            "submitted_at": now, "decided_at": None, "decided_by_id": None, "is_demo": False,
-            "created_at": now, "updated_at": now, "version": 1}
-
-
-def _rows_in(values: list[filing.RecordData], ids) -> list[tuple]:
-    """New records as inserted: the id, then ``_OWN``."""
-    return [(i, r.reference, r.village_code, r.category, r.title, r.description, r.amount,
-             r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date)
-            for i, r in zip(ids, values)]
-
-
 def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     """One insert per unit for all new records (a unit's own import: one), one batch of
     audit events, one summary update. On SQLite the events are made and hashed onto their
@@ -470,14 +360,6 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     indexes (``bulk.inserting_many``), and the commit only inserts them."""
     if not rows:
         return 0
-    ahead = ctx.ahead
-    if ahead is not None:  # copied in, hashed and counted while the rows were checked
-        if ahead.next_id - ahead.first != len(rows):
-            raise RuntimeError("the records copied ahead are not the import's new records")
-        ahead.chain.write(ahead.events)
-        summary.add_records(db.session, ahead.written, ahead.counted)
-        _tell_villages(rows, user)
-        return len(rows)
     now = utcnow()
     within = ctx.within
     on_behalf = within.code if within is not None else None
@@ -501,7 +383,10 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
     counted = None  # the summaries' count of the new records (SQLite: on the copying thread)
     last_unit = next(reversed(by_unit))
     for unit_id, values in by_unit.items():
-        fixed = _fixed(unit_id, on_behalf, now, user)
+        fixed = {"organization_id": unit_id, "pairing_id": None, "status": NEW_STATUS, "dispute_reason": None,
+                 "supersedes_id": None, "created_by_id": user.id, "on_behalf_region_code": on_behalf,
+                 "submitted_at": now, "decided_at": None, "decided_by_id": None, "is_demo": False,
+                 "created_at": now, "updated_at": now, "version": 1}
         saying = ("导入并提交村确认：" if within is None
                   else f"{office_name(within)}代{units[unit_id].name}导入并提交村确认：")
         if numbered:
@@ -515,7 +400,10 @@ def _insert(rows: list[RecordRow], ctx: Context, user) -> int:
 
                 def count(conn):
                     return summary.count_records(conn, every)
-            with inserting_many(table, ("id", *_OWN), _rows_in(values, ids), fixed, then=count) as done:
+            rows_in = [(i, r.reference, r.village_code, r.category, r.title, r.description, r.amount,
+                        r.amount_attracted, r.amount_in_kind, r.households, r.persons, r.jobs, r.record_date)
+                       for i, r in zip(ids, values)]
+            with inserting_many(table, ("id", *_OWN), rows_in, fixed, then=count) as done:
                 events.add(_events(values, ids, unit_id, fixed, stamp, saying))
             if count is not None:
                 counted = done[0]

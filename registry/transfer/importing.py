@@ -180,16 +180,6 @@ class ImportKind:
     def duplicate_message(self, clean) -> str:
         return f"系统中已有这条数据；{UPDATE_HINT}"
 
-    def passed(self, clean, ctx) -> None:
-        """A new row passed, and every row before it: a kind may start writing it now,
-        while later rows are checked (``write`` then finishes). Called only when the
-        import owns its transaction, which a later error rolls back."""
-
-    def checked(self, ctx, ok: bool) -> bool:
-        """Every row was checked (``ok``: all passed); whether anything was written ahead
-        (``passed``), which the import rolls back when a row failed."""
-        return False
-
     # -- header matching -----------------------------------------------------------------
     def header_names(self) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -359,60 +349,51 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
     # cell is looked up once, its code or its error remembered
     chosen: dict[tuple, tuple[Any, dict | None]] = {}
     coded = [(f.key, f.codes) for f in spec.coded]
-    completed = False
-    try:
-        for offset, cells in enumerate(body):
-            number = report.header_row + offset + 1
-            first = cells[0] if cells else None
-            if (first is None or (first.__class__ is str and not first.strip())) and is_blank(cells):
-                continue
-            report.rows += 1
-            if len(cells) <= last:
-                cells = [*cells, *[None] * (last + 1 - len(cells))]
-            # clean_cell, written out: a call only for text our export escaped ('=...)
-            values = {key: ((s or None) if (s := v.strip())[:1] != "'" else clean_cell(v))
-                      if (v := cells[col]).__class__ is str else v for key, col in columns}
-            for key in absent:
-                values[key] = None
-            try:
-                wrong = {}
-                for key, codes in coded:
-                    value = values[key]
-                    try:
-                        code, broken = chosen[(key, value.__class__, value)]  # the type too: 1 == 1.0 == True
-                    except KeyError:
-                        code, broken = chosen[(key, value.__class__, value)] = _choice(value, codes, key)
-                    if broken:
-                        wrong.update(broken)
-                    else:
-                        values[key] = code
-                if wrong:
-                    raise RuleViolation(wrong)
-                clean = spec.check(values, ctx)
-            except RuleViolation as broken:
-                for key, messages in broken.errors.items():
-                    for message in messages:
-                        report.add(number, key, message, spec)
-                continue
-            key = spec.key(clean)
-            if key in seen:
-                report.add(number, "", f"与第{seen[key]}行重复（同一条数据在文件中出现两次）", spec)
-                continue
-            seen[key] = number
-            current = spec.existing(clean, ctx)
-            if current is not None and not update:
-                report.add(number, "", spec.duplicate_message(clean), spec)
-                continue
-            ready.append((clean, current))
-            if current is None and commit and report.ok:
-                spec.passed(clean, ctx)
-            if progress is not None and offset % 1000 == 0:
-                progress(offset, total)
-        completed = True
-    finally:  # also when a check raised: what was written ahead is waited for (the caller rolls back)
-        wrote_ahead = spec.checked(ctx, completed and report.ok)
-    if wrote_ahead and not report.ok:
-        db.session.rollback()
+    for offset, cells in enumerate(body):
+        number = report.header_row + offset + 1
+        first = cells[0] if cells else None
+        if (first is None or (first.__class__ is str and not first.strip())) and is_blank(cells):
+            continue
+        report.rows += 1
+        if len(cells) <= last:
+            cells = [*cells, *[None] * (last + 1 - len(cells))]
+        # clean_cell, written out: a call only for text our export escaped ('=...)
+        values = {key: ((s or None) if (s := v.strip())[:1] != "'" else clean_cell(v))
+                  if (v := cells[col]).__class__ is str else v for key, col in columns}
+        for key in absent:
+            values[key] = None
+        try:
+            wrong = {}
+            for key, codes in coded:
+                value = values[key]
+                try:
+                    code, broken = chosen[(key, value.__class__, value)]  # the type too: 1 == 1.0 == True
+                except KeyError:
+                    code, broken = chosen[(key, value.__class__, value)] = _choice(value, codes, key)
+                if broken:
+                    wrong.update(broken)
+                else:
+                    values[key] = code
+            if wrong:
+                raise RuleViolation(wrong)
+            clean = spec.check(values, ctx)
+        except RuleViolation as broken:
+            for key, messages in broken.errors.items():
+                for message in messages:
+                    report.add(number, key, message, spec)
+            continue
+        key = spec.key(clean)
+        if key in seen:
+            report.add(number, "", f"与第{seen[key]}行重复（同一条数据在文件中出现两次）", spec)
+            continue
+        seen[key] = number
+        current = spec.existing(clean, ctx)
+        if current is not None and not update:
+            report.add(number, "", spec.duplicate_message(clean), spec)
+            continue
+        ready.append((clean, current))
+        if progress is not None and offset % 1000 == 0:
+            progress(offset, total)
     if report.rows == 0 and report.ok:
         report.add(0, "file", "文件中没有数据行（表头下面是空的）")
     if not report.ok:
