@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -231,6 +232,12 @@ class AmountLimits:
 
     ceiling: Decimal
     confirm_above: Decimal
+    # the lower of the two: an amount at or below it is within both (``check_amounts``
+    # has nothing to say of it), which a caller checking many records tests first
+    within: Decimal = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "within", min(self.ceiling, self.confirm_above))
 
 
 def amount_limits() -> AmountLimits:

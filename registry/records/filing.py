@@ -22,6 +22,7 @@ from ..core.parsing import (
     FORM_CONFIRM_HINT,
     AmountLimits,
     DateBounds,
+    amount_limits,
     check_amounts,
     check_text,
     clean_text,
@@ -379,7 +380,8 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
             pairing_id = pairing.id
 
     category = clean_text(get("category"))
-    errors.check(category in RECORD_CATEGORIES, "category", "请选择有效的帮扶类别")
+    if category not in RECORD_CATEGORIES:
+        errors.add("category", "请选择有效的帮扶类别")
     title = clean_text(get("title"))
     if not title:
         errors.add("title", "请填写标题")
@@ -400,12 +402,18 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     households = parse_count(get("households"), "households", labels["households"], errors)
     persons = parse_count(get("persons"), "persons", labels["persons"], errors)
     jobs = parse_count(get("jobs"), "jobs", labels["jobs"], errors)
-    check_amounts({"amount": (labels["amount"], amount), "amount_attracted": (labels["amount_attracted"], amount_attracted),
-                   "amount_in_kind": (labels["amount_in_kind"], amount_in_kind)},
-                  errors, confirmed=get(CONFIRM_FIELD) is True, stored=stored, hint=confirm_hint, limits=limits)
+    limits = limits or amount_limits()
+    within = limits.within  # most records' amounts: nothing for check_amounts to say
+    if not ((amount is None or amount <= within) and (amount_attracted is None or amount_attracted <= within)
+            and (amount_in_kind is None or amount_in_kind <= within)):
+        check_amounts({"amount": (labels["amount"], amount),
+                       "amount_attracted": (labels["amount_attracted"], amount_attracted),
+                       "amount_in_kind": (labels["amount_in_kind"], amount_in_kind)},
+                      errors, confirmed=get(CONFIRM_FIELD) is True, stored=stored, hint=confirm_hint, limits=limits)
     record_date = parse_date(get("record_date"), "record_date", labels["record_date"], errors, bounds=dates)
     errors.raise_if_any()
-    ensure_year_open(record_date.year, village, "records", "record_date", closes=closes)
+    if closes is None or closes[record_date.year]:  # a year with no close (most): nothing to refuse
+        ensure_year_open(record_date.year, village, "records", "record_date", closes=closes)
     return RecordData(
         reference=reference, village_code=village, pairing_id=pairing_id, category=category, title=title,
         description=description, amount=amount, amount_attracted=amount_attracted, amount_in_kind=amount_in_kind,

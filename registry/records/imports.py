@@ -246,8 +246,9 @@ class RecordImport(ImportKind):
             errors = errors or Collector()
             errors.add(CONFIRM_FIELD, "应填“是”或“否”")
         values[CONFIRM_FIELD] = bool(confirmed)
+        # the record already stored under the row's 编号 (a unit with none stored: no look-up)
         stored = (unit.references.get(halfwidth(values["reference"]))
-                  if unit is not None and values["reference"] is not None else None)
+                  if unit is not None and unit.references and values["reference"] is not None else None)
         try:
             clean = filing.validate_record_data(unit.id if unit else 0, values,
                                                 allowed_villages=unit.villages if unit else frozenset(),
@@ -266,7 +267,7 @@ class RecordImport(ImportKind):
             errors.raise_if_any()
         if clean.reference is None:
             raise RuleViolation("请填写编号：导入按编号识别同一条记录，同一文件再次导入时不会重复", "reference")
-        row = RecordRow(clean, unit, stored=unit.references.get(clean.reference))
+        row = RecordRow(clean, unit, stored=stored)  # clean.reference is the 编号 ``stored`` was found by
         if row.stored is not None and ctx.update:
             row.existing = db.session.get(SupportRecord, row.stored.id)
             row.unchanged = all(getattr(row.existing, k) == getattr(clean, k) for k in COMPARED)
