@@ -267,7 +267,7 @@ class RecordImport(ImportKind):
             errors.raise_if_any()
         if clean.reference is None:
             raise RuleViolation("请填写编号：导入按编号识别同一条记录，同一文件再次导入时不会重复", "reference")
-        row = RecordRow(clean, unit, stored=stored)  # clean.reference is the 编号 ``stored`` was found by
+        row = RecordRow(clean, unit, stored)  # clean.reference is the 编号 ``stored`` was found by
         if row.stored is not None and ctx.update:
             row.existing = db.session.get(SupportRecord, row.stored.id)
             row.unchanged = all(getattr(row.existing, k) == getattr(clean, k) for k in COMPARED)
