@@ -234,10 +234,10 @@ class AmountLimits:
     confirm_above: Decimal
     # the lower of the two: an amount at or below it is within both (``check_amounts``
     # has nothing to say of it), which a caller checking many records tests first
-    within: Decimal = dataclass_field(init=False, repr=False, compare=False)
+    lower: Decimal = dataclass_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "within", min(self.ceiling, self.confirm_above))
+        object.__setattr__(self, "lower", min(self.ceiling, self.confirm_above))
 
 
 def amount_limits() -> AmountLimits:

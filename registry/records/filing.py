@@ -403,9 +403,9 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     persons = parse_count(get("persons"), "persons", labels["persons"], errors)
     jobs = parse_count(get("jobs"), "jobs", labels["jobs"], errors)
     limits = limits or amount_limits()
-    within = limits.within  # most records' amounts: nothing for check_amounts to say
-    if not ((amount is None or amount <= within) and (amount_attracted is None or amount_attracted <= within)
-            and (amount_in_kind is None or amount_in_kind <= within)):
+    lower = limits.lower  # most records' amounts are at or below both limits: nothing for check_amounts to say
+    if not ((amount is None or amount <= lower) and (amount_attracted is None or amount_attracted <= lower)
+            and (amount_in_kind is None or amount_in_kind <= lower)):
         check_amounts({"amount": (labels["amount"], amount),
                        "amount_attracted": (labels["amount_attracted"], amount_attracted),
                        "amount_in_kind": (labels["amount_in_kind"], amount_in_kind)},
