@@ -41,6 +41,11 @@ from .definitions import (
 )
 from .models import PersonTrainingYear, VillageStatus
 
+# The postings that may succeed a line's posting (``later_postings``): one alias for every
+# statement. A new alias of Posting was made for each statement built, and the first use
+# of an alias adapts the mapper's columns to it, most of what building the line cost.
+_SUCCESSOR = aliased(Posting)
+
 GAP_KINDS = {
     "no_first_secretary": "重点帮扶村或脱贫村没有在岗第一书记",
     "no_backing_unit": "重点帮扶村或脱贫村没有后盾单位",
@@ -367,7 +372,7 @@ def _sources(region: Region, kinds: list[str] | None, today: date | None, sort: 
     soon = today + timedelta(days=cfg["REGISTRY_ENDING_SOON_DAYS"])
 
     def ending(stmt):
-        successor = aliased(Posting)
+        successor = _SUCCESSOR
         return stmt.where(Posting.planned_end.between(today, soon)).where(
             not_(later_postings(successor).where(or_(successor.is_active, successor.end_date > today)).exists())
         )
