@@ -66,17 +66,33 @@ def counts(region: Region, today: date) -> dict[str, int] | None:
     from ..extensions import db
 
     cfg = current_app.config
-    g, names, current = GapDay, kinds(cfg), stamp(cfg)
-    here = (g.level == region.level, g.region_code == region.code)
-    # by kind (the key's first column: each kind's rows read along it, not the whole table)
-    sums = dict(db.session.execute(select(g.kind, func.sum(g.count)).where(
-        g.kind.in_([*names.values(), current]), *here, g.day <= today).group_by(g.kind)).all())
+    names, current = kinds(cfg), stamp(cfg)
+    sums_of, areas_of, other_stamp = _count_statements()
+    here = {"level": region.level, "code": region.code}
+    sums = dict(db.session.execute(sums_of, {**here, "kinds": [*names.values(), current], "day": today}).all())
     lo, hi = region.range()
-    areas = db.session.scalar(select(func.count()).select_from(AreaSummary).where(AreaSummary.area.between(lo, hi)))
-    if sums.get(current, 0) != areas or db.session.scalar(select(g.kind).where(
-            g.kind.between(STAMP + ":", STAMP + ";"), g.kind != current, *here, g.count != 0).limit(1)) is not None:
+    areas = db.session.scalar(areas_of, {"lo": lo, "hi": hi})
+    if sums.get(current, 0) != areas or db.session.scalar(other_stamp, {**here, "current": current}) is not None:
         return None  # an area not computed yet, or under other settings
     return {gap: int(sums.get(kind) or 0) for gap, kind in names.items()}
+
+
+@functools.cache
+def _count_statements():
+    """``counts``' three statements, built once (their parameters bound when run): the
+    gaps worklist and the home panels read them on every page, and building them and
+    their cache keys cost more than running them. The sums by kind (the key's first
+    column: each kind's rows read along it, not the whole table); the region's areas;
+    a stamp of other settings on a row of the region that counts."""
+    g = GapDay
+    here = (g.level == bindparam("level"), g.region_code == bindparam("code"))
+    sums = (select(g.kind, func.sum(g.count))
+            .where(g.kind.in_(bindparam("kinds", expanding=True)), *here, g.day <= bindparam("day", type_=g.day.type))
+            .group_by(g.kind))
+    areas = select(func.count()).select_from(AreaSummary).where(AreaSummary.area.between(bindparam("lo"), bindparam("hi")))
+    other = select(g.kind).where(g.kind.between(STAMP + ":", STAMP + ";"), g.kind != bindparam("current"), *here,
+                                 g.count != 0).limit(1)
+    return sums, areas, other
 
 
 def area_rows(conn, areas: list[str] | None, stamped, cfg) -> dict[tuple, int]:
