@@ -56,6 +56,14 @@ def _by_day(region, day) -> dict[str, int]:
 
 @pytest.fixture()
 def world(app, db):
+    from tests.conftest import built_once
+
+    return built_once("gap-days.world", lambda: _build(db))
+
+
+def _build(db):
+    """Three villages in two counties, seven people, six postings, courses and care records
+    (built once per test process and copied back for each test: ``built_once``)."""
     org = make_org()
     a, b = make_village(n=1), make_village(n=2)
     c = make_village(OTHER_COUNTY, n=1)
