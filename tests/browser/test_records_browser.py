@@ -54,8 +54,8 @@ def test_unit_files_with_a_photo_and_the_village_confirms(page_as, live_server, 
     assert any(not disabled for _, disabled in offered)  # the demo unit's pairing with the village is offered
     unit.select_option("select[name=pairing_id]", index=[i for i, (_, d) in enumerate(offered) if not d][0] + 1)
     unit.screenshot(path=str(shots / "records-new-filled.png"), full_page=True)
-    unit.click("button[value=submit]")
-    unit.wait_for_load_state("networkidle")
+    with unit.expect_navigation(wait_until="load"):  # its images loaded; networkidle idled 500 ms more
+        unit.click("button[value=submit]")
     assert "/records/" in unit.url and unit.locator("#record-status").inner_text() == "待确认"
     record_url = unit.url
     image = unit.locator("ul.evidence img").first
