@@ -60,6 +60,7 @@ class Key:
     column: Any  # a mapped attribute, e.g. SupportRecord.record_date, or a typed expression
     descending: bool = False
     value: Callable[[Any], Any] | None = None  # the key's value in a row, for an expression
+    condition: Any = None  # a ``flag`` key's condition (its rows of 1)
 
     def of(self, row):
         return self.value(row) if self.value is not None else getattr(row, self.name)
@@ -78,9 +79,14 @@ class Key:
 
 def flag(condition, value: Callable[[Any], bool], descending: bool = False) -> Key:
     """A key on whether ``condition`` holds for a row (0 before 1 when ascending), such as
-    an ended posting after the active ones; ``value`` tells it from a loaded row."""
+    an ended posting after the active ones; ``value`` tells it from a loaded row.
+    ``condition`` must never be NULL (``end_date IS NOT NULL``, not ``end_date < x``).
+
+    As the leading key of a list, a page's rows are found with the condition (or its
+    negation) in the WHERE clause instead of a CASE to sort by (see ``_fetch``), so a
+    partial index of either set in the order of the other keys can serve them."""
     return Key(type_coerce(case((condition, 1), else_=0), Integer), descending,
-               value=lambda row: 1 if value(row) else 0)
+               value=lambda row: 1 if value(row) else 0, condition=condition)
 
 
 def joined(column, path: Callable[[Any], Any], descending: bool = False) -> Key:
@@ -211,16 +217,46 @@ def _fetch(stmt: Select, keys: Sequence[Key], values: list | None, reverse: bool
     from the index without reading them, never joined before the sort. A small set is
     sorted likewise from the filter's index, which often holds every column it needs.
     """
-    steer = large and _lead_has_bounds(keys) and is_sqlite()
-    seek = stmt.where(_position(keys, values, reverse, steer)) if values is not None or steer else stmt
-    ordered = seek.order_by(None).order_by(*(key.ordered(reverse) for key in keys))
     unique = keys[-1]
-    ids = list(db.session.scalars(ordered.with_only_columns(unique.column, maintain_column_froms=True).limit(n)))
+    ids = _flag_ids(stmt, keys, values, reverse, n, large) if _split(keys, values) else \
+        _ids(stmt, keys, values, reverse, n, large)
     if not ids:
         return []
     # the page's rows by id (the filter again: a row changed meanwhile is left out, not shown)
     rows = {getattr(row, unique.name): row for row in db.session.scalars(stmt.order_by(None).where(unique.column.in_(ids)))}
     return [rows[i] for i in ids if i in rows]
+
+
+def _ids(stmt: Select, keys: Sequence[Key], values: list | None, reverse: bool, n: int, large: bool) -> list:
+    """The ids of ``n`` rows of ``stmt`` from the cursor ``values`` on, in the order of ``keys``."""
+    steer = large and _lead_has_bounds(keys) and is_sqlite()
+    seek = stmt.where(_position(keys, values, reverse, steer)) if values is not None or steer else stmt
+    ordered = seek.order_by(None).order_by(*(key.ordered(reverse) for key in keys))
+    return list(db.session.scalars(ordered.with_only_columns(keys[-1].column, maintain_column_froms=True).limit(n)))
+
+
+def _split(keys: Sequence[Key], values: list | None) -> bool:
+    """Whether the list leads with a ``flag`` key and the cursor (if any) holds 0 or 1 in it."""
+    return keys[0].condition is not None and len(keys) > 1 and (values is None or values[0] in (0, 1))
+
+
+def _flag_ids(stmt: Select, keys: Sequence[Key], values: list | None, reverse: bool, n: int, large: bool) -> list:
+    """``_ids`` of a list led by a ``flag`` key: the rows of one value of the flag (the
+    cursor's first), then of the other, each by the other keys, with the flag's condition
+    in the WHERE clause. PostgreSQL then reads a page along a partial index of that set
+    (the active postings by start, ...) instead of sorting a province's rows by a CASE."""
+    lead, rest = keys[0], keys[1:]
+    order = (0, 1) if lead.descending == reverse else (1, 0)
+    if values is not None:
+        order = order[order.index(values[0]):]
+    ids: list = []
+    for value in order:
+        part = stmt.where(lead.condition if value else ~lead.condition)
+        seek = values[1:] if values is not None and value == values[0] else None
+        ids += _ids(part, rest, seek, reverse, n - len(ids), large)
+        if len(ids) >= n:
+            break
+    return ids
 
 
 def paginate(stmt: Select, keys: Sequence[Key], args: Mapping[str, str], *, per_page: int = PER_PAGE,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, and_, or_
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, and_, or_, text
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -62,3 +62,11 @@ class Pairing(Audited, db.Model):
     @property
     def sector_label(self) -> str:
         return PAIRED_SECTORS.get(self.sector or "", "")
+
+
+# the pairings list's order after its first key (open-ended before ended: each page is
+# read from one of these two, see core.paging._fetch), with the place its scope filters
+# by: a page is read along it and stops at its last row instead of sorting all in scope
+for _name, _where in (("ix_pairing_list_open", "end_date IS NULL"), ("ix_pairing_list_ended", "end_date IS NOT NULL")):
+    Index(_name, Pairing.start_date.desc(), Pairing.id.desc(), Pairing.region_code,
+          sqlite_where=text(_where), postgresql_where=text(_where))
