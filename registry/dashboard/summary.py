@@ -928,31 +928,35 @@ def _village_statements(today: date, by_code: bool) -> tuple:
     return _cached(("villages", today, by_code), build)
 
 
-def area_valid_until(conn, prefixes: list[str] | None, today: date, every_cut: bool = False) -> dict[str, date]:
+def area_valid_until(conn, prefixes: list[str] | None, today: date) -> tuple[dict[str, date], dict[str, date]]:
     """Per area, the first day on which time alone changes one of its figures: a pairing
     starts or ends, a village's latest confirmed support leaves the 12-month window, or
-    the year ends. With ``every_cut``: of any of its filtered figures (``AreaCut``), whose
-    support is a village's latest by category or by kind."""
+    the year ends. Two answers from one read of each table: for ``AreaSummary`` (its
+    support is a village's latest of any category and kind) and for the filtered figures
+    (``AreaCut``, whose support is also a village's latest by category or by kind)."""
     year_end = date(today.year + 1, 1, 1)
-    out: dict[str, date] = {}
+    areas: dict[str, date] = {}
+    cuts: dict[str, date] = {}
 
-    def earlier(p: str, day: date | None) -> None:
+    def earlier(out: dict[str, date], p: str, day: date | None) -> None:
         if day is not None:
             area = p + "000"
             out[area] = min(out.get(area, year_end), day)
 
     params = {} if prefixes is None else {"prefixes": prefixes}
-    pairings, latest = _valid_until_statements(today, support_cutoff(today), prefixes is not None, every_cut)
+    pairings, latest = _valid_until_statements(today, support_cutoff(today), prefixes is not None)
     for prefix, next_start, next_end in conn.execute(pairings, params):
-        earlier(prefix, _as_date(next_start))
-        earlier(prefix, _as_date(next_end) + timedelta(days=1) if next_end is not None else None)
+        for day in (_as_date(next_start), _as_date(next_end) + timedelta(days=1) if next_end is not None else None):
+            earlier(areas, prefix, day)
+            earlier(cuts, prefix, day)
     leaves = support_window() + timedelta(days=1)  # a date leaves the window the day after its last day in it
-    for prefix, oldest in conn.execute(latest, params):
-        earlier(prefix, _as_date(oldest) + leaves if oldest is not None else None)
-    return out
+    for prefix, oldest_overall, oldest_any in conn.execute(latest, params):
+        earlier(areas, prefix, _as_date(oldest_overall) + leaves if oldest_overall is not None else None)
+        earlier(cuts, prefix, _as_date(oldest_any) + leaves if oldest_any is not None else None)
+    return areas, cuts
 
 
-def _valid_until_statements(today: date, cutoff: date, by_prefix: bool, every_cut: bool = False) -> tuple:
+def _valid_until_statements(today: date, cutoff: date, by_prefix: bool) -> tuple:
     def build():
         def restrict(stmt, col):
             return stmt.where(func.substr(col, 1, 9).in_(bindparam("prefixes", expanding=True))) if by_prefix else stmt
@@ -963,13 +967,15 @@ def _valid_until_statements(today: date, cutoff: date, by_prefix: bool, every_cu
                     .where(Pairing.kind.in_(("resident", "enterprise_village"))).group_by(p))
         last = VillageSupportLast
         q = func.substr(last.village_code, 1, 9)
-        which = or_(last.category == ANY, last.org_kind == ANY) if every_cut else and_(last.category == ANY,
-                                                                                          last.org_kind == ANY)
-        latest = (select(q, func.min(last.last_confirmed_on))
-                  .where(which, last.last_confirmed_on >= cutoff).group_by(q))
+        overall = and_(last.category == ANY, last.org_kind == ANY)  # a village's latest of every category and kind
+        # over the rows of any filtered figure (by category or by kind, overall among them):
+        # the oldest overall latest (AreaSummary's) and the oldest of them all (AreaCut's)
+        latest = (select(q, func.min(case((overall, last.last_confirmed_on))), func.min(last.last_confirmed_on))
+                  .where(or_(last.category == ANY, last.org_kind == ANY), last.last_confirmed_on >= cutoff)
+                  .group_by(q))
         return restrict(pairings, Pairing.region_code), restrict(latest, last.village_code)
 
-    return _cached(("valid_until", today, cutoff, by_prefix, every_cut), build)
+    return _cached(("valid_until", today, cutoff, by_prefix), build)
 
 
 def _as_date(value) -> date | None:
@@ -992,23 +998,24 @@ def refresh_areas(conn, areas: set[str] | None, today: date | None = None, *,
         if chunk is not None:
             for area in chunk:  # an emptied area keeps a row of zeros: it is known, not missing
                 figures.setdefault(area, dict.fromkeys(AREA_FIGURES, 0))
-        valid = area_valid_until(conn, None if chunk is None else [a[:9] for a in chunk], today)
+        valid, cut_valid = area_valid_until(conn, None if chunk is None else [a[:9] for a in chunk], today)
         conn.execute(table.delete() if chunk is None else table.delete().where(table.c.area.in_(chunk)))
         rows = [dict(area=area, year=today.year, settings=settings, computed_on=today,
                      valid_until=valid.get(area, date(today.year + 1, 1, 1)), **values)
                 for area, values in figures.items()]
         if rows:
             conn.execute(table.insert(), rows)
-        _refresh_cuts(conn, chunk, today, settings, figures)
+        _refresh_cuts(conn, chunk, today, settings, figures, cut_valid)
     refresh_days(conn, areas, areas if gap_areas is None else gap_areas)
 
 
-def _refresh_cuts(conn, chunk: list[str] | None, today: date, settings: str, figures: dict) -> None:
+def _refresh_cuts(conn, chunk: list[str] | None, today: date, settings: str, figures: dict,
+                  valid: dict[str, date]) -> None:
     """Write the areas' ``AreaCut`` and ``AreaYear`` rows (every area's when ``chunk`` is
-    None), with their ``AreaSummary`` rows (``figures``: theirs)."""
+    None), with their ``AreaSummary`` rows (``figures``: theirs) and the days until
+    which their filtered figures hold (``valid``: ``area_valid_until``'s second answer)."""
     cut_table, year_table = AreaCut.__table__, AreaYear.__table__
     cuts = cut_figures(conn, chunk, today, today.year, figures)
-    valid = area_valid_until(conn, None if chunk is None else [a[:9] for a in chunk], today, every_cut=True)
     if chunk is None:
         conn.execute(cut_table.delete())
         conn.execute(year_table.delete())
