@@ -22,7 +22,6 @@ from ..core.parsing import (
     FORM_CONFIRM_HINT,
     AmountLimits,
     DateBounds,
-    amount_limits,
     check_amounts,
     check_text,
     clean_text,
@@ -402,18 +401,12 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
     households = parse_count(get("households"), "households", labels["households"], errors)
     persons = parse_count(get("persons"), "persons", labels["persons"], errors)
     jobs = parse_count(get("jobs"), "jobs", labels["jobs"], errors)
-    limits = limits or amount_limits()
-    lower = limits.lower  # most records' amounts are at or below both limits: nothing for check_amounts to say
-    if not ((amount is None or amount <= lower) and (amount_attracted is None or amount_attracted <= lower)
-            and (amount_in_kind is None or amount_in_kind <= lower)):
-        check_amounts({"amount": (labels["amount"], amount),
-                       "amount_attracted": (labels["amount_attracted"], amount_attracted),
-                       "amount_in_kind": (labels["amount_in_kind"], amount_in_kind)},
-                      errors, confirmed=get(CONFIRM_FIELD) is True, stored=stored, hint=confirm_hint, limits=limits)
+    check_amounts({"amount": (labels["amount"], amount), "amount_attracted": (labels["amount_attracted"], amount_attracted),
+                   "amount_in_kind": (labels["amount_in_kind"], amount_in_kind)},
+                  errors, confirmed=get(CONFIRM_FIELD) is True, stored=stored, hint=confirm_hint, limits=limits)
     record_date = parse_date(get("record_date"), "record_date", labels["record_date"], errors, bounds=dates)
     errors.raise_if_any()
-    if closes is None or closes[record_date.year]:  # a year with no close (most): nothing to refuse
-        ensure_year_open(record_date.year, village, "records", "record_date", closes=closes)
+    ensure_year_open(record_date.year, village, "records", "record_date", closes=closes)
     # positional, in the fields' order (a class called with keywords costs four times as
     # much: an import builds one per row)
     return RecordData(reference, village, pairing_id, category, title, description, amount, amount_attracted,
