@@ -501,6 +501,16 @@ def refresh_planner_statistics() -> None:
     conn.exec_driver_sql("ANALYZE")
 
 
+def analyze_bulk_load() -> None:
+    """On PostgreSQL, ``ANALYZE`` inside the current transaction, after a bulk load and
+    before reading what it loaded: until autovacuum gets to the new rows (a minute or
+    more), the planner takes the tables for nearly empty and joins them row by row. On
+    the demo data, the village coverage of a filtered view took 0.6 s instead of 10 ms.
+    No-op on SQLite, whose plans ``refresh_planner_statistics`` keeps."""
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE")
+
 
 def vacuum_analyze(tables=None) -> None:
     """On PostgreSQL, ``VACUUM (ANALYZE)`` the given tables (``Table`` objects; None: the

@@ -2,10 +2,13 @@
 coverage summaries are rebuilt from the rows once everything is there."""
 from __future__ import annotations
 
+from ..core.database import analyze_bulk_load
 from ..demo import DemoContext, step
 from .summary import rebuild_all
 
 
 @step(99, "重建覆盖统计")
 def summaries(ctx: DemoContext) -> None:
+    analyze_bulk_load()  # the rebuild reads every table the steps loaded
     rebuild_all()
+    analyze_bulk_load()  # and the pages read the summaries it wrote
