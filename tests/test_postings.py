@@ -372,3 +372,13 @@ def test_cli_ends_a_round_all_or_nothing(db, world, runner, make_user):
     db.session.expire_all()
     assert {p.end_reason for p in db.session.scalars(select(Posting))} == {"term_completed"}
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "end")) == 2
+
+
+def test_a_start_too_far_ahead_for_a_planned_term_is_refused_not_a_server_error(db, world):
+    """The default planned end (start + the term) of a start in year 9999 lies past the
+    last date Python knows: the start is refused as implausible, with no 500 (the form
+    fuzzer found it)."""
+    person = make_person(world["org"])
+    body = _refused(db, world["session"], person, _form(world["village"].code, start_date="9999-12-31"),
+                    "开始日期", "开始日期不能晚于")
+    assert "请填写计划结束日期" in body  # no default could be worked out: the planned end is asked for

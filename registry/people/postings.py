@@ -6,7 +6,7 @@ so a posting the registry holds has always passed it.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import MAXYEAR, MINYEAR, date, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
@@ -26,14 +26,17 @@ from ..regions.models import Region
 from .models import Person, Posting
 
 
-def default_planned_end(start: date) -> date:
+def default_planned_end(start: date) -> date | None:
     """Start + the planned term (*setting* REGISTRY_PLANNED_TERM_YEARS); 29 February
-    falls back to the 28th."""
-    years = int(current_app.config["REGISTRY_PLANNED_TERM_YEARS"])
+    falls back to the 28th. None past the last year a date can hold (a start in year
+    9999, which ``check_posting`` refuses as implausible anyway)."""
+    year = start.year + int(current_app.config["REGISTRY_PLANNED_TERM_YEARS"])
+    if not MINYEAR <= year <= MAXYEAR:
+        return None
     try:
-        return start.replace(year=start.year + years)
+        return start.replace(year=year)
     except ValueError:
-        return start.replace(year=start.year + years, day=28)
+        return start.replace(year=year, day=28)
 
 
 def _overlap(stmt: Select, start: date, end: date | None) -> Select:
