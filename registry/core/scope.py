@@ -96,8 +96,9 @@ def _key(model: type, ident):
         return None
 
 
-def get_in_scope_or_404(model: type[T], ident, user=None) -> T:
-    """The object with primary key ``ident`` if the user may see it, else 404."""
+def get_in_scope_or_404(model: type[T], ident, user=None, options=()) -> T:
+    """The object with primary key ``ident`` if the user may see it, else 404.
+    ``options``: loader options of the look-up (the caller's, for what it reads)."""
     ident = _key(model, ident)
     if ident is None:
         abort(404)
@@ -114,7 +115,7 @@ def get_in_scope_or_404(model: type[T], ident, user=None) -> T:
                     abort(404)
                 return obj
     pk = model.__mapper__.primary_key[0]
-    obj = db.session.scalar(scoped(select(model).where(pk == ident), model, user))
+    obj = db.session.scalar(scoped(select(model).where(pk == ident).options(*options), model, user))
     if obj is None:
         abort(404)
     return obj

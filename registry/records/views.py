@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from ..chase import services as chasing
 from ..core.access import login_only
@@ -334,12 +335,21 @@ def named(record: SupportRecord) -> str:
     return f"编号 {record.reference}（{village}）{record.title}"
 
 
+_PLAIN_RECORD = (lazyload(SupportRecord.organization), lazyload(SupportRecord.village))
+
+
 def _transition_view(record_id: int, service, done, **kwargs):
     """``done``: the flash, or a function of the record that makes it. The views that call
     it are ``lock_at_first_write``: what the service reads before it writes (the record,
     who may act, the year's closes) is read before the write lock, and the record's update
-    is refused as stale if it changed meanwhile."""
-    record = get_in_scope_or_404(SupportRecord, record_id)
+    is refused as stale if it changed meanwhile.
+
+    The record's unit and village are not joined into its look-up: the moves read them
+    only by name (the notice, the message), and the one who acts has theirs loaded with
+    the account (a unit its organization, a village account its village), so the session
+    hands them over without a query; building the joined rows cost more than the look-up
+    itself."""
+    record = get_in_scope_or_404(SupportRecord, record_id, options=_PLAIN_RECORD)
     form = ActionForm()
     try:
         with last_write():
