@@ -710,6 +710,9 @@ def _add_last(session, parts: list[Additions]) -> None:
     conn = session.connection()
     cells: dict[tuple, dict[tuple, list]] = {}
     days: dict[object, dict[tuple, int]] = {}
+    if len(parts) == 1:  # a transaction's one set of additions (a form's write): nothing to merge
+        cells, days = parts[0].cells, parts[0].days
+        parts = ()
     for part in parts:
         for target, found in part.cells.items():
             merged = cells.setdefault(target, {})
@@ -733,13 +736,21 @@ def _add_last(session, parts: list[Additions]) -> None:
         rows = [(*key, delta) for key, delta in sorted(days[table].items()) if delta]
         if not rows:
             continue
-        t = table.c
         upsert_rows(conn, _day_upsert(conn.dialect, table), _DAY_COLUMNS, rows)
         # a count by day is never below zero, so only a change taken from it can bring it
         # down to zero; a gap by day's rows above the areas sum changes of either sign
         taken = sorted({code for _, _, code, _, delta in rows if delta < 0 or table is not DayCount.__table__})
         if taken:
-            conn.execute(table.delete().where(t.count == 0, t.region_code.in_(taken)))
+            conn.execute(_zero_rows_delete(table), {"codes": taken})
+
+
+@functools.cache
+def _zero_rows_delete(table):
+    """Delete the rows of ``table`` (by day, above the areas) of some regions (``codes``)
+    whose count is down to zero: built once (a confirmation takes a record out of the
+    counts by day at every write)."""
+    t = table.c
+    return table.delete().where(t.count == 0, t.region_code.in_(bindparam("codes", expanding=True)))
 
 
 def _add_days(rows: dict[tuple, int], table=None) -> None:
