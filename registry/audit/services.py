@@ -323,12 +323,19 @@ def link_and_write(session, queued: list[Queued]) -> None:
             rows = linker.link(shared, items)
         linked.append(({**shared, "key_id": key_id}, rows))
     if count <= _FEW:  # one statement for the transaction's few events
-        conn.execute(insert(AuditEvent.__table__), [{**shared, **dict(zip(_EVENT_COLUMNS, row))}
-                                                    for shared, rows in linked for row in rows])
+        conn.execute(_event_insert(), [{**shared, **dict(zip(_EVENT_COLUMNS, row))}
+                                       for shared, rows in linked for row in rows])
     else:
         for shared, rows in linked:
             _insert_events(conn, shared, rows)
     anchor.extend(session, before, {chain: heads[chain] for chain in chains})
+
+
+@functools.cache
+def _event_insert():
+    """The events' INSERT, built once: every commit that recorded events runs it, and a
+    statement built anew has its cache key computed anew."""
+    return insert(AuditEvent.__table__)
 
 
 def _heads_and_ids(conn, chains: list[str], count: int) -> tuple[dict[str, tuple[int, str]], Sequence[int]]:
