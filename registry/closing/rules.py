@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from ..accounts.models import User
 from ..core.enums import PREFIX_LENGTH
 from ..core.formatting import datetime_cn
+from ..core.queries import column_rows
 from ..core.rules import RuleViolation
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -86,7 +87,7 @@ def _prefix(code: str, level: str) -> str:
 def _load(year: int) -> tuple[Closed, ...]:
     # columns, not the entities: read on every write, mostly finding nothing, and the
     # entities' joined relationships cost more than the query
-    rows = db.session.execute(_closes_statement(), {"year": year}).all()
+    rows = column_rows(_closes_statement(), {"year": year}).all()
     if not rows:
         return ()
     windows: dict[int, list[Window]] = {}

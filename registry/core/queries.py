@@ -10,6 +10,20 @@ from sqlalchemy import Select, func, select
 from ..extensions import db
 
 
+def column_rows(stmt, params: dict | None = None):
+    """The result of ``stmt``, a select of columns (no entities), run by Core on the
+    session's connection. ``session.execute`` runs such a statement through the ORM
+    (its compile state, events and result wrapping), which costs three times the query
+    itself (about 130 µs against 40 µs for a small look-up): on the write path, where
+    every request makes a few, that is a few percent of a write. Pending changes are
+    flushed first, as the ORM's execution would (its autoflush, which ``no_autoflush``
+    turns off for both)."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()  # nothing to do when nothing is pending
+    return session.connection().execute(stmt, params)
+
+
 def count(stmt: Select) -> int:
     """How many rows ``stmt`` returns (its ordering dropped)."""
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

@@ -12,6 +12,7 @@ from sqlalchemy import Select, bindparam, func, select, update
 from ..accounts.models import User
 from ..core.paging import Key, order_by
 from ..core.parsing import to_id
+from ..core.queries import column_rows
 from ..core.rules import RuleViolation
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -63,7 +64,7 @@ def _user_id(user) -> int | None:
 def _recipients(among, kind: str) -> list[tuple[int, str, str | None]]:
     """(id, mode for ``kind``, e-mail address) of the active accounts ``among`` (a
     condition on ``User.id``) picks: one query."""
-    rows = db.session.execute(
+    rows = column_rows(
         select(User.id, NotificationPreference.mode, NotificationProfile.email)
         .outerjoin(NotificationPreference, (NotificationPreference.user_id == User.id) & (NotificationPreference.kind == kind))
         .outerjoin(NotificationProfile, NotificationProfile.user_id == User.id)
@@ -111,7 +112,7 @@ def notify(kind: str, users: Iterable | Select | Accounts, *, title: str, body: 
         raise ValueError(f"unknown notification kind {kind!r}")
     skip = _user_id(actor)
     if isinstance(users, Accounts):  # one role's accounts (``recipients.village_accounts``): a statement built once
-        rows = db.session.execute(_accounts_statement(users.column), {
+        rows = column_rows(_accounts_statement(users.column), {
             "kind": kind, "role": users.role, "value": users.value, "skip": -1 if skip is None else skip})
         found = [(uid, mode or DEFAULT_MODE, email or None) for uid, mode, email in rows]
     elif isinstance(users, Select):  # a query of accounts: read with their settings

@@ -31,6 +31,7 @@ from ..core.parsing import (
     parse_date,
     to_id,
 )
+from ..core.queries import column_rows
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..closing.rules import YearCloses, ensure_year_open
 from ..core.timeutil import local_today, utcnow
@@ -102,7 +103,7 @@ event.listen(Session, "do_orm_execute", _forget_bound_on_write)
 
 
 def _read_bound_regions(organization_id: int, today) -> list[tuple[str, str, str]]:
-    rows = db.session.execute(_bound_statement(), {"organization_id": organization_id, "today": today}).all()
+    rows = column_rows(_bound_statement(), {"organization_id": organization_id, "today": today}).all()
     return [(code, level, "pairing" if from_pairing else "posting") for code, level, from_pairing in rows]
 
 
