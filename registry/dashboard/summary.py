@@ -256,7 +256,7 @@ def _after_flush(session, _ctx):
             if isinstance(obj, model):
                 changes.append((_current(obj), 1))
         for obj in session.dirty:
-            if isinstance(obj, model) and session.is_modified(obj, include_collections=False):
+            if isinstance(obj, model):  # changed when a summarised field differs (not any column)
                 old, new = _committed(obj), _current(obj)
                 if old != new:
                     changes += [(old, -1), (new, 1)]
