@@ -338,7 +338,7 @@ def named(record: SupportRecord) -> str:
 _PLAIN_RECORD = (lazyload(SupportRecord.organization), lazyload(SupportRecord.village))
 
 
-def _transition_view(record_id: int, service, done, **kwargs):
+def _transition_view(record_id: int, service, done, form: ActionForm | None = None, **kwargs):
     """``done``: the flash, or a function of the record that makes it. The views that call
     it are ``lock_at_first_write``: what the service reads before it writes (the record,
     who may act, the year's closes) is read before the write lock, and the record's update
@@ -350,7 +350,8 @@ def _transition_view(record_id: int, service, done, **kwargs):
     hands them over without a query; building the joined rows cost more than the look-up
     itself."""
     record = get_in_scope_or_404(SupportRecord, record_id, options=_PLAIN_RECORD)
-    form = ActionForm()
+    if form is None:  # confirm passes the form it read (a second reading costs a form)
+        form = ActionForm()
     try:
         with last_write():
             service(record, current_user, expected_version=form.version.data, **kwargs)
@@ -399,7 +400,7 @@ def confirm(record_id: int):
             return render_template("records/confirm.html", record=record, errors=errors, stale=stale,
                                    review=changes.review(record, current_user),
                                    next=form.next.data if form.next.data == "inbox" else ""), (422 if errors else 200)
-    return _transition_view(record_id, services.confirm_record, lambda r: f"已确认该帮扶记录：{named(r)}")
+    return _transition_view(record_id, services.confirm_record, lambda r: f"已确认该帮扶记录：{named(r)}", form=form)
 
 
 @bp.route("/<int:record_id>/dispute", methods=["GET", "POST"])
