@@ -120,6 +120,23 @@ def test_every_commit_that_writes_events_moves_the_signed_checkpoint(db, app):
     assert not report.ok and "签名" in report.reason
 
 
+def test_a_checkpoint_written_reads_back_as_parsed_from_its_bytes(db, app):
+    """The checkpoint a commit remembers for the slot it wrote (so the next commit's read
+    need not parse it) is the one the slot's bytes parse to."""
+    from registry.audit import anchor
+
+    _write(db, 3)
+    with open(app.config["AUDIT_CHECKPOINT_PATH"], "rb") as fh:
+        raw = fh.read()
+    keys = anchor.keyring()
+    remembered = [anchor._PARSED[(id(keys), raw[i * anchor.SLOT:(i + 1) * anchor.SLOT])][1] for i in range(2)
+                  if (id(keys), raw[i * anchor.SLOT:(i + 1) * anchor.SLOT]) in anchor._PARSED]
+    assert remembered
+    for checkpoint in remembered:
+        parsed = [anchor._parse(raw[i * anchor.SLOT:(i + 1) * anchor.SLOT], keys) for i in range(2)]
+        assert checkpoint in parsed and checkpoint.valid
+
+
 def test_the_chain_verifies_across_a_key_rotation(db, app, monkeypatch):
     _write(db, 2)
     old = app.config.get("AUDIT_KEY") or app.config["DATA_KEY"]

@@ -23,6 +23,7 @@ The HMAC keys are derived from those secrets with HKDF, one per purpose.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
@@ -144,7 +145,14 @@ def _heads_text(heads: dict) -> str:
 
 
 def checkpoint_path() -> Path:
-    return Path(current_app.config.get("AUDIT_CHECKPOINT_PATH") or Path(current_app.instance_path) / CHECKPOINT_FILE)
+    return _checkpoint_path(current_app.config.get("AUDIT_CHECKPOINT_PATH") or None, current_app.instance_path)
+
+
+@functools.lru_cache(maxsize=16)
+def _checkpoint_path(configured, instance_path: str) -> Path:
+    """The path of a configuration, made once (every commit that records events asks
+    twice, and building a ``Path`` costs more than reading the file's two slots)."""
+    return Path(configured or Path(instance_path) / CHECKPOINT_FILE)
 
 
 # The file holds two slots of SLOT bytes, each one line of JSON padded with spaces; a write
@@ -228,6 +236,19 @@ def _parsed(raw: bytes, keys: Keyring) -> Checkpoint | None:
     return checkpoint
 
 
+def _remember(slot: bytes, keys: Keyring, body: dict) -> None:
+    """Put the checkpoint of a slot this process writes (signed by it, from ``body``)
+    where ``_parsed`` finds it: the next commit's read finds the slot parsed, as
+    ``_parse`` would give it, instead of decoding it and checking its signature again."""
+    checkpoint = Checkpoint(int(body["count"]), int(body["legacy_end"]), datetime.fromisoformat(body["at"]),
+                            int(body["key_id"]), valid=True,
+                            heads={str(c): (int(h[0]), str(h[1])) for c, h in body["heads"].items()})
+    with _PARSED_LOCK:
+        while len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[(id(keys), slot)] = (keys, checkpoint)
+
+
 def _latest(slots: list[Checkpoint | None]) -> tuple[int, Checkpoint | None]:
     """The slot to trust and its checkpoint: a slot whose signature fails is reported
     (somebody edited it); a torn one is passed over while the other holds."""
@@ -286,6 +307,7 @@ def write_checkpoint(heads: dict[str, tuple[int, str]], legacy_end: int, *, allo
         if len(line) >= SLOT:
             raise OSError(f"the audit checkpoint has outgrown its slot ({len(line)} bytes)")
         slot = line.ljust(SLOT - 1) + b"\n"
+        _remember(slot, keys, body)
         whole = allow_lower or current is None or not current.valid or _slot_size(raw) != SLOT
         if whole:
             fh.seek(0)
