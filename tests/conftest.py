@@ -60,14 +60,19 @@ def pytest_xdist_make_scheduler(config, log):
     the browser tests all go to one worker, so only one live server is built, and so do
     the tests of several app hosts (one pair of gunicorn hosts). The tests sharing a costly
     ``built_once`` world go to one worker too, so it is built once in the run, not once
-    per worker: the demo data (~5 s), the route matrix's world and the two paging scenes."""
+    per worker: the demo data (~5 s), the route matrix's world and the two paging scenes;
+    and so do the tests of a module whose module-scoped fixture or world costs more than a
+    test (the query plans' bench dataset, ~1.9 s of CPU and 4-9 s on PostgreSQL; the
+    backup's records and files; the gaps by day's and the supervision's worlds)."""
     from xdist.scheduler import LoadScopeScheduling
 
     grouped = {"tests/browser/": "browser", "tests/test_several_hosts.py": "several_hosts",
                "tests/test_dashboard.py": "demo", "tests/test_issue17_demo.py": "demo",
                "tests/test_demo_grades.py": "demo", "tests/test_route_matrix.py": "route_matrix",
                "tests/test_list_paging.py": "list_paging",
-               "tests/test_list_paging_more.py": "list_paging_more"}
+               "tests/test_list_paging_more.py": "list_paging_more",
+               "tests/test_query_plans.py": "query_plans", "tests/test_backup.py": "backup",
+               "tests/test_gap_days.py": "gap_days", "tests/test_supervision.py": "supervision"}
 
     class OneBrowserWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
