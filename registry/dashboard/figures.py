@@ -77,6 +77,12 @@ def area_figures(executor, areas: list[str] | None, today: date, year: int,
 
 
 _STATEMENTS: dict[tuple, tuple] = {}
+# A dozen keys a day (one per filter the coverage page asks for), each ~110 KB of
+# statements: the oldest goes first (yesterday's, in a running site), where clearing
+# them all at the bound rebuilt the ones in use. A bound, not a day's purge: the
+# summaries' property test moves the clock back and forth over a few days (and raises
+# the bound for itself: its working set is larger than a site's).
+_STATEMENTS_KEPT = 64
 
 
 def _area_statements(today: date, filters: Filters, settings: str, by_area: bool) -> tuple:
@@ -92,9 +98,9 @@ def _area_statements(today: date, filters: Filters, settings: str, by_area: bool
         statements = (village_live_query(lo, hi, 9, filters, today, cfg, areas=areas),
                       trained_query(lo, hi, 9, filters, cfg, areas=areas),
                       months_short_query(lo, hi, 9, filters, cfg, areas=areas))
-        if len(_STATEMENTS) > 64:
-            _STATEMENTS.clear()
         _STATEMENTS[key] = statements
+        if len(_STATEMENTS) > _STATEMENTS_KEPT:
+            _STATEMENTS.pop(list(_STATEMENTS)[0], None)  # list(): one step, even beside other threads
     return statements
 
 
