@@ -1065,7 +1065,8 @@ def refresh_days(conn, areas: set[str] | None, gap_areas: set[str] | None = None
         for statement in by_area:
             conn.execute(statement)
         rows = [dict(kind=kind, level="area", region_code=code, day=day, count=count)
-                for (kind, code, day), count in sorted(_day_cut_counts(conn, _day_cut_sources(False), {}).items())]
+                for (kind, code, day), count in sorted(
+                    _day_cut_counts(conn, _day_cut_rebuild_statements(), {}).items())]
         for i in range(0, len(rows), 5000):
             conn.execute(table.insert(), rows[i:i + 5000])
         for statement in by_level:
@@ -1203,6 +1204,11 @@ def _day_cut_sources(restrict: bool) -> tuple:
 @functools.cache
 def _day_cut_statements() -> tuple:
     return _day_cut_sources(restrict=True)
+
+
+@functools.cache
+def _day_cut_rebuild_statements() -> tuple:
+    return _day_cut_sources(restrict=False)
 
 
 def _day_cut_counts(conn, sources: tuple, params: dict) -> dict[tuple, int]:
