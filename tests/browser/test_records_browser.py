@@ -59,6 +59,9 @@ def test_unit_files_with_a_photo_and_the_village_confirms(page_as, live_server, 
     assert "/records/" in unit.url and unit.locator("#record-status").inner_text() == "待确认"
     record_url = unit.url
     image = unit.locator("ul.evidence img").first
+    # a lazy image is not part of the load event: wait for it to arrive (on a busy machine
+    # it came after the page's load, and the check below saw it incomplete)
+    unit.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     assert image.evaluate("img => img.complete && img.naturalWidth") == 800  # the photo is served back
     unit.screenshot(path=str(shots / "records-unit-submitted.png"), full_page=True)
 
