@@ -1066,14 +1066,14 @@ def refresh_days(conn, areas: set[str] | None, gap_areas: set[str] | None = None
             conn.execute(statement)
         rows = [dict(kind=kind, level="area", region_code=code, day=day, count=count)
                 for (kind, code, day), count in sorted(
-                    _day_cut_counts(conn, _day_cut_rebuild_statements(), {}).items())]
+                    _day_cut_counts(conn, _day_cut_sources(restrict=False), {}).items())]
         for i in range(0, len(rows), 5000):
             conn.execute(table.insert(), rows[i:i + 5000])
         for statement in by_level:
             conn.execute(statement)
         return
     pending, ending = _day_statements()
-    cut_sources = _day_cut_statements()
+    cut_sources = _day_cut_sources(restrict=True)
     for i in range(0, len(areas), 500):
         chunk = sorted(areas)[i:i + 500]
         params = {"lo": chunk[0][:9] + "000", "hi": chunk[-1][:9] + "999", "areas": [a[:9] for a in chunk]}
@@ -1171,10 +1171,12 @@ def day_kind(kind: str, cut: str | None = None, value: str | None = None) -> str
     return kind if cut is None else f"{kind}:{cut}={value}"
 
 
+@functools.cache
 def _day_cut_sources(restrict: bool) -> tuple:
     """Per area (its code's first nine digits), day, category, kind and village flags: the
     records awaiting confirmation and the active postings, as ``_day_sources`` counts them;
-    ``_day_cut_counts`` spreads them over the filters (``day_kind``)."""
+    ``_day_cut_counts`` spreads them over the filters (``day_kind``). Built once for each
+    ``restrict`` (the areas' refresh, the rebuild): they depend on the models alone."""
     from ..records.models import SupportRecord as s
 
     def limit(stmt, col):
@@ -1200,15 +1202,6 @@ def _day_cut_sources(restrict: bool) -> tuple:
                    .group_by(q, Posting.planned_end, Organization.kind, *flags), Posting.region_code)
     return pending, ending
 
-
-@functools.cache
-def _day_cut_statements() -> tuple:
-    return _day_cut_sources(restrict=True)
-
-
-@functools.cache
-def _day_cut_rebuild_statements() -> tuple:
-    return _day_cut_sources(restrict=False)
 
 
 def _day_cut_counts(conn, sources: tuple, params: dict) -> dict[tuple, int]:
