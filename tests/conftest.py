@@ -549,6 +549,10 @@ def _keep(engine):
 
     copy = sqlite3.connect(":memory:", check_same_thread=False)
     _backup(engine, into=copy)
+    # without the free pages: SQLite keeps a file's emptied pages, and after a large world
+    # (the demo data: ~5,800 pages, ~5,400 of them free once emptied) every world kept
+    # later was that large, and each put-back copied all of it (~20 ms against ~2 ms)
+    copy.execute("VACUUM")
     return copy
 
 
