@@ -152,6 +152,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
+    from .core import assets
     from .core.access import cadre_may_open
     from .core.database import read_before_writing, set_read_only_request
     from .core.parsing import refuse_nul
@@ -183,6 +184,8 @@ def register_hooks(app: Flask) -> None:
         if current_user.role == "cadre" and not cadre_may_open(view):
             abort(404)  # a cadre sees their own part only (core.access.for_cadres)
         return None
+
+    assets.init_app(app)  # static files with their version in the URL, kept by browsers
 
     @app.after_request
     def _bounded_flashes(response):

@@ -49,8 +49,10 @@ def _worker_source(static_folder: str) -> str:
 @bp.route("/sw.js")
 @public
 def service_worker():
+    # the assets by their plain paths (v=None: no version in the URL), which the worker
+    # matches a page's versioned requests by; its own VERSION already follows their contents
     shell = [url_for("offline.page"), url_for("offline.manifest"),
-             *(url_for("static", filename=name) for name in SHELL_ASSETS)]
+             *(url_for("static", filename=name, v=None) for name in SHELL_ASSETS)]
     source = _worker_source(current_app.static_folder).replace('"__SHELL__"', ", ".join(f'"{u}"' for u in shell))
     response = current_app.response_class(source, mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"  # the browser asks for a new worker each time
