@@ -188,13 +188,16 @@ def enterprise_villages(lo: str, hi: str, today: date, org_kind: str | None = No
 
 
 def supported_villages(lo: str, hi: str, today: date, category: str | None = None, org_kind: str | None = None,
-                       veteran: bool = False):
+                       veteran: bool = False, *, since=None):
+    """Villages with confirmed support within the window ending ``today`` (``since``:
+    the window's first day, given where ``today`` is a bound parameter)."""
+    since = support_cutoff(today) if since is None else since
     if veteran:  # not in the summary: the veterans' confirmed records themselves (by organization, indexed)
         from ..records.models import SupportRecord as s
 
         stmt = select(s.village_code.label("code")).where(
             s.organization_id.in_(veteran_helpers()), s.status == "confirmed",
-            s.record_date >= support_cutoff(today), s.village_code.between(lo, hi))
+            s.record_date >= since, s.village_code.between(lo, hi))
         if category is not None:
             stmt = stmt.where(s.category == category)
         if (c := org_kind_ok(s.organization_id, org_kind)) is not None:
@@ -203,7 +206,7 @@ def supported_villages(lo: str, hi: str, today: date, category: str | None = Non
     return select(VillageSupportLast.village_code.label("code")).where(
         VillageSupportLast.category == (category or ANY),
         VillageSupportLast.org_kind == (org_kind or ANY),
-        VillageSupportLast.last_confirmed_on >= support_cutoff(today),
+        VillageSupportLast.last_confirmed_on >= since,
         VillageSupportLast.village_code.between(lo, hi),
     )
 

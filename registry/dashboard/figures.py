@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import String, and_, bindparam, case, func, select
+from sqlalchemy import Date, String, and_, bindparam, case, func, select
 
 from ..people.models import Posting
 from ..regions.models import Region
@@ -18,6 +18,7 @@ from .definitions import (
     first_secretary_villages,
     flag_clause,
     posting_filters,
+    support_cutoff,
     supported_villages,
     team_sizes,
 )
@@ -56,17 +57,18 @@ def area_figures(executor, areas: list[str] | None, today: date, year: int,
     organization kind or flag (``year``: the filters')."""
     cfg = current_app.config
     filters = filters or Filters(year)
-    village, trained, months = _area_statements(today, filters, area_settings(cfg), areas is not None)
+    village, trained, months = _area_statements(filters, area_settings(cfg), areas is not None)
     out: dict[str, dict[str, int]] = {}
 
     def row(p: str) -> dict[str, int]:
         return out.setdefault(p + "000", dict.fromkeys(AREA_FIGURES, 0))
 
+    days = {"day": today, "since": support_cutoff(today)}
     chunks = [None] if areas is None else [sorted(areas)[i:i + 500] for i in range(0, len(areas), 500)]
     for chunk in chunks:
-        params = {"lo": lo, "hi": hi}
+        params = {"lo": lo, "hi": hi, **days}
         if chunk is not None:
-            params = {"lo": chunk[0][:9] + "000", "hi": chunk[-1][:9] + "999", "areas": [a[:9] for a in chunk]}
+            params = {"lo": chunk[0][:9] + "000", "hi": chunk[-1][:9] + "999", "areas": [a[:9] for a in chunk], **days}
         for p, *values in executor.execute(village, params):
             row(p).update(zip(VILLAGE_FIGURES, (int(v or 0) for v in values)))
         for p, people, trained_people in executor.execute(trained, params):
@@ -77,25 +79,28 @@ def area_figures(executor, areas: list[str] | None, today: date, year: int,
 
 
 _STATEMENTS: dict[tuple, tuple] = {}
-# A dozen keys a day (one per filter the coverage page asks for), each ~110 KB of
-# statements: the oldest goes first (yesterday's, in a running site), where clearing
-# them all at the bound rebuilt the ones in use. A bound, not a day's purge: the
-# summaries' property test moves the clock back and forth over a few days (and raises
-# the bound for itself: its working set is larger than a site's).
+# A few keys per year (one per filter the coverage page asks for), each ~110 KB of
+# statements: the oldest goes first, where clearing them all at the bound rebuilt the
+# ones in use. The summaries' property test, which moves through the years, raises the
+# bound for itself.
 _STATEMENTS_KEPT = 64
 
 
-def _area_statements(today: date, filters: Filters, settings: str, by_area: bool) -> tuple:
-    """The three statements of ``area_figures``, built once a day (per filters and
-    settings) with the bounds and areas as parameters: every flush that touches an area
-    runs them, and building them costs more than running them on a township."""
-    key = (today, filters, settings, by_area)
+def _area_statements(filters: Filters, settings: str, by_area: bool) -> tuple:
+    """The three statements of ``area_figures``, built once (per filters and settings)
+    with the bounds, areas and day as parameters (``day``, and ``since``: the support
+    window's first day): every flush that touches an area runs them, and building them
+    costs more than running them on a township. Built once a day before, with the day in
+    them, the statements were built again at every change of day: a site's first flush
+    of the day, and most steps of the summaries' property test, which moves the clock."""
+    key = (filters, settings, by_area)
     statements = _STATEMENTS.get(key)
     if statements is None:
         cfg = current_app.config
         lo, hi = bindparam("lo", type_=String), bindparam("hi", type_=String)
         areas = bindparam("areas", expanding=True) if by_area else None
-        statements = (village_live_query(lo, hi, 9, filters, today, cfg, areas=areas),
+        day, since = bindparam("day", type_=Date), bindparam("since", type_=Date)
+        statements = (village_live_query(lo, hi, 9, filters, day, cfg, areas=areas, since=since),
                       trained_query(lo, hi, 9, filters, cfg, areas=areas),
                       months_short_query(lo, hi, 9, filters, cfg, areas=areas))
         _STATEMENTS[key] = statements
@@ -108,13 +113,15 @@ def in_areas(col, prefixes: list[str] | None):
     return None if prefixes is None else func.substr(col, 1, 9).in_(prefixes)
 
 
-def village_live_query(lo, hi, n, filters, today, cfg, only=None, areas=None):
-    """The same figures from postings, pairings and the latest confirmed dates."""
+def village_live_query(lo, hi, n, filters, today, cfg, only=None, areas=None, since=None):
+    """The same figures from postings, pairings and the latest confirmed dates, on
+    ``today`` (a date, or a bound parameter with ``since``, the support window's first
+    day, as another)."""
     kind, veteran = filters.org_kind, filters.veteran
     fs = first_secretary_villages(lo, hi, kind, veteran).subquery()
     bu = backing_unit_villages(lo, hi, today, kind, veteran).subquery()
     en = enterprise_villages(lo, hi, today, kind, veteran).subquery()
-    sp = supported_villages(lo, hi, today, filters.category, kind, veteran).subquery()
+    sp = supported_villages(lo, hi, today, filters.category, kind, veteran, since=since).subquery()
     teams = team_sizes(lo, hi, kind, veteran).subquery()
     key = case((Region.is_key, 1), else_=0)
     prefix = func.substr(Region.code, 1, n)
