@@ -63,12 +63,11 @@ def area_figures(executor, areas: list[str] | None, today: date, year: int,
     def row(p: str) -> dict[str, int]:
         return out.setdefault(p + "000", dict.fromkeys(AREA_FIGURES, 0))
 
-    days = {"day": today, "since": support_cutoff(today)}
     chunks = [None] if areas is None else [sorted(areas)[i:i + 500] for i in range(0, len(areas), 500)]
     for chunk in chunks:
-        params = {"lo": lo, "hi": hi, **days}
+        params = {"lo": lo, "hi": hi, "day": today, "since": support_cutoff(today)}
         if chunk is not None:
-            params = {"lo": chunk[0][:9] + "000", "hi": chunk[-1][:9] + "999", "areas": [a[:9] for a in chunk], **days}
+            params.update(lo=chunk[0][:9] + "000", hi=chunk[-1][:9] + "999", areas=[a[:9] for a in chunk])
         for p, *values in executor.execute(village, params):
             row(p).update(zip(VILLAGE_FIGURES, (int(v or 0) for v in values)))
         for p, people, trained_people in executor.execute(trained, params):

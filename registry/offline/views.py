@@ -14,6 +14,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from ..core.access import for_cadres, public
+from ..core.assets import static_version
 from ..core.enums import VILLAGE_ROLES
 from ..core.permissions import require
 from ..core.scope import get_in_scope_or_404
@@ -34,16 +35,17 @@ SHELL_ASSETS = ("css/app.css", "css/print.css", "css/records.css", "css/offline.
 WORKER = "js/sw.js"
 
 
-@lru_cache(maxsize=4)
 def _worker_source(static_folder: str) -> str:
-    """The worker with its version: a digest of itself and of the assets it keeps, so that
-    a changed asset installs a new worker, which drops the old copies."""
-    root = Path(static_folder)
-    digest = hashlib.sha256()
-    for name in (WORKER, *SHELL_ASSETS):
-        digest.update((root / name).read_bytes())
-    source = (root / WORKER).read_text(encoding="utf-8")
-    return source.replace("__VERSION__", digest.hexdigest()[:16])
+    """The worker with its version: made of the versions of itself and of the assets it
+    keeps (``core.assets.static_version``, the digests their URLs carry), so that a changed
+    asset installs a new worker, which drops the old copies."""
+    versions = "|".join(static_version(name) or "" for name in (WORKER, *SHELL_ASSETS))
+    return _worker_text(static_folder).replace("__VERSION__", hashlib.sha256(versions.encode()).hexdigest()[:16])
+
+
+@lru_cache(maxsize=4)
+def _worker_text(static_folder: str) -> str:
+    return (Path(static_folder) / WORKER).read_text(encoding="utf-8")
 
 
 @bp.route("/sw.js")
