@@ -36,6 +36,7 @@ import argparse
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "bench" / "out"
 PASSWORD = "Bench-writes-0"
+# wrk drives the writers where it is installed (bench/writes.lua), else Python threads
+WRK = shutil.which("wrk")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -233,6 +236,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     done_at: list[float] = field(default_factory=list)  # when each write was answered
     hold: tuple[float, float] | None = None  # when a slow transaction held its area, if one did
+    wrk_writes: int = 0  # writes acknowledged to wrk (which tells no times), in the last window
 
 
 def slow_transaction(env: dict, village: str, seconds: float, tally: Tally) -> None:
@@ -280,6 +284,44 @@ def client(port: int, i: int, village: str, until: list[float], tally: Tally, re
             continue
         tally.confirmed.append(record_id)
         tally.done_at.append(time.time())
+
+
+def wrk_writers(port: int, villages: list[str], seconds: float, tally: Tally, workdir: Path) -> float:
+    """The clients' round (``client``) driven by wrk (``bench/writes.lua``, one thread and
+    one connection per client) for ``seconds``; the acknowledged writes go into ``tally``.
+    Returns the seconds wrk measured. The clients are logged in here, in Python."""
+    sessions = workdir / "wrk-clients.tsv"
+    if not sessions.exists():
+        lines = []
+        for i, village in enumerate(villages):
+            unit, chief = Browser(port, f"bench_unit{i}"), Browser(port, f"bench_village{i}")
+            lines.append(f"{unit.cookie}\t{unit.token}\t{chief.cookie}\t{chief.token}\t{village}")
+            unit.conn.close()
+            chief.conn.close()
+        sessions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = {**os.environ, "WRITES_CLIENTS": str(sessions), "WRITES_TITLE": urllib.parse.quote("压测记录"),
+           "WRITES_DAY": (date.today() - timedelta(days=3)).isoformat()}
+    clients = len(villages)
+    out = subprocess.run(
+        [WRK, f"-t{clients}", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "60s", "-s", str(ROOT / "bench" / "writes.lua"),
+         f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True, check=True).stdout
+    answers = dict.fromkeys(("submitted", "confirmed"), 0)
+    elapsed = seconds
+    for line in out.splitlines():
+        key, _, value = line.partition("\t")
+        if key in answers:
+            ids = [int(v) for v in value.split(",") if v]
+            getattr(tally, key).extend(ids)
+            answers[key] += len(ids)
+        elif key == "errors" and value.split("\t")[0] != "0":
+            count, _, first = value.partition("\t")
+            tally.errors.extend([first] * int(count))
+        elif key == "socket_errors" and value != "0":
+            tally.errors.extend(["socket"] * int(value))
+        elif key == "duration_us":
+            elapsed = int(value) / 1e6
+    tally.wrk_writes += answers["submitted"] + answers["confirmed"]
+    return elapsed
 
 
 def village_codes(env: dict, clients: int) -> list[str]:
@@ -413,7 +455,10 @@ class Sampler:
 
 
 def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: bool = False,
-        warmup: float = 3.0) -> dict:
+        warmup: float = 3.0, load: str = "python") -> dict:
+    """One timed run of ``clients`` writers against gunicorn with ``workers``; ``load``:
+    "wrk" (``wrk_writers``) or "python" (a thread per client, ``client``; always for a
+    ``slow`` run, whose count of writes during the slow transaction needs their times)."""
     workdir = Path(tempfile.mkdtemp(prefix="writes-bench-", dir=OUT))
     env = config(url, workdir)
     empty_database(url)
@@ -422,6 +467,24 @@ def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: 
     built = time.perf_counter() - t0
     villages = village_codes(env, clients)
     proc, port = start_server(env, workers)
+    if load == "wrk" and not slow:
+        try:
+            tally = Tally()
+            if warmup:  # every worker's first writes (imports, statements compiled) are not counted
+                wrk_writers(port, villages, warmup, tally, workdir)
+            cpu_before, machine = server_cpu(proc), Sampler._machine()
+            tally.wrk_writes = 0
+            elapsed = wrk_writers(port, villages, seconds, tally, workdir)
+            cpu_after, machine_after = server_cpu(proc), Sampler._machine()
+        finally:
+            stop_server(proc)
+        writes = tally.wrk_writes
+        return {"during_hold": None, "held": None, "label": label, "workers": workers, "clients": clients,
+                "seconds": elapsed, "writes": writes, "rate": writes / elapsed, "errors": len(tally.errors),
+                "error_kinds": sorted(set(tally.errors))[:5], "built": built, "load": "wrk",
+                "cpu_ms": ((cpu_after - cpu_before) * 1000 / writes
+                           if writes and cpu_before is not None and cpu_after is not None else None),
+                "sampled": [_busy(machine, machine_after, elapsed)], "other_cpu_ms": None, **check(env, tally)}
     try:
         tally = Tally()
         ready = threading.Barrier(clients + 1)
@@ -462,17 +525,27 @@ def run(label: str, url: str, workers: int, clients: int, seconds: float, slow: 
         during = sum(1 for t in tally.done_at if lo <= t <= hi) / held
     return {"during_hold": during, "held": held, "label": label, "workers": workers, "clients": clients, "seconds": elapsed, "writes": writes,
             "rate": writes / elapsed, "errors": len(tally.errors), "error_kinds": sorted(set(tally.errors))[:5],
-            "built": built, "cpu_ms": ((cpu_after - cpu_before) * 1000 / writes
+            "built": built, "load": "python", "cpu_ms": ((cpu_after - cpu_before) * 1000 / writes
                                        if writes and cpu_before is not None and cpu_after is not None else None),
             "sampled": sampled.report(writes, elapsed) if sampled else [],
             "other_cpu_ms": (sampled.backends_cpu + sampled.clients_cpu) * 1000 / writes if sampled and writes else None,
             **found}
 
 
+def _busy(before: tuple[int, int], after: tuple[int, int], seconds: float) -> str:
+    """How busy the machine's cores were between two readings of /proc/stat: below all of
+    them, the writes wait on the one write lock (SQLite) rather than on the CPU."""
+    ticks, idle = after[0] - before[0], after[1] - before[1]
+    busy = (1 - idle / ticks) * os.cpu_count() if ticks else 0.0
+    return (f"the machine's {os.cpu_count()} cores were {busy:.2f} cores busy on average (everything on it), "
+            f"over {seconds:.1f} s")
+
+
 def show(result: dict) -> None:
     print(f"{result['label']:<12} {result['workers']:>7} {result['clients']:>7} {result['writes']:>7} "
           f"{result['rate']:>9.1f} {result['errors']:>6} {result['lost']:>5}  {result['chain']}; "
           f"summaries {'exact' if not result['summaries'] else 'DIFFER'}", flush=True)
+    print(f"{'':<12} driven by {'wrk (bench/writes.lua)' if result['load'] == 'wrk' else 'Python threads'}")
     if result.get("cpu_ms") is not None:
         print(f"{'':<12} server CPU per write (all workers): {result['cpu_ms']:.1f} ms; with the machine's "
               f"{os.cpu_count()} cores to itself the server could do about "
@@ -522,20 +595,50 @@ def cost(url: str, rounds: int) -> tuple[float, float]:
 
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", lambda *_: statements.__setitem__(0, statements[0] + 1))
+    held = _time_the_write_lock() if url.startswith("sqlite") else None
     for n in range(5):
         write_twice(n)
-    best = None
+    best = best_held = None
     for _ in range(3):
         statements[0] = 0
+        if held is not None:
+            held[0] = 0.0
         cpu = time.process_time()
         for n in range(rounds):
             write_twice(n)
         ms = (time.process_time() - cpu) * 1000 / (2 * rounds)
         best = ms if best is None else min(best, ms)
+        if held is not None:
+            lock_ms = held[0] * 1000 / (2 * rounds)
+            best_held = lock_ms if best_held is None else min(best_held, lock_ms)
     per_write = statements[0] / (2 * rounds)
     with app.app_context():
         db.engine.dispose()
-    return best, per_write
+    return best, per_write, best_held
+
+
+def _time_the_write_lock() -> list[float]:
+    """SQLite: from here on, the seconds this process holds the writers' queue (which it
+    holds exactly while it holds SQLite's write lock, ``core.database``) add up in the
+    list returned. One write at a time, so that time bounds the writes per second of every
+    worker together, however many cores."""
+    from registry.core.database import _WriteQueue
+
+    held, since = [0.0], [None]
+    enter, leave = _WriteQueue.enter.__func__, _WriteQueue.leave.__func__
+
+    def timed_enter(cls, *args):
+        enter(cls, *args)
+        since[0] = time.perf_counter()
+
+    def timed_leave(cls, driver):
+        if since[0] is not None:
+            held[0] += time.perf_counter() - since[0]
+            since[0] = None
+        leave(cls, driver)
+
+    _WriteQueue.enter, _WriteQueue.leave = classmethod(timed_enter), classmethod(timed_leave)
+    return held
 
 
 def seconds_held(result: dict) -> str:
@@ -548,6 +651,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="how long the clients write (default 10, quick 2)")
     parser.add_argument("--clients", type=int, help="concurrent clients (default 16, quick 6)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers on SQLite (default 4)")
+    parser.add_argument("--load", choices=("wrk", "python"), default="wrk" if WRK else "python",
+                        help="what drives the writers: wrk (bench/writes.lua; the default where wrk is "
+                             "installed) or Python threads")
     parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (DATABASE_URL)")
     parser.add_argument("--warmup", type=float,
                         help="seconds the clients write before the measured window (default 3, quick 1)")
@@ -562,7 +668,8 @@ def main() -> None:
     failures = []
     results = []
     if not args.skip_sqlite:
-        sqlite = run("SQLite", f"sqlite:///{OUT / 'writes.sqlite3'}", args.workers, clients, seconds, warmup=warmup)
+        sqlite = run("SQLite", f"sqlite:///{OUT / 'writes.sqlite3'}", args.workers, clients, seconds, warmup=warmup,
+                     load=args.load)
         show(sqlite)
         results.append(sqlite)
         if not args.quick and sqlite["rate"] < 300:
@@ -580,8 +687,10 @@ def main() -> None:
             failures.append(f"PostgreSQL 8/2 workers {ratio:.2f}x < 2x")
     for label, url in [("SQLite", f"sqlite:///{OUT / 'writes-cost.sqlite3'}")] * (not args.skip_sqlite) + \
             [("PostgreSQL", pg_url)] * pg_url.startswith("postgresql"):
-        ms, statements = cost(url, 5 if args.quick else 20)
-        print(f"{label}: one write, one client, in process: {ms:.1f} ms CPU, {statements:.1f} SQL statements")
+        ms, statements, lock_ms = cost(url, 5 if args.quick else 20)
+        print(f"{label}: one write, one client, in process: {ms:.1f} ms CPU, {statements:.1f} SQL statements"
+              + (f"; the write lock held {lock_ms:.2f} ms of it (one writer at a time: at most "
+                 f"{1000 / lock_ms:.0f} writes/s however many cores)" if lock_ms else ""))
     for result in results:
         if result["errors"] or result["lost"] or result["chain"] != "intact" or result["summaries"]:
             failures.append(f"{result['label']} {result['workers']} workers: errors, lost writes or a broken "
