@@ -293,8 +293,9 @@ def uninsured(active: Select, today: date) -> Select:
     return active.where(Posting.role.in_(VILLAGE_ROLES), ~covering)
 
 
-def unchecked(active: Select, year: int) -> Select:
-    """Of the active postings ``active``: the resident cadres with no health check in ``year``."""
-    checked = _has(*health_check(), CareRecord.start_date >= date(year, 1, 1),
-                   CareRecord.start_date <= date(year, 12, 31))
+def unchecked(active: Select, year: int | None = None, *, year_bounds=None) -> Select:
+    """Of the active postings ``active``: the resident cadres with no health check in ``year``
+    (or between ``year_bounds``, its first and last day, as bound parameters)."""
+    first, last = (date(year, 1, 1), date(year, 12, 31)) if year_bounds is None else year_bounds
+    checked = _has(*health_check(), CareRecord.start_date >= first, CareRecord.start_date <= last)
     return active.where(Posting.role.in_(VILLAGE_ROLES), ~checked)

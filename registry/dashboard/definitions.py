@@ -286,8 +286,10 @@ def status_small_team(minimum: int):
     return VillageStatus.team_size.between(1, minimum - 1)
 
 
-def status_without_support(today: date):
-    """No confirmed support within the support window ending ``today``."""
+def status_without_support(today: date | None = None, since=None):
+    """No confirmed support within the support window ending ``today`` (or from ``since``,
+    its first day: a date or a bound parameter)."""
     vs = VillageStatus
-    return or_(vs.last_confirmed_on.is_(None), vs.last_confirmed_on < support_cutoff(today))
+    since = support_cutoff(today) if since is None else since
+    return or_(vs.last_confirmed_on.is_(None), vs.last_confirmed_on < since)
 

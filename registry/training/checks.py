@@ -267,17 +267,26 @@ def yearly_trained_clause(year: int, required: int | None = None):
                                             t.passed_courses >= required))
 
 
-def missing_pre_posting(stmt: Select, today: date | None = None, days: int | None = None) -> Select:
+def missing_pre_posting(stmt: Select, today: date | None = None, days: int | None = None, *,
+                        closed_before=None) -> Select:
     """Limit a select over ``Posting`` to postings whose window has closed without a
-    pre-posting course in it (the gap; "late" ones are included)."""
-    today = today or local_today()
+    pre-posting course in it (the gap; "late" ones are included). ``closed_before``: the
+    first start whose window is still open on ``today`` (``pre_posting_closed_before``),
+    given as a bound parameter where the statement is kept for other days."""
     days = window_days() if days is None else days
-    return stmt.where(Posting.start_date < today - timedelta(days=days), ~pre_posting_trained_clause(days))
+    if closed_before is None:
+        closed_before = pre_posting_closed_before(today or local_today(), days)
+    return stmt.where(Posting.start_date < closed_before, ~pre_posting_trained_clause(days))
+
+
+def pre_posting_closed_before(today: date, days: int | None = None) -> date:
+    """Postings started before this day have had their pre-posting window close by ``today``."""
+    return today - timedelta(days=window_days() if days is None else days)
 
 
 def missing_yearly(stmt: Select, year: int | None = None) -> Select:
     """Limit a select over ``Posting`` to postings whose person lacks this year's training."""
-    year = year or local_today().year
+    year = local_today().year if year is None else year  # or a bound parameter (no truth value)
     return stmt.where(~yearly_trained_clause(year))
 
 
