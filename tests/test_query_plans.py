@@ -199,3 +199,26 @@ def test_overdue_counts_read_only_what_they_count(captured):
               if page == "overdue records" and "count(" in statement and "FROM support_record" in statement]
     assert counts
     assert not [s for s in counts if "support_record.description" in s]
+
+
+def test_the_next_reference_is_read_along_its_index(app):
+    """A filing takes its unit's next 编号 while it holds the write lock: the look-up reads
+    the unit's 编号 of the year along ``ix_support_record_sequence``, highest first, and
+    stops, instead of sorting all of them (which grew with the ledger)."""
+    from registry.records.models import _highest_statement
+
+    conn = db.session.connection()
+    compiled = _highest_statement().compile(conn)
+    params = compiled.construct_params({"organization_id": 1, "prefix": "2026-"})
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur:  # psycopg's named parameters, as the statement is compiled
+            cur.execute("SET LOCAL enable_seqscan = off")
+            cur.execute("EXPLAIN " + compiled.string, params)
+            plan = "\n".join(row[0] for row in cur.fetchall())
+        assert "ix_support_record_sequence" in plan and "Sort" not in plan, plan
+    else:
+        plan = "\n".join(row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + compiled.string,
+                                                        [params[name] for name in compiled.positiontup]).fetchall())
+        assert "ix_support_record_sequence" in plan and "TEMP B-TREE" not in plan, plan
+    db.session.rollback()
