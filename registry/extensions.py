@@ -1,10 +1,10 @@
 """Bare extension instances; ``create_app`` initialises them."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import g, has_request_context, request
+from flask import g, has_request_context, request, stream_with_context
 from flask.cli import with_appcontext
 from flask_login import LoginManager
 import click
@@ -40,6 +40,36 @@ class RegistrySQLAlchemy(SQLAlchemy):
         if page is None and self.read_page is not None and has_request_context():
             page = self.read_page(request.args)
         return super().paginate(select, page=page, **kwargs)
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        """The session ends with the app context, unless a streamed body (``streamed``) is
+        still to read through it: then it ends when the body has been sent."""
+        if g.get(_STREAMING) and exc is None:
+            return
+        super()._teardown_session(exc)
+
+
+_STREAMING = "registry_streaming_body"
+
+
+def streamed(rows: Iterator) -> Iterator:
+    """``stream_with_context(rows)``, through the request's own session. A streamed body
+    is read after the view returns, and the view's app context is torn down first (Flask
+    3.1): without this its session was closed then, and the body read on a new one. Rows
+    queried in the view but read later broke off ("identity map is no longer valid"), and
+    objects the view loaded could not be read ("not bound to a Session"): most CSV exports
+    ended after their header under gunicorn. The session is ended once the body is sent
+    or the client goes (the generator is closed), when the app context is torn down
+    again."""
+    g.setdefault(_STREAMING, True)
+
+    def body():
+        try:
+            yield from rows
+        finally:
+            g.pop(_STREAMING, None)
+
+    return stream_with_context(body())
 
 
 db = RegistrySQLAlchemy(model_class=Base)

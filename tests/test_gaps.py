@@ -146,3 +146,36 @@ def test_a_province_lists_the_lines_of_its_counties(app, db, world):
         below = [(i["url"], i["detail"]) for code in (COUNTY, OTHER_COUNTY) for i in _by_kind(code, db, app)[kind].items]
         assert below and sorted((i["url"], i["detail"]) for i in province[kind].items) == sorted(below), kind
         assert province[kind].count == len(below), kind
+
+
+def test_the_csv_export_streams_after_the_views_session_is_gone(_app, app, db, world, make_user):
+    """A CSV download is streamed after the view returns. Under gunicorn no app context
+    outlives the request: the view's session is removed before the first row is read.
+    Requested from a thread of its own (no app context of this test around it), the whole
+    file arrives; the lines were read after the view's session had gone."""
+    import threading
+
+    from flask.testing import FlaskClient
+
+    from tests.conftest import Session
+
+    session = Session(_app.test_client(), make_user("region", region_code=COUNTY))
+    db.session.commit()
+    got: dict = {}
+
+    def download():
+        # FlaskClient's own request (the suite's Client clears ``g``, which needs an app context)
+        response = FlaskClient.open(session.client, f"/gaps/{COUNTY}/export.csv")
+        try:
+            got["status"], got["body"] = response.status_code, response.get_data(as_text=True)
+        except Exception as error:  # noqa: BLE001  (what the streamed body raised, reported below)
+            import traceback
+            got["error"] = repr(error) + traceback.format_exc()
+
+    thread = threading.Thread(target=download)
+    thread.start()
+    thread.join()
+    assert "error" not in got, got.get("error")
+    assert got["status"] == 200
+    assert world["bare"].name in got["body"] and world["small"].name in got["body"]
+    assert len(got["body"].splitlines()) > 5

@@ -214,9 +214,18 @@ def gap_count(region: Region, kinds: list[str] | None = None, today: date | None
 def gap_rows(region: Region, kinds: list[str] | None = None, sort: str = "", today: date | None = None,
              chase: str = "") -> Iterator[list]:
     """Every line of the worklist (of ``kinds``), kind by kind, as the export's rows; a line
-    that can be chased ends with its chase state ("未催办", "已催办 2 次，最近：…；已升级至县级")."""
-    areas = Areas()
+    that can be chased ends with its chase state ("未催办", "已催办 2 次，最近：…；已升级至县级").
+
+    The statements are made here, while ``region`` is loaded; the rows are read as they are
+    iterated. A CSV download streams them after the view has returned, when the view's
+    session is gone (its app context torn down; ``stream_with_context`` brings a new one),
+    and ``region`` can no longer be read: the download broke off at its first row."""
     sources, params = _sources(region, kinds, today, sort, chase)
+    return _gap_rows(sources, params)
+
+
+def _gap_rows(sources: list[tuple], params: dict) -> Iterator[list]:
+    areas = Areas()
     for kind, stmt, to_item, place, _core in sources:
         states = record_states() if kind in CHASEABLE else {}
         for r in db.session.execute(stmt, params, execution_options={"yield_per": 2000}):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote, urlencode
 
-from flask import Response, abort, current_app, g, make_response, render_template, request, stream_with_context
+from flask import Response, abort, current_app, g, make_response, render_template, request
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 
@@ -18,7 +18,7 @@ from ..audit.services import record
 from ..core.database import writing
 from ..people.privacy import mask_everything, masked_requested, rule_text
 from ..core.timeutil import local_today, to_local, utcnow
-from ..extensions import db
+from ..extensions import db, streamed
 from .writing import Column, TempExport, csv_chunks, write_xlsx
 
 MIME = {
@@ -83,7 +83,7 @@ def send_export(fmt: str, title: str, columns: Sequence[Column], rows: Iterable[
         return target.write(fmt, title, columns, rows, filters)
     filename = export_filename(title, fmt)
     if fmt == "csv":
-        response = Response(stream_with_context(csv_chunks(columns, rows)), mimetype=MIME[fmt])
+        response = Response(streamed(csv_chunks(columns, rows)), mimetype=MIME[fmt])
     else:
         out = TempExport()
         try:
