@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import g, has_request_context, request, stream_with_context
+from flask import after_this_request, g, has_request_context, request, stream_with_context
+from flask.globals import app_ctx
 from flask.cli import with_appcontext
 from flask_login import LoginManager
 import click
@@ -60,8 +61,9 @@ def streamed(rows: Iterator) -> Iterator:
     objects the view loaded could not be read ("not bound to a Session"): most CSV exports
     ended after their header under gunicorn. The session is ended once the body is sent
     or the client goes (the generator is closed), when the app context is torn down
-    again."""
+    again; a body never read, when the response is closed (``_end_unread``)."""
     g.setdefault(_STREAMING, True)
+    app_context = app_ctx._get_current_object()
 
     def body():
         try:
@@ -69,7 +71,21 @@ def streamed(rows: Iterator) -> Iterator:
         finally:
             g.pop(_STREAMING, None)
 
+    @after_this_request
+    def _end_if_never_read(response):
+        response.call_on_close(lambda: _end_unread(app_context))
+        return response
+
     return stream_with_context(body())
+
+
+def _end_unread(app_context) -> None:
+    """When the response is closed: a body never read (a HEAD request, a client gone
+    before its first row) has not ended the session; it ends here, as the context is torn
+    down again. Left, it would be handed to a later request whose context had the same id."""
+    if app_context.g.get(_STREAMING):
+        with app_context:
+            app_context.g.pop(_STREAMING, None)
 
 
 db = RegistrySQLAlchemy(model_class=Base)

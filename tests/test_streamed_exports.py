@@ -62,6 +62,8 @@ def _outside_any_app_context(client, url: str) -> tuple[int, str]:
 def test_every_csv_export_streams_whole_outside_the_tests_app_context(app, db, world, login_as):
     session = login_as(world.users["city"])
     db.session.commit()
+    sessions = db.session.registry.registry
+    left = len(sessions)
     for url in EXPORTS:
         inside = session.get(url)
         assert inside.status_code == 200, url
@@ -73,4 +75,29 @@ def test_every_csv_export_streams_whole_outside_the_tests_app_context(app, db, w
             assert len(lines) == len(expected) + 1 and "导出审计日志" in lines[-1], url
             lines = lines[:-1]
         assert lines == expected, url
+        assert len(sessions) == left, url  # the streamed body's session ended with it
     assert sum(len(session.get(url).get_data(as_text=True).splitlines()) > 1 for url in EXPORTS) >= 15  # rows, not headers
+
+
+def test_an_export_never_read_ends_its_session(app, db, world, login_as):
+    """A streamed export whose body is never read (a HEAD request; a client gone before the
+    first row) still ends its session: none is left in the sessions of the app contexts
+    (where a later request whose context had the same id would be handed it), and no
+    connection stays checked out of the pool."""
+    session = login_as(world.users["city"])
+    db.session.commit()
+    pool, sessions = db.engine.pool, db.session.registry.registry
+    before = pool.checkedout(), len(sessions)
+    got: dict = {}
+
+    def ask():
+        response = FlaskClient.open(session.client, "/people/export.csv?masked=1", method="HEAD")
+        got["status"] = response.status_code
+        response.close()  # as a WSGI server does once it has sent what it sends
+
+    for _ in range(3):
+        thread = threading.Thread(target=ask)
+        thread.start()
+        thread.join()
+        assert got["status"] == 200
+    assert (pool.checkedout(), len(sessions)) == before
