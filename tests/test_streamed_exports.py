@@ -20,13 +20,13 @@ from tests.matrix_world import build_world, lay_files
 
 # the CSV exports a city's staff may open, without an id in their address but the city's
 EXPORTS = (
-    "/assessment/export.csv", "/audit/export.csv", "/care/export.csv", "/duty/export.csv",
+    "/assessment/export.csv", "/audit/export.csv", "/care/export.csv", "/duty/export.csv?masked=1",
     f"/gaps/{CITY}/export.csv", f"/gaps/{COUNTY}/export.csv?sort=township", "/incentives/export.csv",
-    "/individuals/export.csv", "/inspections/export.csv", "/inspections/findings/export.csv",
+    "/individuals/export.csv?masked=1", "/inspections/export.csv", "/inspections/findings/export.csv",
     "/organizations/export.csv", "/pairings/export.csv", "/people/export.csv?masked=1",
     "/postings/export.csv?masked=1", "/projects/export.csv", "/records/export.csv", "/records/funds/export.csv",
     "/records/overdue/export.csv", f"/regions/{CITY}/villages.csv", "/results/export.csv", "/tolerance/export.csv",
-    "/training/export.csv",
+    "/training/export.csv?masked=1",
 )
 
 
@@ -67,6 +67,7 @@ def test_every_csv_export_streams_whole_outside_the_tests_app_context(app, db, w
     for url in EXPORTS:
         inside = session.get(url)
         assert inside.status_code == 200, url
+        assert inside.headers["Content-Type"] == "text/csv; charset=utf-8", url  # a CSV, with one charset, not two
         expected = inside.get_data(as_text=True).splitlines()
         status, body = _outside_any_app_context(session.client, url)
         assert status == 200, url

@@ -122,7 +122,7 @@ def download(code: str, name: str, fmt: str):
     else:
         body = to_xlsx(table.header, table.rows, title=table.title)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
+    return Response(body, content_type=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
 @bp.route("/gaps/")

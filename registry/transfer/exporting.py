@@ -83,7 +83,7 @@ def send_export(fmt: str, title: str, columns: Sequence[Column], rows: Iterable[
         return target.write(fmt, title, columns, rows, filters)
     filename = export_filename(title, fmt)
     if fmt == "csv":
-        response = Response(streamed(csv_chunks(columns, rows)), mimetype=MIME[fmt])
+        response = Response(streamed(csv_chunks(columns, rows)), content_type=MIME[fmt])
     else:
         out = TempExport()
         try:
@@ -91,7 +91,7 @@ def send_export(fmt: str, title: str, columns: Sequence[Column], rows: Iterable[
         except BaseException:
             out.remove()
             raise
-        response = Response(out.stream(), mimetype=MIME[fmt], direct_passthrough=True)
+        response = Response(out.stream(), content_type=MIME[fmt], direct_passthrough=True)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
 
