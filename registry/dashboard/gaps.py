@@ -127,7 +127,7 @@ def _count(stmt, params: dict, core=None) -> int:
     return db.session.scalar(counting, params) or 0
 
 
-def _page(stmt, limit: int, offset: int, core=None):
+def _page(stmt, core=None):
     """The shown lines of ``stmt`` (run with ``gap_limit`` and ``gap_offset``). With a
     ``core`` (the kind's rows over the posting table alone, in the same order; the postings
     named: person and place, in that order too; the rows again, steered to be read in that
@@ -167,7 +167,7 @@ def _counted_page(stmt, params: dict, limit: int, offset: int, core=None) -> tup
     if not limit or core is not None:
         count = _count(stmt, params, core)
         # no list query for a kind with no line on this page (most kinds are empty once handled)
-        return count, (db.session.execute(_page(stmt, limit, offset, core), paged).all()
+        return count, (db.session.execute(_page(stmt, core), paged).all()
                        if limit and count > offset else [])
     windowed = _derived(stmt, "window", lambda s: s.add_columns(func.count().over().label("gap_total"))
                         .limit(_LIMIT).offset(_OFFSET))
