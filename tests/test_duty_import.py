@@ -187,3 +187,16 @@ def test_only_filers_import_and_only_their_own_postings(world, login_as, make_us
     assert 'href="/import/duty"' in unit.get("/duty/").get_data(as_text=True)
     assert unit.get("/import/duty/template.xlsx").status_code == 200
     assert _months() == 0
+
+
+def test_a_row_with_several_bad_cells_names_each_in_one_pass(world):
+    # a month written wrong (the import's reading) and days in the village that are not a
+    # number (the duty rule): both; with the posting unknown, the rule is not asked at all
+    posting = world["posting"]
+    report = run_import(DutyImport(), _csv(_row(posting, month="2025年第三月", days="二十", summary="")), "d.csv",
+                        world["unit"])
+    assert {e.column for e in report.errors} == {"month", "days_in_village", "summary"}, report.errors
+    report = run_import(DutyImport(), _csv(_row(posting, village="不存在村", month="2025-13", days="二十")), "d.csv",
+                        world["unit"])
+    assert {e.column for e in report.errors} == {"village", "month"}, report.errors
+    assert _months() == 0

@@ -253,3 +253,17 @@ def test_a_large_postings_export_runs_as_a_job_and_its_file_imports_again(world,
     db.session.commit()
     assert _upload(county, body).status_code == 302
     assert _postings() == 3
+
+
+def test_a_row_with_several_bad_cells_names_each_in_one_pass(world):
+    # an unknown role (the import's own reading), an unknown place, a planned end before the
+    # start (the posting rule): all three, not the first stage's alone
+    li = world["people"][1]
+    body = _csv(_row(li, role="书记", place="不存在村", start="2024-05-01", planned="2023-01-01"))
+    report = run_import(PostingImport(), body, "p.csv", world["county"])
+    assert {e.column for e in report.errors if e.row == 2} >= {"role", "region_code", "planned_end"}, report.errors
+    # a person the ID number does not find: the posting rule has nobody to check, the other cells are read
+    body = _csv(_row(li, id_number="11010119900307001X", place="不存在村", start="2024-02-30"))
+    report = run_import(PostingImport(), body, "p.csv", world["county"])
+    assert {e.column for e in report.errors} == {"id_number", "region_code", "start_date"}, report.errors
+    assert _postings() == 0

@@ -607,6 +607,18 @@ def test_import_refuses_an_enterprise_the_user_may_not_record_for(world):
     assert not _import(world["backing"], [row]).ok and count(Project) == 0
 
 
+def test_import_names_a_blank_enterprise_and_every_bad_cell_of_a_row(world):
+    # a blank 企业 cell was let through to the write, which then failed (a 500)
+    blank = ["", "蔬菜大棚", "产业", "", "80万", SIGNED.isoformat(), world["v1"].code, ""]
+    report = _import(world["county"], [blank])
+    assert [(e.row, e.column) for e in report.errors] == [(2, "organization")] and count(Project) == 0
+    # the enterprise's 湘商回归 cell and the project's own cells, in one pass
+    bad = [world["enterprise"].name, "", "外星", "也许", "80万", "", world["v1"].code, ""]
+    report = _import(world["county"], [bad])
+    assert {e.column for e in report.errors} == {"name", "kind", "is_xiangshang", "signed_on"}, report.errors
+    assert count(Project) == 0
+
+
 def test_the_export_imports_again_as_duplicates(world, login_as):
     from registry.projects.imports import ProjectImport
     from registry.transfer.importing import run_import

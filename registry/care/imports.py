@@ -104,7 +104,12 @@ class CareImport(ImportKind):
             if values[key] is not None and days[key] is None:
                 errors.add(key, f"{label}格式应为 年-月-日，如 2025-01-01")
         item = None if values["item"] is None else unicodedata.normalize("NFKC", str(values["item"])).strip()
-        errors.raise_if_any()
+        return errors.then(lambda: self._checked(person_id, days, item, values, ctx),
+                           needs=("id_number", "posting_start"))
+
+    def _checked(self, person_id: int, days: dict, item, values, ctx: CareContext) -> CareRow:
+        """The care rule on the row's values, for the person found by the ID number, under
+        the posting the row names (or whose term holds its dates)."""
         person = db.session.get(Person, person_id)
         name = unicodedata.normalize("NFKC", str(values["name"] or "")).strip()
         if name and name != unicodedata.normalize("NFKC", person.name):

@@ -7,6 +7,11 @@ rolls back in any case.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class RuleViolation(Exception):
     """One or more broken rules. ``errors`` maps a field name (or '') to messages."""
@@ -38,8 +43,8 @@ class RuleViolation(Exception):
 class Collector:
     """Collect several violations, then raise them together."""
 
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
+    def __init__(self, errors: dict[str, list[str]] | None = None) -> None:
+        self.errors: dict[str, list[str]] = {key: list(messages) for key, messages in (errors or {}).items()}
 
     def add(self, field: str, message: str) -> None:
         self.errors.setdefault(field, []).append(message)
@@ -51,6 +56,25 @@ class Collector:
     def raise_if_any(self) -> None:
         if self.errors:
             raise RuleViolation(self.errors)
+
+    def then(self, rule: Callable[[], T], *, needs: tuple[str, ...] = ()) -> T:
+        """Run ``rule`` (the shared rule, after an import's own reading of a row's cells)
+        and raise what either found, together, so that one pass names every wrong cell of
+        a row instead of one stage's at a time. ``rule`` is not run when a field it
+        ``needs`` (one it cannot be checked without: the person or posting a row is about)
+        is among the errors already found; its messages about a field already reported
+        are left out (a cell that could not be read reaches the rule blank, and the rule's
+        "required" would only repeat the first message). Returns what ``rule`` returns."""
+        if any(field in self.errors for field in needs):
+            raise RuleViolation(self.errors)
+        try:
+            result = rule()
+        except RuleViolation as broken:
+            for field, messages in broken.errors.items():
+                self.errors.setdefault(field, list(messages))
+            raise RuleViolation(self.errors) from None
+        self.raise_if_any()
+        return result
 
 
 def flush_or_refuse(stale: str, *, duplicate: tuple[str, str] | None = None, commit: bool = False) -> None:

@@ -152,7 +152,12 @@ class DutyImport(ImportKind):
         month = to_month(values["month"])
         if values["month"] is not None and month is None:
             errors.add("month", "月份格式应为 年-月，如 2025-03")
-        errors.raise_if_any()
+        return errors.then(lambda: self._checked(village, start, month, values, ctx),
+                           needs=("village", "id_number", "person", "posting_start"))
+
+    def _checked(self, village: str, start, month, values, ctx: DutyContext) -> DutyRow:
+        """The duty rule on the row's values, for the posting the village, ID number and
+        start name: a new month, or the one filed already."""
         posting = find_posting(ctx.postings[village], values["id_number"], start, values["person"])
         data = DutyData(month=month, days_in_village=values["days_in_village"], leave_days=values["leave_days"],
                         leave_approved_by=_text(values["leave_approved_by"]), absences=values["absences"],

@@ -82,7 +82,11 @@ class IndividualImport(ImportKind):
         for key in ("name", "id_number", "phone", "address", "expertise", "note"):
             if data[key] is not None:
                 data[key] = str(data[key])
-        errors.raise_if_any()
+        return errors.then(lambda: self._checked(data, ctx))
+
+    def _checked(self, data: dict, ctx) -> IndividualRow:
+        """The helper rule on the row's values (``clean_individual``), as a new helper or,
+        when the ID number is registered already, as an edit of that helper."""
         existing = _registered(data["id_number"])
         user = ctx["user"]
         if existing is not None:

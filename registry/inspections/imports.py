@@ -157,15 +157,19 @@ class FindingImport(ImportKind):
                 errors.add("visit", f"该督查没有{date_cn(visited_on)}的走访记录，请先登记走访或留空")
             else:
                 visit_id = visit.id
-        errors.raise_if_any()
         description = values["description"]
         data = services.FindingData(item=values["item"], description=None if description is None else str(description),
                                     deadline=deadline, visit_id=visit_id)
-        try:
-            clean = services.check_finding(inspection, ctx.user, data)
-        except RuleViolation as broken:
-            raise RuleViolation({_COLUMN.get(k, k): v for k, v in broken.errors.items()}) from None
-        return FindingRow(inspection=inspection, data=data, description=clean["description"])
+
+        def checked() -> FindingRow:
+            try:
+                clean = services.check_finding(inspection, ctx.user, data)
+            except RuleViolation as broken:
+                raise RuleViolation({_COLUMN.get(k, k): v for k, v in broken.errors.items()}) from None
+            return FindingRow(inspection=inspection, data=data, description=clean["description"])
+
+        # the rule is about one inspection: the year, target and inspector must name it
+        return errors.then(checked, needs=("year", "target", "inspector"))
 
     def key(self, clean: FindingRow) -> tuple:
         return clean.natural

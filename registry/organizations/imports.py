@@ -79,10 +79,11 @@ class OrganizationImport(ImportKind):
         for key in ("name", "credit_code", "contact_name", "contact_phone", "address", "note"):
             if data[key] is not None:
                 data[key] = str(data[key])
-        errors.raise_if_any()
+        return errors.then(lambda: self._checked(data, ctx))
+
+    def _checked(self, data: dict, ctx) -> OrganizationRow:
         existing = self._find(data)
-        clean = clean_organization(data, actor=ctx["user"], org=existing)
-        return OrganizationRow(values=clean, existing=existing)
+        return OrganizationRow(values=clean_organization(data, actor=ctx["user"], org=existing), existing=existing)
 
     def _find(self, data) -> Organization | None:
         if data.get("credit_code"):

@@ -8,7 +8,7 @@ from datetime import date
 
 from ..core.enums import PAIRED_SECTORS, PAIRING_KINDS
 from ..core.parsing import to_date
-from ..core.rules import Collector
+from ..core.rules import Collector, RuleViolation
 from ..extensions import db
 from ..organizations.imports import organization_label, organization_lookup
 from ..organizations.models import Organization
@@ -67,13 +67,22 @@ class PairingImport(ImportKind):
                 errors.add(key, f"{label}格式应为 年-月-日，如 2026-01-01")
         if region_code and not in_jurisdiction(ctx["user"], region_code):
             errors.add("region_code", "结对地不在您的管辖范围内")
-        errors.raise_if_any()
         data = {"region_code": region_code, "kind": values["kind"], "sector": values["sector"],
                 "start_date": dates["start_date"], "end_date": dates["end_date"],
                 "note": str(values["note"]) if values["note"] is not None else None}
-        check_pairing(organization=db.session.get(Organization, org_id), region=db.session.get(Region, region_code),
-                      kind=data["kind"], sector=data["sector"], start_date=data["start_date"], end_date=data["end_date"])
-        return PairingRow(organization_id=org_id, values=data)
+
+        def checked() -> PairingRow:
+            try:
+                check_pairing(organization=db.session.get(Organization, org_id) if org_id is not None else None,
+                              region=db.session.get(Region, region_code) if region_code else None,
+                              kind=data["kind"], sector=data["sector"],
+                              start_date=data["start_date"], end_date=data["end_date"])
+            except RuleViolation as broken:  # the rule's organization_id is the file's 帮扶主体 column
+                raise RuleViolation({"organization" if k == "organization_id" else k: v
+                                     for k, v in broken.errors.items()}) from None
+            return PairingRow(organization_id=org_id, values=data)
+
+        return errors.then(checked)
 
     def key(self, clean: PairingRow) -> tuple:
         return (clean.organization_id, clean.values["region_code"], clean.values["kind"], clean.values["start_date"])

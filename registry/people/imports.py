@@ -99,7 +99,11 @@ class PersonImport(ImportKind):
         for key in ("name", "id_number", "phone", "post", "rank", "expertise"):
             if data[key] is not None:
                 data[key] = str(data[key])
-        errors.raise_if_any()
+        return errors.then(lambda: self._checked(data, ctx))
+
+    def _checked(self, data: dict, ctx) -> PersonRow:
+        """The person rule on the row's values (``clean_person``), as a new person or, when
+        the ID number is registered already, as an edit of that person."""
         known = ctx["known"]
         try:
             clean = services.clean_person(data, actor=ctx["user"], known=known)

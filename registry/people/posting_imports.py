@@ -141,7 +141,11 @@ class PostingImport(ImportKind):
                 errors.add(key, f"{label}格式应为 年-月-日，如 2024-01-01")
         for key in TEXTS:
             data[key] = str(values[key]) if values[key] is not None else None
-        errors.raise_if_any()
+        return errors.then(lambda: self._checked(person_id, data, values, ctx), needs=("id_number",))
+
+    def _checked(self, person_id: int, data: dict, values, ctx: PostingContext) -> PostingRow:
+        """The posting rule on the row's values, for the person found by the ID number: a
+        new posting, or the one registered already with the same start."""
         person = db.session.get(Person, person_id)
         name = unicodedata.normalize("NFKC", str(values["name"] or "")).strip()
         if name and name != unicodedata.normalize("NFKC", person.name):

@@ -98,16 +98,16 @@ class ProjectImport(ImportKind):
             name=values.get("name") or "", kind=values.get("kind") or "", planned_investment=values.get("planned_investment"),
             signed_on=values.get("signed_on"), villages=codes, description=values.get("description") or "",
             is_xiangshang=xiangshang, organization_id=org_id, amount_confirmed=bool(confirmed))
-        clean: dict = {}
-        if org_id is not None:
+
+        def checked() -> ProjectRow:
             try:
                 clean = services.check_project(ctx["user"], data, confirm_hint=IMPORT_CONFIRM_HINT)
-            except RuleViolation as broken:
-                for key, messages in broken.errors.items():
-                    for message in messages:
-                        errors.add(_COLUMN.get(key, key), message)
-        errors.raise_if_any()
-        return ProjectRow(organization_id=org_id, data=data, values=clean)
+            except RuleViolation as broken:  # the rule's fields as the file's columns
+                raise RuleViolation({_COLUMN.get(k, k): v for k, v in broken.errors.items()}) from None
+            return ProjectRow(organization_id=org_id, data=data, values=clean)
+
+        # the rule is about one enterprise's project: without the enterprise it is not asked
+        return errors.then(checked, needs=("organization",))
 
     def key(self, clean: ProjectRow) -> tuple:
         return clean.natural

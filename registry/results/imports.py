@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from ..core.enums import RESULT_STATUSES
 from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, parse_count
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector
 from ..core.scope import scoped
 from ..core.timeutil import to_local
 from ..extensions import db
@@ -110,13 +110,7 @@ class ResultImport(ImportKind):
         existing = ctx.stored.get((code, year)) if code is not None else None
         if existing is not None and ctx.update and REVIEW.is_locked(existing):
             errors.add("", REVIEW.locked)
-        try:
-            clean = check_result(code or "", data, existing, confirm_hint=IMPORT_CONFIRM_HINT)
-        except RuleViolation as broken:
-            for key, messages in broken.errors.items():
-                for message in messages:
-                    errors.add(key, message)
-        errors.raise_if_any()
+        clean = errors.then(lambda: check_result(code or "", data, existing, confirm_hint=IMPORT_CONFIRM_HINT))
         return ResultRow(village_code=code, data=data, values=clean, existing=existing)
 
     def key(self, clean: ResultRow) -> tuple:

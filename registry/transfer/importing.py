@@ -349,6 +349,7 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
     # cell is looked up once, its code or its error remembered
     chosen: dict[tuple, tuple[Any, dict | None]] = {}
     coded = [(f.key, f.codes) for f in spec.coded]
+    place = {key: n for n, key in enumerate(f.key for f in spec.fields)}
     for offset, cells in enumerate(body):
         number = report.header_row + offset + 1
         first = cells[0] if cells else None
@@ -372,13 +373,13 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
                     code, broken = chosen[(key, value.__class__, value)] = _choice(value, codes, key)
                 if broken:
                     wrong.update(broken)
+                    values[key] = None  # the row's other cells are still checked, this one as blank
                 else:
                     values[key] = code
-            if wrong:
-                raise RuleViolation(wrong)
-            clean = spec.check(values, ctx)
+            clean = Collector(wrong).then(lambda: spec.check(values, ctx)) if wrong else spec.check(values, ctx)
         except RuleViolation as broken:
-            for key, messages in broken.errors.items():
+            # a row's errors in the order of its columns (the row's own, without a column, first)
+            for key, messages in sorted(broken.errors.items(), key=lambda item: place.get(item[0], -1)):
                 for message in messages:
                     report.add(number, key, message, spec)
             continue
