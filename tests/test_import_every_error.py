@@ -85,8 +85,9 @@ def test_a_pairings_row_names_its_unknown_unit_and_its_dates_the_wrong_way_round
 ODD_CELLS = ["", "？？", "0", "-1", "1e308", "2024-02-30", "是否", "（000000000000）"]
 
 
+@pytest.mark.parametrize("update", [False, True], ids=["new", "update"])
 @pytest.mark.parametrize("role", ["admin", "county", "township", "unit", "enterprise", "village"])
-def test_every_kind_answers_rows_of_blanks_and_nonsense_with_errors(db, make_user, role):
+def test_every_kind_answers_rows_of_blanks_and_nonsense_with_errors(db, make_user, role, update):
     from registry.transfer.kinds import kinds
     from tests.factories import first_township, make_pairing, make_village
     from tests.sheets import csv_bytes
@@ -110,7 +111,7 @@ def test_every_kind_answers_rows_of_blanks_and_nonsense_with_errors(db, make_use
         header = [f.header for f in spec.fields_for(user)]
         rows = [[("？？" if n == i else "") for n in range(len(header))] for i in range(len(header))]
         rows += [[ODD_CELLS[(n + k) % len(ODD_CELLS)] or "？" for n in range(len(header))] for k in range(len(ODD_CELLS))]
-        report = run_import(spec, csv_bytes([header, *rows]), f"{name}.csv", user)
+        report = run_import(spec, csv_bytes([header, *rows]), f"{name}.csv", user, update=update)
         assert not report.ok and report.errors, name
         assert all(e.row >= 2 for e in report.errors), (name, [e for e in report.errors if e.row < 2][:3])
         db.session.rollback()
