@@ -87,6 +87,8 @@ def test_every_way_of_setting_a_password_uses_the_policy(db, runner, make_user, 
     [
         ("region", {"region_code": "999999999999"}, "region_code"),
         ("unit", {"organization_id": 424242}, "organization_id"),
+        ("unit", {"organization_id": 10**20}, "organization_id"),  # more than the database holds
+        ("unit", {"organization_id": 0}, "organization_id"),
         ("village", {"village_code": COUNTY}, "village_code"),
         ("wizard", {}, "role"),
     ],
@@ -110,6 +112,13 @@ def test_cli_refuses_a_bad_scope(runner, db):
     result = runner.invoke(args=["users", "create", "chief", "--role", "village", "--village", "430000000000"])
     assert result.exit_code != 0
     assert "请选择有效的村" in result.output
+
+
+def test_cli_refuses_an_organization_id_the_database_cannot_hold(runner, db):
+    # was a traceback (OverflowError from the driver) instead of the rule's message
+    result = runner.invoke(args=["users", "create", "chief", "--role", "unit", "--org", "99999999999999999999"])
+    assert result.exit_code == 1 and "请选择有效的帮扶单位" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_village_user_scope(db, make_user):

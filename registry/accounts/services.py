@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..audit.services import record
 from ..core.enums import OVERSIGHT_BODIES, ROLES
+from ..core.parsing import to_id
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -122,6 +123,7 @@ def create_user(
             region is not None and region.level != "village", "region_code", "请选择有效的行政区（省、市州、县市区或乡镇）"
         )
     elif role == "unit":
+        organization_id = to_id(organization_id)  # an id the database can hold, or None
         errors.check(
             organization_id is not None and db.session.get(Organization, organization_id) is not None,
             "organization_id",
