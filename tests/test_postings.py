@@ -374,6 +374,17 @@ def test_cli_ends_a_round_all_or_nothing(db, world, runner, make_user):
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "end")) == 2
 
 
+def test_cli_says_when_no_active_posting_has_the_round(db, world, runner, make_user):
+    # a round named wrong (or already ended) was reported as "已结束 … 0 条", as if done
+    make_posting(make_person(world["org"]), world["org"], world["village"].code, start=date(2024, 9, 1), round="2024届")
+    make_user("admin", username="chen.admin")
+    result = runner.invoke(args=["people", "end-round", "2042届", "--date", "2026-09-30", "--as", "chen.admin"])
+    assert result.exit_code == 1 and "没有届次为“2042届”的在岗选派" in result.output, result.output
+    assert "在岗选派的届次有：2024届" in result.output
+    db.session.expire_all()
+    assert all(p.is_active for p in db.session.scalars(select(Posting)))
+
+
 def test_a_start_too_far_ahead_for_a_planned_term_is_refused_not_a_server_error(db, world):
     """The default planned end (start + the term) of a start in year 9999 lies past the
     last date Python knows: the start is refused as implausible, with no 500 (the form

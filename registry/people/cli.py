@@ -45,6 +45,15 @@ def register(group: click.Group) -> None:
                 raise click.ClickException("行政区代码不存在")
             stmt = stmt.where(region.within(Posting.region_code))
         postings = db.session.scalars(stmt).all()
+        if not postings:  # a round named wrong is said so, not reported as "0 ended"
+            rounds = scoped(select(Posting.round).where(Posting.is_active, Posting.round.is_not(None))
+                            .distinct().order_by(Posting.round), Posting, actor)
+            if region_code:
+                rounds = rounds.where(region.within(Posting.region_code))
+            known = [r for r in db.session.scalars(rounds) if r]
+            raise click.ClickException(
+                f"没有届次为“{round_name}”的在岗选派（在 {username} 的范围内）；"
+                + (f"在岗选派的届次有：{'、'.join(known)}" if known else "范围内没有在岗选派"))
         errors = []
         for posting in postings:
             try:
