@@ -7,6 +7,28 @@ document.addEventListener("submit", function (event) {
   }
 });
 
+// A form that posts is sent once: a second press of its button while the first is on its way
+// (a slow village network) would file the same record twice. A form a later handler keeps on
+// the page (the offline app queues some on the device) may be sent again; otherwise the
+// answer replaces the page, and a page brought back by the back button can be sent again.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented || (form.getAttribute("method") || "get").toLowerCase() !== "post") { return; }
+  if (form.hasAttribute("data-sending")) {
+    event.preventDefault();
+    return;
+  }
+  form.setAttribute("data-sending", "");
+  window.setTimeout(function () {  // a handler after this one kept the form on the page
+    if (event.defaultPrevented) { form.removeAttribute("data-sending"); }
+  }, 0);
+});
+window.addEventListener("pageshow", function (event) {
+  if (event.persisted) {
+    document.querySelectorAll("form[data-sending]").forEach(function (form) { form.removeAttribute("data-sending"); });
+  }
+});
+
 // The printed header names the filters the page shows (templates/base.html .print-header):
 // each filled-in field of the page's filter forms, as "label：value".
 (function () {

@@ -3,6 +3,7 @@ is typed; the village is found by typing part of its name and the only pairing c
 is chosen; a photo chosen before a refused save is kept and attached on the next save."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -77,3 +78,25 @@ def test_a_photo_chosen_before_a_refused_save_is_kept(page_as, live_server, demo
     assert "35,000.00 元" in page.content()
     # the refused save answers 422, which Chromium logs; nothing else went wrong
     assert [e for e in page.console_errors if "status of 422" not in e] == [], page.console_errors
+
+
+def test_a_record_form_pressed_twice_is_sent_once(page_as, live_server, demo):
+    # a double press on a slow network filed the same record twice (two 编号s)
+    page = page_as("demo_unit", at="/records/new")
+    page.select_option("select[name=village_code]", demo["village_code"])
+    page.select_option("select[name=category]", "infrastructure")
+    page.fill("input[name=title]", f"浏览器测试：按两次 {int(time.time())}")
+    page.fill("input[name=amount]", "1200")
+    page.tainted = True  # its network is slowed below: not lent to a later test
+    page.context.new_cdp_session(page).send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 600, "downloadThroughput": -1, "uploadThroughput": -1})
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
+    # pressed, then pressed again 150 ms later while the answer is still on its way
+    page.eval_on_selector("form:has(input[name=title])", """form => {
+        const button = [...form.querySelectorAll("button[type=submit]")].find(b => b.textContent.includes("保存草稿"));
+        button.click(); setTimeout(() => button.click(), 150); }""")
+    page.wait_for_url(re.compile(r"/records/\d+$"), wait_until="load")
+    assert [url for url in sent if url.endswith("/records/new")] == [live_server["url"] + "/records/new"], sent
+    assert "/records/new" not in page.url and page.locator("h1", has_text="按两次").count() == 1
+    assert not page.console_errors, page.console_errors
