@@ -40,6 +40,7 @@ from flask import current_app
 from sqlalchemy import DateTime, Integer, String, delete, or_, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..core.queries import upsert
 from ..core.timeutil import utcnow
 from ..extensions import db
 
@@ -228,7 +229,7 @@ class DatabaseStore:
             view = View({key: _fresh(found.get(key), now) for key in keys})
             result = step(view)
             for key, bucket in view.puts.items():
-                session.execute(_upsert(connection.dialect.name, key, bucket))
+                session.execute(*_upsert(connection.dialect, key, bucket))
             if view.deletes:
                 session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(view.deletes)))
             if clean:
@@ -250,16 +251,14 @@ class DatabaseStore:
             execution_options={"synchronize_session": False})
 
 
-def _upsert(dialect: str, key: str, bucket: Bucket):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(LoginThrottle).values(key=key, failures=bucket.failures, last_at=bucket.last_at,
-                                             expires_at=bucket.expires_at)
-    return statement.on_conflict_do_update(index_elements=[LoginThrottle.key], set_={
-        "failures": statement.excluded.failures, "last_at": statement.excluded.last_at,
-        "expires_at": statement.excluded.expires_at})
+def _upsert(dialect, key: str, bucket: Bucket):
+    """The statement writing one count (``core.queries.upsert``: built once, compiled
+    once) and the parameters ``session.execute`` takes beside it."""
+    return (upsert(dialect, LoginThrottle.__table__, _COUNT_COLUMNS, ("key",), replace=_COUNT_COLUMNS[1:]),
+            {"key": key, "failures": bucket.failures, "last_at": bucket.last_at, "expires_at": bucket.expires_at})
+
+
+_COUNT_COLUMNS = ("key", "failures", "last_at", "expires_at")
 
 
 class RedisStore:

@@ -5,7 +5,7 @@ Services build and scope the statement; views pass it here or to ``db.paginate``
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select, text
 
 from ..extensions import db
 
@@ -50,3 +50,27 @@ def first(stmt: Select, n: int) -> list:
 def every(stmt: Select) -> list:
     """All objects ``stmt`` returns, in its order."""
     return list(db.session.scalars(stmt).all())
+
+
+def upsert(dialect, table, columns: tuple, conflict: tuple, *, add: tuple = (), replace: tuple = ()):
+    """``INSERT INTO table (columns) VALUES (...) ON CONFLICT (conflict) DO UPDATE SET``
+    each of ``add`` to itself plus the value inserted, and each of ``replace`` to the value
+    inserted: the same SQL on SQLite and PostgreSQL, as text with a typed parameter per
+    column (named after it). SQLAlchemy gives the dialects' own upsert constructs no cache
+    key, so it compiles them again at every execution, even the same object; a text
+    statement it caches like any other. Built once per dialect and statement."""
+    key = (dialect.name, table.name, columns, conflict, add, replace)
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        q = dialect.identifier_preparer.quote
+        name = dialect.identifier_preparer.format_table(table)
+        # names of the table's own columns, quoted by the dialect; the values are parameters
+        sets = [f"{q(c)} = {name}.{q(c)} + excluded.{q(c)}" for c in add] + [f"{q(c)} = excluded.{q(c)}" for c in replace]
+        sql = (f"INSERT INTO {name} ({', '.join(q(c) for c in columns)}) "  # noqa: S608  # nosec B608
+               f"VALUES ({', '.join(':' + c for c in columns)}) "
+               f"ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET {', '.join(sets)}")
+        stmt = _UPSERTS[key] = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    return stmt
+
+
+_UPSERTS: dict[tuple, object] = {}

@@ -38,12 +38,13 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import (Integer, and_, bindparam, case, delete, event, extract, func, inspect, literal, literal_column,
-                        null, or_, select, text, union_all)
+                        null, or_, select, union_all)
 from sqlalchemy.orm import Session
 
 from ..core.database import (AREA_LOCKS, PERSON_LOCKS, before_commit, large_page_cache, listen_before_commit,
                              lock_keys, pending, pending_all, postgres_settings, rewritten)
 from ..core.enums import VILLAGE_ROLES
+from ..core.queries import upsert
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..organizations.models import Organization
@@ -812,25 +813,8 @@ def _upsert(dialect, model, key_columns):
 
 def adding_upsert(dialect, table, columns: tuple, conflict: tuple, adds: tuple):
     """``INSERT INTO table (columns) ... ON CONFLICT (conflict) DO UPDATE SET`` each of
-    ``adds`` to itself plus the value inserted: the same SQL on SQLite and PostgreSQL,
-    as text with a typed parameter per column. SQLAlchemy does not cache the dialects'
-    own upsert constructs (it compiled them again on every write); a text statement it
-    caches like any other. Built once per dialect and statement."""
-    key = (dialect.name, table.name, columns, conflict, adds)
-    stmt = _UPSERTS.get(key)
-    if stmt is None:
-        q = dialect.identifier_preparer.quote
-        name = dialect.identifier_preparer.format_table(table)
-        # names of the table's own columns, quoted by the dialect; the values are parameters
-        sql = (f"INSERT INTO {name} ({', '.join(q(c) for c in columns)}) "  # noqa: S608  # nosec B608
-               f"VALUES ({', '.join(':' + c for c in columns)}) "
-               f"ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET "
-               + ", ".join(f"{q(c)} = {name}.{q(c)} + excluded.{q(c)}" for c in adds))
-        stmt = _UPSERTS[key] = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
-    return stmt
-
-
-_UPSERTS: dict[tuple, object] = {}
+    ``adds`` to itself plus the value inserted (``core.queries.upsert``)."""
+    return upsert(dialect, table, columns, conflict, add=adds)
 
 
 def _last_confirmed_select(village_filter=None):
