@@ -215,6 +215,32 @@ def test_without_redis_the_database_counts(app, make_user, monkeypatch):
     assert _post(app, name, PASSWORD, "10.8.0.1").status_code == 429
 
 
+def test_a_count_is_written_by_one_statement_compiled_once(app, make_user, monkeypatch, db):
+    """Every failed attempt writes its counts with the same statement, which SQLAlchemy
+    compiles once and caches (a dialect's own ON CONFLICT construct has no cache key: it
+    was compiled anew at every attempt)."""
+    from sqlalchemy import event
+
+    monkeypatch.setitem(app.config, "RATELIMIT_STORAGE_URI", "")
+    name = make_user("admin").username
+    first, _ = throttle._upsert(db.engine.dialect, "a:x", throttle.Bucket(1, datetime(2026, 1, 1), datetime(2026, 1, 2)))
+    assert first._generate_cache_key() is not None
+    compiled = []
+
+    def seen(conn, clauseelement, multiparams, params, execution_options):
+        if clauseelement is first:
+            compiled.append(clauseelement)
+
+    event.listen(db.engine, "before_execute", seen)
+    try:
+        for n in range(3):
+            _post(app, name, "wrong-password-1", f"10.9.0.{n + 1}")
+    finally:
+        event.remove(db.engine, "before_execute", seen)
+    assert len(compiled) >= 3  # each attempt's counts went through the one statement built once
+    assert db.session.scalar(select(func.count()).select_from(throttle.LoginThrottle)) >= 3
+
+
 def test_an_ipv6_subscriber_counts_as_one_address():
     assert throttle.network("2001:db8:1:2::5") == throttle.network("2001:db8:1:2:ffff::1") == "2001:db8:1:2::/64"
     assert throttle.network("::ffff:10.0.0.1") == "10.0.0.1"

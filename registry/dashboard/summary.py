@@ -328,7 +328,7 @@ def raise_markers(conn, areas: set[str] | None) -> None:
     keys = sorted(areas) if areas is not None else [ANY]
     if not keys:
         return
-    stmt = adding_upsert(conn.dialect, AreaChange.__table__, ("area", "version"), ("area",), ("version",))
+    stmt = upsert(conn.dialect, AreaChange.__table__, ("area", "version"), ("area",), add=("version",))
     # a random step, not 1: a marker never comes back to a value it had, even after the
     # table was emptied or a backup restored (whose counters a cached answer may have seen)
     conn.execute(stmt, [{"area": key, "version": secrets.randbelow(MARKER_STEP) + 1} for key in keys])
@@ -765,7 +765,7 @@ def _add_days(rows: dict[tuple, int], table=None) -> None:
 
 
 def upsert_rows(conn, stmt, columns: tuple, rows: list[tuple]) -> None:
-    """Run ``stmt`` (an ``adding_upsert`` of ``columns``) for each of ``rows`` (tuples of
+    """Run ``stmt`` (a ``core.queries.upsert`` of ``columns``) for each of ``rows`` (tuples of
     the columns' values, in order). On SQLite the rows go to the driver as they are, each
     value converted by its column type's own conversion: SQLAlchemy would build and
     convert a dict of parameters a row (about a third of a write's summary work, under
@@ -806,15 +806,9 @@ _POSITIONAL: dict = {}
 
 
 def _upsert(dialect, model, key_columns):
-    """INSERT ... ON CONFLICT DO UPDATE adding the measures (``adding_upsert``)."""
+    """INSERT ... ON CONFLICT DO UPDATE adding the measures (``core.queries.upsert``)."""
     conflict = tuple(c for c in key_columns if c != "level")  # level follows from region_code
-    return adding_upsert(dialect, model.__table__, (*key_columns, *_MEASURES), conflict, _MEASURES)
-
-
-def adding_upsert(dialect, table, columns: tuple, conflict: tuple, adds: tuple):
-    """``INSERT INTO table (columns) ... ON CONFLICT (conflict) DO UPDATE SET`` each of
-    ``adds`` to itself plus the value inserted (``core.queries.upsert``)."""
-    return upsert(dialect, table, columns, conflict, add=adds)
+    return upsert(dialect, model.__table__, (*key_columns, *_MEASURES), conflict, add=_MEASURES)
 
 
 def _last_confirmed_select(village_filter=None):
@@ -1243,7 +1237,7 @@ def _level_statements(table) -> tuple:
 
 
 def _day_upsert(dialect, table):
-    return adding_upsert(dialect, table, _DAY_COLUMNS, _DAY_KEY, ("count",))
+    return upsert(dialect, table, _DAY_COLUMNS, _DAY_KEY, add=("count",))
 
 
 def refresh_stale(today: date | None = None) -> int:
