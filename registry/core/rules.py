@@ -7,7 +7,7 @@ rolls back in any case.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -57,21 +57,24 @@ class Collector:
         if self.errors:
             raise RuleViolation(self.errors)
 
-    def then(self, rule: Callable[[], T], *, needs: tuple[str, ...] = ()) -> T:
+    def then(self, rule: Callable[[], T], *, needs: tuple[str, ...] = (),
+             columns: Mapping[str, str] | None = None) -> T:
         """Run ``rule`` (the shared rule, after an import's own reading of a row's cells)
         and raise what either found, together, so that one pass names every wrong cell of
         a row instead of one stage's at a time. ``rule`` is not run when a field it
         ``needs`` (one it cannot be checked without: the person or posting a row is about)
         is among the errors already found; its messages about a field already reported
         are left out (a cell that could not be read reaches the rule blank, and the rule's
-        "required" would only repeat the first message). Returns what ``rule`` returns."""
+        "required" would only repeat the first message). ``columns`` names the rule's fields
+        as the caller's (an import's file columns) where they differ. Returns what ``rule``
+        returns."""
         if any(field in self.errors for field in needs):
             raise RuleViolation(self.errors)
         try:
             result = rule()
         except RuleViolation as broken:
             for field, messages in broken.errors.items():
-                self.errors.setdefault(field, list(messages))
+                self.errors.setdefault(columns.get(field, field) if columns else field, list(messages))
             raise RuleViolation(self.errors) from None
         self.raise_if_any()
         return result

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from ..core.formatting import date_cn
 from ..core.parsing import to_date
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector
 from ..core.scope import scoped
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -162,14 +162,11 @@ class FindingImport(ImportKind):
                                     deadline=deadline, visit_id=visit_id)
 
         def checked() -> FindingRow:
-            try:
-                clean = services.check_finding(inspection, ctx.user, data)
-            except RuleViolation as broken:
-                raise RuleViolation({_COLUMN.get(k, k): v for k, v in broken.errors.items()}) from None
+            clean = services.check_finding(inspection, ctx.user, data)
             return FindingRow(inspection=inspection, data=data, description=clean["description"])
 
         # the rule is about one inspection: the year, target and inspector must name it
-        return errors.then(checked, needs=("year", "target", "inspector"))
+        return errors.then(checked, needs=("year", "target", "inspector"), columns=_COLUMN)
 
     def key(self, clean: FindingRow) -> tuple:
         return clean.natural

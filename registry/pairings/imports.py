@@ -8,7 +8,7 @@ from datetime import date
 
 from ..core.enums import PAIRED_SECTORS, PAIRING_KINDS
 from ..core.parsing import to_date
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector
 from ..extensions import db
 from ..organizations.imports import organization_label, organization_lookup
 from ..organizations.models import Organization
@@ -72,17 +72,14 @@ class PairingImport(ImportKind):
                 "note": str(values["note"]) if values["note"] is not None else None}
 
         def checked() -> PairingRow:
-            try:
-                check_pairing(organization=db.session.get(Organization, org_id) if org_id is not None else None,
-                              region=db.session.get(Region, region_code) if region_code else None,
-                              kind=data["kind"], sector=data["sector"],
-                              start_date=data["start_date"], end_date=data["end_date"])
-            except RuleViolation as broken:  # the rule's organization_id is the file's 帮扶主体 column
-                raise RuleViolation({"organization" if k == "organization_id" else k: v
-                                     for k, v in broken.errors.items()}) from None
+            check_pairing(organization=db.session.get(Organization, org_id) if org_id is not None else None,
+                          region=db.session.get(Region, region_code) if region_code else None,
+                          kind=data["kind"], sector=data["sector"],
+                          start_date=data["start_date"], end_date=data["end_date"])
             return PairingRow(organization_id=org_id, values=data)
 
-        return errors.then(checked)
+        # the rule's organization_id is the file's 帮扶主体 column
+        return errors.then(checked, columns={"organization_id": "organization"})
 
     def key(self, clean: PairingRow) -> tuple:
         return (clean.organization_id, clean.values["region_code"], clean.values["kind"], clean.values["start_date"])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT
-from ..core.rules import Collector, RuleViolation
+from ..core.rules import Collector
 from ..core.scope import scoped
 from ..extensions import db
 from ..organizations.imports import organization_label
@@ -100,14 +100,11 @@ class ProjectImport(ImportKind):
             is_xiangshang=xiangshang, organization_id=org_id, amount_confirmed=bool(confirmed))
 
         def checked() -> ProjectRow:
-            try:
-                clean = services.check_project(ctx["user"], data, confirm_hint=IMPORT_CONFIRM_HINT)
-            except RuleViolation as broken:  # the rule's fields as the file's columns
-                raise RuleViolation({_COLUMN.get(k, k): v for k, v in broken.errors.items()}) from None
+            clean = services.check_project(ctx["user"], data, confirm_hint=IMPORT_CONFIRM_HINT)
             return ProjectRow(organization_id=org_id, data=data, values=clean)
 
         # the rule is about one enterprise's project: without the enterprise it is not asked
-        return errors.then(checked, needs=("organization",))
+        return errors.then(checked, needs=("organization",), columns=_COLUMN)
 
     def key(self, clean: ProjectRow) -> tuple:
         return clean.natural
