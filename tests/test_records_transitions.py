@@ -40,6 +40,45 @@ def test_submit(login_as, db, world):
     assert _events(record) == ["create", "submit"]
 
 
+def test_filing_and_submitting_at_once_writes_the_record_once_with_the_trail_of_both_steps(login_as, db, world):
+    """提交 on a new record inserts it as submitted (one write of the row while the
+    write lock is held, not an insert and an update); its trail still reads as the draft
+    created and then submitted: the creation holds the draft, the submission moves from
+    that draft to the row as stored."""
+    import json
+
+    from sqlalchemy import event
+
+    from registry.audit.services import snapshot
+
+    session = login_as(world.unit)
+    written: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("INSERT INTO SUPPORT_RECORD", "UPDATE SUPPORT_RECORD")):
+            written.append(statement.split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = session.post("/records/new", data={**record_data(world.village.code), "action": "submit"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 302
+    assert written == ["INSERT"]
+    record = db.session.scalars(select(SupportRecord)).one()
+    assert record.status == "submitted" and record.submitted_at is not None
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "SupportRecord",
+                                                         AuditEvent.entity_id == str(record.id))
+                                .order_by(AuditEvent.id)).all()
+    assert [e.action for e in events] == ["create", "submit"]
+    created, submitted = events
+    stored = snapshot(record)
+    assert json.loads(created.after) == {**stored, "status": "draft", "submitted_at": None}
+    assert json.loads(submitted.before) == json.loads(created.after)
+    assert json.loads(submitted.after) == stored
+    assert verify_chain().ok
+
+
 def test_confirm_by_the_village(login_as, db, world):
     record = file_record(world.unit, world.village.code, status="submitted")
     response = login_as(world.village_user).post(f"/records/{record.id}/confirm", data={"version": record.version, "next": "inbox"})

@@ -42,7 +42,7 @@ from ..people.models import Posting
 from ..regions.models import Region
 from . import evidence as files
 from .models import REFERENCE_LENGTH, Evidence, SupportRecord, office_name
-from .rules import STALE, check_version, commit_or_stale, refuse_unless, transition
+from .rules import STALE, check_version, commit_or_stale, refuse_unless, submit_on_creation, transition
 
 MAX_EVIDENCE_PER_RECORD = 20
 
@@ -453,19 +453,31 @@ def create_record(user, data: dict, uploads=(), *, submit: bool = False, superse
     _apply(record, values)
     submit = submit or filer.on_behalf
 
-    def write_event() -> None:
+    def insert() -> None:
         db.session.add(record)
         # a 编号 taken meanwhile by a concurrent save of the unit is refused, not a crash
         taken = (REFERENCE_TAKEN.format(reference=values.reference) if values.reference
                  else "另一条记录同时保存，占用了自动分配的编号；请重新保存")
         flush_or_refuse(STALE, duplicate=("reference", taken))
+
+    def created(after=True) -> None:
         if supersedes is not None:
-            audit("correct", record, summary=f"更正记录 #{supersedes.id}：{record.title}", actor=user)
+            audit("correct", record, after=after, summary=f"更正记录 #{supersedes.id}：{record.title}", actor=user)
         elif filer.on_behalf:
-            audit("create", record, summary=on_behalf_summary(filer.within, record.organization_id, record.title),
-                  actor=user)
+            audit("create", record, after=after,
+                  summary=on_behalf_summary(filer.within, record.organization_id, record.title), actor=user)
         else:
-            audit("create", record, summary=f"创建草稿：{record.title}", actor=user)
+            audit("create", record, after=after, summary=f"创建草稿：{record.title}", actor=user)
+
+    if submit and not carried and not checked:
+        # filed and submitted in one save, with no files: written once, as submitted (the
+        # files' events would come between the creation's and the submission's)
+        return _save(record, lambda: submit_on_creation(record, actor=user, insert=insert, created=created),
+                     checked, user, submit=False)
+
+    def write_event() -> None:
+        insert()
+        created()
 
     carry = (lambda: _carry_over(record, supersedes, carried, user)) if carried else None
     return _save(record, write_event, checked, user, submit=submit, carry=carry)

@@ -11,9 +11,10 @@ Life of a record (``TRANSITIONS``)::
 
 ``TRANSITIONS`` is the only list of allowed moves: ``refusal()`` reads it to decide
 whether an action is open in the record's state, and ``transition()`` to refuse any
-other change. Every change of status goes through ``transition``: it checks the state
-machine, stamps the times, writes the audit event, and is the one place a summary of
-records would be kept current.
+other change. Every change of status goes through ``transition`` (a new record submitted
+as it is created, through ``submit_on_creation``, which shares its steps): it checks the
+state machine, stamps the times, writes the audit event, and is the one place a summary
+of records would be kept current.
 """
 from __future__ import annotations
 
@@ -150,10 +151,48 @@ def transition(record: SupportRecord, new_status: str, *, actor, reason: str | N
                summary: str | None = None) -> None:
     """The one way a record's status changes: checks the state machine, stamps times and
     who decided, writes the audit event (same transaction). Callers check who may act."""
-    old = record.status
+    _check_move(record.status, new_status)
+    before = snapshot(record)
+    action = _move(record, new_status, actor, reason)
+    # who is told is read before the audit event's flush writes the record: a request whose
+    # transaction takes the write lock at its first write (``lock_at_first_write``) reads it
+    # before the lock
+    with db.session.no_autoflush:
+        _tell(record, new_status, actor, reason)
+    audit(action, record, before=before, summary=summary or _summary(action, record, reason), actor=actor)
+
+
+def submit_on_creation(record: SupportRecord, *, actor, insert, created) -> None:
+    """A new record submitted by the save that creates it (the form's 提交 on a new
+    record), written once: inserted as submitted, where creating a draft and then
+    ``transition`` would insert it and update it at once, two flushes and two passes of the
+    summaries while the transaction holds the write lock.
+
+    ``insert()`` adds and flushes the record; ``created(draft)`` writes its creation's
+    audit event with ``draft``, the record as the draft it is created as (its stored
+    values but for the status and the submission time). The trail then reads as that of
+    the two steps: the creation, then the move from that draft to the stored record."""
+    draft_status = record.status
+    _check_move(draft_status, "submitted")
+    action = _move(record, "submitted", actor, None)
+    insert()
+    after = snapshot(record)
+    draft = {**after, "status": draft_status, "submitted_at": None}
+    created(draft)
+    with db.session.no_autoflush:
+        _tell(record, "submitted", actor, None)
+    audit(action, record, before=draft, after=after, summary=_summary(action, record, None), actor=actor)
+
+
+def _check_move(old: str, new_status: str) -> None:
     if new_status not in TRANSITIONS.get(old, frozenset()):
         raise RuleViolation({"": f"{status_label(old)}的记录不能改为{status_label(new_status)}"})
-    before = snapshot(record)
+
+
+def _move(record: SupportRecord, new_status: str, actor, reason: str | None) -> str:
+    """Set the record's status and stamp the move's times and who decided; the move's
+    audit action."""
+    old = record.status
     now = utcnow()
     record.status = new_status
     if new_status == "submitted":
@@ -161,25 +200,18 @@ def transition(record: SupportRecord, new_status: str, *, actor, reason: str | N
         record.decided_at = None
         record.decided_by_id = None
         record.dispute_reason = None
-        action = "resubmit" if old == "disputed" else "submit"
-    elif new_status in ("confirmed", "disputed"):
+        return "resubmit" if old == "disputed" else "submit"
+    if new_status in ("confirmed", "disputed"):
         record.decided_at = now
         record.decided_by_id = getattr(actor, "id", None)
         record.dispute_reason = reason if new_status == "disputed" else None
-        action = "confirm" if new_status == "confirmed" else "dispute"
-    elif new_status == "withdrawn":
-        action = "withdraw"
-    else:  # superseded
-        action = "supersede"
-    default = f"{ACTION_LABELS[action]}：{record.title}"
-    if new_status == "disputed":
-        default += f"（理由：{reason}）"
-    # who is told is read before the audit event's flush writes the record: a request whose
-    # transaction takes the write lock at its first write (``lock_at_first_write``) reads it
-    # before the lock
-    with db.session.no_autoflush:
-        _tell(record, new_status, actor, reason)
-    audit(action, record, before=before, summary=summary or default, actor=actor)
+        return "confirm" if new_status == "confirmed" else "dispute"
+    return "withdraw" if new_status == "withdrawn" else "supersede"
+
+
+def _summary(action: str, record: SupportRecord, reason: str | None) -> str:
+    said = f"{ACTION_LABELS[action]}：{record.title}"
+    return f"{said}（理由：{reason}）" if action == "dispute" else said
 
 
 def _tell(record: SupportRecord, new_status: str, actor, reason: str | None) -> None:
