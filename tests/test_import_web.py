@@ -135,6 +135,54 @@ def test_a_large_file_runs_as_a_job_with_progress_and_its_report(db, make_user, 
     assert _villages(db) == 30
 
 
+def test_rows_text_joins_runs_of_rows():
+    from registry.transfer.importing import rows_text
+
+    assert rows_text([2]) == "第2行"
+    assert rows_text([2, 3, 4, 5, 9, 11, 12]) == "第2–5、9、11–12行"
+    assert rows_text(list(range(2, 30002))) == "第2–30001行"
+    assert rows_text([2, 4, 6, 8, 10, 12, 14], runs=5) == "第2、4、6、8、10行等"
+
+
+def test_a_mistake_many_rows_share_is_stated_once_above_the_list(db, make_user, login_as, runner, tmp_path):
+    """One mistake down a column (here the same wrong 乡镇代码 on every row) is named once,
+    with how many rows and which, on the page, in a job's report and at the CLI; a few
+    unrelated mistakes are only listed."""
+    from registry.transfer import jobs, views
+
+    admin = login_as(make_user("admin"))
+    wrong = "".join(f"433101005{n:03d},村{n},433101999000,否,否,否\n" for n in range(201, 231))
+    odd = "433101005231,,433101005000,否,否,否\n433101005232,村232,433101005000,也许,否,否\n"
+    response = _upload(admin, HEADER + wrong + odd)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    shared = page.split('id="common-problems"')[1].split("</div>")[0]
+    assert "乡镇代码" in shared and "30 行：第2–31行" in shared
+    assert "村名称不能为空" not in shared  # one row's mistake stays in the list only
+    assert "第32行" in page and "村名称不能为空" in page
+    assert _villages(db) == 0
+
+    few = _upload(admin, HEADER + odd).get_data(as_text=True)
+    assert 'id="common-problems"' not in few and "村名称不能为空" in few
+
+    path = tmp_path / "villages.csv"
+    path.write_text(HEADER + wrong, encoding="utf-8")
+    result = runner.invoke(args=["import", "villages", str(path)])
+    assert result.exit_code == 1
+    assert "多行相同的问题：[乡镇代码]" in result.output and "（30 行：第2–31行）" in result.output
+
+    views_limit = views.INLINE_LIMIT_BYTES
+    try:
+        views.INLINE_LIMIT_BYTES = 100
+        queued = _upload(admin, HEADER + wrong + odd)
+    finally:
+        views.INLINE_LIMIT_BYTES = views_limit
+    assert jobs.work(once=True) == 1
+    page = admin.get(queued.headers["Location"]).get_data(as_text=True)
+    shared = page.split('id="common-problems"')[1].split("</div>")[0]
+    assert "乡镇代码" in shared and "30 行：第2–31行" in shared
+
+
 def test_the_cli_imports_people_and_updates_only_when_asked(db, make_user, runner, tmp_path):
     from registry.people.models import Person
     from tests.factories import make_org

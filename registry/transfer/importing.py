@@ -87,6 +87,44 @@ class RowError:
     cell: str = ""  # e.g. "C5", for the report
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One mistake many rows share: the same column and the same message."""
+
+    header: str
+    message: str
+    rows: int  # how many rows have it
+    where: str  # those rows, e.g. "第2–3001行" or "第5、9–12行等"
+
+
+def rows_text(rows: list[int], *, runs: int = 5) -> str:
+    """Sorted distinct row numbers as "第2–5、9行", runs of consecutive rows joined; past
+    ``runs`` runs, "等"."""
+    spans: list[list[int]] = []
+    for row in rows:
+        if spans and row == spans[-1][1] + 1:
+            spans[-1][1] = row
+        else:
+            spans.append([row, row])
+    text = "、".join(str(a) if a == b else f"{a}–{b}" for a, b in spans[:runs])
+    return f"第{text}行" + ("等" if len(spans) > runs else "")
+
+
+def common_problems(errors: Sequence[RowError], *, least: int = 3, most: int = 5) -> list[Problem]:
+    """The mistakes that at least ``least`` rows share, most rows first (at most ``most``).
+    One mistake often runs down a whole column (a unit's name misspelt the same way on
+    every row, a date column in the wrong format): a report of 30,000 lines then says one
+    thing, which the page states once, with where it occurs, above the list of cells."""
+    shared: dict[tuple[str, str], list] = {}
+    for e in errors:
+        if e.row:
+            shared.setdefault((e.header, e.message), []).append(e.row)
+    found = [Problem(header, message, len(rows), rows_text(sorted(set(rows))))
+             for (header, message), rows in shared.items() if len(set(rows)) >= least]
+    found.sort(key=lambda p: -p.rows)
+    return found[:most]
+
+
 @dataclass
 class ImportReport:
     kind: str
@@ -112,6 +150,9 @@ class ImportReport:
             header = spec.by_key[key].header
         cell = f"{column_letter(col)}{row}" if col is not None and row else ""
         self.errors.append(RowError(row=row, column=key, header=header, message=message, cell=cell))
+
+    def common(self) -> list[Problem]:
+        return common_problems(self.errors)
 
     def summary(self) -> str:
         if self.ok:

@@ -72,6 +72,7 @@ def report_json(report: ImportReport) -> str:
     return json.dumps({
         "summary": report.summary(), "ok": report.ok, "rows": report.rows, "created": report.created,
         "updated": report.updated, "ignored_headers": report.ignored_headers, "error_count": len(report.errors),
+        "common": [vars(problem) for problem in report.common()],
         "errors": [{"row": e.row, "column": e.column, "header": e.header, "cell": e.cell, "message": e.message}
                    for e in report.errors[:REPORT_ERRORS]],
     }, ensure_ascii=False)
