@@ -1,6 +1,8 @@
 """Baseline protection: health, headers, CSRF, error pages."""
 from __future__ import annotations
 
+import re
+
 from tests.conftest import PASSWORD, csrf_token
 
 
@@ -18,6 +20,26 @@ def test_security_headers_on_every_page(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_no_template_runs_script_the_policy_blocks():
+    """The policy allows scripts from the site's own files only: an inline handler
+    (``onchange="…"``), an inline ``<script>`` (but JSON data) or a ``javascript:`` link would be
+    blocked in the browser and its control would do nothing (the inspections' year
+    filter did: choosing a year changed nothing, and its button showed only without
+    scripts)."""
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[1] / "templates"
+    handler = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
+    # a script's own file, or data (JSON) that a script reads, are allowed
+    inline = re.compile(r'<script(?![^>]*\s(?:src=|type="application/json"))[^>]*>\s*[^<\s]', re.I)
+    found = [f"{path.relative_to(templates)}: {pattern}"
+             for path in templates.rglob("*.html")
+             for pattern, hit in (("on…= handler", handler), ("inline <script>", inline),
+                                  ("javascript: link", re.compile(r"javascript:", re.I)))
+             if hit.search(path.read_text(encoding="utf-8"))]
+    assert found == []
 
 
 def test_session_cookie_is_httponly_and_samesite(client, make_user):
