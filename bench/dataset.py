@@ -173,6 +173,7 @@ def fill(conn, scale: float = 1.0, seed: int = 1, log=print) -> None:
     driver, in the connection's transaction; the summaries are left to the caller."""
     from sqlalchemy import select
 
+    from registry.assessment.models import Assessment
     from registry.core import crypto
     from registry.core.database import indexes_after
     from registry.core.identity import credit_code_check_char, id_check_char, mask_id_number
@@ -294,7 +295,19 @@ def fill(conn, scale: float = 1.0, seed: int = 1, log=print) -> None:
             rows.append({k: v for k, v in row.items() if k in columns})
     with indexes_after(conn, [DutyMonth.__tablename__], foreign_keys=True):
         bulk(conn, DutyMonth.__table__, rows)
-    log("  training, attendance, duty months")
+    # last year's grade of every posting active then, given in January by its county (a
+    # generator of its own: the rows drawn after these stay as they always were)
+    graded, grades = random.Random(seed + 1), []
+    given = datetime(today.year, 1, 10, 2, 0)
+    for p in postings:
+        if p["start_date"].year < today.year and (p["end_date"] is None or p["end_date"].year >= today.year - 1):
+            grades.append(dict(year=today.year - 1, subject_kind="person", subject_key=f"person:{p['id']}",
+                               posting_id=p["id"], person_id=p["person_id"], organization_id=p["organization_id"],
+                               region_code=p["region_code"], assessor_region_code=p["region_code"][:6] + "000000",
+                               grade=graded.choice(["优秀", "称职", "称职", "称职", "基本称职"]), absences=0,
+                               assessed_at=given, is_demo=True, version=1))
+    bulk(conn, Assessment.__table__, grades)
+    log("  training, attendance, duty months, last year's grades")
 
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA cache_size = -262144")

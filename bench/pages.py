@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from datetime import date
 
 PROVINCE = "430000000000"
 CITY = "433100000000"
@@ -98,6 +99,7 @@ def pages(found: dict) -> list[tuple[str, str, str]]:
         ("results list", "province", "/results/"),
         ("assessment list", "province", "/assessment/"),
         ("ungraded list", "province", "/assessment/todo"),
+        ("year close page", "province", f"/closing/close?year={date.today().year - 1}"),
         ("incentives list", "province", "/incentives/"),
         ("village page", "county", f"/regions/{found['village']}"),
         ("record page", "county", f"/records/{found['record']}"),

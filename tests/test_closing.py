@@ -446,6 +446,46 @@ def test_a_regrade_takes_in_the_changed_evidence(posted, make_user, login_as):
     assert evidence_changes([graded]) == {}
 
 
+def test_a_record_decided_after_grading_flags_its_units_grade_and_every_grade_is_counted(posted, make_user):
+    """A record the village confirms after the grade flags the grade of the unit that
+    filed it (not a grade of another unit posted there, nor because of a record still
+    awaiting confirmation); the close page's count takes in every grade of the region
+    however it is cut into batches."""
+    from registry.assessment.services import GradeData, assess_posting
+    from registry.closing.evidence import DECIDED, evidence_changes
+    from registry.closing.services import flagged_grades
+    from registry.duty.services import DutyData, update_month
+    from registry.records.rules import TRANSITIONS, transition
+    from registry.regions.models import Region
+
+    village, org, person, posting = posted
+    county_user = make_user("region", region_code=COUNTY)
+    village_user = make_user("village", village_code=village.code)
+    other_org = make_org(name="另一帮扶单位")
+    own = make_support(org, village.code, date(CLOSED, 6, 1), status="submitted", title="本单位的记录")
+    theirs = make_support(other_org, village.code, date(CLOSED, 6, 1), status="submitted", title="他单位的记录")
+    make_support(org, village.code, date(CLOSED, 7, 1), status="submitted", title="仍待确认的记录")
+    graded = assess_posting(posting, GradeData(year=CLOSED, grade="称职"), county_user)
+    second = posted_secretary(n=2, start=date(2024, 1, 1))[3]
+    november = make_duty(second, date(CLOSED, 11, 1), absences=0)
+    other_grade = assess_posting(second, GradeData(year=CLOSED, grade="称职"), county_user)
+    assert evidence_changes([graded, other_grade]) == {}
+
+    for record in (own, theirs):  # the village confirms both after the grades were given
+        transition(record, "confirmed", actor=village_user)
+    db.session.commit()
+    update_month(november, DutyData(month=november.month, days_in_village=20, leave_days=0, leave_approved_by=None,
+                                    absences=0, summary="改写纪实"), make_user("unit", organization_id=second.organization_id))
+    changed = evidence_changes([graded])[graded.id]
+    assert len(changed.items) == 1 and "帮扶记录“本单位的记录”" in changed.items[0] and "村已确认" in changed.items[0]
+    county = db.session.get(Region, COUNTY)
+    assert set(flagged_grades(county, CLOSED)) == {graded.id, other_grade.id}
+    assert set(flagged_grades(county, CLOSED, chunk=1)) == {graded.id, other_grade.id}
+    # the records read are those the flagging moves can have reached, which they never leave
+    assert set(DECIDED) == {"confirmed", "superseded", "withdrawn"}
+    assert all(TRANSITIONS[state] <= set(DECIDED) for state in DECIDED)
+
+
 def test_a_reopening_is_requested_and_refused_on_the_page(reopening, login_as):
     from datetime import timedelta
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import select, tuple_
 
 from ..audit.models import AuditEvent
 from ..core.formatting import date_cn, month_cn
@@ -28,7 +28,9 @@ RESULT_FIELDS = {
     "industry_projects": "产业项目数", "jobs_created": "带动就业人数", "practical_matters": "办实事件数",
 }
 RECORD_ACTIONS = {"confirm": "村已确认", "supersede": "被更正记录取代", "withdraw": "已撤回"}
+DECIDED = ("confirmed", "superseded", "withdrawn")  # where those moves lead (records.rules.TRANSITIONS)
 FILING_ACTIONS = ("create", "update", "refile")
+EVENT_BATCH = 5000  # rows whose audit events one statement asks for
 
 
 @dataclass
@@ -59,7 +61,8 @@ def _diff(before: str | None, after: str | None, labels: dict[str, str]) -> str:
 def evidence_changes(assessments) -> dict[int, Changed]:
     """{assessment id: what changed} for the person grades among ``assessments`` whose
     evidence changed after grading and whose year is not closed for their place (a page
-    of grades costs four queries, whatever its length)."""
+    of grades costs five queries, whatever its length; ``assessments`` may be rows of
+    the columns read here rather than loaded grades)."""
     from ..assessment.evidence import absence_cap, grade_allowed
     from ..duty.models import DutyMonth
     from ..records.models import SupportRecord
@@ -77,26 +80,43 @@ def evidence_changes(assessments) -> dict[int, Changed]:
         DutyMonth.month.between(date(min(years), 1, 1), date(max(years), 12, 31)))).all()
     results = db.session.execute(select(VillageResult.id, VillageResult.village_code, VillageResult.year).where(
         tuple_(VillageResult.village_code, VillageResult.year).in_({(a.region_code, a.year) for a in graded}))).all()
-    records = db.session.execute(select(
+    # the units' records in the graded villages that a move of RECORD_ACTIONS can have
+    # reached (each move leads into DECIDED, and a record leaves it for no other state),
+    # by the index of a village's records: read by village, kept by unit here
+    pairs = {(a.organization_id, a.region_code) for a in graded}
+    records = [r for r in db.session.execute(select(
         SupportRecord.id, SupportRecord.organization_id, SupportRecord.village_code, SupportRecord.record_date,
         SupportRecord.title).where(
-        or_(*[and_(SupportRecord.organization_id == org, SupportRecord.village_code == village)
-              for org, village in {(a.organization_id, a.region_code) for a in graded}]),
-        SupportRecord.record_date.between(date(min(years), 1, 1), date(max(years), 12, 31)))).all()
+        SupportRecord.village_code.in_({village for _, village in pairs}), SupportRecord.status.in_(DECIDED),
+        SupportRecord.record_date.between(date(min(years), 1, 1), date(max(years), 12, 31))))
+        if (r.organization_id, r.village_code) in pairs]
 
-    wanted = ([("DutyMonth", str(r.id)) for r in duty] + [("VillageResult", str(r.id)) for r in results]
-              + [("SupportRecord", str(r.id)) for r in records])
+    # the rows' events since the first grade, each row's in their order; by kind, in
+    # batches: a parameter per row, well under what a statement may carry (SQLite: 32,766)
     events: dict[tuple[str, str], list[AuditEvent]] = defaultdict(list)
-    if wanted:
-        for event in db.session.scalars(select(AuditEvent).where(
-                AuditEvent.at > since, tuple_(AuditEvent.entity_type, AuditEvent.entity_id).in_(wanted))
-                .order_by(AuditEvent.id)):
-            events[(event.entity_type, event.entity_id)].append(event)
+    for kind, rows in (("DutyMonth", duty), ("VillageResult", results), ("SupportRecord", records)):
+        ids = [str(r.id) for r in rows]
+        for start in range(0, len(ids), EVENT_BATCH):
+            for event in db.session.scalars(select(AuditEvent).where(
+                    AuditEvent.entity_type == kind, AuditEvent.entity_id.in_(ids[start:start + EVENT_BATCH]),
+                    AuditEvent.at > since).order_by(AuditEvent.id)):
+                events[(event.entity_type, event.entity_id)].append(event)
+
+    # each grade's evidence found by its key, not by scanning every row for every grade
+    duty_of: dict[tuple[int, int], list] = defaultdict(list)
+    for r in duty:
+        duty_of[(r.posting_id, r.month.year)].append(r)
+    results_of: dict[tuple[str, int], list] = defaultdict(list)
+    for r in results:
+        results_of[(r.village_code, r.year)].append(r)
+    records_of: dict[tuple[int, str, int], list] = defaultdict(list)
+    for r in records:
+        records_of[(r.organization_id, r.village_code, r.record_date.year)].append(r)
 
     out: dict[int, Changed] = {}
     for a in graded:
         changed = Changed()
-        mine = [r for r in duty if r.posting_id == a.posting_id and r.month.year == a.year]
+        mine = duty_of.get((a.posting_id, a.year), ())
         absences = sum(r.absences for r in mine)
         if absences != a.absences:
             cap = absence_cap(absences)
@@ -109,18 +129,16 @@ def evidence_changes(assessments) -> dict[int, Changed]:
                 if e.at > a.assessed_at and e.action in FILING_ACTIONS:
                     verb = "新填报" if e.action == "create" else "修改"
                     changed.items.append(f"{month_cn(r.month)}驻村纪实{date_cn(e.at)}{verb}：{_diff(e.before, e.after, DUTY_FIELDS)}")
-        for r in results:
-            if r.village_code == a.region_code and r.year == a.year:
-                for e in events.get(("VillageResult", str(r.id)), ()):
-                    if e.at > a.assessed_at and e.action in FILING_ACTIONS:
-                        verb = "新填报" if e.action == "create" else "修改"
-                        changed.items.append(f"{a.year}年帮扶实效{date_cn(e.at)}{verb}："
-                                             f"{_diff(e.before, e.after, RESULT_FIELDS)}")
-        for r in records:
-            if r.organization_id == a.organization_id and r.village_code == a.region_code and r.record_date.year == a.year:
-                for e in events.get(("SupportRecord", str(r.id)), ()):
-                    if e.at > a.assessed_at and e.action in RECORD_ACTIONS:
-                        changed.items.append(f"帮扶记录“{r.title}”{date_cn(e.at)}{RECORD_ACTIONS[e.action]}")
+        for r in results_of.get((a.region_code, a.year), ()):
+            for e in events.get(("VillageResult", str(r.id)), ()):
+                if e.at > a.assessed_at and e.action in FILING_ACTIONS:
+                    verb = "新填报" if e.action == "create" else "修改"
+                    changed.items.append(f"{a.year}年帮扶实效{date_cn(e.at)}{verb}："
+                                         f"{_diff(e.before, e.after, RESULT_FIELDS)}")
+        for r in records_of.get((a.organization_id, a.region_code, a.year), ()):
+            for e in events.get(("SupportRecord", str(r.id)), ()):
+                if e.at > a.assessed_at and e.action in RECORD_ACTIONS:
+                    changed.items.append(f"帮扶记录“{r.title}”{date_cn(e.at)}{RECORD_ACTIONS[e.action]}")
         if changed:
             out[a.id] = changed
     return out
