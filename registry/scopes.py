@@ -89,8 +89,9 @@ scope_rule(GapDay, by_region(GapDay.region_code, STAFF))
 scope_rule(VillageSupportLast, by_region(VillageSupportLast.village_code))
 scope_rule(VillageStatus, by_region(VillageStatus.code))
 
-# an import or export job (and its files) is its owner's alone
-scope_rule(TransferJob, lambda user: TransferJob.user_id == user.id)
+# an import or export job (and its files) is its owner's alone, administrators' too: its
+# file may be another office's people with their ID numbers
+personal_rule(TransferJob, TransferJob.user_id)
 # so is a login session or an API token (the account pages end or revoke only the user's
 # own, administrators' included: accounts.sessions/tokens own_*_or_404)
 scope_rule(LoginSession, lambda user: LoginSession.user_id == user.id)

@@ -126,6 +126,10 @@ def test_a_large_file_runs_as_a_job_with_progress_and_its_report(db, make_user, 
     assert _villages(db) == 30
     job_url = response.headers["Location"]
     assert login_as(make_user("region", region_code="433101000000")).get(job_url).status_code == 404  # not theirs
+    other_admin = login_as(make_user("admin"))  # nor another administrator's, nor in their list
+    assert other_admin.get(job_url).status_code == 404
+    assert job_url not in other_admin.get("/import/jobs").get_data(as_text=True)
+    assert job_url in admin.get("/import/jobs").get_data(as_text=True)
 
     bad = _upload(admin, HEADER + rows.replace("村205", ""))
     jobs.work(once=True)
