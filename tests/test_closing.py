@@ -368,6 +368,35 @@ def test_an_approved_reopening_opens_only_the_named_kinds_in_the_requesters_regi
     assert actions == ["reopen_request", "reopen_approve", "reclose"]
 
 
+def test_the_list_of_closes_shows_each_ones_requests_in_one_query_however_many(reopening, make_user, login_as):
+    """关账记录 of the province: every close under it with its own reopening requests; the
+    requests are read once for the page, not once per close (a province's list holds
+    every county's and city's close of every year)."""
+    from sqlalchemy import event
+
+    closed, users, posting = reopening
+    _ask(users["township"], closed)
+    other = close(make_user, OTHER_COUNTY)
+    earlier = close(make_user, COUNTY, CLOSED - 1)
+    province = login_as(make_user("region", region_code=PROVINCE))
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        if "reopen_request" in statement and statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        page = province.get("/closing/").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert len(statements) == 1
+    for shown in (closed, other, earlier):
+        assert f"/closing/{shown.id}" in page
+    township = users["township"].region.name
+    assert page.count(f"<div>{township} · ") == 1  # the request, under its own close only
+
+
 def test_a_reopening_ends_by_itself_at_its_deadline(reopening, monkeypatch):
     from datetime import timedelta
 

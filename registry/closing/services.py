@@ -320,3 +320,14 @@ def requests_for(user, close: YearClose | None = None) -> list[ReopenRequest]:
     if close is not None:
         stmt = stmt.where(ReopenRequest.year_close_id == close.id)
     return every(stmt.order_by(ReopenRequest.requested_at.desc()))
+
+
+def requests_by_close(user, closes: list[YearClose]) -> dict[int, list[ReopenRequest]]:
+    """``requests_for`` each of ``closes``, in one query (a province's list holds every
+    county's and city's close of every year)."""
+    found: dict[int, list[ReopenRequest]] = {close.id: [] for close in closes}
+    if found:
+        stmt = scoped(select(ReopenRequest), ReopenRequest, user).where(ReopenRequest.year_close_id.in_(list(found)))
+        for request in every(stmt.order_by(ReopenRequest.requested_at.desc())):
+            found[request.year_close_id].append(request)
+    return found

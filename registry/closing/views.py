@@ -32,6 +32,7 @@ from .services import (
     reclose,
     reject_reopen,
     request_reopen,
+    requests_by_close,
     requests_for,
 )
 
@@ -63,7 +64,7 @@ def _year_arg() -> int:
 def index():
     """关账记录: the closes the user may see, each with its reopenings."""
     closes = every(closes_for(current_user))
-    requests = {close.id: requests_for(current_user, close) for close in closes}
+    requests = requests_by_close(current_user, closes)
     return render_template("closing/index.html", closes=closes, requests=requests, can_close=may_close(current_user),
                            expired=is_expired)
 
