@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import String, cast, func, or_, select, tuple_
 
 from ..audit.models import AuditEvent
 from ..core.formatting import date_cn, month_cn
@@ -56,6 +56,45 @@ def _diff(before: str | None, after: str | None, labels: dict[str, str]) -> str:
     if not old:
         parts = [f"{label} {new.get(key)}" for key, label in labels.items() if key in new]
     return "，".join(parts) or "其他内容"
+
+
+def possibly_changed(region, year: int):
+    """The person grades of ``year`` in ``region`` whose evidence may have changed since
+    they were given, as the rows ``evidence_changes`` reads: those whose year's absences
+    no longer add up to the grade's, and those with an audited move of RECORD_ACTIONS or
+    FILING_ACTIONS on their evidence after the grade. A query that looks up each grade's
+    evidence by index and its events by the audit trail's index of an entity's events,
+    so a province's tens of thousands of grades are not read into Python to find the few
+    that changed; ``evidence_changes`` then says what changed (and leaves out the years
+    closed since), which keeps the rule in one place."""
+    from ..assessment.models import Assessment as A
+    from ..duty.models import DutyMonth
+    from ..records.models import SupportRecord
+    from ..results.models import VillageResult
+
+    first, last = date(year, 1, 1), date(year, 12, 31)
+
+    def moved(kind: str, entity_id, actions) -> object:
+        # the grade and its evidence are the enclosing queries' rows (two levels up)
+        return select(AuditEvent.id).where(
+            AuditEvent.entity_type == kind, AuditEvent.entity_id == cast(entity_id, String),
+            AuditEvent.at > A.assessed_at, AuditEvent.action.in_(actions)).correlate_except(AuditEvent).exists()
+
+    absences = (select(func.coalesce(func.sum(DutyMonth.absences), 0))
+                .where(DutyMonth.posting_id == A.posting_id, DutyMonth.month.between(first, last)).scalar_subquery())
+    duty = select(DutyMonth.id).where(DutyMonth.posting_id == A.posting_id, DutyMonth.month.between(first, last),
+                                      moved("DutyMonth", DutyMonth.id, FILING_ACTIONS)).exists()
+    results = select(VillageResult.id).where(VillageResult.village_code == A.region_code, VillageResult.year == year,
+                                             moved("VillageResult", VillageResult.id, FILING_ACTIONS)).exists()
+    records = select(SupportRecord.id).where(
+        SupportRecord.village_code == A.region_code, SupportRecord.status.in_(DECIDED),
+        SupportRecord.record_date.between(first, last), SupportRecord.organization_id == A.organization_id,
+        moved("SupportRecord", SupportRecord.id, tuple(RECORD_ACTIONS))).exists()
+    return (select(A.id, A.subject_kind, A.posting_id, A.organization_id, A.region_code, A.year, A.grade, A.absences,
+                   A.assessed_at)
+            .where(region.within(A.region_code), A.year == year, A.subject_kind == "person", A.posting_id.is_not(None),
+                   or_(A.absences != absences, duty, results, records))
+            .order_by(A.id))
 
 
 def evidence_changes(assessments) -> dict[int, Changed]:

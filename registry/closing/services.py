@@ -124,17 +124,12 @@ def ungraded_count(region: Region, year: int) -> int:
 
 
 def flagged_grades(region: Region, year: int, chunk: int = 500) -> dict:
-    """The person grades of ``year`` in ``region`` whose evidence changed after grading
-    (a province's tens of thousands: read as the columns ``evidence_changes`` needs, not
-    loaded as grades with their person, unit and places)."""
-    from ..assessment.models import Assessment
-    from .evidence import evidence_changes
+    """The person grades of ``year`` in ``region`` whose evidence changed after grading:
+    of a province's tens of thousands, those a query finds may have changed
+    (``evidence.possibly_changed``), checked by ``evidence_changes``."""
+    from .evidence import evidence_changes, possibly_changed
 
-    grades = db.session.execute(
-        select(Assessment.id, Assessment.subject_kind, Assessment.posting_id, Assessment.organization_id,
-               Assessment.region_code, Assessment.year, Assessment.grade, Assessment.absences, Assessment.assessed_at)
-        .where(region.within(Assessment.region_code), Assessment.year == year, Assessment.subject_kind == "person")
-        .order_by(Assessment.id)).all()
+    grades = db.session.execute(possibly_changed(region, year)).all()
     out: dict = {}
     for start in range(0, len(grades), chunk):
         out.update(evidence_changes(grades[start:start + chunk]))
