@@ -279,6 +279,26 @@ def test_the_close_page_says_what_closing_freezes_and_lists_what_is_pending(post
     assert again.status_code == 422 and count(YearClose) == 1
 
 
+def test_the_pending_records_are_the_regions_records_of_that_year_by_status(posted, make_user):
+    """The close page counts the records waiting in the region's year (by record date),
+    from the summaries kept with every change: as many as the records themselves."""
+    from registry.closing.services import pending_items
+    from registry.regions.models import Region
+
+    village, org, person, posting = posted
+    for status, day in (("submitted", date(CLOSED, 3, 1)), ("submitted", date(CLOSED, 12, 31)),
+                        ("disputed", date(CLOSED, 5, 1)), ("draft", date(CLOSED, 1, 1)),
+                        ("confirmed", date(CLOSED, 6, 1)), ("submitted", date(THIS_YEAR, 1, 1))):
+        make_support(org, village.code, day, status=status)
+    elsewhere = make_village(OTHER_COUNTY, 9)
+    make_support(org, elsewhere.code, date(CLOSED, 3, 1), status="submitted")
+    counted = {item.label: item.count for item in pending_items(db.session.get(Region, COUNTY), CLOSED)}
+    assert {label: n for label, n in counted.items() if label.startswith("帮扶记录")} == {
+        "帮扶记录 待确认": 2, "帮扶记录 有异议": 1, "帮扶记录 草稿": 1}
+    province = {item.label: item.count for item in pending_items(db.session.get(Region, PROVINCE), CLOSED)}
+    assert province["帮扶记录 待确认"] == 3
+
+
 def test_the_close_page_is_for_region_staff_of_counties_and_above(db, make_user, login_as):
     from registry.regions.models import Region
 

@@ -74,9 +74,9 @@ class Pending:
 
 def pending_items(region: Region, year: int) -> list[Pending]:
     """What is still waiting in ``region``'s ``year`` (only the kinds with something)."""
+    from ..dashboard.models import YEAR_TOTAL, SupportTotal
     from ..duty.models import DutyMonth
     from ..projects.models import ProjectConfirmation, ProjectProgress
-    from ..records.models import SupportRecord
     from ..results.models import VillageResult
 
     first, last = date(year, 1, 1), date(year, 12, 31)
@@ -84,8 +84,13 @@ def pending_items(region: Region, year: int) -> list[Pending]:
     def count(model, *conditions) -> int:
         return db.session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
 
-    records = lambda status: count(SupportRecord, region.within(SupportRecord.village_code),  # noqa: E731
-                                   SupportRecord.record_date.between(first, last), SupportRecord.status == status)
+    # the region's records of the year by status, from the summaries kept with every change
+    # (a province's year is some 400,000 records: counting them took 0.1-0.3 s a status)
+    by_status = dict(db.session.execute(
+        select(SupportTotal.status, func.sum(SupportTotal.record_count))
+        .where(SupportTotal.region_code == region.code, SupportTotal.year == year,
+               SupportTotal.month == YEAR_TOTAL).group_by(SupportTotal.status)).all())
+    records = lambda status: int(by_status.get(status) or 0)  # noqa: E731
     duty = lambda status: count(DutyMonth, region.within(DutyMonth.region_code),  # noqa: E731
                                 DutyMonth.month.between(first, last), DutyMonth.status == status)
     results = lambda status: count(VillageResult, region.within(VillageResult.village_code),  # noqa: E731
