@@ -1,8 +1,9 @@
 """The province-scale benchmark dataset, built fast on SQLite or PostgreSQL.
 
 About 24,000 villages, 40,000 people (each with a posting), 3,000 organizations,
-~26,000 pairings, a year of duty months per active posting, 800 courses with their
-attendances and 1,000,000 support records (``scale`` multiplies every count: 0.125 is a
+~26,000 pairings, a year of duty months per active posting, last year's grade of every
+posting active then (~21,000), 800 courses with their attendances and 1,000,000 support
+records (``scale`` multiplies every count: 0.125 is a
 few thousand villages, what CI runs). The schema comes from the migrations (``flask db
 upgrade``), the rows go straight to the driver: ``executemany`` on SQLite inside one
 transaction, ``COPY`` on PostgreSQL. Then the summaries are rebuilt (``rebuild_all``,
