@@ -59,10 +59,9 @@ def import_command(kind: str, path: Path, username: str | None, update: bool):
     if report.ignored_headers:
         click.echo(f"未识别的列（已忽略）：{'、'.join(report.ignored_headers)}", err=True)
     if not report.ok:
-        if len(report.errors) >= 10:  # under the list, where a terminal leaves the eye
-            for problem in report.common():
-                click.echo(f"多行相同的问题：[{problem.header or '整行'}] {problem.message}（{problem.rows} 行：{problem.where}）",
-                           err=True)
+        for problem in report.common():  # under the list, where a terminal leaves the eye
+            click.echo(f"多行相同的问题：[{problem.header or '整行'}] {problem.message}（{problem.rows} 行：{problem.where}）",
+                       err=True)
         click.echo(report.summary(), err=True)
         sys.exit(1)
     click.echo(report.summary())

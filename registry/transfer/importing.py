@@ -110,6 +110,9 @@ def rows_text(rows: list[int], *, runs: int = 5) -> str:
     return f"第{text}行" + ("等" if len(spans) > runs else "")
 
 
+COMMON_FROM = 10  # a report of fewer errors is read whole: nothing is said twice
+
+
 def common_problems(errors: Sequence[RowError], *, least: int = 3, most: int = 5) -> list[Problem]:
     """The mistakes that at least ``least`` rows share, most rows first (at most ``most``).
     One mistake often runs down a whole column (a unit's name misspelt the same way on
@@ -152,7 +155,8 @@ class ImportReport:
         self.errors.append(RowError(row=row, column=key, header=header, message=message, cell=cell))
 
     def common(self) -> list[Problem]:
-        return common_problems(self.errors)
+        """The mistakes rows share, for a report long enough to need them said first."""
+        return common_problems(self.errors) if len(self.errors) >= COMMON_FROM else []
 
     def summary(self) -> str:
         if self.ok:
