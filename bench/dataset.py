@@ -172,9 +172,10 @@ def analyze(db, tables=None) -> None:
 def fill(conn, scale: float = 1.0, seed: int = 1, log=print) -> None:
     """The dataset's rows (the divisions down to townships already loaded), through the
     driver, in the connection's transaction; the summaries are left to the caller."""
-    from sqlalchemy import select
+    from sqlalchemy import insert, literal, select
 
     from registry.assessment.models import Assessment
+    from registry.closing.models import EvidenceMoved
     from registry.core import crypto
     from registry.core.database import indexes_after
     from registry.core.identity import credit_code_check_char, id_check_char, mask_id_number
@@ -305,9 +306,16 @@ def fill(conn, scale: float = 1.0, seed: int = 1, log=print) -> None:
             grades.append(dict(year=today.year - 1, subject_kind="person", subject_key=f"person:{p['id']}",
                                posting_id=p["id"], person_id=p["person_id"], organization_id=p["organization_id"],
                                region_code=p["region_code"], assessor_region_code=p["region_code"][:6] + "000000",
-                               grade=graded.choice(["优秀", "称职", "称职", "称职", "基本称职"]), absences=0,
-                               assessed_at=given, is_demo=True, version=1))
+                               grade=graded.choice(["优秀", "称职", "称职", "称职", "基本称职"]),
+                               # one in a hundred graded with a day's absence since struck off the
+                               # months: their evidence moved after grading (依据已变化)
+                               absences=1 if p["id"] % 100 == 0 else 0, assessed_at=given, is_demo=True, version=1))
     bulk(conn, Assessment.__table__, grades)
+    # their flags, as the commit that struck the day off would have written them
+    # (closing.evidence.flag_moved_grades; `flask closing reflag` finds the same)
+    moved = select(Assessment.id, Assessment.year, Assessment.region_code, literal(datetime(today.year, 3, 1))).where(
+        Assessment.year == today.year - 1, Assessment.absences == 1)
+    conn.execute(insert(EvidenceMoved).from_select(["assessment_id", "year", "region_code", "moved_at"], moved))
     log("  training, attendance, duty months, last year's grades")
 
     if conn.dialect.name == "sqlite":

@@ -19,6 +19,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(setup_command)
     app.cli.add_command(dashboard_cli)
+    app.cli.add_command(closing_cli)
 
     from .transfer.cli import import_command, jobs_cli
 
@@ -281,6 +282,22 @@ def dashboard_rebuild():
     db.session.commit()
     vacuum_analyze(SUMMARY_TABLES)  # PostgreSQL: millions of rows rewritten
     click.echo("覆盖统计已重建")
+
+
+@click.group("closing", help="年度关账。")
+def closing_cli():
+    pass
+
+
+@closing_cli.command("reflag", help="Write the grades whose evidence moved after grading (依据已变化) again from the "
+                                    "audit trail, for one year or all (after a bulk load that wrote no events).")
+@click.option("--year", type=int, default=None)
+def closing_reflag(year: int | None):
+    from .closing.evidence import reflag
+
+    flagged = reflag(year)
+    db.session.commit()
+    click.echo(f"依据已变化的考核：{flagged} 条待查看")
 
 
 @dashboard_cli.command("refresh", help="Recompute the area summaries that time has outdated (run daily, e.g. at 00:05).")

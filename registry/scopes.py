@@ -36,7 +36,7 @@ from .core.scope import (
 from .notifications.models import Notification, NotificationPreference, NotificationProfile
 from .dashboard.models import (AreaCut, AreaSummary, AreaYear, DayCount, GapDay, SupportCutTotal, SupportRollup,
                                SupportTotal, VillageStatus, VillageSupportLast)
-from .closing.models import ReopenRequest, YearClose
+from .closing.models import EvidenceMoved, ReopenRequest, YearClose
 from .core.enums import INDIVIDUAL
 from .duty.models import DutyMonth
 from .inspections.models import Finding, FindingEvidence, Inspection, InspectionPlan, InspectionVisit
@@ -106,6 +106,7 @@ personal_rule(NotificationProfile, NotificationProfile.user_id)
 
 scope_rule(Evidence, as_visible_as(Evidence.record_id, SupportRecord))
 scope_rule(Attendance, as_visible_as(Attendance.person_id, Person))  # as the person it is about
+scope_rule(EvidenceMoved, as_visible_as(EvidenceMoved.assessment_id, Assessment))  # as the grade it flags
 
 
 # -- regions and villages: a unit sees those it helps -----------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from registry.audit.models import AuditEvent
 from registry.closing.rules import ensure_year_open, year_open
@@ -533,6 +533,61 @@ def test_a_record_decided_after_grading_flags_its_units_grade_and_every_grade_is
     # the records read are those the flagging moves can have reached, which they never leave
     assert set(DECIDED) == {"confirmed", "superseded", "withdrawn"}
     assert all(TRANSITIONS[state] <= set(DECIDED) for state in DECIDED)
+
+
+def test_the_grades_flagged_with_each_change_are_those_the_trail_defines(posted, make_user, runner):
+    """The close page finds the grades whose evidence moved by the flags each commit
+    keeps (``EvidenceMoved``); after every step they are exactly the grades the whole
+    trail says were reached (``moved_after_grading``): a check of a duty month that
+    leaves its absences alone, or a record still awaiting the village, reaches none; a
+    month filed again, a record decided or results filed after the grade do; a new
+    grade clears its flag; ``flask closing reflag`` writes the same flags again."""
+    from registry.assessment.services import GradeData, assess_posting
+    from registry.closing.evidence import moved_after_grading
+    from registry.closing.models import EvidenceMoved
+    from registry.duty.services import DutyData, check_month, update_month
+    from registry.records.rules import transition
+    from registry.results.services import ResultData, file_result
+
+    village, org, person, posting = posted
+    county_user = make_user("region", region_code=COUNTY)
+    unit = make_user("unit", organization_id=org.id)
+    november = make_duty(posting, date(CLOSED, 11, 1), absences=0)
+    december = make_duty(posting, date(CLOSED, 12, 1), absences=0)
+    waiting = make_support(org, village.code, date(CLOSED, 6, 1), status="submitted", title="待确认的记录")
+    other_posting = posted_secretary(n=2, start=date(2024, 1, 1))[3]
+    graded = assess_posting(posting, GradeData(year=CLOSED, grade="称职"), county_user)
+    other = assess_posting(other_posting, GradeData(year=CLOSED, grade="称职"), county_user)
+
+    def flagged() -> set[int]:
+        kept = set(db.session.scalars(select(EvidenceMoved.assessment_id)))
+        assert kept == set(db.session.scalars(moved_after_grading(CLOSED)))
+        return kept
+
+    assert flagged() == set()
+    check_month(december, county_user)  # checked as filed: nothing moved
+    assert flagged() == set()
+    update_month(november, DutyData(month=november.month, days_in_village=20, leave_days=0, leave_approved_by=None,
+                                    absences=2, summary="缺勤更正"), unit)
+    assert flagged() == {graded.id}
+    assess_posting(posting, GradeData(year=CLOSED, grade="基本称职", change_reason="缺勤更正后复核",
+                                      version=graded.version), county_user)
+    assert flagged() == set()  # given again: what it rests on is new
+    transition(waiting, "confirmed", actor=make_user("village", village_code=village.code))
+    db.session.commit()  # the unit's record to its village, decided after the new grade
+    assert flagged() == {graded.id}
+    file_result(other_posting.region_code, ResultData(year=CLOSED, collective_income="100000", per_capita_income="15000",
+                                                      monitored_households=1, risk_removed_households=1,
+                                                      industry_projects=1, jobs_created=1, practical_matters=1),
+                make_user("village", village_code=other_posting.region_code))
+    assert other.id in flagged()
+    expected = flagged()
+    db.session.execute(delete(EvidenceMoved))
+    db.session.commit()
+    result = runner.invoke(args=["closing", "reflag"])
+    assert result.exit_code == 0, result.output
+    assert f"依据已变化的考核：{len(expected)} 条待查看" in result.output
+    assert flagged() == expected
 
 
 def test_a_reopening_is_requested_and_refused_on_the_page(reopening, login_as):

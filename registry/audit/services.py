@@ -295,6 +295,20 @@ ITEM = _ITEM  # the order of a row ``Chain.write`` takes
 
 _FEW = 64  # up to so many events a transaction inserts in one executemany; more go in per batch (bulk)
 
+# What derives from the trail itself and must move with it (``closing.evidence``'s grades
+# whose evidence moved): functions of (connection, batches) run in every commit that
+# recorded events, on its batches ((shared, items, ahead): items in ``ITEM`` order)
+# before they are linked, so before the chains are locked.
+_WATCHERS: list = []
+
+
+def watch_events(fn):
+    """Register ``fn(conn, batches)`` (above); returns it."""
+    if fn not in _WATCHERS:
+        _WATCHERS.append(fn)
+    return fn
+
+
 
 @before_commit(20, "audit")
 def link_and_write(session, queued: list[Queued]) -> None:
@@ -305,6 +319,8 @@ def link_and_write(session, queued: list[Queued]) -> None:
     if not batches:
         return
     conn = session.connection()
+    for watcher in _WATCHERS:
+        watcher(conn, batches)
     chain_of = {code: partition(code) for code in {item[4] for _, items, _ in batches for item in items}}
     chains = sorted(set(chain_of.values()))
     lock_keys(conn, [(CHAIN_LOCKS, int(chain or 0)) for chain in chains])

@@ -14,9 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import String, cast, func, or_, select, tuple_
+from sqlalchemy import DateTime, String, cast, delete, func, insert, literal, or_, select, tuple_
 
 from ..audit.models import AuditEvent
+from ..audit.services import watch_events
 from ..core.formatting import date_cn, month_cn
 from ..extensions import db
 from .rules import year_open
@@ -60,13 +61,29 @@ def _diff(before: str | None, after: str | None, labels: dict[str, str]) -> str:
 
 def possibly_changed(region, year: int):
     """The person grades of ``year`` in ``region`` whose evidence may have changed since
-    they were given, as the rows ``evidence_changes`` reads: those whose year's absences
-    no longer add up to the grade's, and those with an audited move of RECORD_ACTIONS or
-    FILING_ACTIONS on their evidence after the grade. A query that looks up each grade's
-    evidence by index and its events by the audit trail's index of an entity's events,
-    so a province's tens of thousands of grades are not read into Python to find the few
-    that changed; ``evidence_changes`` then says what changed (and leaves out the years
-    closed since), which keeps the rule in one place."""
+    they were given, as the rows ``evidence_changes`` reads: those an audited change
+    reached after the grade (``EvidenceMoved``, written by ``flag_moved_grades``), found
+    by their year and region, so a province's tens of thousands of grades are not looked
+    at to find the few that moved; ``evidence_changes`` then says what changed (and
+    leaves out the years closed since), which keeps the rule in one place."""
+    from ..assessment.models import Assessment as A
+
+    from .models import EvidenceMoved as M
+
+    return (select(A.id, A.subject_kind, A.posting_id, A.organization_id, A.region_code, A.year, A.grade, A.absences,
+                   A.assessed_at)
+            .join(M, M.assessment_id == A.id).where(M.year == year, region.within(M.region_code))
+            .order_by(A.id))
+
+
+def moved_after_grading(year: int):
+    """The ids of the person grades of ``year`` whose evidence an audited change reached
+    after the grade, read from the whole trail: the definition ``flag_moved_grades``
+    keeps up commit by commit, for ``reflag`` (a scan of every grade of the year, with
+    each one's evidence and its events looked up by index). A grade is reached when its
+    year's absences no longer add up to the grade's, or after the grade there was a move
+    of FILING_ACTIONS on one of its year's duty months or its village's results, or of
+    RECORD_ACTIONS on a record of its unit to its village dated in the year."""
     from ..assessment.models import Assessment as A
     from ..duty.models import DutyMonth
     from ..records.models import SupportRecord
@@ -90,11 +107,106 @@ def possibly_changed(region, year: int):
         SupportRecord.village_code == A.region_code, SupportRecord.status.in_(DECIDED),
         SupportRecord.record_date.between(first, last), SupportRecord.organization_id == A.organization_id,
         moved("SupportRecord", SupportRecord.id, tuple(RECORD_ACTIONS))).exists()
-    return (select(A.id, A.subject_kind, A.posting_id, A.organization_id, A.region_code, A.year, A.grade, A.absences,
-                   A.assessed_at)
-            .where(region.within(A.region_code), A.year == year, A.subject_kind == "person", A.posting_id.is_not(None),
-                   or_(A.absences != absences, duty, results, records))
-            .order_by(A.id))
+    return select(A.id).where(A.year == year, A.subject_kind == "person", A.posting_id.is_not(None),
+                              or_(A.absences != absences, duty, results, records))
+
+
+def reflag(year: int | None = None) -> int:
+    """Write ``EvidenceMoved`` again from the audit trail (``moved_after_grading``), for
+    ``year`` or every year graded; returns how many grades are flagged. For a database
+    whose flags are missing (a copy made by hand, a bulk load that wrote no events)."""
+    from ..assessment.models import Assessment as A
+    from ..core.timeutil import utcnow
+
+    from .models import EvidenceMoved as M
+
+    years = [year] if year is not None else list(db.session.scalars(select(A.year).distinct().order_by(A.year)))
+    now, flagged = utcnow(), 0
+    for each in years:
+        db.session.execute(delete(M).where(M.year == each))
+        db.session.execute(insert(M).from_select(
+            ["assessment_id", "year", "region_code", "moved_at"],
+            select(A.id, A.year, A.region_code, literal(now, DateTime())).where(A.id.in_(moved_after_grading(each)))))
+        flagged += db.session.scalar(select(func.count()).select_from(M).where(M.year == each)) or 0
+    return flagged
+
+
+# -- kept up commit by commit ------------------------------------------------------------------
+
+# Which grades of the moved row's year a move reaches: (the grade's column, the moved
+# row's field) pairs that must be equal. A duty month: the grade of its posting's person;
+# village results: the grades of the people posted to the village; a record: the grade
+# of its unit's person posted to its village.
+_REACHES = {
+    "DutyMonth": (("posting_id", "posting_id"),),
+    "VillageResult": (("region_code", "village_code"),),
+    "SupportRecord": (("organization_id", "organization_id"), ("region_code", "village_code")),
+}
+_YEAR_OF = {"DutyMonth": "month", "VillageResult": "year", "SupportRecord": "record_date"}  # the moved row's year
+_FLAGS: dict = {}  # (dialect, kind) -> the statement, built once
+
+
+def _flag_statement(dialect, kind: str):
+    key = (dialect.name, kind)
+    if key not in _FLAGS:
+        from sqlalchemy import Integer, bindparam, text
+
+        reaches = " AND ".join(f"assessment.{column} = :{name}" for column, name in _REACHES[kind])
+        # a fixed text: the columns' names, the conditions above; every value a parameter
+        sql = ("INSERT INTO evidence_moved (assessment_id, year, region_code, moved_at) "  # noqa: S608  # nosec B608
+               "SELECT assessment.id, assessment.year, assessment.region_code, :at FROM assessment "
+               "WHERE assessment.subject_kind = 'person' AND assessment.posting_id IS NOT NULL "
+               f"AND assessment.year = :year AND assessment.assessed_at < :at AND {reaches} "
+               "ON CONFLICT (assessment_id) DO NOTHING")
+        _FLAGS[key] = text(sql).bindparams(
+            bindparam("at", type_=DateTime()), bindparam("year", type_=Integer()),
+            *(bindparam(name, type_=String() if name == "village_code" else Integer()) for _, name in _REACHES[kind]))
+    return _FLAGS[key]
+
+
+def _absences(snapshot: str | None):
+    return json.loads(snapshot).get("absences") if snapshot else None
+
+
+@watch_events
+def flag_moved_grades(conn, batches) -> None:
+    """In the commit of every audited change: flag (``EvidenceMoved``) the person grades
+    given before it whose evidence it moved, as ``moved_after_grading`` defines it (a
+    duty month filed, or its absences changed; village results filed; a record decided),
+    and unflag the grades given again. Most commits move no evidence: a look at each
+    event's kind and action, and nothing more."""
+    keys: dict[str, dict[tuple, object]] = {kind: {} for kind in _REACHES}
+    regraded: set[int] = set()
+    for shared, items, _ in batches:
+        at = shared["at"]
+        for action, kind, entity_id, _summary, _region, _org, before, after in items:
+            if not entity_id:
+                continue  # an event about many rows at once (the demo's)
+            if kind == "Assessment":
+                if action == "regrade":
+                    regraded.add(int(entity_id))
+                continue
+            if kind not in keys:
+                continue
+            if kind == "SupportRecord":
+                if action not in RECORD_ACTIONS:
+                    continue
+            elif action not in FILING_ACTIONS and (kind != "DutyMonth" or _absences(before) == _absences(after)):
+                continue
+            row = json.loads(after or before)
+            year = int(str(row[_YEAR_OF[kind]])[:4])  # a number, or a date in ISO form
+            key = (*(row[name] for _, name in _REACHES[kind]), year)
+            seen = keys[kind].get(key)
+            keys[kind][key] = at if seen is None or at > seen else seen
+    if regraded:
+        from .models import EvidenceMoved as M
+
+        conn.execute(delete(M).where(M.assessment_id.in_(sorted(regraded))))
+    for kind, found in keys.items():
+        if found:
+            names = [name for _, name in _REACHES[kind]]
+            conn.execute(_flag_statement(conn.dialect, kind),
+                         [{**dict(zip(names, key[:-1])), "year": key[-1], "at": at} for key, at in found.items()])
 
 
 def evidence_changes(assessments) -> dict[int, Changed]:

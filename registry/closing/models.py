@@ -106,3 +106,22 @@ class ReopenRequest(db.Model):
     @property
     def state_label(self) -> str:
         return REOPEN_STATES.get(self.state, self.state)
+
+
+class EvidenceMoved(db.Model):
+    """A person grade whose evidence moved after it was given: one of the grades the
+    close page and 依据已变化 look at (``closing.evidence``). Written in the commit of
+    the audited change that moved it (a duty month of the year filed or its absences
+    changed, the year's village results filed, a record of the unit to the village
+    dated in the year decided), and removed when the grade is given again; what changed,
+    if anything still has, ``evidence_changes`` says from the audit trail. Derived, like
+    the summaries: ``flask closing reflag`` writes it again from the trail."""
+
+    __tablename__ = "evidence_moved"
+
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)  # the grade's, as its region: the close page's lookup
+    region_code: Mapped[str] = mapped_column(String(12))
+    moved_at: Mapped[datetime] = mapped_column(DateTime)  # the first move seen since the grade
+
+    __table_args__ = (Index("ix_evidence_moved_year_region", "year", "region_code"),)
