@@ -35,6 +35,7 @@ REFUSED = {
     "too_many_columns.csv": (413, "列数超过上限"),
     "too_many_rows.csv": (413, "行数超过上限"),
     "zip_bomb.xlsx": (413, "解压后过大"),
+    "shared_strings_bomb.xlsx": (413, "文字展开后过大"),
     "billion_laughs.xlsx": (400, "DOCTYPE"),
     "external_entity.xlsx": (400, "DOCTYPE"),
     "entity_in_shared_strings.xlsx": (400, "DOCTYPE"),
@@ -76,6 +77,24 @@ def test_bad_files_are_refused_with_a_message(name):
 @pytest.mark.parametrize("name", sorted(READABLE))
 def test_awkward_files_are_read(name):
     assert read_grid((CORPUS / name).read_bytes(), name).rows == READABLE[name]
+
+
+def test_a_long_text_named_by_one_cell_is_read():
+    """A usual sheet with one long text (32,000 characters, Excel's most) is over the quick
+    bound of the shared-strings check, which then adds up what the cells name: read."""
+    import io
+
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buf, {"in_memory": True})
+    sheet = workbook.add_worksheet()
+    for row in range(2000):
+        sheet.write_row(row, 0, [f"项目{row}", "基准县农业农村局", f"说明{row % 50}"])
+    sheet.write(1, 3, "长" * 32_000)
+    workbook.close()
+    grid = read_grid(buf.getvalue(), "long.xlsx")
+    assert len(grid.rows) == 2000 and grid.rows[1][3] == "长" * 32_000 and grid.rows[1999][0] == "项目1999"
 
 
 def test_merged_cells_are_reported_for_the_header_check():

@@ -16,6 +16,9 @@ it); no file makes this module raise anything else.
 - Formulas are never evaluated: the reader returns the value Excel cached when it saved.
 - Rows and columns: at most ``max_rows`` and ``MAX_COLUMNS``, checked on the sheet's
   dimensions before its cells are turned into Python objects.
+- Shared strings: the text the cells name adds up to at most ``MAX_SHARED_TEXT``,
+  checked before the reader copies it into every cell (a long string named by many
+  cells is the zip bomb's cousin: a few kilobytes of file, gigabytes in memory).
 
 The reader is python-calamine (Rust; about 12 times faster than openpyxl at parsing on
 this machine and it never evaluates formulas).
@@ -38,6 +41,7 @@ MAX_UNCOMPRESSED = 256 * 1024 * 1024  # all parts of one .xlsx, inflated
 MAX_PARTS = 2000
 MAX_RATIO = 200  # a real sheet compresses 5-20 times; a bomb a thousand times
 MAX_COLUMNS = 200
+MAX_SHARED_TEXT = 128 * 1024 * 1024  # bytes of shared strings the cells naming them may add up to
 PROLOG_BYTES = 64 * 1024
 XLSX_REQUIRED = ("[Content_Types].xml", "xl/workbook.xml")
 
@@ -99,6 +103,7 @@ def _read_xlsx(data: bytes, max_rows: int) -> Grid:
     for part in parts:
         if part.filename.endswith((".xml", ".rels", ".vml")):
             _check_prolog(archive, part)
+    _check_shared_text(archive, parts)
     archive.close()
     try:
         from python_calamine import CalamineWorkbook  # with an upload, not with the app
@@ -132,6 +137,53 @@ def _read_xlsx(data: bytes, max_rows: int) -> Grid:
 
 
 _ROOT = re.compile(rb"<[A-Za-z_]")
+_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # a namespace prefix, if the writer used one
+_STRING_START = re.compile(rb"<" + _PREFIX + rb"si\b")
+_STRING_END = re.compile(rb"</" + _PREFIX + rb"si\s*>")
+_STRING_CELL = re.compile(rb"<" + _PREFIX + rb"c\b[^>]*?\bt\s*=\s*[\"']s[\"'][^>]*>\s*<" + _PREFIX + rb"v>\s*(\d+)")
+_SMALLEST_CELL = 20  # bytes of the shortest cell that names a shared string: <c t="s"><v>0</v></c>
+
+
+def _check_shared_text(archive: zipfile.ZipFile, parts: list[zipfile.ZipInfo]) -> None:
+    """Refuse a workbook whose cells would expand its shared strings past MAX_SHARED_TEXT.
+
+    A cell of text names an entry of the shared strings, and the reader gives every cell
+    its own copy: one long string named by a hundred thousand cells is gigabytes in memory
+    from a file of a few kilobytes, which the zip's sizes do not show. Each entry's size
+    (an upper bound: its markup counts too) is read from the shared strings; if the
+    longest, times the most cells the sheets' sizes allow, stays under the limit (every
+    usual file), that is all; otherwise the cells that name an entry are read and the
+    sizes of what they name added up."""
+    table = next((p for p in parts if p.filename.lower() == "xl/sharedstrings.xml"), None)
+    if table is None or table.file_size == 0:
+        return
+    sheets = [p for p in parts if p.filename.startswith("xl/worksheets/") and p.filename.endswith(".xml")]
+    try:
+        text = archive.read(table)
+        cells = sum(p.file_size // _SMALLEST_CELL for p in sheets)
+        # the usual file, quickly: its longest entry (between two ends, unprefixed), times
+        # the most cells (a prefixed file has no such end: the whole table is the bound)
+        start = text.find(b"<si")
+        if max(map(len, text[max(start, 0):].split(b"</si>"))) * cells <= MAX_SHARED_TEXT:
+            return
+        ends = [m.end() for m in _STRING_END.finditer(text)]
+        if not ends:
+            return
+        first = _STRING_START.search(text)
+        sizes = [ends[0] - (first.start() if first else 0), *(b - a for a, b in zip(ends, ends[1:]))]
+        del text
+        if max(sizes) * cells <= MAX_SHARED_TEXT:
+            return
+        total = 0
+        for sheet in sheets:
+            for match in _STRING_CELL.finditer(archive.read(sheet)):
+                index = int(match.group(1))
+                total += sizes[index] if index < len(sizes) else 0
+                if total > MAX_SHARED_TEXT:
+                    raise FileRefused("Excel 文件中的文字展开后过大（大量单元格引用了很长的文字），已拒绝读取；"
+                                      "请检查文件或拆分成多个文件后导入", 413)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        raise FileRefused("Excel 文件已损坏或不完整，无法读取，请重新保存后再导入") from None
 
 
 def _check_prolog(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:

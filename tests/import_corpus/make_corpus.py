@@ -87,6 +87,13 @@ def build() -> dict[str, bytes]:
                 fh.write(chunk)
             fh.write(b"</t></is></c></row></sheetData></worksheet>")
     files["zip_bomb.xlsx"] = bomb.getvalue()
+    # one shared string of 100 KB named by 15,000 cells: 22 KB of file, 1.5 GB for a reader
+    # that gives every cell its own copy (small enough that such a reader survives it)
+    cells = b"".join(b'<row r="%d">' % r + b'<c t="s"><v>0</v></c>' * 100 + b"</row>" for r in range(1, 151))
+    files["shared_strings_bomb.xlsx"] = rezip(base, {
+        "xl/sharedStrings.xml": b'<?xml version="1.0"?><sst ' + NS + b' count="1" uniqueCount="1"><si><t>'
+                                + b"x" * 100_000 + b"</t></si></sst>",
+        SHEET: sheet_xml(cells)})
     laughs = b'<!DOCTYPE lolz [<!ENTITY lol "lol">' + b"".join(
         b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
     ) + b"]>"
