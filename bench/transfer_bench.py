@@ -264,7 +264,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-REFUSED_FILES = ("zip_bomb.xlsx", "shared_strings_bomb.xlsx", "billion_laughs.xlsx", "too_many_rows.csv", "too_many_columns.csv")
+REFUSED_FILES = ("zip_bomb.xlsx", "shared_strings_bomb.xlsx", "far_cell.xlsx", "billion_laughs.xlsx", "too_many_rows.csv", "too_many_columns.csv")
 
 
 def refuse_child(name: str) -> None:

@@ -36,6 +36,8 @@ REFUSED = {
     "too_many_rows.csv": (413, "行数超过上限"),
     "zip_bomb.xlsx": (413, "解压后过大"),
     "shared_strings_bomb.xlsx": (413, "文字展开后过大"),
+    "far_cell.xlsx": (413, "行数超过上限"),
+    "far_column.xlsx": (413, "列数超过上限"),
     "billion_laughs.xlsx": (400, "DOCTYPE"),
     "external_entity.xlsx": (400, "DOCTYPE"),
     "entity_in_shared_strings.xlsx": (400, "DOCTYPE"),
@@ -47,6 +49,7 @@ READABLE = {
     "utf16_tabs.csv": [["姓名", "身份证号"], ["张三", "430102199001011237"]],
     "blank_rows_100000.xlsx": [["姓名"], ["张三"]],
     "formulas.xlsx": [["a", "b"], [2, None]],  # the cached value; never evaluated
+    "far_styled_blank.xlsx": [["姓名"]],  # a styled cell without a value, far out: skipped
 }
 
 

@@ -94,6 +94,16 @@ def build() -> dict[str, bytes]:
         "xl/sharedStrings.xml": b'<?xml version="1.0"?><sst ' + NS + b' count="1" uniqueCount="1"><si><t>'
                                 + b"x" * 100_000 + b"</t></si></sst>",
         SHEET: sheet_xml(cells)})
+    # one value far out: the reader lays out every cell up to it (6.4 GB at GR1048576;
+    # at XFD1048576 it asks for 550 GB and the process aborts); a styled cell without a
+    # value there is skipped, and the file is read
+    first = b'<row r="1"><c r="A1" t="inlineStr"><is><t>\xe5\xa7\x93\xe5\x90\x8d</t></is></c></row>'
+    files["far_cell.xlsx"] = rezip(base, {SHEET: sheet_xml(
+        first + b'<row r="1048576"><c r="GR1048576" t="inlineStr"><is><t>x</t></is></c></row>')})
+    files["far_column.xlsx"] = rezip(base, {SHEET: sheet_xml(
+        first + b'<row r="2"><c r = "XFD2" t="inlineStr"><is><t>x</t></is></c></row>')})
+    files["far_styled_blank.xlsx"] = rezip(base, {SHEET: sheet_xml(
+        first + b'<row r="1048576"><c r="XFD1048576" s="1"/></row>')})
     laughs = b'<!DOCTYPE lolz [<!ENTITY lol "lol">' + b"".join(
         b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
     ) + b"]>"
