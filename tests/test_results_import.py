@@ -151,6 +151,7 @@ def test_update_while_the_review_allows_and_refused_once_verified(village, make_
     assert sorted(actions) == ["import_results", "refile", "update"]
     same = _run(user, [_row(place, industry_projects=7)], update=True)  # changes nothing: nothing written
     assert same.ok and (same.created, same.updated) == (0, 0)
+    assert same.summary() == "导入成功：共 1 行，新增 0 条，更新 0 条，1 条与已登记的相同，未改动"
     assert count(AuditEvent, entity_type="VillageResult", action="update") == 1
 
 

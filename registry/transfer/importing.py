@@ -158,9 +158,15 @@ class ImportReport:
         """The mistakes rows share, for a report long enough to need them said first."""
         return common_problems(self.errors) if len(self.errors) >= COMMON_FROM else []
 
+    @property
+    def unchanged(self) -> int:
+        """Rows of a successful update import that match what is stored: nothing written."""
+        return max(self.rows - self.created - self.updated, 0) if self.ok else 0
+
     def summary(self) -> str:
         if self.ok:
-            return f"导入成功：共 {self.rows} 行，新增 {self.created} 条，更新 {self.updated} 条"
+            same = f"，{self.unchanged} 条与已登记的相同，未改动" if self.unchanged else ""
+            return f"导入成功：共 {self.rows} 行，新增 {self.created} 条，更新 {self.updated} 条{same}"
         rows = len({e.row for e in self.errors if e.row})
         if not rows:
             return "导入未完成：文件无法导入，未写入任何数据；请按提示改正后重新上传"
