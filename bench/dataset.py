@@ -313,9 +313,9 @@ def fill(conn, scale: float = 1.0, seed: int = 1, log=print) -> None:
     bulk(conn, Assessment.__table__, grades)
     # their flags, as the commit that struck the day off would have written them
     # (closing.evidence.flag_moved_grades; `flask closing reflag` finds the same)
-    moved = select(Assessment.id, Assessment.year, Assessment.region_code, literal(datetime(today.year, 3, 1))).where(
-        Assessment.year == today.year - 1, Assessment.absences == 1)
-    conn.execute(insert(EvidenceMoved).from_select(["assessment_id", "year", "region_code", "moved_at"], moved))
+    moved = select(Assessment.id, literal("DutyMonth"), Assessment.year, Assessment.region_code,
+                   literal(datetime(today.year, 3, 1))).where(Assessment.year == today.year - 1, Assessment.absences == 1)
+    conn.execute(insert(EvidenceMoved).from_select(["assessment_id", "kind", "year", "region_code", "moved_at"], moved))
     log("  training, attendance, duty months, last year's grades")
 
     if conn.dialect.name == "sqlite":

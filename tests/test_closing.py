@@ -560,9 +560,9 @@ def test_the_grades_flagged_with_each_change_are_those_the_trail_defines(posted,
     other = assess_posting(other_posting, GradeData(year=CLOSED, grade="称职"), county_user)
 
     def flagged() -> set[int]:
-        kept = set(db.session.scalars(select(EvidenceMoved.assessment_id)))
-        assert kept == set(db.session.scalars(moved_after_grading(CLOSED)))
-        return kept
+        kept = set(db.session.execute(select(EvidenceMoved.assessment_id, EvidenceMoved.kind)).tuples())
+        assert kept == set(db.session.execute(moved_after_grading(CLOSED)).tuples())
+        return {grade for grade, _ in kept}
 
     assert flagged() == set()
     check_month(december, county_user)  # checked as filed: nothing moved

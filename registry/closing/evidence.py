@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import DateTime, String, cast, delete, func, insert, literal, or_, select, tuple_
+from sqlalchemy import DateTime, String, cast, delete, func, insert, literal, or_, select, tuple_, union_all
 
 from ..audit.models import AuditEvent
 from ..audit.services import watch_events
@@ -61,29 +61,31 @@ def _diff(before: str | None, after: str | None, labels: dict[str, str]) -> str:
 
 def possibly_changed(region, year: int):
     """The person grades of ``year`` in ``region`` whose evidence may have changed since
-    they were given, as the rows ``evidence_changes`` reads: those an audited change
-    reached after the grade (``EvidenceMoved``, written by ``flag_moved_grades``), found
-    by their year and region, so a province's tens of thousands of grades are not looked
-    at to find the few that moved; ``evidence_changes`` then says what changed (and
-    leaves out the years closed since), which keeps the rule in one place."""
+    they were given, as the rows ``evidence_changes`` reads, each with the kind of
+    evidence that moved (``kind``; a row for each): those an audited change reached after
+    the grade (``EvidenceMoved``, written by ``flag_moved_grades``), found by their year
+    and region, so a province's tens of thousands of grades are not looked at to find the
+    few that moved; ``evidence_changes`` then says what changed (and leaves out the years
+    closed since), which keeps the rule in one place."""
     from ..assessment.models import Assessment as A
 
     from .models import EvidenceMoved as M
 
     return (select(A.id, A.subject_kind, A.posting_id, A.organization_id, A.region_code, A.year, A.grade, A.absences,
-                   A.assessed_at)
+                   A.assessed_at, M.kind)
             .join(M, M.assessment_id == A.id).where(M.year == year, region.within(M.region_code))
             .order_by(A.id))
 
 
 def moved_after_grading(year: int):
-    """The ids of the person grades of ``year`` whose evidence an audited change reached
-    after the grade, read from the whole trail: the definition ``flag_moved_grades``
-    keeps up commit by commit, for ``reflag`` (a scan of every grade of the year, with
-    each one's evidence and its events looked up by index). A grade is reached when its
-    year's absences no longer add up to the grade's, or after the grade there was a move
-    of FILING_ACTIONS on one of its year's duty months or its village's results, or of
-    RECORD_ACTIONS on a record of its unit to its village dated in the year."""
+    """(grade id, kind) of the person grades of ``year`` whose evidence of that kind an
+    audited change reached after the grade, read from the whole trail: the definition
+    ``flag_moved_grades`` keeps up commit by commit, for ``reflag`` (a scan of every grade
+    of the year, with each one's evidence and its events looked up by index). A grade's
+    duty months moved when its year's absences no longer add up to the grade's or one of
+    them had a move of FILING_ACTIONS after the grade; its village's results, when they
+    had such a move; its unit's records to its village dated in the year, when one had a
+    move of RECORD_ACTIONS."""
     from ..assessment.models import Assessment as A
     from ..duty.models import DutyMonth
     from ..records.models import SupportRecord
@@ -107,8 +109,10 @@ def moved_after_grading(year: int):
         SupportRecord.village_code == A.region_code, SupportRecord.status.in_(DECIDED),
         SupportRecord.record_date.between(first, last), SupportRecord.organization_id == A.organization_id,
         moved("SupportRecord", SupportRecord.id, tuple(RECORD_ACTIONS))).exists()
-    return select(A.id).where(A.year == year, A.subject_kind == "person", A.posting_id.is_not(None),
-                              or_(A.absences != absences, duty, results, records))
+    graded = (A.year == year, A.subject_kind == "person", A.posting_id.is_not(None))
+    return union_all(*(select(A.id, literal(kind, String).label("kind")).where(*graded, reached)
+                       for kind, reached in (("DutyMonth", or_(A.absences != absences, duty)),
+                                             ("VillageResult", results), ("SupportRecord", records))))
 
 
 def reflag(year: int | None = None) -> int:
@@ -124,10 +128,12 @@ def reflag(year: int | None = None) -> int:
     now, flagged = utcnow(), 0
     for each in years:
         db.session.execute(delete(M).where(M.year == each))
+        moved = moved_after_grading(each).subquery()
         db.session.execute(insert(M).from_select(
-            ["assessment_id", "year", "region_code", "moved_at"],
-            select(A.id, A.year, A.region_code, literal(now, DateTime())).where(A.id.in_(moved_after_grading(each)))))
-        flagged += db.session.scalar(select(func.count()).select_from(M).where(M.year == each)) or 0
+            ["assessment_id", "kind", "year", "region_code", "moved_at"],
+            select(A.id, moved.c.kind, A.year, A.region_code, literal(now, DateTime()))
+            .join(moved, moved.c.id == A.id)))
+        flagged += db.session.scalar(select(func.count(func.distinct(M.assessment_id))).where(M.year == each)) or 0
     return flagged
 
 
@@ -153,11 +159,11 @@ def _flag_statement(dialect, kind: str):
 
         reaches = " AND ".join(f"assessment.{column} = :{name}" for column, name in _REACHES[kind])
         # a fixed text: the columns' names, the conditions above; every value a parameter
-        sql = ("INSERT INTO evidence_moved (assessment_id, year, region_code, moved_at) "  # noqa: S608  # nosec B608
-               "SELECT assessment.id, assessment.year, assessment.region_code, :at FROM assessment "
+        sql = ("INSERT INTO evidence_moved (assessment_id, kind, year, region_code, moved_at) "  # noqa: S608  # nosec B608
+               f"SELECT assessment.id, '{kind}', assessment.year, assessment.region_code, :at FROM assessment "
                "WHERE assessment.subject_kind = 'person' AND assessment.posting_id IS NOT NULL "
                f"AND assessment.year = :year AND assessment.assessed_at < :at AND {reaches} "
-               "ON CONFLICT (assessment_id) DO NOTHING")
+               "ON CONFLICT (assessment_id, kind) DO NOTHING")
         _FLAGS[key] = text(sql).bindparams(
             bindparam("at", type_=DateTime()), bindparam("year", type_=Integer()),
             *(bindparam(name, type_=String() if name == "village_code" else Integer()) for _, name in _REACHES[kind]))
@@ -209,11 +215,13 @@ def flag_moved_grades(conn, batches) -> None:
                          [{**dict(zip(names, key[:-1])), "year": key[-1], "at": at} for key, at in found.items()])
 
 
-def evidence_changes(assessments) -> dict[int, Changed]:
+def evidence_changes(assessments, moved: dict[int, set[str]] | None = None) -> dict[int, Changed]:
     """{assessment id: what changed} for the person grades among ``assessments`` whose
     evidence changed after grading and whose year is not closed for their place (a page
     of grades costs five queries, whatever its length; ``assessments`` may be rows of
-    the columns read here rather than loaded grades)."""
+    the columns read here rather than loaded grades). ``moved``: for grades whose flags
+    are known ({id: the kinds of ``EvidenceMoved``}), only the kinds of evidence that
+    moved are read."""
     from ..assessment.evidence import absence_cap, grade_allowed
     from ..duty.models import DutyMonth
     from ..records.models import SupportRecord
@@ -225,22 +233,25 @@ def evidence_changes(assessments) -> dict[int, Changed]:
         return {}
     since = min(a.assessed_at for a in graded)
     years = {a.year for a in graded}
+    look = {kind: [a for a in graded if moved is None or kind in moved.get(a.id, ())] for kind in _REACHES}
 
     duty = db.session.execute(select(DutyMonth.id, DutyMonth.posting_id, DutyMonth.month, DutyMonth.absences).where(
-        DutyMonth.posting_id.in_({a.posting_id for a in graded}),
-        DutyMonth.month.between(date(min(years), 1, 1), date(max(years), 12, 31)))).all()
+        DutyMonth.posting_id.in_({a.posting_id for a in look["DutyMonth"]}),
+        DutyMonth.month.between(date(min(years), 1, 1), date(max(years), 12, 31)))).all() if look["DutyMonth"] else []
     results = db.session.execute(select(VillageResult.id, VillageResult.village_code, VillageResult.year).where(
-        tuple_(VillageResult.village_code, VillageResult.year).in_({(a.region_code, a.year) for a in graded}))).all()
+        tuple_(VillageResult.village_code, VillageResult.year).in_({(a.region_code, a.year)
+                                                                    for a in look["VillageResult"]}))).all() \
+        if look["VillageResult"] else []
     # the units' records in the graded villages that a move of RECORD_ACTIONS can have
     # reached (each move leads into DECIDED, and a record leaves it for no other state),
     # by the index of a village's records: read by village, kept by unit here
-    pairs = {(a.organization_id, a.region_code) for a in graded}
+    pairs = {(a.organization_id, a.region_code) for a in look["SupportRecord"]}
     records = [r for r in db.session.execute(select(
         SupportRecord.id, SupportRecord.organization_id, SupportRecord.village_code, SupportRecord.record_date,
         SupportRecord.title).where(
         SupportRecord.village_code.in_({village for _, village in pairs}), SupportRecord.status.in_(DECIDED),
         SupportRecord.record_date.between(date(min(years), 1, 1), date(max(years), 12, 31))))
-        if (r.organization_id, r.village_code) in pairs]
+        if (r.organization_id, r.village_code) in pairs] if pairs else []
 
     # the rows' events since the first grade, each row's in their order; by kind, in
     # batches: a parameter per row, well under what a statement may carry (SQLite: 32,766)
@@ -265,11 +276,12 @@ def evidence_changes(assessments) -> dict[int, Changed]:
         records_of[(r.organization_id, r.village_code, r.record_date.year)].append(r)
 
     out: dict[int, Changed] = {}
+    duty_read = {a.id for a in look["DutyMonth"]}
     for a in graded:
         changed = Changed()
         mine = duty_of.get((a.posting_id, a.year), ())
         absences = sum(r.absences for r in mine)
-        if absences != a.absences:
+        if a.id in duty_read and absences != a.absences:
             cap = absence_cap(absences)
             said = f"全年无故缺勤：评定时{a.absences}天，现为{absences}天"
             if not grade_allowed(a.grade, absences):

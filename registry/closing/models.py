@@ -120,6 +120,8 @@ class EvidenceMoved(db.Model):
     __tablename__ = "evidence_moved"
 
     assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"), primary_key=True)
+    # what moved, by its model: DutyMonth, VillageResult or SupportRecord (a row for each)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     year: Mapped[int] = mapped_column(Integer)  # the grade's, as its region: the close page's lookup
     region_code: Mapped[str] = mapped_column(String(12))
     moved_at: Mapped[datetime] = mapped_column(DateTime)  # the first move seen since the grade

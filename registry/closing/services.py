@@ -134,10 +134,15 @@ def flagged_grades(region: Region, year: int, chunk: int = 500) -> dict:
     (``evidence.possibly_changed``), checked by ``evidence_changes``."""
     from .evidence import evidence_changes, possibly_changed
 
-    grades = db.session.execute(possibly_changed(region, year)).all()
+    grades: dict[int, object] = {}
+    moved: dict[int, set[str]] = {}
+    for row in db.session.execute(possibly_changed(region, year)):
+        grades[row.id] = row
+        moved.setdefault(row.id, set()).add(row.kind)
+    rows = list(grades.values())
     out: dict = {}
-    for start in range(0, len(grades), chunk):
-        out.update(evidence_changes(grades[start:start + chunk]))
+    for start in range(0, len(rows), chunk):
+        out.update(evidence_changes(rows[start:start + chunk], moved))
     return out
 
 
