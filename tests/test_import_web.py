@@ -215,3 +215,52 @@ def test_every_templates_example_id_number_is_valid(app):
     assert normalize_id_number(EXAMPLE_ID_NUMBER) == EXAMPLE_ID_NUMBER
     examples = [f.example for kind in kinds().values() for f in kind.fields if f.key == "id_number"]
     assert len(examples) >= 4 and set(examples) == {EXAMPLE_ID_NUMBER}
+
+
+def test_a_countys_own_export_comes_back_in_an_update_with_only_its_edits(db, make_user, login_as):
+    """A county exports its list of units (a provincial unit paired with one of its
+    villages among them, whose phone it sees masked), edits one of its own units and
+    imports the file back as an update: the rows left alone are counted as unchanged,
+    not refused for the masked number or the province it may not register in; an edit
+    to the provincial unit's row is still refused."""
+    from registry.organizations.models import Organization
+    from tests.factories import COUNTY, make_org, make_pairing, make_village
+
+    village = make_village(COUNTY, 1)
+    provincial = make_org("backing_unit", "430000000000", name="省示例厅", contact_phone="13912345678",
+                          contact_name="王主任")
+    make_pairing(provincial, village.code)
+    own = make_org("backing_unit", COUNTY, name="县示例局", contact_phone="13812345678", address="吉首市")
+    make_org("backing_unit", COUNTY, name="县示例站")
+    county = login_as(make_user("region", region_code=COUNTY))
+    for query in ("?purpose=核对本县帮扶单位", "?masked=1"):  # phones in full where the county may see them, or all masked
+        exported = county.get(f"/organizations/export.xlsx{query}")
+        assert exported.status_code == 200
+        sheet = load_workbook(io.BytesIO(exported.data)).worksheets[0]
+        names = [row[0].value for row in sheet.iter_rows(min_row=2)]
+        assert sorted(names) == ["县示例局", "县示例站", "省示例厅"]
+        assert sheet.cell(names.index("省示例厅") + 2, 10).value == "139****5678"
+        buf = io.BytesIO()
+        sheet.parent.save(buf)
+        response = county.post("/import/organizations", data={"file": (io.BytesIO(buf.getvalue()), "o.xlsx"),
+                                                              "update": "y"}, content_type="multipart/form-data")
+        assert response.status_code == 302, response.get_data(as_text=True)
+        assert "导入成功：共 3 行，新增 0 条，更新 0 条，3 条与已登记的相同，未改动" in county.get("/organizations/").get_data(as_text=True)
+    sheet.cell(names.index("县示例局") + 2, 11).value = "吉首市人民路1号"
+    sheet.cell(names.index("省示例厅") + 2, 11).value = "长沙市"
+    buf = io.BytesIO()
+    sheet.parent.save(buf)
+    response = county.post("/import/organizations", data={"file": (io.BytesIO(buf.getvalue()), "o.xlsx"),
+                                                          "update": "y"}, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "不存在或不在您的范围内" in page
+    sheet.cell(names.index("省示例厅") + 2, 11).value = None
+    buf = io.BytesIO()
+    sheet.parent.save(buf)
+    response = county.post("/import/organizations", data={"file": (io.BytesIO(buf.getvalue()), "o.xlsx"),
+                                                          "update": "y"}, content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    assert "更新 1 条，2 条与已登记的相同，未改动" in county.get("/organizations/").get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Organization, own.id).address == "吉首市人民路1号"
+    assert db.session.get(Organization, provincial.id).address is None

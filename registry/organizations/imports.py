@@ -3,6 +3,7 @@ the registration form uses, and is saved by ``create_organization`` or (when the
 chose to update) ``update_organization``, audited as a form save."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from .models import Organization
 from .services import clean_organization, create_organization, update_organization
 
 YES_NO = ("是", "否")
+_LABELLED_CODE = re.compile(r"(\d{12})\D*$")  # 湖南省（430000000000）, or the code alone
 SUBTYPES = {**MASS_ORG_SUBTYPES, **PARTY_FEDERATION_SUBTYPES, **PAIRED_SECTORS}
 
 
@@ -71,6 +73,32 @@ class OrganizationImport(ImportKind):
     def context(self, user, *, update: bool):
         return {"user": user, "regions": _regions(user)}
 
+    def stored_rows(self, values, ctx) -> list[list]:
+        """The export's rows for the organization the row names by credit code, or by
+        name and 所在行政区, among those the user may see: its contact phone in full (where
+        the user may see it) or masked."""
+        from ..core.identity import mask_phone
+        from ..people.privacy import may_see_full_phone_of
+
+        if "visible" not in ctx:
+            rows = db.session.execute(scoped(select(Organization.id, Organization.name, Organization.region_code,
+                                                    Organization.credit_code), Organization, ctx["user"])).all()
+            ctx["visible"] = {**{("name", r.name, r.region_code): r.id for r in rows},
+                              **{("credit", r.credit_code): r.id for r in rows if r.credit_code}}
+        code = _LABELLED_CODE.search(str(values.get("region_code") or ""))
+        try:
+            key = (("credit", normalize_credit_code(str(values["credit_code"]))) if values.get("credit_code") else
+                   ("name", str(values.get("name") or "").strip(), code and code.group(1)))
+        except RuleViolation:
+            return []
+        found = ctx["visible"].get(key)
+        if found is None:
+            return []
+        org = db.session.get(Organization, found)
+        masked = mask_phone(org.contact_phone) if org.contact_phone else None
+        shown = org.contact_phone if may_see_full_phone_of(ctx["user"], org) else masked
+        return [export_row(org, shown), export_row(org, masked)]
+
     def check(self, values, ctx) -> OrganizationRow:
         errors = Collector()
         data = dict(values)
@@ -82,7 +110,11 @@ class OrganizationImport(ImportKind):
         return errors.then(lambda: self._checked(data, ctx))
 
     def _checked(self, data: dict, ctx) -> OrganizationRow:
+        from ..core.identity import mask_phone
+
         existing = self._find(data)
+        if existing is not None and existing.contact_phone and data["contact_phone"] == mask_phone(existing.contact_phone):
+            data["contact_phone"] = existing.contact_phone  # the export's masked number: kept as stored
         return OrganizationRow(values=clean_organization(data, actor=ctx["user"], org=existing), existing=existing)
 
     def _find(self, data) -> Organization | None:

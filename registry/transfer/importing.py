@@ -18,6 +18,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -231,6 +233,13 @@ class ImportKind:
     def duplicate_message(self, clean) -> str:
         return f"系统中已有这条数据；{UPDATE_HINT}"
 
+    def stored_rows(self, values: dict[str, Any], ctx) -> list[list]:
+        """In an update: the rows the export writes (in ``fields`` order) for the stored
+        object this row names, when ``ctx``'s user may see it, one for each way the export
+        may show it (numbers in full, or masked); [] if none. A row equal to one of them
+        changes nothing and is not checked (``unchanged_row``)."""
+        return []
+
     # -- header matching -----------------------------------------------------------------
     def header_names(self) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -257,6 +266,42 @@ def save_updates(rows: list[tuple[Any, Any]], save: Callable[[Any, Any], Any]) -
             save(clean, existing)
             changed += int(existing.version != before)
     return changed
+
+
+def unchanged_row(spec: ImportKind, values: dict[str, Any], ctx) -> bool:
+    """The row is one the export wrote for a stored object, unchanged: nothing to check or
+    write. A user who exports a list, edits some of its rows and imports it back in an
+    update is then not told that the rows left alone are wrong: those of objects the user
+    may see but not change (a unit registered above the county), or showing a masked
+    number the rules would refuse as a new value."""
+    return any(all(_same_cell(values.get(f.key), cell) for f, cell in zip(spec.fields, row))
+               for row in spec.stored_rows(values, ctx))
+
+
+def _plain(value):
+    if value is None or value.__class__ is str:
+        return (value or "").strip() or None
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, datetime) and value.time() == time(0):
+        return value.date()
+    if isinstance(value, (int, float, Decimal)):
+        return Decimal(str(value)).normalize()
+    return value
+
+
+def _same_cell(read, written) -> bool:
+    """A cell read back equals what the export wrote there (text stripped, numbers by
+    value, a date however the sheet kept it)."""
+    read, written = _plain(read), _plain(written)
+    if read == written:
+        return True
+    if isinstance(read, str) and isinstance(written, Decimal):  # a number the sheet kept as text
+        try:
+            return Decimal(read).normalize() == written
+        except ArithmeticError:
+            return False
+    return False
 
 
 def normalise_header(text) -> str:
@@ -414,6 +459,8 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
                   if (v := cells[col]).__class__ is str else v for key, col in columns}
         for key in absent:
             values[key] = None
+        if update and unchanged_row(spec, values, ctx):
+            continue  # counted, as the report's unchanged rows
         try:
             wrong = {}
             for key, codes in coded:
