@@ -2,7 +2,9 @@
 review cycle, scope."""
 from __future__ import annotations
 
+import csv
 import io
+import re
 from datetime import date
 
 import pytest
@@ -90,6 +92,49 @@ def test_duty_round_trip(world, login_as, make_user, fmt, role):
     again = _upload(session, first.data, f"d.{fmt}")
     assert again.status_code == 422 and "的纪实已填报（待核实）" in again.get_data(as_text=True)
     assert _months() == 4
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+@pytest.mark.parametrize("role", ["unit", "village"])
+def test_the_ledger_imported_back_as_an_update_changes_only_the_edited_months(world, login_as, make_user, fmt, role):
+    """The whole ledger exported and imported back unchanged writes nothing: a month the
+    township returned stays returned (filing it again as it was would not answer the
+    return), a checked one is not refused; a month edited in the file is saved."""
+    posting = world["posting"]
+    filed = make_duty(posting, date(2025, 3, 1), days=18)
+    returned = make_duty(posting, date(2025, 4, 1), days=25, status="returned", return_reason="请补充具体工作")
+    checked = make_duty(posting, date(2025, 5, 1), days=22, status="checked")
+    user = world["unit"] if role == "unit" else make_user("village", village_code=world["village"].code)
+    session = login_as(user)
+    exported = session.get(f"/duty/export.{fmt}?purpose=核对名单")
+    assert exported.status_code == 200
+    saves = select(func.count()).select_from(AuditEvent).where(AuditEvent.entity_type == "DutyMonth",
+                                                               AuditEvent.action != "import_duty")
+    events = db.session.scalar(saves)
+    response = _upload(session, exported.data, f"d.{fmt}", update=True)
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    page = session.get(response.headers["Location"]).get_data(as_text=True)
+    assert "导入成功：共 3 行，新增 0 条，更新 0 条，3 条与已登记的相同，未改动" in page, re.findall("导入成功[^<]*", page)
+    db.session.expire_all()
+    assert [db.session.get(DutyMonth, d.id).status for d in (filed, returned, checked)] == ["filed", "returned", "checked"]
+    assert db.session.scalar(saves) == events
+    if fmt == "xlsx":
+        book = load_workbook(io.BytesIO(exported.data))
+        rows = list(book.worksheets[0].iter_rows())
+        march = next(row for row in rows[1:] if str(row[4].value).startswith("2025-03"))
+        march[6].value = 20  # 在村天数
+        buf = io.BytesIO()
+        book.save(buf)
+        body = buf.getvalue()
+    else:
+        cells = list(csv.reader(io.StringIO(_cells(exported.data, fmt))))
+        next(row for row in cells[1:] if row[4] == "2025-03")[6] = "20"
+        body = csv_bytes(cells)
+    response = _upload(session, body, f"d.{fmt}", update=True)
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    db.session.expire_all()
+    assert db.session.get(DutyMonth, filed.id).days_in_village == 20
+    assert db.session.get(DutyMonth, returned.id).status == "returned"
 
 
 def test_each_bad_row_is_reported_by_row_and_column_and_nothing_is_written(world):

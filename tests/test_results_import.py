@@ -128,6 +128,24 @@ def test_duplicates_in_the_file_and_in_the_database_are_refused_by_row(village):
     assert count() == 1 and count(AuditEvent) == before
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_ledger_imported_back_unchanged_as_an_update_leaves_every_result_as_it_was(village, login_as, fmt):
+    """A returned result is not filed again by a file that leaves it as it was (the return
+    asked for a change), and a verified one is not refused."""
+    place, user = village
+    returned = make_result(place.code, LAST_YEAR, status="returned", return_reason="收入口径有误")
+    verified = make_result(place.code, LAST_YEAR - 1, status="verified", collective_income="3000000")
+    session = login_as(user)
+    exported = session.get(f"/results/export.{fmt}")
+    response = _upload(session, exported.data, f"ledger.{fmt}", update=True)
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    assert "更新 0 条，2 条与已登记的相同，未改动" in session.get(response.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert (db.session.get(VillageResult, returned.id).status, db.session.get(VillageResult, verified.id).status) == (
+        "returned", "verified")
+    assert count(AuditEvent, entity_type="VillageResult", action="refile") == 0
+
+
 def test_update_while_the_review_allows_and_refused_once_verified(village, make_user):
     place, user = village
     filed = make_result(place.code, LAST_YEAR, industry_projects=3)

@@ -28,7 +28,7 @@ from ..core.enums import DUTY_STATUSES, VILLAGE_ROLES
 from ..core.formatting import date_cn, month_cn
 from ..core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
 from ..core.parsing import halfwidth, to_date
-from ..core.rules import RuleViolation
+from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
 from ..people.models import Posting
@@ -142,6 +142,27 @@ class DutyImport(ImportKind):
         months = {(d.posting_id, d.month): d for d in db.session.scalars(filed)}
         return DutyContext(user=user, update=update, villages=self.village_lookup(user, postings), postings=by_village,
                            months=months)
+
+    def stored_rows(self, values, ctx: DutyContext) -> list[list]:
+        """The export's rows for the month the row names (its posting found as ``check``
+        finds it), the ID number in full where the user may see it and masked: a returned
+        month the file leaves as it was stays returned (a refiling is a change), a checked
+        one is not refused."""
+        from ..people.privacy import shown_id_number
+
+        found = Collector()
+        village = resolve(ctx.villages, values, "village", found)
+        start, month = to_date(values["posting_start"]), to_month(values["month"])
+        if found.errors or start is None or month is None or values["id_number"] is None:
+            return []
+        try:
+            posting = find_posting(ctx.postings[village], values["id_number"], start, values["person"])
+        except RuleViolation:
+            return []
+        stored = ctx.months.get((posting.id, month))
+        if stored is None:
+            return []
+        return [export_row(stored, shown_id_number(posting.person)), export_row(stored, posting.person.id_number_masked)]
 
     def check(self, values, ctx: DutyContext) -> DutyRow:
         errors = blanks(self, values)

@@ -98,6 +98,15 @@ class ResultImport(ImportKind):
         stored = {(r.village_code, r.year): r for r in db.session.scalars(scoped(select(VillageResult), VillageResult, user))}
         return ResultsContext(user=user, update=update, villages=_villages(user), stored=stored)
 
+    def stored_rows(self, values, ctx: ResultsContext) -> list[list]:
+        """The export's row for the result of the village and year the row names: a returned
+        result the file leaves as it was stays returned, a verified one is not refused."""
+        found = Collector()
+        code = resolve(ctx.villages, values, "village_code", found)
+        year = str(values.get("year") or "").strip()
+        stored = ctx.stored.get((code, int(year))) if code is not None and year.isdigit() else None
+        return [export_row(stored)] if stored is not None else []
+
     def check(self, values, ctx: ResultsContext) -> ResultRow:
         errors = Collector()
         code = resolve(ctx.villages, values, "village_code", errors)
@@ -128,7 +137,9 @@ class ResultImport(ImportKind):
             if existing is None:
                 file_result(clean.village_code, clean.data, user, commit=False)
                 created += 1
-        # a row that changes nothing is left alone (a returned result is filed again even so)
+        # a row that changes nothing is left alone (one as the export wrote it never gets
+        # here: importing.unchanged_row; a returned result whose row says it otherwise, in
+        # the same values, is filed again)
         changed = [(clean, existing) for clean, existing in rows if existing is not None and not clean.unchanged]
         return created, save_updates(changed, lambda clean, result: update_result(
             result, clean.data, user, version=result.version, commit=False))

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -31,7 +31,7 @@ from ..core.tabular import column_letter as letters_of
 from ..core.rules import Collector, RuleViolation
 from ..extensions import db
 from .reading import FileRefused, Grid, is_blank, read_grid
-from .writing import Column, unescape
+from .writing import Column, csv_text, unescape
 
 HEADER_SEARCH_ROWS = 10
 # an import that writes this many rows commits without the WAL checkpoint in its path
@@ -234,10 +234,10 @@ class ImportKind:
         return f"系统中已有这条数据；{UPDATE_HINT}"
 
     def stored_rows(self, values: dict[str, Any], ctx) -> list[list]:
-        """In an update: the rows the export writes (in ``fields`` order) for the stored
-        object this row names, when ``ctx``'s user may see it, one for each way the export
-        may show it (numbers in full, or masked); [] if none. A row equal to one of them
-        changes nothing and is not checked (``unchanged_row``)."""
+        """In an update: the rows the export writes (in ``export_columns()`` order) for the
+        stored object this row names, when ``ctx``'s user may see it, one for each way the
+        export may show it (numbers in full, or masked); [] if none. A row equal to one of
+        them in every field changes nothing and is not checked (``unchanged_row``)."""
         return []
 
     # -- header matching -----------------------------------------------------------------
@@ -274,8 +274,9 @@ def unchanged_row(spec: ImportKind, values: dict[str, Any], ctx) -> bool:
     update is then not told that the rows left alone are wrong: those of objects the user
     may see but not change (a unit registered above the county), or showing a masked
     number the rules would refuse as a new value."""
-    return any(all(_same_cell(values.get(f.key), cell) for f, cell in zip(spec.fields, row))
-               for row in spec.stored_rows(values, ctx))
+    keys = [c.key for c in spec.export_columns()]
+    return any(all(_same_cell(values.get(f.key), written.get(f.key)) for f in spec.fields)
+               for written in (dict(zip(keys, row)) for row in spec.stored_rows(values, ctx)))
 
 
 def _plain(value):
@@ -293,6 +294,8 @@ def _plain(value):
 def _same_cell(read, written) -> bool:
     """A cell read back equals what the export wrote there (text stripped, numbers by
     value, a date however the sheet kept it)."""
+    if isinstance(read, str) and isinstance(written, (date, datetime)):  # a CSV's date
+        return read.strip() == csv_text(written)
     read, written = _plain(read), _plain(written)
     if read == written:
         return True

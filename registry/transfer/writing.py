@@ -78,6 +78,14 @@ def _csv_text(value):
     return value if convert is None else convert(value)
 
 
+def csv_text(value) -> str:
+    """A value as the CSV export writes it (text unescaped)."""
+    if type(value) is str:
+        return value
+    convert = _CSV_TEXT.get(type(value))
+    return str(value) if convert is None else convert(value)
+
+
 def _csv_rows(columns: Sequence[Column], rows: Iterable[Sequence]) -> Iterator[list]:
     """The rows' cells as the CSV writer takes them. Text is escaped; whole numbers, dates
     and None go through as they are (the writer itself turns them into text, None into
