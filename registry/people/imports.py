@@ -9,6 +9,7 @@ chose to update.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -86,6 +87,35 @@ class PersonImport(ImportKind):
     def context(self, user, *, update: bool):
         known = services.KnownPeople.load(user)
         return {"user": user, "known": known, "employers": employer_lookup(known), "employer_of": {}}
+
+    def stored_rows(self, values, ctx) -> list[list]:
+        """The export's rows for the registered person the row names, if the user may see
+        them: by the full ID number, or by the masked one and the name (one person so
+        shown); the ID number and phone as the rules show them to the user, and masked."""
+        from ..core.identity import normalize_id_number
+        from ..core.scope import scoped
+        from .privacy import shown_id_number, shown_phone
+
+        raw = unicodedata.normalize("NFKC", str(values.get("id_number") or "")).strip().upper()
+        if not raw:
+            return []
+        if "*" in raw:
+            found = db.session.scalars(scoped(select(Person), Person, ctx["user"]).where(
+                Person.id_number_masked == raw, Person.name == str(values.get("name") or "").strip()).limit(2)).all()
+            person = found[0] if len(found) == 1 else None
+        else:
+            try:
+                index = ctx["known"].index(normalize_id_number(raw))
+            except RuleViolation:
+                return []
+            person_id = ctx["known"].ids.get(index)
+            person = db.session.scalar(scoped(select(Person), Person, ctx["user"]).where(Person.id == person_id)) \
+                if person_id is not None else None
+        if person is None:
+            return []
+        user = ctx["user"]
+        return [export_row(person, shown_id_number(person, user), shown_phone(person, user), ""),
+                export_row(person, person.id_number_masked, person.phone_masked, "")]
 
     def check(self, values, ctx) -> PersonRow:
         errors = Collector()

@@ -122,6 +122,32 @@ class PostingImport(ImportKind):
         people = dict(db.session.execute(scoped(select(Person.id_number_index, Person.id), Person, user)).all())
         return PostingContext(user=user, update=update, people=people, places=place_lookup(user, PLACE_LEVELS))
 
+    def stored_rows(self, values, ctx: PostingContext) -> list[list]:
+        """The export's rows for the registered posting the row names (the person by the
+        full ID number, or by the masked one and the name; the start date), if the user may
+        see it: the ID number as the rules show it to the user, and masked."""
+        from .privacy import shown_id_number
+
+        raw = unicodedata.normalize("NFKC", str(values.get("id_number") or "")).strip().upper()
+        start = to_date(values.get("start_date"))
+        if not raw or start is None:
+            return []
+        if "*" in raw:
+            found = db.session.scalars(scoped(select(Person.id), Person, ctx.user).where(
+                Person.id_number_masked == raw, Person.name == str(values.get("name") or "").strip()).limit(2)).all()
+            person_id = found[0] if len(found) == 1 else None
+        else:
+            try:
+                person_id = find_person(raw, ctx.people)
+            except RuleViolation:
+                return []
+        posting = db.session.scalar(scoped(select(Posting), Posting, ctx.user).where(
+            Posting.person_id == person_id, Posting.start_date == start)) if person_id is not None else None
+        if posting is None:
+            return []
+        return [export_row(posting, shown_id_number(posting.person, ctx.user)),
+                export_row(posting, posting.person.id_number_masked)]
+
     def check(self, values, ctx: PostingContext) -> PostingRow:
         if not may_post(ctx.user):
             raise RuleViolation(MAY_POST)
