@@ -5,12 +5,13 @@ the user chose to update, and may edit that helper) ``update_individual``. The n
 key is the ID number."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from ..core import crypto
-from ..core.enums import EDUCATION, GENDERS, INDIVIDUAL_WAYS
+from ..core.enums import EDUCATION, GENDERS, INDIVIDUAL, INDIVIDUAL_WAYS
 from ..core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
 from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
@@ -69,6 +70,34 @@ class IndividualImport(ImportKind):
 
     def context(self, user, *, update: bool):
         return {"user": user, "regions": _regions(user)}
+
+    def stored_rows(self, values, ctx) -> list[list]:
+        """The export's rows for the registered helper the row names (by the full ID
+        number, or by the masked one and the name), if the user may see the helper: the
+        numbers as the rules show them to the user, and masked."""
+        from ..core.scope import scoped
+        from ..people.privacy import shown_id_number, shown_phone
+
+        raw = unicodedata.normalize("NFKC", str(values.get("id_number") or "")).strip().upper()
+        if not raw:
+            return []
+        helpers = scoped(select(Person).join(Organization, Organization.id == Person.organization_id), Organization,
+                         ctx["user"]).where(Organization.kind == INDIVIDUAL)
+        if "*" in raw:
+            found = db.session.scalars(helpers.where(Person.id_number_masked == raw,
+                                                     Person.name == str(values.get("name") or "").strip()).limit(2)).all()
+            person = found[0] if len(found) == 1 else None
+        else:
+            try:
+                number = normalize_id_number(raw)
+            except RuleViolation:
+                return []
+            person = db.session.scalar(helpers.where(Person.id_number_index == crypto.blind_index(number)))
+        if person is None:
+            return []
+        user = ctx["user"]
+        return [export_row(person, shown_id_number(person, user), shown_phone(person, user)),
+                export_row(person, person.id_number_masked, person.phone_masked)]
 
     def check(self, values, ctx) -> IndividualRow:
         errors = Collector()
