@@ -114,6 +114,23 @@ def test_round_trip_export_delete_import_export(county, login_as, fmt):
     assert count() == 3
 
 
+@pytest.mark.parametrize("query", ["?purpose=核对名单", "?masked=1"])
+def test_the_ledger_comes_back_unchanged_in_an_update_with_a_course_run_above(county, login_as, query):
+    """The county's ledger holds its cadres' attendance of a provincial course, which it
+    may not register people for; exported (numbers in full or masked) and imported back
+    as an update, every row is unchanged and none is refused."""
+    from registry.training.imports import AttendanceImport
+    from registry.transfer.importing import run_import
+
+    attend(county["rotation"], county["zhang"], hours=16.5)
+    attend(county["provincial"], county["li"])
+    session = login_as(county["user"])
+    exported = session.get(f"/training/export.xlsx{query}")
+    assert exported.status_code == 200
+    report = run_import(AttendanceImport(), exported.data, "ledger.xlsx", county["user"], update=True)
+    assert report.ok and (report.rows, report.unchanged) == (2, 2), report.errors[:3]
+
+
 def test_a_course_is_found_by_title_or_title_and_start(county):
     user, zhang = county["user"], county["zhang"]
     make_training(COUNTY, start=date(2025, 9, 1), title="县级轮训", kind="rotation", level="county")

@@ -95,12 +95,16 @@ class AttendanceContext:
     courses: Courses
     people: dict[str, tuple[int, str]]  # blind index of the ID number -> (person id, name), in scope
     stored: dict[int, dict[int, Attendance]]  # course id -> {person id: attendance}, filled as needed
+    visible: set[int] | None = None  # the ids of ``people``, made when needed
 
-    def attendance(self, training_id: int, person_id: int) -> Attendance | None:
+    def attendances(self, training_id: int) -> dict[int, Attendance]:
         if training_id not in self.stored:
             self.stored[training_id] = {a.person_id: a for a in db.session.scalars(
                 select(Attendance).where(Attendance.training_id == training_id))}
-        return self.stored[training_id].get(person_id)
+        return self.stored[training_id]
+
+    def attendance(self, training_id: int, person_id: int) -> Attendance | None:
+        return self.attendances(training_id).get(person_id)
 
 
 @dataclass
@@ -151,6 +155,36 @@ class AttendanceImport(ImportKind):
         people = {row.id_number_index: (row.id, row.name) for row in db.session.execute(
             scoped(select(Person.id_number_index, Person.id, Person.name), Person, user))}
         return AttendanceContext(user=user, update=update, courses=Courses.load(user), people=people, stored={})
+
+    def stored_rows(self, values, ctx: AttendanceContext) -> list[list]:
+        """The export's rows for the attendance the row names (the course by title and
+        start, the person by the full ID number, or by the masked one and the name), if the
+        user may see both: a course run above the user (which it may not register people
+        for) or a masked number is no error in a row left as exported."""
+        from ..people.privacy import shown_id_number
+
+        start = to_date(values["start_date"])
+        course = ctx.courses.find(values["training"], start, Collector()) if values["training"] is not None else None
+        raw = unicodedata.normalize("NFKC", str(values.get("id_number") or "")).strip().upper()
+        if course is None or not raw:
+            return []
+        if "*" in raw:
+            named = _norm(values.get("name") or "")
+            if ctx.visible is None:
+                ctx.visible = {person_id for person_id, _ in ctx.people.values()}
+            stored = [a for a in ctx.attendances(course.id).values() if a.person_id in ctx.visible
+                      and (a.person.id_number_masked or "").upper() == raw and _norm(a.person.name) == named]
+            attendance = stored[0] if len(stored) == 1 else None
+        else:
+            try:
+                found = ctx.people.get(crypto.blind_index(normalize_id_number(raw)))
+            except RuleViolation:
+                return []
+            attendance = ctx.attendance(course.id, found[0]) if found is not None else None
+        if attendance is None:
+            return []
+        return [export_row(attendance, shown_id_number(attendance.person, ctx.user)),
+                export_row(attendance, attendance.person.id_number_masked)]
 
     def check(self, values, ctx: AttendanceContext) -> AttendanceRow:
         errors = Collector()
