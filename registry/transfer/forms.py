@@ -8,4 +8,4 @@ from wtforms import BooleanField
 class ImportForm(FlaskForm):
     file = FileField("选择文件（.xlsx 或 .csv）", validators=[FileRequired("请选择要导入的文件")],
                      render_kw={"accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv"})
-    update = BooleanField("更新已有数据（文件中与系统已有数据相同的行，用文件内容更新；不勾选则作为重复报错）")
+    update = BooleanField("更新已有数据（系统中已登记的行，按文件内容更新，与系统一致的行保持原样；不勾选则作为重复报错）")
