@@ -5,7 +5,6 @@ the user chose to update, and may edit that helper) ``update_individual``. The n
 key is the ID number."""
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -76,17 +75,15 @@ class IndividualImport(ImportKind):
         number, or by the masked one and the name), if the user may see the helper: the
         numbers as the rules show them to the user, and masked."""
         from ..core.scope import scoped
-        from ..people.privacy import shown_id_number, shown_phone
+        from ..people.privacy import id_cell, one_by_masked_number, shown_id_number, shown_phone
 
-        raw = unicodedata.normalize("NFKC", str(values.get("id_number") or "")).strip().upper()
+        raw = id_cell(values.get("id_number"))
         if not raw:
             return []
         helpers = scoped(select(Person).join(Organization, Organization.id == Person.organization_id), Organization,
                          ctx["user"]).where(Organization.kind == INDIVIDUAL)
         if "*" in raw:
-            found = db.session.scalars(helpers.where(Person.id_number_masked == raw,
-                                                     Person.name == str(values.get("name") or "").strip()).limit(2)).all()
-            person = found[0] if len(found) == 1 else None
+            person = one_by_masked_number(helpers, raw, values.get("name"))
         else:
             try:
                 number = normalize_id_number(raw)

@@ -9,7 +9,6 @@ chose to update.
 """
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -94,15 +93,13 @@ class PersonImport(ImportKind):
         shown); the ID number and phone as the rules show them to the user, and masked."""
         from ..core.identity import normalize_id_number
         from ..core.scope import scoped
-        from .privacy import shown_id_number, shown_phone
+        from .privacy import id_cell, one_by_masked_number, shown_id_number, shown_phone
 
-        raw = unicodedata.normalize("NFKC", str(values.get("id_number") or "")).strip().upper()
+        raw = id_cell(values.get("id_number"))
         if not raw:
             return []
         if "*" in raw:
-            found = db.session.scalars(scoped(select(Person), Person, ctx["user"]).where(
-                Person.id_number_masked == raw, Person.name == str(values.get("name") or "").strip()).limit(2)).all()
-            person = found[0] if len(found) == 1 else None
+            person = one_by_masked_number(scoped(select(Person), Person, ctx["user"]), raw, values.get("name"))
         else:
             try:
                 index = ctx["known"].index(normalize_id_number(raw))

@@ -126,16 +126,14 @@ class PostingImport(ImportKind):
         """The export's rows for the registered posting the row names (the person by the
         full ID number, or by the masked one and the name; the start date), if the user may
         see it: the ID number as the rules show it to the user, and masked."""
-        from .privacy import shown_id_number
+        from .privacy import id_cell, one_by_masked_number, shown_id_number
 
-        raw = unicodedata.normalize("NFKC", str(values.get("id_number") or "")).strip().upper()
+        raw = id_cell(values.get("id_number"))
         start = to_date(values.get("start_date"))
         if not raw or start is None:
             return []
         if "*" in raw:
-            found = db.session.scalars(scoped(select(Person.id), Person, ctx.user).where(
-                Person.id_number_masked == raw, Person.name == str(values.get("name") or "").strip()).limit(2)).all()
-            person_id = found[0] if len(found) == 1 else None
+            person_id = one_by_masked_number(scoped(select(Person.id), Person, ctx.user), raw, values.get("name"))
         else:
             try:
                 person_id = find_person(raw, ctx.people)

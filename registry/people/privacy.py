@@ -27,6 +27,7 @@ An export that would carry full numbers asks for a purpose (``transfer.exporting
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -219,6 +220,21 @@ def shown_id_number(person, user=None) -> str:
     if shows_full(person, user):
         return person.id_number
     return person.id_number_masked or ""
+
+
+def id_cell(value) -> str:
+    """An ID number cell of a file as the registry writes numbers (NFKC, stripped, upper
+    case): a full number still to be checked, or a masked one (it holds ``*``)."""
+    return unicodedata.normalize("NFKC", str(value or "")).strip().upper()
+
+
+def one_by_masked_number(stmt: Select, masked: str, name) -> object | None:
+    """The one row of ``stmt`` (a select of people, or of a column of theirs, the scope
+    applied) whose number the registry shows as ``masked`` and whose name is ``name``:
+    what an exported row names when its number was masked (None if nobody, or several)."""
+    found = db.session.scalars(stmt.where(Person.id_number_masked == masked,
+                                          Person.name == str(name or "").strip()).limit(2)).all()
+    return found[0] if len(found) == 1 else None
 
 
 def shown_phone(person, user=None) -> str:

@@ -161,11 +161,11 @@ class AttendanceImport(ImportKind):
         start, the person by the full ID number, or by the masked one and the name), if the
         user may see both: a course run above the user (which it may not register people
         for) or a masked number is no error in a row left as exported."""
-        from ..people.privacy import shown_id_number
+        from ..people.privacy import id_cell, shown_id_number
 
         start = to_date(values["start_date"])
         course = ctx.courses.find(values["training"], start, Collector()) if values["training"] is not None else None
-        raw = unicodedata.normalize("NFKC", str(values.get("id_number") or "")).strip().upper()
+        raw = id_cell(values.get("id_number"))
         if course is None or not raw:
             return []
         if "*" in raw:
