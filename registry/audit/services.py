@@ -309,7 +309,6 @@ def watch_events(fn):
     return fn
 
 
-
 @before_commit(20, "audit")
 def link_and_write(session, queued: list[Queued]) -> None:
     """Link every event the transaction recorded into its chain and insert them: lock
