@@ -162,7 +162,8 @@ class DutyImport(ImportKind):
         stored = ctx.months.get((posting.id, month))
         if stored is None:
             return []
-        return [export_row(stored, shown_id_number(posting.person)), export_row(stored, posting.person.id_number_masked)]
+        return [export_row(stored, shown_id_number(posting.person, ctx.user)),
+                export_row(stored, posting.person.id_number_masked)]
 
     def check(self, values, ctx: DutyContext) -> DutyRow:
         errors = blanks(self, values)
