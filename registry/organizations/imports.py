@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..core.enums import MASS_ORG_SUBTYPES, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
-from ..core.identity import normalize_credit_code
+from ..core.identity import mask_phone, normalize_credit_code
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
@@ -77,7 +77,6 @@ class OrganizationImport(ImportKind):
         """The export's rows for the organization the row names by credit code, or by
         name and 所在行政区, among those the user may see: its contact phone in full (where
         the user may see it) or masked."""
-        from ..core.identity import mask_phone
         from ..people.privacy import may_see_full_phone_of
 
         if "visible" not in ctx:
@@ -110,8 +109,6 @@ class OrganizationImport(ImportKind):
         return errors.then(lambda: self._checked(data, ctx))
 
     def _checked(self, data: dict, ctx) -> OrganizationRow:
-        from ..core.identity import mask_phone
-
         existing = self._find(data)
         if existing is not None and existing.contact_phone and data["contact_phone"] == mask_phone(existing.contact_phone):
             data["contact_phone"] = existing.contact_phone  # the export's masked number: kept as stored
