@@ -3,13 +3,19 @@
 1. A connection's ``BEGIN IMMEDIATE`` waits for the queue while another transaction of
    the app writes, and goes on the moment it commits; a rollback and a closed
    connection give the queue up too. A thread never queues behind itself.
-2. A record submitted and one confirmed through the app take the write lock once each,
+2. The WAL is copied back into the database (a checkpoint) by every CHECKPOINT_EVERY-th
+   write commit of a process once its writer has left the queue, not by SQLite inside
+   the COMMIT while the other writers wait; readers' commits do not count.
+3. A record submitted and one confirmed through the app take the write lock once each,
    at their first write (what they read before, they read in a reader's transaction):
    the flash and the redirect after the commit read through a reader's transaction.
 """
 from __future__ import annotations
 
+import fcntl
+import itertools
 import re
+import sqlite3
 import threading
 import time
 from contextlib import closing
@@ -101,6 +107,47 @@ def test_readers_do_not_queue(engines):
                 assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 0
         finally:
             database._begin_mode.reset(token)
+
+
+def test_the_wal_is_checkpointed_after_the_writer_left_the_queue(engines, tmp_path, monkeypatch):
+    first, second = engines
+    queue_file = tmp_path / "queue.sqlite3-writers"
+    checkpoints = []  # (the queue was free then, rows in the database file after it)
+    checkpoint = database._checkpoint_here
+
+    def watched(driver):
+        with open(queue_file, "a+b") as other:
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                free = False
+            else:
+                free = True
+                fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+        checkpoint(driver)
+        # the database file itself (its WAL ignored) holds every row committed so far
+        uri = f"{(tmp_path / 'queue.sqlite3').as_uri()}?immutable=1"
+        with closing(sqlite3.connect(uri, uri=True)) as look:
+            checkpoints.append((free, look.execute("SELECT count(*) FROM t").fetchone()[0]))
+
+    monkeypatch.setattr(database, "_checkpoint_here", watched)
+    monkeypatch.setattr(database, "CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(database, "_commits", itertools.count(1))
+    with first.connect() as conn:
+        # SQLite's own checkpoint, inside COMMIT, is off on the app's connections
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    for n in range(7):
+        with (first if n % 2 else second).begin() as conn:
+            conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": n})
+    token = database._begin_mode.set("DEFERRED")
+    try:
+        for _ in range(5):  # a reader's commits are not counted
+            with first.begin() as conn:
+                conn.execute(text("SELECT count(*) FROM t")).scalar()
+    finally:
+        database._begin_mode.reset(token)
+    # the 3rd and 6th write commits checkpointed, with the queue free, copying every row
+    assert checkpoints == [(True, 3), (True, 6)]
 
 
 def test_a_record_filed_and_confirmed_takes_the_write_lock_once_each(login_as, db, world):
