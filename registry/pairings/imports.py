@@ -1,14 +1,24 @@
 """结对关系 from a spreadsheet: each row passes ``services.create_pairing`` (and so
 ``check_pairing``, the rule the form uses). A pairing that already covers the same
-organization, place and kind is refused by that rule, so a re-import adds nothing."""
+organization, place and kind is refused by that rule, so a re-import adds nothing.
+
+In an update a row naming a stored pairing (its unit, place, kind and start date) may
+end it: an end date where there was none, or an earlier one than planned, checked and
+written as the pairing page's 结束结对 (``services.check_ending`` and ``end_pairing``,
+audited the same); text added to its 备注 then becomes the ending's note. A stored
+pairing's other cells cannot change (the page has no edit either: a pairing is ended and
+another registered), and rows the export wrote, left alone, are skipped."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
+
 from ..core.enums import PAIRED_SECTORS, PAIRING_KINDS
 from ..core.parsing import to_date
-from ..core.rules import Collector
+from ..core.rules import Collector, RuleViolation
+from ..core.scope import scoped
 from ..extensions import db
 from ..organizations.imports import organization_label, organization_lookup
 from ..organizations.models import Organization
@@ -19,13 +29,15 @@ from ..transfer.importing import Field, ImportKind, resolve
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from .models import Pairing
-from .services import check_pairing, create_pairing
+from .services import check_ending, check_pairing, create_pairing, end_pairing
 
 
 @dataclass
 class PairingRow:
     organization_id: int
     values: dict
+    existing: Pairing | None = None  # in an update: the stored pairing the row names
+    end_note: str | None = None  # text the row added to the stored 备注, as the ending's note
 
 
 class PairingImport(ImportKind):
@@ -34,7 +46,6 @@ class PairingImport(ImportKind):
     entity = "Pairing"
     permission = "manage_pairings"
     list_endpoint = "pairings.index"
-    supports_update = False
     fields = (
         Field("帮扶主体", "organization", width=30, required=True,
               choices=lambda user: organization_lookup(user).labels(), example="湖南省示例厅",
@@ -53,8 +64,21 @@ class PairingImport(ImportKind):
     derived = (Column("状态", "status", width=8),)
 
     def context(self, user, *, update: bool):
-        return {"user": user, "organizations": organization_lookup(user),
+        return {"user": user, "update": update, "organizations": organization_lookup(user),
                 "places": place_lookup(user, ("county", "village"))}
+
+    def stored_rows(self, values, ctx) -> list[list]:
+        """The export's row of the stored pairing the row names (unit, place, kind and
+        start date), if the user may see it."""
+        try:
+            org_id = ctx["organizations"].resolve(values.get("organization"), "organization")
+            region_code = ctx["places"].resolve(values.get("region_code"), "region_code")
+        except RuleViolation:
+            return []
+        kind = next((code for code, label in PAIRING_KINDS.items() if label == str(values.get("kind") or "").strip()),
+                    None)
+        found = _stored(ctx["user"], org_id, region_code, kind, to_date(values.get("start_date")))
+        return [export_row(found)] if found is not None else []
 
     def check(self, values, ctx) -> PairingRow:
         errors = Collector()
@@ -72,6 +96,9 @@ class PairingImport(ImportKind):
                 "note": str(values["note"]) if values["note"] is not None else None}
 
         def checked() -> PairingRow:
+            stored = _stored(ctx["user"], org_id, region_code, data["kind"], data["start_date"]) if ctx["update"] else None
+            if stored is not None:
+                return _ending(stored, org_id, data, ctx["user"])
             check_pairing(organization=db.session.get(Organization, org_id) if org_id is not None else None,
                           region=db.session.get(Region, region_code) if region_code else None,
                           kind=data["kind"], sector=data["sector"],
@@ -84,10 +111,54 @@ class PairingImport(ImportKind):
     def key(self, clean: PairingRow) -> tuple:
         return (clean.organization_id, clean.values["region_code"], clean.values["kind"], clean.values["start_date"])
 
+    def existing(self, clean: PairingRow, ctx):
+        return clean.existing
+
     def write(self, rows, ctx, user) -> tuple[int, int]:
-        for clean, _ in rows:
-            create_pairing(db.session.get(Organization, clean.organization_id), clean.values, actor=user, commit=False)
-        return len(rows), 0
+        created = ended = 0
+        for clean, stored in rows:
+            if stored is None:
+                create_pairing(db.session.get(Organization, clean.organization_id), clean.values, actor=user,
+                               commit=False)
+                created += 1
+            elif clean.values["end_date"] != stored.end_date:
+                end_pairing(stored, end_date=clean.values["end_date"], note=clean.end_note, version=stored.version,
+                            actor=user, commit=False)
+                ended += 1
+        return created, ended
+
+
+def _stored(user, org_id, region_code, kind, start_date) -> Pairing | None:
+    """The stored pairing of ``org_id`` at ``region_code`` of ``kind`` from ``start_date``
+    (the import's natural key), if ``user`` may see it."""
+    if not (org_id and region_code and kind and start_date):
+        return None
+    return db.session.scalar(scoped(select(Pairing), Pairing, user).where(
+        Pairing.organization_id == org_id, Pairing.region_code == region_code, Pairing.kind == kind,
+        Pairing.start_date == start_date))
+
+
+def _ending(stored: Pairing, org_id: int, data: dict, user) -> PairingRow:
+    """A row of an update naming ``stored``: it may end the pairing (the page's rule),
+    nothing else; text added to the stored 备注 is the ending's note."""
+    row = PairingRow(organization_id=org_id, values=data, existing=stored)
+    ending = data["end_date"] != stored.end_date
+    errors = Collector()
+    if (data["sector"] or None) != (stored.sector or None):
+        errors.add("sector", "已登记的结对关系不能修改帮扶领域；如需调整，请结束该结对后另行登记")
+    note, kept = data["note"] or "", stored.note or ""
+    if note.strip() != kept.strip():
+        added = note[len(kept):].strip() if note.startswith(kept) else note.strip()
+        if not ending:
+            errors.add("note", "已登记的结对关系的备注不能修改；结束结对时可在备注后补充结束说明")
+        elif not added:
+            errors.add("note", "结束结对时备注只能在原备注后补充说明，不能删改原备注")
+        else:
+            row.end_note = added
+    errors.raise_if_any()
+    if ending:
+        check_ending(stored, data["end_date"], user)
+    return row
 
 
 def export_row(p: Pairing) -> list:

@@ -145,13 +145,15 @@ def can_manage_pairing(user, pairing: Pairing) -> bool:
     return user.role in ("admin", "region") and in_jurisdiction(user, pairing.region_code)
 
 
-def end_pairing(pairing: Pairing, *, end_date: date | None, note: str | None, version, actor, commit: bool = True) -> Pairing:
-    """Ending a pairing is an action with its date (and an optional note)."""
+def check_ending(pairing: Pairing, end_date: date | None, actor, version=None) -> None:
+    """Whether ``actor`` may end ``pairing`` on ``end_date`` (the form's 结束结对 and an
+    update import alike); raises one ``RuleViolation``. ``version``: the one the form
+    was shown, checked after who may act (an import reads the pairing as it checks it)."""
     if not can_manage_pairing(actor, pairing):
         raise RuleViolation("只有结对地所在行政区的工作人员可以结束结对")
     if pairing.end_date is not None and pairing.end_date < local_today():
         raise RuleViolation("该结对已于" + date_cn(pairing.end_date) + "结束")
-    if str(version) != str(pairing.version):
+    if version is not None and str(version) != str(pairing.version):
         raise RuleViolation(STALE)
     errors = Collector()
     if end_date is None:
@@ -163,6 +165,11 @@ def end_pairing(pairing: Pairing, *, end_date: date | None, note: str | None, ve
         organization=pairing.organization, region=pairing.region, kind=pairing.kind, sector=pairing.sector,
         start_date=pairing.start_date, end_date=end_date, pairing_id=pairing.id,
     )
+
+
+def end_pairing(pairing: Pairing, *, end_date: date | None, note: str | None, version, actor, commit: bool = True) -> Pairing:
+    """Ending a pairing is an action with its date (and an optional note)."""
+    check_ending(pairing, end_date, actor, version="" if version is None else version)
     before = snapshot(pairing)
     pairing.end_date = end_date
     note = (note or "").strip()
