@@ -3,6 +3,8 @@
 - people import: a 40,000-row .xlsx of new cadres imported end to end by a county's staff
   (read, every row checked by the person rule, written, audited, committed), beside the
   bare parse of the same file by the reader (python-calamine), and their ratio;
+- people update: the same people exported by the county (numbers masked) and imported
+  back as an update, unchanged (no target: every row is looked up and compared);
 - records import: a 40,000-row .xlsx of a unit's support records imported end to end by
   the unit's staff (read, every row checked by the filing rule, written in one Core insert,
   audited, the dashboard summaries updated, committed), beside the bare parse of the same
@@ -138,6 +140,32 @@ def bench_people(path: Path, n: int) -> None:
     print(f"people import   {n:>9,} rows  parse {parse:6.2f} s (cpu {parse_cpu:.2f})  "
           f"import {full:6.2f} s (cpu {full_cpu:.2f})  ratio {full / parse:5.1f}x  (target ≤ 3 s)  {status}, {stored:,} people stored, {len(grid.rows) - 1:,} read",
           flush=True)
+
+
+def bench_people_update(path: Path, n: int) -> None:
+    """The people just imported, exported by the county as the list page exports them
+    (numbers masked) and imported back as an update, unchanged: every row is looked up
+    and compared, nothing written."""
+    from sqlalchemy import select
+
+    from registry.accounts.models import User
+    from registry.extensions import db
+    from registry.people.imports import PersonImport
+    from registry.transfer.importing import run_import
+
+    app = make_app(path)
+    app.config.update(WTF_CSRF_ENABLED=False, REGISTRY_EXPORT_JOB_ROWS=10 * n)  # the export inline, not a job
+    client = app.test_client()
+    client.post("/login", data={"username": "bench_county", "password": "BenchPassw0rd1"})
+    exported = client.get("/people/export.xlsx?masked=1").data
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "bench_county"))
+        t, c = time.perf_counter(), time.process_time()
+        report = run_import(PersonImport(), exported, "people.xlsx", user, update=True)
+        full, full_cpu = time.perf_counter() - t, time.process_time() - c
+    status = "ok" if report.ok and report.unchanged == n else f"FAILED: {report.summary()} {report.errors[:3]}"
+    print(f"people update   {n:>9,} rows  (exported masked, imported back unchanged)  import {full:6.2f} s "
+          f"(cpu {full_cpu:.2f})  {status}, {report.unchanged:,} unchanged", flush=True)
 
 
 def records_file(n: int) -> bytes:
@@ -334,6 +362,7 @@ def main() -> None:
         print(f"setup: schema, divisions, {COUNTY} villages: {time.perf_counter() - t:.1f} s", flush=True)
         if args.people:
             bench_people(path, args.people)
+            bench_people_update(path, args.people)
         if args.import_records:
             bench_records(path, args.import_records)
         if not args.skip_export:

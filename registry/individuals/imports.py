@@ -70,26 +70,33 @@ class IndividualImport(ImportKind):
     def context(self, user, *, update: bool):
         return {"user": user, "regions": _regions(user)}
 
+    prefetch_fields = ("id_number", "name")
+
+    def prefetch(self, rows, ctx) -> None:
+        """The helpers the file names by masked numbers, the user may see, read a batch at
+        a time (a full number is looked up by its blind index as the row is read)."""
+        helpers = _helpers(ctx)
+        helpers.load(helpers.named_in(rows, lambda raw: None), ctx["user"])
+
     def stored_rows(self, values, ctx) -> list[list]:
         """The export's rows for the registered helper the row names (by the full ID
         number, or by the masked one and the name), if the user may see the helper: the
         numbers as the rules show them to the user, and masked."""
-        from ..core.scope import scoped
-        from ..people.privacy import id_cell, one_by_masked_number, shown_id_number, shown_phone
+        from ..people.privacy import id_cell, shown_id_number, shown_phone
 
         raw = id_cell(values.get("id_number"))
         if not raw:
             return []
-        helpers = scoped(select(Person).join(Organization, Organization.id == Person.organization_id), Organization,
-                         ctx["user"]).where(Organization.kind == INDIVIDUAL)
+        helpers = _helpers(ctx)
         if "*" in raw:
-            person = one_by_masked_number(helpers, raw, values.get("name"))
+            person = helpers.get(helpers.by_masked_number(raw, values.get("name")))
         else:
             try:
                 number = normalize_id_number(raw)
             except RuleViolation:
                 return []
-            person = db.session.scalar(helpers.where(Person.id_number_index == crypto.blind_index(number)))
+            person = helpers.get(db.session.scalar(select(Person.id).where(
+                Person.id_number_index == crypto.blind_index(number))))
         if person is None:
             return []
         user = ctx["user"]
@@ -159,6 +166,19 @@ def _registered(number) -> tuple[Person, Organization] | None:
     row = db.session.execute(select(Person, Organization).join(Organization, Organization.id == Person.organization_id)
                              .where(Person.id_number_index == crypto.blind_index(number))).first()
     return (row[0], row[1]) if row is not None else None
+
+
+def _helpers(ctx):
+    """The individual helpers the importing user may see (``privacy.VisiblePeople``), read
+    once for the file."""
+    from ..core.scope import scoped
+    from ..people.privacy import VisiblePeople
+
+    if ctx.get("helpers") is None:
+        ctx["helpers"] = VisiblePeople(
+            scoped(select(Person.id).join(Organization, Organization.id == Person.organization_id), Organization,
+                   ctx["user"]).where(Organization.kind == INDIVIDUAL))
+    return ctx["helpers"]
 
 
 def export_row(person: Person, id_number: str, phone: str) -> list:

@@ -87,27 +87,35 @@ class PersonImport(ImportKind):
         known = services.KnownPeople.load(user)
         return {"user": user, "known": known, "employers": employer_lookup(known), "employer_of": {}}
 
+    prefetch_fields = ("id_number", "name")
+
+    def prefetch(self, rows, ctx) -> None:
+        """The people the file names, the user may see, read a batch at a time."""
+        from ..core.identity import normalize_id_number
+
+        known, visible = ctx["known"], _visible(ctx)
+        visible.load(visible.named_in(rows, lambda raw: known.ids.get(known.index(normalize_id_number(raw)))),
+                     ctx["user"])
+
     def stored_rows(self, values, ctx) -> list[list]:
         """The export's rows for the registered person the row names, if the user may see
         them: by the full ID number, or by the masked one and the name (one person so
         shown); the ID number and phone as the rules show them to the user, and masked."""
         from ..core.identity import normalize_id_number
-        from ..core.scope import scoped
-        from .privacy import id_cell, one_by_masked_number, shown_id_number, shown_phone
+        from .privacy import id_cell, shown_id_number, shown_phone
 
         raw = id_cell(values.get("id_number"))
         if not raw:
             return []
+        visible = _visible(ctx)
         if "*" in raw:
-            person = one_by_masked_number(scoped(select(Person), Person, ctx["user"]), raw, values.get("name"))
+            person = visible.get(visible.by_masked_number(raw, values.get("name")))
         else:
             try:
                 index = ctx["known"].index(normalize_id_number(raw))
             except RuleViolation:
                 return []
-            person_id = ctx["known"].ids.get(index)
-            person = db.session.scalar(scoped(select(Person), Person, ctx["user"]).where(Person.id == person_id)) \
-                if person_id is not None else None
+            person = visible.get(ctx["known"].ids.get(index))
         if person is None:
             return []
         user = ctx["user"]
@@ -259,6 +267,16 @@ if ITEM != ("action", "entity_type", "entity_id", "summary", "region_code", "org
 
 _AFTER = (*PUBLIC, "id_number_masked", "phone_masked")
 _COLUMNS = (*_AFTER, "id_number_encrypted", "id_number_index", "phone_encrypted")
+
+
+def _visible(ctx):
+    """The people the importing user may see (``privacy.VisiblePeople``), read once for the file."""
+    from ..core.scope import scoped
+    from .privacy import VisiblePeople
+
+    if ctx.get("visible") is None:
+        ctx["visible"] = VisiblePeople(scoped(select(Person.id), Person, ctx["user"]))
+    return ctx["visible"]
 
 
 def export_row(person: Person, id_number: str, phone: str, posting: str) -> list:

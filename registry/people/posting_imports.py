@@ -16,11 +16,11 @@ anything else is an error saying so.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..core import crypto
 from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES
@@ -35,6 +35,7 @@ from ..transfer.importing import UPDATE_HINT, Field, ImportKind, resolve
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from .models import Person, Posting
+from .privacy import prime
 from .postings import (
     MAY_POST,
     POSTING_FIELDS,
@@ -67,6 +68,10 @@ class PostingContext:
     update: bool
     people: dict[str, int]  # blind index of the ID number -> id, people the user may see
     places: object
+    # an update's look-ups of the rows the export wrote, read once (``prefetch``, ``stored_rows``)
+    visible: object | None = None  # privacy.VisiblePeople: people by masked number and name
+    postings: dict[tuple[int, date], int] | None = None  # (person, start) -> id, postings the user may see
+    loaded: list = dataclass_field(default_factory=list)  # the postings the file names, read ahead (and held)
 
 
 def blanks(spec: ImportKind, values: dict) -> Collector:
@@ -76,6 +81,23 @@ def blanks(spec: ImportKind, values: dict) -> Collector:
         if f.required and values[f.key] is None:
             errors.add(f.key, f"请填写{f.header}")
     return errors
+
+
+def _visible(ctx: PostingContext):
+    """The people the importing user may see (``privacy.VisiblePeople``), read once for the file."""
+    from .privacy import VisiblePeople
+
+    if ctx.visible is None:
+        ctx.visible = VisiblePeople(scoped(select(Person.id), Person, ctx.user))
+    return ctx.visible
+
+
+def _postings(ctx: PostingContext) -> dict:
+    """The postings the importing user may see, by person and start date, read once for the file."""
+    if ctx.postings is None:
+        ctx.postings = {(person, begun): posting_id for posting_id, person, begun in db.session.execute(
+            scoped(select(Posting.id, Posting.person_id, Posting.start_date), Posting, ctx.user))}
+    return ctx.postings
 
 
 def find_person(text, people: dict[str, int], field: str = "id_number") -> int:
@@ -122,25 +144,40 @@ class PostingImport(ImportKind):
         people = dict(db.session.execute(scoped(select(Person.id_number_index, Person.id), Person, user)).all())
         return PostingContext(user=user, update=update, people=people, places=place_lookup(user, PLACE_LEVELS))
 
+    prefetch_fields = ("id_number", "name", "start_date")
+
+    def prefetch(self, rows, ctx: PostingContext) -> None:
+        """The postings the file names (person and start date), the user may see, read a
+        batch at a time with their people."""
+        people = _visible(ctx).named_in(rows, lambda raw: find_person(raw, ctx.people))
+        postings = _postings(ctx)
+        wanted = sorted({postings[key] for key in zip(people, (to_date(row.get("start_date")) for row in rows))
+                         if key in postings})
+        for start in range(0, len(wanted), 900):
+            found = db.session.scalars(select(Posting).where(Posting.id.in_(wanted[start:start + 900]))
+                                       .options(joinedload(Posting.person))).all()
+            prime((p.person for p in found), ctx.user)
+            ctx.loaded.extend(found)
+
     def stored_rows(self, values, ctx: PostingContext) -> list[list]:
         """The export's rows for the registered posting the row names (the person by the
         full ID number, or by the masked one and the name; the start date), if the user may
         see it: the ID number as the rules show it to the user, and masked."""
-        from .privacy import id_cell, one_by_masked_number, shown_id_number
+        from .privacy import id_cell, shown_id_number
 
         raw = id_cell(values.get("id_number"))
         start = to_date(values.get("start_date"))
         if not raw or start is None:
             return []
         if "*" in raw:
-            person_id = one_by_masked_number(scoped(select(Person.id), Person, ctx.user), raw, values.get("name"))
+            person_id = _visible(ctx).by_masked_number(raw, values.get("name"))
         else:
             try:
                 person_id = find_person(raw, ctx.people)
             except RuleViolation:
                 return []
-        posting = db.session.scalar(scoped(select(Posting), Posting, ctx.user).where(
-            Posting.person_id == person_id, Posting.start_date == start)) if person_id is not None else None
+        posting_id = _postings(ctx).get((person_id, start))
+        posting = db.session.get(Posting, posting_id) if posting_id is not None else None
         if posting is None:
             return []
         return [export_row(posting, shown_id_number(posting.person, ctx.user)),

@@ -228,13 +228,61 @@ def id_cell(value) -> str:
     return unicodedata.normalize("NFKC", str(value or "")).strip().upper()
 
 
-def one_by_masked_number(stmt: Select, masked: str, name) -> object | None:
-    """The one row of ``stmt`` (a select of people, or of a column of theirs, the scope
-    applied) whose number the registry shows as ``masked`` and whose name is ``name``:
-    what an exported row names when its number was masked (None if nobody, or several)."""
-    found = db.session.scalars(stmt.where(Person.id_number_masked == masked,
-                                          Person.name == str(name or "").strip()).limit(2)).all()
-    return found[0] if len(found) == 1 else None
+class VisiblePeople:
+    """The people a select (``stmt``: of ``Person.id``, the scope applied) holds, read once
+    for an update import by id, masked number and name: a row that names a person by the
+    number the registry shows as masked (what an exported row holds) is then a look-up, not
+    a query (a 40,000-row update made one each: 20 s where a new import takes 2)."""
+
+    def __init__(self, stmt: Select) -> None:
+        self.ids: set[int] = set()
+        self.named: dict[tuple[str, str], list[int]] = {}
+        self.loaded: dict[int, Person] = {}  # read ahead by ``load`` (and held: the session's map is weak)
+        for person_id, masked, name in db.session.execute(
+                stmt.with_only_columns(Person.id, Person.id_number_masked, Person.name)):
+            self.ids.add(person_id)
+            self.named.setdefault((masked, name), []).append(person_id)
+
+    def by_masked_number(self, masked: str, name) -> int | None:
+        """The one person shown as ``masked`` whose name is ``name`` (None if nobody, or several)."""
+        found = self.named.get((masked, str(name or "").strip()), ())
+        return found[0] if len(found) == 1 else None
+
+    def get(self, person_id: int | None):
+        """The ``Person`` of ``person_id`` if the select holds it."""
+        if person_id not in self.ids:
+            return None
+        return self.loaded.get(person_id) or db.session.get(Person, person_id)
+
+    def load(self, person_ids, user, batch: int = 900) -> None:
+        """Read the ``Person`` of each of ``person_ids`` the select holds, a batch at a time,
+        with the rule on their numbers decided for ``user`` (``prime``), so that ``get``
+        finds them loaded."""
+        wanted = sorted({i for i in person_ids if i in self.ids and i not in self.loaded})
+        for start in range(0, len(wanted), batch):
+            people = db.session.scalars(select(Person).where(Person.id.in_(wanted[start:start + batch]))).all()
+            prime(people, user)
+            self.loaded.update((person.id, person) for person in people)
+
+    def named_in(self, rows: list[dict], find) -> list[int | None]:
+        """The id of the person each of ``rows`` names by its ID number (None if none):
+        masked, with its name; in full, as ``find(number)`` finds it (which may raise
+        ``RuleViolation`` for a number that is not one)."""
+        from ..core.rules import RuleViolation
+
+        found: list[int | None] = []
+        for row in rows:
+            raw = id_cell(row.get("id_number"))
+            person_id = None
+            if "*" in raw:
+                person_id = self.by_masked_number(raw, row.get("name"))
+            elif raw:
+                try:
+                    person_id = find(raw)
+                except RuleViolation:
+                    pass
+            found.append(person_id)
+        return found
 
 
 def shown_phone(person, user=None) -> str:

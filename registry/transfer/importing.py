@@ -240,6 +240,13 @@ class ImportKind:
         them in every field changes nothing and is not checked (``unchanged_row``)."""
         return []
 
+    prefetch_fields: tuple[str, ...] = ()  # the cells ``prefetch`` reads
+
+    def prefetch(self, rows: list[dict[str, Any]], ctx) -> None:
+        """In an update, before the rows are looked at: each row's ``prefetch_fields``
+        cells (text stripped), so that the objects the rows name can be read in a few
+        queries for ``stored_rows`` and ``check`` instead of one a row."""
+
     # -- header matching -----------------------------------------------------------------
     def header_names(self) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -449,6 +456,10 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
     chosen: dict[tuple, tuple[Any, dict | None]] = {}
     coded = [(f.key, f.codes) for f in spec.coded]
     place = {key: n for n, key in enumerate(f.key for f in spec.fields)}
+    if update and spec.prefetch_fields:
+        named = [(key, report.columns[key]) for key in spec.prefetch_fields if key in report.columns]
+        spec.prefetch([{key: clean_cell(cells[col]) if col < len(cells) else None for key, col in named}
+                       for cells in body], ctx)
     for offset, cells in enumerate(body):
         number = report.header_row + offset + 1
         first = cells[0] if cells else None
