@@ -128,3 +128,25 @@ def test_the_staging_table_is_dropped_when_the_connection_goes_back_to_the_pool(
     finally:
         token.var.reset(token)
         engine.dispose()
+
+
+def test_a_bulk_commit_does_not_also_checkpoint_in_line(db, monkeypatch):
+    """Every CHECKPOINT_EVERY-th write commit checkpoints after leaving the writers' queue,
+    but not a bulk write's, whose checkpoint runs on a thread of its own."""
+    from registry.core import database
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's WAL")
+    ran = []
+    monkeypatch.setattr(database, "_checkpoint_here", ran.append)
+    monkeypatch.setattr(database, "CHECKPOINT_EVERY", 1)
+    with inserting_many(Region.__table__, ("code", "name", "level"), _villages(5, "439901003"), FIXED):
+        pass
+    commit_checkpointing_later(db.session)
+    for thread in threading.enumerate():
+        if thread.name == "wal-checkpoint":
+            thread.join()
+    assert ran == []
+    db.session.execute(Region.__table__.update().where(Region.code == "439901003001").values(name="批量改名村"))
+    db.session.commit()
+    assert len(ran) == 1

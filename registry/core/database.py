@@ -181,8 +181,8 @@ _QUEUE_FILE = "registry_write_queue"
 # inside the COMMIT that takes the WAL past ``wal_autocheckpoint`` pages, after the write
 # lock is released but before COMMIT returns, so before its writer leaves the queue: every
 # other writer waited for the copy and the disk. The writes bench (4 workers) made 248-287
-# writes/s with the database on a disk, 300 on tmpfs and 305 without those checkpoints.
-# So the connections that queue turn the automatic checkpoint off, and every
+# writes/s with the database on a disk, 300 on tmpfs and 305 without those checkpoints;
+# 337-352 with the checkpoints run as below. So the connections that queue turn the automatic checkpoint off, and every
 # CHECKPOINT_EVERY-th write commit of a process runs the same checkpoint (PASSIVE, as
 # SQLite's own: it waits for no reader or writer, and what it cannot copy now the next one
 # copies) once its writer has left the queue. A bulk write's commit checkpoints on a thread
@@ -219,7 +219,9 @@ def _queue_writers(engine: Engine, path: str) -> None:
             commit(dbapi_connection)
         finally:
             wrote = _WriteQueue.leave(_driver(dbapi_connection))
-        if wrote and next(_commits) % CHECKPOINT_EVERY == 0:
+        # (a bulk write's commit leaves its checkpoint to a thread: commit_checkpointing_later)
+        if wrote and _AUTOCHECKPOINT not in getattr(dbapi_connection, "info", {}) \
+                and next(_commits) % CHECKPOINT_EVERY == 0:
             _checkpoint_here(_driver(dbapi_connection))
 
     def do_rollback(dbapi_connection):
