@@ -57,8 +57,10 @@ class PairingImport(ImportKind):
         Field("帮扶领域", "sector", width=12, codes=PAIRED_SECTORS, note="对口帮扶必填，其他类型留空"),
         Field("开始日期", "start_date", "date", 12, required=True, example=date(2026, 1, 1),
               note="如 2026-01-01、2026/1/1 或 2026年1月1日"),
-        Field("结束日期", "end_date", "date", 12, note="不填表示长期"),
-        Field("备注", "note", width=30, note="最多2000字"),
+        Field("结束日期", "end_date", "date", 12,
+              note="不填表示长期；勾选“更新已有数据”导入时，给已登记的结对填上结束日期即结束该结对（不能晚于今天）"),
+        Field("备注", "note", width=30,
+              note="最多2000字；结束已登记的结对时，在原备注后补充的文字作为结束说明，原备注不能删改"),
     )
 
     derived = (Column("状态", "status", width=8),)
