@@ -82,21 +82,11 @@ class IndividualImport(ImportKind):
         """The export's rows for the registered helper the row names (by the full ID
         number, or by the masked one and the name), if the user may see the helper: the
         numbers as the rules show them to the user, and masked."""
-        from ..people.privacy import id_cell, shown_id_number, shown_phone
+        from ..people.privacy import shown_id_number, shown_phone
 
-        raw = id_cell(values.get("id_number"))
-        if not raw:
-            return []
         helpers = _helpers(ctx)
-        if "*" in raw:
-            person = helpers.get(helpers.by_masked_number(raw, values.get("name")))
-        else:
-            try:
-                number = normalize_id_number(raw)
-            except RuleViolation:
-                return []
-            person = helpers.get(db.session.scalar(select(Person.id).where(
-                Person.id_number_index == crypto.blind_index(number))))
+        person = helpers.get(helpers.named(values, lambda raw: db.session.scalar(select(Person.id).where(
+            Person.id_number_index == crypto.blind_index(normalize_id_number(raw))))))
         if person is None:
             return []
         user = ctx["user"]

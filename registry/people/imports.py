@@ -91,31 +91,17 @@ class PersonImport(ImportKind):
 
     def prefetch(self, rows, ctx) -> None:
         """The people the file names, the user may see, read a batch at a time."""
-        from ..core.identity import normalize_id_number
-
-        known, visible = ctx["known"], _visible(ctx)
-        visible.load(visible.named_in(rows, lambda raw: known.ids.get(known.index(normalize_id_number(raw)))),
-                     ctx["user"])
+        visible = _visible(ctx)
+        visible.load(visible.named_in(rows, _find(ctx)), ctx["user"])
 
     def stored_rows(self, values, ctx) -> list[list]:
         """The export's rows for the registered person the row names, if the user may see
         them: by the full ID number, or by the masked one and the name (one person so
         shown); the ID number and phone as the rules show them to the user, and masked."""
-        from ..core.identity import normalize_id_number
-        from .privacy import id_cell, shown_id_number, shown_phone
+        from .privacy import shown_id_number, shown_phone
 
-        raw = id_cell(values.get("id_number"))
-        if not raw:
-            return []
         visible = _visible(ctx)
-        if "*" in raw:
-            person = visible.get(visible.by_masked_number(raw, values.get("name")))
-        else:
-            try:
-                index = ctx["known"].index(normalize_id_number(raw))
-            except RuleViolation:
-                return []
-            person = visible.get(ctx["known"].ids.get(index))
+        person = visible.get(visible.named(values, _find(ctx)))
         if person is None:
             return []
         user = ctx["user"]
@@ -277,6 +263,14 @@ def _visible(ctx):
     if ctx.get("visible") is None:
         ctx["visible"] = VisiblePeople(scoped(select(Person.id), Person, ctx["user"]))
     return ctx["visible"]
+
+
+def _find(ctx):
+    """A full ID number -> the id of the registered person who has it (None if nobody)."""
+    from ..core.identity import normalize_id_number
+
+    known = ctx["known"]
+    return lambda raw: known.ids.get(known.index(normalize_id_number(raw)))
 
 
 def export_row(person: Person, id_number: str, phone: str, posting: str) -> list:

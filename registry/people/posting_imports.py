@@ -163,19 +163,12 @@ class PostingImport(ImportKind):
         """The export's rows for the registered posting the row names (the person by the
         full ID number, or by the masked one and the name; the start date), if the user may
         see it: the ID number as the rules show it to the user, and masked."""
-        from .privacy import id_cell, shown_id_number
+        from .privacy import shown_id_number
 
-        raw = id_cell(values.get("id_number"))
         start = to_date(values.get("start_date"))
-        if not raw or start is None:
+        if start is None:
             return []
-        if "*" in raw:
-            person_id = _visible(ctx).by_masked_number(raw, values.get("name"))
-        else:
-            try:
-                person_id = find_person(raw, ctx.people)
-            except RuleViolation:
-                return []
+        person_id = _visible(ctx).named(values, lambda raw: find_person(raw, ctx.people))
         posting_id = _postings(ctx).get((person_id, start))
         posting = db.session.get(Posting, posting_id) if posting_id is not None else None
         if posting is None:

@@ -236,16 +236,16 @@ class VisiblePeople:
 
     def __init__(self, stmt: Select) -> None:
         self.ids: set[int] = set()
-        self.named: dict[tuple[str, str], list[int]] = {}
+        self.shown: dict[tuple[str, str], list[int]] = {}  # (masked number, name) -> ids
         self.loaded: dict[int, Person] = {}  # read ahead by ``load`` (and held: the session's map is weak)
         for person_id, masked, name in db.session.execute(
                 stmt.with_only_columns(Person.id, Person.id_number_masked, Person.name)):
             self.ids.add(person_id)
-            self.named.setdefault((masked, name), []).append(person_id)
+            self.shown.setdefault((masked, name), []).append(person_id)
 
     def by_masked_number(self, masked: str, name) -> int | None:
         """The one person shown as ``masked`` whose name is ``name`` (None if nobody, or several)."""
-        found = self.named.get((masked, str(name or "").strip()), ())
+        found = self.shown.get((masked, str(name or "").strip()), ())
         return found[0] if len(found) == 1 else None
 
     def get(self, person_id: int | None):
@@ -264,25 +264,23 @@ class VisiblePeople:
             prime(people, user)
             self.loaded.update((person.id, person) for person in people)
 
-    def named_in(self, rows: list[dict], find) -> list[int | None]:
-        """The id of the person each of ``rows`` names by its ID number (None if none):
+    def named(self, row: dict, find) -> int | None:
+        """The id of the person a file's ``row`` names by its ID number (None if none):
         masked, with its name; in full, as ``find(number)`` finds it (which may raise
         ``RuleViolation`` for a number that is not one)."""
         from ..core.rules import RuleViolation
 
-        found: list[int | None] = []
-        for row in rows:
-            raw = id_cell(row.get("id_number"))
-            person_id = None
-            if "*" in raw:
-                person_id = self.by_masked_number(raw, row.get("name"))
-            elif raw:
-                try:
-                    person_id = find(raw)
-                except RuleViolation:
-                    pass
-            found.append(person_id)
-        return found
+        raw = id_cell(row.get("id_number"))
+        if "*" in raw:
+            return self.by_masked_number(raw, row.get("name"))
+        try:
+            return find(raw) if raw else None
+        except RuleViolation:
+            return None
+
+    def named_in(self, rows: list[dict], find) -> list[int | None]:
+        """``named`` for each of ``rows``."""
+        return [self.named(row, find) for row in rows]
 
 
 def shown_phone(person, user=None) -> str:
