@@ -25,7 +25,7 @@ from ..organizations.models import Organization
 from ..organizations.services import in_jurisdiction
 from ..regions.imports import place_lookup
 from ..regions.models import Region
-from ..transfer.importing import Field, ImportKind, resolve
+from ..transfer.importing import Field, ImportKind, choose, resolve
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from .models import Pairing
@@ -75,10 +75,9 @@ class PairingImport(ImportKind):
         try:
             org_id = ctx["organizations"].resolve(values.get("organization"), "organization")
             region_code = ctx["places"].resolve(values.get("region_code"), "region_code")
+            kind = choose(values.get("kind"), PAIRING_KINDS, "kind")  # as the row's check reads the cell
         except RuleViolation:
             return []
-        kind = next((code for code, label in PAIRING_KINDS.items() if label == str(values.get("kind") or "").strip()),
-                    None)
         found = _stored(ctx["user"], org_id, region_code, kind, to_date(values.get("start_date")))
         return [export_row(found)] if found is not None else []
 
