@@ -98,7 +98,8 @@ def test_a_bulk_commit_runs_with_the_large_page_cache_then_gives_the_connection_
 
 def test_the_staging_table_is_dropped_when_the_connection_goes_back_to_the_pool(tmp_path):
     """The staged rows are not dropped inside the import (0.03-0.1 s a table at 40,000
-    rows) but when its connection is checked in; a rollback takes the table with it."""
+    rows) but when its connection is checked in; a rollback takes the table with it. They
+    are kept in an in-memory database of their own, not in the connection's temporary one."""
     from sqlalchemy import column, create_engine, table as table_clause, text
 
     from registry.core import database
@@ -106,6 +107,7 @@ def test_the_staging_table_is_dropped_when_the_connection_goes_back_to_the_pool(
     engine = create_engine(f"sqlite:///{tmp_path / 'staging.sqlite3'}")
     database.configure_engine(engine)
     token = database.set_begin_mode("IMMEDIATE")
+    staged = f"SELECT name FROM {database.STAGE}.sqlite_master WHERE type = 'table'"
     temp_tables = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
     try:
         with engine.begin() as conn:
@@ -116,14 +118,15 @@ def test_the_staging_table_is_dropped_when_the_connection_goes_back_to_the_pool(
             with conn.begin():
                 database.staged_insert(conn, table, ("v",), [(n,) for n in range(100)], {"w": "x"})
             assert conn.execute(text("SELECT count(*), min(w) FROM t")).one() == (100, "x")
-            assert [r[0] for r in driver.execute(temp_tables)] == ["bulk_staging_t"]  # kept while in use
+            assert [r[0] for r in driver.execute(staged)] == ["bulk_staging_t"]  # kept while in use
+            assert driver.execute(temp_tables).fetchall() == []
         with engine.connect() as conn:  # the same pooled connection, checked in and out again
             assert conn.connection.driver_connection is driver
-            assert driver.execute(temp_tables).fetchall() == []
+            assert driver.execute(staged).fetchall() == []
             with conn.begin() as trans:
                 database.staged_insert(conn, table, ("v",), [(1,)], {"w": "y"})
                 trans.rollback()
-            assert driver.execute(temp_tables).fetchall() == []
+            assert driver.execute(staged).fetchall() == []
             assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 100
     finally:
         token.var.reset(token)

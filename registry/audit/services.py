@@ -342,7 +342,10 @@ def link_and_write(session, queued: list[Queued]) -> None:
                                        for shared, rows in linked for row in rows])
     else:
         for shared, rows in linked:
-            _insert_events(conn, shared, rows)
+            if len(rows) <= _FEW:  # a few beside a bulk batch (an import's own event): no staging
+                conn.execute(_event_insert(), [{**shared, **dict(zip(_EVENT_COLUMNS, row))} for row in rows])
+            else:
+                _insert_events(conn, shared, rows)
     anchor.extend(session, before, {chain: heads[chain] for chain in chains})
 
 
