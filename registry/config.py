@@ -151,9 +151,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     # this registry issue about 700 different ones, so the cache kept evicting and
     # recompiling (a statement with joined loads costs ~10 ms to compile). A compiled
     # statement is a few kB: 3000 of them cost a few MB a worker.
+    # (A server's pooled connections are checked when they have sat idle, not at every
+    # checkout: ``core.database._ping_when_idle``.)
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"query_cache_size": 3000}
-    if not url.startswith("sqlite"):
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] = True
     if url.startswith("postgresql"):
         # no JIT compilation: PostgreSQL compiles a statement whose estimated cost passes
         # jit_above_cost (100,000), which a page's count over a province's rows does, and
