@@ -240,7 +240,7 @@ def _areas_answer(region: Region, filters: Filters, today: date) -> bool:
 def _area_stmts(n: int):
     a = AreaSummary
     fresh = fresh_clause(bindparam("year"), bindparam("settings"), bindparam("today"))
-    in_range = a.area.between(bindparam("lo"), bindparam("hi"))
+    in_range = Region.within_bounds(a.area)
     prefix = func.substr(a.area, 1, n)
     sums = select(prefix, *(func.sum(getattr(a, name)) for name in AREA_FIGURES)).where(in_range, fresh).group_by(prefix)
     return sums, select(a.area).where(in_range, ~fresh)
@@ -290,9 +290,9 @@ def _cut_stmts(n: int):
     own = and_(c.cut == bindparam("cut"), c.value == bindparam("value"))
     prefix = func.substr(c.area, 1, n)
     sums = (select(prefix, *(func.sum(getattr(c, name)) for name in AREA_FIGURES))
-            .where(own, c.area.between(bindparam("lo"), bindparam("hi")), fresh).group_by(prefix))
+            .where(own, Region.within_bounds(c.area), fresh).group_by(prefix))
     # the areas without a fresh row of the cut: every area with a row is expected to have one
-    stale = select(a.area).where(a.area.between(bindparam("lo"), bindparam("hi")),
+    stale = select(a.area).where(Region.within_bounds(a.area),
                                  ~select(c.area).where(own, c.area == a.area, fresh).exists())
     return sums, stale
 
@@ -321,14 +321,14 @@ _YEARLESS = tuple(name for name in AREA_FIGURES if name not in ("trained_people"
 def _year_stmts(n: int):
     a, y = AreaSummary, AreaYear
     fresh = fresh_clause(bindparam("this_year"), bindparam("settings"), bindparam("today"))
-    in_range = a.area.between(bindparam("lo"), bindparam("hi"))
+    in_range = Region.within_bounds(a.area)
     prefix = func.substr(a.area, 1, n)
     base = select(prefix, *(func.sum(getattr(a, name)) for name in _YEARLESS)).where(in_range, fresh).group_by(prefix)
     q = func.substr(y.area, 1, n)
     year = (select(q, func.sum(y.trained_people), func.sum(y.months_under_min))
             .join(a, a.area == y.area)
             .where(y.year == bindparam("year"), y.settings == bindparam("settings"),
-                   y.area.between(bindparam("lo"), bindparam("hi")), fresh)
+                   Region.within_bounds(y.area), fresh)
             .group_by(q))
     return base, year, select(a.area).where(in_range, ~fresh)
 
@@ -437,7 +437,7 @@ def _support_stmts(child_level: str | None, shape):
             select(c.region_code, c.status, func.sum(c.record_count), func.sum(c.amount), func.sum(c.amount_attracted),
                    func.sum(c.amount_in_kind))
             .where(c.level == child_level, c.year == filters.year, c.cut == one[0][0], c.value == one[0][1],
-                   c.region_code.between(bindparam("lo"), bindparam("hi")), _counted(c.status))
+                   Region.within_bounds(c.region_code), _counted(c.status))
             .group_by(c.region_code, c.status)
         )
     elif child_level and child_level != "village":
@@ -446,7 +446,7 @@ def _support_stmts(child_level: str | None, shape):
                    func.sum(r.amount_in_kind))
             # the month a literal, so the partial indexes of the year's cells (month = 0) apply
             .where(r.level == child_level, r.year == filters.year, r.month == literal_column(str(YEAR_TOTAL)),
-                   r.region_code.between(bindparam("lo"), bindparam("hi")), _counted(r.status))
+                   Region.within_bounds(r.region_code), _counted(r.status))
             .group_by(r.region_code, r.status),
             cols,
         )
@@ -458,7 +458,7 @@ def _support_stmts(child_level: str | None, shape):
                    func.sum(s.amount_in_kind))
             .join(Region, Region.code == s.village_code)
             .join(Organization, Organization.id == s.organization_id)
-            .where(s.village_code.between(bindparam("lo"), bindparam("hi")),
+            .where(Region.within_bounds(s.village_code),
                    s.record_date.between(bindparam("year_lo"), bindparam("year_hi")), _counted(s.status))
             .group_by(s.village_code, s.status),
             {"category": s.category, "org_kind": Organization.kind, "is_key": Region.is_key, "is_poor": Region.is_poor,
@@ -499,7 +499,7 @@ def _veteran_support_stmts(child_level: str | None, apply_filters):
             stmt.join(Region, Region.code == s.village_code).join(Organization, Organization.id == s.organization_id)
             .where(s.organization_id.in_(veteran_helpers()),
                    s.record_date.between(bindparam("year_lo"), bindparam("year_hi")),
-                   s.village_code.between(bindparam("lo"), bindparam("hi"))),
+                   Region.within_bounds(s.village_code)),
             cols,
         )
 
@@ -601,7 +601,7 @@ def _day_stmts(shape):
     d = DayCount
     sums = (select(d.region_code, func.sum(d.count))
             .where(d.kind == bindparam("kind"), d.level == bindparam("level"),
-                   d.region_code.between(bindparam("lo"), bindparam("hi")),
+                   Region.within_bounds(d.region_code),
                    d.day.between(bindparam("first"), bindparam("last")))
             .group_by(d.region_code))
     prefix = func.substr(s.village_code, 1, bindparam("n"))
@@ -685,7 +685,7 @@ def _overdue_stmt(n: int, shape):
         select(prefix, func.count())
         # a literal status, so SQLite can use the partial index ix_support_record_pending
         .where(s.status == literal_column("'submitted'"), s.submitted_at < bindparam("cutoff"),
-               s.village_code.between(bindparam("lo"), bindparam("hi")))
+               Region.within_bounds(s.village_code))
         .group_by(prefix)
     )
     return record_filters(stmt, s, Filters.parametric(shape))
@@ -701,7 +701,7 @@ def _overdue(lo, hi, filters, n, add, days) -> None:
 def _ending_soon_stmt(n: int, shape):
     prefix = func.substr(Posting.region_code, 1, n)
     stmt = (select(prefix, func.count())
-            .where(Posting.is_active, Posting.region_code.between(bindparam("lo"), bindparam("hi")),
+            .where(Posting.is_active, Region.within_bounds(Posting.region_code),
                    Posting.planned_end.between(bindparam("today"), bindparam("soon")))
             .group_by(prefix))
     return posting_filters(stmt, Filters.parametric(shape))

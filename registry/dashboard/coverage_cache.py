@@ -34,6 +34,7 @@ from flask import current_app
 from sqlalchemy import bindparam, func, literal_column, select
 
 from ..core.timeutil import local_today, utcnow
+from ..regions.models import Region
 from .figures import area_settings
 from .models import ANY, AreaChange
 
@@ -51,7 +52,7 @@ class Entry:
 @cache
 def _marker_stmt():
     a = AreaChange
-    in_range = select(func.coalesce(func.sum(a.version), 0)).where(a.area.between(bindparam("lo"), bindparam("hi")))
+    in_range = select(func.coalesce(func.sum(a.version), 0)).where(Region.within_bounds(a.area))
     everywhere = select(func.coalesce(func.max(a.version), 0)).where(a.area == ANY)
     return select(in_range.scalar_subquery(), everywhere.scalar_subquery())
 

@@ -89,7 +89,7 @@ def _count_statements():
     sums = (select(g.kind, func.sum(g.count))
             .where(g.kind.in_(bindparam("kinds", expanding=True)), *here, g.day <= bindparam("day", type_=g.day.type))
             .group_by(g.kind))
-    areas = select(func.count()).select_from(AreaSummary).where(AreaSummary.area.between(bindparam("lo"), bindparam("hi")))
+    areas = select(func.count()).select_from(AreaSummary).where(Region.within_bounds(AreaSummary.area))
     other = select(g.kind).where(g.kind.between(STAMP + ":", STAMP + ";"), g.kind != bindparam("current"), *here,
                                  g.count != 0).limit(1)
     return sums, areas, other
