@@ -87,3 +87,25 @@ def test_sqlite_runs_in_wal_with_immediate_writes(app, db):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_the_breadcrumbs_name_only_the_ancestors_in_the_users_scope(db, make_user, login_as):
+    """A village page's crumbs: a county user's start at the county, the province's at the
+    province; no link leads to a division outside the user's scope."""
+    import re
+
+    from tests.factories import COUNTY, PROVINCE, make_village
+
+    village = make_village(COUNTY, 1)
+    township = db.session.get(Region, village.parent_code)
+    county = login_as(make_user("region", region_code=COUNTY))
+    province = login_as(make_user("region", region_code=PROVINCE))
+
+    def crumbs(session) -> list[str]:
+        page = session.get(f"/regions/{village.code}")
+        assert page.status_code == 200
+        nav = re.search(r'<nav class="crumbs".*?</nav>', page.get_data(as_text=True), re.S).group()
+        return re.findall(r'href="/regions/(\d{12})"', nav)
+
+    assert crumbs(county) == [COUNTY, township.code]
+    assert crumbs(province) == [PROVINCE, "433100000000", COUNTY, township.code]

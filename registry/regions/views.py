@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..core.access import login_only
 from ..core.permissions import require
-from ..core.scope import get_in_scope_or_404, in_scope, scoped
+from ..core.scope import get_in_scope_or_404, scoped
 from ..extensions import db
 from ..transfer.exporting import count_rows, describe_filters, send_export
 from ..transfer.exports import export_job
@@ -24,9 +24,10 @@ def detail(code: str):
     if not (len(code) == 12 and code.isdigit()):
         abort(404)
     region = get_in_scope_or_404(Region, code)
-    # Breadcrumbs: only the ancestors the user may see (a county user starts at the county).
-    ancestors = [a for a in db.session.scalars(select(Region).where(Region.code.in_(region.ancestor_codes())).order_by(Region.code))
-                 if in_scope(Region, a.code)]
+    # Breadcrumbs: only the ancestors the user may see (a county user starts at the county),
+    # in one query (a look-up per ancestor cost four more round trips on PostgreSQL)
+    ancestors = db.session.scalars(scoped(select(Region).where(Region.code.in_(region.ancestor_codes())), Region,
+                                          current_user).order_by(Region.code)).all()
     extra = sections.for_region(region, current_user)
     if region.level == "village":
         return render_template("regions/village.html", region=region, ancestors=ancestors, sections=extra)
