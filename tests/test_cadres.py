@@ -385,3 +385,16 @@ def test_a_cadres_own_grade_opens_and_links_nowhere_closed_to_them(world, cadre,
     assert page.status_code == 200 and "称职" in page.get_data(as_text=True)
     body = page.get_data(as_text=True)
     assert 'href="/assessment/?' not in body and 'href="/assessment/"' not in body  # the list is closed to them
+
+
+def test_a_cadres_home_lists_their_grades(world, cadre, login_as):
+    """The home's 考核 card: each of the cadre's grades by year, linked to its page (the
+    grades alone are loaded: ``cadre_home``)."""
+    from registry.assessment.services import GradeData, assess_posting
+
+    year = local_today().year - 1
+    grade = assess_posting(world.posting, GradeData(year, "称职"), world.users["county"])
+    db.session.commit()
+    body = login_as(cadre).get("/").get_data(as_text=True)
+    card = body[body.index('id="cadre-assessment"'):]
+    assert f'<a href="/assessment/{grade.id}">{year}年度：称职</a>' in card

@@ -415,9 +415,11 @@ def ungraded_organizations(user, year: int) -> Select:
     return stmt.order_by(*order_by(UNGRADED_ORGANIZATION_ORDER))
 
 
-def person_assessments(user, person_id: int, *, except_year: int | None = None) -> list[Assessment]:
-    """A person's grades that ``user`` may see (leaving out ``except_year``), latest year first."""
-    stmt = scoped(select(Assessment), Assessment, user).where(Assessment.person_id == person_id)
+def person_assessments(user, person_id: int, *, except_year: int | None = None, options=()) -> list[Assessment]:
+    """A person's grades that ``user`` may see (leaving out ``except_year``), latest year
+    first. ``options``: loader options (a page that shows only the grades loads nothing
+    else with them)."""
+    stmt = scoped(select(Assessment), Assessment, user).where(Assessment.person_id == person_id).options(*options)
     if except_year is not None:
         stmt = stmt.where(Assessment.year != except_year)
     return every(stmt.order_by(Assessment.year.desc()))

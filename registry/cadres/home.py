@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import raiseload
 
 from ..assessment.models import Assessment
 from ..assessment.services import person_assessments
@@ -73,4 +74,6 @@ def cadre_home(user, today: date | None = None) -> CadreHome:
     check = checks.posting_training_checks([active], today=today).get(active.id) if active else None
     return CadreHome(person=person, posting=active, village_posting=village, months=months, postings=postings,
                      attendances=person_attendances(user, user.person_id)[:5], training_check=check,
-                     assessments=person_assessments(user, user.person_id), care=_care_status(user, today))
+                     # the grades alone (year and grade): not their postings, people and units
+                     assessments=person_assessments(user, user.person_id, options=(raiseload("*"),)),
+                     care=_care_status(user, today))
