@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import MAXYEAR, MINYEAR, date, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Integer, Select, func, literal, or_, select
 from sqlalchemy.orm import lazyload
 
 from ..audit.services import record, record_many, snapshot
@@ -357,6 +357,10 @@ def ending_soon(user, limit: int = 8) -> tuple[int, list[Posting]]:
     # unit and village: PostgreSQL cannot put the limit below the eager outer joins and
     # would join every posting in scope (a province's thousands) to sort them
     order = (Posting.planned_end, Posting.id)
-    first = stmt.with_only_columns(Posting.id).order_by(*order).limit(limit)
+    # the limit written into the text: PostgreSQL plans a prepared statement once for any
+    # parameters only when that plan is no worse than planning it anew, and for any limit
+    # it would join thousands of postings; with the limit known it keeps that one plan
+    # (planning this seven-table join took 2 ms of the 2.5 ms the statement cost)
+    first = stmt.with_only_columns(Posting.id).order_by(*order).limit(literal(int(limit), Integer, literal_execute=True))
     rows = db.session.scalars(select(Posting).where(Posting.id.in_(first)).order_by(*order)).all()
     return total, rows
