@@ -139,6 +139,44 @@ def time_pages(app, found: dict, runs: int, log=print) -> dict[str, tuple[float,
     return out
 
 
+WARM_UPS = 6  # requests of each page on each engine before the timed ones (side by side)
+
+
+def time_pages_side_by_side(engines: dict[str, tuple[object, dict]], runs: int,
+                            log=print) -> dict[str, dict[str, tuple[float, float]]]:
+    """Median and p95 (ms) of every page on each engine (``{label: (app, found)}``), the
+    engines' requests alternating: for each page, one request on each in turn, ``runs``
+    rounds after six warm-ups. Both engines then meet the same moment of a shared machine,
+    which timing one engine's pages minutes after the other's does not give (a machine
+    that slows down between the two made a page look three times slower on one). Six
+    warm-ups, as a worker that has served a while: psycopg prepares a statement at its
+    sixth run, and PostgreSQL plans a prepared statement once instead of every time."""
+    from registry.core.timeutil import local_today
+
+    last_year = local_today().year - 1
+    clients: dict[tuple[str, str], object] = {}
+    out: dict[str, dict[str, tuple[float, float]]] = {label: {} for label in engines}
+    listed = {label: pages(found) for label, (_, found) in engines.items()}
+    for n, (name, persona, _) in enumerate(next(iter(listed.values()))):
+        times: dict[str, list[float]] = {label: [] for label in engines}
+        for i in range(runs + WARM_UPS):
+            for label, (app, _) in engines.items():
+                client = clients.get((label, persona)) or clients.setdefault(
+                    (label, persona), login(app, f"bench_{persona}"))
+                url = listed[label][n][2].format(last_year=last_year)
+                t = time.perf_counter()
+                response = client.get(url)
+                elapsed = (time.perf_counter() - t) * 1000
+                assert response.status_code == 200, (label, name, url, response.status_code)
+                if i >= WARM_UPS:
+                    times[label].append(elapsed)
+        for label in engines:
+            out[label][name] = (statistics.median(times[label]), p95(times[label]))
+        log(f"  {name:36s} " + "  ".join(f"{label} {out[label][name][0]:7.1f} / {out[label][name][1]:7.1f} ms"
+                                         for label in engines))
+    return out
+
+
 def replay_coverage(app, runs: int, cache: bool = True) -> tuple[float, float, float]:
     """The province coverage API beside its own SQL replayed on the same connection's
     driver (the statements it issued, captured once): medians (ms) and their ratio.
