@@ -312,6 +312,45 @@ def test_the_overdue_lists_counts_in_one_pass_are_those_of_its_filters(app, w):
         assert overdue.chase_counts(w.county, None, filters) == overdue.chase_counts(w.county, None, filters, total)
 
 
+def test_the_overdue_lists_counts_from_the_counts_by_day_are_those_of_its_records(app, w, make_user):
+    """A county's, city's or province's counts by category and age come from the counts by
+    day; with records submitted just before and just after every age's cut-off (the cut-off's
+    own day, which the counts by day cannot split), they are what counting the records gives,
+    for every role that sees the region in full, and a township's are counted as before."""
+    from sqlalchemy import func
+
+    from registry.dashboard.coverage import counted_by_day
+    from registry.records import overdue
+    from registry.records.queries import count
+
+    base = app.config["REGISTRY_CONFIRMATION_OVERDUE_DAYS"]
+    for n, days in enumerate((base, *overdue.AGES)):
+        # just past the cut-off and just short of it (its own day), and a day past it
+        for side, shift in (("过", timedelta(minutes=5)), ("未", -timedelta(minutes=5)), ("前日", timedelta(days=1))):
+            make_support(w.unit, (w.bare, w.team)[n % 2].code, local_today() - timedelta(days=days + 1),
+                         status="submitted", category=("project", "industry", "funds")[n % 3],
+                         title=f"临界{days}天{side}", submitted_at=utcnow() - timedelta(days=days) - shift)
+    admin = make_user("admin", "wl_admin_tallies")
+    province = db.session.get(Region, "430000000000")  # the administrator's list is the province's
+    cases = [(w.county, None), (w.county, w.county.region), (w.city, None), (w.city, w.county.region),
+             (w.viewer, None), (admin, province), (admin, w.county.region), (w.county, w.t1)]
+    assert [counted_by_day(user, region) is not None for user, region in cases] == [True] * 7 + [False]
+    for user, region in cases:
+        assert overdue.tallies(user, region, overdue.OverdueFilters())[2] > 0, (user.username, region)
+        for args in ({}, {"category": "project"}, {"age": "60"}, {"age": "90", "category": "industry"},
+                     {"age": "180"}):
+            filters = overdue.OverdueFilters.from_args(args)
+            by_category, by_age, total = overdue.tallies(user, region, filters)
+            assert total == count(filters.query(user, region)), (user.username, region, args)
+            listed = overdue.overdue(user, region, min_days=filters.min_days).order_by(None).subquery()
+            expected = dict(db.session.execute(select(listed.c.category, func.count())
+                                               .group_by(listed.c.category)).all())
+            assert by_category == expected, (user.username, region, args)
+            for age in (None, *overdue.AGES):
+                assert by_age[age] == count(overdue.overdue(user, region, category=filters.category, min_days=age)), (
+                    user.username, region, args, age)
+
+
 def test_the_overdue_export_has_the_lists_filters_columns_and_an_audit_record(w, login_as):
     county = login_as(w.county)
     body = county.get("/records/overdue/export.csv?category=project&sort=-township").data.decode("utf-8-sig")
