@@ -260,15 +260,18 @@ def _flag_ids(stmt: Select, keys: Sequence[Key], values: list | None, reverse: b
 
 
 def paginate(stmt: Select, keys: Sequence[Key], args: Mapping[str, str], *, per_page: int = PER_PAGE,
-             count_limit: int | None = None) -> Page:
+             count_limit: int | None = None, total: int | None = None) -> Page:
     """The page of ``stmt`` that ``args`` (the request's query string) asks for: the first
     page, or the page after the row of ``args["after"]`` / before that of ``args["before"]``.
-    ``stmt`` must be sorted by ``keys`` (``order_by(keys)``); its own order is replaced."""
+    ``stmt`` must be sorted by ``keys`` (``order_by(keys)``); its own order is replaced.
+    ``total``: how many rows ``stmt`` has, where the caller knows it already (it is then
+    not counted again)."""
     count_limit = COUNT_LIMIT if count_limit is None else count_limit
     after = decode(keys, args.get("after", "")) if args.get("after") else None
     before = decode(keys, args.get("before", "")) if args.get("before") and after is None else None
 
-    total = count_up_to(stmt, count_limit, keys[-1].column)
+    if total is None:
+        total = count_up_to(stmt, count_limit, keys[-1].column)
     large = total > count_limit
     shown = None if large else total
 

@@ -169,12 +169,12 @@ def overdue():
     area = _overdue_area()
     filters = overdue_list.OverdueFilters.from_args(request.args)
     keys = overdue_list.sort_keys(filters.sort)
-    page = paginate(filters.query(current_user, area.region), keys, request.args)
     if filters.chase:
         by_category, by_age = overdue_list.counts(current_user, area.region, filters)
         listed = None
-    else:  # one pass gives the counts by category and age and the chase tab's total
+    else:  # one pass gives the counts by category and age, the list's and the chase tab's total
         by_category, by_age, listed = overdue_list.tallies(current_user, area.region, filters)
+    page = paginate(filters.query(current_user, area.region), keys, request.args, total=listed)
     code = request.args.get("region") or None
     return render_template("records/overdue.html", page=page, area=area, filters=filters, by_category=by_category,
                            by_chase=overdue_list.chase_counts(current_user, area.region, filters, total=listed),
@@ -590,11 +590,11 @@ def _rows(records, note=None) -> list[dict]:
     ]
 
 
-def _panel(title: str, stmt, link: str, empty: str, note=None, count: int | None = None) -> dict:
+def _panel(title: str, stmt, link: str, empty: str, note=None, count: int | None = None, rows=None) -> dict:
     return {
         "title": title,
         "count": queries.count(stmt) if count is None else count,
-        "rows": _rows(first(stmt, PANEL_ROWS), note),
+        "rows": _rows(first(stmt, PANEL_ROWS) if rows is None else rows, note),
         "link": link,
         "empty": empty,
     }
@@ -639,8 +639,14 @@ def _region_overdue(user):
     if user.role not in ("region", "viewer"):
         return None
     days = current_app_setting("REGISTRY_CONFIRMATION_OVERDUE_DAYS")
-    return _panel(f"超过 {days} 天未确认的记录", queries.overdue(user), url_for("records.overdue"), "没有逾期未确认的记录",
-                  note=lambda r: f"{r.organization.name} · 已等待 {queries.days_pending(r)} 天", count=overdue_count(user))
+    stmt, count = queries.overdue(user), overdue_count(user)
+    # the longest waiting, read as the overdue list reads its first page (core.paging):
+    # along the index by submission time, where a province's 26,000 were otherwise sorted
+    # (17 ms on SQLite)
+    oldest = paginate(stmt, queries.PENDING_ORDER, {}, per_page=PANEL_ROWS, total=count).items
+    return _panel(f"超过 {days} 天未确认的记录", stmt, url_for("records.overdue"), "没有逾期未确认的记录",
+                  note=lambda r: f"{r.organization.name} · 已等待 {queries.days_pending(r)} 天", count=count,
+                  rows=oldest)
 
 
 @section
