@@ -163,7 +163,9 @@ class SupportRecord(Audited, db.Model):
         # villages and regions: the lists of a region count and sort within this index
         # (every column their scope and filters read, but the title search)
         Index("ix_support_record_village_list", "village_code", "status", "record_date", "category", "submitted_at"),
-        Index("ix_support_record_status_submitted", "status", "submitted_at"),
+        # by status and submission time, with what the overdue counts of a cut-off's own day
+        # read (category, village): counted from the index alone
+        Index("ix_support_record_status_submitted", "status", "submitted_at", "category", "village_code"),
         Index("ix_support_record_org_status", "organization_id", "status", "record_date"),
         # the order of the records list: large lists are read along it, page by page
         Index("ix_support_record_date_id", "record_date", "id"),
