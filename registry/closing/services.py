@@ -119,13 +119,12 @@ def pending_items(region: Region, year: int) -> list[Pending]:
 
 def ungraded_count(region: Region, year: int) -> int:
     """Postings in ``region`` active in ``year`` without a grade for it."""
-    from ..assessment.models import Assessment
+    from ..assessment.services import graded_posting
     from ..people.models import Posting
     from ..training.checks import active_in_year
 
-    graded = select(Assessment.id).where(Assessment.posting_id == Posting.id, Assessment.year == year).exists()
     return db.session.scalar(select(func.count()).select_from(Posting).where(
-        region.within(Posting.region_code), active_in_year(year), ~graded)) or 0
+        region.within(Posting.region_code), active_in_year(year), ~graded_posting(year))) or 0
 
 
 def flagged_grades(region: Region, year: int, chunk: int = 500) -> dict:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import Integer, Select, and_, exists, select, true
+from sqlalchemy import Date, Integer, Select, and_, exists, literal, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -303,6 +303,9 @@ def closing_courses(start: date, which: str, today: date | None = None) -> Selec
 
 
 def active_in_year(year: int):
-    """Condition on ``Posting``: the posting was active at some time in ``year``."""
-    return and_(Posting.start_date <= date(year, 12, 31),
-                Posting.is_active | (Posting.end_date >= date(year, 1, 1)))
+    """Condition on ``Posting``: the posting was active at some time in ``year``. The
+    year's first and last days are written into the statement: planned for any dates,
+    PostgreSQL counted a province's ungraded postings twice as slowly (bench/plan_traps.py),
+    and a statement per year is a handful."""
+    return and_(Posting.start_date <= literal(date(year, 12, 31), Date, literal_execute=True),
+                Posting.is_active | (Posting.end_date >= literal(date(year, 1, 1), Date, literal_execute=True)))
