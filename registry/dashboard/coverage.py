@@ -692,32 +692,48 @@ def overdue_by_category(region: Region, ages: tuple[int, ...]) -> dict[str, tupl
     by day under each category (some 1,200 rows for a province, against 26,000 overdue
     records to group), and, for each cut-off, the records submitted on its own day
     before it (the one day the rows cannot split, as ``_day_counts`` counts it)."""
+    cutoffs = [overdue_cutoff(days) for days in
+               (current_app.config["REGISTRY_CONFIRMATION_OVERDUE_DAYS"], *ages)]
+    sums, slivers, kinds = _overdue_by_category_stmts(len(cutoffs))
+    # the whole days before each cut-off's day (the first cut-off is the latest)
+    days = {f"last{n}": cutoff.date() - timedelta(days=1) for n, cutoff in enumerate(cutoffs)}
+    found = {category: [0] * len(cutoffs) for category in RECORD_CATEGORIES}
+    for kind, *counts in db.session.execute(sums, {**days, "level": region.level, "code": region.code}):
+        found[kinds[kind]] = [int(n or 0) for n in counts]
+    m = PREFIX_LENGTH[region.level]
+    times = {}
+    for n, cutoff in enumerate(cutoffs):
+        times[f"start{n}"], times[f"cut{n}"] = datetime.combine(cutoff.date(), time()), cutoff
+    for n, category, count in db.session.execute(slivers, {**times, "m": m, "prefix": region.code[:m]}):
+        found.setdefault(category, [0] * len(cutoffs))[n] += count
+    return {category: tuple(counts) for category, counts in found.items() if counts[0]}
+
+
+@cache
+def _overdue_by_category_stmts(n: int) -> tuple:
+    """``overdue_by_category``'s statements for ``n`` cut-offs, built once (building them
+    cost more than running them): the counts by day under each category, summed up to the
+    day before each cut-off's (``last0``, the latest, first), and each cut-off's own day
+    through the index on (status, submitted_at, category, village); the region by its
+    code's prefix (a range of village codes would lead to the index by village)."""
     from ..records.models import SupportRecord as s
     from .summary import day_kind
 
     d = DayCount
     kinds = {day_kind("submitted", "category", category): category for category in RECORD_CATEGORIES}
-    cutoffs = [overdue_cutoff(days) for days in
-               (current_app.config["REGISTRY_CONFIRMATION_OVERDUE_DAYS"], *ages)]
-    # the whole days before each cut-off's day (the first cut-off is the latest)
-    lasts = [cutoff.date() - timedelta(days=1) for cutoff in cutoffs]
-    found = {category: [0] * len(cutoffs) for category in RECORD_CATEGORIES}
-    for kind, *sums in db.session.execute(
-            select(d.kind, *(func.sum(case((d.day <= last, d.count), else_=0)) for last in lasts))
-            .where(d.kind.in_(list(kinds)), d.level == region.level, d.region_code == region.code,
-                   d.day <= max(lasts))
-            .group_by(d.kind)):
-        found[kinds[kind]] = [int(n or 0) for n in sums]
-    # each cut-off's own day, through the index on (status, submitted_at); the region by
-    # its code's prefix (a range of village codes would lead to the index by village)
-    within = func.substr(s.village_code, 1, PREFIX_LENGTH[region.level]) == region.code[:PREFIX_LENGTH[region.level]]
-    slivers = [select(literal(n, Integer).label("n"), s.category, func.count())
-               .where(s.status == literal_column("'submitted'"),
-                      s.submitted_at >= datetime.combine(cutoff.date(), time()), s.submitted_at < cutoff, within)
-               .group_by(s.category) for n, cutoff in enumerate(cutoffs)]
-    for n, category, count in db.session.execute(union_all(*slivers)):
-        found.setdefault(category, [0] * len(cutoffs))[n] += count
-    return {category: tuple(counts) for category, counts in found.items() if counts[0]}
+    sums = (select(d.kind, *(func.sum(case((d.day <= bindparam(f"last{i}", type_=d.day.type), d.count), else_=0))
+                             for i in range(n)))
+            .where(d.kind.in_(list(kinds)), d.level == bindparam("level"), d.region_code == bindparam("code"),
+                   d.day <= bindparam("last0", type_=d.day.type))
+            .group_by(d.kind))
+    within = func.substr(s.village_code, 1, bindparam("m")) == bindparam("prefix")
+    slivers = union_all(*(
+        select(literal(i, Integer).label("n"), s.category, func.count())
+        .where(s.status == literal_column("'submitted'"),
+               s.submitted_at >= bindparam(f"start{i}", type_=s.submitted_at.type),
+               s.submitted_at < bindparam(f"cut{i}", type_=s.submitted_at.type), within)
+        .group_by(s.category) for i in range(n)))
+    return sums, slivers, kinds
 
 
 @cache
