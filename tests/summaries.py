@@ -76,7 +76,8 @@ def read_summaries() -> dict[str, object]:
                            for row in conn.execute(select(VillageStatus.__table__))},
         "area_summary": {row.area: row for row in conn.execute(select(AreaSummary.__table__))},
         "area_cut": {(row.cut, row.value, row.area): row for row in conn.execute(select(AreaCut.__table__))},
-        "area_year": {(row.year, row.area): (row.settings, row.trained_people, row.months_under_min)
+        "area_year": {(row.year, row.area): (row.settings, row.trained_people, row.months_under_min,
+                                             row.ungraded_postings, row.ungraded_first_secretaries)
                       for row in conn.execute(select(AreaYear.__table__))},
         "day_count": {(row.kind, row.level, row.region_code, row.day): row.count
                       for row in conn.execute(select(DayCount.__table__)) if row.count},
@@ -234,13 +235,31 @@ def live_differences(stored: dict, fresh_areas: set[str], today: date) -> list[s
         years = {year for year, _area in stored["area_year"]} | {today.year - 1, today.year}
         for year in sorted(years):
             live = area_figures(conn, sorted(fresh_areas), today, year)
+            ungraded = _ungraded_by_area(conn, year)
             for area in sorted(fresh_areas):
-                _settings, trained, months = stored["area_year"].get((year, area), (settings, 0, 0))
+                _settings, trained, months, *counts = stored["area_year"].get((year, area), (settings, 0, 0, 0, 0))
                 want = live.get(area, zeros)
                 if (trained, months) != (want["trained_people"], want["months_under_min"]):
                     out.append(f"area_year {(year, area)}: {(trained, months)} != live "
                                f"{(want['trained_people'], want['months_under_min'])}")
+                if tuple(counts) != ungraded.get(area, (0, 0)):
+                    out.append(f"area_year {(year, area)}: postings awaiting a grade {tuple(counts)} != live "
+                               f"{ungraded.get(area, (0, 0))}")
     return out
+
+
+def _ungraded_by_area(conn, year: int) -> dict[str, tuple[int, int]]:
+    """Per area: the postings awaiting a grade for ``year``, and the first secretaries among
+    them, counted by the rule the pages count one region by (``dashboard.ungraded``)."""
+    from sqlalchemy import case, func
+
+    from registry.dashboard.ungraded import FIRST_SECRETARY, ungraded
+    from registry.people.models import Posting
+
+    area = func.substr(Posting.region_code, 1, 9)
+    rows = conn.execute(select(area, func.count(), func.sum(case((Posting.role == FIRST_SECRETARY, 1), else_=0)))
+                        .where(ungraded(year)).group_by(area))
+    return {prefix + "000": (int(n), int(fs or 0)) for prefix, n, fs in rows}
 
 
 def assert_summaries_exact() -> None:

@@ -432,6 +432,24 @@ class Summaries(RuleBasedStateMachine):
         else:
             self._do(f"remove attendance {existing.id}", lambda: services.remove_attendance(existing, self.admin))
 
+    @precondition(lambda self: "posting" in self.made)
+    @rule(index=st.integers(0, 10), years_ago=st.integers(0, 2), grade=st.integers(0, 3))
+    def grade_posting(self, index, years_ago, grade):
+        """The province grades a posting for a year (again: a re-grade, which moves nothing)."""
+        from registry.assessment.models import Assessment, subject_key
+        from registry.assessment.services import GradeData, assess_posting, person_grades
+        from registry.people.models import Posting
+
+        posting = _pick(Posting, index)
+        if posting is None:
+            return
+        year = local_today().year - years_ago
+        grades = person_grades()
+        graded = db.session.scalar(select(Assessment.id).where(
+            Assessment.subject_key == subject_key("person", posting.id), Assessment.year == year))
+        data = GradeData(year=year, grade=grades[grade % len(grades)], change_reason="复核" if graded else None)
+        self._do(f"grade posting {posting.id} {year} {data.grade}", lambda: assess_posting(posting, data, self.admin))
+
     @rule(village=st.integers(0, 3), years_ago=st.integers(0, 1))
     def file_village_result(self, village, years_ago):
         from registry.results.services import ResultData, file_result

@@ -319,7 +319,7 @@ def test_the_overdue_lists_counts_from_the_counts_by_day_are_those_of_its_record
     for every role that sees the region in full, and a township's are counted as before."""
     from sqlalchemy import func
 
-    from registry.dashboard.coverage import counted_by_day
+    from registry.dashboard.coverage import seen_whole
     from registry.records import overdue
     from registry.records.queries import count
 
@@ -334,7 +334,7 @@ def test_the_overdue_lists_counts_from_the_counts_by_day_are_those_of_its_record
     province = db.session.get(Region, "430000000000")  # the administrator's list is the province's
     cases = [(w.county, None), (w.county, w.county.region), (w.city, None), (w.city, w.county.region),
              (w.viewer, None), (admin, province), (admin, w.county.region), (w.county, w.t1)]
-    assert [counted_by_day(user, region) is not None for user, region in cases] == [True] * 7 + [False]
+    assert [seen_whole(user, region) is not None for user, region in cases] == [True] * 7 + [False]
     for user, region in cases:
         assert overdue.tallies(user, region, overdue.OverdueFilters())[2] > 0, (user.username, region)
         for args in ({}, {"category": "project"}, {"age": "60"}, {"age": "90", "category": "industry"},

@@ -12,6 +12,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -86,6 +88,17 @@ class Assessment(Audited, db.Model):
         if self.subject_kind == "person" and self.person is not None:
             return self.person.name
         return self.organization.name if self.organization else ""
+
+
+def graded_posting(year):
+    """Condition on ``Posting``: it has a grade for ``year`` (a year, or a SQL expression of
+    years: the summaries count every year at once, ``dashboard.cuts.year_figures``). A
+    year is written into the statement: planned for any year, PostgreSQL expects an
+    average year's grades (21,000) and reads them all into a hash, where the current year
+    has none yet (a province's ungraded count: 20.7 ms against 11.8 ms)."""
+    if isinstance(year, int):
+        year = literal(int(year), Integer, literal_execute=True)
+    return select(Assessment.id).where(Assessment.posting_id == Posting.id, Assessment.year == year).exists()
 
 
 class Incentive(Audited, db.Model):

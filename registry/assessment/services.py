@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Integer, Select, func, literal, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.services import record, snapshot
@@ -30,12 +30,12 @@ from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
 from ..closing.rules import ensure_year_open
 from ..core.timeutil import local_today, utcnow
+from ..dashboard.ungraded import ungraded
 from ..duty.services import absences_in_year
 from ..extensions import db
 from ..organizations.models import Organization
 from ..people.models import Person, Posting
 from ..regions.models import Region
-from ..training.checks import active_in_year
 from .evidence import grade_cap
 from .models import Assessment, Incentive, subject_key
 
@@ -394,20 +394,9 @@ def grade_counts(user, year: int) -> dict[str, int]:
     return dict(db.session.execute(stmt).all())
 
 
-def graded_posting(year: int):
-    """Condition on ``Posting``: it has a grade for ``year``. The year is written into the
-    statement: planned for any year, PostgreSQL expects an average year's grades (21,000)
-    and reads them all into a hash, where the current year has none yet (a province's
-    ungraded count: 20.7 ms against 11.8 ms)."""
-    return select(Assessment.id).where(Assessment.posting_id == Posting.id,
-                                       Assessment.year == literal(int(year), Integer, literal_execute=True)).exists()
-
-
 def ungraded_postings(user, year: int, role: str | None = None) -> Select:
     """Postings in scope active in ``year`` with no grade for it (of ``role``, if given), by place."""
-    stmt = scoped(select(Posting), Posting, user).where(active_in_year(year), ~graded_posting(year))
-    if role:
-        stmt = stmt.where(Posting.role == role)
+    stmt = scoped(select(Posting), Posting, user).where(ungraded(year, role))
     return stmt.order_by(*order_by(UNGRADED_POSTING_ORDER))
 
 

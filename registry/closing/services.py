@@ -75,6 +75,7 @@ class Pending:
 def pending_items(region: Region, year: int) -> list[Pending]:
     """What is still waiting in ``region``'s ``year`` (only the kinds with something)."""
     from ..dashboard.models import YEAR_TOTAL, SupportTotal
+    from ..dashboard.ungraded import ungraded_count
     from ..duty.models import DutyMonth
     from ..projects.models import ProjectConfirmation, ProjectProgress
     from ..results.models import VillageResult
@@ -115,16 +116,6 @@ def pending_items(region: Region, year: int) -> list[Pending]:
         Pending("考核 依据已变化", len(flagged_grades(region, year)), "assessment.index", {"year": year, "kind": "person"}),
     ]
     return [item for item in items if item.count]
-
-
-def ungraded_count(region: Region, year: int) -> int:
-    """Postings in ``region`` active in ``year`` without a grade for it."""
-    from ..assessment.services import graded_posting
-    from ..people.models import Posting
-    from ..training.checks import active_in_year
-
-    return db.session.scalar(select(func.count()).select_from(Posting).where(
-        region.within(Posting.region_code), active_in_year(year), ~graded_posting(year))) or 0
 
 
 def flagged_grades(region: Region, year: int, chunk: int = 500) -> dict:

@@ -660,11 +660,13 @@ def overdue_total(region: Region) -> int | None:
     return found[0]
 
 
-def counted_by_day(user, region: Region | None = None) -> Region | None:
-    """The province, city or county whose records ``records.queries.overdue(user, region)``
-    lists in full, so that the counts by day may count them: ``region`` (or the user's own)
-    for administrators, region staff and viewers; None for a township or village, or
-    another role, whose records are counted themselves."""
+def seen_whole(user, region: Region | None = None) -> Region | None:
+    """The province, city or county all of whose records and postings ``user`` sees (their
+    scope is by region for these roles: ``records.queries.overdue(user, region)`` lists all
+    of its overdue records), so that the summaries may count them (the counts by day, the
+    postings awaiting a grade): ``region`` (or the user's own) for administrators, region
+    staff and viewers; None for a township or village, or another role, whose rows are
+    counted themselves."""
     staff = user.role in ("region", "viewer") and user.region is not None
     area = region if region is not None else (user.region if staff else None)
     # an administrator sees every record; staff those of their region (a region page is
@@ -677,10 +679,10 @@ def counted_by_day(user, region: Region | None = None) -> Region | None:
 
 def overdue_count(user, region: Region | None = None) -> int:
     """How many records ``records.queries.overdue(user, region)`` lists: from a few rows
-    per child of the counts by day where they hold them (``counted_by_day``;
+    per child of the counts by day where they hold them (``seen_whole``;
     ``overdue_total``, as the coverage page and the gaps worklist count them) instead of
     every pending record of the region, else by counting the records."""
-    area = counted_by_day(user, region)
+    area = seen_whole(user, region)
     if area is not None:
         return overdue_total(area)
     return records_queries.count(records_queries.overdue(user, region))

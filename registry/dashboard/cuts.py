@@ -24,13 +24,16 @@ from collections import defaultdict
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import Integer, and_, bindparam, case, extract, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, case, extract, func, literal, or_, select
 
+from ..assessment.models import graded_posting
 from ..core.enums import ORG_KINDS, RECORD_CATEGORIES, VILLAGE_ROLES
+from ..core.parsing import EARLIEST_PLAUSIBLE
 from ..organizations.models import Organization
 from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
+from ..training.checks import active_in_years
 from .definitions import FLAGS, support_cutoff
 from .figures import AREA_FIGURES
 from .models import ANY, PersonTrainingYear, VillageSupportLast
@@ -224,22 +227,41 @@ def _year_statements(required: int, minimum: int, by_area: bool) -> tuple:
         q, year = func.substr(d.region_code, 1, 9), extract("year", d.month).cast(Integer)
         months = _restrict(select(q, year, func.count()).where(d.short_clause(minimum)).group_by(q, year),
                            d.region_code, by_area)
-        statements = _YEAR_STATEMENTS[key] = (trained, months)
+        # every year from the first a posting can begin in to this one (``last``), each posting
+        # counted in the years it was active in and has no grade for (the rules a page counts
+        # one year by: ``active_in_year``, ``graded_posting``)
+        years = select(literal(EARLIEST_PLAUSIBLE.year, Integer).label("year")).cte("years", recursive=True)
+        years = years.union_all(select(years.c.year + 1).where(years.c.year < bindparam("last", type_=Integer)))
+        y = years.c.year
+        ungraded = _restrict(
+            select(p, y, func.count(), func.sum(case((Posting.role == "first_secretary", 1), else_=0)))
+            .join(years, active_in_years(y))
+            .where(~graded_posting(y)).group_by(p, y), Posting.region_code, by_area)
+        statements = _YEAR_STATEMENTS[key] = (trained, months, ungraded)
     return statements
 
 
-def year_figures(conn, chunk: list[str] | None) -> dict[tuple[str, int], list[int]]:
-    """Per (area, year) with a figure: [people in an active posting trained in the year,
-    duty months of the year under the minimum]."""
+YEAR_FIGURES = ("trained_people", "months_under_min", "ungraded_postings", "ungraded_first_secretaries")
+
+
+def year_figures(conn, chunk: list[str] | None, today: date) -> dict[tuple[str, int], list[int]]:
+    """Per (area, year) with a figure, ``YEAR_FIGURES``: people in an active posting trained
+    in the year, duty months of the year under the minimum, postings active in the year
+    without a grade for it, and first secretaries among them (the years up to ``today``'s)."""
     cfg = current_app.config
-    trained_stmt, months_stmt = _year_statements(int(cfg["REGISTRY_YEARLY_TRAININGS"]),
-                                                 int(cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"]), chunk is not None)
+    trained_stmt, months_stmt, ungraded_stmt = _year_statements(
+        int(cfg["REGISTRY_YEARLY_TRAININGS"]), int(cfg["REGISTRY_MIN_DAYS_IN_VILLAGE"]), chunk is not None)
     params = _params(chunk)
-    out: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    out: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for p, year, count in conn.execute(trained_stmt, params):
         if p is not None and count:
             out[(p + "000", int(year))][0] += int(count)
     for p, year, count in conn.execute(months_stmt, params):
         if p is not None and count:
             out[(p + "000", int(year))][1] += int(count)
+    for p, year, count, first_secretaries in conn.execute(ungraded_stmt, {**params, "last": today.year}):
+        if p is not None and count:
+            row = out[(p + "000", int(year))]
+            row[2] += int(count)
+            row[3] += int(first_secretaries or 0)
     return dict(out)

@@ -307,10 +307,14 @@ class AreaCut(AreaFigures, db.Model):
 
 class AreaYear(db.Model):
     """The figures of an area that depend on the year, for every year: people in an active
-    posting trained in that year, duty months of that year under the minimum. Written with
-    the area's ``AreaSummary`` row (only years with a figure: a missing row is zeros); a
+    posting trained in that year, duty months of that year under the minimum, postings
+    active in that year without a grade for it (all, and first secretaries: 待考核, as
+    ``dashboard.ungraded`` counts them). Written with the area's ``AreaSummary`` row (only
+    years with a figure: a missing row is zeros), and read only beside a fresh one; a
     past year's page takes the rest from ``AreaSummary`` (the village figures and the
-    posted people do not depend on the year). Nothing here depends on the day."""
+    posted people do not depend on the year). Nothing here depends on the day (a posting
+    still open counts in every year from its start to the year its area was computed in,
+    and a new year makes every area's row stale)."""
 
     __tablename__ = "area_year"
 
@@ -319,3 +323,5 @@ class AreaYear(db.Model):
     settings: Mapped[str] = mapped_column(String(40))
     trained_people: Mapped[int] = mapped_column(Integer, default=0)
     months_under_min: Mapped[int] = mapped_column(Integer, default=0)
+    ungraded_postings: Mapped[int] = mapped_column(Integer, default=0)
+    ungraded_first_secretaries: Mapped[int] = mapped_column(Integer, default=0)

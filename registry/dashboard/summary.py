@@ -15,7 +15,7 @@ written once per transaction, just before it commits (``settle``, a
 (``DayCount``, every kind, under every filter, and the county's, city's and province's
 rows) of every record change, added to; then the village summaries and the
 ``AreaSummary`` rows of every area (township) the transaction touched (a posting,
-pairing, village, duty month or passed course in it, or a confirmed record that moves
+pairing, village, duty month, grade or passed course in it, or a confirmed record that moves
 its village's latest confirmed support: one dated no later changes none of the rows
 computed from it), each recomputed once however many flushes touched it (a bulk job's
 thousand postings in one township: one recomputation), with its counts by day. On
@@ -51,7 +51,7 @@ from ..organizations.models import Organization
 from ..pairings.models import Pairing
 from ..people.models import Posting
 from ..regions.models import Region
-from .cuts import cut_figures, year_figures
+from .cuts import YEAR_FIGURES, cut_figures, year_figures
 from .definitions import support_cutoff, support_window
 from . import gap_days
 from .figures import AREA_FIGURES, area_figures, area_fresh, area_settings, fresh_clause
@@ -151,6 +151,30 @@ def _touched_duty_places(session) -> set[str]:
             if isinstance(obj, DutyMonth) and obj.region_code}
 
 
+def _touched_grades(session) -> set[str]:
+    """Places of the postings whose grades this flush added, deleted, or moved to another
+    posting or year: their areas' postings without a grade by year (``AreaYear``). A
+    changed grade alone moves nothing."""
+    from ..assessment.models import Assessment
+
+    postings: set[int] = set()
+    for objects, moved_only in ((session.new, False), (session.dirty, True), (session.deleted, False)):
+        for obj in objects:
+            if not isinstance(obj, Assessment):
+                continue
+            state = inspect(obj)
+            was = state.attrs.posting_id.history.deleted
+            if moved_only and not (was or state.attrs.year.history.deleted):
+                continue
+            postings.add(obj.posting_id)
+            postings.update(was)
+    postings.discard(None)
+    if not postings:
+        return set()
+    return set(session.connection().execute(
+        select(Posting.region_code).where(Posting.id.in_(sorted(postings)))).scalars())
+
+
 def _touched_trainees(session) -> set[int]:
     """People whose passed courses may have changed in this flush."""
     try:
@@ -248,7 +272,7 @@ def _after_flush(session, _ctx):
     trainees = _touched_trainees(session)
     cared = _touched_cared(session)
     places = _touched_places(session)
-    areas = {area_of(code) for code in places | _touched_duty_places(session)}
+    areas = {area_of(code) for code in places | _touched_duty_places(session) | _touched_grades(session)}
     old_flags, old_kinds = _rekeyed(session)
     model = _record_model()
     changes: list[tuple[dict, int]] = []
@@ -1017,8 +1041,8 @@ def _refresh_cuts(conn, chunk: list[str] | None, today: date, settings: str, fig
             for (cut, value, area), values in cuts.items()]
     if rows:
         conn.execute(cut_table.insert(), rows)
-    years = [dict(year=year, area=area, settings=settings, trained_people=trained, months_under_min=months)
-             for (area, year), (trained, months) in sorted(year_figures(conn, chunk).items())]
+    years = [dict(year=year, area=area, settings=settings, **dict(zip(YEAR_FIGURES, values)))
+             for (area, year), values in sorted(year_figures(conn, chunk, today).items())]
     if years:
         conn.execute(year_table.insert(), years)
 

@@ -16,7 +16,7 @@ from ..chase.services import chased_record_ids, record_state_clause, record_stat
 from ..core.enums import RECORD_CATEGORIES
 from ..core.paging import Key
 from ..core.timeutil import to_local, utcnow
-from ..dashboard.coverage import counted_by_day, overdue_by_category
+from ..dashboard.coverage import overdue_by_category, seen_whole
 from ..extensions import db
 from ..organizations.models import Organization
 from ..regions.areas import Areas
@@ -105,7 +105,7 @@ def tallies(user, region: Region | None, filters: OverdueFilters) -> tuple[dict[
     what ``overdue(min_days=age)`` selects. A province, city or county that the user sees
     in full is counted from its counts by day (``overdue_by_category``), as its overdue
     count is (a province's pass took ~45 ms on SQLite)."""
-    area = counted_by_day(user, region)
+    area = seen_whole(user, region)
     if area is not None:
         ages = [(category, *counts) for category, counts in overdue_by_category(area, AGES).items()]
     else:

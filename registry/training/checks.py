@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import Date, Integer, Select, and_, exists, literal, select, true
+from sqlalchemy import Date, Integer, Select, and_, exists, extract, literal, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -309,3 +309,14 @@ def active_in_year(year: int):
     and a statement per year is a handful."""
     return and_(Posting.start_date <= literal(date(year, 12, 31), Date, literal_execute=True),
                 Posting.is_active | (Posting.end_date >= literal(date(year, 1, 1), Date, literal_execute=True)))
+
+
+def active_in_years(year):
+    """``active_in_year`` for a column of years (``year``: a SQL expression), compared by
+    year, the same rule: begun by the year's last day (begun in or before the year), and
+    not ended or ended on or after its first day (ended in or after the year). For the
+    summaries, which count every year of every posting in one statement
+    (``dashboard.cuts.year_figures``); a page asking about one year uses ``active_in_year``,
+    whose dates the index on them can read."""
+    return and_(extract("year", Posting.start_date) <= year,
+                Posting.is_active | (extract("year", Posting.end_date) >= year))
