@@ -15,7 +15,8 @@ from registry.core.timeutil import local_today
 from registry.people import services
 from registry.people.models import Posting
 from tests.factories import (
-    COUNTY, OTHER_COUNTY, PROVINCE, first_township, make_org, make_pairing, make_person, make_posting, make_village,
+    CITY, COUNTY, OTHER_COUNTY, PROVINCE, first_township, make_org, make_pairing, make_person, make_posting,
+    make_village,
 )
 
 
@@ -393,3 +394,34 @@ def test_a_start_too_far_ahead_for_a_planned_term_is_refused_not_a_server_error(
     body = _refused(db, world["session"], person, _form(world["village"].code, start_date="9999-12-31"),
                     "开始日期", "开始日期不能晚于")
     assert "请填写计划结束日期" in body  # no default could be worked out: the planned end is asked for
+
+
+def test_the_ending_soon_count_from_the_counts_by_day_is_that_of_the_postings(db, world, make_user, login_as):
+    """A province's, city's or county's postings ending soon (or past their planned end,
+    still active) are counted from the counts by day: the same number as counting them,
+    as the panel on the staff's home shows it."""
+    from registry.dashboard.coverage import ending_total
+    from registry.people.postings import end_posting, ending_soon_limit
+    from registry.regions.models import Region
+
+    today = local_today()
+    places = [world["village"].code, make_village(COUNTY, 2).code, COUNTY, make_village(OTHER_COUNTY, 3).code]
+    for n, (place, ends_in) in enumerate(zip(places * 3, (-40, 0, 30, 89, 90, 91, 200, -1, 5, 60, 120, 10))):
+        person = make_person(world["org"], name=f"期满{n}")
+        posting = make_posting(person, world["org"], place, role="seconded_cadre" if place == COUNTY else "team_member",
+                               start=today - timedelta(days=700), planned_end=today + timedelta(days=ends_in),
+                               post_held="副县长" if place == COUNTY else None)
+        if ends_in in (5, 200):  # ended: no longer counted
+            end_posting(posting, end_date=today, end_reason="term_completed", end_note=None, version=posting.version,
+                        actor=world["staff"])
+    db.session.commit()
+    limit = ending_soon_limit()
+    for code in (PROVINCE, CITY, COUNTY, OTHER_COUNTY):
+        region = db.session.get(Region, code)
+        counted = db.session.scalar(select(func.count()).select_from(Posting).where(
+            region.within(Posting.region_code), Posting.is_active, Posting.planned_end <= limit))
+        assert ending_total(region, limit) == counted > 0, code
+    county_home = world["session"].get("/").get_data(as_text=True)
+    county_count = db.session.scalar(select(func.count()).select_from(Posting).where(
+        db.session.get(Region, COUNTY).within(Posting.region_code), Posting.is_active, Posting.planned_end <= limit))
+    assert f'90天内期满的选派 <span class="badge">{county_count}</span>' in county_home

@@ -346,13 +346,15 @@ def ending_soon_limit() -> date:
     return local_today() + timedelta(days=int(current_app.config["REGISTRY_ENDING_SOON_DAYS"]))
 
 
-def ending_soon(user, limit: int = 8) -> tuple[int, list[Posting]]:
+def ending_soon(user, limit: int = 8, total: int | None = None) -> tuple[int, list[Posting]]:
     """Active postings in scope whose planned end is within the ending-soon window
-    (*setting* REGISTRY_ENDING_SOON_DAYS) or already past."""
+    (*setting* REGISTRY_ENDING_SOON_DAYS) or already past: how many (``total``, where the
+    caller knows it already) and the first ``limit`` of them."""
     stmt = scoped(select(Posting), Posting, user).where(
         Posting.is_active, Posting.planned_end <= ending_soon_limit()
     )
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if total is None:
+        total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     # the first rows' ids from the postings alone, then those rows with their person,
     # unit and village: PostgreSQL cannot put the limit below the eager outer joins and
     # would join every posting in scope (a province's thousands) to sort them
