@@ -605,14 +605,24 @@ def _day_stmts(shape):
                    d.day.between(bindparam("first"), bindparam("last")))
             .group_by(d.region_code))
     prefix = func.substr(s.village_code, 1, bindparam("n"))
-    # the region by its code's prefix, not a range of village codes: a range would lead the
-    # planner to the pending records' index by village, all of a province's
-    within = func.substr(s.village_code, 1, bindparam("m")) == bindparam("region_prefix")
     sliver = (select(prefix, func.count())
-              .where(s.status == literal_column("'submitted'"), s.submitted_at >= bindparam("day_start"),
-                     s.submitted_at < bindparam("cutoff"), within)
+              .where(*_cut_off_day(bindparam("day_start"), bindparam("cutoff"), bindparam("region_prefix")))
               .group_by(prefix))
     return sums, record_filters(sliver, s, Filters.parametric(shape))
+
+
+def _cut_off_day(start, cutoff, region_prefix) -> tuple:
+    """Conditions on ``SupportRecord``: awaiting confirmation, submitted on a cut-off's own
+    day (from ``start``, its midnight) before the cut-off, in the region whose code begins
+    with ``region_prefix`` (its first ``m`` digits: the parameter ``m``): the one day the
+    counts by day cannot split, counted through the index on (status, submitted_at,
+    category, village). The region by its code's prefix, not a range of village codes: a
+    range would lead the planner to the pending records' index by village, all of a
+    province's."""
+    from ..records.models import SupportRecord as s
+
+    return (s.status == literal_column("'submitted'"), s.submitted_at >= start, s.submitted_at < cutoff,
+            func.substr(s.village_code, 1, bindparam("m")) == region_prefix)
 
 
 def _day_counts(region, lo, hi, n, add, today, cfg, filters: Filters, ending: bool = True) -> None:
@@ -747,12 +757,10 @@ def _overdue_by_category_stmts(n: int) -> tuple:
             .where(d.kind.in_(list(kinds)), d.level == bindparam("level"), d.region_code == bindparam("code"),
                    d.day <= bindparam("last0", type_=d.day.type))
             .group_by(d.kind))
-    within = func.substr(s.village_code, 1, bindparam("m")) == bindparam("prefix")
     slivers = union_all(*(
         select(literal(i, Integer).label("n"), s.category, func.count())
-        .where(s.status == literal_column("'submitted'"),
-               s.submitted_at >= bindparam(f"start{i}", type_=s.submitted_at.type),
-               s.submitted_at < bindparam(f"cut{i}", type_=s.submitted_at.type), within)
+        .where(*_cut_off_day(bindparam(f"start{i}", type_=s.submitted_at.type),
+                             bindparam(f"cut{i}", type_=s.submitted_at.type), bindparam("prefix")))
         .group_by(s.category) for i in range(n)))
     return sums, slivers, kinds
 
