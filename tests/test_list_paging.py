@@ -253,6 +253,41 @@ def test_the_training_gap_tabs_count_up_to_the_limit(db, scene, login_as, monkey
     assert '<span class="badge">3+</span>' in body and "超过 3 条" in body
 
 
+def test_the_training_gap_counts_of_a_county_come_from_the_gaps_by_day(db, scene, login_as, monkeypatch):
+    """A county's training gap tabs and pager take their numbers from the gaps worklist's
+    counts by day (the same lines): the numbers counting the postings gives."""
+    from registry.dashboard import gap_days
+
+    from sqlalchemy import select
+
+    from registry.people.models import Person
+    from tests.factories_assessment import attend
+
+    today = local_today()
+    # two of the county's people trained this year: the two tabs count differently
+    course = make_training(COUNTY, kind="rotation", start=today - timedelta(days=1), level="county")
+    for person in _db.session.scalars(select(Person).join(Posting, Posting.person_id == Person.id)
+                                      .where(Posting.is_active, scene.region.within(Posting.region_code)).limit(2)):
+        attend(course, person)
+    full = training.training_gap_counts(scene, today)
+    assert gap_days.counts(scene.region, today) is not None and full["yearly"] > 3
+    assert full["pre_posting"] == full["yearly"] + 2
+    session = login_as(scene)
+
+    def shown() -> dict:
+        out = {}
+        for which in ("pre_posting", "yearly"):
+            body = session.get(f"/training/gaps?which={which}").get_data(as_text=True)
+            out[which] = (re.findall(r'<span class="badge">([^<]+)</span>', body), re.search(r"共 [\d,]+ 条", body).group(0))
+        return out
+
+    from_rows = shown()
+    assert from_rows["pre_posting"][1] == f"共 {full['pre_posting']} 条" and from_rows["yearly"][1] == f"共 {full['yearly']} 条"
+    assert from_rows["pre_posting"][0][:2] == [str(full["pre_posting"]), str(full["yearly"])]
+    monkeypatch.setattr(gap_days, "counts", lambda *_: None)  # as without the rows: counted
+    assert shown() == from_rows
+
+
 def test_the_courses_attendance_counts_follow_the_attendance_scope(db, scene, make_user):
     """The course list counts attendances through the person's rule (a join, not a list of
     every person in scope): the same numbers as the attendance's own scope rule gives."""
