@@ -24,13 +24,14 @@ from ..audit.services import record, snapshot
 from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, INDIVIDUAL, INCENTIVE_LEVELS, SUBJECT_KINDS
 from ..core.formatting import date_cn
 from ..core.paging import Key, order_by
-from ..core.queries import every
+from ..core.queries import count, every
 from ..core.rectification import RectificationCycle, pending_clause
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
 from ..closing.rules import ensure_year_open
 from ..core.timeutil import local_today, utcnow
-from ..dashboard.ungraded import ungraded
+from ..dashboard.coverage import seen_whole
+from ..dashboard.ungraded import ungraded, ungraded_count
 from ..duty.services import absences_in_year
 from ..extensions import db
 from ..organizations.models import Organization
@@ -398,6 +399,16 @@ def ungraded_postings(user, year: int, role: str | None = None) -> Select:
     """Postings in scope active in ``year`` with no grade for it (of ``role``, if given), by place."""
     stmt = scoped(select(Posting), Posting, user).where(ungraded(year, role))
     return stmt.order_by(*order_by(UNGRADED_POSTING_ORDER))
+
+
+def ungraded_total(user, year: int, role: str | None = None) -> int:
+    """How many postings ``ungraded_postings(user, year, role)`` lists: for the staff of a
+    province, city or county (who see its postings: ``dashboard.coverage.seen_whole``)
+    from the summaries (``dashboard.ungraded.ungraded_count``), else by counting them."""
+    area = seen_whole(user)
+    if area is not None:
+        return ungraded_count(area, year, role)
+    return count(ungraded_postings(user, year, role))
 
 
 def ungraded_organizations(user, year: int) -> Select:

@@ -16,8 +16,7 @@ from ..core.queries import count, first
 from ..core.scope import get_in_scope_or_404
 from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, SUBJECT_KINDS
 from ..core.timeutil import local_today, to_local
-from ..dashboard.coverage import seen_whole
-from ..dashboard.ungraded import FIRST_SECRETARY, ungraded_count
+from ..dashboard.ungraded import FIRST_SECRETARY
 from ..extensions import db
 from ..main.home import panel
 from ..organizations.models import Organization
@@ -63,6 +62,7 @@ from .services import (
     subjects_named,
     ungraded_organizations,
     ungraded_postings,
+    ungraded_total,
     user_region,
 )
 
@@ -144,9 +144,7 @@ def todo():
     else:
         which = "person"
         stmt, order = ungraded_postings(current_user, year), UNGRADED_POSTING_ORDER
-    # the people's total from the summaries where the user sees the whole province, city or county
-    area = seen_whole(current_user) if which == "person" else None
-    page = paginate(stmt, order, request.args, total=ungraded_count(area, year) if area is not None else None)
+    page = paginate(stmt, order, request.args, total=ungraded_total(current_user, year) if which == "person" else None)
     return render_template("assessment/todo.html", page=page, which=which, year=year, years=_years())
 
 
@@ -425,10 +423,7 @@ def _to_assess(user):
     if user.role != "region":
         return None
     year = default_year()
-    # a province, city or county staff's from the summaries (their postings are their region's)
-    area = seen_whole(user)
-    total = (ungraded_count(area, year, FIRST_SECRETARY) if area is not None
-             else count(ungraded_postings(user, year, role=FIRST_SECRETARY)))
+    total = ungraded_total(user, year, FIRST_SECRETARY)
     if not total:
         return None
     return {"title": f"{year}年度第一书记待考核", "count": total, "rows": [],

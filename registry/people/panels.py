@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from ..core.enums import VILLAGE_ROLES
 from ..core.formatting import date_cn
 from ..core.scope import scoped
-from ..dashboard.coverage import ending_total, seen_whole
 from ..extensions import db
 from ..main.home import panel
 from ..organizations.services import in_jurisdiction
@@ -34,10 +33,7 @@ def _due_note(p: Posting) -> str:
 def ending_soon_panel(user):
     if user.role not in ("admin", "region", "viewer"):
         return None
-    # a province, city or county staff's count from the counts by day of planned ends
-    area = seen_whole(user)
-    total = ending_total(area, posting_services.ending_soon_limit()) if area is not None else None
-    total, rows = posting_services.ending_soon(user, total=total)
+    total, rows = posting_services.ending_soon(user)
     days = current_app.config["REGISTRY_ENDING_SOON_DAYS"]
     return {
         "title": f"{days}天内期满的选派",

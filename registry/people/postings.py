@@ -20,6 +20,7 @@ from ..core.parsing import check_plausible_date
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
 from ..core.timeutil import local_today
+from ..dashboard.coverage import ending_total, seen_whole
 from ..extensions import db
 from ..organizations.services import STALE, in_jurisdiction
 from ..regions.models import Region
@@ -346,15 +347,17 @@ def ending_soon_limit() -> date:
     return local_today() + timedelta(days=int(current_app.config["REGISTRY_ENDING_SOON_DAYS"]))
 
 
-def ending_soon(user, limit: int = 8, total: int | None = None) -> tuple[int, list[Posting]]:
+def ending_soon(user, limit: int = 8) -> tuple[int, list[Posting]]:
     """Active postings in scope whose planned end is within the ending-soon window
-    (*setting* REGISTRY_ENDING_SOON_DAYS) or already past: how many (``total``, where the
-    caller knows it already) and the first ``limit`` of them."""
-    stmt = scoped(select(Posting), Posting, user).where(
-        Posting.is_active, Posting.planned_end <= ending_soon_limit()
-    )
-    if total is None:
-        total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    (*setting* REGISTRY_ENDING_SOON_DAYS) or already past: how many, and the first
+    ``limit`` of them. A province's, city's or county's staff's count is the sum of its
+    counts by day of planned ends (``dashboard.coverage.ending_total``), not a count of
+    its postings."""
+    last = ending_soon_limit()
+    stmt = scoped(select(Posting), Posting, user).where(Posting.is_active, Posting.planned_end <= last)
+    area = seen_whole(user)
+    total = (ending_total(area, last) if area is not None
+             else db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     # the first rows' ids from the postings alone, then those rows with their person,
     # unit and village: PostgreSQL cannot put the limit below the eager outer joins and
     # would join every posting in scope (a province's thousands) to sort them

@@ -15,6 +15,8 @@ from ..core.queries import count, every
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import in_scope, scoped
 from ..core.timeutil import local_today
+from ..dashboard import gap_days
+from ..dashboard.coverage import seen_whole
 from ..extensions import db
 from ..people.models import Person, Posting
 from ..regions.models import Region
@@ -393,13 +395,20 @@ def training_gaps(user, which: str, today: date) -> Select:
     return _gap_stmt(user, which, today).order_by(*order_by(GAP_ORDER))
 
 
-def training_gap_counts(user, today: date, limit: int | None = None, known: dict[str, int] | None = None
-                        ) -> dict[str, int]:
-    """{"pre_posting": n, "yearly": n}: active postings in scope with each gap (with
-    ``limit``: each counted up to ``limit`` + 1 only, as the worklist's tabs show them).
-    ``known``: counts already made the same way (the list's own pager), not made again."""
+# the gaps worklist's kinds of the same lines (``dashboard.gap_days``)
+WORKLIST_KINDS = {"pre_posting": "no_pre_posting_training", "yearly": "no_yearly_training"}
+
+
+def training_gap_counts(user, today: date, limit: int | None = None) -> dict[str, int]:
+    """{"pre_posting": n, "yearly": n}: active postings in scope with each gap. For the
+    staff of a province, city or county (``dashboard.coverage.seen_whole``), the gaps
+    worklist's counts by day of the same lines, while they hold (a province's 30,000
+    active postings otherwise); else counted (with ``limit``: each up to ``limit`` + 1
+    only, as the list's tabs and pager show them)."""
+    area = seen_whole(user)
+    whole = gap_days.counts(area, today) if area is not None else None
+    if whole is not None:
+        return {which: whole[kind] for which, kind in WORKLIST_KINDS.items()}
     if limit is not None:
-        known = known or {}
-        return {which: known[which] if which in known else count_up_to(_gap_stmt(user, which, today), limit, Posting.id)
-                for which in GAP_KINDS}
+        return {which: count_up_to(_gap_stmt(user, which, today), limit, Posting.id) for which in GAP_KINDS}
     return {which: count(_gap_stmt(user, which, today)) for which in GAP_KINDS}

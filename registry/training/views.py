@@ -14,8 +14,6 @@ from ..core.permissions import require
 from ..core.enums import TRAINING_KINDS
 from ..core.scope import get_in_scope_or_404, scoped
 from ..core.timeutil import local_today
-from ..dashboard import gap_days
-from ..dashboard.coverage import seen_whole
 from ..extensions import db
 from ..people import privacy
 from ..people.models import Person, Posting
@@ -256,27 +254,16 @@ def arrange(posting_id: int):
     )
 
 
-# the gaps worklist's kinds of this list's tabs
-GAPS = {"pre_posting": "no_pre_posting_training", "yearly": "no_yearly_training"}
-
-
 @bp.route("/gaps")
 @login_only
 def gaps():
     """Active postings in scope whose person lacks pre-posting or this year's training."""
     today = local_today()
     which = "yearly" if request.args.get("which") == "yearly" else "pre_posting"
-    # a province, city or county staff's counts from the gaps worklist's counts by day, the
-    # same lines (a province's 30,000 active postings looked at twice otherwise: 17 ms)
-    area = seen_whole(current_user)
-    whole = gap_days.counts(area, today) if area is not None else None
-    known = {kind: whole[gap] for kind, gap in GAPS.items()} if whole is not None else None
-    page = paginate(training_gaps(current_user, which, today), GAP_ORDER, request.args,
-                    total=known[which] if known is not None else None)
+    # the tabs' counts, as far as the pager counts: the list's own count is its tab's
+    counts = training_gap_counts(current_user, today, paging.COUNT_LIMIT)
+    page = paginate(training_gaps(current_user, which, today), GAP_ORDER, request.args, total=counts[which])
     results = checks.posting_training_checks(page.items, today=today)
-    # as far as the pager counts; the list's own count is the pager's (None: more than the limit)
-    counts = known or training_gap_counts(current_user, today, paging.COUNT_LIMIT, known={
-        which: paging.COUNT_LIMIT + 1 if page.total is None else page.total})
     return render_template("training/gaps.html", page=page, which=which, checks=results, counts=counts, year=today.year,
                            count_limit=paging.COUNT_LIMIT)
 
