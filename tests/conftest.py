@@ -546,7 +546,10 @@ def built_once(key: str, build):
     else:
         checkpoint.write_bytes(signed)
     _db.session.expire_all()
-    return _cook(recipe)
+    loaded = _load_all(recipe)  # held until cooked: the identity map holds them weakly
+    cooked = _cook(recipe)
+    del loaded
+    return cooked
 
 
 def _keep(engine):
@@ -643,6 +646,44 @@ def _recipe(value):
     if state is not None and getattr(state, "mapper", None) is not None and getattr(state, "identity", None):
         return ("orm", state.mapper.class_, state.identity)
     return ("value", value)
+
+
+def _load_all(recipe) -> list:
+    """Read the recipe's ORM objects into the session, one statement a class (a world
+    names hundreds: one ``session.get`` each cost more than putting its rows back), so
+    that ``_cook``'s look-ups find them in the identity map."""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy import select, tuple_
+
+    wanted: dict[type, set] = {}
+
+    def walk(part) -> None:
+        tag, *rest = part
+        if tag == "dataclass":
+            for field in rest[1].values():
+                walk(field)
+        elif tag == "dict":
+            for field in rest[0].values():
+                walk(field)
+        elif tag == "sequence":
+            for field in rest[1]:
+                walk(field)
+        elif tag == "orm":
+            wanted.setdefault(rest[0], set()).add(rest[1])
+
+    walk(recipe)
+    loaded: list = []
+    for cls, identities in wanted.items():
+        keys = sa_inspect(cls).primary_key
+        identities = sorted(identities)
+        for i in range(0, len(identities), 500):
+            chunk = identities[i:i + 500]
+            if len(keys) == 1:
+                condition = keys[0].in_([identity[0] for identity in chunk])
+            else:
+                condition = tuple_(*keys).in_(chunk)
+            loaded.extend(_db.session.scalars(select(cls).where(condition)))
+    return loaded
 
 
 def _cook(recipe):
