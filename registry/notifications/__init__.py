@@ -39,4 +39,4 @@ and reason (``NotificationTrigger``).
 from __future__ import annotations
 
 from . import recipients  # noqa: F401
-from .services import link_for, notify  # noqa: F401
+from .services import Found, link_for, notify, recipients_for  # noqa: F401

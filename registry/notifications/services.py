@@ -104,24 +104,37 @@ def queue_email(user_id: int | None, address: str, subject: str, body: str) -> O
     return email
 
 
-def notify(kind: str, users: Iterable | Select | Accounts, *, title: str, body: str = "", link: str | None = None,
-           actor=None) -> list[Notification]:
-    """Tell ``users`` of something (see the package's docstring). Adds rows to the caller's
-    transaction; the caller commits. Returns the notifications written."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown notification kind {kind!r}")
+class Found(tuple):
+    """Recipients of one kind of notification already read (``recipients_for``): (user
+    id, how they want to be told of it, their address) each, for ``notify`` to write to
+    without reading them again."""
+
+
+def recipients_for(kind: str, users: Iterable | Select | Accounts, *, actor=None) -> Found:
+    """Who of ``users`` is told of ``kind`` (not ``actor``), with their settings: the read
+    ``notify`` makes, for a caller that reads before it writes (a write that takes the
+    write lock at its first statement reads them before it)."""
     skip = _user_id(actor)
+    if isinstance(users, Found):
+        return users
     if isinstance(users, Accounts):  # one role's accounts (``recipients.village_accounts``): a statement built once
         rows = column_rows(_accounts_statement(users.column), {
             "kind": kind, "role": users.role, "value": users.value, "skip": -1 if skip is None else skip})
-        found = [(uid, mode or DEFAULT_MODE, email or None) for uid, mode, email in rows]
-    elif isinstance(users, Select):  # a query of accounts: read with their settings
-        found = _recipients(User.id.in_(users) if skip is None else (User.id.in_(users) & (User.id != skip)), kind)
-    else:
-        ids = list(dict.fromkeys(uid for uid in (_user_id(u) for u in users) if uid is not None and uid != skip))
-        if not ids:
-            return []
-        found = _recipients(User.id.in_(ids), kind)
+        return Found((uid, mode or DEFAULT_MODE, email or None) for uid, mode, email in rows)
+    if isinstance(users, Select):  # a query of accounts: read with their settings
+        return Found(_recipients(User.id.in_(users) if skip is None else (User.id.in_(users) & (User.id != skip)), kind))
+    ids = list(dict.fromkeys(uid for uid in (_user_id(u) for u in users) if uid is not None and uid != skip))
+    return Found(_recipients(User.id.in_(ids), kind) if ids else ())
+
+
+def notify(kind: str, users: Iterable | Select | Accounts | Found, *, title: str, body: str = "",
+           link: str | None = None, actor=None) -> list[Notification]:
+    """Tell ``users`` of something (see the package's docstring). Adds rows to the caller's
+    transaction; the caller commits. Returns the notifications written. ``users`` may be
+    ``recipients_for``'s answer, read earlier."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    found = recipients_for(kind, users, actor=actor)
     emailing = email_enabled()
     title = title[:TITLE_MAX]
     made = []

@@ -27,7 +27,7 @@ from ..core.enums import RECORD_STATUSES
 from ..core.rules import RuleViolation, flush_or_refuse
 from ..core.timeutil import utcnow
 from ..extensions import db
-from ..notifications import link_for, notify, recipients
+from ..notifications import Found, link_for, notify, recipients, recipients_for
 from .models import SupportRecord
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -174,13 +174,16 @@ def submit_on_creation(record: SupportRecord, *, actor, insert, created) -> None
     the two steps: the creation, then the move from that draft to the stored record."""
     draft_status = record.status
     _check_move(draft_status, "submitted")
+    # who is told, read before the insert: its flush takes the write lock
+    with db.session.no_autoflush:
+        told = recipients_for("record_submitted", recipients.village_accounts(record.village_code), actor=actor)
     action = _move(record, "submitted", actor, None)
     insert()
     after = snapshot(record)
     draft = {**after, "status": draft_status, "submitted_at": None}
     created(draft)
     with db.session.no_autoflush:
-        _tell(record, "submitted", actor, None)
+        _tell(record, "submitted", actor, None, told=told)
     audit(action, record, before=draft, after=after, summary=_summary(action, record, None), actor=actor)
 
 
@@ -214,9 +217,10 @@ def _summary(action: str, record: SupportRecord, reason: str | None) -> str:
     return f"{said}（理由：{reason}）" if action == "dispute" else said
 
 
-def _tell(record: SupportRecord, new_status: str, actor, reason: str | None) -> None:
+def _tell(record: SupportRecord, new_status: str, actor, reason: str | None, *, told: Found | None = None) -> None:
     """Who must act next is told: the village of a record to confirm, the unit of the
-    village's decision (same transaction as the move)."""
+    village's decision (same transaction as the move). ``told``: the village's accounts
+    for a submission, read already (``recipients_for``)."""
     if new_status not in ("submitted", "confirmed", "disputed"):
         return
     if record.id is None:
@@ -224,7 +228,7 @@ def _tell(record: SupportRecord, new_status: str, actor, reason: str | None) -> 
     link = link_for("records.detail", record_id=record.id)
     if new_status == "submitted":  # the names only where a message holds them (each may be a query)
         unit = record.organization.name if record.organization is not None else ""
-        notify("record_submitted", recipients.village_accounts(record.village_code),
+        notify("record_submitted", told if told is not None else recipients.village_accounts(record.village_code),
                title=f"待确认的帮扶记录：{record.title}", body=f"{unit}提交了帮扶记录，请核对后确认或提出异议。",
                link=link, actor=actor)
         return
