@@ -21,7 +21,7 @@ import time
 from contextlib import closing
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
 
 from registry.core import database
 from tests.factories_records import file_record, record_data, world  # noqa: F401
@@ -208,6 +208,41 @@ def test_a_write_request_reads_who_is_asking_before_it_takes_the_write_lock(logi
     assert refused.status_code == 302 and "/login" in refused.headers["Location"]
     assert audit_count() == events
 
+
+
+def test_who_is_told_is_read_before_the_write_lock(login_as, db, world):
+    """A record filed and submitted, and one confirmed, read who is told (the village's
+    accounts, the unit's, with their settings) before their first write takes the lock;
+    the notification is written all the same."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
+    from registry.notifications.models import Notification
+
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN IMMEDIATE"):
+            seen.append("lock")
+        elif "FROM user_account LEFT OUTER JOIN notification_preference" in statement:
+            seen.append("told")
+
+    unit, village = login_as(world.unit), login_as(world.village_user)
+    data = {k: v for k, v in record_data(world.village.code).items() if v is not None}
+    db.session.commit()
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        filed = unit.post("/records/new", data={**data, "action": "submit"})
+        assert filed.status_code == 302, filed.get_data(as_text=True)[:500]
+        assert seen == ["told", "lock"], seen
+        record_id = int(re.search(r"/records/(\d+)$", filed.headers["Location"]).group(1))
+        seen.clear()
+        confirmed = village.post(f"/records/{record_id}/confirm", data={"version": "", "next": ""})
+        assert confirmed.status_code == 302, confirmed.get_data(as_text=True)[:500]
+        assert seen == ["told", "lock"], seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    kinds = db.session.scalars(select(Notification.kind).where(Notification.link.endswith(f"/records/{record_id}"))).all()
+    assert set(kinds) == {"record_confirmed", "record_submitted"}
 
 
 @pytest.mark.parametrize("meanwhile", ["elsewhere", "the record"])
