@@ -46,3 +46,24 @@ def test_a_failed_transaction_is_rolled_back_and_the_connection_goes_on(pg):
     pg.rollback()
     assert pg.execute(select(Region.level).where(Region.code == "430000000000")).scalar() == "province"
     pg.rollback()
+
+
+def test_a_transaction_of_selects_ends_without_asking_the_server(pg, monkeypatch):
+    """Only SELECTs: committed without the round trip that asks whether it wrote; a
+    transaction that ran anything else is asked about, and kept if it wrote nothing."""
+    from registry.core import database
+
+    asked: list[bool] = []
+    ask = database._holds_a_transaction_id
+    monkeypatch.setattr(database, "_holds_a_transaction_id", lambda driver: asked.append(ask(driver)) or asked[-1])
+    for _ in range(6):
+        assert pg.execute(select(Region.name).where(Region.code == "430000000000")).scalar() == "湖南省"
+        pg.rollback()
+    assert asked == []
+    assert _prepared(pg) >= 1
+    pg.rollback()
+    pg.execute(text("SET LOCAL statement_timeout = '5s'"))
+    pg.rollback()
+    assert asked == [False]
+    assert _prepared(pg) >= 1  # committed: still prepared
+    pg.rollback()

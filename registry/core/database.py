@@ -46,6 +46,8 @@ def configure_engine(engine: Engine) -> None:
     """Attach the SQLite pragmas and BEGIN handling to ``engine``; on PostgreSQL, the
     ending of transactions that wrote nothing (``_keep_prepared_statements``)."""
     if engine.dialect.name == "postgresql":
+        event.listen(engine, "begin", _reading_so_far)
+        event.listen(engine, "before_cursor_execute", _note_statement)
         event.listen(engine, "rollback", _keep_prepared_statements)
     if engine.dialect.name != "sqlite":
         _ping_when_idle(engine)
@@ -149,17 +151,40 @@ def _keep_prepared_statements(conn) -> None:
     whose eager joins reach a dozen tables, planning is most of their time (2-4 ms of a
     0.3 ms query). But psycopg forgets every prepared statement on ROLLBACK, and a read
     request ends its transaction with one, so nothing was ever prepared. A transaction
-    that holds no transaction id (``pg_current_xact_id_if_assigned()``: none until it
-    writes or locks a row) ends the same by COMMIT; the ROLLBACK that follows then finds
-    no transaction and is not sent. A transaction that wrote, or failed, is rolled back."""
+    that ran nothing but SELECT statements (``_note_statement``: this schema has no
+    function that writes, so a SELECT writes nothing a ROLLBACK would undo) ends the same
+    by COMMIT, without asking the server: most requests only read, and the question cost
+    a round trip each. One that ran anything else is asked about: one that holds no
+    transaction id (``pg_current_xact_id_if_assigned()``: none until it writes or locks a
+    row) is committed too. A transaction that wrote, or failed, is rolled back. (Statements
+    sent on the driver's own connection, past SQLAlchemy, are not seen: a write sent that
+    way must commit or roll back itself.) The ROLLBACK that follows a COMMIT finds no
+    transaction and is not sent."""
     driver = conn.connection.driver_connection
     if driver.info.transaction_status != _PG_IN_TRANSACTION:
         return
+    if conn.connection.info.get(_NOT_ONLY_SELECTS, True) and _holds_a_transaction_id(driver):
+        return
+    driver.commit()
+
+
+def _holds_a_transaction_id(driver) -> bool:
+    """Whether the driver connection's transaction has written (or locked a row)."""
     with driver.cursor() as cur:
-        cur.execute("SELECT pg_current_xact_id_if_assigned() IS NULL")
-        wrote_nothing = cur.fetchone()[0]
-    if wrote_nothing:
-        driver.commit()
+        cur.execute("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+        return bool(cur.fetchone()[0])
+
+
+_NOT_ONLY_SELECTS = "registry_not_only_selects"  # connection info: the transaction ran more than SELECTs
+
+
+def _reading_so_far(conn) -> None:
+    conn.connection.info[_NOT_ONLY_SELECTS] = False
+
+
+def _note_statement(conn, _cursor, statement, *_) -> None:
+    if statement.lstrip()[:6].upper() != "SELECT":
+        conn.connection.info[_NOT_ONLY_SELECTS] = True
 
 
 _PG_IN_TRANSACTION = 2  # psycopg.pq.TransactionStatus.INTRANS (idle inside a transaction)
