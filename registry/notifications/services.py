@@ -114,9 +114,9 @@ def recipients_for(kind: str, users: Iterable | Select | Accounts, *, actor=None
     """Who of ``users`` is told of ``kind`` (not ``actor``), with their settings: the read
     ``notify`` makes, for a caller that reads before it writes (a write that takes the
     write lock at its first statement reads them before it)."""
-    skip = _user_id(actor)
     if isinstance(users, Found):
         return users
+    skip = _user_id(actor)
     if isinstance(users, Accounts):  # one role's accounts (``recipients.village_accounts``): a statement built once
         rows = column_rows(_accounts_statement(users.column), {
             "kind": kind, "role": users.role, "value": users.value, "skip": -1 if skip is None else skip})
