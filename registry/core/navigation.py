@@ -48,13 +48,15 @@ def nav_items() -> list[dict]:
     """The entries the current user may use, in order. ``active``: the entry's own page is shown;
     ``current``: the page shown belongs to the entry (its own page, or the page whose address
     begins with the entry's, the longest such: /records/12 belongs to 帮扶记录)."""
-    if not current_user.is_authenticated:
+    user = current_user._get_current_object()  # once, not through the proxy for each entry
+    if not user.is_authenticated:
         return []
+    endpoint, path = request.endpoint, request.path
     items = []
     for entry in sorted(_entries, key=lambda e: e.order):
-        if current_user.role not in entry.roles:
+        if user.role not in entry.roles:
             continue
-        url = entry.url_fn(current_user) if entry.url_fn else url_for(entry.endpoint)
+        url = entry.url_fn(user) if entry.url_fn else url_for(entry.endpoint)
         if url is None:
             continue
         items.append(
@@ -63,16 +65,16 @@ def nav_items() -> list[dict]:
                 "order": entry.order,
                 "url": url,
                 "group": entry.group,
-                "active": request.endpoint == entry.endpoint,
+                "active": endpoint == entry.endpoint,
                 "current": False,
-                "badge": entry.badge(current_user) if entry.badge else None,
+                "badge": entry.badge(user) if entry.badge else None,
             }
         )
     active = [item for item in items if item["active"]]
     if active:
         active[0]["current"] = True
     else:
-        within = [item for item in items if _within(request.path, urlsplit(item["url"]).path)]
+        within = [item for item in items if _within(path, urlsplit(item["url"]).path)]
         if within:
             max(within, key=lambda item: len(urlsplit(item["url"]).path))["current"] = True
     return items
