@@ -18,6 +18,8 @@ from .services import chain_label, verify_chain
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 bp.record_once(lambda _state: anchor.listen())  # a signed checkpoint after every commit that wrote events
 
+bp.add_app_template_filter(labels.actor_label, "actor")  # {{ e.actor | actor }}: 系统 for the registry's own jobs
+
 # newest first: the primary key walked backwards (by entity type: ix_audit_event_type_id)
 AUDIT_ORDER = (Key(AuditEvent.id, descending=True),)
 
