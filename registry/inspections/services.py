@@ -31,6 +31,7 @@ from ..assessment.services import user_region
 from ..core.paging import Key, order_by
 from ..audit.services import record as audit
 from ..core.enums import FOLLOW_UP_STATUSES
+from ..core.formatting import date_cn
 from ..core.parsing import check_text, to_date
 from ..core.rectification import CLOSED, RectificationCycle, overdue_clause, pending_clause
 from ..core.rules import Collector, RuleViolation
@@ -222,7 +223,7 @@ def add_visit(inspection: Inspection, user, visited_on, team, summary=None) -> I
                             created_by_id=getattr(user, "id", None), created_at=utcnow())
     db.session.add(visit)
     db.session.flush()
-    audit("create", visit, summary=f"督查走访：{inspection.target_name}，{day:%Y-%m-%d}，督查组：{team[:60]}")
+    audit("create", visit, summary=f"督查走访：{inspection.target_name}，{date_cn(day)}，督查组：{team[:60]}")
     db.session.commit()
     return visit
 
@@ -284,11 +285,11 @@ def add_finding(inspection: Inspection, user, data: FindingData, *, commit: bool
     )
     db.session.add(finding)
     db.session.flush()
-    audit("create", finding, summary=f"督查发现问题：{finding.title}，整改期限{deadline:%Y-%m-%d}")
+    audit("create", finding, summary=f"督查发现问题：{finding.title}，整改期限{date_cn(deadline)}")
     stored = _attach(finding, uploads, "finding", user)
     try:
         _tell(finding, f"督查问题待整改：{finding.title}",
-              f"{finding.inspector_region.name}督查发现的问题，请于{deadline:%Y-%m-%d}前整改，并在系统中登记整改情况。", user)
+              f"{finding.inspector_region.name}督查发现的问题，请于{date_cn(deadline)}前整改，并在系统中登记整改情况。", user)
         if commit:
             db.session.commit()
         else:

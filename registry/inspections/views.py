@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ..assessment.forms import FollowUpForm
 from ..audit.services import events_of
 from ..core.forms import save_form, select_choices
+from ..core.formatting import date_cn
 from ..core.navigation import nav_entry
 from ..core.paging import paginate
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
@@ -144,7 +145,7 @@ def _inspection_page(inspection: Inspection, *, visit_form=None, finding_form=No
     visit_form = visit_form or VisitForm(formdata=None)
     finding_form = finding_form or FindingForm(formdata=None)
     finding_form.visit_id.choices = select_choices(
-        [("", "（不指定）"), *((str(v.id), f"{v.visited_on:%Y-%m-%d} {v.team[:20]}") for v in inspection.visits)])
+        [("", "（不指定）"), *((str(v.id), f"{date_cn(v.visited_on)} {v.team[:20]}") for v in inspection.visits)])
     findings = list(db.session.scalars(services.findings_for(
         current_user, services.FindingFilters(inspection_id=inspection.id))))
     return render_template("inspections/inspection.html", inspection=inspection, findings=findings, keep=keep,
@@ -197,7 +198,7 @@ def add_finding(inspection_id: int):
                                     deadline=form.deadline.data, visit_id=form.visit_id.data,
                                     uploads=request.files.getlist("files"))
         saved = save_form(form, lambda: services.add_finding(inspection, current_user, data),
-                          success=lambda f: f"已登记督查问题，整改期限{f.deadline:%Y-%m-%d}",
+                          success=lambda f: f"已登记督查问题，整改期限{date_cn(f.deadline)}",
                           redirect_to=lambda f: url_for("inspections.finding", finding_id=f.id))
         if saved:
             return saved

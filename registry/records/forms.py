@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
+from ..core.formatting import date_cn
 from ..core.parsing import CONFIRM_LABEL
 from ..core.forms import MONEY_INPUT as MONEY
 from ..core.forms import select_choices as _choices
@@ -85,7 +86,7 @@ class RecordForm(FlaskForm):
         # pairings that cover the chosen village (the service checks it in any case)
         self.pairing_id.choices_from(lambda: _choices([("", "不关联")] + [
             (str(p.id), f"{PAIRING_KINDS.get(p.kind, p.kind)} · {p.region.name if p.region else p.region_code}"
-                        f"（{p.start_date:%Y-%m-%d} 起{'' if p.end_date is None else f'，{p.end_date:%Y-%m-%d} 止'}）",
+                        f"（{date_cn(p.start_date)}起{'' if p.end_date is None else f'，{date_cn(p.end_date)}止'}）",
              {"data-region": p.region.prefix if p.region else p.region_code})
             for p in filing.filer_pairings(organization_id)
             if within is None or p.region is None or within.contains(p.region_code) or p.region.contains(within.code)

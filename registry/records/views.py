@@ -14,6 +14,7 @@ from ..core.database import last_write, lock_at_first_write, only_reading_from_h
 from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.enums import RECORD_CATEGORIES
+from ..core.formatting import date_cn
 from ..core.paging import order_by, paginate
 from ..core.permissions import require
 from ..core.queries import first
@@ -584,7 +585,7 @@ def _rows(records, note=None) -> list[dict]:
         {
             "text": f"{r.village.name if r.village else r.village_code} · {r.title}",
             "url": url_for("records.detail", record_id=r.id),
-            "note": note(r) if note else f"{r.category_label} · {r.record_date:%Y-%m-%d}",
+            "note": note(r) if note else f"{r.category_label} · {date_cn(r.record_date)}",
         }
         for r in records
     ]
@@ -631,7 +632,7 @@ def _village_inbox(user):
     if user.role != "village":
         return None
     return _panel("待本村确认的帮扶记录", queries.inbox(user), url_for("records.inbox"), "没有待确认的记录",
-                  note=lambda r: f"{r.organization.name} · 提交于 {r.submitted_at:%Y-%m-%d}")
+                  note=lambda r: f"{r.organization.name} · 提交于 {date_cn(r.submitted_at)}")
 
 
 @panel

@@ -8,6 +8,7 @@ from ..audit.services import events_of
 from ..core.access import login_only
 from ..core.enums import RESULT_STATUSES
 from ..core.forms import save_form
+from ..core.formatting import date_cn
 from ..core.navigation import nav_entry
 from ..core.paging import paginate
 from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
@@ -183,7 +184,7 @@ def _to_verify(user):
     return {
         "title": "待核验的帮扶实效", "count": count(stmt),
         "rows": [{"text": f"{r.village.name} · {r.year}年", "url": url_for("results.detail", result_id=r.id),
-                  "note": f"提交于{r.filed_at.year}年{r.filed_at.month}月{r.filed_at.day}日"} for r in rows],
+                  "note": f"提交于{date_cn(r.filed_at)}"} for r in rows],
         "link": url_for("results.index", status="filed"), "empty": "没有待核验的帮扶实效",
     }
 
