@@ -568,6 +568,21 @@ def test_editing_keeps_the_villages_that_decided_and_is_audited(world, login_as)
     assert stale.status_code == 422 and "已被他人修改" in stale.get_data(as_text=True)
 
 
+def test_an_edit_missing_a_field_names_it_and_shows_no_stored_rows(world, login_as):
+    """A POST without the villages (a client that is not the page's form) is refused on that
+    field; the form shown again holds what was sent, not the project's rows as Python
+    objects (it once showed ``[<ProjectVillage 8>]`` in the field and in its error)."""
+    project = _project(world)
+    before = census()
+    answer = login_as(world["unit"]).post(f"/projects/{project.id}/edit", data={
+        "name": "又改", "kind": "industry", "planned_investment": "1", "signed_on": SIGNED.isoformat(),
+        "version": str(project.version)})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "涉及村" in page
+    assert "ProjectVillage" not in page and "&lt;" not in page.split("<textarea", 1)[1].split("</textarea>", 1)[0]
+    assert census() == before
+
+
 # -- import ---------------------------------------------------------------------------------------
 
 IMPORT_HEADER = ["企业", "项目名称", "项目类型", "湘商回归", "计划投资（元）", "签约日期", "涉及村", "项目简介"]

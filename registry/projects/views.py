@@ -140,7 +140,10 @@ def edit(project_id: int):
     if not project.is_open:
         flash("已终止的项目不能修改", "warning")
         return _back(project)
-    form = ProjectForm(obj=project)
+    # the stored project fills the form shown, not a submitted one: a field missing from
+    # a POST is missing (its error), not the project's own value (``villages`` would be
+    # its ProjectVillage rows, shown as their repr)
+    form = ProjectForm() if request.method == "POST" else ProjectForm(obj=project)
     form.set_enterprises([project.organization])
     if not form.is_submitted():
         form.organization_id.data = str(project.organization_id)
