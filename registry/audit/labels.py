@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
 
 from ..core import enums
@@ -260,12 +260,9 @@ class _Field:
 
 
 @lru_cache(maxsize=1)
-def _fields() -> dict[str, dict[str, _Field]]:
-    """entity type -> field key -> its name (the header its import and export use, one
-    wording, else the names above), its enumeration and whether it holds a time."""
-    from sqlalchemy import Date, DateTime
-
-    from ..extensions import db
+def _headers_and_codes() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, dict]]]:
+    """entity type -> field key -> the header its import and export use (one wording);
+    entity type -> field key -> its enumeration (the import fields' codes, then the above)."""
     from ..transfer.kinds import kinds
 
     headers: dict[str, dict[str, str]] = {}
@@ -280,23 +277,33 @@ def _fields() -> dict[str, dict[str, _Field]]:
     for entity, fields in _entity_codes().items():
         for key, values in fields.items():
             codes.setdefault(entity, {}).setdefault(key, values)
-    out: dict[str, dict[str, _Field]] = {}
-    for mapper in db.Model.registry.mappers:
-        entity = mapper.class_.__name__
-        own, named = ENTITY_FIELD_LABELS.get(entity, {}), headers.get(entity, {})
-        fields = out.setdefault(entity, {})
-        for attr in mapper.column_attrs:
-            key, kind = attr.key, attr.columns[0].type
-            label = own.get(key) or named.get(key) or COMMON_FIELDS.get(key) or FIELD_LABELS.get(key) or key
-            time = "datetime" if isinstance(kind, DateTime) else "date" if isinstance(kind, Date) else ""
-            fields[key] = _Field(label, codes.get(entity, {}).get(key) or FIELD_CODES.get(key), time)
-    return out
+    return headers, codes
 
 
 def field_label(entity_type: str, key: str) -> str:
-    """The Chinese name of a column of an audited kind (the key itself if it has none)."""
-    found = _fields().get(entity_type, {}).get(key)
-    return found.label if found is not None else COMMON_FIELDS.get(key) or FIELD_LABELS.get(key, key)
+    """The Chinese name of a field of an event about ``entity_type`` (the key itself if it
+    has none): the kind's own name for it, its import/export header, then the tables above."""
+    return (ENTITY_FIELD_LABELS.get(entity_type, {}).get(key) or _headers_and_codes()[0].get(entity_type, {}).get(key)
+            or COMMON_FIELDS.get(key) or FIELD_LABELS.get(key) or key)
+
+
+@lru_cache(maxsize=1)
+def _fields() -> dict[str, dict[str, _Field]]:
+    """entity type -> column key -> its name, its enumeration and whether it holds a time."""
+    from sqlalchemy import Date, DateTime
+
+    from ..extensions import db
+
+    codes = _headers_and_codes()[1]
+    out: dict[str, dict[str, _Field]] = {}
+    for mapper in db.Model.registry.mappers:
+        entity = mapper.class_.__name__
+        fields = out.setdefault(entity, {})
+        for attr in mapper.column_attrs:
+            key, kind = attr.key, attr.columns[0].type
+            time = "datetime" if isinstance(kind, DateTime) else "date" if isinstance(kind, Date) else ""
+            fields[key] = _Field(field_label(entity, key), codes.get(entity, {}).get(key) or FIELD_CODES.get(key), time)
+    return out
 
 
 def actor_label(actor: str | None) -> str:
@@ -334,14 +341,13 @@ def _shown(value, field: _Field | None = None) -> str:
         return "是" if value else "否"
     if field is not None and isinstance(value, str):
         if field.codes and value in field.codes:
-            label = field.codes[value]
-            return label if isinstance(label, str) else value
+            return field.codes[value]
         if field.kind:
             try:
                 moment = datetime.fromisoformat(value)
             except ValueError:
                 return value
-            return datetime_cn(moment) if field.kind == "datetime" else date_cn(date(moment.year, moment.month, moment.day))
+            return datetime_cn(moment) if field.kind == "datetime" else date_cn(moment.date())
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
