@@ -390,7 +390,7 @@ def test_the_inspections_list_exports_as_filtered_in_scope_and_audited(w):
     assert line["年度"] == str(TODAY.year) and line["督查计划"] == "省级乡村振兴督查"
     assert line["督查层级"] == "省级" and line["督查单位"] == "湖南省"
     assert line["被督查对象"] == "吉首市" and line["对象类别"] == "地区"
-    assert line["走访次数"] == "1" and line["走访日期"] == f"{TODAY:%Y-%m-%d}"
+    assert line["走访次数"] == "1" and line["走访日期"] == f"{TODAY.year}年{TODAY.month}月{TODAY.day}日"
     assert (line["问题数"], line["待整改"], line["整改中"], line["已销号"], line["逾期未销号"]) == ("2", "2", "0", "0", "1")
     assert line["督查结果"] == "有问题逾期未销号"
     dept_line = rows[w["dept_inspection"].id]

@@ -78,7 +78,7 @@ def export(fmt: str):
     plans = set(db.session.scalars(scoped(select(InspectionPlan.id), InspectionPlan, current_user)))
     rows = ([i.id, i.year, i.plan.title if i.plan_id in plans else "", services.INSPECTING_LEVELS.get(i.inspector_region.level, i.inspector_region.level_label),
              i.inspector_region.name, i.target_name, i.target_kind_label, i.focus, len(line.visit_dates),
-             "、".join(f"{d:%Y-%m-%d}" for d in line.visit_dates), line.findings,
+             "、".join(map(date_cn, line.visit_dates)), line.findings,
              *(line.counts.get(k, 0) for k in ("open", "rectifying", "closed", "overdue")), line.result]
             for line in services.inspection_lines(stmt) for i in (line.inspection,))
     return send_export(fmt, "督查", INSPECTION_COLUMNS, rows, filters=shown)
