@@ -43,7 +43,7 @@ def build(path: Path, seed: int = 1) -> None:
     from registry import create_app
     from registry.core import crypto
     from registry.core.identity import credit_code_check_char, id_check_char, mask_id_number
-    from registry.dashboard.summary import rebuild_all
+    from registry.dashboard.rebuild import rebuild_all
     from registry.extensions import db
     from registry.organizations.models import Organization
     from registry.pairings.models import Pairing
@@ -249,7 +249,7 @@ def measure(path: Path, runs: int) -> None:
         from registry.accounts.models import User
 
         db.create_all()  # tables added since the dataset was built
-        from registry.dashboard.summary import refresh_stale
+        from registry.dashboard.recompute import refresh_stale
 
         t = time.perf_counter()  # what the daily `flask dashboard refresh` does (and builds new tables)
         refreshed = refresh_stale()

@@ -123,7 +123,7 @@ def build(app, scale: float = 1.0, seed: int = 1, log=print) -> dict[str, float]
     """Fill the (empty) database of ``app``; return the seconds of each phase."""
     from flask_migrate import upgrade
 
-    from registry.dashboard.summary import SUMMARY_TABLES, rebuild_all
+    from registry.dashboard.rebuild import SUMMARY_TABLES, rebuild_all
     from registry.extensions import db
     from registry.regions.services import load_divisions
 

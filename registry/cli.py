@@ -276,7 +276,7 @@ def dashboard_cli():
 @dashboard_cli.command("rebuild", help="Recompute the coverage summaries from the rows (after a bulk load).")
 def dashboard_rebuild():
     from .core.database import vacuum_analyze
-    from .dashboard.summary import SUMMARY_TABLES, rebuild_all
+    from .dashboard.rebuild import SUMMARY_TABLES, rebuild_all
 
     rebuild_all()
     db.session.commit()
@@ -307,7 +307,7 @@ def dashboard_refresh():
 
 def _refresh_summaries() -> None:
     from .core.database import refresh_planner_statistics
-    from .dashboard.summary import refresh_stale
+    from .dashboard.recompute import refresh_stale
 
     count = refresh_stale()
     db.session.commit()

@@ -33,7 +33,7 @@ from registry.dashboard.models import (
     VillageStatus,
     VillageSupportLast,
 )
-from registry.dashboard.summary import rebuild_all
+from registry.dashboard.rebuild import rebuild_all
 from registry.extensions import db
 
 _ROLLUP_KEY = ("region_code", "level", "year", "month", "category", "org_kind", "is_key", "is_poor", "is_relocation",

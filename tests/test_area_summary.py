@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, text
 from registry.core.timeutil import local_today
 from registry.dashboard.coverage import AREA_FIGURES, Filters, area_figures, compute
 from registry.dashboard.models import AreaSummary
-from registry.dashboard.summary import refresh_stale
+from registry.dashboard.recompute import refresh_stale
 from registry.regions.models import Region
 from tests.factories import COUNTY, make_org, make_pairing
 from tests.factories_assessment import attend, make_duty, make_support, make_training, posted_secretary

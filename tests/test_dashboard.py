@@ -243,7 +243,7 @@ FILTERS = [
 
 def test_filters_match_raw_rows_and_survive_a_rebuild(demo, app):
     """One demo build for all filters (building it is the slow part)."""
-    from registry.dashboard.summary import rebuild_all
+    from registry.dashboard.rebuild import rebuild_all
 
     db = demo
     for filters in FILTERS:

@@ -135,7 +135,7 @@ def test_they_follow_the_writes_that_move_them(app, db, world, monkeypatch):
 
 
 def test_a_changed_setting_counts_live_until_the_areas_are_recomputed(app, db, world, monkeypatch):
-    from registry.dashboard.summary import refresh_stale
+    from registry.dashboard.recompute import refresh_stale
 
     province = db.session.get(Region, PROVINCE)
     monkeypatch.setitem(app.config, "REGISTRY_PRE_POSTING_TRAINING_DAYS", 10)

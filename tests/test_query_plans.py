@@ -33,7 +33,7 @@ def captured(_app):
     """(page, statement, parameters) of every SELECT the pages issued."""
     from bench import pages as bench_pages
     from bench.dataset import fill
-    from registry.dashboard.summary import rebuild_all
+    from registry.dashboard.rebuild import rebuild_all
     from tests.conftest import _clean
 
     _clean(_app)

@@ -307,7 +307,7 @@ def test_many_confirmations_at_once_lose_nothing(served):
         report = verify_chain()
         assert report.ok, report.reason
         kept = _summaries(db)  # what the concurrent transactions left in the summaries …
-        from registry.dashboard.summary import rebuild_all
+        from registry.dashboard.rebuild import rebuild_all
 
         rebuild_all()
         db.session.flush()

@@ -228,7 +228,7 @@ def test_a_reimport_updates_only_records_the_rules_let_the_filer_edit(db, world,
 
 def test_the_summaries_after_an_import_equal_a_rebuild(db, world, login_as):
     from registry.dashboard.models import SupportRollup, SupportTotal
-    from registry.dashboard.summary import rebuild_all
+    from registry.dashboard.rebuild import rebuild_all
 
     file_record(world.unit, world.village.code, status="confirmed", village_user=world.village_user, amount="3000")
     file_record(world.unit, world.village.code, status="submitted", amount="100.10", category="health")
@@ -337,12 +337,12 @@ def test_the_migration_numbers_the_stored_records_by_unit_and_year(tmp_path, app
     # the audit table of that old revision lacks, and the trail is not what this tests
     monkeypatch.setattr(regions, "record", lambda *args, **kwargs: None)
     # nor has it today's summary of records by day (day_count), which a new village's area refreshes
-    from registry.dashboard import summary
+    from registry.dashboard import recompute, summary
 
-    monkeypatch.setattr(summary, "refresh_days", lambda *args, **kwargs: None)
+    monkeypatch.setattr(recompute, "refresh_days", lambda *args, **kwargs: None)
     monkeypatch.setattr(summary, "raise_markers", lambda *args, **kwargs: None)  # nor the change markers
     # nor the filtered area summaries (area_cut, area_year)
-    monkeypatch.setattr(summary, "_refresh_cuts", lambda *args, **kwargs: None)
+    monkeypatch.setattr(recompute, "_refresh_cuts", lambda *args, **kwargs: None)
 
     app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite3'}"})
     with app.app_context():
@@ -399,6 +399,7 @@ def test_records_added_in_bulk_give_the_summaries_a_rebuild_gives_confirmed_ones
     from decimal import Decimal
 
     from registry.dashboard import summary
+    from registry.dashboard.rebuild import rebuild_all
     from registry.dashboard.models import AreaSummary, SupportRollup, SupportTotal, VillageStatus, VillageSupportLast
     from registry.records.models import SupportRecord
 
@@ -428,7 +429,7 @@ def test_records_added_in_bulk_give_the_summaries_a_rebuild_gives_confirmed_ones
         return out
 
     added = tables()
-    summary.rebuild_all()
+    rebuild_all()
     db.session.commit()
     assert tables() == added
 

@@ -471,7 +471,7 @@ class Summaries(RuleBasedStateMachine):
     @rule(days=st.sampled_from((1, 2, 7, 30, 45, 100, 200, 370)), refresh=st.booleans())
     def next_day(self, days, refresh):
         """Time passes; the daily refresh (``flask dashboard refresh``) may run."""
-        from registry.dashboard.summary import refresh_stale
+        from registry.dashboard.recompute import refresh_stale
 
         self.clock.shift(timedelta(days=days))
         if refresh:

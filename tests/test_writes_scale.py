@@ -142,7 +142,7 @@ def test_the_rows_above_the_areas_are_added_last(db):
 
     def note(conn, cursor, statement, params, context, executemany):
         # the driver's parameters (dicts on PostgreSQL, tuples on SQLite, where the summary
-        # upserts go to the driver as they are: summary.upsert_rows)
+        # upserts go to the driver as they are: additions.upsert_rows)
         rows = params if executemany else [params]
         levels = {value for row in rows for value in (row.values() if isinstance(row, dict) else row or ())
                   if isinstance(value, str)}

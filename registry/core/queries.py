@@ -5,6 +5,8 @@ Services build and scope the statement; views pass it here or to ``db.paginate``
 """
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import Select, bindparam, func, select, text
 
 from ..extensions import db
@@ -74,3 +76,11 @@ def upsert(dialect, table, columns: tuple, conflict: tuple, *, add: tuple = (), 
 
 
 _UPSERTS: dict[tuple, object] = {}
+
+
+def as_date(value) -> date | None:
+    """A date read back from SQL: SQLite returns ``min()``/``max()`` or ``date()`` of a
+    date column as text."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])

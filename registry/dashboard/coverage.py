@@ -628,8 +628,8 @@ def _cut_off_day(start, cutoff, region_prefix) -> tuple:
 def _day_counts(region, lo, hi, n, add, today, cfg, filters: Filters, ending: bool = True) -> None:
     """Overdue and ending soon (unless not ``ending``) of a province, city or county from the counts by day of its
     children (an area's rows for a county's townships and its own postings), under the
-    view's filter (``summary.day_kind``; a category does not narrow the postings)."""
-    from .summary import day_kind
+    view's filter (``day_counts.day_kind``; a category does not narrow the postings)."""
+    from .day_counts import day_kind
 
     one = _one_filter(filters) or None
     submitted = day_kind("submitted", *one) if one else "submitted"
@@ -681,7 +681,7 @@ def ending_total(region: Region, last: date) -> int:
 
 @cache
 def _ending_total_stmt():
-    from .summary import day_kind
+    from .day_counts import day_kind
 
     d = DayCount
     return select(func.sum(d.count)).where(d.kind == day_kind("ends"), d.level == bindparam("level"),
@@ -748,7 +748,7 @@ def _overdue_by_category_stmts(n: int) -> tuple:
     through the index on (status, submitted_at, category, village); the region by its
     code's prefix (a range of village codes would lead to the index by village)."""
     from ..records.models import SupportRecord as s
-    from .summary import day_kind
+    from .day_counts import day_kind
 
     d = DayCount
     kinds = {day_kind("submitted", "category", category): category for category in RECORD_CATEGORIES}

@@ -2,7 +2,7 @@
 
 The rule (issue 16): no cache may serve a figure older than the last committed change.
 Every change the summary writer sees raises, in its own transaction, the change marker of
-each area it touches (``AreaChange``, ``summary.raise_markers``; ``*`` for a change that
+each area it touches (``AreaChange``, ``recompute.raise_markers``; ``*`` for a change that
 may touch any area). A region's marker is the sum of the counters of the areas within its
 code range and of ``*``: every committed change to a figure of the region (or of a
 descendant) raises it, and it never goes back. Each request reads the marker first (one

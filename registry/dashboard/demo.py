@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..core.database import analyze_bulk_load
 from ..demo import DemoContext, step
-from .summary import rebuild_all
+from .rebuild import rebuild_all
 
 
 @step(99, "重建覆盖统计")

@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, func, select, true
 from sqlalchemy.orm import aliased
 
 from ..core.enums import VILLAGE_ROLES
+from ..core.queries import as_date
 from ..people.models import Posting
 from ..regions.models import Region
 from .definitions import later_postings
@@ -121,7 +122,7 @@ def area_rows(conn, areas: list[str] | None, stamped, cfg) -> dict[tuple, int]:
             _open_but_spans(out, names["no_accident_insurance"], area, insured.get(p.person_id, ()))
             _open_but_years(out, names["no_health_check"], area, checked.get(p.person_id, ()))
         if p.planned_end is not None and not p.successor_active:
-            first = max(p.planned_end - span, _as_date(p.successor_ended) or FIRST)
+            first = max(p.planned_end - span, as_date(p.successor_ended) or FIRST)
             if first <= p.planned_end:
                 out[(names["ending_no_successor"], area, first)] += 1
                 out[(names["ending_no_successor"], area, p.planned_end + timedelta(days=1))] -= 1
@@ -209,14 +210,9 @@ def _care(conn, people: list[int]) -> tuple[dict | None, dict]:
         chunk = people[i:i + 900]
         for person, start, end in conn.execute(select(c.person_id, c.start_date, c.end_date)
                                                .where(c.person_id.in_(chunk), *accident_insurance())):
-            insured[person].append((_as_date(start), _as_date(end)))
+            insured[person].append((as_date(start), as_date(end)))
         for person, start in conn.execute(select(c.person_id, c.start_date)
                                           .where(c.person_id.in_(chunk), *health_check())):
-            checked[person].add(_as_date(start).year)
+            checked[person].add(as_date(start).year)
     return insured, checked
 
-
-def _as_date(value) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])

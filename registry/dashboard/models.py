@@ -244,7 +244,7 @@ class DayCount(ByDay, db.Model):
     each area's change. Nothing here depends on today, so no row goes stale.
 
     The same counts under each filter of the coverage page have kinds of their own
-    (``summary.day_kind``: ``submitted:category=funds``, ``ends:org_kind=enterprise``,
+    (``day_counts.day_kind``: ``submitted:category=funds``, ``ends:org_kind=enterprise``,
     ``submitted:flag=key``): a record counts under its category, its filer's kind and its
     village's flags, a posting under its sending unit's kind and its village's flags."""
 
@@ -285,7 +285,7 @@ class AreaChange(db.Model):
     __table_args__ = (Index("ix_area_change_area_version", "area", "version"),)
 
     area: Mapped[str] = mapped_column(String(12), primary_key=True)
-    # raised by a random step (``summary.raise_markers``), so a value never comes back
+    # raised by a random step (``recompute.raise_markers``), so a value never comes back
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

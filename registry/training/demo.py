@@ -34,7 +34,7 @@ def _refresh_summaries() -> None:
     """Bulk rows bypass the ORM flush; the dashboard's per-person training summary (if
     that feature is installed) is recomputed, as its module asks of bulk loads."""
     try:
-        from ..dashboard.summary import refresh_person_training
+        from ..dashboard.recompute import refresh_person_training
     except ImportError:
         return
     refresh_person_training(db.session.connection(), None)
