@@ -47,3 +47,29 @@ def test_the_trail_names_roles_and_the_system_in_chinese(db, login_as, make_user
     assert "<td>角色</td><td></td><td>行政区工作人员</td>" in page
     assert ">region<" not in page and "<td>新增条数</td><td></td><td>3</td>" in page
     assert not re.search(r"<td>[a-z_]+</td>", page), re.findall(r"<td>[a-z_]+</td>", page)
+
+
+def test_the_export_writes_the_changes_in_chinese_beside_the_stored_values(db, login_as, make_user):
+    """Inspectors read the trail's export: 变更内容 holds the changes as the page shows them
+    (names, labels, Beijing time; a creation's fields that hold a value), the actor of the
+    registry's own jobs is 系统, and 变更前 / 变更后 keep the stored values the hashes cover."""
+    import csv
+    import io
+
+    from registry.audit.services import record
+    from registry.regions.models import Region
+
+    record("update", "ReopenRequest", before={"state": "requested", "deadline": "2026-12-31", "note": "同"},
+           after={"state": "approved", "deadline": "2027-01-15", "note": "同"}, summary="批准重新开放",
+           region_code="433101001001")
+    record("load_divisions", db.session.get(Region, "433101000000"), after={"added": 3, "note": None},
+           summary="载入行政区划")
+    db.session.commit()
+    admin = login_as(make_user("admin"))
+    rows = list(csv.DictReader(io.StringIO(admin.get("/audit/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    by_summary = {row["摘要"]: row for row in rows}
+    approved = by_summary["批准重新开放"]
+    assert approved["变更内容"] == "截止日期：2026年12月31日 → 2027年1月15日；状态：待审批 → 已批准（开放中）"
+    assert '"state":"approved"' in approved["变更后"]
+    loaded = by_summary["载入行政区划"]
+    assert loaded["操作人"] == "系统" and loaded["变更内容"] == "新增条数：3"

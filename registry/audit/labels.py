@@ -356,8 +356,10 @@ def _shown(value, field: _Field | None = None) -> str:
 def changes(entity_type: str, before: str | None, after: str | None) -> list[Change]:
     """The event's before and after side by side. With both sides, only the fields that
     changed (a snapshot holds every column); with one side, all of its fields."""
-    old = _load(before)
-    new = _load(after)
+    return _changes(entity_type, _load(before), _load(after))
+
+
+def _changes(entity_type: str, old: dict | None, new: dict | None) -> list[Change]:
     fields = _fields().get(entity_type, {})
     both = old is not None and new is not None
     keys = list(dict.fromkeys([*(old or {}), *(new or {})]))
@@ -371,6 +373,20 @@ def changes(entity_type: str, before: str | None, after: str | None) -> list[Cha
         rows.append(Change(field.label if field is not None else field_label(entity_type, key),
                            _shown(_masked(key, a), field), _shown(_masked(key, b), field), changed))
     return rows
+
+
+def changes_text(entity_type: str, before: str | None, after: str | None) -> str:
+    """``changes`` as one line of text, for an export cell: 名称：旧 → 新；… (one side: the
+    fields that hold a value, 名称：值)."""
+    old, new = _load(before), _load(after)
+    both = old is not None and new is not None
+    parts = []
+    for change in _changes(entity_type, old, new):
+        if both:
+            parts.append(f"{change.field}：{change.before or '（空）'} → {change.after or '（空）'}")
+        elif value := change.after or change.before:
+            parts.append(f"{change.field}：{value}")
+    return "；".join(parts)
 
 
 def _load(text: str | None) -> dict | None:

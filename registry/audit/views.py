@@ -54,7 +54,7 @@ EXPORT_COLUMNS = (
     Column("编号", "id", "int", 8), Column("时间", "at", "datetime", 17), Column("操作人", "actor", width=12),
     Column("操作", "action", width=12), Column("对象类型", "entity_type", width=14),
     Column("对象编号", "entity_id", width=10), Column("摘要", "summary", width=50),
-    Column("行政区代码", "region_code", width=14), Column("单位编号", "organization_id", "int", 10),
+    Column("变更内容", "changes", width=60), Column("行政区代码", "region_code", width=14), Column("单位编号", "organization_id", "int", 10),
     Column("变更前", "before", width=40), Column("变更后", "after", width=40),
     Column("上一哈希", "prev_hash", width=20), Column("哈希", "hash", width=20),
 )
@@ -71,8 +71,11 @@ def export(fmt: str):
     filters = describe_filters([("对象类型", labels.entity_label(entity) if entity else "")])
     audit_export("AuditEvent", "审计日志", count_rows(stmt), fmt, filters)
     verb, noun = labels.action_label, labels.entity_label
-    rows = ([e.id, to_local(e.at).replace(tzinfo=None), e.actor, verb(e.action), noun(e.entity_type), e.entity_id,
-             e.summary, e.region_code, e.organization_id, labels.masked_json(e.before), labels.masked_json(e.after),
+    # 变更内容: the changes as the page shows them (Chinese names, labels, Beijing time);
+    # 变更前 / 变更后: the stored values (phones masked), which the hashes are computed over
+    rows = ([e.id, to_local(e.at).replace(tzinfo=None), labels.actor_label(e.actor), verb(e.action),
+             noun(e.entity_type), e.entity_id, e.summary, labels.changes_text(e.entity_type, e.before, e.after),
+             e.region_code, e.organization_id, labels.masked_json(e.before), labels.masked_json(e.after),
              e.prev_hash, e.hash]
             for e in db.session.scalars(stmt.order_by(AuditEvent.id).execution_options(yield_per=2000)))
     return send_export(fmt, "审计日志", EXPORT_COLUMNS, rows, filters=filters)
