@@ -91,6 +91,9 @@ def test_a_trail_export_is_audited(world, login_as):
     response = viewer.get(f"/supervision/funds/{world['fund'].id}/trail.csv")
     text = response.get_data(as_text=True)
     assert response.status_code == 200 and "登记受赠资金" in text and "基金拨付外县资金" not in text
+    # the changes as the trail's own export writes them (audit.labels.changes_text): a
+    # creation's values, a change's old and new
+    assert "收据编号：JD-001；" in text and "状态：草稿 → 待确认" in text and '"status"' not in text
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id.desc()))
     assert "资金监督轨迹" in event.summary and event.actor_id == world["viewer"].id
     assert viewer.get(f"/supervision/records/{world['paid'].id}/trail.xlsx").status_code == 200

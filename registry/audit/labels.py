@@ -311,6 +311,14 @@ def actor_label(actor: str | None) -> str:
     return "系统" if actor == "system" else actor or ""
 
 
+def actor_name(actor: str | None, display_name: str | None) -> str:
+    """Who did it, for a history: the account's name with its user name, 张三（zhang.san）,
+    or the user name alone where the account has no other name (or none)."""
+    if not display_name or display_name == actor:
+        return actor or ""
+    return f"{display_name}（{actor}）"
+
+
 # Snapshot fields that hold a phone number in the clear (an organization's contact phone;
 # a person's phone is encrypted and snapshotted as [受保护]). The trail shows and exports
 # them masked, as the lists do to whoever may not see the full number: the stored and

@@ -11,7 +11,7 @@ from functools import cache
 from sqlalchemy import Select, func, or_, select
 
 from ..accounts.models import User
-from ..audit.labels import action_label
+from ..audit.labels import action_label, actor_name
 from ..audit.models import AuditEvent
 from ..core.paging import Key, order_by
 from ..core.parsing import to_id
@@ -258,7 +258,6 @@ def project_history(project: Project) -> list[TrailEntry]:
         .where(or_(*conditions)).order_by(AuditEvent.id)).all()
     out = []
     for event, display_name in rows:
-        who = event.actor if not display_name or display_name == event.actor else f"{display_name}（{event.actor}）"
-        out.append(TrailEntry(event.at, who, action_label(event.action), event.summary,
+        out.append(TrailEntry(event.at, actor_name(event.actor, display_name), action_label(event.action), event.summary,
                               ENTITY_LABELS.get(event.entity_type, event.entity_type), event.id))
     return out

@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import User
+from ..audit.labels import actor_name
 from ..audit.models import AuditEvent
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
 from ..core.paging import Key, order_by
@@ -163,6 +164,5 @@ def history(record: SupportRecord, user) -> list[HistoryEntry]:
     ).all()
     out = []
     for event, display_name in rows:
-        who = event.actor if not display_name or display_name == event.actor else f"{display_name}（{event.actor}）"
-        out.append(HistoryEntry(event.at, who, ACTION_LABELS.get(event.action, event.action), event.summary))
+        out.append(HistoryEntry(event.at, actor_name(event.actor, display_name), ACTION_LABELS.get(event.action, event.action), event.summary))
     return out

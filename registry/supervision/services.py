@@ -104,7 +104,7 @@ def events_about(objects: dict[str, list], names: dict[tuple[str, str], str]) ->
         .where(or_(*conditions)).order_by(AuditEvent.id)).all()
     out = []
     for event, display in rows:
-        who = event.actor if not display or display == event.actor else f"{display}（{event.actor}）"
+        who = labels.actor_name(event.actor, display)
         name = names.get((event.entity_type, event.entity_id)) or \
             f"{labels.entity_label(event.entity_type)} #{event.entity_id}"
         out.append(TrailEvent(event.at, who, labels.action_label(event.action), name, event.summary,

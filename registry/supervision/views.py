@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
+from ..audit import labels
 from ..core.enums import OVERSIGHT_BODIES, RECORD_STATUSES
 from ..core.navigation import nav_entry
 from ..core.paging import paginate
@@ -73,8 +74,8 @@ def _trail_export(fmt: str, title: str, events, filters: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     audit_export("AuditEvent", title, len(events), fmt, filters)
-    rows = ([e.event.id, to_local(e.at).replace(tzinfo=None), e.actor, e.action, e.entity, e.summary,
-             "；".join(f"{c.field}：{c.before} → {c.after}" for c in e.changes if c.changed)] for e in events)
+    rows = ([e.event.id, to_local(e.at).replace(tzinfo=None), labels.actor_label(e.actor), e.action, e.entity, e.summary,
+             labels.changes_text(e.event.entity_type, e.event.before, e.event.after)] for e in events)
     return send_export(fmt, title, TRAIL_COLUMNS, rows, filters=filters)
 
 
