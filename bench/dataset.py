@@ -157,7 +157,7 @@ def build(app, scale: float = 1.0, seed: int = 1, log=print) -> dict[str, float]
 def analyze(db, tables=None) -> None:
     """ANALYZE the database (or the ``tables`` given); on PostgreSQL VACUUM (ANALYZE),
     outside the transaction."""
-    from registry.core.database import vacuum_analyze
+    from registry.core.bulk_load import vacuum_analyze
 
     if db.engine.dialect.name == "postgresql":
         db.session.commit()
@@ -177,7 +177,7 @@ def fill(conn, scale: float = 1.0, seed: int = 1, log=print) -> None:
     from registry.assessment.models import Assessment
     from registry.closing.models import EvidenceMoved
     from registry.core import crypto
-    from registry.core.database import indexes_after
+    from registry.core.bulk_load import indexes_after
     from registry.core.identity import credit_code_check_char, id_check_char, mask_id_number
     from registry.duty.models import DutyMonth
     from registry.organizations.models import Organization

@@ -275,7 +275,7 @@ def dashboard_cli():
 
 @dashboard_cli.command("rebuild", help="Recompute the coverage summaries from the rows (after a bulk load).")
 def dashboard_rebuild():
-    from .core.database import vacuum_analyze
+    from .core.bulk_load import vacuum_analyze
     from .dashboard.rebuild import SUMMARY_TABLES, rebuild_all
 
     rebuild_all()
@@ -306,7 +306,7 @@ def dashboard_refresh():
 
 
 def _refresh_summaries() -> None:
-    from .core.database import refresh_planner_statistics
+    from .core.bulk_load import refresh_planner_statistics
     from .dashboard.recompute import refresh_stale
 
     count = refresh_stale()

@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from registry.core.database import commit_checkpointing_later
+from registry.core.bulk_load import commit_checkpointing_later
 from registry.regions.models import Region
 from registry.transfer.bulk import inserting_many
 
@@ -69,7 +69,7 @@ def test_a_bulk_commit_runs_with_the_large_page_cache_then_gives_the_connection_
     write's page cache; the connection that goes back to the pool has its own again."""
     from sqlalchemy import event
 
-    from registry.core.database import LARGE_PAGE_CACHE_KIB
+    from registry.core.bulk_load import LARGE_PAGE_CACHE_KIB
 
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's page cache")
@@ -102,12 +102,12 @@ def test_the_staging_table_is_dropped_when_the_connection_goes_back_to_the_pool(
     are kept in an in-memory database of their own, not in the connection's temporary one."""
     from sqlalchemy import column, create_engine, table as table_clause, text
 
-    from registry.core import database
+    from registry.core import bulk_load, database
 
     engine = create_engine(f"sqlite:///{tmp_path / 'staging.sqlite3'}")
     database.configure_engine(engine)
     token = database.set_begin_mode("IMMEDIATE")
-    staged = f"SELECT name FROM {database.STAGE}.sqlite_master WHERE type = 'table'"
+    staged = f"SELECT name FROM {bulk_load.STAGE}.sqlite_master WHERE type = 'table'"
     temp_tables = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
     try:
         with engine.begin() as conn:
@@ -116,7 +116,7 @@ def test_the_staging_table_is_dropped_when_the_connection_goes_back_to_the_pool(
         with engine.connect() as conn:
             driver = conn.connection.driver_connection
             with conn.begin():
-                database.staged_insert(conn, table, ("v",), [(n,) for n in range(100)], {"w": "x"})
+                bulk_load.staged_insert(conn, table, ("v",), [(n,) for n in range(100)], {"w": "x"})
             assert conn.execute(text("SELECT count(*), min(w) FROM t")).one() == (100, "x")
             assert [r[0] for r in driver.execute(staged)] == ["bulk_staging_t"]  # kept while in use
             assert driver.execute(temp_tables).fetchall() == []
@@ -124,7 +124,7 @@ def test_the_staging_table_is_dropped_when_the_connection_goes_back_to_the_pool(
             assert conn.connection.driver_connection is driver
             assert driver.execute(staged).fetchall() == []
             with conn.begin() as trans:
-                database.staged_insert(conn, table, ("v",), [(1,)], {"w": "y"})
+                bulk_load.staged_insert(conn, table, ("v",), [(1,)], {"w": "y"})
                 trans.rollback()
             assert driver.execute(staged).fetchall() == []
             assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 100

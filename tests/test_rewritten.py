@@ -1,4 +1,4 @@
-"""``core.database.rewritten``: a table refilled from scratch through a shadow of itself
+"""``core.bulk_load.rewritten``: a table refilled from scratch through a shadow of itself
 ends with exactly the refill's rows, while only the rows that differ are written: a kept
 row keeps its id, a changed one is updated in place, a vanished key is deleted and a new
 one inserted. A statement prepared before (PostgreSQL) still writes to the shadow. An
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from registry.core.database import rewritten
+from registry.core.bulk_load import rewritten
 from registry.dashboard.models import SupportTotal, VillageSupportLast
 
 CELL = dict(level="village", year=2026, month=0, category="funds", status="confirmed", amount_attracted=Decimal(0),
@@ -125,7 +125,7 @@ def test_a_bulk_load_with_its_foreign_keys_added_after_still_checks_them(db):
     """``indexes_after(..., foreign_keys=True)``: on PostgreSQL the table's foreign keys
     are dropped for the load and added back after it, which checks every row loaded; on
     SQLite they stay (and check each row as it comes)."""
-    from registry.core.database import indexes_after
+    from registry.core.bulk_load import indexes_after
     from registry.pairings.models import Pairing
     from tests.factories import make_org, make_village
 

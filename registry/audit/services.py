@@ -28,7 +28,8 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import bindparam, func, insert, inspect, literal, select, text, tuple_
 
-from ..core.database import CHAIN_LOCKS, before_commit, lock_keys, pending, staged_insert
+from ..core.bulk_load import staged_insert
+from ..core.database import CHAIN_LOCKS, before_commit, lock_keys, pending
 from ..core.scope import scoped
 from ..core.timeutil import utcnow
 from ..extensions import db

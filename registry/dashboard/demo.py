@@ -2,7 +2,7 @@
 coverage summaries are rebuilt from the rows once everything is there."""
 from __future__ import annotations
 
-from ..core.database import analyze_bulk_load
+from ..core.bulk_load import analyze_bulk_load
 from ..demo import DemoContext, step
 from .rebuild import rebuild_all
 

@@ -8,7 +8,7 @@ import functools
 
 from sqlalchemy import Integer, and_, extract, func, literal, literal_column, select
 
-from ..core.database import large_page_cache, postgres_settings, rewritten
+from ..core.bulk_load import large_page_cache, postgres_settings, rewritten
 from ..extensions import db
 from ..organizations.models import Organization
 from ..regions.models import Region

@@ -21,7 +21,7 @@ from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
 from ..organizations.services import INDIVIDUAL_ELSEWHERE
 from ..core.timeutil import utcnow
-from ..core.database import large_page_cache
+from ..core.bulk_load import large_page_cache
 from ..extensions import db
 from ..transfer.bulk import insert_many, inserting_many
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates

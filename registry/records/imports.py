@@ -44,7 +44,7 @@ from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, AmountLimits, Dat
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..dashboard import summary
-from ..core.database import large_page_cache
+from ..core.bulk_load import large_page_cache
 from ..extensions import db
 from ..notifications import link_for, notify, recipients
 from ..organizations.models import Organization

@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.types import NullType
 
 from ..core.enums import RECORD_CATEGORIES, RECORD_STATUSES
-from ..core.database import large_page_cache
+from ..core.bulk_load import large_page_cache
 from ..core.timeutil import to_local
 from ..extensions import db
 from ..organizations.models import Organization

@@ -10,7 +10,7 @@ from datetime import date
 
 from sqlalchemy import insert
 
-from ..core.database import staged_inserting
+from ..core.bulk_load import staged_inserting
 from ..extensions import db
 
 
@@ -32,7 +32,7 @@ def insert_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | N
 def inserting_many(table, keys: tuple[str, ...], rows: list[tuple], fixed: dict | None = None, *,
                    meanwhile: bool = True, then=None):
     """``insert_many``; on SQLite the rows are copied into ``table`` while the ``with``
-    block runs (``core.database.staged_inserting``: the block may do Python work, not use
+    block runs (``core.bulk_load.staged_inserting``: the block may do Python work, not use
     the database). Elsewhere the rows are inserted before the block. ``then``: a function
     of the connection run after the rows are in (on SQLite on the same worker thread, while
     the block runs); the list the ``with`` yields holds its result when the block ends."""

@@ -25,7 +25,7 @@ from typing import Any
 
 
 from ..audit.services import record
-from ..core.database import commit_checkpointing_later
+from ..core.bulk_load import commit_checkpointing_later
 from ..core.parsing import CONFIRM_FIELD, CONFIRM_HEADER
 from ..core.tabular import column_letter as letters_of
 from ..core.rules import Collector, RuleViolation
@@ -35,7 +35,7 @@ from .writing import Column, csv_text, unescape
 
 HEADER_SEARCH_ROWS = 10
 # an import that writes this many rows commits without the WAL checkpoint in its path
-# (``core.database.commit_checkpointing_later``)
+# (``core.bulk_load.commit_checkpointing_later``)
 BULK_COMMIT_ROWS = 5000
 
 
