@@ -17,6 +17,11 @@ def test_every_column_of_an_audited_kind_has_a_chinese_name(app):
     assert not unnamed, f"give these columns a name in audit/labels.py (FIELD_LABELS): {unnamed}"
     # every kind is found but the gaps worklist's, whose export events name no table
     assert set(labels.ENTITY_LABELS) - set(fields) == {"Gap"}
+    # and no two columns of a kind share a name (a record's id and its 编号 did)
+    shared = {entity: sorted(label for label in {f.label for f in kind.values()}
+                             if sum(f.label == label for f in kind.values()) > 1)
+              for entity, kind in fields.items()}
+    assert not {entity: names for entity, names in shared.items() if names}
 
 
 def test_enumerations_times_and_dates_show_as_the_pages_show_them(app):

@@ -211,6 +211,7 @@ ENTITY_FIELD_LABELS = {
     "ChaseUp": {"level": "催办层级"},
     "Escalation": {"level": "升级至"},
     "FaultToleranceCase": {"subject_id": "对象编号"},
+    "SupportRecord": {"id": "系统编号"},  # its 编号 is the unit's own (2026-0001: ``reference``)
 }
 
 # enumerations: the stored code -> the words the pages use, where no import names the
