@@ -10,6 +10,7 @@ from functools import lru_cache
 from ..core import enums
 from ..core.formatting import date_cn, datetime_cn
 from ..core.identity import mask_phone
+from ..core.timeutil import to_local
 
 ACTION_LABELS = {
     # any object
@@ -379,9 +380,21 @@ def _changes(entity_type: str, old: dict | None, new: dict | None) -> list[Chang
         if both and not changed:
             continue
         field = fields.get(key)
+        shown_a, shown_b = _shown(_masked(key, a), field), _shown(_masked(key, b), field)
+        if changed and shown_a == shown_b and field is not None and field.kind == "datetime":
+            shown_a, shown_b = _with_seconds(a), _with_seconds(b)  # changed within the minute
         rows.append(Change(field.label if field is not None else field_label(entity_type, key),
-                           _shown(_masked(key, a), field), _shown(_masked(key, b), field), changed))
+                           shown_a, shown_b, changed))
     return rows
+
+
+def _with_seconds(value) -> str:
+    """A stored time as the trail shows it, to the second."""
+    try:
+        local = to_local(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return _shown(value)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M:%S}"
 
 
 def changes_text(entity_type: str, before: str | None, after: str | None) -> str:
