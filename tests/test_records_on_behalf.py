@@ -15,7 +15,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import canonical, snapshot, verify_chain
 from registry.core.rules import RuleViolation
 from registry.extensions import db as _db
-from registry.records import filing, services
+from registry.records import filers, filing, services
 from registry.records.models import SupportRecord
 from tests.factories import COUNTY
 from tests.factories_records import record_data, world  # noqa: F401
@@ -59,38 +59,38 @@ def _last_event_id() -> int:
 def test_who_may_file_for_which_unit(db, world):
     from tests.factories import make_pairing
 
-    assert [o.id for o in filing.acting_organizations(world.county)] == [world.org.id]
-    assert [o.id for o in filing.acting_organizations(world.township)] == [world.org.id]
-    assert [o.id for o in filing.acting_organizations(world.other_county)] == [world.other_org.id]
-    assert [o.id for o in filing.acting_organizations(world.unit)] == [world.org.id]
+    assert [o.id for o in filers.acting_organizations(world.county)] == [world.org.id]
+    assert [o.id for o in filers.acting_organizations(world.township)] == [world.org.id]
+    assert [o.id for o in filers.acting_organizations(world.other_county)] == [world.other_org.id]
+    assert [o.id for o in filers.acting_organizations(world.unit)] == [world.org.id]
     for nobody in (world.viewer, world.admin, world.village_user):
-        assert filing.acting_organizations(nobody) == []
-    assert filing.filer_for(world.county, world.org.id).within.code == COUNTY
-    assert not filing.filer_for(world.unit).on_behalf
+        assert filers.acting_organizations(nobody) == []
+    assert filers.filer_for(world.county, world.org.id).within.code == COUNTY
+    assert not filers.filer_for(world.unit).on_behalf
     with pytest.raises(RuleViolation) as outside:
-        filing.filer_for(world.county, world.other_org.id)
+        filers.filer_for(world.county, world.other_org.id)
     assert "不在您可以代为填报的单位之列" in outside.value.errors["organization_id"][0]
     with pytest.raises(RuleViolation) as unchosen:
-        filing.filer_for(world.county)
+        filers.filer_for(world.county)
     assert "请选择帮扶单位" in unchosen.value.message
     for refused in (world.viewer, world.admin, world.village_user):
         with pytest.raises(RuleViolation):
-            filing.filer_for(refused, world.org.id)
+            filers.filer_for(refused, world.org.id)
     # the unit's villages, inside the staff member's region only
-    assert filing.filer_village_codes(world.org.id, world.county.region) == {world.village.code,
+    assert filers.filer_village_codes(world.org.id, world.county.region) == {world.village.code,
                                                                               world.posted_village.code}
-    assert filing.filer_village_codes(world.org.id, world.other_county.region) == set()
+    assert filers.filer_village_codes(world.org.id, world.other_county.region) == set()
     # a county-wide pairing (对口帮扶 of a county) makes the unit one its county and townships act for
-    assert set(filing.acting_village_names(world.county)) == {world.village.code, world.posted_village.code}
+    assert set(filers.acting_village_names(world.county)) == {world.village.code, world.posted_village.code}
     make_pairing(world.other_org, COUNTY, "paired")
-    assert {o.id for o in filing.acting_organizations(world.township)} == {world.org.id, world.other_org.id}
-    assert world.stranger_village.code in filing.filer_village_codes(world.other_org.id, world.township.region)
+    assert {o.id for o in filers.acting_organizations(world.township)} == {world.org.id, world.other_org.id}
+    assert world.stranger_village.code in filers.filer_village_codes(world.other_org.id, world.township.region)
     # the villages offered are those of every unit the staff may act for, in one query
     union = set()
-    for org in filing.acting_organizations(world.township):
-        union |= filing.filer_village_codes(org.id, world.township.region)
-    assert set(filing.acting_village_names(world.township)) == union and world.stranger_village.code in union
-    assert filing.acting_village_names(world.viewer) == {}
+    for org in filers.acting_organizations(world.township):
+        union |= filers.filer_village_codes(org.id, world.township.region)
+    assert set(filers.acting_village_names(world.township)) == union and world.stranger_village.code in union
+    assert filers.acting_village_names(world.viewer) == {}
 
 
 def test_region_staff_file_for_the_unit_the_village_confirms_and_the_unit_sees_it(db, world, login_as):

@@ -28,7 +28,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "manage_postings": _REGION_STAFF,
     "manage_pairings": _REGION_STAFF,
     "file_records": {"unit"},  # the filer's moves on a record: edit, submit, withdraw, correct, evidence
-    # a new record: a unit its own, region staff on a unit's behalf (records.filing.filer_for says for whom)
+    # a new record: a unit its own, region staff on a unit's behalf (records.filers.filer_for says for whom)
     "new_records": {"unit", "region"},
     "confirm_records": {"village"},
     # the installable offline app (issue 15): kept pages, decisions queued on the device

@@ -7,7 +7,7 @@ call these functions).
 - Who records: the enterprise's own unit accounts; region staff for an enterprise they see,
   in villages under their region (代为登记); administrators. Viewers and villages never.
 - Villages: a unit names villages it is paired with or posts people to (the support
-  records' filing rule, ``records.filing``); region staff villages under their region.
+  records' filing rule, ``records.filers``); region staff villages under their region.
 - Status moves only forward, one step at a time, by a dated progress entry:
   签约 → 在建 → 投产; 终止 from any of them, with a reason; nothing after 终止.
 - Every progress entry is confirmed or disputed (with a reason) by each village it affects,
@@ -115,7 +115,7 @@ def _village_condition(user, organization_id: int):
     if user.role == "region" and user.region is not None:
         return (Region.level == "village") & user.region.within(Region.code)
     if user.role == "unit":
-        from ..records.filing import _village_condition as filer_condition
+        from ..records.filers import village_condition as filer_condition
 
         return filer_condition(organization_id)
     return None

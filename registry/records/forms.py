@@ -11,7 +11,7 @@ from ..core.formatting import date_cn
 from ..core.parsing import CONFIRM_LABEL
 from ..core.forms import MONEY_INPUT as MONEY
 from ..core.forms import select_choices as _choices
-from . import filing
+from . import filers
 
 ACCEPT = "image/jpeg,image/png,image/webp,application/pdf,.jpg,.jpeg,.png,.webp,.pdf"
 
@@ -80,7 +80,7 @@ class RecordForm(FlaskForm):
             self.village_code.render_kw = {"data-combobox-select": "村"}
             self.village_code.choices_from(lambda: _choices([("", "请选择")] + [
                 (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip())
-                for v in filing.filer_villages(organization_id, within)
+                for v in filers.filer_villages(organization_id, within)
             ]))
         # data-region: the pairing's code prefix, so static/js/records.js can offer only the
         # pairings that cover the chosen village (the service checks it in any case)
@@ -88,7 +88,7 @@ class RecordForm(FlaskForm):
             (str(p.id), f"{PAIRING_KINDS.get(p.kind, p.kind)} · {p.region.name if p.region else p.region_code}"
                         f"（{date_cn(p.start_date)}起{'' if p.end_date is None else f'，{date_cn(p.end_date)}止'}）",
              {"data-region": p.region.prefix if p.region else p.region_code})
-            for p in filing.filer_pairings(organization_id)
+            for p in filers.filer_pairings(organization_id)
             if within is None or p.region is None or within.contains(p.region_code) or p.region.contains(within.code)
         ]))
 

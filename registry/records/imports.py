@@ -1,14 +1,14 @@
 """帮扶记录 (帮扶台账) from a spreadsheet.
 
-Who imports, and for which unit, is ``filing.filer_for``'s rule, read once for the file:
+Who imports, and for which unit, is ``filers.filer_for``'s rule, read once for the file:
 
 - a backing unit's account imports its own unit's records. The 填报单位 column (also read as
   帮扶主体 or 帮扶单位) may be left out or blank; when it is filled it must name that unit, so
   the unit's own ledger export comes back in unchanged;
 - region staff import on behalf of units (代为填报): the column is required (their template
   heads it 帮扶单位) and each row must name a unit they may act for
-  (``filing.acting_organizations``, by name or 统一社会信用代码), and a village that unit may
-  file for inside their region (``filing.filer_village_codes(..., within=region)``). Each
+  (``filers.acting_organizations``, by name or 统一社会信用代码), and a village that unit may
+  file for inside their region (``filers.filer_village_codes(..., within=region)``). Each
   unit's villages and stored 编号 are fetched once, when a row first names it.
 
 Every row passes ``filing.validate_record_data``, the rule the form uses (the village must
@@ -53,7 +53,7 @@ from ..transfer.bulk import insert_many, inserting_many
 from ..transfer.importing import CONFIRM_COLUMN, UPDATE_HINT, Field, ImportKind, yes_no
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
-from . import filing
+from . import filers, filing
 from .models import SupportRecord, office_name
 from .rules import EDITABLE, refusal, status_label
 
@@ -64,13 +64,13 @@ _CODE = re.compile(r"[（(]\s*(\d{12})\s*[)）]\s*$|^(\d{12})$")
 
 def _region(user) -> Region | None:
     """The region of staff filing on a unit's behalf; None for a unit's own account."""
-    return user.region if filing.files_on_behalf(user) else None
+    return user.region if filers.files_on_behalf(user) else None
 
 
 def _organization_lookup(user) -> Lookup:
     """The organizations ``user`` may file for, by name or 统一社会信用代码 (or the id
     where a nameless twin has no code)."""
-    orgs = filing.acting_organizations(user)
+    orgs = filers.acting_organizations(user)
     return Lookup({org.id: org.name for org in orgs}, "帮扶单位",
                   aliases={org.credit_code: org.id for org in orgs if org.credit_code})
 
@@ -78,7 +78,7 @@ def _organization_lookup(user) -> Lookup:
 def _organization_labels(user) -> list[str]:
     """The drop-down of the column: "名称（统一社会信用代码）", the bare name when it has
     none and no other organization offered bears it."""
-    orgs = filing.acting_organizations(user)
+    orgs = filers.acting_organizations(user)
     names: dict[str, int] = {}
     for org in orgs:
         names[org.name] = names.get(org.name, 0) + 1
@@ -90,10 +90,10 @@ def _village_labels(user) -> list[str]:
     """The villages the user may file for: a unit's own; for region staff those of every
     unit they may act for, inside their region."""
     if _region(user) is not None:
-        villages = filing.acting_village_names(user)
+        villages = filers.acting_village_names(user)
     else:
-        orgs = filing.acting_organizations(user)
-        villages = filing.filer_village_names(orgs[0].id) if orgs else {}
+        orgs = filers.acting_organizations(user)
+        villages = filers.filer_village_names(orgs[0].id) if orgs else {}
     return [labelled(name, code) for code, name in villages.items()]
 
 
@@ -152,7 +152,7 @@ class Context:
 
 def _load_unit(organization_id: int, within: Region | None) -> Unit:
     org = db.session.get(Organization, organization_id)
-    villages = filing.filer_village_names(organization_id, within)
+    villages = filers.filer_village_names(organization_id, within)
     table = SupportRecord.__table__
     references = {reference: Stored(id_, status, title, dict(zip(filing.AMOUNTS, amounts)))
                   for reference, id_, status, title, *amounts in db.session.execute(
@@ -217,7 +217,7 @@ class RecordImport(ImportKind):
         ctx = Context(user=user, update=update, organizations=_organization_lookup(user), own=None, within=within,
                       dates=date_bounds(), limits=amount_limits())
         if within is None:  # a unit's own records (``filer_for`` refuses whoever may not file at all)
-            ctx.own = ctx.unit(filing.filer_for(user).organization_id)
+            ctx.own = ctx.unit(filers.filer_for(user).organization_id)
             ctx.own.own = True
         return ctx
 

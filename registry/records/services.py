@@ -3,8 +3,8 @@ it, the village confirms or disputes it. Each checks who may act (``rules.refusa
 the version the user saw, makes the move through ``rules.transition`` and commits.
 
 The rest of the records' rules live beside this module: ``rules`` (states and moves),
-``filing`` (what a record holds, where a unit may file, creating, editing, evidence) and
-``queries`` (what the pages read).
+``filers`` (who files, and for which villages), ``filing`` (what a record holds, creating,
+editing, evidence) and ``queries`` (what the pages read).
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from .rules import STALE, check_version, commit_or_stale, refuse_unless, transit
 
 # Older import paths kept for the tests and scripts that reach them through
 # ``registry.records.services``; new code imports from the module that holds the name.
-from .filing import create_record, start_correction, update_record, village_allowed
+from .filers import village_allowed
+from .filing import create_record, start_correction, update_record
 from .queries import PENDING_ORDER, RECORD_ORDER, inbox, overdue, record_list
 from .rules import transition as _transition
 

@@ -31,7 +31,7 @@ from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, export_size, send_export
 from ..transfer.exports import export_job
 from . import evidence as files
-from . import changes, filing, funds, ledger, pending, queries, rules, services
+from . import changes, filers, filing, funds, ledger, pending, queries, rules, services
 from . import overdue as overdue_list
 from .forms import ActionForm, ConfirmForm, ContributionForm, DisputeForm, EvidenceForm, RecordForm
 from .models import Evidence, SupportRecord, office_name
@@ -139,7 +139,7 @@ def _refused(record: SupportRecord, violation: RuleViolation, **extra):
 def index():
     filters = queries.RecordFilters.from_args(request.args)
     page = paginate(queries.record_list(current_user, filters), queries.RECORD_ORDER, request.args)
-    villages = filing.filer_villages(current_user.organization_id) if current_user.role == "unit" else []
+    villages = filers.filer_villages(current_user.organization_id) if current_user.role == "unit" else []
     return render_template("records/index.html", page=page, filters=filters, villages=villages)
 
 
@@ -239,11 +239,11 @@ def detail(record_id: int):
 
 def _acting_or_404(raw: str) -> Organization | None:
     """The unit region staff chose to file for (``?organization=``): one they may see and act
-    for (``filing.may_act_for``), else 404; None when none is chosen yet."""
+    for (``filers.may_act_for``), else 404; None when none is chosen yet."""
     if not raw:
         return None
     org = get_in_scope_or_404(Organization, raw)
-    if not filing.may_act_for(current_user, org.id):
+    if not filers.may_act_for(current_user, org.id):
         abort(404)
     return org
 
@@ -254,10 +254,10 @@ def _acting_or_404(raw: str) -> Organization | None:
 def new():
     """A unit files its own record; region staff first choose the unit they file for (代为填报)."""
     acting, within = None, None
-    if filing.files_on_behalf(current_user):
+    if filers.files_on_behalf(current_user):
         acting, within = _acting_or_404(request.args.get("organization", "").strip()), current_user.region
         if acting is None:
-            return render_template("records/choose_unit.html", organizations=filing.acting_organizations(current_user),
+            return render_template("records/choose_unit.html", organizations=filers.acting_organizations(current_user),
                                    office=office_name(within))
     form = RecordForm(acting.id if acting else current_user.organization_id, within=within)
     ctx = {"title": "代为填报帮扶记录" if acting else "填报帮扶记录", "acting": acting,
