@@ -32,8 +32,9 @@ def test_enumerations_times_and_dates_show_as_the_pages_show_them(app):
                     "退回原因": ""}
     changed = labels.changes("ReopenRequest", '{"state":"requested","deadline":"2026-12-31"}',
                              '{"state":"approved","deadline":"2027-01-15"}')
+    # in the order the kind declares its columns (the deadline before the state), not the event's
     assert [(c.field, c.before, c.after) for c in changed] == [
-        ("状态", "待审批", "已批准（开放中）"), ("截止日期", "2026年12月31日", "2027年1月15日")]
+        ("截止日期", "2026年12月31日", "2027年1月15日"), ("状态", "待审批", "已批准（开放中）")]
     # a time changed within the minute is shown to the second, not as 11:45 → 11:45
     within = labels.changes("Scorecard", '{"reviewed_at":"2026-12-06T03:45:03"}', '{"reviewed_at":"2026-12-06T03:45:41"}')
     assert [(c.before, c.after) for c in within] == [("2026年12月6日 11:45:03", "2026年12月6日 11:45:41")]

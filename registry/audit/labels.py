@@ -308,6 +308,12 @@ def _fields() -> dict[str, dict[str, _Field]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _orders() -> dict[str, dict[str, int]]:
+    """entity type -> column key -> its place among the kind's columns."""
+    return {entity: {key: i for i, key in enumerate(fields)} for entity, fields in _fields().items()}
+
+
 def actor_label(actor: str | None) -> str:
     """Who did it, as the trail names them: the registry's own jobs are 系统."""
     return "系统" if actor == "system" else actor or ""
@@ -372,7 +378,10 @@ def changes(entity_type: str, before: str | None, after: str | None) -> list[Cha
 def _changes(entity_type: str, old: dict | None, new: dict | None) -> list[Change]:
     fields = _fields().get(entity_type, {})
     both = old is not None and new is not None
-    keys = list(dict.fromkeys([*(old or {}), *(new or {})]))
+    # in the order the kind declares its columns (as its form and export go), not the
+    # stored JSON's (sorted by code name); keys of no column after them
+    order = _orders().get(entity_type, {})
+    keys = sorted(dict.fromkeys([*(old or {}), *(new or {})]), key=lambda key: order.get(key, len(order)))
     rows = []
     for key in keys:
         a, b = (old or {}).get(key), (new or {}).get(key)
