@@ -48,6 +48,25 @@ def write_report(report: dict) -> None:
     report.clear()  # written once, even if the module's fixture is set up again
 
 
+def _wtforms_messages() -> tuple[str, ...]:
+    """WTForms' own English messages (the msgids of its zh catalogue), each up to its first
+    placeholder: "Field cannot be longer than", "Not a valid choice." …"""
+    from wtforms.i18n import get_translations
+
+    catalog = getattr(get_translations(["zh"]), "_catalog", {})
+    ids = {key if isinstance(key, str) else key[0] for key in catalog if key}
+    return tuple(sorted({text.split("%")[0].strip() for text in ids} - {""}))
+
+
+WTFORMS_MESSAGES = _wtforms_messages()
+
+
+def wtforms_english(*texts: str) -> list[str]:
+    """The WTForms messages in English that ``texts`` (a page, flashed messages) hold: every
+    form is a ``core.forms.RegistryForm``, whose WTForms messages are Chinese."""
+    return [message for message in WTFORMS_MESSAGES if any(message in text for text in texts)]
+
+
 def examples(per_form_ci: int = 200) -> int:
     """Examples per form or endpoint: ``HYPOTHESIS_PROFILE=ci`` runs at least
     ``per_form_ci``; ``make test`` (the ``quick`` profile) a handful, so the whole fuzz

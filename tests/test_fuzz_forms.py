@@ -30,7 +30,8 @@ from tests.conftest import PASSWORD, CsrfClient, Session, _clean, built_once, se
 from tests.factories import COUNTY, OTHER_COUNTY, valid_id_number
 from tests.fuzz import (
     ABSENT, TODAY, World, WriteWatch, build_world, census, census_statement, changed, examples, field_strategy, form_fields,
-    hostile_id, hostile_number, hostile_text, id_like, mutations, page_form, upload_strategy, write_report,
+    hostile_id, hostile_number, hostile_text, id_like, mutations, page_form, upload_strategy, wtforms_english,
+    write_report,
 )
 
 
@@ -315,7 +316,7 @@ FILTERS: dict[str, tuple[str, str]] = {
 }
 
 # Form classes that no view posts on their own (bases).
-NOT_FORMS = {R + "organizations.forms.RegistryForm"}
+NOT_FORMS = {R + "core.forms.RegistryForm"}  # the base of every form
 
 # URL arguments that are not object ids, and the values a request may carry there.
 WORDS = {"import_kind": ["people", "postings", "organizations", "individuals", "records", "villages", "findings", "care",
@@ -621,6 +622,8 @@ def _run_form(h: Harness, endpoint: str, spec: Spec, path_args: dict, values: di
     shown = {k: (v if not isinstance(v, str) or len(v) < 80 else v[:80] + "…") for k, v in data.items()}
     assert response.status_code < 500, f"{response.status_code} from POST {url} as {spec.persona}: {shown}\n" + \
         "\n".join(h.errors[-1:])
+    english = wtforms_english(response.get_data(as_text=True))
+    assert not english, f"WTForms' English {english} from POST {url} as {spec.persona}: {shown}"
     stats["examples"] += 1
     done = spec.accepted(response, flashes) if spec.accepted else "success" in flashes
     after = h.census()
@@ -674,6 +677,7 @@ def test_filter_form_never_fails(harness, endpoint):
         response = client.get(rule.rule, query_string=args)
         _flashes(client)
         assert response.status_code < 500, (rule.rule, args, harness.errors[-1:])
+        assert not wtforms_english(response.get_data(as_text=True)), (rule.rule, args)
         stats["examples"] += 1
         stats["accepted"] += response.status_code == 200
 

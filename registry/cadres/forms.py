@@ -1,17 +1,18 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import Length, Optional
 
+from ..core.forms import RegistryForm
 
-class AccountForm(FlaskForm):
+
+class AccountForm(RegistryForm):
     """Open a cadre's account (the username), or issue a new code (no field but CSRF)."""
 
     username = StringField("用户名", validators=[Optional(), Length(max=64, message="用户名最多64位")])
 
 
-class ActivationForm(FlaskForm):
+class ActivationForm(RegistryForm):
     """The cadre's activation: every rule is checked by ``cadres.services.activate``."""
 
     identifier = StringField("用户名或手机号", validators=[Length(max=64, message="用户名或手机号最多64位")])

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from ..core.enums import CARE_ITEMS, CARE_KINDS
-from ..core.forms import MONEY_INPUT, select_choices
+from ..core.forms import MONEY_INPUT, RegistryForm, select_choices
 from ..training.forms import DateCN
 
 
-class CareForm(FlaskForm):
+class CareForm(RegistryForm):
     posting_id = SelectField("选派", choices=[], validate_choice=False)
     kind = HiddenField()  # chosen by the page's links (one form per kind)
     item = SelectField("项目", choices=[], validate_choice=False)
@@ -28,12 +27,12 @@ class CareForm(FlaskForm):
         self.item.choices = select_choices((item, item) for item in CARE_ITEMS[kind])
 
 
-class CancelForm(FlaskForm):
+class CancelForm(RegistryForm):
     reason = TextAreaField("作废原因", validators=[Length(max=500)])
     version = HiddenField()
 
 
-class CareFilter(FlaskForm):
+class CareFilter(RegistryForm):
     class Meta:
         csrf = False
 

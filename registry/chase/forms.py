@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, TextAreaField
 
 from ..duty.forms import month_value
 from ..core.formatting import month_cn
+from ..core.forms import RegistryForm
 
 
-class ChaseForm(FlaskForm):
+class ChaseForm(RegistryForm):
     """催办: a note (the service checks it), and for a duty month which month."""
 
     note = TextAreaField("催办说明", render_kw={"rows": 4, "maxlength": 500,

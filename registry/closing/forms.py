@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..core.forms import RegistryForm
 from ..training.forms import DateCN
 from .models import KINDS
 
@@ -16,19 +16,19 @@ PENDING_OPTIONS = {
 }
 
 
-class CloseForm(FlaskForm):
+class CloseForm(RegistryForm):
     year = HiddenField()
     pending_choice = RadioField("待处理事项如何处理", choices=PENDING_OPTIONS, validate_choice=False,
                                 validators=[Optional()])
     confirm = BooleanField("我已阅读上述说明，确认关账")
 
 
-class ReopenForm(FlaskForm):
+class ReopenForm(RegistryForm):
     kinds = SelectMultipleField("重新开放的数据类别", choices=KINDS, validate_choice=False,
                                 widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     reason = TextAreaField("申请理由", validators=[Length(max=1000)])
     deadline = DateCN("开放截止日期", validators=[Optional()])
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(RegistryForm):
     note = TextAreaField("审批意见（不批准时必填）", validators=[Length(max=1000)])

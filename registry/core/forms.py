@@ -1,4 +1,9 @@
-"""The save step of a form view, written once.
+"""The base of every registry form, and the save step of a form view, written once.
+
+``RegistryForm`` is Flask-WTF's form speaking Chinese: WTForms' own messages (a value too
+long, a malformed date or number, a tampered choice) come from its built-in zh catalogue
+even without Flask-Babel. Its CSRF token renders without an ``id``: a page may hold several
+forms, and each would otherwise give an element ``id="csrf_token"``.
 
 A form view loads its object in scope, validates the form, then calls a service. The
 service either succeeds (the view flashes and redirects) or raises ``RuleViolation``
@@ -19,11 +24,29 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import flash, redirect
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms.i18n import get_translations
 
 from ..extensions import db
 from .database import last_write as last_write_of_request, only_reading_from_here
 from .rules import RuleViolation
+
+_ZH = get_translations(["zh"])
+
+
+class RegistryForm(FlaskForm):
+    """Every form of the registry (see the module's docstring)."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return _ZH
+
+        def render_field(self, field, render_kw):
+            if field.type == "CSRFTokenField":
+                render_kw = {"id": False, **render_kw}
+            return super().render_field(field, render_kw)
+
 
 T = TypeVar("T")
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from ..core.formatting import month_cn
+from ..core.forms import RegistryForm
 from ..core.parsing import YEAR_MAX, YEAR_MIN
 
 
@@ -26,7 +26,7 @@ def parse_month(value: str | None) -> date | None:
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
-class DutyForm(FlaskForm):
+class DutyForm(RegistryForm):
     # choices are the posting's months without a record; the service checks the month
     month = SelectField("月份", choices=[], validate_choice=False)
     # whole days: a phone shows its number pad (the service parses and checks them)
@@ -41,12 +41,12 @@ class DutyForm(FlaskForm):
         self.month.choices = [(month_value(m), month_cn(m)) for m in months]
 
 
-class ReturnForm(FlaskForm):
+class ReturnForm(RegistryForm):
     reason = TextAreaField("退回原因", validators=[Length(max=500)])
     version = HiddenField()
 
 
-class VersionForm(FlaskForm):
+class VersionForm(RegistryForm):
     """A POST-only action on a versioned record (check, verify)."""
 
     version = HiddenField()

@@ -6,7 +6,8 @@ from wtforms import BooleanField, DateField, HiddenField, SelectField, StringFie
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..core.enums import EDUCATION, GENDERS, INDIVIDUAL_WAYS
-from ..organizations.forms import RegistryForm, blank, home_region_choices, options
+from ..core.forms import RegistryForm
+from ..organizations.forms import blank, home_region_choices, options
 from ..people.services import ETHNICITIES
 
 VETERAN_CHOICES = {"": "全部", "1": "退役军人", "0": "非退役军人"}

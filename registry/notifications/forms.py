@@ -4,7 +4,7 @@ from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from ..core.forms import select_choices
-from ..organizations.forms import RegistryForm
+from ..core.forms import RegistryForm
 from .kinds import KINDS
 from .models import MODES
 

@@ -3,11 +3,12 @@ device sends as form data; the CSRF token comes in the ``X-CSRFToken`` header (o
 ``csrf_token``). Every rule is checked by the records' services."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 
+from ..core.forms import RegistryForm
 
-class DecisionForm(FlaskForm):
+
+class DecisionForm(RegistryForm):
     action = StringField("操作")  # confirm / dispute
     version = StringField("记录版本")  # the version the record had when it was decided on
     reason = TextAreaField("异议理由")

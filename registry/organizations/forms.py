@@ -1,30 +1,19 @@
-"""Forms for organizations, and the base form every registry form uses.
-
-``RegistryForm`` makes WTForms speak Chinese (its built-in zh catalogue) even without
-Flask-Babel, so a malformed date or a tampered choice is refused in the UI's language.
-Choices that depend on the user's scope are built in ``__init__``.
+"""Forms for organizations, and the choices other registration forms share. Choices that
+depend on the user's scope are built in ``__init__``.
 """
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.i18n import get_translations
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..core.enums import MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
+from ..core.forms import RegistryForm
 from ..extensions import db
 from ..regions.models import Region
 
-_ZH = get_translations(["zh"])
 # an individual (个人) is registered with its ID number in 个人帮扶 (``individuals``)
 UNIT_KINDS = {kind: label for kind, label in ORG_KINDS.items() if kind != "individual"}
-
-
-class RegistryForm(FlaskForm):
-    class Meta(FlaskForm.Meta):
-        def get_translations(self, form):
-            return _ZH
 
 
 def blank(label: str = "（请选择）") -> dict[str, str]:

@@ -6,7 +6,8 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..core.enums import ORG_KINDS, PAIRED_SECTORS, PAIRING_KINDS
 from ..core.timeutil import local_today
-from ..organizations.forms import RegistryForm, blank, home_region_choices, options
+from ..core.forms import RegistryForm
+from ..organizations.forms import blank, home_region_choices, options
 
 
 class PairingForm(RegistryForm):

@@ -13,7 +13,8 @@ from ..core.enums import DISPATCH_LEVELS, EDUCATION, END_REASONS, GENDERS, POSTI
 from ..core.rules import RuleViolation
 from ..core.timeutil import local_today
 from ..extensions import db
-from ..organizations.forms import RegistryForm, blank, home_region_choices, options
+from ..core.forms import RegistryForm
+from ..organizations.forms import blank, home_region_choices, options
 from ..organizations.models import Organization
 from . import services
 from .services import ETHNICITIES

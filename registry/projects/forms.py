@@ -2,17 +2,16 @@
 scope; every rule is checked in ``services``, whose Chinese messages land on these fields."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, SelectMultipleField, StringField, TextAreaField
 
-from ..core.forms import MONEY_INPUT as MONEY
+from ..core.forms import MONEY_INPUT as MONEY, RegistryForm
 from ..core.forms import select_choices
 from ..core.parsing import CONFIRM_LABEL
 from ..records.forms import ACCEPT, Needed
 from .models import PROJECT_KINDS, PROJECT_STATUSES, STATUS_MOVES
 
 
-class ProjectForm(FlaskForm):
+class ProjectForm(RegistryForm):
     organization_id = SelectField("企业", validate_choice=False, validators=[Needed()])
     name = StringField("项目名称", validators=[Needed()], render_kw={"maxlength": 200})
     kind = SelectField("项目类型", validate_choice=False, validators=[Needed()],
@@ -30,7 +29,7 @@ class ProjectForm(FlaskForm):
         self.organization_id.choices = select_choices([("", "请选择企业"), *((str(o.id), o.name) for o in enterprises)])
 
 
-class ProgressForm(FlaskForm):
+class ProgressForm(RegistryForm):
     entry_date = StringField("进展日期", validators=[Needed()], render_kw={"type": "date"})
     status_to = SelectField("项目状态变更", validate_choice=False)
     end_reason = TextAreaField("终止原因（终止项目时必填）", render_kw={"rows": 2})
@@ -50,7 +49,7 @@ class ProgressForm(FlaskForm):
             [(v.village_code, v.village.name if v.village else v.village_code) for v in project.villages])
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(RegistryForm):
     """确认 (no reason) or 提出异议 (with one) on a progress entry, for the user's village."""
 
     reason = TextAreaField("异议理由", render_kw={"rows": 3, "placeholder": "请写明与实际不符之处"})

@@ -3,13 +3,12 @@ user's scope; every rule is checked in ``filing``, ``services`` (and ``funds``),
 messages land on these fields."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
 from ..core.formatting import date_cn
 from ..core.parsing import CONFIRM_LABEL
-from ..core.forms import MONEY_INPUT as MONEY
+from ..core.forms import MONEY_INPUT as MONEY, RegistryForm
 from ..core.forms import select_choices as _choices
 from . import filers
 
@@ -49,7 +48,7 @@ class LazySelectField(SelectField):
         self._loader = loader
 
 
-class RecordForm(FlaskForm):
+class RecordForm(RegistryForm):
     reference = StringField("编号", render_kw={"maxlength": 30, "placeholder": "留空则自动编号，如 2026-0001"})
     village_code = LazySelectField("受帮扶村", validate_choice=False, validators=[Needed()])
     pairing_id = LazySelectField("所属结对关系", validate_choice=False)
@@ -114,7 +113,7 @@ class RecordForm(FlaskForm):
         self.pairing_id.data = str(record.pairing_id) if record.pairing_id else ""
 
 
-class ActionForm(FlaskForm):
+class ActionForm(RegistryForm):
     """A one-click state change: CSRF, and the version the user saw."""
 
     version = HiddenField()
@@ -129,16 +128,16 @@ class ConfirmForm(ActionForm):
     attest = BooleanField("我已核对以上金额、受益户数和人数及佐证材料，与本村实际情况一致")
 
 
-class DisputeForm(FlaskForm):
+class DisputeForm(RegistryForm):
     reason = TextAreaField("异议理由", validators=[Needed()], render_kw={"rows": 4, "placeholder": "请写明与实际不符之处，如金额、日期或内容"})
     version = HiddenField()
 
 
-class EvidenceForm(FlaskForm):
+class EvidenceForm(RegistryForm):
     files = MultipleFileField("添加佐证材料（照片或 PDF）", render_kw={"accept": ACCEPT})
 
 
-class ContributionForm(FlaskForm):
+class ContributionForm(RegistryForm):
     donor = StringField("捐赠方", validators=[Needed()], render_kw={"maxlength": 200})
     amount = StringField("捐赠金额（元）", validators=[Needed()], render_kw=MONEY)
     received_on = StringField("到账日期", validators=[Needed()], render_kw={"type": "date"})

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from ..core.parsing import CONFIRM_LABEL
-from ..core.forms import MONEY_INPUT as MONEY
+from ..core.forms import MONEY_INPUT as MONEY, RegistryForm
 
 
-class ResultForm(FlaskForm):
+class ResultForm(RegistryForm):
     year = SelectField("年度", choices=[], validate_choice=False)
     collective_income = StringField("村集体经济经营性收入（元）", render_kw=MONEY)
     per_capita_income = StringField("脱贫人口人均纯收入（元）", render_kw=MONEY)

@@ -2,23 +2,22 @@
 service (``services.py``), which names the field in its message."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
-from ..core.forms import select_choices
+from ..core.forms import RegistryForm, select_choices
 from ..records.forms import ACCEPT
 from .models import BETTER, RULES, SOURCES, TARGET_LEVELS
 from .providers import choices as provider_choices
 
 
-class SchemeForm(FlaskForm):
+class SchemeForm(RegistryForm):
     name = StringField("方案名称", render_kw={"maxlength": 200, "placeholder": "如：2026年度市县党委和政府乡村振兴实绩考核"})
     year = StringField("考核年度", render_kw={"inputmode": "numeric", "maxlength": 4})
     target_level = SelectField("考核对象", choices=select_choices(TARGET_LEVELS.items()), validate_choice=False)
     note = TextAreaField("说明", render_kw={"rows": 3})
 
 
-class IndicatorForm(FlaskForm):
+class IndicatorForm(RegistryForm):
     name = StringField("指标名称", render_kw={"maxlength": 100})
     weight = StringField("权重（分值，合计100分）", render_kw={"inputmode": "decimal"})
     source = SelectField("数据来源", choices=select_choices(SOURCES.items()), validate_choice=False)
@@ -38,7 +37,7 @@ class IndicatorForm(FlaskForm):
         self.scorer_id.choices = select_choices([("", "（不指定）"), *scorers])
 
 
-class ScorecardForm(FlaskForm):
+class ScorecardForm(RegistryForm):
     region_code = SelectField("被考核地区", validate_choice=False)
 
     def __init__(self, *args, regions=(), **kwargs):
@@ -46,17 +45,17 @@ class ScorecardForm(FlaskForm):
         self.region_code.choices = select_choices([("", "（请选择）"), *((r.code, r.name) for r in regions)])
 
 
-class LineForm(FlaskForm):
+class LineForm(RegistryForm):
     value = StringField("指标值", render_kw={"inputmode": "decimal"})
     note = TextAreaField("评分依据（与佐证材料至少填一项）", render_kw={"rows": 3})
     files = MultipleFileField("佐证材料（照片或 PDF）", render_kw={"accept": ACCEPT})
     version = HiddenField()
 
 
-class VersionForm(FlaskForm):
+class VersionForm(RegistryForm):
     version = HiddenField()
 
 
-class ReturnForm(FlaskForm):
+class ReturnForm(RegistryForm):
     reason = TextAreaField("退回原因", render_kw={"rows": 2})
     version = HiddenField()

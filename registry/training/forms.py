@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..core.enums import TRAINING_KINDS, TRAINING_LEVELS, TRAINING_MODES
+from ..core.forms import RegistryForm
 from ..extensions import db
 from ..regions.models import Region
 
@@ -24,7 +24,7 @@ class DateCN(DateField):
             raise ValueError("日期格式应为 年-月-日") from None
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(RegistryForm):
     """For POST-only actions: carries the CSRF token."""
 
 
@@ -47,7 +47,7 @@ def jurisdiction_choices(user, current: str | None = None) -> list[tuple[str, st
 LEVEL_FOR_REGION = {"province": "provincial", "city": "city", "county": "county", "township": "township"}
 
 
-class TrainingForm(FlaskForm):
+class TrainingForm(RegistryForm):
     title = StringField("培训主题", validators=[DataRequired(message="请填写培训主题"), Length(max=200)])
     organizer = StringField("主办单位", validators=[DataRequired(message="请填写主办单位"), Length(max=200)])
     kind = SelectField("培训类型", choices=TRAINING_KINDS)
@@ -71,14 +71,14 @@ class TrainingForm(FlaskForm):
                 self.level.data = LEVEL_FOR_REGION.get(region.level, "county")
 
 
-class AttendanceAddForm(FlaskForm):
+class AttendanceAddForm(RegistryForm):
     person_ids = SelectMultipleField("参训人员", choices=[], coerce=int, validate_choice=False)
     hours = StringField("认定学时")
     passed = BooleanField("考核合格", default=True)
     note = StringField("备注", validators=[Optional(), Length(max=200)])
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(RegistryForm):
     hours = StringField("认定学时", validators=[DataRequired(message="请填写认定学时")])
     passed = BooleanField("考核合格")
     note = StringField("备注", validators=[Optional(), Length(max=200)])

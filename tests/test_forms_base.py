@@ -1,0 +1,48 @@
+"""Every form of the registry is a ``core.forms.RegistryForm``: WTForms' own messages (a
+value too long, a tampered choice, a malformed number) are Chinese, and a page with several
+forms does not repeat the CSRF token's ``id``."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+
+from flask_wtf import FlaskForm
+
+import registry
+from registry.core.forms import RegistryForm
+from tests.fuzz import wtforms_english
+
+
+def _form_classes() -> list[type]:
+    found = []
+    for info in pkgutil.walk_packages(registry.__path__, "registry."):
+        module = importlib.import_module(info.name)
+        found += [value for value in vars(module).values()
+                  if isinstance(value, type) and issubclass(value, FlaskForm) and value.__module__ == module.__name__]
+    return found
+
+
+def test_every_form_is_a_registry_form(app):
+    forms = _form_classes()
+    assert len(forms) > 40
+    assert [f"{form.__module__}.{form.__name__}" for form in forms
+            if not issubclass(form, RegistryForm) and form is not RegistryForm] == []
+
+
+def test_wtforms_own_messages_are_chinese(client):
+    """The login form's name is limited by WTForms' ``Length`` (no message of its own): it
+    answered "Field cannot be longer than 64 characters."."""
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    page = client.post("/login", data={"username": "张" * 70, "password": "x", "csrf_token": token}).get_data(as_text=True)
+    assert "字段长度不能超过 64 个字符" in page
+    assert wtforms_english(page) == []
+
+
+def test_the_csrf_token_has_no_id(db, login_as, make_user):
+    """The account page holds the password form and the API token form: one CSRF token each,
+    none with ``id="csrf_token"`` (an id is unique to a page)."""
+    page = login_as(make_user("region", region_code="433101000000")).get("/account").get_data(as_text=True)
+    tokens = re.findall(r"<input[^>]*name=\"csrf_token\"[^>]*>", page)
+    assert len(tokens) >= 2
+    assert 'id="csrf_token"' not in page
