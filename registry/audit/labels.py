@@ -10,7 +10,6 @@ from functools import lru_cache
 from ..core import enums
 from ..core.formatting import date_cn, datetime_cn
 from ..core.identity import mask_phone
-from ..core.timeutil import to_local
 
 ACTION_LABELS = {
     # any object
@@ -400,10 +399,9 @@ def _changes(entity_type: str, old: dict | None, new: dict | None) -> list[Chang
 def _with_seconds(value) -> str:
     """A stored time as the trail shows it, to the second."""
     try:
-        local = to_local(datetime.fromisoformat(value))
+        return datetime_cn(datetime.fromisoformat(value), seconds=True)
     except (TypeError, ValueError):
         return _shown(value)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M:%S}"
 
 
 def changes_text(entity_type: str, before: str | None, after: str | None) -> str:

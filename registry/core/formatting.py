@@ -20,11 +20,12 @@ def date_cn(value: date | datetime | None) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
-def datetime_cn(value: datetime | None) -> str:
+def datetime_cn(value: datetime | None, *, seconds: bool = False) -> str:
     if value is None:
         return ""
     local = to_local(value)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M:%S}" if seconds else \
+        f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def date_padded(value: date | None) -> str:
