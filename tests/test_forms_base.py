@@ -46,3 +46,18 @@ def test_the_csrf_token_has_no_id(db, login_as, make_user):
     tokens = re.findall(r"<input[^>]*name=\"csrf_token\"[^>]*>", page)
     assert len(tokens) >= 2
     assert 'id="csrf_token"' not in page
+
+
+def test_a_file_field_is_chosen_with_a_chinese_button(db, login_as, make_user):
+    """The browser's own file input says "Choose File" / "No file chosen" in the browser's
+    language: every file field renders our 选择文件 button and 未选择文件 beside the input,
+    which keeps its name, label and accepted types for the form and for keyboards."""
+    client = login_as(make_user("region", region_code="433101000000"))
+    page = client.get("/import/people").get_data(as_text=True)
+    picker = re.search(r'<div class="file-pick">(.*?)</div>', page, re.S)
+    assert picker, "no file picker on the import page"
+    inner = picker.group(1)
+    assert re.search(r'<input[^>]*class="file-pick-input"[^>]*id="file"[^>]*name="file"[^>]*type="file"', inner)
+    assert '<span class="btn file-pick-button" aria-hidden="true">选择文件</span>' in inner
+    assert "未选择文件" in inner
+    assert '<label for="file">选择文件（.xlsx 或 .csv）</label>' in page  # the field's own label, for screen readers

@@ -29,6 +29,28 @@ window.addEventListener("pageshow", function (event) {
   }
 });
 
+// A file field's chosen files, named beside its 选择文件 button (templates/_macros.html): the
+// browser's own input, which would say "No file chosen" in the browser's language, is hidden.
+(function () {
+  function size(bytes) {
+    return bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(bytes / 1024)) + " KB";
+  }
+  function show(input) {
+    var out = input.closest(".file-pick").querySelector("[data-file-names]");
+    if (!out) { return; }
+    var files = Array.prototype.slice.call(input.files || []);
+    out.textContent = !files.length ? "未选择文件"
+      : files.length === 1 ? files[0].name + "（" + size(files[0].size) + "）"
+      : "已选择 " + files.length + " 个文件：" + files.map(function (file) { return file.name; }).join("、");
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.classList && event.target.classList.contains("file-pick-input")) { show(event.target); }
+  });
+  window.addEventListener("pageshow", function () {  // a page brought back keeps or drops its files
+    document.querySelectorAll(".file-pick-input").forEach(show);
+  });
+})();
+
 // The printed header names the filters the page shows (templates/base.html .print-header):
 // each filled-in field of the page's filter forms, as "label：value".
 (function () {

@@ -31,6 +31,12 @@ def _upload(page, base, body: bytes):
     page.goto(base + "/import/people")
     page.set_input_files("input[name=file]", files=[{"name": "干部.xlsx", "buffer": body,
                          "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+    # the chosen file is named beside our 选择文件 button, not by the browser's own input
+    picked = page.locator("[data-file-names]").inner_text()
+    assert picked == f"干部.xlsx（{max(1, int(len(body) / 1024 + 0.5))} KB）", picked
+    field, button = page.locator("input[name=file]"), page.locator(".file-pick-button")
+    assert field.evaluate("el => getComputedStyle(el).opacity") == "0"  # over the button, unseen
+    assert field.bounding_box() == button.bounding_box()  # a click on the button is one on the input
     with page.expect_navigation(wait_until="load"):
         page.get_by_role("button", name="上传并导入").click()
 
