@@ -3,8 +3,10 @@
 // the site's own empty one (static/geo/), since the map draws only the deployment's GeoJSON.
 (function () {
   if (!window.Plotly) { return; }
+  // locale: static/js/vendor/plotly-locale-zh-cn.js. No button sends a chart off the site:
+  // Plotly 3's "Share chart..." (sendChartToCloud) would upload it to Plotly Cloud
   var config = { responsive: true, displaylogo: false, locale: "zh-CN",
-                 modeBarButtonsToRemove: ["sendDataToCloud", "lasso2d", "select2d"] };
+                 modeBarButtonsToRemove: ["sendDataToCloud", "sendChartToCloud", "lasso2d", "select2d"] };
   document.querySelectorAll("[data-figure]").forEach(function (el) {
     var source = document.getElementById(el.getAttribute("data-figure"));
     if (!source) { return; }

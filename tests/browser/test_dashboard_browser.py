@@ -3,6 +3,8 @@ is fetched off-site, the CSP reports no violation; downloads work; a county offi
 kept inside the county."""
 from __future__ import annotations
 
+import re
+
 CHARTS = ("coverage", "amounts", "funnel", "training", "hierarchy")
 
 
@@ -18,6 +20,11 @@ def test_charts_render_offline(page_as, live_server, shots):
     assert not page.blocked, page.blocked
     assert not violations, violations
     assert not page.console_errors, page.console_errors
+    # the charts' tool bar speaks Chinese (Plotly's zh-CN locale, served by the site), and no
+    # button of it sends a chart off the site (Plotly 3's "Share chart...": Plotly Cloud)
+    titles = set(page.eval_on_selector_all(".modebar-btn", "els => els.map(e => e.getAttribute('data-title'))"))
+    assert {"下载图表为PNG格式", "缩放", "重置轴"} <= titles, titles
+    assert not [t for t in titles if re.search(r"[A-Za-z]{3}", t.replace("PNG", ""))], titles
     page.screenshot(path=str(shots / "coverage-province.png"), full_page=True)
     # the numbers as a table, and as downloads
     page.locator("details.datatable summary").first.click()
