@@ -61,3 +61,18 @@ def test_a_file_field_is_chosen_with_a_chinese_button(db, login_as, make_user):
     assert '<span class="btn file-pick-button" aria-hidden="true">选择文件</span>' in inner
     assert "未选择文件" in inner
     assert '<label for="file">选择文件（.xlsx 或 .csv）</label>' in page  # the field's own label, for screen readers
+
+
+def test_the_browser_never_checks_a_form_of_fields_itself():
+    """A field marked required would make the browser answer an empty one with its own
+    message ("Please fill out this field." on an English browser) before the registry's,
+    which names the field and the rule: every form of fields (class ``form``) is
+    ``novalidate``, as ``render_form`` writes it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "templates"
+    forms = [(path.relative_to(root), tag) for path in sorted(root.rglob("*.html"))
+             for tag in re.findall(r"<form\b[^>]*>", path.read_text(encoding="utf-8"))
+             if re.search(r'class="form\b', tag)]
+    assert len(forms) > 20
+    assert [f"{path}: {tag}" for path, tag in forms if "novalidate" not in tag] == []
