@@ -360,6 +360,18 @@ def test_reopening_is_approved_by_the_closing_level_or_above_never_by_the_reques
     assert asked.state == "approved" and asked.decided_by_id == users["county2"].id
 
 
+def test_a_decision_note_too_long_is_refused_with_the_field_named(reopening, login_as):
+    """It was sent back to the page with no word (only a forged post gets past the
+    textarea's own limit)."""
+    closed, users, _posting = reopening
+    asked = _ask(users["county"], closed)
+    page = login_as(users["county2"]).post(f"/closing/reopen/{asked.id}/approve", data={"note": "同" * 1001},
+                                          follow_redirects=True).get_data(as_text=True)
+    assert "审批意见（不批准时必填）：字段长度不能超过 1000 个字符" in page
+    db.session.expire_all()
+    assert asked.state == "requested"
+
+
 def test_a_request_comes_from_the_closing_level_or_below(reopening):
     closed, users, posting = reopening
     for outsider in ("other_county", "city", "unit"):

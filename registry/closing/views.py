@@ -149,7 +149,10 @@ def reopen(close_id: int):
 def _decide(request_id: int, action, done: str):
     item = get_in_scope_or_404(ReopenRequest, request_id)
     form = DecisionForm()
-    if form.validate_on_submit():
+    if not form.validate_on_submit():  # a note past its length (the page's own limits it)
+        for message in form.note.errors:
+            flash(f"{form.note.label.text}：{message}", "danger")
+    else:
         try:
             action(item, form.note.data)
         except RuleViolation as violation:
