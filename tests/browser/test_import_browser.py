@@ -29,8 +29,12 @@ def _employers(wb, sheet) -> list[str]:
 
 def _upload(page, base, body: bytes):
     page.goto(base + "/import/people")
-    page.set_input_files("input[name=file]", files=[{"name": "干部.xlsx", "buffer": body,
-                         "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+    # a click on our 选择文件 button opens the file chooser: it is one on the input beneath
+    box = page.locator(".file-pick-button").bounding_box()
+    with page.expect_file_chooser() as chooser:
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    chooser.value.set_files(files=[{"name": "干部.xlsx", "buffer": body,
+                                    "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
     # the chosen file is named beside our 选择文件 button, not by the browser's own input
     picked = page.locator("[data-file-names]").inner_text()
     assert picked == f"干部.xlsx（{max(1, int(len(body) / 1024 + 0.5))} KB）", picked
