@@ -59,7 +59,7 @@ def test_a_file_field_is_chosen_with_a_chinese_button(db, login_as, make_user):
     inner = picker.group(1)
     assert re.search(r'<input[^>]*class="file-pick-input"[^>]*id="file"[^>]*name="file"[^>]*type="file"', inner)
     assert '<span class="btn file-pick-button" aria-hidden="true">选择文件</span>' in inner
-    assert "未选择文件" in inner
+    assert '<span class="file-pick-names" data-file-names="未选择文件" aria-live="polite">未选择文件</span>' in inner
     assert '<label for="file">选择文件（.xlsx 或 .csv）</label>' in page  # the field's own label, for screen readers
 
 

@@ -39,7 +39,7 @@ window.addEventListener("pageshow", function (event) {
     var out = input.closest(".file-pick").querySelector("[data-file-names]");
     if (!out) { return; }
     var files = Array.prototype.slice.call(input.files || []);
-    out.textContent = !files.length ? "未选择文件"
+    out.textContent = !files.length ? out.getAttribute("data-file-names") || "未选择文件"
       : files.length === 1 ? files[0].name + "（" + size(files[0].size) + "）"
       : "已选择 " + files.length + " 个文件：" + files.map(function (file) { return file.name; }).join("、");
   }

@@ -66,6 +66,7 @@ def test_a_photo_chosen_before_a_refused_save_is_kept(page_as, live_server, demo
     assert page.locator(".error", has_text="请填写标题").count() == 1
     kept = page.locator(".pending-files li")
     assert kept.count() == 1 and "已上传：村道现场.jpg（可移除）" in kept.inner_text()
+    assert page.locator("[data-file-names]").inner_text() == "未选择新文件"  # beside the kept one
     assert page.locator("[data-money-hint=amount]").inner_text() == "＝35,000.00 元＝3.50 万元"
     page.screenshot(path=str(shots / "record-form-kept-evidence.png"), full_page=True)
     title = f"浏览器测试：保留佐证 {int(time.time())}"
