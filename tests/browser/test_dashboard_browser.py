@@ -25,6 +25,10 @@ def test_charts_render_offline(page_as, live_server, shots):
     titles = set(page.eval_on_selector_all(".modebar-btn", "els => els.map(e => e.getAttribute('data-title'))"))
     assert {"下载图表为PNG格式", "缩放", "重置轴"} <= titles, titles
     assert not [t for t in titles if re.search(r"[A-Za-z]{3}", t.replace("PNG", ""))], titles
+    # a link in running text is underlined, not told apart by its colour alone; a chart holds
+    # Plotly's buttons, so it is a figure (role img would hide them from a screen reader)
+    assert page.locator(".crumbs a").first.evaluate("el => getComputedStyle(el).textDecorationLine") == "underline"
+    assert page.locator("#chart-coverage").get_attribute("role") == "figure"
     page.screenshot(path=str(shots / "coverage-province.png"), full_page=True)
     # the numbers as a table, and as downloads
     page.locator("details.datatable summary").first.click()
