@@ -7,6 +7,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..core.forms import RegistryForm
 from ..training.forms import DateCN
 from .models import KINDS
+from .services import REASON_MAX
 
 # what the close page offers for items still pending; "finish" closes nothing
 PENDING_OPTIONS = {
@@ -26,9 +27,9 @@ class CloseForm(RegistryForm):
 class ReopenForm(RegistryForm):
     kinds = SelectMultipleField("重新开放的数据类别", choices=KINDS, validate_choice=False,
                                 widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
-    reason = TextAreaField("申请理由", validators=[Length(max=1000)])
+    reason = TextAreaField("申请理由", validators=[Length(max=REASON_MAX)])
     deadline = DateCN("开放截止日期", validators=[Optional()])
 
 
 class DecisionForm(RegistryForm):
-    note = TextAreaField("审批意见（不批准时必填）", validators=[Length(max=1000)])
+    note = TextAreaField("审批意见（不批准时必填）", validators=[Length(max=REASON_MAX)])
