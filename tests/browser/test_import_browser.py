@@ -29,10 +29,11 @@ def _employers(wb, sheet) -> list[str]:
 
 def _upload(page, base, body: bytes):
     page.goto(base + "/import/people")
-    # a click on our 选择文件 button opens the file chooser: it is one on the input beneath
-    box = page.locator(".file-pick-button").bounding_box()
+    # a click on our 选择文件 button opens the file chooser: it is one on the input over it.
+    # Playwright clicks the middle of the control (button and input) once it is in view and
+    # still, and refuses if anything outside the control would take the click
     with page.expect_file_chooser() as chooser:
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.locator(".file-pick-control").click()
     chooser.value.set_files(files=[{"name": "干部.xlsx", "buffer": body,
                                     "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
     # the chosen file is named beside our 选择文件 button, not by the browser's own input
