@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
 from registry.accounts.models import LoginSession
-from registry.accounts.sessions import key_digest
+from registry.accounts.sessions import describe_agent, key_digest
 from registry.audit.models import AuditEvent
 from registry.core.timeutil import utcnow
 from tests.conftest import PASSWORD, csrf_token, login
@@ -126,3 +127,44 @@ def test_the_administrator_ends_all_sessions_of_a_user(app, db, make_user, login
     assert admin.get("/").status_code == 200
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "end_sessions"))
     assert event.entity_id == str(user.id) and event.region_code == COUNTY
+
+
+WECHAT_ANDROID = ("Mozilla/5.0 (Linux; Android 12; V2183A Build/SP1A.210812.003; wv) AppleWebKit/537.36 (KHTML, like "
+                  "Gecko) Version/4.0 Chrome/107.0.5304.141 Mobile Safari/537.36 XWEB/5023 MMWEBSDK/20230202 "
+                  "MicroMessenger/8.0.33.2320(0x2800213D) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64")
+
+
+@pytest.mark.parametrize(("agent", "shown"), [
+    (WECHAT_ANDROID, "微信 8 · Android"),
+    (("Mozilla/5.0 (iPhone; CPU iPhone OS 16_3 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
+      "AliApp(DingTalk/7.0.10) com.laiwang.DingTalk/28418588 language/zh-Hans-CN"), "钉钉 7 · iPhone"),
+    (("Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/91.0.4472.114 "
+      "Safari/537.36 wxwork/4.1.6 MicroMessenger/7.0.1 Language/zh"), "企业微信 4 · Windows"),
+    (("Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/86.0.4240.198 "
+      "Safari/537.36 QIHU 360SE"), "360浏览器 · Windows"),
+    (("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+      "Safari/537.36 Edg/120.0.0.0"), "Edge 120 · Windows"),
+    (("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+      "Safari/537.36"), "Chrome 120 · Windows"),
+    (("Mozilla/5.0 (Linux; Android 10; HarmonyOS; ELS-AN00; HMSCore 6.11.0.302) AppleWebKit/537.36 (KHTML, like "
+      "Gecko) Chrome/99.0.4844.88 HuaweiBrowser/14.0.0.322 Mobile Safari/537.36"), "华为浏览器 14 · 鸿蒙"),
+    (("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 "
+      "Safari/605.1.15"), "Safari 17 · macOS"),
+    ("Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko", "Internet Explorer 11 · Windows"),
+    ("python-requests/2.31", "python-requests/2.31"),
+    ("  ", ""),
+])
+def test_a_sessions_browser_is_named_as_its_user_knows_it(agent, shown):
+    assert describe_agent(agent) == shown
+
+
+def test_the_account_page_names_each_sessions_app_and_system(app, db, make_user, login_as):
+    user = make_user("admin")
+    here = login_as(user)
+    phone = app.test_client()
+    phone.environ_base["HTTP_USER_AGENT"] = WECHAT_ANDROID  # 284 characters, WeChat named near the end
+    assert login(phone, user.username).status_code == 302
+    assert _row(db, phone).user_agent == WECHAT_ANDROID  # kept whole
+    page = here.get("/account").get_data(as_text=True)
+    assert ">微信 8 · Android</td>" in page
+    assert f'title="{WECHAT_ANDROID}"' in page  # the whole string on hover

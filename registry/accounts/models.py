@@ -113,6 +113,9 @@ class AnonymousUser(AnonymousUserMixin):
         return False
 
 
+USER_AGENT_LENGTH = 500
+
+
 class LoginSession(db.Model):
     """One login, kept on the server (sessions.py). The cookie carries a random key; only
     its digest is stored. A session ends at logout, password change, account disable,
@@ -129,7 +132,9 @@ class LoginSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     ended_reason: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(45), default="")
-    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # the request's User-Agent (WeChat's and DingTalk's run to 300 characters, their app
+    # named at the end); shown as sessions.describe_agent names it
+    user_agent: Mapped[str] = mapped_column(String(USER_AGENT_LENGTH), default="")
 
 
 class ApiToken(db.Model):

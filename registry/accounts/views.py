@@ -30,6 +30,7 @@ from .services import (
 )
 
 bp = Blueprint("accounts", __name__)
+bp.add_app_template_filter(sessions.describe_agent, "agent")  # {{ s.user_agent | agent }}: 微信 8 · Android
 
 # by user name (unique, so a key of its own; its unique index serves the order)
 USER_ORDER = (Key(User.username),)
