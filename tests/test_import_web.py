@@ -264,3 +264,23 @@ def test_a_countys_own_export_comes_back_in_an_update_with_only_its_edits(db, ma
     db.session.expire_all()
     assert db.session.get(Organization, own.id).address == "吉首市人民路1号"
     assert db.session.get(Organization, provincial.id).address is None
+
+
+def test_every_templates_guide_explains_every_column_and_lists_the_values_of_each_choice(app, make_user):
+    """The 填写说明 sheet gives each column a rule; a column with a drop-down also names
+    the values it takes there (帮扶类别 said nothing at all)."""
+    from registry.transfer.kinds import kinds
+    from registry.transfer.workbooks import template_workbook
+
+    admin = make_user("admin")
+    for name, kind in kinds().items():
+        guide = load_workbook(io.BytesIO(template_workbook(kind, admin)))["填写说明"]
+        rules = {row[0]: row[3] for row in guide.iter_rows(min_row=2, max_row=len(kind.fields) + 1, values_only=True)}
+        for f in kind.fields:
+            assert rules[f.header], f"{name}: {f.header} has no rule"
+            if f.codes:
+                assert all(label in rules[f.header] for label in f.codes.values()), (name, f.header, rules[f.header])
+    records = kinds()["records"]
+    guide = load_workbook(io.BytesIO(template_workbook(records, admin)))["填写说明"]
+    category = next(row[3] for row in guide.iter_rows(values_only=True) if row[0] == "帮扶类别")
+    assert category.startswith("可选：资金、项目、产业、")

@@ -79,13 +79,22 @@ def template_workbook(spec: ImportKind, user) -> bytes:
         guide.write_string(r, 0, f.header)
         guide.write_string(r, 1, "必填" if f.required else "选填")
         guide.write_string(r, 2, f.key)
-        guide.write_string(r, 3, f.note or "")
+        guide.write_string(r, 3, field_rule(f))
     tail = len(fields) + 2
     guide.write_string(tail, 0, "说明", head)
     guide.write_string(tail, 3, "第2行是示例，导入前请删除或改成真实数据。表头可以在前几行标题之下；"
                                 "英文列名也可以作为表头。整个文件全部检查通过才会写入，有错误时不写入任何数据。")
     wb.close()
     return buf.getvalue()
+
+
+def field_rule(f) -> str:
+    """The explanation sheet's 填写规则 of a column: its note, and for an enumeration the
+    values it takes (the drop-down's), so that a column is explained where no note is."""
+    if not f.codes:
+        return f.note or ""
+    values = "可选：" + "、".join(f.codes.values())
+    return f"{f.note}；{values}" if f.note else values
 
 
 def _write_example(sheet, row, col, value, fmt) -> None:
