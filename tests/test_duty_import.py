@@ -183,7 +183,7 @@ def test_months_are_read_as_people_write_them():
 def test_duplicates_within_the_file_are_refused_by_row(world):
     posting = world["posting"]
     report = run_import(DutyImport(), _csv(_row(posting), _row(posting, days=20)), "d.csv", world["unit"])
-    assert [(e.row, e.message) for e in report.errors] == [(3, "与第2行重复（同一条数据在文件中出现两次）")]
+    assert [(e.row, e.message) for e in report.errors] == [(3, "与第2行重复（身份证号、选派开始日期、月份相同，同一条数据在文件中出现两次）")]
     assert _months() == 0
 
 

@@ -199,7 +199,7 @@ def test_the_cli_imports_people_and_updates_only_when_asked(db, make_user, runne
     assert result.exit_code == 0 and "新增 1 条" in result.output
     path.write_text(f"姓名,身份证号,工作单位,职务\n张三,430101198503150018,{org.name},副科长\n", encoding="utf-8")
     refused = runner.invoke(args=["import", "people", str(path), "--as", user.username])
-    assert refused.exit_code == 1 and "第2行：身份证号已登记（张三）" in refused.output
+    assert refused.exit_code == 1 and "第2行 [身份证号]：身份证号已登记（张三）" in refused.output
     updated = runner.invoke(args=["import", "people", str(path), "--as", user.username, "--update"])
     assert updated.exit_code == 0 and "更新 1 条" in updated.output
     db.session.expire_all()

@@ -184,7 +184,7 @@ def test_duplicates_within_the_file_are_refused_by_row(world):
     zhang = world["people"][0]
     body = _csv(_row(zhang, place=world["village"].code), _row(zhang, place=world["village"].code))
     report = run_import(PostingImport(), body, "p.csv", world["county"])
-    assert [(e.row, e.message) for e in report.errors] == [(3, "与第2行重复（同一条数据在文件中出现两次）")]
+    assert [(e.row, e.message) for e in report.errors] == [(3, "与第2行重复（身份证号、开始日期相同，同一条数据在文件中出现两次）")]
     assert _postings() == 0
 
 

@@ -183,7 +183,7 @@ def test_bad_amounts_dates_and_counts_are_reported_by_row_and_column(db, world, 
     assert response.status_code == 422
     for expected in ("G3", "直接投入资金超出可登记的范围", "H4", "引进资金应为金额", "J4", "受益户数应为整数",
                      "M5", "帮扶日期不能晚于今天", "M6", "帮扶日期不能早于", "M7", "帮扶日期格式应为", "D8", "不是可选的值",
-                     "A9", "请填写编号", "与第2行重复",
+                     "A9", "请填写编号", "A10", "与第2行重复（编号相同，同一条数据在文件中出现两次）",
                      "B11", "G11", "M11"):  # an unknown village does not hide the row's other errors
         assert expected in page, expected
     assert _count() == 0

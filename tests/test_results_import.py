@@ -123,7 +123,7 @@ def test_duplicates_in_the_file_and_in_the_database_are_refused_by_row(village):
     before = count(AuditEvent)
     report = _run(user, [_row(place), _row(place, industry_projects=5), _row(place, LAST_YEAR - 1)])
     assert [(e.row, e.column, e.message[:8]) for e in report.errors] == [
-        (3, "", "与第2行重复（同"), (4, "", f"本村{LAST_YEAR - 1}年的")]
+        (3, "village_code", "与第2行重复（村"), (4, "village_code", f"本村{LAST_YEAR - 1}年的")]
     assert "更新已有数据" in report.errors[1].message
     assert count() == 1 and count(AuditEvent) == before
 

@@ -151,7 +151,7 @@ def test_duplicates_in_the_file_and_in_the_database_are_refused_by_row(county):
     report = _run(user, [["县级轮训", None, None, 8, "是", None, zhang.id_number],
                          ["县级轮训", "2025-04-01", None, 10, "是", None, zhang.id_number],
                          [PRE, None, None, 8, "是", None, zhang.id_number]])
-    assert [(e.row, e.message[:9]) for e in report.errors] == [(3, "与第2行重复（同一"), (4, "该人员已登记参加“")]
+    assert [(e.row, e.message[:9]) for e in report.errors] == [(3, "与第2行重复（培训"), (4, "该人员已登记参加“")]
     assert count() == 1 and count(AuditEvent) == before
 
 
@@ -161,7 +161,7 @@ def test_update_changes_stored_attendance_audited_only_when_asked(county):
     rows = [["县级轮训", None, "张三", 12, "否", "补考未过", zhang.id_number],
             ["县级轮训", None, "李四", 20, "是", None, li.id_number]]
     refused = _run(user, rows)
-    assert [(e.row, e.column) for e in refused.errors] == [(2, "")] and "更新已有数据" in refused.errors[0].message
+    assert [(e.row, e.column) for e in refused.errors] == [(2, "training")] and "更新已有数据" in refused.errors[0].message
     report = _run(user, rows, update=True)
     assert report.ok and (report.created, report.updated) == (1, 1)
     db.session.refresh(stored)

@@ -127,6 +127,8 @@ class CareImport(ImportKind):
         return CareRow(person=person, data=data,
                        natural=(person.id, clean["kind"], clean["item"], clean["start_date"]))
 
+    key_fields = ("id_number", "kind", "item", "start_date")
+
     def key(self, clean: CareRow) -> tuple:
         return clean.natural
 

@@ -195,6 +195,8 @@ class DutyImport(ImportKind):
                 row.changes = False
         return row
 
+    key_fields = ("id_number", "posting_start", "month")
+
     def key(self, clean: DutyRow) -> tuple:
         return (clean.posting.id, clean.values["month"])
 

@@ -127,6 +127,8 @@ class IndividualImport(ImportKind):
                               "region_code": helper["region_code"]},
                              crypto.blind_index(person_data["id_number"]), None)
 
+    key_fields = ("id_number",)
+
     def key(self, clean: IndividualRow) -> tuple:
         return (clean.index,)
 

@@ -168,6 +168,8 @@ class FindingImport(ImportKind):
         # the rule is about one inspection: the year, target and inspector must name it
         return errors.then(checked, needs=("year", "target", "inspector"), columns=_COLUMN)
 
+    key_fields = ("year", "target", "item", "description")
+
     def key(self, clean: FindingRow) -> tuple:
         return clean.natural
 

@@ -129,6 +129,9 @@ class OrganizationImport(ImportKind):
             return ("credit", clean.values["credit_code"])
         return ("name", clean.values["name"], clean.values["region_code"])
 
+    def key_columns(self, clean: OrganizationRow) -> tuple[str, ...]:
+        return ("credit_code",) if clean.values.get("credit_code") else ("name", "region_code")
+
     def existing(self, clean: OrganizationRow, ctx):
         return clean.existing
 

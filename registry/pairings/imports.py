@@ -109,6 +109,8 @@ class PairingImport(ImportKind):
         # the rule's organization_id is the file's 帮扶主体 column
         return errors.then(checked, columns={"organization_id": "organization"})
 
+    key_fields = ("organization", "region_code", "kind", "start_date")
+
     def key(self, clean: PairingRow) -> tuple:
         return (clean.organization_id, clean.values["region_code"], clean.values["kind"], clean.values["start_date"])
 

@@ -143,6 +143,8 @@ class PersonImport(ImportKind):
             clean = services.clean_person(data, actor=ctx["user"], person=existing, known=known)
         return PersonRow(data=clean, index=known.index(clean["id_number"]), existing=existing)
 
+    key_fields = ("id_number",)
+
     def key(self, clean: PersonRow) -> tuple:
         return (clean.index,)
 

@@ -240,6 +240,8 @@ class PostingImport(ImportKind):
         check_end(posting, **end, version=posting.version, actor=ctx.user)
         return True
 
+    key_fields = ("id_number", "start_date")
+
     def key(self, clean: PostingRow) -> tuple:
         return (clean.person.id, clean.values["start_date"])
 

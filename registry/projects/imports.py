@@ -106,6 +106,8 @@ class ProjectImport(ImportKind):
         # the rule is about one enterprise's project: without the enterprise it is not asked
         return errors.then(checked, needs=("organization",), columns=_COLUMN)
 
+    key_fields = ("organization", "name", "signed_on")
+
     def key(self, clean: ProjectRow) -> tuple:
         return clean.natural
 

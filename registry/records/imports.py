@@ -277,6 +277,8 @@ class RecordImport(ImportKind):
                                     "reference")
         return row
 
+    key_fields = ("reference",)
+
     def key(self, clean: RecordRow) -> tuple:
         return (clean.unit.id, clean.values.reference)
 

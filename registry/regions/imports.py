@@ -86,6 +86,8 @@ class VillageImport(ImportKind):
         errors.raise_if_any()
         return VillageRow(code=code, name=name, township_code=township, **flags)
 
+    key_fields = ("code",)
+
     def key(self, clean: VillageRow) -> tuple:
         return (clean.code,)
 

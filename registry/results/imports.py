@@ -122,6 +122,8 @@ class ResultImport(ImportKind):
         clean = errors.then(lambda: check_result(code or "", data, existing, confirm_hint=IMPORT_CONFIRM_HINT))
         return ResultRow(village_code=code, data=data, values=clean, existing=existing)
 
+    key_fields = ("village_code", "year")
+
     def key(self, clean: ResultRow) -> tuple:
         return (clean.village_code, clean.year)
 

@@ -233,6 +233,8 @@ class AttendanceImport(ImportKind):
             errors.add("name", f"姓名与身份证号不符（该身份证号登记的姓名为“{name}”）")
         return person_id
 
+    key_fields = ("training", "id_number")
+
     def key(self, clean: AttendanceRow) -> tuple:
         return (clean.training.id, clean.person_id)
 

@@ -150,11 +150,16 @@ class ImportReport:
 
     def add(self, row: int, key: str, message: str, spec: ImportKind | None = None) -> None:
         col = self.columns.get(key)
+        header = self.header(key, spec)
+        cell = f"{column_letter(col)}{row}" if col is not None and row else ""
+        self.errors.append(RowError(row=row, column=key, header=header, message=message, cell=cell))
+
+    def header(self, key: str, spec: ImportKind | None = None) -> str:
+        """A column's header as the file writes it, or as the template does."""
         header = self.headers.get(key, "")
         if not header and spec is not None and key in spec.by_key:
             header = spec.by_key[key].header
-        cell = f"{column_letter(col)}{row}" if col is not None and row else ""
-        self.errors.append(RowError(row=row, column=key, header=header, message=message, cell=cell))
+        return header
 
     def common(self) -> list[Problem]:
         """The mistakes rows share, for a report long enough to need them said first."""
@@ -221,6 +226,14 @@ class ImportKind:
     def key(self, clean) -> tuple:
         """The natural key: the same row imported twice has the same key."""
         raise NotImplementedError
+
+    # the columns that make the natural key, as a row writes it: a duplicate is reported on
+    # the first one's cell and names them all
+    key_fields: tuple[str, ...] = ()
+
+    def key_columns(self, clean) -> tuple[str, ...]:
+        """``key_fields``; a kind whose key depends on the row says which columns made it."""
+        return self.key_fields
 
     def existing(self, clean, ctx) -> Any:
         """The object already stored under this row's key, or None."""
@@ -497,12 +510,16 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
             continue
         key = spec.key(clean)
         if key in seen:
-            report.add(number, "", f"与第{seen[key]}行重复（同一条数据在文件中出现两次）", spec)
+            cols = spec.key_columns(clean)  # reported on the first one's cell
+            same = "、".join(report.header(k, spec) for k in cols)
+            report.add(number, cols[0] if cols else "",
+                       f"与第{seen[key]}行重复（{same + '相同，' if same else ''}同一条数据在文件中出现两次）", spec)
             continue
         seen[key] = number
         current = spec.existing(clean, ctx)
         if current is not None and not update:
-            report.add(number, "", spec.duplicate_message(clean), spec)
+            cols = spec.key_columns(clean)
+            report.add(number, cols[0] if cols else "", spec.duplicate_message(clean), spec)
             continue
         ready.append((clean, current))
         if progress is not None and offset % 1000 == 0:
