@@ -199,6 +199,9 @@ def test_list_filters(login_as, world):
     assert "教育记录乙" in body and "产业记录甲" not in body
     body = session.get("/records/?q=产业").get_data(as_text=True)
     assert "产业记录甲" in body and "教育记录乙" not in body
+    file_record(world.unit, world.village.code, title="按编号找的记录", reference="XZ-2026-017")
+    body = session.get("/records/?q=2026-017").get_data(as_text=True)  # the 编号, as a spreadsheet writes it
+    assert "按编号找的记录" in body and "产业记录甲" not in body
     old = (date.today() - timedelta(days=400)).isoformat()
     file_record(world.unit, world.village.code, title="去年的记录", record_date=old)
     body = session.get(f"/records/?date_to={(date.today() - timedelta(days=300)).isoformat()}").get_data(as_text=True)

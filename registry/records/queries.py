@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import Select, func, literal_column, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import User
@@ -76,7 +76,9 @@ def record_list(user, filters: RecordFilters | None = None) -> Select:
     if f.date_to:
         stmt = stmt.where(SupportRecord.record_date <= f.date_to)
     if f.q:
-        stmt = stmt.where(SupportRecord.title.contains(f.q, autoescape=True))
+        # the title, or the 编号 (the filer's own reference, as imports and exports write it)
+        stmt = stmt.where(or_(SupportRecord.title.contains(f.q, autoescape=True),
+                              SupportRecord.reference.contains(f.q, autoescape=True)))
     return stmt.order_by(*order_by(RECORD_ORDER))
 
 

@@ -225,7 +225,7 @@ def ledger_filters(f) -> list[tuple[str, str]]:
     return [("状态", RECORD_STATUSES.get(f.status, "")), ("帮扶类别", RECORD_CATEGORIES.get(f.category, "")),
             ("村", village.name if village else f.village_code), ("填报单位", org.name if org else ""),
             ("帮扶日期自", f.date_from.isoformat() if f.date_from else ""),
-            ("帮扶日期至", f.date_to.isoformat() if f.date_to else ""), ("标题含", f.q)]
+            ("帮扶日期至", f.date_to.isoformat() if f.date_to else ""), ("标题或编号含", f.q)]
 
 
 # -- one record --------------------------------------------------------------------------------
