@@ -135,6 +135,8 @@ def test_a_large_file_runs_as_a_job_with_progress_and_its_report(db, make_user, 
     jobs.work(once=True)
     page = admin.get(bad.headers["Location"]).get_data(as_text=True)
     assert "第6行" in page and "村名称不能为空" in page and "系统中已有这条数据" in page
+    assert '<dd id="job-status">有错误，未导入</dd>' in page  # not 已完成 beside 导入未完成
+    assert "有错误，未导入" in admin.get("/import/jobs").get_data(as_text=True)
     assert admin.get(bad.headers["Location"] + "/errors.xlsx").status_code == 200
     assert _villages(db) == 30
 

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..core.timeutil import utcnow
 from ..extensions import db
 
-JOB_STATUSES = {"queued": "排队中", "running": "进行中", "done": "已完成", "failed": "未完成"}
+JOB_STATUSES = {"queued": "排队中", "running": "进行中", "done": "已完成", "failed": "未完成",
+                "refused": "有错误，未导入"}  # an import checked to its end that wrote nothing
 
 
 class TransferJob(db.Model):
@@ -38,8 +39,16 @@ class TransferJob(db.Model):
     __table_args__ = (Index("ix_transfer_job_status", "status", "id"),)
 
     @property
+    def outcome(self) -> str:
+        """``status``, but "refused" for an import that ran to its end and found errors
+        (so wrote nothing): "done" beside 导入未完成 says the opposite."""
+        if self.status == "done" and self.action == "import" and self.report.get("ok") is False:
+            return "refused"
+        return self.status
+
+    @property
     def status_label(self) -> str:
-        return JOB_STATUSES.get(self.status, self.status)
+        return JOB_STATUSES.get(self.outcome, self.status)
 
     def expires_at(self, keep_days: int) -> datetime | None:
         """When its file is removed (``jobs.expire_files``); None while it runs."""
