@@ -17,7 +17,8 @@ from sqlalchemy import Select, func, select
 from ..audit.services import record
 from ..core.database import writing
 from ..people.privacy import mask_everything, masked_requested, rule_text
-from ..core.timeutil import local_today, to_local, utcnow
+from ..core.formatting import datetime_cn
+from ..core.timeutil import local_today, utcnow
 from ..extensions import db, streamed
 from .writing import Column, TempExport, csv_chunks, write_xlsx
 
@@ -69,7 +70,7 @@ def export_filename(title: str, fmt: str) -> str:
 
 def about_lines(filters: str) -> list[tuple[str, str]]:
     """What the xlsx's second sheet says besides the title and the row count."""
-    return [("筛选条件", filters or "无（全部可见数据）"), ("导出时间", f"{to_local(utcnow()):%Y年%m月%d日 %H:%M}")]
+    return [("筛选条件", filters or "无（全部可见数据）"), ("导出时间", datetime_cn(utcnow()))]
 
 
 def send_export(fmt: str, title: str, columns: Sequence[Column], rows: Iterable[Sequence], *,
