@@ -286,3 +286,14 @@ def test_every_templates_guide_explains_every_column_and_lists_the_values_of_eac
     guide = load_workbook(io.BytesIO(template_workbook(records, admin)))["填写说明"]
     category = next(row[3] for row in guide.iter_rows(values_only=True) if row[0] == "帮扶类别")
     assert category.startswith("可选：资金、项目、产业、")
+
+
+def test_every_kind_names_the_columns_of_its_natural_key(app):
+    """A duplicate row is reported on its key's cell: each kind says which columns those are."""
+    from registry.transfer.importing import ImportKind
+    from registry.transfer.kinds import kinds
+
+    for name, kind in kinds().items():
+        if type(kind).key_columns is ImportKind.key_columns:
+            assert kind.key_fields, f"{name} names no key column"
+            assert set(kind.key_fields) <= set(kind.by_key), (name, kind.key_fields)
