@@ -13,29 +13,38 @@ from .extensions import db
 
 
 def register(app: Flask) -> None:
-    app.cli.add_command(regions_cli)
-    app.cli.add_command(users_cli)
-    app.cli.add_command(audit_cli)
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(setup_command)
-    app.cli.add_command(dashboard_cli)
-    app.cli.add_command(closing_cli)
-
+    from .backup.cli import backup_cli
+    from .chase.cli import chase_cli
+    from .notifications.cli import notify_cli
     from .transfer.cli import import_command, jobs_cli
 
-    app.cli.add_command(import_command)
-    app.cli.add_command(jobs_cli)
+    for command in (regions_cli, users_cli, audit_cli, demo_cli, setup_command, dashboard_cli, closing_cli,
+                    import_command, jobs_cli, backup_cli, notify_cli, chase_cli):
+        app.cli.add_command(_explaining_missing_schema(command))
 
-    from .backup.cli import backup_cli
 
-    app.cli.add_command(backup_cli)
+def _explaining_missing_schema(command: click.Command) -> click.Command:
+    """``command`` (a group: with its subcommands), saying in one line what to run when
+    the database has no tables yet, or not this version's (a new ``DATABASE_URL``, an
+    upgrade not yet migrated), instead of SQLAlchemy's traceback."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from .notifications.cli import notify_cli
+    invoke = command.invoke
 
-    app.cli.add_command(notify_cli)
-    from .chase.cli import chase_cli
+    def guarded(ctx):
+        try:
+            return invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            said = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            # SQLite: no such table / no such column; PostgreSQL: relation / column ... does not exist
+            if not ("no such table" in said or "no such column" in said
+                    or said.startswith(("relation ", "column ")) and "does not exist" in said):
+                raise
+            raise click.ClickException(f"数据库尚未建立或不是本版本的结构（{said}）："
+                                       "请先运行 flask db upgrade（新数据库再运行 flask setup）") from None
 
-    app.cli.add_command(chase_cli)
+    command.invoke = guarded
+    return command
 
 
 # -- regions -----------------------------------------------------------------------------
