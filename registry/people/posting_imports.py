@@ -28,7 +28,7 @@ from ..core.formatting import date_cn
 from ..core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
 from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
-from ..core.scope import in_scope, scoped
+from ..core.scope import scoped
 from ..extensions import db
 from ..regions.imports import place_lookup
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, resolve
@@ -204,16 +204,19 @@ class PostingImport(ImportKind):
         name = unicodedata.normalize("NFKC", str(values["name"] or "")).strip()
         if name and name != unicodedata.normalize("NFKC", person.name):
             raise RuleViolation(f"姓名与身份证号不符：该身份证号登记的干部是{person.name}", "name")
-        existing = db.session.scalar(select(Posting).options(lazyload("*")).where(
-            Posting.person_id == person.id, Posting.start_date == data["start_date"]))
+        # one the user may see was read with the file's others (``prefetch``); else any, unseen
+        seen = _postings(ctx).get((person.id, data["start_date"]))
+        existing = db.session.get(Posting, seen) if seen is not None else db.session.scalar(
+            select(Posting).options(lazyload("*")).where(Posting.person_id == person.id,
+                                                          Posting.start_date == data["start_date"]))
         if existing is None:
             try:
                 return PostingRow(person=person, values=clean_posting(person, data, actor=ctx.user))
             except RuleViolation as broken:  # the rule speaks of the person as the form's field
                 broken.errors = {"id_number" if k == "person_id" else k: v for k, v in broken.errors.items()}
                 raise
-        row = PostingRow(person=person, values=data, existing=existing,
-                         visible=in_scope(Posting, existing.id, ctx.user))
+        # _postings holds the postings the user's scope rule lets them see
+        row = PostingRow(person=person, values=data, existing=existing, visible=seen is not None)
         if ctx.update:
             row.ends = self._update(row, ctx)
         return row

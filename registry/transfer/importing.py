@@ -256,7 +256,7 @@ class ImportKind:
     prefetch_fields: tuple[str, ...] = ()  # the cells ``prefetch`` reads
 
     def prefetch(self, rows: list[dict[str, Any]], ctx) -> None:
-        """In an update, before the rows are looked at: each row's ``prefetch_fields``
+        """Before the rows are looked at: each row's ``prefetch_fields``
         cells (text stripped), so that the objects the rows name can be read in a few
         queries for ``stored_rows`` and ``check`` instead of one a row."""
 
@@ -469,7 +469,7 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
     chosen: dict[tuple, tuple[Any, dict | None]] = {}
     coded = [(f.key, f.codes) for f in spec.coded]
     place = {key: n for n, key in enumerate(f.key for f in spec.fields)}
-    if update and spec.prefetch_fields:
+    if spec.prefetch_fields:  # an update's rows, and a re-import's duplicates, name stored objects
         named = [(key, report.columns[key]) for key in spec.prefetch_fields if key in report.columns]
         spec.prefetch([{key: clean_cell(cells[col]) if col < len(cells) else None for key, col in named}
                        for cells in body], ctx)
