@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from registry.audit.models import AuditEvent
 from registry.regions.models import Region
+from tests.sheets import upload
 
 TOWNSHIP = "433101005000"
 HEADER = "村代码,村名称,乡镇代码,脱贫村,重点帮扶村,易地扶贫搬迁安置点\n"
@@ -297,3 +298,30 @@ def test_every_kind_names_the_columns_of_its_natural_key(app):
         if type(kind).key_columns is ImportKind.key_columns:
             assert kind.key_fields, f"{name} names no key column"
             assert set(kind.key_fields) <= set(kind.by_key), (name, kind.key_fields)
+
+
+def test_a_file_imported_twice_says_once_that_its_rows_are_registered(db, make_user, login_as, runner, tmp_path):
+    """Each person registered already is named in their row's message, so no two messages
+    are alike; the mistake the rows share (the same file again, without 更新已有数据) is
+    stated once, with its rows, as one mistake down a column is: above the list on the
+    page, under it at the console."""
+    from registry.core.identity import id_check_char
+    from tests.factories import make_org
+
+    org = make_org("backing_unit", "433101000000", name="县农业农村局")
+    user = make_user("region", region_code="433101000000")
+    numbers = [(body := f"43310119850315{n:03d}") + id_check_char(body) for n in range(101, 111)]
+    rows = "".join(f"干部{n},{number},{org.name}\n" for n, number in enumerate(numbers))
+    path = tmp_path / "people.csv"
+    path.write_text("姓名,身份证号,工作单位\n" + rows, encoding="utf-8")
+    assert runner.invoke(args=["import", "people", str(path), "--as", user.username]).exit_code == 0
+    path.write_text("姓名,身份证号,工作单位\n" + rows + rows.splitlines(keepends=True)[0] * 3, encoding="utf-8")
+    again = upload(login_as(user), "people", path.read_bytes(), "people.csv")
+    assert again.status_code == 422
+    page = again.get_data(as_text=True)
+    assert "身份证号已登记（干部0）" in page and "身份证号已登记（干部9）" in page  # each row's own
+    shared = page.split('id="common-problems"')[1].split("</div>")[0]
+    assert "系统中已登记（各行的说明见下表）" in shared and "更新已有数据" in shared and "（10 行：第2–11行）" in shared
+    assert "与文件中前面的行重复" in shared and "（3 行：第12–14行）" in shared
+    console = runner.invoke(args=["import", "people", str(path), "--as", user.username])
+    assert "多行相同的问题：[身份证号] 系统中已登记" in console.output and "（10 行：第2–11行）" in console.output

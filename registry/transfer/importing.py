@@ -87,6 +87,9 @@ class RowError:
     header: str  # the header as written in the file (or the field's Chinese name)
     message: str
     cell: str = ""  # e.g. "C5", for the report
+    # what rows with different messages have in common, for ``common_problems`` (each
+    # row registered already names its own stored object; together they are one mistake)
+    shared: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def common_problems(errors: Sequence[RowError], *, least: int = 3, most: int = 5
     shared: dict[tuple[str, str], list] = {}
     for e in errors:
         if e.row:
-            shared.setdefault((e.header, e.message), []).append(e.row)
+            shared.setdefault((e.header, e.shared or e.message), []).append(e.row)
     found = [Problem(header, message, len(rows), rows_text(sorted(set(rows))))
              for (header, message), rows in shared.items() if len(set(rows)) >= least]
     found.sort(key=lambda p: -p.rows)
@@ -148,11 +151,11 @@ class ImportReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def add(self, row: int, key: str, message: str, spec: ImportKind | None = None) -> None:
+    def add(self, row: int, key: str, message: str, spec: ImportKind | None = None, *, shared: str = "") -> None:
         col = self.columns.get(key)
         header = self.header(key, spec)
         cell = f"{column_letter(col)}{row}" if col is not None and row else ""
-        self.errors.append(RowError(row=row, column=key, header=header, message=message, cell=cell))
+        self.errors.append(RowError(row=row, column=key, header=header, message=message, cell=cell, shared=shared))
 
     def header(self, key: str, spec: ImportKind | None = None) -> str:
         """A column's header as the file writes it, or as the template does."""
@@ -274,6 +277,8 @@ CONFIRM_COLUMN = Field(CONFIRM_HEADER, CONFIRM_FIELD, width=10, aliases=("金额
                        note="某项金额较大（超过设定的确认线）时，核对无误后填“是”；空白为否")
 
 UPDATE_HINT = "如需用文件内容修改，请选择“更新已有数据”（命令行加 --update）后重新导入"
+# what the rows registered already share, each naming its own (``common_problems``)
+STORED_ALREADY = f"系统中已登记（各行的说明见下表）；{UPDATE_HINT}"
 
 
 def save_updates(rows: list[tuple[Any, Any]], save: Callable[[Any, Any], Any]) -> int:
@@ -513,13 +518,15 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
             cols = spec.key_columns(clean)  # reported on the first one's cell
             same = "、".join(report.header(k, spec) for k in cols)
             report.add(number, cols[0] if cols else "",
-                       f"与第{seen[key]}行重复（{same + '相同，' if same else ''}同一条数据在文件中出现两次）", spec)
+                       f"与第{seen[key]}行重复（{same + '相同，' if same else ''}同一条数据在文件中出现两次）", spec,
+                       shared="与文件中前面的行重复（同一条数据出现两次）")
             continue
         seen[key] = number
         current = spec.existing(clean, ctx)
         if current is not None and not update:
             cols = spec.key_columns(clean)
-            report.add(number, cols[0] if cols else "", spec.duplicate_message(clean), spec)
+            report.add(number, cols[0] if cols else "", spec.duplicate_message(clean), spec,
+                       shared=STORED_ALREADY if spec.supports_update else "系统中已登记（各行的说明见下表）")
             continue
         ready.append((clean, current))
         if progress is not None and offset % 1000 == 0:
