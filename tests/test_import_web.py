@@ -321,7 +321,8 @@ def test_a_file_imported_twice_says_once_that_its_rows_are_registered(db, make_u
     page = again.get_data(as_text=True)
     assert "身份证号已登记（干部0）" in page and "身份证号已登记（干部9）" in page  # each row's own
     shared = page.split('id="common-problems"')[1].split("</div>")[0]
-    assert "系统中已登记（各行的说明见下表）" in shared and "更新已有数据" in shared and "（10 行：第2–11行）" in shared
+    assert "系统中已登记；如需用文件内容修改，请选择“更新已有数据”" in shared and "（10 行：第2–11行）" in shared
     assert "与文件中前面的行重复" in shared and "（3 行：第12–14行）" in shared
     console = runner.invoke(args=["import", "people", str(path), "--as", user.username])
     assert "多行相同的问题：[身份证号] 系统中已登记" in console.output and "（10 行：第2–11行）" in console.output
+    assert console.output.rstrip().endswith("未写入任何数据；请改正后重新导入")  # not 上传, at a console

@@ -62,7 +62,7 @@ def import_command(kind: str, path: Path, username: str | None, update: bool):
         for problem in report.common():  # under the list, where a terminal leaves the eye
             click.echo(f"多行相同的问题：[{problem.header or '整行'}] {problem.message}（{problem.rows} 行：{problem.where}）",
                        err=True)
-        click.echo(report.summary(), err=True)
+        click.echo(report.summary(again="导入"), err=True)
         sys.exit(1)
     click.echo(report.summary())
 

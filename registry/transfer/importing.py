@@ -173,14 +173,16 @@ class ImportReport:
         """Rows of a successful update import that match what is stored: nothing written."""
         return max(self.rows - self.created - self.updated, 0) if self.ok else 0
 
-    def summary(self) -> str:
+    def summary(self, again: str = "上传") -> str:
+        """One line on the import: what it wrote, or that it wrote nothing and why;
+        ``again``: how the user tries again (the console: 导入)."""
         if self.ok:
             same = f"，{self.unchanged} 条与已登记的相同，未改动" if self.unchanged else ""
             return f"导入成功：共 {self.rows} 行，新增 {self.created} 条，更新 {self.updated} 条{same}"
         rows = len({e.row for e in self.errors if e.row})
         if not rows:
-            return "导入未完成：文件无法导入，未写入任何数据；请按提示改正后重新上传"
-        return f"导入未完成：{rows} 行有 {len(self.errors)} 处错误，未写入任何数据；请改正后重新上传"
+            return f"导入未完成：文件无法导入，未写入任何数据；请按提示改正后重新{again}"
+        return f"导入未完成：{rows} 行有 {len(self.errors)} 处错误，未写入任何数据；请改正后重新{again}"
 
 
 class ImportKind:
@@ -278,7 +280,7 @@ CONFIRM_COLUMN = Field(CONFIRM_HEADER, CONFIRM_FIELD, width=10, aliases=("金额
 
 UPDATE_HINT = "如需用文件内容修改，请选择“更新已有数据”（命令行加 --update）后重新导入"
 # what the rows registered already share, each naming its own (``common_problems``)
-STORED_ALREADY = f"系统中已登记（各行的说明见下表）；{UPDATE_HINT}"
+STORED_ALREADY = "系统中已登记"
 
 
 def save_updates(rows: list[tuple[Any, Any]], save: Callable[[Any, Any], Any]) -> int:
@@ -526,7 +528,7 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
         if current is not None and not update:
             cols = spec.key_columns(clean)
             report.add(number, cols[0] if cols else "", spec.duplicate_message(clean), spec,
-                       shared=STORED_ALREADY if spec.supports_update else "系统中已登记（各行的说明见下表）")
+                       shared=f"{STORED_ALREADY}；{UPDATE_HINT}" if spec.supports_update else STORED_ALREADY)
             continue
         ready.append((clean, current))
         if progress is not None and offset % 1000 == 0:
