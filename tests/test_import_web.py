@@ -326,3 +326,4 @@ def test_a_file_imported_twice_says_once_that_its_rows_are_registered(db, make_u
     console = runner.invoke(args=["import", "people", str(path), "--as", user.username])
     assert "多行相同的问题：[身份证号] 系统中已登记" in console.output and "（10 行：第2–11行）" in console.output
     assert console.output.rstrip().endswith("未写入任何数据；请改正后重新导入")  # not 上传, at a console
+    assert "（命令行的“更新已有数据”：加 --update）" in console.output and "--update" not in page  # the page's own words

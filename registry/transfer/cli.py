@@ -62,6 +62,8 @@ def import_command(kind: str, path: Path, username: str | None, update: bool):
         for problem in report.common():  # under the list, where a terminal leaves the eye
             click.echo(f"多行相同的问题：[{problem.header or '整行'}] {problem.message}（{problem.rows} 行：{problem.where}）",
                        err=True)
+        if any("更新已有数据" in e.message for e in report.errors):
+            click.echo("（命令行的“更新已有数据”：加 --update）", err=True)
         click.echo(report.summary(again="导入"), err=True)
         sys.exit(1)
     click.echo(report.summary())

@@ -278,7 +278,7 @@ class ImportKind:
 CONFIRM_COLUMN = Field(CONFIRM_HEADER, CONFIRM_FIELD, width=10, aliases=("金额已核实",),
                        note="某项金额较大（超过设定的确认线）时，核对无误后填“是”；空白为否")
 
-UPDATE_HINT = "如需用文件内容修改，请选择“更新已有数据”（命令行加 --update）后重新导入"
+UPDATE_HINT = "如需用文件内容修改，请选择“更新已有数据”后重新导入"  # the console's --update (transfer.cli)
 # what the rows registered already share, each naming its own (``common_problems``)
 STORED_ALREADY = "系统中已登记"
 
