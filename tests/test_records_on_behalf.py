@@ -201,6 +201,21 @@ def test_region_staff_import_on_behalf_row_by_row(db, world, login_as):
     assert f"{world.org.name}已有编号为“Q-1”的记录" in again and _count() == 2
 
 
+def test_a_row_twice_in_a_region_file_names_the_unit_and_the_number(db, world, login_as):
+    """Region staff file for several units, which may use the same 编号: a row repeated is
+    the same 编号 of the same unit, and the report says both."""
+    from tests.factories import make_org, make_pairing
+
+    neighbour = make_org(region_code=COUNTY, name="县里另一个帮扶单位")
+    make_pairing(neighbour, world.village.code)
+    county = login_as(world.county)
+    rows = [_row(world.village, world.org.credit_code, "Q-1"), _row(world.village, neighbour.name, "Q-1"),
+            _row(world.village, world.org.name, "Q-1")]
+    page = upload(county, "records", _csv(rows), "r.csv").get_data(as_text=True)
+    assert "与第2行重复（编号、帮扶单位相同，同一条数据在文件中出现两次）" in page and "A4" in page
+    assert "第3行" not in page and _count() == 0
+
+
 def test_the_template_and_a_region_ledger_round_trip(db, world, login_as):
     county = login_as(world.county)
     book = load_workbook(io.BytesIO(county.get("/import/records/template.xlsx").data))

@@ -282,6 +282,11 @@ class RecordImport(ImportKind):
     def key(self, clean: RecordRow) -> tuple:
         return (clean.unit.id, clean.values.reference)
 
+    def key_columns(self, clean: RecordRow) -> tuple[str, ...]:
+        """编号 alone in a unit's own file (every row is the unit's); in a file of region
+        staff, who file for several units, 编号 and the unit: two units may use one 编号."""
+        return self.key_fields if clean.unit.own else ("reference", "organization")
+
     def existing(self, clean: RecordRow, ctx: Context):
         return clean.existing or clean.stored
 
