@@ -155,7 +155,7 @@ def test_a_mistake_many_rows_share_is_stated_once_above_the_list(db, make_user, 
     """One mistake down a column (here the same wrong 乡镇代码 on every row) is named once,
     with how many rows and which, on the page, in a job's report and at the CLI; a few
     unrelated mistakes are only listed."""
-    from registry.transfer import jobs, views
+    from registry.transfer import cli, jobs, views
 
     admin = login_as(make_user("admin"))
     wrong = "".join(f"433101005{n:03d},村{n},433101999000,否,否,否\n" for n in range(201, 231))
@@ -177,6 +177,21 @@ def test_a_mistake_many_rows_share_is_stated_once_above_the_list(db, make_user, 
     result = runner.invoke(args=["import", "villages", str(path)])
     assert result.exit_code == 1
     assert "多行相同的问题：[乡镇代码]" in result.output and "（30 行：第2–31行）" in result.output
+
+    # a long report: the first errors by row, the rest in the marked file when asked for
+    many = "".join(f"433101005{n:03d},村{n},433101999000,否,否,否\n" for n in range(300, 420))
+    path.write_text(HEADER + many, encoding="utf-8")
+    result = runner.invoke(args=["import", "villages", str(path)])
+    lines = [line for line in result.output.splitlines() if line.startswith("第")]
+    assert len(lines) == cli.CONSOLE_ERRORS and lines[0].startswith("第2行") and "第51行" in lines[-1]
+    assert "……另有 70 处错误未列出（共 120 处），加 --errors 文件名.xlsx 可保存标注了全部错误的文件" in result.output
+    assert "（120 行：第2–121行）" in result.output
+    marked = tmp_path / "marked.xlsx"
+    result = runner.invoke(args=["import", "villages", str(path), "--errors", str(marked)])
+    assert result.exit_code == 1 and "全部错误见标注文件" in result.output and f"标注了错误的文件已保存：{marked}" in result.output
+    sheet = load_workbook(marked).active
+    assert sheet.max_row == 121 and sheet["C121"].comment is not None and sheet["C121"].fill.fgColor.rgb.endswith("FFC7CE")
+    assert _villages(db) == 0
 
     views_limit = views.INLINE_LIMIT_BYTES
     try:

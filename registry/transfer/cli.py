@@ -13,6 +13,11 @@ from .kinds import kinds
 from .reading import FileRefused
 
 
+# the errors a refused import prints, the first ones by row (the web page lists 1,000): the
+# shared mistakes are said once under them, and --errors saves the file with every one marked
+CONSOLE_ERRORS = 50
+
+
 def _user(username: str | None):
     if not username:
         return None  # the administrator at the console: no scope limit
@@ -30,7 +35,10 @@ def _user(username: str | None):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "username", help="import as this account (its scope and permissions apply)")
 @click.option("--update", is_flag=True, help="update rows already present instead of refusing them")
-def import_command(kind: str, path: Path, username: str | None, update: bool):
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="if rows are refused, save the file with every bad cell marked here (.xlsx), "
+                   "as the web page's 下载标注了错误的文件 does")
+def import_command(kind: str, path: Path, username: str | None, update: bool, errors_path: Path | None):
     spec = kinds().get(kind)
     if spec is None:
         raise click.ClickException(f"未知的导入类型“{kind}”；可选：{'、'.join(sorted(kinds()))}")
@@ -52,10 +60,14 @@ def import_command(kind: str, path: Path, username: str | None, update: bool):
             done[0] = pct
 
         report = run_import(spec, path.read_bytes(), path.name, user, update=update, progress=progress)
-    for e in report.errors:
+    for e in report.errors[:CONSOLE_ERRORS]:
         where = f"第{e.row}行" if e.row else "文件"
         column = f" [{e.header or e.column}]" if e.column and e.column != "file" else ""
         click.echo(f"{where}{column}：{e.message}", err=True)
+    if len(report.errors) > CONSOLE_ERRORS:
+        more = len(report.errors) - CONSOLE_ERRORS
+        where = "全部错误见标注文件" if errors_path is not None else "加 --errors 文件名.xlsx 可保存标注了全部错误的文件"
+        click.echo(f"……另有 {more} 处错误未列出（共 {len(report.errors)} 处），{where}", err=True)
     if report.ignored_headers:
         click.echo(f"未识别的列（已忽略）：{'、'.join(report.ignored_headers)}", err=True)
     if not report.ok:
@@ -64,6 +76,11 @@ def import_command(kind: str, path: Path, username: str | None, update: bool):
                        err=True)
         if any("更新已有数据" in e.message for e in report.errors):
             click.echo("（命令行的“更新已有数据”：加 --update）", err=True)
+        if errors_path is not None and report.grid is not None:
+            from .workbooks import error_workbook
+
+            errors_path.write_bytes(error_workbook(report))
+            click.echo(f"标注了错误的文件已保存：{errors_path}（出错的单元格标红并附批注，每行最后一列写明原因）", err=True)
         click.echo(report.summary(again="导入"), err=True)
         sys.exit(1)
     click.echo(report.summary())
