@@ -14,8 +14,9 @@ from tests.factories import COUNTY, make_org, make_person, make_posting, make_vi
 from tests.sheets import upload
 
 
-def _statements(db, run) -> int:
-    seen = []
+def _statements(db, run, seen: list | None = None) -> int:
+    """How many statements ``run()`` makes (appended to ``seen`` if given)."""
+    seen = [] if seen is None else seen
 
     def note(conn, cursor, statement, parameters, context, executemany):
         seen.append(statement)
@@ -92,3 +93,39 @@ def test_a_file_imported_twice_is_refused_in_as_many_statements_for_24_rows_as_f
     20,000 cadres imported twice took 9 s at the console, one look-up a row; now 3 s)."""
     counts = _counts_for_6_and_24_rows(login_as, make_user, lambda county, rows: _refused(db, county, kind, path, rows))
     assert counts[1] == counts[0], counts
+
+
+def test_organizations_are_imported_refused_and_updated_in_as_many_statements_for_24_rows_as_for_6(
+        db, login_as, make_user):
+    """A file of organizations: the stored ones it names and the holders of its credit
+    codes are read a batch at a time, and the new ones written in one flush (5,000
+    enterprises took 11 s to import, 5 s to refuse again and 15 s to re-import as an
+    update, one look-up and one flush a row; now 1.9, 0.8 and 2.5 s)."""
+    from tests.factories import valid_credit_code
+
+    county = login_as(make_user("region", region_code=COUNTY))
+
+    def file(first: int, n: int) -> bytes:
+        rows = "".join(f"测试企业{i},企业,{COUNTY},{valid_credit_code(9000 + i)},张三\n" for i in range(first, first + n))
+        return ("单位名称,主体类型,所在行政区,统一社会信用代码,联系人\n" + rows).encode("utf-8-sig")
+
+    counts = []
+    for first, n in ((0, 2), (2, 6), (8, 24)):  # the first import of all reads a few things once: left out
+        data, said = file(first, n), {}
+
+        def run(update=False, expect=302):
+            response = upload(county, "organizations", data, "orgs.csv", update=update)
+            assert response.status_code == expect, response.get_data(as_text=True)[-2000:]
+            said[(update, expect)] = (county.get(response.headers["Location"]).get_data(as_text=True)
+                                      if expect == 302 else response.get_data(as_text=True))
+
+        made: list[str] = []
+        _statements(db, run, made)
+        # the ORM inserts the new rows one statement each (in one flush); nothing else grows
+        inserts = sum(statement.startswith("INSERT INTO organization ") for statement in made)
+        counts.append((len(made) - inserts, _statements(db, lambda: run(expect=422)),
+                       _statements(db, lambda: run(update=True))))
+        assert inserts in (1, n)  # one statement where the driver batches them (PostgreSQL)
+        assert f"新增 {n} 条" in said[(False, 302)] and f"{n} 行有 {n} 处错误" in said[(False, 422)]
+        assert f"新增 0 条，更新 0 条，{n} 条与已登记的相同，未改动" in said[(True, 302)]
+    assert counts[2] == counts[1], counts

@@ -1,6 +1,8 @@
 """帮扶主体 from a spreadsheet. Each row passes ``services.clean_organization``, the rule
-the registration form uses, and is saved by ``create_organization`` or (when the user
-chose to update) ``update_organization``, audited as a form save."""
+the registration form uses, and is saved by ``create_organizations`` (all new ones in one
+flush) or (when the user chose to update) ``update_organization``, audited as a form save.
+The organizations a file names, and the holders of its credit codes, are read a batch at
+a time before the rows are checked (``prefetch``)."""
 from __future__ import annotations
 
 import re
@@ -17,7 +19,7 @@ from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, res
 from ..transfer.references import Lookup, labelled
 from .forms import UNIT_KINDS, home_region_choices
 from .models import Organization
-from .services import clean_organization, create_organization, update_organization
+from .services import clean_organization, create_organizations, credit_code_holders, update_organization
 
 YES_NO = ("是", "否")
 _LABELLED_CODE = re.compile(r"(\d{12})\D*$")  # 湖南省（430000000000）, or the code alone
@@ -73,6 +75,30 @@ class OrganizationImport(ImportKind):
     def context(self, user, *, update: bool):
         return {"user": user, "regions": _regions(user)}
 
+    prefetch_fields = ("name", "credit_code")
+
+    def prefetch(self, rows, ctx) -> None:
+        """The organizations the file names, read a batch at a time: by credit code (with
+        the holder of every code, for the rule that a code is registered once) and by
+        name (each row's own region is matched when the row is checked)."""
+        codes, names = set(), set()
+        for row in rows:
+            if row.get("credit_code"):
+                try:
+                    codes.add(normalize_credit_code(str(row["credit_code"])))
+                except RuleViolation:
+                    pass  # the row's check says why
+            if row.get("name"):
+                names.add(str(row["name"]).strip())
+        ctx["holders"] = credit_code_holders(codes)
+        by_name: dict[tuple[str, str], Organization] = {}
+        named = sorted(names)
+        for start in range(0, len(named), 500):
+            for org in db.session.scalars(select(Organization).where(Organization.name.in_(named[start:start + 500]))
+                                        .order_by(Organization.id)):
+                by_name.setdefault((org.name, org.region_code), org)
+        ctx["names"], ctx["by_name"] = names, by_name
+
     def stored_rows(self, values, ctx) -> list[list]:
         """The export's rows for the organization the row names by credit code, or by
         name and 所在行政区, among those the user may see: its contact phone in full (where
@@ -109,20 +135,29 @@ class OrganizationImport(ImportKind):
         return errors.then(lambda: self._checked(data, ctx))
 
     def _checked(self, data: dict, ctx) -> OrganizationRow:
-        existing = self._find(data)
+        existing = self._find(data, ctx)
         if existing is not None and existing.contact_phone and data["contact_phone"] == mask_phone(existing.contact_phone):
             data["contact_phone"] = existing.contact_phone  # the export's masked number: kept as stored
-        return OrganizationRow(values=clean_organization(data, actor=ctx["user"], org=existing), existing=existing)
+        return OrganizationRow(values=clean_organization(data, actor=ctx["user"], org=existing,
+                                                         holders=ctx.get("holders")), existing=existing)
 
-    def _find(self, data) -> Organization | None:
+    def _find(self, data, ctx) -> Organization | None:
+        """The organization stored under the row's key: its credit code, or its name and
+        所在行政区 (from what ``prefetch`` read; looked up where it read nothing)."""
         if data.get("credit_code"):
             try:
                 code = normalize_credit_code(data["credit_code"])
             except RuleViolation:
                 return None
+            holders = ctx.get("holders")
+            if holders is not None and code in holders:
+                return db.session.get(Organization, holders[code]) if holders[code] is not None else None
             return db.session.scalar(select(Organization).where(Organization.credit_code == code))
+        name = (data["name"] or "").strip()
+        if name in ctx.get("names", ()):
+            return ctx["by_name"].get((name, data["region_code"]))
         return db.session.scalar(select(Organization).where(
-            Organization.name == (data["name"] or "").strip(), Organization.region_code == data["region_code"]))
+            Organization.name == name, Organization.region_code == data["region_code"]))
 
     def key(self, clean: OrganizationRow) -> tuple:
         if clean.values.get("credit_code"):
@@ -139,13 +174,11 @@ class OrganizationImport(ImportKind):
         return f"帮扶主体“{clean.existing.name}”已登记；{UPDATE_HINT}"
 
     def write(self, rows, ctx, user) -> tuple[int, int]:
-        created = 0
-        for clean, existing in rows:
-            if existing is None:
-                create_organization(clean.values, actor=user, commit=False)
-                created += 1
-        return created, save_updates(rows, lambda clean, org: update_organization(
-            org, clean.values, version=org.version, actor=user, commit=False))
+        holders = ctx.get("holders")
+        created = create_organizations([clean.values for clean, existing in rows if existing is None],
+                                       actor=user, commit=False, holders=holders)
+        return len(created), save_updates(rows, lambda clean, org: update_organization(
+            org, clean.values, version=org.version, actor=user, commit=False, holders=holders))
 
 
 def export_row(org: Organization, contact_phone: str) -> list:

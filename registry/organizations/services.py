@@ -54,9 +54,12 @@ def can_edit(user, org: Organization) -> bool:
 TEXT_LABELS = {"name": "单位名称", "contact_name": "联系人", "address": "地址", "note": "备注"}
 
 
-def clean_organization(values: dict, *, actor, org: Organization | None, individual: bool = False) -> dict:
+def clean_organization(values: dict, *, actor, org: Organization | None, individual: bool = False,
+                       holders: dict[str, int | None] | None = None) -> dict:
     """Check and normalise every field; raise one ``RuleViolation`` with all problems.
-    ``individual``: the profile of an individual helper (``individuals.services`` only)."""
+    ``individual``: the profile of an individual helper (``individuals.services`` only).
+    ``holders``: which organization holds each of many credit codes (None: none), read at
+    once for a file's rows (``credit_code_holders``); a code not in it is looked up."""
     errors = Collector()
     data = {key: values.get(key) for key in FIELDS}
     for key in ("name", "subtype", "level", "credit_code", "contact_name", "contact_phone", "address", "note"):
@@ -100,10 +103,10 @@ def clean_organization(values: dict, *, actor, org: Organization | None, individ
         except RuleViolation as violation:
             errors.add("credit_code", violation.message)
         else:
-            clash = select(Organization.id).where(Organization.credit_code == data["credit_code"])
-            if org is not None:
-                clash = clash.where(Organization.id != org.id)
-            if db.session.scalar(clash) is not None:
+            code = data["credit_code"]
+            holder = (holders[code] if holders is not None and code in holders
+                      else db.session.scalar(select(Organization.id).where(Organization.credit_code == code)))
+            if holder is not None and (org is None or holder != org.id):
                 errors.add("credit_code", "该统一社会信用代码已登记，同一单位不能重复登记")
     elif kind in CREDIT_CODE_REQUIRED:
         errors.add("credit_code", f"{ORG_KINDS[kind]}须填写统一社会信用代码")
@@ -122,21 +125,52 @@ def _flush_or_explain() -> None:
     flush_or_refuse(STALE, duplicate=("credit_code", "该统一社会信用代码已登记，同一单位不能重复登记"))
 
 
+def credit_code_holders(codes) -> dict[str, int | None]:
+    """The organization holding each credit code (None: none), for ``clean_organization``
+    to check many rows without a query each."""
+    codes = sorted(set(codes))
+    holders: dict[str, int | None] = dict.fromkeys(codes)
+    for start in range(0, len(codes), 500):
+        holders.update(db.session.execute(select(Organization.credit_code, Organization.id)
+                                          .where(Organization.credit_code.in_(codes[start:start + 500]))).tuples().all())
+    return holders
+
+
 def create_organization(values: dict, *, actor, demo: bool = False, commit: bool = True) -> Organization:
+    """Register an organization."""
+    return create_organizations([values], actor=actor, demo=demo, commit=commit)[0]
+
+
+def create_organizations(rows: list[dict], *, actor, demo: bool = False, commit: bool = True,
+                         holders: dict[str, int | None] | None = None) -> list[Organization]:
+    """Register many organizations (an import's rows), each checked and audited as the
+    form's one is, written in one flush. ``holders``: as ``clean_organization`` takes
+    it; the codes registered here are added to it."""
+    if not rows:
+        return []
     if actor.role not in ("admin", "region"):
         raise RuleViolation("只有行政区工作人员可以登记帮扶主体")
-    data = clean_organization(values, actor=actor, org=None)
-    org = Organization(**data, is_demo=demo)
-    db.session.add(org)
+    orgs = []
+    for values in rows:
+        org = Organization(**clean_organization(values, actor=actor, org=None, holders=holders), is_demo=demo)
+        if holders is not None and org.credit_code:
+            holders[org.credit_code] = -1  # taken by this batch (a later row with it is refused)
+        orgs.append(org)
+    db.session.add_all(orgs)
     _flush_or_explain()
-    record("create", org, before=None, summary=f"登记帮扶主体：{org.name}（{org.kind_label}）", actor=actor)
+    for org in orgs:
+        if holders is not None and org.credit_code:
+            holders[org.credit_code] = org.id
+        record("create", org, before=None, summary=f"登记帮扶主体：{org.name}（{org.kind_label}）", actor=actor)
     if commit:
         db.session.commit()
-    return org
+    return orgs
 
 
-def update_organization(org: Organization, values: dict, *, version, actor, commit: bool = True) -> Organization:
-    """Save an edited profile. ``version`` is what the editor saw; a newer row refuses."""
+def update_organization(org: Organization, values: dict, *, version, actor, commit: bool = True,
+                        holders: dict[str, int | None] | None = None) -> Organization:
+    """Save an edited profile. ``version`` is what the editor saw; a newer row refuses.
+    ``holders``: as ``clean_organization`` takes it."""
     if not can_edit(actor, org):
         raise RuleViolation("您不能修改此帮扶主体")
     if str(version) != str(org.version):
@@ -145,7 +179,7 @@ def update_organization(org: Organization, values: dict, *, version, actor, comm
     if actor.role == "unit":
         for key in UNIT_FIXED:
             values[key] = getattr(org, key)
-    data = clean_organization(values, actor=actor, org=org)
+    data = clean_organization(values, actor=actor, org=org, holders=holders)
     before = snapshot(org)
     for key, value in data.items():
         setattr(org, key, value)
