@@ -104,3 +104,29 @@ def test_without_update_a_stored_pairing_is_still_refused(db, login_as, make_use
     county = login_as(make_user("region", region_code=COUNTY))
     response = upload(county, "pairings", xlsx_bytes(_export(county)), "p.xlsx")
     assert response.status_code == 422 and "不能重复结对" in response.get_data(as_text=True)
+
+
+def test_rows_whose_periods_overlap_are_refused_by_row_and_new_pairings_saved_together(db, login_as, make_user,
+                                                                                        pairings):
+    """Two rows of one organization, place and kind whose periods overlap: the second is
+    refused on its own row (before, both passed their checks and the save stopped with
+    no row named); rows that follow one another are saved, each audited."""
+    county = login_as(make_user("region", region_code=COUNTY))
+    other = make_village(n=2)
+    org = "甲公司"
+    header = ["帮扶主体", "结对地", "结对类型", "开始日期", "结束日期"]
+    first = [org, other.code, "村企结对", "2025-01-01", "2025-06-30"]
+    overlapping = [org, other.code, "村企结对", "2025-06-01", None]
+    response = upload(county, "pairings", xlsx_bytes([header, first, overlapping]), "p.xlsx")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "B3" in page and "B2" not in page
+    assert f"文件前面的行已有甲公司与{other.name}的村企结对（2025年1月1日至2025年6月30日），时间重叠，不能重复结对" in page
+    events = _events(db)
+    following = [org, other.code, "村企结对", "2025-07-01", None]
+    response = upload(county, "pairings", xlsx_bytes([header, first, following]), "p.xlsx")
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    saved = db.session.scalars(select(Pairing).where(Pairing.region_code == other.code).order_by(Pairing.start_date)).all()
+    assert [(p.start_date, p.end_date) for p in saved] == [(date(2025, 1, 1), date(2025, 6, 30)), (date(2025, 7, 1), None)]
+    assert _events(db) == events + 3  # each pairing, and the import
+    again = upload(county, "pairings", xlsx_bytes([header, following]), "p.xlsx").get_data(as_text=True)
+    assert f"甲公司与{other.name}已有村企结对（2025年7月1日起，尚未结束），不能重复结对" in again

@@ -95,7 +95,7 @@ def test_a_file_imported_twice_is_refused_in_as_many_statements_for_24_rows_as_f
     assert counts[1] == counts[0], counts
 
 
-def test_organizations_are_imported_refused_and_updated_in_as_many_statements_for_24_rows_as_for_6(
+def test_organizations_are_imported_refused_and_updated_in_no_more_statements_for_24_rows_than_for_6(
         db, login_as, make_user):
     """A file of organizations: the stored ones it names and the holders of its credit
     codes are read a batch at a time, and the new ones written in one flush (5,000
@@ -109,23 +109,46 @@ def test_organizations_are_imported_refused_and_updated_in_as_many_statements_fo
         rows = "".join(f"测试企业{i},企业,{COUNTY},{valid_credit_code(9000 + i)},张三\n" for i in range(first, first + n))
         return ("单位名称,主体类型,所在行政区,统一社会信用代码,联系人\n" + rows).encode("utf-8-sig")
 
+    _three_ways(db, county, "organizations", "INSERT INTO organization ", file)
+
+
+def test_pairings_are_imported_refused_and_updated_in_no_more_statements_for_24_rows_than_for_6(db, login_as, make_user):
+    """A file of pairings: the organizations, places and pairings it names are read a
+    batch at a time, the new ones written in one flush (3,000 village–enterprise
+    pairings took 18 s to import, 5 s to refuse again and 5.5 s as an unchanged update:
+    a few look-ups and a flush a row; now 1.6, 0.5 and 0.6 s)."""
+    county = login_as(make_user("region", region_code=COUNTY))
+    orgs = [make_org("enterprise", COUNTY, name=f"结对企业{i}") for i in range(32)]
+    villages = [make_village(n=i + 1) for i in range(32)]
+
+    def file(first: int, n: int) -> bytes:
+        rows = "".join(f"{orgs[i].name},{villages[i].code},村企结对,2025-03-01\n" for i in range(first, first + n))
+        return ("帮扶主体,结对地,结对类型,开始日期\n" + rows).encode("utf-8-sig")
+
+    _three_ways(db, county, "pairings", "INSERT INTO pairing ", file)
+
+
+def _three_ways(db, county, kind: str, insert: str, file) -> None:
+    """A new file of ``kind`` imported, the same again (refused) and again as an update
+    (unchanged): no more statements for 24 rows than for 6 (after 2, which read a few
+    things once), but for the ORM's one insert a new row (one for all where the driver
+    batches them, as on PostgreSQL)."""
     counts = []
-    for first, n in ((0, 2), (2, 6), (8, 24)):  # the first import of all reads a few things once: left out
+    for first, n in ((0, 2), (2, 6), (8, 24)):
         data, said = file(first, n), {}
 
         def run(update=False, expect=302):
-            response = upload(county, "organizations", data, "orgs.csv", update=update)
+            response = upload(county, kind, data, f"{kind}.csv", update=update)
             assert response.status_code == expect, response.get_data(as_text=True)[-2000:]
             said[(update, expect)] = (county.get(response.headers["Location"]).get_data(as_text=True)
                                       if expect == 302 else response.get_data(as_text=True))
 
         made: list[str] = []
         _statements(db, run, made)
-        # the ORM inserts the new rows one statement each (in one flush); nothing else grows
-        inserts = sum(statement.startswith("INSERT INTO organization ") for statement in made)
+        inserts = sum(statement.startswith(insert) for statement in made)
         counts.append((len(made) - inserts, _statements(db, lambda: run(expect=422)),
                        _statements(db, lambda: run(update=True))))
-        assert inserts in (1, n)  # one statement where the driver batches them (PostgreSQL)
+        assert inserts in (1, n)
         assert f"新增 {n} 条" in said[(False, 302)] and f"{n} 行有 {n} 处错误" in said[(False, 422)]
         assert f"新增 0 条，更新 0 条，{n} 条与已登记的相同，未改动" in said[(True, 302)]
-    assert counts[2] == counts[1], counts
+    assert all(more <= few for few, more in zip(counts[1], counts[2])), counts

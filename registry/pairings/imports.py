@@ -1,6 +1,9 @@
-"""结对关系 from a spreadsheet: each row passes ``services.create_pairing`` (and so
-``check_pairing``, the rule the form uses). A pairing that already covers the same
-organization, place and kind is refused by that rule, so a re-import adds nothing.
+"""结对关系 from a spreadsheet: each row passes ``services.check_pairing``, the rule the
+form uses, and the new ones are saved by ``create_pairings`` (one flush; the rule again,
+under the lock). A pairing that already covers the same organization, place and kind is
+refused by that rule, so a re-import adds nothing; a row whose period overlaps an earlier
+row's of the same organization, place and kind is refused by row too. The organizations,
+places and pairings the file names are read a batch at a time (``prefetch``).
 
 In an update a row naming a stored pairing (its unit, place, kind and start date) may
 end it: an end date where there was none, or an earlier one than planned, checked and
@@ -29,7 +32,7 @@ from ..transfer.importing import Field, ImportKind, choose, resolve
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from .models import Pairing
-from .services import check_ending, check_pairing, create_pairing, end_pairing
+from .services import check_ending, check_pairing, create_pairings, end_pairing, same_pairings
 
 
 @dataclass
@@ -69,6 +72,29 @@ class PairingImport(ImportKind):
         return {"user": user, "update": update, "organizations": organization_lookup(user),
                 "places": place_lookup(user, ("county", "village"))}
 
+    prefetch_fields = ("organization", "region_code")
+
+    def prefetch(self, rows, ctx) -> None:
+        """The organizations and places the file names, and the pairings they hold (with
+        which of them the user may see), read a batch at a time, instead of a few
+        look-ups a row."""
+        org_ids, codes = set(), set()
+        for row in rows:
+            for key, lookup, found in (("organization", ctx["organizations"], org_ids),
+                                       ("region_code", ctx["places"], codes)):
+                try:
+                    value = lookup.resolve(row.get(key), key) if row.get(key) is not None else None
+                except RuleViolation:
+                    continue  # the row's check says why
+                if value is not None:
+                    found.add(value)
+        ctx["orgs"] = _by_key(Organization, Organization.id, org_ids)
+        ctx["regions"] = _by_key(Region, Region.code, codes)
+        ctx["same"] = same_pairings(ctx["orgs"], ctx["regions"])
+        ids = sorted(p.id for pairings in ctx["same"].values() for p in pairings)
+        ctx["visible"] = {id_ for start in range(0, len(ids), 500) for id_ in db.session.scalars(
+            scoped(select(Pairing.id), Pairing, ctx["user"]).where(Pairing.id.in_(ids[start:start + 500])))}
+
     def stored_rows(self, values, ctx) -> list[list]:
         """The export's row of the stored pairing the row names (unit, place, kind and
         start date), if the user may see it."""
@@ -78,7 +104,7 @@ class PairingImport(ImportKind):
             kind = choose(values.get("kind"), PAIRING_KINDS, "kind")  # as the row's check reads the cell
         except RuleViolation:
             return []
-        found = _stored(ctx["user"], org_id, region_code, kind, to_date(values.get("start_date")))
+        found = _stored(ctx, org_id, region_code, kind, to_date(values.get("start_date")))
         return [export_row(found)] if found is not None else []
 
     def check(self, values, ctx) -> PairingRow:
@@ -97,13 +123,16 @@ class PairingImport(ImportKind):
                 "note": str(values["note"]) if values["note"] is not None else None}
 
         def checked() -> PairingRow:
-            stored = _stored(ctx["user"], org_id, region_code, data["kind"], data["start_date"]) if ctx["update"] else None
+            stored = _stored(ctx, org_id, region_code, data["kind"], data["start_date"]) if ctx["update"] else None
             if stored is not None:
                 return _ending(stored, org_id, data, ctx["user"])
-            check_pairing(organization=db.session.get(Organization, org_id) if org_id is not None else None,
-                          region=db.session.get(Region, region_code) if region_code else None,
+            same = _same(ctx, org_id, region_code, data["kind"])
+            check_pairing(organization=_get(ctx, "orgs", Organization, org_id), region=_get(ctx, "regions", Region, region_code),
                           kind=data["kind"], sector=data["sector"],
-                          start_date=data["start_date"], end_date=data["end_date"])
+                          start_date=data["start_date"], end_date=data["end_date"], same=same)
+            if same is not None:  # the rows below are compared with this one too
+                same.append(Pairing(organization_id=org_id, region_code=region_code, **{
+                    key: data[key] for key in ("kind", "start_date", "end_date")}))
             return PairingRow(organization_id=org_id, values=data)
 
         # the rule's organization_id is the file's 帮扶主体 column
@@ -118,25 +147,52 @@ class PairingImport(ImportKind):
         return clean.existing
 
     def write(self, rows, ctx, user) -> tuple[int, int]:
-        created = ended = 0
+        created = len(create_pairings([(_get(ctx, "orgs", Organization, clean.organization_id), clean.values)
+                                       for clean, stored in rows if stored is None], actor=user, commit=False))
+        ended = 0
         for clean, stored in rows:
             if stored is None:
-                create_pairing(db.session.get(Organization, clean.organization_id), clean.values, actor=user,
-                               commit=False)
-                created += 1
-            elif clean.values["end_date"] != stored.end_date:
+                continue
+            if clean.values["end_date"] != stored.end_date:
                 end_pairing(stored, end_date=clean.values["end_date"], note=clean.end_note, version=stored.version,
                             actor=user, commit=False)
                 ended += 1
         return created, ended
 
 
-def _stored(user, org_id, region_code, kind, start_date) -> Pairing | None:
+def _by_key(model, column, keys) -> dict:
+    """The rows of ``model`` whose ``column`` is one of ``keys``, by it (held here, so the
+    session's map keeps them for ``_get``)."""
+    keys = sorted(keys)
+    return {getattr(row, column.key): row for start in range(0, len(keys), 500)
+            for row in db.session.scalars(select(model).where(column.in_(keys[start:start + 500])))}
+
+
+def _get(ctx, name: str, model, key):
+    """The organization or place ``prefetch`` read (looked up if it read none)."""
+    if key is None or key == "":
+        return None
+    found = ctx.get(name, {}).get(key)
+    return found if found is not None else db.session.get(model, key)
+
+
+def _same(ctx, org_id, region_code, kind) -> list[Pairing] | None:
+    """The pairings ``check_pairing`` compares a row's with, from what ``prefetch`` read
+    (None: it read nothing of this organization and place, the rule looks them up)."""
+    if "same" not in ctx or org_id not in ctx["orgs"] or region_code not in ctx["regions"]:
+        return None
+    return ctx["same"].setdefault((org_id, region_code, kind), [])
+
+
+def _stored(ctx, org_id, region_code, kind, start_date) -> Pairing | None:
     """The stored pairing of ``org_id`` at ``region_code`` of ``kind`` from ``start_date``
-    (the import's natural key), if ``user`` may see it."""
+    (the import's natural key), if the importing user may see it."""
     if not (org_id and region_code and kind and start_date):
         return None
-    return db.session.scalar(scoped(select(Pairing), Pairing, user).where(
+    same = _same(ctx, org_id, region_code, kind)
+    if same is not None:
+        return next((p for p in same if p.id is not None and p.start_date == start_date and p.id in ctx["visible"]), None)
+    return db.session.scalar(scoped(select(Pairing), Pairing, ctx["user"]).where(
         Pairing.organization_id == org_id, Pairing.region_code == region_code, Pairing.kind == kind,
         Pairing.start_date == start_date))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 
 from ..audit.services import record, snapshot
 from ..core.enums import ORG_KINDS, PAIRED_SECTORS, PAIRING_KINDS
@@ -29,12 +29,21 @@ INDIVIDUAL_PAIRING = "other"
 FIELDS = ("region_code", "kind", "sector", "start_date", "end_date", "note")
 
 
-def _overlapping(stmt: Select, start: date, end: date | None) -> Select:
-    """Pairings whose period [start, end] (end included; None = open) shares a day."""
-    stmt = stmt.where(or_(Pairing.end_date.is_(None), Pairing.end_date >= start))
-    if end is not None:
-        stmt = stmt.where(Pairing.start_date <= end)
-    return stmt
+SameKey = tuple[int, str, str]  # a pairing's organization, place and kind
+
+
+def same_pairings(organization_ids, region_codes) -> dict[SameKey, list[Pairing]]:
+    """The stored pairings of these organizations at these places, by organization, place
+    and kind: what ``check_pairing`` compares a new one with, read at once for many."""
+    org_ids, codes = sorted(set(organization_ids)), sorted(set(region_codes))
+    found: dict[SameKey, list[Pairing]] = {}
+    for start in range(0, len(org_ids), 500):
+        stmt = select(Pairing).where(Pairing.organization_id.in_(org_ids[start:start + 500]))
+        if len(codes) <= 1000:  # else every place of these organizations, sorted out below
+            stmt = stmt.where(Pairing.region_code.in_(codes))
+        for pairing in db.session.scalars(stmt.order_by(Pairing.id)):
+            found.setdefault((pairing.organization_id, pairing.region_code, pairing.kind), []).append(pairing)
+    return found
 
 
 def check_pairing(
@@ -46,8 +55,11 @@ def check_pairing(
     start_date: date | None,
     end_date: date | None,
     pairing_id: int | None = None,
+    same: list[Pairing] | None = None,
 ) -> None:
-    """The pairing rules; raises one ``RuleViolation`` naming each field.
+    """The pairing rules; raises one ``RuleViolation`` naming each field. ``same``: the
+    pairings of the organization at the place of the kind, read beforehand
+    (``same_pairings``; an import); None: looked up.
 
     - the organization exists; the place is a village or a county (resident and
       village–enterprise pairings: a village); a village–enterprise pairing is held by an
@@ -90,55 +102,82 @@ def check_pairing(
     else:
         check_plausible_date(end_date, "end_date", "结束日期", errors)
     if not errors.errors and organization is not None and region is not None:
-        same = select(Pairing).where(
-            Pairing.organization_id == organization.id, Pairing.region_code == region.code, Pairing.kind == kind
-        )
-        if pairing_id is not None:
-            same = same.where(Pairing.id != pairing_id)
-        clash = db.session.scalars(_overlapping(same, start_date, end_date).order_by(Pairing.start_date).limit(1)).first()
+        if same is None:
+            same = same_pairings([organization.id], [region.code]).get((organization.id, region.code, kind), [])
+        clash = min((p for p in same if p.kind == kind and (pairing_id is None or p.id != pairing_id)
+                     and p.overlaps(start_date, end_date)), key=lambda p: p.start_date, default=None)
         if clash is not None:
             until = f"至{date_cn(clash.end_date)}" if clash.end_date else "起，尚未结束"
-            errors.add(
-                "region_code",
-                f"{organization.name}与{region.name}已有{PAIRING_KINDS[kind]}结对（{date_cn(clash.start_date)}{until}），不能重复结对",
-            )
+            period = f"（{date_cn(clash.start_date)}{until}）"
+            label = PAIRING_KINDS[kind]
+            named = label if label.endswith("结对") else f"{label}结对"  # 村企结对, 驻村帮扶结对
+            errors.add("region_code", (
+                f"{organization.name}与{region.name}已有{named}{period}，不能重复结对"
+                if clash.id is not None else  # not saved yet: an earlier row of the same import
+                f"文件前面的行已有{organization.name}与{region.name}的{named}{period}，时间重叠，不能重复结对"))
     errors.raise_if_any()
 
 
-def _lock(organization_id: int, region_code: str | None) -> None:
-    db.session.execute(select(Organization.id).where(Organization.id == organization_id).with_for_update())
-    if region_code:
-        db.session.execute(select(Region.code).where(Region.code == region_code).with_for_update())
+def _lock(organization_ids: list[int], region_codes: list[str]) -> None:
+    """Lock the organizations' and places' rows (in order: two imports wait, not deadlock),
+    so that two pairings of one organization and place saved at once are checked one
+    after the other (PostgreSQL; SQLite has one writer at a time)."""
+    for start in range(0, len(organization_ids), 500):
+        db.session.execute(select(Organization.id).where(Organization.id.in_(organization_ids[start:start + 500]))
+                           .order_by(Organization.id).with_for_update())
+    for start in range(0, len(region_codes), 500):
+        db.session.execute(select(Region.code).where(Region.code.in_(region_codes[start:start + 500]))
+                           .order_by(Region.code).with_for_update())
 
 
 def create_pairing(organization: Organization, values: dict, *, actor, commit: bool = True, demo: bool = False) -> Pairing:
     """Bind ``organization`` to a place in the actor's jurisdiction."""
-    data = {key: values.get(key) for key in FIELDS}
-    for key in ("region_code", "sector", "note"):
-        data[key] = (data[key] or "").strip() or None
+    return create_pairings([(organization, values)], actor=actor, commit=commit, demo=demo)[0]
+
+
+def create_pairings(items: list[tuple[Organization, dict]], *, actor, commit: bool = True,
+                    demo: bool = False) -> list[Pairing]:
+    """Bind organizations to places (an import's rows: one flush for all), each checked
+    and audited as the form's one is. The organizations and places are locked first, and
+    the pairings they hold read then, so that a pairing saved meanwhile is compared too;
+    each new one is compared with those before it."""
+    if not items:
+        return []
     if actor.role not in ("admin", "region"):
         raise RuleViolation("只有行政区工作人员可以办理结对")
-    if data["note"] and len(data["note"]) > 2000:
-        raise RuleViolation("备注最多2000字", "note")
-    if data["region_code"] and not in_jurisdiction(actor, data["region_code"]):
-        raise RuleViolation("结对地不在您的管辖范围内", "region_code")
-    _lock(organization.id, data["region_code"])
-    region = db.session.get(Region, data["region_code"] or "")
-    check_pairing(
-        organization=organization, region=region, kind=data["kind"], sector=data["sector"],
-        start_date=data["start_date"], end_date=data["end_date"],
-    )
-    pairing = Pairing(organization_id=organization.id, is_demo=demo, **data)
-    db.session.add(pairing)
+    rows = []
+    for organization, values in items:
+        data = {key: values.get(key) for key in FIELDS}
+        for key in ("region_code", "sector", "note"):
+            data[key] = (data[key] or "").strip() or None
+        if data["note"] and len(data["note"]) > 2000:
+            raise RuleViolation("备注最多2000字", "note")
+        if data["region_code"] and not in_jurisdiction(actor, data["region_code"]):
+            raise RuleViolation("结对地不在您的管辖范围内", "region_code")
+        rows.append((organization, data))
+    _lock(sorted({organization.id for organization, _ in rows}), sorted({d["region_code"] for _, d in rows} - {None}))
+    same = same_pairings([organization.id for organization, _ in rows], [d["region_code"] for _, d in rows if d["region_code"]])
+    pairings = []
+    for organization, data in rows:
+        region = db.session.get(Region, data["region_code"] or "")
+        known = same.setdefault((organization.id, data["region_code"], data["kind"]), [])
+        check_pairing(
+            organization=organization, region=region, kind=data["kind"], sector=data["sector"],
+            start_date=data["start_date"], end_date=data["end_date"], same=known,
+        )
+        pairing = Pairing(organization_id=organization.id, is_demo=demo, **data)
+        known.append(pairing)
+        pairings.append((pairing, organization, region))
+    db.session.add_all([pairing for pairing, _, _ in pairings])
     db.session.flush()
-    db.session.refresh(pairing, ["organization", "region"])
-    record(
-        "create", pairing, before=None, actor=actor,
-        summary=f"结对：{organization.name}—{pairing.region.name}（{pairing.kind_label}，{date_cn(pairing.start_date)}起）",
-    )
+    for pairing, organization, region in pairings:
+        record(
+            "create", pairing, before=None, actor=actor,
+            summary=f"结对：{organization.name}—{region.name}（{pairing.kind_label}，{date_cn(pairing.start_date)}起）",
+        )
     if commit:
         db.session.commit()
-    return pairing
+    return [pairing for pairing, _, _ in pairings]
 
 
 def can_manage_pairing(user, pairing: Pairing) -> bool:
