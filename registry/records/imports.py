@@ -105,6 +105,9 @@ class Stored:
     status: str
     title: str
     amounts: dict  # field -> Decimal: a re-import that keeps them needs no new confirmation
+    # an update's: every field an import may change (``COMPARED``), so that a row that
+    # changes none is known without loading its record
+    values: dict | None = None
 
 
 @dataclass
@@ -146,19 +149,23 @@ class Context:
     def unit(self, organization_id: int) -> Unit:
         found = self.units.get(organization_id)
         if found is None:
-            found = self.units[organization_id] = _load_unit(organization_id, self.within)
+            found = self.units[organization_id] = _load_unit(organization_id, self.within, update=self.update)
         return found
 
 
-def _load_unit(organization_id: int, within: Region | None) -> Unit:
+def _load_unit(organization_id: int, within: Region | None, *, update: bool = False) -> Unit:
     org = db.session.get(Organization, organization_id)
     villages = filers.filer_village_names(organization_id, within)
     table = SupportRecord.__table__
-    references = {reference: Stored(id_, status, title, dict(zip(filing.AMOUNTS, amounts)))
-                  for reference, id_, status, title, *amounts in db.session.execute(
-        select(table.c.reference, table.c.id, table.c.status, table.c.title,
-               *(table.c[name] for name in filing.AMOUNTS))
-        .where(table.c.organization_id == organization_id))}
+    compared = [name for name in COMPARED if name not in filing.AMOUNTS] if update else []
+    references = {}
+    for reference, id_, status, title, *rest in db.session.execute(
+            select(table.c.reference, table.c.id, table.c.status, table.c.title,
+                   *(table.c[name] for name in (*filing.AMOUNTS, *compared)))
+            .where(table.c.organization_id == organization_id)):
+        amounts = dict(zip(filing.AMOUNTS, rest))
+        references[reference] = Stored(id_, status, title, amounts,
+                                       {**amounts, **dict(zip(compared, rest[len(amounts):]))} if update else None)
     return Unit(id=org.id, name=org.name, villages=set(villages), lookup=Lookup(villages, "村"),
                 references=references)
 
@@ -269,9 +276,11 @@ class RecordImport(ImportKind):
             raise RuleViolation("请填写编号：导入按编号识别同一条记录，同一文件再次导入时不会重复", "reference")
         row = RecordRow(clean, unit, stored)  # clean.reference is the 编号 ``stored`` was found by
         if row.stored is not None and ctx.update:
+            row.unchanged = all(row.stored.values[k] == getattr(clean, k) for k in COMPARED)
+            if row.unchanged:
+                return row  # nothing to write: its record is not loaded
             row.existing = db.session.get(SupportRecord, row.stored.id)
-            row.unchanged = all(getattr(row.existing, k) == getattr(clean, k) for k in COMPARED)
-            why = None if row.unchanged else refusal(row.existing, ctx.user, "edit")
+            why = refusal(row.existing, ctx.user, "edit")
             if why:
                 raise RuleViolation(f"编号“{clean.reference}”的记录{row.existing.status_label}，不能用导入修改：{why}",
                                     "reference")
