@@ -103,11 +103,12 @@ class VillageImport(ImportKind):
                                       parent_code=clean.township_code, is_demo=ctx.demo, **flags))
                 created += 1
                 continue
-            changed = village.name != clean.name or any(getattr(village, k) != v for k, v in flags.items())
+            if village.name == clean.name and all(getattr(village, k) == v for k, v in flags.items()):
+                continue  # unchanged: not touched, so its area's summaries are not recomputed
             village.name = clean.name
             for key, value in flags.items():
                 setattr(village, key, value)
-            updated += int(changed)
+            updated += 1
         db.session.flush()
         return created, updated
 
