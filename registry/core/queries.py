@@ -26,6 +26,17 @@ def column_rows(stmt, params: dict | None = None):
     return session.connection().execute(stmt, params)
 
 
+IN_BATCH = 500  # the values one ``IN (...)`` is given when many are looked up (both engines' limits are far above)
+
+
+def in_batches(values, size: int = IN_BATCH):
+    """``values`` (sorted: the same statements for the same values) a batch at a time, for
+    looking up a file's worth of keys with a few ``IN (...)`` statements."""
+    values = sorted(set(values))
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
 def count(stmt: Select) -> int:
     """How many rows ``stmt`` returns (its ordering dropped)."""
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

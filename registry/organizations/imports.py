@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..core.enums import MASS_ORG_SUBTYPES, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.identity import mask_phone, normalize_credit_code
+from ..core.queries import in_batches
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
@@ -92,10 +93,8 @@ class OrganizationImport(ImportKind):
                 names.add(str(row["name"]).strip())
         ctx["holders"] = credit_code_holders(codes)
         by_name: dict[tuple[str, str], Organization] = {}
-        named = sorted(names)
-        for start in range(0, len(named), 500):
-            for org in db.session.scalars(select(Organization).where(Organization.name.in_(named[start:start + 500]))
-                                        .order_by(Organization.id)):
+        for batch in in_batches(names):
+            for org in db.session.scalars(select(Organization).where(Organization.name.in_(batch)).order_by(Organization.id)):
                 by_name.setdefault((org.name, org.region_code), org)
         ctx["names"], ctx["by_name"] = names, by_name
 

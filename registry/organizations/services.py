@@ -8,6 +8,7 @@ from ..audit.services import record, snapshot
 from ..core.enums import INDIVIDUAL, INDIVIDUAL_WAYS, MASS_ORG_SUBTYPES, ORG_KINDS, ORG_LEVELS, PAIRED_SECTORS, PARTY_FEDERATION_SUBTYPES
 from ..core.identity import normalize_credit_code, normalize_phone
 from ..core.paging import Key, order_by
+from ..core.queries import in_batches
 from ..core.parsing import check_text
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
@@ -128,11 +129,10 @@ def _flush_or_explain() -> None:
 def credit_code_holders(codes) -> dict[str, int | None]:
     """The organization holding each credit code (None: none), for ``clean_organization``
     to check many rows without a query each."""
-    codes = sorted(set(codes))
     holders: dict[str, int | None] = dict.fromkeys(codes)
-    for start in range(0, len(codes), 500):
+    for batch in in_batches(codes):
         holders.update(db.session.execute(select(Organization.credit_code, Organization.id)
-                                          .where(Organization.credit_code.in_(codes[start:start + 500]))).tuples().all())
+                                          .where(Organization.credit_code.in_(batch))).tuples().all())
     return holders
 
 

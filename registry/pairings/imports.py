@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from ..core.enums import PAIRED_SECTORS, PAIRING_KINDS
 from ..core.parsing import to_date
+from ..core.queries import in_batches
 from ..core.rules import Collector, RuleViolation
 from ..core.scope import scoped
 from ..extensions import db
@@ -91,9 +92,9 @@ class PairingImport(ImportKind):
         ctx["orgs"] = _by_key(Organization, Organization.id, org_ids)
         ctx["regions"] = _by_key(Region, Region.code, codes)
         ctx["same"] = same_pairings(ctx["orgs"], ctx["regions"])
-        ids = sorted(p.id for pairings in ctx["same"].values() for p in pairings)
-        ctx["visible"] = {id_ for start in range(0, len(ids), 500) for id_ in db.session.scalars(
-            scoped(select(Pairing.id), Pairing, ctx["user"]).where(Pairing.id.in_(ids[start:start + 500])))}
+        ids = [p.id for pairings in ctx["same"].values() for p in pairings]
+        ctx["visible"] = {id_ for batch in in_batches(ids) for id_ in db.session.scalars(
+            scoped(select(Pairing.id), Pairing, ctx["user"]).where(Pairing.id.in_(batch)))}
 
     def stored_rows(self, values, ctx) -> list[list]:
         """The export's row of the stored pairing the row names (unit, place, kind and
@@ -163,9 +164,8 @@ class PairingImport(ImportKind):
 def _by_key(model, column, keys) -> dict:
     """The rows of ``model`` whose ``column`` is one of ``keys``, by it (held here, so the
     session's map keeps them for ``_get``)."""
-    keys = sorted(keys)
-    return {getattr(row, column.key): row for start in range(0, len(keys), 500)
-            for row in db.session.scalars(select(model).where(column.in_(keys[start:start + 500])))}
+    return {getattr(row, column.key): row for batch in in_batches(keys)
+            for row in db.session.scalars(select(model).where(column.in_(batch)))}
 
 
 def _get(ctx, name: str, model, key):

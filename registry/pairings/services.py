@@ -11,6 +11,7 @@ from ..core.enums import ORG_KINDS, PAIRED_SECTORS, PAIRING_KINDS
 from ..core.formatting import date_cn
 from ..core.paging import Key, flag, order_by
 from ..core.parsing import check_plausible_date
+from ..core.queries import IN_BATCH, in_batches
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.scope import scoped
 from ..core.timeutil import local_today
@@ -35,11 +36,11 @@ SameKey = tuple[int, str, str]  # a pairing's organization, place and kind
 def same_pairings(organization_ids, region_codes) -> dict[SameKey, list[Pairing]]:
     """The stored pairings of these organizations at these places, by organization, place
     and kind: what ``check_pairing`` compares a new one with, read at once for many."""
-    org_ids, codes = sorted(set(organization_ids)), sorted(set(region_codes))
+    codes = sorted(set(region_codes))
     found: dict[SameKey, list[Pairing]] = {}
-    for start in range(0, len(org_ids), 500):
-        stmt = select(Pairing).where(Pairing.organization_id.in_(org_ids[start:start + 500]))
-        if len(codes) <= 1000:  # else every place of these organizations, sorted out below
+    for batch in in_batches(organization_ids):
+        stmt = select(Pairing).where(Pairing.organization_id.in_(batch))
+        if len(codes) <= 2 * IN_BATCH:  # else every place of these organizations, sorted out below
             stmt = stmt.where(Pairing.region_code.in_(codes))
         for pairing in db.session.scalars(stmt.order_by(Pairing.id)):
             found.setdefault((pairing.organization_id, pairing.region_code, pairing.kind), []).append(pairing)
@@ -118,16 +119,14 @@ def check_pairing(
     errors.raise_if_any()
 
 
-def _lock(organization_ids: list[int], region_codes: list[str]) -> None:
+def _lock(organization_ids, region_codes) -> None:
     """Lock the organizations' and places' rows (in order: two imports wait, not deadlock),
     so that two pairings of one organization and place saved at once are checked one
     after the other (PostgreSQL; SQLite has one writer at a time)."""
-    for start in range(0, len(organization_ids), 500):
-        db.session.execute(select(Organization.id).where(Organization.id.in_(organization_ids[start:start + 500]))
-                           .order_by(Organization.id).with_for_update())
-    for start in range(0, len(region_codes), 500):
-        db.session.execute(select(Region.code).where(Region.code.in_(region_codes[start:start + 500]))
-                           .order_by(Region.code).with_for_update())
+    for batch in in_batches(organization_ids):
+        db.session.execute(select(Organization.id).where(Organization.id.in_(batch)).order_by(Organization.id).with_for_update())
+    for batch in in_batches(region_codes):
+        db.session.execute(select(Region.code).where(Region.code.in_(batch)).order_by(Region.code).with_for_update())
 
 
 def create_pairing(organization: Organization, values: dict, *, actor, commit: bool = True, demo: bool = False) -> Pairing:
@@ -155,7 +154,7 @@ def create_pairings(items: list[tuple[Organization, dict]], *, actor, commit: bo
         if data["region_code"] and not in_jurisdiction(actor, data["region_code"]):
             raise RuleViolation("结对地不在您的管辖范围内", "region_code")
         rows.append((organization, data))
-    _lock(sorted({organization.id for organization, _ in rows}), sorted({d["region_code"] for _, d in rows} - {None}))
+    _lock({organization.id for organization, _ in rows}, {d["region_code"] for _, d in rows} - {None})
     same = same_pairings([organization.id for organization, _ in rows], [d["region_code"] for _, d in rows if d["region_code"]])
     pairings = []
     for organization, data in rows:
