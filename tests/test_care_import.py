@@ -166,9 +166,12 @@ def test_the_cadre_is_named_by_a_visible_id_number_and_a_matching_name(world, lo
 
 def test_who_may_import_is_who_may_record(world, login_as):
     row = _row(world["province_cadre"], end=(TODAY + timedelta(days=300)).isoformat())
-    # a township records nothing; the county not the province's cadre; the province does
-    for name in ("township", "county"):
-        assert upload(login_as(world[name]), "care", _file(row), "c.xlsx").status_code == 422
+    # a township records nothing (the page is not its own, as the list shows no button);
+    # the county not the province's cadre; the province does
+    township = login_as(world["township"])
+    assert upload(township, "care", _file(row), "c.xlsx").status_code == 404
+    assert township.get("/import/care/template.xlsx").status_code == 404
+    assert upload(login_as(world["county"]), "care", _file(row), "c.xlsx").status_code == 422
     assert records() == 0
     assert upload(login_as(world["province"]), "care", _file(row), "c.xlsx").status_code == 302 and records() == 1
     for name in ("unit", "viewer"):
@@ -198,6 +201,8 @@ def test_the_cli_imports_care_as_a_user(world, runner, tmp_path):
     assert runner.invoke(args=["import", "care", str(path)]).exit_code == 1  # --as is required
     viewer = runner.invoke(args=["import", "care", str(path), "--as", world["viewer"].username])
     assert viewer.exit_code == 1 and "没有导入关心关爱的权限" in viewer.output
+    township = runner.invoke(args=["import", "care", str(path), "--as", world["township"].username])
+    assert township.exit_code == 1 and "没有导入关心关爱的权限" in township.output  # it records no care
     assert records() == 1
 
 

@@ -365,3 +365,36 @@ def test_a_file_imported_twice_says_once_that_its_rows_are_registered(db, make_u
     assert "多行相同的问题：[身份证号] 系统中已登记" in console.output and "（10 行：第2–11行）" in console.output
     assert console.output.rstrip().endswith("未写入任何数据；请改正后重新导入")  # not 上传, at a console
     assert "（命令行的“更新已有数据”：加 --update）" in console.output and "--update" not in page  # the page's own words
+
+
+def test_the_import_button_and_the_import_page_agree_for_every_kind_and_role(app, db, make_user, login_as):
+    """Whoever sees 导入 on a kind's list may open its import page, and whoever may open the
+    page sees the button (``ImportKind.may``: the permission, and something to import):
+    a township, which records no care, is not given a template whose every row would be
+    refused."""
+    from flask import url_for
+
+    from registry.transfer.kinds import kinds
+    from tests.factories import COUNTY, PROVINCE, make_org, make_village
+
+    village = make_village()
+    unit, enterprise = make_org("backing_unit", COUNTY), make_org("enterprise", COUNTY)
+    users = [make_user("admin"), *(make_user("region", region_code=code) for code in (PROVINCE, COUNTY, TOWNSHIP)),
+             make_user("unit", organization_id=unit.id), make_user("unit", organization_id=enterprise.id),
+             make_user("village", village_code=village.code), make_user("viewer", region_code=PROVINCE)]
+    seen = 0
+    for user in users:
+        session = login_as(user)
+        for name, spec in sorted(kinds().items()):
+            if not user.can(spec.permission):
+                continue
+            with app.test_request_context():
+                listing = url_for(spec.list_endpoint, **spec.list_args(user))
+            page = session.get(listing)
+            if page.status_code != 200:
+                continue  # a list the role does not read (its own pages link elsewhere)
+            button = f'href="/import/{name}"' in page.get_data(as_text=True)
+            opened = session.get(f"/import/{name}").status_code
+            assert button == (opened == 200) == spec.may(user), (user.role, user.username, name, button, opened)
+            seen += 1
+    assert seen >= 30

@@ -465,7 +465,7 @@ def _import_kinds(user) -> Values:
     from registry.transfer.kinds import kinds
 
     known = kinds()
-    allowed = [n for n in sorted(known) if user is not None and user.can(known[n].permission)]
+    allowed = [n for n in sorted(known) if user is not None and known[n].may(user)]  # the permission, and something to import
     return Values(allowed[:1], [n for n in sorted(known) if n not in allowed][:1], ["nothing"])
 
 

@@ -59,6 +59,12 @@ class CareImport(ImportKind):
     permission = "manage_care"
     list_endpoint = "care.index"
     supports_update = False
+
+    def allowed(self, user) -> bool:
+        """The offices that record care (a township dispatches nobody)."""
+        from .services import may_record_any
+
+        return may_record_any(user)
     fields = (
         Field("干部姓名", "name", width=10, aliases=("姓名",), example="张三",
               note="可空；填写时须与身份证号登记的姓名一致"),

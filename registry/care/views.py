@@ -22,6 +22,7 @@ from ..transfer.exporting import audit_export, count_rows, describe_filters, sen
 from ..transfer.exports import export_job
 from ..transfer.writing import Column
 from .forms import CancelForm, CareFilter, CareForm
+from .imports import CareImport
 from .models import CareRecord
 from .services import (
     CareData,
@@ -31,7 +32,6 @@ from .services import (
     care_for,
     care_status,
     may_record,
-    may_record_any,
     period_text,
     person_care,
     recordable_postings,
@@ -55,7 +55,7 @@ def index():
     stmt = care_for(current_user, kind=kind, year=year, status=status)
     page = paginate(stmt, CARE_ORDER, request.args)
     return render_template("care/index.html", page=page, form=form, year=year, period_text=period_text,
-                           may_import=current_user.can("manage_care") and may_record_any(current_user),
+                           may_import=CareImport().may(current_user),
                            years=list(range(local_today().year, YEAR_MIN - 1, -1))[:6])
 
 

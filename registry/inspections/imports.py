@@ -98,6 +98,10 @@ class FindingImport(ImportKind):
     permission = "inspect"
     list_endpoint = "inspections.findings"
     supports_update = False
+
+    def allowed(self, user) -> bool:
+        """The offices that plan inspections (the findings are of their plans' visits)."""
+        return services.may_plan(user)
     fields = (
         Field("督查年度", "year", "int", 10, required=True, aliases=("年度",),
               choices=lambda user: _unique(str(i.year) for i in _kept(user)), example=local_today().year,

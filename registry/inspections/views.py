@@ -26,7 +26,8 @@ from ..regions.sections import section
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
 from ..transfer.exports import export_job
 from ..transfer.writing import Column
-from . import services, tolerance  # tolerance: registers the finding as a subject of 容错纠错
+from . import services, tolerance
+from .imports import FindingImport  # tolerance: registers the finding as a subject of 容错纠错
 from .forms import FindingForm, PlanForm, TargetForm, VisitForm
 from .models import FINDING_ITEMS, Finding, FindingEvidence, Inspection, InspectionPlan
 
@@ -215,7 +216,7 @@ def findings():
     page = paginate(services.findings_for(current_user, filters), services.FINDING_ORDER, request.args)
     return render_template("inspections/findings.html", page=page, filters=filters, states=services.STATES,
                            items=FINDING_ITEMS, years=services.plan_years(),
-                           may_import=current_user.can("inspect") and services.may_plan(current_user))
+                           may_import=FindingImport().may(current_user))
 
 
 FINDING_COLUMNS = (

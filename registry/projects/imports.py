@@ -53,6 +53,11 @@ class ProjectImport(ImportKind):
     permission = "manage_projects"
     list_endpoint = "projects.index"
     supports_update = False
+
+    def allowed(self, user) -> bool:
+        """Whoever registers projects for some enterprise (an enterprise its own; region
+        staff the enterprises they see; a backing unit none)."""
+        return services.may_register(user)
     fields = (
         Field("企业", "organization", width=30, required=True, choices=lambda user: _enterprises(user).labels(),
               example="示例农业开发有限公司", note="“企业名称（统一社会信用代码）”、信用代码或名称；企业账号只能填本企业"),

@@ -102,6 +102,11 @@ def enterprise_condition(user):
     return base & scope_filter(Organization, user)
 
 
+def may_register(user) -> bool:
+    """Whether ``user`` registers projects (by the form or a file): for some enterprise."""
+    return user.can("manage_projects") and bool(enterprises_for(user))
+
+
 def enterprises_for(user) -> list[Organization]:
     if not may_record(user):
         return []

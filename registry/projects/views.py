@@ -60,7 +60,7 @@ def index():
     page = paginate(queries.project_list(current_user, filters), queries.PROJECT_ORDER, request.args)
     return render_template("projects/index.html", page=page, filters=filters, totals=queries.list_totals(current_user, filters),
                            statuses=PROJECT_STATUSES, kinds=PROJECT_KINDS, flags=XIANGSHANG,
-                           may_new=current_user.can("manage_projects") and bool(services.enterprises_for(current_user)))
+                           may_new=services.may_register(current_user))
 
 
 @bp.route("/export.<fmt>")

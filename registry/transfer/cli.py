@@ -45,7 +45,7 @@ def import_command(kind: str, path: Path, username: str | None, update: bool, er
     user = _user(username)
     if user is None and spec.needs_actor:
         raise click.ClickException(f"导入{spec.title}须用 --as 指定以哪个账号的名义导入（其管辖范围和权限适用）")
-    if user is not None and not user.can(spec.permission):
+    if not spec.may(user):
         raise click.ClickException(f"账号 {user.username} 没有导入{spec.title}的权限")
     size = path.stat().st_size
     limit = 64 * 1024 * 1024

@@ -209,6 +209,16 @@ class ImportKind:
     def list_args(self, user) -> dict:
         return {}
 
+    def allowed(self, user) -> bool:
+        """Beyond ``permission``: whether ``user`` has anything of this kind to import (an
+        office that plans no inspections imports no findings). Overridden where that is
+        so; the list's 导入 button, the import page and the console all ask ``may``."""
+        return True
+
+    def may(self, user) -> bool:
+        """Whether ``user`` may import this kind (None: the console's administrator)."""
+        return user is None or (user.can(self.permission) and self.allowed(user))
+
     def fields_for(self, user) -> Sequence[Field]:
         """The columns as ``user``'s template shows them and the import requires them (the
         same keys and rules as ``fields``; a kind may head or require one differently for

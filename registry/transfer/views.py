@@ -32,7 +32,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 def _kind_or_404(kind: str):
     spec = get_kind(kind)
-    if spec is None or not current_user.can(spec.permission):
+    if spec is None or not spec.may(current_user):
         abort(404)
     return spec
 
