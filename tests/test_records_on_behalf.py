@@ -93,6 +93,26 @@ def test_who_may_file_for_which_unit(db, world):
     assert filers.acting_village_names(world.viewer) == {}
 
 
+def test_the_villages_of_many_units_read_at_once_are_each_units_own(db, world):
+    """``filer_village_names_of`` (a file naming many units) gives every unit, within every
+    region, exactly what ``filer_village_names`` gives it alone: villages paired with and
+    posted to, those inside a county or township a pairing binds, none of a pairing that
+    has not started."""
+    from tests.factories import first_township, make_org, make_pairing
+
+    other, township_unit, future, idle = (make_org("backing_unit", COUNTY, name=f"单位{i}") for i in range(4))
+    make_pairing(other, COUNTY, "paired", sector="education")
+    make_pairing(township_unit, first_township(COUNTY).code, "paired", sector="health")
+    make_pairing(township_unit, world.posted_village.code, "resident")
+    make_pairing(future, world.village.code, "resident", start=date.today() + timedelta(days=30))
+    units = [world.org.id, world.other_org.id, other.id, township_unit.id, future.id, idle.id]
+    for within in (None, world.county.region, world.township.region, world.other_county.region):
+        together = filers.filer_village_names_of(units, within)
+        assert together == {unit: filers.filer_village_names(unit, within) for unit in units}, within
+    assert filers.filer_village_names_of([other.id], world.county.region)[other.id]  # a county's villages
+    assert filers.filer_village_names_of([future.id])[future.id] == {} and filers.filer_village_names_of([]) == {}
+
+
 def test_region_staff_file_for_the_unit_the_village_confirms_and_the_unit_sees_it(db, world, login_as):
     first = _last_event_id()
     record = services.create_record(world.county, record_data(world.village.code, title="代填"),

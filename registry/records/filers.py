@@ -12,7 +12,7 @@ from sqlalchemy import Date, and_, bindparam, event, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ..core.parsing import to_id
-from ..core.queries import column_rows
+from ..core.queries import column_rows, in_batches
 from ..core.rules import RuleViolation
 from ..core.timeutil import local_today
 from ..extensions import db
@@ -82,19 +82,70 @@ def village_condition(organization_id: int, within: Region | None = None):
     region (region staff filing on the unit's behalf)."""
     bound = _bound_regions(organization_id)
     direct = _direct_villages(bound)
-    areas = [Region(code=code, level=level) for code, level, source in bound
-             if level in ("county", "township") and source == "pairing"]
     conditions = [Region.code.in_(direct)] if direct else []
-    conditions += [area.within(Region.code) for area in areas]
+    conditions += [area.within(Region.code) for area in _areas(bound)]
     if not conditions:
         return None
-    condition = and_(Region.level == "village", or_(*conditions))
+    return _villages_within(or_(*conditions), within)
+
+
+def _villages_within(condition, within: Region | None):
+    condition = and_(Region.level == "village", condition)
     return condition if within is None else and_(condition, within.within(Region.code))
 
 
 def _direct_villages(bound: list[tuple[str, str, str]]) -> list[str]:
     """The villages among the bound regions: those a unit files for directly."""
     return [code for code, level, _ in bound if level == "village"]
+
+
+def _areas(bound: list[tuple[str, str, str]]) -> list[Region]:
+    """The counties and townships among the bound regions that a pairing binds: a unit
+    files for every village inside them."""
+    return [Region(code=code, level=level) for code, level, source in bound
+            if level in ("county", "township") and source == "pairing"]
+
+
+def filer_village_names_of(organization_ids, within: Region | None = None) -> dict[int, dict[str, str]]:
+    """``filer_village_names`` of many organizations at once (an import on the units'
+    behalf): their bound regions in one look-up, the names of the villages they are bound
+    to directly in another, and each county or township a pairing binds read once however
+    many units it binds."""
+    bound = _bound_regions_of(organization_ids)
+    direct = {code for rows in bound.values() for code in _direct_villages(rows)}
+    names = {code: name for batch in in_batches(direct) for code, name in db.session.execute(
+        select(Region.code, Region.name).where(_villages_within(Region.code.in_(batch), within)))}
+    inside: dict[str, dict[str, str]] = {}  # an area's code -> its villages (within ``within``)
+    found: dict[int, dict[str, str]] = {}
+    for organization_id in organization_ids:
+        rows = bound.get(organization_id, [])
+        villages = {code: names[code] for code in _direct_villages(rows) if code in names}
+        for area in _areas(rows):
+            if area.code not in inside:
+                inside[area.code] = dict(db.session.execute(select(Region.code, Region.name).where(
+                    _villages_within(area.within(Region.code), within))).tuples().all())
+            villages.update(inside[area.code])
+        found[organization_id] = dict(sorted(villages.items()))
+    return found
+
+
+def _bound_regions_of(organization_ids) -> dict[int, list[tuple[str, str, str]]]:
+    """``_bound_regions`` of many organizations: (code, level, source) by organization."""
+    today = local_today()
+    sources: dict[tuple[int, str], bool] = {}  # (organization, code) -> bound by a pairing
+    for batch in in_batches(organization_ids):
+        for model, pairing in ((Posting, False), (Pairing, True)):
+            for organization_id, code in db.session.execute(
+                    select(model.organization_id, model.region_code).distinct()
+                    .where(model.organization_id.in_(batch), model.start_date <= today)):
+                sources[(organization_id, code)] = sources.get((organization_id, code), False) or pairing
+    levels = {code: level for batch in in_batches(code for _, code in sources)
+              for code, level in db.session.execute(select(Region.code, Region.level).where(Region.code.in_(batch)))}
+    bound: dict[int, list[tuple[str, str, str]]] = {}
+    for (organization_id, code), pairing in sorted(sources.items()):
+        if code in levels:
+            bound.setdefault(organization_id, []).append((code, levels[code], "pairing" if pairing else "posting"))
+    return bound
 
 
 def filer_villages(organization_id: int, within: Region | None = None) -> list[Region]:

@@ -41,6 +41,7 @@ from ..audit.services import ITEM, FlatCanonical, open_chain
 from ..closing.rules import YearCloses
 from ..core.enums import RECORD_CATEGORIES
 from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, AmountLimits, DateBounds, amount_limits, date_bounds, halfwidth
+from ..core.queries import in_batches
 from ..core.rules import Collector, RuleViolation
 from ..core.timeutil import utcnow
 from ..dashboard import summary
@@ -154,20 +155,28 @@ class Context:
 
 
 def _load_unit(organization_id: int, within: Region | None, *, update: bool = False) -> Unit:
-    org = db.session.get(Organization, organization_id)
-    villages = filers.filer_village_names(organization_id, within)
+    return _load_units([organization_id], within, update=update)[organization_id]
+
+
+def _load_units(organization_ids, within: Region | None, *, update: bool = False) -> dict[int, Unit]:
+    """The units of ``organization_ids`` with their villages and stored records, read a
+    few statements for them all (region staff's file names many units)."""
+    names = {id_: name for batch in in_batches(organization_ids) for id_, name in db.session.execute(
+        select(Organization.id, Organization.name).where(Organization.id.in_(batch)))}
+    villages = filers.filer_village_names_of(list(names), within)
     table = SupportRecord.__table__
     compared = [name for name in COMPARED if name not in filing.AMOUNTS] if update else []
-    references = {}
-    for reference, id_, status, title, *rest in db.session.execute(
-            select(table.c.reference, table.c.id, table.c.status, table.c.title,
-                   *(table.c[name] for name in (*filing.AMOUNTS, *compared)))
-            .where(table.c.organization_id == organization_id)):
-        amounts = dict(zip(filing.AMOUNTS, rest))
-        references[reference] = Stored(id_, status, title, amounts,
-                                       {**amounts, **dict(zip(compared, rest[len(amounts):]))} if update else None)
-    return Unit(id=org.id, name=org.name, villages=set(villages), lookup=Lookup(villages, "村"),
-                references=references)
+    references: dict[int, dict[str, Stored]] = {id_: {} for id_ in names}
+    for batch in in_batches(names):
+        for organization_id, reference, id_, status, title, *rest in db.session.execute(
+                select(table.c.organization_id, table.c.reference, table.c.id, table.c.status, table.c.title,
+                       *(table.c[name] for name in (*filing.AMOUNTS, *compared)))
+                .where(table.c.organization_id.in_(batch))):
+            amounts = dict(zip(filing.AMOUNTS, rest))
+            references[organization_id][reference] = Stored(
+                id_, status, title, amounts, {**amounts, **dict(zip(compared, rest[len(amounts):]))} if update else None)
+    return {id_: Unit(id=id_, name=name, villages=set(villages[id_]), lookup=Lookup(villages[id_], "村"),
+                      references=references[id_]) for id_, name in names.items()}
 
 
 ORGANIZATION_NOTE = "可空；填写时须为本单位（只能导入本单位的记录）"
@@ -227,6 +236,23 @@ class RecordImport(ImportKind):
             ctx.own = ctx.unit(filers.filer_for(user).organization_id)
             ctx.own.own = True
         return ctx
+
+    prefetch_fields = ("organization",)
+
+    def prefetch(self, rows, ctx: Context) -> None:
+        """Region staff's file: the units its rows name, with their villages and stored
+        records, read together rather than one unit at a time (a county's file names
+        dozens of units, a province's hundreds)."""
+        if ctx.within is None:
+            return  # a unit's own records: its unit is read already
+        named = set()
+        for row in rows:
+            if row.get("organization") is not None:
+                try:
+                    named.add(ctx.organizations.resolve(row["organization"], "organization"))
+                except RuleViolation:
+                    pass  # the row's check says why
+        ctx.units.update(_load_units(named - set(ctx.units), ctx.within, update=ctx.update))
 
     def check(self, values, ctx: Context) -> RecordRow:
         errors = None
