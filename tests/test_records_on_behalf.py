@@ -272,3 +272,33 @@ def test_the_cli_imports_for_a_region_user(db, world, runner, tmp_path):
     assert outside.exit_code == 1 and "[帮扶单位]" in outside.output and _count() == 1
     refused = runner.invoke(args=["import", "records", str(path), "--as", world.viewer.username])
     assert refused.exit_code != 0 and "没有导入帮扶记录的权限" in refused.output and _count() == 1
+
+
+def test_a_region_file_reads_its_units_together_however_many_it_names(db, world, login_as):
+    """The units a region's file names are read in a few statements for them all: the
+    same file again (refused) makes as many statements naming 8 units as naming 2."""
+    from sqlalchemy import event
+
+    from tests.factories import make_org, make_pairing
+
+    units = [make_org("backing_unit", COUNTY, name=f"代填单位{i}") for i in range(10)]
+    for unit in units:
+        make_pairing(unit, world.village.code, "resident")
+    county = login_as(world.county)
+    counts = []
+    for first, n in ((0, 2), (2, 8)):
+        body = _csv([_row(world.village, unit.name, f"M-{i}") for i, unit in enumerate(units[first:first + n])])
+        assert upload(county, "records", body, "r.csv").status_code == 302
+        seen = []
+
+        def note(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        event.listen(_db.engine, "before_cursor_execute", note)
+        try:
+            page = upload(county, "records", body, "r.csv").get_data(as_text=True)
+        finally:
+            event.remove(_db.engine, "before_cursor_execute", note)
+        assert f"{n} 行有 {n} 处错误" in page
+        counts.append(len(seen))
+    assert counts[1] == counts[0], counts
