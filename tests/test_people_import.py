@@ -85,3 +85,21 @@ def test_the_collector_stays_off_if_it_was_off(db, make_user):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_roster_with_a_political_status_column_is_read_for_party_membership(db, make_user):
+    """Rosters write 政治面貌, not a 是/否 column: members of the Party (full or
+    probationary) are 中共党员, every other status is not; anything else is an error on
+    the cell. The same roster's 选派 columns are left to the postings import."""
+    org = make_org("backing_unit", COUNTY, name="县农业农村局")
+    user = make_user("region", region_code=COUNTY)
+    statuses = ["中共党员", "中共预备党员", "群众", "共青团员", "九三学社社员", "是", ""]
+    rows = "".join(f"干部{n},{valid_id_number(n)},{org.name},{status},第一书记\n" for n, status in enumerate(statuses, start=1))
+    report = _run(user, "姓名,身份证号,工作单位,政治面貌,选派类型\n" + rows)
+    assert report.ok, report.errors[:3]
+    assert report.ignored_headers == ["选派类型"]
+    people = db.session.scalars(select(Person).order_by(Person.id)).all()
+    assert [p.is_party_member for p in people] == [True, True, False, False, False, True, False]
+    wrong = _run(user, "姓名,身份证号,工作单位,政治面貌\n" + f"干部9,{valid_id_number(9)},{org.name},积极分子\n")
+    assert [(e.row, e.cell, e.message) for e in wrong.errors] == [
+        (2, "D2", "应填“是”或“否”，或政治面貌（如中共党员、中共预备党员、群众、共青团员）")]

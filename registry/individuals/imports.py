@@ -19,13 +19,14 @@ from ..organizations.forms import home_region_choices
 from ..organizations.models import Organization
 from ..people.models import Person
 from ..people.privacy import may_see_full_identity
+from ..people.imports import party_member_field, read_party_member
 from ..people.services import ETHNICITIES
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
 from ..transfer.references import Lookup, labelled
 from . import services
 
 YES_NO = ("是", "否")
-FLAGS = ("is_party_member", "is_veteran")
+FLAGS = ("is_veteran",)
 NOT_YOURS = "该身份证号已由其他单位或地区登记，您无权修改该人员（请联系其登记机关）"
 
 
@@ -54,7 +55,7 @@ class IndividualImport(ImportKind):
         Field("民族", "ethnicity", width=10, choices=lambda user: ETHNICITIES, example="汉族", note="空白为汉族"),
         Field("出生日期", "birth_date", "date", 12, note="可空，按身份证号；填写时须与身份证号一致"),
         Field("联系电话", "phone", width=16, example="13800000000", note="11位手机号或带区号的固定电话"),
-        Field("中共党员", "is_party_member", width=10, choices=lambda user: YES_NO, note="是/否，空白为否"),
+        party_member_field(),
         Field("学历", "education", width=12, codes=EDUCATION, note="可空"),
         Field("退役军人", "is_veteran", width=10, choices=lambda user: YES_NO, note="是/否，空白为否"),
         Field("参与方式", "way", width=12, required=True, codes=INDIVIDUAL_WAYS, example="返乡创业",
@@ -98,6 +99,7 @@ class IndividualImport(ImportKind):
         data = dict(values)
         data["region_code"] = resolve(ctx["regions"], values, "region_code", errors)
         data.update(read_flags(values, FLAGS, errors))
+        data["is_party_member"] = read_party_member(values, errors)
         if values["birth_date"] is not None:
             data["birth_date"] = to_date(values["birth_date"])
             errors.check(data["birth_date"] is not None, "birth_date", "出生日期格式应为 年-月-日，如 1990-01-01")

@@ -9,6 +9,7 @@ chose to update.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -24,7 +25,7 @@ from ..core.timeutil import utcnow
 from ..core.bulk_load import large_page_cache
 from ..extensions import db
 from ..transfer.bulk import insert_many, inserting_many
-from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
+from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates, yes_no
 from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from . import services
@@ -35,7 +36,33 @@ from .privacy import may_see_full_identity
 NOT_YOURS = "该身份证号已由其他单位或地区登记，您无权修改该人员（请联系其登记机关）"
 
 YES_NO = ("是", "否")
-FLAGS = ("is_party_member", "is_reserve_cadre", "is_veteran")
+FLAGS = ("is_reserve_cadre", "is_veteran")
+
+# 政治面貌 as a roster writes it, for the 中共党员 column: a member of the Communist Party
+# (full or probationary) is one; every other status is not. Rosters of cadres carry
+# 政治面貌 rather than a 是/否 column, and come back in unchanged.
+PARTY_MEMBERS = frozenset({"中共党员", "中国共产党党员", "共产党员", "党员", "中共预备党员", "预备党员"})
+NOT_PARTY_MEMBERS = frozenset({"群众", "共青团员", "团员", "中国共产主义青年团团员", "无党派人士", "无党派", "民主党派",
+                               "民革党员", "民盟盟员", "民建会员", "民进会员", "农工党党员", "致公党党员", "九三学社社员",
+                               "台盟盟员"})
+
+
+def party_member_field(**kw) -> Field:
+    """The 中共党员 column of the people and individual helpers' imports."""
+    return Field("中共党员", "is_party_member", width=10, aliases=("政治面貌", "是否党员", "是否中共党员"),
+                 choices=lambda user: YES_NO,
+                 note="是/否，空白为否；也可用“政治面貌”列：中共党员、中共预备党员为是，群众、共青团员、民主党派等为否", **kw)
+
+
+def read_party_member(values: dict, errors: Collector) -> bool:
+    """The 中共党员 cell: 是/否, or a 政治面貌; a value that is neither is an error on it."""
+    value = values["is_party_member"]
+    flag = yes_no(value)
+    if flag is None:
+        text = unicodedata.normalize("NFKC", str(value)).strip().replace(" ", "")
+        flag = True if text in PARTY_MEMBERS else False if text in NOT_PARTY_MEMBERS else None
+    errors.check(flag is not None, "is_party_member", "应填“是”或“否”，或政治面貌（如中共党员、中共预备党员、群众、共青团员）")
+    return bool(flag)
 
 
 def employer_lookup(known: services.KnownPeople) -> Lookup:
@@ -71,7 +98,7 @@ class PersonImport(ImportKind):
               note="空白为汉族"),
         Field("出生日期", "birth_date", "date", 12, note="可空，按身份证号；填写时须与身份证号一致"),
         Field("联系电话", "phone", width=16, example="13800000000", note="11位手机号或带区号的固定电话"),
-        Field("中共党员", "is_party_member", width=10, choices=lambda user: YES_NO, note="是/否，空白为否"),
+        party_member_field(),
         Field("学历", "education", width=12, codes=EDUCATION, note="可空"),
         Field("工作单位", "organization_id", width=30, required=True, choices=_employer_labels,
               example="湖南省示例厅", note="单位名称，或“名称（统一社会信用代码）”；须是您可以为其登记干部的单位"),
@@ -113,6 +140,7 @@ class PersonImport(ImportKind):
         data = dict(values)
         data["organization_id"] = _employer(values["organization_id"], ctx, errors)
         data.update(read_flags(values, FLAGS, errors))
+        data["is_party_member"] = read_party_member(values, errors)
         if values["birth_date"] is not None:
             data["birth_date"] = to_date(values["birth_date"])
             errors.check(data["birth_date"] is not None, "birth_date", "出生日期格式应为 年-月-日，如 1990-01-01")
