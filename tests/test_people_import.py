@@ -103,3 +103,20 @@ def test_a_roster_with_a_political_status_column_is_read_for_party_membership(db
     wrong = _run(user, "姓名,身份证号,工作单位,政治面貌\n" + f"干部9,{valid_id_number(9)},{org.name},积极分子\n")
     assert [(e.row, e.cell, e.message) for e in wrong.errors] == [
         (2, "D2", "应填“是”或“否”，或政治面貌（如中共党员、中共预备党员、群众、共青团员）")]
+
+
+def test_a_rosters_education_is_read_in_its_own_words(db, make_user):
+    """学历 as rosters write it (本科, 硕士研究生, 大专, 高中...) is read as the label it
+    means; a word that means none is an error naming the choices."""
+    org = make_org("backing_unit", COUNTY, name="县农业农村局")
+    user = make_user("region", region_code=COUNTY)
+    words = ["本科", "硕士研究生", "大专", "高中", "大学本科", "研究生", ""]
+    rows = "".join(f"干部{n},{valid_id_number(n)},{org.name},{word}\n" for n, word in enumerate(words, start=1))
+    report = _run(user, "姓名,身份证号,工作单位,最高学历\n" + rows)
+    assert report.ok, report.errors[:3]
+    people = db.session.scalars(select(Person).order_by(Person.id)).all()
+    assert [p.education for p in people] == ["bachelor", "postgraduate", "college", "secondary", "bachelor",
+                                             "postgraduate", None]
+    wrong = _run(user, "姓名,身份证号,工作单位,学历\n" + f"干部9,{valid_id_number(9)},{org.name},留学\n")
+    assert [(e.cell, e.message) for e in wrong.errors] == [
+        ("D2", "“留学”不是可选的值，应为：研究生、大学本科、大学专科、中专/高中、其他")]

@@ -110,6 +110,14 @@ EDUCATION = {
     "secondary": "中专/高中",
     "other": "其他",
 }
+# 学历 as cadre rosters write it (an import reads these beside the labels)
+EDUCATION_SYNONYMS = {
+    **dict.fromkeys(("博士", "博士研究生", "硕士", "硕士研究生", "研究生学历", "在职研究生"), "postgraduate"),
+    **dict.fromkeys(("本科", "大学", "全日制本科", "在职本科", "本科学历"), "bachelor"),
+    **dict.fromkeys(("大专", "专科", "全日制大专", "在职大专", "大专学历"), "college"),
+    **dict.fromkeys(("中专", "高中", "中专及以下", "高中及以下", "中技", "技校", "职高"), "secondary"),
+    **dict.fromkeys(("初中", "初中及以下", "小学"), "other"),
+}
 
 
 def label(mapping: dict[str, str], value: str | None) -> str:

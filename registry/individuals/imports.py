@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..core import crypto
-from ..core.enums import EDUCATION, GENDERS, INDIVIDUAL, INDIVIDUAL_WAYS
+from ..core.enums import EDUCATION, EDUCATION_SYNONYMS, GENDERS, INDIVIDUAL, INDIVIDUAL_WAYS
 from ..core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
 from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
@@ -56,7 +56,8 @@ class IndividualImport(ImportKind):
         Field("出生日期", "birth_date", "date", 12, note="可空，按身份证号；填写时须与身份证号一致"),
         Field("联系电话", "phone", width=16, example="13800000000", note="11位手机号或带区号的固定电话"),
         party_member_field(),
-        Field("学历", "education", width=12, codes=EDUCATION, note="可空"),
+        Field("学历", "education", width=12, codes=EDUCATION, synonyms=EDUCATION_SYNONYMS, aliases=("最高学历", "文化程度"),
+              note="可空；也可写本科、大专、硕士等"),
         Field("退役军人", "is_veteran", width=10, choices=lambda user: YES_NO, note="是/否，空白为否"),
         Field("参与方式", "way", width=12, required=True, codes=INDIVIDUAL_WAYS, example="返乡创业",
               note="捐款捐物、志愿服务、返乡创业或其他"),

@@ -52,6 +52,8 @@ class Field(Column):
     # an enumeration: code -> Chinese label. The template offers the labels; the import
     # accepts a label or a code and hands the rules the code.
     codes: dict[str, str] | None = None
+    # other words a file may use for a label (text -> code), e.g. 本科 for 大学本科
+    synonyms: dict[str, str] | None = None
 
     def __post_init__(self):
         if self.codes is not None and self.choices is None:
@@ -59,8 +61,9 @@ class Field(Column):
             object.__setattr__(self, "choices", lambda user: labels)
 
 
-def choose(value, codes: dict[str, str], field_key: str):
-    """The code for ``value`` (a label or a code); RuleViolation naming the choices if neither."""
+def choose(value, codes: dict[str, str], field_key: str, synonyms: dict[str, str] | None = None):
+    """The code for ``value`` (a label, a code, or one of ``synonyms``: other words for a
+    label, as spreadsheets write it); RuleViolation naming the choices if none."""
     if value is None:
         return None
     text = unicodedata.normalize("NFKC", str(value)).strip()
@@ -69,13 +72,15 @@ def choose(value, codes: dict[str, str], field_key: str):
     for code, label in codes.items():
         if unicodedata.normalize("NFKC", label) == text:
             return code
+    if synonyms and text.replace(" ", "") in synonyms:
+        return synonyms[text.replace(" ", "")]
     raise RuleViolation(f"“{value}”不是可选的值，应为：{'、'.join(codes.values())}", field_key)
 
 
-def _choice(value, codes: dict[str, str], field_key: str) -> tuple[Any, dict | None]:
+def _choice(value, codes: dict[str, str], field_key: str, synonyms=None) -> tuple[Any, dict | None]:
     """``choose``'s code and None, or None and its errors."""
     try:
-        return choose(value, codes, field_key), None
+        return choose(value, codes, field_key, synonyms), None
     except RuleViolation as broken:
         return None, broken.errors
 
@@ -484,7 +489,7 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
     # an enumeration's cells repeat (a few labels down a long column): each distinct
     # cell is looked up once, its code or its error remembered
     chosen: dict[tuple, tuple[Any, dict | None]] = {}
-    coded = [(f.key, f.codes) for f in spec.coded]
+    coded = [(f.key, f.codes, f.synonyms) for f in spec.coded]
     place = {key: n for n, key in enumerate(f.key for f in spec.fields)}
     if spec.prefetch_fields:  # an update's rows, and a re-import's duplicates, name stored objects
         named = [(key, report.columns[key]) for key in spec.prefetch_fields if key in report.columns]
@@ -507,12 +512,12 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
             continue  # counted, as the report's unchanged rows
         try:
             wrong = {}
-            for key, codes in coded:
+            for key, codes, synonyms in coded:
                 value = values[key]
                 try:
                     code, broken = chosen[(key, value.__class__, value)]  # the type too: 1 == 1.0 == True
                 except KeyError:
-                    code, broken = chosen[(key, value.__class__, value)] = _choice(value, codes, key)
+                    code, broken = chosen[(key, value.__class__, value)] = _choice(value, codes, key, synonyms)
                 if broken:
                     wrong.update(broken)
                     values[key] = None  # the row's other cells are still checked, this one as blank
