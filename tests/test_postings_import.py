@@ -304,3 +304,33 @@ def test_a_row_with_several_bad_cells_names_each_in_one_pass(world):
     report = run_import(PostingImport(), body, "p.csv", world["county"])
     assert {e.column for e in report.errors} == {"id_number", "region_code", "start_date"}, report.errors
     assert _postings() == 0
+
+
+def test_a_work_team_roster_imports_as_people_then_as_postings(db, make_user, login_as):
+    """A county's 驻村工作队花名册 as counties keep it (序号, 政治面貌, 学历, 驻村职务 队长/队员,
+    派驻村, 选派层级 县直, 派驻时间) goes in as it is, the same file twice: first as people
+    (the posting columns ignored), then as postings (the person's columns ignored)."""
+    from tests.factories import valid_id_number
+
+    org = make_org("backing_unit", COUNTY, name="县农业农村局")
+    villages = [make_village(COUNTY, n) for n in (1, 2)]
+    county = login_as(make_user("region", region_code=COUNTY))
+    header = ["序号", "姓名", "身份证号", "政治面貌", "学历", "工作单位", "职务", "联系电话", "驻村职务", "派驻村", "选派层级",
+              "派驻时间"]
+    roster = csv_bytes([header,
+                        [1, "赵一", valid_id_number(71), "中共党员", "本科", org.name, "副局长", "13900000001", "第一书记",
+                         villages[0].code, "县直", "2024-03-01"],
+                        [2, "钱二", valid_id_number(72), "群众", "大专", org.name, "科员", "13900000002", "队员",
+                         f"{villages[0].name}（{villages[0].code}）", "县直", "2024/3/1"],
+                        [3, "孙三", valid_id_number(73), "中共预备党员", "硕士研究生", org.name, "科员", "13900000003",
+                         "第一书记", villages[1].code, "县派", "2024年3月1日"]])
+    people = upload(county, "people", roster, "花名册.csv")
+    assert people.status_code == 302, people.get_data(as_text=True)[-2000:]
+    postings = upload(county, "postings", roster, "花名册.csv")
+    assert postings.status_code == 302, postings.get_data(as_text=True)[-2000:]
+    stored = db.session.scalars(select(Posting).order_by(Posting.id)).all()
+    assert [(p.person.name, p.person.is_party_member, p.person.education, p.role, p.region_code, p.dispatch_level,
+             p.start_date) for p in stored] == [
+        ("赵一", True, "bachelor", "first_secretary", villages[0].code, "county", date(2024, 3, 1)),
+        ("钱二", False, "college", "team_member", villages[0].code, "county", date(2024, 3, 1)),
+        ("孙三", True, "postgraduate", "first_secretary", villages[1].code, "county", date(2024, 3, 1))]

@@ -61,6 +61,19 @@ POSTING_ROLES = {
 }
 VILLAGE_ROLES = ("first_secretary", "team_leader", "team_member")
 DISPATCH_LEVELS = {"central": "中央", "provincial": "省派", "city": "市派", "county": "县派"}
+# the same as rosters of work teams write them (an import reads these beside the labels)
+POSTING_ROLE_SYNONYMS = {
+    **dict.fromkeys(("驻村第一书记", "第一书记兼工作队长", "第一书记兼队长", "第一书记兼驻村工作队长"), "first_secretary"),
+    **dict.fromkeys(("队长", "驻村工作队长", "工作队队长", "驻村队长"), "team_leader"),
+    **dict.fromkeys(("队员", "驻村工作队员", "工作队队员", "驻村队员"), "team_member"),
+    **dict.fromkeys(("挂职", "挂职干部"), "seconded_cadre"),
+}
+DISPATCH_LEVEL_SYNONYMS = {
+    **dict.fromkeys(("中央单位", "中直", "中央派", "中直单位", "中央选派"), "central"),
+    **dict.fromkeys(("省直", "省级", "省", "省直单位", "省选派"), "provincial"),
+    **dict.fromkeys(("市直", "市级", "市", "州派", "州直", "州级", "市州派", "市州"), "city"),
+    **dict.fromkeys(("县直", "县级", "县", "县市区派", "区派", "县市区"), "county"),
+}
 END_REASONS = {
     "term_completed": "期满轮换",
     "retained": "留任",

@@ -89,6 +89,8 @@ class PersonImport(ImportKind):
     entity = "Person"
     permission = "manage_people"
     list_endpoint = "people.index"
+    hint = ("驻村工作队花名册可直接导入，不必改成模板的样子：表头为姓名、身份证号、政治面貌、学历、工作单位等即可识别，"
+            "其余列会被忽略；导入干部后，再用同一文件在“选派”中导入选派。")
     fields = (
         Field("姓名", "name", width=10, required=True, example="张三", note="最多50字"),
         Field("身份证号", "id_number", width=22, required=True, example=EXAMPLE_ID_NUMBER,
@@ -101,7 +103,7 @@ class PersonImport(ImportKind):
         party_member_field(),
         Field("学历", "education", width=12, codes=EDUCATION, synonyms=EDUCATION_SYNONYMS, aliases=("最高学历", "文化程度"),
               note="可空；也可写本科、大专、硕士等"),
-        Field("工作单位", "organization_id", width=30, required=True, choices=_employer_labels,
+        Field("工作单位", "organization_id", width=30, required=True, choices=_employer_labels, aliases=("派出单位", "所在单位"),
               example="湖南省示例厅", note="单位名称，或“名称（统一社会信用代码）”；须是您可以为其登记干部的单位"),
         Field("职务", "post", width=14, note="最多100字"),
         Field("职级", "rank", width=10, note="最多50字"),

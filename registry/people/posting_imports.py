@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 
 from ..core import crypto
-from ..core.enums import DISPATCH_LEVELS, END_REASONS, POSTING_ROLES
+from ..core.enums import DISPATCH_LEVEL_SYNONYMS, DISPATCH_LEVELS, END_REASONS, POSTING_ROLE_SYNONYMS, POSTING_ROLES
 from ..core.formatting import date_cn
 from ..core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
 from ..core.parsing import to_date
@@ -118,20 +118,25 @@ class PostingImport(ImportKind):
     entity = "Posting"
     permission = "manage_postings"
     list_endpoint = "people.postings"
+    hint = ("干部须已登记。驻村工作队花名册可先在“帮扶干部”中导入干部，再用同一文件在此导入选派："
+            "驻村职务（第一书记、队长、队员）、派驻村、选派层级（省直、市直、县直）、派驻时间等列即可识别。")
     fields = (
         Field("干部姓名", "name", width=10, aliases=("姓名",), example="张三",
               note="可空；填写时须与身份证号登记的姓名一致"),
         Field("身份证号", "id_number", width=22, required=True, example=EXAMPLE_ID_NUMBER,
               note="已登记的帮扶干部的18位身份证号；须是您能看到的干部"),
-        Field("选派类型", "role", width=12, required=True, codes=POSTING_ROLES, example="第一书记",
-              note="第一书记、工作队长、工作队员派驻到村（社区）；挂职干部派往县市区或乡镇"),
-        Field("派驻地", "region_code", width=30, required=True,
+        Field("选派类型", "role", width=12, required=True, codes=POSTING_ROLES, synonyms=POSTING_ROLE_SYNONYMS,
+              aliases=("驻村职务", "驻村身份", "选派身份"), example="第一书记",
+              note="第一书记、工作队长、工作队员派驻到村（社区）；挂职干部派往县市区或乡镇；也可写队长、队员"),
+        Field("派驻地", "region_code", width=30, required=True, aliases=("派驻村", "所驻村", "驻村地点", "帮扶村"),
               choices=lambda user: place_lookup(user, PLACE_LEVELS).labels(), example="示例村（430102001201）",
               note="“名称（12位代码）”或12位区划代码；须在您的管辖范围内"),
         Field("挂职职务", "post_held", width=14, note="挂职干部必填（如副县长、县长助理），驻村干部留空"),
-        Field("选派层级", "dispatch_level", width=10, required=True, codes=DISPATCH_LEVELS, example="省派"),
+        Field("选派层级", "dispatch_level", width=10, required=True, codes=DISPATCH_LEVELS, synonyms=DISPATCH_LEVEL_SYNONYMS,
+              aliases=("选派级别", "派出层级"), example="省派", note="也可写省直、市直、县直等"),
         Field("届次", "round", width=10, example="2024届", note="最多20字"),
         Field("开始日期", "start_date", "date", 12, required=True, example=date(2024, 1, 1),
+              aliases=("派驻时间", "驻村时间", "选派时间", "进驻时间"),
               note="如 2024-01-01；同一干部同一开始日期视为同一选派"),
         Field("计划结束日期", "planned_end", "date", 12, note="不填则按规定任期自动计算"),
         Field("结束日期", "end_date", "date", 12, note="已结束的选派填写；不能晚于今天"),

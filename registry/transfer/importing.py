@@ -206,6 +206,7 @@ class ImportKind:
     # columns read when a file has them, which the template does not offer and exports do
     # not write (the confirmation of a large amount: a message asks for it when needed)
     extra_fields: Sequence[Field] = ()
+    hint: str = ""  # a sentence under the import page's steps, where a kind needs one
 
     @classmethod
     def export_columns(cls) -> list[Column]:
