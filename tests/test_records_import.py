@@ -7,6 +7,7 @@ import io
 import json
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
@@ -473,3 +474,27 @@ def test_an_unchanged_reimport_as_an_update_loads_no_record(db, world, login_as)
         assert f"新增 0 条，更新 0 条，{n} 条与已登记的相同，未改动" in page
         counts.append(len(seen))
     assert counts[1] == counts[0], counts
+
+
+def test_a_ledger_counting_in_wan_yuan_is_read_in_wan_yuan_and_says_so(db, world, login_as):
+    """Ledgers often count money in 万元: a column headed 直接投入资金（万元） is read as 万元
+    (5 is 50,000 元), never as 元, and the success message says which columns were
+    converted and which were not imported at all."""
+    unit = login_as(world.unit)
+    header = ["编号", "村", "帮扶类别", "标题", "直接投入资金（万元）", "引进资金(万元)", "帮扶日期", "经办人"]
+    rows = [["W-1", f"示例（{world.village.code}）", "产业", "产业路", 5, "1.25", _day(), "张三"],
+            ["W-2", f"示例（{world.village.code}）", "产业", "水渠", 0.35, "", _day(), "李四"]]
+    response = _post(unit, _csv(rows, header=header))
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    page = unit.get(response.headers["Location"]).get_data(as_text=True)
+    assert ("导入成功：共 2 行，新增 2 条，更新 0 条；“直接投入资金（万元）”按万元换算为元；“引进资金(万元)”按万元换算为元；"
+            "未识别的列没有导入：经办人") in page
+    assert [(r.reference, r.amount, r.amount_attracted) for r in _records()] == [
+        ("W-1", Decimal("50000.00"), Decimal("12500.00")), ("W-2", Decimal("3500.00"), Decimal("0.00"))]
+    both = _csv([["W-3", f"示例（{world.village.code}）", "产业", "桥", 5, 50000, _day()]],
+                header=["编号", "村", "帮扶类别", "标题", "直接投入资金（万元）", "直接投入资金（元）", "帮扶日期"])
+    refused = _post(unit, both).get_data(as_text=True)
+    assert "表头“直接投入资金（元）”与第E列重复" in refused and _count() == 2
+    guide = load_workbook(io.BytesIO(unit.get("/import/records/template.xlsx").data))["填写说明"]
+    rules = {row[0].value: row[3].value for row in guide.iter_rows(min_row=2) if row[0].value}
+    assert rules["直接投入资金（元）"].endswith("表头也可写成“直接投入资金（万元）”，整列按万元读")

@@ -68,7 +68,7 @@ def import_command(kind: str, path: Path, username: str | None, update: bool, er
         more = len(report.errors) - CONSOLE_ERRORS
         where = "全部错误见标注文件" if errors_path is not None else "加 --errors 文件名.xlsx 可保存标注了全部错误的文件"
         click.echo(f"……另有 {more} 处错误未列出（共 {len(report.errors)} 处），{where}", err=True)
-    if report.ignored_headers:
+    if report.ignored_headers and not report.ok:  # a successful import's summary names them
         click.echo(f"未识别的列（已忽略）：{'、'.join(report.ignored_headers)}", err=True)
     if not report.ok:
         for problem in report.common():  # under the list, where a terminal leaves the eye

@@ -147,6 +147,8 @@ class ImportReport:
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
     ignored_headers: list[str] = field(default_factory=list)
+    # money columns the file counts in 万元 ("直接投入资金（万元）"): field key -> header as written
+    in_wan: dict[str, str] = field(default_factory=dict)
     grid: Grid | None = None
     header_row: int = 0
     columns: dict[str, int] = field(default_factory=dict)  # field key -> 0-based column
@@ -183,7 +185,9 @@ class ImportReport:
         ``again``: how the user tries again (the console: 导入)."""
         if self.ok:
             same = f"，{self.unchanged} 条与已登记的相同，未改动" if self.unchanged else ""
-            return f"导入成功：共 {self.rows} 行，新增 {self.created} 条，更新 {self.updated} 条{same}"
+            wan = "".join(f"；“{header}”按万元换算为元" for header in self.in_wan.values())
+            ignored = f"；未识别的列没有导入：{'、'.join(self.ignored_headers)}" if self.ignored_headers else ""
+            return f"导入成功：共 {self.rows} 行，新增 {self.created} 条，更新 {self.updated} 条{same}{wan}{ignored}"
         rows = len({e.row for e in self.errors if e.row})
         if not rows:
             return f"导入未完成：文件无法导入，未写入任何数据；请按提示改正后重新{again}"
@@ -433,6 +437,8 @@ def locate_header(grid: Grid, spec: ImportKind, report: ImportReport, fields: Se
         if value is None:
             continue
         key = names.get(normalise_header(value))
+        if key is None and (key := _counted_in_wan(spec, names, value)) is not None and key not in report.columns:
+            report.in_wan[key] = str(value).strip().strip("*")
         if key is None:
             if normalise_header(value) not in derived:
                 report.ignored_headers.append(str(value))
@@ -446,6 +452,31 @@ def locate_header(grid: Grid, spec: ImportKind, report: ImportReport, fields: Se
         if f.key not in report.columns:
             report.add(best + 1, "file", f"缺少必填列“{f.header}”")
     return not report.errors
+
+
+_IN_WAN = re.compile(r"(.+)\(万元\)")
+
+
+def _counted_in_wan(spec: ImportKind, names: dict[str, str], header) -> str | None:
+    """The money field a header names in 万元 where the template counts it in 元
+    ("直接投入资金（万元）" for 直接投入资金（元）; "金额（万元）" for 金额（元）): its cells are
+    read as 万元 (``in_wan``), as "5万" is. None for any other header."""
+    match = _IN_WAN.fullmatch(normalise_header(header))
+    if match is None:
+        return None
+    key = names.get(match.group(1) + "(元)") or names.get(match.group(1))
+    found = spec.by_key.get(key) if key else None
+    return key if found is not None and found.kind == "amount" and found.header.endswith("（元）") else None
+
+
+def in_wan(value):
+    """A cell of a column counted in 万元, as the amount rule reads 万元: 5 -> "5万"."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return f"{Decimal(str(value))}万"
+    text = str(value).strip()
+    return text if not text or "万" in text else f"{text}万"
 
 
 @contextmanager
@@ -509,6 +540,8 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
                   if (v := cells[col]).__class__ is str else v for key, col in columns}
         for key in absent:
             values[key] = None
+        for key in report.in_wan:
+            values[key] = in_wan(values[key])
         if update and unchanged_row(spec, values, ctx):
             continue  # counted, as the report's unchanged rows
         try:

@@ -88,7 +88,7 @@ def run_job(job: TransferJob) -> None:
     try:
         spec = get_kind(job.kind)
         user = db.session.get(User, job.user_id)
-        if spec is None or user is None or not user.active or not user.can(spec.permission):
+        if spec is None or user is None or not user.active or not spec.may(user):
             raise PermissionError("账号或导入类型已无效")
         data = storage.store().read(_input_key(job))
         report = run_import(spec, data, job.filename, user, update=job.option_values.get("update", False),

@@ -90,7 +90,11 @@ def template_workbook(spec: ImportKind, user) -> bytes:
 
 def field_rule(f) -> str:
     """The explanation sheet's 填写规则 of a column: its note, and for an enumeration the
-    values it takes (the drop-down's), so that a column is explained where no note is."""
+    values it takes (the drop-down's), so that a column is explained where no note is; a
+    money column says it may be headed in 万元 (``importing._counted_in_wan``)."""
+    if f.kind == "amount" and f.header.endswith("（元）"):
+        wan = f"表头也可写成“{f.header[:-3]}（万元）”，整列按万元读"
+        return f"{f.note}；{wan}" if f.note else wan
     if not f.codes:
         return f.note or ""
     values = "可选：" + "、".join(f.codes.values())
