@@ -498,3 +498,23 @@ def test_a_ledger_counting_in_wan_yuan_is_read_in_wan_yuan_and_says_so(db, world
     guide = load_workbook(io.BytesIO(unit.get("/import/records/template.xlsx").data))["填写说明"]
     rules = {row[0].value: row[3].value for row in guide.iter_rows(min_row=2) if row[0].value}
     assert rules["直接投入资金（元）"].endswith("表头也可写成“直接投入资金（万元）”，整列按万元读")
+
+
+def test_a_ledger_kept_in_its_own_words_imports(db, world, login_as):
+    """A unit's 帮扶台账 as units keep it: 序号, 日期, 帮扶村 by name, 帮扶类型 written
+    产业帮扶 or 捐资助学, 项目名称, 帮扶内容, 帮扶资金（万元）; with a 编号 column added (the
+    one thing a ledger must have for an import to know its rows again)."""
+    unit = login_as(world.unit)
+    one, two = date.today() - timedelta(days=40), date.today() - timedelta(days=10)
+    header = ["序号", "编号", "日期", "帮扶村", "帮扶类型", "项目名称", "帮扶内容", "帮扶资金（万元）", "受益户"]
+    rows = [[1, "L-1", f"{one.year}.{one.month}.{one.day}", world.village.name, "产业帮扶", "茶叶加工", "购置揉捻机两台", 3, 40],
+            [2, "L-2", f"{two.year}年{two.month}月{two.day}日", world.village.name, "捐资助学", "秋季助学", "资助学生12名",
+             "0.6", ""]]
+    response = _post(unit, _csv(rows, header=header))
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    assert [(r.reference, r.record_date, r.category, r.title, r.description, r.amount, r.households)
+            for r in _records()] == [
+        ("L-1", one, "industry", "茶叶加工", "购置揉捻机两台", Decimal("30000.00"), 40),
+        ("L-2", two, "education", "秋季助学", "资助学生12名", Decimal("6000.00"), 0)]
+    page = unit.get(response.headers["Location"]).get_data(as_text=True)
+    assert "“帮扶资金（万元）”按万元换算为元；未识别的列没有导入：序号" in page

@@ -114,6 +114,14 @@ RECORD_CATEGORIES = {
     "volunteer": "志愿服务",
     "other": "其他",
 }
+# the categories as units' ledgers write them (an import reads these beside the labels)
+RECORD_CATEGORY_SYNONYMS = {
+    **{f"{label}帮扶": code for code, label in RECORD_CATEGORIES.items() if not label.endswith("帮扶")},
+    "资金支持": "funds", "项目建设": "project", "产业发展": "industry", "稳岗就业": "employment", "就业创业": "employment",
+    "消费": "consumption", "助学": "education", "捐资助学": "education", "教育助学": "education", "医疗": "health",
+    "健康帮扶": "health", "卫生": "health", "基础设施建设": "infrastructure", "基建": "infrastructure",
+    "物资捐赠": "goods", "捐赠物资": "goods", "志愿": "volunteer", "志愿活动": "volunteer",
+}
 
 GENDERS = {"male": "男", "female": "女"}
 EDUCATION = {

@@ -57,7 +57,7 @@ class IndividualImport(ImportKind):
         Field("联系电话", "phone", width=16, example="13800000000", note="11位手机号或带区号的固定电话"),
         party_member_field(),
         Field("学历", "education", width=12, codes=EDUCATION, synonyms=EDUCATION_SYNONYMS, aliases=("最高学历", "文化程度"),
-              note="可空；也可写本科、大专、硕士等"),
+              note="可空"),
         Field("退役军人", "is_veteran", width=10, choices=lambda user: YES_NO, note="是/否，空白为否"),
         Field("参与方式", "way", width=12, required=True, codes=INDIVIDUAL_WAYS, example="返乡创业",
               note="捐款捐物、志愿服务、返乡创业或其他"),

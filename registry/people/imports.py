@@ -102,7 +102,7 @@ class PersonImport(ImportKind):
         Field("联系电话", "phone", width=16, example="13800000000", note="11位手机号或带区号的固定电话"),
         party_member_field(),
         Field("学历", "education", width=12, codes=EDUCATION, synonyms=EDUCATION_SYNONYMS, aliases=("最高学历", "文化程度"),
-              note="可空；也可写本科、大专、硕士等"),
+              note="可空"),
         Field("工作单位", "organization_id", width=30, required=True, choices=_employer_labels, aliases=("派出单位", "所在单位"),
               example="湖南省示例厅", note="单位名称，或“名称（统一社会信用代码）”；须是您可以为其登记干部的单位"),
         Field("职务", "post", width=14, note="最多100字"),

@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 
 from ..audit.services import ITEM, FlatCanonical, open_chain
 from ..closing.rules import YearCloses
-from ..core.enums import RECORD_CATEGORIES
+from ..core.enums import RECORD_CATEGORIES, RECORD_CATEGORY_SYNONYMS
 from ..core.parsing import CONFIRM_FIELD, IMPORT_CONFIRM_HINT, AmountLimits, DateBounds, amount_limits, date_bounds, halfwidth
 from ..core.queries import in_batches
 from ..core.rules import Collector, RuleViolation
@@ -194,21 +194,25 @@ class RecordImport(ImportKind):
         Field("编号", "reference", width=14, required=True, example="2026-0001",
               note="本单位记录的编号，单位内不能重复，最多30个字符；再次导入时按编号识别同一条记录"),
         Field("村", "village_code", width=28, required=True, choices=_village_labels, example="示例村（430102001201）",
+              aliases=("帮扶村", "受帮扶村", "村（社区）", "所在村"),
               note="“名称（12位代码）”或12位代码，可从下拉列表中选择；须是本单位结对或选派干部的村"
                    "（代为填报：该单位结对或选派干部、且在您管辖范围内的村）"),
         Field("填报单位", "organization", width=28, aliases=("帮扶主体", "帮扶单位"), choices=_organization_labels,
               note=ORGANIZATION_NOTE),
-        Field("帮扶类别", "category", width=10, required=True, codes=RECORD_CATEGORIES, example="产业"),
-        Field("标题", "title", width=30, required=True, example="捐建村级产业路", note="最多200字"),
-        Field("内容说明", "description", width=40, note="最多5000字"),
-        Field("直接投入资金（元）", "amount", "amount", 16, example=125000.5,
+        Field("帮扶类别", "category", width=10, required=True, codes=RECORD_CATEGORIES, example="产业",
+              synonyms=RECORD_CATEGORY_SYNONYMS, aliases=("类别", "帮扶类型")),
+        Field("标题", "title", width=30, required=True, example="捐建村级产业路", note="最多200字",
+              aliases=("项目名称", "帮扶项目", "事项")),
+        Field("内容说明", "description", width=40, note="最多5000字", aliases=("具体内容", "帮扶内容", "内容")),
+        Field("直接投入资金（元）", "amount", "amount", 16, example=125000.5, aliases=("投入资金", "帮扶资金", "捐赠资金"),
               note="单位：元，最多两位小数；可写“5万”（即50000元）；空白为0"),
         Field("引进资金（元）", "amount_attracted", "amount", 16, note="单位：元，同上"),
         Field("实物折价（元）", "amount_in_kind", "amount", 16, note="单位：元，同上"),
-        Field("受益户数", "households", "int", 10, note="整数，空白为0"),
-        Field("受益人数", "persons", "int", 10, note="整数，空白为0"),
-        Field("带动就业人数", "jobs", "int", 12, note="整数，空白为0"),
+        Field("受益户数", "households", "int", 10, note="整数，空白为0", aliases=("受益户", "惠及户数")),
+        Field("受益人数", "persons", "int", 10, note="整数，空白为0", aliases=("受益人口", "惠及人数")),
+        Field("带动就业人数", "jobs", "int", 12, note="整数，空白为0", aliases=("带动就业",)),
         Field("帮扶日期", "record_date", "date", 12, required=True, example=date(2026, 1, 15),
+              aliases=("日期", "帮扶时间", "时间"),
               note="如 2026-01-15、2026/1/15 或 2026年1月15日；不能晚于今天"),
     )
     extra_fields = (CONFIRM_COLUMN,)

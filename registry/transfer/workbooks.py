@@ -98,6 +98,11 @@ def field_rule(f) -> str:
     if not f.codes:
         return f.note or ""
     values = "可选：" + "、".join(f.codes.values())
+    if f.synonyms:  # a word for each of the first few values, as files write them
+        words: dict[str, str] = {}
+        for word, code in f.synonyms.items():
+            words.setdefault(code, word)
+        values += "；也可写" + "、".join(list(words.values())[:4]) + "等"
     return f"{f.note}；{values}" if f.note else values
 
 
