@@ -398,3 +398,17 @@ def test_the_import_button_and_the_import_page_agree_for_every_kind_and_role(app
             assert button == (opened == 200) == spec.may(user), (user.role, user.username, name, button, opened)
             seen += 1
     assert seen >= 30
+
+
+def test_no_header_names_two_columns_of_a_kind(app):
+    """Every header, code name and alias a kind accepts names one column (an alias added
+    for one column must not take another's), and none is a column the export adds."""
+    from registry.transfer.importing import normalise_header
+    from registry.transfer.kinds import kinds
+
+    for name, spec in kinds().items():
+        owner: dict[str, str] = {}
+        for f in (*spec.fields, *spec.extra_fields):
+            for header in (f.header, f.key, *f.aliases):
+                assert owner.setdefault(normalise_header(header), f.key) == f.key, (name, header)
+        assert not set(owner) & {normalise_header(c.header) for c in spec.derived}, name
