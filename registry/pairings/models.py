@@ -48,17 +48,10 @@ class Pairing(Audited, db.Model):
     def _active_on_expression(cls, day: date):
         return and_(cls.start_date <= day, or_(cls.end_date.is_(None), cls.end_date >= day))
 
-    @hybrid_method
     def overlaps(self, start: date, end: date | None) -> bool:
-        """Shares a day with the period [start, end] (end included; None: open). The one
-        definition of two pairings in force at once, in Python and in SQL."""
+        """Shares a day with the period [start, end] (end included; None: open): the one
+        definition of two pairings in force at once (``services.check_pairing``)."""
         return (self.end_date is None or self.end_date >= start) and (end is None or self.start_date <= end)
-
-    @overlaps.inplace.expression
-    @classmethod
-    def _overlaps_expression(cls, start: date, end: date | None):
-        ends = or_(cls.end_date.is_(None), cls.end_date >= start)
-        return ends if end is None else and_(ends, cls.start_date <= end)
 
     def is_active_on(self, day: date | None = None) -> bool:
         return self.active_on(day or local_today())
