@@ -248,3 +248,27 @@ def test_a_row_with_several_bad_cells_names_each_in_one_pass(world):
                         world["unit"])
     assert {e.column for e in report.errors} == {"village", "month"}, report.errors
     assert _months() == 0
+
+
+def test_an_attendance_sheet_without_the_postings_start_finds_it_by_the_month(world, make_user):
+    """An attendance sheet names the cadre, the village and the month: the posting is the
+    one of that cadre there whose term covers the month. Where none does, or two do (a
+    posting ended and another began in the same month), the row says so."""
+    posting, member = world["posting"], world["member"]
+    again = make_posting(member.person, world["org"], world["village"].code, "team_member", start=date(2025, 6, 20))
+    member.end_date = date(2025, 6, 10)
+    db.session.commit()
+    header = ["姓名", "身份证号", "村", "月份", "在村天数", "工作纪实"]
+    rows = [[p.person.name, p.person.id_number, f"{p.region.name}（{p.region_code}）", month, 9, "走访农户"]
+            for p, month in ((posting, "2025-03"), (member, "2024-03"), (member, "2025-07"), (member, "2024-02"),
+                             (member, "2025-06"), (posting, "2025-03"))]
+    report = run_import(DutyImport(), _csv(*rows, header=header), "d.csv", world["unit"])
+    assert [(e.row, e.column, e.message) for e in report.errors] == [
+        (5, "month", "队员甲在该村的驻村选派（开始于2024年3月15日、2025年6月20日）都不包括2024年2月"),
+        (6, "posting_start", "队员甲在2025年6月有不止一次驻村选派（开始于2024年3月15日、2025年6月20日），请填写选派开始日期"),
+        (7, "id_number", "与第2行重复（身份证号、月份相同，同一条数据在文件中出现两次）")]
+    report = run_import(DutyImport(), _csv(*rows[:3], header=header), "d.csv", world["unit"])
+    assert report.ok and report.created == 3, report.errors
+    filed = db.session.scalars(select(DutyMonth).order_by(DutyMonth.id)).all()
+    assert [(d.posting_id, d.month) for d in filed] == [
+        (posting.id, date(2025, 3, 1)), (member.id, date(2024, 3, 1)), (again.id, date(2025, 7, 1))]

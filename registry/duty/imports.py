@@ -38,7 +38,7 @@ from ..transfer.references import Lookup, labelled
 from ..transfer.writing import Column
 from .forms import month_value
 from .models import DutyMonth
-from .services import REVIEW, DutyData, clean_month, file_months, update_month
+from .services import REVIEW, DutyData, clean_month, file_months, month_end, update_month
 
 _MONTH_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
 
@@ -70,6 +70,7 @@ class DutyRow:
     values: dict  # as ``clean_month`` returns them
     existing: DutyMonth | None = None
     changes: bool = True  # the row changes ``existing``
+    start_given: bool = True  # the row named its posting's start date (else its month found it)
 
 
 @dataclass
@@ -97,8 +98,9 @@ class DutyImport(ImportKind):
         Field("村", "village", width=28, required=True,
               choices=lambda user: DutyImport.village_lookup(user).labels(), example="示例村（430102001201）",
               note="驻村的村：“名称（12位代码）”或12位代码；须是您能填报纪实的选派所在的村"),
-        Field("选派开始日期", "posting_start", "date", 12, required=True, example=date(2024, 1, 1),
-              note="该驻村选派的开始日期（同一干部在同一村可能有多次选派）"),
+        Field("选派开始日期", "posting_start", "date", 12, example=date(2024, 1, 1),
+              note="该驻村选派的开始日期；可空：该干部在该村只有一次选派覆盖这个月时自动识别，"
+                   "同一月份有多次选派时须填写"),
         Field("月份", "month", width=10, required=True, example="2025-03", note="如 2025-03 或 2025年3月；不能是未来月份"),
         Field("在村天数", "days_in_village", "int", 10, required=True, example=22,
               note="整数，不超过该月在岗天数；少于规定天数作为缺口提示，不是错误"),
@@ -153,10 +155,11 @@ class DutyImport(ImportKind):
         found = Collector()
         village = resolve(ctx.villages, values, "village", found)
         start, month = to_date(values["posting_start"]), to_month(values["month"])
-        if found.errors or start is None or month is None or values["id_number"] is None:
+        if found.errors or (start is None and values["posting_start"] is not None) or month is None \
+                or values["id_number"] is None:
             return []
         try:
-            posting = find_posting(ctx.postings[village], values["id_number"], start, values["person"])
+            posting = find_posting(ctx.postings[village], values["id_number"], start, values["person"], month)
         except RuleViolation:
             return []
         stored = ctx.months.get((posting.id, month))
@@ -180,13 +183,13 @@ class DutyImport(ImportKind):
     def _checked(self, village: str, start, month, values, ctx: DutyContext) -> DutyRow:
         """The duty rule on the row's values, for the posting the village, ID number and
         start name: a new month, or the one filed already."""
-        posting = find_posting(ctx.postings[village], values["id_number"], start, values["person"])
+        posting = find_posting(ctx.postings[village], values["id_number"], start, values["person"], month)
         data = DutyData(month=month, days_in_village=values["days_in_village"], leave_days=values["leave_days"],
                         leave_approved_by=_text(values["leave_approved_by"]), absences=values["absences"],
                         summary=_text(values["summary"]))
         existing = ctx.months.get((posting.id, month))
         clean = clean_month(posting, data, existing)
-        row = DutyRow(posting=posting, data=data, values=clean, existing=existing)
+        row = DutyRow(posting=posting, data=data, values=clean, existing=existing, start_given=start is not None)
         if existing is not None:
             row.changes = any(clean[key] != getattr(existing, key) for key in STORED) or existing.status != "filed"
             if ctx.update and REVIEW.is_locked(existing):
@@ -199,6 +202,9 @@ class DutyImport(ImportKind):
 
     def key(self, clean: DutyRow) -> tuple:
         return (clean.posting.id, clean.values["month"])
+
+    def key_columns(self, clean: DutyRow) -> tuple[str, ...]:
+        return self.key_fields if clean.start_given else ("id_number", "month")
 
     def existing(self, clean: DutyRow, ctx):
         return clean.existing
@@ -223,10 +229,12 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
-def find_posting(postings: list[Posting], id_text, start: date, name) -> Posting:
+def find_posting(postings: list[Posting], id_text, start: date | None, name, month: date | None = None) -> Posting:
     """The posting among ``postings`` (one village's, as the user sees them) of the person
     whose ID number ``id_text`` is — in full or masked as the registry shows it — that
-    started on ``start``. RuleViolation on the column that does not match."""
+    started on ``start``; with no ``start``, the one posting of that person there whose
+    term covers ``month`` (an attendance sheet names the cadre, the village and the month,
+    not when the posting began). RuleViolation on the column that does not match."""
     raw = unicodedata.normalize("NFKC", str(id_text)).strip().upper()
     if "*" in raw:
         people = [p for p in postings if (p.person.id_number_masked or "").upper() == raw]
@@ -235,6 +243,8 @@ def find_posting(postings: list[Posting], id_text, start: date, name) -> Posting
         people = [p for p in postings if p.person.id_number_index == index]
     if not people:
         raise RuleViolation("该村没有这个身份证号的干部的驻村选派（或不在您的范围内）", "id_number")
+    if start is None:
+        return _covering(people, month, name)
     found = [p for p in people if p.start_date == start]
     if not found:
         starts = "、".join(sorted({date_cn(p.start_date) for p in people}))
@@ -242,7 +252,28 @@ def find_posting(postings: list[Posting], id_text, start: date, name) -> Posting
                             "posting_start")
     if len({p.person_id for p in found}) > 1:
         raise RuleViolation("遮蔽的身份证号对应不止一名干部，请填写完整的身份证号", "id_number")
-    posting = found[0]
+    return _named(found[0], name)
+
+
+def _covering(people: list[Posting], month: date | None, name) -> Posting:
+    """The one posting among ``people`` (one person's, or a masked number's) whose term
+    covers ``month``; RuleViolation asking for the start date where it is not one."""
+    if len({p.person_id for p in people}) > 1:
+        raise RuleViolation("遮蔽的身份证号对应不止一名干部，请填写完整的身份证号", "id_number")
+    if month is None:  # the month's own error is said on its column
+        raise RuleViolation("请填写选派开始日期", "posting_start")
+    covering = [p for p in people if p.start_date <= month_end(month) and (p.end_date is None or p.end_date >= month)]
+    starts = "、".join(sorted({date_cn(p.start_date) for p in people}))
+    if not covering:
+        raise RuleViolation(f"{people[0].person.name}在该村的驻村选派（开始于{starts}）都不包括{month_cn(month)}", "month")
+    if len(covering) > 1:
+        raise RuleViolation(f"{people[0].person.name}在{month_cn(month)}有不止一次驻村选派（开始于{starts}），"
+                            "请填写选派开始日期", "posting_start")
+    return _named(covering[0], name)
+
+
+def _named(posting: Posting, name) -> Posting:
+    """``posting``, if the row's 姓名 (when filled) is its person's."""
     shown = unicodedata.normalize("NFKC", str(name or "")).strip()
     if shown and shown != unicodedata.normalize("NFKC", posting.person.name):
         raise RuleViolation(f"姓名与身份证号不符：该身份证号的干部是{posting.person.name}", "person")
