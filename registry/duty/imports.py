@@ -92,22 +92,25 @@ class DutyImport(ImportKind):
     permission = "file_duty"
     list_endpoint = "duty.index"
     fields = (
-        Field("姓名", "person", width=10, example="张三", note="可空；填写时须与身份证号的干部一致"),
+        Field("姓名", "person", width=10, example="张三", note="可空；填写时须与身份证号的干部一致",
+              aliases=("干部姓名",)),
         Field("身份证号", "id_number", width=22, required=True, example=EXAMPLE_ID_NUMBER,
               note="驻村干部的身份证号：完整18位，或系统导出的遮蔽形式（如 4301**********1237）"),
-        Field("村", "village", width=28, required=True,
+        Field("村", "village", width=28, required=True, aliases=("所驻村", "驻村", "派驻村", "驻村地点"),
               choices=lambda user: DutyImport.village_lookup(user).labels(), example="示例村（430102001201）",
               note="驻村的村：“名称（12位代码）”或12位代码；须是您能填报纪实的选派所在的村"),
         Field("选派开始日期", "posting_start", "date", 12, example=date(2024, 1, 1),
               note="该驻村选派的开始日期；可空：该干部在该村只有一次选派覆盖这个月时自动识别，"
                    "同一月份有多次选派时须填写"),
-        Field("月份", "month", width=10, required=True, example="2025-03", note="如 2025-03 或 2025年3月；不能是未来月份"),
-        Field("在村天数", "days_in_village", "int", 10, required=True, example=22,
+        Field("月份", "month", width=10, required=True, example="2025-03", note="如 2025-03 或 2025年3月；不能是未来月份",
+              aliases=("年月", "考勤月份")),
+        Field("在村天数", "days_in_village", "int", 10, required=True, example=22, aliases=("驻村天数", "实际驻村天数"),
               note="整数，不超过该月在岗天数；少于规定天数作为缺口提示，不是错误"),
         Field("请假天数", "leave_days", "int", 10, note="整数，空白为0；有请假时须填写批准人"),
         Field("请假批准人", "leave_approved_by", width=12, note="最多100字"),
         Field("无故缺勤天数", "absences", "int", 12, note="整数，空白为0；在村、请假、缺勤合计不超过在岗天数"),
         Field("工作纪实", "summary", width=40, required=True, example="走访脱贫户32户，协调产业项目资金",
+              aliases=("工作内容", "主要工作", "民情日记"),
               note="民情日记摘要，最多1000字"),
     )
     derived = (
