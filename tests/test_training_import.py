@@ -283,3 +283,19 @@ def test_the_command_line_imports_as_an_account(county, runner, tmp_path):
     path.write_bytes(_csv([HEADER, ["县级轮训", None, None, 8, "是", None, county["zhang"].id_number]]))
     done = runner.invoke(args=["import", "training", str(path), "--as", county["user"].username])
     assert done.exit_code == 0 and "新增 1 条" in done.output and count() == 1
+
+
+def test_an_attendance_list_with_its_own_headers_and_results_imports(county):
+    """An attendance list as training offices keep it: 培训班名称, 学时, 考核结果 written
+    合格 or 不合格."""
+    from registry.training.imports import AttendanceImport
+    from registry.transfer.importing import run_import
+
+    user, zhang, li = county["user"], county["zhang"], county["li"]
+    header = ["培训班名称", "姓名", "身份证号", "学时", "考核结果"]
+    body = csv_bytes([header, ["县级轮训", zhang.name, zhang.id_number, 8, "合格"],
+                      ["县级轮训", li.name, li.id_number, 8, "不合格"]])
+    report = run_import(AttendanceImport(), body, "a.csv", user)
+    assert report.ok and report.created == 2, report.errors
+    assert sorted((a.person.name, a.passed) for a in db.session.scalars(select(Attendance))) == sorted([
+        (li.name, False), (zhang.name, True)])

@@ -57,6 +57,17 @@ def _manageable_titles(user) -> list[str]:
     return list(dict.fromkeys(t.title for t in courses if can_manage(user, t) and has_started(t)))
 
 
+# 是否合格 as an attendance list writes a 考核结果
+_PASSED = {"合格": True, "结业": True, "通过": True, "优秀": True, "良好": True,
+           "不合格": False, "未结业": False, "未通过": False, "缺考": False}
+
+
+def _passed(value) -> bool | None:
+    """是/否, or a 考核结果 (合格, 结业, 不合格…); None when it is neither."""
+    flag = yes_no(value)
+    return flag if flag is not None else _PASSED.get(str(value).strip())
+
+
 @dataclass
 class Courses:
     """The courses a user may see, by normalised title, fetched once per file."""
@@ -124,15 +135,17 @@ class AttendanceImport(ImportKind):
     permission = "manage_trainings"
     list_endpoint = "training.index"
     fields = (
-        Field("培训主题", "training", width=30, required=True, aliases=("培训",), choices=_manageable_titles,
+        Field("培训主题", "training", width=30, required=True, aliases=("培训", "培训班", "培训班名称", "培训名称"),
+              choices=_manageable_titles,
               example="2026年驻村干部岗前培训",
               note="已在业务培训中登记、由您本级或下级组织且已开始的培训；可从下拉列表选择"),
         Field("开始日期", "start_date", "date", 12, example=date(2026, 3, 2),
               note="培训的开始日期；同名培训不止一个时必填，如 2026-03-02"),
         Field("姓名", "name", width=10, example="张三", note="可空；填写时须与身份证号登记的姓名一致"),
-        Field("认定学时", "hours", "amount", 10, example=16,
+        Field("认定学时", "hours", "amount", 10, example=16, aliases=("学时", "培训学时"),
               note="大于0、不超过该培训的学时，最多1位小数；空白为该培训的学时"),
-        Field("是否合格", "passed", width=8, choices=lambda user: YES_NO, example="是", note="是/否；空白为是（考核合格）"),
+        Field("是否合格", "passed", width=8, choices=lambda user: YES_NO, example="是", note="是/否；空白为是（考核合格）",
+              aliases=("考核结果", "是否结业")),
         Field("备注", "note", width=24, note="最多200字"),
         Field("身份证号", "id_number", width=22, required=True, example=EXAMPLE_ID_NUMBER,
               note="18位；须是已登记、在您管辖范围内的帮扶干部（按身份证号识别）"),
@@ -199,7 +212,7 @@ class AttendanceImport(ImportKind):
             elif not has_started(course):
                 errors.add("training", NOT_STARTED)
         person = self._person(values, ctx, errors)
-        passed = yes_no(values["passed"]) if values["passed"] is not None else True
+        passed = _passed(values["passed"]) if values["passed"] is not None else True
         errors.check(passed is not None, "passed", "应填“是”或“否”")
         hours, note = None, None
         if course is not None:
