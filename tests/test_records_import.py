@@ -518,3 +518,11 @@ def test_a_ledger_kept_in_its_own_words_imports(db, world, login_as):
         ("L-2", two, "education", "秋季助学", "资助学生12名", Decimal("6000.00"), 0)]
     page = unit.get(response.headers["Location"]).get_data(as_text=True)
     assert "“帮扶资金（万元）”按万元换算为元；未识别的列没有导入：序号" in page
+
+
+def test_a_missing_column_names_the_headers_it_may_have(db, world, login_as):
+    """A ledger whose only text is 帮扶内容 lacks the title: the message says the headers a
+    title may have, so the user can rename one."""
+    page = _post(login_as(world.unit), _csv([["N-1", world.village.code, "产业", "修路", _day()]],
+                                            header=["编号", "村", "帮扶类别", "帮扶内容", "帮扶日期"])).get_data(as_text=True)
+    assert "缺少必填列“标题”（表头也可写作项目名称、帮扶项目、事项）" in page and _count() == 0

@@ -450,7 +450,8 @@ def locate_header(grid: Grid, spec: ImportKind, report: ImportReport, fields: Se
                 report.headers[key] = str(value).strip().strip("*")
     for f in required:
         if f.key not in report.columns:
-            report.add(best + 1, "file", f"缺少必填列“{f.header}”")
+            also = f"（表头也可写作{'、'.join(f.aliases[:4])}）" if f.aliases else ""
+            report.add(best + 1, "file", f"缺少必填列“{f.header}”{also}")
     return not report.errors
 
 
