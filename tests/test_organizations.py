@@ -211,3 +211,19 @@ def test_export_masks_contact_phone_for_readers(db, login_as, make_user):
     staff = login_as(make_user("region", region_code=COUNTY))
     assert "13912345678" in staff.get("/organizations/export.csv?purpose=核对名单").get_data(as_text=True)
     assert staff.get("/organizations/export.pdf").status_code == 404
+
+
+def test_a_list_of_enterprises_in_its_own_words_imports(db, make_user, login_as):
+    """A 万企兴万村 list as kept: 企业名称, 单位类型 国有企业, 所在地, 是否民营企业, 电话."""
+    from tests.sheets import csv_bytes, upload
+
+    county = login_as(make_user("region", region_code=COUNTY))
+    body = csv_bytes([["序号", "企业名称", "单位类型", "所在地", "统一社会信用代码", "是否民营企业", "电话"],
+                      [1, "县城投公司", "国有企业", COUNTY, valid_credit_code(801), "否", "0743-8123456"],
+                      [2, "甲农业开发有限公司", "企业", COUNTY, valid_credit_code(802), "是", "13900000009"]])
+    response = upload(county, "organizations", body, "企业名单.csv")
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    stored = db.session.scalars(select(Organization).where(Organization.name.in_(["县城投公司", "甲农业开发有限公司"]))
+                                .order_by(Organization.name)).all()
+    assert sorted((o.name, o.kind, o.is_private, o.contact_phone) for o in stored) == sorted([
+        ("县城投公司", "enterprise", False, "0743-8123456"), ("甲农业开发有限公司", "enterprise", True, "13900000009")])

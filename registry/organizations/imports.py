@@ -23,6 +23,16 @@ from .models import Organization
 from .services import clean_organization, create_organizations, credit_code_holders, update_organization
 
 YES_NO = ("是", "否")
+# 主体类型 as lists of units and enterprises write it (not 民营企业: that is 企业 and 民营企业
+# 是, which a kind alone would lose)
+KIND_SYNONYMS = {
+    **dict.fromkeys(("国有企业", "国企", "公司"), "enterprise"),
+    **dict.fromkeys(("部队", "驻湘部队单位"), "army_unit"),
+    **dict.fromkeys(("慈善组织", "基金会", "公益组织"), "charity"),
+    **dict.fromkeys(("群团", "群团单位"), "mass_org"),
+    "后盾": "backing_unit",
+    "对口帮扶": "paired_unit",
+}
 _LABELLED_CODE = re.compile(r"(\d{12})\D*$")  # 湖南省（430000000000）, or the code alone
 SUBTYPES = {**MASS_ORG_SUBTYPES, **PARTY_FEDERATION_SUBTYPES, **PAIRED_SECTORS}
 
@@ -55,21 +65,24 @@ class OrganizationImport(ImportKind):
     permission = "manage_organizations"
     list_endpoint = "organizations.index"
     fields = (
-        Field("单位名称", "name", width=28, required=True, note="最多200字", example="湖南省示例厅"),
-        Field("主体类型", "kind", width=16, required=True, codes=UNIT_KINDS, example="后盾单位",
-              note="从下拉列表选择"),
+        Field("单位名称", "name", width=28, required=True, note="最多200字", example="湖南省示例厅",
+              aliases=("企业名称", "单位", "名称")),
+        Field("主体类型", "kind", width=16, required=True, codes=UNIT_KINDS, synonyms=KIND_SYNONYMS, example="后盾单位",
+              aliases=("单位类型", "主体类别"), note="从下拉列表选择"),
         Field("类别/领域", "subtype", width=14, codes=SUBTYPES,
               note="群团组织填工会/共青团/妇联等；民主党派/工商联填其一；对口帮扶单位填对口领域；其他类型留空"),
         Field("单位层级", "level", width=10, codes=ORG_LEVELS, example="省直", note="可空"),
-        Field("所在行政区", "region_code", width=26, required=True,
+        Field("所在行政区", "region_code", width=26, required=True, aliases=("所在地", "所在地区", "行政区划"),
               choices=lambda user: _regions(user).labels(), example="湖南省（430000000000）",
               note="从下拉列表选择，或填12位行政区代码；须在您的管辖范围内"),
         Field("统一社会信用代码", "credit_code", width=22, note="18位；企业、公益慈善组织必填；同一代码只能登记一次"),
-        Field("民营企业", "is_private", width=10, choices=lambda user: YES_NO, note="仅企业可填“是”；空白为否"),
-        Field("湘商回归企业", "is_xiangshang", width=12, choices=lambda user: YES_NO, note="仅企业可填“是”；空白为否"),
+        Field("民营企业", "is_private", width=10, choices=lambda user: YES_NO, note="仅企业可填“是”；空白为否",
+              aliases=("是否民营企业",)),
+        Field("湘商回归企业", "is_xiangshang", width=12, choices=lambda user: YES_NO, note="仅企业可填“是”；空白为否",
+              aliases=("是否湘商回归企业", "湘商回归")),
         Field("联系人", "contact_name", width=10, note="最多50字"),
-        Field("联系电话", "contact_phone", width=16, note="手机或固定电话"),
-        Field("地址", "address", width=30, note="最多200字"),
+        Field("联系电话", "contact_phone", width=16, note="手机或固定电话", aliases=("电话", "联系方式")),
+        Field("地址", "address", width=30, note="最多200字", aliases=("通讯地址", "单位地址")),
         Field("备注", "note", width=30, note="最多2000字"),
     )
 
