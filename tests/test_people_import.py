@@ -120,3 +120,15 @@ def test_a_rosters_education_is_read_in_its_own_words(db, make_user):
     wrong = _run(user, "姓名,身份证号,工作单位,学历\n" + f"干部9,{valid_id_number(9)},{org.name},留学\n")
     assert [(e.cell, e.message) for e in wrong.errors] == [
         ("D2", "“留学”不是可选的值，应为：研究生、大学本科、大学专科、中专/高中、其他")]
+
+
+def test_a_rosters_ethnicity_may_leave_off_its_zu(db, make_user):
+    """Rosters write 汉, 土家, 苗: each is its 民族; a word that is none is named."""
+    org = make_org("backing_unit", COUNTY, name="县农业农村局")
+    user = make_user("region", region_code=COUNTY)
+    rows = "".join(f"干部{n},{valid_id_number(n)},{org.name},{word}\n" for n, word in enumerate(["汉", "土家", "苗族", ""], start=1))
+    report = _run(user, "姓名,身份证号,工作单位,民族\n" + rows)
+    assert report.ok, report.errors[:3]
+    assert [p.ethnicity for p in db.session.scalars(select(Person).order_by(Person.id))] == ["汉族", "土家族", "苗族", "汉族"]
+    wrong = _run(user, "姓名,身份证号,工作单位,民族\n" + f"干部9,{valid_id_number(9)},{org.name},火星\n")
+    assert [e.message for e in wrong.errors] == ["民族“火星”无效，应为56个民族之一，如汉族、土家族、苗族"]

@@ -19,7 +19,7 @@ from ..organizations.forms import home_region_choices
 from ..organizations.models import Organization
 from ..people.models import Person
 from ..people.privacy import may_see_full_identity
-from ..people.imports import party_member_field, read_party_member
+from ..people.imports import ethnicity, party_member_field, read_party_member
 from ..people.services import ETHNICITIES
 from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
 from ..transfer.references import Lookup, labelled
@@ -104,7 +104,7 @@ class IndividualImport(ImportKind):
         if values["birth_date"] is not None:
             data["birth_date"] = to_date(values["birth_date"])
             errors.check(data["birth_date"] is not None, "birth_date", "出生日期格式应为 年-月-日，如 1990-01-01")
-        data["ethnicity"] = values["ethnicity"] or "汉族"
+        data["ethnicity"] = ethnicity(values["ethnicity"])
         for key in ("name", "id_number", "phone", "address", "expertise", "note"):
             if data[key] is not None:
                 data[key] = str(data[key])

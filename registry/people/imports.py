@@ -47,6 +47,14 @@ NOT_PARTY_MEMBERS = frozenset({"群众", "共青团员", "团员", "中国共产
                                "台盟盟员"})
 
 
+def ethnicity(value) -> str:
+    """The 民族 cell: blank is 汉族; rosters often leave off the 族 (汉, 土家, 苗)."""
+    text = "" if value is None else unicodedata.normalize("NFKC", str(value)).strip()
+    if not text:
+        return "汉族"
+    return f"{text}族" if text not in services.ETHNICITIES and f"{text}族" in services.ETHNICITIES else text
+
+
 def party_member_field(**kw) -> Field:
     """The 中共党员 column of the people and individual helpers' imports."""
     return Field("中共党员", "is_party_member", width=10, aliases=("政治面貌", "是否党员", "是否中共党员"),
@@ -95,9 +103,10 @@ class PersonImport(ImportKind):
         Field("姓名", "name", width=10, required=True, example="张三", note="最多50字"),
         Field("身份证号", "id_number", width=22, required=True, example=EXAMPLE_ID_NUMBER,
               note="18位，末位X大小写均可；校验位须正确；同一人只能登记一次（按身份证号识别）"),
-        Field("性别", "gender", width=6, codes=GENDERS, note="可空，按身份证号；填写时须与身份证号一致"),
+        Field("性别", "gender", width=6, codes=GENDERS, synonyms={"男性": "male", "女性": "female"},
+              note="可空，按身份证号；填写时须与身份证号一致"),
         Field("民族", "ethnicity", width=10, choices=lambda user: services.ETHNICITIES, example="汉族",
-              note="空白为汉族"),
+              note="空白为汉族；“汉”“土家”“苗”等也可"),
         Field("出生日期", "birth_date", "date", 12, note="可空，按身份证号；填写时须与身份证号一致"),
         Field("联系电话", "phone", width=16, example="13800000000", note="11位手机号或带区号的固定电话"),
         party_member_field(),
@@ -147,7 +156,7 @@ class PersonImport(ImportKind):
         if values["birth_date"] is not None:
             data["birth_date"] = to_date(values["birth_date"])
             errors.check(data["birth_date"] is not None, "birth_date", "出生日期格式应为 年-月-日，如 1990-01-01")
-        data["ethnicity"] = values["ethnicity"] or "汉族"
+        data["ethnicity"] = ethnicity(values["ethnicity"])
         for key in ("name", "id_number", "phone", "post", "rank", "expertise"):
             if data[key] is not None:
                 data[key] = str(data[key])

@@ -228,7 +228,7 @@ def _clean_person(values: dict, *, actor, person: Person | None, known: KnownPeo
             errors.add("birth_date", f"出生日期与身份证号不符（身份证号显示为{date_cn(born)}）")
 
     if data["ethnicity"] is not None and data["ethnicity"] not in ETHNICITIES:
-        errors.add("ethnicity", "民族无效")
+        errors.add("ethnicity", f"民族“{data['ethnicity']}”无效，应为56个民族之一，如汉族、土家族、苗族")
     if data["education"] is not None and data["education"] not in EDUCATION:
         errors.add("education", "学历无效")
     if data["phone"]:
