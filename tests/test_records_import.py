@@ -526,3 +526,9 @@ def test_a_missing_column_names_the_headers_it_may_have(db, world, login_as):
     page = _post(login_as(world.unit), _csv([["N-1", world.village.code, "产业", "修路", _day()]],
                                             header=["编号", "村", "帮扶类别", "帮扶内容", "帮扶日期"])).get_data(as_text=True)
     assert "缺少必填列“标题”（表头也可写作项目名称、帮扶项目、事项）" in page and _count() == 0
+
+
+def test_a_ledger_without_numbers_is_told_how_to_number_it(db, world, login_as):
+    page = _post(login_as(world.unit), _csv([[world.village.code, "产业", "修路", _day()]],
+                                            header=["村", "帮扶类别", "标题", "帮扶日期"])).get_data(as_text=True)
+    assert "缺少必填列“编号”：台账没有编号时，请加一列“编号”并逐行编上（如 2026-0001、2026-0002）" in page and _count() == 0

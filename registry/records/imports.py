@@ -192,7 +192,9 @@ class RecordImport(ImportKind):
     list_endpoint = "records.index"
     fields = (
         Field("编号", "reference", width=14, required=True, example="2026-0001",
-              note="本单位记录的编号，单位内不能重复，最多30个字符；再次导入时按编号识别同一条记录"),
+              note="本单位记录的编号，单位内不能重复，最多30个字符；再次导入时按编号识别同一条记录",
+              missing="台账没有编号时，请加一列“编号”并逐行编上（如 2026-0001、2026-0002）；"
+                      "导入按编号识别同一条记录，同一文件再次导入时不会重复登记"),
         Field("村", "village_code", width=28, required=True, choices=_village_labels, example="示例村（430102001201）",
               aliases=("帮扶村", "受帮扶村", "村（社区）", "所在村"),
               note="“名称（12位代码）”或12位代码，可从下拉列表中选择；须是本单位结对或选派干部的村"

@@ -54,6 +54,8 @@ class Field(Column):
     codes: dict[str, str] | None = None
     # other words a file may use for a label (text -> code), e.g. 本科 for 大学本科
     synonyms: dict[str, str] | None = None
+    # what to do when a file has no such column (a required one files often lack)
+    missing: str = ""
 
     def __post_init__(self):
         if self.codes is not None and self.choices is None:
@@ -451,7 +453,7 @@ def locate_header(grid: Grid, spec: ImportKind, report: ImportReport, fields: Se
     for f in required:
         if f.key not in report.columns:
             also = f"（表头也可写作{'、'.join(f.aliases[:4])}）" if f.aliases else ""
-            report.add(best + 1, "file", f"缺少必填列“{f.header}”{also}")
+            report.add(best + 1, "file", f"缺少必填列“{f.header}”{also}" + (f"：{f.missing}" if f.missing else ""))
     return not report.errors
 
 
