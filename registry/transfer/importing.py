@@ -472,7 +472,7 @@ def _counted_in_wan(spec: ImportKind, names: dict[str, str], header) -> str | No
     return key if found is not None and found.kind == "amount" and found.header.endswith("（元）") else None
 
 
-def in_wan(value):
+def as_wan(value):
     """A cell of a column counted in 万元, as the amount rule reads 万元: 5 -> "5万"."""
     if value is None or isinstance(value, bool):
         return value
@@ -544,7 +544,7 @@ def run_import(spec: ImportKind, data: bytes, filename: str, user, *, update: bo
         for key in absent:
             values[key] = None
         for key in report.in_wan:
-            values[key] = in_wan(values[key])
+            values[key] = as_wan(values[key])
         if update and unchanged_row(spec, values, ctx):
             continue  # counted, as the report's unchanged rows
         try:
