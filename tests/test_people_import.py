@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from registry.audit.models import AuditEvent
 from registry.audit.services import verify_chain
 from registry.core import crypto
+from registry.extensions import db as _db
 from registry.people.imports import PersonImport
 from registry.people.models import Person
 from registry.transfer.importing import run_import
@@ -87,48 +88,50 @@ def test_the_collector_stays_off_if_it_was_off(db, make_user):
         gc.enable()
 
 
+def _roster_column(make_user, header: str, words: list[str], bad: str, attribute: str):
+    """People imported with one more column ``header`` holding ``words`` (a row each), and
+    a second file with ``bad`` in it: (the stored people's ``attribute``, the second
+    file's report)."""
+    org = make_org("backing_unit", COUNTY, name="县农业农村局")
+    user = make_user("region", region_code=COUNTY)
+    rows = "".join(f"干部{n},{valid_id_number(n)},{org.name},{word}\n" for n, word in enumerate(words, start=1))
+    report = _run(user, f"姓名,身份证号,工作单位,{header}\n" + rows)
+    assert report.ok, report.errors[:3]
+    stored = [getattr(p, attribute) for p in _db.session.scalars(select(Person).order_by(Person.id))]
+    return stored, _run(user, f"姓名,身份证号,工作单位,{header}\n干部99,{valid_id_number(99)},{org.name},{bad}\n")
+
+
 def test_a_roster_with_a_political_status_column_is_read_for_party_membership(db, make_user):
     """Rosters write 政治面貌, not a 是/否 column: members of the Party (full or
     probationary) are 中共党员, every other status is not; anything else is an error on
-    the cell. The same roster's 选派 columns are left to the postings import."""
-    org = make_org("backing_unit", COUNTY, name="县农业农村局")
-    user = make_user("region", region_code=COUNTY)
-    statuses = ["中共党员", "中共预备党员", "群众", "共青团员", "九三学社社员", "是", ""]
-    rows = "".join(f"干部{n},{valid_id_number(n)},{org.name},{status},第一书记\n" for n, status in enumerate(statuses, start=1))
-    report = _run(user, "姓名,身份证号,工作单位,政治面貌,选派类型\n" + rows)
-    assert report.ok, report.errors[:3]
-    assert report.ignored_headers == ["选派类型"]
-    people = db.session.scalars(select(Person).order_by(Person.id)).all()
-    assert [p.is_party_member for p in people] == [True, True, False, False, False, True, False]
-    wrong = _run(user, "姓名,身份证号,工作单位,政治面貌\n" + f"干部9,{valid_id_number(9)},{org.name},积极分子\n")
+    the cell."""
+    stored, wrong = _roster_column(make_user, "政治面貌", ["中共党员", "中共预备党员", "群众", "共青团员", "九三学社社员", "是", ""],
+                                   "积极分子", "is_party_member")
+    assert stored == [True, True, False, False, False, True, False]
     assert [(e.row, e.cell, e.message) for e in wrong.errors] == [
         (2, "D2", "应填“是”或“否”，或政治面貌（如中共党员、中共预备党员、群众、共青团员）")]
+
+
+def test_a_rosters_other_columns_are_left_to_their_own_import(db, make_user):
+    """A roster's 选派 columns are not the people import's: named as not imported."""
+    org = make_org("backing_unit", COUNTY, name="县农业农村局")
+    report = _run(make_user("region", region_code=COUNTY),
+                  f"姓名,身份证号,工作单位,选派类型\n干部1,{valid_id_number(1)},{org.name},第一书记\n")
+    assert report.ok and report.ignored_headers == ["选派类型"] and "未识别的列没有导入：选派类型" in report.summary()
 
 
 def test_a_rosters_education_is_read_in_its_own_words(db, make_user):
     """学历 as rosters write it (本科, 硕士研究生, 大专, 高中...) is read as the label it
     means; a word that means none is an error naming the choices."""
-    org = make_org("backing_unit", COUNTY, name="县农业农村局")
-    user = make_user("region", region_code=COUNTY)
-    words = ["本科", "硕士研究生", "大专", "高中", "大学本科", "研究生", ""]
-    rows = "".join(f"干部{n},{valid_id_number(n)},{org.name},{word}\n" for n, word in enumerate(words, start=1))
-    report = _run(user, "姓名,身份证号,工作单位,最高学历\n" + rows)
-    assert report.ok, report.errors[:3]
-    people = db.session.scalars(select(Person).order_by(Person.id)).all()
-    assert [p.education for p in people] == ["bachelor", "postgraduate", "college", "secondary", "bachelor",
-                                             "postgraduate", None]
-    wrong = _run(user, "姓名,身份证号,工作单位,学历\n" + f"干部9,{valid_id_number(9)},{org.name},留学\n")
+    stored, wrong = _roster_column(make_user, "最高学历", ["本科", "硕士研究生", "大专", "高中", "大学本科", "研究生", ""],
+                                   "留学", "education")
+    assert stored == ["bachelor", "postgraduate", "college", "secondary", "bachelor", "postgraduate", None]
     assert [(e.cell, e.message) for e in wrong.errors] == [
         ("D2", "“留学”不是可选的值，应为：研究生、大学本科、大学专科、中专/高中、其他")]
 
 
 def test_a_rosters_ethnicity_may_leave_off_its_zu(db, make_user):
     """Rosters write 汉, 土家, 苗: each is its 民族; a word that is none is named."""
-    org = make_org("backing_unit", COUNTY, name="县农业农村局")
-    user = make_user("region", region_code=COUNTY)
-    rows = "".join(f"干部{n},{valid_id_number(n)},{org.name},{word}\n" for n, word in enumerate(["汉", "土家", "苗族", ""], start=1))
-    report = _run(user, "姓名,身份证号,工作单位,民族\n" + rows)
-    assert report.ok, report.errors[:3]
-    assert [p.ethnicity for p in db.session.scalars(select(Person).order_by(Person.id))] == ["汉族", "土家族", "苗族", "汉族"]
-    wrong = _run(user, "姓名,身份证号,工作单位,民族\n" + f"干部9,{valid_id_number(9)},{org.name},火星\n")
+    stored, wrong = _roster_column(make_user, "民族", ["汉", "土家", "苗族", ""], "火星", "ethnicity")
+    assert stored == ["汉族", "土家族", "苗族", "汉族"]
     assert [e.message for e in wrong.errors] == ["民族“火星”无效，应为56个民族之一，如汉族、土家族、苗族"]
