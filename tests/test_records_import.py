@@ -532,3 +532,21 @@ def test_a_ledger_without_numbers_is_told_how_to_number_it(db, world, login_as):
     page = _post(login_as(world.unit), _csv([[world.village.code, "产业", "修路", _day()]],
                                             header=["村", "帮扶类别", "标题", "帮扶日期"])).get_data(as_text=True)
     assert "缺少必填列“编号”：台账没有编号时，请加一列“编号”并逐行编上（如 2026-0001、2026-0002）" in page and _count() == 0
+
+
+def test_a_village_written_after_its_township_or_county_is_found(db, world, login_as):
+    """Ledgers write a village after its township (峒河街道茶园村) or its county and township:
+    each is the village; after another township it is not."""
+    from registry.regions.models import Region
+
+    village = world.village
+    township = _db.session.get(Region, village.parent_code)
+    county = _db.session.get(Region, village.code[:6] + "000000")
+    rows = [_row(village, "T-1", 村=f"{township.name}{village.name}"),
+            _row(village, "T-2", 村=f"{county.name}{township.name}{village.name}"),
+            _row(village, "T-3", 村=f"{county.name} {village.name}")]
+    response = _post(login_as(world.unit), _csv(rows))
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    assert {r.village_code for r in _records()} == {village.code}
+    wrong = _post(login_as(world.unit), _csv([_row(village, "T-4", 村=f"别的镇{village.name}")])).get_data(as_text=True)
+    assert f"村“别的镇{village.name}”不存在或不在您的范围内" in wrong and _count() == 3
