@@ -55,11 +55,11 @@ def ethnicity(value) -> str:
     return f"{text}族" if text not in services.ETHNICITIES and f"{text}族" in services.ETHNICITIES else text
 
 
-def party_member_field(**kw) -> Field:
+def party_member_field() -> Field:
     """The 中共党员 column of the people and individual helpers' imports."""
     return Field("中共党员", "is_party_member", width=10, aliases=("政治面貌", "是否党员", "是否中共党员"),
                  choices=lambda user: YES_NO,
-                 note="是/否，空白为否；也可用“政治面貌”列：中共党员、中共预备党员为是，群众、共青团员、民主党派等为否", **kw)
+                 note="是/否，空白为否；也可用“政治面貌”列：中共党员、中共预备党员为是，群众、共青团员、民主党派等为否")
 
 
 def read_party_member(values: dict, errors: Collector) -> bool:

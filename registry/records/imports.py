@@ -165,7 +165,8 @@ def _load_units(organization_ids, within: Region | None, *, update: bool = False
         select(Organization.id, Organization.name).where(Organization.id.in_(batch)))}
     villages = filers.filer_village_names_of(list(names), within)
     table = SupportRecord.__table__
-    compared = [name for name in COMPARED if name not in filing.AMOUNTS] if update else []
+    # the title is read for every file (a duplicate's message names it)
+    compared = [name for name in COMPARED if name not in filing.AMOUNTS and name != "title"] if update else []
     references: dict[int, dict[str, Stored]] = {id_: {} for id_ in names}
     for batch in in_batches(names):
         for organization_id, reference, id_, status, title, *rest in db.session.execute(
@@ -174,7 +175,8 @@ def _load_units(organization_ids, within: Region | None, *, update: bool = False
                 .where(table.c.organization_id.in_(batch))):
             amounts = dict(zip(filing.AMOUNTS, rest))
             references[organization_id][reference] = Stored(
-                id_, status, title, amounts, {**amounts, **dict(zip(compared, rest[len(amounts):]))} if update else None)
+                id_, status, title, amounts,
+                {**amounts, "title": title, **dict(zip(compared, rest[len(amounts):]))} if update else None)
     return {id_: Unit(id=id_, name=name, villages=set(villages[id_]), lookup=Lookup(villages[id_], "村"),
                       references=references[id_]) for id_, name in names.items()}
 
