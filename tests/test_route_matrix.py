@@ -273,6 +273,7 @@ EXPECT: dict[str, Expect] = {
     # (inspections.tolerance), the others are shown why not
     "inspections.apply_tolerance": E(("admin", "province", "city", "county", "unit")),
     "supervision.index": E(READERS),
+    "supervision.export": E(READERS),
     "supervision.record": E(READERS),
     "supervision.record_export": E(READERS),
     "supervision.fund": E(READERS),

@@ -99,6 +99,41 @@ def test_a_trail_export_is_audited(world, login_as):
     assert viewer.get(f"/supervision/records/{world['paid'].id}/trail.xlsx").status_code == 200
 
 
+def _sheet(body: bytes):
+    """The export's rows and its second sheet (说明: 筛选条件, 行数...) as a dict."""
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(body))
+    rows = [[c.value for c in row] for row in book.worksheets[0].iter_rows()]
+    return rows, {r[0].value: r[1].value for r in book.worksheets[1].iter_rows()}
+
+
+def test_the_money_records_export_is_the_list_as_filtered_and_audited(world, login_as):
+    viewer = login_as(world["viewer"])
+    page = viewer.get("/supervision/?status=confirmed").get_data(as_text=True)
+    assert "/supervision/export.xlsx?status=confirmed" in page and "/supervision/export.csv?status=confirmed" in page
+    rows, about = _sheet(viewer.get("/supervision/export.xlsx").data)
+    header, titles = rows[0], sorted(r[rows[0].index("标题")] for r in rows[1:])
+    assert "编号" in header and "直接投入资金（元）" in header  # the ledger's columns (帮扶台账)
+    # the list's own rows: the fund's payment and the unit's money record with its correction;
+    # not the payment to another county's village
+    assert titles == ["单位帮扶资金", "单位帮扶资金（更正）", "基金拨付产业资金"]
+    assert about["筛选条件"] == "无（全部可见数据）" and about["行数"] == "3"
+    rows, about = _sheet(viewer.get("/supervision/export.xlsx?status=confirmed&q=更正").data)
+    assert [r[rows[0].index("标题")] for r in rows[1:]] == ["单位帮扶资金（更正）"]
+    assert about["筛选条件"] == "状态：已确认；标题含：更正"
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id.desc()))
+    assert "资金类帮扶记录" in event.summary and event.actor_id == world["viewer"].id and "1" in event.summary
+    text = viewer.get("/supervision/export.csv").get_data(as_text=True)
+    assert "基金拨付产业资金" in text and "基金拨付外县资金" not in text
+    assert viewer.get("/supervision/export.pdf").status_code == 404
+    # another county's viewer: none of these; a village: not a reader
+    assert "单位帮扶资金" not in login_as(world["other_viewer"]).get("/supervision/export.csv").get_data(as_text=True)
+    assert login_as(world["village_user"]).get("/supervision/export.csv").status_code == 403
+
+
 def test_a_viewer_body_is_only_for_viewers(app):
     from registry.accounts.services import create_user
     from registry.core.rules import RuleViolation
