@@ -247,11 +247,25 @@ def test_a_cadre_sees_their_own_part_only(world, cadre, login_as):
                 # nothing else exists for a cadre, their own village and unit included
                 "/people/", "/postings/", "/records/", f"/regions/{world.village.code}",
                 f"/organizations/{world.unit.id}", "/duty/postings", "/training/", "/assessment/", "/incentives/",
-                "/duty/export.csv", "/account/token", f"/people/{world.person.id}/account", "/transfer/jobs",
+                "/account/token", f"/people/{world.person.id}/account", "/transfer/jobs",
                 "/api/v1/openapi.json"):
         assert session.get(url).status_code == 404, url
     assert session.post(f"/duty/{own.id}/check", data={"version": own.version}).status_code == 404
     assert db.session.get(DutyMonth, own.id).status == "filed"
+
+
+def test_a_cadre_exports_their_own_days_in_the_village(world, cadre, login_as):
+    month = date(local_today().year, local_today().month, 1) - timedelta(days=1)
+    make_duty(world.posting, month, days=22)
+    make_duty(world.other_posting, month, days=21)
+    session = login_as(cadre)
+    assert "/duty/export.xlsx" in session.get("/duty/").get_data(as_text=True)
+    text = session.get("/duty/export.csv").get_data(as_text=True)
+    # their own month, as their list shows it, and nobody else's; audited as personal data
+    assert "驻村干部甲" in text and "驻村干部乙" not in text and month.strftime("%Y-%m") in text
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id.desc()))
+    assert event.actor_id == cadre.id and "驻村纪实" in event.summary
+    assert session.get("/duty/export.xlsx").status_code == 200
 
 
 def test_a_cadres_pages_link_nowhere_closed_to_them(world, cadre, login_as, app):

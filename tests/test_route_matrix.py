@@ -187,7 +187,7 @@ EXPECT: dict[str, Expect] = {
     "training.edit_attendance": E(STAFF),
     "training.delete_attendance": E(STAFF),
     "duty.index": E((*LOGGED_IN, *CADRE)),
-    "duty.export": E(LOGGED_IN),
+    "duty.export": E((*LOGGED_IN, *CADRE)),  # a cadre their own months
     "duty.postings": E(LOGGED_IN),
     "duty.posting": E((*LOGGED_IN, *CADRE)),
     "duty.new": E(("unit", "village", *CADRE)),  # a cadre their own months

@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "read_funds": _READERS | {"unit"},
     "manage_trainings": _REGION_STAFF,
     "file_duty": {"unit", "village", "cadre"},  # a cadre their own months (scope: their postings)
+    # 驻村纪实 exported as the list shows it: whoever exports, and a cadre their own months
+    "export_duty": _READERS | {"unit", "village", "cadre"},
     "check_duty": _REGION_STAFF,
     "file_results": {"village"},
     "verify_results": _REGION_STAFF,

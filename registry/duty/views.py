@@ -88,7 +88,8 @@ def index():
 
 @bp.route("/export.<fmt>")
 @export_job("duty", "驻村纪实")
-@require("export")
+@for_cadres  # a cadre: their own months, as their list shows them
+@require("export_duty")
 def export(fmt: str):
     """驻村纪实 as a ledger, with the list's filters, in the import's columns (so the file
     imports again); ID numbers as the privacy rule shows them; personal data, so audited."""
