@@ -170,3 +170,36 @@ def test_a_password_change_ends_the_api_tokens(make_user, login_as, client):
         "current_password": PASSWORD, "new_password": "NewPassw0rd123", "confirm_password": "NewPassw0rd123"})
     assert response.status_code == 302
     assert client.get(f"/api/v1/coverage/{COUNTY}", headers=bearer).status_code == 401
+
+
+def test_the_administrator_exports_the_accounts_as_the_list_shows_them(db, make_user, login_as):
+    import io
+    from datetime import datetime, timedelta
+
+    from openpyxl import load_workbook
+
+    from registry.audit.models import AuditEvent
+    from registry.core.timeutil import utcnow
+
+    admin = make_user("admin", "acct_admin")
+    make_user("region", "acct_county", region_code=COUNTY)
+    gone = make_user("region", "acct_gone", region_code=COUNTY)
+    gone.active = False
+    stuck = make_user("region", "acct_stuck", region_code=COUNTY)
+    stuck.locked_until = utcnow() + timedelta(minutes=10)
+    stuck.last_login_at = datetime(2026, 11, 27, 16, 30)  # UTC: 28 November, 00:30 in Hunan
+    db.session.commit()
+    session = login_as(admin)
+    assert "/admin/users/export.xlsx" in session.get("/admin/users").get_data(as_text=True)
+    book = load_workbook(io.BytesIO(session.get("/admin/users/export.xlsx").data))
+    rows = {r[0]: r for r in book.worksheets[0].iter_rows(min_row=2, values_only=True)}
+    assert set(rows) == set(db.session.scalars(select(User.username)))
+    assert rows["acct_county"][2:5] == ("行政区工作人员", "吉首市", "正常")
+    assert rows["acct_gone"][4] == "已停用" and rows["acct_stuck"][4] == "已锁定"
+    assert rows["acct_stuck"][5] == datetime(2026, 11, 28, 0, 30)  # its last login, in local time
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id.desc()))
+    assert event.actor_id == admin.id and "账号清单 4 条" in event.summary
+    text = session.get("/admin/users/export.csv").get_data(as_text=True)
+    assert "acct_stuck" in text and "已锁定" in text
+    assert session.get("/admin/users/export.json").status_code == 404
+    assert login_as(make_user("region", "acct_other", region_code=COUNTY)).get("/admin/users/export.csv").status_code == 403

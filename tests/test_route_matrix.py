@@ -79,6 +79,7 @@ EXPECT: dict[str, Expect] = {
     "accounts.enable": E(("admin",)),
     "accounts.end_sessions": E(("admin",)),
     "accounts.users": E(("admin",)),
+    "accounts.users_export": E(("admin",)),
     "accounts.new_user": E(("admin",)),
     "assessment.settings": E(("admin",)),
     "notifications.index": E((*LOGGED_IN, *CADRE)),

@@ -79,6 +79,13 @@ class User(UserMixin, db.Model):
     def is_locked(self, now: datetime | None = None) -> bool:
         return self.locked_until is not None and self.locked_until > (now or utcnow())
 
+    @property
+    def status_label(self) -> str:
+        """正常, 已停用 or 已锁定 (too many wrong passwords, for now): the account list's and its export's."""
+        if not self.active:
+            return "已停用"
+        return "已锁定" if self.is_locked() else "正常"
+
     # Role checks used by views and templates. Scope is separate (core.scope).
     @property
     def is_admin(self) -> bool:
