@@ -429,6 +429,29 @@ def test_the_list_of_closes_shows_each_ones_requests_in_one_query_however_many(r
     assert page.count(f"<div>{township} · ") == 1  # the request, under its own close only
 
 
+def test_the_list_of_closes_exports_as_it_shows(reopening, make_user, login_as):
+    import io
+
+    from openpyxl import load_workbook
+
+    closed, users, posting = reopening
+    _ask(users["township"], closed)
+    other = close(make_user, OTHER_COUNTY)
+    county = login_as(users["county"])
+    assert "/closing/export.xlsx" in county.get("/closing/").get_data(as_text=True)
+    book = load_workbook(io.BytesIO(county.get("/closing/export.xlsx").data))
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    assert rows[0] == ("年度", "关账单位", "关账人", "关账时间", "关账时待处理事项", "重新开放")
+    # the county's own close with the township's request, as the page words it; not the other county's
+    assert [r[:3] for r in rows[1:]] == [(CLOSED, closed.region.name, "县甲")]
+    township = users["township"].region.name
+    assert rows[1][5].startswith(f"{township} · ") and rows[1][5].endswith("待审批")
+    text = login_as(make_user("region", region_code=PROVINCE)).get("/closing/export.csv").get_data(as_text=True)
+    assert closed.region.name in text and other.region.name in text
+    assert county.get("/closing/export.pdf").status_code == 404
+    assert login_as(users["unit"]).get("/closing/export.csv").status_code == 403
+
+
 def test_a_reopening_ends_by_itself_at_its_deadline(reopening, monkeypatch):
     from datetime import timedelta
 

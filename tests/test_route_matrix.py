@@ -280,6 +280,7 @@ EXPECT: dict[str, Expect] = {
     "supervision.fund": E(READERS),
     "supervision.fund_export": E(READERS),
     "closing.index": E(READERS),
+    "closing.export": E(READERS),
     "closing.detail": E(READERS),
     "closing.close": E(("province", "city", "county")),  # townships do not close a year
     "closing.reopen": E(REGION),

@@ -300,6 +300,13 @@ def is_expired(request: ReopenRequest, today: date | None = None) -> bool:
     return request.state == "approved" and request.deadline < (today or local_today())
 
 
+def reopening_text(request: ReopenRequest) -> str:
+    """One reopening as the close's list shows it (and its export): where, which ledgers,
+    until when, and where it stands."""
+    state = "已到期（已自动关闭）" if is_expired(request) else request.state_label
+    return f"{request.region.name} · {request.kinds_label} · 至{date_cn(request.deadline)} · {state}"
+
+
 # -- what the pages read -----------------------------------------------------------------------
 
 

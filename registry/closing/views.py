@@ -12,8 +12,10 @@ from ..core.permissions import require
 from ..core.queries import every
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
-from ..core.timeutil import local_today
+from ..core.timeutil import local_today, to_local
 from ..extensions import db
+from ..transfer.exporting import describe_filters, send_export
+from ..transfer.writing import Column
 from .forms import CloseForm, DecisionForm, ReopenForm
 from .models import KINDS, ReopenRequest, YearClose
 from .services import (
@@ -30,6 +32,7 @@ from .services import (
     may_request,
     pending_items,
     reclose,
+    reopening_text,
     reject_reopen,
     request_reopen,
     requests_by_close,
@@ -66,7 +69,29 @@ def index():
     closes = every(closes_for(current_user))
     requests = requests_by_close(current_user, closes)
     return render_template("closing/index.html", closes=closes, requests=requests, can_close=may_close(current_user),
-                           expired=is_expired)
+                           reopening=reopening_text)
+
+
+CLOSE_COLUMNS = (
+    Column("年度", "year", "int", 8), Column("关账单位", "region", width=24), Column("关账人", "closed_by", width=16),
+    Column("关账时间", "closed_at", "datetime", 18), Column("关账时待处理事项", "pending_note", width=40),
+    Column("重新开放", "reopenings", width=60),
+)
+
+
+@bp.route("/export.<fmt>")
+@require("read_region")
+def export(fmt: str):
+    """关账记录 as the list shows it, each close with its reopenings (a cell, one a line).
+    A few rows a year (one a region that closed), names of staff only: not a job, not audited."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    closes = every(closes_for(current_user))
+    requests = requests_by_close(current_user, closes)
+    rows = ([c.year, c.region.name, (c.closed_by.display_name or c.closed_by.username) if c.closed_by else "",
+             to_local(c.closed_at).replace(tzinfo=None), c.pending_note or "无",
+             "\n".join(reopening_text(r) for r in requests[c.id]) or "无"] for c in closes)
+    return send_export(fmt, "关账记录", CLOSE_COLUMNS, rows, filters=describe_filters([]))
 
 
 @bp.route("/close", methods=["GET", "POST"])
