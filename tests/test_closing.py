@@ -443,7 +443,7 @@ def test_the_list_of_closes_exports_as_it_shows(reopening, make_user, login_as):
     rows = list(book.worksheets[0].iter_rows(values_only=True))
     assert rows[0] == ("年度", "关账单位", "关账人", "关账时间", "关账时待处理事项", "重新开放")
     # the county's own close with the township's request, as the page words it; not the other county's
-    assert [r[:3] for r in rows[1:]] == [(CLOSED, closed.region.name, "县甲")]
+    assert [r[:3] for r in rows[1:]] == [(CLOSED, f"{closed.region.name}（{closed.region_code}）", "县甲")]
     township = users["township"].region.name
     assert rows[1][5].startswith(f"{township} · ") and rows[1][5].endswith("待审批")
     text = login_as(make_user("region", region_code=PROVINCE)).get("/closing/export.csv").get_data(as_text=True)

@@ -239,6 +239,7 @@ EXPECT: dict[str, Expect] = {
     # 实绩考核: the province defines, scores, reviews and publishes; an assessed county (and
     # its city, and a viewer there) reads its own published scorecard and prints it
     "scorecards.index": E(READERS),
+    "scorecards.results_export": E(READERS),
     "scorecards.scheme_new": E(("province",)),
     "scorecards.scheme": E(("admin", "province")),
     "scorecards.export": E(("admin", "province")),
@@ -749,9 +750,19 @@ def _case_model():
     return FaultToleranceCase
 
 
+def _user_id(username: str) -> int | None:
+    from sqlalchemy import select
+
+    from registry.accounts.models import User
+    from registry.extensions import db
+
+    return db.session.scalar(select(User.id).where(User.username == username))
+
+
 def _export_rows() -> dict[str, Callable]:
     """Which object each row of an export is about: ``{endpoint: row -> [(Model, id)]}``
     (a row's cells by header); a row of no object in the world fails the check."""
+    from registry.accounts.models import User
     from registry.assessment.models import Assessment, Incentive
     from registry.audit.models import AuditEvent
     from registry.duty.models import DutyMonth
@@ -784,6 +795,15 @@ def _export_rows() -> dict[str, Callable]:
         code = _parens(r["被考核地区"])
         return [(Scorecard, db.session.scalar(select(Scorecard.id).where(Scorecard.region_code == code)))]
 
+    def year_close(r, lk):  # a region closes a year once
+        from sqlalchemy import select
+
+        from registry.closing.models import YearClose
+        from registry.extensions import db
+
+        return [(YearClose, db.session.scalar(select(YearClose.id).where(
+            YearClose.region_code == _parens(r["关账单位"]), YearClose.year == int(r["年度"]))))]
+
     return {
         "people.export_people": lambda r, lk: [(Person, lk.person.get(r["姓名"]))],
         "people.export_postings": lambda r, lk: [(Posting, lk.posting.get(r["干部姓名"]))],
@@ -810,6 +830,10 @@ def _export_rows() -> dict[str, Callable]:
         "tolerance.export": lambda r, lk: [(_case_model(), lk.case.get(r["事项"]))],
         "dashboard.download": codes,
         "scorecards.export": scorecard,
+        "scorecards.results_export": scorecard,
+        "supervision.export": records,
+        "closing.export": year_close,
+        "accounts.users_export": lambda r, lk: [(User, _user_id(r["用户名"]))],
     }
 
 

@@ -466,6 +466,25 @@ def test_the_scheme_exports_its_ranked_scorecards(db, people, login_as):
     assert login_as(people["county"]).get(f"/scorecards/schemes/{card.scheme_id}/export.csv").status_code == 404
 
 
+def test_the_results_list_exports_as_it_shows(db, people, login_as):
+    from registry.transfer.reading import read_grid
+
+    card = _scored(people)
+    services.start_scorecard(people["province"], card.scheme, OTHER_COUNTY)
+    rows = read_grid(login_as(people["province"]).get("/scorecards/export.xlsx").get_data(), "export.xlsx").rows
+    assert [str(c) for c in rows[0]] == ["年度", "方案", "被考核地区", "总分", "状态", "发布日期"]
+    assert sorted(str(r[2]) for r in rows[1:]) == sorted([f"吉首市（{COUNTY}）", f"宁乡市（{OTHER_COUNTY}）"])
+    # the assessed county: nothing until its own scorecard is published, then that one only
+    county = login_as(people["county"])
+    assert "吉首市" not in county.get("/scorecards/export.csv").get_data(as_text=True)
+    services.submit(people["province"], card)
+    services.approve(people["reviewer"], card)
+    services.publish(people["province"], card)
+    text = county.get("/scorecards/export.csv").get_data(as_text=True)
+    assert f"吉首市（{COUNTY}）" in text and "宁乡市" not in text and "已发布" in text
+    assert county.get("/scorecards/export.pdf").status_code == 404
+
+
 def test_inspection_findings_and_tolerated_summons_count_as_recounted(db, people):
     """The two indicators wired at merge: findings rectified (督查) equals a recount of the
     county's findings of the year; a summons covered by a 容错 decision no longer counts."""

@@ -15,6 +15,7 @@ from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import local_today, to_local
 from ..extensions import db
 from ..transfer.exporting import describe_filters, send_export
+from ..transfer.references import labelled
 from ..transfer.writing import Column
 from .forms import CloseForm, DecisionForm, ReopenForm
 from .models import KINDS, ReopenRequest, YearClose
@@ -73,7 +74,7 @@ def index():
 
 
 CLOSE_COLUMNS = (
-    Column("年度", "year", "int", 8), Column("关账单位", "region", width=24), Column("关账人", "closed_by", width=16),
+    Column("年度", "year", "int", 8), Column("关账单位", "region", width=28), Column("关账人", "closed_by", width=16),
     Column("关账时间", "closed_at", "datetime", 18), Column("关账时待处理事项", "pending_note", width=40),
     Column("重新开放", "reopenings", width=60),
 )
@@ -88,7 +89,7 @@ def export(fmt: str):
         abort(404)
     closes = every(closes_for(current_user))
     requests = requests_by_close(current_user, closes)
-    rows = ([c.year, c.region.name, (c.closed_by.display_name or c.closed_by.username) if c.closed_by else "",
+    rows = ([c.year, labelled(c.region.name, c.region_code), (c.closed_by.display_name or c.closed_by.username) if c.closed_by else "",
              to_local(c.closed_at).replace(tzinfo=None), c.pending_note or "无",
              "\n".join(reopening_text(r) for r in requests[c.id]) or "无"] for c in closes)
     return send_export(fmt, "关账记录", CLOSE_COLUMNS, rows, filters=describe_filters([]))

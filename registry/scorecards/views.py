@@ -14,7 +14,8 @@ from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..extensions import db, talisman
 from ..records import evidence as files
-from ..transfer.exporting import send_export
+from ..core.timeutil import to_local
+from ..transfer.exporting import describe_filters, send_export
 from ..transfer.references import labelled
 from ..transfer.writing import Column
 from . import services
@@ -49,6 +50,26 @@ def index():
     cards = every(services.scorecards_for(current_user).limit(500))
     return render_template("scorecards/index.html", schemes=schemes, cards=cards,
                            may_define=services.may_define(current_user))
+
+
+RESULT_COLUMNS = (
+    Column("年度", "year", "int", 8), Column("方案", "scheme", width=40), Column("被考核地区", "region", width=24),
+    Column("总分", "total", "amount", 10), Column("状态", "state", width=12), Column("发布日期", "published_at", "date", 12),
+)
+
+
+@bp.route("/export.<fmt>")
+@require("read_region")
+def results_export(fmt: str):
+    """考核结果 as the list shows them (every scheme's scorecards the user may see; each
+    scheme's page exports its own with every indicator). A region's scores, no personal
+    data: not audited."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    rows = ([c.scheme.year, c.scheme.name, labelled(c.region.name, c.region_code), c.total, c.state_label,
+             to_local(c.published_at).date() if c.published_at else None]
+            for c in every(services.scorecards_for(current_user)))
+    return send_export(fmt, "考核结果", RESULT_COLUMNS, rows, filters=describe_filters([]))
 
 
 @bp.route("/schemes/new", methods=["GET", "POST"])
