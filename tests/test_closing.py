@@ -446,6 +446,8 @@ def test_the_list_of_closes_exports_as_it_shows(reopening, make_user, login_as):
     assert [r[:3] for r in rows[1:]] == [(CLOSED, f"{closed.region.name}（{closed.region_code}）", "县甲")]
     township = users["township"].region.name
     assert rows[1][5].startswith(f"{township} · ") and rows[1][5].endswith("待审批")
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id.desc()))
+    assert event.actor_id == users["county"].id and "关账记录 1 条" in event.summary
     text = login_as(make_user("region", region_code=PROVINCE)).get("/closing/export.csv").get_data(as_text=True)
     assert closed.region.name in text and other.region.name in text
     assert county.get("/closing/export.pdf").status_code == 404
