@@ -15,6 +15,21 @@ fileConfig(config.config_file_name)
 logger = logging.getLogger('alembic.env')
 
 
+def _first_line(record):
+    """Alembic names each migration it runs by its docstring's first paragraph, which in
+    this project runs to several lines of why (a fresh ``make run`` printed a wall of them):
+    on the console the first line is enough; the file keeps the rest."""
+    message = record.getMessage()
+    if "\n" in message:
+        record.msg, record.args = message.split("\n", 1)[0].rstrip() + " …", ()
+    return True
+
+
+_migrations = logging.getLogger('alembic.runtime.migration')
+if _first_line.__name__ not in {getattr(f, '__name__', '') for f in _migrations.filters}:  # once a process
+    _migrations.addFilter(_first_line)
+
+
 def get_engine():
     return current_app.extensions['migrate'].db.engine
 
