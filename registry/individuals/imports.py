@@ -12,16 +12,15 @@ from sqlalchemy import select
 from ..core import crypto
 from ..core.enums import EDUCATION, EDUCATION_SYNONYMS, GENDERS, INDIVIDUAL, INDIVIDUAL_WAYS
 from ..core.identity import EXAMPLE_ID_NUMBER, normalize_id_number
-from ..core.parsing import to_date
 from ..core.rules import Collector, RuleViolation
 from ..extensions import db
 from ..organizations.forms import home_region_choices
 from ..organizations.models import Organization
 from ..people.models import Person
 from ..people.privacy import may_see_full_identity
-from ..people.imports import ethnicity, party_member_field, read_party_member
+from ..people.imports import party_member_field, read_person_cells
 from ..people.services import ETHNICITIES
-from ..transfer.importing import UPDATE_HINT, Field, ImportKind, read_flags, resolve, save_updates
+from ..transfer.importing import UPDATE_HINT, Field, ImportKind, resolve, save_updates
 from ..transfer.references import Lookup, labelled
 from . import services
 
@@ -97,17 +96,8 @@ class IndividualImport(ImportKind):
 
     def check(self, values, ctx) -> IndividualRow:
         errors = Collector()
-        data = dict(values)
+        data = read_person_cells(values, FLAGS, errors, ("name", "id_number", "phone", "address", "expertise", "note"))
         data["region_code"] = resolve(ctx["regions"], values, "region_code", errors)
-        data.update(read_flags(values, FLAGS, errors))
-        data["is_party_member"] = read_party_member(values, errors)
-        if values["birth_date"] is not None:
-            data["birth_date"] = to_date(values["birth_date"])
-            errors.check(data["birth_date"] is not None, "birth_date", "出生日期格式应为 年-月-日，如 1990-01-01")
-        data["ethnicity"] = ethnicity(values["ethnicity"])
-        for key in ("name", "id_number", "phone", "address", "expertise", "note"):
-            if data[key] is not None:
-                data[key] = str(data[key])
         return errors.then(lambda: self._checked(data, ctx))
 
     def _checked(self, data: dict, ctx) -> IndividualRow:
