@@ -92,7 +92,8 @@ def export(fmt: str):
     requests = requests_by_close(current_user, closes)
     shown = describe_filters([])
     audit_export("YearClose", "关账记录", len(closes), fmt, shown)
-    rows = ([c.year, labelled(c.region.name, c.region_code), (c.closed_by.display_name or c.closed_by.username) if c.closed_by else "",
+    rows = ([c.year, labelled(c.region.name, c.region_code),
+             (c.closed_by.display_name or c.closed_by.username) if c.closed_by else "",
              to_local(c.closed_at).replace(tzinfo=None), c.pending_note or "无",
              "\n".join(reopening_text(r) for r in requests[c.id]) or "无"] for c in closes)
     return send_export(fmt, "关账记录", CLOSE_COLUMNS, rows, filters=shown)
