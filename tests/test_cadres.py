@@ -268,6 +268,24 @@ def test_a_cadre_exports_their_own_days_in_the_village(world, cadre, login_as):
     assert session.get("/duty/export.xlsx").status_code == 200
 
 
+def test_a_cadre_exports_their_own_training_record(world, cadre, login_as):
+    course = make_training(COUNTY, "pre_posting", start=world.posting.start_date, title="岗前培训甲", level="county")
+    other_course = make_training(OTHER_COUNTY, "pre_posting", start=world.posting.start_date, title="岗前培训乙",
+                                 level="county")
+    attend(course, world.person)
+    attend(other_course, world.other)
+    session = login_as(cadre)
+    url = f"/training/person/{world.person.id}"
+    assert f"{url}/export.xlsx" in session.get(url).get_data(as_text=True)
+    text = session.get(f"{url}/export.csv").get_data(as_text=True)
+    assert "岗前培训甲" in text and "岗前培训乙" not in text and "合格" in text
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id.desc()))
+    assert event.actor_id == cadre.id and "个人培训记录 1 条" in event.summary and "驻村干部甲" in event.summary
+    assert session.get(f"/training/person/{world.other.id}/export.csv").status_code == 404
+    # staff who see the person export the same record
+    assert "岗前培训甲" in login_as(world.users["county"]).get(f"{url}/export.csv").get_data(as_text=True)
+
+
 def test_a_cadres_pages_link_nowhere_closed_to_them(world, cadre, login_as, app):
     from registry.core.access import cadre_may_open
 

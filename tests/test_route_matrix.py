@@ -182,6 +182,7 @@ EXPECT: dict[str, Expect] = {
     "training.arrange": E(STAFF),
     "training.gaps": E(LOGGED_IN),
     "training.person": E((*LOGGED_IN, *CADRE)),
+    "training.person_export": E((*LOGGED_IN, *CADRE)),
     "training.new": E(STAFF),
     "training.edit": E(STAFF),
     "training.add_attendance": E(STAFF),

@@ -21,6 +21,7 @@ from ..people.privacy import shown_id_number
 from ..people.services import postings_of_person
 from ..transfer.exporting import audit_export, count_rows, describe_filters, export_purpose, send_export
 from ..transfer.exports import export_job
+from ..transfer.writing import Column
 from . import checks
 from .forms import AttendanceAddForm, AttendanceForm, EmptyForm, TrainingForm
 from .imports import AttendanceImport, export_row
@@ -236,6 +237,30 @@ def person(person_id: int):
         by_year=by_year, hours_by_year=hours_by_year, required=checks.yearly_required(),
         window=checks.window_days(),
     )
+
+
+PERSON_COLUMNS = (
+    Column("培训主题", "title", width=32), Column("类型", "kind", width=12), Column("层级", "level", width=8),
+    Column("开始日期", "start_date", "date", 12), Column("结束日期", "end_date", "date", 12),
+    Column("方式", "mode", width=8), Column("认定学时", "hours", "amount", 10), Column("考核", "passed", width=8),
+)
+
+
+@bp.route("/person/<int:person_id>/export.<fmt>")
+@for_cadres
+@login_only
+def person_export(person_id: int, fmt: str):
+    """A person's training record as the page lists it (a cadre's own too): for a year's
+    summing up or an assessment; a person's data, so audited."""
+    person = get_in_scope_or_404(Person, person_id)
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    attendances = person_attendances(current_user, person.id)
+    shown = describe_filters([("干部", person.name)])
+    audit_export("Attendance", "个人培训记录", len(attendances), fmt, shown)
+    rows = ([a.training.title, a.training.kind_label, a.training.level_label, a.training.start_date,
+             a.training.end_date, a.training.mode_label, a.hours, "合格" if a.passed else "不合格"] for a in attendances)
+    return send_export(fmt, f"{person.name}培训记录", PERSON_COLUMNS, rows, filters=shown)
 
 
 @bp.route("/arrange/<int:posting_id>")
