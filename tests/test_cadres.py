@@ -430,3 +430,26 @@ def test_a_cadres_home_lists_their_grades(world, cadre, login_as):
     body = login_as(cadre).get("/").get_data(as_text=True)
     card = body[body.index('id="cadre-assessment"'):]
     assert f'<a href="/assessment/{grade.id}">{year}年度：称职</a>' in card
+
+
+def test_a_cadre_exports_their_own_grades_and_summons(world, cadre, login_as):
+    from registry.assessment.services import GradeData, IncentiveData, assess_posting, issue_to_person
+
+    county = world.users["county"]
+    assess_posting(world.posting, GradeData(local_today().year - 1, "称职"), county)
+    issue_to_person(world.person, IncentiveData("summons", local_today(), "county", "驻村天数不足"), county)
+    issue_to_person(world.other, IncentiveData("summons", local_today(), "county", "乙的约谈事由"),
+                    world.users["other_county"])
+    db.session.commit()
+    session = login_as(cadre)
+    url = f"/assessment/person/{world.person.id}"
+    page = session.get(url).get_data(as_text=True)
+    assert f"{url}/grades.xlsx" in page and f"{url}/incentives.xlsx" in page
+    grades = session.get(f"{url}/grades.csv").get_data(as_text=True)
+    assert "驻村干部甲" in grades and "称职" in grades
+    summons = session.get(f"{url}/incentives.csv").get_data(as_text=True)
+    assert "驻村天数不足" in summons and "乙的约谈事由" not in summons
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id.desc()))
+    assert event.actor_id == cadre.id and "个人表扬激励与约谈 1 条" in event.summary
+    assert session.get(f"/assessment/person/{world.other.id}/grades.csv").status_code == 404
+    assert session.get(f"{url}/nothing.csv").status_code == 404

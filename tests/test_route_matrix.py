@@ -209,6 +209,7 @@ EXPECT: dict[str, Expect] = {
     "assessment.export": E(LOGGED_IN),
     "assessment.detail": E((*READERS, "unit", *CADRE)),  # villages see no grades; a cadre their own
     "assessment.person": E((*LOGGED_IN, *CADRE)),  # the person; the grades on it as far as one may see them
+    "assessment.person_export": E((*LOGGED_IN, *CADRE)),  # their own grades, commendations and summons
     "assessment.todo": E(STAFF),
     "assessment.posting": E(STAFF),
     "assessment.organization": E(STAFF),
@@ -497,6 +498,8 @@ def _named_values(arg: str, persona: str, world, oracle: Oracle) -> Values:
         return Values([world.tokens[persona]] if persona in world.tokens else [], others[:1], ["a" * 32])
     if arg == "filename":
         return Values(["favicon.svg"], [], ["nothing.css"])
+    if arg == "part":  # a person's assessment page: its grades, its commendations and summons
+        return Values(["grades", "incentives"], [], ["nothing"])
     raise AssertionError(f"route argument {arg!r} has no values: add it to argument_values")
 
 

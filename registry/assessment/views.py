@@ -123,10 +123,14 @@ def export(fmt: str):
     stmt = assessments_for(current_user, year=year, kind=kind, grade=grade)
     shown = describe_filters([("年度", str(year)), ("对象", SUBJECT_KINDS.get(kind, "")), ("等次", grade)])
     audit_export("Assessment", "考核结果", count_rows(stmt), fmt, shown)
-    rows = [[a.year, a.subject_label, a.subject_name, a.organization.name,
-             labelled(a.region.name, a.region_code), a.grade, a.absences, a.comment, a.document_number,
-             a.assessor_region.name, _local(a.assessed_at)] for a in db.session.scalars(stmt)]
+    rows = [_assessment_row(a) for a in db.session.scalars(stmt)]
     return send_export(fmt, f"{year}年度考核结果", ASSESSMENT_COLUMNS, rows, filters=shown)
+
+
+def _assessment_row(a) -> list:
+    """A grade as a row of ``ASSESSMENT_COLUMNS`` (the list's export and a person's)."""
+    return [a.year, a.subject_label, a.subject_name, a.organization.name, labelled(a.region.name, a.region_code),
+            a.grade, a.absences, a.comment, a.document_number, a.assessor_region.name, _local(a.assessed_at)]
 
 
 def _local(moment):
@@ -284,10 +288,37 @@ def incentives_export(fmt: str):
     stmt = incentives_for(current_user, kind=kind, follow_up=follow_up)
     shown = describe_filters([("类型", INCENTIVE_KINDS.get(kind, "")), ("整改状态", FOLLOW_UP_STATUSES.get(follow_up, ""))])
     audit_export("Incentive", "表扬激励与约谈", count_rows(stmt), fmt, shown)
-    rows = [[i.kind_label, SUBJECT_KINDS.get(i.subject_kind, i.subject_kind), i.subject_name, i.organization.name,
-             i.issued_on, i.level_label, i.reason, i.document_number, i.follow_up_label or None, i.rectify_note,
-             i.close_note, _local(i.closed_at)] for i in db.session.scalars(stmt)]
+    rows = [_incentive_row(i) for i in db.session.scalars(stmt)]
     return send_export(fmt, "表扬激励与约谈", INCENTIVE_COLUMNS, rows, filters=shown)
+
+
+def _incentive_row(i) -> list:
+    """A commendation or summons as a row of ``INCENTIVE_COLUMNS`` (the list's export and a person's)."""
+    return [i.kind_label, SUBJECT_KINDS.get(i.subject_kind, i.subject_kind), i.subject_name, i.organization.name,
+            i.issued_on, i.level_label, i.reason, i.document_number, i.follow_up_label or None, i.rectify_note,
+            i.close_note, _local(i.closed_at)]
+
+
+PERSON_EXPORTS = {"grades": ("年度考核", "Assessment"), "incentives": ("表扬激励与约谈", "Incentive")}
+
+
+@bp.route("/assessment/person/<int:person_id>/<part>.<fmt>")
+@for_cadres
+@login_only
+def person_export(person_id: int, part: str, fmt: str):
+    """A person's grades, or commendations and summons, as their page lists them (the
+    cadre's own too), in the lists' columns; names: audited."""
+    person = get_in_scope_or_404(Person, person_id)
+    if fmt not in ("xlsx", "csv") or part not in PERSON_EXPORTS:
+        abort(404)
+    title, entity = PERSON_EXPORTS[part]
+    if part == "grades":
+        columns, rows = ASSESSMENT_COLUMNS, [_assessment_row(a) for a in person_assessments(current_user, person.id)]
+    else:
+        columns, rows = INCENTIVE_COLUMNS, [_incentive_row(i) for i in person_incentives(current_user, person.id)]
+    shown = describe_filters([("干部", person.name)])
+    audit_export(entity, f"个人{title}", len(rows), fmt, shown)
+    return send_export(fmt, f"{person.name}{title}", columns, rows, filters=shown)
 
 
 @bp.route("/incentives/new")
