@@ -267,6 +267,22 @@ def test_the_export_is_audited_and_carries_no_id_numbers(world, login_as):
     assert event.entity_type == "CareRecord" and "关心关爱" in event.summary
 
 
+def test_a_persons_care_exports_from_their_page_the_cadres_own_too(world, login_as):
+    add_care(world["county_cadre"], insurance(world["county_posting"]), world["county"])
+    add_care(world["province_cadre"], health_check(world["province_posting"]), world["province"])
+    cadre = login_as(make_cadre(world["county_cadre"], world["unit"]))
+    url = f"/care/person/{world['county_cadre'].id}"
+    assert f"{url}/export.xlsx" in cadre.get(url).get_data(as_text=True)
+    text = cadre.get(f"{url}/export.csv").get_data(as_text=True)
+    assert "县派张三" in text and "人身意外伤害保险" in text and "年度体检" not in text
+    assert world["county_cadre"].id_number not in text
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id.desc()))
+    assert event.entity_type == "CareRecord" and "个人关心关爱记录 1 条" in event.summary
+    assert cadre.get(f"/care/person/{world['province_cadre'].id}/export.csv").status_code == 404
+    assert "年度体检" in login_as(world["province"]).get(
+        f"/care/person/{world['province_cadre'].id}/export.csv").get_data(as_text=True)
+
+
 def test_the_cadre_home_shows_their_care(world, login_as):
     add_care(world["county_cadre"], insurance(world["county_posting"]), world["county"])
     cadre = login_as(make_cadre(world["county_cadre"], world["unit"]))

@@ -263,6 +263,7 @@ EXPECT: dict[str, Expect] = {
     "care.export": E((*READERS, "unit")),
     "tolerance.export": E((*READERS, "unit")),
     "care.person": E((*READERS, "unit", *CADRE)),  # a cadre: their own
+    "care.person_export": E((*READERS, "unit", *CADRE)),  # a cadre: their own
     "care.detail": E((*READERS, "unit", *CADRE)),
     # the form answers every region staff; only the dispatching office (or above) may save (care.services)
     "care.new": E(STAFF),

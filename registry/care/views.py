@@ -81,10 +81,15 @@ def export(fmt: str):
     shown = describe_filters([("类别", CARE_KINDS.get(kind, "")), ("年度", str(year or "")),
                               ("状态", {"active": "有效", "cancelled": "已作废", "all": "全部"}[status])])
     audit_export("CareRecord", "关心关爱", count_rows(stmt), fmt, shown)
-    rows = ([c.person.name, c.organization.name, c.region.name, c.posting.role_label, c.posting.dispatch_level_label,
-             c.kind_label, c.item, c.start_date, c.end_date, c.amount, c.provider_name, c.reference, c.status_label,
-             c.provider_region.name] for c in db.session.scalars(stmt.execution_options(yield_per=1000)))
+    rows = (_row(c) for c in db.session.scalars(stmt.execution_options(yield_per=1000)))
     return send_export(fmt, "关心关爱", EXPORT_COLUMNS, rows, filters=shown)
+
+
+def _row(c: CareRecord) -> list:
+    """A care record as a row of ``EXPORT_COLUMNS`` (the list's export and a person's)."""
+    return [c.person.name, c.organization.name, c.region.name, c.posting.role_label, c.posting.dispatch_level_label,
+            c.kind_label, c.item, c.start_date, c.end_date, c.amount, c.provider_name, c.reference, c.status_label,
+            c.provider_region.name]
 
 
 @bp.route("/person/<int:person_id>")
@@ -97,6 +102,20 @@ def person(person_id: int):
                            postings=postings_of_person(current_user, person.id), period_text=period_text,
                            may_add=current_user.can("manage_care") and bool(recordable_postings(current_user, person)),
                            kinds=CARE_KINDS)
+
+
+@bp.route("/person/<int:person_id>/export.<fmt>")
+@for_cadres  # a cadre: their own
+@require("read_care")
+def person_export(person_id: int, fmt: str):
+    """A person's care records as their page lists them, in the list's columns; audited."""
+    person = get_in_scope_or_404(Person, person_id)
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    records = person_care(current_user, person.id)
+    shown = describe_filters([("干部", person.name)])
+    audit_export("CareRecord", "个人关心关爱记录", len(records), fmt, shown)
+    return send_export(fmt, f"{person.name}关心关爱记录", EXPORT_COLUMNS, [_row(c) for c in records], filters=shown)
 
 
 @bp.route("/person/<int:person_id>/new", methods=["GET", "POST"])
