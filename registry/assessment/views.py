@@ -22,7 +22,7 @@ from ..main.home import panel
 from ..organizations.models import Organization
 from ..people.models import Person, Posting
 from ..people.services import postings_of_person
-from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export, send_person_export
 from ..transfer.exports import export_job
 from ..transfer.references import labelled
 from ..transfer.writing import Column
@@ -309,16 +309,14 @@ def person_export(person_id: int, part: str, fmt: str):
     """A person's grades, or commendations and summons, as their page lists them (the
     cadre's own too), in the lists' columns; names: audited."""
     person = get_in_scope_or_404(Person, person_id)
-    if fmt not in ("xlsx", "csv") or part not in PERSON_EXPORTS:
+    if part not in PERSON_EXPORTS:
         abort(404)
     title, entity = PERSON_EXPORTS[part]
     if part == "grades":
         columns, rows = ASSESSMENT_COLUMNS, [_assessment_row(a) for a in person_assessments(current_user, person.id)]
     else:
         columns, rows = INCENTIVE_COLUMNS, [_incentive_row(i) for i in person_incentives(current_user, person.id)]
-    shown = describe_filters([("干部", person.name)])
-    audit_export(entity, f"个人{title}", len(rows), fmt, shown)
-    return send_export(fmt, f"{person.name}{title}", columns, rows, filters=shown)
+    return send_person_export(person, fmt, entity, title, columns, rows)
 
 
 @bp.route("/incentives/new")

@@ -18,7 +18,7 @@ from ..core.timeutil import local_today
 from ..extensions import db
 from ..people.models import Person
 from ..people.services import postings_of_person
-from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export, send_person_export
 from ..transfer.exports import export_job
 from ..transfer.writing import Column
 from .forms import CancelForm, CareFilter, CareForm
@@ -110,12 +110,8 @@ def person(person_id: int):
 def person_export(person_id: int, fmt: str):
     """A person's care records as their page lists them, in the list's columns; audited."""
     person = get_in_scope_or_404(Person, person_id)
-    if fmt not in ("xlsx", "csv"):
-        abort(404)
-    records = person_care(current_user, person.id)
-    shown = describe_filters([("干部", person.name)])
-    audit_export("CareRecord", "个人关心关爱记录", len(records), fmt, shown)
-    return send_export(fmt, f"{person.name}关心关爱记录", EXPORT_COLUMNS, [_row(c) for c in records], filters=shown)
+    rows = [_row(c) for c in person_care(current_user, person.id)]
+    return send_person_export(person, fmt, "CareRecord", "关心关爱记录", EXPORT_COLUMNS, rows)
 
 
 @bp.route("/person/<int:person_id>/new", methods=["GET", "POST"])

@@ -19,7 +19,8 @@ from ..people import privacy
 from ..people.models import Person, Posting
 from ..people.privacy import shown_id_number
 from ..people.services import postings_of_person
-from ..transfer.exporting import audit_export, count_rows, describe_filters, export_purpose, send_export
+from ..transfer.exporting import (
+    audit_export, count_rows, describe_filters, export_purpose, send_export, send_person_export)
 from ..transfer.exports import export_job
 from ..transfer.writing import Column
 from . import checks
@@ -253,14 +254,10 @@ def person_export(person_id: int, fmt: str):
     """A person's training record as the page lists it (a cadre's own too): for a year's
     summing up or an assessment; a person's data, so audited."""
     person = get_in_scope_or_404(Person, person_id)
-    if fmt not in ("xlsx", "csv"):
-        abort(404)
-    attendances = person_attendances(current_user, person.id)
-    shown = describe_filters([("干部", person.name)])
-    audit_export("Attendance", "个人培训记录", len(attendances), fmt, shown)
-    rows = ([a.training.title, a.training.kind_label, a.training.level_label, a.training.start_date,
-             a.training.end_date, a.training.mode_label, a.hours, "合格" if a.passed else "不合格"] for a in attendances)
-    return send_export(fmt, f"{person.name}培训记录", PERSON_COLUMNS, rows, filters=shown)
+    rows = [[a.training.title, a.training.kind_label, a.training.level_label, a.training.start_date,
+             a.training.end_date, a.training.mode_label, a.hours, "合格" if a.passed else "不合格"]
+            for a in person_attendances(current_user, person.id)]
+    return send_person_export(person, fmt, "Attendance", "培训记录", PERSON_COLUMNS, rows)
 
 
 @bp.route("/arrange/<int:posting_id>")

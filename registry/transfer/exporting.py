@@ -152,3 +152,15 @@ def audit_export(entity_type: str, title: str, count: int, fmt: str, filters: st
                region_code=current_user.region_code or current_user.village_code,
                organization_id=current_user.organization_id)
         db.session.commit()
+
+
+def send_person_export(person, fmt: str, entity_type: str, title: str, columns: Sequence[Column],
+                       rows: list) -> Response:
+    """One person's own list as a sheet (their training, grades, care: what their page
+    lists, for staff who see them and for the cadre, their own): the person written as
+    the filter, and audited, as every export of personal data is."""
+    if fmt not in MIME:
+        abort(404)
+    shown = describe_filters([("干部", person.name)])
+    audit_export(entity_type, f"个人{title}", len(rows), fmt, shown)
+    return send_export(fmt, f"{person.name}{title}", columns, rows, filters=shown)
