@@ -221,12 +221,19 @@ def cadre(world):
     return make_cadre(world.person, world.users["unit"])
 
 
-def test_a_cadre_sees_their_own_part_only(world, cadre, login_as):
+def _courses_attended(world):
+    """A pre-posting course of the cadre's county that 甲 attended, and one of the other
+    county that 乙 attended."""
     course = make_training(COUNTY, "pre_posting", start=world.posting.start_date, title="岗前培训甲", level="county")
     other_course = make_training(OTHER_COUNTY, "pre_posting", start=world.posting.start_date, title="岗前培训乙",
                                  level="county")
     attend(course, world.person)
     attend(other_course, world.other)
+    return course, other_course
+
+
+def test_a_cadre_sees_their_own_part_only(world, cadre, login_as):
+    course, other_course = _courses_attended(world)
     month = date(local_today().year, local_today().month, 1) - timedelta(days=1)
     own = make_duty(world.posting, month, days=22)
     theirs = make_duty(world.other_posting, month, days=22)
@@ -269,11 +276,7 @@ def test_a_cadre_exports_their_own_days_in_the_village(world, cadre, login_as):
 
 
 def test_a_cadre_exports_their_own_training_record(world, cadre, login_as):
-    course = make_training(COUNTY, "pre_posting", start=world.posting.start_date, title="岗前培训甲", level="county")
-    other_course = make_training(OTHER_COUNTY, "pre_posting", start=world.posting.start_date, title="岗前培训乙",
-                                 level="county")
-    attend(course, world.person)
-    attend(other_course, world.other)
+    _courses_attended(world)
     session = login_as(cadre)
     url = f"/training/person/{world.person.id}"
     assert f"{url}/export.xlsx" in session.get(url).get_data(as_text=True)
