@@ -224,7 +224,9 @@ def end_pairing(pairing: Pairing, *, end_date: date | None, note: str | None, ve
 
 
 def pairing_query(user, *, q: str = "", kind: str = "", status: str = "", region_code: str = "",
-                  organization_id: int | None = None) -> Select:
+                  organization_id: int | None = None, village_code: str = "") -> Select:
+    """Pairings ``user`` may see, filtered; the list and the export share it
+    (``village_code``: the pairings with that one village, from its page)."""
     stmt = scoped(select(Pairing), Pairing, user).join(Pairing.organization)
     q = (q or "").strip()
     if q:
@@ -242,6 +244,8 @@ def pairing_query(user, *, q: str = "", kind: str = "", status: str = "", region
             stmt = stmt.where(region.within(Pairing.region_code))
     if organization_id:
         stmt = stmt.where(Pairing.organization_id == organization_id)
+    if village_code:
+        stmt = stmt.where(Pairing.region_code == village_code)
     return stmt.order_by(*order_by(PAIRING_ORDER))
 
 

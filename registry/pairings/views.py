@@ -19,6 +19,8 @@ from ..organizations.models import Organization
 from ..organizations.services import in_jurisdiction, organization_query
 from ..people.targets import target_query
 from ..regions.models import Region
+from ..people.services import organization_in_scope
+from ..regions.services import village_arg, village_filter
 from ..transfer.exporting import count_rows, form_filters, send_export
 from ..transfer.exports import export_job
 from . import services
@@ -43,10 +45,10 @@ def _org_arg() -> int | None:
     return int_arg(request.args, "org", "帮扶主体")
 
 
-def _query(form):
+def _query(form, village: Region | None = None):
     return services.pairing_query(
         current_user, q=form.q.data or "", kind=form.kind.data or "", status=form.status.data or "",
-        region_code=form.region.data or "", organization_id=_org_arg(),
+        region_code=form.region.data or "", organization_id=_org_arg(), village_code=village.code if village else "",
     )
 
 
@@ -54,8 +56,9 @@ def _query(form):
 @login_only
 def index():
     form = _filters()
-    page = paginate(_query(form), services.PAIRING_ORDER, request.args, per_page=PER_PAGE)
-    return render_template("pairings/index.html", page=page, filters=form)
+    village = village_arg(request.args)
+    page = paginate(_query(form, village), services.PAIRING_ORDER, request.args, per_page=PER_PAGE)
+    return render_template("pairings/index.html", page=page, filters=form, village=village)
 
 
 @bp.route("/pairings/export.<fmt>")
@@ -64,9 +67,13 @@ def index():
 def export(fmt: str):
     """The import template's columns (and the status), so an export imports again as it is."""
     form = _filters()
-    count_rows(_query(form))  # a large export is a job
-    rows = (export_row(p) for p in db.session.scalars(_query(form)))
-    return send_export(fmt, "结对关系", PairingImport.export_columns(), rows, filters=form_filters(form))
+    village = village_arg(request.args)
+    stmt = _query(form, village)
+    count_rows(stmt)  # a large export is a job
+    org = organization_in_scope(current_user, _org_arg())
+    narrowed = ([("帮扶主体", org.name)] if org is not None else []) + village_filter(village)
+    rows = (export_row(p) for p in db.session.scalars(stmt))
+    return send_export(fmt, "结对关系", PairingImport.export_columns(), rows, filters=form_filters(form, *narrowed))
 
 
 def _region_arg() -> Region | None:

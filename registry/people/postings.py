@@ -305,8 +305,9 @@ def end_posting(posting: Posting, *, end_date: date | None, end_reason: str | No
 
 
 def posting_query(user, *, q: str = "", role: str = "", status: str = "", region_code: str = "",
-                  organization_id: int | None = None) -> Select:
-    """Postings ``user`` may see, filtered; the list and the export share it."""
+                  organization_id: int | None = None, village_code: str = "") -> Select:
+    """Postings ``user`` may see, filtered; the list and the export share it
+    (``village_code``: the postings to that one place, from its village page)."""
     stmt = scoped(select(Posting), Posting, user).join(Posting.person)
     q = (q or "").strip()
     if q:
@@ -325,6 +326,8 @@ def posting_query(user, *, q: str = "", role: str = "", status: str = "", region
             stmt = stmt.where(region.within(Posting.region_code))
     if organization_id:
         stmt = stmt.where(Posting.organization_id == organization_id)
+    if village_code:
+        stmt = stmt.where(Posting.region_code == village_code)
     return stmt.order_by(*order_by(posting_order(status)))
 
 

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..organizations.forms import read_filters
 from ..organizations.services import in_jurisdiction
 from ..regions.models import Region
+from ..regions.services import village_arg, village_filter
 from ..transfer.exporting import audit_export, count_rows, export_purpose, form_filters, send_export
 from ..transfer.exports import export_job
 from . import cli, services, targets
@@ -115,7 +116,7 @@ def export_people(fmt: str):
     # the import template's columns (and the current posting), so an export imports again;
     # streamed in batches, each with one query for its people's current postings
     rows = _people_rows(stmt)
-    return send_export(fmt, "帮扶干部", PersonImport.export_columns(), rows, filters=form_filters(form))
+    return send_export(fmt, "帮扶干部", PersonImport.export_columns(), rows, filters=form_filters(form, *_narrowed("工作单位")))
 
 
 def _people_rows(stmt, batch: int = 900):
@@ -293,20 +294,30 @@ def _posting_filters():
     return read_filters(form)
 
 
-def _posting_query(form):
+def _posting_query(form, village: Region | None = None):
     return posting_services.posting_query(
         current_user, q=form.q.data or "", role=form.role.data or "", status=form.status.data or "",
-        region_code=form.region.data or "", organization_id=_org_arg(),
+        region_code=form.region.data or "", organization_id=_org_arg(), village_code=village.code if village else "",
     )
+
+
+def _narrowed(org_label: str, village: Region | None = None) -> list[tuple[str, str]]:
+    """What a list is narrowed to outside its filter form (``?org=``, ``?village=``), in
+    words for its export's filters."""
+    pairs = []
+    if (org := services.organization_in_scope(current_user, _org_arg())) is not None:
+        pairs.append((org_label, org.name))
+    return pairs + village_filter(village)
 
 
 @bp.route("/postings/")
 @login_only
 def postings():
     form = _posting_filters()
+    village = village_arg(request.args)
     order = posting_services.posting_order(form.status.data or "")
-    page = paginate(_posting_query(form), order, request.args, per_page=PER_PAGE)
-    return render_template("people/postings.html", page=page, filters=form)
+    page = paginate(_posting_query(form, village), order, request.args, per_page=PER_PAGE)
+    return render_template("people/postings.html", page=page, filters=form, village=village)
 
 
 @bp.route("/postings/export.<fmt>")
@@ -318,8 +329,9 @@ def export_postings(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     form = _posting_filters()
-    stmt = _posting_query(form)
-    shown = form_filters(form)
+    village = village_arg(request.args)
+    stmt = _posting_query(form, village)
+    shown = form_filters(form, *_narrowed("派出单位", village))
     full, purpose = export_purpose(lambda: privacy.count_full(stmt, Posting.person_id))
     audit_export("Posting", "选派", count_rows(stmt), fmt, shown, full=full, purpose=purpose)
     rows = (posting_export_row(p, shown_id_number(p.person))

@@ -5,16 +5,38 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask import abort
 from sqlalchemy import case, func, select
 
 from ..audit.services import record
 from ..core.enums import PREFIX_LENGTH
 from ..core.rules import RuleViolation
+from ..core.scope import get_in_scope_or_404
 from ..extensions import db
 from .models import Region
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 DIVISIONS_CSV = SEEDS / "hunan_divisions.csv"
+
+
+def village_arg(args) -> Region | None:
+    """``?village=``: the village a list is narrowed to (the village page's links to its
+    postings and pairings, and their exports): None when absent; 404 when it is not the
+    code of a village the user may see, as that village's own page would be."""
+    code = (args.get("village") or "").strip()
+    if not code:
+        return None
+    if not (len(code) == 12 and code.isdigit()):
+        abort(404)
+    village = get_in_scope_or_404(Region, code)
+    if village.level != "village":
+        abort(404)
+    return village
+
+
+def village_filter(village: Region | None) -> list[tuple[str, str]]:
+    """``village_arg``'s village as an export writes it among its filters."""
+    return [("村", f"{village.name}（{village.code}）")] if village is not None else []
 
 
 def load_divisions(path: Path = DIVISIONS_CSV) -> int:

@@ -34,9 +34,10 @@ def describe_filters(pairs: Iterable[tuple[str, str]]) -> str:
     return "；".join(shown) or "无（全部可见数据）"
 
 
-def form_filters(form) -> str:
-    """What a filter form asks for, in words: each field's label and the shown choice."""
-    pairs = []
+def form_filters(form, *narrowed: tuple[str, str]) -> str:
+    """What a filter form asks for, in words: each field's label and the shown choice,
+    after what the list is narrowed to outside the form (``("村", "甲村（4331…）")``)."""
+    pairs = list(narrowed)
     for f in form:
         if f.name == "csrf_token" or not f.data:
             continue
