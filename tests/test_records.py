@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from registry.core.rules import RuleViolation
 from registry.records import services
 from registry.records.models import SupportRecord
+from tests.sheets import sheet_rows
 from tests.factories import COUNTY, make_org, make_pairing, make_village
 from tests.factories_records import audit_count, file_record, record_data, world  # noqa: F401
 
@@ -234,6 +235,19 @@ def test_village_inbox_oldest_first_with_a_count_in_the_navigation(login_as, db,
     assert '待确认 <span class="badge">2</span>' in home
     assert "待本村确认的帮扶记录" in home and "先提交的记录" in home
     assert login_as(world.stranger_village_user).get("/records/inbox").get_data(as_text=True).count("先提交的记录") == 0
+
+
+def test_the_village_exports_what_its_inbox_lists(login_as, db, world):
+    file_record(world.unit, world.village.code, status="submitted", title="待确认的记录")
+    file_record(world.unit, world.village.code, status="confirmed", village_user=world.village_user, title="已确认的记录")
+    session = login_as(world.village_user)
+    inbox = session.get("/records/inbox").get_data(as_text=True)
+    assert "/records/export.xlsx?status=submitted" in inbox and "/records/export.csv?status=submitted" in inbox
+    for fmt in ("xlsx", "csv"):
+        cells = {cell for row in sheet_rows(session.get(f"/records/export.{fmt}?status=submitted").data, fmt) for cell in row}
+        assert "待确认的记录" in cells and "已确认的记录" not in cells
+    # an empty inbox offers nothing to export
+    assert "/records/export.xlsx" not in login_as(world.stranger_village_user).get("/records/inbox").get_data(as_text=True)
 
 
 def _age(db, record, days):
