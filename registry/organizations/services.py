@@ -2,6 +2,7 @@
 scoped queries the list, the export and the API share."""
 from __future__ import annotations
 
+from flask import abort
 from sqlalchemy import Select, func, or_, select
 
 from ..audit.services import record, snapshot
@@ -43,6 +44,25 @@ def in_jurisdiction(user, region_code: str | None) -> bool:
     if user.role == "admin":
         return True
     return user.role == "region" and user.region is not None and user.region.contains(region_code)
+
+
+def managed_place_arg(args, user) -> Region | None:
+    """``?region=``: the place a posting or a pairing is started from (a village or county
+    page, a gap of the worklist), which ``user`` must manage; None when absent, else 404."""
+    code = (args.get("region") or "").strip()
+    if not code:
+        return None
+    region = db.session.get(Region, code) if len(code) == 12 and code.isdigit() else None
+    if region is None or not in_jurisdiction(user, region.code):
+        abort(404)
+    return region
+
+
+def chosen_place(user, region: Region | None, code: str | None) -> Region | None:
+    """The place a posting or pairing form shows as chosen: the one it was started from,
+    else the one the form names (``code``) if ``user`` manages it."""
+    chosen = region or (db.session.get(Region, code) if code else None)
+    return chosen if chosen is not None and in_jurisdiction(user, chosen.code) else None
 
 
 def can_edit(user, org: Organization) -> bool:

@@ -16,7 +16,7 @@ from ..core.timeutil import local_today
 from ..extensions import db
 from ..organizations.forms import read_filters
 from ..organizations.models import Organization
-from ..organizations.services import in_jurisdiction, organization_query
+from ..organizations.services import chosen_place, managed_place_arg, organization_query
 from ..people.targets import target_query
 from ..regions.models import Region
 from ..people.services import organization_in_scope
@@ -76,16 +76,6 @@ def export(fmt: str):
     return send_export(fmt, "结对关系", PairingImport.export_columns(), rows, filters=form_filters(form, *narrowed))
 
 
-def _region_arg() -> Region | None:
-    code = request.args.get("region", "").strip()
-    if not code:
-        return None
-    region = db.session.get(Region, code) if len(code) == 12 and code.isdigit() else None
-    if region is None or not in_jurisdiction(current_user, region.code):
-        abort(404)
-    return region
-
-
 def _pairing_choices() -> dict:
     """What a worklist chose for the pairing it asks for (``pairing_kind``, dropped when not
     a kind) and where to return (``next``)."""
@@ -97,7 +87,7 @@ def _pairing_choices() -> dict:
 @require("manage_pairings")
 def choose_organization():
     """Start a pairing from a place (village or county page, a gap of the worklist) or from scratch."""
-    region = _region_arg()
+    region = managed_place_arg(request.args, current_user)
     form = OrganizationPick(formdata=request.args)
     read_filters(form)
     stmt = organization_query(current_user, q=form.q.data or "", kind=form.kind.data or "")
@@ -110,7 +100,7 @@ def choose_organization():
 @require("manage_pairings")
 def new(org_id: int):
     org = get_in_scope_or_404(Organization, org_id)
-    region = _region_arg()
+    region = managed_place_arg(request.args, current_user)
     form = PairingForm()
     if request.method == "GET":
         if region is not None:
@@ -130,9 +120,7 @@ def new(org_id: int):
         if saved:
             return saved
     status = 422 if request.method == "POST" else 200
-    chosen = region or (db.session.get(Region, form.region_code.data) if form.region_code.data else None)
-    if chosen is not None and not in_jurisdiction(current_user, chosen.code):
-        chosen = None
+    chosen = chosen_place(current_user, region, form.region_code.data)
     return render_template("pairings/form.html", form=form, org=org, chosen=chosen,
                            cancel=back_to(url_for("organizations.detail", org_id=org.id))), status
 

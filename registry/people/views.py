@@ -20,7 +20,7 @@ from ..core.scope import get_in_scope_or_404, in_scope
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..organizations.forms import read_filters
-from ..organizations.services import in_jurisdiction
+from ..organizations.services import chosen_place, managed_place_arg
 from ..regions.models import Region
 from ..regions.services import village_arg, village_filter
 from ..transfer.exporting import audit_export, count_rows, export_purpose, form_filters, send_export
@@ -203,17 +203,6 @@ def edit_person(person_id: int):
 
 # -- posting someone ---------------------------------------------------------------------
 
-def _region_arg() -> Region | None:
-    """The ``region`` query argument, if it is a place the user manages (else 404)."""
-    code = request.args.get("region", "").strip()
-    if not code:
-        return None
-    region = db.session.get(Region, code) if len(code) == 12 and code.isdigit() else None
-    if region is None or not in_jurisdiction(current_user, region.code):
-        abort(404)
-    return region
-
-
 def _posting_choices(region: Region | None) -> dict:
     """What a worklist chose for the posting it asks for (``role``, ``start``), kept where
     valid for ``region`` and dropped otherwise, and where to return (``next``)."""
@@ -235,7 +224,7 @@ DISPATCH_OF_LEVEL = {"central": "central", "provincial": "provincial", "city": "
 @require("manage_postings")
 def new_posting(person_id: int):
     person = get_in_scope_or_404(Person, person_id)
-    region = _region_arg()
+    region = managed_place_arg(request.args, current_user)
     chosen_args = _posting_choices(region)
     form = PostingForm()
     if request.method == "GET":
@@ -254,9 +243,7 @@ def new_posting(person_id: int):
         if saved:
             return saved
     status = 422 if request.method == "POST" else 200
-    chosen = region or (db.session.get(Region, form.region_code.data) if form.region_code.data else None)
-    if chosen is not None and not in_jurisdiction(current_user, chosen.code):
-        chosen = None
+    chosen = chosen_place(current_user, region, form.region_code.data)
     active = services.active_postings_of([person.id]).get(person.id)
     active_visible = active is not None and active.id in services.visible_postings(current_user, [active])
     return render_template(
@@ -343,7 +330,7 @@ def export_postings(fmt: str):
 @require("manage_postings")
 def choose_person():
     """Start a posting from a place (the village page) or from scratch: pick the person."""
-    region = _region_arg()
+    region = managed_place_arg(request.args, current_user)
     form = _people_filters()
     page = db.paginate(_people_query(form), per_page=PER_PAGE, error_out=False)
     active = services.active_labels(current_user, (p.id for p in page.items))
