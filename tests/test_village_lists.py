@@ -5,6 +5,7 @@ filters; a village outside the user's scope, or a code that is not a village's, 
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote
 
 import pytest
 
@@ -45,10 +46,13 @@ def test_the_lists_narrowed_to_a_village_show_and_export_only_its_rows(world):
     for fmt in ("xlsx", "csv"):
         response = session.get(f"/postings/export.{fmt}?village={code}&masked=1")
         assert response.status_code == 200
+        assert quote(f"{world['here'].name}选派-") in response.headers["Content-Disposition"]
         names = {cell for row in sheet_rows(response.data, fmt) for cell in row}
         assert {"在岗书记", "历任书记"} <= names and "邻村书记" not in names
         response = session.get(f"/pairings/export.{fmt}?village={code}")
         assert response.status_code == 200
+        # the file's name says whose it is
+        assert quote(f"{world['here'].name}结对关系-") in response.headers["Content-Disposition"]
         organizations = " ".join(row[0] for row in sheet_rows(response.data, fmt)[1:])
         assert "吉首市农业农村局" in organizations and "邻村企业" not in organizations
 

@@ -73,7 +73,8 @@ def export(fmt: str):
     org = organization_in_scope(current_user, _org_arg())
     narrowed = ([("帮扶主体", org.name)] if org is not None else []) + village_filter(village)
     rows = (export_row(p) for p in db.session.scalars(stmt))
-    return send_export(fmt, "结对关系", PairingImport.export_columns(), rows, filters=form_filters(form, *narrowed))
+    title = f"{village.name}结对关系" if village else "结对关系"  # a village's file says whose it is
+    return send_export(fmt, title, PairingImport.export_columns(), rows, filters=form_filters(form, *narrowed))
 
 
 def _pairing_choices() -> dict:

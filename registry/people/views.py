@@ -323,7 +323,8 @@ def export_postings(fmt: str):
     audit_export("Posting", "选派", count_rows(stmt), fmt, shown, full=full, purpose=purpose)
     rows = (posting_export_row(p, shown_id_number(p.person))
             for p in privacy.primed(db.session.scalars(stmt.execution_options(yield_per=1000)), lambda p: p.person))
-    return send_export(fmt, "选派", PostingImport.export_columns(), rows, filters=shown)
+    title = f"{village.name}选派" if village else "选派"  # a village's file says whose it is
+    return send_export(fmt, title, PostingImport.export_columns(), rows, filters=shown)
 
 
 @bp.route("/postings/new")
