@@ -77,3 +77,28 @@ def test_a_village_out_of_scope_or_not_a_village_is_a_404(world, make_user, logi
     # a township's staff see one village of the county, not the other's lists
     other_township = make_user("region", region_code=first_township(OTHER_COUNTY).code)
     assert login_as(other_township).get(f"/postings/?village={world['here'].code}").status_code == 404
+
+
+def test_an_organizations_page_leads_to_its_whole_lists_and_counts_them_all(world, db, app, monkeypatch):
+    from registry.organizations import views as organization_views
+    from registry.organizations.models import Organization
+    from sqlalchemy import select
+
+    org = db.session.scalar(select(Organization).where(Organization.name == "吉首市农业农村局"))
+    session = world["session"]
+    body = session.get(f"/organizations/{org.id}").get_data(as_text=True)
+    for path in ("/people/", "/people/export.xlsx", "/postings/", "/postings/export.xlsx", "/pairings/", "/pairings/export.csv"):
+        assert f"{path}?org={org.id}" in body, path
+    # the page lists the first rows of each section; its counts are of every row
+    monkeypatch.setattr(organization_views, "LIMIT", 2)
+    body = session.get(f"/organizations/{org.id}").get_data(as_text=True)
+    assert '帮扶干部 <span class="badge">3</span>' in body and "以上为前 2 人" in body
+    assert '选派 <span class="badge">2</span>' in body  # two of its three postings are active
+
+    # the whole lists say what they are narrowed to, and their filter forms keep it
+    postings = session.get(f"/postings/?org={org.id}").get_data(as_text=True)
+    assert f'href="/organizations/{org.id}">吉首市农业农村局</a>' in postings
+    assert f'<input type="hidden" name="org" value="{org.id}">' in postings
+    pairings = session.get(f"/pairings/?org={org.id}&village={world['here'].code}").get_data(as_text=True)
+    assert "吉首市农业农村局" in pairings and world["here"].name in pairings
+    assert f'<input type="hidden" name="village" value="{world["here"].code}">' in pairings

@@ -10,6 +10,7 @@ from ..core.forms import save_form
 from ..core.navigation import nav_entry
 from ..core.paging import paginate
 from ..core.permissions import require
+from ..core.queries import count
 from ..core.scope import get_in_scope_or_404
 from ..extensions import db
 from ..people.privacy import count_full_contacts, prime, shown_contact_phone
@@ -92,14 +93,22 @@ def new():
 @login_only
 def detail(org_id: int):
     org = get_in_scope_or_404(Organization, org_id)
-    from ..pairings.services import pairings_of_organization
+    from ..pairings.services import pairing_query, pairings_of_organization
 
     people = db.session.scalars(people_query(current_user, organization_id=org.id).limit(LIMIT)).all()
     prime(people)  # the privacy rule for the listed people in one query
     postings = db.session.scalars(posting_query(current_user, organization_id=org.id).limit(LIMIT)).all()
     pairings = pairings_of_organization(current_user, org.id, limit=LIMIT)
+    # the sections list the first LIMIT rows (the active ones first); their counts are of all
+    totals = {
+        "people": len(people) if len(people) < LIMIT else count(people_query(current_user, organization_id=org.id)),
+        "postings": (sum(p.is_active for p in postings) if len(postings) < LIMIT
+                     else count(posting_query(current_user, organization_id=org.id, status="active"))),
+        "pairings": (sum(p.is_active for p in pairings) if len(pairings) < LIMIT
+                     else count(pairing_query(current_user, organization_id=org.id, status="active"))),
+    }
     return render_template(
-        "organizations/detail.html", org=org, people=people, postings=postings, pairings=pairings, limit=LIMIT,
+        "organizations/detail.html", org=org, people=people, postings=postings, pairings=pairings, totals=totals,
         can_edit=services.can_edit(current_user, org) and current_user.can("edit_organization"),
         sections=for_organization(org, current_user),
     )

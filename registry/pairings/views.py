@@ -20,7 +20,7 @@ from ..organizations.services import chosen_place, managed_place_arg, organizati
 from ..people.targets import target_query
 from ..regions.models import Region
 from ..people.services import organization_in_scope
-from ..regions.services import village_arg, village_filter
+from ..regions.services import narrowing_args, village_arg, village_filter
 from ..transfer.exporting import count_rows, form_filters, send_export
 from ..transfer.exports import export_job
 from . import services
@@ -58,7 +58,9 @@ def index():
     form = _filters()
     village = village_arg(request.args)
     page = paginate(_query(form, village), services.PAIRING_ORDER, request.args, per_page=PER_PAGE)
-    return render_template("pairings/index.html", page=page, filters=form, village=village)
+    org = organization_in_scope(current_user, _org_arg())
+    return render_template("pairings/index.html", page=page, filters=form, org=org, village=village,
+                           narrowing=narrowing_args(org, village))
 
 
 @bp.route("/pairings/export.<fmt>")

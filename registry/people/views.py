@@ -22,7 +22,7 @@ from ..extensions import db
 from ..organizations.forms import read_filters
 from ..organizations.services import chosen_place, managed_place_arg
 from ..regions.models import Region
-from ..regions.services import village_arg, village_filter
+from ..regions.services import narrowing_args, village_arg, village_filter
 from ..transfer.exporting import audit_export, count_rows, export_purpose, form_filters, send_export
 from ..transfer.exports import export_job
 from . import cli, services, targets
@@ -304,7 +304,9 @@ def postings():
     village = village_arg(request.args)
     order = posting_services.posting_order(form.status.data or "")
     page = paginate(_posting_query(form, village), order, request.args, per_page=PER_PAGE)
-    return render_template("people/postings.html", page=page, filters=form, village=village)
+    org = services.organization_in_scope(current_user, _org_arg())
+    return render_template("people/postings.html", page=page, filters=form, org=org, village=village,
+                           narrowing=narrowing_args(org, village))
 
 
 @bp.route("/postings/export.<fmt>")

@@ -39,6 +39,13 @@ def village_filter(village: Region | None) -> list[tuple[str, str]]:
     return [("村", f"{village.name}（{village.code}）")] if village is not None else []
 
 
+def narrowing_args(org, village: Region | None) -> dict[str, str]:
+    """The query arguments that keep a list narrowed to an organization (``?org=``) or a
+    village (``?village=``) when its filter form is sent again."""
+    return {key: str(value) for key, value in (("org", org.id if org else None),
+                                               ("village", village.code if village else None)) if value}
+
+
 def load_divisions(path: Path = DIVISIONS_CSV) -> int:
     """Load province, cities, counties and townships; existing codes are kept."""
     existing = set(db.session.scalars(select(Region.code).where(Region.level != "village")))
