@@ -71,6 +71,7 @@ def test_a_viewer_follows_a_fund_from_contribution_to_confirmation(world, login_
 def test_the_fund_list_and_money_records_stay_in_scope(world, login_as):
     body = login_as(world["viewer"]).get("/supervision/").get_data(as_text=True)
     assert "监督测试基金会" in body and "基金拨付产业资金" in body and "单位帮扶资金" in body
+    assert 'href="/records/funds">全部基金与导出</a>' in body  # the whole list of funds, which exports
     assert "基金拨付外县资金" not in body
     other = login_as(world["other_viewer"])
     assert "单位帮扶资金" not in other.get("/supervision/").get_data(as_text=True)
