@@ -102,3 +102,16 @@ def test_an_organizations_page_leads_to_its_whole_lists_and_counts_them_all(worl
     pairings = session.get(f"/pairings/?org={org.id}&village={world['here'].code}").get_data(as_text=True)
     assert "吉首市农业农村局" in pairings and world["here"].name in pairings
     assert f'<input type="hidden" name="village" value="{world["here"].code}">' in pairings
+
+
+def test_a_filter_with_nothing_to_choose_is_not_offered(world, db, make_user, login_as):
+    from registry.organizations.models import Organization
+    from sqlalchemy import select
+
+    org = db.session.scalar(select(Organization).where(Organization.name == "吉首市农业农村局"))
+    unit = login_as(make_user("unit", organization_id=org.id))
+    for path in ("/postings/", "/pairings/"):
+        # the county's staff choose among its townships; a unit would have only 全部
+        assert 'name="region"' in world["session"].get(path).get_data(as_text=True), path
+        unit_page = unit.get(path).get_data(as_text=True)
+        assert 'name="region"' not in unit_page and 'name="status"' in unit_page, path
