@@ -20,7 +20,7 @@ from ..organizations.services import chosen_place, managed_place_arg, organizati
 from ..people.targets import target_query
 from ..regions.models import Region
 from ..people.services import organization_in_scope
-from ..regions.services import narrowing_args, village_arg, village_filter
+from ..regions.services import narrowing_args, narrowing_filters, village_arg
 from ..transfer.exporting import count_rows, form_filters, send_export
 from ..transfer.exports import export_job
 from . import services
@@ -73,7 +73,7 @@ def export(fmt: str):
     stmt = _query(form, village)
     count_rows(stmt)  # a large export is a job
     org = organization_in_scope(current_user, _org_arg())
-    narrowed = ([("帮扶主体", org.name)] if org is not None else []) + village_filter(village)
+    narrowed = narrowing_filters("帮扶主体", org, village)
     rows = (export_row(p) for p in db.session.scalars(stmt))
     title = f"{village.name}结对关系" if village else "结对关系"  # a village's file says whose it is
     return send_export(fmt, title, PairingImport.export_columns(), rows, filters=form_filters(form, *narrowed))

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..organizations.forms import read_filters
 from ..organizations.services import chosen_place, managed_place_arg
 from ..regions.models import Region
-from ..regions.services import narrowing_args, village_arg, village_filter
+from ..regions.services import narrowing_args, narrowing_filters, village_arg
 from ..transfer.exporting import audit_export, count_rows, export_purpose, form_filters, send_export
 from ..transfer.exports import export_job
 from . import cli, services, targets
@@ -289,12 +289,8 @@ def _posting_query(form, village: Region | None = None):
 
 
 def _narrowed(org_label: str, village: Region | None = None) -> list[tuple[str, str]]:
-    """What a list is narrowed to outside its filter form (``?org=``, ``?village=``), in
-    words for its export's filters."""
-    pairs = []
-    if (org := services.organization_in_scope(current_user, _org_arg())) is not None:
-        pairs.append((org_label, org.name))
-    return pairs + village_filter(village)
+    """What a list is narrowed to outside its filter form, for its export's filters."""
+    return narrowing_filters(org_label, services.organization_in_scope(current_user, _org_arg()), village)
 
 
 @bp.route("/postings/")

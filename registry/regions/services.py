@@ -34,9 +34,11 @@ def village_arg(args) -> Region | None:
     return village
 
 
-def village_filter(village: Region | None) -> list[tuple[str, str]]:
-    """``village_arg``'s village as an export writes it among its filters."""
-    return [("村", f"{village.name}（{village.code}）")] if village is not None else []
+def narrowing_filters(org_label: str, org, village: Region | None) -> list[tuple[str, str]]:
+    """What a list is narrowed to outside its filter form (``?org=`` under ``org_label``,
+    ``village_arg``'s village), as its export writes it among its filters."""
+    pairs = [(org_label, org.name)] if org is not None else []
+    return pairs + ([("村", f"{village.name}（{village.code}）")] if village is not None else [])
 
 
 def narrowing_args(org, village: Region | None) -> dict[str, str]:
