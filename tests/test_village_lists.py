@@ -99,6 +99,9 @@ def test_an_organizations_page_leads_to_its_whole_lists_and_counts_them_all(worl
     postings = session.get(f"/postings/?org={org.id}").get_data(as_text=True)
     assert f'href="/organizations/{org.id}">吉首市农业农村局</a>' in postings
     assert f'<input type="hidden" name="org" value="{org.id}">' in postings
+    people = session.get(f"/people/?org={org.id}").get_data(as_text=True)
+    assert f'href="/organizations/{org.id}">吉首市农业农村局</a>' in people
+    assert '<a href="/people/">查看全部</a>' in people
     pairings = session.get(f"/pairings/?org={org.id}&village={world['here'].code}").get_data(as_text=True)
     assert "吉首市农业农村局" in pairings and world["here"].name in pairings
     assert f'<input type="hidden" name="village" value="{world["here"].code}">' in pairings
