@@ -2,6 +2,7 @@
 duplicate active pairing; ending is an action; jurisdiction and scope; audit."""
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -129,6 +130,24 @@ def test_scope_of_pairings(db, login_as, make_user):
     viewer = login_as(make_user("viewer", region_code=PROVINCE))
     assert viewer.get(f"/pairings/{there.id}").status_code == 200
     assert viewer.post(f"/pairings/{there.id}/end", {"end_date": "2025-01-01"}).status_code == 403
+
+
+def test_an_export_is_on_the_record_with_its_filters_and_rows(db, login_as, make_user):
+    """An individual helper's name is personal data: a pairings export is audited as the
+    ledger's is, with who, the filters and the row count."""
+    person = make_org("individual", COUNTY, name="张爱心", level=None)
+    make_pairing(person, make_village(COUNTY, 1).code)
+    make_pairing(make_org("backing_unit", COUNTY, name="甲单位"), make_village(COUNTY, 2).code)
+    db.session.commit()
+    user = make_user("region", region_code=COUNTY)
+    county = login_as(user)
+    body = county.get("/pairings/export.csv?kind=resident").get_data(as_text=True)
+    assert "张爱心" in body
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export",
+                                                        AuditEvent.entity_type == "Pairing"))
+    after = json.loads(event.after)
+    assert event.actor_id == user.id and after["rows"] == 2 and after["format"] == "csv"
+    assert after["filters"] == {"kind": "resident"} and "导出结对关系 2 条" in event.summary
 
 
 def test_start_from_the_village_page(db, login_as, make_user):

@@ -21,7 +21,7 @@ from ..people.targets import target_query
 from ..regions.models import Region
 from ..people.services import organization_in_scope
 from ..regions.services import narrowing_args, narrowing_filters, village_arg
-from ..transfer.exporting import count_rows, form_filters, send_export
+from ..transfer.exporting import audit_export, count_rows, form_filters, send_export
 from ..transfer.exports import export_job
 from . import services
 from .forms import EndPairingForm, OrganizationPick, PairingFilter, PairingForm
@@ -71,12 +71,15 @@ def export(fmt: str):
     form = _filters()
     village = village_arg(request.args)
     stmt = _query(form, village)
-    count_rows(stmt)  # a large export is a job
+    count = count_rows(stmt)  # a large export is a job
     org = organization_in_scope(current_user, _org_arg())
-    narrowed = narrowing_filters("帮扶主体", org, village)
-    rows = (export_row(p) for p in db.session.scalars(stmt))
+    shown = form_filters(form, *narrowing_filters("帮扶主体", org, village))
     title = f"{village.name}结对关系" if village else "结对关系"  # a village's file says whose it is
-    return send_export(fmt, title, PairingImport.export_columns(), rows, filters=form_filters(form, *narrowed))
+    # the helpers include individuals (个人帮扶), whose names are personal data: every export
+    # is on the record with its filters and rows, as the ledger's is
+    audit_export("Pairing", title, count, fmt, shown)
+    rows = (export_row(p) for p in db.session.scalars(stmt))
+    return send_export(fmt, title, PairingImport.export_columns(), rows, filters=shown)
 
 
 def _pairing_choices() -> dict:
