@@ -26,8 +26,8 @@ from tests.sheets import upload, xlsx_bytes
 
 THIS_YEAR = local_today().year
 CLOSED = THIS_YEAR - 1
-FROZEN_PROJECTS = "不能修改企业项目"
-FROZEN_CARE = "不能修改关心关爱"
+FROZEN_PROJECTS = "企业项目不能再新增或修改"
+FROZEN_CARE = "关心关爱不能再新增或修改"
 
 
 def count(model) -> int:

@@ -76,8 +76,15 @@ class Closed:
         return any(w.opens(code, kind, today) for w in self.windows)
 
     def message(self, kind: str) -> str:
+        """What a refused change reads, whatever the change was (a new entry, an edit, a
+        village's confirmation), and where to turn: a reopening is asked for by the place
+        closed (or one under it) and approved above it."""
         return (f"{self.year}年度已由{self.region_name}关账（{self.closed_by}，{datetime_cn(self.closed_at)}），"
-                f"不能修改{KINDS.get(kind, '')}")
+                f"{KINDS.get(kind, '')}不能再新增或修改；{REOPEN_HINT}")
+
+
+# where a user refused by a close turns (a unit or a village cannot ask for a reopening)
+REOPEN_HINT = "确需补录或更正的，请联系当地乡镇或县市区申请重新开放"
 
 
 def _prefix(code: str, level: str) -> str:
@@ -185,7 +192,7 @@ def ensure_year_open_for_any(year: int | None, region_codes, kind: str, field: s
         if len(codes) > 1:
             region = db.session.get(Region, code)
             name = f"{region.name}（{code}）" if region is not None else code
-            message += f"（涉及{len(codes)}个村，其中{name}在关账范围内；涉及的村有一个在关账范围内即不能修改）"
+            message += f"（涉及{len(codes)}个村，其中{name}在关账范围内；涉及的村有一个在关账范围内即不能新增或修改）"
         raise RuleViolation(message, field)
 
 
