@@ -64,7 +64,7 @@ def test_a_close_covers_its_jurisdiction_and_everything_under_it(db, make_user):
     with pytest.raises(RuleViolation) as refused:
         ensure_year_open(CLOSED, village.code, "records", "record_date")
     message = refused.value.errors["record_date"][0]
-    assert message.startswith(f"{CLOSED}年度已由") and "关账（关账员，" in message and message.endswith("不能修改帮扶记录")
+    assert message.startswith(f"{CLOSED}年度已由") and "关账（关账员，" in message and "帮扶记录不能再新增或修改；确需补录或更正的，请联系" in message
 
 
 def test_a_higher_levels_close_covers_the_lower_ones(db, make_user):
@@ -114,7 +114,7 @@ def test_a_closed_year_refuses_duty_months_by_form_import_and_cli(posted, make_u
     assert response.status_code == 422 and f"{CLOSED}年度已由" in response.get_data(as_text=True)
     edit = session.post(f"/duty/{filed.id}/edit", data={**form, "month": f"{CLOSED}-11", "absences": "6",
                                                          "version": filed.version})
-    assert edit.status_code == 422 and "不能修改驻村纪实" in edit.get_data(as_text=True)
+    assert edit.status_code == 422 and "驻村纪实不能再新增或修改" in edit.get_data(as_text=True)
     imported = upload(session, "duty", _duty_csv(posting, f"{CLOSED}-04"), "d.csv")
     assert f"{CLOSED}年度已由" in imported.get_data(as_text=True)
     result = cli(runner, tmp_path, "duty", _duty_csv(posting, f"{CLOSED}-05"), unit)
@@ -148,14 +148,14 @@ def test_a_closed_year_refuses_village_results_by_form_import_and_cli(db, make_u
     verifier = login_as(make_user("region", region_code=COUNTY))
     before = counts(VillageResult)
     response = session.post("/results/new", data={"year": str(CLOSED), **RESULT_FORM})
-    assert response.status_code == 422 and "不能修改帮扶实效" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "帮扶实效不能再新增或修改" in response.get_data(as_text=True)
     edit = session.post(f"/results/{filed.id}/edit", data={"year": str(CLOSED - 1), **RESULT_FORM,
                                                              "version": filed.version})
-    assert edit.status_code == 422 and "不能修改帮扶实效" in edit.get_data(as_text=True)
+    assert edit.status_code == 422 and "帮扶实效不能再新增或修改" in edit.get_data(as_text=True)
     body = csv_bytes([RESULT_HEADER, [village.code, CLOSED, *RESULT_FORM.values(), ""]])
-    assert "不能修改帮扶实效" in upload(session, "results", body, "r.csv").get_data(as_text=True)
+    assert "帮扶实效不能再新增或修改" in upload(session, "results", body, "r.csv").get_data(as_text=True)
     result = cli(runner, tmp_path, "results", body, user)
-    assert result.exit_code == 1 and "不能修改帮扶实效" in result.output
+    assert result.exit_code == 1 and "帮扶实效不能再新增或修改" in result.output
     verifier.post(f"/results/{filed.id}/verify", data={"version": filed.version})
     assert counts(VillageResult) == before
     db.session.expire_all()
@@ -190,18 +190,18 @@ def test_a_closed_year_refuses_support_records_by_form_import_and_cli(db, make_u
     before = counts(SupportRecord)
     data = record_data(village.code, record_date=day.isoformat())
     response = session.post("/records/new", data=data)
-    assert response.status_code == 422 and "不能修改帮扶记录" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "帮扶记录不能再新增或修改" in response.get_data(as_text=True)
     # a record of this year may not be moved into the closed year either
     session.post(f"/records/{draft.id}/edit", data={**data, "version": draft.version})
     session.post(f"/records/{confirmed.id}/correct", data={**data, "amount": "1"})
     row = ["N-1", f"示例（{village.code}）", "", "产业", "捐建产业路", "", "50000", "", "", "12", "40", "", day.isoformat()]
     body = csv_bytes([RECORD_HEADER, row])
-    assert "不能修改帮扶记录" in upload(session, "records", body, "records.csv").get_data(as_text=True)
+    assert "帮扶记录不能再新增或修改" in upload(session, "records", body, "records.csv").get_data(as_text=True)
     result = cli(runner, tmp_path, "records", body, unit)
-    assert result.exit_code == 1 and "不能修改帮扶记录" in result.output
+    assert result.exit_code == 1 and "帮扶记录不能再新增或修改" in result.output
     confirm = village_session.post(f"/records/{submitted.id}/confirm", data={"version": submitted.version},
                                    follow_redirects=True)
-    assert "不能修改帮扶记录" in confirm.get_data(as_text=True)
+    assert "帮扶记录不能再新增或修改" in confirm.get_data(as_text=True)
     village_session.post(f"/records/{submitted.id}/dispute", data={"reason": "不符", "version": submitted.version})
     assert counts(SupportRecord) == before
     db.session.expire_all()
@@ -209,6 +209,37 @@ def test_a_closed_year_refuses_support_records_by_form_import_and_cli(db, make_u
         ["submitted", "draft", "confirmed"]
     ok = session.post("/records/new", data=record_data(village.code))  # dated this year
     assert ok.status_code == 302 and count(SupportRecord) == before[0] + 1
+
+
+def test_the_pages_say_why_a_closed_years_record_has_no_actions(db, make_user, login_as):
+    """The village's inbox still lists a record left waiting in a closed year, but offers
+    neither 确认 nor 异议: it says the year is closed and whom to ask; the record's page
+    says the same to its unit and its village where their actions would be."""
+    village = make_village(COUNTY, 1)
+    org = make_org(name="省测试厅")
+    make_pairing(org, village.code, "resident", start=date(2023, 1, 1))
+    filed_at = datetime(CLOSED, 6, 2, 8, 0)
+    waiting = make_support(org, village.code, date(CLOSED, 6, 1), status="submitted", reference="S-1",
+                           submitted_at=filed_at)
+    confirmed = make_support(org, village.code, date(CLOSED, 6, 1), status="confirmed", reference="S-2",
+                             submitted_at=filed_at)
+    open_year = make_support(org, village.code, date(THIS_YEAR, 1, 5), status="submitted", reference="S-3",
+                             submitted_at=datetime(THIS_YEAR, 1, 6, 8, 0))
+    close(make_user)
+    village_session = login_as(make_user("village", village_code=village.code))
+    inbox = village_session.get("/records/inbox").get_data(as_text=True)
+    assert inbox.count("帮扶记录不能再新增或修改；确需补录或更正的，请联系当地乡镇或县市区申请重新开放") == 1
+    assert f"/records/{waiting.id}/confirm" not in inbox and f"/records/{waiting.id}/dispute" not in inbox
+    assert f"/records/{open_year.id}/confirm" in inbox and f"/records/{open_year.id}/dispute" in inbox
+    page = village_session.get(f"/records/{waiting.id}").get_data(as_text=True)
+    assert 'id="record-frozen"' in page and 'id="decide"' not in page
+    unit_session = login_as(make_user("unit", organization_id=org.id))
+    page = unit_session.get(f"/records/{confirmed.id}").get_data(as_text=True)
+    assert 'id="record-frozen"' in page and "提交更正" not in page
+    # nothing to say where the close takes nothing away: the open year's record, a viewer
+    assert 'id="record-frozen"' not in unit_session.get(f"/records/{open_year.id}").get_data(as_text=True)
+    viewer = login_as(make_user("viewer", region_code=COUNTY))
+    assert 'id="record-frozen"' not in viewer.get(f"/records/{waiting.id}").get_data(as_text=True)
 
 
 # -- assessments, incentives, fund entries ------------------------------------------------------
@@ -223,10 +254,10 @@ def test_a_closed_year_refuses_grades_and_incentives(posted, make_user, login_as
     session = login_as(county)
     before = count(Assessment), count(Incentive), count(AuditEvent)
     graded = session.post(f"/assessment/posting/{posting.id}?year={CLOSED}", data={"year": CLOSED, "grade": "称职"})
-    assert graded.status_code == 422 and "不能修改考核结果" in graded.get_data(as_text=True)
+    assert graded.status_code == 422 and "考核结果不能再新增或修改" in graded.get_data(as_text=True)
     issued = session.post(f"/incentives/new/person/{person.id}", data={
         "kind": "commendation", "issued_on": f"{CLOSED}-12-20", "level": "county", "reason": "表现突出"})
-    assert issued.status_code == 422 and "不能修改表扬激励和约谈" in issued.get_data(as_text=True)
+    assert issued.status_code == 422 and "表扬激励和约谈不能再新增或修改" in issued.get_data(as_text=True)
     assert (count(Assessment), count(Incentive), count(AuditEvent)) == before
     ok = session.post(f"/assessment/posting/{posting.id}?year={THIS_YEAR}", data={"year": THIS_YEAR, "grade": "称职"})
     assert ok.status_code == 302
@@ -242,7 +273,7 @@ def test_a_closed_year_refuses_fund_entries(db, make_user, login_as):
     before = counts(FundContribution)
     data = {"donor": "某爱心企业", "amount": "500000", "received_on": f"{CLOSED}-12-01", "receipt_no": "R-1", "note": ""}
     response = session.post(f"/records/funds/{org.id}/contributions/new", data=data)
-    assert response.status_code == 422 and "不能修改受赠资金" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "受赠资金不能再新增或修改" in response.get_data(as_text=True)
     assert counts(FundContribution) == before
 
 

@@ -105,8 +105,9 @@ def _closed(status: str, action: str) -> str:
     return "只有已确认的记录需要以更正记录的方式修改"  # correct
 
 
-def refusal(record: SupportRecord, user, action: str) -> str | None:
-    """Why ``user`` may not do ``action`` to ``record`` now (None: they may).
+def refusal(record: SupportRecord, user, action: str, *, mind_close: bool = True) -> str | None:
+    """Why ``user`` may not do ``action`` to ``record`` now (None: they may); with
+    ``mind_close`` False, as if no close covered the record.
 
     The pages use it to decide which buttons to show; the services use it to refuse.
     """
@@ -122,8 +123,22 @@ def refusal(record: SupportRecord, user, action: str) -> str | None:
         return _closed(record.status, action)
     if action == "correct" and pending_correction(record) is not None:
         return "该记录已有一条尚未确认的更正记录，请先处理那一条"
+    return _frozen(record) if mind_close else None
+
+
+def _frozen(record: SupportRecord) -> str | None:
     closed = blocking_close(record.record_date.year, record.village_code, "records")
     return closed.message("records") if closed is not None else None
+
+
+def frozen_for(record: SupportRecord, user) -> str | None:
+    """Why ``user`` can do nothing to ``record`` when a close is what keeps them from it
+    (its year closed where its village lies), in the words of the pages; else None. The
+    pages say it where the actions would be: a record left waiting in a closed year cannot
+    be confirmed, a confirmed one not corrected."""
+    if all(refusal(record, user, action, mind_close=False) for action in ACTION_MOVES):
+        return None
+    return _frozen(record)
 
 
 def allowed_actions(record: SupportRecord, user) -> set[str]:

@@ -103,6 +103,7 @@ def _detail_context(record: SupportRecord, **extra) -> dict:
     return {
         "record": record,
         "actions": rules.allowed_actions(record, user),
+        "frozen": rules.frozen_for(record, user),  # the actions a close has taken away, and why
         "history": queries.history(record, user),
         "correction": correction if correction is not None and in_scope(SupportRecord, correction.id) else None,
         "replaced_by": replaced_by,
@@ -148,7 +149,8 @@ def index():
 def inbox():
     page = paginate(queries.inbox(current_user, with_evidence=True), queries.PENDING_ORDER, request.args)
     return render_template("records/inbox.html", page=page, days_pending=queries.days_pending,
-                           reviews=changes.reviews(page.items, current_user))
+                           reviews=changes.reviews(page.items, current_user),
+                           frozen={r.id: message for r in page.items if (message := rules.frozen_for(r, current_user))})
 
 
 def _overdue_area() -> AreaFilter:
