@@ -298,6 +298,13 @@ def test_the_close_page_says_what_closing_freezes_and_lists_what_is_pending(post
     back = county.post("/closing/close", data={"year": CLOSED, "pending_choice": "finish", "confirm": "y"})
     assert back.status_code == 302 and "/records" in back.headers["Location"]
     assert counts(YearClose) == before
+    # the pending records' links (and the way back) lead to that year's records only
+    make_support(org, village.code, date(THIS_YEAR, 1, 5), status="submitted", submitted_at=datetime(THIS_YEAR, 1, 6),
+                 title="今年待确认的记录")
+    assert f"date_from={CLOSED}-01-01&amp;date_to={CLOSED}-12-31" in page
+    listed = county.get(back.headers["Location"]).get_data(as_text=True)
+    assert f"date_from={CLOSED}-01-01" in back.headers["Location"] and "今年待确认的记录" not in listed
+    assert "今年待确认的记录" in county.get("/records/?status=submitted").get_data(as_text=True)
     done = county.post("/closing/close", data={"year": CLOSED, "pending_choice": "freeze", "confirm": "y"})
     assert done.status_code == 302
     assert count(YearClose) == 1 and count(AuditEvent) == before[1] + 1

@@ -96,10 +96,11 @@ def pending_items(region: Region, year: int) -> list[Pending]:
                                 DutyMonth.month.between(first, last), DutyMonth.status == status)
     results = lambda status: count(VillageResult, region.within(VillageResult.village_code),  # noqa: E731
                                    VillageResult.year == year, VillageResult.status == status)
+    in_year = {"date_from": first.isoformat(), "date_to": last.isoformat()}  # the list shows the year's only
     items = [
-        Pending("帮扶记录 待确认", records("submitted"), "records.index", {"status": "submitted"}),
-        Pending("帮扶记录 有异议", records("disputed"), "records.index", {"status": "disputed"}),
-        Pending("帮扶记录 草稿", records("draft"), "records.index", {"status": "draft"}),
+        Pending("帮扶记录 待确认", records("submitted"), "records.index", {"status": "submitted", **in_year}),
+        Pending("帮扶记录 有异议", records("disputed"), "records.index", {"status": "disputed", **in_year}),
+        Pending("帮扶记录 草稿", records("draft"), "records.index", {"status": "draft", **in_year}),
         Pending("驻村纪实 待核实", duty("filed"), "duty.index", {"status": "filed"}),
         Pending("驻村纪实 已退回", duty("returned"), "duty.index", {"status": "returned"}),
         Pending("帮扶实效 待核验", results("filed"), "results.index", {"status": "filed", "year": year}),
