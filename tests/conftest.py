@@ -69,7 +69,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     grouped = {"tests/browser/": "browser", "tests/test_several_hosts.py": "several_hosts",
                "tests/test_dashboard.py": "demo", "tests/test_issue17_demo.py": "demo",
-               "tests/test_demo_grades.py": "demo", "tests/test_route_matrix.py": "route_matrix",
+               "tests/test_demo_grades.py": "demo", "tests/test_demo_records.py": "demo", "tests/test_route_matrix.py": "route_matrix",
                "tests/test_list_paging.py": "list_paging",
                "tests/test_list_paging_more.py": "list_paging_more",
                "tests/test_query_plans.py": "query_plans", "tests/test_backup.py": "backup",

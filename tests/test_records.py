@@ -124,6 +124,24 @@ def test_the_pairing_must_be_the_units_and_cover_the_village(db, world):
     assert record.pairing_id == world.pairing.id
 
 
+def test_a_record_is_linked_only_to_a_pairing_in_force_on_its_date(db, world, login_as):
+    """World's pairing began on 2023-01-01: help given before it is not that pairing's,
+    nor help after a pairing ended; the form says so on the pairing, and keeps the rest."""
+    pairing = str(world.pairing.id)
+    _refused(db, world.unit, record_data(world.village.code, pairing_id=pairing, record_date="2022-12-31"),
+             "pairing_id", "所选结对关系自2023年1月1日起，帮扶日期2022年12月31日在此之前")
+    ended = make_pairing(world.org, world.stranger_village.code, start=date(2022, 1, 1), end_date=date(2022, 12, 31))
+    _refused(db, world.unit, record_data(world.stranger_village.code, pairing_id=str(ended.id)),
+             "pairing_id", "所选结对关系已于2022年12月31日结束")
+    assert services.create_record(world.unit, record_data(world.stranger_village.code, pairing_id=str(ended.id),
+                                                          record_date="2022-06-01")).pairing_id == ended.id
+    assert services.create_record(world.unit, record_data(world.village.code, record_date="2022-12-31")).pairing_id is None
+    page = login_as(world.unit).post("/records/new", data=record_data(world.village.code, pairing_id=pairing,
+                                                                       record_date="2022-12-31", title="修路"))
+    body = page.get_data(as_text=True)
+    assert page.status_code == 422 and "请改选当时有效的结对关系" in body and 'value="修路"' in body
+
+
 def test_only_unit_accounts_file(db, world):
     with pytest.raises(RuleViolation) as caught:
         services.create_record(world.village_user, record_data(world.village.code))

@@ -128,6 +128,9 @@ class _Maker:
         self.today = local_today()
         self.now = utcnow()
         self.earliest = current_app.config["REGISTRY_RECORD_EARLIEST_DATE"]
+        # each pairing's period: a record dated outside it is not linked to it (the rule of
+        # ``filing.validate_record_data``), as a unit whose posting came first files
+        self.pairings = {p.id: p for p in db.session.scalars(select(Pairing))}
 
     def row(self, org_id: int, village: str, pairing_id: int | None, since: date, status: str, *,
             age: int | None = None, **extra) -> dict:
@@ -136,6 +139,8 @@ class _Maker:
         span = max(0, (self.today - first).days)
         days_ago = min(age if age is not None else rng.randint(0, span), span)
         day = self.today - timedelta(days=days_ago)
+        if pairing_id is not None and not self.pairings[pairing_id].active_on(day):
+            pairing_id = None
         kind = self.kinds.get(org_id, "backing_unit")
         category = extra.pop("category", None) or rng.choice(BY_KIND.get(kind) or tuple(TITLES))
         limits = AMOUNTS[category]

@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.services import record as audit, snapshot
 from ..core.enums import RECORD_CATEGORIES
+from ..core.formatting import date_cn
 from ..core.parsing import (
     CONFIRM_FIELD,
     FORM_CONFIRM_HINT,
@@ -115,6 +116,16 @@ def stored_amounts(record: SupportRecord | None) -> dict[str, Decimal] | None:
     return None if record is None else {name: getattr(record, name) for name in AMOUNTS}
 
 
+def pairing_period_refusal(pairing: Pairing, day: date) -> str:
+    """Why a record of ``day`` may not be linked to ``pairing``: the help it records was
+    given before the pairing began or after it ended."""
+    if day < pairing.start_date:
+        return (f"所选结对关系自{date_cn(pairing.start_date)}起，帮扶日期{date_cn(day)}在此之前："
+                "请改选当时有效的结对关系，或选“不关联”")
+    return (f"所选结对关系已于{date_cn(pairing.end_date)}结束，帮扶日期{date_cn(day)}在此之后："
+            "请改选当时有效的结对关系，或选“不关联”")
+
+
 def validate_record_data(organization_id: int, data: dict, *, village_code: str | None = None,
                          allowed_villages: set[str] | None = None, dates: DateBounds | None = None,
                          within: Region | None = None, stored: dict[str, Decimal] | None = None,
@@ -143,7 +154,7 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
               else village_allowed(organization_id, village, within)):
         errors.add("village_code", OUTSIDE_UNIT if within is None else OUTSIDE_ACTING)
 
-    pairing_id = None
+    pairing = pairing_id = None
     raw_pairing = get("pairing_id")
     raw_pairing = halfwidth(raw_pairing) if raw_pairing is not None else ""
     if raw_pairing:
@@ -182,6 +193,8 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
                    "amount_in_kind": (labels["amount_in_kind"], amount_in_kind)},
                   errors, confirmed=get(CONFIRM_FIELD) is True, stored=stored, hint=confirm_hint, limits=limits)
     record_date = parse_date(get("record_date"), "record_date", labels["record_date"], errors, bounds=dates)
+    if pairing_id is not None and record_date is not None and not pairing.active_on(record_date):
+        errors.add("pairing_id", pairing_period_refusal(pairing, record_date))
     errors.raise_if_any()
     ensure_year_open(record_date.year, village, "records", "record_date", closes=closes)
     # positional, in the fields' order (a class called with keywords costs four times as
