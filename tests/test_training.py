@@ -271,6 +271,19 @@ def test_a_course_not_yet_started_takes_no_attendance(login_as, make_user):
     response = session.post(f"/training/{training.id}/attendance", data={"person_ids": [person.id], "hours": "8"})
     assert response.status_code == 422 and "培训尚未开始" in response.get_data(as_text=True)
     assert count(Attendance) == 0
+    # its page says when attendance opens, instead of a form that would be refused
+    page = session.get(f"/training/{training.id}?person={person.id}").get_data(as_text=True)
+    assert 'id="not-started"' in page and "/attendance" not in page
+
+
+def test_a_new_course_in_the_future_says_when_attendance_opens(login_as, make_user):
+    session = login_as(make_user("region", region_code=PROVINCE))
+    start = local_today() + timedelta(days=10)
+    response = session.post("/training/new", data=_course_form(start_date=start.isoformat(), end_date=start.isoformat(),
+                                                               level="provincial", region_code=PROVINCE),
+                            follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert "培训开始后可登记参训人员" in body and "请继续登记参训人员" not in body and 'id="not-started"' in body
 
 
 def test_a_person_outside_the_jurisdiction_cannot_be_registered(login_as, make_user):

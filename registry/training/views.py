@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from ..core.access import for_cadres, login_only
 from ..core.forms import save_form
+from ..core.formatting import date_cn
 from ..core.navigation import back_to, nav_entry, next_arg
 from ..core import paging
 from ..core.paging import paginate
@@ -40,6 +41,7 @@ from .services import (
     course_attendances,
     courses_for,
     create_training,
+    has_started,
     person_attendances,
     remove_attendance,
     training_gap_counts,
@@ -114,7 +116,8 @@ def new():
         form.kind.data = request.args["kind"]
     if form.validate_on_submit():
         saved = save_form(form, lambda: create_training(_data(form), current_user),
-                          success="培训已登记，请继续登记参训人员",
+                          success=lambda training: ("培训已登记，请继续登记参训人员" if has_started(training) else
+                                                    f"培训已登记；{date_cn(training.start_date)}培训开始后可登记参训人员"),
                           redirect_to=lambda training: _with_person(training.id))
         if saved:
             return saved
@@ -152,7 +155,7 @@ def _detail(training: Training, add_form: AttendanceAddForm | None = None, statu
     add_form.person_ids.choices = [(p.id, p.name) for p, _ in candidates]
     return render_template(
         "training/detail.html", training=training, attendances=attendances, manage=manage, q=q, person_id=person_id,
-        candidates=candidates, add_form=add_form, empty=EmptyForm(),
+        candidates=candidates, add_form=add_form, empty=EmptyForm(), started=has_started(training),
     ), status
 
 
