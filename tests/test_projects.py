@@ -283,6 +283,20 @@ def test_a_dispute_needs_a_reason_and_tells_the_enterprise(world, login_as):
                                                              Notification.kind == "project_disputed"))
 
 
+def test_a_dispute_tells_the_county_staff_who_recorded_the_entry(world, login_as):
+    """A county that registers a project and records its progress for the enterprise hears
+    of a village's dispute as the enterprise does (each told once)."""
+    from registry.notifications.models import Notification
+
+    project = _project(world, user="county", organization_id=world["enterprise"].id)
+    entry = _progress(world, project, user="county", actual_investment="50万")
+    response = login_as(world["u1"]).post(f"/projects/{project.id}/progress/{entry.id}/dispute",
+                                          data={"reason": "资金未到村"}, follow_redirects=True)
+    assert "已告知企业和填报人" in response.get_data(as_text=True)
+    told = db.session.scalars(select(Notification.user_id).where(Notification.kind == "project_disputed")).all()
+    assert sorted(told) == sorted([world["county"].id, world["unit"].id])
+
+
 # -- evidence --------------------------------------------------------------------------------------
 
 def test_evidence_is_kept_by_the_records_storage_and_served_in_scope(world, login_as):

@@ -551,7 +551,10 @@ def _decide(entry: ProjectProgress, user, accept: bool, reason: str | None, vers
         from ..notifications import link_for, notify
         from ..notifications.recipients import unit_users
 
-        notify("project_disputed", unit_users(project.organization_id), title=f"项目进展被{village}提出异议：{project.name}",
+        # the enterprise, and whoever recorded the entry or the project on its behalf (county staff)
+        told = dict.fromkeys([*unit_users(project.organization_id), entry.created_by_id, project.created_by_id])
+        notify("project_disputed", [uid for uid in told if uid is not None],
+               title=f"项目进展被{village}提出异议：{project.name}",
                body=f"理由：{reason}", link=link_for("projects.detail", project_id=project.id), actor=user)
     _refresh_confirmed(project)
     if commit:

@@ -216,7 +216,7 @@ def dispute(project_id: int, entry_id: int):
     form = DecisionForm()
     if form.validate_on_submit():
         saved = save_form(form, lambda: services.dispute_progress(entry, current_user, form.reason.data, form.version.data),
-                          success="已提出异议，已告知企业", redirect_to=url_for("projects.detail", project_id=project.id))
+                          success="已提出异议，已告知企业和填报人", redirect_to=url_for("projects.detail", project_id=project.id))
         if saved:
             return saved
     status = 422 if form.is_submitted() else 200
