@@ -44,6 +44,7 @@ from ..core.parsing import (
     parse_date,
 )
 from ..core.review import check_version
+from ..core.formatting import yuan
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
 from ..core.timeutil import utcnow
 from ..extensions import db
@@ -598,7 +599,7 @@ def _refresh_confirmed(project: Project) -> None:
         before = snapshot(project)
         project.confirmed_investment = value
         flush_or_refuse(STALE)
-        audit("update", project, before=before, summary=f"经村确认的实际到位投资更新为 {value} 元：{project.name}")
+        audit("update", project, before=before, summary=f"经村确认的实际到位投资更新为 {yuan(value)}：{project.name}")
 
 
 # -- evidence --------------------------------------------------------------------------------------
