@@ -228,6 +228,25 @@ def test_the_county_records_through_the_form_and_comes_back(world, login_as):
     assert refused.status_code == 422 and "补助金额" in refused.get_data(as_text=True) and rows() == 1
 
 
+def test_each_kinds_form_asks_what_that_kind_has_in_its_words(world, login_as):
+    county = login_as(world["county"])
+    person, posting = world["county_cadre"], world["county_posting"]
+    url = f"/care/person/{person.id}/new?kind="
+    leave = county.get(url + "leave").get_data(as_text=True)
+    assert "休假开始日期" in leave and 'name="end_date"' in leave
+    assert 'name="amount"' not in leave and 'name="provider_name"' not in leave
+    check = county.get(url + "health_check").get_data(as_text=True)
+    assert "体检日期" in check and "体检机构" in check and 'name="end_date"' not in check
+    insured = county.get(url + "insurance").get_data(as_text=True)
+    assert "保险起期" in insured and "承保单位" in insured and "保单号" in insured
+    # a leave saved through its form: no amount asked, none stored
+    response = county.post(url + "leave", data={
+        "posting_id": posting.id, "kind": "leave", "item": "探亲假", "start_date": (TODAY - timedelta(days=9)).isoformat(),
+        "end_date": (TODAY - timedelta(days=5)).isoformat()})
+    assert response.status_code == 302
+    assert db.session.scalar(select(CareRecord.amount).where(CareRecord.kind == "leave")) == 0
+
+
 def test_a_county_that_did_not_dispatch_sees_why_it_cannot_record(world, login_as):
     county = login_as(world["county"])
     body = county.get(f"/care/person/{world['province_cadre'].id}/new").get_data(as_text=True)

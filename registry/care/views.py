@@ -126,8 +126,8 @@ def new(person_id: int):
         form.kind.data = kind if kind in CARE_ITEMS else "insurance"
     if postings and form.validate_on_submit():
         data = CareData(posting_id=form.posting_id.data, kind=form.kind.data, item=form.item.data,
-                        start_date=form.start_date.data, end_date=form.end_date.data, amount=form.amount.data,
-                        provider_name=form.provider_name.data, reference=form.reference.data, note=form.note.data)
+                        start_date=form.value("start_date"), end_date=form.value("end_date"), amount=form.value("amount"),
+                        provider_name=form.value("provider_name"), reference=form.value("reference"), note=form.note.data)
         saved = save_form(form, lambda: add_care(person, data, current_user),
                           success=lambda care: f"已登记{care.kind_label}：{person.name} {care.item}",
                           redirect_to=lambda care: back_to(url_for("care.person", person_id=person.id)))
