@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -699,3 +700,28 @@ def test_the_supervision_page_lists_the_projects_in_scope(world, login_as):
     assert "企业项目（万企兴万村 / 湘商回归）" in page
     assert f"/projects/{mine.id}#history" in page and mine.name in page
     assert theirs.name not in page and f"/projects/{theirs.id}" not in page
+
+
+# -- the form's villages ---------------------------------------------------------------------------
+
+def test_an_enterprise_ticks_its_villages_and_the_county_types_codes(world, login_as):
+    """A unit's form offers its own villages as boxes to tick (with a box for any other
+    code); editing shows the project's villages ticked; region staff type the codes."""
+    unit = login_as(world["unit"])
+    page = unit.get("/projects/new").get_data(as_text=True)
+    assert 'id="picked-villages"' in page and 'type="checkbox"' in page and world["v1"].name in page
+    form = {"organization_id": str(world["enterprise"].id), "name": "勾选的项目", "kind": "industry",
+            "planned_investment": "100万", "signed_on": SIGNED.isoformat(),
+            "picked_villages": [world["v1"].code, world["v2"].code], "villages": ""}
+    response = unit.post("/projects/new", data=form)
+    assert response.status_code == 302
+    project = db.session.scalar(select(Project).where(Project.name == "勾选的项目"))
+    assert project.village_codes == [world["v1"].code, world["v2"].code]
+    edit = unit.get(f"/projects/{project.id}/edit").get_data(as_text=True)
+    for village in ("v1", "v2"):
+        assert re.search(rf'<input checked id="picked_villages-\d+" name="picked_villages" type="checkbox" '
+                         rf'value="{world[village].code}">', edit), village
+    empty = unit.post("/projects/new", data={**form, "name": "没选村", "picked_villages": []})
+    assert empty.status_code == 422 and "请填写项目涉及的村" in empty.get_data(as_text=True)
+    county = login_as(world["county"]).get("/projects/new").get_data(as_text=True)
+    assert 'id="picked-villages"' not in county and 'name="villages"' in county

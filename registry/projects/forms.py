@@ -3,6 +3,7 @@ scope; every rule is checked in ``services``, whose Chinese messages land on the
 from __future__ import annotations
 
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..core.forms import MONEY_INPUT as MONEY, RegistryForm
 from ..core.forms import select_choices
@@ -19,6 +20,10 @@ class ProjectForm(RegistryForm):
     is_xiangshang = BooleanField("湘商回归项目")
     planned_investment = StringField("计划投资（元）", validators=[Needed()], render_kw=MONEY)
     signed_on = StringField("签约日期", validators=[Needed()], render_kw={"type": "date"})
+    # a unit ticks its own villages (``set_villages``); region staff type the codes of
+    # villages under them, as a unit may for one not offered
+    picked_villages = SelectMultipleField("涉及村", validate_choice=False, widget=ListWidget(prefix_label=False),
+                                          option_widget=CheckboxInput())
     villages = TextAreaField("涉及村（12位区划代码，多个用逗号或换行分隔）", validators=[Needed()],
                              render_kw={"rows": 3, "placeholder": "如 433101001001, 433101001002"})
     description = TextAreaField("项目简介", render_kw={"rows": 4})
@@ -27,6 +32,18 @@ class ProjectForm(RegistryForm):
 
     def set_enterprises(self, enterprises) -> None:
         self.organization_id.choices = select_choices([("", "请选择企业"), *((str(o.id), o.name) for o in enterprises)])
+
+    def set_villages(self, suggested, codes: list[str] | None = None) -> None:
+        """Offer the unit's own villages (``suggested``) as boxes to tick, the code box then
+        for any other; ``codes``: the project's villages, shown ticked or typed."""
+        self.picked_villages.choices = select_choices((v.code, v.name) for v in suggested)
+        if suggested:
+            self.villages.label.text = "其他村（12位区划代码，可不填）"
+            self.villages.flags.required = False
+        if codes is not None:
+            offered = {v.code for v in suggested}
+            self.picked_villages.data = [c for c in codes if c in offered]
+            self.villages.data = "\n".join(c for c in codes if c not in offered)
 
 
 class ProgressForm(RegistryForm):

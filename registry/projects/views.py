@@ -96,7 +96,8 @@ def detail(project_id: int):
 def _data(form: ProjectForm) -> services.ProjectData:
     return services.ProjectData(
         name=form.name.data, kind=form.kind.data, planned_investment=form.planned_investment.data,
-        signed_on=form.signed_on.data, villages=form.villages.data, description=form.description.data,
+        signed_on=form.signed_on.data, description=form.description.data,
+        villages=[*(form.picked_villages.data or []), *services.parse_village_codes(form.villages.data)],
         is_xiangshang=form.is_xiangshang.data, organization_id=form.organization_id.data,
         amount_confirmed=form.amount_confirmed.data is True)
 
@@ -109,6 +110,7 @@ def new():
         abort(403)  # only an enterprise's own account records its projects
     form = ProjectForm()
     form.set_enterprises(enterprises)
+    form.set_villages(_suggested(None))
     if not form.is_submitted():
         form.signed_on.data = local_today().isoformat()
         if current_user.role == "unit":
@@ -125,10 +127,14 @@ def new():
     return _form_page(form, None)
 
 
-def _form_page(form: ProjectForm, project: Project | None):
+def _suggested(project: Project | None) -> list:
+    """The villages a unit's form offers to tick (its own); none for region staff."""
     org_id = project.organization_id if project else (current_user.organization_id if current_user.role == "unit" else None)
-    return render_template("projects/form.html", form=form, project=project,
-                           suggested=services.suggested_villages(current_user, org_id)), 422 if form.is_submitted() else 200
+    return services.suggested_villages(current_user, org_id)
+
+
+def _form_page(form: ProjectForm, project: Project | None):
+    return render_template("projects/form.html", form=form, project=project), 422 if form.is_submitted() else 200
 
 
 @bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
@@ -145,11 +151,11 @@ def edit(project_id: int):
     # its ProjectVillage rows, shown as their repr)
     form = ProjectForm() if request.method == "POST" else ProjectForm(obj=project)
     form.set_enterprises([project.organization])
+    form.set_villages(_suggested(project), None if form.is_submitted() else project.village_codes)
     if not form.is_submitted():
         form.organization_id.data = str(project.organization_id)
         form.signed_on.data = project.signed_on.isoformat()
         form.planned_investment.data = str(project.planned_investment)
-        form.villages.data = "\n".join(project.village_codes)
         form.version.data = project.version
     if form.validate_on_submit():
         saved = save_form(form, lambda: services.update_project(project, current_user, _data(form), form.version.data),
