@@ -191,6 +191,9 @@ def test_a_closed_year_refuses_support_records_by_form_import_and_cli(db, make_u
     data = record_data(village.code, record_date=day.isoformat())
     response = session.post("/records/new", data=data)
     assert response.status_code == 422 and "帮扶记录不能再新增或修改" in response.get_data(as_text=True)
+    # one save says every reason: a field's mistake and the close together
+    both = session.post("/records/new", data={**data, "title": ""}).get_data(as_text=True)
+    assert "请填写标题" in both and "帮扶记录不能再新增或修改" in both
     # a record of this year may not be moved into the closed year either
     session.post(f"/records/{draft.id}/edit", data={**data, "version": draft.version})
     session.post(f"/records/{confirmed.id}/correct", data={**data, "amount": "1"})

@@ -30,7 +30,7 @@ from ..core.parsing import (
     parse_date,
 )
 from ..core.rules import Collector, RuleViolation, flush_or_refuse
-from ..closing.rules import YearCloses, ensure_year_open
+from ..closing.rules import YearCloses, blocking_close
 from ..core.timeutil import utcnow
 from ..extensions import db
 from ..organizations.models import Organization
@@ -193,10 +193,15 @@ def validate_record_data(organization_id: int, data: dict, *, village_code: str 
                    "amount_in_kind": (labels["amount_in_kind"], amount_in_kind)},
                   errors, confirmed=get(CONFIRM_FIELD) is True, stored=stored, hint=confirm_hint, limits=limits)
     record_date = parse_date(get("record_date"), "record_date", labels["record_date"], errors, bounds=dates)
-    if pairing_id is not None and record_date is not None and not pairing.active_on(record_date):
-        errors.add("pairing_id", pairing_period_refusal(pairing, record_date))
+    if record_date is not None and village:
+        if pairing_id is not None and not pairing.active_on(record_date):
+            errors.add("pairing_id", pairing_period_refusal(pairing, record_date))
+        # with the other messages, so that one save shows every reason (a year closed where
+        # the village lies is no field's mistake the user can fix here)
+        closed = blocking_close(record_date.year, village, "records", closes=closes)
+        if closed is not None:
+            errors.add("record_date", closed.message("records"))
     errors.raise_if_any()
-    ensure_year_open(record_date.year, village, "records", "record_date", closes=closes)
     # positional, in the fields' order (a class called with keywords costs four times as
     # much: an import builds one per row)
     return RecordData(reference, village, pairing_id, category, title, description, amount, amount_attracted,

@@ -3,6 +3,8 @@ user's scope; every rule is checked in ``filing``, ``services`` (and ``funds``),
 messages land on these fields."""
 from __future__ import annotations
 
+import re
+
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
@@ -13,6 +15,9 @@ from ..core.forms import select_choices as _choices
 from . import filers
 
 ACCEPT = "image/jpeg,image/png,image/webp,application/pdf,.jpg,.jpeg,.png,.webp,.pdf"
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class Needed:
@@ -81,24 +86,33 @@ class RecordForm(RegistryForm):
                 (v.code, f"{v.parent.name if v.parent else ''} {v.name}（{v.code}）".strip())
                 for v in filers.filer_villages(organization_id, within)
             ]))
-        # data-region: the pairing's code prefix, so static/js/records.js can offer only the
-        # pairings that cover the chosen village (the service checks it in any case)
+        # data-region: the pairing's code prefix, data-start and data-end its period, so
+        # static/js/records.js can offer only the pairings that cover the chosen village on
+        # the record's date (the service checks both in any case)
         self.pairing_id.choices_from(lambda: _choices([("", "不关联")] + [
             (str(p.id), f"{PAIRING_KINDS.get(p.kind, p.kind)} · {p.region.name if p.region else p.region_code}"
                         f"（{date_cn(p.start_date)}起{'' if p.end_date is None else f'，{date_cn(p.end_date)}止'}）",
-             {"data-region": p.region.prefix if p.region else p.region_code})
+             {"data-region": p.region.prefix if p.region else p.region_code, "data-start": p.start_date.isoformat(),
+              "data-end": p.end_date.isoformat() if p.end_date else ""})
             for p in filers.filer_pairings(organization_id)
             if within is None or p.region is None or within.contains(p.region_code) or p.region.contains(within.code)
         ]))
 
     def choose_only_pairing(self) -> None:
         """With a village chosen and no pairing, the pairing when exactly one covers the
-        village (static/js/records.js does the same as the user picks a village)."""
+        village on the record's date, if one is given (static/js/records.js does the same
+        as the user picks a village or a date)."""
         code = self.village_code.data or ""
         if not code or self.pairing_id.data:
             return
-        fitting = [c.value for c in self.pairing_id.choices
-                   if c.value and code.startswith((c.render_kw or {}).get("data-region") or "\0")]
+        day = str(self.record_date.data or "").strip()
+        day = day if _ISO_DAY.fullmatch(day) else ""  # as the date input sends it, else no date yet
+
+        def fits(attrs: dict) -> bool:
+            return code.startswith(attrs.get("data-region") or "\0") and (
+                not day or attrs["data-start"] <= day and (not attrs["data-end"] or day <= attrs["data-end"]))
+
+        fitting = [c.value for c in self.pairing_id.choices if c.value and fits(c.render_kw or {})]
         if len(fitting) == 1:
             self.pairing_id.data = fitting[0]
 

@@ -1,12 +1,18 @@
-// Support record form: offer only the pairings that cover the chosen village, and choose
-// the pairing when exactly one covers it (the server does the same for a village given in
-// the link, RecordForm.choose_only_pairing). A convenience: the server refuses a pairing
-// that does not cover the village anyway.
+// Support record form: offer only the pairings that cover the chosen village on the
+// record's date, and choose the pairing when exactly one does (the server does the same for
+// a village given in the link, RecordForm.choose_only_pairing). A convenience: the server
+// refuses a pairing that does not cover the village, or was not in force on the date, anyway.
 (function () {
   var village = document.querySelector("select[name=village_code]");
   var pairing = document.querySelector("select[name=pairing_id]");
+  var day = document.querySelector("input[name=record_date]");
   if (!village || !pairing) {
     return;
+  }
+  function inForce(option) {
+    var when = day && /^\d{4}-\d{2}-\d{2}$/.test(day.value) ? day.value : "";
+    var end = option.getAttribute("data-end");
+    return !when || (option.getAttribute("data-start") <= when && (!end || when <= end));
   }
   function update(chosen) {
     var code = village.value;
@@ -16,7 +22,7 @@
       if (!prefix) {
         return;
       }
-      var fits = !code || code.indexOf(prefix) === 0;
+      var fits = (!code || code.indexOf(prefix) === 0) && inForce(option);
       option.hidden = !fits;
       option.disabled = !fits;
       if (fits) {
@@ -32,5 +38,8 @@
     }
   }
   village.addEventListener("change", function () { update(true); });
+  if (day) {
+    day.addEventListener("change", function () { update(true); });
+  }
   update(false);
 })();

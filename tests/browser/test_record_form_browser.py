@@ -43,11 +43,19 @@ def test_the_village_is_searched_and_the_only_pairing_chosen(page_as, live_serve
     option.first.click()
     assert page.eval_on_selector("select[name=village_code]", "s => s.value") == demo["village_code"]
     assert search.input_value() == name
+    day = page.input_value("input[name=record_date]")
     fitting = page.eval_on_selector_all(
-        "select[name=pairing_id] option[data-region]", "(os, code) => os.filter(o => code.startsWith(o.dataset.region)).map(o => o.value)",
-        demo["village_code"])
+        "select[name=pairing_id] option[data-region]",
+        "(os, [code, day]) => os.filter(o => code.startsWith(o.dataset.region) && (!day || o.dataset.start <= day"
+        " && (!o.dataset.end || day <= o.dataset.end))).map(o => o.value)", [demo["village_code"], day])
     chosen = page.eval_on_selector("select[name=pairing_id]", "s => s.value")
     assert chosen == (fitting[0] if len(fitting) == 1 else ""), (fitting, chosen)
+    if chosen:  # a date before the pairing began: it is no longer offered, nor chosen
+        start = page.eval_on_selector(f"select[name=pairing_id] option[value='{chosen}']", "o => o.dataset.start")
+        page.fill("input[name=record_date]", "2021-01-01" if start > "2021-01-01" else "2020-12-31")
+        page.dispatch_event("input[name=record_date]", "change")
+        assert page.eval_on_selector("select[name=pairing_id]", "s => s.value") == ""
+        assert page.eval_on_selector(f"select[name=pairing_id] option[value='{chosen}']", "o => o.disabled")
     # typing something else drops the choice
     search.fill("没有这个村")
     assert page.eval_on_selector("select[name=village_code]", "s => s.value") == ""
