@@ -137,7 +137,9 @@
       var queued = waiting(items);
       var done = items.filter(function (i) { return i.state !== "waiting"; })
         .sort(function (a, b) { return (b.sentAt || 0) - (a.sentAt || 0); }).slice(0, SHOWN_SENT);
-      if (!items.length && !offlinePage()) {
+      // nothing kept on this device: the panel shows only while offline on a page that
+      // works offline (to say so); online, an empty panel is only noise
+      if (!items.length && (navigator.onLine || !offlinePage())) {
         var old = document.getElementById("offline-queue");
         if (old) { old.parentNode.removeChild(old); }
         return;

@@ -78,6 +78,8 @@ def test_decisions_taken_offline_arrive_when_the_network_returns_and_a_changed_r
     village = page_as("demo_village", viewport=PHONE, at="/records/inbox")
     _kept(village)
     context = village.context
+    # online with nothing kept on the device: no empty 离线操作 panel
+    assert village.locator("#offline-queue").count() == 0
 
     context.set_offline(True)
     village.reload()  # the inbox comes from the device now
