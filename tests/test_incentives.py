@@ -197,6 +197,10 @@ def test_incentives_and_assessments_export_in_scope_and_audited(world, make_user
     rows = [[c.value for c in r] for r in sheet.iter_rows()]
     assert rows[0][:3] == ["类型", "对象", "姓名或单位"] and len(rows) == 2
     assert rows[1][0] == "约谈" and rows[1][2] == world["person"].name and rows[1][8] == "待整改"
+    # the home page's 未销号 list exports with its filter written on the sheet
+    book = load_workbook(io.BytesIO(county.get("/incentives/export.xlsx?follow_up=pending").data), read_only=True)
+    about = {row[0]: row[1] for row in book.worksheets[1].iter_rows(values_only=True)}
+    assert "整改状态：未销号" in about["筛选条件"], about
     assert world["person"].name not in login_as(make_user("region", region_code=OTHER_COUNTY)).get(
         "/incentives/export.csv").get_data(as_text=True)
     year = local_today().year

@@ -444,6 +444,10 @@ def _pending() -> ColumnElement[bool]:
     return (Incentive.kind == "summons") & pending_clause(Incentive.follow_up)
 
 
+# the follow-up filters of the incentives list and its export, by their names on the page
+FOLLOW_UP_FILTERS = {"pending": "未销号", **FOLLOW_UP_STATUSES}
+
+
 def incentives_for(user, *, kind: str = "", follow_up: str = "") -> Select:
     """Commendations and summons ``user`` may see, by kind and follow-up ("pending": not closed); latest first."""
     stmt = scoped(select(Incentive), Incentive, user)

@@ -14,7 +14,7 @@ from ..core.parsing import YEAR_MAX, YEAR_MIN, int_arg
 from ..core.permissions import require
 from ..core.queries import count, first
 from ..core.scope import get_in_scope_or_404
-from ..core.enums import FOLLOW_UP_STATUSES, INCENTIVE_KINDS, SUBJECT_KINDS
+from ..core.enums import INCENTIVE_KINDS, SUBJECT_KINDS
 from ..core.timeutil import local_today, to_local
 from ..dashboard.ungraded import FIRST_SECRETARY
 from ..extensions import db
@@ -32,6 +32,7 @@ from .forms import FollowUpForm, GradeForm, IncentiveForm
 from .models import Assessment, Incentive
 from .services import (
     ASSESSMENT_ORDER,
+    FOLLOW_UP_FILTERS,
     INCENTIVE_ORDER,
     UNGRADED_ORGANIZATION_ORDER,
     UNGRADED_POSTING_ORDER,
@@ -286,7 +287,7 @@ def incentives_export(fmt: str):
         abort(404)
     kind, follow_up = request.args.get("kind", ""), request.args.get("follow_up", "")
     stmt = incentives_for(current_user, kind=kind, follow_up=follow_up)
-    shown = describe_filters([("类型", INCENTIVE_KINDS.get(kind, "")), ("整改状态", FOLLOW_UP_STATUSES.get(follow_up, ""))])
+    shown = describe_filters([("类型", INCENTIVE_KINDS.get(kind, "")), ("整改状态", FOLLOW_UP_FILTERS.get(follow_up, ""))])
     audit_export("Incentive", "表扬激励与约谈", count_rows(stmt), fmt, shown)
     rows = [_incentive_row(i) for i in db.session.scalars(stmt)]
     return send_export(fmt, "表扬激励与约谈", INCENTIVE_COLUMNS, rows, filters=shown)
