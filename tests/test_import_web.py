@@ -412,3 +412,14 @@ def test_no_header_names_two_columns_of_a_kind(app):
             for header in (f.header, f.key, *f.aliases):
                 assert owner.setdefault(normalise_header(header), f.key) == f.key, (name, header)
         assert not set(owner) & {normalise_header(c.header) for c in spec.derived}, name
+
+
+def test_a_templates_date_columns_take_any_date_a_birth_date_included(make_user, login_as):
+    """The date columns' validation asks for a date, not a recent one: a cadre born in 1975
+    is not warned about (the kind's own rule says how early a date may be)."""
+    county = login_as(make_user("region", region_code="433101000000"))
+    sheet = load_workbook(io.BytesIO(county.get("/import/people/template.xlsx").data)).worksheets[0]
+    birth = next(c.column_letter for c in sheet[1] if c.value == "出生日期")
+    rule = next(v for v in sheet.data_validations.dataValidation if str(v.sqref).startswith(f"{birth}2"))
+    assert rule.type == "date" and rule.operator == "greaterThanOrEqual"
+    assert float(rule.formula1) <= 2  # Excel's first date (1900), not 2000's 36526

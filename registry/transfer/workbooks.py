@@ -64,8 +64,10 @@ def template_workbook(spec: ImportKind, user) -> bytes:
                     "error_title": f.header, "error_message": "请从下拉列表中选择"})
                 list_column += 1
         elif f.kind == "date":
+            # any date (Excel's first): the check is that a date was typed, not text; how
+            # early a date may be is each kind's rule (a cadre's birth date is before 2000)
             sheet.data_validation(1, col, MAX_VALIDATION_ROWS, col, {
-                "validate": "date", "criteria": ">=", "value": datetime(2000, 1, 1),
+                "validate": "date", "criteria": ">=", "value": datetime(1900, 1, 1),
                 "ignore_blank": True, "error_title": f.header, "error_message": "请填写日期，如 2026-03-05",
                 "error_type": "warning"})
     sheet.freeze_panes(1, 0)
