@@ -35,6 +35,7 @@ def test_several_named_tokens_listed_with_last_use_and_revoked_one_by_one(db, ma
     page = session.get("/account/token").get_data(as_text=True)
     assert "市级数据平台" in page and "县里的报表" in page and "从未使用" not in page
     assert page.count("撤销</button>") == 2
+    assert 'href="/api/v1/openapi.json" id="openapi-link"' in page  # where the API is described
     row = db.session.scalar(select(ApiToken).where(ApiToken.name == "市级数据平台"))
     assert row.last_used_at is not None and row.expires_at is None and first not in row.digest
     assert db.session.scalar(select(ApiToken).where(ApiToken.name == "县里的报表")).expires_at is not None

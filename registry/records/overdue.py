@@ -152,7 +152,7 @@ COLUMNS = (
     Column("编号", "reference", width=12), Column("县（市、区）", "county"), Column("乡镇（街道）", "township"),
     Column("村", "village"), Column("区划代码", "village_code"), Column("填报单位", "organization", width=28),
     Column("帮扶类别", "category", width=10), Column("标题", "title", width=30),
-    Column("直接投入（元）", "amount", "amount"), Column("提交日期", "submitted", "date", width=12),
+    Column("直接投入资金（元）", "amount", "amount"), Column("提交日期", "submitted", "date", width=12),
     Column("已等待（天）", "days", "int", width=10),
     Column("催办次数", "chases", "int", width=10), Column("最近催办", "last_chase", width=30),
     Column("督办升级", "escalated", width=12),
