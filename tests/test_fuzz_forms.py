@@ -109,6 +109,8 @@ FORMS: dict[str, Spec] = {
                             valid=_values(reason="复职"), others=False),
     "accounts.end_sessions": Spec("admin", R + "accounts.forms.EmptyForm", {"user_id": "target_user"}, page=False,
                                   others=False),
+    "accounts.reset_password": Spec("admin", R + "accounts.forms.EmptyForm", {"user_id": "target_user"}, page=False,
+                                    others=False),
     "accounts.new_user": Spec("admin", R + "accounts.forms.UserForm",
                               valid=_values(username="fz_new_user", role="region", region_code=COUNTY)),
     "assessment.posting": Spec("county", R + "assessment.forms.GradeForm", {"posting_id": "posting_a"},

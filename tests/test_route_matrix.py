@@ -78,6 +78,7 @@ EXPECT: dict[str, Expect] = {
     "accounts.disable": E(("admin",)),
     "accounts.enable": E(("admin",)),
     "accounts.end_sessions": E(("admin",)),
+    "accounts.reset_password": E(("admin",)),
     "accounts.users": E(("admin",)),
     "accounts.users_export": E(("admin",)),
     "accounts.new_user": E(("admin",)),
@@ -617,7 +618,7 @@ def _answer(session, probe: Probe) -> Answer | str:
     return Answer(response.status_code, response.headers.get("Location", ""), response.mimetype, body)
 
 
-SESSION_ENDERS = ("accounts.logout", "accounts.end_session", "accounts.end_sessions")
+SESSION_ENDERS = ("accounts.logout", "accounts.end_session", "accounts.end_sessions", "accounts.reset_password")
 
 
 def _ordered(found: list[Probe]) -> list[Probe]:

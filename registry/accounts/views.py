@@ -31,6 +31,8 @@ from .services import (
     disable_user,
     enable_user,
     end_sessions_by_admin,
+    generate_password,
+    set_password,
 )
 
 bp = Blueprint("accounts", __name__)
@@ -262,6 +264,23 @@ def enable(user_id: int):
                   success=f"账号 {user.username} 已启用", refused="danger")
     else:
         flash("；".join(form.reason.errors) or "表单无效，请重试", "danger")
+    return redirect(url_for("accounts.user_detail", user_id=user.id))
+
+
+@bp.route("/admin/users/<int:user_id>/reset-password", methods=["POST"])
+@login_only
+def reset_password(user_id: int):
+    """重置密码: a new random password, shown to the administrator once (as a new account's
+    is) to hand to its owner; the account's sessions and API tokens end (``set_password``).
+    The login page tells a user who forgot theirs to ask the administrator for this."""
+    user = _account_or_404(user_id)
+    if user.id == current_user.id:
+        flash("不能在这里重置自己的密码，请在“我的账号”中修改", "danger")
+    elif EmptyForm().validate_on_submit():
+        password = generate_password()
+        set_password(user, password, actor=current_user)
+        flash(f"账号 {user.username} 的密码已重置，新密码只显示这一次：{password}"
+              "（请告知本人，登录后尽快在“我的账号”中修改）；其登录会话和 API 令牌已全部失效", "success")
     return redirect(url_for("accounts.user_detail", user_id=user.id))
 
 
