@@ -25,7 +25,8 @@ class UserForm(RegistryForm):
     # a cadre's account is opened from the person's page (cadres.services)
     role = SelectField("角色", choices=select_choices((k, v) for k, v in ROLES.items() if k != "cadre"))
     region_code = StringField("所属行政区代码（行政区工作人员、监督查询）", validators=[Optional(), Length(max=12)])
-    organization_id = StringField("所属帮扶单位编号（帮扶单位）", validators=[Optional(), Length(max=12)])
+    organization_id = StringField("所属帮扶单位（帮扶单位账号填：单位全称或统一社会信用代码）",
+                                  validators=[Optional(), Length(max=100)])
     village_code = StringField("所属村代码（村）", validators=[Optional(), Length(max=12)])
     oversight_body = SelectField("监督单位（监督查询）", validate_choice=False,
                                  choices=select_choices([("", "（不填）"), *OVERSIGHT_BODIES.items()]))

@@ -14,6 +14,7 @@ from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
 from ..core.timeutil import to_local
 from ..extensions import db
+from ..people.services import employer_by_text
 from ..transfer.exporting import audit_export, count_rows, describe_filters, send_export
 from ..transfer.exports import export_job
 from ..transfer.writing import Column
@@ -196,28 +197,35 @@ def users_export(fmt: str):
 def new_user():
     form = UserForm()
     if form.validate_on_submit():
-        org_id = form.organization_id.data
-        if org_id and to_id(org_id) is None:
-            form.organization_id.errors.append("帮扶单位编号应为数字")
-        else:
-            org_id = to_id(org_id) if org_id else None
-            def create():
-                user, password = create_user(
-                    form.username.data.strip(),
-                    form.role.data,
-                    region_code=form.region_code.data or None,
-                    organization_id=org_id,
-                    village_code=form.village_code.data or None,
-                    display_name=form.display_name.data or "",
-                    oversight_body=form.oversight_body.data or None,
-                )
-                db.session.commit()
-                return f"账号 {user.username} 已创建，初始密码只显示这一次：{password}"
+        def create():
+            user, password = create_user(
+                form.username.data.strip(),
+                form.role.data,
+                region_code=form.region_code.data or None,
+                organization_id=_unit_id(form.organization_id.data),
+                village_code=form.village_code.data or None,
+                display_name=form.display_name.data or "",
+                oversight_body=form.oversight_body.data or None,
+            )
+            db.session.commit()
+            return f"账号 {user.username} 已创建，初始密码只显示这一次：{password}"
 
-            saved = save_form(form, create, success=lambda message: message, redirect_to=url_for("accounts.users"))
-            if saved:
-                return saved
-    return render_template("accounts/user_form.html", form=form)
+        saved = save_form(form, create, success=lambda message: message, redirect_to=url_for("accounts.users"))
+        if saved:
+            return saved
+    return render_template("accounts/user_form.html", form=form), 422 if form.is_submitted() else 200
+
+
+def _unit_id(text: str | None) -> int | None:
+    """The unit a 帮扶单位 account belongs to, as the administrator names it: its full name
+    or 统一社会信用代码 (``people.services.employer_by_text``, which says what is wrong on the
+    field), or its number as the organization's page address shows it."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.isdigit() and len(text) < 12:
+        return to_id(text)
+    return employer_by_text(current_user, text).id
 
 
 def _account_or_404(user_id: int) -> User:

@@ -1,7 +1,8 @@
-"""The administrator's 重置密码 from an account's page (the login page sends a user who
+"""The administrator's account page and form. 重置密码 (the login page sends a user who
 forgot their password to the administrator): a new random password shown once, the old
 one refused, the account's sessions and tokens ended, a lock lifted, the reset audited;
-never one's own account from there, and no one else's hands on it (404)."""
+never one's own account from there, and no one else's hands on it (404). A 帮扶单位
+account's unit named by its full name or 统一社会信用代码."""
 from __future__ import annotations
 
 import re
@@ -51,3 +52,25 @@ def test_not_ones_own_and_not_by_others(db, make_user, login_as):
     other = make_user("viewer", region_code=COUNTY)
     assert staff.post(f"/admin/users/{other.id}/reset-password").status_code == 404
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "password_reset")) is None
+
+
+def test_the_administrator_names_a_units_account_by_the_units_name_or_credit_code(db, make_user, login_as):
+    """A 帮扶单位 account's unit is given as people know it: its full name or its
+    统一社会信用代码 (or the number its page's address shows); an unknown one is refused on
+    the field, naming what was typed, and nothing is created."""
+    from tests.factories import make_org
+
+    org = make_org("backing_unit", COUNTY, name="吉首市农业农村局", level="county")
+    admin = login_as(make_user("admin"))
+    form = {"role": "unit", "display_name": "农业农村局填报员"}
+    by_name = admin.post("/admin/users/new", data={**form, "username": "unit_by_name", "organization_id": "吉首市农业农村局"})
+    assert by_name.status_code == 302
+    assert db.session.scalar(select(User.organization_id).where(User.username == "unit_by_name")) == org.id
+    if org.credit_code:
+        by_code = admin.post("/admin/users/new", data={**form, "username": "unit_by_code", "organization_id": org.credit_code})
+        assert by_code.status_code == 302
+    by_number = admin.post("/admin/users/new", data={**form, "username": "unit_by_number", "organization_id": str(org.id)})
+    assert by_number.status_code == 302
+    unknown = admin.post("/admin/users/new", data={**form, "username": "unit_unknown", "organization_id": "不存在的单位"})
+    assert unknown.status_code == 422 and "“不存在的单位”" in unknown.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.username == "unit_unknown")) is None
