@@ -1,6 +1,8 @@
 """Coverage pages, downloads and the API under scope; the API token; OpenAPI; the map."""
 from __future__ import annotations
 
+from datetime import date
+
 import csv
 import io
 import json
@@ -56,6 +58,15 @@ def test_downloads_are_scoped_and_safe(db, make_user, login_as):
     response = session.get(f"/coverage/{COUNTY}/data/funnel.xlsx")
     wb = load_workbook(io.BytesIO(response.data))
     assert wb.active["A1"].value == "环节"
+    # as every other export: a Chinese name, the page's filters on the second sheet, the
+    # amounts as numbers under a header in 元
+    response = session.get(f"/coverage/{COUNTY}/data/amounts.xlsx?year={date.today().year}&category=funds")
+    assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(response.data))
+    about = {row[0]: row[1] for row in book.worksheets[1].iter_rows(values_only=True)}
+    assert f"年度：{date.today().year}年" in about["筛选条件"] and "帮扶类别：资金" in about["筛选条件"]
+    header = [c.value for c in book.worksheets[0][1]]
+    assert all("元" in h for h in header[1:]), header
     assert session.get(f"/coverage/{COUNTY}/data/nothing.csv").status_code == 404
 
 

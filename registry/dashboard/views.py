@@ -14,7 +14,6 @@ from ..core.parsing import int_arg, page_arg
 from ..core.permissions import require
 from ..core.rules import RuleViolation
 from ..core.scope import get_in_scope_or_404
-from ..core.tabular import to_csv, to_xlsx
 from ..core.timeutil import local_today
 from ..extensions import db
 from ..regions.areas import AreaFilter, area_filter
@@ -116,13 +115,28 @@ def download(code: str, name: str, fmt: str):
     table = tables.get(name)
     if table is None:
         abort(404)
-    filename = f"{region.code}-{name}-{filters.year}.{fmt}"
-    if fmt == "csv":
-        body, mimetype = to_csv(table.header, table.rows), "text/csv; charset=utf-8"
-    else:
-        body = to_xlsx(table.header, table.rows, title=table.title)
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, content_type=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
+    # as every other export: named in Chinese after the area and the chart, the page's
+    # filters on the second sheet, amounts as numbers under a header in 元
+    shown = describe_filters([("行政区", f"{region.name}（{region.code}）"), ("年度", f"{filters.year}年"),
+                              ("帮扶类别", RECORD_CATEGORIES.get(filters.category or "", "")),
+                              ("帮扶主体类型", ORG_KINDS.get(filters.org_kind or "", "")),
+                              ("村标识", FLAGS.get(filters.flag or "", "")),
+                              ("帮扶主体", "仅退役军人" if filters.veteran else "")])
+    return send_export(fmt, f"{region.name}{table.title}", _table_columns(table), table.rows, filters=shown)
+
+
+def _table_columns(table) -> list[Column]:
+    """A chart table's columns for ``send_export``: its money columns as amounts (in 元,
+    said in the header), whole-number columns as numbers, the rest (names, shares in %)
+    as they are."""
+    def kind(i: int) -> str:
+        if i in table.money:
+            return "amount"
+        values = [row[i] for row in table.rows if row[i] is not None]
+        return "int" if values and all(type(v) is int for v in values) else "text"
+
+    return [Column(h if i not in table.money or "元" in h else f"{h}（元）", f"c{i}", kind(i), width=16 if i else 14)
+            for i, h in enumerate(table.header)]
 
 
 @bp.route("/gaps/")
