@@ -76,6 +76,12 @@ class Filters:
             raise RuleViolation("退役军人筛选无效（应为1或留空）", "veteran")
         return cls(year, category, org_kind, flag, veteran == "1")
 
+    def shown(self) -> list[tuple[str, str]]:
+        """The filters in the page's words, as (label, value) pairs (an export's filters)."""
+        return [("年度", f"{self.year}年"), ("帮扶类别", RECORD_CATEGORIES.get(self.category or "", "")),
+                ("帮扶主体类型", ORG_KINDS.get(self.org_kind or "", "")), ("村标识", FLAGS.get(self.flag or "", "")),
+                ("退役军人", "只计退役军人" if self.veteran else "")]
+
     def as_args(self) -> dict:
         args = {k: v for k, v in asdict(self).items() if v is not None and k != "veteran"}
         if self.veteran:

@@ -117,11 +117,7 @@ def download(code: str, name: str, fmt: str):
         abort(404)
     # as every other export: named in Chinese after the area and the chart, the page's
     # filters on the second sheet, amounts as numbers under a header in 元
-    shown = describe_filters([("行政区", f"{region.name}（{region.code}）"), ("年度", f"{filters.year}年"),
-                              ("帮扶类别", RECORD_CATEGORIES.get(filters.category or "", "")),
-                              ("帮扶主体类型", ORG_KINDS.get(filters.org_kind or "", "")),
-                              ("村标识", FLAGS.get(filters.flag or "", "")),
-                              ("帮扶主体", "仅退役军人" if filters.veteran else "")])
+    shown = describe_filters([("行政区", f"{region.name}（{region.code}）"), *filters.shown()])
     return send_export(fmt, f"{region.name}{table.title}", _table_columns(table), table.rows, filters=shown)
 
 

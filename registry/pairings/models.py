@@ -14,6 +14,12 @@ from ..organizations.models import Organization
 from ..regions.models import Region
 
 
+def in_period(start: date, end: date | None, day: date) -> bool:
+    """``day`` lies in the period from ``start`` to ``end`` (included; None: open): a
+    pairing's, for ``Pairing.active_on`` and for what a form knows of a pairing."""
+    return start <= day and (end is None or end >= day)
+
+
 class Pairing(Audited, db.Model):
     __tablename__ = "pairing"
     __audit_region__ = "region_code"
@@ -41,7 +47,7 @@ class Pairing(Audited, db.Model):
     def active_on(self, day: date) -> bool:
         """In force on ``day``: started, and not ended before it. The one definition of an
         active pairing, in Python and (as ``Pairing.active_on(day)``) in SQL."""
-        return self.start_date <= day and (self.end_date is None or self.end_date >= day)
+        return in_period(self.start_date, self.end_date, day)
 
     @active_on.inplace.expression
     @classmethod

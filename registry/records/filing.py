@@ -119,11 +119,9 @@ def stored_amounts(record: SupportRecord | None) -> dict[str, Decimal] | None:
 def pairing_period_refusal(pairing: Pairing, day: date) -> str:
     """Why a record of ``day`` may not be linked to ``pairing``: the help it records was
     given before the pairing began or after it ended."""
-    if day < pairing.start_date:
-        return (f"所选结对关系自{date_cn(pairing.start_date)}起，帮扶日期{date_cn(day)}在此之前："
-                "请改选当时有效的结对关系，或选“不关联”")
-    return (f"所选结对关系已于{date_cn(pairing.end_date)}结束，帮扶日期{date_cn(day)}在此之后："
-            "请改选当时有效的结对关系，或选“不关联”")
+    said = (f"所选结对关系自{date_cn(pairing.start_date)}起，帮扶日期{date_cn(day)}在此之前" if day < pairing.start_date
+            else f"所选结对关系已于{date_cn(pairing.end_date)}结束，帮扶日期{date_cn(day)}在此之后")
+    return f"{said}：请改选当时有效的结对关系，或选“不关联”"
 
 
 def validate_record_data(organization_id: int, data: dict, *, village_code: str | None = None,

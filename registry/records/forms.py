@@ -4,12 +4,14 @@ messages land on these fields."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from ..core.enums import PAIRING_KINDS, RECORD_CATEGORIES
 from ..core.formatting import date_cn
 from ..core.parsing import CONFIRM_LABEL
+from ..pairings.models import in_period
 from ..core.forms import MONEY_INPUT as MONEY, RegistryForm
 from ..core.forms import select_choices as _choices
 from . import filers
@@ -106,11 +108,12 @@ class RecordForm(RegistryForm):
         if not code or self.pairing_id.data:
             return
         day = str(self.record_date.data or "").strip()
-        day = day if _ISO_DAY.fullmatch(day) else ""  # as the date input sends it, else no date yet
+        day = date.fromisoformat(day) if _ISO_DAY.fullmatch(day) else None  # as the date input sends it
 
         def fits(attrs: dict) -> bool:
-            return code.startswith(attrs.get("data-region") or "\0") and (
-                not day or attrs["data-start"] <= day and (not attrs["data-end"] or day <= attrs["data-end"]))
+            end = attrs["data-end"]
+            return code.startswith(attrs.get("data-region") or "\0") and (day is None or in_period(
+                date.fromisoformat(attrs["data-start"]), date.fromisoformat(end) if end else None, day))
 
         fitting = [c.value for c in self.pairing_id.choices if c.value and fits(c.render_kw or {})]
         if len(fitting) == 1:
